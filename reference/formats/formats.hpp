@@ -1,0 +1,410 @@
+// Number formats with exact semantics (spec/formats.md): one templated rounding core, one traits
+// block per format. Every conversion is named by its rounding and its overflow policy.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ulpgate {
+
+enum class Format : uint8_t { e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, ue8m0, bf16, fp16, fp32 };
+
+// How a format spends its top exponent and its sign (the only structural differences).
+enum class Family : uint8_t {
+  ieee,   // top exponent = Inf (mantissa 0) and NaN; signed zero (e5m2, bf16, fp16, fp32)
+  fn,     // no Inf; only s.1111.111 is NaN (e4m3fn)
+  fnuz,   // no Inf, no -0; 0x80 is the only NaN (e4m3fnuz, e5m2fnuz)
+  e8m0,   // unsigned powers of two, no zero, no subnormals; 0xFF is NaN (ue8m0)
+};
+
+template <Format F> struct FormatTraits;
+#define ULPGATE_FORMAT(F, NAME, EBITS, MBITS, BIAS, FAMILY, NAN)                   \
+  template <> struct FormatTraits<Format::F> {                                     \
+    static constexpr const char* name = NAME;                                      \
+    static constexpr int ebits = EBITS, mbits = MBITS, bias = BIAS;                \
+    static constexpr Family family = Family::FAMILY;                               \
+    static constexpr uint32_t canonical_nan = NAN;                                 \
+  };
+ULPGATE_FORMAT(e4m3fn, "e4m3fn", 4, 3, 7, fn, 0x7F)
+ULPGATE_FORMAT(e4m3fnuz, "e4m3fnuz", 4, 3, 8, fnuz, 0x80)
+ULPGATE_FORMAT(e5m2, "e5m2", 5, 2, 15, ieee, 0x7F)
+ULPGATE_FORMAT(e5m2fnuz, "e5m2fnuz", 5, 2, 16, fnuz, 0x80)
+ULPGATE_FORMAT(ue8m0, "ue8m0", 8, 0, 127, e8m0, 0xFF)
+ULPGATE_FORMAT(bf16, "bf16", 8, 7, 127, ieee, 0x7FC0)
+ULPGATE_FORMAT(fp16, "fp16", 5, 10, 15, ieee, 0x7E00)
+ULPGATE_FORMAT(fp32, "fp32", 8, 23, 127, ieee, 0x7FC00000)
+#undef ULPGATE_FORMAT
+
+// Everything the rounding core needs, derived from a traits block.
+struct FormatInfo {
+  Format id;
+  const char* name;
+  int ebits, mbits, bias;
+  Family family;
+  uint32_t canonical_nan;
+  bool is_signed;       // has a sign bit
+  bool has_subnormals;  // exponent field 0 means subnormal (false only for ue8m0)
+  int emin;             // exponent of the smallest normal
+  uint32_t max_mag;     // magnitude code of the largest finite value
+  int bits;             // storage width
+
+  static constexpr FormatInfo make(Format id, const char* name, int ebits, int mbits, int bias,
+                                   Family family, uint32_t nan) {
+    const bool e8 = family == Family::e8m0;
+    const uint32_t all = (1u << (ebits + mbits)) - 1;
+    const uint32_t max_mag = family == Family::ieee ? (((1u << ebits) - 1) << mbits) - 1
+                             : family == Family::fn ? all - 1
+                             : family == Family::fnuz ? all
+                                                      : all - 1;
+    return {id, name, ebits, mbits, bias, family, nan, !e8, !e8, e8 ? -bias : 1 - bias, max_mag,
+            ebits + mbits + (e8 ? 0 : 1)};
+  }
+};
+
+template <Format F>
+constexpr FormatInfo info_of() {
+  using T = FormatTraits<F>;
+  return FormatInfo::make(F, T::name, T::ebits, T::mbits, T::bias, T::family, T::canonical_nan);
+}
+
+inline constexpr Format kAllFormats[] = {Format::e4m3fn, Format::e4m3fnuz, Format::e5m2,
+                                         Format::e5m2fnuz, Format::ue8m0, Format::bf16,
+                                         Format::fp16, Format::fp32};
+inline constexpr Format kEightBitFormats[] = {Format::e4m3fn, Format::e4m3fnuz, Format::e5m2,
+                                              Format::e5m2fnuz, Format::ue8m0};
+
+// Calls fn(std::integral_constant<Format, F>{}) for the runtime format f.
+template <class Fn>
+constexpr decltype(auto) dispatch(Format f, Fn&& fn) {
+  switch (f) {
+    case Format::e4m3fn: return fn(std::integral_constant<Format, Format::e4m3fn>{});
+    case Format::e4m3fnuz: return fn(std::integral_constant<Format, Format::e4m3fnuz>{});
+    case Format::e5m2: return fn(std::integral_constant<Format, Format::e5m2>{});
+    case Format::e5m2fnuz: return fn(std::integral_constant<Format, Format::e5m2fnuz>{});
+    case Format::ue8m0: return fn(std::integral_constant<Format, Format::ue8m0>{});
+    case Format::bf16: return fn(std::integral_constant<Format, Format::bf16>{});
+    case Format::fp16: return fn(std::integral_constant<Format, Format::fp16>{});
+    case Format::fp32: break;
+  }
+  return fn(std::integral_constant<Format, Format::fp32>{});
+}
+
+constexpr FormatInfo info(Format f) {
+  return dispatch(f, [](auto c) { return info_of<decltype(c)::value>(); });
+}
+
+// ---- conversion descriptor ---------------------------------------------------------------
+
+enum class Rounding : uint8_t {
+  rne,  // nearest, ties to even
+  rz,   // toward zero
+  rp,   // toward +Inf
+  rm,   // toward -Inf
+  rn,   // nearest, ties away from zero ("ties up" for ue8m0)
+};
+
+enum class Overflow : uint8_t {
+  satfinite,       // rounded |x| > max -> +-max; Inf -> +-max; NaN -> NaN
+  nosat,           // rounded overflow -> Inf (ieee) / NaN (fn, fnuz, e8m0)
+  clamp_first,     // fminf(fmaxf(x, -max), max) before converting: NaN -> -max
+  clamp_first_nan, // clamp with NaN-propagating min/max: NaN stays NaN
+  hip_host,        // HIP host code, saturating: |x| > max decided before rounding; Inf -> NaN (fn, fnuz)
+  hip_host_nosat,  // HIP host code, non-saturating: |x| > max before rounding -> nosat result
+};
+
+// ue8m0-only edge policies (spec/formats.md "Edge cases"); defaults follow CUDA.
+struct E8m0Edges {
+  bool zero_is_nan = false;      // 0 -> 0xFF (ml_dtypes) instead of 0x00
+  bool negative_is_nan = false;  // x < 0 -> 0xFF (ml_dtypes) instead of |x|
+  uint8_t min_code = 0;          // DeepGEMM clamps the exponent to [1, 254]
+  uint8_t max_code = 254;
+  bool operator==(const E8m0Edges&) const = default;
+};
+
+struct Conversion {
+  Format format = Format::e4m3fn;
+  Overflow overflow = Overflow::satfinite;
+  Rounding rounding = Rounding::rne;
+  E8m0Edges edges{};
+  bool operator==(const Conversion&) const = default;
+
+  // "FORMAT[:policy[:rounding[:flag,flag]]]", flags: zero-nan, neg-nan, clamp-1-254.
+  static Conversion parse(std::string_view text);  // throws UsageError
+  std::string str() const;
+};
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+Format parse_format(std::string_view name);  // throws UsageError naming the valid choices
+std::string_view format_name(Format f);
+std::string_view overflow_name(Overflow o);
+std::string_view rounding_name(Rounding r);
+std::string valid_formats();
+
+// ---- the rounding core --------------------------------------------------------------------
+
+namespace detail {
+
+// A finite nonzero input as sign * sig * 2^(exp - (p - 1)), sig's leading one at bit p - 1.
+struct Decomposed {
+  bool sign;
+  int exp;
+  uint64_t sig;
+  int p;
+};
+
+template <class Src>
+struct SrcBits;
+template <>
+struct SrcBits<float> {
+  using U = uint32_t;
+  static constexpr int mbits = 23, ebits = 8, bias = 127;
+};
+template <>
+struct SrcBits<double> {
+  using U = uint64_t;
+  static constexpr int mbits = 52, ebits = 11, bias = 1023;
+};
+
+enum class Kind : uint8_t { zero, finite, inf, nan };
+
+template <class Src>
+constexpr Kind decompose(Src x, Decomposed& d) {
+  using B = SrcBits<Src>;
+  const auto u = std::bit_cast<typename B::U>(x);
+  const int efield = int((u >> B::mbits) & ((1u << B::ebits) - 1));
+  const uint64_t frac = uint64_t(u) & ((uint64_t(1) << B::mbits) - 1);
+  d.sign = (u >> (B::mbits + B::ebits)) != 0;
+  if (efield == (1 << B::ebits) - 1) return frac ? Kind::nan : Kind::inf;
+  if (efield == 0) {
+    if (frac == 0) return Kind::zero;
+    const int lz = std::countl_zero(frac) - (63 - B::mbits);  // normalise a subnormal
+    d.sig = frac << lz;
+    d.exp = 1 - B::bias - lz;
+  } else {
+    d.sig = frac | (uint64_t(1) << B::mbits);
+    d.exp = efield - B::bias;
+  }
+  d.p = B::mbits + 1;
+  return Kind::finite;
+}
+
+// sig * 2^(exp - p + 1) in units of 2^qe, rounded to an integer. The rounded bits are
+// summarised as (half bit, sticky) so any drop distance is safe.
+constexpr uint64_t round_to_quantum(const Decomposed& d, int qe, Rounding r) {
+  const int drop = qe - (d.exp - d.p + 1);
+  if (drop <= 0) return d.sig << -drop;  // exact; callers keep this below 2^63
+  const uint64_t kept = drop >= 64 ? 0 : d.sig >> drop;
+  const bool half = drop <= 64 && ((d.sig >> (drop - 1)) & 1);
+  const bool sticky = drop >= 65 ? d.sig != 0 : (d.sig & ((uint64_t(1) << (drop - 1)) - 1)) != 0;
+  if (!half && !sticky) return kept;
+  switch (r) {
+    case Rounding::rne: return kept + (half && (sticky || (kept & 1)));
+    case Rounding::rn: return kept + half;
+    case Rounding::rz: return kept;
+    case Rounding::rp: return kept + !d.sign;
+    case Rounding::rm: return kept + d.sign;
+  }
+  return kept;
+}
+
+}  // namespace detail
+
+// Codes of the special values of a format.
+template <Format F>
+constexpr uint32_t max_code(bool negative) {
+  constexpr FormatInfo fi = info_of<F>();
+  return fi.max_mag | (negative && fi.is_signed ? 1u << (fi.bits - 1) : 0u);
+}
+template <Format F>
+constexpr uint32_t inf_code(bool negative) {  // ieee only
+  constexpr FormatInfo fi = info_of<F>();
+  return (fi.max_mag + 1) | (negative ? 1u << (fi.bits - 1) : 0u);
+}
+template <Format F>
+constexpr uint32_t zero_code(bool negative) {
+  constexpr FormatInfo fi = info_of<F>();
+  return negative && fi.family != Family::fnuz ? 1u << (fi.bits - 1) : 0u;
+}
+
+// What a rounded overflow (or |x| > max for hip-host) becomes.
+template <Format F>
+constexpr uint32_t overflow_code(bool negative, Overflow o) {
+  constexpr FormatInfo fi = info_of<F>();
+  const bool nosat = o == Overflow::nosat || o == Overflow::hip_host_nosat;
+  if (!nosat) return max_code<F>(negative);
+  return fi.family == Family::ieee ? inf_code<F>(negative) : fi.canonical_nan;
+}
+
+template <Format F>
+constexpr uint32_t inf_input_code(bool negative, Overflow o) {
+  constexpr FormatInfo fi = info_of<F>();
+  switch (o) {
+    case Overflow::satfinite:
+    case Overflow::clamp_first:
+    case Overflow::clamp_first_nan: return max_code<F>(negative);
+    case Overflow::nosat:
+    case Overflow::hip_host:
+    case Overflow::hip_host_nosat: break;
+  }
+  return fi.family == Family::ieee ? inf_code<F>(negative) : fi.canonical_nan;
+}
+
+// Largest unbiased exponent of a finite value.
+template <Format F>
+constexpr int emax() {
+  constexpr FormatInfo fi = info_of<F>();
+  return fi.emin + int(fi.max_mag >> fi.mbits) - (fi.has_subnormals ? 1 : 0);
+}
+
+namespace detail {
+
+// Magnitude code of |x| rounded on the format's grid extended without bound above max
+// (so a result > max_mag means the rounded value overflowed).
+template <Format F>
+constexpr int64_t rounded_magnitude(const Decomposed& d, Rounding r) {
+  constexpr FormatInfo fi = info_of<F>();
+  if (d.exp < fi.emin && !fi.has_subnormals) return 0;  // nothing below the smallest power
+  if (d.exp > emax<F>()) return int64_t(fi.max_mag) + 1;  // >= 2^(emax+1) under any rounding
+  const int e = d.exp < fi.emin ? fi.emin : d.exp;
+  const int64_t m = int64_t(round_to_quantum(d, e - fi.mbits, r));
+  return (int64_t(e - fi.emin) << fi.mbits) + m - (fi.has_subnormals ? 0 : int64_t(1) << fi.mbits);
+}
+
+// |x| > max, decided on the exact value (what HIP's host code does before rounding).
+template <Format F>
+constexpr bool exceeds_max(Decomposed d) {
+  d.sign = false;
+  const int64_t down = rounded_magnitude<F>(d, Rounding::rz);
+  const int64_t up = rounded_magnitude<F>(d, Rounding::rp);
+  return down > int64_t(info_of<F>().max_mag) || (down == int64_t(info_of<F>().max_mag) && up != down);
+}
+
+}  // namespace detail
+
+// Converts a float or double to format F (bf16/fp16 inputs widen exactly to float first).
+template <Format F, class Src>
+constexpr uint32_t encode(Src x, const Conversion& c) {
+  constexpr FormatInfo fi = info_of<F>();
+  detail::Decomposed d{};
+  const detail::Kind kind = detail::decompose(x, d);
+  if (kind == detail::Kind::nan)
+    return c.overflow == Overflow::clamp_first ? max_code<F>(true) : fi.canonical_nan;
+  if constexpr (fi.family == Family::e8m0) {
+    if (d.sign && kind != detail::Kind::zero && c.edges.negative_is_nan) return fi.canonical_nan;
+    d.sign = false;  // no sign bit: |x|
+    if (kind == detail::Kind::zero) return c.edges.zero_is_nan ? fi.canonical_nan : c.edges.min_code;
+  }
+  if (kind == detail::Kind::inf) return inf_input_code<F>(d.sign, c.overflow);
+  if (kind == detail::Kind::zero) return zero_code<F>(d.sign);
+  const bool hip = c.overflow == Overflow::hip_host || c.overflow == Overflow::hip_host_nosat;
+  if (hip && detail::exceeds_max<F>(d)) return overflow_code<F>(d.sign, c.overflow);
+
+  int64_t mag = detail::rounded_magnitude<F>(d, c.rounding);
+  if constexpr (fi.family == Family::e8m0) {
+    if (mag < c.edges.min_code) mag = c.edges.min_code;
+    if (mag > c.edges.max_code && mag <= int64_t(fi.max_mag)) mag = c.edges.max_code;
+  }
+  if (mag > int64_t(fi.max_mag)) return overflow_code<F>(d.sign, c.overflow);
+  if (mag == 0) return zero_code<F>(d.sign);
+  return uint32_t(mag) | (d.sign ? 1u << (fi.bits - 1) : 0u);
+}
+
+// Runtime-dispatched forms.
+uint32_t encode(float x, const Conversion& c);
+uint32_t encode(double x, const Conversion& c);
+
+// ---- decoding and classification ----------------------------------------------------------
+
+enum class CodeClass : uint8_t { zero, subnormal, normal, inf, nan };
+std::string_view class_name(CodeClass k);
+
+template <Format F>
+constexpr CodeClass classify(uint32_t code) {
+  constexpr FormatInfo fi = info_of<F>();
+  const uint32_t mag_mask = (1u << (fi.ebits + fi.mbits)) - 1;
+  const uint32_t mag = code & mag_mask;
+  const bool neg = fi.is_signed && (code >> (fi.bits - 1)) & 1;
+  switch (fi.family) {
+    case Family::e8m0: return code == 0xFF ? CodeClass::nan : CodeClass::normal;
+    case Family::fnuz:
+      if (code == 0x80) return CodeClass::nan;
+      break;
+    case Family::fn:
+      if (mag == mag_mask) return CodeClass::nan;
+      break;
+    case Family::ieee:
+      if (mag > fi.max_mag + 1) return CodeClass::nan;
+      if (mag == fi.max_mag + 1) return CodeClass::inf;
+      break;
+  }
+  (void)neg;
+  if (mag == 0) return CodeClass::zero;
+  return (mag >> fi.mbits) == 0 ? CodeClass::subnormal : CodeClass::normal;
+}
+
+// Exact value of a code (every format here is exact in double).
+template <Format F>
+inline double decode(uint32_t code) {
+  constexpr FormatInfo fi = info_of<F>();
+  const CodeClass k = classify<F>(code);
+  const bool neg = fi.is_signed && ((code >> (fi.bits - 1)) & 1);
+  if (k == CodeClass::nan) return std::numeric_limits<double>::quiet_NaN();
+  if (k == CodeClass::inf) return neg ? -HUGE_VAL : HUGE_VAL;
+  const uint32_t mag = code & ((1u << (fi.ebits + fi.mbits)) - 1);
+  const int efield = int(mag >> fi.mbits);
+  const uint32_t frac = mag & ((1u << fi.mbits) - 1);
+  double v;
+  if (!fi.has_subnormals)
+    v = std::ldexp(1.0, efield + fi.emin);
+  else if (efield == 0)
+    v = std::ldexp(double(frac), fi.emin - fi.mbits);
+  else
+    v = std::ldexp(double(frac | (1u << fi.mbits)), efield - 1 + fi.emin - fi.mbits);
+  return neg ? -v : v;
+}
+
+double decode(Format f, uint32_t code);
+float decode_f32(Format f, uint32_t code);  // exact: every code of every format fits in fp32
+CodeClass classify(Format f, uint32_t code);
+bool is_nan(Format f, uint32_t code);
+
+// Position on the format's ordered value line (+0 and -0 coincide; Inf one step past max).
+// NaN has no position.
+std::optional<int64_t> ordinal(Format f, uint32_t code);
+// Codes between a and b on the value line; both NaN -> 0 (same class); one NaN -> nullopt.
+std::optional<int64_t> ulp_distance(Format f, uint32_t a, uint32_t b);
+
+// |actual - exact| / ulp(exact) for a wide format (bf16, fp16, fp32); at an exact power of two
+// the ulp below is used. Inf/NaN actual with finite exact -> +Inf.
+double ulp_error(Format wide, double actual, double exact);
+double ulp_of(Format wide, double exact);
+
+// bf16 / fp16 helpers (inputs widen exactly; outputs round with RNE).
+inline float bf16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
+inline float fp16_to_float(uint16_t h) { return float(decode<Format::fp16>(h)); }
+inline uint16_t float_to_bf16(float x) {
+  return uint16_t(encode<Format::bf16>(x, Conversion{Format::bf16, Overflow::nosat}));
+}
+inline uint16_t float_to_fp16(float x) {
+  return uint16_t(encode<Format::fp16>(x, Conversion{Format::fp16, Overflow::nosat}));
+}
+
+// One conversion explained in words (for `ulpgate convert`).
+struct Explanation {
+  uint32_t code;
+  double decoded;
+  std::string why;
+};
+Explanation explain(double x, const Conversion& c);
+
+}  // namespace ulpgate

@@ -1,0 +1,26 @@
+#include <gtest/gtest.h>
+#include "reference/formats/formats.hpp"
+using namespace ulpgate;
+TEST(Formats, Smoke) {
+  const Conversion sat = Conversion::parse("e4m3fn:satfinite");
+  EXPECT_EQ(encode(448.0f, sat), 0x7Eu);
+  EXPECT_EQ(encode(464.0f, sat), 0x7Eu);
+  EXPECT_EQ(encode(464.0f, Conversion::parse("e4m3fn:nosat")), 0x7Eu);
+  EXPECT_EQ(encode(465.0f, Conversion::parse("e4m3fn:nosat")), 0x7Fu);
+  EXPECT_EQ(encode(1.064453125f, sat), 0x39u);
+  EXPECT_EQ(encode(61440.0f, Conversion::parse("e5m2:nosat")), 0x7Cu);
+  EXPECT_EQ(encode(61439.0f, Conversion::parse("e5m2:nosat")), 0x7Bu);
+  EXPECT_EQ(encode(248.0f, Conversion::parse("e4m3fnuz:nosat")), 0x80u);
+  EXPECT_EQ(encode(247.0f, Conversion::parse("e4m3fnuz:nosat")), 0x7Fu);
+  EXPECT_EQ(encode(-0.0f, sat), 0x80u);
+  EXPECT_EQ(encode(-0.0f, Conversion::parse("e4m3fnuz")), 0x00u);
+  EXPECT_EQ(encode(1.5f, Conversion::parse("ue8m0:satfinite:rp")), 128u);
+  EXPECT_EQ(encode(1.5f, Conversion::parse("ue8m0:satfinite:rz")), 127u);
+  EXPECT_EQ(encode(1.5f, Conversion::parse("ue8m0:satfinite:rn")), 128u);
+  EXPECT_EQ(encode(1.4f, Conversion::parse("ue8m0:satfinite:rn")), 127u);
+  EXPECT_EQ(decode(Format::ue8m0, 0), std::ldexp(1.0, -127));
+  EXPECT_EQ(decode(Format::e4m3fnuz, 0x7F), 240.0);
+  EXPECT_EQ(decode(Format::e4m3fn, 0x01), std::ldexp(1.0, -9));
+  EXPECT_EQ(decode(Format::e5m2fnuz, 0x01), std::ldexp(1.0, -17));
+  EXPECT_EQ(float_to_bf16(1.0f), 0x3F80);
+}
