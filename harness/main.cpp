@@ -1,6 +1,31 @@
-#include <CLI/CLI.hpp>
+// ulpgate: the command-line entry point. Subcommands live in harness/cli/.
+#include <cstdio>
+#include <exception>
+
+#include "harness/cli/command.hpp"
+#include "reference/formats/formats.hpp"
+
 int main(int argc, char** argv) {
+  using namespace ulpgate::cli;
   CLI::App app{"ulpgate: numerical conformance for low-precision GPU kernels"};
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  app.require_subcommand(1);
+  int rc = kPass;
+  add_formats_commands(app, rc);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  } catch (const ulpgate::UsageError& e) {
+    std::fprintf(stderr, "ulpgate: %s\n", e.what());
+    return kUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ulpgate: %s\n", e.what());
+    return kInfra;
+  }
+  return rc;
 }

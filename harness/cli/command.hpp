@@ -1,0 +1,12 @@
+// Each CLI area registers its subcommands on the app; the callback stores the exit code.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace ulpgate::cli {
+
+// Exit codes of the command-line contract (DESIGN.md).
+enum ExitCode : int { kPass = 0, kFail = 1, kUsage = 2, kInfra = 3 };
+
+void add_formats_commands(CLI::App& app, int& rc);  // formats verify|table, convert, decode
+
+}  // namespace ulpgate::cli
