@@ -1,0 +1,271 @@
+#include "harness/core/generators.hpp"
+
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace ulpgate {
+
+namespace {
+
+constexpr std::string_view kKindNames[] = {"normal",        "uniform",      "outliers",
+                                           "zeros",         "near-overflow", "pow2-boundary"};
+
+constexpr unsigned bit(DistKind k) { return 1u << unsigned(k); }
+constexpr unsigned kAllKinds = 0x3F;
+
+// One row per key; the order of this table is the canonical print order.
+struct ParamSpec {
+  std::string_view key;
+  double Distribution::*field;
+  unsigned kinds;
+};
+constexpr ParamSpec kParams[] = {
+    {"sigma", &Distribution::sigma, bit(DistKind::normal) | bit(DistKind::outliers)},
+    {"mean", &Distribution::mean, bit(DistKind::normal)},
+    {"lo", &Distribution::lo, bit(DistKind::uniform)},
+    {"hi", &Distribution::hi, bit(DistKind::uniform)},
+    {"every", &Distribution::every, bit(DistKind::outliers)},
+    {"mag", &Distribution::mag, bit(DistKind::outliers)},
+    {"max", &Distribution::max, bit(DistKind::near_overflow)},
+    {"spread", &Distribution::spread, bit(DistKind::near_overflow)},
+    {"scale", &Distribution::scale, bit(DistKind::pow2_boundary)},
+    {"emin", &Distribution::emin, bit(DistKind::pow2_boundary)},
+    {"emax", &Distribution::emax, bit(DistKind::pow2_boundary)},
+    {"nan", &Distribution::nan, kAllKinds},
+    {"inf", &Distribution::inf, kAllKinds},
+    {"den", &Distribution::den, kAllKinds},
+};
+
+// Independent RNG streams per purpose, so no two purposes share a counter.
+enum Stream : uint64_t { kValue = 1, kSign, kNan, kInf, kDen, kOutlier };
+
+std::string valid_keys(DistKind k) {
+  std::string s;
+  for (const ParamSpec& p : kParams)
+    if (p.kinds & bit(k)) s += (s.empty() ? "" : ", ") + std::string(p.key);
+  return s;
+}
+
+std::string number_text(double v) {
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+[[noreturn]] void bad(const Distribution& d, std::string_view what) {
+  throw UsageError("distribution '" + d.str() + "': " + std::string(what));
+}
+
+bool is_integer_in(double v, double lo, double hi) {
+  return std::isfinite(v) && v == std::floor(v) && v >= lo && v <= hi;
+}
+
+constexpr double kMaxPeriod = 9007199254740992.0;  // 2^53: exact in double and uint64
+
+// ---- sampling ---------------------------------------------------------------------------
+
+float random_sign(const Rng& rng, uint64_t index, float v) {
+  return (rng.stream(kSign).at(index) & 1) ? -v : v;
+}
+
+// True when element `index` is the chosen one of its aligned block of `period` elements.
+bool injected(const Rng& rng, Stream s, double period, uint64_t index) {
+  if (period == 0) return false;
+  const auto n = uint64_t(period);
+  return rng.stream(s).below(index / n, n) == index % n;
+}
+
+// Irwin-Hall: 12 uniform 16-bit integers k_i, u_i = (k_i + 1/2) / 2^16, z = sum u_i - 6.
+// Mean exactly 0, variance 1 - 2^-32, |z| < 6; computed as an exact integer then scaled.
+double standard_normal_like(const Rng& rng, uint64_t index) {
+  const Rng values = rng.stream(kValue);
+  int64_t sum = 0;
+  for (uint64_t w = 0; w < 3; ++w) {
+    const uint64_t bits = values.at(3 * index + w);
+    for (int s = 0; s < 64; s += 16) sum += int64_t((bits >> s) & 0xFFFF);
+  }
+  return std::ldexp(double(sum + 6 - 6 * 65536), -16);
+}
+
+float normal_value(double sigma, double mean, const Rng& rng, uint64_t index) {
+  const double scaled = sigma * standard_normal_like(rng, index);  // one rounding
+  return float(scaled + mean);  // kept as separate statements: no fused multiply-add
+}
+
+float uniform_value(const Distribution& d, const Rng& rng, uint64_t index) {
+  const double width = d.hi - d.lo;
+  const double offset = width * rng.stream(kValue).dyadic(index, 24);
+  return float(d.lo + offset);
+}
+
+float outlier_value(const Distribution& d, const Rng& rng, uint64_t index) {
+  const auto n = uint64_t(d.every);
+  const Rng outliers = rng.stream(kOutlier);
+  const uint64_t block = index / n;
+  if (outliers.below(2 * block, n) != index % n) return normal_value(d.sigma, 0, rng, index);
+  const double big = d.sigma * d.mag;
+  const double grown = 1.0 + outliers.dyadic(2 * block + 1, 24);  // exact
+  return random_sign(rng, index, float(big * grown));
+}
+
+float near_overflow_value(const Distribution& d, const Rng& rng, uint64_t index) {
+  const int64_t k = int64_t(rng.stream(kValue).below(index, 33)) - 16;
+  const double step = std::ldexp(d.spread * double(k), -4);
+  const double factor = 1.0 + step;
+  return random_sign(rng, index, float(d.max * factor));
+}
+
+// The neighbour `step` (-1, 0, +1) of positive v on the target's grid (v rounded to it first);
+// a step off the finite range or below zero stays at v.
+float grid_neighbour(float v, int step, Format target) {
+  if (target == Format::fp32) {
+    const float n = std::bit_cast<float>(std::bit_cast<uint32_t>(v) + uint32_t(step));
+    return std::isfinite(n) && v != 0 ? n : v;
+  }
+  const uint32_t code = encode(v, Conversion{target, Overflow::nosat});
+  const uint32_t moved = code + uint32_t(step);
+  if (code == 0 || classify(target, moved) == CodeClass::inf || classify(target, code) == CodeClass::inf)
+    return decode_f32(target, code);
+  return decode_f32(target, moved);
+}
+
+float pow2_boundary_value(const Distribution& d, const Rng& rng, uint64_t index, Format target) {
+  const Rng values = rng.stream(kValue);
+  const auto span = uint64_t(d.emax - d.emin) + 1;
+  const int e = int(d.emin) + int(values.below(2 * index, span));
+  const int step = int(values.below(2 * index + 1, 3)) - 1;
+  const float boundary = float(std::ldexp(d.scale, e));
+  return random_sign(rng, index, grid_neighbour(boundary, step, target));
+}
+
+// A random nonzero subnormal of the target format.
+float subnormal_value(const Rng& rng, uint64_t index, Format target) {
+  const int mbits = info(target).mbits;
+  const uint64_t mantissa = 1 + rng.stream(kDen).at(index) % ((uint64_t(1) << mbits) - 1);
+  return random_sign(rng, index, decode_f32(target, uint32_t(mantissa)));
+}
+
+float base_value(const Distribution& d, const Rng& rng, uint64_t index, Format target) {
+  switch (d.kind) {
+    case DistKind::normal: return normal_value(d.sigma, d.mean, rng, index);
+    case DistKind::uniform: return uniform_value(d, rng, index);
+    case DistKind::outliers: return outlier_value(d, rng, index);
+    case DistKind::zeros: return 0.0f;
+    case DistKind::near_overflow: return near_overflow_value(d, rng, index);
+    case DistKind::pow2_boundary: break;
+  }
+  return pow2_boundary_value(d, rng, index, target);
+}
+
+void check_target(Format target) {
+  if (target != Format::fp32 && target != Format::bf16 && target != Format::fp16)
+    throw std::invalid_argument("generators produce fp32, bf16 or fp16 inputs, not " +
+                                std::string(format_name(target)));
+}
+
+}  // namespace
+
+std::string_view dist_kind_name(DistKind k) { return kKindNames[int(k)]; }
+
+Distribution Distribution::parse(std::string_view text) {
+  const size_t kind_end = text.find('_');
+  const std::string_view kind_text = text.substr(0, kind_end);
+  Distribution d;
+  bool known = false;
+  for (int k = 0; k < int(std::size(kKindNames)); ++k)
+    if (kind_text == kKindNames[k]) d.kind = DistKind(k), known = true;
+  if (!known)
+    throw UsageError("distribution '" + std::string(text) + "': unknown kind '" +
+                     std::string(kind_text) +
+                     "' (valid: normal, uniform, outliers, zeros, near-overflow, pow2-boundary)");
+
+  unsigned seen = 0;
+  std::string_view rest = kind_end == std::string_view::npos ? "" : text.substr(kind_end + 1);
+  while (kind_end != std::string_view::npos) {
+    const size_t end = rest.find('_');
+    const std::string_view item = rest.substr(0, end);
+    const size_t eq = item.find('=');
+    const std::string_view key = item.substr(0, eq);
+    const auto where = "distribution '" + std::string(text) + "': ";
+    if (eq == std::string_view::npos)
+      throw UsageError(where + "expected key=value, got '" + std::string(item) + "'");
+    const ParamSpec* spec = nullptr;
+    for (const ParamSpec& p : kParams)
+      if (p.key == key && (p.kinds & bit(d.kind))) spec = &p;
+    if (!spec)
+      throw UsageError(where + "'" + std::string(key) + "' is not a parameter of " +
+                       std::string(kind_text) + " (valid: " + valid_keys(d.kind) + ")");
+    const unsigned mask = 1u << (spec - kParams);
+    if (seen & mask) throw UsageError(where + "'" + std::string(key) + "' given twice");
+    seen |= mask;
+    const std::string_view value = item.substr(eq + 1);
+    double v = 0;
+    const auto res = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (value.empty() || res.ec != std::errc() || res.ptr != value.data() + value.size())
+      throw UsageError(where + "'" + std::string(key) + "' needs a number, got '" +
+                       std::string(value) + "'");
+    d.*(spec->field) = v;
+    if (end == std::string_view::npos) break;
+    rest = rest.substr(end + 1);
+  }
+  d.validate();
+  return d;
+}
+
+std::string Distribution::str() const {
+  static const Distribution defaults{};
+  std::string s(dist_kind_name(kind));
+  for (const ParamSpec& p : kParams)
+    if ((p.kinds & bit(kind)) && this->*(p.field) != defaults.*(p.field))
+      s += "_" + std::string(p.key) + "=" + number_text(this->*(p.field));
+  return s;
+}
+
+void Distribution::validate() const {
+  for (const ParamSpec& p : kParams)
+    if (!std::isfinite(this->*(p.field))) bad(*this, std::string(p.key) + " must be finite");
+  if (sigma < 0) bad(*this, "sigma must be >= 0");
+  if (lo > hi) bad(*this, "lo must be <= hi");
+  if (!is_integer_in(every, 1, kMaxPeriod)) bad(*this, "every must be an integer >= 1");
+  if (mag <= 0) bad(*this, "mag must be > 0");
+  if (max <= 0) bad(*this, "max must be > 0");
+  if (spread < 0 || spread > 1) bad(*this, "spread must be in [0, 1]");
+  if (scale <= 0) bad(*this, "scale must be > 0");
+  if (!is_integer_in(emin, -300, 300) || !is_integer_in(emax, -300, 300) || emin > emax)
+    bad(*this, "emin <= emax must be integers in [-300, 300]");
+  if (!is_integer_in(nan, 0, kMaxPeriod) || !is_integer_in(inf, 0, kMaxPeriod) ||
+      !is_integer_in(den, 0, kMaxPeriod))
+    bad(*this, "nan, inf and den are periods: integers >= 0 (0 = none)");
+}
+
+float sample(const Distribution& d, const Rng& rng, uint64_t index, Format target) {
+  if (injected(rng, kNan, d.nan, index)) return std::numeric_limits<float>::quiet_NaN();
+  if (injected(rng, kInf, d.inf, index))
+    return random_sign(rng, index, std::numeric_limits<float>::infinity());
+  if (injected(rng, kDen, d.den, index)) return subnormal_value(rng, index, target);
+  return base_value(d, rng, index, target);
+}
+
+void fill(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t offset,
+          Format target) {
+  check_target(target);
+  d.validate();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = sample(d, rng, offset + i, target);
+}
+
+void fill_bf16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
+  d.validate();
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = float_to_bf16(sample(d, rng, offset + i, Format::bf16));
+}
+
+void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
+  d.validate();
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = float_to_fp16(sample(d, rng, offset + i, Format::fp16));
+}
+
+}  // namespace ulpgate
