@@ -1,0 +1,68 @@
+// Quantization profiles: the exact arithmetic contract of one real implementation, as one row of
+// data (spec/quant.md). A new profile is a new row in profile.cpp, never new code.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "reference/formats/formats.hpp"
+
+namespace ulpgate::quant {
+
+enum class ScaleOp : uint8_t {
+  divide,          // s = amax / fp8_max (IEEE division)
+  reciprocal,      // s = amax * fl(1 / fp8_max)
+};
+
+enum class Pow2Rule : uint8_t {
+  exponent_bits,   // ue8m0 by exponent bits: exponent + 1 if the mantissa is nonzero
+  exp2_ceil_log2,  // exp2(ceil(log2(s))) in fp32 (rounds down just above a power of two: R6)
+};
+
+enum class QuantOp : uint8_t {
+  divide,          // q = x / s
+  reciprocal,      // q = x * fl(1 / s)
+  max_over_amax,   // q = x * fl(fp8_max / amax)
+};
+
+enum class NanPolicy : uint8_t {
+  ignore,     // amax uses fmaxf (NaN ignored); the clamp fminf(fmaxf(q, -max), max) sends NaN to -max
+  propagate,  // a NaN makes the group's amax and scale NaN
+};
+
+// How an MX block chooses its shared ue8m0 scale (spec/formats.md, MXFP8).
+enum class MxRule : uint8_t {
+  none,   // not an MX profile
+  floor,  // OCP MX: X = 2^(floor(log2 amax) - emax_elem); elements clamped to +-max
+  rceil,  // NVIDIA stack: X = rp_ue8m0(fl(amax * fl(1 / max)))
+};
+
+struct Profile {
+  std::string_view name;
+  float max_ocp;        // fp8 max (clamp and divisor) with e4m3fn; 0 = format unsupported
+  float max_fnuz;       // fp8 max with e4m3fnuz; 0 = format unsupported
+  float amax_floor;     // amax = fmaxf(amax, floor); 0 = no floor
+  float scale_floor;    // with ue8m0: s = fmaxf(s, floor) before rounding; 0 = none
+  ScaleOp scale_op;
+  Pow2Rule pow2;        // how the scale is rounded when the case asks for ue8m0 scales
+  bool exp_clamp;       // ue8m0 exponent clamped to [1, 254] (smallest scale 2^-126)
+  QuantOp quant_op;     // with fp32 scales; ue8m0 scales are powers of two, so q = x * 2^-e exactly
+  bool clamp;           // clamp q to +-max before the cast (else the cast's policy decides)
+  Overflow cast;        // overflow policy of the final cast
+  NanPolicy nan;
+  MxRule mx;
+  int quotient_roundings;  // fp32 roundings between x / s and q: bounds the quotient's error
+  bool approx_division;    // divisions are approximate (<= 2 ulp): not bit-reproducible
+
+  float fp8_max(Format f) const { return f == Format::e4m3fnuz ? max_fnuz : max_ocp; }
+  bool supports(Format f) const { return fp8_max(f) != 0; }
+  // Proven relative error of the computed quotient q against the exact x / s_stored.
+  double quotient_rel_error() const;
+};
+
+std::span<const Profile> profiles();
+const Profile& profile(std::string_view name);  // throws UsageError naming the valid profiles
+std::string profile_names();
+
+}  // namespace ulpgate::quant

@@ -1,0 +1,247 @@
+#include "reference/quant/quant.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+
+namespace ulpgate::quant {
+namespace {
+
+constexpr std::array<std::pair<Op, std::string_view>, 4> kOps = {
+    {{Op::group, "quant.group"}, {Op::token, "quant.token"}, {Op::block, "quant.block"}, {Op::mx, "quant.mx"}}};
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ue8m0 by exponent bits: exponent + 1 if the mantissa is nonzero (vLLM, DeepGEMM, sglang).
+float pow2_by_bits(float s, bool exp_clamp) {
+  if (std::isnan(s)) return s;
+  const uint32_t bits = std::bit_cast<uint32_t>(s) & 0x7FFFFFFFu;
+  int64_t e = bits >> 23;
+  if (bits & 0x7FFFFF) e += 1;
+  if (exp_clamp) e = std::clamp<int64_t>(e, 1, 254);
+  if (e >= 255) return HUGE_VALF;                 // stores as the ue8m0 NaN byte 0xFF
+  if (e == 0) return std::ldexp(1.0f, -127);      // ue8m0 code 0 means 2^-127
+  return std::bit_cast<float>(uint32_t(e) << 23);
+}
+
+// exp2(ceil(log2 s)) in fp32, with a correctly rounded log2f as the model of the libm call: just
+// above a power of two log2 rounds to the integer, so the "ceiling" stays down (R6).
+float pow2_by_log2(float s, bool exp_clamp) {
+  if (std::isnan(s) || std::isinf(s) || s <= 0) return pow2_by_bits(s, exp_clamp);
+  const float l = float(std::log2(double(s)));
+  int e = int(std::ceil(l));
+  if (exp_clamp) e = std::clamp(e, -126, 127);
+  return std::ldexp(1.0f, std::max(e, -127));
+}
+
+// MX shared scale X of a block with amax (spec/formats.md, MXFP8).
+float mx_scale(const Profile& p, Format f, float amax) {
+  if (std::isnan(amax)) return amax;
+  if (p.mx == MxRule::floor) {
+    if (std::isinf(amax)) return std::numeric_limits<float>::quiet_NaN();
+    if (amax == 0) return std::ldexp(1.0f, -127);
+    const int emax_elem = f == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
+    const int x = std::clamp(std::ilogb(amax) - emax_elem, -127, 127);
+    return std::ldexp(1.0f, x);
+  }
+  const float t = amax * (1.0f / p.fp8_max(f));
+  return decode_f32(Format::ue8m0, encode(t, Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rp}));
+}
+
+// What each element of a group is divided by or multiplied with.
+struct Factor {
+  bool divide;
+  float v;
+  float apply(float x) const { return divide ? x / v : x * v; }
+};
+
+Factor group_factor(const Spec& spec, float amax, float s) {
+  const Profile& p = *spec.profile;
+  if (spec.pow2_scales() || spec.op == Op::mx) return {true, s};  // x / 2^e is exact
+  switch (p.quant_op) {
+    case QuantOp::divide: return {true, s};
+    case QuantOp::reciprocal: return {false, 1.0f / s};
+    case QuantOp::max_over_amax:
+      return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
+  }
+  return {true, s};
+}
+
+// Clamp (per the profile's NaN policy) then cast: the last two steps of every path.
+template <Format F>
+uint8_t clamp_and_cast(const Profile& p, float max, float q) {
+  if (p.clamp) {
+    if (p.nan == NanPolicy::ignore)
+      q = std::fmin(std::fmax(q, -max), max);  // fminf/fmaxf: NaN -> -max
+    else if (std::isfinite(q))
+      q = std::clamp(q, -max, max);
+  }
+  return uint8_t(encode<F>(q, Conversion{F, p.cast}));
+}
+
+// Positive grid of a format (0, subnormals, normals up to max) plus one overflow point past max.
+const std::vector<double>& positive_grid(Format f) {
+  static const auto grids = [] {
+    std::array<std::vector<double>, 5> g;
+    for (Format fmt : {Format::e4m3fn, Format::e4m3fnuz, Format::e5m2, Format::e5m2fnuz}) {
+      auto& v = g[size_t(fmt)];
+      for (uint32_t c = 0; c <= info(fmt).max_mag; ++c) v.push_back(decode(fmt, c));
+      v.push_back(2 * v.back() - v[v.size() - 2]);  // max + ulp(max): max and its neighbour share a binade
+    }
+    return g;
+  }();
+  return grids[size_t(f)];
+}
+
+template <class Fn>
+void for_each_group(const Spec& spec, Fn&& fn) {
+  const int64_t tr = spec.tile_rows(), tc = spec.tile_cols(), g = spec.scale_shape().g;
+  for (int64_t r = 0; r < spec.m; ++r)
+    for (int64_t gi = 0; gi < g; ++gi) fn(r, (r / tr) * g + gi, gi * tc, std::min(spec.k, (gi + 1) * tc));
+}
+
+std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
+  const ScaleShape ss = spec.scale_shape();
+  std::vector<float> amax(size_t(ss.m * ss.g), 0.0f);
+  const bool propagate = spec.profile->nan == NanPolicy::propagate;
+  for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
+    float a = amax[size_t(si)];
+    for (int64_t c = c0; c < c1; ++c) {
+      const float v = x[size_t(r * spec.k + c)];
+      a = propagate && (std::isnan(v) || std::isnan(a)) ? std::numeric_limits<float>::quiet_NaN()
+                                                         : std::fmax(a, std::fabs(v));
+    }
+    amax[size_t(si)] = a;
+  });
+  return amax;
+}
+
+template <Format F>
+void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const float> amax,
+                    std::span<const float> scales, std::span<uint8_t> codes) {
+  const Profile& p = *spec.profile;
+  const float max = spec.fp8_max();
+  for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
+    const Factor f = group_factor(spec, amax[size_t(si)], scales[size_t(si)]);
+    for (int64_t c = c0; c < c1; ++c) {
+      const size_t i = size_t(r * spec.k + c);
+      codes[i] = clamp_and_cast<F>(p, max, f.apply(x[i]));
+    }
+  });
+}
+
+}  // namespace
+
+std::string_view op_name(Op op) {
+  for (auto& [o, n] : kOps)
+    if (o == op) return n;
+  return "?";
+}
+
+Op parse_op(std::string_view name) {
+  for (auto& [o, n] : kOps)
+    if (n == name) return o;
+  throw UsageError("unknown op '" + std::string(name) +
+                   "' (valid: quant.group, quant.token, quant.block, quant.mx)");
+}
+
+ScaleShape Spec::scale_shape() const { return {ceil_div(m, tile_rows()), ceil_div(k, tile_cols())}; }
+
+std::string Spec::problem() const {
+  if (!profile) return "no profile";
+  if (!profile->supports(format))
+    return "profile " + std::string(profile->name) + " does not support " + std::string(format_name(format));
+  if ((op == Op::mx) != (profile->mx != MxRule::none))
+    return "profile " + std::string(profile->name) + (op == Op::mx ? " is not an MX profile" : " is MX-only");
+  if (m < 0 || k <= 0) return "shape " + std::to_string(m) + "x" + std::to_string(k) + " is empty";
+  if (op != Op::token && op != Op::block && k % gs != 0)
+    return "K = " + std::to_string(k) + " is not a multiple of the group size " + std::to_string(gs);
+  if (layout == Layout::token && op != Op::token) return "layout token needs quant.token";
+  if (is_ue8m0_layout(layout) && !pow2_scales()) return "layout needs ue8m0 scales";
+  return {};
+}
+
+float group_scale(const Spec& spec, float amax) {
+  const Profile& p = *spec.profile;
+  if (spec.op == Op::mx) return mx_scale(p, spec.format, amax);
+  if (std::isnan(amax)) return amax;
+  const float max = spec.fp8_max();
+  const float a = p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax;
+  float s = p.scale_op == ScaleOp::divide ? a / max : a * (1.0f / max);
+  if (!spec.pow2_scales()) return s;
+  if (p.scale_floor > 0) s = std::fmax(s, p.scale_floor);
+  return p.pow2 == Pow2Rule::exponent_bits ? pow2_by_bits(s, p.exp_clamp) : pow2_by_log2(s, p.exp_clamp);
+}
+
+Result quantize_profile(const Spec& spec, std::span<const float> x) {
+  Result r;
+  const std::vector<float> amax = group_amax(spec, x);
+  r.scales.resize(amax.size());
+  std::transform(amax.begin(), amax.end(), r.scales.begin(), [&](float a) { return group_scale(spec, a); });
+  r.codes.resize(size_t(spec.m * spec.k));
+  dispatch(spec.format, [&](auto f) {
+    if constexpr (info_of<decltype(f)::value>().bits == 8)
+      quantize_codes<decltype(f)::value>(spec, x, amax, r.scales, r.codes);
+  });
+  r.storage = pack(spec.layout, spec.scale_shape(), r.scales);
+  return r;
+}
+
+uint32_t ideal_code(double x, double s, double clamp_max, const Conversion& cast) {
+  const double ax = std::fabs(x);
+  const std::vector<double>& grid = positive_grid(cast.format);
+  double v;
+  if (clamp_max > 0 && ax >= s * clamp_max) {
+    v = clamp_max;
+  } else {
+    size_t lo = 0, hi = grid.size() - 1;  // invariant: s*grid[lo] <= ax < s*grid[hi] (or hi = last)
+    if (s * grid[hi] <= ax) {
+      lo = hi;
+    } else {
+      while (hi - lo > 1) {
+        const size_t mid = (lo + hi) / 2;
+        (s * grid[mid] <= ax ? lo : hi) = mid;
+      }
+    }
+    v = grid[lo];
+    if (lo + 1 < grid.size() && s * grid[lo] != ax) {
+      const double boundary = s * ((grid[lo] + grid[lo + 1]) / 2);  // exact: fp32 times 5 bits
+      if (ax > boundary || (ax == boundary && (lo & 1))) v = grid[lo + 1];
+    }
+  }
+  return encode(std::signbit(x) ? -v : v, cast);
+}
+
+std::vector<uint8_t> quantize_ideal(const Spec& spec, std::span<const float> x, std::span<const float> scales) {
+  const Profile& p = *spec.profile;
+  const float max = spec.fp8_max();
+  const Conversion cast{spec.format, p.cast};
+  std::vector<uint8_t> codes(size_t(spec.m * spec.k));
+  for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
+    const float s = scales[size_t(si)];
+    for (int64_t c = c0; c < c1; ++c) {
+      const size_t i = size_t(r * spec.k + c);
+      if (std::isfinite(x[i]) && std::isfinite(s) && s > 0)
+        codes[i] = uint8_t(ideal_code(x[i], s, p.clamp ? max : 0, cast));
+      else  // non-finite operands: IEEE division is exact here, so the profile's steps are ideal
+        codes[i] = dispatch(spec.format, [&](auto f) -> uint8_t {
+          if constexpr (info_of<decltype(f)::value>().bits == 8)
+            return clamp_and_cast<decltype(f)::value>(p, max, x[i] / s);
+          return 0;
+        });
+    }
+  });
+  return codes;
+}
+
+bool justified_flip(Format f, uint32_t a, uint32_t b, double x, double s, double rel_err) {
+  const auto d = ulp_distance(f, a, b);
+  if (!d || *d != 1 || is_nan(f, a) || is_nan(f, b)) return false;
+  const double va = decode(f, a), vb = decode(f, b);
+  if (!std::isfinite(va) || !std::isfinite(vb)) return false;
+  const double boundary = s * ((va + vb) / 2);  // exact
+  return std::fabs(x - boundary) <= rel_err * std::fabs(boundary);
+}
+
+}  // namespace ulpgate::quant

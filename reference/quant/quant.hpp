@@ -1,0 +1,64 @@
+// Quantization ops (spec/quant.md): per-token-group, per-token, 128x128 block and MXFP8. One
+// tile-grouped core serves all four; a profile row selects the arithmetic. Two results per case:
+// the profile-exact output (the profile's fp32 steps) and the ideal output (the exact quotient
+// x / s rounded once, with the profile's stored scale s).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "reference/formats/formats.hpp"
+#include "reference/quant/layout.hpp"
+#include "reference/quant/profile.hpp"
+
+namespace ulpgate::quant {
+
+enum class Op : uint8_t { group, token, block, mx };
+std::string_view op_name(Op op);  // "quant.group", ...
+Op parse_op(std::string_view name);
+
+struct Spec {
+  Op op = Op::group;
+  const Profile* profile = nullptr;
+  Format format = Format::e4m3fn;
+  int gs = 128;              // group size along K (group: 32/64/128; mx: 32; block: 128)
+  Layout layout = Layout::row;
+  bool ue8m0 = false;        // scales rounded to powers of two (always for mx and ue8m0 layouts)
+  int64_t m = 0, k = 0;      // activation [M, K] (for block: weight [N, K])
+
+  int64_t tile_rows() const { return op == Op::block ? 128 : 1; }
+  int64_t tile_cols() const { return op == Op::token ? k : gs; }
+  ScaleShape scale_shape() const;
+  float fp8_max() const { return profile->fp8_max(format); }
+  bool pow2_scales() const { return ue8m0 || op == Op::mx || is_ue8m0_layout(layout); }
+  // Empty when the spec is valid, else what is wrong (K not a multiple of gs, ...).
+  std::string problem() const;
+};
+
+struct Result {
+  std::vector<uint8_t> codes;    // [M * K] fp8 codes, row-major
+  std::vector<float> scales;     // [scale_shape] fp32 scale values, row-major (logical)
+  std::vector<uint8_t> storage;  // scales as stored in spec.layout (with padding)
+};
+
+// The profile's arithmetic, step by step in fp32.
+Result quantize_profile(const Spec& spec, std::span<const float> x);
+// Codes of the exact quotient x / s rounded once (same scales, clamp and cast as the profile).
+std::vector<uint8_t> quantize_ideal(const Spec& spec, std::span<const float> x,
+                                    std::span<const float> scales);
+
+// The scale one group gets from its amax under the spec's profile (exposed for tests/kernels).
+float group_scale(const Spec& spec, float amax);
+
+// The code of the exact quotient x / s, rounded once with RNE, clamped to +-clamp_max first when
+// clamp_max > 0, then cast with `cast`. Needs no multiprecision: s times an fp8 grid point or
+// midpoint is exact in fp64.
+uint32_t ideal_code(double x, double s, double clamp_max, const Conversion& cast);
+
+// Is a one-code deviation between `a` and `b` explained by the quotient's proven error? True when
+// the exact x / s lies within rel_err of the rounding boundary between the two codes.
+bool justified_flip(Format f, uint32_t a, uint32_t b, double x, double s, double rel_err);
+
+}  // namespace ulpgate::quant

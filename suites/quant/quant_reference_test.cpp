@@ -1,0 +1,162 @@
+// The quantization reference against the facts of spec/quant.md and spec/formats.md.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "reference/quant/quant.hpp"
+
+using namespace ulpgate;
+using namespace ulpgate::quant;
+
+namespace {
+
+Spec group_spec(std::string_view prof, Format f = Format::e4m3fn, bool ue8m0 = false, int64_t m = 1,
+                int64_t k = 128, Layout l = Layout::row) {
+  Spec s;
+  s.op = Op::group;
+  s.profile = &profile(prof);
+  s.format = f;
+  s.gs = 128;
+  s.layout = l;
+  s.ue8m0 = ue8m0;
+  s.m = m;
+  s.k = k;
+  return s;
+}
+
+uint8_t ue8m0_byte(float s) {
+  return uint8_t(encode(s, Conversion{Format::ue8m0, Overflow::nosat, Rounding::rne}));
+}
+
+}  // namespace
+
+TEST(QuantReference, AllZeroGroupScalesPerProfile) {
+  const std::vector<float> zeros(128, 0.0f);
+  auto scale = [&](std::string_view p, bool ue8m0) {
+    return quantize_profile(group_spec(p, Format::e4m3fn, ue8m0), zeros).scales[0];
+  };
+  EXPECT_EQ(scale("vllm", false), 1e-10f / 448.0f);
+  EXPECT_NEAR(scale("vllm", false), 2.232e-13, 1e-16);
+  EXPECT_EQ(ue8m0_byte(scale("vllm", true)), 0x5E);         // 2^-33
+  EXPECT_EQ(ue8m0_byte(scale("vllm-triton", true)), 0x55);  // 2^-42
+  EXPECT_EQ(ue8m0_byte(scale("sglang", true)), 0x55);       // 2^-42
+  EXPECT_EQ(ue8m0_byte(scale("deepgemm", true)), 0x69);     // 2^-22
+  for (auto p : {"vllm", "vllm-triton", "deepgemm", "aiter", "sglang"}) {
+    const auto r = quantize_profile(group_spec(p, Format::e4m3fn, true), zeros);
+    for (uint8_t c : r.codes) EXPECT_EQ(c, 0) << p;
+  }
+}
+
+TEST(QuantReference, NanIsIgnoredByAmaxAndBecomesMinusMax) {
+  std::vector<float> x(128, 1.0f);
+  x[5] = NAN;
+  x[7] = 448.0f;
+  const auto r = quantize_profile(group_spec("vllm"), x);
+  EXPECT_EQ(r.scales[0], 1.0f);
+  EXPECT_EQ(r.codes[5], 0xFE);  // -448
+  EXPECT_EQ(r.codes[7], 0x7E);
+  EXPECT_EQ(r.codes[0], encode(1.0f, Conversion{Format::e4m3fn}));
+}
+
+TEST(QuantReference, InfInputMakesAnInfScale) {
+  std::vector<float> x(128, 3.0f);
+  x[9] = INFINITY;
+  const auto r = quantize_profile(group_spec("vllm", Format::e4m3fn, true, 1, 128, Layout::ue8m0_packed), x);
+  EXPECT_TRUE(std::isinf(r.scales[0]));
+  EXPECT_EQ(r.storage[0], 0xFF);
+  EXPECT_EQ(r.codes[0], 0x00);  // finite elements -> 0
+  EXPECT_EQ(r.codes[9], 0xFE);  // Inf / Inf = NaN -> -max
+}
+
+TEST(QuantReference, FnuzUses224UnderVllmAnd240UnderAiter) {
+  std::vector<float> x(128, 0.5f);
+  x[0] = 240.0f;
+  const auto v = quantize_profile(group_spec("vllm", Format::e4m3fnuz), x);
+  const auto a = quantize_profile(group_spec("aiter", Format::e4m3fnuz), x);
+  EXPECT_EQ(v.codes[0], 0x7E);  // 224
+  EXPECT_EQ(a.codes[0], 0x7F);  // 240
+  EXPECT_EQ(v.scales[0], 240.0f / 224.0f);
+}
+
+TEST(QuantReference, ZeroRowsAreANoOp) {
+  const auto r = quantize_profile(group_spec("vllm", Format::e4m3fn, true, 0, 640, Layout::ue8m0_packed), {});
+  EXPECT_TRUE(r.codes.empty());
+  EXPECT_TRUE(r.scales.empty());
+  EXPECT_TRUE(r.storage.empty());
+}
+
+TEST(QuantReference, ShapeProblemsAreNamed) {
+  Spec s = group_spec("vllm", Format::e4m3fn, false, 4, 100);
+  EXPECT_NE(s.problem().find("not a multiple"), std::string::npos);
+  Spec d = group_spec("deepgemm", Format::e4m3fnuz);
+  EXPECT_NE(d.problem().find("does not support"), std::string::npos);
+}
+
+TEST(QuantReference, MxFloorAndRceilDifferAt500) {
+  Spec s;
+  s.op = Op::mx;
+  s.gs = 32;
+  s.layout = Layout::mx_row;
+  s.m = 1;
+  s.k = 32;
+  std::vector<float> x(32, 1.0f);
+  x[3] = 500.0f;
+  s.profile = &profile("ocp-mx");
+  const auto floor_r = quantize_profile(s, x);
+  EXPECT_EQ(floor_r.scales[0], 1.0f);
+  EXPECT_EQ(floor_r.codes[3], 0x7E);  // 500 clamped to 448
+  s.profile = &profile("te");
+  const auto rceil_r = quantize_profile(s, x);
+  EXPECT_EQ(rceil_r.scales[0], 2.0f);
+  EXPECT_EQ(rceil_r.codes[3], encode(256.0f, Conversion{Format::e4m3fn}));  // 250 rounds to 256
+  // amax = 0 gives the smallest scale; a NaN makes the whole block NaN.
+  std::vector<float> z(32, 0.0f);
+  EXPECT_EQ(quantize_profile(s, z).storage[0], 0x00);
+  z[1] = NAN;
+  s.profile = &profile("ocp-mx");
+  const auto n = quantize_profile(s, z);
+  EXPECT_EQ(n.storage[0], 0xFF);
+  for (uint8_t c : n.codes) EXPECT_TRUE(is_nan(Format::e4m3fn, c));
+}
+
+TEST(QuantReference, IdealCodeRoundsTheExactQuotient) {
+  const Conversion c{Format::e4m3fn};
+  // 464 = tie between 448 and 480: even code 448.
+  EXPECT_EQ(ideal_code(464.0, 1.0, 0, c), 0x7Eu);
+  EXPECT_EQ(ideal_code(-464.0, 1.0, 0, Conversion{Format::e4m3fn, Overflow::nosat}), 0xFEu);
+  EXPECT_EQ(ideal_code(465.0, 1.0, 0, Conversion{Format::e4m3fn, Overflow::nosat}), 0x7Fu);
+  EXPECT_EQ(ideal_code(1000.0, 1.0, 448, c), 0x7Eu);
+  // A quotient the fp32 division rounds across a boundary: x / s just below the 1.0625 tie.
+  const float s = 3.0f;
+  const double x = 3.0 * 1.0625 - std::ldexp(1.0, -40);  // not an fp32 value, but exact in double
+  EXPECT_EQ(ideal_code(x, s, 448, c), 0x38u);  // 1.0: below the tie
+}
+
+TEST(QuantReference, ProfileExactLiesWithinTheDerivedBudgetOfTheIdeal) {
+  // Validates the budget derivation: every profile-exact code equals the ideal code, or differs
+  // by one code at a boundary within the profile's proven quotient error.
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (const Profile& p : profiles()) {
+    if (p.mx != MxRule::none) continue;
+    for (Format f : {Format::e4m3fn, Format::e4m3fnuz})
+      for (bool ue8m0 : {false, true}) {
+        Spec s = group_spec(p.name, f, ue8m0, 64, 512);
+        if (!s.problem().empty()) continue;
+        std::vector<float> x(size_t(s.m * s.k));
+        for (auto& v : x) v = normal(rng);
+        const auto prof = quantize_profile(s, x);
+        const auto ideal = quantize_ideal(s, x, prof.scales);
+        int64_t flips = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+          if (prof.codes[i] == ideal[i]) continue;
+          const float sc = prof.scales[i / 128 % 4 + (i / 512) * 4];
+          ASSERT_TRUE(justified_flip(f, prof.codes[i], ideal[i], x[i], sc, p.quotient_rel_error()))
+              << p.name << " element " << i << " x=" << x[i];
+          ++flips;
+        }
+        EXPECT_LT(flips, int64_t(x.size() / 100)) << p.name;
+      }
+  }
+}
