@@ -1,0 +1,63 @@
+#include "harness/golden/csv_table.hpp"
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace ulpgate::csv {
+
+void fail_at(std::string_view file, unsigned line, std::string_view what) {
+  throw UsageError(std::string(file) + ":" + std::to_string(line == 0 ? 1 : line) + ": " +
+                   std::string(what));
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(path.string() + ": cannot read: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+uint64_t parse_count(std::string_view field, std::string_view column, std::string_view file,
+                     unsigned line) {
+  uint64_t v = 0;
+  const auto res = std::from_chars(field.data(), field.data() + field.size(), v);
+  if (field.empty() || res.ec != std::errc() || res.ptr != field.data() + field.size())
+    fail_at(file, line, "expected a non-negative integer in column '" + std::string(column) +
+                            "', got '" + std::string(field) + "'");
+  return v;
+}
+
+double parse_number(std::string_view field, std::string_view column, std::string_view file,
+                    unsigned line) {
+  double v = 0;
+  const auto res = std::from_chars(field.data(), field.data() + field.size(), v);
+  if (field.empty() || res.ec != std::errc() || res.ptr != field.data() + field.size())
+    fail_at(file, line, "expected a number in column '" + std::string(column) + "', got '" +
+                            std::string(field) + "'");
+  return v;
+}
+
+void rethrow_as_usage(const io::error::base& e, std::string_view file, unsigned line,
+                      std::string_view expected_header) {
+  const std::string header = "'" + std::string(expected_header) + "'";
+  if (dynamic_cast<const io::error::too_few_columns*>(&e))
+    fail_at(file, line, "too few fields: expected the columns " + header);
+  if (dynamic_cast<const io::error::too_many_columns*>(&e))
+    fail_at(file, line, "too many fields (quote a field that contains a comma): expected " + header);
+  if (dynamic_cast<const io::error::escaped_string_not_closed*>(&e))
+    fail_at(file, line, "a quoted field is not closed");
+  if (auto* m = dynamic_cast<const io::error::missing_column_in_header*>(&e))
+    fail_at(file, line, "header lacks column '" + std::string(m->column_name) + "': expected " + header);
+  if (auto* x = dynamic_cast<const io::error::extra_column_in_header*>(&e))
+    fail_at(file, line, "unknown column '" + std::string(x->column_name) + "' in header: expected " + header);
+  if (auto* d = dynamic_cast<const io::error::duplicated_column_in_header*>(&e))
+    fail_at(file, line, "column '" + std::string(d->column_name) + "' appears twice in header");
+  if (dynamic_cast<const io::error::header_missing*>(&e))
+    fail_at(file, line, "no header line: expected " + header);
+  fail_at(file, line, e.what());
+}
+
+}  // namespace ulpgate::csv

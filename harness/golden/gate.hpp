@@ -1,0 +1,51 @@
+// The golden gate (DESIGN.md): classify each case of a run against the golden rows of its arch.
+//   identical   same digest as the golden
+//   drift       different digest, verdict still passing: fails the gate unless the golden is
+//               updated in the same change, so every bit change is reviewed
+//   regression  the run's verdict fails (over-budget, non-finite, layout, error)
+//   new         passing, but not in the golden
+//   missing     in the golden, in the run's scope, but not run
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harness/core/case_result.hpp"
+#include "harness/golden/golden_file.hpp"
+
+namespace ulpgate {
+
+enum class GateClass : unsigned char { identical, drift, regression, new_case, missing };
+std::string_view gate_class_name(GateClass c);  // "identical", "drift", "regression", "new", "missing"
+
+struct GateEntry {
+  std::string case_id, backend;
+  GateClass cls = GateClass::identical;
+  std::string detail;  // what changed or failed; empty for identical
+};
+
+struct GateReport {
+  std::vector<GateEntry> entries;  // sorted by (case_id, backend)
+  std::array<size_t, 5> counts{};  // indexed by GateClass
+  size_t count(GateClass c) const { return counts[size_t(c)]; }
+};
+
+// Whether the run selected (case_id, backend): its --filter / --case and --backend. Golden rows
+// outside the scope are not reported missing. An empty function means everything is in scope.
+using RunScope = std::function<bool(std::string_view case_id, std::string_view backend)>;
+
+GateReport gate(std::span<const CaseResult> run, std::span<const GoldenRow> golden,
+                const RunScope& in_scope = {});
+
+// "3 identical, 1 drift, 0 regression, 2 new, 0 missing"
+std::string gate_summary(const GateReport& report);
+
+// 1 (kFail) on any drift or regression, else 0.
+int gate_exit_code(const GateReport& report);
+
+}  // namespace ulpgate
