@@ -2,6 +2,7 @@
 // block per format. Every conversion is named by its rounding and its overflow policy.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -198,23 +199,34 @@ constexpr Kind decompose(Src x, Decomposed& d) {
   return Kind::finite;
 }
 
-// sig * 2^(exp - p + 1) in units of 2^qe, rounded to an integer. The rounded bits are
-// summarised as (half bit, sticky) so any drop distance is safe.
-constexpr uint64_t round_to_quantum(const Decomposed& d, int qe, Rounding r) {
+// sig * 2^(exp - p + 1) in units of 2^qe, truncated; the dropped bits are summarised as
+// (half bit, sticky) so any drop distance is safe.
+struct Truncated {
+  uint64_t kept;
+  bool half, sticky;
+};
+constexpr Truncated truncate_to_quantum(const Decomposed& d, int qe) {
   const int drop = qe - (d.exp - d.p + 1);
-  if (drop <= 0) return d.sig << -drop;  // exact; callers keep this below 2^63
+  if (drop <= 0) return {d.sig << -drop, false, false};  // exact; callers keep this below 2^63
   const uint64_t kept = drop >= 64 ? 0 : d.sig >> drop;
   const bool half = drop <= 64 && ((d.sig >> (drop - 1)) & 1);
   const bool sticky = drop >= 65 ? d.sig != 0 : (d.sig & ((uint64_t(1) << (drop - 1)) - 1)) != 0;
-  if (!half && !sticky) return kept;
+  return {kept, half, sticky};
+}
+
+// Whether rounding r moves a truncated magnitude one code up. `odd` is the parity of the
+// truncated *code* (not of the significand): ties-to-even means the even code, which for ue8m0
+// (no mantissa bits) is the even exponent.
+constexpr bool rounds_up(Rounding r, bool negative, const Truncated& t, bool odd) {
+  if (!t.half && !t.sticky) return false;
   switch (r) {
-    case Rounding::rne: return kept + (half && (sticky || (kept & 1)));
-    case Rounding::rn: return kept + half;
-    case Rounding::rz: return kept;
-    case Rounding::rp: return kept + !d.sign;
-    case Rounding::rm: return kept + d.sign;
+    case Rounding::rne: return t.half && (t.sticky || odd);
+    case Rounding::rn: return t.half;
+    case Rounding::rz: return false;
+    case Rounding::rp: return !negative;
+    case Rounding::rm: return negative;
   }
-  return kept;
+  return false;
 }
 
 }  // namespace detail
@@ -259,6 +271,17 @@ constexpr uint32_t inf_input_code(bool negative, Overflow o) {
   return fi.family == Family::ieee ? inf_code<F>(negative) : fi.canonical_nan;
 }
 
+// clamp-first turns NaN into -max (fminf(fmaxf(NaN, -max), max)), which is then converted:
+// ue8m0 has no sign, so -max becomes max, or NaN under neg-nan.
+template <Format F>
+constexpr uint32_t nan_input_code(const Conversion& c) {
+  constexpr FormatInfo fi = info_of<F>();
+  if (c.overflow != Overflow::clamp_first) return fi.canonical_nan;
+  if constexpr (fi.family == Family::e8m0)
+    return c.edges.negative_is_nan ? fi.canonical_nan : std::min<uint32_t>(fi.max_mag, c.edges.max_code);
+  return max_code<F>(true);
+}
+
 // Largest unbiased exponent of a finite value.
 template <Format F>
 constexpr int emax() {
@@ -276,8 +299,10 @@ constexpr int64_t rounded_magnitude(const Decomposed& d, Rounding r) {
   if (d.exp < fi.emin && !fi.has_subnormals) return 0;  // nothing below the smallest power
   if (d.exp > emax<F>()) return int64_t(fi.max_mag) + 1;  // >= 2^(emax+1) under any rounding
   const int e = d.exp < fi.emin ? fi.emin : d.exp;
-  const int64_t m = int64_t(round_to_quantum(d, e - fi.mbits, r));
-  return (int64_t(e - fi.emin) << fi.mbits) + m - (fi.has_subnormals ? 0 : int64_t(1) << fi.mbits);
+  const Truncated t = truncate_to_quantum(d, e - fi.mbits);
+  const int64_t code = (int64_t(e - fi.emin) << fi.mbits) + int64_t(t.kept) -
+                       (fi.has_subnormals ? 0 : int64_t(1) << fi.mbits);
+  return code + rounds_up(r, d.sign, t, code & 1);
 }
 
 // |x| > max, decided on the exact value (what HIP's host code does before rounding).
@@ -297,8 +322,7 @@ constexpr uint32_t encode(Src x, const Conversion& c) {
   constexpr FormatInfo fi = info_of<F>();
   detail::Decomposed d{};
   const detail::Kind kind = detail::decompose(x, d);
-  if (kind == detail::Kind::nan)
-    return c.overflow == Overflow::clamp_first ? max_code<F>(true) : fi.canonical_nan;
+  if (kind == detail::Kind::nan) return nan_input_code<F>(c);
   if constexpr (fi.family == Family::e8m0) {
     if (d.sign && kind != detail::Kind::zero && c.edges.negative_is_nan) return fi.canonical_nan;
     d.sign = false;  // no sign bit: |x|
