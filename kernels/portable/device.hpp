@@ -1,0 +1,345 @@
+// The portable device layer: one kernel source for CUDA (nvcc), HIP (HIP clang) and the host-SIMT
+// emulator (g++). Kernels include only this header and use only what it provides.
+//
+// Writing a kernel: a functor whose operator() is ULPGATE_DEVICE and reads everything through
+// ulpgate::dev. Template only on what the hardware needs at compile time (warp size, element type).
+//
+//   template <int WarpSize>
+//   struct BlockAmax {                       // one block: out[0] = max |in[i]|
+//     const float* in; float* out; int n;
+//     ULPGATE_DEVICE void operator()() const {
+//       namespace dev = ulpgate::dev;
+//       ULPGATE_SHARED(float, partial, 1024 / WarpSize);   // per-block static shared memory
+//       const unsigned tid = dev::thread_rank();
+//       float m = 0.f;
+//       for (int i = tid; i < n; i += dev::block_dim().x) m = fmaxf(m, fabsf(in[i]));
+//       for (int off = WarpSize / 2; off > 0; off /= 2)   // explicit width = WarpSize
+//         m = fmaxf(m, dev::shfl_xor(m, off, WarpSize));
+//       if (tid % WarpSize == 0) partial[tid / WarpSize] = m;
+//       dev::block_sync();
+//       if (tid == 0) {
+//         for (unsigned w = 1; w < dev::block_dim().x / WarpSize; ++w) m = fmaxf(m, partial[w]);
+//         out[0] = m;
+//       }
+//     }
+//   };
+//
+// Launching it (LaunchConfig{grid, block, dynamic shared bytes}):
+//   host:      host_simt::launch(kGfx942, {{1}, {256}}, BlockAmax<64>{in, out, n});  // host_simt.hpp
+//   CUDA/HIP:  gpu::launch({{1}, {256}}, BlockAmax<32>{d_in, d_out, n}, stream);    // gpu.hpp, in
+//              a .cu file that nvcc and `clang -x hip` both compile
+// The host emulator runs any Arch (arch.hpp) at its warp size, with its conversion semantics.
+//
+// Contract (what the emulator enforces and real hardware merely assumes):
+// - dev::block_sync() must be reached by every thread of the block, at the same call site.
+// - A warp operation with width W (a power of two <= warp size) exchanges within aligned groups of
+//   W lanes; every lane of the caller's group must call it, at the same call site. Lanes outside
+//   the block (a partial last warp) do not exist, so a group must lie inside the block.
+// - load16/store16 need 16-byte aligned addresses.
+// A violation is a KernelError naming the block, the threads and the operation, never a hang.
+//
+// Conversions (dev::cvt_e4m3, cvt_e5m2, cvt_ue8m0) return the byte the arch's conversion
+// instruction produces: on the host the reference core (reference/formats) under the launched
+// Arch's policy; on CUDA __nv_cvt_float_to_fp8 / __nv_cvt_float_to_e8m0; on gfx942 the hardware
+// cvt_pk_fp8 with HIP's saturating clamp; on other HIP targets the reference core itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__CUDACC__) || defined(__HIP__)
+#define ULPGATE_GPU 1
+#endif
+
+#if defined(__HIP__)
+#include <hip/hip_runtime.h>
+#elif defined(__CUDACC__)
+#include <cuda_fp8.h>
+#endif
+
+#if defined(ULPGATE_GPU)
+#define ULPGATE_DEVICE __device__ __forceinline__
+#define ULPGATE_KERNEL __global__
+#else
+#include <cmath>
+#include <cstring>
+#include <source_location>
+#include <type_traits>
+#define ULPGATE_DEVICE inline
+#define ULPGATE_KERNEL
+#endif
+
+#if !defined(__CUDACC__)
+#include "reference/formats/formats.hpp"  // host and HIP: the rounding core (constexpr, so HIP
+#include "kernels/portable/arch.hpp"       // clang compiles it as device code too)
+#endif
+
+namespace ulpgate {
+
+struct Dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  constexpr Dim3() = default;
+  constexpr Dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+  constexpr unsigned count() const { return x * y * z; }
+};
+
+struct LaunchConfig {
+  Dim3 grid;
+  Dim3 block;
+  std::size_t shared_bytes = 0;  // dynamic shared memory per block
+};
+
+// ue8m0 conversions name their rounding (spec/formats.md): toward zero or up.
+enum class Ue8m0Round : uint8_t { rz, rp };
+
+// 16 bytes of T, the unit of a vector load (ld.global.v4 / global_load_dwordx4).
+template <class T>
+struct alignas(16) Pack16 {
+  static constexpr int size = 16 / sizeof(T);
+  T v[size];
+};
+
+#if !defined(ULPGATE_GPU)
+// ---- host-SIMT hooks (implemented in host_simt.cpp) --------------------------------------
+namespace host_simt {
+
+enum class WarpOp : uint8_t { shfl, shfl_up, shfl_down, shfl_xor, ballot };
+
+// What kernel code reads about the calling thread; the emulator's per-thread record derives
+// from it.
+struct ThreadState {
+  Dim3 thread_idx, block_idx, block_dim, grid_dim;
+  unsigned rank;  // linear thread index in the block
+  int warp_size;
+  const Arch* arch;
+};
+
+extern thread_local constinit ThreadState* t_current;
+
+void block_sync(const std::source_location& site);
+uint64_t warp_exchange(WarpOp op, uint64_t value, int operand, int width,
+                       const std::source_location& site);
+void* static_shared(const void* tag, std::size_t bytes);
+void* dynamic_shared();
+void check_aligned16(const void* p, const char* what);
+
+}  // namespace host_simt
+#endif
+
+namespace dev {
+
+#if defined(ULPGATE_GPU)
+inline namespace gpu_backend {  // distinct names from the host backend's, so both link together
+
+ULPGATE_DEVICE Dim3 thread_idx() { return {threadIdx.x, threadIdx.y, threadIdx.z}; }
+ULPGATE_DEVICE Dim3 block_idx() { return {blockIdx.x, blockIdx.y, blockIdx.z}; }
+ULPGATE_DEVICE Dim3 block_dim() { return {blockDim.x, blockDim.y, blockDim.z}; }
+ULPGATE_DEVICE Dim3 grid_dim() { return {gridDim.x, gridDim.y, gridDim.z}; }
+ULPGATE_DEVICE unsigned thread_rank() {
+  return threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+}
+ULPGATE_DEVICE int warp_size() {
+#if defined(__CUDACC__)
+  return 32;
+#elif defined(__AMDGCN_WAVEFRONT_SIZE)
+  return __AMDGCN_WAVEFRONT_SIZE;
+#else
+  return warpSize;
+#endif
+}
+ULPGATE_DEVICE int lane() { return int(thread_rank() % unsigned(warp_size())); }
+
+ULPGATE_DEVICE void block_sync() { __syncthreads(); }
+
+#if defined(__CUDACC__)
+// The lanes of the caller's width-group: exactly those a sync shuffle must name.
+ULPGATE_DEVICE unsigned group_mask(int width) {
+  return width >= 32 ? 0xffffffffu : ((1u << width) - 1) << (lane() & ~(width - 1));
+}
+template <class T> ULPGATE_DEVICE T shfl(T v, int src_lane, int width) {
+  return __shfl_sync(group_mask(width), v, src_lane, width);
+}
+template <class T> ULPGATE_DEVICE T shfl_up(T v, int delta, int width) {
+  return __shfl_up_sync(group_mask(width), v, delta, width);
+}
+template <class T> ULPGATE_DEVICE T shfl_down(T v, int delta, int width) {
+  return __shfl_down_sync(group_mask(width), v, delta, width);
+}
+template <class T> ULPGATE_DEVICE T shfl_xor(T v, int lane_mask, int width) {
+  return __shfl_xor_sync(group_mask(width), v, lane_mask, width);
+}
+ULPGATE_DEVICE uint64_t ballot(bool pred, int width) {
+  const unsigned bits = __ballot_sync(group_mask(width), pred);
+  return (bits >> (lane() & ~(width - 1))) & ((uint64_t(1) << width) - 1);
+}
+#else  // HIP: wavefronts execute in lockstep; the width-group needs no mask
+template <class T> ULPGATE_DEVICE T shfl(T v, int src_lane, int width) {
+  return __shfl(v, src_lane, width);
+}
+template <class T> ULPGATE_DEVICE T shfl_up(T v, int delta, int width) {
+  return __shfl_up(v, delta, width);
+}
+template <class T> ULPGATE_DEVICE T shfl_down(T v, int delta, int width) {
+  return __shfl_down(v, delta, width);
+}
+template <class T> ULPGATE_DEVICE T shfl_xor(T v, int lane_mask, int width) {
+  return __shfl_xor(v, lane_mask, width);
+}
+ULPGATE_DEVICE uint64_t ballot(bool pred, int width) {
+  const uint64_t bits = __ballot(pred);
+  const uint64_t all = width >= 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1;
+  return (bits >> (lane() & ~(width - 1))) & all;
+}
+#endif
+ULPGATE_DEVICE bool any(bool pred, int width) { return ballot(pred, width) != 0; }
+ULPGATE_DEVICE bool all(bool pred, int width) {
+  return ballot(pred, width) == (width >= 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1);
+}
+
+template <class T>
+ULPGATE_DEVICE T* dynamic_shared() {
+  extern __shared__ __align__(16) unsigned char ulpgate_dynamic_smem[];
+  return reinterpret_cast<T*>(ulpgate_dynamic_smem);
+}
+#define ULPGATE_SHARED(T, name, N) __shared__ T name[N]
+
+template <class T>
+ULPGATE_DEVICE Pack16<T> load16(const T* p) {
+  Pack16<T> r;
+  *reinterpret_cast<uint4*>(&r) = *reinterpret_cast<const uint4*>(p);
+  return r;
+}
+template <class T>
+ULPGATE_DEVICE void store16(T* p, const Pack16<T>& v) {
+  *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(&v);
+}
+
+ULPGATE_DEVICE float as_float(uint32_t u) { return __uint_as_float(u); }
+ULPGATE_DEVICE uint32_t as_uint(float f) { return __float_as_uint(f); }
+
+#if defined(__CUDACC__)
+ULPGATE_DEVICE uint8_t cvt_e4m3(float x) { return __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E4M3); }
+ULPGATE_DEVICE uint8_t cvt_e5m2(float x) { return __nv_cvt_float_to_fp8(x, __NV_SATFINITE, __NV_E5M2); }
+ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
+  return __nv_cvt_float_to_e8m0(x, __NV_SATFINITE, r == Ue8m0Round::rp ? cudaRoundPosInf : cudaRoundZero);
+}
+#else
+#if defined(__gfx942__)
+// HIP's saturating mode: finite values clamp to +-max before the (non-saturating) instruction;
+// Inf and NaN pass through and become NaN (the hip_host policy of arch.hpp's kGfx942).
+ULPGATE_DEVICE float hip_saturate(float x, float max) {
+  return (as_uint(x) & 0x7f800000u) == 0x7f800000u ? x : __builtin_amdgcn_fmed3f(x, max, -max);
+}
+ULPGATE_DEVICE uint8_t cvt_e4m3(float x) {
+  return __builtin_amdgcn_cvt_pk_fp8_f32(hip_saturate(x, 240.f), 0.f, 0, false) & 0xff;
+}
+ULPGATE_DEVICE uint8_t cvt_e5m2(float x) {
+  return __builtin_amdgcn_cvt_pk_bf8_f32(hip_saturate(x, 57344.f), 0.f, 0, false) & 0xff;
+}
+#else  // no fp8 hardware (gfx90a) or the host pass: the reference rounding under gfx942's policy
+ULPGATE_DEVICE uint8_t cvt_e4m3(float x) { return uint8_t(encode<Format::e4m3fnuz>(x, kGfx942.e4m3)); }
+ULPGATE_DEVICE uint8_t cvt_e5m2(float x) { return uint8_t(encode<Format::e5m2fnuz>(x, kGfx942.e5m2)); }
+#endif
+ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
+  const Conversion c{Format::ue8m0, Overflow::satfinite, r == Ue8m0Round::rp ? Rounding::rp : Rounding::rz};
+  return uint8_t(encode<Format::ue8m0>(x, c));
+}
+#endif
+
+}  // namespace gpu_backend
+#else
+inline namespace host_backend {
+
+using SiteArg = std::source_location;
+#define ULPGATE_SITE ::ulpgate::dev::SiteArg site = ::ulpgate::dev::SiteArg::current()
+
+inline const host_simt::ThreadState& self() { return *host_simt::t_current; }
+inline Dim3 thread_idx() { return self().thread_idx; }
+inline Dim3 block_idx() { return self().block_idx; }
+inline Dim3 block_dim() { return self().block_dim; }
+inline Dim3 grid_dim() { return self().grid_dim; }
+inline unsigned thread_rank() { return self().rank; }
+inline int warp_size() { return self().warp_size; }
+inline int lane() { return int(self().rank % unsigned(self().warp_size)); }
+
+inline void block_sync(ULPGATE_SITE) { host_simt::block_sync(site); }
+
+// Values travel through the exchange as up to 8 raw bytes.
+template <class T>
+inline T exchange(host_simt::WarpOp op, T v, int operand, int width, const SiteArg& site) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 8, "shuffle a value of <= 8 bytes");
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  bits = host_simt::warp_exchange(op, bits, operand, width, site);
+  std::memcpy(&v, &bits, sizeof(T));
+  return v;
+}
+template <class T> inline T shfl(T v, int src_lane, int width, ULPGATE_SITE) {
+  return exchange(host_simt::WarpOp::shfl, v, src_lane, width, site);
+}
+template <class T> inline T shfl_up(T v, int delta, int width, ULPGATE_SITE) {
+  return exchange(host_simt::WarpOp::shfl_up, v, delta, width, site);
+}
+template <class T> inline T shfl_down(T v, int delta, int width, ULPGATE_SITE) {
+  return exchange(host_simt::WarpOp::shfl_down, v, delta, width, site);
+}
+template <class T> inline T shfl_xor(T v, int lane_mask, int width, ULPGATE_SITE) {
+  return exchange(host_simt::WarpOp::shfl_xor, v, lane_mask, width, site);
+}
+inline uint64_t ballot(bool pred, int width, ULPGATE_SITE) {
+  return host_simt::warp_exchange(host_simt::WarpOp::ballot, pred, 0, width, site);
+}
+inline bool any(bool pred, int width, ULPGATE_SITE) { return ballot(pred, width, site) != 0; }
+inline bool all(bool pred, int width, ULPGATE_SITE) {
+  return ballot(pred, width, site) == (width >= 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1);
+}
+#undef ULPGATE_SITE
+
+template <class T>
+inline T* dynamic_shared() { return static_cast<T*>(host_simt::dynamic_shared()); }
+// A per-block array keyed by the address of a static tag unique to this declaration.
+#define ULPGATE_SHARED(T, name, N)                                                   \
+  static constexpr char name##_ulpgate_tag = 0;                                      \
+  T(&name)[N] = *static_cast<T(*)[N]>(                                               \
+      ::ulpgate::host_simt::static_shared(&name##_ulpgate_tag, sizeof(T[N])))
+
+template <class T>
+inline Pack16<T> load16(const T* p) {
+  host_simt::check_aligned16(p, "load16");
+  Pack16<T> r;
+  std::memcpy(&r, p, 16);
+  return r;
+}
+template <class T>
+inline void store16(T* p, const Pack16<T>& v) {
+  host_simt::check_aligned16(p, "store16");
+  std::memcpy(p, &v, 16);
+}
+
+inline float as_float(uint32_t u) { return std::bit_cast<float>(u); }
+inline uint32_t as_uint(float f) { return std::bit_cast<uint32_t>(f); }
+
+inline uint8_t cvt_e4m3(float x) { return uint8_t(encode(x, self().arch->e4m3)); }
+inline uint8_t cvt_e5m2(float x) { return uint8_t(encode(x, self().arch->e5m2)); }
+inline uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
+  const Conversion c{Format::ue8m0, Overflow::satfinite, r == Ue8m0Round::rp ? Rounding::rp : Rounding::rz};
+  return uint8_t(encode<Format::ue8m0>(x, c));
+}
+
+}  // namespace host_backend
+#endif
+
+// ---- the same on every backend -------------------------------------------------------------
+
+ULPGATE_DEVICE float bf16_to_float(uint16_t b) { return as_float(uint32_t(b) << 16); }
+// Exact widening of IEEE binary16 bits (subnormals scale exactly by 2^-24).
+ULPGATE_DEVICE float fp16_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+  const float mag = e == 0    ? float(m) * 5.9604644775390625e-8f
+                    : e == 31 ? as_float(0x7f800000u | (m << 13))
+                              : as_float(((e + 112) << 23) | (m << 13));
+  return as_float(as_uint(mag) | sign);
+}
+
+}  // namespace dev
+}  // namespace ulpgate

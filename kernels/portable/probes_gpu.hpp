@@ -1,0 +1,19 @@
+// Runs the probe kernels on the GPU (probes.cu); plain host C++ interface.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace ulpgate::probes {
+
+int gpu_device_count();  // 0 when there is no usable GPU
+
+std::vector<float> gpu_block_amax(const std::vector<float>& rows, int n, int block_threads);
+std::vector<int> gpu_warp_ops(const std::vector<int>& in, int block_threads, int width);
+
+struct Conversions {
+  std::vector<uint8_t> e4m3, e5m2, ue8m0_rp, ue8m0_rz;
+};
+Conversions gpu_convert(const std::vector<float>& in);
+
+}  // namespace ulpgate::probes
