@@ -59,6 +59,7 @@
 
 #if defined(ULPGATE_GPU)
 #define ULPGATE_DEVICE __device__ __forceinline__
+#define ULPGATE_HOST_DEVICE __host__ __device__
 #define ULPGATE_KERNEL __global__
 #else
 #include <cmath>
@@ -66,6 +67,7 @@
 #include <source_location>
 #include <type_traits>
 #define ULPGATE_DEVICE inline
+#define ULPGATE_HOST_DEVICE
 #define ULPGATE_KERNEL
 #endif
 
@@ -79,8 +81,9 @@ namespace ulpgate {
 struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
   constexpr Dim3() = default;
-  constexpr Dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
-  constexpr unsigned count() const { return x * y * z; }
+  ULPGATE_HOST_DEVICE constexpr Dim3(unsigned x_, unsigned y_ = 1, unsigned z_ = 1)
+      : x(x_), y(y_), z(z_) {}
+  ULPGATE_HOST_DEVICE constexpr unsigned count() const { return x * y * z; }
 };
 
 struct LaunchConfig {

@@ -24,6 +24,14 @@ std::vector<float> gpu_block_amax(const std::vector<float>& rows, int n, int blo
   return out.download();
 }
 
+std::vector<float> gpu_vector_copy(const std::vector<float>& values, int block_threads) {
+  const unsigned packs = unsigned(block_threads), blocks = unsigned(values.size() / (4 * packs));
+  gpu::Buffer<float> in(values), out(values.size());
+  gpu::launch({{blocks}, {packs}, packs * 16}, VectorCopyProbe{in.get(), out.get()});
+  gpu::synchronize();
+  return out.download();
+}
+
 std::vector<int> gpu_warp_ops(const std::vector<int>& values, int block_threads, int width) {
   const unsigned blocks = unsigned(values.size() / size_t(block_threads));
   gpu::Buffer<int> in(values), out(values.size() * kWarpProbeOutputs);

@@ -9,6 +9,7 @@ namespace ulpgate::probes {
 int gpu_device_count();  // 0 when there is no usable GPU
 
 std::vector<float> gpu_block_amax(const std::vector<float>& rows, int n, int block_threads);
+std::vector<float> gpu_vector_copy(const std::vector<float>& in, int block_threads);
 std::vector<int> gpu_warp_ops(const std::vector<int>& in, int block_threads, int width);
 
 struct Conversions {

@@ -31,6 +31,15 @@ TEST_F(GpuProbes, BlockAmaxMatchesTheEmulator) {
   }
 }
 
+TEST_F(GpuProbes, VectorCopyThroughDynamicSharedMemoryMatchesTheEmulator) {
+  const int packs = 128, blocks = 9;
+  std::vector<float> x(size_t(packs) * 4 * blocks), host(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i) * 0.25f;
+  host_simt::launch(kSm90, {{unsigned(blocks)}, {unsigned(packs)}, size_t(packs) * 16},
+                    probes::VectorCopyProbe{x.data(), host.data()});
+  EXPECT_EQ(probes::gpu_vector_copy(x, packs), host);
+}
+
 TEST_F(GpuProbes, WarpOperationsMatchTheEmulator) {
   const int block = 256, blocks = 4;
   std::vector<int> in(block * blocks);
