@@ -1,0 +1,254 @@
+// Reports: console table, failure lines, CSV, JUnit XML (well-formed, escaped), the progress
+// line, and repro bundles.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "harness/report/bundle.hpp"
+#include "harness/report/console_table.hpp"
+#include "harness/report/csv_report.hpp"
+#include "harness/report/junit.hpp"
+#include "harness/report/progress.hpp"
+
+namespace ulpgate {
+namespace {
+
+namespace fs = std::filesystem;
+
+CaseResult result(std::string id, std::string profile, Verdict v, uint64_t flips = 0, double ulp = 0) {
+  CaseResult r;
+  r.case_id = std::move(id);
+  r.family = "quant";
+  r.profile = std::move(profile);
+  r.backend = "host";
+  r.verdict = v;
+  r.elements = 256;
+  r.n_within = flips;
+  r.n_exact = 256 - flips;
+  r.max_ulp = ulp;
+  r.wall_seconds = 0.25;
+  return r;
+}
+
+std::vector<CaseResult> sample_run() {
+  std::vector<CaseResult> run = {result("quant.group/a", "vllm", Verdict::exact),
+                                 result("quant.group/b", "vllm", Verdict::within_budget, 5, 1),
+                                 result("quant.group/c", "deepgemm", Verdict::over_budget, 0, 3),
+                                 result("quant.group/d <&\"'>", "deepgemm", Verdict::error)};
+  run[2].n_over = 2;
+  run[2].n_exact = 254;
+  run[2].first_bad = {"[0,3] x=1.5 expected=0x40 actual=0x41 distance=1", "[1,7] x=<2> & more"};
+  run[3].message = "kernel failed: \"launch\" <bad>\x01";
+  return run;
+}
+
+TEST(ConsoleTable, OneRowPerFamilyAndProfile) {
+  EXPECT_EQ(console_table(sample_run()),
+            "family  profile   cases  exact  within (flips)  fail  worst ulp\n"
+            "quant   deepgemm      2      0           0 (0)     2          3\n"
+            "quant   vllm          2      1           1 (5)     0          1\n"
+            "total                 4      1           1 (5)     2          3\n");
+}
+
+TEST(ConsoleTable, FailureLinesEndWithTheReproCommand) {
+  const auto run = sample_run();
+  EXPECT_EQ(failure_line(run[2]),
+            "FAIL quant.group/c [host] over-budget: 2 over budget, 0 non-finite, max 3 ulp -> "
+            "ulpgate repro quant.group/c");
+  EXPECT_EQ(repro_command("it's odd"), "ulpgate repro 'it'\\''s odd'");
+  EXPECT_EQ(repro_command("quant.group/e4m3fn/vllm/normal_sigma=2/s1"),
+            "ulpgate repro quant.group/e4m3fn/vllm/normal_sigma=2/s1");
+}
+
+TEST(CsvReport, OneQuotedRowPerCase) {
+  std::ostringstream out;
+  write_csv_report(out, std::vector{sample_run()[1], sample_run()[3]});
+  EXPECT_EQ(out.str(),
+            "case_id,family,profile,backend,verdict,elements,n_exact,n_within,n_over,n_nonfinite,"
+            "n_nan,max_ulp,digest,wall_s,message\n"
+            "quant.group/b,quant,vllm,host,within-budget,256,251,5,0,0,0,1,0000000000000000,0.25,\n"
+            "\"quant.group/d <&\"\"'>\",quant,deepgemm,host,error,256,256,0,0,0,0,0,0000000000000000,"
+            "0.25,\"kernel failed: \"\"launch\"\" <bad>\x01\"\n");
+}
+
+TEST(Junit, EscapesEverything) {
+  EXPECT_EQ(xml_escape("a<b>&\"c\"'d'\n\t\x01"), "a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;&#10;&#9;?");
+}
+
+// A small well-formedness check: tags balance, attributes are quoted, text has no raw '<' and
+// every '&' starts an entity. Returns the element names in document order.
+std::vector<std::string> check_xml(const std::string& xml) {
+  std::vector<std::string> stack, names;
+  size_t i = xml.find("?>");
+  EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 0), 0u);
+  for (i += 2; i < xml.size();) {
+    if (xml[i] == '&') {
+      const size_t semi = xml.find(';', i);
+      const std::string entity = xml.substr(i, semi - i + 1);
+      EXPECT_TRUE(entity == "&amp;" || entity == "&lt;" || entity == "&gt;" || entity == "&quot;" ||
+                  entity == "&apos;" || entity == "&#10;" || entity == "&#9;" || entity == "&#13;")
+          << entity;
+      i = semi + 1;
+    } else if (xml[i] == '<') {
+      size_t j = i + 1;
+      const bool closing = xml[j] == '/';
+      j += closing;
+      const size_t name_end = xml.find_first_of(" />", j);
+      const std::string name = xml.substr(j, name_end - j);
+      j = name_end;
+      while (xml[j] == ' ') {  // attributes: name="value" with no raw < or "
+        const size_t eq = xml.find('=', j);
+        EXPECT_EQ(xml[eq + 1], '"');
+        const size_t close = xml.find('"', eq + 2);
+        const std::string value = xml.substr(eq + 2, close - eq - 2);
+        EXPECT_EQ(value.find('<'), std::string::npos) << value;
+        j = close + 1;
+      }
+      const bool self_closing = xml[j] == '/';
+      EXPECT_EQ(xml[j + self_closing], '>') << xml.substr(i, 40);
+      if (closing) {
+        EXPECT_FALSE(stack.empty());
+        if (stack.empty()) return names;
+        EXPECT_EQ(stack.back(), name);
+        stack.pop_back();
+      } else {
+        names.push_back(name);
+        if (!self_closing) stack.push_back(name);
+      }
+      i = j + 1 + self_closing;
+    } else {
+      EXPECT_NE(xml[i], '>') << "raw '>' at " << i;
+      ++i;
+    }
+  }
+  EXPECT_TRUE(stack.empty());
+  return names;
+}
+
+TEST(Junit, IsWellFormedWithOneTestcasePerCase) {
+  std::ostringstream out;
+  write_junit(out, sample_run());
+  const std::string xml = out.str();
+  const auto names = check_xml(xml);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "testcase"), 4);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "testsuite"), 2);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "failure"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "error"), 1);
+  EXPECT_NE(xml.find("<testsuites name=\"ulpgate\" tests=\"4\" failures=\"1\" errors=\"1\" time=\"1.000000\">"),
+            std::string::npos);
+  EXPECT_NE(xml.find("<failure message=\"FAIL quant.group/c [host] over-budget: 2 over budget, 0 non-finite, "
+                     "max 3 ulp -&gt; ulpgate repro quant.group/c\" type=\"over-budget\">"
+                     "[0,3] x=1.5 expected=0x40 actual=0x41 distance=1&#10;[1,7] x=&lt;2&gt; &amp; more&#10;"
+                     "ulpgate repro quant.group/c</failure>"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("name=\"quant.group/d &lt;&amp;&quot;&apos;&gt;\""), std::string::npos);
+  EXPECT_NE(xml.find("<system-out>within-budget: 5 tie flips</system-out>"), std::string::npos);
+}
+
+TEST(Progress, SilentWhenNotATerminal) {
+  std::FILE* f = std::tmpfile();
+  {
+    ProgressLine p(10, f);  // a regular file is not a tty
+    EXPECT_FALSE(p.enabled());
+    p.update(3, "case");
+  }
+  EXPECT_EQ(std::ftell(f), 0L);
+  std::fclose(f);
+}
+
+TEST(Progress, RedrawsInPlaceAndClears) {
+  std::FILE* f = std::tmpfile();
+  {
+    ProgressLine p(12, f, true);
+    p.update(1, "quant.group/long-name");
+    p.update(2, "short");
+    p.update(3, std::string(200, 'x'));
+  }
+  std::rewind(f);
+  char buf[1024] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  const std::string text(buf, n);
+  const std::string first = "\r[1/12] quant.group/long-name";                 // 28 wide
+  const std::string second = "\r[2/12] short" + std::string(28 - 12, ' ');   // blanks the rest
+  const std::string third = "\r[3/12] " + std::string(90, 'x') + "...";      // clipped to 100
+  EXPECT_EQ(text.substr(0, first.size() + second.size() + third.size()), first + second + third);
+  EXPECT_EQ(text.substr(text.size() - 102), "\r" + std::string(100, ' ') + "\r");
+}
+
+// ---- bundles --------------------------------------------------------------------------------
+
+TEST(Bundle, WritesJsonAndLittleEndianTensors) {
+  const fs::path dir = fs::temp_directory_path() / ("ulpgate-bundle-" + std::to_string(::getpid()));
+  const std::vector<uint16_t> x = {0x3F80, 0xC000, 0x7FC0};  // bf16 1, -2, NaN
+  const std::vector<uint8_t> q = {0x38, 0xC0, 0x7F};
+  const std::vector<float> s = {1.5f};
+  Bundle b;
+  b.case_id = "quant.group/\"odd\"\\id";
+  b.suite_version = "0.1.0";
+  b.commit = "abc";
+  b.arch = "host";
+  b.backend = "host";
+  b.verdict = Verdict::non_finite;
+  b.message = "line1\nline2\x02";
+  b.first_bad = {"[0,2] x=nan expected=0x7e actual=0x7f"};
+  b.tensors = {bundle_tensor<uint16_t>("x", "input", "bf16", {1, 3}, x),
+               bundle_tensor<uint8_t>("q_actual", "actual", "e4m3fn", {1, 3}, q),
+               bundle_tensor<float>("scale", "expected", "fp32", {1, 1}, s)};
+  write_bundle(dir, b);
+
+  std::ifstream json_in(dir / "case.json");
+  const std::string json((std::istreambuf_iterator<char>(json_in)), {});
+  EXPECT_EQ(json,
+            "{\n"
+            "  \"format\": \"ulpgate-bundle-1\",\n"
+            "  \"case_id\": \"quant.group/\\\"odd\\\"\\\\id\",\n"
+            "  \"suite_version\": \"0.1.0\",\n"
+            "  \"commit\": \"abc\",\n"
+            "  \"arch\": \"host\",\n"
+            "  \"backend\": \"host\",\n"
+            "  \"verdict\": \"non-finite\",\n"
+            "  \"message\": \"line1\\nline2\\u0002\",\n"
+            "  \"first_bad\": [\n"
+            "    \"[0,2] x=nan expected=0x7e actual=0x7f\"\n"
+            "  ],\n"
+            "  \"tensors\": [\n"
+            "    {\"name\": \"x\", \"role\": \"input\", \"dtype\": \"bf16\", \"shape\": [1, 3], \"file\": \"x.bin\", \"bytes\": 6},\n"
+            "    {\"name\": \"q_actual\", \"role\": \"actual\", \"dtype\": \"e4m3fn\", \"shape\": [1, 3], \"file\": \"q_actual.bin\", \"bytes\": 3},\n"
+            "    {\"name\": \"scale\", \"role\": \"expected\", \"dtype\": \"fp32\", \"shape\": [1, 1], \"file\": \"scale.bin\", \"bytes\": 4}\n"
+            "  ]\n"
+            "}\n");
+  std::ifstream bin(dir / "x.bin", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(bin)), {});
+  EXPECT_EQ(bytes, std::string("\x80\x3F\x00\xC0\xC0\x7F", 6));  // little-endian
+  std::ifstream sbin(dir / "scale.bin", std::ios::binary);
+  const std::string sbytes((std::istreambuf_iterator<char>(sbin)), {});
+  EXPECT_EQ(sbytes, std::string("\x00\x00\xC0\x3F", 4));  // 1.5f
+  fs::remove_all(dir);
+}
+
+TEST(Bundle, RejectsInconsistentTensors) {
+  const std::vector<float> v(4);
+  Bundle b;
+  b.tensors = {bundle_tensor<float>("x", "input", "fp32", {2, 3}, v)};  // 6 elements, 4 given
+  EXPECT_THROW(bundle_json(b), std::invalid_argument);
+  b.tensors = {bundle_tensor<float>("x", "input", "float", {4}, v)};
+  EXPECT_THROW(bundle_json(b), std::invalid_argument);
+  b.tensors = {bundle_tensor<float>("../x", "input", "fp32", {4}, v)};
+  EXPECT_THROW(bundle_json(b), std::invalid_argument);
+  b.tensors = {bundle_tensor<float>("x", "input", "fp32", {4}, v), bundle_tensor<float>("x", "actual", "fp32", {4}, v)};
+  EXPECT_THROW(bundle_json(b), std::invalid_argument);
+  EXPECT_EQ(bundle_dtype_size("e4m3fnuz"), 1u);
+  EXPECT_EQ(bundle_dtype_size("ue8m0"), 1u);
+  EXPECT_EQ(bundle_dtype_size("bf16"), 2u);
+  EXPECT_EQ(bundle_dtype_size("int32"), 4u);
+}
+
+}  // namespace
+}  // namespace ulpgate
