@@ -15,6 +15,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace ulpgate::host_simt {
 
 thread_local constinit ThreadState* t_current = nullptr;
@@ -22,6 +26,30 @@ thread_local constinit ThreadState* t_current = nullptr;
 namespace {
 
 namespace ctx = boost::context;
+
+// ---- fiber stacks and their switches ----------------------------------------------------------
+
+struct StackSpan {
+  const void* bottom = nullptr;
+  std::size_t size = 0;
+};
+
+// AddressSanitizer must be told about every stack switch, or it reports false overflows.
+#if defined(__SANITIZE_ADDRESS__)
+void asan_leaving(void** fake_stack, const StackSpan& to) {
+  __sanitizer_start_switch_fiber(fake_stack, to.bottom, to.size);
+}
+void asan_arrived(void* fake_stack, StackSpan* from) {
+  __sanitizer_finish_switch_fiber(fake_stack, from ? &from->bottom : nullptr,
+                                  from ? &from->size : nullptr);
+}
+#else
+void asan_leaving(void**, const StackSpan&) {}
+void asan_arrived(void*, StackSpan*) {}
+#endif
+
+// Thrown inside a waiting fiber to unwind it when its block is abandoned after an error.
+struct Abandoned {};
 
 // ---- fiber stacks ---------------------------------------------------------------------------
 
@@ -67,7 +95,12 @@ class StackArena {
 
 struct ArenaAllocator {  // Boost.Context's StackAllocator concept
   StackArena* arena;
-  ctx::stack_context allocate() { return arena->allocate(); }
+  StackSpan* allocated;  // where the fiber's stack lies, for the sanitizer
+  ctx::stack_context allocate() {
+    ctx::stack_context sc = arena->allocate();
+    *allocated = {static_cast<char*>(sc.sp) - sc.size, sc.size};
+    return sc;
+  }
   void deallocate(ctx::stack_context& sc) { arena->deallocate(sc); }
 };
 
@@ -129,10 +162,18 @@ struct SimThread : ThreadState {
   WarpOp op = WarpOp::shfl;
   int operand = 0, width = 0;
   uint64_t value = 0, result = 0;
-  std::string error;  // what the kernel code threw
+  std::string error;      // what the kernel code threw
+  bool abandon = false;   // unwind at the next resumption
+  StackSpan stack, scheduler_stack;
+  void* fake_stack = nullptr;
 
   unsigned lane() const { return rank % unsigned(warp_size); }
-  void suspend() { scheduler = std::move(scheduler).resume(); }
+  void suspend() {
+    asan_leaving(&fake_stack, scheduler_stack);
+    scheduler = std::move(scheduler).resume();
+    asan_arrived(fake_stack, &scheduler_stack);
+    if (abandon) throw Abandoned{};
+  }
   std::string state() const {
     switch (wait) {
       case Wait::running: return "running";
@@ -201,15 +242,13 @@ class BlockRunner {
     try {
       for (;;) {
         for (unsigned r = 0; r < n; ++r) steps += resume_if_running(threads_[r]);
-        t_current = nullptr;
         throw_thread_error(n);
         if (resolve_warp_groups(n) || release_barrier(n)) continue;
         if (all_exited(n)) return steps;
         throw KernelError(diagnose(n));
       }
     } catch (...) {
-      for (unsigned r = 0; r < n; ++r) threads_[r].fiber = {};  // unwinds the waiting fibers
-      t_current = nullptr;
+      abandon_waiting_threads(n);
       throw;
     }
   }
@@ -226,28 +265,50 @@ class BlockRunner {
     t.runner = this;
     t.wait = Wait::running;
     t.error.clear();
-    t.fiber = ctx::fiber(std::allocator_arg, ArenaAllocator{stacks_.get()},
+    t.abandon = false;
+    t.fiber = ctx::fiber(std::allocator_arg, ArenaAllocator{stacks_.get(), &t.stack},
                          [&t, &job](ctx::fiber&& scheduler) {
+                           asan_arrived(nullptr, &t.scheduler_stack);
                            t.scheduler = std::move(scheduler);
                            try {
                              job.body(job.kernel);
+                           } catch (const Abandoned&) {
                            } catch (const ctx::detail::forced_unwind&) {
-                             throw;  // Boost.Context unwinding an abandoned fiber
+                             throw;  // Boost.Context unwinding a destroyed fiber
                            } catch (const std::exception& e) {
                              t.error = e.what();
                            } catch (...) {
                              t.error = "unknown exception";
                            }
                            t.wait = Wait::exited;
+                           asan_leaving(nullptr, t.scheduler_stack);  // this stack is done
                            return std::move(t.scheduler);
                          });
   }
 
   static unsigned resume_if_running(SimThread& t) {
     if (t.wait != Wait::running) return 0;
-    t_current = &t;
-    t.fiber = std::move(t.fiber).resume();
+    resume(t);
     return 1;
+  }
+
+  static void resume(SimThread& t) {
+    t_current = &t;
+    void* fake_stack = nullptr;
+    asan_leaving(&fake_stack, t.stack);
+    t.fiber = std::move(t.fiber).resume();
+    asan_arrived(fake_stack, nullptr);
+    t_current = nullptr;
+  }
+
+  // After an error: every thread still waiting unwinds its stack (destructors run) and exits.
+  void abandon_waiting_threads(unsigned n) {
+    for (unsigned r = 0; r < n; ++r) {
+      SimThread& t = threads_[r];
+      if (!t.fiber) continue;
+      t.abandon = true;
+      resume(t);
+    }
   }
 
   std::string block_name() const { return "block " + dim_str(block_idx_); }
@@ -422,16 +483,17 @@ class WorkerPool {
   void start_workers() {
     stop_workers();
     for (unsigned i = 0; i < size_; ++i)
-      workers_.emplace_back([this](std::stop_token stop) { work(stop); });
+      workers_.emplace_back([this, seen = generation_](std::stop_token stop) { work(stop, seen); });
   }
   void stop_workers() {
     for (auto& w : workers_) w.request_stop();
     workers_.clear();  // joins
   }
 
-  void work(std::stop_token stop) {
+  // seen: the last launch before this worker started (generation_ only changes under
+  // launch_mutex_, which start_workers holds).
+  void work(std::stop_token stop, uint64_t seen) {
     BlockRunner runner;  // its stacks and shared memory persist across launches
-    uint64_t seen = 0;
     for (;;) {
       Job* job = nullptr;
       {

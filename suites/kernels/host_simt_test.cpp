@@ -393,7 +393,9 @@ TEST(HostSimtSpeed, ThreadStepsPerSecond) {
               (unsigned long long)stats.thread_steps, seconds, rate / 1e6,
               host_simt::worker_count());
   RecordProperty("thread_steps_per_second", std::to_string(rate));
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)  // an optimised build: millions per second
   EXPECT_GT(rate, 1e6) << "the emulator is far slower than it should be";
+#endif
 }
 
 }  // namespace
