@@ -1,0 +1,107 @@
+#include "harness/quant/catalog.hpp"
+
+#include <set>
+
+namespace ulpgate::quant {
+namespace {
+
+// Mandatory edge inputs (spec/quant.md "Mandatory edge inputs"), as distributions.
+constexpr std::string_view kEdgeInputs[] = {
+    "normal_sigma=2",                     // typical activations
+    "zeros",                              // all-zero groups: the stored floor scale per profile
+    "pow2-boundary_scale=448_emin=-4_emax=4",  // amax at 448 * 2^k: scales exactly at powers of two
+    "pow2-boundary_scale=1.75_emin=-6_emax=6", // bf16 1.75 * 2^e
+    "pow2-boundary_scale=672_emin=-2_emax=2",  // 1.5 * 448
+    "uniform_lo=-0.001_hi=0.001",         // amax below 1/512 (fused vs unfused floors)
+    "uniform_lo=-5e-05_hi=5e-05",         // amax below 1e-4 (DeepGEMM's floor)
+    "uniform_lo=-5e-11_hi=5e-11",         // amax below 1e-10
+    "normal_nan=97_inf=131",              // NaN and +-Inf elements
+    "outliers_every=256_mag=10000",       // tiny negatives next to huge values: -0 and fnuz 0x80
+    "near-overflow_max=448",              // around the fp8 max
+    "uniform_lo=-8_hi=8_den=64",          // input subnormals
+};
+
+Case make(Op op, const Profile& p, Format f, Format in, int64_t m, int64_t k, int gs, Layout l, bool ue8m0,
+          std::string_view dist, uint64_t seed = 1) {
+  Case c;
+  c.spec = Spec{op, &p, f, gs, l, ue8m0 || is_ue8m0_layout(l) || op == Op::mx, m, k};
+  c.input = in;
+  c.dist = Distribution::parse(dist);
+  c.seed = seed;
+  return c;
+}
+
+void add_group_cases(std::vector<Case>& out) {
+  const Layout layouts[] = {Layout::row, Layout::col, Layout::col_tma, Layout::aiter_tview, Layout::ue8m0_packed};
+  for (const Profile& p : profiles()) {
+    if (p.mx != MxRule::none) continue;
+    for (Format f : {Format::e4m3fn, Format::e4m3fnuz}) {
+      if (!p.supports(f)) continue;
+      // Every layout, fp32 and ue8m0 scales.
+      for (Layout l : layouts)
+        for (bool ue8m0 : {false, true})
+          if (ue8m0 || !is_ue8m0_layout(l)) out.push_back(make(Op::group, p, f, Format::bf16, 31, 640, 128, l, ue8m0, "normal_sigma=2"));
+      // Every edge input, fp32 row scales and packed ue8m0 scales.
+      for (std::string_view d : kEdgeInputs)
+        for (Layout l : {Layout::row, Layout::ue8m0_packed})
+          out.push_back(make(Op::group, p, f, Format::bf16, 3, 512, 128, l, false, d));
+    }
+  }
+  // Shapes, group sizes and input dtypes.
+  for (std::string_view name : {"vllm", "aiter"})
+    for (int64_t m : {0, 1, 3, 31, 127})
+      for (int64_t k : {640, 768})
+        for (int gs : {32, 64, 128})
+          out.push_back(make(Op::group, profile(name), Format::e4m3fn, Format::bf16, m, k, gs,
+                             Layout::ue8m0_packed, true, "normal", uint64_t(m + k + gs)));
+  for (Format in : {Format::fp16, Format::fp32})
+    for (const Profile& p : profiles())
+      if (p.mx == MxRule::none)
+        out.push_back(make(Op::group, p, Format::e4m3fn, in, 5, 256, 64, Layout::row, false, "normal_sigma=4"));
+}
+
+void add_token_and_block_cases(std::vector<Case>& out) {
+  for (const Profile& p : profiles()) {
+    if (p.mx != MxRule::none) continue;
+    for (Format f : {Format::e4m3fn, Format::e4m3fnuz}) {
+      if (!p.supports(f)) continue;
+      for (std::string_view d : {"normal_sigma=2", "zeros", "normal_nan=97_inf=131"})
+        out.push_back(make(Op::token, p, f, Format::bf16, 7, 1000, 1000, Layout::token, false, d));
+      for (std::string_view d : {"normal", "outliers_every=1000"})
+        for (bool ue8m0 : {false, true})
+          out.push_back(make(Op::block, p, f, Format::bf16, 200, 300, 128, Layout::row, ue8m0, d));
+    }
+  }
+}
+
+void add_mx_cases(std::vector<Case>& out) {
+  for (std::string_view name : {"ocp-mx", "te"})
+    for (Layout l : {Layout::mx_row, Layout::mx_swizzle_128x4})
+      for (std::string_view d : {"normal_sigma=2", "pow2-boundary_scale=500_emin=-3_emax=3", "zeros",
+                                 "normal_nan=97_inf=131", "outliers_every=64"})
+        out.push_back(make(Op::mx, profile(name), Format::e4m3fn, Format::bf16, 130, 96, 32, l, true, d));
+}
+
+void add_random_shapes(std::vector<Case>& out) {
+  const Rng rng("quant.catalog.random-shapes", 1);
+  for (uint64_t i = 0; i < 8; ++i) {
+    const int gs = 32 << rng.below(3 * i, 3);
+    const int64_t m = 1 + int64_t(rng.below(3 * i + 1, 100));
+    const int64_t k = gs * (1 + int64_t(rng.below(3 * i + 2, 24)));
+    out.push_back(make(Op::group, profile(i % 2 ? "sglang" : "deepgemm"), Format::e4m3fn, Format::bf16, m, k, gs,
+                       i % 3 ? Layout::col_tma : Layout::ue8m0_packed, i % 3 == 0, "normal_sigma=3", 100 + i));
+  }
+}
+
+}  // namespace
+
+std::vector<Case> catalog() {
+  std::vector<Case> out;
+  add_group_cases(out);
+  add_token_and_block_cases(out);
+  add_mx_cases(out);
+  add_random_shapes(out);
+  return out;
+}
+
+}  // namespace ulpgate::quant

@@ -1,0 +1,25 @@
+// Judges a backend's quantization output against the reference (spec/quant.md "Derived budgets"):
+// codes bit-exact to the profile (approximate-division profiles: one code), every deviation from
+// the ideal justified by the quotient's proven error; scales bit-exact; padding as defined. When
+// values mismatch it tries the other layouts, formats, fp8 maxima and profiles and names the one
+// that matches instead of saying "mismatch".
+#pragma once
+
+#include <span>
+
+#include "harness/core/case_result.hpp"
+#include "harness/quant/quant_case.hpp"
+
+namespace ulpgate::quant {
+
+// The byte every output buffer holds before a backend runs: an unwritten byte stays this.
+inline constexpr uint8_t kPoison = 0xA5;
+
+struct Observed {
+  std::span<const uint8_t> codes;    // [M * K]
+  std::span<const uint8_t> storage;  // scales in spec.layout
+};
+
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o);
+
+}  // namespace ulpgate::quant

@@ -1,0 +1,43 @@
+// A quantization case: op + profile + format + input dtype + shape + group size + scale layout
+// + distribution + seed. Its id is readable and round-trips (parse(id()).id() == id()):
+//
+//   quant.group/vllm/e4m3fn/bf16/31x640/gs128/row.ue8m0/normal_sigma=2/s1
+//   op         /profile/format/input/MxK/group/scales   /distribution  /seed
+//
+// The scales segment is a layout name, with ".ue8m0" when fp32 scales are rounded to powers of
+// two (ue8m0 layouts and MX always are). Distributions use the grammar of generators.hpp.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "harness/core/generators.hpp"
+#include "reference/quant/quant.hpp"
+
+namespace ulpgate::quant {
+
+struct Inputs {
+  std::vector<std::byte> raw;  // in the input dtype (what a kernel reads)
+  std::vector<float> values;   // the same values widened exactly to fp32
+};
+
+struct Case {
+  Spec spec;
+  Format input = Format::bf16;  // bf16, fp16 or fp32
+  Distribution dist;
+  uint64_t seed = 1;
+
+  std::string id() const;
+  static Case parse(std::string_view id);  // throws UsageError naming the bad segment
+  Inputs inputs() const;                   // bit-reproducible from the id alone
+};
+
+// Reference results of a case: the profile's own arithmetic and the exact-quotient ideal.
+struct Expected {
+  Result profile;
+  std::vector<uint8_t> ideal;
+};
+Expected expected(const Case& c, const Inputs& in);
+
+}  // namespace ulpgate::quant
