@@ -42,6 +42,14 @@ constexpr ParamSpec kParams[] = {
 // Independent RNG streams per purpose, so no two purposes share a counter.
 enum Stream : uint64_t { kValue = 1, kSign, kNan, kInf, kDen, kOutlier };
 
+// The streams of one fill, derived once (each derivation is a hash).
+struct Streams {
+  Rng value, sign, nan, inf, den, outlier;
+  explicit Streams(const Rng& rng)
+      : value(rng.stream(kValue)), sign(rng.stream(kSign)), nan(rng.stream(kNan)),
+        inf(rng.stream(kInf)), den(rng.stream(kDen)), outlier(rng.stream(kOutlier)) {}
+};
+
 std::string valid_keys(DistKind k) {
   std::string s;
   for (const ParamSpec& p : kParams)
@@ -67,43 +75,43 @@ constexpr double kMaxPeriod = 9007199254740992.0;  // 2^53: exact in double and 
 
 // ---- sampling ---------------------------------------------------------------------------
 
-float random_sign(const Rng& rng, uint64_t index, float v) {
-  return (rng.stream(kSign).at(index) & 1) ? -v : v;
+float random_sign(const Streams& rng, uint64_t index, float v) {
+  return (rng.sign.at(index) & 1) ? -v : v;
 }
 
 // True when element `index` is the chosen one of its aligned block of `period` elements.
-bool injected(const Rng& rng, Stream s, double period, uint64_t index) {
+bool injected(const Rng& stream, double period, uint64_t index) {
   if (period == 0) return false;
   const auto n = uint64_t(period);
-  return rng.stream(s).below(index / n, n) == index % n;
+  return stream.below(index / n, n) == index % n;
 }
 
 // Irwin-Hall: 12 uniform 16-bit integers k_i, u_i = (k_i + 1/2) / 2^16, z = sum u_i - 6.
 // Mean exactly 0, variance 1 - 2^-32, |z| < 6; computed as an exact integer then scaled.
-double standard_normal_like(const Rng& rng, uint64_t index) {
-  const Rng values = rng.stream(kValue);
+double standard_normal_like(const Streams& rng, uint64_t index) {
+  const Rng& values = rng.value;
   int64_t sum = 0;
   for (uint64_t w = 0; w < 3; ++w) {
     const uint64_t bits = values.at(3 * index + w);
     for (int s = 0; s < 64; s += 16) sum += int64_t((bits >> s) & 0xFFFF);
   }
-  return std::ldexp(double(sum + 6 - 6 * 65536), -16);
+  return double(sum + 6 - 6 * 65536) * 0x1p-16;  // exact
 }
 
-float normal_value(double sigma, double mean, const Rng& rng, uint64_t index) {
+float normal_value(double sigma, double mean, const Streams& rng, uint64_t index) {
   const double scaled = sigma * standard_normal_like(rng, index);  // one rounding
   return float(scaled + mean);  // kept as separate statements: no fused multiply-add
 }
 
-float uniform_value(const Distribution& d, const Rng& rng, uint64_t index) {
+float uniform_value(const Distribution& d, const Streams& rng, uint64_t index) {
   const double width = d.hi - d.lo;
-  const double offset = width * rng.stream(kValue).dyadic(index, 24);
+  const double offset = width * rng.value.dyadic(index, 24);
   return float(d.lo + offset);
 }
 
-float outlier_value(const Distribution& d, const Rng& rng, uint64_t index) {
+float outlier_value(const Distribution& d, const Streams& rng, uint64_t index) {
   const auto n = uint64_t(d.every);
-  const Rng outliers = rng.stream(kOutlier);
+  const Rng& outliers = rng.outlier;
   const uint64_t block = index / n;
   if (outliers.below(2 * block, n) != index % n) return normal_value(d.sigma, 0, rng, index);
   const double big = d.sigma * d.mag;
@@ -111,8 +119,8 @@ float outlier_value(const Distribution& d, const Rng& rng, uint64_t index) {
   return random_sign(rng, index, float(big * grown));
 }
 
-float near_overflow_value(const Distribution& d, const Rng& rng, uint64_t index) {
-  const int64_t k = int64_t(rng.stream(kValue).below(index, 33)) - 16;
+float near_overflow_value(const Distribution& d, const Streams& rng, uint64_t index) {
+  const int64_t k = int64_t(rng.value.below(index, 33)) - 16;
   const double step = std::ldexp(d.spread * double(k), -4);
   const double factor = 1.0 + step;
   return random_sign(rng, index, float(d.max * factor));
@@ -132,8 +140,8 @@ float grid_neighbour(float v, int step, Format target) {
   return decode_f32(target, moved);
 }
 
-float pow2_boundary_value(const Distribution& d, const Rng& rng, uint64_t index, Format target) {
-  const Rng values = rng.stream(kValue);
+float pow2_boundary_value(const Distribution& d, const Streams& rng, uint64_t index, Format target) {
+  const Rng& values = rng.value;
   const auto span = uint64_t(d.emax - d.emin) + 1;
   const int e = int(d.emin) + int(values.below(2 * index, span));
   const int step = int(values.below(2 * index + 1, 3)) - 1;
@@ -142,13 +150,13 @@ float pow2_boundary_value(const Distribution& d, const Rng& rng, uint64_t index,
 }
 
 // A random nonzero subnormal of the target format.
-float subnormal_value(const Rng& rng, uint64_t index, Format target) {
+float subnormal_value(const Streams& rng, uint64_t index, Format target) {
   const int mbits = info(target).mbits;
-  const uint64_t mantissa = 1 + rng.stream(kDen).at(index) % ((uint64_t(1) << mbits) - 1);
+  const uint64_t mantissa = 1 + rng.den.at(index) % ((uint64_t(1) << mbits) - 1);
   return random_sign(rng, index, decode_f32(target, uint32_t(mantissa)));
 }
 
-float base_value(const Distribution& d, const Rng& rng, uint64_t index, Format target) {
+float base_value(const Distribution& d, const Streams& rng, uint64_t index, Format target) {
   switch (d.kind) {
     case DistKind::normal: return normal_value(d.sigma, d.mean, rng, index);
     case DistKind::uniform: return uniform_value(d, rng, index);
@@ -158,6 +166,14 @@ float base_value(const Distribution& d, const Rng& rng, uint64_t index, Format t
     case DistKind::pow2_boundary: break;
   }
   return pow2_boundary_value(d, rng, index, target);
+}
+
+float sample_with(const Distribution& d, const Streams& rng, uint64_t index, Format target) {
+  if (injected(rng.nan, d.nan, index)) return std::numeric_limits<float>::quiet_NaN();
+  if (injected(rng.inf, d.inf, index))
+    return random_sign(rng, index, std::numeric_limits<float>::infinity());
+  if (injected(rng.den, d.den, index)) return subnormal_value(rng, index, target);
+  return base_value(d, rng, index, target);
 }
 
 void check_target(Format target) {
@@ -242,30 +258,29 @@ void Distribution::validate() const {
 }
 
 float sample(const Distribution& d, const Rng& rng, uint64_t index, Format target) {
-  if (injected(rng, kNan, d.nan, index)) return std::numeric_limits<float>::quiet_NaN();
-  if (injected(rng, kInf, d.inf, index))
-    return random_sign(rng, index, std::numeric_limits<float>::infinity());
-  if (injected(rng, kDen, d.den, index)) return subnormal_value(rng, index, target);
-  return base_value(d, rng, index, target);
+  return sample_with(d, Streams(rng), index, target);
 }
 
 void fill(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t offset,
           Format target) {
   check_target(target);
   d.validate();
-  for (size_t i = 0; i < out.size(); ++i) out[i] = sample(d, rng, offset + i, target);
+  const Streams streams(rng);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = sample_with(d, streams, offset + i, target);
 }
 
 void fill_bf16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
   d.validate();
+  const Streams streams(rng);
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = float_to_bf16(sample(d, rng, offset + i, Format::bf16));
+    out[i] = float_to_bf16(sample_with(d, streams, offset + i, Format::bf16));
 }
 
 void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
   d.validate();
+  const Streams streams(rng);
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = float_to_fp16(sample(d, rng, offset + i, Format::fp16));
+    out[i] = float_to_fp16(sample_with(d, streams, offset + i, Format::fp16));
 }
 
 }  // namespace ulpgate

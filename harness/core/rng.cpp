@@ -2,7 +2,7 @@
 
 #include <xxhash.h>
 
-#include <cmath>
+#include <bit>
 
 namespace ulpgate {
 
@@ -28,7 +28,8 @@ uint64_t Rng::below(uint64_t counter, uint64_t n) const {
 }
 
 double Rng::dyadic(uint64_t counter, int bits) const {
-  return std::ldexp(double(at(counter) >> (64 - bits)), -bits);
+  const double scale = std::bit_cast<double>(uint64_t(1023 - bits) << 52);  // 2^-bits, exact
+  return double(at(counter) >> (64 - bits)) * scale;
 }
 
 Rng Rng::stream(uint64_t tag) const {

@@ -105,6 +105,10 @@ TEST(Generators, AnySliceRegeneratesAlone) {
   std::vector<float> tail(300);
   fill(tail, Distribution::parse("outliers_every=10_nan=7_inf=11_den=13"), Rng("sanity", 42), 700);
   EXPECT_EQ(std::memcmp(tail.data(), whole.data() + 700, tail.size() * sizeof(float)), 0);
+  for (uint64_t i : {0, 6, 77, 999}) {
+    const float one = sample(Distribution::parse("outliers_every=10_nan=7_inf=11_den=13"), Rng("sanity", 42), i);
+    EXPECT_EQ(std::bit_cast<uint32_t>(one), std::bit_cast<uint32_t>(whole[i])) << i;
+  }
 }
 
 TEST(Generators, NormalHasItsMeanAndVariance) {
