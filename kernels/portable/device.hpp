@@ -1,47 +1,60 @@
 // The portable device layer: one kernel source for CUDA (nvcc), HIP (HIP clang) and the host-SIMT
-// emulator (g++). Kernels include only this header and use only what it provides.
+// emulator (g++). Kernels include only this header and use only what it provides:
 //
-// Writing a kernel: a functor whose operator() is ULPGATE_DEVICE and reads everything through
-// ulpgate::dev. Template only on what the hardware needs at compile time (warp size, element type).
+//   indices     dev::thread_idx() block_idx() block_dim() grid_dim()   (Dim3 {x, y, z})
+//               dev::thread_rank() (linear in the block), dev::lane(), dev::warp_size()
+//   barrier     dev::block_sync()                                       (__syncthreads)
+//   warp ops    dev::shfl(v, src_lane, width) shfl_up(v, delta, width) shfl_down(v, delta, width)
+//               shfl_xor(v, lane_mask, width)    v: a value of <= 8 bytes (int, float, ...)
+//               dev::ballot(pred, width) -> bits of the caller's width-group, lane 0 of the group
+//               in bit 0; dev::any(pred, width), dev::all(pred, width)
+//   shared      ULPGATE_SHARED(T, name, N);  (static, per block)  dev::dynamic_shared<T>()
+//   vectors     Pack16<T> p = dev::load16(ptr); dev::store16(ptr, p);   (16-byte aligned)
+//   conversion  dev::cvt_e4m3(x) cvt_e5m2(x) -> the arch's native fp8 byte; dev::cvt_ue8m0(x,
+//               Ue8m0Round::rp | rz); dev::bf16_to_float(bits) fp16_to_float(bits) (exact)
+//               dev::as_float(u32) as_uint(f32); fmaxf, fabsf, ... from <math.h>
+//
+// Writing a kernel: a functor whose operator() is ULPGATE_DEVICE. Template only on what the
+// hardware needs at compile time (warp size, element type); the rest is runtime data.
+// examples.hpp has the example, a block-wide amax with a warp-size parameter:
 //
 //   template <int WarpSize>
-//   struct BlockAmax {                       // one block: out[0] = max |in[i]|
+//   struct BlockAmax {                       // block b: out[b] = max |in[b * n + i]|
 //     const float* in; float* out; int n;
 //     ULPGATE_DEVICE void operator()() const {
-//       namespace dev = ulpgate::dev;
-//       ULPGATE_SHARED(float, partial, 1024 / WarpSize);   // per-block static shared memory
-//       const unsigned tid = dev::thread_rank();
+//       ULPGATE_SHARED(float, warp_max, 1024 / WarpSize);
+//       const unsigned tid = dev::thread_rank(), threads = dev::block_dim().x;
 //       float m = 0.f;
-//       for (int i = tid; i < n; i += dev::block_dim().x) m = fmaxf(m, fabsf(in[i]));
-//       for (int off = WarpSize / 2; off > 0; off /= 2)   // explicit width = WarpSize
-//         m = fmaxf(m, dev::shfl_xor(m, off, WarpSize));
-//       if (tid % WarpSize == 0) partial[tid / WarpSize] = m;
+//       for (unsigned i = tid; i < unsigned(n); i += threads) m = fmaxf(m, fabsf(row[i]));
+//       m = group_max<WarpSize>(m);          // shfl_xor(m, 16 .. 1, WarpSize)
+//       if (tid % WarpSize == 0) warp_max[tid / WarpSize] = m;
 //       dev::block_sync();
-//       if (tid == 0) {
-//         for (unsigned w = 1; w < dev::block_dim().x / WarpSize; ++w) m = fmaxf(m, partial[w]);
-//         out[0] = m;
-//       }
+//       ...                                  // the first warp reduces warp_max[]
 //     }
 //   };
 //
 // Launching it (LaunchConfig{grid, block, dynamic shared bytes}):
-//   host:      host_simt::launch(kGfx942, {{1}, {256}}, BlockAmax<64>{in, out, n});  // host_simt.hpp
-//   CUDA/HIP:  gpu::launch({{1}, {256}}, BlockAmax<32>{d_in, d_out, n}, stream);    // gpu.hpp, in
-//              a .cu file that nvcc and `clang -x hip` both compile
-// The host emulator runs any Arch (arch.hpp) at its warp size, with its conversion semantics.
+//   host:      host_simt::launch(kGfx942, {{rows}, {256}}, BlockAmax<64>{in, out, n});
+//              (host_simt.hpp; any Arch of arch.hpp: its warp size and conversion semantics)
+//   CUDA/HIP:  gpu::launch({{rows}, {256}}, BlockAmax<32>{d_in, d_out, n}, stream);
+//              (gpu.hpp, from a .cu file that nvcc and `clang -x hip` both compile; probes.cu is
+//              the model: its kernels run on the GPU and are compared with the emulator)
 //
 // Contract (what the emulator enforces and real hardware merely assumes):
 // - dev::block_sync() must be reached by every thread of the block, at the same call site.
 // - A warp operation with width W (a power of two <= warp size) exchanges within aligned groups of
 //   W lanes; every lane of the caller's group must call it, at the same call site. Lanes outside
-//   the block (a partial last warp) do not exist, so a group must lie inside the block.
+//   the block (a partial last warp) do not exist, so a group must lie inside the block. A call site
+//   is where dev::* is called: warp ops inside a shared helper share the helper's site.
 // - load16/store16 need 16-byte aligned addresses.
-// A violation is a KernelError naming the block, the threads and the operation, never a hang.
+// A violation is a host_simt::KernelError naming the block, the threads and the operation, never
+// a hang. (The host backend takes the call site as a defaulted std::source_location argument.)
 //
-// Conversions (dev::cvt_e4m3, cvt_e5m2, cvt_ue8m0) return the byte the arch's conversion
-// instruction produces: on the host the reference core (reference/formats) under the launched
-// Arch's policy; on CUDA __nv_cvt_float_to_fp8 / __nv_cvt_float_to_e8m0; on gfx942 the hardware
-// cvt_pk_fp8 with HIP's saturating clamp; on other HIP targets the reference core itself.
+// Conversions return the byte the arch's conversion instruction produces: on the host the
+// reference core (reference/formats) under the launched Arch's policy; on CUDA
+// __nv_cvt_float_to_fp8(x, __NV_SATFINITE, ...) / __nv_cvt_float_to_e8m0 (PTX cvt.rn.satfinite,
+// cvt.rp/rz.satfinite.ue8m0x2 on sm100); on gfx942 v_cvt_pk_fp8/bf8_f32 after HIP's saturating
+// clamp (fnuz formats); on other HIP targets (gfx90a, no fp8 hardware) the reference core itself.
 #pragma once
 
 #include <cstddef>
