@@ -58,6 +58,10 @@ ULPGATE_KERNEL void run_kernel(Kernel kernel) {
 template <class Kernel>
 void launch(const LaunchConfig& cfg, const Kernel& kernel, Stream stream = 0) {
   const dim3 grid(cfg.grid.x, cfg.grid.y, cfg.grid.z), block(cfg.block.x, cfg.block.y, cfg.block.z);
+  if (cfg.shared_bytes > 48 * 1024)  // above the default limit a kernel must opt in
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(FuncSetAttribute)(
+        reinterpret_cast<const void*>(&run_kernel<Kernel>),
+        ULPGATE_GPU_API(FuncAttributeMaxDynamicSharedMemorySize), int(cfg.shared_bytes)));
   run_kernel<Kernel><<<grid, block, cfg.shared_bytes, stream>>>(kernel);
   ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetLastError)());
 }
