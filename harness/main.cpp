@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "harness/cli/command.hpp"
+#include "harness/cli/reports.hpp"
 #include "reference/formats/formats.hpp"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int rc = kPass;
   add_formats_commands(app, rc);
+  add_run_commands(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

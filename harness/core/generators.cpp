@@ -10,11 +10,11 @@ namespace ulpgate {
 
 namespace {
 
-constexpr std::string_view kKindNames[] = {"normal",        "uniform",      "outliers",
-                                           "zeros",         "near-overflow", "pow2-boundary"};
+constexpr std::string_view kKindNames[] = {"normal", "uniform",       "outliers",     "zeros",
+                                           "near-overflow", "pow2-boundary", "ties"};
 
 constexpr unsigned bit(DistKind k) { return 1u << unsigned(k); }
-constexpr unsigned kAllKinds = 0x3F;
+constexpr unsigned kAllKinds = 0x7F;
 
 // One row per key; the order of this table is the canonical print order.
 struct ParamSpec {
@@ -29,9 +29,9 @@ constexpr ParamSpec kParams[] = {
     {"hi", &Distribution::hi, bit(DistKind::uniform)},
     {"every", &Distribution::every, bit(DistKind::outliers)},
     {"mag", &Distribution::mag, bit(DistKind::outliers)},
-    {"max", &Distribution::max, bit(DistKind::near_overflow)},
+    {"max", &Distribution::max, bit(DistKind::near_overflow) | bit(DistKind::ties)},
     {"spread", &Distribution::spread, bit(DistKind::near_overflow)},
-    {"scale", &Distribution::scale, bit(DistKind::pow2_boundary)},
+    {"scale", &Distribution::scale, bit(DistKind::pow2_boundary) | bit(DistKind::ties)},
     {"emin", &Distribution::emin, bit(DistKind::pow2_boundary)},
     {"emax", &Distribution::emax, bit(DistKind::pow2_boundary)},
     {"nan", &Distribution::nan, kAllKinds},
@@ -149,6 +149,18 @@ float pow2_boundary_value(const Distribution& d, const Streams& rng, uint64_t in
   return random_sign(rng, index, grid_neighbour(boundary, step, target));
 }
 
+// Exact fp8 rounding ties: element 0 of every aligned block of 32 is +-max * scale, so any
+// group's amax is max * scale and a division profile's scale is exactly `scale` (a power of two
+// in the catalog); every other element is +-scale times a midpoint between two neighbours of a
+// 3-bit-mantissa grid (e4m3), so x / s lands exactly on a tie. 4 significant bits: exact in bf16.
+float tie_value(const Distribution& d, const Streams& rng, uint64_t index) {
+  if (index % 32 == 0) return random_sign(rng, index, float(d.max * d.scale));
+  const int k = int(rng.value.below(2 * index, 8));           // which pair in the binade
+  const int p = int(rng.value.below(2 * index + 1, 14)) - 6;  // binade 2^-6 .. 2^7
+  const double midpoint = std::ldexp(16.0 + 2 * k + 1, p - 4);  // (1 + (2k+1)/16) * 2^p
+  return random_sign(rng, index, float(std::min(midpoint, d.max) * d.scale));
+}
+
 // A random nonzero subnormal of the target format.
 float subnormal_value(const Streams& rng, uint64_t index, Format target) {
   const int mbits = info(target).mbits;
@@ -163,6 +175,7 @@ float base_value(const Distribution& d, const Streams& rng, uint64_t index, Form
     case DistKind::outliers: return outlier_value(d, rng, index);
     case DistKind::zeros: return 0.0f;
     case DistKind::near_overflow: return near_overflow_value(d, rng, index);
+    case DistKind::ties: return tie_value(d, rng, index);
     case DistKind::pow2_boundary: break;
   }
   return pow2_boundary_value(d, rng, index, target);
@@ -196,7 +209,7 @@ Distribution Distribution::parse(std::string_view text) {
   if (!known)
     throw UsageError("distribution '" + std::string(text) + "': unknown kind '" +
                      std::string(kind_text) +
-                     "' (valid: normal, uniform, outliers, zeros, near-overflow, pow2-boundary)");
+                     "' (valid: normal, uniform, outliers, zeros, near-overflow, pow2-boundary, ties)");
 
   unsigned seen = 0;
   std::string_view rest = kind_end == std::string_view::npos ? "" : text.substr(kind_end + 1);

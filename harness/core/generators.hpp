@@ -6,7 +6,7 @@
 // Text form (fits inside a case id; uses only [a-z0-9._=+-]):
 //
 //   distribution := kind ( "_" key "=" number )*
-//   kind         := normal | uniform | outliers | zeros | near-overflow | pow2-boundary
+//   kind         := normal | uniform | outliers | zeros | near-overflow | pow2-boundary | ties
 //   number       := a decimal as std::to_chars prints a double (shortest round trip):
 //                   2, 0.5, -3, 1e-05, 1e+30
 //
@@ -19,9 +19,11 @@
 //   lo, hi  uniform         -1, 1    range [lo, hi] (hi reached only by rounding)
 //   every   outliers        1000     exactly one outlier in each aligned block of `every` elements
 //   mag     outliers        10000    outlier magnitude = sigma * mag * (1 + u), u in [0, 1)
-//   max     near-overflow   448      values +-max * (1 + spread * k / 16), k uniform in [-16, 16]
+//   max     near-overflow,  448      values +-max * (1 + spread * k / 16), k uniform in [-16, 16];
+//           ties                     ties: the amax element of each 32-block is +-max * scale
 //   spread  near-overflow   0.0625
-//   scale   pow2-boundary   1        values +-scale * 2^e and the target format's neighbours
+//   scale   pow2-boundary,  1        values +-scale * 2^e and the target format's neighbours;
+//           ties                     ties: elements are +-scale * (e4m3 grid midpoints)
 //   emin    pow2-boundary   -8       e uniform in [emin, emax]
 //   emax    pow2-boundary   8
 //   nan     all             0        injection periods: exactly one NaN (Inf, subnormal) in each
@@ -42,7 +44,7 @@
 
 namespace ulpgate {
 
-enum class DistKind : uint8_t { normal, uniform, outliers, zeros, near_overflow, pow2_boundary };
+enum class DistKind : uint8_t { normal, uniform, outliers, zeros, near_overflow, pow2_boundary, ties };
 
 std::string_view dist_kind_name(DistKind k);
 

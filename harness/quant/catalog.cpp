@@ -19,6 +19,7 @@ constexpr std::string_view kEdgeInputs[] = {
     "outliers_every=256_mag=10000",       // tiny negatives next to huge values: -0 and fnuz 0x80
     "near-overflow_max=448",              // around the fp8 max
     "uniform_lo=-8_hi=8_den=64",          // input subnormals
+    "ties_scale=0.25",                    // exact fp8 rounding ties (scale 2^-2 under division)
 };
 
 Case make(Op op, const Profile& p, Format f, Format in, int64_t m, int64_t k, int gs, Layout l, bool ue8m0,

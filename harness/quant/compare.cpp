@@ -1,5 +1,7 @@
 #include "harness/quant/compare.hpp"
 
+#include "harness/quant/budget.hpp"
+
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -39,9 +41,9 @@ bool is_pow2(float s) {
 
 // Compares codes element by element; fills counts, max_ulp and the first bad elements.
 void judge_codes(const Case& c, const Inputs& in, const Expected& e, std::span<const uint8_t> codes,
-                 CaseResult& r) {
+                 const CodeBudget& budget, CaseResult& r) {
   const Spec& s = c.spec;
-  const double rel = s.profile->quotient_rel_error();
+  const double rel = budget.ideal_rel_error;
   const int64_t g = s.scale_shape().g;
   for (int64_t row = 0; row < s.m; ++row)
     for (int64_t col = 0; col < s.k; ++col) {
@@ -55,7 +57,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, std::span<c
         ++(p == d ? r.n_exact : r.n_within);  // profile != ideal: a proven tie flip
         continue;
       }
-      const bool within = s.profile->approx_division && dist == 1 &&
+      const bool within = dist && *dist <= budget.max_codes_vs_profile &&
                           (a == d || justified_flip(s.format, a, d, in.values[i], scale, rel));
       if (within) {
         ++r.n_within;
@@ -208,7 +210,7 @@ std::vector<Hypothesis> hypotheses(const Case& c, const Inputs& in, const Expect
 
 }  // namespace
 
-CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o) {
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets) {
   CaseResult r;
   r.case_id = c.id();
   r.family = "quant";
@@ -219,7 +221,7 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
     r.message = "output sizes differ from the reference";
     return r;
   }
-  judge_codes(c, in, e, o.codes, r);
+  judge_codes(c, in, e, o.codes, code_budget(budgets, c.spec), r);
   const bool codes_bad = r.n_over + r.n_nonfinite > 0;
   const uint64_t bad_scales = judge_scales(c, e, o.storage, r);
   r.n_over += bad_scales;

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "harness/core/case_result.hpp"
+#include "harness/golden/budgets.hpp"
 #include "harness/quant/quant_case.hpp"
 
 namespace ulpgate::quant {
@@ -20,6 +21,7 @@ struct Observed {
   std::span<const uint8_t> storage;  // scales in spec.layout
 };
 
-CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o);
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
+                   const BudgetTable& budgets);
 
 }  // namespace ulpgate::quant

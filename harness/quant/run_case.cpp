@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "harness/golden/golden_file.hpp"
+#include "harness/quant/budget.hpp"
 
 namespace ulpgate::quant {
 
@@ -16,7 +17,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
   run.storage.assign(run.expected.profile.storage.size(), kPoison);
   try {
     backend.quant(c.spec, c.input, run.inputs.raw, run.codes, run.storage);
-    run.result = compare(c, run.inputs, run.expected, {run.codes, run.storage});
+    run.result = compare(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets());
   } catch (const BackendError& e) {
     run.result.case_id = c.id();
     run.result.family = "quant";

@@ -17,38 +17,32 @@ constexpr auto nosat = Overflow::nosat;
 
 // Values as used by each real implementation (spec/quant.md, "Known profiles").
 // name, max e4m3fn, max e4m3fnuz, amax floor, scale floor, scale op, ue8m0 rule, exp clamp,
-// quant op, clamp, cast, NaN, MX rule, quotient roundings, approximate division
+// quant op, clamp, cast, NaN, MX rule, approximate division
 constexpr std::array kProfiles = {
     // vLLM CUDA kernel: 224 on fnuz; with ue8m0 the scale is also floored at 1e-10.
     Profile{"vllm", 448, 224, 1e-10f, 1e-10f, divide, exponent_bits, false, QuantOp::divide, true,
-            sat, ignore, none, 1, false},
+            sat, ignore, none, false},
     // vLLM Triton fallback: approximate division on NVIDIA, exp2(ceil(log2 s)), no scale floor.
     Profile{"vllm-triton", 448, 224, 1e-10f, 0, divide, exp2_ceil_log2, false, QuantOp::divide,
-            true, sat, ignore, none, 1, true},
+            true, sat, ignore, none, true},
     // DeepGEMM reference utils: 1e-4 floor, x * fl(1/s), no clamp: the (PyTorch) cast decides.
     Profile{"deepgemm", 448, 0, 1e-4f, 0, divide, exponent_bits, true, QuantOp::reciprocal, false,
-            nosat, ignore, none, 2, false},
+            nosat, ignore, none, false},
     // AITER HIP kernel: 240 on gfx942 fnuz, reciprocal multiplies throughout.
     Profile{"aiter", 448, 240, 1e-10f, 0, reciprocal, exponent_bits, false, QuantOp::reciprocal,
-            true, sat, ignore, none, 2, false},
+            true, sat, ignore, none, false},
     // SGLang: amax * fl(1/448), then x * fl(448 / amax).
     Profile{"sglang", 448, 224, 1e-10f, 0, reciprocal, exponent_bits, false, max_over_amax, true,
-            sat, ignore, none, 4, false},
+            sat, ignore, none, false},
     // OCP MX spec: floor rule, elements clamped, NaN propagates into the block scale.
     Profile{"ocp-mx", 448, 0, 0, 0, divide, exponent_bits, false, QuantOp::divide, true, sat,
-            propagate, MxRule::floor, 1, false},
+            propagate, MxRule::floor, false},
     // TransformerEngine / cuBLAS MXFP8: rceil rule, satfinite cast.
     Profile{"te", 448, 0, 0, 0, reciprocal, exponent_bits, false, QuantOp::divide, false, sat,
-            propagate, rceil, 1, false},
+            propagate, rceil, false},
 };
 
 }  // namespace
-
-double Profile::quotient_rel_error() const {
-  const double u = std::ldexp(1.0, -24);  // fp32 unit roundoff
-  if (approx_division) return std::ldexp(1.0, -22);  // 2 ulp of a value in [2^e, 2^(e+1))
-  return std::pow(1 + u, quotient_roundings) - 1;
-}
 
 std::span<const Profile> profiles() { return kProfiles; }
 

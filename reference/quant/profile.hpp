@@ -52,13 +52,10 @@ struct Profile {
   Overflow cast;        // overflow policy of the final cast
   NanPolicy nan;
   MxRule mx;
-  int quotient_roundings;  // fp32 roundings between x / s and q: bounds the quotient's error
   bool approx_division;    // divisions are approximate (<= 2 ulp): not bit-reproducible
 
   float fp8_max(Format f) const { return f == Format::e4m3fnuz ? max_fnuz : max_ocp; }
   bool supports(Format f) const { return fp8_max(f) != 0; }
-  // Proven relative error of the computed quotient q against the exact x / s_stored.
-  double quotient_rel_error() const;
 };
 
 std::span<const Profile> profiles();

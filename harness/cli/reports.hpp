@@ -1,0 +1,24 @@
+// Report options shared by `run` and `gate`, and `repro`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/cli/command.hpp"
+#include "harness/cli/sweep.hpp"
+
+namespace ulpgate::cli {
+
+struct ReportOptions {
+  std::string junit, csv;
+};
+
+void add_report_options(CLI::App* cmd, ReportOptions& ro);
+// Prints the console table and writes the requested report files.
+void write_reports(const std::vector<CaseResult>& results, const ReportOptions& ro);
+// Replays one case with full diagnostics; writes a bundle when dump_dir is set.
+int run_repro(const std::string& case_id, const Selection& s, const std::string& dump_dir);
+
+void add_run_commands(CLI::App& app, int& rc);
+
+}  // namespace ulpgate::cli

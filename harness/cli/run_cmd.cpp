@@ -1,0 +1,144 @@
+// `ulpgate list | run | gate | golden update | repro`: selecting cases, running them on a
+// backend, reporting, and gating against golden/<arch>/<family>.csv.
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "harness/cli/command.hpp"
+#include "harness/cli/reports.hpp"
+#include "harness/cli/sweep.hpp"
+#include "harness/golden/gate.hpp"
+#include "harness/golden/golden_file.hpp"
+#include "harness/quant/run_case.hpp"
+
+namespace ulpgate::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+void add_selection(CLI::App* cmd, Selection& s) {
+  cmd->add_option("--filter", s.filter, "glob over case ids");
+  cmd->add_option("--case", s.case_id, "one case id (replays it anywhere)");
+  cmd->add_option("--backend", s.backend, "auto|host|cuda|hip|vendor|plugin:PATH");
+  cmd->add_option("--arch", s.archs, "host-w32, host-w64, sm90, ... (repeatable)");
+}
+
+// Rows of one golden arch: the results whose arch maps to it.
+std::map<std::string, std::vector<CaseResult>> by_golden_arch(const std::vector<CaseResult>& results) {
+  std::map<std::string, std::vector<CaseResult>> out;
+  for (const CaseResult& r : results) out[golden_arch(r.backend.substr(r.backend.find('@') + 1))].push_back(r);
+  return out;
+}
+
+std::string today() {
+  char buf[16];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+int run_gate(const Selection& s, const std::string& golden_dir, const ReportOptions& ro) {
+  const SweepResult sw = sweep(s);
+  write_reports(sw.results, ro);
+  const GoldenFile golden = read_golden(golden_path(golden_dir, "quant"));
+  // Golden rows of cases this run did not select are out of scope, not "missing".
+  std::set<std::string, std::less<>> ids, backends;
+  for (const quant::Case& c : select_cases(s)) ids.insert(c.id());
+  for (const CaseResult& r : sw.results) backends.insert(r.backend);
+  const RunScope scope = [&](std::string_view id, std::string_view backend) {
+    return ids.contains(id) && backends.contains(backend);
+  };
+  const GateReport report = gate(sw.results, golden.rows, scope);
+  for (const GateEntry& e : report.entries)
+    if (e.cls != GateClass::identical)
+      std::printf("%-10s %s [%s] %s\n", std::string(gate_class_name(e.cls)).c_str(), e.case_id.c_str(),
+                  e.backend.c_str(), e.detail.c_str());
+  std::printf("gate %s: %s\n", golden_dir.c_str(), gate_summary(report).c_str());
+  return gate_exit_code(report);
+}
+
+int run_golden_update(Selection s, const std::string& arch, const std::string& root, bool hardware,
+                      const std::string& device) {
+  if (s.archs.empty()) s.archs = arch == "host" ? std::vector<std::string>{"host-w32", "host-w64"}
+                                                 : std::vector<std::string>{arch};
+  const SweepResult sw = sweep(s);
+  const fs::path path = golden_path(fs::path(root) / arch, "quant");
+  GoldenFile next;
+  std::vector<GoldenRow> old_rows;
+  if (fs::exists(path)) {
+    const GoldenFile old = read_golden(path);
+    old_rows = old.rows;
+    next.provenance = old.provenance;
+    // Rows outside this run's selection are kept as they were.
+    for (const GoldenRow& row : old.rows)
+      if (std::none_of(sw.results.begin(), sw.results.end(),
+                       [&](const CaseResult& r) { return r.case_id == row.case_id && r.backend == row.backend; }))
+        next.rows.push_back(row);
+  }
+  for (const CaseResult& r : sw.results) next.rows.push_back(golden_row(r));
+  next.provenance.arch = arch;
+  next.provenance.source = hardware ? GoldenSource::hardware : GoldenSource::emulation;
+  next.provenance.device = device;
+  next.provenance.suite_version = ULPGATE_VERSION;
+  next.provenance.commit = ULPGATE_COMMIT;
+  next.provenance.date = today();
+  fs::create_directories(path.parent_path());
+  write_golden(path, next, {.allow_overwrite = true});
+  std::printf("%s", golden_diff(old_rows, next.rows).c_str());
+  std::printf("wrote %s (%zu rows)\n", path.c_str(), next.rows.size());
+  return kPass;
+}
+
+}  // namespace
+
+void add_run_commands(CLI::App& app, int& rc) {
+  static Selection sel;
+  static ReportOptions ro;
+  static std::string golden_dir, arch, root = "golden", device, repro_id, dump_dir;
+  static bool hardware = false;
+
+  auto* list = app.add_subcommand("list", "list the catalog's case ids");
+  list->add_option("--filter", sel.filter, "glob over case ids");
+  list->callback([&] {
+    for (const quant::Case& c : select_cases(sel)) std::printf("%s\n", c.id().c_str());
+    rc = kPass;
+  });
+
+  auto* run = app.add_subcommand("run", "run cases on a backend and judge them");
+  add_selection(run, sel);
+  add_report_options(run, ro);
+  run->callback([&] {
+    const SweepResult sw = sweep(sel);
+    write_reports(sw.results, ro);
+    rc = sw.any_failed ? kFail : kPass;
+  });
+
+  auto* gate_cmd = app.add_subcommand("gate", "run and compare with golden/<arch>: exit 1 on regression or drift");
+  add_selection(gate_cmd, sel);
+  add_report_options(gate_cmd, ro);
+  gate_cmd->add_option("--golden", golden_dir, "golden/<arch>")->required();
+  gate_cmd->callback([&] { rc = run_gate(sel, golden_dir, ro); });
+
+  auto* golden = app.add_subcommand("golden", "golden-file maintenance");
+  golden->require_subcommand(1);
+  auto* update = golden->add_subcommand("update", "rewrite observations (never budgets)");
+  update->add_option("--arch", arch, "arch directory under golden/ (host, sm90, ...)")->required();
+  update->add_option("--filter", sel.filter, "glob over case ids");
+  update->add_option("--backend", sel.backend, "backend that produces the observations");
+  update->add_option("--root", root, "golden root directory");
+  update->add_flag("--hardware", hardware, "observations come from real hardware (provenance)");
+  update->add_option("--device", device, "device name for the provenance header");
+  update->callback([&] { rc = run_golden_update(sel, arch, root, hardware, device); });
+
+  auto* repro = app.add_subcommand("repro", "replay one case with full diagnostics");
+  repro->add_option("case", repro_id, "case id")->required();
+  repro->add_option("--backend", sel.backend, "backend");
+  repro->add_option("--arch", sel.archs, "arch");
+  repro->add_option("--dump", dump_dir, "write a repro bundle here");
+  repro->callback([&] { rc = run_repro(repro_id, sel, dump_dir); });
+}
+
+}  // namespace ulpgate::cli

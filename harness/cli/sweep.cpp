@@ -1,0 +1,61 @@
+#include "harness/cli/sweep.hpp"
+
+#include <fnmatch.h>
+
+#include <cstdio>
+
+#include "harness/quant/run_case.hpp"
+#include "harness/report/console_table.hpp"
+#include "harness/report/progress.hpp"
+
+namespace ulpgate::cli {
+
+std::vector<quant::Case> select_cases(const Selection& s) {
+  if (!s.case_id.empty()) return {quant::Case::parse(s.case_id)};
+  std::vector<quant::Case> out;
+  for (quant::Case& c : quant::catalog())
+    if (fnmatch(s.filter.c_str(), c.id().c_str(), 0) == 0) out.push_back(std::move(c));
+  return out;
+}
+
+std::string resolve_backend(const std::string& name) {
+  if (name != "auto") return name;
+  try {
+    make_backend("cuda", "sm90");
+    return "cuda";
+  } catch (const std::exception&) {
+    return "host";  // no CUDA backend built, or no device
+  }
+}
+
+std::vector<std::string> default_archs(const std::string& backend) {
+  if (backend == "host") return {"host-w32", "host-w64"};
+  if (backend == "cuda") return {"sm90"};
+  return {"host-w32"};
+}
+
+std::string golden_arch(const std::string& arch) { return arch.starts_with("host") ? "host" : arch; }
+
+SweepResult sweep(const Selection& s) {
+  const std::string backend = resolve_backend(s.backend);
+  const std::vector<std::string> archs = s.archs.empty() ? default_archs(backend) : s.archs;
+  const std::vector<quant::Case> cases = select_cases(s);
+  SweepResult out;
+  ProgressLine progress(cases.size() * archs.size(), stderr);
+  for (const std::string& arch : archs) {
+    const auto b = make_backend(backend, arch);
+    for (const quant::Case& c : cases) {
+      progress.update(out.results.size(), c.id());
+      CaseResult r = quant::run_case(c, *b).result;
+      if (!passes(r.verdict)) {
+        out.any_failed = true;
+        std::printf("%s --backend %s --arch %s\n", failure_line(r).c_str(), backend.c_str(), arch.c_str());
+      }
+      out.results.push_back(std::move(r));
+    }
+  }
+  progress.finish();
+  return out;
+}
+
+}  // namespace ulpgate::cli

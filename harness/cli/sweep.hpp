@@ -1,0 +1,37 @@
+// Selecting and running cases: the part that `run`, `gate`, `golden update` and `repro` share.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/core/backend.hpp"
+#include "harness/core/case_result.hpp"
+#include "harness/quant/catalog.hpp"
+
+namespace ulpgate::cli {
+
+struct Selection {
+  std::string filter = "*";        // glob over case ids
+  std::string case_id;             // one case, which need not be in the catalog
+  std::string backend = "auto";
+  std::vector<std::string> archs;  // empty: the backend's default archs
+};
+
+// The cases a selection names, in catalog order.
+std::vector<quant::Case> select_cases(const Selection& s);
+// "auto" resolves to cuda when a GPU is present, else host.
+std::string resolve_backend(const std::string& name);
+std::vector<std::string> default_archs(const std::string& backend);
+// The golden directory name of an arch: host-w32 and host-w64 share golden/host.
+std::string golden_arch(const std::string& arch);
+
+struct SweepResult {
+  std::vector<CaseResult> results;
+  bool any_failed = false;
+};
+// Runs every case on every arch of the backend; prints a progress line on a terminal and one
+// line per failure ending with its repro command.
+SweepResult sweep(const Selection& s);
+
+}  // namespace ulpgate::cli
