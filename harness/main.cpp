@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "harness/backends/kernel_backends.hpp"
 #include "harness/cli/command.hpp"
 #include "harness/cli/reports.hpp"
 #include "reference/formats/formats.hpp"
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   using namespace ulpgate::cli;
   CLI::App app{"ulpgate: numerical conformance for low-precision GPU kernels"};
   app.require_subcommand(1);
+  ulpgate::register_kernel_backends();
   int rc = kPass;
   add_formats_commands(app, rc);
   add_run_commands(app, rc);

@@ -1,0 +1,76 @@
+#include "harness/backends/kernel_backends.hpp"
+
+#include "harness/core/backend.hpp"
+#include "kernels/portable/arch.hpp"
+#include "kernels/quant/quant_host.hpp"
+#if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/quant/quant_gpu.hpp"
+#endif
+
+namespace ulpgate {
+namespace {
+
+// What a kernel error message names: the op and the case's spec.
+std::string describe(const quant::Spec& s, Format input) {
+  return std::string(quant::op_name(s.op)) + "/" + std::string(s.profile ? s.profile->name : "?") + "/" +
+         std::string(format_name(s.format)) + "/" + std::string(format_name(input)) + "/" + std::to_string(s.m) +
+         "x" + std::to_string(s.k) + "/gs" + std::to_string(s.gs) + "/" + std::string(quant::layout_name(s.layout));
+}
+
+class HostBackend : public Backend {
+ public:
+  explicit HostBackend(const Arch& arch) : arch_(arch) {}
+  std::string name() const override { return "host@" + std::string(arch_.name); }
+
+  void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
+             std::span<uint8_t> scales) override {
+    try {
+      quant_kernels::run_quant_host(arch_, spec, input, x, codes, scales);
+    } catch (const quant_kernels::QuantError& e) {
+      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
+    } catch (const host_simt::KernelError& e) {
+      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
+    } catch (const std::invalid_argument& e) {  // a launch configuration the emulator rejects
+      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
+    }
+  }
+
+ private:
+  const Arch& arch_;
+};
+
+#if defined(ULPGATE_HAVE_CUDA)
+class CudaBackend : public Backend {
+ public:
+  std::string name() const override { return "cuda@sm90"; }
+
+  void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
+             std::span<uint8_t> scales) override {
+    try {
+      const auto plan = quant_kernels::plan_quant(spec, input, kSm90, x.size(), codes.size(), scales.size());
+      quant_kernels::run_quant_gpu(plan, x, codes, scales);
+    } catch (const quant_kernels::QuantError& e) {
+      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
+    }
+  }
+};
+
+std::unique_ptr<Backend> make_cuda(std::string_view arch) {
+  if (arch != "sm90") throw UsageError("the cuda backend runs sm90 (got --arch " + std::string(arch) + ")");
+  if (quant_kernels::gpu_device_count() == 0) throw BackendError("cuda backend: no CUDA device present");
+  return std::make_unique<CudaBackend>();
+}
+#endif
+
+}  // namespace
+
+void register_kernel_backends() {
+  register_backend("host", [](std::string_view arch) -> std::unique_ptr<Backend> {
+    return std::make_unique<HostBackend>(arch_by_name(arch));
+  });
+#if defined(ULPGATE_HAVE_CUDA)
+  register_backend("cuda", make_cuda);
+#endif
+}
+
+}  // namespace ulpgate

@@ -1,0 +1,22 @@
+// Runs the quantization kernels on the host-SIMT emulator, under any Arch's warp size and
+// conversion semantics. Reduce: the group amax reduction (tests pass faulty ones).
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+#include "kernels/portable/host_simt.hpp"
+#include "kernels/quant/quant_plan.hpp"
+
+namespace ulpgate::quant_kernels {
+
+// Throws QuantError (before launch) or host_simt::KernelError (the kernel failed).
+template <class Reduce = ShuffleAmax>
+void run_quant_host(const Arch& arch, const quant::Spec& spec, Format input, std::span<const std::byte> x,
+                    std::span<uint8_t> codes, std::span<uint8_t> scales) {
+  const QuantPlan plan = plan_quant(spec, input, arch, x.size(), codes.size(), scales.size());
+  launch_quant<Reduce>(plan, x.data(), codes.data(), scales.data(),
+                       [&](const LaunchConfig& cfg, const auto& kernel) { host_simt::launch(arch, cfg, kernel); });
+}
+
+}  // namespace ulpgate::quant_kernels

@@ -1,0 +1,197 @@
+// The quantization kernels, one source for CUDA, HIP and the host-SIMT emulator:
+//   GroupQuant  quant.group, quant.token, quant.mx: a group of gs consecutive elements of a row
+//               is handled by `lanes` lanes (a power of two <= warp size); its amax is a sub-warp
+//               shuffle reduction of width `lanes`.
+//   TileQuant   quant.block: one thread block per 128x128 tile; amax over the whole block.
+//   ScalePadding  the padding slots of the scale layout (col-tma rows, packed words, swizzle).
+// Templated only on the input element type and the amax reduction (tests substitute faulty
+// reductions to prove the emulator catches them); the profile is runtime data (QuantMath).
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+#include <type_traits>
+
+#include "kernels/portable/device.hpp"
+#include "kernels/quant/quant_math.hpp"
+#include "kernels/quant/scale_store.hpp"
+
+namespace ulpgate::quant_kernels {
+
+// Input element types: raw bits in memory, widened exactly to fp32.
+template <Format In> struct Input;
+template <> struct Input<Format::bf16> {
+  using T = uint16_t;
+  ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
+};
+template <> struct Input<Format::fp16> {
+  using T = uint16_t;
+  ULPGATE_DEVICE static float widen(T v) { return dev::fp16_to_float(v); }
+};
+template <> struct Input<Format::fp32> {
+  using T = float;
+  ULPGATE_DEVICE static float widen(T v) { return v; }
+};
+
+// A chunk: the elements one 16-byte vector load brings (8 bf16/fp16, 4 fp32).
+template <Format In>
+struct Chunk {
+  using T = typename Input<In>::T;
+  static constexpr int size = 16 / int(sizeof(T));
+  float v[size];
+
+  // n valid elements at p; a full, 16-byte aligned chunk is one vector load.
+  ULPGATE_DEVICE static Chunk load(const T* p, int n) {
+    Chunk c;
+    if (n == size && reinterpret_cast<uintptr_t>(p) % 16 == 0) {
+      const Pack16<T> pack = dev::load16(p);
+      for (int i = 0; i < size; ++i) c.v[i] = Input<In>::widen(pack.v[i]);
+    } else {
+      for (int i = 0; i < size; ++i) c.v[i] = i < n ? Input<In>::widen(p[i]) : 0.0f;
+    }
+    return c;
+  }
+};
+
+// n codes to dst; a full, aligned chunk of codes is one 4- or 8-byte store.
+template <int N>
+ULPGATE_DEVICE void store_codes(uint8_t* dst, const uint8_t (&codes)[N], int n) {
+  using Word = typename std::conditional<N == 8, uint64_t, uint32_t>::type;
+  static_assert(N == sizeof(Word), "a chunk of codes is one word");
+  if (n == N && reinterpret_cast<uintptr_t>(dst) % N == 0) {
+#if defined(ULPGATE_GPU)
+    Word w;
+    memcpy(&w, codes, N);
+    *reinterpret_cast<Word*>(dst) = w;
+#else
+    memcpy(dst, codes, N);
+#endif
+  } else {
+    for (int i = 0; i < n; ++i) dst[i] = codes[i];
+  }
+}
+
+// The group amax across the `lanes` lanes that share a group (an aligned width-group).
+struct ShuffleAmax {
+  ULPGATE_DEVICE float operator()(float a, int lanes, bool propagate) const {
+    for (int offset = lanes / 2; offset > 0; offset /= 2)
+      a = amax_merge(a, dev::shfl_xor(a, offset, lanes), propagate);
+    return a;
+  }
+};
+
+// The arithmetic of one group once its amax is known: shared by both kernels.
+struct GroupArith {
+  float scale;
+  Factor factor;
+  ULPGATE_DEVICE GroupArith(const QuantMath& p, float amax)
+      : scale(group_scale(p, amax)), factor(group_factor(p, amax, scale)) {}
+};
+
+template <Format In>
+ULPGATE_DEVICE void quantize_chunk(const QuantMath& p, const Factor& f, const typename Input<In>::T* x,
+                                   uint8_t* codes, int n) {
+  const Chunk<In> c = Chunk<In>::load(x, n);
+  uint8_t q[Chunk<In>::size];
+  for (int i = 0; i < Chunk<In>::size; ++i) q[i] = quantize_one(p, f, c.v[i]);
+  store_codes(codes, q, n);
+}
+
+template <Format In, class Reduce = ShuffleAmax>
+struct GroupQuant {
+  using T = typename Input<In>::T;
+  static constexpr int V = Chunk<In>::size;
+  const T* x;
+  uint8_t* codes;
+  int64_t m, k, gs;  // rows, row length, group size (token: gs = k)
+  int lanes;         // lanes per group
+  QuantMath math;
+  ScaleStore scales;
+
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+    const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
+    const int64_t groups = m * (k / gs);
+    // Grid-stride over groups; the lanes of a group stay together, so shuffles see all of them.
+    for (int64_t gi = t / lanes; gi < groups; gi += threads / lanes) quantize_group(gi, int(t % lanes));
+  }
+
+  ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
+    const int64_t row = gi / (k / gs), col = gi % (k / gs), base = row * k + col * gs;
+    float amax = 0.0f;
+    for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
+      const Chunk<In> chunk = Chunk<In>::load(x + base + c, int(gs - c < V ? gs - c : V));
+      for (int i = 0; i < V; ++i) amax = amax_step(amax, chunk.v[i], math.nan_propagate);
+    }
+    amax = Reduce{}(amax, lanes, math.nan_propagate);
+    const GroupArith g(math, amax);
+    if (sub == 0) scales.write(row, col, g.scale);
+    for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V)
+      quantize_chunk<In>(math, g.factor, x + base + c, codes + base + c, int(gs - c < V ? gs - c : V));
+  }
+};
+
+inline constexpr int kTile = 128;  // quant.block tiles are 128x128
+
+template <Format In, class Reduce = ShuffleAmax>
+struct TileQuant {
+  using T = typename Input<In>::T;
+  static constexpr int V = Chunk<In>::size;
+  const T* x;
+  uint8_t* codes;
+  int64_t n, k;  // weight [N, K]
+  QuantMath math;
+  ScaleStore scales;  // [ceil(N/128), ceil(K/128)]
+
+  ULPGATE_DEVICE void operator()() const {
+    ULPGATE_SHARED(float, warp_amax, 1024 / 32);
+    ULPGATE_SHARED(float, tile_amax, 1);
+    const int64_t tiles = scales.m * scales.g;
+    const unsigned tid = dev::thread_rank(), threads = dev::block_dim().x;
+    const int warp = dev::warp_size();
+    for (int64_t tile = dev::block_idx().x; tile < tiles; tile += dev::grid_dim().x) {
+      const int64_t r0 = tile / scales.g * kTile, c0 = tile % scales.g * kTile;
+      const int64_t rows = n - r0 < kTile ? n - r0 : kTile, cols = k - c0 < kTile ? k - c0 : kTile;
+      const int64_t per_row = (cols + V - 1) / V, chunks = rows * per_row;
+      float amax = 0.0f;
+      for (int64_t j = tid; j < chunks; j += threads) {
+        const int64_t c = j % per_row * V, at = (r0 + j / per_row) * k + c0 + c;
+        const Chunk<In> chunk = Chunk<In>::load(x + at, int(cols - c < V ? cols - c : V));
+        for (int i = 0; i < V; ++i) amax = amax_step(amax, chunk.v[i], math.nan_propagate);
+      }
+      amax = Reduce{}(amax, warp, math.nan_propagate);
+      if (tid % warp == 0) warp_amax[tid / warp] = amax;
+      dev::block_sync();
+      if (tid == 0) {
+        float a = warp_amax[0];
+        for (unsigned w = 1; w < (threads + warp - 1) / warp; ++w) a = amax_merge(a, warp_amax[w], math.nan_propagate);
+        tile_amax[0] = a;
+        scales.write(tile / scales.g, tile % scales.g, GroupArith(math, a).scale);
+      }
+      dev::block_sync();
+      const GroupArith g(math, tile_amax[0]);
+      for (int64_t j = tid; j < chunks; j += threads) {
+        const int64_t c = j % per_row * V, at = (r0 + j / per_row) * k + c0 + c;
+        quantize_chunk<In>(math, g.factor, x + at, codes + at, int(cols - c < V ? cols - c : V));
+      }
+      dev::block_sync();  // warp_amax and tile_amax are reused by the next tile
+    }
+  }
+};
+
+struct ScalePadding {
+  ScaleStore scales;
+
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t rows = scales.padded_rows(), cols = scales.padded_cols();
+    const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < rows * cols;
+         i += stride) {
+      const int64_t r = i / cols, c = i % cols;
+      if (r >= scales.m || c >= scales.g) scales.write_padding(r, c);
+    }
+  }
+};
+
+}  // namespace ulpgate::quant_kernels

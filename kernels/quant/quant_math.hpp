@@ -1,0 +1,182 @@
+// The per-group fp32 arithmetic of reference/quant/quant.cpp, written once for every backend
+// (CUDA, HIP, host-SIMT). The profile arrives as runtime data (QuantMath, built on the host by
+// quant_plan.cpp); each function below mirrors its reference counterpart step by step, because
+// the contract is bit-exactness with quantize_profile.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels/portable/device.hpp"
+#include "reference/formats/formats.hpp"  // the software fp8 cast (constexpr rounding core)
+#include "reference/quant/profile.hpp"    // the profile's enums
+
+namespace ulpgate::quant_kernels {
+
+// The final fp8 cast: the arch's conversion instruction when it gives the profile's result for
+// every value that reaches it (`native`), else the reference rounding core in software.
+struct Fp8Cast {
+  Format format;
+  Overflow overflow;
+  bool native;
+};
+
+// One profile + spec, as the values the kernels read (see reference/quant/profile.hpp).
+struct QuantMath {
+  float max;                 // fp8 max: clamp bound and divisor
+  float amax_floor;          // 0: none
+  float scale_floor;         // 0: none (only with power-of-two scales)
+  quant::ScaleOp scale_op;
+  bool pow2;                 // scales rounded to powers of two (ue8m0)
+  quant::Pow2Rule pow2_rule;
+  bool exp_clamp;            // ue8m0 exponent clamped to [1, 254]
+  quant::QuantOp quant_op;   // with fp32 scales
+  bool clamp;                // clamp q to +-max before the cast
+  bool nan_propagate;        // NaN reaches amax (else fmaxf ignores it)
+  quant::MxRule mx;          // none unless the op is quant.mx
+  int mx_emax;               // largest exponent of the element format (MX floor rule)
+  Fp8Cast cast;
+};
+
+// ---- fp32 helpers that behave the same on every backend ------------------------------------
+
+ULPGATE_DEVICE bool is_nan(float x) { return (dev::as_uint(x) & 0x7fffffffu) > 0x7f800000u; }
+ULPGATE_DEVICE bool is_inf(float x) { return (dev::as_uint(x) & 0x7fffffffu) == 0x7f800000u; }
+ULPGATE_DEVICE bool is_finite(float x) { return (dev::as_uint(x) & 0x7f800000u) != 0x7f800000u; }
+ULPGATE_DEVICE float quiet_nan() { return dev::as_float(0x7fc00000u); }  // std::numeric_limits' NaN
+ULPGATE_DEVICE float infinity() { return dev::as_float(0x7f800000u); }
+
+// IEEE division, correctly rounded (never the approximate fast path).
+ULPGATE_DEVICE float div_rn(float a, float b) {
+#if defined(__CUDACC__)
+  return __fdiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
+
+// 2^e exactly, as std::ldexp(1.0f, e) gives it (subnormal below 2^-126, Inf above 2^127).
+ULPGATE_DEVICE float pow2_float(int e) {
+  if (e > 127) return infinity();
+  if (e >= -126) return dev::as_float(uint32_t(e + 127) << 23);
+  return e >= -149 ? dev::as_float(1u << (e + 149)) : 0.0f;
+}
+
+// ---- amax --------------------------------------------------------------------------------------
+
+// One element into a running amax (reference group_amax).
+ULPGATE_DEVICE float amax_step(float a, float v, bool propagate) {
+  return propagate && (is_nan(v) || is_nan(a)) ? quiet_nan() : fmaxf(a, fabsf(v));
+}
+// Two partial amaxes into one: the same rule, so any reduction order gives the same bits.
+ULPGATE_DEVICE float amax_merge(float a, float b, bool propagate) {
+  return propagate && (is_nan(a) || is_nan(b)) ? quiet_nan() : fmaxf(a, b);
+}
+
+// ---- scales ------------------------------------------------------------------------------------
+
+// ue8m0 by exponent bits: exponent + 1 if the mantissa is nonzero (reference pow2_by_bits).
+ULPGATE_DEVICE float pow2_by_bits(float s, bool exp_clamp) {
+  if (is_nan(s)) return s;
+  const uint32_t bits = dev::as_uint(s) & 0x7fffffffu;
+  int e = int(bits >> 23);
+  if (bits & 0x7fffffu) e += 1;
+  if (exp_clamp) e = e < 1 ? 1 : (e > 254 ? 254 : e);
+  if (e >= 255) return infinity();
+  if (e == 0) return pow2_float(-127);
+  return dev::as_float(uint32_t(e) << 23);
+}
+
+// exp2(ceil(log2 s)) with the reference's model of log2f: log2 in double, rounded to float
+// (reference pow2_by_log2). On the host this is the same libm call; on CUDA/HIP the device
+// log2(double) (<= 1 ulp in double) can differ only where log2(s) lies within a double ulp of a
+// float rounding boundary next to an integer.
+ULPGATE_DEVICE float pow2_by_log2(float s, bool exp_clamp) {
+  if (is_nan(s) || is_inf(s) || s <= 0) return pow2_by_bits(s, exp_clamp);
+  const float l = float(log2(double(s)));
+  int e = int(ceilf(l));
+  if (exp_clamp) e = e < -126 ? -126 : (e > 127 ? 127 : e);
+  return pow2_float(e < -127 ? -127 : e);
+}
+
+ULPGATE_DEVICE float ue8m0_value(uint8_t code) {
+  return code == 0xff ? quiet_nan() : pow2_float(int(code) - 127);
+}
+
+// The MX block scale X (reference mx_scale).
+ULPGATE_DEVICE float mx_scale(const QuantMath& p, float amax) {
+  if (is_nan(amax)) return amax;
+  if (p.mx == quant::MxRule::floor) {
+    if (is_inf(amax)) return quiet_nan();
+    if (amax == 0) return pow2_float(-127);
+    // ilogb(amax); a subnormal amax (ilogb < -126) ends at the -127 clamp either way.
+    const int efield = int(dev::as_uint(amax) >> 23) & 0xff;
+    const int ilogb = efield == 0 ? -127 : efield - 127;
+    const int x = ilogb - p.mx_emax;
+    return pow2_float(x < -127 ? -127 : (x > 127 ? 127 : x));
+  }
+  const float t = amax * div_rn(1.0f, p.max);
+  return ue8m0_value(dev::cvt_ue8m0(t, Ue8m0Round::rp));
+}
+
+// The scale a group stores (reference group_scale).
+ULPGATE_DEVICE float group_scale(const QuantMath& p, float amax) {
+  if (p.mx != quant::MxRule::none) return mx_scale(p, amax);
+  if (is_nan(amax)) return amax;
+  const float a = p.amax_floor > 0 ? fmaxf(amax, p.amax_floor) : amax;
+  float s = p.scale_op == quant::ScaleOp::divide ? div_rn(a, p.max) : a * div_rn(1.0f, p.max);
+  if (!p.pow2) return s;
+  if (p.scale_floor > 0) s = fmaxf(s, p.scale_floor);
+  return p.pow2_rule == quant::Pow2Rule::exponent_bits ? pow2_by_bits(s, p.exp_clamp)
+                                                       : pow2_by_log2(s, p.exp_clamp);
+}
+
+// ---- codes -------------------------------------------------------------------------------------
+
+// What each element of a group is divided by or multiplied with (reference group_factor).
+struct Factor {
+  bool divide;
+  float v;
+  ULPGATE_DEVICE float apply(float x) const { return divide ? div_rn(x, v) : x * v; }
+};
+
+ULPGATE_DEVICE Factor group_factor(const QuantMath& p, float amax, float s) {
+  if (p.pow2 || p.mx != quant::MxRule::none) return {true, s};  // x / 2^e is exact
+  switch (p.quant_op) {
+    case quant::QuantOp::divide: return {true, s};
+    case quant::QuantOp::reciprocal: return {false, div_rn(1.0f, s)};
+    case quant::QuantOp::max_over_amax:
+      return {false, div_rn(p.max, p.amax_floor > 0 ? fmaxf(amax, p.amax_floor) : amax)};
+  }
+  return {true, s};
+}
+
+template <Format F>
+ULPGATE_DEVICE uint8_t software_cast(float q, Overflow o) {
+  return uint8_t(encode<F>(q, Conversion{F, o}));
+}
+
+ULPGATE_DEVICE uint8_t cast_fp8(const Fp8Cast& c, float q) {
+  const bool e4m3 = c.format == Format::e4m3fn || c.format == Format::e4m3fnuz;
+  if (c.native) return e4m3 ? dev::cvt_e4m3(q) : dev::cvt_e5m2(q);
+  switch (c.format) {
+    case Format::e4m3fn: return software_cast<Format::e4m3fn>(q, c.overflow);
+    case Format::e4m3fnuz: return software_cast<Format::e4m3fnuz>(q, c.overflow);
+    case Format::e5m2: return software_cast<Format::e5m2>(q, c.overflow);
+    default: return software_cast<Format::e5m2fnuz>(q, c.overflow);
+  }
+}
+
+// Clamp (per the NaN policy) then cast (reference clamp_and_cast).
+ULPGATE_DEVICE uint8_t quantize_one(const QuantMath& p, const Factor& f, float x) {
+  float q = f.apply(x);
+  if (p.clamp) {
+    if (!p.nan_propagate)
+      q = fminf(fmaxf(q, -p.max), p.max);  // NaN -> -max
+    else if (is_finite(q))
+      q = q < -p.max ? -p.max : (p.max < q ? p.max : q);
+  }
+  return cast_fp8(p.cast, q);
+}
+
+}  // namespace ulpgate::quant_kernels

@@ -1,0 +1,98 @@
+#include "kernels/quant/quant_plan.hpp"
+
+#include <algorithm>
+
+#include "kernels/portable/arch.hpp"
+
+namespace ulpgate::quant_kernels {
+namespace {
+
+int64_t input_bytes(Format input) {
+  switch (input) {
+    case Format::bf16:
+    case Format::fp16: return 2;
+    case Format::fp32: return 4;
+    default:
+      throw QuantError("input dtype " + std::string(format_name(input)) + " is not supported (bf16, fp16, fp32)");
+  }
+}
+
+void check_size(const char* what, std::size_t got, int64_t want) {
+  if (int64_t(got) != want)
+    throw QuantError(std::string(what) + " buffer has " + std::to_string(got) + " bytes, the case needs " +
+                     std::to_string(want));
+}
+
+bool is_e4m3(Format f) { return f == Format::e4m3fn || f == Format::e4m3fnuz; }
+
+// The arch's conversion instruction may replace the profile's cast when it is the same
+// conversion, or when the profile clamps with fminf/fmaxf first: then only finite values within
+// +-max reach the cast, where every overflow policy agrees.
+Fp8Cast choose_cast(const quant::Profile& p, Format format, const Arch& arch) {
+  const Conversion& native = is_e4m3(format) ? arch.e4m3 : arch.e5m2;
+  const bool in_range_only = p.clamp && p.nan == quant::NanPolicy::ignore;
+  return {format, p.cast, native.format == format && (native.overflow == p.cast || in_range_only)};
+}
+
+QuantMath make_math(const quant::Spec& s, const Arch& arch) {
+  const quant::Profile& p = *s.profile;
+  QuantMath m{};
+  m.max = s.fp8_max();
+  m.amax_floor = p.amax_floor;
+  m.scale_floor = p.scale_floor;
+  m.scale_op = p.scale_op;
+  m.pow2 = s.pow2_scales();
+  m.pow2_rule = p.pow2;
+  m.exp_clamp = p.exp_clamp;
+  m.quant_op = p.quant_op;
+  m.clamp = p.clamp;
+  m.nan_propagate = p.nan == quant::NanPolicy::propagate;
+  m.mx = s.op == quant::Op::mx ? p.mx : quant::MxRule::none;
+  m.mx_emax = s.format == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
+  m.cast = choose_cast(p, s.format, arch);
+  return m;
+}
+
+unsigned blocks_for(int64_t threads) {
+  return unsigned(std::clamp<int64_t>((threads + kBlockThreads - 1) / kBlockThreads, 1, kMaxBlocks));
+}
+
+}  // namespace
+
+int lanes_per_group(int64_t gs, int chunk_elems, int warp_size) {
+  const int64_t chunks = (gs + chunk_elems - 1) / chunk_elems;
+  int lanes = 1;
+  while (lanes < chunks && lanes < warp_size) lanes *= 2;
+  return lanes;
+}
+
+QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, std::size_t x_bytes,
+                     std::size_t codes_bytes, std::size_t scale_bytes) {
+  if (const std::string why = spec.problem(); !why.empty()) throw QuantError(why);
+  const int64_t elem = input_bytes(input);
+  const int64_t gs = spec.tile_cols();
+  if (spec.op != quant::Op::block && gs <= 0) throw QuantError("group size " + std::to_string(gs) + " must be positive");
+  const quant::ScaleShape shape = spec.scale_shape();
+  check_size("input", x_bytes, spec.m * spec.k * elem);
+  check_size("codes", codes_bytes, spec.m * spec.k);
+  check_size("scales", scale_bytes, quant::storage_bytes(spec.layout, shape));
+
+  QuantPlan p{};
+  p.op = spec.op;
+  p.input = input;
+  p.m = spec.m;
+  p.k = spec.k;
+  p.gs = gs;
+  p.lanes = lanes_per_group(gs, 16 / int(elem), arch.warp_size);
+  p.math = make_math(spec, arch);
+  p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
+  const int64_t work = spec.op == quant::Op::block ? shape.m * shape.g * kBlockThreads
+                                                   : spec.m * (spec.k / gs) * p.lanes;
+  p.main = LaunchConfig{{blocks_for(work)}, {kBlockThreads}, 0};
+  const int64_t padded = p.scales.padded_rows() * p.scales.padded_cols();
+  p.has_padding = padded > shape.m * shape.g;
+  p.padding = LaunchConfig{{blocks_for(padded)}, {kBlockThreads}, 0};
+  return p;
+}
+
+}  // namespace ulpgate::quant_kernels

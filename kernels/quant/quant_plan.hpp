@@ -1,0 +1,71 @@
+// Host side of the quantization kernels: checks a case before launch, turns its profile into the
+// kernels' runtime data, sizes the grid, and launches the kernels through any launcher (the
+// host-SIMT emulator or the GPU). Plain C++: included by .cpp and .cu files alike.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/portable/device.hpp"
+#include "kernels/quant/quant_kernels.hpp"
+#include "reference/quant/quant.hpp"
+
+namespace ulpgate {
+struct Arch;
+}
+
+namespace ulpgate::quant_kernels {
+
+// A case the kernels cannot run (bad shape, buffer sizes, input dtype): raised before launch.
+struct QuantError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr unsigned kBlockThreads = 256;
+inline constexpr unsigned kMaxBlocks = 65535;  // the kernels grid-stride beyond this
+
+struct QuantPlan {
+  quant::Op op;
+  Format input;
+  int64_t m, k, gs;
+  int lanes;            // lanes per group (GroupQuant)
+  QuantMath math;
+  ScaleStore scales;    // base filled in at launch
+  LaunchConfig main, padding;
+  bool has_padding;
+};
+
+// Validates (spec, input, buffer sizes) and plans the launch for a device of `arch`'s warp size
+// and conversion instructions. Throws QuantError naming the problem. m == 0 plans no launch.
+QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, std::size_t x_bytes,
+                     std::size_t codes_bytes, std::size_t scale_bytes);
+
+// The lanes that share a group of gs elements: enough for one chunk each, at most a warp.
+int lanes_per_group(int64_t gs, int chunk_elems, int warp_size);
+
+// Launches the plan's kernels with launch(cfg, kernel) on device pointers. Reduce is the group
+// amax reduction (tests substitute faulty ones).
+template <class Reduce = ShuffleAmax, class Launch>
+void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* scale_bytes, Launch&& launch) {
+  if (p.m == 0) return;  // no rows: nothing to write, never a division by zero
+  ScaleStore scales = p.scales;
+  scales.base = scale_bytes;
+  if (p.has_padding) launch(p.padding, ScalePadding{scales});
+  auto run = [&](auto in) {
+    constexpr Format F = decltype(in)::value;
+    using T = typename Input<F>::T;
+    const T* xs = static_cast<const T*>(x);
+    if (p.op == quant::Op::block)
+      launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
+    else
+      launch(p.main, GroupQuant<F, Reduce>{xs, codes, p.m, p.k, p.gs, p.lanes, p.math, scales});
+  };
+  switch (p.input) {
+    case Format::bf16: return run(std::integral_constant<Format, Format::bf16>{});
+    case Format::fp16: return run(std::integral_constant<Format, Format::fp16>{});
+    default: return run(std::integral_constant<Format, Format::fp32>{});
+  }
+}
+
+}  // namespace ulpgate::quant_kernels

@@ -1,0 +1,86 @@
+// Where a kernel writes scale (m, g) and its layout's padding: the index maps of
+// reference/quant/layout.cpp (byte_offset, padding_byte) in device code. The maps hold for the
+// padded coordinates too, so padding is "every padded slot outside [M, G]".
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/portable/device.hpp"
+#include "kernels/quant/quant_math.hpp"
+#include "reference/quant/layout.hpp"
+
+namespace ulpgate::quant_kernels {
+
+ULPGATE_DEVICE int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+// The ue8m0 byte of a power-of-two scale (what layout.cpp's pack stores): its exponent field;
+// 2^-127 (subnormal) is code 0; Inf and NaN are the NaN byte.
+ULPGATE_DEVICE uint8_t ue8m0_byte(float s) {
+  if (!is_finite(s)) return 0xff;
+  return uint8_t(dev::as_uint(s) >> 23);
+}
+
+struct ScaleStore {
+  quant::Layout layout;
+  int64_t m, g;  // the logical [M, G] scale matrix
+  uint8_t* base;
+
+  ULPGATE_DEVICE bool bytes_layout() const {  // ue8m0 bytes, not fp32 values
+    return layout == quant::Layout::ue8m0_packed || layout == quant::Layout::mx_swizzle_128x4 ||
+           layout == quant::Layout::mx_row;
+  }
+  ULPGATE_DEVICE int64_t padded_rows() const {
+    switch (layout) {
+      case quant::Layout::col_tma:
+      case quant::Layout::ue8m0_packed: return align_up(m, 4);
+      case quant::Layout::mx_swizzle_128x4: return align_up(m, 128);
+      default: return m;
+    }
+  }
+  ULPGATE_DEVICE int64_t padded_cols() const {
+    const bool blocks_of_4 = layout == quant::Layout::ue8m0_packed || layout == quant::Layout::mx_swizzle_128x4;
+    return blocks_of_4 ? align_up(g, 4) : g;
+  }
+
+  ULPGATE_DEVICE int64_t offset(int64_t r, int64_t c) const {
+    switch (layout) {
+      case quant::Layout::row:
+      case quant::Layout::token: return 4 * (r * g + c);
+      case quant::Layout::col:
+      case quant::Layout::aiter_tview: return 4 * (c * m + r);
+      case quant::Layout::col_tma: return 4 * (c * align_up(m, 4) + r);
+      case quant::Layout::ue8m0_packed: return 4 * ((c / 4) * align_up(m, 4) + r) + c % 4;
+      case quant::Layout::mx_swizzle_128x4:
+        return ((r / 128) * (align_up(g, 4) / 4) + c / 4) * 512 + (r % 32) * 16 + ((r % 128) / 32) * 4 + c % 4;
+      case quant::Layout::mx_row: return r * g + c;
+    }
+    return 0;
+  }
+
+  ULPGATE_DEVICE void write_word(int64_t at, uint32_t bits) const {
+#if defined(ULPGATE_GPU)
+    *reinterpret_cast<uint32_t*>(base + at) = bits;
+#else
+    memcpy(base + at, &bits, 4);
+#endif
+  }
+
+  ULPGATE_DEVICE void write(int64_t r, int64_t c, float s) const {
+    const int64_t at = offset(r, c);
+    if (bytes_layout())
+      base[at] = ue8m0_byte(s);
+    else
+      write_word(at, dev::as_uint(s));
+  }
+
+  // Padding slots: 1.0 in col-tma (a reader may divide by it), zero bytes elsewhere.
+  ULPGATE_DEVICE void write_padding(int64_t r, int64_t c) const {
+    if (layout == quant::Layout::col_tma)
+      write_word(offset(r, c), dev::as_uint(1.0f));
+    else
+      base[offset(r, c)] = 0;
+  }
+};
+
+}  // namespace ulpgate::quant_kernels

@@ -1,0 +1,184 @@
+// The quantization kernels on the host-SIMT backend: bit-exact to the profile-exact reference on
+// every catalog case at warp size 32 and 64, and the emulator catching the known reduction bugs
+// (spec/known-bugs.md R12, R17) through test-only faulty amax reductions.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "harness/backends/kernel_backends.hpp"
+#include "harness/quant/catalog.hpp"
+#include "harness/quant/run_case.hpp"
+#include "kernels/portable/arch.hpp"
+#include "kernels/quant/quant_host.hpp"
+#if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/quant/quant_gpu.hpp"
+#endif
+
+using namespace ulpgate;
+using namespace ulpgate::quant;
+
+namespace {
+
+std::unique_ptr<Backend> host_backend(std::string_view arch) {
+  static const bool registered = (register_kernel_backends(), true);
+  (void)registered;
+  return make_backend("host", arch);
+}
+
+// Runs a case and states why it is not bit-exact to the profile-exact result ("" when it is).
+// A bit-exact result is what the kernels owe; the comparator's verdict on it is the harness's
+// business (it judges ue8m0 storage of an Inf scale, byte 0xFF, as NaN vs Inf: see the report).
+std::string mismatch(const Case& c, Backend& b) {
+  const CaseRun run = run_case(c, b);
+  if (run.codes == run.expected.profile.codes && run.storage == run.expected.profile.storage) return {};
+  if (!passes(run.result.verdict))
+    return std::string(verdict_name(run.result.verdict)) + ": " + run.result.message +
+           (run.result.first_bad.empty() ? "" : " first bad: " + run.result.first_bad[0]);
+  if (run.codes != run.expected.profile.codes) return "codes differ from the profile-exact result";
+  return "scale storage differs from the profile-exact result";
+}
+
+class CatalogOnHost : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CatalogOnHost, EveryCaseIsBitExactToTheProfile) {
+  const auto backend = host_backend(GetParam());
+  EXPECT_EQ(backend->name(), "host@" + GetParam());
+  int failures = 0;
+  for (const Case& c : catalog()) {
+    const std::string why = mismatch(c, *backend);
+    if (!why.empty() && ++failures <= 10) ADD_FAILURE() << c.id() << ": " << why;
+  }
+  EXPECT_EQ(failures, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Warps, CatalogOnHost, ::testing::Values("host-w32", "host-w64"),
+                         [](const auto& info) { return info.param == "host-w32" ? std::string("w32") : std::string("w64"); });
+
+// The arch semantics on the host: sm90 (warp 32, satfinite OCP casts) and gfx942 (wave64, fnuz
+// casts through HIP's saturating conversion), on cases whose format each arch converts natively.
+TEST(QuantKernelsHost, ArchSemanticsMatchTheProfile) {
+  for (const char* arch : {"sm90", "gfx942"}) {
+    const auto backend = host_backend(arch);
+    for (const char* id : {"quant.group/vllm/e4m3fn/bf16/31x640/gs128/row/normal_nan=97_inf=131/s1",
+                           "quant.group/vllm/e4m3fnuz/bf16/31x640/gs128/ue8m0-packed/near-overflow_max=448/s1",
+                           "quant.group/aiter/e4m3fnuz/bf16/3x512/gs128/row/outliers_every=256_mag=10000/s1",
+                           "quant.group/deepgemm/e4m3fn/bf16/3x512/gs128/row/normal_nan=97_inf=131/s1"})
+      EXPECT_EQ(mismatch(Case::parse(id), *backend), "") << arch << " " << id;
+  }
+}
+
+TEST(QuantKernelsHost, UnalignedInputTakesTheScalarPathWithTheSameResult) {
+  const Case c = Case::parse("quant.group/sglang/e4m3fn/bf16/5x256/gs64/row/normal_sigma=4/s1");
+  const Inputs in = c.inputs();
+  const Expected want = expected(c, in);
+  std::vector<std::byte> shifted(in.raw.size() + 2);
+  std::memcpy(shifted.data() + 2, in.raw.data(), in.raw.size());  // 2-byte aligned only
+  std::vector<uint8_t> codes(want.profile.codes.size(), 0xA5), scales(want.profile.storage.size(), 0xA5);
+  host_backend("host-w32")->quant(c.spec, c.input, std::span(shifted).subspan(2), codes, scales);
+  EXPECT_EQ(codes, want.profile.codes);
+  EXPECT_EQ(scales, want.profile.storage);
+}
+
+TEST(QuantKernelsHost, ZeroRowsWriteNothing) {
+  const Case c = Case::parse("quant.group/vllm/e4m3fn/bf16/0x640/gs32/ue8m0-packed/normal/s672");
+  EXPECT_EQ(mismatch(c, *host_backend("host-w64")), "");
+}
+
+TEST(QuantKernelsHost, UnsupportedShapesFailBeforeLaunch) {
+  Case c = Case::parse("quant.group/vllm/e4m3fn/bf16/3x512/gs128/row/normal/s1");
+  c.spec.k = 500;  // not a multiple of the group size
+  std::vector<std::byte> x(size_t(3 * 500 * 2));
+  std::vector<uint8_t> codes(3 * 500), scales(size_t(storage_bytes(c.spec.layout, c.spec.scale_shape())));
+  try {
+    host_backend("host-w32")->quant(c.spec, c.input, x, codes, scales);
+    FAIL() << "expected a BackendError";
+  } catch (const BackendError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a multiple of the group size"), std::string::npos) << e.what();
+  }
+  std::vector<uint8_t> short_codes(10);
+  c.spec.k = 512;
+  EXPECT_THROW(host_backend("host-w32")->quant(c.spec, Format::bf16, std::vector<std::byte>(3 * 512 * 2),
+                                               short_codes, scales),
+               BackendError);
+}
+
+#if defined(ULPGATE_HAVE_CUDA)
+TEST(QuantKernelsCuda, WithoutADeviceTheCudaBackendCannotBeMade) {
+  if (quant_kernels::gpu_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+  host_backend("host-w32");  // registers the backends
+  EXPECT_ANY_THROW(make_backend("cuda", "sm90"));
+}
+#endif
+
+// ---- faulty reductions the emulator must catch ------------------------------------------------
+
+// R12: the group reduction written for 32 lanes (shuffle width capped at 32), as in the wave64
+// bugs: on a 64-lane wavefront the two halves of a 64-lane group never meet.
+struct Wave32Amax {
+  ULPGATE_DEVICE float operator()(float a, int lanes, bool propagate) const {
+    const int width = std::min(lanes, 32);
+    for (int offset = width / 2; offset > 0; offset /= 2)
+      a = quant_kernels::amax_merge(a, dev::shfl_xor(a, offset, width), propagate);
+    return a;
+  }
+};
+
+// R17: a reduction covering 16 lanes (a group of 128 bf16 elements) applied to a group spread
+// over more lanes than that: the lanes past the 16th never contribute to the amax.
+struct SixteenLaneAmax {
+  ULPGATE_DEVICE float operator()(float a, int lanes, bool propagate) const {
+    const int width = std::min(lanes, 16);
+    for (int offset = width / 2; offset > 0; offset /= 2)
+      a = quant_kernels::amax_merge(a, dev::shfl_xor(a, offset, width), propagate);
+    return a;
+  }
+};
+
+template <class Reduce>
+class FaultyReductionBackend : public Backend {
+ public:
+  explicit FaultyReductionBackend(const Arch& arch) : arch_(arch) {}
+  std::string name() const override { return "faulty@" + std::string(arch_.name); }
+  void quant(const Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
+             std::span<uint8_t> scales) override {
+    quant_kernels::run_quant_host<Reduce>(arch_, spec, input, x, codes, scales);
+  }
+
+ private:
+  const Arch& arch_;
+};
+
+// Cases whose groups span a whole warp: per-token rows (and 128x128 tiles, reduced per warp).
+std::vector<Case> warp_wide_cases() {
+  std::vector<Case> out;
+  for (const Case& c : catalog())
+    if (c.spec.op == Op::token || c.spec.op == Op::block) out.push_back(c);
+  return out;
+}
+
+int failing_cases(Backend& b, const std::vector<Case>& cases) {
+  int n = 0;
+  for (const Case& c : cases) n += !mismatch(c, b).empty();
+  return n;
+}
+
+TEST(QuantKernelsFaults, R12Wave32ReductionPassesAtWarp32AndIsCaughtAtWarp64) {
+  const std::vector<Case> cases = warp_wide_cases();
+  ASSERT_FALSE(cases.empty());
+  FaultyReductionBackend<Wave32Amax> w32(kHostW32), w64(kHostW64);
+  EXPECT_EQ(failing_cases(w32, cases), 0);
+  EXPECT_GT(failing_cases(w64, cases), 0);
+}
+
+TEST(QuantKernelsFaults, R17GroupWiderThanItsReductionIsCaught) {
+  // gs 128 of fp32: 32 chunks of 4 elements, so 32 lanes per group.
+  const Case c = Case::parse("quant.group/vllm/e4m3fn/fp32/8x512/gs128/row/normal_sigma=2/s1");
+  for (const Arch* arch : {&kHostW32, &kHostW64}) {
+    FaultyReductionBackend<SixteenLaneAmax> faulty(*arch);
+    EXPECT_NE(mismatch(c, faulty), "") << arch->name;
+    EXPECT_EQ(mismatch(c, *host_backend(arch->name)), "") << arch->name;
+  }
+}
+
+}  // namespace
