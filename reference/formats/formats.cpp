@@ -180,6 +180,7 @@ std::string decimal(double x) {
 std::string rounding_story(double x, const Conversion& c, uint32_t code, double decoded) {
   const FormatInfo fi = info(c.format);
   const double ax = std::fabs(x);
+  const bool hip = c.overflow == Overflow::hip_host || c.overflow == Overflow::hip_host_nosat;
   if (std::isnan(x))
     return c.overflow == Overflow::clamp_first ? "NaN clamped by fminf(fmaxf(x, -max), max) to -max"
                                                : "NaN input gives the canonical NaN";
@@ -191,16 +192,24 @@ std::string rounding_story(double x, const Conversion& c, uint32_t code, double 
   if (is_nan(c.format, code)) {
     if (fi.family == Family::e8m0 && x == 0) return "zero has no ue8m0 encoding under zero-nan: NaN";
     if (fi.family == Family::e8m0 && x < 0) return "negative input under neg-nan: NaN";
+    if (hip) return "|x| exceeds the largest finite value before rounding (HIP host code): NaN";
     return "overflow: the value rounds above the largest finite value and the policy gives NaN";
   }
-  if (classify(c.format, code) == CodeClass::inf) return "overflow to Inf (non-saturating)";
+  if (classify(c.format, code) == CodeClass::inf)
+    return hip ? "|x| exceeds the largest finite value before rounding (HIP host code): Inf"
+               : "overflow to Inf (non-saturating)";
   const double max = decode(c.format, fi.max_mag);
   const double mag = std::fabs(decoded);
   if (mag == max && ax > max) {
     const uint32_t rne = encode(x, Conversion{c.format, Overflow::nosat, c.rounding, c.edges});
-    return std::fabs(decode(c.format, rne)) == max
-               ? "above the largest finite value, but rounds down to it"
-               : "saturated: the value exceeds the largest finite value";
+    if (std::fabs(decode(c.format, rne)) != max)
+      return hip ? "saturated: |x| exceeds the largest finite value before rounding (HIP host code)"
+                 : "saturated: the value rounds above the largest finite value";
+    // The step beyond max on the grid extended past it; their midpoint is the overflow tie.
+    const double beyond = fi.family == Family::e8m0 ? 2 * max : 2 * max - decode(c.format, fi.max_mag - 1);
+    if (ax == (max + beyond) / 2 && c.rounding == Rounding::rne)
+      return "a tie between the largest finite value and the step beyond it: rounded down to the even code";
+    return "above the largest finite value, but rounds down to it";
   }
   if (mag == ax) return "exact: the value is on the format's grid";
   if (fi.family == Family::e8m0 && (c.edges.min_code != 0 || c.edges.max_code != 254) &&

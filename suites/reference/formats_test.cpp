@@ -24,3 +24,23 @@ TEST(Formats, Smoke) {
   EXPECT_EQ(decode(Format::e5m2fnuz, 0x01), std::ldexp(1.0, -17));
   EXPECT_EQ(float_to_bf16(1.0f), 0x3F80);
 }
+
+TEST(Formats, ExplainSaysWhy) {
+  auto why = [](double x, const char* conv) { return explain(x, Conversion::parse(conv)).why; };
+  EXPECT_NE(why(464, "e4m3fn:satfinite").find("tie"), std::string::npos);
+  EXPECT_NE(why(466, "e4m3fn:satfinite").find("saturated"), std::string::npos);
+  EXPECT_NE(why(449, "e4m3fn:hip-host-nosat").find("before rounding"), std::string::npos);
+  EXPECT_NE(why(1.0625, "e4m3fn:satfinite").find("tie, to the even code"), std::string::npos);
+  EXPECT_NE(why(3.0, "ue8m0:satfinite:rne").find("tie"), std::string::npos);
+  EXPECT_NE(why(12, "e4m3fn").find("exact"), std::string::npos);
+  EXPECT_EQ(explain(1.0625, Conversion::parse("e4m3fn:satfinite")).code, 0x38u);  // tie down to even
+}
+
+// ties-to-even on ue8m0 means the even *code* (exponent + 127 even); rn ties up.
+TEST(Formats, Ue8m0TiesToEvenCode) {
+  EXPECT_EQ(encode(3.0f, Conversion::parse("ue8m0:satfinite:rne")), 128u);   // 2 (code 128) vs 4 (129)
+  EXPECT_EQ(encode(1.5f, Conversion::parse("ue8m0:satfinite:rne")), 128u);   // 1 (127) vs 2 (128)
+  EXPECT_EQ(encode(3.0f, Conversion::parse("ue8m0:satfinite:rn")), 129u);
+  EXPECT_EQ(encode(NAN, Conversion::parse("ue8m0:clamp-first:rp")), 254u);   // NaN -> -max -> |.|
+  EXPECT_EQ(encode(NAN, Conversion::parse("ue8m0:clamp-first:rp:neg-nan")), 255u);
+}

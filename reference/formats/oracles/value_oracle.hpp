@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -67,6 +68,16 @@ struct Input {
 // IEEE interchange decoding of a source value's fields (ebits, mbits) into an exact T.
 template <class T>
 Input<T> input_from_fields(uint64_t bits, int ebits, int mbits) {
+  if constexpr (std::is_same_v<T, double>) {
+    if (ebits == 8 && mbits == 23) {  // fp32 into double: let the hardware widen it (exact, fast)
+      float f;
+      const uint32_t u = uint32_t(bits);
+      std::memcpy(&f, &u, sizeof f);
+      if (std::isnan(f)) return {Input<T>::nan, std::signbit(f), 0};
+      if (std::isinf(f)) return {Input<T>::inf, std::signbit(f), 0};
+      return {Input<T>::finite, std::signbit(f), std::fabs(double(f))};
+    }
+  }
   const uint64_t frac = bits & ((uint64_t(1) << mbits) - 1);
   const int efield = int((bits >> mbits) & ((uint64_t(1) << ebits) - 1));
   const int bias = (1 << (ebits - 1)) - 1;
