@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
 bash ci/build.sh
-./build/harness/ulpgate formats verify
+./build/harness/ulpgate run --backend auto "$@"

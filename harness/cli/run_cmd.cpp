@@ -81,7 +81,8 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
   for (const CaseResult& r : sw.results) next.rows.push_back(golden_row(r));
   next.provenance.arch = arch;
   next.provenance.source = hardware ? GoldenSource::hardware : GoldenSource::emulation;
-  next.provenance.device = device;
+  next.provenance.device = !device.empty() ? device : hardware ? "unnamed device" : "host-SIMT emulation (CPU)";
+  next.provenance.toolkit = std::string("host compiler ") + __VERSION__;
   next.provenance.suite_version = ULPGATE_VERSION;
   next.provenance.commit = ULPGATE_COMMIT;
   next.provenance.date = today();

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds ulpgate for a CUDA machine that has the CUDA runtime but none of Debian's -dev packages
+# (the H200 image): kernels for sm_90a, Boost.Context / GoogleTest / xxHash linked statically,
+# cudart dynamic, no LLVM (the APFloat oracle stays on the build machine), no HIP checks.
+# Then copies what the GPU run needs into ${GPU_DIST:-.gpu}/ (ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh
+BUILD_DIR=build-gpu bash ci/build.sh \
+  -DBoost_USE_STATIC_LIBS=ON \
+  -DXXHASH_LIB=/usr/lib/x86_64-linux-gnu/libxxhash.a \
+  -DULPGATE_LLVM_LIB=ULPGATE_LLVM_LIB-NOTFOUND \
+  -DULPGATE_HIPCC=ULPGATE_HIPCC-NOTFOUND -DULPGATE_CLANG19=ULPGATE_CLANG19-NOTFOUND
+dist=${GPU_DIST:-.gpu}
+rm -rf "$dist" && mkdir -p "$dist"
+cp build-gpu/harness/ulpgate "$dist/"
+find build-gpu/suites -maxdepth 2 -type f -name 'test_*' -perm -u+x -exec cp {} "$dist/" \;
+strip "$dist"/* 2>/dev/null || true
+du -sh "$dist"
