@@ -1,6 +1,7 @@
 // Which oracles this build has, and the shared helpers.
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "reference/formats/oracles/oracle.hpp"
 
@@ -19,6 +20,14 @@ const char* cuda_oracle_absent_reason() {
 const char* llvm_oracle_absent_reason() {
   return "oracle (b) not built: LLVM 19 (llvm-19-dev, APFloat) was not found at configure time";
 }
+
+// Absent oracles still link; asking for one is a programming error (check have_*_oracle()).
+#if !ULPGATE_HAVE_CUDA_ORACLE
+Oracle cuda_oracle() { throw std::logic_error(cuda_oracle_absent_reason()); }
+#endif
+#if !ULPGATE_HAVE_LLVM_ORACLE
+Oracle llvm_oracle() { throw std::logic_error(llvm_oracle_absent_reason()); }
+#endif
 
 const std::vector<Oracle>& available_oracles() {
   static const std::vector<Oracle> all = [] {
