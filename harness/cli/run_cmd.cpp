@@ -60,8 +60,12 @@ int run_gate(const Selection& s, const std::string& golden_dir, const ReportOpti
   return gate_exit_code(report);
 }
 
-int run_golden_update(Selection s, const std::string& arch, const std::string& root, bool hardware,
-                      const std::string& device) {
+struct HardwareInfo {
+  bool hardware = false;
+  std::string device, driver, toolkit;
+};
+
+int run_golden_update(Selection s, const std::string& arch, const std::string& root, const HardwareInfo& hw) {
   if (s.archs.empty()) s.archs = arch == "host" ? std::vector<std::string>{"host-w32", "host-w64"}
                                                  : std::vector<std::string>{arch};
   const SweepResult sw = sweep(s);
@@ -80,9 +84,10 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
   }
   for (const CaseResult& r : sw.results) next.rows.push_back(golden_row(r));
   next.provenance.arch = arch;
-  next.provenance.source = hardware ? GoldenSource::hardware : GoldenSource::emulation;
-  next.provenance.device = !device.empty() ? device : hardware ? "unnamed device" : "host-SIMT emulation (CPU)";
-  next.provenance.toolkit = std::string("host compiler ") + __VERSION__;
+  next.provenance.source = hw.hardware ? GoldenSource::hardware : GoldenSource::emulation;
+  next.provenance.device = !hw.device.empty() ? hw.device : hw.hardware ? "unnamed device" : "host-SIMT emulation (CPU)";
+  next.provenance.driver = hw.driver;
+  next.provenance.toolkit = !hw.toolkit.empty() ? hw.toolkit : std::string("host compiler ") + __VERSION__;
   next.provenance.suite_version = ULPGATE_VERSION;
   next.provenance.commit = ULPGATE_COMMIT;
   next.provenance.date = today();
@@ -98,8 +103,8 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
 void add_run_commands(CLI::App& app, int& rc) {
   static Selection sel;
   static ReportOptions ro;
-  static std::string golden_dir, arch, root = "golden", device, repro_id, dump_dir;
-  static bool hardware = false;
+  static std::string golden_dir, arch, root = "golden", repro_id, dump_dir;
+  static HardwareInfo hw;
 
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
   list->add_option("--filter", sel.filter, "glob over case ids");
@@ -130,9 +135,11 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->add_option("--filter", sel.filter, "glob over case ids");
   update->add_option("--backend", sel.backend, "backend that produces the observations");
   update->add_option("--root", root, "golden root directory");
-  update->add_flag("--hardware", hardware, "observations come from real hardware (provenance)");
-  update->add_option("--device", device, "device name for the provenance header");
-  update->callback([&] { rc = run_golden_update(sel, arch, root, hardware, device); });
+  update->add_flag("--hardware", hw.hardware, "observations come from real hardware (provenance)");
+  update->add_option("--device", hw.device, "device name for the provenance header");
+  update->add_option("--driver", hw.driver, "driver version for the provenance header");
+  update->add_option("--toolkit", hw.toolkit, "toolkit for the provenance header");
+  update->callback([&] { rc = run_golden_update(sel, arch, root, hw); });
 
   auto* repro = app.add_subcommand("repro", "replay one case with full diagnostics");
   repro->add_option("case", repro_id, "case id")->required();
