@@ -40,8 +40,12 @@ std::string today() {
   return buf;
 }
 
-int run_gate(const Selection& s, const std::string& golden_dir, const ReportOptions& ro) {
-  const SweepResult sw = sweep(s);
+// as_backend: judge this run as if it came from another backend, so the host emulation at an
+// arch's semantics can be gated against that arch's hardware golden rows (a prediction check).
+int run_gate(const Selection& s, const std::string& golden_dir, const std::string& as_backend, const ReportOptions& ro) {
+  SweepResult sw = sweep(s);
+  if (!as_backend.empty())
+    for (CaseResult& r : sw.results) r.backend = as_backend;
   write_reports(sw.results, ro);
   const GoldenFile golden = read_golden(golden_path(golden_dir, "quant"));
   // Golden rows of cases this run did not select are out of scope, not "missing".
@@ -103,7 +107,7 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
 void add_run_commands(CLI::App& app, int& rc) {
   static Selection sel;
   static ReportOptions ro;
-  static std::string golden_dir, arch, root = "golden", repro_id, dump_dir;
+  static std::string golden_dir, as_backend, arch, root = "golden", repro_id, dump_dir;
   static HardwareInfo hw;
 
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
@@ -126,7 +130,8 @@ void add_run_commands(CLI::App& app, int& rc) {
   add_selection(gate_cmd, sel);
   add_report_options(gate_cmd, ro);
   gate_cmd->add_option("--golden", golden_dir, "golden/<arch>")->required();
-  gate_cmd->callback([&] { rc = run_gate(sel, golden_dir, ro); });
+  gate_cmd->add_option("--as-backend", as_backend, "compare with the golden rows of this backend (e.g. cuda@sm90)");
+  gate_cmd->callback([&] { rc = run_gate(sel, golden_dir, as_backend, ro); });
 
   auto* golden = app.add_subcommand("golden", "golden-file maintenance");
   golden->require_subcommand(1);
