@@ -8,5 +8,6 @@ namespace ulpgate::cli {
 enum ExitCode : int { kPass = 0, kFail = 1, kUsage = 2, kInfra = 3 };
 
 void add_formats_commands(CLI::App& app, int& rc);  // formats verify|table, convert, decode
+void add_bench_commands(CLI::App& app, int& rc);    // bench: kernel bandwidth vs copy (CUDA)
 
 }  // namespace ulpgate::cli

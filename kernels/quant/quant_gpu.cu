@@ -29,9 +29,24 @@ class DeviceBytes {
   std::size_t n_;
 };
 
+// The plan's kernels on device pointers; throws gpu::GpuError.
+void launch_plan(const QuantPlan& plan, const void* x, uint8_t* codes, uint8_t* scales, gpu::Stream stream) {
+  launch_quant(plan, x, codes, scales,
+               [stream](const LaunchConfig& cfg, const auto& kernel) { gpu::launch(cfg, kernel, stream); });
+}
+
 }  // namespace
 
 int gpu_device_count() { return gpu::device_count(); }
+
+void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_dev, uint8_t* scales_dev,
+                      void* stream) {
+  try {
+    launch_plan(plan, x_dev, codes_dev, scales_dev, static_cast<gpu::Stream>(stream));
+  } catch (const gpu::GpuError& e) {
+    throw QuantError(e.what());
+  }
+}
 
 void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::span<uint8_t> codes,
                    std::span<uint8_t> scales) {
@@ -41,8 +56,7 @@ void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::spa
     dcodes.poison();
     dscales.poison();
     dx.upload(x.data());
-    launch_quant(plan, dx.get<const void>(), dcodes.get(), dscales.get(),
-                 [](const LaunchConfig& cfg, const auto& kernel) { gpu::launch(cfg, kernel); });
+    launch_plan(plan, dx.get<const void>(), dcodes.get(), dscales.get(), gpu::Stream{});
     gpu::synchronize();
     dcodes.download(codes.data());
     dscales.download(scales.data());

@@ -19,4 +19,10 @@ int gpu_device_count();
 void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::span<uint8_t> codes,
                    std::span<uint8_t> scales);
 
+// Launches the plan's kernels on device buffers the caller owns (sized as plan_quant checked),
+// on `stream` (a cudaStream_t / hipStream_t; nullptr: the default stream). No copies, no
+// synchronization: for timing. A launch failure throws QuantError naming the call.
+void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_dev, uint8_t* scales_dev,
+                      void* stream = nullptr);
+
 }  // namespace ulpgate::quant_kernels

@@ -1,0 +1,185 @@
+// `ulpgate bench`: the quantization kernels' effective bandwidth on a CUDA device, as a fraction
+// of the device's copy bandwidth measured in the same run (issue 4, "Performance"). A benchmark
+// result, not a test: exit 1 when a row misses its target; exit 3 without CUDA support or device.
+#include <fnmatch.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "harness/cli/command.hpp"
+#include "harness/quant/quant_case.hpp"
+#include "kernels/portable/arch.hpp"
+#include "kernels/quant/quant_plan.hpp"
+#if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/quant/quant_bench.hpp"
+#endif
+
+#ifndef ULPGATE_VERSION
+#define ULPGATE_VERSION "unknown"
+#endif
+#ifndef ULPGATE_COMMIT
+#define ULPGATE_COMMIT "unknown"
+#endif
+
+namespace ulpgate::cli {
+namespace {
+
+// Each row names a case; only its spec and input dtype matter here (the bench fills the input
+// on the device, so the distribution and seed segments are not used). Target: fraction of copy.
+struct BenchCase {
+  const char* id;
+  double target;
+};
+constexpr BenchCase kBenchCases[] = {
+    {"quant.group/vllm/e4m3fn/bf16/32768x7168/gs128/row/normal/s1", 0.85},
+    {"quant.group/vllm/e4m3fn/bf16/32768x7168/gs128/ue8m0-packed/normal/s1", 0.85},
+    {"quant.mx/te/e4m3fn/bf16/32768x7168/gs32/mx-swizzle-128x4/normal/s1", 0.80},
+    {"quant.mx/ocp-mx/e4m3fn/bf16/32768x7168/gs32/mx-row/normal/s1", 0.80},
+};
+
+struct Planned {
+  std::string id;
+  double target;
+  quant_kernels::QuantPlan plan;
+  std::size_t x_bytes, codes_bytes, scale_bytes;
+  std::size_t moved() const { return x_bytes + codes_bytes + scale_bytes; }  // read + written
+};
+
+// The bench cases the filter selects, planned for sm90 (which also checks their sizes).
+std::vector<Planned> plan_cases(const std::string& filter) {
+  std::vector<Planned> out;
+  for (const BenchCase& b : kBenchCases) {
+    const quant::Case c = quant::Case::parse(b.id);
+    const std::string id = c.id();
+    if (fnmatch(filter.c_str(), id.c_str(), 0) != 0) continue;
+    const std::size_t elems = std::size_t(c.spec.m * c.spec.k);
+    const std::size_t x = elems * (c.input == Format::fp32 ? 4 : 2);
+    const std::size_t scales = std::size_t(quant::storage_bytes(c.spec.layout, c.spec.scale_shape()));
+    out.push_back({id, b.target, quant_kernels::plan_quant(c.spec, c.input, kSm90, x, elems, scales), x, elems,
+                   scales});
+  }
+  if (out.empty()) throw UsageError("bench: no bench case matches --filter '" + filter + "'");
+  return out;
+}
+
+#if defined(ULPGATE_HAVE_CUDA)
+constexpr std::size_t kCopyBytes = std::size_t(1) << 30;  // 1 GiB each way: far above L2
+constexpr const char* kCopyId = "copy.d2d/1GiB";
+
+struct Row {
+  std::string id;
+  std::size_t bytes;
+  double median_us, min_us, gbps, pct_copy, target_pct;  // target_pct < 0: no target (the copy)
+  bool pass;
+};
+
+double gbps(std::size_t bytes, double us) { return double(bytes) / (us * 1e3); }  // GB = 1e9 B
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+std::string today() {
+  char buf[16];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+const char* result_name(const Row& r) { return r.target_pct < 0 ? "ref" : r.pass ? "pass" : "FAIL"; }
+
+void print_table(const std::vector<Row>& rows) {
+  std::printf("%-72s %12s %10s %10s %9s %7s %7s  %s\n", "case", "bytes moved", "median us", "min us", "GB/s",
+              "% copy", "target", "result");
+  for (const Row& r : rows)
+    std::printf("%-72s %12zu %10.1f %10.1f %9.1f %6.1f%% %7s  %s\n", r.id.c_str(), r.bytes, r.median_us, r.min_us,
+                r.gbps, r.pct_copy, r.target_pct < 0 ? "-" : (fixed(r.target_pct, 0) + "%").c_str(),
+                result_name(r));
+}
+
+// The same table as CSV, under a provenance header like the golden files'.
+void write_csv(const std::string& path, const quant_kernels::BenchDevice& dev, int reps,
+               const std::vector<Row>& rows) {
+  std::ofstream f(path);
+  if (!f) throw std::runtime_error("bench: cannot open " + path + " for writing");
+  f << "# ulpgate bench: effective bandwidth = (bytes read + bytes written) / median kernel time;"
+       " GB = 1e9 bytes; % copy = of the D2D copy measured in the same run\n"
+    << "# arch=sm" << dev.sm_major << dev.sm_minor << "\n"
+    << "# source=hardware\n"
+    << "# device=" << dev.name << "\n"
+    << "# driver=CUDA " << dev.driver << "\n"
+    << "# toolkit=CUDA " << dev.runtime << "\n"
+    << "# suite_version=" << ULPGATE_VERSION << "\n"
+    << "# commit=" << ULPGATE_COMMIT << "\n"
+    << "# date=" << today() << "\n"
+    << "# reps=" << reps << "\n"
+    << "case_id,bytes,median_us,min_us,gbps,pct_copy,target_pct,result\n";
+  for (const Row& r : rows)
+    f << r.id << "," << r.bytes << "," << fixed(r.median_us, 2) << "," << fixed(r.min_us, 2) << ","
+      << fixed(r.gbps, 1) << "," << fixed(r.pct_copy, 1) << "," << (r.target_pct < 0 ? "" : fixed(r.target_pct, 0))
+      << "," << result_name(r) << "\n";
+  f.close();
+  if (!f) throw std::runtime_error("bench: writing " + path + " failed");
+}
+
+int run_bench(const std::string& filter, const std::string& csv, int reps) {
+  const std::vector<Planned> cases = plan_cases(filter);
+  if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
+    std::fprintf(stderr, "ulpgate bench: no CUDA device to benchmark on: %s\n", why.c_str());
+    return kInfra;
+  }
+  const quant_kernels::BenchDevice dev = quant_kernels::bench_device();
+  std::printf("device: %s (sm_%d%d, L2 %.1f MB, driver CUDA %s, runtime CUDA %s), %d timed runs per row\n",
+              dev.name.c_str(), dev.sm_major, dev.sm_minor, double(dev.l2_bytes) / 1e6, dev.driver.c_str(),
+              dev.runtime.c_str(), reps);
+
+  const quant_kernels::Timing copy = quant_kernels::time_copy_gpu(kCopyBytes, reps);
+  const double copy_gbps = gbps(2 * kCopyBytes, copy.median_us);
+  std::printf("copy bandwidth: %.1f GB/s (cudaMemcpyAsync D2D of 1 GiB, read + write, median %.1f us)\n",
+              copy_gbps, copy.median_us);
+
+  std::vector<Row> rows{{kCopyId, 2 * kCopyBytes, copy.median_us, copy.min_us, copy_gbps, 100.0, -1, true}};
+  bool all_pass = true;
+  for (const Planned& c : cases) {
+    const quant_kernels::Timing t = quant_kernels::time_quant_gpu(c.plan, c.x_bytes, c.codes_bytes, c.scale_bytes, reps);
+    const double bw = gbps(c.moved(), t.median_us), pct = 100.0 * bw / copy_gbps;
+    const bool pass = pct >= 100.0 * c.target;
+    all_pass = all_pass && pass;
+    rows.push_back({c.id, c.moved(), t.median_us, t.min_us, bw, pct, 100.0 * c.target, pass});
+  }
+  print_table(rows);
+  if (!csv.empty()) {
+    write_csv(csv, dev, reps, rows);
+    std::printf("wrote %s\n", csv.c_str());
+  }
+  std::printf("bench: %s\n", all_pass ? "every row meets its target" : "a row misses its target");
+  return all_pass ? kPass : kFail;
+}
+#else
+int run_bench(const std::string& filter, const std::string&, int) {
+  (void)plan_cases(filter);  // the same usage errors as a CUDA build
+  std::fprintf(stderr,
+               "ulpgate bench: this build has no CUDA support (nvcc not found at configure time, or "
+               "ULPGATE_CPU_ONLY); rebuild with the CUDA toolkit to benchmark\n");
+  return kInfra;
+}
+#endif
+
+}  // namespace
+
+void add_bench_commands(CLI::App& app, int& rc) {
+  static std::string filter = "*", csv;
+  static int reps = 100;
+  auto* bench = app.add_subcommand("bench", "time the quantization kernels against the device's copy bandwidth (CUDA)");
+  bench->add_option("--filter", filter, "glob over the bench case ids");
+  bench->add_option("--csv", csv, "also write the table as CSV with a provenance header");
+  bench->add_option("--reps", reps, "timed runs per row (median over them)")->check(CLI::Range(50, 100000));
+  bench->callback([&] { rc = run_bench(filter, csv, reps); });
+}
+
+}  // namespace ulpgate::cli
