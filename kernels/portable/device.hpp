@@ -74,6 +74,8 @@
 #define ULPGATE_DEVICE __device__ __forceinline__
 #define ULPGATE_HOST_DEVICE __host__ __device__
 #define ULPGATE_KERNEL __global__
+// Fixed-size loops over a vector's elements: unrolled, so the elements stay in registers.
+#define ULPGATE_UNROLL _Pragma("unroll")
 #else
 #include <cmath>
 #include <cstring>
@@ -82,6 +84,7 @@
 #define ULPGATE_DEVICE inline
 #define ULPGATE_HOST_DEVICE
 #define ULPGATE_KERNEL
+#define ULPGATE_UNROLL
 #endif
 
 #if !defined(__CUDACC__)

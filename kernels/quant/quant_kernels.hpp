@@ -46,8 +46,10 @@ struct Chunk {
     Chunk c;
     if (n == size && reinterpret_cast<uintptr_t>(p) % 16 == 0) {
       const Pack16<T> pack = dev::load16(p);
+      ULPGATE_UNROLL
       for (int i = 0; i < size; ++i) c.v[i] = Input<In>::widen(pack.v[i]);
     } else {
+      ULPGATE_UNROLL
       for (int i = 0; i < size; ++i) c.v[i] = i < n ? Input<In>::widen(p[i]) : 0.0f;
     }
     return c;
@@ -94,6 +96,7 @@ ULPGATE_DEVICE void quantize_chunk(const QuantMath& p, const Factor& f, const ty
                                    uint8_t* codes, int n) {
   const Chunk<In> c = Chunk<In>::load(x, n);
   uint8_t q[Chunk<In>::size];
+  ULPGATE_UNROLL
   for (int i = 0; i < Chunk<In>::size; ++i) q[i] = quantize_one(p, f, c.v[i]);
   store_codes(codes, q, n);
 }
@@ -122,6 +125,7 @@ struct GroupQuant {
     float amax = 0.0f;
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
       const Chunk<In> chunk = Chunk<In>::load(x + base + c, int(gs - c < V ? gs - c : V));
+      ULPGATE_UNROLL
       for (int i = 0; i < V; ++i) amax = amax_step(amax, chunk.v[i], math.nan_propagate);
     }
     amax = Reduce{}(amax, lanes, math.nan_propagate);
@@ -158,6 +162,7 @@ struct TileQuant {
       for (int64_t j = tid; j < chunks; j += threads) {
         const int64_t c = j % per_row * V, at = (r0 + j / per_row) * k + c0 + c;
         const Chunk<In> chunk = Chunk<In>::load(x + at, int(cols - c < V ? cols - c : V));
+        ULPGATE_UNROLL
         for (int i = 0; i < V; ++i) amax = amax_step(amax, chunk.v[i], math.nan_propagate);
       }
       amax = Reduce{}(amax, warp, math.nan_propagate);
