@@ -9,7 +9,7 @@ bash ci/setup.sh
 BUILD_DIR=build-gpu bash ci/build.sh \
   -DBoost_USE_STATIC_LIBS=ON \
   -DXXHASH_LIB=/usr/lib/x86_64-linux-gnu/libxxhash.a \
-  -DULPGATE_LLVM_LIB=ULPGATE_LLVM_LIB-NOTFOUND \
+  -DULPGATE_WITH_LLVM_ORACLE=OFF \
   -DULPGATE_HIPCC=ULPGATE_HIPCC-NOTFOUND -DULPGATE_CLANG19=ULPGATE_CLANG19-NOTFOUND
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
