@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test (except those labelled `long`), then the sanitizer job:
-# the CPU libraries and their tests rebuilt with ASan + UBSan, failing on any report.
+# the CPU libraries, the host-SIMT kernels and their tests rebuilt with ASan + UBSan, failing on
+# any report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
@@ -11,4 +12,4 @@ echo "== sanitizer job (ASan + UBSan) =="
 BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo bash ci/build.sh -DULPGATE_SANITIZE=ON -DULPGATE_CPU_ONLY=ON
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ULPGATE_RANDOM_INPUTS=${ULPGATE_RANDOM_INPUTS:-65536}  # sanitized builds run the random sweeps smaller
-ctest --test-dir build-asan -L 'reference|harness' -LE long --output-on-failure -j "$(nproc)"
+ctest --test-dir build-asan -L 'reference|harness|kernels' -LE long --output-on-failure -j "$(nproc)"

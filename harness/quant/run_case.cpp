@@ -1,7 +1,6 @@
 #include "harness/quant/run_case.hpp"
 
 #include <chrono>
-#include <cstring>
 
 #include "harness/golden/golden_file.hpp"
 #include "harness/quant/budget.hpp"
@@ -25,9 +24,10 @@ CaseRun run_case(const Case& c, Backend& backend) {
     run.result.verdict = Verdict::error;
     run.result.message = e.what();
   }
-  std::vector<std::byte> out(run.codes.size() + run.storage.size());
-  std::memcpy(out.data(), run.codes.data(), run.codes.size());
-  std::memcpy(out.data() + run.codes.size(), run.storage.data(), run.storage.size());
+  // The digest covers codes then scale storage (both may be empty: M = 0).
+  std::vector<std::byte> out;
+  for (const auto* part : {&run.codes, &run.storage})
+    for (uint8_t b : *part) out.push_back(std::byte(b));
   run.result.digest = output_digest(out);
   run.result.backend = backend.name();
   run.result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -112,7 +112,8 @@ class FaultBackend : public Backend {
             const int64_t word = byte_offset(Layout::ue8m0_packed, ss, m, g) / 4;
             uint32_t w;
             std::memcpy(&w, &scales[size_t(4 * word)], 4);
-            w |= (bits >> (23 - 8 * (g % 4)));  // exponent lands in its lane, mantissa spills below
+            const int shift = 23 - 8 * int(g % 4);  // exponent lands in its lane, mantissa spills below
+            w |= shift >= 0 ? bits >> shift : bits << -shift;
             std::memcpy(&scales[size_t(4 * word)], &w, 4);
           }
         break;
