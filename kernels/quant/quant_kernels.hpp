@@ -91,10 +91,9 @@ struct GroupArith {
       : scale(group_scale(p, amax)), factor(group_factor(p, amax, scale)) {}
 };
 
+// Codes of one loaded chunk, stored as one word where aligned.
 template <Format In>
-ULPGATE_DEVICE void quantize_chunk(const QuantMath& p, const Factor& f, const typename Input<In>::T* x,
-                                   uint8_t* codes, int n) {
-  const Chunk<In> c = Chunk<In>::load(x, n);
+ULPGATE_DEVICE void quantize_chunk(const QuantMath& p, const Factor& f, const Chunk<In>& c, uint8_t* codes, int n) {
   uint8_t q[Chunk<In>::size];
   ULPGATE_UNROLL
   for (int i = 0; i < Chunk<In>::size; ++i) q[i] = quantize_one(p, f, c.v[i]);
@@ -105,6 +104,9 @@ template <Format In, class Reduce = ShuffleAmax>
 struct GroupQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
+  // Groups one thread keeps in flight on the fast path: more bytes in flight per SM is what a
+  // memory-bound kernel needs (one 16-byte load per thread leaves the H200 at ~20% of copy).
+  static constexpr int kBatch = 4;
   const T* x;
   uint8_t* codes;
   int64_t m, k, gs;  // rows, row length, group size (token: gs = k)
@@ -115,24 +117,62 @@ struct GroupQuant {
   ULPGATE_DEVICE void operator()() const {
     const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
-    const int64_t groups = m * (k / gs);
+    const int64_t groups = m * (k / gs), stride = threads / lanes;
+    const int sub = int(t % lanes);
     // Grid-stride over groups; the lanes of a group stay together, so shuffles see all of them.
-    for (int64_t gi = t / lanes; gi < groups; gi += threads / lanes) quantize_group(gi, int(t % lanes));
+    if (gs == int64_t(lanes) * V && reinterpret_cast<uintptr_t>(x) % 16 == 0) {
+      for (int64_t g0 = t / lanes; g0 < groups; g0 += kBatch * stride) quantize_batch(g0, stride, groups, sub);
+    } else {
+      for (int64_t gi = t / lanes; gi < groups; gi += stride) quantize_group(gi, sub);
+    }
   }
 
+  // Fast path: each lane holds exactly one full chunk of its group, so the group is read once
+  // and kept in registers; kBatch groups are loaded before any is reduced.
+  ULPGATE_DEVICE void quantize_batch(int64_t g0, int64_t stride, int64_t groups, int sub) const {
+    Pack16<T> raw[kBatch];
+    ULPGATE_UNROLL
+    for (int b = 0; b < kBatch; ++b) {
+      const int64_t gi = g0 + b * stride;
+      if (gi < groups) raw[b] = dev::load16(x + gi * gs + sub * V);
+    }
+    ULPGATE_UNROLL
+    for (int b = 0; b < kBatch; ++b) {
+      const int64_t gi = g0 + b * stride;
+      if (gi >= groups) continue;  // the same for every lane of the group: its shuffles stay whole
+      Chunk<In> c;
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) c.v[i] = Input<In>::widen(raw[b].v[i]);
+      finish_group(gi, sub, amax_of(c), c);
+    }
+  }
+
+  ULPGATE_DEVICE float amax_of(const Chunk<In>& c) const {
+    float amax = 0.0f;
+    ULPGATE_UNROLL
+    for (int i = 0; i < V; ++i) amax = amax_step(amax, c.v[i], math.nan_propagate);
+    return amax;
+  }
+
+  ULPGATE_DEVICE void finish_group(int64_t gi, int sub, float lane_amax, const Chunk<In>& c) const {
+    const GroupArith g(math, Reduce{}(lane_amax, lanes, math.nan_propagate));
+    if (sub == 0) scales.write(gi / (k / gs), gi % (k / gs), g.scale);
+    quantize_chunk<In>(math, g.factor, c, codes + gi * gs + sub * V, V);
+  }
+
+  // General path: a lane walks several chunks (token groups, unaligned input), reading twice.
   ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
     const int64_t row = gi / (k / gs), col = gi % (k / gs), base = row * k + col * gs;
     float amax = 0.0f;
-    for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
-      const Chunk<In> chunk = Chunk<In>::load(x + base + c, int(gs - c < V ? gs - c : V));
-      ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) amax = amax_step(amax, chunk.v[i], math.nan_propagate);
-    }
+    for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V)
+      amax = amax_merge(amax, amax_of(Chunk<In>::load(x + base + c, int(gs - c < V ? gs - c : V))), math.nan_propagate);
     amax = Reduce{}(amax, lanes, math.nan_propagate);
     const GroupArith g(math, amax);
     if (sub == 0) scales.write(row, col, g.scale);
-    for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V)
-      quantize_chunk<In>(math, g.factor, x + base + c, codes + base + c, int(gs - c < V ? gs - c : V));
+    for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
+      const int n = int(gs - c < V ? gs - c : V);
+      quantize_chunk<In>(math, g.factor, Chunk<In>::load(x + base + c, n), codes + base + c, n);
+    }
   }
 };
 
@@ -178,7 +218,8 @@ struct TileQuant {
       const GroupArith g(math, tile_amax[0]);
       for (int64_t j = tid; j < chunks; j += threads) {
         const int64_t c = j % per_row * V, at = (r0 + j / per_row) * k + c0 + c;
-        quantize_chunk<In>(math, g.factor, x + at, codes + at, int(cols - c < V ? cols - c : V));
+        const int n = int(cols - c < V ? cols - c : V);
+        quantize_chunk<In>(math, g.factor, Chunk<In>::load(x + at, n), codes + at, n);
       }
       dev::block_sync();  // warp_amax and tile_amax are reused by the next tile
     }
