@@ -62,15 +62,29 @@ ULPGATE_DEVICE void store_codes(uint8_t* dst, const uint8_t (&codes)[N], int n) 
   using Word = typename std::conditional<N == 8, uint64_t, uint32_t>::type;
   static_assert(N == sizeof(Word), "a chunk of codes is one word");
   if (n == N && reinterpret_cast<uintptr_t>(dst) % N == 0) {
+    Word w = 0;  // little-endian packing by shifts keeps the codes in registers
+    ULPGATE_UNROLL
+    for (int i = 0; i < N; ++i) w |= Word(codes[i]) << (8 * i);
 #if defined(ULPGATE_GPU)
-    Word w;
-    memcpy(&w, codes, N);
     *reinterpret_cast<Word*>(dst) = w;
 #else
-    memcpy(dst, codes, N);
+    memcpy(dst, &w, N);  // the host is little-endian too (x86-64, AArch64)
 #endif
   } else {
     for (int i = 0; i < n; ++i) dst[i] = codes[i];
+  }
+}
+
+// Row and column of group gi in rows of `per_row` groups. 64-bit division is a long software
+// sequence on GPUs; 32-bit where the indices fit.
+ULPGATE_DEVICE void row_col(int64_t gi, int64_t per_row, int64_t& row, int64_t& col) {
+  if ((uint64_t(gi) | uint64_t(per_row)) <= 0xffffffffu) {
+    const uint32_t r = uint32_t(gi) / uint32_t(per_row);
+    row = r;
+    col = int64_t(uint32_t(gi) - r * uint32_t(per_row));
+  } else {
+    row = gi / per_row;
+    col = gi - row * per_row;
   }
 }
 
@@ -156,13 +170,19 @@ struct GroupQuant {
 
   ULPGATE_DEVICE void finish_group(int64_t gi, int sub, float lane_amax, const Chunk<In>& c) const {
     const GroupArith g(math, Reduce{}(lane_amax, lanes, math.nan_propagate));
-    if (sub == 0) scales.write(gi / (k / gs), gi % (k / gs), g.scale);
+    if (sub == 0) {
+      int64_t row, col;
+      row_col(gi, scales.g, row, col);  // scales.g = k / gs groups per row
+      scales.write(row, col, g.scale);
+    }
     quantize_chunk<In>(math, g.factor, c, codes + gi * gs + sub * V, V);
   }
 
   // General path: a lane walks several chunks (token groups, unaligned input), reading twice.
   ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
-    const int64_t row = gi / (k / gs), col = gi % (k / gs), base = row * k + col * gs;
+    int64_t row, col;
+    row_col(gi, scales.g, row, col);
+    const int64_t base = row * k + col * gs;
     float amax = 0.0f;
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V)
       amax = amax_merge(amax, amax_of(Chunk<In>::load(x + base + c, int(gs - c < V ? gs - c : V))), math.nan_propagate);

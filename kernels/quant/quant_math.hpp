@@ -141,7 +141,9 @@ struct Factor {
 };
 
 ULPGATE_DEVICE Factor group_factor(const QuantMath& p, float amax, float s) {
-  if (p.pow2 || p.mx != quant::MxRule::none) return {true, s};  // x / 2^e is exact
+  // Powers of two (and the Inf/NaN scales of non-finite groups): 1/s is exact, so x * (1/s) is
+  // the same correctly rounded value as x / s, without a division per element.
+  if (p.pow2 || p.mx != quant::MxRule::none) return {false, div_rn(1.0f, s)};
   switch (p.quant_op) {
     case quant::QuantOp::divide: return {true, s};
     case quant::QuantOp::reciprocal: return {false, div_rn(1.0f, s)};
