@@ -13,6 +13,12 @@ constexpr std::array<std::pair<Op, std::string_view>, 4> kOps = {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// fmaxf / fminf semantics (a NaN operand is ignored) inline: libm's are out-of-line calls,
+// the hottest instructions of the reference. Signed zeros never meet here (amax of |x|, clamp
+// against +-max), so the order between -0 and +0 does not matter.
+inline float max_ignoring_nan(float a, float b) { return std::isnan(b) ? a : std::isnan(a) || a < b ? b : a; }
+inline float min_ignoring_nan(float a, float b) { return std::isnan(b) ? a : std::isnan(a) || b < a ? b : a; }
+
 // ue8m0 by exponent bits: exponent + 1 if the mantissa is nonzero (vLLM, DeepGEMM, sglang).
 float pow2_by_bits(float s, bool exp_clamp) {
   if (std::isnan(s)) return s;
@@ -73,7 +79,7 @@ template <Format F>
 uint8_t clamp_and_cast(const Profile& p, float max, float q) {
   if (p.clamp) {
     if (p.nan == NanPolicy::ignore)
-      q = std::fmin(std::fmax(q, -max), max);  // fminf/fmaxf: NaN -> -max
+      q = min_ignoring_nan(max_ignoring_nan(q, -max), max);  // fminf/fmaxf: NaN -> -max
     else if (std::isfinite(q))
       q = std::clamp(q, -max, max);
   }
@@ -110,7 +116,7 @@ std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
     for (int64_t c = c0; c < c1; ++c) {
       const float v = x[size_t(r * spec.k + c)];
       a = propagate && (std::isnan(v) || std::isnan(a)) ? std::numeric_limits<float>::quiet_NaN()
-                                                         : std::fmax(a, std::fabs(v));
+                                                         : max_ignoring_nan(a, std::fabs(v));
     }
     amax[size_t(si)] = a;
   });
@@ -191,24 +197,21 @@ Result quantize_profile(const Spec& spec, std::span<const float> x) {
 uint32_t ideal_code(double x, double s, double clamp_max, const Conversion& cast) {
   const double ax = std::fabs(x);
   const std::vector<double>& grid = positive_grid(cast.format);
+  const size_t last = grid.size() - 1;  // the overflow point past max
   double v;
   if (clamp_max > 0 && ax >= s * clamp_max) {
     v = clamp_max;
   } else {
-    size_t lo = 0, hi = grid.size() - 1;  // invariant: s*grid[lo] <= ax < s*grid[hi] (or hi = last)
-    if (s * grid[hi] <= ax) {
-      lo = hi;
-    } else {
-      while (hi - lo > 1) {
-        const size_t mid = (lo + hi) / 2;
-        (s * grid[mid] <= ax ? lo : hi) = mid;
-      }
-    }
-    v = grid[lo];
-    if (lo + 1 < grid.size() && s * grid[lo] != ax) {
-      const double boundary = s * ((grid[lo] + grid[lo + 1]) / 2);  // exact: fp32 times 5 bits
-      if (ax > boundary || (ax == boundary && (lo & 1))) v = grid[lo + 1];
-    }
+    // The fp64 quotient is within 2^-53 of x / s, so its RNE code is at most one grid step from
+    // the exact answer; the exact comparisons with s times the two neighbouring midpoints settle
+    // it (each product is exact: an fp32 scale times a 5-bit midpoint).
+    const uint32_t code = encode(ax / s, Conversion{cast.format, Overflow::satfinite, Rounding::rne});
+    size_t i = std::min<size_t>(code, last);
+    if (i < last && (ax > s * ((grid[i] + grid[i + 1]) / 2) || (ax == s * ((grid[i] + grid[i + 1]) / 2) && (i & 1))))
+      ++i;
+    else if (i > 0 && (ax < s * ((grid[i - 1] + grid[i]) / 2) || (ax == s * ((grid[i - 1] + grid[i]) / 2) && (i & 1))))
+      --i;
+    v = grid[i];
   }
   return encode(std::signbit(x) ? -v : v, cast);
 }
