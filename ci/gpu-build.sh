@@ -14,6 +14,9 @@ BUILD_DIR=build-gpu bash ci/build.sh \
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
 cp build-gpu/harness/ulpgate "$dist/"
-find build-gpu/suites -maxdepth 2 -type f -name 'test_*' -perm -u+x -exec cp {} "$dist/" \;
+# The tests that exercise a GPU or the kernels (the formats sweeps belong to the CPU machine).
+for t in kernels/test_kernels_gpu kernels/test_quant_kernels kernels/test_host_simt quant/test_quant_harness; do
+  cp "build-gpu/suites/$t" "$dist/"
+done
 strip "$dist"/* 2>/dev/null || true
 du -sh "$dist"
