@@ -60,4 +60,19 @@ void rethrow_as_usage(const io::error::base& e, std::string_view file, unsigned 
   fail_at(file, line, e.what());
 }
 
+std::string quote_field(std::string_view s) {
+  const bool quote = s.find_first_of(",\"\r\n") != std::string_view::npos ||
+                     (!s.empty() && (s.front() == '#' || s.front() == ' ' || s.back() == ' ' ||
+                                     s.front() == '\t' || s.back() == '\t'));
+  if (!quote) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string number_text(double v) {
+  char buf[64];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
 }  // namespace ulpgate::csv

@@ -28,6 +28,11 @@ using Reader = io::CSVReader<N, io::trim_chars<' ', '\t'>, io::double_quote_esca
 
 [[noreturn]] void fail_at(std::string_view file, unsigned line, std::string_view what);
 
+// Writing: a field quoted when a reader would otherwise misread it (comma, quote, line break, a
+// leading '#', spaces or tabs that trimming would eat), and a number in its shortest exact text.
+std::string quote_field(std::string_view s);
+std::string number_text(double v);
+
 // The whole file; UsageError "FILE: cannot read: REASON" when it cannot be opened.
 std::string read_text_file(const std::filesystem::path& path);
 

@@ -132,28 +132,17 @@ void reject_line_breaks(std::string_view s) {
     throw std::invalid_argument("golden field holds a line break: '" + std::string(s) + "'");
 }
 
-// A CSV field, quoted when it would otherwise be misread (comma, quote, a leading '#', spaces
-// that trimming would eat).
+// A golden row is one line: a field with a line break is refused, everything else quoted as needed.
 std::string csv_field(std::string_view s) {
   reject_line_breaks(s);
-  const bool quote = s.find_first_of(",\"") != std::string_view::npos ||
-                     (!s.empty() && (s.front() == '#' || s.front() == ' ' || s.back() == ' ' ||
-                                     s.front() == '\t' || s.back() == '\t'));
-  if (!quote) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
+  return csv::quote_field(s);
 }
 
-std::string number_text(double v) {
-  char buf[64];
-  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-}
 
 std::string row_text(const GoldenRow& r) {
   std::string s = csv_field(r.case_id) + "," + csv_field(r.backend) + "," + digest_hex(r.digest);
   for (uint64_t n : {r.elements}) s += "," + std::to_string(n);
-  s += "," + number_text(r.max_ulp);
+  s += "," + csv::number_text(r.max_ulp);
   for (uint64_t n : {r.n_exact, r.n_within, r.n_over, r.n_nonfinite, r.n_nan}) s += "," + std::to_string(n);
   return s + "," + std::string(verdict_name(r.verdict)) + "\n";
 }
@@ -168,7 +157,7 @@ std::string golden_row_changes(const GoldenRow& a, const GoldenRow& b) {
   field("verdict", std::string(verdict_name(a.verdict)), std::string(verdict_name(b.verdict)));
   field("digest", digest_hex(a.digest), digest_hex(b.digest));
   field("elements", std::to_string(a.elements), std::to_string(b.elements));
-  field("max_ulp", number_text(a.max_ulp), number_text(b.max_ulp));
+  field("max_ulp", csv::number_text(a.max_ulp), csv::number_text(b.max_ulp));
   field("n_exact", std::to_string(a.n_exact), std::to_string(b.n_exact));
   field("n_within", std::to_string(a.n_within), std::to_string(b.n_within));
   field("n_over", std::to_string(a.n_over), std::to_string(b.n_over));
@@ -317,7 +306,7 @@ std::string golden_diff(std::span<const GoldenRow> old_rows, std::span<const Gol
     if (!before) {
       ++added;
       s += "added    " + row_key(*after) + ": " + std::string(verdict_name(after->verdict)) +
-           ", digest " + digest_hex(after->digest) + ", max_ulp " + number_text(after->max_ulp) + "\n";
+           ", digest " + digest_hex(after->digest) + ", max_ulp " + csv::number_text(after->max_ulp) + "\n";
     } else if (!after) {
       ++removed;
       s += "removed  " + row_key(*before) + "\n";

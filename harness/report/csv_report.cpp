@@ -4,25 +4,13 @@
 #include <string>
 #include <string_view>
 
+#include "harness/golden/csv_table.hpp"
 #include "harness/golden/golden_file.hpp"
 
 namespace ulpgate {
 
-namespace {
-
-std::string field(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string number_text(double v) {
-  char buf[64];
-  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-}
-
-}  // namespace
+using csv::number_text;
+constexpr auto field = csv::quote_field;
 
 void write_csv_report(std::ostream& out, std::span<const CaseResult> results) {
   out << "case_id,family,profile,backend,verdict,elements,n_exact,n_within,n_over,n_nonfinite,"
