@@ -1,5 +1,7 @@
 #include "reference/formats/formats.hpp"
 
+#include "reference/formats/name_table.hpp"
+
 #include <array>
 #include <cstdio>
 #include <limits>
@@ -7,28 +9,6 @@
 
 namespace ulpgate {
 namespace {
-
-template <class E, size_t N>
-struct NameTable {
-  std::array<std::pair<E, std::string_view>, N> rows;
-
-  std::string_view name(E e) const {
-    for (auto& [v, n] : rows)
-      if (v == e) return n;
-    return "?";
-  }
-  std::string choices() const {
-    std::string s;
-    for (auto& [v, n] : rows) s += (s.empty() ? "" : ", ") + std::string(n);
-    return s;
-  }
-  E parse(std::string_view text, std::string_view what) const {
-    for (auto& [v, n] : rows)
-      if (n == text) return v;
-    throw UsageError("unknown " + std::string(what) + " '" + std::string(text) +
-                     "' (valid: " + choices() + ")");
-  }
-};
 
 constexpr NameTable<Format, 8> kFormatNames{{{{Format::e4m3fn, "e4m3fn"},
                                               {Format::e4m3fnuz, "e4m3fnuz"},

@@ -6,11 +6,12 @@
 #include <stdexcept>
 
 #include "reference/formats/formats.hpp"
+#include "reference/formats/name_table.hpp"
 
 namespace ulpgate::quant {
 namespace {
 
-constexpr std::array<std::pair<Layout, std::string_view>, 8> kNames = {{
+constexpr NameTable<Layout, 8> kNames{{{
     {Layout::row, "row"},
     {Layout::col, "col"},
     {Layout::col_tma, "col-tma"},
@@ -19,7 +20,7 @@ constexpr std::array<std::pair<Layout, std::string_view>, 8> kNames = {{
     {Layout::token, "token"},
     {Layout::mx_swizzle_128x4, "mx-swizzle-128x4"},
     {Layout::mx_row, "mx-row"},
-}};
+}}};
 
 constexpr int64_t align(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 constexpr int64_t ceil_div(int64_t x, int64_t a) { return (x + a - 1) / a; }
@@ -31,23 +32,9 @@ int64_t swizzle_offset(ScaleShape s, int64_t r, int64_t c) {
 
 }  // namespace
 
-std::string_view layout_name(Layout l) {
-  for (auto& [v, n] : kNames)
-    if (v == l) return n;
-  return "?";
-}
-
-std::string layout_names() {
-  std::string s;
-  for (auto& [v, n] : kNames) s += (s.empty() ? "" : ", ") + std::string(n);
-  return s;
-}
-
-Layout parse_layout(std::string_view name) {
-  for (auto& [v, n] : kNames)
-    if (n == name) return v;
-  throw UsageError("unknown scale layout '" + std::string(name) + "' (valid: " + layout_names() + ")");
-}
+std::string_view layout_name(Layout l) { return kNames.name(l); }
+std::string layout_names() { return kNames.choices(); }
+Layout parse_layout(std::string_view name) { return kNames.parse(name, "scale layout"); }
 
 bool is_ue8m0_layout(Layout l) {
   return l == Layout::ue8m0_packed || l == Layout::mx_swizzle_128x4 || l == Layout::mx_row;

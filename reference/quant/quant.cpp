@@ -1,5 +1,7 @@
 #include "reference/quant/quant.hpp"
 
+#include "reference/formats/name_table.hpp"
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -8,8 +10,8 @@
 namespace ulpgate::quant {
 namespace {
 
-constexpr std::array<std::pair<Op, std::string_view>, 4> kOps = {
-    {{Op::group, "quant.group"}, {Op::token, "quant.token"}, {Op::block, "quant.block"}, {Op::mx, "quant.mx"}}};
+constexpr NameTable<Op, 4> kOps{
+    {{{Op::group, "quant.group"}, {Op::token, "quant.token"}, {Op::block, "quant.block"}, {Op::mx, "quant.mx"}}}};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -139,18 +141,8 @@ void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const 
 
 }  // namespace
 
-std::string_view op_name(Op op) {
-  for (auto& [o, n] : kOps)
-    if (o == op) return n;
-  return "?";
-}
-
-Op parse_op(std::string_view name) {
-  for (auto& [o, n] : kOps)
-    if (n == name) return o;
-  throw UsageError("unknown op '" + std::string(name) +
-                   "' (valid: quant.group, quant.token, quant.block, quant.mx)");
-}
+std::string_view op_name(Op op) { return kOps.name(op); }
+Op parse_op(std::string_view name) { return kOps.parse(name, "op"); }
 
 ScaleShape Spec::scale_shape() const { return {ceil_div(m, tile_rows()), ceil_div(k, tile_cols())}; }
 
