@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate {
@@ -25,6 +26,12 @@ class Backend {
   // Quantizes x (raw elements of dtype `input`) into codes [M*K] and scale storage (spec.layout).
   virtual void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x,
                      std::span<uint8_t> codes, std::span<uint8_t> scales) = 0;
+  // Runs an RMSNorm op: reads io's inputs, writes the outputs the op has (norm/norm.hpp).
+  // Backends without norm kernels keep this default, which reports the case as `error`.
+  virtual void norm(const norm::Spec& spec, const norm::Buffers& io) {
+    (void)spec, (void)io;
+    throw BackendError(name() + " has no RMSNorm kernels");
+  }
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>(std::string_view arch)>;

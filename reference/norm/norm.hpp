@@ -1,0 +1,77 @@
+// RMSNorm ops (spec/norm.md): norm.rms, norm.rms-add (the updated residual is an output too) and
+// norm.rms-quant (per-token or per-group dynamic fp8 quantization of the normalized output, with
+// any quant.group scale layout incl. ue8m0-packed). Two results per case: the profile-exact output
+// (the profile's roundings with the exact r) and the ideal (each output rounded once from the
+// exact value, r in multiprecision), with the exact values kept for measuring distances.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "reference/formats/formats.hpp"
+#include "reference/norm/profile.hpp"
+#include "reference/quant/quant.hpp"
+
+namespace ulpgate::norm {
+
+enum class Op : uint8_t { rms, rms_add, rms_quant };
+std::string_view op_name(Op op);  // "norm.rms", "norm.rms-add", "norm.rms-quant"
+Op parse_op(std::string_view name);  // throws UsageError
+
+struct Spec {
+  Op op = Op::rms;
+  const Profile* profile = nullptr;
+  Format dtype = Format::bf16;  // x, residual, weight and y (bf16 or fp16)
+  int64_t m = 0, h = 0;         // rows (tokens) x hidden size
+  // rms-quant only: the quantizer's output format, group size (0: per token) and scale layout.
+  Format format = Format::e4m3fn;
+  int gs = 0;
+  quant::Layout layout = quant::Layout::token;
+  bool ue8m0 = false;           // scales rounded to powers of two (always for ue8m0-packed)
+
+  bool has_residual() const { return op == Op::rms_add; }
+  bool quantizes() const { return op == Op::rms_quant; }
+  // The quantizer's spec (quant.token or quant.group over [M, H]) with profile->quant_profile():
+  // scale geometry, layout and storage are exactly quant.group's. `qp` must outlive the result.
+  quant::Spec quant_spec(const quant::Profile& qp) const;
+  // Empty when the spec is valid, else what is wrong (dtype, H not a multiple of gs, ...).
+  std::string problem() const;
+};
+
+// Raw tensors of one case as a kernel sees them. Sizes: x, residual, y, residual_out: M*H
+// elements of dtype; weight: H; codes: M*H; scales: the quant layout's storage bytes.
+struct Buffers {
+  std::span<const std::byte> x, residual, weight;
+  std::span<std::byte> y, residual_out;
+  std::span<uint8_t> codes, scales;
+};
+
+// The inputs widened exactly to fp32 (residual empty unless rms-add).
+struct Inputs {
+  std::vector<float> x, residual, weight;
+};
+
+struct Result {
+  std::vector<uint16_t> y;         // [M*H] bits of dtype (rms, rms-add)
+  std::vector<uint16_t> residual;  // [M*H] bits of dtype: the updated residual (rms-add)
+  quant::Result quant;             // codes, logical scales and storage (rms-quant)
+  std::vector<float> r;            // [M] the fp32 r the profile-exact result used
+};
+
+// The profile's roundings, step by step in fp32, with r = the correctly rounded fp32 value of
+// 1/sqrt(fl(fl(sum z^2) / H) + eps) where the sum of squares is exact and rounded once.
+Result normalize_profile(const Spec& spec, const Inputs& in);
+
+struct Ideal {
+  std::vector<uint16_t> y;      // [M*H] the exact y rounded once to dtype (rms, rms-add)
+  std::vector<double> exact;    // [M*H] the exact normalized value z*r*w, to double precision
+                                // (rms-quant: of the value the profile quantizes, before rounding)
+  std::vector<double> r;        // [M] the exact r, to double precision
+  std::vector<uint8_t> codes;   // rms-quant: exact values quantized once with the profile's scales
+};
+Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_result);
+
+}  // namespace ulpgate::norm

@@ -1,0 +1,50 @@
+// RMSNorm profiles: the arithmetic contract of one real implementation (spec/norm.md), as one row
+// of data. A new profile is a new row in profile.cpp, never new code.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "reference/quant/profile.hpp"
+
+namespace ulpgate::norm {
+
+// How the output is rounded to the input type T.
+enum class Rounding : uint8_t {
+  twice,  // y = T(T(z * r) * w): normalize, round to T, multiply by w, round (vLLM, HF)
+  once,   // y = T(fl(fl(z * r) * w)): fp32 throughout, one rounding (AITER)
+};
+
+// How r = 1 / sqrt(ms + eps) is computed by the implementation (the reference computes it exactly).
+enum class Rsqrt : uint8_t {
+  exact,  // correctly rounded fp32
+  cuda,   // rsqrtf / MUFU.RSQ: documented within 2 ulp (measured about 1.5 on an H200)
+  hip,    // within 1 ulp
+};
+std::string_view rsqrt_name(Rsqrt r);
+double rsqrt_ulps(Rsqrt r);  // the error bound of r in fp32 ulps (0.5 for exact)
+
+struct Profile {
+  std::string_view name;
+  float eps;               // inside the square root: r = rsqrt(sum(z^2) / H + eps)
+  Rounding rounding;
+  bool round_residual;     // rms-add: z = T(x + residual) is what gets squared (else fp32 z)
+  Rsqrt rsqrt;
+  // The fused quantization (rms-quant); quant empty: the profile does not quantize.
+  std::string_view quant;  // the quant profile row giving fp8 max, ue8m0 rule, clamp, cast, NaN
+  float amax_floor;        // replaces the quant row's: vLLM fused 2^-9 (its scale floor
+                           // 1/(qmax*512) is exactly this), unfused 1e-10
+  quant::QuantOp quant_op; // replaces the quant row's: divide or multiply by fl(1/s)
+  bool quantize_rounded;   // the quantizer sees T(y) (else the fp32 value before the last rounding)
+
+  bool quantizes() const { return !quant.empty(); }
+  // The quant profile the fused step follows: the named row with this profile's overrides.
+  quant::Profile quant_profile() const;
+};
+
+std::span<const Profile> profiles();
+const Profile& profile(std::string_view name);  // throws UsageError naming the valid profiles
+std::string profile_names();
+
+}  // namespace ulpgate::norm
