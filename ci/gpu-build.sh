@@ -6,17 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
-BUILD_DIR=build-gpu bash ci/build.sh \
+build=${GPU_BUILD_DIR:-build-gpu}
+BUILD_DIR=$build bash ci/build.sh \
   -DBoost_USE_STATIC_LIBS=ON \
   -DXXHASH_LIB=/usr/lib/x86_64-linux-gnu/libxxhash.a \
   -DULPGATE_WITH_LLVM_ORACLE=OFF \
   -DULPGATE_HIPCC=ULPGATE_HIPCC-NOTFOUND -DULPGATE_CLANG19=ULPGATE_CLANG19-NOTFOUND
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
-cp build-gpu/harness/ulpgate "$dist/"
+cp "$build/harness/ulpgate" "$dist/"
 # The tests that exercise a GPU or the kernels (the formats sweeps belong to the CPU machine).
-for t in kernels/test_kernels_gpu kernels/test_quant_kernels kernels/test_host_simt quant/test_quant_harness; do
-  cp "build-gpu/suites/$t" "$dist/"
+for t in "$build"/suites/kernels/test_* "$build"/suites/quant/test_quant_harness "$build"/suites/norm/test_norm*; do
+  if [[ -x $t ]]; then cp "$t" "$dist/"; fi
 done
 strip "$dist"/* 2>/dev/null || true
 du -sh "$dist"
