@@ -186,6 +186,15 @@ Result quantize_profile(const Spec& spec, std::span<const float> x) {
   return r;
 }
 
+uint8_t quantize_value(const Spec& spec, float x, float amax, float s) {
+  const float q = group_factor(spec, amax, s).apply(x);
+  return dispatch(spec.format, [&](auto f) -> uint8_t {
+    if constexpr (info_of<decltype(f)::value>().bits == 8)
+      return clamp_and_cast<decltype(f)::value>(*spec.profile, spec.fp8_max(), q);
+    return 0;
+  });
+}
+
 uint32_t ideal_code(double x, double s, double clamp_max, const Conversion& cast) {
   const double ax = std::fabs(x);
   const std::vector<double>& grid = positive_grid(cast.format);

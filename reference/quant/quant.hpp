@@ -52,6 +52,10 @@ std::vector<uint8_t> quantize_ideal(const Spec& spec, std::span<const float> x,
 // The scale one group gets from its amax under the spec's profile (exposed for tests/kernels).
 float group_scale(const Spec& spec, float amax);
 
+// The profile's code of one element x of a group with this amax and stored scale s: what
+// quantize_profile computes per element (for comparators that vary x, amax or s).
+uint8_t quantize_value(const Spec& spec, float x, float amax, float s);
+
 // The code of the exact quotient x / s, rounded once with RNE, clamped to +-clamp_max first when
 // clamp_max > 0, then cast with `cast`. Needs no multiprecision: s times an fp8 grid point or
 // midpoint is exact in fp64.
