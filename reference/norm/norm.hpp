@@ -64,13 +64,13 @@ struct Result {
 
 // One element of the profile's arithmetic for a given fp32 r: normalize_profile applies it to
 // every element with its row's r, and comparators apply it at the ends of the r interval a
-// kernel may use (both outputs are monotone in r). z is the (residual-added) input as the
-// profile squares it, w the weight.
+// kernel may use (both outputs are monotone in r). x, residual (ignored unless the op has one)
+// and w are the element's inputs.
 struct Element {
   uint16_t y;  // the output's bits in dtype
   float v;     // the value the quantizer sees (rms-quant): T(y) or the fp32 value, per profile
 };
-Element normalize_element(const Spec& spec, float z, float w, float r);
+Element normalize_element(const Spec& spec, float x, float residual, float w, float r);
 
 // The profile's roundings, step by step in fp32, with r = the correctly rounded fp32 value of
 // 1/sqrt(fl(fl(sum z^2) / H) + eps) where the sum of squares is exact and rounded once.
