@@ -85,4 +85,44 @@ struct Ideal {
 };
 Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_result);
 
+// ---- What a comparator needs to judge a GPU kernel (see norm.cpp for the derivations) --------
+
+// z of element i (row-major [M, H]) as the profile squares and normalizes it: x; rms-add:
+// T(x + residual) when the profile rounds the residual, else fl(x + residual).
+float profile_z(const Spec& spec, const Inputs& in, size_t i);
+
+// The profile's roundings of one element at a given fp32 r (what a kernel with that r computes):
+// the output bits of dtype, and the fp32 value the fused quantizer sees.
+uint16_t output_at(const Spec& spec, float z, float w, float r);
+float normalized_at(const Spec& spec, float z, float w, float r);
+
+// A rigorous bound on |r' - r| / r, r the exact 1/sqrt(sum z^2 / H + eps), r' what a kernel with
+// this profile's mean, eps and rsqrt computes from a sum of squares accumulated in fp32 with at
+// most `depth` roundings on the longest path of its summation tree (the sequential additions of
+// one thread plus the levels of the block reduction; add one where fp32 squares are rounded
+// before they are added, i.e. fp32 z without a fused multiply-add).
+double r_rel_error_bound(const Profile& p, int64_t h, int64_t depth);
+
+// The fp32 values a kernel's r may take: every float in [lo, hi] = [r (1 - rel), r (1 + rel)].
+// Non-finite or zero r: the single value.
+struct RRange {
+  float lo, hi;
+};
+RRange admissible_r(double exact_r, double rel_bound);
+
+// Every output (bits of dtype) output_at gives for some fp32 r' in `r`, ascending by value: all
+// codes between the two ends for round-once; for round-twice only the T(b * w) of the codes b
+// between T(fl(z lo)) and T(fl(z hi)), which can skip values. One code when the element is not
+// sensitive to r within the bound.
+std::vector<uint16_t> admissible_y(const Spec& spec, float z, float w, RRange r);
+
+// The values the fused quantizer may see for one element (normalized_at over `r`).
+struct Admissible {
+  float lo, hi;               // the least and the greatest
+  std::vector<float> values;  // every possible value, ascending (the quantizer sees T values);
+                              // empty: any fp32 value in [lo, hi] may occur (fp32 quantizer input)
+  bool contains(float v) const;
+};
+Admissible admissible_normalized(const Spec& spec, float z, float w, RRange r);
+
 }  // namespace ulpgate::norm

@@ -25,6 +25,12 @@ enum class Rsqrt : uint8_t {
 std::string_view rsqrt_name(Rsqrt r);
 double rsqrt_ulps(Rsqrt r);  // the error bound of r in fp32 ulps (0.5 for exact)
 
+// How the mean of the squares is formed from their fp32 sum S.
+enum class MeanOp : uint8_t {
+  divide,      // ms = fl(S / H) (vLLM, AITER kernels)
+  reciprocal,  // ms = fl(S * fl(1 / H)): PyTorch's mean (HF transformers)
+};
+
 struct Profile {
   std::string_view name;
   float eps;               // inside the square root: r = rsqrt(sum(z^2) / H + eps)
@@ -37,6 +43,11 @@ struct Profile {
                            // 1/(qmax*512) is exactly this), unfused 1e-10
   quant::QuantOp quant_op; // replaces the quant row's: divide or multiply by fl(1/s)
   bool quantize_rounded;   // the quantizer sees T(y) (else the fp32 value before the last rounding)
+  MeanOp mean = MeanOp::divide;
+  // The exact value added to ms: double(eps) where the kernel adds its float eps in fp32; AITER
+  // adds its double `epsilon` argument in double and rounds the sum to fp32 once, so its row holds
+  // the double 1e-6. fl32(ms + eps_added) is then the value whose rsqrt is r, for every profile.
+  double eps_added = 0;
 
   bool quantizes() const { return !quant.empty(); }
   // The quant profile the fused step follows: the named row with this profile's overrides.

@@ -1,0 +1,463 @@
+#include "reference/norm/norm.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include <boost/multiprecision/cpp_bin_float.hpp>
+
+#include "reference/formats/name_table.hpp"
+
+namespace ulpgate::norm {
+namespace {
+
+namespace mp = boost::multiprecision;
+using u128 = unsigned __int128;
+// Wide enough to hold every exact value compared below without rounding (see ExactRow).
+using Exact = mp::number<mp::cpp_bin_float<1024, mp::digit_base_2>>;
+
+constexpr NameTable<Op, 3> kOps{
+    {{{Op::rms, "norm.rms"}, {Op::rms_add, "norm.rms-add"}, {Op::rms_quant, "norm.rms-quant"}}}};
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// ---- bf16/fp16 through the formats core ----------------------------------------------------
+
+Conversion to_dtype(Format f) { return Conversion{f, Overflow::nosat, ulpgate::Rounding::rne}; }
+uint16_t round_to(Format f, double v) { return uint16_t(encode(v, to_dtype(f))); }
+float widen(Format f, uint16_t bits) { return decode_f32(f, bits); }
+
+// ---- the exact sum of squares ---------------------------------------------------------------
+
+// The exact sum of squares of one row's fp32 z (plus H * eps for the ideal). A square of an fp32
+// value is a multiple of 2^-298 below 2^256, a double eps >= 2^-268 is a multiple of 2^-320, so a
+// fixed-point integer with unit 2^-320 and 640 bits holds any sum of up to 2^31 of them exactly.
+class ExactSum {
+ public:
+  static constexpr int kLimbs = 10, kUnitExp = -320;
+
+  void add_square(float z) {
+    if (std::isnan(z)) nan_ = true;
+    if (std::isinf(z)) inf_ = true;
+    if (!std::isfinite(z) || z == 0) return;
+    int e;
+    const float f = std::frexp(std::fabs(z), &e);  // |z| = f 2^e, f in [0.5, 1)
+    const uint64_t m = uint64_t(std::ldexp(f, 24));  // |z| = m 2^(e - 24), m < 2^24
+    add_at(m * m, 2 * (e - 24) - kUnitExp);
+  }
+
+  // h * v for a finite v >= 0 (eps).
+  void add_scaled(double v, int64_t h) {
+    if (v == 0 || h == 0) return;
+    int e;
+    const double f = std::frexp(v, &e);
+    const auto m = u128(std::ldexp(f, 53));
+    add_at(m * u128(h), e - 53 - kUnitExp);
+  }
+
+  bool nan() const { return nan_; }
+  bool inf() const { return inf_ && !nan_; }
+
+  // The sum rounded once to fp32 (RNE, subnormals included, Inf beyond the fp32 range).
+  float to_float() const {
+    if (nan_) return std::numeric_limits<float>::quiet_NaN();
+    if (inf_) return std::numeric_limits<float>::infinity();
+    const int top = top_bit();
+    if (top < 0) return 0.0f;
+    const int q = std::max(top - 23, -149 - kUnitExp);  // the bit of the fp32 quantum
+    const uint64_t kept = bits(q, top - q + 1);
+    const bool half = bit(q - 1), sticky = any_below(q - 1);
+    const uint64_t rounded = kept + (half && (sticky || (kept & 1)));
+    return std::ldexp(float(rounded), q + kUnitExp);  // float(rounded) is exact: <= 2^24
+  }
+
+  // The exact value (a finite sum).
+  template <class Number>
+  Number value() const {
+    Number v = 0;
+    for (int k = kLimbs - 1; k >= 0; --k) v += ldexp(Number(limb_[k]), 64 * k + kUnitExp);
+    return v;
+  }
+
+ private:
+  std::array<uint64_t, kLimbs> limb_{};
+  bool nan_ = false, inf_ = false;
+
+  // Adds v 2^pos (in units of 2^-320); bits of v below unit 0 must be zero.
+  void add_at(u128 v, int pos) {
+    if (pos < 0) {
+      if (v & ((u128(1) << -pos) - 1)) throw UsageError("eps is too small for the exact sum of squares");
+      v >>= -pos;
+      pos = 0;
+    }
+    const int k = pos / 64, sh = pos % 64;
+    const u128 low = v << sh;
+    const uint64_t parts[3] = {uint64_t(low), uint64_t(low >> 64), sh ? uint64_t(v >> (128 - sh)) : 0};
+    uint64_t carry = 0;
+    for (int i = k; i < kLimbs; ++i) {
+      const uint64_t add = i - k < 3 ? parts[i - k] : 0;
+      const u128 s = u128(limb_[i]) + add + carry;
+      limb_[i] = uint64_t(s);
+      carry = uint64_t(s >> 64);
+      if (i - k >= 2 && carry == 0) return;
+    }
+    if (carry) throw UsageError("sum of squares beyond the exact accumulator");
+  }
+  bool bit(int i) const { return i >= 0 && ((limb_[i / 64] >> (i % 64)) & 1); }
+  int top_bit() const {
+    for (int k = kLimbs - 1; k >= 0; --k)
+      if (limb_[k]) return 64 * k + 63 - std::countl_zero(limb_[k]);
+    return -1;
+  }
+  uint64_t bits(int lo, int n) const {  // n <= 25 bits from bit lo up
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 1) | uint64_t(bit(lo + i));
+    return v;
+  }
+  bool any_below(int i) const {  // any bit below bit i
+    if (i <= 0) return false;
+    const int k = i / 64;
+    if (limb_[k] & ((uint64_t(1) << (i % 64)) - 1)) return true;
+    for (int j = 0; j < k; ++j)
+      if (limb_[j]) return true;
+    return false;
+  }
+};
+
+// ---- r ----------------------------------------------------------------------------------------
+
+// 1/sqrt(v) correctly rounded to fp32. The double estimate is within 2^-52 of the true value, so
+// only a neighbouring float can be the answer; each midpoint m is compared exactly: 1/sqrt(v) > m
+// <=> m^2 v < 1, with m^2 exact in double (a 25-bit m) and m^2 v resolved by an fma.
+float rsqrt_rn(float v) {
+  if (std::isnan(v) || v < 0) return std::numeric_limits<float>::quiet_NaN();
+  if (v == 0) return std::copysign(std::numeric_limits<float>::infinity(), v);
+  if (std::isinf(v)) return 0.0f;
+  const auto above_one = [v](double m) {  // sign of m^2 v - 1
+    const double p = m * m, hi = p * double(v), lo = std::fma(p, double(v), -hi);
+    return hi > 1 || (hi == 1 && lo > 0) ? 1 : hi < 1 || (hi == 1 && lo < 0) ? -1 : 0;
+  };
+  float r = float(1.0 / std::sqrt(double(v)));
+  const float up = std::nextafter(r, HUGE_VALF), down = std::nextafter(r, 0.0f);
+  if (above_one((double(r) + up) / 2) < 0) return up;     // the true value lies above the midpoint
+  if (above_one((double(r) + down) / 2) > 0) return down;  // below the lower midpoint
+  return r;
+}
+
+// r of the profile from the exact sum of squares: fl32(S), the profile's mean, + eps, rsqrt.
+float profile_r(const Profile& p, const ExactSum& s, int64_t h) {
+  const float sum = s.to_float(), fh = float(h);
+  const float ms = p.mean == MeanOp::divide ? sum / fh : sum * (1.0f / fh);
+  return rsqrt_rn(float(double(ms) + p.eps_added));  // fl32(ms + eps_added): see Profile::eps_added
+}
+
+// One row of the ideal: r = sqrt(H / D), D = sum z^2 + H eps exact. r in double (from a 50-digit
+// multiprecision value) serves every element; where a double-precision product lies within 2^-40
+// of a rounding boundary b, |z r w| vs b is decided exactly on squares: z^2 w^2 H vs b^2 D, whose
+// operands have at most 101 and 58 + 640 bits, exact in 1024-bit arithmetic.
+class ExactRow {
+ public:
+  ExactRow(const ExactSum& d, int64_t h) : d_(d), h_(h) {
+    if (d.nan()) r_ = kNaN;
+    else if (d.inf()) r_ = 0;  // 1/sqrt(Inf)
+    else {
+      using R = mp::cpp_bin_float_50;
+      const R dv = d.value<R>();
+      r_ = dv == 0 ? HUGE_VAL : double(sqrt(R(h) / dv));
+    }
+  }
+  double r() const { return r_; }
+
+  // The sign of |z r w| - b for b > 0.
+  int compare(float z, float w, double b) const {
+    if (!exact_d_) exact_d_ = d_.value<Exact>();
+    const Exact zz = Exact(z) * Exact(z), ww = Exact(w) * Exact(w);
+    const Exact lhs = zz * ww * Exact(h_), rhs = Exact(b) * Exact(b) * *exact_d_;
+    return lhs > rhs ? 1 : lhs < rhs ? -1 : 0;
+  }
+
+  // code_of(exact value) where code_of is a monotone rounding of magnitudes and boundary_of(a, b)
+  // the exact boundary between two adjacent magnitude codes a < b. v = z r w in double.
+  template <class CodeOf, class BoundaryOf>
+  uint32_t code(double v, float z, float w, const CodeOf& code_of, const BoundaryOf& boundary_of) const {
+    if (!std::isfinite(v) || v == 0) return code_of(v);
+    const double a = std::fabs(v);
+    const uint32_t lo = code_of(a * (1 - 0x1p-40)), hi = code_of(a * (1 + 0x1p-40));
+    if (lo == hi) return code_of(v);
+    const double b = boundary_of(lo, hi);
+    if (!std::isfinite(b)) return code_of(v);
+    const int c = compare(z, w, b);
+    const double x = c > 0 ? std::nextafter(b, HUGE_VAL) : c < 0 ? std::nextafter(b, 0.0) : b;
+    return code_of(std::copysign(x, v));
+  }
+
+ private:
+  const ExactSum& d_;
+  int64_t h_;
+  double r_;
+  mutable std::optional<Exact> exact_d_;
+};
+
+// ---- checks -------------------------------------------------------------------------------------
+
+bool valid_group_layout(quant::Layout l) {
+  using enum quant::Layout;
+  return l == row || l == col || l == col_tma || l == ue8m0_packed;
+}
+
+void check(const Spec& spec, const Inputs& in) {
+  if (const std::string p = spec.problem(); !p.empty()) throw UsageError(std::string(op_name(spec.op)) + ": " + p);
+  const size_t n = size_t(spec.m * spec.h);
+  if (in.x.size() != n || in.weight.size() != size_t(spec.h) || (spec.has_residual() && in.residual.size() != n))
+    throw UsageError(std::string(op_name(spec.op)) + ": input sizes do not match the shape " +
+                     std::to_string(spec.m) + "x" + std::to_string(spec.h));
+}
+
+template <class Fn>
+void for_each_row(const Spec& spec, const Inputs& in, Fn&& fn) {
+  std::vector<float> z(size_t(spec.h));
+  for (int64_t row = 0; row < spec.m; ++row) {
+    ExactSum s;
+    for (int64_t i = 0; i < spec.h; ++i) {
+      z[size_t(i)] = profile_z(spec, in, size_t(row * spec.h + i));
+      s.add_square(z[size_t(i)]);
+    }
+    fn(row, std::span<const float>(z), s);
+  }
+}
+
+// Codes between two codes of a format (inclusive, ascending magnitude): values of one sign.
+std::vector<uint16_t> codes_between(Format f, uint16_t a, uint16_t b) {
+  if (a == b || is_nan(f, a) || is_nan(f, b)) return {a};
+  const uint16_t sign = uint16_t(1u << (info(f).bits - 1)), ma = a & ~sign, mb = b & ~sign;
+  std::vector<uint16_t> out;
+  for (uint32_t m = std::min(ma, mb); m <= std::max(ma, mb); ++m) out.push_back(uint16_t(m | (a & sign)));
+  if (a & sign) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string_view op_name(Op op) { return kOps.name(op); }
+Op parse_op(std::string_view name) { return kOps.parse(name, "op"); }
+
+quant::Spec Spec::quant_spec(const quant::Profile& qp) const {
+  quant::Spec q;
+  q.op = gs == 0 ? quant::Op::token : quant::Op::group;
+  q.profile = &qp;
+  q.format = format;
+  q.gs = gs;
+  q.layout = layout;
+  q.ue8m0 = ue8m0;
+  q.m = m;
+  q.k = h;
+  return q;
+}
+
+std::string Spec::problem() const {
+  if (!profile) return "no profile";
+  if (dtype != Format::bf16 && dtype != Format::fp16)
+    return "dtype " + std::string(format_name(dtype)) + " is not supported (bf16, fp16)";
+  if (m < 0 || h <= 0) return "shape " + std::to_string(m) + "x" + std::to_string(h) + " is empty";
+  if (!quantizes()) return {};
+  if (!profile->quantizes()) return "profile " + std::string(profile->name) + " has no fused quantization";
+  if (gs != 0 && gs != 64 && gs != 128) return "group size " + std::to_string(gs) + " is not 0 (per token), 64 or 128";
+  if (gs == 0 && layout != quant::Layout::token) return "per-token scales (gs 0) need layout token";
+  if (gs != 0 && !valid_group_layout(layout))
+    return "layout " + std::string(quant::layout_name(layout)) + " is not a group layout (row, col, col-tma, ue8m0-packed)";
+  if (gs != 0 && h % gs != 0)
+    return "H = " + std::to_string(h) + " is not a multiple of the group size " + std::to_string(gs);
+  const quant::Profile qp = profile->quant_profile();
+  return quant_spec(qp).problem();
+}
+
+float profile_z(const Spec& spec, const Inputs& in, size_t i) {
+  if (!spec.has_residual()) return in.x[i];
+  const float z = in.x[i] + in.residual[i];  // fl32: T(fl32(x + res)) = T(x + res), 24 >= 2 * 11 + 1
+  return spec.profile->round_residual ? widen(spec.dtype, round_to(spec.dtype, z)) : z;
+}
+
+uint16_t output_at(const Spec& spec, float z, float w, float r) {
+  const float p = z * r;
+  if (spec.profile->rounding == Rounding::twice)  // T(b * w): b * w is exact in double
+    return round_to(spec.dtype, double(widen(spec.dtype, round_to(spec.dtype, p))) * double(w));
+  return round_to(spec.dtype, p * w);
+}
+
+float normalized_at(const Spec& spec, float z, float w, float r) {
+  if (spec.profile->quantize_rounded) return widen(spec.dtype, output_at(spec, z, w, r));
+  const float p = z * r;
+  if (spec.profile->rounding == Rounding::twice) return widen(spec.dtype, round_to(spec.dtype, p)) * w;
+  return p * w;
+}
+
+Result normalize_profile(const Spec& spec, const Inputs& in) {
+  check(spec, in);
+  const size_t n = size_t(spec.m * spec.h);
+  Result res;
+  res.r.resize(size_t(spec.m));
+  if (!spec.quantizes()) res.y.resize(n);
+  if (spec.has_residual()) {
+    res.residual.resize(n);
+    for (size_t i = 0; i < n; ++i) res.residual[i] = round_to(spec.dtype, in.x[i] + in.residual[i]);
+  }
+  std::vector<float> quantizer_input(spec.quantizes() ? n : 0);
+  for_each_row(spec, in, [&](int64_t row, std::span<const float> z, const ExactSum& s) {
+    const float r = profile_r(*spec.profile, s, spec.h);
+    res.r[size_t(row)] = r;
+    for (int64_t i = 0; i < spec.h; ++i) {
+      const size_t at = size_t(row * spec.h + i);
+      const float zi = z[size_t(i)], wi = in.weight[size_t(i)];
+      if (spec.quantizes()) quantizer_input[at] = normalized_at(spec, zi, wi, r);
+      else res.y[at] = output_at(spec, zi, wi, r);
+    }
+  });
+  if (spec.quantizes()) {
+    const quant::Profile qp = spec.profile->quant_profile();
+    res.quant = quant::quantize_profile(spec.quant_spec(qp), quantizer_input);
+  }
+  return res;
+}
+
+namespace {
+
+// The code quant's ideal rounding gives a non-finite value or scale (IEEE division is exact
+// there, so quant::quantize_ideal's own steps are ideal): one element through it.
+uint8_t nonfinite_code(const quant::Spec& qs, float x, float s) {
+  quant::Spec one = qs;
+  one.op = quant::Op::token;
+  one.m = one.k = 1;
+  one.gs = 0;
+  one.layout = quant::Layout::token;
+  return quant::quantize_ideal(one, std::span<const float>(&x, 1), std::span<const float>(&s, 1))[0];
+}
+
+}  // namespace
+
+Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_result) {
+  check(spec, in);
+  const size_t n = size_t(spec.m * spec.h);
+  const Profile& p = *spec.profile;
+  Ideal id;
+  id.r.resize(size_t(spec.m));
+  id.exact.resize(n);
+  if (spec.quantizes()) id.codes.resize(n);
+  else id.y.resize(n);
+
+  const Format dt = spec.dtype;
+  const auto t_code = [dt](double x) { return uint32_t(round_to(dt, x)); };
+  const auto t_boundary = [dt](uint32_t a, uint32_t b) {
+    const double va = decode(dt, a), vb = decode(dt, b);
+    return std::isinf(vb) ? va + (va - decode(dt, a - 1)) / 2 : (va + vb) / 2;  // max -> Inf at max + ulp/2
+  };
+
+  std::optional<quant::Profile> qp;
+  quant::Spec qs;
+  if (spec.quantizes()) {
+    qp = p.quant_profile();
+    qs = spec.quant_spec(*qp);
+  }
+  for_each_row(spec, in, [&](int64_t row, std::span<const float> z, const ExactSum& squares) {
+    ExactSum d = squares;
+    d.add_scaled(p.eps_added, spec.h);
+    const ExactRow er(d, spec.h);
+    id.r[size_t(row)] = er.r();
+    for (int64_t i = 0; i < spec.h; ++i) {
+      const size_t at = size_t(row * spec.h + i);
+      const float zi = z[size_t(i)], wi = in.weight[size_t(i)];
+      const double v = double(zi) * er.r() * double(wi);  // relative error < 2^-51: see Ideal::exact
+      id.exact[at] = v;
+      if (!spec.quantizes()) {
+        id.y[at] = uint16_t(er.code(v, zi, wi, t_code, t_boundary));
+        continue;
+      }
+      const quant::ScaleShape ss = qs.scale_shape();
+      const float s = profile_result.quant.scales[size_t(row * ss.g + i / qs.tile_cols())];
+      if (!std::isfinite(v) || !std::isfinite(s) || !(s > 0)) {
+        id.codes[at] = nonfinite_code(qs, float(v), s);
+        continue;
+      }
+      const double clamp = qp->clamp ? double(qs.fp8_max()) : 0.0;
+      const Conversion cast{spec.format, qp->cast};
+      const auto q_code = [&](double x) { return quant::ideal_code(x, s, clamp, cast); };
+      const auto q_boundary = [&](uint32_t a, uint32_t b) {
+        return double(s) * ((decode(spec.format, a) + decode(spec.format, b)) / 2);  // exact
+      };
+      id.codes[at] = uint8_t(er.code(v, zi, wi, q_code, q_boundary));
+    }
+  });
+  return id;
+}
+
+// ---- the comparator's bounds --------------------------------------------------------------------
+
+// Derivation (u = 2^-24; S the exact sum of the squares, all >= 0; v = S / H + eps):
+// - Summation: a tree whose longest leaf-to-root path has `depth` roundings gives
+//   S' = S (1 + t), |t| <= gamma = depth u / (1 - depth u) (Higham, Accuracy and Stability of
+//   Numerical Algorithms, 2nd ed., eq. 4.4 with nonnegative terms: sum |x_i| = S).
+// - The mean: fl(S' / H) one rounding, fl(S' * fl(1/H)) two; none when H is a power of two.
+//   + eps: one rounding. As every term is >= 0, v' = v (1 + e) with |e| <= (1 + gamma)(1 + u)^k - 1.
+// - Underflow: subnormal steps add absolute errors <= 2^-150 each (sums are then exact); at most
+//   (H + depth) / H + 1 <= 4 of them per unit of v after the division, relative to v >= eps:
+//   2^-148 / eps.
+// - r = v'^(-1/2): (1 - e)^(-1/2) - 1 <= e / (2 (1 - e)) (the worse side).
+// - rsqrt: k ulps, and ulp(r) <= 2^-23 r: a factor (1 + k 2^-23) (k = 1/2: correctly rounded).
+// The double evaluation of this formula rounds a few times; the final factor (1 + 2^-40) covers it.
+double r_rel_error_bound(const Profile& p, int64_t h, int64_t depth) {
+  const double u = 0x1p-24, d = double(depth);
+  const double gamma = d * u / (1 - d * u);
+  const bool pow2 = h > 0 && (h & (h - 1)) == 0;
+  const int mean_roundings = pow2 ? 0 : p.mean == MeanOp::divide ? 1 : 2;
+  const double e = (1 + gamma) * std::pow(1 + u, mean_roundings + 1) - 1 + 0x1p-148 / p.eps_added;
+  const double r_err = e / (2 * (1 - e));
+  const double rsqrt_err = rsqrt_ulps(p.rsqrt) * 0x1p-23;
+  return ((1 + r_err) * (1 + rsqrt_err) - 1) * (1 + 0x1p-40);
+}
+
+RRange admissible_r(double exact_r, double rel) {
+  if (!std::isfinite(exact_r) || exact_r == 0) return {float(exact_r), float(exact_r)};
+  const double lo = exact_r * (1 - rel), hi = exact_r * (1 + rel);
+  float flo = float(lo), fhi = float(hi);
+  if (double(flo) < lo) flo = std::nextafter(flo, HUGE_VALF);
+  if (double(fhi) > hi) fhi = std::nextafter(fhi, 0.0f);
+  return {flo, fhi};
+}
+
+// Each step is monotone in r (r > 0; z, w fixed), so the outputs over [lo, hi] are bounded by the
+// two ends. No T value between them is skipped by a rounding to T of an fp32 product: one step
+// of r moves fl(z r) by at most 3 fp32 ulps, and a rounding interval of T spans >= 2^13 of them.
+std::vector<uint16_t> admissible_y(const Spec& spec, float z, float w, RRange r) {
+  const Format dt = spec.dtype;
+  if (spec.profile->rounding == Rounding::once)
+    return codes_between(dt, output_at(spec, z, w, r.lo), output_at(spec, z, w, r.hi));
+  std::vector<uint16_t> out;
+  for (uint16_t b : codes_between(dt, round_to(dt, z * r.lo), round_to(dt, z * r.hi))) {
+    const uint16_t y = round_to(dt, double(widen(dt, b)) * double(w));
+    if (out.empty() || out.back() != y) out.push_back(y);  // monotone: equal codes are adjacent
+  }
+  return out;
+}
+
+bool Admissible::contains(float v) const {
+  if (values.empty()) return lo <= v && v <= hi;
+  return std::find(values.begin(), values.end(), v) != values.end();
+}
+
+Admissible admissible_normalized(const Spec& spec, float z, float w, RRange r) {
+  Admissible a;
+  if (spec.profile->quantize_rounded) {
+    for (uint16_t y : admissible_y(spec, z, w, r)) a.values.push_back(widen(spec.dtype, y));
+    std::sort(a.values.begin(), a.values.end());
+    a.lo = a.values.front();
+    a.hi = a.values.back();
+    return a;
+  }
+  const float x = normalized_at(spec, z, w, r.lo), y = normalized_at(spec, z, w, r.hi);
+  a.lo = std::min(x, y);
+  a.hi = std::max(x, y);
+  return a;
+}
+
+}  // namespace ulpgate::norm
