@@ -273,10 +273,23 @@ std::string Spec::problem() const {
   return quant_spec(qp).problem();
 }
 
-float profile_z(const Spec& spec, const Inputs& in, size_t i) {
-  if (!spec.has_residual()) return in.x[i];
-  const float z = in.x[i] + in.residual[i];  // fl32: T(fl32(x + res)) = T(x + res), 24 >= 2 * 11 + 1
+namespace {
+
+float z_of(const Spec& spec, float x, float residual) {
+  if (!spec.has_residual()) return x;
+  const float z = x + residual;  // fl32: T(fl32(x + res)) = T(x + res), as 24 >= 2 * 11 + 1 bits
   return spec.profile->round_residual ? widen(spec.dtype, round_to(spec.dtype, z)) : z;
+}
+
+}  // namespace
+
+float profile_z(const Spec& spec, const Inputs& in, size_t i) {
+  return z_of(spec, in.x[i], spec.has_residual() ? in.residual[i] : 0.0f);
+}
+
+Element normalize_element(const Spec& spec, float x, float residual, float w, float r) {
+  const float z = z_of(spec, x, residual);
+  return {output_at(spec, z, w, r), normalized_at(spec, z, w, r)};
 }
 
 uint16_t output_at(const Spec& spec, float z, float w, float r) {
@@ -303,7 +316,8 @@ Result normalize_profile(const Spec& spec, const Inputs& in) {
     res.residual.resize(n);
     for (size_t i = 0; i < n; ++i) res.residual[i] = round_to(spec.dtype, in.x[i] + in.residual[i]);
   }
-  std::vector<float> quantizer_input(spec.quantizes() ? n : 0);
+  std::vector<float>& quantizer_input = res.v;
+  quantizer_input.resize(spec.quantizes() ? n : 0);
   for_each_row(spec, in, [&](int64_t row, std::span<const float> z, const ExactSum& s) {
     const float r = profile_r(*spec.profile, s, spec.h);
     res.r[size_t(row)] = r;

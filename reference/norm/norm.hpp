@@ -54,9 +54,14 @@ struct Inputs {
   std::vector<float> x, residual, weight;
 };
 
+// NaN and Inf inputs (IEEE semantics, in both results): a NaN in a row makes its sum of squares,
+// r and every output NaN (rms-quant: amax ignores NaN, so the scale is the floor's and every code
+// the clamped NaN, -max); an Inf makes the sum Inf and r = 0: finite elements give +-0, the Inf
+// element Inf * 0 = NaN. Other rows are unaffected. M = 0 gives empty outputs.
 struct Result {
-  std::vector<uint16_t> y;         // [M*H] bits of dtype (rms, rms-add)
-  std::vector<uint16_t> residual;  // [M*H] bits of dtype: the updated residual (rms-add)
+  std::vector<uint16_t> y;         // [M*H] bits of dtype (rms, rms-add; empty for rms-quant)
+  std::vector<uint16_t> residual;  // [M*H] bits of dtype: the updated residual T(x + residual)
+                                   // (rms-add, every profile)
   quant::Result quant;             // codes, logical scales and storage (rms-quant)
   std::vector<float> v;            // [M*H] rms-quant: the fp32 values the quantizer saw
   std::vector<float> r;            // [M] the fp32 r the profile-exact result used
@@ -64,7 +69,8 @@ struct Result {
 
 // One element of the profile's arithmetic for a given fp32 r: normalize_profile applies it to
 // every element with its row's r, and comparators apply it at the ends of the r interval a
-// kernel may use (both outputs are monotone in r). x, residual (ignored unless the op has one)
+// kernel may use (both outputs are monotone in r; under round-twice not every code between the
+// two ends occurs: admissible_y lists those that do). x, residual (ignored unless the op has one)
 // and w are the element's inputs.
 struct Element {
   uint16_t y;  // the output's bits in dtype
@@ -73,15 +79,25 @@ struct Element {
 Element normalize_element(const Spec& spec, float x, float residual, float w, float r);
 
 // The profile's roundings, step by step in fp32, with r = the correctly rounded fp32 value of
-// 1/sqrt(fl(fl(sum z^2) / H) + eps) where the sum of squares is exact and rounded once.
+// 1/sqrt(fl(fl(sum z^2) / H) + eps) where the sum of squares is exact and rounded once (the
+// profile's mean op and eps_added apply). A GPU kernel differs from this only by its accumulation
+// order and its rsqrt error: r_rel_error_bound and admissible_y/admissible_normalized budget both.
+// Throws UsageError (the spec's problem(), or input sizes that do not match the shape).
 Result normalize_profile(const Spec& spec, const Inputs& in);
 
+// z is the profile's (residual rounding is a profile property, checked on its own), the sum of
+// squares is exact, r = 1/sqrt(sum / H + eps_added) from a 50-digit value. Each output is rounded
+// once from the exact value: where the double product z * r * w lies within 2^-40 (relative) of a
+// rounding boundary b, |z r w| vs b is decided exactly (z^2 w^2 H vs b^2 (sum + H eps), exact
+// 1024-bit products), so ties and near-ties round as the exact value does.
 struct Ideal {
   std::vector<uint16_t> y;      // [M*H] the exact y rounded once to dtype (rms, rms-add)
   std::vector<double> exact;    // [M*H] the exact normalized value z*r*w, to double precision
-                                // (rms-quant: of the value the profile quantizes, before rounding)
+                                // (relative error < 2^-51, far below an ulp of bf16 or fp16;
+                                // rms-quant: of the value the profile quantizes, before rounding)
   std::vector<double> r;        // [M] the exact r, to double precision
   std::vector<uint8_t> codes;   // rms-quant: exact values quantized once with the profile's scales
+                                // (quant::ideal_code; the same exact boundary decisions)
 };
 Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_result);
 

@@ -247,6 +247,30 @@ TEST(NormReference, RmsAddWritesTheRoundedResidual) {
     EXPECT_EQ(r.residual[i], bits_of(Format::fp16, double(in.x[i]) + double(in.residual[i])));
 }
 
+// normalize_element is the per-element step of normalize_profile: with the row's r it gives every
+// output and quantizer input (rms-add with both residual roundings; rms-quant with T(y) and fp32).
+TEST(NormReference, ElementStepMatchesTheRows) {
+  for (auto name : {"vllm", "aiter"}) {
+    const Spec add = make_spec(Op::rms_add, profile(name), Format::bf16, 2, 1025);
+    const Inputs in = random_inputs(add, 21);
+    const Result r = normalize_profile(add, in);
+    const Spec q = quant_spec_of(profile(name), 2, 1024, 128, quant::Layout::col);
+    const Inputs qin = random_inputs(q, 22);
+    const Result rq = normalize_profile(q, qin);
+    ASSERT_EQ(rq.v.size(), size_t(2 * 1024));
+    for (size_t i = 0; i < in.x.size(); ++i) {
+      EXPECT_EQ(normalize_element(add, in.x[i], in.residual[i], in.weight[i % 1025], r.r[i / 1025]).y, r.y[i]);
+      if (i < qin.x.size()) {
+        const Element e = normalize_element(q, qin.x[i], 0, qin.weight[i % 1024], rq.r[i / 1024]);
+        EXPECT_EQ(e.v, rq.v[i]);
+        if (profile(name).quantize_rounded) {
+          EXPECT_EQ(e.v, value_of(Format::bf16, e.y));
+        }
+      }
+    }
+  }
+}
+
 // vLLM fused floors the scale at fl(1/(qmax * 512)) = fl(2^-9 / qmax); its separate group quant
 // floors amax at 1e-10. Scales and codes differ exactly in the groups whose amax is below 2^-9.
 TEST(NormReference, FusedAndUnfusedDivergeExactlyBelowAmaxOneOver512) {
@@ -306,6 +330,7 @@ TEST(NormReference, PackedUe8m0StorageIsQuantGroups) {
   g.m = m;
   g.k = h;
   const quant::Result q = quant::quantize_profile(g, values);
+  EXPECT_EQ(r.v, values);
   EXPECT_EQ(r.quant.codes, q.codes);
   EXPECT_EQ(r.quant.scales, q.scales);
   EXPECT_EQ(r.quant.storage, q.storage);
