@@ -186,18 +186,47 @@ TEST(NormReference, AiterAddsEpsInDouble) {
 
 // ---- the ideal: ties and near-ties decided exactly -------------------------------------------
 
-// H = 1, x = 3, w = 131 * 2^-7: z w / 4 = 196.5 * 2^-8, a bf16 midpoint. eps = 7: r = 1/4, the
-// tie rounds to even (196). eps = 7 - 2^-40: r = (1/4)(1 + 2^-45 + ...), just above the midpoint:
-// the ideal rounds up (197); the profile's fp32 r is still 1/4 and ties to 196.
+// H = 1, x = 3: z w / 4 is a bf16 midpoint for w = 131 * 2^-7 (196.5 * 2^-8, even neighbour
+// below) and w = 129 * 2^-7 (193.5 * 2^-8, even neighbour above). eps = 7: r = 1/4 exactly and
+// the tie goes to the even code. eps = 7 -+ 2^-40: r = (1/4)(1 +- 2^-45 + ...), the exact value
+// lies just above / below the midpoint and the ideal rounds that way, while the profile's fp32 r
+// is still 1/4 and ties to even.
 TEST(NormReference, IdealDecidesTiesAndNearTiesExactly) {
-  const Inputs in = constant_row(1, 3.0f, 131 * 0x1p-7f);
-  for (auto [eps, code] : {std::pair{7.0, 196u}, std::pair{7.0 - 0x1p-40, 197u}, std::pair{7.0 + 0x1p-40, 196u}}) {
-    const Profile p = with_eps("vllm", eps);
+  struct Case {
+    float w;
+    double eps;
+    unsigned ideal, profile;  // codes in units of 2^-8
+  };
+  for (const Case c : {Case{131 * 0x1p-7f, 7.0, 196, 196}, Case{131 * 0x1p-7f, 7.0 - 0x1p-40, 197, 196},
+                       Case{129 * 0x1p-7f, 7.0, 194, 194}, Case{129 * 0x1p-7f, 7.0 + 0x1p-40, 193, 194}}) {
+    const Inputs in = constant_row(1, 3.0f, c.w);
+    const Profile p = with_eps("vllm", c.eps);
     const Spec s = make_spec(Op::rms, p, Format::bf16, 1, 1);
     const Result r = normalize_profile(s, in);
     const Ideal id = normalize_ideal(s, in, r);
-    EXPECT_EQ(value_of(Format::bf16, id.y[0]), float(code) * 0x1p-8f) << eps;
-    EXPECT_EQ(value_of(Format::bf16, r.y[0]), 196 * 0x1p-8f) << eps;
+    EXPECT_EQ(value_of(Format::bf16, id.y[0]), float(c.ideal) * 0x1p-8f) << c.w << " " << c.eps;
+    EXPECT_EQ(value_of(Format::bf16, r.y[0]), float(c.profile) * 0x1p-8f) << c.w << " " << c.eps;
+  }
+}
+
+// An all-zero row: S = 0, v = fl32(eps) = 0x1.0c6f7ap-20 for both eps conventions, r = 1000
+// (paper), y = +0; fused: the scale floor (vllm 2^-9 / 448, vllm-unfused 1e-10 / 448), codes 0.
+TEST(NormReference, ZeroRowIsDefined) {
+  const int64_t h = 256;
+  const Spec s = make_spec(Op::rms, profile("aiter"), Format::fp16, 2, h);
+  Inputs in = random_inputs(s, 4);
+  std::fill(in.x.begin(), in.x.begin() + h, 0.0f);
+  const Result r = normalize_profile(s, in);
+  EXPECT_EQ(r.r[0], 1000.0f);
+  EXPECT_NE(r.r[1], 1000.0f);
+  for (int64_t i = 0; i < h; ++i) EXPECT_EQ(r.y[size_t(i)], 0);
+  EXPECT_EQ(normalize_ideal(s, in, r).y, r.y);
+  for (auto [name, scale] : {std::pair{"vllm", 0x1p-9f / 448}, std::pair{"vllm-unfused", 1e-10f / 448}}) {
+    const Spec q = quant_spec_of(profile(name), 2, h, 128, quant::Layout::row);
+    const Result rq = normalize_profile(q, in);
+    EXPECT_EQ(rq.quant.scales[0], scale) << name;
+    EXPECT_EQ(rq.quant.scales[1], scale) << name;
+    for (int64_t i = 0; i < h; ++i) EXPECT_EQ(rq.quant.codes[size_t(i)], 0) << name;
   }
 }
 
