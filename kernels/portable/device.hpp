@@ -13,6 +13,9 @@
 //   conversion  dev::cvt_e4m3(x) cvt_e5m2(x) -> the arch's native fp8 byte; dev::cvt_ue8m0(x,
 //               Ue8m0Round::rp | rz); dev::bf16_to_float(bits) fp16_to_float(bits) (exact)
 //               dev::as_float(u32) as_uint(f32); fmaxf, fabsf, ... from <math.h>
+//               dev::cvt_e4m3x2(lo, hi) cvt_e5m2x2(lo, hi) -> two native fp8 bytes (lo's in bits
+//               0-7), each cvt_e4m3 / cvt_e5m2 of its value; one instruction where the arch has it
+//   max         dev::fmax_nan(a, b): a NaN (any bits) when a or b is NaN, else fmaxf(a, b)
 //
 // Writing a kernel: a functor whose operator() is ULPGATE_DEVICE. Template only on what the
 // hardware needs at compile time (warp size, element type); the rest is runtime data.
@@ -242,6 +245,19 @@ ULPGATE_DEVICE uint8_t cvt_e5m2(float x) { return __nv_cvt_float_to_fp8(x, __NV_
 ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
   return __nv_cvt_float_to_e8m0(x, __NV_SATFINITE, r == Ue8m0Round::rp ? cudaRoundPosInf : cudaRoundZero);
 }
+// cvt.rn.satfinite.{e4m3,e5m2}x2.f32: the same bytes as two single conversions, in one instruction.
+ULPGATE_DEVICE uint16_t cvt_e4m3x2(float lo, float hi) {
+  return __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
+}
+ULPGATE_DEVICE uint16_t cvt_e5m2x2(float lo, float hi) {
+  return __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E5M2);
+}
+// max.NaN.f32 (sm_80+): one instruction; its NaN is the canonical 0x7fffffff.
+ULPGATE_DEVICE float fmax_nan(float a, float b) {
+  float r;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+}
 #else
 #if defined(__gfx942__)
 // HIP's saturating mode: finite values clamp to +-max before the (non-saturating) instruction;
@@ -255,9 +271,18 @@ ULPGATE_DEVICE uint8_t cvt_e4m3(float x) {
 ULPGATE_DEVICE uint8_t cvt_e5m2(float x) {
   return __builtin_amdgcn_cvt_pk_bf8_f32(hip_saturate(x, 57344.f), 0.f, 0, false) & 0xff;
 }
+// v_cvt_pk_{fp8,bf8}_f32 writes src0's byte to bits 0-7 and src1's to bits 8-15.
+ULPGATE_DEVICE uint16_t cvt_e4m3x2(float lo, float hi) {
+  return __builtin_amdgcn_cvt_pk_fp8_f32(hip_saturate(lo, 240.f), hip_saturate(hi, 240.f), 0, false) & 0xffff;
+}
+ULPGATE_DEVICE uint16_t cvt_e5m2x2(float lo, float hi) {
+  return __builtin_amdgcn_cvt_pk_bf8_f32(hip_saturate(lo, 57344.f), hip_saturate(hi, 57344.f), 0, false) & 0xffff;
+}
 #else  // no fp8 hardware (gfx90a) or the host pass: the reference rounding under gfx942's policy
 ULPGATE_DEVICE uint8_t cvt_e4m3(float x) { return uint8_t(encode<Format::e4m3fnuz>(x, kGfx942.e4m3)); }
 ULPGATE_DEVICE uint8_t cvt_e5m2(float x) { return uint8_t(encode<Format::e5m2fnuz>(x, kGfx942.e5m2)); }
+ULPGATE_DEVICE uint16_t cvt_e4m3x2(float lo, float hi) { return uint16_t(cvt_e4m3(lo) | cvt_e4m3(hi) << 8); }
+ULPGATE_DEVICE uint16_t cvt_e5m2x2(float lo, float hi) { return uint16_t(cvt_e5m2(lo) | cvt_e5m2(hi) << 8); }
 #endif
 ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
   const Conversion c{Format::ue8m0, Overflow::satfinite, r == Ue8m0Round::rp ? Rounding::rp : Rounding::rz};
@@ -344,11 +369,20 @@ inline uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
   const Conversion c{Format::ue8m0, Overflow::satfinite, r == Ue8m0Round::rp ? Rounding::rp : Rounding::rz};
   return uint8_t(encode<Format::ue8m0>(x, c));
 }
+inline uint16_t cvt_e4m3x2(float lo, float hi) { return uint16_t(cvt_e4m3(lo) | cvt_e4m3(hi) << 8); }
+inline uint16_t cvt_e5m2x2(float lo, float hi) { return uint16_t(cvt_e5m2(lo) | cvt_e5m2(hi) << 8); }
 
 }  // namespace host_backend
 #endif
 
 // ---- the same on every backend -------------------------------------------------------------
+
+#if !defined(__CUDACC__)
+ULPGATE_DEVICE float fmax_nan(float a, float b) {
+  const bool nan = (as_uint(a) & 0x7fffffffu) > 0x7f800000u || (as_uint(b) & 0x7fffffffu) > 0x7f800000u;
+  return nan ? as_float(0x7fc00000u) : fmaxf(a, b);
+}
+#endif
 
 ULPGATE_DEVICE float bf16_to_float(uint16_t b) { return as_float(uint32_t(b) << 16); }
 // Exact widening of IEEE binary16 bits (subnormals scale exactly by 2^-24).

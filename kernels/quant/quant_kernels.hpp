@@ -4,8 +4,11 @@
 //               shuffle reduction of width `lanes`.
 //   TileQuant   quant.block: one thread block per 128x128 tile; amax over the whole block.
 //   ScalePadding  the padding slots of the scale layout (col-tma rows, packed words, swizzle).
-// Templated only on the input element type and the amax reduction (tests substitute faulty
-// reductions to prove the emulator catches them); the profile is runtime data (QuantMath).
+// Templated on the input element type, the amax reduction (tests substitute faulty reductions to
+// prove the emulator catches them) and, for GroupQuant, the element path: ProfileCodes reads the
+// profile as runtime data (QuantMath: any cast, clamp and NaN policy); NativeCodes fixes the
+// factor, the clamp and the NaN policy at compile time and casts with the arch's conversion
+// instruction, two values at a time. plan_quant picks the path.
 #pragma once
 
 #include <stdint.h>
@@ -24,14 +27,32 @@ template <Format In> struct Input;
 template <> struct Input<Format::bf16> {
   using T = uint16_t;
   ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
+  // A 16-byte vector as 32-bit words: one shift or mask per element.
+  ULPGATE_DEVICE static void widen(const Pack16<T>& p, float (&v)[8]) {
+    uint32_t w[4];
+    memcpy(w, p.v, 16);
+    ULPGATE_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      v[2 * i] = dev::as_float(w[i] << 16);
+      v[2 * i + 1] = dev::as_float(w[i] & 0xffff0000u);
+    }
+  }
 };
 template <> struct Input<Format::fp16> {
   using T = uint16_t;
   ULPGATE_DEVICE static float widen(T v) { return dev::fp16_to_float(v); }
+  ULPGATE_DEVICE static void widen(const Pack16<T>& p, float (&v)[8]) {
+    ULPGATE_UNROLL
+    for (int i = 0; i < 8; ++i) v[i] = widen(p.v[i]);
+  }
 };
 template <> struct Input<Format::fp32> {
   using T = float;
   ULPGATE_DEVICE static float widen(T v) { return v; }
+  ULPGATE_DEVICE static void widen(const Pack16<T>& p, float (&v)[4]) {
+    ULPGATE_UNROLL
+    for (int i = 0; i < 4; ++i) v[i] = p.v[i];
+  }
 };
 
 // A chunk: the elements one 16-byte vector load brings (8 bf16/fp16, 4 fp32).
@@ -45,9 +66,7 @@ struct Chunk {
   ULPGATE_DEVICE static Chunk load(const T* p, int n) {
     Chunk c;
     if (n == size && reinterpret_cast<uintptr_t>(p) % 16 == 0) {
-      const Pack16<T> pack = dev::load16(p);
-      ULPGATE_UNROLL
-      for (int i = 0; i < size; ++i) c.v[i] = Input<In>::widen(pack.v[i]);
+      Input<In>::widen(dev::load16(p), c.v);
     } else {
       ULPGATE_UNROLL
       for (int i = 0; i < size; ++i) c.v[i] = i < n ? Input<In>::widen(p[i]) : 0.0f;
@@ -56,20 +75,34 @@ struct Chunk {
   }
 };
 
+// The codes of one chunk as one little-endian word: 8 codes (bf16, fp16 input) or 4 (fp32).
+template <int N>
+using CodeWord = typename std::conditional<N == 8, uint64_t, uint32_t>::type;
+
+template <int N>
+ULPGATE_DEVICE CodeWord<N> pack_codes(const uint8_t (&codes)[N]) {
+  static_assert(N == sizeof(CodeWord<N>), "a chunk of codes is one word");
+  CodeWord<N> w = 0;  // packing by shifts keeps the codes in registers
+  ULPGATE_UNROLL
+  for (int i = 0; i < N; ++i) w |= CodeWord<N>(codes[i]) << (8 * i);
+  return w;
+}
+
+// One word of codes to dst, aligned to the word's size.
+template <class Word>
+ULPGATE_DEVICE void store_word(uint8_t* dst, Word w) {
+#if defined(ULPGATE_GPU)
+  *reinterpret_cast<Word*>(dst) = w;
+#else
+  memcpy(dst, &w, sizeof(Word));  // the host is little-endian too (x86-64, AArch64)
+#endif
+}
+
 // n codes to dst; a full, aligned chunk of codes is one 4- or 8-byte store.
 template <int N>
 ULPGATE_DEVICE void store_codes(uint8_t* dst, const uint8_t (&codes)[N], int n) {
-  using Word = typename std::conditional<N == 8, uint64_t, uint32_t>::type;
-  static_assert(N == sizeof(Word), "a chunk of codes is one word");
   if (n == N && reinterpret_cast<uintptr_t>(dst) % N == 0) {
-    Word w = 0;  // little-endian packing by shifts keeps the codes in registers
-    ULPGATE_UNROLL
-    for (int i = 0; i < N; ++i) w |= Word(codes[i]) << (8 * i);
-#if defined(ULPGATE_GPU)
-    *reinterpret_cast<Word*>(dst) = w;
-#else
-    memcpy(dst, &w, N);  // the host is little-endian too (x86-64, AArch64)
-#endif
+    store_word(dst, pack_codes(codes));
   } else {
     for (int i = 0; i < n; ++i) dst[i] = codes[i];
   }
@@ -114,13 +147,121 @@ ULPGATE_DEVICE void quantize_chunk(const QuantMath& p, const Factor& f, const Ch
   store_codes(codes, q, n);
 }
 
-template <Format In, class Reduce = ShuffleAmax>
+// ---- element paths: how the elements of a group become codes -------------------------------
+
+// The profile as runtime data, element by element as the reference does it (quantize_one): any
+// cast, clamp and NaN policy. The only path of the general layout (GroupQuant::quantize_group).
+struct ProfileCodes {
+  using Group = GroupArith;
+  ULPGATE_DEVICE static float amax(const QuantMath& p, float a, float v) { return amax_step(a, v, p.nan_propagate); }
+  ULPGATE_DEVICE static float lane_amax(float a) { return a; }
+  template <class T>  // the input element type
+  ULPGATE_DEVICE static Group group(const QuantMath& p, float amax) { return GroupArith(p, amax); }
+
+  template <int C, int N>
+  ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const float (&v)[C][N], CodeWord<N> (&w)[C]) {
+    ULPGATE_UNROLL
+    for (int c = 0; c < C; ++c) {
+      uint8_t q[N];
+      ULPGATE_UNROLL
+      for (int i = 0; i < N; ++i) q[i] = quantize_one(p, g.factor, v[c][i]);
+      w[c] = pack_codes(q);
+    }
+  }
+};
+
+enum class Clamp : uint8_t {
+  none,        // the cast alone decides (no clamp, or only the one the satfinite cast does itself)
+  nan_to_min,  // fminf(fmaxf(q, -max), max): NaN -> -max
+};
+
+// What an element is multiplied with or divided by, as functors the cast loop inlines.
+struct MultiplyBy {
+  float f;
+  ULPGATE_DEVICE float operator()(float x) const { return x * f; }
+};
+struct DivideBy {
+  float s;
+  ULPGATE_DEVICE float operator()(float x) const { return div_rn(x, s); }
+};
+struct QuickDivideBy {
+  float s, y;
+  ULPGATE_DEVICE float operator()(float x) const { return quick_div(x, s, y); }
+};
+
+// A profile whose per-element steps are fixed for the whole launch: q = x / s (Divide) or x * f,
+// the clamp C, then the arch's conversion instruction (the plan's cast is native), two values per
+// instruction; the amax ignores NaN or propagates it (Propagate, with one max.NaN per element).
+// Bit for bit ProfileCodes' result wherever plan_quant chooses it.
+template <bool Divide, Clamp C, bool Propagate>
+struct NativeCodes {
+  struct Group {
+    float scale;
+    float f;     // what the elements are divided by (Divide) or multiplied with
+    float y;     // Divide: fl(1 / f), for quick_div
+    bool quick;  // Divide: quick_div gives the quotient's code for this scale and input type
+  };
+
+  ULPGATE_DEVICE static float amax(const QuantMath&, float a, float v) {
+    return Propagate ? dev::fmax_nan(a, fabsf(v)) : fmaxf(a, fabsf(v));
+  }
+  // A NaN amax as the reference's (quiet_nan), whichever NaN max.NaN produced.
+  ULPGATE_DEVICE static float lane_amax(float a) { return Propagate && is_nan(a) ? quiet_nan() : a; }
+
+  // quick_div's check covers 16-bit inputs only (quant_math.hpp); fp32 inputs divide exactly.
+  template <class T>  // the input element type
+  ULPGATE_DEVICE static Group group(const QuantMath& p, float amax) {
+    const GroupArith g(p, amax);
+    if (!Divide) return {g.scale, g.factor.v, 0.0f, false};
+    return {g.scale, g.factor.v, div_rn(1.0f, g.scale), sizeof(T) == 2 && quick_division_holds(g.scale)};
+  }
+
+  template <int Cn, int N>
+  ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const float (&v)[Cn][N], CodeWord<N> (&w)[Cn]) {
+    const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
+    if (!Divide) return e4m3 ? cast<true>(p, MultiplyBy{g.f}, v, w) : cast<false>(p, MultiplyBy{g.f}, v, w);
+    if (g.quick) return e4m3 ? cast<true>(p, QuickDivideBy{g.f, g.y}, v, w) : cast<false>(p, QuickDivideBy{g.f, g.y}, v, w);
+    return e4m3 ? cast<true>(p, DivideBy{g.f}, v, w) : cast<false>(p, DivideBy{g.f}, v, w);
+  }
+
+ private:
+  ULPGATE_DEVICE static float clamp(const QuantMath& p, float q) {
+    return C == Clamp::nan_to_min ? fminf(fmaxf(q, -p.max), p.max) : q;
+  }
+  template <bool E4M3, class Factor, int Cn, int N>
+  ULPGATE_DEVICE static void cast(const QuantMath& p, Factor f, const float (&v)[Cn][N], CodeWord<N> (&w)[Cn]) {
+    ULPGATE_UNROLL
+    for (int c = 0; c < Cn; ++c) {
+      CodeWord<N> word = 0;
+      ULPGATE_UNROLL
+      for (int i = 0; i < N; i += 2) {
+        const float lo = clamp(p, f(v[c][i])), hi = clamp(p, f(v[c][i + 1]));
+        word |= CodeWord<N>(E4M3 ? dev::cvt_e4m3x2(lo, hi) : dev::cvt_e5m2x2(lo, hi)) << (8 * i);
+      }
+      w[c] = word;
+    }
+  }
+};
+
+// Chunks one lane holds on the register path: 4 (32 elements) for 16-bit inputs, so a lane's
+// share of the per-group work (reduction, scale, its store) is spread over 32 elements; fp32
+// keeps one chunk per lane (its gs-128 groups span a warp, as the R17 fault test needs).
+inline constexpr int lane_chunks(int elem_bytes) { return elem_bytes == 2 ? 4 : 1; }
+
+// The register layout: `lanes` lanes x lane_chunks chunks make exactly one group, the input is
+// 16-byte aligned and every chunk's codes are one aligned word.
+template <Format In>
+ULPGATE_HOST_DEVICE inline bool register_layout(int64_t gs, int lanes, const void* x, const void* codes) {
+  constexpr int V = Chunk<In>::size;
+  return gs == int64_t(lanes) * lane_chunks(int(16 / V)) * V && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(codes) % sizeof(CodeWord<V>) == 0;
+}
+
+template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes>
 struct GroupQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
-  // Groups one thread keeps in flight on the fast path: more bytes in flight per SM is what a
-  // memory-bound kernel needs (one 16-byte load per thread leaves the H200 at ~20% of copy).
-  static constexpr int kBatch = 4;
+  static constexpr int C = lane_chunks(int(sizeof(T)));
   const T* x;
   uint8_t* codes;
   int64_t m, k, gs;  // rows, row length, group size (token: gs = k)
@@ -134,31 +275,43 @@ struct GroupQuant {
     const int64_t groups = m * (k / gs), stride = threads / lanes;
     const int sub = int(t % lanes);
     // Grid-stride over groups; the lanes of a group stay together, so shuffles see all of them.
-    if (gs == int64_t(lanes) * V && reinterpret_cast<uintptr_t>(x) % 16 == 0) {
-      for (int64_t g0 = t / lanes; g0 < groups; g0 += kBatch * stride) quantize_batch(g0, stride, groups, sub);
-    } else {
+    if (register_layout<In>(gs, lanes, x, codes)) {
+      for (int64_t gi = t / lanes; gi < groups; gi += stride) quantize_in_registers(gi, sub);
+    } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
       for (int64_t gi = t / lanes; gi < groups; gi += stride) quantize_group(gi, sub);
-    }
+    }  // launch_quant launches the other paths on the register layout only
   }
 
-  // Fast path: each lane holds exactly one full chunk of its group, so the group is read once
-  // and kept in registers; kBatch groups are loaded before any is reduced.
-  ULPGATE_DEVICE void quantize_batch(int64_t g0, int64_t stride, int64_t groups, int sub) const {
-    Pack16<T> raw[kBatch];
+  // Register path: lane `sub` holds chunks sub, sub + lanes, ... of its group (each load
+  // instruction of a warp reads whole sectors), so the group is read once.
+  ULPGATE_DEVICE void quantize_in_registers(int64_t gi, int sub) const {
+    const int64_t base = gi * gs + int64_t(sub) * V, step = int64_t(lanes) * V;
+    float v[C][V];
     ULPGATE_UNROLL
-    for (int b = 0; b < kBatch; ++b) {
-      const int64_t gi = g0 + b * stride;
-      if (gi < groups) raw[b] = dev::load16(x + gi * gs + sub * V);
-    }
+    for (int c = 0; c < C; ++c) Input<In>::widen(dev::load16(x + base + c * step), v[c]);
+    // One running amax per chunk, merged after: short dependency chains (the max is the same
+    // in any order).
+    float a[C];
     ULPGATE_UNROLL
-    for (int b = 0; b < kBatch; ++b) {
-      const int64_t gi = g0 + b * stride;
-      if (gi >= groups) continue;  // the same for every lane of the group: its shuffles stay whole
-      Chunk<In> c;
+    for (int c = 0; c < C; ++c) {
+      a[c] = 0.0f;
       ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) c.v[i] = Input<In>::widen(raw[b].v[i]);
-      finish_group(gi, sub, amax_of(c), c);
+      for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], v[c][i]);
     }
+    ULPGATE_UNROLL
+    for (int c = 1; c < C; ++c) a[0] = Path::amax(math, a[0], a[c]);
+    const typename Path::Group g = Path::template group<T>(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
+    if (sub == 0) write_scale(gi, g.scale);
+    CodeWord<V> w[C];
+    Path::codes(math, g, v, w);
+    ULPGATE_UNROLL
+    for (int c = 0; c < C; ++c) store_word(codes + base + c * step, w[c]);
+  }
+
+  ULPGATE_DEVICE void write_scale(int64_t gi, float s) const {
+    int64_t row, col;
+    row_col(gi, scales.g, row, col);  // scales.g = k / gs groups per row
+    scales.write(row, col, s);
   }
 
   ULPGATE_DEVICE float amax_of(const Chunk<In>& c) const {
@@ -166,16 +319,6 @@ struct GroupQuant {
     ULPGATE_UNROLL
     for (int i = 0; i < V; ++i) amax = amax_step(amax, c.v[i], math.nan_propagate);
     return amax;
-  }
-
-  ULPGATE_DEVICE void finish_group(int64_t gi, int sub, float lane_amax, const Chunk<In>& c) const {
-    const GroupArith g(math, Reduce{}(lane_amax, lanes, math.nan_propagate));
-    if (sub == 0) {
-      int64_t row, col;
-      row_col(gi, scales.g, row, col);  // scales.g = k / gs groups per row
-      scales.write(row, col, g.scale);
-    }
-    quantize_chunk<In>(math, g.factor, c, codes + gi * gs + sub * V, V);
   }
 
   // General path: a lane walks several chunks (token groups, unaligned input), reading twice.

@@ -153,6 +153,21 @@ ULPGATE_DEVICE Factor group_factor(const QuantMath& p, float amax, float s) {
   return {true, s};
 }
 
+// x / s without a division per element: x * y with one Markstein correction, y = fl(1/s):
+// q0 = x*y, r = x - s*q0 (exact, one fma), q = q0 + r*y. Checked exhaustively to be the IEEE
+// quotient for every fp32 s in [1, 2) and every x in [1, 2) of at most 11 significand bits, i.e.
+// bf16 and fp16 inputs, not fp32 (PERF.md, "Quick division"). Powers of two carry that to every s
+// in [2^-50, 2^50] (quick_division_holds) and |x| >= 2^-74, where every step stays normal. For
+// smaller |x| both quotients are below 2^-22 in magnitude, which every fp8 format rounds to the
+// same zero, and both have x's sign (copysignf: a zero x would give +0).
+ULPGATE_DEVICE bool quick_division_holds(float s) {
+  return (dev::as_uint(s) >> 23) - (127u - 50u) <= 100u;  // positive, exponent in [-50, 50]
+}
+ULPGATE_DEVICE float quick_div(float x, float s, float y) {
+  const float q0 = x * y;
+  return copysignf(fmaf(fmaf(-s, q0, x), y, q0), x);
+}
+
 template <Format F>
 ULPGATE_DEVICE uint8_t software_cast(float q, Overflow o) {
   return uint8_t(encode<F>(q, Conversion{F, o}));

@@ -53,6 +53,21 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
   return m;
 }
 
+// The NativeCodes instantiation that computes exactly what the profile asks, if any: the cast
+// must be the arch's instruction, the factor a division or a multiplication, and the clamp and
+// NaN policy one of the instantiated pairs. A finite-only clamp to the format's own max is what a
+// satfinite cast does by itself, so it needs no clamp step.
+ElementPath choose_path(const QuantMath& m, const Arch& arch) {
+  if (!m.cast.native) return ElementPath::profile;
+  const Conversion& native = is_e4m3(m.cast.format) ? arch.e4m3 : arch.e5m2;
+  const bool divide = !m.pow2 && m.mx == quant::MxRule::none && m.quant_op == quant::QuantOp::divide;
+  const bool cast_clamps = native.overflow == Overflow::satfinite &&
+                           double(m.max) == decode(m.cast.format, info(m.cast.format).max_mag);
+  if (m.clamp && !m.nan_propagate) return divide ? ElementPath::divide_clamp : ElementPath::multiply_clamp;
+  if (m.nan_propagate && !divide && (!m.clamp || cast_clamps)) return ElementPath::multiply_propagate;
+  return ElementPath::profile;
+}
+
 unsigned blocks_for(int64_t threads) {
   return unsigned(std::clamp<int64_t>((threads + kBlockThreads - 1) / kBlockThreads, 1, kMaxBlocks));
 }
@@ -64,6 +79,13 @@ int lanes_per_group(int64_t gs, int chunk_elems, int warp_size) {
   int lanes = 1;
   while (lanes < chunks && lanes < warp_size) lanes *= 2;
   return lanes;
+}
+
+int register_lanes(int64_t gs, int chunk_elems, int chunks, int warp_size) {
+  const int64_t per_lane = int64_t(chunk_elems) * chunks;
+  if (gs % per_lane != 0) return 0;
+  const int64_t lanes = gs / per_lane;
+  return lanes <= warp_size && (lanes & (lanes - 1)) == 0 ? int(lanes) : 0;
 }
 
 QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, std::size_t x_bytes,
@@ -83,8 +105,10 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   p.m = spec.m;
   p.k = spec.k;
   p.gs = gs;
-  p.lanes = lanes_per_group(gs, 16 / int(elem), arch.warp_size);
+  const int in_registers = register_lanes(gs, 16 / int(elem), lane_chunks(int(elem)), arch.warp_size);
+  p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.math = make_math(spec, arch);
+  p.path = in_registers ? choose_path(p.math, arch) : ElementPath::profile;
   p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
   const int64_t work = spec.op == quant::Op::block ? shape.m * shape.g * kBlockThreads
                                                    : spec.m * (spec.k / gs) * p.lanes;

@@ -25,11 +25,21 @@ struct QuantError : std::runtime_error {
 inline constexpr unsigned kBlockThreads = 256;
 inline constexpr unsigned kMaxBlocks = 65535;  // the kernels grid-stride beyond this
 
+// GroupQuant's element path (quant_kernels.hpp): the profile as runtime data, or one of the
+// NativeCodes instantiations that the profile, the arch's cast and the register layout allow.
+enum class ElementPath : uint8_t {
+  profile,             // ProfileCodes
+  multiply_clamp,      // NativeCodes<false, Clamp::nan_to_min, false>: q = x * f, NaN -> -max
+  divide_clamp,        // NativeCodes<true, Clamp::nan_to_min, false>: q = x / s, NaN -> -max
+  multiply_propagate,  // NativeCodes<false, Clamp::none, true>: q = x * f, NaN amax propagates
+};
+
 struct QuantPlan {
   quant::Op op;
   Format input;
   int64_t m, k, gs;
   int lanes;            // lanes per group (GroupQuant)
+  ElementPath path;     // GroupQuant's, where the buffers fit the register layout
   QuantMath math;
   ScaleStore scales;    // base filled in at launch
   LaunchConfig main, padding;
@@ -44,6 +54,10 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
 // The lanes that share a group of gs elements: enough for one chunk each, at most a warp.
 int lanes_per_group(int64_t gs, int chunk_elems, int warp_size);
 
+// The lanes of GroupQuant's register layout (each holding `chunks` chunks of chunk_elems), or 0
+// when gs does not split into a power of two of them within a warp.
+int register_lanes(int64_t gs, int chunk_elems, int chunks, int warp_size);
+
 // Launches the plan's kernels with launch(cfg, kernel) on device pointers. Reduce is the group
 // amax reduction (tests substitute faulty ones).
 template <class Reduce = ShuffleAmax, class Launch>
@@ -56,10 +70,18 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     constexpr Format F = decltype(in)::value;
     using T = typename Input<F>::T;
     const T* xs = static_cast<const T*>(x);
-    if (p.op == quant::Op::block)
-      launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
-    else
-      launch(p.main, GroupQuant<F, Reduce>{xs, codes, p.m, p.k, p.gs, p.lanes, p.math, scales});
+    auto group_quant = [&](auto path) {
+      launch(p.main, GroupQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.lanes, p.math, scales});
+    };
+    if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
+    // The native paths run on the register layout only (these buffers' alignment included).
+    switch (register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile) {
+      case ElementPath::multiply_clamp: return group_quant(NativeCodes<false, Clamp::nan_to_min, false>{});
+      case ElementPath::divide_clamp: return group_quant(NativeCodes<true, Clamp::nan_to_min, false>{});
+      case ElementPath::multiply_propagate: return group_quant(NativeCodes<false, Clamp::none, true>{});
+      case ElementPath::profile: break;
+    }
+    group_quant(ProfileCodes{});
   };
   switch (p.input) {
     case Format::bf16: return run(std::integral_constant<Format, Format::bf16>{});
