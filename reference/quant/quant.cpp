@@ -64,28 +64,50 @@ struct Factor {
   float apply(float x) const { return divide ? x / v : x * v; }
 };
 
+// Whether the spec's elements are divided (by s) or multiplied (by a reciprocal).
+bool divides(const Spec& spec) {
+  return spec.pow2_scales() || spec.op == Op::mx || spec.profile->quant_op == QuantOp::divide;
+}
+
 Factor group_factor(const Spec& spec, float amax, float s) {
   const Profile& p = *spec.profile;
-  if (spec.pow2_scales() || spec.op == Op::mx) return {true, s};  // x / 2^e is exact
-  switch (p.quant_op) {
-    case QuantOp::divide: return {true, s};
-    case QuantOp::reciprocal: return {false, 1.0f / s};
-    case QuantOp::max_over_amax:
-      return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
+  if (divides(spec)) return {true, s};  // with power-of-two scales x / 2^e is exact
+  if (p.quant_op == QuantOp::reciprocal) return {false, 1.0f / s};
+  return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
+}
+
+// How q is clamped to +-max before the cast (the profile's clamp and NaN policy).
+enum class ClampRule : uint8_t {
+  none,         // the cast's overflow policy decides
+  nan_to_min,   // fminf(fmaxf(q, -max), max): NaN -> -max
+  finite_only,  // NaN and Inf pass through to the cast
+};
+
+ClampRule clamp_rule(const Profile& p) {
+  if (!p.clamp) return ClampRule::none;
+  return p.nan == NanPolicy::ignore ? ClampRule::nan_to_min : ClampRule::finite_only;
+}
+
+template <ClampRule R>
+float clamp(float q, float max) {
+  if constexpr (R == ClampRule::nan_to_min) return min_ignoring_nan(max_ignoring_nan(q, -max), max);
+  if constexpr (R == ClampRule::finite_only) return std::isfinite(q) ? std::clamp(q, -max, max) : q;
+  return q;
+}
+
+float clamp(ClampRule r, float q, float max) {
+  switch (r) {
+    case ClampRule::none: return clamp<ClampRule::none>(q, max);
+    case ClampRule::nan_to_min: return clamp<ClampRule::nan_to_min>(q, max);
+    case ClampRule::finite_only: break;
   }
-  return {true, s};
+  return clamp<ClampRule::finite_only>(q, max);
 }
 
 // Clamp (per the profile's NaN policy) then cast: the last two steps of every path.
 template <Format F>
 uint8_t clamp_and_cast(const Profile& p, float max, float q) {
-  if (p.clamp) {
-    if (p.nan == NanPolicy::ignore)
-      q = min_ignoring_nan(max_ignoring_nan(q, -max), max);  // fminf/fmaxf: NaN -> -max
-    else if (std::isfinite(q))
-      q = std::clamp(q, -max, max);
-  }
-  return uint8_t(encode<F>(q, Conversion{F, p.cast}));
+  return uint8_t(encode<F>(clamp(clamp_rule(p), q, max), Conversion{F, p.cast}));
 }
 
 // Positive grid of a format (0, subnormals, normals up to max) plus one overflow point past max.
@@ -109,25 +131,42 @@ void for_each_group(const Spec& spec, Fn&& fn) {
     for (int64_t gi = 0; gi < g; ++gi) fn(r, (r / tr) * g + gi, gi * tc, std::min(spec.k, (gi + 1) * tc));
 }
 
+constexpr int32_t kInfBits = 0x7F800000;
+
+// The largest |x| of a run as fp32 bits: |x|'s bit patterns order like its values, so an integer
+// max finds it (int32_t: SSE2 vectorizes a signed max, not an unsigned one). NaNs are dropped,
+// or kept (their patterns exceed Inf's).
+int32_t max_abs_bits(const float* x, int64_t n, bool ignore_nan) {
+  int32_t m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t a = std::bit_cast<int32_t>(x[i]) & 0x7FFFFFFF;
+    const int32_t kept = ignore_nan && a > kInfBits ? 0 : a;
+    m = kept > m ? kept : m;
+  }
+  return m;
+}
+
+// amax = max |x| over each group (over each tile for quant.block): fmaxf folding, or with a
+// NaN anywhere the canonical NaN under the propagate policy.
 std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
   const ScaleShape ss = spec.scale_shape();
-  std::vector<float> amax(size_t(ss.m * ss.g), 0.0f);
-  const bool propagate = spec.profile->nan == NanPolicy::propagate;
+  std::vector<int32_t> bits(size_t(ss.m * ss.g), 0);  // +0.0f
+  const bool ignore_nan = spec.profile->nan == NanPolicy::ignore;
   for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
-    float a = amax[size_t(si)];
-    for (int64_t c = c0; c < c1; ++c) {
-      const float v = x[size_t(r * spec.k + c)];
-      a = propagate && (std::isnan(v) || std::isnan(a)) ? std::numeric_limits<float>::quiet_NaN()
-                                                         : max_ignoring_nan(a, std::fabs(v));
-    }
-    amax[size_t(si)] = a;
+    const int32_t run = max_abs_bits(&x[size_t(r * spec.k + c0)], c1 - c0, ignore_nan);
+    bits[size_t(si)] = std::max(bits[size_t(si)], run);
+  });
+  std::vector<float> amax(bits.size());
+  std::transform(bits.begin(), bits.end(), amax.begin(), [](int32_t b) {
+    return b > kInfBits ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(b);
   });
   return amax;
 }
 
+// The generic codes loop: any cast the formats core supports.
 template <Format F>
-void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const float> amax,
-                    std::span<const float> scales, std::span<uint8_t> codes) {
+void quantize_codes_generic(const Spec& spec, std::span<const float> x, std::span<const float> amax,
+                            std::span<const float> scales, std::span<uint8_t> codes) {
   const Profile& p = *spec.profile;
   const float max = spec.fp8_max();
   for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
@@ -137,6 +176,55 @@ void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const 
       codes[i] = clamp_and_cast<F>(p, max, f.apply(x[i]));
     }
   });
+}
+
+// One run of a group with the quotient step, clamp rule and cast fixed at compile time: no
+// branch per element, so the loop vectorizes. The cast is a copy: read through a reference, its
+// constants could alias the uint8_t stores and would be reloaded per element.
+template <Format F, bool Divide, ClampRule R>
+void quantize_run(const float* x, uint8_t* codes, int64_t n, float v, float max, FastRneCast<F> cast) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float q = Divide ? x[i] / v : x[i] * v;
+    codes[i] = uint8_t(cast(clamp<R>(q, max)));
+  }
+}
+
+template <Format F, bool Divide, ClampRule R>
+void quantize_groups_fast(const Spec& spec, std::span<const float> x, std::span<const float> amax,
+                          std::span<const float> scales, std::span<uint8_t> codes) {
+  const float max = spec.fp8_max();
+  const FastRneCast<F> cast(spec.profile->cast);
+  for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
+    const Factor f = group_factor(spec, amax[size_t(si)], scales[size_t(si)]);
+    const size_t i = size_t(r * spec.k + c0);
+    quantize_run<F, Divide, R>(&x[i], &codes[i], c1 - c0, f.v, max, cast);
+  });
+}
+
+template <Format F, bool Divide>
+void quantize_groups_fast(const Spec& spec, std::span<const float> x, std::span<const float> amax,
+                          std::span<const float> scales, std::span<uint8_t> codes) {
+  switch (clamp_rule(*spec.profile)) {
+    case ClampRule::none:
+      return quantize_groups_fast<F, Divide, ClampRule::none>(spec, x, amax, scales, codes);
+    case ClampRule::nan_to_min:
+      return quantize_groups_fast<F, Divide, ClampRule::nan_to_min>(spec, x, amax, scales, codes);
+    case ClampRule::finite_only:
+      return quantize_groups_fast<F, Divide, ClampRule::finite_only>(spec, x, amax, scales, codes);
+  }
+}
+
+// The fp8 codes of every element: the fast path where the cast has one (every profile today),
+// else the generic core.
+template <Format F>
+void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const float> amax,
+                    std::span<const float> scales, std::span<uint8_t> codes) {
+  if constexpr (has_fast_rne<F>()) {
+    if (has_fast_rne(Conversion{F, spec.profile->cast}))
+      return divides(spec) ? quantize_groups_fast<F, true>(spec, x, amax, scales, codes)
+                           : quantize_groups_fast<F, false>(spec, x, amax, scales, codes);
+  }
+  quantize_codes_generic<F>(spec, x, amax, scales, codes);
 }
 
 }  // namespace
