@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   add_formats_commands(app, rc);
   add_run_commands(app, rc);
   add_bench_commands(app, rc);
+  add_divergence_commands(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

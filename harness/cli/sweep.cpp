@@ -4,17 +4,21 @@
 
 #include <cstdio>
 
-#include "harness/quant/run_case.hpp"
+#include "harness/core/family.hpp"
 #include "harness/report/console_table.hpp"
 #include "harness/report/progress.hpp"
 
 namespace ulpgate::cli {
 
-std::vector<quant::Case> select_cases(const Selection& s) {
-  if (!s.case_id.empty()) return {quant::Case::parse(s.case_id)};
-  std::vector<quant::Case> out;
-  for (quant::Case& c : quant::catalog())
-    if (fnmatch(s.filter.c_str(), c.id().c_str(), 0) == 0) out.push_back(std::move(c));
+std::vector<std::string> select_cases(const Selection& s) {
+  if (!s.case_id.empty()) {
+    family_of(s.case_id);
+    return {s.case_id};
+  }
+  std::vector<std::string> out;
+  for (const OpFamily& f : families())
+    for (std::string& id : f.catalog())
+      if (fnmatch(s.filter.c_str(), id.c_str(), 0) == 0) out.push_back(std::move(id));
   return out;
 }
 
@@ -39,14 +43,14 @@ std::string golden_arch(const std::string& arch) { return arch.starts_with("host
 SweepResult sweep(const Selection& s) {
   const std::string backend = resolve_backend(s.backend);
   const std::vector<std::string> archs = s.archs.empty() ? default_archs(backend) : s.archs;
-  const std::vector<quant::Case> cases = select_cases(s);
+  const std::vector<std::string> cases = select_cases(s);
   SweepResult out;
   ProgressLine progress(cases.size() * archs.size(), stderr);
   for (const std::string& arch : archs) {
     const auto b = make_backend(backend, arch);
-    for (const quant::Case& c : cases) {
-      progress.update(out.results.size(), c.id());
-      CaseResult r = quant::run_case(c, *b).result;
+    for (const std::string& id : cases) {
+      progress.update(out.results.size(), id);
+      CaseResult r = family_of(id).run(id, *b, nullptr);
       if (!passes(r.verdict)) {
         out.any_failed = true;
         std::printf("%s --backend %s --arch %s\n", failure_line(r).c_str(), backend.c_str(), arch.c_str());

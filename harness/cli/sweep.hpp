@@ -7,7 +7,6 @@
 
 #include "harness/core/backend.hpp"
 #include "harness/core/case_result.hpp"
-#include "harness/quant/catalog.hpp"
 
 namespace ulpgate::cli {
 
@@ -18,8 +17,9 @@ struct Selection {
   std::vector<std::string> archs;  // empty: the backend's default archs
 };
 
-// The cases a selection names, in catalog order.
-std::vector<quant::Case> select_cases(const Selection& s);
+// The case ids a selection names, in catalog order (families in turn). A --case id is checked:
+// UsageError when it does not parse.
+std::vector<std::string> select_cases(const Selection& s);
 // "auto" resolves to cuda when a GPU is present, else host.
 std::string resolve_backend(const std::string& name);
 std::vector<std::string> default_archs(const std::string& backend);

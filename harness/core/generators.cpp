@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <charconv>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -294,6 +295,25 @@ void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, u
   const Streams streams(rng);
   for (size_t i = 0; i < out.size(); ++i)
     out[i] = float_to_fp16(sample_with(d, streams, offset + i, Format::fp16));
+}
+
+RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dtype) {
+  RawTensor t;
+  t.values.resize(n);
+  fill(t.values, d, rng, 0, dtype);
+  const size_t width = dtype == Format::fp32 ? 4 : 2;
+  t.raw.resize(n * width);
+  for (size_t i = 0; i < n; ++i) {
+    if (width == 4) {
+      std::memcpy(&t.raw[4 * i], &t.values[i], 4);
+      continue;
+    }
+    // Round to the dtype, then widen back exactly: values[] is what the kernel reads.
+    const uint16_t h = dtype == Format::bf16 ? float_to_bf16(t.values[i]) : float_to_fp16(t.values[i]);
+    t.values[i] = dtype == Format::bf16 ? bf16_to_float(h) : fp16_to_float(h);
+    std::memcpy(&t.raw[2 * i], &h, 2);
+  }
+  return t;
 }
 
 }  // namespace ulpgate

@@ -38,6 +38,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "harness/core/rng.hpp"
 #include "reference/formats/formats.hpp"
@@ -75,5 +76,13 @@ void fill(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t 
 // bf16 / fp16 inputs: the samples rounded with the formats core (RNE).
 void fill_bf16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset = 0);
 void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset = 0);
+
+// A tensor of n elements of dtype (fp32, bf16 or fp16): the raw little-endian bytes a kernel reads
+// and the same values widened exactly to fp32 (samples rounded to dtype with RNE).
+struct RawTensor {
+  std::vector<std::byte> raw;
+  std::vector<float> values;
+};
+RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dtype);
 
 }  // namespace ulpgate

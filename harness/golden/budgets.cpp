@@ -8,7 +8,7 @@ namespace ulpgate {
 
 namespace {
 
-constexpr std::string_view kRuleNames[] = {"bit-exact", "max-ulp", "tie-flip", "abs-rel"};
+constexpr std::string_view kRuleNames[] = {"bit-exact", "max-ulp", "tie-flip", "rsqrt-flip", "abs-rel"};
 
 void check_limit(const Budget& b, std::string_view file, unsigned line) {
   if (!std::isfinite(b.limit) || b.limit < 0)
@@ -21,6 +21,10 @@ void check_limit(const Budget& b, std::string_view file, unsigned line) {
     case BudgetRule::tie_flip:
       if (b.limit == 0)
         csv::fail_at(file, line, "rule tie-flip needs the quotient error in fp32 ulps (> 0)");
+      break;
+    case BudgetRule::rsqrt_flip:
+      if (b.limit < 1 || b.limit != std::floor(b.limit))
+        csv::fail_at(file, line, "rule rsqrt-flip needs the reduction's lane count (an integer >= 1)");
       break;
     case BudgetRule::abs_rel:
       csv::fail_at(file, line, "rule abs-rel is reserved: no comparator implements it yet");

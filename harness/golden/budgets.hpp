@@ -12,6 +12,10 @@
 //   tie-flip   the justified-deviation rule: a 1-code deviation from the ideal only where the
 //              exact quotient lies within `limit` fp32 ulps (the profile's proven quotient
 //              error) of a rounding boundary; limit > 0
+//   rsqrt-flip RMSNorm outputs: equal to the profile-exact output computed with some fp32 r
+//              within the proven error of the kernel's r (accumulating the sum of squares over at
+//              least `limit` lanes: depth ceil(H / limit) + log2(limit) roundings, plus the
+//              profile's rsqrt bound); each such element is counted as a flip
 //   abs-rel    reserved: rejected until a comparator implements it, so no row is silently ignored
 #pragma once
 
@@ -24,7 +28,7 @@
 
 namespace ulpgate {
 
-enum class BudgetRule : unsigned char { bit_exact, max_ulp, tie_flip, abs_rel };
+enum class BudgetRule : unsigned char { bit_exact, max_ulp, tie_flip, rsqrt_flip, abs_rel };
 
 std::string_view budget_rule_name(BudgetRule r);
 std::optional<BudgetRule> parse_budget_rule(std::string_view name);

@@ -13,7 +13,7 @@ struct CodeBudget {
 
 // Looks up codes, codes-ideal, scales and padding rows; UsageError naming the file when a row is
 // missing or uses a rule this comparator does not implement.
-CodeBudget code_budget(const BudgetTable& table, const Spec& spec);
+CodeBudget code_budget(const BudgetTable& table, const Spec& spec, std::string_view op = {});
 
 // golden/budgets.csv: $ULPGATE_BUDGETS, else ./golden/budgets.csv, else the source tree's.
 const BudgetTable& default_budgets();

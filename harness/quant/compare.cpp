@@ -215,7 +215,8 @@ std::vector<Hypothesis> hypotheses(const Case& c, const Inputs& in, const Expect
 
 }  // namespace
 
-CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets) {
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets,
+                   std::string_view budget_op) {
   CaseResult r;
   r.case_id = c.id();
   r.family = "quant";
@@ -226,7 +227,7 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
     r.message = "output sizes differ from the reference";
     return r;
   }
-  judge_codes(c, in, e, o.codes, code_budget(budgets, c.spec), r);
+  judge_codes(c, in, e, o.codes, code_budget(budgets, c.spec, budget_op), r);
   const bool codes_bad = r.n_over + r.n_nonfinite > 0;
   const uint64_t bad_scales = judge_scales(c, e, o.storage, r);
   r.n_over += bad_scales;

@@ -21,7 +21,8 @@ struct Observed {
   std::span<const uint8_t> storage;  // scales in spec.layout
 };
 
+// budget_op: look budgets up under this op instead of the spec's (a fused op judging its quant step).
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
-                   const BudgetTable& budgets);
+                   const BudgetTable& budgets, std::string_view budget_op = {});
 
 }  // namespace ulpgate::quant

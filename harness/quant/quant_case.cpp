@@ -1,39 +1,11 @@
 #include "harness/quant/quant_case.hpp"
 
-#include <charconv>
-#include <cstring>
+#include <tuple>
+
+#include "harness/core/id_text.hpp"
 
 namespace ulpgate::quant {
-namespace {
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  for (size_t start = 0;;) {
-    const size_t end = s.find(sep, start);
-    out.push_back(s.substr(start, end - start));
-    if (end == std::string_view::npos) return out;
-    start = end + 1;
-  }
-}
-
-int64_t parse_int(std::string_view text, std::string_view what, std::string_view id) {
-  int64_t v = 0;
-  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || v < 0)
-    throw UsageError("case '" + std::string(id) + "': bad " + std::string(what) + " '" +
-                     std::string(text) + "' (expected a non-negative integer)");
-  return v;
-}
-
-std::string_view strip_prefix(std::string_view s, std::string_view prefix, std::string_view what,
-                              std::string_view id) {
-  if (s.substr(0, prefix.size()) != prefix)
-    throw UsageError("case '" + std::string(id) + "': " + std::string(what) + " segment '" +
-                     std::string(s) + "' must start with '" + std::string(prefix) + "'");
-  return s.substr(prefix.size());
-}
-
-}  // namespace
+using namespace id_text;
 
 std::string Case::id() const {
   std::string scales(layout_name(spec.layout));
@@ -57,10 +29,7 @@ Case Case::parse(std::string_view id) {
   c.input = parse_format(seg[3]);
   if (c.input != Format::bf16 && c.input != Format::fp16 && c.input != Format::fp32)
     throw UsageError("case '" + std::string(id) + "': input must be bf16, fp16 or fp32");
-  const auto mk = split(seg[4], 'x');
-  if (mk.size() != 2) throw UsageError("case '" + std::string(id) + "': shape '" + std::string(seg[4]) + "' is not MxK");
-  c.spec.m = parse_int(mk[0], "M", id);
-  c.spec.k = parse_int(mk[1], "K", id);
+  std::tie(c.spec.m, c.spec.k) = parse_shape(seg[4], id);
   c.spec.gs = int(parse_int(strip_prefix(seg[5], "gs", "group", id), "group size", id));
   std::string_view scales = seg[6];
   if (scales.ends_with(".ue8m0")) {
@@ -77,24 +46,8 @@ Case Case::parse(std::string_view id) {
 }
 
 Inputs Case::inputs() const {
-  const size_t n = size_t(spec.m * spec.k);
-  const Rng rng(id(), seed);
-  Inputs in;
-  in.values.resize(n);
-  fill(in.values, dist, rng, 0, input);
-  const int width = input == Format::fp32 ? 4 : 2;
-  in.raw.resize(n * size_t(width));
-  for (size_t i = 0; i < n; ++i) {
-    if (width == 4) {
-      std::memcpy(&in.raw[4 * i], &in.values[i], 4);
-      continue;
-    }
-    // Round to the input dtype, then widen back exactly: values[] is what the kernel reads.
-    const uint16_t h = input == Format::bf16 ? float_to_bf16(in.values[i]) : float_to_fp16(in.values[i]);
-    in.values[i] = input == Format::bf16 ? bf16_to_float(h) : fp16_to_float(h);
-    std::memcpy(&in.raw[2 * i], &h, 2);
-  }
-  return in;
+  RawTensor t = fill_tensor(size_t(spec.m * spec.k), dist, Rng(id(), seed), input);
+  return {std::move(t.raw), std::move(t.values)};
 }
 
 Expected expected(const Case& c, const Inputs& in) {

@@ -4,6 +4,7 @@
 
 #include "harness/golden/golden_file.hpp"
 #include "harness/quant/budget.hpp"
+#include "harness/quant/catalog.hpp"
 
 namespace ulpgate::quant {
 
@@ -32,6 +33,40 @@ CaseRun run_case(const Case& c, Backend& backend) {
   run.result.backend = backend.name();
   run.result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return run;
+}
+
+std::vector<std::string> catalog_ids() {
+  std::vector<std::string> ids;
+  for (const Case& c : catalog()) ids.push_back(c.id());
+  return ids;
+}
+
+namespace {
+
+std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
+  const Spec& sp = c.spec;
+  const ScaleShape ss = sp.scale_shape();
+  const std::string fp8(format_name(sp.format));
+  const int64_t storage = int64_t(run.storage.size());
+  return {
+      bundle_tensor("x", "input", std::string(format_name(c.input)), {sp.m, sp.k}, std::span<const std::byte>(run.inputs.raw)),
+      bundle_tensor("codes_expected", "expected", fp8, {sp.m, sp.k}, std::span<const uint8_t>(run.expected.profile.codes)),
+      bundle_tensor("codes_ideal", "expected-ideal", fp8, {sp.m, sp.k}, std::span<const uint8_t>(run.expected.ideal)),
+      bundle_tensor("codes_actual", "actual", fp8, {sp.m, sp.k}, std::span<const uint8_t>(run.codes)),
+      bundle_tensor("scales_expected", "expected", "fp32", {ss.m, ss.g}, std::span<const float>(run.expected.profile.scales)),
+      bundle_tensor("scale_storage_expected", "expected", "uint8", {storage},
+                    std::span<const uint8_t>(run.expected.profile.storage)),
+      bundle_tensor("scale_storage_actual", "actual", "uint8", {storage}, std::span<const uint8_t>(run.storage)),
+  };
+}
+
+}  // namespace
+
+CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
+  const Case c = Case::parse(id);
+  CaseRun run = run_case(c, backend);
+  if (tensors) *tensors = bundle_tensors(c, run);
+  return std::move(run.result);
 }
 
 }  // namespace ulpgate::quant

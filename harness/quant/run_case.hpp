@@ -1,8 +1,11 @@
 // Runs one quantization case on a backend: generate, reference, poison, run, compare, digest.
 #pragma once
 
+#include <string_view>
+
 #include "harness/core/backend.hpp"
 #include "harness/quant/compare.hpp"
+#include "harness/report/bundle.hpp"
 
 namespace ulpgate::quant {
 
@@ -14,5 +17,9 @@ struct CaseRun {
 };
 
 CaseRun run_case(const Case& c, Backend& backend);
+
+// The family's entry points (harness/core/family.hpp).
+std::vector<std::string> catalog_ids();
+CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
 
 }  // namespace ulpgate::quant

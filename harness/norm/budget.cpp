@@ -1,0 +1,36 @@
+#include "harness/norm/budget.hpp"
+
+#include <cmath>
+
+namespace ulpgate::norm {
+namespace {
+
+const Budget& expect_rule(const BudgetTable& t, const Spec& s, std::string_view output, BudgetRule rule) {
+  const Budget& b = t.lookup(op_name(s.op), s.profile->name, output);
+  if (b.rule != rule)
+    throw UsageError(t.file() + ":" + std::to_string(b.line) + ": rule " + std::string(budget_rule_name(b.rule)) +
+                     " is not implemented for " + std::string(op_name(s.op)) + " output '" + std::string(output) +
+                     "' (expected " + std::string(budget_rule_name(rule)) + ")");
+  return b;
+}
+
+}  // namespace
+
+NormBudget norm_budget(const BudgetTable& t, const Spec& s) {
+  NormBudget b;
+  b.lanes = int64_t(expect_rule(t, s, "r", BudgetRule::rsqrt_flip).limit);
+  if (!s.quantizes()) {
+    expect_rule(t, s, "y", BudgetRule::bit_exact);
+    b.y_ideal_ulps = int64_t(expect_rule(t, s, "y-ideal", BudgetRule::max_ulp).limit);
+  }
+  if (s.has_residual()) expect_rule(t, s, "residual", BudgetRule::bit_exact);
+  return b;
+}
+
+double r_bound(const Spec& s, int64_t lanes) {
+  const int64_t per_lane = (s.h + lanes - 1) / lanes;
+  const int64_t depth = per_lane + int64_t(std::ceil(std::log2(double(lanes)))) + 1;
+  return r_rel_error_bound(*s.profile, s.h, depth);
+}
+
+}  // namespace ulpgate::norm

@@ -1,0 +1,251 @@
+#include "harness/norm/compare.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+
+#include "harness/norm/budget.hpp"
+#include "harness/quant/compare.hpp"
+
+namespace ulpgate::norm {
+namespace {
+
+constexpr size_t kFirstBad = 5;
+
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+std::string hex4(uint32_t v) {
+  char b[8];
+  std::snprintf(b, sizeof b, "0x%04X", v);
+  return b;
+}
+
+// Is code a between the codes lo and hi (either order) on the format's ordered line?
+bool between(Format f, uint32_t a, uint32_t lo, uint32_t hi) {
+  const auto oa = ordinal(f, a), ol = ordinal(f, lo), oh = ordinal(f, hi);
+  if (!oa || !ol || !oh) return false;
+  return std::min(*ol, *oh) <= *oa && *oa <= std::max(*ol, *oh);
+}
+
+bool same_float(float a, float b) { return std::memcmp(&a, &b, 4) == 0 || (std::isnan(a) && std::isnan(b)); }
+
+// Counts one judged element into r; over budget also gets a first-bad line.
+void count(CaseResult& r, bool exact, bool within, bool nonfinite, const std::string& bad_line) {
+  if (exact) ++r.n_exact;
+  else if (within) ++r.n_within;
+  else {
+    ++(nonfinite ? r.n_nonfinite : r.n_over);
+    if (r.first_bad.size() < kFirstBad) r.first_bad.push_back(bad_line);
+  }
+}
+
+void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const uint16_t> y, const NormBudget& b,
+             CaseResult& r) {
+  const Spec& s = c.spec;
+  const double rel = r_bound(s, b.lanes);
+  for (int64_t row = 0; row < s.m; ++row) {
+    const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
+    for (int64_t col = 0; col < s.h; ++col) {
+      const size_t i = size_t(row * s.h + col);
+      const uint32_t a = y[i], p = e.profile.y[i], d = e.ideal.y[i];
+      r.n_nan += is_nan(s.dtype, a);
+      const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
+      const float x = in.x[i], w = in.weight[size_t(col)];
+      const bool admissible = !same && std::ranges::count(admissible_y(s, profile_z(s, in, i), w, ri), uint16_t(a));
+      const auto to_ideal = ulp_distance(s.dtype, a, d);
+      if (to_ideal) r.max_ulp = std::max(r.max_ulp, double(*to_ideal));
+      const bool ideal_ok = is_nan(s.dtype, d) || (to_ideal && *to_ideal <= b.y_ideal_ulps);
+      count(r, same && ideal_ok, admissible && ideal_ok, is_nan(s.dtype, a) && !is_nan(s.dtype, p),
+            "y[" + std::to_string(row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
+                ": expected " + hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" +
+                num(decode(s.dtype, a)) + ")" + (a == 0xA5A5 ? " = poison: never written" : "") + ", ideal " +
+                hex4(d) + (same ? " (the profile itself is more than the y-ideal budget from the ideal)" : ""));
+    }
+  }
+  r.elements += y.size();
+}
+
+void judge_residual(const Case& c, const Expected& e, std::span<const uint16_t> got, CaseResult& r) {
+  const Spec& s = c.spec;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const uint32_t a = got[i], p = e.profile.residual[i];
+    const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
+    count(r, same, false, is_nan(s.dtype, a) && !is_nan(s.dtype, p),
+          "residual[" + std::to_string(int64_t(i) / s.h) + "," + std::to_string(int64_t(i) % s.h) + "]: expected " +
+              hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" + num(decode(s.dtype, a)) + ")");
+  }
+  r.elements += got.size();
+}
+
+// ---- rms-quant: the quant step judged at the kernel's admissible r -----------------------------
+
+// The quant profile the fused step follows, named after the norm profile so that budgets are
+// looked up as (norm.rms-quant, profile).
+quant::Profile quant_profile_of(const Spec& s) {
+  quant::Profile qp = s.profile->quant_profile();
+  qp.name = s.profile->name;
+  return qp;
+}
+
+// Is s_obs a scale group_scale gives for some amax in [lo, hi]? Sets amax to one that does.
+bool admissible_scale(const quant::Spec& qs, float s_obs, float lo, float hi, float& amax) {
+  if (!(lo <= hi)) return false;
+  const float max = qs.fp8_max();
+  const float guess = s_obs * max;
+  float a = std::nextafter(std::nextafter(guess, 0.0f), 0.0f);
+  for (int k = 0; k < 5; ++k, a = std::nextafter(a, INFINITY))
+    if (a >= lo && a <= hi && same_float(quant::group_scale(qs, a), s_obs)) return amax = a, true;
+  for (float end : {lo, hi})  // floors and powers of two: the ends of the interval decide
+    if (same_float(quant::group_scale(qs, end), s_obs)) return amax = end, true;
+  return false;
+}
+
+// Does some value the quantizer may see give this code? Codes are monotone in the value, so an
+// fp32 interval is judged by its ends.
+bool admissible_code(const quant::Spec& qs, const Admissible& v, float amax, float scale, uint32_t code) {
+  if (v.values.empty())
+    return between(qs.format, code, quant::quantize_value(qs, v.lo, amax, scale),
+                   quant::quantize_value(qs, v.hi, amax, scale));
+  return std::ranges::any_of(v.values, [&](float x) { return quant::quantize_value(qs, x, amax, scale) == code; });
+}
+
+struct Reconciled {
+  quant::Expected expected;
+  uint64_t flips = 0;
+};
+
+// The profile-exact quant result, with each scale and code the backend wrote replaced by it where
+// some admissible r explains it: what quant's comparator should then find bit-exact.
+Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const quant::Spec& qs,
+                     double rel) {
+  const Spec& s = c.spec;
+  const quant::ScaleShape ss = qs.scale_shape();
+  Reconciled rec{{e.profile.quant, {}}, 0};
+  quant::Result& want = rec.expected.profile;
+  const bool sizes_ok = o.codes.size() == want.codes.size() &&
+                        int64_t(o.storage.size()) == quant::storage_bytes(qs.layout, ss);
+  if (sizes_ok) {
+    const std::vector<float> got_scales = quant::unpack(qs.layout, ss, o.storage);
+    const int64_t tc = qs.tile_cols();
+    std::vector<Admissible> v(static_cast<size_t>(tc));
+    for (int64_t row = 0; row < s.m; ++row) {
+      const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
+      for (int64_t g = 0; g < ss.g; ++g) {
+        const int64_t c0 = g * tc, n = std::min(s.h, c0 + tc) - c0;
+        float amax_lo = 0, amax_hi = 0;  // NaN-ignoring, as the quant rows' amax
+        for (int64_t k = 0; k < n; ++k) {
+          const size_t i = size_t(row * s.h + c0 + k);
+          v[size_t(k)] = admissible_normalized(s, profile_z(s, in, i), in.weight[size_t(c0 + k)], ri);
+          const float a = std::fabs(v[size_t(k)].lo), b = std::fabs(v[size_t(k)].hi);
+          amax_lo = std::fmax(amax_lo, std::fmin(a, b));
+          amax_hi = std::fmax(amax_hi, std::fmax(a, b));
+        }
+        const size_t si = size_t(row * ss.g + g);
+        float amax = amax_lo, scale = want.scales[si];
+        if (!same_float(got_scales[si], scale) && admissible_scale(qs, got_scales[si], amax_lo, amax_hi, amax)) {
+          scale = want.scales[si] = got_scales[si];
+          ++rec.flips;
+        }
+        for (int64_t k = 0; k < n; ++k) {
+          const size_t i = size_t(row * s.h + c0 + k);
+          const uint32_t got = o.codes[i];
+          if (got == want.codes[i] && same_float(scale, e.profile.quant.scales[si])) continue;
+          if (admissible_code(qs, v[size_t(k)], amax, scale, got)) {
+            rec.flips += got != want.codes[i];
+            want.codes[i] = uint8_t(got);
+          } else {
+            want.codes[i] = quant::quantize_value(qs, e.profile.v[i], amax, scale);
+          }
+        }
+      }
+    }
+    want.storage = quant::pack(qs.layout, ss, want.scales);
+  }
+  rec.expected.ideal = quant::quantize_ideal(qs, e.profile.v, want.scales);
+  return rec;
+}
+
+// R1 and its reverse: the op wrote the other kind of scales (fp32 row vs int32-packed ue8m0) and
+// quantized with them. Returns the story, or empty when the output is not explained so.
+std::string packed_scale_story(const Case& c, const Inputs& in, const Observed& o) {
+  const Spec& s = c.spec;
+  if (s.gs == 0) return {};
+  Spec alt = s;
+  const bool want_packed = s.layout == quant::Layout::ue8m0_packed;
+  alt.layout = want_packed ? quant::Layout::row : quant::Layout::ue8m0_packed;
+  alt.ue8m0 = !want_packed;
+  if (!alt.problem().empty()) return {};
+  const Result r = normalize_profile(alt, in);
+  if (!std::equal(o.codes.begin(), o.codes.end(), r.quant.codes.begin(), r.quant.codes.end())) return {};
+  const size_t n = std::min(o.storage.size(), r.quant.storage.size());
+  if (n == 0 || !std::equal(o.storage.begin(), o.storage.begin() + ptrdiff_t(n), r.quant.storage.begin())) return {};
+  if (!want_packed) return "the op wrote int32-packed ue8m0 scales where its consumer reads fp32 row scales";
+  // What the consumer computes: codes times the scales it reads from the packed words.
+  quant::Profile qp = quant_profile_of(s);
+  const quant::Spec qs = s.quant_spec(qp);
+  const std::vector<float> read = quant::unpack(qs.layout, qs.scale_shape(), o.storage);
+  uint64_t nonfinite = 0;
+  for (int64_t row = 0; row < s.m; ++row)
+    for (int64_t col = 0; col < s.h; ++col) {
+      const float v = decode_f32(s.format, o.codes[size_t(row * s.h + col)]) *
+                      read[size_t(row * qs.scale_shape().g + col / s.gs)];
+      nonfinite += !std::isfinite(v);
+    }
+  return "the fused op wrote fp32 scales (row layout, not powers of two) where its consumer reads int32-packed "
+         "ue8m0 (R1, layouts row vs ue8m0-packed); dequantizing with the scales as the consumer reads them: " +
+         std::to_string(nonfinite) + " of " + std::to_string(s.m * s.h) +
+         " values are non-finite (a mantissa byte 0xFF reads as the ue8m0 NaN)";
+}
+
+CaseResult judge_quant(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
+                       const BudgetTable& budgets, const NormBudget& b) {
+  const Spec& s = c.spec;
+  const quant::Profile qp = quant_profile_of(s);
+  const quant::Spec qs = s.quant_spec(qp);
+  const Reconciled rec = reconcile(c, in, e, o, qs, r_bound(s, b.lanes));
+  const quant::Case qc{qs, Format::fp32, c.dist, c.seed};
+  const quant::Inputs qin{{}, e.profile.v};
+  CaseResult r = quant::compare(qc, qin, rec.expected, {o.codes, o.storage}, budgets, op_name(s.op));
+  // Elements that matched only at another admissible r are flips, not exact matches.
+  const uint64_t moved = std::min(rec.flips, r.n_exact);
+  r.n_exact -= moved;
+  r.n_within += moved;
+  if (r.verdict == Verdict::exact && moved) r.verdict = Verdict::within_budget;
+  if (!passes(r.verdict))
+    if (std::string story = packed_scale_story(c, in, o); !story.empty()) {
+      r.verdict = Verdict::layout;
+      r.message = story;
+    }
+  return r;
+}
+
+}  // namespace
+
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets) {
+  const NormBudget b = norm_budget(budgets, c.spec);
+  CaseResult r;
+  if (c.spec.quantizes()) {
+    r = judge_quant(c, in, e, o, budgets, b);
+  } else if (o.y.size() != e.profile.y.size() || o.residual.size() != e.profile.residual.size()) {
+    r.verdict = Verdict::error;
+    r.message = "output sizes differ from the reference";
+  } else {
+    judge_y(c, in, e, o.y, b, r);
+    if (c.spec.has_residual()) judge_residual(c, e, o.residual, r);
+    r.verdict = r.n_nonfinite ? Verdict::non_finite
+                : r.n_over    ? Verdict::over_budget
+                : r.n_within  ? Verdict::within_budget
+                              : Verdict::exact;
+  }
+  r.case_id = c.id();
+  r.family = "norm";
+  r.profile = std::string(c.spec.profile->name);
+  return r;
+}
+
+}  // namespace ulpgate::norm

@@ -1,0 +1,24 @@
+// Judges a backend's RMSNorm outputs against the reference (spec/norm.md "Budget"): each output
+// equal to the profile's roundings at some fp32 r a kernel may compute (the exact r within the
+// proven accumulation + rsqrt error, golden/budgets.csv row `r`); elements that needed another r
+// are counted as flips; y within its ideal budget; the residual bit-exact; the quantized outputs
+// judged by quant.group's comparator on the values that r gives, so layouts are diagnosed the same
+// way — plus the fused-op story of R1 (fp32 scales where int32-packed ue8m0 is expected).
+#pragma once
+
+#include <span>
+
+#include "harness/core/case_result.hpp"
+#include "harness/golden/budgets.hpp"
+#include "harness/norm/norm_case.hpp"
+
+namespace ulpgate::norm {
+
+struct Observed {
+  std::span<const uint16_t> y, residual;  // [M*H] bits of dtype (rms, rms-add)
+  std::span<const uint8_t> codes, storage;  // rms-quant
+};
+
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets);
+
+}  // namespace ulpgate::norm

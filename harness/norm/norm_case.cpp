@@ -1,0 +1,99 @@
+#include "harness/norm/norm_case.hpp"
+
+#include <tuple>
+
+#include "harness/core/id_text.hpp"
+
+namespace ulpgate::norm {
+using namespace id_text;
+
+namespace {
+
+// The quantizer's segments of an rms-quant id: "e4m3fn/token" or "e4m3fn/gs128/row.ue8m0".
+std::string quant_segments(const Spec& s) {
+  std::string out = std::string(format_name(s.format)) + "/";
+  if (s.gs == 0) return out + "token";
+  std::string scales(quant::layout_name(s.layout));
+  if (s.ue8m0 && !quant::is_ue8m0_layout(s.layout)) scales += ".ue8m0";
+  return out + "gs" + std::to_string(s.gs) + "/" + scales;
+}
+
+// The id without its profile: what the inputs are keyed on.
+std::string input_key(const Case& c) {
+  const Spec& s = c.spec;
+  std::string key = std::string(op_name(s.op)) + "/" + std::string(format_name(s.dtype)) + "/" +
+                    std::to_string(s.m) + "x" + std::to_string(s.h) + "/";
+  if (s.quantizes()) key += quant_segments(s) + "/";
+  return key + c.dist.str();
+}
+
+}  // namespace
+
+std::string Case::id() const {
+  std::string out = std::string(op_name(spec.op)) + "/" + std::string(spec.profile->name) + "/" +
+                    std::string(format_name(spec.dtype)) + "/" + std::to_string(spec.m) + "x" + std::to_string(spec.h) + "/";
+  if (spec.quantizes()) out += quant_segments(spec) + "/";
+  return out + dist.str() + "/s" + std::to_string(seed);
+}
+
+Case Case::parse(std::string_view id) {
+  const auto seg = split(id, '/');
+  Case c;
+  c.spec.op = parse_op(seg[0]);
+  const bool per_token = c.spec.quantizes() && seg.size() > 5 && seg[5] == "token";
+  const size_t want = !c.spec.quantizes() ? 6 : per_token ? 8 : 9;
+  if (seg.size() != want)
+    throw UsageError("case '" + std::string(id) + "': expected " + std::to_string(want) + " segments " +
+                     (!c.spec.quantizes() ? "op/profile/dtype/MxH/distribution/sN"
+                      : per_token         ? "op/profile/dtype/MxH/format/token/distribution/sN"
+                                          : "op/profile/dtype/MxH/format/gsN/scales/distribution/sN") +
+                     ", got " + std::to_string(seg.size()));
+  c.spec.profile = &profile(seg[1]);
+  c.spec.dtype = parse_format(seg[2]);
+  std::tie(c.spec.m, c.spec.h) = parse_shape(seg[3], id);
+  size_t next = 4;
+  if (c.spec.quantizes()) {
+    c.spec.format = parse_format(seg[next++]);
+    if (per_token) {
+      ++next;
+      c.spec.gs = 0;
+      c.spec.layout = quant::Layout::token;
+    } else {
+      c.spec.gs = int(parse_int(strip_prefix(seg[next++], "gs", "group", id), "group size", id));
+      std::string_view scales = seg[next++];
+      if (scales.ends_with(".ue8m0")) {
+        c.spec.ue8m0 = true;
+        scales.remove_suffix(6);
+      }
+      c.spec.layout = quant::parse_layout(scales);
+      c.spec.ue8m0 = c.spec.ue8m0 || quant::is_ue8m0_layout(c.spec.layout);
+    }
+  }
+  c.dist = Distribution::parse(seg[next++]);
+  c.seed = uint64_t(parse_int(strip_prefix(seg[next], "s", "seed", id), "seed", id));
+  if (const std::string p = c.spec.problem(); !p.empty()) throw UsageError("case '" + std::string(id) + "': " + p);
+  return c;
+}
+
+Tensors Case::inputs() const {
+  const Rng rng(input_key(*this), seed);
+  const size_t n = size_t(spec.m * spec.h);
+  RawTensor x = fill_tensor(n, dist, rng.stream(1), spec.dtype);
+  RawTensor w = fill_tensor(size_t(spec.h), Distribution::parse(kWeightDistribution), rng.stream(2), spec.dtype);
+  Tensors t{std::move(x.raw), {}, std::move(w.raw), {std::move(x.values), {}, std::move(w.values)}};
+  if (spec.has_residual()) {
+    RawTensor r = fill_tensor(n, dist, rng.stream(3), spec.dtype);
+    t.residual = std::move(r.raw);
+    t.values.residual = std::move(r.values);
+  }
+  return t;
+}
+
+Expected expected(const Case& c, const Inputs& in) {
+  Expected e;
+  e.profile = normalize_profile(c.spec, in);
+  e.ideal = normalize_ideal(c.spec, in, e.profile);
+  return e;
+}
+
+}  // namespace ulpgate::norm

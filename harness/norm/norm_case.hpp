@@ -1,0 +1,47 @@
+// An RMSNorm case: op + profile + dtype + shape (+ quantization format, group and scale layout for
+// rms-quant) + distribution + seed. Its id is readable and round-trips (parse(id()).id() == id()):
+//
+//   norm.rms/vllm/bf16/4x7168/normal/s1
+//   norm.rms-add/aiter/fp16/3x1025/normal_sigma=2/s1
+//   norm.rms-quant/vllm/bf16/4x7168/e4m3fn/token/normal/s1                  per-token scales
+//   norm.rms-quant/vllm/bf16/4x7168/e4m3fn/gs128/ue8m0-packed/normal/s1     per-group, any layout
+//   op            /profile/dtype/MxH/format/group/scales[.ue8m0]/distribution/sN
+//
+// Inputs depend on the id without its profile segment, so every profile sees the same x, residual
+// and weight for the same shape and distribution: profile divergences (R18) compare like with like.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "harness/core/generators.hpp"
+#include "reference/norm/norm.hpp"
+
+namespace ulpgate::norm {
+
+struct Tensors {
+  std::vector<std::byte> x, residual, weight;  // raw dtype elements, what a kernel reads
+  Inputs values;                               // the same values widened exactly to fp32
+};
+
+struct Case {
+  Spec spec;
+  Distribution dist;
+  uint64_t seed = 1;
+
+  std::string id() const;
+  static Case parse(std::string_view id);  // throws UsageError naming the bad segment
+  Tensors inputs() const;                  // bit-reproducible from the id alone
+};
+
+// Weights are drawn from this distribution (gains near 1, like trained RMSNorm weights).
+inline constexpr std::string_view kWeightDistribution = "uniform_lo=0.5_hi=1.5";
+
+struct Expected {
+  Result profile;
+  Ideal ideal;
+};
+Expected expected(const Case& c, const Inputs& in);
+
+}  // namespace ulpgate::norm

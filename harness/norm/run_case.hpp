@@ -1,0 +1,26 @@
+// Runs one RMSNorm case on a backend: generate, reference, poison, run, compare, digest.
+#pragma once
+
+#include <string_view>
+
+#include "harness/core/backend.hpp"
+#include "harness/norm/compare.hpp"
+#include "harness/report/bundle.hpp"
+
+namespace ulpgate::norm {
+
+struct CaseRun {
+  Tensors inputs;
+  Expected expected;
+  std::vector<uint16_t> y, residual;    // what the backend wrote (rms, rms-add)
+  std::vector<uint8_t> codes, storage;  // (rms-quant)
+  CaseResult result;
+};
+
+CaseRun run_case(const Case& c, Backend& backend);
+
+// The family's entry points (harness/core/family.hpp).
+std::vector<std::string> catalog_ids();
+CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
+
+}  // namespace ulpgate::norm

@@ -1,0 +1,239 @@
+// The RMSNorm comparator and diagnosis, proven with a test-only backend that returns the
+// profile-exact outputs with one controlled fault: a kernel's r anywhere in its proven interval
+// passes (counted as flips), anything else gets the precise verdict. Includes R1, the fused op
+// that writes fp32 scales where its consumer reads int32-packed ue8m0, with its repro story.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "harness/cli/reports.hpp"
+#include "harness/norm/budget.hpp"
+#include "harness/norm/catalog.hpp"
+#include "harness/norm/run_case.hpp"
+#include "harness/quant/budget.hpp"
+
+using namespace ulpgate;
+using namespace ulpgate::norm;
+
+namespace {
+
+enum class Fault {
+  none,
+  r_at_interval_end,   // every row uses the largest r the budget allows: flips, within budget
+  r_off,               // r 2^-12 too large: far outside the accumulation + rsqrt bound
+  eps_outside_sqrt,    // r = 1/sqrt(ms) + eps
+  residual_fp32,       // rms-add: the residual written from the unrounded z (truncated)
+  nan_injected,        // one output NaN
+  fp32_scales_packed,  // R1: fp32 row scales (not powers of two) written into the packed buffer
+  y_unwritten,         // the last element never written
+};
+
+// The profile's outputs at an r chosen by the fault, written into the backend's buffers.
+class FaultBackend : public Backend {
+ public:
+  explicit FaultBackend(Fault f) : fault_(f) {}
+  std::string name() const override { return "fault@host-w32"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    throw BackendError("no quant");
+  }
+
+  void norm(const Spec& spec, const Buffers& io) override {
+    const Inputs in = widen(spec, io);
+    Spec s = spec;
+    if (fault_ == Fault::fp32_scales_packed) {
+      s.layout = quant::Layout::row;
+      s.ue8m0 = false;
+    }
+    Result r = normalize_profile(s, in);
+    if (fault_ == Fault::r_at_interval_end || fault_ == Fault::r_off || fault_ == Fault::eps_outside_sqrt) {
+      const Ideal ideal = normalize_ideal(s, in, r);
+      const double rel = r_bound(s, norm_budget(quant::default_budgets(), s).lanes);
+      for (int64_t row = 0; row < s.m; ++row) {
+        float rr = admissible_r(ideal.r[size_t(row)], rel).hi;
+        if (fault_ == Fault::r_off) rr = float(ideal.r[size_t(row)] * (1 + std::ldexp(1.0, -12)));
+        if (fault_ == Fault::eps_outside_sqrt) {  // 1 / (sqrt(ms) + eps) instead of 1 / sqrt(ms + eps)
+          const double r = ideal.r[size_t(row)], ms = 1 / (r * r) - s.profile->eps;
+          rr = float(1 / (std::sqrt(ms) + s.profile->eps));
+        }
+        rerun_row(s, in, row, rr, r);
+      }
+    }
+    if (fault_ == Fault::residual_fp32)
+      for (size_t i = 0; i < r.residual.size(); ++i) r.residual[i] = uint16_t(std::bit_cast<uint32_t>(in.x[i] + in.residual[i]) >> 16);
+    if (fault_ == Fault::nan_injected && !r.y.empty()) r.y[r.y.size() / 2] = 0x7FC0;
+    if (fault_ == Fault::y_unwritten && !r.y.empty()) r.y.pop_back();
+    copy(r.y, io.y);
+    copy(r.residual, io.residual_out);
+    std::memcpy(io.codes.data(), r.quant.codes.data(), std::min(io.codes.size(), r.quant.codes.size()));
+    // A writer of another layout fills what fits of the consumer's buffer (R1).
+    std::memcpy(io.scales.data(), r.quant.storage.data(), std::min(io.scales.size(), r.quant.storage.size()));
+  }
+
+ private:
+  static Inputs widen(const Spec& s, const Buffers& io) {
+    auto values = [&](std::span<const std::byte> raw) {
+      std::vector<float> v(raw.size() / 2);
+      for (size_t i = 0; i < v.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, &raw[2 * i], 2);
+        v[i] = s.dtype == Format::bf16 ? bf16_to_float(h) : fp16_to_float(h);
+      }
+      return v;
+    };
+    return {values(io.x), values(io.residual), values(io.weight)};
+  }
+  static void rerun_row(const Spec& s, const Inputs& in, int64_t row, float rr, Result& r) {
+    for (int64_t col = 0; col < s.h; ++col) {
+      const size_t i = size_t(row * s.h + col);
+      const Element e = normalize_element(s, in.x[i], in.residual.empty() ? 0.0f : in.residual[i],
+                                          in.weight[size_t(col)], rr);
+      if (!r.y.empty()) r.y[i] = e.y;
+    }
+  }
+  static void copy(const std::vector<uint16_t>& from, std::span<std::byte> to) {
+    std::memcpy(to.data(), from.data(), std::min(to.size(), from.size() * 2));
+  }
+  Fault fault_;
+};
+
+CaseResult run(std::string_view id, Fault f) {
+  FaultBackend b(f);
+  return run_case(Case::parse(id), b).result;
+}
+
+constexpr std::string_view kRms = "norm.rms/vllm/bf16/4x4096/normal/s1";
+constexpr std::string_view kRmsAdd = "norm.rms-add/vllm/bf16/3x1025/normal_sigma=2/s1";
+constexpr std::string_view kPacked = "norm.rms-quant/vllm/bf16/4x1024/e4m3fn/gs128/ue8m0-packed/normal/s1";
+// Enough scales that some fp32 mantissa bytes are 0xFF, as in a real batch.
+constexpr std::string_view kPackedBatch = "norm.rms-quant/vllm/bf16/256x1024/e4m3fn/gs128/ue8m0-packed/normal/s1";
+
+}  // namespace
+
+TEST(NormCaseId, RoundTripsOverTheCatalog) {
+  const std::vector<Case> cases = catalog();
+  ASSERT_GT(cases.size(), 100u);
+  std::set<std::string> ids;
+  for (const Case& c : cases) {
+    EXPECT_EQ(Case::parse(c.id()).id(), c.id());
+    EXPECT_TRUE(ids.insert(c.id()).second) << "duplicate " << c.id();
+  }
+}
+
+TEST(NormCaseId, BadIdsNameTheProblem) {
+  auto message = [](std::string_view id) {
+    try {
+      Case::parse(id);
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message("norm.rms/vllm/bf16/4x4096/normal").find("expected 6 segments"), std::string::npos);
+  EXPECT_NE(message("norm.rms/nope/bf16/4x4096/normal/s1").find("valid"), std::string::npos);
+  EXPECT_NE(message("norm.rms/vllm/fp32/4x4096/normal/s1"), "accepted");
+  EXPECT_NE(message("norm.rms-quant/vllm/bf16/4x1000/e4m3fn/gs128/row/normal/s1").find("multiple"), std::string::npos);
+  EXPECT_EQ(Case::parse("norm.rms-quant/vllm/bf16/4x1024/e4m3fn/token/normal/s1").spec.gs, 0);
+}
+
+TEST(NormCaseId, InputsDoNotDependOnTheProfile) {
+  const Tensors a = Case::parse("norm.rms-quant/vllm/bf16/3x2048/e4m3fn/token/normal/s1").inputs();
+  const Tensors b = Case::parse("norm.rms-quant/vllm-unfused/bf16/3x2048/e4m3fn/token/normal/s1").inputs();
+  EXPECT_EQ(a.x, b.x);
+  EXPECT_EQ(a.weight, b.weight);
+  const Tensors c = Case::parse("norm.rms-quant/vllm/bf16/3x2048/e4m3fn/token/normal/s2").inputs();
+  EXPECT_NE(a.x, c.x);
+}
+
+TEST(NormCompare, ProfileExactOutputIsExact) {
+  for (std::string_view id : {kRms, kRmsAdd, kPacked}) {
+    const CaseResult r = run(id, Fault::none);
+    EXPECT_EQ(r.verdict, Verdict::exact) << id << " " << r.message;
+    EXPECT_EQ(r.n_over + r.n_nonfinite, 0u);
+  }
+}
+
+// A bf16 row has only 256 significands of z, so a row flips an element with r only now and then:
+// many rows make flips certain.
+TEST(NormCompare, AnyRInTheProvenIntervalIsWithinBudgetAndCounted) {
+  for (std::string_view id : {"norm.rms/vllm/fp16/16x4096/normal/s1", "norm.rms-add/hf/bf16/64x1025/normal/s1",
+                              "norm.rms/aiter/fp16/2x16384/normal/s1"}) {
+    const CaseResult r = run(id, Fault::r_at_interval_end);
+    EXPECT_EQ(r.verdict, Verdict::within_budget) << id << " " << (r.first_bad.empty() ? "" : r.first_bad[0]);
+    EXPECT_GT(r.n_within, 0u) << id;
+    EXPECT_LT(r.n_within, r.elements / 20) << "the r window must stay narrow: " << id;
+  }
+}
+
+TEST(NormCompare, AnROutsideTheBoundIsOverBudget) {
+  const CaseResult r = run(kRms, Fault::r_off);
+  EXPECT_EQ(r.verdict, Verdict::over_budget);
+  ASSERT_FALSE(r.first_bad.empty());
+  EXPECT_NE(r.first_bad[0].find("expected"), std::string::npos);
+}
+
+TEST(NormCompare, EpsOutsideTheSqrtIsCaughtWhereEpsMatters) {
+  EXPECT_EQ(run("norm.rms/vllm/bf16/3x1025/normal_sigma=0.001/s1", Fault::eps_outside_sqrt).verdict, Verdict::over_budget);
+}
+
+TEST(NormCompare, ResidualMustBeTheRoundedSum) {
+  const CaseResult r = run(kRmsAdd, Fault::residual_fp32);
+  EXPECT_EQ(r.verdict, Verdict::over_budget);
+  ASSERT_FALSE(r.first_bad.empty());
+  EXPECT_EQ(r.first_bad[0].rfind("residual[", 0), 0u) << r.first_bad[0];
+}
+
+TEST(NormCompare, InjectedNanIsNonFinite) {
+  const CaseResult r = run(kRms, Fault::nan_injected);
+  EXPECT_EQ(r.verdict, Verdict::non_finite);
+  EXPECT_EQ(r.n_nonfinite, 1u);
+}
+
+TEST(NormCompare, UnwrittenElementIsPoisonAndNamed) {
+  const CaseResult r = run(kRms, Fault::y_unwritten);
+  EXPECT_EQ(r.verdict, Verdict::over_budget);
+  ASSERT_FALSE(r.first_bad.empty());
+  EXPECT_NE(r.first_bad[0].find("never written"), std::string::npos) << r.first_bad[0];
+}
+
+// R1 (vLLM #40552): the fused norm+quant op writes fp32 scales where the consumer reads packed ue8m0.
+TEST(NormCompare, R1PackedScaleNaNIsALayoutVerdictWithItsStory) {
+  const CaseResult r = run(kPackedBatch, Fault::fp32_scales_packed);
+  EXPECT_EQ(r.verdict, Verdict::layout) << r.message;
+  EXPECT_NE(r.message.find("R1"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("row"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("ue8m0-packed"), std::string::npos) << r.message;
+  // The consumer's dequantized values: some are NaN (a mantissa byte 0xFF).
+  const size_t at = r.message.rfind(" of ");
+  ASSERT_NE(at, std::string::npos) << r.message;
+  const size_t start = r.message.rfind(' ', at - 1) + 1;
+  EXPECT_GT(std::stoll(r.message.substr(start, at - start)), 0) << r.message;
+}
+
+TEST(NormCompare, R1ReproPrintsTheStory) {
+  register_backend("fault-r1", [](std::string_view) -> std::unique_ptr<Backend> {
+    return std::make_unique<FaultBackend>(Fault::fp32_scales_packed);
+  });
+  cli::Selection s;
+  s.backend = "fault-r1";
+  s.archs = {"host-w32"};
+  testing::internal::CaptureStdout();
+  const int rc = cli::run_repro(std::string(kPackedBatch), s, "");
+  const std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("verdict  layout"), std::string::npos) << out;
+  EXPECT_NE(out.find("diagnosis the fused op wrote fp32 scales"), std::string::npos) << out;
+  EXPECT_NE(out.find("non-finite"), std::string::npos) << out;
+}
+
+TEST(NormBudget, RBoundIsNarrowAndGrowsWithH) {
+  const Spec small = Case::parse("norm.rms/vllm/bf16/1x1024/normal/s1").spec;
+  const Spec large = Case::parse("norm.rms/vllm/bf16/1x16384/normal/s1").spec;
+  const double lanes = double(norm_budget(quant::default_budgets(), small).lanes);
+  EXPECT_GE(lanes, 1);
+  EXPECT_LT(r_bound(small, 128), r_bound(large, 128));
+  EXPECT_LT(r_bound(large, 128), std::ldexp(1.0, -15));  // far below a bf16 half ulp (2^-9)
+}
