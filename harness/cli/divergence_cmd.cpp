@@ -28,7 +28,7 @@ void add_divergence_commands(CLI::App& app, int& rc) {
       for (const norm::Divergence& d : norm::profile_divergences(cases, pair)) {
         if (d.differing == 0) continue;
         ++diverging;
-        std::printf("  %-72s %5lld of %5lld groups differ, max amax %-10.4g %s\n", d.case_a.c_str(),
+        std::printf("  %-86s %3lld of %3lld groups differ, max amax %-10.4g %s\n", d.case_a.c_str(),
                     (long long)d.differing, (long long)d.groups, double(d.max_amax),
                     d.unexplained ? "UNEXPLAINED" : "explained");
         if (d.unexplained) rc = kFail;

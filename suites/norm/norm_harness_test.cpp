@@ -4,6 +4,7 @@
 // that writes fp32 scales where its consumer reads int32-packed ue8m0, with its repro story.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "harness/cli/reports.hpp"
 #include "harness/norm/budget.hpp"
 #include "harness/norm/catalog.hpp"
+#include "harness/norm/divergence.hpp"
 #include "harness/norm/run_case.hpp"
 #include "harness/quant/budget.hpp"
 
@@ -236,4 +238,23 @@ TEST(NormBudget, RBoundIsNarrowAndGrowsWithH) {
   EXPECT_GE(lanes, 1);
   EXPECT_LT(r_bound(small, 128), r_bound(large, 128));
   EXPECT_LT(r_bound(large, 128), std::ldexp(1.0, -15));  // far below a bf16 half ulp (2^-9)
+}
+
+// R18: vllm (fused) and vllm-unfused part ways exactly where a group's amax < 1/512, and only in
+// the catalog's divergence section; everywhere else the twins agree bit for bit.
+TEST(NormDivergence, FusedAndUnfusedDivergeOnlyBelowTheFusedFloor) {
+  const std::vector<Divergence> d = profile_divergences(catalog(), kDivergencePairs[0]);
+  ASSERT_GT(d.size(), 10u);
+  int64_t diverging = 0;
+  for (const Divergence& x : d) {
+    EXPECT_EQ(x.unexplained, 0) << x.case_a;
+    const bool divergent_input = std::ranges::any_of(
+        kDivergentInputs, [&](std::string_view in) { return x.case_a.find(in) != std::string::npos; });
+    if (x.differing) {
+      ++diverging;
+      EXPECT_TRUE(divergent_input) << x.case_a;
+      EXPECT_LT(x.max_amax, 0x1p-9f) << x.case_a;
+    }
+  }
+  EXPECT_GE(diverging, 4);
 }
