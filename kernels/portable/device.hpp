@@ -13,8 +13,9 @@
 //   conversion  dev::cvt_e4m3(x) cvt_e5m2(x) -> the arch's native fp8 byte; dev::cvt_ue8m0(x,
 //               Ue8m0Round::rp | rz); dev::bf16_to_float(bits) fp16_to_float(bits) (exact)
 //               dev::as_float(u32) as_uint(f32); fmaxf, fabsf, ... from <math.h>
-//               dev::cvt_e4m3x2(lo, hi) cvt_e5m2x2(lo, hi) -> two native fp8 bytes (lo's in bits
-//               0-7), each cvt_e4m3 / cvt_e5m2 of its value; one instruction where the arch has it
+//               dev::cvt_e4m3x4(a, b, c, d) cvt_e5m2x4(...) -> four native fp8 bytes, a's in bits
+//               0-7 ... d's in 24-31, each cvt_e4m3 / cvt_e5m2 of its value (two instructions
+//               where the arch converts pairs)
 //   max         dev::fmax_nan(a, b): a NaN (any bits) when a or b is NaN, else fmaxf(a, b)
 //
 // Writing a kernel: a functor whose operator() is ULPGATE_DEVICE. Template only on what the
@@ -245,13 +246,19 @@ ULPGATE_DEVICE uint8_t cvt_e5m2(float x) { return __nv_cvt_float_to_fp8(x, __NV_
 ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
   return __nv_cvt_float_to_e8m0(x, __NV_SATFINITE, r == Ue8m0Round::rp ? cudaRoundPosInf : cudaRoundZero);
 }
-// cvt.rn.satfinite.{e4m3,e5m2}x2.f32: the same bytes as two single conversions, in one instruction.
-ULPGATE_DEVICE uint16_t cvt_e4m3x2(float lo, float hi) {
-  return __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E4M3);
-}
-ULPGATE_DEVICE uint16_t cvt_e5m2x2(float lo, float hi) {
-  return __nv_cvt_float2_to_fp8x2(make_float2(lo, hi), __NV_SATFINITE, __NV_E5M2);
-}
+// cvt.rn.satfinite.{e4m3,e5m2}x2.f32 converts a pair (the first source to the high byte), as
+// two single conversions would; the two pairs are packed into one word by the move.
+#define ULPGATE_CVT_X4(type)                                                                    \
+  uint32_t r;                                                                                   \
+  asm("{ .reg .b16 lo, hi;\n\t"                                                                 \
+      "cvt.rn.satfinite." type "x2.f32 lo, %2, %1;\n\t"                                          \
+      "cvt.rn.satfinite." type "x2.f32 hi, %4, %3;\n\t"                                          \
+      "mov.b32 %0, {lo, hi}; }"                                                                 \
+      : "=r"(r) : "f"(a), "f"(b), "f"(c), "f"(d));                                            \
+  return r
+ULPGATE_DEVICE uint32_t cvt_e4m3x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e4m3"); }
+ULPGATE_DEVICE uint32_t cvt_e5m2x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e5m2"); }
+#undef ULPGATE_CVT_X4
 // max.NaN.f32 (sm_80+): one instruction; its NaN is the canonical 0x7fffffff.
 ULPGATE_DEVICE float fmax_nan(float a, float b) {
   float r;
@@ -271,18 +278,19 @@ ULPGATE_DEVICE uint8_t cvt_e4m3(float x) {
 ULPGATE_DEVICE uint8_t cvt_e5m2(float x) {
   return __builtin_amdgcn_cvt_pk_bf8_f32(hip_saturate(x, 57344.f), 0.f, 0, false) & 0xff;
 }
-// v_cvt_pk_{fp8,bf8}_f32 writes src0's byte to bits 0-7 and src1's to bits 8-15.
-ULPGATE_DEVICE uint16_t cvt_e4m3x2(float lo, float hi) {
-  return __builtin_amdgcn_cvt_pk_fp8_f32(hip_saturate(lo, 240.f), hip_saturate(hi, 240.f), 0, false) & 0xffff;
+// v_cvt_pk_{fp8,bf8}_f32 writes src0's byte and src1's to the low word (word_sel false) or the
+// high word (true) of `old`.
+ULPGATE_DEVICE uint32_t cvt_e4m3x4(float a, float b, float c, float d) {
+  const int lo = __builtin_amdgcn_cvt_pk_fp8_f32(hip_saturate(a, 240.f), hip_saturate(b, 240.f), 0, false);
+  return uint32_t(__builtin_amdgcn_cvt_pk_fp8_f32(hip_saturate(c, 240.f), hip_saturate(d, 240.f), lo, true));
 }
-ULPGATE_DEVICE uint16_t cvt_e5m2x2(float lo, float hi) {
-  return __builtin_amdgcn_cvt_pk_bf8_f32(hip_saturate(lo, 57344.f), hip_saturate(hi, 57344.f), 0, false) & 0xffff;
+ULPGATE_DEVICE uint32_t cvt_e5m2x4(float a, float b, float c, float d) {
+  const int lo = __builtin_amdgcn_cvt_pk_bf8_f32(hip_saturate(a, 57344.f), hip_saturate(b, 57344.f), 0, false);
+  return uint32_t(__builtin_amdgcn_cvt_pk_bf8_f32(hip_saturate(c, 57344.f), hip_saturate(d, 57344.f), lo, true));
 }
 #else  // no fp8 hardware (gfx90a) or the host pass: the reference rounding under gfx942's policy
 ULPGATE_DEVICE uint8_t cvt_e4m3(float x) { return uint8_t(encode<Format::e4m3fnuz>(x, kGfx942.e4m3)); }
 ULPGATE_DEVICE uint8_t cvt_e5m2(float x) { return uint8_t(encode<Format::e5m2fnuz>(x, kGfx942.e5m2)); }
-ULPGATE_DEVICE uint16_t cvt_e4m3x2(float lo, float hi) { return uint16_t(cvt_e4m3(lo) | cvt_e4m3(hi) << 8); }
-ULPGATE_DEVICE uint16_t cvt_e5m2x2(float lo, float hi) { return uint16_t(cvt_e5m2(lo) | cvt_e5m2(hi) << 8); }
 #endif
 ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
   const Conversion c{Format::ue8m0, Overflow::satfinite, r == Ue8m0Round::rp ? Rounding::rp : Rounding::rz};
@@ -369,14 +377,20 @@ inline uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
   const Conversion c{Format::ue8m0, Overflow::satfinite, r == Ue8m0Round::rp ? Rounding::rp : Rounding::rz};
   return uint8_t(encode<Format::ue8m0>(x, c));
 }
-inline uint16_t cvt_e4m3x2(float lo, float hi) { return uint16_t(cvt_e4m3(lo) | cvt_e4m3(hi) << 8); }
-inline uint16_t cvt_e5m2x2(float lo, float hi) { return uint16_t(cvt_e5m2(lo) | cvt_e5m2(hi) << 8); }
 
 }  // namespace host_backend
 #endif
 
 // ---- the same on every backend -------------------------------------------------------------
 
+#if !defined(__CUDACC__) && !defined(__gfx942__)  // one conversion at a time
+ULPGATE_DEVICE uint32_t cvt_e4m3x4(float a, float b, float c, float d) {
+  return uint32_t(cvt_e4m3(a)) | uint32_t(cvt_e4m3(b)) << 8 | uint32_t(cvt_e4m3(c)) << 16 | uint32_t(cvt_e4m3(d)) << 24;
+}
+ULPGATE_DEVICE uint32_t cvt_e5m2x4(float a, float b, float c, float d) {
+  return uint32_t(cvt_e5m2(a)) | uint32_t(cvt_e5m2(b)) << 8 | uint32_t(cvt_e5m2(c)) << 16 | uint32_t(cvt_e5m2(d)) << 24;
+}
+#endif
 #if !defined(__CUDACC__)
 ULPGATE_DEVICE float fmax_nan(float a, float b) {
   const bool nan = (as_uint(a) & 0x7fffffffu) > 0x7f800000u || (as_uint(b) & 0x7fffffffu) > 0x7f800000u;

@@ -55,6 +55,10 @@ template <> struct Input<Format::fp32> {
   }
 };
 
+// A chunk as loaded: 16 bytes of input elements.
+template <Format In>
+using Raw = Pack16<typename Input<In>::T>;
+
 // A chunk: the elements one 16-byte vector load brings (8 bf16/fp16, 4 fp32).
 template <Format In>
 struct Chunk {
@@ -158,21 +162,25 @@ struct ProfileCodes {
   template <class T>  // the input element type
   ULPGATE_DEVICE static Group group(const QuantMath& p, float amax) { return GroupArith(p, amax); }
 
-  template <int C, int N>
-  ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const float (&v)[C][N], CodeWord<N> (&w)[C]) {
+  template <Format In, int C, int N = Chunk<In>::size>
+  ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const Raw<In> (&raw)[C], CodeWord<N> (&w)[C]) {
     ULPGATE_UNROLL
     for (int c = 0; c < C; ++c) {
+      float v[N];
+      Input<In>::widen(raw[c], v);
       uint8_t q[N];
       ULPGATE_UNROLL
-      for (int i = 0; i < N; ++i) q[i] = quantize_one(p, g.factor, v[c][i]);
+      for (int i = 0; i < N; ++i) q[i] = quantize_one(p, g.factor, v[i]);
       w[c] = pack_codes(q);
     }
   }
 };
 
 enum class Clamp : uint8_t {
-  none,        // the cast alone decides (no clamp, or only the one the satfinite cast does itself)
-  nan_to_min,  // fminf(fmaxf(q, -max), max): NaN -> -max
+  none,            // the cast alone decides (no clamp, or only the one the satfinite cast does)
+  nan_to_min,      // fminf(fmaxf(q, -max), max): NaN -> -max
+  nan_to_min_low,  // fmaxf(q, -max) only: the same codes where the cast is satfinite and max is
+                   // the format's own (it saturates everything above max to max)
 };
 
 // What an element is multiplied with or divided by, as functors the cast loop inlines.
@@ -216,29 +224,35 @@ struct NativeCodes {
     return {g.scale, g.factor.v, div_rn(1.0f, g.scale), sizeof(T) == 2 && quick_division_holds(g.scale)};
   }
 
-  template <int Cn, int N>
-  ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const float (&v)[Cn][N], CodeWord<N> (&w)[Cn]) {
+  template <Format In, int Cn, int N = Chunk<In>::size>
+  ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const Raw<In> (&raw)[Cn], CodeWord<N> (&w)[Cn]) {
     const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
-    if (!Divide) return e4m3 ? cast<true>(p, MultiplyBy{g.f}, v, w) : cast<false>(p, MultiplyBy{g.f}, v, w);
-    if (g.quick) return e4m3 ? cast<true>(p, QuickDivideBy{g.f, g.y}, v, w) : cast<false>(p, QuickDivideBy{g.f, g.y}, v, w);
-    return e4m3 ? cast<true>(p, DivideBy{g.f}, v, w) : cast<false>(p, DivideBy{g.f}, v, w);
+    if (!Divide) return e4m3 ? cast<true, In>(p, MultiplyBy{g.f}, raw, w) : cast<false, In>(p, MultiplyBy{g.f}, raw, w);
+    if (g.quick)
+      return e4m3 ? cast<true, In>(p, QuickDivideBy{g.f, g.y}, raw, w) : cast<false, In>(p, QuickDivideBy{g.f, g.y}, raw, w);
+    return e4m3 ? cast<true, In>(p, DivideBy{g.f}, raw, w) : cast<false, In>(p, DivideBy{g.f}, raw, w);
   }
 
  private:
   ULPGATE_DEVICE static float clamp(const QuantMath& p, float q) {
-    return C == Clamp::nan_to_min ? fminf(fmaxf(q, -p.max), p.max) : q;
+    if (C == Clamp::nan_to_min) return fminf(fmaxf(q, -p.max), p.max);
+    return C == Clamp::nan_to_min_low ? fmaxf(q, -p.max) : q;
   }
-  template <bool E4M3, class Factor, int Cn, int N>
-  ULPGATE_DEVICE static void cast(const QuantMath& p, Factor f, const float (&v)[Cn][N], CodeWord<N> (&w)[Cn]) {
+  template <bool E4M3, Format In, class Factor, int Cn, int N = Chunk<In>::size>
+  ULPGATE_DEVICE static void cast(const QuantMath& p, Factor f, const Raw<In> (&raw)[Cn], CodeWord<N> (&w)[Cn]) {
     ULPGATE_UNROLL
     for (int c = 0; c < Cn; ++c) {
-      CodeWord<N> word = 0;
+      float v[N];
+      Input<In>::widen(raw[c], v);
+      uint32_t words[N / 4];  // four codes per conversion call
       ULPGATE_UNROLL
-      for (int i = 0; i < N; i += 2) {
-        const float lo = clamp(p, f(v[c][i])), hi = clamp(p, f(v[c][i + 1]));
-        word |= CodeWord<N>(E4M3 ? dev::cvt_e4m3x2(lo, hi) : dev::cvt_e5m2x2(lo, hi)) << (8 * i);
+      for (int i = 0; i < N; i += 4) {
+        float q[4];
+        ULPGATE_UNROLL
+        for (int j = 0; j < 4; ++j) q[j] = clamp(p, f(v[i + j]));
+        words[i / 4] = E4M3 ? dev::cvt_e4m3x4(q[0], q[1], q[2], q[3]) : dev::cvt_e5m2x4(q[0], q[1], q[2], q[3]);
       }
-      w[c] = word;
+      memcpy(&w[c], words, sizeof(words));  // little-endian: the first four codes low
     }
   }
 };
@@ -265,45 +279,50 @@ struct GroupQuant {
   const T* x;
   uint8_t* codes;
   int64_t m, k, gs;  // rows, row length, group size (token: gs = k)
-  int lanes;         // lanes per group
+  int64_t groups;    // m * (k / gs)
+  int lanes;         // lanes per group: 1 << lane_bits
+  int lane_bits;
   QuantMath math;
   ScaleStore scales;
 
   ULPGATE_DEVICE void operator()() const {
     const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
-    const int64_t groups = m * (k / gs), stride = threads / lanes;
-    const int sub = int(t % lanes);
+    const int64_t stride = threads >> lane_bits, first = t >> lane_bits;
+    const int sub = int(t & (lanes - 1));
     // Grid-stride over groups; the lanes of a group stay together, so shuffles see all of them.
     if (register_layout<In>(gs, lanes, x, codes)) {
-      for (int64_t gi = t / lanes; gi < groups; gi += stride) quantize_in_registers(gi, sub);
+      for (int64_t gi = first; gi < groups; gi += stride) quantize_in_registers(gi, sub);
     } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
-      for (int64_t gi = t / lanes; gi < groups; gi += stride) quantize_group(gi, sub);
+      for (int64_t gi = first; gi < groups; gi += stride) quantize_group(gi, sub);
     }  // launch_quant launches the other paths on the register layout only
   }
 
   // Register path: lane `sub` holds chunks sub, sub + lanes, ... of its group (each load
-  // instruction of a warp reads whole sectors), so the group is read once.
+  // instruction of a warp reads whole sectors), so the group is read once. The chunks stay
+  // packed and are widened where used (one shift or mask per element).
   ULPGATE_DEVICE void quantize_in_registers(int64_t gi, int sub) const {
     const int64_t base = gi * gs + int64_t(sub) * V, step = int64_t(lanes) * V;
-    float v[C][V];
+    Raw<In> raw[C];
     ULPGATE_UNROLL
-    for (int c = 0; c < C; ++c) Input<In>::widen(dev::load16(x + base + c * step), v[c]);
+    for (int c = 0; c < C; ++c) raw[c] = dev::load16(x + base + c * step);
     // One running amax per chunk, merged after: short dependency chains (the max is the same
     // in any order).
     float a[C];
     ULPGATE_UNROLL
     for (int c = 0; c < C; ++c) {
+      float v[V];
+      Input<In>::widen(raw[c], v);
       a[c] = 0.0f;
       ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], v[c][i]);
+      for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], v[i]);
     }
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::amax(math, a[0], a[c]);
     const typename Path::Group g = Path::template group<T>(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
     if (sub == 0) write_scale(gi, g.scale);
     CodeWord<V> w[C];
-    Path::codes(math, g, v, w);
+    Path::template codes<In>(math, g, raw, w);
     ULPGATE_UNROLL
     for (int c = 0; c < C; ++c) store_word(codes + base + c * step, w[c]);
   }

@@ -55,15 +55,19 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
 
 // The NativeCodes instantiation that computes exactly what the profile asks, if any: the cast
 // must be the arch's instruction, the factor a division or a multiplication, and the clamp and
-// NaN policy one of the instantiated pairs. A finite-only clamp to the format's own max is what a
-// satfinite cast does by itself, so it needs no clamp step.
+// NaN policy one of the instantiated pairs. A satfinite cast to a format whose max is the clamp's
+// does the top of the clamp itself (every finite value above max, and +Inf, becomes max): then
+// the NaN-ignoring clamp keeps only its lower side and the finite-only clamp is not needed.
 ElementPath choose_path(const QuantMath& m, const Arch& arch) {
   if (!m.cast.native) return ElementPath::profile;
   const Conversion& native = is_e4m3(m.cast.format) ? arch.e4m3 : arch.e5m2;
   const bool divide = !m.pow2 && m.mx == quant::MxRule::none && m.quant_op == quant::QuantOp::divide;
   const bool cast_clamps = native.overflow == Overflow::satfinite &&
                            double(m.max) == decode(m.cast.format, info(m.cast.format).max_mag);
-  if (m.clamp && !m.nan_propagate) return divide ? ElementPath::divide_clamp : ElementPath::multiply_clamp;
+  if (m.clamp && !m.nan_propagate) {
+    if (cast_clamps) return divide ? ElementPath::divide_clamp_low : ElementPath::multiply_clamp_low;
+    return divide ? ElementPath::divide_clamp : ElementPath::multiply_clamp;
+  }
   if (m.nan_propagate && !divide && (!m.clamp || cast_clamps)) return ElementPath::multiply_propagate;
   return ElementPath::profile;
 }

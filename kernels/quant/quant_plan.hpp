@@ -31,6 +31,8 @@ enum class ElementPath : uint8_t {
   profile,             // ProfileCodes
   multiply_clamp,      // NativeCodes<false, Clamp::nan_to_min, false>: q = x * f, NaN -> -max
   divide_clamp,        // NativeCodes<true, Clamp::nan_to_min, false>: q = x / s, NaN -> -max
+  multiply_clamp_low,  // the same two where the satfinite cast clamps the top (Clamp::nan_to_min_low)
+  divide_clamp_low,
   multiply_propagate,  // NativeCodes<false, Clamp::none, true>: q = x * f, NaN amax propagates
 };
 
@@ -71,13 +73,18 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     using T = typename Input<F>::T;
     const T* xs = static_cast<const T*>(x);
     auto group_quant = [&](auto path) {
-      launch(p.main, GroupQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.lanes, p.math, scales});
+      int lane_bits = 0;
+      while ((1 << lane_bits) < p.lanes) ++lane_bits;
+      launch(p.main, GroupQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes,
+                                                           lane_bits, p.math, scales});
     };
     if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
     // The native paths run on the register layout only (these buffers' alignment included).
     switch (register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile) {
       case ElementPath::multiply_clamp: return group_quant(NativeCodes<false, Clamp::nan_to_min, false>{});
       case ElementPath::divide_clamp: return group_quant(NativeCodes<true, Clamp::nan_to_min, false>{});
+      case ElementPath::multiply_clamp_low: return group_quant(NativeCodes<false, Clamp::nan_to_min_low, false>{});
+      case ElementPath::divide_clamp_low: return group_quant(NativeCodes<true, Clamp::nan_to_min_low, false>{});
       case ElementPath::multiply_propagate: return group_quant(NativeCodes<false, Clamp::none, true>{});
       case ElementPath::profile: break;
     }
