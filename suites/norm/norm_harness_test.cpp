@@ -229,6 +229,7 @@ TEST(NormCompare, R1ReproPrintsTheStory) {
   EXPECT_NE(out.find("verdict  layout"), std::string::npos) << out;
   EXPECT_NE(out.find("diagnosis the fused op wrote fp32 scales"), std::string::npos) << out;
   EXPECT_NE(out.find("non-finite"), std::string::npos) << out;
+  std::printf("%s", out.c_str());  // the story, as a user sees it
 }
 
 TEST(NormBudget, RBoundIsNarrowAndGrowsWithH) {
