@@ -1,0 +1,19 @@
+// The RMSNorm kernels on a CUDA or HIP device (norm_gpu.cu). Plain C++ declarations, so the
+// harness links them without a GPU compiler.
+#pragma once
+
+#include "kernels/norm/norm_plan.hpp"
+
+namespace ulpgate::norm_kernels {
+
+// Poisons the op's device outputs with 0xA5, copies the inputs in, launches the plan, copies
+// the outputs out. Every runtime call is checked; a failure throws NormError naming the call
+// (the caller adds the op and the case).
+void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io);
+
+// Launches the plan's kernels on device buffers the caller owns (sized as plan_norm checked), on
+// `stream` (a cudaStream_t / hipStream_t; nullptr: the default stream). No copies, no
+// synchronization: for timing. A launch failure throws NormError naming the call.
+void launch_norm_gpu(const NormPlan& plan, const NormPointers& io, void* stream = nullptr);
+
+}  // namespace ulpgate::norm_kernels

@@ -1,0 +1,307 @@
+// The RMSNorm kernels (spec/norm.md), one source for CUDA, HIP and the host-SIMT emulator:
+// norm.rms, norm.rms-add and norm.rms-quant in one row kernel, RmsNorm.
+//
+// A row is spread over `row_threads` threads: a power of two up to the warp size (then a block
+// holds several rows), or a multiple of the warp size (then a block is one row). Thread t of a row
+// owns chunks t, t + row_threads, ... (at most kMaxSlots of them) of V = 8 consecutive elements,
+// one 16-byte vector load each where the row's pointers are aligned (element loads otherwise).
+// The row is read once: its fp32 values stay in the thread's registers (kMaxSlots x 8 floats)
+// from the load through the sum of squares to the output pass. The sum of squares is a butterfly
+// shuffle reduction of width min(row_threads, warp size) then, for multi-warp rows, the warps'
+// partial sums from shared memory added in warp order: the same order on every backend.
+//
+// rms-quant reuses the quantization kernels' arithmetic (quant_math.hpp: group_scale,
+// group_factor, quantize_one) and scale storage (scale_store.hpp): per token, the row's amax is a
+// row reduction; per group, a group is `group_lanes` consecutive lanes of one slot, reduced by a
+// shuffle of that width.
+//
+// Templated on the element type and the warp reduction (tests substitute a faulty one); the op
+// and the profile are runtime data, uniform per launch.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernels/norm/norm_math.hpp"
+#include "kernels/portable/device.hpp"
+#include "kernels/quant/quant_kernels.hpp"  // GroupArith, store_codes
+#include "kernels/quant/quant_math.hpp"
+#include "kernels/quant/scale_store.hpp"
+#include "reference/norm/norm.hpp"  // norm::Op
+
+namespace ulpgate::norm_kernels {
+
+inline constexpr int kMaxSlots = 4;          // chunks one thread keeps of its row
+inline constexpr int kMaxRowThreads = 512;   // the widest row: 512 x 4 x 8 = 16384 elements; a
+                                             // block of 512 threads has 128 registers a thread
+inline constexpr int kMaxWarps = 1024 / 32;  // partial sums of one row (and of any block)
+
+// How rows are spread over threads (norm_plan.cpp chooses it).
+struct RowGeometry {
+  int row_threads;     // threads per row: a power of two <= warp size, or a multiple of it
+  int rows_per_block;  // 1 when row_threads > warp size
+  int group_lanes;     // rms-quant per group: lanes sharing a group (gs / 8); 0: per token
+};
+
+// Combining two partial results of a reduction. Both are symmetric in their operands, so every
+// lane of a butterfly ends with the same bits.
+struct SumOp {
+  ULPGATE_DEVICE float operator()(float a, float b) const { return a + b; }
+};
+struct AmaxOp {
+  bool propagate;  // the quant profile's NaN policy
+  ULPGATE_DEVICE float operator()(float a, float b) const { return quant_kernels::amax_merge(a, b, propagate); }
+};
+
+// A warp-level reduction over aligned groups of `width` lanes (a power of two <= warp size).
+struct ButterflyReduce {
+  template <class Op>
+  ULPGATE_DEVICE float operator()(float v, int width, const Op& op) const {
+    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, width));
+    return v;
+  }
+};
+
+// acc + v * v with both steps rounded: never contracted into an FMA (spec: fp32 steps).
+ULPGATE_DEVICE float add_square(float acc, float v) {
+#if defined(__CUDACC__)
+  return __fadd_rn(acc, __fmul_rn(v, v));
+#else
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+  return acc + v * v;
+#endif
+}
+
+// One chunk's 8 raw 16-bit elements as four 32-bit words, element 2k in the low half of word k:
+// one 16-byte vector access, and four registers where an array of 16-bit values may take eight.
+using Raw = Pack16<uint32_t>;
+ULPGATE_DEVICE uint16_t element(const Raw& c, int i) { return uint16_t(c.v[i / 2] >> (16 * (i % 2))); }
+ULPGATE_DEVICE uint32_t pair(uint16_t lo, uint16_t hi) { return uint32_t(lo) | uint32_t(hi) << 16; }
+
+template <class T>
+ULPGATE_DEVICE bool aligned16(const T* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+template <Format In, class Reduce = ButterflyReduce>
+struct RmsNorm {
+  using E = Elem<In>;
+  using T = typename E::T;
+  static constexpr int V = 8;  // elements per chunk
+  static_assert(sizeof(T) == 2, "chunks hold 16-bit elements");
+  using Values = float[kMaxSlots][V];
+
+  const T* x;
+  const T* residual;   // rms-add
+  const T* weight;
+  T* y;                // rms, rms-add
+  T* residual_out;     // rms-add
+  uint8_t* codes;      // rms-quant
+  int64_t m, h;
+  norm::Op op;
+  NormMath math;
+  RowGeometry geo;
+  quant_kernels::QuantMath quant;   // rms-quant
+  quant_kernels::ScaleStore scales; // rms-quant
+
+  ULPGATE_DEVICE void operator()() const {
+    ULPGATE_SHARED(float, partials, kMaxWarps);
+    const unsigned tid = dev::thread_rank();
+    const int t = int(tid % unsigned(geo.row_threads));
+    const int64_t per_block = geo.rows_per_block, stride = int64_t(dev::grid_dim().x) * per_block;
+    // Grid-stride over rows; a multi-warp row is a whole block, so its barriers see every thread.
+    for (int64_t row = int64_t(dev::block_idx().x) * per_block + tid / unsigned(geo.row_threads); row < m;
+         row += stride)
+      normalize_row(row, t, partials);
+  }
+
+  ULPGATE_DEVICE void normalize_row(int64_t row, int t, float* partials) const {
+    const int64_t base = row * h;
+    const bool vec = row_aligned(base);
+    Values z;
+    load_row(base, t, vec, z);
+    Raw w[kMaxSlots];  // the weights, in flight during the reduction
+    load_chunks(weight, 0, t, vec, w);
+    float sum = 0.0f;
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) sum = add_square(sum, z[j][i]);
+    }
+    const float r = row_rsqrt(math, row_reduce(sum, SumOp{}, partials), h);
+    if (op == norm::Op::rms_quant)
+      quantize_row(row, t, r, w, z, partials);
+    else
+      write_y(base, t, vec, r, w, z);
+  }
+
+  // ---- the row's chunks ----------------------------------------------------------------------
+
+  ULPGATE_DEVICE int64_t chunk_at(int j, int t) const { return (int64_t(j) * geo.row_threads + t) * V; }
+  ULPGATE_DEVICE int chunk_size(int64_t at) const { return h - at >= V ? V : (h > at ? int(h - at) : 0); }
+
+  // Vector loads and stores for this row: every pointer it touches is 16-byte aligned (then
+  // every full chunk is too, as chunks start at multiples of 16 bytes from the row start).
+  ULPGATE_DEVICE bool row_aligned(int64_t base) const {
+    bool ok = aligned16(x + base) && aligned16(weight);
+    if (op == norm::Op::rms_add) ok = ok && aligned16(residual + base) && aligned16(residual_out + base);
+    if (op != norm::Op::rms_quant) ok = ok && aligned16(y + base);
+    return ok;
+  }
+
+  // The n elements at p, the rest of the chunk +0 (adds nothing to a sum or an amax). Element
+  // loops are unrolled with a guard, so a chunk never leaves registers.
+  ULPGATE_DEVICE static Raw load_chunk(const T* p, int n, bool vec) {
+    if (vec && n == V) return dev::load16(reinterpret_cast<const uint32_t*>(p));
+    Raw c;
+    ULPGATE_UNROLL
+    for (int k = 0; k < V / 2; ++k) c.v[k] = pair(2 * k < n ? p[2 * k] : T(0), 2 * k + 1 < n ? p[2 * k + 1] : T(0));
+    return c;
+  }
+
+  ULPGATE_DEVICE static void store_chunk(T* p, const Raw& c, int n, bool vec) {
+    if (vec && n == V) return dev::store16(reinterpret_cast<uint32_t*>(p), c);
+    ULPGATE_UNROLL
+    for (int i = 0; i < V; ++i)
+      if (i < n) p[i] = element(c, i);
+  }
+
+  // Every chunk of this thread from `src` (row offset `base`), all loads issued before any use.
+  ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int t, bool vec, Raw (&c)[kMaxSlots]) const {
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      const int64_t at = chunk_at(j, t);
+      c[j] = load_chunk(src + base + at, chunk_size(at), vec);
+    }
+  }
+
+  // z = x, or for rms-add z = x + residual (fp32, or rounded to T per the profile), with the
+  // rounded sum written as the new residual. Every load comes before the first store: the
+  // compiler cannot know residual_out does not alias the inputs.
+  ULPGATE_DEVICE void load_row(int64_t base, int t, bool vec, Values& z) const {
+    Raw xs[kMaxSlots], rs[kMaxSlots];
+    load_chunks(x, base, t, vec, xs);
+    if (op == norm::Op::rms_add) load_chunks(residual, base, t, vec, rs);
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) z[j][i] = E::widen(element(xs[j], i));
+      if (op != norm::Op::rms_add) continue;
+      Raw sum;
+      ULPGATE_UNROLL
+      for (int k = 0; k < V / 2; ++k) {
+        T rounded[2];
+        ULPGATE_UNROLL
+        for (int i = 2 * k; i < 2 * k + 2; ++i) {
+          const float s = z[j][i] + E::widen(element(rs[j], i));
+          rounded[i - 2 * k] = E::narrow(s);
+          z[j][i] = math.round_residual ? E::widen(rounded[i - 2 * k]) : s;
+        }
+        sum.v[k] = pair(rounded[0], rounded[1]);
+      }
+      const int64_t at = chunk_at(j, t);
+      store_chunk(residual_out + base + at, sum, chunk_size(at), vec);
+    }
+  }
+
+  // ---- reductions ----------------------------------------------------------------------------
+
+  // Every thread of the row gets op over the row's values.
+  template <class Op>
+  ULPGATE_DEVICE float row_reduce(float v, const Op& op, float* partials) const {
+    const int warp = dev::warp_size();
+    if (geo.row_threads <= warp) return Reduce{}(v, geo.row_threads, op);
+    v = Reduce{}(v, warp, op);
+    const unsigned tid = dev::thread_rank();
+    if (tid % unsigned(warp) == 0) partials[tid / unsigned(warp)] = v;
+    dev::block_sync();
+    float total = partials[0];
+    for (int w = 1; w < geo.row_threads / warp; ++w) total = op(total, partials[w]);
+    dev::block_sync();  // partials is reused by the next reduction
+    return total;
+  }
+
+  ULPGATE_DEVICE float chunk_amax(const float (&v)[V]) const {
+    float a = 0.0f;
+    ULPGATE_UNROLL
+    for (int i = 0; i < V; ++i) a = quant_kernels::amax_step(a, v[i], quant.nan_propagate);
+    return a;
+  }
+
+  // ---- outputs -------------------------------------------------------------------------------
+
+  // The fp32 value before the last rounding: T(z * r) * w (round twice) or (z * r) * w.
+  ULPGATE_DEVICE float normalized(float z, float r, float w) const {
+    const float n = z * r;
+    return (math.round_twice ? E::widen(E::narrow(n)) : n) * w;
+  }
+
+  ULPGATE_DEVICE void write_y(int64_t base, int t, bool vec, float r, const Raw (&w)[kMaxSlots],
+                              const Values& z) const {
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      const int64_t at = chunk_at(j, t);
+      const int n = chunk_size(at);
+      if (n == 0) continue;
+      Raw out;
+      ULPGATE_UNROLL
+      for (int k = 0; k < V / 2; ++k)
+        out.v[k] = pair(E::narrow(normalized(z[j][2 * k], r, E::widen(element(w[j], 2 * k)))),
+                        E::narrow(normalized(z[j][2 * k + 1], r, E::widen(element(w[j], 2 * k + 1)))));
+      store_chunk(y + base + at, out, n, vec);
+    }
+  }
+
+  // The values the quantizer sees replace z: T(y) or the fp32 y, per the profile.
+  ULPGATE_DEVICE void quant_inputs(int t, float r, const Raw (&w)[kMaxSlots], Values& z) const {
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      const int n = chunk_size(chunk_at(j, t));
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) {
+        const float v = normalized(z[j][i], r, E::widen(element(w[j], i)));
+        z[j][i] = i >= n ? 0.0f : (math.quantize_rounded ? E::widen(E::narrow(v)) : v);
+      }
+    }
+  }
+
+  ULPGATE_DEVICE void quantize_chunk(const quant_kernels::Factor& f, const float (&v)[V], uint8_t* dst, int n) const {
+    uint8_t q[V];
+    ULPGATE_UNROLL
+    for (int i = 0; i < V; ++i) q[i] = quant_kernels::quantize_one(quant, f, v[i]);
+    quant_kernels::store_codes(dst, q, n);
+  }
+
+  ULPGATE_DEVICE void quantize_row(int64_t row, int t, float r, const Raw (&w)[kMaxSlots], Values& z,
+                                   float* partials) const {
+    quant_inputs(t, r, w, z);
+    const int64_t base = row * h;
+    if (geo.group_lanes == 0) {  // per token: one scale for the row
+      float a = 0.0f;
+      ULPGATE_UNROLL
+      for (int j = 0; j < kMaxSlots; ++j) a = quant_kernels::amax_merge(a, chunk_amax(z[j]), quant.nan_propagate);
+      const quant_kernels::GroupArith g(quant, row_reduce(a, AmaxOp{quant.nan_propagate}, partials));
+      if (t == 0) scales.write(row, 0, g.scale);
+      ULPGATE_UNROLL
+      for (int j = 0; j < kMaxSlots; ++j) {
+        const int64_t at = chunk_at(j, t);
+        if (const int n = chunk_size(at)) quantize_chunk(g.factor, z[j], codes + base + at, n);
+      }
+      return;
+    }
+    const int64_t gs = int64_t(geo.group_lanes) * V;
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      const int64_t at = chunk_at(j, t);
+      const int n = chunk_size(at);
+      if (n == 0) continue;  // the same for every lane of the group (H is a multiple of gs)
+      const float a = Reduce{}(chunk_amax(z[j]), geo.group_lanes, AmaxOp{quant.nan_propagate});
+      const quant_kernels::GroupArith g(quant, a);
+      if (t % geo.group_lanes == 0) scales.write(row, at / gs, g.scale);
+      quantize_chunk(g.factor, z[j], codes + base + at, n);
+    }
+  }
+};
+
+}  // namespace ulpgate::norm_kernels

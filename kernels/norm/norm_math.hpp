@@ -1,0 +1,95 @@
+// The fp32 arithmetic of the RMSNorm kernels that is the same on every backend (CUDA, HIP,
+// host-SIMT): dev::rsqrt, the bf16/fp16 element types (exact widening, RNE narrowing written with
+// integer operations so every backend produces the same bits) and the profile's runtime data.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels/portable/device.hpp"
+#include "kernels/quant/quant_math.hpp"   // div_rn
+#include "reference/formats/formats.hpp"  // Format
+
+namespace ulpgate {
+namespace dev {
+
+// 1 / sqrt(v) in fp32. CUDA/HIP: the device's rsqrtf (CUDA documents <= 2 ulp, HIP about 1 ulp).
+// Host: the correctly rounded value, so the emulation differs from a GPU exactly where that GPU's
+// rsqrtf is not correctly rounded. Through double it is: sqrt and the division each round once
+// to 53 bits (together < 2^-52 relative), and 1/sqrt(v) of a float v never lies within 2^-51.7
+// of a float midpoint (norm_kernels_test checks every v of [1, 4) with integer arithmetic; v * 4
+// scales every step by exactly 1/2, and every result is a normal float).
+// rsqrt(+0) = +Inf, rsqrt(-0) = -Inf, rsqrt(+Inf) = +0, negative or NaN: NaN, as rsqrtf.
+ULPGATE_DEVICE float rsqrt(float v) {
+#if defined(ULPGATE_GPU)
+  return rsqrtf(v);
+#else
+  return float(1.0 / sqrt(double(v)));
+#endif
+}
+
+}  // namespace dev
+
+namespace norm_kernels {
+
+// fp32 -> bf16 bits, round to nearest even; overflow gives Inf, NaN the reference's canonical NaN.
+ULPGATE_DEVICE uint16_t narrow_bf16(float x) {
+  const uint32_t u = dev::as_uint(x);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // a carry into the exponent is right
+}
+
+// fp32 -> IEEE binary16 bits, round to nearest even (subnormals included); overflow gives Inf,
+// NaN the reference's canonical NaN.
+ULPGATE_DEVICE uint16_t narrow_fp16(float x) {
+  const uint32_t u = dev::as_uint(x), a = u & 0x7fffffffu;
+  const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
+  if (a > 0x7f800000u) return 0x7e00;
+  if (a >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520, halfway above the max 65504: Inf
+  if (a >= 0x38800000u) {                       // normal in fp16 (>= 2^-14): rebias, round 13 bits
+    const uint32_t r = a - 0x38000000u;
+    return sign | uint16_t((r + 0xfffu + ((r >> 13) & 1u)) >> 13);
+  }
+  // Subnormal in fp16: the significand in units of 2^-24 is m >> shift, rounded to even.
+  const int shift = 126 - int(a >> 23);
+  if (shift > 24) return sign;  // below 2^-25: rounds to zero
+  const uint32_t m = (a & 0x7fffffu) | 0x800000u, q = m >> shift;
+  const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+  return sign | uint16_t(q + (rem > half || (rem == half && (q & 1u))));
+}
+
+// The element types of x, residual, weight and y: raw bits in memory, widened exactly to fp32,
+// rounded back with RNE.
+template <Format F> struct Elem;
+template <> struct Elem<Format::bf16> {
+  using T = uint16_t;
+  ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
+  ULPGATE_DEVICE static T narrow(float v) { return narrow_bf16(v); }
+};
+template <> struct Elem<Format::fp16> {
+  using T = uint16_t;
+  ULPGATE_DEVICE static float widen(T v) { return dev::fp16_to_float(v); }
+  ULPGATE_DEVICE static T narrow(float v) { return narrow_fp16(v); }
+};
+
+// The norm profile (reference/norm/profile.hpp) as the values the kernels read.
+struct NormMath {
+  double eps_added;       // the exact value added to the mean square (inside the square root)
+  bool mean_reciprocal;   // ms = fl(S * fl(1 / H)), else fl(S / H)
+  bool round_twice;       // y = T(T(z * r) * w), else T(fl(z * r) * w)
+  bool round_residual;    // rms-add: z = T(x + residual) is squared and normalized (else fp32 z)
+  bool quantize_rounded;  // rms-quant: the quantizer sees T(y) (else the fp32 y)
+};
+
+// r = 1 / sqrt(fl32(ms + eps)) with ms the profile's fp32 mean of the squares. The addition is
+// one double addition rounded to fp32 once: for a float eps that is the fp32 addition (53 >=
+// 2 * 24 + 2 bits make the double rounding innocuous), for AITER's double eps it is its own.
+ULPGATE_DEVICE float row_rsqrt(const NormMath& p, float sum_squares, int64_t h) {
+  const float n = float(h);
+  const float ms = p.mean_reciprocal ? sum_squares * quant_kernels::div_rn(1.0f, n)
+                                     : quant_kernels::div_rn(sum_squares, n);
+  return dev::rsqrt(float(double(ms) + p.eps_added));
+}
+
+}  // namespace norm_kernels
+}  // namespace ulpgate

@@ -1,0 +1,88 @@
+// Host side of the RMSNorm kernels: checks a case before launch, turns its profile into the
+// kernels' runtime data, chooses how rows are spread over threads, and launches through any
+// launcher (the host-SIMT emulator or the GPU). Plain C++: included by .cpp and .cu files alike.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+#include "kernels/norm/norm_kernels.hpp"
+#include "reference/norm/norm.hpp"
+
+namespace ulpgate {
+struct Arch;
+}
+
+namespace ulpgate::norm_kernels {
+
+// A case the kernels cannot run (dtype, shape, buffer sizes): raised before launch.
+struct NormError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr unsigned kSmallRowBlock = 256;  // block size when a block holds several rows
+inline constexpr unsigned kMaxBlocks = 65535;    // the kernel grid-strides beyond this
+
+// Buffer sizes in bytes. The op's inputs and outputs must have exactly the case's sizes; the
+// buffers an op does not use are ignored (residual and residual_out but for rms-add, y for
+// rms-quant, codes and scales but for rms-quant).
+struct NormSizes {
+  std::size_t x = 0, residual = 0, weight = 0, y = 0, residual_out = 0, codes = 0, scales = 0;
+  static NormSizes of(const norm::Buffers& io);
+};
+// The sizes a case needs (unused buffers 0). Throws NormError for an invalid spec.
+NormSizes required_sizes(const norm::Spec& spec);
+
+// Device pointers of one launch (the unused ones may be null).
+struct NormPointers {
+  const void *x = nullptr, *residual = nullptr, *weight = nullptr;
+  void *y = nullptr, *residual_out = nullptr;
+  uint8_t *codes = nullptr, *scales = nullptr;
+  static NormPointers of(const norm::Buffers& io);
+};
+
+struct NormPlan {
+  norm::Op op;
+  Format dtype;
+  int64_t m, h;
+  NormMath math;
+  RowGeometry geo;
+  LaunchConfig main;
+  // rms-quant: the quantizer's arithmetic and scale storage (base filled in at launch), as
+  // quant_kernels::plan_quant makes them for the same quant spec.
+  quant_kernels::QuantMath quant;
+  quant_kernels::ScaleStore scales;
+  bool has_padding;
+  LaunchConfig padding;
+};
+
+// Validates (spec, buffer sizes) and plans the launch for a device of `arch`'s warp size and
+// conversion instructions. Throws NormError naming the problem. m == 0 plans no launch.
+NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& sizes);
+
+// Rows up to this many elements fit the registers of one block (kMaxSlots chunks per thread).
+int64_t max_hidden_size(Format dtype);
+
+// Launches the plan's kernels with launch(cfg, kernel) on device pointers. Reduce is the warp
+// reduction (tests substitute faulty ones).
+template <class Reduce = ButterflyReduce, class Launch>
+void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
+  if (p.m == 0) return;  // no rows: nothing to write
+  quant_kernels::ScaleStore scales = p.scales;
+  scales.base = io.scales;
+  if (p.op == norm::Op::rms_quant && p.has_padding) launch(p.padding, quant_kernels::ScalePadding{scales});
+  auto run = [&](auto in) {
+    constexpr Format F = decltype(in)::value;
+    using T = typename Elem<F>::T;
+    launch(p.main, RmsNorm<F, Reduce>{static_cast<const T*>(io.x), static_cast<const T*>(io.residual),
+                                      static_cast<const T*>(io.weight), static_cast<T*>(io.y),
+                                      static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.op, p.math, p.geo,
+                                      p.quant, scales});
+  };
+  if (p.dtype == Format::fp16) return run(std::integral_constant<Format, Format::fp16>{});
+  return run(std::integral_constant<Format, Format::bf16>{});
+}
+
+}  // namespace ulpgate::norm_kernels
