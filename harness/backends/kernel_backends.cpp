@@ -1,9 +1,11 @@
 #include "harness/backends/kernel_backends.hpp"
 
 #include "harness/core/backend.hpp"
+#include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_host.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/norm/norm_gpu.hpp"
 #include "kernels/quant/quant_gpu.hpp"
 #endif
 
@@ -15,6 +17,15 @@ std::string describe(const quant::Spec& s, Format input) {
   return std::string(quant::op_name(s.op)) + "/" + std::string(s.profile ? s.profile->name : "?") + "/" +
          std::string(format_name(s.format)) + "/" + std::string(format_name(input)) + "/" + std::to_string(s.m) +
          "x" + std::to_string(s.k) + "/gs" + std::to_string(s.gs) + "/" + std::string(quant::layout_name(s.layout));
+}
+
+std::string describe(const norm::Spec& s) {
+  std::string d = std::string(norm::op_name(s.op)) + "/" + std::string(s.profile ? s.profile->name : "?") + "/" +
+                  std::string(format_name(s.dtype)) + "/" + std::to_string(s.m) + "x" + std::to_string(s.h);
+  if (s.quantizes())
+    d += "/" + std::string(format_name(s.format)) + "/gs" + std::to_string(s.gs) + "/" +
+         std::string(quant::layout_name(s.layout)) + (s.ue8m0 ? "/ue8m0" : "");
+  return d;
 }
 
 class HostBackend : public Backend {
@@ -35,6 +46,18 @@ class HostBackend : public Backend {
     }
   }
 
+  void norm(const norm::Spec& spec, const norm::Buffers& io) override {
+    try {
+      norm_kernels::run_norm_host(arch_, spec, io);
+    } catch (const norm_kernels::NormError& e) {
+      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
+    } catch (const host_simt::KernelError& e) {
+      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
+    } catch (const std::invalid_argument& e) {  // a launch configuration the emulator rejects
+      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
+    }
+  }
+
  private:
   const Arch& arch_;
 };
@@ -51,6 +74,15 @@ class CudaBackend : public Backend {
       quant_kernels::run_quant_gpu(plan, x, codes, scales);
     } catch (const quant_kernels::QuantError& e) {
       throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
+    }
+  }
+
+  void norm(const norm::Spec& spec, const norm::Buffers& io) override {
+    try {
+      const auto plan = norm_kernels::plan_norm(spec, kSm90, norm_kernels::NormSizes::of(io));
+      norm_kernels::run_norm_gpu(plan, io);
+    } catch (const norm_kernels::NormError& e) {
+      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
     }
   }
 };
