@@ -1,19 +1,24 @@
-// `ulpgate bench`: the quantization kernels' effective bandwidth on a CUDA device, as a fraction
-// of the device's copy bandwidth measured in the same run (issue 4, "Performance"). A benchmark
-// result, not a test: exit 1 when a row misses its target; exit 3 without CUDA support or device.
+// `ulpgate bench`: the quantization and RMSNorm kernels' effective bandwidth on a CUDA device, as
+// a fraction of the device's copy bandwidth measured in the same run (issue 4, "Performance";
+// issue 5 adds the norm rows). A benchmark result, not a test: exit 1 when a row misses its
+// target; exit 3 without CUDA support or device.
 #include <fnmatch.h>
 
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness/cli/command.hpp"
 #include "harness/quant/quant_case.hpp"
+#include "kernels/norm/norm_plan.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_plan.hpp"
+#include "reference/norm/profile.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/norm/norm_bench.hpp"
 #include "kernels/quant/quant_bench.hpp"
 #endif
 
@@ -48,6 +53,54 @@ struct Planned {
   std::size_t moved() const { return x_bytes + codes_bytes + scale_bytes; }  // read + written
 };
 
+// RMSNorm rows: named by their case ids (the spec is written out here, not parsed from them).
+struct NormBenchCase {
+  const char* id;
+  norm::Op op;
+  int gs;
+  quant::Layout layout;
+  double target;
+};
+constexpr NormBenchCase kNormBenchCases[] = {
+    {"norm.rms/vllm/bf16/32768x7168/normal/s1", norm::Op::rms, 0, quant::Layout::token, 0.90},
+    {"norm.rms-add/vllm/bf16/32768x7168/normal/s1", norm::Op::rms_add, 0, quant::Layout::token, 0.90},
+    {"norm.rms-quant/vllm/bf16/32768x7168/e4m3fn/gs128/ue8m0-packed/normal/s1", norm::Op::rms_quant, 128,
+     quant::Layout::ue8m0_packed, 0.85},
+};
+
+struct PlannedNorm {
+  std::string id;
+  double target;
+  norm_kernels::NormPlan plan;
+  norm_kernels::NormSizes sizes;
+};
+
+norm::Spec norm_spec(const NormBenchCase& b) {
+  norm::Spec s;
+  s.op = b.op;
+  s.profile = &norm::profile("vllm");
+  s.dtype = Format::bf16;
+  s.m = 32768;
+  s.h = 7168;
+  s.format = Format::e4m3fn;
+  s.gs = b.gs;
+  s.layout = b.layout;
+  s.ue8m0 = quant::is_ue8m0_layout(b.layout);
+  return s;
+}
+
+// The norm bench cases the filter selects, planned for sm90 (which also checks their sizes).
+std::vector<PlannedNorm> plan_norm_cases(const std::string& filter) {
+  std::vector<PlannedNorm> out;
+  for (const NormBenchCase& b : kNormBenchCases) {
+    if (fnmatch(filter.c_str(), b.id, 0) != 0) continue;
+    const norm::Spec spec = norm_spec(b);
+    const norm_kernels::NormSizes sizes = norm_kernels::required_sizes(spec);
+    out.push_back({b.id, b.target, norm_kernels::plan_norm(spec, kSm90, sizes), sizes});
+  }
+  return out;
+}
+
 // The bench cases the filter selects, planned for sm90 (which also checks their sizes).
 std::vector<Planned> plan_cases(const std::string& filter) {
   std::vector<Planned> out;
@@ -61,8 +114,15 @@ std::vector<Planned> plan_cases(const std::string& filter) {
     out.push_back({id, b.target, quant_kernels::plan_quant(c.spec, c.input, kSm90, x, elems, scales), x, elems,
                    scales});
   }
-  if (out.empty()) throw UsageError("bench: no bench case matches --filter '" + filter + "'");
   return out;
+}
+
+// Both kinds of rows; at least one must match.
+std::pair<std::vector<Planned>, std::vector<PlannedNorm>> plan_all(const std::string& filter) {
+  auto planned = std::make_pair(plan_cases(filter), plan_norm_cases(filter));
+  if (planned.first.empty() && planned.second.empty())
+    throw UsageError("bench: no bench case matches --filter '" + filter + "'");
+  return planned;
 }
 
 #if defined(ULPGATE_HAVE_CUDA)
@@ -128,7 +188,7 @@ void write_csv(const std::string& path, const quant_kernels::BenchDevice& dev, i
 }
 
 int run_bench(const std::string& filter, const std::string& csv, int reps) {
-  const std::vector<Planned> cases = plan_cases(filter);
+  const auto [cases, norm_cases] = plan_all(filter);
   if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
     std::fprintf(stderr, "ulpgate bench: no CUDA device to benchmark on: %s\n", why.c_str());
     return kInfra;
@@ -152,6 +212,14 @@ int run_bench(const std::string& filter, const std::string& csv, int reps) {
     all_pass = all_pass && pass;
     rows.push_back({c.id, c.moved(), t.median_us, t.min_us, bw, pct, 100.0 * c.target, pass});
   }
+  for (const PlannedNorm& c : norm_cases) {
+    const quant_kernels::Timing t = norm_kernels::time_norm_gpu(c.plan, c.sizes, reps);
+    const std::size_t moved = norm_kernels::bytes_moved(c.sizes);
+    const double bw = gbps(moved, t.median_us), pct = 100.0 * bw / copy_gbps;
+    const bool pass = pct >= 100.0 * c.target;
+    all_pass = all_pass && pass;
+    rows.push_back({c.id, moved, t.median_us, t.min_us, bw, pct, 100.0 * c.target, pass});
+  }
   print_table(rows);
   if (!csv.empty()) {
     write_csv(csv, dev, reps, rows);
@@ -162,7 +230,7 @@ int run_bench(const std::string& filter, const std::string& csv, int reps) {
 }
 #else
 int run_bench(const std::string& filter, const std::string&, int) {
-  (void)plan_cases(filter);  // the same usage errors as a CUDA build
+  (void)plan_all(filter);  // the same usage errors as a CUDA build
   std::fprintf(stderr,
                "ulpgate bench: this build has no CUDA support (nvcc not found at configure time, or "
                "ULPGATE_CPU_ONLY); rebuild with the CUDA toolkit to benchmark\n");
@@ -175,7 +243,7 @@ int run_bench(const std::string& filter, const std::string&, int) {
 void add_bench_commands(CLI::App& app, int& rc) {
   static std::string filter = "*", csv;
   static int reps = 100;
-  auto* bench = app.add_subcommand("bench", "time the quantization kernels against the device's copy bandwidth (CUDA)");
+  auto* bench = app.add_subcommand("bench", "time the quantization and RMSNorm kernels against the device's copy bandwidth (CUDA)");
   bench->add_option("--filter", filter, "glob over the bench case ids");
   bench->add_option("--csv", csv, "also write the table as CSV with a provenance header");
   bench->add_option("--reps", reps, "timed runs per row (median over them)")->check(CLI::Range(50, 100000));
