@@ -246,9 +246,10 @@ ULPGATE_DEVICE uint8_t cvt_e5m2(float x) { return __nv_cvt_float_to_fp8(x, __NV_
 ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
   return __nv_cvt_float_to_e8m0(x, __NV_SATFINITE, r == Ue8m0Round::rp ? cudaRoundPosInf : cudaRoundZero);
 }
-// cvt.rn.satfinite.{e4m3,e5m2}x2.f32 converts a pair (the first source to the high byte), as
-// two single conversions would; the two pairs are packed into one word by the move.
-#define ULPGATE_CVT_X4(type)                                                                    \
+// cvt.rn.satfinite.{e4m3,e5m2}x2.f32 (sm_89+) converts a pair (the first source to the high
+// byte), as two single conversions would; the two pairs are packed into one word by the move.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+#define ULPGATE_CVT_X4(type, single)                                                            \
   uint32_t r;                                                                                   \
   asm("{ .reg .b16 lo, hi;\n\t"                                                                 \
       "cvt.rn.satfinite." type "x2.f32 lo, %2, %1;\n\t"                                          \
@@ -256,14 +257,22 @@ ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
       "mov.b32 %0, {lo, hi}; }"                                                                 \
       : "=r"(r) : "f"(a), "f"(b), "f"(c), "f"(d));                                            \
   return r
-ULPGATE_DEVICE uint32_t cvt_e4m3x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e4m3"); }
-ULPGATE_DEVICE uint32_t cvt_e5m2x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e5m2"); }
+#else
+#define ULPGATE_CVT_X4(type, single) \
+  return uint32_t(single(a)) | uint32_t(single(b)) << 8 | uint32_t(single(c)) << 16 | uint32_t(single(d)) << 24
+#endif
+ULPGATE_DEVICE uint32_t cvt_e4m3x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e4m3", cvt_e4m3); }
+ULPGATE_DEVICE uint32_t cvt_e5m2x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e5m2", cvt_e5m2); }
 #undef ULPGATE_CVT_X4
 // max.NaN.f32 (sm_80+): one instruction; its NaN is the canonical 0x7fffffff.
 ULPGATE_DEVICE float fmax_nan(float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   float r;
   asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
   return r;
+#else
+  return a != a || b != b ? __int_as_float(0x7fffffff) : fmaxf(a, b);
+#endif
 }
 #else
 #if defined(__gfx942__)
