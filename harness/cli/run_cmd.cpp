@@ -35,7 +35,8 @@ std::string today() {
 
 // as_backend: judge this run as if it came from another backend, so the host emulation at an
 // arch's semantics can be gated against that arch's hardware golden rows (a prediction check).
-int run_gate(const Selection& s, const std::string& golden_dir, const std::string& as_backend, const ReportOptions& ro) {
+int run_gate(const Selection& s, const std::string& golden_dir, const std::string& as_backend,
+             const std::string& known_differences, const ReportOptions& ro) {
   SweepResult sw = sweep(s);
   if (!as_backend.empty())
     for (CaseResult& r : sw.results) r.backend = as_backend;
@@ -59,8 +60,9 @@ int run_gate(const Selection& s, const std::string& golden_dir, const std::strin
     report.entries.insert(report.entries.end(), part.entries.begin(), part.entries.end());
     for (size_t i = 0; i < report.counts.size(); ++i) report.counts[i] += part.counts[i];
   }
+  if (!known_differences.empty()) apply_known_differences(report, known_differences);
   for (const GateEntry& e : report.entries)
-    if (e.cls != GateClass::identical)
+    if (e.cls != GateClass::identical || !e.detail.empty())
       std::printf("%-10s %s [%s] %s\n", std::string(gate_class_name(e.cls)).c_str(), e.case_id.c_str(),
                   e.backend.c_str(), e.detail.c_str());
   std::printf("gate %s: %s\n", golden_dir.c_str(), gate_summary(report).c_str());
@@ -119,7 +121,7 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
 void add_run_commands(CLI::App& app, int& rc) {
   static Selection sel;
   static ReportOptions ro;
-  static std::string golden_dir, as_backend, arch, root = "golden", repro_id, dump_dir;
+  static std::string golden_dir, as_backend, known_differences, arch, root = "golden", repro_id, dump_dir;
   static HardwareInfo hw;
 
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
@@ -143,7 +145,9 @@ void add_run_commands(CLI::App& app, int& rc) {
   add_report_options(gate_cmd, ro);
   gate_cmd->add_option("--golden", golden_dir, "golden/<arch>")->required();
   gate_cmd->add_option("--as-backend", as_backend, "compare with the golden rows of this backend (e.g. cuda@sm90)");
-  gate_cmd->callback([&] { rc = run_gate(sel, golden_dir, as_backend, ro); });
+  gate_cmd->add_option("--known-differences", known_differences,
+                       "CSV case_id,reason: explained drifts of a prediction (e.g. golden/sm90/emulation-differences.csv)");
+  gate_cmd->callback([&] { rc = run_gate(sel, golden_dir, as_backend, known_differences, ro); });
 
   auto* golden = app.add_subcommand("golden", "golden-file maintenance");
   golden->require_subcommand(1);

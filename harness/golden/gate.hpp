@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <filesystem>
 #include <cstddef>
 #include <functional>
 #include <span>
@@ -47,5 +48,12 @@ std::string gate_summary(const GateReport& report);
 
 // 1 (kFail) on any drift or regression, else 0.
 int gate_exit_code(const GateReport& report);
+
+// Known, explained differences between a prediction and the hardware golden rows (a file
+// case_id,reason: e.g. golden/sm90/emulation-differences.csv, where the H200's rsqrtf is not
+// correctly rounded). A listed drift becomes identical with "expected: reason" as its detail; a
+// listed case that no longer drifts is reported as drift ("stale entry"), so the list stays true.
+// UsageError FILE:LINE on a malformed file.
+void apply_known_differences(GateReport& report, const std::filesystem::path& file);
 
 }  // namespace ulpgate

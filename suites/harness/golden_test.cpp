@@ -271,5 +271,33 @@ TEST(Gate, AFilteredRunDoesNotReportTheRestMissing) {
   EXPECT_EQ(gate(run, golden).count(GateClass::missing), 1u);
 }
 
+TEST(Gate, KnownDifferencesExplainDriftAndStaleEntriesFail) {
+  GateReport report;
+  report.entries = {{"a", "cuda@sm90", GateClass::drift, "digest 1 -> 2"},
+                    {"b", "cuda@sm90", GateClass::identical, ""},
+                    {"c", "cuda@sm90", GateClass::drift, "digest 3 -> 4"}};
+  report.counts[size_t(GateClass::drift)] = 2;
+  report.counts[size_t(GateClass::identical)] = 1;
+  const auto path = std::filesystem::temp_directory_path() / "ulpgate_known_differences.csv";
+  {
+    std::ofstream f(path);
+    f << "# explained\ncase_id,reason\na,rsqrtf differs\nb,\"was once different\"\n";
+  }
+  apply_known_differences(report, path);
+  EXPECT_EQ(report.entries[0].cls, GateClass::identical);
+  EXPECT_EQ(report.entries[0].detail, "expected: rsqrtf differs");
+  EXPECT_EQ(report.entries[1].cls, GateClass::drift);  // stale: listed but identical now
+  EXPECT_NE(report.entries[1].detail.find("stale"), std::string::npos);
+  EXPECT_EQ(report.entries[2].cls, GateClass::drift);  // not listed: still drift
+  EXPECT_EQ(report.count(GateClass::drift), 2u);
+  EXPECT_EQ(gate_exit_code(report), 1);
+  {
+    std::ofstream f(path);
+    f << "case_id,reason\na,\n";
+  }
+  EXPECT_THROW(apply_known_differences(report, path), UsageError);
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace ulpgate
