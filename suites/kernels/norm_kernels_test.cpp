@@ -152,7 +152,7 @@ Outputs run(const Arch& arch, const Tensors& t) {
 
 std::vector<uint16_t> elements(const std::vector<std::byte>& raw) {
   std::vector<uint16_t> v(raw.size() / 2);
-  std::memcpy(v.data(), raw.data(), raw.size());
+  if (!raw.empty()) std::memcpy(v.data(), raw.data(), raw.size());
   return v;
 }
 

@@ -68,11 +68,11 @@ class FaultBackend : public Backend {
       for (size_t i = 0; i < r.residual.size(); ++i) r.residual[i] = uint16_t(std::bit_cast<uint32_t>(in.x[i] + in.residual[i]) >> 16);
     if (fault_ == Fault::nan_injected && !r.y.empty()) r.y[r.y.size() / 2] = 0x7FC0;
     if (fault_ == Fault::y_unwritten && !r.y.empty()) r.y.pop_back();
-    copy(r.y, io.y);
-    copy(r.residual, io.residual_out);
-    std::memcpy(io.codes.data(), r.quant.codes.data(), std::min(io.codes.size(), r.quant.codes.size()));
+    copy(std::as_bytes(std::span(r.y)), io.y);
+    copy(std::as_bytes(std::span(r.residual)), io.residual_out);
+    copy(std::as_bytes(std::span(r.quant.codes)), std::as_writable_bytes(io.codes));
     // A writer of another layout fills what fits of the consumer's buffer (R1).
-    std::memcpy(io.scales.data(), r.quant.storage.data(), std::min(io.scales.size(), r.quant.storage.size()));
+    copy(std::as_bytes(std::span(r.quant.storage)), std::as_writable_bytes(io.scales));
   }
 
  private:
@@ -96,8 +96,9 @@ class FaultBackend : public Backend {
       if (!r.y.empty()) r.y[i] = e.y;
     }
   }
-  static void copy(const std::vector<uint16_t>& from, std::span<std::byte> to) {
-    std::memcpy(to.data(), from.data(), std::min(to.size(), from.size() * 2));
+  // What fits; outputs an op does not have are empty (never memcpy a null pointer).
+  static void copy(std::span<const std::byte> from, std::span<std::byte> to) {
+    if (const size_t n = std::min(to.size(), from.size())) std::memcpy(to.data(), from.data(), n);
   }
   Fault fault_;
 };
