@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "harness/golden/golden_file.hpp"
 #include "harness/norm/run_case.hpp"
 #include "harness/quant/run_case.hpp"
 
@@ -16,6 +17,28 @@ constexpr std::array kFamilies = {
 }  // namespace
 
 std::span<const OpFamily> families() { return kFamilies; }
+
+CaseResult judged(std::string case_id, std::string_view family, std::string_view profile,
+                  const std::function<CaseResult()>& judge) {
+  try {
+    return judge();
+  } catch (const BackendError& e) {
+    CaseResult r;
+    r.case_id = std::move(case_id);
+    r.family = std::string(family);
+    r.profile = std::string(profile);
+    r.verdict = Verdict::error;
+    r.message = e.what();
+    return r;
+  }
+}
+
+void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,
+           std::chrono::steady_clock::time_point t0) {
+  r.digest = output_digest(outputs);
+  r.backend = backend.name();
+  r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 const OpFamily& family_of(std::string_view case_id) {
   const std::string_view op = case_id.substr(0, case_id.find('/'));

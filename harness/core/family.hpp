@@ -3,6 +3,8 @@
 // "norm.rms-add") names its family, and golden/<arch>/<family>.csv holds its rows.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +25,21 @@ struct OpFamily {
 };
 
 std::span<const OpFamily> families();
+
+// What every family's run shares. judged() runs judge() (the backend, then the comparator) and
+// turns a BackendError into the verdict `error` with its message; stamp() records the digest of
+// the output bytes, the backend and the wall time since t0.
+CaseResult judged(std::string case_id, std::string_view family, std::string_view profile,
+                  const std::function<CaseResult()>& judge);
+void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,
+           std::chrono::steady_clock::time_point t0);
+
+template <class Cases>
+std::vector<std::string> case_ids(const Cases& cases) {
+  std::vector<std::string> ids;
+  for (const auto& c : cases) ids.push_back(c.id());
+  return ids;
+}
 // The family whose ops the id's first segment names; UsageError listing the families otherwise.
 const OpFamily& family_of(std::string_view case_id);
 

@@ -1,29 +1,20 @@
 #include "harness/norm/compare.hpp"
 
-#include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "harness/norm/budget.hpp"
 #include "harness/quant/compare.hpp"
+#include "harness/report/text.hpp"
 
 namespace ulpgate::norm {
 namespace {
 
 constexpr size_t kFirstBad = 5;
 
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
-
-std::string hex4(uint32_t v) {
-  char b[8];
-  std::snprintf(b, sizeof b, "0x%04X", v);
-  return b;
-}
+using text::num;
+std::string hex4(uint32_t v) { return text::hex(v, 4); }
 
 // Is code a between the codes lo and hi (either order) on the format's ordered line?
 bool between(Format f, uint32_t a, uint32_t lo, uint32_t hi) {

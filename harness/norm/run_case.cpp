@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "harness/golden/golden_file.hpp"
+#include "harness/core/family.hpp"
 #include "harness/norm/catalog.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/compare.hpp"
@@ -38,29 +38,17 @@ CaseRun run_case(const Case& c, Backend& backend) {
   run.residual.assign(run.expected.profile.residual.size(), kPoison16);
   run.codes.assign(run.expected.profile.quant.codes.size(), quant::kPoison);
   run.storage.assign(run.expected.profile.quant.storage.size(), quant::kPoison);
-  try {
+  run.result = judged(c.id(), "norm", c.spec.profile->name, [&] {
     backend.norm(c.spec, Buffers{run.inputs.x, run.inputs.residual, run.inputs.weight, bytes_of(run.y),
                                  bytes_of(run.residual), run.codes, run.storage});
-    run.result = compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},
-                         quant::default_budgets());
-  } catch (const BackendError& e) {
-    run.result.case_id = c.id();
-    run.result.family = "norm";
-    run.result.profile = std::string(c.spec.profile->name);
-    run.result.verdict = Verdict::error;
-    run.result.message = e.what();
-  }
-  run.result.digest = output_digest(output_bytes(run));
-  run.result.backend = backend.name();
-  run.result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},
+                   quant::default_budgets());
+  });
+  stamp(run.result, output_bytes(run), backend, t0);
   return run;
 }
 
-std::vector<std::string> catalog_ids() {
-  std::vector<std::string> ids;
-  for (const Case& c : catalog()) ids.push_back(c.id());
-  return ids;
-}
+std::vector<std::string> catalog_ids() { return case_ids(catalog()); }
 
 namespace {
 

@@ -1,10 +1,10 @@
 #include "harness/quant/compare.hpp"
 
 #include "harness/quant/budget.hpp"
+#include "harness/report/text.hpp"
 
 #include <bit>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -13,17 +13,8 @@ namespace {
 
 constexpr size_t kFirstBad = 5;
 
-std::string hex2(uint32_t v) {
-  char b[8];
-  std::snprintf(b, sizeof b, "0x%02X", v);
-  return b;
-}
-
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
+using text::num;
+std::string hex2(uint32_t v) { return text::hex(v, 2); }
 
 bool same_bits(float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); }
 

@@ -1,0 +1,24 @@
+// How comparators print numbers and codes in their first-bad lines and diagnoses.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace ulpgate::text {
+
+// A value with 9 significant digits: enough to tell any two fp32 values apart.
+inline std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+// A code in hex with `digits` digits: 0x7E (fp8), 0x3F80 (bf16).
+inline std::string hex(uint32_t v, int digits) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%0*X", digits, v);
+  return b;
+}
+
+}  // namespace ulpgate::text
