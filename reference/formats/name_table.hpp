@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,5 +33,21 @@ struct NameTable {
     throw UsageError("unknown " + std::string(what) + " '" + std::string(text) + "' (valid: " + choices() + ")");
   }
 };
+
+// Rows of data named by their `name` field (profiles): the names joined, and the row of a name
+// (UsageError "unknown WHAT 'TEXT' (valid: ...)" otherwise).
+template <class Row>
+std::string row_names(std::span<const Row> rows) {
+  std::string s;
+  for (const Row& r : rows) s += (s.empty() ? "" : ", ") + std::string(r.name);
+  return s;
+}
+
+template <class Row>
+const Row& row_named(std::span<const Row> rows, std::string_view name, std::string_view what) {
+  for (const Row& r : rows)
+    if (r.name == name) return r;
+  throw UsageError("unknown " + std::string(what) + " '" + std::string(name) + "' (valid: " + row_names(rows) + ")");
+}
 
 }  // namespace ulpgate

@@ -95,16 +95,8 @@ quant::Profile Profile::quant_profile() const {
 
 std::span<const Profile> profiles() { return kProfiles; }
 
-std::string profile_names() {
-  std::string s;
-  for (const Profile& p : kProfiles) s += (s.empty() ? "" : ", ") + std::string(p.name);
-  return s;
-}
+std::string profile_names() { return row_names(profiles()); }
 
-const Profile& profile(std::string_view name) {
-  for (const Profile& p : kProfiles)
-    if (p.name == name) return p;
-  throw UsageError("unknown norm profile '" + std::string(name) + "' (valid: " + profile_names() + ")");
-}
+const Profile& profile(std::string_view name) { return row_named(profiles(), name, "norm profile"); }
 
 }  // namespace ulpgate::norm

@@ -3,6 +3,8 @@
 #include <array>
 #include <cmath>
 
+#include "reference/formats/name_table.hpp"
+
 namespace ulpgate::quant {
 namespace {
 
@@ -46,16 +48,8 @@ constexpr std::array kProfiles = {
 
 std::span<const Profile> profiles() { return kProfiles; }
 
-std::string profile_names() {
-  std::string s;
-  for (const Profile& p : kProfiles) s += (s.empty() ? "" : ", ") + std::string(p.name);
-  return s;
-}
+std::string profile_names() { return row_names(profiles()); }
 
-const Profile& profile(std::string_view name) {
-  for (const Profile& p : kProfiles)
-    if (p.name == name) return p;
-  throw UsageError("unknown profile '" + std::string(name) + "' (valid: " + profile_names() + ")");
-}
+const Profile& profile(std::string_view name) { return row_named(profiles(), name, "profile"); }
 
 }  // namespace ulpgate::quant
