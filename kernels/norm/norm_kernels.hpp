@@ -10,10 +10,11 @@
 // shuffle reduction of width min(row_threads, warp size) then, for multi-warp rows, the warps'
 // partial sums from shared memory added in warp order: the same order on every backend.
 //
-// rms-quant reuses the quantization kernels' arithmetic (quant_math.hpp: group_scale,
-// group_factor, quantize_one) and scale storage (scale_store.hpp): per token, the row's amax is a
-// row reduction; per group, a group is `group_lanes` consecutive lanes of one slot, reduced by a
-// shuffle of that width.
+// rms-quant is quant.group's quantizer on the fp32 values the profile quantizes: its element
+// paths (quant_kernels.hpp: ProfileCodes, or the NativeCodes path plan_quant chose: the
+// arithmetic of quant_math.hpp) and its scale storage (scale_store.hpp). Per token, the row's
+// amax is a row reduction; per group, a group is `group_lanes` consecutive lanes of one slot,
+// reduced by a shuffle of that width.
 //
 // Templated on the element type and the warp reduction (tests substitute a faulty one); the op
 // and the profile are runtime data, uniform per launch.
@@ -23,7 +24,8 @@
 
 #include "kernels/norm/norm_math.hpp"
 #include "kernels/portable/device.hpp"
-#include "kernels/quant/quant_kernels.hpp"  // GroupArith, store_codes
+#include "kernels/quant/quant_kernels.hpp"  // the element paths, ScalePadding
+#include "kernels/quant/quant_plan.hpp"     // ElementPath
 #include "kernels/quant/quant_math.hpp"
 #include "kernels/quant/scale_store.hpp"
 #include "reference/norm/norm.hpp"  // norm::Op
@@ -84,7 +86,7 @@ ULPGATE_DEVICE bool aligned16(const T* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
-template <Format In, class Reduce = ButterflyReduce>
+template <Format In, class Reduce = ButterflyReduce, class Path = quant_kernels::ProfileCodes>
 struct RmsNorm {
   using E = Elem<In>;
   using T = typename E::T;
@@ -102,8 +104,8 @@ struct RmsNorm {
   norm::Op op;
   NormMath math;
   RowGeometry geo;
-  quant_kernels::QuantMath quant;   // rms-quant
-  quant_kernels::ScaleStore scales; // rms-quant
+  quant_kernels::QuantMath quant;    // rms-quant
+  quant_kernels::ScaleStore scales;  // rms-quant
 
   ULPGATE_DEVICE void operator()() const {
     ULPGATE_SHARED(float, partials, kMaxWarps);
@@ -222,19 +224,12 @@ struct RmsNorm {
     return total;
   }
 
-  ULPGATE_DEVICE float chunk_amax(const float (&v)[V]) const {
-    float a = 0.0f;
-    ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i) a = quant_kernels::amax_step(a, v[i], quant.nan_propagate);
-    return a;
-  }
-
   // ---- outputs -------------------------------------------------------------------------------
 
   // The fp32 value before the last rounding: T(z * r) * w (round twice) or (z * r) * w.
   ULPGATE_DEVICE float normalized(float z, float r, float w) const {
     const float n = z * r;
-    return (math.round_twice ? E::widen(E::narrow(n)) : n) * w;
+    return (math.round_twice ? E::round(n) : n) * w;
   }
 
   ULPGATE_DEVICE void write_y(int64_t base, int t, bool vec, float r, const Raw (&w)[kMaxSlots],
@@ -261,32 +256,54 @@ struct RmsNorm {
       ULPGATE_UNROLL
       for (int i = 0; i < V; ++i) {
         const float v = normalized(z[j][i], r, E::widen(element(w[j], i)));
-        z[j][i] = i >= n ? 0.0f : (math.quantize_rounded ? E::widen(E::narrow(v)) : v);
+        z[j][i] = i >= n ? 0.0f : (math.quantize_rounded ? E::round(v) : v);
       }
     }
   }
 
-  ULPGATE_DEVICE void quantize_chunk(const quant_kernels::Factor& f, const float (&v)[V], uint8_t* dst, int n) const {
-    uint8_t q[V];
+  // ---- the fused quantizer: quant.group's element paths on fp32 values -------------------------
+
+  // One chunk's amax under the path's NaN rule (elements past the row are +0: no effect).
+  ULPGATE_DEVICE float chunk_amax(const float (&v)[V]) const {
+    float a = 0.0f;
     ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i) q[i] = quant_kernels::quantize_one(quant, f, v[i]);
-    quant_kernels::store_codes(dst, q, n);
+    for (int i = 0; i < V; ++i) a = Path::amax(quant, a, v[i]);
+    return Path::lane_amax(a);
   }
 
-  ULPGATE_DEVICE void quantize_row(int64_t row, int t, float r, const Raw (&w)[kMaxSlots], Values& z,
-                                   float* partials) const {
-    quant_inputs(t, r, w, z);
+  // The group arithmetic for an amax. T(y) values have 16-bit significands, which lets a
+  // dividing path use its quick division; fp32 values divide exactly.
+  ULPGATE_DEVICE typename Path::Group group(float amax) const {
+    return math.quantize_rounded ? Path::template group<T>(quant, amax) : Path::template group<float>(quant, amax);
+  }
+
+  // The chunk's codes through the path (as two fp32 vectors of quant.group's kernel), stored as
+  // one 8-byte word where whole and aligned.
+  ULPGATE_DEVICE void store_codes(const typename Path::Group& g, const float (&v)[V], uint8_t* dst, int n) const {
+    quant_kernels::Raw<Format::fp32> in[2];
+    ULPGATE_UNROLL
+    for (int i = 0; i < V; ++i) in[i / 4].v[i % 4] = v[i];
+    quant_kernels::CodeWord<4> w[2];
+    Path::template codes<Format::fp32>(quant, g, in, w);
+    const uint64_t word = uint64_t(w[0]) | uint64_t(w[1]) << 32;  // little-endian: code i in byte i
+    if (n == V && reinterpret_cast<uintptr_t>(dst) % 8 == 0) return quant_kernels::store_word(dst, word);
+    ULPGATE_UNROLL
+    for (int i = 0; i < V; ++i)
+      if (i < n) dst[i] = uint8_t(word >> (8 * i));
+  }
+
+  ULPGATE_DEVICE void quantize_values(int64_t row, int t, const Values& v, float* partials) const {
     const int64_t base = row * h;
     if (geo.group_lanes == 0) {  // per token: one scale for the row
       float a = 0.0f;
       ULPGATE_UNROLL
-      for (int j = 0; j < kMaxSlots; ++j) a = quant_kernels::amax_merge(a, chunk_amax(z[j]), quant.nan_propagate);
-      const quant_kernels::GroupArith g(quant, row_reduce(a, AmaxOp{quant.nan_propagate}, partials));
+      for (int j = 0; j < kMaxSlots; ++j) a = quant_kernels::amax_merge(a, chunk_amax(v[j]), quant.nan_propagate);
+      const typename Path::Group g = group(row_reduce(a, AmaxOp{quant.nan_propagate}, partials));
       if (t == 0) scales.write(row, 0, g.scale);
       ULPGATE_UNROLL
       for (int j = 0; j < kMaxSlots; ++j) {
         const int64_t at = chunk_at(j, t);
-        if (const int n = chunk_size(at)) quantize_chunk(g.factor, z[j], codes + base + at, n);
+        if (const int n = chunk_size(at)) store_codes(g, v[j], codes + base + at, n);
       }
       return;
     }
@@ -296,11 +313,17 @@ struct RmsNorm {
       const int64_t at = chunk_at(j, t);
       const int n = chunk_size(at);
       if (n == 0) continue;  // the same for every lane of the group (H is a multiple of gs)
-      const float a = Reduce{}(chunk_amax(z[j]), geo.group_lanes, AmaxOp{quant.nan_propagate});
-      const quant_kernels::GroupArith g(quant, a);
+      const typename Path::Group g =
+          group(Reduce{}(chunk_amax(v[j]), geo.group_lanes, AmaxOp{quant.nan_propagate}));
       if (t % geo.group_lanes == 0) scales.write(row, at / gs, g.scale);
-      quantize_chunk(g.factor, z[j], codes + base + at, n);
+      store_codes(g, v[j], codes + base + at, n);
     }
+  }
+
+  ULPGATE_DEVICE void quantize_row(int64_t row, int t, float r, const Raw (&w)[kMaxSlots], Values& z,
+                                   float* partials) const {
+    quant_inputs(t, r, w, z);
+    quantize_values(row, t, z, partials);
   }
 };
 

@@ -59,17 +59,33 @@ ULPGATE_DEVICE uint16_t narrow_fp16(float x) {
 }
 
 // The element types of x, residual, weight and y: raw bits in memory, widened exactly to fp32,
-// rounded back with RNE.
+// rounded back with RNE. narrow() gives the bits to store (NaN: the reference's canonical NaN);
+// round() the value T(v) as fp32, for a value that is rounded and then computed with (its NaN's
+// payload does not matter). On CUDA both are the conversion instructions (cvt.rn.bf16.f32 /
+// cvt.rn.f16.f32: RNE, overflow to Inf, no flush to zero), elsewhere the integer forms above.
 template <Format F> struct Elem;
 template <> struct Elem<Format::bf16> {
   using T = uint16_t;
   ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
+#if defined(__CUDACC__)
+  ULPGATE_DEVICE static T narrow(float v) { return v != v ? T(0x7fc0) : __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
+  ULPGATE_DEVICE static float round(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
+#else
   ULPGATE_DEVICE static T narrow(float v) { return narrow_bf16(v); }
+  ULPGATE_DEVICE static float round(float v) { return widen(narrow(v)); }
+#endif
 };
 template <> struct Elem<Format::fp16> {
   using T = uint16_t;
+#if defined(__CUDACC__)
+  ULPGATE_DEVICE static float widen(T v) { return __half2float(__ushort_as_half(v)); }
+  ULPGATE_DEVICE static T narrow(float v) { return v != v ? T(0x7e00) : __half_as_ushort(__float2half_rn(v)); }
+  ULPGATE_DEVICE static float round(float v) { return __half2float(__float2half_rn(v)); }
+#else
   ULPGATE_DEVICE static float widen(T v) { return dev::fp16_to_float(v); }
   ULPGATE_DEVICE static T narrow(float v) { return narrow_fp16(v); }
+  ULPGATE_DEVICE static float round(float v) { return widen(narrow(v)); }
+#endif
 };
 
 // The norm profile (reference/norm/profile.hpp) as the values the kernels read.

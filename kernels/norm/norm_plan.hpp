@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "kernels/norm/norm_kernels.hpp"
+#include "kernels/quant/quant_plan.hpp"
 #include "reference/norm/norm.hpp"
 
 namespace ulpgate {
@@ -50,9 +51,10 @@ struct NormPlan {
   NormMath math;
   RowGeometry geo;
   LaunchConfig main;
-  // rms-quant: the quantizer's arithmetic and scale storage (base filled in at launch), as
-  // quant_kernels::plan_quant makes them for the same quant spec.
+  // rms-quant: the quantizer's arithmetic, element path and scale storage (base filled in at
+  // launch), as quant_kernels::plan_quant makes them for the same quant spec.
   quant_kernels::QuantMath quant;
+  quant_kernels::ElementPath path;
   quant_kernels::ScaleStore scales;
   bool has_padding;
   LaunchConfig padding;
@@ -67,22 +69,37 @@ int64_t max_hidden_size(Format dtype);
 
 // Launches the plan's kernels with launch(cfg, kernel) on device pointers. Reduce is the warp
 // reduction (tests substitute faulty ones).
+//
+// rms-quant's codes: the element path plan_quant chose, where it is one of the two that the
+// common profiles take on NVIDIA archs (multiply or divide, clamp NaN to -max, the satfinite
+// cast clamping the top: vLLM's and AITER's on sm90/sm100); any other path is evaluated
+// per element from the profile (the same bits, slower). One kernel per path and element type:
+// a kernel holding every path is too large for the compilers (HIP clang takes many minutes).
 template <class Reduce = ButterflyReduce, class Launch>
 void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
+  using quant_kernels::Clamp;
+  using quant_kernels::ElementPath;
+  using quant_kernels::NativeCodes;
   if (p.m == 0) return;  // no rows: nothing to write
   quant_kernels::ScaleStore scales = p.scales;
   scales.base = io.scales;
   if (p.op == norm::Op::rms_quant && p.has_padding) launch(p.padding, quant_kernels::ScalePadding{scales});
-  auto run = [&](auto in) {
+  auto run = [&](auto in, auto path) {
     constexpr Format F = decltype(in)::value;
     using T = typename Elem<F>::T;
-    launch(p.main, RmsNorm<F, Reduce>{static_cast<const T*>(io.x), static_cast<const T*>(io.residual),
-                                      static_cast<const T*>(io.weight), static_cast<T*>(io.y),
-                                      static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.op, p.math, p.geo,
-                                      p.quant, scales});
+    launch(p.main, RmsNorm<F, Reduce, decltype(path)>{
+                       static_cast<const T*>(io.x), static_cast<const T*>(io.residual), static_cast<const T*>(io.weight),
+                       static_cast<T*>(io.y), static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.op, p.math, p.geo,
+                       p.quant, scales});
   };
-  if (p.dtype == Format::fp16) return run(std::integral_constant<Format, Format::fp16>{});
-  return run(std::integral_constant<Format, Format::bf16>{});
+  auto with_path = [&](auto in) {
+    const ElementPath path = p.op == norm::Op::rms_quant ? p.path : ElementPath::profile;
+    if (path == ElementPath::multiply_clamp_low) return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{});
+    if (path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{});
+    run(in, quant_kernels::ProfileCodes{});
+  };
+  if (p.dtype == Format::fp16) return with_path(std::integral_constant<Format, Format::fp16>{});
+  with_path(std::integral_constant<Format, Format::bf16>{});
 }
 
 }  // namespace ulpgate::norm_kernels

@@ -365,6 +365,14 @@ TEST(NormKernelsHost, FusedScalesAreStoredExactlyAsQuantGroupStoresThem) {
   }
 }
 
+TEST(NormKernelsHost, GroupedQuantizationTakesQuantGroupsNativePathOnSm90) {
+  // The bench row's quantizer: the multiply-and-clamp path with the arch's cast, not the
+  // per-element profile evaluation (both are bit-exact; the catalogue runs both).
+  const norm::Spec s = make_spec(Op::rms_quant, "vllm", Format::bf16, 4, 7168, 128, quant::Layout::ue8m0_packed);
+  const norm_kernels::NormPlan plan = norm_kernels::plan_norm(s, kSm90, norm_kernels::required_sizes(s));
+  EXPECT_NE(plan.path, quant_kernels::ElementPath::profile);
+}
+
 TEST(NormKernelsHost, UnalignedBuffersTakeTheScalarPathWithTheSameBits) {
   for (Op op : {Op::rms, Op::rms_add, Op::rms_quant}) {
     const norm::Spec s = op == Op::rms_quant ? make_spec(op, "vllm", Format::bf16, 5, 512, 128, quant::Layout::ue8m0_packed)
