@@ -2,9 +2,13 @@
 // norm.rms, norm.rms-add and norm.rms-quant in one row kernel, RmsNorm.
 //
 // A row is spread over `row_threads` threads: a power of two up to the warp size (then a block
-// holds several rows), or a multiple of the warp size (then a block is one row). Thread t of a row
-// owns chunks t, t + row_threads, ... (at most kMaxSlots of them) of V = 8 consecutive elements,
-// one 16-byte vector load each where the row's pointers are aligned (element loads otherwise).
+// holds several rows), or a multiple of the warp size (then a block is one row). A thread owns
+// kMaxSlots chunks of V = 8 consecutive elements, one 16-byte vector load each where the row's
+// pointers are aligned (element loads otherwise). Chunks are dealt in runs: `lanes` consecutive
+// threads own a run of lanes x kMaxSlots consecutive chunks, lane l chunks l, l + lanes, ...,
+// so every load instruction of a warp reads whole sectors. For rms, rms-add and per-token
+// quantization a run is the whole row (lanes = row_threads); for group quantization a run is
+// one quant group, so a lane's share of the group's arithmetic is spread over 32 elements.
 // The row is read once: its fp32 values stay in the thread's registers (kMaxSlots x 8 floats)
 // from the load through the sum of squares to the output pass. The sum of squares is a butterfly
 // shuffle reduction of width min(row_threads, warp size) then, for multi-warp rows, the warps'
@@ -13,14 +17,15 @@
 // rms-quant is quant.group's quantizer on the fp32 values the profile quantizes: its element
 // paths (quant_kernels.hpp: ProfileCodes, or the NativeCodes path plan_quant chose: the
 // arithmetic of quant_math.hpp) and its scale storage (scale_store.hpp). Per token, the row's
-// amax is a row reduction; per group, a group is `group_lanes` consecutive lanes of one slot,
-// reduced by a shuffle of that width.
+// amax is a row reduction; per group, a shuffle of width `lanes` over the group's run.
 //
 // Templated on the element type and the warp reduction (tests substitute a faulty one); the op
 // and the profile are runtime data, uniform per launch.
 #pragma once
 
 #include <stdint.h>
+
+#include <type_traits>
 
 #include "kernels/norm/norm_math.hpp"
 #include "kernels/portable/device.hpp"
@@ -41,7 +46,8 @@ inline constexpr int kMaxWarps = 1024 / 32;  // partial sums of one row (and of 
 struct RowGeometry {
   int row_threads;     // threads per row: a power of two <= warp size, or a multiple of it
   int rows_per_block;  // 1 when row_threads > warp size
-  int group_lanes;     // rms-quant per group: lanes sharing a group (gs / 8); 0: per token
+  int lanes;           // threads sharing a run of lanes x kMaxSlots chunks (divides row_threads)
+  bool grouped;        // rms-quant per group: a run is one quant group (else the whole row)
 };
 
 // Combining two partial results of a reduction. Both are symmetric in their operands, so every
@@ -79,14 +85,17 @@ ULPGATE_DEVICE float add_square(float acc, float v) {
 // one 16-byte vector access, and four registers where an array of 16-bit values may take eight.
 using Raw = Pack16<uint32_t>;
 ULPGATE_DEVICE uint16_t element(const Raw& c, int i) { return uint16_t(c.v[i / 2] >> (16 * (i % 2))); }
-ULPGATE_DEVICE uint32_t pair(uint16_t lo, uint16_t hi) { return uint32_t(lo) | uint32_t(hi) << 16; }
 
 template <class T>
 ULPGATE_DEVICE bool aligned16(const T* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
-template <Format In, class Reduce = ButterflyReduce, class Path = quant_kernels::ProfileCodes>
+// The kernel of norm.rms and norm.rms-add: no quantizer compiled in.
+struct NoQuant {};
+
+// Path: NoQuant (norm.rms, norm.rms-add) or quant.group's element path (norm.rms-quant).
+template <Format In, class Reduce = ButterflyReduce, class Path = NoQuant>
 struct RmsNorm {
   using E = Elem<In>;
   using T = typename E::T;
@@ -111,20 +120,21 @@ struct RmsNorm {
     ULPGATE_SHARED(float, partials, kMaxWarps);
     const unsigned tid = dev::thread_rank();
     const int t = int(tid % unsigned(geo.row_threads));
+    const int first = t / geo.lanes * geo.lanes * kMaxSlots + t % geo.lanes;  // its first chunk
     const int64_t per_block = geo.rows_per_block, stride = int64_t(dev::grid_dim().x) * per_block;
     // Grid-stride over rows; a multi-warp row is a whole block, so its barriers see every thread.
     for (int64_t row = int64_t(dev::block_idx().x) * per_block + tid / unsigned(geo.row_threads); row < m;
          row += stride)
-      normalize_row(row, t, partials);
+      normalize_row(row, t, first, partials);
   }
 
-  ULPGATE_DEVICE void normalize_row(int64_t row, int t, float* partials) const {
+  ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, float* partials) const {
     const int64_t base = row * h;
     const bool vec = row_aligned(base);
     Values z;
-    load_row(base, t, vec, z);
+    load_row(base, first, vec, z);
     Raw w[kMaxSlots];  // the weights, in flight during the reduction
-    load_chunks(weight, 0, t, vec, w);
+    load_chunks(weight, 0, first, vec, w);
     float sum = 0.0f;
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
@@ -132,15 +142,16 @@ struct RmsNorm {
       for (int i = 0; i < V; ++i) sum = add_square(sum, z[j][i]);
     }
     const float r = row_rsqrt(math, row_reduce(sum, SumOp{}, partials), h);
-    if (op == norm::Op::rms_quant)
-      quantize_row(row, t, r, w, z, partials);
+    if constexpr (std::is_same_v<Path, NoQuant>)
+      write_y(base, first, vec, r, w, z);
     else
-      write_y(base, t, vec, r, w, z);
+      quantize_row(row, t, first, r, w, z, partials);
   }
 
   // ---- the row's chunks ----------------------------------------------------------------------
 
-  ULPGATE_DEVICE int64_t chunk_at(int j, int t) const { return (int64_t(j) * geo.row_threads + t) * V; }
+  // Element offset in the row of the thread's slot j (first: its first chunk).
+  ULPGATE_DEVICE int64_t chunk_at(int j, int first) const { return int64_t(first + j * geo.lanes) * V; }
   ULPGATE_DEVICE int chunk_size(int64_t at) const { return h - at >= V ? V : (h > at ? int(h - at) : 0); }
 
   // Vector loads and stores for this row: every pointer it touches is 16-byte aligned (then
@@ -158,7 +169,7 @@ struct RmsNorm {
     if (vec && n == V) return dev::load16(reinterpret_cast<const uint32_t*>(p));
     Raw c;
     ULPGATE_UNROLL
-    for (int k = 0; k < V / 2; ++k) c.v[k] = pair(2 * k < n ? p[2 * k] : T(0), 2 * k + 1 < n ? p[2 * k + 1] : T(0));
+    for (int k = 0; k < V / 2; ++k) c.v[k] = pair_word(2 * k < n ? p[2 * k] : T(0), 2 * k + 1 < n ? p[2 * k + 1] : T(0));
     return c;
   }
 
@@ -170,10 +181,10 @@ struct RmsNorm {
   }
 
   // Every chunk of this thread from `src` (row offset `base`), all loads issued before any use.
-  ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int t, bool vec, Raw (&c)[kMaxSlots]) const {
+  ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int first, bool vec, Raw (&c)[kMaxSlots]) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int64_t at = chunk_at(j, t);
+      const int64_t at = chunk_at(j, first);
       c[j] = load_chunk(src + base + at, chunk_size(at), vec);
     }
   }
@@ -181,10 +192,10 @@ struct RmsNorm {
   // z = x, or for rms-add z = x + residual (fp32, or rounded to T per the profile), with the
   // rounded sum written as the new residual. Every load comes before the first store: the
   // compiler cannot know residual_out does not alias the inputs.
-  ULPGATE_DEVICE void load_row(int64_t base, int t, bool vec, Values& z) const {
+  ULPGATE_DEVICE void load_row(int64_t base, int first, bool vec, Values& z) const {
     Raw xs[kMaxSlots], rs[kMaxSlots];
-    load_chunks(x, base, t, vec, xs);
-    if (op == norm::Op::rms_add) load_chunks(residual, base, t, vec, rs);
+    load_chunks(x, base, first, vec, xs);
+    if (op == norm::Op::rms_add) load_chunks(residual, base, first, vec, rs);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       ULPGATE_UNROLL
@@ -193,16 +204,13 @@ struct RmsNorm {
       Raw sum;
       ULPGATE_UNROLL
       for (int k = 0; k < V / 2; ++k) {
-        T rounded[2];
-        ULPGATE_UNROLL
-        for (int i = 2 * k; i < 2 * k + 2; ++i) {
-          const float s = z[j][i] + E::widen(element(rs[j], i));
-          rounded[i - 2 * k] = E::narrow(s);
-          z[j][i] = math.round_residual ? E::widen(rounded[i - 2 * k]) : s;
-        }
-        sum.v[k] = pair(rounded[0], rounded[1]);
+        const float s0 = z[j][2 * k] + E::widen(element(rs[j], 2 * k));
+        const float s1 = z[j][2 * k + 1] + E::widen(element(rs[j], 2 * k + 1));
+        sum.v[k] = E::narrow2(s0, s1);
+        z[j][2 * k] = math.round_residual ? E::widen(element(sum, 2 * k)) : s0;
+        z[j][2 * k + 1] = math.round_residual ? E::widen(element(sum, 2 * k + 1)) : s1;
       }
-      const int64_t at = chunk_at(j, t);
+      const int64_t at = chunk_at(j, first);
       store_chunk(residual_out + base + at, sum, chunk_size(at), vec);
     }
   }
@@ -226,42 +234,51 @@ struct RmsNorm {
 
   // ---- outputs -------------------------------------------------------------------------------
 
-  // The fp32 value before the last rounding: T(z * r) * w (round twice) or (z * r) * w.
-  ULPGATE_DEVICE float normalized(float z, float r, float w) const {
-    const float n = z * r;
-    return (math.round_twice ? E::round(n) : n) * w;
+  // Elements 2k, 2k + 1 of chunk j before the last rounding: T(z * r) * w (round twice) or
+  // (z * r) * w.
+  ULPGATE_DEVICE void normalized(const Values& z, const Raw (&w)[kMaxSlots], float r, int j, int k, float& a,
+                                 float& b) const {
+    a = z[j][2 * k] * r, b = z[j][2 * k + 1] * r;
+    if (math.round_twice) E::round2(a, b);
+    a *= E::widen(element(w[j], 2 * k)), b *= E::widen(element(w[j], 2 * k + 1));
   }
 
-  ULPGATE_DEVICE void write_y(int64_t base, int t, bool vec, float r, const Raw (&w)[kMaxSlots],
+  ULPGATE_DEVICE void write_y(int64_t base, int first, bool vec, float r, const Raw (&w)[kMaxSlots],
                               const Values& z) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int64_t at = chunk_at(j, t);
+      const int64_t at = chunk_at(j, first);
       const int n = chunk_size(at);
       if (n == 0) continue;
       Raw out;
       ULPGATE_UNROLL
-      for (int k = 0; k < V / 2; ++k)
-        out.v[k] = pair(E::narrow(normalized(z[j][2 * k], r, E::widen(element(w[j], 2 * k)))),
-                        E::narrow(normalized(z[j][2 * k + 1], r, E::widen(element(w[j], 2 * k + 1)))));
+      for (int k = 0; k < V / 2; ++k) {
+        float a, b;
+        normalized(z, w, r, j, k, a, b);
+        out.v[k] = E::narrow2(a, b);
+      }
       store_chunk(y + base + at, out, n, vec);
     }
   }
 
   // The values the quantizer sees replace z: T(y) or the fp32 y, per the profile.
-  ULPGATE_DEVICE void quant_inputs(int t, float r, const Raw (&w)[kMaxSlots], Values& z) const {
+  ULPGATE_DEVICE void quant_inputs(int first, float r, const Raw (&w)[kMaxSlots], Values& z) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int n = chunk_size(chunk_at(j, t));
+      const int n = chunk_size(chunk_at(j, first));
       ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) {
-        const float v = normalized(z[j][i], r, E::widen(element(w[j], i)));
-        z[j][i] = i >= n ? 0.0f : (math.quantize_rounded ? E::round(v) : v);
+      for (int k = 0; k < V / 2; ++k) {
+        float a, b;
+        normalized(z, w, r, j, k, a, b);
+        if (math.quantize_rounded) E::round2(a, b);
+        z[j][2 * k] = 2 * k < n ? a : 0.0f;
+        z[j][2 * k + 1] = 2 * k + 1 < n ? b : 0.0f;
       }
     }
   }
 
   // ---- the fused quantizer: quant.group's element paths on fp32 values -------------------------
+  // (members of a template, compiled only in the rms-quant kernels)
 
   // One chunk's amax under the path's NaN rule (elements past the row are +0: no effect).
   ULPGATE_DEVICE float chunk_amax(const float (&v)[V]) const {
@@ -273,13 +290,15 @@ struct RmsNorm {
 
   // The group arithmetic for an amax. T(y) values have 16-bit significands, which lets a
   // dividing path use its quick division; fp32 values divide exactly.
-  ULPGATE_DEVICE typename Path::Group group(float amax) const {
+  template <class P = Path>  // deferred: NoQuant has no Group
+  ULPGATE_DEVICE typename P::Group group(float amax) const {
     return math.quantize_rounded ? Path::template group<T>(quant, amax) : Path::template group<float>(quant, amax);
   }
 
   // The chunk's codes through the path (as two fp32 vectors of quant.group's kernel), stored as
   // one 8-byte word where whole and aligned.
-  ULPGATE_DEVICE void store_codes(const typename Path::Group& g, const float (&v)[V], uint8_t* dst, int n) const {
+  template <class P = Path>
+  ULPGATE_DEVICE void store_codes(const typename P::Group& g, const float (&v)[V], uint8_t* dst, int n) const {
     quant_kernels::Raw<Format::fp32> in[2];
     ULPGATE_UNROLL
     for (int i = 0; i < V; ++i) in[i / 4].v[i % 4] = v[i];
@@ -292,38 +311,28 @@ struct RmsNorm {
       if (i < n) dst[i] = uint8_t(word >> (8 * i));
   }
 
-  ULPGATE_DEVICE void quantize_values(int64_t row, int t, const Values& v, float* partials) const {
+  ULPGATE_DEVICE void quantize_values(int64_t row, int t, int first, const Values& v, float* partials) const {
     const int64_t base = row * h;
-    if (geo.group_lanes == 0) {  // per token: one scale for the row
-      float a = 0.0f;
-      ULPGATE_UNROLL
-      for (int j = 0; j < kMaxSlots; ++j) a = quant_kernels::amax_merge(a, chunk_amax(v[j]), quant.nan_propagate);
-      const typename Path::Group g = group(row_reduce(a, AmaxOp{quant.nan_propagate}, partials));
-      if (t == 0) scales.write(row, 0, g.scale);
-      ULPGATE_UNROLL
-      for (int j = 0; j < kMaxSlots; ++j) {
-        const int64_t at = chunk_at(j, t);
-        if (const int n = chunk_size(at)) store_codes(g, v[j], codes + base + at, n);
-      }
-      return;
-    }
-    const int64_t gs = int64_t(geo.group_lanes) * V;
+    // The lane's amax over its chunks (one quant group's share, or the row's).
+    float a = 0.0f;
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) a = quant_kernels::amax_merge(a, chunk_amax(v[j]), quant.nan_propagate);
+    const AmaxOp merge{quant.nan_propagate};
+    if (geo.grouped && chunk_size(chunk_at(0, first)) == 0) return;  // no group: the same for its lanes
+    const float amax = geo.grouped ? Reduce{}(a, geo.lanes, merge) : row_reduce(a, merge, partials);
+    const typename Path::Group g = group(amax);
+    if (t % geo.lanes == 0) scales.write(row, geo.grouped ? t / geo.lanes : 0, g.scale);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int64_t at = chunk_at(j, t);
-      const int n = chunk_size(at);
-      if (n == 0) continue;  // the same for every lane of the group (H is a multiple of gs)
-      const typename Path::Group g =
-          group(Reduce{}(chunk_amax(v[j]), geo.group_lanes, AmaxOp{quant.nan_propagate}));
-      if (t % geo.group_lanes == 0) scales.write(row, at / gs, g.scale);
-      store_codes(g, v[j], codes + base + at, n);
+      const int64_t at = chunk_at(j, first);
+      if (const int n = chunk_size(at)) store_codes(g, v[j], codes + base + at, n);
     }
   }
 
-  ULPGATE_DEVICE void quantize_row(int64_t row, int t, float r, const Raw (&w)[kMaxSlots], Values& z,
+  ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const Raw (&w)[kMaxSlots], Values& z,
                                    float* partials) const {
-    quant_inputs(t, r, w, z);
-    quantize_values(row, t, z, partials);
+    quant_inputs(first, r, w, z);
+    quantize_values(row, t, first, z, partials);
   }
 };
 

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/portable/device.hpp"
 #include "kernels/quant/quant_math.hpp"   // div_rn
@@ -59,32 +60,54 @@ ULPGATE_DEVICE uint16_t narrow_fp16(float x) {
 }
 
 // The element types of x, residual, weight and y: raw bits in memory, widened exactly to fp32,
-// rounded back with RNE. narrow() gives the bits to store (NaN: the reference's canonical NaN);
-// round() the value T(v) as fp32, for a value that is rounded and then computed with (its NaN's
-// payload does not matter). On CUDA both are the conversion instructions (cvt.rn.bf16.f32 /
-// cvt.rn.f16.f32: RNE, overflow to Inf, no flush to zero), elsewhere the integer forms above.
+// rounded back with RNE, two at a time (a pair word: the first value's bits in the low half).
+// narrow2() gives the bits to store (NaN: the reference's canonical NaN); round2() replaces
+// two values with T(v) as fp32, for values that are rounded and then computed with (a NaN's
+// payload does not matter there). On CUDA both are one conversion instruction per pair
+// (cvt.rn.bf16x2.f32 / cvt.rn.f16x2.f32: RNE, overflow to Inf, no flush to zero); elsewhere
+// the integer forms above.
+ULPGATE_DEVICE uint32_t pair_word(uint16_t lo, uint16_t hi) { return uint32_t(lo) | uint32_t(hi) << 16; }
+
+#if defined(__CUDACC__)
+// A converted pair with each NaN half replaced by `nan` (the instruction writes 0x7fff).
+template <class Pair>
+ULPGATE_DEVICE uint32_t pair_bits(const Pair& p, float a, float b, uint16_t nan) {
+  uint32_t w;
+  memcpy(&w, &p, 4);
+  if (a != a) w = (w & 0xffff0000u) | nan;
+  if (b != b) w = (w & 0x0000ffffu) | uint32_t(nan) << 16;
+  return w;
+}
+#endif
+
 template <Format F> struct Elem;
 template <> struct Elem<Format::bf16> {
   using T = uint16_t;
   ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
 #if defined(__CUDACC__)
-  ULPGATE_DEVICE static T narrow(float v) { return v != v ? T(0x7fc0) : __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
-  ULPGATE_DEVICE static float round(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
+  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_bits(__floats2bfloat162_rn(a, b), a, b, 0x7fc0); }
+  ULPGATE_DEVICE static void round2(float& a, float& b) {
+    const float2 r = __bfloat1622float2(__floats2bfloat162_rn(a, b));
+    a = r.x, b = r.y;
+  }
 #else
-  ULPGATE_DEVICE static T narrow(float v) { return narrow_bf16(v); }
-  ULPGATE_DEVICE static float round(float v) { return widen(narrow(v)); }
+  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_word(narrow_bf16(a), narrow_bf16(b)); }
+  ULPGATE_DEVICE static void round2(float& a, float& b) { a = widen(narrow_bf16(a)), b = widen(narrow_bf16(b)); }
 #endif
 };
 template <> struct Elem<Format::fp16> {
   using T = uint16_t;
 #if defined(__CUDACC__)
   ULPGATE_DEVICE static float widen(T v) { return __half2float(__ushort_as_half(v)); }
-  ULPGATE_DEVICE static T narrow(float v) { return v != v ? T(0x7e00) : __half_as_ushort(__float2half_rn(v)); }
-  ULPGATE_DEVICE static float round(float v) { return __half2float(__float2half_rn(v)); }
+  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_bits(__floats2half2_rn(a, b), a, b, 0x7e00); }
+  ULPGATE_DEVICE static void round2(float& a, float& b) {
+    const float2 r = __half22float2(__floats2half2_rn(a, b));
+    a = r.x, b = r.y;
+  }
 #else
   ULPGATE_DEVICE static float widen(T v) { return dev::fp16_to_float(v); }
-  ULPGATE_DEVICE static T narrow(float v) { return narrow_fp16(v); }
-  ULPGATE_DEVICE static float round(float v) { return widen(narrow(v)); }
+  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_word(narrow_fp16(a), narrow_fp16(b)); }
+  ULPGATE_DEVICE static void round2(float& a, float& b) { a = widen(narrow_fp16(a)), b = widen(narrow_fp16(b)); }
 #endif
 };
 

@@ -42,26 +42,34 @@ NormMath make_math(const norm::Profile& p) {
           p.quantize_rounded};
 }
 
-// Lanes sharing a quant group: one chunk each, an aligned power-of-two group of a warp.
+// Lanes sharing a quant group's run of chunks (0: not grouped): kMaxSlots chunks each, an
+// aligned power-of-two group of a warp.
 int group_lanes(const norm::Spec& spec, int warp) {
   if (!spec.quantizes() || spec.gs == 0) return 0;
-  const int lanes = spec.gs / kChunk;
-  if (spec.gs % kChunk != 0 || lanes > warp || (lanes & (lanes - 1)) != 0)
-    throw NormError("group size " + std::to_string(spec.gs) + " is not supported (8 to " +
-                    std::to_string(8 * warp) + " elements, a power of two)");
+  const int run = kChunk * kMaxSlots, lanes = spec.gs / run;
+  if (spec.gs % run != 0 || lanes > warp || (lanes & (lanes - 1)) != 0)
+    throw NormError("group size " + std::to_string(spec.gs) + " is not supported (" + std::to_string(run) + " to " +
+                    std::to_string(run * warp) + " elements, a power of two)");
   return lanes;
 }
 
-// Enough threads that none holds more than kMaxSlots chunks, and at least a quant group.
-// Up to a warp: a power of two, several rows per block. Wider: whole warps, one row per block.
+// Enough threads that none holds more than kMaxSlots chunks. Up to a warp: a power of two,
+// several rows per block. Wider: whole warps, one row per block. `lanes` (a quant group's, a
+// power of two up to a warp) divides either.
 RowGeometry choose_geometry(int64_t h, int warp, int lanes) {
   const int64_t need = std::max<int64_t>({ceil_div(ceil_div(h, kChunk), kMaxSlots), lanes, 1});
+  RowGeometry g{};
   if (need <= warp) {
-    int threads = 1;
-    while (threads < need) threads *= 2;
-    return {threads, int(kSmallRowBlock) / threads, lanes};
+    g.row_threads = 1;
+    while (g.row_threads < need) g.row_threads *= 2;
+    g.rows_per_block = int(kSmallRowBlock) / g.row_threads;
+  } else {
+    g.row_threads = int(ceil_div(need, warp) * warp);
+    g.rows_per_block = 1;
   }
-  return {int(ceil_div(need, warp) * warp), 1, lanes};
+  g.grouped = lanes > 0;
+  g.lanes = g.grouped ? lanes : g.row_threads;  // a run is a quant group, or the whole row
+  return g;
 }
 
 unsigned blocks_for(int64_t units) { return unsigned(std::clamp<int64_t>(units, 1, kMaxBlocks)); }

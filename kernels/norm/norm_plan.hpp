@@ -73,8 +73,9 @@ int64_t max_hidden_size(Format dtype);
 // rms-quant's codes: the element path plan_quant chose, where it is one of the two that the
 // common profiles take on NVIDIA archs (multiply or divide, clamp NaN to -max, the satfinite
 // cast clamping the top: vLLM's and AITER's on sm90/sm100); any other path is evaluated
-// per element from the profile (the same bits, slower). One kernel per path and element type:
-// a kernel holding every path is too large for the compilers (HIP clang takes many minutes).
+// per element from the profile (the same bits, slower). One kernel per path and element type,
+// and one without a quantizer for rms and rms-add: a kernel holding every path is too large for
+// the compilers (HIP clang takes many minutes) and for the instruction cache.
 template <class Reduce = ButterflyReduce, class Launch>
 void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
   using quant_kernels::Clamp;
@@ -93,9 +94,9 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
                        p.quant, scales});
   };
   auto with_path = [&](auto in) {
-    const ElementPath path = p.op == norm::Op::rms_quant ? p.path : ElementPath::profile;
-    if (path == ElementPath::multiply_clamp_low) return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{});
-    if (path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{});
+    if (p.op != norm::Op::rms_quant) return run(in, NoQuant{});
+    if (p.path == ElementPath::multiply_clamp_low) return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{});
+    if (p.path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{});
     run(in, quant_kernels::ProfileCodes{});
   };
   if (p.dtype == Format::fp16) return with_path(std::integral_constant<Format, Format::fp16>{});
