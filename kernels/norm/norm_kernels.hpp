@@ -9,8 +9,10 @@
 // so every load instruction of a warp reads whole sectors. For rms, rms-add and per-token
 // quantization a run is the whole row (lanes = row_threads); for group quantization a run is
 // one quant group, so a lane's share of the group's arithmetic is spread over 32 elements.
-// The row is read once: its fp32 values stay in the thread's registers (kMaxSlots x 8 floats)
-// from the load through the sum of squares to the output pass. The sum of squares is a butterfly
+// The row is read once: its values stay in the thread's registers from the load through the sum
+// of squares to the output pass, as raw 16-bit chunks where they are T-valued (x, or vLLM's
+// rounded x + residual) and as fp32 only for AITER's unrounded x + residual (RowValues): half
+// the registers, so that four 224-thread rows (H = 7168) share a multiprocessor. The sum of squares is a butterfly
 // shuffle reduction of width min(row_threads, warp size) then, for multi-warp rows, the warps'
 // partial sums from shared memory added in warp order: the same order on every backend.
 //
@@ -81,27 +83,54 @@ ULPGATE_DEVICE float add_square(float acc, float v) {
 #endif
 }
 
-// One chunk's 8 raw 16-bit elements as four 32-bit words, element 2k in the low half of word k:
-// one 16-byte vector access, and four registers where an array of 16-bit values may take eight.
-using Raw = Pack16<uint32_t>;
-ULPGATE_DEVICE uint16_t element(const Raw& c, int i) { return uint16_t(c.v[i / 2] >> (16 * (i % 2))); }
-
-template <class T>
-ULPGATE_DEVICE bool aligned16(const T* p) {
-  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
-}
-
 // The kernel of norm.rms and norm.rms-add: no quantizer compiled in.
 struct NoQuant {};
 
+// z, the values a row is normalized from, kMaxSlots chunks of a thread: raw T bits, widened where
+// used, or fp32 (Fp32 = true: AITER's rms-add, whose x + residual is not rounded).
+template <class E, bool Fp32>
+struct RowValues;
+template <class E>
+struct RowValues<E, false> {
+  Raw c[kMaxSlots];
+  ULPGATE_DEVICE float at(int j, int i) const { return E::widen(element(c[j], i)); }
+  ULPGATE_DEVICE void set(int j, const Raw& x) { c[j] = x; }
+  // rms-add: the rounded sum (raw values hold a profile's z only where it is T-valued).
+  ULPGATE_DEVICE void set_sum(int j, const Raw& rounded, const float (&)[kChunkElems], bool) { c[j] = rounded; }
+};
+template <class E>
+struct RowValues<E, true> {
+  float v[kMaxSlots][kChunkElems];
+  ULPGATE_DEVICE float at(int j, int i) const { return v[j][i]; }
+  ULPGATE_DEVICE void set(int j, const Raw& x) {
+    ULPGATE_UNROLL
+    for (int i = 0; i < kChunkElems; ++i) v[j][i] = E::widen(element(x, i));
+  }
+  ULPGATE_DEVICE void set_sum(int j, const Raw& rounded, const float (&sum)[kChunkElems], bool round) {
+    ULPGATE_UNROLL
+    for (int i = 0; i < kChunkElems; ++i) v[j][i] = round ? E::widen(element(rounded, i)) : sum[i];
+  }
+};
+
+// What one kernel fixes at compile time: each costs registers wherever it is compiled in, and a
+// kernel's registers are those of its most demanding path (rms needs 64 at H = 7168, so that four
+// rows share a multiprocessor; rms-add's residual adds 16). The rest of the profile is runtime data.
+struct Form {
+  norm::Op op;
+  bool fp32_z;   // z in fp32 (rms-add without rounding the residual), else raw chunks
+  bool vectors;  // every chunk of every row is whole and 16-byte aligned: h % 8 == 0 and aligned
+                 // buffers (else element accesses, any h and alignment)
+};
+
 // Path: NoQuant (norm.rms, norm.rms-add) or quant.group's element path (norm.rms-quant).
-template <Format In, class Reduce = ButterflyReduce, class Path = NoQuant>
+template <Format In, class Reduce, class Path, Form K>
 struct RmsNorm {
   using E = Elem<In>;
   using T = typename E::T;
-  static constexpr int V = 8;  // elements per chunk
+  static constexpr int V = kChunkElems;
   static_assert(sizeof(T) == 2, "chunks hold 16-bit elements");
-  using Values = float[kMaxSlots][V];
+  using Z = RowValues<E, K.fp32_z>;
+  using Values = float[kMaxSlots][V];  // what the quantizer sees
 
   const T* x;
   const T* residual;   // rms-add
@@ -110,7 +139,6 @@ struct RmsNorm {
   T* residual_out;     // rms-add
   uint8_t* codes;      // rms-quant
   int64_t m, h;
-  norm::Op op;
   NormMath math;
   RowGeometry geo;
   quant_kernels::QuantMath quant;    // rms-quant
@@ -130,89 +158,95 @@ struct RmsNorm {
 
   ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, float* partials) const {
     const int64_t base = row * h;
-    const bool vec = row_aligned(base);
-    Values z;
-    load_row(base, first, vec, z);
-    Raw w[kMaxSlots];  // the weights, in flight during the reduction
-    load_chunks(weight, 0, first, vec, w);
+    // Every load of the row is issued before any value is used: the weights first, as the
+    // rms-add residual store that follows the row's loads would keep the compiler from moving
+    // them up (residual_out may alias weight), adding an L2 round trip to every row.
+    Raw w[kMaxSlots];
+    load_chunks(weight, 0, first, w);
+    Z z;
+    load_row(base, first, z);
     float sum = 0.0f;
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) sum = add_square(sum, z[j][i]);
+      for (int i = 0; i < V; ++i) sum = add_square(sum, z.at(j, i));
     }
     const float r = row_rsqrt(math, row_reduce(sum, SumOp{}, partials), h);
-    if constexpr (std::is_same_v<Path, NoQuant>)
-      write_y(base, first, vec, r, w, z);
-    else
+    if constexpr (std::is_same_v<Path, NoQuant>) {
+      if (math.round_twice) return write_y<true>(base, first, r, w, z);
+      write_y<false>(base, first, r, w, z);
+    } else {
       quantize_row(row, t, first, r, w, z, partials);
+    }
   }
 
   // ---- the row's chunks ----------------------------------------------------------------------
 
-  // Element offset in the row of the thread's slot j (first: its first chunk).
-  ULPGATE_DEVICE int64_t chunk_at(int j, int first) const { return int64_t(first + j * geo.lanes) * V; }
-  ULPGATE_DEVICE int chunk_size(int64_t at) const { return h - at >= V ? V : (h > at ? int(h - at) : 0); }
-
-  // Vector loads and stores for this row: every pointer it touches is 16-byte aligned (then
-  // every full chunk is too, as chunks start at multiples of 16 bytes from the row start).
-  ULPGATE_DEVICE bool row_aligned(int64_t base) const {
-    bool ok = aligned16(x + base) && aligned16(weight);
-    if (op == norm::Op::rms_add) ok = ok && aligned16(residual + base) && aligned16(residual_out + base);
-    if (op != norm::Op::rms_quant) ok = ok && aligned16(y + base);
-    return ok;
+  // Element offset in the row of the thread's slot j (first: its first chunk); 32 bits, as
+  // h <= max_hidden_size.
+  ULPGATE_DEVICE int chunk_at(int j, int first) const { return (first + j * geo.lanes) * V; }
+  ULPGATE_DEVICE int chunk_size(int at) const {
+    const int n = int(h) - at;
+    return n >= V ? V : (n > 0 ? n : 0);
   }
 
   // The n elements at p, the rest of the chunk +0 (adds nothing to a sum or an amax). Element
   // loops are unrolled with a guard, so a chunk never leaves registers.
-  ULPGATE_DEVICE static Raw load_chunk(const T* p, int n, bool vec) {
-    if (vec && n == V) return dev::load16(reinterpret_cast<const uint32_t*>(p));
-    Raw c;
-    ULPGATE_UNROLL
-    for (int k = 0; k < V / 2; ++k) c.v[k] = pair_word(2 * k < n ? p[2 * k] : T(0), 2 * k + 1 < n ? p[2 * k + 1] : T(0));
+  ULPGATE_DEVICE static Raw load_chunk(const T* p, int n) {
+    Raw c{};
+    if constexpr (K.vectors) {
+      if (n == V) c = dev::load16(reinterpret_cast<const uint32_t*>(p));
+    } else {
+      ULPGATE_UNROLL
+      for (int k = 0; k < V / 2; ++k) c.v[k] = pair_word(2 * k < n ? p[2 * k] : T(0), 2 * k + 1 < n ? p[2 * k + 1] : T(0));
+    }
     return c;
   }
 
-  ULPGATE_DEVICE static void store_chunk(T* p, const Raw& c, int n, bool vec) {
-    if (vec && n == V) return dev::store16(reinterpret_cast<uint32_t*>(p), c);
-    ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i)
-      if (i < n) p[i] = element(c, i);
+  ULPGATE_DEVICE static void store_chunk(T* p, const Raw& c, int n) {
+    if constexpr (K.vectors) {
+      if (n == V) dev::store16(reinterpret_cast<uint32_t*>(p), c);
+    } else {
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i)
+        if (i < n) p[i] = element(c, i);
+    }
   }
 
   // Every chunk of this thread from `src` (row offset `base`), all loads issued before any use.
-  ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int first, bool vec, Raw (&c)[kMaxSlots]) const {
+  ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int first, Raw (&c)[kMaxSlots]) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int64_t at = chunk_at(j, first);
-      c[j] = load_chunk(src + base + at, chunk_size(at), vec);
+      const int at = chunk_at(j, first);
+      c[j] = load_chunk(src + base + at, chunk_size(at));
     }
   }
 
   // z = x, or for rms-add z = x + residual (fp32, or rounded to T per the profile), with the
   // rounded sum written as the new residual. Every load comes before the first store: the
   // compiler cannot know residual_out does not alias the inputs.
-  ULPGATE_DEVICE void load_row(int64_t base, int first, bool vec, Values& z) const {
+  ULPGATE_DEVICE void load_row(int64_t base, int first, Z& z) const {
     Raw xs[kMaxSlots], rs[kMaxSlots];
-    load_chunks(x, base, first, vec, xs);
-    if (op == norm::Op::rms_add) load_chunks(residual, base, first, vec, rs);
+    load_chunks(x, base, first, xs);
+    if constexpr (K.op == norm::Op::rms_add) load_chunks(residual, base, first, rs);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) z[j][i] = E::widen(element(xs[j], i));
-      if (op != norm::Op::rms_add) continue;
-      Raw sum;
-      ULPGATE_UNROLL
-      for (int k = 0; k < V / 2; ++k) {
-        const float s0 = z[j][2 * k] + E::widen(element(rs[j], 2 * k));
-        const float s1 = z[j][2 * k + 1] + E::widen(element(rs[j], 2 * k + 1));
-        sum.v[k] = E::narrow2(s0, s1);
-        z[j][2 * k] = math.round_residual ? E::widen(element(sum, 2 * k)) : s0;
-        z[j][2 * k + 1] = math.round_residual ? E::widen(element(sum, 2 * k + 1)) : s1;
-      }
-      const int64_t at = chunk_at(j, first);
-      store_chunk(residual_out + base + at, sum, chunk_size(at), vec);
+      if constexpr (K.op != norm::Op::rms_add)
+        z.set(j, xs[j]);
+      else
+        add_residual(j, base, first, xs[j], rs[j], z);
     }
+  }
+
+  // Chunk j of z = x + residual, the rounded sum stored as the new residual.
+  ULPGATE_DEVICE void add_residual(int j, int64_t base, int first, const Raw& xc, const Raw& rc, Z& z) const {
+    float sum[V];
+    ULPGATE_UNROLL
+    for (int i = 0; i < V; ++i) sum[i] = E::widen(element(xc, i)) + E::widen(element(rc, i));
+    const Raw rounded = narrow_chunk<E>(sum);
+    z.set_sum(j, rounded, sum, math.round_residual);
+    const int at = chunk_at(j, first);
+    store_chunk(residual_out + base + at, rounded, chunk_size(at));
   }
 
   // ---- reductions ----------------------------------------------------------------------------
@@ -236,43 +270,42 @@ struct RmsNorm {
 
   // Elements 2k, 2k + 1 of chunk j before the last rounding: T(z * r) * w (round twice) or
   // (z * r) * w.
-  ULPGATE_DEVICE void normalized(const Values& z, const Raw (&w)[kMaxSlots], float r, int j, int k, float& a,
+  template <bool Twice>
+  ULPGATE_DEVICE void normalized(const Z& z, const Raw (&w)[kMaxSlots], float r, int j, int k, float& a,
                                  float& b) const {
-    a = z[j][2 * k] * r, b = z[j][2 * k + 1] * r;
-    if (math.round_twice) E::round2(a, b);
+    a = z.at(j, 2 * k) * r, b = z.at(j, 2 * k + 1) * r;
+    if (Twice) E::round2(a, b);
     a *= E::widen(element(w[j], 2 * k)), b *= E::widen(element(w[j], 2 * k + 1));
   }
 
-  ULPGATE_DEVICE void write_y(int64_t base, int first, bool vec, float r, const Raw (&w)[kMaxSlots],
-                              const Values& z) const {
+  template <bool Twice>
+  ULPGATE_DEVICE void write_y(int64_t base, int first, float r, const Raw (&w)[kMaxSlots],
+                              const Z& z) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int64_t at = chunk_at(j, first);
+      const int at = chunk_at(j, first);
       const int n = chunk_size(at);
       if (n == 0) continue;
-      Raw out;
+      float out[V];
       ULPGATE_UNROLL
-      for (int k = 0; k < V / 2; ++k) {
-        float a, b;
-        normalized(z, w, r, j, k, a, b);
-        out.v[k] = E::narrow2(a, b);
-      }
-      store_chunk(y + base + at, out, n, vec);
+      for (int k = 0; k < V / 2; ++k) normalized<Twice>(z, w, r, j, k, out[2 * k], out[2 * k + 1]);
+      store_chunk(y + base + at, narrow_chunk<E>(out), n);
     }
   }
 
-  // The values the quantizer sees replace z: T(y) or the fp32 y, per the profile.
-  ULPGATE_DEVICE void quant_inputs(int first, float r, const Raw (&w)[kMaxSlots], Values& z) const {
+  // The values the quantizer sees: T(y) or the fp32 y, per the profile.
+  template <bool Twice>
+  ULPGATE_DEVICE void quant_inputs(int first, float r, const Raw (&w)[kMaxSlots], const Z& z, Values& v) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       const int n = chunk_size(chunk_at(j, first));
       ULPGATE_UNROLL
       for (int k = 0; k < V / 2; ++k) {
         float a, b;
-        normalized(z, w, r, j, k, a, b);
+        normalized<Twice>(z, w, r, j, k, a, b);
         if (math.quantize_rounded) E::round2(a, b);
-        z[j][2 * k] = 2 * k < n ? a : 0.0f;
-        z[j][2 * k + 1] = 2 * k + 1 < n ? b : 0.0f;
+        v[j][2 * k] = 2 * k < n ? a : 0.0f;
+        v[j][2 * k + 1] = 2 * k + 1 < n ? b : 0.0f;
       }
     }
   }
@@ -324,15 +357,19 @@ struct RmsNorm {
     if (t % geo.lanes == 0) scales.write(row, geo.grouped ? t / geo.lanes : 0, g.scale);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int64_t at = chunk_at(j, first);
+      const int at = chunk_at(j, first);
       if (const int n = chunk_size(at)) store_codes(g, v[j], codes + base + at, n);
     }
   }
 
-  ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const Raw (&w)[kMaxSlots], Values& z,
+  ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
                                    float* partials) const {
-    quant_inputs(first, r, w, z);
-    quantize_values(row, t, first, z, partials);
+    Values v;
+    if (math.round_twice)
+      quant_inputs<true>(first, r, w, z, v);
+    else
+      quant_inputs<false>(first, r, w, z, v);
+    quantize_values(row, t, first, v, partials);
   }
 };
 

@@ -60,22 +60,19 @@ ULPGATE_DEVICE uint16_t narrow_fp16(float x) {
 }
 
 // The element types of x, residual, weight and y: raw bits in memory, widened exactly to fp32,
-// rounded back with RNE, two at a time (a pair word: the first value's bits in the low half).
-// narrow2() gives the bits to store (NaN: the reference's canonical NaN); round2() replaces
-// two values with T(v) as fp32, for values that are rounded and then computed with (a NaN's
-// payload does not matter there). On CUDA both are one conversion instruction per pair
-// (cvt.rn.bf16x2.f32 / cvt.rn.f16x2.f32: RNE, overflow to Inf, no flush to zero); elsewhere
-// the integer forms above.
+// rounded back with RNE two at a time (a pair word: the first value's bits in the low half).
+// round2() replaces two values with T(v) as fp32, for values that are rounded and then computed
+// with (a NaN's payload does not matter there). narrow2() gives the bits of the pair; a NaN is
+// only the reference's canonical NaN (kNan) after narrow_chunk() below. On CUDA both are one
+// conversion instruction per pair (cvt.rn.bf16x2.f32 / cvt.rn.f16x2.f32: RNE, overflow to Inf,
+// no flush to zero, NaN as 0x7fff); elsewhere the integer forms above.
 ULPGATE_DEVICE uint32_t pair_word(uint16_t lo, uint16_t hi) { return uint32_t(lo) | uint32_t(hi) << 16; }
 
 #if defined(__CUDACC__)
-// A converted pair with each NaN half replaced by `nan` (the instruction writes 0x7fff).
 template <class Pair>
-ULPGATE_DEVICE uint32_t pair_bits(const Pair& p, float a, float b, uint16_t nan) {
+ULPGATE_DEVICE uint32_t word_of(const Pair& p) {
   uint32_t w;
   memcpy(&w, &p, 4);
-  if (a != a) w = (w & 0xffff0000u) | nan;
-  if (b != b) w = (w & 0x0000ffffu) | uint32_t(nan) << 16;
   return w;
 }
 #endif
@@ -83,9 +80,10 @@ ULPGATE_DEVICE uint32_t pair_bits(const Pair& p, float a, float b, uint16_t nan)
 template <Format F> struct Elem;
 template <> struct Elem<Format::bf16> {
   using T = uint16_t;
+  static constexpr uint16_t kNan = 0x7fc0;
   ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
 #if defined(__CUDACC__)
-  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_bits(__floats2bfloat162_rn(a, b), a, b, 0x7fc0); }
+  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return word_of(__floats2bfloat162_rn(a, b)); }
   ULPGATE_DEVICE static void round2(float& a, float& b) {
     const float2 r = __bfloat1622float2(__floats2bfloat162_rn(a, b));
     a = r.x, b = r.y;
@@ -97,9 +95,10 @@ template <> struct Elem<Format::bf16> {
 };
 template <> struct Elem<Format::fp16> {
   using T = uint16_t;
+  static constexpr uint16_t kNan = 0x7e00;
 #if defined(__CUDACC__)
   ULPGATE_DEVICE static float widen(T v) { return __half2float(__ushort_as_half(v)); }
-  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_bits(__floats2half2_rn(a, b), a, b, 0x7e00); }
+  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return word_of(__floats2half2_rn(a, b)); }
   ULPGATE_DEVICE static void round2(float& a, float& b) {
     const float2 r = __half22float2(__floats2half2_rn(a, b));
     a = r.x, b = r.y;
@@ -110,6 +109,31 @@ template <> struct Elem<Format::fp16> {
   ULPGATE_DEVICE static void round2(float& a, float& b) { a = widen(narrow_fp16(a)), b = widen(narrow_fp16(b)); }
 #endif
 };
+
+// One chunk: 8 raw 16-bit elements as four 32-bit words, element 2k in the low half of word k:
+// one 16-byte vector access, and four registers where an array of 16-bit values may take eight.
+inline constexpr int kChunkElems = 8;
+using Raw = Pack16<uint32_t>;
+ULPGATE_DEVICE uint16_t element(const Raw& c, int i) { return uint16_t(c.v[i / 2] >> (16 * (i % 2))); }
+
+// Eight fp32 values rounded to T as one chunk, each NaN as the reference's canonical NaN: one
+// unordered test per pair, the repair only in a chunk that holds a NaN.
+template <class E>
+ULPGATE_DEVICE Raw narrow_chunk(const float (&v)[kChunkElems]) {
+  Raw c;
+  bool nan = false;
+  ULPGATE_UNROLL
+  for (int k = 0; k < kChunkElems / 2; ++k) {
+    c.v[k] = E::narrow2(v[2 * k], v[2 * k + 1]);
+    nan = nan || v[2 * k] != v[2 * k] || v[2 * k + 1] != v[2 * k + 1];  // one unordered test
+  }
+  if (nan) {
+    ULPGATE_UNROLL
+    for (int i = 0; i < kChunkElems; ++i)
+      if (v[i] != v[i]) c.v[i / 2] = (c.v[i / 2] & (0xffff0000u >> (16 * (i % 2)))) | uint32_t(E::kNan) << (16 * (i % 2));
+  }
+  return c;
+}
 
 // The norm profile (reference/norm/profile.hpp) as the values the kernels read.
 struct NormMath {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -67,37 +68,64 @@ NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& si
 // Rows up to this many elements fit the registers of one block (kMaxSlots chunks per thread).
 int64_t max_hidden_size(Format dtype);
 
+// Whether every chunk of every row is a whole, 16-byte aligned vector (Form::vectors): rows of
+// a multiple of 8 elements in buffers that start aligned.
+inline bool whole_vectors(const NormPlan& p, const NormPointers& io) {
+  auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
+  bool ok = p.h % kChunkElems == 0 && aligned(io.x) && aligned(io.weight);
+  if (p.op == norm::Op::rms_add) ok = ok && aligned(io.residual) && aligned(io.residual_out);
+  return p.op == norm::Op::rms_quant ? ok : ok && aligned(io.y);
+}
+
+template <Form K>
+using FormC = std::integral_constant<Form, K>;
+
 // Launches the plan's kernels with launch(cfg, kernel) on device pointers. Reduce is the warp
 // reduction (tests substitute faulty ones).
 //
-// rms-quant's codes: the element path plan_quant chose, where it is one of the two that the
-// common profiles take on NVIDIA archs (multiply or divide, clamp NaN to -max, the satfinite
-// cast clamping the top: vLLM's and AITER's on sm90/sm100); any other path is evaluated
-// per element from the profile (the same bits, slower). One kernel per path and element type,
-// and one without a quantizer for rms and rms-add: a kernel holding every path is too large for
-// the compilers (HIP clang takes many minutes) and for the instruction cache.
+// One kernel per element type and Form, and per quantizer path: rms-quant's codes take the
+// element path plan_quant chose where it is one of the two that the common profiles take on
+// NVIDIA archs (multiply or divide, clamp NaN to -max, the satfinite cast clamping the top:
+// vLLM's and AITER's on sm90/sm100) and the rows are whole vectors; anything else is evaluated
+// per element from the profile (the same bits, slower). A kernel holding every path is too large
+// for the compilers (HIP clang takes many minutes) and the instruction cache, and needs the
+// registers of its most demanding path.
 template <class Reduce = ButterflyReduce, class Launch>
 void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
   using quant_kernels::Clamp;
   using quant_kernels::ElementPath;
   using quant_kernels::NativeCodes;
+  using norm::Op;
   if (p.m == 0) return;  // no rows: nothing to write
   quant_kernels::ScaleStore scales = p.scales;
   scales.base = io.scales;
-  if (p.op == norm::Op::rms_quant && p.has_padding) launch(p.padding, quant_kernels::ScalePadding{scales});
-  auto run = [&](auto in, auto path) {
+  if (p.op == Op::rms_quant && p.has_padding) launch(p.padding, quant_kernels::ScalePadding{scales});
+  auto run = [&](auto in, auto path, auto form) {
     constexpr Format F = decltype(in)::value;
     using T = typename Elem<F>::T;
-    launch(p.main, RmsNorm<F, Reduce, decltype(path)>{
+    launch(p.main, RmsNorm<F, Reduce, decltype(path), decltype(form)::value>{
                        static_cast<const T*>(io.x), static_cast<const T*>(io.residual), static_cast<const T*>(io.weight),
-                       static_cast<T*>(io.y), static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.op, p.math, p.geo,
+                       static_cast<T*>(io.y), static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, p.geo,
                        p.quant, scales});
   };
+  const bool vectors = whole_vectors(p, io);
   auto with_path = [&](auto in) {
-    if (p.op != norm::Op::rms_quant) return run(in, NoQuant{});
-    if (p.path == ElementPath::multiply_clamp_low) return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{});
-    if (p.path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{});
-    run(in, quant_kernels::ProfileCodes{});
+    if (p.op == Op::rms)
+      return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms, false, true}>{})
+                     : run(in, NoQuant{}, FormC<Form{Op::rms, false, false}>{});
+    if (p.op == Op::rms_add && p.math.round_residual)
+      return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, false, true}>{})
+                     : run(in, NoQuant{}, FormC<Form{Op::rms_add, false, false}>{});
+    if (p.op == Op::rms_add)
+      return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, true, true}>{})
+                     : run(in, NoQuant{}, FormC<Form{Op::rms_add, true, false}>{});
+    constexpr FormC<Form{Op::rms_quant, false, true}> quant_vectors;
+    if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_quant, false, false}>{});
+    if (p.path == ElementPath::multiply_clamp_low)
+      return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, quant_vectors);
+    if (p.path == ElementPath::divide_clamp_low)
+      return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, quant_vectors);
+    run(in, quant_kernels::ProfileCodes{}, quant_vectors);
   };
   if (p.dtype == Format::fp16) return with_path(std::integral_constant<Format, Format::fp16>{});
   with_path(std::integral_constant<Format, Format::bf16>{});
