@@ -18,13 +18,6 @@ std::string hex2(uint32_t v) { return text::hex(v, 2); }
 
 bool same_bits(float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); }
 
-bool same_scales(std::span<const float> a, std::span<const float> b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!same_bits(a[i], b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) return false;
-  return true;
-}
-
 bool is_pow2(float s) {
   int e;
   return std::isfinite(s) && s > 0 && std::frexp(s, &e) == 0.5f;
