@@ -3,26 +3,29 @@
 //
 // A row is spread over `row_threads` threads: a power of two up to the warp size (then a block
 // holds several rows), or a multiple of the warp size (then a block is one row). A thread owns
-// kMaxSlots chunks of V = 8 consecutive elements, one 16-byte vector load each where the row's
-// pointers are aligned (element loads otherwise). Chunks are dealt in runs: `lanes` consecutive
-// threads own a run of lanes x kMaxSlots consecutive chunks, lane l chunks l, l + lanes, ...,
-// so every load instruction of a warp reads whole sectors. For rms, rms-add and per-token
-// quantization a run is the whole row (lanes = row_threads); for group quantization a run is
-// one quant group, so a lane's share of the group's arithmetic is spread over 32 elements.
+// kMaxSlots chunks of V = 8 consecutive elements, one 16-byte vector access each where every row
+// is whole aligned vectors (Form::vectors), element accesses otherwise. Chunks are dealt in runs:
+// `lanes` consecutive threads own a run of lanes x kMaxSlots consecutive chunks, lane l chunks
+// l, l + lanes, ..., so every load instruction of a warp reads whole sectors. For rms, rms-add
+// and per-token quantization a run is the whole row (lanes = row_threads); for group
+// quantization a run is one quant group, so a lane's share of the group's arithmetic is spread
+// over 32 elements.
 // The row is read once: its values stay in the thread's registers from the load through the sum
 // of squares to the output pass, as raw 16-bit chunks where they are T-valued (x, or vLLM's
 // rounded x + residual) and as fp32 only for AITER's unrounded x + residual (RowValues): half
-// the registers, so that four 224-thread rows (H = 7168) share a multiprocessor. The sum of squares is a butterfly
-// shuffle reduction of width min(row_threads, warp size) then, for multi-warp rows, the warps'
-// partial sums from shared memory added in warp order: the same order on every backend.
+// the registers, so that four 224-thread rows (H = 7168) share a multiprocessor. The sum of
+// squares is a butterfly shuffle reduction of width min(row_threads, warp size) then, for
+// multi-warp rows, the warps' partial sums from shared memory added in warp order: the same
+// order on every backend.
 //
 // rms-quant is quant.group's quantizer on the fp32 values the profile quantizes: its element
 // paths (quant_kernels.hpp: ProfileCodes, or the NativeCodes path plan_quant chose: the
 // arithmetic of quant_math.hpp) and its scale storage (scale_store.hpp). Per token, the row's
 // amax is a row reduction; per group, a shuffle of width `lanes` over the group's run.
 //
-// Templated on the element type and the warp reduction (tests substitute a faulty one); the op
-// and the profile are runtime data, uniform per launch.
+// Templated on the element type, the warp reduction (tests substitute a faulty one), the
+// quantizer path and the Form (kernels/norm/PERF.md says why these are compile-time); the rest
+// of the profile is runtime data, uniform per launch.
 #pragma once
 
 #include <stdint.h>
