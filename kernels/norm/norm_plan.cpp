@@ -133,7 +133,7 @@ NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& si
       const quant_kernels::QuantPlan q =
           quant_kernels::plan_quant(spec.quant_spec(qp), spec.dtype, arch, want.x, sizes.codes, sizes.scales);
       p.quant = q.math;
-      p.path = q.path;  // chosen where quant.group's layout holds groups in registers; else profile
+      p.path = quant_kernels::choose_path(q.math, arch);  // the row is in registers whatever the layout
       p.scales = q.scales;
       p.has_padding = q.has_padding;
       p.padding = q.padding;

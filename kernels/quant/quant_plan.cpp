@@ -53,6 +53,12 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
   return m;
 }
 
+unsigned blocks_for(int64_t threads) {
+  return unsigned(std::clamp<int64_t>((threads + kBlockThreads - 1) / kBlockThreads, 1, kMaxBlocks));
+}
+
+}  // namespace
+
 // The NativeCodes instantiation that computes exactly what the profile asks, if any: the cast
 // must be the arch's instruction, the factor a division or a multiplication, and the clamp and
 // NaN policy one of the instantiated pairs. A satfinite cast to a format whose max is the clamp's
@@ -71,12 +77,6 @@ ElementPath choose_path(const QuantMath& m, const Arch& arch) {
   if (m.nan_propagate && !divide && (!m.clamp || cast_clamps)) return ElementPath::multiply_propagate;
   return ElementPath::profile;
 }
-
-unsigned blocks_for(int64_t threads) {
-  return unsigned(std::clamp<int64_t>((threads + kBlockThreads - 1) / kBlockThreads, 1, kMaxBlocks));
-}
-
-}  // namespace
 
 int lanes_per_group(int64_t gs, int chunk_elems, int warp_size) {
   const int64_t chunks = (gs + chunk_elems - 1) / chunk_elems;

@@ -50,6 +50,10 @@ struct QuantPlan {
   bool has_padding;
 };
 
+// The NativeCodes instantiation that computes exactly what the quantizer's arithmetic asks on
+// `arch`, whatever the layout; ElementPath::profile where none does.
+ElementPath choose_path(const QuantMath& m, const Arch& arch);
+
 // Validates (spec, input, buffer sizes) and plans the launch for a device of `arch`'s warp size
 // and conversion instructions. Throws QuantError naming the problem. m == 0 plans no launch.
 QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, std::size_t x_bytes,
