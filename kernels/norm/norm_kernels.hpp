@@ -134,6 +134,10 @@ struct RmsNorm {
   static_assert(sizeof(T) == 2, "chunks hold 16-bit elements");
   using Z = RowValues<E, K.fp32_z>;
   using Values = float[kMaxSlots][V];  // what the quantizer sees
+  // Registers per thread (CUDA), as measured on the H200 (kernels/norm/PERF.md): 64 lets four
+  // 224-thread rows (H = 7168) or two 512-thread rows (H = 16384) share a multiprocessor;
+  // rms-add's residual needs 72 to run without spills; element accesses need about 130.
+  static constexpr int kMaxRegisters = !K.vectors ? 128 : K.op == norm::Op::rms_add ? 72 : 64;
 
   const T* x;
   const T* residual;   // rms-add

@@ -54,15 +54,40 @@ ULPGATE_KERNEL void run_kernel(Kernel kernel) {
   kernel();
 }
 
+// A kernel may cap its registers per thread (static constexpr int kMaxRegisters): a
+// multiprocessor holds as many threads as their registers allow, and kernels of one library
+// want different caps. CUDA only (__maxnreg__); elsewhere the compiler chooses.
+template <class Kernel>
+concept CapsRegisters = requires { Kernel::kMaxRegisters; };
+
+#if defined(__CUDACC__) && !defined(__HIP__)
+template <class Kernel>
+__global__ __maxnreg__(Kernel::kMaxRegisters) void run_kernel_capped(Kernel kernel) {
+  kernel();
+}
+#endif
+
+// The entry point that runs Kernel.
+template <class Kernel>
+constexpr auto entry() {
+#if defined(__CUDACC__) && !defined(__HIP__)
+  if constexpr (CapsRegisters<Kernel>)
+    return &run_kernel_capped<Kernel>;
+  else
+#endif
+    return &run_kernel<Kernel>;
+}
+
 // Launches kernel() on every thread of cfg's grid; checks the launch itself.
 template <class Kernel>
 void launch(const LaunchConfig& cfg, const Kernel& kernel, Stream stream = 0) {
   const dim3 grid(cfg.grid.x, cfg.grid.y, cfg.grid.z), block(cfg.block.x, cfg.block.y, cfg.block.z);
+  constexpr auto run = entry<Kernel>();
   if (cfg.shared_bytes > 48 * 1024)  // above the default limit a kernel must opt in
-    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(FuncSetAttribute)(
-        reinterpret_cast<const void*>(&run_kernel<Kernel>),
-        ULPGATE_GPU_API(FuncAttributeMaxDynamicSharedMemorySize), int(cfg.shared_bytes)));
-  run_kernel<Kernel><<<grid, block, cfg.shared_bytes, stream>>>(kernel);
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(FuncSetAttribute)(reinterpret_cast<const void*>(run),
+                                                        ULPGATE_GPU_API(FuncAttributeMaxDynamicSharedMemorySize),
+                                                        int(cfg.shared_bytes)));
+  run<<<grid, block, cfg.shared_bytes, stream>>>(kernel);
   ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetLastError)());
 }
 
