@@ -311,8 +311,12 @@ struct RmsNorm {
         float a, b;
         normalized<Twice>(z, w, r, j, k, a, b);
         if (math.quantize_rounded) E::round2(a, b);
-        v[j][2 * k] = 2 * k < n ? a : 0.0f;
-        v[j][2 * k + 1] = 2 * k + 1 < n ? b : 0.0f;
+        v[j][2 * k] = K.vectors || 2 * k < n ? a : 0.0f;
+        v[j][2 * k + 1] = K.vectors || 2 * k + 1 < n ? b : 0.0f;
+      }
+      if (K.vectors && n == 0) {  // whole chunks: one past the row is all +0, tested once
+        ULPGATE_UNROLL
+        for (int i = 0; i < V; ++i) v[j][i] = 0.0f;
       }
     }
   }

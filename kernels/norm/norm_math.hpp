@@ -84,9 +84,9 @@ template <> struct Elem<Format::bf16> {
   ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
 #if defined(__CUDACC__)
   ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return word_of(__floats2bfloat162_rn(a, b)); }
-  ULPGATE_DEVICE static void round2(float& a, float& b) {
-    const float2 r = __bfloat1622float2(__floats2bfloat162_rn(a, b));
-    a = r.x, b = r.y;
+  ULPGATE_DEVICE static void round2(float& a, float& b) {  // widened by a shift and a mask
+    const uint32_t w = narrow2(a, b);
+    a = dev::as_float(w << 16), b = dev::as_float(w & 0xffff0000u);
   }
 #else
   ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_word(narrow_bf16(a), narrow_bf16(b)); }
