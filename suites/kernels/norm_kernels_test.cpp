@@ -21,6 +21,7 @@
 #include "harness/core/backend.hpp"
 #include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
+#include "suites/kernels/host_archs.hpp"
 #include "kernels/quant/quant_host.hpp"
 #include "reference/norm/norm.hpp"
 
@@ -339,13 +340,7 @@ TEST_P(NormOnHost, RandomRowsAreTheProfileAtAnAdmissibleR) {
   EXPECT_EQ(failures, 0);
 }
 
-// Warp 32 and 64 with OCP casts; sm90 (PTX satfinite casts) and gfx942 (wave64, HIP's casts).
-INSTANTIATE_TEST_SUITE_P(Archs, NormOnHost, ::testing::Values("host-w32", "host-w64", "sm90", "gfx942"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Archs, NormOnHost, test::host_archs(), test::ArchTestName{});
 
 // ---- single properties -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
 #include "harness/quant/catalog.hpp"
 #include "harness/quant/run_case.hpp"
 #include "kernels/portable/arch.hpp"
+#include "suites/kernels/host_archs.hpp"
 #include "kernels/quant/quant_host.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/quant/quant_gpu.hpp"
@@ -52,15 +53,7 @@ TEST_P(CatalogOnHost, EveryCaseIsBitExactToTheProfile) {
   EXPECT_EQ(failures, 0);
 }
 
-// Warp 32 and 64 with OCP satfinite casts, and the real archs' semantics on the host: sm90
-// (warp 32, PTX satfinite casts) and gfx942 (wave64, fnuz casts through HIP's saturating
-// conversion; OCP formats through the software cast).
-INSTANTIATE_TEST_SUITE_P(Archs, CatalogOnHost, ::testing::Values("host-w32", "host-w64", "sm90", "gfx942"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::erase(name, '-');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Archs, CatalogOnHost, test::host_archs(), test::ArchTestName{});
 
 TEST(QuantKernelsHost, UnalignedInputTakesTheScalarPathWithTheSameResult) {
   const Case c = Case::parse("quant.group/sglang/e4m3fn/bf16/5x256/gs64/row/normal_sigma=4/s1");
