@@ -1,4 +1,6 @@
 #include "kernels/norm/norm_gpu.hpp"
+
+#include <algorithm>
 #include "kernels/portable/gpu.hpp"
 
 namespace ulpgate::norm_kernels {
@@ -40,7 +42,57 @@ void launch_plan(const NormPlan& plan, const NormPointers& io, gpu::Stream strea
   launch_norm(plan, io, [stream](const LaunchConfig& cfg, const auto& kernel) { gpu::launch(cfg, kernel, stream); });
 }
 
+// Block a, thread lanes over b: every pair (a, b) once, both halves of the pair word exercised.
+template <Format F>
+struct PairProducts {
+  unsigned long long* mismatches;
+  uint32_t* first;  // kFirst slots
+  static constexpr unsigned kFirst = 8;
+
+  ULPGATE_DEVICE static bool same(uint16_t x, uint16_t y) {
+    const uint16_t inf = F == Format::bf16 ? 0x7f80 : 0x7c00;
+    return x == y || ((x & 0x7fff) > inf && (y & 0x7fff) > inf);
+  }
+  ULPGATE_DEVICE void operator()() const {
+    using E = Elem<F>;
+    const uint16_t a = uint16_t(dev::block_idx().x);
+    for (uint32_t b = dev::thread_rank(); b < 0x10000u; b += 2 * dev::block_dim().x) {
+      const uint16_t b2 = uint16_t(b + dev::block_dim().x);  // the high half: another b
+      const uint32_t got = E::mul_round2(pair_word(a, a), pair_word(uint16_t(b), b2));
+      check(a, uint16_t(b), uint16_t(got));
+      check(a, b2, uint16_t(got >> 16));
+    }
+  }
+  ULPGATE_DEVICE void check(uint16_t a, uint16_t b, uint16_t got) const {
+    if (same(got, Elem<F>::mul_round(a, b))) return;
+    const unsigned long long n = atomicAdd(mismatches, 1ull);
+    if (n < kFirst) first[n] = uint32_t(a) << 16 | b;
+  }
+};
+
 }  // namespace
+
+PairProductCheck check_pair_products_gpu(Format dtype) {
+  try {
+    DeviceCopy count(sizeof(unsigned long long)), first(PairProducts<Format::bf16>::kFirst * sizeof(uint32_t));
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(count.get(), 0, sizeof(unsigned long long)));
+    const LaunchConfig cfg{{0x10000u}, {256}, 0};
+    if (dtype == Format::bf16)
+      gpu::launch(cfg, PairProducts<Format::bf16>{count.get<unsigned long long>(), first.get<uint32_t>()});
+    else
+      gpu::launch(cfg, PairProducts<Format::fp16>{count.get<unsigned long long>(), first.get<uint32_t>()});
+    gpu::synchronize();
+    PairProductCheck r;
+    count.download(&r.mismatches);
+    std::vector<uint32_t> all(PairProducts<Format::bf16>::kFirst);
+    first.download(all.data());
+    all.resize(std::min<std::size_t>(all.size(), r.mismatches));
+    r.first = all;
+    return r;
+  } catch (const gpu::GpuError& e) {
+    throw NormError(e.what());
+  }
+}
 
 void launch_norm_gpu(const NormPlan& plan, const NormPointers& io, void* stream) {
   try {

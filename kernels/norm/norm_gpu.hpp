@@ -2,6 +2,9 @@
 // harness links them without a GPU compiler.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "kernels/norm/norm_plan.hpp"
 
 namespace ulpgate::norm_kernels {
@@ -15,5 +18,14 @@ void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io);
 // `stream` (a cudaStream_t / hipStream_t; nullptr: the default stream). No copies, no
 // synchronization: for timing. A launch failure throws NormError naming the call.
 void launch_norm_gpu(const NormPlan& plan, const NormPointers& io, void* stream = nullptr);
+
+// Elem<dtype>::mul_round2 as the device computes it (bf16 on sm_90+: mul.rn.bf16x2) against
+// Elem<dtype>::mul_round, the portable exact-product rounding, for every pair of 16-bit values:
+// how many results differ (two NaNs are the same) and the first few as (a << 16 | b).
+struct PairProductCheck {
+  uint64_t mismatches = 0;
+  std::vector<uint32_t> first;
+};
+PairProductCheck check_pair_products_gpu(Format dtype);
 
 }  // namespace ulpgate::norm_kernels

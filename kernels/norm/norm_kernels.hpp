@@ -18,10 +18,12 @@
 // multi-warp rows, the warps' partial sums from shared memory added in warp order: the same
 // order on every backend.
 //
-// rms-quant is quant.group's quantizer on the fp32 values the profile quantizes: its element
-// paths (quant_kernels.hpp: ProfileCodes, or the NativeCodes path plan_quant chose: the
-// arithmetic of quant_math.hpp) and its scale storage (scale_store.hpp). Per token, the row's
-// amax is a row reduction; per group, a shuffle of width `lanes` over the group's run.
+// rms-quant is quant.group's quantizer on the values the profile quantizes: its element paths
+// (quant_kernels.hpp: ProfileCodes, or the NativeCodes path plan_quant chose: the arithmetic of
+// quant_math.hpp) and its scale storage (scale_store.hpp). vLLM's T(T(z r) w) stays in T bits
+// (Form::rounded_y): the second rounding is one pair multiply and the amax a max over pairs, the
+// codes quant.group's on 16-byte vectors; other profiles quantize fp32 values. Per token, the
+// row's amax is a row reduction; per group, a shuffle of width `lanes` over the group's run.
 //
 // Templated on the element type, the warp reduction (tests substitute a faulty one), the
 // quantizer path and the Form (kernels/norm/PERF.md says why these are compile-time); the rest
@@ -53,6 +55,8 @@ struct RowGeometry {
   int rows_per_block;  // 1 when row_threads > warp size
   int lanes;           // threads sharing a run of lanes x kMaxSlots chunks (divides row_threads)
   bool grouped;        // rms-quant per group: a run is one quant group (else the whole row)
+  int row_bits;        // log2(row_threads) where rows_per_block > 1 (then a power of two)
+  int lane_bits;       // log2(lanes) where grouped (then a power of two)
 };
 
 // Combining two partial results of a reduction. Both are symmetric in their operands, so every
@@ -60,9 +64,10 @@ struct RowGeometry {
 struct SumOp {
   ULPGATE_DEVICE float operator()(float a, float b) const { return a + b; }
 };
+template <class Path>
 struct AmaxOp {
-  bool propagate;  // the quant profile's NaN policy
-  ULPGATE_DEVICE float operator()(float a, float b) const { return quant_kernels::amax_merge(a, b, propagate); }
+  const quant_kernels::QuantMath& quant;  // the path's NaN policy (compile-time where it is native)
+  ULPGATE_DEVICE float operator()(float a, float b) const { return Path::merge(quant, a, b); }
 };
 
 // A warp-level reduction over aligned groups of `width` lanes (a power of two <= warp size).
@@ -72,19 +77,19 @@ struct ButterflyReduce {
     for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, width));
     return v;
   }
+  // The same where every lane of the warp takes part: the shuffles name the whole warp.
+  template <class Op>
+  ULPGATE_DEVICE float whole_warp(float v, int width, const Op& op) const {
+    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, dev::warp_size()));
+    return v;
+  }
 };
 
-// acc + v * v with both steps rounded: never contracted into an FMA (spec: fp32 steps).
-ULPGATE_DEVICE float add_square(float acc, float v) {
-#if defined(__CUDACC__)
-  return __fadd_rn(acc, __fmul_rn(v, v));
-#else
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#endif
-  return acc + v * v;
-#endif
-}
+// acc + v * v as one fused multiply-add, as vLLM's and AITER's `sum += x * x` compile (nvcc and
+// hipcc contract by default): one rounding per element on every backend (fmaf is exact on the
+// host too). For T-valued z the square is exact in fp32 anyway (but for bf16 below 2^-63), so
+// only AITER's fp32 z sums differently from the unfused form.
+ULPGATE_DEVICE float add_square(float acc, float v) { return fmaf(v, v, acc); }
 
 // The kernel of norm.rms and norm.rms-add: no quantizer compiled in.
 struct NoQuant {};
@@ -123,6 +128,8 @@ struct Form {
   bool fp32_z;   // z in fp32 (rms-add without rounding the residual), else raw chunks
   bool vectors;  // every chunk of every row is whole and 16-byte aligned: h % 8 == 0 and aligned
                  // buffers (else element accesses, any h and alignment)
+  bool rounded_y = false;  // rms-quant: the quantizer sees T(T(z r) w), T bits (vLLM's round
+                           // twice, quantized rounded), else fp32 values
 };
 
 // Path: NoQuant (norm.rms, norm.rms-add) or quant.group's element path (norm.rms-quant).
@@ -133,11 +140,12 @@ struct RmsNorm {
   static constexpr int V = kChunkElems;
   static_assert(sizeof(T) == 2, "chunks hold 16-bit elements");
   using Z = RowValues<E, K.fp32_z>;
-  using Values = float[kMaxSlots][V];  // what the quantizer sees
   // Registers per thread (CUDA), as measured on the H200 (kernels/norm/PERF.md): 64 lets four
-  // 224-thread rows (H = 7168) or two 512-thread rows (H = 16384) share a multiprocessor;
-  // rms-add's residual needs 72 to run without spills; element accesses need about 130.
-  static constexpr int kMaxRegisters = !K.vectors ? 128 : K.op == norm::Op::rms_add ? 72 : 64;
+  // 224-thread rows (H = 7168) or two 512-thread rows (H = 16384) share a multiprocessor, 56 five
+  // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills;
+  // element accesses need about 130.
+  static constexpr int kMaxRegisters =
+      !K.vectors ? 128 : K.op == norm::Op::rms_add ? 72 : K.rounded_y ? 56 : 64;
 
   const T* x;
   const T* residual;   // rms-add
@@ -153,12 +161,15 @@ struct RmsNorm {
 
   ULPGATE_DEVICE void operator()() const {
     ULPGATE_SHARED(float, partials, kMaxWarps);
+    // The thread's place by shifts (rows sharing a block and quant groups are powers of two wide):
+    // t in its row, its first chunk, its row in the block.
     const unsigned tid = dev::thread_rank();
-    const int t = int(tid % unsigned(geo.row_threads));
-    const int first = t / geo.lanes * geo.lanes * kMaxSlots + t % geo.lanes;  // its first chunk
+    const bool one_row = geo.rows_per_block == 1;
+    const int t = one_row ? int(tid) : int(tid & unsigned(geo.row_threads - 1));
+    const int first = geo.grouped ? (t >> geo.lane_bits << geo.lane_bits) * kMaxSlots + (t & (geo.lanes - 1)) : t;
     const int64_t per_block = geo.rows_per_block, stride = int64_t(dev::grid_dim().x) * per_block;
     // Grid-stride over rows; a multi-warp row is a whole block, so its barriers see every thread.
-    for (int64_t row = int64_t(dev::block_idx().x) * per_block + tid / unsigned(geo.row_threads); row < m;
+    for (int64_t row = int64_t(dev::block_idx().x) * per_block + (one_row ? 0 : tid >> geo.row_bits); row < m;
          row += stride)
       normalize_row(row, t, first, partials);
   }
@@ -193,6 +204,7 @@ struct RmsNorm {
   // h <= max_hidden_size.
   ULPGATE_DEVICE int chunk_at(int j, int first) const { return (first + j * geo.lanes) * V; }
   ULPGATE_DEVICE int chunk_size(int at) const {
+    if constexpr (K.vectors) return at < int(h) ? V : 0;  // h % V == 0
     const int n = int(h) - at;
     return n >= V ? V : (n > 0 ? n : 0);
   }
@@ -222,10 +234,11 @@ struct RmsNorm {
 
   // Every chunk of this thread from `src` (row offset `base`), all loads issued before any use.
   ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int first, Raw (&c)[kMaxSlots]) const {
+    const T* row = src + base;
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       const int at = chunk_at(j, first);
-      c[j] = load_chunk(src + base + at, chunk_size(at));
+      c[j] = load_chunk(row + at, chunk_size(at));
     }
   }
 
@@ -300,87 +313,178 @@ struct RmsNorm {
     }
   }
 
-  // The values the quantizer sees: T(y) or the fp32 y, per the profile.
-  template <bool Twice>
-  ULPGATE_DEVICE void quant_inputs(int first, float r, const Raw (&w)[kMaxSlots], const Z& z, Values& v) const {
+  // ---- the fused quantizer: quant.group's element paths -----------------------------------------
+  // (members of a template, compiled only in the rms-quant kernels)
+  //
+  // The quantizer's input chunks are T bits (Raw) where the profile quantizes T(T(z r) w) (vLLM's
+  // round-twice, quantized rounded: the values rms would store), else fp32 values (Floats).
+
+  struct Floats {
+    float v[V];
+  };
+
+  // T(T(z r) w), the second rounding as one pair multiply: the product of two T values rounded
+  // once, as the reference computes it.
+  ULPGATE_DEVICE void rounded_outputs(int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
+                                      Raw (&y)[kMaxSlots]) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int n = chunk_size(chunk_at(j, first));
+      ULPGATE_UNROLL
+      for (int k = 0; k < V / 2; ++k)
+        y[j].v[k] = E::mul_round2(E::narrow2(z.at(j, 2 * k) * r, z.at(j, 2 * k + 1) * r), w[j].v[k]);
+      zero_past_row(chunk_size(chunk_at(j, first)), y[j]);
+    }
+  }
+
+  // The fp32 values of the other profiles: T(y) or the fp32 y.
+  template <bool Twice>
+  ULPGATE_DEVICE void quant_inputs(int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
+                                   Floats (&v)[kMaxSlots]) const {
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
       ULPGATE_UNROLL
       for (int k = 0; k < V / 2; ++k) {
         float a, b;
         normalized<Twice>(z, w, r, j, k, a, b);
         if (math.quantize_rounded) E::round2(a, b);
-        v[j][2 * k] = K.vectors || 2 * k < n ? a : 0.0f;
-        v[j][2 * k + 1] = K.vectors || 2 * k + 1 < n ? b : 0.0f;
+        v[j].v[2 * k] = a, v[j].v[2 * k + 1] = b;
       }
-      if (K.vectors && n == 0) {  // whole chunks: one past the row is all +0, tested once
-        ULPGATE_UNROLL
-        for (int i = 0; i < V; ++i) v[j][i] = 0.0f;
-      }
+      zero_past_row(chunk_size(chunk_at(j, first)), v[j]);
     }
   }
 
-  // ---- the fused quantizer: quant.group's element paths on fp32 values -------------------------
-  // (members of a template, compiled only in the rms-quant kernels)
+  // Element accesses: the values past the row +0 (adding nothing to an amax), whatever r is.
+  ULPGATE_DEVICE static void zero_past_row(int n, Floats& c) {
+    if constexpr (!K.vectors) {
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) c.v[i] = i < n ? c.v[i] : 0.0f;
+    }
+  }
+  ULPGATE_DEVICE static void zero_past_row(int n, Raw& c) {
+    if constexpr (!K.vectors) {
+      ULPGATE_UNROLL
+      for (int k = 0; k < V / 2; ++k) c.v[k] = 2 * k + 1 < n ? c.v[k] : (2 * k < n ? c.v[k] & 0xffffu : 0u);
+    }
+  }
 
-  // One chunk's amax under the path's NaN rule (elements past the row are +0: no effect).
-  ULPGATE_DEVICE float chunk_amax(const float (&v)[V]) const {
+  // The lane's amax over its chunks under the path's NaN rule; a chunk past the row adds nothing.
+  ULPGATE_DEVICE float lane_amax(int first, const Floats (&c)[kMaxSlots]) const {
     float a = 0.0f;
     ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i) a = Path::amax(quant, a, v[i]);
-    return Path::lane_amax(a);
+    for (int j = 0; j < kMaxSlots; ++j) {
+      float m = 0.0f;
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) m = Path::amax(quant, m, c[j].v[i]);
+      a = Path::merge(quant, a, chunk_size(chunk_at(j, first)) ? Path::lane_amax(m) : 0.0f);
+    }
+    return a;
+  }
+  // T bits: where the path's max ignores NaN (as max on pairs does), a running max of pairs.
+  ULPGATE_DEVICE float lane_amax(int first, const Raw (&c)[kMaxSlots]) const {
+    if constexpr (Path::kAmaxIgnoresNan) {
+      uint32_t m = 0;
+      ULPGATE_UNROLL
+      for (int j = 0; j < kMaxSlots; ++j) {
+        uint32_t cm = 0;
+        ULPGATE_UNROLL
+        for (int k = 0; k < V / 2; ++k) cm = E::abs_max2(cm, c[j].v[k]);
+        m = chunk_size(chunk_at(j, first)) ? E::abs_max2(m, cm) : m;
+      }
+      float lo, hi;
+      E::widen2(m, lo, hi);
+      return Path::amax(quant, Path::amax(quant, 0.0f, lo), hi);
+    } else {
+      Floats f[kMaxSlots];
+      ULPGATE_UNROLL
+      for (int j = 0; j < kMaxSlots; ++j) {
+        ULPGATE_UNROLL
+        for (int k = 0; k < V / 2; ++k) E::widen2(c[j].v[k], f[j].v[2 * k], f[j].v[2 * k + 1]);
+      }
+      return lane_amax(first, f);
+    }
+  }
+
+  // The chunks' codes through the path (quant.group's kernel on vectors of T values, or on pairs
+  // of fp32 vectors), each chunk's eight as one little-endian word.
+  template <class P = Path>  // deferred: NoQuant has no Group
+  ULPGATE_DEVICE void chunk_codes(const typename P::Group& g, const Floats (&c)[kMaxSlots],
+                                  uint64_t (&words)[kMaxSlots]) const {
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      quant_kernels::Raw<Format::fp32> in[2];
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) in[i / 4].v[i % 4] = c[j].v[i];
+      quant_kernels::CodeWord<4> w[2];
+      Path::template codes<Format::fp32>(quant, g, in, w);
+      words[j] = uint64_t(w[0]) | uint64_t(w[1]) << 32;
+    }
+  }
+  template <class P = Path>
+  ULPGATE_DEVICE void chunk_codes(const typename P::Group& g, const Raw (&c)[kMaxSlots],
+                                  uint64_t (&words)[kMaxSlots]) const {
+    quant_kernels::Raw<In> in[kMaxSlots];
+    memcpy(in, c, sizeof(in));
+    Path::template codes<In>(quant, g, in, words);
   }
 
   // The group arithmetic for an amax. T(y) values have 16-bit significands, which lets a
   // dividing path use its quick division; fp32 values divide exactly.
-  template <class P = Path>  // deferred: NoQuant has no Group
+  template <class P = Path>
   ULPGATE_DEVICE typename P::Group group(float amax) const {
     return math.quantize_rounded ? Path::template group<T>(quant, amax) : Path::template group<float>(quant, amax);
   }
 
-  // The chunk's codes through the path (as two fp32 vectors of quant.group's kernel), stored as
-  // one 8-byte word where whole and aligned.
-  template <class P = Path>
-  ULPGATE_DEVICE void store_codes(const typename P::Group& g, const float (&v)[V], uint8_t* dst, int n) const {
-    quant_kernels::Raw<Format::fp32> in[2];
-    ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i) in[i / 4].v[i % 4] = v[i];
-    quant_kernels::CodeWord<4> w[2];
-    Path::template codes<Format::fp32>(quant, g, in, w);
-    const uint64_t word = uint64_t(w[0]) | uint64_t(w[1]) << 32;  // little-endian: code i in byte i
-    if (n == V && reinterpret_cast<uintptr_t>(dst) % 8 == 0) return quant_kernels::store_word(dst, word);
-    ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i)
-      if (i < n) dst[i] = uint8_t(word >> (8 * i));
+  // A quant group's amax: its lanes' shuffles. Where rows are whole warps, every lane of the warp
+  // is here, so the shuffles name the whole warp (a uniform mask; a group's lanes still exchange
+  // only among themselves).
+  template <class Op>
+  ULPGATE_DEVICE float group_reduce(float v, const Op& op) const {
+    if constexpr (requires { Reduce{}.whole_warp(v, 1, op); })
+      if (geo.rows_per_block == 1) return Reduce{}.whole_warp(v, geo.lanes, op);
+    return Reduce{}(v, geo.lanes, op);
   }
 
-  ULPGATE_DEVICE void quantize_values(int64_t row, int t, int first, const Values& v, float* partials) const {
-    const int64_t base = row * h;
-    // The lane's amax over its chunks (one quant group's share, or the row's).
-    float a = 0.0f;
-    ULPGATE_UNROLL
-    for (int j = 0; j < kMaxSlots; ++j) a = quant_kernels::amax_merge(a, chunk_amax(v[j]), quant.nan_propagate);
-    const AmaxOp merge{quant.nan_propagate};
-    if (geo.grouped && chunk_size(chunk_at(0, first)) == 0) return;  // no group: the same for its lanes
-    const float amax = geo.grouped ? Reduce{}(a, geo.lanes, merge) : row_reduce(a, merge, partials);
+  template <class Chunk>
+  ULPGATE_DEVICE void quantize_chunks(int64_t row, int t, int first, const Chunk (&c)[kMaxSlots],
+                                      float* partials) const {
+    // The amax of the lane's quant group, or of the row; a group past the row's end has lanes
+    // only to take part in the shuffles.
+    const AmaxOp<Path> merge{quant};
+    const float a = lane_amax(first, c);
+    const float amax = geo.grouped ? group_reduce(a, merge) : row_reduce(a, merge, partials);
     const typename Path::Group g = group(amax);
-    if (t % geo.lanes == 0) scales.write(row, geo.grouped ? t / geo.lanes : 0, g.scale);
+    const bool leader = geo.grouped ? (t & (geo.lanes - 1)) == 0 : t == 0;
+    if (leader && chunk_size(chunk_at(0, first)) > 0) scales.write(row, geo.grouped ? t >> geo.lane_bits : 0, g.scale);
+    uint64_t words[kMaxSlots];  // code i of a chunk in byte i
+    chunk_codes(g, c, words);
+    uint8_t* dst = codes + row * h;
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int at = chunk_at(j, first);
-      if (const int n = chunk_size(at)) store_codes(g, v[j], codes + base + at, n);
+      const int at = chunk_at(j, first), n = chunk_size(at);
+      if (n == V && (K.vectors || reinterpret_cast<uintptr_t>(dst + at) % 8 == 0)) {
+        quant_kernels::store_word(dst + at, words[j]);
+      } else {
+        ULPGATE_UNROLL
+        for (int i = 0; i < V; ++i)
+          if (i < n) dst[at + i] = uint8_t(words[j] >> (8 * i));
+      }
     }
   }
 
   ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
                                    float* partials) const {
-    Values v;
-    if (math.round_twice)
-      quant_inputs<true>(first, r, w, z, v);
-    else
-      quant_inputs<false>(first, r, w, z, v);
-    quantize_values(row, t, first, v, partials);
+    if constexpr (K.rounded_y) {
+      Raw y[kMaxSlots];
+      rounded_outputs(first, r, w, z, y);
+      quantize_chunks(row, t, first, y, partials);
+    } else {
+      Floats v[kMaxSlots];
+      if (math.round_twice)
+        quant_inputs<true>(first, r, w, z, v);
+      else
+        quant_inputs<false>(first, r, w, z, v);
+      quantize_chunks(row, t, first, v, partials);
+    }
   }
 };
 

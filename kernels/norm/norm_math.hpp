@@ -77,21 +77,61 @@ ULPGATE_DEVICE uint32_t word_of(const Pair& p) {
 }
 #endif
 
+// T(a * b) of two T values a and b, rounded once (the reference's T(T(z r) w): the product is
+// exact in double). bf16: exact in fp32 too unless below 2^-126, where fp32 would round it first;
+// there it is rounded to bf16's subnormal quantum 2^-133 directly. fp16: always exact in fp32.
+ULPGATE_DEVICE uint16_t mul_round_bf16(uint16_t a, uint16_t b) {
+  const double p = double(dev::bf16_to_float(a)) * double(dev::bf16_to_float(b));
+  if (!(fabs(p) < 0x1p-126)) return narrow_bf16(float(p));  // normal, Inf or NaN
+  const uint16_t sign = uint16_t(((a ^ b) & 0x8000u));
+  return sign | uint16_t(nearbyint(fabs(p) * 0x1p133));     // RNE; 128 carries into the exponent
+}
+
+// Per half of two pair words: fmaxf(m, |x|), through fp32 (exact: the max is one of them; a NaN
+// x leaves m, a NaN m gives |x|, as fmaxf).
+template <class E>
+ULPGATE_DEVICE uint32_t abs_max2_of(uint32_t m, uint32_t x) {
+  float m0, m1, x0, x1;
+  E::widen2(m, m0, m1), E::widen2(x, x0, x1);
+  return E::narrow2(fmaxf(m0, fabsf(x0)), fmaxf(m1, fabsf(x1)));
+}
+
 template <Format F> struct Elem;
 template <> struct Elem<Format::bf16> {
   using T = uint16_t;
   static constexpr uint16_t kNan = 0x7fc0;
   ULPGATE_DEVICE static float widen(T v) { return dev::bf16_to_float(v); }
-#if defined(__CUDACC__)
-  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return word_of(__floats2bfloat162_rn(a, b)); }
-  ULPGATE_DEVICE static void round2(float& a, float& b) {  // widened by a shift and a mask
-    const uint32_t w = narrow2(a, b);
+  ULPGATE_DEVICE static void widen2(uint32_t w, float& a, float& b) {  // a shift and a mask
     a = dev::as_float(w << 16), b = dev::as_float(w & 0xffff0000u);
   }
+#if defined(__CUDACC__)
+  ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return word_of(__floats2bfloat162_rn(a, b)); }
 #else
   ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_word(narrow_bf16(a), narrow_bf16(b)); }
-  ULPGATE_DEVICE static void round2(float& a, float& b) { a = widen(narrow_bf16(a)), b = widen(narrow_bf16(b)); }
 #endif
+  ULPGATE_DEVICE static void round2(float& a, float& b) { widen2(narrow2(a, b), a, b); }
+  // mul.rn.bf16x2 (sm_90+): the exact product rounded once, subnormals kept (kernels/norm/PERF.md:
+  // checked against mul_round_bf16 for every pair of bf16 values on the H200).
+  ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    uint32_t r;
+    asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return pair_word(mul_round(T(a), T(b)), mul_round(T(a >> 16), T(b >> 16)));
+#endif
+  }
+  ULPGATE_DEVICE static T mul_round(T a, T b) { return mul_round_bf16(a, b); }
+  // Per half: fmaxf(m, |x|), a NaN x ignored (max.bf16x2, sm_90+; the max is exact).
+  ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    uint32_t r;
+    asm("{ .reg .b32 t; abs.bf16x2 t, %2; max.bf16x2 %0, %1, t; }" : "=r"(r) : "r"(m), "r"(x));
+    return r;
+#else
+    return abs_max2_of<Elem>(m, x);
+#endif
+  }
 };
 template <> struct Elem<Format::fp16> {
   using T = uint16_t;
@@ -99,15 +139,20 @@ template <> struct Elem<Format::fp16> {
 #if defined(__CUDACC__)
   ULPGATE_DEVICE static float widen(T v) { return __half2float(__ushort_as_half(v)); }
   ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return word_of(__floats2half2_rn(a, b)); }
-  ULPGATE_DEVICE static void round2(float& a, float& b) {
-    const float2 r = __half22float2(__floats2half2_rn(a, b));
-    a = r.x, b = r.y;
-  }
 #else
   ULPGATE_DEVICE static float widen(T v) { return dev::fp16_to_float(v); }
   ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_word(narrow_fp16(a), narrow_fp16(b)); }
-  ULPGATE_DEVICE static void round2(float& a, float& b) { a = widen(narrow_fp16(a)), b = widen(narrow_fp16(b)); }
 #endif
+  ULPGATE_DEVICE static void widen2(uint32_t w, float& a, float& b) { a = widen(T(w)), b = widen(T(w >> 16)); }
+  ULPGATE_DEVICE static void round2(float& a, float& b) { widen2(narrow2(a, b), a, b); }
+  // The product of two fp16 values is exact in fp32 (22 bits, exponents within range): one rounding.
+  ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
+    float x, y, u, v;
+    widen2(a, x, y), widen2(b, u, v);
+    return narrow2(x * u, y * v);
+  }
+  ULPGATE_DEVICE static T mul_round(T a, T b) { return narrow_fp16(widen(a) * widen(b)); }
+  ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) { return abs_max2_of<Elem>(m, x); }
 };
 
 // One chunk: 8 raw 16-bit elements as four 32-bit words, element 2k in the low half of word k:

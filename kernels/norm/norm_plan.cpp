@@ -56,6 +56,12 @@ int group_lanes(const norm::Spec& spec, int warp) {
 // Enough threads that none holds more than kMaxSlots chunks. Up to a warp: a power of two,
 // several rows per block. Wider: whole warps, one row per block. `lanes` (a quant group's, a
 // power of two up to a warp) divides either.
+int log2_of(int pow2) {
+  int bits = 0;
+  while ((1 << bits) < pow2) ++bits;
+  return bits;
+}
+
 RowGeometry choose_geometry(int64_t h, int warp, int lanes) {
   const int64_t need = std::max<int64_t>({ceil_div(ceil_div(h, kChunk), kMaxSlots), lanes, 1});
   RowGeometry g{};
@@ -69,6 +75,8 @@ RowGeometry choose_geometry(int64_t h, int warp, int lanes) {
   }
   g.grouped = lanes > 0;
   g.lanes = g.grouped ? lanes : g.row_threads;  // a run is a quant group, or the whole row
+  g.row_bits = g.rows_per_block > 1 ? log2_of(g.row_threads) : 0;
+  g.lane_bits = g.grouped ? log2_of(g.lanes) : 0;
   return g;
 }
 

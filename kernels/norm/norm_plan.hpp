@@ -69,12 +69,12 @@ NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& si
 int64_t max_hidden_size(Format dtype);
 
 // Whether every chunk of every row is a whole, 16-byte aligned vector (Form::vectors): rows of
-// a multiple of 8 elements in buffers that start aligned.
+// a multiple of 8 elements in buffers that start aligned (codes: each chunk's 8 codes one word).
 inline bool whole_vectors(const NormPlan& p, const NormPointers& io) {
   auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   bool ok = p.h % kChunkElems == 0 && aligned(io.x) && aligned(io.weight);
   if (p.op == norm::Op::rms_add) ok = ok && aligned(io.residual) && aligned(io.residual_out);
-  return p.op == norm::Op::rms_quant ? ok : ok && aligned(io.y);
+  return p.op == norm::Op::rms_quant ? ok && reinterpret_cast<uintptr_t>(io.codes) % 8 == 0 : ok && aligned(io.y);
 }
 
 template <Form K>
@@ -119,13 +119,19 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
     if (p.op == Op::rms_add)
       return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, true, true}>{})
                      : run(in, NoQuant{}, FormC<Form{Op::rms_add, true, false}>{});
-    constexpr FormC<Form{Op::rms_quant, false, true}> quant_vectors;
-    if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_quant, false, false}>{});
-    if (p.path == ElementPath::multiply_clamp_low)
-      return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, quant_vectors);
-    if (p.path == ElementPath::divide_clamp_low)
-      return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, quant_vectors);
-    run(in, quant_kernels::ProfileCodes{}, quant_vectors);
+    // rms-quant: the quantizer's input as T bits or fp32 (Form::rounded_y), then its element path.
+    auto quant_form = [&](auto rounded) {
+      constexpr bool R = decltype(rounded)::value;
+      if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_quant, false, false, R}>{});
+      constexpr FormC<Form{Op::rms_quant, false, true, R}> quant_vectors;
+      if (p.path == ElementPath::multiply_clamp_low)
+        return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, quant_vectors);
+      if (p.path == ElementPath::divide_clamp_low)
+        return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, quant_vectors);
+      run(in, quant_kernels::ProfileCodes{}, quant_vectors);
+    };
+    if (p.math.round_twice && p.math.quantize_rounded) return quant_form(std::true_type{});
+    quant_form(std::false_type{});
   };
   if (p.dtype == Format::fp16) return with_path(std::integral_constant<Format, Format::fp16>{});
   with_path(std::integral_constant<Format, Format::bf16>{});

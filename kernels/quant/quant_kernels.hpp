@@ -157,7 +157,9 @@ ULPGATE_DEVICE void quantize_chunk(const QuantMath& p, const Factor& f, const Ch
 // cast, clamp and NaN policy. The only path of the general layout (GroupQuant::quantize_group).
 struct ProfileCodes {
   using Group = GroupArith;
+  static constexpr bool kAmaxIgnoresNan = false;  // the profile decides at run time
   ULPGATE_DEVICE static float amax(const QuantMath& p, float a, float v) { return amax_step(a, v, p.nan_propagate); }
+  ULPGATE_DEVICE static float merge(const QuantMath& p, float a, float b) { return amax_merge(a, b, p.nan_propagate); }
   ULPGATE_DEVICE static float lane_amax(float a) { return a; }
   template <class T>  // the input element type
   ULPGATE_DEVICE static Group group(const QuantMath& p, float amax) { return GroupArith(p, amax); }
@@ -203,6 +205,7 @@ struct QuickDivideBy {
 // Bit for bit ProfileCodes' result wherever plan_quant chooses it.
 template <bool Divide, Clamp C, bool Propagate>
 struct NativeCodes {
+  static constexpr bool kAmaxIgnoresNan = !Propagate;  // fmaxf: max of the others
   struct Group {
     float scale;
     float f;     // what the elements are divided by (Divide) or multiplied with
@@ -213,6 +216,8 @@ struct NativeCodes {
   ULPGATE_DEVICE static float amax(const QuantMath&, float a, float v) {
     return Propagate ? dev::fmax_nan(a, fabsf(v)) : fmaxf(a, fabsf(v));
   }
+  // Two partial amaxes (each after lane_amax) into one.
+  ULPGATE_DEVICE static float merge(const QuantMath&, float a, float b) { return amax_merge(a, b, Propagate); }
   // A NaN amax as the reference's (quiet_nan), whichever NaN max.NaN produced.
   ULPGATE_DEVICE static float lane_amax(float a) { return Propagate && is_nan(a) ? quiet_nan() : a; }
 

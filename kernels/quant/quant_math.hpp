@@ -140,10 +140,18 @@ struct Factor {
   ULPGATE_DEVICE float apply(float x) const { return divide ? div_rn(x, v) : x * v; }
 };
 
+// 1 / s for a power of two s: by its exponent where both are normal (biased exponents E and
+// 254 - E), else the division (the same bits either way).
+ULPGATE_DEVICE float reciprocal_pow2(float s) {
+  const uint32_t u = dev::as_uint(s);
+  if ((u & 0x807fffffu) == 0 && (u >> 23) - 1u < 253u) return dev::as_float((254u - (u >> 23)) << 23);
+  return div_rn(1.0f, s);
+}
+
 ULPGATE_DEVICE Factor group_factor(const QuantMath& p, float amax, float s) {
   // Powers of two (and the Inf/NaN scales of non-finite groups): 1/s is exact, so x * (1/s) is
   // the same correctly rounded value as x / s, without a division per element.
-  if (p.pow2 || p.mx != quant::MxRule::none) return {false, div_rn(1.0f, s)};
+  if (p.pow2 || p.mx != quant::MxRule::none) return {false, reciprocal_pow2(s)};
   switch (p.quant_op) {
     case quant::QuantOp::divide: return {true, s};
     case quant::QuantOp::reciprocal: return {false, div_rn(1.0f, s)};

@@ -24,6 +24,10 @@
 #include "suites/kernels/host_archs.hpp"
 #include "kernels/quant/quant_host.hpp"
 #include "reference/norm/norm.hpp"
+#if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/norm/norm_gpu.hpp"
+#include "kernels/quant/quant_gpu.hpp"
+#endif
 
 using namespace ulpgate;
 using norm::Op;
@@ -557,5 +561,38 @@ TEST(NormMath, NarrowingIsTheReferenceRoundToNearestEven) {
   EXPECT_EQ(bf16_wrong, 0);
   EXPECT_EQ(fp16_wrong, 0);
 }
+
+// T(a * b) of two T values, rounded once: the reference rounds the exact (double) product. Every
+// a against every 127th b (the specials, subnormals, both signs among them); each product's
+// bf16 rounding of a subnormal result is the branch fp32 could not do.
+TEST(NormMath, PairProductsAreTheExactProductRoundedOnce) {
+  int64_t wrong[2] = {0, 0};
+  for (uint32_t a = 0; a < 0x10000u; ++a)
+    for (uint32_t b = 0; b < 0x10000u; b += 127) {
+      const uint16_t x = uint16_t(a), y = uint16_t(b);
+      for (Format f : {Format::bf16, Format::fp16}) {
+        const double p = double(decode_f32(f, x)) * double(decode_f32(f, y));
+        const uint16_t want = uint16_t(encode(p, Conversion{f, Overflow::nosat, Rounding::rne}));
+        const uint16_t got = f == Format::bf16 ? norm_kernels::Elem<Format::bf16>::mul_round(x, y)
+                                               : norm_kernels::Elem<Format::fp16>::mul_round(x, y);
+        wrong[f == Format::fp16] += got != want && !(is_nan(f, got) && is_nan(f, want));
+      }
+    }
+  EXPECT_EQ(wrong[0], 0) << "bf16";
+  EXPECT_EQ(wrong[1], 0) << "fp16";
+}
+
+#if defined(ULPGATE_HAVE_CUDA)
+// The device's pair multiply (bf16: mul.rn.bf16x2) is the same rounding for all 2^32 pairs, so the
+// fused quantizer may use it (kernels/norm/PERF.md).
+TEST(NormKernelsCuda, PairProductsOnTheDeviceAreTheExactProductRoundedOnce) {
+  if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (Format f : {Format::bf16, Format::fp16}) {
+    const norm_kernels::PairProductCheck c = norm_kernels::check_pair_products_gpu(f);
+    EXPECT_EQ(c.mismatches, 0u) << format_name(f) << ", first (a << 16 | b): "
+                                << (c.first.empty() ? 0u : c.first[0]);
+  }
+}
+#endif
 
 }  // namespace
