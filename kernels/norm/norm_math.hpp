@@ -110,28 +110,27 @@ template <> struct Elem<Format::bf16> {
   ULPGATE_DEVICE static uint32_t narrow2(float a, float b) { return pair_word(narrow_bf16(a), narrow_bf16(b)); }
 #endif
   ULPGATE_DEVICE static void round2(float& a, float& b) { widen2(narrow2(a, b), a, b); }
-  // mul.rn.bf16x2 (sm_90+): the exact product rounded once, subnormals kept (kernels/norm/PERF.md:
-  // checked against mul_round_bf16 for every pair of bf16 values on the H200).
-  ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
+  ULPGATE_DEVICE static T mul_round(T a, T b) { return mul_round_bf16(a, b); }
+  // mul_round2: T(a * b) per half; abs_max2: fmaxf(m, |x|) per half, a NaN x ignored.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // mul.rn.bf16x2: the exact product rounded once, subnormals kept (checked against mul_round for
+  // every pair of bf16 values on the H200: kernels/norm/PERF.md); max.bf16x2 is exact.
+  ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
     uint32_t r;
     asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
     return r;
-#else
-    return pair_word(mul_round(T(a), T(b)), mul_round(T(a >> 16), T(b >> 16)));
-#endif
   }
-  ULPGATE_DEVICE static T mul_round(T a, T b) { return mul_round_bf16(a, b); }
-  // Per half: fmaxf(m, |x|), a NaN x ignored (max.bf16x2, sm_90+; the max is exact).
   ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     uint32_t r;
     asm("{ .reg .b32 t; abs.bf16x2 t, %2; max.bf16x2 %0, %1, t; }" : "=r"(r) : "r"(m), "r"(x));
     return r;
-#else
-    return abs_max2_of<Elem>(m, x);
-#endif
   }
+#else
+  ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
+    return pair_word(mul_round(T(a), T(b)), mul_round(T(a >> 16), T(b >> 16)));
+  }
+  ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) { return abs_max2_of<Elem>(m, x); }
+#endif
 };
 template <> struct Elem<Format::fp16> {
   using T = uint16_t;
