@@ -232,6 +232,10 @@ struct NativeCodes {
   template <Format In, int Cn, int N = Chunk<In>::size>
   ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const Raw<In> (&raw)[Cn], CodeWord<N> (&w)[Cn]) {
     const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if constexpr (!Divide && In == Format::bf16)
+      if (pow2_pairs(p)) return e4m3 ? cast_pairs<true>(p, g.f, raw, w) : cast_pairs<false>(p, g.f, raw, w);
+#endif
     if (!Divide) return e4m3 ? cast<true, In>(p, MultiplyBy{g.f}, raw, w) : cast<false, In>(p, MultiplyBy{g.f}, raw, w);
     if (g.quick)
       return e4m3 ? cast<true, In>(p, QuickDivideBy{g.f, g.y}, raw, w) : cast<false, In>(p, QuickDivideBy{g.f, g.y}, raw, w);
@@ -243,6 +247,48 @@ struct NativeCodes {
     if (C == Clamp::nan_to_min) return fminf(fmaxf(q, -p.max), p.max);
     return C == Clamp::nan_to_min_low ? fmaxf(q, -p.max) : q;
   }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // bf16 input, factor a power of two (or 0, Inf, NaN: ue8m0 and MX scales) and a clamp bound
+  // that bf16 holds: q = x * f and the clamp on bf16 pairs (mul.rn / max / min.bf16x2), then the
+  // cast of the pair widened. The same codes as the fp32 steps: x * f has x's 8 significant bits,
+  // so it is exact in bf16 wherever it is in fp32 (mul.rn.bf16x2 rounds the exact product once:
+  // kernels/norm/PERF.md), Inf alike; below 2^-126 both are below every fp8 subnormal and cast to
+  // the zero of x * f's sign; NaN is NaN in both.
+  ULPGATE_DEVICE static bool pow2_pairs(const QuantMath& p) {
+    return (p.pow2 || p.mx != quant::MxRule::none) && (C == Clamp::none || (dev::as_uint(p.max) & 0xffffu) == 0);
+  }
+  ULPGATE_DEVICE static uint32_t bf16x2_op(uint32_t a, uint32_t b, int op) {
+    uint32_t r;
+    if (op == 0) asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+    else if (op == 1) asm("max.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+    else asm("min.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+  }
+  template <bool E4M3, int Cn, int N = 8>
+  ULPGATE_DEVICE static void cast_pairs(const QuantMath& p, float f, const Raw<Format::bf16> (&raw)[Cn],
+                                        CodeWord<N> (&w)[Cn]) {
+    const uint32_t f2 = (dev::as_uint(f) >> 16) * 0x10001u;  // exact: f's low half is zero
+    const uint32_t hi2 = (dev::as_uint(p.max) >> 16) * 0x10001u, lo2 = hi2 | 0x80008000u;
+    ULPGATE_UNROLL
+    for (int c = 0; c < Cn; ++c) {
+      uint32_t x[4], words[2];
+      memcpy(x, raw[c].v, 16);
+      ULPGATE_UNROLL
+      for (int k = 0; k < 4; ++k) {
+        x[k] = bf16x2_op(x[k], f2, 0);
+        if (C != Clamp::none) x[k] = bf16x2_op(x[k], lo2, 1);
+        if (C == Clamp::nan_to_min) x[k] = bf16x2_op(x[k], hi2, 2);
+      }
+      ULPGATE_UNROLL
+      for (int k = 0; k < 4; k += 2) {
+        const float a = dev::as_float(x[k] << 16), b = dev::as_float(x[k] & 0xffff0000u);
+        const float c2 = dev::as_float(x[k + 1] << 16), d = dev::as_float(x[k + 1] & 0xffff0000u);
+        words[k / 2] = E4M3 ? dev::cvt_e4m3x4(a, b, c2, d) : dev::cvt_e5m2x4(a, b, c2, d);
+      }
+      memcpy(&w[c], words, sizeof(words));
+    }
+  }
+#endif
   template <bool E4M3, Format In, class Factor, int Cn, int N = Chunk<In>::size>
   ULPGATE_DEVICE static void cast(const QuantMath& p, Factor f, const Raw<In> (&raw)[Cn], CodeWord<N> (&w)[Cn]) {
     ULPGATE_UNROLL

@@ -12,7 +12,7 @@
 
 namespace ulpgate::quant_kernels {
 
-ULPGATE_DEVICE int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+ULPGATE_HOST_DEVICE inline int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
 // The ue8m0 byte of a power-of-two scale (what layout.cpp's pack stores): its exponent field;
 // 2^-127 (subnormal) is code 0; Inf and NaN are the NaN byte.
@@ -25,12 +25,25 @@ struct ScaleStore {
   quant::Layout layout;
   int64_t m, g;  // the logical [M, G] scale matrix
   uint8_t* base;
+  // offset(r, c) as r * row_step + (c / 4) * quad_step + (c % 4) * col_step: every layout but the
+  // MX swizzle is that affine map (read off offset() itself by with_steps, on the host).
+  bool affine = false;
+  bool bytes = false;  // bytes_layout()
+  int64_t row_step = 0, quad_step = 0, col_step = 0;
 
-  ULPGATE_DEVICE bool bytes_layout() const {  // ue8m0 bytes, not fp32 values
+  ULPGATE_HOST_DEVICE ScaleStore with_steps() const {
+    ScaleStore s = *this;
+    s.affine = layout != quant::Layout::mx_swizzle_128x4;
+    s.bytes = bytes_layout();
+    s.row_step = offset(1, 0), s.quad_step = offset(0, 4), s.col_step = offset(0, 1);
+    return s;
+  }
+
+  ULPGATE_HOST_DEVICE bool bytes_layout() const {  // ue8m0 bytes, not fp32 values
     return layout == quant::Layout::ue8m0_packed || layout == quant::Layout::mx_swizzle_128x4 ||
            layout == quant::Layout::mx_row;
   }
-  ULPGATE_DEVICE int64_t padded_rows() const {
+  ULPGATE_HOST_DEVICE int64_t padded_rows() const {
     switch (layout) {
       case quant::Layout::col_tma:
       case quant::Layout::ue8m0_packed: return align_up(m, 4);
@@ -38,12 +51,12 @@ struct ScaleStore {
       default: return m;
     }
   }
-  ULPGATE_DEVICE int64_t padded_cols() const {
+  ULPGATE_HOST_DEVICE int64_t padded_cols() const {
     const bool blocks_of_4 = layout == quant::Layout::ue8m0_packed || layout == quant::Layout::mx_swizzle_128x4;
     return blocks_of_4 ? align_up(g, 4) : g;
   }
 
-  ULPGATE_DEVICE int64_t offset(int64_t r, int64_t c) const {
+  ULPGATE_HOST_DEVICE int64_t offset(int64_t r, int64_t c) const {
     switch (layout) {
       case quant::Layout::row:
       case quant::Layout::token: return 4 * (r * g + c);
@@ -67,8 +80,8 @@ struct ScaleStore {
   }
 
   ULPGATE_DEVICE void write(int64_t r, int64_t c, float s) const {
-    const int64_t at = offset(r, c);
-    if (bytes_layout())
+    const int64_t at = affine ? r * row_step + (c >> 2) * quad_step + (c & 3) * col_step : offset(r, c);
+    if (bytes)
       base[at] = ue8m0_byte(s);
     else
       write_word(at, dev::as_uint(s));
