@@ -158,6 +158,7 @@ struct RmsNorm {
   RowGeometry geo;
   quant_kernels::QuantMath quant;    // rms-quant
   quant_kernels::ScaleStore scales;  // rms-quant
+  quant_kernels::ScaleSteps steps;   // rms-quant: scales' offsets as an affine map
 
   ULPGATE_DEVICE void operator()() const {
     ULPGATE_SHARED(float, partials, kMaxWarps);
@@ -454,7 +455,8 @@ struct RmsNorm {
     const float amax = geo.grouped ? group_reduce(a, merge) : row_reduce(a, merge, partials);
     const typename Path::Group g = group(amax);
     const bool leader = geo.grouped ? (t & (geo.lanes - 1)) == 0 : t == 0;
-    if (leader && chunk_size(chunk_at(0, first)) > 0) scales.write(row, geo.grouped ? t >> geo.lane_bits : 0, g.scale);
+    if (leader && chunk_size(chunk_at(0, first)) > 0)
+      scales.write_at(steps.offset(scales, row, geo.grouped ? t >> geo.lane_bits : 0), g.scale);
     uint64_t words[kMaxSlots];  // code i of a chunk in byte i
     chunk_codes(g, c, words);
     uint8_t* dst = codes + row * h;

@@ -143,6 +143,7 @@ NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& si
       p.quant = q.math;
       p.path = quant_kernels::choose_path(q.math, arch);  // the row is in registers whatever the layout
       p.scales = q.scales;
+      p.steps = quant_kernels::ScaleSteps::of(q.scales);
       p.has_padding = q.has_padding;
       p.padding = q.padding;
     } catch (const quant_kernels::QuantError& e) {

@@ -57,6 +57,7 @@ struct NormPlan {
   quant_kernels::QuantMath quant;
   quant_kernels::ElementPath path;
   quant_kernels::ScaleStore scales;
+  quant_kernels::ScaleSteps steps;
   bool has_padding;
   LaunchConfig padding;
 };
@@ -106,7 +107,7 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
     launch(p.main, RmsNorm<F, Reduce, decltype(path), decltype(form)::value>{
                        static_cast<const T*>(io.x), static_cast<const T*>(io.residual), static_cast<const T*>(io.weight),
                        static_cast<T*>(io.y), static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, p.geo,
-                       p.quant, scales});
+                       p.quant, scales, p.steps});
   };
   const bool vectors = whole_vectors(p, io);
   auto with_path = [&](auto in) {

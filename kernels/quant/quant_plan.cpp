@@ -113,7 +113,7 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.math = make_math(spec, arch);
   p.path = in_registers ? choose_path(p.math, arch) : ElementPath::profile;
-  p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr}.with_steps();
+  p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
   const int64_t work = spec.op == quant::Op::block ? shape.m * shape.g * kBlockThreads
                                                    : spec.m * (spec.k / gs) * p.lanes;
   p.main = LaunchConfig{{blocks_for(work)}, {kBlockThreads}, 0};

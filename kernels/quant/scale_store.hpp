@@ -25,19 +25,6 @@ struct ScaleStore {
   quant::Layout layout;
   int64_t m, g;  // the logical [M, G] scale matrix
   uint8_t* base;
-  // offset(r, c) as r * row_step + (c / 4) * quad_step + (c % 4) * col_step: every layout but the
-  // MX swizzle is that affine map (read off offset() itself by with_steps, on the host).
-  bool affine = false;
-  bool bytes = false;  // bytes_layout()
-  int64_t row_step = 0, quad_step = 0, col_step = 0;
-
-  ULPGATE_HOST_DEVICE ScaleStore with_steps() const {
-    ScaleStore s = *this;
-    s.affine = layout != quant::Layout::mx_swizzle_128x4;
-    s.bytes = bytes_layout();
-    s.row_step = offset(1, 0), s.quad_step = offset(0, 4), s.col_step = offset(0, 1);
-    return s;
-  }
 
   ULPGATE_HOST_DEVICE bool bytes_layout() const {  // ue8m0 bytes, not fp32 values
     return layout == quant::Layout::ue8m0_packed || layout == quant::Layout::mx_swizzle_128x4 ||
@@ -64,11 +51,15 @@ struct ScaleStore {
       case quant::Layout::aiter_tview: return 4 * (c * m + r);
       case quant::Layout::col_tma: return 4 * (c * align_up(m, 4) + r);
       case quant::Layout::ue8m0_packed: return 4 * ((c / 4) * align_up(m, 4) + r) + c % 4;
-      case quant::Layout::mx_swizzle_128x4:
-        return ((r / 128) * (align_up(g, 4) / 4) + c / 4) * 512 + (r % 32) * 16 + ((r % 128) / 32) * 4 + c % 4;
+      case quant::Layout::mx_swizzle_128x4: return swizzle_offset(r, c);
       case quant::Layout::mx_row: return r * g + c;
     }
     return 0;
+  }
+  // The MX swizzle's map (r, c >= 0: shifts and masks).
+  ULPGATE_HOST_DEVICE int64_t swizzle_offset(int64_t r, int64_t c) const {
+    const uint64_t ur = uint64_t(r), uc = uint64_t(c), quads = uint64_t(align_up(g, 4)) / 4;
+    return int64_t(((ur / 128) * quads + uc / 4) * 512 + (ur % 32) * 16 + ((ur % 128) / 32) * 4 + uc % 4);
   }
 
   ULPGATE_DEVICE void write_word(int64_t at, uint32_t bits) const {
@@ -79,9 +70,9 @@ struct ScaleStore {
 #endif
   }
 
-  ULPGATE_DEVICE void write(int64_t r, int64_t c, float s) const {
-    const int64_t at = affine ? r * row_step + (c >> 2) * quad_step + (c & 3) * col_step : offset(r, c);
-    if (bytes)
+  ULPGATE_DEVICE void write(int64_t r, int64_t c, float s) const { write_at(offset(r, c), s); }
+  ULPGATE_DEVICE void write_at(int64_t at, float s) const {
+    if (bytes_layout())
       base[at] = ue8m0_byte(s);
     else
       write_word(at, dev::as_uint(s));
@@ -93,6 +84,24 @@ struct ScaleStore {
       write_word(offset(r, c), dev::as_uint(1.0f));
     else
       base[offset(r, c)] = 0;
+  }
+};
+
+// A store's offset(r, c) as r * row + (c / 4) * quad + (c % 4) * col: every layout but the MX
+// swizzle is that affine map, read off offset() itself once per launch, so a kernel's store is two
+// multiply-adds instead of the layout switch (the fused norm kernels; kernels/norm/PERF.md).
+// Separate from ScaleStore: a larger ScaleStore slowed quant.mx's swizzle kernel by 10% on the
+// H200 whatever its store did (kernels/quant/PERF.md).
+struct ScaleSteps {
+  bool affine = false;
+  int64_t row = 0, quad = 0, col = 0;
+
+  static ScaleSteps of(const ScaleStore& s) {
+    if (s.layout == quant::Layout::mx_swizzle_128x4) return {};
+    return {true, s.offset(1, 0), s.offset(0, 4), s.offset(0, 1)};
+  }
+  ULPGATE_DEVICE int64_t offset(const ScaleStore& s, int64_t r, int64_t c) const {
+    return affine ? r * row + (c >> 2) * quad + (c & 3) * col : s.swizzle_offset(r, c);
   }
 };
 
