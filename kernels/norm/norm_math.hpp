@@ -115,16 +115,8 @@ template <> struct Elem<Format::bf16> {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   // mul.rn.bf16x2: the exact product rounded once, subnormals kept (checked against mul_round for
   // every pair of bf16 values on the H200: kernels/norm/PERF.md); max.bf16x2 is exact.
-  ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
-    uint32_t r;
-    asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-  }
-  ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) {
-    uint32_t r;
-    asm("{ .reg .b32 t; abs.bf16x2 t, %2; max.bf16x2 %0, %1, t; }" : "=r"(r) : "r"(m), "r"(x));
-    return r;
-  }
+  ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) { return dev::mul_bf16x2(a, b); }
+  ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) { return dev::max_bf16x2(m, dev::abs_bf16x2(x)); }
 #else
   ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
     return pair_word(mul_round(T(a), T(b)), mul_round(T(a >> 16), T(b >> 16)));

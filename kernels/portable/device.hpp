@@ -264,6 +264,26 @@ ULPGATE_DEVICE uint8_t cvt_ue8m0(float x, Ue8m0Round r) {
 ULPGATE_DEVICE uint32_t cvt_e4m3x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e4m3", cvt_e4m3); }
 ULPGATE_DEVICE uint32_t cvt_e5m2x4(float a, float b, float c, float d) { ULPGATE_CVT_X4("e5m2", cvt_e5m2); }
 #undef ULPGATE_CVT_X4
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+// bf16 pair operations (sm_90+), IEEE per half: mul.rn rounds the exact product once, subnormals
+// kept; max and min return the other operand of a NaN. No host form: callers keep their portable
+// arithmetic for other targets and say why it gives the same values.
+#define ULPGATE_BF16X2_OP(name, op)                                     \
+  ULPGATE_DEVICE uint32_t name(uint32_t a, uint32_t b) {                \
+    uint32_t r;                                                         \
+    asm(op " %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));                  \
+    return r;                                                           \
+  }
+ULPGATE_BF16X2_OP(mul_bf16x2, "mul.rn.bf16x2")
+ULPGATE_BF16X2_OP(max_bf16x2, "max.bf16x2")
+ULPGATE_BF16X2_OP(min_bf16x2, "min.bf16x2")
+#undef ULPGATE_BF16X2_OP
+ULPGATE_DEVICE uint32_t abs_bf16x2(uint32_t a) {
+  uint32_t r;
+  asm("abs.bf16x2 %0, %1;" : "=r"(r) : "r"(a));
+  return r;
+}
+#endif
 // max.NaN.f32 (sm_80+): one instruction; its NaN is the canonical 0x7fffffff.
 ULPGATE_DEVICE float fmax_nan(float a, float b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

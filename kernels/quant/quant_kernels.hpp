@@ -257,13 +257,6 @@ struct NativeCodes {
   ULPGATE_DEVICE static bool pow2_pairs(const QuantMath& p) {
     return (p.pow2 || p.mx != quant::MxRule::none) && (C == Clamp::none || (dev::as_uint(p.max) & 0xffffu) == 0);
   }
-  ULPGATE_DEVICE static uint32_t bf16x2_op(uint32_t a, uint32_t b, int op) {
-    uint32_t r;
-    if (op == 0) asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
-    else if (op == 1) asm("max.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
-    else asm("min.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-  }
   template <bool E4M3, int Cn, int N = 8>
   ULPGATE_DEVICE static void cast_pairs(const QuantMath& p, float f, const Raw<Format::bf16> (&raw)[Cn],
                                         CodeWord<N> (&w)[Cn]) {
@@ -275,9 +268,9 @@ struct NativeCodes {
       memcpy(x, raw[c].v, 16);
       ULPGATE_UNROLL
       for (int k = 0; k < 4; ++k) {
-        x[k] = bf16x2_op(x[k], f2, 0);
-        if (C != Clamp::none) x[k] = bf16x2_op(x[k], lo2, 1);
-        if (C == Clamp::nan_to_min) x[k] = bf16x2_op(x[k], hi2, 2);
+        x[k] = dev::mul_bf16x2(x[k], f2);
+        if (C != Clamp::none) x[k] = dev::max_bf16x2(x[k], lo2);
+        if (C == Clamp::nan_to_min) x[k] = dev::min_bf16x2(x[k], hi2);
       }
       ULPGATE_UNROLL
       for (int k = 0; k < 4; k += 2) {
