@@ -17,6 +17,8 @@
 //               0-7 ... d's in 24-31, each cvt_e4m3 / cvt_e5m2 of its value (two instructions
 //               where the arch converts pairs)
 //   max         dev::fmax_nan(a, b): a NaN (any bits) when a or b is NaN, else fmaxf(a, b)
+//   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
+//               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //
 // Writing a kernel: a functor whose operator() is ULPGATE_DEVICE. Template only on what the
 // hardware needs at compile time (warp size, element type); the rest is runtime data.
