@@ -76,15 +76,13 @@ ULPGATE_DEVICE float amax_merge(float a, float b, bool propagate) {
 // ---- scales ------------------------------------------------------------------------------------
 
 // ue8m0 by exponent bits: exponent + 1 if the mantissa is nonzero (reference pow2_by_bits).
+// Selects, not branches: it runs once per group in the kernels' hot path.
 ULPGATE_DEVICE float pow2_by_bits(float s, bool exp_clamp) {
-  if (is_nan(s)) return s;
   const uint32_t bits = dev::as_uint(s) & 0x7fffffffu;
-  int e = int(bits >> 23);
-  if (bits & 0x7fffffu) e += 1;
+  int e = int(bits >> 23) + ((bits & 0x7fffffu) != 0 ? 1 : 0);
   if (exp_clamp) e = e < 1 ? 1 : (e > 254 ? 254 : e);
-  if (e >= 255) return infinity();
-  if (e == 0) return pow2_float(-127);
-  return dev::as_float(uint32_t(e) << 23);
+  const uint32_t p = e >= 255 ? 0x7f800000u : (e == 0 ? 0x00400000u : uint32_t(e) << 23);  // Inf, 2^-127
+  return is_nan(s) ? s : dev::as_float(p);
 }
 
 // exp2(ceil(log2 s)) with the reference's model of log2f: log2 in double, rounded to float
@@ -123,12 +121,13 @@ ULPGATE_DEVICE float mx_scale(const QuantMath& p, float amax) {
 ULPGATE_DEVICE float group_scale(const QuantMath& p, float amax) {
   if (p.mx != quant::MxRule::none) return mx_scale(p, amax);
   if (is_nan(amax)) return amax;
-  const float a = p.amax_floor > 0 ? fmaxf(amax, p.amax_floor) : amax;
-  float s = p.scale_op == quant::ScaleOp::divide ? div_rn(a, p.max) : a * div_rn(1.0f, p.max);
+  // The floors as maxima: a floor of 0 (none) leaves amax >= 0 and s >= 0 as they are.
+  const float a = fmaxf(amax, p.amax_floor);
+  const float s = p.scale_op == quant::ScaleOp::divide ? div_rn(a, p.max) : a * div_rn(1.0f, p.max);
   if (!p.pow2) return s;
-  if (p.scale_floor > 0) s = fmaxf(s, p.scale_floor);
-  return p.pow2_rule == quant::Pow2Rule::exponent_bits ? pow2_by_bits(s, p.exp_clamp)
-                                                       : pow2_by_log2(s, p.exp_clamp);
+  const float f = fmaxf(s, p.scale_floor);
+  return p.pow2_rule == quant::Pow2Rule::exponent_bits ? pow2_by_bits(f, p.exp_clamp)
+                                                       : pow2_by_log2(f, p.exp_clamp);
 }
 
 // ---- codes -------------------------------------------------------------------------------------
