@@ -49,6 +49,11 @@ inline constexpr int kMaxRowThreads = 512;   // the widest row: 512 x 4 x 8 = 16
                                              // block of 512 threads has 128 registers a thread
 inline constexpr int kMaxWarps = 1024 / 32;  // partial sums of one row (and of any block)
 
+// Four partial results of a row's warps: one 16-byte shared-memory read.
+struct alignas(16) Quad {
+  float v[4];
+};
+
 // How rows are spread over threads (norm_plan.cpp chooses it).
 struct RowGeometry {
   int row_threads;     // threads per row: a power of two <= warp size, or a multiple of it
@@ -145,7 +150,7 @@ struct RmsNorm {
   // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills;
   // element accesses need about 130.
   static constexpr int kMaxRegisters =
-      !K.vectors ? 128 : K.op == norm::Op::rms_add ? 72 : K.rounded_y ? 56 : 64;
+      !K.vectors ? 128 : K.fp32_z ? 80 : K.op == norm::Op::rms_add ? 72 : K.rounded_y ? 56 : 64;
 
   const T* x;
   const T* residual;   // rms-add
@@ -161,7 +166,7 @@ struct RmsNorm {
   quant_kernels::ScaleSteps steps;   // rms-quant: scales' offsets as an affine map
 
   ULPGATE_DEVICE void operator()() const {
-    ULPGATE_SHARED(float, partials, kMaxWarps);
+    ULPGATE_SHARED(Quad, partials, kMaxWarps / 4);
     // The thread's place by shifts (rows sharing a block and quant groups are powers of two wide):
     // t in its row, its first chunk, its row in the block.
     const unsigned tid = dev::thread_rank();
@@ -175,15 +180,20 @@ struct RmsNorm {
       normalize_row(row, t, first, partials);
   }
 
-  ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, float* partials) const {
+  ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, Quad* partials) const {
     const int64_t base = row * h;
     // Every load of the row is issued before any value is used: the weights first, as the
     // rms-add residual store that follows the row's loads would keep the compiler from moving
     // them up (residual_out may alias weight), adding an L2 round trip to every row.
     Raw w[kMaxSlots];
-    load_chunks(weight, 0, first, w);
     Z z;
-    load_row(base, first, z);
+    if (whole_run(first)) {
+      load_chunks<true>(weight, 0, first, w);
+      load_row<true>(base, first, z);
+    } else {
+      load_chunks<false>(weight, 0, first, w);
+      load_row<false>(base, first, z);
+    }
     float sum = 0.0f;
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
@@ -209,6 +219,13 @@ struct RmsNorm {
     const int n = int(h) - at;
     return n >= V ? V : (n > 0 ? n : 0);
   }
+  // Whether each of the thread's chunks is a whole vector in the row, as in the rows of the
+  // common shapes: then its loads need no bound and no zeroing. Not for rms-add: the compiler
+  // copies the residual's sum and store along with the loads, which lengthens every row (one
+  // 512-thread row per SM at H = 16384: 80% of copy instead of 97%; kernels/norm/PERF.md).
+  ULPGATE_DEVICE bool whole_run(int first) const {
+    return K.vectors && K.op != norm::Op::rms_add && chunk_at(kMaxSlots - 1, first) < int(h);
+  }
 
   // The n elements at p, the rest of the chunk +0 (adds nothing to a sum or an amax). Element
   // loops are unrolled with a guard, so a chunk never leaves registers.
@@ -233,23 +250,23 @@ struct RmsNorm {
     }
   }
 
-  // Every chunk of this thread from `src` (row offset `base`), all loads issued before any use.
+  // Every chunk of this thread from `src` (row offset `base`), all loads issued before any use;
+  // Whole: whole_run. One pointer for all of them: chunk j lies j * lanes chunks past the first.
+  template <bool Whole>
   ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int first, Raw (&c)[kMaxSlots]) const {
-    const T* row = src + base;
+    const T* p = src + base + chunk_at(0, first);
     ULPGATE_UNROLL
-    for (int j = 0; j < kMaxSlots; ++j) {
-      const int at = chunk_at(j, first);
-      c[j] = load_chunk(row + at, chunk_size(at));
-    }
+    for (int j = 0; j < kMaxSlots; ++j) c[j] = load_chunk(p + j * geo.lanes * V, Whole ? V : chunk_size(chunk_at(j, first)));
   }
 
   // z = x, or for rms-add z = x + residual (fp32, or rounded to T per the profile), with the
   // rounded sum written as the new residual. Every load comes before the first store: the
   // compiler cannot know residual_out does not alias the inputs.
+  template <bool Whole>
   ULPGATE_DEVICE void load_row(int64_t base, int first, Z& z) const {
     Raw xs[kMaxSlots], rs[kMaxSlots];
-    load_chunks(x, base, first, xs);
-    if constexpr (K.op == norm::Op::rms_add) load_chunks(residual, base, first, rs);
+    load_chunks<Whole>(x, base, first, xs);
+    if constexpr (K.op == norm::Op::rms_add) load_chunks<Whole>(residual, base, first, rs);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       if constexpr (K.op != norm::Op::rms_add)
@@ -274,15 +291,23 @@ struct RmsNorm {
 
   // Every thread of the row gets op over the row's values.
   template <class Op>
-  ULPGATE_DEVICE float row_reduce(float v, const Op& op, float* partials) const {
+  ULPGATE_DEVICE float row_reduce(float v, const Op& op, Quad* partials) const {
     const int warp = dev::warp_size();
     if (geo.row_threads <= warp) return Reduce{}(v, geo.row_threads, op);
     v = Reduce{}(v, warp, op);
-    const unsigned tid = dev::thread_rank();
-    if (tid % unsigned(warp) == 0) partials[tid / unsigned(warp)] = v;
+    const unsigned tid = dev::thread_rank(), warps = unsigned(geo.row_threads / warp);
+    if (tid % unsigned(warp) == 0) partials[tid / unsigned(warp) / 4].v[tid / unsigned(warp) % 4] = v;
+    // The slots up to the next multiple of 4 hold +0, which leaves a sum of squares or an amax
+    // as it is: the partials are added in warp order, four read at a time.
+    if (tid < (0u - warps) % 4u) partials[(warps + tid) / 4].v[(warps + tid) % 4] = 0.0f;
     dev::block_sync();
-    float total = partials[0];
-    for (int w = 1; w < geo.row_threads / warp; ++w) total = op(total, partials[w]);
+    float total = 0.0f;
+    ULPGATE_UNROLL
+    for (unsigned q = 0; q < kMaxWarps / 4; ++q) {
+      if (4 * q >= warps) break;
+      const Quad p = partials[q];
+      total = op(op(op(q == 0 ? p.v[0] : op(total, p.v[0]), p.v[1]), p.v[2]), p.v[3]);
+    }
     dev::block_sync();  // partials is reused by the next reduction
     return total;
   }
@@ -450,7 +475,7 @@ struct RmsNorm {
 
   template <class Chunk>
   ULPGATE_DEVICE void quantize_chunks(int64_t row, int t, int first, const Chunk (&c)[kMaxSlots],
-                                      float* partials) const {
+                                      Quad* partials) const {
     // The amax of the lane's quant group, or of the row; a group past the row's end has lanes
     // only to take part in the shuffles.
     const AmaxOp<Path> merge{quant};
@@ -462,22 +487,23 @@ struct RmsNorm {
       scales.write_at(steps.offset(scales, row, geo.grouped ? t >> geo.lane_bits : 0), g.scale);
     uint64_t words[kMaxSlots];  // code i of a chunk in byte i
     chunk_codes(g, c, words);
-    uint8_t* dst = codes + row * h;
+    uint8_t* dst = codes + row * h + chunk_at(0, first);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      const int at = chunk_at(j, first), n = chunk_size(at);
-      if (n == V && (K.vectors || reinterpret_cast<uintptr_t>(dst + at) % 8 == 0)) {
-        quant_kernels::store_word(dst + at, words[j]);
+      const int n = chunk_size(chunk_at(j, first));
+      uint8_t* p = dst + j * geo.lanes * V;
+      if (K.vectors || (n == V && reinterpret_cast<uintptr_t>(p) % 8 == 0)) {
+        if (n == V) quant_kernels::store_word(p, words[j]);  // vectors: n is V or 0
       } else {
         ULPGATE_UNROLL
         for (int i = 0; i < V; ++i)
-          if (i < n) dst[at + i] = uint8_t(words[j] >> (8 * i));
+          if (i < n) p[i] = uint8_t(words[j] >> (8 * i));
       }
     }
   }
 
   ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
-                                   float* partials) const {
+                                   Quad* partials) const {
     if constexpr (K.rounded_y) {
       Raw y[kMaxSlots];
       rounded_outputs(first, r, w, z, y);
