@@ -302,7 +302,6 @@ struct RmsNorm {
     if (tid < (0u - warps) % 4u) partials[(warps + tid) / 4].v[(warps + tid) % 4] = 0.0f;
     dev::block_sync();
     float total = 0.0f;
-    ULPGATE_UNROLL
     for (unsigned q = 0; q < kMaxWarps / 4; ++q) {
       if (4 * q >= warps) break;
       const Quad p = partials[q];
