@@ -147,8 +147,8 @@ struct RmsNorm {
   using Z = RowValues<E, K.fp32_z>;
   // Registers per thread (CUDA), as measured on the H200 (kernels/norm/PERF.md): 64 lets four
   // 224-thread rows (H = 7168) or two 512-thread rows (H = 16384) share a multiprocessor, 56 five
-  // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills;
-  // element accesses need about 130.
+  // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills,
+  // and 80 with AITER's fp32 z; element accesses need about 130.
   static constexpr int kMaxRegisters =
       !K.vectors ? 128 : K.fp32_z ? 80 : K.op == norm::Op::rms_add ? 72 : K.rounded_y ? 56 : 64;
 
@@ -256,7 +256,8 @@ struct RmsNorm {
   ULPGATE_DEVICE void load_chunks(const T* src, int64_t base, int first, Raw (&c)[kMaxSlots]) const {
     const T* p = src + base + chunk_at(0, first);
     ULPGATE_UNROLL
-    for (int j = 0; j < kMaxSlots; ++j) c[j] = load_chunk(p + j * geo.lanes * V, Whole ? V : chunk_size(chunk_at(j, first)));
+    for (int j = 0; j < kMaxSlots; ++j)
+      c[j] = load_chunk(p + j * geo.lanes * V, Whole ? V : chunk_size(chunk_at(j, first)));
   }
 
   // z = x, or for rms-add z = x + residual (fp32, or rounded to T per the profile), with the
