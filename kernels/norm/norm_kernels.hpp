@@ -62,6 +62,7 @@ struct RowGeometry {
   bool grouped;        // rms-quant per group: a run is one quant group (else the whole row)
   int row_bits;        // log2(row_threads) where rows_per_block > 1 (then a power of two)
   int lane_bits;       // log2(lanes) where grouped (then a power of two)
+  int64_t ahead = 0;   // a row's first thread asks L2 for the input row this far on (0: none)
 };
 
 // Combining two partial results of a reduction. Both are symmetric in their operands, so every
@@ -180,6 +181,17 @@ struct RmsNorm {
       normalize_row(row, t, first, partials);
   }
 
+  // The input of row `row`, as DRAM reads that complete into L2 while this block works: by the
+  // time the block that normalizes it loads it, it is an L2 hit, so fewer of a multiprocessor's
+  // rows sit waiting on DRAM (kernels/norm/PERF.md). Whole vector rows only (the bulk prefetch
+  // needs 16-byte aligned, 16-byte multiple ranges).
+  ULPGATE_DEVICE void prefetch_row(int64_t row) const {
+    if (!K.vectors || row >= m) return;
+    const uint32_t bytes = uint32_t(h * int64_t(sizeof(T)));
+    dev::prefetch_l2(x + row * h, bytes);
+    if constexpr (K.op == norm::Op::rms_add) dev::prefetch_l2(residual + row * h, bytes);
+  }
+
   ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, Quad* partials) const {
     const int64_t base = row * h;
     // Every load of the row is issued before any value is used: the weights first, as the
@@ -194,6 +206,7 @@ struct RmsNorm {
       load_chunks<false>(weight, 0, first, w);
       load_row<false>(base, first, z);
     }
+    if (t == 0 && geo.ahead > 0) prefetch_row(row + geo.ahead);  // once per row, its loads issued
     float sum = 0.0f;
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {

@@ -80,6 +80,18 @@ RowGeometry choose_geometry(int64_t h, int warp, int lanes) {
   return g;
 }
 
+// How far ahead of its own row a block asks L2 for input (RmsNorm::prefetch_row): about this many
+// bytes of rows. On the H200, 3.7-4.6 MB of rows ahead gave the fastest rms-quant and rms at
+// H = 7168 (+5.5 and +1.9 points of copy); 7 MB and more made them slower than no prefetch, the
+// rows evicted from L2 before their blocks read them. rms-add reads two rows and writes one, and
+// its prefetch measured between -1 and +3 points: none (kernels/norm/PERF.md).
+constexpr int64_t kPrefetchBytes = int64_t(4) << 20;
+
+int64_t prefetch_rows(const norm::Spec& spec) {
+  if (spec.has_residual()) return 0;
+  return std::max<int64_t>(1, kPrefetchBytes / (spec.h * element_bytes(spec.dtype)));
+}
+
 unsigned blocks_for(int64_t units) { return unsigned(std::clamp<int64_t>(units, 1, kMaxBlocks)); }
 
 }  // namespace
@@ -131,6 +143,7 @@ NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& si
   p.h = spec.h;
   p.math = make_math(*spec.profile);
   p.geo = choose_geometry(spec.h, arch.warp_size, group_lanes(spec, arch.warp_size));
+  p.geo.ahead = prefetch_rows(spec);
   const unsigned block = unsigned(p.geo.row_threads * p.geo.rows_per_block);
   p.main = LaunchConfig{{blocks_for(ceil_div(spec.m, p.geo.rows_per_block))}, {block}, 0};
   if (spec.quantizes()) {

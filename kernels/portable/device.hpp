@@ -19,6 +19,8 @@
 //   max         dev::fmax_nan(a, b): a NaN (any bits) when a or b is NaN, else fmaxf(a, b)
 //   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
+//   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
+//               aligned, bytes a multiple of 16); changes no value, does nothing off sm_90
 //
 // Writing a kernel: a functor whose operator() is ULPGATE_DEVICE. Template only on what the
 // hardware needs at compile time (warp size, element type); the rest is runtime data.
@@ -428,6 +430,17 @@ ULPGATE_DEVICE float fmax_nan(float a, float b) {
   return nan ? as_float(0x7fc00000u) : fmaxf(a, b);
 }
 #endif
+
+// cp.async.bulk.prefetch.L2 (sm_90+): one instruction asks for a whole contiguous range and
+// returns at once, so a block can start the DRAM reads of a row it will need later without
+// holding registers or shared memory for it. Elsewhere nothing (a hint, never a value).
+ULPGATE_DEVICE void prefetch_l2(const void* p, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes));
+#else
+  (void)p, (void)bytes;
+#endif
+}
 
 ULPGATE_DEVICE float bf16_to_float(uint16_t b) { return as_float(uint32_t(b) << 16); }
 // Exact widening of IEEE binary16 bits (subnormals scale exactly by 2^-24).
