@@ -328,10 +328,9 @@ struct RmsNorm {
   // ---- outputs -------------------------------------------------------------------------------
 
   // Elements 2k, 2k + 1 of chunk j before the last rounding: T(z * r) * w (round twice) or
-  // (z * r) * w. For bf16, T(z * r) * w in fp32 is the exact product but below 2^-126, where it
-  // rounds before the last rounding does (the reference rounds once); the rms-quant kernel on T
-  // bits rounds once (rounded_outputs). Taking the pair multiply here too is left to do: y needs
-  // the canonical NaN repaired per pair, measured against rms's 97% (kernels/norm/PERF.md).
+  // (z * r) * w. T(z * r) * w in fp32 rounded to T is the exact product rounded once, as the
+  // reference computes it: fp16 products are exact in fp32, and bf16 products round in fp32 only
+  // below 2^-133, never to another bf16 value (NormMath.Bf16ProductsRoundedThroughFp32AreRoundedOnce).
   template <bool Twice>
   ULPGATE_DEVICE void normalized(const Z& z, const Raw (&w)[kMaxSlots], float r, int j, int k, float& a,
                                  float& b) const {

@@ -78,8 +78,9 @@ ULPGATE_DEVICE uint32_t word_of(const Pair& p) {
 #endif
 
 // T(a * b) of two T values a and b, rounded once (the reference's T(T(z r) w): the product is
-// exact in double). bf16: exact in fp32 too unless below 2^-126, where fp32 would round it first;
-// there it is rounded to bf16's subnormal quantum 2^-133 directly. fp16: always exact in fp32.
+// exact in double). bf16: exact in fp32 too unless below 2^-126; there it is rounded to bf16's
+// subnormal quantum 2^-133 directly (the fp32 product rounded to bf16 gives the same bits, but
+// this form does not lean on that). fp16: always exact in fp32.
 ULPGATE_DEVICE uint16_t mul_round_bf16(uint16_t a, uint16_t b) {
   const double p = double(dev::bf16_to_float(a)) * double(dev::bf16_to_float(b));
   if (!(fabs(p) < 0x1p-126)) return narrow_bf16(float(p));  // normal, Inf or NaN

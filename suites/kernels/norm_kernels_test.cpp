@@ -582,6 +582,28 @@ TEST(NormMath, PairProductsAreTheExactProductRoundedOnce) {
   EXPECT_EQ(wrong[1], 0) << "fp16";
 }
 
+// rms and rms-add compute the round-twice output T(T(z r) w) as the fp32 product of the two bf16
+// values rounded to bf16. That is the exact product rounded once for every pair: fp32 rounds a
+// product of two bf16 values (16 significant bits) only below 2^-133, and there never onto the
+// only bf16 rounding boundary in reach (2^-134) nor across it. Complete: a product is
+// sa * sb * 2^e for significands sa, sb < 2^8, and both roundings depend on sa * sb and e alone;
+// e covers every product from far below bf16's smallest subnormal to the fp32 normal range.
+// (Checked once for all 2^32 pairs too, 0 differences.)
+TEST(NormMath, Bf16ProductsRoundedThroughFp32AreRoundedOnce) {
+  int64_t wrong = 0, subnormal = 0;
+  for (int sa = 1; sa < 256; ++sa)
+    for (int sb = 1; sb < 256; ++sb)
+      for (int e = -175; e <= -110; ++e) {
+        const float a = std::ldexp(float(sa), e + 133), b = std::ldexp(float(sb), -133);  // both bf16 values
+        const double exact = double(a) * double(b);
+        const uint16_t want = uint16_t(encode(exact, Conversion{Format::bf16, Overflow::nosat, Rounding::rne}));
+        wrong += norm_kernels::narrow_bf16(a * b) != want;
+        subnormal += std::fabs(exact) < 0x1p-126 && want != 0;
+      }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GT(subnormal, 500000);  // the range where fp32 could round first is covered (520136)
+}
+
 #if defined(ULPGATE_HAVE_CUDA)
 // The device's pair multiply (bf16: mul.rn.bf16x2) is the same rounding for all 2^32 pairs, so the
 // fused quantizer may use it (kernels/norm/PERF.md).
