@@ -1,5 +1,7 @@
 // `ulpgate list | run | gate | golden update | repro`: selecting cases, running them on a
 // backend, reporting, and gating against golden/<arch>/<family>.csv.
+#include <fnmatch.h>
+
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -33,40 +35,68 @@ std::string today() {
   return buf;
 }
 
-// as_backend: judge this run as if it came from another backend, so the host emulation at an
-// arch's semantics can be gated against that arch's hardware golden rows (a prediction check).
-int run_gate(const Selection& s, const std::string& golden_dir, const std::string& as_backend,
-             const std::string& known_differences, const ReportOptions& ro) {
-  SweepResult sw = sweep(s);
-  if (!as_backend.empty())
-    for (CaseResult& r : sw.results) r.backend = as_backend;
-  write_reports(sw.results, ro);
-  // Golden rows of cases this run did not select are out of scope, not "missing".
-  std::set<std::string, std::less<>> ids, backends;
-  for (std::string& id : select_cases(s)) ids.insert(std::move(id));
-  for (const CaseResult& r : sw.results) backends.insert(r.backend);
-  const RunScope scope = [&](std::string_view id, std::string_view backend) {
-    return ids.contains(id) && backends.contains(backend);
+struct GateOptions {
+  std::string golden_dir;
+  std::string as_backend;         // judge the run as if it came from this backend (e.g. cuda@sm90)
+  std::string known_differences;  // CSV case_id,reason of explained prediction drifts
+  bool allow_new = false;         // cases without a golden row pass instead of failing
+};
+
+// The golden files a selection is gated against, one per family it has cases of. A missing
+// directory or file is bad input (exit 2), never "everything is new": a typo in a CI path must
+// not turn the gate off. Checked before anything runs.
+std::map<std::string_view, fs::path> golden_files(const Selection& s, const std::string& golden_dir) {
+  if (!fs::is_directory(golden_dir))
+    throw UsageError("gate: golden directory '" + golden_dir + "' does not exist (golden/<arch>, e.g. golden/host)");
+  std::map<std::string_view, fs::path> files;
+  for (const std::string& id : select_cases(s)) {
+    const OpFamily& f = family_of(id);
+    if (files.contains(f.name)) continue;
+    const fs::path path = golden_path(golden_dir, f.name);
+    if (!fs::exists(path))
+      throw UsageError("gate: no golden file " + path.string() + " for the " + std::string(f.name) +
+                       " cases of this run (create it with `ulpgate golden update`, or gate with --filter)");
+    files[f.name] = path;
+  }
+  return files;
+}
+
+// Golden rows in the run's scope: ids the selection's glob (or --case) matches, whether or not
+// the catalog still has them, of the backends that ran. A row in scope that did not run is missing.
+RunScope run_scope(const Selection& s, const std::vector<CaseResult>& results) {
+  std::set<std::string, std::less<>> backends;
+  for (const CaseResult& r : results) backends.insert(r.backend);
+  return [s, backends](std::string_view id, std::string_view backend) {
+    const bool selected = s.case_id.empty() ? fnmatch(s.filter.c_str(), std::string(id).c_str(), 0) == 0
+                                            : id == s.case_id;
+    return selected && backends.contains(backend);
   };
+}
+
+int run_gate(const Selection& s, const GateOptions& g, const ReportOptions& ro) {
+  const auto files = golden_files(s, g.golden_dir);
+  SweepResult sw = sweep(s);
+  if (!g.as_backend.empty())
+    for (CaseResult& r : sw.results) r.backend = g.as_backend;
+  write_reports(sw.results, ro);
+  const RunScope scope = run_scope(s, sw.results);
   GateReport report;
-  for (const OpFamily& f : families()) {
+  for (const auto& [family, path] : files) {
     std::vector<CaseResult> run;
     for (const CaseResult& r : sw.results)
-      if (r.family == f.name) run.push_back(r);
-    const fs::path path = golden_path(golden_dir, f.name);
-    if (run.empty() && !fs::exists(path)) continue;
-    if (!fs::exists(path)) std::printf("gate: no %s: every %s case is new\n", path.c_str(), std::string(f.name).c_str());
-    const GateReport part = gate(run, fs::exists(path) ? read_golden(path).rows : std::vector<GoldenRow>{}, scope);
+      if (r.family == family) run.push_back(r);
+    const GateReport part = gate(run, read_golden(path).rows, scope);
     report.entries.insert(report.entries.end(), part.entries.begin(), part.entries.end());
     for (size_t i = 0; i < report.counts.size(); ++i) report.counts[i] += part.counts[i];
   }
-  if (!known_differences.empty()) apply_known_differences(report, known_differences);
+  if (!g.known_differences.empty()) apply_known_differences(report, g.known_differences);
   for (const GateEntry& e : report.entries)
     if (e.cls != GateClass::identical || !e.detail.empty())
       std::printf("%-10s %s [%s] %s\n", std::string(gate_class_name(e.cls)).c_str(), e.case_id.c_str(),
                   e.backend.c_str(), e.detail.c_str());
-  std::printf("gate %s: %s\n", golden_dir.c_str(), gate_summary(report).c_str());
-  return gate_exit_code(report);
+  std::printf("gate %s: %s%s\n", g.golden_dir.c_str(), gate_summary(report).c_str(),
+              g.allow_new && report.count(GateClass::new_case) ? " (new cases allowed)" : "");
+  return gate_exit_code(report, g.allow_new);
 }
 
 struct HardwareInfo {
@@ -121,7 +151,8 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
 void add_run_commands(CLI::App& app, int& rc) {
   static Selection sel;
   static ReportOptions ro;
-  static std::string golden_dir, as_backend, known_differences, arch, root = "golden", repro_id, dump_dir;
+  static GateOptions go;
+  static std::string arch, root = "golden", repro_id, dump_dir;
   static HardwareInfo hw;
 
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
@@ -140,14 +171,19 @@ void add_run_commands(CLI::App& app, int& rc) {
     rc = sw.any_failed ? kFail : kPass;
   });
 
-  auto* gate_cmd = app.add_subcommand("gate", "run and compare with golden/<arch>: exit 1 on regression or drift");
+  auto* gate_cmd = app.add_subcommand(
+      "gate",
+      "run and compare with golden/<arch>/<family>.csv. Exit 1 on regression, drift (bits changed within "
+      "budget), missing (a golden row in the run's scope that did not run) or new (a case without a golden row, "
+      "unless --allow-new); exit 2 when the golden directory or a family's file does not exist");
   add_selection(gate_cmd, sel);
   add_report_options(gate_cmd, ro);
-  gate_cmd->add_option("--golden", golden_dir, "golden/<arch>")->required();
-  gate_cmd->add_option("--as-backend", as_backend, "compare with the golden rows of this backend (e.g. cuda@sm90)");
-  gate_cmd->add_option("--known-differences", known_differences,
+  gate_cmd->add_option("--golden", go.golden_dir, "golden/<arch>: must exist, with a file per family run")->required();
+  gate_cmd->add_flag("--allow-new", go.allow_new, "cases without a golden row pass (reported as new)");
+  gate_cmd->add_option("--as-backend", go.as_backend, "compare with the golden rows of this backend (e.g. cuda@sm90)");
+  gate_cmd->add_option("--known-differences", go.known_differences,
                        "CSV case_id,reason: explained drifts of a prediction (e.g. golden/sm90/emulation-differences.csv)");
-  gate_cmd->callback([&] { rc = run_gate(sel, golden_dir, as_backend, known_differences, ro); });
+  gate_cmd->callback([&] { rc = run_gate(sel, go, ro); });
 
   auto* golden = app.add_subcommand("golden", "golden-file maintenance");
   golden->require_subcommand(1);

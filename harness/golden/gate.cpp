@@ -67,8 +67,10 @@ std::string gate_summary(const GateReport& report) {
   return s;
 }
 
-int gate_exit_code(const GateReport& report) {
-  return report.count(GateClass::drift) + report.count(GateClass::regression) > 0 ? 1 : 0;
+int gate_exit_code(const GateReport& report, bool allow_new) {
+  const size_t failing = report.count(GateClass::drift) + report.count(GateClass::regression) +
+                         report.count(GateClass::missing) + (allow_new ? 0 : report.count(GateClass::new_case));
+  return failing > 0 ? 1 : 0;
 }
 
 void apply_known_differences(GateReport& report, const std::filesystem::path& file) {

@@ -3,8 +3,9 @@
 //   drift       different digest, verdict still passing: fails the gate unless the golden is
 //               updated in the same change, so every bit change is reviewed
 //   regression  the run's verdict fails (over-budget, non-finite, layout, error)
-//   new         passing, but not in the golden
-//   missing     in the golden, in the run's scope, but not run
+//   new         passing, but not in the golden: fails unless the run allows new cases
+//   missing     in the golden, in the run's scope, but not run (e.g. a case that was renamed or
+//               dropped from the catalog): fails, so a golden row never disappears unnoticed
 #pragma once
 
 #include <array>
@@ -46,8 +47,8 @@ GateReport gate(std::span<const CaseResult> run, std::span<const GoldenRow> gold
 // "3 identical, 1 drift, 0 regression, 2 new, 0 missing"
 std::string gate_summary(const GateReport& report);
 
-// 1 (kFail) on any drift or regression, else 0.
-int gate_exit_code(const GateReport& report);
+// 1 (kFail) on any drift, regression or missing row, and on new cases unless allow_new; else 0.
+int gate_exit_code(const GateReport& report, bool allow_new = false);
 
 // Known, explained differences between a prediction and the hardware golden rows (a file
 // case_id,reason: e.g. golden/sm90/emulation-differences.csv, where the H200's rsqrtf is not

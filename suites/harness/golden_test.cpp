@@ -128,7 +128,7 @@ TEST(GoldenFile, MalformedFilesNameFileAndLine) {
   expect_error(head + cols + "c,host,0123456789abcdef,4,-1,4,0,0,0,0,exact\n",
                f + "4: expected max_ulp >= 0 (or inf), got '-1'");
   expect_error(head + cols + "c,host,0123456789abcdef,4,0,4,0,0,0,0,fine\n",
-               f + "4: unknown verdict 'fine': expected exact, within-budget, over-budget, non-finite, layout or error");
+               f + "4: unknown verdict 'fine': expected exact, within-budget, over-budget, non-finite, layout, out-of-bounds or error");
   expect_error(head + cols + "c,host,0123456789abcdef,4,0,4,0,0,0,exact\n",
                f + "4: too few fields: expected the columns '" + cols.substr(0, cols.size() - 1) + "'");
   expect_error(head + cols + ",host,0123456789abcdef,4,0,4,0,0,0,0,exact\n",
@@ -255,12 +255,22 @@ TEST(Gate, ClassifiesEachCase) {
   EXPECT_EQ(rep.entries[0].detail, "digest 0000000000000002 -> 0000000000000016");
 }
 
-TEST(Gate, ExitCodeFailsOnlyOnDriftOrRegression) {
+TEST(Gate, ExitCodeFailsOnDriftRegressionMissingAndNew) {
   const std::vector<GoldenRow> golden = {row("a", 1), row("b", 2)};
-  EXPECT_EQ(gate_exit_code(gate(std::vector{result("a", 1), result("c", 3)}, golden)), 0);  // new + missing
-  EXPECT_EQ(gate_exit_code(gate(std::vector{result("a", 9)}, golden)), 1);
-  EXPECT_EQ(gate_exit_code(gate(std::vector{result("c", 3, Verdict::error)}, golden)), 1);  // a new case that fails
-  EXPECT_EQ(gate_exit_code(gate(std::vector{result("a", 1, Verdict::layout)}, golden)), 1);
+  EXPECT_EQ(gate_exit_code(gate(std::vector{result("a", 1), result("b", 2)}, golden)), 0);
+  EXPECT_EQ(gate_exit_code(gate(std::vector{result("a", 9), result("b", 2)}, golden)), 1);  // drift
+  EXPECT_EQ(gate_exit_code(gate(std::vector{result("a", 1, Verdict::layout), result("b", 2)}, golden)), 1);
+  // A golden row whose case was not run (dropped or renamed) is missing: the gate fails.
+  EXPECT_EQ(gate_exit_code(gate(std::vector{result("a", 1)}, golden)), 1);
+  // A case without a golden row fails unless the run allows new cases; a failing one always does.
+  const std::vector<CaseResult> with_new = {result("a", 1), result("b", 2), result("c", 3)};
+  EXPECT_EQ(gate_exit_code(gate(with_new, golden)), 1);
+  EXPECT_EQ(gate_exit_code(gate(with_new, golden), /*allow_new=*/true), 0);
+  const std::vector<CaseResult> failing_new = {result("a", 1), result("b", 2), result("c", 3, Verdict::error)};
+  EXPECT_EQ(gate_exit_code(gate(failing_new, golden), /*allow_new=*/true), 1);
+  // An empty golden file with allow_new is the way to start one; without it, nothing passes.
+  EXPECT_EQ(gate_exit_code(gate(std::vector{result("c", 3)}, {}), /*allow_new=*/true), 0);
+  EXPECT_EQ(gate_exit_code(gate(std::vector{result("c", 3)}, {})), 1);
 }
 
 TEST(Gate, AFilteredRunDoesNotReportTheRestMissing) {

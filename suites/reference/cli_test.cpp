@@ -1,37 +1,13 @@
 // The formats commands of the built `ulpgate` binary: results, and exit code 2 with a message
 // naming the problem and the valid choices on bad input (label `harness`).
-#include <sys/wait.h>
-
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "reference/formats/formats.hpp"
+#include "suites/cli_run.hpp"
 
 namespace {
-
-struct CliRun {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-CliRun ulpgate(const std::string& args) {
-  const std::filesystem::path log = std::filesystem::temp_directory_path() /
-                                    ("ulpgate_cli_test_" + std::to_string(::getpid()) + ".log");
-  const std::string cmd = std::string(ULPGATE_BINARY) + " " + args + " > " + log.string() + " 2>&1";
-  const int raw = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::filesystem::remove(log);
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
-}
-
-bool has(const CliRun& r, const std::string& s) { return r.out.find(s) != std::string::npos; }
 
 TEST(FormatsCli, ConvertExplainsATieToEven) {
   const CliRun r = ulpgate("convert --to e4m3fn:satfinite 1.064453125 0x43e80000 0x1.8p+3");
