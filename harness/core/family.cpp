@@ -18,19 +18,45 @@ constexpr std::array kFamilies = {
 
 std::span<const OpFamily> families() { return kFamilies; }
 
+namespace {
+
+CaseResult failed(std::string case_id, std::string_view family, std::string_view profile, Verdict v,
+                  std::string message) {
+  CaseResult r;
+  r.case_id = std::move(case_id);
+  r.family = std::string(family);
+  r.profile = std::string(profile);
+  r.verdict = v;
+  r.message = std::move(message);
+  return r;
+}
+
+// The comparison's result under the verdict out-of-bounds: the writes outside come first.
+CaseResult out_of_bounds(CaseResult compared, const std::vector<guard::Violation>& violations) {
+  std::string what = guard::OutOfBounds::join(violations);
+  what += "; inside its outputs: " + std::string(verdict_name(compared.verdict));
+  if (!compared.message.empty()) what += " (" + compared.message + ")";
+  compared.verdict = Verdict::out_of_bounds;
+  compared.message = std::move(what);
+  return compared;
+}
+
+}  // namespace
+
 CaseResult judged(std::string case_id, std::string_view family, std::string_view profile,
-                  const std::function<CaseResult()>& judge) {
+                  const GuardedOutputs& outputs, const std::function<void()>& run_backend,
+                  const std::function<CaseResult()>& compare) {
+  std::vector<guard::Violation> outside;
   try {
-    return judge();
+    run_backend();
   } catch (const BackendError& e) {
-    CaseResult r;
-    r.case_id = std::move(case_id);
-    r.family = std::string(family);
-    r.profile = std::string(profile);
-    r.verdict = Verdict::error;
-    r.message = e.what();
-    return r;
+    return failed(std::move(case_id), family, profile, Verdict::error, e.what());
+  } catch (const guard::OutOfBounds& e) {
+    outside = e.violations;
   }
+  for (guard::Violation& v : outputs.violations()) outside.push_back(std::move(v));
+  CaseResult r = compare();
+  return outside.empty() ? r : out_of_bounds(std::move(r), outside);
 }
 
 void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,

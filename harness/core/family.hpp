@@ -12,6 +12,7 @@
 
 #include "harness/core/backend.hpp"
 #include "harness/core/case_result.hpp"
+#include "harness/core/guarded_outputs.hpp"
 #include "harness/report/bundle.hpp"
 
 namespace ulpgate {
@@ -26,11 +27,15 @@ struct OpFamily {
 
 std::span<const OpFamily> families();
 
-// What every family's run shares. judged() runs judge() (the backend, then the comparator) and
-// turns a BackendError into the verdict `error` with its message; stamp() records the digest of
-// the output bytes, the backend and the wall time since t0.
+// What every family's run shares. judged() runs the backend, then checks the outputs' guard
+// regions, then compares: a BackendError becomes the verdict `error` with its message; a write
+// outside an output (the host guards, or guard::OutOfBounds from a device backend's own guards)
+// becomes `out-of-bounds` naming the tensor, the side and the offset, with what the comparison
+// found inside the outputs kept in the counts. stamp() records the digest of the output bytes,
+// the backend and the wall time since t0.
 CaseResult judged(std::string case_id, std::string_view family, std::string_view profile,
-                  const std::function<CaseResult()>& judge);
+                  const GuardedOutputs& outputs, const std::function<void()>& run_backend,
+                  const std::function<CaseResult()>& compare);
 void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,
            std::chrono::steady_clock::time_point t0);
 

@@ -115,8 +115,7 @@ GoldenRow parse_row(const std::array<std::string, 11>& f, std::string_view file,
   for (int i = 0; i < 5; ++i) *counts[i] = csv::parse_count(f[5 + i], kColumns[5 + i], file, line);
   const auto verdict = parse_verdict(f[10]);
   if (!verdict)
-    csv::fail_at(file, line, "unknown verdict '" + f[10] +
-                                 "': expected exact, within-budget, over-budget, non-finite, layout or error");
+    csv::fail_at(file, line, "unknown verdict '" + f[10] + "': expected " + verdict_names());
   r.verdict = *verdict;
   return r;
 }
@@ -204,8 +203,7 @@ std::string_view golden_source_name(GoldenSource s) {
 }
 
 std::optional<Verdict> parse_verdict(std::string_view name) {
-  for (Verdict v : {Verdict::exact, Verdict::within_budget, Verdict::over_budget,
-                    Verdict::non_finite, Verdict::layout, Verdict::error})
+  for (Verdict v : kAllVerdicts)
     if (verdict_name(v) == name) return v;
   return std::nullopt;
 }

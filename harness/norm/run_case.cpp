@@ -12,19 +12,7 @@ namespace {
 
 constexpr uint16_t kPoison16 = uint16_t(quant::kPoison) * 0x0101;
 
-std::span<std::byte> bytes_of(std::vector<uint16_t>& v) { return std::as_writable_bytes(std::span(v)); }
-
-// The backend's output bytes in a fixed order: y, residual, codes, scale storage (each may be empty).
-std::vector<std::byte> output_bytes(const CaseRun& run) {
-  std::vector<std::byte> out;
-  for (const auto* part : {&run.y, &run.residual}) {
-    const auto b = std::as_bytes(std::span(*part));
-    out.insert(out.end(), b.begin(), b.end());
-  }
-  for (const auto* part : {&run.codes, &run.storage})
-    for (uint8_t v : *part) out.push_back(std::byte(v));
-  return out;
-}
+std::span<std::byte> bytes_of(std::span<uint16_t> v) { return std::as_writable_bytes(v); }
 
 }  // namespace
 
@@ -33,18 +21,24 @@ CaseRun run_case(const Case& c, Backend& backend) {
   CaseRun run;
   run.inputs = c.inputs();
   run.expected = expected(c, run.inputs.values);
-  // Outputs the op has, poisoned; the others stay empty.
-  run.y.assign(run.expected.profile.y.size(), kPoison16);
-  run.residual.assign(run.expected.profile.residual.size(), kPoison16);
-  run.codes.assign(run.expected.profile.quant.codes.size(), quant::kPoison);
-  run.storage.assign(run.expected.profile.quant.storage.size(), quant::kPoison);
-  run.result = judged(c.id(), "norm", c.spec.profile->name, [&] {
-    backend.norm(c.spec, Buffers{run.inputs.x, run.inputs.residual, run.inputs.weight, bytes_of(run.y),
-                                 bytes_of(run.residual), run.codes, run.storage});
-    return compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},
-                   quant::default_budgets());
-  });
-  stamp(run.result, output_bytes(run), backend, t0);
+  // Outputs the op has, poisoned, in the digest's order: y, residual, codes, scale storage (the
+  // others are empty).
+  const Result& p = run.expected.profile;
+  run.y = run.outputs.add("y", p.y.size(), kPoison16);
+  run.residual = run.outputs.add("residual", p.residual.size(), kPoison16);
+  run.codes = run.outputs.add("codes", p.quant.codes.size(), quant::kPoison);
+  run.storage = run.outputs.add("scales", p.quant.storage.size(), quant::kPoison);
+  run.result = judged(
+      c.id(), "norm", c.spec.profile->name, run.outputs,
+      [&] {
+        backend.norm(c.spec, Buffers{run.inputs.x, run.inputs.residual, run.inputs.weight, bytes_of(run.y),
+                                     bytes_of(run.residual), run.codes, run.storage});
+      },
+      [&] {
+        return compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},
+                       quant::default_budgets());
+      });
+  stamp(run.result, run.outputs.bytes(), backend, t0);
   return run;
 }
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "harness/core/backend.hpp"
+#include "harness/core/guarded_outputs.hpp"
 #include "harness/norm/compare.hpp"
 #include "harness/report/bundle.hpp"
 
@@ -12,8 +13,9 @@ namespace ulpgate::norm {
 struct CaseRun {
   Tensors inputs;
   Expected expected;
-  std::vector<uint16_t> y, residual;    // what the backend wrote (rms, rms-add)
-  std::vector<uint8_t> codes, storage;  // (rms-quant)
+  GuardedOutputs outputs;               // where the backend writes (guarded)
+  std::span<uint16_t> y, residual;      // in outputs: what the backend wrote (rms, rms-add)
+  std::span<uint8_t> codes, storage;    // (rms-quant)
   CaseResult result;
 };
 

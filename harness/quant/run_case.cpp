@@ -13,17 +13,14 @@ CaseRun run_case(const Case& c, Backend& backend) {
   CaseRun run;
   run.inputs = c.inputs();
   run.expected = expected(c, run.inputs);
-  run.codes.assign(run.expected.profile.codes.size(), kPoison);
-  run.storage.assign(run.expected.profile.storage.size(), kPoison);
-  run.result = judged(c.id(), "quant", c.spec.profile->name, [&] {
-    backend.quant(c.spec, c.input, run.inputs.raw, run.codes, run.storage);
-    return compare(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets());
-  });
   // The digest covers codes then scale storage (both may be empty: M = 0).
-  std::vector<std::byte> out;
-  for (const auto* part : {&run.codes, &run.storage})
-    for (uint8_t b : *part) out.push_back(std::byte(b));
-  stamp(run.result, out, backend, t0);
+  run.codes = run.outputs.add("codes", run.expected.profile.codes.size(), kPoison);
+  run.storage = run.outputs.add("scales", run.expected.profile.storage.size(), kPoison);
+  run.result = judged(
+      c.id(), "quant", c.spec.profile->name, run.outputs,
+      [&] { backend.quant(c.spec, c.input, run.inputs.raw, run.codes, run.storage); },
+      [&] { return compare(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets()); });
+  stamp(run.result, run.outputs.bytes(), backend, t0);
   return run;
 }
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "harness/core/backend.hpp"
+#include "harness/core/guarded_outputs.hpp"
 #include "harness/quant/compare.hpp"
 #include "harness/report/bundle.hpp"
 
@@ -12,7 +13,8 @@ namespace ulpgate::quant {
 struct CaseRun {
   Inputs inputs;
   Expected expected;
-  std::vector<uint8_t> codes, storage;  // what the backend wrote
+  GuardedOutputs outputs;           // where the backend writes (guarded)
+  std::span<uint8_t> codes, storage;  // in outputs: what the backend wrote
   CaseResult result;
 };
 

@@ -32,11 +32,12 @@ std::unique_ptr<Backend> host_backend(std::string_view arch) {
 // business (it judges ue8m0 storage of an Inf scale, byte 0xFF, as NaN vs Inf: see the report).
 std::string mismatch(const Case& c, Backend& b) {
   const CaseRun run = run_case(c, b);
-  if (run.codes == run.expected.profile.codes && run.storage == run.expected.profile.storage) return {};
+  const bool same_codes = std::ranges::equal(run.codes, run.expected.profile.codes);
+  if (same_codes && std::ranges::equal(run.storage, run.expected.profile.storage)) return {};
   if (!passes(run.result.verdict))
     return std::string(verdict_name(run.result.verdict)) + ": " + run.result.message +
            (run.result.first_bad.empty() ? "" : " first bad: " + run.result.first_bad[0]);
-  if (run.codes != run.expected.profile.codes) return "codes differ from the profile-exact result";
+  if (!same_codes) return "codes differ from the profile-exact result";
   return "scale storage differs from the profile-exact result";
 }
 
