@@ -6,37 +6,6 @@
 namespace ulpgate::norm_kernels {
 namespace {
 
-constexpr int kPoisonByte = 0xA5;  // what the harness poisons outputs with
-
-// Device memory mirroring one host buffer (none for an empty one), freed on scope exit.
-class DeviceCopy {
- public:
-  explicit DeviceCopy(std::size_t n) : n_(n) {
-    if (n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Malloc)(&p_, n_));
-  }
-  ~DeviceCopy() {
-    if (p_) (void)ULPGATE_GPU_API(Free)(p_);  // nothing useful to do with an error here
-  }
-  DeviceCopy(const DeviceCopy&) = delete;
-  DeviceCopy& operator=(const DeviceCopy&) = delete;
-
-  template <class T = void>
-  T* get() const { return static_cast<T*>(p_); }
-  void upload(const void* host) {
-    if (n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(p_, host, n_, ULPGATE_GPU_API(MemcpyHostToDevice)));
-  }
-  void poison() {
-    if (n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(p_, kPoisonByte, n_));
-  }
-  void download(void* host) const {
-    if (n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(host, p_, n_, ULPGATE_GPU_API(MemcpyDeviceToHost)));
-  }
-
- private:
-  void* p_ = nullptr;
-  std::size_t n_;
-};
-
 // The plan's kernels on device pointers; throws gpu::GpuError.
 void launch_plan(const NormPlan& plan, const NormPointers& io, gpu::Stream stream) {
   launch_norm(plan, io, [stream](const LaunchConfig& cfg, const auto& kernel) { gpu::launch(cfg, kernel, stream); });
@@ -74,7 +43,7 @@ struct PairProducts {
 
 PairProductCheck check_pair_products_gpu(Format dtype) {
   try {
-    DeviceCopy count(sizeof(unsigned long long)), first(PairProducts<Format::bf16>::kFirst * sizeof(uint32_t));
+    gpu::DeviceBytes count(sizeof(unsigned long long)), first(PairProducts<Format::bf16>::kFirst * sizeof(uint32_t));
     ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(count.get(), 0, sizeof(unsigned long long)));
     const LaunchConfig cfg{{0x10000u}, {256}, 0};
     if (dtype == Format::bf16)
@@ -106,22 +75,25 @@ void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io) {
   if (plan.m == 0) return;
   const bool add = plan.op == norm::Op::rms_add, quant = plan.op == norm::Op::rms_quant;
   try {
-    DeviceCopy x(io.x.size()), weight(io.weight.size()), residual(add ? io.residual.size() : 0);
-    DeviceCopy y(quant ? 0 : io.y.size()), residual_out(add ? io.residual_out.size() : 0);
-    DeviceCopy codes(quant ? io.codes.size() : 0), scales(quant ? io.scales.size() : 0);
+    gpu::DeviceBytes x(io.x.size()), weight(io.weight.size()), residual(add ? io.residual.size() : 0);
+    // Every output is guarded, also those the op does not have (size 0): a write there is caught.
+    const auto y = gpu::DeviceBytes::output("y", quant ? 0 : io.y.size());
+    const auto residual_out = gpu::DeviceBytes::output("residual", add ? io.residual_out.size() : 0);
+    const auto codes = gpu::DeviceBytes::output("codes", quant ? io.codes.size() : 0);
+    const auto scales = gpu::DeviceBytes::output("scales", quant ? io.scales.size() : 0);
     x.upload(io.x.data());
     weight.upload(io.weight.data());
     residual.upload(io.residual.data());
-    for (DeviceCopy* out : {&y, &residual_out, &codes, &scales}) out->poison();
     launch_plan(plan,
-                {x.get<const void>(), residual.get<const void>(), weight.get<const void>(), y.get(),
-                 residual_out.get(), codes.get<uint8_t>(), scales.get<uint8_t>()},
+                {x.get<const void>(), residual.get<const void>(), weight.get<const void>(), y.get<void>(),
+                 residual_out.get<void>(), codes.get<uint8_t>(), scales.get<uint8_t>()},
                 gpu::Stream{});
     gpu::synchronize();
     y.download(io.y.data());
     residual_out.download(io.residual_out.data());
     codes.download(io.codes.data());
     scales.download(io.scales.data());
+    gpu::check_guards({&y, &residual_out, &codes, &scales});
   } catch (const gpu::GpuError& e) {
     throw NormError(e.what());  // the caller adds the op and the case
   }

@@ -2,11 +2,15 @@
 // a .cu file; nvcc compiles it as CUDA, `clang -x hip` / hipcc as HIP.
 #pragma once
 
+#include <cstddef>
+#include <initializer_list>
 #include <stdexcept>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "kernels/portable/device.hpp"
+#include "kernels/portable/guard.hpp"
 
 #if !defined(ULPGATE_GPU)
 #error "gpu.hpp needs a CUDA or HIP compiler"
@@ -97,6 +101,70 @@ inline int device_count() {
 }
 
 inline void synchronize() { ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceSynchronize)()); }
+
+// Raw device memory for one tensor of a case, freed on scope exit. An output (output()) sits
+// between guard regions (guard.hpp) filled before the kernel runs and checked by check_guards()
+// after, so a stray write is reported instead of landing in a neighbouring allocation; its own
+// bytes start as the harness's poison (0xA5), as the host buffers do. Empty outputs keep their
+// guards: a kernel that writes to one is caught too.
+class DeviceBytes {
+ public:
+  static constexpr int kPoisonByte = 0xA5;
+
+  explicit DeviceBytes(std::size_t n) : DeviceBytes(n, 0, {}) {}
+  static DeviceBytes output(std::string name, std::size_t n) {
+    DeviceBytes b(n, guard::kBytes, std::move(name));
+    std::vector<std::byte> before(b.guard_), after(b.guard_);
+    guard::fill(before, after);
+    b.copy_in(b.base_, before.data(), b.guard_);
+    b.copy_in(b.base_ + b.guard_ + b.n_, after.data(), b.guard_);
+    if (b.n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(b.get(), kPoisonByte, b.n_));
+    return b;
+  }
+  ~DeviceBytes() {
+    if (base_) (void)ULPGATE_GPU_API(Free)(base_);  // nothing useful to do with an error here
+  }
+  DeviceBytes(DeviceBytes&& o) noexcept
+      : base_(std::exchange(o.base_, nullptr)), n_(o.n_), guard_(o.guard_), name_(std::move(o.name_)) {}
+  DeviceBytes(const DeviceBytes&) = delete;
+  DeviceBytes& operator=(const DeviceBytes&) = delete;
+
+  template <class T = uint8_t>
+  T* get() const { return reinterpret_cast<T*>(base_ + guard_); }
+  void upload(const void* host) { copy_in(get(), host, n_); }
+  void download(void* host) const {
+    if (n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(host, get(), n_, ULPGATE_GPU_API(MemcpyDeviceToHost)));
+  }
+  std::vector<guard::Violation> violations() const {
+    if (guard_ == 0) return {};
+    std::vector<std::byte> before(guard_), after(guard_);
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(before.data(), base_, guard_, ULPGATE_GPU_API(MemcpyDeviceToHost)));
+    ULPGATE_GPU_CHECK(
+        ULPGATE_GPU_API(Memcpy)(after.data(), base_ + guard_ + n_, guard_, ULPGATE_GPU_API(MemcpyDeviceToHost)));
+    return guard::check(name_, int64_t(n_), before, after);
+  }
+
+ private:
+  DeviceBytes(std::size_t n, std::size_t guard, std::string name) : n_(n), guard_(guard), name_(std::move(name)) {
+    if (n_ + 2 * guard_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Malloc)(reinterpret_cast<void**>(&base_), n_ + 2 * guard_));
+  }
+  void copy_in(void* device, const void* host, std::size_t n) {
+    if (n > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(device, host, n, ULPGATE_GPU_API(MemcpyHostToDevice)));
+  }
+
+  std::byte* base_ = nullptr;
+  std::size_t n_, guard_;
+  std::string name_;
+};
+
+// Throws guard::OutOfBounds when a kernel wrote outside any of these outputs (after the caller
+// has copied their contents out, so the harness still judges what is inside).
+inline void check_guards(std::initializer_list<const DeviceBytes*> outputs) {
+  std::vector<guard::Violation> all;
+  for (const DeviceBytes* b : outputs)
+    for (guard::Violation& v : b->violations()) all.push_back(std::move(v));
+  if (!all.empty()) throw guard::OutOfBounds(std::move(all));
+}
 
 // Device memory holding a copy of a host vector.
 template <class T>

@@ -51,4 +51,16 @@ Conversions gpu_convert(const std::vector<float>& values) {
   return {e4m3.download(), e5m2.download(), rp.download(), rz.download()};
 }
 
+std::string gpu_stray_write(std::size_t n, long long offset) {
+  const auto out = gpu::DeviceBytes::output("out", n);
+  gpu::launch({{1}, {32}}, StrayWriteProbe{out.get(), offset});
+  gpu::synchronize();
+  try {
+    gpu::check_guards({&out});
+    return "";
+  } catch (const guard::OutOfBounds& e) {
+    return e.what();
+  }
+}
+
 }  // namespace ulpgate::probes

@@ -85,4 +85,14 @@ struct VectorCopyProbe {
   }
 };
 
+// One thread writes 0x11 at byte `offset` of `out` (which may lie outside it: the guard probe).
+struct StrayWriteProbe {
+  uint8_t* out;
+  long long offset;
+
+  ULPGATE_DEVICE void operator()() const {
+    if (dev::thread_rank() == 0) out[offset] = 0x11;
+  }
+};
+
 }  // namespace ulpgate::probes

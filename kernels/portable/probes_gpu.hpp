@@ -1,7 +1,9 @@
 // Runs the probe kernels on the GPU (probes.cu); plain host C++ interface.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace ulpgate::probes {
@@ -16,5 +18,9 @@ struct Conversions {
   std::vector<uint8_t> e4m3, e5m2, ue8m0_rp, ue8m0_rz;
 };
 Conversions gpu_convert(const std::vector<float>& in);
+
+// A guarded device output of n bytes after one kernel byte write at `offset`: the guard check's
+// message ("" when the write stayed inside).
+std::string gpu_stray_write(std::size_t n, long long offset);
 
 }  // namespace ulpgate::probes

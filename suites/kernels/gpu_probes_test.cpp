@@ -77,5 +77,13 @@ TEST_F(GpuProbes, ConversionsMatchTheEmulator) {
   same(Format::ue8m0, gpu.ue8m0_rz, rz, "ue8m0 rz");
 }
 
+// The device guard regions see a stray byte on either side and nothing for a write inside.
+TEST_F(GpuProbes, GuardRegionsAroundDeviceOutputsSeeStrayWrites) {
+  EXPECT_EQ(probes::gpu_stray_write(64, 63), "");
+  EXPECT_EQ(probes::gpu_stray_write(64, 64), "the kernel wrote 1 byte past the end of 'out' (bytes +0..+0 after its 64 bytes)");
+  EXPECT_EQ(probes::gpu_stray_write(64, -3), "the kernel wrote 1 byte before the start of 'out' (bytes -3..-3 from its first byte)");
+  EXPECT_EQ(probes::gpu_stray_write(0, 0), "the kernel wrote 1 byte past the end of 'out' (bytes +0..+0 after its 0 bytes)");
+}
+
 }  // namespace
 }  // namespace ulpgate
