@@ -37,12 +37,11 @@ void write_reports(const std::vector<CaseResult>& results, const ReportOptions& 
 }
 
 int run_repro(const std::string& case_id, const Selection& s, const std::string& dump_dir) {
-  const OpFamily& family = family_of(case_id);
   const std::string backend = resolve_backend(s.backend);
   const std::string arch = s.archs.empty() ? default_archs(backend).front() : s.archs.front();
   const auto b = make_backend(backend, arch);
   std::vector<BundleTensor> tensors;
-  const CaseResult r = family.run(case_id, *b, &tensors);
+  const CaseResult r = run_case(case_id, *b, &tensors, s.max_memory);
   std::printf("case     %s\nbackend  %s\nverdict  %s\nelements %llu: %llu exact, %llu within budget (%s), "
               "%llu over budget, %llu non-finite; %llu NaN; max %g ulp\n",
               r.case_id.c_str(), r.backend.c_str(), std::string(verdict_name(r.verdict)).c_str(),

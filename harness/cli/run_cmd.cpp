@@ -21,11 +21,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A case needing more host memory than this is refused before allocation (exit 2).
+void add_memory_option(CLI::App* cmd, Selection& s) {
+  cmd->add_option("--max-memory", s.max_memory, "host memory one case may use, e.g. 64GB (default: half of RAM)")
+      ->transform(CLI::AsSizeValue(false));
+}
+
 void add_selection(CLI::App* cmd, Selection& s) {
   cmd->add_option("--filter", s.filter, "glob over case ids");
   cmd->add_option("--case", s.case_id, "one case id (replays it anywhere)");
   cmd->add_option("--backend", s.backend, "auto|host|cuda|hip|vendor|plugin:PATH");
   cmd->add_option("--arch", s.archs, "host-w32, host-w64, sm90, ... (repeatable)");
+  add_memory_option(cmd, s);
 }
 
 std::string today() {
@@ -192,6 +199,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->add_option("--filter", sel.filter, "glob over case ids");
   update->add_option("--backend", sel.backend, "backend that produces the observations");
   update->add_option("--root", root, "golden root directory");
+  add_memory_option(update, sel);
   update->add_flag("--hardware", hw.hardware, "observations come from real hardware (provenance)");
   update->add_option("--device", hw.device, "device name for the provenance header");
   update->add_option("--driver", hw.driver, "driver version for the provenance header");
@@ -203,6 +211,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   repro->add_option("--backend", sel.backend, "backend");
   repro->add_option("--arch", sel.archs, "arch");
   repro->add_option("--dump", dump_dir, "write a repro bundle here");
+  add_memory_option(repro, sel);
   repro->callback([&] { rc = run_repro(repro_id, sel, dump_dir); });
 }
 

@@ -50,7 +50,7 @@ SweepResult sweep(const Selection& s) {
     const auto b = make_backend(backend, arch);
     for (const std::string& id : cases) {
       progress.update(out.results.size(), id);
-      CaseResult r = family_of(id).run(id, *b, nullptr);
+      CaseResult r = run_case(id, *b, nullptr, s.max_memory);
       if (!passes(r.verdict)) {
         out.any_failed = true;
         std::printf("%s --backend %s --arch %s\n", failure_line(r).c_str(), backend.c_str(), arch.c_str());

@@ -15,6 +15,7 @@ struct Selection {
   std::string case_id;             // one case, which need not be in the catalog
   std::string backend = "auto";
   std::vector<std::string> archs;  // empty: the backend's default archs
+  uint64_t max_memory = 0;         // host bytes one case may need (0: half the machine's memory)
 };
 
 // The case ids a selection names, in catalog order (families in turn). A --case id is checked:

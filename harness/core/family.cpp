@@ -1,6 +1,9 @@
 #include "harness/core/family.hpp"
 
+#include <unistd.h>
+
 #include <array>
+#include <cstdio>
 
 #include "harness/golden/golden_file.hpp"
 #include "harness/norm/run_case.hpp"
@@ -10,8 +13,8 @@ namespace ulpgate {
 namespace {
 
 constexpr std::array kFamilies = {
-    OpFamily{"quant", quant::catalog_ids, quant::run_case_id},
-    OpFamily{"norm", norm::catalog_ids, norm::run_case_id},
+    OpFamily{"quant", quant::catalog_ids, quant::run_case_id, quant::host_bytes},
+    OpFamily{"norm", norm::catalog_ids, norm::run_case_id, norm::host_bytes},
 };
 
 }  // namespace
@@ -73,6 +76,22 @@ const OpFamily& family_of(std::string_view case_id) {
   std::string names;
   for (const OpFamily& f : kFamilies) names += (names.empty() ? "" : ", ") + std::string(f.name) + ".*";
   throw UsageError("case '" + std::string(case_id) + "': unknown op '" + std::string(op) + "' (families: " + names + ")");
+}
+
+uint64_t default_memory_limit() {
+  return uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) / 2;
+}
+
+CaseResult run_case(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors, uint64_t max_memory) {
+  const OpFamily& f = family_of(id);
+  const uint64_t limit = max_memory ? max_memory : default_memory_limit();
+  if (const double need = f.host_bytes(id); need > double(limit)) {
+    char text[160];
+    std::snprintf(text, sizeof text, "needs about %.3g bytes of host memory, more than the limit of %.3g bytes (%s)",
+                  need, double(limit), max_memory ? "--max-memory" : "half this machine's memory; --max-memory changes it");
+    throw UsageError("case '" + std::string(id) + "' " + text);
+  }
+  return f.run(id, backend, tensors);
 }
 
 }  // namespace ulpgate

@@ -23,6 +23,9 @@ struct OpFamily {
   // Runs one case: generate, reference, poison, run, compare, digest. Throws UsageError for a
   // malformed id. With `tensors`, also returns inputs, expected and actual outputs for a bundle.
   CaseResult (*run)(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
+  // The host memory a case needs at most, in bytes, from its id alone (nothing is allocated).
+  // Throws UsageError for a malformed id.
+  double (*host_bytes)(std::string_view id);
 };
 
 std::span<const OpFamily> families();
@@ -47,5 +50,13 @@ std::vector<std::string> case_ids(const Cases& cases) {
 }
 // The family whose ops the id's first segment names; UsageError listing the families otherwise.
 const OpFamily& family_of(std::string_view case_id);
+
+// Half of this machine's physical memory: the default limit on one case's host memory.
+uint64_t default_memory_limit();
+
+// Runs one case of any family. A case whose host_bytes exceed max_memory (0: the default) is
+// refused before anything is allocated: UsageError naming the bytes it needs (exit 2).
+CaseResult run_case(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors,
+                    uint64_t max_memory = 0);
 
 }  // namespace ulpgate

@@ -23,5 +23,6 @@ CaseRun run_case(const Case& c, Backend& backend);
 // The family's entry points (harness/core/family.hpp).
 std::vector<std::string> catalog_ids();
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
+double host_bytes(std::string_view id);
 
 }  // namespace ulpgate::quant
