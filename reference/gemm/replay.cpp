@@ -1,0 +1,164 @@
+// The model replay (gemm.hpp gemm_model / error_bound): segments, chains and steps of model.hpp,
+// then the profile's ScaleRule, every fp32 operation carrying a bound on its distance to the exact
+// value it stands for.
+#include <cmath>
+#include <limits>
+
+#include "reference/gemm/detail.hpp"
+#include "reference/gemm/gemm.hpp"
+#include "reference/gemm/step.hpp"
+
+namespace ulpgate::gemm {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A computed fp32 value and a bound on its distance to the exact value it stands for.
+struct Bounded {
+  float v = 0;
+  double err = 0;
+};
+
+double half_ulp(float r) {  // the most an RN operation that returned r can have moved
+  if (!std::isfinite(r)) return kInf;
+  const int e = r == 0 ? -126 : std::max(detail::exponent_of(r), -126);
+  return detail::pow2(e - 24);
+}
+Bounded times(Bounded x, Bounded y) {
+  const float v = x.v * y.v;
+  return {v, std::fabs(x.v) * y.err + std::fabs(y.v) * x.err + x.err * y.err + half_ulp(v)};
+}
+Bounded fused(Bounded x, Bounded y, Bounded z) {
+  const float v = std::fma(x.v, y.v, z.v);
+  return {v, std::fabs(x.v) * y.err + std::fabs(y.v) * x.err + x.err * y.err + z.err + half_ulp(v)};
+}
+Bounded plus(Bounded x, Bounded y) {
+  const float v = x.v + y.v;
+  return {v, x.err + y.err + half_ulp(v)};
+}
+
+// gemm.hpp ScaleRule: G with its scales, into `main` by an FMA or, without one, a multiply.
+Bounded scaled(ScaleRule rule, Bounded g, float sa, float sb, const Bounded* main) {
+  Bounded x = g, y{sb};
+  switch (rule) {
+    case ScaleRule::product_first: y = times({sa}, {sb}); break;
+    case ScaleRule::a_first: x = times(g, {sa}); break;
+    case ScaleRule::b_first: x = times(g, {sb}), y = {sa}; break;
+  }
+  return main ? fused(x, y, *main) : times(x, y);
+}
+
+class Replayer {
+ public:
+  Replayer(const Spec& spec, const AccumModel& model, const Operands& in)
+      : spec_(spec), model_(model), in_(in), g_(geometry(spec)), ta_(detail::code_table(spec.a_format)),
+        tb_(detail::code_table(spec.b_format)), nonfinite_(spec, in),
+        in_mma_(model.scales_in_mma && spec.pow2_scales()) {
+    if (model.step.k < 1 || model.step.k > detail::kMaxStep || model.step.groups < 1 ||
+        (model.promote_k % model.step.k) != 0)
+      throw UsageError("accumulator model '" + std::string(model.name) + "': bad step or promotion size");
+    if (in_mma_) {
+      for (float s : in.sa) sa_exp_.push_back(std::isfinite(s) ? detail::exponent_of(s) : 0);
+      for (float s : in.sb) sb_exp_.push_back(std::isfinite(s) ? detail::exponent_of(s) : 0);
+    }
+  }
+
+  template <bool kBound>
+  Replay run() const {
+    const size_t size = size_t(spec_.m * spec_.n);
+    Replay r{{spec_.out, std::vector<uint32_t>(size)}, std::vector<double>(kBound ? size : 0)};
+    constexpr int64_t kTileN = 16;  // rows of B kept in cache while every row of A passes
+    const int64_t tiles = (spec_.n + kTileN - 1) / kTileN;
+    detail::parallel_for(tiles, [&](int64_t begin, int64_t end) {
+      for (int64_t n0 = begin * kTileN; n0 < std::min(end * kTileN, spec_.n); n0 += kTileN)
+        for (int64_t m = 0; m < spec_.m; ++m)
+          for (int64_t n = n0; n < std::min(n0 + kTileN, spec_.n); ++n) {
+            const size_t at = size_t(m * spec_.n + n);
+            const Bounded d = nonfinite_.touches(m, n) ? Bounded{float(nonfinite_.ieee_value(m, n)), kInf}
+                                                       : element<kBound>(m, n);
+            r.out.bits[at] = detail::round_to(spec_.out, d.v);  // bf16: RN of the fp32 result
+            if constexpr (kBound) r.bound[at] = d.err * (1 + 0x1p-30);  // the bound's own roundings
+          }
+    });
+    return r;
+  }
+
+ private:
+  const Spec& spec_;
+  const AccumModel& model_;
+  const Operands& in_;
+  Geometry g_;
+  const detail::CodeTable &ta_, &tb_;
+  detail::NonFinite nonfinite_;
+  bool in_mma_;
+  std::vector<int> sa_exp_, sb_exp_;  // exponents of power-of-two scales applied inside the MMA
+
+  template <bool kBound>
+  Bounded element(int64_t m, int64_t n) const {
+    const auto sa = [&](int64_t kb) { return in_.sa[size_t(g_.sa_index(m, kb))]; };
+    const auto sb = [&](int64_t kb) { return in_.sb[size_t(g_.sb_index(n, kb))]; };
+    if (in_mma_) return segment<kBound>(m, n, 0, spec_.k);
+    if (g_.epilogue_scales()) {
+      const ScaleRule rule = spec_.op == Op::tensor ? spec_.profile->tensor : spec_.profile->rowwise;
+      return scaled(rule, segment<kBound>(m, n, 0, spec_.k), sa(0), sb(0), nullptr);
+    }
+    Bounded main;
+    for (int64_t kb = 0; kb < g_.kblocks; ++kb)
+      main = scaled(spec_.profile->block, segment<kBound>(m, n, g_.block_begin(kb), g_.block_end(kb)), sa(kb), sb(kb),
+                    &main);
+    return main;
+  }
+
+  // K in [k0, k1): chains from zero every promote_k K, each added into the fp32 sum with RN.
+  template <bool kBound>
+  Bounded segment(int64_t m, int64_t n, int64_t k0, int64_t k1) const {
+    const int64_t every = model_.promote_k && !in_mma_ ? model_.promote_k : std::max<int64_t>(k1 - k0, 1);
+    Bounded sum;
+    for (int64_t c = k0; c < k1; c += every) {
+      const Bounded chain = this->chain<kBound>(m, n, c, std::min(c + every, k1));
+      sum = c == k0 ? chain : plus(sum, chain);
+    }
+    return sum;
+  }
+
+  template <bool kBound>
+  Bounded chain(int64_t m, int64_t n, int64_t k0, int64_t k1) const {
+    const uint8_t* a = &in_.a[size_t(m * spec_.k)];
+    const uint8_t* b = &in_.b[size_t(n * spec_.k)];
+    const int k = model_.step.k;
+    detail::StepTerms terms;
+    Bounded c;
+    for (int64_t s = k0; s < k1; s += k) {
+      const int count = int(std::min<int64_t>(k, k1 - s));  // a short last step: zero padding
+      for (int i = 0; i < count; ++i) terms.product(i, ta_, a[s + i], tb_, b[s + i]);
+      if (in_mma_) scale_products(terms, m, n, s, count);
+      c.v = detail::run_step(model_.step, terms, count, c.v, kBound ? &c.err : nullptr);
+    }
+    return c;
+  }
+
+  void scale_products(detail::StepTerms& terms, int64_t m, int64_t n, int64_t s, int count) const {
+    for (int i = 0; i < count; ++i) {
+      const int64_t kb = (s + i) / g_.kblock;
+      terms.scale(i, sa_exp_[size_t(g_.sa_index(m, kb))] + sb_exp_[size_t(g_.sb_index(n, kb))]);
+    }
+  }
+};
+
+}  // namespace
+
+Replay gemm_replay(const Spec& spec, const AccumModel& model, const Operands& in) {
+  check(spec, in);
+  return Replayer(spec, model, in).run<true>();
+}
+
+Output gemm_model(const Spec& spec, const AccumModel& model, const Operands& in) {
+  check(spec, in);
+  return Replayer(spec, model, in).run<false>().out;
+}
+
+std::vector<double> error_bound(const Spec& spec, const AccumModel& model, const Operands& in) {
+  return gemm_replay(spec, model, in).bound;
+}
+
+}  // namespace ulpgate::gemm
