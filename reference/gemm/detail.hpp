@@ -25,7 +25,8 @@ struct CodeTable {
   std::array<int, 256> exponent;  // max(floor(log2 |v|), emin); kZero for zeros
   std::array<bool, 256> finite;
   int emin, mbits;
-  static constexpr int kZero = -30000;  // far below any real exponent: never a step's maximum
+  static constexpr int kZero = -16000;  // far below any real exponent (never a step's maximum),
+                                        // and twice it still fits int16 (step.hpp)
 };
 const CodeTable& code_table(Format f);  // fp8 formats only
 

@@ -86,13 +86,12 @@ float mma_step(const MmaStep& step, Format af, Format bf, std::span<const uint8_
     if (bound) *bound = std::numeric_limits<double>::infinity();
     return float(d);
   }
-  detail::StepTerms terms;
-  for (size_t i = 0; i < a.size(); ++i) {
-    terms.product(int(i), ta, a[i], tb, b[i]);
-    terms.scale(int(i), scale_exp);
-  }
+  detail::DecodedRows da, db;
+  const auto scaled = [&](int64_t, int64_t) { return scale_exp; };
+  detail::decode_rows(da, ta, a.data(), 0, 1, int64_t(a.size()), scaled);
+  detail::decode_rows(db, tb, b.data(), 0, 1, int64_t(b.size()), [](int64_t, int64_t) { return 0; });
   double err = 0;
-  const float r = detail::run_step(step, terms, int(a.size()), c, bound ? &err : nullptr);
+  const float r = detail::run_step(step, {da.v(0), db.v(0), da.e(0), db.e(0), int(a.size())}, c, bound ? &err : nullptr);
   if (bound) *bound = err;
   return r;
 }

@@ -14,7 +14,8 @@
 //   4. every term t (products and c) is aligned to u = 2^(E - frac_bits) (`align`);
 //   5. the aligned terms are summed exactly and the sum rounded to sum_bits significant bits
 //      (`sum_rounding`, never finer than fp32's 2^-149; beyond fp32's range: Inf under RNE, the
-//      largest finite value under RZ, as IEEE rounds).
+//      largest finite value under RZ, as IEEE rounds). An exact zero is +0 (spec/gemm.md leaves the
+//      sign of an exact zero to measurement; chains start from +0, so -0 never comes back in).
 // With groups > 1 the products of a step are split by index (i mod groups); each group is aligned
 // on its own maximum exponent (steps 1, 3, 4 without c) and summed exactly; the group sums (with
 // exponents floor(log2 |sum|)) and c then go through steps 2 to 5.

@@ -48,19 +48,22 @@ Bounded scaled(ScaleRule rule, Bounded g, float sa, float sb, const Bounded* mai
   return main ? fused(x, y, *main) : times(x, y);
 }
 
+// The two operand rows of one output, decoded (step.hpp).
+struct RowPair {
+  const double *av, *bv;
+  const int16_t *ae, *be;
+};
+
 class Replayer {
  public:
   Replayer(const Spec& spec, const AccumModel& model, const Operands& in)
-      : spec_(spec), model_(model), in_(in), g_(geometry(spec)), ta_(detail::code_table(spec.a_format)),
-        tb_(detail::code_table(spec.b_format)), nonfinite_(spec, in),
-        in_mma_(model.scales_in_mma && spec.pow2_scales()) {
+      : spec_(spec), model_(model), in_(in), g_(geometry(spec)), tb_(detail::code_table(spec.b_format)),
+        nonfinite_(spec, in), in_mma_(model.scales_in_mma && spec.pow2_scales()) {
     if (model.step.k < 1 || model.step.k > detail::kMaxStep || model.step.groups < 1 ||
         (model.promote_k % model.step.k) != 0)
       throw UsageError("accumulator model '" + std::string(model.name) + "': bad step or promotion size");
-    if (in_mma_) {
-      for (float s : in.sa) sa_exp_.push_back(std::isfinite(s) ? detail::exponent_of(s) : 0);
-      for (float s : in.sb) sb_exp_.push_back(std::isfinite(s) ? detail::exponent_of(s) : 0);
-    }
+    detail::decode_rows(a_, detail::code_table(spec.a_format), in.a.data(), 0, spec.m, spec.k,
+                        [&](int64_t m, int64_t k) { return scale_exp(in.sa, g_.sa_index(m, k / std::max<int64_t>(g_.kblock, 1))); });
   }
 
   template <bool kBound>
@@ -70,15 +73,22 @@ class Replayer {
     constexpr int64_t kTileN = 16;  // rows of B kept in cache while every row of A passes
     const int64_t tiles = (spec_.n + kTileN - 1) / kTileN;
     detail::parallel_for(tiles, [&](int64_t begin, int64_t end) {
-      for (int64_t n0 = begin * kTileN; n0 < std::min(end * kTileN, spec_.n); n0 += kTileN)
+      detail::DecodedRows b;
+      for (int64_t n0 = begin * kTileN; n0 < std::min(end * kTileN, spec_.n); n0 += kTileN) {
+        const int64_t n1 = std::min(n0 + kTileN, spec_.n);
+        detail::decode_rows(b, tb_, in_.b.data(), n0, n1, spec_.k, [&](int64_t n, int64_t k) {
+          return scale_exp(in_.sb, g_.sb_index(n, k / std::max<int64_t>(g_.kblock, 1)));
+        });
         for (int64_t m = 0; m < spec_.m; ++m)
-          for (int64_t n = n0; n < std::min(n0 + kTileN, spec_.n); ++n) {
+          for (int64_t n = n0; n < n1; ++n) {
             const size_t at = size_t(m * spec_.n + n);
-            const Bounded d = nonfinite_.touches(m, n) ? Bounded{float(nonfinite_.ieee_value(m, n)), kInf}
-                                                       : element<kBound>(m, n);
+            const Bounded d = nonfinite_.touches(m, n)
+                                  ? Bounded{float(nonfinite_.ieee_value(m, n)), kInf}
+                                  : element<kBound>(m, n, {a_.v(m), b.v(n - n0), a_.e(m), b.e(n - n0)});
             r.out.bits[at] = detail::round_to(spec_.out, d.v);  // bf16: RN of the fp32 result
             if constexpr (kBound) r.bound[at] = d.err * (1 + 0x1p-30);  // the bound's own roundings
           }
+      }
     });
     return r;
   }
@@ -88,60 +98,62 @@ class Replayer {
   const AccumModel& model_;
   const Operands& in_;
   Geometry g_;
-  const detail::CodeTable &ta_, &tb_;
+  const detail::CodeTable& tb_;
   detail::NonFinite nonfinite_;
   bool in_mma_;
-  std::vector<int> sa_exp_, sb_exp_;  // exponents of power-of-two scales applied inside the MMA
+  bool fmaf_ = detail::is_fmaf(model_.step);
+  detail::DecodedRows a_;
+
+  // The exponent of a power-of-two scale applied inside the MMA (0 otherwise, and for a NaN scale,
+  // whose outputs take the IEEE path).
+  int scale_exp(const std::vector<float>& scales, int64_t at) const {
+    const float s = in_mma_ ? scales[size_t(at)] : 1.0f;
+    return std::isfinite(s) ? detail::exponent_of(s) : 0;
+  }
 
   template <bool kBound>
-  Bounded element(int64_t m, int64_t n) const {
+  Bounded element(int64_t m, int64_t n, const RowPair& rows) const {
     const auto sa = [&](int64_t kb) { return in_.sa[size_t(g_.sa_index(m, kb))]; };
     const auto sb = [&](int64_t kb) { return in_.sb[size_t(g_.sb_index(n, kb))]; };
-    if (in_mma_) return segment<kBound>(m, n, 0, spec_.k);
+    if (in_mma_) return segment<kBound>(rows, 0, spec_.k);
     if (g_.epilogue_scales()) {
       const ScaleRule rule = spec_.op == Op::tensor ? spec_.profile->tensor : spec_.profile->rowwise;
-      return scaled(rule, segment<kBound>(m, n, 0, spec_.k), sa(0), sb(0), nullptr);
+      return scaled(rule, segment<kBound>(rows, 0, spec_.k), sa(0), sb(0), nullptr);
     }
     Bounded main;
     for (int64_t kb = 0; kb < g_.kblocks; ++kb)
-      main = scaled(spec_.profile->block, segment<kBound>(m, n, g_.block_begin(kb), g_.block_end(kb)), sa(kb), sb(kb),
+      main = scaled(spec_.profile->block, segment<kBound>(rows, g_.block_begin(kb), g_.block_end(kb)), sa(kb), sb(kb),
                     &main);
     return main;
   }
 
   // K in [k0, k1): chains from zero every promote_k K, each added into the fp32 sum with RN.
   template <bool kBound>
-  Bounded segment(int64_t m, int64_t n, int64_t k0, int64_t k1) const {
+  Bounded segment(const RowPair& rows, int64_t k0, int64_t k1) const {
     const int64_t every = model_.promote_k && !in_mma_ ? model_.promote_k : std::max<int64_t>(k1 - k0, 1);
     Bounded sum;
     for (int64_t c = k0; c < k1; c += every) {
-      const Bounded chain = this->chain<kBound>(m, n, c, std::min(c + every, k1));
+      const Bounded chain = this->chain<kBound>(rows, c, std::min(c + every, k1));
       sum = c == k0 ? chain : plus(sum, chain);
     }
     return sum;
   }
 
   template <bool kBound>
-  Bounded chain(int64_t m, int64_t n, int64_t k0, int64_t k1) const {
-    const uint8_t* a = &in_.a[size_t(m * spec_.k)];
-    const uint8_t* b = &in_.b[size_t(n * spec_.k)];
+  Bounded chain(const RowPair& r, int64_t k0, int64_t k1) const {
+    if (!kBound && fmaf_) {
+      float c = 0;
+      for (int64_t k = k0; k < k1; ++k) c = std::fma(float(r.av[k]), float(r.bv[k]), c);  // exact fp8 values
+      return {c, 0};
+    }
     const int k = model_.step.k;
-    detail::StepTerms terms;
     Bounded c;
     for (int64_t s = k0; s < k1; s += k) {
       const int count = int(std::min<int64_t>(k, k1 - s));  // a short last step: zero padding
-      for (int i = 0; i < count; ++i) terms.product(i, ta_, a[s + i], tb_, b[s + i]);
-      if (in_mma_) scale_products(terms, m, n, s, count);
-      c.v = detail::run_step(model_.step, terms, count, c.v, kBound ? &c.err : nullptr);
+      c.v = detail::run_step(model_.step, {r.av + s, r.bv + s, r.ae + s, r.be + s, count}, c.v,
+                             kBound ? &c.err : nullptr);
     }
     return c;
-  }
-
-  void scale_products(detail::StepTerms& terms, int64_t m, int64_t n, int64_t s, int count) const {
-    for (int i = 0; i < count; ++i) {
-      const int64_t kb = (s + i) / g_.kblock;
-      terms.scale(i, sa_exp_[size_t(g_.sa_index(m, kb))] + sb_exp_[size_t(g_.sb_index(n, kb))]);
-    }
   }
 };
 

@@ -1,7 +1,8 @@
 // One MMA step of an accumulator model (model.hpp steps 1-5), in exact double arithmetic: every
-// product of two fp8 values is exact, a term scaled by 2^(frac_bits - E) is below 2^(frac_bits+2)
-// and its alignment is an integer, so the aligned sum is an exact int64 and the step's value an
-// exact double until the final rounding. Internal: shared by mma_step and the GEMM replay.
+// product of two fp8 values (times power-of-two scales) is exact, a term scaled by
+// 2^(frac_bits - E) is below 2^(frac_bits + 2) and its alignment an integer, so the aligned sum is
+// exact in an integer and the step's value an exact double until the final rounding.
+// Internal: shared by mma_step and the GEMM replay.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "reference/gemm/detail.hpp"
 #include "reference/gemm/model.hpp"
@@ -16,50 +18,74 @@
 namespace ulpgate::gemm::detail {
 
 constexpr int kMaxStep = 64;
-constexpr int kNothing = -20000;  // a maximum exponent below this: no nonzero term (zeros carry kZero)
+constexpr int kNothing = -10000;  // a maximum exponent below this: no nonzero term (zeros carry kZero)
 
-// The terms of one step: products (exact value, exponent pe), then room for c.
-struct StepTerms {
-  std::array<double, kMaxStep + 1> value;
-  std::array<int, kMaxStep + 1> exponent;
+// Operand rows decoded for the steps: exact values and exponents max(floor(log2 |v|), emin), with
+// power-of-two scales inside the MMA folded in (2^x a has exponent ea + x); int16 exponents let the
+// maximum of a step vectorize (kZero + kZero still fits).
+struct DecodedRows {
+  std::vector<double> value;
+  std::vector<int16_t> exponent;
+  int64_t k = 0;
+  const double* v(int64_t row) const { return value.data() + row * k; }
+  const int16_t* e(int64_t row) const { return exponent.data() + row * k; }
+};
+// Rows [r0, r1) of [rows, k] codes; scale_exp(r, k), when given, is the exponent of a power-of-two
+// scale of element (r, k) applied inside the MMA.
+template <class ScaleExp>
+void decode_rows(DecodedRows& out, const CodeTable& t, const uint8_t* codes, int64_t r0, int64_t r1, int64_t k,
+                 ScaleExp scale_exp) {
+  out.k = k;
+  out.value.resize(size_t((r1 - r0) * k));
+  out.exponent.resize(size_t((r1 - r0) * k));
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t i = 0; i < k; ++i) {
+      const uint8_t c = codes[r * k + i];
+      const int x = scale_exp(r, i);
+      const size_t at = size_t((r - r0) * k + i);
+      out.value[at] = t.value[c] * pow2(x);
+      out.exponent[at] = int16_t(t.exponent[c] + x);
+    }
+}
 
-  void product(int i, const CodeTable& ta, uint8_t a, const CodeTable& tb, uint8_t b) {
-    value[i] = ta.value[a] * tb.value[b];
-    exponent[i] = ta.exponent[a] + tb.exponent[b];
-  }
-  void scale(int i, int x) {  // a power-of-two scale 2^x inside the MMA: exact
-    value[i] *= pow2(x);
-    exponent[i] += x;
-  }
+// The products of one step: a[i] * b[i], i in [0, count), from decoded rows.
+struct Products {
+  const double *av, *bv;
+  const int16_t *ae, *be;
+  int count;
 };
 
-template <Align A>
-inline int64_t aligned(double x) {  // x = t / u, |x| < 2^40
-  const auto t = int64_t(x);        // toward zero
+template <Align A, class I>
+inline I aligned(double x) {  // x = t / u, |x| below 2^(frac_bits + 2)
+  const auto t = I(x);         // toward zero
   if constexpr (A == Align::toward_zero) return t;
-  if constexpr (A == Align::down) return t - int64_t(double(t) > x);
-  return double(t) == x ? t : x < 0 ? -((-t) | 1) : (t | 1);  // round to odd
+  if constexpr (A == Align::down) return t - I(double(t) > x);
+  return double(t) == x ? t : x < 0 ? I(-((-t) | 1)) : I(t | 1);  // round to odd
 }
 
 struct AlignedSum {
   double sum;    // exact
-  int nonzero;   // nonzero terms
+  int nonzero;   // nonzero terms (counted when a bound is asked for)
   int unit_exp;  // u = 2^unit_exp
 };
 
-// Steps 3-5 up to the exact sum: E = max(exponents, e_floor), terms aligned to 2^(E - frac_bits).
-template <Align A>
-inline AlignedSum align_sum(const double* v, const int* e, int n, int frac_bits, int e_floor) {
-  int top = e_floor;
-  for (int i = 0; i < n; ++i) top = std::max(top, e[i]);
+// Steps 3-5 up to the exact sum, over the products i = first, first + stride, ... and one extra
+// term x with exponent ex (c, or nothing with kZero): E = max(exponents, e_floor), every term
+// aligned to 2^(E - frac_bits). I holds the aligned sum: int32 when frac_bits <= 22 (33 terms
+// below 2^24 each), so that the sm90 loop vectorizes.
+template <Align A, class I>
+inline AlignedSum align_sum(const Products& p, int first, int stride, double x, int ex, int frac_bits, int e_floor,
+                            bool count_nonzero) {
+  int16_t top16 = std::numeric_limits<int16_t>::min();
+  for (int i = first; i < p.count; i += stride) top16 = std::max(top16, int16_t(p.ae[i] + p.be[i]));
+  const int top = std::max({int(top16), ex, e_floor});
   if (top < kNothing) return {0, 0, 0};
   const double scale = pow2(frac_bits - top);
-  int64_t sum = 0;
-  int nonzero = 0;
-  for (int i = 0; i < n; ++i) {
-    sum += aligned<A>(v[i] * scale);
-    nonzero += v[i] != 0;
-  }
+  I sum = aligned<A, I>(x * scale);
+  for (int i = first; i < p.count; i += stride) sum += aligned<A, I>(p.av[i] * p.bv[i] * scale);
+  int nonzero = x != 0;
+  if (count_nonzero)
+    for (int i = first; i < p.count; i += stride) nonzero += p.av[i] * p.bv[i] != 0;
   return {double(sum) * pow2(top - frac_bits), nonzero, top - frac_bits};
 }
 
@@ -86,44 +112,57 @@ inline RoundedSum round_sum(double v, int bits, Rounding r) {
   return {float(rounded), r == Rounding::rne ? pow2(q - 1) : pow2(q)};
 }
 
-inline int accumulator_exponent(float c) {  // step 2: ec = max(floor(log2 |c|), -126)
-  return c != 0 ? std::max(exponent_of(c), -126) : CodeTable::kZero;
+inline int exponent_or_zero(double v, int floor) {  // max(floor(log2 |v|), floor), kZero for 0
+  return v != 0 ? std::max(exponent_of(v), floor) : CodeTable::kZero;
 }
 
-// One step over terms.value/exponent[0, count) (products) and c; adds the step's error bound to
-// *bound when given.
-template <Align A>
-inline float step_as(const MmaStep& s, StepTerms& t, int count, float c, double* bound) {
-  int n = count;
+// One step: c + the products; adds the step's error bound to *bound when given.
+template <Align A, class I>
+inline float step_as(const MmaStep& s, const Products& p, float c, double* bound) {
+  const int ec = exponent_or_zero(c, -126);  // step 2
   double err = 0;
-  if (s.groups > 1) {  // each group of products aligned on its own; the group sums replace them
-    std::array<double, kMaxStep> gv;
-    std::array<int, kMaxStep> ge;
+  AlignedSum a;
+  if (s.groups == 1) {
+    a = align_sum<A, I>(p, 0, 1, c, ec, s.frac_bits, s.e_floor, bound);
+  } else {  // each group aligned on its own, its exact sum a term of the final alignment with c
+    std::array<double, kMaxStep + 1> gv;
+    std::array<int16_t, kMaxStep + 1> ge;
+    const std::array<double, kMaxStep + 1> one = [] { std::array<double, kMaxStep + 1> o; o.fill(1); return o; }();
+    const std::array<int16_t, kMaxStep + 1> zero{};
     for (int g = 0; g < s.groups; ++g) {
-      int len = 0;
-      for (int i = g; i < count; i += s.groups) gv[len] = t.value[i], ge[len++] = t.exponent[i];
-      const AlignedSum a = align_sum<A>(gv.data(), ge.data(), len, s.frac_bits, s.e_floor);
-      t.value[g] = a.sum;
-      t.exponent[g] = a.sum != 0 ? exponent_of(a.sum) : CodeTable::kZero;
-      err += a.nonzero * pow2(a.unit_exp);
+      const AlignedSum part = align_sum<A, int64_t>(p, g, s.groups, 0, CodeTable::kZero, s.frac_bits, s.e_floor, bound);
+      gv[size_t(g)] = part.sum;
+      ge[size_t(g)] = int16_t(exponent_or_zero(part.sum, CodeTable::kZero));
+      err += part.nonzero * pow2(part.unit_exp);
     }
-    n = s.groups;
+    a = align_sum<A, int64_t>({gv.data(), one.data(), ge.data(), zero.data(), s.groups}, 0, 1, c, ec, s.frac_bits,
+                              s.e_floor, bound);
   }
-  t.value[n] = c;
-  t.exponent[n] = accumulator_exponent(c);
-  const AlignedSum a = align_sum<A>(t.value.data(), t.exponent.data(), n + 1, s.frac_bits, s.e_floor);
   const RoundedSum r = round_sum(a.sum, s.sum_bits, s.sum_rounding);
   if (bound) *bound += err + a.nonzero * pow2(a.unit_exp) + r.error;
   return r.value;
 }
 
-inline float run_step(const MmaStep& s, StepTerms& t, int count, float c, double* bound) {
+template <Align A>
+inline float step_aligned(const MmaStep& s, const Products& p, float c, double* bound) {
+  return s.frac_bits <= 22 ? step_as<A, int32_t>(s, p, c, bound) : step_as<A, int64_t>(s, p, c, bound);
+}
+
+inline float run_step(const MmaStep& s, const Products& p, float c, double* bound) {
   switch (s.align) {
-    case Align::toward_zero: return step_as<Align::toward_zero>(s, t, count, c, bound);
-    case Align::down: return step_as<Align::down>(s, t, count, c, bound);
+    case Align::toward_zero: return step_aligned<Align::toward_zero>(s, p, c, bound);
+    case Align::down: return step_aligned<Align::down>(s, p, c, bound);
     case Align::odd: break;
   }
-  return step_as<Align::odd>(s, t, count, c, bound);
+  return step_aligned<Align::odd>(s, p, c, bound);
+}
+
+// Whether a step is IEEE fmaf(a, b, c) by the argument at kFma (model.cpp): one product, round-to-odd
+// alignment with at least 32 fraction bits, no floor, RNE to fp32's 24 bits. The replay then calls
+// std::fma (a step of one product costs more than the product); tests hold the two equal.
+inline bool is_fmaf(const MmaStep& s) {
+  return s.k == 1 && s.groups == 1 && s.align == Align::odd && s.frac_bits >= 32 && s.e_floor == kNoFloor &&
+         s.sum_bits == 24 && s.sum_rounding == Rounding::rne;
 }
 
 }  // namespace ulpgate::gemm::detail

@@ -66,6 +66,7 @@ TEST(GemmModel, Fp32FmaIsALiteralFmaLoop) {
         const Spec s = make_spec(c.op, c.profile, 5, 9, c.op == Op::mx ? 320 : 333, c.a, c.b, out);
         const Operands in = random_operands(s, 3, data);
         const Output got = gemm_model(s, model("fp32-fma"), in);
+        ASSERT_EQ(gemm_replay(s, model("fp32-fma"), in).out.bits, got.bits);  // the step machinery too
         for (int64_t m = 0; m < s.m; ++m)
           for (int64_t n = 0; n < s.n; ++n) {
             const float want = literal_fma_gemm(s, in, m, n);
@@ -73,6 +74,32 @@ TEST(GemmModel, Fp32FmaIsALiteralFmaLoop) {
             ASSERT_EQ(got.bits[size_t(m * s.n + n)], bits) << op_name(c.op) << " " << c.profile << " (" << m << ", " << n << ")";
           }
       }
+}
+
+// The one-product step of fp32-fma is fmaf for any c (model.cpp kFma): fp8 products of every size
+// against accumulators over all of fp32's range, subnormals and cancellations included; the replay
+// relies on it (step.hpp is_fmaf).
+TEST(GemmModel, TheFp32FmaStepIsFmaf) {
+  const MmaStep& fma_step = model("fp32-fma").step;
+  Rng g(17);
+  for (Format f : {Format::e4m3fn, Format::e5m2, Format::e4m3fnuz})
+    for (int i = 0; i < 200000; ++i) {
+      const uint8_t a = random_code(f, g), b = random_code(f, g);
+      const double p = decode(f, a) * decode(f, b);
+      float c;
+      switch (i % 4) {
+        case 0: c = std::bit_cast<float>(uint32_t(g.next() >> 32) & 0xFF7FFFFFu); break;  // any finite
+        case 1: c = float(-p * (1 + (g.uniform() - 0.5) * 0x1p-20)); break;              // near cancellation
+        case 2: c = float(p * std::ldexp(g.uniform(), -g.below(40))); break;              // below p
+        default: c = std::bit_cast<float>(uint32_t(g.next() >> 41));                     // fp32 subnormals
+      }
+      const std::array ca{a}, cb{b};
+      const float got = mma_step(fma_step, f, f, ca, cb, c), want = std::fma(float(decode(f, a)), float(decode(f, b)), c);
+      // An exact zero is +0 (model.hpp); fmaf keeps -0 when every term is -0, which a chain from +0 never holds.
+      if (want == 0) ASSERT_EQ(got, 0.0f);
+      else ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+          << format_name(f) << " a " << int(a) << " b " << int(b) << " c " << c;
+    }
 }
 
 // Every model, on every op it can run, stays within its bound of the exact value, and the bound
