@@ -75,8 +75,9 @@ const AccumModel& model(std::string_view name) { return row_named(models(), name
 
 float mma_step(const MmaStep& step, Format af, Format bf, std::span<const uint8_t> a, std::span<const uint8_t> b,
                float c, int scale_exp, double* bound) {
-  if (a.size() != b.size() || a.size() > size_t(detail::kMaxStep))
-    throw UsageError("mma_step: A and B need the same number of codes, at most " + std::to_string(detail::kMaxStep));
+  if (a.size() != b.size() || a.size() > size_t(detail::kMaxStep) || !detail::valid(step))
+    throw UsageError("mma_step: A and B need the same number of codes, at most " + std::to_string(detail::kMaxStep) +
+                     ", and a step of 1 to that many products and groups");
   const detail::CodeTable &ta = detail::code_table(af), &tb = detail::code_table(bf);
   const bool finite = std::ranges::all_of(a, [&](uint8_t x) { return ta.finite[x]; }) &&
                       std::ranges::all_of(b, [&](uint8_t x) { return tb.finite[x]; });

@@ -88,13 +88,6 @@ constexpr std::array kProfiles = {
             kRowRow, false, kRowRow, kMxSwizzle, WeightLayout::row},
 };
 
-template <class Items, class Text>
-std::string joined(const Items& items, Text text) {
-  std::string s;
-  for (const auto& item : items) s += (s.empty() ? "" : ", ") + text(item);
-  return s;
-}
-
 }  // namespace
 
 std::string_view op_name(Op op) { return kOps.name(op); }
@@ -116,9 +109,10 @@ std::string Profile::ops_text() const {
 }
 
 std::string Profile::pairs_text() const {
-  return joined(pairs, [](FormatPair p) {
-    return std::string(format_name(p.a)) + " x " + std::string(format_name(p.b));
-  });
+  std::string s;
+  for (FormatPair p : pairs)
+    s += (s.empty() ? "" : ", ") + std::string(format_name(p.a)) + " x " + std::string(format_name(p.b));
+  return s;
 }
 
 std::span<const Profile> profiles() { return kProfiles; }

@@ -59,11 +59,10 @@ class Replayer {
   Replayer(const Spec& spec, const AccumModel& model, const Operands& in)
       : spec_(spec), model_(model), in_(in), g_(geometry(spec)), tb_(detail::code_table(spec.b_format)),
         nonfinite_(spec, in), in_mma_(model.scales_in_mma && spec.pow2_scales()) {
-    if (model.step.k < 1 || model.step.k > detail::kMaxStep || model.step.groups < 1 ||
-        (model.promote_k % model.step.k) != 0)
+    if (!detail::valid(model.step) || model.promote_k % model.step.k != 0)
       throw UsageError("accumulator model '" + std::string(model.name) + "': bad step or promotion size");
     detail::decode_rows(a_, detail::code_table(spec.a_format), in.a.data(), 0, spec.m, spec.k,
-                        [&](int64_t m, int64_t k) { return scale_exp(in.sa, g_.sa_index(m, k / std::max<int64_t>(g_.kblock, 1))); });
+                        [&](int64_t m, int64_t k) { return scale_exp(in.sa, g_.sa_index(m, kblock_of(k))); });
   }
 
   template <bool kBound>
@@ -76,9 +75,8 @@ class Replayer {
       detail::DecodedRows b;
       for (int64_t n0 = begin * kTileN; n0 < std::min(end * kTileN, spec_.n); n0 += kTileN) {
         const int64_t n1 = std::min(n0 + kTileN, spec_.n);
-        detail::decode_rows(b, tb_, in_.b.data(), n0, n1, spec_.k, [&](int64_t n, int64_t k) {
-          return scale_exp(in_.sb, g_.sb_index(n, k / std::max<int64_t>(g_.kblock, 1)));
-        });
+        detail::decode_rows(b, tb_, in_.b.data(), n0, n1, spec_.k,
+                            [&](int64_t n, int64_t k) { return scale_exp(in_.sb, g_.sb_index(n, kblock_of(k))); });
         for (int64_t m = 0; m < spec_.m; ++m)
           for (int64_t n = n0; n < n1; ++n) {
             const size_t at = size_t(m * spec_.n + n);
@@ -101,8 +99,10 @@ class Replayer {
   const detail::CodeTable& tb_;
   detail::NonFinite nonfinite_;
   bool in_mma_;
-  bool fmaf_ = detail::is_fmaf(model_.step);
+  bool fmaf_ = detail::is_fmaf(model_.step) && !in_mma_;  // float operands hold unscaled fp8 values
   detail::DecodedRows a_;
+
+  int64_t kblock_of(int64_t k) const { return g_.epilogue_scales() ? 0 : k / g_.kblock; }
 
   // The exponent of a power-of-two scale applied inside the MMA (0 otherwise, and for a NaN scale,
   // whose outputs take the IEEE path).

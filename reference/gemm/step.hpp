@@ -48,6 +48,9 @@ void decode_rows(DecodedRows& out, const CodeTable& t, const uint8_t* codes, int
     }
 }
 
+// What the step arrays hold: 1 to kMaxStep products, 1 to kMaxStep groups.
+inline bool valid(const MmaStep& s) { return s.k >= 1 && s.k <= kMaxStep && s.groups >= 1 && s.groups <= kMaxStep; }
+
 // The products of one step: a[i] * b[i], i in [0, count), from decoded rows.
 struct Products {
   const double *av, *bv;
@@ -125,18 +128,22 @@ inline float step_as(const MmaStep& s, const Products& p, float c, double* bound
   if (s.groups == 1) {
     a = align_sum<A, I>(p, 0, 1, c, ec, s.frac_bits, s.e_floor, bound);
   } else {  // each group aligned on its own, its exact sum a term of the final alignment with c
-    std::array<double, kMaxStep + 1> gv;
-    std::array<int16_t, kMaxStep + 1> ge;
-    const std::array<double, kMaxStep + 1> one = [] { std::array<double, kMaxStep + 1> o; o.fill(1); return o; }();
-    const std::array<int16_t, kMaxStep + 1> zero{};
+    static constexpr auto kOnes = [] {
+      std::array<double, kMaxStep> o{};
+      o.fill(1);
+      return o;
+    }();
+    static constexpr std::array<int16_t, kMaxStep> kZeros{};
+    std::array<double, kMaxStep> gv;
+    std::array<int16_t, kMaxStep> ge;
     for (int g = 0; g < s.groups; ++g) {
       const AlignedSum part = align_sum<A, int64_t>(p, g, s.groups, 0, CodeTable::kZero, s.frac_bits, s.e_floor, bound);
       gv[size_t(g)] = part.sum;
       ge[size_t(g)] = int16_t(exponent_or_zero(part.sum, CodeTable::kZero));
       err += part.nonzero * pow2(part.unit_exp);
     }
-    a = align_sum<A, int64_t>({gv.data(), one.data(), ge.data(), zero.data(), s.groups}, 0, 1, c, ec, s.frac_bits,
-                              s.e_floor, bound);
+    a = align_sum<A, int64_t>({gv.data(), kOnes.data(), ge.data(), kZeros.data(), s.groups}, 0, 1, c, ec,
+                              s.frac_bits, s.e_floor, bound);
   }
   const RoundedSum r = round_sum(a.sum, s.sum_bits, s.sum_rounding);
   if (bound) *bound += err + a.nonzero * pow2(a.unit_exp) + r.error;
