@@ -19,6 +19,7 @@ constexpr OpGeometry kGeometry[] = {
     {Op::block, 128, 1, 128},  // 1x128 groups of A, 128x128 blocks of B
     {Op::mx, 32, 1, 1},        // one ue8m0 per 32 K of each row of A and of B
 };
+static_assert(kGeometry[int(Op::block)].op == Op::block && kGeometry[int(Op::mx)].op == Op::mx, "rows in Op order");
 
 constexpr int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 constexpr int64_t scale_rows(int64_t rows, int64_t per) { return per ? ceil_div(rows, per) : 1; }
