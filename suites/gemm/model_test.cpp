@@ -47,6 +47,13 @@ struct Case {
   Op op;
   std::string_view profile;
   Format a, b;
+  bool ue8m0 = false;
+
+  Spec spec(int64_t m, int64_t n, int64_t k, Format out) const {
+    Spec s = make_spec(op, profile, m, n, k, a, b, out);
+    s.ue8m0 = ue8m0;
+    return s;
+  }
 };
 const Case kCases[] = {
     {Op::tensor, "cublaslt", Format::e4m3fn, Format::e5m2},
@@ -54,6 +61,7 @@ const Case kCases[] = {
     {Op::rowwise, "aiter", Format::e4m3fnuz, Format::e4m3fnuz},
     {Op::block, "cublaslt", Format::e4m3fn, Format::e4m3fn},
     {Op::block, "cutlass-blockwise", Format::e5m2, Format::e5m2},
+    {Op::block, "deepgemm", Format::e4m3fn, Format::e4m3fn, true},  // power-of-two scales: in the MMA on sm100
     {Op::mx, "ocp-mx", Format::e4m3fn, Format::e5m2},
 };
 
@@ -63,7 +71,7 @@ TEST(GemmModel, Fp32FmaIsALiteralFmaLoop) {
   for (const Case& c : kCases)
     for (Format out : {Format::fp32, Format::bf16})
       for (Data data : {Data::normal, Data::codes}) {
-        const Spec s = make_spec(c.op, c.profile, 5, 9, c.op == Op::mx ? 320 : 333, c.a, c.b, out);
+        const Spec s = c.spec(5, 9, c.op == Op::mx ? 320 : 333, out);
         const Operands in = random_operands(s, 3, data);
         const Output got = gemm_model(s, model("fp32-fma"), in);
         ASSERT_EQ(gemm_replay(s, model("fp32-fma"), in).out.bits, got.bits);  // the step machinery too
@@ -110,7 +118,7 @@ TEST(GemmModel, TheFp32FmaStepIsFmaf) {
 TEST(GemmModel, EveryModelIsWithinItsBoundAndTheBoundIsNotAbsurd) {
   for (const AccumModel& model : models())
     for (const Case& c : kCases) {
-      Spec s = make_spec(c.op, c.profile, 8, 24, c.op == Op::mx ? 1024 : 1000, c.a, c.b, Format::fp32);
+      Spec s = c.spec(8, 24, c.op == Op::mx ? 1024 : 1000, Format::fp32);
       const Operands in = random_operands(s, 5, Data::normal);
       const Geometry g = geometry(s);
       const Ideal ideal = gemm_ideal(s, in);
