@@ -1,0 +1,61 @@
+// Internals shared by the ideal and the model replay (not part of the API).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "reference/gemm/gemm.hpp"
+
+namespace ulpgate::gemm::detail {
+
+// 2^e as a double, built from its exponent bits (spec/gemm.md: never pow/exp2). Normal range only.
+constexpr double pow2(int e) { return std::bit_cast<double>(uint64_t(e + 1023) << 52); }
+
+// floor(log2 |x|) of a finite nonzero double, from its exponent bits (subnormal doubles never
+// occur here: every value is an fp8 product, an fp32 value or a sum of them).
+inline int exponent_of(double x) { return int((std::bit_cast<uint64_t>(x) >> 52) & 0x7FF) - 1023; }
+
+// What the arithmetic needs of each of the 256 codes of an fp8 format.
+struct CodeTable {
+  std::array<double, 256> value;  // exact value (NaN / Inf as such)
+  std::array<int, 256> exponent;  // max(floor(log2 |v|), emin); kZero for zeros
+  std::array<bool, 256> finite;
+  int emin, mbits;
+  static constexpr int kZero = -16000;  // far below any real exponent (never a step's maximum),
+                                        // and twice it still fits int16 (step.hpp)
+};
+const CodeTable& code_table(Format f);  // fp8 formats only
+
+// Runs fn(begin, end) over [0, n) in contiguous chunks on every hardware thread.
+template <class Fn>
+void parallel_for(int64_t n, Fn fn) {
+  const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::max<int64_t>(n, 1));
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(fn, n * t / threads, n * (t + 1) / threads);
+  fn(int64_t(0), n / threads);
+  for (auto& th : pool) th.join();
+}
+
+// Whether output (m, n) touches a NaN/Inf code or scale, and then its IEEE double evaluation of D
+// (model.hpp: the untested edge every result shares).
+class NonFinite {
+ public:
+  NonFinite(const Spec& spec, const Operands& in);
+  bool touches(int64_t m, int64_t n) const { return row_a_[size_t(m)] || row_b_[size_t(n)]; }
+  double ieee_value(int64_t m, int64_t n) const;
+
+ private:
+  const Spec& spec_;
+  const Operands& in_;
+  Geometry g_;
+  std::vector<char> row_a_, row_b_;  // a row's codes or its scale row hold a NaN/Inf
+};
+
+// Output bits of format `out` (bf16 or fp32) for a double, RNE with Inf on overflow.
+uint32_t round_to(Format out, double v);
+
+}  // namespace ulpgate::gemm::detail

@@ -1,0 +1,279 @@
+// The ideal: D exact, rounded once. Block sums are exact fp64 GEMMs (Eigen) of the codes in units
+// of their format's quantum; each term sa sb G is an exact integer product; the terms meet in a
+// wide fixed-point accumulator; the sum is rounded to double twice (RNE for the exact value, round
+// to odd for the output, whose RNE to bf16 or fp32 is then the exact sum's: 53 >= 24 + 2 bits).
+#include <Eigen/Core>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <stdexcept>
+
+#include "reference/gemm/detail.hpp"
+#include "reference/gemm/gemm.hpp"
+
+namespace ulpgate::gemm {
+namespace {
+
+using u128 = unsigned __int128;
+using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using detail::CodeTable;
+
+// +-mant 2^exp with an odd mant (or 0), exactly, for a finite double: an fp32 scale then has a
+// mant below 2^24, an exact block sum one below 2^53.
+struct Dyadic {
+  bool neg;
+  uint64_t mant;
+  int exp;
+};
+Dyadic dyadic(double x) {
+  const uint64_t u = std::bit_cast<uint64_t>(x);
+  const int field = int((u >> 52) & 0x7FF);
+  const uint64_t frac = u & ((uint64_t(1) << 52) - 1);
+  Dyadic d{(u >> 63) != 0, field ? frac | (uint64_t(1) << 52) : frac, field ? field - 1075 : -1074};
+  if (d.mant) {
+    const int tz = std::countr_zero(d.mant);
+    d.mant >>= tz, d.exp += tz;
+  }
+  return d;
+}
+
+// An exact sum of terms +-m 2^e in fixed point with unit 2^kUnitExp: 32-bit digits held in int64
+// limbs, so signed additions need no carry propagation until the end (a limb absorbs 2^31 of
+// them). Range: a term's lowest bit is at least 2^-332 (fp32 scales >= 2^-149 each, block sums in
+// units >= 2^-34 of e5m2fnuz), its value below 2^(128 + 128 + 53 - 18); sums of up to 2^20 terms
+// stay below 2^312, inside [2^-352, 2^416).
+class ExactSum {
+ public:
+  static constexpr int kDigits = 24, kUnitExp = -352;
+
+  void add(bool neg, u128 mag, int exp) {
+    const int pos = exp - kUnitExp;
+    if (pos < 0) throw std::logic_error("gemm ideal: a term below the exact accumulator's unit");
+    const int at = pos / 32, sh = pos % 32;
+    const u128 low = mag << sh;
+    const uint64_t top = sh ? uint64_t(mag >> (128 - sh)) : 0;
+    const uint64_t chunks[5] = {uint64_t(low) & kMask, uint64_t(low >> 32) & kMask, uint64_t(low >> 64) & kMask,
+                                uint64_t(low >> 96) & kMask, top};
+    for (int j = 0; j < 5; ++j) {
+      if (!chunks[j]) continue;
+      if (at + j >= kDigits) throw std::logic_error("gemm ideal: a term above the exact accumulator's range");
+      digit_[at + j] += neg ? -int64_t(chunks[j]) : int64_t(chunks[j]);
+      lo_ = std::min(lo_, at + j), hi_ = std::max(hi_, at + j);
+    }
+  }
+
+  struct Rounded {
+    double nearest, odd;  // RNE and round to odd, to 53 bits
+  };
+  // The sum rounded, and the accumulator cleared.
+  Rounded take() {
+    if (hi_ < 0) return {0, 0};
+    const auto [negative, end] = normalize();
+    const Rounded r = magnitude_rounded(end);
+    std::fill(digit_.begin() + lo_, digit_.begin() + end, 0);
+    lo_ = kDigits, hi_ = -1;
+    return negative ? Rounded{-r.nearest, -r.odd} : r;
+  }
+
+ private:
+  static constexpr uint64_t kMask = 0xFFFFFFFFu;
+  std::array<int64_t, kDigits> digit_{};
+  int lo_ = kDigits, hi_ = -1;
+
+  // Carries propagated: digits [lo_, end) hold 32-bit digits of |sum| and the sign is returned.
+  std::pair<bool, int> normalize() {
+    int64_t carry = 0;
+    int i = lo_;
+    for (; i < kDigits && (i <= hi_ || (carry != 0 && carry != -1)); ++i) {
+      const int64_t v = digit_[i] + carry;
+      digit_[i] = v & int64_t(kMask);
+      carry = v >> 32;  // arithmetic: the sign extends
+    }
+    if (carry != 0 && carry != -1) throw std::logic_error("gemm ideal: exact accumulator overflow");
+    if (carry == 0) return {false, i};
+    int64_t c = 1;  // two's complement negation of the digits below 2^(32 i)
+    for (int j = lo_; j < i; ++j) {
+      const int64_t v = (~digit_[j] & int64_t(kMask)) + c;
+      digit_[j] = v & int64_t(kMask);
+      c = v >> 32;
+    }
+    if (c) {  // the sum was exactly -2^(32 i)
+      if (i == kDigits) throw std::logic_error("gemm ideal: exact accumulator overflow");
+      digit_[i++] = c;
+    }
+    return {true, i};
+  }
+
+  bool bit(int pos) const { return pos >= 0 && ((digit_[pos / 32] >> (pos % 32)) & 1); }
+  uint64_t bits(int pos, int count) const {  // count <= 53 bits from pos up (pos >= 0): 3 digits
+    u128 v = 0;
+    for (int d = (pos + count - 1) / 32; d >= pos / 32; --d) v = (v << 32) | u128(digit_[d]);
+    return uint64_t(v >> (pos % 32)) & ((uint64_t(1) << count) - 1);
+  }
+  bool any_below(int pos) const {
+    if (pos <= 0) return false;
+    if (digit_[pos / 32] & ((int64_t(1) << (pos % 32)) - 1)) return true;
+    for (int d = lo_; d < pos / 32; ++d)
+      if (digit_[d]) return true;
+    return false;
+  }
+
+  Rounded magnitude_rounded(int end) const {
+    int h = end - 1;
+    while (h >= lo_ && digit_[h] == 0) --h;
+    if (h < lo_) return {0, 0};
+    const int top = 32 * h + 63 - std::countl_zero(uint64_t(digit_[h]));
+    const int low = std::max(top - 52, 0);
+    const uint64_t kept = bits(low, top - low + 1);
+    const bool half = bit(low - 1), sticky = any_below(low - 1);
+    const double unit = detail::pow2(low + kUnitExp);
+    const uint64_t nearest = kept + (half && (sticky || (kept & 1)));
+    return {double(nearest) * unit, double(kept | uint64_t(half || sticky)) * unit};
+  }
+};
+
+// An fp8 operand as integers in units of its quantum 2^(emin - mbits), split by magnitude into
+// parts whose products and 128-term sums are exact in fp64: a part's values are multiples of its
+// `quantum` below `max`; a pair of parts is exact over L terms when L max_a max_b <= 2^53 q_a q_b.
+struct Part {
+  double from, to;  // |v| in [from, to) (units); NaN and Inf go to the last part
+  double quantum, max;
+};
+struct Operand {
+  std::vector<Part> parts;
+  std::vector<std::array<double, 256>> value;  // per part, per code: its value in units, or 0
+  int unit_exp;
+};
+
+Operand operand(Format f) {
+  const CodeTable& t = detail::code_table(f);
+  Operand o{{}, {}, t.emin - t.mbits};
+  double maxint = 0;
+  for (int c = 0; c < 256; ++c)
+    if (t.finite[c]) maxint = std::max(maxint, std::fabs(t.value[c]) * detail::pow2(-o.unit_exp));
+  const int span = detail::exponent_of(maxint) + 1;
+  if (span <= 20) {  // e4m3fn, e4m3fnuz: 2^17.8 and 2^17.9
+    o.parts = {{0, HUGE_VAL, 1, maxint}};
+  } else {  // e5m2 (2^31.8), e5m2fnuz: below and above T, the part above has quantum T / 2^mbits
+    const int split = (span + t.mbits + 1) / 2;
+    const double tsplit = detail::pow2(split);
+    o.parts = {{0, tsplit, 1, tsplit}, {tsplit, HUGE_VAL, detail::pow2(split - t.mbits), maxint}};
+  }
+  for (size_t p = 0; p < o.parts.size(); ++p) {
+    std::array<double, 256> v{};
+    for (int c = 0; c < 256; ++c) {
+      const double units = t.value[c] * detail::pow2(-o.unit_exp), mag = std::fabs(units);
+      const bool last = p + 1 == o.parts.size();
+      v[c] = (mag >= o.parts[p].from && mag < o.parts[p].to) || (last && !t.finite[c]) ? units : 0;
+    }
+    o.value.push_back(v);
+  }
+  return o;
+}
+
+constexpr int64_t kChunk = 128;  // K per exact fp64 block sum (spec/gemm.md: exact for K <= 171,196
+                                 // for e4m3; here at most 2^47 for every pair of parts, checked)
+constexpr int64_t kTileM = 32, kTileN = 128;
+
+// The K ranges summed exactly, each inside one scale block.
+struct Chunk {
+  int64_t kb, begin, end;
+};
+std::vector<Chunk> chunks(const Geometry& g) {
+  std::vector<Chunk> out;
+  for (int64_t kb = 0; kb < g.kblocks; ++kb)
+    for (int64_t k = g.block_begin(kb); k < g.block_end(kb); k += kChunk)
+      out.push_back({kb, k, std::min(k + kChunk, g.block_end(kb))});
+  return out;
+}
+
+class IdealGemm {
+ public:
+  IdealGemm(const Spec& spec, const Operands& in)
+      : spec_(spec), in_(in), g_(geometry(spec)), a_(operand(spec.a_format)), b_(operand(spec.b_format)),
+        chunks_(chunks(g_)), nonfinite_(spec, in) {
+    for (const Part& pa : a_.parts)
+      for (const Part& pb : b_.parts)
+        if (double(kChunk) * pa.max * pb.max > detail::pow2(53) * pa.quantum * pb.quantum)
+          throw std::logic_error("gemm ideal: an fp64 block sum would not be exact");
+    for (float s : in.sa) sa_.push_back(dyadic(s));
+    for (float s : in.sb) sb_.push_back(dyadic(s));
+  }
+
+  Ideal run() {
+    Ideal r{{spec_.out, std::vector<uint32_t>(size_t(spec_.m * spec_.n))}, std::vector<double>(size_t(spec_.m * spec_.n))};
+    const int64_t tiles_m = (spec_.m + kTileM - 1) / kTileM, tiles_n = (spec_.n + kTileN - 1) / kTileN;
+    detail::parallel_for(tiles_m * tiles_n, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) tile(r, (t / tiles_n) * kTileM, (t % tiles_n) * kTileN);
+    });
+    return r;
+  }
+
+ private:
+  const Spec& spec_;
+  const Operands& in_;
+  Geometry g_;
+  Operand a_, b_;
+  std::vector<Chunk> chunks_;
+  detail::NonFinite nonfinite_;
+  std::vector<Dyadic> sa_, sb_;
+
+  // Rows [r0, r0 + rows) of an operand's codes, part p, in units.
+  Matrix decoded(const Operand& o, const std::vector<uint8_t>& codes, size_t p, int64_t r0, int64_t rows) const {
+    Matrix x(rows, spec_.k);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < spec_.k; ++k) x(r, k) = o.value[p][codes[size_t((r0 + r) * spec_.k + k)]];
+    return x;
+  }
+
+  void tile(Ideal& r, int64_t m0, int64_t n0) const {
+    const int64_t tm = std::min(kTileM, spec_.m - m0), tn = std::min(kTileN, spec_.n - n0);
+    std::vector<Matrix> pa, pb;
+    for (size_t p = 0; p < a_.parts.size(); ++p) pa.push_back(decoded(a_, in_.a, p, m0, tm));
+    for (size_t p = 0; p < b_.parts.size(); ++p) pb.push_back(decoded(b_, in_.b, p, n0, tn));
+    std::vector<Matrix> sums;  // per chunk, per pair of parts: the exact block sums (units)
+    for (const Chunk& c : chunks_)
+      for (const Matrix& x : pa)
+        for (const Matrix& y : pb)
+          sums.push_back(x.middleCols(c.begin, c.end - c.begin) * y.middleCols(c.begin, c.end - c.begin).transpose());
+    ExactSum acc;
+    for (int64_t i = 0; i < tm; ++i)
+      for (int64_t j = 0; j < tn; ++j) {
+        const int64_t m = m0 + i, n = n0 + j;
+        const size_t at = size_t(m * spec_.n + n);
+        if (nonfinite_.touches(m, n)) {
+          r.exact[at] = nonfinite_.ieee_value(m, n);
+          r.out.bits[at] = detail::round_to(spec_.out, r.exact[at]);
+          continue;
+        }
+        accumulate(acc, sums, m, n, i, j);
+        const ExactSum::Rounded d = acc.take();
+        r.exact[at] = d.nearest;
+        r.out.bits[at] = detail::round_to(spec_.out, d.odd);
+      }
+  }
+
+  // sum over chunks and pairs of parts of sa sb G, each term an exact integer product.
+  void accumulate(ExactSum& acc, const std::vector<Matrix>& sums, int64_t m, int64_t n, int64_t i, int64_t j) const {
+    const size_t pairs = a_.parts.size() * b_.parts.size();
+    const int unit = a_.unit_exp + b_.unit_exp;
+    for (size_t c = 0; c < chunks_.size(); ++c) {
+      const Dyadic sa = sa_[size_t(g_.sa_index(m, chunks_[c].kb))], sb = sb_[size_t(g_.sb_index(n, chunks_[c].kb))];
+      const uint64_t s = sa.mant * sb.mant;  // < 2^48: fp32 scales
+      if (s == 0) continue;
+      for (size_t p = 0; p < pairs; ++p) {
+        const Dyadic gd = dyadic(sums[c * pairs + p](i, j));
+        if (gd.mant) acc.add(sa.neg ^ sb.neg ^ gd.neg, u128(s) * gd.mant, sa.exp + sb.exp + gd.exp + unit);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+Ideal gemm_ideal(const Spec& spec, const Operands& in) {
+  check(spec, in);
+  return IdealGemm(spec, in).run();
+}
+
+}  // namespace ulpgate::gemm

@@ -1,0 +1,82 @@
+// Accumulator models (spec/gemm.md "Hardware accumulation"): how one architecture's matrix unit,
+// in one library mode, sums fp8 products, as one row of data per arch x mode. A model's replay
+// (gemm.hpp gemm_model) is what a kernel following it produces, bit for bit.
+//
+// The machinery, for every row: K is cut into segments (all of K where scales apply in the
+// epilogue; each scale block otherwise, unless the scales act inside the MMA); a segment is summed
+// by MMA chains that start from zero every promote_k K (or once per segment), each chain's fp32
+// result added into the segment's fp32 sum with RN; a chain is a run of MMA steps, K ascending,
+// each step taking the previous step's result as its accumulator c:
+//   1. products with a zero operand are dropped; each other product p = a b is exact, with
+//      pe = ea + eb, ea = max(floor(log2 |a|), emin of a's format) (subnormals count at emin);
+//   2. c != 0 contributes ec = max(floor(log2 |c|), -126);
+//   3. E = max(all pe, ec, e_floor);
+//   4. every term t (products and c) is aligned to u = 2^(E - frac_bits) (`align`);
+//   5. the aligned terms are summed exactly and the sum rounded to sum_bits significant bits
+//      (`sum_rounding`, never finer than fp32's 2^-149; beyond fp32's range: Inf under RNE, the
+//      largest finite value under RZ, as IEEE rounds). An exact zero is +0 (spec/gemm.md leaves the
+//      sign of an exact zero to measurement; chains start from +0, so -0 never comes back in).
+// With groups > 1 the products of a step are split by index (i mod groups); each group is aligned
+// on its own maximum exponent (steps 1, 3, 4 without c) and summed exactly; the group sums (with
+// exponents floor(log2 |sum|)) and c then go through steps 2 to 5.
+// The sm90 row with k = 32, frac_bits = 13, truncation toward zero, e_floor = -133 and a 14-bit
+// truncated sum is spec/gemm.md steps 1-5, measured bit-exactly on an H200; the fp32-fma row with
+// k = 1 is IEEE fmaf (see kFma in model.cpp for why round-to-odd alignment makes it exact).
+//
+// Non-finite inputs are an untested hardware edge (spec/gemm.md): an output that touches a NaN or
+// Inf code or scale is the IEEE double evaluation of D, in every model and in the ideal alike.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "reference/formats/formats.hpp"
+
+namespace ulpgate::gemm {
+
+// How a term is brought to the step's unit u before the exact sum.
+enum class Align : uint8_t {
+  toward_zero,  // sign(t) floor(|t| / u) u: sm90 (spec/gemm.md step 4)
+  down,         // floor(t / u) u: an arithmetic right shift of two's complement (gfx942 hypothesis)
+  odd,          // toward zero, then the last kept bit set if anything was dropped (round to odd):
+                // a sticky bit, so that a final RNE is the exact sum's RNE (fp32-fma)
+};
+std::string_view align_name(Align a);
+
+constexpr int kNoFloor = -100000;  // e_floor of a step without an exponent floor
+
+struct MmaStep {
+  int k;                  // products per step (zero padding completes a short last step)
+  int groups;             // products aligned in `groups` interleaved sets before meeting c (1: all with c)
+  int frac_bits;          // u = 2^(E - frac_bits)
+  Align align;
+  int e_floor;            // E = max(E, e_floor), kNoFloor for none
+  int sum_bits;           // significant bits of the step result
+  Rounding sum_rounding;  // rz or rne
+};
+
+struct AccumModel {
+  std::string_view name;   // "sm90", "sm90-fast-accum", "fp32-fma", ...
+  std::string_view arch;   // "sm90", "sm100", "sm89", "gfx942", "gfx950", "simt"
+  bool validated;          // reproduced bit-exactly on hardware (or exact by definition)
+  std::string_view source;
+  MmaStep step;
+  int promote_k;           // chains restart from zero every promote_k K (a multiple of step.k); 0 = never
+  bool scales_in_mma;      // power-of-two scales (gemm.mx; gemm.block with ue8m0) multiply the
+                           // products inside the step, and one chain runs over all of K
+};
+
+std::span<const AccumModel> models();
+const AccumModel& model(std::string_view name);  // throws UsageError naming the valid models
+std::string model_names();
+
+// One MMA step: c + 2^scale_exp sum a_i b_i with codes a, b of formats af, bf (equal lengths, at
+// most 64), as the step's rules compute it; scale_exp is a power-of-two scale inside the MMA
+// (scales_in_mma). `bound`, when given, receives the step's error bound (per nonzero term u, plus
+// the sum rounding's quantum, halved under RNE: spec/gemm.md "Budgets").
+float mma_step(const MmaStep& step, Format af, Format bf, std::span<const uint8_t> a,
+               std::span<const uint8_t> b, float c, int scale_exp = 0, double* bound = nullptr);
+
+}  // namespace ulpgate::gemm

@@ -1,0 +1,176 @@
+// The model replay (gemm.hpp gemm_model / error_bound): segments, chains and steps of model.hpp,
+// then the profile's ScaleRule, every fp32 operation carrying a bound on its distance to the exact
+// value it stands for.
+#include <cmath>
+#include <limits>
+
+#include "reference/gemm/detail.hpp"
+#include "reference/gemm/gemm.hpp"
+#include "reference/gemm/step.hpp"
+
+namespace ulpgate::gemm {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// A computed fp32 value and a bound on its distance to the exact value it stands for.
+struct Bounded {
+  float v = 0;
+  double err = 0;
+};
+
+double half_ulp(float r) {  // the most an RN operation that returned r can have moved
+  if (!std::isfinite(r)) return kInf;
+  const int e = r == 0 ? -126 : std::max(detail::exponent_of(r), -126);
+  return detail::pow2(e - 24);
+}
+Bounded times(Bounded x, Bounded y) {
+  const float v = x.v * y.v;
+  return {v, std::fabs(x.v) * y.err + std::fabs(y.v) * x.err + x.err * y.err + half_ulp(v)};
+}
+Bounded fused(Bounded x, Bounded y, Bounded z) {
+  const float v = std::fma(x.v, y.v, z.v);
+  return {v, std::fabs(x.v) * y.err + std::fabs(y.v) * x.err + x.err * y.err + z.err + half_ulp(v)};
+}
+Bounded plus(Bounded x, Bounded y) {
+  const float v = x.v + y.v;
+  return {v, x.err + y.err + half_ulp(v)};
+}
+
+// gemm.hpp ScaleRule: G with its scales, into `main` by an FMA or, without one, a multiply.
+Bounded scaled(ScaleRule rule, Bounded g, float sa, float sb, const Bounded* main) {
+  Bounded x = g, y{sb};
+  switch (rule) {
+    case ScaleRule::product_first: y = times({sa}, {sb}); break;
+    case ScaleRule::a_first: x = times(g, {sa}); break;
+    case ScaleRule::b_first: x = times(g, {sb}), y = {sa}; break;
+  }
+  return main ? fused(x, y, *main) : times(x, y);
+}
+
+// The two operand rows of one output, decoded (step.hpp).
+struct RowPair {
+  const double *av, *bv;
+  const int16_t *ae, *be;
+};
+
+class Replayer {
+ public:
+  Replayer(const Spec& spec, const AccumModel& model, const Operands& in)
+      : spec_(spec), model_(model), in_(in), g_(geometry(spec)), tb_(detail::code_table(spec.b_format)),
+        nonfinite_(spec, in), in_mma_(model.scales_in_mma && spec.pow2_scales()) {
+    if (!detail::valid(model.step) || model.promote_k % model.step.k != 0)
+      throw UsageError("accumulator model '" + std::string(model.name) + "': bad step or promotion size");
+    detail::decode_rows(a_, detail::code_table(spec.a_format), in.a.data(), 0, spec.m, spec.k,
+                        [&](int64_t m, int64_t k) { return scale_exp(in.sa, g_.sa_index(m, kblock_of(k))); });
+  }
+
+  template <bool kBound>
+  Replay run() const {
+    const size_t size = size_t(spec_.m * spec_.n);
+    Replay r{{spec_.out, std::vector<uint32_t>(size)}, std::vector<double>(kBound ? size : 0)};
+    constexpr int64_t kTileN = 16;  // rows of B kept in cache while every row of A passes
+    const int64_t tiles = (spec_.n + kTileN - 1) / kTileN;
+    detail::parallel_for(tiles, [&](int64_t begin, int64_t end) {
+      detail::DecodedRows b;
+      for (int64_t n0 = begin * kTileN; n0 < std::min(end * kTileN, spec_.n); n0 += kTileN) {
+        const int64_t n1 = std::min(n0 + kTileN, spec_.n);
+        detail::decode_rows(b, tb_, in_.b.data(), n0, n1, spec_.k,
+                            [&](int64_t n, int64_t k) { return scale_exp(in_.sb, g_.sb_index(n, kblock_of(k))); });
+        for (int64_t m = 0; m < spec_.m; ++m)
+          for (int64_t n = n0; n < n1; ++n) {
+            const size_t at = size_t(m * spec_.n + n);
+            const Bounded d = nonfinite_.touches(m, n)
+                                  ? Bounded{float(nonfinite_.ieee_value(m, n)), kInf}
+                                  : element<kBound>(m, n, {a_.v(m), b.v(n - n0), a_.e(m), b.e(n - n0)});
+            r.out.bits[at] = detail::round_to(spec_.out, d.v);  // bf16: RN of the fp32 result
+            if constexpr (kBound) r.bound[at] = d.err * (1 + 0x1p-30);  // the bound's own roundings
+          }
+      }
+    });
+    return r;
+  }
+
+ private:
+  const Spec& spec_;
+  const AccumModel& model_;
+  const Operands& in_;
+  Geometry g_;
+  const detail::CodeTable& tb_;
+  detail::NonFinite nonfinite_;
+  bool in_mma_;
+  bool fmaf_ = detail::is_fmaf(model_.step) && !in_mma_;  // float operands hold unscaled fp8 values
+  detail::DecodedRows a_;
+
+  int64_t kblock_of(int64_t k) const { return g_.epilogue_scales() ? 0 : k / g_.kblock; }
+
+  // The exponent of a power-of-two scale applied inside the MMA (0 otherwise, and for a NaN scale,
+  // whose outputs take the IEEE path).
+  int scale_exp(const std::vector<float>& scales, int64_t at) const {
+    const float s = in_mma_ ? scales[size_t(at)] : 1.0f;
+    return std::isfinite(s) ? detail::exponent_of(s) : 0;
+  }
+
+  template <bool kBound>
+  Bounded element(int64_t m, int64_t n, const RowPair& rows) const {
+    const auto sa = [&](int64_t kb) { return in_.sa[size_t(g_.sa_index(m, kb))]; };
+    const auto sb = [&](int64_t kb) { return in_.sb[size_t(g_.sb_index(n, kb))]; };
+    if (in_mma_) return segment<kBound>(rows, 0, spec_.k);
+    if (g_.epilogue_scales()) {
+      const ScaleRule rule = spec_.op == Op::tensor ? spec_.profile->tensor : spec_.profile->rowwise;
+      return scaled(rule, segment<kBound>(rows, 0, spec_.k), sa(0), sb(0), nullptr);
+    }
+    Bounded main;
+    for (int64_t kb = 0; kb < g_.kblocks; ++kb)
+      main = scaled(spec_.profile->block, segment<kBound>(rows, g_.block_begin(kb), g_.block_end(kb)), sa(kb), sb(kb),
+                    &main);
+    return main;
+  }
+
+  // K in [k0, k1): chains from zero every promote_k K, each added into the fp32 sum with RN.
+  template <bool kBound>
+  Bounded segment(const RowPair& rows, int64_t k0, int64_t k1) const {
+    const int64_t every = model_.promote_k && !in_mma_ ? model_.promote_k : std::max<int64_t>(k1 - k0, 1);
+    Bounded sum;
+    for (int64_t c = k0; c < k1; c += every) {
+      const Bounded chain = this->chain<kBound>(rows, c, std::min(c + every, k1));
+      sum = c == k0 ? chain : plus(sum, chain);
+    }
+    return sum;
+  }
+
+  template <bool kBound>
+  Bounded chain(const RowPair& r, int64_t k0, int64_t k1) const {
+    if (!kBound && fmaf_) {
+      float c = 0;
+      for (int64_t k = k0; k < k1; ++k) c = std::fma(float(r.av[k]), float(r.bv[k]), c);  // exact fp8 values
+      return {c, 0};
+    }
+    const int k = model_.step.k;
+    Bounded c;
+    for (int64_t s = k0; s < k1; s += k) {
+      const int count = int(std::min<int64_t>(k, k1 - s));  // a short last step: zero padding
+      c.v = detail::run_step(model_.step, {r.av + s, r.bv + s, r.ae + s, r.be + s, count}, c.v,
+                             kBound ? &c.err : nullptr);
+    }
+    return c;
+  }
+};
+
+}  // namespace
+
+Replay gemm_replay(const Spec& spec, const AccumModel& model, const Operands& in) {
+  check(spec, in);
+  return Replayer(spec, model, in).run<true>();
+}
+
+Output gemm_model(const Spec& spec, const AccumModel& model, const Operands& in) {
+  check(spec, in);
+  return Replayer(spec, model, in).run<false>().out;
+}
+
+std::vector<double> error_bound(const Spec& spec, const AccumModel& model, const Operands& in) {
+  return gemm_replay(spec, model, in).bound;
+}
+
+}  // namespace ulpgate::gemm
