@@ -1,6 +1,7 @@
 #include "harness/quant/compare.hpp"
 
 #include "harness/quant/budget.hpp"
+#include "harness/quant/diagnosis.hpp"
 #include "harness/report/text.hpp"
 
 #include <bit>
@@ -94,107 +95,26 @@ uint64_t judge_scales(const Case& c, const Expected& e, std::span<const uint8_t>
                               ": expected " + hex2(padding_byte(s.layout, ss, b)) + ", got " +
                               hex2(storage[size_t(b)]) + (storage[size_t(b)] == kPoison ? " (never written)" : ""));
     }
-  if (pad) r.message += "padding: " + std::to_string(pad) + " bytes not written as the layout defines; ";
   r.elements += got.size();
   return bad + pad;
 }
 
-// A hypothesis about what the backend did instead, and the verdict it earns when it matches.
-struct Hypothesis {
-  std::string story;
-  Verdict verdict;
-  std::function<bool()> matches;
-};
-
-// Scales that fit in the storage when read under layout l (a wrong writer may fill it only in part).
-bool scales_match_under(Layout l, const Spec& s, std::span<const uint8_t> storage, std::span<const float> want) {
-  const ScaleShape ss = s.scale_shape();
-  int64_t compared = 0;
-  for (int64_t m = 0; m < ss.m; ++m)
-    for (int64_t g = 0; g < ss.g; ++g) {
-      const int64_t at = byte_offset(l, ss, m, g);
-      if (at + slot_bytes(l) > int64_t(storage.size())) continue;
-      float v;
-      if (is_ue8m0_layout(l)) {
-        v = decode_f32(Format::ue8m0, storage[size_t(at)]);
-      } else {
-        std::memcpy(&v, &storage[size_t(at)], 4);
-      }
-      const float w = want[size_t(m * ss.g + g)];
-      if (!same_bits(v, w) && !(std::isnan(v) && std::isnan(w))) return false;
-      ++compared;
-    }
-  // A writer of layout l into a buffer sized for another may fill it only in part (R1); where the
-  // buffer is large enough, every scale must match.
-  const bool fits = storage_bytes(l, ss) <= int64_t(storage.size());
-  return compared > 0 && (!fits || compared == ss.m * ss.g) && compared * 2 >= std::min<int64_t>(ss.m * ss.g, 2);
-}
-
-// Hypotheses are aimed at what mismatched: scale layouts when only scales are wrong, formats,
-// maxima and requantization when codes are wrong, whole profiles either way.
-std::vector<Hypothesis> hypotheses(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
-                                   bool codes_bad, bool scales_bad) {
-  std::vector<Hypothesis> h;
+// What is wrong when no hypothesis explains it: how many codes, scales and padding bytes.
+std::string unexplained(const Case& c, const Expected& e, const Observed& o, uint64_t bad_codes, uint64_t bad_slots) {
   const Spec& s = c.spec;
-  if (scales_bad && !codes_bad)
-  for (Layout l : {Layout::row, Layout::col, Layout::col_tma, Layout::ue8m0_packed, Layout::aiter_tview,
-                   Layout::mx_swizzle_128x4, Layout::mx_row})
-    if (l != s.layout && (!is_ue8m0_layout(l) || s.pow2_scales()))
-      h.push_back({"scales were written as " + std::string(layout_name(l)) + " but are read as " +
-                       std::string(layout_name(s.layout)),
-                   Verdict::layout, [&, l] { return scales_match_under(l, s, o.storage, e.profile.scales); }});
-  // Hypotheses outlive this function's locals: capture them by value.
-  const auto codes_of = [&in](Spec alt) { return quantize_profile(alt, in.values).codes; };
-  if (!codes_bad) return h;
-  for (Format f : {Format::e4m3fn, Format::e4m3fnuz})
-    if (f != s.format && !scales_bad) {  // an encoding mix-up leaves the scales right
-      const bool fnuz = f == Format::e4m3fnuz;
-      h.push_back({std::string("codes are ") + std::string(format_name(f)) + (fnuz ? " (fnuz)" : " (OCP)") +
-                       " bytes, the consumer reads " + std::string(format_name(s.format)) +
-                       ": every value is 2x off",
-                   Verdict::layout, [&, f] {
-                     for (size_t i = 0; i < o.codes.size(); ++i) {
-                       const double want = decode(s.format, e.profile.codes[i]);
-                       const uint32_t alt = std::isnan(want) ? info(f).canonical_nan : encode(want, Conversion{f});
-                       if (alt != o.codes[i] && !(is_nan(f, alt) && is_nan(f, o.codes[i]))) return false;
-                     }
-                     return !o.codes.empty();
-                   }});
-    }
-  // fnuz producers disagree on the clamp value (R11): 240 (AITER) vs 224 (vLLM, sglang).
-  const std::vector<float> maxima = s.format == Format::e4m3fnuz ? std::vector{240.0f, 224.0f} : std::vector<float>{};
-  for (float max : maxima)
-    if (max != s.fp8_max())
-      h.push_back({"profile mismatch: codes use fp8 max " + num(max) + ", " + std::string(s.profile->name) +
-                       " uses " + num(s.fp8_max()),
-                   Verdict::over_budget, [&, codes_of, max] {
-                     Profile p = *s.profile;
-                     p.max_fnuz = max;
-                     Spec alt = s;
-                     alt.profile = &p;
-                     return codes_of(alt) == std::vector<uint8_t>(o.codes.begin(), o.codes.end());
-                   }});
-  if (s.pow2_scales() && s.op != Op::mx)
-    h.push_back({"scale/code inconsistency: scales rounded to a power of two after the codes were "
-                 "quantized with the unrounded scale",
-                 Verdict::over_budget, [&, codes_of] {
-                   Spec alt = s;
-                   alt.ue8m0 = false;
-                   alt.layout = Layout::row;
-                   return codes_of(alt) == std::vector<uint8_t>(o.codes.begin(), o.codes.end());
-                 }});
-  for (const Profile& p : profiles())
-    if (&p != s.profile && p.supports(s.format) && (p.mx != MxRule::none) == (s.op == Op::mx))
-      h.push_back({"profile divergence: the output follows profile " + std::string(p.name) + ", not " +
-                       std::string(s.profile->name),
-                   Verdict::over_budget, [&, pp = &p] {
-                     Spec alt = s;
-                     alt.profile = pp;
-                     const Result r = quantize_profile(alt, in.values);
-                     return r.codes == std::vector<uint8_t>(o.codes.begin(), o.codes.end()) &&
-                            r.storage == std::vector<uint8_t>(o.storage.begin(), o.storage.end());
-                   }});
-  return h;
+  const ScaleShape ss = s.scale_shape();
+  uint64_t pad = 0;
+  for (int64_t b = 0; b < storage_bytes(s.layout, ss); ++b)
+    pad += !scale_at(s.layout, ss, b) && o.storage[size_t(b)] != e.profile.storage[size_t(b)];
+  std::vector<std::string> parts;
+  const auto count = [](uint64_t n, const char* one, const char* many) { return std::to_string(n) + (n == 1 ? one : many); };
+  if (bad_codes) parts.push_back(count(bad_codes, " code over budget", " codes over budget"));
+  if (bad_slots > pad) parts.push_back(count(bad_slots - pad, " scale differs", " scales differ"));
+  if (pad) parts.push_back("padding: " + std::to_string(pad) + " bytes not written as the " +
+                           std::string(layout_name(s.layout)) + " layout defines");
+  std::string m;
+  for (const std::string& p : parts) m += (m.empty() ? "" : "; ") + p;
+  return m + (m.empty() ? "" : "; ") + "no hypothesis explains the output";
 }
 
 }  // namespace
@@ -220,13 +140,12 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
               : r.n_within  ? Verdict::within_budget
                             : Verdict::exact;
   if (passes(r.verdict)) return r;
-  for (const Hypothesis& h : hypotheses(c, in, e, o, codes_bad, bad_scales > 0))
-    if (h.matches()) {
-      r.message += h.story;
-      if (h.verdict == Verdict::layout) r.verdict = Verdict::layout;
-      return r;
-    }
-  if (bad_scales) r.message += std::to_string(bad_scales) + " scale/padding slots differ; ";
+  if (const auto d = weigh(hypotheses(c, in, e, o, codes_bad, bad_scales > 0))) {
+    r.message = d->story;
+    if (d->verdict == Verdict::layout) r.verdict = Verdict::layout;
+    return r;
+  }
+  r.message = unexplained(c, e, o, r.n_over - bad_scales, bad_scales);
   return r;
 }
 

@@ -146,22 +146,6 @@ int32_t max_abs_bits(const float* x, int64_t n, bool ignore_nan) {
   return m;
 }
 
-// amax = max |x| over each group (over each tile for quant.block): fmaxf folding, or with a
-// NaN anywhere the canonical NaN under the propagate policy.
-std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
-  const ScaleShape ss = spec.scale_shape();
-  std::vector<int32_t> bits(size_t(ss.m * ss.g), 0);  // +0.0f
-  const bool ignore_nan = spec.profile->nan == NanPolicy::ignore;
-  for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
-    const int32_t run = max_abs_bits(&x[size_t(r * spec.k + c0)], c1 - c0, ignore_nan);
-    bits[size_t(si)] = std::max(bits[size_t(si)], run);
-  });
-  std::vector<float> amax(bits.size());
-  std::transform(bits.begin(), bits.end(), amax.begin(), [](int32_t b) {
-    return b > kInfBits ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(b);
-  });
-  return amax;
-}
 
 // The generic codes loop: any cast the formats core supports.
 template <Format F>
@@ -228,6 +212,23 @@ void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const 
 }
 
 }  // namespace
+
+// amax = max |x| over each group (over each tile for quant.block): fmaxf folding, or with a
+// NaN anywhere the canonical NaN under the propagate policy.
+std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
+  const ScaleShape ss = spec.scale_shape();
+  std::vector<int32_t> bits(size_t(ss.m * ss.g), 0);  // +0.0f
+  const bool ignore_nan = spec.profile->nan == NanPolicy::ignore;
+  for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
+    const int32_t run = max_abs_bits(&x[size_t(r * spec.k + c0)], c1 - c0, ignore_nan);
+    bits[size_t(si)] = std::max(bits[size_t(si)], run);
+  });
+  std::vector<float> amax(bits.size());
+  std::transform(bits.begin(), bits.end(), amax.begin(), [](int32_t b) {
+    return b > kInfBits ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(b);
+  });
+  return amax;
+}
 
 std::string_view op_name(Op op) { return kOps.name(op); }
 Op parse_op(std::string_view name) { return kOps.parse(name, "op"); }

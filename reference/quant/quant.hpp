@@ -51,6 +51,8 @@ std::vector<uint8_t> quantize_ideal(const Spec& spec, std::span<const float> x,
 
 // The scale one group gets from its amax under the spec's profile (exposed for tests/kernels).
 float group_scale(const Spec& spec, float amax);
+// Each group's (tile's) amax = max |x| under the profile's NaN policy, row-major over scale_shape().
+std::vector<float> group_amax(const Spec& spec, std::span<const float> x);
 
 // The profile's code of one element x of a group with this amax and stored scale s: what
 // quantize_profile computes per element (for comparators that vary x, amax or s).

@@ -36,6 +36,9 @@ enum class Fault {
   fnuz_as_ocp,         // R10: codes encoded as the other fp8 format
   fp32_into_packed,    // R1: fp32 row scales written into a packed-ue8m0 buffer
   nan_injected,
+  reversed_words,      // ue8m0 bytes packed into each int32 word in reversed (big-endian) order
+  doubled_codes,       // codes of 2x / s with the scales right: a reciprocal's exponent off by one
+  sglang_arithmetic,   // the whole output computed by the sglang profile
 };
 
 Profile patched(const Spec& s, Fault f) {
@@ -167,6 +170,20 @@ class FaultBackend : public Backend {
         break;
       }
       case Fault::nan_injected: codes[3] = uint8_t(info(s.format).canonical_nan); break;
+      case Fault::reversed_words:
+        for (size_t w = 0; w + 4 <= scales.size(); w += 4) std::reverse(&scales[w], &scales[w] + 4);
+        break;
+      case Fault::doubled_codes:
+        requantize(s, x_, r.scales, codes, [](float x, float sc, size_t) { return x / (sc / 2); });
+        break;
+      case Fault::sglang_arithmetic: {
+        Spec other = s;
+        other.profile = &profile("sglang");
+        const Result o = quantize_profile(other, x_);
+        std::copy(o.codes.begin(), o.codes.end(), codes.begin());
+        std::copy(o.storage.begin(), o.storage.end(), scales.begin());
+        break;
+      }
       default: break;
     }
   }
@@ -267,9 +284,51 @@ TEST(FaultInjection, R9UnclampedCastIsNonFinite) {
 }
 
 TEST(FaultInjection, R10FnuzBytesReadAsOcpIsALayoutVerdict) {
+  // fnuz bytes read as OCP are 2x off, and where |v| > 240 the fnuz byte (0x7F) reads as NaN: only
+  // the encoding mix-up explains that, not a factor of two in the arithmetic.
+  const CaseResult r = run_with(Fault::fnuz_as_ocp, kRowCase);
+  EXPECT_EQ(r.verdict, Verdict::layout);
+  EXPECT_EQ(r.message, "codes are 2x the expected values with the scales right: e4m3fnuz bytes read as e4m3fn (R10)");
+}
+
+TEST(FaultInjection, R10OcpBytesReadAsFnuzCannotBeToldFromAFactorOfOneHalf) {
+  // OCP bytes of v read as fnuz are exactly v / 2 wherever both formats hold v: the data fits the
+  // encoding mix-up and a halving in the quantization step equally, and the diagnosis says so.
   const CaseResult r = run_with(Fault::fnuz_as_ocp, "quant.group/aiter/e4m3fnuz/bf16/4x512/gs128/row/normal_sigma=2/s1");
   EXPECT_EQ(r.verdict, Verdict::layout);
-  EXPECT_NE(r.message.find("2x off"), std::string::npos) << r.message;
+  EXPECT_EQ(r.message,
+            "codes are 1/2 the expected values with the scales right: e4m3fn bytes read as e4m3fnuz (R10), or a "
+            "factor off by a power of two in the quantization step");
+}
+
+TEST(FaultInjection, CodesTwiceTooLargeWithTheRightScalesAreAFactorNotAnEncoding) {
+  // Under e4m3fnuz, 2x the values (clamped at 224) is no encoding mix-up: fnuz bytes read as
+  // fnuz would be 1/2, not 2x.
+  const CaseResult r = run_with(Fault::doubled_codes, "quant.group/vllm/e4m3fnuz/bf16/4x512/gs128/row/normal_sigma=2/s1");
+  EXPECT_EQ(r.verdict, Verdict::over_budget);
+  EXPECT_EQ(r.message, "codes are 2x the expected values with the scales right: a factor off by a power of two in the "
+                       "quantization step");
+}
+
+TEST(FaultInjection, ReversedBytesInPackedWordsAreNamedNotMistakenForALayout) {
+  // K = 640: five groups, so every second word has three unused slots, which the reversal fills.
+  for (auto id : {kPackedCase, std::string_view("quant.group/vllm/e4m3fn/bf16/130x512/gs128/ue8m0-packed/normal_sigma=2/s1")}) {
+    const CaseResult r = run_with(Fault::reversed_words, id);
+    EXPECT_EQ(r.verdict, Verdict::layout) << id;
+    EXPECT_EQ(r.message, "every packed ue8m0 word holds the right scales in reversed byte order (group 4p+j in byte "
+                         "3-j): a big-endian packing of the int32 words") << id;
+  }
+}
+
+TEST(FaultInjection, AnOutputOfAnotherProfileIsAProfileDivergence) {
+  const CaseResult r = run_with(Fault::sglang_arithmetic, "quant.group/vllm/e4m3fn/bf16/16x512/gs128/row/normal_sigma=2/s1");
+  EXPECT_EQ(r.verdict, Verdict::over_budget);
+  EXPECT_EQ(r.message, "profile divergence: the output follows profile sglang, not vllm");
+}
+
+TEST(FaultInjection, AnUnexplainedMismatchSaysSoWithoutAStory) {
+  const CaseResult r = run_with(Fault::flip_one_code, kRowCase);
+  EXPECT_EQ(r.message, "1 code over budget; no hypothesis explains the output");
 }
 
 TEST(FaultInjection, R11Max240For224IsNamed) {
