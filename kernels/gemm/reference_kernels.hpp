@@ -213,6 +213,43 @@ struct Compare {
   }
 };
 
+// The values and verdicts of a few listed elements (the result's first over-budget ones).
+struct Described {
+  uint32_t expected, got;
+  double exact, ulp_error;
+};
+template <Format Out>
+struct Describe {
+  const int64_t* at;
+  int count;
+  const typename OutFormat<Out>::Storage* got;
+  const uint32_t* expected;
+  const double *exact, *bound;
+  double ulps;
+  Described* out;
+
+  ULPGATE_DEVICE void operator()() const {
+    const unsigned i = dev::thread_rank();
+    if (i >= unsigned(count)) return;
+    const int64_t e = at[i];
+    const double x = exact ? exact[e] : OutFormat<Out>::value(expected[e]);
+    out[i] = {expected[e], got[e], x, judge<Out>(expected[e], got[e], x, bound ? bound[e] : 0.0, ulps).ulp_error};
+  }
+};
+
+// D's bits as a kernel stores them (bf16: the low 16 bits), for the benchmark's kernel output.
+template <Format Out>
+struct StoreBits {
+  const uint32_t* bits;
+  typename OutFormat<Out>::Storage* out;
+  int64_t count;
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < count; i += stride)
+      out[i] = typename OutFormat<Out>::Storage(bits[i]);
+  }
+};
+
 // ---- the sm90 model replay ---------------------------------------------------------------------
 
 // Per fp8 code: its value and 2^e with e = max(floor(log2 |v|), emin) (0 for zeros), in fp32:

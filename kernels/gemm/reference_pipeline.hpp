@@ -134,9 +134,7 @@ class Pipeline {
       be_.to_host(host.data(), tiles.get(), host.size() * sizeof(TileStats));
     }
     GpuComparison r = reduce_tiles(host, spec.m, spec.n);
-    with_out(spec.out, [&](auto out) {
-      for (BadElement& e : r.first_bad) describe<decltype(out)::value>(e, spec.n, expected, exact, got, ulps, bound);
-    });
+    if (!r.first_bad.empty()) describe(spec, r.first_bad, expected, exact, got, ulps, bound);
     return r;
   }
 
@@ -207,22 +205,22 @@ class Pipeline {
     }
   }
 
-  template <class T>
-  T fetch(const T* p, int64_t at) {
-    T v;
-    be_.to_host(&v, p + at, sizeof(T));
-    return v;
-  }
-
-  // A listed element's values and verdict, fetched one by one (at most kFirstBad of them).
-  template <Format Out>
-  void describe(BadElement& e, int64_t n, const uint32_t* expected, const double* exact, const void* got, double ulps,
-                const double* bound) {
-    const int64_t at = e.m * n + e.n;
-    e.expected = fetch(expected, at);
-    e.got = fetch(static_cast<const typename OutFormat<Out>::Storage*>(got), at);
-    e.exact = exact ? fetch(exact, at) : OutFormat<Out>::value(e.expected);
-    e.ulp_error = judge<Out>(e.expected, e.got, e.exact, bound ? fetch(bound, at) : 0.0, ulps).ulp_error;
+  // The listed elements' values and verdicts, computed on the device (one small launch).
+  void describe(const gemm::Spec& spec, std::vector<BadElement>& bad, const uint32_t* expected, const double* exact,
+                const void* got, double ulps, const double* bound) {
+    std::vector<int64_t> at;
+    for (const BadElement& e : bad) at.push_back(e.m * spec.n + e.n);
+    const auto d_at = upload(at);
+    auto d_out = be_.template alloc<Described>(at.size());
+    with_out(spec.out, [&](auto out) {
+      constexpr Format F = decltype(out)::value;
+      be_.launch({{1}, {64}}, Describe<F>{d_at.get(), int(at.size()), static_cast<const typename OutFormat<F>::Storage*>(got),
+                                          expected, exact, bound, ulps, d_out.get()});
+    });
+    std::vector<Described> v(at.size());
+    be_.to_host(v.data(), d_out.get(), v.size() * sizeof(Described));
+    for (size_t i = 0; i < bad.size(); ++i)
+      bad[i].expected = v[i].expected, bad[i].got = v[i].got, bad[i].exact = v[i].exact, bad[i].ulp_error = v[i].ulp_error;
   }
 };
 
@@ -293,7 +291,8 @@ GpuComparison compare_of(Backend& be, const gemm::Spec& spec, const gemm::Output
     throw UsageError("compare: expected, exact, got and bound need " + std::to_string(size) + " elements of " +
                      std::string(format_name(spec.out)));
   const std::vector<uint8_t> d = stored(got);
-  const auto e = upload(be, expected.bits.data(), size), g = upload(be, d.data(), d.size());
+  const auto e = upload(be, expected.bits.data(), size);
+  const auto g = upload(be, d.data(), d.size());
   const auto x = upload(be, exact.data(), exact.size()), b = upload(be, budget.bound.data(), budget.bound.size());
   return Pipeline<Backend>(be).compare(spec, e.get(), exact.empty() ? nullptr : x.get(), g.get(), budget.ulps,
                                        budget.bound.empty() ? nullptr : b.get());

@@ -258,7 +258,8 @@ GpuComparison direct_comparison(const Spec& s, const Output& expected, const std
       const auto d = ulp_distance(s.out, expected.bits[i], got.bits[i]);
       const int bin = !d ? 33 : *d == 0 ? 0 : int(std::bit_width(uint64_t(*d)));
       ++r.ulp_histogram[size_t(bin)];
-      r.max_ulp_error = std::max(r.max_ulp_error, std::isnan(v) != std::isnan(x) ? HUGE_VAL : ulp_error(s.out, v, x));
+      const double err = std::isnan(v) != std::isnan(x) ? HUGE_VAL : ulp_error(s.out, v, x);
+      r.max_ulp_error = std::max(r.max_ulp_error, err);
       if (d && *d == 0) {
         ++r.exact;
       } else if (d && std::isfinite(v) && std::fabs(v - x) <= ulps * ulp_of(s.out, x)) {
@@ -266,7 +267,7 @@ GpuComparison direct_comparison(const Spec& s, const Output& expected, const std
       } else {
         ++r.over;
         ++r.tile_over[size_t(m / 128 * r.tiles_n + n / 128)];
-        if (r.first_bad.size() < 8) r.first_bad.push_back({m, n, expected.bits[i], got.bits[i], x, 0});
+        if (r.first_bad.size() < 8) r.first_bad.push_back({m, n, expected.bits[i], got.bits[i], x, err});
       }
     }
   return r;
@@ -288,6 +289,7 @@ void expect_same(const GpuComparison& got, const GpuComparison& want) {
     EXPECT_EQ(got.first_bad[i].expected, want.first_bad[i].expected) << i;
     EXPECT_EQ(got.first_bad[i].got, want.first_bad[i].got) << i;
     EXPECT_EQ(bits64(got.first_bad[i].exact), bits64(want.first_bad[i].exact)) << i;
+    EXPECT_EQ(got.first_bad[i].ulp_error, want.first_bad[i].ulp_error) << i;
   }
 }
 
