@@ -97,7 +97,7 @@ struct Fold {
   ScaleIndex scale;
   const uint8_t *row_a, *row_b;
   int64_t m0, rows, n;
-  int pairs, chunks, chunks_per_block;
+  int pairs, chunks, chunks_per_block;  // chunks: a whole number of scale blocks
   double widen;  // added to every bound: 0, or huge in tests that send all elements to the host
   uint32_t* bits;
   double* exact;
@@ -111,12 +111,16 @@ struct Fold {
       const int64_t at = m * n + col;
       Rounded x{0, 0, true};
       if (!row_a[m] && !row_b[col]) {
+        // The sums in storage order: pair, scale block, chunk of the block; no division in the loop.
+        const float *sa_row = sa + scale.sa(m, 0), *sb_row = sb + scale.sb(col, 0);
+        const int64_t stride = rows * n;
+        const double* g = sums + (m - m0) * n + col;
         ExactAccumulator acc;
-        for (int c = 0; c < chunks; ++c) {
-          const int kb = c / chunks_per_block;
-          const double s = double(sa[scale.sa(m, kb)]) * double(sb[scale.sb(col, kb)]);
-          for (int p = 0; p < pairs; ++p) acc.add_product(sums[((int64_t(p) * chunks + c) * rows + (m - m0)) * n + col], s);
-        }
+        for (int p = 0; p < pairs; ++p)
+          for (int kb = 0; kb < chunks / chunks_per_block; ++kb) {
+            const double s = double(sa_row[kb]) * double(sb_row[kb]);
+            for (int c = 0; c < chunks_per_block; ++c, g += stride) acc.add_product(*g, s);
+          }
         x = round_exact<Out>(acc.hi, acc.lo, acc.bound(widen));
       }
       bits[at] = x.bits;

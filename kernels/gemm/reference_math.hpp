@@ -39,13 +39,6 @@ ULPGATE_DEVICE double mul_rn(double a, double b) {
 #endif
 }
 
-ULPGATE_DEVICE int popcount64(uint64_t x) {
-#if defined(ULPGATE_GPU)
-  return __popcll(x);
-#else
-  return __builtin_popcountll(x);
-#endif
-}
 ULPGATE_DEVICE int bit_length(uint64_t x) {  // 0 for 0
 #if defined(ULPGATE_GPU)
   return 64 - __clzll((long long)x);
