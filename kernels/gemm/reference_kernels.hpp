@@ -301,46 +301,37 @@ inline constexpr std::size_t kReplayShared =
 struct StepTiles {
   float *a_value, *a_pow2, *b_value, *b_pow2;  // shared [32][64] and [32][128], K-major
 };
+
+// fn(i, j) for a thread's 4 x 8 outputs (unrolled: the arrays they index stay in registers).
+template <class Fn>
+ULPGATE_DEVICE void each_output(Fn&& fn) {
+  ULPGATE_UNROLL
+  for (int i = 0; i < kThreadRows; ++i)
+    ULPGATE_UNROLL
+    for (int j = 0; j < kThreadCols; ++j) fn(i, j);
+}
+
+// fn(i, j, a_i b_j) for the 32 x 4 x 8 products of a step, from K-major tiles a and b.
+template <class Fn>
+ULPGATE_DEVICE void each_product(const float* a, const float* b, unsigned tx, unsigned ty, Fn&& fn) {
+  for (int kk = 0; kk < kStepK; ++kk) {
+    const Pack16<float> x = dev::load16(a + kk * kReplayRows + ty * 4);
+    const Pack16<float> y0 = dev::load16(b + kk * kReplayCols + tx * 4), y1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
+    each_output([&](int i, int j) { fn(i, j, x.v[i] * (j < 4 ? y0.v[j] : y1.v[j - 4])); });
+  }
+}
+
 ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const ReplayParams& p,
                              float (&c)[kThreadRows][kThreadCols]) {
   float e[kThreadRows][kThreadCols];
-  ULPGATE_UNROLL
-  for (int i = 0; i < kThreadRows; ++i)
-    ULPGATE_UNROLL
-    for (int j = 0; j < kThreadCols; ++j) e[i][j] = fmaxf(dev::as_float(dev::as_uint(c[i][j]) & 0x7f800000u), p.floor_pow2);
-  const auto load = [&](const float* a, const float* b, int kk, float (&x)[kThreadRows], float (&y)[kThreadCols]) {
-    const Pack16<float> pa = dev::load16(a + kk * kReplayRows + ty * 4);
-    const Pack16<float> b0 = dev::load16(b + kk * kReplayCols + tx * 4), b1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
-    ULPGATE_UNROLL
-    for (int i = 0; i < 4; ++i) x[i] = pa.v[i], y[i] = b0.v[i], y[4 + i] = b1.v[i];
-  };
-  for (int kk = 0; kk < kStepK; ++kk) {
-    float x[kThreadRows], y[kThreadCols];
-    load(s.a_pow2, s.b_pow2, kk, x, y);
-    ULPGATE_UNROLL
-    for (int i = 0; i < kThreadRows; ++i)
-      ULPGATE_UNROLL
-      for (int j = 0; j < kThreadCols; ++j) e[i][j] = fmaxf(e[i][j], x[i] * y[j]);
-  }
-  ULPGATE_UNROLL
-  for (int i = 0; i < kThreadRows; ++i)
-    ULPGATE_UNROLL
-    for (int j = 0; j < kThreadCols; ++j) {
-      e[i][j] *= p.align_c;  // exact: powers of two, 2^(E + 23 - f) >= 2^-123
-      c[i][j] = truncate_term(c[i][j], e[i][j]);
-    }
-  for (int kk = 0; kk < kStepK; ++kk) {
-    float x[kThreadRows], y[kThreadCols];
-    load(s.a_value, s.b_value, kk, x, y);
-    ULPGATE_UNROLL
-    for (int i = 0; i < kThreadRows; ++i)
-      ULPGATE_UNROLL
-      for (int j = 0; j < kThreadCols; ++j) c[i][j] += truncate_term(x[i] * y[j], e[i][j]);
-  }
-  ULPGATE_UNROLL
-  for (int i = 0; i < kThreadRows; ++i)
-    ULPGATE_UNROLL
-    for (int j = 0; j < kThreadCols; ++j) c[i][j] = dev::as_float(dev::as_uint(c[i][j]) & p.sum_mask);
+  each_output([&](int i, int j) { e[i][j] = fmaxf(dev::as_float(dev::as_uint(c[i][j]) & 0x7f800000u), p.floor_pow2); });
+  each_product(s.a_pow2, s.b_pow2, tx, ty, [&](int i, int j, float x) { e[i][j] = fmaxf(e[i][j], x); });
+  each_output([&](int i, int j) {
+    e[i][j] *= p.align_c;  // exact: powers of two, 2^(E + 23 - f) >= 2^-123
+    c[i][j] = truncate_term(c[i][j], e[i][j]);
+  });
+  each_product(s.a_value, s.b_value, tx, ty, [&](int i, int j, float x) { c[i][j] += truncate_term(x, e[i][j]); });
+  each_output([&](int i, int j) { c[i][j] = dev::as_float(dev::as_uint(c[i][j]) & p.sum_mask); });
 }
 
 // The codes [k0, k0 + 16) of one row (zeros past the row's end or past K: code 0 is +0 in every
@@ -390,10 +381,7 @@ struct Replay {
       cb = load_codes(b, p.n, p.k, b_row, step * kStepK + 16 * b_half, aligned);
     };
     float c[kThreadRows][kThreadCols], acc[kThreadRows][kThreadCols];
-    ULPGATE_UNROLL
-    for (int i = 0; i < kThreadRows; ++i)
-      ULPGATE_UNROLL
-      for (int j = 0; j < kThreadCols; ++j) c[i][j] = 0, acc[i][j] = 0;
+    each_output([&](int i, int j) { c[i][j] = 0, acc[i][j] = 0; });
     const int64_t steps = (p.k + kStepK - 1) / kStepK;
     Pack16<uint8_t> ca{}, cb{};
     if (steps > 0) fetch(0, ca, cb);
@@ -428,28 +416,21 @@ struct Replay {
   // the epilogue's sum (the first chain into +0 is the chain itself: chains are never -0).
   ULPGATE_DEVICE void end_chain(float (&c)[kThreadRows][kThreadCols], float (&acc)[kThreadRows][kThreadCols],
                                 int64_t kb, int64_t m0, int64_t n0) const {
-    ULPGATE_UNROLL
-    for (int i = 0; i < kThreadRows; ++i) {
-      const float sa_i = p.block_scaled ? sa[p.scale.sa(clamp_m(m0 + i), kb)] : 0.0f;
-      ULPGATE_UNROLL
-      for (int j = 0; j < kThreadCols; ++j) {
-        acc[i][j] = p.block_scaled ? scale_into(p.rule, c[i][j], sa_i, sb[p.scale.sb(clamp_n(column(n0, j)), kb)], acc[i][j])
-                                   : acc[i][j] + c[i][j];
-        c[i][j] = 0;
-      }
-    }
+    each_output([&](int i, int j) {
+      acc[i][j] = p.block_scaled ? scale_into(p.rule, c[i][j], sa[p.scale.sa(clamp_m(m0 + i), kb)],
+                                              sb[p.scale.sb(clamp_n(column(n0, j)), kb)], acc[i][j])
+                                 : acc[i][j] + c[i][j];
+      c[i][j] = 0;
+    });
   }
 
   ULPGATE_DEVICE void write(const float (&acc)[kThreadRows][kThreadCols], int64_t m0, int64_t n0) const {
-    ULPGATE_UNROLL
-    for (int i = 0; i < kThreadRows; ++i)
-      ULPGATE_UNROLL
-      for (int j = 0; j < kThreadCols; ++j) {
-        const int64_t m = m0 + i, n = column(n0, j);
-        if (m >= p.m || n >= p.n) continue;
-        const float d = p.block_scaled ? acc[i][j] : scale_epilogue(p.rule, acc[i][j], sa[p.scale.sa(m, 0)], sb[p.scale.sb(n, 0)]);
-        bits[m * p.n + n] = OutFormat<Out>::round(double(d));
-      }
+    each_output([&](int i, int j) {
+      const int64_t m = m0 + i, n = column(n0, j);
+      if (m >= p.m || n >= p.n) return;
+      const float d = p.block_scaled ? acc[i][j] : scale_epilogue(p.rule, acc[i][j], sa[p.scale.sa(m, 0)], sb[p.scale.sb(n, 0)]);
+      bits[m * p.n + n] = OutFormat<Out>::round(double(d));
+    });
   }
 };
 

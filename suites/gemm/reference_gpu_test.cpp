@@ -7,9 +7,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 
 #include "gemm_test_util.hpp"
+#include "reference_test_util.hpp"
 #include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/gemm/reference_host.hpp"
 
@@ -27,12 +27,6 @@ class Gpu : public ::testing::Test {
   }
 };
 
-uint64_t bits64(double x) {
-  uint64_t u;
-  std::memcpy(&u, &x, 8);
-  return u;
-}
-
 template <class Fn>
 double seconds(Fn&& fn) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -44,17 +38,6 @@ std::string label(const Spec& s) {
   return std::string(op_name(s.op)) + "/" + std::string(s.profile->name) + "/" + std::string(format_name(s.a_format)) +
          "x" + std::string(format_name(s.b_format)) + "/" + std::string(format_name(s.out)) + "/" + std::to_string(s.m) +
          "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-}
-
-// How many elements differ (bits, or exact values' bits); the first few are reported.
-int64_t ideal_mismatches(const Ideal& got, const Ideal& want, const std::string& what) {
-  int64_t bad = 0;
-  for (size_t i = 0; i < want.out.bits.size(); ++i)
-    if (got.out.bits[i] != want.out.bits[i] || bits64(got.exact[i]) != bits64(want.exact[i]))
-      if (++bad <= 5)
-        ADD_FAILURE() << what << " at " << i << ": bits " << got.out.bits[i] << " vs " << want.out.bits[i] << ", exact "
-                      << got.exact[i] << " vs " << want.exact[i];
-  return bad;
 }
 
 void expect_ideal(const Spec& s, const Operands& in) {
@@ -119,21 +102,8 @@ TEST_F(Gpu, ComparisonIsTheEmulatorsComparison) {
   const Output got = gemm_model(s, model("sm90-fast-accum"), in);
   for (double ulps : {0.0, 0.5, 2.0}) {
     const gk::GpuComparison g = gk::compare_gpu(s, ideal, got, {ulps, {}});
-    const gk::GpuComparison h = gk::compare_host(kSm90, s, ideal, got, {ulps, {}});
     EXPECT_GT(g.over + g.within, 0);
-    EXPECT_EQ(g.exact, h.exact);
-    EXPECT_EQ(g.within, h.within);
-    EXPECT_EQ(g.over, h.over);
-    EXPECT_EQ(g.ulp_histogram, h.ulp_histogram);
-    EXPECT_EQ(g.max_ulp_error, h.max_ulp_error);
-    EXPECT_EQ(g.tile_over, h.tile_over);
-    ASSERT_EQ(g.first_bad.size(), h.first_bad.size());
-    for (size_t i = 0; i < g.first_bad.size(); ++i) {
-      EXPECT_EQ(g.first_bad[i].m, h.first_bad[i].m);
-      EXPECT_EQ(g.first_bad[i].n, h.first_bad[i].n);
-      EXPECT_EQ(g.first_bad[i].got, h.first_bad[i].got);
-      EXPECT_EQ(g.first_bad[i].ulp_error, h.first_bad[i].ulp_error);
-    }
+    expect_same(g, gk::compare_host(kSm90, s, ideal, got, {ulps, {}}));
   }
 }
 

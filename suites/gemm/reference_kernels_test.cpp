@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
-#include <cstring>
 #include <string>
 
 #include "gemm_test_util.hpp"
+#include "reference_test_util.hpp"
 #include "kernels/gemm/reference_host.hpp"
 
 using namespace gemm_test;
@@ -58,22 +58,9 @@ const Case kCases[] = {
     {Op::mx, "ocp-mx", e4m3, e5m2},
 };
 
-uint64_t bits64(double x) {
-  uint64_t u;
-  std::memcpy(&u, &x, 8);
-  return u;
-}
-
 // The device ideal equals gemm_ideal: every bit and every exact value.
 void expect_ideal(const Arch& a, const Spec& s, const Operands& in, const std::string& what, HostOptions options = {}) {
-  const Ideal want = gemm_ideal(s, in);
-  const GpuIdeal got = ulpgate::gemm_kernels::ideal_host(a, s, in, options);
-  ASSERT_EQ(got.ideal.out.bits.size(), want.out.bits.size()) << what;
-  ASSERT_EQ(got.ideal.out.format, s.out) << what;
-  for (size_t i = 0; i < want.out.bits.size(); ++i) {
-    ASSERT_EQ(got.ideal.out.bits[i], want.out.bits[i]) << what << " at " << i << ": exact " << want.exact[i];
-    ASSERT_EQ(bits64(got.ideal.exact[i]), bits64(want.exact[i])) << what << " at " << i;
-  }
+  EXPECT_EQ(ideal_mismatches(ulpgate::gemm_kernels::ideal_host(a, s, in, options).ideal, gemm_ideal(s, in), what), 0);
 }
 
 void expect_replay(const Arch& a, const Spec& s, const AccumModel& model, const Operands& in, const std::string& what) {
@@ -271,26 +258,6 @@ GpuComparison direct_comparison(const Spec& s, const Output& expected, const std
       }
     }
   return r;
-}
-
-void expect_same(const GpuComparison& got, const GpuComparison& want) {
-  EXPECT_EQ(got.exact, want.exact);
-  EXPECT_EQ(got.within, want.within);
-  EXPECT_EQ(got.over, want.over);
-  EXPECT_EQ(got.ulp_histogram, want.ulp_histogram);
-  EXPECT_EQ(got.max_ulp_error, want.max_ulp_error);
-  EXPECT_EQ(got.tiles_m, want.tiles_m);
-  EXPECT_EQ(got.tiles_n, want.tiles_n);
-  EXPECT_EQ(got.tile_over, want.tile_over);
-  ASSERT_EQ(got.first_bad.size(), want.first_bad.size());
-  for (size_t i = 0; i < want.first_bad.size(); ++i) {
-    EXPECT_EQ(got.first_bad[i].m, want.first_bad[i].m) << i;
-    EXPECT_EQ(got.first_bad[i].n, want.first_bad[i].n) << i;
-    EXPECT_EQ(got.first_bad[i].expected, want.first_bad[i].expected) << i;
-    EXPECT_EQ(got.first_bad[i].got, want.first_bad[i].got) << i;
-    EXPECT_EQ(bits64(got.first_bad[i].exact), bits64(want.first_bad[i].exact)) << i;
-    EXPECT_EQ(got.first_bad[i].ulp_error, want.first_bad[i].ulp_error) << i;
-  }
 }
 
 // D off by 1 and 3 ulps here and there, a NaN, an Inf, a sign flip, the second tile along the
