@@ -128,11 +128,13 @@ class CudaBackend {
                                                    int(s.chunks)));
   }
 
-  // Half the free memory, at most 32 GiB: the slabs' block sums (all of 8192^3 gemm.block in one).
+  // Half the memory free or cached here, at most 32 GiB: the slabs' block sums (all of 8192^3
+  // gemm.block in one). Counting the cache keeps the slabs, so the buffers, the same run after run.
   std::size_t scratch_bytes() const {
-    std::size_t free = 0, total = 0;
+    std::size_t free = 0, total = 0, cached = 0;
     ULPGATE_GPU_CHECK(cudaMemGetInfo(&free, &total));
-    return std::min<std::size_t>(free / 2, std::size_t(32) << 30);
+    for (const auto& c : cached_) cached += c.second;
+    return std::min<std::size_t>((free + cached) / 2, std::size_t(32) << 30);
   }
 
   void synchronize() { ULPGATE_GPU_CHECK(cudaStreamSynchronize(stream_)); }
