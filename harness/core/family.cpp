@@ -10,8 +10,8 @@ namespace ulpgate {
 namespace {
 
 constexpr std::array kFamilies = {
-    OpFamily{"quant", quant::catalog_ids, quant::run_case_id},
-    OpFamily{"norm", norm::catalog_ids, norm::run_case_id},
+    OpFamily{"quant", quant::catalog_ids, quant::run_case_id, canonical_id<quant::Case>},
+    OpFamily{"norm", norm::catalog_ids, norm::run_case_id, canonical_id<norm::Case>},
 };
 
 }  // namespace

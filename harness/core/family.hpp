@@ -22,7 +22,15 @@ struct OpFamily {
   // Runs one case: generate, reference, poison, run, compare, digest. Throws UsageError for a
   // malformed id. With `tensors`, also returns inputs, expected and actual outputs for a bundle.
   CaseResult (*run)(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
+  // Case::parse(id).id(): the id in canonical form. Throws UsageError for a malformed id; parses
+  // only, so a huge shape costs nothing (the fuzzers rely on it).
+  std::string (*canonical_id)(std::string_view id);
 };
+
+template <class Case>
+std::string canonical_id(std::string_view id) {
+  return Case::parse(id).id();
+}
 
 std::span<const OpFamily> families();
 
