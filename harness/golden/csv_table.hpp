@@ -5,7 +5,9 @@
 
 #define CSV_IO_NO_THREAD  // small files: no reader thread
 #pragma GCC diagnostic push
+#ifndef __clang__  // a g++ warning only
 #pragma GCC diagnostic ignored "-Wstringop-truncation"  // its bounded strncpy of file names
+#endif
 #include <csv.h>
 #pragma GCC diagnostic pop
 
