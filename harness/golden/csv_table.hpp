@@ -44,6 +44,11 @@ uint64_t parse_count(std::string_view field, std::string_view column, std::strin
 double parse_number(std::string_view field, std::string_view column, std::string_view file,
                     unsigned line);
 
+// Refuses text that the CSV parser would misread: a NUL byte ends its line early (the rest of the
+// line would be dropped silently) and a byte-order mark would become part of the first column name.
+// Each reader calls it first, before any other check.
+void check_plain_text(std::string_view text, std::string_view file);
+
 // Turns a parser exception into the file:line message naming the expected columns.
 [[noreturn]] void rethrow_as_usage(const io::error::base& e, std::string_view file,
                                    unsigned line, std::string_view expected_header);

@@ -127,6 +127,11 @@ TEST(GoldenFile, MalformedFilesNameFileAndLine) {
                f + "4: expected a non-empty case_id and backend");
   expect_error(head + cols + ok + "# a note\n" + ok,
                f + "6: duplicate row for c (host) (first at line 4)");
+  // The CSV parser ends a line at a NUL: the rest of the row was dropped silently (seed corpus).
+  expect_error(head + cols + ok.substr(0, ok.size() - 1) + std::string(1, '\0') + ",lost\n",
+               f + "4: NUL byte: expected text");
+  expect_error("\xEF\xBB\xBF" + head + cols,
+               f + "1: starts with a UTF-8 byte-order mark: expected plain text (save the file without it)");
 }
 
 TEST(GoldenFile, WritesAtomicallyAndReadsBack) {
