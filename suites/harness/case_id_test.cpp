@@ -5,6 +5,7 @@
 #include <string>
 
 #include "harness/core/family.hpp"
+#include "suites/harness/usage_error.hpp"
 
 namespace ulpgate {
 namespace {
@@ -12,11 +13,7 @@ namespace {
 std::string canonical(std::string_view id) { return family_of(id).canonical_id(id); }
 
 std::string rejection(std::string_view id) {
-  try {
-    return "accepted as " + canonical(id);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
+  return usage_error([&] { canonical(id); });
 }
 
 TEST(CaseIds, CatalogIdsAreCanonical) {

@@ -16,6 +16,7 @@
 #include "harness/report/progress.hpp"
 #include "reference/formats/formats.hpp"
 #include "suites/harness/temp_dir.hpp"
+#include "suites/harness/usage_error.hpp"
 
 namespace ulpgate {
 namespace {
@@ -267,14 +268,8 @@ TEST(Bundle, ReadsBackWhatItWrites) {
   EXPECT_EQ(parse_bundle_json("\xEF\xBB\xBF" + bundle_json(b), "bom.json"), b);  // a BOM carries nothing
 }
 
-// parse_bundle_json(text) must fail with exactly `message`.
 void expect_json_error(const std::string& text, const std::string& message) {
-  try {
-    parse_bundle_json(text, "b/case.json");
-    ADD_FAILURE() << "accepted:\n" << text;
-  } catch (const UsageError& e) {
-    EXPECT_EQ(e.what(), message);
-  }
+  EXPECT_EQ(usage_error([&] { parse_bundle_json(text, "b/case.json"); }), message) << text;
 }
 
 // `text` with its first `from` replaced by `to`.
@@ -329,14 +324,8 @@ TEST(Bundle, MalformedCaseJsonNamesFileLineAndKey) {
   expect_json_error(edited(ok, "\"role\": \"input\", ", ""), f + "14: tensors[0]: expected the key \"role\"");
 }
 
-// read_bundle(dir)'s UsageError message.
 std::string read_error(const fs::path& dir) {
-  try {
-    read_bundle(dir);
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "accepted";
+  return usage_error([&] { read_bundle(dir); });
 }
 
 TEST(Bundle, TensorFilesMustHoldTheirShape) {
