@@ -1,4 +1,5 @@
-// Runs the built `ulpgate` binary (ULPGATE_BINARY, a compile definition of the test) for CLI tests.
+// Runs the built `ulpgate` binary (ULPGATE_BINARY, set by CMake) for the CLI tests: its exit
+// status and everything it printed.
 #pragma once
 
 #include <sys/wait.h>
@@ -10,12 +11,14 @@
 #include <sstream>
 #include <string>
 
+namespace {
+
 struct CliRun {
   int status;
   std::string out;  // stdout and stderr together
 };
 
-inline CliRun run_ulpgate(const std::string& args) {
+inline CliRun ulpgate(const std::string& args) {
   const std::filesystem::path log = std::filesystem::temp_directory_path() /
                                     ("ulpgate_cli_test_" + std::to_string(::getpid()) + ".log");
   const std::string cmd = std::string(ULPGATE_BINARY) + " " + args + " > " + log.string() + " 2>&1";
@@ -28,3 +31,5 @@ inline CliRun run_ulpgate(const std::string& args) {
 }
 
 inline bool has(const CliRun& r, const std::string& s) { return r.out.find(s) != std::string::npos; }
+
+}  // namespace

@@ -10,8 +10,10 @@
 #include "suites/cli_run.hpp"
 #include "suites/harness/temp_dir.hpp"
 
-namespace ulpgate {
 namespace {
+
+using ulpgate::Bundle;
+using ulpgate::TempDir;
 
 const std::string kCase = "quant.group/vllm/e4m3fn/bf16/3x512/gs128/ue8m0-packed/ties_scale=0.25/s1";
 
@@ -19,40 +21,39 @@ struct DumpedBundle {
   TempDir tmp;
   std::string dir = (tmp.path / "bundle").string();
   DumpedBundle() {
-    const CliRun r = run_ulpgate("repro " + kCase + " --backend host --arch host-w64 --dump " + dir);
+    const CliRun r = ulpgate("repro " + kCase + " --backend host --arch host-w64 --dump " + dir);
     EXPECT_EQ(r.status, 0) << r.out;
   }
 };
 
 TEST(ReproFrom, ReplaysTheCaseOnTheBundlesBackendAndArch) {
   const DumpedBundle b;
-  const CliRun r = run_ulpgate("repro --from " + b.dir);
+  const CliRun r = ulpgate("repro --from " + b.dir);
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(has(r, "case     " + kCase + "\nbackend  host@host-w64\nverdict  exact\n")) << r.out;
   EXPECT_TRUE(has(r, "reproduced: exact, as in the bundle\n")) << r.out;
-  EXPECT_TRUE(has(run_ulpgate("repro --from " + b.dir + " --arch host-w32"), "backend  host@host-w32\n"));
+  EXPECT_TRUE(has(ulpgate("repro --from " + b.dir + " --arch host-w32"), "backend  host@host-w32\n"));
 }
 
 TEST(ReproFrom, SaysWhenTheVerdictIsNotTheBundles) {
   const DumpedBundle b;
-  Bundle bundle = read_bundle(b.dir);
-  bundle.verdict = Verdict::over_budget;
-  write_bundle(b.dir, bundle);
-  const CliRun r = run_ulpgate("repro --from " + b.dir);
+  Bundle bundle = ulpgate::read_bundle(b.dir);
+  bundle.verdict = ulpgate::Verdict::over_budget;
+  ulpgate::write_bundle(b.dir, bundle);
+  const CliRun r = ulpgate("repro --from " + b.dir);
   EXPECT_EQ(r.status, 0) << r.out;  // as `repro`: the exit code judges this run
   EXPECT_TRUE(has(r, "NOT reproduced: bundle says over-budget, this run exact\n")) << r.out;
 }
 
 TEST(ReproFrom, BadBundlesAreExitCode2) {
   const DumpedBundle b;
-  EXPECT_EQ(run_ulpgate("repro --from " + b.dir + "/absent").status, 2);
+  EXPECT_EQ(ulpgate("repro --from " + b.dir + "/absent").status, 2);
   std::ofstream(b.dir + "/x.bin", std::ios::binary) << "short";
-  const CliRun r = run_ulpgate("repro --from " + b.dir);
+  const CliRun r = ulpgate("repro --from " + b.dir);
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r, "ulpgate: " + b.dir + "/x.bin: 5 bytes, expected 3072 (shape [3, 512] of bf16)\n")) << r.out;
-  EXPECT_EQ(run_ulpgate("repro " + kCase + " --from " + b.dir).status, 2);  // a case id or a bundle
-  EXPECT_EQ(run_ulpgate("repro").status, 2);
+  EXPECT_EQ(ulpgate("repro " + kCase + " --from " + b.dir).status, 2);  // a case id or a bundle
+  EXPECT_EQ(ulpgate("repro").status, 2);
 }
 
 }  // namespace
-}  // namespace ulpgate
