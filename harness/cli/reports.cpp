@@ -36,7 +36,10 @@ void write_reports(const std::vector<CaseResult>& results, const ReportOptions& 
   }
 }
 
-int run_repro(const std::string& case_id, const Selection& s, const std::string& dump_dir) {
+namespace {
+
+// run_repro's story of one case; the result for the caller to judge.
+CaseResult replay(const std::string& case_id, const Selection& s, const std::string& dump_dir) {
   const std::string backend = resolve_backend(s.backend);
   const std::string arch = s.archs.empty() ? default_archs(backend).front() : s.archs.front();
   const auto b = make_backend(backend, arch);
@@ -55,6 +58,25 @@ int run_repro(const std::string& case_id, const Selection& s, const std::string&
                                   r.first_bad, std::move(tensors)});
     std::printf("bundle   %s/case.json\n", dump_dir.c_str());
   }
+  return r;
+}
+
+}  // namespace
+
+int run_repro(const std::string& case_id, const Selection& s, const std::string& dump_dir) {
+  return passes(replay(case_id, s, dump_dir).verdict) ? kPass : kFail;
+}
+
+int run_repro_from(const std::string& bundle_dir, Selection s, const std::string& dump_dir) {
+  const Bundle bundle = read_bundle(bundle_dir);
+  if (s.backend == "auto") s.backend = bundle.backend.substr(0, bundle.backend.find('@'));  // "host@host-w64"
+  if (s.archs.empty()) s.archs = {bundle.arch};
+  const CaseResult r = replay(bundle.case_id, s, dump_dir);
+  const std::string was(verdict_name(bundle.verdict)), now(verdict_name(r.verdict));
+  if (r.verdict == bundle.verdict)
+    std::printf("reproduced: %s, as in the bundle\n", was.c_str());
+  else
+    std::printf("NOT reproduced: bundle says %s, this run %s\n", was.c_str(), now.c_str());
   return passes(r.verdict) ? kPass : kFail;
 }
 

@@ -159,7 +159,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   static Selection sel;
   static ReportOptions ro;
   static GateOptions go;
-  static std::string arch, root = "golden", repro_id, dump_dir;
+  static std::string arch, root = "golden", repro_id, dump_dir, from_dir;
   static HardwareInfo hw;
 
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
@@ -207,12 +207,14 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->callback([&] { rc = run_golden_update(sel, arch, root, hw); });
 
   auto* repro = app.add_subcommand("repro", "replay one case with full diagnostics");
-  repro->add_option("case", repro_id, "case id")->required();
+  auto* replayed = repro->add_option_group("case", "what to replay")->require_option(1);
+  replayed->add_option("case", repro_id, "case id");
+  replayed->add_option("--from", from_dir, "a repro bundle: replay its case (on its backend and arch by default)");
   repro->add_option("--backend", sel.backend, "backend");
   repro->add_option("--arch", sel.archs, "arch");
   repro->add_option("--dump", dump_dir, "write a repro bundle here");
   add_memory_option(repro, sel);
-  repro->callback([&] { rc = run_repro(repro_id, sel, dump_dir); });
+  repro->callback([&] { rc = from_dir.empty() ? run_repro(repro_id, sel, dump_dir) : run_repro_from(from_dir, sel, dump_dir); });
 }
 
 }  // namespace ulpgate::cli

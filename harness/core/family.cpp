@@ -13,8 +13,8 @@ namespace ulpgate {
 namespace {
 
 constexpr std::array kFamilies = {
-    OpFamily{"quant", quant::catalog_ids, quant::run_case_id, quant::host_bytes},
-    OpFamily{"norm", norm::catalog_ids, norm::run_case_id, norm::host_bytes},
+    OpFamily{"quant", quant::catalog_ids, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
+    OpFamily{"norm", norm::catalog_ids, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
 };
 
 }  // namespace

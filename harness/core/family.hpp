@@ -26,7 +26,15 @@ struct OpFamily {
   // The host memory a case needs at most, in bytes, from its id alone (nothing is allocated).
   // Throws UsageError for a malformed id.
   double (*host_bytes)(std::string_view id);
+  // Case::parse(id).id(): the id in canonical form. Throws UsageError for a malformed id; parses
+  // only, so a huge shape costs nothing (the fuzzers rely on it).
+  std::string (*canonical_id)(std::string_view id);
 };
+
+template <class Case>
+std::string canonical_id(std::string_view id) {
+  return Case::parse(id).id();
+}
 
 std::span<const OpFamily> families();
 

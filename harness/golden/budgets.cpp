@@ -60,6 +60,7 @@ BudgetTable BudgetTable::load(const std::filesystem::path& path) {
 }
 
 BudgetTable BudgetTable::parse(std::string_view text, std::string_view file_name) {
+  csv::check_plain_text(text, file_name);
   BudgetTable table;
   table.file_ = file_name;
   constexpr std::array<const char*, 6> kColumns = {"op", "profile", "output", "rule", "limit", "reason"};

@@ -107,6 +107,11 @@ TEST(Budgets, MalformedFilesNameFileAndLine) {
                "golden/budgets.csv:2: a quoted field is not closed");
   expect_error(h + "quant.group,*,codes,max-ulp,1,why\n\nquant.group,*,codes,max-ulp,2,again\n",
                "golden/budgets.csv:4: duplicate budget for quant.group,*,codes (first at line 2)");
+  // The CSV parser ends a line at a NUL: ", and more" was dropped silently (seed corpus).
+  expect_error(h + "quant.group,*,codes,bit-exact,0,why" + std::string(1, '\0') + ", and more\n",
+               "golden/budgets.csv:2: NUL byte: expected text");
+  expect_error("\xEF\xBB\xBF" + h, "golden/budgets.csv:1: starts with a UTF-8 byte-order mark: expected plain "
+                                    "text (save the file without it)");
 }
 
 TEST(Budgets, LoadsFromDiskAndNamesAMissingFile) {
