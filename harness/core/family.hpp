@@ -17,9 +17,15 @@
 
 namespace ulpgate {
 
+// How much of a catalog runs: `ci` what the host emulation runs in CI time, `full` that plus the
+// shapes of real models that only a GPU runs quickly (GEMMs at M = 4096). full includes ci.
+enum class Tier : uint8_t { ci, full };
+std::string_view tier_name(Tier t);
+Tier parse_tier(std::string_view name);  // throws UsageError naming the choices
+
 struct OpFamily {
   std::string_view name;  // "quant": ids start with "quant."
-  std::vector<std::string> (*catalog)();
+  std::vector<std::string> (*catalog)(Tier tier);
   // Runs one case: generate, reference, poison, run, compare, digest. Throws UsageError for a
   // malformed id. With `tensors`, also returns inputs, expected and actual outputs for a bundle.
   CaseResult (*run)(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
