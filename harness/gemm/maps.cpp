@@ -172,9 +172,18 @@ class KBlockFitter {
 
   static bool near(double x, double want) { return std::fabs(x - want) <= kSame * std::fabs(want); }
 
-  // What K-block kb's f says, over every fitted cell: "" (f ~ 1, or nothing clear), "as if the
-  // scale of K-block j" ("=j"), or a constant factor ("xC").
-  std::string block_story(int64_t kb) const {
+  // What K-block kb's f says over every fitted cell: nothing (f ~ 1, or no clear pattern), "as if
+  // the scale of K-block j", or a constant factor.
+  struct Story {
+    enum Kind { none, other_block, factor } kind = none;
+    int64_t block = 0;
+    double f = 1;
+    bool same(const Story& o) const {
+      return kind == o.kind && (kind != other_block || block == o.block) && (kind != factor || near(f, o.f));
+    }
+  };
+
+  Story block_story(int64_t kb) const {
     std::vector<std::pair<int64_t, int64_t>> cells;  // (m, first column) of the determined cells
     std::vector<double> f;
     for (size_t r = 0; r < map_.out_rows.size(); ++r)
@@ -182,32 +191,33 @@ class KBlockFitter {
         const float v = map_.f[(r * size_t(map_.col_blocks) + size_t(cb)) * size_t(map_.kblocks) + size_t(kb)];
         if (std::isfinite(v)) cells.emplace_back(map_.out_rows[r], cb * kColBlock), f.push_back(v);
       }
-    if (f.empty() || std::all_of(f.begin(), f.end(), [](double v) { return near(v, 1); })) return "";
+    if (f.empty() || std::all_of(f.begin(), f.end(), [](double v) { return near(v, 1); })) return {};
     for (int64_t j = 0; j < map_.kblocks; ++j) {
       bool all = j != kb;
       for (size_t i = 0; i < f.size() && all; ++i) {
         const auto [m, n] = cells[i];
         all = near(f[i] * scale(m, n, kb), scale(m, n, j));
       }
-      if (all) return "=" + std::to_string(j);
+      if (all) return {Story::other_block, j};
     }
-    const double c = f.front();
-    if (std::all_of(f.begin(), f.end(), [&](double v) { return near(v, c); })) return "x" + num(double(float(c)));
-    return "?";
+    if (std::all_of(f.begin(), f.end(), [&](double v) { return near(v, f.front()); })) return {Story::factor, 0, f.front()};
+    return {};
   }
 
   // Runs of K-blocks with the same story, in words.
   std::string pattern() const {
     std::string out;
     for (int64_t kb = 0; kb < map_.kblocks;) {
-      const std::string story = block_story(kb);
+      const Story story = block_story(kb);
       int64_t end = kb + 1;
-      while (end < map_.kblocks && block_story(end) == story) ++end;
-      if (!story.empty() && story != "?") {
-        const std::string blocks = end - kb == 1 ? "K-block " + std::to_string(kb) : "K-blocks " + range(kb, end - 1);
-        out += (out.empty() ? "" : "; ") + blocks + (end - kb == 1 ? " behaves" : " behave") +
-               (story[0] == '=' ? " as if scaled by the scale of K-block " + story.substr(1)
-                                : " as if scaled " + story.substr(1) + "x");
+      while (end < map_.kblocks && block_story(end).same(story)) ++end;
+      if (story.kind != Story::none) {
+        char factor[32];
+        std::snprintf(factor, sizeof factor, "%.3gx", story.f);
+        out += (out.empty() ? "" : "; ") +
+               (end - kb == 1 ? "K-block " + std::to_string(kb) + " behaves" : "K-blocks " + range(kb, end - 1) + " behave") +
+               (story.kind == Story::other_block ? " as if scaled by the scale of K-block " + std::to_string(story.block)
+                                                 : " as if scaled " + std::string(factor));
       }
       kb = end;
     }

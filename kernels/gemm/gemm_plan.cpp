@@ -8,11 +8,6 @@
 namespace ulpgate::gemm_kernels {
 namespace {
 
-Fp8Format fp8_format(Format f) {
-  const FormatInfo fi = info(f);
-  return {fi.mbits, fi.bias, fi.family == Family::fnuz, fi.family == Family::ieee};
-}
-
 void check_size(const std::string& what, std::size_t got, int64_t want) {
   if (int64_t(got) != want)
     throw GemmError(what + " has " + std::to_string(got) + " bytes, the case needs " + std::to_string(want));
@@ -29,6 +24,11 @@ quant_kernels::ScaleStore scale_store(const gemm::Spec& s, gemm::Which w, std::s
 }
 
 }  // namespace
+
+Fp8Format fp8_format(Format f) {
+  const FormatInfo fi = info(f);
+  return {fi.mbits, fi.bias, fi.family == Family::fnuz, fi.family == Family::ieee};
+}
 
 GemmPointers GemmPointers::of(const gemm::Buffers& io) {
   return {io.a.data(), io.b.data(), io.sa.data(), io.sb.data(), reinterpret_cast<uint8_t*>(io.d.data())};

@@ -21,6 +21,9 @@ inline constexpr unsigned kBlockThreads = 128;
 // few blocks per worker keep them all busy; a GPU wants its multiprocessors full.
 inline constexpr unsigned kHostBlocks = 64, kGpuBlocks = 65535;
 
+// The decoder's view of an fp8 format.
+Fp8Format fp8_format(Format f);
+
 struct GemmPointers {
   const uint8_t *a, *b, *sa, *sb;
   uint8_t* d;
