@@ -63,17 +63,18 @@ class Judge {
     const uint32_t a = got[i] = output_bits(f, d_, i), p = e_.replay.out.bits[i], ideal = e_.ideal.out.bits[i];
     const double v = values[i] = decode(f, a), exact = e_.ideal.exact[i];
     r.n_nan += is_nan(f, a);
-    const bool finite_exact = std::isfinite(exact);
+    // Where D rounds to Inf or NaN (non-finite inputs, or beyond the output's range) the output must
+    // be of the ideal's class; elsewhere within the allowance of the exact D.
+    const bool finite_ideal = std::isfinite(decode(f, ideal));
     // ULPs from the claimed model's output (0 for a kernel that follows it; the distance to an
     // exact D is unbounded where D cancels to 0).
     const std::optional<int64_t> ulps = ulp_distance(f, a, p);
     r.max_ulp = std::max(r.max_ulp, ulps ? double(*ulps) : INFINITY);
-    // Against the ideal: within the allowance, or the ideal's own class where D is non-finite.
     const double err = std::fabs(v - exact);
-    const bool in_bound = finite_exact ? std::isfinite(v) && err <= allowance(i) : a == ideal || (is_nan(f, a) && is_nan(f, ideal));
+    const bool in_bound = finite_ideal ? std::isfinite(v) && err <= allowance(i) : a == ideal || (is_nan(f, a) && is_nan(f, ideal));
     const bool as_model = a == p || (is_nan(f, a) && is_nan(f, p));
     const bool as_ideal = a == ideal || (is_nan(f, a) && is_nan(f, ideal));
-    marks.excess[i] = finite_exact ? (std::isfinite(v) ? float(err / allowance(i)) : INFINITY) : (in_bound ? 0.0f : INFINITY);
+    marks.excess[i] = finite_ideal ? (std::isfinite(v) ? float(err / allowance(i)) : INFINITY) : (in_bound ? 0.0f : INFINITY);
     if (in_bound && (e_.budget_only ? as_ideal : as_model)) {
       ++r.n_exact;
       return;
@@ -83,7 +84,7 @@ class Judge {
       return;
     }
     marks.bad[i] = 1;
-    ++(finite_exact && !std::isfinite(v) ? r.n_nonfinite : r.n_over);
+    ++(finite_ideal && !std::isfinite(v) ? r.n_nonfinite : r.n_over);
     if (r.first_bad.size() < kFirstBad) r.first_bad.push_back(bad_line(i, a, p, ideal, err, as_model));
   }
 

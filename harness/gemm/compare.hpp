@@ -6,8 +6,8 @@
 //     `d-ideal` (accum-bound).
 // max_ulp is the distance to the claimed model's output in ulps of the output format.
 // An element is exact (equal to the claimed model; budget-only: to the ideal's rounding), within
-// budget (budget-only: inside the bound), over budget, or non-finite (NaN or Inf where the exact D
-// is finite). A failing case gets a diagnosis (diagnosis.hpp: the story that explains the data,
+// budget (budget-only: inside the bound), over budget, or non-finite (NaN or Inf where D_ideal is
+// finite). A failing case gets a diagnosis (diagnosis.hpp: the story that explains the data,
 // with verdict layout when it is one) and its error maps (maps.hpp) after the first bad elements.
 #pragma once
 
