@@ -20,7 +20,7 @@ std::ofstream open_report(const std::string& path) {
 // What a family's within-budget elements are.
 const char* within_what(std::string_view family) {
   if (family == "norm") return "rsqrt/accumulation flips";
-  if (family == "gemm") return "a budget-only claim's outputs inside the bound";
+  if (family == "gemm") return "budget-only claims: inside the bound";
   return "tie flips";
 }
 

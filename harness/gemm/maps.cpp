@@ -69,7 +69,9 @@ void tile_text(const TileMap& t, std::vector<std::string>& out) {
   }
   std::vector<size_t> order(t.bad.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t.bad[a] > t.bad[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::pair(t.bad[a], t.worst[a]) > std::pair(t.bad[b], t.worst[b]);
+  });
   std::string worst = "  worst tiles:";
   for (size_t i = 0; i < std::min<size_t>(3, order.size()) && t.bad[order[i]]; ++i) {
     const int64_t r = int64_t(order[i]) / t.cols, c = int64_t(order[i]) % t.cols;

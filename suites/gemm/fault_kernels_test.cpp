@@ -103,35 +103,45 @@ constexpr std::string_view kR15 = "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/32x256
 
 }  // namespace
 
-TEST(GemmFaults, R14UnshuffledWeightsAreALayoutNamingBothLayouts) {
-  const CaseResult r = run("gemm.block/aiter-bpreshuffle/e4m3fnuz.e4m3fnuz/bf16/64x256x1024/normal/s1", Fault::unshuffled_weights);
-  EXPECT_EQ(r.verdict, Verdict::layout) << lines(r);
-  EXPECT_EQ(r.message, "the weights are row-major [N, K], not pre-shuffled, but the kernel reads bpreshuffle 16x32 "
-                       "tiles (R14; weight layouts row vs bpreshuffle)");
-}
+namespace {
 
-TEST(GemmFaults, R15EveryKBlockReadingOneScaleSliceIsNamedWithItsKBlockPattern) {
-  const CaseResult r = run(kR15, Fault::first_kblock_scales);
-  EXPECT_EQ(r.verdict, Verdict::over_budget) << lines(r);
-  EXPECT_EQ(r.message, "every K-block reads the scales of K-block 0 (R15: the scale index ignores the K-block; A and B scales)");
-  EXPECT_TRUE(has_line(r, "  K-blocks 1..15 behave as if scaled by the scale of K-block 0")) << lines(r);
-  EXPECT_TRUE(has_line(r, "error map by output tile")) << lines(r);
-}
+// Each fault, its verdict and the story that names it (and, where given, a line of its error maps).
+struct Expectation {
+  Fault fault;
+  std::string_view id;
+  Verdict verdict;
+  std::string_view story, map_line;
+};
+const Expectation kExpected[] = {
+    {Fault::unshuffled_weights, "gemm.block/aiter-bpreshuffle/e4m3fnuz.e4m3fnuz/bf16/64x256x1024/normal/s1", Verdict::layout,
+     "the weights are row-major [N, K], not pre-shuffled, but the kernel reads bpreshuffle 16x32 tiles (R14; weight "
+     "layouts row vs bpreshuffle)", ""},
+    {Fault::first_kblock_scales, kR15, Verdict::over_budget,
+     "every K-block reads the scales of K-block 0 (R15: the scale index ignores the K-block; A and B scales)",
+     "  K-blocks 1..15 behave as if scaled by the scale of K-block 0"},
+    {Fault::transposed_scales, "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/64x256x1024/normal/s1", Verdict::layout,
+     "A scales are stored as col but the kernel reads them as row (R13; layouts col vs row)", ""},
+    // OCP codes read as fnuz: every value halved and no NaN, so the data tells A, B and both apart.
+    {Fault::ocp_as_fnuz, "gemm.rowwise/aiter/e4m3fn.e4m3fn/bf16/32x256x512/normal/s1", Verdict::layout,
+     "A and B codes are e4m3fn bytes but the kernel reads them as e4m3fnuz (OCP read as fnuz, R10: every product 1/4)",
+     "  K-blocks 0..3 behave as if scaled 0.25x"},
+    {Fault::wrong_tile, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/64x96x512/normal/s1", Verdict::layout,
+     "output rows 0..31, cols 32..63 hold the values of rows 0..31, cols 0..31 (a wrong output tile)",
+     "error map by output tile (8 x 16 elements"},
+    {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
+     "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
+};
 
-TEST(GemmFaults, R13TransposedScalesAreALayoutNamingBothLayouts) {
-  const CaseResult r = run("gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/64x256x1024/normal/s1", Fault::transposed_scales);
-  EXPECT_EQ(r.verdict, Verdict::layout) << lines(r);
-  EXPECT_EQ(r.message, "A scales are stored as col but the kernel reads them as row (R13; layouts col vs row)");
-}
+}  // namespace
 
-// OCP codes read as fnuz: every value halved, every product 1/4, and no NaN: the data tells A, B
-// and both apart.
-TEST(GemmFaults, R10OcpReadAsFnuzIsALayoutNamingBothFormats) {
-  const CaseResult r = run("gemm.rowwise/aiter/e4m3fn.e4m3fn/bf16/32x256x512/normal/s1", Fault::ocp_as_fnuz);
-  EXPECT_EQ(r.verdict, Verdict::layout) << lines(r);
-  EXPECT_EQ(r.message, "A and B codes are e4m3fn bytes but the kernel reads them as e4m3fnuz (OCP read as fnuz, R10: "
-                       "every product 1/4)");
-  EXPECT_TRUE(has_line(r, "  K-blocks 0..3 behave as if scaled 0.25x")) << lines(r);
+TEST(GemmFaults, EachFaultGetsItsVerdictAndTheStoryThatNamesIt) {
+  for (const Expectation& e : kExpected) {
+    const CaseResult r = run(e.id, e.fault);
+    EXPECT_EQ(r.verdict, e.verdict) << e.id << ": " << lines(r);
+    EXPECT_EQ(r.message, e.story) << e.id;
+    EXPECT_TRUE(e.map_line.empty() || has_line(r, e.map_line)) << e.id << ": " << lines(r);
+    EXPECT_TRUE(has_line(r, "error map by output tile")) << e.id;
+  }
 }
 
 // fnuz codes read as OCP: every value doubled, and each row's amax code 0x7F (240) reads as the
@@ -144,19 +154,6 @@ TEST(GemmFaults, R10FnuzReadAsOcpIsALayout) {
             std::string::npos)
       << r.message;
   EXPECT_GT(r.n_nonfinite, 0u);
-}
-
-TEST(GemmFaults, AWrongOutputTileIsNamedWithTheTileItHolds) {
-  const CaseResult r = run("gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/64x96x512/normal/s1", Fault::wrong_tile);
-  EXPECT_EQ(r.verdict, Verdict::layout) << lines(r);
-  EXPECT_EQ(r.message, "output rows 0..31, cols 32..63 hold the values of rows 0..31, cols 0..31 (a wrong output tile)");
-  EXPECT_TRUE(has_line(r, "error map by output tile (8 x 16 elements")) << lines(r);
-}
-
-TEST(GemmFaults, TheFp32FmaKernelClaimingSm90IsToldWhoseOutputsTheyAre) {
-  const CaseResult r = run("gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Fault::claims_sm90);
-  EXPECT_EQ(r.verdict, Verdict::over_budget) << lines(r);
-  EXPECT_EQ(r.message, "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)");
 }
 
 TEST(GemmFaults, OneElementOffIsOverBudgetWithNoFalseStory) {

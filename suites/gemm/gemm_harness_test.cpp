@@ -273,3 +273,15 @@ TEST(GemmCompare, ZeroRowsAreACleanNoOp) {
   EXPECT_EQ(r.verdict, Verdict::exact);
   EXPECT_EQ(r.elements, 0u);
 }
+
+// A case larger than the machine is refused from its id before anything is allocated (exit 2).
+TEST(GemmCompare, AHugeShapeIsRefusedBeforeAllocation) {
+  ReferenceBackend b("fp32-fma", "fp32-fma");
+  try {
+    ulpgate::run_case("gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/65536x65536x65536/normal/s1", b, nullptr, uint64_t(1) << 30);
+    FAIL() << "accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs about 4.81e+11 bytes of host memory, more than the limit"), std::string::npos)
+        << e.what();
+  }
+}
