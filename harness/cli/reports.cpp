@@ -17,6 +17,13 @@ std::ofstream open_report(const std::string& path) {
   return out;
 }
 
+// What a family's within-budget elements are.
+const char* within_what(std::string_view family) {
+  if (family == "norm") return "rsqrt/accumulation flips";
+  if (family == "gemm") return "budget-only claims: inside the bound";
+  return "tie flips";
+}
+
 }  // namespace
 
 void add_report_options(CLI::App* cmd, ReportOptions& ro) {
@@ -45,12 +52,13 @@ CaseResult replay(const std::string& case_id, const Selection& s, const std::str
   const auto b = make_backend(backend, arch);
   std::vector<BundleTensor> tensors;
   const CaseResult r = run_case(case_id, *b, &tensors, s.max_memory);
-  std::printf("case     %s\nbackend  %s\nverdict  %s\nelements %llu: %llu exact, %llu within budget (%s), "
+  std::printf("case     %s\nbackend  %s\n", r.case_id.c_str(), r.backend.c_str());
+  if (!r.note.empty()) std::printf("note     %s\n", r.note.c_str());
+  std::printf("verdict  %s\nelements %llu: %llu exact, %llu within budget (%s), "
               "%llu over budget, %llu non-finite; %llu NaN; max %g ulp\n",
-              r.case_id.c_str(), r.backend.c_str(), std::string(verdict_name(r.verdict)).c_str(),
-              (unsigned long long)r.elements, (unsigned long long)r.n_exact, (unsigned long long)r.n_within,
-              r.family == "norm" ? "rsqrt/accumulation flips" : "tie flips", (unsigned long long)r.n_over,
-              (unsigned long long)r.n_nonfinite, (unsigned long long)r.n_nan, r.max_ulp);
+              std::string(verdict_name(r.verdict)).c_str(), (unsigned long long)r.elements,
+              (unsigned long long)r.n_exact, (unsigned long long)r.n_within, within_what(r.family),
+              (unsigned long long)r.n_over, (unsigned long long)r.n_nonfinite, (unsigned long long)r.n_nan, r.max_ulp);
   if (!r.message.empty()) std::printf("diagnosis %s\n", r.message.c_str());
   for (const std::string& line : r.first_bad) std::printf("  %s\n", line.c_str());
   if (!dump_dir.empty()) {
