@@ -6,6 +6,7 @@
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_host.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/gemm/cublaslt.hpp"
 #include "kernels/gemm/gemm_gpu.hpp"
 #include "kernels/norm/norm_gpu.hpp"
 #include "kernels/quant/quant_gpu.hpp"
@@ -114,10 +115,41 @@ class CudaBackend : public Backend {
   }
 };
 
-std::unique_ptr<Backend> make_cuda(std::string_view arch) {
-  if (arch != "sm90") throw UsageError("the cuda backend runs sm90 (got --arch " + std::string(arch) + ")");
-  if (quant_kernels::gpu_device_count() == 0) throw BackendError("cuda backend: no CUDA device present");
-  return std::make_unique<CudaBackend>();
+// The vendor library under test: cuBLASLt's FP8 matmul (kernels/gemm/cublaslt.hpp). It runs the
+// cublaslt profiles' GEMMs and declines everything else. Its claim is the sm90 model of the mode
+// it ran; a split-K algorithm is claimed for the budget tier only.
+class VendorBackend : public Backend {
+ public:
+  std::string name() const override { return "vendor@sm90"; }
+  std::string declines(const quant::Spec&) const override { return "no vendor quantization kernels"; }
+  std::string declines(const norm::Spec&) const override { return "no vendor RMSNorm kernels"; }
+  std::string declines(const gemm::Spec& spec) const override { return gemm_kernels::cublaslt_problem(spec); }
+
+  void quant(const quant::Spec& spec, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    throw NotSupported(name() + " does not run this case: " + declines(spec));
+  }
+
+  GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {
+    try {
+      const gemm_kernels::CublasLtRun run = gemm_kernels::run_cublaslt(spec, io);
+      return {run.model, run.split_k,
+              run.algorithm + (run.split_k ? " (split-K: the fp32 partial-sum order is unknown)" : "")};
+    } catch (const gemm_kernels::VendorError& e) {
+      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
+    }
+  }
+};
+
+void require_device(std::string_view backend, std::string_view arch) {
+  if (arch != "sm90")
+    throw UsageError("the " + std::string(backend) + " backend runs sm90 (got --arch " + std::string(arch) + ")");
+  if (quant_kernels::gpu_device_count() == 0) throw BackendError(std::string(backend) + " backend: no CUDA device present");
+}
+
+template <class B>
+std::unique_ptr<Backend> make_on_device(std::string_view backend, std::string_view arch) {
+  require_device(backend, arch);
+  return std::make_unique<B>();
 }
 #endif
 
@@ -128,7 +160,8 @@ void register_kernel_backends() {
     return std::make_unique<HostBackend>(arch_by_name(arch));
   });
 #if defined(ULPGATE_HAVE_CUDA)
-  register_backend("cuda", make_cuda);
+  register_backend("cuda", [](std::string_view arch) { return make_on_device<CudaBackend>("cuda", arch); });
+  register_backend("vendor", [](std::string_view arch) { return make_on_device<VendorBackend>("vendor", arch); });
 #endif
 }
 

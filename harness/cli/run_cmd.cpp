@@ -28,7 +28,7 @@ void add_memory_option(CLI::App* cmd, Selection& s) {
 }
 
 void add_tier_option(CLI::App* cmd, Selection& s) {
-  cmd->add_option("--tier", s.tier, "catalog tier: ci | full (default: ci on the host backend, full elsewhere)")
+  cmd->add_option("--tier", s.tier, "catalog tier: ci | full (default: ci; full adds GEMMs whose host reference takes minutes to hours)")
       ->check(CLI::IsMember({"ci", "full"}));
 }
 

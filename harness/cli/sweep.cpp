@@ -11,8 +11,7 @@
 namespace ulpgate::cli {
 
 Tier selected_tier(const Selection& s) {
-  if (!s.tier.empty()) return parse_tier(s.tier);
-  return resolve_backend(s.backend) == "host" ? Tier::ci : Tier::full;
+  return s.tier.empty() ? Tier::ci : parse_tier(s.tier);
 }
 
 std::vector<std::string> select_cases(const Selection& s) {
@@ -40,7 +39,7 @@ std::string resolve_backend(const std::string& name) {
 
 std::vector<std::string> default_archs(const std::string& backend) {
   if (backend == "host") return {"host-w32", "host-w64"};
-  if (backend == "cuda") return {"sm90"};
+  if (backend == "cuda" || backend == "vendor") return {"sm90"};
   return {"host-w32"};
 }
 
@@ -56,7 +55,13 @@ SweepResult sweep(const Selection& s) {
     const auto b = make_backend(backend, arch);
     for (const std::string& id : cases) {
       progress.update(out.results.size(), id);
-      CaseResult r = run_case(id, *b, nullptr, s.max_memory);
+      CaseResult r;
+      try {
+        r = run_case(id, *b, nullptr, s.max_memory);
+      } catch (const NotSupported& e) {
+        ++out.skipped[e.what()];
+        continue;
+      }
       if (!passes(r.verdict)) {
         out.any_failed = true;
         std::printf("%s --backend %s --arch %s\n", failure_line(r).c_str(), backend.c_str(), arch.c_str());
@@ -65,6 +70,9 @@ SweepResult sweep(const Selection& s) {
     }
   }
   progress.finish();
+  for (const auto& [why, n] : out.skipped) std::printf("skipped %zu: %s\n", n, why.c_str());
+  if (out.results.empty() && !out.skipped.empty())
+    throw UsageError("no selected case runs on the " + backend + " backend (--filter selects what it runs)");
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Selecting and running cases: the part that `run`, `gate`, `golden update` and `repro` share.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,10 +18,11 @@ struct Selection {
   std::string backend = "auto";
   std::vector<std::string> archs;  // empty: the backend's default archs
   uint64_t max_memory = 0;         // host bytes one case may need (0: half the machine's memory)
-  std::string tier;                // ci | full; empty: full on GPU and vendor backends, ci on host
+  std::string tier;                // ci | full; empty: ci
 };
 
-// The selection's catalog tier (selected_tier resolves the backend for the default).
+// The selection's catalog tier: ci unless asked. full is not the GPU default: the GEMM reference
+// of a case runs on the host, hours for the M = 4096 shapes.
 Tier selected_tier(const Selection& s);
 
 // The case ids a selection names, in catalog order (families in turn), of its tier. A --case id
@@ -35,9 +37,12 @@ std::string golden_arch(const std::string& arch);
 struct SweepResult {
   std::vector<CaseResult> results;
   bool any_failed = false;
+  std::map<std::string, size_t> skipped;  // cases the backend declines, by reason
 };
-// Runs every case on every arch of the backend; prints a progress line on a terminal and one
-// line per failure ending with its repro command.
+// Runs every case on every arch of the backend; prints a progress line on a terminal, one line
+// per failure ending with its repro command, and the skipped cases by reason. Cases the backend
+// declines are skipped; a selection it declines entirely is a UsageError (a gate that judged
+// nothing must not pass).
 SweepResult sweep(const Selection& s);
 
 }  // namespace ulpgate::cli

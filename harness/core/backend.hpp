@@ -20,6 +20,13 @@ struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The backend does not run this case at all (a vendor library without the op, the format pair or
+// the profile): the sweep skips it and counts it by reason; asked for by name (repro, --case) it
+// is bad usage, exit 2.
+struct NotSupported : UsageError {
+  using UsageError::UsageError;
+};
+
 // What a GEMM kernel says it computed. `model` names the accumulator model (gemm::model) its
 // outputs follow bit for bit: the bit-exact tier. With budget_only its summation order is not the
 // model's (split-K, stream-K, an unknown library order): only the error-bound tier judges it, with
@@ -35,6 +42,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // Why this backend does not run a case of the spec (empty: it does). Asked before the case's
+  // inputs are generated, so a declined case costs nothing; run_case throws NotSupported with it.
+  virtual std::string declines(const quant::Spec& spec) const { return (void)spec, ""; }
+  virtual std::string declines(const norm::Spec& spec) const { return (void)spec, ""; }
+  virtual std::string declines(const gemm::Spec& spec) const { return (void)spec, ""; }
   // Quantizes x (raw elements of dtype `input`) into codes [M*K] and scale storage (spec.layout).
   virtual void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x,
                      std::span<uint8_t> codes, std::span<uint8_t> scales) = 0;
@@ -58,5 +70,11 @@ using BackendFactory = std::function<std::unique_ptr<Backend>(std::string_view a
 void register_backend(std::string name, BackendFactory factory);
 std::unique_ptr<Backend> make_backend(std::string_view name, std::string_view arch);
 std::string backend_names();
+
+// Throws NotSupported naming the backend and its reason when it declines the spec.
+template <class Spec>
+void require_supported(const Backend& backend, const Spec& spec) {
+  if (std::string why = backend.declines(spec); !why.empty()) throw NotSupported(backend.name() + " does not run this case: " + why);
+}
 
 }  // namespace ulpgate

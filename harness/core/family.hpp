@@ -56,11 +56,13 @@ CaseResult judged(std::string case_id, std::string_view family, std::string_view
 void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,
            std::chrono::steady_clock::time_point t0);
 
-// A family's OpFamily::run: parse the id, run the case (run(c, backend) returns a run with its
-// `result`), and hand over the bundle's tensors (tensors(c, run)) when asked.
+// A family's OpFamily::run: parse the id, refuse a case the backend declines (NotSupported),
+// run the case (run(c, backend) returns a run with its `result`), and hand over the bundle's
+// tensors (tensors(c, run)) when asked.
 template <class Case, class Run, class Tensors>
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* out, Run run, Tensors tensors) {
   const Case c = Case::parse(id);
+  require_supported(backend, c.spec);
   auto done = run(c, backend);
   if (out) *out = tensors(c, done);
   return std::move(done.result);

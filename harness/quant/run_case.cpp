@@ -48,10 +48,7 @@ std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
 }  // namespace
 
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
-  const Case c = Case::parse(id);
-  CaseRun run = run_case(c, backend);
-  if (tensors) *tensors = bundle_tensors(c, run);
-  return std::move(run.result);
+  return ulpgate::run_case_id<Case>(id, backend, tensors, run_case, bundle_tensors);
 }
 
 // About 21 bytes per element measured (input, its fp32 values, expected, ideal and actual codes)

@@ -14,7 +14,6 @@
 
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/portable/gpu.hpp"
-#include "reference/gemm/layout.hpp"
 
 namespace ulpgate::gemm_kernels {
 namespace {
