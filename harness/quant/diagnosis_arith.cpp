@@ -215,23 +215,32 @@ constexpr QuotientRule kQuotientRules[] = {
      [](Format f, double q) { return cast_as(f, fp16_to_float(float_to_fp16(float(q))), Rounding::rne); }},
 };
 
-// Does every code follow the rule for one of the ways a profile forms the quotient (exactly,
-// x / s, x * fl(1/s), x * fl(max/amax))? Quotients beyond +-max (and NaN) keep the profile's code:
-// clamped or saturated, they do not depend on the rounding.
+// The quotients a kernel of this profile may cast: the exact x / s, and the fp32 value the profile
+// forms (x / s, x * fl(1/s) or x * fl(max/amax); power-of-two scales divide exactly).
+std::vector<double> quotients(const Spec& s, float x, float scale, float amax) {
+  const Profile& p = *s.profile;
+  const double exact = double(x) / double(scale);
+  if (s.pow2_scales()) return {exact};
+  switch (p.quant_op) {
+    case QuantOp::divide: return {exact, x / scale};
+    case QuantOp::reciprocal: return {exact, x * (1.0f / scale)};
+    case QuantOp::max_over_amax: break;
+  }
+  return {exact, x * (s.fp8_max() / std::fmax(amax, p.amax_floor))};
+}
+
+// Does every code follow the rule for one of the quotients? Quotients beyond +-max (and NaN) keep
+// the profile's code: clamped or saturated, they do not depend on the rounding.
 bool follows_rule(const Evidence& ev, const QuotientRule& rule) {
   const Spec& s = ev.c.spec;
-  const float max = s.fp8_max(), floor = s.profile->amax_floor;
   const std::vector<float> amax = group_amax(s, ev.in.values);
   for (int64_t r = 0; r < s.m; ++r)
     for (int64_t c = 0; c < s.k; ++c) {
       const size_t i = size_t(r * s.k + c), g = scale_index(s, r, c);
-      const float x = ev.in.values[i], sc = ev.e.profile.scales[g];
-      const double quotients[] = {double(x) / double(sc), x / sc, x * (1.0f / sc),
-                                  x * (max / std::fmax(amax[g], floor))};
-      bool any = false;
-      for (double q : quotients)
-        any = any || (std::fabs(q) <= max ? rule.code(s.format, q) : ev.e.profile.codes[i]) == ev.o.codes[i];
-      if (!any) return false;
+      const auto code = [&](double q) { return std::fabs(q) <= s.fp8_max() ? rule.code(s.format, q) : ev.e.profile.codes[i]; };
+      if (std::ranges::none_of(quotients(s, ev.in.values[i], ev.e.profile.scales[g], amax[g]),
+                               [&](double q) { return code(q) == ev.o.codes[i]; }))
+        return false;
     }
   return true;
 }
@@ -267,14 +276,15 @@ void scale_arith_hypotheses(const Evidence& ev, std::vector<Hypothesis>& h) {
     predicted = predicted || fits;
     h.push_back({std::move(seen), std::move(cause), Verdict::over_budget, [fits] { return fit_if(fits); }});
   };
+  const std::vector<float> got = written_scales(s, ev.o);
   const std::vector<float> unrounded = s.pow2_scales() ? unrounded_scales(s, ev.in.values) : std::vector<float>{};
   for (const Pow2Rounding& rule : kPow2Roundings)
     if (!unrounded.empty()) {
-      std::vector<float> scales = unrounded;
-      for (float& v : scales) v = rule.scale(v);
+      // Inf and NaN scales (Inf or NaN inputs) are the overflow policy's, not the rounding's.
+      std::vector<float> scales(got.size());
+      for (size_t g = 0; g < got.size(); ++g) scales[g] = std::isfinite(unrounded[g]) ? rule.scale(unrounded[g]) : got[g];
       add(rule.seen, rule.cause, std::move(scales));
     }
-  const std::vector<float> got = written_scales(s, ev.o);
   if (const float floor = s.profile->amax_floor; floor > 0 && differing_all_equal(got, ev.e.profile.scales, floor))
     add("every differing scale is the amax floor " + floor_text(floor) + " and the codes follow it",
         "the floor applied to the scale (s = max(amax / max, floor)) instead of to the amax", got);

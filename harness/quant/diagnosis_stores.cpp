@@ -50,10 +50,17 @@ void never_written(const Evidence& ev, std::vector<Hypothesis>& h) {
 }
 
 // Scales k slots (row-major over the scale shape) from where the profile's are, and not all in
-// place (equal neighbours shift onto themselves).
+// place (equal neighbours shift onto themselves). A shift loses a scale at one end, so the right
+// scales in another order (equal neighbours swapped can look shifted) are no shift.
 bool shifted(std::span<const float> got, std::span<const float> want, int k) {
   const int64_t n = int64_t(got.size());
-  if (std::ranges::equal(got, want, same_scale)) return false;
+  const auto sorted = [](std::span<const float> v) {
+    std::vector<uint32_t> bits(v.size());
+    std::ranges::transform(v, bits.begin(), [](float f) { return std::bit_cast<uint32_t>(f); });
+    std::ranges::sort(bits);
+    return bits;
+  };
+  if (std::ranges::equal(got, want, same_scale) || sorted(got) == sorted(want)) return false;
   for (int64_t i = std::max<int64_t>(0, k); i < std::min(n, n + k); ++i)
     if (!same_scale(got[size_t(i)], want[size_t(i - k)])) return false;
   return n > 1;
