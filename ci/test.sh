@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test (except those labelled `long`), then the sanitizer job:
 # the CPU libraries, the host-SIMT kernels and their tests rebuilt with ASan + UBSan, failing on
-# any report.
+# any report; then the fuzz job (ci/fuzz.sh, ${ULPGATE_FUZZ_SECONDS:-60} s per parser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
@@ -13,3 +13,6 @@ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo bash ci/build.sh -DULPGATE_SANITI
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ULPGATE_RANDOM_INPUTS=${ULPGATE_RANDOM_INPUTS:-65536}  # sanitized builds run the random sweeps smaller
 ctest --test-dir build-asan -L 'reference|harness|kernels' -LE long --output-on-failure -j "$(nproc)"
+
+echo "== fuzz job (libFuzzer, ASan + UBSan) =="
+bash ci/fuzz.sh "${ULPGATE_FUZZ_SECONDS:-60}"

@@ -1,10 +1,12 @@
 #include "harness/backends/kernel_backends.hpp"
 
 #include "harness/core/backend.hpp"
+#include "kernels/gemm/gemm_host.hpp"
 #include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_host.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/gemm/gemm_gpu.hpp"
 #include "kernels/norm/norm_gpu.hpp"
 #include "kernels/quant/quant_gpu.hpp"
 #endif
@@ -28,6 +30,39 @@ std::string describe(const norm::Spec& s) {
   return d;
 }
 
+std::string describe(const gemm::Spec& s) {
+  return std::string(gemm::op_name(s.op)) + "/" + std::string(s.profile ? s.profile->name : "?") + "/" +
+         std::string(format_name(s.a_format)) + "." + std::string(format_name(s.b_format)) + (s.ue8m0 ? ".ue8m0" : "") +
+         "/" + std::string(format_name(s.out)) + "/" + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
+         std::to_string(s.k);
+}
+
+// Runs a kernel: a case it cannot run, a failed kernel or a launch the emulator rejects becomes a
+// BackendError naming the case (the verdict `error`).
+template <class Fn>
+auto kernel_call(const std::string& what, Fn fn) -> decltype(fn()) {
+  const auto fail = [&](const std::exception& e) { return BackendError(std::string(e.what()) + " [" + what + "]"); };
+  try {
+    return fn();
+  } catch (const quant_kernels::QuantError& e) {
+    throw fail(e);
+  } catch (const norm_kernels::NormError& e) {
+    throw fail(e);
+  } catch (const gemm_kernels::GemmError& e) {
+    throw fail(e);
+  } catch (const host_simt::KernelError& e) {
+    throw fail(e);
+  } catch (const std::invalid_argument& e) {  // a launch configuration the emulator rejects
+    throw fail(e);
+  }
+}
+
+// The GEMM kernel's claim (kernels/gemm/gemm_kernels.hpp), running `where`.
+GemmClaim gemm_claim(const std::string& where) {
+  return {gemm_kernels::kClaimedModel, false,
+          "portable block-scaled GEMM (kernels/gemm), one thread per output, fmaf over K, on " + where};
+}
+
 class HostBackend : public Backend {
  public:
   explicit HostBackend(const Arch& arch) : arch_(arch) {}
@@ -35,27 +70,16 @@ class HostBackend : public Backend {
 
   void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
-    try {
-      quant_kernels::run_quant_host(arch_, spec, input, x, codes, scales);
-    } catch (const quant_kernels::QuantError& e) {
-      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
-    } catch (const host_simt::KernelError& e) {
-      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
-    } catch (const std::invalid_argument& e) {  // a launch configuration the emulator rejects
-      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
-    }
+    kernel_call(describe(spec, input), [&] { quant_kernels::run_quant_host(arch_, spec, input, x, codes, scales); });
   }
 
   void norm(const norm::Spec& spec, const norm::Buffers& io) override {
-    try {
-      norm_kernels::run_norm_host(arch_, spec, io);
-    } catch (const norm_kernels::NormError& e) {
-      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
-    } catch (const host_simt::KernelError& e) {
-      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
-    } catch (const std::invalid_argument& e) {  // a launch configuration the emulator rejects
-      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
-    }
+    kernel_call(describe(spec), [&] { norm_kernels::run_norm_host(arch_, spec, io); });
+  }
+
+  GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {
+    kernel_call(describe(spec), [&] { gemm_kernels::run_gemm_host(arch_, spec, io); });
+    return gemm_claim("the host-SIMT emulator (" + std::string(arch_.name) + ")");
   }
 
  private:
@@ -69,21 +93,24 @@ class CudaBackend : public Backend {
 
   void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
-    try {
+    kernel_call(describe(spec, input), [&] {
       const auto plan = quant_kernels::plan_quant(spec, input, kSm90, x.size(), codes.size(), scales.size());
       quant_kernels::run_quant_gpu(plan, x, codes, scales);
-    } catch (const quant_kernels::QuantError& e) {
-      throw BackendError(std::string(e.what()) + " [" + describe(spec, input) + "]");
-    }
+    });
   }
 
   void norm(const norm::Spec& spec, const norm::Buffers& io) override {
-    try {
+    kernel_call(describe(spec), [&] {
       const auto plan = norm_kernels::plan_norm(spec, kSm90, norm_kernels::NormSizes::of(io));
       norm_kernels::run_norm_gpu(plan, io);
-    } catch (const norm_kernels::NormError& e) {
-      throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
-    }
+    });
+  }
+
+  GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {
+    kernel_call(describe(spec), [&] {
+      gemm_kernels::run_gemm_gpu(gemm_kernels::plan_gemm(spec, io, gemm_kernels::kGpuBlocks), io);
+    });
+    return gemm_claim("CUDA sm90");
   }
 };
 

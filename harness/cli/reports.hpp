@@ -18,6 +18,9 @@ void add_report_options(CLI::App* cmd, ReportOptions& ro);
 void write_reports(const std::vector<CaseResult>& results, const ReportOptions& ro);
 // Replays one case with full diagnostics; writes a bundle when dump_dir is set.
 int run_repro(const std::string& case_id, const Selection& s, const std::string& dump_dir);
+// Replays the case of the repro bundle in bundle_dir, on the bundle's backend and arch unless the
+// selection names others, and says whether the verdict is the bundle's. Exit code as run_repro.
+int run_repro_from(const std::string& bundle_dir, Selection s, const std::string& dump_dir);
 
 void add_run_commands(CLI::App& app, int& rc);
 

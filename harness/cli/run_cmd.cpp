@@ -27,7 +27,13 @@ void add_memory_option(CLI::App* cmd, Selection& s) {
       ->transform(CLI::AsSizeValue(false));
 }
 
+void add_tier_option(CLI::App* cmd, Selection& s) {
+  cmd->add_option("--tier", s.tier, "catalog tier: ci | full (default: ci on the host backend, full elsewhere)")
+      ->check(CLI::IsMember({"ci", "full"}));
+}
+
 void add_selection(CLI::App* cmd, Selection& s) {
+  add_tier_option(cmd, s);
   cmd->add_option("--filter", s.filter, "glob over case ids");
   cmd->add_option("--case", s.case_id, "one case id (replays it anywhere)");
   cmd->add_option("--backend", s.backend, "auto|host|cuda|hip|vendor|plugin:PATH");
@@ -68,15 +74,31 @@ std::map<std::string_view, fs::path> golden_files(const Selection& s, const std:
   return files;
 }
 
+// Cases of the full catalog that the selection's tier leaves out (none for the full tier).
+std::set<std::string, std::less<>> other_tier_cases(const Selection& s) {
+  const Tier tier = selected_tier(s);
+  std::set<std::string, std::less<>> out;
+  if (tier == Tier::full) return out;
+  for (const OpFamily& f : families()) {
+    const std::vector<std::string> mine = f.catalog(tier);
+    const std::set<std::string_view> in_tier(mine.begin(), mine.end());
+    for (std::string& id : f.catalog(Tier::full))
+      if (!in_tier.contains(id)) out.insert(std::move(id));
+  }
+  return out;
+}
+
 // Golden rows in the run's scope: ids the selection's glob (or --case) matches, whether or not
-// the catalog still has them, of the backends that ran. A row in scope that did not run is missing.
+// the catalog still has them, of the backends that ran; a case only another tier runs is out of
+// scope (a ci run leaves the full tier's rows alone), one that no tier has is not. A row in scope
+// that did not run is missing.
 RunScope run_scope(const Selection& s, const std::vector<CaseResult>& results) {
   std::set<std::string, std::less<>> backends;
   for (const CaseResult& r : results) backends.insert(r.backend);
-  return [s, backends](std::string_view id, std::string_view backend) {
+  return [s, backends, other_tier = other_tier_cases(s)](std::string_view id, std::string_view backend) {
     const bool selected = s.case_id.empty() ? fnmatch(s.filter.c_str(), std::string(id).c_str(), 0) == 0
                                             : id == s.case_id;
-    return selected && backends.contains(backend);
+    return selected && backends.contains(backend) && !other_tier.contains(id);
   };
 }
 
@@ -159,11 +181,12 @@ void add_run_commands(CLI::App& app, int& rc) {
   static Selection sel;
   static ReportOptions ro;
   static GateOptions go;
-  static std::string arch, root = "golden", repro_id, dump_dir;
+  static std::string arch, root = "golden", repro_id, dump_dir, from_dir;
   static HardwareInfo hw;
 
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
   list->add_option("--filter", sel.filter, "glob over case ids");
+  add_tier_option(list, sel);
   list->callback([&] {
     for (const std::string& id : select_cases(sel)) std::printf("%s\n", id.c_str());
     rc = kPass;
@@ -197,6 +220,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   auto* update = golden->add_subcommand("update", "rewrite observations (never budgets)");
   update->add_option("--arch", arch, "arch directory under golden/ (host, sm90, ...)")->required();
   update->add_option("--filter", sel.filter, "glob over case ids");
+  add_tier_option(update, sel);
   update->add_option("--backend", sel.backend, "backend that produces the observations");
   update->add_option("--root", root, "golden root directory");
   add_memory_option(update, sel);
@@ -207,12 +231,14 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->callback([&] { rc = run_golden_update(sel, arch, root, hw); });
 
   auto* repro = app.add_subcommand("repro", "replay one case with full diagnostics");
-  repro->add_option("case", repro_id, "case id")->required();
+  auto* replayed = repro->add_option_group("case", "what to replay")->require_option(1);
+  replayed->add_option("case", repro_id, "case id");
+  replayed->add_option("--from", from_dir, "a repro bundle: replay its case (on its backend and arch by default)");
   repro->add_option("--backend", sel.backend, "backend");
   repro->add_option("--arch", sel.archs, "arch");
   repro->add_option("--dump", dump_dir, "write a repro bundle here");
   add_memory_option(repro, sel);
-  repro->callback([&] { rc = run_repro(repro_id, sel, dump_dir); });
+  repro->callback([&] { rc = from_dir.empty() ? run_repro(repro_id, sel, dump_dir) : run_repro_from(from_dir, sel, dump_dir); });
 }
 
 }  // namespace ulpgate::cli

@@ -10,14 +10,20 @@
 
 namespace ulpgate::cli {
 
+Tier selected_tier(const Selection& s) {
+  if (!s.tier.empty()) return parse_tier(s.tier);
+  return resolve_backend(s.backend) == "host" ? Tier::ci : Tier::full;
+}
+
 std::vector<std::string> select_cases(const Selection& s) {
   if (!s.case_id.empty()) {
     family_of(s.case_id);
     return {s.case_id};
   }
+  const Tier tier = selected_tier(s);
   std::vector<std::string> out;
   for (const OpFamily& f : families())
-    for (std::string& id : f.catalog())
+    for (std::string& id : f.catalog(tier))
       if (fnmatch(s.filter.c_str(), id.c_str(), 0) == 0) out.push_back(std::move(id));
   return out;
 }

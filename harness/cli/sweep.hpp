@@ -7,6 +7,7 @@
 
 #include "harness/core/backend.hpp"
 #include "harness/core/case_result.hpp"
+#include "harness/core/family.hpp"
 
 namespace ulpgate::cli {
 
@@ -16,10 +17,14 @@ struct Selection {
   std::string backend = "auto";
   std::vector<std::string> archs;  // empty: the backend's default archs
   uint64_t max_memory = 0;         // host bytes one case may need (0: half the machine's memory)
+  std::string tier;                // ci | full; empty: full on GPU and vendor backends, ci on host
 };
 
-// The case ids a selection names, in catalog order (families in turn). A --case id is checked:
-// UsageError when it does not parse.
+// The selection's catalog tier (selected_tier resolves the backend for the default).
+Tier selected_tier(const Selection& s);
+
+// The case ids a selection names, in catalog order (families in turn), of its tier. A --case id
+// is checked: UsageError when it does not parse.
 std::vector<std::string> select_cases(const Selection& s);
 // "auto" resolves to cuda when a GPU is present, else host.
 std::string resolve_backend(const std::string& name);

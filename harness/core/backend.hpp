@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/gemm/gemm.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
 
@@ -17,6 +18,17 @@ namespace ulpgate {
 // The kernel could not run (bad launch, driver error, detected deadlock): verdict `error`.
 struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// What a GEMM kernel says it computed. `model` names the accumulator model (gemm::model) its
+// outputs follow bit for bit: the bit-exact tier. With budget_only its summation order is not the
+// model's (split-K, stream-K, an unknown library order): only the error-bound tier judges it, with
+// that model's bound. `ran` is free text on what ran (kernel, tiling; a vendor library's algorithm
+// id), reported with the case and never part of its golden digest.
+struct GemmClaim {
+  std::string model;
+  bool budget_only = false;
+  std::string ran;
 };
 
 class Backend {
@@ -31,6 +43,12 @@ class Backend {
   virtual void norm(const norm::Spec& spec, const norm::Buffers& io) {
     (void)spec, (void)io;
     throw BackendError(name() + " has no RMSNorm kernels");
+  }
+  // Runs a GEMM: reads io's A, B and scale storage (gemm.hpp Buffers), writes D, and says what it
+  // claims. Backends without GEMM kernels keep this default, which reports the case as `error`.
+  virtual GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) {
+    (void)spec, (void)io;
+    throw BackendError(name() + " has no GEMM kernels");
   }
 };
 

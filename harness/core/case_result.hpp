@@ -31,6 +31,8 @@ struct CaseResult {
 
   std::vector<std::string> first_bad;  // the first few bad elements, one line each
   std::string message;                 // layout diagnosis or error text; empty when none
+  std::string note;                    // what ran, as the backend says (a GEMM kernel's claimed
+                                       // accumulator model): printed by reports, not golden data
 };
 
 }  // namespace ulpgate

@@ -5,19 +5,33 @@
 #include <array>
 #include <cstdio>
 
+#include "harness/gemm/run_case.hpp"
 #include "harness/golden/golden_file.hpp"
 #include "harness/norm/run_case.hpp"
 #include "harness/quant/run_case.hpp"
+#include "reference/formats/name_table.hpp"
 
 namespace ulpgate {
 namespace {
 
+constexpr NameTable<Tier, 2> kTiers{{{{Tier::ci, "ci"}, {Tier::full, "full"}}}};
+
+// Quantization and RMSNorm cases all run in CI time: every tier has all of them.
+template <std::vector<std::string> (*Ids)()>
+std::vector<std::string> every_tier(Tier) {
+  return Ids();
+}
+
 constexpr std::array kFamilies = {
-    OpFamily{"quant", quant::catalog_ids, quant::run_case_id, quant::host_bytes},
-    OpFamily{"norm", norm::catalog_ids, norm::run_case_id, norm::host_bytes},
+    OpFamily{"quant", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
+    OpFamily{"norm", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
+    OpFamily{"gemm", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
 };
 
 }  // namespace
+
+std::string_view tier_name(Tier t) { return kTiers.name(t); }
+Tier parse_tier(std::string_view name) { return kTiers.parse(name, "tier"); }
 
 std::span<const OpFamily> families() { return kFamilies; }
 

@@ -17,16 +17,30 @@
 
 namespace ulpgate {
 
+// How much of a catalog runs: `ci` what the host emulation runs in CI time, `full` that plus the
+// shapes of real models that only a GPU runs quickly (GEMMs at M = 4096). full includes ci.
+enum class Tier : uint8_t { ci, full };
+std::string_view tier_name(Tier t);
+Tier parse_tier(std::string_view name);  // throws UsageError naming the choices
+
 struct OpFamily {
   std::string_view name;  // "quant": ids start with "quant."
-  std::vector<std::string> (*catalog)();
+  std::vector<std::string> (*catalog)(Tier tier);
   // Runs one case: generate, reference, poison, run, compare, digest. Throws UsageError for a
   // malformed id. With `tensors`, also returns inputs, expected and actual outputs for a bundle.
   CaseResult (*run)(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
   // The host memory a case needs at most, in bytes, from its id alone (nothing is allocated).
   // Throws UsageError for a malformed id.
   double (*host_bytes)(std::string_view id);
+  // Case::parse(id).id(): the id in canonical form. Throws UsageError for a malformed id; parses
+  // only, so a huge shape costs nothing (the fuzzers rely on it).
+  std::string (*canonical_id)(std::string_view id);
 };
+
+template <class Case>
+std::string canonical_id(std::string_view id) {
+  return Case::parse(id).id();
+}
 
 std::span<const OpFamily> families();
 
@@ -41,6 +55,16 @@ CaseResult judged(std::string case_id, std::string_view family, std::string_view
                   const std::function<CaseResult()>& compare);
 void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,
            std::chrono::steady_clock::time_point t0);
+
+// A family's OpFamily::run: parse the id, run the case (run(c, backend) returns a run with its
+// `result`), and hand over the bundle's tensors (tensors(c, run)) when asked.
+template <class Case, class Run, class Tensors>
+CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* out, Run run, Tensors tensors) {
+  const Case c = Case::parse(id);
+  auto done = run(c, backend);
+  if (out) *out = tensors(c, done);
+  return std::move(done.result);
+}
 
 template <class Cases>
 std::vector<std::string> case_ids(const Cases& cases) {

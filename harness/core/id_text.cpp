@@ -1,6 +1,7 @@
 #include "harness/core/id_text.hpp"
 
 #include <charconv>
+#include <climits>
 
 #include "reference/formats/formats.hpp"
 
@@ -37,6 +38,14 @@ std::pair<int64_t, int64_t> parse_shape(std::string_view text, std::string_view 
   const auto mk = split(text, 'x');
   if (mk.size() != 2) throw UsageError("case '" + std::string(id) + "': shape '" + std::string(text) + "' is not MxK");
   return {parse_int(mk[0], "M", id), parse_int(mk[1], "K", id)};
+}
+
+int parse_group_size(std::string_view segment, std::string_view id) {
+  const int64_t gs = parse_int(strip_prefix(segment, "gs", "group", id), "group size", id);
+  if (gs > INT_MAX)
+    throw UsageError("case '" + std::string(id) + "': group size " + std::to_string(gs) + " is too large (at most " +
+                     std::to_string(INT_MAX) + ")");
+  return int(gs);
 }
 
 }  // namespace ulpgate::id_text

@@ -17,5 +17,7 @@ std::string_view strip_prefix(std::string_view s, std::string_view prefix, std::
                               std::string_view id);
 // "MxK" -> {M, K}
 std::pair<int64_t, int64_t> parse_shape(std::string_view text, std::string_view id);
+// "gsN" -> N, which must fit an int (Spec::gs): a wider N would wrap and change the case.
+int parse_group_size(std::string_view segment, std::string_view id);
 
 }  // namespace ulpgate::id_text

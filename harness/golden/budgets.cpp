@@ -8,7 +8,14 @@ namespace ulpgate {
 
 namespace {
 
-constexpr std::string_view kRuleNames[] = {"bit-exact", "max-ulp", "tie-flip", "rsqrt-flip", "abs-rel"};
+constexpr std::string_view kRuleNames[] = {"bit-exact", "max-ulp", "tie-flip", "rsqrt-flip", "accum-bound", "abs-rel"};
+
+std::string rule_names() {
+  std::string s;
+  for (size_t i = 0; i < std::size(kRuleNames); ++i)
+    s += (i == 0 ? "" : i + 1 == std::size(kRuleNames) ? " or " : ", ") + std::string(kRuleNames[i]);
+  return s;
+}
 
 void check_limit(const Budget& b, std::string_view file, unsigned line) {
   if (!std::isfinite(b.limit) || b.limit < 0)
@@ -26,6 +33,10 @@ void check_limit(const Budget& b, std::string_view file, unsigned line) {
       if (b.limit < 1 || b.limit != std::floor(b.limit))
         csv::fail_at(file, line, "rule rsqrt-flip needs the reduction's lane count (an integer >= 1)");
       break;
+    case BudgetRule::accum_bound:
+      if (b.limit < 1)
+        csv::fail_at(file, line, "rule accum-bound takes a factor >= 1 on the model's proven bound");
+      break;
     case BudgetRule::abs_rel:
       csv::fail_at(file, line, "rule abs-rel is reserved: no comparator implements it yet");
   }
@@ -37,7 +48,7 @@ Budget parse_row(const std::array<std::string, 6>& f, std::string_view file, uns
     if (f[i].empty()) csv::fail_at(file, line, "expected a non-empty op, profile and output");
   const auto rule = parse_budget_rule(f[3]);
   if (!rule)
-    csv::fail_at(file, line, "unknown rule '" + f[3] + "': expected bit-exact, max-ulp, tie-flip or abs-rel");
+    csv::fail_at(file, line, "unknown rule '" + f[3] + "': expected " + rule_names());
   b.rule = *rule;
   b.limit = csv::parse_number(f[4], "limit", file, line);
   check_limit(b, file, line);
@@ -60,6 +71,7 @@ BudgetTable BudgetTable::load(const std::filesystem::path& path) {
 }
 
 BudgetTable BudgetTable::parse(std::string_view text, std::string_view file_name) {
+  csv::check_plain_text(text, file_name);
   BudgetTable table;
   table.file_ = file_name;
   constexpr std::array<const char*, 6> kColumns = {"op", "profile", "output", "rule", "limit", "reason"};
@@ -89,6 +101,16 @@ const Budget& BudgetTable::lookup(std::string_view op, std::string_view profile,
   throw UsageError(file_ + ": no budget for op '" + std::string(op) + "', profile '" +
                    std::string(profile) + "', output '" + std::string(output) +
                    "' (add a row, with its reason)");
+}
+
+const Budget& BudgetTable::lookup(std::string_view op, std::string_view profile, std::string_view output,
+                                  BudgetRule rule) const {
+  const Budget& b = lookup(op, profile, output);
+  if (b.rule != rule)
+    throw UsageError(file_ + ":" + std::to_string(b.line) + ": rule " + std::string(budget_rule_name(b.rule)) +
+                     " is not implemented for " + std::string(op) + " output '" + std::string(output) + "' (expected " +
+                     std::string(budget_rule_name(rule)) + ")");
+  return b;
 }
 
 }  // namespace ulpgate

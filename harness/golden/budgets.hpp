@@ -16,6 +16,9 @@
 //              within the proven error of the kernel's r (accumulating the sum of squares over at
 //              least `limit` lanes: depth ceil(H / limit) + log2(limit) roundings, plus the
 //              profile's rsqrt bound); each such element is counted as a flip
+//   accum-bound GEMM outputs against the ideal: |D - D_ideal| <= limit * B + 1/2 ulp of the output,
+//              B the claimed accumulator model's rigorous per-element error bound (reference/gemm
+//              error_bound: the quantities of its declared order, never a bare gamma K); limit >= 1
 //   abs-rel    reserved: rejected until a comparator implements it, so no row is silently ignored
 #pragma once
 
@@ -28,7 +31,7 @@
 
 namespace ulpgate {
 
-enum class BudgetRule : unsigned char { bit_exact, max_ulp, tie_flip, rsqrt_flip, abs_rel };
+enum class BudgetRule : unsigned char { bit_exact, max_ulp, tie_flip, rsqrt_flip, accum_bound, abs_rel };
 
 std::string_view budget_rule_name(BudgetRule r);
 std::optional<BudgetRule> parse_budget_rule(std::string_view name);
@@ -51,6 +54,9 @@ class BudgetTable {
   const Budget* find(std::string_view op, std::string_view profile, std::string_view output) const;
   // As find(), but a missing budget is a UsageError naming the file.
   const Budget& lookup(std::string_view op, std::string_view profile, std::string_view output) const;
+  // As lookup(), and a UsageError naming the file and line when the row's rule is not `rule` (the
+  // one a comparator implements for that output).
+  const Budget& lookup(std::string_view op, std::string_view profile, std::string_view output, BudgetRule rule) const;
 
   std::span<const Budget> rows() const { return rows_; }
   const std::string& file() const { return file_; }

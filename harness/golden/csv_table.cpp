@@ -1,5 +1,6 @@
 #include "harness/golden/csv_table.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -38,6 +39,14 @@ double parse_number(std::string_view field, std::string_view column, std::string
     fail_at(file, line, "expected a number in column '" + std::string(column) + "', got '" +
                             std::string(field) + "'");
   return v;
+}
+
+void check_plain_text(std::string_view text, std::string_view file) {
+  if (text.starts_with("\xEF\xBB\xBF"))
+    fail_at(file, 1, "starts with a UTF-8 byte-order mark: expected plain text (save the file without it)");
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
+    fail_at(file, unsigned(std::count(text.begin(), text.begin() + nul, '\n') + 1),
+            "NUL byte: expected text");
 }
 
 void rethrow_as_usage(const io::error::base& e, std::string_view file, unsigned line,

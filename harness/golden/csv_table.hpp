@@ -5,7 +5,9 @@
 
 #define CSV_IO_NO_THREAD  // small files: no reader thread
 #pragma GCC diagnostic push
+#ifndef __clang__  // a g++ warning only
 #pragma GCC diagnostic ignored "-Wstringop-truncation"  // its bounded strncpy of file names
+#endif
 #include <csv.h>
 #pragma GCC diagnostic pop
 
@@ -41,6 +43,11 @@ uint64_t parse_count(std::string_view field, std::string_view column, std::strin
                      unsigned line);
 double parse_number(std::string_view field, std::string_view column, std::string_view file,
                     unsigned line);
+
+// Refuses text that the CSV parser would misread: a NUL byte ends its line early (the rest of the
+// line would be dropped silently) and a byte-order mark would become part of the first column name.
+// Each reader calls it first, before any other check.
+void check_plain_text(std::string_view text, std::string_view file);
 
 // Turns a parser exception into the file:line message naming the expected columns.
 [[noreturn]] void rethrow_as_usage(const io::error::base& e, std::string_view file,

@@ -229,6 +229,7 @@ std::filesystem::path golden_path(const std::filesystem::path& golden_dir, std::
 }
 
 GoldenFile parse_golden(std::string_view text, std::string_view file_name) {
+  csv::check_plain_text(text, file_name);
   GoldenFile golden;
   golden.provenance = parse_provenance(text, file_name);
   std::map<std::pair<std::string, std::string>, unsigned> lines;

@@ -59,7 +59,7 @@ Case Case::parse(std::string_view id) {
       c.spec.gs = 0;
       c.spec.layout = quant::Layout::token;
     } else {
-      c.spec.gs = int(parse_int(strip_prefix(seg[next++], "gs", "group", id), "group size", id));
+      c.spec.gs = parse_group_size(seg[next++], id);
       std::string_view scales = seg[next++];
       if (scales.ends_with(".ue8m0")) {
         c.spec.ue8m0 = true;

@@ -30,7 +30,7 @@ Case Case::parse(std::string_view id) {
   if (c.input != Format::bf16 && c.input != Format::fp16 && c.input != Format::fp32)
     throw UsageError("case '" + std::string(id) + "': input must be bf16, fp16 or fp32");
   std::tie(c.spec.m, c.spec.k) = parse_shape(seg[4], id);
-  c.spec.gs = int(parse_int(strip_prefix(seg[5], "gs", "group", id), "group size", id));
+  c.spec.gs = parse_group_size(seg[5], id);
   std::string_view scales = seg[6];
   if (scales.ends_with(".ue8m0")) {
     c.spec.ue8m0 = true;

@@ -12,6 +12,7 @@
 //                    "file": "x.bin", "bytes": 2048 }, ... ] }
 // dtype is a format name of the formats core (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, ue8m0, bf16,
 // fp16, fp32) or int32 / uint32 / uint8 (packed scales, raw bytes). See harness/report/BUNDLE.md.
+// read_bundle() reads a bundle back and accepts exactly what write_bundle() writes.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,6 +38,7 @@ struct BundleTensor {
   std::string dtype;  // see above
   std::vector<int64_t> shape;
   std::vector<std::byte> data;  // little-endian, row-major
+  bool operator==(const BundleTensor&) const = default;
 };
 
 struct Bundle {
@@ -44,10 +47,14 @@ struct Bundle {
   std::string message;
   std::vector<std::string> first_bad;
   std::vector<BundleTensor> tensors;
+  bool operator==(const Bundle&) const = default;
 };
 
 // Bytes per element of a bundle dtype; 0 when the name is unknown.
 size_t bundle_dtype_size(std::string_view dtype);
+// The bytes of a tensor: product(shape) x bundle_dtype_size(dtype); nullopt for an unknown dtype,
+// a negative dimension, or a size beyond 2^64.
+std::optional<uint64_t> bundle_tensor_bytes(std::span<const int64_t> shape, std::string_view dtype);
 
 // A tensor from host values of integral or floating type, stored little-endian.
 template <class T>
@@ -74,5 +81,13 @@ void write_bundle(const std::filesystem::path& dir, const Bundle& bundle);
 
 // A JSON string literal, quotes included (", \ and control characters escaped; UTF-8 as is).
 std::string json_string(std::string_view s);
+
+// Reading, for bundles from anywhere: every problem is a UsageError "FILE:LINE: what was
+// expected" (case.json), or "DIR/x.bin: 100 bytes, expected 2048 (shape [4, 256] of bf16)".
+// parse_bundle_json() checks case.json alone (tensors come back without data); read_bundle()
+// also reads each .bin, after checking its size against the shape, so no claim in case.json
+// decides how much is allocated.
+Bundle parse_bundle_json(std::string_view text, std::string_view file_name);
+Bundle read_bundle(const std::filesystem::path& dir);
 
 }  // namespace ulpgate

@@ -79,6 +79,7 @@ std::string failure_line(const CaseResult& r) {
                   ": " + std::to_string(r.n_over) + " over budget, " + std::to_string(r.n_nonfinite) +
                   " non-finite, max " + number_text(r.max_ulp) + " ulp";
   if (!r.message.empty()) s += ": " + r.message;
+  if (!r.note.empty()) s += " (" + r.note + ")";
   return s + " -> " + repro_command(r.case_id);
 }
 

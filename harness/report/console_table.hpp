@@ -13,7 +13,7 @@ namespace ulpgate {
 // family | profile | cases | exact | within (tie flips) | fail | worst ulp, plus a total row.
 std::string console_table(std::span<const CaseResult> results);
 
-// "FAIL <id> [<backend>] <verdict>: <counts>, max <ulp> ulp[: message] -> ulpgate repro <id>"
+// "FAIL <id> [<backend>] <verdict>: <counts>, max <ulp> ulp[: message][ (note)] -> ulpgate repro <id>"
 std::string failure_line(const CaseResult& r);
 
 // "ulpgate repro <id>", the id single-quoted when the shell would otherwise split or expand it.

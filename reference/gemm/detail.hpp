@@ -30,6 +30,24 @@ struct CodeTable {
 };
 const CodeTable& code_table(Format f);  // fp8 formats only
 
+// An fp8 operand as integers in units of its quantum 2^unit_exp = 2^(emin - mbits), split by
+// magnitude into parts whose products and block sums are exact in fp64: a part's values are
+// multiples of its `quantum` below `max`; a pair of parts is exact over L terms when
+// L max_a max_b <= 2^53 q_a q_b (every partial sum, in any order, is then an integer multiple of
+// q_a q_b below 2^53 q_a q_b). The gemm ideal's block sums and the device ideal use it.
+struct ExactPart {
+  double from, to;  // |v| in [from, to) (units); NaN and Inf go to the last part
+  double quantum, max;
+};
+struct SplitOperand {
+  std::vector<ExactPart> parts;
+  std::vector<std::array<double, 256>> value;  // per part, per code: its value in units, or 0
+  int unit_exp;
+};
+SplitOperand split_operand(Format f);  // fp8 formats only
+// The most terms over which every pair of parts of a and b sums exactly in fp64.
+int64_t exact_sum_length(const SplitOperand& a, const SplitOperand& b);
+
 // Runs fn(begin, end) over [0, n) in contiguous chunks on every hardware thread.
 template <class Fn>
 void parallel_for(int64_t n, Fn fn) {

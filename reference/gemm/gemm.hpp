@@ -62,6 +62,15 @@ struct Operands {
   std::vector<float> sa, sb;  // logical scales, row-major in the Geometry shapes
 };
 
+// The tensors of one case as a kernel reads and writes them: A codes [M, K] row-major, B in the
+// profile's weight layout, the A and B scale storage in the profile's scale layouts (layout.hpp
+// stored() makes all four from Operands), and D [M, N] elements of spec.out (bf16 or fp32 bytes,
+// little-endian, row-major).
+struct Buffers {
+  std::span<const uint8_t> a, b, sa, sb;
+  std::span<std::byte> d;
+};
+
 // Throws UsageError for spec.problem(), operand sizes that do not match the shapes, or scales of
 // gemm.mx / ue8m0 gemm.block that are not positive powers of two (NaN is allowed: see model.hpp).
 void check(const Spec& spec, const Operands& in);

@@ -132,37 +132,28 @@ class ExactSum {
   }
 };
 
-// An fp8 operand as integers in units of its quantum 2^(emin - mbits), split by magnitude into
-// parts whose products and 128-term sums are exact in fp64: a part's values are multiples of its
-// `quantum` below `max`; a pair of parts is exact over L terms when L max_a max_b <= 2^53 q_a q_b.
-struct Part {
-  double from, to;  // |v| in [from, to) (units); NaN and Inf go to the last part
-  double quantum, max;
-};
-struct Operand {
-  std::vector<Part> parts;
-  std::vector<std::array<double, 256>> value;  // per part, per code: its value in units, or 0
-  int unit_exp;
-};
+}  // namespace
 
-Operand operand(Format f) {
-  const CodeTable& t = detail::code_table(f);
-  Operand o{{}, {}, t.emin - t.mbits};
+namespace detail {
+
+SplitOperand split_operand(Format f) {
+  const CodeTable& t = code_table(f);
+  SplitOperand o{{}, {}, t.emin - t.mbits};
   double maxint = 0;
   for (int c = 0; c < 256; ++c)
-    if (t.finite[c]) maxint = std::max(maxint, std::fabs(t.value[c]) * detail::pow2(-o.unit_exp));
-  const int span = detail::exponent_of(maxint) + 1;
+    if (t.finite[c]) maxint = std::max(maxint, std::fabs(t.value[c]) * pow2(-o.unit_exp));
+  const int span = exponent_of(maxint) + 1;
   if (span <= 20) {  // e4m3fn, e4m3fnuz: 2^17.8 and 2^17.9
     o.parts = {{0, HUGE_VAL, 1, maxint}};
   } else {  // e5m2 (2^31.8), e5m2fnuz: below and above T, the part above has quantum T / 2^mbits
     const int split = (span + t.mbits + 1) / 2;
-    const double tsplit = detail::pow2(split);
-    o.parts = {{0, tsplit, 1, tsplit}, {tsplit, HUGE_VAL, detail::pow2(split - t.mbits), maxint}};
+    const double tsplit = pow2(split);
+    o.parts = {{0, tsplit, 1, tsplit}, {tsplit, HUGE_VAL, pow2(split - t.mbits), maxint}};
   }
   for (size_t p = 0; p < o.parts.size(); ++p) {
     std::array<double, 256> v{};
     for (int c = 0; c < 256; ++c) {
-      const double units = t.value[c] * detail::pow2(-o.unit_exp), mag = std::fabs(units);
+      const double units = t.value[c] * pow2(-o.unit_exp), mag = std::fabs(units);
       const bool last = p + 1 == o.parts.size();
       v[c] = (mag >= o.parts[p].from && mag < o.parts[p].to) || (last && !t.finite[c]) ? units : 0;
     }
@@ -170,6 +161,20 @@ Operand operand(Format f) {
   }
   return o;
 }
+
+int64_t exact_sum_length(const SplitOperand& a, const SplitOperand& b) {
+  double shortest = HUGE_VAL;
+  for (const ExactPart& pa : a.parts)
+    for (const ExactPart& pb : b.parts)
+      shortest = std::min(shortest, std::floor(pow2(53) * pa.quantum * pb.quantum / (pa.max * pb.max)));
+  return int64_t(shortest);
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::SplitOperand;
 
 constexpr int64_t kChunk = 128;  // K per exact fp64 block sum (spec/gemm.md: exact for K <= 171,196
                                  // for e4m3; here at most 2^47 for every pair of parts, checked)
@@ -190,12 +195,10 @@ std::vector<Chunk> chunks(const Geometry& g) {
 class IdealGemm {
  public:
   IdealGemm(const Spec& spec, const Operands& in)
-      : spec_(spec), in_(in), g_(geometry(spec)), a_(operand(spec.a_format)), b_(operand(spec.b_format)),
+      : spec_(spec), in_(in), g_(geometry(spec)), a_(detail::split_operand(spec.a_format)), b_(detail::split_operand(spec.b_format)),
         chunks_(chunks(g_)), nonfinite_(spec, in) {
-    for (const Part& pa : a_.parts)
-      for (const Part& pb : b_.parts)
-        if (double(kChunk) * pa.max * pb.max > detail::pow2(53) * pa.quantum * pb.quantum)
-          throw std::logic_error("gemm ideal: an fp64 block sum would not be exact");
+    if (kChunk > detail::exact_sum_length(a_, b_))
+      throw std::logic_error("gemm ideal: an fp64 block sum would not be exact");
     for (float s : in.sa) sa_.push_back(dyadic(s));
     for (float s : in.sb) sb_.push_back(dyadic(s));
   }
@@ -213,13 +216,13 @@ class IdealGemm {
   const Spec& spec_;
   const Operands& in_;
   Geometry g_;
-  Operand a_, b_;
+  SplitOperand a_, b_;
   std::vector<Chunk> chunks_;
   detail::NonFinite nonfinite_;
   std::vector<Dyadic> sa_, sb_;
 
   // Rows [r0, r0 + rows) of an operand's codes, part p, in units.
-  Matrix decoded(const Operand& o, const std::vector<uint8_t>& codes, size_t p, int64_t r0, int64_t rows) const {
+  Matrix decoded(const SplitOperand& o, const std::vector<uint8_t>& codes, size_t p, int64_t r0, int64_t rows) const {
     Matrix x(rows, spec_.k);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t k = 0; k < spec_.k; ++k) x(r, k) = o.value[p][codes[size_t((r0 + r) * spec_.k + k)]];

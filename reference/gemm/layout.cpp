@@ -83,4 +83,13 @@ std::vector<float> unpack_scales(const Spec& spec, Which which, std::span<const 
   return quant::unpack(scale_layout(spec, which), scale_shape(spec, which), physical);
 }
 
+Stored stored(const Spec& spec, const Operands& in) {
+  return {in.a, pack_weights(spec, in.b), pack_scales(spec, Which::a, in.sa), pack_scales(spec, Which::b, in.sb)};
+}
+
+Operands logical(const Spec& spec, const Buffers& io) {
+  return {{io.a.begin(), io.a.end()}, unpack_weights(spec, io.b), unpack_scales(spec, Which::a, io.sa),
+          unpack_scales(spec, Which::b, io.sb)};
+}
+
 }  // namespace ulpgate::gemm

@@ -32,4 +32,14 @@ quant::ScaleShape scale_shape(const Spec& spec, Which which);
 std::vector<uint8_t> pack_scales(const Spec& spec, Which which, std::span<const float> logical);
 std::vector<float> unpack_scales(const Spec& spec, Which which, std::span<const uint8_t> physical);
 
+// The operands as the spec's profile stores them: A's codes, B in its weight layout, the scales
+// in their layouts. buffers() lends them to a kernel with an output D.
+struct Stored {
+  std::vector<uint8_t> a, b, sa, sb;
+  Buffers buffers(std::span<std::byte> d) const { return {a, b, sa, sb, d}; }
+};
+Stored stored(const Spec& spec, const Operands& in);
+// The logical operands a kernel's buffers hold (stored()'s inverse): what a test backend computes from.
+Operands logical(const Spec& spec, const Buffers& io);
+
 }  // namespace ulpgate::gemm

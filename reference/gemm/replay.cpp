@@ -141,10 +141,13 @@ class Replayer {
 
   template <bool kBound>
   Bounded chain(const RowPair& r, int64_t k0, int64_t k1) const {
-    if (!kBound && fmaf_) {
-      float c = 0;
-      for (int64_t k = k0; k < k1; ++k) c = std::fma(float(r.av[k]), float(r.bv[k]), c);  // exact fp8 values
-      return {c, 0};
+    if (fmaf_) {  // the product is exact: each fmaf adds half an ulp of its result to c's bound
+      Bounded c;
+      for (int64_t k = k0; k < k1; ++k) {
+        c.v = std::fma(float(r.av[k]), float(r.bv[k]), c.v);  // exact fp8 values
+        if constexpr (kBound) c.err += half_ulp(c.v);
+      }
+      return c;
     }
     const int k = model_.step.k;
     Bounded c;

@@ -242,6 +242,7 @@ std::string Spec::problem() const {
   if ((op == Op::mx) != (profile->mx != MxRule::none))
     return "profile " + std::string(profile->name) + (op == Op::mx ? " is not an MX profile" : " is MX-only");
   if (m < 0 || k <= 0) return "shape " + std::to_string(m) + "x" + std::to_string(k) + " is empty";
+  if (op != Op::token && gs <= 0) return "group size " + std::to_string(gs) + " is not positive";
   if (op != Op::token && op != Op::block && k % gs != 0)
     return "K = " + std::to_string(k) + " is not a multiple of the group size " + std::to_string(gs);
   if (layout == Layout::token && op != Op::token) return "layout token needs quant.token";

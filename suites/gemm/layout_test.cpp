@@ -99,3 +99,23 @@ TEST(GemmLayout, ScaleShapesAndLayoutsOfTheSpec) {
   EXPECT_EQ(scale_shape(rowwise, Which::b).m, 7);
   EXPECT_EQ(scale_shape(rowwise, Which::b).g, 1);
 }
+
+// stored(): what a kernel of the profile reads, each part through its own layout; logical() reads it back.
+TEST(GemmLayout, StoredOperandsAreEachPartInItsLayout) {
+  const Spec s = make_spec(Op::block, "aiter-bpreshuffle", 5, 32, 256, Format::e4m3fnuz, Format::e4m3fnuz);
+  const Operands in = random_operands(s, 3);
+  const Stored st = stored(s, in);
+  EXPECT_EQ(st.a, in.a);
+  EXPECT_EQ(st.b, bpreshuffle(in.b, s.n, s.k));
+  EXPECT_EQ(st.sa, pack_scales(s, Which::a, in.sa));
+  EXPECT_EQ(st.sb, pack_scales(s, Which::b, in.sb));
+  std::vector<std::byte> d(4);
+  const Buffers io = st.buffers(d);
+  EXPECT_EQ(io.b.data(), st.b.data());
+  EXPECT_EQ(io.d.size(), 4u);
+  const Operands back = logical(s, io);
+  EXPECT_EQ(back.a, in.a);
+  EXPECT_EQ(back.b, in.b);
+  EXPECT_EQ(back.sa, in.sa);
+  EXPECT_EQ(back.sb, in.sb);
+}

@@ -53,6 +53,13 @@ TEST(Budgets, LookupPrefersTheMostSpecificRow) {
     EXPECT_STREQ(e.what(), "b.csv: no budget for op 'quant.group', profile 'vllm', output "
                            "'scales' (add a row, with its reason)");
   }
+  EXPECT_EQ(t.lookup("quant.group", "vllm", "codes", BudgetRule::max_ulp).limit, 1);
+  try {
+    t.lookup("quant.group", "vllm", "codes", BudgetRule::bit_exact);
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "b.csv:5: rule max-ulp is not implemented for quant.group output 'codes' (expected bit-exact)");
+  }
 }
 
 void expect_error(const std::string& text, const std::string& message) {
@@ -90,7 +97,8 @@ TEST(Budgets, MalformedFilesNameFileAndLine) {
   expect_error(h + "quant.group,*,codes,max-ulp,1,   \n",
                "golden/budgets.csv:2: expected a reason: every budget says why");
   expect_error(h + "quant.group,*,codes,ulp,1,why\n",
-               "golden/budgets.csv:2: unknown rule 'ulp': expected bit-exact, max-ulp, tie-flip or abs-rel");
+               "golden/budgets.csv:2: unknown rule 'ulp': expected bit-exact, max-ulp, tie-flip, rsqrt-flip, "
+               "accum-bound or abs-rel");
   expect_error(h + "quant.group,*,codes,bit-exact,1,why\n",
                "golden/budgets.csv:2: rule bit-exact takes limit 0");
   expect_error(h + "quant.group,*,codes,max-ulp,-1,why\n",
@@ -101,12 +109,19 @@ TEST(Budgets, MalformedFilesNameFileAndLine) {
                "golden/budgets.csv:2: rule tie-flip needs the quotient error in fp32 ulps (> 0)");
   expect_error(h + "quant.group,*,codes,abs-rel,0.01,why\n",
                "golden/budgets.csv:2: rule abs-rel is reserved: no comparator implements it yet");
+  expect_error(h + "gemm.block,*,d-ideal,accum-bound,0.5,why\n",
+               "golden/budgets.csv:2: rule accum-bound takes a factor >= 1 on the model's proven bound");
   expect_error(h + ",*,codes,max-ulp,1,why\n",
                "golden/budgets.csv:2: expected a non-empty op, profile and output");
   expect_error(h + "quant.group,*,codes,max-ulp,1,\"why\n",
                "golden/budgets.csv:2: a quoted field is not closed");
   expect_error(h + "quant.group,*,codes,max-ulp,1,why\n\nquant.group,*,codes,max-ulp,2,again\n",
                "golden/budgets.csv:4: duplicate budget for quant.group,*,codes (first at line 2)");
+  // The CSV parser ends a line at a NUL: ", and more" was dropped silently (seed corpus).
+  expect_error(h + "quant.group,*,codes,bit-exact,0,why" + std::string(1, '\0') + ", and more\n",
+               "golden/budgets.csv:2: NUL byte: expected text");
+  expect_error("\xEF\xBB\xBF" + h, "golden/budgets.csv:1: starts with a UTF-8 byte-order mark: expected plain "
+                                    "text (save the file without it)");
 }
 
 TEST(Budgets, LoadsFromDiskAndNamesAMissingFile) {
@@ -121,7 +136,8 @@ TEST(Budgets, LoadsFromDiskAndNamesAMissingFile) {
 }
 
 TEST(Budgets, RuleNamesRoundTrip) {
-  for (BudgetRule r : {BudgetRule::bit_exact, BudgetRule::max_ulp, BudgetRule::tie_flip, BudgetRule::abs_rel})
+  for (BudgetRule r : {BudgetRule::bit_exact, BudgetRule::max_ulp, BudgetRule::tie_flip, BudgetRule::rsqrt_flip,
+                       BudgetRule::accum_bound, BudgetRule::abs_rel})
     EXPECT_EQ(parse_budget_rule(budget_rule_name(r)), r);
   EXPECT_EQ(parse_budget_rule("exact"), std::nullopt);
 }

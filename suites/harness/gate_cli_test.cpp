@@ -34,7 +34,9 @@ class GateCli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   void write_quant(const std::string& text) { std::ofstream(dir_ / "quant.csv") << text; }
-  std::string golden() const { return read(fs::path(ULPGATE_SOURCE_DIR) / "golden/host/quant.csv"); }
+  std::string golden(const std::string& family = "quant") const {
+    return read(fs::path(ULPGATE_SOURCE_DIR) / ("golden/host/" + family + ".csv"));
+  }
   CliRun gate(const std::string& extra = "") { return ulpgate("gate --golden " + dir_.string() + " " + kSlice + extra); }
 
   fs::path dir_;
@@ -78,6 +80,32 @@ TEST_F(GateCli, ARowWhoseCaseNoLongerExistsFailsAsMissing) {
   const CliRun r = gate("--allow-new");
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(has(r, "missing    quant.token/vllm/e4m3fn/bf16/3x640/renamed/s1 [host@host-w32]")) << r.out;
+}
+
+// Tiers: a ci run (the host's default) leaves the full tier's golden rows alone, but a row whose
+// case is in no tier is still missing.
+TEST_F(GateCli, AFullTierRowIsNotMissingInACiRunButARowOfNoTierIs) {
+  const std::string slice = "--backend host --arch host-w32 --filter 'gemm.block/deepgemm/*/*x7168x2048/*' ";
+  const std::string full_row =
+      "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/4096x7168x2048/normal/s1,host@host-w32,0123456789abcdef,1,0,1,0,0,0,0,exact\n";
+  std::ofstream(dir_ / "gemm.csv") << golden("gemm") + full_row;
+  const CliRun ci = ulpgate("gate --golden " + dir_.string() + " " + slice);
+  EXPECT_EQ(ci.status, 0) << ci.out;
+  EXPECT_TRUE(has(ci, "2 identical, 0 drift, 0 regression, 0 new, 0 missing")) << ci.out;
+  std::ofstream(dir_ / "gemm.csv") << golden("gemm") + full_row +
+      "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/5x7168x2048/normal/s1,host@host-w32,0123456789abcdef,1,0,1,0,0,0,0,exact\n";
+  const CliRun gone = ulpgate("gate --golden " + dir_.string() + " " + slice);
+  EXPECT_EQ(gone.status, 1) << gone.out;
+  EXPECT_TRUE(has(gone, "missing    gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/5x7168x2048/normal/s1 [host@host-w32]")) << gone.out;
+  EXPECT_TRUE(has(gone, "0 new, 1 missing")) << gone.out;
+}
+
+TEST_F(GateCli, TheTierIsCiOrFull) {
+  const CliRun r = ulpgate("list --tier nightly");
+  EXPECT_EQ(r.status, 2) << r.out;
+  const CliRun ci = ulpgate("list --tier ci --filter 'gemm*'"), full = ulpgate("list --tier full --filter 'gemm*'");
+  EXPECT_FALSE(has(ci, "4096x7168x18432")) << ci.out;
+  EXPECT_TRUE(has(full, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/4096x7168x18432/normal/s1")) << full.out;
 }
 
 TEST_F(GateCli, HelpStatesTheRules) {

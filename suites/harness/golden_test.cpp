@@ -1,6 +1,5 @@
 // Golden files (read, atomic write, overwrite refusals, diff) and the gate's classification.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -8,6 +7,7 @@
 #include "harness/golden/gate.hpp"
 #include "harness/golden/golden_file.hpp"
 #include "reference/formats/formats.hpp"
+#include "suites/harness/temp_dir.hpp"
 
 namespace ulpgate {
 namespace {
@@ -35,14 +35,6 @@ GoldenFile sample_golden(std::string arch = "sm90", GoldenSource source = Golden
   g.rows[1].verdict = Verdict::within_budget;
   return g;
 }
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() /
-                  ("ulpgate-golden-" + std::to_string(::getpid()) + "-" +
-                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 TEST(GoldenFile, RendersSortedRowsAndProvenance) {
   const std::string text = render_golden(sample_golden());
@@ -135,6 +127,11 @@ TEST(GoldenFile, MalformedFilesNameFileAndLine) {
                f + "4: expected a non-empty case_id and backend");
   expect_error(head + cols + ok + "# a note\n" + ok,
                f + "6: duplicate row for c (host) (first at line 4)");
+  // The CSV parser ends a line at a NUL: the rest of the row was dropped silently (seed corpus).
+  expect_error(head + cols + ok.substr(0, ok.size() - 1) + std::string(1, '\0') + ",lost\n",
+               f + "4: NUL byte: expected text");
+  expect_error("\xEF\xBB\xBF" + head + cols,
+               f + "1: starts with a UTF-8 byte-order mark: expected plain text (save the file without it)");
 }
 
 TEST(GoldenFile, WritesAtomicallyAndReadsBack) {

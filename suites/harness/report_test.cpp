@@ -14,6 +14,9 @@
 #include "harness/report/csv_report.hpp"
 #include "harness/report/junit.hpp"
 #include "harness/report/progress.hpp"
+#include "reference/formats/formats.hpp"
+#include "suites/harness/temp_dir.hpp"
+#include "suites/harness/usage_error.hpp"
 
 namespace ulpgate {
 namespace {
@@ -184,8 +187,7 @@ TEST(Progress, RedrawsInPlaceAndClears) {
 
 // ---- bundles --------------------------------------------------------------------------------
 
-TEST(Bundle, WritesJsonAndLittleEndianTensors) {
-  const fs::path dir = fs::temp_directory_path() / ("ulpgate-bundle-" + std::to_string(::getpid()));
+Bundle sample_bundle() {
   const std::vector<uint16_t> x = {0x3F80, 0xC000, 0x7FC0};  // bf16 1, -2, NaN
   const std::vector<uint8_t> q = {0x38, 0xC0, 0x7F};
   const std::vector<float> s = {1.5f};
@@ -201,11 +203,18 @@ TEST(Bundle, WritesJsonAndLittleEndianTensors) {
   b.tensors = {bundle_tensor<uint16_t>("x", "input", "bf16", {1, 3}, x),
                bundle_tensor<uint8_t>("q_actual", "actual", "e4m3fn", {1, 3}, q),
                bundle_tensor<float>("scale", "expected", "fp32", {1, 1}, s)};
-  write_bundle(dir, b);
+  return b;
+}
 
-  std::ifstream json_in(dir / "case.json");
-  const std::string json((std::istreambuf_iterator<char>(json_in)), {});
-  EXPECT_EQ(json,
+std::string file_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+TEST(Bundle, WritesJsonAndLittleEndianTensors) {
+  const TempDir tmp;
+  write_bundle(tmp.path, sample_bundle());
+  EXPECT_EQ(file_text(tmp.path / "case.json"),
             "{\n"
             "  \"format\": \"ulpgate-bundle-1\",\n"
             "  \"case_id\": \"quant.group/\\\"odd\\\"\\\\id\",\n"
@@ -224,13 +233,8 @@ TEST(Bundle, WritesJsonAndLittleEndianTensors) {
             "    {\"name\": \"scale\", \"role\": \"expected\", \"dtype\": \"fp32\", \"shape\": [1, 1], \"file\": \"scale.bin\", \"bytes\": 4}\n"
             "  ]\n"
             "}\n");
-  std::ifstream bin(dir / "x.bin", std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(bin)), {});
-  EXPECT_EQ(bytes, std::string("\x80\x3F\x00\xC0\xC0\x7F", 6));  // little-endian
-  std::ifstream sbin(dir / "scale.bin", std::ios::binary);
-  const std::string sbytes((std::istreambuf_iterator<char>(sbin)), {});
-  EXPECT_EQ(sbytes, std::string("\x00\x00\xC0\x3F", 4));  // 1.5f
-  fs::remove_all(dir);
+  EXPECT_EQ(file_text(tmp.path / "x.bin"), std::string("\x80\x3F\x00\xC0\xC0\x7F", 6));  // little-endian
+  EXPECT_EQ(file_text(tmp.path / "scale.bin"), std::string("\x00\x00\xC0\x3F", 4));   // 1.5f
 }
 
 TEST(Bundle, RejectsInconsistentTensors) {
@@ -248,6 +252,105 @@ TEST(Bundle, RejectsInconsistentTensors) {
   EXPECT_EQ(bundle_dtype_size("ue8m0"), 1u);
   EXPECT_EQ(bundle_dtype_size("bf16"), 2u);
   EXPECT_EQ(bundle_dtype_size("int32"), 4u);
+}
+
+TEST(Bundle, ReadsBackWhatItWrites) {
+  const TempDir tmp;
+  Bundle b = sample_bundle();
+  b.message = "µ \"quoted\" \t\x01";
+  b.tensors.push_back(bundle_tensor<int32_t>("empty", "actual", "int32", {0, 4}, {}));
+  write_bundle(tmp.path, b);
+  EXPECT_EQ(read_bundle(tmp.path), b);
+  b.first_bad.clear();
+  b.tensors.clear();
+  write_bundle(tmp.path, b);
+  EXPECT_EQ(read_bundle(tmp.path), b);
+  EXPECT_EQ(parse_bundle_json("\xEF\xBB\xBF" + bundle_json(b), "bom.json"), b);  // a BOM carries nothing
+}
+
+void expect_json_error(const std::string& text, const std::string& message) {
+  EXPECT_EQ(usage_error([&] { parse_bundle_json(text, "b/case.json"); }), message) << text;
+}
+
+// `text` with its first `from` replaced by `to`.
+std::string edited(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
+TEST(Bundle, MalformedCaseJsonNamesFileLineAndKey) {
+  const std::string ok = bundle_json(sample_bundle());  // line 14 is tensor x, 16 tensor scale
+  const std::string f = "b/case.json:";
+  expect_json_error("", f + "1: syntax error while parsing value - unexpected end of input; expected '[', '{', or a literal");
+  expect_json_error(ok.substr(0, ok.find("\"tensors\"")),
+                    f + "12: syntax error while parsing object key - unexpected end of input; expected string literal");
+  expect_json_error("[1, 2]", f + "1: expected an object, got [1,2]");
+  expect_json_error(edited(ok, "ulpgate-bundle-1", "ulpgate-bundle-2"),
+                    f + "2: format: expected \"ulpgate-bundle-1\", got \"ulpgate-bundle-2\"");
+  expect_json_error(edited(ok, "non-finite", "fine"), f + "8: verdict: expected exact, within-budget, "
+                                                          "over-budget, non-finite, layout, out-of-bounds or error, got \"fine\"");
+  expect_json_error(edited(ok, "  \"commit\": \"abc\",\n", ""), f + "1: expected the key \"commit\"");
+  expect_json_error(edited(ok, "\"arch\": \"host\"", "\"arch\": 90"), f + "6: arch: expected a string, got 90");
+  expect_json_error(edited(ok, "\"arch\": \"host\",", "\"arch\": \"host\", \"arch\": \"sm90\","),
+                    f + "6: key \"arch\" given twice");
+  expect_json_error(edited(ok, "\"arch\"", "\"color\""), f + "6: unknown key \"color\"");
+  expect_json_error(edited(ok, "\"arch\"", "\"name\""),
+                    f + "6: name: not a key of this object (expected format, case_id, suite_version, commit, arch, "
+                        "backend, verdict, message, first_bad, tensors)");
+  expect_json_error(edited(ok, "\"[0,2]", "[[[[\"deep\"]]]], \"[0,2]"),
+                    f + "11: expected at most 4 levels of nested objects and arrays");
+  expect_json_error(edited(ok, "\"[0,2] x=nan expected=0x7e actual=0x7f\"", "7"),
+                    f + "11: first_bad[0]: expected a string, got 7");
+  expect_json_error(edited(ok, "\"bytes\": 6", "\"bytes\": 7"),
+                    f + "14: tensors[0].bytes: expected 6 (shape [1, 3] of bf16), got 7");
+  expect_json_error(edited(ok, "\"bytes\": 6", "\"bytes\": 1e400"), f + "14: number overflow parsing '1e400'");
+  expect_json_error(edited(ok, "[1, 3]", "[-1, 3]"), f + "14: tensors[0].shape[0]: expected a non-negative integer, got -1");
+  expect_json_error(edited(ok, "[1, 3]", "[1.0, 3]"), f + "14: tensors[0].shape[0]: expected a non-negative integer, got 1.0");
+  expect_json_error(edited(ok, "[1, 3]", "[9223372036854775808]"),
+                    f + "14: tensors[0].shape[0]: expected a dimension below 2^63");
+  expect_json_error(edited(ok, "[1, 3]", "[4294967296, 4294967296]"),
+                    f + "14: tensors[0].shape: shape [4294967296, 4294967296] of bf16 exceeds 2^64 bytes");
+  expect_json_error(edited(ok, "\"dtype\": \"bf16\"", "\"dtype\": \"bfloat16\""),
+                    f + "14: tensors[0].dtype: unknown dtype \"bfloat16\": expected e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, "
+                        "ue8m0, bf16, fp16, fp32, int32, uint32 or uint8");
+  expect_json_error(edited(edited(ok, "\"name\": \"x\"", "\"name\": \"../x\""), "\"x.bin\"", "\"../x.bin\""),
+                    f + "14: tensors[0].name: expected a plain file stem ([A-Za-z0-9._-]+, not starting with '.'), "
+                        "got \"../x\"");
+  expect_json_error(edited(ok, "\"x.bin\"", "\"/etc/passwd\""),
+                    f + "14: tensors[0].file: expected \"x.bin\" (the name's file)");
+  expect_json_error(edited(edited(ok, "\"name\": \"scale\"", "\"name\": \"x\""), "\"scale.bin\"", "\"x.bin\""),
+                    f + "16: tensors[2].name: expected a name no other tensor has, got \"x\"");
+  expect_json_error(edited(ok, "\"role\": \"input\", ", ""), f + "14: tensors[0]: expected the key \"role\"");
+}
+
+std::string read_error(const fs::path& dir) {
+  return usage_error([&] { read_bundle(dir); });
+}
+
+TEST(Bundle, TensorFilesMustHoldTheirShape) {
+  const TempDir tmp;
+  write_bundle(tmp.path, sample_bundle());
+  const std::string x = (tmp.path / "x.bin").string();
+  std::ofstream(x, std::ios::binary) << "12345";
+  EXPECT_EQ(read_error(tmp.path), x + ": 5 bytes, expected 6 (shape [1, 3] of bf16)");
+  fs::remove(x);
+  EXPECT_EQ(read_error(tmp.path), x + ": not a readable file, expected 6 (shape [1, 3] of bf16)");
+}
+
+// A shape that claims 16 TiB: read_bundle compares the file's size before allocating anything.
+TEST(Bundle, HostileShapesAllocateNothing) {
+  const TempDir tmp;
+  write_bundle(tmp.path, sample_bundle());
+  const std::string json = edited(edited(file_text(tmp.path / "case.json"), "[1, 3]", "[4096, 1048576, 2048]"),
+                                  "\"bytes\": 6", "\"bytes\": 17592186044416");
+  std::ofstream(tmp.path / "case.json") << json;
+  EXPECT_EQ(read_error(tmp.path),
+            (tmp.path / "x.bin").string() + ": 6 bytes, expected 17592186044416 (shape [4096, 1048576, 2048] of bf16)");
+  const std::string padded = std::string(1 << 20, ' ') + json;
+  std::ofstream(tmp.path / "case.json") << padded;
+  EXPECT_EQ(read_error(tmp.path), (tmp.path / "case.json").string() + ": " + std::to_string(padded.size()) +
+                                      " bytes, expected at most 1048576 (a bundle's case.json is small)");
 }
 
 }  // namespace

@@ -1,0 +1,308 @@
+#include "harness/gemm/diagnosis.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <list>
+#include <numeric>
+
+#include "reference/gemm/layout.hpp"
+
+namespace ulpgate::gemm {
+namespace {
+
+using quant::Layout;
+
+constexpr Layout kScaleLayouts[] = {Layout::row,         Layout::col,      Layout::col_tma, Layout::ue8m0_packed,
+                                    Layout::aiter_tview, Layout::mx_swizzle_128x4, Layout::mx_row};
+constexpr size_t kSampleRows = 4;
+constexpr int64_t kMinTile = 16;  // elements a tile story needs
+
+// Every pair of fp8 formats: a hypothesis may read codes as a format the profile does not take.
+constexpr auto kAllPairs = [] {
+  constexpr Format f[] = {Format::e4m3fn, Format::e4m3fnuz, Format::e5m2, Format::e5m2fnuz};
+  std::array<FormatPair, 16> pairs{};
+  for (int i = 0; i < 16; ++i) pairs[size_t(i)] = {f[i / 4], f[i % 4]};
+  return pairs;
+}();
+
+// The same bits read the other way: fnuz <-> OCP.
+Format twin(Format f) {
+  switch (f) {
+    case Format::e4m3fn: return Format::e4m3fnuz;
+    case Format::e4m3fnuz: return Format::e4m3fn;
+    case Format::e5m2: return Format::e5m2fnuz;
+    default: return Format::e5m2;
+  }
+}
+bool is_fnuz(Format f) { return f == Format::e4m3fnuz || f == Format::e5m2fnuz; }
+std::string name(Format f) { return std::string(format_name(f)); }
+std::string name(Layout l) { return std::string(quant::layout_name(l)); }
+std::string range(int64_t first, int64_t last) { return std::to_string(first) + ".." + std::to_string(last); }
+
+// Rows `rows` of the problem: those rows of A and of its scales, all of B. Every op has one A
+// scale row per row of A, or one for all of A (gemm.hpp Geometry).
+std::pair<Spec, Operands> rows_of(const Spec& s, const Operands& in, std::span<const int64_t> rows) {
+  const Geometry g = geometry(s);
+  Spec sub = s;
+  sub.m = int64_t(rows.size());
+  Operands o{{}, in.b, g.a_rows ? std::vector<float>{} : in.sa, in.sb};
+  for (int64_t m : rows) {
+    o.a.insert(o.a.end(), in.a.begin() + m * s.k, in.a.begin() + (m + 1) * s.k);
+    if (g.a_rows) o.sa.insert(o.sa.end(), in.sa.begin() + m * g.sa.g, in.sa.begin() + (m + 1) * g.sa.g);
+  }
+  return {sub, std::move(o)};
+}
+
+// A hypothesis: what the kernel would have read (apply, on a copy of the case's spec and operands)
+// and the model it would have followed.
+struct Hypothesis {
+  std::string story;
+  Verdict verdict;
+  const AccumModel* model;
+  std::function<void(Spec&, Operands&)> apply;
+};
+
+class Diagnoser {
+ public:
+  Diagnoser(const Case& c, const Operands& in, const Expected& e, std::span<const uint32_t> got, const Marks& marks)
+      : s_(c.spec), in_(in), e_(e), got_(got), marks_(marks), stored_(stored(c.spec, in)) {
+    for (int64_t m = 0; m < s_.m; ++m)
+      for (int64_t n = 0; n < s_.n; ++n)
+        if (marks_.bad[at(m, n)]) {
+          bad_rows_.push_back(m);
+          box_ = {std::min(box_.r0, m), std::max(box_.r1, m), std::min(box_.c0, n), std::max(box_.c1, n)};
+          ++bad_;
+        }
+    bad_rows_.erase(std::unique(bad_rows_.begin(), bad_rows_.end()), bad_rows_.end());
+    for (size_t i = 0; i < std::min(kSampleRows, bad_rows_.size()); ++i)
+      sample_.push_back(bad_rows_[i * (bad_rows_.size() - 1) / std::max<size_t>(kSampleRows - 1, 1)]);
+    sample_.erase(std::unique(sample_.begin(), sample_.end()), sample_.end());
+    all_.resize(size_t(s_.m));
+    std::iota(all_.begin(), all_.end(), 0);
+  }
+
+  Diagnosis run() {
+    if (bad_ == 0) return {"", Verdict::over_budget};
+    if (std::string tile = shifted_tile(); !tile.empty()) return {tile, Verdict::layout};
+    std::vector<const Hypothesis*> found;
+    const std::vector<Hypothesis> all = hypotheses();
+    for (const Hypothesis& h : all)
+      if (explains(h)) found.push_back(&h);
+    if (found.size() == 1) return {found[0]->story, found[0]->verdict};
+    if (!found.empty()) {
+      std::string story = "candidates (each explains the data): ";
+      bool layout = true;
+      for (size_t i = 0; i < found.size(); ++i) {
+        story += (i ? " | " : "") + found[i]->story;
+        layout = layout && found[i]->verdict == Verdict::layout;
+      }
+      return {story, layout ? Verdict::layout : Verdict::over_budget};
+    }
+    return {fallback(), Verdict::over_budget};
+  }
+
+ private:
+  struct Box {
+    int64_t r0 = INT64_MAX, r1 = -1, c0 = INT64_MAX, c1 = -1;
+  };
+
+  const Spec& s_;
+  const Operands& in_;
+  const Expected& e_;
+  std::span<const uint32_t> got_;
+  const Marks& marks_;
+  Stored stored_;
+  std::vector<int64_t> bad_rows_, sample_, all_;
+  Box box_;
+  int64_t bad_ = 0;
+  std::list<Profile> profiles_;  // patched profiles the hypotheses' specs point to
+
+  size_t at(int64_t m, int64_t n) const { return size_t(m * s_.n + n); }
+  uint32_t poison() const { return s_.out == Format::bf16 ? 0xA5A5u : 0xA5A5A5A5u; }
+
+  // Does the observed element `obs` follow `hyp` (a replay's bits with its bound)? Bit-exact
+  // claims: the same bits (NaN as a class). Budget-only: within both bounds of each other.
+  bool same(uint32_t obs, uint32_t hyp, double bound) const {
+    const Format f = s_.out;
+    if (obs == hyp || (is_nan(f, obs) && is_nan(f, hyp))) return true;
+    if (!e_.budget_only) return false;
+    const double vo = decode(f, obs), vh = decode(f, hyp);
+    if (!std::isfinite(vo) || !std::isfinite(vh)) return false;
+    return std::fabs(vo - vh) <= 2 * bound + ulp_of(f, std::fabs(vh) + bound);
+  }
+
+  // Rows `rows` of D follow the model on these operands (the spec's rows are those rows).
+  bool matches(const Spec& s, const Operands& x, const AccumModel& model, std::span<const int64_t> rows) const {
+    const Replay r = e_.budget_only ? gemm_replay(s, model, x) : Replay{gemm_model(s, model, x), {}};
+    for (size_t i = 0; i < rows.size(); ++i)
+      for (int64_t n = 0; n < s.n; ++n) {
+        const size_t j = i * size_t(s.n) + size_t(n);
+        if (!same(got_[at(rows[i], n)], r.out.bits[j], r.bound.empty() ? 0 : r.bound[j])) return false;
+      }
+    return true;
+  }
+
+  bool explains(const Hypothesis& h) const {
+    Spec s = s_;
+    Operands x = in_;
+    if (h.apply) h.apply(s, x);
+    try {
+      const auto [sub, xs] = rows_of(s, x, sample_);
+      return matches(sub, xs, *h.model, sample_) && matches(s, x, *h.model, all_);
+    } catch (const UsageError&) {  // what it would have read is no valid GEMM (e.g. scales not powers of two)
+      return false;
+    }
+  }
+
+  std::vector<Hypothesis> hypotheses() {
+    std::vector<Hypothesis> h;
+    add_models(h);
+    add_weights(h);
+    for (Which w : {Which::a, Which::b}) add_scale_layouts(h, w);
+    add_formats(h);
+    add_first_kblock(h);
+    return h;
+  }
+
+  void add_models(std::vector<Hypothesis>& h) const {
+    if (e_.budget_only) return;  // any order is allowed: the bound judges
+    for (const AccumModel& m : models())
+      if (&m != e_.model)
+        h.push_back({"outputs follow " + model_text(m, s_) + ", not " + model_text(*e_.model, s_), Verdict::over_budget,
+                     &m, nullptr});
+  }
+
+  void add_weights(std::vector<Hypothesis>& h) const {
+    if (s_.profile->weights == WeightLayout::bpreshuffle)
+      h.push_back({"the weights are row-major [N, K], not pre-shuffled, but the kernel reads bpreshuffle 16x32 tiles "
+                   "(R14; weight layouts row vs bpreshuffle)",
+                   Verdict::layout, e_.model, [](Spec& s, Operands& x) { x.b = unshuffle(x.b, s.n, s.k); }});
+    else if (s_.n % 16 == 0 && s_.k % 32 == 0)
+      h.push_back({"the weights are pre-shuffled (bpreshuffle 16x32 tiles) but the kernel reads them row-major "
+                   "[N, K] (weight layouts bpreshuffle vs row)",
+                   Verdict::layout, e_.model, [](Spec& s, Operands& x) { x.b = bpreshuffle(x.b, s.n, s.k); }});
+  }
+
+  // The scale storage read under every other layout that fits in it.
+  void add_scale_layouts(std::vector<Hypothesis>& h, Which w) const {
+    const Layout stored_as = scale_layout(s_, w);
+    const quant::ScaleShape shape = scale_shape(s_, w);
+    const std::vector<uint8_t>& storage = w == Which::a ? stored_.sa : stored_.sb;
+    const std::vector<float>& logical = w == Which::a ? in_.sa : in_.sb;
+    for (Layout l : kScaleLayouts) {
+      if (l == stored_as || quant::storage_bytes(l, shape) > int64_t(storage.size())) continue;
+      std::vector<float> read = quant::unpack(l, shape, storage);
+      if (std::memcmp(read.data(), logical.data(), read.size() * sizeof(float)) == 0) continue;  // the same reads
+      const bool transposed = (stored_as == Layout::row) != (l == Layout::row) &&
+                              (stored_as == Layout::col || l == Layout::col || stored_as == Layout::aiter_tview ||
+                               l == Layout::aiter_tview);
+      h.push_back({std::string(w == Which::a ? "A" : "B") + " scales are stored as " + name(stored_as) +
+                       " but the kernel reads them as " + name(l) + " (" + (transposed ? "R13; " : "") + "layouts " +
+                       name(stored_as) + " vs " + name(l) + ")",
+                   Verdict::layout, e_.model, [read = std::move(read), w](Spec&, Operands& x) {
+                     (w == Which::a ? x.sa : x.sb) = read;
+                   }});
+    }
+  }
+
+  // fnuz codes read as OCP (each value 2x) or the reverse, for A, B or both.
+  void add_formats(std::vector<Hypothesis>& h) {
+    const Profile* any_pair = &profiles_.emplace_back(*s_.profile);
+    profiles_.back().pairs = kAllPairs;
+    const auto read_as = [](Format f) {
+      return name(f) + " bytes but the kernel reads them as " + name(twin(f)) +
+             (is_fnuz(f) ? " (fnuz read as OCP, R10" : " (OCP read as fnuz, R10");
+    };
+    const bool same_kind = is_fnuz(s_.a_format) == is_fnuz(s_.b_format);
+    const std::string factor = is_fnuz(s_.a_format) ? "4x" : "1/4";
+    const struct {
+      bool a, b;
+      std::string story;
+    } variants[] = {
+        {true, false, "A codes are " + read_as(s_.a_format) + ": every value of A " + (is_fnuz(s_.a_format) ? "2x" : "1/2") + ")"},
+        {false, true, "B codes are " + read_as(s_.b_format) + ": every value of B " + (is_fnuz(s_.b_format) ? "2x" : "1/2") + ")"},
+        {true, true, same_kind ? "A and B codes are " + read_as(s_.a_format) + ": every product " + factor + ")" : ""},
+    };
+    for (const auto& v : variants)
+      if (!v.story.empty())
+        h.push_back({v.story, Verdict::layout, e_.model, [v, any_pair](Spec& s, Operands&) {
+                       s.profile = any_pair;
+                       if (v.a) s.a_format = twin(s.a_format);
+                       if (v.b) s.b_format = twin(s.b_format);
+                     }});
+  }
+
+  // R15: every K-block reads the scales of K-block 0.
+  void add_first_kblock(std::vector<Hypothesis>& h) const {
+    const Geometry g = geometry(s_);
+    if (g.epilogue_scales() || g.kblocks < 2) return;
+    const auto first = [](std::vector<float>& s, int64_t blocks) {
+      for (size_t r = 0; r < s.size(); r += size_t(blocks))
+        std::fill(s.begin() + ptrdiff_t(r) + 1, s.begin() + ptrdiff_t(r) + blocks, s[r]);
+    };
+    const int64_t kbs = g.kblocks;
+    for (auto [a, b, who] : {std::tuple{true, false, "A"}, {false, true, "B"}, {true, true, "A and B"}})
+      h.push_back({"every K-block reads the scales of K-block 0 (R15: the scale index ignores the K-block; " +
+                       std::string(who) + " scales)",
+                   Verdict::over_budget, e_.model, [=, a = a, b = b](Spec&, Operands& x) {
+                     if (a) first(x.sa, kbs);
+                     if (b) first(x.sb, kbs);
+                   }});
+  }
+
+  // The bad elements fill (at least half of) a rectangle, smaller than D, that holds the values of
+  // another rectangle of the same size, a whole number of its sizes away.
+  std::string shifted_tile() const {
+    const int64_t h = box_.r1 - box_.r0 + 1, w = box_.c1 - box_.c0 + 1;
+    if (h * w < kMinTile || 2 * bad_ < h * w || (h == s_.m && w == s_.n)) return "";
+    for (int64_t dm = -(box_.r0 / h) * h; box_.r1 + dm < s_.m; dm += h)
+      for (int64_t dn = -(box_.c0 / w) * w; box_.c1 + dn < s_.n; dn += w)
+        if ((dm || dn) && holds(dm, dn))
+          return "output rows " + range(box_.r0, box_.r1) + ", cols " + range(box_.c0, box_.c1) +
+                 " hold the values of rows " + range(box_.r0 + dm, box_.r1 + dm) + ", cols " +
+                 range(box_.c0 + dn, box_.c1 + dn) + " (a wrong output tile)";
+    return "";
+  }
+  bool holds(int64_t dm, int64_t dn) const {
+    for (int64_t m = box_.r0; m <= box_.r1; ++m)
+      for (int64_t n = box_.c0; n <= box_.c1; ++n) {
+        const size_t src = at(m + dm, n + dn);
+        if (!same(got_[at(m, n)], e_.replay.out.bits[src], e_.replay.bound[src])) return false;
+      }
+    return true;
+  }
+
+  // When no hypothesis explains the data: unwritten outputs, a tile of wrong values, or nothing known.
+  std::string fallback() const {
+    const std::string where = "rows " + range(box_.r0, box_.r1) + ", cols " + range(box_.c0, box_.c1);
+    int64_t poisoned = 0;
+    for (int64_t m = box_.r0; m <= box_.r1; ++m)
+      for (int64_t n = box_.c0; n <= box_.c1; ++n) poisoned += marks_.bad[at(m, n)] && got_[at(m, n)] == poison();
+    if (poisoned == bad_)
+      return std::to_string(bad_) + " outputs were never written (they hold the poison), in " + where;
+    const int64_t h = box_.r1 - box_.r0 + 1, w = box_.c1 - box_.c0 + 1;
+    if (h * w >= kMinTile && 2 * bad_ >= h * w && !(h == s_.m && w == s_.n))
+      return "a wrong output tile: " + where + " hold values that are no other tile's";
+    return "no known fault explains the " + std::to_string(bad_) + (bad_ == 1 ? " bad output" : " bad outputs") +
+           " (tried: other accumulator models, weight and scale layouts, fnuz/OCP codes, K-block scales, "
+           "output tiles)";
+  }
+};
+
+}  // namespace
+
+std::string model_text(const AccumModel& m, const Spec& s) {
+  std::string how = m.step.k == 1 ? "fp32 FMA, " : "";
+  if (m.scales_in_mma && s.pow2_scales()) how += "one chain over all K, scales inside the MMA";
+  else if (m.promote_k) how += "promotion every " + std::to_string(m.promote_k) + " K";
+  else how += geometry(s).epilogue_scales() ? "one chain over all K" : "one chain per K-block";
+  return std::string(m.name) + " (" + how + ")";
+}
+
+Diagnosis diagnose(const Case& c, const Operands& in, const Expected& e, std::span<const uint32_t> got,
+                   const Marks& marks) {
+  return Diagnoser(c, in, e, got, marks).run();
+}
+
+}  // namespace ulpgate::gemm

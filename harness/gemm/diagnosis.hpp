@@ -1,0 +1,36 @@
+// Why a failing GEMM output differs (spec/gemm.md, known-bugs.md R10, R13, R14, R15): hypotheses,
+// each a story, the verdict it earns and a test on the data made with the reference (the claimed
+// model replayed on what the kernel would have read). Tried on a few rows holding bad elements
+// first, then on every output:
+//   another accumulator model ("outputs follow sm90-fast-accum (one chain over all K), not sm90
+//     (promotion every 128 K)"; bit-exact claims only);
+//   weights in the other weight layout (R14: row-major weights fed to a bpreshuffle kernel: layout);
+//   either operand's scales read in another scale layout (R13: layout, naming both);
+//   fnuz codes read as OCP or the reverse (R10: layout);
+//   every K-block reading the scales of K-block 0 (R15), for A, B or both;
+//   a wrong output tile: the bad elements fill a rectangle that holds another rectangle's values
+//     (layout), or, when nothing else explains them, values no output has or the poison.
+// The one story that explains the data is reported; when several do, all of them as candidates.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "harness/core/verdict.hpp"
+#include "harness/gemm/compare.hpp"
+
+namespace ulpgate::gemm {
+
+struct Diagnosis {
+  std::string story;  // what explains the data, or that nothing tried does
+  Verdict verdict;    // layout for layout stories, over-budget otherwise
+};
+
+// got: the observed output bits; marks: the comparison's bad elements.
+Diagnosis diagnose(const Case& c, const Operands& in, const Expected& e, std::span<const uint32_t> got,
+                   const Marks& marks);
+
+// "sm90-fast-accum (one chain over all K)": a model and how it sums under this spec.
+std::string model_text(const AccumModel& m, const Spec& s);
+
+}  // namespace ulpgate::gemm

@@ -1,0 +1,81 @@
+#include "harness/gemm/inputs.hpp"
+
+#include <cmath>
+
+namespace ulpgate::gemm {
+namespace {
+
+constexpr float kAmaxFloor = 1e-4f;
+
+float fp8_max(Format f) { return decode_f32(f, info(f).max_mag); }
+
+// scale = max(amax, floor) / max, rounded up to a power of two for ue8m0 scales.
+float scale_of(float amax, Format f, bool pow2) {
+  const float s = std::fmax(amax, kAmaxFloor) / fp8_max(f);
+  if (!pow2) return s;
+  return decode_f32(Format::ue8m0, encode(s, Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rp}));
+}
+
+// One operand ([rows, K] values) quantized per scale cell; cell(r, k) is the cell of element (r, k).
+template <class Cell>
+void quantize(const std::vector<float>& x, int64_t rows, int64_t k, Format f, bool pow2, size_t cells, Cell cell,
+              std::vector<uint8_t>& codes, std::vector<float>& scales) {
+  std::vector<float> amax(cells, 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < k; ++i)
+      if (const float v = x[size_t(r * k + i)]; std::isfinite(v)) {
+        float& a = amax[size_t(cell(r, i))];
+        a = std::fmax(a, std::fabs(v));
+      }
+  scales.resize(cells);
+  for (size_t c = 0; c < cells; ++c) scales[c] = scale_of(amax[c], f, pow2);
+  codes.resize(x.size());
+  const Conversion finite{f, Overflow::satfinite, Rounding::rne}, other{f, Overflow::nosat, Rounding::rne};
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < k; ++i) {
+      const size_t at = size_t(r * k + i);
+      const float q = x[at] / scales[size_t(cell(r, i))];
+      codes[at] = uint8_t(encode(q, std::isfinite(x[at]) ? finite : other));
+    }
+}
+
+// cancel: the second half of K repeats A's first half and negates B's, so every term of the
+// first half meets its negation (the halves quantize alike when K / 2 is a multiple of the block).
+void cancel(std::vector<float>& a, std::vector<float>& b, const Spec& s) {
+  const int64_t h = s.k / 2;
+  for (int64_t m = 0; m < s.m; ++m)
+    for (int64_t k = h; k < 2 * h; ++k) a[size_t(m * s.k + k)] = a[size_t(m * s.k + k - h)];
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t k = h; k < 2 * h; ++k) b[size_t(n * s.k + k)] = -b[size_t(n * s.k + k - h)];
+}
+
+// zero-blocks: A's block kb of row m is zero where (m + kb) % 3 == 0; B's where (n / 128 + kb) is odd.
+void zero_blocks(std::vector<float>& a, std::vector<float>& b, const Spec& s) {
+  const int64_t kblock = harness_kblock(geometry(s));
+  for (int64_t m = 0; m < s.m; ++m)
+    for (int64_t k = 0; k < s.k; ++k)
+      if ((m + k / kblock) % 3 == 0) a[size_t(m * s.k + k)] = 0;
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t k = 0; k < s.k; ++k)
+      if ((n / 128 + k / kblock) % 2 == 1) b[size_t(n * s.k + k)] = 0;
+}
+
+}  // namespace
+
+Operands quantized_operands(const Spec& s, const Input& input, const Rng& rng) {
+  std::vector<float> a(size_t(s.m * s.k)), b(size_t(s.n * s.k));
+  fill(a, input.dist, rng.stream(1));
+  fill(b, input.dist, rng.stream(2));
+  if (input.structure == Structure::cancel) cancel(a, b, s);
+  if (input.structure == Structure::zero_blocks) zero_blocks(a, b, s);
+  const Geometry g = geometry(s);
+  const auto kb = [&](int64_t k) { return g.epilogue_scales() ? 0 : k / g.kblock; };
+  Operands out;
+  quantize(a, s.m, s.k, s.a_format, s.pow2_scales(), size_t(g.sa.m * g.sa.g),
+           [&](int64_t m, int64_t k) { return g.sa_index(m, kb(k)); }, out.a, out.sa);
+  quantize(b, s.n, s.k, s.b_format, s.pow2_scales(), size_t(g.sb.m * g.sb.g),
+           [&](int64_t n, int64_t k) { return g.sb_index(n, kb(k)); }, out.b, out.sb);
+  return out;
+}
+
+}  // namespace ulpgate::gemm

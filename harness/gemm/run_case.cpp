@@ -1,0 +1,107 @@
+#include "harness/gemm/run_case.hpp"
+
+#include <chrono>
+
+#include "harness/gemm/catalog.hpp"
+#include "harness/quant/budget.hpp"
+
+namespace ulpgate::gemm {
+namespace {
+
+size_t out_bytes(Format out) { return out == Format::bf16 ? 2 : 4; }
+
+// The claimed model; an unknown name is the backend's error.
+const AccumModel& claimed(const GemmClaim& claim) {
+  try {
+    return model(claim.model);
+  } catch (const UsageError& e) {
+    throw BackendError(std::string("the GEMM kernel claims an unknown accumulator model: ") + e.what());
+  }
+}
+
+}  // namespace
+
+std::string claim_text(const GemmClaim& claim) {
+  return "claims " + claim.model + (claim.budget_only ? " (budget only)" : " (bit-exact)") +
+         (claim.ran.empty() ? "" : "; ran: " + claim.ran);
+}
+
+CaseRun run_case(const Case& c, Backend& backend) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Spec& s = c.spec;
+  CaseRun run;
+  run.operands = c.operands();
+  run.stored = stored(s, run.operands);
+  run.expected.ideal = gemm_ideal(s, run.operands);
+  run.d = run.outputs.add("d", size_t(s.m * s.n) * out_bytes(s.out), kPoison);
+  run.result = judged(
+      c.id(), "gemm", s.profile->name, run.outputs,
+      [&] {
+        run.claim = backend.gemm(s, run.stored.buffers(std::as_writable_bytes(run.d)));
+        run.expected.model = &claimed(run.claim);
+        run.expected.budget_only = run.claim.budget_only;
+      },
+      [&] {
+        if (run.expected.model) run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);
+        Compared cmp = compare(c, run.operands, run.expected, std::as_bytes(run.d), quant::default_budgets());
+        run.maps = std::move(cmp.maps);
+        return std::move(cmp.result);
+      });
+  stamp(run.result, run.outputs.bytes(), backend, t0);
+  if (!run.claim.model.empty()) run.result.note = claim_text(run.claim);
+  return run;
+}
+
+std::vector<std::string> catalog_ids(Tier tier) { return case_ids(catalog(tier)); }
+
+namespace {
+
+// D's elements as bundle data of the output format.
+BundleTensor output_tensor(std::string name, std::string role, const Spec& s, std::span<const uint32_t> bits) {
+  if (s.out == Format::fp32) return bundle_tensor(std::move(name), std::move(role), "fp32", {s.m, s.n}, bits);
+  std::vector<uint16_t> half(bits.begin(), bits.end());
+  return bundle_tensor(std::move(name), std::move(role), "bf16", {s.m, s.n}, std::span<const uint16_t>(half));
+}
+
+std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
+  const Spec& s = c.spec;
+  const Operands& in = run.operands;
+  const Geometry g = geometry(s);
+  std::vector<uint32_t> actual(size_t(s.m * s.n));
+  for (size_t i = 0; i < actual.size(); ++i) actual[i] = output_bits(s.out, std::as_bytes(run.d), i);
+  std::vector<float> bound(run.expected.replay.bound.begin(), run.expected.replay.bound.end());
+  std::vector<BundleTensor> out = {
+      bundle_tensor("a", "input", std::string(format_name(s.a_format)), {s.m, s.k}, std::span<const uint8_t>(in.a)),
+      bundle_tensor("b", "input", std::string(format_name(s.b_format)), {s.n, s.k}, std::span<const uint8_t>(in.b)),
+      bundle_tensor("b_stored", "input", "uint8", {int64_t(run.stored.b.size())}, std::span<const uint8_t>(run.stored.b)),
+      bundle_tensor("sa", "input", "fp32", {g.sa.m, g.sa.g}, std::span<const float>(in.sa)),
+      bundle_tensor("sb", "input", "fp32", {g.sb.m, g.sb.g}, std::span<const float>(in.sb)),
+      bundle_tensor("sa_stored", "input", "uint8", {int64_t(run.stored.sa.size())}, std::span<const uint8_t>(run.stored.sa)),
+      bundle_tensor("sb_stored", "input", "uint8", {int64_t(run.stored.sb.size())}, std::span<const uint8_t>(run.stored.sb)),
+      output_tensor("d_ideal", "expected-ideal", s, run.expected.ideal.out.bits),
+      output_tensor("d_actual", "actual", s, actual),
+  };
+  if (run.expected.model) {
+    out.push_back(output_tensor("d_expected", "expected", s, run.expected.replay.out.bits));
+    out.push_back(bundle_tensor("d_bound", "expected", "fp32", {s.m, s.n}, std::span<const float>(bound)));
+  }
+  for (BundleTensor& t : run.maps.tensors()) out.push_back(std::move(t));
+  return out;
+}
+
+}  // namespace
+
+CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
+  return ulpgate::run_case_id<Case>(id, backend, tensors, run_case, bundle_tensors);
+}
+
+// Per operand element: the real value (4 bytes), codes, their stored copy, the replay's decoded
+// rows (10) and room for a diagnosis's copies; per output: ideal bits and exact value, replay bits
+// and bound, the guarded output and the comparison's marks and values (about 50).
+double host_bytes(std::string_view id) {
+  const Case c = Case::parse(id);
+  const double m = double(c.spec.m), n = double(c.spec.n), k = double(c.spec.k);
+  return (m + n) * k * 24 + m * n * 64;
+}
+
+}  // namespace ulpgate::gemm

@@ -1,0 +1,20 @@
+// Runs the GEMM kernel on the host-SIMT emulator, under any Arch (the kernel uses no warp
+// operation and no fp8 conversion: its outputs are the same at every warp size and arch).
+// Faults: tests only.
+#pragma once
+
+#include "kernels/gemm/gemm_plan.hpp"
+#include "kernels/portable/host_simt.hpp"
+
+namespace ulpgate::gemm_kernels {
+
+// Throws GemmError (before launch) or host_simt::KernelError (the kernel failed).
+template <class Faults = NoFault>
+void run_gemm_host(const Arch& arch, const gemm::Spec& spec, const gemm::Buffers& io, Faults faults = {}) {
+  const GemmPlan plan = plan_gemm(spec, io, kHostBlocks);
+  launch_gemm(
+      plan, GemmPointers::of(io), [&](const LaunchConfig& cfg, const auto& kernel) { host_simt::launch(arch, cfg, kernel); },
+      faults);
+}
+
+}  // namespace ulpgate::gemm_kernels

@@ -1,0 +1,475 @@
+// The GEMM reference on a device, one source for CUDA, HIP and the host-SIMT emulator (the
+// arithmetic is reference_math.hpp's; reference_pipeline.hpp launches them):
+//   RowFlags     rows of A or B that touch a NaN/Inf code or scale (their outputs are resolved on
+//                the host, as the reference evaluates them: IEEE double arithmetic)
+//   DecodeParts  fp8 codes as fp64 matrices, one per exact part of the format, zero-padded along K
+//   Fold         the exact ideal from the block sums G (fp64 GEMMs of the parts: cuBLAS or Eigen):
+//                D = sum of G sa sb with error-free transformations, rounded once where decided
+//   Compare      a kernel's D against the expected bits and exact values: per 128x128 tile counts,
+//                ULP histogram, worst error and the first over-budget elements
+//   Replay       the sm90 accumulator models bit for bit (MMA steps emulated in fp32 on CUDA cores)
+//   RandomCodes, RandomScales   operands for the benchmark
+#pragma once
+
+#include <stdint.h>
+
+#include "kernels/gemm/reference_math.hpp"
+#include "kernels/portable/device.hpp"
+
+namespace ulpgate::gemm_kernels {
+
+// gemm::Geometry's scale indices as plain data for the device: a scale row serves `a_rows` rows of
+// A (`b_rows` of B; 0: all), `g` scale blocks along K per row.
+struct ScaleIndex {
+  int64_t a_rows, b_rows, g;
+  ULPGATE_HOST_DEVICE int64_t sa(int64_t m, int64_t kb) const { return (a_rows ? m / a_rows : 0) * g + kb; }
+  ULPGATE_HOST_DEVICE int64_t sb(int64_t n, int64_t kb) const { return (b_rows ? n / b_rows : 0) * g + kb; }
+};
+
+ULPGATE_DEVICE bool is_finite32(float x) { return (dev::as_uint(x) & 0x7f800000u) != 0x7f800000u; }
+
+// Whether pred holds on any thread of the block; every thread calls it (the block a whole number
+// of warps).
+ULPGATE_DEVICE bool block_any(bool pred) {
+  ULPGATE_SHARED(int, votes, 32);
+  const int w = dev::warp_size();
+  const bool warp = dev::any(pred, w);
+  if (dev::lane() == 0) votes[dev::thread_rank() / unsigned(w)] = warp;
+  dev::block_sync();
+  bool any = false;
+  for (unsigned i = 0; i < dev::block_dim().x / unsigned(w); ++i) any = any || votes[i];
+  dev::block_sync();  // votes are reused by the next call
+  return any;
+}
+
+// flags[r] = 1 where row r of an operand holds a NaN/Inf code or its scale row a NaN/Inf scale
+// (gemm detail::NonFinite). One block a row.
+struct RowFlags {
+  const uint8_t* codes;
+  int64_t k;
+  const uint8_t* nonfinite;  // [256]: 1 for the format's NaN and Inf codes
+  const float* scales;
+  int64_t rows_per_scale, g;  // scale row of row r: r / rows_per_scale (0: the only one), g per row
+  uint8_t* flags;
+
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t r = dev::block_idx().x, threads = dev::block_dim().x;
+    const int64_t srow = rows_per_scale ? r / rows_per_scale : 0;
+    bool bad = false;
+    for (int64_t i = dev::thread_rank(); i < k; i += threads) bad = bad || nonfinite[codes[r * k + i]];
+    for (int64_t kb = dev::thread_rank(); kb < g; kb += threads) bad = bad || !is_finite32(scales[srow * g + kb]);
+    const bool any = block_any(bad);
+    if (dev::thread_rank() == 0) flags[r] = any;
+  }
+};
+
+// out[p][r][i] = part p's value of code (r, i) (detail::split_operand: 0 outside the part), and 0
+// for i in [k, kpad): the zero padding completes the last K-chunk and changes no sum. One block a
+// row.
+struct DecodeParts {
+  const uint8_t* codes;
+  int64_t rows, k, kpad;
+  const double* table;  // [parts][256]
+  int parts;
+  double* out;
+
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t r = dev::block_idx().x;
+    for (int64_t i = dev::thread_rank(); i < kpad; i += dev::block_dim().x) {
+      const int code = i < k ? codes[r * k + i] : -1;
+      for (int p = 0; p < parts; ++p) out[(p * rows + r) * kpad + i] = code < 0 ? 0.0 : table[p * 256 + code];
+    }
+  }
+};
+
+inline constexpr unsigned kFoldThreads = 256;
+
+// The exact ideal of rows [m0, m0 + rows): D[m, n] = sum over K-chunks c and pairs of parts of
+// G[pair][c][m][n] sa[m, kb(c)] sb[n, kb(c)] (sums: the fp64 block sums of this slab). Every G is
+// exact (detail::exact_sum_length) and s = sa sb is exact in fp64 (24 + 24 bits), so each term is
+// an exact TwoProduct and ExactAccumulator tracks the sum with a rigorous bound; round_exact
+// rounds it once. An element whose rounding the bound leaves open gets undecided = 1 (and its
+// block's flag), one touching NaN/Inf is left to the host (zeros here). Grid: {rows, n / 256}.
+// Cost: 22 fp64 operations a term (TwoProduct 2, three TwoSums 18, two rests 2), 25 instructions
+// with the load (SASS). At 8192^3 gemm.block, 64 terms an element: 9.4e10 fp64 operations (~6 ms
+// on an H200's fp64 pipes) and 32 GB of block sums read (~7 ms of HBM): expect 8-10 ms.
+template <Format Out>
+struct Fold {
+  const double* sums;  // [pairs][chunks][rows][n]
+  const float *sa, *sb;
+  ScaleIndex scale;
+  const uint8_t *row_a, *row_b;
+  int64_t m0, rows, n;
+  int pairs, chunks, chunks_per_block;  // chunks: a whole number of scale blocks
+  double widen;  // added to every bound: 0, or huge in tests that send all elements to the host
+  uint32_t* bits;
+  double* exact;
+  uint8_t* undecided;        // [M, N]
+  uint8_t* block_undecided;  // [M, ceil(N / 256)]
+
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t m = m0 + dev::block_idx().x, col = int64_t(dev::block_idx().y) * kFoldThreads + dev::thread_rank();
+    bool open = false;
+    if (col < n) {
+      const int64_t at = m * n + col;
+      Rounded x{0, 0, true};
+      if (!row_a[m] && !row_b[col]) {
+        // The sums in storage order: pair, scale block, chunk of the block; no division in the loop.
+        const float *sa_row = sa + scale.sa(m, 0), *sb_row = sb + scale.sb(col, 0);
+        const int64_t stride = rows * n;
+        const double* g = sums + (m - m0) * n + col;
+        ExactAccumulator acc;
+        for (int p = 0; p < pairs; ++p)
+          for (int kb = 0; kb < chunks / chunks_per_block; ++kb) {
+            const double s = double(sa_row[kb]) * double(sb_row[kb]);
+            for (int c = 0; c < chunks_per_block; ++c, g += stride) acc.add_product(*g, s);
+          }
+        x = round_exact<Out>(acc.hi, acc.lo, acc.bound(widen));
+      }
+      bits[at] = x.bits;
+      exact[at] = x.exact;
+      undecided[at] = !x.decided;
+      open = !x.decided;
+    }
+    const bool any = block_any(open);
+    if (dev::thread_rank() == 0) block_undecided[m * dev::grid_dim().y + dev::block_idx().y] = any;
+  }
+};
+
+// ---- comparison --------------------------------------------------------------------------------
+
+inline constexpr int kTile = 128;     // output tiles of the comparison map (spec/gemm.md diagnosis)
+inline constexpr int kFirstBad = 8;   // over-budget elements listed per tile (and in the result)
+
+struct TileStats {
+  uint32_t exact, within, over;
+  uint32_t listed;                 // entries of first_bad
+  uint32_t first_bad[kFirstBad];   // tile-local row * kTile + column, in row-major order
+  uint32_t hist[kUlpBins];
+  double max_ulp_error;
+};
+
+// One block of kTile threads per 128x128 tile, thread t walking column t down the tile: judges
+// every element (reference_math.hpp judge), counts per thread in shared memory (no atomics), then
+// reduces. The first over-budget elements of the tile are the kFirstBad smallest local indices
+// among the threads' lists (each thread lists its own column's first ones, in row order).
+template <Format Out>
+struct Compare {
+  const typename OutFormat<Out>::Storage* got;
+  const uint32_t* expected;
+  const double* exact;  // null: the expected bits' values
+  const double* bound;  // null: no per-element bound
+  double ulps;
+  int64_t m, n;
+  TileStats* tiles;  // [ceil(M / 128), ceil(N / 128)]
+
+  ULPGATE_DEVICE void operator()() const {
+    ULPGATE_SHARED(uint32_t, hist, kUlpBins * kTile);
+    ULPGATE_SHARED(uint32_t, counts, 3 * kTile);
+    ULPGATE_SHARED(double, worst, kTile);
+    ULPGATE_SHARED(uint32_t, listed, kFirstBad * kTile);
+    ULPGATE_SHARED(uint32_t, nlisted, kTile);
+    const unsigned t = dev::thread_rank();
+    for (int b = 0; b < kUlpBins; ++b) hist[b * kTile + t] = 0;
+    for (int v = 0; v < 3; ++v) counts[v * kTile + t] = 0;
+    worst[t] = 0;
+    nlisted[t] = 0;
+    const int64_t r0 = int64_t(dev::block_idx().y) * kTile, col = int64_t(dev::block_idx().x) * kTile + t;
+    for (int64_t r = 0; col < n && r < kTile && r0 + r < m; ++r) {
+      const int64_t at = (r0 + r) * n + col;
+      const double x = exact ? exact[at] : OutFormat<Out>::value(expected[at]);
+      const Judged j = judge<Out>(expected[at], got[at], x, bound ? bound[at] : 0.0, ulps);
+      ++hist[j.bin * kTile + t];
+      ++counts[int(j.verdict) * kTile + t];
+      worst[t] = fmax(worst[t], j.ulp_error);
+      if (j.verdict == Verdict::over && nlisted[t] < kFirstBad) listed[nlisted[t]++ * kTile + t] = uint32_t(r * kTile + t);
+    }
+    dev::block_sync();
+    TileStats& out = tiles[int64_t(dev::block_idx().y) * dev::grid_dim().x + dev::block_idx().x];
+    const auto total = [&](const uint32_t* row) {
+      uint32_t s = 0;
+      for (int i = 0; i < kTile; ++i) s += row[i];
+      return s;
+    };
+    if (t < unsigned(kUlpBins)) out.hist[t] = total(hist + t * kTile);
+    if (t == kUlpBins) out.exact = total(counts);
+    if (t == kUlpBins + 1) out.within = total(counts + kTile);
+    if (t == kUlpBins + 2) out.over = total(counts + 2 * kTile);
+    if (t == kUlpBins + 3) {
+      double w = 0;
+      for (int i = 0; i < kTile; ++i) w = fmax(w, worst[i]);
+      out.max_ulp_error = w;
+    }
+    if (t == kUlpBins + 4) list_first_bad(listed, nlisted, out);
+  }
+
+  // The kFirstBad smallest keys of all lists, ascending (keys are distinct elements).
+  ULPGATE_DEVICE static void list_first_bad(const uint32_t* listed, const uint32_t* nlisted, TileStats& out) {
+    uint32_t count = 0, last = 0;
+    for (; count < uint32_t(kFirstBad); ++count) {
+      uint32_t best = 0xffffffffu;
+      for (int i = 0; i < kTile; ++i)
+        for (uint32_t j = 0; j < nlisted[i]; ++j) {
+          const uint32_t key = listed[j * kTile + i];
+          if ((count == 0 || key > last) && key < best) best = key;
+        }
+      if (best == 0xffffffffu) break;
+      out.first_bad[count] = last = best;
+    }
+    out.listed = count;
+  }
+};
+
+// The values and verdicts of a few listed elements (the result's first over-budget ones).
+struct Described {
+  uint32_t expected, got;
+  double exact, ulp_error;
+};
+template <Format Out>
+struct Describe {
+  const int64_t* at;
+  int count;
+  const typename OutFormat<Out>::Storage* got;
+  const uint32_t* expected;
+  const double *exact, *bound;
+  double ulps;
+  Described* out;
+
+  ULPGATE_DEVICE void operator()() const {
+    const unsigned i = dev::thread_rank();
+    if (i >= unsigned(count)) return;
+    const int64_t e = at[i];
+    const double x = exact ? exact[e] : OutFormat<Out>::value(expected[e]);
+    out[i] = {expected[e], got[e], x, judge<Out>(expected[e], got[e], x, bound ? bound[e] : 0.0, ulps).ulp_error};
+  }
+};
+
+// D's bits as a kernel stores them (bf16: the low 16 bits), for the benchmark's kernel output.
+template <Format Out>
+struct StoreBits {
+  const uint32_t* bits;
+  typename OutFormat<Out>::Storage* out;
+  int64_t count;
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < count; i += stride)
+      out[i] = typename OutFormat<Out>::Storage(bits[i]);
+  }
+};
+
+// ---- the sm90 model replay ---------------------------------------------------------------------
+
+// Per fp8 code: its value and 2^e with e = max(floor(log2 |v|), emin) (0 for zeros), in fp32:
+// every fp8 value and product of two is exact there (at most 8 significant bits, |p| within
+// [2^-34, 2^32)), and so is every 2^(ea + eb) (ea + eb in [-30, 30]).
+struct StepTable {
+  float value[256], pow2[256];
+};
+
+// What a replay launch needs beyond the operands (reference_plan.cpp plan_replay).
+struct ReplayParams {
+  int64_t m, n, k;
+  ScaleIndex scale;
+  gemm::ScaleRule rule;
+  bool block_scaled;     // scales per K-block (gemm.block, gemm.mx): a segment is one chain,
+                         // combined by one FMA; else the epilogue's multiplications
+  int steps_per_chain;   // MMA steps of k = 32 per chain (a huge number: one chain for all of K)
+  int steps_per_block;   // steps per scale block (block_scaled)
+  float align_c;         // 2^(23 - frac_bits): c = 2^E align_c (reference_math.hpp truncate_term)
+  float floor_pow2;      // 2^e_floor (fp32 subnormal for sm90's -133), 0 without a floor
+  uint32_t sum_mask;     // keeps sum_bits of a normal fp32 significand (truncation toward zero)
+};
+
+inline constexpr int kStepK = 32, kReplayRows = 64, kReplayCols = 128, kReplayThreads = 256;
+inline constexpr int kThreadRows = 4, kThreadCols = 8;  // per thread: rows 4 ty + i, columns 4 tx + j
+                                                        // and 64 + 4 tx + j (tx, ty < 16)
+inline constexpr std::size_t kReplayShared =
+    sizeof(float) * (2 * kStepK * (kReplayRows + kReplayCols)) + 2 * sizeof(StepTable);
+
+// One MMA step (model.hpp steps 1-5) for a thread's 4 x 8 outputs, in fp32 on CUDA cores. With u
+// = 2^(E - f) (f = frac_bits <= 16):
+// - E: the largest of 2^(ea + eb) over the step's products (zeros give 0), 2^ec of the incoming c
+//   and the floor. c is 0 or normal: every nonzero step result is at least u >= 2^(-30 - 16), so
+//   its exponent bits are 2^ec, and ec's clamp at -126 never acts.
+// - every term (the 32 products, c) truncated toward zero to a multiple of u (truncate_term:
+//   |product| < 2^(pe + 2) <= 2^(E + 2) and |c| < 2^(E + 1), both below 2^(E + 23 - f));
+// - their sum S: 33 multiples of u below 2^(f + 2) u each, so |S| < 2^(f + 7.1) u <= 2^24 u and
+//   every partial sum is exact in fp32, whatever the order;
+// - S truncated to sum_bits significant bits: S is 0 or normal (>= u), so masking its low
+//   24 - sum_bits significand bits is the truncation. No overflow: |S| <= K 2^32 for fp8 inputs.
+// Per product: FMUL + FMNMX (E), FMUL + LOP3 + FADD.RZ + FADD + FADD (the aligned sum).
+struct StepTiles {
+  float *a_value, *a_pow2, *b_value, *b_pow2;  // shared [32][64] and [32][128], K-major
+};
+
+// fn(i, j) for a thread's 4 x 8 outputs (unrolled: the arrays they index stay in registers).
+template <class Fn>
+ULPGATE_DEVICE void each_output(Fn&& fn) {
+  ULPGATE_UNROLL
+  for (int i = 0; i < kThreadRows; ++i)
+    ULPGATE_UNROLL
+    for (int j = 0; j < kThreadCols; ++j) fn(i, j);
+}
+
+// fn(i, j, a_i b_j) for the 32 x 4 x 8 products of a step, from K-major tiles a and b.
+template <class Fn>
+ULPGATE_DEVICE void each_product(const float* a, const float* b, unsigned tx, unsigned ty, Fn&& fn) {
+  for (int kk = 0; kk < kStepK; ++kk) {
+    const Pack16<float> x = dev::load16(a + kk * kReplayRows + ty * 4);
+    const Pack16<float> y0 = dev::load16(b + kk * kReplayCols + tx * 4), y1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
+    each_output([&](int i, int j) { fn(i, j, x.v[i] * (j < 4 ? y0.v[j] : y1.v[j - 4])); });
+  }
+}
+
+ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const ReplayParams& p,
+                             float (&c)[kThreadRows][kThreadCols]) {
+  float e[kThreadRows][kThreadCols];
+  each_output([&](int i, int j) { e[i][j] = fmaxf(dev::as_float(dev::as_uint(c[i][j]) & 0x7f800000u), p.floor_pow2); });
+  each_product(s.a_pow2, s.b_pow2, tx, ty, [&](int i, int j, float x) { e[i][j] = fmaxf(e[i][j], x); });
+  each_output([&](int i, int j) {
+    e[i][j] *= p.align_c;  // exact: powers of two, 2^(E + 23 - f) >= 2^-123
+    c[i][j] = truncate_term(c[i][j], e[i][j]);
+  });
+  each_product(s.a_value, s.b_value, tx, ty, [&](int i, int j, float x) { c[i][j] += truncate_term(x, e[i][j]); });
+  each_output([&](int i, int j) { c[i][j] = dev::as_float(dev::as_uint(c[i][j]) & p.sum_mask); });
+}
+
+// The codes [k0, k0 + 16) of one row (zeros past the row's end or past K: code 0 is +0 in every
+// fp8 format, and zero products are dropped), one vector load where aligned.
+ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, int64_t k, int64_t row, int64_t k0,
+                                          bool aligned) {
+  if (row < rows && aligned && k0 + 16 <= k) return dev::load16(codes + row * k + k0);
+  Pack16<uint8_t> p;
+  for (int j = 0; j < 16; ++j) p.v[j] = row < rows && k0 + j < k ? codes[row * k + k0 + j] : 0;
+  return p;
+}
+
+// The replay of a 64 x 128 output tile: 256 threads, each 4 x 8 outputs in registers (chain c,
+// accumulator acc), K in steps of 32 whose operands are decoded once into shared memory (value
+// and 2^e per code, K-major); the next step's codes are loaded while this one computes.
+// Cost (nvcc 13.0, sm_90a SASS): the E pass 141 instructions per 64 products, the sum pass 170 per
+// 32 (FMUL, LOP3, FADD.RZ, FADD, FADD each, 3 LDS.128 per k): 7.5 instructions a product, 195
+// registers (one 256-thread block per SM, 8 warps, each with 32 independent sums). At 8192^3
+// (5.5e11 products, 4.1e12 instructions) an H200 issuing 4 warp-instructions a clock on 132 SMs at
+// ~1.9 GHz needs 0.13 s; expect 0.15-0.3 s with the syncs, the decode and less than full issue.
+template <Format Out>
+struct Replay {
+  const uint8_t *a, *b;  // [M, K], [N, K] codes
+  const float *sa, *sb;  // logical scales
+  const StepTable *table_a, *table_b;
+  ReplayParams p;
+  bool aligned;  // K % 16 == 0 and 16-byte aligned operands: vector loads
+  uint32_t* bits;
+
+  ULPGATE_DEVICE void operator()() const {
+    float* sh = dev::dynamic_shared<float>();
+    const StepTiles tiles{sh, sh + kStepK * kReplayRows, sh + 2 * kStepK * kReplayRows,
+                          sh + 2 * kStepK * kReplayRows + kStepK * kReplayCols};
+    StepTable* ta = reinterpret_cast<StepTable*>(sh + 2 * kStepK * (kReplayRows + kReplayCols));
+    StepTable* tb = ta + 1;
+    const unsigned tid = dev::thread_rank(), tx = tid % 16, ty = tid / 16;
+    for (unsigned i = tid; i < 256; i += kReplayThreads) {
+      ta->value[i] = table_a->value[i], ta->pow2[i] = table_a->pow2[i];
+      tb->value[i] = table_b->value[i], tb->pow2[i] = table_b->pow2[i];
+    }
+    const int64_t m0 = int64_t(dev::block_idx().y) * kReplayRows, n0 = int64_t(dev::block_idx().x) * kReplayCols;
+    // Loaders: A's 64 rows x 32 codes by threads 0-127 (16 codes each), B's 128 rows by all 256.
+    const int64_t a_row = m0 + tid % kReplayRows, b_row = n0 + tid % kReplayCols;
+    const int a_half = int(tid / kReplayRows), b_half = int(tid / kReplayCols);
+    const auto fetch = [&](int64_t step, Pack16<uint8_t>& ca, Pack16<uint8_t>& cb) {
+      if (tid < 2 * kReplayRows) ca = load_codes(a, p.m, p.k, a_row, step * kStepK + 16 * a_half, aligned);
+      cb = load_codes(b, p.n, p.k, b_row, step * kStepK + 16 * b_half, aligned);
+    };
+    float c[kThreadRows][kThreadCols], acc[kThreadRows][kThreadCols];
+    each_output([&](int i, int j) { c[i][j] = 0, acc[i][j] = 0; });
+    const int64_t steps = (p.k + kStepK - 1) / kStepK;
+    Pack16<uint8_t> ca{}, cb{};
+    if (steps > 0) fetch(0, ca, cb);
+    for (int64_t step = 0; step < steps; ++step) {
+      dev::block_sync();  // the previous step's reads are done (and the tables are in place)
+      if (tid < 2 * kReplayRows) decode(ca, *ta, tiles.a_value, tiles.a_pow2, kReplayRows, a_half, tid % kReplayRows);
+      decode(cb, *tb, tiles.b_value, tiles.b_pow2, kReplayCols, b_half, tid % kReplayCols);
+      dev::block_sync();
+      if (step + 1 < steps) fetch(step + 1, ca, cb);
+      mma_step(tiles, tx, ty, p, c);
+      if ((step + 1) % p.steps_per_chain == 0 || step + 1 == steps) end_chain(c, acc, step / p.steps_per_block, m0 + ty * 4, n0 + tx * 4);
+    }
+    write(acc, m0 + ty * 4, n0 + tx * 4);
+  }
+
+  // Codes [16 half, 16 half + 16) of tile row `row` into the K-major value and 2^e tiles.
+  ULPGATE_DEVICE static void decode(const Pack16<uint8_t>& codes, const StepTable& t, float* value, float* pow2,
+                                    int width, int half, unsigned row) {
+    ULPGATE_UNROLL
+    for (int j = 0; j < 16; ++j) {
+      const int at = (16 * half + j) * width + int(row);
+      value[at] = t.value[codes.v[j]];
+      pow2[at] = t.pow2[codes.v[j]];
+    }
+  }
+
+  ULPGATE_DEVICE static int64_t column(int64_t n0, int j) { return n0 + (j < 4 ? j : 64 - 4 + j); }
+  ULPGATE_DEVICE int64_t clamp_m(int64_t m) const { return m < p.m ? m : p.m - 1; }
+  ULPGATE_DEVICE int64_t clamp_n(int64_t n) const { return n < p.n ? n : p.n - 1; }
+
+  // A chain's result into the accumulator: by the block's scales (one FMA), or added with RN into
+  // the epilogue's sum (the first chain into +0 is the chain itself: chains are never -0).
+  ULPGATE_DEVICE void end_chain(float (&c)[kThreadRows][kThreadCols], float (&acc)[kThreadRows][kThreadCols],
+                                int64_t kb, int64_t m0, int64_t n0) const {
+    each_output([&](int i, int j) {
+      acc[i][j] = p.block_scaled ? scale_into(p.rule, c[i][j], sa[p.scale.sa(clamp_m(m0 + i), kb)],
+                                              sb[p.scale.sb(clamp_n(column(n0, j)), kb)], acc[i][j])
+                                 : acc[i][j] + c[i][j];
+      c[i][j] = 0;
+    });
+  }
+
+  ULPGATE_DEVICE void write(const float (&acc)[kThreadRows][kThreadCols], int64_t m0, int64_t n0) const {
+    each_output([&](int i, int j) {
+      const int64_t m = m0 + i, n = column(n0, j);
+      if (m >= p.m || n >= p.n) return;
+      const float d = p.block_scaled ? acc[i][j] : scale_epilogue(p.rule, acc[i][j], sa[p.scale.sa(m, 0)], sb[p.scale.sb(n, 0)]);
+      bits[m * p.n + n] = OutFormat<Out>::round(double(d));
+    });
+  }
+};
+
+// ---- benchmark operands ------------------------------------------------------------------------
+
+// splitmix64's finalizer: a well-mixed hash of an element index.
+ULPGATE_DEVICE uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+ULPGATE_DEVICE int64_t global_thread() { return int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); }
+ULPGATE_DEVICE int64_t grid_threads() { return int64_t(dev::grid_dim().x) * dev::block_dim().x; }
+
+// codes[i]: one of the format's finite codes, uniformly.
+struct RandomCodes {
+  uint8_t* codes;
+  int64_t count;
+  const uint8_t* finite;  // the finite codes
+  int finite_count;
+  uint64_t seed;
+  ULPGATE_DEVICE void operator()() const {
+    for (int64_t i = global_thread(); i < count; i += grid_threads())
+      codes[i] = finite[mix64(seed + uint64_t(i) * 0x9e3779b97f4a7c15ull) % uint64_t(finite_count)];
+  }
+};
+
+// s[i] = (1 + m / 2^23) 2^e, e in [-8, 8]: positive fp32 scales with full significands.
+struct RandomScales {
+  float* s;
+  int64_t count;
+  uint64_t seed;
+  ULPGATE_DEVICE void operator()() const {
+    for (int64_t i = global_thread(); i < count; i += grid_threads()) {
+      const uint64_t h = mix64(seed + uint64_t(i) * 0x9e3779b97f4a7c15ull);
+      s[i] = dev::as_float((uint32_t(127 - 8 + int(h % 17)) << 23) | (uint32_t(h >> 40) & 0x7fffffu));
+    }
+  }
+};
+
+}  // namespace ulpgate::gemm_kernels

@@ -1,0 +1,301 @@
+// The device GEMM reference's steps, written once over a Backend that says where memory lives and
+// how kernels and the fp64 GEMM run: CudaBackend (reference_gpu.cu: cudaMalloc, the portable
+// kernels on the GPU, cuBLAS DGEMM) or HostBackend (reference_host.cpp: host memory, the
+// host-SIMT emulator, Eigen). A Backend provides
+//   template <class T> Memory<T> alloc(std::size_t n)   device memory of n T (get()), freed with it
+//   void to_device(void* dst, const void* src, std::size_t bytes), to_host(...) likewise
+//   void poison(void* p, std::size_t bytes)              0xA5 bytes (outputs before a run)
+//   template <class K> void launch(const LaunchConfig&, const K&)
+//   void block_sums(const BlockSums&)                   the batched fp64 GEMM
+//   std::size_t scratch_bytes()                          memory the block sums may take
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/gemm/reference_plan.hpp"
+
+namespace ulpgate::gemm_kernels {
+
+// C[c][r][j] = sum_{i < chunk_k} A[r][c chunk_k + i] B[j][c chunk_k + i] for c < chunks, r < rows,
+// j < n, with A and B rows of kpad doubles and C [chunks][rows][n]. Exact in any summation order:
+// every partial sum is an integer multiple of the two parts' quanta below 2^53 of them
+// (detail::exact_sum_length), so no fp64 operation on the way rounds (cuBLAS's DGEMM on tensor
+// cores, split or not, and Eigen alike).
+struct BlockSums {
+  const double *a, *b;
+  double* c;
+  int64_t rows, n, chunk_k, chunks, kpad;
+};
+
+// fn(std::integral_constant<Format, out>) for the two output formats (Spec::problem checked it).
+template <class Fn>
+decltype(auto) with_out(Format out, Fn&& fn) {
+  if (out == Format::bf16) return fn(std::integral_constant<Format, Format::bf16>{});
+  return fn(std::integral_constant<Format, Format::fp32>{});
+}
+
+template <class Backend>
+class Pipeline {
+ public:
+  explicit Pipeline(Backend& be) : be_(be) {}
+
+  // The ideal into bits and exact ([M, N] on the backend). host() returns the operands on the host
+  // (called only when some element must be evaluated there); widen: see Fold.
+  template <class HostOperands>
+  IdealCounts ideal(const gemm::Spec& spec, const DeviceOperands& in, uint32_t* bits, double* exact,
+                    HostOperands&& host, double widen = 0) {
+    const IdealPlan plan = plan_ideal(spec, be_.scratch_bytes());
+    const Flags flags = row_flags(spec, in, plan.nonfinite_a, plan.nonfinite_b);
+    if (spec.m == 0 || spec.n == 0) return {};
+    const auto cols = (spec.n + kFoldThreads - 1) / kFoldThreads;
+    auto undecided = be_.template alloc<uint8_t>(size_t(spec.m * spec.n));
+    auto block_flags = be_.template alloc<uint8_t>(size_t(spec.m * cols));
+    {  // the decoded operands and the block sums live only while the fold needs them
+      auto da = decode(in.a, spec.m, spec, plan, plan.table_a, plan.parts_a);
+      auto db = decode(in.b, spec.n, spec, plan, plan.table_b, plan.parts_b);
+      auto sums = be_.template alloc<double>(size_t(plan.pairs() * plan.chunks * plan.slab_rows * spec.n));
+      for (int64_t r0 = 0; r0 < spec.m; r0 += plan.slab_rows) {
+        const int64_t rows = std::min(plan.slab_rows, spec.m - r0);
+        for (int pa = 0; pa < plan.parts_a; ++pa)
+          for (int pb = 0; pb < plan.parts_b; ++pb)
+            if (plan.chunks > 0)
+              be_.block_sums({da.get() + (pa * spec.m + r0) * plan.kpad, db.get() + pb * spec.n * plan.kpad,
+                              sums.get() + (pa * plan.parts_b + pb) * plan.chunks * rows * spec.n, rows, spec.n,
+                              plan.chunk_k, plan.chunks, plan.kpad});
+        with_out(spec.out, [&](auto out) {
+          be_.launch({{unsigned(rows), unsigned(cols)}, {kFoldThreads}},
+                     Fold<decltype(out)::value>{sums.get(), in.sa, in.sb, plan.scale, flags.a.get(), flags.b.get(), r0,
+                                                rows, spec.n, plan.pairs(), int(plan.chunks),
+                                                int(plan.chunks_per_block), widen, bits, exact, undecided.get(),
+                                                block_flags.get()});
+        });
+      }
+    }
+    const std::vector<int64_t> open = undecided_elements(spec, undecided.get(), block_flags.get(), cols);
+    std::vector<int64_t> at = touched_elements(flags.host_a, flags.host_b);
+    const auto nonfinite = int64_t(at.size());
+    at.insert(at.end(), open.begin(), open.end());
+    std::sort(at.begin(), at.end());
+    if (!at.empty()) {
+      std::vector<uint32_t> b(at.size());
+      std::vector<double> x(at.size());
+      resolve_ideal(spec, host(), at, b, x);
+      write_back(at, b.data(), bits);
+      write_back(at, x.data(), exact);
+    }
+    return {int64_t(open.size()), nonfinite};
+  }
+
+  // The model's bits into bits ([M, N]); returns the elements evaluated on the host.
+  template <class HostOperands>
+  int64_t replay(const gemm::Spec& spec, const gemm::AccumModel& model, const DeviceOperands& in, uint32_t* bits,
+                 HostOperands&& host) {
+    const ReplayPlan plan = plan_replay(spec, model);
+    const Flags flags = row_flags(spec, in, plan.nonfinite_a, plan.nonfinite_b);
+    if (spec.m == 0 || spec.n == 0) return 0;
+    auto tables = be_.template alloc<StepTable>(2);
+    be_.to_device(tables.get(), &plan.table_a, sizeof(StepTable));
+    be_.to_device(tables.get() + 1, &plan.table_b, sizeof(StepTable));
+    const bool aligned = spec.k % 16 == 0 && reinterpret_cast<uintptr_t>(in.a) % 16 == 0 &&
+                         reinterpret_cast<uintptr_t>(in.b) % 16 == 0;
+    const LaunchConfig cfg{{unsigned((spec.n + kReplayCols - 1) / kReplayCols), unsigned((spec.m + kReplayRows - 1) / kReplayRows)},
+                           {kReplayThreads}, kReplayShared};
+    with_out(spec.out, [&](auto out) {
+      be_.launch(cfg, Replay<decltype(out)::value>{in.a, in.b, in.sa, in.sb, tables.get(), tables.get() + 1, plan.params,
+                                                  aligned, bits});
+    });
+    const std::vector<int64_t> at = touched_elements(flags.host_a, flags.host_b);
+    if (!at.empty()) {
+      std::vector<uint32_t> b(at.size());
+      resolve_model(spec, model, host(), at, b);
+      write_back(at, b.data(), bits);
+    }
+    return int64_t(at.size());
+  }
+
+  // got ([M, N] of spec.out) against expected and exact (null: the expected bits' values).
+  GpuComparison compare(const gemm::Spec& spec, const uint32_t* expected, const double* exact, const void* got,
+                        double ulps, const double* bound) {
+    const int64_t tm = (spec.m + kTile - 1) / kTile, tn = (spec.n + kTile - 1) / kTile;
+    std::vector<TileStats> host(size_t(tm * tn));
+    if (!host.empty()) {
+      auto tiles = be_.template alloc<TileStats>(host.size());
+      with_out(spec.out, [&](auto out) {
+        constexpr Format F = decltype(out)::value;
+        be_.launch({{unsigned(tn), unsigned(tm)}, {unsigned(kTile)}},
+                   Compare<F>{static_cast<const typename OutFormat<F>::Storage*>(got), expected, exact, bound, ulps,
+                              spec.m, spec.n, tiles.get()});
+      });
+      be_.to_host(host.data(), tiles.get(), host.size() * sizeof(TileStats));
+    }
+    GpuComparison r = reduce_tiles(host, spec.m, spec.n);
+    if (!r.first_bad.empty()) describe(spec, r.first_bad, expected, exact, got, ulps, bound);
+    return r;
+  }
+
+ private:
+  Backend& be_;
+
+  template <class T>
+  using Memory = decltype(std::declval<Backend&>().template alloc<T>(0));
+
+  struct Flags {
+    Memory<uint8_t> a, b;
+    std::vector<uint8_t> host_a, host_b;
+  };
+
+  template <class T>
+  Memory<T> upload(const std::vector<T>& v) {
+    auto d = be_.template alloc<T>(v.size());
+    be_.to_device(d.get(), v.data(), v.size() * sizeof(T));
+    return d;
+  }
+
+  Flags row_flags(const gemm::Spec& spec, const DeviceOperands& in, const std::vector<uint8_t>& nonfinite_a,
+                  const std::vector<uint8_t>& nonfinite_b) {
+    const gemm::Geometry g = geometry(spec);
+    Flags f{be_.template alloc<uint8_t>(size_t(spec.m)), be_.template alloc<uint8_t>(size_t(spec.n)),
+            std::vector<uint8_t>(size_t(spec.m)), std::vector<uint8_t>(size_t(spec.n))};
+    const auto ta = upload(nonfinite_a), tb = upload(nonfinite_b);
+    if (spec.m > 0) be_.launch({{unsigned(spec.m)}, {256}}, RowFlags{in.a, spec.k, ta.get(), in.sa, g.a_rows, g.sa.g, f.a.get()});
+    if (spec.n > 0) be_.launch({{unsigned(spec.n)}, {256}}, RowFlags{in.b, spec.k, tb.get(), in.sb, g.b_rows, g.sb.g, f.b.get()});
+    be_.to_host(f.host_a.data(), f.a.get(), f.host_a.size());
+    be_.to_host(f.host_b.data(), f.b.get(), f.host_b.size());
+    return f;
+  }
+
+  Memory<double> decode(const uint8_t* codes, int64_t rows, const gemm::Spec& spec, const IdealPlan& plan,
+                        const std::vector<double>& table, int parts) {
+    auto out = be_.template alloc<double>(size_t(parts * rows * plan.kpad));
+    const auto t = upload(table);
+    if (plan.kpad > 0)
+      be_.launch({{unsigned(rows)}, {256}}, DecodeParts{codes, rows, spec.k, plan.kpad, t.get(), parts, out.get()});
+    return out;
+  }
+
+  // The elements the fold left open, from the blocks that flagged any.
+  std::vector<int64_t> undecided_elements(const gemm::Spec& spec, const uint8_t* undecided, const uint8_t* block_flags,
+                                          int64_t cols) {
+    std::vector<uint8_t> blocks(size_t(spec.m * cols)), status(kFoldThreads);
+    be_.to_host(blocks.data(), block_flags, blocks.size());
+    std::vector<int64_t> open;
+    for (int64_t b = 0; b < int64_t(blocks.size()); ++b) {
+      if (!blocks[size_t(b)]) continue;
+      const int64_t first = (b / cols) * spec.n + (b % cols) * kFoldThreads;
+      const int64_t count = std::min<int64_t>(kFoldThreads, spec.n - (b % cols) * kFoldThreads);
+      be_.to_host(status.data(), undecided + first, size_t(count));
+      for (int64_t i = 0; i < count; ++i)
+        if (status[size_t(i)]) open.push_back(first + i);
+    }
+    return open;
+  }
+
+  // values[i] to dst[at[i]], one copy per run of consecutive elements.
+  template <class T>
+  void write_back(const std::vector<int64_t>& at, const T* values, T* dst) {
+    size_t i = 0;
+    for (const Run& r : runs_of(at)) {
+      be_.to_device(dst + r.first, values + i, size_t(r.count) * sizeof(T));
+      i += size_t(r.count);
+    }
+  }
+
+  // The listed elements' values and verdicts, computed on the device (one small launch).
+  void describe(const gemm::Spec& spec, std::vector<BadElement>& bad, const uint32_t* expected, const double* exact,
+                const void* got, double ulps, const double* bound) {
+    std::vector<int64_t> at;
+    for (const BadElement& e : bad) at.push_back(e.m * spec.n + e.n);
+    const auto d_at = upload(at);
+    auto d_out = be_.template alloc<Described>(at.size());
+    with_out(spec.out, [&](auto out) {
+      constexpr Format F = decltype(out)::value;
+      be_.launch({{1}, {64}}, Describe<F>{d_at.get(), int(at.size()), static_cast<const typename OutFormat<F>::Storage*>(got),
+                                          expected, exact, bound, ulps, d_out.get()});
+    });
+    std::vector<Described> v(at.size());
+    be_.to_host(v.data(), d_out.get(), v.size() * sizeof(Described));
+    for (size_t i = 0; i < bad.size(); ++i)
+      bad[i].expected = v[i].expected, bad[i].got = v[i].got, bad[i].exact = v[i].exact, bad[i].ulp_error = v[i].ulp_error;
+  }
+};
+
+// ---- the API on host data, for any backend: operands and D copied in, results copied out ----
+
+template <class Backend>
+struct UploadedOperands {
+  decltype(std::declval<Backend&>().template alloc<uint8_t>(0)) a, b;
+  decltype(std::declval<Backend&>().template alloc<float>(0)) sa, sb;
+  DeviceOperands view() const { return {a.get(), b.get(), sa.get(), sb.get()}; }
+};
+
+template <class T, class Backend>
+auto upload(Backend& be, const T* data, std::size_t n) {
+  auto d = be.template alloc<T>(n);
+  be.to_device(d.get(), data, n * sizeof(T));
+  return d;
+}
+
+template <class Backend>
+UploadedOperands<Backend> upload(Backend& be, const gemm::Operands& in) {
+  return {upload(be, in.a.data(), in.a.size()), upload(be, in.b.data(), in.b.size()), upload(be, in.sa.data(), in.sa.size()),
+          upload(be, in.sb.data(), in.sb.size())};
+}
+
+template <class T, class Backend>
+auto output(Backend& be, std::size_t n) {
+  auto d = be.template alloc<T>(n);
+  be.poison(d.get(), n * sizeof(T));
+  return d;
+}
+
+template <class T, class Backend, class Memory>
+std::vector<T> download(Backend& be, const Memory& d, std::size_t n) {
+  std::vector<T> v(n);
+  be.to_host(v.data(), d.get(), n * sizeof(T));
+  return v;
+}
+
+template <class Backend>
+GpuIdeal ideal_of(Backend& be, const gemm::Spec& spec, const gemm::Operands& in, double widen = 0) {
+  gemm::check(spec, in);
+  const auto size = size_t(spec.m * spec.n);
+  const UploadedOperands<Backend> d = upload(be, in);
+  auto bits = output<uint32_t>(be, size);
+  auto exact = output<double>(be, size);
+  const IdealCounts c =
+      Pipeline<Backend>(be).ideal(spec, d.view(), bits.get(), exact.get(), [&]() -> const gemm::Operands& { return in; }, widen);
+  return {{{spec.out, download<uint32_t>(be, bits, size)}, download<double>(be, exact, size)}, c.host_resolved, c.nonfinite};
+}
+
+template <class Backend>
+gemm::Output replay_of(Backend& be, const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in) {
+  gemm::check(spec, in);
+  const auto size = size_t(spec.m * spec.n);
+  const UploadedOperands<Backend> d = upload(be, in);
+  auto bits = output<uint32_t>(be, size);
+  Pipeline<Backend>(be).replay(spec, model, d.view(), bits.get(), [&]() -> const gemm::Operands& { return in; });
+  return {spec.out, download<uint32_t>(be, bits, size)};
+}
+
+template <class Backend>
+GpuComparison compare_of(Backend& be, const gemm::Spec& spec, const gemm::Output& expected, std::span<const double> exact,
+                         const gemm::Output& got, const CompareBudget& budget) {
+  const auto size = size_t(spec.m * spec.n);
+  if (expected.bits.size() != size || got.bits.size() != size || (!exact.empty() && exact.size() != size) ||
+      (!budget.bound.empty() && budget.bound.size() != size) || got.format != spec.out || expected.format != spec.out)
+    throw UsageError("compare: expected, exact, got and bound need " + std::to_string(size) + " elements of " +
+                     std::string(format_name(spec.out)));
+  const std::vector<uint8_t> d = stored(got);
+  const auto e = upload(be, expected.bits.data(), size);
+  const auto g = upload(be, d.data(), d.size());
+  const auto x = upload(be, exact.data(), exact.size()), b = upload(be, budget.bound.data(), budget.bound.size());
+  return Pipeline<Backend>(be).compare(spec, e.get(), exact.empty() ? nullptr : x.get(), g.get(), budget.ulps,
+                                       budget.bound.empty() ? nullptr : b.get());
+}
+
+}  // namespace ulpgate::gemm_kernels

@@ -1,0 +1,69 @@
+// Host side of the device GEMM reference (plain C++, no GPU compiler): what the kernels of
+// reference_kernels.hpp are launched with, the host's share of the work (elements the device
+// leaves to reference/gemm), and the comparison's per-tile statistics reduced to a result.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kernels/gemm/reference_gpu.hpp"
+#include "kernels/gemm/reference_kernels.hpp"
+
+namespace ulpgate::gemm_kernels {
+
+ScaleIndex scale_index(const gemm::Spec& spec);
+
+// 1 for the NaN and Inf codes of an fp8 format.
+std::vector<uint8_t> nonfinite_codes(Format f);
+
+// The exact ideal's launch. The block sums are fp64 GEMMs of K-chunks of `chunk_k` columns, each
+// inside one scale block: the block itself for gemm.block and gemm.mx, and for the epilogue ops
+// the fewest equal chunks of at most detail::exact_sum_length columns (all of K at once for
+// e4m3 x e4m3 up to K = 171,196). Operands are zero-padded to kpad = chunks chunk_k. Rows of A go
+// in slabs whose block sums (pairs chunks slab_rows N doubles) fit the scratch memory.
+struct IdealPlan {
+  int parts_a = 1, parts_b = 1;
+  std::vector<double> table_a, table_b;  // [parts][256]: each part's exact values (0 outside it)
+  std::vector<uint8_t> nonfinite_a, nonfinite_b;
+  int64_t chunk_k = 0, chunks = 0, kpad = 0, chunks_per_block = 1;
+  int64_t slab_rows = 0;
+  ScaleIndex scale{};
+
+  int pairs() const { return parts_a * parts_b; }
+};
+IdealPlan plan_ideal(const gemm::Spec& spec, std::size_t scratch_bytes);
+
+// The replay's launch; throws ReferenceGpuError naming why a model is not replayed here.
+struct ReplayPlan {
+  StepTable table_a, table_b;
+  std::vector<uint8_t> nonfinite_a, nonfinite_b;
+  ReplayParams params;
+};
+ReplayPlan plan_replay(const gemm::Spec& spec, const gemm::AccumModel& model);
+
+// The elements (row-major indices) in a row of A or a row of B that touches a NaN/Inf input.
+std::vector<int64_t> touched_elements(std::span<const uint8_t> flags_a, std::span<const uint8_t> flags_b);
+
+// Elements `at` evaluated by reference/gemm on the problem of each alone (row m of A, row n of B,
+// their scales): gemm_ideal's bits and exact values, or gemm_model's bits.
+void resolve_ideal(const gemm::Spec& spec, const gemm::Operands& in, std::span<const int64_t> at,
+                   std::span<uint32_t> bits, std::span<double> exact);
+void resolve_model(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in,
+                   std::span<const int64_t> at, std::span<uint32_t> bits);
+
+// Sorted indices as runs [first, first + count), for one copy per run.
+struct Run {
+  int64_t first, count;
+};
+std::vector<Run> runs_of(std::span<const int64_t> sorted);
+
+// D as a kernel stores it: 2-byte bf16 or 4-byte fp32 elements.
+std::vector<uint8_t> stored(const gemm::Output& d);
+
+// The per-tile statistics of Compare as the result; first_bad holds the indices and tile-local
+// facts only (the caller fills in the values).
+GpuComparison reduce_tiles(std::span<const TileStats> tiles, int64_t m, int64_t n);
+
+}  // namespace ulpgate::gemm_kernels

@@ -1,0 +1,184 @@
+// The GEMM diagnosis proven with faulty variants of the real portable kernel (known-bugs.md R10,
+// R13, R14, R15; spec/gemm.md "Tile-level diagnosis"): each fault is the kernel with one thing
+// wrong — a Faults functor (the scale index, the output a thread computes, the value it stores),
+// one field of its plan (a scale layout, the fp8 format it decodes), its buffers (weights not
+// pre-shuffled) or its claim — and must get its verdict with a message that names it. A fault
+// whose data no known story explains (one element off) must get none.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "harness/cli/reports.hpp"
+#include "harness/gemm/run_case.hpp"
+#include "kernels/gemm/gemm_host.hpp"
+#include "kernels/portable/arch.hpp"
+
+using namespace ulpgate;
+using namespace ulpgate::gemm;
+using gemm_kernels::Coord;
+using gemm_kernels::NoFault;
+
+namespace {
+
+// R15 (TIRx-kernels #5): the scale index ignores the K-block.
+struct FirstKBlockScales : NoFault {
+  int64_t scale_block(int64_t) const { return 0; }
+};
+
+// A wrong tile offset: outputs in rows 0..31, cols 32..63 are computed from cols 0..31.
+struct LeftTile : NoFault {
+  Coord source(int64_t m, int64_t n) const { return m < 32 && n >= 32 && n < 64 ? Coord{m, n - 32} : Coord{m, n}; }
+};
+
+// One output one fp32 ulp off.
+struct OneElementOff : NoFault {
+  float stored(int64_t m, int64_t n, float d) const { return m == 3 && n == 5 ? std::nextafter(d, INFINITY) : d; }
+};
+
+enum class Fault {
+  unshuffled_weights,  // R14: row-major weights handed to the bpreshuffle kernel
+  first_kblock_scales, // R15
+  transposed_scales,   // R13: A's col storage read as row
+  fnuz_as_ocp,         // R10: e4m3fnuz codes decoded as e4m3fn
+  ocp_as_fnuz,         // R10: e4m3fn codes decoded as e4m3fnuz (gfx950 data on a gfx942 kernel)
+  wrong_tile,
+  claims_sm90,         // the fp32-fma kernel claiming the sm90 model
+  one_element_off,
+};
+
+class FaultyKernel : public Backend {
+ public:
+  explicit FaultyKernel(Fault f) : fault_(f) {}
+  std::string name() const override { return "fault@host-w32"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    throw BackendError("no quant");
+  }
+
+  GemmClaim gemm(const Spec& s, const Buffers& io) override {
+    const GemmClaim claim{fault_ == Fault::claims_sm90 ? "sm90" : gemm_kernels::kClaimedModel, false, "a faulty kernel"};
+    switch (fault_) {
+      case Fault::unshuffled_weights: {
+        const std::vector<uint8_t> rows = unshuffle(io.b, s.n, s.k);  // the logical [N, K] weights
+        Buffers unshuffled = io;
+        unshuffled.b = rows;
+        gemm_kernels::run_gemm_host(kHostW32, s, unshuffled);
+        return claim;
+      }
+      case Fault::first_kblock_scales: return gemm_kernels::run_gemm_host(kHostW32, s, io, FirstKBlockScales{}), claim;
+      case Fault::wrong_tile: return gemm_kernels::run_gemm_host(kHostW32, s, io, LeftTile{}), claim;
+      case Fault::one_element_off: return gemm_kernels::run_gemm_host(kHostW32, s, io, OneElementOff{}), claim;
+      case Fault::claims_sm90: return gemm_kernels::run_gemm_host(kHostW32, s, io), claim;
+      default: break;
+    }
+    gemm_kernels::GemmPlan plan = gemm_kernels::plan_gemm(s, io, gemm_kernels::kHostBlocks);
+    if (fault_ == Fault::transposed_scales) plan.math.sa_map.layout = quant::Layout::row;
+    const Format read_as = fault_ == Fault::fnuz_as_ocp ? Format::e4m3fn : Format::e4m3fnuz;
+    if (fault_ == Fault::fnuz_as_ocp || fault_ == Fault::ocp_as_fnuz)
+      plan.math.a_format = plan.math.b_format = gemm_kernels::fp8_format(read_as);
+    gemm_kernels::launch_gemm(plan, gemm_kernels::GemmPointers::of(io),
+                              [](const LaunchConfig& cfg, const auto& k) { host_simt::launch(kHostW32, cfg, k); });
+    return claim;
+  }
+
+ private:
+  Fault fault_;
+};
+
+CaseResult run(std::string_view id, Fault f) {
+  FaultyKernel b(f);
+  return run_case(Case::parse(id), b).result;
+}
+
+bool has_line(const CaseResult& r, std::string_view text) {
+  return std::ranges::any_of(r.first_bad, [&](const std::string& l) { return l.find(text) != std::string::npos; });
+}
+
+std::string lines(const CaseResult& r) {
+  std::string s = r.message;
+  for (const std::string& l : r.first_bad) s += "\n" + l;
+  return s;
+}
+
+constexpr std::string_view kR15 = "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/32x256x2048/normal/s1";
+
+}  // namespace
+
+namespace {
+
+// Each fault, its verdict and the story that names it (and, where given, a line of its error maps).
+struct Expectation {
+  Fault fault;
+  std::string_view id;
+  Verdict verdict;
+  std::string_view story, map_line;
+};
+const Expectation kExpected[] = {
+    {Fault::unshuffled_weights, "gemm.block/aiter-bpreshuffle/e4m3fnuz.e4m3fnuz/bf16/64x256x1024/normal/s1", Verdict::layout,
+     "the weights are row-major [N, K], not pre-shuffled, but the kernel reads bpreshuffle 16x32 tiles (R14; weight "
+     "layouts row vs bpreshuffle)", ""},
+    {Fault::first_kblock_scales, kR15, Verdict::over_budget,
+     "every K-block reads the scales of K-block 0 (R15: the scale index ignores the K-block; A and B scales)",
+     "  K-blocks 1..15 behave as if scaled by the scale of K-block 0"},
+    {Fault::transposed_scales, "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/64x256x1024/normal/s1", Verdict::layout,
+     "A scales are stored as col but the kernel reads them as row (R13; layouts col vs row)", ""},
+    // OCP codes read as fnuz: every value halved and no NaN, so the data tells A, B and both apart.
+    {Fault::ocp_as_fnuz, "gemm.rowwise/aiter/e4m3fn.e4m3fn/bf16/32x256x512/normal/s1", Verdict::layout,
+     "A and B codes are e4m3fn bytes but the kernel reads them as e4m3fnuz (OCP read as fnuz, R10: every product 1/4)",
+     "  K-blocks 0..3 behave as if scaled 0.25x"},
+    {Fault::wrong_tile, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/64x96x512/normal/s1", Verdict::layout,
+     "output rows 0..31, cols 32..63 hold the values of rows 0..31, cols 0..31 (a wrong output tile)",
+     "error map by output tile (8 x 16 elements"},
+    {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
+     "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
+};
+
+}  // namespace
+
+TEST(GemmFaults, EachFaultGetsItsVerdictAndTheStoryThatNamesIt) {
+  for (const Expectation& e : kExpected) {
+    const CaseResult r = run(e.id, e.fault);
+    EXPECT_EQ(r.verdict, e.verdict) << e.id << ": " << lines(r);
+    EXPECT_EQ(r.message, e.story) << e.id;
+    EXPECT_TRUE(e.map_line.empty() || has_line(r, e.map_line)) << e.id << ": " << lines(r);
+    EXPECT_TRUE(has_line(r, "error map by output tile")) << e.id;
+  }
+}
+
+// fnuz codes read as OCP: every value doubled, and each row's amax code 0x7F (240) reads as the
+// e4m3fn NaN, so every output is NaN whichever operand was misread: the story names R10 as the
+// candidates the data allows.
+TEST(GemmFaults, R10FnuzReadAsOcpIsALayout) {
+  const CaseResult r = run("gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/bf16/32x256x512/normal/s1", Fault::fnuz_as_ocp);
+  EXPECT_EQ(r.verdict, Verdict::layout) << lines(r);
+  EXPECT_NE(r.message.find("A and B codes are e4m3fnuz bytes but the kernel reads them as e4m3fn (fnuz read as OCP, R10"),
+            std::string::npos)
+      << r.message;
+  EXPECT_GT(r.n_nonfinite, 0u);
+}
+
+TEST(GemmFaults, OneElementOffIsOverBudgetWithNoFalseStory) {
+  const CaseResult r = run("gemm.block/deepgemm/e4m3fn.e4m3fn/fp32/16x128x512/normal/s1", Fault::one_element_off);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << lines(r);
+  EXPECT_EQ(r.n_over, 1u);
+  EXPECT_EQ(r.message.rfind("no known fault explains the 1 bad output (tried:", 0), 0u) << r.message;
+  EXPECT_EQ(r.first_bad[0].rfind("d[3,5]: got ", 0), 0u) << r.first_bad[0];
+  EXPECT_FALSE(has_line(r, "as if")) << lines(r);
+}
+
+// What `ulpgate repro` prints for R15 (the README's example).
+TEST(GemmFaults, R15ReproPrintsTheStoryAndTheMaps) {
+  register_backend("fault-r15", [](std::string_view) -> std::unique_ptr<Backend> {
+    return std::make_unique<FaultyKernel>(Fault::first_kblock_scales);
+  });
+  cli::Selection s;
+  s.backend = "fault-r15";
+  s.archs = {"host-w32"};
+  testing::internal::CaptureStdout();
+  const int rc = cli::run_repro(std::string(kR15), s, "");
+  const std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("verdict  over-budget"), std::string::npos) << out;
+  EXPECT_NE(out.find("note     claims fp32-fma (bit-exact); ran: a faulty kernel"), std::string::npos) << out;
+  EXPECT_NE(out.find("diagnosis every K-block reads the scales of K-block 0"), std::string::npos) << out;
+  std::printf("%s", out.c_str());
+}
