@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "harness/core/verdict.hpp"
 
@@ -28,6 +29,23 @@ struct Diagnosis {
   Verdict verdict;  // the worst verdict among the candidates
   std::string story;
   int candidates;   // how many hypotheses fit equally well
+};
+
+// Profiles one parameter away from a base profile (either family's), each with what changed
+// ("eps 1e-05 instead of 1e-06"): hypotheses that a kernel follows its profile but for one value.
+template <class Profile>
+struct Variants {
+  struct Variant {
+    std::string what;
+    Profile p;
+  };
+  const Profile& base;
+  std::vector<Variant> list;
+  void add(std::string what, const std::function<void(Profile&)>& change) {
+    Profile q = base;
+    change(q);
+    list.push_back({std::move(what), q});
+  }
 };
 
 // The hypotheses with the best fit (partial only when none fits fully), as one story:

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "harness/norm/budget.hpp"
-#include "harness/quant/compare.hpp"
+#include "harness/norm/diagnosis.hpp"
 #include "harness/report/text.hpp"
 
 namespace ulpgate::norm {
@@ -54,7 +54,7 @@ void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const
       count(r, same && ideal_ok, admissible && ideal_ok, is_nan(s.dtype, a) && !is_nan(s.dtype, p),
             "y[" + std::to_string(row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
                 ": expected " + hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" +
-                num(decode(s.dtype, a)) + ")" + (a == 0xA5A5 ? " = poison: never written" : "") + ", ideal " +
+                num(decode(s.dtype, a)) + ")" + (a == kPoison16 ? " = poison: never written" : "") + ", ideal " +
                 hex4(d) + (same ? " (the profile itself is more than the y-ideal budget from the ideal)" : ""));
     }
   }
@@ -193,35 +193,61 @@ std::string packed_scale_story(const Case& c, const Inputs& in, const Observed& 
          " values are non-finite (a mantissa byte 0xFF reads as the ue8m0 NaN)";
 }
 
+// diagnose: name what went wrong in the quant step (false: counts and verdict only).
 CaseResult judge_quant(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
-                       const BudgetTable& budgets, const NormBudget& b) {
+                       const BudgetTable& budgets, const NormBudget& b, bool diagnose) {
   const Spec& s = c.spec;
   const quant::Profile qp = quant_profile_of(s);
   const quant::Spec qs = s.quant_spec(qp);
   const Reconciled rec = reconcile(c, in, e, o, qs, r_bound(s, b.lanes));
   const quant::Case qc{qs, Format::fp32, c.dist, c.seed};
   const quant::Inputs qin{{}, e.profile.v};
-  CaseResult r = quant::compare(qc, qin, rec.expected, {o.codes, o.storage}, budgets, op_name(s.op));
+  CaseResult r = quant::compare(qc, qin, rec.expected, {o.codes, o.storage}, budgets, op_name(s.op), diagnose);
   // Elements that matched only at another admissible r are flips, not exact matches.
   const uint64_t moved = std::min(rec.flips, r.n_exact);
   r.n_exact -= moved;
   r.n_within += moved;
   if (r.verdict == Verdict::exact && moved) r.verdict = Verdict::within_budget;
-  if (!passes(r.verdict))
+  return r;
+}
+
+// What is wrong with y and the residual when no hypothesis explains it.
+std::string unexplained(const CaseResult& r) {
+  const uint64_t n = r.n_over + r.n_nonfinite;
+  return std::to_string(n) + (n == 1 ? " element" : " elements") + " over budget; no hypothesis explains the output";
+}
+
+// The story of a failing result: R1, then the norm's hypotheses, then (rms-quant) the quant
+// step's own diagnosis.
+void explain(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets,
+             const NormBudget& b, CaseResult& r) {
+  if (c.spec.quantizes())
     if (std::string story = packed_scale_story(c, in, o); !story.empty()) {
       r.verdict = Verdict::layout;
       r.message = story;
+      return;
     }
-  return r;
+  if (const auto d = weigh(hypotheses(c, in, e, o, budgets))) {
+    r.message = d->story + unwritten_note(e, o, d->story);
+    if (d->verdict == Verdict::layout) r.verdict = Verdict::layout;
+    return;
+  }
+  if (!c.spec.quantizes()) {
+    r.message = unexplained(r) + unwritten_note(e, o, "");
+    return;
+  }
+  const CaseResult q = judge_quant(c, in, e, o, budgets, b, true);
+  r.message = q.message;
+  r.verdict = q.verdict;
 }
 
 }  // namespace
 
-CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets) {
+CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets) {
   const NormBudget b = norm_budget(budgets, c.spec);
   CaseResult r;
   if (c.spec.quantizes()) {
-    r = judge_quant(c, in, e, o, budgets, b);
+    r = judge_quant(c, in, e, o, budgets, b, false);
   } else if (o.y.size() != e.profile.y.size() || o.residual.size() != e.profile.residual.size()) {
     r.verdict = Verdict::error;
     r.message = "output sizes differ from the reference";
@@ -236,6 +262,12 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
   r.case_id = c.id();
   r.family = "norm";
   r.profile = std::string(c.spec.profile->name);
+  return r;
+}
+
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets) {
+  CaseResult r = judge(c, in, e, o, budgets);
+  if (!passes(r.verdict) && r.verdict != Verdict::error) explain(c, in, e, o, budgets, norm_budget(budgets, c.spec), r);
   return r;
 }
 

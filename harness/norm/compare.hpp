@@ -11,14 +11,21 @@
 #include "harness/core/case_result.hpp"
 #include "harness/golden/budgets.hpp"
 #include "harness/norm/norm_case.hpp"
+#include "harness/quant/compare.hpp"
 
 namespace ulpgate::norm {
+
+// What every 16-bit output holds before a backend runs: an unwritten element stays this.
+inline constexpr uint16_t kPoison16 = uint16_t(quant::kPoison) * 0x0101;
 
 struct Observed {
   std::span<const uint16_t> y, residual;  // [M*H] bits of dtype (rms, rms-add)
   std::span<const uint8_t> codes, storage;  // rms-quant
 };
 
+// Judged and, when it fails, diagnosed (diagnosis.hpp).
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets);
+// Counts and verdict only: what a hypothesis needs to know whether an alternative passes.
+CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets);
 
 }  // namespace ulpgate::norm

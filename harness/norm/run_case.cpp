@@ -10,8 +10,6 @@
 namespace ulpgate::norm {
 namespace {
 
-constexpr uint16_t kPoison16 = uint16_t(quant::kPoison) * 0x0101;
-
 std::span<std::byte> bytes_of(std::span<uint16_t> v) { return std::as_writable_bytes(v); }
 
 }  // namespace

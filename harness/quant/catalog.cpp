@@ -76,11 +76,17 @@ void add_token_and_block_cases(std::vector<Case>& out) {
 }
 
 void add_mx_cases(std::vector<Case>& out) {
-  for (std::string_view name : {"ocp-mx", "te"})
+  for (std::string_view name : {"ocp-mx", "te"}) {
     for (Layout l : {Layout::mx_row, Layout::mx_swizzle_128x4})
       for (std::string_view d : {"normal_sigma=2", "pow2-boundary_scale=500_emin=-3_emax=3", "zeros",
                                  "normal_nan=97_inf=131", "outliers_every=64"})
         out.push_back(make(Op::mx, profile(name), Format::e4m3fn, Format::bf16, 130, 96, 32, l, true, d));
+    // More than one 512-byte swizzle atom along K as well as along M (G = 10: three atom
+    // columns, the last one partly padding), as every real hidden size has: the order of the
+    // atoms is only seen here.
+    out.push_back(make(Op::mx, profile(name), Format::e4m3fn, Format::bf16, 130, 320, 32, Layout::mx_swizzle_128x4,
+                       true, "normal_sigma=2"));
+  }
 }
 
 void add_random_shapes(std::vector<Case>& out) {

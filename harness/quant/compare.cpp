@@ -120,7 +120,7 @@ std::string unexplained(const Case& c, const Expected& e, const Observed& o, uin
 }  // namespace
 
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets,
-                   std::string_view budget_op) {
+                   std::string_view budget_op, bool diagnose) {
   CaseResult r;
   r.case_id = c.id();
   r.family = "quant";
@@ -139,8 +139,9 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
               : r.n_over    ? Verdict::over_budget
               : r.n_within  ? Verdict::within_budget
                             : Verdict::exact;
-  if (passes(r.verdict)) return r;
-  if (const auto d = weigh(hypotheses(c, in, e, o, codes_bad, bad_scales > 0))) {
+  if (passes(r.verdict) || !diagnose) return r;
+  const Evidence ev{c, in, e, o, codes_bad, bad_scales > 0};
+  if (const auto d = weigh(hypotheses(ev))) {
     r.message = d->story;
     if (d->verdict == Verdict::layout) r.verdict = Verdict::layout;
     return r;

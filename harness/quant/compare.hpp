@@ -22,7 +22,9 @@ struct Observed {
 };
 
 // budget_op: look budgets up under this op instead of the spec's (a fused op judging its quant step).
+// diagnose: name what went wrong when the case fails (false: counts and verdict only, for callers
+// that judge an alternative explanation and only need to know whether it passes).
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
-                   const BudgetTable& budgets, std::string_view budget_op = {});
+                   const BudgetTable& budgets, std::string_view budget_op = {}, bool diagnose = true);
 
 }  // namespace ulpgate::quant

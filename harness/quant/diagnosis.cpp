@@ -1,5 +1,7 @@
 #include "harness/quant/diagnosis.hpp"
 
+#include "harness/quant/diagnosis_parts.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -126,19 +128,6 @@ void code_hypotheses(const Case& c, const Inputs& in, const Expected& e, const O
                        }
                      return fit_if(!o.codes.empty());
                    }});
-  // fnuz producers disagree on the clamp value (R11): 240 (AITER) vs 224 (vLLM, sglang).
-  if (s.format == Format::e4m3fnuz)
-    for (float max : {240.0f, 224.0f})
-      if (max != s.fp8_max())
-        h.push_back({"profile mismatch: codes use fp8 max " + num(max) + ", " + std::string(s.profile->name) +
-                         " uses " + num(s.fp8_max()),
-                     "", Verdict::over_budget, [&, codes_of, max] {
-                       Profile p = *s.profile;
-                       p.max_fnuz = max;
-                       Spec alt = s;
-                       alt.profile = &p;
-                       return fit_if(equal(codes_of(alt), o.codes));
-                     }});
   if (s.pow2_scales() && s.op != Op::mx)
     h.push_back({"scale/code inconsistency: scales rounded to a power of two after the codes were quantized with "
                  "the unrounded scale",
@@ -150,10 +139,31 @@ void code_hypotheses(const Case& c, const Inputs& in, const Expected& e, const O
                  }});
 }
 
+// fnuz producers disagree on the fp8 max (R11): 240 (AITER) vs 224 (vLLM, sglang), or take the
+// OCP format's 448. Bad codes are judged alone (a second producer may have written the scales);
+// where only the scales are bad (all-zero or tiny groups), the whole output.
+void max_hypotheses(const Case& c, const Inputs& in, const Observed& o, bool codes_bad, std::vector<Hypothesis>& h) {
+  const Spec& s = c.spec;
+  if (s.format != Format::e4m3fnuz) return;
+  for (float max : {240.0f, 224.0f, 448.0f})
+    if (max != s.fp8_max())
+      h.push_back({"profile mismatch: " + std::string(codes_bad ? "codes" : "scales") + " use fp8 max " + num(max) +
+                       ", " + std::string(s.profile->name) + " uses " + num(s.fp8_max()),
+                   "", Verdict::over_budget, [&, max, codes_bad] {
+                     Profile p = *s.profile;
+                     p.max_fnuz = max;
+                     Spec alt = s;
+                     alt.profile = &p;
+                     const Result r = quantize_profile(alt, in.values);
+                     return fit_if(equal(r.codes, o.codes) && (codes_bad || equal(r.storage, o.storage)));
+                   }});
+}
+
 void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, std::vector<Hypothesis>& h) {
   const Spec& s = c.spec;
+  // By name: a fused op's quant step follows a renamed copy of its quant row.
   for (const Profile& p : profiles())
-    if (&p != s.profile && p.supports(s.format) && (p.mx != MxRule::none) == (s.op == Op::mx))
+    if (p.name != s.profile->name && p.supports(s.format) && (p.mx != MxRule::none) == (s.op == Op::mx))
       h.push_back({"profile divergence: the output follows profile " + std::string(p.name) + ", not " +
                        std::string(s.profile->name),
                    "", Verdict::over_budget, [&, pp = &p] {
@@ -166,12 +176,16 @@ void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, std:
 
 }  // namespace
 
-std::vector<Hypothesis> hypotheses(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
-                                   bool codes_bad, bool scales_bad) {
+std::vector<Hypothesis> hypotheses(const Evidence& ev) {
   std::vector<Hypothesis> h;
-  if (scales_bad && !codes_bad) scale_hypotheses(c, e, o, h);
-  if (codes_bad) code_hypotheses(c, in, e, o, scales_bad, h);
-  profile_hypotheses(c, in, o, h);
+  if (ev.scales_bad && !ev.codes_bad) scale_hypotheses(ev.c, ev.e, ev.o, h);
+  if (ev.codes_bad) code_hypotheses(ev.c, ev.in, ev.e, ev.o, ev.scales_bad, h);
+  max_hypotheses(ev.c, ev.in, ev.o, ev.codes_bad, h);
+  profile_hypotheses(ev.c, ev.in, ev.o, h);
+  parameter_hypotheses(ev, h);
+  rounding_hypotheses(ev, h);
+  scale_arith_hypotheses(ev, h);
+  store_hypotheses(ev, h);
   return h;
 }
 

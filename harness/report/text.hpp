@@ -14,6 +14,13 @@ inline std::string num(double v) {
   return b;
 }
 
+// A value as short as printf's %g makes it: 1e-10, 0.0001 (stories naming constants).
+inline std::string short_num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
 // A code in hex with `digits` digits: 0x7E (fp8), 0x3F80 (bf16).
 inline std::string hex(uint32_t v, int digits) {
   char b[16];

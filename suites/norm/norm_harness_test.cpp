@@ -32,6 +32,13 @@ enum class Fault {
   nan_injected,        // one output NaN
   fp32_scales_packed,  // R1: fp32 row scales (not powers of two) written into the packed buffer
   y_unwritten,         // the last element never written
+  eps_1e5,             // eps 1e-5 instead of the profile's 1e-6
+  round_once,          // y rounded once where the profile rounds twice
+  unfused,             // rms-quant computed by the vllm-unfused profile (R18)
+  mean_over_h_minus_1, // ms = sum / (H - 1)
+  half_sum,            // R12: r from the sum of squares of the first half of each row
+  truncated_y,         // y truncated to bf16 (round toward zero)
+  residual_unwritten,  // rms-add: the first residual element never written
 };
 
 // The profile's outputs at an r chosen by the fault, written into the backend's buffers.
@@ -46,12 +53,17 @@ class FaultBackend : public Backend {
   void norm(const Spec& spec, const Buffers& io) override {
     const Inputs in = widen(spec, io);
     Spec s = spec;
+    Profile patched = *spec.profile;
+    if (fault_ == Fault::eps_1e5) patched.eps = 1e-5f, patched.eps_added = double(1e-5f);
+    if (fault_ == Fault::round_once) patched.rounding = norm::Rounding::once;
+    s.profile = fault_ == Fault::unfused ? &profile("vllm-unfused") : &patched;
     if (fault_ == Fault::fp32_scales_packed) {
       s.layout = quant::Layout::row;
       s.ue8m0 = false;
     }
     Result r = normalize_profile(s, in);
-    if (fault_ == Fault::r_at_interval_end || fault_ == Fault::r_off || fault_ == Fault::eps_outside_sqrt) {
+    if (fault_ == Fault::r_at_interval_end || fault_ == Fault::r_off || fault_ == Fault::eps_outside_sqrt ||
+        fault_ == Fault::mean_over_h_minus_1 || fault_ == Fault::half_sum) {
       const Ideal ideal = normalize_ideal(s, in, r);
       const double rel = r_bound(s, norm_budget(quant::default_budgets(), s).lanes);
       for (int64_t row = 0; row < s.m; ++row) {
@@ -61,6 +73,15 @@ class FaultBackend : public Backend {
           const double r = ideal.r[size_t(row)], ms = 1 / (r * r) - s.profile->eps;
           rr = float(1 / (std::sqrt(ms) + s.profile->eps));
         }
+        if (fault_ == Fault::mean_over_h_minus_1) {
+          const double r = ideal.r[size_t(row)], ms = 1 / (r * r) - s.profile->eps_added;
+          rr = float(1 / std::sqrt(ms * double(s.h) / double(s.h - 1) + s.profile->eps_added));
+        }
+        if (fault_ == Fault::half_sum) {
+          double sum = 0;
+          for (int64_t col = 0; col < s.h / 2; ++col) sum += double(in.x[size_t(row * s.h + col)]) * in.x[size_t(row * s.h + col)];
+          rr = float(1 / std::sqrt(sum / double(s.h) + s.profile->eps_added));
+        }
         rerun_row(s, in, row, rr, r);
       }
     }
@@ -68,6 +89,10 @@ class FaultBackend : public Backend {
       for (size_t i = 0; i < r.residual.size(); ++i) r.residual[i] = uint16_t(std::bit_cast<uint32_t>(in.x[i] + in.residual[i]) >> 16);
     if (fault_ == Fault::nan_injected && !r.y.empty()) r.y[r.y.size() / 2] = 0x7FC0;
     if (fault_ == Fault::y_unwritten && !r.y.empty()) r.y.pop_back();
+    if (fault_ == Fault::residual_unwritten) r.residual[0] = kPoison16;
+    if (fault_ == Fault::truncated_y)  // round once: fl(fl(z r) w), its bf16 bits truncated
+      for (int64_t i = 0; i < s.m * s.h; ++i)
+        r.y[size_t(i)] = uint16_t(std::bit_cast<uint32_t>(in.x[size_t(i)] * r.r[size_t(i / s.h)] * in.weight[size_t(i % s.h)]) >> 16);
     copy(std::as_bytes(std::span(r.y)), io.y);
     copy(std::as_bytes(std::span(r.residual)), io.residual_out);
     copy(std::as_bytes(std::span(r.quant.codes)), std::as_writable_bytes(io.codes));
@@ -180,6 +205,50 @@ TEST(NormCompare, AnROutsideTheBoundIsOverBudget) {
 
 TEST(NormCompare, EpsOutsideTheSqrtIsCaughtWhereEpsMatters) {
   EXPECT_EQ(run("norm.rms/vllm/bf16/3x1025/normal_sigma=0.001/s1", Fault::eps_outside_sqrt).verdict, Verdict::over_budget);
+}
+
+// ---- diagnosis: the profile with one parameter changed, another profile, the r of each row ----
+
+struct Story {
+  Fault fault;
+  std::string_view id;
+  std::string_view message;  // the verdict is over-budget
+};
+
+constexpr Story kStories[] = {
+    {Fault::eps_1e5, "norm.rms/vllm/bf16/3x1025/normal_sigma=0.001/s1",
+     "profile mismatch: the output follows vllm with eps 1e-05 instead of 1e-06"},
+    // rms-add: vLLM rounded once is not AITER, which squares the unrounded residual sum.
+    {Fault::round_once, kRmsAdd, "profile mismatch: the output follows vllm with y rounded once instead of twice"},
+    {Fault::unfused, "norm.rms-quant/vllm/bf16/3x2048/e4m3fn/gs128/ue8m0-packed/uniform_lo=-1e-07_hi=1e-07/s1",
+     "profile divergence: the output follows profile vllm-unfused, not vllm"},
+    {Fault::eps_outside_sqrt, "norm.rms/vllm/bf16/3x1025/normal_sigma=0.001/s1",
+     "every row follows r = 1 / (sqrt(ms) + eps): eps added outside the square root"},
+    {Fault::mean_over_h_minus_1, "norm.rms/vllm/bf16/4x1025/normal/s1",
+     "every row follows the mean of the squares over 1024 elements, not H = 1025: a wrong element count (1/H) in the "
+     "mean"},
+    {Fault::half_sum, kRms,
+     "4 of 4 rows follow a larger r than the profile's: the sum of squares misses part of the row: a reduction "
+     "narrower than the row (R12: a width or mask written for 32 lanes), a dropped lane or warp partial, or elements "
+     "never read"},
+    {Fault::truncated_y, "norm.rms/aiter/bf16/4x4096/normal/s1",
+     "every deviating output is at most 4 ulps toward zero from the profile's, none away from zero: a truncating "
+     "conversion to bf16 (round toward zero) instead of RNE"},
+    {Fault::y_unwritten, kRms, "1 y element never written (still the poison 0xA5A5): a missing store"},
+    {Fault::residual_unwritten, kRmsAdd, "1 residual element never written (still the poison 0xA5A5): a missing store"},
+};
+
+TEST(NormDiagnosis, EachBugClassIsNamed) {
+  for (const Story& s : kStories) {
+    const CaseResult r = run(s.id, s.fault);
+    EXPECT_EQ(r.verdict, Verdict::over_budget) << s.id << ": " << r.message;
+    EXPECT_EQ(r.message, s.message) << s.id;
+  }
+}
+
+TEST(NormDiagnosis, AnUnexplainedMismatchSaysSo) {
+  const CaseResult r = run(kRms, Fault::nan_injected);
+  EXPECT_EQ(r.message, "1 element over budget; no hypothesis explains the output");
 }
 
 TEST(NormCompare, ResidualMustBeTheRoundedSum) {

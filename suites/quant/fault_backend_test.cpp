@@ -39,6 +39,16 @@ enum class Fault {
   reversed_words,      // ue8m0 bytes packed into each int32 word in reversed (big-endian) order
   doubled_codes,       // codes of 2x / s with the scales right: a reciprocal's exponent off by one
   sglang_arithmetic,   // the whole output computed by the sglang profile
+  amax_floor_1e4,      // DeepGEMM's amax floor 1e-4 in another profile
+  no_clamp,            // no clamp before a satfinite cast: NaN reaches the cast
+  rz_cast,             // codes cast with round toward zero
+  ties_away_cast,      // codes cast rounding ties away from zero
+  ue8m0_round_down,    // ue8m0 scales rounded down, the codes quantized with them
+  floor_on_scale,      // the amax floor applied to the scale, the codes quantized with it
+  half_group_amax,     // R12: each group's amax over its first half only, codes and scale alike
+  last_group_unwritten,  // the last group's codes and scale never written
+  scales_shifted,      // each scale one slot on, the first slot never written
+  scales_swapped,      // the first two scales swapped
 };
 
 Profile patched(const Spec& s, Fault f) {
@@ -49,12 +59,16 @@ Profile patched(const Spec& s, Fault f) {
     p.nan = NanPolicy::propagate;
   }
   if (f == Fault::max_240_for_224) p.max_fnuz = 240;
+  if (f == Fault::amax_floor_1e4) p.amax_floor = 1e-4f;
+  if (f == Fault::no_clamp) p.clamp = false;
   return p;
 }
 
-// Codes recomputed element by element from given scales, with q transformed before the cast.
+// Codes recomputed element by element from given scales, with q transformed before the cast
+// (rounded as `rounding` says).
 template <class Q>
-void requantize(const Spec& s, std::span<const float> x, std::span<const float> scales, std::span<uint8_t> codes, Q q_of) {
+void requantize(const Spec& s, std::span<const float> x, std::span<const float> scales, std::span<uint8_t> codes, Q q_of,
+                Rounding rounding = Rounding::rne) {
   const int64_t g = s.scale_shape().g;
   const float max = s.fp8_max();
   for (int64_t r = 0; r < s.m; ++r)
@@ -62,7 +76,7 @@ void requantize(const Spec& s, std::span<const float> x, std::span<const float> 
       const size_t i = size_t(r * s.k + c);
       float q = q_of(x[i], scales[size_t((r / s.tile_rows()) * g + c / s.tile_cols())], i);
       if (s.profile->clamp) q = std::fmin(std::fmax(q, -max), max);
-      codes[i] = uint8_t(encode(q, Conversion{s.format, s.profile->cast}));
+      codes[i] = uint8_t(encode(q, Conversion{s.format, s.profile->cast, rounding}));
     }
 }
 
@@ -184,8 +198,76 @@ class FaultBackend : public Backend {
         std::copy(o.storage.begin(), o.storage.end(), scales.begin());
         break;
       }
+      case Fault::rz_cast:
+      case Fault::ties_away_cast:
+        requantize(s, x_, r.scales, codes, [](float x, float sc, size_t) { return x / sc; },
+                   fault_ == Fault::rz_cast ? Rounding::rz : Rounding::rn);
+        break;
+      case Fault::ue8m0_round_down: {
+        std::vector<float> down = quantize_profile(unrounded, x_).scales;
+        for (float& v : down) v = std::ldexp(1.0f, std::ilogb(v));  // the power of two at or below v
+        rescale(s, down, codes, scales);
+        break;
+      }
+      case Fault::floor_on_scale: {
+        std::vector<float> floored = group_amax(s, x_);
+        for (float& a : floored) a = std::fmax(a / s.fp8_max(), s.profile->amax_floor);
+        rescale(s, floored, codes, scales);
+        break;
+      }
+      case Fault::half_group_amax: {
+        std::vector<float> half(r.scales.size());
+        for (int64_t m = 0; m < s.m; ++m)
+          for (int64_t g = 0; g < ss.g; ++g) {
+            float a = 0;
+            for (int64_t k = g * s.gs; k < g * s.gs + s.gs / 2; ++k) a = std::fmax(a, std::fabs(x_[size_t(m * s.k + k)]));
+            half[size_t(m * ss.g + g)] = a;
+          }
+        for (int64_t m = 0; m < s.m; ++m)
+          for (int64_t k = 0; k < s.k; ++k) {
+            const float a = half[size_t(m * ss.g + k / s.gs)];
+            codes[size_t(m * s.k + k)] = quantize_value(s, x_[size_t(m * s.k + k)], a, group_scale(s, a));
+          }
+        for (float& a : half) a = group_scale(s, a);
+        const auto bytes = pack(s.layout, ss, half);
+        std::copy(bytes.begin(), bytes.end(), scales.begin());
+        break;
+      }
+      case Fault::last_group_unwritten: {
+        std::fill(codes.end() - s.gs, codes.end(), kPoison);
+        const int64_t at = byte_offset(s.layout, ss, ss.m - 1, ss.g - 1);
+        std::fill_n(scales.begin() + at, slot_bytes(s.layout), kPoison);
+        break;
+      }
+      case Fault::scales_shifted: {
+        std::vector<float> moved(r.scales.size());
+        std::copy(r.scales.begin(), r.scales.end() - 1, moved.begin() + 1);
+        const auto bytes = pack(s.layout, ss, moved);
+        std::copy(bytes.begin(), bytes.end(), scales.begin());
+        std::fill_n(scales.begin() + byte_offset(s.layout, ss, 0, 0), slot_bytes(s.layout), kPoison);
+        break;
+      }
+      case Fault::scales_swapped: {
+        std::vector<float> swapped = r.scales;
+        std::swap(swapped[0], swapped[1]);
+        const auto bytes = pack(s.layout, ss, swapped);
+        std::copy(bytes.begin(), bytes.end(), scales.begin());
+        break;
+      }
       default: break;
     }
+  }
+  // Scales of the fault's own computation, and the profile's codes for them.
+  void rescale(const Spec& s, std::span<const float> sc, std::span<uint8_t> codes, std::span<uint8_t> scales) {
+    const std::vector<float> amax = group_amax(s, x_);
+    const int64_t g = s.scale_shape().g;
+    for (int64_t m = 0; m < s.m; ++m)
+      for (int64_t k = 0; k < s.k; ++k) {
+        const size_t si = size_t(m * g + k / s.gs);
+        codes[size_t(m * s.k + k)] = quantize_value(s, x_[size_t(m * s.k + k)], amax[si], sc[si]);
+      }
+    const auto bytes = pack(s.layout, s.scale_shape(), sc);
+    std::copy(bytes.begin(), bytes.end(), scales.begin());
   }
   Fault fault_;
 };
@@ -361,6 +443,66 @@ TEST(FaultInjection, R16ApproximateDivisionIsWithinTheTritonBudgetOnly) {
 TEST(FaultInjection, R20DoubleRoundingThroughBf16IsOverBudget) {
   const CaseResult r = run_with(Fault::bf16_double_round, "quant.group/vllm/e4m3fn/bf16/32x512/gs128/row/normal_sigma=2/s1");
   EXPECT_EQ(r.verdict, Verdict::over_budget);
+}
+
+// ---- each bug class named: one profile parameter, a cast rounding, a scale computation, stores --
+
+struct Story {
+  Fault fault;
+  std::string_view id;
+  Verdict verdict;
+  std::string_view message;
+};
+
+constexpr Story kStories[] = {
+    // Every group below 1e-4: DeepGEMM's own arithmetic gives the same output, and the story says so.
+    {Fault::amax_floor_1e4, "quant.group/vllm/e4m3fn/bf16/3x512/gs128/row/uniform_lo=-5e-05_hi=5e-05/s1",
+     Verdict::over_budget,
+     "the data fits 2 explanations: profile divergence: the output follows profile deepgemm, not vllm; or profile "
+     "mismatch: the output follows vllm with amax floor 0.0001 instead of 1e-10"},
+    {Fault::no_clamp, "quant.group/aiter/e4m3fn/bf16/16x512/gs128/row/normal_nan=97_inf=131/s1", Verdict::non_finite,
+     "profile mismatch: the output follows aiter with clamp none instead of +-max"},
+    {Fault::rz_cast, kRowCase, Verdict::over_budget,
+     "codes are the quotients rounded toward zero: a truncating fp8 cast (round toward zero) instead of RNE"},
+    {Fault::ties_away_cast, "quant.group/vllm/e4m3fn/bf16/4x512/gs128/row/ties_scale=0.25/s3", Verdict::over_budget,
+     "codes round exact ties away from zero: a cast that rounds ties away from zero instead of to even"},
+    {Fault::bf16_double_round, "quant.group/vllm/e4m3fn/bf16/32x512/gs128/row/normal_sigma=2/s1", Verdict::over_budget,
+     "codes are the quotients rounded to bf16 before the fp8 cast: double rounding through bf16 (R20)"},
+    {Fault::ue8m0_round_down, kPackedCase, Verdict::over_budget,
+     "scales are the power of two below the profile's wherever the unrounded scale is not one, and the codes follow "
+     "them: the scale's power-of-two rounding rounds down (toward zero) where the profile rounds up"},
+    {Fault::floor_on_scale, "quant.group/vllm/e4m3fn/bf16/3x512/gs128/row/uniform_lo=-5e-11_hi=5e-11/s1",
+     Verdict::over_budget,
+     "every differing scale is the amax floor 1e-10 and the codes follow it: the floor applied to the scale "
+     "(s = max(amax / max, floor)) instead of to the amax"},
+    {Fault::half_group_amax, kRowCase, Verdict::over_budget,
+     "the amax of some groups misses elements: scales and codes follow the largest |x| of part of the group: a "
+     "reduction narrower than the group (R12: a shuffle width or mask written for 32 lanes; R17: a group wider than "
+     "the lanes that reduce it) or a dropped lane"},
+    {Fault::scales_shifted, kRowCase, Verdict::layout,
+     "the scales are the profile's shifted by one slot (group i's scale in slot i+1): a scale index off by one"},
+    {Fault::scales_swapped, kRowCase, Verdict::layout,
+     "partly explained: the storage holds the profile's scales and padding at other places than row puts them: an "
+     "index map of no known layout (a swizzle, stride or group index bug)"},
+    // K = 640: five groups, three unused slots in each second word; M = 7: one padding row.
+    {Fault::padding_unwritten, kPackedCase, Verdict::over_budget,
+     "29 padding bytes never written (still the poison byte 0xA5): uninitialised padding (R3)"},
+};
+
+TEST(FaultInjection, EachBugClassIsNamed) {
+  for (const Story& s : kStories) {
+    const CaseResult r = run_with(s.fault, s.id);
+    EXPECT_EQ(r.verdict, s.verdict) << s.id << ": " << r.message;
+    EXPECT_EQ(r.message, s.message) << s.id;
+  }
+}
+
+TEST(FaultInjection, AnUnwrittenGroupIsPoisonAndNamed) {
+  const CaseResult r = run_with(Fault::last_group_unwritten, kRowCase);
+  EXPECT_EQ(r.verdict, Verdict::over_budget);
+  // The group's codes that differ from the poison byte (nearly all), and its scale's four bytes.
+  EXPECT_NE(r.message.find(" code bytes, 4 scale bytes never written (still the poison byte 0xA5): a missing store"),
+            std::string::npos) << r.message;
 }
 
 TEST(FaultInjection, InjectedNanIsNonFinite) {
