@@ -17,7 +17,7 @@ rm -rf "$dist" && mkdir -p "$dist"
 cp "$build/harness/ulpgate" "$dist/"
 # The tests that exercise a GPU or the kernels (the formats sweeps belong to the CPU machine).
 for t in "$build"/suites/kernels/test_* "$build"/suites/quant/test_quant_harness "$build"/suites/norm/test_norm* \
-         "$build"/suites/gemm/test_gemm_reference_gpu; do
+         "$build"/suites/gemm/test_gemm_reference_gpu "$build"/suites/gemm/test_gemm_kernels; do
   if [[ -x $t ]]; then cp "$t" "$dist/"; fi
 done
 strip "$dist"/* 2>/dev/null || true

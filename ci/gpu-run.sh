@@ -1,16 +1,69 @@
 #!/usr/bin/env bash
-# The GPU suite, on any CUDA machine with the binaries from ci/gpu-build.sh in ${GPU_DIST:-.gpu}:
-# kernel tests on the device, the sweep on the cuda backend gated against golden/sm90, the bench.
-# Logs go to ${OUT:-gpu-out}/.
+# The GPU suite, on any CUDA machine with the binaries from ci/gpu-build.sh in ${GPU_DIST:-.gpu}.
+# Logs go to ${OUT:-gpu-out}/. Steps (all by default; name some to run only those):
+#   tests   every GPU test binary (kernels on the device, the device GEMM reference)
+#   gate    quant and norm on the cuda backend, gated against golden/sm90
+#   golden  hardware golden rows into $OUT/golden (a copy of golden/; never the repository's own):
+#           the cases the gate reported as new (quant, norm), and gemm on cuda and vendor (ci tier)
+#   bench   `ulpgate bench` (bandwidth rows; the GEMM reference beside cuBLASLt) into $OUT/bench.csv
+# Exit 1 when a test or the gate fails; the golden step reports failures in its log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dist=${GPU_DIST:-.gpu}
 out=${OUT:-gpu-out}
+steps=("$@")
+((${#steps[@]})) || steps=(tests gate golden bench)
 mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/device.txt"
+ulpgate=$dist/ulpgate
+device=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
+toolkit="built with CUDA 13 (ci/gpu-build.sh); driver $(nvidia-smi | grep -o 'CUDA Version: [0-9.]*')"
+echo "$device, driver $driver" | tee "$out/device.txt"
 rc=0
-for t in "$dist"/test_*; do
-  "$t" --gtest_brief=1 >"$out/$(basename "$t").log" 2>&1 || { rc=1; echo "FAILED: $t"; tail -20 "$out/$(basename "$t").log"; }
+
+step_tests() {
+  for t in "$dist"/test_*; do
+    local log=$out/$(basename "$t").log t0=$SECONDS
+    if "$t" --gtest_brief=1 >"$log" 2>&1; then echo "ok      $(basename "$t") ($((SECONDS - t0)) s)"
+    else rc=1; echo "FAILED  $(basename "$t")"; tail -20 "$log"; fi
+  done
+}
+
+step_gate() {
+  "$ulpgate" gate --golden golden/sm90 --backend cuda --filter '[nq]*' --allow-new >"$out/gate-sm90.log" 2>&1 || rc=1
+  tail -3 "$out/gate-sm90.log"
+}
+
+update() {  # update NAME ARGS...: golden rows from real hardware into $out/golden
+  local name=$1; shift
+  "$ulpgate" golden update --arch sm90 --root "$out/golden" --hardware --device "$device" --driver "$driver" --toolkit "$toolkit" "$@" \
+    >"$out/golden-$name.log" 2>&1 || echo "golden update $name: exit $?"
+  grep -E '^(FAIL|skipped|wrote)' "$out/golden-$name.log" | head -40
+}
+
+step_golden() {
+  rm -rf "$out/golden" && mkdir -p "$out/golden" && cp -r golden/sm90 "$out/golden/"
+  local id
+  for id in $(awk '$1 == "new" { print $2 }' "$out/gate-sm90.log" 2>/dev/null); do update "new-$(tr -c 'a-z0-9' _ <<<"$id")" --backend cuda --filter "$id"; done
+  update gemm-cuda --backend cuda --filter 'gemm*'
+  update gemm-vendor --backend vendor --filter 'gemm*'
+  # cuBLASLt at DeepSeek-V3's N x K, M = 128 (full tier; the host replays the model: minutes).
+  timeout "${FULL_TIER_SECONDS:-300}" bash -c "$(declare -f update); out=$out ulpgate=$ulpgate device='$device' driver='$driver' toolkit='$toolkit';
+    update gemm-vendor-full --backend vendor --tier full --filter 'gemm*/cublaslt*/128x*'" || echo "full tier: exit $?"
+  # A bundle per failing vendor case, to test hypotheses on the host afterwards.
+  for id in $(awk '$1 == "FAIL" { print $2 }' "$out"/golden-gemm-vendor*.log); do
+    "$ulpgate" repro "$id" --backend vendor --dump "$out/bundles/$(tr -c 'a-zA-Z0-9.' _ <<<"$id")" >/dev/null 2>&1
+  done
+}
+
+step_bench() {
+  "$ulpgate" bench --csv "$out/bench.csv" 2>&1 | tee "$out/bench.log" | tail -20
+}
+
+for s in "${steps[@]}"; do
+  t0=$SECONDS
+  echo "== $s"
+  "step_$s"
+  echo "== $s: $((SECONDS - t0)) s"
 done
-"$dist/ulpgate" "$@" 2>&1 | tee "$out/run.log"
 exit $rc

@@ -1,7 +1,9 @@
 // `ulpgate bench`: the quantization and RMSNorm kernels' effective bandwidth on a CUDA device, as
 // a fraction of the device's copy bandwidth measured in the same run (issue 4, "Performance";
-// issue 5 adds the norm rows). A benchmark result, not a test: exit 1 when a row misses its
-// target; exit 3 without CUDA support or device.
+// issue 5 adds the norm rows); the GEMM reference's exact ideal + comparison and its sm90 model
+// replay against time targets, beside the kernel under test (cuBLASLt) timed on the same shape in
+// the same run (issue 14). A benchmark result, not a test: exit 1 when a row misses its target;
+// exit 3 without CUDA support or device.
 #include <fnmatch.h>
 
 #include <cstdio>
@@ -12,12 +14,16 @@
 #include <vector>
 
 #include "harness/cli/command.hpp"
+#include "harness/gemm/gemm_case.hpp"
 #include "harness/quant/quant_case.hpp"
 #include "kernels/norm/norm_plan.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_plan.hpp"
+#include "reference/gemm/model.hpp"
 #include "reference/norm/profile.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/gemm/cublaslt.hpp"
+#include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/norm/norm_bench.hpp"
 #include "kernels/quant/quant_bench.hpp"
 #endif
@@ -68,6 +74,23 @@ constexpr NormBenchCase kNormBenchCases[] = {
      quant::Layout::ue8m0_packed, 0.85},
 };
 
+// GEMM rows: the reference's exact ideal + comparison and its replay of the sm90 model of the
+// case's profile, with time targets (issue 14), and the kernel under test on the same shape.
+struct GemmBenchCase {
+  const char* id;
+  double ideal_compare_target_ms, replay_target_ms;
+};
+constexpr GemmBenchCase kGemmBenchCases[] = {
+    {"gemm.block/cublaslt/e4m3fn.e4m3fn/bf16/8192x8192x8192/normal/s1", 50, 1000},
+};
+
+std::vector<std::pair<GemmBenchCase, gemm::Spec>> plan_gemm_cases(const std::string& filter) {
+  std::vector<std::pair<GemmBenchCase, gemm::Spec>> out;
+  for (const GemmBenchCase& b : kGemmBenchCases)
+    if (fnmatch(filter.c_str(), b.id, 0) == 0) out.push_back({b, gemm::Case::parse(b.id).spec});
+  return out;
+}
+
 struct PlannedNorm {
   std::string id;
   double target;
@@ -117,10 +140,16 @@ std::vector<Planned> plan_cases(const std::string& filter) {
   return out;
 }
 
-// Both kinds of rows; at least one must match.
-std::pair<std::vector<Planned>, std::vector<PlannedNorm>> plan_all(const std::string& filter) {
-  auto planned = std::make_pair(plan_cases(filter), plan_norm_cases(filter));
-  if (planned.first.empty() && planned.second.empty())
+struct PlannedAll {
+  std::vector<Planned> quant;
+  std::vector<PlannedNorm> norm;
+  std::vector<std::pair<GemmBenchCase, gemm::Spec>> gemm;
+};
+
+// Every kind of row; at least one must match.
+PlannedAll plan_all(const std::string& filter) {
+  PlannedAll planned{plan_cases(filter), plan_norm_cases(filter), plan_gemm_cases(filter)};
+  if (planned.quant.empty() && planned.norm.empty() && planned.gemm.empty())
     throw UsageError("bench: no bench case matches --filter '" + filter + "'");
   return planned;
 }
@@ -129,12 +158,22 @@ std::pair<std::vector<Planned>, std::vector<PlannedNorm>> plan_all(const std::st
 constexpr std::size_t kCopyBytes = std::size_t(1) << 30;  // 1 GiB each way: far above L2
 constexpr const char* kCopyId = "copy.d2d/1GiB";
 
+// A bandwidth row (gbps, pct_copy, target_pct) or a time row (target_us; x_kernel: its time over
+// the kernel under test's on the same shape). Negative: not applicable; target_pct and target_us
+// both negative: a reference row without a target (the copy, the kernel under test).
 struct Row {
   std::string id;
   std::size_t bytes;
-  double median_us, min_us, gbps, pct_copy, target_pct;  // target_pct < 0: no target (the copy)
+  double median_us, min_us, gbps, pct_copy, target_pct;
   bool pass;
+  double target_us = -1, x_kernel = -1;
+  bool has_target() const { return target_pct >= 0 || target_us >= 0; }
 };
+
+// A time row against its target.
+Row time_row(std::string id, double median_us, double target_us, double kernel_us) {
+  return {std::move(id), 0, median_us, -1, -1, -1, -1, median_us <= target_us, target_us, median_us / kernel_us};
+}
 
 double gbps(std::size_t bytes, double us) { return double(bytes) / (us * 1e3); }  // GB = 1e9 B
 
@@ -151,15 +190,25 @@ std::string today() {
   return buf;
 }
 
-const char* result_name(const Row& r) { return r.target_pct < 0 ? "ref" : r.pass ? "pass" : "FAIL"; }
+const char* result_name(const Row& r) { return !r.has_target() ? "ref" : r.pass ? "pass" : "FAIL"; }
+
+// A value with `decimals`, or `none` where it does not apply (negative).
+std::string cell(double v, int decimals, const char* none = "-") { return v < 0 ? none : fixed(v, decimals); }
+
+std::string target_text(const Row& r) {
+  if (r.target_pct >= 0) return fixed(r.target_pct, 0) + "%";
+  if (r.target_us >= 0) return fixed(r.target_us / 1e3, 0) + " ms";
+  return "-";
+}
 
 void print_table(const std::vector<Row>& rows) {
-  std::printf("%-72s %12s %10s %10s %9s %7s %7s  %s\n", "case", "bytes moved", "median us", "min us", "GB/s",
-              "% copy", "target", "result");
+  std::printf("%-76s %12s %10s %10s %9s %7s %8s %9s  %s\n", "case", "bytes moved", "median us", "min us", "GB/s",
+              "% copy", "target", "x kernel", "result");
   for (const Row& r : rows)
-    std::printf("%-72s %12zu %10.1f %10.1f %9.1f %6.1f%% %7s  %s\n", r.id.c_str(), r.bytes, r.median_us, r.min_us,
-                r.gbps, r.pct_copy, r.target_pct < 0 ? "-" : (fixed(r.target_pct, 0) + "%").c_str(),
-                result_name(r));
+    std::printf("%-76s %12s %10.1f %10s %9s %7s %8s %9s  %s\n", r.id.c_str(), r.bytes ? std::to_string(r.bytes).c_str() : "-",
+                r.median_us, cell(r.min_us, 1).c_str(), cell(r.gbps, 1).c_str(),
+                r.pct_copy < 0 ? "-" : (fixed(r.pct_copy, 1) + "%").c_str(), target_text(r).c_str(),
+                cell(r.x_kernel, 1).c_str(), result_name(r));
 }
 
 // The same table as CSV, under a provenance header like the golden files'.
@@ -168,7 +217,8 @@ void write_csv(const std::string& path, const quant_kernels::BenchDevice& dev, i
   std::ofstream f(path);
   if (!f) throw std::runtime_error("bench: cannot open " + path + " for writing");
   f << "# ulpgate bench: effective bandwidth = (bytes read + bytes written) / median kernel time;"
-       " GB = 1e9 bytes; % copy = of the D2D copy measured in the same run\n"
+       " GB = 1e9 bytes; % copy = of the D2D copy measured in the same run; time rows: target_ms,"
+       " x_kernel = the row's time over the kernel under test's on the same shape in the same run\n"
     << "# arch=sm" << dev.sm_major << dev.sm_minor << "\n"
     << "# source=hardware\n"
     << "# device=" << dev.name << "\n"
@@ -178,17 +228,33 @@ void write_csv(const std::string& path, const quant_kernels::BenchDevice& dev, i
     << "# commit=" << ULPGATE_COMMIT << "\n"
     << "# date=" << today() << "\n"
     << "# reps=" << reps << "\n"
-    << "case_id,bytes,median_us,min_us,gbps,pct_copy,target_pct,result\n";
+    << "case_id,bytes,median_us,min_us,gbps,pct_copy,target_pct,target_ms,x_kernel,result\n";
   for (const Row& r : rows)
-    f << r.id << "," << r.bytes << "," << fixed(r.median_us, 2) << "," << fixed(r.min_us, 2) << ","
-      << fixed(r.gbps, 1) << "," << fixed(r.pct_copy, 1) << "," << (r.target_pct < 0 ? "" : fixed(r.target_pct, 0))
-      << "," << result_name(r) << "\n";
+    f << r.id << "," << (r.bytes ? std::to_string(r.bytes) : "") << "," << fixed(r.median_us, 2) << ","
+      << cell(r.min_us, 2, "") << "," << cell(r.gbps, 1, "") << "," << cell(r.pct_copy, 1, "") << ","
+      << cell(r.target_pct, 0, "") << "," << cell(r.target_us < 0 ? -1 : r.target_us / 1e3, 0, "") << ","
+      << cell(r.x_kernel, 1, "") << "," << result_name(r) << "\n";
   f.close();
   if (!f) throw std::runtime_error("bench: writing " + path + " failed");
 }
 
+// The kernel under test on the case's shape, then the reference's ideal + comparison and replay.
+void gemm_rows(const GemmBenchCase& b, const gemm::Spec& spec, int reps, std::vector<Row>& rows) {
+  const gemm_kernels::CublasLtTiming k = gemm_kernels::time_cublaslt(spec, reps);
+  std::printf("%s: cuBLASLt ran %s\n", b.id, k.run.algorithm.c_str());
+  rows.push_back({b.id, 0, k.timing.median_us, k.timing.min_us, -1, -1, -1, true});
+  const gemm_kernels::ReferenceTimings t = gemm_kernels::bench_reference_gpu(spec, gemm::model(k.run.model), std::min(reps, 10));
+  const double kernel_us = k.timing.median_us;
+  rows.push_back(time_row(std::string("reference.ideal+compare:") + b.id, t.ideal_compare_ms * 1e3,
+                          b.ideal_compare_target_ms * 1e3, kernel_us));
+  rows.push_back(time_row(std::string("reference.replay-") + k.run.model + ":" + b.id, t.replay_ms * 1e3,
+                          b.replay_target_ms * 1e3, kernel_us));
+  std::printf("%s: ideal %.2f ms, comparison %.2f ms, %lld elements resolved on the host\n", b.id, t.ideal_ms,
+              t.compare_ms, (long long)t.host_resolved);
+}
+
 int run_bench(const std::string& filter, const std::string& csv, int reps) {
-  const auto [cases, norm_cases] = plan_all(filter);
+  const auto [cases, norm_cases, gemm_cases] = plan_all(filter);
   if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
     std::fprintf(stderr, "ulpgate bench: no CUDA device to benchmark on: %s\n", why.c_str());
     return kInfra;
@@ -220,6 +286,8 @@ int run_bench(const std::string& filter, const std::string& csv, int reps) {
     all_pass = all_pass && pass;
     rows.push_back({c.id, moved, t.median_us, t.min_us, bw, pct, 100.0 * c.target, pass});
   }
+  for (const auto& [b, spec] : gemm_cases) gemm_rows(b, spec, reps, rows);
+  for (const Row& r : rows) all_pass = all_pass && (r.pass || !r.has_target());
   print_table(rows);
   if (!csv.empty()) {
     write_csv(csv, dev, reps, rows);
@@ -243,7 +311,9 @@ int run_bench(const std::string& filter, const std::string&, int) {
 void add_bench_commands(CLI::App& app, int& rc) {
   static std::string filter = "*", csv;
   static int reps = 100;
-  auto* bench = app.add_subcommand("bench", "time the quantization and RMSNorm kernels against the device's copy bandwidth (CUDA)");
+  auto* bench = app.add_subcommand(
+      "bench", "time the quantization and RMSNorm kernels against the device's copy bandwidth, and the GEMM reference "
+               "against its time targets beside cuBLASLt (CUDA)");
   bench->add_option("--filter", filter, "glob over the bench case ids");
   bench->add_option("--csv", csv, "also write the table as CSV with a provenance header");
   bench->add_option("--reps", reps, "timed runs per row (median over them)")->check(CLI::Range(50, 100000));

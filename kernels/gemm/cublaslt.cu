@@ -1,11 +1,15 @@
 // cuBLASLt FP8 matmul as a kernel under test (cublaslt.hpp). Host code only; nvcc builds it so that
 // it shares the guarded device buffers of kernels/portable/gpu.hpp.
 //
-// Orientation: cuBLASLt is column-major and FP8 needs the "TN" form. Our A [M, K] row-major is
-// cuBLASLt's A (m x k, transposed, lda = K) and our B [N, K] row-major is its B (k x n, lda = K), as
-// in NVIDIA's LtBlk128x128Fp8Matmul sample; its D is m x n column-major, i.e. our D transposed,
-// which run_cublaslt turns back into row-major. So the profile's A scales (VEC128: (M, K/128)
-// column-major) and B scales (BLK128x128: (K/128, N/128) column-major) go to cuBLASLt's A and B.
+// Orientation: cuBLASLt is column-major and FP8 needs the "TN" form (A transposed, lda = ldb = K).
+// - Tensor and rowwise scaling run as PyTorch's _scaled_mm calls it, where spec/gemm.md's epilogue
+//   orders were measured: cuBLASLt's A is our B, its B our A, so its D (n x m column-major, ldd =
+//   N) is our row-major D. Its A scale is our sb: the epilogue applies it first (rowwise
+//   RN(sa RN(sb acc)), the `cublaslt` row's b_first; measured on the H200 too, where our A as its
+//   A gave sb last and 173 of 512 outputs of 4x128x16384 one ulp off).
+// - Block scaling runs as NVIDIA's LtBlk128x128Fp8Matmul sample: cuBLASLt's A is our A with
+//   VEC128_32F scales ((M, K/128) column-major), its B our B with BLK128x128_32F ((K/128, N/128)
+//   column-major); its D is m x n column-major (ldd = M), transposed back on the host.
 #include <cublasLt.h>
 
 #include <algorithm>
@@ -14,6 +18,7 @@
 
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/portable/gpu.hpp"
+#include "kernels/portable/gpu_bench.cuh"
 
 namespace ulpgate::gemm_kernels {
 namespace {
@@ -111,63 +116,124 @@ std::string cublaslt_problem(const gemm::Spec& spec) {
   if (name != "cublaslt" && name != "cublaslt-fast-accum") return "cuBLASLt runs the cublaslt profiles, not " + std::string(name);
   if (spec.op == gemm::Op::mx) return "cuBLASLt's MXFP8 (VEC32_UE8M0) needs sm100; this backend runs sm90";
   if (spec.ue8m0) return "cuBLASLt's sm90 block scaling takes fp32 scales, not ue8m0";
+  if (spec.k == 0) return "cuBLASLt rejects K = 0 (its heuristic: an unsupported value, measured on the H200)";
   if (spec.k % 16 != 0) return "cuBLASLt FP8 needs K a multiple of 16 (16-byte leading dimensions), got K = " + std::to_string(spec.k);
+  const int64_t d_rows = spec.op == gemm::Op::block ? spec.m : spec.n, out_bytes = spec.out == Format::bf16 ? 2 : 4;
+  if (d_rows * out_bytes % 16 != 0)
+    return std::string("cuBLASLt FP8 needs D's leading dimension (") + (spec.op == gemm::Op::block ? "M" : "N") +
+           ", the block-scaled call stores D column-major) a multiple of 16 bytes, got " + std::to_string(d_rows) +
+           " x " + std::to_string(out_bytes) + " (measured on the H200: no algorithm)";
   return "";
 }
 
-CublasLtRun run_cublaslt(const gemm::Spec& spec, const gemm::Buffers& io) {
-  if (const std::string p = cublaslt_problem(spec); !p.empty()) throw VendorError(p);
-  const size_t out_bytes = spec.out == Format::bf16 ? 2 : 4;
-  if (io.d.size() != size_t(spec.m * spec.n) * out_bytes) throw VendorError("the output buffer does not hold [M, N]");
-  CublasLtRun run;
-  run.model = fast_accum(spec) ? "sm90-fast-accum" : "sm90";
-  if (spec.m == 0 || spec.n == 0) return run;
-  try {
-    gpu::DeviceBytes a(io.a.size()), b(io.b.size()), sa(io.sa.size()), sb(io.sb.size());
-    a.upload(io.a.data()), b.upload(io.b.data()), sa.upload(io.sa.data()), sb.upload(io.sb.data());
-    gpu::DeviceBytes workspace(kWorkspaceBytes);
-    const auto d = gpu::DeviceBytes::output("d", io.d.size());
+namespace {
 
-    MatmulDesc op;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op.h, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    set(op.h, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
-    set(op.h, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+// Whether cuBLASLt's A is our B (the orientation note at the top): D is then our row-major D.
+bool swapped(const gemm::Spec& spec) { return spec.op != gemm::Op::block; }
+
+// One configured cublasLtMatmul: descriptors, the heuristic's algorithm and a workspace, for
+// operands and D already on the device (our A, B, sa, sb; swapped() says which is cuBLASLt's A).
+class Matmul {
+ public:
+  Matmul(const gemm::Spec& spec, const void* sa, const void* sb) : spec_(spec), workspace_(kWorkspaceBytes) {
+    const bool swap = swapped(spec);
+    const int64_t rows = swap ? spec.n : spec.m, cols = swap ? spec.m : spec.n;  // cuBLASLt's m and n
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op_.h, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    set(op_.h, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
+    set(op_.h, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
     const auto [a_mode, b_mode] = scale_modes(spec.op);
-    set(op.h, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, a_mode);
-    set(op.h, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, b_mode);
-    set(op.h, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, static_cast<const void*>(sa.get()));
-    set(op.h, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, static_cast<const void*>(sb.get()));
-    set(op.h, CUBLASLT_MATMUL_DESC_FAST_ACCUM, int8_t(fast_accum(spec)));
-
-    LayoutDesc la, lb, ld;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la.h, data_type(spec.a_format), spec.k, spec.m, spec.k));
-    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb.h, data_type(spec.b_format), spec.k, spec.n, spec.k));
-    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld.h, data_type(spec.out), spec.m, spec.n, spec.m));
-
+    set(op_.h, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, a_mode);
+    set(op_.h, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, b_mode);
+    set(op_.h, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, swap ? sb : sa);
+    set(op_.h, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, swap ? sa : sb);
+    set(op_.h, CUBLASLT_MATMUL_DESC_FAST_ACCUM, int8_t(fast_accum(spec)));
+    const Format a_format = swap ? spec.b_format : spec.a_format, b_format = swap ? spec.a_format : spec.b_format;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a_.h, data_type(a_format), spec.k, rows, spec.k));
+    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b_.h, data_type(b_format), spec.k, cols, spec.k));
+    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d_.h, data_type(spec.out), rows, cols, rows));
     PreferenceDesc pref;
     ULPGATE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.h));
     ULPGATE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.h, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                               &kWorkspaceBytes, sizeof kWorkspaceBytes));
     cublasLtMatmulHeuristicResult_t chosen{};
     int found = 0;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle(), op.h, la.h, lb.h, ld.h, ld.h, pref.h, 1, &chosen, &found));
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle(), op_.h, a_.h, b_.h, d_.h, d_.h, pref.h, 1, &chosen, &found));
     if (found == 0) throw VendorError("cuBLASLt has no algorithm for this problem");
-    run.algorithm = algorithm_text(chosen.algo);
-    run.split_k = config<int32_t>(chosen.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM) > 1 ||
-                  config<uint32_t>(chosen.algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME) != CUBLASLT_REDUCTION_SCHEME_NONE;
+    algo_ = chosen.algo;
+  }
 
+  // Our A and B.
+  void run(const void* a, const void* b, void* d) {
     const float alpha = 1.0f, beta = 0.0f;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmul(handle(), op.h, &alpha, a.get(), la.h, b.get(), lb.h, &beta, d.get(), ld.h,
-                                        d.get(), ld.h, &chosen.algo, workspace.get(), kWorkspaceBytes, nullptr));
+    const bool swap = swapped(spec_);
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmul(handle(), op_.h, &alpha, swap ? b : a, a_.h, swap ? a : b, b_.h, &beta, d, d_.h,
+                                        d, d_.h, &algo_, workspace_.get(), kWorkspaceBytes, nullptr));
+  }
+
+  CublasLtRun described() const {
+    return {fast_accum(spec_) ? "sm90-fast-accum" : "sm90",
+            config<int32_t>(algo_, CUBLASLT_ALGO_CONFIG_SPLITK_NUM) > 1 ||
+                config<uint32_t>(algo_, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME) != CUBLASLT_REDUCTION_SCHEME_NONE,
+            algorithm_text(algo_)};
+  }
+
+ private:
+  const gemm::Spec& spec_;
+  MatmulDesc op_;
+  LayoutDesc a_, b_, d_;
+  cublasLtMatmulAlgo_t algo_{};
+  gpu::DeviceBytes workspace_;
+};
+
+size_t out_bytes(const gemm::Spec& spec) { return spec.out == Format::bf16 ? 2 : 4; }
+
+void check_problem(const gemm::Spec& spec) {
+  if (const std::string p = cublaslt_problem(spec); !p.empty()) throw VendorError(p);
+}
+
+}  // namespace
+
+CublasLtRun run_cublaslt(const gemm::Spec& spec, const gemm::Buffers& io) {
+  check_problem(spec);
+  if (io.d.size() != size_t(spec.m * spec.n) * out_bytes(spec)) throw VendorError("the output buffer does not hold [M, N]");
+  if (spec.m == 0 || spec.n == 0) return {fast_accum(spec) ? "sm90-fast-accum" : "sm90", false, "nothing to run (empty D)"};
+  try {
+    gpu::DeviceBytes a(io.a.size()), b(io.b.size()), sa(io.sa.size()), sb(io.sb.size());
+    a.upload(io.a.data()), b.upload(io.b.data()), sa.upload(io.sa.data()), sb.upload(io.sb.data());
+    const auto d = gpu::DeviceBytes::output("d", io.d.size());
+    Matmul mm(spec, sa.get(), sb.get());
+    mm.run(a.get(), b.get(), d.get());
     gpu::synchronize();
-    std::vector<std::byte> dt(io.d.size());
-    d.download(dt.data());
-    transpose_into(io.d, dt, spec.m, spec.n, out_bytes);
+    if (swapped(spec)) {
+      d.download(io.d.data());
+    } else {
+      std::vector<std::byte> dt(io.d.size());
+      d.download(dt.data());
+      transpose_into(io.d, dt, spec.m, spec.n, out_bytes(spec));
+    }
     gpu::check_guards({&d});
+    return mm.described();
   } catch (const gpu::GpuError& e) {
     throw VendorError(e.what());
   }
-  return run;
+}
+
+CublasLtTiming time_cublaslt(const gemm::Spec& spec, int reps) {
+  check_problem(spec);
+  try {
+    const gemm::Geometry g = gemm::geometry(spec);
+    gpu::DeviceBytes a(size_t(spec.m * spec.k)), b(size_t(spec.n * spec.k)), d(size_t(spec.m * spec.n) * out_bytes(spec));
+    gpu::DeviceBytes sa(size_t(g.sa.m * g.sa.g) * 4), sb(size_t(g.sb.m * g.sb.g) * 4);
+    // Codes 0x38 (1 in e4m3fn, 1/2 in e5m2) and scales 0x3c3c3c3c (about 0.0115): finite, and the
+    // tensor cores' time does not depend on the values.
+    for (auto* t : {&a, &b}) ULPGATE_GPU_CHECK(cudaMemset(t->get(), 0x38, t->size()));
+    for (auto* t : {&sa, &sb}) ULPGATE_GPU_CHECK(cudaMemset(t->get(), 0x3c, t->size()));
+    Matmul mm(spec, sa.get(), sb.get());
+    const quant_kernels::Timing t = gpu_bench::time_runs(reps, [&](int) { mm.run(a.get(), b.get(), d.get()); });
+    return {t, mm.described()};
+  } catch (const gpu::GpuError& e) {
+    throw VendorError(e.what());
+  }
 }
 
 }  // namespace ulpgate::gemm_kernels

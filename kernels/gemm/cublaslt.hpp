@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/quant/quant_bench.hpp"
 #include "reference/gemm/gemm.hpp"
 
 namespace ulpgate::gemm_kernels {
@@ -38,5 +39,13 @@ std::string cublaslt_problem(const gemm::Spec& spec);
 // physical layouts (io), D written row-major into io.d. The output buffer is guarded on the
 // device (guard::OutOfBounds after D is copied out). Throws VendorError.
 CublasLtRun run_cublaslt(const gemm::Spec& spec, const gemm::Buffers& io);
+
+// cublasLtMatmul alone on device operands of the spec's shape (launches only, event-timed:
+// warm-up, then the median of `reps`), with the algorithm the heuristic chose. For `ulpgate bench`.
+struct CublasLtTiming {
+  quant_kernels::Timing timing;
+  CublasLtRun run;
+};
+CublasLtTiming time_cublaslt(const gemm::Spec& spec, int reps);
 
 }  // namespace ulpgate::gemm_kernels

@@ -131,6 +131,7 @@ class DeviceBytes {
 
   template <class T = uint8_t>
   T* get() const { return reinterpret_cast<T*>(base_ + guard_); }
+  std::size_t size() const { return n_; }
   void upload(const void* host) { copy_in(get(), host, n_); }
   void download(void* host) const {
     if (n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(host, get(), n_, ULPGATE_GPU_API(MemcpyDeviceToHost)));
