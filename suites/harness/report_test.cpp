@@ -70,13 +70,16 @@ TEST(ConsoleTable, FailureLinesEndWithTheReproCommand) {
 
 TEST(CsvReport, OneQuotedRowPerCase) {
   std::ostringstream out;
-  write_csv_report(out, std::vector{sample_run()[1], sample_run()[3]});
+  std::vector results{sample_run()[1], sample_run()[3]};
+  results[0].note = "claims sm90 (bit-exact); ran: cuBLASLt 130100 algo 66, split-k 1";
+  write_csv_report(out, results);
   EXPECT_EQ(out.str(),
             "case_id,family,profile,backend,verdict,elements,n_exact,n_within,n_over,n_nonfinite,"
-            "n_nan,max_ulp,digest,wall_s,message\n"
-            "quant.group/b,quant,vllm,host,within-budget,256,251,5,0,0,0,1,0000000000000000,0.25,\n"
+            "n_nan,max_ulp,digest,wall_s,message,note\n"
+            "quant.group/b,quant,vllm,host,within-budget,256,251,5,0,0,0,1,0000000000000000,0.25,,"
+            "\"claims sm90 (bit-exact); ran: cuBLASLt 130100 algo 66, split-k 1\"\n"
             "\"quant.group/d <&\"\"'>\",quant,deepgemm,host,error,256,256,0,0,0,0,0,0000000000000000,"
-            "0.25,\"kernel failed: \"\"launch\"\" <bad>\x01\"\n");
+            "0.25,\"kernel failed: \"\"launch\"\" <bad>\x01\",\n");
 }
 
 TEST(Junit, EscapesEverything) {
