@@ -6,6 +6,7 @@
 #include <list>
 #include <numeric>
 
+#include "harness/core/diagnosis.hpp"
 #include "reference/gemm/layout.hpp"
 
 namespace ulpgate::gemm {
@@ -54,9 +55,9 @@ std::pair<Spec, Operands> rows_of(const Spec& s, const Operands& in, std::span<c
   return {sub, std::move(o)};
 }
 
-// A hypothesis: what the kernel would have read (apply, on a copy of the case's spec and operands)
-// and the model it would have followed.
-struct Hypothesis {
+// A fault's reading: what the kernel would have read (apply, on a copy of the case's spec and
+// operands) and the model it would have followed; weighed as a core Hypothesis (harness/core).
+struct Reading {
   std::string story;
   Verdict verdict;
   const AccumModel* model;
@@ -85,20 +86,11 @@ class Diagnoser {
   Diagnosis run() {
     if (bad_ == 0) return {"", Verdict::over_budget};
     if (std::string tile = shifted_tile(); !tile.empty()) return {tile, Verdict::layout};
-    std::vector<const Hypothesis*> found;
-    const std::vector<Hypothesis> all = hypotheses();
-    for (const Hypothesis& h : all)
-      if (explains(h)) found.push_back(&h);
-    if (found.size() == 1) return {found[0]->story, found[0]->verdict};
-    if (!found.empty()) {
-      std::string story = "candidates (each explains the data): ";
-      bool layout = true;
-      for (size_t i = 0; i < found.size(); ++i) {
-        story += (i ? " | " : "") + found[i]->story;
-        layout = layout && found[i]->verdict == Verdict::layout;
-      }
-      return {story, layout ? Verdict::layout : Verdict::over_budget};
-    }
+    const std::vector<Reading> readings = hypotheses();
+    std::vector<Hypothesis> weighed;
+    for (const Reading& r : readings)
+      weighed.push_back({r.story, "", r.verdict, [this, &r] { return explains(r) ? Fit::full : Fit::none; }});
+    if (const std::optional<ulpgate::Diagnosis> d = weigh(weighed)) return {d->story, d->verdict};
     return {fallback(), Verdict::over_budget};
   }
 
@@ -143,7 +135,7 @@ class Diagnoser {
     return true;
   }
 
-  bool explains(const Hypothesis& h) const {
+  bool explains(const Reading& h) const {
     Spec s = s_;
     Operands x = in_;
     if (h.apply) h.apply(s, x);
@@ -155,8 +147,8 @@ class Diagnoser {
     }
   }
 
-  std::vector<Hypothesis> hypotheses() {
-    std::vector<Hypothesis> h;
+  std::vector<Reading> hypotheses() {
+    std::vector<Reading> h;
     add_models(h);
     add_weights(h);
     for (Which w : {Which::a, Which::b}) add_scale_layouts(h, w);
@@ -165,7 +157,7 @@ class Diagnoser {
     return h;
   }
 
-  void add_models(std::vector<Hypothesis>& h) const {
+  void add_models(std::vector<Reading>& h) const {
     if (e_.budget_only) return;  // any order is allowed: the bound judges
     for (const AccumModel& m : models())
       if (&m != e_.model)
@@ -173,7 +165,7 @@ class Diagnoser {
                      &m, nullptr});
   }
 
-  void add_weights(std::vector<Hypothesis>& h) const {
+  void add_weights(std::vector<Reading>& h) const {
     if (s_.profile->weights == WeightLayout::bpreshuffle)
       h.push_back({"the weights are row-major [N, K], not pre-shuffled, but the kernel reads bpreshuffle 16x32 tiles "
                    "(R14; weight layouts row vs bpreshuffle)",
@@ -185,7 +177,7 @@ class Diagnoser {
   }
 
   // The scale storage read under every other layout that fits in it.
-  void add_scale_layouts(std::vector<Hypothesis>& h, Which w) const {
+  void add_scale_layouts(std::vector<Reading>& h, Which w) const {
     const Layout stored_as = scale_layout(s_, w);
     const quant::ScaleShape shape = scale_shape(s_, w);
     const std::vector<uint8_t>& storage = w == Which::a ? stored_.sa : stored_.sb;
@@ -207,7 +199,7 @@ class Diagnoser {
   }
 
   // fnuz codes read as OCP (each value 2x) or the reverse, for A, B or both.
-  void add_formats(std::vector<Hypothesis>& h) {
+  void add_formats(std::vector<Reading>& h) {
     const Profile* any_pair = &profiles_.emplace_back(*s_.profile);
     profiles_.back().pairs = kAllPairs;
     const auto read_as = [](Format f) {
@@ -234,7 +226,7 @@ class Diagnoser {
   }
 
   // R15: every K-block reads the scales of K-block 0.
-  void add_first_kblock(std::vector<Hypothesis>& h) const {
+  void add_first_kblock(std::vector<Reading>& h) const {
     const Geometry g = geometry(s_);
     if (g.epilogue_scales() || g.kblocks < 2) return;
     const auto first = [](std::vector<float>& s, int64_t blocks) {

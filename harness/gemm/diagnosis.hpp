@@ -23,7 +23,7 @@ namespace ulpgate::gemm {
 
 struct Diagnosis {
   std::string story;  // what explains the data, or that nothing tried does
-  Verdict verdict;    // layout for layout stories, over-budget otherwise
+  Verdict verdict;    // layout for layout stories, over-budget otherwise (the worst of equal candidates)
 };
 
 // got: the observed output bits; marks: the comparison's bad elements.
