@@ -125,8 +125,9 @@ class VendorBackend : public Backend {
   std::string declines(const norm::Spec&) const override { return "no vendor RMSNorm kernels"; }
   std::string declines(const gemm::Spec& spec) const override { return gemm_kernels::cublaslt_problem(spec); }
 
+  // Never reached: run_case asks declines() first.
   void quant(const quant::Spec& spec, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
-    throw NotSupported(name() + " does not run this case: " + declines(spec));
+    require_supported(*this, spec);
   }
 
   GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {

@@ -6,6 +6,7 @@
 // exit 3 without CUDA support or device.
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -270,24 +271,19 @@ int run_bench(const std::string& filter, const std::string& csv, int reps) {
               copy_gbps, copy.median_us);
 
   std::vector<Row> rows{{kCopyId, 2 * kCopyBytes, copy.median_us, copy.min_us, copy_gbps, 100.0, -1, true}};
-  bool all_pass = true;
-  for (const Planned& c : cases) {
-    const quant_kernels::Timing t = quant_kernels::time_quant_gpu(c.plan, c.x_bytes, c.codes_bytes, c.scale_bytes, reps);
-    const double bw = gbps(c.moved(), t.median_us), pct = 100.0 * bw / copy_gbps;
-    const bool pass = pct >= 100.0 * c.target;
-    all_pass = all_pass && pass;
-    rows.push_back({c.id, c.moved(), t.median_us, t.min_us, bw, pct, 100.0 * c.target, pass});
-  }
-  for (const PlannedNorm& c : norm_cases) {
-    const quant_kernels::Timing t = norm_kernels::time_norm_gpu(c.plan, c.sizes, reps);
-    const std::size_t moved = norm_kernels::bytes_moved(c.sizes);
+  // A kernel's bandwidth as a fraction of the copy's, against its target fraction.
+  const auto bandwidth_row = [&](const std::string& id, std::size_t moved, const quant_kernels::Timing& t, double target) {
     const double bw = gbps(moved, t.median_us), pct = 100.0 * bw / copy_gbps;
-    const bool pass = pct >= 100.0 * c.target;
-    all_pass = all_pass && pass;
-    rows.push_back({c.id, moved, t.median_us, t.min_us, bw, pct, 100.0 * c.target, pass});
-  }
+    return Row{id, moved, t.median_us, t.min_us, bw, pct, 100.0 * target, pct >= 100.0 * target};
+  };
+  for (const Planned& c : cases)
+    rows.push_back(bandwidth_row(
+        c.id, c.moved(), quant_kernels::time_quant_gpu(c.plan, c.x_bytes, c.codes_bytes, c.scale_bytes, reps), c.target));
+  for (const PlannedNorm& c : norm_cases)
+    rows.push_back(bandwidth_row(c.id, norm_kernels::bytes_moved(c.sizes), norm_kernels::time_norm_gpu(c.plan, c.sizes, reps),
+                                 c.target));
   for (const auto& [b, spec] : gemm_cases) gemm_rows(b, spec, reps, rows);
-  for (const Row& r : rows) all_pass = all_pass && (r.pass || !r.has_target());
+  const bool all_pass = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass || !r.has_target(); });
   print_table(rows);
   if (!csv.empty()) {
     write_csv(csv, dev, reps, rows);

@@ -76,6 +76,14 @@ std::pair<int32_t, int32_t> scale_modes(gemm::Op op) {
 
 bool fast_accum(const gemm::Spec& spec) { return spec.profile->promote_k == 0; }
 
+size_t out_bytes(const gemm::Spec& spec) { return spec.out == Format::bf16 ? 2 : 4; }
+
+// Whether cuBLASLt's A is our B (the orientation note at the top): D is then our row-major D.
+bool swapped(const gemm::Spec& spec) { return spec.op != gemm::Op::block; }
+
+// The sm90 model (spec/gemm.md) the mode follows.
+const char* model_name(const gemm::Spec& spec) { return fast_accum(spec) ? "sm90-fast-accum" : "sm90"; }
+
 template <class T>
 void set(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr, const T& value) {
   ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d, attr, &value, sizeof value));
@@ -118,18 +126,15 @@ std::string cublaslt_problem(const gemm::Spec& spec) {
   if (spec.ue8m0) return "cuBLASLt's sm90 block scaling takes fp32 scales, not ue8m0";
   if (spec.k == 0) return "cuBLASLt rejects K = 0 (its heuristic: an unsupported value, measured on the H200)";
   if (spec.k % 16 != 0) return "cuBLASLt FP8 needs K a multiple of 16 (16-byte leading dimensions), got K = " + std::to_string(spec.k);
-  const int64_t d_rows = spec.op == gemm::Op::block ? spec.m : spec.n, out_bytes = spec.out == Format::bf16 ? 2 : 4;
-  if (d_rows * out_bytes % 16 != 0)
-    return std::string("cuBLASLt FP8 needs D's leading dimension (") + (spec.op == gemm::Op::block ? "M" : "N") +
-           ", the block-scaled call stores D column-major) a multiple of 16 bytes, got " + std::to_string(d_rows) +
-           " x " + std::to_string(out_bytes) + " (measured on the H200: no algorithm)";
+  const int64_t ld = swapped(spec) ? spec.n : spec.m;
+  if (ld * int64_t(out_bytes(spec)) % 16 != 0)
+    return std::string("cuBLASLt FP8 needs D's leading dimension a multiple of 16 bytes, got ") +
+           (swapped(spec) ? "N = " : "M = ") + std::to_string(ld) + " outputs of " + std::to_string(out_bytes(spec)) +
+           " bytes (measured on the H200: no algorithm)";
   return "";
 }
 
 namespace {
-
-// Whether cuBLASLt's A is our B (the orientation note at the top): D is then our row-major D.
-bool swapped(const gemm::Spec& spec) { return spec.op != gemm::Op::block; }
 
 // One configured cublasLtMatmul: descriptors, the heuristic's algorithm and a workspace, for
 // operands and D already on the device (our A, B, sa, sb; swapped() says which is cuBLASLt's A).
@@ -171,7 +176,7 @@ class Matmul {
   }
 
   CublasLtRun described() const {
-    return {fast_accum(spec_) ? "sm90-fast-accum" : "sm90",
+    return {model_name(spec_),
             config<int32_t>(algo_, CUBLASLT_ALGO_CONFIG_SPLITK_NUM) > 1 ||
                 config<uint32_t>(algo_, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME) != CUBLASLT_REDUCTION_SCHEME_NONE,
             algorithm_text(algo_)};
@@ -185,7 +190,6 @@ class Matmul {
   gpu::DeviceBytes workspace_;
 };
 
-size_t out_bytes(const gemm::Spec& spec) { return spec.out == Format::bf16 ? 2 : 4; }
 
 void check_problem(const gemm::Spec& spec) {
   if (const std::string p = cublaslt_problem(spec); !p.empty()) throw VendorError(p);
@@ -196,7 +200,7 @@ void check_problem(const gemm::Spec& spec) {
 CublasLtRun run_cublaslt(const gemm::Spec& spec, const gemm::Buffers& io) {
   check_problem(spec);
   if (io.d.size() != size_t(spec.m * spec.n) * out_bytes(spec)) throw VendorError("the output buffer does not hold [M, N]");
-  if (spec.m == 0 || spec.n == 0) return {fast_accum(spec) ? "sm90-fast-accum" : "sm90", false, "nothing to run (empty D)"};
+  if (spec.m == 0 || spec.n == 0) return {model_name(spec), false, "nothing to run (empty D)"};
   try {
     gpu::DeviceBytes a(io.a.size()), b(io.b.size()), sa(io.sa.size()), sb(io.sb.size());
     a.upload(io.a.data()), b.upload(io.b.data()), sa.upload(io.sa.data()), sb.upload(io.sb.data());

@@ -6,6 +6,7 @@
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/cli/sweep.hpp"
 #include "harness/core/family.hpp"
+#include "suites/harness/usage_error.hpp"
 
 namespace ulpgate {
 namespace {
@@ -60,22 +61,15 @@ TEST(Decline, TheSweepSkipsDeclinedCasesAndCountsThemByReason) {
 }
 
 TEST(Decline, ASelectionDeclinedEntirelyIsAnError) {
-  try {
-    cli::sweep(selection("gemm.tensor/cublaslt-fast-accum/e4m3fn.e5m2/*"));
-    FAIL() << "a sweep that ran nothing returned";
-  } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "no selected case runs on the no-e5m2-b backend (--filter selects what it runs)");
-  }
+  EXPECT_EQ(usage_error([] { cli::sweep(selection("gemm.tensor/cublaslt-fast-accum/e4m3fn.e5m2/*")); }),
+            "no selected case runs on the no-e5m2-b backend (--filter selects what it runs)");
 }
 
 TEST(Decline, ADeclinedCaseAskedForByNameIsBadUsage) {
   NoE5m2B backend;
-  try {
-    run_case("gemm.tensor/cublaslt-fast-accum/e4m3fn.e5m2/fp32/19x160x672/normal/s1", backend, nullptr);
-    FAIL() << "a declined case ran";
-  } catch (const NotSupported& e) {
-    EXPECT_STREQ(e.what(), kReason);
-  }
+  const auto run = [&] { run_case("gemm.tensor/cublaslt-fast-accum/e4m3fn.e5m2/fp32/19x160x672/normal/s1", backend, nullptr); };
+  EXPECT_THROW(run(), NotSupported);
+  EXPECT_EQ(usage_error(run), kReason);
 }
 
 }  // namespace
