@@ -21,6 +21,11 @@
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
 //               aligned, bytes a multiple of 16); changes no value, does nothing off sm_90
+//   flags       dev::store_flag(uint32_t* p, v): a release store at system scope;
+//               dev::wait_flag(const uint32_t* p, v): spins until *p == v (acquire loads at system
+//               scope): the signals between the ranks of an all-reduce (peers' memory, other GPUs).
+//               On the host the waiting thread suspends until the flag holds v, and store_flag
+//               also works outside a launch (a thread standing in for another process)
 //
 // Writing a kernel: a functor whose operator() is ULPGATE_DEVICE. Template only on what the
 // hardware needs at compile time (warp size, element type); the rest is runtime data.
@@ -54,7 +59,13 @@
 //   W lanes; every lane of the caller's group must call it, at the same call site. Lanes outside
 //   the block (a partial last warp) do not exist, so a group must lie inside the block. A call site
 //   is where dev::* is called: warp ops inside a shared helper share the helper's site.
-// - load16/store16 need 16-byte aligned addresses.
+// - load16/store16 need 16-byte aligned addresses. In a world launch (host_simt::launch_world,
+//   the ranks of an all-reduce) they must not touch a peer rank's registered region after every
+//   block of that rank exited: only a barrier before the owner returns orders such an access.
+// - dev::wait_flag must be satisfied by a dev::store_flag of the same launch's blocks (a world
+//   launch: of any rank's) or, with WorldOptions::patience, of another process. Blocks of one
+//   host_simt::launch are not co-resident (a worker runs one block at a time), so there a wait
+//   that only another block could satisfy is reported as a deadlock.
 // A violation is a host_simt::KernelError naming the block, the threads and the operation, never
 // a hang. (The host backend takes the call site as a defaulted std::source_location argument.)
 //
@@ -139,6 +150,7 @@ struct ThreadState {
   unsigned rank;  // linear thread index in the block
   int warp_size;
   const Arch* arch;
+  unsigned world_rank;  // the launching rank in a world launch; 0 in a plain launch
 };
 
 extern thread_local constinit ThreadState* t_current;
@@ -148,7 +160,11 @@ uint64_t warp_exchange(WarpOp op, uint64_t value, int operand, int width,
                        const std::source_location& site);
 void* static_shared(const void* tag, std::size_t bytes);
 void* dynamic_shared();
-void check_aligned16(const void* p, const char* what);
+// load16/store16: the address is 16-byte aligned and, in a world launch, not in a released peer
+// region.
+void check_vector_access(const void* p, const char* what);
+void store_flag(uint32_t* p, uint32_t v);
+void wait_flag(const uint32_t* p, uint32_t v, const std::source_location& site);
 
 }  // namespace host_simt
 #endif
@@ -229,6 +245,27 @@ ULPGATE_DEVICE T* dynamic_shared() {
   return reinterpret_cast<T*>(ulpgate_dynamic_smem);
 }
 #define ULPGATE_SHARED(T, name, N) __shared__ T name[N]
+
+// Flags between GPUs (peer memory over NVLink / xGMI): release/acquire at system scope, so the
+// data written before store_flag is visible to whoever sees the flag.
+ULPGATE_DEVICE void store_flag(uint32_t* p, uint32_t v) {
+#if defined(__CUDACC__)
+  asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");  // sm_70+
+#else
+  __hip_atomic_store(p, v, __ATOMIC_RELEASE, __HIP_MEMORY_SCOPE_SYSTEM);
+#endif
+}
+ULPGATE_DEVICE void wait_flag(const uint32_t* p, uint32_t v) {
+#if defined(__CUDACC__)
+  uint32_t seen;
+  do {
+    asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(seen) : "l"(p) : "memory");  // sm_70+
+  } while (seen != v);
+#else
+  while (__hip_atomic_load(p, __ATOMIC_ACQUIRE, __HIP_MEMORY_SCOPE_SYSTEM) != v) {
+  }
+#endif
+}
 
 template <class T>
 ULPGATE_DEVICE Pack16<T> load16(const T* p) {
@@ -378,6 +415,10 @@ inline bool any(bool pred, int width, ULPGATE_SITE) { return ballot(pred, width,
 inline bool all(bool pred, int width, ULPGATE_SITE) {
   return ballot(pred, width, site) == (width >= 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1);
 }
+
+inline void store_flag(uint32_t* p, uint32_t v) { host_simt::store_flag(p, v); }
+// The waiting thread suspends; the emulator resumes it once the flag holds v.
+inline void wait_flag(const uint32_t* p, uint32_t v, ULPGATE_SITE) { host_simt::wait_flag(p, v, site); }
 #undef ULPGATE_SITE
 
 template <class T>
@@ -390,14 +431,14 @@ inline T* dynamic_shared() { return static_cast<T*>(host_simt::dynamic_shared())
 
 template <class T>
 inline Pack16<T> load16(const T* p) {
-  host_simt::check_aligned16(p, "load16");
+  host_simt::check_vector_access(p, "load16");
   Pack16<T> r;
   std::memcpy(&r, p, 16);
   return r;
 }
 template <class T>
 inline void store16(T* p, const Pack16<T>& v) {
-  host_simt::check_aligned16(p, "store16");
+  host_simt::check_vector_access(p, "store16");
   std::memcpy(p, &v, 16);
 }
 
