@@ -752,7 +752,8 @@ class World {
         std::span<const void* const> kernels, const WorldOptions& options)
       : options_(options), grid_(cfg.grid.count()), live_blocks_(kernels.size(), grid_),
         rank_exited_(kernels.size(), false) {
-    for (unsigned r = 0; r < kernels.size(); ++r) ranks_.push_back({&arch, cfg, body, kernels[r], r});
+    for (unsigned r = 0; r < kernels.size(); ++r)
+      ranks_.push_back({&arch, cfg, body, kernels[r], r});
   }
 
   LaunchStats run() {
