@@ -6,6 +6,9 @@
 #   golden  hardware golden rows into $OUT/golden (a copy of golden/; never the repository's own):
 #           the cases the gate reported as new (quant, norm), and gemm on cuda and vendor (ci tier)
 #   bench   `ulpgate bench` (bandwidth rows; the GEMM reference beside cuBLASLt) into $OUT/bench.csv
+#   allreduce  (several GPUs) the custom kernels (cuda) and NCCL (vendor) on every world size the
+#           machine has: hardware golden rows into $OUT/golden, and the all-reduce bench table
+#           (custom vs NCCL, 16 B to 1 GiB) into $OUT/allreduce-bench.csv
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +57,16 @@ step_golden() {
   for id in $(awk '$1 == "FAIL" { print $2 }' "$out"/golden-gemm-vendor*.log); do
     "$ulpgate" repro "$id" --backend vendor --dump "$out/bundles/$(tr -c 'a-zA-Z0-9.' _ <<<"$id")" >/dev/null 2>&1
   done
+}
+
+step_allreduce() {
+  local n worlds=() w
+  n=$(nvidia-smi -L | wc -l)
+  for w in 2 4 6 8; do if ((w <= n)); then worlds+=("$w"); fi; done
+  [[ -d $out/golden/sm90 ]] || { mkdir -p "$out/golden" && cp -r golden/sm90 "$out/golden/"; }
+  update allreduce-cuda --backend cuda --filter 'allreduce*'
+  update allreduce-vendor --backend vendor --filter 'allreduce*'
+  "$ulpgate" bench --allreduce "${worlds[@]}" --csv "$out/allreduce-bench.csv" 2>&1 | tee "$out/allreduce-bench.log" | tail -80
 }
 
 step_bench() {

@@ -1,11 +1,13 @@
 #include "harness/backends/kernel_backends.hpp"
 
 #include "harness/core/backend.hpp"
+#include "kernels/allreduce/allreduce_host.hpp"
 #include "kernels/gemm/gemm_host.hpp"
 #include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_host.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/allreduce/allreduce_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/gemm/gemm_gpu.hpp"
 #include "kernels/norm/norm_gpu.hpp"
@@ -38,6 +40,11 @@ std::string describe(const gemm::Spec& s) {
          std::to_string(s.k);
 }
 
+std::string describe(const allreduce::Spec& s) {
+  return "allreduce/" + std::string(s.variant->name) + "/" + std::string(format_name(s.dtype)) + "/w" +
+         std::to_string(s.world) + "/" + std::to_string(s.bytes()) + " bytes";
+}
+
 // Runs a kernel: a case it cannot run, a failed kernel or a launch the emulator rejects becomes a
 // BackendError naming the case (the verdict `error`).
 template <class Fn>
@@ -51,8 +58,14 @@ auto kernel_call(const std::string& what, Fn fn) -> decltype(fn()) {
     throw fail(e);
   } catch (const gemm_kernels::GemmError& e) {
     throw fail(e);
+  } catch (const allreduce_kernels::AllreduceError& e) {  // an input the kernel does not take
+    throw Refused(std::string(e.what()) + " [" + what + "]");
   } catch (const host_simt::KernelError& e) {
     throw fail(e);
+#if defined(ULPGATE_HAVE_CUDA)
+  } catch (const allreduce_kernels::GpuWorldError& e) {
+    throw fail(e);
+#endif
   } catch (const std::invalid_argument& e) {  // a launch configuration the emulator rejects
     throw fail(e);
   }
@@ -83,11 +96,29 @@ class HostBackend : public Backend {
     return gemm_claim("the host-SIMT emulator (" + std::string(arch_.name) + ")");
   }
 
+  std::string declines(const allreduce::Spec& spec) const override {
+    return spec.variant->order == allreduce::Order::per_hop ? "NCCL runs on GPUs only (the vendor backend)" : "";
+  }
+
+  AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {
+    const allreduce::Order ran =
+        kernel_call(describe(spec), [&] { return allreduce_kernels::run_allreduce_host(arch_, spec, io, world_); });
+    return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") +
+                     " custom kernel, the world's ranks as one host-SIMT world launch (" + std::string(arch_.name) + ")"};
+  }
+
  private:
   const Arch& arch_;
+  allreduce_kernels::HostWorld world_;
 };
 
 #if defined(ULPGATE_HAVE_CUDA)
+// A world larger than the GPUs present is declined (counted as skipped in a sweep).
+std::string world_problem(const allreduce::Spec& spec) {
+  const int gpus = allreduce_kernels::gpu_count();
+  return spec.world > gpus ? "a world of " + std::to_string(spec.world) + " ranks needs as many GPUs (" + std::to_string(gpus) + " here)" : "";
+}
+
 class CudaBackend : public Backend {
  public:
   std::string name() const override { return "cuda@sm90"; }
@@ -113,6 +144,20 @@ class CudaBackend : public Backend {
     });
     return gemm_claim("CUDA sm90");
   }
+
+  std::string declines(const allreduce::Spec& spec) const override {
+    if (spec.variant->order == allreduce::Order::per_hop) return "NCCL runs on the vendor backend";
+    return world_problem(spec);
+  }
+
+  AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {
+    const allreduce::Order ran = kernel_call(describe(spec), [&] { return world_.custom(spec, io); });
+    return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") + " custom kernel on " +
+                     std::to_string(spec.world) + " GPUs (one process, P2P)"};
+  }
+
+ private:
+  allreduce_kernels::GpuWorld world_;
 };
 
 // The vendor library under test: cuBLASLt's FP8 matmul (kernels/gemm/cublaslt.hpp). It runs the
@@ -124,6 +169,14 @@ class VendorBackend : public Backend {
   std::string declines(const quant::Spec&) const override { return "no vendor quantization kernels"; }
   std::string declines(const norm::Spec&) const override { return "no vendor RMSNorm kernels"; }
   std::string declines(const gemm::Spec& spec) const override { return gemm_kernels::cublaslt_problem(spec); }
+  std::string declines(const allreduce::Spec& spec) const override {
+    if (spec.variant->order != allreduce::Order::per_hop) return "the vendor backend runs NCCL's all-reduce only";
+    return world_problem(spec);
+  }
+
+  AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {
+    return {allreduce::Order::per_hop, kernel_call(describe(spec), [&] { return world_.nccl(spec, io); })};
+  }
 
   // Never reached: run_case asks declines() first.
   void quant(const quant::Spec& spec, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
@@ -139,6 +192,9 @@ class VendorBackend : public Backend {
       throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
     }
   }
+
+ private:
+  allreduce_kernels::GpuWorld world_;
 };
 
 void require_device(std::string_view backend, std::string_view arch) {

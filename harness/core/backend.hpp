@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/allreduce/allreduce.hpp"
 #include "reference/gemm/gemm.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
@@ -38,6 +39,21 @@ struct GemmClaim {
   std::string ran;
 };
 
+// The kernel refused its input, naming the rule (a view that is not weakly contiguous, a size it
+// does not take): a pass where the case's spec allows the refusal (allreduce::Spec::may_refuse),
+// the verdict `error` elsewhere.
+struct Refused : BackendError {
+  using BackendError::BackendError;
+};
+
+// What an all-reduce says it ran: the order its sums follow (rank_order or rotated: fp32, rounded
+// once; per_hop: rounded to the element type at every hop, in an order it does not state) and
+// free text on what ran (kernel, algorithm, protocol), reported with the case.
+struct AllreduceClaim {
+  allreduce::Order order = allreduce::Order::per_hop;
+  std::string ran;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -47,6 +63,7 @@ class Backend {
   virtual std::string declines(const quant::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const norm::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const gemm::Spec& spec) const { return (void)spec, ""; }
+  virtual std::string declines(const allreduce::Spec& spec) const { return (void)spec, ""; }
   // Quantizes x (raw elements of dtype `input`) into codes [M*K] and scale storage (spec.layout).
   virtual void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x,
                      std::span<uint8_t> codes, std::span<uint8_t> scales) = 0;
@@ -61,6 +78,14 @@ class Backend {
   virtual GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) {
     (void)spec, (void)io;
     throw BackendError(name() + " has no GEMM kernels");
+  }
+  // Runs an all-reduce over a world of spec.world ranks: io[r] holds rank r's input and output
+  // storage (allreduce::RankBuffers); afterwards every rank's output view holds the sum of all
+  // ranks' input views. Throws Refused for an input it does not take. Backends without all-reduce
+  // keep this default, which reports the case as `error`.
+  virtual AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
+    (void)spec, (void)io;
+    throw BackendError(name() + " has no all-reduce");
   }
 };
 

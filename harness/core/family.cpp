@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 
+#include "harness/allreduce/run_case.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "harness/golden/golden_file.hpp"
 #include "harness/norm/run_case.hpp"
@@ -26,6 +27,8 @@ constexpr std::array kFamilies = {
     OpFamily{"quant", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
     OpFamily{"norm", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
     OpFamily{"gemm", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
+    OpFamily{"allreduce", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
+             canonical_id<allreduce::Case>},
 };
 
 }  // namespace
@@ -86,9 +89,9 @@ void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& bac
 const OpFamily& family_of(std::string_view case_id) {
   const std::string_view op = case_id.substr(0, case_id.find('/'));
   for (const OpFamily& f : kFamilies)
-    if (op.starts_with(f.name) && op.size() > f.name.size() && op[f.name.size()] == '.') return f;
+    if (op == f.name || (op.starts_with(f.name) && op.size() > f.name.size() && op[f.name.size()] == '.')) return f;
   std::string names;
-  for (const OpFamily& f : kFamilies) names += (names.empty() ? "" : ", ") + std::string(f.name) + ".*";
+  for (const OpFamily& f : kFamilies) names += (names.empty() ? "" : ", ") + std::string(f.name) + (f.name == "allreduce" ? "" : ".*");
   throw UsageError("case '" + std::string(case_id) + "': unknown op '" + std::string(op) + "' (families: " + names + ")");
 }
 

@@ -1,0 +1,151 @@
+#include "harness/allreduce/compare.hpp"
+
+#include <cmath>
+#include <optional>
+
+#include "harness/report/text.hpp"
+
+namespace ulpgate::allreduce {
+namespace {
+
+constexpr size_t kFirstBad = 5;
+using text::num;
+
+std::string_view order_name(Order o) {
+  switch (o) {
+    case Order::rank_order: return "one-shot (fp32, ranks 0..n-1)";
+    case Order::rotated: return "two-shot (fp32, the partition's owner first)";
+    case Order::by_size: return "by size";
+    case Order::per_hop: return "per hop";
+  }
+  return "?";
+}
+
+bool same(Format f, uint32_t a, uint32_t b) { return a == b || (is_nan(f, a) && is_nan(f, b)); }
+
+uint32_t poison_bits(Format f) { return f == Format::fp32 ? 0xA5A5A5A5u : 0xA5A5u; }
+
+class Judge {
+ public:
+  Judge(const Case& c, const Expected& e, double factor) : s_(c.spec), e_(e), factor_(factor) {}
+
+  void run(const std::vector<uint32_t>& got, CaseResult& r) {
+    for (size_t i = 0; i < got.size(); ++i) element(i, got[i], r);
+    r.elements = got.size();
+    r.verdict = r.n_nonfinite ? Verdict::non_finite
+                : r.n_over    ? Verdict::over_budget
+                : r.n_within  ? Verdict::within_budget
+                              : Verdict::exact;
+  }
+
+ private:
+  const Spec& s_;
+  const Expected& e_;
+  double factor_;
+
+  // f B plus half an ulp of dtype wherever the result can lie (rigorous across a binade).
+  double allowance(size_t i) const {
+    const double b = factor_ * error_bound(s_, e_.order, e_.ideal.abs_sum[i]);
+    return b + 0.5 * ulp_of(s_.dtype, std::fabs(e_.ideal.exact[i]) + b);
+  }
+
+  void element(size_t i, uint32_t a, CaseResult& r) {
+    const Format f = s_.dtype;
+    const uint32_t ideal = e_.ideal.bits[i];
+    const bool budget_only = e_.bits.empty();
+    const uint32_t want = budget_only ? ideal : e_.bits[i];
+    const double v = decode(f, a), exact = e_.ideal.exact[i];
+    r.n_nan += is_nan(f, a);
+    const std::optional<int64_t> ulps = ulp_distance(f, a, want);
+    r.max_ulp = std::max(r.max_ulp, ulps ? double(*ulps) : INFINITY);
+    const bool finite_ideal = std::isfinite(decode(f, ideal));
+    const bool in_bound = finite_ideal ? std::isfinite(v) && std::fabs(v - exact) <= allowance(i) : same(f, a, ideal);
+    if (in_bound && same(f, a, want)) {
+      ++r.n_exact;
+      return;
+    }
+    if (in_bound && budget_only) {
+      ++r.n_within;
+      return;
+    }
+    ++(finite_ideal && !std::isfinite(v) ? r.n_nonfinite : r.n_over);
+    if (r.first_bad.size() < kFirstBad) r.first_bad.push_back(bad_line(i, a, want, exact, budget_only));
+  }
+
+  std::string bits(uint32_t b) const {
+    return text::hex(b, s_.dtype == Format::fp32 ? 8 : 4) + " (" + num(decode(s_.dtype, b)) + ")";
+  }
+
+  std::string bad_line(size_t i, uint32_t a, uint32_t want, double exact, bool budget_only) const {
+    return "y[" + std::to_string(i) + "]: got " + bits(a) + (a == poison_bits(s_.dtype) ? " = poison: never written" : "") +
+           ", " + (budget_only ? "ideal " : std::string(order_name(e_.order)) + " gives ") + bits(want) + " (exact " +
+           num(exact) + "); allowance " + num(allowance(i));
+  }
+};
+
+// Rank r differs from rank 0: where, and whether r added in its own order (ranks 0..n-1 rotated to
+// start at r: a kernel that does not keep "the same order on every rank").
+std::string disagreement(const Case& c, const Inputs& in, const Outputs& got) {
+  const Spec& s = c.spec;
+  for (size_t r = 1; r < got.size(); ++r) {
+    size_t n = 0, first = 0;
+    for (size_t i = 0; i < got[r].size(); ++i)
+      if (!same(s.dtype, got[r][i], got[0][i]) && n++ == 0) first = i;
+    if (!n) continue;
+    std::string why = "ranks disagree: rank " + std::to_string(r) + " differs from rank 0 at " + std::to_string(n) +
+                      " of " + std::to_string(got[r].size()) + " elements (first y[" + std::to_string(first) + "]: " +
+                      text::hex(got[r][first], s.dtype == Format::fp32 ? 8 : 4) + " vs " +
+                      text::hex(got[0][first], s.dtype == Format::fp32 ? 8 : 4) + ")";
+    std::vector<Inputs::value_type> rotated(in.begin() + long(r), in.end());
+    rotated.insert(rotated.end(), in.begin(), in.begin() + long(r));
+    if (ordered_sum(s, Order::rank_order, rotated) == got[r])
+      why += "; rank " + std::to_string(r) + "'s bits are the fp32 sum in its own order (from rank " + std::to_string(r) +
+             " on): each rank adds in a different order, so the ranks cannot agree";
+    return why;
+  }
+  return "";
+}
+
+// Whole-output stories for a failing rank 0.
+std::string diagnose(const Case& c, const Inputs& in, const Expected& e, const std::vector<uint32_t>& got) {
+  const Spec& s = c.spec;
+  size_t poisoned = 0;
+  for (uint32_t b : got) poisoned += b == poison_bits(s.dtype);
+  if (poisoned) return std::to_string(poisoned) + " of " + std::to_string(got.size()) + " elements never written (poison)";
+  for (Order o : {Order::rank_order, Order::rotated})
+    if (!e.bits.empty() && o != e.order && ordered_sum(s, o, in) == got)
+      return "the bits are the " + std::string(order_name(o)) + " order's, not the " + std::string(order_name(e.order)) +
+             " the variant documents" +
+             (s.variant->order == Order::by_size ? " (the selection rule picks the other kernel for this size and world)" : "");
+  return "";
+}
+
+}  // namespace
+
+Expected expected(const Case& c, const Inputs& in) {
+  Expected e;
+  e.ideal = ideal(c.spec, in);
+  e.order = resolved_order(c.spec);
+  if (c.exact_inputs()) e.bits = e.ideal.bits;
+  else if (e.order != Order::per_hop) e.bits = ordered_sum(c.spec, e.order, in);
+  return e;
+}
+
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Outputs& got, const BudgetTable& budgets) {
+  CaseResult r;
+  r.case_id = c.id();
+  r.family = "allreduce";
+  r.profile = std::string(c.spec.variant->name);
+  const std::string_view variant = c.spec.variant->name;
+  if (!e.bits.empty()) budgets.lookup("allreduce", variant, "y", BudgetRule::bit_exact);
+  const double factor = budgets.lookup("allreduce", variant, "y-ideal", BudgetRule::accum_bound).limit;
+  Judge(c, e, factor).run(got.at(0), r);
+  if (const std::string why = disagreement(c, in, got); !why.empty()) {
+    r.verdict = std::max(r.verdict, Verdict::over_budget);
+    r.message = why;
+  }
+  if (!passes(r.verdict) && r.message.empty()) r.message = diagnose(c, in, e, got[0]);
+  return r;
+}
+
+}  // namespace ulpgate::allreduce

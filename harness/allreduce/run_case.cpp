@@ -1,0 +1,186 @@
+#include "harness/allreduce/run_case.hpp"
+
+#include <chrono>
+#include <cstring>
+
+#include "harness/allreduce/catalog.hpp"
+#include "harness/quant/budget.hpp"
+
+namespace ulpgate::allreduce {
+namespace {
+
+size_t elem_bytes(const Spec& s) { return info(s.dtype).bits / 8; }
+
+// A rank's storage split at its view: the part before, the view, the part after.
+struct Parts {
+  std::span<std::byte> before, view, after;
+};
+Parts parts(const Spec& s, std::span<std::byte> storage) {
+  const size_t w = elem_bytes(s), off = size_t(s.view.offset) * w, n = size_t(s.view.count) * w;
+  return {storage.subspan(0, off), storage.subspan(off, n), storage.subspan(off + n)};
+}
+
+void put(const Spec& s, std::span<std::byte> view, const std::vector<uint32_t>& bits) {
+  for (size_t i = 0; i < bits.size(); ++i) std::memcpy(view.data() + i * elem_bytes(s), &bits[i], elem_bytes(s));
+}
+
+std::vector<uint32_t> get(const Spec& s, std::span<const std::byte> view) {
+  std::vector<uint32_t> out(size_t(s.view.count));
+  for (size_t i = 0; i < out.size(); ++i) std::memcpy(&out[i], view.data() + i * elem_bytes(s), elem_bytes(s));
+  return out;
+}
+
+// Every storage set as before a run: inputs in their views, the guard pattern around every view
+// (so a kernel that ignores the view's offset writes into it), outputs poisoned.
+void prepare(const Spec& s, const Inputs& in, std::span<const RankBuffers> io) {
+  for (size_t r = 0; r < io.size(); ++r) {
+    const Parts x = parts(s, io[r].input);
+    guard::fill(x.before, x.after);
+    put(s, x.view, in[r]);
+    if (s.in_place) continue;
+    const Parts y = parts(s, io[r].output);
+    guard::fill(y.before, y.after);
+    std::memset(y.view.data(), kPoison, y.view.size());
+  }
+}
+
+// The storage around every view unchanged (views, R19), and out of place the inputs too.
+std::vector<guard::Violation> storage_violations(const Spec& s, std::span<const RankBuffers> io) {
+  std::vector<guard::Violation> out;
+  for (size_t r = 0; r < io.size(); ++r) {
+    const std::string rank = " (rank " + std::to_string(r) + ")";
+    const auto check = [&](std::string name, std::span<std::byte> storage) {
+      const Parts p = parts(s, storage);
+      for (guard::Violation& v : guard::check(name + "'s view" + rank, int64_t(p.view.size()), p.before, p.after))
+        out.push_back(std::move(v));
+    };
+    check(s.in_place ? "y = x" : "x", io[r].input);
+    if (!s.in_place) check("y", io[r].output);
+  }
+  return out;
+}
+
+// Out of place: "the kernel wrote into rank r's input: N bytes changed, first at byte B".
+std::string input_changes(const Spec& s, const Inputs& in, std::span<const RankBuffers> io) {
+  if (s.in_place) return "";
+  for (size_t r = 0; r < io.size(); ++r) {
+    const std::vector<uint32_t> now = get(s, parts(s, io[r].input).view);
+    size_t n = 0, first = 0;
+    for (size_t i = 0; i < now.size(); ++i)
+      if (now[i] != in[r][i] && n++ == 0) first = i;
+    if (n)
+      return "the kernel wrote into rank " + std::to_string(r) + "'s input x (out of place it must stay untouched): " +
+             std::to_string(n) + " elements changed, the first x[" + std::to_string(first) + "]";
+  }
+  return "";
+}
+
+Outputs outputs_of(const Spec& s, std::span<const RankBuffers> io) {
+  Outputs out;
+  for (const RankBuffers& b : io) out.push_back(get(s, parts(s, b.output).view));
+  return out;
+}
+
+std::string repeat_difference(const Outputs& first, const Outputs& second) {
+  for (size_t r = 0; r < first.size(); ++r) {
+    size_t n = 0;
+    for (size_t i = 0; i < first[r].size(); ++i) n += first[r][i] != second[r][i];
+    if (n)
+      return "not deterministic: a repeated run gave rank " + std::to_string(r) + " different bits at " +
+             std::to_string(n) + " elements";
+  }
+  return "";
+}
+
+std::string order_text(Order o) { return o == Order::rank_order ? "one-shot" : o == Order::rotated ? "two-shot" : "per-hop"; }
+
+// Joins a finding that overrides a passing (or milder) verdict.
+void worsen(CaseResult& r, Verdict v, const std::string& why) {
+  if (why.empty()) return;
+  r.verdict = std::max(r.verdict, v);
+  r.message = r.message.empty() ? why : why + "; " + r.message;
+}
+
+}  // namespace
+
+CaseRun run_case(const Case& c, Backend& backend) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Spec& s = c.spec;
+  CaseRun run;
+  run.inputs = c.inputs();
+  run.expected = expected(c, run.inputs);
+  const size_t bytes = size_t(s.view.storage()) * elem_bytes(s);
+  for (int r = 0; r < s.world; ++r) {
+    const std::span<std::byte> x = run.storage.add("x.r" + std::to_string(r), bytes, std::byte{kPoison});
+    run.buffers.push_back({x, s.in_place ? x : run.storage.add("y.r" + std::to_string(r), bytes, std::byte{kPoison})});
+  }
+  std::string refused, repeat, changed;
+  run.result = judged(
+      c.id(), "allreduce", s.variant->name, run.storage,
+      [&] {
+        prepare(s, run.inputs, run.buffers);
+        try {
+          run.claim = backend.allreduce(s, run.buffers);
+        } catch (const Refused& e) {
+          refused = e.what();
+        }
+        run.outputs = outputs_of(s, run.buffers);
+        changed = input_changes(s, run.inputs, run.buffers);
+        if (std::vector<guard::Violation> v = storage_violations(s, run.buffers); !v.empty()) throw guard::OutOfBounds(v);
+        if (!refused.empty()) return;
+        prepare(s, run.inputs, run.buffers);
+        backend.allreduce(s, run.buffers);
+        repeat = repeat_difference(run.outputs, outputs_of(s, run.buffers));
+      },
+      [&] {
+        if (refused.empty()) return compare(c, run.inputs, run.expected, run.outputs, quant::default_budgets());
+        CaseResult r;
+        r.case_id = c.id(), r.family = "allreduce", r.profile = std::string(s.variant->name);
+        const std::string allowed = s.may_refuse();
+        r.verdict = allowed.empty() ? Verdict::error : Verdict::exact;
+        r.message = (allowed.empty() ? "refused an input it must reduce: " : "refused, as allowed (" + allowed + "): ") + refused;
+        return r;
+      });
+  worsen(run.result, Verdict::out_of_bounds, changed);
+  worsen(run.result, Verdict::over_budget, repeat);
+  stamp(run.result, run.storage.bytes(), backend, t0);
+  if (refused.empty() && passes(run.result.verdict))
+    run.result.note = "ran " + order_text(run.claim.order) + (run.claim.ran.empty() ? "" : ": " + run.claim.ran);
+  return run;
+}
+
+std::vector<std::string> catalog_ids(Tier tier) { return case_ids(catalog(tier)); }
+
+namespace {
+
+std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
+  const Spec& s = c.spec;
+  const std::string t(format_name(s.dtype));
+  const auto tensor = [&](std::string name, std::string role, const std::vector<uint32_t>& bits) {
+    if (s.dtype == Format::fp32) return bundle_tensor(std::move(name), std::move(role), t, {s.view.count}, std::span<const uint32_t>(bits));
+    const std::vector<uint16_t> half(bits.begin(), bits.end());
+    return bundle_tensor(std::move(name), std::move(role), t, {s.view.count}, std::span<const uint16_t>(half));
+  };
+  std::vector<BundleTensor> out;
+  for (size_t r = 0; r < run.inputs.size(); ++r) out.push_back(tensor("x.r" + std::to_string(r), "input", run.inputs[r]));
+  out.push_back(tensor("y_ideal", "expected-ideal", run.expected.ideal.bits));
+  if (!run.expected.bits.empty()) out.push_back(tensor("y_expected", "expected", run.expected.bits));
+  for (size_t r = 0; r < run.outputs.size(); ++r) out.push_back(tensor("y.r" + std::to_string(r), "actual", run.outputs[r]));
+  return out;
+}
+
+}  // namespace
+
+CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
+  return ulpgate::run_case_id<Case>(id, backend, tensors, run_case, bundle_tensors);
+}
+
+// Per rank: input and output storage, the inputs' bits and two output copies (about 5 x 4 bytes
+// per element); per element once: the ideal's bits, exact value and abs sum, the expected bits.
+double host_bytes(std::string_view id) {
+  const Case c = Case::parse(id);
+  const double n = double(c.spec.view.storage());
+  return n * (double(c.spec.world) * 24 + 32);
+}
+
+}  // namespace ulpgate::allreduce

@@ -1,0 +1,324 @@
+#include <nccl.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "kernels/allreduce/allreduce_gpu.hpp"
+#include "kernels/allreduce/allreduce_plan.hpp"
+#include "kernels/portable/gpu.hpp"
+
+namespace ulpgate::allreduce_kernels {
+namespace {
+
+#define ULPGATE_NCCL_CHECK(call)                                                                              \
+  do {                                                                                                        \
+    const ncclResult_t ulpgate_nccl_r_ = (call);                                                              \
+    if (ulpgate_nccl_r_ != ncclSuccess)                                                                       \
+      throw GpuWorldError(std::string(#call) + " failed: " + ncclGetErrorString(ulpgate_nccl_r_) + " (" + \
+                          __FILE__ + ":" + std::to_string(__LINE__) + ")");                                  \
+  } while (0)
+
+// NVLink multicast stays off (the machines' rule): set it where unset, refuse to run otherwise.
+void require_no_nvls() {
+  setenv("NCCL_NVLS_ENABLE", "0", 0);
+  if (std::strcmp(std::getenv("NCCL_NVLS_ENABLE"), "0") != 0)
+    throw GpuWorldError("NCCL_NVLS_ENABLE is set to '" + std::string(std::getenv("NCCL_NVLS_ENABLE")) +
+                        "': NVLink multicast must stay off (NCCL_NVLS_ENABLE=0)");
+}
+
+ncclDataType_t nccl_type(Format f) { return f == Format::bf16 ? ncclBfloat16 : f == Format::fp16 ? ncclFloat16 : ncclFloat32; }
+
+// Exactly summable bf16 inputs for the bench (spec/allreduce.md): rank r's element i is k 2^e
+// with |k| <= 32 and e in [-8, 8] shared by the ranks, so every partial sum of <= 8 ranks is a
+// bf16 value; the expected output is their exact sum.
+__device__ uint32_t mix(uint64_t x) {
+  x ^= x >> 33, x *= 0xff51afd7ed558ccdull, x ^= x >> 33, x *= 0xc4ceb9fe1a85ec53ull, x ^= x >> 33;
+  return uint32_t(x);
+}
+__device__ float exact_value(int rank, int64_t i) {
+  const int k = int(mix(uint64_t(i) * 16 + uint64_t(rank)) % 65u) - 32, e = int(mix(uint64_t(i) * 16 + 15) % 17u) - 8;
+  return ldexpf(float(k), e);
+}
+__global__ void fill_exact(uint16_t* x, int rank, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] = __bfloat16_as_ushort(__float2bfloat16_rn(exact_value(rank, i)));
+}
+__global__ void count_wrong(const uint16_t* y, int world, int64_t n, unsigned long long* wrong) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    float s = 0;
+    for (int r = 0; r < world; ++r) s += exact_value(r, i);
+    if (y[i] != __bfloat16_as_ushort(__float2bfloat16_rn(s))) atomicAdd(wrong, 1ull);
+  }
+}
+
+// Every device's default stream (the fills) done.
+void synchronize_devices(int world) {
+  for (int r = 0; r < world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    ULPGATE_GPU_CHECK(cudaDeviceSynchronize());
+  }
+}
+
+struct Rank {
+  uint8_t *data = nullptr, *tmp = nullptr;
+  Signal* signal = nullptr;
+  gpu::Stream stream = nullptr;
+};
+
+}  // namespace
+
+int gpu_count() { return gpu::device_count(); }
+
+struct GpuWorld::Impl {
+  int64_t limit, capacity = 0;
+  int world = 0;  // the communicator the signals belong to
+  std::vector<Rank> ranks;
+  std::map<int, std::vector<ncclComm_t>> comms;
+
+  explicit Impl(int64_t l) : limit(l) { require_no_nvls(); }
+  ~Impl() {
+    for (auto& [w, cs] : comms)
+      for (ncclComm_t c : cs) (void)ncclCommDestroy(c);
+    for (size_t d = 0; d < ranks.size(); ++d) {
+      (void)cudaSetDevice(int(d));
+      (void)cudaFree(ranks[d].data), (void)cudaFree(ranks[d].tmp), (void)cudaFree(ranks[d].signal);
+      if (ranks[d].stream) (void)cudaStreamDestroy(ranks[d].stream);
+    }
+  }
+
+  // Devices 0..world-1 with peer access to each other, signals zeroed once, buffers of >= bytes.
+  void reserve(int world_size, int64_t bytes) {
+    if (world_size > gpu_count())
+      throw GpuWorldError("a world of " + std::to_string(world_size) + " ranks needs as many GPUs; " +
+                          std::to_string(gpu_count()) + " present");
+    for (int d = int(ranks.size()); d < world_size; ++d) add_rank(d);
+    if (world_size != world) {  // a new communicator: every rank's call counters start at zero
+      for (size_t d = 0; d < ranks.size(); ++d) {
+        ULPGATE_GPU_CHECK(cudaSetDevice(int(d)));
+        ULPGATE_GPU_CHECK(cudaMemset(ranks[d].signal, 0, sizeof(Signal)));
+      }
+      world = world_size;
+    }
+    if (bytes > capacity) {
+      capacity = std::max<int64_t>(bytes, allreduce::kPackBytes);
+      for (size_t d = 0; d < ranks.size(); ++d) {
+        ULPGATE_GPU_CHECK(cudaSetDevice(int(d)));
+        ULPGATE_GPU_CHECK(cudaFree(ranks[d].data));
+        ULPGATE_GPU_CHECK(cudaFree(ranks[d].tmp));
+        ULPGATE_GPU_CHECK(cudaMalloc(&ranks[d].data, size_t(capacity)));
+        ULPGATE_GPU_CHECK(cudaMalloc(&ranks[d].tmp, size_t(capacity)));
+      }
+    }
+  }
+
+  void add_rank(int d) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(d));
+    for (int p = 0; p < gpu_count(); ++p) {
+      if (p == d) continue;
+      int can = 0;
+      ULPGATE_GPU_CHECK(cudaDeviceCanAccessPeer(&can, d, p));
+      if (!can) throw GpuWorldError("GPU " + std::to_string(d) + " cannot access GPU " + std::to_string(p) + " (no P2P)");
+      const cudaError_t e = cudaDeviceEnablePeerAccess(p, 0);
+      if (e == cudaErrorPeerAccessAlreadyEnabled) (void)cudaGetLastError();
+      else ULPGATE_GPU_CHECK(e);
+    }
+    Rank r;
+    ULPGATE_GPU_CHECK(cudaMalloc(&r.signal, sizeof(Signal)));
+    ULPGATE_GPU_CHECK(cudaMemset(r.signal, 0, sizeof(Signal)));
+    ULPGATE_GPU_CHECK(cudaStreamCreateWithFlags(&r.stream, cudaStreamNonBlocking));
+    if (capacity > 0) {
+      ULPGATE_GPU_CHECK(cudaMalloc(&r.data, size_t(capacity)));
+      ULPGATE_GPU_CHECK(cudaMalloc(&r.tmp, size_t(capacity)));
+    }
+    ranks.push_back(r);
+  }
+
+  WorldPointers pointers(int world) const {
+    WorldPointers p{};
+    for (int r = 0; r < world; ++r) p.data[r] = ranks[size_t(r)].data, p.tmp[r] = ranks[size_t(r)].tmp, p.signal[r] = ranks[size_t(r)].signal;
+    return p;
+  }
+
+  const std::vector<ncclComm_t>& comm(int world) {
+    auto it = comms.find(world);
+    if (it != comms.end()) return it->second;
+    std::vector<ncclComm_t> cs(static_cast<size_t>(world));
+    std::vector<int> devs(static_cast<size_t>(world));
+    for (int d = 0; d < world; ++d) devs[size_t(d)] = d;
+    ULPGATE_NCCL_CHECK(ncclCommInitAll(cs.data(), world, devs.data()));
+    return comms[world] = cs;
+  }
+
+  void synchronize(int world) {
+    for (int r = 0; r < world; ++r) {
+      ULPGATE_GPU_CHECK(cudaSetDevice(r));
+      ULPGATE_GPU_CHECK(cudaStreamSynchronize(ranks[size_t(r)].stream));
+    }
+  }
+
+  // Launches the plan's kernel on every rank, each writing out[r] (device pointers).
+  void launch_custom(const Plan& plan, const std::vector<uint8_t*>& out) {
+    const WorldPointers p = pointers(plan.world);
+    with_kernels(plan, [&](auto make) {
+      for (int r = 0; r < plan.world; ++r) {
+        ULPGATE_GPU_CHECK(cudaSetDevice(r));
+        gpu::launch(plan.config, make(p, r, out[size_t(r)]), ranks[size_t(r)].stream);
+      }
+    });
+  }
+
+  void launch_nccl(int world, Format dtype, const std::vector<const uint8_t*>& in, const std::vector<uint8_t*>& out, int64_t count) {
+    const std::vector<ncclComm_t>& cs = comm(world);
+    ULPGATE_NCCL_CHECK(ncclGroupStart());
+    for (int r = 0; r < world; ++r)
+      ULPGATE_NCCL_CHECK(ncclAllReduce(in[size_t(r)], out[size_t(r)], size_t(count), nccl_type(dtype), ncclSum, cs[size_t(r)],
+                                       ranks[size_t(r)].stream));
+    ULPGATE_NCCL_CHECK(ncclGroupEnd());
+  }
+
+  // Seconds per call of `call` after warm-up, over `iterations` calls queued back to back.
+  template <class Call>
+  double seconds_per_call(int world, int iterations, Call call) {
+    for (int i = 0; i < 3; ++i) call();
+    synchronize(world);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < iterations; ++i) call();
+    synchronize(world);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / iterations;
+  }
+};
+
+namespace {
+
+// Every rank's storage on its device: the output between guard regions, the input plain.
+struct Storages {
+  std::vector<gpu::DeviceBytes> in, out;
+};
+Storages upload(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io, bool inputs) {
+  Storages s;
+  for (int r = 0; r < spec.world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    const allreduce::RankBuffers& b = io[size_t(r)];
+    s.out.push_back(gpu::DeviceBytes::output("y.r" + std::to_string(r) + " storage", b.output.size()));
+    s.out.back().upload(b.output.data());
+    if (inputs && !spec.in_place) {
+      s.in.push_back(gpu::DeviceBytes(b.input.size()));
+      s.in.back().upload(b.input.data());
+    }
+  }
+  return s;
+}
+
+void download(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io, const Storages& s) {
+  std::vector<guard::Violation> outside;
+  for (int r = 0; r < spec.world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    s.out[size_t(r)].download(io[size_t(r)].output.data());
+    if (!s.in.empty()) s.in[size_t(r)].download(io[size_t(r)].input.data());
+    for (guard::Violation& v : s.out[size_t(r)].violations()) outside.push_back(std::move(v));
+  }
+  if (!outside.empty()) throw guard::OutOfBounds(std::move(outside));
+}
+
+size_t offset_bytes(const allreduce::Spec& spec) { return size_t(spec.view.offset) * (info(spec.dtype).bits / 8); }
+
+}  // namespace
+
+GpuWorld::GpuWorld(int64_t registered_bytes) : impl_(std::make_unique<Impl>(registered_bytes)) {}
+GpuWorld::~GpuWorld() = default;
+
+allreduce::Order GpuWorld::custom(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
+  const Plan plan = plan_allreduce(spec, std::min(spec.variant->max_bytes, impl_->limit), kGpuBlocks, kGpuThreads);
+  const size_t at = offset_bytes(spec), bytes = size_t(spec.bytes());
+  impl_->reserve(spec.world, int64_t(bytes));
+  Storages s = upload(spec, io, false);
+  std::vector<uint8_t*> out;
+  for (int r = 0; r < spec.world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    if (bytes) ULPGATE_GPU_CHECK(cudaMemcpy(impl_->ranks[size_t(r)].data, io[size_t(r)].input.data() + at, bytes, cudaMemcpyHostToDevice));
+    out.push_back(s.out[size_t(r)].get() + at);
+  }
+  impl_->launch_custom(plan, out);
+  impl_->synchronize(spec.world);
+  download(spec, io, s);
+  return plan.kernel;
+}
+
+std::string GpuWorld::nccl(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
+  impl_->reserve(spec.world, 0);
+  const size_t at = offset_bytes(spec);
+  Storages s = upload(spec, io, true);
+  std::vector<const uint8_t*> in;
+  std::vector<uint8_t*> out;
+  for (int r = 0; r < spec.world; ++r) {
+    out.push_back(s.out[size_t(r)].get() + at);
+    in.push_back(spec.in_place ? out.back() : s.in[size_t(r)].get() + at);
+  }
+  impl_->launch_nccl(spec.world, spec.dtype, in, out, spec.view.count);
+  impl_->synchronize(spec.world);
+  download(spec, io, s);
+  int version = 0;
+  ULPGATE_NCCL_CHECK(ncclGetVersion(&version));
+  return "NCCL " + std::to_string(version / 10000) + "." + std::to_string(version / 100 % 100) + "." +
+         std::to_string(version % 100) + " (ncclCommInitAll, one process; NVLS off)";
+}
+
+
+namespace {
+
+int64_t wrong_elements(int world, int64_t n, const std::vector<uint8_t*>& out) {
+  int64_t wrong = 0;
+  for (int r = 0; r < world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    gpu::Buffer<unsigned long long> counter(std::vector<unsigned long long>{0});
+    count_wrong<<<264, 512>>>(reinterpret_cast<const uint16_t*>(out[size_t(r)]), world, n, counter.get());
+    ULPGATE_GPU_CHECK(cudaGetLastError());
+    wrong += int64_t(counter.download()[0]);
+  }
+  return wrong;
+}
+
+}  // namespace
+
+GpuWorld::Timing GpuWorld::time_custom(int world, int64_t bytes, int iterations) {
+  allreduce::Spec spec;
+  static const allreduce::Variant bench{"custom-auto", allreduce::Order::by_size, 0, true, true};
+  spec.variant = &bench, spec.dtype = Format::bf16, spec.world = world, spec.view = {bytes / 2};
+  const Plan plan = plan_allreduce(spec, impl_->limit, kGpuBlocks, kGpuThreads);
+  impl_->reserve(world, bytes);
+  std::vector<gpu::DeviceBytes> outs;
+  std::vector<uint8_t*> out;
+  for (int r = 0; r < world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    fill_exact<<<264, 512>>>(reinterpret_cast<uint16_t*>(impl_->ranks[size_t(r)].data), r, bytes / 2);
+    ULPGATE_GPU_CHECK(cudaGetLastError());
+    outs.push_back(gpu::DeviceBytes(size_t(bytes)));
+    out.push_back(outs.back().get());
+  }
+  synchronize_devices(world);
+  const double t = impl_->seconds_per_call(world, iterations, [&] { impl_->launch_custom(plan, out); });
+  return {t, wrong_elements(world, bytes / 2, out)};
+}
+
+GpuWorld::Timing GpuWorld::time_nccl(int world, int64_t bytes, int iterations) {
+  impl_->reserve(world, 0);
+  std::vector<gpu::DeviceBytes> ins, outs;
+  std::vector<const uint8_t*> in;
+  std::vector<uint8_t*> out;
+  for (int r = 0; r < world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    ins.push_back(gpu::DeviceBytes(size_t(bytes)));
+    outs.push_back(gpu::DeviceBytes(size_t(bytes)));
+    fill_exact<<<264, 512>>>(ins.back().get<uint16_t>(), r, bytes / 2);
+    ULPGATE_GPU_CHECK(cudaGetLastError());
+    in.push_back(ins.back().get()), out.push_back(outs.back().get());
+  }
+  synchronize_devices(world);
+  const double t = impl_->seconds_per_call(world, iterations, [&] { impl_->launch_nccl(world, Format::bf16, in, out, bytes / 2); });
+  return {t, wrong_elements(world, bytes / 2, out)};
+}
+
+}  // namespace ulpgate::allreduce_kernels

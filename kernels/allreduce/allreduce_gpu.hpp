@@ -1,0 +1,57 @@
+// The all-reduce on GPUs, one process driving `world` devices (0..world-1): the custom kernels
+// with every rank's registered buffer, tmp buffer and signal reachable through peer access (P2P
+// over NVLink), and NCCL (ncclCommInitAll, the `nccl` variant). Plain C++ interface; the CUDA side
+// is allreduce_gpu.cu. NVLink multicast (NVLS) is never used: the runner refuses to start unless
+// NCCL_NVLS_ENABLE=0 is set, and creates no multicast object.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+#include "reference/allreduce/allreduce.hpp"
+
+namespace ulpgate::allreduce_kernels {
+
+inline constexpr unsigned kGpuBlocks = 36, kGpuThreads = 512;
+
+// A driver, NCCL or peer-access failure (the verdict `error`, or exit 3 in the bench).
+struct GpuWorldError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+int gpu_count();
+
+class GpuWorld {
+ public:
+  // Registered buffers of `registered_bytes` per rank (grown on demand up to that limit).
+  explicit GpuWorld(int64_t registered_bytes = allreduce::kDefaultRegisteredBytes);
+  ~GpuWorld();
+  GpuWorld(const GpuWorld&) = delete;
+  GpuWorld& operator=(const GpuWorld&) = delete;
+
+  // The custom kernels (AllreduceError for an input they refuse); returns the kernel that ran.
+  // Every rank's output storage sits between guard regions (guard::OutOfBounds when a kernel
+  // writes outside it); inputs and outputs travel as whole storages, so the harness sees writes
+  // around the views too.
+  allreduce::Order custom(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
+  // NCCL's all-reduce of the same buffers; returns NCCL's version text.
+  std::string nccl(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
+
+  // The bench: seconds per call over `iterations` back-to-back calls of `bytes` of bf16 on
+  // `world` GPUs (custom: inputs already registered, as under CUDA graphs; NCCL: out of place),
+  // and the element count whose result was not the exact sum of exactly summable inputs.
+  struct Timing {
+    double seconds;
+    int64_t wrong;
+  };
+  Timing time_custom(int world, int64_t bytes, int iterations);
+  Timing time_nccl(int world, int64_t bytes, int iterations);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ulpgate::allreduce_kernels

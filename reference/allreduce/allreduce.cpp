@@ -1,0 +1,114 @@
+#include "reference/allreduce/allreduce.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+
+#include "reference/formats/exact_sum.hpp"
+#include "reference/formats/name_table.hpp"
+
+namespace ulpgate::allreduce {
+namespace {
+
+// spec/allreduce.md "What implementations do".
+constexpr std::array kVariants = {
+    Variant{"custom-1shot", Order::rank_order, kDefaultRegisteredBytes, true, true},
+    Variant{"custom-2shot", Order::rotated, kDefaultRegisteredBytes, true, true},
+    Variant{"custom-auto", Order::by_size, kDefaultRegisteredBytes, true, true},
+    Variant{"nccl", Order::per_hop, 0, false, false},
+};
+
+constexpr bool known_world(int w) { return w == 2 || w == 4 || w == 6 || w == 8; }
+
+// An element's value, exactly, as a double.
+double value(Format f, uint32_t bits) { return decode(f, bits); }
+
+uint32_t round_to(Format f, double x) { return encode(x, Conversion{f, Overflow::nosat, Rounding::rne}); }
+
+// Unit roundoff of the arithmetic each addition rounds in.
+double unit_roundoff(Format f) { return std::ldexp(1.0, -(info(f).mbits + 1)); }
+
+}  // namespace
+
+std::span<const Variant> variants() { return kVariants; }
+const Variant& variant(std::string_view name) { return row_named(std::span<const Variant>(kVariants), name, "all-reduce variant"); }
+std::string variant_names() { return row_names(std::span<const Variant>(kVariants)); }
+
+std::string Spec::problem() const {
+  if (!variant) return "no variant";
+  if (dtype != Format::bf16 && dtype != Format::fp16 && dtype != Format::fp32) return "the dtype is bf16, fp16 or fp32";
+  if (!known_world(world)) return "world size " + std::to_string(world) + " is not 2, 4, 6 or 8";
+  if (view.count < 0 || view.offset < 0 || view.tail < 0) return "a negative view field";
+  return "";
+}
+
+std::string Spec::may_refuse() const {
+  if (variant->fixed_worlds && !view.weakly_contiguous())
+    return "the view is not weakly contiguous (" + std::to_string(view.tail) + " storage elements after it)";
+  if (variant->packs16 && bytes() % kPackBytes != 0)
+    return "the message (" + std::to_string(bytes()) + " bytes) is not a multiple of 16 bytes";
+  if (variant->max_bytes && bytes() > variant->max_bytes)
+    return "the message (" + std::to_string(bytes()) + " bytes) is larger than the registered buffer (" +
+           std::to_string(variant->max_bytes) + " bytes)";
+  return "";
+}
+
+Order select_kernel(int world, int64_t bytes) {
+  if (world == 2) return Order::rank_order;
+  const bool small = (world <= 4 && bytes < (int64_t(512) << 10)) || (world <= 8 && bytes < (int64_t(256) << 10));
+  return small ? Order::rank_order : Order::rotated;
+}
+
+Order resolved_order(const Spec& spec) {
+  return spec.variant->order == Order::by_size ? select_kernel(spec.world, spec.bytes()) : spec.variant->order;
+}
+
+int owner_of(const Spec& spec, int64_t i) {
+  const int64_t per_pack = kPackBytes / (info(spec.dtype).bits / 8);
+  const int64_t packs = (spec.view.count + per_pack - 1) / per_pack, part = packs / spec.world;
+  const int64_t owner = part ? (i / per_pack) / part : spec.world - 1;
+  return int(std::min<int64_t>(owner, spec.world - 1));
+}
+
+Ideal ideal(const Spec& spec, const Inputs& in) {
+  const size_t n = size_t(spec.view.count);
+  Ideal out{std::vector<uint32_t>(n), std::vector<double>(n), std::vector<double>(n)};
+  ExactSum acc;
+  for (size_t i = 0; i < n; ++i) {
+    double ieee = 0, abs_sum = 0;
+    for (const auto& rank : in) {
+      const double x = value(spec.dtype, rank[i]);
+      ieee += x, abs_sum += std::fabs(x);
+      if (const Dyadic d = dyadic(x); std::isfinite(x) && d.mant) acc.add(d.neg, d.mant, d.exp);
+    }
+    const ExactSum::Rounded r = acc.take();
+    // The odd rounding to 53 bits rounds to dtype (<= 24 bits) as the exact sum does.
+    const bool finite = std::isfinite(abs_sum);  // every input finite
+    out.bits[i] = round_to(spec.dtype, finite ? r.odd : ieee);
+    out.exact[i] = finite ? r.nearest : ieee;
+    out.abs_sum[i] = abs_sum;
+  }
+  return out;
+}
+
+std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const Inputs& in) {
+  const size_t n = size_t(spec.view.count);
+  const int w = spec.world;
+  std::vector<uint32_t> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int first = order == Order::rotated ? owner_of(spec, int64_t(i)) : 0;
+    float acc = float(value(spec.dtype, in[size_t(first)][i]));
+    for (int k = 1; k < w; ++k) acc += float(value(spec.dtype, in[size_t((first + k) % w)][i]));
+    out[i] = spec.dtype == Format::fp32 ? std::bit_cast<uint32_t>(acc) : round_to(spec.dtype, acc);
+  }
+  return out;
+}
+
+double error_bound(const Spec& spec, Order order, double abs_sum) {
+  const double u = unit_roundoff(order == Order::per_hop ? spec.dtype : Format::fp32), k = spec.world - 1;
+  // gamma_k = k u / (1 - k u); the factor 1 + 2^-40 covers the double rounding of abs_sum itself.
+  return k * u / (1 - k * u) * abs_sum * (1 + 0x1p-40);
+}
+
+}  // namespace ulpgate::allreduce

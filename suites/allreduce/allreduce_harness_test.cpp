@@ -1,0 +1,291 @@
+// The all-reduce family through the harness: case ids, exactly summable inputs, the custom kernels
+// on the host backend (the world's ranks as one host-SIMT world launch), the refusals R19 allows,
+// and a verdict with its story for every faulty variant: a kernel that ignores the storage offset,
+// ranks that add in their own order, a missing end barrier, a write into an input, a run that is
+// not repeatable, the wrong kernel for the size; and NCCL's per-hop rounding within its budget.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "harness/allreduce/catalog.hpp"
+#include "harness/allreduce/run_case.hpp"
+#include "harness/backends/kernel_backends.hpp"
+#include "kernels/allreduce/allreduce_host.hpp"
+#include "suites/harness/usage_error.hpp"
+
+namespace ulpgate::allreduce {
+namespace {
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::unique_ptr<Backend> host() {
+  static const bool registered = (register_kernel_backends(), true);
+  (void)registered;
+  return make_backend("host", "host-w32");
+}
+
+CaseResult run(std::string_view id, Backend& b) { return family_of(id).run(id, b, nullptr); }
+
+std::string story(const CaseResult& r) {
+  std::string s = std::string(verdict_name(r.verdict)) + ": " + r.message;
+  for (const std::string& l : r.first_bad) s += "\n  " + l;
+  return s;
+}
+
+// ---- ids and inputs -------------------------------------------------------------------------
+
+TEST(AllreduceCase, EveryCatalogIdRoundTrips) {
+  for (Tier t : {Tier::ci, Tier::full})
+    for (const Case& c : catalog(t)) {
+      EXPECT_EQ(Case::parse(c.id()).id(), c.id());
+      EXPECT_EQ(&family_of(c.id()), &family_of("allreduce/nccl/bf16/w2/8/out-of-place/normal/s1"));
+    }
+  EXPECT_GT(catalog(Tier::full).size(), catalog(Tier::ci).size());
+}
+
+TEST(AllreduceCase, BadIdsNameWhatIsWrong) {
+  EXPECT_EQ(usage_error([] { Case::parse("allreduce/custom-1shot/bf16/w3/8/out-of-place/normal/s1"); }),
+            "case 'allreduce/custom-1shot/bf16/w3/8/out-of-place/normal/s1': world size 3 is not 2, 4, 6 or 8");
+  EXPECT_TRUE(has(usage_error([] { Case::parse("allreduce/custom-9shot/bf16/w2/8/out-of-place/normal/s1"); }),
+                  "unknown all-reduce variant 'custom-9shot' (valid: custom-1shot, custom-2shot, custom-auto, nccl)"));
+  EXPECT_TRUE(has(usage_error([] { Case::parse("allreduce/nccl/bf16/w2/8/sideways/normal/s1"); }),
+                  "bad placement 'sideways' (expected in-place or out-of-place)"));
+  EXPECT_TRUE(has(usage_error([] { Case::parse("allreduce/nccl/bf16/w2/8@x/in-place/normal/s1"); }), "bad view offset 'x'"));
+  EXPECT_TRUE(has(usage_error([] { Case::parse("allreduce/nccl/e4m3fn/w2/8/in-place/normal/s1"); }), "bf16, fp16 or fp32"));
+  EXPECT_TRUE(has(usage_error([] { Case::parse("allreduce/nccl/bf16/w2/8/in-place/normal"); }), "expected 8 segments"));
+  EXPECT_EQ(Case::parse("allreduce/nccl/bf16/w2/8@0/in-place/normal/s1").id(), "allreduce/nccl/bf16/w2/8/in-place/normal/s1");
+}
+
+TEST(AllreduceCase, ExactInputsSumExactlyInEveryOrder) {
+  for (Format t : {Format::bf16, Format::fp16, Format::fp32}) {
+    const Case c = Case::parse("allreduce/nccl/" + std::string(format_name(t)) + "/w8/4096/out-of-place/exact/s3");
+    const Inputs in = c.inputs();
+    const Ideal i = ideal(c.spec, in);
+    EXPECT_EQ(ordered_sum(c.spec, Order::rank_order, in), i.bits) << format_name(t);
+    EXPECT_EQ(ordered_sum(c.spec, Order::rotated, in), i.bits) << format_name(t);
+    size_t nonzero = 0;
+    for (uint32_t b : i.bits) nonzero += decode(t, b) != 0;
+    EXPECT_GT(nonzero, 3900u) << "not a test on zeros";
+  }
+}
+
+TEST(AllreduceCase, VariantsOfOneShapeReduceTheSameInputs) {
+  const Inputs a = Case::parse("allreduce/nccl/bf16/w4/4096/out-of-place/normal/s1").inputs();
+  EXPECT_EQ(Case::parse("allreduce/custom-2shot/bf16/w4/4096@24/in-place/normal/s1").inputs(), a);
+  EXPECT_NE(Case::parse("allreduce/custom-2shot/bf16/w4/4096/in-place/normal/s2").inputs(), a);
+  EXPECT_NE(a[0], a[1]) << "ranks hold different values";
+}
+
+// ---- the custom kernels on the host ---------------------------------------------------------
+
+TEST(AllreduceHost, EveryCustomVariantIsBitExactToItsOrder) {
+  auto b = host();
+  for (std::string_view v : {"custom-1shot", "custom-2shot", "custom-auto"})
+    for (std::string_view t : {"bf16", "fp16", "fp32"})
+      for (std::string_view w : {"w2", "w4", "w6", "w8"}) {
+        const std::string id = "allreduce/" + std::string(v) + "/" + std::string(t) + "/" + std::string(w) +
+                               "/1552/out-of-place/pow2-boundary_emin=-24_emax=24/s1";
+        const CaseResult r = run(id, *b);
+        EXPECT_EQ(r.verdict, Verdict::exact) << id << "\n" << story(r);
+        EXPECT_TRUE(has(r.note, v == "custom-2shot" ? "two-shot" : "one-shot")) << r.note;
+      }
+}
+
+TEST(AllreduceHost, InPlaceViewsAndEdgeInputs) {
+  auto b = host();
+  for (std::string id : {"allreduce/custom-2shot/bf16/w4/6152/in-place/normal/s1",
+                         "allreduce/custom-1shot/fp32/w8/3076@12/in-place/normal/s1",
+                         "allreduce/custom-2shot/bf16/w4/4096@24/out-of-place/normal/s1",
+                         "allreduce/custom-1shot/bf16/w4/2048/out-of-place/normal_nan=97_inf=89_den=13/s1",
+                         "allreduce/custom-2shot/fp16/w4/2048/out-of-place/near-overflow_max=65504_spread=0/s1",
+                         "allreduce/custom-auto/bf16/w8/131072/out-of-place/normal/s1"}) {
+    const CaseResult r = run(id, *b);
+    EXPECT_EQ(r.verdict, Verdict::exact) << id << "\n" << story(r);
+  }
+}
+
+TEST(AllreduceHost, RefusalsTheSpecAllowsPass) {
+  auto b = host();
+  const CaseResult view = run("allreduce/custom-1shot/bf16/w4/4096@24+40/out-of-place/normal/s1", *b);
+  EXPECT_EQ(view.verdict, Verdict::exact) << story(view);
+  EXPECT_TRUE(has(view.message, "refused, as allowed")) << view.message;
+  EXPECT_TRUE(has(view.message, "not weakly contiguous")) << view.message;
+  const CaseResult odd = run("allreduce/custom-2shot/bf16/w4/7/out-of-place/normal/s1", *b);
+  EXPECT_TRUE(has(odd.message, "not a multiple of 16")) << story(odd);
+  const CaseResult big = run("allreduce/custom-auto/fp32/w2/2097156/out-of-place/normal/s1", *b);
+  EXPECT_TRUE(has(big.message, "larger than the registered buffer")) << story(big);
+  EXPECT_EQ(big.verdict, Verdict::exact);
+}
+
+TEST(AllreduceHost, NcclIsDeclinedOnTheHost) {
+  auto b = host();
+  EXPECT_TRUE(has(usage_error([&] { run("allreduce/nccl/bf16/w2/8/out-of-place/normal/s1", *b); }), "NCCL runs on GPUs only"));
+}
+
+// ---- faulty variants ------------------------------------------------------------------------
+
+// The custom kernels on the host with a fault, as a backend.
+template <class Faults>
+class FaultyKernel : public Backend {
+ public:
+  explicit FaultyKernel(Faults f) : faults_(f) {}
+  std::string name() const override { return "faulty@host-w32"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {}
+  AllreduceClaim allreduce(const Spec& spec, std::span<const RankBuffers> io) override {
+    try {
+      return {allreduce_kernels::run_allreduce_host(kHostW32, spec, io, world_, faults_), "faulty"};
+    } catch (const host_simt::KernelError& e) {
+      throw BackendError(e.what());
+    }
+  }
+
+ private:
+  Faults faults_;
+  allreduce_kernels::HostWorld world_;
+};
+
+struct OwnOrder : allreduce_kernels::NoFault {  // each rank starts its sum at itself
+  int first_rank(int rank, int) const { return rank; }
+};
+struct NoEndBarrier : allreduce_kernels::NoFault {
+  bool end_barrier() const { return false; }
+};
+
+// Inputs whose order shows: the fp32 sum of a few `normal` samples (short significands) is exact
+// in any order; powers of two and their neighbours over 2^-24..2^24 are not.
+TEST(AllreduceFaults, RanksAddingInTheirOwnOrderDisagree) {
+  FaultyKernel<OwnOrder> b({});
+  const CaseResult r = run("allreduce/custom-1shot/fp32/w4/3076/out-of-place/pow2-boundary_emin=-24_emax=24/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
+  EXPECT_TRUE(has(r.message, "ranks disagree: rank 1 differs from rank 0")) << r.message;
+  EXPECT_TRUE(has(r.message, "each rank adds in a different order")) << r.message;
+}
+
+TEST(AllreduceFaults, AMissingEndBarrierIsAKernelError) {
+  FaultyKernel<NoEndBarrier> b({});
+  for (std::string v : {"custom-1shot", "custom-2shot"}) {
+    const CaseResult r = run("allreduce/" + v + "/bf16/w4/6152/out-of-place/normal/s1", b);
+    EXPECT_EQ(r.verdict, Verdict::error) << story(r);
+    EXPECT_TRUE(has(r.message, "missing end barrier")) << r.message;
+  }
+}
+
+// A kernel that assumes its tensor starts at its storage (R19, the seed PR): it reduces the first
+// `count` elements of every storage and writes there.
+class IgnoresOffset : public Backend {
+ public:
+  std::string name() const override { return "ignores-offset@host-w32"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {}
+  AllreduceClaim allreduce(const Spec& spec, std::span<const RankBuffers> io) override {
+    Spec flat = spec;
+    flat.view = {spec.view.count};
+    const size_t bytes = size_t(spec.bytes());
+    std::vector<RankBuffers> from_start;
+    for (const RankBuffers& b : io) from_start.push_back({b.input.first(bytes), b.output.first(bytes)});
+    return inner_->allreduce(flat, from_start);
+  }
+
+ private:
+  std::unique_ptr<Backend> inner_ = host();
+};
+
+TEST(AllreduceFaults, IgnoringTheStorageOffsetWritesOutsideTheView) {
+  IgnoresOffset b;
+  const CaseResult r = run("allreduce/custom-2shot/bf16/w4/4096@24/out-of-place/normal/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::out_of_bounds) << story(r);
+  EXPECT_TRUE(has(r.message, "before the start of 'y's view (rank 0)'")) << r.message;
+  EXPECT_TRUE(has(r.message, "inside its outputs: over-budget")) << r.message;
+}
+
+// A correct reduction, then something a buggy implementation does after it.
+class After : public Backend {
+ public:
+  enum class What { write_input, second_run_differs, refuse_everything, run_one_shot };
+  explicit After(What w) : what_(w) {}
+  std::string name() const override { return "after@host-w32"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {}
+  AllreduceClaim allreduce(const Spec& spec, std::span<const RankBuffers> io) override {
+    if (what_ == What::refuse_everything) throw Refused("this kernel refuses everything");
+    Spec s = spec;
+    if (what_ == What::run_one_shot) s.variant = &variant("custom-1shot");
+    const AllreduceClaim c = inner_->allreduce(s, io);
+    const size_t at = size_t(spec.view.offset) * 2;
+    if (what_ == What::write_input) io[1].input[at + 6] ^= std::byte{1};
+    if (what_ == What::second_run_differs && ++calls_ == 2)
+      for (const RankBuffers& b : io) b.output[at] ^= std::byte{1};
+    return c;
+  }
+
+ private:
+  What what_;
+  int calls_ = 0;
+  std::unique_ptr<Backend> inner_ = host();
+};
+
+TEST(AllreduceFaults, WritingIntoAnInputOutOfPlace) {
+  After b(After::What::write_input);
+  const CaseResult r = run("allreduce/custom-1shot/bf16/w4/4096/out-of-place/normal/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::out_of_bounds) << story(r);
+  EXPECT_TRUE(has(r.message, "the kernel wrote into rank 1's input x")) << r.message;
+  EXPECT_TRUE(has(r.message, "the first x[3]")) << r.message;
+}
+
+TEST(AllreduceFaults, ARepeatedRunThatDiffers) {
+  After b(After::What::second_run_differs);
+  const CaseResult r = run("allreduce/custom-1shot/bf16/w2/4096/out-of-place/normal/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
+  EXPECT_TRUE(has(r.message, "not deterministic: a repeated run gave rank 0 different bits at 1 elements")) << r.message;
+}
+
+TEST(AllreduceFaults, RefusingAnInputItMustReduceIsAnError) {
+  After b(After::What::refuse_everything);
+  const CaseResult r = run("allreduce/custom-1shot/bf16/w2/4096/out-of-place/normal/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::error) << story(r);
+  EXPECT_TRUE(has(r.message, "refused an input it must reduce: this kernel refuses everything")) << r.message;
+}
+
+TEST(AllreduceFaults, TheWrongKernelForTheSize) {
+  After b(After::What::run_one_shot);  // the rule says two-shot at 512 KiB on 4 ranks
+  const CaseResult r = run("allreduce/custom-auto/fp32/w4/131072/out-of-place/pow2-boundary_emin=-24_emax=24/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
+  EXPECT_TRUE(has(r.message, "the selection rule picks the other kernel")) << r.message;
+}
+
+// NCCL's arithmetic: a ring whose partial sums are rounded to the dtype at every hop, starting at
+// a rank that depends on the chunk; every rank receives the same bits.
+class RingModel : public Backend {
+ public:
+  std::string name() const override { return "ring-model"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {}
+  AllreduceClaim allreduce(const Spec& spec, std::span<const RankBuffers> io) override {
+    const size_t w = info(spec.dtype).bits / 8, at = size_t(spec.view.offset) * w, n = size_t(spec.view.count);
+    const Conversion round{spec.dtype, Overflow::nosat, Rounding::rne};
+    for (size_t i = 0; i < n; ++i) {
+      const int first = int((i * size_t(spec.world)) / std::max<size_t>(n, 1));
+      float acc = 0;
+      for (int k = 0; k < spec.world; ++k) {
+        uint32_t x = 0;
+        std::memcpy(&x, io[size_t((first + k) % spec.world)].input.data() + at + i * w, w);
+        acc = float(decode(spec.dtype, encode(double(acc) + decode(spec.dtype, x), round)));
+      }
+      const uint32_t y = encode(double(acc), round);
+      for (const RankBuffers& b : io) std::memcpy(b.output.data() + at + i * w, &y, w);
+    }
+    return {Order::per_hop, "a ring model"};
+  }
+};
+
+TEST(AllreduceNccl, PerHopRoundingIsWithinItsBudgetAndExactOnExactInputs) {
+  RingModel b;
+  const CaseResult normal = run("allreduce/nccl/bf16/w8/6152/out-of-place/normal/s1", b);
+  EXPECT_EQ(normal.verdict, Verdict::within_budget) << story(normal);
+  EXPECT_GT(normal.n_within, 100u);
+  const CaseResult exact = run("allreduce/nccl/bf16/w8/6152/out-of-place/exact/s1", b);
+  EXPECT_EQ(exact.verdict, Verdict::exact) << story(exact);
+  // The same ring judged as a custom kernel (fp32 once): over budget.
+  const CaseResult custom = run("allreduce/custom-1shot/bf16/w8/6152/out-of-place/normal/s1", b);
+  EXPECT_EQ(custom.verdict, Verdict::over_budget) << story(custom);
+}
+
+}  // namespace
+}  // namespace ulpgate::allreduce

@@ -1,0 +1,116 @@
+// The all-reduce reference: the ideal is the exact sum rounded once (checked against sums that
+// double precision carries exactly, and against cases where a naive fp32 sum is wrong), the
+// ordered sums follow their documented orders, the selection rule and the two-shot partitions
+// are spec/allreduce.md's, and the bounds are the gamma_{n-1} bounds.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+
+#include "reference/allreduce/allreduce.hpp"
+
+namespace ulpgate::allreduce {
+namespace {
+
+uint32_t f32(float x) { return std::bit_cast<uint32_t>(x); }
+uint32_t bf16(float x) { return float_to_bf16(x); }
+
+Spec spec(std::string_view v, Format t, int world, int64_t count) {
+  Spec s;
+  s.variant = &variant(v);
+  s.dtype = t, s.world = world, s.view = {count};
+  return s;
+}
+
+TEST(AllreduceReference, IdealRoundsTheExactSumOnce) {
+  // 1 + 2^-24 + 2^-24: fp32 in order gives 1 (each 2^-24 is a tie to even), the exact sum
+  // 1 + 2^-23 is representable.
+  const Spec s = spec("custom-1shot", Format::fp32, 4, 1);
+  const Inputs in = {{f32(1.f)}, {f32(0x1p-24f)}, {f32(0x1p-24f)}, {f32(0.f)}};
+  EXPECT_EQ(ideal(s, in).bits[0], f32(1.f + 0x1p-23f));
+  EXPECT_EQ(ordered_sum(s, Order::rank_order, in)[0], f32(1.f));
+  EXPECT_DOUBLE_EQ(ideal(s, in).exact[0], 1 + 0x1p-23);
+}
+
+TEST(AllreduceReference, IdealCancelsExactlyAcrossTheWholeRange) {
+  // 2^100 - 2^100 + 2^-140 (an fp32 subnormal): only an exact accumulator keeps the last term.
+  const Spec s = spec("nccl", Format::fp32, 4, 1);
+  const Inputs in = {{f32(0x1p100f)}, {f32(0x1p-140f)}, {f32(-0x1p100f)}, {f32(0.f)}};
+  EXPECT_EQ(ideal(s, in).bits[0], f32(0x1p-140f));
+}
+
+TEST(AllreduceReference, IdealOfBf16RoundsToNearestEvenOnce) {
+  // 1 + 2^-8 + 2^-30: just above the bf16 tie 1 + 2^-8, so the ideal is 1 + 2^-7. The fp32 sum
+  // loses 2^-30 (below half an fp32 ulp of 1) and its rounding to bf16 meets the tie: 1.
+  const Spec s = spec("custom-1shot", Format::bf16, 4, 1);
+  const Inputs in = {{bf16(1.f)}, {bf16(0x1p-8f)}, {bf16(0x1p-30f)}, {bf16(0.f)}};
+  EXPECT_EQ(ideal(s, in).bits[0], bf16(1.f + 0x1p-7f));
+  EXPECT_EQ(ordered_sum(s, Order::rank_order, in)[0], bf16(1.f));
+}
+
+TEST(AllreduceReference, OverflowAndNonFiniteInputs) {
+  const Spec s = spec("custom-1shot", Format::bf16, 2, 3);
+  const float big = bf16_to_float(0x7f7f);  // bf16 max
+  const Inputs in = {{bf16(big), bf16(INFINITY), bf16(NAN)}, {bf16(big), bf16(-INFINITY), bf16(1.f)}};
+  const Ideal i = ideal(s, in);
+  EXPECT_EQ(i.bits[0], 0x7f80u) << "the exact sum beyond the range rounds to Inf";
+  EXPECT_TRUE(is_nan(Format::bf16, i.bits[1]));
+  EXPECT_TRUE(is_nan(Format::bf16, i.bits[2]));
+}
+
+TEST(AllreduceReference, SelectionRule) {
+  EXPECT_EQ(select_kernel(2, int64_t(64) << 20), Order::rank_order);
+  EXPECT_EQ(select_kernel(4, (512 << 10) - 16), Order::rank_order);
+  EXPECT_EQ(select_kernel(4, 512 << 10), Order::rotated);
+  EXPECT_EQ(select_kernel(8, (256 << 10) - 16), Order::rank_order);
+  EXPECT_EQ(select_kernel(8, 256 << 10), Order::rotated);
+  EXPECT_EQ(select_kernel(6, 300 << 10), Order::rotated);
+}
+
+TEST(AllreduceReference, TwoShotPartitionsGiveTheRemainderToTheLastRank) {
+  const Spec s = spec("custom-2shot", Format::bf16, 4, 8 * 10);  // 10 packs: part 2, last rank 4
+  EXPECT_EQ(owner_of(s, 0), 0);
+  EXPECT_EQ(owner_of(s, 15), 0);
+  EXPECT_EQ(owner_of(s, 16), 1);
+  EXPECT_EQ(owner_of(s, 48), 3);
+  EXPECT_EQ(owner_of(s, 79), 3);
+  const Spec tiny = spec("custom-2shot", Format::fp32, 4, 12);  // 3 packs < 4 ranks: all on rank 3
+  EXPECT_EQ(owner_of(tiny, 0), 3);
+}
+
+TEST(AllreduceReference, RotatedOrderStartsAtThePartitionsOwner) {
+  // 3 ranks' values 1, 2^-24, 2^-24 (and a zero rank) placed so the order matters: from rank 0,
+  // 1 + 2^-24 + 2^-24 = 1 (two ties to even); from rank 1, 2^-24 + 2^-24 + 1 = 1 + 2^-23.
+  Spec s = spec("custom-2shot", Format::fp32, 4, 16);  // 4 packs: element 4 * r is in rank r's part
+  Inputs in(4, std::vector<uint32_t>(16, f32(0.f)));
+  in[0][4] = f32(1.f), in[1][4] = f32(0x1p-24f), in[2][4] = f32(0x1p-24f);
+  EXPECT_EQ(ordered_sum(s, Order::rank_order, in)[4], f32(1.f));
+  EXPECT_EQ(ordered_sum(s, Order::rotated, in)[4], f32(1.f + 0x1p-23f));
+}
+
+TEST(AllreduceReference, BoundsAreGammaNMinusOne) {
+  const Spec s = spec("nccl", Format::bf16, 4, 1);
+  const double g3 = 3 * 0x1p-8 / (1 - 3 * 0x1p-8);
+  EXPECT_NEAR(error_bound(s, Order::per_hop, 1.0), g3, 1e-12);
+  EXPECT_NEAR(error_bound(s, Order::rank_order, 1.0), 3 * 0x1p-24 / (1 - 3 * 0x1p-24), 1e-18);
+  EXPECT_NEAR(error_bound(spec("nccl", Format::bf16, 2, 1), Order::per_hop, 1.0), 0.0039, 1e-4) << "spec: ~0.4% at n = 2";
+}
+
+TEST(AllreduceReference, MayRefuseNamesTheRule) {
+  Spec s = spec("custom-1shot", Format::bf16, 4, 4096);
+  EXPECT_EQ(s.may_refuse(), "");
+  s.view = {4096, 8, 16};
+  EXPECT_NE(s.may_refuse().find("not weakly contiguous"), std::string::npos);
+  s.view = {4096, 8};
+  EXPECT_EQ(s.may_refuse(), "") << "a view at an offset that fills its storage's tail must be reduced";
+  s.view = {7};
+  EXPECT_NE(s.may_refuse().find("not a multiple of 16 bytes"), std::string::npos);
+  s.view = {(int64_t(8) << 20) / 2 + 8};
+  EXPECT_NE(s.may_refuse().find("larger than the registered buffer"), std::string::npos);
+  s.variant = &variant("nccl");
+  EXPECT_EQ(s.may_refuse(), "") << "NCCL takes any size";
+  EXPECT_EQ(spec("nccl", Format::bf16, 3, 8).problem(), "world size 3 is not 2, 4, 6 or 8");
+}
+
+}  // namespace
+}  // namespace ulpgate::allreduce
