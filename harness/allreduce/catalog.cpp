@@ -43,32 +43,38 @@ void add_sizes(std::vector<Case>& out) {
   for (int64_t bytes : {int64_t(16), 256 * KiB - 16, 256 * KiB, 512 * KiB - 16, 512 * KiB, 2 * MiB})
     for (int w : {4, 8}) out.push_back(make("custom-auto", Format::fp32, w, {elements(Format::fp32, bytes)}, false, kOrderShows));
   for (std::string_view v : {"custom-1shot", "custom-2shot", "nccl"}) {
-    out.push_back(make(v, Format::bf16, 4, {7}));
+    out.push_back(make(v, Format::bf16, 2, {7}));
     out.push_back(make(v, Format::fp32, 2, {elements(Format::fp32, 8 * MiB + 16)}));
   }
 }
 
 // Views (R19): a weakly contiguous view at an offset must be reduced correctly; one with storage
-// after it may be refused by the custom kernels (never reduced into garbage). In place and out.
+// after it may be refused by the custom kernels (never reduced into garbage). In place and out;
+// on 2 ranks (every multi-GPU machine) and more.
 void add_views(std::vector<Case>& out) {
   for (const Variant& v : variants()) {
-    out.push_back(make(v.name, Format::bf16, 4, {4096, 24}));
-    out.push_back(make(v.name, Format::bf16, 4, {4096, 24, 40}));
-    out.push_back(make(v.name, Format::bf16, 4, {6152}, true));
-    out.push_back(make(v.name, Format::fp32, 8, {3076, 12}, true));
+    for (int w : {2, 4}) {
+      out.push_back(make(v.name, Format::bf16, w, {4096, 24}, false, kOrderShows));
+      out.push_back(make(v.name, Format::bf16, w, {4096, 24, 40}));
+      out.push_back(make(v.name, Format::bf16, w, {6152}, true, kOrderShows));
+    }
+    out.push_back(make(v.name, Format::fp32, 8, {3076, 12}, true, kOrderShows));
   }
 }
 
 // Exactly summable inputs (bit-exact for every variant), overflowing sums, NaN / Inf and subnormal
-// inputs, zeros, and heavy cancellation between ranks (outliers).
+// inputs, zeros, and heavy cancellation between ranks (outliers); on 2 ranks and more.
 void add_inputs(std::vector<Case>& out) {
   for (const Variant& v : variants()) {
     for (Format t : {Format::bf16, Format::fp16, Format::fp32}) out.push_back(make(v.name, t, 4, {elements(t, 12304)}, false, "exact"));
     out.push_back(make(v.name, Format::bf16, 8, {elements(Format::bf16, 64 * KiB)}, false, "exact"));
-    out.push_back(make(v.name, Format::fp16, 4, {2048}, false, "near-overflow_max=65504_spread=0"));
-    out.push_back(make(v.name, Format::bf16, 4, {2048}, false, "normal_nan=97_inf=89_den=13"));
-    out.push_back(make(v.name, Format::fp32, 4, {2048}, false, "zeros"));
+    for (int w : {2, 4}) {
+      out.push_back(make(v.name, Format::fp16, w, {2048}, false, "near-overflow_max=65504_spread=0"));
+      out.push_back(make(v.name, Format::bf16, w, {2048}, false, "normal_nan=97_inf=89_den=13"));
+      out.push_back(make(v.name, Format::fp32, w, {2048}, false, "zeros"));
+    }
     out.push_back(make(v.name, Format::bf16, 8, {2048}, false, "outliers_every=16_mag=1000"));
+    out.push_back(make(v.name, Format::fp32, 2, {2048}, false, "outliers_every=16_mag=1000"));
   }
 }
 
