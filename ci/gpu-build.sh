@@ -11,7 +11,8 @@ BUILD_DIR=$build bash ci/build.sh \
   -DBoost_USE_STATIC_LIBS=ON \
   -DXXHASH_LIB=/usr/lib/x86_64-linux-gnu/libxxhash.a \
   -DULPGATE_WITH_LLVM_ORACLE=OFF \
-  -DULPGATE_HIP_CHECKS=OFF
+  -DULPGATE_HIP_CHECKS=OFF \
+  -DULPGATE_WITH_MPI=OFF
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
 cp "$build/harness/ulpgate" "$dist/"

@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build git pkg-config
   libgtest-dev libeigen3-dev libboost-dev libboost-context-dev libcli11-dev libfccp-dev
-  libdlpack-dev libxxhash-dev nlohmann-json3-dev
+  libdlpack-dev libxxhash-dev nlohmann-json3-dev openmpi-bin libopenmpi-dev
   llvm-19-dev clang-19 lld-19 hipcc libclang-rt-19-dev
 )
 

@@ -105,6 +105,7 @@ RunScope run_scope(const Selection& s, const std::vector<CaseResult>& results) {
 int run_gate(const Selection& s, const GateOptions& g, const ReportOptions& ro) {
   const auto files = golden_files(s, g.golden_dir);
   SweepResult sw = sweep(s);
+  if (!sw.root) return kPass;  // rank 0 gates every process's results
   if (!g.as_backend.empty())
     for (CaseResult& r : sw.results) r.backend = g.as_backend;
   write_reports(sw.results, ro);
@@ -166,6 +167,7 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
   if (s.archs.empty()) s.archs = arch == "host" ? std::vector<std::string>{"host-w32", "host-w64"}
                                                  : std::vector<std::string>{arch};
   const SweepResult sw = sweep(s);
+  if (!sw.root) return kPass;  // rank 0 writes every process's rows
   for (const OpFamily& f : families()) {
     std::vector<CaseResult> rows;
     for (const CaseResult& r : sw.results)
@@ -197,7 +199,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   add_report_options(run, ro);
   run->callback([&] {
     const SweepResult sw = sweep(sel);
-    write_reports(sw.results, ro);
+    if (sw.root) write_reports(sw.results, ro);
     rc = sw.any_failed ? kFail : kPass;
   });
 

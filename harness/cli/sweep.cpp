@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "harness/cli/processes.hpp"
 #include "harness/core/family.hpp"
 #include "harness/report/console_table.hpp"
 #include "harness/report/progress.hpp"
@@ -45,33 +46,50 @@ std::vector<std::string> default_archs(const std::string& backend) {
 
 std::string golden_arch(const std::string& arch) { return arch.starts_with("host") ? "host" : arch; }
 
+namespace {
+
+// This process's share of the (arch, case) jobs (all of them without mpirun).
+Share run_share(const Selection& s, const std::string& backend, const std::vector<std::string>& archs,
+                const std::vector<std::string>& cases) {
+  const Processes& p = processes();
+  Share mine;
+  ProgressLine progress(cases.size() * archs.size() / size_t(p.size), stderr);
+  size_t job = 0;
+  for (const std::string& arch : archs) {
+    const auto b = make_backend(backend, arch);
+    for (const std::string& id : cases) {
+      if (!p.mine(job++)) continue;
+      progress.update(mine.results.size(), id);
+      try {
+        mine.results.emplace_back(job - 1, run_case(id, *b, nullptr, s.max_memory));
+      } catch (const NotSupported& e) {
+        ++mine.skipped[e.what()];
+      }
+    }
+  }
+  progress.finish();
+  return mine;
+}
+
+}  // namespace
+
 SweepResult sweep(const Selection& s) {
   const std::string backend = resolve_backend(s.backend);
   const std::vector<std::string> archs = s.archs.empty() ? default_archs(backend) : s.archs;
   const std::vector<std::string> cases = select_cases(s);
+  const Share all = gather(run_share(s, backend, archs, cases));
   SweepResult out;
-  ProgressLine progress(cases.size() * archs.size(), stderr);
-  for (const std::string& arch : archs) {
-    const auto b = make_backend(backend, arch);
-    for (const std::string& id : cases) {
-      progress.update(out.results.size(), id);
-      CaseResult r;
-      try {
-        r = run_case(id, *b, nullptr, s.max_memory);
-      } catch (const NotSupported& e) {
-        ++out.skipped[e.what()];
-        continue;
-      }
-      if (!passes(r.verdict)) {
-        out.any_failed = true;
-        std::printf("%s --backend %s --arch %s\n", failure_line(r).c_str(), backend.c_str(), arch.c_str());
-      }
-      out.results.push_back(std::move(r));
+  out.root = processes().root();
+  out.skipped = all.skipped;
+  for (const auto& [job, r] : all.results) {
+    if (!passes(r.verdict)) {
+      out.any_failed = true;
+      std::printf("%s --backend %s --arch %s\n", failure_line(r).c_str(), backend.c_str(), archs[job / cases.size()].c_str());
     }
+    out.results.push_back(r);
   }
-  progress.finish();
   for (const auto& [why, n] : out.skipped) std::printf("skipped %zu: %s\n", n, why.c_str());
-  if (out.results.empty() && !out.skipped.empty())
+  if (out.root && out.results.empty() && !out.skipped.empty())
     throw UsageError("no selected case runs on the " + backend + " backend (--filter selects what it runs)");
   return out;
 }

@@ -35,6 +35,7 @@ std::vector<std::string> default_archs(const std::string& backend);
 std::string golden_arch(const std::string& arch);
 
 struct SweepResult {
+  bool root = true;  // false: another MPI process's share, already handed to rank 0 (processes.hpp)
   std::vector<CaseResult> results;
   bool any_failed = false;
   std::map<std::string, size_t> skipped;  // cases the backend declines, by reason
@@ -42,7 +43,8 @@ struct SweepResult {
 // Runs every case on every arch of the backend; prints a progress line on a terminal, one line
 // per failure ending with its repro command, and the skipped cases by reason. Cases the backend
 // declines are skipped; a selection it declines entirely is a UsageError (a gate that judged
-// nothing must not pass).
+// nothing must not pass). Under mpirun each process runs its share and rank 0 gets every result
+// (the others get root = false and nothing to report).
 SweepResult sweep(const Selection& s);
 
 }  // namespace ulpgate::cli

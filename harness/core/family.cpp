@@ -24,10 +24,10 @@ std::vector<std::string> every_tier(Tier) {
 }
 
 constexpr std::array kFamilies = {
-    OpFamily{"quant", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
-    OpFamily{"norm", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
-    OpFamily{"gemm", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
-    OpFamily{"allreduce", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
+    OpFamily{"quant", "quant.*", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
+    OpFamily{"norm", "norm.*", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
+    OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
+    OpFamily{"allreduce", "allreduce", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
              canonical_id<allreduce::Case>},
 };
 
@@ -91,7 +91,7 @@ const OpFamily& family_of(std::string_view case_id) {
   for (const OpFamily& f : kFamilies)
     if (op == f.name || (op.starts_with(f.name) && op.size() > f.name.size() && op[f.name.size()] == '.')) return f;
   std::string names;
-  for (const OpFamily& f : kFamilies) names += (names.empty() ? "" : ", ") + std::string(f.name) + (f.name == "allreduce" ? "" : ".*");
+  for (const OpFamily& f : kFamilies) names += (names.empty() ? "" : ", ") + std::string(f.ops);
   throw UsageError("case '" + std::string(case_id) + "': unknown op '" + std::string(op) + "' (families: " + names + ")");
 }
 

@@ -24,7 +24,8 @@ std::string_view tier_name(Tier t);
 Tier parse_tier(std::string_view name);  // throws UsageError naming the choices
 
 struct OpFamily {
-  std::string_view name;  // "quant": ids start with "quant."
+  std::string_view name;  // "quant": ids start with "quant." ("allreduce", one op: with "allreduce/")
+  std::string_view ops;   // its op segments as messages name them: "quant.*", "allreduce"
   std::vector<std::string> (*catalog)(Tier tier);
   // Runs one case: generate, reference, poison, run, compare, digest. Throws UsageError for a
   // malformed id. With `tensors`, also returns inputs, expected and actual outputs for a bundle.

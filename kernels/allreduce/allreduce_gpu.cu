@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernels/allreduce/allreduce_gpu.hpp"
-#include "kernels/allreduce/allreduce_plan.hpp"
+#include "kernels/allreduce/allreduce_custom.hpp"
 #include "kernels/portable/gpu.hpp"
 
 namespace ulpgate::allreduce_kernels {
@@ -162,12 +162,10 @@ struct GpuWorld::Impl {
   // Launches the plan's kernel on every rank, each writing out[r] (device pointers).
   void launch_custom(const Plan& plan, const std::vector<uint8_t*>& out) {
     const WorldPointers p = pointers(plan.world);
-    with_kernels(plan, [&](auto make) {
-      for (int r = 0; r < plan.world; ++r) {
-        ULPGATE_GPU_CHECK(cudaSetDevice(r));
-        gpu::launch(plan.config, make(p, r, out[size_t(r)]), ranks[size_t(r)].stream);
-      }
-    });
+    for (int r = 0; r < plan.world; ++r) {
+      ULPGATE_GPU_CHECK(cudaSetDevice(r));
+      launch_custom_rank(plan, p, r, out[size_t(r)], ranks[size_t(r)].stream);
+    }
   }
 
   void launch_nccl(int world, Format dtype, const std::vector<const uint8_t*>& in, const std::vector<uint8_t*>& out, int64_t count) {

@@ -1,0 +1,34 @@
+// The processes of an MPI launch (`mpirun -np N ulpgate run ...`): each runs its share of a
+// sweep's cases (job j on rank j mod N), and rank 0 collects every result in catalog order and
+// alone prints and writes the reports, golden files and exit status. Without mpirun, or in a build
+// without MPI, there is one process and nothing changes.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "harness/core/case_result.hpp"
+
+namespace ulpgate::cli {
+
+struct Processes {
+  int rank = 0, size = 1;
+  bool root() const { return rank == 0; }
+  bool mine(size_t job) const { return int(job % size_t(size)) == rank; }
+};
+
+// Initializes MPI on first use when launched by mpirun (MPI_Finalize at exit).
+const Processes& processes();
+
+// A sweep's results: (job index, result) pairs and the skipped cases by reason. gather() hands
+// rank 0 every process's share, ordered by job index (the other ranks get nothing back).
+struct Share {
+  std::vector<std::pair<size_t, CaseResult>> results;
+  std::map<std::string, size_t> skipped;
+};
+Share gather(const Share& mine);
+
+}  // namespace ulpgate::cli
