@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "harness/allreduce/catalog.hpp"
+#include "harness/core/processes.hpp"
 #include "harness/quant/budget.hpp"
 
 namespace ulpgate::allreduce {
@@ -44,11 +45,11 @@ void prepare(const Spec& s, const Inputs& in, std::span<const RankBuffers> io) {
   }
 }
 
-// The storage around every view unchanged (views, R19), and out of place the inputs too.
-std::vector<guard::Violation> storage_violations(const Spec& s, std::span<const RankBuffers> io) {
+// The storage around every view unchanged (views, R19). io[i] is rank first + i's.
+std::vector<guard::Violation> storage_violations(const Spec& s, std::span<const RankBuffers> io, int first_rank = 0) {
   std::vector<guard::Violation> out;
   for (size_t r = 0; r < io.size(); ++r) {
-    const std::string rank = " (rank " + std::to_string(r) + ")";
+    const std::string rank = " (rank " + std::to_string(size_t(first_rank) + r) + ")";
     const auto check = [&](std::string name, std::span<std::byte> storage) {
       const Parts p = parts(s, storage);
       for (guard::Violation& v : guard::check(name + "'s view" + rank, int64_t(p.view.size()), p.before, p.after))
@@ -61,7 +62,7 @@ std::vector<guard::Violation> storage_violations(const Spec& s, std::span<const 
 }
 
 // Out of place: "the kernel wrote into rank r's input: N bytes changed, first at byte B".
-std::string input_changes(const Spec& s, const Inputs& in, std::span<const RankBuffers> io) {
+std::string input_changes(const Spec& s, const Inputs& in, std::span<const RankBuffers> io, int first_rank = 0) {
   if (s.in_place) return "";
   for (size_t r = 0; r < io.size(); ++r) {
     const std::vector<uint32_t> now = get(s, parts(s, io[r].input).view);
@@ -69,7 +70,7 @@ std::string input_changes(const Spec& s, const Inputs& in, std::span<const RankB
     for (size_t i = 0; i < now.size(); ++i)
       if (now[i] != in[r][i] && n++ == 0) first = i;
     if (n)
-      return "the kernel wrote into rank " + std::to_string(r) + "'s input x (out of place it must stay untouched): " +
+      return "the kernel wrote into rank " + std::to_string(size_t(first_rank) + r) + "'s input x (out of place it must stay untouched): " +
              std::to_string(n) + " elements changed, the first x[" + std::to_string(first) + "]";
   }
   return "";
@@ -81,15 +82,31 @@ Outputs outputs_of(const Spec& s, std::span<const RankBuffers> io) {
   return out;
 }
 
-std::string repeat_difference(const Outputs& first, const Outputs& second) {
+std::string repeat_difference(const Outputs& first, const Outputs& second, int first_rank = 0) {
   for (size_t r = 0; r < first.size(); ++r) {
     size_t n = 0;
     for (size_t i = 0; i < first[r].size(); ++i) n += first[r][i] != second[r][i];
     if (n)
-      return "not deterministic: a repeated run gave rank " + std::to_string(r) + " different bits at " +
+      return "not deterministic: a repeated run gave rank " + std::to_string(size_t(first_rank) + r) + " different bits at " +
              std::to_string(n) + " elements";
   }
   return "";
+}
+
+CaseResult named(const Case& c, Verdict v, std::string message) {
+  CaseResult r;
+  r.case_id = c.id(), r.family = "allreduce", r.profile = std::string(c.spec.variant->name);
+  r.verdict = v, r.message = std::move(message);
+  return r;
+}
+
+// A refusal judged (R19): a pass where the spec allows one, `error` elsewhere.
+CaseResult refusal(const Case& c, const std::string& refused) {
+  CaseResult r = named(c, Verdict::exact, "");
+  const std::string allowed = c.spec.may_refuse();
+  r.verdict = allowed.empty() ? Verdict::error : Verdict::exact;
+  r.message = (allowed.empty() ? "refused an input it must reduce: " : "refused, as allowed (" + allowed + "): ") + refused;
+  return r;
 }
 
 std::string order_text(Order o) { return o == Order::rank_order ? "one-shot" : o == Order::rotated ? "two-shot" : "per-hop"; }
@@ -115,6 +132,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
     run.buffers.push_back({x, s.in_place ? x : run.storage.add("y.r" + std::to_string(r), bytes, std::byte{kPoison})});
   }
   std::string refused, repeat, changed;
+  // The storage of every rank: x (and y) for rank 0, then rank 1, ... (what the digest covers).
   run.result = judged(
       c.id(), "allreduce", s.variant->name, run.storage,
       [&] {
@@ -133,13 +151,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
         repeat = repeat_difference(run.outputs, outputs_of(s, run.buffers));
       },
       [&] {
-        if (refused.empty()) return compare(c, run.inputs, run.expected, run.outputs, quant::default_budgets());
-        CaseResult r;
-        r.case_id = c.id(), r.family = "allreduce", r.profile = std::string(s.variant->name);
-        const std::string allowed = s.may_refuse();
-        r.verdict = allowed.empty() ? Verdict::error : Verdict::exact;
-        r.message = (allowed.empty() ? "refused an input it must reduce: " : "refused, as allowed (" + allowed + "): ") + refused;
-        return r;
+        return refused.empty() ? compare(c, run.inputs, run.expected, run.outputs, quant::default_budgets()) : refusal(c, refused);
       });
   worsen(run.result, Verdict::out_of_bounds, changed);
   worsen(run.result, Verdict::over_budget, repeat);
@@ -173,6 +185,94 @@ std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
 
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
   return ulpgate::run_case_id<Case>(id, backend, tensors, run_case, bundle_tensors);
+}
+
+// ---- one rank per process (mpirun) -----------------------------------------------------------
+
+namespace {
+
+// What one rank hands rank 0, in pack() order.
+enum Part : size_t { kStorage, kOutput, kRefused, kError, kChanged, kOutside, kRepeat, kParts };
+
+std::string bytes_of(const std::vector<uint32_t>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
+std::vector<uint32_t> words_of(const std::string& b) {
+  std::vector<uint32_t> v(b.size() / 4);
+  std::memcpy(v.data(), b.data(), v.size() * 4);
+  return v;
+}
+
+// This process's rank: run it twice, check what it can see alone, and report.
+std::vector<std::string> run_my_rank(const Case& c, Backend& backend, int rank) {
+  const Spec& s = c.spec;
+  const Inputs mine{c.inputs()[size_t(rank)]};
+  GuardedOutputs storage;
+  const size_t bytes = size_t(s.view.storage()) * elem_bytes(s);
+  const std::span<std::byte> x = storage.add("x.r" + std::to_string(rank), bytes, std::byte{kPoison});
+  const RankBuffers b{x, s.in_place ? x : storage.add("y.r" + std::to_string(rank), bytes, std::byte{kPoison})};
+  const std::span<const RankBuffers> io(&b, 1);
+  std::vector<std::string> part(kParts);
+  const auto once = [&] {
+    prepare(s, mine, io);
+    try {
+      backend.allreduce_rank(s, rank, b);
+      return true;
+    } catch (const Refused& e) {
+      part[kRefused] = e.what();
+    } catch (const BackendError& e) {
+      part[kError] = "rank " + std::to_string(rank) + ": " + e.what();
+    }
+    return false;
+  };
+  const bool ran = once();
+  const std::vector<uint32_t> first = outputs_of(s, io)[0];
+  part[kOutput] = bytes_of(first);
+  const std::vector<std::byte> all = storage.bytes();
+  part[kStorage].assign(reinterpret_cast<const char*>(all.data()), all.size());
+  part[kChanged] = input_changes(s, mine, io, rank);
+  std::vector<guard::Violation> outside = storage_violations(s, io, rank);
+  for (guard::Violation& v : storage.violations()) outside.push_back(std::move(v));
+  part[kOutside] = guard::OutOfBounds::join(outside);
+  if (ran && once()) part[kRepeat] = repeat_difference({first}, outputs_of(s, io), rank);
+  return part;
+}
+
+}  // namespace
+
+int ranks(std::string_view id) { return Case::parse(id).spec.world; }
+
+CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int ranks) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Case c = Case::parse(id);
+  require_supported(backend, c.spec);
+  if (c.spec.world != ranks)
+    throw NotSupported("a world of " + std::to_string(c.spec.world) + " ranks does not run on " + std::to_string(ranks) +
+                       " processes");
+  const std::vector<std::string> blobs = gather_blobs(pack(run_my_rank(c, backend, rank)));
+  if (blobs.empty()) return {};  // not rank 0
+  std::vector<std::vector<std::string>> parts;
+  for (const std::string& blob : blobs) parts.push_back(unpack(blob));
+  const auto first = [&](Part p) {
+    for (const auto& rank_parts : parts)
+      if (!rank_parts[p].empty()) return rank_parts[p];
+    return std::string();
+  };
+  const Inputs in = c.inputs();
+  CaseResult r;
+  if (const std::string refused = first(kRefused); !refused.empty()) r = refusal(c, refused);
+  else if (const std::string error = first(kError); !error.empty()) r = named(c, Verdict::error, error);
+  else {
+    Outputs got;
+    for (const auto& rank_parts : parts) got.push_back(words_of(rank_parts[kOutput]));
+    r = compare(c, in, expected(c, in), got, quant::default_budgets());
+    worsen(r, Verdict::out_of_bounds, first(kOutside));
+    worsen(r, Verdict::out_of_bounds, first(kChanged));
+    worsen(r, Verdict::over_budget, first(kRepeat));
+    r.note = "one rank per process (" + std::to_string(ranks) + " MPI processes)";
+  }
+  std::string storage;
+  for (const auto& rank_parts : parts) storage += rank_parts[kStorage];
+  stamp(r, std::as_bytes(std::span<const char>(storage)), backend, t0);
+  return r;
 }
 
 // Per rank: input and output storage, the inputs' bits and two output copies (about 5 x 4 bytes

@@ -29,5 +29,10 @@ CaseRun run_case(const Case& c, Backend& backend);
 std::vector<std::string> catalog_ids(Tier tier);
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
 double host_bytes(std::string_view id);
+// OpFamily::ranks: the case's world size. Throws UsageError for a malformed id.
+int ranks(std::string_view id);
+// OpFamily::run_rank: under mpirun every process is one rank (core/processes.hpp); rank 0 gathers
+// every rank's outputs and findings and judges the case as run_case does.
+CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int ranks);
 
 }  // namespace ulpgate::allreduce

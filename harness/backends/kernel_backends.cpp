@@ -1,6 +1,7 @@
 #include "harness/backends/kernel_backends.hpp"
 
 #include "harness/core/backend.hpp"
+#include "harness/core/processes.hpp"
 #include "kernels/allreduce/allreduce_host.hpp"
 #include "kernels/gemm/gemm_host.hpp"
 #include "kernels/norm/norm_host.hpp"
@@ -105,6 +106,24 @@ class HostBackend : public Backend {
         kernel_call(describe(spec), [&] { return allreduce_kernels::run_allreduce_host(arch_, spec, io, world_); });
     return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") +
                      " custom kernel, the world's ranks as one host-SIMT world launch (" + std::string(arch_.name) + ")"};
+  }
+
+  // The other ranks are other processes: the registered buffers and signals live in MPI shared
+  // memory, one segment per process (core/processes.hpp).
+  AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int rank, const allreduce::RankBuffers& mine) override {
+    const int64_t registered = allreduce::kDefaultRegisteredBytes;
+    std::vector<std::byte*> segments;
+    try {
+      segments = shared_segments(allreduce_kernels::segment_bytes(registered));
+    } catch (const std::runtime_error& e) {
+      throw BackendError(e.what());
+    }
+    const allreduce::Order ran = kernel_call(describe(spec), [&] {
+      return allreduce_kernels::run_allreduce_rank_host(arch_, spec, rank, mine,
+                                                        allreduce_kernels::segment_pointers(segments, registered));
+    });
+    return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") +
+                     " custom kernel, this process one rank (" + std::string(arch_.name) + ")"};
   }
 
  private:

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "harness/cli/processes.hpp"
+#include "harness/core/processes.hpp"
 #include "harness/core/family.hpp"
 #include "harness/report/console_table.hpp"
 #include "harness/report/progress.hpp"
@@ -58,12 +58,17 @@ Share run_share(const Selection& s, const std::string& backend, const std::vecto
   for (const std::string& arch : archs) {
     const auto b = make_backend(backend, arch);
     for (const std::string& id : cases) {
-      if (!p.mine(job++)) continue;
+      const size_t j = job++;
+      // A case whose ranks are the processes runs on all of them; rank 0 keeps its result.
+      const OpFamily& f = family_of(id);
+      const auto together = p.size > 1 && f.run_rank && f.ranks(id) == p.size ? f.run_rank : nullptr;
+      if (!together && !p.mine(j)) continue;
       progress.update(mine.results.size(), id);
       try {
-        mine.results.emplace_back(job - 1, run_case(id, *b, nullptr, s.max_memory));
+        CaseResult r = together ? together(id, *b, p.rank, p.size) : run_case(id, *b, nullptr, s.max_memory);
+        if (!together || p.root()) mine.results.emplace_back(j, std::move(r));
       } catch (const NotSupported& e) {
-        ++mine.skipped[e.what()];
+        if (!together || p.root()) ++mine.skipped[e.what()];
       }
     }
   }

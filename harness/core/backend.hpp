@@ -87,6 +87,12 @@ class Backend {
     (void)spec, (void)io;
     throw BackendError(name() + " has no all-reduce");
   }
+  // One rank of an all-reduce whose other ranks are other processes (mpirun): this process is
+  // rank `rank` of spec.world and `mine` its buffers. Backends without it decline the case.
+  virtual AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int rank, const allreduce::RankBuffers& mine) {
+    (void)spec, (void)rank, (void)mine;
+    throw NotSupported(name() + " runs an all-reduce's ranks in one process only");
+  }
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>(std::string_view arch)>;

@@ -28,7 +28,7 @@ constexpr std::array kFamilies = {
     OpFamily{"norm", "norm.*", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
     OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
     OpFamily{"allreduce", "allreduce", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
-             canonical_id<allreduce::Case>},
+             canonical_id<allreduce::Case>, allreduce::ranks, allreduce::run_rank_id},
 };
 
 }  // namespace

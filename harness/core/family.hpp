@@ -36,6 +36,12 @@ struct OpFamily {
   // Case::parse(id).id(): the id in canonical form. Throws UsageError for a malformed id; parses
   // only, so a huge shape costs nothing (the fuzzers rely on it).
   std::string (*canonical_id)(std::string_view id);
+  // A family whose cases can span processes (all-reduce under mpirun): ranks(id) is a case's rank
+  // count; a case with as many ranks as there are processes runs on all of them, each calling
+  // run_rank as rank `rank` of `ranks`, and rank 0 gets the judged result (other cases run whole
+  // in one process). Null: every case runs whole in one process.
+  int (*ranks)(std::string_view id) = nullptr;
+  CaseResult (*run_rank)(std::string_view id, Backend& backend, int rank, int ranks) = nullptr;
 };
 
 template <class Case>

@@ -34,4 +34,16 @@ std::vector<host_simt::RankRegion> HostWorld::regions(int world, int64_t bytes) 
   return out;
 }
 
+WorldPointers segment_pointers(std::span<std::byte* const> segments, int64_t registered) {
+  WorldPointers p{};
+  for (size_t r = 0; r < segments.size(); ++r) {
+    const uintptr_t at = reinterpret_cast<uintptr_t>(segments[r]);
+    uint8_t* base = reinterpret_cast<uint8_t*>((at + kSegmentAlign - 1) / kSegmentAlign * kSegmentAlign);
+    p.signal[r] = reinterpret_cast<Signal*>(base);
+    p.data[r] = base + kSegmentHeader;
+    p.tmp[r] = base + kSegmentHeader + registered;
+  }
+  return p;
+}
+
 }  // namespace ulpgate::allreduce_kernels

@@ -5,6 +5,7 @@
 // peer that touches it after the rank returned (no end barrier) is a kernel error.
 #pragma once
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -66,6 +67,36 @@ allreduce::Order run_allreduce_host(const Arch& arch, const allreduce::Spec& spe
           world.forget_signals();
           throw;
         }
+      },
+      faults);
+  return plan.kernel;
+}
+
+// ---- one rank per process (mpirun): the world's memory is a shared-memory segment per rank ----
+
+// Rank r's segment: its signal, then its registered buffer and its tmp buffer, from the segment's
+// first 256-byte boundary (a shared window's segments are only 8-byte aligned).
+inline constexpr size_t kSegmentAlign = 256, kSegmentHeader = (sizeof(Signal) + 255) / 256 * 256;
+inline size_t segment_bytes(int64_t registered) { return kSegmentAlign + kSegmentHeader + 2 * size_t(registered); }
+WorldPointers segment_pointers(std::span<std::byte* const> segments, int64_t registered);
+
+// How long a rank waits for peers it cannot see before it reports a deadlock.
+inline constexpr std::chrono::milliseconds kPeerPatience{30000};
+
+// Runs rank `rank` of spec alone on this process's host-SIMT emulator; the other ranks are other
+// processes whose flags and data arrive through the segments (p). Throws AllreduceError for a
+// refused input, host_simt::KernelError when the kernel fails or the peers never arrive.
+template <class Faults = NoFault>
+allreduce::Order run_allreduce_rank_host(const Arch& arch, const allreduce::Spec& spec, int rank,
+                                         const allreduce::RankBuffers& mine, const WorldPointers& p, Faults faults = {}) {
+  const Plan plan = plan_allreduce(spec, spec.variant->max_bytes, kHostBlocks, kHostThreads);
+  const size_t at = size_t(spec.view.offset) * (info(spec.dtype).bits / 8);
+  std::memcpy(const_cast<uint8_t*>(p.data[rank]), mine.input.data() + at, size_t(spec.bytes()));
+  with_kernels(
+      plan,
+      [&](auto make) {
+        const auto kernel = make(p, rank, reinterpret_cast<uint8_t*>(mine.output.data() + at));
+        host_simt::launch_world(arch, plan.config, std::span(&kernel, 1), {{}, kPeerPatience});
       },
       faults);
   return plan.kernel;

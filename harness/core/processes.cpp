@@ -1,4 +1,4 @@
-#include "harness/cli/processes.hpp"
+#include "harness/core/processes.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <mpi.h>
 #endif
 
-namespace ulpgate::cli {
+namespace ulpgate {
 namespace {
 
 // ---- a Share as bytes (MPI moves blobs) -----------------------------------------------------
@@ -57,7 +57,7 @@ void fields(Io& io, R& r) {
   io(r.digest), io(r.wall_seconds), io(r.message), io(r.note);
 }
 
-[[maybe_unused]] std::string encode(const Share& s) {
+std::string encode(const Share& s) {
   std::string out;
   const auto write = [&](const auto& v) { put(out, v); };
   put(out, uint64_t(s.results.size()));
@@ -72,7 +72,7 @@ void fields(Io& io, R& r) {
   return out;
 }
 
-[[maybe_unused]] void decode_into(std::string_view bytes, Share& into) {
+void decode_into(std::string_view bytes, Share& into) {
   Reader in(bytes);
   const auto read = [&](auto& v) { in.get(v); };
   uint64_t n = 0;
@@ -114,6 +114,23 @@ bool launched_by_mpirun() {
 
 }  // namespace
 
+std::string pack(const std::vector<std::string>& parts) {
+  std::string out;
+  put(out, uint64_t(parts.size()));
+  for (const std::string& p : parts) put(out, p);
+  return out;
+}
+
+std::vector<std::string> unpack(std::string_view blob) {
+  Reader in(blob);
+  uint64_t n = 0;
+  in.get(n);
+  std::vector<std::string> parts(n);
+  for (std::string& p : parts) in.get(p);
+  if (!in.done()) throw std::runtime_error("mpi: trailing bytes in a message");
+  return parts;
+}
+
 const Processes& processes() {
   static const Processes p = [] {
     Processes out;
@@ -129,31 +146,69 @@ const Processes& processes() {
   return p;
 }
 
-Share gather(const Share& mine) {
+std::vector<std::string> gather_blobs(const std::string& mine) {
   const Processes& p = processes();
-  if (p.size == 1) return mine;
-  Share all;
+  if (p.size == 1) return {mine};
+  std::vector<std::string> out;
 #if defined(ULPGATE_HAVE_MPI)
-  const std::string blob = encode(mine);
-  const int bytes = int(blob.size());
+  const int bytes = int(mine.size());
   std::vector<int> sizes(size_t(p.size)), offsets(size_t(p.size));
   ULPGATE_MPI_CHECK(MPI_Gather(&bytes, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
   int total = 0;
   for (size_t r = 0; r < sizes.size(); ++r) offsets[r] = total, total += sizes[r];
   std::string received(p.root() ? size_t(total) : 0, '\0');
-  ULPGATE_MPI_CHECK(MPI_Gatherv(blob.data(), bytes, MPI_BYTE, received.data(), sizes.data(), offsets.data(), MPI_BYTE, 0,
+  ULPGATE_MPI_CHECK(MPI_Gatherv(mine.data(), bytes, MPI_BYTE, received.data(), sizes.data(), offsets.data(), MPI_BYTE, 0,
                                 MPI_COMM_WORLD));
-  if (!p.root()) return all;
-  std::string ran;
-  for (size_t r = 0; r < sizes.size(); ++r) {
-    const size_t before = all.results.size();
-    decode_into(std::string_view(received).substr(size_t(offsets[r]), size_t(sizes[r])), all);
-    ran += (r ? " + " : "") + std::to_string(all.results.size() - before);
-  }
-  std::printf("mpi: %d processes ran %s cases\n", p.size, ran.c_str());
-  std::sort(all.results.begin(), all.results.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (p.root())
+    for (size_t r = 0; r < sizes.size(); ++r) out.push_back(received.substr(size_t(offsets[r]), size_t(sizes[r])));
 #endif
+  return out;
+}
+
+Share gather(const Share& mine) {
+  const Processes& p = processes();
+  if (p.size == 1) return mine;
+  Share all;
+  std::string ran;
+  for (const std::string& blob : gather_blobs(encode(mine))) {
+    const size_t before = all.results.size();
+    decode_into(blob, all);
+    ran += (ran.empty() ? "" : " + ") + std::to_string(all.results.size() - before);
+  }
+  if (!p.root()) return all;
+  std::printf("mpi: %d processes returned %s results\n", p.size, ran.c_str());
+  std::sort(all.results.begin(), all.results.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return all;
 }
 
-}  // namespace ulpgate::cli
+std::vector<std::byte*> shared_segments(size_t bytes) {
+  const Processes& p = processes();
+#if defined(ULPGATE_HAVE_MPI)
+  static std::map<size_t, std::vector<std::byte*>> windows;
+  if (auto it = windows.find(bytes); it != windows.end()) return it->second;
+  if (p.size > 1) {
+    MPI_Comm node;
+    ULPGATE_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    int node_size = 0;
+    ULPGATE_MPI_CHECK(MPI_Comm_size(node, &node_size));
+    if (node_size != p.size) throw std::runtime_error("mpi: shared memory needs every process on one host");
+    void* base = nullptr;
+    MPI_Win win;
+    ULPGATE_MPI_CHECK(MPI_Win_allocate_shared(MPI_Aint(bytes), 1, MPI_INFO_NULL, node, &base, &win));
+    std::memset(base, 0, bytes);
+    std::vector<std::byte*> segments;
+    for (int r = 0; r < p.size; ++r) {
+      MPI_Aint size = 0;
+      int unit = 0;
+      void* at = nullptr;
+      ULPGATE_MPI_CHECK(MPI_Win_shared_query(win, r, &size, &unit, &at));
+      segments.push_back(static_cast<std::byte*>(at));
+    }
+    ULPGATE_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));  // every segment zeroed before anyone uses it
+    return windows[bytes] = segments;
+  }
+#endif
+  throw std::runtime_error("shared_segments: " + std::to_string(p.size) + " process (not launched by mpirun)");
+}
+
+}  // namespace ulpgate

@@ -5,14 +5,16 @@
 #pragma once
 
 #include <cstddef>
+#include <cstddef>
 #include <map>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "harness/core/case_result.hpp"
 
-namespace ulpgate::cli {
+namespace ulpgate {
 
 struct Processes {
   int rank = 0, size = 1;
@@ -31,4 +33,15 @@ struct Share {
 };
 Share gather(const Share& mine);
 
-}  // namespace ulpgate::cli
+// For one case whose ranks are the processes (an all-reduce under mpirun), every call collective:
+// Length-prefixed strings in one blob, and back.
+std::string pack(const std::vector<std::string>& parts);
+std::vector<std::string> unpack(std::string_view blob);
+// Every process's blob at rank 0, in rank order (the other ranks get nothing).
+std::vector<std::string> gather_blobs(const std::string& mine);
+// Every process's segment of a shared-memory window of `bytes` per process, in rank order: memory
+// all processes address directly (MPI_Win_allocate_shared; the processes must share a host). One
+// window per size, kept for the process's life; this process's segment starts zeroed.
+std::vector<std::byte*> shared_segments(size_t bytes);
+
+}  // namespace ulpgate
