@@ -20,6 +20,7 @@
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -90,7 +91,7 @@ class StackArena {
     for (std::size_t i = slots; i-- > 0;) free_.push_back(unsigned(i));
     protect_guards();
   }
-  ~StackArena() { munmap(base_, bytes_); }
+  ~StackArena() { unmap(); }
   StackArena(const StackArena&) = delete;
   StackArena& operator=(const StackArena&) = delete;
 
@@ -126,6 +127,15 @@ class StackArena {
     return f;
   }();
 
+  // Fiber frames that never returned (abandoned blocks, a world's unwound ranks) leave ASan's stack
+  // poison on these pages; a later mapping at the same addresses would inherit it, so clear it.
+  void unmap() {
+#if defined(__SANITIZE_ADDRESS__)
+    __asan_unpoison_memory_region(base_, bytes_);
+#endif
+    munmap(base_, bytes_);
+  }
+
   std::size_t round_to_pages(std::size_t bytes) const { return (bytes + page_ - 1) / page_ * page_; }
   char* bottom(std::size_t i) const { return first_ + i * slot_; }
 
@@ -134,7 +144,7 @@ class StackArena {
     for (std::size_t i = 0; i < guards; ++i)
       if (mprotect(bottom(i) - page_, page_, PROT_NONE) != 0) {
         const int error = errno;
-        munmap(base_, bytes_);
+        unmap();
         fail("protect the guard pages", error);
       }
   }
