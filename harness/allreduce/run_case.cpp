@@ -109,8 +109,6 @@ CaseResult refusal(const Case& c, const std::string& refused) {
   return r;
 }
 
-std::string order_text(Order o) { return o == Order::rank_order ? "one-shot" : o == Order::rotated ? "two-shot" : "per-hop"; }
-
 // Joins a finding that overrides a passing (or milder) verdict.
 void worsen(CaseResult& r, Verdict v, const std::string& why) {
   if (why.empty()) return;
@@ -157,7 +155,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
   worsen(run.result, Verdict::over_budget, repeat);
   stamp(run.result, run.storage.bytes(), backend, t0);
   if (refused.empty() && passes(run.result.verdict))
-    run.result.note = "ran " + order_text(run.claim.order) + (run.claim.ran.empty() ? "" : ": " + run.claim.ran);
+    run.result.note = run.claim.ran;
   return run;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/portable/host_simt.hpp"
+#include "suites/kernels/kernel_error.hpp"
 #include "kernels/portable/probes.hpp"
 
 namespace ulpgate {
@@ -33,15 +34,6 @@ std::vector<float> expected_amax(const std::vector<float>& x, int n) {
   for (size_t r = 0; r < out.size(); ++r)
     for (int i = 0; i < n; ++i) out[r] = std::max(out[r], std::fabs(x[r * n + i]));
   return out;
-}
-
-std::string error_of(auto&& run) {
-  try {
-    run();
-  } catch (const KernelError& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 // ---- results at both warp sizes --------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/portable/host_simt.hpp"
+#include "suites/kernels/kernel_error.hpp"
 
 namespace ulpgate {
 namespace {
@@ -125,15 +126,6 @@ template <class Kernel>
 host_simt::LaunchStats launch_world(const LaunchConfig& cfg, const std::vector<Kernel>& ranks,
                                     const WorldOptions& options = {}) {
   return host_simt::launch_world(kHostW32, cfg, std::span<const Kernel>(ranks), options);
-}
-
-std::string error_of(auto&& run) {
-  try {
-    run();
-  } catch (const KernelError& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 bool has(const std::string& text, const std::string& part) {
