@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds ulpgate for a CUDA machine that has the CUDA runtime but none of Debian's -dev packages
 # (the H200 image): kernels for sm_90a, Boost.Context / GoogleTest / xxHash linked statically,
-# cudart dynamic, no LLVM (the APFloat oracle stays on the build machine), no HIP checks.
+# cudart, NCCL and OpenMPI's libmpi.so.40 dynamic (the image has OpenMPI 4.1), no LLVM (the APFloat oracle stays on the build machine), no HIP checks.
 # Then copies what the GPU run needs into ${GPU_DIST:-.gpu}/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ BUILD_DIR=$build bash ci/build.sh \
   -DXXHASH_LIB=/usr/lib/x86_64-linux-gnu/libxxhash.a \
   -DULPGATE_WITH_LLVM_ORACLE=OFF \
   -DULPGATE_HIP_CHECKS=OFF \
-  -DULPGATE_WITH_MPI=OFF
+  -DULPGATE_WITH_MPI=ON
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
 cp "$build/harness/ulpgate" "$dist/"

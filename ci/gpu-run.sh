@@ -9,6 +9,8 @@
 #   allreduce  (several GPUs) the custom kernels (cuda) and NCCL (vendor) on every world size the
 #           machine has: hardware golden rows into $OUT/golden, and the all-reduce bench table
 #           (custom vs NCCL, 16 B to 1 GiB) into $OUT/allreduce-bench.csv
+#   mpi        (several GPUs) the all-reduce gate with one rank per process and GPU (mpirun), and the
+#           quant/norm gate shared out over the GPUs
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +69,25 @@ step_allreduce() {
   update allreduce-cuda --backend cuda --filter 'allreduce*'
   update allreduce-vendor --backend vendor --filter 'allreduce*'
   "$ulpgate" bench --allreduce "${worlds[@]}" --csv "$out/allreduce-bench.csv" 2>&1 | tee "$out/allreduce-bench.log" | tail -80
+}
+
+# One rank per process: mpirun -np W, each process one GPU (custom: CUDA IPC; NCCL:
+# ncclCommInitRank), gated against the rows of the one-process run; then the quant and norm gate
+# shared out over all GPUs.
+step_mpi() {
+  local n w
+  n=$(nvidia-smi -L | wc -l)
+  local mpi=(mpirun --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE=0)
+  for w in 2 4 6 8; do
+    ((w <= n)) || continue
+    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter "allreduce/custom-*/*/w$w/*" \
+      >"$out/mpi-custom-w$w.log" 2>&1 || rc=1
+    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden golden/sm90 --backend vendor --filter "allreduce/nccl/*/w$w/*" \
+      >"$out/mpi-nccl-w$w.log" 2>&1 || rc=1
+    tail -n 2 "$out/mpi-custom-w$w.log" "$out/mpi-nccl-w$w.log"; grep -h "^mpi:" "$out"/mpi-*-w$w.log
+  done
+  "${mpi[@]}" -np "$n" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter '[nq]*' >"$out/mpi-gate.log" 2>&1 || rc=1
+  grep '^mpi:' "$out/mpi-gate.log"; tail -3 "$out/mpi-gate.log"
 }
 
 step_bench() {

@@ -138,6 +138,19 @@ std::string world_problem(const allreduce::Spec& spec) {
   return spec.world > gpus ? "a world of " + std::to_string(spec.world) + " ranks needs as many GPUs (" + std::to_string(gpus) + " here)" : "";
 }
 
+// This process's GPU rank under mpirun, made when the first case of a world runs (every process
+// runs that case at once, so the collective set-up lines up).
+class ProcessRank {
+ public:
+  allreduce_kernels::GpuRank& get() {
+    if (!rank_) rank_ = std::make_unique<allreduce_kernels::GpuRank>(processes().rank, processes().size, exchange_blobs);
+    return *rank_;
+  }
+
+ private:
+  std::unique_ptr<allreduce_kernels::GpuRank> rank_;
+};
+
 class CudaBackend : public Backend {
  public:
   std::string name() const override { return "cuda@sm90"; }
@@ -175,8 +188,15 @@ class CudaBackend : public Backend {
                      std::to_string(spec.world) + " GPUs (one process, P2P)"};
   }
 
+  AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int, const allreduce::RankBuffers& mine) override {
+    const allreduce::Order ran = kernel_call(describe(spec), [&] { return process_.get().custom(spec, mine); });
+    return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") +
+                     " custom kernel, one GPU per process (CUDA IPC)"};
+  }
+
  private:
   allreduce_kernels::GpuWorld world_;
+  ProcessRank process_;
 };
 
 // The vendor library under test: cuBLASLt's FP8 matmul (kernels/gemm/cublaslt.hpp). It runs the
@@ -197,6 +217,10 @@ class VendorBackend : public Backend {
     return {allreduce::Order::per_hop, kernel_call(describe(spec), [&] { return world_.nccl(spec, io); })};
   }
 
+  AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int, const allreduce::RankBuffers& mine) override {
+    return {allreduce::Order::per_hop, kernel_call(describe(spec), [&] { return process_.get().nccl(spec, mine); })};
+  }
+
   // Never reached: run_case asks declines() first.
   void quant(const quant::Spec& spec, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
     require_supported(*this, spec);
@@ -214,12 +238,15 @@ class VendorBackend : public Backend {
 
  private:
   allreduce_kernels::GpuWorld world_;
+  ProcessRank process_;
 };
 
 void require_device(std::string_view backend, std::string_view arch) {
   if (arch != "sm90")
     throw UsageError("the " + std::string(backend) + " backend runs sm90 (got --arch " + std::string(arch) + ")");
-  if (quant_kernels::gpu_device_count() == 0) throw BackendError(std::string(backend) + " backend: no CUDA device present");
+  const int gpus = quant_kernels::gpu_device_count();
+  if (gpus == 0) throw BackendError(std::string(backend) + " backend: no CUDA device present");
+  quant_kernels::gpu_use_device(processes().rank % gpus);  // under mpirun, one GPU per process
 }
 
 template <class B>

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "reference/formats/formats.hpp"
+
 #if defined(ULPGATE_HAVE_MPI)
 #include <mpi.h>
 #endif
@@ -107,10 +109,11 @@ void check(int rc, const char* call) {
 }
 #define ULPGATE_MPI_CHECK(call) check((call), #call)
 
+#endif
+
 bool launched_by_mpirun() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("PMI_SIZE");
 }
-#endif
 
 }  // namespace
 
@@ -140,30 +143,50 @@ const Processes& processes() {
     std::atexit([] { MPI_Finalize(); });
     ULPGATE_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &out.rank));
     ULPGATE_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &out.size));
+#else
+    // Each process would run the whole sweep and report it: refuse rather than repeat the work.
+    const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+    if (launched_by_mpirun() && !(size && std::strcmp(size, "1") == 0))
+      throw UsageError("launched by mpirun, but this ulpgate was built without MPI (-DULPGATE_WITH_MPI=ON)");
 #endif
     return out;
   }();
   return p;
 }
 
-std::vector<std::string> gather_blobs(const std::string& mine) {
+namespace {
+
+// Every process's blob, in rank order, at rank 0 (to_all false: the others get nothing) or at
+// every process.
+std::vector<std::string> collect(const std::string& mine, bool to_all) {
   const Processes& p = processes();
   if (p.size == 1) return {mine};
   std::vector<std::string> out;
 #if defined(ULPGATE_HAVE_MPI)
   const int bytes = int(mine.size());
   std::vector<int> sizes(size_t(p.size)), offsets(size_t(p.size));
-  ULPGATE_MPI_CHECK(MPI_Gather(&bytes, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (to_all) ULPGATE_MPI_CHECK(MPI_Allgather(&bytes, 1, MPI_INT, sizes.data(), 1, MPI_INT, MPI_COMM_WORLD));
+  else ULPGATE_MPI_CHECK(MPI_Gather(&bytes, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
   int total = 0;
   for (size_t r = 0; r < sizes.size(); ++r) offsets[r] = total, total += sizes[r];
-  std::string received(p.root() ? size_t(total) : 0, '\0');
-  ULPGATE_MPI_CHECK(MPI_Gatherv(mine.data(), bytes, MPI_BYTE, received.data(), sizes.data(), offsets.data(), MPI_BYTE, 0,
-                                MPI_COMM_WORLD));
-  if (p.root())
+  const bool receives = to_all || p.root();
+  std::string received(receives ? size_t(total) : 0, '\0');
+  if (to_all)
+    ULPGATE_MPI_CHECK(MPI_Allgatherv(mine.data(), bytes, MPI_BYTE, received.data(), sizes.data(), offsets.data(), MPI_BYTE,
+                                     MPI_COMM_WORLD));
+  else
+    ULPGATE_MPI_CHECK(MPI_Gatherv(mine.data(), bytes, MPI_BYTE, received.data(), sizes.data(), offsets.data(), MPI_BYTE, 0,
+                                  MPI_COMM_WORLD));
+  if (receives)
     for (size_t r = 0; r < sizes.size(); ++r) out.push_back(received.substr(size_t(offsets[r]), size_t(sizes[r])));
 #endif
   return out;
 }
+
+}  // namespace
+
+std::vector<std::string> gather_blobs(const std::string& mine) { return collect(mine, false); }
+std::vector<std::string> exchange_blobs(const std::string& mine) { return collect(mine, true); }
 
 Share gather(const Share& mine) {
   const Processes& p = processes();

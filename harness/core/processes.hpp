@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstddef>
 #include <map>
 #include <string_view>
 #include <string>
@@ -39,6 +38,8 @@ std::string pack(const std::vector<std::string>& parts);
 std::vector<std::string> unpack(std::string_view blob);
 // Every process's blob at rank 0, in rank order (the other ranks get nothing).
 std::vector<std::string> gather_blobs(const std::string& mine);
+// Every process's blob at every process, in rank order (how GPU ranks swap IPC handles and NCCL's id).
+std::vector<std::string> exchange_blobs(const std::string& mine);
 // Every process's segment of a shared-memory window of `bytes` per process, in rank order: memory
 // all processes address directly (MPI_Win_allocate_shared; the processes must share a host). One
 // window per size, kept for the process's life; this process's segment starts zeroed.

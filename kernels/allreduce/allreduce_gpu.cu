@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "kernels/allreduce/allreduce_gpu.hpp"
@@ -62,11 +63,35 @@ void synchronize_devices(int world) {
   }
 }
 
+// A rank's registered buffer, tmp buffer, signal (zeroed) and stream on the current device.
 struct Rank {
   uint8_t *data = nullptr, *tmp = nullptr;
   Signal* signal = nullptr;
   gpu::Stream stream = nullptr;
+
+  static Rank allocate(int64_t capacity) {
+    Rank r;
+    ULPGATE_GPU_CHECK(cudaMalloc(&r.signal, sizeof(Signal)));
+    ULPGATE_GPU_CHECK(cudaMemset(r.signal, 0, sizeof(Signal)));
+    ULPGATE_GPU_CHECK(cudaStreamCreateWithFlags(&r.stream, cudaStreamNonBlocking));
+    if (capacity > 0) {
+      ULPGATE_GPU_CHECK(cudaMalloc(&r.data, size_t(capacity)));
+      ULPGATE_GPU_CHECK(cudaMalloc(&r.tmp, size_t(capacity)));
+    }
+    return r;
+  }
+  void release() {
+    (void)cudaFree(data), (void)cudaFree(tmp), (void)cudaFree(signal);
+    if (stream) (void)cudaStreamDestroy(stream);
+  }
 };
+
+std::string nccl_version(const char* how) {
+  int version = 0;
+  ULPGATE_NCCL_CHECK(ncclGetVersion(&version));
+  return "NCCL " + std::to_string(version / 10000) + "." + std::to_string(version / 100 % 100) + "." +
+         std::to_string(version % 100) + " (" + how + "; NVLS off)";
+}
 
 }  // namespace
 
@@ -84,8 +109,7 @@ struct GpuWorld::Impl {
       for (ncclComm_t c : cs) (void)ncclCommDestroy(c);
     for (size_t d = 0; d < ranks.size(); ++d) {
       (void)cudaSetDevice(int(d));
-      (void)cudaFree(ranks[d].data), (void)cudaFree(ranks[d].tmp), (void)cudaFree(ranks[d].signal);
-      if (ranks[d].stream) (void)cudaStreamDestroy(ranks[d].stream);
+      ranks[d].release();
     }
   }
 
@@ -125,15 +149,7 @@ struct GpuWorld::Impl {
       if (e == cudaErrorPeerAccessAlreadyEnabled) (void)cudaGetLastError();
       else ULPGATE_GPU_CHECK(e);
     }
-    Rank r;
-    ULPGATE_GPU_CHECK(cudaMalloc(&r.signal, sizeof(Signal)));
-    ULPGATE_GPU_CHECK(cudaMemset(r.signal, 0, sizeof(Signal)));
-    ULPGATE_GPU_CHECK(cudaStreamCreateWithFlags(&r.stream, cudaStreamNonBlocking));
-    if (capacity > 0) {
-      ULPGATE_GPU_CHECK(cudaMalloc(&r.data, size_t(capacity)));
-      ULPGATE_GPU_CHECK(cudaMalloc(&r.tmp, size_t(capacity)));
-    }
-    ranks.push_back(r);
+    ranks.push_back(Rank::allocate(capacity));
   }
 
   WorldPointers pointers(int world) const {
@@ -191,33 +207,30 @@ struct GpuWorld::Impl {
 
 namespace {
 
-// Every rank's storage on its device: the output between guard regions, the input plain.
-struct Storages {
-  std::vector<gpu::DeviceBytes> in, out;
+// One rank's storage on the current device: the output between guard regions, the input plain
+// (out of place, where the kernel reads it from there).
+struct Storage {
+  gpu::DeviceBytes out;
+  std::optional<gpu::DeviceBytes> in;
 };
-Storages upload(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io, bool inputs) {
-  Storages s;
-  for (int r = 0; r < spec.world; ++r) {
-    ULPGATE_GPU_CHECK(cudaSetDevice(r));
-    const allreduce::RankBuffers& b = io[size_t(r)];
-    s.out.push_back(gpu::DeviceBytes::output("y.r" + std::to_string(r) + " storage", b.output.size()));
-    s.out.back().upload(b.output.data());
-    if (inputs && !spec.in_place) {
-      s.in.push_back(gpu::DeviceBytes(b.input.size()));
-      s.in.back().upload(b.input.data());
-    }
+Storage upload(const allreduce::Spec& spec, int rank, const allreduce::RankBuffers& b, bool inputs) {
+  Storage s{gpu::DeviceBytes::output("y.r" + std::to_string(rank) + " storage", b.output.size()), {}};
+  s.out.upload(b.output.data());
+  if (inputs && !spec.in_place) {
+    s.in.emplace(b.input.size());
+    s.in->upload(b.input.data());
   }
   return s;
 }
 
-void download(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io, const Storages& s) {
-  std::vector<guard::Violation> outside;
-  for (int r = 0; r < spec.world; ++r) {
-    ULPGATE_GPU_CHECK(cudaSetDevice(r));
-    s.out[size_t(r)].download(io[size_t(r)].output.data());
-    if (!s.in.empty()) s.in[size_t(r)].download(io[size_t(r)].input.data());
-    for (guard::Violation& v : s.out[size_t(r)].violations()) outside.push_back(std::move(v));
-  }
+// Copies a rank's storage back; writes outside its output storage go to `outside`.
+void download(const allreduce::RankBuffers& b, const Storage& s, std::vector<guard::Violation>& outside) {
+  s.out.download(b.output.data());
+  if (s.in) s.in->download(b.input.data());
+  for (guard::Violation& v : s.out.violations()) outside.push_back(std::move(v));
+}
+
+void throw_outside(std::vector<guard::Violation> outside) {
   if (!outside.empty()) throw guard::OutOfBounds(std::move(outside));
 }
 
@@ -232,38 +245,47 @@ allreduce::Order GpuWorld::custom(const allreduce::Spec& spec, std::span<const a
   const Plan plan = plan_allreduce(spec, std::min(spec.variant->max_bytes, impl_->limit), kGpuBlocks, kGpuThreads);
   const size_t at = offset_bytes(spec), bytes = size_t(spec.bytes());
   impl_->reserve(spec.world, int64_t(bytes));
-  Storages s = upload(spec, io, false);
+  std::vector<Storage> s;
   std::vector<uint8_t*> out;
   for (int r = 0; r < spec.world; ++r) {
     ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    s.push_back(upload(spec, r, io[size_t(r)], false));
     if (bytes) ULPGATE_GPU_CHECK(cudaMemcpy(impl_->ranks[size_t(r)].data, io[size_t(r)].input.data() + at, bytes, cudaMemcpyHostToDevice));
-    out.push_back(s.out[size_t(r)].get() + at);
+    out.push_back(s.back().out.get() + at);
   }
   impl_->launch_custom(plan, out);
   impl_->synchronize(spec.world);
-  download(spec, io, s);
+  std::vector<guard::Violation> outside;
+  for (int r = 0; r < spec.world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    download(io[size_t(r)], s[size_t(r)], outside);
+  }
+  throw_outside(std::move(outside));
   return plan.kernel;
 }
 
 std::string GpuWorld::nccl(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
   impl_->reserve(spec.world, 0);
   const size_t at = offset_bytes(spec);
-  Storages s = upload(spec, io, true);
+  std::vector<Storage> s;
   std::vector<const uint8_t*> in;
   std::vector<uint8_t*> out;
   for (int r = 0; r < spec.world; ++r) {
-    out.push_back(s.out[size_t(r)].get() + at);
-    in.push_back(spec.in_place ? out.back() : s.in[size_t(r)].get() + at);
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    s.push_back(upload(spec, r, io[size_t(r)], true));
+    out.push_back(s.back().out.get() + at);
+    in.push_back(s.back().in ? s.back().in->get() + at : out.back());
   }
   impl_->launch_nccl(spec.world, spec.dtype, in, out, spec.view.count);
   impl_->synchronize(spec.world);
-  download(spec, io, s);
-  int version = 0;
-  ULPGATE_NCCL_CHECK(ncclGetVersion(&version));
-  return "NCCL " + std::to_string(version / 10000) + "." + std::to_string(version / 100 % 100) + "." +
-         std::to_string(version % 100) + " (ncclCommInitAll, one process; NVLS off)";
+  std::vector<guard::Violation> outside;
+  for (int r = 0; r < spec.world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    download(io[size_t(r)], s[size_t(r)], outside);
+  }
+  throw_outside(std::move(outside));
+  return nccl_version("ncclCommInitAll, one process");
 }
-
 
 namespace {
 
@@ -317,6 +339,120 @@ GpuWorld::Timing GpuWorld::time_nccl(int world, int64_t bytes, int iterations) {
   synchronize_devices(world);
   const double t = impl_->seconds_per_call(world, iterations, [&] { impl_->launch_nccl(world, Format::bf16, in, out, bytes / 2); });
   return {t, wrong_elements(world, bytes / 2, out)};
+}
+
+// ---- one rank per process -------------------------------------------------------------------
+
+struct GpuRank::Impl {
+  int rank, world, device;
+  int64_t limit;
+  Exchange exchange;
+  Rank mine;
+  WorldPointers peers{};  // every rank's buffers as this process addresses them (IPC mappings)
+  std::vector<void*> opened;
+  ncclComm_t comm = nullptr;
+
+  Impl(int r, int w, Exchange e, int64_t l) : rank(r), world(w), device(0), limit(l), exchange(std::move(e)) {
+    require_no_nvls();
+    if (world > gpu_count())
+      throw GpuWorldError("a world of " + std::to_string(world) + " ranks needs as many GPUs; " +
+                          std::to_string(gpu_count()) + " present");
+    device = rank % gpu_count();
+    ULPGATE_GPU_CHECK(cudaSetDevice(device));
+    mine = Rank::allocate(0);  // the signal and the stream; the buffers when the custom kernels first run
+  }
+  ~Impl() {
+    (void)cudaSetDevice(device);
+    if (comm) (void)ncclCommDestroy(comm);
+    for (void* p : opened) (void)cudaIpcCloseMemHandle(p);
+    mine.release();
+  }
+
+  void require_world(const allreduce::Spec& spec) const {
+    if (spec.world != world)
+      throw GpuWorldError("a world of " + std::to_string(spec.world) + " ranks on " + std::to_string(world) + " processes");
+  }
+
+  // Once, all ranks together: allocate this rank's buffers and signal, hand their IPC handles to
+  // every peer, map theirs. The exchange returns only when every rank's signal is zeroed.
+  const WorldPointers& registered() {
+    if (mine.data) return peers;
+    ULPGATE_GPU_CHECK(cudaSetDevice(device));
+    ULPGATE_GPU_CHECK(cudaMalloc(&mine.data, size_t(limit)));
+    ULPGATE_GPU_CHECK(cudaMalloc(&mine.tmp, size_t(limit)));
+    ULPGATE_GPU_CHECK(cudaDeviceSynchronize());
+    cudaIpcMemHandle_t handles[3];
+    void* const own[3] = {mine.data, mine.tmp, mine.signal};
+    for (int i = 0; i < 3; ++i) ULPGATE_GPU_CHECK(cudaIpcGetMemHandle(&handles[i], own[i]));
+    const std::vector<std::string> all = exchange(std::string(reinterpret_cast<const char*>(handles), sizeof handles));
+    if (all.size() != size_t(world))
+      throw GpuWorldError("IPC handle exchange: " + std::to_string(all.size()) + " ranks answered, " + std::to_string(world) +
+                          " expected");
+    for (int r = 0; r < world; ++r) {
+      void* at[3] = {own[0], own[1], own[2]};
+      if (r != rank) {
+        std::memcpy(handles, all[size_t(r)].data(), sizeof handles);
+        for (int i = 0; i < 3; ++i) {
+          ULPGATE_GPU_CHECK(cudaIpcOpenMemHandle(&at[i], handles[i], cudaIpcMemLazyEnablePeerAccess));
+          opened.push_back(at[i]);
+        }
+      }
+      peers.data[r] = static_cast<uint8_t*>(at[0]), peers.tmp[r] = static_cast<uint8_t*>(at[1]);
+      peers.signal[r] = static_cast<Signal*>(at[2]);
+    }
+    return peers;
+  }
+
+  // Once, all ranks together: rank 0's NCCL id to every rank, then ncclCommInitRank.
+  ncclComm_t communicator() {
+    if (comm) return comm;
+    ULPGATE_GPU_CHECK(cudaSetDevice(device));
+    ncclUniqueId id{};
+    if (rank == 0) ULPGATE_NCCL_CHECK(ncclGetUniqueId(&id));
+    const std::vector<std::string> all = exchange(rank == 0 ? std::string(reinterpret_cast<const char*>(&id), sizeof id) : "");
+    if (all.empty() || all[0].size() != sizeof id) throw GpuWorldError("NCCL id exchange: rank 0 sent no id");
+    std::memcpy(&id, all[0].data(), sizeof id);
+    ULPGATE_NCCL_CHECK(ncclCommInitRank(&comm, world, id, rank));
+    return comm;
+  }
+};
+
+GpuRank::GpuRank(int rank, int world, Exchange exchange, int64_t registered_bytes)
+    : impl_(std::make_unique<Impl>(rank, world, std::move(exchange), registered_bytes)) {}
+GpuRank::~GpuRank() = default;
+
+allreduce::Order GpuRank::custom(const allreduce::Spec& spec, const allreduce::RankBuffers& mine) {
+  Impl& m = *impl_;
+  m.require_world(spec);
+  const Plan plan = plan_allreduce(spec, std::min(spec.variant->max_bytes, m.limit), kGpuBlocks, kGpuThreads);
+  const WorldPointers& p = m.registered();
+  ULPGATE_GPU_CHECK(cudaSetDevice(m.device));
+  const size_t at = offset_bytes(spec), bytes = size_t(spec.bytes());
+  Storage s = upload(spec, m.rank, mine, false);
+  if (bytes) ULPGATE_GPU_CHECK(cudaMemcpy(m.mine.data, mine.input.data() + at, bytes, cudaMemcpyHostToDevice));
+  launch_custom_rank(plan, p, m.rank, s.out.get() + at, m.mine.stream);
+  ULPGATE_GPU_CHECK(cudaStreamSynchronize(m.mine.stream));
+  std::vector<guard::Violation> outside;
+  download(mine, s, outside);
+  throw_outside(std::move(outside));
+  return plan.kernel;
+}
+
+std::string GpuRank::nccl(const allreduce::Spec& spec, const allreduce::RankBuffers& mine) {
+  Impl& m = *impl_;
+  m.require_world(spec);
+  const ncclComm_t comm = m.communicator();
+  ULPGATE_GPU_CHECK(cudaSetDevice(m.device));
+  const size_t at = offset_bytes(spec);
+  Storage s = upload(spec, m.rank, mine, true);
+  uint8_t* out = s.out.get() + at;
+  ULPGATE_NCCL_CHECK(ncclAllReduce(s.in ? s.in->get() + at : out, out, size_t(spec.view.count), nccl_type(spec.dtype), ncclSum,
+                                   comm, m.mine.stream));
+  ULPGATE_GPU_CHECK(cudaStreamSynchronize(m.mine.stream));
+  std::vector<guard::Violation> outside;
+  download(mine, s, outside);
+  throw_outside(std::move(outside));
+  return nccl_version("ncclCommInitRank, one rank per process");
 }
 
 }  // namespace ulpgate::allreduce_kernels

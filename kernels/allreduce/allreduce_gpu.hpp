@@ -5,10 +5,12 @@
 // NCCL_NVLS_ENABLE=0 is set, and creates no multicast object.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "reference/allreduce/allreduce.hpp"
 
@@ -48,6 +50,28 @@ class GpuWorld {
   };
   Timing time_custom(int world, int64_t bytes, int iterations);
   Timing time_nccl(int world, int64_t bytes, int iterations);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One rank per process (mpirun -np N, a GPU each): rank r drives GPU r mod gpu_count(); its
+// registered buffer, tmp buffer and signal reach the peers through CUDA IPC handles, and NCCL's
+// communicator comes from ncclCommInitRank. `exchange` hands every process's blob to every process
+// (MPI's all-gather); it and every call below are collective: all ranks make them together.
+using Exchange = std::function<std::vector<std::string>(const std::string&)>;
+
+class GpuRank {
+ public:
+  GpuRank(int rank, int world, Exchange exchange, int64_t registered_bytes = allreduce::kDefaultRegisteredBytes);
+  ~GpuRank();
+  GpuRank(const GpuRank&) = delete;
+  GpuRank& operator=(const GpuRank&) = delete;
+
+  // As GpuWorld's, for this process's rank only.
+  allreduce::Order custom(const allreduce::Spec& spec, const allreduce::RankBuffers& mine);
+  std::string nccl(const allreduce::Spec& spec, const allreduce::RankBuffers& mine);
 
  private:
   struct Impl;

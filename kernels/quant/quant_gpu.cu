@@ -13,6 +13,7 @@ void launch_plan(const QuantPlan& plan, const void* x, uint8_t* codes, uint8_t* 
 }  // namespace
 
 int gpu_device_count() { return gpu::device_count(); }
+void gpu_use_device(int device) { ULPGATE_GPU_CHECK(ULPGATE_GPU_API(SetDevice)(device)); }
 
 void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_dev, uint8_t* scales_dev,
                       void* stream) {

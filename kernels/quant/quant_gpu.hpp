@@ -12,6 +12,8 @@ namespace ulpgate::quant_kernels {
 
 // Devices visible to the runtime (0 when there is no driver or no device).
 int gpu_device_count();
+// Makes `device` this thread's current device (one GPU per process under mpirun).
+void gpu_use_device(int device);
 
 // Poisons device buffers with 0xA5, copies x in, launches the plan, copies codes and scales
 // out. Every runtime call is checked; a failure throws QuantError naming the call (the caller
