@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "harness/backends/kernel_backends.hpp"
+#include "harness/plugin/plugin_backend.hpp"
 #include "harness/cli/command.hpp"
 #include "harness/cli/reports.hpp"
 #include "reference/formats/formats.hpp"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ulpgate: numerical conformance for low-precision GPU kernels"};
   app.require_subcommand(1);
   ulpgate::register_kernel_backends();
+  ulpgate::register_backend_kind("plugin", ulpgate::plugin::load_plugin);
   int rc = kPass;
   add_formats_commands(app, rc);
   add_run_commands(app, rc);

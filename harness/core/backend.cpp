@@ -8,17 +8,26 @@ std::map<std::string, BackendFactory, std::less<>>& registry() {
   static std::map<std::string, BackendFactory, std::less<>> r;
   return r;
 }
+std::map<std::string, ArgumentFactory, std::less<>>& kinds() {
+  static std::map<std::string, ArgumentFactory, std::less<>> r;
+  return r;
+}
 }  // namespace
 
 void register_backend(std::string name, BackendFactory factory) { registry()[std::move(name)] = std::move(factory); }
+void register_backend_kind(std::string kind, ArgumentFactory factory) { kinds()[std::move(kind)] = std::move(factory); }
 
 std::string backend_names() {
   std::string s;
   for (auto& [n, f] : registry()) s += (s.empty() ? "" : ", ") + n;
+  for (auto& [n, f] : kinds()) s += (s.empty() ? "" : ", ") + n + ":PATH";
   return s;
 }
 
 std::unique_ptr<Backend> make_backend(std::string_view name, std::string_view arch) {
+  if (const size_t colon = name.find(':'); colon != std::string_view::npos)
+    if (const auto kind = kinds().find(name.substr(0, colon)); kind != kinds().end())
+      return kind->second(name.substr(colon + 1), arch);
   const auto it = registry().find(name);
   if (it == registry().end())
     throw UsageError("unknown backend '" + std::string(name) + "' (available: " + backend_names() + ")");

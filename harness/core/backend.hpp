@@ -98,7 +98,10 @@ class Backend {
 using BackendFactory = std::function<std::unique_ptr<Backend>(std::string_view arch)>;
 
 // Backends register themselves by name; `make_backend` throws UsageError listing the known ones.
+// A backend kind takes an argument after a colon: `plugin:PATH`.
+using ArgumentFactory = std::function<std::unique_ptr<Backend>(std::string_view argument, std::string_view arch)>;
 void register_backend(std::string name, BackendFactory factory);
+void register_backend_kind(std::string kind, ArgumentFactory factory);
 std::unique_ptr<Backend> make_backend(std::string_view name, std::string_view arch);
 std::string backend_names();
 

@@ -1,0 +1,97 @@
+// The embedding half of the C API (include/ulpgate/ulpgate.h), built as libulpgate.so: a session
+// is a selection of cases; judging one runs it through the family's own run_case, with the
+// caller's function behind the same backend that serves plugins.
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/cli/sweep.hpp"
+#include "harness/core/family.hpp"
+#include "harness/plugin/plugin_backend.hpp"
+#include "harness/report/console_table.hpp"
+#include "include/ulpgate/ulpgate.h"
+
+struct ulpgate_session {
+  std::string arch, name;
+  std::vector<std::string> ids;
+  ulpgate::CaseResult last;  // the last judged result, which the C struct's strings point into
+  std::string verdict, story;
+};
+
+namespace {
+
+int fail(char* message, size_t size, const std::string& what) {
+  if (message && size) std::snprintf(message, size, "%s", what.c_str());
+  return 1;
+}
+
+// The story a failure line and the first bad elements tell; for a pass, what passed.
+std::string story_of(const ulpgate::CaseResult& r) {
+  if (ulpgate::passes(r.verdict)) {
+    char ulp[32];
+    std::snprintf(ulp, sizeof ulp, "%g", r.max_ulp);
+    return r.case_id + " [" + r.backend + "] " + std::string(ulpgate::verdict_name(r.verdict)) + ": " +
+           std::to_string(r.elements) + " elements, max " + ulp + " ulp";
+  }
+  std::string s = ulpgate::failure_line(r);
+  for (const std::string& line : r.first_bad) s += "\n  " + line;
+  return s;
+}
+
+// The op and profile a case id names first (quant.group/vllm/...).
+std::pair<std::string, std::string> op_and_profile(const std::string& id) {
+  const size_t a = id.find('/'), b = a == std::string::npos ? a : id.find('/', a + 1);
+  if (b == std::string::npos) throw ulpgate::UsageError("case id '" + id + "' does not start with OP/PROFILE/");
+  return {id.substr(0, a), id.substr(a + 1, b - a - 1)};
+}
+
+}  // namespace
+
+extern "C" {
+
+ULPGATE_EXPORT ulpgate_session* ulpgate_open(const char* filter, const char* arch, const char* name, char* message,
+                                             size_t message_size) {
+  try {
+    auto s = std::make_unique<ulpgate_session>();
+    s->arch = arch ? arch : "host-w32";
+    s->name = name ? name : "embedded";
+    ulpgate::cli::Selection selection;
+    selection.filter = filter ? filter : "*";
+    s->ids = ulpgate::cli::select_cases(selection);
+    return s.release();
+  } catch (const std::exception& e) {
+    fail(message, message_size, e.what());
+    return nullptr;
+  }
+}
+
+ULPGATE_EXPORT int32_t ulpgate_case_count(const ulpgate_session* s) { return int32_t(s->ids.size()); }
+
+ULPGATE_EXPORT const char* ulpgate_case_id(const ulpgate_session* s, int32_t i) {
+  return i >= 0 && size_t(i) < s->ids.size() ? s->ids[size_t(i)].c_str() : nullptr;
+}
+
+ULPGATE_EXPORT int ulpgate_judge(ulpgate_session* s, const char* case_id, ulpgate_op_fn kernel, void* state,
+                                 ulpgate_result* result, char* message, size_t message_size) {
+  try {
+    const std::string id = case_id ? case_id : "";
+    const auto [op, profile] = op_and_profile(id);
+    const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), kernel};
+    const ulpgate_plugin table{ULPGATE_ABI_VERSION, s->name.c_str(), "", &row, 1, state};
+    const auto backend = ulpgate::plugin::table_backend("the embedding program's kernel", table, s->arch);
+    s->last = ulpgate::run_case(id, *backend, nullptr);
+    s->verdict = std::string(ulpgate::verdict_name(s->last.verdict));
+    s->story = story_of(s->last);
+    *result = {s->last.case_id.c_str(), s->last.backend.c_str(), s->verdict.c_str(), ulpgate::passes(s->last.verdict),
+               s->last.max_ulp, s->last.digest, s->story.c_str()};
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(message, message_size, e.what());
+  }
+}
+
+ULPGATE_EXPORT void ulpgate_close(ulpgate_session* s) { delete s; }
+
+}  // extern "C"

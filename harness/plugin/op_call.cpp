@@ -1,0 +1,87 @@
+#include "harness/plugin/op_call.hpp"
+
+namespace ulpgate::plugin {
+namespace {
+
+DLDataType dl_type(Format f) {
+  if (f == Format::bf16) return {kDLBfloat, 16, 1};
+  if (f == Format::fp16 || f == Format::fp32) return {kDLFloat, uint8_t(info(f).bits), 1};
+  return {kDLUInt, 8, 1};  // fp8 codes, ue8m0 bytes
+}
+
+// The quantizer's parameters, shared by quant.* and norm.rms-quant.
+void quantizer_params(OpCall& call, Format format, int gs, quant::Layout layout, bool ue8m0, double fp8_max) {
+  call.param("format", std::string(format_name(format)));
+  call.param("group_size", int64_t(gs));
+  call.param("scale_layout", std::string(quant::layout_name(layout)));
+  call.param("ue8m0", int64_t(ue8m0));
+  call.param("fp8_max", fp8_max);
+}
+
+}  // namespace
+
+OpCall::OpCall(std::string op, std::string profile, std::string arch) {
+  call_.op = keep(std::move(op));
+  call_.profile = keep(std::move(profile));
+  call_.arch = keep(std::move(arch));
+}
+
+DLTensor OpCall::tensor(Format format, std::vector<int64_t> shape, void* data) {
+  DLTensor t{};
+  t.data = data;
+  t.device = {kDLCPU, 0};
+  t.ndim = int(shape.size());
+  t.dtype = dl_type(format);
+  t.shape = shapes_.emplace_back(std::move(shape)).data();
+  return t;
+}
+
+void OpCall::input(const std::string& name, Format format, std::vector<int64_t> shape, std::span<const std::byte> data) {
+  inputs_.push_back({keep(name), tensor(format, std::move(shape), const_cast<std::byte*>(data.data()))});
+}
+void OpCall::output(const std::string& name, Format format, std::vector<int64_t> shape, std::span<std::byte> data) {
+  outputs_.push_back({keep(name), tensor(format, std::move(shape), data.data())});
+}
+void OpCall::bytes_output(const std::string& name, std::span<uint8_t> data) {
+  outputs_.push_back({keep(name), tensor(Format::e4m3fn, {int64_t(data.size())}, data.data())});
+}
+void OpCall::param(const std::string& name, int64_t value) {
+  params_.push_back({keep(name), ULPGATE_PARAM_INT, value, 0, nullptr});
+}
+void OpCall::param(const std::string& name, double value) {
+  params_.push_back({keep(name), ULPGATE_PARAM_FLOAT, 0, value, nullptr});
+}
+void OpCall::param(const std::string& name, const std::string& value) {
+  params_.push_back({keep(name), ULPGATE_PARAM_TEXT, 0, 0, keep(value)});
+}
+
+const ulpgate_call& OpCall::c() {
+  call_.inputs = inputs_.data(), call_.n_inputs = int32_t(inputs_.size());
+  call_.outputs = outputs_.data(), call_.n_outputs = int32_t(outputs_.size());
+  call_.params = params_.data(), call_.n_params = int32_t(params_.size());
+  return call_;
+}
+
+void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::span<const std::byte> x,
+                    std::span<uint8_t> codes, std::span<uint8_t> scales) {
+  call.input("x", input, {spec.m, spec.k}, x);
+  call.output("codes", spec.format, {spec.m, spec.k}, std::as_writable_bytes(codes));
+  call.bytes_output("scales", scales);
+  quantizer_params(call, spec.format, spec.gs, spec.layout, spec.ue8m0, double(spec.fp8_max()));
+}
+
+void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io) {
+  call.input("x", spec.dtype, {spec.m, spec.h}, io.x);
+  call.input("weight", spec.dtype, {spec.h}, io.weight);
+  if (spec.has_residual()) call.input("residual", spec.dtype, {spec.m, spec.h}, io.residual);
+  if (!io.y.empty()) call.output("y", spec.dtype, {spec.m, spec.h}, io.y);
+  if (spec.has_residual()) call.output("residual_out", spec.dtype, {spec.m, spec.h}, io.residual_out);
+  call.param("eps", double(spec.profile->eps));
+  if (!spec.quantizes()) return;
+  call.output("codes", spec.format, {spec.m, spec.h}, std::as_writable_bytes(io.codes));
+  call.bytes_output("scales", io.scales);
+  const quant::Profile qp = spec.profile->quant_profile();
+  quantizer_params(call, spec.format, spec.gs, spec.layout, spec.ue8m0, double(qp.fp8_max(spec.format)));
+}
+
+}  // namespace ulpgate::plugin

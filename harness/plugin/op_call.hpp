@@ -1,0 +1,52 @@
+// One op call as the C API describes it (include/ulpgate/ulpgate.h): DLPack tensors over the
+// harness's buffers and the op's parameters. One description per family, written once here, serves
+// every caller of the C API (the plugin backend). An OpCall owns every name, shape and string the
+// C structs point at.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "include/ulpgate/ulpgate.h"
+#include "reference/norm/norm.hpp"
+#include "reference/quant/quant.hpp"
+
+namespace ulpgate::plugin {
+
+class OpCall {
+ public:
+  OpCall(std::string op, std::string profile, std::string arch);
+  OpCall(const OpCall&) = delete;
+  OpCall& operator=(const OpCall&) = delete;
+
+  // An element tensor of `format` (fp8 formats and scale storage travel as bytes).
+  void input(const std::string& name, Format format, std::vector<int64_t> shape, std::span<const std::byte> data);
+  void output(const std::string& name, Format format, std::vector<int64_t> shape, std::span<std::byte> data);
+  void bytes_output(const std::string& name, std::span<uint8_t> data);
+  void param(const std::string& name, int64_t value);
+  void param(const std::string& name, double value);
+  void param(const std::string& name, const std::string& value);
+
+  const ulpgate_call& c();
+
+ private:
+  DLTensor tensor(Format format, std::vector<int64_t> shape, void* data);
+  const char* keep(std::string s) { return strings_.emplace_back(std::move(s)).c_str(); }
+
+  std::deque<std::string> strings_;
+  std::deque<std::vector<int64_t>> shapes_;
+  std::vector<ulpgate_tensor> inputs_, outputs_;
+  std::vector<ulpgate_param> params_;
+  ulpgate_call call_{};
+};
+
+// quant.*: x in; codes and the scale storage out (quant::Spec says the layout).
+void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::span<const std::byte> x,
+                    std::span<uint8_t> codes, std::span<uint8_t> scales);
+// norm.*: the op's inputs and outputs (norm::Buffers), eps and the fused quantizer's parameters.
+void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io);
+
+}  // namespace ulpgate::plugin

@@ -1,0 +1,110 @@
+#include "harness/plugin/plugin_backend.hpp"
+
+#include <dlfcn.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "harness/plugin/op_call.hpp"
+
+namespace ulpgate::plugin {
+namespace {
+
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> out;
+  std::stringstream in{std::string(s)};
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// The library stays loaded for the process's life: a plugin's static destructors may run code
+// its table pointed at, and unloading buys nothing in a sweep.
+const ulpgate_plugin& open_table(const std::string& path) {
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) throw PluginError("plugin " + path + ": cannot load: " + dlerror());
+  void* entry = dlsym(lib, ULPGATE_PLUGIN_ENTRY);
+  if (!entry)
+    throw PluginError("plugin " + path + ": does not export " ULPGATE_PLUGIN_ENTRY " (the ulpgate plugin ABI, include/ulpgate/ulpgate.h)");
+  const ulpgate_plugin* table = reinterpret_cast<ulpgate_plugin_entry_fn>(entry)();
+  if (!table) throw PluginError("plugin " + path + ": " ULPGATE_PLUGIN_ENTRY "() returned no table");
+  if (table->abi_version != ULPGATE_ABI_VERSION)
+    throw PluginError("plugin " + path + ": built for ulpgate plugin ABI version " + std::to_string(table->abi_version) +
+                      ", this ulpgate speaks version " + std::to_string(ULPGATE_ABI_VERSION));
+  if (table->n_ops < 0 || (table->n_ops > 0 && !table->ops))
+    throw PluginError("plugin " + path + ": its op table is malformed (n_ops " + std::to_string(table->n_ops) + ")");
+  for (int32_t i = 0; i < table->n_ops; ++i) {
+    const ulpgate_op& op = table->ops[i];
+    if (!op.op || !op.profile || !op.archs || !op.run)
+      throw PluginError("plugin " + path + ": op row " + std::to_string(i) + " lacks its op, profile, archs or function");
+  }
+  return *table;
+}
+
+class PluginBackend : public Backend {
+ public:
+  PluginBackend(std::string origin, const ulpgate_plugin& table, std::string arch)
+      : path_(std::move(origin)), arch_(std::move(arch)), table_(table) {}
+
+  std::string name() const override { return "plugin:" + std::string(table_.name ? table_.name : "unnamed") + "@" + arch_; }
+
+  std::string declines(const quant::Spec& s) const override { return unclaimed(quant::op_name(s.op), s.profile->name); }
+  std::string declines(const norm::Spec& s) const override { return unclaimed(norm::op_name(s.op), s.profile->name); }
+  std::string declines(const gemm::Spec&) const override { return "the plugin ABI (version 1) carries quant and norm ops"; }
+  std::string declines(const allreduce::Spec&) const override { return "the plugin ABI (version 1) carries quant and norm ops"; }
+
+  void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
+             std::span<uint8_t> scales) override {
+    OpCall call(std::string(quant::op_name(spec.op)), std::string(spec.profile->name), arch_);
+    describe_quant(call, spec, input, x, codes, scales);
+    invoke(call);
+  }
+
+  void norm(const norm::Spec& spec, const norm::Buffers& io) override {
+    OpCall call(std::string(norm::op_name(spec.op)), std::string(spec.profile->name), arch_);
+    describe_norm(call, spec, io);
+    invoke(call);
+  }
+
+ private:
+  const ulpgate_op* find(std::string_view op, std::string_view profile) const {
+    for (int32_t i = 0; i < table_.n_ops; ++i) {
+      const ulpgate_op& row = table_.ops[i];
+      if (row.op != op || row.profile != profile) continue;
+      for (const std::string& a : split_commas(row.archs))
+        if (a == arch_) return &row;
+    }
+    return nullptr;
+  }
+
+  std::string unclaimed(std::string_view op, std::string_view profile) const {
+    return find(op, profile) ? "" : "it claims no " + std::string(op) + " with profile " + std::string(profile) + " on " + arch_;
+  }
+
+  void invoke(OpCall& call) {
+    const ulpgate_call& c = call.c();
+    const ulpgate_op* row = find(c.op, c.profile);
+    char message[1024] = "";
+    const int rc = row->run(table_.state, &c, message, sizeof message);
+    message[sizeof message - 1] = '\0';
+    if (rc != 0)
+      throw BackendError(path_ + ", " + c.op + " (" + c.profile + ") returned " + std::to_string(rc) + ": " +
+                         (message[0] ? message : "(no message)"));
+  }
+
+  std::string path_, arch_;
+  const ulpgate_plugin& table_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> load_plugin(std::string_view path, std::string_view arch) {
+  return table_backend("plugin " + std::string(path), open_table(std::string(path)), arch);
+}
+
+std::unique_ptr<Backend> table_backend(std::string origin, const ulpgate_plugin& table, std::string_view arch) {
+  return std::make_unique<PluginBackend>(std::move(origin), table, std::string(arch));
+}
+
+}  // namespace ulpgate::plugin

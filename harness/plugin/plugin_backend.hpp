@@ -1,0 +1,27 @@
+// `--backend plugin:PATH`: a shared library implementing ops through the C API
+// (include/ulpgate/ulpgate.h), judged like any backend. Its table says which ops and profiles it
+// claims on which archs; every other case is declined (skipped, counted by reason).
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string_view>
+
+#include "harness/core/backend.hpp"
+#include "include/ulpgate/ulpgate.h"
+
+namespace ulpgate::plugin {
+
+// A plugin that cannot be used: not loadable, no entry symbol, another ABI version, a malformed
+// table (exit 3, the message naming the file and what is wrong).
+struct PluginError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The plugin at `path` (dlopen; PluginError when it cannot be used).
+std::unique_ptr<Backend> load_plugin(std::string_view path, std::string_view arch);
+// A backend over a table already in memory (the embedding API's caller-supplied kernel); `origin`
+// names it in error messages; the table must outlive the backend.
+std::unique_ptr<Backend> table_backend(std::string origin, const ulpgate_plugin& table, std::string_view arch);
+
+}  // namespace ulpgate::plugin

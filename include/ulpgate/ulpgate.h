@@ -1,0 +1,145 @@
+/* The ulpgate C API: how another project's kernels meet the suite.
+ *
+ * A plugin is a shared library exporting one function, ulpgate_plugin_entry(), that returns its
+ * table: the ABI version it was built against, and one row per op it implements (the op as case
+ * ids name it, the profile its outputs claim to follow bit for bit, the archs it runs on, and the
+ * function to call). `ulpgate run|gate|repro --backend plugin:PATH` loads it, runs every catalog
+ * case whose op and profile a row claims, hands the function DLPack tensors over the case's
+ * inputs and its poisoned, guard-fenced outputs, and judges what comes back.
+ *
+ * Tensors (ABI version 1): host memory (kDLCPU), compact row-major (strides NULL). Element types:
+ * bf16 {kDLBfloat, 16}, fp16 {kDLFloat, 16}, fp32 {kDLFloat, 32}; fp8 codes and scale storage
+ * travel as bytes {kDLUInt, 8}, their format named by a parameter.
+ *
+ *   quant.group / quant.token / quant.block / quant.mx
+ *     in   x       [M, K]  bf16, fp16 or fp32
+ *     out  codes   [M, K]  fp8 codes (param "format")
+ *     out  scales  [B]     the scale storage bytes of layout "scale_layout" (padding included:
+ *                          spec/quant.md says what each layout's padding holds)
+ *     params  format (text), group_size (int), scale_layout (text), ue8m0 (int 0/1),
+ *             fp8_max (float)
+ *   norm.rms / norm.rms-add / norm.rms-quant
+ *     in   x [M, H], weight [H], residual [M, H] (rms-add)            bf16 or fp16
+ *     out  y [M, H] (rms, rms-add), residual_out [M, H] (rms-add),
+ *          codes [M, H] and scales [B] (rms-quant, as for quant)
+ *     params  eps (float); rms-quant also format, group_size (0: per token), scale_layout,
+ *             ue8m0, fp8_max
+ *
+ * A function returns 0 when it wrote every output element, or non-zero after writing a message
+ * into `message` (the case's verdict is then `error`, with that message). Writes outside an output
+ * are caught by the guard regions around it (the verdict names the tensor and the offset); a crash
+ * or a hang is caught with `--isolate` (each case in a child process).
+ */
+#ifndef ULPGATE_ULPGATE_H
+#define ULPGATE_ULPGATE_H
+
+#include <dlpack/dlpack.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ULPGATE_ABI_VERSION 1u
+#define ULPGATE_PLUGIN_ENTRY "ulpgate_plugin_entry"
+
+typedef enum { ULPGATE_PARAM_INT = 0, ULPGATE_PARAM_FLOAT = 1, ULPGATE_PARAM_TEXT = 2 } ulpgate_param_kind;
+
+typedef struct {
+  const char* name;
+  ulpgate_param_kind kind;
+  int64_t int_value;
+  double float_value;
+  const char* text_value;
+} ulpgate_param;
+
+typedef struct {
+  const char* name; /* "x", "weight", "codes", ... as listed above */
+  DLTensor tensor;
+} ulpgate_tensor;
+
+typedef struct {
+  const char* op;      /* "quant.group", "norm.rms", ... */
+  const char* profile; /* the profile of the case (one the plugin's row claims) */
+  const char* arch;    /* the arch the case runs for ("host-w32", "sm90", ...) */
+  const ulpgate_tensor* inputs;
+  int32_t n_inputs;
+  const ulpgate_tensor* outputs;
+  int32_t n_outputs;
+  const ulpgate_param* params;
+  int32_t n_params;
+  void* stream; /* reserved for device tensors; NULL in ABI version 1 */
+} ulpgate_call;
+
+typedef int (*ulpgate_op_fn)(void* state, const ulpgate_call* call, char* message, size_t message_size);
+
+typedef struct {
+  const char* op;      /* the op, as case ids name it */
+  const char* profile; /* the profile its outputs claim, bit for bit */
+  const char* archs;   /* comma-separated archs it runs on, e.g. "host-w32,host-w64" */
+  ulpgate_op_fn run;
+} ulpgate_op;
+
+typedef struct {
+  uint32_t abi_version; /* ULPGATE_ABI_VERSION of the header the plugin was built with */
+  const char* name;
+  const char* version;
+  const ulpgate_op* ops;
+  int32_t n_ops;
+  void* state; /* handed back to every call */
+} ulpgate_plugin;
+
+/* The one symbol a plugin exports: ULPGATE_EXPORT const ulpgate_plugin* ulpgate_plugin_entry(void). */
+typedef const ulpgate_plugin* (*ulpgate_plugin_entry_fn)(void);
+#define ULPGATE_EXPORT __attribute__((visibility("default")))
+
+/* ---- Embedding: a program (a test in another project, the Python package) drives ulpgate
+ * through libulpgate.so, with its own kernel as a function of the plugin signature. ---- */
+
+typedef struct ulpgate_session ulpgate_session;
+
+typedef struct {
+  const char* case_id;
+  const char* backend; /* the name golden rows carry: "plugin:NAME@ARCH" */
+  const char* verdict; /* "exact", "within-budget", "over-budget", "non-finite", "layout",
+                          "out-of-bounds" or "error" */
+  int32_t passed;      /* exact or within budget */
+  double max_ulp;
+  uint64_t digest;     /* xxHash64 of the outputs, as golden files hold it */
+  const char* story;   /* the suite's account: counts, first bad elements, diagnosis, repro */
+} ulpgate_result;
+
+/* The CI-tier catalog cases matching `filter` (a glob over case ids), to be judged for `arch`
+ * ("host-w32" unless the kernel follows another arch's semantics) under the backend name
+ * "plugin:NAME@ARCH". NULL on bad input, with `message` saying why. */
+ulpgate_session* ulpgate_open(const char* filter, const char* arch, const char* name, char* message, size_t message_size);
+int32_t ulpgate_case_count(const ulpgate_session* session);
+const char* ulpgate_case_id(const ulpgate_session* session, int32_t index);
+/* Runs the case (any id, in the catalog or not) with `kernel` as its implementation: the suite
+ * generates the inputs, poisons and fences the outputs, calls kernel(state, call, ...) as it calls
+ * a plugin's function, and judges. Returns 0 with *result filled (its strings valid until the next
+ * judge or close), or non-zero with `message` for an id that does not parse or a case the kernel
+ * cannot be asked (a GEMM or all-reduce id in ABI version 1). */
+int ulpgate_judge(ulpgate_session* session, const char* case_id, ulpgate_op_fn kernel, void* state,
+                  ulpgate_result* result, char* message, size_t message_size);
+void ulpgate_close(ulpgate_session* session);
+
+/* Helpers for plugin authors: a parameter or tensor of a call by name (NULL when absent). */
+static inline const ulpgate_param* ulpgate_find_param(const ulpgate_call* call, const char* name) {
+  for (int32_t i = 0; i < call->n_params; ++i)
+    if (strcmp(call->params[i].name, name) == 0) return &call->params[i];
+  return NULL;
+}
+static inline const DLTensor* ulpgate_find_tensor(const ulpgate_tensor* tensors, int32_t n, const char* name) {
+  for (int32_t i = 0; i < n; ++i)
+    if (strcmp(tensors[i].name, name) == 0) return &tensors[i].tensor;
+  return NULL;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ULPGATE_ULPGATE_H */

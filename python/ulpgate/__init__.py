@@ -1,0 +1,194 @@
+"""Judge your own low-precision kernels against ulpgate's exact references, from Python.
+
+    import ulpgate
+
+    @pytest.mark.parametrize("case", ulpgate.cases("quant.group/vllm/*"), ids=str)
+    def test_my_quant(case):
+        def kernel(call):                      # called with the case's inputs and poisoned outputs
+            x = torch.from_dlpack(call.inputs["x"])
+            codes, scales = my_quant(x, group_size=call.params["group_size"])
+            torch.from_dlpack(call.outputs["codes"]).copy_(codes.view(torch.uint8).flatten())
+            ...
+        ulpgate.judge(case, kernel).check()    # AssertionError with the suite's story
+
+Tensors are host memory, valid while the kernel runs: `torch.from_dlpack` and `numpy.from_dlpack`
+take them (bf16 as `Tensor.numpy()` bits); write outputs in place. The op call's tensors and
+parameters are described in include/ulpgate/ulpgate.h.
+"""
+import ctypes
+from dataclasses import dataclass
+
+from . import _capi
+
+__all__ = ["Tensor", "Call", "Result", "Session", "cases", "judge"]
+
+_lib = None
+
+
+def library():
+    global _lib
+    if _lib is None:
+        _lib = _capi.load()
+    return _lib
+
+
+# ---- tensors -----------------------------------------------------------------------------------
+
+_KDL_UINT, _KDL_FLOAT, _KDL_BFLOAT = 1, 2, 4
+_KDL_CPU = 1
+_NAMES = {(_KDL_BFLOAT, 16): "bf16", (_KDL_FLOAT, 16): "fp16", (_KDL_FLOAT, 32): "fp32", (_KDL_UINT, 8): "bytes"}
+_NUMPY = {"bf16": "uint16", "fp16": "float16", "fp32": "float32", "bytes": "uint8"}
+
+# DLManagedTensors handed to consumers, kept alive until their deleter runs.
+_exported = {}
+
+
+@_capi.Deleter
+def _release(managed):
+    _exported.pop(ctypes.addressof(managed.contents), None)
+
+
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.restype = ctypes.py_object
+_capsule_new.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+
+
+class Tensor:
+    """One tensor of an op call: DLPack-exportable host memory."""
+
+    def __init__(self, name, dl):
+        self.name = name
+        self._dl = dl
+        self.shape = tuple(dl.shape[i] for i in range(dl.ndim))
+        self.dtype = _NAMES.get((dl.dtype.code, dl.dtype.bits), f"dl{dl.dtype.code}:{dl.dtype.bits}")
+
+    @property
+    def nbytes(self):
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n * self._dl.dtype.bits // 8
+
+    def __dlpack_device__(self):
+        return (_KDL_CPU, 0)
+
+    def __dlpack__(self, stream=None, **kwargs):
+        managed = _capi.DLManagedTensor()
+        managed.dl_tensor = self._dl
+        managed.deleter = _release
+        _exported[ctypes.addressof(managed)] = managed
+        return _capsule_new(ctypes.addressof(managed), b"dltensor", None)
+
+    def numpy(self):
+        """A numpy view of the memory (bf16 as its uint16 bits; fp8 codes and scale storage as bytes)."""
+        import numpy as np
+
+        buf = (ctypes.c_uint8 * self.nbytes).from_address(self._dl.data or 0) if self.nbytes else bytearray()
+        return np.frombuffer(buf, dtype=_NUMPY.get(self.dtype, "uint8")).reshape(self.shape)
+
+    def __repr__(self):
+        return f"Tensor({self.name}, {self.dtype}, {list(self.shape)})"
+
+
+class Call:
+    """What the suite asks of the kernel: op, profile, arch, parameters, inputs and outputs by name."""
+
+    def __init__(self, c):
+        self.op = c.op.decode()
+        self.profile = c.profile.decode()
+        self.arch = c.arch.decode()
+        self.params = {}
+        for i in range(c.n_params):
+            p = c.params[i]
+            self.params[p.name.decode()] = (p.int_value, p.float_value, (p.text_value or b"").decode())[p.kind]
+        self.inputs = {c.inputs[i].name.decode(): Tensor(c.inputs[i].name.decode(), c.inputs[i].tensor) for i in range(c.n_inputs)}
+        self.outputs = {c.outputs[i].name.decode(): Tensor(c.outputs[i].name.decode(), c.outputs[i].tensor) for i in range(c.n_outputs)}
+
+
+# ---- cases and verdicts ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Result:
+    case_id: str
+    backend: str
+    verdict: str
+    passed: bool
+    max_ulp: float
+    digest: int
+    story: str
+
+    def check(self):
+        """Raises AssertionError with the suite's story unless the case passed (pytest's shape)."""
+        if not self.passed:
+            raise AssertionError(self.story)
+        return self
+
+
+def _message():
+    return ctypes.create_string_buffer(4096)
+
+
+class Session:
+    """Catalog cases matching a glob, judged for one arch under the backend name plugin:NAME@ARCH."""
+
+    def __init__(self, filter="*", arch="host-w32", name="python"):
+        lib = library()
+        msg = _message()
+        self._handle = lib.ulpgate_open(filter.encode(), arch.encode(), name.encode(), msg, len(msg))
+        if not self._handle:
+            raise ValueError(msg.value.decode())
+        self.arch = arch
+        self.results = []
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            library().ulpgate_close(self._handle)
+            self._handle = None
+
+    @property
+    def cases(self):
+        lib = library()
+        return [lib.ulpgate_case_id(self._handle, i).decode() for i in range(lib.ulpgate_case_count(self._handle))]
+
+    def judge(self, case_id, kernel):
+        """Runs case_id with kernel(call) as its implementation; returns the Result."""
+        raised = []
+
+        def run(state, call, message, size):
+            try:
+                kernel(Call(call.contents))
+                return 0
+            except Exception as e:  # the suite reports it as the verdict `error`
+                raised.append(e)
+                text = f"{type(e).__name__}: {e}".encode()[: max(size - 1, 0)]
+                ctypes.memmove(message, text + b"\0", len(text) + 1)
+                return 1
+
+        fn = _capi.OpFn(run)
+        out = _capi.Result()
+        msg = _message()
+        if library().ulpgate_judge(self._handle, str(case_id).encode(), fn, None, ctypes.byref(out), msg, len(msg)) != 0:
+            raise ValueError(msg.value.decode())
+        r = Result(out.case_id.decode(), out.backend.decode(), out.verdict.decode(), bool(out.passed), out.max_ulp,
+                   out.digest, out.story.decode())
+        self.results.append(r)
+        return r
+
+
+_default = {}
+
+
+def _session(arch):
+    if arch not in _default:
+        _default[arch] = Session("", arch)
+    return _default[arch]
+
+
+def cases(filter="*", arch="host-w32"):
+    """The CI-tier catalog case ids matching filter (a glob), for pytest.mark.parametrize."""
+    return Session(filter, arch).cases
+
+
+def judge(case_id, kernel, arch="host-w32"):
+    """Judges kernel(call) on one case; returns the Result (call .check() to assert it passed)."""
+    return _session(arch).judge(case_id, kernel)
