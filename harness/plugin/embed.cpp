@@ -2,12 +2,15 @@
 // is a selection of cases; judging one runs it through the family's own run_case, with the
 // caller's function behind the same backend that serves plugins.
 #include <cstdio>
+#include <filesystem>
 #include <exception>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "harness/cli/sweep.hpp"
+#include "harness/golden/golden_update.hpp"
 #include "harness/core/family.hpp"
 #include "harness/plugin/plugin_backend.hpp"
 #include "harness/report/console_table.hpp"
@@ -16,14 +19,25 @@
 struct ulpgate_session {
   std::string arch, name;
   std::vector<std::string> ids;
-  ulpgate::CaseResult last;  // the last judged result, which the C struct's strings point into
+  std::map<std::string, ulpgate::CaseResult> judged;  // by case id: the last result of each
+  ulpgate::CaseResult last;                           // what the C result's strings point into
   std::string verdict, story;
+
+  std::vector<ulpgate::CaseResult> results() const {
+    std::vector<ulpgate::CaseResult> out;
+    for (const auto& [id, r] : judged) out.push_back(r);
+    return out;
+  }
 };
 
 namespace {
 
+void say(char* message, size_t size, const std::string& text) {
+  if (message && size) std::snprintf(message, size, "%s", text.c_str());
+}
+
 int fail(char* message, size_t size, const std::string& what) {
-  if (message && size) std::snprintf(message, size, "%s", what.c_str());
+  say(message, size, what);
   return 1;
 }
 
@@ -81,7 +95,7 @@ ULPGATE_EXPORT int ulpgate_judge(ulpgate_session* s, const char* case_id, ulpgat
     const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), kernel};
     const ulpgate_plugin table{ULPGATE_ABI_VERSION, s->name.c_str(), "", &row, 1, state};
     const auto backend = ulpgate::plugin::table_backend("the embedding program's kernel", table, s->arch);
-    s->last = ulpgate::run_case(id, *backend, nullptr);
+    s->last = s->judged[id] = ulpgate::run_case(id, *backend, nullptr);
     s->verdict = std::string(ulpgate::verdict_name(s->last.verdict));
     s->story = story_of(s->last);
     *result = {s->last.case_id.c_str(), s->last.backend.c_str(), s->verdict.c_str(), ulpgate::passes(s->last.verdict),
@@ -93,5 +107,65 @@ ULPGATE_EXPORT int ulpgate_judge(ulpgate_session* s, const char* case_id, ulpgat
 }
 
 ULPGATE_EXPORT void ulpgate_close(ulpgate_session* s) { delete s; }
+
+ULPGATE_EXPORT int ulpgate_gate(ulpgate_session* s, const char* golden_dir, int allow_new, char* report, size_t size) {
+  namespace fs = std::filesystem;
+  try {
+    const std::vector<ulpgate::CaseResult> results = s->results();
+    std::map<std::string_view, fs::path> files;
+    for (const ulpgate::CaseResult& r : results) {
+      const fs::path path = ulpgate::golden_path(golden_dir ? golden_dir : "", r.family);
+      if (!fs::exists(path)) throw ulpgate::UsageError("no golden file " + path.string() + " (write it with ulpgate_golden_update)");
+      files[ulpgate::family_of(r.case_id).name] = path;
+    }
+    const auto scope = [s](std::string_view id, std::string_view backend) {
+      const auto it = s->judged.find(std::string(id));
+      return it != s->judged.end() && it->second.backend == backend;
+    };
+    const ulpgate::GateReport g = ulpgate::gate_against(results, files, scope);
+    std::string text;
+    for (const ulpgate::GateEntry& e : g.entries)
+      if (e.cls != ulpgate::GateClass::identical)
+        text += std::string(ulpgate::gate_class_name(e.cls)) + " " + e.case_id + " [" + e.backend + "] " + e.detail + "\n";
+    text += "gate " + std::string(golden_dir) + ": " + ulpgate::gate_summary(g) + "\n";
+    say(report, size, text);
+    return ulpgate::gate_exit_code(g, allow_new != 0);
+  } catch (const std::exception& e) {
+    say(report, size, e.what());
+    return 2;
+  }
+}
+
+ULPGATE_EXPORT int ulpgate_golden_update(ulpgate_session* s, const char* golden_dir, const char* device, char* report,
+                                         size_t size) {
+  try {
+    const std::vector<ulpgate::CaseResult> results = s->results();
+    const ulpgate::HardwareInfo hw{device && *device, device ? device : "", "", ""};
+    std::string text;
+    for (const ulpgate::OpFamily& f : ulpgate::families()) {
+      std::vector<ulpgate::CaseResult> rows;
+      for (const ulpgate::CaseResult& r : results)
+        if (r.family == f.name) rows.push_back(r);
+      if (!rows.empty()) text += ulpgate::update_golden_file(ulpgate::golden_path(golden_dir ? golden_dir : "", f.name), rows, s->arch, hw);
+    }
+    say(report, size, text);
+    return 0;
+  } catch (const std::exception& e) {
+    say(report, size, e.what());
+    return 2;
+  }
+}
+
+ULPGATE_EXPORT int ulpgate_encode(const char* conversion, const float* values, size_t n, uint8_t* codes, char* message,
+                                  size_t message_size) {
+  try {
+    const ulpgate::Conversion c = ulpgate::Conversion::parse(conversion ? conversion : "");
+    if (ulpgate::info(c.format).bits != 8) throw ulpgate::UsageError("ulpgate_encode converts to 8-bit formats, not " + c.str());
+    for (size_t i = 0; i < n; ++i) codes[i] = uint8_t(ulpgate::encode(values[i], c));
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(message, message_size, e.what());
+  }
+}
 
 }  // extern "C"

@@ -126,6 +126,23 @@ int ulpgate_judge(ulpgate_session* session, const char* case_id, ulpgate_op_fn k
                   ulpgate_result* result, char* message, size_t message_size);
 void ulpgate_close(ulpgate_session* session);
 
+/* The golden-file gate over every case this session judged (the last result of each), against
+ * golden_dir/<family>.csv (golden_dir is golden/<arch>; a missing file is an error). Rows of
+ * cases not judged here, or of other backends, are left out. Returns 0 when every case is
+ * identical to its row, 1 on a drift, a regression or a new case (new passes with allow_new), 2
+ * on a missing or malformed file; `report` gets a line per case that is not identical, then the
+ * summary. */
+int ulpgate_gate(ulpgate_session* session, const char* golden_dir, int allow_new, char* report, size_t report_size);
+/* Writes the session's results into golden_dir/<family>.csv (other rows kept), with `device`
+ * named as real hardware in the provenance (NULL or "": an emulation). 0, or 2 with `report`. */
+int ulpgate_golden_update(ulpgate_session* session, const char* golden_dir, const char* device, char* report,
+                          size_t report_size);
+
+/* The reference's conversion of n fp32 values: `conversion` as `ulpgate convert --to` takes it,
+ * "FORMAT[:policy[:rounding[:flags]]]" (e.g. "e4m3fn:nosat", "ue8m0:nosat:rn"); one code per value.
+ * Returns 0, or non-zero with `message` for a conversion that does not parse. */
+int ulpgate_encode(const char* conversion, const float* values, size_t n, uint8_t* codes, char* message, size_t message_size);
+
 /* Helpers for plugin authors: a parameter or tensor of a call by name (NULL when absent). */
 static inline const ulpgate_param* ulpgate_find_param(const ulpgate_call* call, const char* name) {
   for (int32_t i = 0; i < call->n_params; ++i)

@@ -122,3 +122,35 @@ def test_bad_ids_and_unsupported_families_are_errors():
     gemm = ulpgate.cases("gemm.tensor/*")[0]
     with pytest.raises(ValueError, match="quant and norm ops"):
         ulpgate.judge(gemm, vllm_token_quant)
+
+
+def test_encode_is_the_reference_conversion():
+    x = np.array([1.064453125, 464.0, 465.0, -0.0, np.inf, np.nan], dtype=np.float32)
+    assert list(ulpgate.encode("e4m3fn:nosat", x)[:4]) == [0x39, 0x7E, 0x7F, 0x80]  # 464 ties down to 448
+    assert list(ulpgate.encode("e4m3fn:satfinite", x)) == [0x39, 0x7E, 0x7E, 0x80, 0x7E, 0x7F]
+    assert list(ulpgate.encode("ue8m0:nosat:rn", np.array([1.5, 1.4, 0.25], np.float32))) == [128, 127, 125]
+    with pytest.raises(ValueError, match="bf17"):
+        ulpgate.encode("bf17", x)
+
+
+def test_the_golden_gate_sees_every_bit_change(tmp_path):
+    session = ulpgate.Session("quant.token/vllm/e4m3fn/*")
+    for case in session.cases:
+        session.judge(case, vllm_token_quant).check()
+    with pytest.raises(ValueError, match="no golden file"):
+        session.gate(tmp_path)
+    assert "wrote" in session.update_golden(tmp_path)
+    assert "identical" in session.gate(tmp_path)
+    # One code one step off in one case: a drift if it still passes, a regression if it fails.
+    def off_by_one(call):
+        vllm_token_quant(call)
+        codes = call.outputs["codes"].numpy()
+        codes[0, 0] = codes[0, 0] + 1 if (codes[0, 0] & 0x7F) < 0x7E else codes[0, 0] - 1
+
+    session.judge(session.cases[0], off_by_one)
+    with pytest.raises(AssertionError, match="(drift|regression) " + session.cases[0].replace(".", r"\.")):
+        session.gate(tmp_path)
+    other = ulpgate.Session("quant.token/sglang/e4m3fn/*")
+    other.judge(other.cases[0], lambda call: None)
+    with pytest.raises(ValueError, match="quant.csv"):
+        other.gate(tmp_path / "nowhere")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from . import _capi
 
-__all__ = ["Tensor", "Call", "Result", "Session", "cases", "judge"]
+__all__ = ["Tensor", "Call", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode"]
 
 _lib = None
 
@@ -175,6 +175,27 @@ class Session:
         return r
 
 
+    def gate(self, golden_dir, allow_new=False):
+        """The golden-file gate over every case judged in this session (golden_dir is
+        golden/<arch>): the report text; AssertionError with it on a drift, a regression or a new
+        case (unless allow_new); ValueError for a missing or malformed golden file."""
+        report = ctypes.create_string_buffer(1 << 20)
+        code = library().ulpgate_gate(self._handle, str(golden_dir).encode(), int(allow_new), report, len(report))
+        text = report.value.decode()
+        if code == 2:
+            raise ValueError(text)
+        if code != 0:
+            raise AssertionError(text)
+        return text
+
+    def update_golden(self, golden_dir, device=None):
+        """Writes this session's results as golden rows (device: the hardware, None for an emulation)."""
+        report = ctypes.create_string_buffer(1 << 20)
+        if library().ulpgate_golden_update(self._handle, str(golden_dir).encode(), (device or "").encode(), report, len(report)):
+            raise ValueError(report.value.decode())
+        return report.value.decode()
+
+
 _default = {}
 
 
@@ -192,3 +213,26 @@ def cases(filter="*", arch="host-w32"):
 def judge(case_id, kernel, arch="host-w32"):
     """Judges kernel(call) on one case; returns the Result (call .check() to assert it passed)."""
     return _session(arch).judge(case_id, kernel)
+
+
+def gate(golden_dir, arch="host-w32", allow_new=False):
+    """The golden-file gate over every case judge() ran for arch (see Session.gate)."""
+    return _session(arch).gate(golden_dir, allow_new)
+
+
+def update_golden(golden_dir, arch="host-w32", device=None):
+    """Writes every case judge() ran for arch into golden_dir (see Session.update_golden)."""
+    return _session(arch).update_golden(golden_dir, device)
+
+
+def encode(conversion, values):
+    """The reference's codes for fp32 values (a numpy float32 array) under a conversion such as
+    "e4m3fn:nosat" or "ue8m0:nosat:rn" (`ulpgate convert --to` syntax); a numpy uint8 array."""
+    import numpy as np
+
+    x = np.ascontiguousarray(values, dtype=np.float32)
+    codes = np.empty(x.shape, dtype=np.uint8)
+    msg = _message()
+    if library().ulpgate_encode(conversion.encode(), x.ctypes.data, x.size, codes.ctypes.data, msg, len(msg)) != 0:
+        raise ValueError(msg.value.decode())
+    return codes

@@ -109,6 +109,12 @@ def load():
     lib.ulpgate_case_id.argtypes = (ctypes.c_void_p, ctypes.c_int32)
     lib.ulpgate_judge.restype = ctypes.c_int
     lib.ulpgate_judge.argtypes = (ctypes.c_void_p, ctypes.c_char_p, OpFn, ctypes.c_void_p, ctypes.POINTER(Result)) + msg
+    lib.ulpgate_encode.restype = ctypes.c_int
+    lib.ulpgate_encode.argtypes = (ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p) + msg
+    lib.ulpgate_gate.restype = ctypes.c_int
+    lib.ulpgate_gate.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int) + msg
+    lib.ulpgate_golden_update.restype = ctypes.c_int
+    lib.ulpgate_golden_update.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p) + msg
     lib.ulpgate_close.restype = None
     lib.ulpgate_close.argtypes = (ctypes.c_void_p,)
     return lib
