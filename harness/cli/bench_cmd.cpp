@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -16,6 +15,7 @@
 
 #include "harness/cli/command.hpp"
 #include "harness/gemm/gemm_case.hpp"
+#include "harness/golden/golden_update.hpp"
 #include "harness/quant/quant_case.hpp"
 #include "kernels/norm/norm_plan.hpp"
 #include "kernels/portable/arch.hpp"
@@ -185,13 +185,6 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
-std::string today() {
-  char buf[16];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
-  return buf;
-}
-
 const char* result_name(const Row& r) { return !r.has_target() ? "ref" : r.pass ? "pass" : "FAIL"; }
 
 // A value with `decimals`, or `none` where it does not apply (negative).
@@ -228,7 +221,7 @@ void write_csv(const std::string& path, const quant_kernels::BenchDevice& dev, i
     << "# toolkit=CUDA " << dev.runtime << "\n"
     << "# suite_version=" << ULPGATE_VERSION << "\n"
     << "# commit=" << ULPGATE_COMMIT << "\n"
-    << "# date=" << today() << "\n"
+    << "# date=" << today_utc() << "\n"
     << "# reps=" << reps << "\n"
     << "case_id,bytes,median_us,min_us,gbps,pct_copy,target_pct,target_ms,x_kernel,result\n";
   for (const Row& r : rows)
@@ -326,7 +319,7 @@ int run_allreduce_bench(const std::vector<int>& worlds, const std::string& csv) 
          "rule, inputs registered; nccl: NCCL_NVLS_ENABLE=0; target: custom time <= nccl time up to 1 MiB\n"
       << "# arch=sm" << dev.sm_major << dev.sm_minor << "\n# source=hardware\n# device=" << dev.name << " x "
       << allreduce_kernels::gpu_count() << "\n# driver=CUDA " << dev.driver << "\n# toolkit=CUDA " << dev.runtime
-      << "\n# suite_version=" << ULPGATE_VERSION << "\n# commit=" << ULPGATE_COMMIT << "\n# date=" << today() << "\n"
+      << "\n# suite_version=" << ULPGATE_VERSION << "\n# commit=" << ULPGATE_COMMIT << "\n# date=" << today_utc() << "\n"
       << crossovers << "impl,world,size,count,type,time_us,algbw,busbw,wrong,verdict,target\n";
   }
   std::printf("%-7s %5s %12s %11s %5s %11s %9s %9s %7s %8s %6s\n", "impl", "world", "size", "count", "type", "time us",

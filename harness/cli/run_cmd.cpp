@@ -2,7 +2,6 @@
 // backend, reporting, and gating against golden/<arch>/<family>.csv.
 #include <fnmatch.h>
 
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -14,6 +13,7 @@
 #include "harness/cli/sweep.hpp"
 #include "harness/golden/gate.hpp"
 #include "harness/golden/golden_file.hpp"
+#include "harness/golden/golden_update.hpp"
 #include "harness/core/family.hpp"
 
 namespace ulpgate::cli {
@@ -39,13 +39,6 @@ void add_selection(CLI::App* cmd, Selection& s) {
   cmd->add_option("--backend", s.backend, "auto|host|cuda|hip|vendor|plugin:PATH");
   cmd->add_option("--arch", s.archs, "host-w32, host-w64, sm90, ... (repeatable)");
   add_memory_option(cmd, s);
-}
-
-std::string today() {
-  char buf[16];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
-  return buf;
 }
 
 struct GateOptions {
@@ -110,15 +103,7 @@ int run_gate(const Selection& s, const GateOptions& g, const ReportOptions& ro) 
     for (CaseResult& r : sw.results) r.backend = g.as_backend;
   write_reports(sw.results, ro);
   const RunScope scope = run_scope(s, sw.results);
-  GateReport report;
-  for (const auto& [family, path] : files) {
-    std::vector<CaseResult> run;
-    for (const CaseResult& r : sw.results)
-      if (r.family == family) run.push_back(r);
-    const GateReport part = gate(run, read_golden(path).rows, scope);
-    report.entries.insert(report.entries.end(), part.entries.begin(), part.entries.end());
-    for (size_t i = 0; i < report.counts.size(); ++i) report.counts[i] += part.counts[i];
-  }
+  GateReport report = gate_against(sw.results, files, scope);
   if (!g.known_differences.empty()) apply_known_differences(report, g.known_differences);
   for (const GateEntry& e : report.entries)
     if (e.cls != GateClass::identical || !e.detail.empty())
@@ -127,40 +112,6 @@ int run_gate(const Selection& s, const GateOptions& g, const ReportOptions& ro) 
   std::printf("gate %s: %s%s\n", g.golden_dir.c_str(), gate_summary(report).c_str(),
               g.allow_new && report.count(GateClass::new_case) ? " (new cases allowed)" : "");
   return gate_exit_code(report, g.allow_new);
-}
-
-struct HardwareInfo {
-  bool hardware = false;
-  std::string device, driver, toolkit;
-};
-
-// Rewrites one family's golden file with this run's rows; rows the run did not produce stay.
-void update_golden_file(const fs::path& path, std::span<const CaseResult> results, const std::string& arch,
-                        const HardwareInfo& hw) {
-  GoldenFile next;
-  std::vector<GoldenRow> old_rows;
-  if (fs::exists(path)) {
-    const GoldenFile old = read_golden(path);
-    old_rows = old.rows;
-    next.provenance = old.provenance;
-    for (const GoldenRow& row : old.rows)
-      if (std::none_of(results.begin(), results.end(),
-                       [&](const CaseResult& r) { return r.case_id == row.case_id && r.backend == row.backend; }))
-        next.rows.push_back(row);
-  }
-  for (const CaseResult& r : results) next.rows.push_back(golden_row(r));
-  next.provenance.arch = arch;
-  next.provenance.source = hw.hardware ? GoldenSource::hardware : GoldenSource::emulation;
-  next.provenance.device = !hw.device.empty() ? hw.device : hw.hardware ? "unnamed device" : "host-SIMT emulation (CPU)";
-  next.provenance.driver = hw.driver;
-  next.provenance.toolkit = !hw.toolkit.empty() ? hw.toolkit : std::string("host compiler ") + __VERSION__;
-  next.provenance.suite_version = ULPGATE_VERSION;
-  next.provenance.commit = ULPGATE_COMMIT;
-  next.provenance.date = today();
-  fs::create_directories(path.parent_path());
-  write_golden(path, next, {.allow_overwrite = true});
-  std::printf("%s", golden_diff(old_rows, next.rows).c_str());
-  std::printf("wrote %s (%zu rows)\n", path.c_str(), next.rows.size());
 }
 
 int run_golden_update(Selection s, const std::string& arch, const std::string& root, const HardwareInfo& hw) {
@@ -172,7 +123,7 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
     std::vector<CaseResult> rows;
     for (const CaseResult& r : sw.results)
       if (r.family == f.name) rows.push_back(r);
-    if (!rows.empty()) update_golden_file(golden_path(fs::path(root) / arch, f.name), rows, arch, hw);
+    if (!rows.empty()) std::printf("%s", update_golden_file(golden_path(fs::path(root) / arch, f.name), rows, arch, hw).c_str());
   }
   return kPass;
 }
