@@ -60,16 +60,22 @@ int guarded(char* message, size_t size, Fn fn) {
   }
 }
 
+// The quantizer's parameters (quant ops and norm.rms-quant) into a spec with those fields.
+template <class Spec>
+void read_quantizer(const ulpgate_call* c, Spec& s) {
+  s.format = parse_format(text_param(c, "format"));
+  s.gs = int(int_param(c, "group_size"));
+  s.layout = quant::parse_layout(text_param(c, "scale_layout"));
+  s.ue8m0 = int_param(c, "ue8m0") != 0;
+}
+
 int run_quant(void*, const ulpgate_call* c, char* message, size_t size) {
   return guarded(message, size, [&] {
     const DLTensor* x = in(c, "x");
     quant::Spec s;
     s.op = quant::parse_op(c->op);
     s.profile = &quant::profile(c->profile);
-    s.format = parse_format(text_param(c, "format"));
-    s.gs = int(int_param(c, "group_size"));
-    s.layout = quant::parse_layout(text_param(c, "scale_layout"));
-    s.ue8m0 = int_param(c, "ue8m0") != 0;
+    read_quantizer(c, s);
     s.m = x->shape[0], s.k = x->shape[1];
     quant_kernels::run_quant_host(arch_by_name(c->arch), s, element_format(x->dtype), bytes_of(x), out_bytes(c, "codes"),
                                   out_bytes(c, "scales"));
@@ -84,12 +90,7 @@ int run_norm(void*, const ulpgate_call* c, char* message, size_t size) {
     s.profile = &norm::profile(c->profile);
     s.dtype = element_format(x->dtype);
     s.m = x->shape[0], s.h = x->shape[1];
-    if (s.quantizes()) {
-      s.format = parse_format(text_param(c, "format"));
-      s.gs = int(int_param(c, "group_size"));
-      s.layout = quant::parse_layout(text_param(c, "scale_layout"));
-      s.ue8m0 = int_param(c, "ue8m0") != 0;
-    }
+    if (s.quantizes()) read_quantizer(c, s);
     const norm::Buffers io{bytes_of(x), bytes_of(in(c, "residual")), bytes_of(in(c, "weight")), bytes_of(out(c, "y")),
                            bytes_of(out(c, "residual_out")), out_bytes(c, "codes"), out_bytes(c, "scales")};
     norm_kernels::run_norm_host(arch_by_name(c->arch), s, io);
