@@ -47,7 +47,7 @@ namespace {
 
 // run_repro's story of one case; the result for the caller to judge.
 CaseResult replay(const std::string& case_id, const Selection& s, const std::string& dump_dir) {
-  const std::string backend = resolve_backend(s.backend);
+  const std::string backend = resolve_backend(s);
   const std::string arch = s.archs.empty() ? default_archs(backend).front() : s.archs.front();
   const auto b = make_backend(backend, arch);
   std::vector<BundleTensor> tensors;

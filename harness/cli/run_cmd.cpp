@@ -27,6 +27,17 @@ void add_memory_option(CLI::App* cmd, Selection& s) {
       ->transform(CLI::AsSizeValue(false));
 }
 
+// For kernels that may crash or hang (an external plugin's): a case that takes its process down
+// gets the verdict error and the sweep goes on.
+void add_isolation_options(CLI::App* cmd, Selection& s) {
+  auto* isolate = cmd->add_flag("--isolate", s.isolate,
+                                "run each case in a child process of its own: a case whose process crashes, "
+                                "exits or hangs gets the verdict error naming the signal, status or timeout");
+  cmd->add_option("--timeout", s.timeout, "seconds one case may take with --isolate before it is killed (default: 600)")
+      ->check(CLI::PositiveNumber)
+      ->needs(isolate);
+}
+
 void add_tier_option(CLI::App* cmd, Selection& s) {
   cmd->add_option("--tier", s.tier, "catalog tier: ci | full (default: ci; full adds GEMMs whose host reference takes minutes to hours)")
       ->check(CLI::IsMember({"ci", "full"}));
@@ -39,6 +50,7 @@ void add_selection(CLI::App* cmd, Selection& s) {
   cmd->add_option("--backend", s.backend, "auto|host|cuda|hip|vendor|plugin:PATH");
   cmd->add_option("--arch", s.archs, "host-w32, host-w64, sm90, ... (repeatable)");
   add_memory_option(cmd, s);
+  add_isolation_options(cmd, s);
 }
 
 struct GateOptions {
@@ -177,6 +189,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->add_option("--backend", sel.backend, "backend that produces the observations");
   update->add_option("--root", root, "golden root directory");
   add_memory_option(update, sel);
+  add_isolation_options(update, sel);
   update->add_flag("--hardware", hw.hardware, "observations come from real hardware (provenance)");
   update->add_option("--device", hw.device, "device name for the provenance header");
   update->add_option("--driver", hw.driver, "driver version for the provenance header");

@@ -4,8 +4,9 @@
 
 #include <cstdio>
 
-#include "harness/core/processes.hpp"
+#include "harness/cli/isolated.hpp"
 #include "harness/core/family.hpp"
+#include "harness/core/processes.hpp"
 #include "harness/report/console_table.hpp"
 #include "harness/report/progress.hpp"
 
@@ -28,14 +29,24 @@ std::vector<std::string> select_cases(const Selection& s) {
   return out;
 }
 
-std::string resolve_backend(const std::string& name) {
-  if (name != "auto") return name;
+namespace {
+
+bool cuda_runs() {
   try {
     make_backend("cuda", "sm90");
-    return "cuda";
+    return true;
   } catch (const std::exception&) {
-    return "host";  // no CUDA backend built, or no device
+    return false;  // no CUDA backend built, or no device
   }
+}
+
+}  // namespace
+
+std::string resolve_backend(const Selection& s) {
+  if (s.backend != "auto") return s.backend;
+  // With --isolate this process must not start the device: a CUDA context does not survive a fork.
+  const bool cuda = s.isolate ? yes_in_child(cuda_runs, s.timeout) : cuda_runs();
+  return cuda ? "cuda" : "host";
 }
 
 std::vector<std::string> default_archs(const std::string& backend) {
@@ -56,7 +67,14 @@ Share run_share(const Selection& s, const std::string& backend, const std::vecto
   ProgressLine progress(cases.size() * archs.size() / size_t(p.size), stderr);
   size_t job = 0;
   for (const std::string& arch : archs) {
-    const auto b = make_backend(backend, arch);
+    // With --isolate each case's process makes its own backend (a CUDA context does not survive a
+    // fork); this one makes one only if a case whose ranks are the processes comes, which cannot
+    // leave it (its ranks talk over MPI).
+    std::unique_ptr<Backend> b = s.isolate ? nullptr : make_backend(backend, arch);
+    const auto here = [&]() -> Backend& {
+      if (!b) b = make_backend(backend, arch);
+      return *b;
+    };
     for (const std::string& id : cases) {
       const size_t j = job++;
       // A case whose ranks are the processes runs on all of them; rank 0 keeps its result.
@@ -65,7 +83,9 @@ Share run_share(const Selection& s, const std::string& backend, const std::vecto
       if (!together && !p.mine(j)) continue;
       progress.update(mine.results.size(), id);
       try {
-        CaseResult r = together ? together(id, *b, p.rank, p.size) : run_case(id, *b, nullptr, s.max_memory);
+        CaseResult r = together    ? together(id, here(), p.rank, p.size)
+                       : s.isolate ? run_isolated(id, backend, arch, s)
+                                   : run_case(id, here(), nullptr, s.max_memory);
         if (!together || p.root()) mine.results.emplace_back(j, std::move(r));
       } catch (const NotSupported& e) {
         if (!together || p.root()) ++mine.skipped[e.what()];
@@ -79,7 +99,7 @@ Share run_share(const Selection& s, const std::string& backend, const std::vecto
 }  // namespace
 
 SweepResult sweep(const Selection& s) {
-  const std::string backend = resolve_backend(s.backend);
+  const std::string backend = resolve_backend(s);
   const std::vector<std::string> archs = s.archs.empty() ? default_archs(backend) : s.archs;
   const std::vector<std::string> cases = select_cases(s);
   const Share all = gather(run_share(s, backend, archs, cases));

@@ -19,6 +19,8 @@ struct Selection {
   std::vector<std::string> archs;  // empty: the backend's default archs
   uint64_t max_memory = 0;         // host bytes one case may need (0: half the machine's memory)
   std::string tier;                // ci | full; empty: ci
+  bool isolate = false;            // each case in a child process of its own (isolated.hpp)
+  double timeout = 600;            // seconds one isolated case may take before it is killed
 };
 
 // The selection's catalog tier: ci unless asked. full is not the GPU default: the GEMM reference
@@ -28,8 +30,8 @@ Tier selected_tier(const Selection& s);
 // The case ids a selection names, in catalog order (families in turn), of its tier. A --case id
 // is checked: UsageError when it does not parse.
 std::vector<std::string> select_cases(const Selection& s);
-// "auto" resolves to cuda when a GPU is present, else host.
-std::string resolve_backend(const std::string& name);
+// The selection's backend; "auto" resolves to cuda when a GPU is present, else host.
+std::string resolve_backend(const Selection& s);
 std::vector<std::string> default_archs(const std::string& backend);
 // The golden directory name of an arch: host-w32 and host-w64 share golden/host.
 std::string golden_arch(const std::string& arch);
@@ -44,7 +46,8 @@ struct SweepResult {
 // per failure ending with its repro command, and the skipped cases by reason. Cases the backend
 // declines are skipped; a selection it declines entirely is a UsageError (a gate that judged
 // nothing must not pass). Under mpirun each process runs its share and rank 0 gets every result
-// (the others get root = false and nothing to report).
+// (the others get root = false and nothing to report). With s.isolate each case runs in a child
+// process: a case whose process crashes or hangs gets the verdict `error` and the sweep goes on.
 SweepResult sweep(const Selection& s);
 
 }  // namespace ulpgate::cli

@@ -16,7 +16,7 @@
 namespace ulpgate {
 namespace {
 
-// ---- a Share as bytes (MPI moves blobs) -----------------------------------------------------
+// ---- a Share as bytes (MPI, and the pipe from a case's child process, move blobs) ----------
 
 template <class T>
 void put(std::string& out, const T& v) {
@@ -44,7 +44,7 @@ class Reader {
 
  private:
   void take(char* to, size_t n) {
-    if (n > rest_.size()) throw std::runtime_error("mpi: a truncated result message");
+    if (n > rest_.size()) throw std::runtime_error("a truncated result message");
     std::memcpy(to, rest_.data(), n);
     rest_.remove_prefix(n);
   }
@@ -58,6 +58,8 @@ void fields(Io& io, R& r) {
   io(r.elements), io(r.n_exact), io(r.n_within), io(r.n_over), io(r.n_nonfinite), io(r.n_nan), io(r.max_ulp);
   io(r.digest), io(r.wall_seconds), io(r.message), io(r.note);
 }
+
+}  // namespace
 
 std::string encode(const Share& s) {
   std::string out;
@@ -96,8 +98,10 @@ void decode_into(std::string_view bytes, Share& into) {
     in.get(why), in.get(count);
     into.skipped[why] += size_t(count);
   }
-  if (!in.done()) throw std::runtime_error("mpi: trailing bytes in a result message");
+  if (!in.done()) throw std::runtime_error("trailing bytes in a result message");
 }
+
+namespace {
 
 #if defined(ULPGATE_HAVE_MPI)
 void check(int rc, const char* call) {

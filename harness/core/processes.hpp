@@ -31,6 +31,10 @@ struct Share {
   std::map<std::string, size_t> skipped;
 };
 Share gather(const Share& mine);
+// A Share as bytes, and back (appended to `into`; a truncated or overlong message throws): how
+// MPI moves shares, and how a case's child process (--isolate) hands back its result.
+std::string encode(const Share& s);
+void decode_into(std::string_view bytes, Share& into);
 
 // For one case whose ranks are the processes (an all-reduce under mpirun), every call collective:
 // Length-prefixed strings in one blob, and back.

@@ -1,5 +1,6 @@
 #include "kernels/portable/host_simt.hpp"
 
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -623,10 +625,17 @@ class BlockWorker {
   std::unique_ptr<StackArena> stacks_;
 };
 
+void after_fork_in_child(void (*handler)()) {
+  if (const int rc = pthread_atfork(nullptr, nullptr, handler); rc != 0)
+    throw std::system_error(rc, std::generic_category(), "pthread_atfork");
+}
+
 class WorkerPool {
  public:
   static WorkerPool& instance() {
     static WorkerPool pool;
+    static const bool forks_start_afresh = (after_fork_in_child(&start_afresh), true);
+    (void)forks_start_afresh;
     return pool;
   }
 
@@ -651,6 +660,17 @@ class WorkerPool {
 
  private:
   WorkerPool() : size_(std::max(1u, std::thread::hardware_concurrency())) {}
+  explicit WorkerPool(unsigned size) : size_(size) {}
+
+  // fork copies only the calling thread: a child (a case's process under --isolate) would wait
+  // forever for workers that stayed in the parent, or on a lock one of them held. It gets a pool
+  // of its own, built over the copy without destroying it (that would join threads it does not
+  // have; what the copy owned is left behind).
+  static void start_afresh() {
+    WorkerPool& pool = instance();
+    const unsigned size = pool.size_;
+    ::new (static_cast<void*>(&pool)) WorkerPool(size);
+  }
 
   void start_workers() {
     stop_workers();

@@ -2,7 +2,8 @@
 # `mpirun -np 2 ulpgate run`: an all-reduce case of world 2 runs one rank per process (the ranks
 # meet in MPI shared memory), every other case runs whole in one process, shared out (job j on
 # rank j mod 2); rank 0 reports every result once, in catalog order, with the same rows (all but
-# the wall time, message and note) as one process gives, and its exit status is the launch's.
+# the wall time, message and note) as one process gives, with --isolate too, and its exit status
+# is the launch's.
 # Usage: mpi_sweep_test.sh ULPGATE
 set -euo pipefail
 ulpgate=$1
@@ -23,6 +24,14 @@ grep -q '^mpi: 2 processes returned [1-9][0-9]* + [1-9][0-9]* results' "$work/tw
 per_process=$(grep -c 'one rank per process (2 MPI processes)' "$work/two.csv" || true)
 ((per_process >= 40)) || fail "only $per_process world-2 cases ran one rank per process"
 [[ $(grep -c '^total' "$work/two.log") -eq 1 ]] || fail "the summary must be printed once (rank 0)"
+
+# --isolate: the cases a process runs whole run in its child processes, the world-2 cases (ranks
+# that talk over MPI) in the processes themselves; the rows are the same.
+"${mpi[@]}" "$ulpgate" run --backend host --filter "$filter" --isolate --csv "$work/isolated.csv" >"$work/isolated.log" ||
+  fail "mpirun --isolate exit $?: $(tail -5 "$work/isolated.log")"
+diff <(rows "$work/one.csv") <(rows "$work/isolated.csv") >"$work/diff" || fail "--isolate: rows differ: $(head "$work/diff")"
+isolated_per_process=$(grep -c 'one rank per process (2 MPI processes)' "$work/isolated.csv" || true)
+((isolated_per_process == per_process)) || fail "--isolate: $isolated_per_process world-2 cases one rank per process, not $per_process"
 
 # Rank 0's status is the launch's: a selection the backend declines entirely is bad usage.
 if "${mpi[@]}" "$ulpgate" run --backend host --filter 'allreduce/nccl/*' >"$work/nccl.log" 2>&1; then

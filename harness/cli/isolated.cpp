@@ -1,0 +1,95 @@
+#include "harness/cli/isolated.hpp"
+
+#include <stdexcept>
+#include <string_view>
+
+#include "harness/core/child_process.hpp"
+#include "harness/core/family.hpp"
+#include "harness/core/id_text.hpp"
+#include "harness/core/processes.hpp"
+
+namespace ulpgate::cli {
+namespace {
+
+// What a case's process sends: its backend's name on a line as soon as it has one (so that a
+// result for a crash still names it), then one message, tagged by its first byte.
+constexpr char kName = 'B';   // name line
+constexpr char kShare = 'S';  // encode(Share): the case's result, or the reason it is skipped
+constexpr char kUsage = 'U';  // a UsageError's text: exit 2, as without --isolate
+constexpr char kInfra = 'I';  // any other error's text: exit 3
+
+// The case's result, or the reason the backend declines it.
+Share case_share(const std::string& id, Backend& backend, uint64_t max_memory) {
+  Share one;
+  try {
+    one.results.emplace_back(0, run_case(id, backend, nullptr, max_memory));
+  } catch (const NotSupported& e) {
+    ++one.skipped[e.what()];
+  }
+  return one;
+}
+
+void run_in_this_child(const SendToParent& send, const std::string& id, const std::string& backend,
+                       const std::string& arch, uint64_t max_memory) {
+  try {
+    const auto b = make_backend(backend, arch);
+    send(kName + b->name() + '\n');
+    send(kShare + encode(case_share(id, *b, max_memory)));
+  } catch (const UsageError& e) {
+    send(kUsage + std::string(e.what()));
+  } catch (const std::exception& e) {
+    send(kInfra + std::string(e.what()));
+  }
+}
+
+// The child's result (or NotSupported, or the error it reported, rethrown).
+CaseResult sent_result(std::string_view message) {
+  const std::string text(message.substr(1));
+  if (message.front() == kUsage) throw UsageError(text);
+  if (message.front() != kShare) throw std::runtime_error(text);
+  Share one;
+  decode_into(text, one);
+  if (!one.skipped.empty()) throw NotSupported(one.skipped.begin()->first);
+  if (one.results.size() != 1)
+    throw std::runtime_error("a case's process sent " + std::to_string(one.results.size()) + " results");
+  return std::move(one.results.front().second);
+}
+
+// The verdict error for a case whose process ended without a result. The id gives the family and
+// the profile (its second segment in every family); the backend is the one the process named, or
+// `backend@arch` when it ended before naming it.
+CaseResult ended_without_result(const std::string& id, std::string backend, const ChildEnd& end) {
+  const OpFamily& f = family_of(id);
+  CaseResult r;
+  r.case_id = f.canonical_id(id);
+  r.family = std::string(f.name);
+  r.profile = std::string(id_text::split(r.case_id, '/').at(1));
+  r.backend = std::move(backend);
+  r.verdict = Verdict::error;
+  r.message = "the case's process " + end.how() + (end.killed() ? "" : " without a result");
+  r.wall_seconds = end.seconds;
+  return r;
+}
+
+}  // namespace
+
+CaseResult run_isolated(const std::string& id, const std::string& backend, const std::string& arch,
+                        const Selection& s) {
+  const ChildEnd end = run_in_child(
+      [&](const SendToParent& send) { run_in_this_child(send, id, backend, arch, s.max_memory); }, s.timeout);
+  std::string_view message = end.sent;
+  std::string named = backend + "@" + arch;
+  if (const size_t eol = message.find('\n'); message.starts_with(kName) && eol != std::string_view::npos) {
+    named = message.substr(1, eol - 1);
+    message.remove_prefix(eol + 1);
+  }
+  if (end.clean() && !message.empty()) return sent_result(message);
+  return ended_without_result(id, std::move(named), end);
+}
+
+bool yes_in_child(bool (*question)(), double timeout_s) {
+  const ChildEnd end = run_in_child([&](const SendToParent& send) { send(question() ? "y" : "n"); }, timeout_s);
+  return end.clean() && end.sent == "y";
+}
+
+}  // namespace ulpgate::cli

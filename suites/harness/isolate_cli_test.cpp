@@ -1,0 +1,50 @@
+// `--isolate` and `--timeout` through the built binary: golden update writes the same rows with
+// each case in a child process as without, and --timeout means nothing without --isolate (exit 2).
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "suites/cli_run.hpp"
+#include "suites/harness/temp_dir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kSlice = "--backend host --filter 'quant.token/vllm/*' ";
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(IsolateCli, GoldenUpdateWritesTheSameRowsWithEachCaseInAChildProcess) {
+  const ulpgate::TempDir dir;
+  const std::string update = "golden update --arch host " + kSlice;
+  const CliRun direct = ulpgate(update + "--root " + (dir.path / "direct").string());
+  const CliRun isolated = ulpgate(update + "--isolate --timeout 60 --root " + (dir.path / "isolated").string());
+  ASSERT_EQ(direct.status, 0) << direct.out;
+  ASSERT_EQ(isolated.status, 0) << isolated.out;
+  const std::string rows = read(dir.path / "direct/host/quant.csv");
+  EXPECT_NE(rows.find("quant.token/vllm/"), std::string::npos) << rows;
+  EXPECT_EQ(read(dir.path / "isolated/host/quant.csv"), rows);
+}
+
+TEST(IsolateCli, RunWithIsolationPasses) {
+  const CliRun r = ulpgate("run --arch host-w32 --isolate " + kSlice);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_FALSE(has(r, "FAIL")) << r.out;
+}
+
+TEST(IsolateCli, ATimeoutWithoutIsolationIsBadUsage) {
+  const CliRun r = ulpgate("run --arch host-w32 --timeout 5 " + kSlice);
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(has(r, "--timeout requires --isolate")) << r.out;
+}
+
+}  // namespace
