@@ -1,5 +1,6 @@
 // A sample ulpgate plugin: the suite's own host-SIMT kernels behind the C API
-// (include/ulpgate/ulpgate.h), claiming every quant and norm profile on the host archs. It shows
+// (include/ulpgate/ulpgate.h), claiming every quant, norm and GEMM profile on the host archs (the
+// GEMM rows with the portable kernel's accumulator model, fp32-fma). It shows
 // the ABI end to end: a plugin reads its tensors and parameters from the call, runs, and reports
 // failure through its return value and message. Its outputs must equal the host backend's, digest
 // for digest (suites/plugin/plugin_test.sh).
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "include/ulpgate/ulpgate.h"
+#include "kernels/gemm/gemm_host.hpp"
+#include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_host.hpp"
@@ -32,10 +35,9 @@ Format element_format(const DLDataType& d) {
 
 const DLTensor* in(const ulpgate_call* c, const char* name) { return ulpgate_find_tensor(c->inputs, c->n_inputs, name); }
 const DLTensor* out(const ulpgate_call* c, const char* name) { return ulpgate_find_tensor(c->outputs, c->n_outputs, name); }
-std::span<uint8_t> out_bytes(const ulpgate_call* c, const char* name) {
-  const std::span<std::byte> b = bytes_of(out(c, name));
-  return {reinterpret_cast<uint8_t*>(b.data()), b.size()};
-}
+std::span<uint8_t> as_u8(std::span<std::byte> b) { return {reinterpret_cast<uint8_t*>(b.data()), b.size()}; }
+std::span<uint8_t> out_bytes(const ulpgate_call* c, const char* name) { return as_u8(bytes_of(out(c, name))); }
+std::span<uint8_t> in_bytes(const ulpgate_call* c, const char* name) { return as_u8(bytes_of(in(c, name))); }
 
 int64_t int_param(const ulpgate_call* c, const char* name) {
   const ulpgate_param* p = ulpgate_find_param(c, name);
@@ -97,6 +99,23 @@ int run_norm(void*, const ulpgate_call* c, char* message, size_t size) {
   });
 }
 
+int run_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
+  return guarded(message, size, [&] {
+    const DLTensor *a = in(c, "a"), *b = in(c, "b");
+    gemm::Spec s;
+    s.op = gemm::parse_op(c->op);
+    s.profile = &gemm::profile(c->profile);
+    s.a_format = parse_format(text_param(c, "a_format"));
+    s.b_format = parse_format(text_param(c, "b_format"));
+    s.out = parse_format(text_param(c, "out"));
+    s.ue8m0 = int_param(c, "ue8m0") != 0;
+    s.m = a->shape[0], s.k = a->shape[1], s.n = b->shape[0];
+    const gemm::Buffers io{in_bytes(c, "a"), in_bytes(c, "b"), in_bytes(c, "scale_a"), in_bytes(c, "scale_b"),
+                           bytes_of(out(c, "d"))};
+    gemm_kernels::run_gemm_host(arch_by_name(c->arch), s, io);
+  });
+}
+
 // One row per op and profile the host kernels implement.
 const std::vector<ulpgate_op>& table() {
   static const std::vector<ulpgate_op> rows = [] {
@@ -106,6 +125,9 @@ const std::vector<ulpgate_op>& table() {
       for (const quant::Profile& p : quant::profiles()) r.push_back({quant::op_name(op).data(), p.name.data(), kArchs, run_quant});
     for (norm::Op op : {norm::Op::rms, norm::Op::rms_add, norm::Op::rms_quant})
       for (const norm::Profile& p : norm::profiles()) r.push_back({norm::op_name(op).data(), p.name.data(), kArchs, run_norm});
+    for (gemm::Op op : {gemm::Op::tensor, gemm::Op::rowwise, gemm::Op::block, gemm::Op::mx})
+      for (const gemm::Profile& p : gemm::profiles())
+        r.push_back({gemm::op_name(op).data(), p.name.data(), kArchs, run_gemm, gemm_kernels::kClaimedModel});
     return r;
   }();
   return rows;

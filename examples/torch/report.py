@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 import ulpgate
-from torch_kernels import NORM_KERNELS, QUANT_KERNELS, triton
+from torch_kernels import GEMM_KERNELS, NORM_KERNELS, QUANT_KERNELS, triton
 
 QUANT_PROFILES = ["vllm", "vllm-triton", "sglang", "aiter", "deepgemm"]
 NORM_PROFILES = ["hf", "vllm", "aiter"]
@@ -87,12 +87,12 @@ def check_casts(out):
     return rows
 
 
-def judge_all(kernels, family, profiles, pattern):
+def judge_all(kernels, family, profiles, pattern, models=None):
     results = []
     for name, kernel in kernels.items():
         for profile in profiles:
             for case in ulpgate.cases(pattern.format(family=family, profile=profile)):
-                r = ulpgate.judge(case, kernel, arch=ARCH)
+                r = ulpgate.judge(case, kernel, arch=ARCH, model=(models or {}).get(name))
                 results.append({"kernel": name, "profile": profile, "case_id": r.case_id, "verdict": r.verdict,
                                 "max_ulp": r.max_ulp, "digest": f"{r.digest:016x}", "story": r.story})
     return results
@@ -124,7 +124,8 @@ def failures(results, kernel, profile, limit=4):
 
 # The profile each kernel was written to follow (the issue's question: does it, bit for bit?).
 INTENDED = {"torch-native-eager": "vllm", "torch-native-compiled": "vllm", "triton-group-quant": "vllm-triton",
-            "F.rms_norm-eager": "hf", "F.rms_norm-compiled": "hf", "hf-rmsnorm-eager": "hf", "hf-rmsnorm-compiled": "hf"}
+            "F.rms_norm-eager": "hf", "F.rms_norm-compiled": "hf", "hf-rmsnorm-eager": "hf", "hf-rmsnorm-compiled": "hf",
+            "_scaled_mm": "cublaslt", "_scaled_mm-fast-accum": "cublaslt-fast-accum"}
 
 
 def departures(results, kernels):
@@ -157,10 +158,12 @@ def main():
     casts = check_casts(out)
     quant = judge_all(QUANT_KERNELS, "quant.group", QUANT_PROFILES, "{family}/{profile}/e4m3fn/*/row/*")
     norm = judge_all(NORM_KERNELS, "norm.rms", NORM_PROFILES, "{family}/{profile}/*")
+    gemm = judge_all({k: v[0] for k, v in GEMM_KERNELS.items()}, "gemm.[tr]*", ["cublaslt", "cublaslt-fast-accum"],
+                     "{family}/{profile}/*", {k: v[1] for k, v in GEMM_KERNELS.items()})
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["kernel", "profile", "case_id", "verdict", "max_ulp", "digest"], extrasaction="ignore")
         w.writeheader()
-        w.writerows(quant + norm)
+        w.writerows(quant + norm + gemm)
     md = ["# PyTorch and Triton kernels gated by ulpgate", "", "Provenance: " + "; ".join(f"{k} {v}" for k, v in prov.items()), "",
           "Produced by `examples/torch/report.py` with the `ulpgate` Python package and nothing else; every",
           "verdict and story below is the suite's own (results.csv has every case, casts.csv every cast).", "",
@@ -173,7 +176,10 @@ def main():
     md += departures(quant, QUANT_KERNELS)
     md += ["## RMSNorm (norm.rms)", "", matrix(norm), ""]
     md += departures(norm, NORM_KERNELS)
-    md += ["## torch._scaled_mm", "", "Not run: the C API (ABI version 1) carries quant and norm ops; GEMM cases are declined.", ""]
+    md += ["## torch._scaled_mm (gemm.tensor and gemm.rowwise, claiming sm90 / sm90-fast-accum)", "",
+           "Each use_fast_accum setting against the cuBLASLt profiles' tensor-wise and row-wise cases, claiming",
+           "the sm90 accumulator model of its mode (bit-exact tier).", "", matrix(gemm), ""]
+    md += departures(gemm, {k: v[0] for k, v in GEMM_KERNELS.items()})
     (out / "REPORT.md").write_text("\n".join(md))
     print("\n".join(md))
 

@@ -128,3 +128,33 @@ NORM_KERNELS = {
     "hf-rmsnorm-eager": rms_kernel(hf_rms_norm),
     "hf-rmsnorm-compiled": rms_kernel(_compiled_hf),
 }
+
+
+# ---- FP8 GEMM: torch._scaled_mm (cuBLASLt underneath) -----------------------------------------
+
+FP8_CODES = {"e4m3fn": torch.float8_e4m3fn, "e5m2": torch.float8_e5m2}
+OUT = {"bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def scaled_mm_kernel(fast_accum):
+    """torch._scaled_mm for gemm.tensor (one fp32 scale each) and gemm.rowwise (fp32 [M] and [N])."""
+
+    def kernel(call):
+        assert call.op in ("gemm.tensor", "gemm.rowwise"), "tensor-wise and row-wise scaling only"
+        a = tensor(call.inputs["a"]).view(FP8_CODES[call.params["a_format"]])
+        b = tensor(call.inputs["b"]).view(FP8_CODES[call.params["b_format"]])
+        sa, sb = tensor(call.inputs["scale_a"]).view(torch.float32), tensor(call.inputs["scale_b"]).view(torch.float32)
+        if call.op == "gemm.rowwise":
+            sa, sb = sa.reshape(a.shape[0], 1), sb.reshape(1, b.shape[0])
+        d = torch._scaled_mm(a, b.t(), scale_a=sa, scale_b=sb, out_dtype=OUT[call.params["out"]], use_fast_accum=fast_accum)
+        torch.cuda.synchronize()
+        write_bytes(call.outputs["d"], d)
+
+    return kernel
+
+
+# name -> (kernel, the accumulator model it claims: spec/gemm.md's sm90 models)
+GEMM_KERNELS = {
+    "_scaled_mm": (scaled_mm_kernel(False), "sm90"),
+    "_scaled_mm-fast-accum": (scaled_mm_kernel(True), "sm90-fast-accum"),
+}

@@ -88,11 +88,11 @@ ULPGATE_EXPORT const char* ulpgate_case_id(const ulpgate_session* s, int32_t i) 
 }
 
 ULPGATE_EXPORT int ulpgate_judge(ulpgate_session* s, const char* case_id, ulpgate_op_fn kernel, void* state,
-                                 ulpgate_result* result, char* message, size_t message_size) {
+                                 const char* model, ulpgate_result* result, char* message, size_t message_size) {
   try {
     const std::string id = case_id ? case_id : "";
     const auto [op, profile] = op_and_profile(id);
-    const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), kernel};
+    const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), kernel, model};
     const ulpgate_plugin table{ULPGATE_ABI_VERSION, s->name.c_str(), "", &row, 1, state};
     const auto backend = ulpgate::plugin::table_backend("the embedding program's kernel", table, s->arch);
     s->last = s->judged[id] = ulpgate::run_case(id, *backend, nullptr);

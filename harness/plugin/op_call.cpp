@@ -42,6 +42,9 @@ void OpCall::input(const std::string& name, Format format, std::vector<int64_t> 
 void OpCall::output(const std::string& name, Format format, std::vector<int64_t> shape, std::span<std::byte> data) {
   outputs_.push_back({keep(name), tensor(format, std::move(shape), data.data())});
 }
+void OpCall::bytes_input(const std::string& name, std::span<const uint8_t> data) {
+  input(name, Format::e4m3fn, {int64_t(data.size())}, std::as_bytes(data));
+}
 void OpCall::bytes_output(const std::string& name, std::span<uint8_t> data) {
   outputs_.push_back({keep(name), tensor(Format::e4m3fn, {int64_t(data.size())}, data.data())});
 }
@@ -82,6 +85,18 @@ void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io
   call.bytes_output("scales", io.scales);
   const quant::Profile qp = spec.profile->quant_profile();
   quantizer_params(call, spec.format, spec.gs, spec.layout, spec.ue8m0, double(qp.fp8_max(spec.format)));
+}
+
+void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io) {
+  call.input("a", spec.a_format, {spec.m, spec.k}, std::as_bytes(io.a));
+  call.input("b", spec.b_format, {spec.n, spec.k}, std::as_bytes(io.b));
+  call.bytes_input("scale_a", io.sa);
+  call.bytes_input("scale_b", io.sb);
+  call.output("d", spec.out, {spec.m, spec.n}, io.d);
+  call.param("a_format", std::string(format_name(spec.a_format)));
+  call.param("b_format", std::string(format_name(spec.b_format)));
+  call.param("out", std::string(format_name(spec.out)));
+  call.param("ue8m0", int64_t(spec.ue8m0));
 }
 
 }  // namespace ulpgate::plugin

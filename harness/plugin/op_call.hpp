@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "include/ulpgate/ulpgate.h"
+#include "reference/gemm/gemm.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
 
@@ -25,6 +26,7 @@ class OpCall {
   // An element tensor of `format` (fp8 formats and scale storage travel as bytes).
   void input(const std::string& name, Format format, std::vector<int64_t> shape, std::span<const std::byte> data);
   void output(const std::string& name, Format format, std::vector<int64_t> shape, std::span<std::byte> data);
+  void bytes_input(const std::string& name, std::span<const uint8_t> data);
   void bytes_output(const std::string& name, std::span<uint8_t> data);
   void param(const std::string& name, int64_t value);
   void param(const std::string& name, double value);
@@ -48,5 +50,7 @@ void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::sp
                     std::span<uint8_t> codes, std::span<uint8_t> scales);
 // norm.*: the op's inputs and outputs (norm::Buffers), eps and the fused quantizer's parameters.
 void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io);
+// gemm.*: A, B and their scale storage in; D out.
+void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io);
 
 }  // namespace ulpgate::plugin

@@ -51,8 +51,8 @@ class PluginBackend : public Backend {
 
   std::string declines(const quant::Spec& s) const override { return unclaimed(quant::op_name(s.op), s.profile->name); }
   std::string declines(const norm::Spec& s) const override { return unclaimed(norm::op_name(s.op), s.profile->name); }
-  std::string declines(const gemm::Spec&) const override { return "the plugin ABI (version 1) carries quant and norm ops"; }
-  std::string declines(const allreduce::Spec&) const override { return "the plugin ABI (version 1) carries quant and norm ops"; }
+  std::string declines(const gemm::Spec& s) const override { return unclaimed(gemm::op_name(s.op), s.profile->name); }
+  std::string declines(const allreduce::Spec&) const override { return "the plugin ABI (version 1) carries no all-reduce"; }
 
   void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
@@ -65,6 +65,15 @@ class PluginBackend : public Backend {
     OpCall call(std::string(norm::op_name(spec.op)), std::string(spec.profile->name), arch_);
     describe_norm(call, spec, io);
     invoke(call);
+  }
+
+  GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {
+    OpCall call(std::string(gemm::op_name(spec.op)), std::string(spec.profile->name), arch_);
+    describe_gemm(call, spec, io);
+    const ulpgate_op& row = invoke(call);
+    if (!row.model || !*row.model)
+      throw BackendError(path_ + ": its " + row.op + " row claims no accumulator model (ulpgate_op.model)");
+    return {row.model, false, path_};
   }
 
  private:
@@ -82,7 +91,8 @@ class PluginBackend : public Backend {
     return find(op, profile) ? "" : "it claims no " + std::string(op) + " with profile " + std::string(profile) + " on " + arch_;
   }
 
-  void invoke(OpCall& call) {
+  // Calls the row claiming the call's op and profile; returns it.
+  const ulpgate_op& invoke(OpCall& call) {
     const ulpgate_call& c = call.c();
     const ulpgate_op* row = find(c.op, c.profile);
     char message[1024] = "";
@@ -91,6 +101,7 @@ class PluginBackend : public Backend {
     if (rc != 0)
       throw BackendError(path_ + ", " + c.op + " (" + c.profile + ") returned " + std::to_string(rc) + ": " +
                          (message[0] ? message : "(no message)"));
+    return *row;
   }
 
   std::string path_, arch_;

@@ -24,6 +24,14 @@
  *          codes [M, H] and scales [B] (rms-quant, as for quant)
  *     params  eps (float); rms-quant also format, group_size (0: per token), scale_layout,
  *             ue8m0, fp8_max
+ *   gemm.tensor / gemm.rowwise / gemm.block / gemm.mx          D = (A x B^T) scaled
+ *     in   a [M, K] fp8 codes (param a_format), b [N, K] fp8 codes in the profile's weight layout
+ *          (b_format), scale_a and scale_b: the scale storage bytes in the profile's layouts
+ *          (spec/gemm.md; gemm.tensor: one fp32 each, gemm.rowwise: fp32 [M] and [N])
+ *     out  d [M, N] bf16 or fp32 (param out)
+ *     params  a_format, b_format, out (text), ue8m0 (int 0/1)
+ *     A GEMM row also names the accumulator model its outputs follow bit for bit (`model`, one
+ *     of the reference's models: "sm90", "sm90-fast-accum", "fp32-fma", ...).
  *
  * A function returns 0 when it wrote every output element, or non-zero after writing a message
  * into `message` (the case's verdict is then `error`, with that message). Writes outside an output
@@ -80,6 +88,7 @@ typedef struct {
   const char* profile; /* the profile its outputs claim, bit for bit */
   const char* archs;   /* comma-separated archs it runs on, e.g. "host-w32,host-w64" */
   ulpgate_op_fn run;
+  const char* model; /* gemm rows: the accumulator model claimed; NULL for other ops */
 } ulpgate_op;
 
 typedef struct {
@@ -121,8 +130,9 @@ const char* ulpgate_case_id(const ulpgate_session* session, int32_t index);
  * generates the inputs, poisons and fences the outputs, calls kernel(state, call, ...) as it calls
  * a plugin's function, and judges. Returns 0 with *result filled (its strings valid until the next
  * judge or close), or non-zero with `message` for an id that does not parse or a case the kernel
- * cannot be asked (a GEMM or all-reduce id in ABI version 1). */
-int ulpgate_judge(ulpgate_session* session, const char* case_id, ulpgate_op_fn kernel, void* state,
+ * cannot be asked (an all-reduce id in ABI version 1). `model`: for GEMM cases, the accumulator
+ * model the kernel claims (NULL otherwise). */
+int ulpgate_judge(ulpgate_session* session, const char* case_id, ulpgate_op_fn kernel, void* state, const char* model,
                   ulpgate_result* result, char* message, size_t message_size);
 void ulpgate_close(ulpgate_session* session);
 

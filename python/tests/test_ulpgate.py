@@ -119,9 +119,20 @@ def test_outputs_left_unwritten_are_caught_by_the_poison():
 def test_bad_ids_and_unsupported_families_are_errors():
     with pytest.raises(ValueError, match="case id"):
         ulpgate.judge("not-a-case", vllm_token_quant)
-    gemm = ulpgate.cases("gemm.tensor/*")[0]
-    with pytest.raises(ValueError, match="quant and norm ops"):
-        ulpgate.judge(gemm, vllm_token_quant)
+    allreduce = ulpgate.cases("allreduce/*")[0]
+    with pytest.raises(ValueError, match="no all-reduce"):
+        ulpgate.judge(allreduce, vllm_token_quant)
+
+
+def test_a_gemm_kernel_must_claim_a_model():
+    def zeros(call):
+        call.outputs["d"].numpy()[...] = 0
+
+    case = ulpgate.cases("gemm.tensor/cublaslt/*/fp32/*")[0]
+    unclaimed = ulpgate.judge(case, zeros)
+    assert unclaimed.verdict == "error" and "claims no accumulator model" in unclaimed.story
+    wrong = ulpgate.judge(case, zeros, model="sm90")
+    assert wrong.verdict == "over-budget" and "claims sm90" in wrong.story
 
 
 def test_encode_is_the_reference_conversion():

@@ -150,8 +150,9 @@ class Session:
         lib = library()
         return [lib.ulpgate_case_id(self._handle, i).decode() for i in range(lib.ulpgate_case_count(self._handle))]
 
-    def judge(self, case_id, kernel):
-        """Runs case_id with kernel(call) as its implementation; returns the Result."""
+    def judge(self, case_id, kernel, model=None):
+        """Runs case_id with kernel(call) as its implementation; returns the Result. model: for
+        GEMM cases, the accumulator model the kernel claims ("sm90", "sm90-fast-accum", ...)."""
         raised = []
 
         def run(state, call, message, size):
@@ -167,7 +168,8 @@ class Session:
         fn = _capi.OpFn(run)
         out = _capi.Result()
         msg = _message()
-        if library().ulpgate_judge(self._handle, str(case_id).encode(), fn, None, ctypes.byref(out), msg, len(msg)) != 0:
+        claim = model.encode() if model else None
+        if library().ulpgate_judge(self._handle, str(case_id).encode(), fn, None, claim, ctypes.byref(out), msg, len(msg)) != 0:
             raise ValueError(msg.value.decode())
         r = Result(out.case_id.decode(), out.backend.decode(), out.verdict.decode(), bool(out.passed), out.max_ulp,
                    out.digest, out.story.decode())
@@ -210,9 +212,10 @@ def cases(filter="*", arch="host-w32"):
     return Session(filter, arch).cases
 
 
-def judge(case_id, kernel, arch="host-w32"):
-    """Judges kernel(call) on one case; returns the Result (call .check() to assert it passed)."""
-    return _session(arch).judge(case_id, kernel)
+def judge(case_id, kernel, arch="host-w32", model=None):
+    """Judges kernel(call) on one case; returns the Result (call .check() to assert it passed).
+    model: the accumulator model a GEMM kernel claims."""
+    return _session(arch).judge(case_id, kernel, model)
 
 
 def gate(golden_dir, arch="host-w32", allow_new=False):

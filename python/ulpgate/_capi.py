@@ -108,7 +108,8 @@ def load():
     lib.ulpgate_case_id.restype = ctypes.c_char_p
     lib.ulpgate_case_id.argtypes = (ctypes.c_void_p, ctypes.c_int32)
     lib.ulpgate_judge.restype = ctypes.c_int
-    lib.ulpgate_judge.argtypes = (ctypes.c_void_p, ctypes.c_char_p, OpFn, ctypes.c_void_p, ctypes.POINTER(Result)) + msg
+    lib.ulpgate_judge.argtypes = (ctypes.c_void_p, ctypes.c_char_p, OpFn, ctypes.c_void_p, ctypes.c_char_p,
+                                  ctypes.POINTER(Result)) + msg
     lib.ulpgate_encode.restype = ctypes.c_int
     lib.ulpgate_encode.argtypes = (ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p) + msg
     lib.ulpgate_gate.restype = ctypes.c_int

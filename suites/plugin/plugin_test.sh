@@ -24,7 +24,7 @@ expect_exit() {
 }
 
 # 1. The sample plugin is the host backend, case for case.
-filter='[qn]*/vllm/*'
+filter='[qn]*/vllm/*'  # and below the cuBLASLt-profile GEMMs (the sample's claim: fp32-fma)
 "$ulpgate" run --backend host --arch host-w32 --filter "$filter" --csv "$work/host.csv" >"$work/host.log" 2>&1 ||
   fail "host run: $(tail -5 "$work/host.log")"
 "$ulpgate" run --backend "plugin:$sample" --arch host-w32 --filter "$filter" --csv "$work/plugin.csv" >"$work/plugin.log" 2>&1 ||
@@ -33,7 +33,11 @@ rows() { cut -d, -f1-3,5-13 "$1"; }  # every column but the backend's name
 [[ $(wc -l <"$work/host.csv") -gt 100 ]] || fail "too few cases: $(wc -l <"$work/host.csv")"
 diff <(rows "$work/host.csv") <(rows "$work/plugin.csv") >"$work/diff" || fail "the sample plugin differs from the host backend: $(head -4 "$work/diff")"
 grep -q '^plugin:sample@host-w32' <(cut -d, -f4 "$work/plugin.csv" | sort -u) || fail "the backend column does not name the plugin"
-expect_exit 0 'skipped [0-9]+: .*carries quant and norm ops' run --backend "plugin:$sample" --arch host-w32 --filter '*.[bt]*/deepgemm/*'
+"$ulpgate" run --backend host --arch host-w32 --filter 'gemm.*/cublaslt/*' --csv "$work/host-gemm.csv" >/dev/null 2>&1
+"$ulpgate" run --backend "plugin:$sample" --arch host-w32 --filter 'gemm.*/cublaslt/*' --csv "$work/plugin-gemm.csv" >/dev/null 2>&1
+[[ $(wc -l <"$work/host-gemm.csv") -gt 10 ]] || fail "too few GEMM cases: $(wc -l <"$work/host-gemm.csv")"
+diff <(rows "$work/host-gemm.csv") <(rows "$work/plugin-gemm.csv") >"$work/diff" || fail "the sample plugin's GEMMs differ from the host backend's: $(head -4 "$work/diff")"
+grep -q 'claims fp32-fma' "$work/plugin-gemm.csv" || fail "the GEMM rows do not carry the plugin's claimed model"
 expect_exit 2 'no selected case runs' run --backend "plugin:$sample" --arch host-w32 --filter 'allreduce*'
 
 # 2. Plugins that cannot be used: exit 3, naming what is wrong.
@@ -50,4 +54,4 @@ cases=$("$ulpgate" list --filter "$token" | wc -l)
 expect_exit 1 'SIGSEGV|signal 11' run --backend "plugin:$(bad crash)" --arch host-w32 --filter "$token" --isolate --csv "$work/crash.csv"
 [[ $(grep -c ',error,' "$work/crash.csv") -eq $cases ]] || fail "--isolate: $cases crashing cases should each be an error: $(cat "$work/crash.csv")"
 expect_exit 1 'did not finish in 2 s' run --backend "plugin:$(bad hang)" --arch host-w32 --filter 'quant.token/vllm/e4m3fn/bf16/*/zeros/*' --isolate --timeout 2
-echo "ok: sample plugin = host backend on $(($(wc -l <"$work/host.csv") - 1)) cases; 4 unusable and 4 misbehaving plugins got their results"
+echo "ok: sample plugin = host backend on $(($(wc -l <"$work/host.csv") + $(wc -l <"$work/host-gemm.csv") - 2)) cases; 4 unusable and 4 misbehaving plugins got their results"
