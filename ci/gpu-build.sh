@@ -15,7 +15,7 @@ BUILD_DIR=$build bash ci/build.sh \
   -DULPGATE_WITH_MPI=ON
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
-cp "$build/harness/ulpgate" "$build/harness/libulpgate.so" "$dist/"
+cp "$build/harness/ulpgate" "$build/harness/libulpgate.so" "$build"/examples/plugin/*.so "$dist/"
 # The tests that exercise a GPU or the kernels (the formats sweeps belong to the CPU machine).
 for t in "$build"/suites/kernels/test_* "$build"/suites/quant/test_quant_harness "$build"/suites/norm/test_norm* \
          "$build"/suites/gemm/test_gemm_reference_gpu "$build"/suites/gemm/test_gemm_kernels; do

@@ -9,6 +9,7 @@
 #   allreduce  (several GPUs) the custom kernels (cuda) and NCCL (vendor) on every world size the
 #           machine has: hardware golden rows into $OUT/golden, and the all-reduce bench table
 #           (custom vs NCCL, 16 B to 1 GiB) into $OUT/allreduce-bench.csv
+#   plugin  the CUDA sample plugin (device tensors through the C API) against the cuda backend
 #   mpi        (several GPUs) the all-reduce gate with one rank per process and GPU (mpirun), and the
 #           quant/norm gate shared out over the GPUs
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
@@ -88,6 +89,17 @@ step_mpi() {
   done
   "${mpi[@]}" -np "$n" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter '[nq]*' >"$out/mpi-gate.log" 2>&1 || rc=1
   grep '^mpi:' "$out/mpi-gate.log"; tail -3 "$out/mpi-gate.log"
+}
+
+# The plugin ABI on device tensors: the CUDA sample plugin (the suite's CUDA quantization kernels
+# behind the C API) gives the cuda backend's digests on every quant case.
+step_plugin() {
+  "$ulpgate" run --backend cuda --filter 'quant*' --csv "$out/plugin-cuda.csv" >"$out/plugin-cuda.log" 2>&1 || rc=1
+  "$ulpgate" run --backend "plugin:$dist/libulpgate_sample_cuda_plugin.so" --arch sm90 --filter 'quant*' \
+    --csv "$out/plugin-sample.csv" >"$out/plugin-sample.log" 2>&1 || rc=1
+  if diff <(cut -d, -f1-3,5-13 "$out/plugin-cuda.csv") <(cut -d, -f1-3,5-13 "$out/plugin-sample.csv") >"$out/plugin.diff"; then
+    echo "plugin: the CUDA sample plugin = the cuda backend on $(($(wc -l <"$out/plugin-cuda.csv") - 1)) quant cases"
+  else rc=1; echo "plugin: digests differ"; head -5 "$out/plugin.diff"; fi
 }
 
 step_bench() {

@@ -4,13 +4,9 @@
 // the ABI end to end: a plugin reads its tensors and parameters from the call, runs, and reports
 // failure through its return value and message. Its outputs must equal the host backend's, digest
 // for digest (suites/plugin/plugin_test.sh).
-#include <cstdio>
-#include <exception>
-#include <span>
-#include <string>
 #include <vector>
 
-#include "include/ulpgate/ulpgate.h"
+#include "examples/plugin/read_call.hpp"
 #include "kernels/gemm/gemm_host.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/norm/norm_host.hpp"
@@ -20,67 +16,13 @@
 namespace {
 
 using namespace ulpgate;
-
-std::span<std::byte> bytes_of(const DLTensor* t) {
-  if (!t) return {};
-  int64_t n = 1;
-  for (int i = 0; i < t->ndim; ++i) n *= t->shape[i];
-  return {static_cast<std::byte*>(t->data), size_t(n) * t->dtype.bits / 8};
-}
-
-Format element_format(const DLDataType& d) {
-  if (d.code == kDLBfloat) return Format::bf16;
-  return d.bits == 16 ? Format::fp16 : Format::fp32;
-}
-
-const DLTensor* in(const ulpgate_call* c, const char* name) { return ulpgate_find_tensor(c->inputs, c->n_inputs, name); }
-const DLTensor* out(const ulpgate_call* c, const char* name) { return ulpgate_find_tensor(c->outputs, c->n_outputs, name); }
-std::span<uint8_t> as_u8(std::span<std::byte> b) { return {reinterpret_cast<uint8_t*>(b.data()), b.size()}; }
-std::span<uint8_t> out_bytes(const ulpgate_call* c, const char* name) { return as_u8(bytes_of(out(c, name))); }
-std::span<uint8_t> in_bytes(const ulpgate_call* c, const char* name) { return as_u8(bytes_of(in(c, name))); }
-
-int64_t int_param(const ulpgate_call* c, const char* name) {
-  const ulpgate_param* p = ulpgate_find_param(c, name);
-  if (!p) throw std::runtime_error(std::string("missing parameter ") + name);
-  return p->int_value;
-}
-std::string text_param(const ulpgate_call* c, const char* name) {
-  const ulpgate_param* p = ulpgate_find_param(c, name);
-  if (!p || !p->text_value) throw std::runtime_error(std::string("missing parameter ") + name);
-  return p->text_value;
-}
-
-// The C boundary: no exception crosses it; a failure is a return value and a message.
-template <class Fn>
-int guarded(char* message, size_t size, Fn fn) {
-  try {
-    fn();
-    return 0;
-  } catch (const std::exception& e) {
-    std::snprintf(message, size, "%s", e.what());
-    return 1;
-  }
-}
-
-// The quantizer's parameters (quant ops and norm.rms-quant) into a spec with those fields.
-template <class Spec>
-void read_quantizer(const ulpgate_call* c, Spec& s) {
-  s.format = parse_format(text_param(c, "format"));
-  s.gs = int(int_param(c, "group_size"));
-  s.layout = quant::parse_layout(text_param(c, "scale_layout"));
-  s.ue8m0 = int_param(c, "ue8m0") != 0;
-}
+using namespace ulpgate::sample;
 
 int run_quant(void*, const ulpgate_call* c, char* message, size_t size) {
   return guarded(message, size, [&] {
     const DLTensor* x = in(c, "x");
-    quant::Spec s;
-    s.op = quant::parse_op(c->op);
-    s.profile = &quant::profile(c->profile);
-    read_quantizer(c, s);
-    s.m = x->shape[0], s.k = x->shape[1];
-    quant_kernels::run_quant_host(arch_by_name(c->arch), s, element_format(x->dtype), bytes_of(x), out_bytes(c, "codes"),
-                                  out_bytes(c, "scales"));
+    quant_kernels::run_quant_host(arch_by_name(c->arch), quant_spec(c), element_format(x->dtype), bytes_of(x),
+                                  out_bytes(c, "codes"), out_bytes(c, "scales"));
   });
 }
 

@@ -1,7 +1,7 @@
 """Kernels nobody at ulpgate wrote the arithmetic of: PyTorch's own ops, and quantization / RMSNorm
 written the way serving stacks write them, each wrapped as an ulpgate kernel (a function of the op
-call: read the inputs, write the outputs in place). Everything runs on the GPU; the call's tensors
-are host memory."""
+call: read the inputs, write the outputs in place). Everything runs on the GPU; judged for arch sm90,
+the call's tensors are CUDA memory (torch.from_dlpack shares it)."""
 import torch
 import torch.nn.functional as F
 
@@ -25,10 +25,12 @@ def tensor(t):
 
 
 def write_bytes(t, value):
-    """Writes a GPU result's bytes into a call output (codes, scale storage, y)."""
+    """Writes a GPU result's bytes into a call output (codes, scale storage, y) and waits for the
+    copy: the suite reads the output when the kernel returns."""
     dst = torch.from_dlpack(t).view(torch.uint8).reshape(-1)
-    src = value.contiguous().cpu().reshape(-1).view(torch.uint8)
+    src = value.contiguous().reshape(-1).view(torch.uint8)
     dst[: src.numel()].copy_(src)
+    torch.cuda.synchronize()
 
 
 # ---- per-token-group FP8 quantization --------------------------------------------------------

@@ -2,6 +2,8 @@
 
 #include "harness/core/backend.hpp"
 #include "harness/core/processes.hpp"
+#include "harness/plugin/plugin_backend.hpp"
+#include "kernels/portable/device_copies.hpp"
 #include "kernels/allreduce/allreduce_host.hpp"
 #include "kernels/gemm/gemm_host.hpp"
 #include "kernels/norm/norm_host.hpp"
@@ -265,6 +267,7 @@ void register_kernel_backends() {
 #if defined(ULPGATE_HAVE_CUDA)
   register_backend("cuda", [](std::string_view arch) { return make_on_device<CudaBackend>("cuda", arch); });
   register_backend("vendor", [](std::string_view arch) { return make_on_device<VendorBackend>("vendor", arch); });
+  plugin::set_device_copies(make_cuda_copies);
 #endif
 }
 

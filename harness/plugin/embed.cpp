@@ -68,6 +68,9 @@ extern "C" {
 ULPGATE_EXPORT ulpgate_session* ulpgate_open(const char* filter, const char* arch, const char* name, char* message,
                                              size_t message_size) {
   try {
+#if defined(ULPGATE_HAVE_CUDA)
+    ulpgate::plugin::set_device_copies(ulpgate::make_cuda_copies);
+#endif
     auto s = std::make_unique<ulpgate_session>();
     s->arch = arch ? arch : "host-w32";
     s->name = name ? name : "embedded";

@@ -41,12 +41,30 @@ void OpCall::input(const std::string& name, Format format, std::vector<int64_t> 
 }
 void OpCall::output(const std::string& name, Format format, std::vector<int64_t> shape, std::span<std::byte> data) {
   outputs_.push_back({keep(name), tensor(format, std::move(shape), data.data())});
+  output_bytes_.push_back(data);
 }
 void OpCall::bytes_input(const std::string& name, std::span<const uint8_t> data) {
   input(name, Format::e4m3fn, {int64_t(data.size())}, std::as_bytes(data));
 }
 void OpCall::bytes_output(const std::string& name, std::span<uint8_t> data) {
-  outputs_.push_back({keep(name), tensor(Format::e4m3fn, {int64_t(data.size())}, data.data())});
+  output(name, Format::e4m3fn, {int64_t(data.size())}, std::as_writable_bytes(data));
+}
+
+namespace {
+size_t bytes_of(const DLTensor& t) {
+  size_t n = t.dtype.bits / 8;
+  for (int i = 0; i < t.ndim; ++i) n *= size_t(t.shape[i]);
+  return n;
+}
+}  // namespace
+
+void OpCall::to_device(DeviceCopies& copies) {
+  const DLDevice gpu{kDLCUDA, copies.device()};
+  for (ulpgate_tensor& t : inputs_)
+    t.tensor.data = copies.input({static_cast<const std::byte*>(t.tensor.data), bytes_of(t.tensor)}), t.tensor.device = gpu;
+  for (size_t i = 0; i < outputs_.size(); ++i)
+    outputs_[i].tensor.data = copies.output(outputs_[i].name, output_bytes_[i]), outputs_[i].tensor.device = gpu;
+  call_.stream = copies.stream();
 }
 void OpCall::param(const std::string& name, int64_t value) {
   params_.push_back({keep(name), ULPGATE_PARAM_INT, value, 0, nullptr});

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "include/ulpgate/ulpgate.h"
+#include "kernels/portable/device_copies.hpp"
 #include "reference/gemm/gemm.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
@@ -32,6 +33,9 @@ class OpCall {
   void param(const std::string& name, double value);
   void param(const std::string& name, const std::string& value);
 
+  // Moves every tensor to device memory (`copies`: uploads inputs, guards outputs), on its stream.
+  void to_device(DeviceCopies& copies);
+
   const ulpgate_call& c();
 
  private:
@@ -41,6 +45,7 @@ class OpCall {
   std::deque<std::string> strings_;
   std::deque<std::vector<int64_t>> shapes_;
   std::vector<ulpgate_tensor> inputs_, outputs_;
+  std::vector<std::span<std::byte>> output_bytes_;  // the host buffers behind outputs_
   std::vector<ulpgate_param> params_;
   ulpgate_call call_{};
 };

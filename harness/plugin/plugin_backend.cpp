@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness/plugin/op_call.hpp"
+#include "kernels/portable/guard.hpp"
 
 namespace ulpgate::plugin {
 namespace {
@@ -41,6 +42,14 @@ const ulpgate_plugin& open_table(const std::string& path) {
   }
   return *table;
 }
+
+std::function<std::unique_ptr<DeviceCopies>()>& device_copies() {
+  static std::function<std::unique_ptr<DeviceCopies>()> factory;
+  return factory;
+}
+
+// A GPU arch's calls take device memory; the host archs' take the harness's buffers.
+bool on_device(std::string_view arch) { return !arch.starts_with("host"); }
 
 class PluginBackend : public Backend {
  public:
@@ -87,17 +96,36 @@ class PluginBackend : public Backend {
     return nullptr;
   }
 
+  // A device copy or the stream failing (a plugin kernel that faulted): the verdict error; a
+  // write outside an output stays out-of-bounds.
+  template <class Fn>
+  void device_step(Fn fn) const {
+    try {
+      fn();
+    } catch (const guard::OutOfBounds&) {
+      throw;
+    } catch (const std::runtime_error& e) {
+      throw BackendError(path_ + ", on " + arch_ + ": " + e.what());
+    }
+  }
+
   std::string unclaimed(std::string_view op, std::string_view profile) const {
     return find(op, profile) ? "" : "it claims no " + std::string(op) + " with profile " + std::string(profile) + " on " + arch_;
   }
 
   // Calls the row claiming the call's op and profile; returns it.
   const ulpgate_op& invoke(OpCall& call) {
+    std::unique_ptr<DeviceCopies> copies;
+    if (on_device(arch_)) {
+      if (!device_copies()) throw BackendError(path_ + ": rows for " + arch_ + " take device memory; this ulpgate has no CUDA");
+      device_step([&] { copies = device_copies()(), call.to_device(*copies); });
+    }
     const ulpgate_call& c = call.c();
     const ulpgate_op* row = find(c.op, c.profile);
     char message[1024] = "";
     const int rc = row->run(table_.state, &c, message, sizeof message);
     message[sizeof message - 1] = '\0';
+    if (copies) device_step([&] { copies->finish(); });
     if (rc != 0)
       throw BackendError(path_ + ", " + c.op + " (" + c.profile + ") returned " + std::to_string(rc) + ": " +
                          (message[0] ? message : "(no message)"));
@@ -113,6 +141,8 @@ class PluginBackend : public Backend {
 std::unique_ptr<Backend> load_plugin(std::string_view path, std::string_view arch) {
   return table_backend("plugin " + std::string(path), open_table(std::string(path)), arch);
 }
+
+void set_device_copies(std::function<std::unique_ptr<DeviceCopies>()> factory) { device_copies() = std::move(factory); }
 
 std::unique_ptr<Backend> table_backend(std::string origin, const ulpgate_plugin& table, std::string_view arch) {
   return std::make_unique<PluginBackend>(std::move(origin), table, std::string(arch));

@@ -3,12 +3,14 @@
 // claims on which archs; every other case is declined (skipped, counted by reason).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
 
 #include "harness/core/backend.hpp"
 #include "include/ulpgate/ulpgate.h"
+#include "kernels/portable/device_copies.hpp"
 
 namespace ulpgate::plugin {
 
@@ -20,6 +22,10 @@ struct PluginError : std::runtime_error {
 
 // The plugin at `path` (dlopen; PluginError when it cannot be used).
 std::unique_ptr<Backend> load_plugin(std::string_view path, std::string_view arch);
+// Where a GPU arch's calls get device memory (a CUDA build registers make_cuda_copies); without it
+// a plugin's rows for a GPU arch are errors.
+void set_device_copies(std::function<std::unique_ptr<DeviceCopies>()> factory);
+
 // A backend over a table already in memory (the embedding API's caller-supplied kernel); `origin`
 // names it in error messages; the table must outlive the backend.
 std::unique_ptr<Backend> table_backend(std::string origin, const ulpgate_plugin& table, std::string_view arch);

@@ -7,7 +7,10 @@
  * case whose op and profile a row claims, hands the function DLPack tensors over the case's
  * inputs and its poisoned, guard-fenced outputs, and judges what comes back.
  *
- * Tensors (ABI version 1): host memory (kDLCPU), compact row-major (strides NULL). Element types:
+ * Tensors (ABI version 1): compact row-major (strides NULL), in host memory (kDLCPU) for the host
+ * archs and in device memory (kDLCUDA, the current device) for a GPU arch ("sm90"): the suite
+ * uploads the inputs and fences the outputs with guard regions on the device too; the kernel's
+ * work must be done, or queued on `stream`, when the function returns. Element types:
  * bf16 {kDLBfloat, 16}, fp16 {kDLFloat, 16}, fp32 {kDLFloat, 32}; fp8 codes and scale storage
  * travel as bytes {kDLUInt, 8}, their format named by a parameter.
  *
@@ -78,7 +81,7 @@ typedef struct {
   int32_t n_outputs;
   const ulpgate_param* params;
   int32_t n_params;
-  void* stream; /* reserved for device tensors; NULL in ABI version 1 */
+  void* stream; /* device tensors: the cudaStream_t the suite waits for; NULL on the host */
 } ulpgate_call;
 
 typedef int (*ulpgate_op_fn)(void* state, const ulpgate_call* call, char* message, size_t message_size);

@@ -11,8 +11,10 @@
             ...
         ulpgate.judge(case, kernel).check()    # AssertionError with the suite's story
 
-Tensors are host memory, valid while the kernel runs: `torch.from_dlpack` and `numpy.from_dlpack`
-take them (bf16 as `Tensor.numpy()` bits); write outputs in place. The op call's tensors and
+Tensors are valid while the kernel runs: host memory for the host archs (`torch.from_dlpack` and
+`numpy.from_dlpack` take them; bf16 as `Tensor.numpy()` bits), CUDA memory for a GPU arch such as
+"sm90" (`torch.from_dlpack` gives CUDA tensors; finish the GPU work before returning). Write
+outputs in place. The op call's tensors and
 parameters are described in include/ulpgate/ulpgate.h.
 """
 import ctypes
@@ -69,8 +71,13 @@ class Tensor:
             n *= s
         return n * self._dl.dtype.bits // 8
 
+    @property
+    def device(self):
+        """(DLPack device type, id): (1, 0) for host memory, (2, n) for CUDA device n."""
+        return (self._dl.device.device_type, self._dl.device.device_id)
+
     def __dlpack_device__(self):
-        return (_KDL_CPU, 0)
+        return self.device
 
     def __dlpack__(self, stream=None, **kwargs):
         managed = _capi.DLManagedTensor()
@@ -83,6 +90,8 @@ class Tensor:
         """A numpy view of the memory (bf16 as its uint16 bits; fp8 codes and scale storage as bytes)."""
         import numpy as np
 
+        if self.device[0] != _KDL_CPU:
+            raise ValueError(f"{self.name} is in device memory {self.device}: use torch.from_dlpack")
         buf = (ctypes.c_uint8 * self.nbytes).from_address(self._dl.data or 0) if self.nbytes else bytearray()
         return np.frombuffer(buf, dtype=_NUMPY.get(self.dtype, "uint8")).reshape(self.shape)
 
