@@ -7,6 +7,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "include/ulpgate/ulpgate.h"
 #include "reference/gemm/gemm.hpp"
@@ -73,6 +74,12 @@ inline quant::Spec quant_spec(const ulpgate_call* c) {
   read_quantizer(c, s);
   s.m = x->shape[0], s.k = x->shape[1];
   return s;
+}
+
+// One table row per quant op and profile, each running `fn` on `archs`.
+inline void add_quant_rows(std::vector<ulpgate_op>& rows, const char* archs, ulpgate_op_fn fn) {
+  for (quant::Op op : {quant::Op::group, quant::Op::token, quant::Op::block, quant::Op::mx})
+    for (const quant::Profile& p : quant::profiles()) rows.push_back({quant::op_name(op).data(), p.name.data(), archs, fn});
 }
 
 }  // namespace ulpgate::sample

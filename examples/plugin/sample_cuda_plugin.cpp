@@ -26,8 +26,7 @@ int run_quant(void*, const ulpgate_call* c, char* message, size_t size) {
 const std::vector<ulpgate_op>& table() {
   static const std::vector<ulpgate_op> rows = [] {
     std::vector<ulpgate_op> r;
-    for (quant::Op op : {quant::Op::group, quant::Op::token, quant::Op::block, quant::Op::mx})
-      for (const quant::Profile& p : quant::profiles()) r.push_back({quant::op_name(op).data(), p.name.data(), "sm90", run_quant});
+    add_quant_rows(r, "sm90", run_quant);
     return r;
   }();
   return rows;

@@ -63,8 +63,7 @@ const std::vector<ulpgate_op>& table() {
   static const std::vector<ulpgate_op> rows = [] {
     std::vector<ulpgate_op> r;
     static const char* const kArchs = "host-w32,host-w64";
-    for (quant::Op op : {quant::Op::group, quant::Op::token, quant::Op::block, quant::Op::mx})
-      for (const quant::Profile& p : quant::profiles()) r.push_back({quant::op_name(op).data(), p.name.data(), kArchs, run_quant});
+    add_quant_rows(r, kArchs, run_quant);
     for (norm::Op op : {norm::Op::rms, norm::Op::rms_add, norm::Op::rms_quant})
       for (const norm::Profile& p : norm::profiles()) r.push_back({norm::op_name(op).data(), p.name.data(), kArchs, run_norm});
     for (gemm::Op op : {gemm::Op::tensor, gemm::Op::rowwise, gemm::Op::block, gemm::Op::mx})
