@@ -158,7 +158,7 @@ def main():
     casts = check_casts(out)
     quant = judge_all(QUANT_KERNELS, "quant.group", QUANT_PROFILES, "{family}/{profile}/e4m3fn/*/row/*")
     norm = judge_all(NORM_KERNELS, "norm.rms", NORM_PROFILES, "{family}/{profile}/*")
-    gemm = judge_all({k: v[0] for k, v in GEMM_KERNELS.items()}, "gemm.[tr]*", ["cublaslt", "cublaslt-fast-accum"],
+    gemm = judge_all({k: v[0] for k, v in GEMM_KERNELS.items()}, "gemm.[trb]*", ["cublaslt", "cublaslt-fast-accum"],
                      "{family}/{profile}/*", {k: v[1] for k, v in GEMM_KERNELS.items()})
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["kernel", "profile", "case_id", "verdict", "max_ulp", "digest"], extrasaction="ignore")
@@ -176,8 +176,8 @@ def main():
     md += departures(quant, QUANT_KERNELS)
     md += ["## RMSNorm (norm.rms)", "", matrix(norm), ""]
     md += departures(norm, NORM_KERNELS)
-    md += ["## torch._scaled_mm (gemm.tensor and gemm.rowwise, claiming sm90 / sm90-fast-accum)", "",
-           "Each use_fast_accum setting against the cuBLASLt profiles' tensor-wise and row-wise cases, claiming",
+    md += ["## torch._scaled_mm (gemm.tensor, gemm.rowwise, gemm.block; claiming sm90 / sm90-fast-accum)", "",
+           "Each use_fast_accum setting against the cuBLASLt profiles' tensor-wise, row-wise and block-scaled cases, claiming",
            "the sm90 accumulator model of its mode (bit-exact tier).", "", matrix(gemm), ""]
     md += departures(gemm, {k: v[0] for k, v in GEMM_KERNELS.items()})
     (out / "REPORT.md").write_text("\n".join(md))

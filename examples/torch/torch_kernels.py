@@ -139,15 +139,21 @@ OUT = {"bf16": torch.bfloat16, "fp32": torch.float32}
 
 
 def scaled_mm_kernel(fast_accum):
-    """torch._scaled_mm for gemm.tensor (one fp32 scale each) and gemm.rowwise (fp32 [M] and [N])."""
+    """torch._scaled_mm for gemm.tensor (one fp32 scale each), gemm.rowwise (fp32 [M] and [N]) and
+    gemm.block (1x128 A blocks, 128x128 B blocks; the cublaslt profile stores A's scales M-major
+    as (M, K/128) and B's as (N/128, K/128) row-major: spec/gemm.md)."""
 
     def kernel(call):
-        assert call.op in ("gemm.tensor", "gemm.rowwise"), "tensor-wise and row-wise scaling only"
+        assert call.op in ("gemm.tensor", "gemm.rowwise", "gemm.block"), "tensor, row and block scaling only"
         a = tensor(call.inputs["a"]).view(FP8_CODES[call.params["a_format"]])
         b = tensor(call.inputs["b"]).view(FP8_CODES[call.params["b_format"]])
         sa, sb = tensor(call.inputs["scale_a"]).view(torch.float32), tensor(call.inputs["scale_b"]).view(torch.float32)
+        (m, k), n = a.shape, b.shape[0]
         if call.op == "gemm.rowwise":
-            sa, sb = sa.reshape(a.shape[0], 1), sb.reshape(1, b.shape[0])
+            sa, sb = sa.reshape(m, 1), sb.reshape(1, n)
+        elif call.op == "gemm.block":
+            kb, nb = -(-k // 128), -(-n // 128)
+            sa, sb = sa.reshape(kb, m).t(), sb.reshape(nb, kb).t()  # (M, K/128) and (K/128, N/128), as for a @ b.t()
         d = torch._scaled_mm(a, b.t(), scale_a=sa, scale_b=sb, out_dtype=OUT[call.params["out"]], use_fast_accum=fast_accum)
         torch.cuda.synchronize()
         write_bytes(call.outputs["d"], d)
