@@ -102,6 +102,10 @@ SweepResult sweep(const Selection& s) {
   const std::string backend = resolve_backend(s);
   const std::vector<std::string> archs = s.archs.empty() ? default_archs(backend) : s.archs;
   const std::vector<std::string> cases = select_cases(s);
+  // A filter that matches nothing (a typo in a CI job) must not pass as "nothing failed".
+  if (cases.empty())
+    throw UsageError("--filter '" + s.filter + "' selects no case of the " + std::string(tier_name(selected_tier(s))) +
+                     " catalog (`ulpgate list --filter` shows what a filter selects)");
   const Share all = gather(run_share(s, backend, archs, cases));
   SweepResult out;
   out.root = processes().root();

@@ -55,6 +55,14 @@ TEST_F(GateCli, AMissingGoldenDirectoryIsBadInputNotAPass) {
   EXPECT_TRUE(has(r, "golden directory '" + (dir_ / "typo").string() + "' does not exist")) << r.out;
 }
 
+TEST_F(GateCli, AFilterThatSelectsNothingIsBadInputNotAPass) {
+  for (const std::string& cmd : {std::string("run"), "gate --golden " + fs::path(ULPGATE_SOURCE_DIR).string() + "/golden/host"}) {
+    const CliRun r = ulpgate(cmd + " --backend host --filter 'quant.tokn/*'");
+    EXPECT_EQ(r.status, 2) << cmd << ": " << r.out;
+    EXPECT_TRUE(has(r, "--filter 'quant.tokn/*' selects no case of the ci catalog")) << cmd << ": " << r.out;
+  }
+}
+
 TEST_F(GateCli, AMissingFamilyFileIsBadInputNamingThePath) {
   const CliRun r = gate();  // the directory exists, quant.csv does not
   EXPECT_EQ(r.status, 2) << r.out;
