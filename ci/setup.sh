@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libeigen3-dev libboost-dev libboost-context-dev libcli11-dev libfccp-dev
   libdlpack-dev libxxhash-dev nlohmann-json3-dev openmpi-bin libopenmpi-dev
   python3 python3-venv python3-pip python3-setuptools python3-numpy python3-pytest
+  chromium-headless-shell fonts-dejavu-core
   llvm-19-dev clang-19 lld-19 hipcc libclang-rt-19-dev
 )
 

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add_run_commands(app, rc);
   add_bench_commands(app, rc);
   add_divergence_commands(app, rc);
+  add_signoff_commands(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

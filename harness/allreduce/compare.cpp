@@ -58,6 +58,7 @@ class Judge {
     r.n_nan += is_nan(f, a);
     const std::optional<int64_t> ulps = ulp_distance(f, a, want);
     r.max_ulp = std::max(r.max_ulp, ulps ? double(*ulps) : INFINITY);
+    count_ulps(r, ulps ? double(*ulps) : same(f, a, want) ? 0 : INFINITY);
     const bool finite_ideal = std::isfinite(decode(f, ideal));
     const bool in_bound = finite_ideal ? std::isfinite(v) && std::fabs(v - exact) <= allowance(i) : same(f, a, ideal);
     if (in_bound && same(f, a, want)) {

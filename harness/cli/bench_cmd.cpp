@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "harness/gemm/gemm_case.hpp"
 #include "harness/golden/golden_update.hpp"
 #include "harness/quant/quant_case.hpp"
+#include "harness/report/html_report.hpp"
 #include "kernels/norm/norm_plan.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_plan.hpp"
@@ -39,6 +41,31 @@
 
 namespace ulpgate::cli {
 namespace {
+
+void write_bench_html(const std::string& path, BenchTable table) {
+  std::string device;
+  for (const auto& [k, v] : table.provenance)
+    if (k == "device") device = v;
+  HtmlReport page{.title = "ulpgate bench" + (device.empty() ? "" : " " + device), .facts = table.provenance};
+  page.bench = std::move(table);
+  write_html(path, page);
+  std::printf("wrote %s\n", path.c_str());
+}
+
+// `bench --from CSV`: an earlier run's table, printed and drawn.
+int show_bench(const std::string& from, const std::string& html) {
+  std::ifstream in(from);
+  if (!in) throw UsageError("bench --from: cannot read '" + from + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  const BenchTable table = parse_bench_csv(text.str(), from);
+  std::printf("%-76s %10s %9s %7s  %s\n", "case", "median us", "GB/s", "% copy", "result");
+  for (const BenchRow& r : table.rows)
+    std::printf("%-76s %10.1f %9s %7s  %s\n", r.id.c_str(), r.median_us, r.gbps < 0 ? "-" : std::to_string(int(r.gbps)).c_str(),
+                r.pct_copy < 0 ? "-" : (std::to_string(int(r.pct_copy + 0.5)) + "%").c_str(), r.result.c_str());
+  if (!html.empty()) write_bench_html(html, table);
+  return kPass;
+}
 
 // Each row names a case; only its spec and input dtype matter here (the bench fills the input
 // on the device, so the distribution and seed segments are not used). Target: fraction of copy.
@@ -207,10 +234,8 @@ void print_table(const std::vector<Row>& rows) {
 }
 
 // The same table as CSV, under a provenance header like the golden files'.
-void write_csv(const std::string& path, const quant_kernels::BenchDevice& dev, int reps,
-               const std::vector<Row>& rows) {
-  std::ofstream f(path);
-  if (!f) throw std::runtime_error("bench: cannot open " + path + " for writing");
+std::string csv_text(const quant_kernels::BenchDevice& dev, int reps, const std::vector<Row>& rows) {
+  std::ostringstream f;
   f << "# ulpgate bench: effective bandwidth = (bytes read + bytes written) / median kernel time;"
        " GB = 1e9 bytes; % copy = of the D2D copy measured in the same run; time rows: target_ms,"
        " x_kernel = the row's time over the kernel under test's on the same shape in the same run\n"
@@ -229,8 +254,7 @@ void write_csv(const std::string& path, const quant_kernels::BenchDevice& dev, i
       << cell(r.min_us, 2, "") << "," << cell(r.gbps, 1, "") << "," << cell(r.pct_copy, 1, "") << ","
       << cell(r.target_pct, 0, "") << "," << cell(r.target_us < 0 ? -1 : r.target_us / 1e3, 0, "") << ","
       << cell(r.x_kernel, 1, "") << "," << result_name(r) << "\n";
-  f.close();
-  if (!f) throw std::runtime_error("bench: writing " + path + " failed");
+  return f.str();
 }
 
 // The kernel under test on the case's shape, then the reference's ideal + comparison and replay.
@@ -339,7 +363,7 @@ int run_allreduce_bench(const std::vector<int>& worlds, const std::string& csv) 
   return pass ? kPass : kFail;
 }
 
-int run_bench(const std::string& filter, const std::string& csv, int reps) {
+int run_bench(const std::string& filter, const std::string& csv, const std::string& html, int reps) {
   const auto [cases, norm_cases, gemm_cases] = plan_all(filter);
   if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
     std::fprintf(stderr, "ulpgate bench: no CUDA device to benchmark on: %s\n", why.c_str());
@@ -370,10 +394,14 @@ int run_bench(const std::string& filter, const std::string& csv, int reps) {
   for (const auto& [b, spec] : gemm_cases) gemm_rows(b, spec, reps, rows);
   const bool all_pass = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass || !r.has_target(); });
   print_table(rows);
+  const std::string table = csv_text(dev, reps, rows);
   if (!csv.empty()) {
-    write_csv(csv, dev, reps, rows);
+    std::ofstream f(csv);
+    f << table;
+    if (!f) throw std::runtime_error("bench: cannot write " + csv);
     std::printf("wrote %s\n", csv.c_str());
   }
+  if (!html.empty()) write_bench_html(html, parse_bench_csv(table, "bench"));
   std::printf("bench: %s\n", all_pass ? "every row meets its target" : "a row misses its target");
   return all_pass ? kPass : kFail;
 }
@@ -382,7 +410,7 @@ int run_allreduce_bench(const std::vector<int>&, const std::string&) {
   std::fprintf(stderr, "ulpgate bench --allreduce: this build has no CUDA support\n");
   return kInfra;
 }
-int run_bench(const std::string& filter, const std::string&, int) {
+int run_bench(const std::string& filter, const std::string&, const std::string&, int) {
   (void)plan_all(filter);  // the same usage errors as a CUDA build
   std::fprintf(stderr,
                "ulpgate bench: this build has no CUDA support (nvcc not found at configure time, or "
@@ -394,7 +422,7 @@ int run_bench(const std::string& filter, const std::string&, int) {
 }  // namespace
 
 void add_bench_commands(CLI::App& app, int& rc) {
-  static std::string filter = "*", csv;
+  static std::string filter = "*", csv, html, from;
   static int reps = 100;
   static std::vector<int> worlds;
   auto* bench = app.add_subcommand(
@@ -406,7 +434,14 @@ void add_bench_commands(CLI::App& app, int& rc) {
   bench->add_option("--allreduce", worlds,
                     "instead: the all-reduce table (custom vs NCCL, 16 B to 1 GiB) on these world sizes, e.g. 2 4")
       ->check(CLI::IsMember({2, 4, 6, 8}));
-  bench->callback([&] { rc = worlds.empty() ? run_bench(filter, csv, reps) : run_allreduce_bench(worlds, csv); });
+  bench->add_option("--html", html, "write the table and its charts (bandwidth against the copy roofline) as an HTML page");
+  auto* from_opt = bench->add_option("--from", from, "measure nothing: show a table an earlier `bench --csv` wrote (e.g. golden/sm90/bench.csv)");
+  from_opt->excludes("--allreduce")->excludes("--csv");
+  bench->callback([&] {
+    rc = !from.empty()      ? show_bench(from, html)
+         : worlds.empty()   ? run_bench(filter, csv, html, reps)
+                            : run_allreduce_bench(worlds, csv);
+  });
 }
 
 }  // namespace ulpgate::cli

@@ -6,6 +6,7 @@
 #include "harness/report/bundle.hpp"
 #include "harness/report/console_table.hpp"
 #include "harness/report/csv_report.hpp"
+#include "harness/report/html_report.hpp"
 #include "harness/report/junit.hpp"
 
 namespace ulpgate::cli {
@@ -29,9 +30,10 @@ const char* within_what(std::string_view family) {
 void add_report_options(CLI::App* cmd, ReportOptions& ro) {
   cmd->add_option("--junit", ro.junit, "write JUnit XML here");
   cmd->add_option("--csv", ro.csv, "write one CSV row per case here");
+  cmd->add_option("--html", ro.html, "write a self-contained HTML report here (summary, ULP histograms, deviations with their error maps)");
 }
 
-void write_reports(const std::vector<CaseResult>& results, const ReportOptions& ro) {
+void write_reports(const std::vector<CaseResult>& results, const ReportOptions& ro, const GateReport* gate) {
   std::printf("%s", console_table(results).c_str());
   if (!ro.junit.empty()) {
     auto out = open_report(ro.junit);
@@ -40,6 +42,11 @@ void write_reports(const std::vector<CaseResult>& results, const ReportOptions& 
   if (!ro.csv.empty()) {
     auto out = open_report(ro.csv);
     write_csv_report(out, results);
+  }
+  if (!ro.html.empty()) {
+    HtmlReport html{.title = ro.title, .facts = {{"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT}}, .results = results};
+    if (gate) html.gate = *gate;
+    write_html(ro.html, html);
   }
 }
 

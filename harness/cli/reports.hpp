@@ -1,6 +1,8 @@
 // Report options shared by `run` and `gate`, and `repro`.
 #pragma once
 
+#include "harness/golden/gate.hpp"
+
 #include <string>
 #include <vector>
 
@@ -10,12 +12,14 @@
 namespace ulpgate::cli {
 
 struct ReportOptions {
-  std::string junit, csv;
+  std::string junit, csv, html;
+  std::string title = "ulpgate run";  // the HTML report's title
 };
 
 void add_report_options(CLI::App* cmd, ReportOptions& ro);
-// Prints the console table and writes the requested report files.
-void write_reports(const std::vector<CaseResult>& results, const ReportOptions& ro);
+// Prints the console table and writes the requested report files (the HTML with the gate's
+// classes when the run was gated).
+void write_reports(const std::vector<CaseResult>& results, const ReportOptions& ro, const GateReport* gate = nullptr);
 // Replays one case with full diagnostics; writes a bundle when dump_dir is set.
 int run_repro(const std::string& case_id, const Selection& s, const std::string& dump_dir);
 // Replays the case of the repro bundle in bundle_dir, on the bundle's backend and arch unless the

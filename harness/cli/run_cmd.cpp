@@ -14,6 +14,7 @@
 #include "harness/golden/gate.hpp"
 #include "harness/golden/golden_file.hpp"
 #include "harness/golden/golden_update.hpp"
+#include "harness/golden/prediction.hpp"
 #include "harness/core/family.hpp"
 
 namespace ulpgate::cli {
@@ -60,63 +61,18 @@ struct GateOptions {
   bool allow_new = false;         // cases without a golden row pass instead of failing
 };
 
-// The golden files a selection is gated against, one per family it has cases of. A missing
-// directory or file is bad input (exit 2), never "everything is new": a typo in a CI path must
-// not turn the gate off. Checked before anything runs.
-std::map<std::string_view, fs::path> golden_files(const Selection& s, const std::string& golden_dir) {
-  if (!fs::is_directory(golden_dir))
-    throw UsageError("gate: golden directory '" + golden_dir + "' does not exist (golden/<arch>, e.g. golden/host)");
-  std::map<std::string_view, fs::path> files;
-  for (const std::string& id : select_cases(s)) {
-    const OpFamily& f = family_of(id);
-    if (files.contains(f.name)) continue;
-    const fs::path path = golden_path(golden_dir, f.name);
-    if (!fs::exists(path))
-      throw UsageError("gate: no golden file " + path.string() + " for the " + std::string(f.name) +
-                       " cases of this run (create it with `ulpgate golden update`, or gate with --filter)");
-    files[f.name] = path;
-  }
-  return files;
-}
-
-// Cases of the full catalog that the selection's tier leaves out (none for the full tier).
-std::set<std::string, std::less<>> other_tier_cases(const Selection& s) {
-  const Tier tier = selected_tier(s);
-  std::set<std::string, std::less<>> out;
-  if (tier == Tier::full) return out;
-  for (const OpFamily& f : families()) {
-    const std::vector<std::string> mine = f.catalog(tier);
-    const std::set<std::string_view> in_tier(mine.begin(), mine.end());
-    for (std::string& id : f.catalog(Tier::full))
-      if (!in_tier.contains(id)) out.insert(std::move(id));
-  }
-  return out;
-}
-
-// Golden rows in the run's scope: ids the selection's glob (or --case) matches, whether or not
-// the catalog still has them, of the backends that ran; a case only another tier runs is out of
-// scope (a ci run leaves the full tier's rows alone), one that no tier has is not. A row in scope
-// that did not run is missing.
-RunScope run_scope(const Selection& s, const std::vector<CaseResult>& results) {
-  std::set<std::string, std::less<>> backends;
-  for (const CaseResult& r : results) backends.insert(r.backend);
-  return [s, backends, other_tier = other_tier_cases(s)](std::string_view id, std::string_view backend) {
-    const bool selected = s.case_id.empty() ? fnmatch(s.filter.c_str(), std::string(id).c_str(), 0) == 0
-                                            : id == s.case_id;
-    return selected && backends.contains(backend) && !other_tier.contains(id);
-  };
-}
-
 int run_gate(const Selection& s, const GateOptions& g, const ReportOptions& ro) {
   const auto files = golden_files(s, g.golden_dir);
   SweepResult sw = sweep(s);
   if (!sw.root) return kPass;  // rank 0 gates every process's results
   if (!g.as_backend.empty())
     for (CaseResult& r : sw.results) r.backend = g.as_backend;
-  write_reports(sw.results, ro);
   const RunScope scope = run_scope(s, sw.results);
   GateReport report = gate_against(sw.results, files, scope);
   if (!g.known_differences.empty()) apply_known_differences(report, g.known_differences);
+  ReportOptions titled = ro;
+  titled.title = "ulpgate gate " + g.golden_dir;
+  write_reports(sw.results, titled, &report);
   for (const GateEntry& e : report.entries)
     if (e.cls != GateClass::identical || !e.detail.empty())
       std::printf("%-10s %s [%s] %s\n", std::string(gate_class_name(e.cls)).c_str(), e.case_id.c_str(),
@@ -126,18 +82,42 @@ int run_gate(const Selection& s, const GateOptions& g, const ReportOptions& ro) 
   return gate_exit_code(report, g.allow_new);
 }
 
-int run_golden_update(Selection s, const std::string& arch, const std::string& root, const HardwareInfo& hw) {
+// Observations of a GPU backend are hardware's and say so (--hardware); the host emulation's never
+// are. So a prediction (golden/<hardware arch> from the host) is replaced by observations only
+// when asked.
+void check_source(const std::string& backend, const std::string& arch, const HardwareInfo& hw) {
+  if (hw.hardware && backend == "host")
+    throw UsageError("golden update --hardware: the host backend is an emulation, not hardware");
+  if (!hw.hardware && backend != "host" && predicts_hardware(arch))
+    throw UsageError("golden update: the " + backend + " backend's rows for " + arch +
+                     " are hardware observations: say --hardware (with --device, --driver, --toolkit) to replace "
+                     "golden/" + arch + " with them");
+}
+
+int run_golden_update(Selection s, const std::string& arch, const std::string& root, const HardwareInfo& hw, bool check) {
   if (s.archs.empty()) s.archs = arch == "host" ? std::vector<std::string>{"host-w32", "host-w64"}
                                                  : std::vector<std::string>{arch};
-  const SweepResult sw = sweep(s);
+  const std::string backend = resolve_backend(s);
+  check_source(backend.substr(0, backend.find(':')), arch, hw);
+  SweepResult sw = sweep(s);
   if (!sw.root) return kPass;  // rank 0 writes every process's rows
+  if (backend == "host" && predicts_hardware(arch))
+    for (CaseResult& r : sw.results) r.backend = predicted_backend(arch);  // what the hardware is to produce
+  std::string stale;
   for (const OpFamily& f : families()) {
     std::vector<CaseResult> rows;
     for (const CaseResult& r : sw.results)
       if (r.family == f.name) rows.push_back(r);
-    if (!rows.empty()) std::printf("%s", update_golden_file(golden_path(fs::path(root) / arch, f.name), rows, arch, hw).c_str());
+    if (rows.empty()) continue;
+    const fs::path path = golden_path(fs::path(root) / arch, f.name);
+    if (check) stale += stale_golden_file(path, rows, arch, hw);
+    else std::printf("%s", update_golden_file(path, rows, arch, hw).c_str());
   }
-  return kPass;
+  if (!check) return kPass;
+  std::printf("%s", stale.empty() ? ("golden/" + arch + " is current\n").c_str()
+                                  : (stale + "golden/" + arch + " is stale: regenerate it with `ulpgate golden update --arch " +
+                                     arch + "` and review the diff\n").c_str());
+  return stale.empty() ? kPass : kFail;
 }
 
 }  // namespace
@@ -148,6 +128,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   static GateOptions go;
   static std::string arch, root = "golden", repro_id, dump_dir, from_dir;
   static HardwareInfo hw;
+  static bool check = false;
 
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
   list->add_option("--filter", sel.filter, "glob over case ids");
@@ -190,11 +171,14 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->add_option("--root", root, "golden root directory");
   add_memory_option(update, sel);
   add_isolation_options(update, sel);
-  update->add_flag("--hardware", hw.hardware, "observations come from real hardware (provenance)");
+  update->add_flag("--hardware", hw.hardware,
+                   "observations come from real hardware (provenance); required to replace a prediction");
   update->add_option("--device", hw.device, "device name for the provenance header");
   update->add_option("--driver", hw.driver, "driver version for the provenance header");
   update->add_option("--toolkit", hw.toolkit, "toolkit for the provenance header");
-  update->callback([&] { rc = run_golden_update(sel, arch, root, hw); });
+  update->add_flag("--check", check,
+                   "write nothing: exit 1 when regenerating would change the rows or a prediction's assumptions");
+  update->callback([&] { rc = run_golden_update(sel, arch, root, hw, check); });
 
   auto* repro = app.add_subcommand("repro", "replay one case with full diagnostics");
   auto* replayed = repro->add_option_group("case", "what to replay")->require_option(1);

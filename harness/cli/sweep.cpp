@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "harness/cli/isolated.hpp"
+#include "harness/golden/golden_file.hpp"
+#include <set>
 #include "harness/core/family.hpp"
 #include "harness/core/processes.hpp"
 #include "harness/report/console_table.hpp"
@@ -121,6 +123,59 @@ SweepResult sweep(const Selection& s) {
   if (out.root && out.results.empty() && !out.skipped.empty())
     throw UsageError("no selected case runs on the " + backend + " backend (--filter selects what it runs)");
   return out;
+}
+
+namespace fs = std::filesystem;
+
+// The golden files a selection is gated against, one per family it has cases of. A missing
+// directory or file is bad input (exit 2), never "everything is new": a typo in a CI path must
+// not turn the gate off. Checked before anything runs.
+std::map<std::string_view, fs::path> golden_files(const Selection& s, const std::string& golden_dir) {
+  if (!fs::is_directory(golden_dir))
+    throw UsageError("gate: golden directory '" + golden_dir + "' does not exist (golden/<arch>, e.g. golden/host)");
+  std::map<std::string_view, fs::path> files;
+  for (const std::string& id : select_cases(s)) {
+    const OpFamily& f = family_of(id);
+    if (files.contains(f.name)) continue;
+    const fs::path path = golden_path(golden_dir, f.name);
+    if (!fs::exists(path))
+      throw UsageError("gate: no golden file " + path.string() + " for the " + std::string(f.name) +
+                       " cases of this run (create it with `ulpgate golden update`, or gate with --filter)");
+    files[f.name] = path;
+  }
+  return files;
+}
+
+// Cases of the full catalog that the selection's tier leaves out (none for the full tier).
+namespace {
+
+std::set<std::string, std::less<>> other_tier_cases(const Selection& s) {
+  const Tier tier = selected_tier(s);
+  std::set<std::string, std::less<>> out;
+  if (tier == Tier::full) return out;
+  for (const OpFamily& f : families()) {
+    const std::vector<std::string> mine = f.catalog(tier);
+    const std::set<std::string_view> in_tier(mine.begin(), mine.end());
+    for (std::string& id : f.catalog(Tier::full))
+      if (!in_tier.contains(id)) out.insert(std::move(id));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Golden rows in the run's scope: ids the selection's glob (or --case) matches, whether or not
+// the catalog still has them, of the backends that ran; a case only another tier runs is out of
+// scope (a ci run leaves the full tier's rows alone), one that no tier has is not. A row in scope
+// that did not run is missing.
+RunScope run_scope(const Selection& s, const std::vector<CaseResult>& results) {
+  std::set<std::string, std::less<>> backends;
+  for (const CaseResult& r : results) backends.insert(r.backend);
+  return [s, backends, other_tier = other_tier_cases(s)](std::string_view id, std::string_view backend) {
+    const bool selected = s.case_id.empty() ? fnmatch(s.filter.c_str(), std::string(id).c_str(), 0) == 0
+                                            : id == s.case_id;
+    return selected && backends.contains(backend) && !other_tier.contains(id);
+  };
 }
 
 }  // namespace ulpgate::cli

@@ -1,6 +1,7 @@
 // Selecting and running cases: the part that `run`, `gate`, `golden update` and `repro` share.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "harness/core/backend.hpp"
 #include "harness/core/case_result.hpp"
 #include "harness/core/family.hpp"
+#include "harness/golden/gate.hpp"
 
 namespace ulpgate::cli {
 
@@ -49,5 +51,13 @@ struct SweepResult {
 // (the others get root = false and nothing to report). With s.isolate each case runs in a child
 // process: a case whose process crashes or hangs gets the verdict `error` and the sweep goes on.
 SweepResult sweep(const Selection& s);
+
+// The golden files a selection is gated against, one per family it has cases of (family ->
+// golden_dir/<family>.csv). A missing directory or file is UsageError, never "everything is new".
+std::map<std::string_view, std::filesystem::path> golden_files(const Selection& s, const std::string& golden_dir);
+
+// The golden rows a run of the selection answers for: ids its glob (or --case) names, of the
+// backends that ran, not only in another tier; such a row that did not run is missing.
+RunScope run_scope(const Selection& s, const std::vector<CaseResult>& results);
 
 }  // namespace ulpgate::cli

@@ -70,6 +70,7 @@ class Judge {
     // exact D is unbounded where D cancels to 0).
     const std::optional<int64_t> ulps = ulp_distance(f, a, p);
     r.max_ulp = std::max(r.max_ulp, ulps ? double(*ulps) : INFINITY);
+    count_ulps(r, ulps ? double(*ulps) : a == p || (is_nan(f, a) && is_nan(f, p)) ? 0 : INFINITY);
     const double err = std::fabs(v - exact);
     const bool in_bound = finite_ideal ? std::isfinite(v) && err <= allowance(i) : a == ideal || (is_nan(f, a) && is_nan(f, ideal));
     const bool as_model = a == p || (is_nan(f, a) && is_nan(f, p));
@@ -140,6 +141,7 @@ Compared compare(const Case& c, const Operands& in, const Expected& e, std::span
   if (why.verdict == Verdict::layout) r.verdict = Verdict::layout;
   out.maps = error_maps(c.spec, in, judge.values, judge.marks);
   for (std::string& line : out.maps.text()) r.first_bad.push_back(std::move(line));
+  r.grids = out.maps.grids();
   return out;
 }
 

@@ -261,6 +261,22 @@ std::vector<std::string> ErrorMaps::text() const {
   return out;
 }
 
+std::vector<ErrorGrid> ErrorMaps::grids() const {
+  std::vector<ErrorGrid> out;
+  if (empty()) return out;
+  const std::string tile = " (tiles of " + std::to_string(tiles.tile_m) + " x " + std::to_string(tiles.tile_n) + ")";
+  out.push_back({"bad elements by output tile" + tile, "output row tile", "output column tile", "bad elements",
+                 tiles.rows, tiles.cols, std::vector<float>(tiles.bad.begin(), tiles.bad.end())});
+  out.push_back({"worst |D - D_ideal| / allowance by output tile" + tile, "output row tile", "output column tile",
+                 "x allowance", tiles.rows, tiles.cols, tiles.worst});
+  if (!kblocks.f.empty())
+    out.push_back({"effective scale f by K-block of " + std::to_string(kblocks.kblock) + " (1 = as the scales say)" +
+                       (kblocks.pattern.empty() ? "" : ": " + kblocks.pattern),
+                   "fitted (output row, 128-column block)", "K-block", "f",
+                   int64_t(kblocks.out_rows.size()) * kblocks.col_blocks, kblocks.kblocks, kblocks.f, 1.0f});
+  return out;
+}
+
 std::vector<BundleTensor> ErrorMaps::tensors() const {
   if (empty()) return {};
   std::vector<BundleTensor> out = {

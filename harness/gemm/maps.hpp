@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/core/case_result.hpp"
 #include "harness/gemm/gemm_case.hpp"
 #include "harness/report/bundle.hpp"
 
@@ -49,6 +50,9 @@ struct ErrorMaps {
 
   bool empty() const { return tiles.rows == 0; }
   std::vector<std::string> text() const;
+  // For the HTML report: bad elements and the worst error by output tile, and f by (fitted
+  // output row x column block, K-block).
+  std::vector<ErrorGrid> grids() const;
   std::vector<BundleTensor> tensors() const;
 };
 

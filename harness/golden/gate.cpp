@@ -10,9 +10,10 @@ namespace ulpgate {
 
 namespace {
 
-constexpr std::string_view kNames[] = {"identical", "drift", "regression", "new", "missing"};
+constexpr std::string_view kNames[] = {"identical", "drift", "regression", "new", "missing", "prediction missed"};
+static_assert(std::size(kNames) == kGateClasses);
 
-GateEntry classify(const CaseResult& r, const GoldenRow* golden) {
+GateEntry classify(const CaseResult& r, const GoldenRow* golden, bool predicted) {
   GateEntry e{r.case_id, r.backend, GateClass::identical, ""};
   if (!passes(r.verdict)) {
     e.cls = GateClass::regression;
@@ -22,6 +23,10 @@ GateEntry classify(const CaseResult& r, const GoldenRow* golden) {
   } else if (!golden) {
     e.cls = GateClass::new_case;
     e.detail = "not in the golden file";
+  } else if (golden->digest != r.digest && predicted) {
+    e.cls = GateClass::prediction_missed;
+    e.detail = "verdict " + std::string(verdict_name(r.verdict)) + " against the reference (predicted " +
+               std::string(verdict_name(golden->verdict)) + "); " + golden_row_changes(*golden, golden_row(r));
   } else if (golden->digest != r.digest) {
     e.cls = GateClass::drift;
     e.detail = golden_row_changes(*golden, golden_row(r));
@@ -34,7 +39,7 @@ GateEntry classify(const CaseResult& r, const GoldenRow* golden) {
 std::string_view gate_class_name(GateClass c) { return kNames[size_t(c)]; }
 
 GateReport gate(std::span<const CaseResult> run, std::span<const GoldenRow> golden,
-                const RunScope& in_scope) {
+                const RunScope& in_scope, bool predicted) {
   struct Slot {
     const GoldenRow* row;
     bool run = false;
@@ -45,7 +50,7 @@ GateReport gate(std::span<const CaseResult> run, std::span<const GoldenRow> gold
   GateReport report;
   for (const CaseResult& r : run) {
     const auto it = by_key.find({r.case_id, r.backend});
-    report.entries.push_back(classify(r, it == by_key.end() ? nullptr : it->second.row));
+    report.entries.push_back(classify(r, it == by_key.end() ? nullptr : it->second.row, predicted));
     if (it != by_key.end()) it->second.run = true;
   }
   for (const auto& [key, slot] : by_key)
@@ -63,13 +68,15 @@ GateReport gate(std::span<const CaseResult> run, std::span<const GoldenRow> gold
 std::string gate_summary(const GateReport& report) {
   std::string s;
   for (size_t c = 0; c < report.counts.size(); ++c)
-    s += (c ? ", " : "") + std::to_string(report.counts[c]) + " " + std::string(kNames[c]);
+    if (GateClass(c) != GateClass::prediction_missed || report.counts[c])  // only gates of predictions have them
+      s += (c ? ", " : "") + std::to_string(report.counts[c]) + " " + std::string(kNames[c]);
   return s;
 }
 
 int gate_exit_code(const GateReport& report, bool allow_new) {
   const size_t failing = report.count(GateClass::drift) + report.count(GateClass::regression) +
-                         report.count(GateClass::missing) + (allow_new ? 0 : report.count(GateClass::new_case));
+                         report.count(GateClass::missing) + report.count(GateClass::prediction_missed) +
+                         (allow_new ? 0 : report.count(GateClass::new_case));
   return failing > 0 ? 1 : 0;
 }
 
@@ -85,7 +92,7 @@ void apply_known_differences(GateReport& report, const std::filesystem::path& fi
     const auto it = known.find(e.case_id);
     if (it == known.end()) continue;
     const GateClass was = e.cls;
-    if (was == GateClass::drift) {
+    if (was == GateClass::drift || was == GateClass::prediction_missed) {
       e.cls = GateClass::identical;
       e.detail = "expected: " + it->second;
     } else if (was == GateClass::identical) {

@@ -6,6 +6,11 @@
 //   new         passing, but not in the golden: fails unless the run allows new cases
 //   missing     in the golden, in the run's scope, but not run (e.g. a case that was renamed or
 //               dropped from the catalog): fails, so a golden row never disappears unnoticed
+//   prediction missed
+//               the golden row is a prediction (golden/<arch> from the emulation, no hardware
+//               yet) and the digest differs while the verdict still passes: a correct kernel
+//               that does not do what the prediction assumed (another accumulator, rsqrt, ...),
+//               told apart from a bug (regression). Fails until `golden update --hardware`.
 #pragma once
 
 #include <array>
@@ -22,8 +27,10 @@
 
 namespace ulpgate {
 
-enum class GateClass : unsigned char { identical, drift, regression, new_case, missing };
-std::string_view gate_class_name(GateClass c);  // "identical", "drift", "regression", "new", "missing"
+enum class GateClass : unsigned char { identical, drift, regression, new_case, missing, prediction_missed };
+inline constexpr size_t kGateClasses = 6;
+// "identical", "drift", "regression", "new", "missing", "prediction missed"
+std::string_view gate_class_name(GateClass c);
 
 struct GateEntry {
   std::string case_id, backend;
@@ -33,7 +40,7 @@ struct GateEntry {
 
 struct GateReport {
   std::vector<GateEntry> entries;  // sorted by (case_id, backend)
-  std::array<size_t, 5> counts{};  // indexed by GateClass
+  std::array<size_t, kGateClasses> counts{};  // indexed by GateClass
   size_t count(GateClass c) const { return counts[size_t(c)]; }
 };
 
@@ -41,13 +48,15 @@ struct GateReport {
 // outside the scope are not reported missing. An empty function means everything is in scope.
 using RunScope = std::function<bool(std::string_view case_id, std::string_view backend)>;
 
+// predicted: the golden rows are predictions (is_prediction of their file's provenance).
 GateReport gate(std::span<const CaseResult> run, std::span<const GoldenRow> golden,
-                const RunScope& in_scope = {});
+                const RunScope& in_scope = {}, bool predicted = false);
 
 // "3 identical, 1 drift, 0 regression, 2 new, 0 missing"
 std::string gate_summary(const GateReport& report);
 
-// 1 (kFail) on any drift, regression or missing row, and on new cases unless allow_new; else 0.
+// 1 (kFail) on any drift, regression, missing row or missed prediction, and on new cases unless
+// allow_new; else 0.
 int gate_exit_code(const GateReport& report, bool allow_new = false);
 
 // Known, explained differences between a prediction and the hardware golden rows (a file

@@ -52,6 +52,22 @@ std::optional<std::pair<std::string_view, std::string_view>> provenance_line(std
   return std::pair{key, trim(body.substr(eq + 1))};
 }
 
+constexpr std::string_view kTitle = "ulpgate golden file: observations, not budgets (regenerate with `ulpgate golden update`)";
+
+// The free-text comment lines but the title, in order.
+std::vector<std::string> parse_notes(std::string_view text) {
+  std::vector<std::string> notes;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t end = std::min(text.find('\n', pos), text.size());
+    const std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty() || line.front() != '#' || provenance_line(line)) continue;
+    const std::string_view body = trim(line.substr(1));
+    if (body != kTitle) notes.emplace_back(body);
+  }
+  return notes;
+}
+
 Provenance parse_provenance(std::string_view text, std::string_view file) {
   Provenance p;
   std::map<std::string, unsigned, std::less<>> seen;
@@ -232,6 +248,7 @@ GoldenFile parse_golden(std::string_view text, std::string_view file_name) {
   csv::check_plain_text(text, file_name);
   GoldenFile golden;
   golden.provenance = parse_provenance(text, file_name);
+  golden.notes = parse_notes(text);
   std::map<std::pair<std::string, std::string>, unsigned> lines;
   csv::read_rows<11>(file_name, text, kColumns, [&](const std::array<std::string, 11>& f, unsigned line) {
     GoldenRow row = parse_row(f, file_name, line);
@@ -251,11 +268,16 @@ GoldenFile read_golden(const std::filesystem::path& path) {
 std::string render_golden(const GoldenFile& golden) {
   const Provenance& p = golden.provenance;
   if (p.arch.empty()) throw std::invalid_argument("golden file needs an arch");
-  std::string s = "# ulpgate golden file: observations, not budgets (regenerate with `ulpgate golden update`)\n";
+  std::string s = "# " + std::string(kTitle) + "\n";
   for (const KeySpec& k : kKeys) {
     const std::string value = k.field ? p.*(k.field) : std::string(golden_source_name(p.source));
     reject_line_breaks(value);
     s += "# " + std::string(k.key) + "=" + value + "\n";
+  }
+  for (const std::string& note : golden.notes) {
+    reject_line_breaks(note);
+    if (provenance_line("# " + note)) throw std::invalid_argument("golden note reads as provenance: '" + note + "'");
+    s += "# " + note + "\n";
   }
   for (const char* c : kColumns) s += std::string(c) + (c == kColumns.back() ? "\n" : ",");
   std::vector<GoldenRow> rows = golden.rows;

@@ -13,7 +13,8 @@
 //   case_id,backend,digest,elements,max_ulp,n_exact,n_within,n_over,n_nonfinite,n_nan,verdict
 //   quant.group/...,cuda,0123456789abcdef,4096,1,4090,6,0,0,0,within-budget
 //
-// A comment line "# key=value" (key in [a-z_]) is provenance; other comment lines are free text.
+// A comment line "# key=value" (key in [a-z_]) is provenance; other comment lines are free text,
+// kept as the file's notes (a prediction's facts and assumptions) except the title line.
 // digest = 16 lowercase hex digits of xxHash64 (seed 0) of the output bytes. Rows are sorted by
 // (case_id, backend) so diffs are clean; a (case_id, backend) pair appears once.
 #pragma once
@@ -54,6 +55,7 @@ struct GoldenRow {
 
 struct GoldenFile {
   Provenance provenance;
+  std::vector<std::string> notes;  // free-text header lines, without "# "
   std::vector<GoldenRow> rows;
 };
 

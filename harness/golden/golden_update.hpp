@@ -27,6 +27,11 @@ std::string today_utc();
 std::string update_golden_file(const std::filesystem::path& path, std::span<const CaseResult> results,
                                const std::string& arch, const HardwareInfo& hw);
 
+// What regenerating the file from these results would change (rows, or a prediction's facts and
+// assumptions), provenance aside; empty when the file is current. Writes nothing.
+std::string stale_golden_file(const std::filesystem::path& path, std::span<const CaseResult> results,
+                              const std::string& arch, const HardwareInfo& hw);
+
 // Gates results against each family's file in `files` (family name -> path; every family the
 // results have must be there), golden rows outside `scope` ignored.
 GateReport gate_against(std::span<const CaseResult> results, const std::map<std::string_view, std::filesystem::path>& files,

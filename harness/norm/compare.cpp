@@ -50,6 +50,7 @@ void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const
       const bool admissible = !same && std::ranges::count(admissible_y(s, profile_z(s, in, i), w, ri), uint16_t(a));
       const auto to_ideal = ulp_distance(s.dtype, a, d);
       if (to_ideal) r.max_ulp = std::max(r.max_ulp, double(*to_ideal));
+      count_ulps(r, to_ideal ? double(*to_ideal) : is_nan(s.dtype, a) && is_nan(s.dtype, d) ? 0 : INFINITY);
       const bool ideal_ok = is_nan(s.dtype, d) || (to_ideal && *to_ideal <= b.y_ideal_ulps);
       count(r, same && ideal_ok, admissible && ideal_ok, is_nan(s.dtype, a) && !is_nan(s.dtype, p),
             "y[" + std::to_string(row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +

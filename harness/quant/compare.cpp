@@ -1,5 +1,6 @@
 #include "harness/quant/compare.hpp"
 
+#include "harness/core/error_grid.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/diagnosis.hpp"
 #include "harness/report/text.hpp"
@@ -30,6 +31,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, std::span<c
   const Spec& s = c.spec;
   const double rel = budget.ideal_rel_error;
   const int64_t g = s.scale_shape().g;
+  GridTally by_group(s.m, (s.k + s.tile_cols() - 1) / s.tile_cols());
   for (int64_t row = 0; row < s.m; ++row)
     for (int64_t col = 0; col < s.k; ++col) {
       const size_t i = size_t(row * s.k + col);
@@ -38,6 +40,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, std::span<c
       r.n_nan += is_nan(s.format, a);
       const auto dist = ulp_distance(s.format, a, p);
       if (dist) r.max_ulp = std::max(r.max_ulp, double(*dist));
+      count_ulps(r, a == p ? 0 : dist ? double(*dist) : INFINITY);
       if (a == p) {
         ++(p == d ? r.n_exact : r.n_within);  // profile != ideal: a proven tie flip
         continue;
@@ -51,6 +54,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, std::span<c
       const bool nonfinite = is_nan(s.format, a) && !is_nan(s.format, p);
       ++(nonfinite ? r.n_nonfinite : r.n_over);
       if (!dist) r.max_ulp = INFINITY;
+      by_group.add(row, col / s.tile_cols());
       if (r.first_bad.size() < kFirstBad)
         r.first_bad.push_back("code[" + std::to_string(row) + "," + std::to_string(col) + "] x=" +
                               num(in.values[i]) + " scale=" + num(scale) + ": expected " + hex2(p) + " (" +
@@ -58,6 +62,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, std::span<c
                               num(decode(s.format, a)) + ")" + (a == kPoison ? " = poison: never written" : "") +
                               ", ideal " + hex2(d));
     }
+  if (by_group.any()) r.grids.push_back(by_group.grid("bad codes by (row, scale group)", "row", "group", "bad codes"));
 }
 
 // Scales bit-exact and padding as defined; returns the number of bad scale and padding slots.

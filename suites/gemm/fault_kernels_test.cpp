@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "harness/cli/reports.hpp"
+#include "suites/html_page.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "kernels/gemm/gemm_host.hpp"
 #include "kernels/portable/arch.hpp"
@@ -181,4 +182,18 @@ TEST(GemmFaults, R15ReproPrintsTheStoryAndTheMaps) {
   EXPECT_NE(out.find("note     claims fp32-fma (bit-exact); ran: a faulty kernel"), std::string::npos) << out;
   EXPECT_NE(out.find("diagnosis every K-block reads the scales of K-block 0"), std::string::npos) << out;
   std::printf("%s", out.c_str());
+}
+
+// R15's HTML report (issue 17): the K-block diagnosis and the error maps drawn as heat maps.
+TEST(GemmFaults, R15HtmlReportDrawsTheMaps) {
+  register_backend("fault-r15", [](std::string_view) -> std::unique_ptr<Backend> {
+    return std::make_unique<FaultyKernel>(Fault::first_kblock_scales);
+  });
+  const std::string page = html_page(std::string(kR15), "fault-r15", "r15", "R15: every K-block reads one scale slice");
+  EXPECT_NE(page.find("every K-block reads the scales of K-block 0"), std::string::npos);
+  EXPECT_NE(page.find("bad elements by output tile"), std::string::npos);
+  EXPECT_NE(page.find("effective scale f by K-block"), std::string::npos);
+  size_t svgs = 0;  // the histogram and the three maps
+  for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1)) ++svgs;
+  EXPECT_GE(svgs, 4u);
 }

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "harness/cli/reports.hpp"
+#include "suites/html_page.hpp"
 #include "harness/norm/budget.hpp"
 #include "harness/norm/catalog.hpp"
 #include "harness/norm/divergence.hpp"
@@ -300,6 +301,18 @@ TEST(NormCompare, R1ReproPrintsTheStory) {
   EXPECT_NE(out.find("diagnosis the fused op wrote fp32 scales"), std::string::npos) << out;
   EXPECT_NE(out.find("non-finite"), std::string::npos) << out;
   std::printf("%s", out.c_str());  // the story, as a user sees it
+}
+
+// R1's HTML report (issue 17): the layout verdict with its story, the repro command, the histogram.
+TEST(NormCompare, R1HtmlReportTellsTheStory) {
+  register_backend("fault-r1", [](std::string_view) -> std::unique_ptr<Backend> {
+    return std::make_unique<FaultBackend>(Fault::fp32_scales_packed);
+  });
+  const std::string page = html_page(std::string(kPackedBatch), "fault-r1", "r1", "R1: packed-scale NaN (vLLM #40552)");
+  EXPECT_NE(page.find("id=\"deviations\""), std::string::npos);
+  EXPECT_NE(page.find("the fused op wrote fp32 scales"), std::string::npos);
+  EXPECT_NE(page.find("ulpgate repro " + std::string(kPackedBatch)), std::string::npos);
+  EXPECT_NE(page.find("id=\"histograms\""), std::string::npos);
 }
 
 TEST(NormBudget, RBoundIsNarrowAndGrowsWithH) {

@@ -1,0 +1,232 @@
+// `ulpgate signoff --arch ARCH`: hardware bring-up in one command (issue 17). Runs every family on
+// the best backend present for the arch (its GPU and vendor backends where this machine has that
+// GPU, else the host emulation at the arch's semantics, judged as the GPU backend), gates the
+// results against golden/ARCH (observed or predicted), and writes the sign-off bundle: report.html,
+// junit.xml, results.csv and summary.txt, the summary also printed. Every deviation is grouped by
+// its cause with its repro command. Exit 0 only when every case is identical to its golden row.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "harness/cli/command.hpp"
+#include "harness/cli/reports.hpp"
+#include "harness/cli/sweep.hpp"
+#include "harness/golden/golden_update.hpp"
+#include "harness/golden/prediction.hpp"
+#include "harness/report/console_table.hpp"
+#include "harness/report/csv_report.hpp"
+#include "harness/report/html_report.hpp"
+#include "harness/report/junit.hpp"
+#include "kernels/portable/arch.hpp"
+
+namespace ulpgate::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SignoffOptions {
+  std::string arch, out, html, golden_root = "golden";
+  std::vector<std::string> backends;  // empty: the best present
+};
+
+// A backend runs the arch on this machine when it can be made for it (a CUDA backend needs the
+// device and refuses other archs).
+bool runs_here(const std::string& backend, const std::string& arch) {
+  try {
+    return make_backend(backend, arch) != nullptr;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::vector<std::string> best_backends(const std::string& arch) {
+  const Arch& a = arch_by_name(arch);
+  if (a.hardware && runs_here(std::string(a.backend), arch)) {
+    std::vector<std::string> out{std::string(a.backend)};
+    if (runs_here("vendor", arch)) out.push_back("vendor");
+    return out;
+  }
+  return {"host"};
+}
+
+struct Run {
+  std::vector<CaseResult> results;
+  std::map<std::string, std::string> ran_as;  // backend in the results -> the one that ran ("cuda@sm90" -> "host@sm90")
+  std::map<std::string, size_t> skipped;
+};
+
+// The emulation of a GPU arch is judged as that arch's GPU backend: its rows are the golden rows'.
+Run run_backends(const Selection& base, const std::vector<std::string>& backends, const std::string& arch) {
+  Run run;
+  for (const std::string& b : backends) {
+    Selection s = base;
+    s.backend = b;
+    s.archs = {arch};
+    SweepResult sw = sweep(s);
+    for (const auto& [why, n] : sw.skipped) run.skipped[why] += n;
+    for (CaseResult& r : sw.results) {
+      const std::string ran = r.backend;
+      if (b == "host" && arch_by_name(arch).hardware) r.backend = predicted_backend(arch);
+      run.ran_as[r.backend] = ran;
+      run.results.push_back(std::move(r));
+    }
+  }
+  return run;
+}
+
+std::string repro_for(const Run& run, const std::string& case_id, const std::string& backend) {
+  const auto it = run.ran_as.find(backend);
+  const std::string ran = it == run.ran_as.end() ? backend : it->second;  // "host@gfx942"
+  const size_t at = ran.find('@');
+  return repro_command(case_id) + " --backend " + ran.substr(0, at) +
+         (at == std::string::npos ? "" : " --arch " + ran.substr(at + 1));
+}
+
+const CaseResult* result_of(const Run& run, const GateEntry& e) {
+  for (const CaseResult& r : run.results)
+    if (r.case_id == e.case_id && r.backend == e.backend) return &r;
+  return nullptr;
+}
+
+std::string family_of_id(std::string_view id) {
+  const std::string op(id.substr(0, id.find('/')));
+  return op.substr(0, op.find('.'));
+}
+
+// Per family and profile: how many cases are signed off (identical), missed a prediction, regressed,
+// drifted, are new or missing.
+std::vector<std::string> count_table(const GateReport& report) {
+  std::map<std::string, std::array<size_t, kGateClasses>> by;
+  for (const GateEntry& e : report.entries) {
+    const std::string& id = e.case_id;
+    const size_t p = id.find('/') + 1;
+    ++by[family_of_id(id) + " " + id.substr(p, id.find('/', p) - p)][size_t(e.cls)];
+  }
+  std::vector<std::string> lines;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-28s %9s %10s %10s %6s %5s %7s", "family profile", "signed", "pred.miss", "regression",
+                "drift", "new", "missing");
+  lines.push_back(buf);
+  using enum GateClass;
+  for (const auto& [key, c] : by) {
+    std::snprintf(buf, sizeof buf, "%-28s %9zu %10zu %10zu %6zu %5zu %7zu", key.c_str(), c[size_t(identical)],
+                  c[size_t(prediction_missed)], c[size_t(regression)], c[size_t(drift)], c[size_t(new_case)],
+                  c[size_t(missing)]);
+    lines.push_back(buf);
+  }
+  return lines;
+}
+
+// Every deviation under its cause, each with its repro command; `per_cause` lines at most per cause
+// (the rest counted), all of them with 0.
+std::vector<std::string> deviations_by_cause(const Run& run, const GateReport& report, const std::string& arch,
+                                             size_t per_cause) {
+  std::map<std::string, std::vector<std::string>> by_cause;
+  for (const GateEntry& e : report.entries) {
+    if (e.cls == GateClass::identical) continue;
+    const CaseResult* r = result_of(run, e);
+    const std::string cause =
+        deviation_cause(arch, family_of_id(e.case_id), e, r ? verdict_name(r->verdict) : std::string_view("not run"));
+    std::string line = "  " + e.case_id + " [" + e.backend + "] " + e.detail;
+    if (r) line += "\n    -> " + repro_for(run, e.case_id, e.backend);
+    by_cause[cause].push_back(std::move(line));
+  }
+  std::vector<std::string> out;
+  for (const auto& [cause, lines] : by_cause) {
+    out.push_back(cause + ": " + std::to_string(lines.size()) + (lines.size() == 1 ? " case" : " cases"));
+    const size_t shown = per_cause ? std::min(per_cause, lines.size()) : lines.size();
+    out.insert(out.end(), lines.begin(), lines.begin() + ptrdiff_t(shown));
+    if (shown < lines.size()) out.push_back("  ... " + std::to_string(lines.size() - shown) + " more in summary.txt");
+  }
+  return out;
+}
+
+std::vector<std::string> summary(const Run& run, const GateReport& report, const SignoffOptions& o,
+                                 const std::vector<std::string>& backends, const Provenance& golden, bool signed_off,
+                                 size_t per_cause) {
+  std::string ran;
+  for (const std::string& b : backends) ran += (ran.empty() ? "" : ", ") + b;
+  std::vector<std::string> s = {
+      "ulpgate signoff " + o.arch + ": " + (signed_off ? "SIGNED OFF" : "NOT signed off"),
+      "backends: " + ran + (backends == std::vector<std::string>{"host"} ? " (emulation at " + o.arch + ")" : ""),
+      "golden:   " + (fs::path(o.golden_root) / golden_arch(o.arch)).string() + " (" +
+          (is_prediction(golden) ? "predicted" : std::string(golden_source_name(golden.source))) + ", " +
+          golden.device + ", " + golden.date + ")",
+      "gate:     " + gate_summary(report), ""};
+  for (std::string& line : count_table(report)) s.push_back(std::move(line));
+  const std::vector<std::string> dev = deviations_by_cause(run, report, o.arch, per_cause);
+  if (!dev.empty()) s.push_back("");
+  s.insert(s.end(), dev.begin(), dev.end());
+  for (const auto& [why, n] : run.skipped) s.push_back("skipped " + std::to_string(n) + ": " + why);
+  return s;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const std::string& l : lines) s += l + "\n";
+  return s;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  if (!f) throw UsageError("signoff: cannot write " + path.string());
+}
+
+int run_signoff(const Selection& base, const SignoffOptions& o) {
+  arch_by_name(o.arch);  // a UsageError naming the archs, before anything runs
+  const fs::path golden_dir = fs::path(o.golden_root) / golden_arch(o.arch);
+  const auto files = golden_files(base, golden_dir.string());
+  const std::vector<std::string> backends = o.backends.empty() ? best_backends(o.arch) : o.backends;
+  const Run run = run_backends(base, backends, o.arch);
+  GateReport report = gate_against(run.results, files, run_scope(base, run.results));
+  const fs::path known = golden_dir / "emulation-differences.csv";
+  if (backends == std::vector<std::string>{"host"} && fs::exists(known)) apply_known_differences(report, known);
+  const bool signed_off = gate_exit_code(report) == kPass;
+  const Provenance golden = read_golden(files.begin()->second).provenance;
+
+  const fs::path out = o.out.empty() ? fs::path("signoff-" + o.arch) : fs::path(o.out);
+  fs::create_directories(out);
+  std::ofstream junit(out / "junit.xml"), csv(out / "results.csv");
+  write_junit(junit, run.results, "ulpgate signoff " + o.arch);
+  write_csv_report(csv, run.results);
+  write_text(out / "summary.txt", joined(summary(run, report, o, backends, golden, signed_off, 0)));
+  const std::vector<std::string> screen = summary(run, report, o, backends, golden, signed_off, 3);
+  HtmlReport html{"ulpgate signoff " + o.arch,
+                  {{"arch", o.arch},
+                   {"golden", golden_dir.string() + (is_prediction(golden) ? " (predicted)" : "")},
+                   {"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT},
+                   {"date", today_utc()}},
+                  screen,
+                  run.results,
+                  report,
+                  [&](const CaseResult& r) { return repro_for(run, r.case_id, r.backend); },
+                  {}};
+  write_html(out / "report.html", html);
+  if (!o.html.empty()) write_html(o.html, html);
+  std::printf("%s", joined(screen).c_str());
+  std::printf("bundle: %s/{report.html,junit.xml,results.csv,summary.txt}\n", out.string().c_str());
+  return signed_off ? kPass : kFail;
+}
+
+}  // namespace
+
+void add_signoff_commands(CLI::App& app, int& rc) {
+  static Selection sel;
+  static SignoffOptions o;
+  auto* cmd = app.add_subcommand(
+      "signoff",
+      "bring-up: run every family on the best backend present (or the emulation), gate against golden/ARCH and "
+      "write the sign-off bundle (HTML report, JUnit, CSV, summary). Exit 0 only when everything is signed off");
+  cmd->add_option("--arch", o.arch, "the architecture to sign off (sm90, sm100, gfx942, gfx950, host-w32, ...)")->required();
+  cmd->add_option("--backend", o.backends, "instead of the best present: these backends (repeatable)");
+  cmd->add_option("--out", o.out, "bundle directory (default: signoff-ARCH)");
+  cmd->add_option("--html", o.html, "also write the HTML report here");
+  cmd->add_option("--golden-root", o.golden_root, "the directory holding golden/<arch> (default: golden)");
+  cmd->add_option("--filter", sel.filter, "glob over case ids (default: every case)");
+  cmd->add_option("--tier", sel.tier, "catalog tier: ci | full (default: ci)")->check(CLI::IsMember({"ci", "full"}));
+  cmd->callback([&] { rc = run_signoff(sel, o); });
+}
+
+}  // namespace ulpgate::cli
