@@ -9,6 +9,7 @@
 #   allreduce  (several GPUs) the custom kernels (cuda) and NCCL (vendor) on every world size the
 #           machine has: hardware golden rows into $OUT/golden, and the all-reduce bench table
 #           (custom vs NCCL, 16 B to 1 GiB) into $OUT/allreduce-bench.csv
+#   signoff `ulpgate signoff --arch sm90` (all-reduce world 2 needs two GPUs): its bundle in $OUT/signoff-sm90
 #   plugin  the CUDA sample plugin (device tensors through the C API) against the cuda backend
 #   mpi        (several GPUs) the all-reduce gate with one rank per process and GPU (mpirun), and the
 #           quant/norm gate shared out over the GPUs
@@ -103,7 +104,15 @@ step_plugin() {
 }
 
 step_bench() {
-  "$ulpgate" bench --csv "$out/bench.csv" 2>&1 | tee "$out/bench.log" | tail -20
+  "$ulpgate" bench --csv "$out/bench.csv" --html "$out/bench.html" 2>&1 | tee "$out/bench.log" | tail -20
+}
+
+# The bring-up command on this machine's GPU: every family on the cuda and vendor backends, gated
+# against golden/sm90; the bundle (report.html, junit.xml, results.csv, summary.txt) in $OUT.
+step_signoff() {
+  "$ulpgate" signoff --arch sm90 --out "$out/signoff-sm90" >"$out/signoff-sm90.log" 2>&1 || rc=1
+  sed -n '1,/^$/p' "$out/signoff-sm90.log" | head -8
+  grep -A40 '^family profile' "$out/signoff-sm90.log" | head -60
 }
 
 for s in "${steps[@]}"; do

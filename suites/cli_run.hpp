@@ -32,4 +32,12 @@ inline CliRun ulpgate(const std::string& args) {
 
 inline bool has(const CliRun& r, const std::string& s) { return r.out.find(s) != std::string::npos; }
 
+// A file's whole text ("" when it cannot be read): golden files and reports the CLI wrote.
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 }  // namespace

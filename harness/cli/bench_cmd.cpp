@@ -46,7 +46,9 @@ void write_bench_html(const std::string& path, BenchTable table) {
   std::string device;
   for (const auto& [k, v] : table.provenance)
     if (k == "device") device = v;
-  HtmlReport page{.title = "ulpgate bench" + (device.empty() ? "" : " " + device), .facts = table.provenance};
+  HtmlReport page;
+  page.title = "ulpgate bench" + (device.empty() ? "" : " " + device);
+  page.facts = table.provenance;
   page.bench = std::move(table);
   write_html(path, page);
   std::printf("wrote %s\n", path.c_str());

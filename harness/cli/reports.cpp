@@ -44,7 +44,10 @@ void write_reports(const std::vector<CaseResult>& results, const ReportOptions& 
     write_csv_report(out, results);
   }
   if (!ro.html.empty()) {
-    HtmlReport html{.title = ro.title, .facts = {{"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT}}, .results = results};
+    HtmlReport html;
+    html.title = ro.title;
+    html.facts = {{"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT}};
+    html.results = results;
     if (gate) html.gate = *gate;
     write_html(ro.html, html);
   }

@@ -193,16 +193,16 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   write_csv_report(csv, run.results);
   write_text(out / "summary.txt", joined(summary(run, report, o, backends, golden, signed_off, 0)));
   const std::vector<std::string> screen = summary(run, report, o, backends, golden, signed_off, 3);
-  HtmlReport html{"ulpgate signoff " + o.arch,
-                  {{"arch", o.arch},
-                   {"golden", golden_dir.string() + (is_prediction(golden) ? " (predicted)" : "")},
-                   {"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT},
-                   {"date", today_utc()}},
-                  screen,
-                  run.results,
-                  report,
-                  [&](const CaseResult& r) { return repro_for(run, r.case_id, r.backend); },
-                  {}};
+  HtmlReport html;
+  html.title = "ulpgate signoff " + o.arch;
+  html.facts = {{"arch", o.arch},
+                {"golden", golden_dir.string() + (is_prediction(golden) ? " (predicted)" : "")},
+                {"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT},
+                {"date", today_utc()}};
+  html.summary = screen;
+  html.results = run.results;
+  html.gate = report;
+  html.repro = [&](const CaseResult& r) { return repro_for(run, r.case_id, r.backend); };
   write_html(out / "report.html", html);
   if (!o.html.empty()) write_html(o.html, html);
   std::printf("%s", joined(screen).c_str());

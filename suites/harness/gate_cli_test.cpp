@@ -17,13 +17,6 @@ namespace fs = std::filesystem;
 // A small slice of the catalog, so each run takes a fraction of a second.
 const std::string kSlice = "--backend host --arch host-w32 --filter 'quant.token/*' ";
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A scratch golden directory holding golden/host/quant.csv edited by `edit`.
 class GateCli : public ::testing::Test {
  protected:
@@ -35,7 +28,7 @@ class GateCli : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   void write_quant(const std::string& text) { std::ofstream(dir_ / "quant.csv") << text; }
   std::string golden(const std::string& family = "quant") const {
-    return read(fs::path(ULPGATE_SOURCE_DIR) / ("golden/host/" + family + ".csv"));
+    return read_text(fs::path(ULPGATE_SOURCE_DIR) / ("golden/host/" + family + ".csv"));
   }
   CliRun gate(const std::string& extra = "") { return ulpgate("gate --golden " + dir_.string() + " " + kSlice + extra); }
 

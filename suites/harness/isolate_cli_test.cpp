@@ -16,13 +16,6 @@ namespace fs = std::filesystem;
 
 const std::string kSlice = "--backend host --filter 'quant.token/vllm/*' ";
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 TEST(IsolateCli, GoldenUpdateWritesTheSameRowsWithEachCaseInAChildProcess) {
   const ulpgate::TempDir dir;
   const std::string update = "golden update --arch host " + kSlice;
@@ -30,9 +23,9 @@ TEST(IsolateCli, GoldenUpdateWritesTheSameRowsWithEachCaseInAChildProcess) {
   const CliRun isolated = ulpgate(update + "--isolate --timeout 60 --root " + (dir.path / "isolated").string());
   ASSERT_EQ(direct.status, 0) << direct.out;
   ASSERT_EQ(isolated.status, 0) << isolated.out;
-  const std::string rows = read(dir.path / "direct/host/quant.csv");
+  const std::string rows = read_text(dir.path / "direct/host/quant.csv");
   EXPECT_NE(rows.find("quant.token/vllm/"), std::string::npos) << rows;
-  EXPECT_EQ(read(dir.path / "isolated/host/quant.csv"), rows);
+  EXPECT_EQ(read_text(dir.path / "isolated/host/quant.csv"), rows);
 }
 
 TEST(IsolateCli, RunWithIsolationPasses) {

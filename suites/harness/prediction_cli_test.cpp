@@ -17,20 +17,13 @@ namespace fs = std::filesystem;
 
 const std::string kSlice = "--backend host --arch gfx942 --filter 'norm.rms/vllm/*' ";
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class PredictionCli : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("ulpgate_prediction_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_ / "gfx942");
-    norm_ = read(fs::path(ULPGATE_SOURCE_DIR) / "golden/gfx942/norm.csv");
+    norm_ = read_text(fs::path(ULPGATE_SOURCE_DIR) / "golden/gfx942/norm.csv");
     write(norm_);
   }
   void TearDown() override { fs::remove_all(root_); }
@@ -51,7 +44,7 @@ TEST_F(PredictionCli, TheHeaderNamesTheArchsAssumptionsAndFacts) {
   EXPECT_NE(norm_.find("# source=emulation"), std::string::npos);
   EXPECT_NE(norm_.find("# assumption (rsqrt): "), std::string::npos) << norm_;
   EXPECT_NE(norm_.find("# fact: wavefront size 64 ["), std::string::npos) << norm_;
-  const std::string gemm = read(fs::path(ULPGATE_SOURCE_DIR) / "golden/gfx942/gemm.csv");
+  const std::string gemm = read_text(fs::path(ULPGATE_SOURCE_DIR) / "golden/gfx942/gemm.csv");
   EXPECT_NE(gemm.find("# assumption (accumulator): the vendor library's model 'gfx942'"), std::string::npos);
 }
 
@@ -77,7 +70,7 @@ TEST_F(PredictionCli, CheckTellsAStalePredictionAndWritesNothing) {
   r = ulpgate(check);
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(has(r, "digest 0123456789abcdef -> ")) << r.out;
-  EXPECT_EQ(read(root_ / "gfx942/norm.csv"), stale);
+  EXPECT_EQ(read_text(root_ / "gfx942/norm.csv"), stale);
   write(std::regex_replace(norm_, std::regex("# assumption \\(rsqrt\\)[^\n]*\n"), ""));
   r = ulpgate(check);
   EXPECT_EQ(r.status, 1) << r.out;
@@ -89,7 +82,25 @@ TEST_F(PredictionCli, TheEmulationIsNeverHardware) {
                            " --filter 'norm.rms/vllm/*'");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r, "the host backend is an emulation, not hardware")) << r.out;
-  EXPECT_EQ(read(root_ / "gfx942/norm.csv"), norm_);
+  EXPECT_EQ(read_text(root_ / "gfx942/norm.csv"), norm_);
+}
+
+TEST_F(PredictionCli, SignoffGroupsAMissedPredictionUnderItsCauseWithItsRepro) {
+  const std::string signoff = "signoff --arch gfx942 --golden-root " + root_.string() + " --filter 'norm.rms/vllm/*' --out " +
+                              (root_ / "bundle").string();
+  CliRun r = ulpgate(signoff);
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(has(r, "ulpgate signoff gfx942: SIGNED OFF")) << r.out;
+  write(with_digest("0123456789abcdef"));
+  r = ulpgate(signoff);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(has(r, "ulpgate signoff gfx942: NOT signed off")) << r.out;
+  // The assumptions of gfx942 that concern RMSNorm, and the command that replays the case here.
+  EXPECT_TRUE(has(r, "NaN encoding or denormals or rsqrt: 1 case")) << r.out;
+  EXPECT_TRUE(has(r, " --backend host --arch gfx942")) << r.out;
+  for (const char* f : {"report.html", "junit.xml", "results.csv", "summary.txt"})
+    EXPECT_TRUE(fs::exists(root_ / "bundle" / f)) << f;
+  EXPECT_NE(read_text(root_ / "bundle/report.html").find("prediction missed"), std::string::npos);
 }
 
 }  // namespace
