@@ -46,9 +46,8 @@ void write_bench_html(const std::string& path, BenchTable table) {
   std::string device;
   for (const auto& [k, v] : table.provenance)
     if (k == "device") device = v;
-  HtmlReport page;
+  HtmlReport page;  // the bench section shows the table's provenance
   page.title = "ulpgate bench" + (device.empty() ? "" : " " + device);
-  page.facts = table.provenance;
   page.bench = std::move(table);
   write_html(path, page);
   std::printf("wrote %s\n", path.c_str());

@@ -147,8 +147,12 @@ std::vector<std::string> summary(const Run& run, const GateReport& report, const
                                  size_t per_cause) {
   std::string ran;
   for (const std::string& b : backends) ran += (ran.empty() ? "" : ", ") + b;
+  size_t skipped = 0;
+  for (const auto& [why, n] : run.skipped) skipped += n;
   std::vector<std::string> s = {
-      "ulpgate signoff " + o.arch + ": " + (signed_off ? "SIGNED OFF" : "NOT signed off"),
+      "ulpgate signoff " + o.arch + ": " + (signed_off ? "SIGNED OFF" : "NOT signed off") + " (" +
+          std::to_string(report.entries.size()) + " cases gated; " + std::to_string(skipped) +
+          " not run by these backends here)",
       "backends: " + ran + (backends == std::vector<std::string>{"host"} ? " (emulation at " + o.arch + ")" : ""),
       "golden:   " + (fs::path(o.golden_root) / golden_arch(o.arch)).string() + " (" +
           (is_prediction(golden) ? "predicted" : std::string(golden_source_name(golden.source))) + ", " +
@@ -158,7 +162,11 @@ std::vector<std::string> summary(const Run& run, const GateReport& report, const
   const std::vector<std::string> dev = deviations_by_cause(run, report, o.arch, per_cause);
   if (!dev.empty()) s.push_back("");
   s.insert(s.end(), dev.begin(), dev.end());
-  for (const auto& [why, n] : run.skipped) s.push_back("skipped " + std::to_string(n) + ": " + why);
+  if (per_cause && !run.skipped.empty())
+    s.push_back("not run: " + std::to_string(skipped) + " cases, " + std::to_string(run.skipped.size()) +
+                " reasons (GPUs too few for a world size, a library without the op...): see summary.txt");
+  else
+    for (const auto& [why, n] : run.skipped) s.push_back("skipped " + std::to_string(n) + ": " + why);
   return s;
 }
 

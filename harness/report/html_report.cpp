@@ -224,6 +224,14 @@ std::string counts_table(const HtmlReport& report) {
          "</tbody>\n</table></div>\n";
 }
 
+// A bench-only page: the rows against their targets, not an empty case table.
+std::string bench_summary(const BenchTable& bench) {
+  size_t pass = 0, fail = 0;
+  for (const BenchRow& r : bench.rows) (r.result == "pass" ? pass : r.result == "FAIL" ? fail : pass) += r.result != "ref";
+  return "<p>" + std::to_string(pass + fail) + " bench rows with a target: " + std::to_string(pass) + " meet it, " +
+         std::to_string(fail) + " miss it" + (fail ? " (marked FAIL below)" : "") + ".</p>\n";
+}
+
 std::string summary_section(const HtmlReport& report) {
   std::string body;
   if (!report.summary.empty()) {
@@ -232,7 +240,8 @@ std::string summary_section(const HtmlReport& report) {
     body += "<pre class=\"summary\">" + esc(text) + "</pre>\n";
   }
   if (report.gate) body += "<p><span class=\"label\">Golden gate:</span> " + esc(gate_summary(*report.gate)) + "</p>\n";
-  return section("summary", "Summary", body + counts_table(report));
+  const bool bench_only = report.results.empty() && !report.bench.rows.empty();
+  return section("summary", "Summary", body + (bench_only ? bench_summary(report.bench) : counts_table(report)));
 }
 
 // ---- histograms -------------------------------------------------------------------------------

@@ -179,6 +179,9 @@ TEST(HtmlReport, EachSectionIsThereExactlyWhenItHasData) {
   EXPECT_TRUE(has_section(bench, "summary"));
   EXPECT_TRUE(has_section(bench, "bench"));
   for (const char* id : {"histograms", "deviations", "golden-diff"}) EXPECT_FALSE(has_section(bench, id)) << id;
+  // Its summary counts the rows against their targets, not an empty case table.
+  EXPECT_NE(bench.find("3 bench rows with a target: 2 meet it, 1 miss it"), std::string::npos);
+  EXPECT_EQ(bench.find("No case ran."), std::string::npos);
 
   // Passing and identical: no deviations, a golden diff that says so.
   HtmlReport clean = titled("clean");
