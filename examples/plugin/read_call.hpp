@@ -79,7 +79,7 @@ inline quant::Spec quant_spec(const ulpgate_call* c) {
 // One table row per quant op and profile, each running `fn` on `archs`.
 inline void add_quant_rows(std::vector<ulpgate_op>& rows, const char* archs, ulpgate_op_fn fn) {
   for (quant::Op op : {quant::Op::group, quant::Op::token, quant::Op::block, quant::Op::mx})
-    for (const quant::Profile& p : quant::profiles()) rows.push_back({quant::op_name(op).data(), p.name.data(), archs, fn});
+    for (const quant::Profile& p : quant::profiles()) rows.push_back({quant::op_name(op).data(), p.name.data(), archs, fn, nullptr});
 }
 
 }  // namespace ulpgate::sample

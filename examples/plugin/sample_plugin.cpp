@@ -65,7 +65,7 @@ const std::vector<ulpgate_op>& table() {
     static const char* const kArchs = "host-w32,host-w64";
     add_quant_rows(r, kArchs, run_quant);
     for (norm::Op op : {norm::Op::rms, norm::Op::rms_add, norm::Op::rms_quant})
-      for (const norm::Profile& p : norm::profiles()) r.push_back({norm::op_name(op).data(), p.name.data(), kArchs, run_norm});
+      for (const norm::Profile& p : norm::profiles()) r.push_back({norm::op_name(op).data(), p.name.data(), kArchs, run_norm, nullptr});
     for (gemm::Op op : {gemm::Op::tensor, gemm::Op::rowwise, gemm::Op::block, gemm::Op::mx})
       for (const gemm::Profile& p : gemm::profiles())
         r.push_back({gemm::op_name(op).data(), p.name.data(), kArchs, run_gemm, gemm_kernels::kClaimedModel});

@@ -9,6 +9,9 @@
 #include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_host.hpp"
+#include "reference/gemm/model.hpp"
+#include "reference/gemm/layout.hpp"
+#include <cstring>
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/allreduce/allreduce_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
@@ -131,6 +134,60 @@ class HostBackend : public Backend {
  private:
   const Arch& arch_;
   allreduce_kernels::HostWorld world_;
+};
+
+// A vendor library's GEMM predicted on the host (issue 17): the arch's matrix unit as its
+// accumulator model (reference/gemm/model.cpp), replayed exactly. It runs the cases of the arch's
+// vendor profiles (Arch::vendor_profile) and declines the rest; its rows predict vendor@ARCH.
+class ModelBackend : public Backend {
+ public:
+  explicit ModelBackend(const Arch& arch) : arch_(arch) {}
+  std::string name() const override { return "model@" + std::string(arch_.name); }
+  std::string declines(const quant::Spec&) const override { return "the accumulator-model emulation runs GEMMs only"; }
+  std::string declines(const norm::Spec&) const override { return "the accumulator-model emulation runs GEMMs only"; }
+  std::string declines(const allreduce::Spec&) const override { return "the accumulator-model emulation runs GEMMs only"; }
+
+  std::string declines(const gemm::Spec& spec) const override {
+    const std::string arch(arch_.name), profile(spec.profile->name);
+    if (arch_.vendor_profile.empty()) return "no vendor GEMM profile of " + arch + " in the catalog";
+    if (!profile.starts_with(arch_.vendor_profile))
+      return arch + "'s vendor library runs the " + std::string(arch_.vendor_profile) + " profiles, not " + profile;
+    if (const std::string p = spec.problem(); !p.empty()) return p;
+    const gemm::AccumModel* m = model_of(spec);
+    if (!m) return "no accumulator model row for " + arch;
+    if (spec.op == gemm::Op::mx && !m->scales_in_mma) return "the " + std::string(m->name) + " model has no MX scaling";
+    return "";
+  }
+
+  // Never reached: run_case asks declines() first.
+  void quant(const quant::Spec& spec, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    require_supported(*this, spec);
+  }
+
+  GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {
+    const gemm::AccumModel& m = *model_of(spec);
+    const gemm::Output out = gemm::gemm_model(spec, m, gemm::logical(spec, io));
+    const size_t bytes = out.format == Format::bf16 ? 2 : 4;
+    for (size_t i = 0; i < out.bits.size(); ++i) std::memcpy(io.d.data() + i * bytes, &out.bits[i], bytes);  // little endian
+    return {std::string(m.name), false,
+            "the " + std::string(m.name) + " accumulator model replayed on the host (" +
+                (m.validated ? "validated" : "unvalidated: a hypothesis") + ")"};
+  }
+
+ private:
+  // The mode's row for the arch: "<arch>-fast-accum" for a fast-accumulation profile where the
+  // arch has one, else "<arch>".
+  const gemm::AccumModel* model_of(const gemm::Spec& spec) const {
+    const std::string arch(arch_.name);
+    const bool fast = std::string_view(spec.profile->name).ends_with("-fast-accum");
+    const gemm::AccumModel* found = nullptr;
+    for (const gemm::AccumModel& m : gemm::models())
+      if (m.arch == arch && (m.name == arch || (fast && m.name == arch + "-fast-accum")))
+        if (!found || m.name != arch) found = &m;
+    return found;
+  }
+
+  const Arch& arch_;
 };
 
 #if defined(ULPGATE_HAVE_CUDA)
@@ -263,6 +320,9 @@ std::unique_ptr<Backend> make_on_device(std::string_view backend, std::string_vi
 void register_kernel_backends() {
   register_backend("host", [](std::string_view arch) -> std::unique_ptr<Backend> {
     return std::make_unique<HostBackend>(arch_by_name(arch));
+  });
+  register_backend("model", [](std::string_view arch) -> std::unique_ptr<Backend> {
+    return std::make_unique<ModelBackend>(arch_by_name(arch));
   });
 #if defined(ULPGATE_HAVE_CUDA)
   register_backend("cuda", [](std::string_view arch) { return make_on_device<CudaBackend>("cuda", arch); });

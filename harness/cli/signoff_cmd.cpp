@@ -50,30 +50,21 @@ std::vector<std::string> best_backends(const std::string& arch) {
   return {"host"};
 }
 
-struct Run {
-  std::vector<CaseResult> results;
-  std::map<std::string, std::string> ran_as;  // backend in the results -> the one that ran ("cuda@sm90" -> "host@sm90")
-  std::map<std::string, size_t> skipped;
+// The backends a sign-off runs, and how their rows are named: the emulation's as the hardware's
+// backends when golden/ARCH is a prediction or the emulation stands in for the arch's GPU.
+struct Plan {
+  std::vector<std::string> backends;
+  bool emulated = false;
 };
 
-// The emulation of a GPU arch is judged as that arch's GPU backend: its rows are the golden rows'.
-Run run_backends(const Selection& base, const std::vector<std::string>& backends, const std::string& arch) {
-  Run run;
-  for (const std::string& b : backends) {
-    Selection s = base;
-    s.backend = b;
-    s.archs = {arch};
-    SweepResult sw = sweep(s);
-    for (const auto& [why, n] : sw.skipped) run.skipped[why] += n;
-    for (CaseResult& r : sw.results) {
-      const std::string ran = r.backend;
-      if (b == "host" && arch_by_name(arch).hardware) r.backend = predicted_backend(arch);
-      run.ran_as[r.backend] = ran;
-      run.results.push_back(std::move(r));
-    }
-  }
-  return run;
+Plan plan_for(const std::string& arch, const std::vector<std::string>& asked, bool predicted) {
+  if (!asked.empty()) return {asked, asked == std::vector<std::string>{"host"}};
+  const std::vector<std::string> best = best_backends(arch);
+  if (best != std::vector<std::string>{"host"}) return {best, false};
+  return {predicted ? prediction_backends(arch) : best, true};
 }
+
+using Run = SweepResult;
 
 std::string repro_for(const Run& run, const std::string& case_id, const std::string& backend) {
   const auto it = run.ran_as.find(backend);
@@ -153,7 +144,7 @@ std::vector<std::string> summary(const Run& run, const GateReport& report, const
       "ulpgate signoff " + o.arch + ": " + (signed_off ? "SIGNED OFF" : "NOT signed off") + " (" +
           std::to_string(report.entries.size()) + " cases gated; " + std::to_string(skipped) +
           " not run by these backends here)",
-      "backends: " + ran + (backends == std::vector<std::string>{"host"} ? " (emulation at " + o.arch + ")" : ""),
+      "backends: " + ran + (backends.front() == "host" ? " (emulation at " + o.arch + ")" : ""),
       "golden:   " + (fs::path(o.golden_root) / golden_arch(o.arch)).string() + " (" +
           (is_prediction(golden) ? "predicted" : std::string(golden_source_name(golden.source))) + ", " +
           golden.device + ", " + golden.date + ")",
@@ -186,13 +177,19 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   arch_by_name(o.arch);  // a UsageError naming the archs, before anything runs
   const fs::path golden_dir = fs::path(o.golden_root) / golden_arch(o.arch);
   const auto files = golden_files(base, golden_dir.string());
-  const std::vector<std::string> backends = o.backends.empty() ? best_backends(o.arch) : o.backends;
-  const Run run = run_backends(base, backends, o.arch);
+  const Provenance golden = read_golden(files.begin()->second).provenance;
+  const Plan plan = plan_for(o.arch, o.backends, is_prediction(golden));
+  Selection at_arch = base;
+  at_arch.archs = {o.arch};
+  const Run run = sweep_backends(at_arch, plan.backends, [&](const std::string& b) {
+    return plan.emulated && arch_by_name(o.arch).hardware ? predicted_backend(b, o.arch) : "";
+  });
+  if (!run.root) return kPass;  // rank 0 reports every process's results
   GateReport report = gate_against(run.results, files, run_scope(base, run.results));
   const fs::path known = golden_dir / "emulation-differences.csv";
-  if (backends == std::vector<std::string>{"host"} && fs::exists(known)) apply_known_differences(report, known);
+  if (plan.emulated && fs::exists(known)) apply_known_differences(report, known);
   const bool signed_off = gate_exit_code(report) == kPass;
-  const Provenance golden = read_golden(files.begin()->second).provenance;
+  const std::vector<std::string>& backends = plan.backends;
 
   const fs::path out = o.out.empty() ? fs::path("signoff-" + o.arch) : fs::path(o.out);
   fs::create_directories(out);

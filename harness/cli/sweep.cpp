@@ -127,6 +127,24 @@ SweepResult sweep(const Selection& s) {
 
 namespace fs = std::filesystem;
 
+SweepResult sweep_backends(Selection s, const std::vector<std::string>& backends,
+                           const std::function<std::string(const std::string& kind)>& rename) {
+  SweepResult all;
+  for (const std::string& b : backends) {
+    s.backend = b;
+    SweepResult one = sweep(s);
+    all.root = all.root && one.root;
+    all.any_failed = all.any_failed || one.any_failed;
+    for (const auto& [why, n] : one.skipped) all.skipped[why] += n;
+    const std::string as = rename ? rename(b) : "";
+    for (CaseResult& r : one.results) {
+      if (!as.empty()) all.ran_as[as] = std::exchange(r.backend, as);
+      all.results.push_back(std::move(r));
+    }
+  }
+  return all;
+}
+
 // The golden files a selection is gated against, one per family it has cases of. A missing
 // directory or file is bad input (exit 2), never "everything is new": a typo in a CI path must
 // not turn the gate off. Checked before anything runs.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,7 @@ struct SweepResult {
   std::vector<CaseResult> results;
   bool any_failed = false;
   std::map<std::string, size_t> skipped;  // cases the backend declines, by reason
+  std::map<std::string, std::string> ran_as;  // a renamed backend -> the one that ran (hip@gfx942 -> host@gfx942)
 };
 // Runs every case on every arch of the backend; prints a progress line on a terminal, one line
 // per failure ending with its repro command, and the skipped cases by reason. Cases the backend
@@ -51,6 +53,11 @@ struct SweepResult {
 // (the others get root = false and nothing to report). With s.isolate each case runs in a child
 // process: a case whose process crashes or hangs gets the verdict `error` and the sweep goes on.
 SweepResult sweep(const Selection& s);
+
+// Sweeps each backend in turn into one result. `rename(kind)` names the rows of a backend kind
+// ("host") for the gate ("hip@gfx942": a prediction of the hardware's backend); "" keeps the name.
+SweepResult sweep_backends(Selection s, const std::vector<std::string>& backends,
+                           const std::function<std::string(const std::string& kind)>& rename = {});
 
 // The golden files a selection is gated against, one per family it has cases of (family ->
 // golden_dir/<family>.csv). A missing directory or file is UsageError, never "everything is new".

@@ -28,15 +28,24 @@ bool is_prediction(const Provenance& p) {
 
 bool predicts_hardware(std::string_view arch) { return hardware_arch(arch) != nullptr; }
 
-std::string predicted_backend(std::string_view arch) {
+std::vector<std::string> prediction_backends(std::string_view arch) {
+  if (arch_by_name(arch).vendor_profile.empty()) return {"host"};
+  return {"host", "model"};
+}
+
+std::string predicted_backend(const std::string& emulation, std::string_view arch) {
   const Arch& a = arch_by_name(arch);
-  return std::string(a.backend) + "@" + std::string(a.name);
+  const std::string at = "@" + std::string(a.name);
+  return emulation == "host" ? std::string(a.backend) + at : emulation == "model" ? "vendor" + at : "";
 }
 
 std::vector<std::string> prediction_notes(std::string_view arch, std::string_view family) {
   std::vector<std::string> notes = {"prediction for " + std::string(arch) +
                                     ": the host emulation at its semantics; rows hold what " +
-                                    predicted_backend(arch) + " is expected to produce"};
+                                    predicted_backend("host", arch) + " is expected to produce" +
+                                    (family == "gemm" && prediction_backends(arch).size() > 1
+                                         ? " and, from the vendor library's accumulator model, vendor@" + std::string(arch)
+                                         : "")};
   for (const ArchFact& f : arch_facts())
     if (concerns(f, arch, family))
       notes.push_back(f.source.empty() ? "assumption (" + std::string(f.cause) + "): " + std::string(f.fact)
@@ -46,7 +55,13 @@ std::vector<std::string> prediction_notes(std::string_view arch, std::string_vie
       if (m.arch == arch && !m.validated)
         notes.push_back("assumption (accumulator): the vendor library's model '" + std::string(m.name) +
                         "' (reference/gemm/model.cpp, unvalidated): " + std::string(m.source) +
-                        ". Vendor rows are not predicted: they arrive as new rows");
+                        (prediction_backends(arch).size() > 1
+                             ? ". The vendor rows replay it, for every case of the " +
+                                   std::string(arch_by_name(arch).vendor_profile) +
+                                   " profiles the model can take (which of them the library runs on " +
+                                   std::string(arch) + " is not known)"
+                             : ". Vendor rows are not predicted (no profile of this arch's vendor library in the "
+                               "catalog): they arrive as new rows"));
   return notes;
 }
 
@@ -57,6 +72,9 @@ std::string deviation_cause(std::string_view arch, std::string_view family, cons
   std::set<std::string_view> causes;
   for (const ArchFact& f : arch_facts())
     if (concerns(f, arch, family) && f.source.empty()) causes.insert(f.cause);
+  if (family == "gemm")
+    for (const gemm::AccumModel& m : gemm::models())
+      if (m.arch == arch && !m.validated) causes.insert("accumulator");
   std::string s;
   for (std::string_view c : causes) s += (s.empty() ? "" : " or ") + std::string(c);
   return s.empty() ? "unexplained (no assumption of " + std::string(arch) + " concerns " + std::string(family) + ")" : s;

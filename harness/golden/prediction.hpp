@@ -20,8 +20,13 @@ bool is_prediction(const Provenance& p);
 // Whether golden/<arch> of this arch is a prediction when produced on the host (a hardware arch).
 bool predicts_hardware(std::string_view arch);
 
-// The backend whose rows a prediction of arch holds: "hip@gfx942", "cuda@sm100".
-std::string predicted_backend(std::string_view arch);
+// The host's emulation of a GPU arch: its kernels (host) and, where the arch's vendor library has
+// profiles in the catalog, that library's accumulator model (model).
+std::vector<std::string> prediction_backends(std::string_view arch);
+
+// The backend an emulation backend's rows predict: host -> the arch's GPU backend ("hip@gfx942",
+// "cuda@sm100"), model -> "vendor@sm100"; "" for any other.
+std::string predicted_backend(const std::string& emulation, std::string_view arch);
 
 // The header lines of arch's predicted <family>.csv: "fact: ... [source]" and
 // "assumption (cause): ...", the vendor GEMM models among them.

@@ -17,16 +17,17 @@ struct Arch {
   Conversion e4m3;      // the native e4m3 conversion instruction (format + overflow mode)
   Conversion e5m2;      // the native e5m2 conversion instruction
   bool hardware;        // a real GPU architecture (false: a host-only emulation target)
-  std::string_view backend = "";  // the backend that runs its kernels natively (cuda, hip; "" on the host)
+  std::string_view backend = "";         // the backend that runs its kernels natively (cuda, hip; "" on the host)
+  std::string_view vendor_profile = "";  // the catalog's GEMM profiles of its vendor library ("cublaslt": cublaslt*)
 };
 
 // sm90/sm100: PTX cvt.rn.satfinite.{e4m3,e5m2}x2.f32. gfx942 (MI300): fnuz formats; HIP's
 // saturating conversion clamps finite values to +-max first and turns Inf into NaN, which is the
 // reference's hip_host policy. gfx950: the same instruction semantics on the OCP formats.
 inline constexpr Arch kSm90{"sm90", 32, {Format::e4m3fn, Overflow::satfinite},
-                            {Format::e5m2, Overflow::satfinite}, true, "cuda"};
+                            {Format::e5m2, Overflow::satfinite}, true, "cuda", "cublaslt"};
 inline constexpr Arch kSm100{"sm100", 32, {Format::e4m3fn, Overflow::satfinite},
-                             {Format::e5m2, Overflow::satfinite}, true, "cuda"};
+                             {Format::e5m2, Overflow::satfinite}, true, "cuda", "cublaslt"};
 inline constexpr Arch kGfx942{"gfx942", 64, {Format::e4m3fnuz, Overflow::hip_host},
                               {Format::e5m2fnuz, Overflow::hip_host}, true, "hip"};
 inline constexpr Arch kGfx950{"gfx950", 64, {Format::e4m3fn, Overflow::hip_host},
