@@ -143,7 +143,7 @@ std::vector<std::string> summary(const Run& run, const GateReport& report, const
   std::vector<std::string> s = {
       "ulpgate signoff " + o.arch + ": " + (signed_off ? "SIGNED OFF" : "NOT signed off") + " (" +
           std::to_string(report.entries.size()) + " cases gated; " + std::to_string(skipped) +
-          " not run by these backends here)",
+          " (case, backend) pairs declined here)",
       "backends: " + ran + (backends.front() == "host" ? " (emulation at " + o.arch + ")" : ""),
       "golden:   " + (fs::path(o.golden_root) / golden_arch(o.arch)).string() + " (" +
           (is_prediction(golden) ? "predicted" : std::string(golden_source_name(golden.source))) + ", " +
@@ -154,7 +154,7 @@ std::vector<std::string> summary(const Run& run, const GateReport& report, const
   if (!dev.empty()) s.push_back("");
   s.insert(s.end(), dev.begin(), dev.end());
   if (per_cause && !run.skipped.empty())
-    s.push_back("not run: " + std::to_string(skipped) + " cases, " + std::to_string(run.skipped.size()) +
+    s.push_back("declined: " + std::to_string(skipped) + " (case, backend) pairs, " + std::to_string(run.skipped.size()) +
                 " reasons (GPUs too few for a world size, a library without the op...): see summary.txt");
   else
     for (const auto& [why, n] : run.skipped) s.push_back("skipped " + std::to_string(n) + ": " + why);
