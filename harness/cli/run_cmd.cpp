@@ -73,12 +73,7 @@ int run_gate(const Selection& s, const GateOptions& g, const ReportOptions& ro) 
   ReportOptions titled = ro;
   titled.title = "ulpgate gate " + g.golden_dir;
   write_reports(sw.results, titled, &report);
-  for (const GateEntry& e : report.entries)
-    if (e.cls != GateClass::identical || !e.detail.empty())
-      std::printf("%-10s %s [%s] %s\n", std::string(gate_class_name(e.cls)).c_str(), e.case_id.c_str(),
-                  e.backend.c_str(), e.detail.c_str());
-  std::printf("gate %s: %s%s\n", g.golden_dir.c_str(), gate_summary(report).c_str(),
-              g.allow_new && report.count(GateClass::new_case) ? " (new cases allowed)" : "");
+  std::printf("%s", gate_text(report, g.golden_dir, g.allow_new).c_str());
   return gate_exit_code(report, g.allow_new);
 }
 

@@ -58,15 +58,14 @@ struct Plan {
 };
 
 Plan plan_for(const std::string& arch, const std::vector<std::string>& asked, bool predicted) {
-  if (!asked.empty()) return {asked, asked == std::vector<std::string>{"host"}};
+  if (!asked.empty())
+    return {asked, std::ranges::all_of(asked, [](const std::string& b) { return b == "host" || b == "model"; })};
   const std::vector<std::string> best = best_backends(arch);
   if (best != std::vector<std::string>{"host"}) return {best, false};
   return {predicted ? prediction_backends(arch) : best, true};
 }
 
-using Run = SweepResult;
-
-std::string repro_for(const Run& run, const std::string& case_id, const std::string& backend) {
+std::string repro_for(const SweepResult& run, const std::string& case_id, const std::string& backend) {
   const auto it = run.ran_as.find(backend);
   const std::string ran = it == run.ran_as.end() ? backend : it->second;  // "host@gfx942"
   const size_t at = ran.find('@');
@@ -74,7 +73,7 @@ std::string repro_for(const Run& run, const std::string& case_id, const std::str
          (at == std::string::npos ? "" : " --arch " + ran.substr(at + 1));
 }
 
-const CaseResult* result_of(const Run& run, const GateEntry& e) {
+const CaseResult* result_of(const SweepResult& run, const GateEntry& e) {
   for (const CaseResult& r : run.results)
     if (r.case_id == e.case_id && r.backend == e.backend) return &r;
   return nullptr;
@@ -111,7 +110,7 @@ std::vector<std::string> count_table(const GateReport& report) {
 
 // Every deviation under its cause, each with its repro command; `per_cause` lines at most per cause
 // (the rest counted), all of them with 0.
-std::vector<std::string> deviations_by_cause(const Run& run, const GateReport& report, const std::string& arch,
+std::vector<std::string> deviations_by_cause(const SweepResult& run, const GateReport& report, const std::string& arch,
                                              size_t per_cause) {
   std::map<std::string, std::vector<std::string>> by_cause;
   for (const GateEntry& e : report.entries) {
@@ -133,7 +132,7 @@ std::vector<std::string> deviations_by_cause(const Run& run, const GateReport& r
   return out;
 }
 
-std::vector<std::string> summary(const Run& run, const GateReport& report, const SignoffOptions& o,
+std::vector<std::string> summary(const SweepResult& run, const GateReport& report, const SignoffOptions& o,
                                  const std::vector<std::string>& backends, const Provenance& golden, bool signed_off,
                                  size_t per_cause) {
   std::string ran;
@@ -181,8 +180,8 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   const Plan plan = plan_for(o.arch, o.backends, is_prediction(golden));
   Selection at_arch = base;
   at_arch.archs = {o.arch};
-  const Run run = sweep_backends(at_arch, plan.backends, [&](const std::string& b) {
-    return plan.emulated && arch_by_name(o.arch).hardware ? predicted_backend(b, o.arch) : "";
+  const SweepResult run = sweep_backends(at_arch, plan.backends, [&](const std::string& b) {
+    return plan.emulated ? predicted_backend(b, o.arch) : "";
   });
   if (!run.root) return kPass;  // rank 0 reports every process's results
   GateReport report = gate_against(run.results, files, run_scope(base, run.results));

@@ -73,6 +73,18 @@ std::string gate_summary(const GateReport& report) {
   return s;
 }
 
+std::string gate_text(const GateReport& report, std::string_view golden_dir, bool allow_new) {
+  std::string s;
+  for (const GateEntry& e : report.entries)
+    if (e.cls != GateClass::identical || !e.detail.empty()) {
+      std::string cls(gate_class_name(e.cls));
+      cls.resize(std::max<size_t>(cls.size(), 10), ' ');
+      s += cls + " " + e.case_id + " [" + e.backend + "] " + e.detail + "\n";
+    }
+  return s + "gate " + std::string(golden_dir) + ": " + gate_summary(report) +
+         (allow_new && report.count(GateClass::new_case) ? " (new cases allowed)" : "") + "\n";
+}
+
 int gate_exit_code(const GateReport& report, bool allow_new) {
   const size_t failing = report.count(GateClass::drift) + report.count(GateClass::regression) +
                          report.count(GateClass::missing) + report.count(GateClass::prediction_missed) +

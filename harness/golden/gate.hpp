@@ -55,6 +55,10 @@ GateReport gate(std::span<const CaseResult> run, std::span<const GoldenRow> gold
 // "3 identical, 1 drift, 0 regression, 2 new, 0 missing"
 std::string gate_summary(const GateReport& report);
 
+// What a gate prints: a line per entry that is not plainly identical ("drift      ID [backend]
+// detail"), then "gate DIR: <summary>" (noting when new cases were allowed).
+std::string gate_text(const GateReport& report, std::string_view golden_dir, bool allow_new = false);
+
 // 1 (kFail) on any drift, regression, missing row or missed prediction, and on new cases unless
 // allow_new; else 0.
 int gate_exit_code(const GateReport& report, bool allow_new = false);

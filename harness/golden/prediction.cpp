@@ -35,6 +35,7 @@ std::vector<std::string> prediction_backends(std::string_view arch) {
 
 std::string predicted_backend(const std::string& emulation, std::string_view arch) {
   const Arch& a = arch_by_name(arch);
+  if (!a.hardware) return "";
   const std::string at = "@" + std::string(a.name);
   return emulation == "host" ? std::string(a.backend) + at : emulation == "model" ? "vendor" + at : "";
 }

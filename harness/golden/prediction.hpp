@@ -25,7 +25,7 @@ bool predicts_hardware(std::string_view arch);
 std::vector<std::string> prediction_backends(std::string_view arch);
 
 // The backend an emulation backend's rows predict: host -> the arch's GPU backend ("hip@gfx942",
-// "cuda@sm100"), model -> "vendor@sm100"; "" for any other.
+// "cuda@sm100"), model -> "vendor@sm100"; "" for any other backend and for a host arch.
 std::string predicted_backend(const std::string& emulation, std::string_view arch);
 
 // The header lines of arch's predicted <family>.csv: "fact: ... [source]" and

@@ -126,12 +126,7 @@ ULPGATE_EXPORT int ulpgate_gate(ulpgate_session* s, const char* golden_dir, int 
       return it != s->judged.end() && it->second.backend == backend;
     };
     const ulpgate::GateReport g = ulpgate::gate_against(results, files, scope);
-    std::string text;
-    for (const ulpgate::GateEntry& e : g.entries)
-      if (e.cls != ulpgate::GateClass::identical)
-        text += std::string(ulpgate::gate_class_name(e.cls)) + " " + e.case_id + " [" + e.backend + "] " + e.detail + "\n";
-    text += "gate " + std::string(golden_dir) + ": " + ulpgate::gate_summary(g) + "\n";
-    say(report, size, text);
+    say(report, size, ulpgate::gate_text(g, golden_dir ? golden_dir : "", allow_new != 0));
     return ulpgate::gate_exit_code(g, allow_new != 0);
   } catch (const std::exception& e) {
     say(report, size, e.what());
