@@ -12,6 +12,7 @@
 #include "harness/cli/command.hpp"
 #include "harness/cli/reports.hpp"
 #include "harness/cli/sweep.hpp"
+#include "harness/core/family.hpp"
 #include "harness/golden/golden_update.hpp"
 #include "harness/golden/prediction.hpp"
 #include "harness/report/console_table.hpp"
@@ -79,11 +80,6 @@ const CaseResult* result_of(const SweepResult& run, const GateEntry& e) {
   return nullptr;
 }
 
-std::string family_of_id(std::string_view id) {
-  const std::string op(id.substr(0, id.find('/')));
-  return op.substr(0, op.find('.'));
-}
-
 // Per family and profile: how many cases are signed off (identical), missed a prediction, regressed,
 // drifted, are new or missing.
 std::vector<std::string> count_table(const GateReport& report) {
@@ -91,7 +87,7 @@ std::vector<std::string> count_table(const GateReport& report) {
   for (const GateEntry& e : report.entries) {
     const std::string& id = e.case_id;
     const size_t p = id.find('/') + 1;
-    ++by[family_of_id(id) + " " + id.substr(p, id.find('/', p) - p)][size_t(e.cls)];
+    ++by[std::string(family_of(id).name) + " " + id.substr(p, id.find('/', p) - p)][size_t(e.cls)];
   }
   std::vector<std::string> lines;
   char buf[256];
@@ -117,7 +113,7 @@ std::vector<std::string> deviations_by_cause(const SweepResult& run, const GateR
     if (e.cls == GateClass::identical) continue;
     const CaseResult* r = result_of(run, e);
     const std::string cause =
-        deviation_cause(arch, family_of_id(e.case_id), e, r ? verdict_name(r->verdict) : std::string_view("not run"));
+        deviation_cause(arch, family_of(e.case_id).name, e, r ? verdict_name(r->verdict) : std::string_view("not run"));
     std::string line = "  " + e.case_id + " [" + e.backend + "] " + e.detail;
     if (r) line += "\n    -> " + repro_for(run, e.case_id, e.backend);
     by_cause[cause].push_back(std::move(line));

@@ -166,11 +166,16 @@ TEST(GemmFaults, OneElementOffIsOverBudgetWithNoFalseStory) {
   EXPECT_FALSE(has_line(r, "as if")) << lines(r);
 }
 
-// What `ulpgate repro` prints for R15 (the README's example).
-TEST(GemmFaults, R15ReproPrintsTheStoryAndTheMaps) {
+// The faulty kernel as a named backend, for the CLI paths (repro, the HTML report).
+void register_fault_r15() {
   register_backend("fault-r15", [](std::string_view) -> std::unique_ptr<Backend> {
     return std::make_unique<FaultyKernel>(Fault::first_kblock_scales);
   });
+}
+
+// What `ulpgate repro` prints for R15 (the README's example).
+TEST(GemmFaults, R15ReproPrintsTheStoryAndTheMaps) {
+  register_fault_r15();
   cli::Selection s;
   s.backend = "fault-r15";
   s.archs = {"host-w32"};
@@ -186,9 +191,7 @@ TEST(GemmFaults, R15ReproPrintsTheStoryAndTheMaps) {
 
 // R15's HTML report (issue 17): the K-block diagnosis and the error maps drawn as heat maps.
 TEST(GemmFaults, R15HtmlReportDrawsTheMaps) {
-  register_backend("fault-r15", [](std::string_view) -> std::unique_ptr<Backend> {
-    return std::make_unique<FaultyKernel>(Fault::first_kblock_scales);
-  });
+  register_fault_r15();
   const std::string page = html_page(std::string(kR15), "fault-r15", "r15", "R15: every K-block reads one scale slice");
   EXPECT_NE(page.find("every K-block reads the scales of K-block 0"), std::string::npos);
   EXPECT_NE(page.find("bad elements by output tile"), std::string::npos);

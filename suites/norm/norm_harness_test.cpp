@@ -286,10 +286,15 @@ TEST(NormCompare, R1PackedScaleNaNIsALayoutVerdictWithItsStory) {
   EXPECT_GT(std::stoll(r.message.substr(start, at - start)), 0) << r.message;
 }
 
-TEST(NormCompare, R1ReproPrintsTheStory) {
+// The faulty kernel as a named backend, for the CLI paths (repro, the HTML report).
+void register_fault_r1() {
   register_backend("fault-r1", [](std::string_view) -> std::unique_ptr<Backend> {
     return std::make_unique<FaultBackend>(Fault::fp32_scales_packed);
   });
+}
+
+TEST(NormCompare, R1ReproPrintsTheStory) {
+  register_fault_r1();
   cli::Selection s;
   s.backend = "fault-r1";
   s.archs = {"host-w32"};
@@ -305,9 +310,7 @@ TEST(NormCompare, R1ReproPrintsTheStory) {
 
 // R1's HTML report (issue 17): the layout verdict with its story, the repro command, the histogram.
 TEST(NormCompare, R1HtmlReportTellsTheStory) {
-  register_backend("fault-r1", [](std::string_view) -> std::unique_ptr<Backend> {
-    return std::make_unique<FaultBackend>(Fault::fp32_scales_packed);
-  });
+  register_fault_r1();
   const std::string page = html_page(std::string(kPackedBatch), "fault-r1", "r1", "R1: packed-scale NaN (vLLM #40552)");
   EXPECT_NE(page.find("id=\"deviations\""), std::string::npos);
   EXPECT_NE(page.find("the fused op wrote fp32 scales"), std::string::npos);
