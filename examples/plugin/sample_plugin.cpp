@@ -1,12 +1,14 @@
 // A sample ulpgate plugin: the suite's own host-SIMT kernels behind the C API
 // (include/ulpgate/ulpgate.h), claiming every quant, norm and GEMM profile on the host archs (the
-// GEMM rows with the portable kernel's accumulator model, fp32-fma). It shows
+// GEMM rows with the portable kernel's accumulator model, fp32-fma) and the custom all-reduce
+// variants (all ranks in one host-SIMT world launch, refusing what the kernels refuse). It shows
 // the ABI end to end: a plugin reads its tensors and parameters from the call, runs, and reports
 // failure through its return value and message. Its outputs must equal the host backend's, digest
 // for digest (suites/plugin/plugin_test.sh).
 #include <vector>
 
 #include "examples/plugin/read_call.hpp"
+#include "kernels/allreduce/allreduce_host.hpp"
 #include "kernels/gemm/gemm_host.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/norm/norm_host.hpp"
@@ -58,6 +60,40 @@ int run_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
   });
 }
 
+// Rank r's storage: x.rR in, y.rR out (in place: y.rR both).
+std::vector<allreduce::RankBuffers> rank_buffers(const ulpgate_call* c, int world, bool in_place) {
+  std::vector<allreduce::RankBuffers> io;
+  for (int r = 0; r < world; ++r) {
+    const std::string rank = ".r" + std::to_string(r);
+    const std::span<std::byte> y = bytes_of(out(c, ("y" + rank).c_str()));
+    io.push_back({in_place ? y : bytes_of(in(c, ("x" + rank).c_str())), y});
+  }
+  return io;
+}
+
+int run_allreduce(void*, const ulpgate_call* c, char* message, size_t size) {
+  static allreduce_kernels::HostWorld world;  // the ranks' registered buffers and signals, kept across calls
+  bool refused = false;
+  const int rc = guarded(message, size, [&] {
+    allreduce::Spec s;
+    s.variant = &allreduce::variant(c->profile);
+    s.world = int(int_param(c, "world"));
+    s.in_place = int_param(c, "in_place") != 0;
+    const DLTensor* y0 = out(c, "y.r0");
+    if (!y0) throw std::runtime_error("no output y.r0");
+    s.dtype = element_format(y0->dtype);
+    s.view.offset = int_param(c, "offset"), s.view.count = int_param(c, "count");
+    s.view.tail = y0->shape[0] - s.view.offset - s.view.count;
+    try {
+      allreduce_kernels::run_allreduce_host(arch_by_name(c->arch), s, rank_buffers(c, s.world, s.in_place), world);
+    } catch (const allreduce_kernels::AllreduceError&) {
+      refused = true;
+      throw;
+    }
+  });
+  return refused ? ULPGATE_REFUSED : rc;
+}
+
 // One row per op and profile the host kernels implement.
 const std::vector<ulpgate_op>& table() {
   static const std::vector<ulpgate_op> rows = [] {
@@ -69,6 +105,8 @@ const std::vector<ulpgate_op>& table() {
     for (gemm::Op op : {gemm::Op::tensor, gemm::Op::rowwise, gemm::Op::block, gemm::Op::mx})
       for (const gemm::Profile& p : gemm::profiles())
         r.push_back({gemm::op_name(op).data(), p.name.data(), kArchs, run_gemm, gemm_kernels::kClaimedModel});
+    for (const allreduce::Variant& v : allreduce::variants())
+      if (v.order != allreduce::Order::per_hop) r.push_back({"allreduce", v.name.data(), kArchs, run_allreduce, nullptr});
     return r;
   }();
   return rows;

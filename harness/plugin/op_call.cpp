@@ -117,4 +117,17 @@ void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io
   call.param("ue8m0", int64_t(spec.ue8m0));
 }
 
+void describe_allreduce(OpCall& call, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
+  const int64_t storage = spec.view.storage();
+  for (size_t r = 0; r < io.size(); ++r) {
+    const std::string rank = ".r" + std::to_string(r);
+    if (!spec.in_place) call.input("x" + rank, spec.dtype, {storage}, io[r].input);
+    call.output("y" + rank, spec.dtype, {storage}, io[r].output);
+  }
+  call.param("world", int64_t(spec.world));
+  call.param("offset", spec.view.offset);
+  call.param("count", spec.view.count);
+  call.param("in_place", int64_t(spec.in_place));
+}
+
 }  // namespace ulpgate::plugin

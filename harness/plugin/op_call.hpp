@@ -12,6 +12,7 @@
 
 #include "include/ulpgate/ulpgate.h"
 #include "kernels/portable/device_copies.hpp"
+#include "reference/allreduce/allreduce.hpp"
 #include "reference/gemm/gemm.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
@@ -57,5 +58,7 @@ void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::sp
 void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io);
 // gemm.*: A, B and their scale storage in; D out.
 void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io);
+// allreduce: every rank's storage in (x.rR, out of place) and out (y.rR); the view and the world.
+void describe_allreduce(OpCall& call, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
 
 }  // namespace ulpgate::plugin

@@ -30,9 +30,10 @@ const ulpgate_plugin& open_table(const std::string& path) {
     throw PluginError("plugin " + path + ": does not export " ULPGATE_PLUGIN_ENTRY " (the ulpgate plugin ABI, include/ulpgate/ulpgate.h)");
   const ulpgate_plugin* table = reinterpret_cast<ulpgate_plugin_entry_fn>(entry)();
   if (!table) throw PluginError("plugin " + path + ": " ULPGATE_PLUGIN_ENTRY "() returned no table");
-  if (table->abi_version != ULPGATE_ABI_VERSION)
+  if (table->abi_version < ULPGATE_ABI_MIN_VERSION || table->abi_version > ULPGATE_ABI_VERSION)
     throw PluginError("plugin " + path + ": built for ulpgate plugin ABI version " + std::to_string(table->abi_version) +
-                      ", this ulpgate speaks version " + std::to_string(ULPGATE_ABI_VERSION));
+                      ", this ulpgate speaks versions " + std::to_string(ULPGATE_ABI_MIN_VERSION) + " to " +
+                      std::to_string(ULPGATE_ABI_VERSION));
   if (table->n_ops < 0 || (table->n_ops > 0 && !table->ops))
     throw PluginError("plugin " + path + ": its op table is malformed (n_ops " + std::to_string(table->n_ops) + ")");
   for (int32_t i = 0; i < table->n_ops; ++i) {
@@ -61,7 +62,10 @@ class PluginBackend : public Backend {
   std::string declines(const quant::Spec& s) const override { return unclaimed(quant::op_name(s.op), s.profile->name); }
   std::string declines(const norm::Spec& s) const override { return unclaimed(norm::op_name(s.op), s.profile->name); }
   std::string declines(const gemm::Spec& s) const override { return unclaimed(gemm::op_name(s.op), s.profile->name); }
-  std::string declines(const allreduce::Spec&) const override { return "the plugin ABI (version 1) carries no all-reduce"; }
+  std::string declines(const allreduce::Spec& s) const override {
+    if (on_device(arch_)) return "the plugin ABI carries an all-reduce's ranks in host memory only (host archs)";
+    return unclaimed("allreduce", s.variant->name);
+  }
 
   void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
@@ -83,6 +87,14 @@ class PluginBackend : public Backend {
     if (!row.model || !*row.model)
       throw BackendError(path_ + ": its " + row.op + " row claims no accumulator model (ulpgate_op.model)");
     return {row.model, false, path_};
+  }
+
+  // The row claims the variant, so the order its outputs follow is the variant's.
+  AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {
+    OpCall call("allreduce", std::string(spec.variant->name), arch_);
+    describe_allreduce(call, spec, io);
+    invoke(call);
+    return {allreduce::resolved_order(spec), path_};
   }
 
  private:
@@ -126,6 +138,8 @@ class PluginBackend : public Backend {
     const int rc = row->run(table_.state, &c, message, sizeof message);
     message[sizeof message - 1] = '\0';
     if (copies) device_step([&] { copies->finish(); });
+    if (rc == ULPGATE_REFUSED)
+      throw Refused(path_ + ", " + c.op + " (" + c.profile + ") refused the input: " + (message[0] ? message : "(no rule named)"));
     if (rc != 0)
       throw BackendError(path_ + ", " + c.op + " (" + c.profile + ") returned " + std::to_string(rc) + ": " +
                          (message[0] ? message : "(no message)"));

@@ -35,11 +35,26 @@
  *     params  a_format, b_format, out (text), ue8m0 (int 0/1)
  *     A GEMM row also names the accumulator model its outputs follow bit for bit (`model`, one
  *     of the reference's models: "sm90", "sm90-fast-accum", "fp32-fma", ...).
+ *   allreduce (ABI version 2)         every rank's y = the sum over ranks of x; profile: the variant
+ *                                     ("custom-1shot", "custom-2shot", "custom-auto", "nccl"), whose
+ *                                     summation order the outputs claim (spec/allreduce.md)
+ *     in   x.r0 .. x.rW-1  [S]  each rank's input storage (bf16, fp16 or fp32)
+ *     out  y.r0 .. y.rW-1  [S]  each rank's output storage; in place (param in_place = 1) there
+ *                               are no inputs and y.rR holds rank R's input when the call starts
+ *     params  world (int), offset and count (int): the reduced tensor is elements
+ *             [offset, offset + count) of every rank's storage, the rest of the storage must keep
+ *             its bytes; in_place (int 0/1)
+ *     All ranks come in one call, in host memory (host archs only: a GPU all-reduce runs its ranks
+ *     as processes, which the ABI does not carry). A case is called twice: a repeat must give the
+ *     same bits.
  *
  * A function returns 0 when it wrote every output element, or non-zero after writing a message
- * into `message` (the case's verdict is then `error`, with that message). Writes outside an output
- * are caught by the guard regions around it (the verdict names the tensor and the offset); a crash
- * or a hang is caught with `--isolate` (each case in a child process).
+ * into `message` (the case's verdict is then `error`, with that message). ULPGATE_REFUSED says the
+ * kernel does not take this input (the message names its rule: an all-reduce of a view that is not
+ * weakly contiguous, spec/allreduce.md R19): a pass where the spec allows the refusal, `error`
+ * elsewhere. Writes outside an output are caught by the guard regions around it (the verdict names
+ * the tensor and the offset); a crash or a hang is caught with `--isolate` (each case in a child
+ * process).
  */
 #ifndef ULPGATE_ULPGATE_H
 #define ULPGATE_ULPGATE_H
@@ -53,7 +68,10 @@
 extern "C" {
 #endif
 
-#define ULPGATE_ABI_VERSION 1u
+/* Version 2 added the all-reduce op and ULPGATE_REFUSED; a plugin built for version 1 still loads. */
+#define ULPGATE_ABI_VERSION 2u
+#define ULPGATE_ABI_MIN_VERSION 1u
+#define ULPGATE_REFUSED (-2)
 #define ULPGATE_PLUGIN_ENTRY "ulpgate_plugin_entry"
 
 typedef enum { ULPGATE_PARAM_INT = 0, ULPGATE_PARAM_FLOAT = 1, ULPGATE_PARAM_TEXT = 2 } ulpgate_param_kind;

@@ -3,7 +3,7 @@ import ctypes
 import os
 from pathlib import Path
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 
 class DLDevice(ctypes.Structure):

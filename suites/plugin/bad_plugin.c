@@ -5,9 +5,13 @@
  *   2 old_abi    built for ABI version 0                        exit 3 naming both versions
  *   3 malformed  a row without a function                       exit 3 naming the row
  *   4 fails      the op returns an error with a message         verdict error, the message
+ *                (built for ABI version 1: an older plugin still loads and runs)
  *   5 stray      writes one byte past the codes                 verdict out-of-bounds, codes
  *   6 crash      dereferences a null pointer                    --isolate: error, SIGSEGV
- *   7 hang       never returns                                  --isolate --timeout: error */
+ *   7 hang       never returns                                  --isolate --timeout: error
+ *   8 future_abi built for a newer ABI version                      exit 3 naming both versions
+ *   9 refuses    refuses its input (ULPGATE_REFUSED)               verdict error: a quantizer
+ *                                                                  must take every input */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,12 +36,22 @@ static int run(void* state, const ulpgate_call* call, char* message, size_t size
     case 5: ((unsigned char*)codes->data)[elements(codes)] = 0x5a; return 0;
     case 6: *(volatile int*)0 = 1; return 0;
     case 7: for (;;) pause();
+    case 9: snprintf(message, size, "takes K a multiple of 256 only"); return ULPGATE_REFUSED;
   }
   return 0;
 }
 
-static const ulpgate_op ops[] = {{"quant.token", "vllm", "host-w32", BAD_KIND == 3 ? NULL : run}};
-static const ulpgate_plugin plugin = {BAD_KIND == 2 ? 0u : ULPGATE_ABI_VERSION, "bad", "1", ops, 1, NULL};
+static const ulpgate_op ops[] = {{"quant.token", "vllm", "host-w32", BAD_KIND == 3 ? NULL : run, NULL}};
+#if BAD_KIND == 2
+#define BAD_ABI 0u
+#elif BAD_KIND == 4
+#define BAD_ABI ULPGATE_ABI_MIN_VERSION
+#elif BAD_KIND == 8
+#define BAD_ABI (ULPGATE_ABI_VERSION + 1u)
+#else
+#define BAD_ABI ULPGATE_ABI_VERSION
+#endif
+static const ulpgate_plugin plugin = {BAD_ABI, "bad", "1", ops, 1, NULL};
 
 #if BAD_KIND != 1
 ULPGATE_EXPORT const ulpgate_plugin* ulpgate_plugin_entry(void) { return &plugin; }

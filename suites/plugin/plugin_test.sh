@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The plugin ABI end to end (include/ulpgate/ulpgate.h), through the CLI as a user runs it:
 # - the sample plugin (the host kernels behind the C API) gives the host backend's results, digest
-#   for digest, on every quant and norm case it claims, and GEMM / all-reduce cases are declined;
+#   for digest, on every quant, norm, GEMM and custom all-reduce case it claims (the all-reduce's
+#   refusals included), and the NCCL cases, which it does not claim, are declined;
 # - every class of bad plugin gets its defined result: exit 3 naming the symbol, the version or
 #   the row; verdict `error` with the plugin's message; `out-of-bounds` naming the tensor and the
 #   offset; with --isolate, a crash or a hang is an `error` naming the signal or the timeout, and
@@ -38,20 +39,27 @@ grep -q '^plugin:sample@host-w32' <(cut -d, -f4 "$work/plugin.csv" | sort -u) ||
 [[ $(wc -l <"$work/host-gemm.csv") -gt 10 ]] || fail "too few GEMM cases: $(wc -l <"$work/host-gemm.csv")"
 diff <(rows "$work/host-gemm.csv") <(rows "$work/plugin-gemm.csv") >"$work/diff" || fail "the sample plugin's GEMMs differ from the host backend's: $(head -4 "$work/diff")"
 grep -q 'claims fp32-fma' "$work/plugin-gemm.csv" || fail "the GEMM rows do not carry the plugin's claimed model"
-expect_exit 2 'no selected case runs' run --backend "plugin:$sample" --arch host-w32 --filter 'allreduce*'
+"$ulpgate" run --backend host --arch host-w32 --filter 'allreduce/custom-*' --csv "$work/host-ar.csv" >/dev/null 2>&1
+"$ulpgate" run --backend "plugin:$sample" --arch host-w32 --filter 'allreduce/custom-*' --csv "$work/plugin-ar.csv" >/dev/null 2>&1
+[[ $(wc -l <"$work/host-ar.csv") -gt 50 ]] || fail "too few all-reduce cases: $(wc -l <"$work/host-ar.csv")"
+grep -q 'refused, as allowed' "$work/host-ar.csv" || fail "no all-reduce case exercises a refusal"
+diff <(rows "$work/host-ar.csv") <(rows "$work/plugin-ar.csv") >"$work/diff" || fail "the sample plugin's all-reduces differ from the host backend's: $(head -4 "$work/diff")"
+expect_exit 2 'no selected case runs' run --backend "plugin:$sample" --arch host-w32 --filter 'allreduce/nccl/*'
 
 # 2. Plugins that cannot be used: exit 3, naming what is wrong.
 expect_exit 3 'cannot load' run --backend "plugin:$work/missing.so" --filter 'quant.token/vllm/*'
 expect_exit 3 'does not export ulpgate_plugin_entry' run --backend "plugin:$(bad no_entry)" --filter 'quant.token/vllm/*'
-expect_exit 3 'ABI version 0, this ulpgate speaks version 1' run --backend "plugin:$(bad old_abi)" --filter 'quant.token/vllm/*'
+expect_exit 3 'ABI version 0, this ulpgate speaks versions 1 to [0-9]' run --backend "plugin:$(bad old_abi)" --filter 'quant.token/vllm/*'
+expect_exit 3 'ABI version [0-9]+, this ulpgate speaks versions 1 to' run --backend "plugin:$(bad future_abi)" --filter 'quant.token/vllm/*'
 expect_exit 3 'op row 0 lacks' run --backend "plugin:$(bad malformed)" --filter 'quant.token/vllm/*'
 
 # 3. Plugins that run and misbehave: a verdict for each case, the sweep goes on.
 token='quant.token/vllm/*'
 expect_exit 1 'error.*returned 7: no kernel for K = ' run --backend "plugin:$(bad fails)" --arch host-w32 --filter "$token"
+expect_exit 1 'error.*refused the input: takes K a multiple of 256 only' run --backend "plugin:$(bad refuses)" --arch host-w32 --filter "$token"
 expect_exit 1 'out-of-bounds.*codes' run --backend "plugin:$(bad stray)" --arch host-w32 --filter "$token"
 cases=$("$ulpgate" list --filter "$token" | wc -l)
 expect_exit 1 'SIGSEGV|signal 11' run --backend "plugin:$(bad crash)" --arch host-w32 --filter "$token" --isolate --csv "$work/crash.csv"
 [[ $(grep -c ',error,' "$work/crash.csv") -eq $cases ]] || fail "--isolate: $cases crashing cases should each be an error: $(cat "$work/crash.csv")"
 expect_exit 1 'did not finish in 2 s' run --backend "plugin:$(bad hang)" --arch host-w32 --filter 'quant.token/vllm/e4m3fn/bf16/*/zeros/*' --isolate --timeout 2
-echo "ok: sample plugin = host backend on $(($(wc -l <"$work/host.csv") + $(wc -l <"$work/host-gemm.csv") - 2)) cases; 4 unusable and 4 misbehaving plugins got their results"
+echo "ok: sample plugin = host backend on $(($(wc -l <"$work/host.csv") + $(wc -l <"$work/host-gemm.csv") + $(wc -l <"$work/host-ar.csv") - 3)) cases; 5 unusable and 5 misbehaving plugins got their results"
