@@ -1,6 +1,7 @@
 // The embedding half of the C API (include/ulpgate/ulpgate.h), built as libulpgate.so: a session
 // is a selection of cases; judging one runs it through the family's own run_case, with the
-// caller's function behind the same backend that serves plugins.
+// program behind the same backend that serves plugins. The program is the kernel call by call
+// (ulpgate_begin / ulpgate_submit, pull_case.hpp); ulpgate_judge is that loop over a function.
 #include <cstdio>
 #include <filesystem>
 #include <exception>
@@ -13,6 +14,7 @@
 #include "harness/golden/golden_update.hpp"
 #include "harness/core/family.hpp"
 #include "harness/plugin/plugin_backend.hpp"
+#include "harness/plugin/pull_case.hpp"
 #include "harness/report/console_table.hpp"
 #include "include/ulpgate/ulpgate.h"
 
@@ -22,6 +24,7 @@ struct ulpgate_session {
   std::map<std::string, ulpgate::CaseResult> judged;  // by case id: the last result of each
   ulpgate::CaseResult last;                           // what the C result's strings point into
   std::string verdict, story;
+  std::unique_ptr<ulpgate::plugin::PullCase> judging;  // the case waiting for the program
 
   std::vector<ulpgate::CaseResult> results() const {
     std::vector<ulpgate::CaseResult> out;
@@ -61,6 +64,20 @@ std::pair<std::string, std::string> op_and_profile(const std::string& id) {
   return {id.substr(0, a), id.substr(a + 1, b - a - 1)};
 }
 
+// Where a case stands after begin or submit: the next call for the program, or the verdict.
+int step(ulpgate_session* s, const ulpgate_call** call, ulpgate_result* result) {
+  *call = s->judging->next();
+  if (*call) return 0;
+  const std::unique_ptr<ulpgate::plugin::PullCase> ended = std::move(s->judging);
+  ulpgate::CaseResult r = ended->result();
+  s->last = s->judged[r.case_id] = std::move(r);
+  s->verdict = std::string(ulpgate::verdict_name(s->last.verdict));
+  s->story = story_of(s->last);
+  *result = {s->last.case_id.c_str(), s->last.backend.c_str(), s->verdict.c_str(), ulpgate::passes(s->last.verdict),
+             s->last.max_ulp, s->last.digest, s->story.c_str()};
+  return 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -90,23 +107,50 @@ ULPGATE_EXPORT const char* ulpgate_case_id(const ulpgate_session* s, int32_t i) 
   return i >= 0 && size_t(i) < s->ids.size() ? s->ids[size_t(i)].c_str() : nullptr;
 }
 
-ULPGATE_EXPORT int ulpgate_judge(ulpgate_session* s, const char* case_id, ulpgate_op_fn kernel, void* state,
-                                 const char* model, ulpgate_result* result, char* message, size_t message_size) {
+
+ULPGATE_EXPORT int ulpgate_begin(ulpgate_session* s, const char* case_id, const char* model, const ulpgate_call** call,
+                                 ulpgate_result* result, char* message, size_t message_size) {
   try {
+    s->judging.reset();  // abandons an unfinished case: its result is not recorded
     const std::string id = case_id ? case_id : "";
     const auto [op, profile] = op_and_profile(id);
-    const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), kernel, model};
-    const ulpgate_plugin table{ULPGATE_ABI_VERSION, s->name.c_str(), "", &row, 1, state};
-    const auto backend = ulpgate::plugin::table_backend("the embedding program's kernel", table, s->arch);
-    s->last = s->judged[id] = ulpgate::run_case(id, *backend, nullptr);
-    s->verdict = std::string(ulpgate::verdict_name(s->last.verdict));
-    s->story = story_of(s->last);
-    *result = {s->last.case_id.c_str(), s->last.backend.c_str(), s->verdict.c_str(), ulpgate::passes(s->last.verdict),
-               s->last.max_ulp, s->last.digest, s->story.c_str()};
-    return 0;
+    const std::string claim = model ? model : "";
+    s->judging = std::make_unique<ulpgate::plugin::PullCase>([s, id, op, profile, claim](ulpgate_op_fn fn, void* state) {
+      const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), fn, claim.empty() ? nullptr : claim.c_str()};
+      const ulpgate_plugin table{ULPGATE_ABI_VERSION, s->name.c_str(), "", &row, 1, state};
+      const auto backend = ulpgate::plugin::table_backend("the embedding program's kernel", table, s->arch);
+      return ulpgate::run_case(id, *backend, nullptr);
+    });
+    return step(s, call, result);
   } catch (const std::exception& e) {
+    s->judging.reset();
     return fail(message, message_size, e.what());
   }
+}
+
+ULPGATE_EXPORT int ulpgate_submit(ulpgate_session* s, int status, const char* kernel_message, const ulpgate_call** call,
+                                  ulpgate_result* result, char* message, size_t message_size) {
+  try {
+    if (!s->judging) throw ulpgate::UsageError("no case is waiting for outputs (ulpgate_begin starts one)");
+    s->judging->answer(status, kernel_message ? kernel_message : "");
+    return step(s, call, result);
+  } catch (const std::exception& e) {
+    s->judging.reset();
+    return fail(message, message_size, e.what());
+  }
+}
+
+ULPGATE_EXPORT int ulpgate_judge(ulpgate_session* s, const char* case_id, ulpgate_op_fn kernel, void* state,
+                                 const char* model, ulpgate_result* result, char* message, size_t message_size) {
+  const ulpgate_call* call = nullptr;
+  int rc = ulpgate_begin(s, case_id, model, &call, result, message, message_size);
+  while (rc == 0 && call) {
+    char text[1024] = "";
+    const int status = kernel(state, call, text, sizeof text);
+    text[sizeof text - 1] = '\0';
+    rc = ulpgate_submit(s, status, text, &call, result, message, message_size);
+  }
+  return rc;
 }
 
 ULPGATE_EXPORT void ulpgate_close(ulpgate_session* s) { delete s; }

@@ -147,12 +147,30 @@ typedef struct {
 ulpgate_session* ulpgate_open(const char* filter, const char* arch, const char* name, char* message, size_t message_size);
 int32_t ulpgate_case_count(const ulpgate_session* session);
 const char* ulpgate_case_id(const ulpgate_session* session, int32_t index);
-/* Runs the case (any id, in the catalog or not) with `kernel` as its implementation: the suite
- * generates the inputs, poisons and fences the outputs, calls kernel(state, call, ...) as it calls
- * a plugin's function, and judges. Returns 0 with *result filled (its strings valid until the next
- * judge or close), or non-zero with `message` for an id that does not parse or a case the kernel
- * cannot be asked (an all-reduce id in ABI version 1). `model`: for GEMM cases, the accumulator
- * model the kernel claims (NULL otherwise). */
+/* Judging a case with the program as its kernel, one op call at a time (no function pointer
+ * needed): ulpgate_begin starts the case (any id, in the catalog or not): the suite generates the
+ * inputs and poisons and fences the outputs. Each step returns 0 with either *call, an op call for
+ * the program (as a plugin's function gets it; valid until the next submit), or *call NULL and
+ * *result the verdict (its strings valid until the next case ends or close). The program writes
+ * the call's outputs and hands them back with ulpgate_submit: status 0, or what its kernel
+ * returned (non-zero, ULPGATE_REFUSED) with kernel_message. A case may make more than one call
+ * (an all-reduce repeats to see the same bits):
+ *
+ *   const ulpgate_call* call; ulpgate_result result;
+ *   int rc = ulpgate_begin(session, id, NULL, &call, &result, msg, sizeof msg);
+ *   while (rc == 0 && call) rc = ulpgate_submit(session, my_kernel(call), "", &call, &result, msg, sizeof msg);
+ *
+ * Non-zero with `message`: an id that does not parse, a case the kernel cannot be asked (a GPU
+ * all-reduce), a submit with no call waiting. `model`: for GEMM cases, the accumulator model the
+ * kernel claims (NULL otherwise). Beginning another case, or closing, abandons an unfinished one
+ * (its result is not recorded). The case runs on a thread of the suite's, the program's kernel on
+ * the program's own thread. */
+int ulpgate_begin(ulpgate_session* session, const char* case_id, const char* model, const ulpgate_call** call,
+                  ulpgate_result* result, char* message, size_t message_size);
+int ulpgate_submit(ulpgate_session* session, int status, const char* kernel_message, const ulpgate_call** call,
+                   ulpgate_result* result, char* message, size_t message_size);
+/* The same with `kernel` as the implementation: kernel(state, call, ...) is called for each op call
+ * as a plugin's function is. Returns 0 with *result, or non-zero with `message` as above. */
 int ulpgate_judge(ulpgate_session* session, const char* case_id, ulpgate_op_fn kernel, void* state, const char* model,
                   ulpgate_result* result, char* message, size_t message_size);
 void ulpgate_close(ulpgate_session* session);

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from . import _capi
 
-__all__ = ["Tensor", "Call", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode"]
+__all__ = ["Tensor", "Call", "Refused", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode"]
 
 _lib = None
 
@@ -99,6 +99,12 @@ class Tensor:
         return f"Tensor({self.name}, {self.dtype}, {list(self.shape)})"
 
 
+class Refused(Exception):
+    """Raised by a kernel that does not take its input, naming its rule (ULPGATE_REFUSED): a pass
+    where the case's spec allows the refusal (an all-reduce of a view that is not weakly
+    contiguous), the verdict `error` elsewhere."""
+
+
 class Call:
     """What the suite asks of the kernel: op, profile, arch, parameters, inputs and outputs by name."""
 
@@ -160,31 +166,29 @@ class Session:
         return [lib.ulpgate_case_id(self._handle, i).decode() for i in range(lib.ulpgate_case_count(self._handle))]
 
     def judge(self, case_id, kernel, model=None):
-        """Runs case_id with kernel(call) as its implementation; returns the Result. model: for
+        """Runs case_id with kernel(call) as its implementation, once per op call the case makes
+        (an all-reduce calls twice); returns the Result. The kernel raises Refused for an input it
+        does not take; any other exception is the verdict `error` with its message. model: for
         GEMM cases, the accumulator model the kernel claims ("sm90", "sm90-fast-accum", ...)."""
-        raised = []
-
-        def run(state, call, message, size):
+        lib = library()
+        call, out, msg = ctypes.POINTER(_capi.Call)(), _capi.Result(), _message()
+        claim = model.encode() if model else None
+        rc = lib.ulpgate_begin(self._handle, str(case_id).encode(), claim, ctypes.byref(call), ctypes.byref(out), msg, len(msg))
+        while rc == 0 and call:
+            status, text = 0, b""
             try:
                 kernel(Call(call.contents))
-                return 0
+            except Refused as e:
+                status, text = _capi.REFUSED, str(e).encode()
             except Exception as e:  # the suite reports it as the verdict `error`
-                raised.append(e)
-                text = f"{type(e).__name__}: {e}".encode()[: max(size - 1, 0)]
-                ctypes.memmove(message, text + b"\0", len(text) + 1)
-                return 1
-
-        fn = _capi.OpFn(run)
-        out = _capi.Result()
-        msg = _message()
-        claim = model.encode() if model else None
-        if library().ulpgate_judge(self._handle, str(case_id).encode(), fn, None, claim, ctypes.byref(out), msg, len(msg)) != 0:
+                status, text = 1, f"{type(e).__name__}: {e}".encode()
+            rc = lib.ulpgate_submit(self._handle, status, text, ctypes.byref(call), ctypes.byref(out), msg, len(msg))
+        if rc != 0:
             raise ValueError(msg.value.decode())
         r = Result(out.case_id.decode(), out.backend.decode(), out.verdict.decode(), bool(out.passed), out.max_ulp,
                    out.digest, out.story.decode())
         self.results.append(r)
         return r
-
 
     def gate(self, golden_dir, allow_new=False):
         """The golden-file gate over every case judged in this session (golden_dir is

@@ -77,7 +77,7 @@ class Result(ctypes.Structure):
     ]
 
 
-OpFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Call), ctypes.c_void_p, ctypes.c_size_t)
+REFUSED = -2  # ULPGATE_REFUSED
 
 
 def _candidates():
@@ -107,9 +107,11 @@ def load():
     lib.ulpgate_case_count.argtypes = (ctypes.c_void_p,)
     lib.ulpgate_case_id.restype = ctypes.c_char_p
     lib.ulpgate_case_id.argtypes = (ctypes.c_void_p, ctypes.c_int32)
-    lib.ulpgate_judge.restype = ctypes.c_int
-    lib.ulpgate_judge.argtypes = (ctypes.c_void_p, ctypes.c_char_p, OpFn, ctypes.c_void_p, ctypes.c_char_p,
-                                  ctypes.POINTER(Result)) + msg
+    step = (ctypes.POINTER(ctypes.POINTER(Call)), ctypes.POINTER(Result)) + msg
+    lib.ulpgate_begin.restype = ctypes.c_int
+    lib.ulpgate_begin.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p) + step
+    lib.ulpgate_submit.restype = ctypes.c_int
+    lib.ulpgate_submit.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p) + step
     lib.ulpgate_encode.restype = ctypes.c_int
     lib.ulpgate_encode.argtypes = (ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p) + msg
     lib.ulpgate_gate.restype = ctypes.c_int
