@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "harness/plugin/op_call.hpp"
+#include "kernels/portable/arch.hpp"
 #include "kernels/portable/guard.hpp"
 
 namespace ulpgate::plugin {
@@ -49,8 +50,10 @@ std::function<std::unique_ptr<DeviceCopies>()>& device_copies() {
   return factory;
 }
 
-// A GPU arch's calls take device memory; the host archs' take the harness's buffers.
-bool on_device(std::string_view arch) { return !arch.starts_with("host"); }
+// A GPU arch's calls take its backend's device memory (kernels/portable/arch.hpp); the host archs'
+// take the harness's buffers.
+std::string_view device_backend(std::string_view arch) { return arch_by_name(arch).backend; }
+bool on_device(std::string_view arch) { return !device_backend(arch).empty(); }
 
 class PluginBackend : public Backend {
  public:
@@ -129,7 +132,9 @@ class PluginBackend : public Backend {
   const ulpgate_op& invoke(OpCall& call) {
     std::unique_ptr<DeviceCopies> copies;
     if (on_device(arch_)) {
-      if (!device_copies()) throw BackendError(path_ + ": rows for " + arch_ + " take device memory; this ulpgate has no CUDA");
+      const std::string backend(device_backend(arch_));
+      if (!device_copies() || backend != "cuda")
+        throw BackendError(path_ + ": rows for " + arch_ + " take " + backend + " device memory, which this ulpgate cannot provide");
       device_step([&] { copies = device_copies()(), call.to_device(*copies); });
     }
     const ulpgate_call& c = call.c();

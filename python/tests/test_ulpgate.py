@@ -257,3 +257,8 @@ def test_the_pull_api_hands_out_calls_and_takes_outputs_back():
     assert failed == 0 and not call and out.verdict == b"error" and b"returned 5: my kernel gave up" in out.story
     assert lib.ulpgate_begin(session._handle, case, None, *step) == 0 and call
     del session  # closing with a call waiting abandons it without hanging
+
+
+def test_a_gpu_arch_without_its_device_memory_is_an_error_not_host_memory():
+    r = ulpgate.judge(TOKEN_CASES[0], vllm_token_quant, arch="gfx942")
+    assert r.verdict == "error" and "rows for gfx942 take hip device memory" in r.story
