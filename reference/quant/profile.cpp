@@ -24,8 +24,11 @@ constexpr std::array kProfiles = {
     // vLLM CUDA kernel: 224 on fnuz; with ue8m0 the scale is also floored at 1e-10.
     Profile{"vllm", 448, 224, 1e-10f, 1e-10f, divide, exponent_bits, false, QuantOp::divide, true,
             sat, ignore, none, false},
-    // vLLM Triton fallback: approximate division on NVIDIA, exp2(ceil(log2 s)), no scale floor.
-    Profile{"vllm-triton", 448, 224, 1e-10f, 0, divide, exp2_ceil_log2, false, QuantOp::divide,
+    // vLLM Triton fallback: exp2(ceil(log2 s)), no scale floor. Triton's fp32 `/` on NVIDIA is
+    // div.full.f32, amax times the approximate reciprocal of max, which on an H200 (Triton 3.6)
+    // gave amax * fl(1/max) bit for bit on every scale (examples/torch/report; not measured on
+    // AMD). x / s stays an approximate division (<= 1 code, golden/budgets.csv).
+    Profile{"vllm-triton", 448, 224, 1e-10f, 0, reciprocal, exp2_ceil_log2, false, QuantOp::divide,
             true, sat, ignore, none, true},
     // DeepGEMM reference utils: 1e-4 floor, x * fl(1/s), no clamp: the (PyTorch) cast decides.
     Profile{"deepgemm", 448, 0, 1e-4f, 0, divide, exponent_bits, true, QuantOp::reciprocal, false,
