@@ -98,9 +98,8 @@ Share run_share(const Selection& s, const std::string& backend, const std::vecto
   return mine;
 }
 
-}  // namespace
-
-SweepResult sweep(const Selection& s) {
+// One backend's share of a sweep; whether anything ran at all is the caller's question.
+SweepResult sweep_one(const Selection& s) {
   const std::string backend = resolve_backend(s);
   const std::vector<std::string> archs = s.archs.empty() ? default_archs(backend) : s.archs;
   const std::vector<std::string> cases = select_cases(s);
@@ -120,10 +119,19 @@ SweepResult sweep(const Selection& s) {
     out.results.push_back(r);
   }
   for (const auto& [why, n] : out.skipped) std::printf("skipped %zu: %s\n", n, why.c_str());
-  if (out.root && out.results.empty() && !out.skipped.empty())
-    throw UsageError("no selected case runs on the " + backend + " backend (--filter selects what it runs)");
   return out;
 }
+
+// A selection that none of the backends runs is bad usage, like a filter that selects nothing.
+SweepResult ran_something(SweepResult r, std::string_view backends) {
+  if (r.root && r.results.empty() && !r.skipped.empty())
+    throw UsageError("no selected case runs on the " + std::string(backends) + " backend (--filter selects what it runs)");
+  return r;
+}
+
+}  // namespace
+
+SweepResult sweep(const Selection& s) { return ran_something(sweep_one(s), resolve_backend(s)); }
 
 namespace fs = std::filesystem;
 
@@ -132,7 +140,7 @@ SweepResult sweep_backends(Selection s, const std::vector<std::string>& backends
   SweepResult all;
   for (const std::string& b : backends) {
     s.backend = b;
-    SweepResult one = sweep(s);
+    SweepResult one = sweep_one(s);
     all.root = all.root && one.root;
     all.any_failed = all.any_failed || one.any_failed;
     for (const auto& [why, n] : one.skipped) all.skipped[why] += n;
@@ -142,7 +150,9 @@ SweepResult sweep_backends(Selection s, const std::vector<std::string>& backends
       all.results.push_back(std::move(r));
     }
   }
-  return all;
+  std::string names;
+  for (const std::string& b : backends) names += (names.empty() ? "" : " or ") + b;
+  return ran_something(std::move(all), names);
 }
 
 // The golden files a selection is gated against, one per family it has cases of. A missing

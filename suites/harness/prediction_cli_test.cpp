@@ -85,6 +85,15 @@ TEST_F(PredictionCli, TheEmulationIsNeverHardware) {
   EXPECT_EQ(read_text(root_ / "gfx942/norm.csv"), norm_);
 }
 
+// sm100's prediction runs the kernels and the vendor GEMM model: a filter of a family the model
+// does not run is still a selection the prediction runs, not bad usage.
+TEST_F(PredictionCli, AFilterOneOfThePredictionsBackendsDeclinesStillRuns) {
+  const CliRun r = ulpgate("golden update --arch sm100 --backend host --check --root " +
+                           (fs::path(ULPGATE_SOURCE_DIR) / "golden").string() + " --filter 'norm.rms/vllm/*'");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(has(r, "golden/sm100 is current")) << r.out;
+}
+
 TEST_F(PredictionCli, SignoffGroupsAMissedPredictionUnderItsCauseWithItsRepro) {
   const std::string signoff = "signoff --arch gfx942 --golden-root " + root_.string() + " --filter 'norm.rms/vllm/*' --out " +
                               (root_ / "bundle").string();
