@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "harness/build_info.hpp"
 #include "harness/cli/command.hpp"
 #include "harness/gemm/gemm_case.hpp"
 #include "harness/golden/golden_update.hpp"
@@ -30,13 +31,6 @@
 #include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/norm/norm_bench.hpp"
 #include "kernels/quant/quant_bench.hpp"
-#endif
-
-#ifndef ULPGATE_VERSION
-#define ULPGATE_VERSION "unknown"
-#endif
-#ifndef ULPGATE_COMMIT
-#define ULPGATE_COMMIT "unknown"
 #endif
 
 namespace ulpgate::cli {
@@ -245,8 +239,8 @@ std::string csv_text(const quant_kernels::BenchDevice& dev, int reps, const std:
     << "# device=" << dev.name << "\n"
     << "# driver=CUDA " << dev.driver << "\n"
     << "# toolkit=CUDA " << dev.runtime << "\n"
-    << "# suite_version=" << ULPGATE_VERSION << "\n"
-    << "# commit=" << ULPGATE_COMMIT << "\n"
+    << "# suite_version=" << suite_version() << "\n"
+    << "# commit=" << suite_commit() << "\n"
     << "# date=" << today_utc() << "\n"
     << "# reps=" << reps << "\n"
     << "case_id,bytes,median_us,min_us,gbps,pct_copy,target_pct,target_ms,x_kernel,result\n";
@@ -344,7 +338,7 @@ int run_allreduce_bench(const std::vector<int>& worlds, const std::string& csv) 
          "rule, inputs registered; nccl: NCCL_NVLS_ENABLE=0; target: custom time <= nccl time up to 1 MiB\n"
       << "# arch=sm" << dev.sm_major << dev.sm_minor << "\n# source=hardware\n# device=" << dev.name << " x "
       << allreduce_kernels::gpu_count() << "\n# driver=CUDA " << dev.driver << "\n# toolkit=CUDA " << dev.runtime
-      << "\n# suite_version=" << ULPGATE_VERSION << "\n# commit=" << ULPGATE_COMMIT << "\n# date=" << today_utc() << "\n"
+      << "\n# suite_version=" << suite_version() << "\n# commit=" << suite_commit() << "\n# date=" << today_utc() << "\n"
       << crossovers << "impl,world,size,count,type,time_us,algbw,busbw,wrong,verdict,target\n";
   }
   std::printf("%-7s %5s %12s %11s %5s %11s %9s %9s %7s %8s %6s\n", "impl", "world", "size", "count", "type", "time us",

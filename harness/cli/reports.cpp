@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "harness/build_info.hpp"
 #include "harness/core/family.hpp"
 #include "harness/report/bundle.hpp"
 #include "harness/report/console_table.hpp"
@@ -46,7 +47,7 @@ void write_reports(const std::vector<CaseResult>& results, const ReportOptions& 
   if (!ro.html.empty()) {
     HtmlReport html;
     html.title = ro.title;
-    html.facts = {{"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT}};
+    html.facts = {{"suite", std::string(suite_version()) + " " + suite_commit()}};
     html.results = results;
     if (gate) html.gate = *gate;
     write_html(ro.html, html);
@@ -72,7 +73,7 @@ CaseResult replay(const std::string& case_id, const Selection& s, const std::str
   if (!r.message.empty()) std::printf("diagnosis %s\n", r.message.c_str());
   for (const std::string& line : r.first_bad) std::printf("  %s\n", line.c_str());
   if (!dump_dir.empty()) {
-    write_bundle(dump_dir, Bundle{r.case_id, ULPGATE_VERSION, ULPGATE_COMMIT, arch, r.backend, r.verdict, r.message,
+    write_bundle(dump_dir, Bundle{r.case_id, suite_version(), suite_commit(), arch, r.backend, r.verdict, r.message,
                                   r.first_bad, std::move(tensors)});
     std::printf("bundle   %s/case.json\n", dump_dir.c_str());
   }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 
+#include "harness/build_info.hpp"
 #include "harness/cli/command.hpp"
 #include "harness/cli/reports.hpp"
 #include "harness/cli/sweep.hpp"
@@ -197,7 +198,7 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   html.title = "ulpgate signoff " + o.arch;
   html.facts = {{"arch", o.arch},
                 {"golden", golden_dir.string() + (is_prediction(golden) ? " (predicted)" : "")},
-                {"suite", std::string(ULPGATE_VERSION) + " " + ULPGATE_COMMIT},
+                {"suite", std::string(suite_version()) + " " + suite_commit()},
                 {"date", today_utc()}};
   html.summary = screen;
   html.results = run.results;

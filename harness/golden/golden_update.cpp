@@ -4,6 +4,7 @@
 #include <ctime>
 #include <vector>
 
+#include "harness/build_info.hpp"
 #include "harness/golden/prediction.hpp"
 
 namespace ulpgate {
@@ -43,8 +44,8 @@ std::pair<GoldenFile, GoldenFile> old_and_next(const fs::path& path, std::span<c
   next.provenance.device = !hw.device.empty() ? hw.device : hw.hardware ? "unnamed device" : "host-SIMT emulation (CPU)";
   next.provenance.driver = hw.driver;
   next.provenance.toolkit = !hw.toolkit.empty() ? hw.toolkit : std::string("host compiler ") + __VERSION__;
-  next.provenance.suite_version = ULPGATE_VERSION;
-  next.provenance.commit = ULPGATE_COMMIT;
+  next.provenance.suite_version = suite_version();
+  next.provenance.commit = suite_commit();
   next.provenance.date = today_utc();
   return {std::move(old), std::move(next)};
 }
