@@ -131,7 +131,11 @@ SweepResult ran_something(SweepResult r, std::string_view backends) {
 
 }  // namespace
 
-SweepResult sweep(const Selection& s) { return ran_something(sweep_one(s), resolve_backend(s)); }
+SweepResult sweep(const Selection& s) {
+  Selection resolved = s;  // `auto` probes the device (with --isolate in a child): once per sweep
+  resolved.backend = resolve_backend(s);
+  return ran_something(sweep_one(resolved), resolved.backend);
+}
 
 namespace fs = std::filesystem;
 
