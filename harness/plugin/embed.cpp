@@ -2,6 +2,7 @@
 // is a selection of cases; judging one runs it through the family's own run_case, with the
 // program behind the same backend that serves plugins. The program is the kernel call by call
 // (ulpgate_begin / ulpgate_submit, pull_case.hpp); ulpgate_judge is that loop over a function.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <exception>
@@ -16,6 +17,7 @@
 #include "harness/plugin/plugin_backend.hpp"
 #include "harness/plugin/pull_case.hpp"
 #include "harness/report/console_table.hpp"
+#include "reference/gemm/model.hpp"
 #include "include/ulpgate/ulpgate.h"
 
 struct ulpgate_session {
@@ -204,6 +206,27 @@ ULPGATE_EXPORT int ulpgate_encode(const char* conversion, const float* values, s
     const ulpgate::Conversion c = ulpgate::Conversion::parse(conversion ? conversion : "");
     if (ulpgate::info(c.format).bits != 8) throw ulpgate::UsageError("ulpgate_encode converts to 8-bit formats, not " + c.str());
     for (size_t i = 0; i < n; ++i) codes[i] = uint8_t(ulpgate::encode(values[i], c));
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(message, message_size, e.what());
+  }
+}
+
+ULPGATE_EXPORT int ulpgate_model_chain(const char* model, const char* a_format, const char* b_format, size_t count,
+                                       size_t k, const uint8_t* a, const uint8_t* b, const float* c,
+                                       const int32_t* scale_exp, float* out, char* message, size_t message_size) {
+  try {
+    const ulpgate::gemm::AccumModel& m = ulpgate::gemm::model(model ? model : "");
+    const ulpgate::Format af = ulpgate::parse_format(a_format ? a_format : ""), bf = ulpgate::parse_format(b_format ? b_format : "");
+    const size_t step = size_t(m.step.k), steps = (k + step - 1) / step;
+    for (size_t i = 0; i < count; ++i) {
+      float acc = c ? c[i] : 0.0f;
+      for (size_t s = 0; s < steps; ++s) {
+        const size_t k0 = i * k + s * step, n = std::min(step, k - s * step);
+        acc = ulpgate::gemm::mma_step(m.step, af, bf, {a + k0, n}, {b + k0, n}, acc, scale_exp ? scale_exp[i * steps + s] : 0);
+      }
+      out[i] = acc;
+    }
     return 0;
   } catch (const std::exception& e) {
     return fail(message, message_size, e.what());

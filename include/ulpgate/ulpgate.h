@@ -192,6 +192,17 @@ int ulpgate_golden_update(ulpgate_session* session, const char* golden_dir, cons
  * Returns 0, or non-zero with `message` for a conversion that does not parse. */
 int ulpgate_encode(const char* conversion, const float* values, size_t n, uint8_t* codes, char* message, size_t message_size);
 
+/* An accumulator model's matrix instruction (reference/gemm/model.hpp), chained: for each of `count`
+ * dot products of length k, the model's MMA steps over K ascending (a short last step zero-padded),
+ * each taking the previous result as its accumulator, from c[i] (NULL: +0); a[i*k + j] and b[i*k + j]
+ * are fp8 codes of a_format / b_format ("e4m3fn", "e5m2", "e4m3fnuz", "e5m2fnuz"); scale_exp
+ * (NULL: none) holds, per dot product and step, the exponent of a power-of-two scale applied inside
+ * the step (block-scaled instructions: ue8m0 of A plus ue8m0 of B). No promotion, split or epilogue:
+ * the instruction alone, for independent simulators to check. Returns 0, or non-zero with `message`. */
+int ulpgate_model_chain(const char* model, const char* a_format, const char* b_format, size_t count, size_t k,
+                        const uint8_t* a, const uint8_t* b, const float* c, const int32_t* scale_exp, float* out,
+                        char* message, size_t message_size);
+
 /* Helpers for plugin authors: a parameter or tensor of a call by name (NULL when absent). */
 static inline const ulpgate_param* ulpgate_find_param(const ulpgate_call* call, const char* name) {
   for (int32_t i = 0; i < call->n_params; ++i)

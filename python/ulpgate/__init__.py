@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from . import _capi
 
-__all__ = ["Tensor", "Call", "Refused", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode"]
+__all__ = ["Tensor", "Call", "Refused", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode", "model_chain"]
 
 _lib = None
 
@@ -252,3 +252,25 @@ def encode(conversion, values):
     if library().ulpgate_encode(conversion.encode(), x.ctypes.data, x.size, codes.ctypes.data, msg, len(msg)) != 0:
         raise ValueError(msg.value.decode())
     return codes
+
+
+def model_chain(model, a_format, b_format, a, b, c=None, scale_exp=None):
+    """An accumulator model's matrix instruction chained over K (ulpgate_model_chain): a, b are
+    numpy uint8 codes [count, K] of a_format / b_format, c float32 [count] (None: zeros), scale_exp
+    int32 [count, steps] (None: no scales inside the step). Returns float32 [count]."""
+    import numpy as np
+
+    a = np.ascontiguousarray(a, dtype=np.uint8)
+    b = np.ascontiguousarray(b, dtype=np.uint8)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError("a and b must be [count, K] code arrays of one shape")
+    count, k = a.shape
+    c = None if c is None else np.ascontiguousarray(c, dtype=np.float32)
+    e = None if scale_exp is None else np.ascontiguousarray(scale_exp, dtype=np.int32)
+    out = np.empty(count, dtype=np.float32)
+    msg = _message()
+    ptr = lambda x: None if x is None else x.ctypes.data
+    if library().ulpgate_model_chain(model.encode(), a_format.encode(), b_format.encode(), count, k, a.ctypes.data,
+                                     b.ctypes.data, ptr(c), ptr(e), out.ctypes.data, msg, len(msg)) != 0:
+        raise ValueError(msg.value.decode())
+    return out

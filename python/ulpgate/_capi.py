@@ -112,6 +112,8 @@ def load():
     lib.ulpgate_begin.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p) + step
     lib.ulpgate_submit.restype = ctypes.c_int
     lib.ulpgate_submit.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p) + step
+    lib.ulpgate_model_chain.restype = ctypes.c_int
+    lib.ulpgate_model_chain.argtypes = (ctypes.c_char_p,) * 3 + (ctypes.c_size_t,) * 2 + (ctypes.c_void_p,) * 5 + msg
     lib.ulpgate_encode.restype = ctypes.c_int
     lib.ulpgate_encode.argtypes = (ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p) + msg
     lib.ulpgate_gate.restype = ctypes.c_int

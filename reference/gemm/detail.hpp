@@ -23,10 +23,14 @@ inline int exponent_of(double x) { return int((std::bit_cast<uint64_t>(x) >> 52)
 struct CodeTable {
   std::array<double, 256> value;  // exact value (NaN / Inf as such)
   std::array<int, 256> exponent;  // max(floor(log2 |v|), emin); kZero for zeros
+  std::array<int, 256> fp16_exponent, bf16_exponent;  // the same value converted (exactly) to fp16 / bf16
   std::array<bool, 256> finite;
   int emin, mbits;
   static constexpr int kZero = -16000;  // far below any real exponent (never a step's maximum),
                                         // and twice it still fits int16 (step.hpp)
+  const std::array<int, 256>& exponents(Exponents view) const {
+    return view == Exponents::fp16 ? fp16_exponent : view == Exponents::bf16 ? bf16_exponent : exponent;
+  }
 };
 const CodeTable& code_table(Format f);  // fp8 formats only
 

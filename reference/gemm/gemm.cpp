@@ -103,7 +103,10 @@ const CodeTable& code_table(Format f) {
         const double v = decode(fp8[i], uint32_t(c));
         t[i].value[c] = v;
         t[i].finite[c] = std::isfinite(v);
-        t[i].exponent[c] = v == 0 || !std::isfinite(v) ? CodeTable::kZero : std::max(exponent_of(v), fi.emin);
+        const auto at_least = [&](int emin) { return v == 0 || !std::isfinite(v) ? CodeTable::kZero : std::max(exponent_of(v), emin); };
+        t[i].exponent[c] = at_least(fi.emin);
+        t[i].fp16_exponent[c] = at_least(info(Format::fp16).emin);  // every fp8 value is exact in fp16 and bf16
+        t[i].bf16_exponent[c] = at_least(info(Format::bf16).emin);
       }
     }
     return t;

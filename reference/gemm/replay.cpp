@@ -3,6 +3,7 @@
 // value it stands for.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "reference/gemm/detail.hpp"
 #include "reference/gemm/gemm.hpp"
@@ -61,8 +62,10 @@ class Replayer {
         nonfinite_(spec, in), in_mma_(model.scales_in_mma && spec.pow2_scales()) {
     if (!detail::valid(model.step) || model.promote_k % model.step.k != 0)
       throw UsageError("accumulator model '" + std::string(model.name) + "': bad step or promotion size");
+    if (model.split < 1) throw UsageError("accumulator model '" + std::string(model.name) + "': split below 1");
     detail::decode_rows(a_, detail::code_table(spec.a_format), in.a.data(), 0, spec.m, spec.k,
-                        [&](int64_t m, int64_t k) { return scale_exp(in.sa, g_.sa_index(m, kblock_of(k))); });
+                        [&](int64_t m, int64_t k) { return scale_exp(in.sa, g_.sa_index(m, kblock_of(k))); },
+                        model.step.exponents);
   }
 
   template <bool kBound>
@@ -76,7 +79,8 @@ class Replayer {
       for (int64_t n0 = begin * kTileN; n0 < std::min(end * kTileN, spec_.n); n0 += kTileN) {
         const int64_t n1 = std::min(n0 + kTileN, spec_.n);
         detail::decode_rows(b, tb_, in_.b.data(), n0, n1, spec_.k,
-                            [&](int64_t n, int64_t k) { return scale_exp(in_.sb, g_.sb_index(n, kblock_of(k))); });
+                            [&](int64_t n, int64_t k) { return scale_exp(in_.sb, g_.sb_index(n, kblock_of(k))); },
+                            model_.step.exponents);
         for (int64_t m = 0; m < spec_.m; ++m)
           for (int64_t n = n0; n < n1; ++n) {
             const size_t at = size_t(m * spec_.n + n);
@@ -115,17 +119,46 @@ class Replayer {
   Bounded element(int64_t m, int64_t n, const RowPair& rows) const {
     const auto sa = [&](int64_t kb) { return in_.sa[size_t(g_.sa_index(m, kb))]; };
     const auto sb = [&](int64_t kb) { return in_.sb[size_t(g_.sb_index(n, kb))]; };
-    if (in_mma_) return segment<kBound>(rows, 0, spec_.k);
+    if (in_mma_) return split<kBound>(spec_.k, [&](int64_t u0, int64_t u1) { return segment<kBound>(rows, u0, u1); });
     if (g_.epilogue_scales()) {
       const ScaleRule rule = spec_.op == Op::tensor ? spec_.profile->tensor : spec_.profile->rowwise;
-      return scaled(rule, segment<kBound>(rows, 0, spec_.k), sa(0), sb(0), nullptr);
+      const Bounded g = split<kBound>(spec_.k, [&](int64_t k0, int64_t k1) { return segment<kBound>(rows, k0, k1); });
+      return scaled(rule, g, sa(0), sb(0), nullptr);
     }
-    Bounded main;
-    for (int64_t kb = 0; kb < g_.kblocks; ++kb)
-      main = scaled(spec_.profile->block, segment<kBound>(rows, g_.block_begin(kb), g_.block_end(kb)), sa(kb), sb(kb),
-                    &main);
-    return main;
+    // gemm.block: split-K cuts the K-blocks; each part's main starts at +0.
+    return split<kBound>(g_.kblocks, [&](int64_t b0, int64_t b1) {
+      Bounded main;
+      for (int64_t kb = b0; kb < b1; ++kb)
+        main = scaled(spec_.profile->block, segment<kBound>(rows, g_.block_begin(kb), g_.block_end(kb)), sa(kb),
+                      sb(kb), &main);
+      return main;
+    });
   }
+
+  // Split-K (model.hpp): [0, size) in units of K (or of K-blocks for gemm.block) cut into
+  // model.split contiguous parts of whole chains, each part(begin, end), combined in fp32.
+  template <bool kBound, class Part>
+  Bounded split(int64_t size, Part part) const {
+    if (model_.split == 1 || size == 0) return part(int64_t(0), size);
+    const int64_t unit = g_.epilogue_scales() || in_mma_ ? chain_k() : 1;
+    const int64_t units = (size + unit - 1) / unit, per = (units + model_.split - 1) / model_.split;
+    std::vector<Bounded> partials;
+    for (int64_t u = 0; u < units; u += per) partials.push_back(part(u * unit, std::min((u + per) * unit, size)));
+    if (model_.combine == Combine::sequential) {
+      Bounded sum = partials[0];
+      for (size_t i = 1; i < partials.size(); ++i) sum = plus(sum, partials[i]);
+      return sum;
+    }
+    while (partials.size() > 1) {  // pairwise: neighbours, level by level
+      std::vector<Bounded> next;
+      for (size_t i = 0; i + 1 < partials.size(); i += 2) next.push_back(plus(partials[i], partials[i + 1]));
+      if (partials.size() % 2) next.push_back(partials.back());
+      partials = std::move(next);
+    }
+    return partials[0];
+  }
+  // The K of one chain: promote_k, or one step where a chain runs over all of K.
+  int64_t chain_k() const { return model_.promote_k && !in_mma_ ? model_.promote_k : model_.step.k; }
 
   // K in [k0, k1): chains from zero every promote_k K, each added into the fp32 sum with RN.
   template <bool kBound>

@@ -34,7 +34,8 @@ struct DecodedRows {
 // scale of element (r, k) applied inside the MMA.
 template <class ScaleExp>
 void decode_rows(DecodedRows& out, const CodeTable& t, const uint8_t* codes, int64_t r0, int64_t r1, int64_t k,
-                 ScaleExp scale_exp) {
+                 ScaleExp scale_exp, Exponents view = Exponents::fp8) {
+  const std::array<int, 256>& exponents = t.exponents(view);
   out.k = k;
   out.value.resize(size_t((r1 - r0) * k));
   out.exponent.resize(size_t((r1 - r0) * k));
@@ -44,12 +45,16 @@ void decode_rows(DecodedRows& out, const CodeTable& t, const uint8_t* codes, int
       const int x = scale_exp(r, i);
       const size_t at = size_t((r - r0) * k + i);
       out.value[at] = t.value[c] * pow2(x);
-      out.exponent[at] = int16_t(t.exponent[c] + x);
+      out.exponent[at] = int16_t(exponents[c] + x);
     }
 }
 
-// What the step arrays hold: 1 to kMaxStep products, 1 to kMaxStep groups.
-inline bool valid(const MmaStep& s) { return s.k >= 1 && s.k <= kMaxStep && s.groups >= 1 && s.groups <= kMaxStep; }
+// What the step arrays hold: 1 to kMaxStep products, 1 to kMaxStep groups (more than one only
+// for a late join, whose dot keeps at most 40 fraction bits: exact in a double).
+inline bool valid(const MmaStep& s) {
+  return s.k >= 1 && s.k <= kMaxStep && s.groups >= 1 && s.groups <= kMaxStep &&
+         (s.join == Join::late ? s.late_bits >= s.frac_bits && s.late_bits <= 40 : s.groups == 1);
+}
 
 // The products of one step: a[i] * b[i], i in [0, count), from decoded rows.
 struct Products {
@@ -70,6 +75,7 @@ struct AlignedSum {
   double sum;    // exact
   int nonzero;   // nonzero terms (counted when a bound is asked for)
   int unit_exp;  // u = 2^unit_exp
+  bool any;      // some term is nonzero (else sum = 0 and unit_exp = 0)
 };
 
 // Steps 3-5 up to the exact sum, over the products i = first, first + stride, ... and one extra
@@ -82,25 +88,25 @@ inline AlignedSum align_sum(const Products& p, int first, int stride, double x, 
   int16_t top16 = std::numeric_limits<int16_t>::min();
   for (int i = first; i < p.count; i += stride) top16 = std::max(top16, int16_t(p.ae[i] + p.be[i]));
   const int top = std::max({int(top16), ex, e_floor});
-  if (top < kNothing) return {0, 0, 0};
+  if (top < kNothing) return {0, 0, 0, false};
   const double scale = pow2(frac_bits - top);
   I sum = aligned<A, I>(x * scale);
   for (int i = first; i < p.count; i += stride) sum += aligned<A, I>(p.av[i] * p.bv[i] * scale);
   int nonzero = x != 0;
   if (count_nonzero)
     for (int i = first; i < p.count; i += stride) nonzero += p.av[i] * p.bv[i] != 0;
-  return {double(sum) * pow2(top - frac_bits), nonzero, top - frac_bits};
+  return {double(sum) * pow2(top - frac_bits), nonzero, top - frac_bits, true};
 }
 
-// Step 5's rounding to `bits` significant bits, never finer than fp32's 2^-149; beyond fp32's
-// range Inf (RNE) or the largest finite value (RZ). `error` bounds |value - v|.
+// Step 5's rounding to `bits` significant bits of an exponent of at least -126 (model.hpp); beyond
+// fp32's range Inf (RNE) or the largest finite value (RZ). `error` bounds |value - v|.
 struct RoundedSum {
   float value;
   double error;
 };
 inline RoundedSum round_sum(double v, int bits, Rounding r) {
   if (v == 0) return {0.0f, 0.0};
-  const int q = std::max(exponent_of(v) - bits + 1, -149);
+  const int q = std::max(exponent_of(v), -126) - bits + 1;
   const double x = v * pow2(-q);
   auto t = int64_t(x);
   if (r == Rounding::rne) {
@@ -119,35 +125,56 @@ inline int exponent_or_zero(double v, int floor) {  // max(floor(log2 |v|), floo
   return v != 0 ? std::max(exponent_of(v), floor) : CodeTable::kZero;
 }
 
+// Floors x to a multiple of 2^q (exact: x is an exact double, the result has fewer bits).
+inline double floor_to(double x, int q) { return std::floor(x * pow2(-q)) * pow2(q); }
+
+// A fused step (model.hpp steps 1-5): c is one more term of the aligned sum.
+template <Align A, class I>
+inline float fused_step(const MmaStep& s, const Products& p, float c, double* bound) {
+  const AlignedSum a = align_sum<A, I>(p, 0, 1, c, exponent_or_zero(c, -126), s.frac_bits, s.e_floor, bound);
+  const RoundedSum r = round_sum(a.sum, s.sum_bits, s.sum_rounding);
+  if (bound) *bound += a.nonzero * pow2(a.unit_exp) + r.error;
+  return r.value;
+}
+
+// A late step (model.hpp a-d): the groups' sums, their floor-aligned dot, then c.
+template <Align A>
+inline float late_step(const MmaStep& s, const Products& p, float c, double* bound) {
+  const int f = s.frac_bits, late = s.late_bits;
+  std::array<AlignedSum, kMaxStep> parts;
+  int e_dot = kNothing - 1;
+  double err = 0;
+  for (int g = 0; g < s.groups; ++g) {  // a. each group on its own maximum exponent
+    parts[size_t(g)] = align_sum<A, int64_t>(p, g, s.groups, 0, CodeTable::kZero, f, s.e_floor, bound);
+    if (parts[size_t(g)].any) e_dot = std::max(e_dot, parts[size_t(g)].unit_exp + f);
+    err += parts[size_t(g)].nonzero * pow2(parts[size_t(g)].unit_exp);
+  }
+  double dot = 0;
+  if (e_dot >= kNothing)  // b. the groups' sums floored onto the largest group's grid
+    for (int g = 0; g < s.groups; ++g) {
+      dot += floor_to(parts[size_t(g)].sum, e_dot - f);
+      if (parts[size_t(g)].sum != 0) err += pow2(e_dot - f);
+    }
+  const int ec = c != 0 ? std::max(exponent_of(c), -126) : -126;  // c.
+  const int e_max = std::max(e_dot, ec);
+  const double dot_c = floor_to(dot, e_max - late - 1);
+  const double c_al = ec < e_max - f - 1 ? 0.0 : floor_to(double(c), e_max - f);
+  double v = dot_c + c_al;
+  err += (dot != 0 ? pow2(e_max - late - 1) : 0) + (c != 0 ? pow2(e_max - f) : 0);
+  if (v != 0) {  // d. late_bits fraction bits of its own exponent, then the step's rounding
+    const int q = std::max(exponent_of(v), -126) - late;
+    v = floor_to(v, q);
+    err += pow2(q);
+  }
+  const RoundedSum r = round_sum(v, s.sum_bits, s.sum_rounding);
+  if (bound) *bound += err + r.error;
+  return r.value;
+}
+
 // One step: c + the products; adds the step's error bound to *bound when given.
 template <Align A, class I>
 inline float step_as(const MmaStep& s, const Products& p, float c, double* bound) {
-  const int ec = exponent_or_zero(c, -126);  // step 2
-  double err = 0;
-  AlignedSum a;
-  if (s.groups == 1) {
-    a = align_sum<A, I>(p, 0, 1, c, ec, s.frac_bits, s.e_floor, bound);
-  } else {  // each group aligned on its own, its exact sum a term of the final alignment with c
-    static constexpr auto kOnes = [] {
-      std::array<double, kMaxStep> o{};
-      o.fill(1);
-      return o;
-    }();
-    static constexpr std::array<int16_t, kMaxStep> kZeros{};
-    std::array<double, kMaxStep> gv;
-    std::array<int16_t, kMaxStep> ge;
-    for (int g = 0; g < s.groups; ++g) {
-      const AlignedSum part = align_sum<A, int64_t>(p, g, s.groups, 0, CodeTable::kZero, s.frac_bits, s.e_floor, bound);
-      gv[size_t(g)] = part.sum;
-      ge[size_t(g)] = int16_t(exponent_or_zero(part.sum, CodeTable::kZero));
-      err += part.nonzero * pow2(part.unit_exp);
-    }
-    a = align_sum<A, int64_t>({gv.data(), kOnes.data(), ge.data(), kZeros.data(), s.groups}, 0, 1, c, ec,
-                              s.frac_bits, s.e_floor, bound);
-  }
-  const RoundedSum r = round_sum(a.sum, s.sum_bits, s.sum_rounding);
-  if (bound) *bound += err + a.nonzero * pow2(a.unit_exp) + r.error;
-  return r.value;
+  return s.join == Join::late ? late_step<A>(s, p, c, bound) : fused_step<A, I>(s, p, c, bound);
 }
 
 template <Align A>
@@ -168,8 +195,8 @@ inline float run_step(const MmaStep& s, const Products& p, float c, double* boun
 // alignment with at least 32 fraction bits, no floor, RNE to fp32's 24 bits. The replay then calls
 // std::fma (a step of one product costs more than the product); tests hold the two equal.
 inline bool is_fmaf(const MmaStep& s) {
-  return s.k == 1 && s.groups == 1 && s.align == Align::odd && s.frac_bits >= 32 && s.e_floor == kNoFloor &&
-         s.sum_bits == 24 && s.sum_rounding == Rounding::rne;
+  return s.k == 1 && s.groups == 1 && s.join == Join::fused && s.exponents == Exponents::fp8 && s.align == Align::odd &&
+         s.frac_bits >= 32 && s.e_floor == kNoFloor && s.sum_bits == 24 && s.sum_rounding == Rounding::rne;
 }
 
 }  // namespace ulpgate::gemm::detail

@@ -313,6 +313,43 @@ TEST(GemmSpec, ProfileAndModelRowsCarryTheSpecFacts) {
   EXPECT_EQ(sm90.sum_bits, 14);
   EXPECT_EQ(model("sm90").promote_k, 128);
   EXPECT_EQ(model("sm90-fast-accum").promote_k, 0);
-  for (const AccumModel& m : models())
-    EXPECT_EQ(m.validated, m.arch == "sm90" || m.arch == "simt") << m.name;
+  for (const AccumModel& m : models()) {  // validated means hardware, MMA-Sim or exact by definition
+    EXPECT_EQ(m.validated, !m.validation.starts_with("hypothesis")) << m.name;
+    EXPECT_FALSE(m.source.empty()) << m.name;
+  }
+  EXPECT_FALSE(model("gfx950").validated);  // CDNA4: no validated source exists
+}
+
+// Split-K (model.hpp): K cut into parts of whole chains, each summed from zero, the fp32 partials
+// combined sequentially or pairwise; one part is the unsplit replay.
+TEST(GemmModel, SplitKSumsThePartsOfWholeChainsInFp32) {
+  Spec s = make_spec(Op::tensor, "cublaslt", 2, 3, 1000);
+  const Operands in = random_operands(s, 7);
+  AccumModel one = model("sm90-fast-accum");
+  one.split = 1;
+  EXPECT_EQ(gemm_model(s, one, in).bits, gemm_model(s, model("sm90-fast-accum"), in).bits);
+  // Four parts of 8 steps (256 K; the last 232): each part's chain by the unsplit machinery on its
+  // K range, then ((p0 + p1) + p2) + p3 or (p0 + p1) + (p2 + p3) in fp32.
+  AccumModel split = one;
+  split.split = 4;
+  const Output seq = gemm_model(s, split, in);
+  split.combine = Combine::pairwise;
+  const Output pair = gemm_model(s, split, in);
+  for (int64_t m = 0; m < s.m; ++m)
+    for (int64_t n = 0; n < s.n; ++n) {
+      float p[4];
+      for (int part = 0; part < 4; ++part) {
+        Spec sub = make_spec(Op::tensor, "cublaslt", 1, 1, std::min<int64_t>(256, 1000 - 256 * part));
+        Operands x{{}, {}, {1.0f}, {1.0f}};
+        for (int64_t k = 256 * part; k < 256 * part + sub.k; ++k) {
+          x.a.push_back(in.a[size_t(m * s.k + k)]);
+          x.b.push_back(in.b[size_t(n * s.k + k)]);
+        }
+        p[part] = decode(Format::fp32, gemm_model(sub, model("sm90-fast-accum"), x).bits[0]);
+      }
+      const float scale = in.sa[0] * in.sb[0];  // cublaslt's tensor rule: acc * fl(sa * sb)
+      const size_t at = size_t(m * s.n + n);
+      EXPECT_EQ(decode(Format::fp32, seq.bits[at]), (((p[0] + p[1]) + p[2]) + p[3]) * scale);
+      EXPECT_EQ(decode(Format::fp32, pair.bits[at]), ((p[0] + p[1]) + (p[2] + p[3])) * scale);
+    }
 }

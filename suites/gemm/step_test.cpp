@@ -62,11 +62,16 @@ TEST(Sm90Step, SubnormalsCountAtEmin) {
   EXPECT_EQ(step({0x01, 0x39}, {0x7E, 0x01}), 0.876953125f);
 }
 
-TEST(Sm90Step, TheExponentFloorIsMinus133) {
+TEST(Sm90Step, TinySumsKeepTheQuantumOfE8M13Subnormals) {
   // (1.875 * 2^-4)^2 scaled by 2^-134 inside the MMA: 3.515625 * 2^-142, pe = -142. E = max(-142,
-  // -133) = -133, u = 2^-146: 56.25 u -> 56 u = 3.5 * 2^-142 (a multiple of 2^-149: exact in fp32).
-  // Without the floor u = 2^-155 keeps it exact: 3.515625 * 2^-142.
-  EXPECT_EQ(step({0x1F}, {0x1F}, 0, -134), 0x1.cp-141f);
+  // -133) = -133, u = 2^-146: 56.25 u -> 56 u = 3.5 * 2^-142. Below 2^-126 the 14-bit sum keeps the
+  // quantum 2^(-126 - 13) (MMA-Sim's RZ-E8M13: an 8-bit exponent with subnormals), so it
+  // truncates to 0 (the floor's u is finer than that quantum: unobservable here).
+  EXPECT_EQ(step({0x1F}, {0x1F}, 0, -134), 0.0f);
+  // Scaled by 2^-120 instead: 3.515625 * 2^-128 = 7200 * 2^-139, kept exactly.
+  EXPECT_EQ(step({0x1F}, {0x1F}, 0, -120), 0x1.c2p-127f);
+  // Scaled by 2^-125: 3.515625 * 2^-133 = 225 * 2^-139, exact; 2^-127 more would lose bits.
+  EXPECT_EQ(step({0x1F}, {0x1F}, 0, -125), 0x1.c2p-132f);
 }
 
 TEST(Sm90Step, TheAccumulatorIsATerm) {
@@ -96,4 +101,31 @@ TEST(Sm90Step, FastAccumulationAgainstPromotionByHand) {
   EXPECT_EQ(gemm_model(s, model("sm90-fast-accum"), in).value(0), 7680.5);
   // The exact value: 2 * (1920 + 1920 + 0.375 + 0.28125) = 7681.3125.
   EXPECT_EQ(gemm_ideal(s, in).exact[0], 7681.3125);
+}
+
+// The CDNA3 FP8 MFMA step (model.cpp kCdna3, MMA-Sim's GTR_FDPA: a late join), worked by hand and
+// checked against MMA-Sim 2.1.1. e4m3fnuz codes: 0x60 = 16, 0x09 = 1.125 * 2^-7, 0x89 = its negative.
+namespace {
+
+float cdna3(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, float c = 0) {
+  return mma_step(model("gfx942").step, Format::e4m3fnuz, Format::e4m3fnuz, a, b, c);
+}
+
+}  // namespace
+
+TEST(Cdna3Step, EvenAndOddProductsAreAlignedApart) {
+  // 16 * 16 = 256 (pe = 8) and -1.125^2 * 2^-14 = -81 * 2^-20 (pe = -14). At an odd index the small
+  // product is its group's own maximum and stays exact; the groups then meet on 2^(8 - 24) by
+  // floor: -5.0625 * 2^-16 -> -6 * 2^-16, and 256 - 6 * 2^-16 is an fp32 value.
+  EXPECT_EQ(cdna3({0x60, 0x89}, {0x60, 0x09}), 256.0f - 6 * 0x1p-16f);
+  // At an even index it shares 256's group and is truncated toward zero there: -5 * 2^-16.
+  EXPECT_EQ(cdna3({0x60, 0x00, 0x89}, {0x60, 0x00, 0x09}), 256.0f - 5 * 0x1p-16f);
+}
+
+TEST(Cdna3Step, TheAccumulatorMeetsTheDotLateAndFarBelowIsDropped) {
+  // c = 1.5 * 2^-15 (ec = -15) is floored onto 2^(8 - 24): 3 * 2^-16; 256 + 3 * 2^-16 lies halfway
+  // between fp32 neighbours (quantum 2^-15) and RNE goes to the even one, 256 + 2^-14.
+  EXPECT_EQ(cdna3({0x60}, {0x60}, 1.5f * 0x1p-15f), 256.0f + 0x1p-14f);
+  // c = 1.5 * 2^-18: ec = -18 < 8 - 24 - 1, dropped.
+  EXPECT_EQ(cdna3({0x60}, {0x60}, 1.5f * 0x1p-18f), 256.0f);
 }
