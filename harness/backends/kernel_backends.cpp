@@ -78,9 +78,9 @@ auto kernel_call(const std::string& what, Fn fn) -> decltype(fn()) {
 }
 
 // The GEMM kernel's claim (kernels/gemm/gemm_kernels.hpp), running `where`.
-GemmClaim gemm_claim(const std::string& where) {
+GemmClaim gemm_claim(const std::string& where, std::string_view arch) {
   return {gemm_kernels::kClaimedModel, false,
-          "portable block-scaled GEMM (kernels/gemm), one thread per output, fmaf over K, on " + where};
+          "portable block-scaled GEMM (kernels/gemm), one thread per output, fmaf over K, on " + where, std::string(arch)};
 }
 
 class HostBackend : public Backend {
@@ -99,7 +99,7 @@ class HostBackend : public Backend {
 
   GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {
     kernel_call(describe(spec), [&] { gemm_kernels::run_gemm_host(arch_, spec, io); });
-    return gemm_claim("the host-SIMT emulator (" + std::string(arch_.name) + ")");
+    return gemm_claim("the host-SIMT emulator (" + std::string(arch_.name) + ")", arch_.name);
   }
 
   std::string declines(const allreduce::Spec& spec) const override {
@@ -171,7 +171,8 @@ class ModelBackend : public Backend {
     for (size_t i = 0; i < out.bits.size(); ++i) std::memcpy(io.d.data() + i * bytes, &out.bits[i], bytes);  // little endian
     return {std::string(m.name), false,
             "the " + std::string(m.name) + " accumulator model replayed on the host (" +
-                (m.validated ? "validated" : "unvalidated: a hypothesis") + ")"};
+                (m.validated ? "validated" : "unvalidated: a hypothesis") + ")",
+            std::string(arch_.name)};
   }
 
  private:
@@ -233,7 +234,7 @@ class CudaBackend : public Backend {
     kernel_call(describe(spec), [&] {
       gemm_kernels::run_gemm_gpu(gemm_kernels::plan_gemm(spec, io, gemm_kernels::kGpuBlocks), io);
     });
-    return gemm_claim("CUDA sm90");
+    return gemm_claim("CUDA sm90", "sm90");
   }
 
   std::string declines(const allreduce::Spec& spec) const override {
@@ -289,7 +290,7 @@ class VendorBackend : public Backend {
     try {
       const gemm_kernels::CublasLtRun run = gemm_kernels::run_cublaslt(spec, io);
       return {run.model, run.split_k,
-              run.algorithm + (run.split_k ? " (split-K: the fp32 partial-sum order is unknown)" : "")};
+              run.algorithm + (run.split_k ? " (split-K: the fp32 partial-sum order is unknown)" : ""), "sm90"};
     } catch (const gemm_kernels::VendorError& e) {
       throw BackendError(std::string(e.what()) + " [" + describe(spec) + "]");
     }

@@ -30,13 +30,17 @@ struct NotSupported : UsageError {
 
 // What a GEMM kernel says it computed. `model` names the accumulator model (gemm::model) its
 // outputs follow bit for bit: the bit-exact tier. With budget_only its summation order is not the
-// model's (split-K, stream-K, an unknown library order): only the error-bound tier judges it, with
-// that model's bound. `ran` is free text on what ran (kernel, tiling; a vendor library's algorithm
-// id), reported with the case and never part of its golden digest.
+// model's (split-K, stream-K, an unknown library order): the suite identifies the order
+// (harness/gemm/identify.hpp) and judges by the model's bound where none reproduces the outputs.
+// An empty `model` claims nothing: the order is identified among the paths of `arch` (every path
+// for a host arch), and judged by the loosest of their bounds where none reproduces the outputs.
+// `ran` is free text on what ran (kernel, tiling; a vendor library's algorithm id), reported with
+// the case and never part of its golden digest.
 struct GemmClaim {
   std::string model;
   bool budget_only = false;
   std::string ran;
+  std::string arch;
 };
 
 // The kernel refused its input, naming the rule (a view that is not weakly contiguous, a size it

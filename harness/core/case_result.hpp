@@ -64,6 +64,8 @@ struct CaseResult {
   std::string message;                 // layout diagnosis or error text; empty when none
   std::string note;                    // what ran, as the backend says (a GEMM kernel's claimed
                                        // accumulator model): printed by reports, not golden data
+  std::string model;                   // GEMM: the accumulation the outputs follow bit for bit (the
+                                       // claim, or the identified variant); empty when none does
   UlpHistogram ulp_hist{};             // compared elements by ULP distance to the ideal
   std::vector<ErrorGrid> grids;        // a failing case's error maps (empty when it passes)
 };

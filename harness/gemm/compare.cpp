@@ -135,9 +135,11 @@ Compared compare(const Case& c, const Operands& in, const Expected& e, std::span
   }
   Judge judge(c, e, d, bound_factor(budgets, c.spec, !e.budget_only));
   judge.run(r);
+  if (!e.budget_only) r.model = std::string(e.model->name);
+  r.message = e.identified;
   if (passes(r.verdict)) return out;
   const Diagnosis why = diagnose(c, in, e, judge.got, judge.marks);
-  r.message = why.story;
+  r.message = why.story + (e.identified.empty() ? "" : "; " + e.identified);
   if (why.verdict == Verdict::layout) r.verdict = Verdict::layout;
   out.maps = error_maps(c.spec, in, judge.values, judge.marks);
   for (std::string& line : out.maps.text()) r.first_bad.push_back(std::move(line));

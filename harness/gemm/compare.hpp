@@ -27,9 +27,10 @@ inline constexpr uint8_t kPoison = 0xA5;
 
 struct Expected {
   Ideal ideal;                       // computed before the backend runs
-  const AccumModel* model = nullptr;  // what the backend claims, and its replay with bounds
-  bool budget_only = false;
+  const AccumModel* model = nullptr;  // what the backend claims (or what identification found), and
+  bool budget_only = false;           // its replay with bounds
   Replay replay;
+  std::string identified;            // the identification's story, when the claim left the order open
 };
 
 // D's output bits (bf16 in the low 16 bits, or fp32) of element i of raw little-endian bytes.

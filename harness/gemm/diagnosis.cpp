@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "harness/core/diagnosis.hpp"
+#include "harness/gemm/identify.hpp"
 #include "reference/gemm/layout.hpp"
 
 namespace ulpgate::gemm {
@@ -40,20 +41,6 @@ bool is_fnuz(Format f) { return f == Format::e4m3fnuz || f == Format::e5m2fnuz; 
 std::string name(Format f) { return std::string(format_name(f)); }
 std::string name(Layout l) { return std::string(quant::layout_name(l)); }
 std::string range(int64_t first, int64_t last) { return std::to_string(first) + ".." + std::to_string(last); }
-
-// Rows `rows` of the problem: those rows of A and of its scales, all of B. Every op has one A
-// scale row per row of A, or one for all of A (gemm.hpp Geometry).
-std::pair<Spec, Operands> rows_of(const Spec& s, const Operands& in, std::span<const int64_t> rows) {
-  const Geometry g = geometry(s);
-  Spec sub = s;
-  sub.m = int64_t(rows.size());
-  Operands o{{}, in.b, g.a_rows ? std::vector<float>{} : in.sa, in.sb};
-  for (int64_t m : rows) {
-    o.a.insert(o.a.end(), in.a.begin() + m * s.k, in.a.begin() + (m + 1) * s.k);
-    if (g.a_rows) o.sa.insert(o.sa.end(), in.sa.begin() + m * g.sa.g, in.sa.begin() + (m + 1) * g.sa.g);
-  }
-  return {sub, std::move(o)};
-}
 
 // A fault's reading: what the kernel would have read (apply, on a copy of the case's spec and
 // operands) and the model it would have followed; weighed as a core Hypothesis (harness/core).
@@ -140,7 +127,7 @@ class Diagnoser {
     Operands x = in_;
     if (h.apply) h.apply(s, x);
     try {
-      const auto [sub, xs] = rows_of(s, x, sample_);
+      const auto [sub, xs] = sub_problem(s, x, sample_, 0, s.n);
       return matches(sub, xs, *h.model, sample_) && matches(s, x, *h.model, all_);
     } catch (const UsageError&) {  // what it would have read is no valid GEMM (e.g. scales not powers of two)
       return false;
@@ -161,7 +148,7 @@ class Diagnoser {
     if (e_.budget_only) return;  // any order is allowed: the bound judges
     for (const AccumModel& m : models())
       if (&m != e_.model)
-        h.push_back({"outputs follow " + model_text(m, s_) + ", not " + model_text(*e_.model, s_), Verdict::over_budget,
+        h.push_back({"outputs follow " + variant_text(m, s_) + ", not " + variant_text(*e_.model, s_), Verdict::over_budget,
                      &m, nullptr});
   }
 
@@ -283,14 +270,6 @@ class Diagnoser {
 };
 
 }  // namespace
-
-std::string model_text(const AccumModel& m, const Spec& s) {
-  std::string how = m.step.k == 1 ? "fp32 FMA, " : "";
-  if (m.scales_in_mma && s.pow2_scales()) how += "one chain over all K, scales inside the MMA";
-  else if (m.promote_k) how += "promotion every " + std::to_string(m.promote_k) + " K";
-  else how += geometry(s).epilogue_scales() ? "one chain over all K" : "one chain per K-block";
-  return std::string(m.name) + " (" + how + ")";
-}
 
 Diagnosis diagnose(const Case& c, const Operands& in, const Expected& e, std::span<const uint32_t> got,
                    const Marks& marks) {

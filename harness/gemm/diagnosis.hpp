@@ -30,7 +30,4 @@ struct Diagnosis {
 Diagnosis diagnose(const Case& c, const Operands& in, const Expected& e, std::span<const uint32_t> got,
                    const Marks& marks);
 
-// "sm90-fast-accum (one chain over all K)": a model and how it sums under this spec.
-std::string model_text(const AccumModel& m, const Spec& s);
-
 }  // namespace ulpgate::gemm

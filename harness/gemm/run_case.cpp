@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "harness/gemm/catalog.hpp"
+#include "harness/gemm/identify.hpp"
 #include "harness/quant/budget.hpp"
 
 namespace ulpgate::gemm {
@@ -10,10 +11,10 @@ namespace {
 
 size_t out_bytes(Format out) { return out == Format::bf16 ? 2 : 4; }
 
-// The claimed model; an unknown name is the backend's error.
-const AccumModel& claimed(const GemmClaim& claim) {
+// The claimed model (a row, or a variant of one: identify.hpp); an unknown name is the backend's error.
+std::unique_ptr<Variant> claimed(const GemmClaim& claim) {
   try {
-    return model(claim.model);
+    return parse_variant(claim.model);
   } catch (const UsageError& e) {
     throw BackendError(std::string("the GEMM kernel claims an unknown accumulator model: ") + e.what());
   }
@@ -22,8 +23,30 @@ const AccumModel& claimed(const GemmClaim& claim) {
 }  // namespace
 
 std::string claim_text(const GemmClaim& claim) {
-  return "claims " + claim.model + (claim.budget_only ? " (budget only)" : " (bit-exact)") +
+  return (claim.model.empty() ? "claims no accumulator model" : "claims " + claim.model) +
+         (claim.model.empty() ? "" : claim.budget_only ? " (budget only)" : " (bit-exact)") +
          (claim.ran.empty() ? "" : "; ran: " + claim.ran);
+}
+
+// Where the claim leaves the order open (no model, or budget only): the variant that reproduces D
+// becomes the bit-exact expectation; with none, the budget stays the claimed model's, or without a
+// claim the loosest plausible bound.
+void identify_order(CaseRun& run, const Spec& s) {
+  std::vector<uint32_t> got(size_t(s.m * s.n));
+  for (size_t i = 0; i < got.size(); ++i) got[i] = output_bits(s.out, std::as_bytes(run.d), i);
+  run.identification = std::make_unique<Identification>(identify(s, run.operands, got, run.claim.arch));
+  const Identification& id = *run.identification;
+  run.expected.identified = id.story(s);
+  if (!id.matches.empty()) {
+    run.expected.model = &id.matches[0]->model;
+    run.expected.budget_only = false;
+    run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);
+  } else if (run.claim.model.empty()) {
+    run.expected.model = &model(id.rows.front());
+    run.expected.budget_only = true;
+    run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);
+    run.expected.replay.bound = loosest_bound(s, run.operands, id.rows);
+  }
 }
 
 CaseRun run_case(const Case& c, Backend& backend) {
@@ -38,17 +61,18 @@ CaseRun run_case(const Case& c, Backend& backend) {
       c.id(), "gemm", s.profile->name, run.outputs,
       [&] {
         run.claim = backend.gemm(s, run.stored.buffers(std::as_writable_bytes(run.d)));
-        run.expected.model = &claimed(run.claim);
+        if (!run.claim.model.empty()) run.expected.model = &(run.claimed = claimed(run.claim))->model;
         run.expected.budget_only = run.claim.budget_only;
       },
       [&] {
         if (run.expected.model) run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);
+        if (run.claim.model.empty() || run.claim.budget_only) identify_order(run, s);
         Compared cmp = compare(c, run.operands, run.expected, std::as_bytes(run.d), quant::default_budgets());
         run.maps = std::move(cmp.maps);
         return std::move(cmp.result);
       });
   stamp(run.result, run.outputs.bytes(), backend, t0);
-  if (!run.claim.model.empty()) run.result.note = claim_text(run.claim);
+  if (!run.claim.model.empty() || run.identification) run.result.note = claim_text(run.claim);
   return run;
 }
 

@@ -2,12 +2,14 @@
 // compare, digest.
 #pragma once
 
+#include <memory>
 #include <string_view>
 
 #include "harness/core/backend.hpp"
 #include "harness/core/family.hpp"
 #include "harness/core/guarded_outputs.hpp"
 #include "harness/gemm/compare.hpp"
+#include "harness/gemm/identify.hpp"
 #include "harness/report/bundle.hpp"
 #include "reference/gemm/layout.hpp"
 
@@ -20,6 +22,8 @@ struct CaseRun {
   GuardedOutputs outputs;   // where the backend writes D (guarded)
   std::span<uint8_t> d;     // in outputs: D's bytes
   GemmClaim claim;
+  std::unique_ptr<Variant> claimed;                // the claim's model
+  std::unique_ptr<Identification> identification;  // where the claim left the order open
   ErrorMaps maps;           // a failing case's error maps
   CaseResult result;
 };

@@ -51,18 +51,21 @@ std::vector<std::string> prediction_notes(std::string_view arch, std::string_vie
     if (concerns(f, arch, family))
       notes.push_back(f.source.empty() ? "assumption (" + std::string(f.cause) + "): " + std::string(f.fact)
                                        : "fact: " + std::string(f.fact) + " [" + std::string(f.source) + "]");
-  if (family == "gemm")
-    for (const gemm::AccumModel& m : gemm::models())
-      if (m.arch == arch && !m.validated)
-        notes.push_back("assumption (accumulator): the vendor library's model '" + std::string(m.name) +
-                        "' (reference/gemm/model.cpp, unvalidated): " + std::string(m.source) +
-                        (prediction_backends(arch).size() > 1
-                             ? ". The vendor rows replay it, for every case of the " +
-                                   std::string(arch_by_name(arch).vendor_profile) +
-                                   " profiles the model can take (which of them the library runs on " +
-                                   std::string(arch) + " is not known)"
-                             : ". Vendor rows are not predicted (no profile of this arch's vendor library in the "
-                               "catalog): they arrive as new rows"));
+  if (family == "gemm")  // every model row of the arch, with what validated it
+    for (const gemm::AccumModel& m : gemm::models()) {
+      if (m.arch != arch) continue;
+      const std::string vendor =
+          prediction_backends(arch).size() > 1
+              ? ". The vendor rows replay it, for every case of the " + std::string(arch_by_name(arch).vendor_profile) +
+                    " profiles the model can take (which of them the library runs on " + std::string(arch) +
+                    " is not known)"
+              : ". Vendor rows are not predicted (no profile of this arch's vendor library in the catalog): they "
+                "arrive as new rows";
+      const std::string row = "accumulator model '" + std::string(m.name) + "' (reference/gemm/model.cpp): " +
+                              std::string(m.source) + vendor;
+      notes.push_back(m.validated ? "fact: " + row + " [" + std::string(m.validation) + "]"
+                                  : "assumption (accumulator): " + row + " [" + std::string(m.validation) + "]");
+    }
   return notes;
 }
 

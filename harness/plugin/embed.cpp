@@ -52,7 +52,7 @@ std::string story_of(const ulpgate::CaseResult& r) {
     char ulp[32];
     std::snprintf(ulp, sizeof ulp, "%g", r.max_ulp);
     return r.case_id + " [" + r.backend + "] " + std::string(ulpgate::verdict_name(r.verdict)) + ": " +
-           std::to_string(r.elements) + " elements, max " + ulp + " ulp";
+           std::to_string(r.elements) + " elements, max " + ulp + " ulp" + (r.message.empty() ? "" : ": " + r.message);
   }
   std::string s = ulpgate::failure_line(r);
   for (const std::string& line : r.first_bad) s += "\n  " + line;

@@ -346,6 +346,7 @@ std::string case_story(const CaseResult& r, const GateEntry* g, const HtmlReport
   s += case_counts(r);
   if (!r.message.empty()) s += labelled("Diagnosis", esc(r.message));
   if (!r.note.empty()) s += labelled("Note", esc(r.note));
+  if (!r.model.empty()) s += labelled("Accumulation", "<code>" + esc(r.model) + "</code>");
   if (g) s += labelled("Golden", gate_badge(g->cls) + (g->detail.empty() ? "" : " " + esc(g->detail)));
   if (!r.first_bad.empty()) {
     std::string lines;

@@ -26,26 +26,27 @@ struct Suite {
   double time = 0;
 };
 
+// A case: its accumulation as a property (GEMM), tie flips as output, a failure with its repro.
 void write_case(std::ostream& out, const CaseResult& r, const std::string& suite) {
   out << "    <testcase" << attr("classname", suite) << attr("name", r.case_id)
       << attr("time", seconds(r.wall_seconds));
+  std::string body;
+  if (!r.model.empty())
+    body += "      <properties><property" + attr("name", "accumulation") + attr("value", r.model) + "/></properties>\n";
   if (passes(r.verdict)) {
-    if (r.n_within == 0) {
-      out << "/>\n";
-      return;
-    }
-    out << ">\n      <system-out>" << xml_escape(std::string(verdict_name(r.verdict)) + ": " +
-                                               std::to_string(r.n_within) + " tie flips")
-        << "</system-out>\n    </testcase>\n";
-    return;
+    if (r.n_within)
+      body += "      <system-out>" +
+              xml_escape(std::string(verdict_name(r.verdict)) + ": " + std::to_string(r.n_within) + " tie flips") +
+              "</system-out>\n";
+  } else {
+    const char* tag = r.verdict == Verdict::error ? "error" : "failure";
+    std::string text;
+    for (const std::string& bad : r.first_bad) text += bad + "\n";
+    text += repro_command(r.case_id);
+    body += "      <" + std::string(tag) + attr("message", failure_line(r)) + attr("type", verdict_name(r.verdict)) + ">" +
+            xml_escape(text) + "</" + tag + ">\n";
   }
-  const char* tag = r.verdict == Verdict::error ? "error" : "failure";
-  std::string text;
-  for (const std::string& bad : r.first_bad) text += bad + "\n";
-  text += repro_command(r.case_id);
-  out << ">\n      <" << tag << attr("message", failure_line(r))
-      << attr("type", verdict_name(r.verdict)) << ">" << xml_escape(text) << "</" << tag
-      << ">\n    </testcase>\n";
+  out << (body.empty() ? "/>\n" : ">\n" + body + "    </testcase>\n");
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ class FaultyKernel : public Backend {
   }
 
   GemmClaim gemm(const Spec& s, const Buffers& io) override {
-    const GemmClaim claim{fault_ == Fault::claims_sm90 ? "sm90" : gemm_kernels::kClaimedModel, false, "a faulty kernel"};
+    const GemmClaim claim{fault_ == Fault::claims_sm90 ? "sm90" : gemm_kernels::kClaimedModel, false, "a faulty kernel", ""};
     switch (fault_) {
       case Fault::unshuffled_weights: {
         const std::vector<uint8_t> rows = unshuffle(io.b, s.n, s.k);  // the logical [N, K] weights

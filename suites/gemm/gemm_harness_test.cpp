@@ -17,34 +17,37 @@ using namespace ulpgate::gemm;
 
 namespace {
 
-enum class Fault { none, flip_one, nan_one, unwritten_rows, budget_only };
+enum class Fault { none, flip_one, nan_one, unwritten_rows, budget_only, budget_only_flip };
 
 // Writes `writes`'s replay of the operands the buffers hold; claims `claims`.
 class ReferenceBackend : public Backend {
  public:
-  ReferenceBackend(std::string writes, std::string claims, Fault f = Fault::none)
-      : writes_(std::move(writes)), claims_(std::move(claims)), fault_(f) {}
+  ReferenceBackend(std::string writes, std::string claims, Fault f = Fault::none, std::string arch = "")
+      : writes_(std::move(writes)), claims_(std::move(claims)), arch_(std::move(arch)), fault_(f) {}
   std::string name() const override { return "reference@test"; }
   void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
     throw BackendError("no quant");
   }
   GemmClaim gemm(const Spec& s, const Buffers& io) override {
-    Output out = gemm_model(s, model(writes_), logical(s, io));
+    Output out = writes_ == "ideal" ? gemm_ideal(s, logical(s, io)).out
+                                    : gemm_model(s, parse_variant(writes_)->model, logical(s, io));
     const size_t width = s.out == Format::bf16 ? 2 : 4, at = out.bits.size() / 2;
-    if (fault_ == Fault::flip_one) out.bits[at] ^= 1;
+    if (fault_ == Fault::flip_one || fault_ == Fault::budget_only_flip) out.bits[at] ^= 1;
     if (fault_ == Fault::nan_one) out.bits[at] = s.out == Format::bf16 ? 0x7FC0 : 0x7FC00000;
     for (size_t i = 0; i < out.bits.size(); ++i)
       if (fault_ != Fault::unwritten_rows || int64_t(i) >= 2 * s.n) std::memcpy(io.d.data() + i * width, &out.bits[i], width);
-    return {claims_, fault_ == Fault::budget_only, "the reference replay of " + writes_};
+    return {claims_, fault_ == Fault::budget_only || fault_ == Fault::budget_only_flip, "the reference replay of " + writes_,
+            arch_};
   }
 
  private:
-  std::string writes_, claims_;
+  std::string writes_, claims_, arch_;
   Fault fault_;
 };
 
-CaseResult run(std::string_view id, std::string writes, std::string claims, Fault f = Fault::none) {
-  ReferenceBackend b(std::move(writes), std::move(claims), f);
+CaseResult run(std::string_view id, std::string writes, std::string claims, Fault f = Fault::none,
+               std::string arch = "") {
+  ReferenceBackend b(std::move(writes), std::move(claims), f, std::move(arch));
   return run_case(Case::parse(id), b).result;
 }
 
@@ -232,12 +235,19 @@ TEST(GemmCompare, UnwrittenOutputsAreThePoisonAndSaidSo) {
   EXPECT_EQ(r.message, "512 outputs were never written (they hold the poison), in rows 0..1, cols 0..255");
 }
 
-// Budget-only claims (split-K, an unknown order) are judged by the bound alone: fp32-fma outputs
-// lie well inside sm90's bound, so a budget-only sm90 claim is within budget, not exact.
-TEST(GemmCompare, BudgetOnlyClaimsAreJudgedByTheBound) {
-  const CaseResult r = run(kTensor, "fp32-fma", "sm90", Fault::budget_only);
-  EXPECT_EQ(r.verdict, Verdict::within_budget) << r.message << (r.first_bad.empty() ? "" : r.first_bad[0]);
+// Budget-only claims (split-K, an unknown order) leave the order open: the suite identifies it
+// (fp32-fma outputs are exact as fp32-fma), and where nothing reproduces the outputs (the ideal's
+// fp32-fma outputs with one bit flipped) the claimed model's bound judges them: within budget.
+TEST(GemmCompare, BudgetOnlyClaimsAreIdentifiedOrJudgedByTheBound) {
+  const CaseResult found = run(kTensor, "fp32-fma", "sm90", Fault::budget_only);
+  EXPECT_EQ(found.verdict, Verdict::exact) << found.message;
+  EXPECT_EQ(found.model, "fp32-fma");
+  EXPECT_EQ(found.message, "outputs follow fp32-fma (fp32 FMA, one chain over all K) (identified)");
+  const CaseResult r = run(kTensor, "fp32-fma", "sm90", Fault::budget_only_flip);
+  EXPECT_EQ(r.verdict, Verdict::within_budget) << r.message << r.model << (r.first_bad.empty() ? "" : r.first_bad[0]);
   EXPECT_GT(r.n_within, 0u);
+  EXPECT_EQ(r.model, "");
+  EXPECT_NE(r.message.find("no known accumulation reproduces the outputs"), std::string::npos) << r.message;
   EXPECT_EQ(r.note, "claims sm90 (budget only); ran: the reference replay of fp32-fma");
   // The same outputs claimed bit-exact are not sm90's, and the story says whose they are.
   const CaseResult strict = run(kTensor, "fp32-fma", "sm90");
@@ -284,4 +294,68 @@ TEST(GemmCompare, AHugeShapeIsRefusedBeforeAllocation) {
     EXPECT_NE(std::string(e.what()).find("needs about 4.81e+11 bytes of host memory, more than the limit"), std::string::npos)
         << e.what();
   }
+}
+
+// Identification (identify.hpp): a kernel that claims nothing gets the order its outputs follow,
+// named, and the exact verdict; a faulty kernel that follows another model is named as that model.
+TEST(GemmIdentify, UnclaimedOutputsAreNamedByTheOrderTheyFollow) {
+  // Wide-exponent data tells the steps apart; long K tells promotions and splits apart.
+  constexpr std::string_view kWide = "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/8x32x4096/pow2-boundary_emin=-24_emax=0/s1";
+  const struct {
+    std::string_view id, writes;
+  } cases[] = {
+      {kWide, "sm90"},
+      {kWide, "sm90-fast-accum"},
+      {kWide, "sm90-mma-f16"},
+      {kWide, "sm100"},
+      {kWide, "sm89"},
+      {kWide, "sm100/split=4:pairwise"},  // 25-bit partials: their fp32 sums round, so the order shows
+      {kWide, "sm100/split=5:sequential"},
+      {kWide, "sm90/promote=256"},
+      {"gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/4x128x1024/pow2-boundary_emin=-24_emax=0/s1", "sm90-mma-f16"},
+      {"gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/fp32/8x32x2048/pow2-boundary_emin=-24_emax=0/s1", "gfx942"},
+  };
+  for (const auto& c : cases) {
+    const CaseResult r = run(c.id, std::string(c.writes), "");
+    EXPECT_EQ(r.verdict, Verdict::exact) << c.id << " " << c.writes << ": " << r.message;
+    // Named as written, or by an equivalent name of the same order (K split in 4 single chains
+    // added pairwise is promotion every 2048 K with K split in 2).
+    ASSERT_FALSE(r.model.empty()) << c.id << " " << c.writes << ": " << r.message;
+    EXPECT_TRUE(same_order(Case::parse(c.id).spec, parse_variant(r.model)->model, parse_variant(c.writes)->model))
+        << c.writes << " named " << r.model;
+    EXPECT_TRUE(r.message.starts_with("outputs follow ")) << r.message;
+    EXPECT_NE(r.message.find(r.model + " ("), std::string::npos) << r.message;
+    EXPECT_EQ(r.note, "claims no accumulator model; ran: the reference replay of " + std::string(c.writes));
+  }
+  EXPECT_EQ(run(kWide, "sm90-mma-f16", "").message,
+            "outputs follow sm90-mma-f16 (promotion every 128 K) (identified)");
+  // A claim names the variant, and is held to it bit for bit: 25-bit partials round when added.
+  EXPECT_EQ(run(kWide, "sm100/split=4:pairwise", "sm100/split=4:pairwise").verdict, Verdict::exact);
+  EXPECT_EQ(run(kWide, "sm100/split=4:pairwise", "sm100/split=4:sequential").verdict, Verdict::over_budget);
+  EXPECT_EQ(run(kWide, "sm90", "sm90/split=99:pairwise").verdict, Verdict::error);
+}
+
+// Only the paths the arch's kernels can take are candidates: CDNA3 outputs from a kernel on sm90
+// are not named, and the loosest sm90 bound judges them.
+TEST(GemmIdentify, OnlyTheArchsPathsArePlausible) {
+  constexpr std::string_view kFnuz = "gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/fp32/8x32x2048/pow2-boundary_emin=-24_emax=0/s1";
+  const CaseResult r = run(kFnuz, "gfx942", "", Fault::none, "sm90");
+  EXPECT_EQ(r.model, "");
+  EXPECT_TRUE(passes(r.verdict)) << r.message;
+  EXPECT_NE(r.message.find("no known accumulation reproduces the outputs (tried "), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("sm90-mma-f16, sm80-mma-f16"), std::string::npos) << r.message;
+  EXPECT_EQ(r.message.find("gfx942"), std::string::npos) << r.message;
+  EXPECT_EQ(run(kFnuz, "gfx942", "", Fault::none, "gfx942").model, "gfx942");
+  // An output off by one bit is reproduced by nothing; within the loosest bound it passes.
+  const CaseResult flipped = run(kTensor, "sm90", "", Fault::flip_one, "sm90");
+  EXPECT_EQ(flipped.verdict, Verdict::within_budget) << flipped.message;
+  EXPECT_EQ(flipped.model, "");
+}
+
+// Data that cannot tell orders apart (all products zero): exact, the first named, the rest counted.
+TEST(GemmIdentify, OrdersTheDataCannotTellApartAreAllNamed) {
+  const CaseResult r = run("gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/4x32x512/zeros/s1", "sm90", "", Fault::none, "sm90");
+  EXPECT_EQ(r.verdict, Verdict::exact);
+  EXPECT_EQ(r.model, "sm90-fast-accum");  // the first candidate: the arch's rows in table order
+  EXPECT_NE(r.message.find("other orders agree on a sample of D"), std::string::npos) << r.message;
 }

@@ -45,7 +45,11 @@ TEST_F(PredictionCli, TheHeaderNamesTheArchsAssumptionsAndFacts) {
   EXPECT_NE(norm_.find("# assumption (rsqrt): "), std::string::npos) << norm_;
   EXPECT_NE(norm_.find("# fact: wavefront size 64 ["), std::string::npos) << norm_;
   const std::string gemm = read_text(fs::path(ULPGATE_SOURCE_DIR) / "golden/gfx942/gemm.csv");
-  EXPECT_NE(gemm.find("# assumption (accumulator): the vendor library's model 'gfx942'"), std::string::npos);
+  EXPECT_NE(gemm.find("# fact: accumulator model 'gfx942' (reference/gemm/model.cpp): CDNA3"), std::string::npos) << gemm;
+  EXPECT_NE(gemm.find("[MMA-Sim 2.1.1: "), std::string::npos) << gemm;
+  const std::string gfx950 = read_text(fs::path(ULPGATE_SOURCE_DIR) / "golden/gfx950/gemm.csv");
+  EXPECT_NE(gfx950.find("# assumption (accumulator): accumulator model 'gfx950'"), std::string::npos) << gfx950;
+  EXPECT_NE(gfx950.find("[hypothesis: "), std::string::npos) << gfx950;
 }
 
 TEST_F(PredictionCli, AChangedDigestIsAMissedPredictionWithItsVerdict) {

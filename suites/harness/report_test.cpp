@@ -72,14 +72,15 @@ TEST(CsvReport, OneQuotedRowPerCase) {
   std::ostringstream out;
   std::vector results{sample_run()[1], sample_run()[3]};
   results[0].note = "claims sm90 (bit-exact); ran: cuBLASLt 130100 algo 66, split-k 1";
+  results[0].model = "sm90/split=4:pairwise";
   write_csv_report(out, results);
   EXPECT_EQ(out.str(),
             "case_id,family,profile,backend,verdict,elements,n_exact,n_within,n_over,n_nonfinite,"
-            "n_nan,max_ulp,digest,wall_s,message,note\n"
+            "n_nan,max_ulp,digest,wall_s,message,note,model\n"
             "quant.group/b,quant,vllm,host,within-budget,256,251,5,0,0,0,1,0000000000000000,0.25,,"
-            "\"claims sm90 (bit-exact); ran: cuBLASLt 130100 algo 66, split-k 1\"\n"
+            "\"claims sm90 (bit-exact); ran: cuBLASLt 130100 algo 66, split-k 1\",sm90/split=4:pairwise\n"
             "\"quant.group/d <&\"\"'>\",quant,deepgemm,host,error,256,256,0,0,0,0,0,0000000000000000,"
-            "0.25,\"kernel failed: \"\"launch\"\" <bad>\x01\",\n");
+            "0.25,\"kernel failed: \"\"launch\"\" <bad>\x01\",,\n");
 }
 
 TEST(Junit, EscapesEverything) {
@@ -155,6 +156,19 @@ TEST(Junit, IsWellFormedWithOneTestcasePerCase) {
       << xml;
   EXPECT_NE(xml.find("name=\"quant.group/d &lt;&amp;&quot;&apos;&gt;\""), std::string::npos);
   EXPECT_NE(xml.find("<system-out>within-budget: 5 tie flips</system-out>"), std::string::npos);
+}
+
+// A GEMM's accumulation (claimed or identified) is a property of its testcase.
+TEST(Junit, CarriesTheAccumulation) {
+  std::vector results{sample_run()[0]};
+  results[0].model = "sm90-mma-f16/promote=64";
+  std::ostringstream out;
+  write_junit(out, results);
+  const auto names = check_xml(out.str());
+  EXPECT_EQ(std::count(names.begin(), names.end(), "property"), 1);
+  EXPECT_NE(out.str().find("<properties><property name=\"accumulation\" value=\"sm90-mma-f16/promote=64\"/></properties>"),
+            std::string::npos)
+      << out.str();
 }
 
 TEST(Progress, SilentWhenNotATerminal) {

@@ -1,0 +1,277 @@
+#include "harness/gemm/identify.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include "kernels/portable/arch.hpp"
+#include "reference/gemm/detail.hpp"
+#include "reference/gemm/step.hpp"
+
+namespace ulpgate::gemm {
+namespace {
+
+constexpr int kMaxPromoteSteps = 64;
+constexpr int kMaxSplit = 16;
+constexpr size_t kStoryMatches = 4;  // matches a story names before "and N more"
+constexpr size_t kFullChecks = 16;   // survivors of the samples checked on all of D when more survive
+
+bool in_mma(const AccumModel& m, const Spec& s) { return m.scales_in_mma && s.pow2_scales(); }
+
+// The order a variant sums this spec's products in, as a canonical expression (replay.cpp's
+// segments, chains and split parts, model.hpp): the step, then the tree of fp32 operations over
+// the chains' K ranges. Two variants with one signature compute the same bits on any data (the
+// rows sm90 and sm90-fast-accum share variants; K split in 4 single-chain parts added
+// sequentially is promotion every K/4).
+std::string order_signature(const Spec& s, const AccumModel& m) {
+  const Geometry g = geometry(s);
+  const bool mma = in_mma(m, s);
+  const MmaStep& t = m.step;
+  std::string sig;
+  for (int v : {t.k, t.groups, t.frac_bits, int(t.align), t.e_floor, t.sum_bits, int(t.sum_rounding), int(t.join),
+                t.late_bits, int(t.exponents), int(mma)})
+    sig += std::to_string(v) + ",";
+  // A chain of one fmaf from zero is the exact product, so promoting every fmaf is one chain.
+  const bool fma_every_step = detail::is_fmaf(t) && m.promote_k == 1;
+  const auto fold = [](const std::vector<std::string>& terms) {  // ((t0 + t1) + t2) ...
+    std::string e = terms.empty() ? "0" : terms[0];
+    for (size_t i = 1; i < terms.size(); ++i) e = "(" + e + "+" + terms[i] + ")";
+    return e;
+  };
+  const auto chains = [&](int64_t k0, int64_t k1) {  // a segment: its chains added in fp32
+    const int64_t every = m.promote_k && !mma && !fma_every_step ? m.promote_k : std::max<int64_t>(k1 - k0, 1);
+    std::vector<std::string> c;
+    for (int64_t k = k0; k < k1; k += every) c.push_back("c" + std::to_string(k) + ":" + std::to_string(std::min(k + every, k1)));
+    return fold(c);
+  };
+  const auto blocks = [&](int64_t b0, int64_t b1) {  // gemm.block: main = fma(G_kb, s, main) from +0
+    std::string e = "0";
+    for (int64_t kb = b0; kb < b1; ++kb) e = "f(" + chains(g.block_begin(kb), g.block_end(kb)) + "," + e + ")";
+    return e;
+  };
+  const bool over_k = mma || g.epilogue_scales();
+  const auto part = [&](int64_t a, int64_t b) { return over_k ? chains(a, b) : blocks(a, b); };
+  const int64_t size = over_k ? s.k : g.kblocks;
+  if (m.split == 1 || size == 0) return sig + part(0, size);
+  const int64_t unit = over_k ? (m.promote_k && !mma ? m.promote_k : m.step.k) : 1;
+  const int64_t units = (size + unit - 1) / unit, per = (units + m.split - 1) / m.split;
+  std::vector<std::string> parts;
+  for (int64_t u = 0; u < units; u += per) parts.push_back(part(u * unit, std::min((u + per) * unit, size)));
+  if (m.combine == Combine::sequential) return sig + fold(parts);
+  while (parts.size() > 1) {  // pairwise: neighbours, level by level
+    std::vector<std::string> next;
+    for (size_t i = 0; i + 1 < parts.size(); i += 2) next.push_back("(" + parts[i] + "+" + parts[i + 1] + ")");
+    if (parts.size() % 2) next.push_back(parts.back());
+    parts = std::move(next);
+  }
+  return sig + parts[0];
+}
+
+bool same_bits(Format f, uint32_t a, uint32_t b) { return a == b || (is_nan(f, a) && is_nan(f, b)); }
+
+// One stage of the search: some rows of D and its columns [0, w).
+struct Sample {
+  Spec spec;
+  Operands in;
+  std::vector<uint32_t> got;
+};
+
+Sample sample(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::span<const int64_t> rows, int64_t w) {
+  auto [sub, x] = sub_problem(s, in, rows, 0, w);
+  Sample out{sub, std::move(x), {}};
+  for (int64_t m : rows)
+    for (int64_t n = 0; n < w; ++n) out.got.push_back(got[size_t(m * s.n + n)]);
+  return out;
+}
+
+bool reproduces(const Sample& x, const AccumModel& m) {
+  const Output o = gemm_model(x.spec, m, x.in);
+  for (size_t i = 0; i < o.bits.size(); ++i)
+    if (!same_bits(x.spec.out, o.bits[i], x.got[i])) return false;
+  return true;
+}
+
+std::string joined(std::span<const std::string_view> names) {
+  std::string s;
+  for (std::string_view n : names) s += (s.empty() ? "" : ", ") + std::string(n);
+  return s;
+}
+
+}  // namespace
+
+Variant::Variant(const AccumModel& row, int promote_k, int split, Combine combine) : model(row) {
+  model.promote_k = promote_k, model.split = split, model.combine = combine;
+  name = std::string(row.name);
+  if (promote_k != row.promote_k) name += "/promote=" + std::to_string(promote_k);
+  if (split > 1) name += "/split=" + std::to_string(split) + ":" + std::string(combine_name(combine));
+  model.name = name;
+}
+
+bool same_order(const Spec& s, const AccumModel& a, const AccumModel& b) {
+  return order_signature(s, a) == order_signature(s, b);
+}
+
+std::unique_ptr<Variant> parse_variant(std::string_view name) {
+  const size_t slash = name.find('/');
+  const AccumModel& row = model(name.substr(0, slash));
+  int promote = row.promote_k, split = 1;
+  Combine combine = Combine::sequential;
+  const auto bad = [&] {
+    return UsageError("accumulator model '" + std::string(name) +
+                      "': expected ROW[/promote=K][/split=N:sequential|pairwise] (K a multiple of the row's step, "
+                      "N in 2.." + std::to_string(kMaxSplit) + ")");
+  };
+  const auto number = [&](std::string_view t) {
+    int v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || end != t.data() + t.size() || v < 0) throw bad();
+    return v;
+  };
+  for (size_t at = slash; at != std::string_view::npos;) {
+    const size_t next = name.find('/', at + 1);
+    const std::string_view part = name.substr(at + 1, next == std::string_view::npos ? std::string_view::npos : next - at - 1);
+    if (part.starts_with("promote=")) {
+      promote = number(part.substr(8));
+      if (promote % row.step.k) throw bad();
+    } else if (part.starts_with("split=") && part.find(':') != std::string_view::npos) {
+      split = number(part.substr(6, part.find(':') - 6));
+      const std::string_view how = part.substr(part.find(':') + 1);
+      if (split < 2 || split > kMaxSplit || (how != "sequential" && how != "pairwise")) throw bad();
+      combine = how == "pairwise" ? Combine::pairwise : Combine::sequential;
+    } else {
+      throw bad();
+    }
+    at = next;
+  }
+  return std::make_unique<Variant>(row, promote, split, combine);
+}
+
+std::string variant_text(const AccumModel& m, const Spec& s) {
+  std::string how = m.step.k == 1 ? "fp32 FMA, " : "";
+  if (in_mma(m, s)) how += "one chain over all K, scales inside the MMA";
+  else if (m.promote_k) how += "promotion every " + std::to_string(m.promote_k) + " K";
+  else how += geometry(s).epilogue_scales() ? "one chain over all K" : "one chain per K-block";
+  if (m.split > 1)
+    how += ", K split in " + std::to_string(m.split) + " fp32 partials added " + std::string(combine_name(m.combine));
+  return std::string(m.name) + " (" + how + ")";
+}
+
+std::vector<std::string_view> plausible_rows(std::string_view arch) {
+  bool gpu = false;
+  for (const Arch& a : kAllArches) gpu |= a.name == arch && a.hardware;
+  std::vector<std::string_view> rows;
+  for (const AccumModel& m : models())
+    if (!gpu || m.runs_on_arch(arch)) rows.push_back(m.name);
+  return rows;
+}
+
+std::pair<Spec, Operands> sub_problem(const Spec& s, const Operands& in, std::span<const int64_t> rows, int64_t n0,
+                                      int64_t w) {
+  const Geometry g = geometry(s);
+  Spec sub = s;
+  sub.m = int64_t(rows.size()), sub.n = w;
+  Operands o;
+  o.sa = g.a_rows ? std::vector<float>{} : in.sa;
+  for (int64_t m : rows) {
+    o.a.insert(o.a.end(), in.a.begin() + m * s.k, in.a.begin() + (m + 1) * s.k);
+    if (g.a_rows) o.sa.insert(o.sa.end(), in.sa.begin() + m * g.sa.g, in.sa.begin() + (m + 1) * g.sa.g);
+  }
+  o.b.assign(in.b.begin() + n0 * s.k, in.b.begin() + (n0 + w) * s.k);
+  if (!g.b_rows || w == 0) {
+    o.sb = in.sb;
+  } else {
+    const int64_t r0 = n0 / g.b_rows, r1 = (n0 + w - 1) / g.b_rows + 1;
+    o.sb.assign(in.sb.begin() + r0 * g.sb.g, in.sb.begin() + r1 * g.sb.g);
+  }
+  return {sub, std::move(o)};
+}
+
+std::string Identification::unchecked_text() const {
+  return unchecked ? "; " + std::to_string(unchecked) + " other orders agree on a sample of D and were not checked on all of it"
+                   : "";
+}
+
+std::string Identification::story(const Spec& s) const {
+  if (matches.size() == 1) return "outputs follow " + variant_text(matches[0]->model, s) + " (identified)" + unchecked_text();
+  if (!matches.empty()) {
+    std::string list;
+    for (size_t i = 0; i < std::min(matches.size(), kStoryMatches); ++i)
+      list += (i ? "; " : "") + variant_text(matches[i]->model, s);
+    if (matches.size() > kStoryMatches) list += "; and " + std::to_string(matches.size() - kStoryMatches) + " more";
+    return "outputs follow any of " + std::to_string(matches.size()) +
+           " accumulations (identified; the data cannot tell them apart): " + list + unchecked_text();
+  }
+  return "no known accumulation reproduces the outputs (tried " + std::to_string(variants.size()) +
+         " orders of " + joined(rows) + ": promotion every 1.." + std::to_string(kMaxPromoteSteps) +
+         " steps or never, K split in 2.." + std::to_string(kMaxSplit) +
+         " fp32 partials sequential or pairwise); judged against the ideal within the loosest plausible bound";
+}
+
+Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch) {
+  Identification id;
+  id.rows = plausible_rows(arch);
+  std::set<std::string> seen;
+  const auto add = [&](const AccumModel& row, int promote, int split, Combine c) {
+    AccumModel m = row;
+    m.promote_k = promote, m.split = split, m.combine = c;
+    if (seen.insert(order_signature(s, m)).second) id.variants.emplace_back(row, promote, split, c);
+  };
+  for (std::string_view name : id.rows) add(model(name), model(name).promote_k, 1, Combine::sequential);  // each row as it is first
+  for (std::string_view name : id.rows) {
+    const AccumModel& row = model(name);
+    std::vector<int> promotions{row.promote_k, 0};
+    for (int p = 1; p <= kMaxPromoteSteps; ++p) promotions.push_back(p * row.step.k);
+    for (int split = 1; split <= kMaxSplit; ++split)
+      for (int promote : promotions)
+        for (Combine c : {Combine::sequential, Combine::pairwise})
+          if (split > 1 || c == Combine::sequential) add(row, promote, split, c);
+  }
+  std::vector<const Variant*> alive;
+  for (const Variant& v : id.variants) alive.push_back(&v);
+  if (s.m * s.n == 0) {  // nothing to tell them apart: every candidate reproduces an empty D
+    id.matches = alive;
+    return id;
+  }
+  // Sampled stages: 4 outputs of row 0, then up to 4 rows x 64 columns; then all of D, for every
+  // survivor while they are few, else until the first one reproduces it.
+  std::vector<int64_t> few{0}, some, all(size_t(s.m));
+  const int64_t spread = std::min<int64_t>(4, s.m);
+  for (int64_t i = 0; i < spread; ++i) some.push_back(i * (s.m - 1) / std::max<int64_t>(spread - 1, 1));
+  some.erase(std::unique(some.begin(), some.end()), some.end());
+  for (int64_t m = 0; m < s.m; ++m) all[size_t(m)] = m;
+  for (const Sample& x : {sample(s, in, got, few, std::min<int64_t>(s.n, 4)), sample(s, in, got, some, std::min<int64_t>(s.n, 64))}) {
+    std::vector<char> keep(alive.size());
+    detail::parallel_for(int64_t(alive.size()), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) keep[size_t(i)] = reproduces(x, alive[size_t(i)]->model);
+    });
+    std::vector<const Variant*> next;
+    for (size_t i = 0; i < alive.size(); ++i)
+      if (keep[i]) next.push_back(alive[i]);
+    alive = std::move(next);
+  }
+  const Sample whole = sample(s, in, got, all, s.n);
+  for (size_t i = 0; i < alive.size(); ++i) {
+    if (!id.matches.empty() && alive.size() > kFullChecks) {
+      id.unchecked = alive.size() - i;
+      break;
+    }
+    if (reproduces(whole, alive[i]->model)) id.matches.push_back(alive[i]);
+  }
+  return id;
+}
+
+std::vector<double> loosest_bound(const Spec& s, const Operands& in, std::span<const std::string_view> rows) {
+  std::vector<double> bound(size_t(s.m * s.n), 0.0);
+  for (std::string_view name : rows)
+    for (bool own : {true, false}) {
+      const AccumModel& row = model(name);
+      if (!own && row.promote_k == 0) continue;
+      const Variant v(row, own ? row.promote_k : 0, 1, Combine::sequential);
+      const Replay r = gemm_replay(s, v.model, in);
+      for (size_t i = 0; i < bound.size(); ++i) bound[i] = std::max(bound[i], r.bound[i]);
+    }
+  return bound;
+}
+
+}  // namespace ulpgate::gemm

@@ -1,0 +1,68 @@
+// Which accumulation a GEMM's outputs follow when its kernel claims none bit for bit (DESIGN.md
+// "Accumulator model": identified). The candidates are variants of the model rows
+// (reference/gemm/model.cpp) whose matrix path the arch's kernels can take (AccumModel::runs_on;
+// every row for a host arch or none named): each row with its own promotion, with promotion every
+// 1..64 steps and with none, unsplit or with K split into 2..16 fp32 partials combined
+// sequentially or pairwise. Variants that sum this spec's products in the same order are one.
+// Each is replayed on a few outputs, then on a few rows, then on all of D: what survives
+// reproduces every output bit for bit (when more than 16 survive the samples, all of D is checked
+// until the first one reproduces it, and the rest are counted as unchecked). With no survivor the outputs are judged against the ideal
+// within the loosest plausible bound (loosest_bound).
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reference/gemm/gemm.hpp"
+
+namespace ulpgate::gemm {
+
+// A model row with a promotion interval and a split-K. Not copyable: model.name points into name.
+struct Variant {
+  Variant(const AccumModel& row, int promote_k, int split, Combine combine);
+  Variant(const Variant&) = delete;
+  Variant& operator=(const Variant&) = delete;
+
+  AccumModel model;
+  std::string name;  // "sm90-mma-f16/promote=64/split=4:pairwise" (the row's name when unchanged)
+};
+
+// A variant by its name ("ROW[/promote=K][/split=N:sequential|pairwise]"): how a kernel claims an
+// identified order. Throws UsageError naming the rows and the syntax.
+std::unique_ptr<Variant> parse_variant(std::string_view name);
+
+// Whether two models sum this spec's products in the same order (the same bits on any data).
+bool same_order(const Spec& s, const AccumModel& a, const AccumModel& b);
+
+// How a variant sums under this spec: "sm90 (wgmma FP8 steps of 32, promotion every 128 K, K split
+// in 4 fp32 partials added pairwise)".
+std::string variant_text(const AccumModel& m, const Spec& s);
+
+struct Identification {
+  std::deque<Variant> variants;         // every distinct candidate tried
+  std::vector<const Variant*> matches;  // those that reproduce every output bit for bit
+  std::vector<std::string_view> rows;   // the plausible rows
+  size_t unchecked = 0;                 // more survivors of the samples than were checked on all of D
+  std::string story(const Spec& s) const;
+  std::string unchecked_text() const;
+};
+
+// The rows whose path a kernel on `arch` can take: every row for "" or a host-only arch.
+std::vector<std::string_view> plausible_rows(std::string_view arch);
+
+Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch);
+
+// Per element, the largest error bound of the plausible rows, each with its own promotion and with
+// none (one chain over each segment): the budget of an accumulation no candidate reproduces.
+std::vector<double> loosest_bound(const Spec& s, const Operands& in, std::span<const std::string_view> rows);
+
+// Rows `rows` of A (with their scales) and columns [n0, n0 + w) of D: B's rows n0.. and their
+// scale rows; n0 starts a B scale row (a multiple of 128 for gemm.block).
+std::pair<Spec, Operands> sub_problem(const Spec& s, const Operands& in, std::span<const int64_t> rows, int64_t n0,
+                                      int64_t w);
+
+}  // namespace ulpgate::gemm
