@@ -2,7 +2,8 @@
 # Builds ulpgate for a CUDA machine that has the CUDA runtime but none of Debian's -dev packages
 # (the H200 image): kernels for sm_90a, Boost.Context / GoogleTest / xxHash linked statically,
 # cudart, NCCL and OpenMPI's libmpi.so.40 dynamic (the image has OpenMPI 4.1), no LLVM (the APFloat oracle stays on the build machine), no HIP checks.
-# Then copies what the GPU run needs into ${GPU_DIST:-.gpu}/ (ignored by git).
+# Then copies what the GPU run needs into ${GPU_DIST:-.gpu}/ (ignored by git). BUILD_TARGETS
+# (space-separated) builds only those targets, e.g. "ulpgate ulpgate_c mma_sync_probe".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh
@@ -15,11 +16,14 @@ BUILD_DIR=$build bash ci/build.sh \
   -DULPGATE_WITH_MPI=ON
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
-cp "$build/harness/ulpgate" "$build/harness/libulpgate.so" "$build"/examples/plugin/*.so "$dist/"
-# The tests that exercise a GPU or the kernels (the formats sweeps belong to the CPU machine).
-for t in "$build"/suites/kernels/test_* "$build"/suites/quant/test_quant_harness "$build"/suites/norm/test_norm* \
-         "$build"/suites/gemm/test_gemm_reference_gpu "$build"/suites/gemm/test_gemm_kernels; do
-  if [[ -x $t ]]; then cp "$t" "$dist/"; fi
+# The CLI, the library, the sample plugins, the mma.sync probe (suites/oracle), and the tests that
+# exercise a GPU or the kernels (the formats sweeps belong to the CPU machine).
+for t in "$build/harness/ulpgate" "$build/harness/libulpgate.so" "$build"/examples/plugin/*.so \
+         "$build/suites/oracle/mma_sync_probe" "$build"/suites/kernels/test_* "$build"/suites/quant/test_quant_harness \
+         "$build"/suites/norm/test_norm* "$build"/suites/gemm/test_gemm_reference_gpu "$build"/suites/gemm/test_gemm_kernels; do
+  if [[ -f $t && ( -x $t || $t == *.so ) ]]; then cp "$t" "$dist/"; fi
 done
+# MMA-Sim for the oracle step (the GPU machine has PyTorch but no package index).
+python3 -m pip download --quiet --no-deps -d "$dist/wheels" mmasim==2.1.1 || echo "gpu-build: no mmasim wheel (the oracle step will say so)"
 strip "$dist"/* 2>/dev/null || true
 du -sh "$dist"

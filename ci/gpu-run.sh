@@ -13,6 +13,9 @@
 #   plugin  the CUDA sample plugin (device tensors through the C API) against the cuda backend
 #   mpi        (several GPUs) the all-reduce gate with one rank per process and GPU (mpirun), and the
 #           quant/norm gate shared out over the GPUs
+#   oracle  the model rows against MMA-Sim (suites/oracle/mmasim_oracle.py, the mmasim wheel from
+#           $dist/wheels), and Hopper's mma.sync FP8 measured against the rows (mma_sync_oracle.py)
+#   identify  the Triton block-scaled FP8 GEMM of examples/torch, identified per tile configuration
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -101,6 +104,23 @@ step_plugin() {
   if diff <(cut -d, -f1-3,5-13 "$out/plugin-cuda.csv") <(cut -d, -f1-3,5-13 "$out/plugin-sample.csv") >"$out/plugin.diff"; then
     echo "plugin: the CUDA sample plugin = the cuda backend on $(($(wc -l <"$out/plugin-cuda.csv") - 1)) quant cases"
   else rc=1; echo "plugin: digests differ"; head -5 "$out/plugin.diff"; fi
+}
+
+step_oracle() {
+  local lib=$out/pylib
+  python3 -m pip install --quiet --no-index --no-deps --target "$lib" "$dist"/wheels/mmasim-*.whl >"$out/pip.log" 2>&1 ||
+    { echo "oracle: cannot install the mmasim wheel (ci/gpu-build.sh puts it in $dist/wheels)"; cat "$out/pip.log"; }
+  PYTHONPATH=$lib ULPGATE_LIBRARY=$dist/libulpgate.so python3 suites/oracle/mmasim_oracle.py >"$out/oracle.log" 2>&1 || rc=1
+  grep -v "^ok " "$out/oracle.log" | tail -30; echo "($(grep -c '^ok ' "$out/oracle.log") instruction x format pairs agree)"
+  ULPGATE_LIBRARY=$dist/libulpgate.so python3 suites/oracle/mma_sync_oracle.py "$dist/mma_sync_probe" "$out/mma-probe" \
+    >"$out/mma-sync.log" 2>&1 || rc=1
+  cat "$out/mma-sync.log"
+}
+
+step_identify() {
+  ULPGATE_LIBRARY=$dist/libulpgate.so PYTHONPATH=python python3 examples/torch/identify_triton_gemm.py "$out/identify" \
+    >"$out/identify.log" 2>&1 || rc=1
+  tail -40 "$out/identify.log"
 }
 
 step_bench() {

@@ -31,6 +31,7 @@ struct Expected {
   bool budget_only = false;           // its replay with bounds
   Replay replay;
   std::string identified;            // the identification's story, when the claim left the order open
+  std::string arch;                  // whose matrix paths identification considers (GemmClaim::arch)
 };
 
 // D's output bits (bf16 in the low 16 bits, or fp32) of element i of raw little-endian bytes.

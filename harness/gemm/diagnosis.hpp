@@ -2,8 +2,8 @@
 // each a story, the verdict it earns and a test on the data made with the reference (the claimed
 // model replayed on what the kernel would have read). Tried on a few rows holding bad elements
 // first, then on every output:
-//   another accumulator model ("outputs follow sm90-fast-accum (one chain over all K), not sm90
-//     (promotion every 128 K)"; bit-exact claims only);
+//   another accumulation (identify.hpp: "outputs follow sm90-fast-accum (one chain over all K), not
+//     sm90 (promotion every 128 K)"; bit-exact claims only, tried first);
 //   weights in the other weight layout (R14: row-major weights fed to a bpreshuffle kernel: layout);
 //   either operand's scales read in another scale layout (R13: layout, naming both);
 //   fnuz codes read as OCP or the reverse (R10: layout);

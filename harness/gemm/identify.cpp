@@ -30,7 +30,7 @@ std::string order_signature(const Spec& s, const AccumModel& m) {
   const MmaStep& t = m.step;
   std::string sig;
   for (int v : {t.k, t.groups, t.frac_bits, int(t.align), t.e_floor, t.sum_bits, int(t.sum_rounding), int(t.join),
-                t.late_bits, int(t.exponents), int(mma)})
+                t.late_bits, int(t.exponents), t.k_run, int(mma)})
     sig += std::to_string(v) + ",";
   // A chain of one fmaf from zero is the exact product, so promoting every fmaf is one chain.
   const bool fma_every_step = detail::is_fmaf(t) && m.promote_k == 1;
@@ -77,16 +77,22 @@ struct Sample {
   std::vector<uint32_t> got;
 };
 
-Sample sample(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::span<const int64_t> rows, int64_t w) {
-  auto [sub, x] = sub_problem(s, in, rows, 0, w);
+Sample sample(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::span<const int64_t> rows, int64_t w,
+              int64_t n0 = 0) {
+  auto [sub, x] = sub_problem(s, in, rows, n0, w);
   Sample out{sub, std::move(x), {}};
   for (int64_t m : rows)
-    for (int64_t n = 0; n < w; ++n) out.got.push_back(got[size_t(m * s.n + n)]);
+    for (int64_t n = n0; n < n0 + w; ++n) out.got.push_back(got[size_t(m * s.n + n)]);
   return out;
 }
 
 bool reproduces(const Sample& x, const AccumModel& m) {
-  const Output o = gemm_model(x.spec, m, x.in);
+  Output o;
+  try {
+    o = gemm_model(x.spec, m, x.in);
+  } catch (const UsageError&) {  // operands no valid GEMM reads (never thrown out of a worker thread)
+    return false;
+  }
   for (size_t i = 0; i < o.bits.size(); ++i)
     if (!same_bits(x.spec.out, o.bits[i], x.got[i])) return false;
   return true;
@@ -208,7 +214,8 @@ std::string Identification::story(const Spec& s) const {
          " fp32 partials sequential or pairwise); judged against the ideal within the loosest plausible bound";
 }
 
-Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch) {
+Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
+                        std::optional<Output2d> focus) {
   Identification id;
   id.rows = plausible_rows(arch);
   std::set<std::string> seen;
@@ -233,14 +240,21 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
     id.matches = alive;
     return id;
   }
-  // Sampled stages: 4 outputs of row 0, then up to 4 rows x 64 columns; then all of D, for every
-  // survivor while they are few, else until the first one reproduces it.
-  std::vector<int64_t> few{0}, some, all(size_t(s.m));
+  // Sampled stages: 4 outputs of row 0 (or the focus, from the start of its B scale row), then up to
+  // 4 rows x 64 columns; then all of D, for every survivor while they are few, else until the first
+  // one reproduces it.
+  // Samples keep the spec valid: whole 16-row weight tiles for bpreshuffle (spec.problem()).
+  const int64_t tile = s.profile->weights == WeightLayout::bpreshuffle ? 16 : 1;
+  const int64_t b_rows = std::max<int64_t>(geometry(s).b_rows, tile);
+  const auto width = [&](int64_t from, int64_t want) { return std::min(s.n - from, (want + tile - 1) / tile * tile); };
+  const int64_t n0 = focus ? focus->n / b_rows * b_rows : 0;
+  const int64_t w0 = width(n0, focus ? std::max<int64_t>(4, focus->n - n0 + 1) : 4);
+  std::vector<int64_t> few{focus ? focus->m : 0}, some, all(size_t(s.m));
   const int64_t spread = std::min<int64_t>(4, s.m);
   for (int64_t i = 0; i < spread; ++i) some.push_back(i * (s.m - 1) / std::max<int64_t>(spread - 1, 1));
   some.erase(std::unique(some.begin(), some.end()), some.end());
   for (int64_t m = 0; m < s.m; ++m) all[size_t(m)] = m;
-  for (const Sample& x : {sample(s, in, got, few, std::min<int64_t>(s.n, 4)), sample(s, in, got, some, std::min<int64_t>(s.n, 64))}) {
+  for (const Sample& x : {sample(s, in, got, few, w0, n0), sample(s, in, got, some, width(0, 64))}) {
     std::vector<char> keep(alive.size());
     detail::parallel_for(int64_t(alive.size()), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) keep[size_t(i)] = reproduces(x, alive[size_t(i)]->model);

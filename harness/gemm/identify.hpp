@@ -12,6 +12,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,7 +55,13 @@ struct Identification {
 // The rows whose path a kernel on `arch` can take: every row for "" or a host-only arch.
 std::vector<std::string_view> plausible_rows(std::string_view arch);
 
-Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch);
+// focus, when given, is an output (m, n) to sample first: a diagnosis's bad element, which rules
+// out the orders that reproduce the rest at once.
+struct Output2d {
+  int64_t m, n;
+};
+Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
+                        std::optional<Output2d> focus = std::nullopt);
 
 // Per element, the largest error bound of the plausible rows, each with its own promotion and with
 // none (one chain over each segment): the budget of an accumulation no candidate reproduces.

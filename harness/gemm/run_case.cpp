@@ -63,6 +63,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
         run.claim = backend.gemm(s, run.stored.buffers(std::as_writable_bytes(run.d)));
         if (!run.claim.model.empty()) run.expected.model = &(run.claimed = claimed(run.claim))->model;
         run.expected.budget_only = run.claim.budget_only;
+        run.expected.arch = run.claim.arch;
       },
       [&] {
         if (run.expected.model) run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);

@@ -218,13 +218,11 @@ ULPGATE_EXPORT int ulpgate_model_chain(const char* model, const char* a_format, 
   try {
     const ulpgate::gemm::AccumModel& m = ulpgate::gemm::model(model ? model : "");
     const ulpgate::Format af = ulpgate::parse_format(a_format ? a_format : ""), bf = ulpgate::parse_format(b_format ? b_format : "");
-    const size_t step = size_t(m.step.k), steps = (k + step - 1) / step;
+    const size_t steps = (k + size_t(m.step.k) - 1) / size_t(m.step.k);
+    std::vector<int> exps(scale_exp ? steps : 0);
     for (size_t i = 0; i < count; ++i) {
-      float acc = c ? c[i] : 0.0f;
-      for (size_t s = 0; s < steps; ++s) {
-        const size_t k0 = i * k + s * step, n = std::min(step, k - s * step);
-        acc = ulpgate::gemm::mma_step(m.step, af, bf, {a + k0, n}, {b + k0, n}, acc, scale_exp ? scale_exp[i * steps + s] : 0);
-      }
+      for (size_t s = 0; s < exps.size(); ++s) exps[s] = scale_exp[i * steps + s];
+      const float acc = ulpgate::gemm::mma_chain(m.step, af, bf, {a + i * k, k}, {b + i * k, k}, c ? c[i] : 0.0f, exps);
       out[i] = acc;
     }
     return 0;

@@ -46,7 +46,7 @@ StepTable step_table(Format f) {
 void check_step(const gemm::AccumModel& model) {
   const gemm::MmaStep& s = model.step;
   if (s.k != kStepK || s.groups != 1 || s.align != gemm::Align::toward_zero || s.sum_rounding != Rounding::rz ||
-      s.join != gemm::Join::fused || s.exponents != gemm::Exponents::fp8)
+      s.join != gemm::Join::fused || s.exponents != gemm::Exponents::fp8 || s.k_run)
     unsupported(model, "is not an sm90-style step (k = 32, one group, truncating alignment and sum, c fused, fp8 exponents)");
   if (model.split != 1) unsupported(model, "splits K");
   if (s.frac_bits < 0 || s.frac_bits > 16 || s.sum_bits < 1 || s.sum_bits > 24)

@@ -26,6 +26,11 @@ constexpr MmaStep kSm90{32, 1, 13, toward_zero, -133, 14, rz};
 // Hopper has no FP8 mma.sync unit: an FP8 `mma.sync` (Triton's tiles of fewer than 64 rows) runs
 // as fp8 converted to fp16 and this step, so an e4m3 subnormal counts at its fp16 exponent.
 constexpr MmaStep kSm90MmaF16{16, 1, 25, toward_zero, -133, 24, rz, Join::fused, 0, Exponents::fp16};
+// Hopper's FP8 mma.sync path as Triton lowers it (tiles under 64 rows): four e4m3 codes of a
+// register converted pairwise (cvt.rn.f16x2.e4m3x2) into two f16x2 registers that feed two
+// m16n8k16 f16 steps, so of each 32 K the first step takes the runs 0-1, 4-5, ..., 28-29 and the
+// second 2-3, 6-7, ..., 30-31.
+constexpr MmaStep kSm90MmaFp8{16, 1, 25, toward_zero, -133, 24, rz, Join::fused, 0, Exponents::fp16, 2};
 // Ampere / Ada mma.sync f16/bf16 m16n8k16 (MMA-Sim "Ampere", "Ada Lovelace": F = 24, 16 bytes =
 // 8 products, e_zero = -132, RZ-FP32).
 constexpr MmaStep kSm80MmaF16{8, 1, 24, toward_zero, -132, 24, rz, Join::fused, 0, Exponents::fp16};
@@ -59,22 +64,32 @@ constexpr std::string_view kMmaSim = "MMA-Sim 2.1.1: 100,000 random dot products
 // One row per matrix path x library mode.
 // name, arch, validated, source, step, promote K, scales in the MMA, validation, runs on
 constexpr std::array kModels = {
-    AccumModel{"sm90-fast-accum", "sm90", true,
-               "spec/gemm.md: cuBLASLt CUBLASLT_MATMUL_DESC_FAST_ACCUM on an H200, bit-exact on 100% of "
-               "compared outputs: one chain of sm90 wgmma steps over all of K",
-               kSm90, 0, false, "hardware: H200 (cuBLASLt, torch._scaled_mm), 2026-11; the step also by MMA-Sim 2.1.1",
-               "sm90"},
     AccumModel{"sm90", "sm90", true,
                "spec/gemm.md: cuBLASLt default FP8 on an H200, bit-exact on 100% of compared outputs: chains "
                "of 4 wgmma steps (128 K) from zero, each added into fp32 with RN; block scaling: the 4-step "
                "chain per 128-block (DeepGEMM sm90: 4 WGMMA with scale-d = 0 per block)",
                kSm90, 128, false, "hardware: H200 (cuBLASLt, torch._scaled_mm), 2026-11; the step also by MMA-Sim 2.1.1",
                "sm90"},
+    AccumModel{"sm90-fast-accum", "sm90", true,
+               "spec/gemm.md: cuBLASLt CUBLASLT_MATMUL_DESC_FAST_ACCUM on an H200, bit-exact on 100% of "
+               "compared outputs: one chain of sm90 wgmma steps over all of K",
+               kSm90, 0, false, "hardware: H200 (cuBLASLt, torch._scaled_mm), 2026-11; the step also by MMA-Sim 2.1.1",
+               "sm90"},
     AccumModel{"sm90-mma-f16", "sm90", true,
                "Hopper mma.sync m16n8k16 f16 (the path of FP8 tl.dot with tiles under 64 rows: fp8 converted "
                "to fp16): 16-product steps, 25 fraction bits, truncation, the fp32 sum truncated; one chain "
                "per 128 K, as Triton's block-scaled GEMMs restart tl.dot per K-block",
-               kSm90MmaF16, 128, false, kMmaSim, "sm90"},
+               kSm90MmaF16, 128, false,
+               "hardware: H200 mma.sync.m16n8k16 f16, 262,144 of 262,144 chained outputs (suites/oracle/"
+               "mma_sync_probe.cu), 2026-11; MMA-Sim 2.1.1 likewise",
+               "sm90"},
+    AccumModel{"sm90-mma-fp8", "sm90", true,
+               "an FP8 tl.dot with tiles under 64 rows on sm90 (Triton): e4m3 converted pairwise to f16, each 32 K "
+               "in two m16n8k16 f16 steps taking K in alternate runs of 2; one chain per 128 K",
+               kSm90MmaFp8, 128, false,
+               "hardware: H200, Triton 3.6 block-scaled FP8 GEMM with 16-row tiles, 4 of 4 cases bit for bit "
+               "(wide exponents included; examples/torch/report/IDENTIFY.md), 2026-11",
+               "sm90"},
     AccumModel{"sm80-mma-f16", "sm80", true,
                "Ampere / Ada mma.sync m16n8k16 f16 on fp8 values converted to fp16: 8-product steps, 24 "
                "fraction bits, truncation; one chain per 128 K",
@@ -155,6 +170,37 @@ float mma_step(const MmaStep& step, Format af, Format bf, std::span<const uint8_
   const float r = detail::run_step(step, {da.v(0), db.v(0), da.e(0), db.e(0), int(a.size())}, c, bound ? &err : nullptr);
   if (bound) *bound = err;
   return r;
+}
+
+float mma_chain(const MmaStep& step, Format af, Format bf, std::span<const uint8_t> a, std::span<const uint8_t> b,
+                float c, std::span<const int> scale_exp) {
+  if (a.size() != b.size() || !detail::valid(step)) throw UsageError("mma_chain: A and B need the same number of codes and a valid step");
+  const size_t steps = (a.size() + size_t(step.k) - 1) / size_t(step.k);
+  if (!scale_exp.empty() && scale_exp.size() != steps)
+    throw UsageError("mma_chain: one scale exponent per step (" + std::to_string(steps) + "), got " + std::to_string(scale_exp.size()));
+  const auto k = int64_t(a.size());
+  const auto none = [](int64_t, int64_t) { return 0; };
+  detail::DecodedRows da, db;
+  if (scale_exp.empty() || step.k_run) {
+    if (!scale_exp.empty() && std::ranges::any_of(scale_exp, [](int e) { return e != 0; }))
+      throw UsageError("mma_chain: scales inside an interleaved step are not modelled");
+    detail::decode_rows(da, detail::code_table(af), a.data(), 0, 1, k, none, step.exponents);
+  } else {
+    detail::decode_rows(da, detail::code_table(af), a.data(), 0, 1, k,
+                        [&](int64_t, int64_t i) { return scale_exp[size_t(i / step.k)]; }, step.exponents);
+  }
+  detail::decode_rows(db, detail::code_table(bf), b.data(), 0, 1, k, none, step.exponents);
+  const detail::CodeTable &ta = detail::code_table(af), &tb = detail::code_table(bf);
+  const bool finite = std::ranges::all_of(a, [&](uint8_t x) { return ta.finite[x]; }) &&
+                      std::ranges::all_of(b, [&](uint8_t x) { return tb.finite[x]; });
+  if (!finite) {  // model.hpp: non-finite inputs follow IEEE double arithmetic
+    double d = c;
+    for (int64_t i = 0; i < k; ++i) d += da.value[size_t(i)] * db.value[size_t(i)];
+    return float(d);
+  }
+  detail::for_each_step(step, {da.v(0), db.v(0), da.e(0), db.e(0), int(k)},
+                        [&](const detail::Products& p) { c = detail::run_step(step, p, c, nullptr); });
+  return c;
 }
 
 }  // namespace ulpgate::gemm

@@ -77,6 +77,8 @@ struct MmaStep {
   Join join = Join::fused;
   int late_bits = 0;      // late join: fraction bits kept where the dot meets c
   Exponents exponents = Exponents::fp8;
+  int k_run = 0;          // 0: a step takes k contiguous K; else the two steps of each 2k-chunk take
+                          // its positions in runs of k_run alternately (fp8 converted pairwise to f16)
 };
 
 // How a K range's chains become one fp32 value when a kernel splits K (split-K, stream-K).
@@ -107,6 +109,12 @@ struct AccumModel {
 std::span<const AccumModel> models();
 const AccumModel& model(std::string_view name);  // throws UsageError naming the valid models
 std::string model_names();
+
+// A chain of the step over K = a.size() (= b.size(); any length): its steps in order (contiguous
+// or interleaved by k_run), each taking the previous result as c, from c; scale_exp[j], when given,
+// is the power-of-two scale of step j inside the MMA (as mma_step's).
+float mma_chain(const MmaStep& step, Format af, Format bf, std::span<const uint8_t> a, std::span<const uint8_t> b,
+                float c, std::span<const int> scale_exp = {});
 
 // One MMA step: c + 2^scale_exp sum a_i b_i with codes a, b of formats af, bf (equal lengths, at
 // most 64), as the step's rules compute it; scale_exp is a power-of-two scale inside the MMA

@@ -182,13 +182,9 @@ class Replayer {
       }
       return c;
     }
-    const int k = model_.step.k;
     Bounded c;
-    for (int64_t s = k0; s < k1; s += k) {
-      const int count = int(std::min<int64_t>(k, k1 - s));  // a short last step: zero padding
-      c.v = detail::run_step(model_.step, {r.av + s, r.bv + s, r.ae + s, r.be + s, count}, c.v,
-                             kBound ? &c.err : nullptr);
-    }
+    detail::for_each_step(model_.step, {r.av + k0, r.bv + k0, r.ae + k0, r.be + k0, int(k1 - k0)},
+                          [&](const detail::Products& p) { c.v = detail::run_step(model_.step, p, c.v, kBound ? &c.err : nullptr); });
     return c;
   }
 };

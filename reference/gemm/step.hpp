@@ -52,7 +52,7 @@ void decode_rows(DecodedRows& out, const CodeTable& t, const uint8_t* codes, int
 // What the step arrays hold: 1 to kMaxStep products, 1 to kMaxStep groups (more than one only
 // for a late join, whose dot keeps at most 40 fraction bits: exact in a double).
 inline bool valid(const MmaStep& s) {
-  return s.k >= 1 && s.k <= kMaxStep && s.groups >= 1 && s.groups <= kMaxStep &&
+  return s.k >= 1 && s.k <= kMaxStep && s.groups >= 1 && s.groups <= kMaxStep && s.k_run >= 0 && (!s.k_run || s.k % s.k_run == 0) &&
          (s.join == Join::late ? s.late_bits >= s.frac_bits && s.late_bits <= 40 : s.groups == 1);
 }
 
@@ -191,11 +191,32 @@ inline float run_step(const MmaStep& s, const Products& p, float c, double* boun
   return step_aligned<Align::odd>(s, p, c, bound);
 }
 
+// The steps of a chain over the products p (K ascending): fn(step's products) per step, in order.
+// Contiguous K (a short last step: zero padding), or with k_run > 0 each 2k-chunk's positions in
+// runs of k_run taken alternately by its two steps (the products of a step are a set: their order
+// inside it is immaterial).
+template <class Fn>
+void for_each_step(const MmaStep& s, const Products& p, Fn fn) {
+  if (s.k_run == 0) {
+    for (int at = 0; at < p.count; at += s.k) fn(Products{p.av + at, p.bv + at, p.ae + at, p.be + at, std::min(s.k, p.count - at)});
+    return;
+  }
+  std::array<double, kMaxStep> av, bv;
+  std::array<int16_t, kMaxStep> ae, be;
+  for (int chunk = 0; chunk < p.count; chunk += 2 * s.k)
+    for (int half = 0; half < 2; ++half) {
+      int n = 0;
+      for (int i = chunk; i < std::min(chunk + 2 * s.k, p.count); ++i)
+        if (((i - chunk) / s.k_run) % 2 == half) av[size_t(n)] = p.av[i], bv[size_t(n)] = p.bv[i], ae[size_t(n)] = p.ae[i], be[size_t(n++)] = p.be[i];
+      if (n) fn(Products{av.data(), bv.data(), ae.data(), be.data(), n});
+    }
+}
+
 // Whether a step is IEEE fmaf(a, b, c) by the argument at kFma (model.cpp): one product, round-to-odd
 // alignment with at least 32 fraction bits, no floor, RNE to fp32's 24 bits. The replay then calls
 // std::fma (a step of one product costs more than the product); tests hold the two equal.
 inline bool is_fmaf(const MmaStep& s) {
-  return s.k == 1 && s.groups == 1 && s.join == Join::fused && s.exponents == Exponents::fp8 && s.align == Align::odd &&
+  return s.k == 1 && s.groups == 1 && s.join == Join::fused && s.exponents == Exponents::fp8 && !s.k_run && s.align == Align::odd &&
          s.frac_bits >= 32 && s.e_floor == kNoFloor && s.sum_bits == 24 && s.sum_rounding == Rounding::rne;
 }
 

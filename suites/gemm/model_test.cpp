@@ -353,3 +353,27 @@ TEST(GemmModel, SplitKSumsThePartsOfWholeChainsInFp32) {
       EXPECT_EQ(decode(Format::fp32, pair.bits[at]), ((p[0] + p[1]) + (p[2] + p[3])) * scale);
     }
 }
+
+// sm90-mma-fp8 (model.cpp kSm90MmaFp8): each 32 K in two f16 steps taking K in alternate runs of
+// 2, as Triton's pairwise fp8 -> f16x2 conversions feed m16n8k16: the chain is those two steps.
+TEST(GemmModel, InterleavedStepsTakeAlternateRunsOfK) {
+  Rng g(5);
+  const MmaStep& fp8 = model("sm90-mma-fp8").step;
+  const MmaStep& f16 = model("sm90-mma-f16").step;
+  int differ = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<uint8_t> a(64), b(64);
+    for (size_t i = 0; i < 64; ++i) a[i] = random_code(Format::e4m3fn, g), b[i] = random_code(Format::e4m3fn, g);
+    float want = 0;
+    for (int chunk = 0; chunk < 64; chunk += 32)
+      for (int half = 0; half < 2; ++half) {
+        std::vector<uint8_t> sa, sb;
+        for (int i = chunk; i < chunk + 32; ++i)
+          if (((i - chunk) / 2) % 2 == half) sa.push_back(a[size_t(i)]), sb.push_back(b[size_t(i)]);
+        want = mma_step(f16, Format::e4m3fn, Format::e4m3fn, sa, sb, want);
+      }
+    EXPECT_EQ(mma_chain(fp8, Format::e4m3fn, Format::e4m3fn, a, b, 0.0f), want);
+    differ += mma_chain(f16, Format::e4m3fn, Format::e4m3fn, a, b, 0.0f) != want;
+  }
+  EXPECT_GT(differ, 0);  // contiguous steps give other bits on some of them
+}

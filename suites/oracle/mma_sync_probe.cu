@@ -33,6 +33,13 @@ namespace {
 // g + 8 (r & 1), columns 8 (r >> 1) + 2 t + 0..1. B (k x 8, "col"): 8-bit, register r holds rows
 // 16 r + 4 t + 0..3 of column g; 16-bit, rows 8 r + 2 t + 0..1. C/D: c[i] at row g + 8 (i >> 1),
 // column 2 t + (i & 1).
+// Two e4m3 codes as two f16 values in one register (exact: every e4m3 value is an f16 value).
+__device__ uint32_t as_f16_pair(const uint8_t* codes) {
+  const __half_raw lo = __nv_cvt_fp8_to_halfraw(__nv_fp8_storage_t(codes[0]), __NV_E4M3);
+  const __half_raw hi = __nv_cvt_fp8_to_halfraw(__nv_fp8_storage_t(codes[1]), __NV_E4M3);
+  return uint32_t(lo.x) | uint32_t(hi.x) << 16;
+}
+
 __global__ void probe(const uint8_t* a, const uint8_t* b, const float* c, float* d_fp8, float* d_f16, int k) {
   const int p = blockIdx.x, lane = threadIdx.x, g = lane / 4, t = lane % 4;
   const uint8_t* A = a + size_t(p) * 16 * k;  // [16, k]
@@ -58,16 +65,10 @@ __global__ void probe(const uint8_t* a, const uint8_t* b, const float* c, float*
       const int kh = k0 + 16 * half;
       uint32_t ha[4], hb[2];
       for (int r = 0; r < 4; ++r) {
-        const uint8_t* src = A + (g + 8 * (r & 1)) * k + kh + 8 * (r >> 1) + 2 * t;
-        const __half lo = __half(float(__nv_fp8_e4m3(__nv_fp8_storage_t(src[0])) ));
-        const __half hi = __half(float(__nv_fp8_e4m3(__nv_fp8_storage_t(src[1]))));
-        ha[r] = uint32_t(__half_as_ushort(lo)) | uint32_t(__half_as_ushort(hi)) << 16;
+        ha[r] = as_f16_pair(A + (g + 8 * (r & 1)) * k + kh + 8 * (r >> 1) + 2 * t);
       }
       for (int r = 0; r < 2; ++r) {
-        const uint8_t* src = B + g * k + kh + 8 * r + 2 * t;
-        const __half lo = __half(float(__nv_fp8_e4m3(__nv_fp8_storage_t(src[0]))));
-        const __half hi = __half(float(__nv_fp8_e4m3(__nv_fp8_storage_t(src[1]))));
-        hb[r] = uint32_t(__half_as_ushort(lo)) | uint32_t(__half_as_ushort(hi)) << 16;
+        hb[r] = as_f16_pair(B + g * k + kh + 8 * r + 2 * t);
       }
       asm volatile(
           "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
