@@ -34,7 +34,9 @@
  *     out  d [M, N] bf16 or fp32 (param out)
  *     params  a_format, b_format, out (text), ue8m0 (int 0/1)
  *     A GEMM row also names the accumulator model its outputs follow bit for bit (`model`, one
- *     of the reference's models: "sm90", "sm90-fast-accum", "fp32-fma", ...).
+ *     of the reference's models: "sm90", "sm90-fast-accum", "fp32-fma", ..., or a variant of one,
+ *     "sm90-fast-accum/split=4:pairwise"), or NULL: the suite then identifies the accumulation
+ *     the outputs follow among the arch's matrix paths and names it in the story.
  *   allreduce (ABI version 2)         every rank's y = the sum over ranks of x; profile: the variant
  *                                     ("custom-1shot", "custom-2shot", "custom-auto", "nccl"), whose
  *                                     summation order the outputs claim (spec/allreduce.md)
@@ -164,7 +166,8 @@ const char* ulpgate_case_id(const ulpgate_session* session, int32_t index);
  * all-reduce), a submit with no call waiting. `model`: for GEMM cases, the accumulator model the
  * kernel claims (NULL otherwise). Beginning another case, or closing, abandons an unfinished one
  * (its result is not recorded). The case runs on a thread of the suite's, the program's kernel on
- * the program's own thread. */
+ * the program's own thread. A GEMM case with model NULL is identified (as a plugin row without a
+ * model is). */
 int ulpgate_begin(ulpgate_session* session, const char* case_id, const char* model, const ulpgate_call** call,
                   ulpgate_result* result, char* message, size_t message_size);
 int ulpgate_submit(ulpgate_session* session, int status, const char* kernel_message, const ulpgate_call** call,
