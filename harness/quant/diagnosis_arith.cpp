@@ -130,6 +130,18 @@ constexpr Pow2Rounding kPow2Roundings[] = {
      [](float u) { return 2 * pow2_down(u); }},
 };
 
+std::string mx_rule_text(MxRule r) {
+  switch (r) {
+    case MxRule::floor: return "2^(floor(log2 amax) - emax of the element format)";
+    case MxRule::rceil: return "fl(amax * fl(1/max)) rounded up to a power of two";
+    case MxRule::ceil: return "2^ceil(log2(amax / max)), exact";
+    case MxRule::even: return "amax rounded half up to the element's mantissa, then the floor rule";
+    case MxRule::rn: return "fl(amax / max) rounded to the nearest power of two";
+    case MxRule::none: break;
+  }
+  return "none";
+}
+
 // Does every differing scale equal v?
 bool differing_all_equal(std::span<const float> got, std::span<const float> want, float v) {
   bool any = false;
@@ -137,6 +149,37 @@ bool differing_all_equal(std::span<const float> got, std::span<const float> want
     if (!same_bits(got[i], want[i])) {
       if (!same_bits(got[i], v)) return false;
       any = true;
+    }
+  return any;
+}
+
+// R7: with no amax floor an all-zero group's scale is 0 / max = 0 and each code the cast of
+// 0 / 0: NaN, or +-max where a clamp met the NaN. Every other group is the profile's (within
+// one code where the profile's division is approximate).
+bool zero_groups_divide_by_zero(const Evidence& ev) {
+  const Spec& s = ev.c.spec;
+  const std::vector<float> amax = group_amax(s, ev.in.values);
+  const std::vector<float> got = written_scales(s, ev.o);
+  bool any = false;
+  for (size_t g = 0; g < amax.size(); ++g) {
+    if (amax[g] != 0) {
+      if (!same_bits(got[g], ev.e.profile.scales[g])) return false;
+    } else if (got[g] != 0 && std::isfinite(got[g])) {
+      return false;
+    }
+    any = any || amax[g] == 0;
+  }
+  const int slack = s.profile->approx_division ? 1 : 0;
+  for (int64_t r = 0; r < s.m; ++r)
+    for (int64_t c = 0; c < s.k; ++c) {
+      const size_t i = size_t(r * s.k + c);
+      const uint32_t code = ev.o.codes[i];
+      if (amax[scale_index(s, r, c)] == 0) {
+        const double v = decode(s.format, code);
+        if (!std::isnan(v) && std::fabs(v) != s.fp8_max()) return false;
+      } else if (const auto d = ulp_distance(s.format, code, ev.e.profile.codes[i]); !d || *d > slack) {
+        return false;
+      }
     }
   return any;
 }
@@ -285,9 +328,29 @@ void scale_arith_hypotheses(const Evidence& ev, std::vector<Hypothesis>& h) {
       for (size_t g = 0; g < got.size(); ++g) scales[g] = std::isfinite(unrounded[g]) ? rule.scale(unrounded[g]) : got[g];
       add(rule.seen, rule.cause, std::move(scales));
     }
+  // MX blocks whose scale is rounded by another rule (an exact ceil, torchao's even, round to
+  // nearest): the element codes follow the scale, so only the scale rule tells them apart.
+  if (s.op == Op::mx)
+    for (MxRule r : kMxRules)
+      if (r != s.profile->mx) {
+        Profile p = *s.profile;
+        p.mx = r;
+        Spec alt = s;
+        alt.profile = &p;
+        add("MX scales follow the " + std::string(mx_rule_name(r)) + " rule (" + mx_rule_text(r) + ") where " +
+                std::string(s.profile->name) + " uses " + std::string(mx_rule_name(s.profile->mx)) +
+                ", and the codes follow them",
+            "a block-scale rounding other than the profile's", quantize_profile(alt, ev.in.values).scales);
+      }
   if (const float floor = s.profile->amax_floor; floor > 0 && differing_all_equal(got, ev.e.profile.scales, floor))
     add("every differing scale is the amax floor " + floor_text(floor) + " and the codes follow it",
         "the floor applied to the scale (s = max(amax / max, floor)) instead of to the amax", got);
+  if (zero_groups_divide_by_zero(ev)) {
+    predicted = true;
+    h.push_back({"every all-zero group has scale 0 and codes of 0 / 0 (NaN, or +-max where a clamp met the NaN)",
+                 "no amax floor: the scale amax / max is 0 and the quotient 0 / 0 (R7)", Verdict::over_budget,
+                 [] { return Fit::full; }});
+  }
   // Only with scales wrong: a code alone fits the largest |x| of too many parts of its group.
   h.push_back({"the amax of some groups misses elements: scales and codes follow the largest |x| of part of the group",
                "a reduction narrower than the group (R12: a shuffle width or mask written for 32 lanes; R17: a "

@@ -31,12 +31,18 @@ enum class NanPolicy : uint8_t {
   propagate,  // a NaN makes the group's amax and scale NaN
 };
 
-// How an MX block chooses its shared ue8m0 scale (spec/formats.md, MXFP8).
+// How an MX block chooses its shared ue8m0 scale (spec/formats.md, MXFP8). The profiles use floor
+// and rceil; the others are roundings real kernels take, which the diagnosis names.
 enum class MxRule : uint8_t {
   none,   // not an MX profile
   floor,  // OCP MX: X = 2^(floor(log2 amax) - emax_elem); elements clamped to +-max
   rceil,  // NVIDIA stack: X = rp_ue8m0(fl(amax * fl(1 / max)))
+  ceil,   // X = 2^ceil(log2(amax / max)), exact: the least power of two with amax / X <= max
+  even,   // torchao's EVEN: amax rounded half up at the element's mantissa width, then floor
+  rn,     // X = the ue8m0 nearest fl(amax / max) (PyTorch's float8_e8m0fnu cast of the scale)
 };
+std::string_view mx_rule_name(MxRule r);  // "floor", "rceil", ...
+inline constexpr MxRule kMxRules[] = {MxRule::floor, MxRule::rceil, MxRule::ceil, MxRule::even, MxRule::rn};
 
 struct Profile {
   std::string_view name;

@@ -43,18 +43,40 @@ float pow2_by_log2(float s, bool exp_clamp) {
   return std::ldexp(1.0f, std::max(e, -127));
 }
 
+int mx_emax(Format f) { return f == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>(); }
+
+// The least e with amax <= max * 2^e, exactly (max * 2^e is exact in double).
+int ceil_log2_ratio(float amax, float max) {
+  int e = std::ilogb(amax) - std::ilogb(max);
+  while (double(amax) > std::ldexp(double(max), e)) ++e;
+  while (double(amax) <= std::ldexp(double(max), e - 1)) --e;
+  return e;
+}
+
 // MX shared scale X of a block with amax (spec/formats.md, MXFP8).
 float mx_scale(const Profile& p, Format f, float amax) {
   if (std::isnan(amax)) return amax;
-  if (p.mx == MxRule::floor) {
-    if (std::isinf(amax)) return std::numeric_limits<float>::quiet_NaN();
-    if (amax == 0) return std::ldexp(1.0f, -127);
-    const int emax_elem = f == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
-    const int x = std::clamp(std::ilogb(amax) - emax_elem, -127, 127);
-    return std::ldexp(1.0f, x);
+  if (p.mx == MxRule::rceil) {
+    const float t = amax * (1.0f / p.fp8_max(f));
+    return decode_f32(Format::ue8m0, encode(t, Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rp}));
   }
-  const float t = amax * (1.0f / p.fp8_max(f));
-  return decode_f32(Format::ue8m0, encode(t, Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rp}));
+  if (std::isinf(amax)) return std::numeric_limits<float>::quiet_NaN();
+  if (amax == 0) return std::ldexp(1.0f, -127);
+  int x = 0;
+  switch (p.mx) {
+    case MxRule::ceil: x = ceil_log2_ratio(amax, p.fp8_max(f)); break;
+    case MxRule::even: {
+      const int mbits = f == Format::e5m2 ? 2 : 3;
+      const uint32_t bits = (std::bit_cast<uint32_t>(amax) + (1u << (22 - mbits))) & 0xFF800000u;
+      x = std::ilogb(std::bit_cast<float>(bits)) - mx_emax(f);
+      break;
+    }
+    case MxRule::rn:
+      return decode_f32(Format::ue8m0,
+                        encode(amax / p.fp8_max(f), Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rn}));
+    default: x = std::ilogb(amax) - mx_emax(f); break;  // floor
+  }
+  return std::ldexp(1.0f, std::clamp(x, -127, 127));
 }
 
 // What each element of a group is divided by or multiplied with.
@@ -231,6 +253,11 @@ std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
 }
 
 std::string_view op_name(Op op) { return kOps.name(op); }
+
+std::string_view mx_rule_name(MxRule r) {
+  constexpr std::string_view names[] = {"none", "floor", "rceil", "ceil", "even", "rn"};
+  return names[size_t(r)];
+}
 Op parse_op(std::string_view name) { return kOps.parse(name, "op"); }
 
 ScaleShape Spec::scale_shape() const { return {ceil_div(m, tile_rows()), ceil_div(k, tile_cols())}; }

@@ -49,6 +49,11 @@ enum class Fault {
   last_group_unwritten,  // the last group's codes and scale never written
   scales_shifted,      // each scale one slot on, the first slot never written
   scales_swapped,      // the first two scales swapped
+  mx_nan_block_zeros,  // MX blocks with a NaN (0xFF) scale written with zero codes: don't-care
+  mx_ceil_rule,        // MX scales by 2^ceil(log2(amax / max)) (sglang's mxfp8 Triton kernel)
+  mx_even_rule,        // MX scales by torchao's EVEN rounding
+  mx_rn_rule,          // MX scales rounded to the nearest power of two
+  zero_group_nan_clamped,  // R7 where the clamp propagates NaN (Triton's tl.clamp): vllm-triton, no floor
 };
 
 Profile patched(const Spec& s, Fault f) {
@@ -58,6 +63,10 @@ Profile patched(const Spec& s, Fault f) {
     p.amax_floor = p.scale_floor = 0;
     p.nan = NanPolicy::propagate;
   }
+  if (f == Fault::zero_group_nan_clamped) p.amax_floor = 0, p.nan = NanPolicy::propagate;
+  if (f == Fault::mx_ceil_rule) p.mx = MxRule::ceil;
+  if (f == Fault::mx_even_rule) p.mx = MxRule::even;
+  if (f == Fault::mx_rn_rule) p.mx = MxRule::rn;
   if (f == Fault::max_240_for_224) p.max_fnuz = 240;
   if (f == Fault::amax_floor_1e4) p.amax_floor = 1e-4f;
   if (f == Fault::no_clamp) p.clamp = false;
@@ -247,6 +256,10 @@ class FaultBackend : public Backend {
         std::fill_n(scales.begin() + byte_offset(s.layout, ss, 0, 0), slot_bytes(s.layout), kPoison);
         break;
       }
+      case Fault::mx_nan_block_zeros:
+        for (size_t i = 0; i < codes.size(); ++i)
+          if (std::isnan(r.scales[size_t((int64_t(i) / s.k) * ss.g + (int64_t(i) % s.k) / s.gs)])) codes[i] = 0;
+        break;
       case Fault::scales_swapped: {
         std::vector<float> swapped = r.scales;
         std::swap(swapped[0], swapped[1]);
@@ -348,9 +361,31 @@ TEST(FaultInjection, R6Log2RuleDivergesAtPowerOfTwoBoundaries) {
   EXPECT_EQ(r.verdict, Verdict::over_budget) << r.message << (r.first_bad.empty() ? "" : r.first_bad[0]);
 }
 
-TEST(FaultInjection, R7AllZeroGroupWithoutFloorIsNonFinite) {
-  const CaseResult r = run_with(Fault::zero_group_no_floor, "quant.group/vllm/e4m3fn/bf16/2x256/gs128/row/zeros/s1");
-  EXPECT_EQ(r.verdict, Verdict::non_finite);
+TEST(FaultInjection, R7AllZeroGroupWithoutFloorIsNonFiniteAndNamed) {
+  // torchao's shape (no floor, no clamp) and a Triton kernel's (vllm-triton without its floor: the
+  // clamp passes the NaN on): both are R7, whatever else the profile would do.
+  for (Fault f : {Fault::zero_group_no_floor, Fault::zero_group_nan_clamped})
+    for (auto id : {"quant.group/vllm/e4m3fn/bf16/2x256/gs128/row/zeros/s1",
+                    "quant.group/vllm-triton/e4m3fn/bf16/3x512/gs128/row/zeros/s1"}) {
+      const CaseResult r = run_with(f, id);
+      EXPECT_EQ(r.verdict, Verdict::non_finite) << id;
+      EXPECT_EQ(r.message, "every all-zero group has scale 0 and codes of 0 / 0 (NaN, or +-max where a clamp met "
+                           "the NaN): no amax floor: the scale amax / max is 0 and the quotient 0 / 0 (R7)") << id;
+    }
+}
+
+TEST(FaultInjection, ZeroCodesInANanScaleMxBlockAreAnEquivalentEncoding) {
+  for (auto id : {"quant.mx/ocp-mx/e4m3fn/bf16/130x96/gs32/mx-row/normal_nan=97_inf=131/s1",
+                  "quant.mx/ocp-mx/e4m3fn/bf16/130x96/gs32/mx-swizzle-128x4/normal_nan=97_inf=131/s1"}) {
+    const CaseResult r = run_with(Fault::mx_nan_block_zeros, id);
+    EXPECT_EQ(r.verdict, Verdict::within_budget) << id << ": " << r.message;
+    EXPECT_EQ(r.n_over + r.n_nonfinite, 0u);
+    EXPECT_NE(r.message.find("equivalent encoding: "), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("blocks whose scale is the ue8m0 NaN (0xFF)"), std::string::npos) << r.message;
+  }
+  // Where the block's scale is finite a changed code is wrong.
+  const CaseResult wrong = run_with(Fault::flip_one_code, "quant.mx/ocp-mx/e4m3fn/bf16/130x96/gs32/mx-row/normal_sigma=2/s1");
+  EXPECT_EQ(wrong.verdict, Verdict::over_budget);
 }
 
 TEST(FaultInjection, R8ZeroTokensIsACleanErrorNotACrash) {
@@ -479,6 +514,26 @@ constexpr Story kStories[] = {
      "the amax of some groups misses elements: scales and codes follow the largest |x| of part of the group: a "
      "reduction narrower than the group (R12: a shuffle width or mask written for 32 lanes; R17: a group wider than "
      "the lanes that reduce it) or a dropped lane"},
+    // MX scale roundings the profiles do not have, named rather than taken for a lane bug (R12).
+    {Fault::mx_even_rule, "quant.mx/ocp-mx/e4m3fn/bf16/130x96/gs32/mx-swizzle-128x4/normal_sigma=2/s1",
+     Verdict::over_budget,
+     "MX scales follow the even rule (amax rounded half up to the element's mantissa, then the floor rule) where "
+     "ocp-mx uses floor, and the codes follow them: a block-scale rounding other than the profile's"},
+    {Fault::mx_ceil_rule, "quant.mx/ocp-mx/e4m3fn/fp32/64x96/gs32/mx-row/pow2-boundary_scale=448_emin=-6_emax=6/s1",
+     Verdict::over_budget,
+     // rceil and an exact ceil agree wherever fl(amax * fl(1/448)) does not cross a power of two: the story
+     // says the data cannot tell them apart.
+     "the data fits 3 explanations: profile divergence: the output follows profile te, not ocp-mx; or MX scales "
+     "follow the rceil rule (fl(amax * fl(1/max)) rounded up to a power of two) where ocp-mx uses floor, and the "
+     "codes follow them: a block-scale rounding other than the profile's; or MX scales follow the ceil rule "
+     "(2^ceil(log2(amax / max)), exact) where ocp-mx uses floor, and the codes follow them: a block-scale rounding "
+     "other than the profile's"},
+    {Fault::mx_even_rule, "quant.mx/te/e4m3fn/bf16/130x96/gs32/mx-row/normal_sigma=2/s1", Verdict::over_budget,
+     "MX scales follow the even rule (amax rounded half up to the element's mantissa, then the floor rule) where te "
+     "uses rceil, and the codes follow them: a block-scale rounding other than the profile's"},
+    {Fault::mx_rn_rule, "quant.mx/te/e4m3fn/bf16/130x96/gs32/mx-row/normal_sigma=2/s1", Verdict::over_budget,
+     "MX scales follow the rn rule (fl(amax / max) rounded to the nearest power of two) where te uses rceil, and "
+     "the codes follow them: a block-scale rounding other than the profile's"},
     {Fault::scales_shifted, kRowCase, Verdict::layout,
      "the scales are the profile's shifted by one slot (group i's scale in slot i+1): a scale index off by one"},
     {Fault::scales_swapped, kRowCase, Verdict::layout,
