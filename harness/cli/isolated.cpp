@@ -24,7 +24,7 @@ Share case_share(const std::string& id, Backend& backend, uint64_t max_memory) {
   try {
     one.results.emplace_back(0, run_case(id, backend, nullptr, max_memory));
   } catch (const NotSupported& e) {
-    ++one.skipped[e.what()];
+    one.declined.push_back({id, backend.name(), e.what()});
   }
   return one;
 }
@@ -49,7 +49,7 @@ CaseResult sent_result(std::string_view message) {
   if (message.front() != kShare) throw std::runtime_error(text);
   Share one;
   decode_into(text, one);
-  if (!one.skipped.empty()) throw NotSupported(one.skipped.begin()->first);
+  if (!one.declined.empty()) throw NotSupported(one.declined.front().why);
   if (one.results.size() != 1)
     throw std::runtime_error("a case's process sent " + std::to_string(one.results.size()) + " results");
   return std::move(one.results.front().second);

@@ -30,7 +30,24 @@ namespace fs = std::filesystem;
 struct SignoffOptions {
   std::string arch, out, html, golden_root = "golden";
   std::vector<std::string> backends;  // empty: the best present
+  bool require_complete = false;      // golden rows this machine cannot run fail the sign-off
 };
+
+// What the sign-off covers and what it does not: the rows it ran, and those this machine cannot
+// run by reason.
+std::vector<std::string> scope_lines(const GateReport& report, const std::vector<GateEntry>& not_runnable,
+                                     bool require_complete) {
+  const size_t ran = report.entries.size(), all = ran + not_runnable.size();
+  if (not_runnable.empty()) return {"scope:    complete: all " + std::to_string(all) + " golden rows in scope ran here"};
+  std::map<std::string, size_t> by_reason;
+  for (const GateEntry& e : not_runnable) ++by_reason[e.detail];
+  std::vector<std::string> s = {"scope:    " + std::to_string(ran) + " of " + std::to_string(all) +
+                                " golden rows ran here; not covered (not runnable here, not missing): " +
+                                std::to_string(not_runnable.size()) +
+                                (require_complete ? " (--require-complete: the sign-off fails)" : "")};
+  for (const auto& [why, n] : by_reason) s.push_back("          " + std::to_string(n) + " not runnable here: " + why);
+  return s;
+}
 
 // A backend runs the arch on this machine when it can be made for it (a CUDA backend needs the
 // device and refuses other archs).
@@ -129,31 +146,37 @@ std::vector<std::string> deviations_by_cause(const SweepResult& run, const GateR
   return out;
 }
 
-std::vector<std::string> summary(const SweepResult& run, const GateReport& report, const SignoffOptions& o,
+std::vector<std::string> summary(const SweepResult& run, const GateReport& report,
+                                 const std::vector<GateEntry>& not_runnable, const SignoffOptions& o,
                                  const std::vector<std::string>& backends, const Provenance& golden, bool signed_off,
                                  size_t per_cause) {
   std::string ran;
   for (const std::string& b : backends) ran += (ran.empty() ? "" : ", ") + b;
-  size_t skipped = 0;
-  for (const auto& [why, n] : run.skipped) skipped += n;
+  const size_t skipped = run.declined.size();
+  const std::map<std::string, size_t> reasons = count_by_reason(run.declined);
+  const std::string scoped = not_runnable.empty() ? "" : signed_off ? ", scoped" : "";
   std::vector<std::string> s = {
-      "ulpgate signoff " + o.arch + ": " + (signed_off ? "SIGNED OFF" : "NOT signed off") + " (" +
+      "ulpgate signoff " + o.arch + ": " + (signed_off ? "SIGNED OFF" : "NOT signed off") + scoped + " (" +
           std::to_string(report.entries.size()) + " cases gated; " + std::to_string(skipped) +
           " (case, backend) pairs declined here)",
       "backends: " + ran + (backends.front() == "host" ? " (emulation at " + o.arch + ")" : ""),
       "golden:   " + (fs::path(o.golden_root) / golden_arch(o.arch)).string() + " (" +
           (is_prediction(golden) ? "predicted" : std::string(golden_source_name(golden.source))) + ", " +
           golden.device + ", " + golden.date + ")",
-      "gate:     " + gate_summary(report), ""};
+      "gate:     " + gate_summary(report)};
+  for (std::string& line : scope_lines(report, not_runnable, o.require_complete)) s.push_back(std::move(line));
+  s.push_back("");
   for (std::string& line : count_table(report)) s.push_back(std::move(line));
   const std::vector<std::string> dev = deviations_by_cause(run, report, o.arch, per_cause);
   if (!dev.empty()) s.push_back("");
   s.insert(s.end(), dev.begin(), dev.end());
-  if (per_cause && !run.skipped.empty())
-    s.push_back("declined: " + std::to_string(skipped) + " (case, backend) pairs, " + std::to_string(run.skipped.size()) +
+  if (per_cause && !reasons.empty())
+    s.push_back("declined: " + std::to_string(skipped) + " (case, backend) pairs, " + std::to_string(reasons.size()) +
                 " reasons (GPUs too few for a world size, a library without the op...): see summary.txt");
   else
-    for (const auto& [why, n] : run.skipped) s.push_back("skipped " + std::to_string(n) + ": " + why);
+    for (const auto& [why, n] : reasons) s.push_back("skipped " + std::to_string(n) + ": " + why);
+  if (!per_cause)
+    for (const GateEntry& e : not_runnable) s.push_back("not runnable here: " + e.case_id + " [" + e.backend + "] " + e.detail);
   return s;
 }
 
@@ -184,7 +207,8 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   GateReport report = gate_against(run.results, files, run_scope(base, run.results));
   const fs::path known = golden_dir / "emulation-differences.csv";
   if (plan.emulated && fs::exists(known)) apply_known_differences(report, known);
-  const bool signed_off = gate_exit_code(report) == kPass;
+  const std::vector<GateEntry> not_runnable = take_not_runnable(report, run.declined);
+  const bool signed_off = gate_exit_code(report) == kPass && !(o.require_complete && !not_runnable.empty());
   const std::vector<std::string>& backends = plan.backends;
 
   const fs::path out = o.out.empty() ? fs::path("signoff-" + o.arch) : fs::path(o.out);
@@ -192,8 +216,8 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   std::ofstream junit(out / "junit.xml"), csv(out / "results.csv");
   write_junit(junit, run.results, "ulpgate signoff " + o.arch);
   write_csv_report(csv, run.results);
-  write_text(out / "summary.txt", joined(summary(run, report, o, backends, golden, signed_off, 0)));
-  const std::vector<std::string> screen = summary(run, report, o, backends, golden, signed_off, 3);
+  write_text(out / "summary.txt", joined(summary(run, report, not_runnable, o, backends, golden, signed_off, 0)));
+  const std::vector<std::string> screen = summary(run, report, not_runnable, o, backends, golden, signed_off, 3);
   HtmlReport html;
   html.title = "ulpgate signoff " + o.arch;
   html.facts = {{"arch", o.arch},
@@ -226,6 +250,9 @@ void add_signoff_commands(CLI::App& app, int& rc) {
   cmd->add_option("--html", o.html, "also write the HTML report here");
   cmd->add_option("--golden-root", o.golden_root, "the directory holding golden/<arch> (default: golden)");
   cmd->add_option("--filter", sel.filter, "glob over case ids (default: every case)");
+  cmd->add_flag("--require-complete", o.require_complete,
+                "fail unless every golden row in scope ran here (CI): without it, rows this machine cannot run "
+                "(too few GPUs, no vendor library) are reported as not runnable here and the sign-off is scoped");
   cmd->add_option("--tier", sel.tier, "catalog tier: ci | full (default: ci)")->check(CLI::IsMember({"ci", "full"}));
   cmd->callback([&] { rc = run_signoff(sel, o); });
 }

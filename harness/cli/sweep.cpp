@@ -90,7 +90,7 @@ Share run_share(const Selection& s, const std::string& backend, const std::vecto
                                    : run_case(id, here(), nullptr, s.max_memory);
         if (!together || p.root()) mine.results.emplace_back(j, std::move(r));
       } catch (const NotSupported& e) {
-        if (!together || p.root()) ++mine.skipped[e.what()];
+        if (!together || p.root()) mine.declined.push_back({id, backend + "@" + arch, e.what()});
       }
     }
   }
@@ -110,7 +110,7 @@ SweepResult sweep_one(const Selection& s) {
   const Share all = gather(run_share(s, backend, archs, cases));
   SweepResult out;
   out.root = processes().root();
-  out.skipped = all.skipped;
+  out.declined = all.declined;
   for (const auto& [job, r] : all.results) {
     if (!passes(r.verdict)) {
       out.any_failed = true;
@@ -118,13 +118,13 @@ SweepResult sweep_one(const Selection& s) {
     }
     out.results.push_back(r);
   }
-  for (const auto& [why, n] : out.skipped) std::printf("skipped %zu: %s\n", n, why.c_str());
+  for (const auto& [why, n] : count_by_reason(out.declined)) std::printf("skipped %zu: %s\n", n, why.c_str());
   return out;
 }
 
 // A selection that none of the backends runs is bad usage, like a filter that selects nothing.
 SweepResult ran_something(SweepResult r, std::string_view backends) {
-  if (r.root && r.results.empty() && !r.skipped.empty())
+  if (r.root && r.results.empty() && !r.declined.empty())
     throw UsageError("no selected case runs on the " + std::string(backends) + " backend (--filter selects what it runs)");
   return r;
 }
@@ -147,8 +147,11 @@ SweepResult sweep_backends(Selection s, const std::vector<std::string>& backends
     SweepResult one = sweep_one(s);
     all.root = all.root && one.root;
     all.any_failed = all.any_failed || one.any_failed;
-    for (const auto& [why, n] : one.skipped) all.skipped[why] += n;
     const std::string as = rename ? rename(b) : "";
+    for (Declined& d : one.declined) {
+      if (!as.empty()) d.backend = as;
+      all.declined.push_back(std::move(d));
+    }
     for (CaseResult& r : one.results) {
       if (!as.empty()) all.ran_as[as] = std::exchange(r.backend, as);
       all.results.push_back(std::move(r));

@@ -11,6 +11,7 @@
 #include "harness/core/backend.hpp"
 #include "harness/core/case_result.hpp"
 #include "harness/core/family.hpp"
+#include "harness/core/processes.hpp"
 #include "harness/golden/gate.hpp"
 
 namespace ulpgate::cli {
@@ -43,7 +44,7 @@ struct SweepResult {
   bool root = true;  // false: another MPI process's share, already handed to rank 0 (processes.hpp)
   std::vector<CaseResult> results;
   bool any_failed = false;
-  std::map<std::string, size_t> skipped;  // cases the backend declines, by reason
+  std::vector<Declined> declined;  // cases a backend declines, with the reason
   std::map<std::string, std::string> ran_as;  // a renamed backend -> the one that ran (hip@gfx942 -> host@gfx942)
 };
 // Runs every case on every arch of the backend; prints a progress line on a terminal, one line

@@ -61,6 +61,12 @@ void fields(Io& io, R& r) {
 
 }  // namespace
 
+std::map<std::string, size_t> count_by_reason(const std::vector<Declined>& declined) {
+  std::map<std::string, size_t> n;
+  for (const Declined& d : declined) ++n[d.why];
+  return n;
+}
+
 std::string encode(const Share& s) {
   std::string out;
   const auto write = [&](const auto& v) { put(out, v); };
@@ -71,8 +77,8 @@ std::string encode(const Share& s) {
     put(out, uint64_t(r.first_bad.size()));
     for (const std::string& line : r.first_bad) put(out, line);
   }
-  put(out, uint64_t(s.skipped.size()));
-  for (const auto& [why, n] : s.skipped) put(out, why), put(out, uint64_t(n));
+  put(out, uint64_t(s.declined.size()));
+  for (const Declined& d : s.declined) put(out, d.case_id), put(out, d.backend), put(out, d.why);
   return out;
 }
 
@@ -93,10 +99,9 @@ void decode_into(std::string_view bytes, Share& into) {
   }
   in.get(n);
   for (uint64_t i = 0; i < n; ++i) {
-    std::string why;
-    uint64_t count = 0;
-    in.get(why), in.get(count);
-    into.skipped[why] += size_t(count);
+    Declined d;
+    in.get(d.case_id), in.get(d.backend), in.get(d.why);
+    into.declined.push_back(std::move(d));
   }
   if (!in.done()) throw std::runtime_error("trailing bytes in a result message");
 }

@@ -24,12 +24,19 @@ struct Processes {
 // Initializes MPI on first use when launched by mpirun (MPI_Finalize at exit).
 const Processes& processes();
 
-// A sweep's results: (job index, result) pairs and the skipped cases by reason. gather() hands
-// rank 0 every process's share, ordered by job index (the other ranks get nothing back).
+// A case a backend declines (NotSupported: more GPUs than present, a library without the op).
+struct Declined {
+  std::string case_id, backend, why;  // backend as its rows name it: "cuda@sm90"
+};
+
+// A sweep's results: (job index, result) pairs and the declined cases. gather() hands rank 0
+// every process's share, ordered by job index (the other ranks get nothing back).
 struct Share {
   std::vector<std::pair<size_t, CaseResult>> results;
-  std::map<std::string, size_t> skipped;
+  std::vector<Declined> declined;
 };
+// How many cases were declined for each reason.
+std::map<std::string, size_t> count_by_reason(const std::vector<Declined>& declined);
 Share gather(const Share& mine);
 // A Share as bytes, and back (appended to `into`; a truncated or overlong message throws): how
 // MPI moves shares, and how a case's child process (--isolate) hands back its result.

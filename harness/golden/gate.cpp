@@ -118,4 +118,18 @@ void apply_known_differences(GateReport& report, const std::filesystem::path& fi
   }
 }
 
+std::vector<GateEntry> take_not_runnable(GateReport& report, std::span<const Declined> declined) {
+  std::map<std::pair<std::string_view, std::string_view>, std::string_view> why;
+  for (const Declined& d : declined) why[{d.case_id, d.backend}] = d.why;
+  std::vector<GateEntry> out;
+  std::erase_if(report.entries, [&](const GateEntry& e) {
+    const auto it = why.find({e.case_id, e.backend});
+    if (e.cls != GateClass::missing || it == why.end()) return false;
+    out.push_back({e.case_id, e.backend, GateClass::missing, std::string(it->second)});
+    --report.counts[size_t(GateClass::missing)];
+    return true;
+  });
+  return out;
+}
+
 }  // namespace ulpgate

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "harness/core/case_result.hpp"
+#include "harness/core/processes.hpp"
 #include "harness/golden/golden_file.hpp"
 
 namespace ulpgate {
@@ -62,6 +63,11 @@ std::string gate_text(const GateReport& report, std::string_view golden_dir, boo
 // 1 (kFail) on any drift, regression, missing row or missed prediction, and on new cases unless
 // allow_new; else 0.
 int gate_exit_code(const GateReport& report, bool allow_new = false);
+
+// Golden rows of cases a backend here declined (too few GPUs for the world size, a library
+// without the op): outside what this machine can sign off, each with the reason (detail), and not
+// `missing` (rows that should have run and did not). Taken out of the report and its counts.
+std::vector<GateEntry> take_not_runnable(GateReport& report, std::span<const Declined> declined);
 
 // Known, explained differences between a prediction and the hardware golden rows (a file
 // case_id,reason: e.g. golden/sm90/emulation-differences.csv, where the H200's rsqrtf is not

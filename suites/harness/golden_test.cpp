@@ -270,6 +270,25 @@ TEST(Gate, ExitCodeFailsOnDriftRegressionMissingAndNew) {
   EXPECT_EQ(gate_exit_code(gate(std::vector{result("c", 3)}, {})), 1);
 }
 
+TEST(Gate, RowsOfDeclinedCasesAreNotRunnableHereNotMissing) {
+  const std::vector<GoldenRow> golden = {row("a", 1), row("w2", 2), row("gone", 3)};
+  GateReport rep = gate(std::vector{result("a", 1)}, golden);
+  ASSERT_EQ(rep.count(GateClass::missing), 2u);
+  const std::vector<Declined> declined = {{"w2", "host", "world size 2 needs 2 GPUs; 1 present"},
+                                          {"w2", "cuda@sm90", "another backend's decline"}};
+  const std::vector<GateEntry> out = take_not_runnable(rep, declined);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].case_id, "w2");
+  EXPECT_EQ(out[0].detail, "world size 2 needs 2 GPUs; 1 present");
+  // The row nobody declined stays missing, and still fails the gate.
+  EXPECT_EQ(rep.count(GateClass::missing), 1u);
+  ASSERT_EQ(rep.entries.size(), 2u);
+  EXPECT_EQ(gate_exit_code(rep), 1);
+  GateReport complete = gate(std::vector{result("a", 1)}, std::vector{row("a", 1), row("w2", 2)});
+  EXPECT_EQ(take_not_runnable(complete, declined).size(), 1u);
+  EXPECT_EQ(gate_exit_code(complete), 0);
+}
+
 TEST(Gate, AFilteredRunDoesNotReportTheRestMissing) {
   const std::vector<GoldenRow> golden = {row("quant.group/a", 1), row("quant.block/b", 2)};
   const std::vector<CaseResult> run = {result("quant.group/a", 1)};
