@@ -17,6 +17,9 @@
 #include "harness/plugin/plugin_backend.hpp"
 #include "harness/plugin/pull_case.hpp"
 #include "harness/report/console_table.hpp"
+#include "harness/report/html_report.hpp"
+#include "harness/build_info.hpp"
+#include "reference/quant/layout.hpp"
 #include "reference/gemm/model.hpp"
 #include "include/ulpgate/ulpgate.h"
 
@@ -157,21 +160,26 @@ ULPGATE_EXPORT int ulpgate_judge(ulpgate_session* s, const char* case_id, ulpgat
 
 ULPGATE_EXPORT void ulpgate_close(ulpgate_session* s) { delete s; }
 
-ULPGATE_EXPORT int ulpgate_gate(ulpgate_session* s, const char* golden_dir, int allow_new, char* report, size_t size) {
+// The session's results against golden_dir/<family>.csv, limited to what the session judged.
+ulpgate::GateReport gate_session(const ulpgate_session* s, const std::string& golden_dir) {
   namespace fs = std::filesystem;
+  const std::vector<ulpgate::CaseResult> results = s->results();
+  std::map<std::string_view, fs::path> files;
+  for (const ulpgate::CaseResult& r : results) {
+    const fs::path path = ulpgate::golden_path(golden_dir, r.family);
+    if (!fs::exists(path)) throw ulpgate::UsageError("no golden file " + path.string() + " (write it with ulpgate_golden_update)");
+    files[ulpgate::family_of(r.case_id).name] = path;
+  }
+  const auto scope = [s](std::string_view id, std::string_view backend) {
+    const auto it = s->judged.find(std::string(id));
+    return it != s->judged.end() && it->second.backend == backend;
+  };
+  return ulpgate::gate_against(results, files, scope);
+}
+
+ULPGATE_EXPORT int ulpgate_gate(ulpgate_session* s, const char* golden_dir, int allow_new, char* report, size_t size) {
   try {
-    const std::vector<ulpgate::CaseResult> results = s->results();
-    std::map<std::string_view, fs::path> files;
-    for (const ulpgate::CaseResult& r : results) {
-      const fs::path path = ulpgate::golden_path(golden_dir ? golden_dir : "", r.family);
-      if (!fs::exists(path)) throw ulpgate::UsageError("no golden file " + path.string() + " (write it with ulpgate_golden_update)");
-      files[ulpgate::family_of(r.case_id).name] = path;
-    }
-    const auto scope = [s](std::string_view id, std::string_view backend) {
-      const auto it = s->judged.find(std::string(id));
-      return it != s->judged.end() && it->second.backend == backend;
-    };
-    const ulpgate::GateReport g = ulpgate::gate_against(results, files, scope);
+    const ulpgate::GateReport g = gate_session(s, golden_dir ? golden_dir : "");
     say(report, size, ulpgate::gate_text(g, golden_dir ? golden_dir : "", allow_new != 0));
     return ulpgate::gate_exit_code(g, allow_new != 0);
   } catch (const std::exception& e) {
@@ -197,6 +205,47 @@ ULPGATE_EXPORT int ulpgate_golden_update(ulpgate_session* s, const char* golden_
   } catch (const std::exception& e) {
     say(report, size, e.what());
     return 2;
+  }
+}
+
+ULPGATE_EXPORT int ulpgate_report_html(ulpgate_session* s, const char* path, const char* golden_dir, char* message,
+                                       size_t size) {
+  try {
+    ulpgate::HtmlReport html;
+    html.title = "ulpgate " + s->name + "@" + s->arch;
+    html.facts = {{"arch", s->arch}, {"backend", "plugin:" + s->name + "@" + s->arch}, {"suite", ulpgate::suite_version()}};
+    html.results = s->results();
+    if (golden_dir && *golden_dir) {
+      html.gate = gate_session(s, golden_dir);
+      html.facts.emplace_back("golden", golden_dir);
+      html.summary = {"gate: " + ulpgate::gate_summary(*html.gate)};
+    }
+    ulpgate::write_html(path ? path : "", html);
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(message, size, e.what());
+  }
+}
+
+ULPGATE_EXPORT int ulpgate_scale_layout(const char* layout, int64_t rows, int64_t groups, int64_t* offsets,
+                                        uint8_t* storage, int64_t* storage_bytes, int32_t* scale_bytes, char* message,
+                                        size_t size) {
+  try {
+    namespace q = ulpgate::quant;
+    const q::Layout l = q::parse_layout(layout ? layout : "");
+    if (rows < 0 || groups < 0) throw ulpgate::UsageError("a scale shape has no negative extent");
+    const q::ScaleShape ss{rows, groups};
+    const int64_t n = q::storage_bytes(l, ss);
+    if (storage_bytes) *storage_bytes = n;
+    if (scale_bytes) *scale_bytes = q::is_ue8m0_layout(l) ? 1 : 4;
+    if (offsets)
+      for (int64_t m = 0; m < rows; ++m)
+        for (int64_t g = 0; g < groups; ++g) offsets[m * groups + g] = q::byte_offset(l, ss, m, g);
+    if (storage)
+      for (int64_t b = 0; b < n; ++b) storage[b] = q::scale_at(l, ss, b) ? 0 : q::padding_byte(l, ss, b);
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(message, size, e.what());
   }
 }
 

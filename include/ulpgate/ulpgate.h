@@ -206,6 +206,22 @@ int ulpgate_model_chain(const char* model, const char* a_format, const char* b_f
                         const uint8_t* a, const uint8_t* b, const float* c, const int32_t* scale_exp, float* out,
                         char* message, size_t message_size);
 
+/* An HTML report (the CLI's: verdicts, stories, error maps) of every case this session judged, at
+ * `path`; with golden_dir (golden/<arch>, may be NULL) the gate's classes too. Returns 0, or
+ * non-zero with `message`. */
+int ulpgate_report_html(ulpgate_session* session, const char* path, const char* golden_dir, char* message,
+                        size_t message_size);
+
+/* Where a quantizer's scales go in its scale storage: a `layout` as the case's scale_layout
+ * parameter names it ("row", "col", "col-tma", "aiter-tview", "token", "ue8m0-packed", "mx-row",
+ * "mx-swizzle-128x4") for a logical [rows, groups] scale tensor. Sets *storage_bytes, *scale_bytes
+ * (4: an fp32 scale; 1: a ue8m0 exponent byte), offsets[r * groups + g] (the byte offset of scale
+ * (r, g); may be NULL) and storage (may be NULL; *storage_bytes of them: every byte that holds no
+ * scale set to the padding the layout defines, the scale bytes 0). Returns 0, or non-zero with
+ * `message` for an unknown layout. */
+int ulpgate_scale_layout(const char* layout, int64_t rows, int64_t groups, int64_t* offsets, uint8_t* storage,
+                         int64_t* storage_bytes, int32_t* scale_bytes, char* message, size_t message_size);
+
 /* Helpers for plugin authors: a parameter or tensor of a call by name (NULL when absent). */
 static inline const ulpgate_param* ulpgate_find_param(const ulpgate_call* call, const char* name) {
   for (int32_t i = 0; i < call->n_params; ++i)

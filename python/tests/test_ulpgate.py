@@ -42,6 +42,15 @@ def vllm_token_quant(call):
     call.outputs["scales"].numpy()[: 4 * len(s)] = s.astype(np.float32).view(np.uint8)
 
 
+def test_the_package_loads_the_library_it_carries():
+    import os
+    from pathlib import Path
+
+    lib = ulpgate.library()
+    if not os.environ.get("ULPGATE_LIBRARY"):
+        assert Path(lib.path) == Path(ulpgate.__file__).with_name("libulpgate.so")
+
+
 def test_the_catalog_has_token_cases():
     assert len(TOKEN_CASES) >= 4
     assert all(c.startswith("quant.token/vllm/") for c in TOKEN_CASES)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from . import _capi
 
-__all__ = ["Tensor", "Call", "Refused", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode", "model_chain"]
+__all__ = ["Tensor", "Call", "Refused", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode",
+           "model_chain", "scale_layout", "library"]
 
 _lib = None
 
@@ -203,6 +204,14 @@ class Session:
             raise AssertionError(text)
         return text
 
+    def report_html(self, path, golden_dir=None):
+        """Writes the CLI's HTML report of every case judged in this session (with the gate's classes
+        when golden_dir is given)."""
+        msg = _message()
+        if library().ulpgate_report_html(self._handle, str(path).encode(), str(golden_dir).encode() if golden_dir else None,
+                                         msg, len(msg)):
+            raise ValueError(msg.value.decode())
+
     def update_golden(self, golden_dir, device=None):
         """Writes this session's results as golden rows (device: the hardware, None for an emulation)."""
         report = ctypes.create_string_buffer(1 << 20)
@@ -239,6 +248,34 @@ def gate(golden_dir, arch="host-w32", allow_new=False):
 def update_golden(golden_dir, arch="host-w32", device=None):
     """Writes every case judge() ran for arch into golden_dir (see Session.update_golden)."""
     return _session(arch).update_golden(golden_dir, device)
+
+
+@dataclass(frozen=True)
+class ScaleLayout:
+    """Where a logical [rows, groups] scale tensor lies in a layout's storage (the reference's own
+    map): offsets[r, g] is the byte offset of scale (r, g), scale_bytes 4 (fp32) or 1 (a ue8m0
+    exponent byte), padding the storage with every byte that holds no scale at its defined value."""
+    name: str
+    rows: int
+    groups: int
+    offsets: object  # numpy int64 [rows, groups]
+    scale_bytes: int
+    padding: object  # numpy uint8 [storage bytes]
+
+
+def scale_layout(layout, rows, groups):
+    """The ScaleLayout of a scale_layout parameter ("row", "col", "col-tma", "ue8m0-packed", ...)."""
+    import numpy as np
+
+    lib, msg = library(), _message()
+    n, width = ctypes.c_int64(), ctypes.c_int32()
+    if lib.ulpgate_scale_layout(layout.encode(), rows, groups, None, None, ctypes.byref(n), ctypes.byref(width), msg, len(msg)):
+        raise ValueError(msg.value.decode())
+    offsets = np.empty((rows, groups), dtype=np.int64)
+    padding = np.empty(n.value, dtype=np.uint8)
+    lib.ulpgate_scale_layout(layout.encode(), rows, groups, offsets.ctypes.data, padding.ctypes.data, ctypes.byref(n),
+                             ctypes.byref(width), msg, len(msg))
+    return ScaleLayout(layout, rows, groups, offsets, width.value, padding)
 
 
 def encode(conversion, values):

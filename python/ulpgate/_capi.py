@@ -81,11 +81,11 @@ REFUSED = -2  # ULPGATE_REFUSED
 
 
 def _candidates():
+    """ULPGATE_LIBRARY when set (a build of your own), else the library the wheel carries."""
     if os.environ.get("ULPGATE_LIBRARY"):
         yield os.environ["ULPGATE_LIBRARY"]
         return
     yield str(Path(__file__).with_name("libulpgate.so"))
-    yield "libulpgate.so"
 
 
 def load():
@@ -94,12 +94,13 @@ def load():
     for path in _candidates():
         try:
             lib = ctypes.CDLL(path)
+            lib.path = path
             break
         except OSError as e:
             tried.append(f"{path}: {e}")
     else:
-        raise OSError("cannot load libulpgate.so (set ULPGATE_LIBRARY to the build's harness/libulpgate.so): "
-                      + "; ".join(tried))
+        raise OSError("cannot load libulpgate.so (pip install the package, which builds it, or set ULPGATE_LIBRARY "
+                      "to a build's harness/libulpgate.so): " + "; ".join(tried))
     msg = (ctypes.c_char_p, ctypes.c_size_t)
     lib.ulpgate_open.restype = ctypes.c_void_p
     lib.ulpgate_open.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p) + msg
@@ -120,6 +121,12 @@ def load():
     lib.ulpgate_gate.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int) + msg
     lib.ulpgate_golden_update.restype = ctypes.c_int
     lib.ulpgate_golden_update.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p) + msg
+    lib.ulpgate_report_html.restype = ctypes.c_int
+    lib.ulpgate_report_html.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p) + msg
+    i64p = ctypes.POINTER(ctypes.c_int64)
+    lib.ulpgate_scale_layout.restype = ctypes.c_int
+    lib.ulpgate_scale_layout.argtypes = (ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+                                         i64p, ctypes.POINTER(ctypes.c_int32)) + msg
     lib.ulpgate_close.restype = None
     lib.ulpgate_close.argtypes = (ctypes.c_void_p,)
     return lib
