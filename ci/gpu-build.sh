@@ -25,5 +25,15 @@ for t in "$build/harness/ulpgate" "$build/harness/libulpgate.so" "$build"/exampl
 done
 # MMA-Sim for the oracle step (the GPU machine has PyTorch but no package index).
 python3 -m pip download --quiet --no-deps -d "$dist/wheels" mmasim==2.1.1 || echo "gpu-build: no mmasim wheel (the oracle step will say so)"
+# The Python package as a wheel (scikit-build-core builds libulpgate.so with the CUDA device copies
+# into it), for the wheel and thirdparty steps; its CMake build is kept in build-wheel-gpu/.
+if [[ ${WHEEL:-1} != 0 ]]; then
+  [[ -x .venv-build/bin/pip ]] || python3 -m venv .venv-build
+  .venv-build/bin/pip install --quiet "scikit-build-core>=0.10"
+  SKBUILD_BUILD_DIR=$PWD/build-wheel-gpu .venv-build/bin/pip wheel --quiet --no-build-isolation --no-deps \
+    -w "$dist/wheels" ./python
+fi
+# SGLang's, torchao's and FlashInfer's kernels (examples/thirdparty/fetch.sh) when THIRDPARTY=1.
+if [[ ${THIRDPARTY:-0} != 0 ]]; then bash examples/thirdparty/fetch.sh "$dist/thirdparty"; fi
 strip "$dist"/* 2>/dev/null || true
 du -sh "$dist"

@@ -16,6 +16,9 @@
 #   oracle  the model rows against MMA-Sim (suites/oracle/mmasim_oracle.py, the mmasim wheel from
 #           $dist/wheels), and Hopper's mma.sync FP8 measured against the rows (mma_sync_oracle.py)
 #   identify  the Triton block-scaled FP8 GEMM of examples/torch, identified per tile configuration
+#   wheel   the package's wheel ($dist/wheels, its own libulpgate.so with CUDA) installed, its tests run
+#   thirdparty  SGLang's, torchao's and FlashInfer's kernels judged through the installed wheel
+#           (examples/thirdparty/gate.py; THIRDPARTY=1 bash ci/gpu-build.sh fetches them): $OUT/thirdparty
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -121,6 +124,28 @@ step_identify() {
   ULPGATE_LIBRARY=$dist/libulpgate.so PYTHONPATH=python python3 examples/torch/identify_triton_gemm.py "$out/identify" \
     >"$out/identify.log" 2>&1 || rc=1
   tail -40 "$out/identify.log"
+}
+
+# The wheel into $out/pylib (no index here; PyTorch and numpy are the image's): ULPGATE_LIBRARY unset,
+# so everything below loads the library the wheel carries.
+install_wheel() {
+  [[ -f $out/pylib/ulpgate/libulpgate.so ]] && return
+  python3 -m pip install --quiet --no-index --no-deps --target "$out/pylib" "$dist"/wheels/ulpgate-*.whl >"$out/pip-wheel.log" 2>&1 ||
+    { rc=1; echo "wheel: cannot install $dist/wheels/ulpgate-*.whl"; cat "$out/pip-wheel.log"; }
+}
+
+step_wheel() {
+  install_wheel
+  (cd "$out" && env -u ULPGATE_LIBRARY PYTHONPATH=$PWD/pylib python3 -m pytest -q -p no:cacheprovider \
+    "$OLDPWD/python/tests" >wheel-tests.log 2>&1) || rc=1
+  tail -3 "$out/wheel-tests.log"
+}
+
+step_thirdparty() {
+  install_wheel
+  env -u ULPGATE_LIBRARY PYTHONPATH="$out/pylib:examples/thirdparty" THIRDPARTY_DIR="$dist/thirdparty" \
+    python3 examples/thirdparty/gate.py "$out/thirdparty" >"$out/thirdparty.log" 2>&1 || rc=1
+  grep -v "^exact\|^within-budget" "$out/thirdparty.log" | tail -30; cat "$out/thirdparty/REPORT.md" 2>/dev/null | head -80
 }
 
 step_bench() {
