@@ -229,15 +229,18 @@ def flashinfer_rmsnorm_fp8_block_quant(call):
     ut.write(call, "scales", s)
 
 
-# name -> (library, kernel, the catalog cases it is judged on: every profile of its op and layout,
-# filters separated by |)
+# name -> (library, kernel, the catalog cases it is judged on: every profile of its op and layout;
+# globs or case ids, separated by |)
 KERNELS = {
     "sglang per_token_group_quant (row)": ("SGLang 0.5.23", sglang_group_quant, "quant.group/*/e4m3fn/*/row/*"),
     "sglang per_token_group_quant (colmajor)": ("SGLang 0.5.23", sglang_group_quant, "quant.group/*/e4m3fn/*/col*"),
     "sglang act_quant": ("SGLang 0.5.23", sglang_act_quant, "quant.group/*/e4m3fn/*/row*"),
     "sglang to_mxfp8": ("SGLang 0.5.23", sglang_mxfp8_quant, "quant.mx/*/mx-row/*"),
     "sglang w8a8_block_fp8_matmul": ("SGLang 0.5.23", sglang_block_fp8_matmul,
-                                     "gemm.block/aiter/e4m3fn.e4m3fn/*|gemm.block/aiter-triton/e4m3fn.e4m3fn/*"),
+                                     "gemm.block/aiter/e4m3fn.e4m3fn/*|gemm.block/aiter-triton/e4m3fn.e4m3fn/*|"
+                                     "gemm.block/aiter-triton/e4m3fn.e4m3fn/fp32/64x256x1024/normal/s2|"
+                                     "gemm.block/aiter-triton/e4m3fn.e4m3fn/fp32/64x256x1024/pow2-boundary_emin=-24_emax=0/s1|"
+                                     "gemm.block/aiter-triton/e4m3fn.e4m3fn/bf16/64x256x2048/pow2-boundary_emin=-24_emax=0/s3"),
     "torchao fp8_blockwise_act_quant": ("torchao 0.18.0", torchao_act_quant, "quant.group/*/e4m3fn/*/gs128/row/*"),
     "flashinfer RMSNorm": ("FlashInfer 0.7.2.post1", flashinfer_rmsnorm, "norm.rms/*"),
     "flashinfer FusedAddRMSNorm": ("FlashInfer 0.7.2.post1", flashinfer_fused_add_rmsnorm, "norm.rms-add/*"),
