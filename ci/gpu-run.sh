@@ -126,24 +126,25 @@ step_identify() {
   tail -40 "$out/identify.log"
 }
 
-# The wheel into $out/pylib (no index here; PyTorch and numpy are the image's): ULPGATE_LIBRARY unset,
+# The wheel into $pylib (no index here; PyTorch and numpy are the image's): ULPGATE_LIBRARY unset,
 # so everything below loads the library the wheel carries.
+pylib=${PYLIB:-/tmp/ulpgate-pylib}
 install_wheel() {
-  [[ -f $out/pylib/ulpgate/libulpgate.so ]] && return
-  python3 -m pip install --quiet --no-index --no-deps --target "$out/pylib" "$dist"/wheels/ulpgate-*.whl >"$out/pip-wheel.log" 2>&1 ||
+  [[ -f $pylib/ulpgate/libulpgate.so ]] && return
+  python3 -m pip install --quiet --no-index --no-deps --target "$pylib" "$dist"/wheels/ulpgate-*.whl >"$out/pip-wheel.log" 2>&1 ||
     { rc=1; echo "wheel: cannot install $dist/wheels/ulpgate-*.whl"; cat "$out/pip-wheel.log"; }
 }
 
 step_wheel() {
   install_wheel
-  (cd "$out" && env -u ULPGATE_LIBRARY PYTHONPATH=$PWD/pylib python3 -m pytest -q -p no:cacheprovider \
+  (cd "$out" && env -u ULPGATE_LIBRARY PYTHONPATH=$pylib python3 -m pytest -q -p no:cacheprovider \
     "$OLDPWD/python/tests" >wheel-tests.log 2>&1) || rc=1
   tail -3 "$out/wheel-tests.log"
 }
 
 step_thirdparty() {
   install_wheel
-  env -u ULPGATE_LIBRARY PYTHONPATH="$out/pylib:examples/thirdparty" THIRDPARTY_DIR="$dist/thirdparty" \
+  env -u ULPGATE_LIBRARY PYTHONPATH="$pylib:examples/thirdparty" THIRDPARTY_DIR="$dist/thirdparty" \
     python3 examples/thirdparty/gate.py "$out/thirdparty" >"$out/thirdparty.log" 2>&1 || rc=1
   grep -v "^exact\|^within-budget" "$out/thirdparty.log" | tail -30; cat "$out/thirdparty/REPORT.md" 2>/dev/null | head -80
 }

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <functional>
+#include <span>
 
 #include "harness/quant/diagnosis_parts.hpp"
 #include "harness/report/text.hpp"
@@ -42,10 +43,11 @@ std::vector<Variants<Profile>::Variant> variants(const Spec& s) {
   const Profile& p = *s.profile;
   Variants<Profile> v{p, {}};
   const auto instead = [](auto now, auto was) { return std::string(now) + " instead of " + std::string(was); };
-  if (s.op != Op::mx)
-    for (float f : {0.0f, 1e-10f, 1e-4f})
-      if (f != p.amax_floor)
-        v.add("amax floor " + instead(floor_text(f), floor_text(p.amax_floor)), [f](Profile& q) { q.amax_floor = f; });
+  // MX kernels floor amax against log2(0) (1e-30: sglang's to_mxfp8), group quantizers against 0 / 0.
+  static constexpr float kGroupFloors[] = {0.0f, 1e-10f, 1e-4f}, kMxFloors[] = {0.0f, 1e-30f};
+  for (float f : s.op == Op::mx ? std::span<const float>(kMxFloors) : std::span<const float>(kGroupFloors))
+    if (f != p.amax_floor)
+      v.add("amax floor " + instead(floor_text(f), floor_text(p.amax_floor)), [f](Profile& q) { q.amax_floor = f; });
   if (s.pow2_scales() && s.op != Op::mx) {
     for (float f : {0.0f, 1e-10f})
       if (f != p.scale_floor)

@@ -56,6 +56,7 @@ int ceil_log2_ratio(float amax, float max) {
 // MX shared scale X of a block with amax (spec/formats.md, MXFP8).
 float mx_scale(const Profile& p, Format f, float amax) {
   if (std::isnan(amax)) return amax;
+  if (p.amax_floor > 0) amax = std::fmax(amax, p.amax_floor);  // a kernel's floor against log2(0)
   if (p.mx == MxRule::rceil) {
     const float t = amax * (1.0f / p.fp8_max(f));
     return decode_f32(Format::ue8m0, encode(t, Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rp}));

@@ -54,6 +54,7 @@ enum class Fault {
   mx_even_rule,        // MX scales by torchao's EVEN rounding
   mx_rn_rule,          // MX scales rounded to the nearest power of two
   zero_group_nan_clamped,  // R7 where the clamp propagates NaN (Triton's tl.clamp): vllm-triton, no floor
+  mx_amax_floor,       // MX amax floored at 1e-30 before the scale (sglang's to_mxfp8): zero blocks get 2^-108
 };
 
 Profile patched(const Spec& s, Fault f) {
@@ -67,6 +68,7 @@ Profile patched(const Spec& s, Fault f) {
   if (f == Fault::mx_ceil_rule) p.mx = MxRule::ceil;
   if (f == Fault::mx_even_rule) p.mx = MxRule::even;
   if (f == Fault::mx_rn_rule) p.mx = MxRule::rn;
+  if (f == Fault::mx_amax_floor) p.amax_floor = 1e-30f;
   if (f == Fault::max_240_for_224) p.max_fnuz = 240;
   if (f == Fault::amax_floor_1e4) p.amax_floor = 1e-4f;
   if (f == Fault::no_clamp) p.clamp = false;
@@ -534,6 +536,8 @@ constexpr Story kStories[] = {
     {Fault::mx_rn_rule, "quant.mx/te/e4m3fn/bf16/130x96/gs32/mx-row/normal_sigma=2/s1", Verdict::over_budget,
      "MX scales follow the rn rule (fl(amax / max) rounded to the nearest power of two) where te uses rceil, and "
      "the codes follow them: a block-scale rounding other than the profile's"},
+    {Fault::mx_amax_floor, "quant.mx/te/e4m3fn/bf16/130x96/gs32/mx-row/zeros/s1", Verdict::over_budget,
+     "profile mismatch: the output follows te with amax floor 1e-30 instead of none"},
     {Fault::scales_shifted, kRowCase, Verdict::layout,
      "the scales are the profile's shifted by one slot (group i's scale in slot i+1): a scale index off by one"},
     {Fault::scales_swapped, kRowCase, Verdict::layout,
