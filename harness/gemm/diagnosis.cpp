@@ -1,5 +1,6 @@
 #include "harness/gemm/diagnosis.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -75,6 +76,7 @@ class Diagnoser {
     if (bad_ == 0) return {"", Verdict::over_budget};
     if (std::string order = other_order(); !order.empty()) return {order, Verdict::over_budget};
     if (std::string tile = shifted_tile(); !tile.empty()) return {tile, Verdict::layout};
+    if (std::string moved = moved_outputs(); !moved.empty()) return {moved, Verdict::layout};
     const std::vector<Reading> readings = hypotheses();
     std::vector<Hypothesis> weighed;
     for (const Reading& r : readings)
@@ -141,7 +143,9 @@ class Diagnoser {
     add_weights(h);
     for (Which w : {Which::a, Which::b}) add_scale_layouts(h, w);
     add_formats(h);
+    add_element_formats(h);
     add_first_kblock(h);
+    add_scale_maps(h);
     return h;
   }
 
@@ -215,6 +219,76 @@ class Diagnoser {
                      }});
   }
 
+  // A's and B's codes decoded as the other element format of the pair (e4m3 <-> e5m2).
+  void add_element_formats(std::vector<Reading>& h) {
+    const auto other = [](Format f) {
+      switch (f) {
+        case Format::e4m3fn: return Format::e5m2;
+        case Format::e5m2: return Format::e4m3fn;
+        case Format::e4m3fnuz: return Format::e5m2fnuz;
+        default: return Format::e4m3fnuz;
+      }
+    };
+    const Profile* any_pair = &profiles_.emplace_back(*s_.profile);
+    profiles_.back().pairs = kAllPairs;
+    for (auto [a, b] : {std::pair{true, false}, {false, true}, {true, true}}) {
+      const std::string who = a && b ? "A and B" : a ? "A" : "B";
+      const Format f = a ? s_.a_format : s_.b_format;
+      if (a && b && s_.a_format != s_.b_format) continue;
+      h.push_back({who + " codes are " + name(f) + " bytes but the kernel decodes them as " + name(other(f)) +
+                       " (the element formats mixed up)",
+                   Verdict::layout, e_.model, [=](Spec& s, Operands&) {
+                     s.profile = any_pair;
+                     if (a) s.a_format = other(s.a_format);
+                     if (b) s.b_format = other(s.b_format);
+                   }});
+    }
+  }
+
+  // Scale index maps: each output reads another entry of the same scale tensor, the K-block
+  // index or the scale row off by one, strided, or one row for all (fitted over the tensor's
+  // shape: maps that are the identity for it are not tried).
+  void add_scale_maps(std::vector<Reading>& h) const {
+    struct Map {
+      const char* story;
+      bool along_k;  // the K-block index (else the scale row)
+      int64_t (*at)(int64_t i, int64_t count);
+    };
+    static constexpr Map kMaps[] = {
+        {"read at K-block kb + 1 (the last block its own): a K-block scale index off by one", true,
+         [](int64_t i, int64_t n) { return std::min(i + 1, n - 1); }},
+        {"read at K-block kb - 1 (the first block its own): a K-block scale index off by one", true,
+         [](int64_t i, int64_t) { return std::max<int64_t>(i - 1, 0); }},
+        {"read at K-block 2 kb (clamped to the last): a K-block scale stride of 2", true,
+         [](int64_t i, int64_t n) { return std::min(2 * i, n - 1); }},
+        {"read at scale row r + 1 (the last row its own): a scale row index off by one", false,
+         [](int64_t i, int64_t n) { return std::min(i + 1, n - 1); }},
+        {"read at scale row r - 1 (the first row its own): a scale row index off by one", false,
+         [](int64_t i, int64_t) { return std::max<int64_t>(i - 1, 0); }},
+        {"read at scale row 0 for every row: one scale slice for all rows", false, [](int64_t, int64_t) { return int64_t(0); }},
+    };
+    const auto remapped = [this](Which w, const Map& map) {
+      const quant::ScaleShape sh = scale_shape(s_, w);
+      const std::vector<float>& from = w == Which::a ? in_.sa : in_.sb;
+      std::vector<float> out(from.size());
+      for (int64_t r = 0; r < sh.m; ++r)
+        for (int64_t g = 0; g < sh.g; ++g) {
+          const int64_t rr = map.along_k ? r : map.at(r, sh.m), gg = map.along_k ? map.at(g, sh.g) : g;
+          out[size_t(r * sh.g + g)] = from[size_t(rr * sh.g + gg)];
+        }
+      return out;
+    };
+    for (const Map& map : kMaps)
+      for (auto [a, b] : {std::pair{true, false}, {false, true}, {true, true}}) {
+        if (a && b && !map.along_k) continue;  // rows of A and B are different indices
+        std::vector<float> sa = a ? remapped(Which::a, map) : in_.sa, sb = b ? remapped(Which::b, map) : in_.sb;
+        if ((!a || sa == in_.sa) && (!b || sb == in_.sb)) continue;  // the identity for this shape
+        if ((a && sa == in_.sa) || (b && sb == in_.sb)) continue;    // one side unchanged: the single-side map says it
+        h.push_back({std::string(a && b ? "A and B" : a ? "A" : "B") + " scales are " + map.story, Verdict::over_budget,
+                     e_.model, [sa = std::move(sa), sb = std::move(sb)](Spec&, Operands& x) { x.sa = sa, x.sb = sb; }});
+      }
+  }
+
   // R15: every K-block reads the scales of K-block 0.
   void add_first_kblock(std::vector<Reading>& h) const {
     const Geometry g = geometry(s_);
@@ -255,6 +329,32 @@ class Diagnoser {
     return true;
   }
 
+  // Every bad output holds another output's value at one offset (rows dm, cols dn, up to 4 each
+  // way) or at its transposed place: the store's index is wrong, not the arithmetic.
+  std::string moved_outputs() const {
+    const auto all_bad_hold = [this](auto source) {
+      for (int64_t m = box_.r0; m <= box_.r1; ++m)
+        for (int64_t n = box_.c0; n <= box_.c1; ++n) {
+          if (!marks_.bad[at(m, n)]) continue;
+          const auto [sm, sn] = source(m, n);
+          if (sm < 0 || sm >= s_.m || sn < 0 || sn >= s_.n) return false;
+          const size_t src = at(sm, sn);
+          if (!same(got_[at(m, n)], e_.replay.out.bits[src], e_.replay.bound[src])) return false;
+        }
+      return true;
+    };
+    const auto signed_text = [](int64_t d) { return (d < 0 ? " - " : " + ") + std::to_string(std::abs(d)); };
+    for (int64_t dm = -4; dm <= 4; ++dm)
+      for (int64_t dn = -4; dn <= 4; ++dn)
+        if ((dm || dn) && all_bad_hold([=](int64_t m, int64_t n) { return std::pair{m + dm, n + dn}; }))
+          return std::to_string(bad_) + " outputs hold the value of D[m" + (dm ? signed_text(dm) : "") + ", n" +
+                 (dn ? signed_text(dn) : "") + "] (an output index off by (" + std::to_string(dm) + ", " +
+                 std::to_string(dn) + "))";
+    if (s_.m == s_.n && all_bad_hold([](int64_t m, int64_t n) { return std::pair{n, m}; }))
+      return std::to_string(bad_) + " outputs hold the value of D[n, m] (the output stored transposed)";
+    return "";
+  }
+
   // When no hypothesis explains the data: unwritten outputs, a tile of wrong values, or nothing known.
   std::string fallback() const {
     const std::string where = "rows " + range(box_.r0, box_.r1) + ", cols " + range(box_.c0, box_.c1);
@@ -267,8 +367,8 @@ class Diagnoser {
     if (h * w >= kMinTile && 2 * bad_ >= h * w && !(h == s_.m && w == s_.n))
       return "a wrong output tile: " + where + " hold values that are no other tile's";
     return "no known fault explains the " + std::to_string(bad_) + (bad_ == 1 ? " bad output" : " bad outputs") +
-           " (tried: other accumulator models, weight and scale layouts, fnuz/OCP codes, K-block scales, "
-           "output tiles)";
+           " (tried: other accumulator models, weight and scale layouts, fnuz/OCP and e4m3/e5m2 codes, scale "
+           "index maps along K and rows, output tiles and offsets)";
   }
 };
 

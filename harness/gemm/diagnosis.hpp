@@ -6,10 +6,14 @@
 //     sm90 (promotion every 128 K)"; bit-exact claims only, tried first);
 //   weights in the other weight layout (R14: row-major weights fed to a bpreshuffle kernel: layout);
 //   either operand's scales read in another scale layout (R13: layout, naming both);
-//   fnuz codes read as OCP or the reverse (R10: layout);
+//   fnuz codes read as OCP or the reverse (R10: layout), e4m3 codes decoded as e5m2 or the reverse;
 //   every K-block reading the scales of K-block 0 (R15), for A, B or both;
+//   scale index maps fitted to the scale tensor's shape: the K-block index or the scale row off by
+//     one either way, a K-block stride of 2, scale row 0 for every row ("A scales are read at
+//     scale row r + 1 ...");
 //   a wrong output tile: the bad elements fill a rectangle that holds another rectangle's values
-//     (layout), or, when nothing else explains them, values no output has or the poison.
+//     (layout); every bad output holding the value at one offset (up to 4 rows / columns) or at its
+//     transposed place (layout); when nothing else explains them, values no output has or the poison.
 // The one story that explains the data is reported; when several do, all of them as candidates.
 #pragma once
 

@@ -93,9 +93,11 @@ struct Coord {
 };
 
 // What a correct kernel does at the places tests inject faults (suites/gemm): the K-block whose
-// scales a block uses, the output whose value a thread computes, the value it stores.
+// scales a block uses, the scale row of A an output row reads, the output whose value a thread
+// computes, the value it stores.
 struct NoFault {
   ULPGATE_DEVICE int64_t scale_block(int64_t kb) const { return kb; }
+  ULPGATE_DEVICE int64_t scale_row(int64_t r) const { return r; }
   ULPGATE_DEVICE Coord source(int64_t m, int64_t n) const { return {m, n}; }
   ULPGATE_DEVICE float stored(int64_t, int64_t, float d) const { return d; }
 };
@@ -139,7 +141,9 @@ struct BlockScaledGemm {
     return g;
   }
 
-  ULPGATE_DEVICE float scale_a(int64_t m, int64_t kb) const { return sa.at(math.a_rows ? m / math.a_rows : 0, kb); }
+  ULPGATE_DEVICE float scale_a(int64_t m, int64_t kb) const {
+    return sa.at(math.a_rows ? faults.scale_row(m / math.a_rows) : 0, kb);
+  }
   ULPGATE_DEVICE float scale_b(int64_t n, int64_t kb) const { return sb.at(math.b_rows ? n / math.b_rows : 0, kb); }
 
   ULPGATE_DEVICE float element(int64_t m, int64_t n, const float* av, const float* bv) const {

@@ -31,6 +31,24 @@ struct LeftTile : NoFault {
   Coord source(int64_t m, int64_t n) const { return m < 32 && n >= 32 && n < 64 ? Coord{m, n - 32} : Coord{m, n}; }
 };
 
+// A K-block scale index off by one: block kb reads the scales of kb + 1 (the last its own).
+struct NextKBlockScales : NoFault {
+  int64_t last;
+  int64_t scale_block(int64_t kb) const { return kb < last ? kb + 1 : kb; }
+};
+
+// A's scale row index off by one: row r reads row r + 1's scales (the last its own).
+struct NextScaleRow : NoFault {
+  int64_t last;
+  int64_t scale_row(int64_t r) const { return r < last ? r + 1 : r; }
+};
+
+// An output index off by one row: D[m, n] gets D[m + 1, n] (the last row its own).
+struct RowOffset : NoFault {
+  int64_t last;
+  Coord source(int64_t m, int64_t n) const { return {m < last ? m + 1 : m, n}; }
+};
+
 // One output one fp32 ulp off.
 struct OneElementOff : NoFault {
   float stored(int64_t m, int64_t n, float d) const { return m == 3 && n == 5 ? std::nextafter(d, INFINITY) : d; }
@@ -45,6 +63,10 @@ enum class Fault {
   wrong_tile,
   claims_sm90,         // the fp32-fma kernel claiming the sm90 model
   one_element_off,
+  next_kblock_scales,  // scale map: K-block kb reads kb + 1's scales
+  next_scale_row,      // scale map: A's row r reads row r + 1's scales
+  row_offset,          // position: every output one row on
+  e5m2_as_e4m3,        // decoding: B's e5m2 codes decoded as e4m3fn
 };
 
 class FaultyKernel : public Backend {
@@ -69,6 +91,10 @@ class FaultyKernel : public Backend {
       case Fault::wrong_tile: return gemm_kernels::run_gemm_host(kHostW32, s, io, LeftTile{}), claim;
       case Fault::one_element_off: return gemm_kernels::run_gemm_host(kHostW32, s, io, OneElementOff{}), claim;
       case Fault::claims_sm90: return gemm_kernels::run_gemm_host(kHostW32, s, io), claim;
+      case Fault::next_kblock_scales:
+        return gemm_kernels::run_gemm_host(kHostW32, s, io, NextKBlockScales{{}, (s.k + 127) / 128 - 1}), claim;
+      case Fault::next_scale_row: return gemm_kernels::run_gemm_host(kHostW32, s, io, NextScaleRow{{}, s.m - 1}), claim;
+      case Fault::row_offset: return gemm_kernels::run_gemm_host(kHostW32, s, io, RowOffset{{}, s.m - 1}), claim;
       default: break;
     }
     gemm_kernels::GemmPlan plan = gemm_kernels::plan_gemm(s, io, gemm_kernels::kHostBlocks);
@@ -76,6 +102,7 @@ class FaultyKernel : public Backend {
     const Format read_as = fault_ == Fault::fnuz_as_ocp ? Format::e4m3fn : Format::e4m3fnuz;
     if (fault_ == Fault::fnuz_as_ocp || fault_ == Fault::ocp_as_fnuz)
       plan.math.a_format = plan.math.b_format = gemm_kernels::fp8_format(read_as);
+    if (fault_ == Fault::e5m2_as_e4m3) plan.math.b_format = gemm_kernels::fp8_format(Format::e4m3fn);
     gemm_kernels::launch_gemm(plan, gemm_kernels::GemmPointers::of(io),
                               [](const LaunchConfig& cfg, const auto& k) { host_simt::launch(kHostW32, cfg, k); });
     return claim;
@@ -129,6 +156,18 @@ const Expectation kExpected[] = {
     {Fault::wrong_tile, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/64x96x512/normal/s1", Verdict::layout,
      "output rows 0..31, cols 32..63 hold the values of rows 0..31, cols 0..31 (a wrong output tile)",
      "error map by output tile (8 x 16 elements"},
+    // The fitted families (issue 34): scale index maps, output positions, decodings.
+    // The kernel takes one K-block index for both operands' scales, so the story names both.
+    {Fault::next_kblock_scales, kR15, Verdict::over_budget,
+     "A and B scales are read at K-block kb + 1 (the last block its own): a K-block scale index off by one", ""},
+    {Fault::next_scale_row, kR15, Verdict::over_budget,
+     "A scales are read at scale row r + 1 (the last row its own): a scale row index off by one", ""},
+    {Fault::row_offset, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/64x96x512/normal/s1", Verdict::layout,
+     "6042 outputs hold the value of D[m + 1, n] (an output index off by (1, 0))", ""},
+    // e5m2 codes read as e4m3 stay finite, so the data tells which operand (e4m3 read as e5m2 would
+    // turn every cell's largest codes into Inf and NaN: all outputs NaN, whoever misread).
+    {Fault::e5m2_as_e4m3, "gemm.block/cublaslt/e4m3fn.e5m2/fp32/19x160x672/normal/s1", Verdict::layout,
+     "B codes are e5m2 bytes but the kernel decodes them as e4m3fn (the element formats mixed up)", ""},
     {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
      "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
 };
