@@ -1,5 +1,6 @@
 #include "harness/allreduce/compare.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -107,12 +108,44 @@ std::string disagreement(const Case& c, const Inputs& in, const Outputs& got) {
   return "";
 }
 
-// Whole-output stories for a failing rank 0.
+// " = partition p, never gathered" when elements [i, j) are exactly one two-shot partition (the
+// kernel's: packs of 16 bytes split evenly, the last rank taking the remainder).
+std::string partition_of(const Spec& s, size_t i, size_t j) {
+  if (resolved_order(s) != Order::rotated || s.view.offset != 0) return "";
+  const int64_t per_pack = 16 / int64_t(info(s.dtype).bits / 8), packs = s.bytes() / 16, part = packs / s.world;
+  for (int p = 0; p < s.world; ++p) {
+    const int64_t b = part * p * per_pack, e = p == s.world - 1 ? s.view.count : part * (p + 1) * per_pack;
+    if (int64_t(i) == b && int64_t(j) == e) return " = partition " + std::to_string(p) + ", never gathered";
+  }
+  return "";
+}
+
+// The elements each rank left unwritten (still the poison), as runs: "rank 1: y[96..127]".
+std::string unwritten(const Spec& s, const Outputs& got) {
+  const uint32_t poison = poison_bits(s.dtype);
+  std::vector<std::string> runs;
+  size_t total = 0, all = 0;
+  for (size_t r = 0; r < got.size(); ++r) {
+    all += got[r].size();
+    for (size_t i = 0; i < got[r].size();) {
+      if (got[r][i] != poison) { ++i; continue; }
+      size_t j = i;
+      while (j < got[r].size() && got[r][j] == poison) ++j;
+      total += j - i;
+      runs.push_back("rank " + std::to_string(r) + ": y[" + std::to_string(i) + ".." + std::to_string(j - 1) + "]" +
+                     partition_of(s, i, j));
+      i = j;
+    }
+  }
+  if (!total) return "";
+  std::string text = std::to_string(total) + " of " + std::to_string(all) + " elements never written (poison): ";
+  for (size_t k = 0; k < std::min<size_t>(runs.size(), 4); ++k) text += (k ? "; " : "") + runs[k];
+  return text + (runs.size() > 4 ? "; and " + std::to_string(runs.size() - 4) + " more runs" : "");
+}
+
+// Whole-output stories for a failing rank 0 (unwritten elements are told first, over all ranks).
 std::string diagnose(const Case& c, const Inputs& in, const Expected& e, const std::vector<uint32_t>& got) {
   const Spec& s = c.spec;
-  size_t poisoned = 0;
-  for (uint32_t b : got) poisoned += b == poison_bits(s.dtype);
-  if (poisoned) return std::to_string(poisoned) + " of " + std::to_string(got.size()) + " elements never written (poison)";
   for (Order o : {Order::rank_order, Order::rotated})
     if (!e.bits.empty() && o != e.order && ordered_sum(s, o, in) == got)
       return "the bits are the " + std::string(order_name(o)) + " order's, not the " + std::string(order_name(e.order)) +
@@ -141,7 +174,10 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Out
   if (!e.bits.empty()) budgets.lookup("allreduce", variant, "y", BudgetRule::bit_exact);
   const double factor = budgets.lookup("allreduce", variant, "y-ideal", BudgetRule::accum_bound).limit;
   Judge(c, e, factor).run(got.at(0), r);
-  if (const std::string why = disagreement(c, in, got); !why.empty()) {
+  if (const std::string why = unwritten(c.spec, got); !why.empty()) {
+    r.verdict = std::max(r.verdict, Verdict::over_budget);
+    r.message = why;
+  } else if (const std::string why = disagreement(c, in, got); !why.empty()) {
     r.verdict = std::max(r.verdict, Verdict::over_budget);
     r.message = why;
   }

@@ -141,12 +141,32 @@ class Diagnoser {
   std::vector<Reading> hypotheses() {
     std::vector<Reading> h;
     add_weights(h);
+    add_permutations(h);
     for (Which w : {Which::a, Which::b}) add_scale_layouts(h, w);
     add_formats(h);
     add_element_formats(h);
     add_first_kblock(h);
     add_scale_maps(h);
+    add_scale_rules(h);
     return h;
+  }
+
+  // The op's scale rule (the epilogue of gemm.tensor / gemm.rowwise, the K-block combine of
+  // gemm.block) of another profile: where the scales are multiplied in, in which order.
+  void add_scale_rules(std::vector<Reading>& h) {
+    ScaleRule Profile::*field = s_.op == Op::tensor ? &Profile::tensor : s_.op == Op::rowwise ? &Profile::rowwise : &Profile::block;
+    const char* where = s_.op == Op::tensor || s_.op == Op::rowwise ? "epilogue" : "K-block combine";
+    static constexpr const char* kText[] = {"fl(G fl(sa sb))", "fl(fl(G sa) sb)", "fl(fl(G sb) sa)"};
+    const ScaleRule mine = s_.profile->*field;
+    for (ScaleRule r : {ScaleRule::product_first, ScaleRule::a_first, ScaleRule::b_first}) {
+      if (r == mine) continue;
+      const Profile* p = &profiles_.emplace_back(*s_.profile);
+      profiles_.back().*field = r;
+      h.push_back({std::string("the ") + where + " is " + std::string(scale_rule_name(r)) + " (" + kText[int(r)] + "), where " +
+                       std::string(s_.profile->name) + " is " + std::string(scale_rule_name(mine)) + " (" +
+                       kText[int(mine)] + "): a scale rule of another profile",
+                   Verdict::over_budget, e_.model, [p](Spec& s, Operands&) { s.profile = p; }});
+    }
   }
 
   // A bit-exact claim whose outputs another accumulation reproduces (identify.hpp): that order
@@ -164,10 +184,52 @@ class Diagnoser {
       h.push_back({"the weights are row-major [N, K], not pre-shuffled, but the kernel reads bpreshuffle 16x32 tiles "
                    "(R14; weight layouts row vs bpreshuffle)",
                    Verdict::layout, e_.model, [](Spec& s, Operands& x) { x.b = unshuffle(x.b, s.n, s.k); }});
-    else if (s_.n % 16 == 0 && s_.k % 32 == 0)
+    if (s_.n % 16 == 0 && s_.k % 32 == 0)
       h.push_back({"the weights are pre-shuffled (bpreshuffle 16x32 tiles) but the kernel reads them row-major "
-                   "[N, K] (weight layouts bpreshuffle vs row)",
+                   "[N, K] (" + std::string(s_.profile->weights == WeightLayout::bpreshuffle ? "R14; " : "") +
+                       "weight layouts bpreshuffle vs row)",
                    Verdict::layout, e_.model, [](Spec& s, Operands& x) { x.b = bpreshuffle(x.b, s.n, s.k); }});
+  }
+
+  // An operand read under a permutation inside the tiles kernels load: each 32-K chunk's two
+  // 16-K halves swapped, or each 16x16 sub-tile transposed ([rows, K] codes, row-major).
+  void add_permutations(std::vector<Reading>& h) const {
+    using Perm = std::vector<uint8_t> (*)(const std::vector<uint8_t>&, int64_t rows, int64_t k);
+    struct Candidate {
+      const char* story;
+      Perm read;
+      int64_t row_tile, k_tile;  // what the shape must divide into
+    };
+    static constexpr Candidate kPerms[] = {
+        {"the two 16-K halves of every 32-K chunk swapped",
+         [](const std::vector<uint8_t>& x, int64_t rows, int64_t k) {
+           std::vector<uint8_t> y(x.size());
+           for (int64_t r = 0; r < rows; ++r)
+             for (int64_t c = 0; c < k; ++c) y[size_t(r * k + c)] = x[size_t(r * k + (c ^ 16))];
+           return y;
+         },
+         1, 32},
+        {"every 16x16 sub-tile transposed",
+         [](const std::vector<uint8_t>& x, int64_t rows, int64_t k) {
+           std::vector<uint8_t> y(x.size());
+           for (int64_t r = 0; r < rows; ++r)
+             for (int64_t c = 0; c < k; ++c)
+               y[size_t(r * k + c)] = x[size_t(((r / 16) * 16 + c % 16) * k + (c / 16) * 16 + r % 16)];
+           return y;
+         },
+         16, 16},
+    };
+    for (const Candidate& p : kPerms)
+      for (Which w : {Which::a, Which::b}) {
+        const int64_t rows = w == Which::a ? s_.m : s_.n;
+        if (rows % p.row_tile || s_.k % p.k_tile || (w == Which::b && s_.profile->weights != WeightLayout::row)) continue;
+        h.push_back({std::string(w == Which::a ? "A" : "B") + " is read with " + p.story +
+                         " (an operand permutation inside the loaded tile)",
+                     Verdict::layout, e_.model, [read = p.read, w](Spec& s, Operands& x) {
+                       if (w == Which::a) x.a = read(x.a, s.m, s.k);
+                       else x.b = read(x.b, s.n, s.k);
+                     }});
+      }
   }
 
   // The scale storage read under every other layout that fits in it.

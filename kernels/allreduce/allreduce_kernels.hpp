@@ -46,6 +46,7 @@ struct WorldPointers {
 struct NoFault {
   ULPGATE_DEVICE int first_rank(int /*rank*/, int start) const { return start; }
   ULPGATE_DEVICE bool end_barrier() const { return true; }
+  ULPGATE_DEVICE bool gathers(int /*rank*/, int /*owner*/) const { return true; }  // two-shot: rank takes owner's partition
 };
 
 // 16 bytes of elements as fp32: 8 bf16 / fp16 or 4 fp32.
@@ -157,6 +158,7 @@ struct TwoShot {
     world_barrier(p, s, kMiddle, flag);
     for (int k = 0; k < s.world; ++k) {
       const int owner = (s.rank + k) % s.world;
+      if (!faults.gathers(s.rank, owner)) continue;
       const int64_t b = part_begin(s, owner), e = part_end(s, owner);
       for (int64_t i = b + tid; i < e; i += stride)
         dev::store16(reinterpret_cast<uint32_t*>(out + i * 16),

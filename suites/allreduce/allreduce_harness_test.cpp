@@ -150,6 +150,9 @@ struct OwnOrder : allreduce_kernels::NoFault {  // each rank starts its sum at i
 struct NoEndBarrier : allreduce_kernels::NoFault {
   bool end_barrier() const { return false; }
 };
+struct Rank1SkipsPartition0 : allreduce_kernels::NoFault {  // a gather loop that misses one owner on one rank
+  bool gathers(int rank, int owner) const { return !(rank == 1 && owner == 0); }
+};
 
 // Inputs whose order shows: the fp32 sum of a few `normal` samples (short significands) is exact
 // in any order; powers of two and their neighbours over 2^-24..2^24 are not.
@@ -159,6 +162,16 @@ TEST(AllreduceFaults, RanksAddingInTheirOwnOrderDisagree) {
   EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
   EXPECT_TRUE(has(r.message, "ranks disagree: rank 1 differs from rank 0")) << r.message;
   EXPECT_TRUE(has(r.message, "each rank adds in a different order")) << r.message;
+}
+
+// Rank 1 never gathers partition 0: only rank 1's output holds the poison there, and the story
+// names the rank and the partition (not only "ranks disagree").
+TEST(AllreduceFaults, APartitionNeverGatheredIsNamedByRankAndPartition) {
+  FaultyKernel<Rank1SkipsPartition0> b({});
+  const CaseResult r = run("allreduce/custom-2shot/bf16/w4/6152/out-of-place/normal/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
+  EXPECT_EQ(r.message, "1536 of 24608 elements never written (poison): rank 1: y[0..1535] = partition 0, never gathered")
+      << r.message;
 }
 
 TEST(AllreduceFaults, AMissingEndBarrierIsAKernelError) {

@@ -67,6 +67,8 @@ enum class Fault {
   next_scale_row,      // scale map: A's row r reads row r + 1's scales
   row_offset,          // position: every output one row on
   e5m2_as_e4m3,        // decoding: B's e5m2 codes decoded as e4m3fn
+  other_scale_rule,    // arithmetic: the K-block combine of another profile (a-first for product-first)
+  k_halves_swapped,    // permutation: B's 16-K halves of each 32-K chunk swapped as the kernel loads them
 };
 
 class FaultyKernel : public Backend {
@@ -91,6 +93,15 @@ class FaultyKernel : public Backend {
       case Fault::wrong_tile: return gemm_kernels::run_gemm_host(kHostW32, s, io, LeftTile{}), claim;
       case Fault::one_element_off: return gemm_kernels::run_gemm_host(kHostW32, s, io, OneElementOff{}), claim;
       case Fault::claims_sm90: return gemm_kernels::run_gemm_host(kHostW32, s, io), claim;
+      case Fault::k_halves_swapped: {  // the kernel reads B[n, k ^ 16]
+        std::vector<uint8_t> b(io.b.size());
+        for (int64_t n = 0; n < s.n; ++n)
+          for (int64_t k = 0; k < s.k; ++k) b[size_t(n * s.k + k)] = io.b[size_t(n * s.k + (k ^ 16))];
+        Buffers swapped = io;
+        swapped.b = b;
+        gemm_kernels::run_gemm_host(kHostW32, s, swapped);
+        return claim;
+      }
       case Fault::next_kblock_scales:
         return gemm_kernels::run_gemm_host(kHostW32, s, io, NextKBlockScales{{}, (s.k + 127) / 128 - 1}), claim;
       case Fault::next_scale_row: return gemm_kernels::run_gemm_host(kHostW32, s, io, NextScaleRow{{}, s.m - 1}), claim;
@@ -103,6 +114,7 @@ class FaultyKernel : public Backend {
     if (fault_ == Fault::fnuz_as_ocp || fault_ == Fault::ocp_as_fnuz)
       plan.math.a_format = plan.math.b_format = gemm_kernels::fp8_format(read_as);
     if (fault_ == Fault::e5m2_as_e4m3) plan.math.b_format = gemm_kernels::fp8_format(Format::e4m3fn);
+    if (fault_ == Fault::other_scale_rule) plan.math.rule = ScaleRule::a_first;
     gemm_kernels::launch_gemm(plan, gemm_kernels::GemmPointers::of(io),
                               [](const LaunchConfig& cfg, const auto& k) { host_simt::launch(kHostW32, cfg, k); });
     return claim;
@@ -168,6 +180,15 @@ const Expectation kExpected[] = {
     // turn every cell's largest codes into Inf and NaN: all outputs NaN, whoever misread).
     {Fault::e5m2_as_e4m3, "gemm.block/cublaslt/e4m3fn.e5m2/fp32/19x160x672/normal/s1", Verdict::layout,
      "B codes are e5m2 bytes but the kernel decodes them as e4m3fn (the element formats mixed up)", ""},
+    {Fault::other_scale_rule, "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/64x256x1024/normal/s1", Verdict::over_budget,
+     "the K-block combine is a-first (fl(fl(G sa) sb)), where cublaslt is product-first (fl(G fl(sa sb))): a scale "
+     "rule of another profile", ""},
+    // Swapping K in B pairs a[k] with b[k ^ 16], as swapping it in A does: the same products, so
+    // the story keeps both candidates.
+    {Fault::k_halves_swapped, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/64x96x512/normal/s1", Verdict::layout,
+     "the data fits 2 explanations: A is read with the two 16-K halves of every 32-K chunk swapped (an operand "
+     "permutation inside the loaded tile); or B is read with the two 16-K halves of every 32-K chunk swapped (an "
+     "operand permutation inside the loaded tile)", ""},
     {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
      "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
 };
