@@ -72,6 +72,11 @@ void add_shapes(std::vector<Case>& out) {
 
 void add_edges(std::vector<Case>& out) {
   constexpr Shape kShape{16, 128, 512};
+  // Scales at the edges of their encodings: fp32 and ue8m0 block scales, MX scales inside the step.
+  out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, false, Format::fp32, kShape, "scale-edges"));
+  out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, true, Format::fp32, kShape, "scale-edges"));
+  out.push_back(make(Op::block, "cublaslt", e4m3, e4m3, false, Format::fp32, kShape, "scale-edges"));
+  out.push_back(make(Op::mx, "ocp-mx", e4m3, e4m3, false, Format::fp32, kShape, "scale-edges"));
   for (std::string_view d : kEdgeInputs) {
     out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, false, Format::bf16, kShape, d));
     out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, true, Format::fp32, kShape, d));

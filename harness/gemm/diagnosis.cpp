@@ -1,6 +1,7 @@
 #include "harness/gemm/diagnosis.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -148,7 +149,47 @@ class Diagnoser {
     add_first_kblock(h);
     add_scale_maps(h);
     add_scale_rules(h);
+    add_scale_decodings(h);
     return h;
+  }
+
+  // Scale decoders wrong at the edges of their encoding (the scale-edges inputs reach them): ue8m0
+  // 0x00 read as 0, 0xFF read as 2^128, fp32 subnormals flushed to zero. gemm.mx scales enter the
+  // step as exponents, which have no 0 or Inf: not tried there.
+  void add_scale_decodings(std::vector<Reading>& h) const {
+    struct Decoding {
+      const char* story;
+      bool pow2;
+      bool (*hit)(float);
+      float read;
+    };
+    static const Decoding kDecodings[] = {
+        {"ue8m0 0x00 decoded as 0, not 2^-127", true, [](float v) { return v == std::ldexp(1.0f, -127); }, 0.0f},
+        {"ue8m0 0xFF decoded as 2^128 (its exponent bits), not NaN", true, [](float v) { return std::isnan(v); },
+         INFINITY},
+        {"subnormal fp32 scales flushed to zero", false,
+         [](float v) { return std::fpclassify(v) == FP_SUBNORMAL; }, 0.0f},
+    };
+    if (s_.op == Op::mx) return;
+    for (const Decoding& d : kDecodings) {
+      if (d.pow2 != s_.pow2_scales()) continue;
+      const auto read = [&d](std::vector<float> v) {
+        for (float& x : v) x = d.hit(x) ? d.read : x;
+        return v;
+      };
+      const std::vector<float> sa = read(in_.sa), sb = read(in_.sb);
+      const bool a_hit = !std::ranges::equal(sa, in_.sa, [](float x, float y) { return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y); });
+      const bool b_hit = !std::ranges::equal(sb, in_.sb, [](float x, float y) { return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y); });
+      for (auto [a, b] : {std::pair{true, false}, {false, true}, {true, true}}) {
+        if ((a && !a_hit) || (b && !b_hit)) continue;
+        h.push_back({std::string(a && b ? "A and B" : a ? "A" : "B") + " scales: " + d.story, Verdict::over_budget,
+                     e_.model, [=](Spec& s, Operands& x) {
+                       s.ue8m0 = false;  // the values read are no ue8m0 values; the arithmetic is the same
+                       if (a) x.sa = sa;
+                       if (b) x.sb = sb;
+                     }});
+      }
+    }
   }
 
   // The op's scale rule (the epilogue of gemm.tensor / gemm.rowwise, the K-block combine of

@@ -9,7 +9,8 @@ using namespace id_text;
 
 namespace {
 
-constexpr NameTable<Structure, 2> kStructures{{{{Structure::cancel, "cancel"}, {Structure::zero_blocks, "zero-blocks"}}}};
+constexpr NameTable<Structure, 3> kStructures{
+    {{{Structure::cancel, "cancel"}, {Structure::zero_blocks, "zero-blocks"}, {Structure::scale_edges, "scale-edges"}}}};
 
 constexpr std::string_view kSegments = "op/profile/A.B[.ue8m0]/out/MxNxK/input/sN";
 

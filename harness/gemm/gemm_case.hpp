@@ -8,7 +8,9 @@
 //
 // The input is a distribution of generators.hpp (the real values, quantized as producers do:
 // inputs.hpp) or a structure over standard normal values: `cancel` (the second half of K cancels
-// the first exactly: D = 0) or `zero-blocks` (some scale blocks of A and of B all zero).
+// the first exactly: D = 0), `zero-blocks` (some scale blocks of A and of B all zero) or
+// `scale-edges` (scales at the edges of their encoding, inputs.cpp: ue8m0 0x00 = 2^-127, 0xFE =
+// 2^127 and 0xFF = NaN; fp32 subnormals, 2^127 and NaN).
 // Inputs depend on the shape, input and seed only, so every op, profile, format and output of a
 // shape quantizes the same real values.
 #pragma once
@@ -20,7 +22,7 @@
 
 namespace ulpgate::gemm {
 
-enum class Structure : uint8_t { none, cancel, zero_blocks };
+enum class Structure : uint8_t { none, cancel, zero_blocks, scale_edges };
 
 struct Input {
   Structure structure = Structure::none;

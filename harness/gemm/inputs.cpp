@@ -1,6 +1,8 @@
 #include "harness/gemm/inputs.hpp"
 
 #include <cmath>
+#include <algorithm>
+#include <limits>
 
 namespace ulpgate::gemm {
 namespace {
@@ -60,6 +62,24 @@ void zero_blocks(std::vector<float>& a, std::vector<float>& b, const Spec& s) {
       if ((n / 128 + k / kblock) % 2 == 1) b[size_t(n * s.k + k)] = 0;
 }
 
+// scale-edges: scales at the edges of their encoding, the codes left as quantized (a decoder that
+// gets an edge wrong changes those outputs). A: every K-block of row 0 the smallest scale (so row
+// 0 of D is made of tiny terms alone), row 1's first K-block the largest, row 2's NaN; B: every
+// K-block of its first scale row the smallest. ue8m0: 0x00 (2^-127), 0xFE (2^127), 0xFF; fp32:
+// subnormals (2^-140 for A, 3e-39 for B, no power of two), 2^127 and NaN.
+void scale_edges(std::vector<float>& sa, std::vector<float>& sb, const Geometry& g, bool pow2) {
+  const float smallest_a = pow2 ? std::ldexp(1.0f, -127) : std::ldexp(1.0f, -140);
+  const float smallest_b = pow2 ? std::ldexp(1.0f, -127) : 3e-39f;
+  const auto set = [](std::vector<float>& s, const quant::ScaleShape& sh, int64_t row, int64_t blocks, float v) {
+    if (row < sh.m)
+      for (int64_t kb = 0; kb < std::min(blocks, sh.g); ++kb) s[size_t(row * sh.g + kb)] = v;
+  };
+  set(sa, g.sa, 0, g.sa.g, smallest_a);
+  set(sa, g.sa, 1, 1, std::ldexp(1.0f, 127));
+  set(sa, g.sa, 2, 1, std::numeric_limits<float>::quiet_NaN());
+  set(sb, g.sb, 0, g.sb.g, smallest_b);
+}
+
 }  // namespace
 
 Operands quantized_operands(const Spec& s, const Input& input, const Rng& rng) {
@@ -75,6 +95,7 @@ Operands quantized_operands(const Spec& s, const Input& input, const Rng& rng) {
            [&](int64_t m, int64_t k) { return g.sa_index(m, kb(k)); }, out.a, out.sa);
   quantize(b, s.n, s.k, s.b_format, s.pow2_scales(), size_t(g.sb.m * g.sb.g),
            [&](int64_t n, int64_t k) { return g.sb_index(n, kb(k)); }, out.b, out.sb);
+  if (input.structure == Structure::scale_edges) scale_edges(out.sa, out.sb, g, s.pow2_scales());
   return out;
 }
 

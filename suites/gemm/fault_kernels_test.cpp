@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "harness/cli/reports.hpp"
 #include "suites/html_page.hpp"
@@ -69,6 +70,7 @@ enum class Fault {
   e5m2_as_e4m3,        // decoding: B's e5m2 codes decoded as e4m3fn
   other_scale_rule,    // arithmetic: the K-block combine of another profile (a-first for product-first)
   k_halves_swapped,    // permutation: B's 16-K halves of each 32-K chunk swapped as the kernel loads them
+  subnormal_scales_ftz,  // decoding: fp32 scales that are subnormal read as 0 (a flush-to-zero load)
 };
 
 class FaultyKernel : public Backend {
@@ -93,6 +95,22 @@ class FaultyKernel : public Backend {
       case Fault::wrong_tile: return gemm_kernels::run_gemm_host(kHostW32, s, io, LeftTile{}), claim;
       case Fault::one_element_off: return gemm_kernels::run_gemm_host(kHostW32, s, io, OneElementOff{}), claim;
       case Fault::claims_sm90: return gemm_kernels::run_gemm_host(kHostW32, s, io), claim;
+      case Fault::subnormal_scales_ftz: {  // every subnormal fp32 word of the scale storage read as +0
+        const auto flushed = [](std::span<const uint8_t> bytes) {
+          std::vector<uint8_t> out(bytes.begin(), bytes.end());
+          for (size_t i = 0; i + 4 <= out.size(); i += 4) {
+            float v;
+            std::memcpy(&v, &out[i], 4);
+            if (std::fpclassify(v) == FP_SUBNORMAL) std::memset(&out[i], 0, 4);
+          }
+          return out;
+        };
+        const std::vector<uint8_t> sa = flushed(io.sa), sb = flushed(io.sb);
+        Buffers ftz = io;
+        ftz.sa = sa, ftz.sb = sb;
+        gemm_kernels::run_gemm_host(kHostW32, s, ftz);
+        return claim;
+      }
       case Fault::k_halves_swapped: {  // the kernel reads B[n, k ^ 16]
         std::vector<uint8_t> b(io.b.size());
         for (int64_t n = 0; n < s.n; ++n)
@@ -189,6 +207,12 @@ const Expectation kExpected[] = {
      "the data fits 2 explanations: A is read with the two 16-K halves of every 32-K chunk swapped (an operand "
      "permutation inside the loaded tile); or B is read with the two 16-K halves of every 32-K chunk swapped (an "
      "operand permutation inside the loaded tile)", ""},
+    // A's subnormal scale (2^-140) times B's (about 2^-8) is a subnormal product the FTZ arithmetic
+    // flushes anyway, so whether A's was flushed first cannot show; B's (3e-39) meets A's 2^127.
+    {Fault::subnormal_scales_ftz, "gemm.block/deepgemm/e4m3fn.e4m3fn/fp32/16x128x512/scale-edges/s1",
+     Verdict::over_budget,
+     "the data fits 2 explanations: B scales: subnormal fp32 scales flushed to zero; or A and B scales: subnormal "
+     "fp32 scales flushed to zero", ""},
     {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
      "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
 };
