@@ -143,9 +143,35 @@ std::string unwritten(const Spec& s, const Outputs& got) {
   return text + (runs.size() > 4 ? "; and " + std::to_string(runs.size() - 4) + " more runs" : "");
 }
 
+// One rank's input read at another offset (d elements on, the view's neighbours or the poison
+// past it where the shift leaves the view: compared only where it stays inside): the sum in the
+// documented order with that rank's input shifted.
+std::string shifted_rank(const Case& c, const Inputs& in, const Expected& e, const std::vector<uint32_t>& got) {
+  if (e.bits.empty() || e.order == Order::per_hop) return "";
+  const Spec& s = c.spec;
+  const int64_t n = int64_t(got.size());
+  for (size_t r = 0; r < in.size(); ++r)
+    for (int64_t d : {1, -1, 2, -2, 4, -4, 8, -8}) {
+      if (std::abs(d) >= n) continue;
+      Inputs moved = in;
+      for (int64_t i = 0; i < n; ++i) moved[r][size_t(i)] = in[r][size_t(std::clamp<int64_t>(i + d, 0, n - 1))];
+      const std::vector<uint32_t> want = ordered_sum(s, e.order, moved);
+      bool fits = true;
+      for (int64_t i = std::max<int64_t>(0, -d); i < std::min(n, n - d) && fits; ++i)
+        fits = same(s.dtype, got[size_t(i)], want[size_t(i)]);
+      if (fits && got != e.bits)
+        return "rank " + std::to_string(r) + "'s input is read " + std::to_string(std::abs(d)) +
+               (std::abs(d) == 1 ? " element " : " elements ") +
+               (d > 0 ? "on" : "back") + " (y[i] sums x" + std::to_string(r) + "[i " + (d > 0 ? "+ " : "- ") +
+               std::to_string(std::abs(d)) + "]): an offset into that rank's buffer";
+    }
+  return "";
+}
+
 // Whole-output stories for a failing rank 0 (unwritten elements are told first, over all ranks).
 std::string diagnose(const Case& c, const Inputs& in, const Expected& e, const std::vector<uint32_t>& got) {
   const Spec& s = c.spec;
+  if (const std::string shifted = shifted_rank(c, in, e, got); !shifted.empty()) return shifted;
   for (Order o : {Order::rank_order, Order::rotated})
     if (!e.bits.empty() && o != e.order && ordered_sum(s, o, in) == got)
       return "the bits are the " + std::string(order_name(o)) + " order's, not the " + std::string(order_name(e.order)) +

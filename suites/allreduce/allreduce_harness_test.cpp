@@ -202,6 +202,33 @@ class IgnoresOffset : public Backend {
   std::unique_ptr<Backend> inner_ = host();
 };
 
+// Rank 1's input read one element on (a pointer advanced once too often): every rank sums x1[i + 1].
+class Rank1ReadsOneOn : public Backend {
+ public:
+  std::string name() const override { return "rank1-one-on@host-w32"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {}
+  AllreduceClaim allreduce(const Spec& spec, std::span<const RankBuffers> io) override {
+    const size_t elem = size_t(info(spec.dtype).bits / 8);
+    moved_.assign(io[1].input.begin() + ptrdiff_t(elem), io[1].input.end());
+    moved_.resize(io[1].input.size());
+    std::vector<RankBuffers> bufs(io.begin(), io.end());
+    bufs[1].input = moved_;
+    return inner_->allreduce(spec, bufs);
+  }
+
+ private:
+  std::vector<std::byte> moved_;
+  std::unique_ptr<Backend> inner_ = host();
+};
+
+TEST(AllreduceFaults, ARanksInputReadAtAnOffsetIsNamed) {
+  Rank1ReadsOneOn b;
+  const CaseResult r = run("allreduce/custom-1shot/fp32/w4/3076/out-of-place/pow2-boundary_emin=-24_emax=24/s1", b);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
+  EXPECT_EQ(r.message, "rank 1's input is read 1 element on (y[i] sums x1[i + 1]): an offset into that rank's buffer")
+      << r.message;
+}
+
 TEST(AllreduceFaults, IgnoringTheStorageOffsetWritesOutsideTheView) {
   IgnoresOffset b;
   const CaseResult r = run("allreduce/custom-2shot/bf16/w4/4096@24/out-of-place/normal/s1", b);
