@@ -150,7 +150,23 @@ class Diagnoser {
     add_scale_maps(h);
     add_scale_rules(h);
     add_scale_decodings(h);
+    add_reversed_k(h);
     return h;
+  }
+
+  // K summed from its end (a loop run backwards): with scales applied once per output (tensor,
+  // rowwise), the operands reversed along K are that order exactly.
+  void add_reversed_k(std::vector<Reading>& h) const {
+    if (!geometry(s_).epilogue_scales() || s_.k < 2) return;
+    const auto reversed = [](std::vector<uint8_t> x, int64_t rows, int64_t k) {
+      for (int64_t r = 0; r < rows; ++r) std::reverse(x.begin() + r * k, x.begin() + (r + 1) * k);
+      return x;
+    };
+    h.push_back({"K is summed from its end (the operands taken in reverse K order)", Verdict::over_budget, e_.model,
+                 [reversed](Spec& s, Operands& x) {
+                   x.a = reversed(x.a, s.m, s.k);
+                   x.b = reversed(x.b, s.n, s.k);
+                 }});
   }
 
   // Scale decoders wrong at the edges of their encoding (the scale-edges inputs reach them): ue8m0

@@ -8,6 +8,9 @@
 //   either operand's scales read in another scale layout (R13: layout, naming both);
 //   fnuz codes read as OCP or the reverse (R10: layout), e4m3 codes decoded as e5m2 or the reverse;
 //   every K-block reading the scales of K-block 0 (R15), for A, B or both;
+//   scale decoders wrong at the edges (ue8m0 0x00 as 0, 0xFF as 2^128, fp32 subnormals flushed);
+//   the epilogue / K-block combine of another profile; K summed from its end (epilogue scales);
+//   operand permutations inside the loaded tile (16-K halves swapped, 16x16 sub-tiles transposed);
 //   scale index maps fitted to the scale tensor's shape: the K-block index or the scale row off by
 //     one either way, a K-block stride of 2, scale row 0 for every row ("A scales are read at
 //     scale row r + 1 ...");

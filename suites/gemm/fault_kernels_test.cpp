@@ -71,6 +71,7 @@ enum class Fault {
   other_scale_rule,    // arithmetic: the K-block combine of another profile (a-first for product-first)
   k_halves_swapped,    // permutation: B's 16-K halves of each 32-K chunk swapped as the kernel loads them
   subnormal_scales_ftz,  // decoding: fp32 scales that are subnormal read as 0 (a flush-to-zero load)
+  reversed_k,          // arithmetic: K summed from its end
 };
 
 class FaultyKernel : public Backend {
@@ -109,6 +110,15 @@ class FaultyKernel : public Backend {
         Buffers ftz = io;
         ftz.sa = sa, ftz.sb = sb;
         gemm_kernels::run_gemm_host(kHostW32, s, ftz);
+        return claim;
+      }
+      case Fault::reversed_k: {  // the kernel walks K backwards: its operands, reversed along K
+        std::vector<uint8_t> a(io.a.begin(), io.a.end()), b(io.b.begin(), io.b.end());
+        for (int64_t m = 0; m < s.m; ++m) std::reverse(a.begin() + m * s.k, a.begin() + (m + 1) * s.k);
+        for (int64_t n = 0; n < s.n; ++n) std::reverse(b.begin() + n * s.k, b.begin() + (n + 1) * s.k);
+        Buffers backwards = io;
+        backwards.a = a, backwards.b = b;
+        gemm_kernels::run_gemm_host(kHostW32, s, backwards);
         return claim;
       }
       case Fault::k_halves_swapped: {  // the kernel reads B[n, k ^ 16]
@@ -213,6 +223,8 @@ const Expectation kExpected[] = {
      Verdict::over_budget,
      "the data fits 2 explanations: B scales: subnormal fp32 scales flushed to zero; or A and B scales: subnormal "
      "fp32 scales flushed to zero", ""},
+    {Fault::reversed_k, "gemm.tensor/cublaslt/e4m3fn.e5m2/fp32/16x128x512/pow2-boundary_emin=-24_emax=0/s1",
+     Verdict::over_budget, "K is summed from its end (the operands taken in reverse K order)", ""},
     {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
      "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
 };
