@@ -1,21 +1,23 @@
 """Judge your own low-precision kernels against ulpgate's exact references, from Python.
 
-    import ulpgate
+    import ulpgate, ulpgate.torch as ut
 
     @pytest.mark.parametrize("case", ulpgate.cases("quant.group/vllm/*"), ids=str)
     def test_my_quant(case):
         def kernel(call):                      # called with the case's inputs and poisoned outputs
-            x = torch.from_dlpack(call.inputs["x"])
-            codes, scales = my_quant(x, group_size=call.params["group_size"])
-            torch.from_dlpack(call.outputs["codes"]).copy_(codes.view(torch.uint8).flatten())
-            ...
+            q, s = my_quant(ut.input(call, "x"), call.params["group_size"], ut.fp8_dtype(call))
+            ut.write(call, "codes", q)
+            ut.write_scales(call, s)           # logical [M, K / group_size], any scale layout
         ulpgate.judge(case, kernel).check()    # AssertionError with the suite's story
 
-Tensors are valid while the kernel runs: host memory for the host archs (`torch.from_dlpack` and
-`numpy.from_dlpack` take them; bf16 as `Tensor.numpy()` bits), CUDA memory for a GPU arch such as
-"sm90" (`torch.from_dlpack` gives CUDA tensors; finish the GPU work before returning). Write
-outputs in place. The op call's tensors and
-parameters are described in include/ulpgate/ulpgate.h.
+The package carries libulpgate.so (built by pip from the repository's CMake); ULPGATE_LIBRARY
+overrides it. Tensors are valid while the kernel runs: host memory for the host archs
+(`torch.from_dlpack` and `numpy.from_dlpack` take them; bf16 as `Tensor.numpy()` bits), CUDA memory
+for a GPU arch such as "sm90" (finish the GPU work before returning). Write outputs in place.
+`ulpgate.torch` adapts PyTorch kernels; the pytest plugin (ulpgate.pytest_plugin, registered as a
+pytest11 entry point) adds --ulpgate-arch / --ulpgate-golden / --ulpgate-html and the
+`ulpgate_judge` fixture. The op call's tensors and parameters are described in
+include/ulpgate/ulpgate.h.
 """
 import ctypes
 from dataclasses import dataclass
