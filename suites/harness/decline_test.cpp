@@ -55,9 +55,11 @@ TEST(Decline, TheSweepSkipsDeclinedCasesAndCountsThemByReason) {
     EXPECT_TRUE(passes(r.verdict)) << r.case_id << ": " << r.message;
   }
   EXPECT_FALSE(sw.any_failed);
-  ASSERT_EQ(sw.skipped.size(), 1u);
-  EXPECT_EQ(sw.skipped.begin()->first, kReason);
-  EXPECT_EQ(sw.skipped.begin()->second, 1u);
+  ASSERT_EQ(sw.declined.size(), 1u);
+  EXPECT_EQ(sw.declined[0].why, kReason);
+  EXPECT_NE(sw.declined[0].case_id.find(".e5m2/"), std::string::npos) << sw.declined[0].case_id;
+  EXPECT_EQ(sw.declined[0].backend, "no-e5m2-b@host-w32");
+  EXPECT_EQ(count_by_reason(sw.declined), (std::map<std::string, size_t>{{kReason, 1}}));
 }
 
 TEST(Decline, ASelectionDeclinedEntirelyIsAnError) {

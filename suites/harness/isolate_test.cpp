@@ -143,8 +143,10 @@ TEST(Isolate, CasesThatRunGiveTheResultsOfARunWithoutIsolation) {
   }
   EXPECT_FALSE(isolated.any_failed);
   const std::map<std::string, size_t> skipped{{kDeclined, 1}};
-  EXPECT_EQ(isolated.skipped, skipped);
-  EXPECT_EQ(direct.skipped, skipped);
+  EXPECT_EQ(count_by_reason(isolated.declined), skipped);
+  EXPECT_EQ(count_by_reason(direct.declined), skipped);
+  ASSERT_EQ(isolated.declined.size(), 1u);
+  EXPECT_EQ(isolated.declined[0].case_id, direct.declined[0].case_id);
 }
 
 TEST(Isolate, OnlyTheChildrenMakeTheBackend) {
