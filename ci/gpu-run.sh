@@ -17,6 +17,8 @@
 #           $dist/wheels), and Hopper's mma.sync FP8 measured against the rows (mma_sync_oracle.py)
 #   identify  the Triton block-scaled FP8 GEMM of examples/torch, identified per tile configuration
 #   wheel   the package's wheel ($dist/wheels, its own libulpgate.so with CUDA) installed, its tests run
+#   compile torch.compile of the bench's quantization ops, timed on the same shapes: $OUT/compile-bench.csv
+#           (examples/torch/bench_compile.py; run beside `bench` in one device call to compare)
 #   thirdparty  SGLang's, torchao's and FlashInfer's kernels judged through the installed wheel
 #           (examples/thirdparty/gate.py; THIRDPARTY=1 bash ci/gpu-build.sh fetches them): $OUT/thirdparty
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
@@ -151,6 +153,11 @@ step_thirdparty() {
 
 step_bench() {
   "$ulpgate" bench --csv "$out/bench.csv" --html "$out/bench.html" 2>&1 | tee "$out/bench.log" | tail -20
+}
+
+step_compile() {
+  python3 examples/torch/bench_compile.py >"$out/compile-bench.csv" 2>"$out/compile-bench.log" || { rc=1; tail -20 "$out/compile-bench.log"; }
+  cat "$out/compile-bench.csv"
 }
 
 # The bring-up command on this machine's GPU: every family on the cuda and vendor backends, gated

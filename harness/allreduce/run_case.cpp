@@ -109,13 +109,6 @@ CaseResult refusal(const Case& c, const std::string& refused) {
   return r;
 }
 
-// Joins a finding that overrides a passing (or milder) verdict.
-void worsen(CaseResult& r, Verdict v, const std::string& why) {
-  if (why.empty()) return;
-  r.verdict = std::max(r.verdict, v);
-  r.message = r.message.empty() ? why : why + "; " + r.message;
-}
-
 }  // namespace
 
 CaseRun run_case(const Case& c, Backend& backend) {

@@ -73,6 +73,9 @@ constexpr BenchCase kBenchCases[] = {
     {"quant.group/vllm/e4m3fn/bf16/32768x7168/gs128/ue8m0-packed/normal/s1", 0.85},
     {"quant.mx/te/e4m3fn/bf16/32768x7168/gs32/mx-swizzle-128x4/normal/s1", 0.80},
     {"quant.mx/ocp-mx/e4m3fn/bf16/32768x7168/gs32/mx-row/normal/s1", 0.80},
+    {"quant.tensor/vllm/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", 0.85},
+    {"quant.tensor/vllm/e4m3fn/bf16/32768x7168/static=0.0123/row/normal/s1", 0.85},
+    {"quant.tensor/te/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", 0.85},
 };
 
 struct Planned {
@@ -80,7 +83,8 @@ struct Planned {
   double target;
   quant_kernels::QuantPlan plan;
   std::size_t x_bytes, codes_bytes, scale_bytes;
-  std::size_t moved() const { return x_bytes + codes_bytes + scale_bytes; }  // read + written
+  int x_reads;  // 2 for a dynamic per-tensor scale: every element is read before the first code
+  std::size_t moved() const { return x_bytes * x_reads + codes_bytes + scale_bytes; }  // read + written
 };
 
 // RMSNorm rows: named by their case ids (the spec is written out here, not parsed from them).
@@ -157,9 +161,10 @@ std::vector<Planned> plan_cases(const std::string& filter) {
     if (fnmatch(filter.c_str(), id.c_str(), 0) != 0) continue;
     const std::size_t elems = std::size_t(c.spec.m * c.spec.k);
     const std::size_t x = elems * (c.input == Format::fp32 ? 4 : 2);
-    const std::size_t scales = std::size_t(quant::storage_bytes(c.spec.layout, c.spec.scale_shape()));
+    const std::size_t scales = std::size_t(c.spec.scale_bytes());
+    const int x_reads = c.spec.op == quant::Op::tensor && c.spec.writes_scales() ? 2 : 1;
     out.push_back({id, b.target, quant_kernels::plan_quant(c.spec, c.input, kSm90, x, elems, scales), x, elems,
-                   scales});
+                   scales, x_reads});
   }
   return out;
 }

@@ -86,6 +86,12 @@ void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& bac
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+void worsen(CaseResult& r, Verdict v, const std::string& why) {
+  if (why.empty()) return;
+  r.verdict = std::max(r.verdict, v);
+  r.message = r.message.empty() ? why : why + "; " + r.message;
+}
+
 const OpFamily& family_of(std::string_view case_id) {
   const std::string_view op = case_id.substr(0, case_id.find('/'));
   for (const OpFamily& f : kFamilies)

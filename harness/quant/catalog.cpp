@@ -89,6 +89,34 @@ void add_mx_cases(std::vector<Case>& out) {
   }
 }
 
+// quant.tensor: every per-tensor row, format and edge input, dynamic and static; shapes whose
+// element count is not a multiple of a vector (the tail) and that span many thread blocks (the
+// grid-wide amax), fp16 and fp32 inputs.
+void add_tensor_cases(std::vector<Case>& out) {
+  const auto tensor = [&](const Profile& p, Format f, Format in, int64_t m, int64_t k, float scale,
+                          std::string_view d, uint64_t seed = 1) {
+    Case c = make(Op::tensor, p, f, in, m, k, 0, Layout::row, false, d, seed);
+    c.spec.static_scale = scale;
+    out.push_back(c);
+  };
+  for (const Profile& p : tensor_profiles())
+    for (Format f : {Format::e4m3fn, Format::e4m3fnuz}) {
+      if (!p.supports(f)) continue;
+      for (std::string_view d : {"normal_sigma=2", "zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000",
+                                 "near-overflow_max=448", "uniform_lo=-8_hi=8_den=64", "uniform_lo=-5e-11_hi=5e-11"})
+        tensor(p, f, Format::bf16, 31, 640, 0, d);
+      if (p.quant_op == QuantOp::ratio) continue;  // no static form
+      // A power of two, a scale whose reciprocal rounds, one that clips, NaN and Inf elements.
+      for (float s : {0.015625f, 0.0123f, 0.002f}) tensor(p, f, Format::bf16, 31, 640, s, "normal_sigma=2");
+      tensor(p, f, Format::bf16, 31, 640, 0.0123f, "normal_nan=97_inf=131");
+    }
+  for (const Profile& p : tensor_profiles()) {
+    for (int64_t m : {0, 1, 3, 127}) tensor(p, Format::e4m3fn, Format::bf16, m, 1001, 0, "normal", uint64_t(m + 1));
+    tensor(p, Format::e4m3fn, Format::bf16, 64, 7168, 0, "normal_sigma=3");
+    for (Format in : {Format::fp16, Format::fp32}) tensor(p, Format::e4m3fn, in, 5, 250, 0, "normal_sigma=4");
+  }
+}
+
 void add_random_shapes(std::vector<Case>& out) {
   const Rng rng("quant.catalog.random-shapes", 1);
   for (uint64_t i = 0; i < 8; ++i) {
@@ -107,6 +135,7 @@ std::vector<Case> catalog() {
   add_group_cases(out);
   add_token_and_block_cases(out);
   add_mx_cases(out);
+  add_tensor_cases(out);
   add_random_shapes(out);
   return out;
 }

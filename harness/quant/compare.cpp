@@ -90,6 +90,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Obser
 // Scales bit-exact and padding as defined; returns the number of bad scale and padding slots.
 uint64_t judge_scales(const Case& c, const Expected& e, std::span<const uint8_t> storage, CaseResult& r) {
   const Spec& s = c.spec;
+  if (!s.writes_scales()) return 0;  // a static scale is an input
   const ScaleShape ss = s.scale_shape();
   const std::vector<float> got = unpack(s.layout, ss, storage);
   // What the layout can hold of the reference's scales (an Inf scale is the ue8m0 NaN byte 0xFF).
@@ -131,7 +132,7 @@ std::string unexplained(const Case& c, const Expected& e, const Observed& o, uin
   const Spec& s = c.spec;
   const ScaleShape ss = s.scale_shape();
   uint64_t pad = 0;
-  for (int64_t b = 0; b < storage_bytes(s.layout, ss); ++b)
+  for (int64_t b = 0; b < s.scale_bytes(); ++b)
     pad += !scale_at(s.layout, ss, b) && o.storage[size_t(b)] != e.profile.storage[size_t(b)];
   std::vector<std::string> parts;
   const auto count = [](uint64_t n, const char* one, const char* many) { return std::to_string(n) + (n == 1 ? one : many); };
@@ -153,7 +154,7 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
   r.family = "quant";
   r.profile = std::string(c.spec.profile->name);
   r.elements = e.profile.codes.size();
-  if (o.codes.size() != e.profile.codes.size() || int64_t(o.storage.size()) != storage_bytes(c.spec.layout, c.spec.scale_shape())) {
+  if (o.codes.size() != e.profile.codes.size() || int64_t(o.storage.size()) != c.spec.scale_bytes()) {
     r.verdict = Verdict::error;
     r.message = "output sizes differ from the reference";
     return r;

@@ -162,7 +162,7 @@ void max_hypotheses(const Case& c, const Inputs& in, const Observed& o, bool cod
 void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, std::vector<Hypothesis>& h) {
   const Spec& s = c.spec;
   // By name: a fused op's quant step follows a renamed copy of its quant row.
-  for (const Profile& p : profiles())
+  for (const Profile& p : s.op == Op::tensor ? tensor_profiles() : profiles())
     if (p.name != s.profile->name && p.supports(s.format) && (p.mx != MxRule::none) == (s.op == Op::mx))
       h.push_back({"profile divergence: the output follows profile " + std::string(p.name) + ", not " +
                        std::string(s.profile->name),
@@ -172,6 +172,54 @@ void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, std:
                      const Result r = quantize_profile(alt, in.values);
                      return fit_if(equal(r.codes, o.codes) && equal(r.storage, o.storage));
                    }});
+}
+
+// ---- quant.tensor: the grid-wide amax (R23) ------------------------------------------------------
+
+// Do the stored scale and every code follow amax a (the profile's arithmetic from there on)?
+bool follows_amax(const Spec& s, const Inputs& in, const Observed& o, float a) {
+  const float scale = group_scale(s, a);
+  if (!equal(pack(s.layout, s.scale_shape(), std::vector<float>{scale}), o.storage)) return false;
+  for (size_t i = 0; i < o.codes.size(); ++i)
+    if (quantize_value(s, in.values[i], a, scale) != o.codes[i]) return false;
+  return true;
+}
+
+// The first element whose |x| is a, as "[r,c]".
+std::string where_abs(const Spec& s, std::span<const float> x, float a) {
+  for (size_t i = 0; i < x.size(); ++i)
+    if (std::fabs(x[i]) == a) return "[" + std::to_string(int64_t(i) / s.k) + "," + std::to_string(int64_t(i) % s.k) + "]";
+  return "?";
+}
+
+// The amax of a dynamic per-tensor scale computed otherwise: the largest signed value (|x|
+// forgotten: negatives lost), or the |x| of an element below the true amax (a block's atomic lost,
+// a plain store instead of an atomic max, the amax read before every block merged). The second
+// takes its amax from the stored scale: the |x| whose scale it is.
+void tensor_amax_hypotheses(const Evidence& ev, std::vector<Hypothesis>& h) {
+  const Spec& s = ev.c.spec;
+  if (s.op != Op::tensor || !s.writes_scales() || s.m == 0 || !ev.scales_bad) return;
+  const std::span<const float> x = ev.in.values;
+  const float amax = group_amax(s, x)[0];
+  float signed_max = 0;
+  for (float v : x) signed_max = v > signed_max ? v : signed_max;
+  if (signed_max != amax)
+    h.push_back({"the scale and codes follow amax = " + num(signed_max) + ", the largest signed value, not max |x| = " +
+                     num(amax) + " at " + where_abs(s, x, amax),
+                 "an amax reduction without fabsf: the tensor's largest magnitude is negative (R23)",
+                 Verdict::over_budget,
+                 [&ev, signed_max] { return fit_if(follows_amax(ev.c.spec, ev.in, ev.o, signed_max)); }});
+  const float written = unpack(s.layout, s.scale_shape(), ev.o.storage)[0];
+  for (float v : x) {
+    const float a = std::fabs(v);
+    if (!(a < amax) || a == signed_max || !same_bits(group_scale(s, a), written)) continue;
+    h.push_back({"the scale and codes follow amax = " + num(a) + " (|x| at " + where_abs(s, x, a) +
+                     "), not the tensor's max |x| = " + num(amax) + " at " + where_abs(s, x, amax),
+                 "a grid-wide amax that lost the contributions of the blocks holding the larger values (a plain "
+                 "store instead of an atomic max, or the amax read before every block merged: R23)",
+                 Verdict::over_budget, [&ev, a] { return fit_if(follows_amax(ev.c.spec, ev.in, ev.o, a)); }});
+    break;
+  }
 }
 
 }  // namespace
@@ -186,6 +234,7 @@ std::vector<Hypothesis> hypotheses(const Evidence& ev) {
   rounding_hypotheses(ev, h);
   scale_arith_hypotheses(ev, h);
   store_hypotheses(ev, h);
+  tensor_amax_hypotheses(ev, h);
   return h;
 }
 

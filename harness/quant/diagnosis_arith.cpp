@@ -25,11 +25,19 @@ size_t scale_index(const Spec& s, int64_t row, int64_t col) {
 
 // ---- one profile parameter changed -----------------------------------------------------------
 
-std::string_view scale_op_text(ScaleOp o) { return o == ScaleOp::divide ? "amax / max" : "amax * fl(1/max)"; }
+std::string_view scale_op_text(ScaleOp o) {
+  switch (o) {
+    case ScaleOp::divide: return "amax / max";
+    case ScaleOp::reciprocal: return "amax * fl(1/max)";
+    case ScaleOp::inverse_ratio: break;
+  }
+  return "fl(1 / fl(max/amax))";
+}
 std::string_view quant_op_text(QuantOp o) {
   switch (o) {
     case QuantOp::divide: return "x / s";
     case QuantOp::reciprocal: return "x * fl(1/s)";
+    case QuantOp::ratio: return "x * fl(max/amax) (1 for amax 0 or Inf)";
     case QuantOp::max_over_amax: break;
   }
   return "x * fl(max/amax)";
@@ -67,6 +75,10 @@ std::vector<Variants<Profile>::Variant> variants(const Spec& s) {
         v.add("quant op " + instead(quant_op_text(o), quant_op_text(p.quant_op)), [o](Profile& q) { q.quant_op = o; });
   v.add(std::string("clamp ") + (p.clamp ? "none instead of +-max" : "+-max instead of none"),
         [](Profile& q) { q.clamp = !q.clamp; });
+  if (p.clamp && p.nan == NanPolicy::ignore)
+    v.add(p.nan_to_max ? "clamp order fminf(fmaxf(q, -max), max) (NaN -> -max) instead of fmaxf(-max, fminf(q, max))"
+                       : "clamp order fmaxf(-max, fminf(q, max)) (NaN -> +max) instead of fminf(fmaxf(q, -max), max)",
+          [](Profile& q) { q.nan_to_max = !q.nan_to_max; });
   v.add(std::string("NaN policy ") +
             (p.nan == NanPolicy::ignore ? "propagate instead of ignore" : "ignore instead of propagate"),
         [](Profile& q) { q.nan = q.nan == NanPolicy::ignore ? NanPolicy::propagate : NanPolicy::ignore; });
@@ -79,6 +91,7 @@ std::vector<Variants<Profile>::Variant> variants(const Spec& s) {
 
 // The scales the storage holds (logical, row-major over the scale shape).
 std::vector<float> written_scales(const Spec& s, const Observed& o) {
+  if (!s.writes_scales()) return std::vector<float>(size_t(s.scale_shape().m * s.scale_shape().g), s.static_scale);
   return unpack(s.layout, s.scale_shape(), o.storage);
 }
 
@@ -269,6 +282,7 @@ std::vector<double> quotients(const Spec& s, float x, float scale, float amax) {
   switch (p.quant_op) {
     case QuantOp::divide: return {exact, x / scale};
     case QuantOp::reciprocal: return {exact, x * (1.0f / scale)};
+    case QuantOp::ratio: return {exact, x * ratio(s.fp8_max(), std::fmax(amax, p.amax_floor))};
     case QuantOp::max_over_amax: break;
   }
   return {exact, x * (s.fp8_max() / std::fmax(amax, p.amax_floor))};

@@ -1,5 +1,6 @@
 #include "harness/quant/quant_case.hpp"
 
+#include <charconv>
 #include <tuple>
 
 #include "harness/core/id_text.hpp"
@@ -7,13 +8,37 @@
 namespace ulpgate::quant {
 using namespace id_text;
 
+namespace {
+
+// quant.tensor's group segment: "dynamic", or "static=S" with S the scale in the shortest text
+// that reads back as the same float.
+std::string tensor_segment(float static_scale) {
+  if (static_scale == 0) return "dynamic";
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, static_scale).ptr;
+  return "static=" + std::string(buf, end);
+}
+
+float parse_tensor_segment(std::string_view seg, std::string_view id) {
+  if (seg == "dynamic") return 0;
+  const std::string_view text = strip_prefix(seg, "static=", "dynamic or static=SCALE", id);
+  float v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !(v > 0))
+    throw UsageError("case '" + std::string(id) + "': static scale '" + std::string(text) +
+                     "' is not a positive number");
+  return v;
+}
+
+}  // namespace
+
 std::string Case::id() const {
   std::string scales(layout_name(spec.layout));
   if (spec.ue8m0 && !is_ue8m0_layout(spec.layout) && spec.op != Op::mx) scales += ".ue8m0";
   return std::string(op_name(spec.op)) + "/" + std::string(spec.profile->name) + "/" +
          std::string(format_name(spec.format)) + "/" + std::string(format_name(input)) + "/" +
-         std::to_string(spec.m) + "x" + std::to_string(spec.k) + "/gs" + std::to_string(spec.gs) +
-         "/" + scales + "/" + dist.str() + "/s" + std::to_string(seed);
+         std::to_string(spec.m) + "x" + std::to_string(spec.k) + "/" +
+         (spec.op == Op::tensor ? tensor_segment(spec.static_scale) : "gs" + std::to_string(spec.gs)) + "/" + scales + "/" + dist.str() + "/s" + std::to_string(seed);
 }
 
 Case Case::parse(std::string_view id) {
@@ -24,13 +49,16 @@ Case Case::parse(std::string_view id) {
                      std::to_string(seg.size()));
   Case c;
   c.spec.op = parse_op(seg[0]);
-  c.spec.profile = &profile(seg[1]);
+  c.spec.profile = &profile_for(c.spec.op, seg[1]);
   c.spec.format = parse_format(seg[2]);
   c.input = parse_format(seg[3]);
   if (c.input != Format::bf16 && c.input != Format::fp16 && c.input != Format::fp32)
     throw UsageError("case '" + std::string(id) + "': input must be bf16, fp16 or fp32");
   std::tie(c.spec.m, c.spec.k) = parse_shape(seg[4], id);
-  c.spec.gs = parse_group_size(seg[5], id);
+  if (c.spec.op == Op::tensor)
+    c.spec.static_scale = parse_tensor_segment(seg[5], id);
+  else
+    c.spec.gs = parse_group_size(seg[5], id);
   std::string_view scales = seg[6];
   if (scales.ends_with(".ue8m0")) {
     c.spec.ue8m0 = true;

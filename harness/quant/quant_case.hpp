@@ -3,6 +3,7 @@
 //
 //   quant.group/vllm/e4m3fn/bf16/31x640/gs128/row.ue8m0/normal_sigma=2/s1
 //   op         /profile/format/input/MxK/group/scales   /distribution  /seed
+//   quant.tensor/vllm/e4m3fn/bf16/31x640/static=0.015625/row/normal/s1   (or .../dynamic/...)
 //
 // The scales segment is a layout name, with ".ue8m0" when fp32 scales are rounded to powers of
 // two (ue8m0 layouts and MX always are). Distributions use the grammar of generators.hpp.

@@ -14,13 +14,14 @@
  * bf16 {kDLBfloat, 16}, fp16 {kDLFloat, 16}, fp32 {kDLFloat, 32}; fp8 codes and scale storage
  * travel as bytes {kDLUInt, 8}, their format named by a parameter.
  *
- *   quant.group / quant.token / quant.block / quant.mx
+ *   quant.group / quant.token / quant.block / quant.mx / quant.tensor
  *     in   x       [M, K]  bf16, fp16 or fp32
+ *     in   scale   [1]     fp32 (quant.tensor with a static scale only; its "scales" has 0 bytes)
  *     out  codes   [M, K]  fp8 codes (param "format")
  *     out  scales  [B]     the scale storage bytes of layout "scale_layout" (padding included:
  *                          spec/quant.md says what each layout's padding holds)
- *     params  format (text), group_size (int), scale_layout (text), ue8m0 (int 0/1),
- *             fp8_max (float)
+ *     params  format (text), group_size (int; 0 for quant.tensor), scale_layout (text),
+ *             ue8m0 (int 0/1), fp8_max (float)
  *   norm.rms / norm.rms-add / norm.rms-quant
  *     in   x [M, H], weight [H], residual [M, H] (rms-add)            bf16 or fp16
  *     out  y [M, H] (rms, rms-add), residual_out [M, H] (rms-add),

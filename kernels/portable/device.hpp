@@ -26,6 +26,8 @@
 //               scope): the signals between the ranks of an all-reduce (peers' memory, other GPUs).
 //               On the host the waiting thread suspends until the flag holds v, and store_flag
 //               also works outside a launch (a thread standing in for another process)
+//   atomics     dev::atomic_max(uint32_t* p, v): *p = max(*p, v) atomically (device scope);
+//               non-negative floats' bits order like their values, so it reduces an amax
 //
 // Writing a kernel: a functor whose operator() is ULPGATE_DEVICE. Template only on what the
 // hardware needs at compile time (warp size, element type); the rest is runtime data.
@@ -96,6 +98,7 @@
 // Fixed-size loops over a vector's elements: unrolled, so the elements stay in registers.
 #define ULPGATE_UNROLL _Pragma("unroll")
 #else
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <source_location>
@@ -255,6 +258,8 @@ ULPGATE_DEVICE void store_flag(uint32_t* p, uint32_t v) {
   __hip_atomic_store(p, v, __ATOMIC_RELEASE, __HIP_MEMORY_SCOPE_SYSTEM);
 #endif
 }
+ULPGATE_DEVICE void atomic_max(uint32_t* p, uint32_t v) { atomicMax(reinterpret_cast<unsigned int*>(p), v); }
+
 ULPGATE_DEVICE void wait_flag(const uint32_t* p, uint32_t v) {
 #if defined(__CUDACC__)
   uint32_t seen;
@@ -417,6 +422,13 @@ inline bool all(bool pred, int width, ULPGATE_SITE) {
 }
 
 inline void store_flag(uint32_t* p, uint32_t v) { host_simt::store_flag(p, v); }
+// Blocks may run on several workers: a compare-and-swap loop on the word.
+inline void atomic_max(uint32_t* p, uint32_t v) {
+  std::atomic_ref<uint32_t> word(*p);
+  uint32_t seen = word.load();
+  while (seen < v && !word.compare_exchange_weak(seen, v)) {
+  }
+}
 // The waiting thread suspends; the emulator resumes it once the flag holds v.
 inline void wait_flag(const uint32_t* p, uint32_t v, ULPGATE_SITE) { host_simt::wait_flag(p, v, site); }
 #undef ULPGATE_SITE

@@ -11,11 +11,11 @@
 namespace ulpgate::quant_kernels {
 
 // Throws QuantError (before launch) or host_simt::KernelError (the kernel failed).
-template <class Reduce = ShuffleAmax>
+template <class Reduce = ShuffleAmax, class Amax = GridAmax>
 void run_quant_host(const Arch& arch, const quant::Spec& spec, Format input, std::span<const std::byte> x,
                     std::span<uint8_t> codes, std::span<uint8_t> scales) {
   const QuantPlan plan = plan_quant(spec, input, arch, x.size(), codes.size(), scales.size());
-  launch_quant<Reduce>(plan, x.data(), codes.data(), scales.data(),
+  launch_quant<Reduce, Amax>(plan, x.data(), codes.data(), scales.data(),
                        [&](const LaunchConfig& cfg, const auto& kernel) { host_simt::launch(arch, cfg, kernel); });
 }
 

@@ -183,6 +183,7 @@ enum class Clamp : uint8_t {
   nan_to_min,      // fminf(fmaxf(q, -max), max): NaN -> -max
   nan_to_min_low,  // fmaxf(q, -max) only: the same codes where the cast is satfinite and max is
                    // the format's own (it saturates everything above max to max)
+  nan_to_max,      // fmaxf(fminf(q, max), -max): NaN -> +max
 };
 
 // What an element is multiplied with or divided by, as functors the cast loop inlines.
@@ -245,6 +246,7 @@ struct NativeCodes {
  private:
   ULPGATE_DEVICE static float clamp(const QuantMath& p, float q) {
     if (C == Clamp::nan_to_min) return fminf(fmaxf(q, -p.max), p.max);
+    if (C == Clamp::nan_to_max) return fmaxf(fminf(q, p.max), -p.max);
     return C == Clamp::nan_to_min_low ? fmaxf(q, -p.max) : q;
   }
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -255,7 +257,8 @@ struct NativeCodes {
   // kernels/norm/PERF.md), Inf alike; below 2^-126 both are below every fp8 subnormal and cast to
   // the zero of x * f's sign; NaN is NaN in both.
   ULPGATE_DEVICE static bool pow2_pairs(const QuantMath& p) {
-    return (p.pow2 || p.mx != quant::MxRule::none) && (C == Clamp::none || (dev::as_uint(p.max) & 0xffffu) == 0);
+    return (p.pow2 || p.mx != quant::MxRule::none) && C != Clamp::nan_to_max &&
+           (C == Clamp::none || (dev::as_uint(p.max) & 0xffffu) == 0);
   }
   template <bool E4M3, int Cn, int N = 8>
   ULPGATE_DEVICE static void cast_pairs(const QuantMath& p, float f, const Raw<Format::bf16> (&raw)[Cn],

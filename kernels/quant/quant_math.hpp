@@ -33,6 +33,8 @@ struct QuantMath {
   quant::QuantOp quant_op;   // with fp32 scales
   bool clamp;                // clamp q to +-max before the cast
   bool nan_propagate;        // NaN reaches amax (else fmaxf ignores it)
+  bool nan_to_max;           // the clamp fmaxf(-max, fminf(q, max)): NaN -> +max
+  float given_scale;         // quant.tensor static: the scale (0: from the amax)
   quant::MxRule mx;          // none unless the op is quant.mx
   int mx_emax;               // largest exponent of the element format (MX floor rule)
   Fp8Cast cast;
@@ -117,12 +119,22 @@ ULPGATE_DEVICE float mx_scale(const QuantMath& p, float amax) {
   return ue8m0_value(dev::cvt_ue8m0(t, Ue8m0Round::rp));
 }
 
+// TransformerEngine's multiplier (reference quant::ratio): max / amax, 1 for amax 0, Inf or NaN,
+// FLT_MAX where the quotient overflows.
+ULPGATE_DEVICE float te_ratio(float max, float amax) {
+  if (amax == 0 || !is_finite(amax)) return 1.0f;
+  const float m = div_rn(max, amax);
+  return is_inf(m) ? dev::as_float(0x7f7fffffu) : m;
+}
+
 // The scale a group stores (reference group_scale).
 ULPGATE_DEVICE float group_scale(const QuantMath& p, float amax) {
+  if (p.given_scale != 0) return p.given_scale;
   if (p.mx != quant::MxRule::none) return mx_scale(p, amax);
   if (is_nan(amax)) return amax;
   // The floors as maxima: a floor of 0 (none) leaves amax >= 0 and s >= 0 as they are.
   const float a = fmaxf(amax, p.amax_floor);
+  if (p.scale_op == quant::ScaleOp::inverse_ratio) return div_rn(1.0f, te_ratio(p.max, a));
   const float s = p.scale_op == quant::ScaleOp::divide ? div_rn(a, p.max) : a * div_rn(1.0f, p.max);
   if (!p.pow2) return s;
   const float f = fmaxf(s, p.scale_floor);
@@ -156,6 +168,7 @@ ULPGATE_DEVICE Factor group_factor(const QuantMath& p, float amax, float s) {
     case quant::QuantOp::reciprocal: return {false, div_rn(1.0f, s)};
     case quant::QuantOp::max_over_amax:
       return {false, div_rn(p.max, p.amax_floor > 0 ? fmaxf(amax, p.amax_floor) : amax)};
+    case quant::QuantOp::ratio: return {false, te_ratio(p.max, fmaxf(amax, p.amax_floor))};
   }
   return {true, s};
 }
@@ -195,7 +208,9 @@ ULPGATE_DEVICE uint8_t cast_fp8(const Fp8Cast& c, float q) {
 ULPGATE_DEVICE uint8_t quantize_one(const QuantMath& p, const Factor& f, float x) {
   float q = f.apply(x);
   if (p.clamp) {
-    if (!p.nan_propagate)
+    if (!p.nan_propagate && p.nan_to_max)
+      q = fmaxf(fminf(q, p.max), -p.max);  // NaN -> +max
+    else if (!p.nan_propagate)
       q = fminf(fmaxf(q, -p.max), p.max);  // NaN -> -max
     else if (is_finite(q))
       q = q < -p.max ? -p.max : (p.max < q ? p.max : q);

@@ -47,6 +47,8 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
   m.quant_op = p.quant_op;
   m.clamp = p.clamp;
   m.nan_propagate = p.nan == quant::NanPolicy::propagate;
+  m.nan_to_max = p.nan_to_max;
+  m.given_scale = s.static_scale;
   m.mx = s.op == quant::Op::mx ? p.mx : quant::MxRule::none;
   m.mx_emax = s.format == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
   m.cast = choose_cast(p, s.format, arch);
@@ -70,6 +72,9 @@ ElementPath choose_path(const QuantMath& m, const Arch& arch) {
   const bool divide = !m.pow2 && m.mx == quant::MxRule::none && m.quant_op == quant::QuantOp::divide;
   const bool cast_clamps = native.overflow == Overflow::satfinite &&
                            double(m.max) == decode(m.cast.format, info(m.cast.format).max_mag);
+  if (m.clamp && !m.nan_propagate && m.nan_to_max)
+    return divide ? ElementPath::profile : ElementPath::multiply_clamp_max;
+  if (!m.clamp && !m.nan_propagate && !divide) return ElementPath::multiply_unclamped;
   if (m.clamp && !m.nan_propagate) {
     if (cast_clamps) return divide ? ElementPath::divide_clamp_low : ElementPath::multiply_clamp_low;
     return divide ? ElementPath::divide_clamp : ElementPath::multiply_clamp;
@@ -101,7 +106,7 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   const quant::ScaleShape shape = spec.scale_shape();
   check_size("input", x_bytes, spec.m * spec.k * elem);
   check_size("codes", codes_bytes, spec.m * spec.k);
-  check_size("scales", scale_bytes, quant::storage_bytes(spec.layout, shape));
+  check_size("scales", scale_bytes, spec.scale_bytes());
 
   QuantPlan p{};
   p.op = spec.op;
@@ -112,10 +117,12 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   const int in_registers = register_lanes(gs, 16 / int(elem), lane_chunks(int(elem)), arch.warp_size);
   p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.math = make_math(spec, arch);
-  p.path = in_registers ? choose_path(p.math, arch) : ElementPath::profile;
+  // quant.tensor's kernel checks its buffers' alignment itself (whole chunks, then a tail).
+  p.path = in_registers || spec.op == quant::Op::tensor ? choose_path(p.math, arch) : ElementPath::profile;
   p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
-  const int64_t work = spec.op == quant::Op::block ? shape.m * shape.g * kBlockThreads
-                                                   : spec.m * (spec.k / gs) * p.lanes;
+  const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads
+                       : spec.op == quant::Op::tensor ? (spec.m * spec.k + 7) / 8  // a thread per 16-byte chunk
+                                                      : spec.m * (spec.k / gs) * p.lanes;
   p.main = LaunchConfig{{blocks_for(work)}, {kBlockThreads}, 0};
   const int64_t padded = p.scales.padded_rows() * p.scales.padded_cols();
   p.has_padding = padded > shape.m * shape.g;

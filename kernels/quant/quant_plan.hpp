@@ -9,6 +9,7 @@
 
 #include "kernels/portable/device.hpp"
 #include "kernels/quant/quant_kernels.hpp"
+#include "kernels/quant/tensor_kernels.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate {
@@ -36,6 +37,8 @@ enum class ElementPath : uint8_t {
   multiply_clamp_low,  // the same two where the satfinite cast clamps the top (Clamp::nan_to_min_low)
   divide_clamp_low,
   multiply_propagate,  // NativeCodes<false, Clamp::none, true>: q = x * f, NaN amax propagates
+  multiply_clamp_max,  // NativeCodes<false, Clamp::nan_to_max, false>: q = x * f, NaN -> +max
+  multiply_unclamped,  // NativeCodes<false, Clamp::none, false>: q = x * f, the cast decides
 };
 
 struct QuantPlan {
@@ -66,9 +69,41 @@ int lanes_per_group(int64_t gs, int chunk_elems, int warp_size);
 // when gs does not split into a power of two of them within a warp.
 int register_lanes(int64_t gs, int chunk_elems, int chunks, int warp_size);
 
+// Calls fn with the element path's type (ProfileCodes or a NativeCodes instantiation).
+template <class Fn>
+void with_element_path(ElementPath path, Fn&& fn) {
+  switch (path) {
+    case ElementPath::multiply_clamp: return fn(NativeCodes<false, Clamp::nan_to_min, false>{});
+    case ElementPath::divide_clamp: return fn(NativeCodes<true, Clamp::nan_to_min, false>{});
+    case ElementPath::multiply_clamp_low: return fn(NativeCodes<false, Clamp::nan_to_min_low, false>{});
+    case ElementPath::divide_clamp_low: return fn(NativeCodes<true, Clamp::nan_to_min_low, false>{});
+    case ElementPath::multiply_propagate: return fn(NativeCodes<false, Clamp::none, true>{});
+    case ElementPath::multiply_clamp_max: return fn(NativeCodes<false, Clamp::nan_to_max, false>{});
+    case ElementPath::multiply_unclamped: return fn(NativeCodes<false, Clamp::none, false>{});
+    case ElementPath::profile: break;
+  }
+  fn(ProfileCodes{});
+}
+
+// quant.tensor's launches (tensor_kernels.hpp): the grid-wide amax into the scale slot, the
+// codes, then the scale; a static scale launches the codes only.
+template <Format F, class Amax, class Launch>
+void launch_tensor(const QuantPlan& p, const typename Input<F>::T* x, uint8_t* codes, uint8_t* scale_bytes,
+                   Launch&& launch) {
+  uint32_t* slot = p.math.given_scale != 0 ? nullptr : reinterpret_cast<uint32_t*>(scale_bytes);
+  const int64_t n = p.m * p.k;
+  const LaunchConfig one{{1}, {32}, 0};
+  if (slot) {
+    launch(one, ZeroSlot{slot});
+    launch(p.main, TensorAmax<F, Amax>{x, codes, n, p.math, slot});
+  }
+  with_element_path(p.path, [&](auto path) { launch(p.main, TensorQuant<F, decltype(path)>{x, codes, n, p.math, slot}); });
+  if (slot) launch(one, TensorScale{p.math, slot});
+}
+
 // Launches the plan's kernels with launch(cfg, kernel) on device pointers. Reduce is the group
-// amax reduction (tests substitute faulty ones).
-template <class Reduce = ShuffleAmax, class Launch>
+// amax reduction, Amax quant.tensor's grid-wide one (tests substitute faulty ones).
+template <class Reduce = ShuffleAmax, class Amax = GridAmax, class Launch>
 void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* scale_bytes, Launch&& launch) {
   if (p.m == 0) return;  // no rows: nothing to write, never a division by zero
   ScaleStore scales = p.scales;
@@ -78,23 +113,15 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     constexpr Format F = decltype(in)::value;
     using T = typename Input<F>::T;
     const T* xs = static_cast<const T*>(x);
-    auto group_quant = [&](auto path) {
-      int lane_bits = 0;
-      while ((1 << lane_bits) < p.lanes) ++lane_bits;
+    if (p.op == quant::Op::tensor) return launch_tensor<F, Amax>(p, xs, codes, scale_bytes, launch);
+    if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
+    int lane_bits = 0;
+    while ((1 << lane_bits) < p.lanes) ++lane_bits;
+    // The native paths run on the register layout only (these buffers' alignment included).
+    with_element_path(register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile, [&](auto path) {
       launch(p.main, GroupQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes,
                                                            lane_bits, p.math, scales});
-    };
-    if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
-    // The native paths run on the register layout only (these buffers' alignment included).
-    switch (register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile) {
-      case ElementPath::multiply_clamp: return group_quant(NativeCodes<false, Clamp::nan_to_min, false>{});
-      case ElementPath::divide_clamp: return group_quant(NativeCodes<true, Clamp::nan_to_min, false>{});
-      case ElementPath::multiply_clamp_low: return group_quant(NativeCodes<false, Clamp::nan_to_min_low, false>{});
-      case ElementPath::divide_clamp_low: return group_quant(NativeCodes<true, Clamp::nan_to_min_low, false>{});
-      case ElementPath::multiply_propagate: return group_quant(NativeCodes<false, Clamp::none, true>{});
-      case ElementPath::profile: break;
-    }
-    group_quant(ProfileCodes{});
+    });
   };
   switch (p.input) {
     case Format::bf16: return run(std::integral_constant<Format, Format::bf16>{});

@@ -76,9 +76,11 @@ def write(call, name, value):
 
 def scale_shape(call):
     """The logical [rows, groups] of a quantizer's scales: [M, K / group_size] per group, [M, 1] per
-    token, [ceil(M / 128), ceil(K / 128)] per 128x128 block."""
+    token, [ceil(M / 128), ceil(K / 128)] per 128x128 block, [1, 1] per tensor."""
     m, k = call.outputs["codes"].shape
     gs = call.params.get("group_size", k)
+    if call.op == "quant.tensor":
+        return 1, 1
     if call.op == "quant.block":
         return -(-m // gs), -(-k // gs)
     if call.params.get("scale_layout") == "token":

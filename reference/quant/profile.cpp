@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "reference/formats/name_table.hpp"
 
@@ -23,28 +24,55 @@ constexpr auto nosat = Overflow::nosat;
 constexpr std::array kProfiles = {
     // vLLM CUDA kernel: 224 on fnuz; with ue8m0 the scale is also floored at 1e-10.
     Profile{"vllm", 448, 224, 1e-10f, 1e-10f, divide, exponent_bits, false, QuantOp::divide, true,
-            sat, ignore, none, false},
+            sat, ignore, none, false, false, false},
     // vLLM Triton fallback: exp2(ceil(log2 s)), no scale floor. Triton's fp32 `/` on NVIDIA is
     // div.full.f32, amax times the approximate reciprocal of max, which on an H200 (Triton 3.6)
     // gave amax * fl(1/max) bit for bit on every scale (examples/torch/report; not measured on
     // AMD). x / s stays an approximate division (<= 1 code, golden/budgets.csv).
     Profile{"vllm-triton", 448, 224, 1e-10f, 0, reciprocal, exp2_ceil_log2, false, QuantOp::divide,
-            true, sat, ignore, none, true},
+            true, sat, ignore, none, true, false, false},
     // DeepGEMM reference utils: 1e-4 floor, x * fl(1/s), no clamp: the (PyTorch) cast decides.
     Profile{"deepgemm", 448, 0, 1e-4f, 0, divide, exponent_bits, true, QuantOp::reciprocal, false,
-            nosat, ignore, none, false},
+            nosat, ignore, none, false, false, false},
     // AITER HIP kernel: 240 on gfx942 fnuz, reciprocal multiplies throughout.
     Profile{"aiter", 448, 240, 1e-10f, 0, reciprocal, exponent_bits, false, QuantOp::reciprocal,
-            true, sat, ignore, none, false},
+            true, sat, ignore, none, false, false, false},
     // SGLang: amax * fl(1/448), then x * fl(448 / amax).
     Profile{"sglang", 448, 224, 1e-10f, 0, reciprocal, exponent_bits, false, max_over_amax, true,
-            sat, ignore, none, false},
+            sat, ignore, none, false, false, false},
     // OCP MX spec: floor rule, elements clamped, NaN propagates into the block scale.
     Profile{"ocp-mx", 448, 0, 0, 0, divide, exponent_bits, false, QuantOp::divide, true, sat,
-            propagate, MxRule::floor, false},
+            propagate, MxRule::floor, false, false, false},
     // TransformerEngine / cuBLAS MXFP8: rceil rule, satfinite cast.
     Profile{"te", 448, 0, 0, 0, reciprocal, exponent_bits, false, QuantOp::divide, false, sat,
-            propagate, rceil, false},
+            propagate, rceil, false, false, false},
+};
+
+constexpr auto ratio_inverse = ScaleOp::inverse_ratio;
+
+// Per-tensor kernels (quant.tensor), read from their sources:
+constexpr std::array kTensorProfiles = {
+    // vLLM csrc/quantization/w8a8/fp8/common.cu (cda1b34): the scale slot is zeroed, each block's
+    // fmaxf amax goes through atomicMaxFloat(scale, amax / qmax) (division is monotonic, so this is
+    // fl(amax / qmax) of the tensor's amax; no floor); the codes are
+    // scaled_fp8_conversion<true>(x, 1.0f / *scale) = x * fl(1 / s), clamped by
+    // fmaxf(-qmax, fminf(x, qmax)) (common.cuh). qmax 224 for e4m3fnuz. Static: the given scale,
+    // the same reciprocal multiply. An all-zero tensor gets s = 0, 1 / s = Inf, 0 * Inf = NaN,
+    // which that clamp sends to +qmax: every code is +max.
+    Profile{"vllm", 448, 224, 0, 0, divide, exponent_bits, false, QuantOp::reciprocal, true, sat, ignore, none,
+            false, true, true},
+    // SGLang sgl-kernel/csrc/gemm/per_tensor_quant_fp8.cu (28f9412): the same arithmetic
+    // (atomicMaxFloat(output_s, amax / FP8_E4M3_MAX), scale_val = 1.0f / (*scale),
+    // fmax(fmin(x * scale_val, max), -max)) over a grid-stride of at most 1024 blocks.
+    Profile{"sglang", 448, 224, 0, 0, divide, exponent_bits, false, QuantOp::reciprocal, true, sat, ignore, none,
+            false, true, true},
+    // TransformerEngine current scaling: amax_kernel (__hmax of |x|: NaN ignored), then
+    // compute_scale_from_amax (recipe/recipe_common.cuh, 01c24fe): scale = __fdiv_rn(max, amax),
+    // 1 for amax 0 / Inf / NaN, FLT_MAX where it overflows (amax_epsilon 0 by default); the cast
+    // multiplies by that scale with a satfinite conversion (no clamp: NaN stays NaN) and stores
+    // scale_inv = 1 / scale, which is what this suite calls the scale. OCP formats only.
+    Profile{"te", 448, 0, 0, 0, ratio_inverse, exponent_bits, false, QuantOp::ratio, false, sat, ignore, none,
+            false, false, true},
 };
 
 }  // namespace
@@ -54,5 +82,19 @@ std::span<const Profile> profiles() { return kProfiles; }
 std::string profile_names() { return row_names(profiles()); }
 
 const Profile& profile(std::string_view name) { return row_named(profiles(), name, "profile"); }
+
+std::span<const Profile> tensor_profiles() { return kTensorProfiles; }
+
+std::string tensor_profile_names() { return row_names(tensor_profiles()); }
+
+const Profile& tensor_profile(std::string_view name) {
+  return row_named(tensor_profiles(), name, "per-tensor profile");
+}
+
+float ratio(float fp8_max, float amax) {
+  if (amax == 0 || !std::isfinite(amax)) return 1.0f;
+  const float m = fp8_max / amax;
+  return std::isinf(m) ? std::numeric_limits<float>::max() : m;
+}
 
 }  // namespace ulpgate::quant

@@ -13,6 +13,8 @@ namespace ulpgate::quant {
 enum class ScaleOp : uint8_t {
   divide,          // s = amax / fp8_max (IEEE division)
   reciprocal,      // s = amax * fl(1 / fp8_max)
+  inverse_ratio,   // s = fl(1 / m), m = ratio(amax): the dequant scale of a kernel that multiplies
+                   // by m (TransformerEngine's current scaling stores scale_inv = 1 / scale)
 };
 
 enum class Pow2Rule : uint8_t {
@@ -24,7 +26,12 @@ enum class QuantOp : uint8_t {
   divide,          // q = x / s
   reciprocal,      // q = x * fl(1 / s)
   max_over_amax,   // q = x * fl(fp8_max / amax)
+  ratio,           // q = x * ratio(amax) (TransformerEngine: the guarded fp8_max / amax, see below)
 };
+
+// TransformerEngine's compute_scale_from_amax (recipe_common.cuh): m = fl(fp8_max / amax), but 1
+// where amax is 0, Inf or NaN, and FLT_MAX where the quotient overflows.
+float ratio(float fp8_max, float amax);
 
 enum class NanPolicy : uint8_t {
   ignore,     // amax uses fmaxf (NaN ignored); the clamp fminf(fmaxf(q, -max), max) sends NaN to -max
@@ -59,6 +66,10 @@ struct Profile {
   NanPolicy nan;
   MxRule mx;
   bool approx_division;    // divisions are approximate (<= 2 ulp): not bit-reproducible
+  // The clamp's order: fmaxf(-max, fminf(q, max)) sends NaN to +max (vLLM's and SGLang's
+  // per-tensor kernels); the default fminf(fmaxf(q, -max), max) sends it to -max.
+  bool nan_to_max = false;
+  bool per_tensor = false;  // a quant.tensor row (tensor_profiles()), never a group kernel's
 
   float fp8_max(Format f) const { return f == Format::e4m3fnuz ? max_fnuz : max_ocp; }
   bool supports(Format f) const { return fp8_max(f) != 0; }
@@ -67,5 +78,11 @@ struct Profile {
 std::span<const Profile> profiles();
 const Profile& profile(std::string_view name);  // throws UsageError naming the valid profiles
 std::string profile_names();
+
+// Per-tensor kernels (quant.tensor) are rows of their own: the same names as the group kernels of
+// the same project, other arithmetic (no floor, a reciprocal multiply, the clamp's order).
+std::span<const Profile> tensor_profiles();
+const Profile& tensor_profile(std::string_view name);
+std::string tensor_profile_names();
 
 }  // namespace ulpgate::quant

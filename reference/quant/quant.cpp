@@ -10,8 +10,11 @@
 namespace ulpgate::quant {
 namespace {
 
-constexpr NameTable<Op, 4> kOps{
-    {{{Op::group, "quant.group"}, {Op::token, "quant.token"}, {Op::block, "quant.block"}, {Op::mx, "quant.mx"}}}};
+constexpr NameTable<Op, 5> kOps{{{{Op::group, "quant.group"},
+                                  {Op::token, "quant.token"},
+                                  {Op::block, "quant.block"},
+                                  {Op::mx, "quant.mx"},
+                                  {Op::tensor, "quant.tensor"}}}};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -96,6 +99,7 @@ Factor group_factor(const Spec& spec, float amax, float s) {
   const Profile& p = *spec.profile;
   if (divides(spec)) return {true, s};  // with power-of-two scales x / 2^e is exact
   if (p.quant_op == QuantOp::reciprocal) return {false, 1.0f / s};
+  if (p.quant_op == QuantOp::ratio) return {false, ratio(spec.fp8_max(), std::fmax(amax, p.amax_floor))};
   return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
 }
 
@@ -104,16 +108,19 @@ enum class ClampRule : uint8_t {
   none,         // the cast's overflow policy decides
   nan_to_min,   // fminf(fmaxf(q, -max), max): NaN -> -max
   finite_only,  // NaN and Inf pass through to the cast
+  nan_to_max,   // fmaxf(-max, fminf(q, max)): NaN -> +max
 };
 
 ClampRule clamp_rule(const Profile& p) {
   if (!p.clamp) return ClampRule::none;
-  return p.nan == NanPolicy::ignore ? ClampRule::nan_to_min : ClampRule::finite_only;
+  if (p.nan == NanPolicy::propagate) return ClampRule::finite_only;
+  return p.nan_to_max ? ClampRule::nan_to_max : ClampRule::nan_to_min;
 }
 
 template <ClampRule R>
 float clamp(float q, float max) {
   if constexpr (R == ClampRule::nan_to_min) return min_ignoring_nan(max_ignoring_nan(q, -max), max);
+  if constexpr (R == ClampRule::nan_to_max) return max_ignoring_nan(min_ignoring_nan(q, max), -max);
   if constexpr (R == ClampRule::finite_only) return std::isfinite(q) ? std::clamp(q, -max, max) : q;
   return q;
 }
@@ -122,6 +129,7 @@ float clamp(ClampRule r, float q, float max) {
   switch (r) {
     case ClampRule::none: return clamp<ClampRule::none>(q, max);
     case ClampRule::nan_to_min: return clamp<ClampRule::nan_to_min>(q, max);
+    case ClampRule::nan_to_max: return clamp<ClampRule::nan_to_max>(q, max);
     case ClampRule::finite_only: break;
   }
   return clamp<ClampRule::finite_only>(q, max);
@@ -218,6 +226,8 @@ void quantize_groups_fast(const Spec& spec, std::span<const float> x, std::span<
       return quantize_groups_fast<F, Divide, ClampRule::nan_to_min>(spec, x, amax, scales, codes);
     case ClampRule::finite_only:
       return quantize_groups_fast<F, Divide, ClampRule::finite_only>(spec, x, amax, scales, codes);
+    case ClampRule::nan_to_max:
+      return quantize_groups_fast<F, Divide, ClampRule::nan_to_max>(spec, x, amax, scales, codes);
   }
 }
 
@@ -263,6 +273,12 @@ Op parse_op(std::string_view name) { return kOps.parse(name, "op"); }
 
 ScaleShape Spec::scale_shape() const { return {ceil_div(m, tile_rows()), ceil_div(k, tile_cols())}; }
 
+int64_t Spec::scale_bytes() const { return writes_scales() ? storage_bytes(layout, scale_shape()) : 0; }
+
+const Profile& profile_for(Op op, std::string_view name) {
+  return op == Op::tensor ? tensor_profile(name) : profile(name);
+}
+
 std::string Spec::problem() const {
   if (!profile) return "no profile";
   if (!profile->supports(format))
@@ -270,6 +286,11 @@ std::string Spec::problem() const {
   if ((op == Op::mx) != (profile->mx != MxRule::none))
     return "profile " + std::string(profile->name) + (op == Op::mx ? " is not an MX profile" : " is MX-only");
   if (m < 0 || k <= 0) return "shape " + std::to_string(m) + "x" + std::to_string(k) + " is empty";
+  if ((op == Op::tensor) != profile->per_tensor)
+    return "profile " + std::string(profile->name) +
+           (profile->per_tensor ? " is a per-tensor row" : " is not a per-tensor row");
+  if (op == Op::tensor) return tensor_problem();
+  if (static_scale != 0) return "a static scale needs quant.tensor";
   if (op != Op::token && gs <= 0) return "group size " + std::to_string(gs) + " is not positive";
   if (op != Op::token && op != Op::block && k % gs != 0)
     return "K = " + std::to_string(k) + " is not a multiple of the group size " + std::to_string(gs);
@@ -278,12 +299,23 @@ std::string Spec::problem() const {
   return {};
 }
 
+std::string Spec::tensor_problem() const {
+  if (layout != Layout::row) return "quant.tensor stores its one scale in the row layout";
+  if (pow2_scales()) return "quant.tensor has fp32 scales";
+  if (!(static_scale >= 0) || std::isinf(static_scale)) return "a static scale must be positive and finite";
+  if (static_scale > 0 && profile->quant_op == QuantOp::ratio)
+    return "profile " + std::string(profile->name) + " multiplies by max / amax: it has no static form here";
+  return {};
+}
+
 float group_scale(const Spec& spec, float amax) {
   const Profile& p = *spec.profile;
+  if (spec.static_scale != 0) return spec.static_scale;
   if (spec.op == Op::mx) return mx_scale(p, spec.format, amax);
   if (std::isnan(amax)) return amax;
   const float max = spec.fp8_max();
   const float a = p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax;
+  if (p.scale_op == ScaleOp::inverse_ratio) return 1.0f / ratio(max, a);
   float s = p.scale_op == ScaleOp::divide ? a / max : a * (1.0f / max);
   if (!spec.pow2_scales()) return s;
   if (p.scale_floor > 0) s = std::fmax(s, p.scale_floor);
@@ -300,7 +332,7 @@ Result quantize_profile(const Spec& spec, std::span<const float> x) {
     if constexpr (info_of<decltype(f)::value>().bits == 8)
       quantize_codes<decltype(f)::value>(spec, x, amax, r.scales, r.codes);
   });
-  r.storage = pack(spec.layout, spec.scale_shape(), r.scales);
+  if (spec.writes_scales()) r.storage = pack(spec.layout, spec.scale_shape(), r.scales);
   return r;
 }
 

@@ -4,6 +4,7 @@
 // x / s rounded once, with the profile's stored scale s).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -15,7 +16,7 @@
 
 namespace ulpgate::quant {
 
-enum class Op : uint8_t { group, token, block, mx };
+enum class Op : uint8_t { group, token, block, mx, tensor };
 std::string_view op_name(Op op);  // "quant.group", ...
 Op parse_op(std::string_view name);
 
@@ -27,14 +28,23 @@ struct Spec {
   Layout layout = Layout::row;
   bool ue8m0 = false;        // scales rounded to powers of two (always for mx and ue8m0 layouts)
   int64_t m = 0, k = 0;      // activation [M, K] (for block: weight [N, K])
+  // quant.tensor: 0 = dynamic (the scale from the tensor's amax), else the static scale given
+  // (an input: the kernel writes no scale).
+  float static_scale = 0;
 
-  int64_t tile_rows() const { return op == Op::block ? 128 : 1; }
-  int64_t tile_cols() const { return op == Op::token ? k : gs; }
+  int64_t tile_rows() const { return op == Op::block ? 128 : op == Op::tensor ? std::max<int64_t>(m, 1) : 1; }
+  int64_t tile_cols() const { return op == Op::token || op == Op::tensor ? k : gs; }
+  bool writes_scales() const { return static_scale == 0; }
+  // Bytes of scale storage the kernel writes (0 for a static scale).
+  int64_t scale_bytes() const;
   ScaleShape scale_shape() const;
   float fp8_max() const { return profile->fp8_max(format); }
   bool pow2_scales() const { return ue8m0 || op == Op::mx || is_ue8m0_layout(layout); }
   // Empty when the spec is valid, else what is wrong (K not a multiple of gs, ...).
   std::string problem() const;
+
+ private:
+  std::string tensor_problem() const;
 };
 
 struct Result {
@@ -49,7 +59,11 @@ Result quantize_profile(const Spec& spec, std::span<const float> x);
 std::vector<uint8_t> quantize_ideal(const Spec& spec, std::span<const float> x,
                                     std::span<const float> scales);
 
-// The scale one group gets from its amax under the spec's profile (exposed for tests/kernels).
+// The profile row of an op: quant.tensor's own rows, else the group kernels' (throws UsageError).
+const Profile& profile_for(Op op, std::string_view name);
+
+// The scale one group gets from its amax under the spec's profile (exposed for tests/kernels);
+// a static scale whatever the amax.
 float group_scale(const Spec& spec, float amax);
 // Each group's (tile's) amax = max |x| under the profile's NaN policy, row-major over scale_shape().
 std::vector<float> group_amax(const Spec& spec, std::span<const float> x);

@@ -123,14 +123,23 @@ struct SixteenLaneAmax {
   }
 };
 
-template <class Reduce>
+// R23: a grid-wide amax without fabsf (negatives lost), and one whose blocks publish with a plain
+// store instead of an atomic max (the last block to store wins).
+struct SignedGridAmax : quant_kernels::GridAmax {
+  ULPGATE_DEVICE static float step(const quant_kernels::QuantMath&, float a, float v) { return fmaxf(a, v); }
+};
+struct StoredGridAmax : quant_kernels::GridAmax {
+  ULPGATE_DEVICE static void publish(uint32_t* slot, float a) { *slot = dev::as_uint(a); }
+};
+
+template <class Reduce, class Amax = quant_kernels::GridAmax>
 class FaultyReductionBackend : public Backend {
  public:
   explicit FaultyReductionBackend(const Arch& arch) : arch_(arch) {}
   std::string name() const override { return "faulty@" + std::string(arch_.name); }
   void quant(const Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
-    quant_kernels::run_quant_host<Reduce>(arch_, spec, input, x, codes, scales);
+    quant_kernels::run_quant_host<Reduce, Amax>(arch_, spec, input, x, codes, scales);
   }
 
  private:
@@ -167,6 +176,39 @@ TEST(QuantKernelsFaults, R17GroupWiderThanItsReductionIsCaught) {
     EXPECT_NE(mismatch(c, faulty), "") << arch->name;
     EXPECT_EQ(mismatch(c, *host_backend(arch->name)), "") << arch->name;
   }
+}
+
+// The verdict and story of a case on a backend.
+CaseResult judged_on(std::string_view id, Backend& b) { return run_case(Case::parse(id), b).result; }
+
+TEST(QuantKernelsFaults, R23AmaxWithoutFabsIsNamed) {
+  // Values in [-8, 1]: the largest magnitude is negative.
+  constexpr std::string_view id = "quant.tensor/vllm/e4m3fn/bf16/31x640/dynamic/row/uniform_lo=-8_hi=1/s1";
+  FaultyReductionBackend<quant_kernels::ShuffleAmax, SignedGridAmax> faulty(kHostW32);
+  const CaseResult r = judged_on(id, faulty);
+  EXPECT_EQ(r.verdict, Verdict::over_budget);
+  EXPECT_NE(r.message.find("the largest signed value"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("R23"), std::string::npos) << r.message;
+  EXPECT_TRUE(passes(judged_on(id, *host_backend("host-w32")).verdict));
+}
+
+TEST(QuantKernelsFaults, R23PlainStoreInsteadOfAtomicMaxIsNamed) {
+  // 20 blocks, each publishing its own share's amax; the last to store wins, which on the host's
+  // workers (as on a GPU) may by chance be the block holding the true amax: a seed of three where
+  // every one is missed has a chance of about 1/20^3.
+  FaultyReductionBackend<quant_kernels::ShuffleAmax, StoredGridAmax> faulty(kHostW32);
+  int caught = 0;
+  for (int seed = 1; seed <= 3; ++seed) {
+    const CaseResult r =
+        judged_on("quant.tensor/sglang/e4m3fn/bf16/31x640/dynamic/row/normal_sigma=3/s" + std::to_string(seed), faulty);
+    if (passes(r.verdict)) continue;
+    ++caught;
+    EXPECT_EQ(r.verdict, Verdict::over_budget);
+    // The wrong amax is named; a first run that was right by chance is told by its repetition.
+    const bool named = r.message.find("lost the contributions of the blocks") != std::string::npos;
+    EXPECT_TRUE(named || r.message.starts_with("not deterministic: a repeated run gave")) << r.message;
+  }
+  EXPECT_GT(caught, 0);
 }
 
 }  // namespace

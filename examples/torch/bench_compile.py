@@ -1,0 +1,71 @@
+"""torch.compile of the ops `ulpgate bench` times, on the same shapes, for the peer column of the
+bench table: run in the same device call as `ulpgate bench` (ci/gpu-run.sh step `compile`), the two
+are comparable. Each op is written the way serving stacks write the eager fallback (vLLM's
+per-tensor quant: amax, s = amax / max, q = clamp(x * (1 / s)) cast), compiled with the default
+mode; CUDA events time each run after a warm-up, and the inputs rotate over buffers covering 4x L2
+as the bench's do. Prints one CSV row per op: id, median_us, min_us, gbps (bytes moved as the
+bench counts them: a dynamic per-tensor scale reads x twice)."""
+import sys
+
+import torch
+
+DEVICE = "cuda"
+M, K = 32768, 7168
+FP8 = torch.float8_e4m3fn
+MAX = torch.finfo(FP8).max
+
+
+def per_tensor_dynamic(x):
+    s = x.abs().amax().float() / MAX
+    q = (x.float() * (1.0 / s)).clamp(-MAX, MAX).to(FP8)
+    return q, s
+
+
+def per_tensor_static(x, s):
+    return (x.float() * (1.0 / s)).clamp(-MAX, MAX).to(FP8)
+
+
+def group_quant(x, gs=128):
+    g = x.reshape(-1, gs)
+    s = g.abs().amax(dim=-1, keepdim=True).float().clamp(min=1e-10) / MAX
+    q = (g.float() / s).clamp(-MAX, MAX).to(FP8)
+    return q.reshape(x.shape), s.reshape(x.shape[0], -1)
+
+
+def time_us(fn, inputs, reps=50):
+    for i in range(5):
+        fn(inputs[i % len(inputs)])
+    torch.cuda.synchronize()
+    times = []
+    for i in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn(inputs[i % len(inputs)])
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1000.0)
+    times.sort()
+    return times[len(times) // 2], times[0]
+
+
+def main():
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    x_bytes = M * K * 2
+    sets = max(1, min(64, -(-4 * l2 // x_bytes)))
+    inputs = [torch.randn(M, K, device=DEVICE, dtype=torch.bfloat16) for _ in range(sets)]
+    scale = torch.tensor(0.0123, device=DEVICE)
+    ops = [
+        ("quant.tensor/vllm/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", torch.compile(per_tensor_dynamic), 2 * x_bytes + M * K + 4),
+        ("quant.tensor/vllm/e4m3fn/bf16/32768x7168/static=0.0123/row/normal/s1",
+         (lambda f: lambda x: f(x, scale))(torch.compile(per_tensor_static)), x_bytes + M * K),
+        ("quant.group/vllm/e4m3fn/bf16/32768x7168/gs128/row/normal/s1", torch.compile(group_quant), x_bytes + M * K + M * K // 128 * 4),
+    ]
+    print("id,impl,median_us,min_us,gbps")
+    for name, fn, moved in ops:
+        med, lo = time_us(fn, inputs)
+        print(f"{name},torch.compile,{med:.1f},{lo:.1f},{moved / med / 1e3:.0f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
