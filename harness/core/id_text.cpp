@@ -26,6 +26,21 @@ int64_t parse_int(std::string_view text, std::string_view what, std::string_view
   return v;
 }
 
+std::string float_text(float v) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
+}
+
+float parse_positive_float(std::string_view text, std::string_view what, std::string_view id) {
+  float v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !(v > 0) || v > 3.4e38f)
+    throw UsageError("case '" + std::string(id) + "': bad " + std::string(what) + " '" + std::string(text) +
+                     "' (expected a positive finite number)");
+  return v;
+}
+
 std::string_view strip_prefix(std::string_view s, std::string_view prefix, std::string_view what,
                               std::string_view id) {
   if (!s.starts_with(prefix))

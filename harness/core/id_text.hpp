@@ -15,6 +15,10 @@ int64_t parse_int(std::string_view text, std::string_view what, std::string_view
 // s without `prefix`; an error when s does not start with it.
 std::string_view strip_prefix(std::string_view s, std::string_view prefix, std::string_view what,
                               std::string_view id);
+// A float as the shortest text that reads back as the same float ("0.0123").
+std::string float_text(float v);
+// A positive finite float written by float_text; `what` names the field in the error.
+float parse_positive_float(std::string_view text, std::string_view what, std::string_view id);
 // "MxK" -> {M, K}
 std::pair<int64_t, int64_t> parse_shape(std::string_view text, std::string_view id);
 // "gsN" -> N, which must fit an int (Spec::gs): a wider N would wrap and change the case.

@@ -27,8 +27,8 @@ Case make(Op op, std::string_view profile_name, Format dtype, int64_t m, int64_t
 }
 
 Case quant_case(std::string_view profile_name, Format fp8, int gs, quant::Layout l, bool ue8m0, int64_t m, int64_t h,
-                std::string_view dist) {
-  Case c = make(Op::rms_quant, profile_name, Format::bf16, m, h, dist);
+                std::string_view dist, Op op = Op::rms_quant) {
+  Case c = make(op, profile_name, Format::bf16, m, h, dist);
   c.spec.format = fp8;
   c.spec.gs = gs;
   c.spec.layout = gs == 0 ? quant::Layout::token : l;
@@ -73,12 +73,45 @@ void add_quant_cases(std::vector<Case>& out) {
         out.push_back(quant_case(p, Format::e4m3fn, s.gs, s.layout, s.ue8m0, 3, 2048, d));
 }
 
+// norm.rms-add-quant (dynamic per token and per group, fp32 and packed ue8m0 scales), vLLM's
+// scale_ub (one that caps the amax, one that does not) and static per-tensor scales (a power of
+// two, one whose reciprocal rounds, one that clips) with and without the residual.
+void add_fused_variants(std::vector<Case>& out) {
+  using quant::Layout;
+  for (std::string_view p : {"vllm", "vllm-unfused", "aiter"}) {
+    out.push_back(quant_case(p, Format::e4m3fn, 0, Layout::token, false, 5, 1024, "normal", Op::rms_add_quant));
+    out.push_back(quant_case(p, Format::e4m3fn, 128, Layout::row, false, 5, 1024, "normal", Op::rms_add_quant));
+    out.push_back(quant_case(p, Format::e4m3fn, 128, Layout::ue8m0_packed, true, 3, 7168, "normal", Op::rms_add_quant));
+  }
+  for (std::string_view d : {"zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000", "normal_sigma=0.001"})
+    out.push_back(quant_case("vllm", Format::e4m3fn, 0, Layout::token, false, 3, 1024, d, Op::rms_add_quant));
+  for (Op op : {Op::rms_quant, Op::rms_add_quant})
+    for (float ub : {1.5f, 100.0f}) {
+      Case c = quant_case("vllm", Format::e4m3fn, 0, Layout::token, false, 5, 1024, "normal", op);
+      c.spec.scale_ub = ub;
+      out.push_back(c);
+    }
+  for (Op op : {Op::rms_quant, Op::rms_add_quant})
+    for (std::string_view p : {"vllm", "vllm-unfused"})
+      for (float s : {0.0078125f, 0.0123f, 0.002f}) {
+        Case c = quant_case(p, Format::e4m3fn, 0, Layout::token, false, 5, 1024, "normal", op);
+        c.spec.static_scale = s;
+        out.push_back(c);
+      }
+  for (std::string_view d : {"normal_nan=97_inf=131", "zeros"}) {
+    Case c = quant_case("vllm", Format::e4m3fn, 0, Layout::token, false, 3, 1024, d, Op::rms_add_quant);
+    c.spec.static_scale = 0.0123f;
+    out.push_back(c);
+  }
+}
+
 }  // namespace
 
 std::vector<Case> catalog() {
   std::vector<Case> out;
   add_norm_cases(out);
   add_quant_cases(out);
+  add_fused_variants(out);
   return out;
 }
 

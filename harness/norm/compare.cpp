@@ -77,10 +77,12 @@ void judge_residual(const Case& c, const Expected& e, std::span<const uint16_t> 
 // ---- rms-quant: the quant step judged at the kernel's admissible r -----------------------------
 
 // The quant profile the fused step follows, named after the norm profile so that budgets are
-// looked up as (norm.rms-quant, profile).
-quant::Profile quant_profile_of(const Spec& s) {
-  quant::Profile qp = s.profile->quant_profile();
-  qp.name = s.profile->name;
+// looked up as (norm.rms-quant, profile), or (op, profile-static) for a static scale: the static
+// kernels quantize otherwise.
+quant::Profile quant_profile_of(const Spec& s, std::string& name) {
+  quant::Profile qp = s.quant_row();
+  name = std::string(s.profile->name) + (s.static_scale != 0 ? "-static" : "");
+  qp.name = name;
   return qp;
 }
 
@@ -119,10 +121,10 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
   const quant::ScaleShape ss = qs.scale_shape();
   Reconciled rec{{e.profile.quant, {}}, 0};
   quant::Result& want = rec.expected.profile;
-  const bool sizes_ok = o.codes.size() == want.codes.size() &&
-                        int64_t(o.storage.size()) == quant::storage_bytes(qs.layout, ss);
+  const bool sizes_ok = o.codes.size() == want.codes.size() && int64_t(o.storage.size()) == qs.scale_bytes();
   if (sizes_ok) {
-    const std::vector<float> got_scales = quant::unpack(qs.layout, ss, o.storage);
+    // A static scale is an input: the kernel quantized with it.
+    const std::vector<float> got_scales = qs.writes_scales() ? quant::unpack(qs.layout, ss, o.storage) : want.scales;
     const int64_t tc = qs.tile_cols();
     std::vector<Admissible> v(static_cast<size_t>(tc));
     for (int64_t row = 0; row < s.m; ++row) {
@@ -137,7 +139,7 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
           amax_lo = std::fmax(amax_lo, std::fmin(a, b));
           amax_hi = std::fmax(amax_hi, std::fmax(a, b));
         }
-        const size_t si = size_t(row * ss.g + g);
+        const size_t si = size_t(row / qs.tile_rows() * ss.g + g);
         float amax = amax_lo, scale = want.scales[si];
         if (!same_float(got_scales[si], scale) && admissible_scale(qs, got_scales[si], amax_lo, amax_hi, amax)) {
           scale = want.scales[si] = got_scales[si];
@@ -156,7 +158,7 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
         }
       }
     }
-    want.storage = quant::pack(qs.layout, ss, want.scales);
+    if (qs.writes_scales()) want.storage = quant::pack(qs.layout, ss, want.scales);
   }
   rec.expected.ideal = quant::quantize_ideal(qs, e.profile.v, want.scales);
   return rec;
@@ -178,7 +180,8 @@ std::string packed_scale_story(const Case& c, const Inputs& in, const Observed& 
   if (n == 0 || !std::equal(o.storage.begin(), o.storage.begin() + ptrdiff_t(n), r.quant.storage.begin())) return {};
   if (!want_packed) return "the op wrote int32-packed ue8m0 scales where its consumer reads fp32 row scales";
   // What the consumer computes: codes times the scales it reads from the packed words.
-  quant::Profile qp = quant_profile_of(s);
+  std::string name;
+  quant::Profile qp = quant_profile_of(s, name);
   const quant::Spec qs = s.quant_spec(qp);
   const std::vector<float> read = quant::unpack(qs.layout, qs.scale_shape(), o.storage);
   uint64_t nonfinite = 0;
@@ -198,7 +201,8 @@ std::string packed_scale_story(const Case& c, const Inputs& in, const Observed& 
 CaseResult judge_quant(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
                        const BudgetTable& budgets, const NormBudget& b, bool diagnose) {
   const Spec& s = c.spec;
-  const quant::Profile qp = quant_profile_of(s);
+  std::string name;
+  const quant::Profile qp = quant_profile_of(s, name);
   const quant::Spec qs = s.quant_spec(qp);
   const Reconciled rec = reconcile(c, in, e, o, qs, r_bound(s, b.lanes));
   const quant::Case qc{qs, Format::fp32, c.dist, c.seed};
@@ -210,6 +214,19 @@ CaseResult judge_quant(const Case& c, const Inputs& in, const Expected& e, const
   r.n_within += moved;
   if (r.verdict == Verdict::exact && moved) r.verdict = Verdict::within_budget;
   return r;
+}
+
+// rms-add-quant: the written-back residual beside the quant step's verdict.
+void judge_added_residual(const Case& c, const Expected& e, const Observed& o, CaseResult& r) {
+  if (o.residual.size() != e.profile.residual.size()) {
+    r.verdict = Verdict::error;
+    r.message = "output sizes differ from the reference";
+    return;
+  }
+  const uint64_t bad = r.n_over + r.n_nonfinite;
+  judge_residual(c, e, o.residual, r);
+  if (r.n_over + r.n_nonfinite == bad || r.verdict == Verdict::error) return;
+  r.verdict = std::max(r.verdict, r.n_nonfinite ? Verdict::non_finite : Verdict::over_budget);
 }
 
 // What is wrong with y and the residual when no hypothesis explains it.
@@ -249,6 +266,7 @@ CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Obser
   CaseResult r;
   if (c.spec.quantizes()) {
     r = judge_quant(c, in, e, o, budgets, b, false);
+    if (c.spec.has_residual()) judge_added_residual(c, e, o, r);
   } else if (o.y.size() != e.profile.y.size() || o.residual.size() != e.profile.residual.size()) {
     r.verdict = Verdict::error;
     r.message = "output sizes differ from the reference";

@@ -34,10 +34,15 @@ std::vector<Variants<Profile>::Variant> variants(const Spec& s) {
   const bool twice = p.rounding == Rounding::twice;
   v.add(twice ? "y rounded once instead of twice" : "y rounded twice instead of once",
         [twice](Profile& q) { q.rounding = twice ? Rounding::once : Rounding::twice; });
-  if (s.has_residual())
-    v.add(p.round_residual ? "the residual sum squared in fp32 instead of rounded to T first"
-                           : "the residual sum rounded to T before it is squared",
-          [](Profile& q) { q.round_residual = !q.round_residual; });
+  if (s.has_residual()) {
+    const bool rounds = s.rounds_residual();
+    v.add(rounds ? "the residual sum squared in fp32 instead of rounded to T first"
+                 : "the residual sum rounded to T before it is squared",
+          [rounds](Profile& q) {
+            q.round_residual = !rounds;
+            q.dynamic_quant_z_fp32 = rounds;
+          });
+  }
   if (s.quantizes())
     v.add(p.quantize_rounded ? "the quantizer fed the fp32 y instead of T(y)"
                              : "the quantizer fed T(y) instead of the fp32 y",
@@ -51,6 +56,13 @@ void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, cons
   for (auto& v : variants(s))
     h.push_back({"profile mismatch: the output follows " + std::string(s.profile->name) + " with " + v.what, "",
                  Verdict::over_budget, [&, p = v.p] { return fit_if(passes_as(c, in, o, budgets, p)); }});
+  if (s.scale_ub != 0)
+    h.push_back({"the scales follow the rows' whole amax: scale_ub " + text::short_num(s.scale_ub) + " was not applied", "",
+                 Verdict::over_budget, [&] {
+                   Case alt = c;
+                   alt.spec.scale_ub = 0;
+                   return fit_if(passes(judge(alt, in, expected(alt, in), o, budgets).verdict));
+                 }});
   for (const Profile& p : profiles())
     if (&p != s.profile && (p.quantizes() || !s.quantizes()))
       h.push_back({"profile divergence: the output follows profile " + std::string(p.name) + ", not " +

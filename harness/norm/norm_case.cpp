@@ -9,10 +9,12 @@ using namespace id_text;
 
 namespace {
 
-// The quantizer's segments of an rms-quant id: "e4m3fn/token" or "e4m3fn/gs128/row.ue8m0".
+// The quantizer's segments of an rms-quant id: "e4m3fn/token", "e4m3fn/token.ub=10" (vLLM's
+// scale_ub), "e4m3fn/static=0.0123" (a static per-tensor scale) or "e4m3fn/gs128/row.ue8m0".
 std::string quant_segments(const Spec& s) {
   std::string out = std::string(format_name(s.format)) + "/";
-  if (s.gs == 0) return out + "token";
+  if (s.static_scale != 0) return out + "static=" + float_text(s.static_scale);
+  if (s.gs == 0) return out + "token" + (s.scale_ub != 0 ? ".ub=" + float_text(s.scale_ub) : "");
   std::string scales(quant::layout_name(s.layout));
   if (s.ue8m0 && !quant::is_ue8m0_layout(s.layout)) scales += ".ue8m0";
   return out + "gs" + std::to_string(s.gs) + "/" + scales;
@@ -40,12 +42,14 @@ Case Case::parse(std::string_view id) {
   const auto seg = split(id, '/');
   Case c;
   c.spec.op = parse_op(seg[0]);
-  const bool per_token = c.spec.quantizes() && seg.size() > 5 && seg[5] == "token";
-  const size_t want = !c.spec.quantizes() ? 6 : per_token ? 8 : 9;
+  // One quantizer segment after the format (token, token.ub=S, static=S), or gsN/scales.
+  const bool one_segment = c.spec.quantizes() && seg.size() > 5 &&
+                           (seg[5] == "token" || seg[5].starts_with("token.ub=") || seg[5].starts_with("static="));
+  const size_t want = !c.spec.quantizes() ? 6 : one_segment ? 8 : 9;
   if (seg.size() != want)
     throw UsageError("case '" + std::string(id) + "': expected " + std::to_string(want) + " segments " +
                      (!c.spec.quantizes() ? "op/profile/dtype/MxH/distribution/sN"
-                      : per_token         ? "op/profile/dtype/MxH/format/token/distribution/sN"
+                      : one_segment       ? "op/profile/dtype/MxH/format/{token,token.ub=S,static=S}/distribution/sN"
                                           : "op/profile/dtype/MxH/format/gsN/scales/distribution/sN") +
                      ", got " + std::to_string(seg.size()));
   c.spec.profile = &profile(seg[1]);
@@ -54,10 +58,14 @@ Case Case::parse(std::string_view id) {
   size_t next = 4;
   if (c.spec.quantizes()) {
     c.spec.format = parse_format(seg[next++]);
-    if (per_token) {
-      ++next;
+    if (one_segment) {
+      const std::string_view q = seg[next++];
       c.spec.gs = 0;
       c.spec.layout = quant::Layout::token;
+      if (q.starts_with("static="))
+        c.spec.static_scale = parse_positive_float(q.substr(7), "static scale", id);
+      else if (q != "token")
+        c.spec.scale_ub = parse_positive_float(q.substr(9), "scale_ub", id);
     } else {
       c.spec.gs = parse_group_size(seg[next++], id);
       std::string_view scales = seg[next++];

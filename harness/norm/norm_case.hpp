@@ -4,6 +4,8 @@
 //   norm.rms/vllm/bf16/4x7168/normal/s1
 //   norm.rms-add/aiter/fp16/3x1025/normal_sigma=2/s1
 //   norm.rms-quant/vllm/bf16/4x7168/e4m3fn/token/normal/s1                  per-token scales
+//   norm.rms-quant/vllm/bf16/4x7168/e4m3fn/token.ub=2/normal/s1             per token, scale_ub
+//   norm.rms-add-quant/vllm/bf16/4x7168/e4m3fn/static=0.0123/normal/s1      a static scale
 //   norm.rms-quant/vllm/bf16/4x7168/e4m3fn/gs128/ue8m0-packed/normal/s1     per-group, any layout
 //   op            /profile/dtype/MxH/format/group/scales[.ue8m0]/distribution/sN
 //

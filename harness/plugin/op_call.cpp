@@ -101,10 +101,14 @@ void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io
   if (spec.has_residual()) call.output("residual_out", spec.dtype, {spec.m, spec.h}, io.residual_out);
   call.param("eps", double(spec.profile->eps));
   if (!spec.quantizes()) return;
+  // A static per-tensor scale is an input ("scales" then has no bytes); scale_ub a parameter.
+  if (spec.static_scale != 0) call.input("scale", Format::fp32, {1}, std::as_bytes(std::span(&spec.static_scale, 1)));
+  if (spec.scale_ub != 0) call.param("scale_ub", double(spec.scale_ub));
   call.output("codes", spec.format, {spec.m, spec.h}, std::as_writable_bytes(io.codes));
   call.bytes_output("scales", io.scales);
-  const quant::Profile qp = spec.profile->quant_profile();
-  quantizer_params(call, spec.format, spec.gs, spec.layout, spec.ue8m0, double(qp.fp8_max(spec.format)));
+  const quant::Profile qp = spec.quant_row();
+  const quant::Spec qs = spec.quant_spec(qp);
+  quantizer_params(call, spec.format, spec.gs, qs.layout, spec.ue8m0, double(qp.fp8_max(spec.format)));
 }
 
 void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io) {

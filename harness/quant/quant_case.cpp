@@ -1,6 +1,5 @@
 #include "harness/quant/quant_case.hpp"
 
-#include <charconv>
 #include <tuple>
 
 #include "harness/core/id_text.hpp"
@@ -10,24 +9,14 @@ using namespace id_text;
 
 namespace {
 
-// quant.tensor's group segment: "dynamic", or "static=S" with S the scale in the shortest text
-// that reads back as the same float.
+// quant.tensor's group segment: "dynamic", or "static=S".
 std::string tensor_segment(float static_scale) {
-  if (static_scale == 0) return "dynamic";
-  char buf[32];
-  const auto end = std::to_chars(buf, buf + sizeof buf, static_scale).ptr;
-  return "static=" + std::string(buf, end);
+  return static_scale == 0 ? "dynamic" : "static=" + float_text(static_scale);
 }
 
 float parse_tensor_segment(std::string_view seg, std::string_view id) {
   if (seg == "dynamic") return 0;
-  const std::string_view text = strip_prefix(seg, "static=", "dynamic or static=SCALE", id);
-  float v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || !(v > 0))
-    throw UsageError("case '" + std::string(id) + "': static scale '" + std::string(text) +
-                     "' is not a positive number");
-  return v;
+  return parse_positive_float(strip_prefix(seg, "static=", "dynamic or static=SCALE", id), "static scale", id);
 }
 
 }  // namespace

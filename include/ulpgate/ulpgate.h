@@ -22,12 +22,13 @@
  *                          spec/quant.md says what each layout's padding holds)
  *     params  format (text), group_size (int; 0 for quant.tensor), scale_layout (text),
  *             ue8m0 (int 0/1), fp8_max (float)
- *   norm.rms / norm.rms-add / norm.rms-quant
- *     in   x [M, H], weight [H], residual [M, H] (rms-add)            bf16 or fp16
- *     out  y [M, H] (rms, rms-add), residual_out [M, H] (rms-add),
- *          codes [M, H] and scales [B] (rms-quant, as for quant)
- *     params  eps (float); rms-quant also format, group_size (0: per token), scale_layout,
- *             ue8m0, fp8_max
+ *   norm.rms / norm.rms-add / norm.rms-quant / norm.rms-add-quant
+ *     in   x [M, H], weight [H], residual [M, H] (rms-add, rms-add-quant)   bf16 or fp16
+ *     in   scale [1] fp32 (a static per-tensor scale only; "scales" then has 0 bytes)
+ *     out  y [M, H] (rms, rms-add), residual_out [M, H] (rms-add, rms-add-quant),
+ *          codes [M, H] and scales [B] (rms-quant, rms-add-quant, as for quant)
+ *     params  eps (float); the quantizing ops also format, group_size (0: per token or per
+ *             tensor), scale_layout, ue8m0, fp8_max, and scale_ub (float) where the case has one
  *   gemm.tensor / gemm.rowwise / gemm.block / gemm.mx          D = (A x B^T) scaled
  *     in   a [M, K] fp8 codes (param a_format), b [N, K] fp8 codes in the profile's weight layout
  *          (b_format), scale_a and scale_b: the scale storage bytes in the profile's layouts

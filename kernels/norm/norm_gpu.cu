@@ -73,7 +73,7 @@ void launch_norm_gpu(const NormPlan& plan, const NormPointers& io, void* stream)
 
 void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io) {
   if (plan.m == 0) return;
-  const bool add = plan.op == norm::Op::rms_add, quant = plan.op == norm::Op::rms_quant;
+  const bool add = adds_residual(plan.op), quant = plan.op == norm::Op::rms_quant || plan.op == norm::Op::rms_add_quant;
   try {
     gpu::DeviceBytes x(io.x.size()), weight(io.weight.size()), residual(add ? io.residual.size() : 0);
     // Every output is guarded, also those the op does not have (size 0): a write there is caught.

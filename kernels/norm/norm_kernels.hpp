@@ -138,7 +138,11 @@ struct Form {
                            // twice, quantized rounded), else fp32 values
 };
 
-// Path: NoQuant (norm.rms, norm.rms-add) or quant.group's element path (norm.rms-quant).
+// Whether a Form's op adds a residual (norm.rms-add, norm.rms-add-quant).
+constexpr bool adds_residual(norm::Op op) { return op == norm::Op::rms_add || op == norm::Op::rms_add_quant; }
+
+// Path: NoQuant (norm.rms, norm.rms-add) or quant.group's element path (norm.rms-quant,
+// norm.rms-add-quant).
 template <Format In, class Reduce, class Path, Form K>
 struct RmsNorm {
   using E = Elem<In>;
@@ -151,7 +155,7 @@ struct RmsNorm {
   // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills,
   // and 80 with AITER's fp32 z; element accesses need about 130.
   static constexpr int kMaxRegisters =
-      !K.vectors ? 128 : K.fp32_z ? 80 : K.op == norm::Op::rms_add ? 72 : K.rounded_y ? 56 : 64;
+      !K.vectors ? 128 : K.fp32_z ? 80 : adds_residual(K.op) ? 72 : K.rounded_y ? 56 : 64;
 
   const T* x;
   const T* residual;   // rms-add
@@ -189,7 +193,7 @@ struct RmsNorm {
     if (!K.vectors || row >= m) return;
     const uint32_t bytes = uint32_t(h * int64_t(sizeof(T)));
     dev::prefetch_l2(x + row * h, bytes);
-    if constexpr (K.op == norm::Op::rms_add) dev::prefetch_l2(residual + row * h, bytes);
+    if constexpr (adds_residual(K.op)) dev::prefetch_l2(residual + row * h, bytes);
   }
 
   ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, Quad* partials) const {
@@ -237,7 +241,7 @@ struct RmsNorm {
   // copies the residual's sum and store along with the loads, which lengthens every row (one
   // 512-thread row per SM at H = 16384: 80% of copy instead of 97%; kernels/norm/PERF.md).
   ULPGATE_DEVICE bool whole_run(int first) const {
-    return K.vectors && K.op != norm::Op::rms_add && chunk_at(kMaxSlots - 1, first) < int(h);
+    return K.vectors && !adds_residual(K.op) && chunk_at(kMaxSlots - 1, first) < int(h);
   }
 
   // The n elements at p, the rest of the chunk +0 (adds nothing to a sum or an amax). Element
@@ -280,10 +284,10 @@ struct RmsNorm {
   ULPGATE_DEVICE void load_row(int64_t base, int first, Z& z) const {
     Raw xs[kMaxSlots], rs[kMaxSlots];
     load_chunks<Whole>(x, base, first, xs);
-    if constexpr (K.op == norm::Op::rms_add) load_chunks<Whole>(residual, base, first, rs);
+    if constexpr (adds_residual(K.op)) load_chunks<Whole>(residual, base, first, rs);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
-      if constexpr (K.op != norm::Op::rms_add)
+      if constexpr (!adds_residual(K.op))
         z.set(j, xs[j]);
       else
         add_residual(j, base, first, xs[j], rs[j], z);
@@ -490,12 +494,13 @@ struct RmsNorm {
                                       Quad* partials) const {
     // The amax of the lane's quant group, or of the row; a group past the row's end has lanes
     // only to take part in the shuffles.
+    // A static scale (QuantMath::given_scale) ignores the amax and is not written.
     const AmaxOp<Path> merge{quant};
     const float a = lane_amax(first, c);
     const float amax = geo.grouped ? group_reduce(a, merge) : row_reduce(a, merge, partials);
     const typename Path::Group g = group(amax);
     const bool leader = geo.grouped ? (t & (geo.lanes - 1)) == 0 : t == 0;
-    if (leader && chunk_size(chunk_at(0, first)) > 0)
+    if (leader && quant.given_scale == 0 && chunk_size(chunk_at(0, first)) > 0)
       scales.write_at(steps.offset(scales, row, geo.grouped ? t >> geo.lane_bits : 0), g.scale);
     uint64_t words[kMaxSlots];  // code i of a chunk in byte i
     chunk_codes(g, c, words);

@@ -37,8 +37,9 @@ void check_size(const char* what, std::size_t got, std::size_t want) {
                     std::to_string(want));
 }
 
-NormMath make_math(const norm::Profile& p) {
-  return {p.eps_added, p.mean == norm::MeanOp::reciprocal, p.rounding == norm::Rounding::twice, p.round_residual,
+NormMath make_math(const norm::Spec& s) {
+  const norm::Profile& p = *s.profile;
+  return {p.eps_added, p.mean == norm::MeanOp::reciprocal, p.rounding == norm::Rounding::twice, s.rounds_residual(),
           p.quantize_rounded};
 }
 
@@ -119,10 +120,10 @@ NormSizes required_sizes(const norm::Spec& spec) {
     s.y = all;
     return s;
   }
-  const quant::Profile qp = spec.profile->quant_profile();
+  const quant::Profile qp = spec.quant_row();
   const quant::Spec qs = spec.quant_spec(qp);
   s.codes = std::size_t(spec.m * spec.h);
-  s.scales = std::size_t(quant::storage_bytes(qs.layout, qs.scale_shape()));
+  s.scales = std::size_t(qs.scale_bytes());
   return s;
 }
 
@@ -141,7 +142,7 @@ NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& si
   p.dtype = spec.dtype;
   p.m = spec.m;
   p.h = spec.h;
-  p.math = make_math(*spec.profile);
+  p.math = make_math(spec);
   p.geo = choose_geometry(spec.h, arch.warp_size, group_lanes(spec, arch.warp_size));
   p.geo.ahead = prefetch_rows(spec);
   const unsigned block = unsigned(p.geo.row_threads * p.geo.rows_per_block);
@@ -149,7 +150,7 @@ NormPlan plan_norm(const norm::Spec& spec, const Arch& arch, const NormSizes& si
   if (spec.quantizes()) {
     // The quantization kernels' own plan of the same quant spec: its checks (format, layout,
     // codes and scale sizes), its arithmetic and its scale storage, padding included.
-    const quant::Profile qp = spec.profile->quant_profile();
+    const quant::Profile qp = spec.quant_row();
     try {
       const quant_kernels::QuantPlan q =
           quant_kernels::plan_quant(spec.quant_spec(qp), spec.dtype, arch, want.x, sizes.codes, sizes.scales);

@@ -74,8 +74,10 @@ int64_t max_hidden_size(Format dtype);
 inline bool whole_vectors(const NormPlan& p, const NormPointers& io) {
   auto aligned = [](const void* q) { return reinterpret_cast<uintptr_t>(q) % 16 == 0; };
   bool ok = p.h % kChunkElems == 0 && aligned(io.x) && aligned(io.weight);
-  if (p.op == norm::Op::rms_add) ok = ok && aligned(io.residual) && aligned(io.residual_out);
-  return p.op == norm::Op::rms_quant ? ok && reinterpret_cast<uintptr_t>(io.codes) % 8 == 0 : ok && aligned(io.y);
+  if (adds_residual(p.op)) ok = ok && aligned(io.residual) && aligned(io.residual_out);
+  return p.op == norm::Op::rms_quant || p.op == norm::Op::rms_add_quant
+             ? ok && reinterpret_cast<uintptr_t>(io.codes) % 8 == 0
+             : ok && aligned(io.y);
 }
 
 template <Form K>
@@ -100,7 +102,7 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
   if (p.m == 0) return;  // no rows: nothing to write
   quant_kernels::ScaleStore scales = p.scales;
   scales.base = io.scales;
-  if (p.op == Op::rms_quant && p.has_padding) launch(p.padding, quant_kernels::ScalePadding{scales});
+  if (p.has_padding) launch(p.padding, quant_kernels::ScalePadding{scales});
   auto run = [&](auto in, auto path, auto form) {
     constexpr Format F = decltype(in)::value;
     using T = typename Elem<F>::T;
@@ -120,6 +122,16 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
     if (p.op == Op::rms_add)
       return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, true, true}>{})
                      : run(in, NoQuant{}, FormC<Form{Op::rms_add, true, false}>{});
+    // rms-add-quant: z in fp32 registers (RowValues rounds it or not at run time), the
+    // profile's element path.
+    auto add_quant_form = [&](auto rounded) {
+      constexpr bool R = decltype(rounded)::value;
+      return vectors ? run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, true, R}>{})
+                     : run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, false, R}>{});
+    };
+    if (p.op == Op::rms_add_quant)
+      return p.math.round_twice && p.math.quantize_rounded ? add_quant_form(std::true_type{})
+                                                           : add_quant_form(std::false_type{});
     // rms-quant: the quantizer's input as T bits or fp32 (Form::rounded_y), then its element path.
     auto quant_form = [&](auto rounded) {
       constexpr bool R = decltype(rounded)::value;

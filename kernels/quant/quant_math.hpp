@@ -35,6 +35,7 @@ struct QuantMath {
   bool nan_propagate;        // NaN reaches amax (else fmaxf ignores it)
   bool nan_to_max;           // the clamp fmaxf(-max, fminf(q, max)): NaN -> +max
   float given_scale;         // quant.tensor static: the scale (0: from the amax)
+  float amax_cap;            // > 0: amax = fminf(amax, cap) first (vLLM's scale_ub)
   quant::MxRule mx;          // none unless the op is quant.mx
   int mx_emax;               // largest exponent of the element format (MX floor rule)
   Fp8Cast cast;
@@ -132,6 +133,7 @@ ULPGATE_DEVICE float group_scale(const QuantMath& p, float amax) {
   if (p.given_scale != 0) return p.given_scale;
   if (p.mx != quant::MxRule::none) return mx_scale(p, amax);
   if (is_nan(amax)) return amax;
+  if (p.amax_cap > 0) amax = fminf(amax, p.amax_cap);
   // The floors as maxima: a floor of 0 (none) leaves amax >= 0 and s >= 0 as they are.
   const float a = fmaxf(amax, p.amax_floor);
   if (p.scale_op == quant::ScaleOp::inverse_ratio) return div_rn(1.0f, te_ratio(p.max, a));

@@ -49,6 +49,7 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
   m.nan_propagate = p.nan == quant::NanPolicy::propagate;
   m.nan_to_max = p.nan_to_max;
   m.given_scale = s.static_scale;
+  m.amax_cap = s.amax_cap;
   m.mx = s.op == quant::Op::mx ? p.mx : quant::MxRule::none;
   m.mx_emax = s.format == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
   m.cast = choose_cast(p, s.format, arch);

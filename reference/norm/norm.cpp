@@ -18,8 +18,10 @@ using u128 = unsigned __int128;
 // Wide enough to hold every exact value compared below without rounding (see ExactRow).
 using Exact = mp::number<mp::cpp_bin_float<1024, mp::digit_base_2>>;
 
-constexpr NameTable<Op, 3> kOps{
-    {{{Op::rms, "norm.rms"}, {Op::rms_add, "norm.rms-add"}, {Op::rms_quant, "norm.rms-quant"}}}};
+constexpr NameTable<Op, 4> kOps{{{{Op::rms, "norm.rms"},
+                                  {Op::rms_add, "norm.rms-add"},
+                                  {Op::rms_quant, "norm.rms-quant"},
+                                  {Op::rms_add_quant, "norm.rms-add-quant"}}}};
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -243,16 +245,25 @@ std::vector<uint16_t> codes_between(Format f, uint16_t a, uint16_t b) {
 std::string_view op_name(Op op) { return kOps.name(op); }
 Op parse_op(std::string_view name) { return kOps.parse(name, "op"); }
 
+bool Spec::rounds_residual() const {
+  const bool fp32_z = quantizes() && static_scale == 0 && profile->dynamic_quant_z_fp32;
+  return has_residual() && profile->round_residual && !fp32_z;
+}
+
+quant::Profile Spec::quant_row() const { return profile->quant_profile(static_scale != 0); }
+
 quant::Spec Spec::quant_spec(const quant::Profile& qp) const {
   quant::Spec q;
-  q.op = gs == 0 ? quant::Op::token : quant::Op::group;
+  q.op = static_scale != 0 ? quant::Op::tensor : gs == 0 ? quant::Op::token : quant::Op::group;
   q.profile = &qp;
   q.format = format;
   q.gs = gs;
-  q.layout = layout;
+  q.layout = static_scale != 0 ? quant::Layout::row : layout;
   q.ue8m0 = ue8m0;
   q.m = m;
   q.k = h;
+  q.static_scale = static_scale;
+  q.amax_cap = scale_ub;
   return q;
 }
 
@@ -263,13 +274,24 @@ std::string Spec::problem() const {
   if (m < 0 || h <= 0) return "shape " + std::to_string(m) + "x" + std::to_string(h) + " is empty";
   if (!quantizes()) return {};
   if (!profile->quantizes()) return "profile " + std::string(profile->name) + " has no fused quantization";
+  if (!(static_scale >= 0) || !(scale_ub >= 0) || std::isinf(static_scale) || std::isinf(scale_ub))
+    return "static scale and scale_ub must be positive and finite";
+  if (scale_ub != 0 && (gs != 0 || static_scale != 0)) return "scale_ub caps a per-token amax: it needs per-token scales";
+  if (static_scale != 0) {
+    if (gs != 0) return "a static scale is per tensor: it has no group size";
+    const auto rows = quant::tensor_profiles();
+    if (std::none_of(rows.begin(), rows.end(), [&](const quant::Profile& r) { return r.name == profile->quant; }))
+      return "profile " + std::string(profile->name) + " has no static per-tensor quantization";
+    const quant::Profile qp = quant_row();
+    return quant_spec(qp).problem();
+  }
   if (gs != 0 && gs != 64 && gs != 128) return "group size " + std::to_string(gs) + " is not 0 (per token), 64 or 128";
   if (gs == 0 && layout != quant::Layout::token) return "per-token scales (gs 0) need layout token";
   if (gs != 0 && !valid_group_layout(layout))
     return "layout " + std::string(quant::layout_name(layout)) + " is not a group layout (row, col, col-tma, ue8m0-packed)";
   if (gs != 0 && h % gs != 0)
     return "H = " + std::to_string(h) + " is not a multiple of the group size " + std::to_string(gs);
-  const quant::Profile qp = profile->quant_profile();
+  const quant::Profile qp = quant_row();
   return quant_spec(qp).problem();
 }
 
@@ -278,7 +300,7 @@ namespace {
 float z_of(const Spec& spec, float x, float residual) {
   if (!spec.has_residual()) return x;
   const float z = x + residual;  // fl32: T(fl32(x + res)) = T(x + res), as 24 >= 2 * 11 + 1 bits
-  return spec.profile->round_residual ? widen(spec.dtype, round_to(spec.dtype, z)) : z;
+  return spec.rounds_residual() ? widen(spec.dtype, round_to(spec.dtype, z)) : z;
 }
 
 }  // namespace
@@ -329,7 +351,7 @@ Result normalize_profile(const Spec& spec, const Inputs& in) {
     }
   });
   if (spec.quantizes()) {
-    const quant::Profile qp = spec.profile->quant_profile();
+    const quant::Profile qp = spec.quant_row();
     res.quant = quant::quantize_profile(spec.quant_spec(qp), quantizer_input);
   }
   return res;
@@ -370,7 +392,7 @@ Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_
   std::optional<quant::Profile> qp;
   quant::Spec qs;
   if (spec.quantizes()) {
-    qp = p.quant_profile();
+    qp = spec.quant_row();
     qs = spec.quant_spec(*qp);
   }
   for_each_row(spec, in, [&](int64_t row, std::span<const float> z, const ExactSum& squares) {
@@ -388,7 +410,7 @@ Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_
         continue;
       }
       const quant::ScaleShape ss = qs.scale_shape();
-      const float s = profile_result.quant.scales[size_t(row * ss.g + i / qs.tile_cols())];
+      const float s = profile_result.quant.scales[size_t(row / qs.tile_rows() * ss.g + i / qs.tile_cols())];
       if (!std::isfinite(v) || !std::isfinite(s) || !(s > 0)) {
         id.codes[at] = nonfinite_code(qs, float(v), s);
         continue;

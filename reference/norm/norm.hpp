@@ -1,6 +1,7 @@
-// RMSNorm ops (spec/norm.md): norm.rms, norm.rms-add (the updated residual is an output too) and
-// norm.rms-quant (per-token or per-group dynamic fp8 quantization of the normalized output, with
-// any quant.group scale layout incl. ue8m0-packed). Two results per case: the profile-exact output
+// RMSNorm ops (spec/norm.md): norm.rms, norm.rms-add (the updated residual is an output too),
+// norm.rms-quant (fp8 quantization of the normalized output: per token, optionally with vLLM's
+// scale_ub; per group with any quant.group scale layout incl. ue8m0-packed; or per tensor with a
+// static scale) and norm.rms-add-quant (the same after the residual add, the residual written back). Two results per case: the profile-exact output
 // (the profile's roundings with the exact r) and the ideal (each output rounded once from the
 // exact value, r in multiprecision), with the exact values kept for measuring distances.
 #pragma once
@@ -17,8 +18,8 @@
 
 namespace ulpgate::norm {
 
-enum class Op : uint8_t { rms, rms_add, rms_quant };
-std::string_view op_name(Op op);  // "norm.rms", "norm.rms-add", "norm.rms-quant"
+enum class Op : uint8_t { rms, rms_add, rms_quant, rms_add_quant };
+std::string_view op_name(Op op);  // "norm.rms", "norm.rms-add", "norm.rms-quant", "norm.rms-add-quant"
 Op parse_op(std::string_view name);  // throws UsageError
 
 struct Spec {
@@ -31,11 +32,18 @@ struct Spec {
   int gs = 0;
   quant::Layout layout = quant::Layout::token;
   bool ue8m0 = false;           // scales rounded to powers of two (always for ue8m0-packed)
+  float static_scale = 0;       // > 0: one static per-tensor scale (an input; no scale written)
+  float scale_ub = 0;           // > 0: per token, the amax is capped here first (vLLM's scale_ub)
 
-  bool has_residual() const { return op == Op::rms_add; }
-  bool quantizes() const { return op == Op::rms_quant; }
-  // The quantizer's spec (quant.token or quant.group over [M, H]) with profile->quant_profile():
-  // scale geometry, layout and storage are exactly quant.group's. `qp` must outlive the result.
+  bool has_residual() const { return op == Op::rms_add || op == Op::rms_add_quant; }
+  bool quantizes() const { return op == Op::rms_quant || op == Op::rms_add_quant; }
+  // Whether z = x + residual is rounded to T before it is squared and normalized (false without
+  // a residual).
+  bool rounds_residual() const;
+  // The quant row the fused step follows: the profile's, its per-tensor row for a static scale.
+  quant::Profile quant_row() const;
+  // The quantizer's spec (quant.token, quant.group or static quant.tensor over [M, H]) with
+  // quant_row(): scale geometry, layout and storage are exactly quant's. `qp` must outlive it.
   quant::Spec quant_spec(const quant::Profile& qp) const;
   // Empty when the spec is valid, else what is wrong (dtype, H not a multiple of gs, ...).
   std::string problem() const;

@@ -43,7 +43,15 @@ constexpr std::array kProfiles = {
     //   Note: with a residual, the fused rms-quant keeps z in fp32 (`x += residual`, squared, and
     //   only the written-back residual is rounded); norm.rms-quant has no residual input here.
     // - rsqrtf: CUDA documents <= 2 ulp.
-    Profile{"vllm", kEps, twice, true, cuda, "vllm", 0x1p-9f, q_divide, true, MeanOp::divide, kEpsAsFloat},
+    // - The fused dynamic kernels with a residual (layernorm_utils.cuh compute_rms /
+    //   norm_and_quant, has_residual): `x += residual` in fp32, squared and normalized unrounded,
+    //   only the written-back residual rounded; scale_ub caps the amax before the division:
+    //   `scale = min(amax, *scale_ub)`, then the floor.
+    // - Static (csrc/layernorm_quant_kernels.cu, 0112cf2): rms_norm_static_fp8_quant and
+    //   fused_add_rms_norm_static_fp8_quant: z = T(x + residual) written back and squared (as the
+    //   rms-add kernel), `((scalar_t)(x * s_variance)) * weight[idx]` (T twice), then
+    //   scaled_fp8_conversion<true>(out_norm, 1.0f / *scale): quant.tensor's vllm row.
+    Profile{"vllm", kEps, twice, true, cuda, "vllm", 0x1p-9f, q_divide, true, MeanOp::divide, kEpsAsFloat, true},
     // vLLM's norm (above), then its separate per-token-group quantization of the bf16/fp16 output
     // with the `vllm` quant row unchanged: amax floored at 1e-10, s = amax / qmax, q = x / s.
     Profile{"vllm-unfused", kEps, twice, true, cuda, "vllm", 1e-10f, q_divide, true, MeanOp::divide,
@@ -85,8 +93,9 @@ double rsqrt_ulps(Rsqrt r) {
   return 2.0;
 }
 
-quant::Profile Profile::quant_profile() const {
+quant::Profile Profile::quant_profile(bool static_scale) const {
   if (!quantizes()) throw UsageError("norm profile '" + std::string(name) + "' has no fused quantization");
+  if (static_scale) return quant::tensor_profile(quant);
   quant::Profile q = quant::profile(quant);
   q.amax_floor = amax_floor;
   q.quant_op = quant_op;

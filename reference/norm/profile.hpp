@@ -49,9 +49,16 @@ struct Profile {
   // the double 1e-6. fl32(ms + eps_added) is then the value whose rsqrt is r, for every profile.
   double eps_added = 0;
 
+  // rms-add-quant with a dynamic scale: z = x + residual stays fp32, squared and normalized
+  // unrounded (only the written-back residual is rounded), whatever round_residual says for the
+  // project's rms-add kernel (vLLM's fused dynamic kernel; its static one rounds like rms-add).
+  bool dynamic_quant_z_fp32 = false;
+
   bool quantizes() const { return !quant.empty(); }
-  // The quant profile the fused step follows: the named row with this profile's overrides.
-  quant::Profile quant_profile() const;
+  // The quant profile the fused step follows: the named row with this profile's overrides; with a
+  // static scale the per-tensor row of that name as it is (the static kernels quantize as the
+  // project's per-tensor kernel does). Throws UsageError where the row does not exist.
+  quant::Profile quant_profile(bool static_scale = false) const;
 };
 
 std::span<const Profile> profiles();

@@ -291,6 +291,7 @@ std::string Spec::problem() const {
            (profile->per_tensor ? " is a per-tensor row" : " is not a per-tensor row");
   if (op == Op::tensor) return tensor_problem();
   if (static_scale != 0) return "a static scale needs quant.tensor";
+  if (!(amax_cap >= 0) || std::isinf(amax_cap) || (amax_cap > 0 && op == Op::mx)) return "an amax cap must be finite, not for MX";
   if (op != Op::token && gs <= 0) return "group size " + std::to_string(gs) + " is not positive";
   if (op != Op::token && op != Op::block && k % gs != 0)
     return "K = " + std::to_string(k) + " is not a multiple of the group size " + std::to_string(gs);
@@ -314,6 +315,7 @@ float group_scale(const Spec& spec, float amax) {
   if (spec.op == Op::mx) return mx_scale(p, spec.format, amax);
   if (std::isnan(amax)) return amax;
   const float max = spec.fp8_max();
+  if (spec.amax_cap > 0) amax = std::fmin(amax, spec.amax_cap);
   const float a = p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax;
   if (p.scale_op == ScaleOp::inverse_ratio) return 1.0f / ratio(max, a);
   float s = p.scale_op == ScaleOp::divide ? a / max : a * (1.0f / max);

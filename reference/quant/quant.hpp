@@ -31,6 +31,8 @@ struct Spec {
   // quant.tensor: 0 = dynamic (the scale from the tensor's amax), else the static scale given
   // (an input: the kernel writes no scale).
   float static_scale = 0;
+  // > 0: each group's amax is first capped here (vLLM's per-token scale_ub: min(amax, ub)).
+  float amax_cap = 0;
 
   int64_t tile_rows() const { return op == Op::block ? 128 : op == Op::tensor ? std::max<int64_t>(m, 1) : 1; }
   int64_t tile_cols() const { return op == Op::token || op == Op::tensor ? k : gs; }

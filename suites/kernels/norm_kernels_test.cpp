@@ -193,7 +193,7 @@ double exact_sum_of_squares(const norm::Spec& s, const norm::Inputs& in, int64_t
     float z = in.x[i];
     if (s.has_residual()) {
       z = in.x[i] + in.residual[i];
-      if (s.profile->round_residual) z = widen(s.dtype, to_bits(s.dtype, z));
+      if (s.rounds_residual()) z = widen(s.dtype, to_bits(s.dtype, z));
     }
     sum += double(z) * double(z);
   }
@@ -230,10 +230,12 @@ bool row_explained(const Tensors& t, const Outputs& o, int64_t row, float r) {
     if (s.quantizes()) v[k] = e.v;
   }
   if (!s.quantizes()) return true;
-  const quant::Profile qp = s.profile->quant_profile();
+  const quant::Profile qp = s.quant_row();
   quant::Spec qs = s.quant_spec(qp);
-  const std::vector<float> kernel_scales = quant::unpack(qs.layout, qs.scale_shape(), o.scales);
   const int64_t groups = qs.scale_shape().g;
+  // A static scale is no output: the kernel's is the given one.
+  const std::vector<float> kernel_scales =
+      qs.writes_scales() ? quant::unpack(qs.layout, qs.scale_shape(), o.scales) : std::vector<float>(size_t(s.m), s.static_scale);
   qs.m = 1;
   const quant::Result q = quant::quantize_profile(qs, v);
   for (int64_t g = 0; g < groups; ++g)
@@ -306,6 +308,18 @@ std::vector<norm::Spec> quant_specs() {
           for (int64_t h : {int64_t(2 * gs), int64_t(7168)})
             out.push_back(make_spec(Op::rms_quant, p.name, dt, rows_for(h) - (h > 1024 ? 1 : 2), h, gs, layout));
       out.push_back(make_spec(Op::rms_quant, p.name, dt, 5, 1024, 128, L::row, /*ue8m0=*/true));  // ue8m0 fp32 row
+      // With the residual: per token, per group, odd and long rows.
+      for (int64_t h : {17, 1025, 7168}) out.push_back(make_spec(Op::rms_add_quant, p.name, dt, rows_for(h), h));
+      out.push_back(make_spec(Op::rms_add_quant, p.name, dt, 3, 7168, 128, L::ue8m0_packed));
+      // Static per-tensor scales (where the project has them) and vLLM's scale_ub.
+      for (Op op : {Op::rms_quant, Op::rms_add_quant})
+        for (int64_t h : {int64_t(1025), int64_t(7168)}) {
+          norm::Spec st = make_spec(op, p.name, dt, rows_for(h), h), ub = st;
+          st.static_scale = 0.0123f;
+          ub.scale_ub = 1.5f;
+          if (st.problem().empty()) out.push_back(st);
+          if (ub.problem().empty()) out.push_back(ub);
+        }
     }
   }
   return out;
@@ -355,7 +369,7 @@ TEST(NormKernelsHost, FusedScalesAreStoredExactlyAsQuantGroupStoresThem) {
     const Tensors t = make_tensors(s, Rows::exact, 7);
     const Outputs o = run(kHostW32, t);
     const norm::Result ref = norm::normalize_profile(s, t.in);
-    const quant::Profile qp = s.profile->quant_profile();
+    const quant::Profile qp = s.quant_row();
     const quant::Spec qs = s.quant_spec(qp);
     std::vector<uint8_t> codes(o.codes.size(), 0xA5), scales(o.scales.size(), 0xA5);
     quant_kernels::run_quant_host(kHostW32, qs, Format::fp32, std::as_bytes(std::span(ref.v)), codes, scales);

@@ -40,6 +40,8 @@ enum class Fault {
   half_sum,            // R12: r from the sum of squares of the first half of each row
   truncated_y,         // y truncated to bf16 (round toward zero)
   residual_unwritten,  // rms-add: the first residual element never written
+  z_rounded,           // rms-add-quant, dynamic: x + residual rounded to T before it is squared
+  ub_ignored,          // rms-quant per token: scale_ub not applied
 };
 
 // The profile's outputs at an r chosen by the fault, written into the backend's buffers.
@@ -57,6 +59,8 @@ class FaultBackend : public Backend {
     Profile patched = *spec.profile;
     if (fault_ == Fault::eps_1e5) patched.eps = 1e-5f, patched.eps_added = double(1e-5f);
     if (fault_ == Fault::round_once) patched.rounding = norm::Rounding::once;
+    if (fault_ == Fault::z_rounded) patched.dynamic_quant_z_fp32 = false;
+    if (fault_ == Fault::ub_ignored) s.scale_ub = 0;
     s.profile = fault_ == Fault::unfused ? &profile("vllm-unfused") : &patched;
     if (fault_ == Fault::fp32_scales_packed) {
       s.layout = quant::Layout::row;
@@ -237,6 +241,12 @@ constexpr Story kStories[] = {
      "conversion to bf16 (round toward zero) instead of RNE"},
     {Fault::y_unwritten, kRms, "1 y element never written (still the poison 0xA5A5): a missing store"},
     {Fault::residual_unwritten, kRmsAdd, "1 residual element never written (still the poison 0xA5A5): a missing store"},
+    // Above the fused floor the unfused twin rounds z the same way: the data cannot tell them apart.
+    {Fault::z_rounded, "norm.rms-add-quant/vllm/bf16/5x1024/e4m3fn/token/normal/s1",
+     "the data fits 2 explanations: profile mismatch: the output follows vllm with the residual sum rounded to T "
+     "before it is squared; or profile divergence: the output follows profile vllm-unfused, not vllm"},
+    {Fault::ub_ignored, "norm.rms-quant/vllm/bf16/5x1024/e4m3fn/token.ub=1.5/normal/s1",
+     "the scales follow the rows' whole amax: scale_ub 1.5 was not applied"},
 };
 
 TEST(NormDiagnosis, EachBugClassIsNamed) {
