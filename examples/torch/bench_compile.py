@@ -26,10 +26,15 @@ def per_tensor_static(x, s):
 
 
 def group_quant(x, gs=128):
-    g = x.reshape(-1, gs)
+    g = x.reshape(-1, gs)  # bf16 or (silu-mul) fp32 values
     s = g.abs().amax(dim=-1, keepdim=True).float().clamp(min=1e-10) / MAX
     q = (g.float() / s).clamp(-MAX, MAX).to(FP8)
     return q.reshape(x.shape), s.reshape(x.shape[0], -1)
+
+
+def silu_mul_group_quant(x, gs=128):
+    gate, up = x.chunk(2, dim=-1)
+    return group_quant((torch.nn.functional.silu(gate.float()) * up.float()), gs)
 
 
 def time_us(fn, inputs, reps=50):
@@ -60,9 +65,13 @@ def main():
          (lambda f: lambda x: f(x, scale))(torch.compile(per_tensor_static)), x_bytes + M * K),
         ("quant.group/vllm/e4m3fn/bf16/32768x7168/gs128/row/normal/s1", torch.compile(group_quant), x_bytes + M * K + M * K // 128 * 4),
     ]
+    wide = [torch.randn(M, 2 * K, device=DEVICE, dtype=torch.bfloat16)]
+    del inputs[1:]  # room for the [M, 2K] input
+    ops.append(("quant.silu-mul/vllm/e4m3fn/bf16/32768x7168/gs128/col-tma/normal/s1", torch.compile(silu_mul_group_quant),
+                2 * x_bytes + M * K + M * K // 128 * 4, wide))
     print("id,impl,median_us,min_us,gbps")
-    for name, fn, moved in ops:
-        med, lo = time_us(fn, inputs)
+    for name, fn, moved, *data in ops:
+        med, lo = time_us(fn, data[0] if data else inputs)
         print(f"{name},torch.compile,{med:.1f},{lo:.1f},{moved / med / 1e3:.0f}")
     sys.stdout.flush()
 

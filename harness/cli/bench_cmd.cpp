@@ -76,6 +76,7 @@ constexpr BenchCase kBenchCases[] = {
     {"quant.tensor/vllm/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", 0.85},
     {"quant.tensor/vllm/e4m3fn/bf16/32768x7168/static=0.0123/row/normal/s1", 0.85},
     {"quant.tensor/te/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", 0.85},
+    {"quant.silu-mul/vllm/e4m3fn/bf16/32768x7168/gs128/col-tma/normal/s1", 0.85},
 };
 
 struct Planned {
@@ -160,7 +161,7 @@ std::vector<Planned> plan_cases(const std::string& filter) {
     const std::string id = c.id();
     if (fnmatch(filter.c_str(), id.c_str(), 0) != 0) continue;
     const std::size_t elems = std::size_t(c.spec.m * c.spec.k);
-    const std::size_t x = elems * (c.input == Format::fp32 ? 4 : 2);
+    const std::size_t x = std::size_t(c.spec.m * c.spec.input_cols()) * (c.input == Format::fp32 ? 4 : 2);
     const std::size_t scales = std::size_t(c.spec.scale_bytes());
     const int x_reads = c.spec.op == quant::Op::tensor && c.spec.writes_scales() ? 2 : 1;
     out.push_back({id, b.target, quant_kernels::plan_quant(c.spec, c.input, kSm90, x, elems, scales), x, elems,

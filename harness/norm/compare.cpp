@@ -119,7 +119,7 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
                      double rel) {
   const Spec& s = c.spec;
   const quant::ScaleShape ss = qs.scale_shape();
-  Reconciled rec{{e.profile.quant, {}}, 0};
+  Reconciled rec{{e.profile.quant, {}, {}}, 0};
   quant::Result& want = rec.expected.profile;
   const bool sizes_ok = o.codes.size() == want.codes.size() && int64_t(o.storage.size()) == qs.scale_bytes();
   if (sizes_ok) {

@@ -85,7 +85,7 @@ const ulpgate_call& OpCall::c() {
 
 void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::span<const std::byte> x,
                     std::span<uint8_t> codes, std::span<uint8_t> scales) {
-  call.input("x", input, {spec.m, spec.k}, x);
+  call.input("x", input, {spec.m, spec.input_cols()}, x);  // silu-mul: [M, 2K], gate then up
   // quant.tensor with a static scale: the scale is an input, and "scales" has no bytes.
   if (!spec.writes_scales()) call.input("scale", Format::fp32, {1}, std::as_bytes(std::span(&spec.static_scale, 1)));
   call.output("codes", spec.format, {spec.m, spec.k}, std::as_writable_bytes(codes));

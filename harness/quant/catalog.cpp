@@ -117,6 +117,22 @@ void add_tensor_cases(std::vector<Case>& out) {
   }
 }
 
+// quant.silu-mul: every silu-mul row with the group layouts the fused kernels write (row,
+// transposed, TMA-aligned, packed ue8m0), the edge inputs (exp overflowing and underflowing,
+// NaN/Inf, outliers, zeros), a partial last chunk row count, fp16 input.
+void add_silu_mul_cases(std::vector<Case>& out) {
+  for (const Profile& p : silu_mul_profiles()) {
+    for (Layout l : {Layout::row, Layout::col, Layout::col_tma, Layout::ue8m0_packed})
+      out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 7, 1024, 128, l, false, "normal_sigma=2"));
+    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 5, 512, 64, Layout::row, false, "normal_sigma=2"));
+    for (std::string_view d : {"zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000", "near-overflow_max=448",
+                               "uniform_lo=-120_hi=120", "uniform_lo=-8_hi=8_den=64"})
+      out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 3, 512, 128, Layout::row, false, d));
+    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::fp16, 5, 256, 128, Layout::col_tma, false, "normal"));
+    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 9, 7168, 128, Layout::ue8m0_packed, false, "normal"));
+  }
+}
+
 void add_random_shapes(std::vector<Case>& out) {
   const Rng rng("quant.catalog.random-shapes", 1);
   for (uint64_t i = 0; i < 8; ++i) {
@@ -136,6 +152,7 @@ std::vector<Case> catalog() {
   add_token_and_block_cases(out);
   add_mx_cases(out);
   add_tensor_cases(out);
+  add_silu_mul_cases(out);
   add_random_shapes(out);
   return out;
 }

@@ -76,11 +76,46 @@ std::vector<uint32_t> slots(Layout l, std::span<const uint8_t> storage) {
   return v;
 }
 
+// Transposed fp32 scales (col, col-tma, aiter-tview: [G][rows]) stored with a stride other than
+// the layout's: scale (t, g) at word g * stride + t. Candidates: the powers of two from 32 to 1024
+// (thread-block sizes: vLLM's silu-mul kernel strides by blockDim.x) and the row count +-1.
+void stride_hypotheses(const Evidence& ev, std::vector<Hypothesis>& h) {
+  const Spec& s = ev.c.spec;
+  if (s.layout != Layout::col && s.layout != Layout::col_tma && s.layout != Layout::aiter_tview) return;
+  const ScaleShape ss = s.scale_shape();
+  const int64_t words = int64_t(ev.o.storage.size()) / 4, layout_stride = int64_t(storage_bytes(s.layout, ss)) / 4 / std::max<int64_t>(ss.g, 1);
+  std::vector<int64_t> strides = {ss.m - 1, ss.m + 1};
+  for (int64_t p = 32; p <= 1024; p *= 2) strides.push_back(p);
+  for (int64_t stride : strides) {
+    if (stride <= 0 || stride == layout_stride || ss.g < 2) continue;
+    h.push_back({"scales stored column-major with a stride of " + std::to_string(stride) + " rows instead of " +
+                     std::to_string(layout_stride) + ": scale (t, g) at word g * " + std::to_string(stride) + " + t",
+                 "a transposed store that strides by another count (vLLM's silu-mul block-quant kernel strides by "
+                 "its block size, blockDim.x, instead of the token count)",
+                 Verdict::layout, [&ev, stride, words] {
+                   const Spec& sp = ev.c.spec;
+                   const ScaleShape q = sp.scale_shape();
+                   int64_t placed = 0;
+                   for (int64_t t = 0; t < q.m; ++t)
+                     for (int64_t g = 0; g < q.g; ++g) {
+                       const int64_t at = g * stride + t;
+                       if (at >= words) continue;
+                       float v;
+                       std::memcpy(&v, &ev.o.storage[size_t(at) * 4], 4);
+                       if (!same_scale(v, ev.e.profile.scales[size_t(t * q.g + g)])) return Fit::none;
+                       ++placed;
+                     }
+                   return placed * 2 >= q.m * q.g ? Fit::partial : Fit::none;
+                 }});
+  }
+}
+
 }  // namespace
 
 void store_hypotheses(const Evidence& ev, std::vector<Hypothesis>& h) {
   never_written(ev, h);
   if (ev.codes_bad || !ev.scales_bad) return;
+  stride_hypotheses(ev, h);
   const Spec& s = ev.c.spec;
   for (int k : {1, -1})
     h.push_back({"the scales are the profile's shifted by one slot (group i's scale in slot i" +

@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "harness/core/id_text.hpp"
+#include "reference/quant/silu.hpp"
 
 namespace ulpgate::quant {
 using namespace id_text;
@@ -63,12 +64,18 @@ Case Case::parse(std::string_view id) {
 }
 
 Inputs Case::inputs() const {
-  RawTensor t = fill_tensor(size_t(spec.m * spec.k), dist, Rng(id(), seed), input);
+  RawTensor t = fill_tensor(size_t(spec.m * spec.input_cols()), dist, Rng(id(), seed), input);
   return {std::move(t.raw), std::move(t.values)};
 }
 
 Expected expected(const Case& c, const Inputs& in) {
   Expected e;
+  if (c.spec.op == Op::silu_mul) {
+    e.y = silu_mul_values(c.spec, in.values);
+    e.profile = quantize_profile(c.spec, e.y);
+    e.ideal = silu_mul_ideal(c.spec, in.values, e.profile.scales);
+    return e;
+  }
   e.profile = quantize_profile(c.spec, in.values);
   e.ideal = quantize_ideal(c.spec, in.values, e.profile.scales);
   return e;

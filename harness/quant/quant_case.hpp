@@ -4,6 +4,7 @@
 //   quant.group/vllm/e4m3fn/bf16/31x640/gs128/row.ue8m0/normal_sigma=2/s1
 //   op         /profile/format/input/MxK/group/scales   /distribution  /seed
 //   quant.tensor/vllm/e4m3fn/bf16/31x640/static=0.015625/row/normal/s1   (or .../dynamic/...)
+//   quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/col-tma/normal/s1        (input [7, 2048])
 //
 // The scales segment is a layout name, with ".ue8m0" when fp32 scales are rounded to powers of
 // two (ue8m0 layouts and MX always are). Distributions use the grammar of generators.hpp.
@@ -38,6 +39,7 @@ struct Case {
 struct Expected {
   Result profile;
   std::vector<uint8_t> ideal;
+  std::vector<float> y;  // quant.silu-mul: the values quantized ([M * K], the profile's fp32 y)
 };
 Expected expected(const Case& c, const Inputs& in);
 

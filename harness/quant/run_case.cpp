@@ -6,6 +6,7 @@
 #include "harness/core/family.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/catalog.hpp"
+#include "harness/quant/silu_compare.hpp"
 
 namespace ulpgate::quant {
 namespace {
@@ -42,7 +43,11 @@ CaseRun run_case(const Case& c, Backend& backend) {
         if (c.spec.op == Op::tensor && c.spec.writes_scales())
           repeat = repeat_difference(c, run.inputs, backend, run.codes, run.storage);
       },
-      [&] { return compare(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets()); });
+      [&] {
+        if (c.spec.op == Op::silu_mul)
+          return compare_silu_mul(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets());
+        return compare(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets());
+      });
   worsen(run.result, Verdict::over_budget, repeat);
   stamp(run.result, run.outputs.bytes(), backend, t0);
   return run;
@@ -58,7 +63,7 @@ std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
   const std::string fp8(format_name(sp.format));
   const int64_t storage = int64_t(run.storage.size());
   return {
-      bundle_tensor("x", "input", std::string(format_name(c.input)), {sp.m, sp.k}, std::span<const std::byte>(run.inputs.raw)),
+      bundle_tensor("x", "input", std::string(format_name(c.input)), {sp.m, sp.input_cols()}, std::span<const std::byte>(run.inputs.raw)),
       bundle_tensor("codes_expected", "expected", fp8, {sp.m, sp.k}, std::span<const uint8_t>(run.expected.profile.codes)),
       bundle_tensor("codes_ideal", "expected-ideal", fp8, {sp.m, sp.k}, std::span<const uint8_t>(run.expected.ideal)),
       bundle_tensor("codes_actual", "actual", fp8, {sp.m, sp.k}, std::span<const uint8_t>(run.codes)),
@@ -79,7 +84,7 @@ CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<Bundle
 // at 4096x7168; 32 leaves room for the diagnosis's alternative results and a bundle.
 double host_bytes(std::string_view id) {
   const Case c = Case::parse(id);
-  return double(c.spec.m) * double(c.spec.k) * 32 + double(c.spec.scale_bytes());
+  return double(c.spec.m) * double(c.spec.input_cols()) * 32 + double(c.spec.scale_bytes());
 }
 
 }  // namespace ulpgate::quant

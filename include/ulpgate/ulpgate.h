@@ -14,8 +14,8 @@
  * bf16 {kDLBfloat, 16}, fp16 {kDLFloat, 16}, fp32 {kDLFloat, 32}; fp8 codes and scale storage
  * travel as bytes {kDLUInt, 8}, their format named by a parameter.
  *
- *   quant.group / quant.token / quant.block / quant.mx / quant.tensor
- *     in   x       [M, K]  bf16, fp16 or fp32
+ *   quant.group / quant.token / quant.block / quant.mx / quant.tensor / quant.silu-mul
+ *     in   x       [M, K]  bf16, fp16 or fp32 (quant.silu-mul: [M, 2K], gate then up per row)
  *     in   scale   [1]     fp32 (quant.tensor with a static scale only; its "scales" has 0 bytes)
  *     out  codes   [M, K]  fp8 codes (param "format")
  *     out  scales  [B]     the scale storage bytes of layout "scale_layout" (padding included:

@@ -10,6 +10,7 @@
 #include "kernels/portable/device.hpp"
 #include "reference/formats/formats.hpp"  // the software fp8 cast (constexpr rounding core)
 #include "reference/quant/profile.hpp"    // the profile's enums
+#include "reference/quant/silu.hpp"       // the host's exp
 
 namespace ulpgate::quant_kernels {
 
@@ -19,6 +20,9 @@ struct Fp8Cast {
   Format format;
   Overflow overflow;
   bool native;
+  // A non-saturating cast through the arch's satfinite instruction (> 0): the two agree for
+  // |q| < overflow_at, the least value that overflows; the others (and NaN) take the software cast.
+  float overflow_at = 0;
 };
 
 // One profile + spec, as the values the kernels read (see reference/quant/profile.hpp).
@@ -36,6 +40,7 @@ struct QuantMath {
   bool nan_to_max;           // the clamp fmaxf(-max, fminf(q, max)): NaN -> +max
   float given_scale;         // quant.tensor static: the scale (0: from the amax)
   float amax_cap;            // > 0: amax = fminf(amax, cap) first (vLLM's scale_ub)
+  float fp32_scale_floor;    // > 0: s = fmaxf(s, floor) after the division
   quant::MxRule mx;          // none unless the op is quant.mx
   int mx_emax;               // largest exponent of the element format (MX floor rule)
   Fp8Cast cast;
@@ -137,7 +142,8 @@ ULPGATE_DEVICE float group_scale(const QuantMath& p, float amax) {
   // The floors as maxima: a floor of 0 (none) leaves amax >= 0 and s >= 0 as they are.
   const float a = fmaxf(amax, p.amax_floor);
   if (p.scale_op == quant::ScaleOp::inverse_ratio) return div_rn(1.0f, te_ratio(p.max, a));
-  const float s = p.scale_op == quant::ScaleOp::divide ? div_rn(a, p.max) : a * div_rn(1.0f, p.max);
+  const float s0 = p.scale_op == quant::ScaleOp::divide ? div_rn(a, p.max) : a * div_rn(1.0f, p.max);
+  const float s = p.fp32_scale_floor > 0 ? fmaxf(s0, p.fp32_scale_floor) : s0;
   if (!p.pow2) return s;
   const float f = fmaxf(s, p.scale_floor);
   return p.pow2_rule == quant::Pow2Rule::exponent_bits ? pow2_by_bits(f, p.exp_clamp)
@@ -197,7 +203,8 @@ ULPGATE_DEVICE uint8_t software_cast(float q, Overflow o) {
 
 ULPGATE_DEVICE uint8_t cast_fp8(const Fp8Cast& c, float q) {
   const bool e4m3 = c.format == Format::e4m3fn || c.format == Format::e4m3fnuz;
-  if (c.native) return e4m3 ? dev::cvt_e4m3(q) : dev::cvt_e5m2(q);
+  const bool software = c.overflow_at > 0 && !(fabsf(q) < c.overflow_at);
+  if (c.native && !software) return e4m3 ? dev::cvt_e4m3(q) : dev::cvt_e5m2(q);
   switch (c.format) {
     case Format::e4m3fn: return software_cast<Format::e4m3fn>(q, c.overflow);
     case Format::e4m3fnuz: return software_cast<Format::e4m3fnuz>(q, c.overflow);
@@ -205,6 +212,21 @@ ULPGATE_DEVICE uint8_t cast_fp8(const Fp8Cast& c, float q) {
     default: return software_cast<Format::e5m2fnuz>(q, c.overflow);
   }
 }
+
+// ---- activations -------------------------------------------------------------------------------
+
+// exp in fp32: the device's expf on a GPU (CUDA documents 2 ulp), the correctly rounded value on
+// the host, which the profile-exact reference takes (reference/quant/silu.hpp).
+ULPGATE_DEVICE float act_exp(float x) {
+#if defined(ULPGATE_GPU)
+  return expf(x);
+#else
+  return quant::exp_correctly_rounded(x);
+#endif
+}
+
+// y = SiLU(g) * u as the silu-mul profiles compute it (reference silu_mul_at).
+ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * div_rn(1.0f, 1.0f + act_exp(-g))) * u; }
 
 // Clamp (per the NaN policy) then cast (reference clamp_and_cast).
 ULPGATE_DEVICE uint8_t quantize_one(const QuantMath& p, const Factor& f, float x) {

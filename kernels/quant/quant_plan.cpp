@@ -1,6 +1,7 @@
 #include "kernels/quant/quant_plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/portable/arch.hpp"
 
@@ -31,7 +32,18 @@ bool is_e4m3(Format f) { return f == Format::e4m3fn || f == Format::e4m3fnuz; }
 Fp8Cast choose_cast(const quant::Profile& p, Format format, const Arch& arch) {
   const Conversion& native = is_e4m3(format) ? arch.e4m3 : arch.e5m2;
   const bool in_range_only = p.clamp && p.nan == quant::NanPolicy::ignore;
-  return {format, p.cast, native.format == format && (native.overflow == p.cast || in_range_only)};
+  if (native.format == format && (native.overflow == p.cast || in_range_only)) return {format, p.cast, true};
+  // nosat through a satfinite instruction: the two agree below max + ulp/2 (its tie rounds to
+  // max or overflows, as the reference says); from there on, and for NaN, the software cast.
+  if (native.format == format && native.overflow == Overflow::satfinite && p.cast == Overflow::nosat &&
+      format == Format::e4m3fn) {
+    const double max = decode(format, info(format).max_mag), below = decode(format, info(format).max_mag - 1);
+    const Conversion nosat{format, Overflow::nosat};
+    float at = float(max + (max - below) / 2);  // the midpoint: its tie may round down to max
+    if (encode(double(at), nosat) == info(format).max_mag) at = std::nextafter(at, INFINITY);
+    return {format, p.cast, true, at};
+  }
+  return {format, p.cast, false};
 }
 
 QuantMath make_math(const quant::Spec& s, const Arch& arch) {
@@ -50,6 +62,7 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
   m.nan_to_max = p.nan_to_max;
   m.given_scale = s.static_scale;
   m.amax_cap = s.amax_cap;
+  m.fp32_scale_floor = p.fp32_scale_floor;
   m.mx = s.op == quant::Op::mx ? p.mx : quant::MxRule::none;
   m.mx_emax = s.format == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
   m.cast = choose_cast(p, s.format, arch);
@@ -68,7 +81,7 @@ unsigned blocks_for(int64_t threads) {
 // does the top of the clamp itself (every finite value above max, and +Inf, becomes max): then
 // the NaN-ignoring clamp keeps only its lower side and the finite-only clamp is not needed.
 ElementPath choose_path(const QuantMath& m, const Arch& arch) {
-  if (!m.cast.native) return ElementPath::profile;
+  if (!m.cast.native || m.cast.overflow_at > 0) return ElementPath::profile;  // NativeCodes casts natively only
   const Conversion& native = is_e4m3(m.cast.format) ? arch.e4m3 : arch.e5m2;
   const bool divide = !m.pow2 && m.mx == quant::MxRule::none && m.quant_op == quant::QuantOp::divide;
   const bool cast_clamps = native.overflow == Overflow::satfinite &&
@@ -105,7 +118,7 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   const int64_t gs = spec.tile_cols();
   if (spec.op != quant::Op::block && gs <= 0) throw QuantError("group size " + std::to_string(gs) + " must be positive");
   const quant::ScaleShape shape = spec.scale_shape();
-  check_size("input", x_bytes, spec.m * spec.k * elem);
+  check_size("input", x_bytes, spec.m * spec.input_cols() * elem);
   check_size("codes", codes_bytes, spec.m * spec.k);
   check_size("scales", scale_bytes, spec.scale_bytes());
 
@@ -119,7 +132,9 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.math = make_math(spec, arch);
   // quant.tensor's kernel checks its buffers' alignment itself (whole chunks, then a tail).
-  p.path = in_registers || spec.op == quant::Op::tensor ? choose_path(p.math, arch) : ElementPath::profile;
+  p.path = (in_registers && spec.op != quant::Op::silu_mul) || spec.op == quant::Op::tensor ? choose_path(p.math, arch)
+                                                                                           : ElementPath::profile;
+  if (spec.op == quant::Op::silu_mul) p.lanes = lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
   const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads
                        : spec.op == quant::Op::tensor ? (spec.m * spec.k + 7) / 8  // a thread per 16-byte chunk

@@ -9,6 +9,7 @@
 
 #include "kernels/portable/device.hpp"
 #include "kernels/quant/quant_kernels.hpp"
+#include "kernels/quant/silu_kernels.hpp"
 #include "kernels/quant/tensor_kernels.hpp"
 #include "reference/quant/quant.hpp"
 
@@ -114,9 +115,11 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     using T = typename Input<F>::T;
     const T* xs = static_cast<const T*>(x);
     if (p.op == quant::Op::tensor) return launch_tensor<F, Amax>(p, xs, codes, scale_bytes, launch);
-    if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
     int lane_bits = 0;
     while ((1 << lane_bits) < p.lanes) ++lane_bits;
+    if (p.op == quant::Op::silu_mul)
+      return launch(p.main, SiluMulQuant<F>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes, lane_bits, p.math, scales});
+    if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
     // The native paths run on the register layout only (these buffers' alignment included).
     with_element_path(register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile, [&](auto path) {
       launch(p.main, GroupQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes,

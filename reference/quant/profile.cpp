@@ -24,28 +24,28 @@ constexpr auto nosat = Overflow::nosat;
 constexpr std::array kProfiles = {
     // vLLM CUDA kernel: 224 on fnuz; with ue8m0 the scale is also floored at 1e-10.
     Profile{"vllm", 448, 224, 1e-10f, 1e-10f, divide, exponent_bits, false, QuantOp::divide, true,
-            sat, ignore, none, false, false, false},
+            sat, ignore, none, false, false, Scope::group},
     // vLLM Triton fallback: exp2(ceil(log2 s)), no scale floor. Triton's fp32 `/` on NVIDIA is
     // div.full.f32, amax times the approximate reciprocal of max, which on an H200 (Triton 3.6)
     // gave amax * fl(1/max) bit for bit on every scale (examples/torch/report; not measured on
     // AMD). x / s stays an approximate division (<= 1 code, golden/budgets.csv).
     Profile{"vllm-triton", 448, 224, 1e-10f, 0, reciprocal, exp2_ceil_log2, false, QuantOp::divide,
-            true, sat, ignore, none, true, false, false},
+            true, sat, ignore, none, true, false, Scope::group},
     // DeepGEMM reference utils: 1e-4 floor, x * fl(1/s), no clamp: the (PyTorch) cast decides.
     Profile{"deepgemm", 448, 0, 1e-4f, 0, divide, exponent_bits, true, QuantOp::reciprocal, false,
-            nosat, ignore, none, false, false, false},
+            nosat, ignore, none, false, false, Scope::group},
     // AITER HIP kernel: 240 on gfx942 fnuz, reciprocal multiplies throughout.
     Profile{"aiter", 448, 240, 1e-10f, 0, reciprocal, exponent_bits, false, QuantOp::reciprocal,
-            true, sat, ignore, none, false, false, false},
+            true, sat, ignore, none, false, false, Scope::group},
     // SGLang: amax * fl(1/448), then x * fl(448 / amax).
     Profile{"sglang", 448, 224, 1e-10f, 0, reciprocal, exponent_bits, false, max_over_amax, true,
-            sat, ignore, none, false, false, false},
+            sat, ignore, none, false, false, Scope::group},
     // OCP MX spec: floor rule, elements clamped, NaN propagates into the block scale.
     Profile{"ocp-mx", 448, 0, 0, 0, divide, exponent_bits, false, QuantOp::divide, true, sat,
-            propagate, MxRule::floor, false, false, false},
+            propagate, MxRule::floor, false, false, Scope::group},
     // TransformerEngine / cuBLAS MXFP8: rceil rule, satfinite cast.
     Profile{"te", 448, 0, 0, 0, reciprocal, exponent_bits, false, QuantOp::divide, false, sat,
-            propagate, rceil, false, false, false},
+            propagate, rceil, false, false, Scope::group},
 };
 
 constexpr auto ratio_inverse = ScaleOp::inverse_ratio;
@@ -60,24 +60,37 @@ constexpr std::array kTensorProfiles = {
     // the same reciprocal multiply. An all-zero tensor gets s = 0, 1 / s = Inf, 0 * Inf = NaN,
     // which that clamp sends to +qmax: every code is +max.
     Profile{"vllm", 448, 224, 0, 0, divide, exponent_bits, false, QuantOp::reciprocal, true, sat, ignore, none,
-            false, true, true},
+            false, true, Scope::tensor},
     // SGLang sgl-kernel/csrc/gemm/per_tensor_quant_fp8.cu (28f9412): the same arithmetic
     // (atomicMaxFloat(output_s, amax / FP8_E4M3_MAX), scale_val = 1.0f / (*scale),
     // fmax(fmin(x * scale_val, max), -max)) over a grid-stride of at most 1024 blocks.
     Profile{"sglang", 448, 224, 0, 0, divide, exponent_bits, false, QuantOp::reciprocal, true, sat, ignore, none,
-            false, true, true},
+            false, true, Scope::tensor},
     // TransformerEngine current scaling: amax_kernel (__hmax of |x|: NaN ignored), then
     // compute_scale_from_amax (recipe/recipe_common.cuh, 01c24fe): scale = __fdiv_rn(max, amax),
     // 1 for amax 0 / Inf / NaN, FLT_MAX where it overflows (amax_epsilon 0 by default); the cast
     // multiplies by that scale with a satfinite conversion (no clamp: NaN stays NaN) and stores
     // scale_inv = 1 / scale, which is what this suite calls the scale. OCP formats only.
     Profile{"te", 448, 0, 0, 0, ratio_inverse, exponent_bits, false, QuantOp::ratio, false, sat, ignore, none,
-            false, false, true},
+            false, false, Scope::tensor},
+};
+
+// quant.silu-mul. vLLM csrc/quantization/fused_kernels/fused_silu_mul_block_quant.cu (0dd8492):
+// per element `1.0f / (1.0f + expf(-gate))`, `gate * sigmoid`, `* up` in fp32; scale = amax / 448
+// (448 for every fp8 type: e4m3fn only here), `fmaxf(scale, 1e-10f)` on the scale; codes
+// `result / group_scale` cast by c10::Float8_e4m3fn (no clamp, not saturating: NaN from 464 up).
+// CUDA documents expf within 2 ulp (full range); its profile-exact values take the correctly
+// rounded exp, the comparator any exp within those 2 ulp.
+constexpr std::array kSiluMulProfiles = {
+    Profile{"vllm", 448, 0, 0, 0, divide, exponent_bits, false, QuantOp::divide, false, nosat, ignore, none, false,
+            false, Scope::silu_mul, 1e-10f, 2},
 };
 
 }  // namespace
 
 std::span<const Profile> profiles() { return kProfiles; }
+
+std::span<const Profile> silu_mul_profiles() { return kSiluMulProfiles; }
 
 std::string profile_names() { return row_names(profiles()); }
 

@@ -51,6 +51,8 @@ enum class MxRule : uint8_t {
 std::string_view mx_rule_name(MxRule r);  // "floor", "rceil", ...
 inline constexpr MxRule kMxRules[] = {MxRule::floor, MxRule::rceil, MxRule::ceil, MxRule::even, MxRule::rn};
 
+enum class Scope : uint8_t { group, tensor, silu_mul };
+
 struct Profile {
   std::string_view name;
   float max_ocp;        // fp8 max (clamp and divisor) with e4m3fn; 0 = format unsupported
@@ -69,7 +71,11 @@ struct Profile {
   // The clamp's order: fmaxf(-max, fminf(q, max)) sends NaN to +max (vLLM's and SGLang's
   // per-tensor kernels); the default fminf(fmaxf(q, -max), max) sends it to -max.
   bool nan_to_max = false;
-  bool per_tensor = false;  // a quant.tensor row (tensor_profiles()), never a group kernel's
+  // The op the row belongs to: a group kernel's (profiles()), quant.tensor's (tensor_profiles())
+  // or quant.silu-mul's (silu_mul_profiles()).
+  Scope scope = Scope::group;
+  float fp32_scale_floor = 0;  // fp32 scales: s = fmaxf(s, floor) after the division (0: none)
+  float exp_ulps = 0;          // silu-mul: the kernel's exp is within this many ulps of e^x
 
   float fp8_max(Format f) const { return f == Format::e4m3fnuz ? max_fnuz : max_ocp; }
   bool supports(Format f) const { return fp8_max(f) != 0; }
@@ -84,5 +90,8 @@ std::string profile_names();
 std::span<const Profile> tensor_profiles();
 const Profile& tensor_profile(std::string_view name);
 std::string tensor_profile_names();
+
+// quant.silu-mul's rows: the fused SiLU-and-mul + per-token-group quantization kernels.
+std::span<const Profile> silu_mul_profiles();
 
 }  // namespace ulpgate::quant

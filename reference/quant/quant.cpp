@@ -10,11 +10,12 @@
 namespace ulpgate::quant {
 namespace {
 
-constexpr NameTable<Op, 5> kOps{{{{Op::group, "quant.group"},
+constexpr NameTable<Op, 6> kOps{{{{Op::group, "quant.group"},
                                   {Op::token, "quant.token"},
                                   {Op::block, "quant.block"},
                                   {Op::mx, "quant.mx"},
-                                  {Op::tensor, "quant.tensor"}}}};
+                                  {Op::tensor, "quant.tensor"},
+                                  {Op::silu_mul, "quant.silu-mul"}}}};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -276,6 +277,7 @@ ScaleShape Spec::scale_shape() const { return {ceil_div(m, tile_rows()), ceil_di
 int64_t Spec::scale_bytes() const { return writes_scales() ? storage_bytes(layout, scale_shape()) : 0; }
 
 const Profile& profile_for(Op op, std::string_view name) {
+  if (op == Op::silu_mul) return row_named(silu_mul_profiles(), name, "silu-mul profile");
   return op == Op::tensor ? tensor_profile(name) : profile(name);
 }
 
@@ -286,9 +288,9 @@ std::string Spec::problem() const {
   if ((op == Op::mx) != (profile->mx != MxRule::none))
     return "profile " + std::string(profile->name) + (op == Op::mx ? " is not an MX profile" : " is MX-only");
   if (m < 0 || k <= 0) return "shape " + std::to_string(m) + "x" + std::to_string(k) + " is empty";
-  if ((op == Op::tensor) != profile->per_tensor)
-    return "profile " + std::string(profile->name) +
-           (profile->per_tensor ? " is a per-tensor row" : " is not a per-tensor row");
+  const Scope scope = op == Op::tensor ? Scope::tensor : op == Op::silu_mul ? Scope::silu_mul : Scope::group;
+  if (scope != profile->scope)
+    return "profile " + std::string(profile->name) + " is not a row of " + std::string(op_name(op));
   if (op == Op::tensor) return tensor_problem();
   if (static_scale != 0) return "a static scale needs quant.tensor";
   if (!(amax_cap >= 0) || std::isinf(amax_cap) || (amax_cap > 0 && op == Op::mx)) return "an amax cap must be finite, not for MX";
@@ -319,6 +321,7 @@ float group_scale(const Spec& spec, float amax) {
   const float a = p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax;
   if (p.scale_op == ScaleOp::inverse_ratio) return 1.0f / ratio(max, a);
   float s = p.scale_op == ScaleOp::divide ? a / max : a * (1.0f / max);
+  if (p.fp32_scale_floor > 0) s = std::fmax(s, p.fp32_scale_floor);
   if (!spec.pow2_scales()) return s;
   if (p.scale_floor > 0) s = std::fmax(s, p.scale_floor);
   return p.pow2 == Pow2Rule::exponent_bits ? pow2_by_bits(s, p.exp_clamp) : pow2_by_log2(s, p.exp_clamp);

@@ -16,7 +16,7 @@
 
 namespace ulpgate::quant {
 
-enum class Op : uint8_t { group, token, block, mx, tensor };
+enum class Op : uint8_t { group, token, block, mx, tensor, silu_mul };
 std::string_view op_name(Op op);  // "quant.group", ...
 Op parse_op(std::string_view name);
 
@@ -27,7 +27,8 @@ struct Spec {
   int gs = 128;              // group size along K (group: 32/64/128; mx: 32; block: 128)
   Layout layout = Layout::row;
   bool ue8m0 = false;        // scales rounded to powers of two (always for mx and ue8m0 layouts)
-  int64_t m = 0, k = 0;      // activation [M, K] (for block: weight [N, K])
+  int64_t m = 0, k = 0;      // activation [M, K] (for block: weight [N, K]; silu-mul: its output,
+                             // the input is [M, 2K], gate then up in each row)
   // quant.tensor: 0 = dynamic (the scale from the tensor's amax), else the static scale given
   // (an input: the kernel writes no scale).
   float static_scale = 0;
@@ -37,6 +38,7 @@ struct Spec {
   int64_t tile_rows() const { return op == Op::block ? 128 : op == Op::tensor ? std::max<int64_t>(m, 1) : 1; }
   int64_t tile_cols() const { return op == Op::token || op == Op::tensor ? k : gs; }
   bool writes_scales() const { return static_scale == 0; }
+  int64_t input_cols() const { return op == Op::silu_mul ? 2 * k : k; }  // elements per input row
   // Bytes of scale storage the kernel writes (0 for a static scale).
   int64_t scale_bytes() const;
   ScaleShape scale_shape() const;
