@@ -39,6 +39,11 @@ inline int64_t int_param(const ulpgate_call* c, const char* name) {
   if (!p) throw std::runtime_error(std::string("missing parameter ") + name);
   return p->int_value;
 }
+// A float parameter, or `absent` where the call has none.
+inline double float_param_or(const ulpgate_call* c, const char* name, double absent) {
+  const ulpgate_param* p = ulpgate_find_param(c, name);
+  return p ? p->float_value : absent;
+}
 inline std::string text_param(const ulpgate_call* c, const char* name) {
   const ulpgate_param* p = ulpgate_find_param(c, name);
   if (!p || !p->text_value) throw std::runtime_error(std::string("missing parameter ") + name);
@@ -57,22 +62,24 @@ inline int guarded(char* message, size_t size, Fn fn) {
   }
 }
 
-// The quantizer's parameters (quant ops and norm.rms-quant) into a spec with those fields.
+// The quantizer's parameters (quant ops and the quantizing norm ops) into a spec with those
+// fields; a static scale comes as the parameter static_scale.
 template <class Spec>
 void read_quantizer(const ulpgate_call* c, Spec& s) {
   s.format = parse_format(text_param(c, "format"));
   s.gs = int(int_param(c, "group_size"));
   s.layout = quant::parse_layout(text_param(c, "scale_layout"));
   s.ue8m0 = int_param(c, "ue8m0") != 0;
+  s.static_scale = float(float_param_or(c, "static_scale", 0));
 }
 
 inline quant::Spec quant_spec(const ulpgate_call* c) {
   const DLTensor* x = in(c, "x");
   quant::Spec s;
   s.op = quant::parse_op(c->op);
-  s.profile = &quant::profile(c->profile);
+  s.profile = &quant::profile_for(s.op, c->profile);
   read_quantizer(c, s);
-  s.m = x->shape[0], s.k = x->shape[1];
+  s.m = x->shape[0], s.k = x->shape[1] / (s.op == quant::Op::silu_mul ? 2 : 1);  // silu-mul: [M, 2K]
   return s;
 }
 
@@ -80,6 +87,9 @@ inline quant::Spec quant_spec(const ulpgate_call* c) {
 inline void add_quant_rows(std::vector<ulpgate_op>& rows, const char* archs, ulpgate_op_fn fn) {
   for (quant::Op op : {quant::Op::group, quant::Op::token, quant::Op::block, quant::Op::mx})
     for (const quant::Profile& p : quant::profiles()) rows.push_back({quant::op_name(op).data(), p.name.data(), archs, fn, nullptr});
+  for (const quant::Profile& p : quant::tensor_profiles()) rows.push_back({"quant.tensor", p.name.data(), archs, fn, nullptr});
+  for (const quant::Profile& p : quant::silu_mul_profiles())
+    rows.push_back({"quant.silu-mul", p.name.data(), archs, fn, nullptr});
 }
 
 }  // namespace ulpgate::sample

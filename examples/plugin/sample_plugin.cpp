@@ -36,7 +36,11 @@ int run_norm(void*, const ulpgate_call* c, char* message, size_t size) {
     s.profile = &norm::profile(c->profile);
     s.dtype = element_format(x->dtype);
     s.m = x->shape[0], s.h = x->shape[1];
-    if (s.quantizes()) read_quantizer(c, s);
+    if (s.quantizes()) {
+      read_quantizer(c, s);
+      s.scale_ub = float(float_param_or(c, "scale_ub", 0));
+      if (s.static_scale != 0) s.gs = 0, s.layout = quant::Layout::token;  // the norm spec's per-tensor form
+    }
     const norm::Buffers io{bytes_of(x), bytes_of(in(c, "residual")), bytes_of(in(c, "weight")), bytes_of(out(c, "y")),
                            bytes_of(out(c, "residual_out")), out_bytes(c, "codes"), out_bytes(c, "scales")};
     norm_kernels::run_norm_host(arch_by_name(c->arch), s, io);
@@ -100,7 +104,7 @@ const std::vector<ulpgate_op>& table() {
     std::vector<ulpgate_op> r;
     static const char* const kArchs = "host-w32,host-w64";
     add_quant_rows(r, kArchs, run_quant);
-    for (norm::Op op : {norm::Op::rms, norm::Op::rms_add, norm::Op::rms_quant})
+    for (norm::Op op : {norm::Op::rms, norm::Op::rms_add, norm::Op::rms_quant, norm::Op::rms_add_quant})
       for (const norm::Profile& p : norm::profiles()) r.push_back({norm::op_name(op).data(), p.name.data(), kArchs, run_norm, nullptr});
     for (gemm::Op op : {gemm::Op::tensor, gemm::Op::rowwise, gemm::Op::block, gemm::Op::mx})
       for (const gemm::Profile& p : gemm::profiles())

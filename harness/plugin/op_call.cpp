@@ -86,8 +86,12 @@ const ulpgate_call& OpCall::c() {
 void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::span<const std::byte> x,
                     std::span<uint8_t> codes, std::span<uint8_t> scales) {
   call.input("x", input, {spec.m, spec.input_cols()}, x);  // silu-mul: [M, 2K], gate then up
-  // quant.tensor with a static scale: the scale is an input, and "scales" has no bytes.
-  if (!spec.writes_scales()) call.input("scale", Format::fp32, {1}, std::as_bytes(std::span(&spec.static_scale, 1)));
+  // quant.tensor with a static scale: the scale is an input (and the parameter static_scale, which a
+  // plugin can read wherever its tensors live), and "scales" has no bytes.
+  if (!spec.writes_scales()) {
+    call.input("scale", Format::fp32, {1}, std::as_bytes(std::span(&spec.static_scale, 1)));
+    call.param("static_scale", double(spec.static_scale));
+  }
   call.output("codes", spec.format, {spec.m, spec.k}, std::as_writable_bytes(codes));
   call.bytes_output("scales", scales);
   quantizer_params(call, spec.format, spec.gs, spec.layout, spec.ue8m0, double(spec.fp8_max()));
@@ -102,7 +106,10 @@ void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io
   call.param("eps", double(spec.profile->eps));
   if (!spec.quantizes()) return;
   // A static per-tensor scale is an input ("scales" then has no bytes); scale_ub a parameter.
-  if (spec.static_scale != 0) call.input("scale", Format::fp32, {1}, std::as_bytes(std::span(&spec.static_scale, 1)));
+  if (spec.static_scale != 0) {
+    call.input("scale", Format::fp32, {1}, std::as_bytes(std::span(&spec.static_scale, 1)));
+    call.param("static_scale", double(spec.static_scale));
+  }
   if (spec.scale_ub != 0) call.param("scale_ub", double(spec.scale_ub));
   call.output("codes", spec.format, {spec.m, spec.h}, std::as_writable_bytes(io.codes));
   call.bytes_output("scales", io.scales);

@@ -16,7 +16,8 @@
  *
  *   quant.group / quant.token / quant.block / quant.mx / quant.tensor / quant.silu-mul
  *     in   x       [M, K]  bf16, fp16 or fp32 (quant.silu-mul: [M, 2K], gate then up per row)
- *     in   scale   [1]     fp32 (quant.tensor with a static scale only; its "scales" has 0 bytes)
+ *     in   scale   [1]     fp32 (quant.tensor with a static scale only, also as the float parameter
+ *                          static_scale; its "scales" has 0 bytes)
  *     out  codes   [M, K]  fp8 codes (param "format")
  *     out  scales  [B]     the scale storage bytes of layout "scale_layout" (padding included:
  *                          spec/quant.md says what each layout's padding holds)
@@ -24,7 +25,8 @@
  *             ue8m0 (int 0/1), fp8_max (float)
  *   norm.rms / norm.rms-add / norm.rms-quant / norm.rms-add-quant
  *     in   x [M, H], weight [H], residual [M, H] (rms-add, rms-add-quant)   bf16 or fp16
- *     in   scale [1] fp32 (a static per-tensor scale only; "scales" then has 0 bytes)
+ *     in   scale [1] fp32 (a static per-tensor scale only, also as the float parameter static_scale;
+ *          "scales" then has 0 bytes)
  *     out  y [M, H] (rms, rms-add), residual_out [M, H] (rms-add, rms-add-quant),
  *          codes [M, H] and scales [B] (rms-quant, rms-add-quant, as for quant)
  *     params  eps (float); the quantizing ops also format, group_size (0: per token or per
