@@ -13,6 +13,7 @@ BUILD_DIR=$build bash ci/build.sh \
   -DXXHASH_LIB=/usr/lib/x86_64-linux-gnu/libxxhash.a \
   -DULPGATE_WITH_LLVM_ORACLE=OFF \
   -DULPGATE_HIP_CHECKS=OFF \
+  -DULPGATE_CUDA_ARCHS=90a \
   -DULPGATE_WITH_MPI=ON
 dist=${GPU_DIST:-.gpu}
 rm -rf "$dist" && mkdir -p "$dist"
