@@ -101,7 +101,7 @@ void add_tensor_cases(std::vector<Case>& out) {
   };
   for (const Profile& p : tensor_profiles())
     for (Format f : {Format::e4m3fn, Format::e4m3fnuz}) {
-      if (!p.supports(f)) continue;
+      if (!p.supports(f) || p.fused_only) continue;
       for (std::string_view d : {"normal_sigma=2", "zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000",
                                  "near-overflow_max=448", "uniform_lo=-8_hi=8_den=64", "uniform_lo=-5e-11_hi=5e-11"})
         tensor(p, f, Format::bf16, 31, 640, 0, d);
@@ -111,6 +111,7 @@ void add_tensor_cases(std::vector<Case>& out) {
       tensor(p, f, Format::bf16, 31, 640, 0.0123f, "normal_nan=97_inf=131");
     }
   for (const Profile& p : tensor_profiles()) {
+    if (p.fused_only) continue;
     for (int64_t m : {0, 1, 3, 127}) tensor(p, Format::e4m3fn, Format::bf16, m, 1001, 0, "normal", uint64_t(m + 1));
     tensor(p, Format::e4m3fn, Format::bf16, 64, 7168, 0, "normal_sigma=3");
     for (Format in : {Format::fp16, Format::fp32}) tensor(p, Format::e4m3fn, in, 5, 250, 0, "normal_sigma=4");

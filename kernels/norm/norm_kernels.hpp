@@ -136,6 +136,23 @@ struct Form {
                  // buffers (else element accesses, any h and alignment)
   bool rounded_y = false;  // rms-quant: the quantizer sees T(T(z r) w), T bits (vLLM's round
                            // twice, quantized rounded), else fp32 values
+  bool fp32_weight = false;  // the weights are fp32 (allreduce.rms with vLLM's fp32 norm weights)
+};
+
+// A thread's weights: raw T chunks, or fp32 values (Form::fp32_weight).
+template <class E, bool Fp32>
+struct RowWeights;
+template <class E>
+struct RowWeights<E, false> {
+  using Elem = typename E::T;
+  Raw c[kMaxSlots];
+  ULPGATE_DEVICE float at(int j, int i) const { return E::widen(element(c[j], i)); }
+};
+template <class E>
+struct RowWeights<E, true> {
+  using Elem = float;
+  float v[kMaxSlots][kChunkElems];
+  ULPGATE_DEVICE float at(int j, int i) const { return v[j][i]; }
 };
 
 // Whether a Form's op adds a residual (norm.rms-add, norm.rms-add-quant).
@@ -145,21 +162,25 @@ constexpr bool adds_residual(norm::Op op) { return op == norm::Op::rms_add || op
 // norm.rms-add-quant).
 template <Format In, class Reduce, class Path, Form K>
 struct RmsNorm {
+  static constexpr Format kFormat = In;
   using E = Elem<In>;
   using T = typename E::T;
   static constexpr int V = kChunkElems;
   static_assert(sizeof(T) == 2, "chunks hold 16-bit elements");
   using Z = RowValues<E, K.fp32_z>;
+  using W = RowWeights<E, K.fp32_weight>;
+  static_assert(!(K.fp32_weight && K.rounded_y), "T(T(z r) w) multiplies T pairs: T weights only");
   // Registers per thread (CUDA), as measured on the H200 (kernels/norm/PERF.md): 64 lets four
   // 224-thread rows (H = 7168) or two 512-thread rows (H = 16384) share a multiprocessor, 56 five
   // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills,
   // and 80 with AITER's fp32 z; element accesses need about 130.
+  // fp32 weights (allreduce.rms) hold twice the registers of T weights.
   static constexpr int kMaxRegisters =
-      !K.vectors ? 128 : K.fp32_z ? 80 : adds_residual(K.op) ? 72 : K.rounded_y ? 56 : 64;
+      (!K.vectors ? 128 : K.fp32_z ? 80 : adds_residual(K.op) ? 72 : K.rounded_y ? 56 : 64) + (K.fp32_weight ? 32 : 0);
 
   const T* x;
   const T* residual;   // rms-add
-  const T* weight;
+  const typename W::Elem* weight;
   T* y;                // rms, rms-add
   T* residual_out;     // rms-add
   uint8_t* codes;      // rms-quant
@@ -170,19 +191,26 @@ struct RmsNorm {
   quant_kernels::ScaleStore scales;  // rms-quant
   quant_kernels::ScaleSteps steps;   // rms-quant: scales' offsets as an affine map
 
-  ULPGATE_DEVICE void operator()() const {
-    ULPGATE_SHARED(Quad, partials, kMaxWarps / 4);
-    // The thread's place by shifts (rows sharing a block and quant groups are powers of two wide):
-    // t in its row, its first chunk, its row in the block.
+  // The thread's place by shifts (rows sharing a block and quant groups are powers of two wide):
+  // t in its row, its first chunk, its row in the block.
+  struct Place {
+    int t, first, row_in_block;
+  };
+  ULPGATE_DEVICE Place place() const {
     const unsigned tid = dev::thread_rank();
     const bool one_row = geo.rows_per_block == 1;
     const int t = one_row ? int(tid) : int(tid & unsigned(geo.row_threads - 1));
     const int first = geo.grouped ? (t >> geo.lane_bits << geo.lane_bits) * kMaxSlots + (t & (geo.lanes - 1)) : t;
+    return {t, first, one_row ? 0 : int(tid >> geo.row_bits)};
+  }
+
+  ULPGATE_DEVICE void operator()() const {
+    ULPGATE_SHARED(Quad, partials, kMaxWarps / 4);
+    const Place at = place();
     const int64_t per_block = geo.rows_per_block, stride = int64_t(dev::grid_dim().x) * per_block;
     // Grid-stride over rows; a multi-warp row is a whole block, so its barriers see every thread.
-    for (int64_t row = int64_t(dev::block_idx().x) * per_block + (one_row ? 0 : tid >> geo.row_bits); row < m;
-         row += stride)
-      normalize_row(row, t, first, partials);
+    for (int64_t row = int64_t(dev::block_idx().x) * per_block + at.row_in_block; row < m; row += stride)
+      normalize_row(row, at.t, at.first, partials);
   }
 
   // The input of row `row`, as DRAM reads that complete into L2 while this block works: by the
@@ -201,13 +229,13 @@ struct RmsNorm {
     // Every load of the row is issued before any value is used: the weights first, as the
     // rms-add residual store that follows the row's loads would keep the compiler from moving
     // them up (residual_out may alias weight), adding an L2 round trip to every row.
-    Raw w[kMaxSlots];
+    W w;
     Z z;
     if (whole_run(first)) {
-      load_chunks<true>(weight, 0, first, w);
+      load_weights<true>(first, w);
       load_row<true>(base, first, z);
     } else {
-      load_chunks<false>(weight, 0, first, w);
+      load_weights<false>(first, w);
       load_row<false>(base, first, z);
     }
     if (t == 0 && geo.ahead > 0) prefetch_row(row + geo.ahead);  // once per row, its loads issued
@@ -277,6 +305,28 @@ struct RmsNorm {
       c[j] = load_chunk(p + j * geo.lanes * V, Whole ? V : chunk_size(chunk_at(j, first)));
   }
 
+  template <bool Whole>
+  ULPGATE_DEVICE void load_weights(int first, W& w) const {
+    if constexpr (!K.fp32_weight) {
+      load_chunks<Whole>(weight, 0, first, w.c);
+    } else {
+      ULPGATE_UNROLL
+      for (int j = 0; j < kMaxSlots; ++j) {
+        const int at = chunk_at(j, first), n = Whole ? V : chunk_size(at);
+        const float* p = weight + at;
+        if (K.vectors) {
+          if (n != V) continue;
+          const Pack16<float> a = dev::load16(p), b = dev::load16(p + 4);
+          ULPGATE_UNROLL
+          for (int i = 0; i < 4; ++i) w.v[j][i] = a.v[i], w.v[j][4 + i] = b.v[i];
+        } else {
+          ULPGATE_UNROLL
+          for (int i = 0; i < V; ++i) w.v[j][i] = i < n ? p[i] : 0.0f;
+        }
+      }
+    }
+  }
+
   // z = x, or for rms-add z = x + residual (fp32, or rounded to T per the profile), with the
   // rounded sum written as the new residual. Every load comes before the first store: the
   // compiler cannot know residual_out does not alias the inputs.
@@ -336,16 +386,14 @@ struct RmsNorm {
   // reference computes it: fp16 products are exact in fp32, and bf16 products round in fp32 only
   // below 2^-133, never to another bf16 value (NormMath.Bf16ProductsRoundedThroughFp32AreRoundedOnce).
   template <bool Twice>
-  ULPGATE_DEVICE void normalized(const Z& z, const Raw (&w)[kMaxSlots], float r, int j, int k, float& a,
-                                 float& b) const {
+  ULPGATE_DEVICE void normalized(const Z& z, const W& w, float r, int j, int k, float& a, float& b) const {
     a = z.at(j, 2 * k) * r, b = z.at(j, 2 * k + 1) * r;
     if (Twice) E::round2(a, b);
-    a *= E::widen(element(w[j], 2 * k)), b *= E::widen(element(w[j], 2 * k + 1));
+    a *= w.at(j, 2 * k), b *= w.at(j, 2 * k + 1);
   }
 
   template <bool Twice>
-  ULPGATE_DEVICE void write_y(int64_t base, int first, float r, const Raw (&w)[kMaxSlots],
-                              const Z& z) const {
+  ULPGATE_DEVICE void write_y(int64_t base, int first, float r, const W& w, const Z& z) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       const int at = chunk_at(j, first);
@@ -370,21 +418,19 @@ struct RmsNorm {
 
   // T(T(z r) w), the second rounding as one pair multiply: the product of two T values rounded
   // once, as the reference computes it.
-  ULPGATE_DEVICE void rounded_outputs(int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
-                                      Raw (&y)[kMaxSlots]) const {
+  ULPGATE_DEVICE void rounded_outputs(int first, float r, const W& w, const Z& z, Raw (&y)[kMaxSlots]) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       ULPGATE_UNROLL
       for (int k = 0; k < V / 2; ++k)
-        y[j].v[k] = E::mul_round2(E::narrow2(z.at(j, 2 * k) * r, z.at(j, 2 * k + 1) * r), w[j].v[k]);
+        y[j].v[k] = E::mul_round2(E::narrow2(z.at(j, 2 * k) * r, z.at(j, 2 * k + 1) * r), w.c[j].v[k]);
       zero_past_row(chunk_size(chunk_at(j, first)), y[j]);
     }
   }
 
   // The fp32 values of the other profiles: T(y) or the fp32 y.
   template <bool Twice>
-  ULPGATE_DEVICE void quant_inputs(int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
-                                   Floats (&v)[kMaxSlots]) const {
+  ULPGATE_DEVICE void quant_inputs(int first, float r, const W& w, const Z& z, Floats (&v)[kMaxSlots]) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       ULPGATE_UNROLL
@@ -519,7 +565,7 @@ struct RmsNorm {
     }
   }
 
-  ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const Raw (&w)[kMaxSlots], const Z& z,
+  ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const W& w, const Z& z,
                                    Quad* partials) const {
     if constexpr (K.rounded_y) {
       Raw y[kMaxSlots];

@@ -114,7 +114,7 @@ NormSizes required_sizes(const norm::Spec& spec) {
   const std::size_t row = std::size_t(spec.h * element_bytes(spec.dtype)), all = row * std::size_t(spec.m);
   NormSizes s;
   s.x = all;
-  s.weight = row;
+  s.weight = spec.fp32_weight ? std::size_t(spec.h) * 4 : row;
   if (spec.has_residual()) s.residual = s.residual_out = all;
   if (!spec.quantizes()) {
     s.y = all;

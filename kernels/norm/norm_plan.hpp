@@ -93,7 +93,14 @@ using FormC = std::integral_constant<Form, K>;
 // per element from the profile (the same bits, slower). A kernel holding every path is too large
 // for the compilers (HIP clang takes many minutes) and the instruction cache, and needs the
 // registers of its most demanding path.
-template <class Reduce = ButterflyReduce, class Launch>
+// What a launcher compiles in: every op with weights of the input type (the norm family), or only
+// the residual ops (allreduce.rms's norm stage), with T or fp32 weights.
+struct Kernels {
+  bool residual_ops_only = false;
+  bool fp32_weight = false;
+};
+
+template <class Reduce = ButterflyReduce, Kernels Ks = Kernels{}, class Launch>
 void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
   using quant_kernels::Clamp;
   using quant_kernels::ElementPath;
@@ -105,17 +112,20 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
   if (p.has_padding) launch(p.padding, quant_kernels::ScalePadding{scales});
   auto run = [&](auto in, auto path, auto form) {
     constexpr Format F = decltype(in)::value;
+    constexpr Form K0 = decltype(form)::value;
     using T = typename Elem<F>::T;
-    launch(p.main, RmsNorm<F, Reduce, decltype(path), decltype(form)::value>{
-                       static_cast<const T*>(io.x), static_cast<const T*>(io.residual), static_cast<const T*>(io.weight),
-                       static_cast<T*>(io.y), static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, p.geo,
-                       p.quant, scales, p.steps});
+    using Kernel = RmsNorm<F, Reduce, decltype(path), Form{K0.op, K0.fp32_z, K0.vectors, K0.rounded_y, Ks.fp32_weight}>;
+    launch(p.main, Kernel{static_cast<const T*>(io.x), static_cast<const T*>(io.residual),
+                          static_cast<const typename Kernel::W::Elem*>(io.weight), static_cast<T*>(io.y),
+                          static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, p.geo, p.quant, scales, p.steps});
   };
   const bool vectors = whole_vectors(p, io);
   auto with_path = [&](auto in) {
-    if (p.op == Op::rms)
-      return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms, false, true}>{})
-                     : run(in, NoQuant{}, FormC<Form{Op::rms, false, false}>{});
+    if constexpr (!Ks.residual_ops_only) {
+      if (p.op == Op::rms)
+        return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms, false, true}>{})
+                       : run(in, NoQuant{}, FormC<Form{Op::rms, false, false}>{});
+    }
     if (p.op == Op::rms_add && p.math.round_residual)
       return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, false, true}>{})
                      : run(in, NoQuant{}, FormC<Form{Op::rms_add, false, false}>{});
@@ -129,9 +139,14 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
       return vectors ? run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, true, R}>{})
                      : run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, false, R}>{});
     };
-    if (p.op == Op::rms_add_quant)
-      return p.math.round_twice && p.math.quantize_rounded ? add_quant_form(std::true_type{})
-                                                           : add_quant_form(std::false_type{});
+    const bool rounded_y = p.math.round_twice && p.math.quantize_rounded;
+    if constexpr (Ks.fp32_weight) {  // T(T(z r) w) multiplies T pairs
+      if (p.op == Op::rms_add_quant && rounded_y) throw NormError("fp32 weights with a profile that quantizes T(T(z r) w)");
+      if (p.op == Op::rms_add_quant) return add_quant_form(std::false_type{});
+    } else if (p.op == Op::rms_add_quant) {
+      return rounded_y ? add_quant_form(std::true_type{}) : add_quant_form(std::false_type{});
+    }
+    if constexpr (Ks.residual_ops_only) throw NormError("this launcher runs norm.rms-add and norm.rms-add-quant only");
     // rms-quant: the quantizer's input as T bits or fp32 (Form::rounded_y), then its element path.
     auto quant_form = [&](auto rounded) {
       constexpr bool R = decltype(rounded)::value;
@@ -143,8 +158,10 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
         return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, quant_vectors);
       run(in, quant_kernels::ProfileCodes{}, quant_vectors);
     };
-    if (p.math.round_twice && p.math.quantize_rounded) return quant_form(std::true_type{});
-    quant_form(std::false_type{});
+    if constexpr (!Ks.residual_ops_only) {
+      if (rounded_y) return quant_form(std::true_type{});
+      quant_form(std::false_type{});
+    }
   };
   if (p.dtype == Format::fp16) return with_path(std::integral_constant<Format, Format::fp16>{});
   with_path(std::integral_constant<Format, Format::bf16>{});

@@ -280,7 +280,7 @@ std::string Spec::problem() const {
   if (static_scale != 0) {
     if (gs != 0) return "a static scale is per tensor: it has no group size";
     const auto rows = quant::tensor_profiles();
-    if (std::none_of(rows.begin(), rows.end(), [&](const quant::Profile& r) { return r.name == profile->quant; }))
+    if (std::none_of(rows.begin(), rows.end(), [&](const quant::Profile& r) { return r.name == profile->static_row(); }))
       return "profile " + std::string(profile->name) + " has no static per-tensor quantization";
     const quant::Profile qp = quant_row();
     return quant_spec(qp).problem();

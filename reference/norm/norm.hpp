@@ -34,6 +34,8 @@ struct Spec {
   bool ue8m0 = false;           // scales rounded to powers of two (always for ue8m0-packed)
   float static_scale = 0;       // > 0: one static per-tensor scale (an input; no scale written)
   float scale_ub = 0;           // > 0: per token, the amax is capped here first (vLLM's scale_ub)
+  bool fp32_weight = false;     // the weight tensor is fp32 (allreduce.rms: vLLM passes fp32 norm
+                                // weights); the arithmetic takes fp32 weights either way
 
   bool has_residual() const { return op == Op::rms_add || op == Op::rms_add_quant; }
   bool quantizes() const { return op == Op::rms_quant || op == Op::rms_add_quant; }

@@ -67,6 +67,18 @@ constexpr std::array kProfiles = {
     // quantizer sees the fp32 value, not T(y). Note: v_rcp_f32 is a <= 1 ulp approximation; the
     // `aiter` quant row models fl(1 / s). rsqrtf on HIP: about 1 ulp.
     Profile{"aiter", kEps, once, false, hip, "aiter", 1e-10f, q_reciprocal, false, MeanOp::divide, 1e-6},
+    // FlashInfer's all-reduce fusion (include/flashinfer/comm/trtllm_allreduce_fusion.cuh,
+    // 04ebdfd; TensorRT-LLM's allReduceFusionKernels): the residual added in T (`vec_add` of the
+    // all-reduced T sum and the residual, stored as residual_out), `acc += v * v` over the T values,
+    // `rsqrtf(acc / hidden_dim + rms_eps)` with a float eps, the output
+    // `static_cast<T>(float(z) * s_val * float(gamma))`: one rounding to T. The quantizers see
+    // that T output. Per token: `fmaxf(amax / 448, (1/512) / 448)` is an amax floor of 2^-9 then
+    // the division (as vLLM's fused kernel), `q = v / scale`, `fminf(fmaxf(q, -448), 448)` (NaN to
+    // -max), a satfinite cast: the `vllm` group row with these overrides. Static: `float(T y) *
+    // (1.f / *scale_factor)` cast by __nv_fp8_e4m3 (satfinite, no clamp): the `flashinfer`
+    // per-tensor row. e4m3fn only (448, __nv_fp8_e4m3).
+    Profile{"flashinfer", kEps, once, true, cuda, "vllm", 0x1p-9f, q_divide, true, MeanOp::divide, kEpsAsFloat, false,
+            "flashinfer"},
     // HF transformers LlamaRMSNorm, src/transformers/models/llama/modeling_llama.py (0022728):
     // `hidden_states.to(torch.float32)`, `variance = hidden_states.pow(2).mean(-1)`,
     // `hidden_states * torch.rsqrt(variance + self.variance_epsilon)`, then
@@ -95,7 +107,7 @@ double rsqrt_ulps(Rsqrt r) {
 
 quant::Profile Profile::quant_profile(bool static_scale) const {
   if (!quantizes()) throw UsageError("norm profile '" + std::string(name) + "' has no fused quantization");
-  if (static_scale) return quant::tensor_profile(quant);
+  if (static_scale) return quant::tensor_profile(static_row());
   quant::Profile q = quant::profile(quant);
   q.amax_floor = amax_floor;
   q.quant_op = quant_op;

@@ -53,12 +53,15 @@ struct Profile {
   // unrounded (only the written-back residual is rounded), whatever round_residual says for the
   // project's rms-add kernel (vLLM's fused dynamic kernel; its static one rounds like rms-add).
   bool dynamic_quant_z_fp32 = false;
+  // The per-tensor row a static scale follows (empty: the row named `quant`).
+  std::string_view static_quant = {};
 
   bool quantizes() const { return !quant.empty(); }
   // The quant profile the fused step follows: the named row with this profile's overrides; with a
   // static scale the per-tensor row of that name as it is (the static kernels quantize as the
   // project's per-tensor kernel does). Throws UsageError where the row does not exist.
   quant::Profile quant_profile(bool static_scale = false) const;
+  std::string_view static_row() const { return static_quant.empty() ? quant : static_quant; }
 };
 
 std::span<const Profile> profiles();

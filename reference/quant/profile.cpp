@@ -73,6 +73,11 @@ constexpr std::array kTensorProfiles = {
     // scale_inv = 1 / scale, which is what this suite calls the scale. OCP formats only.
     Profile{"te", 448, 0, 0, 0, ratio_inverse, exponent_bits, false, QuantOp::ratio, false, sat, ignore, none,
             false, false, Scope::tensor},
+    // FlashInfer's all-reduce fusion, static FP8 (trtllm_allreduce_fusion.cuh, 04ebdfd):
+    // `static_cast<__nv_fp8_e4m3>(v * m_scale_factor)` with m_scale_factor = 1.f / *scale: x * fl(1/s),
+    // a satfinite cast and no clamp (NaN stays NaN). Only the static form exists (no amax pass).
+    Profile{"flashinfer", 448, 0, 0, 0, divide, exponent_bits, false, QuantOp::reciprocal, false, sat, ignore, none,
+            false, false, Scope::tensor, 0, 0, true},
 };
 
 // quant.silu-mul. vLLM csrc/quantization/fused_kernels/fused_silu_mul_block_quant.cu (0dd8492):

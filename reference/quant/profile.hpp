@@ -76,6 +76,9 @@ struct Profile {
   Scope scope = Scope::group;
   float fp32_scale_floor = 0;  // fp32 scales: s = fmaxf(s, floor) after the division (0: none)
   float exp_ulps = 0;          // silu-mul: the kernel's exp is within this many ulps of e^x
+  // A fused kernel's static quantizer (a per-tensor row with no quant.tensor kernel of its own):
+  // quant's catalog has no case of it, and it has no dynamic form.
+  bool fused_only = false;
 
   float fp8_max(Format f) const { return f == Format::e4m3fnuz ? max_fnuz : max_ocp; }
   bool supports(Format f) const { return fp8_max(f) != 0; }

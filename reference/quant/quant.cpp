@@ -306,6 +306,8 @@ std::string Spec::tensor_problem() const {
   if (layout != Layout::row) return "quant.tensor stores its one scale in the row layout";
   if (pow2_scales()) return "quant.tensor has fp32 scales";
   if (!(static_scale >= 0) || std::isinf(static_scale)) return "a static scale must be positive and finite";
+  if (static_scale == 0 && profile->fused_only)
+    return "profile " + std::string(profile->name) + " is a fused kernel's static quantizer: it has no dynamic form";
   if (static_scale > 0 && profile->quant_op == QuantOp::ratio)
     return "profile " + std::string(profile->name) + " multiplies by max / amax: it has no static form here";
   return {};

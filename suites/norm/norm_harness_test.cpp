@@ -223,8 +223,11 @@ struct Story {
 constexpr Story kStories[] = {
     {Fault::eps_1e5, "norm.rms/vllm/bf16/3x1025/normal_sigma=0.001/s1",
      "profile mismatch: the output follows vllm with eps 1e-05 instead of 1e-06"},
-    // rms-add: vLLM rounded once is not AITER, which squares the unrounded residual sum.
-    {Fault::round_once, kRmsAdd, "profile mismatch: the output follows vllm with y rounded once instead of twice"},
+    // rms-add: vLLM rounded once is not AITER, which squares the unrounded residual sum; it is
+    // FlashInfer's fused norm (T residual, one rounding, rsqrtf): the data cannot tell the two apart.
+    {Fault::round_once, kRmsAdd,
+     "the data fits 2 explanations: profile mismatch: the output follows vllm with y rounded once instead of twice; "
+     "or profile divergence: the output follows profile flashinfer, not vllm"},
     {Fault::unfused, "norm.rms-quant/vllm/bf16/3x2048/e4m3fn/gs128/ue8m0-packed/uniform_lo=-1e-07_hi=1e-07/s1",
      "profile divergence: the output follows profile vllm-unfused, not vllm"},
     {Fault::eps_outside_sqrt, "norm.rms/vllm/bf16/3x1025/normal_sigma=0.001/s1",

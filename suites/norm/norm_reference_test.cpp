@@ -467,7 +467,13 @@ TEST(NormReference, NanAndInfInputsAreDefined) {
 // ---- profile rows ---------------------------------------------------------------------------------
 
 TEST(NormReference, ProfileRowsAndQuantOverrides) {
-  EXPECT_EQ(profile_names(), "vllm, vllm-unfused, aiter, hf");
+  EXPECT_EQ(profile_names(), "vllm, vllm-unfused, aiter, flashinfer, hf");
+  // FlashInfer's static quantizer is its own per-tensor row (no clamp: NaN stays NaN), a fused
+  // kernel's only: quant.tensor has no dynamic form of it.
+  EXPECT_EQ(profile("flashinfer").quant_profile(true).name, "flashinfer");
+  EXPECT_FALSE(profile("flashinfer").quant_profile(true).clamp);
+  EXPECT_TRUE(profile("flashinfer").quant_profile(true).fused_only);
+  EXPECT_EQ(profile("vllm").quant_profile(true).name, "vllm");
   EXPECT_THROW(profile("sglang"), UsageError);
   const quant::Profile v = profile("vllm").quant_profile();
   EXPECT_EQ(v.amax_floor, 0x1p-9f);
