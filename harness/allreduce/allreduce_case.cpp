@@ -50,6 +50,8 @@ std::vector<uint32_t> exact_rank(const Spec& s, const Rng& values, const Rng& ex
   return out;
 }
 
+}  // namespace
+
 std::vector<uint32_t> element_bits(const RawTensor& t, Format dtype) {
   std::vector<uint32_t> out(t.values.size());
   for (size_t i = 0; i < out.size(); ++i)
@@ -57,8 +59,6 @@ std::vector<uint32_t> element_bits(const RawTensor& t, Format dtype) {
                                    : uint32_t(uint8_t(t.raw[2 * i])) | uint32_t(uint8_t(t.raw[2 * i + 1])) << 8;
   return out;
 }
-
-}  // namespace
 
 std::string view_text(const View& v) {
   std::string s = std::to_string(v.count);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/core/generators.hpp"
 #include "reference/allreduce/allreduce.hpp"
 
 namespace ulpgate::allreduce {
@@ -30,6 +31,9 @@ struct Case {
   static Case parse(std::string_view id);  // throws UsageError naming the bad segment
   Inputs inputs() const;                   // [world][count] element bits, from the id alone
 };
+
+// A generated tensor's elements as bits of dtype (bf16 / fp16 in the low 16 bits).
+std::vector<uint32_t> element_bits(const RawTensor& t, Format dtype);
 
 // "6152", "6152@12", "6152@12+24".
 std::string view_text(const View& v);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "harness/allreduce/catalog.hpp"
+#include "harness/allreduce/fused_run.hpp"
 #include "harness/core/processes.hpp"
 #include "harness/quant/budget.hpp"
 
@@ -152,7 +153,15 @@ CaseRun run_case(const Case& c, Backend& backend) {
   return run;
 }
 
-std::vector<std::string> catalog_ids(Tier tier) { return case_ids(catalog(tier)); }
+std::vector<std::string> catalog_ids(Tier tier) {
+  std::vector<std::string> ids = case_ids(catalog(tier));
+  for (std::string& id : fused_catalog_ids(tier)) ids.push_back(std::move(id));
+  return ids;
+}
+
+std::string canonical_id(std::string_view id) {
+  return is_fused_id(id) ? FusedCase::parse(id).id() : Case::parse(id).id();
+}
 
 namespace {
 
@@ -175,6 +184,7 @@ std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
 }  // namespace
 
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
+  if (is_fused_id(id)) return run_fused_id(id, backend, tensors);
   return ulpgate::run_case_id<Case>(id, backend, tensors, run_case, bundle_tensors);
 }
 
@@ -229,7 +239,8 @@ std::vector<std::string> run_my_rank(const Case& c, Backend& backend, int rank) 
 
 }  // namespace
 
-int ranks(std::string_view id) { return Case::parse(id).spec.world; }
+// The fused ops run whole in one process (their host world or one GPU) for now.
+int ranks(std::string_view id) { return is_fused_id(id) ? (FusedCase::parse(id), 1) : Case::parse(id).spec.world; }
 
 CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int ranks) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -269,6 +280,7 @@ CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int rank
 // Per rank: input and output storage, the inputs' bits and two output copies (about 5 x 4 bytes
 // per element); per element once: the ideal's bits, exact value and abs sum, the expected bits.
 double host_bytes(std::string_view id) {
+  if (is_fused_id(id)) return fused_host_bytes(id);
   const Case c = Case::parse(id);
   const double n = double(c.spec.view.storage());
   return n * (double(c.spec.world) * 24 + 32);

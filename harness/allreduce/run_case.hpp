@@ -28,6 +28,8 @@ CaseRun run_case(const Case& c, Backend& backend);
 // The family's entry points (harness/core/family.hpp).
 std::vector<std::string> catalog_ids(Tier tier);
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
+// Case::parse(id).id(), or FusedCase's for allreduce.rms / allreduce.rms-quant ids.
+std::string canonical_id(std::string_view id);
 double host_bytes(std::string_view id);
 // OpFamily::ranks: the case's world size. Throws UsageError for a malformed id.
 int ranks(std::string_view id);

@@ -5,6 +5,7 @@
 #include "harness/plugin/plugin_backend.hpp"
 #include "kernels/portable/device_copies.hpp"
 #include "kernels/allreduce/allreduce_host.hpp"
+#include "kernels/allreduce/fused_host.hpp"
 #include "kernels/gemm/gemm_host.hpp"
 #include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
@@ -14,6 +15,7 @@
 #include <cstring>
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/allreduce/allreduce_gpu.hpp"
+#include "kernels/allreduce/fused_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/gemm/gemm_gpu.hpp"
 #include "kernels/norm/norm_gpu.hpp"
@@ -49,6 +51,11 @@ std::string describe(const gemm::Spec& s) {
 std::string describe(const allreduce::Spec& s) {
   return "allreduce/" + std::string(s.variant->name) + "/" + std::string(format_name(s.dtype)) + "/w" +
          std::to_string(s.world) + "/" + std::to_string(s.bytes()) + " bytes";
+}
+
+std::string describe(const allreduce::FusedSpec& s) {
+  return std::string(s.norm.op == norm::Op::rms_add ? "allreduce.rms/" : "allreduce.rms-quant/") +
+         std::string(s.variant->name) + "/w" + std::to_string(s.world) + " + " + describe(s.norm);
 }
 
 // Runs a kernel: a case it cannot run, a failed kernel or a launch the emulator rejects becomes a
@@ -115,6 +122,12 @@ class HostBackend : public Backend {
 
   // The other ranks are other processes: the registered buffers and signals live in MPI shared
   // memory, one segment per process (core/processes.hpp).
+  std::string declines(const allreduce::FusedSpec&) const override { return ""; }
+
+  void allreduce_norm(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) override {
+    kernel_call(describe(spec), [&] { allreduce_kernels::run_fused_host(arch_, spec, io, world_); });
+  }
+
   AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int rank, const allreduce::RankBuffers& mine) override {
     const int64_t registered = allreduce::kDefaultRegisteredBytes;
     std::vector<std::byte*> segments;
@@ -240,6 +253,13 @@ class CudaBackend : public Backend {
   std::string declines(const allreduce::Spec& spec) const override {
     if (spec.variant->order == allreduce::Order::per_hop) return "NCCL runs on the vendor backend";
     return world_problem(spec);
+  }
+
+  // The ranks' grids co-resident on GPU 0: one GPU runs every world size.
+  std::string declines(const allreduce::FusedSpec&) const override { return ""; }
+
+  void allreduce_norm(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) override {
+    kernel_call(describe(spec), [&] { allreduce_kernels::run_fused_one_gpu(spec, io); });
   }
 
   AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "reference/allreduce/allreduce.hpp"
+#include "reference/allreduce/fused.hpp"
 #include "reference/gemm/gemm.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
@@ -68,6 +69,9 @@ class Backend {
   virtual std::string declines(const norm::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const gemm::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const allreduce::Spec& spec) const { return (void)spec, ""; }
+  virtual std::string declines(const allreduce::FusedSpec& spec) const {
+    return (void)spec, "it has no fused all-reduce + RMSNorm kernels";
+  }
   // Quantizes x (raw elements of dtype `input`) into codes [M*K] and scale storage (spec.layout).
   virtual void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x,
                      std::span<uint8_t> codes, std::span<uint8_t> scales) = 0;
@@ -90,6 +94,13 @@ class Backend {
   virtual AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
     (void)spec, (void)io;
     throw BackendError(name() + " has no all-reduce");
+  }
+  // allreduce.rms / allreduce.rms-quant over a world of spec.world ranks: io[r] holds rank r's x,
+  // residual, weights and outputs; every rank writes the norm stage's outputs (its residual_out,
+  // and y or codes and scales). Only backends that override declines(FusedSpec) are asked.
+  virtual void allreduce_norm(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) {
+    (void)spec, (void)io;
+    throw BackendError(name() + " has no fused all-reduce + RMSNorm kernels");
   }
   // One rank of an all-reduce whose other ranks are other processes (mpirun): this process is
   // rank `rank` of spec.world and `mine` its buffers. Backends without it decline the case.

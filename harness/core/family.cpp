@@ -27,8 +27,8 @@ constexpr std::array kFamilies = {
     OpFamily{"quant", "quant.*", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
     OpFamily{"norm", "norm.*", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
     OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
-    OpFamily{"allreduce", "allreduce", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
-             canonical_id<allreduce::Case>, allreduce::ranks, allreduce::run_rank_id},
+    OpFamily{"allreduce", "allreduce, allreduce.rms*", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
+             allreduce::canonical_id, allreduce::ranks, allreduce::run_rank_id},
 };
 
 }  // namespace

@@ -23,7 +23,7 @@
 namespace ulpgate::allreduce_kernels {
 
 inline constexpr int kMaxWorld = 8;
-inline constexpr int kMaxBlocks = 64;
+inline constexpr int kMaxBlocks = 1024;  // the fused kernels fill a GPU with blocks (fused_gpu.cu)
 
 enum Phase : int { kStart, kMiddle, kEnd, kPhases };
 

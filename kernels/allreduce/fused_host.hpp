@@ -1,0 +1,38 @@
+// allreduce.rms / allreduce.rms-quant on the host-SIMT emulator: the ranks are ranks of one world
+// launch sharing host memory (HostWorld, as the custom all-reduce's), so CI runs the whole fused
+// path — the copy into the registered buffers, the barriers, the sums and the norm stage.
+#pragma once
+
+#include <cstring>
+
+#include "kernels/allreduce/allreduce_host.hpp"
+#include "kernels/allreduce/fused_plan.hpp"
+
+namespace ulpgate::allreduce_kernels {
+
+// Throws AllreduceError / NormError for a refused input, host_simt::KernelError when the kernel
+// fails. Faults and weights_as_t: tests only.
+template <class Faults = NoFault>
+void run_fused_host(const Arch& arch, const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io,
+                    HostWorld& world, Faults faults = {}, bool weights_as_t = false) {
+  const FusedPlan plan = plan_fused(spec, arch, io, kHostBlocks);
+  if (plan.norm.m == 0) return;
+  const int64_t bytes = plan.packs * 16;
+  world.reserve(spec.world, bytes);
+  const WorldPointers p = world.pointers(spec.world);
+  for (int r = 0; r < spec.world; ++r) std::memcpy(const_cast<uint8_t*>(p.data[r]), io[size_t(r)].x.data(), size_t(bytes));
+  const std::vector<host_simt::RankRegion> regions = world.regions(spec.world, bytes);
+  with_fused_kernels(
+      plan, p, io,
+      [&](auto kernels, const LaunchConfig& config) {
+        try {
+          host_simt::launch_world(arch, config, kernels, {regions});
+        } catch (...) {
+          world.forget_signals();
+          throw;
+        }
+      },
+      faults, weights_as_t);
+}
+
+}  // namespace ulpgate::allreduce_kernels

@@ -1,0 +1,70 @@
+// Host side of allreduce.rms / allreduce.rms-quant: the all-reduce's input rules and the norm
+// stage's plan (its x is each rank's tmp buffer), and every rank's fused kernel for any launcher
+// (the host-SIMT world, the ranks' grids co-resident on one GPU). Plain C++.
+#pragma once
+
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/allreduce/allreduce_plan.hpp"
+#include "kernels/allreduce/fused_kernels.hpp"
+#include "kernels/norm/norm_plan.hpp"
+#include "reference/allreduce/fused.hpp"
+
+namespace ulpgate::allreduce_kernels {
+
+struct FusedPlan {
+  norm_kernels::NormPlan norm;
+  LaunchConfig config;  // every rank's grid
+  int world;
+  int64_t packs, row_packs;
+  bool two_shot;
+  bool fp32_weight;
+};
+
+// Refuses (AllreduceError) what the custom all-reduce refuses and per-group scales (not fused
+// here); NormError for what the norm kernels refuse. A grid of at most max_blocks blocks.
+FusedPlan plan_fused(const allreduce::FusedSpec& spec, const Arch& arch, std::span<const allreduce::FusedRankBuffers> io,
+                     unsigned max_blocks);
+
+// Calls fn(kernels, config) with every rank's kernel reading and writing io through p (the world's
+// registered, tmp and signal buffers). weights_as_t: the R21 fault (tests only), fp32 weights
+// read as T.
+template <class Faults = NoFault, class Fn>
+void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span<const allreduce::FusedRankBuffers> io,
+                        Fn&& fn, Faults faults = {}, bool weights_as_t = false) {
+  const auto build = [&](auto kernels) {
+    constexpr norm_kernels::Kernels Ks = decltype(kernels)::value;
+    const norm::Buffers& b0 = io[0].norm;
+    const norm_kernels::NormPointers first{p.tmp[0], b0.residual.data(), b0.weight.data(), b0.y.data(),
+                                           b0.residual_out.data(), b0.codes.data(), b0.scales.data()};
+    norm_kernels::launch_norm<norm_kernels::ButterflyReduce, Ks>(plan.norm, first, [&](const LaunchConfig&, const auto& kernel) {
+      using K = std::decay_t<decltype(kernel)>;
+      if constexpr (requires { kernel.geo; }) {  // per-token and static scales: no padding kernel
+        using T = std::remove_cvref_t<decltype(*kernel.x)>;
+        std::vector<FusedAllreduceNorm<K, Faults>> ranks;
+        for (int r = 0; r < plan.world; ++r) {
+          const norm::Buffers& b = io[size_t(r)].norm;
+          K k = kernel;
+          k.x = reinterpret_cast<const T*>(p.tmp[r]);
+          k.residual = reinterpret_cast<const T*>(b.residual.data());
+          k.weight = reinterpret_cast<decltype(k.weight)>(b.weight.data());
+          k.y = reinterpret_cast<T*>(b.y.data());
+          k.residual_out = reinterpret_cast<T*>(b.residual_out.data());
+          k.codes = b.codes.data();
+          k.scales.base = b.scales.data();
+          ranks.push_back({p, {plan.world, r, plan.packs}, k, plan.row_packs, plan.two_shot, faults});
+        }
+        fn(std::span<const FusedAllreduceNorm<K, Faults>>(ranks), plan.config);
+      }
+    });
+  };
+  using norm_kernels::Kernels;
+  if (plan.fp32_weight && !weights_as_t)
+    build(std::integral_constant<Kernels, Kernels{true, true}>{});
+  else
+    build(std::integral_constant<Kernels, Kernels{true, false}>{});
+}
+
+}  // namespace ulpgate::allreduce_kernels
