@@ -4,7 +4,12 @@ are comparable. Each op is written the way serving stacks write the eager fallba
 per-tensor quant: amax, s = amax / max, q = clamp(x * (1 / s)) cast), compiled with the default
 mode; CUDA events time each run after a warm-up, and the inputs rotate over buffers covering 4x L2
 as the bench's do. Prints one CSV row per op: id, median_us, min_us, gbps (bytes moved as the
-bench counts them: a dynamic per-tensor scale reads x twice)."""
+bench counts them: a dynamic per-tensor scale reads x twice).
+
+allreduce.rms on one GPU: the ranks' x are one [world, M, H] tensor; the compiled function is what
+each rank runs unfused (the all-reduce's fp32 sum rounded once, the residual add, RMSNorm, the
+per-token quantization), called once per rank, as the suite's kernel writes every rank's outputs;
+gbps uses the bytes the suite's bench counts for the same id."""
 import sys
 
 import torch
@@ -37,6 +42,36 @@ def silu_mul_group_quant(x, gs=128):
     return group_quant((torch.nn.functional.silu(gate.float()) * up.float()), gs)
 
 
+def allreduce_rms_token_quant(xs, residual, w, eps=1e-6):
+    z = xs.float().sum(0).to(xs.dtype) + residual  # written back as the residual
+    zf = z.float()
+    y = (zf * torch.rsqrt(zf.pow(2).mean(-1, keepdim=True) + eps) * w).to(xs.dtype)
+    s = (y.abs().amax(dim=-1, keepdim=True).float() / MAX).clamp(min=1.0 / (512 * MAX))
+    return (y.float() / s).clamp(-MAX, MAX).to(FP8), s, z
+
+
+def allreduce_rms(xs, residual, w, eps=1e-6):
+    z = xs.float().sum(0).to(xs.dtype) + residual
+    zf = z.float()
+    return (zf * torch.rsqrt(zf.pow(2).mean(-1, keepdim=True) + eps) * w.float()).to(xs.dtype), z
+
+
+def fused_ops(world=2, m=16384, h=7168):
+    """The bench's two-shot rows: every rank's call of the unfused ops, bytes as the bench counts them."""
+    t = m * h * 2
+    xs = torch.randn(world, m, h, device=DEVICE, dtype=torch.bfloat16)
+    residual = torch.randn(m, h, device=DEVICE, dtype=torch.bfloat16)
+    w16, w32 = torch.rand(h, device=DEVICE).add(0.5).bfloat16(), torch.rand(h, device=DEVICE).add(0.5)
+    per_rank = lambda f, w: lambda _: [f(xs, residual, w) for _ in range(world)]
+    common = world * (2 * t + t + 2 * t)  # two-shot sums, tmp, residual in and out
+    return [
+        (f"allreduce.rms/flashinfer-2shot/w{world}/bf16/{m}x{h}/w.bf16/normal/s1",
+         per_rank(torch.compile(allreduce_rms), w16), common + world * (h * 2 + t), [None]),
+        (f"allreduce.rms-quant/flashinfer-2shot/w{world}/bf16/{m}x{h}/w.fp32/e4m3fn/token/normal/s1",
+         per_rank(torch.compile(allreduce_rms_token_quant), w32), common + world * (h * 4 + m * h + m * 4), [None]),
+    ]
+
+
 def time_us(fn, inputs, reps=50):
     for i in range(5):
         fn(inputs[i % len(inputs)])
@@ -53,6 +88,12 @@ def time_us(fn, inputs, reps=50):
     return times[len(times) // 2], times[0]
 
 
+def report(ops):
+    for name, fn, moved, data in ops:
+        med, lo = time_us(fn, data)
+        print(f"{name},torch.compile,{med:.1f},{lo:.1f},{moved / med / 1e3:.0f}")
+
+
 def main():
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
     x_bytes = M * K * 2
@@ -60,19 +101,20 @@ def main():
     inputs = [torch.randn(M, K, device=DEVICE, dtype=torch.bfloat16) for _ in range(sets)]
     scale = torch.tensor(0.0123, device=DEVICE)
     ops = [
-        ("quant.tensor/vllm/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", torch.compile(per_tensor_dynamic), 2 * x_bytes + M * K + 4),
+        ("quant.tensor/vllm/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", torch.compile(per_tensor_dynamic), 2 * x_bytes + M * K + 4, inputs),
         ("quant.tensor/vllm/e4m3fn/bf16/32768x7168/static=0.0123/row/normal/s1",
-         (lambda f: lambda x: f(x, scale))(torch.compile(per_tensor_static)), x_bytes + M * K),
-        ("quant.group/vllm/e4m3fn/bf16/32768x7168/gs128/row/normal/s1", torch.compile(group_quant), x_bytes + M * K + M * K // 128 * 4),
+         (lambda f: lambda x: f(x, scale))(torch.compile(per_tensor_static)), x_bytes + M * K, inputs),
+        ("quant.group/vllm/e4m3fn/bf16/32768x7168/gs128/row/normal/s1", torch.compile(group_quant), x_bytes + M * K + M * K // 128 * 4, inputs),
     ]
     wide = [torch.randn(M, 2 * K, device=DEVICE, dtype=torch.bfloat16)]
     del inputs[1:]  # room for the [M, 2K] input
     ops.append(("quant.silu-mul/vllm/e4m3fn/bf16/32768x7168/gs128/col-tma/normal/s1", torch.compile(silu_mul_group_quant),
                 2 * x_bytes + M * K + M * K // 128 * 4, wide))
     print("id,impl,median_us,min_us,gbps")
-    for name, fn, moved, *data in ops:
-        med, lo = time_us(fn, data[0] if data else inputs)
-        print(f"{name},torch.compile,{med:.1f},{lo:.1f},{moved / med / 1e3:.0f}")
+    report(ops)
+    del ops, wide, inputs
+    torch.cuda.empty_cache()
+    report(fused_ops())
     sys.stdout.flush()
 
 

@@ -16,6 +16,7 @@
 
 #include "harness/build_info.hpp"
 #include "harness/cli/command.hpp"
+#include "harness/allreduce/fused_case.hpp"
 #include "harness/gemm/gemm_case.hpp"
 #include "harness/golden/golden_update.hpp"
 #include "harness/quant/quant_case.hpp"
@@ -27,6 +28,7 @@
 #include "reference/norm/profile.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/allreduce/allreduce_gpu.hpp"
+#include "kernels/allreduce/fused_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/norm/norm_bench.hpp"
@@ -170,16 +172,40 @@ std::vector<Planned> plan_cases(const std::string& filter) {
   return out;
 }
 
+// allreduce.rms on one GPU, the ranks' grids co-resident: every rank's traffic against the copy
+// (fused_gpu.cu counts it). Two-shot at a prefill size against the bandwidth target; one-shot at a
+// decode size (128 tokens, FlashInfer's one-shot limit) is latency, reported without a target.
+struct FusedBenchCase {
+  const char* id;
+  double target;  // < 0: no target
+};
+constexpr FusedBenchCase kFusedBenchCases[] = {
+    {"allreduce.rms/flashinfer-2shot/w2/bf16/16384x7168/w.bf16/normal/s1", 0.85},
+    {"allreduce.rms-quant/flashinfer-2shot/w2/bf16/16384x7168/w.fp32/e4m3fn/token/normal/s1", 0.85},
+    {"allreduce.rms-quant/flashinfer-1shot/w2/bf16/128x7168/w.fp32/e4m3fn/token/normal/s1", -1},
+    // Without targets: what the fp32 weights and the sharding cost at the prefill size.
+    {"allreduce.rms-quant/flashinfer-2shot/w2/bf16/16384x7168/w.bf16/e4m3fn/token/normal/s1", -1},
+    {"allreduce.rms/flashinfer-1shot/w2/bf16/16384x7168/w.bf16/normal/s1", -1},
+};
+
+std::vector<std::pair<FusedBenchCase, allreduce::FusedSpec>> plan_fused_cases(const std::string& filter) {
+  std::vector<std::pair<FusedBenchCase, allreduce::FusedSpec>> out;
+  for (const FusedBenchCase& b : kFusedBenchCases)
+    if (fnmatch(filter.c_str(), b.id, 0) == 0) out.push_back({b, allreduce::FusedCase::parse(b.id).spec});
+  return out;
+}
+
 struct PlannedAll {
   std::vector<Planned> quant;
   std::vector<PlannedNorm> norm;
   std::vector<std::pair<GemmBenchCase, gemm::Spec>> gemm;
+  std::vector<std::pair<FusedBenchCase, allreduce::FusedSpec>> fused;
 };
 
 // Every kind of row; at least one must match.
 PlannedAll plan_all(const std::string& filter) {
-  PlannedAll planned{plan_cases(filter), plan_norm_cases(filter), plan_gemm_cases(filter)};
-  if (planned.quant.empty() && planned.norm.empty() && planned.gemm.empty())
+  PlannedAll planned{plan_cases(filter), plan_norm_cases(filter), plan_gemm_cases(filter), plan_fused_cases(filter)};
+  if (planned.quant.empty() && planned.norm.empty() && planned.gemm.empty() && planned.fused.empty())
     throw UsageError("bench: no bench case matches --filter '" + filter + "'");
   return planned;
 }
@@ -365,7 +391,7 @@ int run_allreduce_bench(const std::vector<int>& worlds, const std::string& csv) 
 }
 
 int run_bench(const std::string& filter, const std::string& csv, const std::string& html, int reps) {
-  const auto [cases, norm_cases, gemm_cases] = plan_all(filter);
+  const auto [cases, norm_cases, gemm_cases, fused_cases] = plan_all(filter);
   if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
     std::fprintf(stderr, "ulpgate bench: no CUDA device to benchmark on: %s\n", why.c_str());
     return kInfra;
@@ -393,6 +419,12 @@ int run_bench(const std::string& filter, const std::string& csv, const std::stri
     rows.push_back(bandwidth_row(c.id, norm_kernels::bytes_moved(c.sizes), norm_kernels::time_norm_gpu(c.plan, c.sizes, reps),
                                  c.target));
   for (const auto& [b, spec] : gemm_cases) gemm_rows(b, spec, reps, rows);
+  for (const auto& [b, spec] : fused_cases) {
+    const allreduce_kernels::FusedTiming t = allreduce_kernels::time_fused_one_gpu(spec, reps);
+    Row r = bandwidth_row(b.id, t.bytes, t.timing, std::max(b.target, 0.0));
+    if (b.target < 0) r.target_pct = -1, r.pass = true;
+    rows.push_back(r);
+  }
   const bool all_pass = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass || !r.has_target(); });
   print_table(rows);
   const std::string table = csv_text(dev, reps, rows);
