@@ -140,6 +140,17 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
                      : run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, false, R}>{});
     };
     const bool rounded_y = p.math.round_twice && p.math.quantize_rounded;
+    if constexpr (Ks.residual_ops_only) {
+      // The fused all-reduce's norm stage rounds the residual (FlashInfer): z stays T chunks and the
+      // codes take the native element path where the profile's is one (half the registers of fp32
+      // z and per-element codes).
+      if (p.op == Op::rms_add_quant && vectors && p.math.round_residual && !rounded_y) {
+        constexpr FormC<Form{Op::rms_add_quant, false, true, false}> t_z;
+        if (p.path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, t_z);
+        if (p.path == ElementPath::multiply_clamp_low) return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, t_z);
+        return run(in, quant_kernels::ProfileCodes{}, t_z);
+      }
+    }
     if constexpr (Ks.fp32_weight) {  // T(T(z r) w) multiplies T pairs
       if (p.op == Op::rms_add_quant && rounded_y) throw NormError("fp32 weights with a profile that quantizes T(T(z r) w)");
       if (p.op == Op::rms_add_quant) return add_quant_form(std::false_type{});
