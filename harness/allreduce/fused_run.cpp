@@ -13,8 +13,9 @@ constexpr uint16_t kPoison16 = norm::kPoison16;
 std::span<std::byte> bytes_of(std::span<uint16_t> v) { return std::as_writable_bytes(v); }
 
 // The catalog, sized for CI on the host world: both shardings at worlds 2 and 4 on 5 rows (two-shot
-// splits them unevenly), bf16 and fp32 weights, dynamic per-token and static quantization,
-// DeepSeek-V3's hidden size, fp16, one row, NaN and Inf.
+// splits them unevenly), bf16 and fp32 weights, dynamic per-token, per-group (ue8m0-packed for
+// DeepGEMM; all-zero rows, where the per-token 2^-9 floor must not apply) and static
+// quantization, DeepSeek-V3's hidden size, fp16, one row, NaN and Inf.
 std::vector<FusedCase> fused_catalog() {
   std::vector<FusedCase> out;
   const auto add = [&](std::string_view op, const FusedVariant& v, int world, std::string_view rest) {
@@ -33,6 +34,9 @@ std::vector<FusedCase> fused_catalog() {
     add(kFusedOps[0], v, 2, "fp16/4x512/w.fp32/normal/s1");
     add(kFusedOps[0], v, 2, "bf16/1x1024/w.bf16/normal_nan=97_inf=131/s1");
     add(kFusedOps[1], v, 2, "bf16/5x1024/w.fp32/e4m3fn/token/normal_nan=97_inf=131/s1");
+    add(kFusedOps[1], v, 2, "bf16/5x1024/w.fp32/e4m3fn/gs128/ue8m0-packed/normal/s1");
+    add(kFusedOps[1], v, 2, "bf16/4x1024/w.bf16/e4m3fn/gs128/ue8m0-packed/zeros/s1");
+    add(kFusedOps[1], v, 4, "bf16/5x1024/w.bf16/e4m3fn/gs64/ue8m0-packed/normal/s1");
   }
   return out;
 }

@@ -76,9 +76,9 @@ class Streams {
 // Every rank's kernel on its stream.
 void launch_world(const FusedPlan& plan, const std::vector<DeviceRank>& d, const Streams& streams) {
   const std::vector<allreduce::FusedRankBuffers> io = device_io(d);
-  with_fused_kernels(plan, world_pointers(d), io, [&](auto kernels, LaunchConfig config) {
+  with_fused_kernels(plan, world_pointers(d), io, [&](auto kernels, LaunchConfig config, bool world) {
     using Kernel = typename decltype(kernels)::value_type;
-    config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, plan.world));
+    if (world) config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, plan.world));
     for (size_t r = 0; r < kernels.size(); ++r) gpu::launch(config, kernels[r], streams[r]);
   });
 }

@@ -24,7 +24,11 @@ void run_fused_host(const Arch& arch, const allreduce::FusedSpec& spec, std::spa
   const std::vector<host_simt::RankRegion> regions = world.regions(spec.world, bytes);
   with_fused_kernels(
       plan, p, io,
-      [&](auto kernels, const LaunchConfig& config) {
+      [&](auto kernels, const LaunchConfig& config, bool world_launch) {
+        if (!world_launch) {
+          for (const auto& k : kernels) host_simt::launch(arch, config, k);
+          return;
+        }
         try {
           host_simt::launch_world(arch, config, kernels, {regions});
         } catch (...) {

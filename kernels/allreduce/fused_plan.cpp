@@ -7,9 +7,6 @@ namespace ulpgate::allreduce_kernels {
 FusedPlan plan_fused(const allreduce::FusedSpec& spec, const Arch& arch, std::span<const allreduce::FusedRankBuffers> io,
                      unsigned max_blocks) {
   const norm::Spec& ns = spec.norm;
-  if (ns.quantizes() && ns.gs != 0)
-    throw AllreduceError("the fused kernels quantize per token or with a static scale, not per group of " +
-                         std::to_string(ns.gs));
   if (io.size() != size_t(spec.world)) throw AllreduceError("expected the buffers of " + std::to_string(spec.world) + " ranks");
   // The input rules of the custom all-reduce; the fused kernels' workspace is sized to the message
   // (FlashInfer's to max tokens x hidden size), so no registered-buffer limit.

@@ -23,14 +23,16 @@ struct FusedPlan {
   bool fp32_weight;
 };
 
-// Refuses (AllreduceError) what the custom all-reduce refuses and per-group scales (not fused
-// here); NormError for what the norm kernels refuse. A grid of at most max_blocks blocks.
+// Refuses (AllreduceError) what the custom all-reduce refuses; NormError for what the norm
+// kernels refuse. A grid of at most max_blocks blocks.
 FusedPlan plan_fused(const allreduce::FusedSpec& spec, const Arch& arch, std::span<const allreduce::FusedRankBuffers> io,
                      unsigned max_blocks);
 
-// Calls fn(kernels, config) with every rank's kernel reading and writing io through p (the world's
-// registered, tmp and signal buffers). weights_as_t: the R21 fault (tests only), fp32 weights
-// read as T.
+// Calls fn(kernels, config, world) with every rank's kernel reading and writing io through p (the
+// world's registered, tmp and signal buffers): world = true for the fused kernels, whose ranks
+// meet at barriers (one world launch, or grids that are co-resident); before them, for a scale
+// layout with padding, world = false and each rank's padding kernel (launched on its own).
+// weights_as_t: the R21 fault (tests only), fp32 weights read as T.
 template <class Faults = NoFault, class Fn>
 void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span<const allreduce::FusedRankBuffers> io,
                         Fn&& fn, Faults faults = {}, bool weights_as_t = false) {
@@ -39,9 +41,17 @@ void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span
     const norm::Buffers& b0 = io[0].norm;
     const norm_kernels::NormPointers first{p.tmp[0], b0.residual.data(), b0.weight.data(), b0.y.data(),
                                            b0.residual_out.data(), b0.codes.data(), b0.scales.data()};
-    norm_kernels::launch_norm<norm_kernels::ButterflyReduce, Ks>(plan.norm, first, [&](const LaunchConfig&, const auto& kernel) {
+    norm_kernels::launch_norm<norm_kernels::ButterflyReduce, Ks>(plan.norm, first, [&](const LaunchConfig& cfg, const auto& kernel) {
       using K = std::decay_t<decltype(kernel)>;
-      if constexpr (requires { kernel.geo; }) {  // per-token and static scales: no padding kernel
+      if constexpr (!requires { kernel.geo; }) {  // quant_kernels::ScalePadding
+        std::vector<K> ranks;
+        for (int r = 0; r < plan.world; ++r) {
+          K k = kernel;
+          k.scales.base = io[size_t(r)].norm.scales.data();
+          ranks.push_back(k);
+        }
+        fn(std::span<const K>(ranks), cfg, false);
+      } else {
         using T = std::remove_cvref_t<decltype(*kernel.x)>;
         std::vector<FusedAllreduceNorm<K, Faults>> ranks;
         for (int r = 0; r < plan.world; ++r) {
@@ -56,7 +66,7 @@ void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span
           k.scales.base = b.scales.data();
           ranks.push_back({p, {plan.world, r, plan.packs}, k, plan.row_packs, plan.two_shot, faults});
         }
-        fn(std::span<const FusedAllreduceNorm<K, Faults>>(ranks), plan.config);
+        fn(std::span<const FusedAllreduceNorm<K, Faults>>(ranks), plan.config, true);
       }
     });
   };

@@ -94,7 +94,7 @@ using FormC = std::integral_constant<Form, K>;
 // for the compilers (HIP clang takes many minutes) and the instruction cache, and needs the
 // registers of its most demanding path.
 // What a launcher compiles in: every op with weights of the input type (the norm family), or only
-// the residual ops (allreduce.rms's norm stage), with T or fp32 weights.
+// the residual ops of allreduce.rms's norm stage, with T or fp32 weights.
 struct Kernels {
   bool residual_ops_only = false;
   bool fp32_weight = false;
@@ -102,6 +102,7 @@ struct Kernels {
 
 template <class Reduce = ButterflyReduce, Kernels Ks = Kernels{}, class Launch>
 void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
+  static_assert(Ks.residual_ops_only || !Ks.fp32_weight, "fp32 weights: the fused stage's kernels only");
   using quant_kernels::Clamp;
   using quant_kernels::ElementPath;
   using quant_kernels::NativeCodes;
@@ -120,56 +121,54 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
                           static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, p.geo, p.quant, scales, p.steps});
   };
   const bool vectors = whole_vectors(p, io);
+  // The fused all-reduce's norm stage: its profiles round the residual (FlashInfer), so z stays T
+  // chunks, and the codes take the native element path where the profile's is one: five kernels
+  // per element and weight type, half the registers of fp32 z and per-element codes.
+  auto fused_stage = [&](auto in) {
+    if (!p.math.round_residual || (p.math.round_twice && p.math.quantize_rounded))
+      throw NormError("the fused kernels take a profile that rounds the residual and quantizes y before it is rounded twice");
+    if (p.op == Op::rms_add)
+      return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, false, true}>{})
+                     : run(in, NoQuant{}, FormC<Form{Op::rms_add, false, false}>{});
+    if (p.op != Op::rms_add_quant) throw NormError("the fused kernels run norm.rms-add and norm.rms-add-quant only");
+    if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, false, false}>{});
+    constexpr FormC<Form{Op::rms_add_quant, false, true}> t_z;
+    if (p.path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, t_z);
+    run(in, quant_kernels::ProfileCodes{}, t_z);
+  };
   auto with_path = [&](auto in) {
-    if constexpr (!Ks.residual_ops_only) {
+    if constexpr (Ks.residual_ops_only) {
+      return fused_stage(in);
+    } else {
       if (p.op == Op::rms)
         return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms, false, true}>{})
                        : run(in, NoQuant{}, FormC<Form{Op::rms, false, false}>{});
-    }
-    if (p.op == Op::rms_add && p.math.round_residual)
-      return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, false, true}>{})
-                     : run(in, NoQuant{}, FormC<Form{Op::rms_add, false, false}>{});
-    if (p.op == Op::rms_add)
-      return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, true, true}>{})
-                     : run(in, NoQuant{}, FormC<Form{Op::rms_add, true, false}>{});
-    // rms-add-quant: z in fp32 registers (RowValues rounds it or not at run time), the
-    // profile's element path.
-    auto add_quant_form = [&](auto rounded) {
-      constexpr bool R = decltype(rounded)::value;
-      return vectors ? run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, true, R}>{})
-                     : run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, false, R}>{});
-    };
-    const bool rounded_y = p.math.round_twice && p.math.quantize_rounded;
-    if constexpr (Ks.residual_ops_only) {
-      // The fused all-reduce's norm stage rounds the residual (FlashInfer): z stays T chunks and the
-      // codes take the native element path where the profile's is one (half the registers of fp32
-      // z and per-element codes).
-      if (p.op == Op::rms_add_quant && vectors && p.math.round_residual && !rounded_y) {
-        constexpr FormC<Form{Op::rms_add_quant, false, true, false}> t_z;
-        if (p.path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, t_z);
-        if (p.path == ElementPath::multiply_clamp_low) return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, t_z);
-        return run(in, quant_kernels::ProfileCodes{}, t_z);
-      }
-    }
-    if constexpr (Ks.fp32_weight) {  // T(T(z r) w) multiplies T pairs
-      if (p.op == Op::rms_add_quant && rounded_y) throw NormError("fp32 weights with a profile that quantizes T(T(z r) w)");
-      if (p.op == Op::rms_add_quant) return add_quant_form(std::false_type{});
-    } else if (p.op == Op::rms_add_quant) {
-      return rounded_y ? add_quant_form(std::true_type{}) : add_quant_form(std::false_type{});
-    }
-    if constexpr (Ks.residual_ops_only) throw NormError("this launcher runs norm.rms-add and norm.rms-add-quant only");
-    // rms-quant: the quantizer's input as T bits or fp32 (Form::rounded_y), then its element path.
-    auto quant_form = [&](auto rounded) {
-      constexpr bool R = decltype(rounded)::value;
-      if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_quant, false, false, R}>{});
-      constexpr FormC<Form{Op::rms_quant, false, true, R}> quant_vectors;
-      if (p.path == ElementPath::multiply_clamp_low)
-        return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, quant_vectors);
-      if (p.path == ElementPath::divide_clamp_low)
-        return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, quant_vectors);
-      run(in, quant_kernels::ProfileCodes{}, quant_vectors);
-    };
-    if constexpr (!Ks.residual_ops_only) {
+      if (p.op == Op::rms_add && p.math.round_residual)
+        return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, false, true}>{})
+                       : run(in, NoQuant{}, FormC<Form{Op::rms_add, false, false}>{});
+      if (p.op == Op::rms_add)
+        return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, true, true}>{})
+                       : run(in, NoQuant{}, FormC<Form{Op::rms_add, true, false}>{});
+      // rms-add-quant: z in fp32 registers (RowValues rounds it or not at run time), the
+      // profile's element path.
+      auto add_quant_form = [&](auto rounded) {
+        constexpr bool R = decltype(rounded)::value;
+        return vectors ? run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, true, R}>{})
+                       : run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, false, R}>{});
+      };
+      const bool rounded_y = p.math.round_twice && p.math.quantize_rounded;
+      if (p.op == Op::rms_add_quant) return rounded_y ? add_quant_form(std::true_type{}) : add_quant_form(std::false_type{});
+      // rms-quant: the quantizer's input as T bits or fp32 (Form::rounded_y), then its element path.
+      auto quant_form = [&](auto rounded) {
+        constexpr bool R = decltype(rounded)::value;
+        if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_quant, false, false, R}>{});
+        constexpr FormC<Form{Op::rms_quant, false, true, R}> quant_vectors;
+        if (p.path == ElementPath::multiply_clamp_low)
+          return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, quant_vectors);
+        if (p.path == ElementPath::divide_clamp_low)
+          return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, quant_vectors);
+        run(in, quant_kernels::ProfileCodes{}, quant_vectors);
+      };
       if (rounded_y) return quant_form(std::true_type{});
       quant_form(std::false_type{});
     }

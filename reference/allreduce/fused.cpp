@@ -16,11 +16,13 @@ constexpr std::array kFusedVariants = {
     // bf16/fp16) and rounds once to T; FusedOp then adds the residual, normalizes and quantizes (the
     // norm row `flashinfer`). Not modelled: the Lamport protocol reads -0 as "not arrived" and
     // replaces the inputs' -0 by +0 (remove_neg_zero), which changes only the sign of a zero sum.
-    FusedVariant{"flashinfer-1shot", Order::rank_order, "flashinfer", Sharding::one_shot, Format::e4m3fn},
+    FusedVariant{"flashinfer-1shot", Order::rank_order, "flashinfer", Sharding::one_shot, Format::e4m3fn,
+                 quant::Layout::ue8m0_packed},
     // The same file, allreduce_fusion_kernel_twoshot_sync: rank r reduces the tokens
     // [begin_tokens[r], + token_num_per_ranks[r]) (the same rank order, fp32, rounded once) and
     // stores the T sum into every rank's buffer; after a barrier each rank runs FusedOp on all rows.
-    FusedVariant{"flashinfer-2shot", Order::rank_order, "flashinfer", Sharding::two_shot, Format::e4m3fn},
+    FusedVariant{"flashinfer-2shot", Order::rank_order, "flashinfer", Sharding::two_shot, Format::e4m3fn,
+                 quant::Layout::ue8m0_packed},
 };
 
 }  // namespace
@@ -47,6 +49,9 @@ std::string FusedSpec::problem() const {
   if (norm.profile == nullptr || norm.profile->name != variant->norm_profile) return "the norm profile is the variant's";
   if (norm.quantizes() && norm.format != variant->fp8)
     return std::string(variant->name) + " writes " + std::string(format_name(variant->fp8)) + " only";
+  if (norm.quantizes() && norm.gs != 0 && norm.layout != variant->group_layout)
+    return std::string(variant->name) + " writes per-group scales as " +
+           std::string(quant::layout_name(variant->group_layout)) + " only";
   return norm.problem();
 }
 

@@ -30,6 +30,7 @@ struct FusedVariant {
   std::string_view norm_profile;  // the norm row of its residual add, RMSNorm and quantizer
   Sharding sharding;
   Format fp8;                     // the one fp8 format its quantizers write
+  quant::Layout group_layout;     // the one layout of its per-group scales
 };
 std::span<const FusedVariant> fused_variants();
 const FusedVariant& fused_variant(std::string_view name);  // throws UsageError naming the choices

@@ -250,7 +250,7 @@ bool Spec::rounds_residual() const {
   return has_residual() && profile->round_residual && !fp32_z;
 }
 
-quant::Profile Spec::quant_row() const { return profile->quant_profile(static_scale != 0); }
+quant::Profile Spec::quant_row() const { return profile->quant_profile(static_scale != 0, gs != 0); }
 
 quant::Spec Spec::quant_spec(const quant::Profile& qp) const {
   quant::Spec q;

@@ -42,7 +42,8 @@ struct Spec {
   // Whether z = x + residual is rounded to T before it is squared and normalized (false without
   // a residual).
   bool rounds_residual() const;
-  // The quant row the fused step follows: the profile's, its per-tensor row for a static scale.
+  // The quant row the fused step follows: the profile's, its per-tensor row for a static scale,
+  // its group row for per-group scales where it names one.
   quant::Profile quant_row() const;
   // The quantizer's spec (quant.token, quant.group or static quant.tensor over [M, H]) with
   // quant_row(): scale geometry, layout and storage are exactly quant's. `qp` must outlive it.

@@ -76,9 +76,13 @@ constexpr std::array kProfiles = {
     // the division (as vLLM's fused kernel), `q = v / scale`, `fminf(fmaxf(q, -448), 448)` (NaN to
     // -max), a satfinite cast: the `vllm` group row with these overrides. Static: `float(T y) *
     // (1.f / *scale_factor)` cast by __nv_fp8_e4m3 (satfinite, no clamp): the `flashinfer`
-    // per-tensor row. e4m3fn only (448, __nv_fp8_e4m3).
+    // per-tensor row. Per group (kPerTokenGroupFP8Packed, ue8m0-packed scales only):
+    // compute_ue8m0_scale's `fmaxf(absmax / 448, 1e-10f)` rounded up to a power of two by its
+    // exponent bits, `q = v / y_s` clamped fminf(fmaxf(q, -448), 448): the `vllm` group row as it
+    // is (its 1e-10 amax floor before the division changes nothing: both floors give 1e-10), no
+    // 2^-9 floor. e4m3fn only (448, __nv_fp8_e4m3).
     Profile{"flashinfer", kEps, once, true, cuda, "vllm", 0x1p-9f, q_divide, true, MeanOp::divide, kEpsAsFloat, false,
-            "flashinfer"},
+            "flashinfer", "vllm"},
     // HF transformers LlamaRMSNorm, src/transformers/models/llama/modeling_llama.py (0022728):
     // `hidden_states.to(torch.float32)`, `variance = hidden_states.pow(2).mean(-1)`,
     // `hidden_states * torch.rsqrt(variance + self.variance_epsilon)`, then
@@ -105,9 +109,10 @@ double rsqrt_ulps(Rsqrt r) {
   return 2.0;
 }
 
-quant::Profile Profile::quant_profile(bool static_scale) const {
+quant::Profile Profile::quant_profile(bool static_scale, bool grouped) const {
   if (!quantizes()) throw UsageError("norm profile '" + std::string(name) + "' has no fused quantization");
   if (static_scale) return quant::tensor_profile(static_row());
+  if (grouped && !group_quant.empty()) return quant::profile(group_quant);
   quant::Profile q = quant::profile(quant);
   q.amax_floor = amax_floor;
   q.quant_op = quant_op;

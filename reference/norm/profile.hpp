@@ -55,12 +55,15 @@ struct Profile {
   bool dynamic_quant_z_fp32 = false;
   // The per-tensor row a static scale follows (empty: the row named `quant`).
   std::string_view static_quant = {};
+  // The group row per-group scales follow as it is, without this row's overrides (empty: `quant`
+  // with them).
+  std::string_view group_quant = {};
 
   bool quantizes() const { return !quant.empty(); }
   // The quant profile the fused step follows: the named row with this profile's overrides; with a
   // static scale the per-tensor row of that name as it is (the static kernels quantize as the
   // project's per-tensor kernel does). Throws UsageError where the row does not exist.
-  quant::Profile quant_profile(bool static_scale = false) const;
+  quant::Profile quant_profile(bool static_scale = false, bool grouped = false) const;
   std::string_view static_row() const { return static_quant.empty() ? quant : static_quant; }
 };
 

@@ -46,6 +46,8 @@ TEST(FusedCase, IdsRoundTripAndBadOnesSayWhy) {
                   "flashinfer-1shot writes e4m3fn only"));
   EXPECT_TRUE(has(usage_error([] { FusedCase::parse("allreduce.rms-quant/flashinfer-1shot/w2/bf16/5x1000/w.bf16/e4m3fn/gs128/row/normal/s1"); }),
                   "its norm stage"));
+  EXPECT_TRUE(has(usage_error([] { FusedCase::parse("allreduce.rms-quant/flashinfer-1shot/w2/bf16/5x1024/w.bf16/e4m3fn/gs128/row/normal/s1"); }),
+                  "writes per-group scales as ue8m0-packed only"));
 }
 
 TEST(FusedCase, ShardingsReduceTheSameInputsAndRanksDiffer) {

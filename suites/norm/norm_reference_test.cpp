@@ -474,6 +474,10 @@ TEST(NormReference, ProfileRowsAndQuantOverrides) {
   EXPECT_FALSE(profile("flashinfer").quant_profile(true).clamp);
   EXPECT_TRUE(profile("flashinfer").quant_profile(true).fused_only);
   EXPECT_EQ(profile("vllm").quant_profile(true).name, "vllm");
+  // Its per-group scales follow the vllm group row as it is: no 2^-9 floor (the per-token one).
+  EXPECT_EQ(profile("flashinfer").quant_profile(false, true).amax_floor, quant::profile("vllm").amax_floor);
+  EXPECT_EQ(profile("flashinfer").quant_profile(false, false).amax_floor, 0x1p-9f);
+  EXPECT_EQ(profile("vllm").quant_profile(false, true).amax_floor, 0x1p-9f);
   EXPECT_THROW(profile("sglang"), UsageError);
   const quant::Profile v = profile("vllm").quant_profile();
   EXPECT_EQ(v.amax_floor, 0x1p-9f);
