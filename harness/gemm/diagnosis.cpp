@@ -10,6 +10,7 @@
 
 #include "harness/core/diagnosis.hpp"
 #include "harness/gemm/identify.hpp"
+#include "harness/gemm/readings.hpp"
 #include "reference/gemm/layout.hpp"
 
 namespace ulpgate::gemm {
@@ -22,36 +23,8 @@ constexpr Layout kScaleLayouts[] = {Layout::row,         Layout::col,      Layou
 constexpr size_t kSampleRows = 4;
 constexpr int64_t kMinTile = 16;  // elements a tile story needs
 
-// Every pair of fp8 formats: a hypothesis may read codes as a format the profile does not take.
-constexpr auto kAllPairs = [] {
-  constexpr Format f[] = {Format::e4m3fn, Format::e4m3fnuz, Format::e5m2, Format::e5m2fnuz};
-  std::array<FormatPair, 16> pairs{};
-  for (int i = 0; i < 16; ++i) pairs[size_t(i)] = {f[i / 4], f[i % 4]};
-  return pairs;
-}();
-
-// The same bits read the other way: fnuz <-> OCP.
-Format twin(Format f) {
-  switch (f) {
-    case Format::e4m3fn: return Format::e4m3fnuz;
-    case Format::e4m3fnuz: return Format::e4m3fn;
-    case Format::e5m2: return Format::e5m2fnuz;
-    default: return Format::e5m2;
-  }
-}
-bool is_fnuz(Format f) { return f == Format::e4m3fnuz || f == Format::e5m2fnuz; }
-std::string name(Format f) { return std::string(format_name(f)); }
 std::string name(Layout l) { return std::string(quant::layout_name(l)); }
 std::string range(int64_t first, int64_t last) { return std::to_string(first) + ".." + std::to_string(last); }
-
-// A fault's reading: what the kernel would have read (apply, on a copy of the case's spec and
-// operands) and the model it would have followed; weighed as a core Hypothesis (harness/core).
-struct Reading {
-  std::string story;
-  Verdict verdict;
-  const AccumModel* model;
-  std::function<void(Spec&, Operands&)> apply;
-};
 
 class Diagnoser {
  public:
@@ -82,6 +55,7 @@ class Diagnoser {
     std::vector<Hypothesis> weighed;
     for (const Reading& r : readings)
       weighed.push_back({r.story, "", r.verdict, [this, &r] { return explains(r) ? Fit::full : Fit::none; }});
+    add_nonfinite_codes_read(weighed);
     if (const std::optional<ulpgate::Diagnosis> d = weigh(weighed)) return {d->story, d->verdict};
     return {fallback(), Verdict::over_budget};
   }
@@ -131,52 +105,44 @@ class Diagnoser {
 
   bool explains(const Reading& h) const {
     Spec s = s_;
-    Operands x = in_;
-    if (h.apply) h.apply(s, x);
+    Operands scales{{}, {}, in_.sa, in_.sb};
+    if (h.apply) h.apply(s, scales);
+    const RowReader read = [&](Which w, int64_t row, std::span<uint8_t> out) {
+      const auto stored = (w == Which::a ? in_.a : in_.b).begin() + row * s.k;
+      for (int64_t c = 0; c < s.k; ++c) out[size_t(c)] = h.read ? h.read(in_, w, row, c) : stored[c];
+    };
     try {
-      // The sample: a few bad rows over the 128 columns around the first bad output (a B scale row),
-      // so a wrong hypothesis costs a sliver of the GEMM, whatever N and K are.
-      const int64_t n0 = (first_bad_ % s.n) / 128 * 128, w = std::min<int64_t>(128, s.n - n0);
-      const auto [sub, xs] = sub_problem(s, x, sample_, n0, w);
-      return matches(sub, xs, *h.model, sample_, n0) && matches(s, x, *h.model, all_);
+      // The first bad output alone (its 16-column weight tile for bpreshuffle), then a few bad rows
+      // over the 128 columns around it (a B scale row), so a wrong hypothesis costs a sliver of the
+      // GEMM, whatever N and K are; then all of D.
+      const int64_t first_row = first_bad_ / s.n, col = first_bad_ % s.n;
+      const int64_t tile = s.profile->weights == WeightLayout::bpreshuffle ? 16 : 1;
+      const int64_t rows[] = {first_row};
+      const auto [one, x1] = sub_problem(s, read, scales, rows, col / tile * tile, tile);
+      if (!matches(one, x1, *h.model, rows, col / tile * tile)) return false;
+      const int64_t n0 = col / 128 * 128, w = std::min<int64_t>(128, s.n - n0);
+      const auto [sub, xs] = sub_problem(s, read, scales, sample_, n0, w);
+      if (!matches(sub, xs, *h.model, sample_, n0)) return false;
+      const auto [whole, xw] = sub_problem(s, read, scales, all_, 0, s.n);
+      return matches(whole, xw, *h.model, all_);
     } catch (const UsageError&) {  // what it would have read is no valid GEMM (e.g. scales not powers of two)
       return false;
     }
   }
 
   std::vector<Reading> hypotheses() {
-    std::vector<Reading> h;
-    add_weights(h);
-    add_permutations(h);
+    std::vector<Reading> h = operand_readings(s_, in_, e_.model, profiles_);
     for (Which w : {Which::a, Which::b}) add_scale_layouts(h, w);
-    add_formats(h);
-    add_element_formats(h);
     add_first_kblock(h);
     add_scale_maps(h);
     add_scale_rules(h);
     add_scale_decodings(h);
-    add_reversed_k(h);
     return h;
-  }
-
-  // K summed from its end (a loop run backwards): with scales applied once per output (tensor,
-  // rowwise), the operands reversed along K are that order exactly.
-  void add_reversed_k(std::vector<Reading>& h) const {
-    if (!geometry(s_).epilogue_scales() || s_.k < 2) return;
-    const auto reversed = [](std::vector<uint8_t> x, int64_t rows, int64_t k) {
-      for (int64_t r = 0; r < rows; ++r) std::reverse(x.begin() + r * k, x.begin() + (r + 1) * k);
-      return x;
-    };
-    h.push_back({"K is summed from its end (the operands taken in reverse K order)", Verdict::over_budget, e_.model,
-                 [reversed](Spec& s, Operands& x) {
-                   x.a = reversed(x.a, s.m, s.k);
-                   x.b = reversed(x.b, s.n, s.k);
-                 }});
   }
 
   // Scale decoders wrong at the edges of their encoding (the scale-edges inputs reach them): ue8m0
   // 0x00 read as 0, 0xFF read as 2^128, fp32 subnormals flushed to zero. gemm.mx scales enter the
-  // step as exponents, which have no 0 or Inf: not tried there.
+  // step as exponents, where 0 has none: a block scaled by 0 is read as its codes zeroed (scale 1).
   void add_scale_decodings(std::vector<Reading>& h) const {
     struct Decoding {
       const char* story;
@@ -191,7 +157,7 @@ class Diagnoser {
         {"subnormal fp32 scales flushed to zero", false,
          [](float v) { return std::fpclassify(v) == FP_SUBNORMAL; }, 0.0f},
     };
-    if (s_.op == Op::mx) return;
+    const Geometry g = geometry(s_);
     for (const Decoding& d : kDecodings) {
       if (d.pow2 != s_.pow2_scales()) continue;
       const auto read = [&d](std::vector<float> v) {
@@ -199,18 +165,31 @@ class Diagnoser {
         return v;
       };
       const std::vector<float> sa = read(in_.sa), sb = read(in_.sb);
-      const bool a_hit = !std::ranges::equal(sa, in_.sa, [](float x, float y) { return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y); });
-      const bool b_hit = !std::ranges::equal(sb, in_.sb, [](float x, float y) { return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y); });
+      const bool a_hit = !same_bits(sa, in_.sa), b_hit = !same_bits(sb, in_.sb);
       for (auto [a, b] : {std::pair{true, false}, {false, true}, {true, true}}) {
         if ((a && !a_hit) || (b && !b_hit)) continue;
-        h.push_back({std::string(a && b ? "A and B" : a ? "A" : "B") + " scales: " + d.story, Verdict::over_budget,
-                     e_.model, [=](Spec& s, Operands& x) {
-                       s.ue8m0 = false;  // the values read are no ue8m0 values; the arithmetic is the same
-                       if (a) x.sa = sa;
-                       if (b) x.sb = sb;
-                     }});
+        Reading r{std::string(a && b ? "A and B" : a ? "A" : "B") + " scales: " + d.story, Verdict::over_budget, e_.model,
+                  [=](Spec& s, Operands& x) {
+                    s.ue8m0 = false;  // the values read are no ue8m0 values; the arithmetic is the same
+                    if (a) x.sa = sa;
+                    if (b) x.sb = sb;
+                    if (s.op == Op::mx)  // a block scaled by 0 is read as zero codes (below) scaled by 1
+                      for (std::vector<float>* v : {&x.sa, &x.sb}) std::ranges::replace(*v, 0.0f, 1.0f);
+                  },
+                  {}};
+        if (s_.op == Op::mx)
+          r.read = [=, blocks = g.kblocks, kblock = g.kblock, k = s_.k](const Operands& in, Which w, int64_t row, int64_t c) {
+            const std::vector<float>& read_scales = w == Which::a ? (a ? sa : in.sa) : (b ? sb : in.sb);
+            const uint8_t code = (w == Which::a ? in.a : in.b)[size_t(row * k + c)];
+            return read_scales[size_t(row * blocks + c / kblock)] == 0 ? uint8_t(0) : code;
+          };
+        h.push_back(std::move(r));
       }
     }
+  }
+
+  static bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
+    return std::ranges::equal(x, y, [](float u, float v) { return std::bit_cast<uint32_t>(u) == std::bit_cast<uint32_t>(v); });
   }
 
   // The op's scale rule (the epilogue of gemm.tensor / gemm.rowwise, the K-block combine of
@@ -241,59 +220,6 @@ class Diagnoser {
            (id.matches.size() > 1 ? " (or " + std::to_string(id.matches.size() - 1) + " other orders the data cannot tell apart)" : "");
   }
 
-  void add_weights(std::vector<Reading>& h) const {
-    if (s_.profile->weights == WeightLayout::bpreshuffle)
-      h.push_back({"the weights are row-major [N, K], not pre-shuffled, but the kernel reads bpreshuffle 16x32 tiles "
-                   "(R14; weight layouts row vs bpreshuffle)",
-                   Verdict::layout, e_.model, [](Spec& s, Operands& x) { x.b = unshuffle(x.b, s.n, s.k); }});
-    if (s_.n % 16 == 0 && s_.k % 32 == 0)
-      h.push_back({"the weights are pre-shuffled (bpreshuffle 16x32 tiles) but the kernel reads them row-major "
-                   "[N, K] (" + std::string(s_.profile->weights == WeightLayout::bpreshuffle ? "R14; " : "") +
-                       "weight layouts bpreshuffle vs row)",
-                   Verdict::layout, e_.model, [](Spec& s, Operands& x) { x.b = bpreshuffle(x.b, s.n, s.k); }});
-  }
-
-  // An operand read under a permutation inside the tiles kernels load: each 32-K chunk's two
-  // 16-K halves swapped, or each 16x16 sub-tile transposed ([rows, K] codes, row-major).
-  void add_permutations(std::vector<Reading>& h) const {
-    using Perm = std::vector<uint8_t> (*)(const std::vector<uint8_t>&, int64_t rows, int64_t k);
-    struct Candidate {
-      const char* story;
-      Perm read;
-      int64_t row_tile, k_tile;  // what the shape must divide into
-    };
-    static constexpr Candidate kPerms[] = {
-        {"the two 16-K halves of every 32-K chunk swapped",
-         [](const std::vector<uint8_t>& x, int64_t rows, int64_t k) {
-           std::vector<uint8_t> y(x.size());
-           for (int64_t r = 0; r < rows; ++r)
-             for (int64_t c = 0; c < k; ++c) y[size_t(r * k + c)] = x[size_t(r * k + (c ^ 16))];
-           return y;
-         },
-         1, 32},
-        {"every 16x16 sub-tile transposed",
-         [](const std::vector<uint8_t>& x, int64_t rows, int64_t k) {
-           std::vector<uint8_t> y(x.size());
-           for (int64_t r = 0; r < rows; ++r)
-             for (int64_t c = 0; c < k; ++c)
-               y[size_t(r * k + c)] = x[size_t(((r / 16) * 16 + c % 16) * k + (c / 16) * 16 + r % 16)];
-           return y;
-         },
-         16, 16},
-    };
-    for (const Candidate& p : kPerms)
-      for (Which w : {Which::a, Which::b}) {
-        const int64_t rows = w == Which::a ? s_.m : s_.n;
-        if (rows % p.row_tile || s_.k % p.k_tile || (w == Which::b && s_.profile->weights != WeightLayout::row)) continue;
-        h.push_back({std::string(w == Which::a ? "A" : "B") + " is read with " + p.story +
-                         " (an operand permutation inside the loaded tile)",
-                     Verdict::layout, e_.model, [read = p.read, w](Spec& s, Operands& x) {
-                       if (w == Which::a) x.a = read(x.a, s.m, s.k);
-                       else x.b = read(x.b, s.n, s.k);
-                     }});
-      }
-  }
-
   // The scale storage read under every other layout that fits in it.
   void add_scale_layouts(std::vector<Reading>& h, Which w) const {
     const Layout stored_as = scale_layout(s_, w);
@@ -312,59 +238,6 @@ class Diagnoser {
                        name(stored_as) + " vs " + name(l) + ")",
                    Verdict::layout, e_.model, [read = std::move(read), w](Spec&, Operands& x) {
                      (w == Which::a ? x.sa : x.sb) = read;
-                   }});
-    }
-  }
-
-  // fnuz codes read as OCP (each value 2x) or the reverse, for A, B or both.
-  void add_formats(std::vector<Reading>& h) {
-    const Profile* any_pair = &profiles_.emplace_back(*s_.profile);
-    profiles_.back().pairs = kAllPairs;
-    const auto read_as = [](Format f) {
-      return name(f) + " bytes but the kernel reads them as " + name(twin(f)) +
-             (is_fnuz(f) ? " (fnuz read as OCP, R10" : " (OCP read as fnuz, R10");
-    };
-    const bool same_kind = is_fnuz(s_.a_format) == is_fnuz(s_.b_format);
-    const std::string factor = is_fnuz(s_.a_format) ? "4x" : "1/4";
-    const struct {
-      bool a, b;
-      std::string story;
-    } variants[] = {
-        {true, false, "A codes are " + read_as(s_.a_format) + ": every value of A " + (is_fnuz(s_.a_format) ? "2x" : "1/2") + ")"},
-        {false, true, "B codes are " + read_as(s_.b_format) + ": every value of B " + (is_fnuz(s_.b_format) ? "2x" : "1/2") + ")"},
-        {true, true, same_kind ? "A and B codes are " + read_as(s_.a_format) + ": every product " + factor + ")" : ""},
-    };
-    for (const auto& v : variants)
-      if (!v.story.empty())
-        h.push_back({v.story, Verdict::layout, e_.model, [v, any_pair](Spec& s, Operands&) {
-                       s.profile = any_pair;
-                       if (v.a) s.a_format = twin(s.a_format);
-                       if (v.b) s.b_format = twin(s.b_format);
-                     }});
-  }
-
-  // A's and B's codes decoded as the other element format of the pair (e4m3 <-> e5m2).
-  void add_element_formats(std::vector<Reading>& h) {
-    const auto other = [](Format f) {
-      switch (f) {
-        case Format::e4m3fn: return Format::e5m2;
-        case Format::e5m2: return Format::e4m3fn;
-        case Format::e4m3fnuz: return Format::e5m2fnuz;
-        default: return Format::e4m3fnuz;
-      }
-    };
-    const Profile* any_pair = &profiles_.emplace_back(*s_.profile);
-    profiles_.back().pairs = kAllPairs;
-    for (auto [a, b] : {std::pair{true, false}, {false, true}, {true, true}}) {
-      const std::string who = a && b ? "A and B" : a ? "A" : "B";
-      const Format f = a ? s_.a_format : s_.b_format;
-      if (a && b && s_.a_format != s_.b_format) continue;
-      h.push_back({who + " codes are " + name(f) + " bytes but the kernel decodes them as " + name(other(f)) +
-                       " (the element formats mixed up)",
-                   Verdict::layout, e_.model, [=](Spec& s, Operands&) {
-                     s.profile = any_pair;
-                     if (a) s.a_format = other(s.a_format);
-                     if (b) s.b_format = other(s.b_format);
                    }});
     }
   }
@@ -431,6 +304,51 @@ class Diagnoser {
                    }});
   }
 
+  // Non-finite codes decoded as numbers (a decoder without the special-value case: e4m3fn's 0x7F
+  // read as 480): no code holds such a value, so the fit is where the bad outputs are. Reading A's
+  // (or B's, or both operands') NaN / Inf codes as numbers makes exactly the outputs bad that touch
+  // one of those codes and no other non-finite input, and makes them finite.
+  void add_nonfinite_codes_read(std::vector<Hypothesis>& h) const {
+    if (std::isfinite(decode(s_.out, e_.ideal.out.bits[size_t(first_bad_)]))) return;  // bad where D is finite
+    const auto touches = [this](const std::vector<uint8_t>& codes, Format f, int64_t rows) {
+      std::array<bool, 256> special{};
+      for (int c = 0; c < 256; ++c) special[size_t(c)] = !std::isfinite(decode(f, uint32_t(c)));
+      std::vector<char> t(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r)
+        t[size_t(r)] = std::any_of(codes.begin() + r * s_.k, codes.begin() + (r + 1) * s_.k, [&](uint8_t c) { return special[c]; });
+      return t;
+    };
+    const Geometry g = geometry(s_);
+    const auto nonfinite_scales = [&g](const std::vector<float>& scales, int64_t rows, auto index) {
+      std::vector<char> t(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t kb = 0; kb < g.kblocks && !t[size_t(r)]; ++kb) t[size_t(r)] = !std::isfinite(scales[size_t(index(r, kb))]);
+      return t;
+    };
+    auto row_a = touches(in_.a, s_.a_format, s_.m), col_b = touches(in_.b, s_.b_format, s_.n);
+    auto scale_a = nonfinite_scales(in_.sa, s_.m, [&g](int64_t m, int64_t kb) { return g.sa_index(m, kb); });
+    auto scale_b = nonfinite_scales(in_.sb, s_.n, [&g](int64_t n, int64_t kb) { return g.sb_index(n, kb); });
+    const bool any_a = std::ranges::count(row_a, 1) > 0, any_b = std::ranges::count(col_b, 1) > 0;
+    for (auto [a, b] : {std::pair{true, false}, {false, true}, {true, true}}) {
+      if ((a && !any_a) || (b && !any_b)) continue;
+      const std::string who = a && b ? "A and B" : a ? "A" : "B";
+      h.push_back({who + " codes: the NaN / Inf codes decoded as numbers (a decoder without the special-value case): the "
+                       "outputs that touch them are finite",
+                   "", Verdict::over_budget, [=, this] {
+                     for (int64_t m = 0; m < s_.m; ++m)
+                       for (int64_t n = 0; n < s_.n; ++n) {
+                         const bool misread = (a && row_a[size_t(m)]) || (b && col_b[size_t(n)]);
+                         const bool still = (!a && row_a[size_t(m)]) || (!b && col_b[size_t(n)]) ||
+                                            scale_a[size_t(m)] || scale_b[size_t(n)];
+                         const bool bad = marks_.bad[at(m, n)];
+                         if (bad != (misread && !still) || (bad && !std::isfinite(decode(s_.out, got_[at(m, n)]))))
+                           return Fit::none;
+                       }
+                     return Fit::partial;  // where the bad outputs are, not their values
+                   }});
+    }
+  }
+
   // The bad elements fill (at least half of) a rectangle, smaller than D, that holds the values of
   // another rectangle of the same size, a whole number of its sizes away.
   std::string shifted_tile() const {
@@ -491,8 +409,9 @@ class Diagnoser {
     if (h * w >= kMinTile && 2 * bad_ >= h * w && !(h == s_.m && w == s_.n))
       return "a wrong output tile: " + where + " hold values that are no other tile's";
     return "no known fault explains the " + std::to_string(bad_) + (bad_ == 1 ? " bad output" : " bad outputs") +
-           " (tried: other accumulator models, weight and scale layouts, fnuz/OCP and e4m3/e5m2 codes, scale "
-           "index maps along K and rows, output tiles and offsets)";
+           " (tried: other accumulator models, weight and scale layouts, operand permutations, fnuz/OCP and e4m3/e5m2 "
+           "codes, edge-code and scale decodings, K orders, scale index maps along K and rows, output tiles and "
+           "offsets)";
   }
 };
 

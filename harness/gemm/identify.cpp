@@ -19,53 +19,72 @@ constexpr size_t kFullChecks = 16;   // survivors of the samples checked on all 
 
 bool in_mma(const AccumModel& m, const Spec& s) { return m.scales_in_mma && s.pow2_scales(); }
 
-// The order a variant sums this spec's products in, as a canonical expression (replay.cpp's
-// segments, chains and split parts, model.hpp): the step, then the tree of fp32 operations over
-// the chains' K ranges. Two variants with one signature compute the same bits on any data (the
-// rows sm90 and sm90-fast-accum share variants; K split in 4 single-chain parts added
-// sequentially is promotion every K/4).
-std::string order_signature(const Spec& s, const AccumModel& m) {
+// A node of an order tree as a 128-bit Merkle hash: equal trees give equal values, different ones
+// the same value with a probability of about 2^-64 or less (two mixes of the same inputs).
+struct Sig {
+  uint64_t h1 = 0, h2 = 0;
+  auto operator<=>(const Sig&) const = default;
+};
+uint64_t mix(uint64_t x) {  // splitmix64's finalizer
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+enum Tag : uint64_t { kZero = 1, kChain, kPlus, kBlock, kStep };
+Sig node(uint64_t tag, Sig a, Sig b = {}) {
+  return {mix(mix(mix(tag * 0x9e3779b97f4a7c15ull) ^ a.h1) ^ b.h1),
+          mix(mix(mix(tag + 0x632be59bd9b4e019ull) + a.h2) * 3 + b.h2)};
+}
+Sig leaf(uint64_t tag, int64_t x, int64_t y) { return node(tag, {uint64_t(x), ~uint64_t(x)}, {uint64_t(y), ~uint64_t(y)}); }
+
+// The order a variant sums this spec's products in, as a canonical tree (replay.cpp's segments,
+// chains and split parts, model.hpp): the step, then the tree of fp32 operations over the chains'
+// K ranges. Two variants with one signature compute the same bits on any data (the rows sm90 and
+// sm90-fast-accum share variants; K split in 4 single-chain parts added sequentially is promotion
+// every K/4).
+Sig order_signature(const Spec& s, const AccumModel& m) {
   const Geometry g = geometry(s);
   const bool mma = in_mma(m, s);
   const MmaStep& t = m.step;
-  std::string sig;
+  Sig step;
   for (int v : {t.k, t.groups, t.frac_bits, int(t.align), t.e_floor, t.sum_bits, int(t.sum_rounding), int(t.join),
                 t.late_bits, int(t.exponents), t.k_run, int(mma)})
-    sig += std::to_string(v) + ",";
+    step = node(kStep, step, {uint64_t(v), ~uint64_t(v)});
   // A chain of one fmaf from zero is the exact product, so promoting every fmaf is one chain.
   const bool fma_every_step = detail::is_fmaf(t) && m.promote_k == 1;
-  const auto fold = [](const std::vector<std::string>& terms) {  // ((t0 + t1) + t2) ...
-    std::string e = terms.empty() ? "0" : terms[0];
-    for (size_t i = 1; i < terms.size(); ++i) e = "(" + e + "+" + terms[i] + ")";
+  const auto fold = [](const std::vector<Sig>& terms) {  // ((t0 + t1) + t2) ...
+    if (terms.empty()) return node(kZero, {});
+    Sig e = terms[0];
+    for (size_t i = 1; i < terms.size(); ++i) e = node(kPlus, e, terms[i]);
     return e;
   };
   const auto chains = [&](int64_t k0, int64_t k1) {  // a segment: its chains added in fp32
     const int64_t every = m.promote_k && !mma && !fma_every_step ? m.promote_k : std::max<int64_t>(k1 - k0, 1);
-    std::vector<std::string> c;
-    for (int64_t k = k0; k < k1; k += every) c.push_back("c" + std::to_string(k) + ":" + std::to_string(std::min(k + every, k1)));
+    std::vector<Sig> c;
+    for (int64_t k = k0; k < k1; k += every) c.push_back(leaf(kChain, k, std::min(k + every, k1)));
     return fold(c);
   };
   const auto blocks = [&](int64_t b0, int64_t b1) {  // gemm.block: main = fma(G_kb, s, main) from +0
-    std::string e = "0";
-    for (int64_t kb = b0; kb < b1; ++kb) e = "f(" + chains(g.block_begin(kb), g.block_end(kb)) + "," + e + ")";
+    Sig e = node(kZero, {});
+    for (int64_t kb = b0; kb < b1; ++kb) e = node(kBlock, chains(g.block_begin(kb), g.block_end(kb)), e);
     return e;
   };
   const bool over_k = mma || g.epilogue_scales();
   const auto part = [&](int64_t a, int64_t b) { return over_k ? chains(a, b) : blocks(a, b); };
   const int64_t size = over_k ? s.k : g.kblocks;
-  if (m.split == 1 || size == 0) return sig + part(0, size);
+  if (m.split == 1 || size == 0) return node(kStep, step, part(0, size));
   const int64_t unit = over_k ? (m.promote_k && !mma ? m.promote_k : m.step.k) : 1;
   const int64_t units = (size + unit - 1) / unit, per = (units + m.split - 1) / m.split;
-  std::vector<std::string> parts;
+  std::vector<Sig> parts;
   for (int64_t u = 0; u < units; u += per) parts.push_back(part(u * unit, std::min((u + per) * unit, size)));
-  if (m.combine == Combine::sequential) return sig + fold(parts);
+  if (m.combine == Combine::sequential) return node(kStep, step, fold(parts));
   while (parts.size() > 1) {  // pairwise: neighbours, level by level
-    std::vector<std::string> next;
-    for (size_t i = 0; i + 1 < parts.size(); i += 2) next.push_back("(" + parts[i] + "+" + parts[i + 1] + ")");
+    std::vector<Sig> next;
+    for (size_t i = 0; i + 1 < parts.size(); i += 2) next.push_back(node(kPlus, parts[i], parts[i + 1]));
     if (parts.size() % 2) next.push_back(parts.back());
     parts = std::move(next);
   }
-  return sig + parts[0];
+  return node(kStep, step, parts[0]);
 }
 
 bool same_bits(Format f, uint32_t a, uint32_t b) { return a == b || (is_nan(f, a) && is_nan(f, b)); }
@@ -86,16 +105,30 @@ Sample sample(const Spec& s, const Operands& in, std::span<const uint32_t> got, 
   return out;
 }
 
-bool reproduces(const Sample& x, const AccumModel& m) {
-  Output o;
-  try {
-    o = gemm_model(x.spec, m, x.in);
-  } catch (const UsageError&) {  // operands no valid GEMM reads (never thrown out of a worker thread)
-    return false;
-  }
+bool reproduces(const Sample& x, const Output& o) {
   for (size_t i = 0; i < o.bits.size(); ++i)
     if (!same_bits(x.spec.out, o.bits[i], x.got[i])) return false;
   return true;
+}
+
+bool reproduces(const Sample& x, const AccumModel& m) {
+  try {
+    return reproduces(x, gemm_model(x.spec, m, x.in));
+  } catch (const UsageError&) {  // operands no valid GEMM reads (never thrown out of a worker thread)
+    return false;
+  }
+}
+
+// Which of `models` reproduce the sample, in one batch (the operands decoded once).
+std::vector<char> reproduce(const Sample& x, std::span<const AccumModel* const> models) {
+  std::vector<char> keep(models.size());
+  try {
+    const std::vector<Output> outs = gemm_models(x.spec, models, x.in);
+    for (size_t i = 0; i < models.size(); ++i) keep[i] = reproduces(x, outs[i]);
+  } catch (const UsageError&) {  // one model or the operands invalid: each on its own
+    for (size_t i = 0; i < models.size(); ++i) keep[i] = reproduces(x, *models[i]);
+  }
+  return keep;
 }
 
 std::string joined(std::span<const std::string_view> names) {
@@ -172,25 +205,36 @@ std::vector<std::string_view> plausible_rows(std::string_view arch) {
   return rows;
 }
 
-std::pair<Spec, Operands> sub_problem(const Spec& s, const Operands& in, std::span<const int64_t> rows, int64_t n0,
-                                      int64_t w) {
+std::pair<Spec, Operands> sub_problem(const Spec& s, const RowReader& read, const Operands& scales,
+                                      std::span<const int64_t> rows, int64_t n0, int64_t w) {
   const Geometry g = geometry(s);
   Spec sub = s;
   sub.m = int64_t(rows.size()), sub.n = w;
   Operands o;
-  o.sa = g.a_rows ? std::vector<float>{} : in.sa;
-  for (int64_t m : rows) {
-    o.a.insert(o.a.end(), in.a.begin() + m * s.k, in.a.begin() + (m + 1) * s.k);
-    if (g.a_rows) o.sa.insert(o.sa.end(), in.sa.begin() + m * g.sa.g, in.sa.begin() + (m + 1) * g.sa.g);
+  o.a.resize(rows.size() * size_t(s.k));
+  o.b.resize(size_t(w * s.k));
+  o.sa = g.a_rows ? std::vector<float>{} : scales.sa;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    read(Which::a, rows[i], std::span(o.a).subspan(i * size_t(s.k), size_t(s.k)));
+    if (g.a_rows) o.sa.insert(o.sa.end(), scales.sa.begin() + rows[i] * g.sa.g, scales.sa.begin() + (rows[i] + 1) * g.sa.g);
   }
-  o.b.assign(in.b.begin() + n0 * s.k, in.b.begin() + (n0 + w) * s.k);
+  for (int64_t n = 0; n < w; ++n) read(Which::b, n0 + n, std::span(o.b).subspan(size_t(n * s.k), size_t(s.k)));
   if (!g.b_rows || w == 0) {
-    o.sb = in.sb;
+    o.sb = scales.sb;
   } else {
     const int64_t r0 = n0 / g.b_rows, r1 = (n0 + w - 1) / g.b_rows + 1;
-    o.sb.assign(in.sb.begin() + r0 * g.sb.g, in.sb.begin() + r1 * g.sb.g);
+    o.sb.assign(scales.sb.begin() + r0 * g.sb.g, scales.sb.begin() + r1 * g.sb.g);
   }
   return {sub, std::move(o)};
+}
+
+std::pair<Spec, Operands> sub_problem(const Spec& s, const Operands& in, std::span<const int64_t> rows, int64_t n0,
+                                      int64_t w) {
+  const auto copy = [&](Which which, int64_t row, std::span<uint8_t> out) {
+    const std::vector<uint8_t>& codes = which == Which::a ? in.a : in.b;
+    std::copy_n(codes.begin() + row * s.k, s.k, out.begin());
+  };
+  return sub_problem(s, copy, in, rows, n0, w);
 }
 
 std::string Identification::unchecked_text() const {
@@ -218,7 +262,7 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
                         std::optional<Output2d> focus) {
   Identification id;
   id.rows = plausible_rows(arch);
-  std::set<std::string> seen;
+  std::set<Sig> seen;
   const auto add = [&](const AccumModel& row, int promote, int split, Combine c) {
     AccumModel m = row;
     m.promote_k = promote, m.split = split, m.combine = c;
@@ -240,24 +284,30 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
     id.matches = alive;
     return id;
   }
-  // Sampled stages: 4 outputs of row 0 (or the focus, from the start of its B scale row), then up to
-  // 4 rows x 64 columns; then all of D, for every survivor while they are few, else until the first
-  // one reproduces it.
-  // Samples keep the spec valid: whole 16-row weight tiles for bpreshuffle (spec.problem()).
+  // Sampled stages: the focus alone, 4 outputs of its row (row 0) from the start of its B scale row,
+  // then up to 4 rows x 64 columns; then all of D, for every survivor while they are few, else
+  // until the first one reproduces it.
+  // Samples keep the spec valid: whole 16-row weight tiles for bpreshuffle (spec.problem()), which
+  // never straddle a B scale row.
   const int64_t tile = s.profile->weights == WeightLayout::bpreshuffle ? 16 : 1;
-  const int64_t b_rows = std::max<int64_t>(geometry(s).b_rows, tile);
   const auto width = [&](int64_t from, int64_t want) { return std::min(s.n - from, (want + tile - 1) / tile * tile); };
-  const int64_t n0 = focus ? focus->n / b_rows * b_rows : 0;
-  const int64_t w0 = width(n0, focus ? std::max<int64_t>(4, focus->n - n0 + 1) : 4);
+  const int64_t b_rows = std::max<int64_t>(geometry(s).b_rows, tile);
+  const int64_t n0 = focus ? focus->n / b_rows * b_rows : 0, w0 = width(n0, 4);
   std::vector<int64_t> few{focus ? focus->m : 0}, some, all(size_t(s.m));
   const int64_t spread = std::min<int64_t>(4, s.m);
   for (int64_t i = 0; i < spread; ++i) some.push_back(i * (s.m - 1) / std::max<int64_t>(spread - 1, 1));
   some.erase(std::unique(some.begin(), some.end()), some.end());
   for (int64_t m = 0; m < s.m; ++m) all[size_t(m)] = m;
-  for (const Sample& x : {sample(s, in, got, few, w0, n0), sample(s, in, got, some, width(0, 64))}) {
+  std::vector<Sample> stages;
+  if (focus) stages.push_back(sample(s, in, got, few, width(focus->n / tile * tile, 1), focus->n / tile * tile));
+  stages.push_back(sample(s, in, got, few, w0, n0));
+  stages.push_back(sample(s, in, got, some, width(0, 64)));
+  for (const Sample& x : stages) {
     std::vector<char> keep(alive.size());
     detail::parallel_for(int64_t(alive.size()), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) keep[size_t(i)] = reproduces(x, alive[size_t(i)]->model);
+      std::vector<const AccumModel*> models;
+      for (int64_t i = b; i < e; ++i) models.push_back(&alive[size_t(i)]->model);
+      std::ranges::copy(reproduce(x, models), keep.begin() + b);
     });
     std::vector<const Variant*> next;
     for (size_t i = 0; i < alive.size(); ++i)

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "reference/gemm/gemm.hpp"
+#include "reference/gemm/layout.hpp"  // Which
 
 namespace ulpgate::gemm {
 
@@ -68,8 +70,15 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
 std::vector<double> loosest_bound(const Spec& s, const Operands& in, std::span<const std::string_view> rows);
 
 // Rows `rows` of A (with their scales) and columns [n0, n0 + w) of D: B's rows n0.. and their
-// scale rows; n0 starts a B scale row (a multiple of 128 for gemm.block).
+// scale rows; n0 starts a B scale row (a multiple of 128 for gemm.block), or the columns lie in one.
 std::pair<Spec, Operands> sub_problem(const Spec& s, const Operands& in, std::span<const int64_t> rows, int64_t n0,
                                       int64_t w);
+
+// The codes of row `row` of A (or of B) as some reader sees them, into out (K codes).
+using RowReader = std::function<void(Which, int64_t row, std::span<uint8_t> out)>;
+// The same with each row's codes from `read` (only the rows needed are read) and the scales of
+// `scales` (its codes are not used).
+std::pair<Spec, Operands> sub_problem(const Spec& s, const RowReader& read, const Operands& scales,
+                                      std::span<const int64_t> rows, int64_t n0, int64_t w);
 
 }  // namespace ulpgate::gemm

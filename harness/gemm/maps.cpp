@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -102,12 +103,11 @@ std::vector<int64_t> fit_rows(const Spec& s, const Marks& marks) {
 
 // Operand rows as values, non-finite codes as 0 (their outputs are judged as non-finite anyway).
 Matrix decoded_rows(Format f, const std::vector<uint8_t>& codes, std::span<const int64_t> rows, int64_t k) {
+  std::array<double, 256> value;
+  for (uint32_t c = 0; c < 256; ++c) value[c] = std::isfinite(decode(f, c)) ? decode(f, c) : 0;
   Matrix x(int64_t(rows.size()), k);
   for (size_t r = 0; r < rows.size(); ++r)
-    for (int64_t i = 0; i < k; ++i) {
-      const double v = decode(f, codes[size_t(rows[r] * k + i)]);
-      x(int64_t(r), i) = std::isfinite(v) ? v : 0;
-    }
+    for (int64_t i = 0; i < k; ++i) x(int64_t(r), i) = value[codes[size_t(rows[r] * k + i)]];
   return x;
 }
 

@@ -92,10 +92,13 @@ struct Coord {
   int64_t m, n;
 };
 
-// What a correct kernel does at the places tests inject faults (suites/gemm): the K-block whose
-// scales a block uses, the scale row of A an output row reads, the output whose value a thread
-// computes, the value it stores.
+// What a correct kernel does at the places tests inject faults (suites/gemm): the value it
+// decodes a code of A or B as, the K-block it sums i-th, the K-block whose scales a block uses,
+// the scale row of A an output row reads, the output whose value a thread computes, the value it
+// stores.
 struct NoFault {
+  ULPGATE_DEVICE float decoded(bool /*of_b*/, uint32_t /*code*/, float value) const { return value; }
+  ULPGATE_DEVICE int64_t kblock_order(int64_t i) const { return i; }
   ULPGATE_DEVICE int64_t scale_block(int64_t kb) const { return kb; }
   ULPGATE_DEVICE int64_t scale_row(int64_t r) const { return r; }
   ULPGATE_DEVICE Coord source(int64_t m, int64_t n) const { return {m, n}; }
@@ -115,8 +118,8 @@ struct BlockScaledGemm {
     ULPGATE_SHARED(float, b_value, 256);
     const unsigned tid = dev::thread_rank(), threads = dev::block_dim().count();
     for (unsigned c = tid; c < 256; c += threads) {
-      a_value[c] = fp8_value(math.a_format, c);
-      b_value[c] = fp8_value(math.b_format, c);
+      a_value[c] = faults.decoded(false, c, fp8_value(math.a_format, c));
+      b_value[c] = faults.decoded(true, c, fp8_value(math.b_format, c));
     }
     dev::block_sync();
     const int64_t total = math.m * math.n, stride = int64_t(threads) * dev::grid_dim().x;
@@ -157,7 +160,8 @@ struct BlockScaledGemm {
       return (g * y) * x;
     }
     float main = 0.0f;
-    for (int64_t kb = 0; kb < math.kblocks; ++kb) {
+    for (int64_t i = 0; i < math.kblocks; ++i) {
+      const int64_t kb = faults.kblock_order(i);
       const int64_t k0 = kb * math.kblock, k1 = k0 + math.kblock < math.k ? k0 + math.kblock : math.k;
       const int64_t s = faults.scale_block(kb);
       const float g = dot(m, n, k0, k1, av, bv), x = scale_a(m, s), y = scale_b(n, s);

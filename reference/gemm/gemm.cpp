@@ -24,10 +24,12 @@ static_assert(kGeometry[int(Op::block)].op == Op::block && kGeometry[int(Op::mx)
 constexpr int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 constexpr int64_t scale_rows(int64_t rows, int64_t per) { return per ? ceil_div(rows, per) : 1; }
 
-// A positive power of two (fp32 subnormal ones included), or NaN (model.hpp: non-finite inputs).
+// A positive power of two (fp32 subnormal ones included), or NaN or +Inf (model.hpp: non-finite
+// inputs take the IEEE path whatever their encoding; +Inf is what a decoder that reads 0xFF as
+// 2^128 hands on, and the diagnosis replays it).
 bool is_ue8m0_value(float x) {
-  if (std::isnan(x)) return true;
-  if (!(x > 0) || std::isinf(x)) return false;
+  if (std::isnan(x) || x == INFINITY) return true;
+  if (!(x > 0)) return false;
   int e;
   return std::frexp(x, &e) == 0.5f;
 }

@@ -72,7 +72,7 @@ struct Buffers {
 };
 
 // Throws UsageError for spec.problem(), operand sizes that do not match the shapes, or scales of
-// gemm.mx / ue8m0 gemm.block that are not positive powers of two (NaN is allowed: see model.hpp).
+// gemm.mx / ue8m0 gemm.block that are not positive powers of two (NaN and +Inf are allowed: see model.hpp).
 void check(const Spec& spec, const Operands& in);
 
 // [M, N] output bits of `format`, row-major: bf16 in the low 16 bits, or fp32.
@@ -95,6 +95,9 @@ Ideal gemm_ideal(const Spec& spec, const Operands& in);
 // chains and steps (model.hpp), then the profile's ScaleRule for block sums (main starts at +0) or
 // for the epilogue; bf16 outputs are RN of the fp32 result.
 Output gemm_model(const Spec& spec, const AccumModel& model, const Operands& in);
+// The same for several models on the same operands (identification): checked once, decoded once
+// per way the models read them.
+std::vector<Output> gemm_models(const Spec& spec, std::span<const AccumModel* const> models, const Operands& in);
 
 // A rigorous data-dependent bound on |D_model - D_exact| per element, D_model being the model's
 // fp32 result (the fp32 output of the same case; a bf16 output adds half a bf16 ulp). Built from

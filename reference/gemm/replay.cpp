@@ -3,10 +3,12 @@
 // value it stands for.
 #include <cmath>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include "reference/gemm/detail.hpp"
 #include "reference/gemm/gemm.hpp"
+#include "reference/gemm/layout.hpp"  // Which
 #include "reference/gemm/step.hpp"
 
 namespace ulpgate::gemm {
@@ -55,17 +57,41 @@ struct RowPair {
   const int16_t *ae, *be;
 };
 
+// The exponent of a power-of-two scale applied inside the MMA (0 otherwise, and for a NaN or Inf
+// scale, whose outputs take the IEEE path).
+int scale_exp(bool in_mma, const std::vector<float>& scales, int64_t at) {
+  const float s = in_mma ? scales[size_t(at)] : 1.0f;
+  return std::isfinite(s) ? detail::exponent_of(s) : 0;
+}
+bool scales_in_mma(const Spec& spec, const AccumModel& model) { return model.scales_in_mma && spec.pow2_scales(); }
+
+// Rows [r0, r1) of A or B decoded as `model` reads them (step.hpp).
+void decode(detail::DecodedRows& out, const Spec& spec, const AccumModel& model, const Operands& in, Which which,
+            int64_t r0, int64_t r1) {
+  const Geometry g = geometry(spec);
+  const bool a = which == Which::a;
+  const detail::CodeTable& table = detail::code_table(a ? spec.a_format : spec.b_format);
+  const uint8_t* codes = (a ? in.a : in.b).data();
+  if (!scales_in_mma(spec, model))
+    return detail::decode_rows(out, table, codes, r0, r1, spec.k, [](int64_t, int64_t) { return 0; }, model.step.exponents);
+  const auto kblock = [&](int64_t k) { return g.epilogue_scales() ? 0 : k / g.kblock; };
+  detail::decode_rows(
+      out, table, codes, r0, r1, spec.k,
+      [&](int64_t r, int64_t k) { return scale_exp(true, a ? in.sa : in.sb, a ? g.sa_index(r, kblock(k)) : g.sb_index(r, kblock(k))); },
+      model.step.exponents);
+}
+
+// One model over checked operands: A decoded as it reads them, the non-finite outputs, and all of
+// B decoded (batches of models) or none (then B is decoded tile by tile).
 class Replayer {
  public:
-  Replayer(const Spec& spec, const AccumModel& model, const Operands& in)
-      : spec_(spec), model_(model), in_(in), g_(geometry(spec)), tb_(detail::code_table(spec.b_format)),
-        nonfinite_(spec, in), in_mma_(model.scales_in_mma && spec.pow2_scales()) {
+  Replayer(const Spec& spec, const AccumModel& model, const Operands& in, const detail::NonFinite& nonfinite,
+           const detail::DecodedRows& a, const detail::DecodedRows* b)
+      : spec_(spec), model_(model), in_(in), g_(geometry(spec)), nonfinite_(nonfinite),
+        in_mma_(scales_in_mma(spec, model)), a_(a), b_all_(b) {
     if (!detail::valid(model.step) || model.promote_k % model.step.k != 0)
       throw UsageError("accumulator model '" + std::string(model.name) + "': bad step or promotion size");
     if (model.split < 1) throw UsageError("accumulator model '" + std::string(model.name) + "': split below 1");
-    detail::decode_rows(a_, detail::code_table(spec.a_format), in.a.data(), 0, spec.m, spec.k,
-                        [&](int64_t m, int64_t k) { return scale_exp(in.sa, g_.sa_index(m, kblock_of(k))); },
-                        model.step.exponents);
   }
 
   template <bool kBound>
@@ -75,18 +101,18 @@ class Replayer {
     constexpr int64_t kTileN = 16;  // rows of B kept in cache while every row of A passes
     const int64_t tiles = (spec_.n + kTileN - 1) / kTileN;
     detail::parallel_for(tiles, [&](int64_t begin, int64_t end) {
-      detail::DecodedRows b;
+      detail::DecodedRows tile;
       for (int64_t n0 = begin * kTileN; n0 < std::min(end * kTileN, spec_.n); n0 += kTileN) {
         const int64_t n1 = std::min(n0 + kTileN, spec_.n);
-        detail::decode_rows(b, tb_, in_.b.data(), n0, n1, spec_.k,
-                            [&](int64_t n, int64_t k) { return scale_exp(in_.sb, g_.sb_index(n, kblock_of(k))); },
-                            model_.step.exponents);
+        if (!b_all_) decode(tile, spec_, model_, in_, Which::b, n0, n1);
+        const detail::DecodedRows& b = b_all_ ? *b_all_ : tile;
+        const int64_t first = b_all_ ? 0 : n0;  // B's row in b
         for (int64_t m = 0; m < spec_.m; ++m)
           for (int64_t n = n0; n < n1; ++n) {
             const size_t at = size_t(m * spec_.n + n);
             const Bounded d = nonfinite_.touches(m, n)
                                   ? Bounded{float(nonfinite_.ieee_value(m, n)), kInf}
-                                  : element<kBound>(m, n, {a_.v(m), b.v(n - n0), a_.e(m), b.e(n - n0)});
+                                  : element<kBound>(m, n, {a_.v(m), b.v(n - first), a_.e(m), b.e(n - first)});
             r.out.bits[at] = detail::round_to(spec_.out, d.v);  // bf16: RN of the fp32 result
             if constexpr (kBound) r.bound[at] = d.err * (1 + 0x1p-30);  // the bound's own roundings
           }
@@ -100,20 +126,11 @@ class Replayer {
   const AccumModel& model_;
   const Operands& in_;
   Geometry g_;
-  const detail::CodeTable& tb_;
-  detail::NonFinite nonfinite_;
+  const detail::NonFinite& nonfinite_;
   bool in_mma_;
   bool fmaf_ = detail::is_fmaf(model_.step) && !in_mma_;  // float operands hold unscaled fp8 values
-  detail::DecodedRows a_;
-
-  int64_t kblock_of(int64_t k) const { return g_.epilogue_scales() ? 0 : k / g_.kblock; }
-
-  // The exponent of a power-of-two scale applied inside the MMA (0 otherwise, and for a NaN scale,
-  // whose outputs take the IEEE path).
-  int scale_exp(const std::vector<float>& scales, int64_t at) const {
-    const float s = in_mma_ ? scales[size_t(at)] : 1.0f;
-    return std::isfinite(s) ? detail::exponent_of(s) : 0;
-  }
+  const detail::DecodedRows& a_;
+  const detail::DecodedRows* b_all_;
 
   template <bool kBound>
   Bounded element(int64_t m, int64_t n, const RowPair& rows) const {
@@ -189,16 +206,33 @@ class Replayer {
   }
 };
 
-}  // namespace
-
-Replay gemm_replay(const Spec& spec, const AccumModel& model, const Operands& in) {
+template <bool kBound>
+Replay replay(const Spec& spec, const AccumModel& model, const Operands& in) {
   check(spec, in);
-  return Replayer(spec, model, in).run<true>();
+  const detail::NonFinite nonfinite(spec, in);
+  detail::DecodedRows a;
+  decode(a, spec, model, in, Which::a, 0, spec.m);
+  return Replayer(spec, model, in, nonfinite, a, nullptr).run<kBound>();
 }
 
-Output gemm_model(const Spec& spec, const AccumModel& model, const Operands& in) {
+}  // namespace
+
+Replay gemm_replay(const Spec& spec, const AccumModel& model, const Operands& in) { return replay<true>(spec, model, in); }
+
+Output gemm_model(const Spec& spec, const AccumModel& model, const Operands& in) { return replay<false>(spec, model, in).out; }
+
+std::vector<Output> gemm_models(const Spec& spec, std::span<const AccumModel* const> models, const Operands& in) {
   check(spec, in);
-  return Replayer(spec, model, in).run<false>().out;
+  const detail::NonFinite nonfinite(spec, in);
+  std::map<std::pair<Exponents, bool>, std::pair<detail::DecodedRows, detail::DecodedRows>> decoded;  // A, B
+  std::vector<Output> out;
+  for (const AccumModel* m : models) {
+    const auto [at, fresh] = decoded.try_emplace({m->step.exponents, scales_in_mma(spec, *m)});
+    auto& [a, b] = at->second;
+    if (fresh) decode(a, spec, *m, in, Which::a, 0, spec.m), decode(b, spec, *m, in, Which::b, 0, spec.n);
+    out.push_back(Replayer(spec, *m, in, nonfinite, a, &b).run<false>().out);
+  }
+  return out;
 }
 
 std::vector<double> error_bound(const Spec& spec, const AccumModel& model, const Operands& in) {

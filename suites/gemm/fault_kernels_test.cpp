@@ -50,6 +50,33 @@ struct RowOffset : NoFault {
   Coord source(int64_t m, int64_t n) const { return {m < last ? m + 1 : m, n}; }
 };
 
+// e4m3fn's NaN codes (0x7F, 0xFF) of A decoded as +-480: a bit-shift decoder without the NaN case.
+struct NanCodesAsNumbers : NoFault {
+  float decoded(bool of_b, uint32_t code, float v) const {
+    return !of_b && (code & 0x7fu) == 0x7fu ? (code & 0x80u ? -480.0f : 480.0f) : v;
+  }
+};
+
+// B's subnormal codes (exponent field 0) decoded as zeros of their sign.
+struct SubnormalCodesFlushed : NoFault {
+  float decoded(bool of_b, uint32_t code, float v) const {
+    return of_b && (code & 0x78u) == 0 && (code & 0x07u) ? (code & 0x80u ? -0.0f : 0.0f) : v;
+  }
+};
+
+// e4m3 subnormal codes of both operands decoded as if exponent field 0 were 1 (the implicit bit kept).
+struct SubnormalsAsNormals : NoFault {
+  float decoded(bool, uint32_t code, float v) const {
+    return (code & 0x78u) == 0 && (code & 0x07u) ? (v < 0 ? -1.0f : 1.0f) * float(8 + (code & 7u)) * 0x1p-9f : v;
+  }
+};
+
+// The K-blocks summed from the last.
+struct KBlocksFromLast : NoFault {
+  int64_t blocks;
+  int64_t kblock_order(int64_t i) const { return blocks - 1 - i; }
+};
+
 // One output one fp32 ulp off.
 struct OneElementOff : NoFault {
   float stored(int64_t m, int64_t n, float d) const { return m == 3 && n == 5 ? std::nextafter(d, INFINITY) : d; }
@@ -72,7 +99,31 @@ enum class Fault {
   k_halves_swapped,    // permutation: B's 16-K halves of each 32-K chunk swapped as the kernel loads them
   subnormal_scales_ftz,  // decoding: fp32 scales that are subnormal read as 0 (a flush-to-zero load)
   reversed_k,          // arithmetic: K summed from its end
+  b_transposed,        // permutation: B [N, K] read as [K, N]
+  a_word_bytes_reversed,  // permutation: the 4 codes of every 32-bit word of A in reverse order
+  nan_codes_as_numbers,   // decoding: A's e4m3fn NaN codes read as +-480
+  subnormal_codes_flushed,  // decoding: B's subnormal codes read as zeros
+  subnormals_as_normals,    // decoding: subnormal codes read with the implicit bit
+  each_kblock_reversed,     // arithmetic: each K-block summed from its end
+  kblocks_from_last,        // arithmetic: the K-blocks summed from the last
 };
+
+// The kernel run on operands it reads under a permutation: element (r, c) of A and B [rows, K] is
+// read from flat index source(r, c, rows, K) (nullptr: as stored).
+using Source = int64_t (*)(int64_t r, int64_t c, int64_t rows, int64_t k);
+void run_permuted(const Spec& s, const Buffers& io, Source a_source, Source b_source) {
+  const auto read = [&s](std::span<const uint8_t> codes, int64_t rows, Source source) {
+    std::vector<uint8_t> out(codes.begin(), codes.end());
+    if (source)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < s.k; ++c) out[size_t(r * s.k + c)] = codes[size_t(source(r, c, rows, s.k))];
+    return out;
+  };
+  const std::vector<uint8_t> a = read(io.a, s.m, a_source), b = read(io.b, s.n, b_source);
+  Buffers permuted = io;
+  permuted.a = a, permuted.b = b;
+  gemm_kernels::run_gemm_host(kHostW32, s, permuted);
+}
 
 class FaultyKernel : public Backend {
  public:
@@ -113,23 +164,25 @@ class FaultyKernel : public Backend {
         return claim;
       }
       case Fault::reversed_k: {  // the kernel walks K backwards: its operands, reversed along K
-        std::vector<uint8_t> a(io.a.begin(), io.a.end()), b(io.b.begin(), io.b.end());
-        for (int64_t m = 0; m < s.m; ++m) std::reverse(a.begin() + m * s.k, a.begin() + (m + 1) * s.k);
-        for (int64_t n = 0; n < s.n; ++n) std::reverse(b.begin() + n * s.k, b.begin() + (n + 1) * s.k);
-        Buffers backwards = io;
-        backwards.a = a, backwards.b = b;
-        gemm_kernels::run_gemm_host(kHostW32, s, backwards);
-        return claim;
+        const Source reversed = [](int64_t r, int64_t c, int64_t, int64_t k) { return r * k + k - 1 - c; };
+        return run_permuted(s, io, reversed, reversed), claim;
       }
-      case Fault::k_halves_swapped: {  // the kernel reads B[n, k ^ 16]
-        std::vector<uint8_t> b(io.b.size());
-        for (int64_t n = 0; n < s.n; ++n)
-          for (int64_t k = 0; k < s.k; ++k) b[size_t(n * s.k + k)] = io.b[size_t(n * s.k + (k ^ 16))];
-        Buffers swapped = io;
-        swapped.b = b;
-        gemm_kernels::run_gemm_host(kHostW32, s, swapped);
-        return claim;
+      case Fault::each_kblock_reversed: {  // each 128-K block walked backwards (K a multiple of 128)
+        const Source reversed = [](int64_t r, int64_t c, int64_t, int64_t k) { return r * k + c / 128 * 128 + 127 - c % 128; };
+        return run_permuted(s, io, reversed, reversed), claim;
       }
+      case Fault::k_halves_swapped:  // the kernel reads B[n, k ^ 16]
+        return run_permuted(s, io, nullptr, [](int64_t r, int64_t c, int64_t, int64_t k) { return r * k + (c ^ 16); }), claim;
+      case Fault::b_transposed:
+        return run_permuted(s, io, nullptr, [](int64_t r, int64_t c, int64_t rows, int64_t) { return c * rows + r; }), claim;
+      case Fault::a_word_bytes_reversed:
+        return run_permuted(s, io, [](int64_t r, int64_t c, int64_t, int64_t k) { return r * k + (c ^ 3); }, nullptr), claim;
+      case Fault::nan_codes_as_numbers: return gemm_kernels::run_gemm_host(kHostW32, s, io, NanCodesAsNumbers{}), claim;
+      case Fault::subnormal_codes_flushed:
+        return gemm_kernels::run_gemm_host(kHostW32, s, io, SubnormalCodesFlushed{}), claim;
+      case Fault::subnormals_as_normals: return gemm_kernels::run_gemm_host(kHostW32, s, io, SubnormalsAsNormals{}), claim;
+      case Fault::kblocks_from_last:
+        return gemm_kernels::run_gemm_host(kHostW32, s, io, KBlocksFromLast{{}, (s.k + 127) / 128}), claim;
       case Fault::next_kblock_scales:
         return gemm_kernels::run_gemm_host(kHostW32, s, io, NextKBlockScales{{}, (s.k + 127) / 128 - 1}), claim;
       case Fault::next_scale_row: return gemm_kernels::run_gemm_host(kHostW32, s, io, NextScaleRow{{}, s.m - 1}), claim;
@@ -225,6 +278,29 @@ const Expectation kExpected[] = {
      "fp32 scales flushed to zero", ""},
     {Fault::reversed_k, "gemm.tensor/cublaslt/e4m3fn.e5m2/fp32/16x128x512/pow2-boundary_emin=-24_emax=0/s1",
      Verdict::over_budget, "K is summed from its end (the operands taken in reverse K order)", ""},
+    // Issue 34's remaining families: whole-operand and in-word permutations, edge-code decodings,
+    // the K orders of block ops.
+    {Fault::b_transposed, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/64x96x512/normal/s1", Verdict::layout,
+     "B is read as [K, N] row-major but stored [N, K] (a transposed operand layout)", ""},
+    // A K permutation of A pairs the same codes as the same permutation of B: both stay candidates.
+    {Fault::a_word_bytes_reversed, "gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/bf16/32x256x512/normal/s1", Verdict::layout,
+     "the data fits 2 explanations: A is read with the 4 codes of every 32-bit word in reverse order (an operand "
+     "permutation inside the loaded tile); or B is read with the 4 codes of every 32-bit word in reverse order (an "
+     "operand permutation inside the loaded tile)", ""},
+    {Fault::nan_codes_as_numbers, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/16x128x512/normal_nan=997_inf=1009/s1",
+     Verdict::over_budget,  // no code holds 480: the story fits where the bad outputs are, not their values
+     "partly explained: A codes: the NaN / Inf codes decoded as numbers (a decoder without the special-value case): the outputs that "
+     "touch them are finite", ""},
+    {Fault::subnormal_codes_flushed, "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/16x128x512/pow2-boundary_emin=-24_emax=0/s1",
+     Verdict::over_budget, "B codes: subnormal codes flushed to zero (a flush-to-zero decoder)", ""},
+    {Fault::subnormals_as_normals, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x128x512/pow2-boundary_emin=-24_emax=0/s1",
+     Verdict::over_budget,
+     "A and B codes: subnormal codes read as normals (exponent field 0 taken as 1 with the implicit bit: a decoder "
+     "without the subnormal case)", ""},
+    {Fault::each_kblock_reversed, "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/16x128x512/pow2-boundary_emin=-24_emax=0/s1",
+     Verdict::over_budget, "each K-block is summed from its end (the blocks in order)", ""},
+    {Fault::kblocks_from_last, "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/16x128x512/pow2-boundary_emin=-24_emax=0/s1",
+     Verdict::over_budget, "the K-blocks are taken from the last (each block summed in ascending K)", ""},
     {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
      "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
 };
