@@ -108,10 +108,11 @@ std::string disagreement(const Case& c, const Inputs& in, const Outputs& got) {
   return "";
 }
 
-// " = partition p, never gathered" when elements [i, j) are exactly one two-shot partition (the
-// kernel's: packs of 16 bytes split evenly, the last rank taking the remainder).
+// " = partition p, never gathered" when elements [i, j) of the view are exactly one two-shot
+// partition (the kernel's: the view's packs of 16 bytes split evenly, the last rank taking the
+// remainder).
 std::string partition_of(const Spec& s, size_t i, size_t j) {
-  if (resolved_order(s) != Order::rotated || s.view.offset != 0) return "";
+  if (resolved_order(s) != Order::rotated) return "";
   const int64_t per_pack = 16 / int64_t(info(s.dtype).bits / 8), packs = s.bytes() / 16, part = packs / s.world;
   for (int p = 0; p < s.world; ++p) {
     const int64_t b = part * p * per_pack, e = p == s.world - 1 ? s.view.count : part * (p + 1) * per_pack;
@@ -120,17 +121,23 @@ std::string partition_of(const Spec& s, size_t i, size_t j) {
   return "";
 }
 
-// The elements each rank left unwritten (still the poison), as runs: "rank 1: y[96..127]".
-std::string unwritten(const Spec& s, const Outputs& got) {
+// The elements each rank left unwritten, as runs ("rank 1: y[96..127]"): those still holding the
+// poison, or (`in_place`) runs still holding the rank's own input where the sum is another value
+// somewhere in the run (a sum that happens to equal the input does not cut a run).
+std::string unwritten(const Spec& s, const Inputs& in, const Expected& e, const Outputs& got, bool in_place) {
   const uint32_t poison = poison_bits(s.dtype);
+  const auto left = [&](size_t r, size_t i) { return got[r][i] == (in_place ? in[r][i] : poison); };
+  const auto wrong = [&](size_t r, size_t i) { return !same(s.dtype, e.bits.empty() ? e.ideal.bits[i] : e.bits[i], got[r][i]); };
   std::vector<std::string> runs;
   size_t total = 0, all = 0;
   for (size_t r = 0; r < got.size(); ++r) {
     all += got[r].size();
     for (size_t i = 0; i < got[r].size();) {
-      if (got[r][i] != poison) { ++i; continue; }
+      if (!left(r, i)) { ++i; continue; }
       size_t j = i;
-      while (j < got[r].size() && got[r][j] == poison) ++j;
+      bool any_wrong = false;
+      for (; j < got[r].size() && left(r, j); ++j) any_wrong |= wrong(r, j);
+      if (in_place && !any_wrong) { i = j; continue; }
       total += j - i;
       runs.push_back("rank " + std::to_string(r) + ": y[" + std::to_string(i) + ".." + std::to_string(j - 1) + "]" +
                      partition_of(s, i, j));
@@ -138,7 +145,8 @@ std::string unwritten(const Spec& s, const Outputs& got) {
     }
   }
   if (!total) return "";
-  std::string text = std::to_string(total) + " of " + std::to_string(all) + " elements never written (poison): ";
+  std::string text = std::to_string(total) + " of " + std::to_string(all) + " elements never written (" +
+                     (in_place ? "in place: they still hold the rank's own input" : "poison") + "): ";
   for (size_t k = 0; k < std::min<size_t>(runs.size(), 4); ++k) text += (k ? "; " : "") + runs[k];
   return text + (runs.size() > 4 ? "; and " + std::to_string(runs.size() - 4) + " more runs" : "");
 }
@@ -200,13 +208,16 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Out
   if (!e.bits.empty()) budgets.lookup("allreduce", variant, "y", BudgetRule::bit_exact);
   const double factor = budgets.lookup("allreduce", variant, "y-ideal", BudgetRule::accum_bound).limit;
   Judge(c, e, factor).run(got.at(0), r);
-  if (const std::string why = unwritten(c.spec, got); !why.empty()) {
+  if (const std::string why = unwritten(c.spec, in, e, got, false); !why.empty()) {
     r.verdict = std::max(r.verdict, Verdict::over_budget);
     r.message = why;
   } else if (const std::string why = disagreement(c, in, got); !why.empty()) {
     r.verdict = std::max(r.verdict, Verdict::over_budget);
     r.message = why;
   }
+  // In place an unwritten element keeps the rank's input, not the poison: told once the case fails.
+  if (c.spec.in_place && !passes(r.verdict))
+    if (const std::string why = unwritten(c.spec, in, e, got, true); !why.empty()) r.message = why;
   if (!passes(r.verdict) && r.message.empty()) r.message = diagnose(c, in, e, got[0]);
   return r;
 }

@@ -10,8 +10,6 @@ namespace {
 
 constexpr uint16_t kPoison16 = norm::kPoison16;
 
-std::span<std::byte> bytes_of(std::span<uint16_t> v) { return std::as_writable_bytes(v); }
-
 // The catalog, sized for CI on the host world: both shardings at worlds 2 and 4 on 5 rows (two-shot
 // splits them unevenly), bf16 and fp32 weights, dynamic per-token, per-group (ue8m0-packed for
 // DeepGEMM; all-zero rows, where the per-token 2^-9 floor must not apply) and static
@@ -69,7 +67,6 @@ std::vector<BundleTensor> bundle_tensors(const FusedCase& c, const FusedRun& run
 
 FusedRun run_fused(const FusedCase& c, Backend& backend) {
   const auto t0 = std::chrono::steady_clock::now();
-  const norm::Spec& s = c.spec.norm;
   FusedRun run;
   run.inputs = c.inputs();
   run.expected = fused_expected(c, run.inputs);
@@ -81,7 +78,8 @@ FusedRun run_fused(const FusedCase& c, Backend& backend) {
     const std::span<uint8_t> codes = run.outputs.add("codes" + rank, p.quant.codes.size(), quant::kPoison);
     const std::span<uint8_t> scales = run.outputs.add("scales" + rank, p.quant.storage.size(), quant::kPoison);
     run.buffers.push_back({run.inputs.x[size_t(r)],
-                           {{}, run.inputs.residual, run.inputs.weight, bytes_of(y), bytes_of(residual), codes, scales}});
+                           {{}, run.inputs.residual, run.inputs.weight, std::as_writable_bytes(y),
+                            std::as_writable_bytes(residual), codes, scales}});
     run.observed.push_back({y, residual, codes, scales});
   }
   std::string repeat;

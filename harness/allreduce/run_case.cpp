@@ -240,7 +240,11 @@ std::vector<std::string> run_my_rank(const Case& c, Backend& backend, int rank) 
 }  // namespace
 
 // The fused ops run whole in one process (their host world or one GPU) for now.
-int ranks(std::string_view id) { return is_fused_id(id) ? (FusedCase::parse(id), 1) : Case::parse(id).spec.world; }
+int ranks(std::string_view id) {
+  if (!is_fused_id(id)) return Case::parse(id).spec.world;
+  FusedCase::parse(id);  // a bad id is told here; a fused case runs whole in one process
+  return 1;
+}
 
 CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int ranks) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -48,11 +48,16 @@ class Diagnoser {
 
   Diagnosis run() {
     if (bad_ == 0) return {"", Verdict::over_budget};
-    if (std::string order = other_order(); !order.empty()) return {order, Verdict::over_budget};
-    if (std::string tile = shifted_tile(); !tile.empty()) return {tile, Verdict::layout};
-    if (std::string moved = moved_outputs(); !moved.empty()) return {moved, Verdict::layout};
-    const std::vector<Reading> readings = hypotheses();
+    // Another accumulation that reproduces D is weighed with the readings: few bad outputs (a bf16
+    // D) can fit a foreign order by chance as well as the fault that made them.
     std::vector<Hypothesis> weighed;
+    if (std::string order = other_order(); !order.empty()) {
+      weighed.push_back({order, "", Verdict::over_budget, [] { return Fit::full; }});
+    } else {
+      if (std::string tile = shifted_tile(); !tile.empty()) return {tile, Verdict::layout};
+      if (std::string moved = moved_outputs(); !moved.empty()) return {moved, Verdict::layout};
+    }
+    const std::vector<Reading> readings = hypotheses();
     for (const Reading& r : readings)
       weighed.push_back({r.story, "", r.verdict, [this, &r] { return explains(r) ? Fit::full : Fit::none; }});
     add_nonfinite_codes_read(weighed);

@@ -256,16 +256,27 @@ class Readings {
     }
     add("each K-block is summed from its end (the blocks in order)", Verdict::over_budget, {},
         reordered([](int64_t c, int64_t k, int64_t b) { return c / b * b + std::min(b, k - c / b * b) - 1 - c % b; }, size));
-    if (k % size || g.kblocks < 2) return;
-    const auto blocks_from_last = [g](Spec&, Operands& x) {
+    if (g.kblocks < 2) return;
+    // The K-blocks from the last: a partial last block goes first, padded with zero codes to a whole
+    // block (exact zero products), so K grows to a whole number of blocks.
+    const auto blocks_from_last = [g, padded = g.kblocks * size](Spec& s, Operands& x) {
+      s.k = padded;
       for (std::vector<float>* scales : {&x.sa, &x.sb})
         for (size_t r = 0; r < scales->size(); r += size_t(g.kblocks))
           std::reverse(scales->begin() + ptrdiff_t(r), scales->begin() + ptrdiff_t(r) + g.kblocks);
     };
+    const int64_t nb = g.kblocks;
+    const auto last_first = [nb, k, size](bool each_from_end) -> Read {  // block b read from block nb - 1 - b
+      return [=](const Operands& in, Which w, int64_t r, int64_t c) {
+        const int64_t ob = nb - 1 - c / size, begin = ob * size, len = std::min(k, begin + size) - begin, i = c % size;
+        if (i >= len) return uint8_t(0);
+        return at(in, w, r, begin + (each_from_end ? len - 1 - i : i), k);
+      };
+    };
     add("the K-blocks are taken from the last (each block summed in ascending K)", Verdict::over_budget,
-        blocks_from_last, reordered([](int64_t c, int64_t k, int64_t b) { return k - (c / b + 1) * b + c % b; }, size));
+        blocks_from_last, last_first(false));
     add("K is summed from its end (the K-blocks from the last, each from its end)", Verdict::over_budget,
-        blocks_from_last, reordered(from_end, size));
+        blocks_from_last, last_first(true));
   }
 };
 

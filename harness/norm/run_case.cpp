@@ -10,8 +10,6 @@
 namespace ulpgate::norm {
 namespace {
 
-std::span<std::byte> bytes_of(std::span<uint16_t> v) { return std::as_writable_bytes(v); }
-
 }  // namespace
 
 CaseRun run_case(const Case& c, Backend& backend) {
@@ -29,8 +27,8 @@ CaseRun run_case(const Case& c, Backend& backend) {
   run.result = judged(
       c.id(), "norm", c.spec.profile->name, run.outputs,
       [&] {
-        backend.norm(c.spec, Buffers{run.inputs.x, run.inputs.residual, run.inputs.weight, bytes_of(run.y),
-                                     bytes_of(run.residual), run.codes, run.storage});
+        backend.norm(c.spec, Buffers{run.inputs.x, run.inputs.residual, run.inputs.weight, std::as_writable_bytes(run.y),
+                                     std::as_writable_bytes(run.residual), run.codes, run.storage});
       },
       [&] {
         return compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},

@@ -174,6 +174,21 @@ TEST(AllreduceFaults, APartitionNeverGatheredIsNamedByRankAndPartition) {
       << r.message;
 }
 
+// The same on a view with a storage offset (partitions are the view's), and in place, where the
+// elements never gathered keep the rank's own input instead of the poison.
+TEST(AllreduceFaults, APartitionNeverGatheredIsNamedOnOffsetViewsAndInPlace) {
+  FaultyKernel<Rank1SkipsPartition0> b({});
+  const CaseResult view = run("allreduce/custom-2shot/bf16/w4/4096@24/out-of-place/normal/s1", b);
+  EXPECT_EQ(view.message, "1024 of 16384 elements never written (poison): rank 1: y[0..1023] = partition 0, never gathered")
+      << view.message;
+  const CaseResult in_place = run("allreduce/custom-2shot/bf16/w4/4096@24/in-place/normal/s1", b);
+  EXPECT_EQ(in_place.verdict, Verdict::over_budget) << story(in_place);
+  EXPECT_EQ(in_place.message,
+            "1024 of 16384 elements never written (in place: they still hold the rank's own input): rank 1: y[0..1023] = "
+            "partition 0, never gathered")
+      << in_place.message;
+}
+
 TEST(AllreduceFaults, AMissingEndBarrierIsAKernelError) {
   FaultyKernel<NoEndBarrier> b({});
   for (std::string v : {"custom-1shot", "custom-2shot"}) {

@@ -301,6 +301,9 @@ const Expectation kExpected[] = {
      Verdict::over_budget, "each K-block is summed from its end (the blocks in order)", ""},
     {Fault::kblocks_from_last, "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/16x128x512/pow2-boundary_emin=-24_emax=0/s1",
      Verdict::over_budget, "the K-blocks are taken from the last (each block summed in ascending K)", ""},
+    // K = 672: the partial last block (32 K) is summed first.
+    {Fault::kblocks_from_last, "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/19x160x672/normal/s1", Verdict::over_budget,
+     "the K-blocks are taken from the last (each block summed in ascending K)", ""},
     {Fault::claims_sm90, "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1", Verdict::over_budget,
      "outputs follow fp32-fma (fp32 FMA, one chain over all K), not sm90 (promotion every 128 K)", ""},
 };

@@ -27,12 +27,6 @@ Spec silu_spec(int64_t m, int64_t k, int gs = 128, Layout l = Layout::row) {
   return s;
 }
 
-float bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 }  // namespace
 
 TEST(SiluReference, ExpIsCorrectlyRounded) {
