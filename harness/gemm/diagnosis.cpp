@@ -21,6 +21,7 @@ using quant::Layout;
 constexpr Layout kScaleLayouts[] = {Layout::row,         Layout::col,      Layout::col_tma, Layout::ue8m0_packed,
                                     Layout::aiter_tview, Layout::mx_swizzle_128x4, Layout::mx_row};
 constexpr size_t kSampleRows = 4;
+constexpr size_t kFocus = 16;  // bad outputs the identification tries one by one first
 constexpr int64_t kMinTile = 16;  // elements a tile story needs
 
 std::string name(Layout l) { return std::string(quant::layout_name(l)); }
@@ -35,10 +36,14 @@ class Diagnoser {
         if (marks_.bad[at(m, n)]) {
           if (bad_ == 0) first_bad_ = int64_t(at(m, n));
           bad_rows_.push_back(m);
+          bad_at_.push_back({m, n});
           box_ = {std::min(box_.r0, m), std::max(box_.r1, m), std::min(box_.c0, n), std::max(box_.c1, n)};
           ++bad_;
         }
     bad_rows_.erase(std::unique(bad_rows_.begin(), bad_rows_.end()), bad_rows_.end());
+    for (size_t i = 0; i < std::min(kFocus, bad_at_.size()); ++i)  // the first bad output, then spread
+      focus_.push_back(bad_at_[i * (bad_at_.size() - 1) / std::max<size_t>(kFocus - 1, 1)]);
+    bad_at_.clear();
     for (size_t i = 0; i < std::min(kSampleRows, bad_rows_.size()); ++i)
       sample_.push_back(bad_rows_[i * (bad_rows_.size() - 1) / std::max<size_t>(kSampleRows - 1, 1)]);
     sample_.erase(std::unique(sample_.begin(), sample_.end()), sample_.end());
@@ -77,6 +82,7 @@ class Diagnoser {
   const Marks& marks_;
   Stored stored_;
   std::vector<int64_t> bad_rows_, sample_, all_;
+  std::vector<Output2d> bad_at_, focus_;  // the bad outputs (while counting), and those identification samples first
   Box box_;
   int64_t bad_ = 0, first_bad_ = 0;
   std::list<Profile> profiles_;  // patched profiles the hypotheses' specs point to
@@ -219,7 +225,7 @@ class Diagnoser {
   // is the story, whatever else a hypothesis could say.
   std::string other_order() const {
     if (e_.budget_only) return "";  // any order is allowed: the bound judges
-    const Identification id = identify(s_, in_, got_, e_.arch, Output2d{first_bad_ / s_.n, first_bad_ % s_.n});
+    const Identification id = identify(s_, in_, got_, e_.arch, focus_);
     if (id.matches.empty()) return "";
     return "outputs follow " + variant_text(id.matches[0]->model, s_) + ", not " + variant_text(*e_.model, s_) +
            (id.matches.size() > 1 ? " (or " + std::to_string(id.matches.size() - 1) + " other orders the data cannot tell apart)" : "");
@@ -346,8 +352,8 @@ class Diagnoser {
                          const bool still = (!a && row_a[size_t(m)]) || (!b && col_b[size_t(n)]) ||
                                             scale_a[size_t(m)] || scale_b[size_t(n)];
                          const bool bad = marks_.bad[at(m, n)];
-                         if (bad != (misread && !still) || (bad && !std::isfinite(decode(s_.out, got_[at(m, n)]))))
-                           return Fit::none;
+                         if (misread && still) continue;  // still non-finite, of either class (NaN, or 480 x Inf)
+                         if (bad != misread || (bad && !std::isfinite(decode(s_.out, got_[at(m, n)])))) return Fit::none;
                        }
                      return Fit::partial;  // where the bad outputs are, not their values
                    }});

@@ -259,7 +259,7 @@ std::string Identification::story(const Spec& s) const {
 }
 
 Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
-                        std::optional<Output2d> focus) {
+                        std::span<const Output2d> focus) {
   Identification id;
   id.rows = plausible_rows(arch);
   std::set<Sig> seen;
@@ -284,22 +284,25 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
     id.matches = alive;
     return id;
   }
-  // Sampled stages: the focus alone, 4 outputs of its row (row 0) from the start of its B scale row,
-  // then up to 4 rows x 64 columns; then all of D, for every survivor while they are few, else
-  // until the first one reproduces it.
+  // Sampled stages: each focus output alone, 4 outputs of the first one's row (row 0) from the start
+  // of its B scale row, then up to 4 rows x 64 columns; then all of D, for every survivor while
+  // they are few, else until the first one reproduces it.
   // Samples keep the spec valid: whole 16-row weight tiles for bpreshuffle (spec.problem()), which
   // never straddle a B scale row.
   const int64_t tile = s.profile->weights == WeightLayout::bpreshuffle ? 16 : 1;
   const auto width = [&](int64_t from, int64_t want) { return std::min(s.n - from, (want + tile - 1) / tile * tile); };
   const int64_t b_rows = std::max<int64_t>(geometry(s).b_rows, tile);
-  const int64_t n0 = focus ? focus->n / b_rows * b_rows : 0, w0 = width(n0, 4);
-  std::vector<int64_t> few{focus ? focus->m : 0}, some, all(size_t(s.m));
+  const int64_t n0 = focus.empty() ? 0 : focus[0].n / b_rows * b_rows, w0 = width(n0, 4);
+  std::vector<int64_t> few{focus.empty() ? 0 : focus[0].m}, some, all(size_t(s.m));
   const int64_t spread = std::min<int64_t>(4, s.m);
   for (int64_t i = 0; i < spread; ++i) some.push_back(i * (s.m - 1) / std::max<int64_t>(spread - 1, 1));
   some.erase(std::unique(some.begin(), some.end()), some.end());
   for (int64_t m = 0; m < s.m; ++m) all[size_t(m)] = m;
   std::vector<Sample> stages;
-  if (focus) stages.push_back(sample(s, in, got, few, width(focus->n / tile * tile, 1), focus->n / tile * tile));
+  for (const Output2d& f : focus) {
+    const int64_t row[] = {f.m};
+    stages.push_back(sample(s, in, got, row, width(f.n / tile * tile, 1), f.n / tile * tile));
+  }
   stages.push_back(sample(s, in, got, few, w0, n0));
   stages.push_back(sample(s, in, got, some, width(0, 64)));
   for (const Sample& x : stages) {

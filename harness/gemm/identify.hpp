@@ -57,13 +57,14 @@ struct Identification {
 // The rows whose path a kernel on `arch` can take: every row for "" or a host-only arch.
 std::vector<std::string_view> plausible_rows(std::string_view arch);
 
-// focus, when given, is an output (m, n) to sample first: a diagnosis's bad element, which rules
-// out the orders that reproduce the rest at once.
+// focus, when given, are outputs (m, n) to sample first, one by one: a diagnosis's bad elements,
+// which rule out at once the orders that reproduce the rest (with a bf16 D many orders agree on
+// most outputs, so without them hundreds could survive to be replayed on all of D).
 struct Output2d {
   int64_t m, n;
 };
 Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
-                        std::optional<Output2d> focus = std::nullopt);
+                        std::span<const Output2d> focus = {});
 
 // Per element, the largest error bound of the plausible rows, each with its own promotion and with
 // none (one chain over each segment): the budget of an accumulation no candidate reproduces.

@@ -206,12 +206,19 @@ class Readings {
            const bool sub = (c & 0x7f) >> f.mbits == 0 && (c & ((1 << f.mbits) - 1)) != 0;
            return sub ? uint8_t(c | (1 << f.mbits)) : c;
          }},
+        {"subnormal and zero codes read as normals (exponent field 0 taken as 1 with the implicit bit, zeros "
+         "included: a decoder without the subnormal or zero case)",
+         [](const FormatInfo& f, uint8_t c) {
+           const bool nan = f.family == Family::fnuz && c == 0x80;
+           return (c & 0x7f) >> f.mbits == 0 && !nan ? uint8_t(c | (1 << f.mbits)) : c;
+         }},
         {"the fnuz NaN code 0x80 read as zero (as OCP's -0)",
          [](const FormatInfo& f, uint8_t c) { return f.family == Family::fnuz && c == 0x80 ? uint8_t(0) : c; }},
     };
     const std::array<bool, 256> in_a = present(in_.a), in_b = present(in_.b);
+    using Table = std::array<uint8_t, 256>;
+    std::vector<std::pair<Table, Table>> tables;  // the A and B reads of each decoding tried
     for (const Decoding& d : kDecodings) {
-      using Table = std::array<uint8_t, 256>;
       const auto table = [&d](Format f, const std::array<bool, 256>& used, bool& hit) {
         Table t;
         for (int c = 0; c < 256; ++c) t[size_t(c)] = d.read(info(f), uint8_t(c)), hit |= used[size_t(c)] && t[size_t(c)] != c;
@@ -219,8 +226,22 @@ class Readings {
       };
       bool a_hit = false, b_hit = false;
       const Table ta = table(s_.a_format, in_a, a_hit), tb = table(s_.b_format, in_b, b_hit);
-      for (const Side& side : kSides) {
-        if ((side.a && !a_hit) || (side.b && !b_hit)) continue;
+      // A side that reads every code present as an earlier decoding does says nothing new.
+      const auto same_reads = [&](const Table& x, const Table& y, const std::array<bool, 256>& used) {
+        for (size_t c = 0; c < 256; ++c)
+          if (used[c] && x[c] != y[c]) return false;
+        return true;
+      };
+      const auto seen = [&](const Side& side) {
+        return std::ranges::any_of(tables, [&](const std::pair<Table, Table>& t) {
+          return (!side.a || same_reads(t.first, ta, in_a)) && (!side.b || same_reads(t.second, tb, in_b));
+        });
+      };
+      std::vector<Side> sides;
+      for (const Side& side : kSides)
+        if (!(side.a && !a_hit) && !(side.b && !b_hit) && !seen(side)) sides.push_back(side);
+      tables.emplace_back(ta, tb);
+      for (const Side& side : sides) {
         add(std::string(side.who) + " codes: " + d.story, Verdict::over_budget, {},
             [side, ta, tb, k = s_.k](const Operands& in, Which w, int64_t r, int64_t c) {
               const uint8_t code = at(in, w, r, c, k);
