@@ -238,7 +238,8 @@ std::pair<Spec, Operands> sub_problem(const Spec& s, const Operands& in, std::sp
 }
 
 std::string Identification::unchecked_text() const {
-  return unchecked ? "; " + std::to_string(unchecked) + " other orders agree on a sample of D and were not checked on all of it"
+  return unchecked ? "; " + std::to_string(unchecked) + (matches.empty() ? "" : " other") +
+                         " orders agree on a sample of D and were not checked on all of it"
                    : "";
 }
 
@@ -252,7 +253,7 @@ std::string Identification::story(const Spec& s) const {
     return "outputs follow any of " + std::to_string(matches.size()) +
            " accumulations (identified; the data cannot tell them apart): " + list + unchecked_text();
   }
-  return "no known accumulation reproduces the outputs (tried " + std::to_string(variants.size()) +
+  return "no known accumulation reproduces the outputs" + unchecked_text() + " (tried " + std::to_string(variants.size()) +
          " orders of " + joined(rows) + ": promotion every 1.." + std::to_string(kMaxPromoteSteps) +
          " steps or never, K split in 2.." + std::to_string(kMaxSplit) +
          " fp32 partials sequential or pairwise); judged against the ideal within the loosest plausible bound";
@@ -286,7 +287,7 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
   }
   // Sampled stages: each focus output alone, 4 outputs of the first one's row (row 0) from the start
   // of its B scale row, then up to 4 rows x 64 columns; then all of D, for every survivor while
-  // they are few, else until the first one reproduces it.
+  // they are few, else until the first one reproduces it or kFullChecks were tried.
   // Samples keep the spec valid: whole 16-row weight tiles for bpreshuffle (spec.problem()), which
   // never straddle a B scale row.
   const int64_t tile = s.profile->weights == WeightLayout::bpreshuffle ? 16 : 1;
@@ -319,7 +320,7 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
   }
   const Sample whole = sample(s, in, got, all, s.n);
   for (size_t i = 0; i < alive.size(); ++i) {
-    if (!id.matches.empty() && alive.size() > kFullChecks) {
+    if (alive.size() > kFullChecks && (!id.matches.empty() || i == kFullChecks)) {
       id.unchecked = alive.size() - i;
       break;
     }

@@ -6,7 +6,7 @@
 // sequentially or pairwise. Variants that sum this spec's products in the same order are one.
 // Each is replayed on a few outputs, then on a few rows, then on all of D: what survives
 // reproduces every output bit for bit (when more than 16 survive the samples, all of D is checked
-// until the first one reproduces it, and the rest are counted as unchecked). With no survivor the outputs are judged against the ideal
+// until the first one reproduces it or 16 were tried, and the rest are counted as unchecked). With no survivor the outputs are judged against the ideal
 // within the loosest plausible bound (loosest_bound).
 #pragma once
 
