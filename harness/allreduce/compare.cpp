@@ -145,6 +145,12 @@ std::string unwritten(const Spec& s, const Inputs& in, const Expected& e, const 
     }
   }
   if (!total) return "";
+  // In place the story must explain every wrong element: a rank whose sum merely equals its input
+  // somewhere is not an unwritten run.
+  if (in_place)
+    for (size_t r = 0; r < got.size(); ++r)
+      for (size_t i = 0; i < got[r].size(); ++i)
+        if (wrong(r, i) && !left(r, i)) return "";
   std::string text = std::to_string(total) + " of " + std::to_string(all) + " elements never written (" +
                      (in_place ? "in place: they still hold the rank's own input" : "poison") + "): ";
   for (size_t k = 0; k < std::min<size_t>(runs.size(), 4); ++k) text += (k ? "; " : "") + runs[k];
