@@ -374,18 +374,21 @@ class Diagnoser {
     return "";
   }
   bool holds(int64_t dm, int64_t dn) const {
+    bool told = false;  // NaN matches any NaN: it proves nothing about where a value came from
     for (int64_t m = box_.r0; m <= box_.r1; ++m)
       for (int64_t n = box_.c0; n <= box_.c1; ++n) {
         const size_t src = at(m + dm, n + dn);
         if (!same(got_[at(m, n)], e_.replay.out.bits[src], e_.replay.bound[src])) return false;
+        told |= !is_nan(s_.out, got_[at(m, n)]);
       }
-    return true;
+    return told;
   }
 
   // Every bad output holds another output's value at one offset (rows dm, cols dn, up to 4 each
   // way) or at its transposed place: the store's index is wrong, not the arithmetic.
   std::string moved_outputs() const {
     const auto all_bad_hold = [this](auto source) {
+      bool told = false;  // as in holds(): NaN outputs alone prove no offset
       for (int64_t m = box_.r0; m <= box_.r1; ++m)
         for (int64_t n = box_.c0; n <= box_.c1; ++n) {
           if (!marks_.bad[at(m, n)]) continue;
@@ -393,8 +396,9 @@ class Diagnoser {
           if (sm < 0 || sm >= s_.m || sn < 0 || sn >= s_.n) return false;
           const size_t src = at(sm, sn);
           if (!same(got_[at(m, n)], e_.replay.out.bits[src], e_.replay.bound[src])) return false;
+          told |= !is_nan(s_.out, got_[at(m, n)]);
         }
-      return true;
+      return told;
     };
     const auto signed_text = [](int64_t d) { return (d < 0 ? " - " : " + ") + std::to_string(std::abs(d)); };
     for (int64_t dm = -4; dm <= 4; ++dm)
