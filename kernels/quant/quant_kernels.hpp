@@ -170,11 +170,23 @@ struct ProfileCodes {
     for (int c = 0; c < C; ++c) {
       float v[N];
       Input<In>::widen(raw[c], v);
-      uint8_t q[N];
-      ULPGATE_UNROLL
-      for (int i = 0; i < N; ++i) q[i] = quantize_one(p, g.factor, v[i]);
-      w[c] = pack_codes(q);
+      w[c] = chunk_codes(p, g, v);
     }
+  }
+  // Codes of fp32 values computed in the kernel (quant.silu-mul's y).
+  template <int C, int N>
+  ULPGATE_DEVICE static void value_codes(const QuantMath& p, const Group& g, const float (&v)[C][N], CodeWord<N> (&w)[C]) {
+    ULPGATE_UNROLL
+    for (int c = 0; c < C; ++c) w[c] = chunk_codes(p, g, v[c]);
+  }
+
+ private:
+  template <int N>
+  ULPGATE_DEVICE static CodeWord<N> chunk_codes(const QuantMath& p, const Group& g, const float (&v)[N]) {
+    uint8_t q[N];
+    ULPGATE_UNROLL
+    for (int i = 0; i < N; ++i) q[i] = quantize_one(p, g.factor, v[i]);
+    return pack_codes(q);
   }
 };
 
@@ -201,10 +213,12 @@ struct QuickDivideBy {
 };
 
 // A profile whose per-element steps are fixed for the whole launch: q = x / s (Divide) or x * f,
-// the clamp C, then the arch's conversion instruction (the plan's cast is native), two values per
-// instruction; the amax ignores NaN or propagates it (Propagate, with one max.NaN per element).
-// Bit for bit ProfileCodes' result wherever plan_quant chooses it.
-template <bool Divide, Clamp C, bool Propagate>
+// the clamp C, then the arch's conversion instruction (the plan's cast is native), four values per
+// call; the amax ignores NaN or propagates it (Propagate, with one max.NaN per element). Nosat:
+// the profile's cast does not saturate (Fp8Cast::overflow_at), so four values of which one is
+// NaN or reaches overflow_at take the software cast instead. Bit for bit ProfileCodes' result
+// wherever plan_quant chooses it.
+template <bool Divide, Clamp C, bool Propagate, bool Nosat = false>
 struct NativeCodes {
   static constexpr bool kAmaxIgnoresNan = !Propagate;  // fmaxf: max of the others
   struct Group {
@@ -241,6 +255,20 @@ struct NativeCodes {
     if (g.quick)
       return e4m3 ? cast<true, In>(p, QuickDivideBy{g.f, g.y}, raw, w) : cast<false, In>(p, QuickDivideBy{g.f, g.y}, raw, w);
     return e4m3 ? cast<true, In>(p, DivideBy{g.f}, raw, w) : cast<false, In>(p, DivideBy{g.f}, raw, w);
+  }
+
+  // Codes of fp32 values computed in the kernel (quant.silu-mul's y): a division is the IEEE one
+  // (quick_div holds for 16-bit dividends only).
+  template <int Cn, int N>
+  ULPGATE_DEVICE static void value_codes(const QuantMath& p, const Group& g, const float (&v)[Cn][N], CodeWord<N> (&w)[Cn]) {
+    const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
+    ULPGATE_UNROLL
+    for (int c = 0; c < Cn; ++c) {
+      if (Divide)
+        w[c] = e4m3 ? chunk_cast<true>(p, DivideBy{g.f}, v[c]) : chunk_cast<false>(p, DivideBy{g.f}, v[c]);
+      else
+        w[c] = e4m3 ? chunk_cast<true>(p, MultiplyBy{g.f}, v[c]) : chunk_cast<false>(p, MultiplyBy{g.f}, v[c]);
+    }
   }
 
  private:
@@ -291,16 +319,36 @@ struct NativeCodes {
     for (int c = 0; c < Cn; ++c) {
       float v[N];
       Input<In>::widen(raw[c], v);
-      uint32_t words[N / 4];  // four codes per conversion call
-      ULPGATE_UNROLL
-      for (int i = 0; i < N; i += 4) {
-        float q[4];
-        ULPGATE_UNROLL
-        for (int j = 0; j < 4; ++j) q[j] = clamp(p, f(v[i + j]));
-        words[i / 4] = E4M3 ? dev::cvt_e4m3x4(q[0], q[1], q[2], q[3]) : dev::cvt_e5m2x4(q[0], q[1], q[2], q[3]);
-      }
-      memcpy(&w[c], words, sizeof(words));  // little-endian: the first four codes low
+      w[c] = chunk_cast<E4M3>(p, f, v);
     }
+  }
+  template <bool E4M3, class Factor, int N>
+  ULPGATE_DEVICE static CodeWord<N> chunk_cast(const QuantMath& p, Factor f, const float (&v)[N]) {
+    uint32_t words[N / 4];  // four codes per conversion call
+    ULPGATE_UNROLL
+    for (int i = 0; i < N; i += 4) {
+      float q[4];
+      ULPGATE_UNROLL
+      for (int j = 0; j < 4; ++j) q[j] = clamp(p, f(v[i + j]));
+      if (Nosat && !below_overflow(p, q))
+        words[i / 4] = software_word(p, q);
+      else
+        words[i / 4] = E4M3 ? dev::cvt_e4m3x4(q[0], q[1], q[2], q[3]) : dev::cvt_e5m2x4(q[0], q[1], q[2], q[3]);
+    }
+    CodeWord<N> w;
+    memcpy(&w, words, sizeof(words));  // little-endian: the first four codes low
+    return w;
+  }
+  // Every |q| below overflow_at (false for NaN): where the satfinite instruction gives the nosat codes.
+  ULPGATE_DEVICE static bool below_overflow(const QuantMath& p, const float (&q)[4]) {
+    const float at = p.cast.overflow_at;
+    return fabsf(q[0]) < at && fabsf(q[1]) < at && fabsf(q[2]) < at && fabsf(q[3]) < at;
+  }
+  ULPGATE_DEVICE static uint32_t software_word(const QuantMath& p, const float (&q)[4]) {
+    uint32_t word = 0;
+    ULPGATE_UNROLL
+    for (int j = 0; j < 4; ++j) word |= uint32_t(cast_fp8(p.cast, q[j])) << (8 * j);
+    return word;
   }
 };
 

@@ -63,6 +63,15 @@ ULPGATE_DEVICE float div_rn(float a, float b) {
 #endif
 }
 
+// 1 / b correctly rounded: the same bits as div_rn(1, b) in fewer instructions on CUDA.
+ULPGATE_DEVICE float rcp_rn(float b) {
+#if defined(__CUDACC__)
+  return __frcp_rn(b);
+#else
+  return 1.0f / b;
+#endif
+}
+
 // 2^e exactly, as std::ldexp(1.0f, e) gives it (subnormal below 2^-126, Inf above 2^127).
 ULPGATE_DEVICE float pow2_float(int e) {
   if (e > 127) return infinity();
@@ -226,7 +235,7 @@ ULPGATE_DEVICE float act_exp(float x) {
 }
 
 // y = SiLU(g) * u as the silu-mul profiles compute it (reference silu_mul_at).
-ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * div_rn(1.0f, 1.0f + act_exp(-g))) * u; }
+ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * rcp_rn(1.0f + act_exp(-g))) * u; }
 
 // Clamp (per the NaN policy) then cast (reference clamp_and_cast).
 ULPGATE_DEVICE uint8_t quantize_one(const QuantMath& p, const Factor& f, float x) {

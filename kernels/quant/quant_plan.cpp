@@ -81,9 +81,12 @@ unsigned blocks_for(int64_t threads) {
 // does the top of the clamp itself (every finite value above max, and +Inf, becomes max): then
 // the NaN-ignoring clamp keeps only its lower side and the finite-only clamp is not needed.
 ElementPath choose_path(const QuantMath& m, const Arch& arch) {
-  if (!m.cast.native || m.cast.overflow_at > 0) return ElementPath::profile;  // NativeCodes casts natively only
+  if (!m.cast.native) return ElementPath::profile;  // NativeCodes casts natively only
   const Conversion& native = is_e4m3(m.cast.format) ? arch.e4m3 : arch.e5m2;
   const bool divide = !m.pow2 && m.mx == quant::MxRule::none && m.quant_op == quant::QuantOp::divide;
+  if (m.cast.overflow_at > 0)  // a nosat cast through the satfinite instruction
+    return m.clamp || m.nan_propagate ? ElementPath::profile
+                                      : (divide ? ElementPath::divide_nosat : ElementPath::multiply_nosat);
   const bool cast_clamps = native.overflow == Overflow::satfinite &&
                            double(m.max) == decode(m.cast.format, info(m.cast.format).max_mag);
   if (m.clamp && !m.nan_propagate && m.nan_to_max)
@@ -132,9 +135,10 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.math = make_math(spec, arch);
   // quant.tensor's kernel checks its buffers' alignment itself (whole chunks, then a tail).
-  p.path = (in_registers && spec.op != quant::Op::silu_mul) || spec.op == quant::Op::tensor ? choose_path(p.math, arch)
-                                                                                           : ElementPath::profile;
-  if (spec.op == quant::Op::silu_mul) p.lanes = lanes_per_group(gs, 16 / int(elem), arch.warp_size);
+  p.path = in_registers || spec.op == quant::Op::tensor ? choose_path(p.math, arch) : ElementPath::profile;
+  if (spec.op == quant::Op::silu_mul && p.path != ElementPath::divide_nosat && p.path != ElementPath::multiply_nosat)
+    p.path = ElementPath::profile;  // with_silu_path's paths only
+  if (spec.op != quant::Op::silu_mul && p.path == ElementPath::divide_nosat) p.path = ElementPath::profile;
   p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
   const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads
                        : spec.op == quant::Op::tensor ? (spec.m * spec.k + 7) / 8  // a thread per 16-byte chunk

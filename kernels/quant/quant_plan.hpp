@@ -40,6 +40,8 @@ enum class ElementPath : uint8_t {
   multiply_propagate,  // NativeCodes<false, Clamp::none, true>: q = x * f, NaN amax propagates
   multiply_clamp_max,  // NativeCodes<false, Clamp::nan_to_max, false>: q = x * f, NaN -> +max
   multiply_unclamped,  // NativeCodes<false, Clamp::none, false>: q = x * f, the cast decides
+  multiply_nosat,      // NativeCodes<false, Clamp::none, false, true>: the same, a nosat cast
+  divide_nosat,        // NativeCodes<true, Clamp::none, false, true>: q = x / s, a nosat cast
 };
 
 struct QuantPlan {
@@ -81,8 +83,18 @@ void with_element_path(ElementPath path, Fn&& fn) {
     case ElementPath::multiply_propagate: return fn(NativeCodes<false, Clamp::none, true>{});
     case ElementPath::multiply_clamp_max: return fn(NativeCodes<false, Clamp::nan_to_max, false>{});
     case ElementPath::multiply_unclamped: return fn(NativeCodes<false, Clamp::none, false>{});
-    case ElementPath::profile: break;
+    case ElementPath::multiply_nosat: return fn(NativeCodes<false, Clamp::none, false, true>{});
+    default: break;  // divide_nosat: no group or tensor profile divides without saturating
   }
+  fn(ProfileCodes{});
+}
+
+// quant.silu-mul's paths: its profiles (vLLM's) divide, or multiply by a power-of-two
+// reciprocal, with a nosat cast; plan_quant plans the others as ElementPath::profile.
+template <class Fn>
+void with_silu_path(ElementPath path, Fn&& fn) {
+  if (path == ElementPath::divide_nosat) return fn(NativeCodes<true, Clamp::none, false, true>{});
+  if (path == ElementPath::multiply_nosat) return fn(NativeCodes<false, Clamp::none, false, true>{});
   fn(ProfileCodes{});
 }
 
@@ -117,11 +129,15 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     if (p.op == quant::Op::tensor) return launch_tensor<F, Amax>(p, xs, codes, scale_bytes, launch);
     int lane_bits = 0;
     while ((1 << lane_bits) < p.lanes) ++lane_bits;
+    const ElementPath path = register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile;
     if (p.op == quant::Op::silu_mul)
-      return launch(p.main, SiluMulQuant<F>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes, lane_bits, p.math, scales});
+      return with_silu_path(path, [&](auto path) {
+        launch(p.main, SiluMulQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs),
+                                                               p.lanes, lane_bits, p.math, scales});
+      });
     if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
     // The native paths run on the register layout only (these buffers' alignment included).
-    with_element_path(register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile, [&](auto path) {
+    with_element_path(path, [&](auto path) {
       launch(p.main, GroupQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes,
                                                            lane_bits, p.math, scales});
     });

@@ -1,18 +1,20 @@
 // quant.silu-mul: y = SiLU(gate) * up, then per-token-group fp8 quantization of y, in one kernel.
-// A group of gs outputs is handled by `lanes` lanes (as GroupQuant's general path): each lane
-// computes y for its 16-byte chunks of gate and up, the group's amax is a shuffle of width
-// `lanes`, and each lane recomputes its y (the same fp32 steps) to quantize it with the group's
-// arithmetic (quant_math.hpp: ProfileCodes' element steps, any scale layout).
+// Register path (GroupQuant's layout: `lanes` lanes x lane_chunks chunks make one group): each
+// lane loads its chunks of gate and up once, keeps their y, and the group's amax is a shuffle of
+// width `lanes`; the element path (ProfileCodes or NativeCodes, as for GroupQuant) turns the y
+// into codes. General path (unaligned buffers): a lane walks its chunks twice, computing y again
+// with the same fp32 steps, and the profile as runtime data.
 #pragma once
 
 #include "kernels/quant/quant_kernels.hpp"
 
 namespace ulpgate::quant_kernels {
 
-template <Format In>
+template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes>
 struct SiluMulQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
+  static constexpr int C = lane_chunks(int(sizeof(T)));
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
   int64_t m, k, gs;  // rows, outputs per row, group size
@@ -34,14 +36,49 @@ struct SiluMulQuant {
     const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
     const int64_t stride = threads >> lane_bits, first = t >> lane_bits;
     const int sub = int(t & (lanes - 1));
-    for (int64_t gi = first; gi < groups; gi += stride) quantize_group(gi, sub);
+    if (register_layout<In>(gs, lanes, x, codes)) {
+      for (int64_t gi = first; gi < groups; gi += stride) quantize_in_registers(gi, sub);
+    } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
+      for (int64_t gi = first; gi < groups; gi += stride) quantize_group(gi, sub);
+    }  // launch_quant launches the other paths on the register layout only
+  }
+
+  // Lane `sub` holds chunks sub, sub + lanes, ... of its group's gate and up (gs = lanes * C * V,
+  // so k and every chunk are 16-byte aligned).
+  ULPGATE_DEVICE void quantize_in_registers(int64_t gi, int sub) const {
+    int64_t row, col;
+    row_col(gi, scales.g, row, col);
+    const int64_t step = int64_t(lanes) * V, first = col * gs + int64_t(sub) * V;
+    const T* gate = x + row * 2 * k + first;
+    float y[C][V];
+    float a[C];
+    ULPGATE_UNROLL
+    for (int c = 0; c < C; ++c) {
+      float g[V], u[V];
+      Input<In>::widen(dev::load16(gate + c * step), g);
+      Input<In>::widen(dev::load16(gate + k + c * step), u);
+      a[c] = 0.0f;
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) {
+        y[c][i] = silu_mul(g[i], u[i]);
+        a[c] = Path::amax(math, a[c], y[c][i]);
+      }
+    }
+    ULPGATE_UNROLL
+    for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);
+    const typename Path::Group grp = Path::template group<float>(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
+    if (sub == 0) scales.write(row, col, grp.scale);
+    CodeWord<V> w[C];
+    Path::value_codes(math, grp, y, w);
+    uint8_t* out = codes + row * k + first;
+    ULPGATE_UNROLL
+    for (int c = 0; c < C; ++c) store_word(out + c * step, w[c]);
   }
 
   ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
     int64_t row, col;
     row_col(gi, scales.g, row, col);
     const int64_t c0 = col * gs;
-    if (int64_t(lanes) * V == gs) return quantize_one_chunk(row, col, c0 + int64_t(sub) * V, sub);
     float amax = 0.0f, y[V];
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
       const int n = int(gs - c < V ? gs - c : V);
@@ -49,7 +86,7 @@ struct SiluMulQuant {
       ULPGATE_UNROLL
       for (int i = 0; i < V; ++i) amax = amax_step(amax, y[i], math.nan_propagate);
     }
-    amax = ShuffleAmax{}(amax, lanes, math.nan_propagate);
+    amax = Reduce{}(amax, lanes, math.nan_propagate);
     const GroupArith g(math, amax);
     if (sub == 0) scales.write(row, col, g.scale);
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
@@ -62,20 +99,6 @@ struct SiluMulQuant {
     }
   }
 
-  // A lane per chunk (gs = lanes * V: gs 128 of 16-bit inputs): y is computed once and kept.
-  ULPGATE_DEVICE void quantize_one_chunk(int64_t row, int64_t col, int64_t c, int sub) const {
-    float y[V];
-    chunk_y(row, c, V, y);
-    float amax = 0.0f;
-    ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i) amax = amax_step(amax, y[i], math.nan_propagate);
-    const GroupArith g(math, ShuffleAmax{}(amax, lanes, math.nan_propagate));
-    if (sub == 0) scales.write(row, col, g.scale);
-    uint8_t q[V];
-    ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i) q[i] = quantize_one(math, g.factor, y[i]);
-    store_codes(codes + row * k + c, q, V);
-  }
 };
 
 }  // namespace ulpgate::quant_kernels

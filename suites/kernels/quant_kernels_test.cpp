@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <cmath>
+#include <limits>
 
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/quant/catalog.hpp"
@@ -89,6 +92,61 @@ TEST(QuantKernelsHost, UnsupportedShapesFailBeforeLaunch) {
   EXPECT_THROW(host_backend("host-w32")->quant(c.spec, Format::bf16, std::vector<std::byte>(3 * 512 * 2),
                                                short_codes, scales),
                BackendError);
+}
+
+// The plan a case gets on sm90 (its e4m3 cast is the satfinite instruction).
+quant_kernels::QuantPlan plan_on_sm90(std::string_view id) {
+  const Case c = Case::parse(id);
+  const int64_t elem = c.input == Format::fp32 ? 4 : 2;
+  return quant_kernels::plan_quant(c.spec, c.input, arch_by_name("sm90"), size_t(c.spec.m * c.spec.input_cols() * elem),
+                                   size_t(c.spec.m * c.spec.k), size_t(c.spec.scale_bytes()));
+}
+
+TEST(QuantKernelsHost, NosatProfilesTakeTheNativeCastWithItsOverflowCheckOnSm90) {
+  using quant_kernels::ElementPath;
+  EXPECT_EQ(plan_on_sm90("quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/col-tma/normal_sigma=2/s1").path,
+            ElementPath::divide_nosat);
+  EXPECT_EQ(plan_on_sm90("quant.silu-mul/vllm/e4m3fn/bf16/9x7168/gs128/ue8m0-packed/normal/s1").path,
+            ElementPath::multiply_nosat);
+  EXPECT_EQ(plan_on_sm90("quant.group/deepgemm/e4m3fn/bf16/3x512/gs128/ue8m0-packed/normal/s1").path,
+            ElementPath::multiply_nosat);
+}
+
+// The nosat native path against the profile as data, on the values where a satfinite instruction
+// and a nosat cast part: the overflow threshold's neighbours, Inf, NaN, both signs.
+TEST(QuantKernelsHost, NosatNativeCodesEqualTheProfileAroundTheOverflow) {
+  const quant_kernels::QuantMath math =
+      plan_on_sm90("quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/row/normal_sigma=2/s1").math;
+  ASSERT_GT(math.cast.overflow_at, 448.0f);
+  const float at = math.cast.overflow_at, inf = std::numeric_limits<float>::infinity();
+  const float probes[] = {447.0f, 448.0f, 455.0f, std::nextafter(at, 0.0f), at, std::nextafter(at, inf), 480.0f,
+                          1e6f, inf, std::numeric_limits<float>::quiet_NaN(), 1.5f, 0.0f, -0.0f, 3e-3f, 1e-9f};
+  for (float scale : {1.0f, 0.5f, 3.0f}) {
+    float v[4][8] = {};  // 30 probes, two zeros
+    int n = 0;
+    for (float p : probes)
+      for (float sign : {1.0f, -1.0f}) (&v[0][0])[n++] = sign * p * scale;
+    using Native = quant_kernels::NativeCodes<true, quant_kernels::Clamp::none, false, true>;
+    using Profile = quant_kernels::ProfileCodes;
+    struct Codes {  // one emulated thread: the cast instruction is sm90's
+      quant_kernels::QuantMath math;
+      float v[4][8];
+      float amax;
+      std::array<uint64_t, 4>*native, *profile;
+      void operator()() const {
+        uint64_t n[4], p[4];
+        Native::value_codes(math, Native::group<float>(math, amax), v, n);
+        Profile::value_codes(math, Profile::group<float>(math, amax), v, p);
+        std::copy_n(n, 4, native->begin());
+        std::copy_n(p, 4, profile->begin());
+      }
+    };
+    std::array<uint64_t, 4> native{}, profile{};
+    Codes codes{math, {}, 448.0f * scale, &native, &profile};
+    std::memcpy(codes.v, v, sizeof(v));
+    host_simt::launch(arch_by_name("sm90"), {{1}, {1}, 0}, codes);
+    for (int c = 0; c < 4; ++c) EXPECT_EQ(native[c], profile[c]) << "scale " << scale << " chunk " << c;
+  }
 }
 
 #if defined(ULPGATE_HAVE_CUDA)
