@@ -87,8 +87,9 @@ void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::sp
                     std::span<uint8_t> codes, std::span<uint8_t> scales) {
   call.input("x", input, {spec.m, spec.input_cols()}, x);  // silu-mul: [M, 2K], gate then up
   // quant.tensor with a static scale: the scale is an input (and the parameter static_scale, which a
-  // plugin can read wherever its tensors live), and "scales" has no bytes.
-  if (!spec.writes_scales()) {
+  // plugin can read wherever its tensors live), and "scales" has no bytes unless the profile writes
+  // one (TransformerEngine's scale_inv).
+  if (spec.static_scale != 0) {
     call.input("scale", Format::fp32, {1}, std::as_bytes(std::span(&spec.static_scale, 1)));
     call.param("static_scale", double(spec.static_scale));
   }

@@ -105,7 +105,6 @@ void add_tensor_cases(std::vector<Case>& out) {
       for (std::string_view d : {"normal_sigma=2", "zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000",
                                  "near-overflow_max=448", "uniform_lo=-8_hi=8_den=64", "uniform_lo=-5e-11_hi=5e-11"})
         tensor(p, f, Format::bf16, 31, 640, 0, d);
-      if (p.quant_op == QuantOp::ratio) continue;  // no static form
       // A power of two, a scale whose reciprocal rounds, one that clips, NaN and Inf elements.
       for (float s : {0.015625f, 0.0123f, 0.002f}) tensor(p, f, Format::bf16, 31, 640, s, "normal_sigma=2");
       tensor(p, f, Format::bf16, 31, 640, 0.0123f, "normal_nan=97_inf=131");

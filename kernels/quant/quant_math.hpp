@@ -144,7 +144,8 @@ ULPGATE_DEVICE float te_ratio(float max, float amax) {
 
 // The scale a group stores (reference group_scale).
 ULPGATE_DEVICE float group_scale(const QuantMath& p, float amax) {
-  if (p.given_scale != 0) return p.given_scale;
+  if (p.given_scale != 0)  // TransformerEngine's static form stores scale_inv = fl(1/m), m = fl(1/S)
+    return p.quant_op == quant::QuantOp::ratio ? div_rn(1.0f, div_rn(1.0f, p.given_scale)) : p.given_scale;
   if (p.mx != quant::MxRule::none) return mx_scale(p, amax);
   if (is_nan(amax)) return amax;
   if (p.amax_cap > 0) amax = fminf(amax, p.amax_cap);
@@ -185,7 +186,8 @@ ULPGATE_DEVICE Factor group_factor(const QuantMath& p, float amax, float s) {
     case quant::QuantOp::reciprocal: return {false, div_rn(1.0f, s)};
     case quant::QuantOp::max_over_amax:
       return {false, div_rn(p.max, p.amax_floor > 0 ? fmaxf(amax, p.amax_floor) : amax)};
-    case quant::QuantOp::ratio: return {false, te_ratio(p.max, fmaxf(amax, p.amax_floor))};
+    case quant::QuantOp::ratio:
+      return {false, p.given_scale != 0 ? div_rn(1.0f, p.given_scale) : te_ratio(p.max, fmaxf(amax, p.amax_floor))};
   }
   return {true, s};
 }

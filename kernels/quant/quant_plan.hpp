@@ -103,14 +103,19 @@ void with_silu_path(ElementPath path, Fn&& fn) {
 template <Format F, class Amax, class Launch>
 void launch_tensor(const QuantPlan& p, const typename Input<F>::T* x, uint8_t* codes, uint8_t* scale_bytes,
                    Launch&& launch) {
-  uint32_t* slot = p.math.given_scale != 0 ? nullptr : reinterpret_cast<uint32_t*>(scale_bytes);
+  const bool dynamic = p.math.given_scale == 0;
+  // TransformerEngine's static form writes its scale_inv (group_scale); the others none.
+  const bool writes = dynamic || p.math.quant_op == quant::QuantOp::ratio;
+  uint32_t* slot = writes ? reinterpret_cast<uint32_t*>(scale_bytes) : nullptr;
   const int64_t n = p.m * p.k;
   const LaunchConfig one{{1}, {32}, 0};
-  if (slot) {
+  if (dynamic) {
     launch(one, ZeroSlot{slot});
     launch(p.main, TensorAmax<F, Amax>{x, codes, n, p.math, slot});
   }
-  with_element_path(p.path, [&](auto path) { launch(p.main, TensorQuant<F, decltype(path)>{x, codes, n, p.math, slot}); });
+  with_element_path(p.path, [&](auto path) {
+    launch(p.main, TensorQuant<F, decltype(path)>{x, codes, n, p.math, dynamic ? slot : nullptr});
+  });
   if (slot) launch(one, TensorScale{p.math, slot});
 }
 

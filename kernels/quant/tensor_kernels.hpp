@@ -7,7 +7,8 @@
 //   TensorScale  one thread turns the slot's amax into the stored scale
 // The slot is the case's own scale output, so a kernel needs no workspace; the scale is written
 // after the last reader of the amax. A static scale (QuantMath::given_scale) launches TensorQuant
-// only: the scale is an input and nothing is written to the slot.
+// only: the scale is an input and nothing is written to the slot, except by TransformerEngine's
+// form, whose TensorScale writes scale_inv = fl(1/m) of its multiplier m = fl(1/S).
 // Templated like GroupQuant on the element path, and on GridAmax: the amax step and how a block's
 // amax is published (tests substitute the faulty ones of R23).
 #pragma once

@@ -100,7 +100,8 @@ Factor group_factor(const Spec& spec, float amax, float s) {
   const Profile& p = *spec.profile;
   if (divides(spec)) return {true, s};  // with power-of-two scales x / 2^e is exact
   if (p.quant_op == QuantOp::reciprocal) return {false, 1.0f / s};
-  if (p.quant_op == QuantOp::ratio) return {false, ratio(spec.fp8_max(), std::fmax(amax, p.amax_floor))};
+  if (p.quant_op == QuantOp::ratio)
+    return {false, spec.static_scale != 0 ? 1.0f / spec.static_scale : ratio(spec.fp8_max(), std::fmax(amax, p.amax_floor))};
   return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
 }
 
@@ -308,13 +309,12 @@ std::string Spec::tensor_problem() const {
   if (!(static_scale >= 0) || std::isinf(static_scale)) return "a static scale must be positive and finite";
   if (static_scale == 0 && profile->fused_only)
     return "profile " + std::string(profile->name) + " is a fused kernel's static quantizer: it has no dynamic form";
-  if (static_scale > 0 && profile->quant_op == QuantOp::ratio)
-    return "profile " + std::string(profile->name) + " multiplies by max / amax: it has no static form here";
   return {};
 }
 
 float group_scale(const Spec& spec, float amax) {
   const Profile& p = *spec.profile;
+  if (spec.static_writes_inverse()) return 1.0f / (1.0f / spec.static_scale);  // TE's scale_inv of m = fl(1/S)
   if (spec.static_scale != 0) return spec.static_scale;
   if (spec.op == Op::mx) return mx_scale(p, spec.format, amax);
   if (std::isnan(amax)) return amax;

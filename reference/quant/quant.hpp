@@ -37,7 +37,10 @@ struct Spec {
 
   int64_t tile_rows() const { return op == Op::block ? 128 : op == Op::tensor ? std::max<int64_t>(m, 1) : 1; }
   int64_t tile_cols() const { return op == Op::token || op == Op::tensor ? k : gs; }
-  bool writes_scales() const { return static_scale == 0; }
+  // A static scale is an input, written by no kernel but TransformerEngine's: its cast takes the
+  // multiplier m = fl(1/S) (its `scale`) and writes scale_inv = fl(1/m) (static_writes_inverse).
+  bool writes_scales() const { return static_scale == 0 || static_writes_inverse(); }
+  bool static_writes_inverse() const { return static_scale != 0 && profile && profile->quant_op == QuantOp::ratio; }
   int64_t input_cols() const { return op == Op::silu_mul ? 2 * k : k; }  // elements per input row
   // Bytes of scale storage the kernel writes (0 for a static scale).
   int64_t scale_bytes() const;
