@@ -71,8 +71,9 @@ constexpr std::array kTensorProfiles = {
     // 1 for amax 0 / Inf / NaN, FLT_MAX where it overflows (amax_epsilon 0 by default); the cast
     // multiplies by that scale with a satfinite conversion (no clamp: NaN stays NaN) and stores
     // scale_inv = 1 / scale, which is what this suite calls the scale. OCP formats only. Static
-    // (delayed scaling): the given `scale` multiplies the same way and the cast writes its
-    // scale_inv (cast kernels' reciprocal of scale); with a static S that scale is fl(1/S).
+    // (delayed scaling): the given `scale` multiplies the same way and scale_inv is written as
+    // reciprocal<float>(scale) (update_tensor_scale_inv, common/transformer_engine.cpp); with a
+    // static S that scale is fl(1/S).
     Profile{"te", 448, 0, 0, 0, ratio_inverse, exponent_bits, false, QuantOp::ratio, false, sat, ignore, none,
             false, false, Scope::tensor},
     // FlashInfer's all-reduce fusion, static FP8 (trtllm_allreduce_fusion.cuh, 04ebdfd):
