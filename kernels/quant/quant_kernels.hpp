@@ -211,6 +211,25 @@ struct QuickDivideBy {
   float s, y;
   ULPGATE_DEVICE float operator()(float x) const { return quick_div(x, s, y); }
 };
+// x / s for fp32 dividends as far as an fp8 cast can tell: x * y, y = fl(1/s), is within 2 ulp of
+// x / s (each of y and the product rounds once, relative 2^-24) and the IEEE quotient within half
+// an ulp, so both round to the same fp8 value unless an fp8 rounding boundary lies within 2.5 ulp
+// of x * y. The boundaries (midpoints between fp8 values, nosat's overflow threshold among them)
+// are the fp32 values whose significand bits below the format's end in a one and then zeros; near
+// one, below the format's smallest normal (its subnormal steps sit elsewhere), for zero, Inf and
+// NaN, the IEEE division. Needs y finite and normal products (quick_division_holds(s)).
+template <bool E4M3>
+struct GuardedDivideBy {
+  float s, y;
+  ULPGATE_DEVICE float operator()(float x) const {
+    constexpr uint32_t low = E4M3 ? 0xfffffu : 0x1fffffu, mid = (low + 1) / 2;     // 3 or 2 kept bits
+    constexpr uint32_t min_normal = E4M3 ? 0x3c800000u : 0x38800000u;             // 2^-6, 2^-14
+    const float q = x * y;
+    const uint32_t u = dev::as_uint(q) & 0x7fffffffu;
+    const bool clear = u - min_normal < 0x7f800000u - min_normal && (u & low) - (mid - 4) > 8u;
+    return clear ? q : div_rn(x, s);
+  }
+};
 
 // A profile whose per-element steps are fixed for the whole launch: q = x / s (Divide) or x * f,
 // the clamp C, then the arch's conversion instruction (the plan's cast is native), four values per
@@ -224,8 +243,9 @@ struct NativeCodes {
   struct Group {
     float scale;
     float f;     // what the elements are divided by (Divide) or multiplied with
-    float y;     // Divide: fl(1 / f), for quick_div
-    bool quick;  // Divide: quick_div gives the quotient's code for this scale and input type
+    float y;       // Divide: fl(1 / f), for quick_div
+    bool quick;    // Divide: quick_div gives the quotient's code for this scale and input type
+    bool guarded;  // Divide: GuardedDivideBy may be used for fp32 dividends (y and products normal)
   };
 
   ULPGATE_DEVICE static float amax(const QuantMath&, float a, float v) {
@@ -240,15 +260,16 @@ struct NativeCodes {
   template <class T>  // the input element type
   ULPGATE_DEVICE static Group group(const QuantMath& p, float amax) {
     const GroupArith g(p, amax);
-    if (!Divide) return {g.scale, g.factor.v, 0.0f, false};
-    return {g.scale, g.factor.v, div_rn(1.0f, g.scale), sizeof(T) == 2 && quick_division_holds(g.scale)};
+    if (!Divide) return {g.scale, g.factor.v, 0.0f, false, false};
+    const bool holds = quick_division_holds(g.scale);
+    return {g.scale, g.factor.v, div_rn(1.0f, g.scale), sizeof(T) == 2 && holds, holds};
   }
 
   template <Format In, int Cn, int N = Chunk<In>::size>
   ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const Raw<In> (&raw)[Cn], CodeWord<N> (&w)[Cn]) {
     const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if constexpr (!Divide && In == Format::bf16)
+    if constexpr (!Divide && !Nosat && In == Format::bf16)  // the pairs' cast saturates
       if (pow2_pairs(p)) return e4m3 ? cast_pairs<true>(p, g.f, raw, w) : cast_pairs<false>(p, g.f, raw, w);
 #endif
     if (!Divide) return e4m3 ? cast<true, In>(p, MultiplyBy{g.f}, raw, w) : cast<false, In>(p, MultiplyBy{g.f}, raw, w);
@@ -257,17 +278,20 @@ struct NativeCodes {
     return e4m3 ? cast<true, In>(p, DivideBy{g.f}, raw, w) : cast<false, In>(p, DivideBy{g.f}, raw, w);
   }
 
-  // Codes of fp32 values computed in the kernel (quant.silu-mul's y): a division is the IEEE one
-  // (quick_div holds for 16-bit dividends only).
+  // Codes of fp32 values computed in the kernel (quant.silu-mul's y): a division is the guarded
+  // one (quick_div holds for 16-bit dividends only).
   template <int Cn, int N>
   ULPGATE_DEVICE static void value_codes(const QuantMath& p, const Group& g, const float (&v)[Cn][N], CodeWord<N> (&w)[Cn]) {
     const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
     ULPGATE_UNROLL
     for (int c = 0; c < Cn; ++c) {
-      if (Divide)
-        w[c] = e4m3 ? chunk_cast<true>(p, DivideBy{g.f}, v[c]) : chunk_cast<false>(p, DivideBy{g.f}, v[c]);
-      else
+      if (!Divide)
         w[c] = e4m3 ? chunk_cast<true>(p, MultiplyBy{g.f}, v[c]) : chunk_cast<false>(p, MultiplyBy{g.f}, v[c]);
+      else if (g.guarded)
+        w[c] = e4m3 ? chunk_cast<true>(p, GuardedDivideBy<true>{g.f, g.y}, v[c])
+                    : chunk_cast<false>(p, GuardedDivideBy<false>{g.f, g.y}, v[c]);
+      else
+        w[c] = e4m3 ? chunk_cast<true>(p, DivideBy{g.f}, v[c]) : chunk_cast<false>(p, DivideBy{g.f}, v[c]);
     }
   }
 
