@@ -93,6 +93,9 @@
 
 #if defined(ULPGATE_GPU)
 #define ULPGATE_DEVICE __device__ __forceinline__
+// A rarely taken path kept out of line, so its code neither raises the hot loop's registers nor
+// is predicated into it.
+#define ULPGATE_DEVICE_COLD __device__ __noinline__
 #define ULPGATE_HOST_DEVICE __host__ __device__
 #define ULPGATE_KERNEL __global__
 // Fixed-size loops over a vector's elements: unrolled, so the elements stay in registers.
@@ -104,6 +107,7 @@
 #include <source_location>
 #include <type_traits>
 #define ULPGATE_DEVICE inline
+#define ULPGATE_DEVICE_COLD inline
 #define ULPGATE_HOST_DEVICE
 #define ULPGATE_KERNEL
 #define ULPGATE_UNROLL

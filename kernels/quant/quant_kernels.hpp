@@ -221,14 +221,35 @@ struct QuickDivideBy {
 template <bool E4M3>
 struct GuardedDivideBy {
   float s, y;
-  ULPGATE_DEVICE float operator()(float x) const {
-    constexpr uint32_t low = E4M3 ? 0xfffffu : 0x1fffffu, mid = (low + 1) / 2;     // 3 or 2 kept bits
-    constexpr uint32_t min_normal = E4M3 ? 0x3c800000u : 0x38800000u;             // 2^-6, 2^-14
-    const float q = x * y;
+  // Does the product q give the quotient's code?
+  ULPGATE_DEVICE static bool clear(float q) {
+    constexpr uint32_t low = E4M3 ? 0xfffffu : 0x1fffffu, mid = (low + 1) / 2;  // 3 or 2 kept bits
+    constexpr uint32_t min_normal = E4M3 ? 0x3c800000u : 0x38800000u;          // 2^-6, 2^-14
     const uint32_t u = dev::as_uint(q) & 0x7fffffffu;
-    const bool clear = u - min_normal < 0x7f800000u - min_normal && (u & low) - (mid - 4) > 8u;
-    return clear ? q : div_rn(x, s);
+    return (u - min_normal < 0x7f800000u - min_normal) & ((u & low) - (mid - 4) > 8u);
   }
+  ULPGATE_DEVICE float operator()(float x) const {
+    const float q = x * y;
+    return clear(q) ? q : div_rn(x, s);
+  }
+  // A chunk's quotients: the products where all are clear, else the divisions (one branch a
+  // chunk, rarely taken, instead of one a value).
+  template <int N>
+  ULPGATE_DEVICE void quotients(const float (&v)[N], float (&q)[N]) const {
+    bool all = true;
+    ULPGATE_UNROLL
+    for (int i = 0; i < N; ++i) {
+      q[i] = v[i] * y;
+      all &= clear(q[i]);
+    }
+    if (!all) {
+      ULPGATE_UNROLL
+      for (int i = 0; i < N; ++i) q[i] = div_rn(v[i], s);
+    }
+  }
+};
+struct AsIs {  // values already divided
+  ULPGATE_DEVICE float operator()(float q) const { return q; }
 };
 
 // A profile whose per-element steps are fixed for the whole launch: q = x / s (Divide) or x * f,
@@ -288,14 +309,19 @@ struct NativeCodes {
       if (!Divide)
         w[c] = e4m3 ? chunk_cast<true>(p, MultiplyBy{g.f}, v[c]) : chunk_cast<false>(p, MultiplyBy{g.f}, v[c]);
       else if (g.guarded)
-        w[c] = e4m3 ? chunk_cast<true>(p, GuardedDivideBy<true>{g.f, g.y}, v[c])
-                    : chunk_cast<false>(p, GuardedDivideBy<false>{g.f, g.y}, v[c]);
+        w[c] = e4m3 ? guarded_chunk<true>(p, g, v[c]) : guarded_chunk<false>(p, g, v[c]);
       else
         w[c] = e4m3 ? chunk_cast<true>(p, DivideBy{g.f}, v[c]) : chunk_cast<false>(p, DivideBy{g.f}, v[c]);
     }
   }
 
  private:
+  template <bool E4M3, int N>
+  ULPGATE_DEVICE static CodeWord<N> guarded_chunk(const QuantMath& p, const Group& g, const float (&v)[N]) {
+    float q[N];
+    GuardedDivideBy<E4M3>{g.f, g.y}.quotients(v, q);
+    return chunk_cast<E4M3>(p, AsIs{}, q);
+  }
   ULPGATE_DEVICE static float clamp(const QuantMath& p, float q) {
     if (C == Clamp::nan_to_min) return fminf(fmaxf(q, -p.max), p.max);
     if (C == Clamp::nan_to_max) return fmaxf(fminf(q, p.max), -p.max);
@@ -355,7 +381,7 @@ struct NativeCodes {
       ULPGATE_UNROLL
       for (int j = 0; j < 4; ++j) q[j] = clamp(p, f(v[i + j]));
       if (Nosat && !below_overflow(p, q))
-        words[i / 4] = software_word(p, q);
+        words[i / 4] = software_word(p.cast, q[0], q[1], q[2], q[3]);
       else
         words[i / 4] = E4M3 ? dev::cvt_e4m3x4(q[0], q[1], q[2], q[3]) : dev::cvt_e5m2x4(q[0], q[1], q[2], q[3]);
     }
@@ -368,11 +394,9 @@ struct NativeCodes {
     const float at = p.cast.overflow_at;
     return fabsf(q[0]) < at && fabsf(q[1]) < at && fabsf(q[2]) < at && fabsf(q[3]) < at;
   }
-  ULPGATE_DEVICE static uint32_t software_word(const QuantMath& p, const float (&q)[4]) {
-    uint32_t word = 0;
-    ULPGATE_UNROLL
-    for (int j = 0; j < 4; ++j) word |= uint32_t(cast_fp8(p.cast, q[j])) << (8 * j);
-    return word;
+  ULPGATE_DEVICE_COLD static uint32_t software_word(Fp8Cast c, float a, float b, float c2, float d) {
+    return uint32_t(cast_fp8(c, a)) | uint32_t(cast_fp8(c, b)) << 8 | uint32_t(cast_fp8(c, c2)) << 16 |
+           uint32_t(cast_fp8(c, d)) << 24;
   }
 };
 
