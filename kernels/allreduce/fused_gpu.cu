@@ -24,7 +24,7 @@ DeviceRank device_rank(const allreduce::FusedRankBuffers& b, int r) {
                gpu::DeviceBytes(n.residual.size()), gpu::DeviceBytes(n.weight.size()),
                gpu::DeviceBytes::output("y" + rank, n.y.size()), gpu::DeviceBytes::output("residual" + rank, n.residual_out.size()),
                gpu::DeviceBytes::output("codes" + rank, n.codes.size()), gpu::DeviceBytes::output("scales" + rank, n.scales.size())};
-  ULPGATE_GPU_CHECK(cudaMemset(d.signal.get(), 0, sizeof(Signal)));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(d.signal.get(), 0, sizeof(Signal)));
   return d;
 }
 
@@ -52,8 +52,8 @@ WorldPointers world_pointers(const std::vector<DeviceRank>& d) {
 template <class Kernel>
 unsigned co_resident_blocks(const LaunchConfig& cfg, int world) {
   int sms = 0, per_sm = 0;
-  ULPGATE_GPU_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  ULPGATE_GPU_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, gpu::entry<Kernel>(), int(cfg.block.count()),
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceGetAttribute)(&sms, gpu::kAttrMultiprocessors, 0));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(OccupancyMaxActiveBlocksPerMultiprocessor)(&per_sm, gpu::entry<Kernel>(), int(cfg.block.count()),
                                                                   cfg.shared_bytes));
   return unsigned(std::max(1, per_sm * sms / world));
 }
@@ -62,15 +62,15 @@ unsigned co_resident_blocks(const LaunchConfig& cfg, int world) {
 class Streams {
  public:
   explicit Streams(int n) : s_(size_t(n)) {
-    for (cudaStream_t& s : s_) ULPGATE_GPU_CHECK(cudaStreamCreate(&s));
+    for (gpu::Stream& s : s_) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(StreamCreate)(&s));
   }
   ~Streams() {
-    for (cudaStream_t s : s_) cudaStreamDestroy(s);
+    for (gpu::Stream s : s_) (void)ULPGATE_GPU_API(StreamDestroy)(s);  // nothing to do with an error here
   }
-  cudaStream_t operator[](size_t r) const { return s_[r]; }
+  gpu::Stream operator[](size_t r) const { return s_[r]; }
 
  private:
-  std::vector<cudaStream_t> s_;
+  std::vector<gpu::Stream> s_;
 };
 
 // Every rank's kernel on its stream.
@@ -87,7 +87,7 @@ void launch_world(const FusedPlan& plan, const std::vector<DeviceRank>& d, const
 
 void run_fused_one_gpu(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) {
   try {
-    ULPGATE_GPU_CHECK(cudaSetDevice(0));
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(SetDevice)(0));
     const FusedPlan plan = plan_fused(spec, kSm90, io, kMaxBlocks);
     if (plan.norm.m == 0) return;
     std::vector<DeviceRank> d;

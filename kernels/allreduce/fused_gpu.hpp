@@ -2,7 +2,7 @@
 // device, each of at most multiprocessors / world blocks on a stream of its own (all co-resident,
 // so the flag barriers cannot deadlock), every rank's registered, tmp and signal buffers in its
 // memory. What one H200 runs of the fused kernels; runs over several GPUs are issue 33's. Plain
-// C++ declarations; the CUDA side is fused_gpu.cu.
+// C++ declarations; the GPU side is fused_gpu.cu (built for CUDA; its host side compile-checked for HIP).
 #pragma once
 
 #include <cstddef>

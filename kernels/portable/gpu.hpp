@@ -21,12 +21,18 @@ namespace ulpgate::gpu {
 #if defined(__HIP__)
 using Error = hipError_t;
 using Stream = hipStream_t;
+using EventHandle = hipEvent_t;
+inline constexpr auto kAttrMultiprocessors = hipDeviceAttributeMultiprocessorCount;
+inline constexpr auto kAttrL2Bytes = hipDeviceAttributeL2CacheSize;
 inline constexpr Error kSuccess = hipSuccess;
 inline const char* error_string(Error e) { return hipGetErrorString(e); }
 #define ULPGATE_GPU_API(name) hip##name
 #else
 using Error = cudaError_t;
 using Stream = cudaStream_t;
+using EventHandle = cudaEvent_t;
+inline constexpr auto kAttrMultiprocessors = cudaDevAttrMultiProcessorCount;
+inline constexpr auto kAttrL2Bytes = cudaDevAttrL2CacheSize;
 inline constexpr Error kSuccess = cudaSuccess;
 inline const char* error_string(Error e) { return cudaGetErrorString(e); }
 #define ULPGATE_GPU_API(name) cuda##name

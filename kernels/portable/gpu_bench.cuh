@@ -27,24 +27,24 @@ inline constexpr std::size_t kAlign = 256;  // set stride: keeps every set's 16-
 inline constexpr unsigned kFillThreads = 256, kFillBlocks = 4096;
 
 struct FreeDevice {
-  void operator()(void* p) const { (void)cudaFree(p); }  // nothing useful to do with an error here
+  void operator()(void* p) const { (void)ULPGATE_GPU_API(Free)(p); }  // nothing useful to do with an error here
 };
 using DevicePtr = std::unique_ptr<void, FreeDevice>;
 
 inline DevicePtr device_alloc(std::size_t n) {
   void* p = nullptr;
-  ULPGATE_GPU_CHECK(cudaMalloc(&p, n == 0 ? 1 : n));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Malloc)(&p, n == 0 ? 1 : n));
   return DevicePtr(p);
 }
 
 struct DestroyEvent {
-  void operator()(cudaEvent_t e) const { (void)cudaEventDestroy(e); }
+  void operator()(gpu::EventHandle e) const { (void)ULPGATE_GPU_API(EventDestroy)(e); }
 };
-using Event = std::unique_ptr<std::remove_pointer_t<cudaEvent_t>, DestroyEvent>;
+using Event = std::unique_ptr<std::remove_pointer_t<gpu::EventHandle>, DestroyEvent>;
 
 inline Event make_event() {
-  cudaEvent_t e = nullptr;
-  ULPGATE_GPU_CHECK(cudaEventCreate(&e));
+  gpu::EventHandle e = nullptr;
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(EventCreate)(&e));
   return Event(e);
 }
 
@@ -52,8 +52,8 @@ inline std::size_t round_up(std::size_t n, std::size_t a) { return (n + a - 1) /
 
 inline int64_t l2_bytes() {
   int dev = 0, l2 = 0;
-  ULPGATE_GPU_CHECK(cudaGetDevice(&dev));
-  ULPGATE_GPU_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetDevice)(&dev));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceGetAttribute)(&l2, gpu::kAttrL2Bytes, dev));
   return l2;
 }
 
@@ -107,8 +107,8 @@ inline void fill(void* x, std::size_t bytes, Format input, uint64_t seed) {
   if (n == 0) return;
   const unsigned blocks = unsigned(std::clamp<int64_t>((n + kFillThreads - 1) / kFillThreads, 1, kFillBlocks));
   fill_input<<<blocks, kFillThreads>>>(x, n, input, seed);
-  ULPGATE_GPU_CHECK(cudaGetLastError());
-  ULPGATE_GPU_CHECK(cudaDeviceSynchronize());
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetLastError)());
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceSynchronize)());
 }
 
 inline double median(std::vector<double> v) {
@@ -123,22 +123,22 @@ template <class Run>
 Timing time_runs(int reps, Run&& run) {
   if (reps < 1) throw BenchError("reps must be positive, got " + std::to_string(reps));
   for (int i = 0; i < kWarmups; ++i) run(i);
-  ULPGATE_GPU_CHECK(cudaDeviceSynchronize());
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceSynchronize)());
   std::vector<Event> start, stop;
   for (int i = 0; i < reps; ++i) {
     start.push_back(make_event());
     stop.push_back(make_event());
   }
   for (int i = 0; i < reps; ++i) {
-    ULPGATE_GPU_CHECK(cudaEventRecord(start[i].get(), cudaStream_t{}));
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(EventRecord)(start[i].get(), gpu::Stream{}));
     run(kWarmups + i);
-    ULPGATE_GPU_CHECK(cudaEventRecord(stop[i].get(), cudaStream_t{}));
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(EventRecord)(stop[i].get(), gpu::Stream{}));
   }
-  ULPGATE_GPU_CHECK(cudaDeviceSynchronize());  // also reports a run that failed on the device
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceSynchronize)());  // also reports a run that failed on the device
   std::vector<double> us(reps);
   for (int i = 0; i < reps; ++i) {
     float ms = 0;
-    ULPGATE_GPU_CHECK(cudaEventElapsedTime(&ms, start[i].get(), stop[i].get()));
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(EventElapsedTime)(&ms, start[i].get(), stop[i].get()));
     us[i] = double(ms) * 1000.0;
   }
   return {median(us), *std::min_element(us.begin(), us.end()), reps};
