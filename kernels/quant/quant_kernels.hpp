@@ -216,8 +216,10 @@ struct QuickDivideBy {
 // an ulp, so both round to the same fp8 value unless an fp8 rounding boundary lies within 2.5 ulp
 // of x * y. The boundaries (midpoints between fp8 values, nosat's overflow threshold among them)
 // are the fp32 values whose significand bits below the format's end in a one and then zeros; near
-// one, below the format's smallest normal (its subnormal steps sit elsewhere), for zero, Inf and
-// NaN, the IEEE division. Needs y finite and normal products (quick_division_holds(s)).
+// one, between the format's smallest normal and a quarter of its smallest subnormal step (the
+// subnormal steps sit elsewhere), and for Inf and NaN, the IEEE division. Below that quarter both
+// quotients round to the zero of x's sign (y > 0), zero included. Needs y finite and normal
+// products (quick_division_holds(s)).
 template <bool E4M3>
 struct GuardedDivideBy {
   float s, y;
@@ -225,8 +227,11 @@ struct GuardedDivideBy {
   ULPGATE_DEVICE static bool clear(float q) {
     constexpr uint32_t low = E4M3 ? 0xfffffu : 0x1fffffu, mid = (low + 1) / 2;  // 3 or 2 kept bits
     constexpr uint32_t min_normal = E4M3 ? 0x3c800000u : 0x38800000u;          // 2^-6, 2^-14
+    // 2^-12 / 2^-19: a quarter of the smaller subnormal step of each pair (e4m3fnuz's 2^-10,
+    // e5m2fnuz's 2^-17).
+    constexpr uint32_t zero_below = E4M3 ? 0x39800000u : 0x36000000u;
     const uint32_t u = dev::as_uint(q) & 0x7fffffffu;
-    return (u - min_normal < 0x7f800000u - min_normal) & ((u & low) - (mid - 4) > 8u);
+    return ((u - min_normal < 0x7f800000u - min_normal) & ((u & low) - (mid - 4) > 8u)) | (u < zero_below);
   }
   ULPGATE_DEVICE float operator()(float x) const {
     const float q = x * y;

@@ -236,8 +236,16 @@ ULPGATE_DEVICE float act_exp(float x) {
 #endif
 }
 
+// 1 / (1 + e) for the sigmoid, rcp_rn's bits: an infinite e (g below -88.7) gives 0 without
+// rcp_rn's slow path, which a warp would otherwise run for such lanes one at a time.
+ULPGATE_DEVICE float sigmoid_of_exp(float e) {
+  const float d = 1.0f + e;
+  const float r = rcp_rn(is_inf(d) ? 1.0f : d);
+  return is_inf(d) ? 0.0f : r;
+}
+
 // y = SiLU(g) * u as the silu-mul profiles compute it (reference silu_mul_at).
-ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * rcp_rn(1.0f + act_exp(-g))) * u; }
+ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * sigmoid_of_exp(act_exp(-g))) * u; }
 
 // Clamp (per the NaN policy) then cast (reference clamp_and_cast).
 ULPGATE_DEVICE uint8_t quantize_one(const QuantMath& p, const Factor& f, float x) {

@@ -151,7 +151,8 @@ TEST(QuantKernelsHost, NosatNativeCodesEqualTheProfileAroundTheOverflow) {
 
 // The guarded quick division gives the IEEE quotient's fp8 code for fp32 dividends: swept over
 // quotients at and next to every e4m3 / e5m2 rounding boundary (ties included), below the smallest
-// normal, near the overflow threshold, and random ones, for scales whose reciprocal rounds.
+// normal down to 2^-20 (the subnormal steps and the quotients that round to zero), near the
+// overflow threshold, and random ones, for scales whose reciprocal rounds; OCP and fnuz formats.
 TEST(QuantKernelsHost, GuardedQuickDivisionGivesTheQuotientsFp8Code) {
   const auto check = [](auto divide, Format f, float s, float x) {
     const Conversion nosat{f, Overflow::nosat};
@@ -162,16 +163,19 @@ TEST(QuantKernelsHost, GuardedQuickDivisionGivesTheQuotientsFp8Code) {
   for (float s : {3.0f, 0.0123f, 7.0f / 448.0f, 1e-10f, 1.0f / 3.0f, 2.5e7f}) {
     const float y = 1.0f / s;
     for (int i = 0; i < 200000; ++i) {
-      // A quotient: an e4m3 or e5m2 boundary (a significand ending in a one after 3 or 2 bits) or
-      // a random value, times 2^e, nudged by up to 6 ulp; x its product with s.
+      // A quotient times 2^e, nudged by an ulp or two; x its product with s.
       const uint32_t e = uint32_t(127 - 20 + int(next() >> 59));
       const uint32_t r = uint32_t(next() >> 40);  // 24 random bits
-      const uint32_t mant = i % 3 == 0 ? r : i % 3 == 1 ? (r & 7u) << 20 | 1u << 19 : (r & 3u) << 21 | 1u << 20;
+      // Random, an e4m3 / e5m2 normal boundary, or three leading bits (powers of two and the
+      // subnormal boundaries, odd multiples of half a subnormal step).
+      const uint32_t mant = i % 4 == 0 ? r : i % 4 == 1 ? (r & 7u) << 20 | 1u << 19 : i % 4 == 2 ? (r & 3u) << 21 | 1u << 20 : (r & 7u) << 20;
       const float q = dev::as_float(e << 23 | (mant & 0x7fffffu));
       const float x = std::nextafter(q * s, (next() & 1) ? INFINITY : -INFINITY) * ((next() & 2) ? 1.0f : -1.0f);
       for (float xi : {x, std::nextafter(x, 0.0f), std::nextafter(x, INFINITY)}) {
-        ASSERT_TRUE(check(quant_kernels::GuardedDivideBy<true>{s, y}, Format::e4m3fn, s, xi)) << s << " " << xi;
-        ASSERT_TRUE(check(quant_kernels::GuardedDivideBy<false>{s, y}, Format::e5m2, s, xi)) << s << " " << xi;
+        for (Format f : {Format::e4m3fn, Format::e4m3fnuz})
+          ASSERT_TRUE(check(quant_kernels::GuardedDivideBy<true>{s, y}, f, s, xi)) << s << " " << xi;
+        for (Format f : {Format::e5m2, Format::e5m2fnuz})
+          ASSERT_TRUE(check(quant_kernels::GuardedDivideBy<false>{s, y}, f, s, xi)) << s << " " << xi;
         ++checked;
       }
     }
