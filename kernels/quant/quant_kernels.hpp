@@ -419,6 +419,22 @@ ULPGATE_HOST_DEVICE inline bool register_layout(int64_t gs, int lanes, const voi
          reinterpret_cast<uintptr_t>(codes) % sizeof(CodeWord<V>) == 0;
 }
 
+// A group kernel's grid-stride over its groups, the lanes of a group together (so shuffles see
+// all of them): its register path where the buffers fit the register layout, else its general
+// path (ProfileCodes only: launch_quant launches the other paths on the register layout only).
+template <Format In, class Path, class Kernel>
+ULPGATE_DEVICE void for_each_group(const Kernel& k) {
+  const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+  const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
+  const int64_t stride = threads >> k.lane_bits, first = t >> k.lane_bits;
+  const int sub = int(t & (k.lanes - 1));
+  if (register_layout<In>(k.gs, k.lanes, k.x, k.codes)) {
+    for (int64_t gi = first; gi < k.groups; gi += stride) k.quantize_in_registers(gi, sub);
+  } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
+    for (int64_t gi = first; gi < k.groups; gi += stride) k.quantize_group(gi, sub);
+  }
+}
+
 template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes>
 struct GroupQuant {
   using T = typename Input<In>::T;
@@ -433,18 +449,7 @@ struct GroupQuant {
   QuantMath math;
   ScaleStore scales;
 
-  ULPGATE_DEVICE void operator()() const {
-    const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
-    const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
-    const int64_t stride = threads >> lane_bits, first = t >> lane_bits;
-    const int sub = int(t & (lanes - 1));
-    // Grid-stride over groups; the lanes of a group stay together, so shuffles see all of them.
-    if (register_layout<In>(gs, lanes, x, codes)) {
-      for (int64_t gi = first; gi < groups; gi += stride) quantize_in_registers(gi, sub);
-    } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
-      for (int64_t gi = first; gi < groups; gi += stride) quantize_group(gi, sub);
-    }  // launch_quant launches the other paths on the register layout only
-  }
+  ULPGATE_DEVICE void operator()() const { for_each_group<In, Path>(*this); }
 
   // Register path: lane `sub` holds chunks sub, sub + lanes, ... of its group (each load
   // instruction of a warp reads whole sectors), so the group is read once. The chunks stay

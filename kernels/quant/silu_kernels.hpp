@@ -33,17 +33,7 @@ struct SiluMulQuant {
     for (int i = 0; i < V; ++i) y[i] = i < n ? silu_mul(g.v[i], u.v[i]) : 0.0f;
   }
 
-  ULPGATE_DEVICE void operator()() const {
-    const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
-    const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
-    const int64_t stride = threads >> lane_bits, first = t >> lane_bits;
-    const int sub = int(t & (lanes - 1));
-    if (register_layout<In>(gs, lanes, x, codes)) {
-      for (int64_t gi = first; gi < groups; gi += stride) quantize_in_registers(gi, sub);
-    } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
-      for (int64_t gi = first; gi < groups; gi += stride) quantize_group(gi, sub);
-    }  // launch_quant launches the other paths on the register layout only
-  }
+  ULPGATE_DEVICE void operator()() const { for_each_group<In, Path>(*this); }
 
   // Lane `sub` holds chunks sub, sub + lanes, ... of its group's gate and up (gs = lanes * C * V,
   // so k and every chunk are 16-byte aligned).
