@@ -94,8 +94,8 @@
 #if defined(ULPGATE_GPU)
 #define ULPGATE_DEVICE __device__ __forceinline__
 // A rarely taken path kept out of line, so its code neither raises the hot loop's registers nor
-// is predicated into it.
-#define ULPGATE_DEVICE_COLD __device__ __noinline__
+// is predicated into it. (The attribute, not __noinline__: HIP's headers define that as nothing.)
+#define ULPGATE_DEVICE_COLD __device__ __attribute__((noinline)) inline
 #define ULPGATE_HOST_DEVICE __host__ __device__
 #define ULPGATE_KERNEL __global__
 // Fixed-size loops over a vector's elements: unrolled, so the elements stay in registers.

@@ -212,16 +212,24 @@ ULPGATE_DEVICE uint8_t software_cast(float q, Overflow o) {
   return uint8_t(encode<F>(q, Conversion{F, o}));
 }
 
+// The software cast of any 8-bit format, out of line: inlined at every element of a kernel's
+// unrolled chunks, the four formats' casts made each per-element (ProfileCodes) kernel ~80k PTX
+// lines and minutes of ptxas. It runs only where the arch has no instruction for the format or the
+// value is at or past the overflow threshold.
+ULPGATE_DEVICE_COLD uint8_t software_cast_of(Format f, float q, Overflow o) {
+  switch (f) {
+    case Format::e4m3fn: return software_cast<Format::e4m3fn>(q, o);
+    case Format::e4m3fnuz: return software_cast<Format::e4m3fnuz>(q, o);
+    case Format::e5m2: return software_cast<Format::e5m2>(q, o);
+    default: return software_cast<Format::e5m2fnuz>(q, o);
+  }
+}
+
 ULPGATE_DEVICE uint8_t cast_fp8(const Fp8Cast& c, float q) {
   const bool e4m3 = c.format == Format::e4m3fn || c.format == Format::e4m3fnuz;
   const bool software = c.overflow_at > 0 && !(fabsf(q) < c.overflow_at);
   if (c.native && !software) return e4m3 ? dev::cvt_e4m3(q) : dev::cvt_e5m2(q);
-  switch (c.format) {
-    case Format::e4m3fn: return software_cast<Format::e4m3fn>(q, c.overflow);
-    case Format::e4m3fnuz: return software_cast<Format::e4m3fnuz>(q, c.overflow);
-    case Format::e5m2: return software_cast<Format::e5m2>(q, c.overflow);
-    default: return software_cast<Format::e5m2fnuz>(q, c.overflow);
-  }
+  return software_cast_of(c.format, q, c.overflow);
 }
 
 // ---- activations -------------------------------------------------------------------------------
