@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build git pkg-config
+  build-essential cmake ninja-build git pkg-config ccache
   libgtest-dev libeigen3-dev libboost-dev libboost-context-dev libcli11-dev libfccp-dev
   libdlpack-dev libxxhash-dev nlohmann-json3-dev openmpi-bin libopenmpi-dev
   python3 python3-venv python3-pip python3-setuptools python3-numpy python3-pytest
