@@ -10,8 +10,9 @@ bash ci/build.sh "-DULPGATE_CUDA_ARCHS=90a;100a-virtual"
 ctest --test-dir build -LE long --output-on-failure -j "$(nproc)"
 
 echo "== sanitizer job (ASan + UBSan) =="
-# -O1 -g1 (line tables, enough for ASan's stack traces) halves the build on 2 cores against -O2 -g.
-asan_flags="-O1 -g1 -DNDEBUG"
+# -Og -g1 (line tables, enough for ASan's stack traces): measured on CI's 2 cores against -O1, its
+# build takes 485 s instead of 712 and its tests 473 s instead of 374, 128 s less in all.
+asan_flags="-Og -g1 -DNDEBUG"
 BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo bash ci/build.sh -DULPGATE_SANITIZE=ON -DULPGATE_CPU_ONLY=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$asan_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$asan_flags"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
