@@ -252,12 +252,16 @@ int failing_cases(Backend& b, const std::vector<Case>& cases) {
   return n;
 }
 
+bool any_case_fails(Backend& b, const std::vector<Case>& cases) {
+  return std::any_of(cases.begin(), cases.end(), [&](const Case& c) { return !mismatch(c, b).empty(); });
+}
+
 TEST(QuantKernelsFaults, R12Wave32ReductionPassesAtWarp32AndIsCaughtAtWarp64) {
   const std::vector<Case> cases = warp_wide_cases();
   ASSERT_FALSE(cases.empty());
   FaultyReductionBackend<Wave32Amax> w32(kHostW32), w64(kHostW64);
   EXPECT_EQ(failing_cases(w32, cases), 0);
-  EXPECT_GT(failing_cases(w64, cases), 0);
+  EXPECT_TRUE(any_case_fails(w64, cases));  // caught: one failing case says it
 }
 
 TEST(QuantKernelsFaults, R17GroupWiderThanItsReductionIsCaught) {

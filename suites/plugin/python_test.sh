@@ -14,7 +14,7 @@ pip=("$work/venv/bin/pip" --disable-pip-version-check -q)
 "${pip[@]}" install "scikit-build-core>=0.10" >"$work/pip.log" 2>&1 || { cat "$work/pip.log"; exit 1; }
 # ccache where installed (ci/build.sh uses it too) and the same compilers (scikit-build-core
 # would take Python's, another name that ccache tells apart): the objects the main build compiled.
-command -v ccache >/dev/null && export CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache
+command -v ccache >/dev/null && export CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache CCACHE_DEPEND=1
 [[ -n ${3:-} ]] && export CXX=$3 CC=$4
 SKBUILD_CMAKE_DEFINE=ULPGATE_CPU_ONLY=ON SKBUILD_BUILD_DIR="$work/cmake" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
   "${pip[@]}" wheel --no-build-isolation --no-deps -w "$work/dist" "$src/python" >>"$work/pip.log" 2>&1 ||
