@@ -18,7 +18,12 @@ namespace ulpgate::allreduce_kernels {
 template <class Norm, class Faults = NoFault>
 struct FusedAllreduceNorm {
   static constexpr Format F = Norm::kFormat;
-  static constexpr int kMaxRegisters = Norm::kMaxRegisters;  // the norm rows' register budget (PERF.md)
+  // The norm rows' register budget (kernels/norm/PERF.md), and the 16-byte packs a thread sums at
+  // once. fp32 weights: 8 registers more and two packs, which took two-shot rms-quant per token from
+  // 55% to 73% of copy on the H200; with T weights both made every row slower (PERF.md there).
+  static constexpr bool kFp32Weight = Norm::kForm.fp32_weight;
+  static constexpr int kMaxRegisters = Norm::kMaxRegisters + (kFp32Weight ? 8 : 0);
+  static constexpr int kSumPacks = kFp32Weight ? 2 : 1;
   WorldPointers p;
   Shape s;           // packs: the message's (M * H elements of T)
   Norm norm;         // x: this rank's tmp buffer
@@ -35,13 +40,16 @@ struct FusedAllreduceNorm {
     if (two_shot) {
       for (int64_t row0 = first; row0 < norm.m; row0 += stride) sum_rows(row0, per_block, true);
       world_barrier(p, s, kMiddle, flag);
-      for (int64_t row0 = first; row0 < norm.m; row0 += stride) normalize_rows(row0, partials);
-    } else {
-      for (int64_t row0 = first; row0 < norm.m; row0 += stride) {
+    }
+    // One call site of the row code for both shardings: with two, ptxas spilled 164-180 bytes at
+    // the norm's register cap (36-96 with one; the norm kernel alone spills none), and every
+    // fused row ran 1-5 points of copy slower on the H200.
+    for (int64_t row0 = first; row0 < norm.m; row0 += stride) {
+      if (!two_shot) {
         sum_rows(row0, per_block, false);
         dev::block_sync();  // the block's sums, before its threads read them as x
-        normalize_rows(row0, partials);
       }
+      normalize_rows(row0, partials);
     }
     finish(p, s, flag, faults.end_barrier());
   }
@@ -56,14 +64,33 @@ struct FusedAllreduceNorm {
       begin = begin > own ? begin : own;
       end = end < own_end ? end : own_end;
     }
-    for (int64_t i = begin * row_packs + dev::thread_rank(); i < end * row_packs; i += dev::block_dim().x) {
-      const Lanes<F> sum = reduce_pack<F>(p, s, faults.first_rank(s.rank, 0), i);
-      if (!push) {
-        sum.store(p.tmp[s.rank] + i * 16);
-        continue;
+    // kSumPacks packs a thread from each rank in flight at once, all before the first store (the
+    // stores may alias the inputs for all the compiler knows, so it would not move loads above them).
+    const int64_t step = dev::block_dim().x, last = end * row_packs;
+    for (int64_t i = begin * row_packs + dev::thread_rank(); i < last; i += kSumPacks * step) {
+      // reduce_pack's order (ranks from `first` on, in fp32) for kSumPacks packs at once.
+      Lanes<F> sum[kSumPacks];
+      const int first = faults.first_rank(s.rank, 0);
+      ULPGATE_UNROLL
+      for (int u = 0; u < kSumPacks; ++u)
+        if (i + u * step < last) sum[u].load(p.data[first] + (i + u * step) * 16);
+      for (int k = 1; k < s.world; ++k) {
+        const uint8_t* peer = p.data[(first + k) % s.world];
+        ULPGATE_UNROLL
+        for (int u = 0; u < kSumPacks; ++u)
+          if (i + u * step < last) sum[u].add(peer + (i + u * step) * 16);
       }
-      for (int q = 0; q < s.world; ++q)
-        if (faults.gathers(q, s.rank)) sum.store(p.tmp[q] + i * 16);
+      ULPGATE_UNROLL
+      for (int u = 0; u < kSumPacks; ++u) {
+        if (i + u * step >= last) break;
+        const int64_t at = (i + u * step) * 16;
+        if (!push) {
+          sum[u].store(p.tmp[s.rank] + at);
+          continue;
+        }
+        for (int q = 0; q < s.world; ++q)
+          if (faults.gathers(q, s.rank)) sum[u].store(p.tmp[q] + at);
+      }
     }
   }
 

@@ -163,6 +163,7 @@ constexpr bool adds_residual(norm::Op op) { return op == norm::Op::rms_add || op
 template <Format In, class Reduce, class Path, Form K>
 struct RmsNorm {
   static constexpr Format kFormat = In;
+  static constexpr Form kForm = K;
   using E = Elem<In>;
   using T = typename E::T;
   static constexpr int V = kChunkElems;
