@@ -10,7 +10,47 @@ void launch_plan(const QuantPlan& plan, const void* x, uint8_t* codes, uint8_t* 
                [stream](const LaunchConfig& cfg, const auto& kernel) { gpu::launch(cfg, kernel, stream); });
 }
 
+#if !defined(__HIP__)
+// d = 1 + i / 2^23 binade by binade: 126 * 2^23 values, 32 per thread.
+struct RcpInRange {
+  unsigned long long* mismatches;
+  uint32_t* first;
+  ULPGATE_DEVICE void operator()() const {
+    const uint32_t base = 0x3f800000u + (dev::block_idx().x * dev::block_dim().x + dev::thread_rank()) * 32u;
+    for (uint32_t k = 0; k < 32; ++k) {
+      const float d = dev::as_float(base + k);
+      if (dev::as_uint(dev::rcp_in_range(d)) == dev::as_uint(__frcp_rn(d))) continue;
+      if (atomicAdd(mismatches, 1ull) == 0) *first = base + k;
+    }
+  }
+};
+#endif
+
 }  // namespace
+
+RcpCheck check_rcp_in_range_gpu() {
+#if defined(__HIP__)
+  throw QuantError("check_rcp_in_range_gpu: CUDA only");
+#else
+  try {
+    gpu::DeviceBytes count(sizeof(unsigned long long)), first(sizeof(uint32_t));
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(count.get(), 0, sizeof(unsigned long long)));
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(first.get(), 0, sizeof(uint32_t)));
+    const unsigned values = 126u << 23, threads = 256;
+    gpu::launch(LaunchConfig{{values / 32 / threads}, {threads}, 0},
+                RcpInRange{count.get<unsigned long long>(), first.get<uint32_t>()});
+    gpu::synchronize();
+    RcpCheck r;
+    unsigned long long n = 0;
+    count.download(&n);
+    first.download(&r.first);
+    r.mismatches = n;
+    return r;
+  } catch (const gpu::GpuError& e) {
+    throw QuantError(e.what());
+  }
+#endif
+}
 
 int gpu_device_count() { return gpu::device_count(); }
 void gpu_use_device(int device) { ULPGATE_GPU_CHECK(ULPGATE_GPU_API(SetDevice)(device)); }

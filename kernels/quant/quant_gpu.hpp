@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 
@@ -26,5 +27,13 @@ void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::spa
 // synchronization: for timing. A launch failure throws QuantError naming the call.
 void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_dev, uint8_t* scales_dev,
                       void* stream = nullptr);
+
+// Every fp32 d in [1, 2^126): how many of them dev::rcp_in_range does not give __frcp_rn's
+// result for, and the first such d's bits (CUDA; silu_mul_chunk relies on none).
+struct RcpCheck {
+  uint64_t mismatches = 0;
+  uint32_t first = 0;
+};
+RcpCheck check_rcp_in_range_gpu();
 
 }  // namespace ulpgate::quant_kernels

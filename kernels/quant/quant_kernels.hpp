@@ -214,28 +214,27 @@ struct QuickDivideBy {
 // x / s for fp32 dividends as far as an fp8 cast can tell: x * y, y = fl(1/s), is within 2 ulp of
 // x / s (each of y and the product rounds once, relative 2^-24) and the IEEE quotient within half
 // an ulp, so both round to the same fp8 value unless an fp8 rounding boundary lies within 2.5 ulp
-// of x * y. The boundaries (midpoints between fp8 values, nosat's overflow threshold among them)
-// are the fp32 values whose significand bits below the format's end in a one and then zeros; near
-// one, between the format's smallest normal and a quarter of its smallest subnormal step (the
-// subnormal steps sit elsewhere), and for Inf and NaN, the IEEE division. Below that quarter both
-// quotients round to the zero of x's sign (y > 0), zero included. Needs y finite and normal
-// products (quick_division_holds(s)).
+// of x * y (2.5 units of the lower binade's ulp where the boundary is a binade's bottom). The
+// boundaries (midpoints between neighbouring fp8 values, nosat's overflow threshold among them)
+// are the fp32 values whose significand bits below the kept ones are a one and then zeros: the
+// format's mantissa bits are kept in its normal binades, one fewer in each binade below (its
+// subnormal steps), none in `sub`, the binade as wide as the subnormal step; below that the one
+// boundary is half the smallest subnormal, the bottom of the binade under `sub`. Inf and NaN take
+// the IEEE division; zeros and tiny products round to the zero of x's sign either way (y > 0).
+// Needs y finite and normal products (quick_division_holds(s)).
 template <bool E4M3>
 struct GuardedDivideBy {
   float s, y;
-  // Does the product q give the quotient's code?
-  ULPGATE_DEVICE static bool clear(float q) {
-    constexpr uint32_t low = E4M3 ? 0xfffffu : 0x1fffffu, mid = (low + 1) / 2;  // 3 or 2 kept bits
-    constexpr uint32_t min_normal = E4M3 ? 0x3c800000u : 0x38800000u;          // 2^-6, 2^-14
-    // 2^-12 / 2^-19: a quarter of the smaller subnormal step of each pair (e4m3fnuz's 2^-10,
-    // e5m2fnuz's 2^-17).
-    constexpr uint32_t zero_below = E4M3 ? 0x39800000u : 0x36000000u;
+  uint32_t sub;  // subnormal_step_binade(format)
+  // Does the product q give the quotient's code? No boundary within 4 units of q's bits.
+  ULPGATE_DEVICE bool clear(float q) const {
+    constexpr int kMantissa = E4M3 ? 3 : 2;
     const uint32_t u = dev::as_uint(q) & 0x7fffffffu;
-    return ((u - min_normal < 0x7f800000u - min_normal) & ((u & low) - (mid - 4) > 8u)) | (u < zero_below);
-  }
-  ULPGATE_DEVICE float operator()(float x) const {
-    const float q = x * y;
-    return clear(q) ? q : div_rn(x, s);
+    const int below = int(u >> 23) - int(sub), kept = below < kMantissa ? below : kMantissa;
+    const uint32_t low = 0x7fffffu >> (kept > 0 ? kept : 0), mid = (low >> 1) + 1;
+    const uint32_t half_min = (sub - 1) << 23;
+    const bool near = kept >= 0 ? (u & low) - (mid - 4) <= 8u : u - (half_min - 4) <= 8u;
+    return !near && u < 0x7f800000u;
   }
   // A chunk's quotients: the products where all are clear, else the divisions (one branch a
   // chunk, rarely taken, instead of one a value).
@@ -324,7 +323,7 @@ struct NativeCodes {
   template <bool E4M3, int N>
   ULPGATE_DEVICE static CodeWord<N> guarded_chunk(const QuantMath& p, const Group& g, const float (&v)[N]) {
     float q[N];
-    GuardedDivideBy<E4M3>{g.f, g.y}.quotients(v, q);
+    GuardedDivideBy<E4M3>{g.f, g.y, subnormal_step_binade(p.cast.format)}.quotients(v, q);
     return chunk_cast<E4M3>(p, AsIs{}, q);
   }
   ULPGATE_DEVICE static float clamp(const QuantMath& p, float q) {

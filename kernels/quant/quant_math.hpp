@@ -54,6 +54,11 @@ ULPGATE_DEVICE bool is_finite(float x) { return (dev::as_uint(x) & 0x7f800000u) 
 ULPGATE_DEVICE float quiet_nan() { return dev::as_float(0x7fc00000u); }  // std::numeric_limits' NaN
 ULPGATE_DEVICE float infinity() { return dev::as_float(0x7f800000u); }
 
+// The biased fp32 exponent of the binade as wide as the format's subnormal step.
+ULPGATE_DEVICE constexpr uint32_t subnormal_step_binade(Format f) {
+  return uint32_t(127 + info(f).emin - info(f).mbits);
+}
+
 // IEEE division, correctly rounded (never the approximate fast path).
 ULPGATE_DEVICE float div_rn(float a, float b) {
 #if defined(__CUDACC__)
@@ -254,6 +259,32 @@ ULPGATE_DEVICE float sigmoid_of_exp(float e) {
 
 // y = SiLU(g) * u as the silu-mul profiles compute it (reference silu_mul_at).
 ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * sigmoid_of_exp(act_exp(-g))) * u; }
+
+// silu_mul of n values. On CUDA, 1 / d for d = 1 + e in [1, 2^126) is rcp_rn's own fast path
+// written out: the reciprocal estimate and one Newton step, which is what __frcp_rn computes for
+// those d (checked for every one of them on the device: QuantKernelsCuda.
+// ReciprocalInRangeIsRcpRn). Where every d of the chunk is in that range (it is not for NaN, or
+// for g below -87.3) the chunk takes it with no branch per element, so the compiler interleaves
+// the elements; else the values take silu_mul.
+template <int N>
+ULPGATE_DEVICE void silu_mul_chunk(const float (&g)[N], const float (&u)[N], float (&y)[N]) {
+#if defined(__CUDA_ARCH__)
+  float d[N];
+  bool in_range = true;
+  ULPGATE_UNROLL
+  for (int i = 0; i < N; ++i) {
+    d[i] = 1.0f + act_exp(-g[i]);
+    in_range &= d[i] < 0x1p126f;
+  }
+  if (in_range) {
+    ULPGATE_UNROLL
+    for (int i = 0; i < N; ++i) y[i] = (g[i] * dev::rcp_in_range(d[i])) * u[i];
+    return;
+  }
+#endif
+  ULPGATE_UNROLL
+  for (int i = 0; i < N; ++i) y[i] = silu_mul(g[i], u[i]);
+}
 
 // Clamp (per the NaN policy) then cast (reference clamp_and_cast).
 ULPGATE_DEVICE uint8_t quantize_one(const QuantMath& p, const Factor& f, float x) {

@@ -29,8 +29,9 @@ struct SiluMulQuant {
   ULPGATE_DEVICE void chunk_y(int64_t row, int64_t c, int n, float (&y)[V]) const {
     const T* gate = x + row * 2 * k + c;
     const Chunk<In> g = Chunk<In>::load(gate, n), u = Chunk<In>::load(gate + k, n);
+    silu_mul_chunk(g.v, u.v, y);
     ULPGATE_UNROLL
-    for (int i = 0; i < V; ++i) y[i] = i < n ? silu_mul(g.v[i], u.v[i]) : 0.0f;
+    for (int i = 0; i < V; ++i) y[i] = i < n ? y[i] : 0.0f;
   }
 
   ULPGATE_DEVICE void operator()() const { for_each_group<In, Path>(*this); }
@@ -49,12 +50,10 @@ struct SiluMulQuant {
       float g[V], u[V];
       Input<In>::widen(dev::load16(gate + c * step), g);
       Input<In>::widen(dev::load16(gate + k + c * step), u);
+      silu_mul_chunk(g, u, y[c]);
       a[c] = 0.0f;
       ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) {
-        y[c][i] = silu_mul(g[i], u[i]);
-        a[c] = Path::amax(math, a[c], y[c][i]);
-      }
+      for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], y[c][i]);
     }
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);

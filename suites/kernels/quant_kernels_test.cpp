@@ -8,6 +8,8 @@
 #include <cstring>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/quant/catalog.hpp"
@@ -102,6 +104,33 @@ quant_kernels::QuantPlan plan_on_sm90(std::string_view id) {
                                    size_t(c.spec.m * c.spec.k), size_t(c.spec.scale_bytes()));
 }
 
+// quant.silu-mul's element paths on one emulated sm90 thread (its cast instruction): the codes of
+// four chunks of y by the nosat dividing NativeCodes and by ProfileCodes (the profile as data,
+// IEEE divisions), for a group of amax `amax`.
+using SiluNative = quant_kernels::NativeCodes<true, quant_kernels::Clamp::none, false, true>;
+std::pair<std::array<uint64_t, 4>, std::array<uint64_t, 4>> silu_value_codes_on_sm90(const quant_kernels::QuantMath& math,
+                                                                                      float amax, const float (&v)[4][8]) {
+  using Profile = quant_kernels::ProfileCodes;
+  struct Codes {
+    quant_kernels::QuantMath math;
+    float v[4][8];
+    float amax;
+    std::array<uint64_t, 4>*native, *profile;
+    void operator()() const {
+      uint64_t n[4], p[4];
+      SiluNative::value_codes(math, SiluNative::group<float>(math, amax), v, n);
+      Profile::value_codes(math, Profile::group<float>(math, amax), v, p);
+      std::copy_n(n, 4, native->begin());
+      std::copy_n(p, 4, profile->begin());
+    }
+  };
+  std::array<uint64_t, 4> native{}, profile{};
+  Codes codes{math, {}, amax, &native, &profile};
+  std::memcpy(codes.v, v, sizeof(v));
+  host_simt::launch(arch_by_name("sm90"), {{1}, {1}, 0}, codes);
+  return {native, profile};
+}
+
 TEST(QuantKernelsHost, NosatProfilesTakeTheNativeCastWithItsOverflowCheckOnSm90) {
   using quant_kernels::ElementPath;
   EXPECT_EQ(plan_on_sm90("quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/col-tma/normal_sigma=2/s1").path,
@@ -126,64 +155,56 @@ TEST(QuantKernelsHost, NosatNativeCodesEqualTheProfileAroundTheOverflow) {
     int n = 0;
     for (float p : probes)
       for (float sign : {1.0f, -1.0f}) (&v[0][0])[n++] = sign * p * scale;
-    using Native = quant_kernels::NativeCodes<true, quant_kernels::Clamp::none, false, true>;
-    using Profile = quant_kernels::ProfileCodes;
-    struct Codes {  // one emulated thread: the cast instruction is sm90's
-      quant_kernels::QuantMath math;
-      float v[4][8];
-      float amax;
-      std::array<uint64_t, 4>*native, *profile;
-      void operator()() const {
-        uint64_t n[4], p[4];
-        Native::value_codes(math, Native::group<float>(math, amax), v, n);
-        Profile::value_codes(math, Profile::group<float>(math, amax), v, p);
-        std::copy_n(n, 4, native->begin());
-        std::copy_n(p, 4, profile->begin());
-      }
-    };
-    std::array<uint64_t, 4> native{}, profile{};
-    Codes codes{math, {}, 448.0f * scale, &native, &profile};
-    std::memcpy(codes.v, v, sizeof(v));
-    host_simt::launch(arch_by_name("sm90"), {{1}, {1}, 0}, codes);
+    const auto [native, profile] = silu_value_codes_on_sm90(math, 448.0f * scale, v);
     for (int c = 0; c < 4; ++c) EXPECT_EQ(native[c], profile[c]) << "scale " << scale << " chunk " << c;
   }
 }
 
-// The guarded quick division gives the IEEE quotient's fp8 code for fp32 dividends: swept over
-// quotients at and next to every e4m3 / e5m2 rounding boundary (ties included), below the smallest
-// normal down to 2^-20 (the subnormal steps and the quotients that round to zero), near the
-// overflow threshold, and random ones, for scales whose reciprocal rounds; OCP and fnuz formats.
-TEST(QuantKernelsHost, GuardedQuickDivisionGivesTheQuotientsFp8Code) {
-  const auto check = [](auto divide, Format f, float s, float x) {
-    const Conversion nosat{f, Overflow::nosat};
-    return encode(divide(x), nosat) == encode(x / s, nosat);
-  };
-  uint64_t state = 0x9e3779b97f4a7c15ull, checked = 0;
-  const auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull; };
-  for (float s : {3.0f, 0.0123f, 7.0f / 448.0f, 1e-10f, 1.0f / 3.0f, 2.5e7f}) {
-    const float y = 1.0f / s;
-    for (int i = 0; i < 200000; ++i) {
-      // A quotient times 2^e, nudged by an ulp or two; x its product with s.
-      const uint32_t e = uint32_t(127 - 20 + int(next() >> 59));
-      const uint32_t r = uint32_t(next() >> 40);  // 24 random bits
-      // Random, an e4m3 / e5m2 normal boundary, or three leading bits (powers of two and the
-      // subnormal boundaries, odd multiples of half a subnormal step).
-      const uint32_t mant = i % 4 == 0 ? r : i % 4 == 1 ? (r & 7u) << 20 | 1u << 19 : i % 4 == 2 ? (r & 3u) << 21 | 1u << 20 : (r & 7u) << 20;
-      const float q = dev::as_float(e << 23 | (mant & 0x7fffffu));
-      const float x = std::nextafter(q * s, (next() & 1) ? INFINITY : -INFINITY) * ((next() & 2) ? 1.0f : -1.0f);
-      for (float xi : {x, std::nextafter(x, 0.0f), std::nextafter(x, INFINITY)}) {
-        for (Format f : {Format::e4m3fn, Format::e4m3fnuz})
-          ASSERT_TRUE(check(quant_kernels::GuardedDivideBy<true>{s, y}, f, s, xi)) << s << " " << xi;
-        for (Format f : {Format::e5m2, Format::e5m2fnuz})
-          ASSERT_TRUE(check(quant_kernels::GuardedDivideBy<false>{s, y}, f, s, xi)) << s << " " << xi;
-        ++checked;
-      }
+// The dividing path's codes of fp32 y without a division per element (GuardedDivideBy) against the
+// profile's IEEE quotients, on dividends at and next to every e4m3fn rounding boundary times the
+// group's scale (the subnormal steps and half the smallest subnormal among them), both signs, 16
+// group amaxes. Some of those products x * fl(1/s) round to another code than the quotient: there
+// the guard is what keeps the codes right.
+TEST(QuantKernelsHost, GuardedQuotientsGiveTheProfilesCodesAtEveryBoundary) {
+  const quant_kernels::QuantMath math =
+      plan_on_sm90("quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/row/normal_sigma=2/s1").math;
+  const Conversion nosat{Format::e4m3fn, Overflow::nosat};
+  uint64_t state = 0x2545f4914f6cdd1dull;
+  int product_differs = 0, chunks = 0;
+  for (int a = 0; a < 16; ++a) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    const float amax = std::ldexp(1.0f + float(state >> 41) / float(1 << 23), int(state >> 35 & 31) - 16);
+    const auto g = SiluNative::group<float>(math, amax);
+    ASSERT_TRUE(g.guarded) << amax;
+    std::vector<float> xs;
+    for (uint32_t c = 0; c < 0x7e; ++c) {  // the midpoint of codes c and c + 1
+      const float b = (decode_f32(Format::e4m3fn, c) + decode_f32(Format::e4m3fn, c + 1)) / 2;
+      float x = b * g.f;
+      for (int k = 0; k < 6; ++k) x = std::nextafter(x, 0.0f);
+      for (int k = 0; k < 13; ++k, x = std::nextafter(x, INFINITY))
+        for (float sign : {1.0f, -1.0f}) {
+          xs.push_back(sign * x);
+          product_differs += encode(sign * x * g.y, nosat) != encode(sign * x / g.f, nosat);
+        }
+    }
+    for (size_t i = 0; i + 32 <= xs.size(); i += 32, ++chunks) {
+      float v[4][8];
+      std::memcpy(v, xs.data() + i, sizeof(v));
+      const auto [native, profile] = silu_value_codes_on_sm90(math, amax, v);
+      for (int c = 0; c < 4; ++c) ASSERT_EQ(native[c], profile[c]) << "amax " << amax << " values from " << xs[i];
     }
   }
-  EXPECT_GT(checked, 3000000u);
+  EXPECT_GT(product_differs, 100) << chunks;
 }
 
 #if defined(ULPGATE_HAVE_CUDA)
+// silu_mul_chunk's reciprocal is __frcp_rn's for every d = 1 + e it takes (1 <= d < 2^126).
+TEST(QuantKernelsCuda, ReciprocalInRangeIsRcpRn) {
+  if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const quant_kernels::RcpCheck c = quant_kernels::check_rcp_in_range_gpu();
+  EXPECT_EQ(c.mismatches, 0u) << "first d bits " << std::hex << c.first;
+}
+
 TEST(QuantKernelsCuda, WithoutADeviceTheCudaBackendCannotBeMade) {
   if (quant_kernels::gpu_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
   host_backend("host-w32");  // registers the backends
