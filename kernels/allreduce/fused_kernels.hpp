@@ -20,7 +20,7 @@ struct FusedAllreduceNorm {
   static constexpr Format F = Norm::kFormat;
   // The norm rows' register budget (kernels/norm/PERF.md), and the 16-byte packs a thread sums at
   // once. fp32 weights: 8 registers more and two packs, which took two-shot rms-quant per token from
-  // 55% to 73% of copy on the H200; with T weights both made every row slower (PERF.md there).
+  // 55% to 73% of copy on the H200; with T weights both made every row slower (kernels/norm/PERF.md).
   static constexpr bool kFp32Weight = Norm::kForm.fp32_weight;
   static constexpr int kMaxRegisters = Norm::kMaxRegisters + (kFp32Weight ? 8 : 0);
   static constexpr int kSumPacks = kFp32Weight ? 2 : 1;
