@@ -100,6 +100,19 @@ ElementPath choose_path(const QuantMath& m, const Arch& arch) {
   return ElementPath::profile;
 }
 
+namespace {
+
+constexpr uint32_t path_bit(ElementPath path) { return 1u << unsigned(path); }
+
+// The element paths an op's launcher instantiates (quant_plan.hpp: with_silu_path for
+// quant.silu-mul, with_element_path for the others); plan_quant plans any other as profile.
+uint32_t instantiated_paths(quant::Op op) {
+  constexpr uint32_t silu = path_bit(ElementPath::divide_nosat) | path_bit(ElementPath::multiply_nosat);
+  return path_bit(ElementPath::profile) | (op == quant::Op::silu_mul ? silu : ~path_bit(ElementPath::divide_nosat));
+}
+
+}  // namespace
+
 int lanes_per_group(int64_t gs, int chunk_elems, int warp_size) {
   const int64_t chunks = (gs + chunk_elems - 1) / chunk_elems;
   int lanes = 1;
@@ -136,9 +149,7 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   p.math = make_math(spec, arch);
   // quant.tensor's kernel checks its buffers' alignment itself (whole chunks, then a tail).
   p.path = in_registers || spec.op == quant::Op::tensor ? choose_path(p.math, arch) : ElementPath::profile;
-  if (spec.op == quant::Op::silu_mul && p.path != ElementPath::divide_nosat && p.path != ElementPath::multiply_nosat)
-    p.path = ElementPath::profile;  // with_silu_path's paths only
-  if (spec.op != quant::Op::silu_mul && p.path == ElementPath::divide_nosat) p.path = ElementPath::profile;
+  if (!(instantiated_paths(spec.op) & path_bit(p.path))) p.path = ElementPath::profile;
   p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
   const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads
                        : spec.op == quant::Op::tensor ? (spec.m * spec.k + 7) / 8  // a thread per 16-byte chunk
