@@ -406,15 +406,19 @@ struct NativeCodes {
 
 // Chunks one lane holds on the register path: 4 (32 elements) for 16-bit inputs, so a lane's
 // share of the per-group work (reduction, scale, its store) is spread over 32 elements; fp32
-// keeps one chunk per lane (its gs-128 groups span a warp, as the R17 fault test needs).
-inline constexpr int lane_chunks(int elem_bytes) { return elem_bytes == 2 ? 4 : 1; }
+// keeps one chunk per lane (its gs-128 groups span a warp, as the R17 fault test needs). An op
+// that holds its values as fp32 (quant.silu-mul's y: twice the registers of packed chunks) keeps
+// two chunks of 16-bit input a lane.
+inline constexpr int lane_chunks(int elem_bytes, bool fp32_values = false) {
+  return elem_bytes == 2 ? (fp32_values ? 2 : 4) : 1;
+}
 
-// The register layout: `lanes` lanes x lane_chunks chunks make exactly one group, the input is
+// The register layout: `lanes` lanes x `chunks` chunks make exactly one group, the input is
 // 16-byte aligned and every chunk's codes are one aligned word.
 template <Format In>
-ULPGATE_HOST_DEVICE inline bool register_layout(int64_t gs, int lanes, const void* x, const void* codes) {
+ULPGATE_HOST_DEVICE inline bool register_layout(int64_t gs, int lanes, int chunks, const void* x, const void* codes) {
   constexpr int V = Chunk<In>::size;
-  return gs == int64_t(lanes) * lane_chunks(int(16 / V)) * V && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+  return gs == int64_t(lanes) * chunks * V && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
          reinterpret_cast<uintptr_t>(codes) % sizeof(CodeWord<V>) == 0;
 }
 
@@ -427,7 +431,7 @@ ULPGATE_DEVICE void for_each_group(const Kernel& k) {
   const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
   const int64_t stride = threads >> k.lane_bits, first = t >> k.lane_bits;
   const int sub = int(t & (k.lanes - 1));
-  if (register_layout<In>(k.gs, k.lanes, k.x, k.codes)) {
+  if (register_layout<In>(k.gs, k.lanes, Kernel::C, k.x, k.codes)) {
     for (int64_t gi = first; gi < k.groups; gi += stride) k.quantize_in_registers(gi, sub);
   } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
     for (int64_t gi = first; gi < k.groups; gi += stride) k.quantize_group(gi, sub);

@@ -144,7 +144,8 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   p.m = spec.m;
   p.k = spec.k;
   p.gs = gs;
-  const int in_registers = register_lanes(gs, 16 / int(elem), lane_chunks(int(elem)), arch.warp_size);
+  const int in_registers =
+      register_lanes(gs, 16 / int(elem), lane_chunks(int(elem), spec.op == quant::Op::silu_mul), arch.warp_size);
   p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.math = make_math(spec, arch);
   // quant.tensor's kernel checks its buffers' alignment itself (whole chunks, then a tail).

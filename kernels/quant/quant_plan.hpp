@@ -134,7 +134,8 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     if (p.op == quant::Op::tensor) return launch_tensor<F, Amax>(p, xs, codes, scale_bytes, launch);
     int lane_bits = 0;
     while ((1 << lane_bits) < p.lanes) ++lane_bits;
-    const ElementPath path = register_layout<F>(p.gs, p.lanes, x, codes) ? p.path : ElementPath::profile;
+    const int chunks = lane_chunks(int(sizeof(T)), p.op == quant::Op::silu_mul);
+    const ElementPath path = register_layout<F>(p.gs, p.lanes, chunks, x, codes) ? p.path : ElementPath::profile;
     if (p.op == quant::Op::silu_mul)
       return with_silu_path(path, [&](auto path) {
         launch(p.main, SiluMulQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs),

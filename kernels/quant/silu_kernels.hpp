@@ -1,8 +1,8 @@
 // quant.silu-mul: y = SiLU(gate) * up, then per-token-group fp8 quantization of y, in one kernel.
-// Register path (GroupQuant's layout: `lanes` lanes x lane_chunks chunks make one group): each
-// lane loads its chunks of gate and up once, keeps their y, and the group's amax is a shuffle of
-// width `lanes`; the element path (ProfileCodes or NativeCodes, as for GroupQuant) turns the y
-// into codes. General path (unaligned buffers): a lane walks its chunks twice, computing y again
+// Register path (GroupQuant's layout, `lanes` lanes x C chunks make one group, with C = 2 for
+// 16-bit input, half GroupQuant's, as the y are held in fp32): each lane loads its chunks of gate
+// and up once, keeps their y, and the group's amax is a shuffle of width `lanes`; the element path
+// (ProfileCodes or NativeCodes, as for GroupQuant) turns the y into codes. General path (unaligned buffers): a lane walks its chunks twice, computing y again
 // with the same fp32 steps, and the profile as runtime data.
 #pragma once
 
@@ -14,9 +14,11 @@ template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes>
 struct SiluMulQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
-  static constexpr int C = lane_chunks(int(sizeof(T)));
-  // 64 registers a thread: 8 blocks of 128 threads an H200 SM instead of 6 at the 74 it takes.
-  static constexpr int kMaxRegisters = 64;
+  static constexpr int C = lane_chunks(int(sizeof(T)), true);
+  // 40 registers a thread: 12 blocks of 128 threads an H200 SM. The kernel is issue- and
+  // latency-bound, and more warps beat the spills this costs: 709 us at 40, 724 at 48, 746 at 56,
+  // 778 at 64 (no spills), 817 at 32 (kernels/quant/PERF.md).
+  static constexpr int kMaxRegisters = 40;
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
   int64_t m, k, gs;  // rows, outputs per row, group size
