@@ -100,13 +100,27 @@ ULPGATE_DEVICE void world_barrier(const WorldPointers& p, const Shape& s, Phase 
   dev::block_sync();
 }
 
+// The sums over all ranks from rank `first` on, in fp32, of packs pack, pack + step, ... (N of
+// them, those below `end`): every rank's N loads in flight at once.
+template <Format F, int N>
+ULPGATE_DEVICE void reduce_packs(const WorldPointers& p, const Shape& s, int first, int64_t pack, int64_t step,
+                                 int64_t end, Lanes<F> (&acc)[N]) {
+  ULPGATE_UNROLL
+  for (int u = 0; u < N; ++u)
+    if (pack + u * step < end) acc[u].load(p.data[first] + (pack + u * step) * 16);
+  for (int k = 1; k < s.world; ++k) {
+    const uint8_t* peer = p.data[(first + k) % s.world];
+    ULPGATE_UNROLL
+    for (int u = 0; u < N; ++u)
+      if (pack + u * step < end) acc[u].add(peer + (pack + u * step) * 16);
+  }
+}
 // The pack's sum over all ranks from rank `first` on, in fp32.
 template <Format F>
 ULPGATE_DEVICE Lanes<F> reduce_pack(const WorldPointers& p, const Shape& s, int first, int64_t pack) {
-  Lanes<F> acc;
-  acc.load(p.data[first] + pack * 16);
-  for (int k = 1; k < s.world; ++k) acc.add(p.data[(first + k) % s.world] + pack * 16);
-  return acc;
+  Lanes<F> acc[1];
+  reduce_packs<F, 1>(p, s, first, pack, 0, pack + 1, acc);
+  return acc[0];
 }
 
 // This call's flag for the block; the end of the call records it.

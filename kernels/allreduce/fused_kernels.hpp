@@ -67,19 +67,10 @@ struct FusedAllreduceNorm {
     // kSumPacks packs a thread from each rank in flight at once, all before the first store (the
     // stores may alias the inputs for all the compiler knows, so it would not move loads above them).
     const int64_t step = dev::block_dim().x, last = end * row_packs;
+    const int first = faults.first_rank(s.rank, 0);
     for (int64_t i = begin * row_packs + dev::thread_rank(); i < last; i += kSumPacks * step) {
-      // reduce_pack's order (ranks from `first` on, in fp32) for kSumPacks packs at once.
       Lanes<F> sum[kSumPacks];
-      const int first = faults.first_rank(s.rank, 0);
-      ULPGATE_UNROLL
-      for (int u = 0; u < kSumPacks; ++u)
-        if (i + u * step < last) sum[u].load(p.data[first] + (i + u * step) * 16);
-      for (int k = 1; k < s.world; ++k) {
-        const uint8_t* peer = p.data[(first + k) % s.world];
-        ULPGATE_UNROLL
-        for (int u = 0; u < kSumPacks; ++u)
-          if (i + u * step < last) sum[u].add(peer + (i + u * step) * 16);
-      }
+      reduce_packs<F, kSumPacks>(p, s, first, i, step, last, sum);
       ULPGATE_UNROLL
       for (int u = 0; u < kSumPacks; ++u) {
         if (i + u * step >= last) break;

@@ -2,8 +2,9 @@
 // Register path (GroupQuant's layout, `lanes` lanes x C chunks make one group, with C = 2 for
 // 16-bit input, half GroupQuant's, as the y are held in fp32): each lane loads its chunks of gate
 // and up once, keeps their y, and the group's amax is a shuffle of width `lanes`; the element path
-// (ProfileCodes or NativeCodes, as for GroupQuant) turns the y into codes. General path (unaligned buffers): a lane walks its chunks twice, computing y again
-// with the same fp32 steps, and the profile as runtime data.
+// (ProfileCodes or NativeCodes, as for GroupQuant) turns the y into codes. General path (unaligned
+// buffers): a lane walks its chunks twice, computing y again with the same fp32 steps, and the
+// profile as runtime data.
 #pragma once
 
 #include "kernels/quant/quant_kernels.hpp"
