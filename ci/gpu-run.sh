@@ -11,7 +11,7 @@
 #           (custom vs NCCL, 16 B to 1 GiB) into $OUT/allreduce-bench.csv
 #   signoff `ulpgate signoff --arch sm90` (all-reduce world 2 needs two GPUs): its bundle in $OUT/signoff-sm90
 #   plugin  the CUDA sample plugin (device tensors through the C API) against the cuda backend
-#   mpi        (several GPUs) the all-reduce gate with one rank per process and GPU (mpirun), and the
+#   mpi        (several GPUs) the all-reduce gate, plain and fused, with one rank per process and GPU (mpirun), and the
 #           quant/norm gate shared out over the GPUs
 #   oracle  the model rows against MMA-Sim (suites/oracle/mmasim_oracle.py, the mmasim wheel from
 #           $dist/wheels), and Hopper's mma.sync FP8 measured against the rows (mma_sync_oracle.py)
@@ -81,8 +81,8 @@ step_allreduce() {
   "$ulpgate" bench --allreduce "${worlds[@]}" --csv "$out/allreduce-bench.csv" 2>&1 | tee "$out/allreduce-bench.log" | tail -80
 }
 
-# One rank per process: mpirun -np W, each process one GPU (custom: CUDA IPC; NCCL:
-# ncclCommInitRank), gated against the rows of the one-process run; then the quant and norm gate
+# One rank per process: mpirun -np W, each process one GPU (custom and the fused allreduce.rms:
+# CUDA IPC; NCCL: ncclCommInitRank), gated against the rows of the one-process run; then the quant and norm gate
 # shared out over all GPUs.
 step_mpi() {
   local n w
@@ -94,7 +94,9 @@ step_mpi() {
       >"$out/mpi-custom-w$w.log" 2>&1 || rc=1
     "${mpi[@]}" -np "$w" "$ulpgate" gate --golden golden/sm90 --backend vendor --filter "allreduce/nccl/*/w$w/*" \
       >"$out/mpi-nccl-w$w.log" 2>&1 || rc=1
-    tail -n 2 "$out/mpi-custom-w$w.log" "$out/mpi-nccl-w$w.log"; grep -h "^mpi:" "$out"/mpi-*-w$w.log
+    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter "allreduce.rms*/*/w$w/*" \
+      >"$out/mpi-fused-w$w.log" 2>&1 || rc=1
+    tail -n 2 "$out/mpi-custom-w$w.log" "$out/mpi-nccl-w$w.log" "$out/mpi-fused-w$w.log"; grep -h "^mpi:" "$out"/mpi-*-w$w.log
   done
   "${mpi[@]}" -np "$n" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter '[nq]*' >"$out/mpi-gate.log" 2>&1 || rc=1
   grep '^mpi:' "$out/mpi-gate.log"; tail -3 "$out/mpi-gate.log"

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "harness/allreduce/rank_reports.hpp"
 #include "harness/core/family.hpp"
 #include "harness/quant/budget.hpp"
 
@@ -39,6 +40,22 @@ std::vector<FusedCase> fused_catalog() {
   return out;
 }
 
+// Rank r's outputs, poisoned, added to `outputs` in the order that both the one-process world and
+// one rank per process use (so their digests agree): residual, y, codes, scales.
+struct RankOutputs {
+  FusedRankBuffers buffers;
+  norm::Observed observed;
+};
+RankOutputs add_rank_outputs(GuardedOutputs& outputs, const FusedTensors& in, const norm::Result& p, int r) {
+  const std::string rank = ".r" + std::to_string(r);
+  const std::span<uint16_t> residual = outputs.add("residual" + rank, p.residual.size(), kPoison16);
+  const std::span<uint16_t> y = outputs.add("y" + rank, p.y.size(), kPoison16);
+  const std::span<uint8_t> codes = outputs.add("codes" + rank, p.quant.codes.size(), quant::kPoison);
+  const std::span<uint8_t> scales = outputs.add("scales" + rank, p.quant.storage.size(), quant::kPoison);
+  return {{in.x[size_t(r)], {{}, in.residual, in.weight, std::as_writable_bytes(y), std::as_writable_bytes(residual), codes, scales}},
+          {y, residual, codes, scales}};
+}
+
 std::vector<BundleTensor> bundle_tensors(const FusedCase& c, const FusedRun& run) {
   const norm::Spec& s = c.spec.norm;
   const std::string t(format_name(s.dtype));
@@ -70,17 +87,10 @@ FusedRun run_fused(const FusedCase& c, Backend& backend) {
   FusedRun run;
   run.inputs = c.inputs();
   run.expected = fused_expected(c, run.inputs);
-  const norm::Result& p = run.expected.norm.profile;
   for (int r = 0; r < c.spec.world; ++r) {
-    const std::string rank = ".r" + std::to_string(r);
-    const std::span<uint16_t> residual = run.outputs.add("residual" + rank, p.residual.size(), kPoison16);
-    const std::span<uint16_t> y = run.outputs.add("y" + rank, p.y.size(), kPoison16);
-    const std::span<uint8_t> codes = run.outputs.add("codes" + rank, p.quant.codes.size(), quant::kPoison);
-    const std::span<uint8_t> scales = run.outputs.add("scales" + rank, p.quant.storage.size(), quant::kPoison);
-    run.buffers.push_back({run.inputs.x[size_t(r)],
-                           {{}, run.inputs.residual, run.inputs.weight, std::as_writable_bytes(y),
-                            std::as_writable_bytes(residual), codes, scales}});
-    run.observed.push_back({y, residual, codes, scales});
+    const RankOutputs o = add_rank_outputs(run.outputs, run.inputs, run.expected.norm.profile, r);
+    run.buffers.push_back(o.buffers);
+    run.observed.push_back(o.observed);
   }
   std::string repeat;
   run.result = judged(
@@ -105,6 +115,82 @@ CaseResult run_fused_id(std::string_view id, Backend& backend, std::vector<Bundl
 
 // Per rank: x, the outputs (residual, y or codes and scales); once: residual, sum, the norm stage's
 // inputs and expected results (its exact values in double): about 60 bytes per element.
+// ---- one rank per process (mpirun) -----------------------------------------------------------
+
+namespace {
+
+// This process's rank run twice; its outputs' bytes (storage) and what it saw.
+RankReport run_my_fused_rank(const FusedCase& c, const FusedTensors& in, const norm::Result& p, Backend& backend, int rank) {
+  GuardedOutputs storage;
+  const RankOutputs mine = add_rank_outputs(storage, in, p, rank);
+  RankReport part(kRankParts);
+  std::vector<guard::Violation> outside;
+  const auto once = [&] {
+    try {
+      backend.allreduce_norm_rank(c.spec, rank, mine.buffers);
+    } catch (const BackendError& e) {
+      part[kError] = "rank " + std::to_string(rank) + ": " + e.what();
+      return false;
+    } catch (const guard::OutOfBounds& e) {  // a device backend's own guards
+      outside.insert(outside.end(), e.violations.begin(), e.violations.end());
+    }
+    return true;
+  };
+  const bool ran = once();
+  const std::vector<std::byte> first = storage.bytes();
+  part[kStorage] = bytes_of(std::span(first));
+  for (guard::Violation& v : storage.violations()) outside.push_back(std::move(v));
+  part[kOutside] = guard::OutOfBounds::join(outside);
+  if (ran && once() && storage.bytes() != first)
+    part[kRepeat] = "not deterministic: a repeated run gave rank " + std::to_string(rank) + " different bits";
+  return part;
+}
+
+// Rank r's outputs as run_fused observes them, from the bytes of its storage.
+struct ReceivedRank {
+  std::vector<uint16_t> residual, y;
+  std::vector<uint8_t> codes, scales;
+  ReceivedRank(const std::string& storage, const norm::Result& p) {
+    size_t at = 0;
+    const auto take = [&](size_t bytes) { return storage.substr(std::exchange(at, at + bytes), bytes); };
+    residual = elements_of<uint16_t>(take(p.residual.size() * 2));
+    y = elements_of<uint16_t>(take(p.y.size() * 2));
+    codes = elements_of<uint8_t>(take(p.quant.codes.size()));
+    scales = elements_of<uint8_t>(take(p.quant.storage.size()));
+  }
+  norm::Observed observed() const { return {y, residual, codes, scales}; }
+};
+
+}  // namespace
+
+// Every rank computes the reference: its sizes are the outputs'; rank 0 judges with it.
+CaseResult run_fused_rank_id(std::string_view id, Backend& backend, int rank, int ranks) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const FusedCase c = FusedCase::parse(id);
+  require_supported(backend, c.spec);
+  require_ranks(c.spec.world, ranks);
+  const FusedTensors in = c.inputs();
+  const FusedExpected e = fused_expected(c, in);
+  const norm::Result& p = e.norm.profile;
+  const std::vector<RankReport> all = gather_reports(run_my_fused_rank(c, in, p, backend, rank));
+  if (all.empty()) return {};  // not rank 0
+  CaseResult r;
+  if (const std::string error = first_part(all, kError); !error.empty()) {
+    r.case_id = c.id(), r.family = "allreduce", r.profile = std::string(c.spec.variant->name);
+    r.verdict = Verdict::error, r.message = error;
+  } else {
+    std::vector<ReceivedRank> got;
+    std::vector<norm::Observed> observed;
+    for (const RankReport& report : all) got.emplace_back(report[kStorage], p);
+    for (const ReceivedRank& g : got) observed.push_back(g.observed());
+    r = fused_compare(c, in, e, observed, quant::default_budgets());
+    worsen_by_ranks(r, all, ranks);
+  }
+  const std::string storage = joined_storage(all);
+  stamp(r, std::as_bytes(std::span<const char>(storage)), backend, t0);
+  return r;
+}
+
 double fused_host_bytes(std::string_view id) {
   const FusedCase c = FusedCase::parse(id);
   const double n = double(c.spec.norm.m) * double(c.spec.norm.h);

@@ -27,6 +27,8 @@ FusedRun run_fused(const FusedCase& c, Backend& backend);
 
 std::vector<std::string> fused_catalog_ids(Tier tier);
 CaseResult run_fused_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
+// One rank per process (mpirun): run_case.hpp's run_rank_id for the fused ops.
+CaseResult run_fused_rank_id(std::string_view id, Backend& backend, int rank, int ranks);
 double fused_host_bytes(std::string_view id);
 
 }  // namespace ulpgate::allreduce

@@ -5,7 +5,7 @@
 
 #include "harness/allreduce/catalog.hpp"
 #include "harness/allreduce/fused_run.hpp"
-#include "harness/core/processes.hpp"
+#include "harness/allreduce/rank_reports.hpp"
 #include "harness/quant/budget.hpp"
 
 namespace ulpgate::allreduce {
@@ -192,18 +192,8 @@ CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<Bundle
 
 namespace {
 
-// What one rank hands rank 0, in pack() order.
-enum Part : size_t { kStorage, kOutput, kRefused, kError, kChanged, kOutside, kRepeat, kParts };
-
-std::string bytes_of(const std::vector<uint32_t>& v) { return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
-std::vector<uint32_t> words_of(const std::string& b) {
-  std::vector<uint32_t> v(b.size() / 4);
-  std::memcpy(v.data(), b.data(), v.size() * 4);
-  return v;
-}
-
 // This process's rank: run it twice, check what it can see alone, and report.
-std::vector<std::string> run_my_rank(const Case& c, Backend& backend, int rank) {
+RankReport run_my_rank(const Case& c, Backend& backend, int rank) {
   const Spec& s = c.spec;
   const Inputs mine{c.inputs()[size_t(rank)]};
   GuardedOutputs storage;
@@ -211,7 +201,7 @@ std::vector<std::string> run_my_rank(const Case& c, Backend& backend, int rank) 
   const std::span<std::byte> x = storage.add("x.r" + std::to_string(rank), bytes, std::byte{kPoison});
   const RankBuffers b{x, s.in_place ? x : storage.add("y.r" + std::to_string(rank), bytes, std::byte{kPoison})};
   const std::span<const RankBuffers> io(&b, 1);
-  std::vector<std::string> part(kParts);
+  RankReport part(kRankParts);
   const auto once = [&] {
     prepare(s, mine, io);
     try {
@@ -226,7 +216,7 @@ std::vector<std::string> run_my_rank(const Case& c, Backend& backend, int rank) 
   };
   const bool ran = once();
   const std::vector<uint32_t> first = outputs_of(s, io)[0];
-  part[kOutput] = bytes_of(first);
+  part[kOutput] = bytes_of(std::span(first));
   const std::vector<std::byte> all = storage.bytes();
   part[kStorage].assign(reinterpret_cast<const char*>(all.data()), all.size());
   part[kChanged] = input_changes(s, mine, io, rank);
@@ -239,44 +229,29 @@ std::vector<std::string> run_my_rank(const Case& c, Backend& backend, int rank) 
 
 }  // namespace
 
-// The fused ops run whole in one process (their host world or one GPU) for now.
 int ranks(std::string_view id) {
-  if (!is_fused_id(id)) return Case::parse(id).spec.world;
-  FusedCase::parse(id);  // a bad id is told here; a fused case runs whole in one process
-  return 1;
+  return is_fused_id(id) ? FusedCase::parse(id).spec.world : Case::parse(id).spec.world;
 }
 
 CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int ranks) {
+  if (is_fused_id(id)) return run_fused_rank_id(id, backend, rank, ranks);
   const auto t0 = std::chrono::steady_clock::now();
   const Case c = Case::parse(id);
   require_supported(backend, c.spec);
-  if (c.spec.world != ranks)
-    throw NotSupported("a world of " + std::to_string(c.spec.world) + " ranks does not run on " + std::to_string(ranks) +
-                       " processes");
-  const std::vector<std::string> blobs = gather_blobs(pack(run_my_rank(c, backend, rank)));
-  if (blobs.empty()) return {};  // not rank 0
-  std::vector<std::vector<std::string>> parts;
-  for (const std::string& blob : blobs) parts.push_back(unpack(blob));
-  const auto first = [&](Part p) {
-    for (const auto& rank_parts : parts)
-      if (!rank_parts[p].empty()) return rank_parts[p];
-    return std::string();
-  };
+  require_ranks(c.spec.world, ranks);
+  const std::vector<RankReport> all = gather_reports(run_my_rank(c, backend, rank));
+  if (all.empty()) return {};  // not rank 0
   const Inputs in = c.inputs();
   CaseResult r;
-  if (const std::string refused = first(kRefused); !refused.empty()) r = refusal(c, refused);
-  else if (const std::string error = first(kError); !error.empty()) r = named(c, Verdict::error, error);
+  if (const std::string refused = first_part(all, kRefused); !refused.empty()) r = refusal(c, refused);
+  else if (const std::string error = first_part(all, kError); !error.empty()) r = named(c, Verdict::error, error);
   else {
     Outputs got;
-    for (const auto& rank_parts : parts) got.push_back(words_of(rank_parts[kOutput]));
+    for (const RankReport& report : all) got.push_back(elements_of<uint32_t>(report[kOutput]));
     r = compare(c, in, expected(c, in), got, quant::default_budgets());
-    worsen(r, Verdict::out_of_bounds, first(kOutside));
-    worsen(r, Verdict::out_of_bounds, first(kChanged));
-    worsen(r, Verdict::over_budget, first(kRepeat));
-    r.note = "one rank per process (" + std::to_string(ranks) + " MPI processes)";
+    worsen_by_ranks(r, all, ranks);
   }
-  std::string storage;
-  for (const auto& rank_parts : parts) storage += rank_parts[kStorage];
+  const std::string storage = joined_storage(all);
   stamp(r, std::as_bytes(std::span<const char>(storage)), backend, t0);
   return r;
 }

@@ -130,21 +130,30 @@ class HostBackend : public Backend {
 
   AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int rank, const allreduce::RankBuffers& mine) override {
     const int64_t registered = allreduce::kDefaultRegisteredBytes;
-    std::vector<std::byte*> segments;
-    try {
-      segments = shared_segments(allreduce_kernels::segment_bytes(registered));
-    } catch (const std::runtime_error& e) {
-      throw BackendError(e.what());
-    }
-    const allreduce::Order ran = kernel_call(describe(spec), [&] {
-      return allreduce_kernels::run_allreduce_rank_host(arch_, spec, rank, mine,
-                                                        allreduce_kernels::segment_pointers(segments, registered));
-    });
+    const allreduce_kernels::WorldPointers p = segments(registered);
+    const allreduce::Order ran = kernel_call(
+        describe(spec), [&] { return allreduce_kernels::run_allreduce_rank_host(arch_, spec, rank, mine, p); });
     return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") +
                      " custom kernel, this process one rank (" + std::string(arch_.name) + ")"};
   }
 
+  // The plain all-reduce's segments where the message fits them (one window for both).
+  void allreduce_norm_rank(const allreduce::FusedSpec& spec, int rank, const allreduce::FusedRankBuffers& mine) override {
+    const int64_t registered = std::max(allreduce::kDefaultRegisteredBytes, spec.sum_spec().bytes());
+    const allreduce_kernels::WorldPointers p = segments(registered);
+    kernel_call(describe(spec), [&] { allreduce_kernels::run_fused_rank_host(arch_, spec, rank, mine, p, registered); });
+  }
+
  private:
+  // Every process's registered buffers, tmp buffer and signal in MPI shared memory.
+  static allreduce_kernels::WorldPointers segments(int64_t registered) {
+    try {
+      return allreduce_kernels::segment_pointers(shared_segments(allreduce_kernels::segment_bytes(registered)), registered);
+    } catch (const std::runtime_error& e) {
+      throw BackendError(e.what());
+    }
+  }
+
   const Arch& arch_;
   allreduce_kernels::HostWorld world_;
 };
@@ -272,6 +281,15 @@ class CudaBackend : public Backend {
     const allreduce::Order ran = kernel_call(describe(spec), [&] { return process_.get().custom(spec, mine); });
     return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") +
                      " custom kernel, one GPU per process (CUDA IPC)"};
+  }
+
+  // One GPU per process: its grid alone on its device (the co-resident one-GPU run is the
+  // one-process path's).
+  void allreduce_norm_rank(const allreduce::FusedSpec& spec, int, const allreduce::FusedRankBuffers& mine) override {
+    if (const std::string why = world_problem(spec.sum_spec()); !why.empty())
+      throw NotSupported(name() + " does not run this case one rank per process: " + why +
+                         " (without mpirun its ranks run co-resident on one GPU)");
+    kernel_call(describe(spec), [&] { process_.get().fused(spec, mine); });
   }
 
  private:

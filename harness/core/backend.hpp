@@ -108,6 +108,13 @@ class Backend {
     (void)spec, (void)rank, (void)mine;
     throw NotSupported(name() + " runs an all-reduce's ranks in one process only");
   }
+  // One rank of allreduce.rms / allreduce.rms-quant whose other ranks are other processes
+  // (mpirun), as allreduce_rank. Backends without it decline the case (NotSupported, thrown by
+  // every rank alike before any rank waits for another).
+  virtual void allreduce_norm_rank(const allreduce::FusedSpec& spec, int rank, const allreduce::FusedRankBuffers& mine) {
+    (void)spec, (void)rank, (void)mine;
+    throw NotSupported(name() + " runs a fused all-reduce's ranks in one process only");
+  }
 };
 
 using BackendFactory = std::function<std::unique_ptr<Backend>(std::string_view arch)>;

@@ -9,6 +9,7 @@
 
 #include "kernels/allreduce/allreduce_gpu.hpp"
 #include "kernels/allreduce/allreduce_custom.hpp"
+#include "kernels/allreduce/fused_gpu.hpp"
 #include "kernels/portable/gpu.hpp"
 
 namespace ulpgate::allreduce_kernels {
@@ -368,9 +369,8 @@ struct GpuRank::Impl {
     mine.release();
   }
 
-  void require_world(const allreduce::Spec& spec) const {
-    if (spec.world != world)
-      throw GpuWorldError("a world of " + std::to_string(spec.world) + " ranks on " + std::to_string(world) + " processes");
+  void require_world(int w) const {
+    if (w != world) throw GpuWorldError("a world of " + std::to_string(w) + " ranks on " + std::to_string(world) + " processes");
   }
 
   // Once, all ranks together: allocate this rank's buffers and signal, hand their IPC handles to
@@ -423,7 +423,7 @@ GpuRank::~GpuRank() = default;
 
 allreduce::Order GpuRank::custom(const allreduce::Spec& spec, const allreduce::RankBuffers& mine) {
   Impl& m = *impl_;
-  m.require_world(spec);
+  m.require_world(spec.world);
   const Plan plan = plan_allreduce(spec, std::min(spec.variant->max_bytes, m.limit), kGpuBlocks, kGpuThreads);
   const WorldPointers& p = m.registered();
   ULPGATE_GPU_CHECK(cudaSetDevice(m.device));
@@ -438,9 +438,17 @@ allreduce::Order GpuRank::custom(const allreduce::Spec& spec, const allreduce::R
   return plan.kernel;
 }
 
+void GpuRank::fused(const allreduce::FusedSpec& spec, const allreduce::FusedRankBuffers& mine) {
+  Impl& m = *impl_;
+  m.require_world(spec.world);
+  const WorldPointers& p = m.registered();
+  ULPGATE_GPU_CHECK(cudaSetDevice(m.device));
+  run_fused_rank_gpu(spec, m.rank, mine, p, m.limit, m.mine.stream);
+}
+
 std::string GpuRank::nccl(const allreduce::Spec& spec, const allreduce::RankBuffers& mine) {
   Impl& m = *impl_;
-  m.require_world(spec);
+  m.require_world(spec.world);
   const ncclComm_t comm = m.communicator();
   ULPGATE_GPU_CHECK(cudaSetDevice(m.device));
   const size_t at = offset_bytes(spec);

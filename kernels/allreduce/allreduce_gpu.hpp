@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "reference/allreduce/allreduce.hpp"
+#include "reference/allreduce/fused.hpp"
 
 namespace ulpgate::allreduce_kernels {
 
@@ -72,6 +73,9 @@ class GpuRank {
   // As GpuWorld's, for this process's rank only.
   allreduce::Order custom(const allreduce::Spec& spec, const allreduce::RankBuffers& mine);
   std::string nccl(const allreduce::Spec& spec, const allreduce::RankBuffers& mine);
+  // allreduce.rms / allreduce.rms-quant (fused_gpu.hpp) on the same registered buffers: the
+  // message must fit them (AllreduceError otherwise).
+  void fused(const allreduce::FusedSpec& spec, const allreduce::FusedRankBuffers& mine);
 
  private:
   struct Impl;

@@ -11,32 +11,54 @@
 namespace ulpgate::allreduce_kernels {
 namespace {
 
-// One rank's device buffers: the registered input, tmp, signal, the norm stage's inputs and its
-// guarded outputs.
-struct DeviceRank {
-  gpu::DeviceBytes data, tmp, signal, residual, weight, y, residual_out, codes, scales;
-};
+// One rank's norm stage on the device: its inputs and its guarded outputs.
+struct DeviceNorm {
+  gpu::DeviceBytes residual, weight, y, residual_out, codes, scales;
 
-DeviceRank device_rank(const allreduce::FusedRankBuffers& b, int r) {
-  const std::string rank = ".r" + std::to_string(r);
-  const norm::Buffers& n = b.norm;
-  DeviceRank d{gpu::DeviceBytes(b.x.size()), gpu::DeviceBytes(b.x.size()), gpu::DeviceBytes(sizeof(Signal)),
-               gpu::DeviceBytes(n.residual.size()), gpu::DeviceBytes(n.weight.size()),
-               gpu::DeviceBytes::output("y" + rank, n.y.size()), gpu::DeviceBytes::output("residual" + rank, n.residual_out.size()),
-               gpu::DeviceBytes::output("codes" + rank, n.codes.size()), gpu::DeviceBytes::output("scales" + rank, n.scales.size())};
-  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(d.signal.get(), 0, sizeof(Signal)));
-  return d;
-}
+  DeviceNorm(const norm_kernels::NormSizes& n, int r)
+      : residual(n.residual), weight(n.weight), y(gpu::DeviceBytes::output("y" + rank_suffix(r), n.y)),
+        residual_out(gpu::DeviceBytes::output("residual" + rank_suffix(r), n.residual_out)),
+        codes(gpu::DeviceBytes::output("codes" + rank_suffix(r), n.codes)),
+        scales(gpu::DeviceBytes::output("scales" + rank_suffix(r), n.scales)) {}
+  static std::string rank_suffix(int r) { return ".r" + std::to_string(r); }
 
-// The device-side view of the ranks' buffers, as with_fused_kernels reads them.
-std::vector<allreduce::FusedRankBuffers> device_io(const std::vector<DeviceRank>& d) {
-  std::vector<allreduce::FusedRankBuffers> io;
-  for (const DeviceRank& r : d) {
+  void upload(const norm::Buffers& b) {
+    residual.upload(b.residual.data());
+    weight.upload(b.weight.data());
+  }
+  // The outputs back into b; writes outside them into `outside`.
+  void download(const norm::Buffers& b, std::vector<guard::Violation>& outside) const {
+    y.download(b.y.data());
+    residual_out.download(b.residual_out.data());
+    codes.download(b.codes.data());
+    scales.download(b.scales.data());
+    for (const gpu::DeviceBytes* o : {&y, &residual_out, &codes, &scales})
+      for (guard::Violation& v : o->violations()) outside.push_back(std::move(v));
+  }
+  // The device-side view of one rank's buffers, as with_fused_kernels reads them; x the rank's
+  // registered input.
+  allreduce::FusedRankBuffers io(const uint8_t* x, std::size_t x_bytes) const {
     const auto in = [](const gpu::DeviceBytes& b) { return std::span<const std::byte>(b.get<const std::byte>(), b.size()); };
     const auto out = [](const gpu::DeviceBytes& b) { return std::span<std::byte>(b.get<std::byte>(), b.size()); };
-    io.push_back({in(r.data), {{}, in(r.residual), in(r.weight), out(r.y), out(r.residual_out),
-                               std::span<uint8_t>(r.codes.get(), r.codes.size()), std::span<uint8_t>(r.scales.get(), r.scales.size())}});
+    return {{reinterpret_cast<const std::byte*>(x), x_bytes},
+            {{}, in(residual), in(weight), out(y), out(residual_out), std::span<uint8_t>(codes.get(), codes.size()),
+             std::span<uint8_t>(scales.get(), scales.size())}};
   }
+};
+
+// One rank of the world on the one GPU: its registered input, tmp, signal and norm stage.
+struct DeviceRank {
+  gpu::DeviceBytes data, tmp, signal;
+  DeviceNorm norm;
+
+  DeviceRank(const norm_kernels::NormSizes& n, int r) : data(n.x), tmp(n.x), signal(sizeof(Signal)), norm(n, r) {
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(signal.get(), 0, sizeof(Signal)));
+  }
+};
+
+std::vector<allreduce::FusedRankBuffers> device_io(const std::vector<DeviceRank>& d) {
+  std::vector<allreduce::FusedRankBuffers> io;
+  for (const DeviceRank& r : d) io.push_back(r.norm.io(r.data.get(), r.data.size()));
   return io;
 }
 
@@ -76,7 +98,7 @@ class Streams {
 // Every rank's kernel on its stream.
 void launch_world(const FusedPlan& plan, const std::vector<DeviceRank>& d, const Streams& streams) {
   const std::vector<allreduce::FusedRankBuffers> io = device_io(d);
-  with_fused_kernels(plan, world_pointers(d), io, [&](auto kernels, LaunchConfig config, bool world) {
+  with_fused_kernels(plan, world_pointers(d), io, 0, [&](auto kernels, LaunchConfig config, bool world) {
     using Kernel = typename decltype(kernels)::value_type;
     if (world) config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, plan.world));
     for (size_t r = 0; r < kernels.size(); ++r) gpu::launch(config, kernels[r], streams[r]);
@@ -92,24 +114,44 @@ void run_fused_one_gpu(const allreduce::FusedSpec& spec, std::span<const allredu
     if (plan.norm.m == 0) return;
     std::vector<DeviceRank> d;
     for (size_t r = 0; r < io.size(); ++r) {
-      d.push_back(device_rank(io[r], int(r)));
+      d.emplace_back(fused_sizes(spec), int(r));
       d[r].data.upload(io[r].x.data());
-      d[r].residual.upload(io[r].norm.residual.data());
-      d[r].weight.upload(io[r].norm.weight.data());
+      d[r].norm.upload(io[r].norm);
     }
     const Streams streams(spec.world);
     launch_world(plan, d, streams);
     gpu::synchronize();
     std::vector<guard::Violation> outside;
-    for (size_t r = 0; r < io.size(); ++r) {
-      const norm::Buffers& b = io[r].norm;
-      d[r].y.download(b.y.data());
-      d[r].residual_out.download(b.residual_out.data());
-      d[r].codes.download(b.codes.data());
-      d[r].scales.download(b.scales.data());
-      for (const gpu::DeviceBytes* o : {&d[r].y, &d[r].residual_out, &d[r].codes, &d[r].scales})
-        for (guard::Violation& v : o->violations()) outside.push_back(std::move(v));
-    }
+    for (size_t r = 0; r < io.size(); ++r) d[r].norm.download(io[r].norm, outside);
+    if (!outside.empty()) throw guard::OutOfBounds(std::move(outside));
+  } catch (const gpu::GpuError& e) {
+    throw GpuWorldError(e.what());
+  }
+}
+
+void run_fused_rank_gpu(const allreduce::FusedSpec& spec, int rank, const allreduce::FusedRankBuffers& mine,
+                        const WorldPointers& p, int64_t registered, void* stream) {
+  try {
+    const FusedPlan plan = plan_fused(spec, kSm90, std::span(&mine, 1), kMaxBlocks);
+    if (plan.norm.m == 0) return;
+    if (plan.packs * 16 > registered)
+      throw AllreduceError("the message of " + std::to_string(plan.packs * 16) + " bytes exceeds the registered buffers (" +
+                           std::to_string(registered) + " bytes)");
+    DeviceNorm norm(fused_sizes(spec), rank);
+    norm.upload(mine.norm);
+    const gpu::Stream s = static_cast<gpu::Stream>(stream);
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(const_cast<uint8_t*>(p.data[rank]), mine.x.data(), mine.x.size(),
+                                              ULPGATE_GPU_API(MemcpyHostToDevice)));
+    const allreduce::FusedRankBuffers io = norm.io(p.data[rank], mine.x.size());
+    // Only this rank's grid is on this GPU: all of its blocks resident is enough.
+    with_fused_kernels(plan, p, std::span(&io, 1), rank, [&](auto kernels, LaunchConfig config, bool world) {
+      using Kernel = typename decltype(kernels)::value_type;
+      if (world) config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, 1));
+      gpu::launch(config, kernels[0], s);
+    });
+    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(StreamSynchronize)(s));
+    std::vector<guard::Violation> outside;
+    norm.download(mine.norm, outside);
     if (!outside.empty()) throw guard::OutOfBounds(std::move(outside));
   } catch (const gpu::GpuError& e) {
     throw GpuWorldError(e.what());
@@ -125,20 +167,14 @@ FusedTiming time_fused_one_gpu(const allreduce::FusedSpec& spec, int reps) {
     const std::size_t n = std::size_t(s.m * s.h), t = n * (info(s.dtype).bits / 8);
     const std::size_t out = s.quantizes() ? n + std::size_t(s.m) * 4 : t;
     const std::size_t weights = std::size_t(s.h) * (s.fp32_weight ? 4 : info(s.dtype).bits / 8);
-    std::vector<std::vector<std::byte>> host(size_t(spec.world), std::vector<std::byte>(t));
-    const norm_kernels::NormSizes sizes = norm_kernels::required_sizes(s);
-    std::vector<std::byte> residual(t), weight(weights), y(sizes.y), rout(t), codes(sizes.codes), scales(sizes.scales);
-    std::vector<allreduce::FusedRankBuffers> io;
-    for (int r = 0; r < spec.world; ++r)
-      io.push_back({host[size_t(r)], {{}, residual, weight, y, rout, std::span<uint8_t>(reinterpret_cast<uint8_t*>(codes.data()), codes.size()),
-                                      std::span<uint8_t>(reinterpret_cast<uint8_t*>(scales.data()), scales.size())}});
-    const FusedPlan plan = plan_fused(spec, kSm90, io, kMaxBlocks);
+    const norm_kernels::NormSizes sizes = fused_sizes(spec);
+    const FusedPlan plan = plan_fused(spec, kSm90, sizes, kMaxBlocks);
     std::vector<DeviceRank> d;
     for (int r = 0; r < spec.world; ++r) {
-      d.push_back(device_rank(io[size_t(r)], r));
-      gpu_bench::fill(d.back().data.get(), t, s.dtype, 0x5eed + uint64_t(r));
-      gpu_bench::fill(d.back().residual.get(), t, s.dtype, 0x7e5);
-      gpu_bench::fill(d.back().weight.get(), weights, s.fp32_weight ? Format::fp32 : s.dtype, 0xfeed);
+      DeviceRank& rank = d.emplace_back(sizes, r);
+      gpu_bench::fill(rank.data.get(), t, s.dtype, 0x5eed + uint64_t(r));
+      gpu_bench::fill(rank.norm.residual.get(), t, s.dtype, 0x7e5);
+      gpu_bench::fill(rank.norm.weight.get(), weights, s.fp32_weight ? Format::fp32 : s.dtype, 0xfeed);
     }
     const Streams streams(spec.world);
     const quant_kernels::Timing timing = gpu_bench::time_runs(reps, [&](int) { launch_world(plan, d, streams); });

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <span>
 
+#include "kernels/allreduce/allreduce_kernels.hpp"
 #include "kernels/quant/quant_bench.hpp"
 #include "reference/allreduce/fused.hpp"
 
@@ -17,6 +18,12 @@ namespace ulpgate::allreduce_kernels {
 // (guard::OutOfBounds). Throws AllreduceError / NormError for a refused input, GpuWorldError for a
 // driver failure.
 void run_fused_one_gpu(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io);
+
+// One rank per process (mpirun, a GPU each: GpuRank::fused): rank `rank`'s kernel on `stream` of
+// the current device, every rank's registered, tmp and signal buffers in p (this rank's own, the
+// peers' mapped through CUDA IPC), registered buffers of `registered` bytes. mine is host memory.
+void run_fused_rank_gpu(const allreduce::FusedSpec& spec, int rank, const allreduce::FusedRankBuffers& mine,
+                        const WorldPointers& p, int64_t registered, void* stream);
 
 // The bench: every rank's kernel per call (inputs registered, filled on the device), timed as the
 // norm bench times its kernels; `bytes` is the global-memory traffic of one call over all ranks

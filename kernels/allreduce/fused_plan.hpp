@@ -23,39 +23,48 @@ struct FusedPlan {
   bool fp32_weight;
 };
 
-// Refuses (AllreduceError) what the custom all-reduce refuses; NormError for what the norm
-// kernels refuse. A grid of at most max_blocks blocks.
+// The sizes every rank's buffers have: the norm stage's, x (the all-reduce's input) M * H elements.
+norm_kernels::NormSizes fused_sizes(const allreduce::FusedSpec& spec);
+
+// Refuses (AllreduceError) what the custom all-reduce refuses and buffers not of fused_sizes;
+// NormError for what the norm kernels refuse. `io` holds the ranks this process runs (all of
+// them, or its own under mpirun). A grid of at most max_blocks blocks.
 FusedPlan plan_fused(const allreduce::FusedSpec& spec, const Arch& arch, std::span<const allreduce::FusedRankBuffers> io,
                      unsigned max_blocks);
+// The same from sizes alone (the bench, whose buffers live on the device only).
+FusedPlan plan_fused(const allreduce::FusedSpec& spec, const Arch& arch, const norm_kernels::NormSizes& sizes,
+                     unsigned max_blocks);
 
-// Calls fn(kernels, config, world) with every rank's kernel reading and writing io through p (the
-// world's registered, tmp and signal buffers): world = true for the fused kernels, whose ranks
-// meet at barriers (one world launch, or grids that are co-resident); before them, for a scale
+// Calls fn(kernels, config, world) with the kernels of ranks first_rank .. first_rank + io.size()
+// - 1 (io[i] is rank first_rank + i's) reading and writing io through p (the world's registered,
+// tmp and signal buffers): world = true for the fused kernels, whose ranks meet at barriers (one
+// world launch, grids that are co-resident, or one rank per process); before them, for a scale
 // layout with padding, world = false and each rank's padding kernel (launched on its own).
 // weights_as_t: the R21 fault (tests only), fp32 weights read as T.
 template <class Faults = NoFault, class Fn>
 void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span<const allreduce::FusedRankBuffers> io,
-                        Fn&& fn, Faults faults = {}, bool weights_as_t = false) {
+                        int first_rank, Fn&& fn, Faults faults = {}, bool weights_as_t = false) {
   const auto build = [&](auto kernels) {
     constexpr norm_kernels::Kernels Ks = decltype(kernels)::value;
     const norm::Buffers& b0 = io[0].norm;
-    const norm_kernels::NormPointers first{p.tmp[0], b0.residual.data(), b0.weight.data(), b0.y.data(),
+    const norm_kernels::NormPointers first{p.tmp[first_rank], b0.residual.data(), b0.weight.data(), b0.y.data(),
                                            b0.residual_out.data(), b0.codes.data(), b0.scales.data()};
     norm_kernels::launch_norm<norm_kernels::ButterflyReduce, Ks>(plan.norm, first, [&](const LaunchConfig& cfg, const auto& kernel) {
       using K = std::decay_t<decltype(kernel)>;
       if constexpr (!requires { kernel.geo; }) {  // quant_kernels::ScalePadding
         std::vector<K> ranks;
-        for (int r = 0; r < plan.world; ++r) {
+        for (const allreduce::FusedRankBuffers& b : io) {
           K k = kernel;
-          k.scales.base = io[size_t(r)].norm.scales.data();
+          k.scales.base = b.norm.scales.data();
           ranks.push_back(k);
         }
         fn(std::span<const K>(ranks), cfg, false);
       } else {
         using T = std::remove_cvref_t<decltype(*kernel.x)>;
         std::vector<FusedAllreduceNorm<K, Faults>> ranks;
-        for (int r = 0; r < plan.world; ++r) {
-          const norm::Buffers& b = io[size_t(r)].norm;
+        for (size_t i = 0; i < io.size(); ++i) {
+          const int r = first_rank + int(i);
+          const norm::Buffers& b = io[i].norm;
           K k = kernel;
           k.x = reinterpret_cast<const T*>(p.tmp[r]);
           k.residual = reinterpret_cast<const T*>(b.residual.data());
