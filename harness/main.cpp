@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_bench_commands(app, rc);
   add_divergence_commands(app, rc);
   add_signoff_commands(app, rc);
+  add_reveal_commands(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -11,5 +11,6 @@ void add_formats_commands(CLI::App& app, int& rc);  // formats verify|table, con
 void add_bench_commands(CLI::App& app, int& rc);    // bench: kernel bandwidth vs copy (CUDA)
 void add_divergence_commands(CLI::App& app, int& rc);  // divergence: profiles that disagree (R18)
 void add_signoff_commands(CLI::App& app, int& rc);     // signoff: bring-up, gated, one bundle
+void add_reveal_commands(CLI::App& app, int& rc);      // reveal: a kernel's summation order
 
 }  // namespace ulpgate::cli

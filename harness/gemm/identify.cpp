@@ -72,9 +72,9 @@ Sig order_signature(const Spec& s, const AccumModel& m) {
   const bool over_k = mma || g.epilogue_scales();
   const auto part = [&](int64_t a, int64_t b) { return over_k ? chains(a, b) : blocks(a, b); };
   const int64_t size = over_k ? s.k : g.kblocks;
-  if (m.split == 1 || size == 0) return node(kStep, step, part(0, size));
   const int64_t unit = over_k ? (m.promote_k && !mma ? m.promote_k : m.step.k) : 1;
-  const int64_t units = (size + unit - 1) / unit, per = (units + m.split - 1) / m.split;
+  const int64_t units = size == 0 ? 0 : (size + unit - 1) / unit, per = units_per_part(m, units, over_k ? unit : g.kblock);
+  if (per == 0 || size == 0) return node(kStep, step, part(0, size));
   std::vector<Sig> parts;
   for (int64_t u = 0; u < units; u += per) parts.push_back(part(u * unit, std::min((u + per) * unit, size)));
   if (m.combine == Combine::sequential) return node(kStep, step, fold(parts));
@@ -139,11 +139,13 @@ std::string joined(std::span<const std::string_view> names) {
 
 }  // namespace
 
-Variant::Variant(const AccumModel& row, int promote_k, int split, Combine combine) : model(row) {
-  model.promote_k = promote_k, model.split = split, model.combine = combine;
+Variant::Variant(const AccumModel& row, int promote_k, int split, Combine combine, int64_t part_k) : model(row) {
+  model.promote_k = promote_k, model.split = split, model.combine = combine, model.part_k = part_k;
   name = std::string(row.name);
   if (promote_k != row.promote_k) name += "/promote=" + std::to_string(promote_k);
-  if (split > 1) name += "/split=" + std::to_string(split) + ":" + std::string(combine_name(combine));
+  const bool own_split = split == row.split && part_k == row.part_k && combine == row.combine;
+  if (part_k > 0 && !own_split) name += "/parts=" + std::to_string(part_k) + ":" + std::string(combine_name(combine));
+  else if (split > 1 && !own_split) name += "/split=" + std::to_string(split) + ":" + std::string(combine_name(combine));
   model.name = name;
 }
 
@@ -154,12 +156,13 @@ bool same_order(const Spec& s, const AccumModel& a, const AccumModel& b) {
 std::unique_ptr<Variant> parse_variant(std::string_view name) {
   const size_t slash = name.find('/');
   const AccumModel& row = model(name.substr(0, slash));
-  int promote = row.promote_k, split = 1;
-  Combine combine = Combine::sequential;
+  int promote = row.promote_k, split = row.split;
+  int64_t part_k = row.part_k;
+  Combine combine = row.combine;
   const auto bad = [&] {
     return UsageError("accumulator model '" + std::string(name) +
-                      "': expected ROW[/promote=K][/split=N:sequential|pairwise] (K a multiple of the row's step, "
-                      "N in 2.." + std::to_string(kMaxSplit) + ")");
+                      "': expected ROW[/promote=K][/split=N:sequential|pairwise][/parts=P:sequential|pairwise] (K a "
+                      "multiple of the row's step, N in 2.." + std::to_string(kMaxSplit) + ", P the K of a split part)");
   };
   const auto number = [&](std::string_view t) {
     int v = 0;
@@ -173,17 +176,24 @@ std::unique_ptr<Variant> parse_variant(std::string_view name) {
     if (part.starts_with("promote=")) {
       promote = number(part.substr(8));
       if (promote % row.step.k) throw bad();
-    } else if (part.starts_with("split=") && part.find(':') != std::string_view::npos) {
-      split = number(part.substr(6, part.find(':') - 6));
+    } else if ((part.starts_with("split=") || part.starts_with("parts=")) && part.find(':') != std::string_view::npos) {
+      const int n = number(part.substr(6, part.find(':') - 6));
       const std::string_view how = part.substr(part.find(':') + 1);
-      if (split < 2 || split > kMaxSplit || (how != "sequential" && how != "pairwise")) throw bad();
+      if (how != "sequential" && how != "pairwise") throw bad();
+      if (part.starts_with("split=")) {
+        if (n < 2 || n > kMaxSplit) throw bad();
+        split = n, part_k = 0;
+      } else {
+        if (n < 1) throw bad();
+        part_k = n, split = 1;
+      }
       combine = how == "pairwise" ? Combine::pairwise : Combine::sequential;
     } else {
       throw bad();
     }
     at = next;
   }
-  return std::make_unique<Variant>(row, promote, split, combine);
+  return std::make_unique<Variant>(row, promote, split, combine, part_k);
 }
 
 std::string variant_text(const AccumModel& m, const Spec& s) {
@@ -191,7 +201,9 @@ std::string variant_text(const AccumModel& m, const Spec& s) {
   if (in_mma(m, s)) how += "one chain over all K, scales inside the MMA";
   else if (m.promote_k) how += "promotion every " + std::to_string(m.promote_k) + " K";
   else how += geometry(s).epilogue_scales() ? "one chain over all K" : "one chain per K-block";
-  if (m.split > 1)
+  if (m.part_k > 0)
+    how += ", K split in parts of " + std::to_string(m.part_k) + " K, their fp32 partials added " + std::string(combine_name(m.combine));
+  else if (m.split > 1)
     how += ", K split in " + std::to_string(m.split) + " fp32 partials added " + std::string(combine_name(m.combine));
   return std::string(m.name) + " (" + how + ")";
 }
@@ -264,14 +276,18 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
   Identification id;
   id.rows = plausible_rows(arch);
   std::set<Sig> seen;
-  const auto add = [&](const AccumModel& row, int promote, int split, Combine c) {
+  const auto add = [&](const AccumModel& row, int promote, int split, Combine c, int64_t part_k = 0) {
     AccumModel m = row;
-    m.promote_k = promote, m.split = split, m.combine = c;
-    if (seen.insert(order_signature(s, m)).second) id.variants.emplace_back(row, promote, split, c);
+    m.promote_k = promote, m.split = split, m.combine = c, m.part_k = part_k;
+    if (seen.insert(order_signature(s, m)).second) id.variants.emplace_back(row, promote, split, c, part_k);
   };
-  for (std::string_view name : id.rows) add(model(name), model(name).promote_k, 1, Combine::sequential);  // each row as it is first
+  for (std::string_view name : id.rows) {  // each row as it is first
+    const AccumModel& row = model(name);
+    add(row, row.promote_k, row.split, row.combine, row.part_k);
+  }
   for (std::string_view name : id.rows) {
     const AccumModel& row = model(name);
+    if (row.part_k) continue;  // a revealed order: as it is only
     std::vector<int> promotions{row.promote_k, 0};
     for (int p = 1; p <= kMaxPromoteSteps; ++p) promotions.push_back(p * row.step.k);
     for (int split = 1; split <= kMaxSplit; ++split)

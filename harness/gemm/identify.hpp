@@ -26,15 +26,15 @@ namespace ulpgate::gemm {
 
 // A model row with a promotion interval and a split-K. Not copyable: model.name points into name.
 struct Variant {
-  Variant(const AccumModel& row, int promote_k, int split, Combine combine);
+  Variant(const AccumModel& row, int promote_k, int split, Combine combine, int64_t part_k = 0);
   Variant(const Variant&) = delete;
   Variant& operator=(const Variant&) = delete;
 
   AccumModel model;
-  std::string name;  // "sm90-mma-f16/promote=64/split=4:pairwise" (the row's name when unchanged)
+  std::string name;  // "sm90-mma-f16/promote=64/split=4:pairwise", ".../parts=3072:sequential" (the row's name when unchanged)
 };
 
-// A variant by its name ("ROW[/promote=K][/split=N:sequential|pairwise]"): how a kernel claims an
+// A variant by its name ("ROW[/promote=K][/split=N|parts=P:sequential|pairwise]"): how a kernel claims an
 // identified order. Throws UsageError naming the rows and the syntax.
 std::unique_ptr<Variant> parse_variant(std::string_view name);
 

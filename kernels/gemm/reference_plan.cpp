@@ -48,7 +48,7 @@ void check_step(const gemm::AccumModel& model) {
   if (s.k != kStepK || s.groups != 1 || s.align != gemm::Align::toward_zero || s.sum_rounding != Rounding::rz ||
       s.join != gemm::Join::fused || s.exponents != gemm::Exponents::fp8 || s.k_run)
     unsupported(model, "is not an sm90-style step (k = 32, one group, truncating alignment and sum, c fused, fp8 exponents)");
-  if (model.split != 1) unsupported(model, "splits K");
+  if (model.split != 1 || model.part_k) unsupported(model, "splits K");
   if (s.frac_bits < 0 || s.frac_bits > 16 || s.sum_bits < 1 || s.sum_bits > 24)
     unsupported(model, "keeps more bits than an fp32 sum holds exactly (frac_bits <= 16, sum_bits <= 24)");
   if (s.e_floor != gemm::kNoFloor && s.e_floor < -149) unsupported(model, "has an exponent floor below fp32's");

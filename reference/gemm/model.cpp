@@ -75,6 +75,23 @@ constexpr std::array kModels = {
                "compared outputs: one chain of sm90 wgmma steps over all of K",
                kSm90, 0, false, "hardware: H200 (cuBLASLt, torch._scaled_mm), 2026-11; the step also by MMA-Sim 2.1.1",
                "sm90"},
+    // Revealed orders (`ulpgate reveal`, harness/gemm/reveal.hpp): cuBLASLt's split-K algorithms at
+    // tall-K shapes, sm90 steps and chains in parts of a fixed K added sequentially in fp32.
+    AccumModel{"sm90-cublaslt-parts3072", "sm90", true,
+               "cuBLASLt 13.1 block-scaled split-K (algo 66 family) at 4x128x16384: the sm90 order in parts "
+               "of 3072 K (24 K-blocks; the last 1024), each part's main from +0, the parts' fp32 partials "
+               "added in order",
+               kSm90, 128, false,
+               "hardware: revealed by `ulpgate reveal` on an H200, cuBLASLt 130100, gemm.block "
+               "e4m3fn 4x128x16384 fp32, 2026-11-25; bit for bit on the catalog case",
+               "sm90", 1, Combine::sequential, 3072},
+    AccumModel{"sm90-fast-accum-cublaslt-parts2816", "sm90", true,
+               "cuBLASLt 13.1 fast-accumulation split-K at 4x128x16384: one chain of sm90 steps per part of "
+               "2816 K (the last 2304), the parts' fp32 partials added in order",
+               kSm90, 0, false,
+               "hardware: revealed by `ulpgate reveal` on an H200, cuBLASLt 130100, gemm.tensor "
+               "cublaslt-fast-accum e4m3fn 4x128x16384 fp32, 2026-11-25",
+               "sm90", 1, Combine::sequential, 2816},
     AccumModel{"sm90-mma-f16", "sm90", true,
                "Hopper mma.sync m16n8k16 f16 (the path of FP8 tl.dot with tiles under 64 rows: fp8 converted "
                "to fp16): 16-product steps, 25 fraction bits, truncation, the fp32 sum truncated; one chain "
@@ -134,6 +151,11 @@ std::string_view align_name(Align a) { return kAligns.name(a); }
 std::string_view join_name(Join j) { return kJoins.name(j); }
 std::string_view exponents_name(Exponents e) { return kExponents.name(e); }
 std::string_view combine_name(Combine c) { return kCombines.name(c); }
+
+int64_t units_per_part(const AccumModel& m, int64_t units, int64_t unit_k) {
+  if (m.part_k > 0) return std::max<int64_t>(1, m.part_k / unit_k);
+  return m.split > 1 ? (units + m.split - 1) / m.split : 0;
+}
 
 bool AccumModel::runs_on_arch(std::string_view arch_name) const {
   if (runs_on.empty()) return true;

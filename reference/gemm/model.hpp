@@ -102,9 +102,17 @@ struct AccumModel {
   // of whole chains, summed on their own and combined in fp32 (RN).
   int split = 1;
   Combine combine = Combine::sequential;
+  // Split-K by part length instead of count (cuBLASLt's split-K algorithms, as `ulpgate reveal`
+  // measured them): every part part_k K of whole chains (of whole K-blocks for gemm.block), the
+  // last part what is left; 0: `split` parts.
+  int64_t part_k = 0;
 
   bool runs_on_arch(std::string_view arch_name) const;
 };
+
+// Split-K: how many units a part holds (units of unit_k K each: chains or steps; K-blocks for
+// gemm.block), of `units` in all: ceil(units / split), or part_k / unit_k; 0 when K is not split.
+int64_t units_per_part(const AccumModel& m, int64_t units, int64_t unit_k);
 
 std::span<const AccumModel> models();
 const AccumModel& model(std::string_view name);  // throws UsageError naming the valid models

@@ -91,7 +91,8 @@ class Replayer {
         in_mma_(scales_in_mma(spec, model)), a_(a), b_all_(b) {
     if (!detail::valid(model.step) || model.promote_k % model.step.k != 0)
       throw UsageError("accumulator model '" + std::string(model.name) + "': bad step or promotion size");
-    if (model.split < 1) throw UsageError("accumulator model '" + std::string(model.name) + "': split below 1");
+    if (model.split < 1 || model.part_k < 0)
+      throw UsageError("accumulator model '" + std::string(model.name) + "': split below 1 or a negative part length");
   }
 
   template <bool kBound>
@@ -153,12 +154,13 @@ class Replayer {
   }
 
   // Split-K (model.hpp): [0, size) in units of K (or of K-blocks for gemm.block) cut into
-  // model.split contiguous parts of whole chains, each part(begin, end), combined in fp32.
+  // contiguous parts of whole chains, each part(begin, end), combined in fp32.
   template <bool kBound, class Part>
   Bounded split(int64_t size, Part part) const {
-    if (model_.split == 1 || size == 0) return part(int64_t(0), size);
-    const int64_t unit = g_.epilogue_scales() || in_mma_ ? chain_k() : 1;
-    const int64_t units = (size + unit - 1) / unit, per = (units + model_.split - 1) / model_.split;
+    const bool over_k = g_.epilogue_scales() || in_mma_;
+    const int64_t unit = over_k ? chain_k() : 1, units = size == 0 ? 0 : (size + unit - 1) / unit;
+    const int64_t per = units_per_part(model_, units, over_k ? unit : g_.kblock);
+    if (per == 0 || size == 0) return part(int64_t(0), size);
     std::vector<Bounded> partials;
     for (int64_t u = 0; u < units; u += per) partials.push_back(part(u * unit, std::min((u + per) * unit, size)));
     if (model_.combine == Combine::sequential) {
