@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
+#include <set>
 
 #include "harness/allreduce/catalog.hpp"
+#include "harness/allreduce/reveal.hpp"
 #include "harness/allreduce/run_case.hpp"
 #include "harness/backends/kernel_backends.hpp"
 #include "kernels/allreduce/allreduce_host.hpp"
@@ -340,6 +343,101 @@ TEST(AllreduceNccl, PerHopRoundingIsWithinItsBudgetAndExactOnExactInputs) {
   // The same ring judged as a custom kernel (fp32 once): over budget.
   const CaseResult custom = run("allreduce/custom-1shot/bf16/w8/6152/out-of-place/normal/s1", b);
   EXPECT_EQ(custom.verdict, Verdict::over_budget) << story(custom);
+}
+
+}  // namespace
+}  // namespace ulpgate::allreduce
+
+// ---- ulpgate reveal: the order of the ranks per element and output rank ---------------------------
+
+namespace ulpgate::allreduce {
+namespace {
+
+RevealedAllreduce reveal(std::string_view id, Backend& b) { return reveal_allreduce(Case::parse(id).spec, b); }
+
+std::vector<int> from(int first, int world) {
+  std::vector<int> order;
+  for (int k = 0; k < world; ++k) order.push_back((first + k) % world);
+  return order;
+}
+
+TEST(AllreduceReveal, TheCustomKernelsFollowTheirDocumentedOrders) {
+  auto b = host();
+  for (std::string_view id : {"allreduce/custom-1shot/bf16/w8/1024/out-of-place/normal/s1",
+                              "allreduce/custom-2shot/fp16/w4/1000/in-place/normal/s1",
+                              "allreduce/custom-2shot/fp32/w6/600/out-of-place/normal/s1"}) {
+    const RevealedAllreduce r = reveal(id, *b);
+    ASSERT_TRUE(r.deterministic && r.problem.empty()) << id << "\n" << r.story();
+    const Spec s = Case::parse(id).spec;
+    EXPECT_EQ(r.calls, s.world * (s.world - 1));  // every pair of ranks, twice
+    std::set<std::string> trees;
+    for (const RevealedRun& run : r.runs) {
+      EXPECT_EQ(run.tree, run.expected) << id << "\n" << r.story();
+      EXPECT_EQ(run.ranks, "0-" + std::to_string(s.world - 1));
+      trees.insert(run.tree);
+    }
+    // One-shot: rank order everywhere; two-shot: each partition from its owner.
+    EXPECT_EQ(trees.size(), resolved_order(s) == Order::rotated ? size_t(s.world) : size_t(1)) << r.story();
+    if (resolved_order(s) == Order::rank_order) EXPECT_EQ(*trees.begin(), "((((((r0+r1)+r2)+r3)+r4)+r5)+r6)+r7");
+  }
+}
+
+TEST(AllreduceReveal, RanksStartingAtThemselvesAreRevealedPerOutputRank) {
+  FaultyKernel<OwnOrder> b({});
+  const RevealedAllreduce r = reveal("allreduce/custom-1shot/bf16/w4/64/out-of-place/normal/s1", b);
+  ASSERT_TRUE(r.deterministic && r.problem.empty()) << r.story();
+  ASSERT_EQ(r.runs.size(), 4u) << r.story();
+  for (int rank = 0; rank < 4; ++rank) {
+    const RevealedRun& run = r.runs[size_t(rank)];
+    EXPECT_EQ(run.ranks, std::to_string(rank));
+    EXPECT_EQ(run.tree, chain_tree(from(rank, 4))) << r.story();
+    EXPECT_EQ(run.tree == run.expected, rank == 0) << r.story();
+  }
+}
+
+TEST(AllreduceReveal, ARingsChunksShowAsRunsOfElements) {
+  RingModel b;  // per hop, from a rank that depends on the element's chunk
+  const RevealedAllreduce r = reveal("allreduce/nccl/bf16/w4/64/out-of-place/normal/s1", b);
+  ASSERT_TRUE(r.deterministic && r.problem.empty()) << r.story();
+  ASSERT_EQ(r.runs.size(), 4u) << r.story();
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    EXPECT_EQ(r.runs[size_t(chunk)].begin, 16 * chunk);
+    EXPECT_EQ(r.runs[size_t(chunk)].tree, chain_tree(from(chunk, 4))) << r.story();
+    EXPECT_EQ(r.runs[size_t(chunk)].expected, "");  // NCCL states no order
+  }
+}
+
+// A sum whose first rank is drawn on every call (as atomics would order it).
+class RandomStart : public Backend {
+ public:
+  std::string name() const override { return "random-start"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {}
+  AllreduceClaim allreduce(const Spec& spec, std::span<const RankBuffers> io) override {
+    const size_t w = info(spec.dtype).bits / 8, at = size_t(spec.view.offset) * w;
+    const int first = int(rng_() % unsigned(spec.world));
+    for (size_t i = 0; i < size_t(spec.view.count); ++i) {
+      float acc = 0;
+      for (int k = 0; k < spec.world; ++k) {
+        uint32_t x = 0;
+        std::memcpy(&x, io[size_t((first + k) % spec.world)].input.data() + at + i * w, w);
+        acc += decode_f32(spec.dtype, x);
+      }
+      const uint32_t y = encode(double(acc), Conversion{spec.dtype, Overflow::nosat, Rounding::rne});
+      for (const RankBuffers& r : io) std::memcpy(r.output.data() + at + i * w, &y, w);
+    }
+    return {Order::rank_order, "random start"};
+  }
+
+ private:
+  std::mt19937 rng_{3};
+};
+
+TEST(AllreduceReveal, AnOrderDrawnPerCallIsNotGiven) {
+  RandomStart b;
+  const RevealedAllreduce r = reveal("allreduce/custom-1shot/fp32/w8/16/out-of-place/normal/s1", b);
+  EXPECT_FALSE(r.deterministic);
+  EXPECT_TRUE(r.runs.empty());
+  EXPECT_TRUE(has(r.story(), "not deterministic")) << r.story();
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+#include "harness/allreduce/reveal.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace ulpgate::allreduce {
+namespace {
+
+// L and the unit of rank 0 as powers of two: the units' sum (below 2^(unit + 8)) stays under half
+// an ulp of L in fp32 and in the element type, and is exact in both.
+struct Design {
+  int big, unit;
+};
+Design design(Format dtype) { return dtype == Format::fp16 ? Design{15, -24} : Design{40, 0}; }
+
+// The bits of +-2^e in dtype (normal or subnormal).
+uint32_t pow2_bits(Format f, int e, bool negative) {
+  const FormatInfo& fi = info(f);
+  const uint32_t sign = negative ? 1u << (fi.ebits + fi.mbits) : 0;
+  if (e >= fi.emin) return sign | uint32_t(e + fi.bias) << fi.mbits;
+  return sign | 1u << (e - (fi.emin - fi.mbits));
+}
+
+using Mask = uint32_t;  // a set of ranks
+
+std::string render(Mask node, const std::set<Mask>& nodes) {
+  if (std::popcount(node) == 1) return "r" + std::to_string(std::countr_zero(node));
+  // Children: the largest nodes inside, then the ranks no child holds.
+  std::vector<Mask> children;
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    const Mask m = *it;
+    if (m == node || (m & ~node) || std::popcount(m) < 2) continue;
+    if (std::ranges::none_of(children, [&](Mask c) { return (c & m) == m; })) children.push_back(m);
+  }
+  std::ranges::sort(children, [](Mask a, Mask b) { return std::popcount(a) != std::popcount(b) ? std::popcount(a) > std::popcount(b) : a < b; });
+  Mask covered = 0;
+  for (Mask c : children) covered |= c;
+  for (Mask rest = node & ~covered; rest; rest &= rest - 1) children.push_back(rest & -rest);
+  std::string s;
+  for (Mask c : children) {
+    const std::string part = render(c, nodes);
+    s += (s.empty() ? "" : "+") + (std::popcount(c) > 1 ? "(" + part + ")" : part);
+  }
+  return s;
+}
+
+std::string rank_text(const std::vector<int>& ranks) {
+  if (ranks.size() > 1 && ranks.back() - ranks.front() == int(ranks.size()) - 1)
+    return std::to_string(ranks.front()) + "-" + std::to_string(ranks.back());
+  std::string s;
+  for (int r : ranks) s += (s.empty() ? "" : ",") + std::to_string(r);
+  return s;
+}
+
+// The documented order of the variant at element e ("" when it states none).
+std::string expected_tree(const Spec& s, int64_t e) {
+  const Order o = resolved_order(s);
+  if (o == Order::per_hop) return "";
+  const int first = o == Order::rotated ? owner_of(s, e) : 0;
+  std::vector<int> order;
+  for (int k = 0; k < s.world; ++k) order.push_back((first + k) % s.world);
+  return chain_tree(order);
+}
+
+}  // namespace
+
+std::string chain_tree(const std::vector<int>& ranks) {
+  std::set<Mask> nodes;
+  Mask m = 0;
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    m |= Mask(1) << ranks[i];
+    if (i >= 1) nodes.insert(m);
+  }
+  return render(m, nodes);
+}
+
+std::string RevealedAllreduce::story() const {
+  if (!deterministic)
+    return "not deterministic: a repeated call gave different bits (" + std::to_string(calls) + " calls); no order is given\n";
+  if (!problem.empty()) return "no order revealed: " + problem + "\n";
+  std::string s = "the order the ranks are added in (" + std::to_string(calls) + " calls), by element of the view:\n";
+  for (const RevealedRun& r : runs)
+    s += "  elements " + std::to_string(r.begin) + ".." + std::to_string(r.end - 1) + ", output of rank " + r.ranks + ": " +
+         r.tree + (r.expected.empty() ? "" : r.tree == r.expected ? " (the variant's documented order)" : " (documented: " + r.expected + ")") +
+         "\n";
+  return s;
+}
+
+RevealedAllreduce reveal_allreduce(const Spec& s, Backend& backend) {
+  if (const std::string p = s.problem(); !p.empty()) throw UsageError("reveal: " + p);
+  if (std::string why = backend.declines(s); !why.empty()) throw NotSupported(backend.name() + " does not run this case: " + why);
+  const size_t width = info(s.dtype).bits / 8, storage = size_t(s.view.storage()) * width, at = size_t(s.view.offset) * width;
+  const size_t n = size_t(s.view.count);
+  const Design d = design(s.dtype);
+  RevealedAllreduce out;
+  // lost[rank][element]: the nodes found (as sets of ranks).
+  std::vector<std::vector<std::set<Mask>>> nodes(size_t(s.world), std::vector<std::set<Mask>>(n));
+  const Mask all = (Mask(1) << s.world) - 1;
+  for (int i = 0; i < s.world && out.problem.empty(); ++i)
+    for (int j = i + 1; j < s.world && out.problem.empty(); ++j) {
+      std::vector<std::vector<std::byte>> in(size_t(s.world), std::vector<std::byte>(storage)), res[2];
+      for (int r = 0; r < s.world; ++r) {
+        const uint32_t bits = r == i ? pow2_bits(s.dtype, d.big, false) : r == j ? pow2_bits(s.dtype, d.big, true)
+                                                                                    : pow2_bits(s.dtype, d.unit + r, false);
+        for (size_t e = 0; e < n; ++e) std::memcpy(in[size_t(r)].data() + at + e * width, &bits, width);
+      }
+      for (auto& run : res) {
+        run = s.in_place ? in : std::vector<std::vector<std::byte>>(size_t(s.world), std::vector<std::byte>(storage, std::byte{0xFF}));
+        std::vector<std::vector<std::byte>> inputs = in;
+        std::vector<RankBuffers> io;
+        for (int r = 0; r < s.world; ++r)
+          io.push_back({s.in_place ? std::span<std::byte>(run[size_t(r)]) : std::span<std::byte>(inputs[size_t(r)]), run[size_t(r)]});
+        backend.allreduce(s, io);
+        ++out.calls;
+      }
+      if (res[0] != res[1]) {
+        out.deterministic = false;
+        return out;
+      }
+      for (int r = 0; r < s.world && out.problem.empty(); ++r)
+        for (size_t e = 0; e < n; ++e) {
+          uint32_t bits = 0;
+          std::memcpy(&bits, res[0][size_t(r)].data() + at + e * width, width);
+          const double units = decode(s.dtype, bits) / std::ldexp(1.0, d.unit);
+          if (!(units >= 0 && units < double(Mask(1) << s.world) && units == std::floor(units))) {
+            out.problem = "rank " + std::to_string(r) + "'s element " + std::to_string(e) + " is " +
+                          std::to_string(decode(s.dtype, bits)) + ", not a sum of the designed units (probe +L on rank " +
+                          std::to_string(i) + ", -L on rank " + std::to_string(j) + ")";
+            break;
+          }
+          nodes[size_t(r)][e].insert(all & ~Mask(units));
+        }
+    }
+  if (out.problem.empty()) {
+    // Per output rank, runs of elements with one tree; then ranks with the same runs merged.
+    std::map<std::vector<std::tuple<int64_t, int64_t, std::string>>, std::vector<int>> by_runs;
+    for (int r = 0; r < s.world; ++r) {
+      std::vector<std::tuple<int64_t, int64_t, std::string>> runs;
+      for (size_t e = 0; e < n; ++e) {
+        std::string t = render(all, nodes[size_t(r)][e]) + "|" + expected_tree(s, int64_t(e));
+        if (!runs.empty() && std::get<2>(runs.back()) == t) std::get<1>(runs.back()) = int64_t(e) + 1;
+        else runs.emplace_back(int64_t(e), int64_t(e) + 1, std::move(t));
+      }
+      by_runs[runs].push_back(r);
+    }
+    for (const auto& [runs, ranks] : by_runs)
+      for (const auto& [b, e, t] : runs)
+        out.runs.push_back({b, e, rank_text(ranks), t.substr(0, t.find('|')), t.substr(t.find('|') + 1)});
+    std::ranges::sort(out.runs, [](const RevealedRun& a, const RevealedRun& b) { return std::tie(a.ranks, a.begin) < std::tie(b.ranks, b.begin); });
+  }
+  return out;
+}
+
+}  // namespace ulpgate::allreduce
