@@ -25,6 +25,14 @@ struct Range {
   int64_t begin, end;  // [begin, end)
 };
 
+// The bits of D (bf16 or fp32) at element e.
+uint32_t element(const Spec& s, std::span<const std::byte> d, size_t e) {
+  const size_t bytes = s.out == Format::bf16 ? 2 : 4;
+  uint32_t bits = 0;
+  std::memcpy(&bits, d.data() + e * bytes, bytes);
+  return bits;
+}
+
 uint8_t code_of(Format f, double v) {
   for (uint32_t c = 0; c < 0x80; ++c)
     if (decode(f, c) == v) return uint8_t(c);
@@ -147,11 +155,7 @@ class Prober {
     calls_ += 2;
     if (d != again) deterministic_ = false;
     std::vector<double> out;
-    for (size_t n = 0; n < windows.size(); ++n) {
-      uint32_t bits = 0;
-      std::memcpy(&bits, d.data() + n * bytes, bytes);
-      out.push_back(decode(s_.out, bits) / unit_);
-    }
+    for (size_t n = 0; n < windows.size(); ++n) out.push_back(decode(s_.out, element(s_, d, n)) / unit_);
     return out;
   }
 
@@ -396,14 +400,6 @@ std::string Revealed::story() const {
 }
 
 namespace {
-
-// The bits of D (bf16 or fp32) at element e.
-uint32_t element(const Spec& s, std::span<const std::byte> d, size_t e) {
-  const size_t bytes = s.out == Format::bf16 ? 2 : 4;
-  uint32_t bits = 0;
-  std::memcpy(&bits, d.data() + e * bytes, bytes);
-  return bits;
-}
 
 // The model family of identify.hpp with this tree: each plausible row, promotion every 1..64
 // steps or never, K split in up to 16 parts or in parts of a length the tree shows (`lengths`),
