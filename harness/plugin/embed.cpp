@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <exception>
 #include <map>
 #include <memory>
@@ -13,7 +14,11 @@
 
 #include "harness/cli/sweep.hpp"
 #include "harness/golden/golden_update.hpp"
+#include "harness/allreduce/allreduce_case.hpp"
+#include "harness/allreduce/reveal.hpp"
 #include "harness/core/family.hpp"
+#include "harness/gemm/gemm_case.hpp"
+#include "harness/gemm/reveal.hpp"
 #include "harness/plugin/plugin_backend.hpp"
 #include "harness/plugin/pull_case.hpp"
 #include "harness/report/console_table.hpp"
@@ -30,6 +35,7 @@ struct ulpgate_session {
   ulpgate::CaseResult last;                           // what the C result's strings point into
   std::string verdict, story;
   std::unique_ptr<ulpgate::plugin::PullCase> judging;  // the case waiting for the program
+  bool revealing = false;                              // ... a reveal, not a judgment: not recorded
 
   std::vector<ulpgate::CaseResult> results() const {
     std::vector<ulpgate::CaseResult> out;
@@ -75,12 +81,35 @@ int step(ulpgate_session* s, const ulpgate_call** call, ulpgate_result* result) 
   if (*call) return 0;
   const std::unique_ptr<ulpgate::plugin::PullCase> ended = std::move(s->judging);
   ulpgate::CaseResult r = ended->result();
-  s->last = s->judged[r.case_id] = std::move(r);
+  s->last = std::move(r);
+  if (!s->revealing) s->judged[s->last.case_id] = s->last;
   s->verdict = std::string(ulpgate::verdict_name(s->last.verdict));
-  s->story = story_of(s->last);
+  s->story = s->revealing ? s->last.message : story_of(s->last);
   *result = {s->last.case_id.c_str(), s->last.backend.c_str(), s->verdict.c_str(), ulpgate::passes(s->last.verdict),
              s->last.max_ulp, s->last.digest, s->story.c_str()};
   return 0;
+}
+
+// Starts a case for the program (a judgment, or a reveal: `job` on the backend whose kernel is the
+// program), then steps to its first call.
+int start(ulpgate_session* s, const std::string& id, bool revealing, const ulpgate_call** call, ulpgate_result* result,
+          char* message, size_t message_size, std::function<ulpgate::CaseResult(ulpgate::Backend&)> job,
+          const std::string& claim = "") {
+  try {
+    s->judging.reset();  // abandons an unfinished case: its result is not recorded
+    s->revealing = revealing;
+    const auto [op, profile] = op_and_profile(id);
+    s->judging = std::make_unique<ulpgate::plugin::PullCase>([s, op, profile, claim, job](ulpgate_op_fn fn, void* state) {
+      const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), fn, claim.empty() ? nullptr : claim.c_str()};
+      const ulpgate_plugin table{ULPGATE_ABI_VERSION, s->name.c_str(), "", &row, 1, state};
+      const auto backend = ulpgate::plugin::table_backend("the embedding program's kernel", table, s->arch);
+      return job(*backend);
+    });
+    return step(s, call, result);
+  } catch (const std::exception& e) {
+    s->judging.reset();
+    return fail(message, message_size, e.what());
+  }
 }
 
 }  // namespace
@@ -115,22 +144,31 @@ ULPGATE_EXPORT const char* ulpgate_case_id(const ulpgate_session* s, int32_t i) 
 
 ULPGATE_EXPORT int ulpgate_begin(ulpgate_session* s, const char* case_id, const char* model, const ulpgate_call** call,
                                  ulpgate_result* result, char* message, size_t message_size) {
-  try {
-    s->judging.reset();  // abandons an unfinished case: its result is not recorded
-    const std::string id = case_id ? case_id : "";
-    const auto [op, profile] = op_and_profile(id);
-    const std::string claim = model ? model : "";
-    s->judging = std::make_unique<ulpgate::plugin::PullCase>([s, id, op, profile, claim](ulpgate_op_fn fn, void* state) {
-      const ulpgate_op row{op.c_str(), profile.c_str(), s->arch.c_str(), fn, claim.empty() ? nullptr : claim.c_str()};
-      const ulpgate_plugin table{ULPGATE_ABI_VERSION, s->name.c_str(), "", &row, 1, state};
-      const auto backend = ulpgate::plugin::table_backend("the embedding program's kernel", table, s->arch);
-      return ulpgate::run_case(id, *backend, nullptr);
-    });
-    return step(s, call, result);
-  } catch (const std::exception& e) {
-    s->judging.reset();
-    return fail(message, message_size, e.what());
-  }
+  const std::string id = case_id ? case_id : "", claim = model ? model : "";
+  return start(s, id, false, call, result, message, message_size,
+               [id](ulpgate::Backend& backend) { return ulpgate::run_case(id, backend, nullptr); }, claim);
+}
+
+ULPGATE_EXPORT int ulpgate_begin_reveal(ulpgate_session* s, const char* case_id, const ulpgate_call** call,
+                                        ulpgate_result* result, char* message, size_t message_size) {
+  const std::string id = case_id ? case_id : "", arch = s->arch;
+  return start(s, id, true, call, result, message, message_size, [id, arch](ulpgate::Backend& backend) {
+    ulpgate::CaseResult r;
+    r.backend = backend.name();
+    bool revealed = false;
+    if (id.starts_with("allreduce/")) {
+      const ulpgate::allreduce::Case c = ulpgate::allreduce::Case::parse(id);
+      const ulpgate::allreduce::RevealedAllreduce a = ulpgate::allreduce::reveal_allreduce(c.spec, backend);
+      r.case_id = c.id(), r.message = a.story(), revealed = a.deterministic && a.problem.empty();
+    } else {
+      const ulpgate::gemm::Case c = ulpgate::gemm::Case::parse(id);
+      ulpgate::require_supported(backend, c.spec);
+      const ulpgate::gemm::Revealed g = ulpgate::gemm::reveal_gemm(c.spec, backend, arch);
+      r.case_id = c.id(), r.message = g.story(), revealed = g.deterministic && g.problem.empty();
+    }
+    r.verdict = revealed ? ulpgate::Verdict::exact : ulpgate::Verdict::error;
+    return r;
+  });
 }
 
 ULPGATE_EXPORT int ulpgate_submit(ulpgate_session* s, int status, const char* kernel_message, const ulpgate_call** call,

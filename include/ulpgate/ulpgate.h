@@ -176,6 +176,13 @@ int ulpgate_begin(ulpgate_session* session, const char* case_id, const char* mod
                   ulpgate_result* result, char* message, size_t message_size);
 int ulpgate_submit(ulpgate_session* session, int status, const char* kernel_message, const ulpgate_call** call,
                    ulpgate_result* result, char* message, size_t message_size);
+/* `ulpgate reveal` with the program as the kernel (a gemm.* or allreduce/ case id; README "Revealing
+ * an order"): the suite makes the designed op calls, each handed out and answered as ulpgate_begin's
+ * are, until *call is NULL; then result->story is what was revealed (the tree, the model rows with
+ * it and whether one reproduces the kernel) and result->verdict "exact" when an order was revealed,
+ * "error" when none was (not deterministic, or not an ordered sum). Not recorded for the gate. */
+int ulpgate_begin_reveal(ulpgate_session* session, const char* case_id, const ulpgate_call** call, ulpgate_result* result,
+                         char* message, size_t message_size);
 /* The same with `kernel` as the implementation: kernel(state, call, ...) is called for each op call
  * as a plugin's function is. Returns 0 with *result, or non-zero with `message` as above. */
 int ulpgate_judge(ulpgate_session* session, const char* case_id, ulpgate_op_fn kernel, void* state, const char* model,

@@ -235,6 +235,24 @@ def test_a_gemm_kernel_that_claims_nothing_is_identified():
     assert wrong.verdict == "over-budget" and "outputs follow fp32-fma" in wrong.story and "claims sm90" in wrong.story
 
 
+def test_reveal_finds_the_order_of_a_python_gemm_kernel():
+    case = "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/2x16x300/normal/s1"
+    r = ulpgate.reveal(case, fp32_fma_tensor_gemm)
+    assert r.verdict == "exact", r.story
+    assert "299 nodes add 1 K each (a leaf), up to K 299" in r.story and "order fp32-fma: reproduces the kernel" in r.story
+
+    def backwards(call):  # K summed last to first
+        a = e4m3fn_values(call.inputs["a"].numpy())
+        b = e4m3fn_values(call.inputs["b"].numpy())
+        acc = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
+        for k in reversed(range(a.shape[1])):
+            acc = acc + np.outer(a[:, k], b[:, k]).astype(np.float32)
+        call.outputs["d"].numpy()[...] = acc
+
+    r = ulpgate.reveal(case, backwards)
+    assert r.verdict == "exact" and "from the last K, descending" in r.story and "no order of the model family" in r.story, r.story
+
+
 def test_encode_is_the_reference_conversion():
     x = np.array([1.064453125, 464.0, 465.0, -0.0, np.inf, np.nan], dtype=np.float32)
     assert list(ulpgate.encode("e4m3fn:nosat", x)[:4]) == [0x39, 0x7E, 0x7F, 0x80]  # 464 ties down to 448

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from . import _capi
 
-__all__ = ["Tensor", "Call", "Refused", "Result", "Session", "cases", "judge", "gate", "update_golden", "encode",
+__all__ = ["Tensor", "Call", "Refused", "Result", "Session", "cases", "judge", "reveal", "gate", "update_golden", "encode",
            "model_chain", "scale_layout", "library"]
 
 _lib = None
@@ -173,10 +173,25 @@ class Session:
         (an all-reduce calls twice); returns the Result. The kernel raises Refused for an input it
         does not take; any other exception is the verdict `error` with its message. model: for
         GEMM cases, the accumulator model the kernel claims ("sm90", "sm90-fast-accum", ...)."""
+        claim = model.encode() if model else None
+        r = self._drive(kernel, lambda call, out, msg: library().ulpgate_begin(
+            self._handle, str(case_id).encode(), claim, ctypes.byref(call), ctypes.byref(out), msg, len(msg)))
+        self.results.append(r)
+        return r
+
+    def reveal(self, case_id, kernel):
+        """`ulpgate reveal` with kernel(call) as the kernel (a gemm.* or allreduce/ case id: its shape
+        and profile): the suite's designed calls, then what was revealed. Returns a Result whose
+        story is the tree and the model rows with it; verdict "exact" when an order was revealed,
+        "error" when none was (not deterministic, not an ordered sum). Not recorded for gate()."""
+        return self._drive(kernel, lambda call, out, msg: library().ulpgate_begin_reveal(
+            self._handle, str(case_id).encode(), ctypes.byref(call), ctypes.byref(out), msg, len(msg)))
+
+    def _drive(self, kernel, begin):
+        """begin(call, out, msg), then every op call the suite hands out answered by kernel(call)."""
         lib = library()
         call, out, msg = ctypes.POINTER(_capi.Call)(), _capi.Result(), _message()
-        claim = model.encode() if model else None
-        rc = lib.ulpgate_begin(self._handle, str(case_id).encode(), claim, ctypes.byref(call), ctypes.byref(out), msg, len(msg))
+        rc = begin(call, out, msg)
         while rc == 0 and call:
             status, text = 0, b""
             try:
@@ -188,10 +203,8 @@ class Session:
             rc = lib.ulpgate_submit(self._handle, status, text, ctypes.byref(call), ctypes.byref(out), msg, len(msg))
         if rc != 0:
             raise ValueError(msg.value.decode())
-        r = Result(out.case_id.decode(), out.backend.decode(), out.verdict.decode(), bool(out.passed), out.max_ulp,
-                   out.digest, out.story.decode())
-        self.results.append(r)
-        return r
+        return Result(out.case_id.decode(), out.backend.decode(), out.verdict.decode(), bool(out.passed), out.max_ulp,
+                      out.digest, out.story.decode())
 
     def gate(self, golden_dir, allow_new=False):
         """The golden-file gate over every case judged in this session (golden_dir is
@@ -240,6 +253,12 @@ def judge(case_id, kernel, arch="host-w32", model=None):
     """Judges kernel(call) on one case; returns the Result (call .check() to assert it passed).
     model: the accumulator model a GEMM kernel claims."""
     return _session(arch).judge(case_id, kernel, model)
+
+
+def reveal(case_id, kernel, arch="host-w32"):
+    """The summation order of kernel(call) on the case's shape (see Session.reveal); arch selects
+    the model rows it is matched against ("sm90" for a kernel on an H200)."""
+    return _session(arch).reveal(case_id, kernel)
 
 
 def gate(golden_dir, arch="host-w32", allow_new=False):

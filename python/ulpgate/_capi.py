@@ -111,6 +111,8 @@ def load():
     step = (ctypes.POINTER(ctypes.POINTER(Call)), ctypes.POINTER(Result)) + msg
     lib.ulpgate_begin.restype = ctypes.c_int
     lib.ulpgate_begin.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p) + step
+    lib.ulpgate_begin_reveal.restype = ctypes.c_int
+    lib.ulpgate_begin_reveal.argtypes = (ctypes.c_void_p, ctypes.c_char_p) + step
     lib.ulpgate_submit.restype = ctypes.c_int
     lib.ulpgate_submit.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p) + step
     lib.ulpgate_model_chain.restype = ctypes.c_int

@@ -378,7 +378,9 @@ TEST(AllreduceReveal, TheCustomKernelsFollowTheirDocumentedOrders) {
     }
     // One-shot: rank order everywhere; two-shot: each partition from its owner.
     EXPECT_EQ(trees.size(), resolved_order(s) == Order::rotated ? size_t(s.world) : size_t(1)) << r.story();
-    if (resolved_order(s) == Order::rank_order) EXPECT_EQ(*trees.begin(), "((((((r0+r1)+r2)+r3)+r4)+r5)+r6)+r7");
+    if (resolved_order(s) == Order::rank_order) {
+      EXPECT_EQ(*trees.begin(), "((((((r0+r1)+r2)+r3)+r4)+r5)+r6)+r7");
+    }
   }
 }
 
