@@ -396,6 +396,11 @@ std::string Revealed::story() const {
     s += "order " + o + (ok ? ": reproduces the kernel bit for bit on random data" : ": this tree, another arithmetic") + "\n";
   }
   if (!orders.empty() && exact.empty()) s += "no row's arithmetic reproduces the kernel in this order\n";
+  // What a model row made of it records (reference/gemm/model.cpp: name, step, promotion, parts,
+  // and this provenance); a kernel can claim the order by its name meanwhile.
+  if (!exact.empty())
+    s += "as a claim: model=\"" + exact[0] + "\"; as a row's provenance: revealed by `ulpgate reveal` on " + backend +
+         (ran.empty() ? "" : " (ran: " + ran + ")") + ", " + case_id + "\n";
   return s;
 }
 
@@ -438,6 +443,8 @@ Revealed reveal_gemm(const Spec& s, Backend& backend, std::string_view arch) {
   if (const std::string p = s.problem(); !p.empty()) throw UsageError("reveal: " + p);
   if (s.k < 2 || s.m < 1 || s.n < 1) throw UsageError("reveal: needs K >= 2 and an output to read (M, N >= 1)");
   Revealed r;
+  r.backend = backend.name();
+  r.case_id = Case{s, Input::parse("normal"), 1}.id();
   Prober prober(s, backend);
   // K 0 and 1 meeting only at the root while the last two meet at once: summed last to first.
   const std::vector<char> first = prober.lost(0, 1), last = prober.lost(s.k - 2, s.k - 1);
@@ -470,7 +477,7 @@ Revealed reveal_gemm(const Spec& s, Backend& backend, std::string_view arch) {
   const Operands in = c.operands();
   const Stored st = stored(s, in);
   std::vector<std::byte> d(size_t(s.m * s.n) * (s.out == Format::bf16 ? 2 : 4), std::byte{0xFF}), again = d;
-  backend.gemm(s, st.buffers(d));
+  r.ran = backend.gemm(s, st.buffers(d)).ran;
   backend.gemm(s, st.buffers(again));
   r.calls += 2;
   if (d != again) {

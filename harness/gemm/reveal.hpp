@@ -55,7 +55,8 @@ struct Revealed {
   std::vector<std::string> exact;   // those whose replay reproduced the kernel on random data (up to
                                     // 4 x 64 outputs of D)
   int calls = 0;                    // GEMM calls made
-  std::string story() const;        // what the CLI prints
+  std::string case_id, backend, ran;  // what was revealed where: the backend's own account of what ran
+  std::string story() const;          // what the CLI prints
 };
 
 // The tree a model sums the spec's K in (its steps, chains, promotion, scale blocks and split

@@ -117,6 +117,10 @@ TEST(Reveal, EveryModelFamilyOrderComesBackAsItsTreeAndItsRow) {
     EXPECT_EQ(tree, predicted_tree(s, kernel.model()));
     ASSERT_FALSE(r.exact.empty());
     EXPECT_TRUE(same_order(s, parse_variant(r.exact[0])->model, kernel.model())) << r.exact[0];
+    // The order as a claim the kernel can make, and where it was revealed.
+    EXPECT_NE(r.story().find("as a claim: model=\"" + r.exact[0] + "\"; as a row's provenance: revealed by `ulpgate reveal` on "
+                             "reveal-test@host"),
+              std::string::npos);
     EXPECT_LT(kernel.calls, s.k);  // fewer calls than K (CallsGrowWithTheLogarithmOfK below)
   }
 }
