@@ -90,7 +90,7 @@ std::string story(const Revealed& r) {
 
 TEST(Reveal, EveryModelFamilyOrderComesBackAsItsTreeAndItsRow) {
   struct Shown {
-    std::string_view id, variant;
+    std::string_view id, variant, arch = "sm90";
   };
   const Shown shown[] = {
       {kTensor, "sm90"},                                   // steps of 32, promotion every 128
@@ -102,11 +102,13 @@ TEST(Reveal, EveryModelFamilyOrderComesBackAsItsTreeAndItsRow) {
       {"gemm.tensor/cublaslt/e4m3fn.e5m2/fp32/3x16x1000/normal/s1", "sm90/split=5:pairwise"},  // K not a power of two
       {kTensor, "sm90-fast-accum/parts=704:sequential"},   // parts by length, as cuBLASLt's split-K
       {"gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/2x128x2048/normal/s1", "sm90/parts=640:sequential"},  // 5 blocks a part
+      {"gemm.mx/ocp-mx/e4m3fn.e4m3fn/fp32/2x128x1024/normal/s1", "sm100", "sm100"},  // MX scales inside the step
+      {"gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/bf16/2x32x1024/normal/s1", "gfx942/split=2:pairwise", "gfx942"},  // late join
   };
   for (const Shown& x : shown) {
     ModelKernel kernel{std::string(x.variant)};
     const Spec s = spec_of(x.id);
-    const Revealed r = reveal_gemm(s, kernel, "sm90");
+    const Revealed r = reveal_gemm(s, kernel, x.arch);
     SCOPED_TRACE(std::string(x.id) + " " + std::string(x.variant) + "\n" + story(r));
     ASSERT_TRUE(r.deterministic);
     ASSERT_EQ(r.problem, "");
