@@ -271,21 +271,20 @@ std::string Identification::story(const Spec& s) const {
          " fp32 partials sequential or pairwise); judged against the ideal within the loosest plausible bound";
 }
 
-Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
-                        std::span<const Output2d> focus) {
-  Identification id;
-  id.rows = plausible_rows(arch);
+std::deque<Variant> model_family(const Spec& s, std::span<const std::string_view> rows,
+                                 std::span<const int64_t> part_lengths) {
+  std::deque<Variant> family;
   std::set<Sig> seen;
-  const auto add = [&](const AccumModel& row, int promote, int split, Combine c, int64_t part_k = 0) {
+  const auto add = [&](const AccumModel& row, int promote, int split, Combine c, int64_t part_k) {
     AccumModel m = row;
     m.promote_k = promote, m.split = split, m.combine = c, m.part_k = part_k;
-    if (seen.insert(order_signature(s, m)).second) id.variants.emplace_back(row, promote, split, c, part_k);
+    if (seen.insert(order_signature(s, m)).second) family.emplace_back(row, promote, split, c, part_k);
   };
-  for (std::string_view name : id.rows) {  // each row as it is first
+  for (std::string_view name : rows) {  // each row as it is first
     const AccumModel& row = model(name);
     add(row, row.promote_k, row.split, row.combine, row.part_k);
   }
-  for (std::string_view name : id.rows) {
+  for (std::string_view name : rows) {
     const AccumModel& row = model(name);
     if (row.part_k) continue;  // a revealed order: as it is only
     std::vector<int> promotions{row.promote_k, 0};
@@ -293,8 +292,19 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
     for (int split = 1; split <= kMaxSplit; ++split)
       for (int promote : promotions)
         for (Combine c : {Combine::sequential, Combine::pairwise})
-          if (split > 1 || c == Combine::sequential) add(row, promote, split, c);
+          if (split > 1 || c == Combine::sequential) add(row, promote, split, c, 0);
+    for (int64_t length : part_lengths)
+      for (int promote : promotions)
+        for (Combine c : {Combine::sequential, Combine::pairwise}) add(row, promote, 1, c, length);
   }
+  return family;
+}
+
+Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
+                        std::span<const Output2d> focus) {
+  Identification id;
+  id.rows = plausible_rows(arch);
+  id.variants = model_family(s, id.rows);
   std::vector<const Variant*> alive;
   for (const Variant& v : id.variants) alive.push_back(&v);
   if (s.m * s.n == 0) {  // nothing to tell them apart: every candidate reproduces an empty D

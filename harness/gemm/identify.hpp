@@ -45,6 +45,13 @@ bool same_order(const Spec& s, const AccumModel& a, const AccumModel& b);
 // in 4 fp32 partials added pairwise)".
 std::string variant_text(const AccumModel& m, const Spec& s);
 
+// The model family over `rows`: each row as it is (a revealed row only so), then with promotion
+// every 1..64 steps or never, K split in 2..16 fp32 partials or in parts of each of `part_lengths`
+// K, added sequentially or pairwise; one variant per distinct order of this spec, rows as they are
+// first. What identification replays and what reveal matches a tree against.
+std::deque<Variant> model_family(const Spec& s, std::span<const std::string_view> rows,
+                                 std::span<const int64_t> part_lengths = {});
+
 struct Identification {
   std::deque<Variant> variants;         // every distinct candidate tried
   std::vector<const Variant*> matches;  // those that reproduce every output bit for bit

@@ -406,37 +406,6 @@ std::string Revealed::story() const {
 
 namespace {
 
-// The model family of identify.hpp with this tree: each plausible row, promotion every 1..64
-// steps or never, K split in up to 16 parts or in parts of a length the tree shows (`lengths`),
-// sequential or pairwise; one per distinct order, rows as they are first.
-std::vector<std::unique_ptr<Variant>> orders_with_tree(const Spec& s, std::string_view arch,
-                                                       const std::vector<std::pair<int64_t, int64_t>>& tree,
-                                                       const std::set<int64_t>& lengths) {
-  std::vector<std::unique_ptr<Variant>> same;
-  const auto add = [&](const AccumModel& row, int promote, int split, Combine c, int64_t part_k) {
-    auto v = std::make_unique<Variant>(row, promote, split, c, part_k);
-    if (predicted_tree(s, v->model) != tree) return;
-    if (std::ranges::none_of(same, [&](const auto& o) { return same_order(s, o->model, v->model); })) same.push_back(std::move(v));
-  };
-  const std::vector<std::string_view> rows = plausible_rows(arch);
-  for (std::string_view name : rows) {
-    const AccumModel& row = model(name);
-    add(row, row.promote_k, row.split, row.combine, row.part_k);
-  }
-  for (std::string_view name : rows) {
-    const AccumModel& row = model(name);
-    std::vector<int> promotions{row.promote_k, 0};
-    for (int p = 1; p <= 64; ++p) promotions.push_back(p * row.step.k);
-    for (int promote : promotions)
-      for (Combine c : {Combine::sequential, Combine::pairwise}) {
-        for (int split = 1; split <= 16; ++split)
-          if (split > 1 || c == Combine::sequential) add(row, promote, split, c, 0);
-        for (int64_t length : lengths) add(row, promote, 1, c, length);
-      }
-  }
-  return same;
-}
-
 }  // namespace
 
 Revealed reveal_gemm(const Spec& s, Backend& backend, std::string_view arch) {
@@ -470,7 +439,11 @@ Revealed reveal_gemm(const Spec& s, Backend& backend, std::string_view arch) {
   std::set<int64_t> lengths;  // the K the spine's nodes add: a split part's among them
   for (const RevealLine& l : r.lines)
     if (l.depth == 0 && l.size > 1) lengths.insert(l.size);
-  const std::vector<std::unique_ptr<Variant>> same = orders_with_tree(s, arch, measured, lengths);
+  const std::vector<int64_t> part_lengths(lengths.begin(), lengths.end());
+  const std::deque<Variant> family = model_family(s, plausible_rows(arch), part_lengths);
+  std::vector<const Variant*> same;  // the family's orders with this tree
+  for (const Variant& v : family)
+    if (predicted_tree(s, v.model) == measured) same.push_back(&v);
   // Random data at the same shape, twice: which of them the kernel's bits follow (on a sample of
   // D: a production shape's whole replay takes minutes on the host).
   const Case c{s, Input::parse("normal"), 1};
