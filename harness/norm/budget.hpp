@@ -14,8 +14,11 @@ struct NormBudget {
 NormBudget norm_budget(const BudgetTable& table, const Spec& spec);
 
 // The proven relative error of a kernel's fp32 r against the exact r (reference/norm's
-// r_rel_error_bound) for a sum of squares over `lanes` partial sums: ceil(H / lanes) sequential
-// additions per lane, ceil(log2 lanes) tree levels, and the rounding of each fp32 square.
+// r_rel_error_bound) for a sum of squares over `lanes` partial sums: max(ceil(H / lanes), 32)
+// sequential additions per lane, ceil(log2 lanes) tree levels, and the rounding of each fp32 square.
 double r_bound(const Spec& spec, int64_t lanes);
+// The roundings r_bound allows on the longest path of the sum of squares: max(ceil(H / lanes),
+// min(H, 32)) + ceil(log2 lanes) + 1 (`ulpgate reveal` holds a kernel's revealed tree to it).
+int64_t assumed_depth(const Spec& spec, int64_t lanes);
 
 }  // namespace ulpgate::norm
