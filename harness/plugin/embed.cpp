@@ -15,10 +15,9 @@
 #include "harness/cli/sweep.hpp"
 #include "harness/golden/golden_update.hpp"
 #include "harness/allreduce/allreduce_case.hpp"
-#include "harness/allreduce/reveal.hpp"
 #include "harness/core/family.hpp"
 #include "harness/gemm/gemm_case.hpp"
-#include "harness/gemm/reveal.hpp"
+#include "harness/core/reveal.hpp"
 #include "harness/plugin/plugin_backend.hpp"
 #include "harness/plugin/pull_case.hpp"
 #include "harness/report/console_table.hpp"
@@ -155,17 +154,9 @@ ULPGATE_EXPORT int ulpgate_begin_reveal(ulpgate_session* s, const char* case_id,
   return start(s, id, true, call, result, message, message_size, [id, arch](ulpgate::Backend& backend) {
     ulpgate::CaseResult r;
     r.backend = backend.name();
-    bool revealed = false;
-    if (id.starts_with("allreduce/")) {
-      const ulpgate::allreduce::Case c = ulpgate::allreduce::Case::parse(id);
-      const ulpgate::allreduce::RevealedAllreduce a = ulpgate::allreduce::reveal_allreduce(c.spec, backend);
-      r.case_id = c.id(), r.message = a.story(), revealed = a.deterministic && a.problem.empty();
-    } else {
-      const ulpgate::gemm::Case c = ulpgate::gemm::Case::parse(id);
-      ulpgate::require_supported(backend, c.spec);
-      const ulpgate::gemm::Revealed g = ulpgate::gemm::reveal_gemm(c.spec, backend, arch);
-      r.case_id = c.id(), r.message = g.story(), revealed = g.deterministic && g.problem.empty();
-    }
+    const ulpgate::RevealOutcome o = ulpgate::reveal_case(id, backend, arch);
+    r.case_id = o.case_id, r.message = o.story;
+    const bool revealed = o.revealed;
     r.verdict = revealed ? ulpgate::Verdict::exact : ulpgate::Verdict::error;
     return r;
   });

@@ -253,6 +253,32 @@ def test_reveal_finds_the_order_of_a_python_gemm_kernel():
     assert r.verdict == "exact" and "from the last K, descending" in r.story and "no order of the model family" in r.story, r.story
 
 
+def lane_rmsnorm(call, lanes=8):
+    """norm.rms in numpy: lane l adds the squares of elements l, l + lanes, ... in turn, the lanes
+    are added pairwise (a butterfly), then y = bf16(x r w)."""
+    def widen(bits):
+        return (bits.astype(np.uint32) << 16).view(np.float32)
+    x, w = widen(call.inputs["x"].numpy()), widen(call.inputs["weight"].numpy())
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = x * x
+        acc = [np.zeros(x.shape[0], np.float32) for _ in range(lanes)]
+        for e in range(x.shape[1]):
+            acc[e % lanes] = acc[e % lanes] + squares[:, e]
+        while len(acc) > 1:
+            half = len(acc) // 2
+            acc = [acc[i] + acc[i + half] for i in range(half)]
+        r = np.float32(1) / np.sqrt(acc[0] / np.float32(x.shape[1]) + np.float32(call.params["eps"]))
+        y = (x * r[:, None] * w).view(np.uint32)
+    call.outputs["y"].numpy()[...] = ((y + 0x7FFF + ((y >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def test_reveal_finds_the_sum_of_squares_tree_of_a_python_rmsnorm():
+    r = ulpgate.reveal("norm.rms/vllm/bf16/2x64/normal/s1", lane_rmsnorm)
+    assert r.verdict == "exact", r.story
+    assert "8 chains of 8 elements" in r.story and "0, 8, 16, 24, ..., 56 (stride 8)" in r.story, r.story
+    assert "subtrees of 1, 2, 4 chains (a pairwise tree of the chains)" in r.story, r.story
+
+
 def test_encode_is_the_reference_conversion():
     x = np.array([1.064453125, 464.0, 465.0, -0.0, np.inf, np.nan], dtype=np.float32)
     assert list(ulpgate.encode("e4m3fn:nosat", x)[:4]) == [0x39, 0x7E, 0x7F, 0x80]  # 464 ties down to 448

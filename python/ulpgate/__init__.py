@@ -180,10 +180,11 @@ class Session:
         return r
 
     def reveal(self, case_id, kernel):
-        """`ulpgate reveal` with kernel(call) as the kernel (a gemm.* or allreduce/ case id: its shape
-        and profile): the suite's designed calls, then what was revealed. Returns a Result whose
-        story is the tree and the model rows with it; verdict "exact" when an order was revealed,
-        "error" when none was (not deterministic, not an ordered sum). Not recorded for gate()."""
+        """`ulpgate reveal` with kernel(call) as the kernel (a gemm.*, norm.* or allreduce/ case id:
+        its shape and profile): the suite's designed calls, then what was revealed. Returns a Result
+        whose story is the tree (GEMMs: and the model rows with it; RMSNorm: its sum of squares and
+        its longest path against the r budget); verdict "exact" when an order was revealed, "error"
+        when none was (not deterministic, not an ordered fp32 sum). Not recorded for gate()."""
         return self._drive(kernel, lambda call, out, msg: library().ulpgate_begin_reveal(
             self._handle, str(case_id).encode(), ctypes.byref(call), ctypes.byref(out), msg, len(msg)))
 
