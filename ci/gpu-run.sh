@@ -19,6 +19,8 @@
 #   wheel   the package's wheel ($dist/wheels, its own libulpgate.so with CUDA) installed, its tests run
 #   compile torch.compile of the bench's quantization ops, timed on the same shapes: $OUT/compile-bench.csv
 #           (examples/torch/bench_compile.py; run beside `bench` in one device call to compare)
+#   reveal  `ulpgate reveal` of the suite's RMSNorm kernels (cuda) and of torch's (examples/torch/reveal_torch.py):
+#           their sum-of-squares trees into $OUT/reveal
 #   thirdparty  SGLang's, torchao's and FlashInfer's kernels judged through the installed wheel
 #           (examples/thirdparty/gate.py; THIRDPARTY=1 bash ci/gpu-build.sh fetches them): $OUT/thirdparty
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
@@ -151,6 +153,17 @@ step_thirdparty() {
   env -u ULPGATE_LIBRARY PYTHONPATH="$pylib:examples/thirdparty" THIRDPARTY_DIR="$dist/thirdparty" \
     python3 examples/thirdparty/gate.py "$out/thirdparty" >"$out/thirdparty.log" 2>&1 || rc=1
   grep -v "^exact\|^within-budget" "$out/thirdparty.log" | tail -30; cat "$out/thirdparty/REPORT.md" 2>/dev/null | head -80
+}
+
+step_reveal() {
+  mkdir -p "$out/reveal"
+  for c in norm.rms:4x256 norm.rms:4x4096 norm.rms:4x7168 norm.rms:4x16384 norm.rms-quant:4x7168; do
+    "$ulpgate" reveal --op "${c%%:*}" --shape "${c#*:}" --backend cuda >"$out/reveal/${c/:/-}.log" 2>&1 || rc=1
+    cat "$out/reveal/${c/:/-}.log"
+  done
+  ULPGATE_LIBRARY=$dist/libulpgate.so PYTHONPATH=python:examples/torch python3 examples/torch/reveal_torch.py "$out/reveal" \
+    >"$out/reveal/torch.log" 2>&1 || rc=1
+  cat "$out/reveal/REVEAL.md" 2>/dev/null || tail -30 "$out/reveal/torch.log"
 }
 
 step_bench() {
