@@ -48,6 +48,11 @@ std::string describe(const gemm::Spec& s) {
          std::to_string(s.k);
 }
 
+std::string describe(const gemm::GroupedSpec& s) {
+  return "moe.gemm/" + std::string(gemm::group_layout_name(s.layout)) + "/" + std::to_string(s.experts()) + " experts of " +
+         describe(s.expert_spec(0)) + " (" + std::to_string(s.rows()) + " rows)";
+}
+
 std::string describe(const allreduce::Spec& s) {
   return "allreduce/" + std::string(s.variant->name) + "/" + std::string(format_name(s.dtype)) + "/w" +
          std::to_string(s.world) + "/" + std::to_string(s.bytes()) + " bytes";
@@ -107,6 +112,12 @@ class HostBackend : public Backend {
   GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) override {
     kernel_call(describe(spec), [&] { gemm_kernels::run_gemm_host(arch_, spec, io); });
     return gemm_claim("the host-SIMT emulator (" + std::string(arch_.name) + ")", arch_.name);
+  }
+
+  GemmClaim grouped_gemm(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io) override {
+    kernel_call(describe(spec), [&] { gemm_kernels::run_grouped_gemm_host(arch_, spec, io); });
+    return gemm_claim("the host-SIMT emulator (" + std::string(arch_.name) + "), one launch over the experts' rows",
+                      arch_.name);
   }
 
   std::string declines(const allreduce::Spec& spec) const override {
@@ -257,6 +268,13 @@ class CudaBackend : public Backend {
       gemm_kernels::run_gemm_gpu(gemm_kernels::plan_gemm(spec, io, gemm_kernels::kGpuBlocks), io);
     });
     return gemm_claim("CUDA sm90", "sm90");
+  }
+
+  GemmClaim grouped_gemm(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io) override {
+    kernel_call(describe(spec), [&] {
+      gemm_kernels::run_grouped_gemm_gpu(gemm_kernels::plan_grouped_gemm(spec, io, gemm_kernels::kGpuBlocks), io);
+    });
+    return gemm_claim("CUDA sm90, one launch over the experts' rows", "sm90");
   }
 
   std::string declines(const allreduce::Spec& spec) const override {

@@ -12,6 +12,7 @@
 #include "reference/allreduce/allreduce.hpp"
 #include "reference/allreduce/fused.hpp"
 #include "reference/gemm/gemm.hpp"
+#include "reference/gemm/grouped.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
 
@@ -68,6 +69,7 @@ class Backend {
   virtual std::string declines(const quant::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const norm::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const gemm::Spec& spec) const { return (void)spec, ""; }
+  virtual std::string declines(const gemm::GroupedSpec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const allreduce::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const allreduce::FusedSpec& spec) const {
     return (void)spec, "it has no fused all-reduce + RMSNorm kernels";
@@ -86,6 +88,12 @@ class Backend {
   virtual GemmClaim gemm(const gemm::Spec& spec, const gemm::Buffers& io) {
     (void)spec, (void)io;
     throw BackendError(name() + " has no GEMM kernels");
+  }
+  // Runs a grouped (MoE) GEMM: reads io's A, B, scales and row map (reference/gemm/grouped.hpp),
+  // writes the tokens' rows of D and nothing else. Backends without one keep this default (`error`).
+  virtual GemmClaim grouped_gemm(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io) {
+    (void)spec, (void)io;
+    throw BackendError(name() + " has no grouped GEMM kernels");
   }
   // Runs an all-reduce over a world of spec.world ranks: io[r] holds rank r's input and output
   // storage (allreduce::RankBuffers); afterwards every rank's output view holds the sum of all

@@ -8,6 +8,7 @@
 #include "harness/allreduce/run_case.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "harness/golden/golden_file.hpp"
+#include "harness/moe/run_case.hpp"
 #include "harness/norm/run_case.hpp"
 #include "harness/quant/run_case.hpp"
 #include "reference/formats/name_table.hpp"
@@ -27,6 +28,7 @@ constexpr std::array kFamilies = {
     OpFamily{"quant", "quant.*", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
     OpFamily{"norm", "norm.*", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
     OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
+    OpFamily{"moe", "moe.*", moe::catalog_ids, moe::run_case_id, moe::host_bytes, canonical_id<moe::Case>},
     OpFamily{"allreduce", "allreduce, allreduce.rms*", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
              allreduce::canonical_id, allreduce::ranks, allreduce::run_rank_id},
 };

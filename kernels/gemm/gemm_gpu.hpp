@@ -11,5 +11,7 @@ namespace ulpgate::gemm_kernels {
 // harness still judges what is inside). Every runtime call is checked; a failure throws GemmError
 // naming the call (the caller adds the op and the case).
 void run_gemm_gpu(const GemmPlan& plan, const gemm::Buffers& io);
+// The same for a grouped GEMM (plan_grouped_gemm): D's rows that are not tokens come back poisoned.
+void run_grouped_gemm_gpu(const GemmPlan& plan, const gemm::GroupedBuffers& io);
 
 }  // namespace ulpgate::gemm_kernels

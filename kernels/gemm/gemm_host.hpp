@@ -17,4 +17,12 @@ void run_gemm_host(const Arch& arch, const gemm::Spec& spec, const gemm::Buffers
       faults);
 }
 
+template <class Faults = NoFault>
+void run_grouped_gemm_host(const Arch& arch, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io, Faults faults = {}) {
+  const GemmPlan plan = plan_grouped_gemm(spec, io, kHostBlocks);
+  launch_gemm(
+      plan, GemmPointers::of(io), [&](const LaunchConfig& cfg, const auto& kernel) { host_simt::launch(arch, cfg, kernel); },
+      faults);
+}
+
 }  // namespace ulpgate::gemm_kernels

@@ -86,17 +86,26 @@ struct GemmMath {
   gemm::WeightLayout weights;
   bool bf16_out;
   quant_kernels::ScaleStore sa_map, sb_map;
+  // Grouped (moe.gemm, reference/gemm/grouped.hpp): a row's expert from m_indices (contiguous) or
+  // its slot (masked: slot_rows rows each, valid below masked_m); B, its scales and (masked) A's
+  // scales one expert's storage after another. Dense: grouped = false, every row expert 0.
+  bool grouped = false;
+  int64_t slot_rows = 0;  // masked: rows per expert slot; 0: contiguous
+  int64_t b_expert_bytes = 0, sb_expert_bytes = 0, sa_slot_bytes = 0;
 };
 
 struct Coord {
   int64_t m, n;
 };
 
-// What a correct kernel does at the places tests inject faults (suites/gemm): the value it
-// decodes a code of A or B as, the K-block it sums i-th, the K-block whose scales a block uses,
-// the scale row of A an output row reads, the output whose value a thread computes, the value it
-// stores.
+// What a correct kernel does at the places tests inject faults (suites/gemm, suites/moe): the
+// value it decodes a code of A or B as, the K-block it sums i-th, the K-block whose scales a block
+// uses, the scale row of A an output row reads, the output whose value a thread computes, the
+// value it stores; grouped: the expert a row is computed as (-1: none, not written) and the expert
+// whose B scales an expert reads.
 struct NoFault {
+  ULPGATE_DEVICE int64_t expert(int64_t /*row*/, int64_t e) const { return e; }
+  ULPGATE_DEVICE int64_t scale_expert(int64_t e) const { return e; }
   ULPGATE_DEVICE float decoded(bool /*of_b*/, uint32_t /*code*/, float value) const { return value; }
   ULPGATE_DEVICE int64_t kblock_order(int64_t i) const { return i; }
   ULPGATE_DEVICE int64_t scale_block(int64_t kb) const { return kb; }
@@ -112,6 +121,7 @@ struct BlockScaledGemm {
   uint8_t* d;            // [M, N] bf16 or fp32
   GemmMath math;
   Faults faults;
+  const int32_t *m_indices = nullptr, *masked_m = nullptr;  // grouped: contiguous / masked
 
   ULPGATE_DEVICE void operator()() const {
     ULPGATE_SHARED(float, a_value, 256);
@@ -125,9 +135,18 @@ struct BlockScaledGemm {
     const int64_t total = math.m * math.n, stride = int64_t(threads) * dev::grid_dim().x;
     for (int64_t i = int64_t(dev::block_idx().x) * threads + tid; i < total; i += stride) {
       const int64_t row = i / math.n, col = i - row * math.n;
+      const int64_t e = faults.expert(row, expert_of(row));
+      if (e < 0) continue;  // not a token: neither read nor written
       const Coord src = faults.source(row, col);
-      store(i, faults.stored(row, col, element(src.m, src.n, a_value, b_value)));
+      store(i, faults.stored(row, col, element(src.m, src.n, e, a_value, b_value)));
     }
+  }
+
+  ULPGATE_DEVICE int64_t expert_of(int64_t row) const {
+    if (!math.grouped) return 0;
+    if (math.slot_rows == 0) return m_indices[row];
+    const int64_t e = row / math.slot_rows;
+    return row - e * math.slot_rows < masked_m[e] ? e : -1;
   }
 
   // Element (m, n) of B as stored (bpreshuffle: 16x32 tiles of two 16x16 row-major sub-tiles).
@@ -136,22 +155,28 @@ struct BlockScaledGemm {
     return ((n / 16) * (math.k / 32) + k / 32) * 512 + ((k % 32) / 16) * 256 + (n % 16) * 16 + k % 16;
   }
 
-  // The fmaf chain over K in [k0, k1), from +0.
-  ULPGATE_DEVICE float dot(int64_t m, int64_t n, int64_t k0, int64_t k1, const float* av, const float* bv) const {
-    const uint8_t* row = a + m * math.k;
+  // The fmaf chain over K in [k0, k1), from +0, with expert e's B.
+  ULPGATE_DEVICE float dot(int64_t m, int64_t n, int64_t e, int64_t k0, int64_t k1, const float* av, const float* bv) const {
+    const uint8_t *row = a + m * math.k, *weights = b + e * math.b_expert_bytes;
     float g = 0.0f;
-    for (int64_t k = k0; k < k1; ++k) g = fmaf(av[row[k]], bv[b[b_offset(n, k)]], g);
+    for (int64_t k = k0; k < k1; ++k) g = fmaf(av[row[k]], bv[weights[b_offset(n, k)]], g);
     return g;
   }
 
+  // A's scale of row m (masked: in the row's expert slot's own storage).
   ULPGATE_DEVICE float scale_a(int64_t m, int64_t kb) const {
-    return sa.at(math.a_rows ? faults.scale_row(m / math.a_rows) : 0, kb);
+    const int64_t slot = math.slot_rows ? m / math.slot_rows : 0;
+    const ScaleReader reader{sa.map, sa.base + slot * math.sa_slot_bytes};
+    return reader.at(math.a_rows ? faults.scale_row((m - slot * math.slot_rows) / math.a_rows) : 0, kb);
   }
-  ULPGATE_DEVICE float scale_b(int64_t n, int64_t kb) const { return sb.at(math.b_rows ? n / math.b_rows : 0, kb); }
+  ULPGATE_DEVICE float scale_b(int64_t n, int64_t e, int64_t kb) const {
+    const ScaleReader reader{sb.map, sb.base + faults.scale_expert(e) * math.sb_expert_bytes};
+    return reader.at(math.b_rows ? n / math.b_rows : 0, kb);
+  }
 
-  ULPGATE_DEVICE float element(int64_t m, int64_t n, const float* av, const float* bv) const {
+  ULPGATE_DEVICE float element(int64_t m, int64_t n, int64_t e, const float* av, const float* bv) const {
     if (math.kblock == 0) {
-      const float g = dot(m, n, 0, math.k, av, bv), x = scale_a(m, 0), y = scale_b(n, 0);
+      const float g = dot(m, n, e, 0, math.k, av, bv), x = scale_a(m, 0), y = scale_b(n, e, 0);
       switch (math.rule) {
         case gemm::ScaleRule::product_first: return g * (x * y);
         case gemm::ScaleRule::a_first: return (g * x) * y;
@@ -164,7 +189,7 @@ struct BlockScaledGemm {
       const int64_t kb = faults.kblock_order(i);
       const int64_t k0 = kb * math.kblock, k1 = k0 + math.kblock < math.k ? k0 + math.kblock : math.k;
       const int64_t s = faults.scale_block(kb);
-      const float g = dot(m, n, k0, k1, av, bv), x = scale_a(m, s), y = scale_b(n, s);
+      const float g = dot(m, n, e, k0, k1, av, bv), x = scale_a(m, s), y = scale_b(n, e, s);
       switch (math.rule) {
         case gemm::ScaleRule::product_first: main = fmaf(g, x * y, main); break;
         case gemm::ScaleRule::a_first: main = fmaf(g * x, y, main); break;

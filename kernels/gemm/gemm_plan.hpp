@@ -8,6 +8,7 @@
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "reference/gemm/gemm.hpp"
+#include "reference/gemm/grouped.hpp"
 
 namespace ulpgate::gemm_kernels {
 
@@ -27,7 +28,9 @@ Fp8Format fp8_format(Format f);
 struct GemmPointers {
   const uint8_t *a, *b, *sa, *sb;
   uint8_t* d;
+  const int32_t *m_indices = nullptr, *masked_m = nullptr;  // grouped
   static GemmPointers of(const gemm::Buffers& io);
+  static GemmPointers of(const gemm::GroupedBuffers& io);
 };
 
 struct GemmPlan {
@@ -40,12 +43,16 @@ struct GemmPlan {
 // throws GemmError naming what was expected. M, N = 0 plan no launch.
 GemmPlan plan_gemm(const gemm::Spec& spec, const gemm::Buffers& io, unsigned max_blocks);
 
+// A grouped GEMM (reference/gemm/grouped.hpp) as one launch over all rows of D: the same checks,
+// every buffer's size (B and its scales per expert, m_indices or masked_m) against the layout.
+GemmPlan plan_grouped_gemm(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io, unsigned max_blocks);
+
 // Launches the plan's kernel with launch(cfg, kernel) on device pointers; faults: tests only.
 template <class Faults = NoFault, class Launch>
 void launch_gemm(const GemmPlan& p, const GemmPointers& io, Launch&& launch, Faults faults = {}) {
   if (p.math.m == 0 || p.math.n == 0) return;  // nothing to write
   launch(p.config, BlockScaledGemm<Faults>{io.a, io.b, {p.math.sa_map, io.sa}, {p.math.sb_map, io.sb}, io.d, p.math,
-                                           faults});
+                                           faults, io.m_indices, io.masked_m});
 }
 
 }  // namespace ulpgate::gemm_kernels

@@ -1,0 +1,29 @@
+#include "harness/moe/catalog.hpp"
+
+namespace ulpgate::moe {
+
+std::vector<Case> catalog(Tier tier) {
+  std::vector<std::string> ids = {
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1",
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn/fp32/contiguous.a64/8x300x256x512/normal/s2",
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/masked/8x300x256x512/normal/s1",
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn.ue8m0/bf16/contiguous/8x300x256x512/normal/s1",
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn.ue8m0/fp32/masked.a32/16x200x128x320/normal/s3",  // partial last K-block
+      "moe.gemm/cutlass-blockwise/e4m3fn.e5m2/bf16/contiguous.a16/16x200x128x384/normal/s1",
+      "moe.gemm/aiter/e4m3fnuz.e4m3fnuz/bf16/contiguous.a32/8x150x256x256/normal/s1",
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x0x128x256/normal/s1",  // no tokens: D untouched
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/1x70x128x256/normal/s1",  // one expert: the dense GEMM
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn/fp32/contiguous.a32/8x160x128x512/zero-blocks/s1",
+      "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/masked.a32/8x160x128x512/scale-edges/s1",
+  };
+  if (tier == Tier::full)
+    for (const std::string_view nk : {"4096x7168", "7168x2048"})
+      for (const std::string_view layout : {"contiguous", "masked"})
+        ids.push_back("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/" + std::string(layout) + "/256x1024x" + std::string(nk) +
+                      "/normal/s1");
+  std::vector<Case> cases;
+  for (const std::string& id : ids) cases.push_back(Case::parse(id));
+  return cases;
+}
+
+}  // namespace ulpgate::moe

@@ -1,0 +1,18 @@
+// The MoE catalog. Tier ci, what the host emulation runs in CI time: DeepGEMM's grouped
+// block-scaled GEMM (fp32 and ue8m0 scales, contiguous and masked, bf16 and fp32 out), CUTLASS's
+// blockwise one and AITER's (fnuz codes, a-first combine), 8 and 16 experts at small N x K with the
+// skewed histogram (an expert without tokens, one with one, one past the alignment), K with a
+// partial last block, no tokens at all, and edge inputs. Tier full adds DeepSeek-V3's MoE layer:
+// 256 experts, N x K 4096 x 7168 (gate and up) and 7168 x 2048 (down), for GPU backends.
+#pragma once
+
+#include <vector>
+
+#include "harness/core/family.hpp"
+#include "harness/moe/moe_case.hpp"
+
+namespace ulpgate::moe {
+
+std::vector<Case> catalog(Tier tier);
+
+}  // namespace ulpgate::moe

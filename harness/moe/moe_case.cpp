@@ -1,0 +1,151 @@
+#include "harness/moe/moe_case.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "harness/core/id_text.hpp"
+#include "harness/core/rng.hpp"
+#include "reference/gemm/layout.hpp"
+
+namespace ulpgate::moe {
+using namespace id_text;
+
+namespace {
+
+constexpr std::string_view kSegments = "moe.gemm/profile/A.B[.ue8m0]/out/layout[.aN]/GxTxNxK/input/sN";
+
+uint8_t nan_code(Format f) {
+  for (uint32_t c = 0; c < 256; ++c)
+    if (is_nan(f, c)) return uint8_t(c);
+  return 0;
+}
+
+// Rows [first, first + count) of a row-major matrix with `cols` columns.
+template <class T>
+std::vector<T> rows_of(const std::vector<T>& m, int64_t cols, int64_t first, int64_t count) {
+  return {m.begin() + first * cols, m.begin() + (first + count) * cols};
+}
+
+}  // namespace
+
+std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint64_t seed) {
+  std::vector<int64_t> counts(size_t(experts), 0);
+  int64_t left = tokens;
+  std::vector<int64_t> open;  // experts the Zipf draw fills
+  for (int64_t e = 0; e < experts; ++e) {
+    if (experts > 1 && e == 0) continue;  // no token
+    if (experts > 2 && e == 1 && left > 0) {
+      counts[1] = 1, --left;
+      continue;
+    }
+    if (experts > 3 && e == 2 && left > align) {
+      counts[2] = align + 1, left -= align + 1;
+      continue;
+    }
+    open.push_back(e);
+  }
+  if (open.empty()) open.push_back(experts - 1);
+  const Rng rng("moe/route", seed);
+  for (size_t i = open.size(); i > 1; --i) std::swap(open[i - 1], open[size_t(rng.below(1000 + i, i))]);
+  std::vector<double> cdf;
+  for (size_t i = 0; i < open.size(); ++i) cdf.push_back((cdf.empty() ? 0 : cdf.back()) + std::pow(double(i + 1), -1.2));
+  for (int64_t t = 0; t < left; ++t) {
+    const double u = rng.dyadic(uint64_t(t)) * cdf.back();
+    const size_t at = size_t(std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+    ++counts[size_t(open[std::min(at, open.size() - 1)])];
+  }
+  return counts;
+}
+
+std::string Case::id() const {
+  const gemm::Spec& b = spec.base;
+  return "moe.gemm/" + std::string(b.profile->name) + "/" + std::string(format_name(b.a_format)) + "." +
+         std::string(format_name(b.b_format)) + (b.ue8m0 ? ".ue8m0" : "") + "/" + std::string(format_name(b.out)) + "/" +
+         std::string(gemm::group_layout_name(spec.layout)) + (spec.align != 128 ? ".a" + std::to_string(spec.align) : "") +
+         "/" + std::to_string(spec.experts()) + "x" + std::to_string(tokens) + "x" + std::to_string(b.n) + "x" +
+         std::to_string(b.k) + "/" + input.str() + "/s" + std::to_string(seed);
+}
+
+Case Case::parse(std::string_view id) {
+  const auto seg = split(id, '/');
+  const std::string quoted = "case '" + std::string(id) + "': ";
+  if (seg.size() != 8)
+    throw UsageError(quoted + "expected 8 segments " + std::string(kSegments) + ", got " + std::to_string(seg.size()));
+  if (seg[0] != "moe.gemm") throw UsageError(quoted + "unknown op '" + std::string(seg[0]) + "' (moe.gemm)");
+  const auto dims = split(seg[5], 'x');
+  if (dims.size() != 4) throw UsageError(quoted + "shape '" + std::string(seg[5]) + "' is not GxTxNxK");
+  Case c;
+  const int64_t g = parse_int(dims[0], "G", id);
+  c.tokens = parse_int(dims[1], "T", id);
+  const std::string dense = "gemm.block/" + std::string(seg[1]) + "/" + std::string(seg[2]) + "/" + std::string(seg[3]) +
+                            "/1x" + std::string(dims[2]) + "x" + std::string(dims[3]) + "/" + std::string(seg[6]) + "/" +
+                            std::string(seg[7]);
+  try {
+    const gemm::Case d = gemm::Case::parse(dense);
+    c.spec.base = d.spec, c.input = d.input, c.seed = d.seed;
+  } catch (const UsageError& e) {
+    throw UsageError(quoted + "as its experts' dense case: " + e.what());
+  }
+  const auto layout = split(seg[4], '.');
+  c.spec.layout = gemm::parse_group_layout(layout[0]);
+  if (layout.size() > 2 || (layout.size() == 2 && !layout[1].starts_with("a")))
+    throw UsageError(quoted + "bad layout segment '" + std::string(seg[4]) + "' (contiguous or masked, .aN: row alignment)");
+  if (layout.size() == 2) c.spec.align = parse_int(layout[1].substr(1), "alignment", id);
+  if (g < 1 || c.tokens < 0 || c.spec.align < 1) throw UsageError(quoted + "G >= 1, T >= 0 and the alignment >= 1");
+  if (c.spec.base.n % 128) throw UsageError(quoted + "N must be a multiple of 128 (each expert's B scale blocks)");
+  c.spec.tokens = route(g, c.tokens, c.spec.align, c.seed);
+  if (const std::string p = c.spec.problem(); !p.empty()) throw UsageError(quoted + p);
+  return c;
+}
+
+gemm::Case Case::expert_case(int64_t e) const { return {spec.expert_spec(e), input, seed}; }
+
+Tensors Case::tensors() const {
+  const gemm::Spec& base = spec.base;
+  const int64_t g = spec.experts(), n = base.n, k = base.k, rows = spec.rows();
+  // All tokens and all experts' weights as one dense case: T x (G N), sliced per expert.
+  gemm::Spec all = base;
+  all.m = tokens, all.n = g * n;
+  const gemm::Operands in = gemm::Case{all, input, seed}.operands();
+  const gemm::Geometry geo = gemm::geometry(all);
+  const int64_t kblocks = geo.sa.g, sb_rows = n / geo.b_rows;
+  Tensors t;
+  t.a.assign(size_t(rows * k), nan_code(base.a_format));
+  std::vector<float>& sa = t.sa_rows;
+  sa.assign(size_t(rows * kblocks), NAN);
+  int64_t token = 0;
+  for (int64_t e = 0; e < g; ++e) {
+    const int64_t count = spec.tokens[size_t(e)], first = spec.first_row(e);
+    const gemm::Spec es = spec.expert_spec(e);
+    gemm::Operands& x = t.experts.emplace_back();
+    x.a = rows_of(in.a, k, token, count);
+    x.sa = rows_of(in.sa, kblocks, token, count);
+    x.b = rows_of(in.b, k, e * n, n);
+    x.sb = rows_of(in.sb, kblocks, e * sb_rows, sb_rows);
+    std::copy(x.a.begin(), x.a.end(), t.a.begin() + first * k);
+    std::copy(x.sa.begin(), x.sa.end(), sa.begin() + first * kblocks);
+    const std::vector<uint8_t> b = gemm::pack_weights(es, x.b);
+    const std::vector<uint8_t> sb = gemm::pack_scales(es, gemm::Which::b, x.sb);
+    t.b.insert(t.b.end(), b.begin(), b.end());
+    t.sb.insert(t.sb.end(), sb.begin(), sb.end());
+    token += count;
+  }
+  gemm::Spec a_part = base;  // what one A scale storage covers: all rows, or one expert slot
+  if (spec.layout == gemm::GroupLayout::contiguous) {
+    a_part.m = rows;
+    t.sa = gemm::pack_scales(a_part, gemm::Which::a, sa);
+    const std::vector<int32_t> of = spec.row_experts();
+    t.m_indices.assign(of.begin(), of.end());
+  } else {
+    a_part.m = spec.slot_rows();
+    for (int64_t e = 0; e < g; ++e) {
+      const std::vector<float> slot = rows_of(sa, kblocks, e * a_part.m, a_part.m);
+      const std::vector<uint8_t> stored = gemm::pack_scales(a_part, gemm::Which::a, slot);
+      t.sa.insert(t.sa.end(), stored.begin(), stored.end());
+      t.masked_m.push_back(int32_t(spec.tokens[size_t(e)]));
+    }
+  }
+  return t;
+}
+
+}  // namespace ulpgate::moe

@@ -1,0 +1,49 @@
+// A mixture-of-experts case: a grouped GEMM (reference/gemm/grouped.hpp) over a routing histogram.
+// Its id is readable and round-trips (parse(id()).id() == id()):
+//
+//   moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1
+//   moe.gemm/deepgemm/e4m3fn.e4m3fn.ue8m0/fp32/masked.a64/8x300x256x512/normal/s1
+//   op      /profile /A.B[.ue8m0]       /out /layout[.aN]/GxTxNxK     /input /sN
+//
+// G experts, T tokens routed (one expert each: the rows of A), every expert an N x K GEMM; the
+// layout and its row alignment (default 128, DeepGEMM's). Everything after the op is a gemm.block
+// case's: its profile, formats, output, input and seed. The histogram of T over G is a skewed top-k
+// router's (route()): expert 0 gets no token, expert 1 one, expert 2 more than the alignment when
+// T allows, the rest by Zipf weights in a seeded order. Rows that are not tokens hold NaN codes and
+// NaN scales, so a kernel that reads one into a token's output shows it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "harness/gemm/gemm_case.hpp"
+#include "reference/gemm/grouped.hpp"
+
+namespace ulpgate::moe {
+
+// T tokens over G experts (the histogram described above); the same for the same arguments.
+std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint64_t seed);
+
+// Everything a grouped kernel reads, and each expert's logical operands (its tokens, its weights).
+struct Tensors {
+  gemm::ExpertOperands experts;
+  std::vector<uint8_t> a, b, sa, sb;
+  std::vector<int32_t> m_indices, masked_m;  // the layout's row map (the other one empty)
+  std::vector<float> sa_rows;                // A's logical scales [rows, K-blocks], NaN off the tokens
+  gemm::GroupedBuffers buffers(std::span<std::byte> d) const { return {a, b, sa, sb, m_indices, masked_m, d}; }
+};
+
+struct Case {
+  gemm::GroupedSpec spec;
+  gemm::Input input;
+  uint64_t seed = 1;
+  int64_t tokens = 0;  // T
+
+  std::string id() const;
+  static Case parse(std::string_view id);  // throws UsageError naming the bad segment
+  // Expert e as a dense case (its tokens as M): what its rows are judged as.
+  gemm::Case expert_case(int64_t e) const;
+  Tensors tensors() const;  // bit-reproducible from the id alone
+};
+
+}  // namespace ulpgate::moe

@@ -1,0 +1,149 @@
+// moe.gemm (reference/gemm/grouped.hpp, harness/moe): the routing histogram, the grouped op as the
+// dense GEMM per expert, the portable kernel's grouped launch exact on the catalog, and the grouped
+// kernel's own mistakes, each a faulty variant whose verdict names the expert and its rows: another
+// expert's weights, another expert's B scales, A rows read an alignment off, padding rows computed
+// as tokens, masked rows written.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "harness/backends/kernel_backends.hpp"
+#include "harness/moe/catalog.hpp"
+#include "harness/moe/run_case.hpp"
+#include "kernels/gemm/gemm_host.hpp"
+#include "suites/kernels/host_archs.hpp"
+
+namespace ulpgate::moe {
+namespace {
+
+constexpr std::string_view kContiguous = "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1";
+constexpr std::string_view kMasked = "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/masked/8x300x256x512/normal/s1";
+
+TEST(MoeRoute, TheHistogramIsSkewedWithTheEdgeExperts) {
+  for (const uint64_t seed : {1, 2, 3}) {
+    const std::vector<int64_t> t = route(16, 1000, 128, seed);
+    EXPECT_EQ(std::accumulate(t.begin(), t.end(), int64_t(0)), 1000);
+    EXPECT_EQ(t[0], 0);    // an expert without tokens
+    EXPECT_EQ(t[1], 1);    // one token
+    EXPECT_EQ(t[2], 129);  // past the alignment
+    EXPECT_GT(*std::max_element(t.begin() + 3, t.end()), 4 * *std::min_element(t.begin() + 3, t.end()) + 4);  // skewed
+    EXPECT_EQ(t, route(16, 1000, 128, seed));
+  }
+  EXPECT_NE(route(16, 1000, 128, 1), route(16, 1000, 128, 2));
+  EXPECT_EQ(route(1, 70, 128, 1), std::vector<int64_t>{70});
+}
+
+TEST(MoeCase, IdsRoundTripAndBadOnesAreNamed) {
+  for (const Case& c : catalog(Tier::full)) EXPECT_EQ(Case::parse(c.id()).id(), c.id());
+  const Case c = Case::parse(kContiguous);
+  EXPECT_EQ(c.spec.rows() % 128, 0);
+  EXPECT_EQ(c.spec.first_row(1), 0);    // expert 0: no token, no rows
+  EXPECT_EQ(c.spec.first_row(2), 128);  // expert 1: one token padded to 128 rows
+  EXPECT_EQ(c.spec.first_row(3), 128 + 256);
+  for (const std::string_view bad : {"moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x300x200x512/normal/s1",
+                                     "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/sideways/8x300x256x512/normal/s1",
+                                     "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/300x256x512/normal/s1",
+                                     "moe.gemm/nosuch/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1"})
+    EXPECT_THROW(Case::parse(bad), UsageError) << bad;
+}
+
+// One expert holding every token is the dense GEMM: the same codes, the same outputs.
+TEST(MoeCase, OneExpertIsTheDenseGemm) {
+  const Case c = Case::parse("moe.gemm/deepgemm/e4m3fn.e4m3fn/fp32/contiguous.a1/1x70x128x256/normal/s1");
+  const Tensors t = c.tensors();
+  ASSERT_EQ(t.experts.size(), 1u);
+  EXPECT_EQ(t.a, t.experts[0].a);
+  const gemm::Output grouped = gemm::gemm_model(c.spec.expert_spec(0), gemm::model("fp32-fma"), t.experts[0]);
+  gemm::Spec dense = c.spec.base;
+  dense.m = 70;
+  EXPECT_EQ(grouped.bits, gemm::gemm_model(dense, gemm::model("fp32-fma"), t.experts[0]).bits);
+}
+
+// The faults a grouped kernel can make, at the kernel's hooks (gemm_kernels.hpp NoFault).
+struct NeighbourWeights : gemm_kernels::NoFault {
+  int64_t target;
+  int64_t expert(int64_t, int64_t e) const { return e == target ? e + 1 : e; }
+};
+struct NeighbourScales : gemm_kernels::NoFault {
+  int64_t target;
+  int64_t scale_expert(int64_t e) const { return e == target ? e + 1 : e; }
+};
+struct RowsAnAlignmentOff : gemm_kernels::NoFault {
+  int64_t first, count, align;
+  gemm_kernels::Coord source(int64_t m, int64_t n) const {
+    return {m >= first && m < first + count ? m - align : m, n};
+  }
+};
+struct OffTokenRowsComputed : gemm_kernels::NoFault {
+  const std::vector<int32_t>* owner;  // per row: the expert whose run or slot holds it
+  int64_t expert(int64_t row, int64_t e) const { return e >= 0 ? e : (*owner)[size_t(row)]; }
+};
+
+template <class Fault>
+class Faulty : public Backend {
+ public:
+  explicit Faulty(Fault f) : f_(f) {}
+  std::string name() const override { return "faulty@host"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    throw BackendError("no quant");
+  }
+  GemmClaim grouped_gemm(const gemm::GroupedSpec& s, const gemm::GroupedBuffers& io) override {
+    gemm_kernels::run_grouped_gemm_host(kHostW32, s, io, f_);
+    return {gemm_kernels::kClaimedModel, false, "faulty grouped kernel", "host-w32"};
+  }
+
+ private:
+  Fault f_;
+};
+
+template <class Fault>
+CaseResult run_with(std::string_view id, Fault f) {
+  Faulty<Fault> kernel(f);
+  return run_case(Case::parse(id), kernel);
+}
+
+std::vector<int32_t> owners(const Case& c) {
+  std::vector<int32_t> of(size_t(c.spec.rows()));
+  for (int64_t e = 0; e < c.spec.experts(); ++e)
+    std::fill(of.begin() + c.spec.first_row(e), of.begin() + c.spec.first_row(e + 1), int32_t(e));
+  return of;
+}
+
+TEST(MoeKernel, TheGroupedLaunchIsExactOnTheCatalog) {
+  register_kernel_backends();
+  const std::unique_ptr<Backend> host = make_backend("host", "host-w32");
+  for (const Case& c : catalog(Tier::ci)) {
+    const CaseResult r = run_case(c, *host);
+    EXPECT_EQ(r.verdict, Verdict::exact) << c.id() << ": " << r.message;
+    EXPECT_EQ(r.model, "fp32-fma") << c.id();
+  }
+}
+
+TEST(MoeKernel, EveryGroupedFaultIsNamedWithItsExpertAndRows) {
+  const Case c = Case::parse(kContiguous);
+  const int64_t e = 3, first = c.spec.first_row(e), count = c.spec.tokens[3];
+  const std::string rows = "rows " + std::to_string(first) + "-" + std::to_string(first + count - 1);
+  const std::string expert = "expert 3 (" + std::to_string(count) + " tokens, D " + rows + "): ";
+  struct Shown {
+    CaseResult r;
+    std::string said;
+  };
+  const std::vector<int32_t> contiguous_owner = owners(c), masked_owner = owners(Case::parse(kMasked));
+  const Shown shown[] = {
+      {run_with(kContiguous, NeighbourWeights{{}, e}), expert + "its weights and B scales are expert 4's"},
+      {run_with(kContiguous, NeighbourScales{{}, e}), expert + "its B scales are expert 4's (its weights its own)"},
+      {run_with(kContiguous, RowsAnAlignmentOff{{}, first, count, 128}),
+       expert + "it read A rows " + std::to_string(first - 128) + "-" + std::to_string(first - 128 + count - 1) +
+           " for its tokens at " + rows + " (-128 rows: the alignment)"},
+      {run_with(kContiguous, OffTokenRowsComputed{{}, &contiguous_owner}),
+       "wrote rows of D that are not tokens: rows 1-127 (padding after expert 1's tokens)"},
+      {run_with(kMasked, OffTokenRowsComputed{{}, &masked_owner}), "(beyond masked_m 0 in expert 0's slot)"},
+  };
+  for (const Shown& s : shown) {
+    EXPECT_EQ(s.r.verdict, Verdict::layout) << s.r.message;
+    EXPECT_NE(s.r.message.find(s.said), std::string::npos) << s.r.message << "\nexpected: " << s.said;
+  }
+}
+
+}  // namespace
+}  // namespace ulpgate::moe
