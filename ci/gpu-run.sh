@@ -2,9 +2,9 @@
 # The GPU suite, on any CUDA machine with the binaries from ci/gpu-build.sh in ${GPU_DIST:-.gpu}.
 # Logs go to ${OUT:-gpu-out}/. Steps (all by default; name some to run only those):
 #   tests   every GPU test binary (kernels on the device, the device GEMM reference)
-#   gate    quant and norm on the cuda backend, gated against golden/sm90
+#   gate    quant, norm and moe on the cuda backend, gated against golden/sm90
 #   golden  hardware golden rows into $OUT/golden (a copy of golden/; never the repository's own):
-#           the cases the gate reported as new (quant, norm), and gemm on cuda and vendor (ci tier)
+#           the cases the gate reported as new (quant, norm, moe), gemm on cuda and vendor (ci tier), moe's full tier
 #   bench   `ulpgate bench` (bandwidth rows; the GEMM reference beside cuBLASLt) into $OUT/bench.csv
 #   allreduce  (several GPUs) the custom kernels (cuda) and NCCL (vendor) on every world size the
 #           machine has: hardware golden rows into $OUT/golden, and the all-reduce bench table
@@ -47,7 +47,7 @@ step_tests() {
 }
 
 step_gate() {
-  "$ulpgate" gate --golden golden/sm90 --backend cuda --filter '[nq]*' --allow-new >"$out/gate-sm90.log" 2>&1 || rc=1
+  "$ulpgate" gate --golden golden/sm90 --backend cuda --filter '[mnq]*' --allow-new >"$out/gate-sm90.log" 2>&1 || rc=1
   tail -3 "$out/gate-sm90.log"
 }
 
@@ -67,6 +67,9 @@ step_golden() {
   # cuBLASLt at DeepSeek-V3's N x K, M = 128 (full tier; the host replays the model: minutes).
   timeout "${FULL_TIER_SECONDS:-300}" bash -c "$(declare -f update); out=$out ulpgate=$ulpgate device='$device' driver='$driver' toolkit='$toolkit';
     update gemm-vendor-full --backend vendor --tier full --filter 'gemm*/cublaslt*/128x*'" || echo "full tier: exit $?"
+  # The grouped GEMM at DeepSeek-V3's MoE layer (full tier: 256 experts, the host judges per expert).
+  timeout "${FULL_TIER_SECONDS:-300}" bash -c "$(declare -f update); out=$out ulpgate=$ulpgate device='$device' driver='$driver' toolkit='$toolkit';
+    update moe-full --backend cuda --tier full --filter 'moe*'" || echo "moe full tier: exit $?"
   # A bundle per failing vendor case, to test hypotheses on the host afterwards.
   for id in $(awk '$1 == "FAIL" { print $2 }' "$out"/golden-gemm-vendor*.log); do
     "$ulpgate" repro "$id" --backend vendor --dump "$out/bundles/$(tr -c 'a-zA-Z0-9.' _ <<<"$id")" >/dev/null 2>&1

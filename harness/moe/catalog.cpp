@@ -19,7 +19,7 @@ std::vector<Case> catalog(Tier tier) {
   if (tier == Tier::full)
     for (const std::string_view nk : {"4096x7168", "7168x2048"})
       for (const std::string_view layout : {"contiguous", "masked"})
-        ids.push_back("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/" + std::string(layout) + "/256x1024x" + std::string(nk) +
+        ids.push_back("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/" + std::string(layout) + "/256x256x" + std::string(nk) +
                       "/normal/s1");
   std::vector<Case> cases;
   for (const std::string& id : ids) cases.push_back(Case::parse(id));
