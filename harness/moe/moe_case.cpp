@@ -1,7 +1,9 @@
 #include "harness/moe/moe_case.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <numeric>
+#include <thread>
 
 #include "harness/core/id_text.hpp"
 #include "harness/core/rng.hpp"
@@ -102,33 +104,36 @@ gemm::Case Case::expert_case(int64_t e) const { return {spec.expert_spec(e), inp
 
 Tensors Case::tensors() const {
   const gemm::Spec& base = spec.base;
-  const int64_t g = spec.experts(), n = base.n, k = base.k, rows = spec.rows();
-  // All tokens and all experts' weights as one dense case: T x (G N), sliced per expert.
-  gemm::Spec all = base;
-  all.m = tokens, all.n = g * n;
-  const gemm::Operands in = gemm::Case{all, input, seed}.operands();
-  const gemm::Geometry geo = gemm::geometry(all);
-  const int64_t kblocks = geo.sa.g, sb_rows = n / geo.b_rows;
+  const int64_t g = spec.experts(), k = base.k, rows = spec.rows();
+  const int64_t kblocks = gemm::geometry(base).sa.g;
   Tensors t;
+  t.experts.resize(size_t(g));
   t.a.assign(size_t(rows * k), nan_code(base.a_format));
   std::vector<float>& sa = t.sa_rows;
   sa.assign(size_t(rows * kblocks), NAN);
-  int64_t token = 0;
+  std::vector<std::vector<uint8_t>> b(static_cast<size_t>(g)), sb(static_cast<size_t>(g));
+  // Expert e's tokens and weights as a dense case of their own (its seed's stream e): experts are
+  // generated in parallel, each the same on any machine.
+  std::atomic<int64_t> next{0};
+  const auto generate = [&] {
+    for (int64_t e; (e = next++) < g;) {
+      const gemm::Spec es = spec.expert_spec(e);
+      gemm::Operands& x = t.experts[size_t(e)] =
+          gemm::Case{es, input, seed * 1000003 + uint64_t(e)}.operands();
+      const int64_t first = spec.first_row(e);
+      std::copy(x.a.begin(), x.a.end(), t.a.begin() + first * k);
+      std::copy(x.sa.begin(), x.sa.end(), sa.begin() + first * kblocks);
+      b[size_t(e)] = gemm::pack_weights(es, x.b);
+      sb[size_t(e)] = gemm::pack_scales(es, gemm::Which::b, x.sb);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < std::min<unsigned>(std::thread::hardware_concurrency(), unsigned(g)); ++i) pool.emplace_back(generate);
+  generate();
+  for (std::thread& th : pool) th.join();
   for (int64_t e = 0; e < g; ++e) {
-    const int64_t count = spec.tokens[size_t(e)], first = spec.first_row(e);
-    const gemm::Spec es = spec.expert_spec(e);
-    gemm::Operands& x = t.experts.emplace_back();
-    x.a = rows_of(in.a, k, token, count);
-    x.sa = rows_of(in.sa, kblocks, token, count);
-    x.b = rows_of(in.b, k, e * n, n);
-    x.sb = rows_of(in.sb, kblocks, e * sb_rows, sb_rows);
-    std::copy(x.a.begin(), x.a.end(), t.a.begin() + first * k);
-    std::copy(x.sa.begin(), x.sa.end(), sa.begin() + first * kblocks);
-    const std::vector<uint8_t> b = gemm::pack_weights(es, x.b);
-    const std::vector<uint8_t> sb = gemm::pack_scales(es, gemm::Which::b, x.sb);
-    t.b.insert(t.b.end(), b.begin(), b.end());
-    t.sb.insert(t.sb.end(), sb.begin(), sb.end());
-    token += count;
+    t.b.insert(t.b.end(), b[size_t(e)].begin(), b[size_t(e)].end());
+    t.sb.insert(t.sb.end(), sb[size_t(e)].begin(), sb[size_t(e)].end());
   }
   gemm::Spec a_part = base;  // what one A scale storage covers: all rows, or one expert slot
   if (spec.layout == gemm::GroupLayout::contiguous) {

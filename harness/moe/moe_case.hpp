@@ -9,8 +9,9 @@
 // layout and its row alignment (default 128, DeepGEMM's). Everything after the op is a gemm.block
 // case's: its profile, formats, output, input and seed. The histogram of T over G is a skewed top-k
 // router's (route()): expert 0 gets no token, expert 1 one, expert 2 more than the alignment when
-// T allows, the rest by Zipf weights in a seeded order. Rows that are not tokens hold NaN codes and
-// NaN scales, so a kernel that reads one into a token's output shows it.
+// T allows, the rest by Zipf weights in a seeded order. Expert e's tokens and weights are the
+// gemm.block case of its shape with seed s * 1000003 + e. Rows that are not tokens hold NaN codes
+// and NaN scales, so a kernel that reads one into a token's output shows it.
 #pragma once
 
 #include <string>

@@ -216,13 +216,12 @@ CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<Bundle
   return run_case(Case::parse(id), backend);
 }
 
-// The experts' operands twice (logical and stored), the dense references per expert (as the GEMM
-// family's per output) and the output.
+// The experts' codes twice (logical and stored), A and its scales, D with the per-expert references
+// and comparison (about 24 bytes an output), and one expert's decoded B at a time.
 double host_bytes(std::string_view id) {
   const Case c = Case::parse(id);
   const double rows = double(c.spec.rows()), n = double(c.spec.base.n), k = double(c.spec.base.k);
-  const double g = double(c.spec.experts());
-  return (rows + g * n) * k * 24 + rows * n * 64;
+  return 2 * double(c.spec.experts()) * n * k + 3 * rows * k + 24 * rows * n + 16 * n * k;
 }
 
 }  // namespace ulpgate::moe
