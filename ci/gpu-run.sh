@@ -21,6 +21,8 @@
 #           (examples/torch/bench_compile.py; run beside `bench` in one device call to compare)
 #   reveal  `ulpgate reveal` of the suite's RMSNorm kernels (cuda) and of torch's (examples/torch/reveal_torch.py):
 #           their sum-of-squares trees into $OUT/reveal
+#   moe     a Triton grouped FP8 GEMM in the fused-MoE shape (examples/torch/moe_triton.py), identified and
+#           judged per expert, and three faulty forms of it: $OUT/moe/MOE.md
 #   thirdparty  SGLang's, torchao's and FlashInfer's kernels judged through the installed wheel
 #           (examples/thirdparty/gate.py; THIRDPARTY=1 bash ci/gpu-build.sh fetches them): $OUT/thirdparty
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
@@ -167,6 +169,13 @@ step_reveal() {
   ULPGATE_LIBRARY=$dist/libulpgate.so PYTHONPATH=python:examples/torch python3 examples/torch/reveal_torch.py "$out/reveal" \
     >"$out/reveal/torch.log" 2>&1 || rc=1
   cat "$out/reveal/REVEAL.md" 2>/dev/null || tail -30 "$out/reveal/torch.log"
+}
+
+step_moe() {
+  mkdir -p "$out/moe"
+  ULPGATE_LIBRARY=$dist/libulpgate.so PYTHONPATH=python python3 examples/torch/moe_triton.py "$out/moe" \
+    >"$out/moe/triton.log" 2>&1 || rc=1
+  cat "$out/moe/MOE.md" 2>/dev/null || tail -30 "$out/moe/triton.log"
 }
 
 step_bench() {

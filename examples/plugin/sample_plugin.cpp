@@ -64,6 +64,36 @@ int run_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
   });
 }
 
+// moe.gemm: the grouped launch; the tokens per expert read back from the row map.
+int run_moe_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
+  return guarded(message, size, [&] {
+    const DLTensor *a = in(c, "a"), *b = in(c, "b");
+    gemm::GroupedSpec s;
+    s.base.op = gemm::Op::block;
+    s.base.profile = &gemm::profile(c->profile);
+    s.base.a_format = parse_format(text_param(c, "a_format"));
+    s.base.b_format = parse_format(text_param(c, "b_format"));
+    s.base.out = parse_format(text_param(c, "out"));
+    s.base.ue8m0 = int_param(c, "ue8m0") != 0;
+    s.base.k = a->shape[1], s.base.n = b->shape[1];
+    s.layout = gemm::parse_group_layout(text_param(c, "layout"));
+    s.align = int_param(c, "align");
+    const bool masked = s.layout == gemm::GroupLayout::masked;
+    const std::span<const uint8_t> map_bytes = in_bytes(c, masked ? "masked_m" : "m_indices");
+    const std::span<const int32_t> map{reinterpret_cast<const int32_t*>(map_bytes.data()), map_bytes.size() / 4};
+    s.tokens.assign(size_t(int_param(c, "experts")), 0);
+    if (masked)
+      for (size_t e = 0; e < map.size(); ++e) s.tokens[e] = map[e];
+    else
+      for (const int32_t e : map)
+        if (e >= 0) ++s.tokens[size_t(e)];
+    const gemm::GroupedBuffers io{in_bytes(c, "a"), in_bytes(c, "b"), in_bytes(c, "scale_a"), in_bytes(c, "scale_b"),
+                                  masked ? std::span<const int32_t>{} : map, masked ? map : std::span<const int32_t>{},
+                                  bytes_of(out(c, "d"))};
+    gemm_kernels::run_grouped_gemm_host(arch_by_name(c->arch), s, io);
+  });
+}
+
 // Rank r's storage: x.rR in, y.rR out (in place: y.rR both).
 std::vector<allreduce::RankBuffers> rank_buffers(const ulpgate_call* c, int world, bool in_place) {
   std::vector<allreduce::RankBuffers> io;
@@ -109,6 +139,8 @@ const std::vector<ulpgate_op>& table() {
     for (gemm::Op op : {gemm::Op::tensor, gemm::Op::rowwise, gemm::Op::block, gemm::Op::mx})
       for (const gemm::Profile& p : gemm::profiles())
         r.push_back({gemm::op_name(op).data(), p.name.data(), kArchs, run_gemm, gemm_kernels::kClaimedModel});
+    for (const gemm::Profile& p : gemm::profiles())
+      if (p.supports(gemm::Op::block)) r.push_back({"moe.gemm", p.name.data(), kArchs, run_moe_gemm, gemm_kernels::kClaimedModel});
     for (const allreduce::Variant& v : allreduce::variants())
       if (v.order != allreduce::Order::per_hop) r.push_back({"allreduce", v.name.data(), kArchs, run_allreduce, nullptr});
     return r;

@@ -131,6 +131,29 @@ void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io
   call.param("ue8m0", int64_t(spec.ue8m0));
 }
 
+void describe_grouped_gemm(OpCall& call, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io) {
+  const gemm::Spec& b = spec.base;
+  const int64_t rows = spec.rows(), experts = spec.experts();
+  const bool masked = spec.layout == gemm::GroupLayout::masked;
+  call.input("a", b.a_format, {rows, b.k}, std::as_bytes(io.a));
+  call.input("b", b.b_format, {experts, b.n, b.k}, std::as_bytes(io.b));
+  call.bytes_input("scale_a", io.sa);
+  call.bytes_input("scale_b", io.sb);
+  // int32 row maps travel as bytes: m_indices [rows] (-1: not a token) or masked_m [experts].
+  const std::span<const int32_t> map = masked ? io.masked_m : io.m_indices;
+  call.bytes_input(masked ? "masked_m" : "m_indices",
+                   {reinterpret_cast<const uint8_t*>(map.data()), map.size_bytes()});
+  call.output("d", b.out, {rows, b.n}, io.d);
+  call.param("a_format", std::string(format_name(b.a_format)));
+  call.param("b_format", std::string(format_name(b.b_format)));
+  call.param("out", std::string(format_name(b.out)));
+  call.param("ue8m0", int64_t(b.ue8m0));
+  call.param("layout", std::string(gemm::group_layout_name(spec.layout)));
+  call.param("experts", experts);
+  call.param("align", spec.align);
+  call.param("slot_rows", masked ? spec.slot_rows() : int64_t(0));
+}
+
 void describe_allreduce(OpCall& call, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
   const int64_t storage = spec.view.storage();
   for (size_t r = 0; r < io.size(); ++r) {

@@ -14,6 +14,7 @@
 #include "kernels/portable/device_copies.hpp"
 #include "reference/allreduce/allreduce.hpp"
 #include "reference/gemm/gemm.hpp"
+#include "reference/gemm/grouped.hpp"
 #include "reference/norm/norm.hpp"
 #include "reference/quant/quant.hpp"
 
@@ -58,6 +59,10 @@ void describe_quant(OpCall& call, const quant::Spec& spec, Format input, std::sp
 void describe_norm(OpCall& call, const norm::Spec& spec, const norm::Buffers& io);
 // gemm.*: A, B and their scale storage in; D out.
 void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io);
+// moe.gemm: A [rows, K], B [G, N, K], both scale storages, the row map as int32 bytes (m_indices or
+// masked_m) in; D [rows, N] out (rows that are not tokens must stay as they are); the layout,
+// experts, align and slot_rows as parameters.
+void describe_grouped_gemm(OpCall& call, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io);
 // allreduce: every rank's storage in (x.rR, out of place) and out (y.rR); the view and the world.
 void describe_allreduce(OpCall& call, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
 
