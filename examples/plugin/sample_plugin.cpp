@@ -69,7 +69,7 @@ int run_moe_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
   return guarded(message, size, [&] {
     const DLTensor *a = in(c, "a"), *b = in(c, "b");
     gemm::GroupedSpec s;
-    s.base.op = gemm::Op::block;
+    s.base.op = gemm::parse_grouped_op(c->op);
     s.base.profile = &gemm::profile(c->profile);
     s.base.a_format = parse_format(text_param(c, "a_format"));
     s.base.b_format = parse_format(text_param(c, "b_format"));
@@ -140,7 +140,8 @@ const std::vector<ulpgate_op>& table() {
       for (const gemm::Profile& p : gemm::profiles())
         r.push_back({gemm::op_name(op).data(), p.name.data(), kArchs, run_gemm, gemm_kernels::kClaimedModel});
     for (const gemm::Profile& p : gemm::profiles())
-      if (p.supports(gemm::Op::block)) r.push_back({"moe.gemm", p.name.data(), kArchs, run_moe_gemm, gemm_kernels::kClaimedModel});
+      for (gemm::Op op : {gemm::Op::block, gemm::Op::mx})
+        if (p.supports(op)) r.push_back({gemm::grouped_op_name(op).data(), p.name.data(), kArchs, run_moe_gemm, gemm_kernels::kClaimedModel});
     for (const allreduce::Variant& v : allreduce::variants())
       if (v.order != allreduce::Order::per_hop) r.push_back({"allreduce", v.name.data(), kArchs, run_allreduce, nullptr});
     return r;

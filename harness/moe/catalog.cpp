@@ -15,12 +15,18 @@ std::vector<Case> catalog(Tier tier) {
       "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/1x70x128x256/normal/s1",  // one expert: the dense GEMM
       "moe.gemm/deepgemm/e4m3fn.e4m3fn/fp32/contiguous.a32/8x160x128x512/zero-blocks/s1",
       "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/masked.a32/8x160x128x512/scale-edges/s1",
+      // MXFP8 experts (ue8m0 per 32 K; A's scales swizzled over its 128-aligned runs, B's per expert)
+      "moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1",
+      "moe.gemm-mx/ocp-mx/e5m2.e4m3fn/fp32/masked/8x300x256x512/normal/s2",
+      "moe.gemm-mx/cublaslt/e4m3fn.e4m3fn/bf16/contiguous/16x200x128x256/normal/s1",
+      "moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/8x160x128x256/scale-edges/s1",
   };
   if (tier == Tier::full)
     for (const std::string_view nk : {"4096x7168", "7168x2048"})
       for (const std::string_view layout : {"contiguous", "masked"})
         ids.push_back("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/" + std::string(layout) + "/256x256x" + std::string(nk) +
                       "/normal/s1");
+  if (tier == Tier::full) ids.push_back("moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/256x256x4096x7168/normal/s1");
   std::vector<Case> cases;
   for (const std::string& id : ids) cases.push_back(Case::parse(id));
   return cases;

@@ -2,9 +2,10 @@
 // block-scaled GEMM (fp32 and ue8m0 scales, contiguous and masked, bf16 and fp32 out), CUTLASS's
 // blockwise one and AITER's (fnuz codes, a-first combine), 8 and 16 experts at small N x K with the
 // skewed histogram (an expert without tokens, one with one, one past the alignment), K with a
-// partial last block, no tokens at all, and edge inputs. Tier full adds DeepSeek-V3's MoE layer:
+// partial last block, no tokens at all, and edge inputs; MXFP8 experts (OCP MX and cuBLASLt's
+// layouts). Tier full adds DeepSeek-V3's MoE layer:
 // 256 experts, N x K 4096 x 7168 (gate and up) and 7168 x 2048 (down), 256 tokens routed (top-8
-// of a 32-token decode batch), for GPU backends.
+// of a 32-token decode batch), block-scaled, and the gate/up shape with MXFP8 experts, for GPU backends.
 #pragma once
 
 #include <vector>

@@ -61,7 +61,7 @@ std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint6
 
 std::string Case::id() const {
   const gemm::Spec& b = spec.base;
-  return "moe.gemm/" + std::string(b.profile->name) + "/" + std::string(format_name(b.a_format)) + "." +
+  return std::string(spec.op_name()) + "/" + std::string(b.profile->name) + "/" + std::string(format_name(b.a_format)) + "." +
          std::string(format_name(b.b_format)) + (b.ue8m0 ? ".ue8m0" : "") + "/" + std::string(format_name(b.out)) + "/" +
          std::string(gemm::group_layout_name(spec.layout)) + (spec.align != 128 ? ".a" + std::to_string(spec.align) : "") +
          "/" + std::to_string(spec.experts()) + "x" + std::to_string(tokens) + "x" + std::to_string(b.n) + "x" +
@@ -73,13 +73,19 @@ Case Case::parse(std::string_view id) {
   const std::string quoted = "case '" + std::string(id) + "': ";
   if (seg.size() != 8)
     throw UsageError(quoted + "expected 8 segments " + std::string(kSegments) + ", got " + std::to_string(seg.size()));
-  if (seg[0] != "moe.gemm") throw UsageError(quoted + "unknown op '" + std::string(seg[0]) + "' (moe.gemm)");
+  const gemm::Op op = [&] {
+    try {
+      return gemm::parse_grouped_op(seg[0]);
+    } catch (const UsageError& e) {
+      throw UsageError(quoted + e.what());
+    }
+  }();
   const auto dims = split(seg[5], 'x');
   if (dims.size() != 4) throw UsageError(quoted + "shape '" + std::string(seg[5]) + "' is not GxTxNxK");
   Case c;
   const int64_t g = parse_int(dims[0], "G", id);
   c.tokens = parse_int(dims[1], "T", id);
-  const std::string dense = "gemm.block/" + std::string(seg[1]) + "/" + std::string(seg[2]) + "/" + std::string(seg[3]) +
+  const std::string dense = std::string(gemm::op_name(op)) + "/" + std::string(seg[1]) + "/" + std::string(seg[2]) + "/" + std::string(seg[3]) +
                             "/1x" + std::string(dims[2]) + "x" + std::string(dims[3]) + "/" + std::string(seg[6]) + "/" +
                             std::string(seg[7]);
   try {
@@ -94,7 +100,7 @@ Case Case::parse(std::string_view id) {
     throw UsageError(quoted + "bad layout segment '" + std::string(seg[4]) + "' (contiguous or masked, .aN: row alignment)");
   if (layout.size() == 2) c.spec.align = parse_int(layout[1].substr(1), "alignment", id);
   if (g < 1 || c.tokens < 0 || c.spec.align < 1) throw UsageError(quoted + "G >= 1, T >= 0 and the alignment >= 1");
-  if (c.spec.base.n % 128) throw UsageError(quoted + "N must be a multiple of 128 (each expert's B scale blocks)");
+  if (c.spec.base.n % 128) throw UsageError(quoted + "N must be a multiple of 128 (each expert's B scales in whole blocks and tiles)");
   c.spec.tokens = route(g, c.tokens, c.spec.align, c.seed);
   if (const std::string p = c.spec.problem(); !p.empty()) throw UsageError(quoted + p);
   return c;

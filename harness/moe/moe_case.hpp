@@ -3,11 +3,12 @@
 //
 //   moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1
 //   moe.gemm/deepgemm/e4m3fn.e4m3fn.ue8m0/fp32/masked.a64/8x300x256x512/normal/s1
+//   moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1   MXFP8 experts
 //   op      /profile /A.B[.ue8m0]       /out /layout[.aN]/GxTxNxK     /input /sN
 //
 // G experts, T tokens routed (one expert each: the rows of A), every expert an N x K GEMM; the
 // layout and its row alignment (default 128, DeepGEMM's). Everything after the op is a gemm.block
-// case's: its profile, formats, output, input and seed. The histogram of T over G is a skewed top-k
+// (moe.gemm) or gemm.mx (moe.gemm-mx) case's: its profile, formats, output, input and seed. The histogram of T over G is a skewed top-k
 // router's (route()): expert 0 gets no token, expert 1 one, expert 2 more than the alignment when
 // T allows, the rest by Zipf weights in a seeded order. Expert e's tokens and weights are the
 // gemm.block case of its shape with seed s * 1000003 + e. Rows that are not tokens hold NaN codes

@@ -107,6 +107,33 @@ struct Judgment {
   }
 };
 
+// The failing case's map for the HTML report: bad elements by expert x 128 output columns (bad:
+// not the bits of the order the outputs are judged against, or a written row that is not a token).
+ErrorGrid expert_map(const Case& c, const Judgment& j) {
+  const gemm::Spec& b = c.spec.base;
+  const int64_t tiles = (b.n + 127) / 128;
+  ErrorGrid g{"bad elements by expert x output column tile (128 columns; the last row: rows that are not tokens)",
+              "expert", "output column tile", "bad elements", c.spec.experts() + 1, tiles,
+              std::vector<float>(size_t((c.spec.experts() + 1) * tiles), 0.0f)};
+  const std::vector<int32_t> of = c.spec.row_experts();
+  const uint32_t poison = b.out == Format::bf16 ? 0xA5A5u : 0xA5A5A5A5u;
+  std::vector<gemm::Output> expected(size_t(c.spec.experts()));
+  for (int64_t e = 0; e < c.spec.experts(); ++e)
+    if (c.spec.tokens[size_t(e)]) expected[size_t(e)] = gemm::gemm_model(c.spec.expert_spec(e), *j.model, j.t.experts[size_t(e)]);
+  for (int64_t r = 0; r < c.spec.rows(); ++r)
+    for (int64_t n = 0; n < b.n; ++n) {
+      const uint32_t got = gemm::output_bits(b.out, j.d, size_t(r * b.n + n));
+      const int32_t e = of[size_t(r)];
+      bool bad = got != poison;
+      if (e >= 0) {
+        const uint32_t want = expected[size_t(e)].bits[size_t((r - c.spec.first_row(e)) * b.n + n)];
+        bad = got != want && !(is_nan(b.out, got) && is_nan(b.out, want));
+      }
+      g.cells[size_t((e >= 0 ? e : c.spec.experts()) * tiles + n / 128)] += bad;
+    }
+  return g;
+}
+
 void merge(CaseResult& total, const CaseResult& r) {
   total.elements += r.elements, total.n_exact += r.n_exact, total.n_within += r.n_within;
   total.n_over += r.n_over, total.n_nonfinite += r.n_nonfinite, total.n_nan += r.n_nan;
@@ -147,6 +174,7 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
     total.message = "wrote rows of D that are not tokens: " + written + (total.message.empty() ? "" : "; " + total.message);
   }
   total.model = model->name;
+  if (!passes(total.verdict)) total.grids.push_back(expert_map(c, j));
   return total;
 }
 

@@ -65,7 +65,7 @@ class PluginBackend : public Backend {
   std::string declines(const quant::Spec& s) const override { return unclaimed(quant::op_name(s.op), s.profile->name); }
   std::string declines(const norm::Spec& s) const override { return unclaimed(norm::op_name(s.op), s.profile->name); }
   std::string declines(const gemm::Spec& s) const override { return unclaimed(gemm::op_name(s.op), s.profile->name); }
-  std::string declines(const gemm::GroupedSpec& s) const override { return unclaimed("moe.gemm", s.base.profile->name); }
+  std::string declines(const gemm::GroupedSpec& s) const override { return unclaimed(s.op_name(), s.base.profile->name); }
   std::string declines(const allreduce::Spec& s) const override {
     if (on_device(arch_)) return "the plugin ABI carries an all-reduce's ranks in host memory only (host archs)";
     return unclaimed("allreduce", s.variant->name);
@@ -92,7 +92,7 @@ class PluginBackend : public Backend {
   }
 
   GemmClaim grouped_gemm(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io) override {
-    OpCall call("moe.gemm", std::string(spec.base.profile->name), arch_);
+    OpCall call(std::string(spec.op_name()), std::string(spec.base.profile->name), arch_);
     describe_grouped_gemm(call, spec, io);
     const ulpgate_op& row = invoke(call);
     return {row.model ? row.model : "", false, path_, arch_};

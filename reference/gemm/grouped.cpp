@@ -7,11 +7,15 @@
 namespace ulpgate::gemm {
 namespace {
 
+constexpr NameTable<Op, 2> kGroupedOps{{{{Op::block, "moe.gemm"}, {Op::mx, "moe.gemm-mx"}}}};
 constexpr NameTable<GroupLayout, 2> kLayouts{{{{GroupLayout::contiguous, "contiguous"}, {GroupLayout::masked, "masked"}}}};
 
 int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
 }  // namespace
+
+std::string_view grouped_op_name(Op expert_op) { return kGroupedOps.name(expert_op); }
+Op parse_grouped_op(std::string_view name) { return kGroupedOps.parse(name, "grouped op"); }
 
 std::string_view group_layout_name(GroupLayout l) { return kLayouts.name(l); }
 GroupLayout parse_group_layout(std::string_view name) { return kLayouts.parse(name, "group layout"); }
@@ -47,6 +51,7 @@ std::string GroupedSpec::problem() const {
   Spec b = base;
   b.m = 0;
   if (std::string p = b.problem(); !p.empty()) return p;
+  if (base.op != Op::block && base.op != Op::mx) return "a grouped GEMM's experts are gemm.block or gemm.mx";
   if (tokens.empty()) return "no experts";
   if (align < 1) return "the row alignment must be at least 1";
   if (std::ranges::any_of(tokens, [](int64_t t) { return t < 0; })) return "an expert has a negative number of tokens";

@@ -20,6 +20,10 @@
 namespace ulpgate::gemm {
 
 enum class GroupLayout : uint8_t { contiguous, masked };
+// The grouped op of a per-expert op: "moe.gemm" (gemm.block: 1x128 / 128x128 scales), "moe.gemm-mx"
+// (gemm.mx: ue8m0 per 32 K); parse_grouped_op throws UsageError naming the choices.
+std::string_view grouped_op_name(Op expert_op);
+Op parse_grouped_op(std::string_view name);
 std::string_view group_layout_name(GroupLayout l);
 GroupLayout parse_group_layout(std::string_view name);  // throws UsageError naming the choices
 
@@ -37,6 +41,7 @@ struct GroupedSpec {
   std::vector<int32_t> row_experts() const;  // per row: its expert, -1 where it is not a token
   // Empty when valid, else what is wrong (the base's problem, no experts, negative tokens, align < 1).
   std::string problem() const;
+  std::string_view op_name() const { return grouped_op_name(base.op); }
 };
 
 // Logical operands of every expert (gemm.hpp Operands with M = its tokens).

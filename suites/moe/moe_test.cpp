@@ -138,10 +138,19 @@ TEST(MoeKernel, EveryGroupedFaultIsNamedWithItsExpertAndRows) {
       {run_with(kContiguous, OffTokenRowsComputed{{}, &contiguous_owner}),
        "wrote rows of D that are not tokens: rows 1-127 (padding after expert 1's tokens)"},
       {run_with(kMasked, OffTokenRowsComputed{{}, &masked_owner}), "(beyond masked_m 0 in expert 0's slot)"},
+      {run_with("moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1", NeighbourScales{{}, e}),
+       expert + "its B scales are expert 4's (its weights its own)"},  // MXFP8 experts alike
   };
   for (const Shown& s : shown) {
     EXPECT_EQ(s.r.verdict, Verdict::layout) << s.r.message;
     EXPECT_NE(s.r.message.find(s.said), std::string::npos) << s.r.message << "\nexpected: " << s.said;
+    ASSERT_EQ(s.r.grids.size(), 1u);  // the report's map: bad elements by expert x column tile
+    const ErrorGrid& g = s.r.grids[0];
+    EXPECT_EQ(g.rows, c.spec.experts() + 1);
+    const float outside_expert_3 = std::accumulate(g.cells.begin(), g.cells.end(), 0.0f) -
+                                   std::accumulate(g.cells.begin() + 3 * g.cols, g.cells.begin() + 4 * g.cols, 0.0f);
+    if (s.said.starts_with("expert 3")) EXPECT_EQ(outside_expert_3, 0.0f) << s.said;  // only expert 3's row is bad
+    else EXPECT_GT(std::accumulate(g.cells.end() - g.cols, g.cells.end(), 0.0f), 0.0f);  // the not-token row
   }
 }
 
