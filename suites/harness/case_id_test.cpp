@@ -47,8 +47,8 @@ TEST(CaseIds, GroupSizeZeroIsRejected) {
 
 TEST(CaseIds, UnknownFamiliesAreNamed) {
   EXPECT_EQ(rejection("reduce.sum/nccl"),
-            "case 'reduce.sum/nccl': unknown op 'reduce.sum' (families: quant.*, norm.*, gemm.*, allreduce, allreduce.rms*)");
-  EXPECT_EQ(rejection(""), "case '': unknown op '' (families: quant.*, norm.*, gemm.*, allreduce, allreduce.rms*)");
+            "case 'reduce.sum/nccl': unknown op 'reduce.sum' (families: quant.*, norm.*, gemm.*, moe.*, allreduce, allreduce.rms*)");
+  EXPECT_EQ(rejection(""), "case '': unknown op '' (families: quant.*, norm.*, gemm.*, moe.*, allreduce, allreduce.rms*)");
 }
 
 }  // namespace
