@@ -8,21 +8,24 @@
 
 namespace ulpgate::gemm_kernels {
 
-// Throws GemmError (before launch) or host_simt::KernelError (the kernel failed).
-template <class Faults = NoFault>
-void run_gemm_host(const Arch& arch, const gemm::Spec& spec, const gemm::Buffers& io, Faults faults = {}) {
-  const GemmPlan plan = plan_gemm(spec, io, kHostBlocks);
+// Launches a plan on the host-SIMT emulator.
+template <class Faults, class Pointers>
+void launch_gemm_host(const Arch& arch, const GemmPlan& plan, const Pointers& io, Faults faults) {
   launch_gemm(
       plan, GemmPointers::of(io), [&](const LaunchConfig& cfg, const auto& kernel) { host_simt::launch(arch, cfg, kernel); },
       faults);
 }
 
+// Throws GemmError (before launch) or host_simt::KernelError (the kernel failed).
+template <class Faults = NoFault>
+void run_gemm_host(const Arch& arch, const gemm::Spec& spec, const gemm::Buffers& io, Faults faults = {}) {
+  launch_gemm_host(arch, plan_gemm(spec, io, kHostBlocks), io, faults);
+}
+
+// The grouped launch (plan_grouped_gemm): one grid over every row of D.
 template <class Faults = NoFault>
 void run_grouped_gemm_host(const Arch& arch, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io, Faults faults = {}) {
-  const GemmPlan plan = plan_grouped_gemm(spec, io, kHostBlocks);
-  launch_gemm(
-      plan, GemmPointers::of(io), [&](const LaunchConfig& cfg, const auto& kernel) { host_simt::launch(arch, cfg, kernel); },
-      faults);
+  launch_gemm_host(arch, plan_grouped_gemm(spec, io, kHostBlocks), io, faults);
 }
 
 }  // namespace ulpgate::gemm_kernels
