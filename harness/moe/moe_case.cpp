@@ -14,6 +14,7 @@ using namespace id_text;
 
 namespace {
 
+constexpr int64_t kMaxExperts = 1 << 16, kMaxTokens = int64_t(1) << 31;  // parsing stays O(G), cheap
 constexpr std::string_view kSegments = "moe.gemm/profile/A.B[.ue8m0]/out/layout[.aN]/GxTxNxK/input/sN";
 
 uint8_t nan_code(Format f) {
@@ -49,13 +50,20 @@ std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint6
   if (open.empty()) open.push_back(experts - 1);
   const Rng rng("moe/route", seed);
   for (size_t i = open.size(); i > 1; --i) std::swap(open[i - 1], open[size_t(rng.below(1000 + i, i))]);
-  std::vector<double> cdf;
-  for (size_t i = 0; i < open.size(); ++i) cdf.push_back((cdf.empty() ? 0 : cdf.back()) + std::pow(double(i + 1), -1.2));
-  for (int64_t t = 0; t < left; ++t) {
-    const double u = rng.dyadic(uint64_t(t)) * cdf.back();
-    const size_t at = size_t(std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
-    ++counts[size_t(open[std::min(at, open.size() - 1)])];
+  // Zipf weights over the seeded order, the tokens by largest remainder: O(G), whatever T.
+  std::vector<double> share;
+  double total = 0;
+  for (size_t i = 0; i < open.size(); ++i) total += share.emplace_back(std::pow(double(i + 1), -1.2));
+  std::vector<std::pair<double, size_t>> remainders;
+  int64_t given = 0;
+  for (size_t i = 0; i < open.size(); ++i) {
+    const double exact = double(left) * share[i] / total;
+    const int64_t whole = int64_t(exact);
+    counts[size_t(open[i])] += whole, given += whole;
+    remainders.push_back({exact - double(whole), i});
   }
+  std::ranges::sort(remainders, [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  for (int64_t r = 0; r < left - given; ++r) ++counts[size_t(open[remainders[size_t(r) % remainders.size()].second])];
   return counts;
 }
 
@@ -99,7 +107,8 @@ Case Case::parse(std::string_view id) {
   if (layout.size() > 2 || (layout.size() == 2 && !layout[1].starts_with("a")))
     throw UsageError(quoted + "bad layout segment '" + std::string(seg[4]) + "' (contiguous or masked, .aN: row alignment)");
   if (layout.size() == 2) c.spec.align = parse_int(layout[1].substr(1), "alignment", id);
-  if (g < 1 || c.tokens < 0 || c.spec.align < 1) throw UsageError(quoted + "G >= 1, T >= 0 and the alignment >= 1");
+  if (g < 1 || g > kMaxExperts || c.tokens < 0 || c.tokens > kMaxTokens || c.spec.align < 1 || c.spec.align > kMaxTokens)
+    throw UsageError(quoted + "1 <= G <= " + std::to_string(kMaxExperts) + ", 0 <= T <= 2^31 and 1 <= the alignment <= 2^31");
   if (c.spec.base.n % 128) throw UsageError(quoted + "N must be a multiple of 128 (each expert's B scales in whole blocks and tiles)");
   c.spec.tokens = route(g, c.tokens, c.spec.align, c.seed);
   if (const std::string p = c.spec.problem(); !p.empty()) throw UsageError(quoted + p);

@@ -7,10 +7,11 @@
 //   op      /profile /A.B[.ue8m0]       /out /layout[.aN]/GxTxNxK     /input /sN
 //
 // G experts, T tokens routed (one expert each: the rows of A), every expert an N x K GEMM; the
-// layout and its row alignment (default 128, DeepGEMM's). Everything after the op is a gemm.block
+// layout and its row alignment (default 128, DeepGEMM's); G at most 65536, T and the alignment
+// at most 2^31. Everything after the op is a gemm.block
 // (moe.gemm) or gemm.mx (moe.gemm-mx) case's: its profile, formats, output, input and seed. The histogram of T over G is a skewed top-k
 // router's (route()): expert 0 gets no token, expert 1 one, expert 2 more than the alignment when
-// T allows, the rest by Zipf weights in a seeded order. Expert e's tokens and weights are the
+// T allows, the rest by Zipf weights (rank^-1.2) in a seeded order, by largest remainder. Expert e's tokens and weights are the
 // gemm.block case of its shape with seed s * 1000003 + e. Rows that are not tokens hold NaN codes
 // and NaN scales, so a kernel that reads one into a token's output shows it.
 #pragma once
