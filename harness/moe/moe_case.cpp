@@ -1,8 +1,8 @@
 #include "harness/moe/moe_case.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <numeric>
 #include <thread>
 
 #include "harness/core/id_text.hpp"

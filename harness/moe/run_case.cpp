@@ -108,8 +108,9 @@ struct Judgment {
 };
 
 // The failing case's map for the HTML report: bad elements by expert x 128 output columns (bad:
-// not the bits of the order the outputs are judged against, or a written row that is not a token).
-ErrorGrid expert_map(const Case& c, const Judgment& j) {
+// not the bits of the expert's replay the outputs were judged against, or a written row that is
+// not a token).
+ErrorGrid expert_map(const Case& c, const Judgment& j, const std::vector<gemm::Output>& expected) {
   const gemm::Spec& b = c.spec.base;
   const int64_t tiles = (b.n + 127) / 128;
   ErrorGrid g{"bad elements by expert x output column tile (128 columns; the last row: rows that are not tokens)",
@@ -117,9 +118,6 @@ ErrorGrid expert_map(const Case& c, const Judgment& j) {
               std::vector<float>(size_t((c.spec.experts() + 1) * tiles), 0.0f)};
   const std::vector<int32_t> of = c.spec.row_experts();
   const uint32_t poison = b.out == Format::bf16 ? 0xA5A5u : 0xA5A5A5A5u;
-  std::vector<gemm::Output> expected(size_t(c.spec.experts()));
-  for (int64_t e = 0; e < c.spec.experts(); ++e)
-    if (c.spec.tokens[size_t(e)]) expected[size_t(e)] = gemm::gemm_model(c.spec.expert_spec(e), *j.model, j.t.experts[size_t(e)]);
   for (int64_t r = 0; r < c.spec.rows(); ++r)
     for (int64_t n = 0; n < b.n; ++n) {
       const uint32_t got = gemm::output_bits(b.out, j.d, size_t(r * b.n + n));
@@ -147,6 +145,7 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
                  const gemm::AccumModel* model) {
   CaseResult total;
   Judgment j{c, t, d, model};
+  std::vector<gemm::Output> replays(size_t(c.spec.experts()));
   for (int64_t e = 0; e < c.spec.experts(); ++e) {
     const int64_t count = c.spec.tokens[size_t(e)];
     if (count == 0) continue;
@@ -159,6 +158,7 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
     ex.replay = gemm::gemm_replay(s, *model, in);
     const gemm::Compared cmp = gemm::compare(c.expert_case(e), in, ex, j.expert_rows(e), quant::default_budgets());
     merge(total, cmp.result);
+    replays[size_t(e)] = std::move(ex.replay.out);
     if (passes(cmp.result.verdict)) continue;
     const std::string where = "expert " + std::to_string(e) + " (" + std::to_string(count) + " tokens, D " +
                               rows_text(c.spec.first_row(e), count) + ")";
@@ -174,7 +174,7 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
     total.message = "wrote rows of D that are not tokens: " + written + (total.message.empty() ? "" : "; " + total.message);
   }
   total.model = model->name;
-  if (!passes(total.verdict)) total.grids.push_back(expert_map(c, j));
+  if (!passes(total.verdict)) total.grids.push_back(expert_map(c, j, replays));
   return total;
 }
 
