@@ -76,9 +76,9 @@ int run_moe_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
     s.base.out = parse_format(text_param(c, "out"));
     s.base.ue8m0 = int_param(c, "ue8m0") != 0;
     s.base.k = a->shape[1], s.base.n = b->shape[1];
-    s.layout = gemm::parse_group_layout(text_param(c, "layout"));
+    s.layout = moe::parse_group_layout(text_param(c, "layout"));
     s.align = int_param(c, "align");
-    const bool masked = s.layout == gemm::GroupLayout::masked;
+    const bool masked = s.layout == moe::GroupLayout::masked;
     const std::span<const uint8_t> map_bytes = in_bytes(c, masked ? "masked_m" : "m_indices");
     const std::span<const int32_t> map{reinterpret_cast<const int32_t*>(map_bytes.data()), map_bytes.size() / 4};
     s.tokens.assign(size_t(int_param(c, "experts")), 0);

@@ -49,8 +49,13 @@ std::string describe(const gemm::Spec& s) {
 }
 
 std::string describe(const gemm::GroupedSpec& s) {
-  return "moe.gemm/" + std::string(gemm::group_layout_name(s.layout)) + "/" + std::to_string(s.experts()) + " experts of " +
+  return "moe.gemm/" + std::string(moe::group_layout_name(s.layout)) + "/" + std::to_string(s.experts()) + " experts of " +
          describe(s.expert_spec(0)) + " (" + std::to_string(s.rows()) + " rows)";
+}
+
+std::string describe(const quant::GroupedSpec& s, Format input) {
+  return std::string(s.op_name()) + "/" + std::string(moe::group_layout_name(s.layout)) + "/" + std::to_string(s.experts()) +
+         " experts of " + describe(s.part_spec(), input) + " (" + std::to_string(s.rows()) + " rows)";
 }
 
 std::string describe(const allreduce::Spec& s) {
@@ -103,6 +108,12 @@ class HostBackend : public Backend {
   void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
     kernel_call(describe(spec, input), [&] { quant_kernels::run_quant_host(arch_, spec, input, x, codes, scales); });
+  }
+
+  void grouped_quant(const quant::GroupedSpec& spec, Format input, std::span<const std::byte> x,
+                     std::span<const int32_t> row_map, std::span<uint8_t> codes, std::span<uint8_t> scales) override {
+    kernel_call(describe(spec, input),
+                [&] { quant_kernels::run_grouped_quant_host(arch_, spec, input, x, row_map, codes, scales); });
   }
 
   void norm(const norm::Spec& spec, const norm::Buffers& io) override {
@@ -253,6 +264,14 @@ class CudaBackend : public Backend {
     kernel_call(describe(spec, input), [&] {
       const auto plan = quant_kernels::plan_quant(spec, input, kSm90, x.size(), codes.size(), scales.size());
       quant_kernels::run_quant_gpu(plan, x, codes, scales);
+    });
+  }
+
+  void grouped_quant(const quant::GroupedSpec& spec, Format input, std::span<const std::byte> x,
+                     std::span<const int32_t> row_map, std::span<uint8_t> codes, std::span<uint8_t> scales) override {
+    kernel_call(describe(spec, input), [&] {
+      const auto plan = quant_kernels::plan_grouped_quant(spec, input, kSm90, x.size(), codes.size(), scales.size(), row_map.size());
+      quant_kernels::run_quant_gpu(plan, x, codes, scales, row_map);
     });
   }
 

@@ -14,6 +14,7 @@
 #include "reference/gemm/gemm.hpp"
 #include "reference/gemm/grouped.hpp"
 #include "reference/norm/norm.hpp"
+#include "reference/quant/grouped.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate {
@@ -70,6 +71,7 @@ class Backend {
   virtual std::string declines(const norm::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const gemm::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const gemm::GroupedSpec& spec) const { return (void)spec, ""; }
+  virtual std::string declines(const quant::GroupedSpec& spec) const { return declines(spec.base); }
   virtual std::string declines(const allreduce::Spec& spec) const { return (void)spec, ""; }
   virtual std::string declines(const allreduce::FusedSpec& spec) const {
     return (void)spec, "it has no fused all-reduce + RMSNorm kernels";
@@ -77,6 +79,14 @@ class Backend {
   // Quantizes x (raw elements of dtype `input`) into codes [M*K] and scale storage (spec.layout).
   virtual void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x,
                      std::span<uint8_t> codes, std::span<uint8_t> scales) = 0;
+  // Quantizes a grouped op's x [rows, K] per expert into codes [rows, K] and the scale storage
+  // (reference/quant/grouped.hpp), reading its row map (m_indices [rows] or masked_m [experts]);
+  // writes the tokens' rows only. Backends without one keep this default (`error`).
+  virtual void grouped_quant(const quant::GroupedSpec& spec, Format input, std::span<const std::byte> x,
+                             std::span<const int32_t> row_map, std::span<uint8_t> codes, std::span<uint8_t> scales) {
+    (void)spec, (void)input, (void)x, (void)row_map, (void)codes, (void)scales;
+    throw BackendError(name() + " has no grouped quantization kernels");
+  }
   // Runs an RMSNorm op: reads io's inputs, writes the outputs the op has (norm/norm.hpp).
   // Backends without norm kernels keep this default, which reports the case as `error`.
   virtual void norm(const norm::Spec& spec, const norm::Buffers& io) {

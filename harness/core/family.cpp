@@ -28,7 +28,7 @@ constexpr std::array kFamilies = {
     OpFamily{"quant", "quant.*", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
     OpFamily{"norm", "norm.*", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
     OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
-    OpFamily{"moe", "moe.*", moe::catalog_ids, moe::run_case_id, moe::host_bytes, canonical_id<moe::Case>},
+    OpFamily{"moe", "moe.*", moe::catalog_ids, moe::run_case_id, moe::host_bytes, moe::canonical_id},
     OpFamily{"allreduce", "allreduce, allreduce.rms*", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
              allreduce::canonical_id, allreduce::ranks, allreduce::run_rank_id},
 };

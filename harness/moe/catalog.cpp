@@ -32,4 +32,33 @@ std::vector<Case> catalog(Tier tier) {
   return cases;
 }
 
+std::vector<QuantCase> quant_catalog(Tier tier) {
+  std::vector<std::string> ids = {
+      "moe.quant/deepgemm/e4m3fn/bf16/contiguous/8x300x512/gs128/col-tma/normal/s1",
+      "moe.quant/deepgemm/e4m3fn/bf16/masked/8x300x512/gs128/col-tma/normal/s1",
+      "moe.quant/deepgemm/e4m3fn/bf16/contiguous.a64/8x300x512/gs128/ue8m0-packed/normal/s2",
+      "moe.quant/sglang/e4m3fn/bf16/masked.a32/16x200x384/gs128/ue8m0-packed/normal/s3",  // a packed word's padding
+      "moe.quant/vllm/e4m3fn/fp16/contiguous.a16/16x200x256/gs128/row/normal/s1",
+      "moe.quant/aiter/e4m3fnuz/bf16/contiguous.a32/8x150x256/gs128/col/normal/s1",
+      "moe.quant/vllm/e4m3fn/bf16/masked.a16/8x150x256/gs64/col-tma.ue8m0/normal/s1",
+      "moe.quant/deepgemm/e4m3fn/bf16/contiguous/8x0x256/gs128/col-tma/normal/s1",  // no tokens: nothing written
+      "moe.quant/deepgemm/e4m3fn/fp32/contiguous.a32/8x160x512/gs128/col-tma/normal_nan=97_inf=131/s1",
+      "moe.quant/deepgemm/e4m3fn/bf16/masked.a32/8x160x512/gs128/col-tma/uniform_lo=-5e-05_hi=5e-05/s1",
+      "moe.quant-mx/ocp-mx/e4m3fn/bf16/contiguous/8x300x512/gs32/mx-swizzle-128x4/normal/s1",
+      "moe.quant-mx/ocp-mx/e4m3fn/bf16/masked/8x300x256/gs32/mx-swizzle-128x4/normal/s2",
+      "moe.quant-mx/te/e5m2/fp32/contiguous/16x200x160/gs32/mx-swizzle-128x4/normal/s1",  // K-blocks padded to 4
+  };
+  // DeepSeek-V3's MoE layer on the GPU: the gate/up input (K 7168) and the down input (K 2048).
+  if (tier == Tier::full)
+    for (const std::string_view k : {"7168", "2048"}) {
+      for (const std::string_view layout : {"contiguous", "masked"})
+        ids.push_back("moe.quant/deepgemm/e4m3fn/bf16/" + std::string(layout) + "/256x256x" + std::string(k) +
+                      "/gs128/col-tma/normal/s1");
+      ids.push_back("moe.quant-mx/ocp-mx/e4m3fn/bf16/contiguous/256x256x" + std::string(k) + "/gs32/mx-swizzle-128x4/normal/s1");
+    }
+  std::vector<QuantCase> cases;
+  for (const std::string& id : ids) cases.push_back(QuantCase::parse(id));
+  return cases;
+}
+
 }  // namespace ulpgate::moe

@@ -12,9 +12,17 @@
 
 #include "harness/core/family.hpp"
 #include "harness/moe/moe_case.hpp"
+#include "harness/moe/quant_case.hpp"
 
 namespace ulpgate::moe {
 
 std::vector<Case> catalog(Tier tier);
+
+// moe.quant's: the experts' activations quantized into the layouts the grouped GEMMs read.
+// Tier ci: DeepGEMM's TMA-aligned fp32 and packed ue8m0 scales, SGLang's, vLLM's and AITER's
+// group quantizers, contiguous and masked, fp32/fp16/bf16 inputs, no tokens, edge inputs, and
+// MXFP8 experts (swizzled scales, a K whose blocks pad to 4). Tier full adds DeepSeek-V3's layer:
+// 256 experts, 256 tokens, the gate/up (K 7168) and down (K 2048) inputs.
+std::vector<QuantCase> quant_catalog(Tier tier);
 
 }  // namespace ulpgate::moe

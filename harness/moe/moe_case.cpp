@@ -23,12 +23,6 @@ uint8_t nan_code(Format f) {
   return 0;
 }
 
-// Rows [first, first + count) of a row-major matrix with `cols` columns.
-template <class T>
-std::vector<T> rows_of(const std::vector<T>& m, int64_t cols, int64_t first, int64_t count) {
-  return {m.begin() + first * cols, m.begin() + (first + count) * cols};
-}
-
 }  // namespace
 
 std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint64_t seed) {
@@ -67,12 +61,29 @@ std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint6
   return counts;
 }
 
+std::string rows_segment(const ExpertRows& r) {
+  return std::string(group_layout_name(r.layout)) + (r.align != 128 ? ".a" + std::to_string(r.align) : "");
+}
+
+ExpertRows parse_rows(std::string_view segment, int64_t experts, int64_t tokens, uint64_t seed, std::string_view id) {
+  const std::string quoted = "case '" + std::string(id) + "': ";
+  ExpertRows r;
+  const auto layout = split(segment, '.');
+  r.layout = parse_group_layout(layout[0]);
+  if (layout.size() > 2 || (layout.size() == 2 && !layout[1].starts_with("a")))
+    throw UsageError(quoted + "bad layout segment '" + std::string(segment) + "' (contiguous or masked, .aN: row alignment)");
+  if (layout.size() == 2) r.align = parse_int(layout[1].substr(1), "alignment", id);
+  if (experts < 1 || experts > kMaxExperts || tokens < 0 || tokens > kMaxTokens || r.align < 1 || r.align > kMaxTokens)
+    throw UsageError(quoted + "1 <= G <= " + std::to_string(kMaxExperts) + ", 0 <= T <= 2^31 and 1 <= the alignment <= 2^31");
+  r.tokens = route(experts, tokens, r.align, seed);
+  return r;
+}
+
 std::string Case::id() const {
   const gemm::Spec& b = spec.base;
   return std::string(spec.op_name()) + "/" + std::string(b.profile->name) + "/" + std::string(format_name(b.a_format)) + "." +
          std::string(format_name(b.b_format)) + (b.ue8m0 ? ".ue8m0" : "") + "/" + std::string(format_name(b.out)) + "/" +
-         std::string(gemm::group_layout_name(spec.layout)) + (spec.align != 128 ? ".a" + std::to_string(spec.align) : "") +
-         "/" + std::to_string(spec.experts()) + "x" + std::to_string(tokens) + "x" + std::to_string(b.n) + "x" +
+         rows_segment(spec) + "/" + std::to_string(spec.experts()) + "x" + std::to_string(tokens) + "x" + std::to_string(b.n) + "x" +
          std::to_string(b.k) + "/" + input.str() + "/s" + std::to_string(seed);
 }
 
@@ -102,15 +113,8 @@ Case Case::parse(std::string_view id) {
   } catch (const UsageError& e) {
     throw UsageError(quoted + "as its experts' dense case: " + e.what());
   }
-  const auto layout = split(seg[4], '.');
-  c.spec.layout = gemm::parse_group_layout(layout[0]);
-  if (layout.size() > 2 || (layout.size() == 2 && !layout[1].starts_with("a")))
-    throw UsageError(quoted + "bad layout segment '" + std::string(seg[4]) + "' (contiguous or masked, .aN: row alignment)");
-  if (layout.size() == 2) c.spec.align = parse_int(layout[1].substr(1), "alignment", id);
-  if (g < 1 || g > kMaxExperts || c.tokens < 0 || c.tokens > kMaxTokens || c.spec.align < 1 || c.spec.align > kMaxTokens)
-    throw UsageError(quoted + "1 <= G <= " + std::to_string(kMaxExperts) + ", 0 <= T <= 2^31 and 1 <= the alignment <= 2^31");
   if (c.spec.base.n % 128) throw UsageError(quoted + "N must be a multiple of 128 (each expert's B scales in whole blocks and tiles)");
-  c.spec.tokens = route(g, c.tokens, c.spec.align, c.seed);
+  static_cast<ExpertRows&>(c.spec) = parse_rows(seg[4], g, c.tokens, c.seed, id);
   if (const std::string p = c.spec.problem(); !p.empty()) throw UsageError(quoted + p);
   return c;
 }
@@ -150,20 +154,12 @@ Tensors Case::tensors() const {
     t.b.insert(t.b.end(), b[size_t(e)].begin(), b[size_t(e)].end());
     t.sb.insert(t.sb.end(), sb[size_t(e)].begin(), sb[size_t(e)].end());
   }
-  gemm::Spec a_part = base;  // what one A scale storage covers: all rows, or one expert slot
-  if (spec.layout == gemm::GroupLayout::contiguous) {
-    a_part.m = rows;
-    t.sa = gemm::pack_scales(a_part, gemm::Which::a, sa);
+  t.sa = pack_part_scales(spec, gemm::scale_layout(base, gemm::Which::a), kblocks, sa);
+  if (spec.layout == GroupLayout::contiguous) {
     const std::vector<int32_t> of = spec.row_experts();
     t.m_indices.assign(of.begin(), of.end());
   } else {
-    a_part.m = spec.slot_rows();
-    for (int64_t e = 0; e < g; ++e) {
-      const std::vector<float> slot = rows_of(sa, kblocks, e * a_part.m, a_part.m);
-      const std::vector<uint8_t> stored = gemm::pack_scales(a_part, gemm::Which::a, slot);
-      t.sa.insert(t.sa.end(), stored.begin(), stored.end());
-      t.masked_m.push_back(int32_t(spec.tokens[size_t(e)]));
-    }
+    t.masked_m = spec.masked_m();
   }
   return t;
 }

@@ -36,6 +36,11 @@ struct Tensors {
   gemm::GroupedBuffers buffers(std::span<std::byte> d) const { return {a, b, sa, sb, m_indices, masked_m, d}; }
 };
 
+// A grouped id's layout segment ("contiguous", "masked.a64": the row alignment when not 128), and
+// its parse with T tokens routed over G experts by route(); throws UsageError naming the id.
+std::string rows_segment(const ExpertRows& r);
+ExpertRows parse_rows(std::string_view segment, int64_t experts, int64_t tokens, uint64_t seed, std::string_view id);
+
 struct Case {
   gemm::GroupedSpec spec;
   gemm::Input input;

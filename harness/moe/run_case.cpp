@@ -8,17 +8,14 @@
 #include "harness/gemm/identify.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "harness/moe/catalog.hpp"
+#include "harness/moe/expert_judging.hpp"
+#include "harness/moe/quant_run.hpp"
 #include "harness/quant/budget.hpp"
 
 namespace ulpgate::moe {
 namespace {
 
 size_t out_bytes(const gemm::Spec& s) { return s.out == Format::bf16 ? 2 : 4; }
-
-std::string rows_text(int64_t first, int64_t count) {
-  return count == 1 ? "row " + std::to_string(first)
-                    : "rows " + std::to_string(first) + "-" + std::to_string(first + count - 1);
-}
 
 struct Judgment {
   const Case& c;
@@ -80,30 +77,13 @@ struct Judgment {
     return "";
   }
 
-  // Rows of D that are not tokens and were written, as "rows 3-127 (padding after expert 1)".
+  // Rows of D that are not tokens and were written.
   std::string written_off_tokens() const {
-    const std::vector<int32_t> of = c.spec.row_experts();
     const size_t row_bytes = size_t(c.spec.base.n) * out_bytes(c.spec.base);
-    std::string what;
-    int64_t shown = 0;
-    for (int64_t e = 0; e < c.spec.experts() && shown < 4; ++e) {
-      const int64_t begin = c.spec.first_row(e) + c.spec.tokens[size_t(e)], end = c.spec.first_row(e + 1);
-      int64_t first = -1, last = -1;
-      for (int64_t r = begin; r < end; ++r) {
-        const std::span<const std::byte> row = d.subspan(size_t(r) * row_bytes, row_bytes);
-        if (std::ranges::all_of(row, [](std::byte b) { return b == std::byte{gemm::kPoison}; })) continue;
-        if (first < 0) first = r;
-        last = r;
-      }
-      if (first < 0) continue;
-      ++shown;
-      what += (what.empty() ? "" : "; ") + rows_text(first, last - first + 1) + " (" +
-              (c.spec.layout == gemm::GroupLayout::masked ? "beyond masked_m " + std::to_string(c.spec.tokens[size_t(e)]) +
-                                                               " in expert " + std::to_string(e) + "'s slot"
-                                                         : "padding after expert " + std::to_string(e) + "'s tokens") +
-              ")";
-    }
-    return what;
+    return moe::written_off_tokens(c.spec, [&](int64_t r) {
+      const std::span<const std::byte> row = d.subspan(size_t(r) * row_bytes, row_bytes);
+      return !std::ranges::all_of(row, [](std::byte b) { return b == std::byte{gemm::kPoison}; });
+    });
   }
 };
 
@@ -112,32 +92,15 @@ struct Judgment {
 // not a token).
 ErrorGrid expert_map(const Case& c, const Judgment& j, const std::vector<gemm::Output>& expected) {
   const gemm::Spec& b = c.spec.base;
-  const int64_t tiles = (b.n + 127) / 128;
-  ErrorGrid g{"bad elements by expert x output column tile (128 columns; the last row: rows that are not tokens)",
-              "expert", "output column tile", "bad elements", c.spec.experts() + 1, tiles,
-              std::vector<float>(size_t((c.spec.experts() + 1) * tiles), 0.0f)};
   const std::vector<int32_t> of = c.spec.row_experts();
   const uint32_t poison = b.out == Format::bf16 ? 0xA5A5u : 0xA5A5A5A5u;
-  for (int64_t r = 0; r < c.spec.rows(); ++r)
-    for (int64_t n = 0; n < b.n; ++n) {
-      const uint32_t got = gemm::output_bits(b.out, j.d, size_t(r * b.n + n));
-      const int32_t e = of[size_t(r)];
-      bool bad = got != poison;
-      if (e >= 0) {
-        const uint32_t want = expected[size_t(e)].bits[size_t((r - c.spec.first_row(e)) * b.n + n)];
-        bad = got != want && !(is_nan(b.out, got) && is_nan(b.out, want));
-      }
-      g.cells[size_t((e >= 0 ? e : c.spec.experts()) * tiles + n / 128)] += bad;
-    }
-  return g;
-}
-
-void merge(CaseResult& total, const CaseResult& r) {
-  total.elements += r.elements, total.n_exact += r.n_exact, total.n_within += r.n_within;
-  total.n_over += r.n_over, total.n_nonfinite += r.n_nonfinite, total.n_nan += r.n_nan;
-  total.max_ulp = std::max(total.max_ulp, r.max_ulp);
-  for (size_t b = 0; b < total.ulp_hist.size(); ++b) total.ulp_hist[b] += r.ulp_hist[b];
-  total.verdict = std::max(total.verdict, r.verdict);
+  return expert_grid(c.spec, b.n, 128, "outputs", [&](int64_t r, int64_t n) {
+    const uint32_t got = gemm::output_bits(b.out, j.d, size_t(r * b.n + n));
+    const int32_t e = of[size_t(r)];
+    if (e < 0) return got != poison;
+    const uint32_t want = expected[size_t(e)].bits[size_t((r - c.spec.first_row(e)) * b.n + n)];
+    return got != want && !(is_nan(b.out, got) && is_nan(b.out, want));
+  });
 }
 
 // Every expert's rows as its dense case; the rows off the tokens untouched.
@@ -157,17 +120,8 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
     ex.arch = claim.arch;
     ex.replay = gemm::gemm_replay(s, *model, in);
     const gemm::Compared cmp = gemm::compare(c.expert_case(e), in, ex, j.expert_rows(e), quant::default_budgets());
-    merge(total, cmp.result);
     replays[size_t(e)] = std::move(ex.replay.out);
-    if (passes(cmp.result.verdict)) continue;
-    const std::string where = "expert " + std::to_string(e) + " (" + std::to_string(count) + " tokens, D " +
-                              rows_text(c.spec.first_row(e), count) + ")";
-    const std::string grouped = j.grouped_story(e);
-    if (!grouped.empty()) total.verdict = std::max(total.verdict, Verdict::layout);
-    if (total.message.size() < 600)
-      total.message += (total.message.empty() ? "" : "; ") + where + ": " + (grouped.empty() ? cmp.result.message : grouped);
-    for (const std::string& line : cmp.result.first_bad)
-      if (total.first_bad.size() < 8) total.first_bad.push_back("expert " + std::to_string(e) + ": " + line);
+    add_expert(total, c.spec, e, "D", cmp.result, passes(cmp.result.verdict) ? "" : j.grouped_story(e));
   }
   if (const std::string written = j.written_off_tokens(); !written.empty()) {
     total.verdict = std::max(total.verdict, Verdict::layout);
@@ -238,15 +192,29 @@ CaseResult run_case(const Case& c, Backend& backend) {
   return result;
 }
 
-std::vector<std::string> catalog_ids(Tier tier) { return case_ids(catalog(tier)); }
+std::vector<std::string> catalog_ids(Tier tier) {
+  std::vector<std::string> ids = case_ids(catalog(tier));
+  for (const std::string& id : case_ids(quant_catalog(tier))) ids.push_back(id);
+  return ids;
+}
+
+namespace {
+bool is_quant(std::string_view id) { return id.starts_with("moe.quant"); }
+}  // namespace
 
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>*) {
+  if (is_quant(id)) return run_quant_case(QuantCase::parse(id), backend);
   return run_case(Case::parse(id), backend);
+}
+
+std::string canonical_id(std::string_view id) {
+  return is_quant(id) ? QuantCase::parse(id).id() : Case::parse(id).id();
 }
 
 // The experts' codes twice (logical and stored), A and its scales, D with the per-expert references
 // and comparison (about 24 bytes an output), and one expert's decoded B at a time.
 double host_bytes(std::string_view id) {
+  if (is_quant(id)) return quant_host_bytes(QuantCase::parse(id));
   const Case c = Case::parse(id);
   const double rows = double(c.spec.rows()), n = double(c.spec.base.n), k = double(c.spec.base.k);
   return 2 * double(c.spec.experts()) * n * k + 3 * rows * k + 24 * rows * n + 16 * n * k;

@@ -1,3 +1,4 @@
+// The moe family: moe.gemm (below) and moe.quant (quant_run.hpp).
 // Runs one moe.gemm case on a backend: the grouped kernel once over all experts, then each
 // expert's rows judged as its own dense GEMM (harness/gemm/compare.hpp, with its diagnosis), the
 // rows that are not tokens checked untouched, and a failing expert's outputs tested against the
@@ -20,5 +21,6 @@ CaseResult run_case(const Case& c, Backend& backend);
 std::vector<std::string> catalog_ids(Tier tier);
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
 double host_bytes(std::string_view id);
+std::string canonical_id(std::string_view id);  // moe.gemm* and moe.quant* ids
 
 }  // namespace ulpgate::moe

@@ -134,7 +134,7 @@ void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io
 void describe_grouped_gemm(OpCall& call, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io) {
   const gemm::Spec& b = spec.base;
   const int64_t rows = spec.rows(), experts = spec.experts();
-  const bool masked = spec.layout == gemm::GroupLayout::masked;
+  const bool masked = spec.layout == moe::GroupLayout::masked;
   call.input("a", b.a_format, {rows, b.k}, std::as_bytes(io.a));
   call.input("b", b.b_format, {experts, b.n, b.k}, std::as_bytes(io.b));
   call.bytes_input("scale_a", io.sa);
@@ -148,7 +148,7 @@ void describe_grouped_gemm(OpCall& call, const gemm::GroupedSpec& spec, const ge
   call.param("b_format", std::string(format_name(b.b_format)));
   call.param("out", std::string(format_name(b.out)));
   call.param("ue8m0", int64_t(b.ue8m0));
-  call.param("layout", std::string(gemm::group_layout_name(spec.layout)));
+  call.param("layout", std::string(moe::group_layout_name(spec.layout)));
   call.param("experts", experts);
   call.param("align", spec.align);
   call.param("slot_rows", masked ? spec.slot_rows() : int64_t(0));

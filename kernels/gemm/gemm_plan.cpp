@@ -78,7 +78,7 @@ GemmPlan plan_gemm(const gemm::Spec& s, const gemm::Buffers& io, unsigned max_bl
 
 GemmPlan plan_grouped_gemm(const gemm::GroupedSpec& gs, const gemm::GroupedBuffers& io, unsigned max_blocks) {
   if (const std::string why = gs.problem(); !why.empty()) throw GemmError(why);
-  const bool masked = gs.layout == gemm::GroupLayout::masked;
+  const bool masked = gs.layout == moe::GroupLayout::masked;
   gemm::Spec s = gs.base;
   s.m = gs.rows();
   const int64_t experts = gs.experts();

@@ -5,9 +5,11 @@ namespace ulpgate::quant_kernels {
 namespace {
 
 // The plan's kernels on device pointers; throws gpu::GpuError.
-void launch_plan(const QuantPlan& plan, const void* x, uint8_t* codes, uint8_t* scales, gpu::Stream stream) {
-  launch_quant(plan, x, codes, scales,
-               [stream](const LaunchConfig& cfg, const auto& kernel) { gpu::launch(cfg, kernel, stream); });
+void launch_plan(const QuantPlan& plan, const void* x, uint8_t* codes, uint8_t* scales, gpu::Stream stream,
+                 const int32_t* row_map) {
+  const auto on_device = [stream](const LaunchConfig& cfg, const auto& kernel) { gpu::launch(cfg, kernel, stream); };
+  if (plan.row_map == QuantPlan::RowMap::none) return launch_quant(plan, x, codes, scales, on_device);
+  launch_quant(plan, x, codes, scales, on_device, expert_row_map(plan, row_map));
 }
 
 #if !defined(__HIP__)
@@ -56,23 +58,26 @@ int gpu_device_count() { return gpu::device_count(); }
 void gpu_use_device(int device) { ULPGATE_GPU_CHECK(ULPGATE_GPU_API(SetDevice)(device)); }
 
 void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_dev, uint8_t* scales_dev,
-                      void* stream) {
+                      void* stream, const int32_t* row_map_dev) {
   try {
-    launch_plan(plan, x_dev, codes_dev, scales_dev, static_cast<gpu::Stream>(stream));
+    launch_plan(plan, x_dev, codes_dev, scales_dev, static_cast<gpu::Stream>(stream), row_map_dev);
   } catch (const gpu::GpuError& e) {
     throw QuantError(e.what());
   }
 }
 
 void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::span<uint8_t> codes,
-                   std::span<uint8_t> scales) {
+                   std::span<uint8_t> scales, std::span<const int32_t> row_map) {
   if (plan.m == 0) return;
   try {
-    gpu::DeviceBytes dx(x.size());
+    if (row_map.size() != size_t(plan.row_map_entries())) throw QuantError("the row map has " + std::to_string(row_map.size()) +
+                                                                           " entries, the plan " + std::to_string(plan.row_map_entries()));
+    gpu::DeviceBytes dx(x.size()), dmap(row_map.size_bytes());
     const auto dcodes = gpu::DeviceBytes::output("codes", codes.size());
     const auto dscales = gpu::DeviceBytes::output("scales", scales.size());
     dx.upload(x.data());
-    launch_plan(plan, dx.get<const void>(), dcodes.get(), dscales.get(), gpu::Stream{});
+    if (!row_map.empty()) dmap.upload(row_map.data());
+    launch_plan(plan, dx.get<const void>(), dcodes.get(), dscales.get(), gpu::Stream{}, dmap.get<const int32_t>());
     gpu::synchronize();
     dcodes.download(codes.data());
     dscales.download(scales.data());

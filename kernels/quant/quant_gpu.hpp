@@ -19,14 +19,15 @@ void gpu_use_device(int device);
 // Poisons device buffers with 0xA5, copies x in, launches the plan, copies codes and scales
 // out. Every runtime call is checked; a failure throws QuantError naming the call (the caller
 // adds the op and the case).
+// A grouped plan (plan_grouped_quant) reads its row map (m_indices or masked_m) from row_map.
 void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::span<uint8_t> codes,
-                   std::span<uint8_t> scales);
+                   std::span<uint8_t> scales, std::span<const int32_t> row_map = {});
 
 // Launches the plan's kernels on device buffers the caller owns (sized as plan_quant checked),
 // on `stream` (a cudaStream_t / hipStream_t; nullptr: the default stream). No copies, no
 // synchronization: for timing. A launch failure throws QuantError naming the call.
 void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_dev, uint8_t* scales_dev,
-                      void* stream = nullptr);
+                      void* stream = nullptr, const int32_t* row_map_dev = nullptr);
 
 // Every fp32 d in [1, 2^126): how many of them dev::rcp_in_range does not give __frcp_rn's
 // result for, and the first such d's bits (CUDA; silu_mul_chunk relies on none).

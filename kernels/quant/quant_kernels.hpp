@@ -438,7 +438,36 @@ ULPGATE_DEVICE void for_each_group(const Kernel& k) {
   }
 }
 
-template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes>
+// The rows of a dense op: every row a token, one scale storage.
+struct AllRows {
+  static constexpr bool kAll = true;
+  ULPGATE_DEVICE static bool token(int64_t) { return true; }
+  ULPGATE_DEVICE static int64_t scale_row(int64_t row, int64_t& base) { return base = 0, row; }
+};
+
+// The rows of a grouped op (reference/moe/expert_rows.hpp): contiguous (m_indices: a row's
+// expert, -1 off the tokens; one scale storage) or masked (masked_m: each slot's valid rows; a
+// scale storage of slot_bytes per slot).
+struct ExpertRowMap {
+  static constexpr bool kAll = false;
+  const int32_t* m_indices;
+  const int32_t* masked_m;
+  int64_t slot_rows, slot_bytes;
+  ULPGATE_DEVICE bool token(int64_t row) const {
+    if (m_indices) return m_indices[row] >= 0;
+    const int64_t slot = row / slot_rows;
+    return row - slot * slot_rows < masked_m[slot];
+  }
+  // The row within its scale storage, and that storage's first byte.
+  ULPGATE_DEVICE int64_t scale_row(int64_t row, int64_t& base) const {
+    if (m_indices) return base = 0, row;
+    const int64_t slot = row / slot_rows;
+    base = slot * slot_bytes;
+    return row - slot * slot_rows;
+  }
+};
+
+template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes, class Rows = AllRows>
 struct GroupQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
@@ -450,14 +479,24 @@ struct GroupQuant {
   int lanes;         // lanes per group: 1 << lane_bits
   int lane_bits;
   QuantMath math;
-  ScaleStore scales;
+  ScaleStore scales;  // one storage's: [rows or slot rows, groups per row]
+  Rows rows;
 
   ULPGATE_DEVICE void operator()() const { for_each_group<In, Path>(*this); }
+
+  // A grouped op leaves the groups of rows that are not tokens alone (no read, no write).
+  ULPGATE_DEVICE bool skips(int64_t gi) const {
+    if constexpr (Rows::kAll) return false;
+    int64_t row, col;
+    row_col(gi, scales.g, row, col);
+    return !rows.token(row);
+  }
 
   // Register path: lane `sub` holds chunks sub, sub + lanes, ... of its group (each load
   // instruction of a warp reads whole sectors), so the group is read once. The chunks stay
   // packed and are widened where used (one shift or mask per element).
   ULPGATE_DEVICE void quantize_in_registers(int64_t gi, int sub) const {
+    if (skips(gi)) return;
     const int64_t base = gi * gs + int64_t(sub) * V, step = int64_t(lanes) * V;
     Raw<In> raw[C];
     ULPGATE_UNROLL
@@ -486,7 +525,12 @@ struct GroupQuant {
   ULPGATE_DEVICE void write_scale(int64_t gi, float s) const {
     int64_t row, col;
     row_col(gi, scales.g, row, col);  // scales.g = k / gs groups per row
-    scales.write(row, col, s);
+    write_scale(row, col, s);
+  }
+  ULPGATE_DEVICE void write_scale(int64_t row, int64_t col, float s) const {
+    int64_t base;
+    const int64_t r = rows.scale_row(row, base);
+    scales.write_at(base + scales.offset(r, col), s);
   }
 
   ULPGATE_DEVICE float amax_of(const Chunk<In>& c) const {
@@ -500,13 +544,14 @@ struct GroupQuant {
   ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
     int64_t row, col;
     row_col(gi, scales.g, row, col);
+    if (!rows.token(row)) return;
     const int64_t base = row * k + col * gs;
     float amax = 0.0f;
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V)
       amax = amax_merge(amax, amax_of(Chunk<In>::load(x + base + c, int(gs - c < V ? gs - c : V))), math.nan_propagate);
     amax = Reduce{}(amax, lanes, math.nan_propagate);
     const GroupArith g(math, amax);
-    if (sub == 0) scales.write(row, col, g.scale);
+    if (sub == 0) write_scale(row, col, g.scale);
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
       const int n = int(gs - c < V ? gs - c : V);
       quantize_chunk<In>(math, g.factor, Chunk<In>::load(x + base + c, n), codes + base + c, n);
@@ -564,16 +609,21 @@ struct TileQuant {
   }
 };
 
+// The padding slots of `slots` scale storages of slot_bytes each (a dense op: one).
 struct ScalePadding {
   ScaleStore scales;
+  int64_t slots = 1, slot_bytes = 0;
 
   ULPGATE_DEVICE void operator()() const {
-    const int64_t rows = scales.padded_rows(), cols = scales.padded_cols();
+    const int64_t rows = scales.padded_rows(), cols = scales.padded_cols(), per_slot = rows * cols;
     const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
-    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < rows * cols;
+    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < slots * per_slot;
          i += stride) {
-      const int64_t r = i / cols, c = i % cols;
-      if (r >= scales.m || c >= scales.g) scales.write_padding(r, c);
+      const int64_t slot = i / per_slot, r = i % per_slot / cols, c = i % cols;
+      if (r < scales.m && c < scales.g) continue;
+      ScaleStore s = scales;
+      s.base += slot * slot_bytes;
+      s.write_padding(r, c);
     }
   }
 };

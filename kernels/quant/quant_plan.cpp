@@ -162,4 +162,23 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   return p;
 }
 
+QuantPlan plan_grouped_quant(const quant::GroupedSpec& spec, Format input, const Arch& arch, std::size_t x_bytes,
+                             std::size_t codes_bytes, std::size_t scale_bytes, std::size_t row_map_entries) {
+  if (const std::string why = spec.problem(); !why.empty()) throw QuantError(why);
+  const bool masked = spec.layout == moe::GroupLayout::masked;
+  check_size(masked ? "masked_m" : "m_indices", row_map_entries, masked ? spec.experts() : spec.rows());
+  check_size("scales", scale_bytes, spec.scale_bytes());
+  quant::Spec every_row = spec.base;
+  every_row.m = spec.rows();
+  QuantPlan p = plan_quant(every_row, input, arch, x_bytes, codes_bytes, std::size_t(every_row.scale_bytes()));
+  const quant::Spec part = spec.part_spec();
+  p.scales = ScaleStore{part.layout, part.scale_shape().m, part.scale_shape().g, nullptr};
+  p.row_map = masked ? QuantPlan::RowMap::masked_m : QuantPlan::RowMap::m_indices;
+  p.parts = spec.parts(), p.part_bytes = spec.part_bytes();
+  const int64_t padded = p.scales.padded_rows() * p.scales.padded_cols();
+  p.has_padding = padded > p.scales.m * p.scales.g;
+  p.padding = LaunchConfig{{blocks_for(p.parts * padded)}, {kBlockThreads}, 0};
+  return p;
+}
+
 }  // namespace ulpgate::quant_kernels

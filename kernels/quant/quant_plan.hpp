@@ -11,6 +11,7 @@
 #include "kernels/quant/quant_kernels.hpp"
 #include "kernels/quant/silu_kernels.hpp"
 #include "kernels/quant/tensor_kernels.hpp"
+#include "reference/quant/grouped.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate {
@@ -51,9 +52,13 @@ struct QuantPlan {
   int lanes;            // lanes per group (GroupQuant)
   ElementPath path;     // GroupQuant's, where the buffers fit the register layout
   QuantMath math;
-  ScaleStore scales;    // base filled in at launch
+  ScaleStore scales;    // base filled in at launch; a grouped op's: one part's
   LaunchConfig main, padding;
   bool has_padding;
+  // A grouped op's: its row map (m_indices or masked_m, int32) and scale storage in parts.
+  enum class RowMap : uint8_t { none, m_indices, masked_m } row_map = RowMap::none;
+  int64_t parts = 1, part_bytes = 0;
+  int64_t row_map_entries() const { return row_map == RowMap::masked_m ? parts : row_map == RowMap::m_indices ? m : 0; }
 };
 
 // The NativeCodes instantiation that computes exactly what the quantizer's arithmetic asks on
@@ -64,6 +69,16 @@ ElementPath choose_path(const QuantMath& m, const Arch& arch);
 // and conversion instructions. Throws QuantError naming the problem. m == 0 plans no launch.
 QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, std::size_t x_bytes,
                      std::size_t codes_bytes, std::size_t scale_bytes);
+
+// A grouped op (reference/quant/grouped.hpp): the dense op's plan over every row, its scales
+// part by part; row_map_entries: m_indices' (contiguous) or masked_m's (masked) length.
+QuantPlan plan_grouped_quant(const quant::GroupedSpec& spec, Format input, const Arch& arch, std::size_t x_bytes,
+                             std::size_t codes_bytes, std::size_t scale_bytes, std::size_t row_map_entries);
+// A grouped plan's row map for its kernels, on a device pointer to the int32 entries.
+inline ExpertRowMap expert_row_map(const QuantPlan& p, const int32_t* entries) {
+  const bool masked = p.row_map == QuantPlan::RowMap::masked_m;
+  return {masked ? nullptr : entries, masked ? entries : nullptr, p.scales.m, p.part_bytes};
+}
 
 // The lanes that share a group of gs elements: enough for one chunk each, at most a warp.
 int lanes_per_group(int64_t gs, int chunk_elems, int warp_size);
@@ -120,13 +135,15 @@ void launch_tensor(const QuantPlan& p, const typename Input<F>::T* x, uint8_t* c
 }
 
 // Launches the plan's kernels with launch(cfg, kernel) on device pointers. Reduce is the group
-// amax reduction, Amax quant.tensor's grid-wide one (tests substitute faulty ones).
-template <class Reduce = ShuffleAmax, class Amax = GridAmax, class Launch>
-void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* scale_bytes, Launch&& launch) {
+// amax reduction, Amax quant.tensor's grid-wide one (tests substitute faulty ones); rows: a
+// grouped plan's ExpertRowMap (tests substitute faulty ones).
+template <class Reduce = ShuffleAmax, class Amax = GridAmax, class Launch, class Rows = AllRows>
+void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* scale_bytes, Launch&& launch,
+                  const Rows& rows = {}) {
   if (p.m == 0) return;  // no rows: nothing to write, never a division by zero
   ScaleStore scales = p.scales;
   scales.base = scale_bytes;
-  if (p.has_padding) launch(p.padding, ScalePadding{scales});
+  if (p.has_padding) launch(p.padding, ScalePadding{scales, p.parts, p.part_bytes});
   auto run = [&](auto in) {
     constexpr Format F = decltype(in)::value;
     using T = typename Input<F>::T;
@@ -144,8 +161,8 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
     // The native paths run on the register layout only (these buffers' alignment included).
     with_element_path(path, [&](auto path) {
-      launch(p.main, GroupQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes,
-                                                           lane_bits, p.math, scales});
+      launch(p.main, GroupQuant<F, Reduce, decltype(path), Rows>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes,
+                                                                 lane_bits, p.math, scales, rows});
     });
   };
   switch (p.input) {

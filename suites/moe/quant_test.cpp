@@ -1,0 +1,162 @@
+// moe.quant (reference/quant/grouped.hpp, harness/moe/quant_*): ids, the grouped op as the dense
+// quantization per expert, its storage the one the grouped GEMM reads, the portable kernel's
+// grouped launch on the catalog, and the grouped kernel's own mistakes, each a faulty row map
+// whose verdict names the expert and its rows: padding rows quantized as tokens, rows beyond
+// masked_m written, scales written into the neighbouring expert's slot.
+#include <gtest/gtest.h>
+
+#include "harness/backends/kernel_backends.hpp"
+#include "harness/moe/catalog.hpp"
+#include "harness/moe/quant_run.hpp"
+#include "kernels/quant/quant_host.hpp"
+#include "reference/gemm/layout.hpp"
+#include "suites/kernels/host_archs.hpp"
+
+namespace ulpgate::moe {
+namespace {
+
+constexpr std::string_view kContiguous = "moe.quant/deepgemm/e4m3fn/bf16/contiguous/8x300x512/gs128/col-tma/normal/s1";
+constexpr std::string_view kMasked = "moe.quant/deepgemm/e4m3fn/bf16/masked/8x300x512/gs128/col-tma/normal/s1";
+
+TEST(MoeQuantCase, IdsRoundTripAndBadOnesAreNamed) {
+  for (const QuantCase& c : quant_catalog(Tier::full)) EXPECT_EQ(QuantCase::parse(c.id()).id(), c.id());
+  const QuantCase c = QuantCase::parse(kMasked);
+  EXPECT_EQ(c.spec.tokens, route(8, 300, 128, 1));
+  EXPECT_EQ(c.spec.part_rows(), c.spec.slot_rows());
+  EXPECT_EQ(c.spec.scale_bytes(), 8 * c.spec.part_bytes());
+  for (const std::string_view bad : {"moe.quant/deepgemm/e4m3fn/bf16/contiguous/8x300x500/gs128/col-tma/normal/s1",
+                                     "moe.quant/deepgemm/e4m3fn/bf16/sideways/8x300x512/gs128/col-tma/normal/s1",
+                                     "moe.quant/deepgemm/e4m3fn/bf16/contiguous/300x512/gs128/col-tma/normal/s1",
+                                     "moe.quant/deepgemm/e4m3fn/bf16/contiguous/8x300x512/col-tma/normal/s1",
+                                     "moe.quant-block/deepgemm/e4m3fn/bf16/contiguous/8x300x512/gs128/col-tma/normal/s1"})
+    EXPECT_THROW(QuantCase::parse(bad), UsageError) << bad;
+}
+
+// One expert holding every token with no padding is the dense op: the same codes and storage.
+TEST(MoeQuantReference, OneExpertIsTheDenseQuantization) {
+  const QuantCase c = QuantCase::parse("moe.quant/deepgemm/e4m3fn/bf16/contiguous.a1/1x70x512/gs128/col-tma/normal/s1");
+  const QuantInputs in = c.inputs();
+  const quant::Result dense = quant::quantize_profile(c.expert_case(0).spec, in.experts[0].values);
+  const quant::GroupedResult grouped = quant::quantize_grouped(c.spec, in.experts[0].values, 0xA5);
+  EXPECT_EQ(grouped.codes, dense.codes);
+  EXPECT_EQ(grouped.storage, dense.storage);
+}
+
+// What moe.quant writes is what moe.gemm reads: the same logical A (codes and 1x128 scales) gives
+// the grouped GEMM's A and A-scale storage byte for byte on every token's row, in both layouts.
+TEST(MoeQuantReference, ItsStorageIsTheGroupedGemmsA) {
+  for (const std::string_view id : {"moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1",
+                                    "moe.gemm/deepgemm/e4m3fn.e4m3fn.ue8m0/fp32/masked.a32/16x200x128x384/normal/s3"}) {
+    const Case g = Case::parse(id);
+    const Tensors t = g.tensors();
+    quant::GroupedSpec q;
+    static_cast<ExpertRows&>(q) = g.spec;
+    q.base = quant::Case::parse("quant.group/deepgemm/e4m3fn/bf16/1x" + std::to_string(g.spec.base.k) + "/gs128/" +
+                                std::string(quant::layout_name(gemm::scale_layout(g.spec.base, gemm::Which::a))) +
+                                (g.spec.base.ue8m0 ? ".ue8m0" : "") + "/normal/s1")
+                 .spec;
+    std::vector<quant::Result> experts;
+    for (int64_t e = 0; e < g.spec.experts(); ++e) {
+      const gemm::Operands& x = t.experts[size_t(e)];
+      experts.push_back({x.a, x.sa, quant::pack(q.base.layout, {g.spec.tokens[size_t(e)], q.groups()}, x.sa)});
+    }
+    const quant::GroupedResult a = quant::assemble_grouped(q, experts, 0xA5);
+    ASSERT_EQ(a.codes.size(), t.a.size()) << id;
+    ASSERT_EQ(a.storage.size(), t.sa.size()) << id;
+    const std::vector<int32_t> of = g.spec.row_experts();
+    for (int64_t r = 0; r < g.spec.rows(); ++r) {
+      if (of[size_t(r)] < 0) continue;
+      const int64_t k = g.spec.base.k;
+      EXPECT_TRUE(std::equal(t.a.begin() + r * k, t.a.begin() + (r + 1) * k, a.codes.begin() + r * k)) << id << " row " << r;
+      for (int64_t j = 0; j < q.groups(); ++j)
+        EXPECT_EQ(t.sa[size_t(q.scale_offset(r, j))], a.storage[size_t(q.scale_offset(r, j))]) << id << " row " << r;
+    }
+  }
+}
+
+TEST(MoeQuantKernel, TheGroupedLaunchPassesTheCatalogOnBothWarpSizes) {
+  register_kernel_backends();
+  for (const std::string_view arch : {"host-w32", "host-w64"}) {
+    const std::unique_ptr<Backend> host = make_backend("host", arch);
+    for (const QuantCase& c : quant_catalog(Tier::ci)) {
+      const CaseResult r = run_quant_case(c, *host);
+      EXPECT_TRUE(passes(r.verdict)) << arch << " " << c.id() << ": " << r.message;
+      EXPECT_EQ(r.elements, c.tokens * (c.spec.base.k + c.spec.groups())) << c.id();
+    }
+  }
+}
+
+TEST(MoeQuantKernel, ThePlanChecksTheRowMap) {
+  const QuantCase c = QuantCase::parse(kContiguous);
+  const QuantInputs in = c.inputs();
+  std::vector<uint8_t> codes(size_t(c.spec.rows() * c.spec.base.k)), scales(size_t(c.spec.scale_bytes()));
+  const std::span<const int32_t> short_map(in.row_map.data(), in.row_map.size() - 1);
+  EXPECT_THROW(quant_kernels::run_grouped_quant_host(kHostW32, c.spec, c.input, in.raw, short_map, codes, scales),
+               quant_kernels::QuantError);
+}
+
+// A grouped kernel's mistakes, as row maps the kernels read (quant_kernels.hpp ExpertRowMap).
+struct EveryRowIsAToken : quant_kernels::ExpertRowMap {
+  bool token(int64_t) const { return true; }
+};
+struct ScalesInTheNextSlot : quant_kernels::ExpertRowMap {
+  int64_t experts;
+  int64_t scale_row(int64_t row, int64_t& base) const {
+    const int64_t r = ExpertRowMap::scale_row(row, base);
+    base = (base / slot_bytes + 1) % experts * slot_bytes;
+    return r;
+  }
+};
+
+template <class Fault>
+class Faulty : public Backend {
+ public:
+  explicit Faulty(Fault f) : f_(f) {}
+  std::string name() const override { return "faulty@host"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    throw BackendError("no dense quant");
+  }
+  void grouped_quant(const quant::GroupedSpec& s, Format input, std::span<const std::byte> x, std::span<const int32_t> map,
+                     std::span<uint8_t> codes, std::span<uint8_t> scales) override {
+    quant_kernels::run_grouped_quant_host(kHostW32, s, input, x, map, codes, scales, [&](quant_kernels::ExpertRowMap m) {
+      Fault f = f_;
+      static_cast<quant_kernels::ExpertRowMap&>(f) = m;
+      return f;
+    });
+  }
+
+ private:
+  Fault f_;
+};
+
+template <class Fault>
+CaseResult run_with(std::string_view id, Fault f) {
+  Faulty<Fault> kernel(f);
+  return run_quant_case(QuantCase::parse(id), kernel);
+}
+
+TEST(MoeQuantKernel, EveryGroupedFaultIsNamedWithItsExpertAndRows) {
+  const QuantCase m = QuantCase::parse(kMasked);
+  const int64_t slot = m.spec.slot_rows(), count = m.spec.tokens[3];
+  struct Shown {
+    CaseResult r;
+    std::string said;
+  };
+  const Shown shown[] = {
+      {run_with(kContiguous, EveryRowIsAToken{}), "wrote rows that are not tokens: rows 1-127 (padding after expert 1's tokens)"},
+      {run_with(kMasked, EveryRowIsAToken{}), "(beyond masked_m 0 in expert 0's slot)"},
+      {run_with(kMasked, ScalesInTheNextSlot{{}, 8}),
+       "expert 3 (" + std::to_string(count) + " tokens, x rows " + std::to_string(3 * slot) + "-" +
+           std::to_string(3 * slot + count - 1) + "): its scales were written at rows " + std::to_string(4 * slot) + "-" +
+           std::to_string(4 * slot + count - 1) + " (" + std::to_string(slot) + " rows: one expert slot), its codes not"},
+  };
+  for (const Shown& s : shown) {
+    EXPECT_EQ(s.r.verdict, Verdict::layout) << s.r.message;
+    EXPECT_NE(s.r.message.find(s.said), std::string::npos) << s.r.message << "\n  expected: " << s.said;
+    ASSERT_FALSE(s.r.grids.empty());
+    EXPECT_EQ(s.r.grids[0].rows, 9);  // 8 experts and the rows that are not tokens
+  }
+}
+
+}  // namespace
+}  // namespace ulpgate::moe
