@@ -1,6 +1,6 @@
 // A sample ulpgate plugin: the suite's own host-SIMT kernels behind the C API
-// (include/ulpgate/ulpgate.h), claiming every quant, norm and GEMM profile on the host archs (the
-// GEMM rows with the portable kernel's accumulator model, fp32-fma) and the custom all-reduce
+// (include/ulpgate/ulpgate.h), claiming every quant, norm, GEMM and MoE profile on the host archs
+// (the GEMM rows with the portable kernel's accumulator model, fp32-fma) and the custom all-reduce
 // variants (all ranks in one host-SIMT world launch, refusing what the kernels refuse). It shows
 // the ABI end to end: a plugin reads its tensors and parameters from the call, runs, and reports
 // failure through its return value and message. Its outputs must equal the host backend's, digest
@@ -64,7 +64,24 @@ int run_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
   });
 }
 
-// moe.gemm: the grouped launch; the tokens per expert read back from the row map.
+// A grouped op's rows from its call: the layout, the alignment and the tokens per expert, read
+// back from the row map (returned).
+std::span<const int32_t> read_rows(const ulpgate_call* c, moe::ExpertRows& rows) {
+  rows.layout = moe::parse_group_layout(text_param(c, "layout"));
+  rows.align = int_param(c, "align");
+  const bool masked = rows.layout == moe::GroupLayout::masked;
+  const std::span<const uint8_t> bytes = in_bytes(c, masked ? "masked_m" : "m_indices");
+  const std::span<const int32_t> map{reinterpret_cast<const int32_t*>(bytes.data()), bytes.size() / 4};
+  rows.tokens.assign(size_t(int_param(c, "experts")), 0);
+  if (masked)
+    for (size_t e = 0; e < map.size(); ++e) rows.tokens[e] = map[e];
+  else
+    for (const int32_t e : map)
+      if (e >= 0) ++rows.tokens[size_t(e)];
+  return map;
+}
+
+// moe.gemm: the grouped launch.
 int run_moe_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
   return guarded(message, size, [&] {
     const DLTensor *a = in(c, "a"), *b = in(c, "b");
@@ -76,21 +93,27 @@ int run_moe_gemm(void*, const ulpgate_call* c, char* message, size_t size) {
     s.base.out = parse_format(text_param(c, "out"));
     s.base.ue8m0 = int_param(c, "ue8m0") != 0;
     s.base.k = a->shape[1], s.base.n = b->shape[1];
-    s.layout = moe::parse_group_layout(text_param(c, "layout"));
-    s.align = int_param(c, "align");
+    const std::span<const int32_t> map = read_rows(c, s);
     const bool masked = s.layout == moe::GroupLayout::masked;
-    const std::span<const uint8_t> map_bytes = in_bytes(c, masked ? "masked_m" : "m_indices");
-    const std::span<const int32_t> map{reinterpret_cast<const int32_t*>(map_bytes.data()), map_bytes.size() / 4};
-    s.tokens.assign(size_t(int_param(c, "experts")), 0);
-    if (masked)
-      for (size_t e = 0; e < map.size(); ++e) s.tokens[e] = map[e];
-    else
-      for (const int32_t e : map)
-        if (e >= 0) ++s.tokens[size_t(e)];
     const gemm::GroupedBuffers io{in_bytes(c, "a"), in_bytes(c, "b"), in_bytes(c, "scale_a"), in_bytes(c, "scale_b"),
                                   masked ? std::span<const int32_t>{} : map, masked ? map : std::span<const int32_t>{},
                                   bytes_of(out(c, "d"))};
     gemm_kernels::run_grouped_gemm_host(arch_by_name(c->arch), s, io);
+  });
+}
+
+// moe.quant: the grouped quantization launch.
+int run_moe_quant(void*, const ulpgate_call* c, char* message, size_t size) {
+  return guarded(message, size, [&] {
+    const DLTensor* x = in(c, "x");
+    quant::GroupedSpec s;
+    s.base.op = quant::parse_grouped_op(c->op);
+    s.base.profile = &quant::profile_for(s.base.op, c->profile);
+    read_quantizer(c, s.base);
+    s.base.k = x->shape[1];
+    const std::span<const int32_t> map = read_rows(c, s);
+    quant_kernels::run_grouped_quant_host(arch_by_name(c->arch), s, element_format(x->dtype), bytes_of(x), map,
+                                          out_bytes(c, "codes"), out_bytes(c, "scales"));
   });
 }
 
@@ -142,6 +165,8 @@ const std::vector<ulpgate_op>& table() {
     for (const gemm::Profile& p : gemm::profiles())
       for (gemm::Op op : {gemm::Op::block, gemm::Op::mx})
         if (p.supports(op)) r.push_back({gemm::grouped_op_name(op).data(), p.name.data(), kArchs, run_moe_gemm, gemm_kernels::kClaimedModel});
+    for (quant::Op op : {quant::Op::group, quant::Op::mx})
+      for (const quant::Profile& p : quant::profiles()) r.push_back({quant::grouped_op_name(op).data(), p.name.data(), kArchs, run_moe_quant, nullptr});
     for (const allreduce::Variant& v : allreduce::variants())
       if (v.order != allreduce::Order::per_hop) r.push_back({"allreduce", v.name.data(), kArchs, run_allreduce, nullptr});
     return r;

@@ -18,6 +18,8 @@
 #include "harness/cli/command.hpp"
 #include "harness/allreduce/fused_case.hpp"
 #include "harness/gemm/gemm_case.hpp"
+#include "harness/moe/moe_case.hpp"
+#include "harness/moe/quant_case.hpp"
 #include "harness/golden/golden_update.hpp"
 #include "harness/quant/quant_case.hpp"
 #include "harness/report/html_report.hpp"
@@ -79,15 +81,21 @@ constexpr BenchCase kBenchCases[] = {
     {"quant.tensor/vllm/e4m3fn/bf16/32768x7168/static=0.0123/row/normal/s1", 0.85},
     {"quant.tensor/te/e4m3fn/bf16/32768x7168/dynamic/row/normal/s1", 0.85},
     {"quant.silu-mul/vllm/e4m3fn/bf16/32768x7168/gs128/col-tma/normal/s1", 0.85},
+    // DeepSeek-V3's MoE layer: 4096 prefill tokens routed top-8 over 256 experts into the
+    // grouped GEMMs' layouts (each expert's run padded to 128 rows, which the kernel skips), and
+    // the decode batch's 256 routed tokens (latency: no target).
+    {"moe.quant/deepgemm/e4m3fn/bf16/contiguous/256x32768x7168/gs128/col-tma/normal/s1", 0.85},
+    {"moe.quant-mx/ocp-mx/e4m3fn/bf16/contiguous/256x32768x7168/gs32/mx-swizzle-128x4/normal/s1", 0.80},
+    {"moe.quant/deepgemm/e4m3fn/bf16/masked/256x256x7168/gs128/col-tma/normal/s1", -1},
 };
 
 struct Planned {
   std::string id;
-  double target;
+  double target;  // < 0: no target
   quant_kernels::QuantPlan plan;
   std::size_t x_bytes, codes_bytes, scale_bytes;
-  int x_reads;  // 2 for a dynamic per-tensor scale: every element is read before the first code
-  std::size_t moved() const { return x_bytes * x_reads + codes_bytes + scale_bytes; }  // read + written
+  std::size_t moved;               // read + written (a dynamic per-tensor scale reads x twice)
+  std::vector<int32_t> row_map;    // a grouped op's
 };
 
 // RMSNorm rows: named by their case ids (the spec is written out here, not parsed from them).
@@ -114,6 +122,18 @@ struct GemmBenchCase {
 constexpr GemmBenchCase kGemmBenchCases[] = {
     {"gemm.block/cublaslt/e4m3fn.e4m3fn/bf16/8192x8192x8192/normal/s1", 50, 1000},
 };
+
+// The GPU reference on DeepSeek-V3's MoE layer (the decode batch: 256 tokens routed top-8 over
+// 256 experts, the gate/up GEMM): the grouped reference is the dense one per expert, so its time is
+// the experts' ideal + comparison and sm90 replay, each timed on its own shape, summed.
+constexpr const char* kMoeReferenceCases[] = {"moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/256x256x4096x7168/normal/s1"};
+
+std::vector<moe::Case> plan_moe_reference_cases(const std::string& filter) {
+  std::vector<moe::Case> out;
+  for (const char* id : kMoeReferenceCases)
+    if (fnmatch(filter.c_str(), id, 0) == 0) out.push_back(moe::Case::parse(id));
+  return out;
+}
 
 std::vector<std::pair<GemmBenchCase, gemm::Spec>> plan_gemm_cases(const std::string& filter) {
   std::vector<std::pair<GemmBenchCase, gemm::Spec>> out;
@@ -155,19 +175,37 @@ std::vector<PlannedNorm> plan_norm_cases(const std::string& filter) {
   return out;
 }
 
+// A grouped case: the kernel reads and writes the tokens' rows only (and m_indices), padding and
+// masked rows not.
+Planned plan_grouped(const BenchCase& b) {
+  const moe::QuantCase c = moe::QuantCase::parse(b.id);
+  const std::vector<int32_t> map = c.spec.layout == moe::GroupLayout::masked ? c.spec.masked_m() : c.spec.row_experts();
+  const std::size_t elem = c.input == Format::fp32 ? 4 : 2, rows = std::size_t(c.spec.rows()), k = std::size_t(c.spec.base.k);
+  const std::size_t x = rows * k * elem, scales = std::size_t(c.spec.scale_bytes()), tokens = std::size_t(c.tokens);
+  const std::size_t moved = tokens * k * (elem + 1) + tokens * std::size_t(c.spec.groups()) * (quant::is_ue8m0_layout(c.spec.base.layout) ? 1 : 4) +
+                            map.size() * 4;
+  return {c.id(), b.target,
+          quant_kernels::plan_grouped_quant(c.spec, c.input, kSm90, x, rows * k, scales, map.size()),
+          x, rows * k, scales, moved, map};
+}
+
 // The bench cases the filter selects, planned for sm90 (which also checks their sizes).
 std::vector<Planned> plan_cases(const std::string& filter) {
   std::vector<Planned> out;
   for (const BenchCase& b : kBenchCases) {
+    if (std::string_view(b.id).starts_with("moe.")) {
+      if (fnmatch(filter.c_str(), b.id, 0) == 0) out.push_back(plan_grouped(b));
+      continue;
+    }
     const quant::Case c = quant::Case::parse(b.id);
     const std::string id = c.id();
     if (fnmatch(filter.c_str(), id.c_str(), 0) != 0) continue;
     const std::size_t elems = std::size_t(c.spec.m * c.spec.k);
     const std::size_t x = std::size_t(c.spec.m * c.spec.input_cols()) * (c.input == Format::fp32 ? 4 : 2);
     const std::size_t scales = std::size_t(c.spec.scale_bytes());
-    const int x_reads = c.spec.op == quant::Op::tensor && c.spec.writes_scales() ? 2 : 1;
+    const std::size_t x_reads = c.spec.op == quant::Op::tensor && c.spec.writes_scales() ? 2 : 1;
     out.push_back({id, b.target, quant_kernels::plan_quant(c.spec, c.input, kSm90, x, elems, scales), x, elems,
-                   scales, x_reads});
+                   scales, x * x_reads + elems + scales, {}});
   }
   return out;
 }
@@ -200,12 +238,15 @@ struct PlannedAll {
   std::vector<PlannedNorm> norm;
   std::vector<std::pair<GemmBenchCase, gemm::Spec>> gemm;
   std::vector<std::pair<FusedBenchCase, allreduce::FusedSpec>> fused;
+  std::vector<moe::Case> moe_reference;
 };
 
 // Every kind of row; at least one must match.
 PlannedAll plan_all(const std::string& filter) {
-  PlannedAll planned{plan_cases(filter), plan_norm_cases(filter), plan_gemm_cases(filter), plan_fused_cases(filter)};
-  if (planned.quant.empty() && planned.norm.empty() && planned.gemm.empty() && planned.fused.empty())
+  PlannedAll planned{plan_cases(filter), plan_norm_cases(filter), plan_gemm_cases(filter), plan_fused_cases(filter),
+                     plan_moe_reference_cases(filter)};
+  if (planned.quant.empty() && planned.norm.empty() && planned.gemm.empty() && planned.fused.empty() &&
+      planned.moe_reference.empty())
     throw UsageError("bench: no bench case matches --filter '" + filter + "'");
   return planned;
 }
@@ -282,6 +323,19 @@ std::string csv_text(const quant_kernels::BenchDevice& dev, int reps, const std:
       << cell(r.target_pct, 0, "") << "," << cell(r.target_us < 0 ? -1 : r.target_us / 1e3, 0, "") << ","
       << cell(r.x_kernel, 1, "") << "," << result_name(r) << "\n";
   return f.str();
+}
+
+// The grouped reference's rows: every expert's dense reference timed on its shape, summed.
+void moe_reference_rows(const moe::Case& c, int reps, std::vector<Row>& rows) {
+  gemm_kernels::ReferenceTimings sum;
+  for (int64_t e = 0; e < c.spec.experts(); ++e) {
+    if (c.spec.tokens[size_t(e)] == 0) continue;
+    const gemm_kernels::ReferenceTimings t = gemm_kernels::bench_reference_gpu(c.spec.expert_spec(e), gemm::model("sm90"), reps);
+    sum.ideal_compare_ms += t.ideal_compare_ms, sum.replay_ms += t.replay_ms;
+  }
+  const std::string id = c.id();
+  rows.push_back({"reference.ideal+compare:" + id, 0, sum.ideal_compare_ms * 1e3, -1, -1, -1, -1, true});
+  rows.push_back({"reference.replay-sm90:" + id, 0, sum.replay_ms * 1e3, -1, -1, -1, -1, true});
 }
 
 // The kernel under test on the case's shape, then the reference's ideal + comparison and replay.
@@ -391,7 +445,7 @@ int run_allreduce_bench(const std::vector<int>& worlds, const std::string& csv) 
 }
 
 int run_bench(const std::string& filter, const std::string& csv, const std::string& html, int reps) {
-  const auto [cases, norm_cases, gemm_cases, fused_cases] = plan_all(filter);
+  const auto [cases, norm_cases, gemm_cases, fused_cases, moe_reference_cases] = plan_all(filter);
   if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
     std::fprintf(stderr, "ulpgate bench: no CUDA device to benchmark on: %s\n", why.c_str());
     return kInfra;
@@ -407,23 +461,23 @@ int run_bench(const std::string& filter, const std::string& csv, const std::stri
               copy_gbps, copy.median_us);
 
   std::vector<Row> rows{{kCopyId, 2 * kCopyBytes, copy.median_us, copy.min_us, copy_gbps, 100.0, -1, true}};
-  // A kernel's bandwidth as a fraction of the copy's, against its target fraction.
+  // A kernel's bandwidth as a fraction of the copy's, against its target fraction (< 0: none).
   const auto bandwidth_row = [&](const std::string& id, std::size_t moved, const quant_kernels::Timing& t, double target) {
     const double bw = gbps(moved, t.median_us), pct = 100.0 * bw / copy_gbps;
-    return Row{id, moved, t.median_us, t.min_us, bw, pct, 100.0 * target, pct >= 100.0 * target};
+    return Row{id, moved, t.median_us, t.min_us, bw, pct, target < 0 ? -1 : 100.0 * target, pct >= 100.0 * target};
   };
   for (const Planned& c : cases)
     rows.push_back(bandwidth_row(
-        c.id, c.moved(), quant_kernels::time_quant_gpu(c.plan, c.x_bytes, c.codes_bytes, c.scale_bytes, reps), c.target));
+        c.id, c.moved, quant_kernels::time_quant_gpu(c.plan, c.x_bytes, c.codes_bytes, c.scale_bytes, reps, c.row_map),
+        c.target));
   for (const PlannedNorm& c : norm_cases)
     rows.push_back(bandwidth_row(c.id, norm_kernels::bytes_moved(c.sizes), norm_kernels::time_norm_gpu(c.plan, c.sizes, reps),
                                  c.target));
   for (const auto& [b, spec] : gemm_cases) gemm_rows(b, spec, reps, rows);
+  for (const moe::Case& c : moe_reference_cases) moe_reference_rows(c, std::min(reps, 10), rows);
   for (const auto& [b, spec] : fused_cases) {
     const allreduce_kernels::FusedTiming t = allreduce_kernels::time_fused_one_gpu(spec, reps);
-    Row r = bandwidth_row(b.id, t.bytes, t.timing, std::max(b.target, 0.0));
-    if (b.target < 0) r.target_pct = -1, r.pass = true;
-    rows.push_back(r);
+    rows.push_back(bandwidth_row(b.id, t.bytes, t.timing, b.target));
   }
   const bool all_pass = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass || !r.has_target(); });
   print_table(rows);

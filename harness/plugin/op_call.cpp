@@ -131,27 +131,44 @@ void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io
   call.param("ue8m0", int64_t(spec.ue8m0));
 }
 
+namespace {
+
+// A grouped op's rows: its int32 row map as bytes (m_indices [rows], -1: not a token; or masked_m
+// [experts]) and the parameters that place the experts' rows.
+void describe_rows(OpCall& call, const moe::ExpertRows& rows, std::span<const int32_t> map) {
+  const bool masked = rows.layout == moe::GroupLayout::masked;
+  call.bytes_input(masked ? "masked_m" : "m_indices", {reinterpret_cast<const uint8_t*>(map.data()), map.size_bytes()});
+  call.param("layout", std::string(moe::group_layout_name(rows.layout)));
+  call.param("experts", rows.experts());
+  call.param("align", rows.align);
+  call.param("slot_rows", masked ? rows.slot_rows() : int64_t(0));
+}
+
+}  // namespace
+
 void describe_grouped_gemm(OpCall& call, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io) {
   const gemm::Spec& b = spec.base;
-  const int64_t rows = spec.rows(), experts = spec.experts();
-  const bool masked = spec.layout == moe::GroupLayout::masked;
+  const int64_t rows = spec.rows();
   call.input("a", b.a_format, {rows, b.k}, std::as_bytes(io.a));
-  call.input("b", b.b_format, {experts, b.n, b.k}, std::as_bytes(io.b));
+  call.input("b", b.b_format, {spec.experts(), b.n, b.k}, std::as_bytes(io.b));
   call.bytes_input("scale_a", io.sa);
   call.bytes_input("scale_b", io.sb);
-  // int32 row maps travel as bytes: m_indices [rows] (-1: not a token) or masked_m [experts].
-  const std::span<const int32_t> map = masked ? io.masked_m : io.m_indices;
-  call.bytes_input(masked ? "masked_m" : "m_indices",
-                   {reinterpret_cast<const uint8_t*>(map.data()), map.size_bytes()});
+  describe_rows(call, spec, spec.layout == moe::GroupLayout::masked ? io.masked_m : io.m_indices);
   call.output("d", b.out, {rows, b.n}, io.d);
   call.param("a_format", std::string(format_name(b.a_format)));
   call.param("b_format", std::string(format_name(b.b_format)));
   call.param("out", std::string(format_name(b.out)));
   call.param("ue8m0", int64_t(b.ue8m0));
-  call.param("layout", std::string(moe::group_layout_name(spec.layout)));
-  call.param("experts", experts);
-  call.param("align", spec.align);
-  call.param("slot_rows", masked ? spec.slot_rows() : int64_t(0));
+}
+
+void describe_grouped_quant(OpCall& call, const quant::GroupedSpec& spec, Format input, std::span<const std::byte> x,
+                            std::span<const int32_t> row_map, std::span<uint8_t> codes, std::span<uint8_t> scales) {
+  const quant::Spec& b = spec.base;
+  call.input("x", input, {spec.rows(), b.k}, x);
+  describe_rows(call, spec, row_map);
+  call.output("codes", b.format, {spec.rows(), b.k}, std::as_writable_bytes(codes));
+  call.bytes_output("scales", scales);  // part by part (reference/quant/grouped.hpp)
+  quantizer_params(call, b.format, b.gs, b.layout, b.ue8m0, double(b.fp8_max()));
 }
 
 void describe_allreduce(OpCall& call, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {

@@ -16,6 +16,7 @@
 #include "reference/gemm/gemm.hpp"
 #include "reference/gemm/grouped.hpp"
 #include "reference/norm/norm.hpp"
+#include "reference/quant/grouped.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate::plugin {
@@ -63,6 +64,11 @@ void describe_gemm(OpCall& call, const gemm::Spec& spec, const gemm::Buffers& io
 // masked_m) in; D [rows, N] out (rows that are not tokens must stay as they are); the layout,
 // experts, align and slot_rows as parameters.
 void describe_grouped_gemm(OpCall& call, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io);
+// moe.quant: x [rows, K] and the row map in (the same row parameters); codes [rows, K] and the
+// scale storage, part by part, out (rows that are not tokens must stay as they are); the
+// quantizer's parameters as quant.*'s.
+void describe_grouped_quant(OpCall& call, const quant::GroupedSpec& spec, Format input, std::span<const std::byte> x,
+                            std::span<const int32_t> row_map, std::span<uint8_t> codes, std::span<uint8_t> scales);
 // allreduce: every rank's storage in (x.rR, out of place) and out (y.rR); the view and the world.
 void describe_allreduce(OpCall& call, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
 

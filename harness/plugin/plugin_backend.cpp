@@ -66,6 +66,7 @@ class PluginBackend : public Backend {
   std::string declines(const norm::Spec& s) const override { return unclaimed(norm::op_name(s.op), s.profile->name); }
   std::string declines(const gemm::Spec& s) const override { return unclaimed(gemm::op_name(s.op), s.profile->name); }
   std::string declines(const gemm::GroupedSpec& s) const override { return unclaimed(s.op_name(), s.base.profile->name); }
+  std::string declines(const quant::GroupedSpec& s) const override { return unclaimed(s.op_name(), s.base.profile->name); }
   std::string declines(const allreduce::Spec& s) const override {
     if (on_device(arch_)) return "the plugin ABI carries an all-reduce's ranks in host memory only (host archs)";
     return unclaimed("allreduce", s.variant->name);
@@ -75,6 +76,13 @@ class PluginBackend : public Backend {
              std::span<uint8_t> scales) override {
     OpCall call(std::string(quant::op_name(spec.op)), std::string(spec.profile->name), arch_);
     describe_quant(call, spec, input, x, codes, scales);
+    invoke(call);
+  }
+
+  void grouped_quant(const quant::GroupedSpec& spec, Format input, std::span<const std::byte> x,
+                     std::span<const int32_t> row_map, std::span<uint8_t> codes, std::span<uint8_t> scales) override {
+    OpCall call(std::string(spec.op_name()), std::string(spec.base.profile->name), arch_);
+    describe_grouped_quant(call, spec, input, x, row_map, codes, scales);
     invoke(call);
   }
 

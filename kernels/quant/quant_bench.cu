@@ -59,14 +59,17 @@ Timing time_copy_gpu(std::size_t bytes, int reps) {
 }
 
 Timing time_quant_gpu(const QuantPlan& plan, std::size_t x_bytes, std::size_t codes_bytes,
-                      std::size_t scale_bytes, int reps) {
+                      std::size_t scale_bytes, int reps, std::span<const int32_t> row_map) {
   try {
     const std::size_t sets = sets_covering_l2(round_up(x_bytes, kAlign));
     const Sets x = make_sets(x_bytes, sets), codes = make_sets(codes_bytes, sets), scales = make_sets(scale_bytes, sets);
     fill(x.mem.get(), sets * x.stride, plan.input, 0x5eed);
+    gpu::DeviceBytes map(row_map.size_bytes());
+    if (!row_map.empty()) map.upload(row_map.data());
     return time_runs(reps, [&](int i) {
       const std::size_t s = std::size_t(i) % sets;
-      launch_quant_gpu(plan, x.at<uint8_t>(s), codes.at<uint8_t>(s), scales.at<uint8_t>(s));
+      launch_quant_gpu(plan, x.at<uint8_t>(s), codes.at<uint8_t>(s), scales.at<uint8_t>(s), nullptr,
+                       map.get<const int32_t>());
     });
   } catch (const gpu::GpuError& e) {
     throw BenchError(e.what());

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -43,7 +44,8 @@ Timing time_copy_gpu(std::size_t bytes, int reps);
 // dtype. Warm-up, then `reps` runs each timed by its own pair of events. When the input is
 // smaller than 4x L2, runs rotate over several input/output buffer sets (at most 64) so a run
 // does not read what the previous one left in L2.
+// A grouped plan (plan_grouped_quant) reads row_map, uploaded once.
 Timing time_quant_gpu(const QuantPlan& plan, std::size_t x_bytes, std::size_t codes_bytes,
-                      std::size_t scale_bytes, int reps);
+                      std::size_t scale_bytes, int reps, std::span<const int32_t> row_map = {});
 
 }  // namespace ulpgate::quant_kernels

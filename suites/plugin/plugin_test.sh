@@ -42,7 +42,7 @@ grep -q 'claims fp32-fma' "$work/plugin-gemm.csv" || fail "the GEMM rows do not 
 "$ulpgate" run --backend host --arch host-w32 --filter 'moe.*' --csv "$work/host-moe.csv" >/dev/null 2>&1
 "$ulpgate" run --backend "plugin:$sample" --arch host-w32 --filter 'moe.*' --csv "$work/plugin-moe.csv" >/dev/null 2>&1
 [[ $(wc -l <"$work/host-moe.csv") -gt 10 ]] || fail "too few moe cases: $(wc -l <"$work/host-moe.csv")"
-diff <(rows "$work/host-moe.csv") <(rows "$work/plugin-moe.csv") >"$work/diff" || fail "the sample plugin's grouped GEMMs differ from the host backend's: $(head -4 "$work/diff")"
+diff <(rows "$work/host-moe.csv") <(rows "$work/plugin-moe.csv") >"$work/diff" || fail "the sample plugin's grouped ops differ from the host backend's: $(head -4 "$work/diff")"
 "$ulpgate" run --backend host --arch host-w32 --filter 'allreduce/custom-*' --csv "$work/host-ar.csv" >/dev/null 2>&1
 "$ulpgate" run --backend "plugin:$sample" --arch host-w32 --filter 'allreduce/custom-*' --csv "$work/plugin-ar.csv" >/dev/null 2>&1
 [[ $(wc -l <"$work/host-ar.csv") -gt 50 ]] || fail "too few all-reduce cases: $(wc -l <"$work/host-ar.csv")"
