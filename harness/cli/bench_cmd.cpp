@@ -84,6 +84,7 @@ constexpr BenchCase kBenchCases[] = {
     // DeepSeek-V3's MoE layer: 4096 prefill tokens routed top-8 over 256 experts into the
     // grouped GEMMs' layouts (each expert's run padded to 128 rows, which the kernel skips), and
     // the decode batch's 256 routed tokens (latency: no target).
+    {"quant.group/deepgemm/e4m3fn/bf16/32768x7168/gs128/col-tma/normal/s1", -1},  // the same tokens, dense
     {"moe.quant/deepgemm/e4m3fn/bf16/contiguous/256x32768x7168/gs128/col-tma/normal/s1", 0.85},
     {"moe.quant-mx/ocp-mx/e4m3fn/bf16/contiguous/256x32768x7168/gs32/mx-swizzle-128x4/normal/s1", 0.80},
     {"moe.quant/deepgemm/e4m3fn/bf16/masked/256x256x7168/gs128/col-tma/normal/s1", -1},
