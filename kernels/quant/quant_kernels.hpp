@@ -455,15 +455,17 @@ struct ExpertRowMap {
   int64_t slot_rows, slot_bytes;
   ULPGATE_DEVICE bool token(int64_t row) const {
     if (m_indices) return m_indices[row] >= 0;
-    const int64_t slot = row / slot_rows;
-    return row - slot * slot_rows < masked_m[slot];
+    int64_t slot, local;
+    row_col(row, slot_rows, slot, local);
+    return local < masked_m[slot];
   }
   // The row within its scale storage, and that storage's first byte.
   ULPGATE_DEVICE int64_t scale_row(int64_t row, int64_t& base) const {
     if (m_indices) return base = 0, row;
-    const int64_t slot = row / slot_rows;
+    int64_t slot, local;
+    row_col(row, slot_rows, slot, local);
     base = slot * slot_bytes;
-    return row - slot * slot_rows;
+    return local;
   }
 };
 
