@@ -469,6 +469,26 @@ struct ExpertRowMap {
   }
 };
 
+// A grouped kernel's walk: a warp per row, its lane groups side by side along the row, so the row
+// map is read once a row and a row that is not a token costs one check (a masked decode batch:
+// 256 tokens in 32768 rows). Register path or general path as for_each_group.
+template <Format In, class Path, class Kernel>
+ULPGATE_DEVICE void for_each_token_row(const Kernel& k) {
+  const int warp = dev::warp_size();
+  const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
+  const int64_t warps = int64_t(dev::grid_dim().x) * dev::block_dim().x / warp, first = t / warp;
+  const int lane = int(t % warp), sub = lane & (k.lanes - 1), side = lane >> k.lane_bits, beside = warp >> k.lane_bits;
+  const int64_t per_row = k.k / k.gs;
+  const bool in_registers = register_layout<In>(k.gs, k.lanes, Kernel::C, k.x, k.codes);
+  for (int64_t row = first; row < k.m; row += warps) {
+    if (!k.rows.token(row)) continue;
+    for (int64_t g = side; g < per_row; g += beside) {
+      if (in_registers) k.quantize_in_registers(row * per_row + g, sub);
+      else if constexpr (std::is_same_v<Path, ProfileCodes>) k.quantize_group(row * per_row + g, sub);
+    }
+  }
+}
+
 template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes, class Rows = AllRows>
 struct GroupQuant {
   using T = typename Input<In>::T;
@@ -484,21 +504,16 @@ struct GroupQuant {
   ScaleStore scales;  // one storage's: [rows or slot rows, groups per row]
   Rows rows;
 
-  ULPGATE_DEVICE void operator()() const { for_each_group<In, Path>(*this); }
-
-  // A grouped op leaves the groups of rows that are not tokens alone (no read, no write).
-  ULPGATE_DEVICE bool skips(int64_t gi) const {
-    if constexpr (Rows::kAll) return false;
-    int64_t row, col;
-    row_col(gi, scales.g, row, col);
-    return !rows.token(row);
+  // A grouped op leaves the rows that are not tokens alone (no read, no write).
+  ULPGATE_DEVICE void operator()() const {
+    if constexpr (Rows::kAll) for_each_group<In, Path>(*this);
+    else for_each_token_row<In, Path>(*this);
   }
 
   // Register path: lane `sub` holds chunks sub, sub + lanes, ... of its group (each load
   // instruction of a warp reads whole sectors), so the group is read once. The chunks stay
   // packed and are widened where used (one shift or mask per element).
   ULPGATE_DEVICE void quantize_in_registers(int64_t gi, int sub) const {
-    if (skips(gi)) return;
     const int64_t base = gi * gs + int64_t(sub) * V, step = int64_t(lanes) * V;
     Raw<In> raw[C];
     ULPGATE_UNROLL
@@ -546,7 +561,6 @@ struct GroupQuant {
   ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
     int64_t row, col;
     row_col(gi, scales.g, row, col);
-    if (!rows.token(row)) return;
     const int64_t base = row * k + col * gs;
     float amax = 0.0f;
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V)

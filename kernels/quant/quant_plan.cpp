@@ -173,15 +173,7 @@ QuantPlan plan_grouped_quant(const quant::GroupedSpec& spec, Format input, const
   QuantPlan p = plan_quant(every_row, input, arch, x_bytes, codes_bytes, std::size_t(every_row.scale_bytes()));
   const quant::Spec part = spec.part_spec();
   p.scales = ScaleStore{part.layout, part.scale_shape().m, part.scale_shape().g, nullptr};
-  // A thread (lanes) per token group where the tokens fill the device, else enough threads to
-  // fill it, the rest of the rows' groups met on the grid stride and skipped: a grid of every row's
-  // groups launches mostly idle threads (a masked decode batch: 256 tokens in 32768 rows: 80 us on
-  // the H200), one of the tokens' alone leaves each thread a long serial walk (168 us). The
-  // tokens per expert are the spec's, as DeepGEMM's masked GEMM takes an expected M.
-  int64_t tokens = 0;
-  for (const int64_t t : spec.tokens) tokens += t;
-  const unsigned all_groups = p.main.grid.x;
-  p.main.grid.x = std::max(blocks_for(tokens * (p.k / p.gs) * p.lanes), std::min(all_groups, kFillBlocks));
+  p.main.grid.x = blocks_for(p.m * arch.warp_size);  // a warp per row (for_each_token_row)
   p.row_map = masked ? QuantPlan::RowMap::masked_m : QuantPlan::RowMap::m_indices;
   p.parts = spec.parts(), p.part_bytes = spec.part_bytes();
   const int64_t padded = p.scales.padded_rows() * p.scales.padded_cols();

@@ -29,8 +29,6 @@ struct QuantError : std::runtime_error {
 // thread, 36 resident warps per H200 SM instead of 32 with 256-thread blocks).
 inline constexpr unsigned kBlockThreads = 128;
 inline constexpr unsigned kMaxBlocks = 65535;  // the kernels grid-stride beyond this
-// Blocks that keep a large GPU busy (an H200: 132 SMs x 16 resident blocks of 128 threads).
-inline constexpr unsigned kFillBlocks = 132 * 16;
 
 // GroupQuant's element path (quant_kernels.hpp): the profile as runtime data, or one of the
 // NativeCodes instantiations that the profile, the arch's cast and the register layout allow.
