@@ -12,12 +12,6 @@ constexpr NameTable<Op, 2> kGroupedOps{{{{Op::block, "moe.gemm"}, {Op::mx, "moe.
 std::string_view grouped_op_name(Op expert_op) { return kGroupedOps.name(expert_op); }
 Op parse_grouped_op(std::string_view name) { return kGroupedOps.parse(name, "grouped op"); }
 
-Spec GroupedSpec::expert_spec(int64_t expert) const {
-  Spec s = base;
-  s.m = tokens[size_t(expert)];
-  return s;
-}
-
 std::string GroupedSpec::problem() const {
   Spec b = base;
   b.m = 0;

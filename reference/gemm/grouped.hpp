@@ -23,7 +23,7 @@ Op parse_grouped_op(std::string_view name);
 struct GroupedSpec : moe::ExpertRows {
   Spec base;  // op, profile, formats, out, N and K of every expert (base.m is not used)
 
-  Spec expert_spec(int64_t expert) const;  // base with M = its tokens
+  Spec expert_spec(int64_t expert) const { return moe::with_m(base, tokens[size_t(expert)]); }
   // Empty when valid, else what is wrong (the base's problem, the rows' problem).
   std::string problem() const;
   std::string_view op_name() const { return grouped_op_name(base.op); }

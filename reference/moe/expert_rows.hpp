@@ -42,6 +42,13 @@ struct ExpertRows {
   std::string rows_problem() const;
 };
 
+// A grouped op's dense spec over m rows (an expert's tokens, one part of the scale storage).
+template <class Spec>
+Spec with_m(Spec base, int64_t m) {
+  base.m = m;
+  return base;
+}
+
 // Scales [rows(), G] (row-major) stored part by part in `layout` (quant::pack per part).
 std::vector<uint8_t> pack_part_scales(const ExpertRows& r, quant::Layout layout, int64_t groups,
                                       std::span<const float> scales);

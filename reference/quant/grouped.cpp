@@ -17,18 +17,6 @@ int64_t scale_size(Layout l) { return is_ue8m0_layout(l) ? 1 : 4; }
 std::string_view grouped_op_name(Op expert_op) { return kGroupedOps.name(expert_op); }
 Op parse_grouped_op(std::string_view name) { return kGroupedOps.parse(name, "grouped op"); }
 
-Spec GroupedSpec::expert_spec(int64_t expert) const {
-  Spec s = base;
-  s.m = tokens[size_t(expert)];
-  return s;
-}
-
-Spec GroupedSpec::part_spec() const {
-  Spec s = base;
-  s.m = part_rows();
-  return s;
-}
-
 int64_t GroupedSpec::scale_offset(int64_t row, int64_t g) const {
   const int64_t rows = part_rows(), part = row / rows;
   return part * part_bytes() + byte_offset(base.layout, {rows, groups()}, row - part * rows, g);

@@ -23,8 +23,8 @@ Op parse_grouped_op(std::string_view name);
 struct GroupedSpec : moe::ExpertRows {
   Spec base;  // op, profile, format, K, gs, scale layout of every expert (base.m is not used)
 
-  Spec expert_spec(int64_t expert) const;  // base with M = its tokens
-  Spec part_spec() const;                  // base with M = part_rows(): one part of the scale storage
+  Spec expert_spec(int64_t expert) const { return moe::with_m(base, tokens[size_t(expert)]); }
+  Spec part_spec() const { return moe::with_m(base, part_rows()); }  // one part of the scale storage
   int64_t groups() const { return base.k / base.gs; }
   int64_t part_bytes() const { return part_spec().scale_bytes(); }
   int64_t scale_bytes() const { return parts() * part_bytes(); }
