@@ -26,7 +26,12 @@ std::vector<Case> catalog(Tier tier) {
       for (const std::string_view layout : {"contiguous", "masked"})
         ids.push_back("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/" + std::string(layout) + "/256x256x" + std::string(nk) +
                       "/normal/s1");
-  if (tier == Tier::full) ids.push_back("moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/256x256x4096x7168/normal/s1");
+  if (tier == Tier::full) {
+    ids.push_back("moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/256x256x4096x7168/normal/s1");
+    // Qwen3-235B-A22B's: 128 experts, gate/up 3072 x 4096 and down 4096 x 1536, the same batch.
+    ids.push_back("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/128x256x3072x4096/normal/s1");
+    ids.push_back("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/masked/128x256x4096x1536/normal/s1");
+  }
   std::vector<Case> cases;
   for (const std::string& id : ids) cases.push_back(Case::parse(id));
   return cases;
@@ -56,6 +61,10 @@ std::vector<QuantCase> quant_catalog(Tier tier) {
                       "/gs128/col-tma/normal/s1");
       ids.push_back("moe.quant-mx/ocp-mx/e4m3fn/bf16/contiguous/256x256x" + std::string(k) + "/gs32/mx-swizzle-128x4/normal/s1");
     }
+  // Qwen3-235B-A22B's layer: 128 experts, the gate/up input (K 4096) and the down input (K 1536).
+  if (tier == Tier::full)
+    for (const std::string_view id : {"contiguous/128x256x4096", "masked/128x256x1536"})
+      ids.push_back("moe.quant/deepgemm/e4m3fn/bf16/" + std::string(id) + "/gs128/col-tma/normal/s1");
   std::vector<QuantCase> cases;
   for (const std::string& id : ids) cases.push_back(QuantCase::parse(id));
   return cases;
