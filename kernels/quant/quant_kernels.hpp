@@ -453,7 +453,6 @@ struct ExpertRowMap {
   const int32_t* m_indices;
   const int32_t* masked_m;
   int64_t slot_rows, slot_bytes;
-  int64_t row_parts;  // warps a row's groups are spread over (for_each_token_row)
   ULPGATE_DEVICE bool token(int64_t row) const {
     if (m_indices) return m_indices[row] >= 0;
     int64_t slot, local;
@@ -470,29 +469,28 @@ struct ExpertRowMap {
   }
 };
 
-// A grouped kernel's walk: a warp per piece of a row (rows.row_parts pieces, each a run of the
-// row's groups, the warp's lane groups side by side), the row map read once a piece, so a row that
-// is not a token costs one check a piece. One piece a row where the tokens are few among the rows
-// (a masked decode batch: 256 tokens in 32768 rows), a warp's width of groups a piece where they
-// are many (a prefill's rows spread over warps as the dense walk spreads them). Register path or
-// general path as for_each_group.
+// A grouped kernel's walk: a warp per row, its lane groups side by side along the row, so the row
+// map is read once a row and a row that is not a token costs one check (a masked decode batch:
+// 256 tokens in 32768 rows). A warp walks several rows, reading the next row's entry before this
+// row's loads: the row map's latency is the grouped walk's cost over the dense one (issue 31's
+// H200 runs, kernels/quant/PERF.md). Register path or general path as for_each_group.
 template <Format In, class Path, class Kernel>
 ULPGATE_DEVICE void for_each_token_row(const Kernel& k) {
   const int warp = dev::warp_size();
   const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
   const int64_t warps = int64_t(dev::grid_dim().x) * dev::block_dim().x / warp, first = t / warp;
   const int lane = int(t % warp), sub = lane & (k.lanes - 1), side = lane >> k.lane_bits, beside = warp >> k.lane_bits;
-  const int64_t per_row = k.k / k.gs, parts = k.rows.row_parts, per_part = (per_row + parts - 1) / parts;
+  const int64_t per_row = k.k / k.gs;
   const bool in_registers = register_layout<In>(k.gs, k.lanes, Kernel::C, k.x, k.codes);
-  for (int64_t piece = first; piece < k.m * parts; piece += warps) {
-    int64_t row, part;
-    row_col(piece, parts, row, part);
-    if (!k.rows.token(row)) continue;
-    const int64_t end = (part + 1) * per_part < per_row ? (part + 1) * per_part : per_row;
-    for (int64_t g = part * per_part + side; g < end; g += beside) {
-      if (in_registers) k.quantize_in_registers(row * per_row + g, sub);
-      else if constexpr (std::is_same_v<Path, ProfileCodes>) k.quantize_group(row * per_row + g, sub);
-    }
+  bool token = first < k.m && k.rows.token(first);
+  for (int64_t row = first; row < k.m; row += warps) {
+    const bool next = row + warps < k.m && k.rows.token(row + warps);
+    if (token)
+      for (int64_t g = side; g < per_row; g += beside) {
+        if (in_registers) k.quantize_in_registers(row * per_row + g, sub);
+        else if constexpr (std::is_same_v<Path, ProfileCodes>) k.quantize_group(row * per_row + g, sub);
+      }
+    token = next;
   }
 }
 

@@ -173,14 +173,7 @@ QuantPlan plan_grouped_quant(const quant::GroupedSpec& spec, Format input, const
   QuantPlan p = plan_quant(every_row, input, arch, x_bytes, codes_bytes, std::size_t(every_row.scale_bytes()));
   const quant::Spec part = spec.part_spec();
   p.scales = ScaleStore{part.layout, part.scale_shape().m, part.scale_shape().g, nullptr};
-  // A row on one warp where the tokens are under a quarter of the rows, else on a warp per warp's
-  // width of its groups (for_each_token_row). The tokens per expert are the spec's, as DeepGEMM's
-  // masked GEMM takes an expected M; any row map is quantized right either way.
-  int64_t tokens = 0;
-  for (const int64_t t : spec.tokens) tokens += t;
-  const int64_t beside = arch.warp_size / p.lanes, per_row = p.k / p.gs;
-  p.row_parts = 4 * tokens >= p.m ? std::max<int64_t>(1, (per_row + beside - 1) / beside) : 1;
-  p.main.grid.x = blocks_for(p.m * p.row_parts * arch.warp_size);
+  p.main.grid.x = blocks_for(p.m * arch.warp_size / kRowsPerWarp);  // for_each_token_row
   p.row_map = masked ? QuantPlan::RowMap::masked_m : QuantPlan::RowMap::m_indices;
   p.parts = spec.parts(), p.part_bytes = spec.part_bytes();
   const int64_t padded = p.scales.padded_rows() * p.scales.padded_cols();

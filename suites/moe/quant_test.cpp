@@ -5,8 +5,6 @@
 // masked_m written, scales written into the neighbouring expert's slot.
 #include <gtest/gtest.h>
 
-#include <set>
-
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/moe/catalog.hpp"
 #include "harness/moe/quant_run.hpp"
@@ -76,24 +74,16 @@ TEST(MoeQuantReference, ItsStorageIsTheGroupedGemmsA) {
   }
 }
 
-// Both walks (a row on one warp, a row over several) on both warp sizes.
 TEST(MoeQuantKernel, TheGroupedLaunchPassesTheCatalogOnBothWarpSizes) {
   register_kernel_backends();
-  std::set<bool> spread;
   for (const std::string_view arch : {"host-w32", "host-w64"}) {
     const std::unique_ptr<Backend> host = make_backend("host", arch);
     for (const QuantCase& c : quant_catalog(Tier::ci)) {
       const CaseResult r = run_quant_case(c, *host);
       EXPECT_TRUE(passes(r.verdict)) << arch << " " << c.id() << ": " << r.message;
       EXPECT_EQ(r.elements, c.tokens * (c.spec.base.k + c.spec.groups())) << c.id();
-      const QuantInputs in = c.inputs();
-      const quant_kernels::QuantPlan p =
-          quant_kernels::plan_grouped_quant(c.spec, c.input, arch_by_name(arch), in.raw.size(),
-                                            size_t(c.spec.rows() * c.spec.base.k), size_t(c.spec.scale_bytes()), in.row_map.size());
-      spread.insert(p.row_parts > 1);
     }
   }
-  EXPECT_EQ(spread.size(), 2u);
 }
 
 TEST(MoeQuantKernel, ThePlanChecksTheRowMap) {
