@@ -471,9 +471,9 @@ struct ExpertRowMap {
 
 // A grouped kernel's walk: a warp per row, its lane groups side by side along the row, so the row
 // map is read once a row and a row that is not a token costs one check (a masked decode batch:
-// 256 tokens in 32768 rows). A warp walks several rows, reading the next row's entry before this
-// row's loads: the row map's latency is the grouped walk's cost over the dense one (issue 31's
-// H200 runs, kernels/quant/PERF.md). Register path or general path as for_each_group.
+// 256 tokens in 32768 rows). A warp that walks several rows (past kRowsPerWarp's grid) reads the
+// next row's entry before this row's loads: the row map's latency is the grouped walk's cost over
+// the dense one (kernels/quant/PERF.md). Register path or general path as for_each_group.
 template <Format In, class Path, class Kernel>
 ULPGATE_DEVICE void for_each_token_row(const Kernel& k) {
   const int warp = dev::warp_size();
