@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
+#include <cstdio>
+#include <cstdlib>
 
 #include "harness/core/family.hpp"
 #include "harness/core/guarded_outputs.hpp"
