@@ -14,6 +14,7 @@
 #include "reference/gemm/layout.hpp"
 #include <cstring>
 #if defined(ULPGATE_HAVE_CUDA)
+#include "harness/backends/gemm_references.hpp"
 #include "kernels/allreduce/allreduce_gpu.hpp"
 #include "kernels/allreduce/fused_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
@@ -296,6 +297,8 @@ class CudaBackend : public Backend {
     return gemm_claim("CUDA sm90, one launch over the experts' rows", "sm90");
   }
 
+  gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
+
   std::string declines(const allreduce::Spec& spec) const override {
     if (spec.variant->order == allreduce::Order::per_hop) return "NCCL runs on the vendor backend";
     return world_problem(spec);
@@ -330,6 +333,7 @@ class CudaBackend : public Backend {
   }
 
  private:
+  std::unique_ptr<gemm::DeviceReference> reference_ = cuda_gemm_reference();
   allreduce_kernels::GpuWorld world_;
   ProcessRank process_;
 };
@@ -371,7 +375,10 @@ class VendorBackend : public Backend {
     }
   }
 
+  gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
+
  private:
+  std::unique_ptr<gemm::DeviceReference> reference_ = cuda_gemm_reference();
   allreduce_kernels::GpuWorld world_;
   ProcessRank process_;
 };

@@ -19,6 +19,10 @@
 
 namespace ulpgate {
 
+namespace gemm {
+class DeviceReference;  // harness/gemm/device_reference.hpp
+}
+
 // The kernel could not run (bad launch, driver error, detected deadlock): verdict `error`.
 struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -126,6 +130,9 @@ class Backend {
     (void)spec, (void)rank, (void)mine;
     throw NotSupported(name() + " runs an all-reduce's ranks in one process only");
   }
+  // The GEMM reference on this backend's device (harness/gemm/device_reference.hpp), used in
+  // place of the host's where it replays the claimed model; none by default.
+  virtual gemm::DeviceReference* gemm_reference() { return nullptr; }
   // One rank of allreduce.rms / allreduce.rms-quant whose other ranks are other processes
   // (mpirun), as allreduce_rank. Backends without it decline the case (NotSupported, thrown by
   // every rank alike before any rank waits for another).

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "harness/gemm/catalog.hpp"
+#include "harness/gemm/device_reference.hpp"
 #include "harness/gemm/identify.hpp"
 #include "harness/quant/budget.hpp"
 
@@ -18,6 +19,21 @@ std::unique_ptr<Variant> claimed(const GemmClaim& claim) {
   } catch (const UsageError& e) {
     throw BackendError(std::string("the GEMM kernel claims an unknown accumulator model: ") + e.what());
   }
+}
+
+// The backend's device reference where it replays `model` (the ideal: any model), else none.
+DeviceReference* device_for(Backend& backend, const Spec& s, const AccumModel* model) {
+  DeviceReference* d = backend.gemm_reference();
+  return d && (!model || d->declines(s, *model).empty()) ? d : nullptr;
+}
+
+// The model's replay with its bound: on the backend's device where it replays the model.
+Replay replay_of(Backend& backend, const Spec& s, const AccumModel& model, const Operands& in, std::string& where) {
+  if (DeviceReference* d = device_for(backend, s, &model)) {
+    where = d->name();
+    return d->replay(s, model, in);
+  }
+  return gemm_replay(s, model, in);
 }
 
 }  // namespace
@@ -55,7 +71,9 @@ CaseRun run_case(const Case& c, Backend& backend) {
   CaseRun run;
   run.operands = c.operands();
   run.stored = stored(s, run.operands);
-  run.expected.ideal = gemm_ideal(s, run.operands);
+  DeviceReference* device = device_for(backend, s, nullptr);
+  run.expected.ideal = device ? device->ideal(s, run.operands) : gemm_ideal(s, run.operands);
+  std::string replayed_on;  // where the claimed model's replay ran, when not here
   run.d = run.outputs.add("d", size_t(s.m * s.n) * out_bytes(s.out), kPoison);
   run.result = judged(
       c.id(), "gemm", s.profile->name, run.outputs,
@@ -66,7 +84,8 @@ CaseRun run_case(const Case& c, Backend& backend) {
         run.expected.arch = run.claim.arch;
       },
       [&] {
-        if (run.expected.model) run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);
+        if (run.expected.model)
+          run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, replayed_on);
         if (run.claim.model.empty() || run.claim.budget_only) identify_order(run, s);
         Compared cmp = compare(c, run.operands, run.expected, std::as_bytes(run.d), quant::default_budgets());
         run.maps = std::move(cmp.maps);
@@ -74,6 +93,8 @@ CaseRun run_case(const Case& c, Backend& backend) {
       });
   stamp(run.result, run.outputs.bytes(), backend, t0);
   if (!run.claim.model.empty() || run.identification) run.result.note = claim_text(run.claim);
+  if (device) run.result.note += std::string(run.result.note.empty() ? "" : "; ") + "references on " + device->name() +
+                                 (replayed_on.empty() ? " (the ideal; the replay here)" : "");
   return run;
 }
 

@@ -205,7 +205,14 @@ GpuIdeal ideal_gpu(const gemm::Spec& spec, const gemm::Operands& in) {
 gemm::Output replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in) {
   return guarded([&] {
     CudaBackend be(nullptr);
-    return replay_of(be, spec, model, in);
+    return replay_of(be, spec, model, in, false).out;
+  });
+}
+
+gemm::Replay bounded_replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in) {
+  return guarded([&] {
+    CudaBackend be(nullptr);
+    return replay_of(be, spec, model, in, true);
   });
 }
 
@@ -234,11 +241,11 @@ IdealCounts ideal_gpu(const gemm::Spec& spec, const DeviceOperands& in, uint32_t
 }
 
 int64_t replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const DeviceOperands& in, uint32_t* bits,
-                   void* stream) {
+                   double* bound, void* stream) {
   check_spec(spec);
   return guarded([&] {
     CudaBackend be(stream_of(stream));
-    return Pipeline<CudaBackend>(be).replay(spec, model, in, bits, HostCopy(be, spec, in));
+    return Pipeline<CudaBackend>(be).replay(spec, model, in, bits, bound, HostCopy(be, spec, in));
   });
 }
 
@@ -295,7 +302,7 @@ ReferenceTimings bench_reference_gpu(const gemm::Spec& spec, const gemm::AccumMo
     auto got = be.alloc<uint32_t>(size);  // D as the kernel under test stores it (the replay's)
     Pipeline<CudaBackend> run(be);
     HostCopy host(be, spec, in.view());
-    run.replay(spec, model, in.view(), model_bits.get(), host);
+    run.replay(spec, model, in.view(), model_bits.get(), nullptr, host);
     with_out(spec.out, [&](auto out) {
       constexpr Format F = decltype(out)::value;
       be.launch({{4096}, {256}}, StoreBits<F>{model_bits.get(), reinterpret_cast<typename OutFormat<F>::Storage*>(got.get()),
@@ -310,7 +317,12 @@ ReferenceTimings bench_reference_gpu(const gemm::Spec& spec, const gemm::AccumMo
     }));
     t.ideal_ms = ms(gpu_bench::time_runs(reps, [&](int) { run.ideal(spec, in.view(), bits.get(), exact.get(), host); }));
     t.compare_ms = ms(gpu_bench::time_runs(reps, [&](int) { run.compare(spec, bits.get(), exact.get(), got.get(), 0.5, nullptr); }));
-    t.replay_ms = ms(gpu_bench::time_runs(reps, [&](int) { run.replay(spec, model, in.view(), model_bits.get(), host); }));
+    t.replay_ms = ms(gpu_bench::time_runs(reps, [&](int) { run.replay(spec, model, in.view(), model_bits.get(), nullptr, host); }));
+    {
+      auto bound = be.alloc<double>(size);
+      t.bounded_replay_ms = ms(gpu_bench::time_runs(
+          reps, [&](int) { run.replay(spec, model, in.view(), model_bits.get(), bound.get(), host); }));
+    }
     be.synchronize();
     return t;
   });

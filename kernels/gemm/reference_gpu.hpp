@@ -66,16 +66,21 @@ struct GpuIdeal {
 // Empty when a CUDA device can be used, else why not.
 std::string reference_gpu_unavailable();
 
+// Why replay_gpu does not replay `model` on this spec (empty: it does); no device needed.
+std::string replay_declines(const gemm::Spec& spec, const gemm::AccumModel& model);
+
 // gemm_ideal on the device, bit for bit (bits and exact). Any op, any fp8 pair (e5m2 pairs split
 // into exact parts: up to 4 DGEMMs per K-block). Throws UsageError like gemm_ideal, or
 // ReferenceGpuError.
 GpuIdeal ideal_gpu(const gemm::Spec& spec, const gemm::Operands& in);
 
 // gemm_model on the device, bit for bit, for the accumulator models of sm90 MMA steps (k = 32,
-// truncating alignment and sum, <= 16 fraction bits: `sm90`, `sm90-fast-accum`), scales outside
-// the MMA, and any profile's ScaleRule; bf16 or fp32 out. Throws ReferenceGpuError for another
-// model.
+// truncating alignment and sum, <= 16 fraction bits: `sm90`, `sm90-fast-accum`) and `fp32-fma`,
+// unsplit K, scales outside the MMA, and any profile's ScaleRule; bf16 or fp32 out. Throws
+// ReferenceGpuError for another model.
 gemm::Output replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in);
+// gemm_replay on the device: the same bits and error_bound's bound, bit for bit.
+gemm::Replay bounded_replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in);
 
 // A kernel's D (`got`, spec.out bits as gemm::Output holds them) against the ideal, or against a
 // model's output (exact tier: no exact values, the expected bits' values stand for them).
@@ -103,9 +108,10 @@ struct IdealCounts {
 IdealCounts ideal_gpu(const gemm::Spec& spec, const DeviceOperands& in, uint32_t* bits, double* exact,
                       void* stream = nullptr);
 
-// Writes the model's output bits ([M, N] uint32); returns the elements evaluated on the host.
+// Writes the model's output bits ([M, N] uint32) and, when `bound` is given, its error bound ([M, N]
+// double); returns the elements evaluated on the host.
 int64_t replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const DeviceOperands& in, uint32_t* bits,
-                   void* stream = nullptr);
+                   double* bound = nullptr, void* stream = nullptr);
 
 // got: D as a kernel writes it, [M, N] of spec.out (2 bytes for bf16, 4 for fp32); exact and bound
 // may be null. Only the per-tile statistics come back to the host.
@@ -119,6 +125,7 @@ struct ReferenceTimings {
   double ideal_ms = 0;          // the ideal alone
   double compare_ms = 0;        // the comparison alone
   double replay_ms = 0;         // the model replay
+  double bounded_replay_ms = 0; // the model replay with its error bound (the harness's)
   int64_t host_resolved = 0;    // in the ideal of the benchmark's operands
   int runs = 0;
 };

@@ -68,7 +68,13 @@ GpuIdeal ideal_host(const Arch& arch, const gemm::Spec& spec, const gemm::Operan
 
 gemm::Output replay_host(const Arch& arch, const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in) {
   HostBackend be(arch, 0);
-  return replay_of(be, spec, model, in);
+  return replay_of(be, spec, model, in, false).out;
+}
+
+gemm::Replay bounded_replay_host(const Arch& arch, const gemm::Spec& spec, const gemm::AccumModel& model,
+                                 const gemm::Operands& in) {
+  HostBackend be(arch, 0);
+  return replay_of(be, spec, model, in, true);
 }
 
 GpuComparison compare_host(const Arch& arch, const gemm::Spec& spec, const gemm::Ideal& expected, const gemm::Output& got,

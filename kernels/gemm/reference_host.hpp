@@ -17,6 +17,8 @@ struct HostOptions {
 
 GpuIdeal ideal_host(const Arch& arch, const gemm::Spec& spec, const gemm::Operands& in, const HostOptions& options = {});
 gemm::Output replay_host(const Arch& arch, const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in);
+gemm::Replay bounded_replay_host(const Arch& arch, const gemm::Spec& spec, const gemm::AccumModel& model,
+                                 const gemm::Operands& in);
 GpuComparison compare_host(const Arch& arch, const gemm::Spec& spec, const gemm::Ideal& expected, const gemm::Output& got,
                            const CompareBudget& budget = {});
 GpuComparison compare_host(const Arch& arch, const gemm::Spec& spec, const gemm::Output& expected,

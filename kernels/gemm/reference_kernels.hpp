@@ -7,7 +7,8 @@
 //                D = sum of G sa sb with error-free transformations, rounded once where decided
 //   Compare      a kernel's D against the expected bits and exact values: per 128x128 tile counts,
 //                ULP histogram, worst error and the first over-budget elements
-//   Replay       the sm90 accumulator models bit for bit (MMA steps emulated in fp32 on CUDA cores)
+//   Replay       the sm90 and fp32-fma accumulator models bit for bit, with their error bounds on
+//                request (MMA steps emulated in fp32 on CUDA cores)
 //   RandomCodes, RandomScales   operands for the benchmark
 #pragma once
 
@@ -257,7 +258,7 @@ struct StoreBits {
   }
 };
 
-// ---- the sm90 model replay ---------------------------------------------------------------------
+// ---- the model replay: sm90 steps, or fp32 fmaf (the fp32-fma model) -------------------------
 
 // Per fp8 code: its value and 2^e with e = max(floor(log2 |v|), emin) (0 for zeros), in fp32:
 // every fp8 value and product of two is exact there (at most 8 significant bits, |p| within
@@ -273,21 +274,67 @@ struct ReplayParams {
   gemm::ScaleRule rule;
   bool block_scaled;     // scales per K-block (gemm.block, gemm.mx): a segment is one chain,
                          // combined by one FMA; else the epilogue's multiplications
-  int steps_per_chain;   // MMA steps of k = 32 per chain (a huge number: one chain for all of K)
+  int steps_per_chain;   // steps of k = 32 per chain (a huge number: one chain for all of K)
   int steps_per_block;   // steps per scale block (block_scaled)
   float align_c;         // 2^(23 - frac_bits): c = 2^E align_c (reference_math.hpp truncate_term)
   float floor_pow2;      // 2^e_floor (fp32 subnormal for sm90's -133), 0 without a floor
   uint32_t sum_mask;     // keeps sum_bits of a normal fp32 significand (truncation toward zero)
+  double sum_quantum;    // 2^(1 - sum_bits): the sum's truncation per 2^exp(S) (the bound)
 };
 
-inline constexpr int kStepK = 32, kReplayRows = 64, kReplayCols = 128, kReplayThreads = 256;
-inline constexpr int kThreadRows = 4, kThreadCols = 8;  // per thread: rows 4 ty + i, columns 4 tx + j
-                                                        // and 64 + 4 tx + j (tx, ty < 16)
-inline constexpr std::size_t kReplayShared =
-    sizeof(float) * (2 * kStepK * (kReplayRows + kReplayCols)) + 2 * sizeof(StepTable);
+inline constexpr int kStepK = 32, kReplayCols = 128, kReplayThreads = 256;
+inline constexpr int kThreadCols = 8;  // per thread: columns 4 tx + j and 64 + 4 tx + j (tx < 16)
 
-// One MMA step (model.hpp steps 1-5) for a thread's 4 x 8 outputs, in fp32 on CUDA cores. With u
-// = 2^(E - f) (f = frac_bits <= 16):
+// What a replay computes and how its threads hold it: fp32 fmaf or sm90 steps, with the error
+// bound (reference/gemm error_bound) or without. A thread keeps kRows x 8 outputs, rows
+// kRows ty + i (ty < 16): 4 for the bits alone (the sm90 steps: 195 registers), 2 with the bound,
+// whose two doubles per output would not fit beside four rows.
+template <Format Out_, bool kFma_, bool kBound_>
+struct ReplayKind {
+  static constexpr Format Out = Out_;
+  static constexpr bool kFma = kFma_, kBound = kBound_;
+  static constexpr int kRows = kBound ? 2 : 4, kTileRows = 16 * kRows;
+  static constexpr std::size_t kShared =
+      sizeof(float) * (2 * kStepK * (kTileRows + kReplayCols)) + 2 * sizeof(StepTable);
+};
+
+// A step's operands decoded into shared memory: value and 2^e per code, K-major, [32][tile rows]
+// for A and [32][128] for B.
+struct StepTiles {
+  float *a_value, *a_pow2, *b_value, *b_pow2;
+};
+
+// fn(i, j) for a thread's R x 8 outputs (unrolled: the arrays they index stay in registers).
+template <int R, class Fn>
+ULPGATE_DEVICE void each_output(Fn&& fn) {
+  ULPGATE_UNROLL
+  for (int i = 0; i < R; ++i)
+    ULPGATE_UNROLL
+    for (int j = 0; j < kThreadCols; ++j) fn(i, j);
+}
+
+// fn(kk, i, j, a_i, b_j) for the 32 x R x 8 operand pairs of a step, K ascending, from K-major
+// tiles a and b (A's four rows of a thread in one 16-byte load).
+template <int R, class Fn>
+ULPGATE_DEVICE void each_pair(const float* a, const float* b, unsigned tx, unsigned ty, Fn&& fn) {
+  for (int kk = 0; kk < kStepK; ++kk) {
+    float x[R];
+    if constexpr (R == 4) {
+      const Pack16<float> v = dev::load16(a + kk * 16 * R + ty * R);
+      ULPGATE_UNROLL
+      for (int i = 0; i < R; ++i) x[i] = v.v[i];
+    } else {
+      ULPGATE_UNROLL
+      for (int i = 0; i < R; ++i) x[i] = a[kk * 16 * R + ty * R + i];
+    }
+    const Pack16<float> y0 = dev::load16(b + kk * kReplayCols + tx * 4), y1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
+    each_output<R>([&](int i, int j) { fn(kk, i, j, x[i], j < 4 ? y0.v[j] : y1.v[j - 4]); });
+  }
+}
+
+// One sm90 MMA step (model.hpp steps 1-5) for a thread's R x 8 outputs, in fp32 on CUDA cores,
+// adding its error (reference_math.hpp step_error) to err with kBound. With u = 2^(E - f) (f =
+// frac_bits <= 16):
 // - E: the largest of 2^(ea + eb) over the step's products (zeros give 0), 2^ec of the incoming c
 //   and the floor. c is 0 or normal: every nonzero step result is at least u >= 2^(-30 - 16), so
 //   its exponent bits are 2^ec, and ec's clamp at -126 never acts.
@@ -298,40 +345,42 @@ inline constexpr std::size_t kReplayShared =
 // - S truncated to sum_bits significant bits: S is 0 or normal (>= u), so masking its low
 //   24 - sum_bits significand bits is the truncation. No overflow: |S| <= K 2^32 for fp8 inputs.
 // Per product: FMUL + FMNMX (E), FMUL + LOP3 + FADD.RZ + FADD + FADD (the aligned sum).
-struct StepTiles {
-  float *a_value, *a_pow2, *b_value, *b_pow2;  // shared [32][64] and [32][128], K-major
-};
-
-// fn(i, j) for a thread's 4 x 8 outputs (unrolled: the arrays they index stay in registers).
-template <class Fn>
-ULPGATE_DEVICE void each_output(Fn&& fn) {
-  ULPGATE_UNROLL
-  for (int i = 0; i < kThreadRows; ++i)
-    ULPGATE_UNROLL
-    for (int j = 0; j < kThreadCols; ++j) fn(i, j);
-}
-
-// fn(i, j, a_i b_j) for the 32 x 4 x 8 products of a step, from K-major tiles a and b.
-template <class Fn>
-ULPGATE_DEVICE void each_product(const float* a, const float* b, unsigned tx, unsigned ty, Fn&& fn) {
-  for (int kk = 0; kk < kStepK; ++kk) {
-    const Pack16<float> x = dev::load16(a + kk * kReplayRows + ty * 4);
-    const Pack16<float> y0 = dev::load16(b + kk * kReplayCols + tx * 4), y1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
-    each_output([&](int i, int j) { fn(i, j, x.v[i] * (j < 4 ? y0.v[j] : y1.v[j - 4])); });
-  }
-}
-
+template <int R, bool kBound>
 ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const ReplayParams& p,
-                             float (&c)[kThreadRows][kThreadCols]) {
-  float e[kThreadRows][kThreadCols];
-  each_output([&](int i, int j) { e[i][j] = fmaxf(dev::as_float(dev::as_uint(c[i][j]) & 0x7f800000u), p.floor_pow2); });
-  each_product(s.a_pow2, s.b_pow2, tx, ty, [&](int i, int j, float x) { e[i][j] = fmaxf(e[i][j], x); });
-  each_output([&](int i, int j) {
+                             float (&c)[R][kThreadCols], double (&err)[R][kThreadCols]) {
+  float e[R][kThreadCols];
+  int nonzero[R][kThreadCols];  // terms, c included (the bound only)
+  each_output<R>([&](int i, int j) {
+    e[i][j] = fmaxf(dev::as_float(dev::as_uint(c[i][j]) & 0x7f800000u), p.floor_pow2);
+    nonzero[i][j] = c[i][j] != 0;
+  });
+  each_pair<R>(s.a_pow2, s.b_pow2, tx, ty, [&](int, int i, int j, float x, float y) { e[i][j] = fmaxf(e[i][j], x * y); });
+  each_output<R>([&](int i, int j) {
     e[i][j] *= p.align_c;  // exact: powers of two, 2^(E + 23 - f) >= 2^-123
     c[i][j] = truncate_term(c[i][j], e[i][j]);
   });
-  each_product(s.a_value, s.b_value, tx, ty, [&](int i, int j, float x) { c[i][j] += truncate_term(x, e[i][j]); });
-  each_output([&](int i, int j) { c[i][j] = dev::as_float(dev::as_uint(c[i][j]) & p.sum_mask); });
+  each_pair<R>(s.a_value, s.b_value, tx, ty, [&](int, int i, int j, float x, float y) {
+    const float t = x * y;
+    c[i][j] += truncate_term(t, e[i][j]);
+    if constexpr (kBound) nonzero[i][j] += t != 0;
+  });
+  each_output<R>([&](int i, int j) {
+    if constexpr (kBound) err[i][j] += step_error(nonzero[i][j], e[i][j], c[i][j], p.sum_quantum);
+    c[i][j] = dev::as_float(dev::as_uint(c[i][j]) & p.sum_mask);
+  });
+}
+
+// 32 K of the fp32-fma model: c = fmaf(a_k, b_k, c), K ascending; each fmaf adds half an ulp of
+// its result to the bound (products past K are zero padding: fmaf(0, 0, c) = c, c never -0, and
+// no bound).
+template <int R, bool kBound>
+ULPGATE_DEVICE void fma_step(const StepTiles& s, unsigned tx, unsigned ty, const ReplayParams& p, int64_t k0,
+                             float (&c)[R][kThreadCols], double (&err)[R][kThreadCols]) {
+  each_pair<R>(s.a_value, s.b_value, tx, ty, [&](int kk, int i, int j, float x, float y) {
+    c[i][j] = fmaf(x, y, c[i][j]);
+    if constexpr (kBound)
+      if (k0 + kk < p.k) err[i][j] += half_ulp_of(c[i][j]);
+  });
 }
 
 // The codes [k0, k0 + 16) of one row (zeros past the row's end or past K: code 0 is +0 in every
@@ -344,57 +393,65 @@ ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, in
   return p;
 }
 
-// The replay of a 64 x 128 output tile: 256 threads, each 4 x 8 outputs in registers (chain c,
-// accumulator acc), K in steps of 32 whose operands are decoded once into shared memory (value
-// and 2^e per code, K-major); the next step's codes are loaded while this one computes.
-// Cost (nvcc 13.0, sm_90a SASS): the E pass 141 instructions per 64 products, the sum pass 170 per
-// 32 (FMUL, LOP3, FADD.RZ, FADD, FADD each, 3 LDS.128 per k): 7.5 instructions a product, 195
-// registers (one 256-thread block per SM, 8 warps, each with 32 independent sums). At 8192^3
-// (5.5e11 products, 4.1e12 instructions) an H200 issuing 4 warp-instructions a clock on 132 SMs at
-// ~1.9 GHz needs 0.13 s; expect 0.15-0.3 s with the syncs, the decode and less than full issue.
-template <Format Out>
+// The replay of a (16 kRows) x 128 output tile: 256 threads, each kRows x 8 outputs in registers
+// (chain c, accumulator acc, and their bounds), K in steps of 32 whose operands are decoded once
+// into shared memory; the next step's codes are loaded while this one computes.
+// Cost of the sm90 bits (nvcc 13.0, sm_90a SASS): the E pass 141 instructions per 64 products, the
+// sum pass 170 per 32 (FMUL, LOP3, FADD.RZ, FADD, FADD each, 3 LDS.128 per k): 7.5 instructions a
+// product, 195 registers (one 256-thread block per SM, 8 warps, each with 32 independent sums).
+// At 8192^3 (5.5e11 products, 4.1e12 instructions) an H200 issuing 4 warp-instructions a clock on
+// 132 SMs at ~1.9 GHz needs 0.13 s; expect 0.15-0.3 s with the syncs, the decode and less than
+// full issue. The bound adds a counter per product and a few fp64 operations per step and chain.
+template <class Kind>
 struct Replay {
+  static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows;
   const uint8_t *a, *b;  // [M, K], [N, K] codes
   const float *sa, *sb;  // logical scales
   const StepTable *table_a, *table_b;
   ReplayParams p;
   bool aligned;  // K % 16 == 0 and 16-byte aligned operands: vector loads
   uint32_t* bits;
+  double* bound;  // [M, N] with Kind::kBound, else unused
 
   ULPGATE_DEVICE void operator()() const {
     float* sh = dev::dynamic_shared<float>();
-    const StepTiles tiles{sh, sh + kStepK * kReplayRows, sh + 2 * kStepK * kReplayRows,
-                          sh + 2 * kStepK * kReplayRows + kStepK * kReplayCols};
-    StepTable* ta = reinterpret_cast<StepTable*>(sh + 2 * kStepK * (kReplayRows + kReplayCols));
+    const StepTiles tiles{sh, sh + kStepK * kTileRows, sh + 2 * kStepK * kTileRows,
+                          sh + 2 * kStepK * kTileRows + kStepK * kReplayCols};
+    StepTable* ta = reinterpret_cast<StepTable*>(sh + 2 * kStepK * (kTileRows + kReplayCols));
     StepTable* tb = ta + 1;
     const unsigned tid = dev::thread_rank(), tx = tid % 16, ty = tid / 16;
     for (unsigned i = tid; i < 256; i += kReplayThreads) {
       ta->value[i] = table_a->value[i], ta->pow2[i] = table_a->pow2[i];
       tb->value[i] = table_b->value[i], tb->pow2[i] = table_b->pow2[i];
     }
-    const int64_t m0 = int64_t(dev::block_idx().y) * kReplayRows, n0 = int64_t(dev::block_idx().x) * kReplayCols;
-    // Loaders: A's 64 rows x 32 codes by threads 0-127 (16 codes each), B's 128 rows by all 256.
-    const int64_t a_row = m0 + tid % kReplayRows, b_row = n0 + tid % kReplayCols;
-    const int a_half = int(tid / kReplayRows), b_half = int(tid / kReplayCols);
+    const int64_t m0 = int64_t(dev::block_idx().y) * kTileRows, n0 = int64_t(dev::block_idx().x) * kReplayCols;
+    // Loaders: A's rows x 32 codes by threads below 2 kTileRows (16 codes each), B's 128 rows by all 256.
+    const int64_t a_row = m0 + tid % kTileRows, b_row = n0 + tid % kReplayCols;
+    const int a_half = int(tid / kTileRows), b_half = int(tid / kReplayCols);
     const auto fetch = [&](int64_t step, Pack16<uint8_t>& ca, Pack16<uint8_t>& cb) {
-      if (tid < 2 * kReplayRows) ca = load_codes(a, p.m, p.k, a_row, step * kStepK + 16 * a_half, aligned);
+      if (tid < 2 * kTileRows) ca = load_codes(a, p.m, p.k, a_row, step * kStepK + 16 * a_half, aligned);
       cb = load_codes(b, p.n, p.k, b_row, step * kStepK + 16 * b_half, aligned);
     };
-    float c[kThreadRows][kThreadCols], acc[kThreadRows][kThreadCols];
-    each_output([&](int i, int j) { c[i][j] = 0, acc[i][j] = 0; });
+    float c[R][kThreadCols], acc[R][kThreadCols];
+    double c_err[R][kThreadCols], acc_err[R][kThreadCols];
+    each_output<R>([&](int i, int j) { c[i][j] = 0, acc[i][j] = 0, c_err[i][j] = 0, acc_err[i][j] = 0; });
     const int64_t steps = (p.k + kStepK - 1) / kStepK;
     Pack16<uint8_t> ca{}, cb{};
     if (steps > 0) fetch(0, ca, cb);
     for (int64_t step = 0; step < steps; ++step) {
       dev::block_sync();  // the previous step's reads are done (and the tables are in place)
-      if (tid < 2 * kReplayRows) decode(ca, *ta, tiles.a_value, tiles.a_pow2, kReplayRows, a_half, tid % kReplayRows);
+      if (tid < 2 * kTileRows) decode(ca, *ta, tiles.a_value, tiles.a_pow2, kTileRows, a_half, tid % kTileRows);
       decode(cb, *tb, tiles.b_value, tiles.b_pow2, kReplayCols, b_half, tid % kReplayCols);
       dev::block_sync();
       if (step + 1 < steps) fetch(step + 1, ca, cb);
-      mma_step(tiles, tx, ty, p, c);
-      if ((step + 1) % p.steps_per_chain == 0 || step + 1 == steps) end_chain(c, acc, step / p.steps_per_block, m0 + ty * 4, n0 + tx * 4);
+      if constexpr (Kind::kFma)
+        fma_step<R, Kind::kBound>(tiles, tx, ty, p, step * kStepK, c, c_err);
+      else
+        mma_step<R, Kind::kBound>(tiles, tx, ty, p, c, c_err);
+      if ((step + 1) % p.steps_per_chain == 0 || step + 1 == steps)
+        end_chain(c, c_err, acc, acc_err, step / p.steps_per_block, step < p.steps_per_chain, m0 + ty * R, n0 + tx * 4);
     }
-    write(acc, m0 + ty * 4, n0 + tx * 4);
+    write(acc, acc_err, m0 + ty * R, n0 + tx * 4);
   }
 
   // Codes [16 half, 16 half + 16) of tile row `row` into the K-major value and 2^e tiles.
@@ -413,23 +470,31 @@ struct Replay {
   ULPGATE_DEVICE int64_t clamp_n(int64_t n) const { return n < p.n ? n : p.n - 1; }
 
   // A chain's result into the accumulator: by the block's scales (one FMA), or added with RN into
-  // the epilogue's sum (the first chain into +0 is the chain itself: chains are never -0).
-  ULPGATE_DEVICE void end_chain(float (&c)[kThreadRows][kThreadCols], float (&acc)[kThreadRows][kThreadCols],
-                                int64_t kb, int64_t m0, int64_t n0) const {
-    each_output([&](int i, int j) {
-      acc[i][j] = p.block_scaled ? scale_into(p.rule, c[i][j], sa[p.scale.sa(clamp_m(m0 + i), kb)],
-                                              sb[p.scale.sb(clamp_n(column(n0, j)), kb)], acc[i][j])
-                                 : acc[i][j] + c[i][j];
-      c[i][j] = 0;
+  // the epilogue's sum, the first chain being the sum itself (reference/gemm replay.cpp segment).
+  ULPGATE_DEVICE void end_chain(float (&c)[R][kThreadCols], double (&c_err)[R][kThreadCols], float (&acc)[R][kThreadCols],
+                                double (&acc_err)[R][kThreadCols], int64_t kb, bool first, int64_t m0, int64_t n0) const {
+    each_output<R>([&](int i, int j) {
+      const BoundedF chain{c[i][j], c_err[i][j]}, sum{acc[i][j], acc_err[i][j]};
+      const BoundedF r = p.block_scaled ? scaled(p.rule, chain, sa[p.scale.sa(clamp_m(m0 + i), kb)],
+                                                 sb[p.scale.sb(clamp_n(column(n0, j)), kb)], &sum)
+                         : first ? chain
+                                 : plus(sum, chain);
+      acc[i][j] = r.v, acc_err[i][j] = r.err;
+      c[i][j] = 0, c_err[i][j] = 0;
     });
   }
 
-  ULPGATE_DEVICE void write(const float (&acc)[kThreadRows][kThreadCols], int64_t m0, int64_t n0) const {
-    each_output([&](int i, int j) {
+  // D rounded to the output; the bound inflated by 2^-30 for its own double roundings (as the
+  // host reference does).
+  ULPGATE_DEVICE void write(const float (&acc)[R][kThreadCols], const double (&acc_err)[R][kThreadCols], int64_t m0,
+                            int64_t n0) const {
+    each_output<R>([&](int i, int j) {
       const int64_t m = m0 + i, n = column(n0, j);
       if (m >= p.m || n >= p.n) return;
-      const float d = p.block_scaled ? acc[i][j] : scale_epilogue(p.rule, acc[i][j], sa[p.scale.sa(m, 0)], sb[p.scale.sb(n, 0)]);
-      bits[m * p.n + n] = OutFormat<Out>::round(double(d));
+      const BoundedF sum{acc[i][j], acc_err[i][j]};
+      const BoundedF d = p.block_scaled ? sum : scaled(p.rule, sum, sa[p.scale.sa(m, 0)], sb[p.scale.sb(n, 0)], nullptr);
+      bits[m * p.n + n] = OutFormat<Kind::Out>::round(double(d.v));
+      if constexpr (Kind::kBound) bound[m * p.n + n] = d.err * (1 + 0x1p-30);
     });
   }
 };

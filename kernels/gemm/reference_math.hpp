@@ -1,7 +1,8 @@
 // The arithmetic of the device GEMM reference (reference_kernels.hpp), written once for CUDA, HIP
 // and the host-SIMT emulator: error-free transformations in fp64 for the exact ideal, the rounding
-// of a double-double to the output format, the sm90 MMA step's term alignment in fp32, and the
-// per-element verdict of a comparison. Every exactness claim is proved where it is made.
+// of a double-double to the output format, the sm90 MMA step's term alignment in fp32, the
+// replay's fp32 operations with their error bounds, and the per-element verdict of a comparison.
+// Every exactness claim is proved where it is made.
 //
 // Compile with FMA contraction off (nvcc --fmad=false; g++ in ISO C++ mode contracts nothing): a
 // product fused into the next addition would make TwoSum and TwoProduct inexact. The products that
@@ -182,25 +183,55 @@ ULPGATE_DEVICE float truncate_term(float t, float c) {
   return add_rz(t, signed_c) - signed_c;
 }
 
-// ---- the profile's scale rules in fp32 (reference/gemm/replay.cpp `scaled`) ------------------
+// ---- the replay's fp32 operations with their error bounds (reference/gemm/replay.cpp Bounded) --
 
-// g with its scales into `main` by one FMA (block sums).
-ULPGATE_DEVICE float scale_into(gemm::ScaleRule rule, float g, float sa, float sb, float main) {
-  switch (rule) {
-    case gemm::ScaleRule::product_first: return fmaf(g, sa * sb, main);
-    case gemm::ScaleRule::a_first: return fmaf(g * sa, sb, main);
-    case gemm::ScaleRule::b_first: break;
-  }
-  return fmaf(g * sb, sa, main);
+// A computed fp32 value and a bound on its distance to the exact value it stands for: the same
+// double operations in the same order as the host reference, so the bound is its bits (no FMA
+// contraction; the products of a float and a double are exact widenings first).
+struct BoundedF {
+  float v = 0;
+  double err = 0;
+};
+
+// The most an RN fp32 operation that returned r can have moved: 2^(max(e, -126) - 24), Inf for a
+// non-finite r.
+ULPGATE_DEVICE double half_ulp_of(float r) {
+  const uint32_t mag = dev::as_uint(r) & 0x7fffffffu, e = mag >> 23;
+  if (e == 0xff) return infinity64();
+  return double(dev::as_float((e == 0 ? 1u : e) << 23)) * 0x1p-24;
 }
-// g with its scales, by multiplications (the epilogue of gemm.tensor and gemm.rowwise).
-ULPGATE_DEVICE float scale_epilogue(gemm::ScaleRule rule, float g, float sa, float sb) {
+ULPGATE_DEVICE BoundedF times(BoundedF x, BoundedF y) {
+  const float v = x.v * y.v;
+  return {v, double(fabsf(x.v)) * y.err + double(fabsf(y.v)) * x.err + x.err * y.err + half_ulp_of(v)};
+}
+ULPGATE_DEVICE BoundedF fused(BoundedF x, BoundedF y, BoundedF z) {
+  const float v = fmaf(x.v, y.v, z.v);
+  return {v, double(fabsf(x.v)) * y.err + double(fabsf(y.v)) * x.err + x.err * y.err + z.err + half_ulp_of(v)};
+}
+ULPGATE_DEVICE BoundedF plus(BoundedF x, BoundedF y) {
+  const float v = x.v + y.v;
+  return {v, x.err + y.err + half_ulp_of(v)};
+}
+
+// The profile's scale rule: g with its scales into `main` by one FMA (block sums), or without
+// one by multiplications (the epilogue of gemm.tensor and gemm.rowwise). Callers that want the
+// value only read .v; the bound's arithmetic is then dead code.
+ULPGATE_DEVICE BoundedF scaled(gemm::ScaleRule rule, BoundedF g, float sa, float sb, const BoundedF* main) {
+  BoundedF x = g, y{sb, 0};
   switch (rule) {
-    case gemm::ScaleRule::product_first: return g * (sa * sb);
-    case gemm::ScaleRule::a_first: return (g * sa) * sb;
-    case gemm::ScaleRule::b_first: break;
+    case gemm::ScaleRule::product_first: y = times({sa, 0}, {sb, 0}); break;
+    case gemm::ScaleRule::a_first: x = times(g, {sa, 0}); break;
+    case gemm::ScaleRule::b_first: x = times(g, {sb, 0}), y = {sa, 0}; break;
   }
-  return (g * sb) * sa;
+  return main ? fused(x, y, *main) : times(x, y);
+}
+
+// One sm90 step's share of the bound (reference/gemm/step.hpp fused_step): u for each nonzero
+// term (products and c) plus the truncation of the sum S to sum_bits, 2^(exp(S) + 1 - sum_bits)
+// (quantum = 2^(1 - sum_bits); S is 0 or normal). e_aligned = 2^(E + 23 - f), so u = e_aligned 2^-23.
+ULPGATE_DEVICE double step_error(int nonzero, float e_aligned, float sum, double quantum) {
+  const double rounding = sum == 0 ? 0.0 : double(dev::as_float(dev::as_uint(sum) & 0x7f800000u)) * quantum;
+  return double(nonzero) * (double(e_aligned) * 0x1p-23) + rounding;
 }
 
 // ---- the verdict on one element of a kernel's output ---------------------------------------

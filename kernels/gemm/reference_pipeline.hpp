@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -37,6 +38,13 @@ template <class Fn>
 decltype(auto) with_out(Format out, Fn&& fn) {
   if (out == Format::bf16) return fn(std::integral_constant<Format, Format::bf16>{});
   return fn(std::integral_constant<Format, Format::fp32>{});
+}
+
+// fn(std::bool_constant<flag>).
+template <class Fn>
+decltype(auto) with_flag(bool flag, Fn&& fn) {
+  if (flag) return fn(std::true_type{});
+  return fn(std::false_type{});
 }
 
 template <class Backend>
@@ -91,10 +99,11 @@ class Pipeline {
     return {int64_t(open.size()), nonfinite};
   }
 
-  // The model's bits into bits ([M, N]); returns the elements evaluated on the host.
+  // The model's bits into bits ([M, N]) and, where bound is given, its error bound (reference/gemm
+  // error_bound; Inf where the host evaluates an element); returns the elements evaluated on the host.
   template <class HostOperands>
   int64_t replay(const gemm::Spec& spec, const gemm::AccumModel& model, const DeviceOperands& in, uint32_t* bits,
-                 HostOperands&& host) {
+                 double* bound, HostOperands&& host) {
     const ReplayPlan plan = plan_replay(spec, model);
     const Flags flags = row_flags(spec, in, plan.nonfinite_a, plan.nonfinite_b);
     if (spec.m == 0 || spec.n == 0) return 0;
@@ -103,17 +112,25 @@ class Pipeline {
     be_.to_device(tables.get() + 1, &plan.table_b, sizeof(StepTable));
     const bool aligned = spec.k % 16 == 0 && reinterpret_cast<uintptr_t>(in.a) % 16 == 0 &&
                          reinterpret_cast<uintptr_t>(in.b) % 16 == 0;
-    const LaunchConfig cfg{{unsigned((spec.n + kReplayCols - 1) / kReplayCols), unsigned((spec.m + kReplayRows - 1) / kReplayRows)},
-                           {kReplayThreads}, kReplayShared};
     with_out(spec.out, [&](auto out) {
-      be_.launch(cfg, Replay<decltype(out)::value>{in.a, in.b, in.sa, in.sb, tables.get(), tables.get() + 1, plan.params,
-                                                  aligned, bits});
+      with_flag(plan.fma, [&](auto fma) {
+        with_flag(bound != nullptr, [&](auto with_bound) {
+          using Kind = ReplayKind<decltype(out)::value, decltype(fma)::value, decltype(with_bound)::value>;
+          const LaunchConfig cfg{{unsigned((spec.n + kReplayCols - 1) / kReplayCols),
+                                  unsigned((spec.m + Kind::kTileRows - 1) / Kind::kTileRows)},
+                                 {kReplayThreads},
+                                 Kind::kShared};
+          be_.launch(cfg, Replay<Kind>{in.a, in.b, in.sa, in.sb, tables.get(), tables.get() + 1, plan.params, aligned,
+                                       bits, bound});
+        });
+      });
     });
     const std::vector<int64_t> at = touched_elements(flags.host_a, flags.host_b);
     if (!at.empty()) {
       std::vector<uint32_t> b(at.size());
       resolve_model(spec, model, host(), at, b);
       write_back(at, b.data(), bits);
+      if (bound) write_back(at, std::vector<double>(at.size(), std::numeric_limits<double>::infinity()).data(), bound);
     }
     return int64_t(at.size());
   }
@@ -272,14 +289,18 @@ GpuIdeal ideal_of(Backend& be, const gemm::Spec& spec, const gemm::Operands& in,
   return {{{spec.out, download<uint32_t>(be, bits, size)}, download<double>(be, exact, size)}, c.host_resolved, c.nonfinite};
 }
 
+// The model's output and, with `bound`, its error bound (else the bound is empty).
 template <class Backend>
-gemm::Output replay_of(Backend& be, const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in) {
+gemm::Replay replay_of(Backend& be, const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in,
+                       bool bound) {
   gemm::check(spec, in);
   const auto size = size_t(spec.m * spec.n);
   const UploadedOperands<Backend> d = upload(be, in);
   auto bits = output<uint32_t>(be, size);
-  Pipeline<Backend>(be).replay(spec, model, d.view(), bits.get(), [&]() -> const gemm::Operands& { return in; });
-  return {spec.out, download<uint32_t>(be, bits, size)};
+  auto err = output<double>(be, bound ? size : 0);
+  Pipeline<Backend>(be).replay(spec, model, d.view(), bits.get(), bound ? err.get() : nullptr,
+                               [&]() -> const gemm::Operands& { return in; });
+  return {{spec.out, download<uint32_t>(be, bits, size)}, bound ? download<double>(be, err, size) : std::vector<double>{}};
 }
 
 template <class Backend>

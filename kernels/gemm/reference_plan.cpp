@@ -8,6 +8,7 @@
 #include <string>
 
 #include "reference/gemm/detail.hpp"
+#include "reference/gemm/step.hpp"  // is_fmaf
 
 namespace ulpgate::gemm_kernels {
 
@@ -42,13 +43,16 @@ StepTable step_table(Format f) {
   throw ReferenceGpuError("replay_gpu: accumulator model '" + std::string(model.name) + "' " + why);
 }
 
-// What the Replay kernel's arithmetic proves itself for (reference_kernels.hpp mma_step).
+// What the Replay kernel's arithmetic proves itself for (reference_kernels.hpp mma_step), or the
+// fp32-fma model's step (IEEE fmaf: fma_step).
 void check_step(const gemm::AccumModel& model) {
   const gemm::MmaStep& s = model.step;
+  if (model.split != 1 || model.part_k) unsupported(model, "splits K");
+  if (gemm::detail::is_fmaf(s)) return;
   if (s.k != kStepK || s.groups != 1 || s.align != gemm::Align::toward_zero || s.sum_rounding != Rounding::rz ||
       s.join != gemm::Join::fused || s.exponents != gemm::Exponents::fp8 || s.k_run)
-    unsupported(model, "is not an sm90-style step (k = 32, one group, truncating alignment and sum, c fused, fp8 exponents)");
-  if (model.split != 1 || model.part_k) unsupported(model, "splits K");
+    unsupported(model, "is not an sm90-style step (k = 32, one group, truncating alignment and sum, c fused, fp8 "
+                       "exponents) or fp32 fmaf");
   if (s.frac_bits < 0 || s.frac_bits > 16 || s.sum_bits < 1 || s.sum_bits > 24)
     unsupported(model, "keeps more bits than an fp32 sum holds exactly (frac_bits <= 16, sum_bits <= 24)");
   if (s.e_floor != gemm::kNoFloor && s.e_floor < -149) unsupported(model, "has an exponent floor below fp32's");
@@ -112,7 +116,18 @@ ReplayPlan plan_replay(const gemm::Spec& spec, const gemm::AccumModel& model) {
   r.align_c = std::ldexp(1.0f, 23 - model.step.frac_bits);
   r.floor_pow2 = model.step.e_floor == gemm::kNoFloor ? 0.0f : std::ldexp(1.0f, model.step.e_floor);
   r.sum_mask = ~((1u << (24 - model.step.sum_bits)) - 1);
+  r.sum_quantum = std::ldexp(1.0, 1 - model.step.sum_bits);
+  p.fma = gemm::detail::is_fmaf(model.step);
   return p;
+}
+
+std::string replay_declines(const gemm::Spec& spec, const gemm::AccumModel& model) {
+  try {
+    plan_replay(spec, model);
+    return "";
+  } catch (const ReferenceGpuError& e) {
+    return e.what();
+  }
 }
 
 std::vector<int64_t> touched_elements(std::span<const uint8_t> flags_a, std::span<const uint8_t> flags_b) {

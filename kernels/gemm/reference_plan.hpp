@@ -40,6 +40,7 @@ struct ReplayPlan {
   StepTable table_a, table_b;
   std::vector<uint8_t> nonfinite_a, nonfinite_b;
   ReplayParams params;
+  bool fma = false;  // the fp32-fma model (fma_step), else sm90 steps
 };
 ReplayPlan plan_replay(const gemm::Spec& spec, const gemm::AccumModel& model);
 

@@ -1,12 +1,13 @@
 // The device GEMM reference on a CUDA device against the CPU reference, bit for bit: the ideal
-// (bits and exact values) and the sm90 models' replay on moderate shapes and DeepSeek's
-// M=128, N=7168, K=2048, edge inputs through the device-pointer API, the comparison against the
-// host-SIMT emulator's. Then the timings at 8192^3 (printed). Skips where no CUDA device is present.
+// (bits and exact values) and the sm90 and fp32-fma models' replay (bits and bounds) on moderate
+// shapes and DeepSeek's M=128, N=7168, K=2048, edge inputs through the device-pointer API, the
+// comparison against the host-SIMT emulator's. Then the timings at 8192^3 (printed). Skips where no CUDA device is present.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "gemm_test_util.hpp"
 #include "reference_test_util.hpp"
@@ -50,18 +51,25 @@ void expect_ideal(const Spec& s, const Operands& in) {
               (long long)got.host_resolved);
 }
 
+// The replay's bits, and with its bound (the harness's launch) bits and bound, against
+// gemm_replay.
 void expect_replay(const Spec& s, const AccumModel& model, const Operands& in) {
-  Output want;
-  const double cpu = seconds([&] { want = gemm_model(s, model, in); });
+  Replay want;
+  const double cpu = seconds([&] { want = gemm_replay(s, model, in); });
   Output got;
   const double gpu = seconds([&] { got = gk::replay_gpu(s, model, in); });
+  Replay bounded;
+  const double gpu_bound = seconds([&] { bounded = gk::bounded_replay_gpu(s, model, in); });
   int64_t bad = 0;
-  for (size_t i = 0; i < want.bits.size(); ++i)
-    if (got.bits[i] != want.bits[i] && ++bad <= 5)
-      ADD_FAILURE() << label(s) << " " << model.name << " at " << i << ": " << got.bits[i] << " vs " << want.bits[i];
+  for (size_t i = 0; i < want.out.bits.size(); ++i)
+    if ((got.bits[i] != want.out.bits[i] || bounded.out.bits[i] != want.out.bits[i] ||
+         std::memcmp(&bounded.bound[i], &want.bound[i], sizeof(double)) != 0) &&
+        ++bad <= 5)
+      ADD_FAILURE() << label(s) << " " << model.name << " at " << i << ": " << got.bits[i] << " / " << bounded.out.bits[i]
+                    << " vs " << want.out.bits[i] << ", bound " << bounded.bound[i] << " vs " << want.bound[i];
   EXPECT_EQ(bad, 0) << label(s) << " " << model.name;
-  std::printf("  %-6s %-48s cpu %7.3f s  gpu %7.3f s (with copies)\n", std::string(model.name).substr(0, 6).c_str(),
-              label(s).c_str(), cpu, gpu);
+  std::printf("  %-6s %-48s cpu %7.3f s  gpu %7.3f s, with the bound %7.3f s (with copies)\n",
+              std::string(model.name).substr(0, 6).c_str(), label(s).c_str(), cpu, gpu, gpu_bound);
 }
 
 struct Shape3 {
@@ -87,7 +95,7 @@ TEST_F(Gpu, IdealIsGemmIdealBitForBit) {
 
 TEST_F(Gpu, ReplayIsGemmModelBitForBit) {
   uint64_t seed = 100;
-  for (std::string_view name : {"sm90", "sm90-fast-accum"})
+  for (std::string_view name : {"sm90", "sm90-fast-accum", "fp32-fma"})
     for (const Spec& s : {make(Op::block, "cublaslt", kModerate), make(Op::tensor, "cublaslt", kModerate, e4m3, e5m2, Format::fp32),
                           make(Op::rowwise, "cublaslt", kModerate), make(Op::block, "cutlass-blockwise", {257, 300, 1000}, e5m2, e4m3),
                           make(Op::block, "cublaslt", kDeepSeek)})

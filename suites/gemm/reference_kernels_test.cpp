@@ -1,8 +1,8 @@
 // The device GEMM reference (kernels/gemm/reference_*) on the host-SIMT emulator, at warp 32 and
 // 64, against the CPU reference bit for bit: the ideal against gemm_ideal (bits and exact values)
-// for every op, output and format pair, random and edge data; the replay against gemm_model for the
-// sm90 models under every ScaleRule; the comparison against a direct evaluation with formats.hpp's
-// ulp_distance and ulp_error. The fp64 block sums come from Eigen here (cuBLAS on the GPU).
+// for every op, output and format pair, random and edge data; the replay against gemm_replay for
+// the sm90 and fp32-fma models under every ScaleRule, bits and error bounds; the comparison
+// against a direct evaluation with formats.hpp's ulp_distance and ulp_error. The fp64 block sums come from Eigen here (cuBLAS on the GPU).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -63,13 +63,22 @@ void expect_ideal(const Arch& a, const Spec& s, const Operands& in, const std::s
   EXPECT_EQ(ideal_mismatches(ulpgate::gemm_kernels::ideal_host(a, s, in, options).ideal, gemm_ideal(s, in), what), 0);
 }
 
+// The replay's bits against gemm_model, and with the bound against gemm_replay: bits and bound
+// bit for bit (the two launches keep 4 and 2 rows a thread).
 void expect_replay(const Arch& a, const Spec& s, const AccumModel& model, const Operands& in, const std::string& what) {
-  const Output want = gemm_model(s, model, in);
+  const Replay want = gemm_replay(s, model, in);
   const Output got = ulpgate::gemm_kernels::replay_host(a, s, model, in);
-  ASSERT_EQ(got.bits.size(), want.bits.size()) << what;
-  for (size_t i = 0; i < want.bits.size(); ++i)
-    ASSERT_EQ(got.bits[i], want.bits[i]) << what << " " << model.name << " at (" << i / size_t(s.n) << ", "
-                                         << i % size_t(s.n) << ")";
+  const Replay bounded = ulpgate::gemm_kernels::bounded_replay_host(a, s, model, in);
+  ASSERT_EQ(got.bits.size(), want.out.bits.size()) << what;
+  ASSERT_EQ(bounded.bound.size(), want.bound.size()) << what;
+  for (size_t i = 0; i < want.out.bits.size(); ++i) {
+    const std::string at = what + " " + std::string(model.name) + " at (" + std::to_string(i / size_t(s.n)) + ", " +
+                           std::to_string(i % size_t(s.n)) + ")";
+    ASSERT_EQ(got.bits[i], want.out.bits[i]) << at;
+    ASSERT_EQ(bounded.out.bits[i], want.out.bits[i]) << at << " (with the bound)";
+    ASSERT_EQ(std::bit_cast<uint64_t>(bounded.bound[i]), std::bit_cast<uint64_t>(want.bound[i]))
+        << at << ": bound " << bounded.bound[i] << ", the reference's " << want.bound[i];
+  }
 }
 
 class OnHost : public ::testing::TestWithParam<std::string> {
@@ -184,7 +193,7 @@ const Case kReplayCases[] = {
 
 TEST_P(OnHost, ReplayIsGemmModelBitForBit) {
   uint64_t seed = 100;
-  for (std::string_view name : {"sm90", "sm90-fast-accum"})
+  for (std::string_view name : {"sm90", "sm90-fast-accum", "fp32-fma"})
     for (const Case& c : kReplayCases)
       for (Shape shape : kShapes)
         for (Format out : {Format::bf16, Format::fp32}) {
@@ -212,7 +221,7 @@ TEST_P(OnHost, ReplayOnEdgeInputs) {
       }
     }
   in.a[size_t(7 * s.k + 3)] = 0x7F;
-  for (std::string_view name : {"sm90", "sm90-fast-accum"})
+  for (std::string_view name : {"sm90", "sm90-fast-accum", "fp32-fma"})
     for (const Case& c : {kReplayCases[0], kReplayCases[4]}) {
       const Spec cs = c.spec({40, 72, 320}, Format::fp32);
       Operands ci = in;
@@ -225,7 +234,7 @@ TEST_P(OnHost, ReplayOnEdgeInputs) {
 TEST_P(OnHost, ReplayRefusesModelsItDoesNotEmulate) {
   const Spec s = kReplayCases[0].spec({8, 8, 64}, Format::fp32);
   const Operands in = random_operands(s, 61);
-  for (std::string_view name : {"fp32-fma", "sm100", "gfx942"})
+  for (std::string_view name : {"sm100", "gfx942", "sm90-cublaslt-parts3072"})
     EXPECT_THROW(ulpgate::gemm_kernels::replay_host(arch_, s, model(name), in), ulpgate::gemm_kernels::ReferenceGpuError)
         << name;
 }

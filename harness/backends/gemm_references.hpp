@@ -1,0 +1,18 @@
+// The GEMM reference on a device, for backends to offer (harness/gemm/device_reference.hpp): on
+// the CUDA device (the cuda and vendor backends), or on the host-SIMT emulator of an arch, which
+// runs the same kernels (what the tests hold run_case's device path to).
+#pragma once
+
+#include <memory>
+
+#include "harness/gemm/device_reference.hpp"
+#include "kernels/portable/arch.hpp"
+
+namespace ulpgate {
+
+std::unique_ptr<gemm::DeviceReference> emulated_gemm_reference(const Arch& arch);
+#if defined(ULPGATE_HAVE_CUDA)
+std::unique_ptr<gemm::DeviceReference> cuda_gemm_reference();
+#endif
+
+}  // namespace ulpgate

@@ -1,0 +1,25 @@
+// The GEMM reference computed on a device (kernels/gemm/reference_gpu.hpp): the exact ideal, and a
+// model's replay with its error bound, each bit for bit what reference/gemm computes on the host
+// (the kernels' tests hold them to it on the host-SIMT emulator). A backend whose kernels run on a
+// GPU offers one (Backend::gemm_reference); run_case then judges production shapes in seconds
+// where the host takes minutes to hours, and keeps the host reference for what the device does not
+// replay (a model it declines) and for identification.
+#pragma once
+
+#include <string>
+
+#include "reference/gemm/gemm.hpp"
+
+namespace ulpgate::gemm {
+
+class DeviceReference {
+ public:
+  virtual ~DeviceReference() = default;
+  virtual std::string name() const = 0;  // "cuda", "host-simt (sm90)"
+  // Why it does not replay `model` on this spec (empty: it does).
+  virtual std::string declines(const Spec& spec, const AccumModel& model) const = 0;
+  virtual Ideal ideal(const Spec& spec, const Operands& in) = 0;
+  virtual Replay replay(const Spec& spec, const AccumModel& model, const Operands& in) = 0;
+};
+
+}  // namespace ulpgate::gemm

@@ -1,0 +1,127 @@
+// run_case with the GEMM reference on a device (harness/gemm/device_reference.hpp), here the
+// host-SIMT emulation of the CUDA reference's kernels (the same kernels, the same pipeline): every
+// result equals the one judged with the host reference — verdict, counts, ULPs and their
+// histogram, the first bad elements, the diagnosis's story and maps — on the ci catalog, and on
+// kernels whose outputs are wrong, where the comparison reads the device's bound and the diagnosis
+// runs on it.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "harness/backends/gemm_references.hpp"
+#include "harness/backends/kernel_backends.hpp"
+#include "harness/gemm/run_case.hpp"
+#include "kernels/gemm/gemm_kernels.hpp"
+
+using namespace ulpgate;
+
+namespace {
+
+enum class Fault { none, perturbed, claims_sm90 };
+
+// The host backend's GEMM kernel (warp 32) with, on request, the emulated device reference, and
+// with a fault: outputs perturbed after the kernel (one ulp up at every 37th element, three at
+// every 101st, a NaN), or the fp32-fma kernel claiming the sm90 model.
+class OnEmulatedDevice : public Backend {
+ public:
+  OnEmulatedDevice(bool device_reference, Fault fault) : fault_(fault) {
+    static const bool registered = (register_kernel_backends(), true);
+    (void)registered;
+    kernel_ = make_backend("host", "host-w32");
+    if (device_reference) reference_ = emulated_gemm_reference(arch_by_name("sm90"));
+  }
+  std::string name() const override { return kernel_->name(); }
+  std::string declines(const gemm::Spec& spec) const override { return kernel_->declines(spec); }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    throw BackendError("no quant");
+  }
+  GemmClaim gemm(const gemm::Spec& s, const gemm::Buffers& io) override {
+    GemmClaim claim = kernel_->gemm(s, io);
+    if (fault_ == Fault::claims_sm90) claim.model = "sm90";
+    if (fault_ == Fault::perturbed) perturb(s, io.d);
+    return claim;
+  }
+  gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
+
+ private:
+  Fault fault_;
+  std::unique_ptr<Backend> kernel_;
+  std::unique_ptr<gemm::DeviceReference> reference_;
+
+  static void perturb(const gemm::Spec& s, std::span<std::byte> d) {
+    const size_t width = s.out == Format::bf16 ? 2 : 4, count = d.size() / width;
+    const auto add = [&](size_t i, uint32_t x) {
+      uint32_t v = 0;
+      std::memcpy(&v, d.data() + i * width, width);
+      v += x;
+      std::memcpy(d.data() + i * width, &v, width);
+    };
+    for (size_t i = 0; i < count; i += 37) add(i, 1);
+    for (size_t i = 5; i < count; i += 101) add(i, 3);
+    if (count > 7) {
+      const uint32_t nan = s.out == Format::bf16 ? 0x7FC0u : 0x7FC00000u;
+      std::memcpy(d.data() + 7 * width, &nan, width);
+    }
+  }
+};
+
+// The two judgements of one case agree in everything but the note (which says where the
+// references ran).
+void expect_same_judgement(std::string_view id, Fault fault) {
+  OnEmulatedDevice host(false, fault), device(true, fault);
+  const CaseResult want = gemm::run_case_id(id, host, nullptr), got = gemm::run_case_id(id, device, nullptr);
+  const std::string what = std::string(id);
+  EXPECT_EQ(got.verdict, want.verdict) << what;
+  EXPECT_EQ(got.elements, want.elements) << what;
+  EXPECT_EQ(got.n_exact, want.n_exact) << what;
+  EXPECT_EQ(got.n_within, want.n_within) << what;
+  EXPECT_EQ(got.n_over, want.n_over) << what;
+  EXPECT_EQ(got.n_nonfinite, want.n_nonfinite) << what;
+  EXPECT_EQ(got.n_nan, want.n_nan) << what;
+  EXPECT_EQ(got.max_ulp, want.max_ulp) << what;
+  EXPECT_EQ(got.ulp_hist, want.ulp_hist) << what;
+  EXPECT_EQ(got.digest, want.digest) << what;
+  EXPECT_EQ(got.model, want.model) << what;
+  EXPECT_EQ(got.message, want.message) << what;
+  EXPECT_EQ(got.first_bad, want.first_bad) << what;
+  EXPECT_EQ(got.grids.size(), want.grids.size()) << what;
+  EXPECT_NE(got.note.find("references on host-simt (sm90)"), std::string::npos) << what << ": " << got.note;
+  EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
+}
+
+}  // namespace
+
+// Every ci case but the DeepSeek-V3 decode shapes (up to 1.3e8 products each: minutes on the
+// emulator; the H200 runs them on the device in the gate), 100 cases.
+TEST(GemmDeviceReference, TheCiCatalogIsJudgedAsTheHostReferenceJudgesIt) {
+  int judged = 0;
+  for (const std::string& id : gemm::catalog_ids(Tier::ci)) {
+    const gemm::Spec s = gemm::Case::parse(id).spec;
+    if (s.m * s.n * s.k > (int64_t(1) << 23)) continue;
+    expect_same_judgement(id, Fault::none);
+    ++judged;
+  }
+  EXPECT_GE(judged, 90);
+}
+
+TEST(GemmDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
+  for (const char* id : {"gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/16x128x512/normal/s1",
+                         "gemm.block/deepgemm/e4m3fn.e4m3fn.ue8m0/fp32/19x160x672/normal/s1",
+                         "gemm.tensor/cublaslt/e4m3fn.e5m2/fp32/16x128x512/cancel/s1",
+                         "gemm.mx/ocp-mx/e4m3fn.e5m2/fp32/16x128x512/normal_nan=997_inf=1009/s1"}) {
+    const CaseResult r = gemm::run_case_id(id, *std::make_unique<OnEmulatedDevice>(true, Fault::perturbed), nullptr);
+    EXPECT_FALSE(passes(r.verdict)) << id << ": " << r.message;
+    expect_same_judgement(id, Fault::perturbed);
+  }
+}
+
+// The sm90 replay with its bound on the device: the fp32-fma kernel claiming sm90 is over budget
+// where the orders part, with the same story.
+TEST(GemmDeviceReference, AFalseSm90ClaimIsJudgedAsOnTheHost) {
+  const char* id = "gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1";
+  OnEmulatedDevice device(true, Fault::claims_sm90);
+  const CaseResult r = gemm::run_case_id(id, device, nullptr);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << r.message;
+  EXPECT_EQ(r.note.find("the replay here"), std::string::npos) << r.note;
+  expect_same_judgement(id, Fault::claims_sm90);
+}
