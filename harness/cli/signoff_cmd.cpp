@@ -5,6 +5,7 @@
 // junit.xml, results.csv and summary.txt, the summary also printed. Every deviation is grouped by
 // its cause with its repro command. Exit 0 only when every case is identical to its golden row.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -146,10 +147,26 @@ std::vector<std::string> deviations_by_cause(const SweepResult& run, const GateR
   return out;
 }
 
+// "time:     412 s (cases: gemm 301 s, quant 60 s, ...)": the sign-off's wall time and each
+// family's case time (summed over cases; with parallel cases more than the wall time).
+std::string time_line(const SweepResult& run, double seconds) {
+  std::map<std::string, double> by_family;
+  for (const CaseResult& r : run.results) by_family[r.family] += r.wall_seconds;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.0f s", seconds);
+  std::string line = std::string("time:     ") + buf + " (cases:";
+  for (const auto& [family, t] : by_family) {
+    std::snprintf(buf, sizeof buf, " %.0f s", t);
+    line += " " + family + buf + ",";
+  }
+  line.back() = ')';
+  return by_family.empty() ? line.substr(0, line.find(" (")) : line;
+}
+
 std::vector<std::string> summary(const SweepResult& run, const GateReport& report,
                                  const std::vector<GateEntry>& not_runnable, const SignoffOptions& o,
                                  const std::vector<std::string>& backends, const Provenance& golden, bool signed_off,
-                                 size_t per_cause) {
+                                 size_t per_cause, double seconds) {
   std::string ran;
   for (const std::string& b : backends) ran += (ran.empty() ? "" : ", ") + b;
   const size_t skipped = run.declined.size();
@@ -163,7 +180,7 @@ std::vector<std::string> summary(const SweepResult& run, const GateReport& repor
       "golden:   " + (fs::path(o.golden_root) / golden_arch(o.arch)).string() + " (" +
           (is_prediction(golden) ? "predicted" : std::string(golden_source_name(golden.source))) + ", " +
           golden.device + ", " + golden.date + ")",
-      "gate:     " + gate_summary(report)};
+      "gate:     " + gate_summary(report), time_line(run, seconds)};
   for (std::string& line : scope_lines(report, not_runnable, o.require_complete)) s.push_back(std::move(line));
   s.push_back("");
   for (std::string& line : count_table(report)) s.push_back(std::move(line));
@@ -193,6 +210,7 @@ void write_text(const fs::path& path, const std::string& text) {
 }
 
 int run_signoff(const Selection& base, const SignoffOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
   arch_by_name(o.arch);  // a UsageError naming the archs, before anything runs
   const fs::path golden_dir = fs::path(o.golden_root) / golden_arch(o.arch);
   const auto files = golden_files(base, golden_dir.string());
@@ -216,8 +234,9 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   std::ofstream junit(out / "junit.xml"), csv(out / "results.csv");
   write_junit(junit, run.results, "ulpgate signoff " + o.arch);
   write_csv_report(csv, run.results);
-  write_text(out / "summary.txt", joined(summary(run, report, not_runnable, o, backends, golden, signed_off, 0)));
-  const std::vector<std::string> screen = summary(run, report, not_runnable, o, backends, golden, signed_off, 3);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_text(out / "summary.txt", joined(summary(run, report, not_runnable, o, backends, golden, signed_off, 0, seconds)));
+  const std::vector<std::string> screen = summary(run, report, not_runnable, o, backends, golden, signed_off, 3, seconds);
   HtmlReport html;
   html.title = "ulpgate signoff " + o.arch;
   html.facts = {{"arch", o.arch},

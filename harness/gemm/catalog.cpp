@@ -45,18 +45,36 @@ void add_profiles(std::vector<Case>& out) {
     }
 }
 
-// DeepSeek-V3 shapes: decode batches (M = 1, 7) in CI; prefill-sized M on a GPU.
+// DeepSeek-V3 shapes (DeepGEMM's 128-blocks): decode batches (M = 1, 7) in CI; prefill-sized M
+// on a GPU (M = 16384 where N K is at most 2^24: 1.2e8 outputs), and at M = 128 every other
+// block-scaled kernel of the layer: cuBLASLt's fp32 and DeepGEMM's ue8m0 block scales, MX.
 void add_deepseek(std::vector<Case>& out, Tier tier) {
   for (auto [n, k] : kDeepSeekNK)
-    for (int64_t m : {1, 7, 128, 4096}) {
+    for (int64_t m : {1, 7, 128, 4096, 16384}) {
       const bool ci = m == 1 || (m == 7 && k <= 7168 && n <= 7168);
-      if (ci || tier == Tier::full) out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, false, Format::bf16, {m, n, k}));
+      const bool full = m != 16384 || n * k <= (int64_t(1) << 24);
+      if (ci || (tier == Tier::full && full)) out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, false, Format::bf16, {m, n, k}));
     }
   if (tier == Tier::full)
     for (auto [n, k] : kDeepSeekNK) {
       out.push_back(make(Op::block, "cublaslt", e4m3, e4m3, false, Format::bf16, {128, n, k}));
       out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, true, Format::bf16, {128, n, k}));
+      out.push_back(make(Op::mx, "ocp-mx", e4m3, e4m3, false, Format::bf16, {128, n, k}));
     }
+}
+
+// Llama-3-70B served in FP8 (GPU only): per-tensor scales (cuBLASLt, as vLLM and TensorRT-LLM
+// ship it) at every M, per-row (FBGEMM-style) at prefill M, and 128-blocks with ue8m0 scales and
+// MX at M = 4096; M = 16384 on the square output projection.
+void add_llama(std::vector<Case>& out, Tier tier) {
+  if (tier != Tier::full) return;
+  for (auto [n, k] : kLlama70bNK) {
+    for (int64_t m : {1, 128, 4096}) out.push_back(make(Op::tensor, "cublaslt", e4m3, e4m3, false, Format::bf16, {m, n, k}));
+    out.push_back(make(Op::rowwise, "cublaslt", e4m3, e4m3, false, Format::bf16, {4096, n, k}));
+  }
+  out.push_back(make(Op::tensor, "cublaslt", e4m3, e4m3, false, Format::bf16, {16384, 8192, 8192}));
+  out.push_back(make(Op::block, "deepgemm", e4m3, e4m3, true, Format::bf16, {4096, 8192, 28672}));
+  out.push_back(make(Op::mx, "ocp-mx", e4m3, e4m3, false, Format::bf16, {4096, 10240, 8192}));
 }
 
 // Odd M, M = 0, K = 0, and K up to 16384.
@@ -95,6 +113,7 @@ std::vector<Case> catalog(Tier tier) {
   add_shapes(out);
   add_edges(out);
   add_deepseek(out, tier);
+  add_llama(out, tier);
   return out;
 }
 
