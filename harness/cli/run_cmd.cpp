@@ -89,7 +89,8 @@ void check_source(const std::string& backend, const std::string& arch, const Har
                      "golden/" + arch + " with them");
 }
 
-int run_golden_update(Selection s, const std::string& arch, const std::string& root, const HardwareInfo& hw, bool check) {
+int run_golden_update(Selection s, const std::string& arch, const std::string& root, const HardwareInfo& hw, bool check,
+                      const ReportOptions& ro) {
   if (s.archs.empty()) s.archs = arch == "host" ? std::vector<std::string>{"host-w32", "host-w64"}
                                                  : std::vector<std::string>{arch};
   const std::string backend = resolve_backend(s);
@@ -100,6 +101,8 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
                                                      [&](const std::string& b) { return predicted_backend(b, arch); })
                                     : sweep(s);
   if (!sw.root) return kPass;  // rank 0 writes every process's rows
+  if (!ro.csv.empty() || !ro.junit.empty() || !ro.html.empty())
+    write_reports(sw.results, ro, nullptr);  // the observations with their verdicts and times
   std::string stale;
   for (const OpFamily& f : families()) {
     std::vector<CaseResult> rows;
@@ -175,7 +178,8 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->add_option("--toolkit", hw.toolkit, "toolkit for the provenance header");
   update->add_flag("--check", check,
                    "write nothing: exit 1 when regenerating would change the rows or a prediction's assumptions");
-  update->callback([&] { rc = run_golden_update(sel, arch, root, hw, check); });
+  add_report_options(update, ro);
+  update->callback([&] { rc = run_golden_update(sel, arch, root, hw, check, ro); });
 
   auto* repro = app.add_subcommand("repro", "replay one case with full diagnostics");
   auto* replayed = repro->add_option_group("case", "what to replay")->require_option(1);
