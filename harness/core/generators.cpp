@@ -7,6 +7,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "reference/parallel.hpp"
+
 namespace ulpgate {
 
 namespace {
@@ -275,26 +277,34 @@ float sample(const Distribution& d, const Rng& rng, uint64_t index, Format targe
   return sample_with(d, Streams(rng), index, target);
 }
 
+// Samples are counter-based (element i is sample_with(..., offset + i)): any split over threads
+// gives the same tensor. Below this many, one thread.
+constexpr int64_t kSerialSamples = int64_t(1) << 16;
+
 void fill(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t offset,
           Format target) {
   check_target(target);
   d.validate();
   const Streams streams(rng);
-  for (size_t i = 0; i < out.size(); ++i) out[i] = sample_with(d, streams, offset + i, target);
+  parallel_for_large(int64_t(out.size()), kSerialSamples, [&](int64_t begin, int64_t end) {
+    for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = sample_with(d, streams, offset + i, target);
+  });
 }
 
 void fill_bf16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
   d.validate();
   const Streams streams(rng);
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = float_to_bf16(sample_with(d, streams, offset + i, Format::bf16));
+  parallel_for_large(int64_t(out.size()), kSerialSamples, [&](int64_t begin, int64_t end) {
+    for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = float_to_bf16(sample_with(d, streams, offset + i, Format::bf16));
+  });
 }
 
 void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
   d.validate();
   const Streams streams(rng);
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = float_to_fp16(sample_with(d, streams, offset + i, Format::fp16));
+  parallel_for_large(int64_t(out.size()), kSerialSamples, [&](int64_t begin, int64_t end) {
+    for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = float_to_fp16(sample_with(d, streams, offset + i, Format::fp16));
+  });
 }
 
 RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dtype) {

@@ -1,8 +1,10 @@
 #include "harness/gemm/inputs.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <limits>
+
+#include "reference/parallel.hpp"
 
 namespace ulpgate::gemm {
 namespace {
@@ -33,12 +35,14 @@ void quantize(const std::vector<float>& x, int64_t rows, int64_t k, Format f, bo
   for (size_t c = 0; c < cells; ++c) scales[c] = scale_of(amax[c], f, pow2);
   codes.resize(x.size());
   const Conversion finite{f, Overflow::satfinite, Rounding::rne}, other{f, Overflow::nosat, Rounding::rne};
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < k; ++i) {
-      const size_t at = size_t(r * k + i);
-      const float q = x[at] / scales[size_t(cell(r, i))];
-      codes[at] = uint8_t(encode(q, std::isfinite(x[at]) ? finite : other));
-    }
+  parallel_for_large(rows, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t i = 0; i < k; ++i) {
+        const size_t at = size_t(r * k + i);
+        const float q = x[at] / scales[size_t(cell(r, i))];
+        codes[at] = uint8_t(encode(q, std::isfinite(x[at]) ? finite : other));
+      }
+  });
 }
 
 // cancel: the second half of K repeats A's first half and negates B's, so every term of the

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "reference/gemm/gemm.hpp"
+#include "reference/parallel.hpp"
 
 namespace ulpgate::gemm::detail {
 
@@ -52,15 +53,7 @@ SplitOperand split_operand(Format f);  // fp8 formats only
 // The most terms over which every pair of parts of a and b sums exactly in fp64.
 int64_t exact_sum_length(const SplitOperand& a, const SplitOperand& b);
 
-// Runs fn(begin, end) over [0, n) in contiguous chunks on every hardware thread.
-template <class Fn>
-void parallel_for(int64_t n, Fn fn) {
-  const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::max<int64_t>(n, 1));
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(fn, n * t / threads, n * (t + 1) / threads);
-  fn(int64_t(0), n / threads);
-  for (auto& th : pool) th.join();
-}
+using ulpgate::parallel_for;
 
 // Whether output (m, n) touches a NaN/Inf code or scale, and then its IEEE double evaluation of D
 // (model.hpp: the untested edge every result shares).
