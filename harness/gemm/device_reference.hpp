@@ -1,13 +1,14 @@
 // The GEMM reference computed on a device (kernels/gemm/reference_gpu.hpp): the exact ideal, and a
 // model's replay with its error bound, each bit for bit what reference/gemm computes on the host
 // (the kernels' tests hold them to it on the host-SIMT emulator). A backend whose kernels run on a
-// GPU offers one (Backend::gemm_reference); run_case then judges production shapes in seconds
-// where the host takes minutes to hours, and keeps the host reference for what the device does not
-// replay (a model it declines) and for identification.
+// GPU offers one (Backend::gemm_reference); run_case, and moe.gemm's per expert, then judge
+// production shapes in seconds where the host takes minutes to hours, and keep the host reference
+// for what the device does not replay (a model it declines) and for identification.
 #pragma once
 
 #include <string>
 
+#include "harness/core/backend.hpp"
 #include "reference/gemm/gemm.hpp"
 
 namespace ulpgate::gemm {
@@ -21,5 +22,14 @@ class DeviceReference {
   virtual Ideal ideal(const Spec& spec, const Operands& in) = 0;
   virtual Replay replay(const Spec& spec, const AccumModel& model, const Operands& in) = 0;
 };
+
+// The backend's device reference where it replays `model` (null: the ideal alone), else null.
+DeviceReference* device_for(Backend& backend, const Spec& spec, const AccumModel* model);
+
+// gemm_ideal and gemm_replay, on the backend's device where it has a reference that replays the
+// model (`where`, when given, gets its name), else here.
+Ideal ideal_of(Backend& backend, const Spec& spec, const Operands& in);
+Replay replay_of(Backend& backend, const Spec& spec, const AccumModel& model, const Operands& in,
+                 std::string* where = nullptr);
 
 }  // namespace ulpgate::gemm

@@ -21,21 +21,6 @@ std::unique_ptr<Variant> claimed(const GemmClaim& claim) {
   }
 }
 
-// The backend's device reference where it replays `model` (the ideal: any model), else none.
-DeviceReference* device_for(Backend& backend, const Spec& s, const AccumModel* model) {
-  DeviceReference* d = backend.gemm_reference();
-  return d && (!model || d->declines(s, *model).empty()) ? d : nullptr;
-}
-
-// The model's replay with its bound: on the backend's device where it replays the model.
-Replay replay_of(Backend& backend, const Spec& s, const AccumModel& model, const Operands& in, std::string& where) {
-  if (DeviceReference* d = device_for(backend, s, &model)) {
-    where = d->name();
-    return d->replay(s, model, in);
-  }
-  return gemm_replay(s, model, in);
-}
-
 }  // namespace
 
 std::string claim_text(const GemmClaim& claim) {
@@ -71,8 +56,8 @@ CaseRun run_case(const Case& c, Backend& backend) {
   CaseRun run;
   run.operands = c.operands();
   run.stored = stored(s, run.operands);
-  DeviceReference* device = device_for(backend, s, nullptr);
-  run.expected.ideal = device ? device->ideal(s, run.operands) : gemm_ideal(s, run.operands);
+  const DeviceReference* device = device_for(backend, s, nullptr);
+  run.expected.ideal = ideal_of(backend, s, run.operands);
   std::string replayed_on;  // where the claimed model's replay ran, when not here
   run.d = run.outputs.add("d", size_t(s.m * s.n) * out_bytes(s.out), kPoison);
   run.result = judged(
@@ -85,7 +70,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
       },
       [&] {
         if (run.expected.model)
-          run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, replayed_on);
+          run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &replayed_on);
         if (run.claim.model.empty() || run.claim.budget_only) identify_order(run, s);
         Compared cmp = compare(c, run.operands, run.expected, std::as_bytes(run.d), quant::default_budgets());
         run.maps = std::move(cmp.maps);

@@ -5,6 +5,7 @@
 
 #include "harness/core/guarded_outputs.hpp"
 #include "harness/gemm/compare.hpp"
+#include "harness/gemm/device_reference.hpp"
 #include "harness/gemm/identify.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "harness/moe/catalog.hpp"
@@ -105,7 +106,7 @@ ErrorGrid expert_map(const Case& c, const Judgment& j, const std::vector<gemm::O
 
 // Every expert's rows as its dense case; the rows off the tokens untouched.
 CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, const GemmClaim& claim,
-                 const gemm::AccumModel* model) {
+                 const gemm::AccumModel* model, Backend& backend) {
   CaseResult total;
   Judgment j{c, t, d, model};
   std::vector<gemm::Output> replays(size_t(c.spec.experts()));
@@ -115,10 +116,10 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
     const gemm::Spec s = c.spec.expert_spec(e);
     const gemm::Operands& in = t.experts[size_t(e)];
     gemm::Expected ex;
-    ex.ideal = gemm::gemm_ideal(s, in);
+    ex.ideal = gemm::ideal_of(backend, s, in);  // on the backend's device where it has a reference
     ex.model = model;
     ex.arch = claim.arch;
-    ex.replay = gemm::gemm_replay(s, *model, in);
+    ex.replay = gemm::replay_of(backend, s, *model, in);
     const gemm::Compared cmp = gemm::compare(c.expert_case(e), in, ex, j.expert_rows(e), quant::default_budgets());
     replays[size_t(e)] = std::move(ex.replay.out);
     add_expert(total, c.spec, e, "D", cmp.result, passes(cmp.result.verdict) ? "" : j.grouped_story(e));
@@ -182,7 +183,7 @@ CaseResult run_case(const Case& c, Backend& backend) {
           r.message = "the kernel claims no accumulator model and none was identified: " + identified;
           return r;
         }
-        CaseResult r = judge(c, t, std::as_bytes(d), claim, model);
+        CaseResult r = judge(c, t, std::as_bytes(d), claim, model, backend);
         if (!identified.empty()) r.message += (r.message.empty() ? "" : "; ") + identified;
         r.case_id = c.id(), r.family = "moe", r.profile = std::string(c.spec.base.profile->name);
         return r;

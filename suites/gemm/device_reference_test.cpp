@@ -3,7 +3,7 @@
 // result equals the one judged with the host reference — verdict, counts, ULPs and their
 // histogram, the first bad elements, the diagnosis's story and maps — on the ci catalog, and on
 // kernels whose outputs are wrong, where the comparison reads the device's bound and the diagnosis
-// runs on it.
+// runs on it; and moe.gemm's experts, each judged as its dense case.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -11,6 +11,7 @@
 #include "harness/backends/gemm_references.hpp"
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/gemm/run_case.hpp"
+#include "harness/moe/run_case.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
 
 using namespace ulpgate;
@@ -32,6 +33,7 @@ class OnEmulatedDevice : public Backend {
   }
   std::string name() const override { return kernel_->name(); }
   std::string declines(const gemm::Spec& spec) const override { return kernel_->declines(spec); }
+  std::string declines(const gemm::GroupedSpec& spec) const override { return kernel_->declines(spec); }
   void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
     throw BackendError("no quant");
   }
@@ -40,6 +42,9 @@ class OnEmulatedDevice : public Backend {
     if (fault_ == Fault::claims_sm90) claim.model = "sm90";
     if (fault_ == Fault::perturbed) perturb(s, io.d);
     return claim;
+  }
+  GemmClaim grouped_gemm(const gemm::GroupedSpec& s, const gemm::GroupedBuffers& io) override {
+    return kernel_->grouped_gemm(s, io);
   }
   gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
 
@@ -69,7 +74,8 @@ class OnEmulatedDevice : public Backend {
 // references ran).
 void expect_same_judgement(std::string_view id, Fault fault) {
   OnEmulatedDevice host(false, fault), device(true, fault);
-  const CaseResult want = gemm::run_case_id(id, host, nullptr), got = gemm::run_case_id(id, device, nullptr);
+  const auto run = id.starts_with("moe.") ? moe::run_case_id : gemm::run_case_id;
+  const CaseResult want = run(id, host, nullptr), got = run(id, device, nullptr);
   const std::string what = std::string(id);
   EXPECT_EQ(got.verdict, want.verdict) << what;
   EXPECT_EQ(got.elements, want.elements) << what;
@@ -85,6 +91,7 @@ void expect_same_judgement(std::string_view id, Fault fault) {
   EXPECT_EQ(got.message, want.message) << what;
   EXPECT_EQ(got.first_bad, want.first_bad) << what;
   EXPECT_EQ(got.grids.size(), want.grids.size()) << what;
+  if (id.starts_with("moe.")) return;  // a grouped result's note names no reference
   EXPECT_NE(got.note.find("references on host-simt (sm90)"), std::string::npos) << what << ": " << got.note;
   EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
 }
@@ -113,6 +120,15 @@ TEST(GemmDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
     EXPECT_FALSE(passes(r.verdict)) << id << ": " << r.message;
     expect_same_judgement(id, Fault::perturbed);
   }
+}
+
+// A grouped GEMM's experts judged as dense cases with the device's references: contiguous and
+// masked rows, fp32 and ue8m0 block scales, MX.
+TEST(GemmDeviceReference, GroupedGemmsAreJudgedAsOnTheHost) {
+  int judged = 0;
+  for (const std::string& id : moe::catalog_ids(Tier::ci))
+    if (id.starts_with("moe.gemm")) expect_same_judgement(id, Fault::none), ++judged;
+  EXPECT_GE(judged, 15);
 }
 
 // The sm90 replay with its bound on the device: the fp32-fma kernel claiming sm90 is over budget
