@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include "reference/parallel.hpp"
 
@@ -24,18 +25,29 @@ float scale_of(float amax, Format f, bool pow2) {
 template <class Cell>
 void quantize(const std::vector<float>& x, int64_t rows, int64_t k, Format f, bool pow2, size_t cells, Cell cell,
               std::vector<uint8_t>& codes, std::vector<float>& scales) {
+  // Cells are numbered row-major, so a chunk of rows touches an interval of them: each chunk takes
+  // its cells' amax, merged by max (exact, in any order).
   std::vector<float> amax(cells, 0.0f);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < k; ++i)
-      if (const float v = x[size_t(r * k + i)]; std::isfinite(v)) {
-        float& a = amax[size_t(cell(r, i))];
-        a = std::fmax(a, std::fabs(v));
-      }
+  std::mutex merging;
+  const int64_t serial_rows = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(k, 1));
+  parallel_for_large(k > 0 ? rows : 0, serial_rows, [&](int64_t r0, int64_t r1) {
+    if (r0 >= r1) return;
+    const auto lo = size_t(cell(r0, 0));
+    std::vector<float> local(size_t(cell(r1 - 1, k - 1)) - lo + 1, 0.0f);
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t i = 0; i < k; ++i)
+        if (const float v = x[size_t(r * k + i)]; std::isfinite(v)) {
+          float& a = local[size_t(cell(r, i)) - lo];
+          a = std::fmax(a, std::fabs(v));
+        }
+    const std::lock_guard<std::mutex> hold(merging);
+    for (size_t c = 0; c < local.size(); ++c) amax[lo + c] = std::fmax(amax[lo + c], local[c]);
+  });
   scales.resize(cells);
   for (size_t c = 0; c < cells; ++c) scales[c] = scale_of(amax[c], f, pow2);
   codes.resize(x.size());
   const Conversion finite{f, Overflow::satfinite, Rounding::rne}, other{f, Overflow::nosat, Rounding::rne};
-  parallel_for_large(rows, std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
+  parallel_for_large(rows, serial_rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t i = 0; i < k; ++i) {
         const size_t at = size_t(r * k + i);
