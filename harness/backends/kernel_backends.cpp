@@ -181,6 +181,11 @@ class HostBackend : public Backend {
   allreduce_kernels::HostWorld world_;
 };
 
+// Why the vendor backends (and their predictions) run no moe.gemm.
+constexpr const char* kNoVendorGroupedGemm =
+    "no vendor grouped FP8 GEMM (CUDA 13's cublasGemmGroupedBatchedEx takes no scale operands; cuBLASLt's batched "
+    "mode needs equal shapes)";
+
 // A vendor library's GEMM predicted on the host (issue 17): the arch's matrix unit as its
 // accumulator model (reference/gemm/model.cpp), replayed exactly. It runs the cases of the arch's
 // vendor profiles (Arch::vendor_profile) and declines the rest; its rows predict vendor@ARCH.
@@ -191,6 +196,7 @@ class ModelBackend : public Backend {
   std::string declines(const quant::Spec&) const override { return "the accumulator-model emulation runs GEMMs only"; }
   std::string declines(const norm::Spec&) const override { return "the accumulator-model emulation runs GEMMs only"; }
   std::string declines(const allreduce::Spec&) const override { return "the accumulator-model emulation runs GEMMs only"; }
+  std::string declines(const gemm::GroupedSpec&) const override { return kNoVendorGroupedGemm; }
 
   std::string declines(const gemm::Spec& spec) const override {
     const std::string arch(arch_.name), profile(spec.profile->name);
@@ -347,6 +353,7 @@ class VendorBackend : public Backend {
   std::string declines(const quant::Spec&) const override { return "no vendor quantization kernels"; }
   std::string declines(const norm::Spec&) const override { return "no vendor RMSNorm kernels"; }
   std::string declines(const gemm::Spec& spec) const override { return gemm_kernels::cublaslt_problem(spec); }
+  std::string declines(const gemm::GroupedSpec&) const override { return kNoVendorGroupedGemm; }
   std::string declines(const allreduce::Spec& spec) const override {
     if (spec.variant->order != allreduce::Order::per_hop) return "the vendor backend runs NCCL's all-reduce only";
     return world_problem(spec);
