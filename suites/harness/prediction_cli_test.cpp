@@ -104,6 +104,8 @@ TEST_F(PredictionCli, SignoffGroupsAMissedPredictionUnderItsCauseWithItsRepro) {
   CliRun r = ulpgate(signoff);
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(has(r, "ulpgate signoff gfx942: SIGNED OFF")) << r.out;
+  EXPECT_TRUE(has(r, "time:     ")) << r.out;  // its wall time and each family's case time
+  EXPECT_TRUE(has(r, " s (cases: norm ")) << r.out;
   write(with_digest("0123456789abcdef"));
   r = ulpgate(signoff);
   EXPECT_EQ(r.status, 1) << r.out;
