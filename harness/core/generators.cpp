@@ -277,34 +277,33 @@ float sample(const Distribution& d, const Rng& rng, uint64_t index, Format targe
   return sample_with(d, Streams(rng), index, target);
 }
 
-// Samples are counter-based (element i is sample_with(..., offset + i)): any split over threads
-// gives the same tensor. Below this many, one thread.
-constexpr int64_t kSerialSamples = int64_t(1) << 16;
+namespace {
+
+// out[i] = as(sample_with(..., offset + i)). Samples are counter-based: any split over threads gives
+// the same tensor (below 65536 elements, one thread).
+template <class T, class As>
+void sample_into(std::span<T> out, const Distribution& d, const Rng& rng, uint64_t offset, Format target, As as) {
+  d.validate();
+  const Streams streams(rng);
+  parallel_for_large(int64_t(out.size()), int64_t(1) << 16, [&](int64_t begin, int64_t end) {
+    for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = as(sample_with(d, streams, offset + i, target));
+  });
+}
+
+}  // namespace
 
 void fill(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t offset,
           Format target) {
   check_target(target);
-  d.validate();
-  const Streams streams(rng);
-  parallel_for_large(int64_t(out.size()), kSerialSamples, [&](int64_t begin, int64_t end) {
-    for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = sample_with(d, streams, offset + i, target);
-  });
+  sample_into(out, d, rng, offset, target, [](float v) { return v; });
 }
 
 void fill_bf16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
-  d.validate();
-  const Streams streams(rng);
-  parallel_for_large(int64_t(out.size()), kSerialSamples, [&](int64_t begin, int64_t end) {
-    for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = float_to_bf16(sample_with(d, streams, offset + i, Format::bf16));
-  });
+  sample_into(out, d, rng, offset, Format::bf16, float_to_bf16);
 }
 
 void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
-  d.validate();
-  const Streams streams(rng);
-  parallel_for_large(int64_t(out.size()), kSerialSamples, [&](int64_t begin, int64_t end) {
-    for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = float_to_fp16(sample_with(d, streams, offset + i, Format::fp16));
-  });
+  sample_into(out, d, rng, offset, Format::fp16, float_to_fp16);
 }
 
 RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dtype) {

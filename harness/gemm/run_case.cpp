@@ -56,7 +56,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
   CaseRun run;
   run.operands = c.operands();
   run.stored = stored(s, run.operands);
-  const DeviceReference* device = device_for(backend, s, nullptr);
+  const DeviceReference* device = backend.gemm_reference();
   run.expected.ideal = ideal_of(backend, s, run.operands);
   std::string replayed_on;  // where the claimed model's replay ran, when not here
   run.d = run.outputs.add("d", size_t(s.m * s.n) * out_bytes(s.out), kPoison);

@@ -6,6 +6,7 @@
 // runs on it; and moe.gemm's experts, each judged as its dense case.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 
 #include "harness/backends/gemm_references.hpp"
@@ -77,13 +78,11 @@ void expect_same_judgement(std::string_view id, Fault fault) {
   const auto run = id.starts_with("moe.") ? moe::run_case_id : gemm::run_case_id;
   const CaseResult want = run(id, host, nullptr), got = run(id, device, nullptr);
   const std::string what = std::string(id);
+  const auto counts = [](const CaseResult& r) {
+    return std::array{r.elements, r.n_exact, r.n_within, r.n_over, r.n_nonfinite, r.n_nan};
+  };
   EXPECT_EQ(got.verdict, want.verdict) << what;
-  EXPECT_EQ(got.elements, want.elements) << what;
-  EXPECT_EQ(got.n_exact, want.n_exact) << what;
-  EXPECT_EQ(got.n_within, want.n_within) << what;
-  EXPECT_EQ(got.n_over, want.n_over) << what;
-  EXPECT_EQ(got.n_nonfinite, want.n_nonfinite) << what;
-  EXPECT_EQ(got.n_nan, want.n_nan) << what;
+  EXPECT_EQ(counts(got), counts(want)) << what << " (elements, exact, within, over, non-finite, NaN)";
   EXPECT_EQ(got.max_ulp, want.max_ulp) << what;
   EXPECT_EQ(got.ulp_hist, want.ulp_hist) << what;
   EXPECT_EQ(got.digest, want.digest) << what;
