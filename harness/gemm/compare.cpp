@@ -5,9 +5,9 @@
 #include <cstring>
 #include <optional>
 
+#include "harness/core/chunked_judge.hpp"
 #include "harness/gemm/diagnosis.hpp"
 #include "harness/report/text.hpp"
-#include "reference/parallel.hpp"
 
 namespace ulpgate::gemm {
 namespace {
@@ -33,15 +33,10 @@ class Judge {
     got.resize(size_), values.resize(size_);
   }
 
-  // Elements in chunks on every core, each chunk's counts and first bad elements merged in order.
   void run(CaseResult& r) {
-    constexpr size_t kChunk = size_t(1) << 16;
-    std::vector<CaseResult> part((size_ + kChunk - 1) / kChunk);
-    parallel_for_large(int64_t(part.size()), 2, [&](int64_t c0, int64_t c1) {
-      for (auto c = size_t(c0); c < size_t(c1); ++c)
-        for (size_t i = c * kChunk; i < std::min(size_, (c + 1) * kChunk); ++i) element(i, part[c]);
+    judge_rows_in_chunks(s_.m, s_.n, kFirstBad, r, [&](int64_t m0, int64_t m1, CaseResult& part) {
+      for (auto i = size_t(m0 * s_.n); i < size_t(m1 * s_.n); ++i) element(i, part);
     });
-    for (const CaseResult& p : part) merge(r, p);
     r.elements = size_;
     r.verdict = r.n_nonfinite ? Verdict::non_finite
                 : r.n_over    ? Verdict::over_budget
@@ -59,14 +54,6 @@ class Judge {
   std::span<const std::byte> d_;
   double factor_;
   size_t size_;
-
-  static void merge(CaseResult& r, const CaseResult& p) {
-    r.n_exact += p.n_exact, r.n_within += p.n_within, r.n_over += p.n_over;
-    r.n_nonfinite += p.n_nonfinite, r.n_nan += p.n_nan;
-    r.max_ulp = std::max(r.max_ulp, p.max_ulp);
-    for (size_t b = 0; b < r.ulp_hist.size(); ++b) r.ulp_hist[b] += p.ulp_hist[b];
-    for (size_t i = 0; i < p.first_bad.size() && r.first_bad.size() < kFirstBad; ++i) r.first_bad.push_back(p.first_bad[i]);
-  }
 
   // The allowance around the exact D: f B plus half an ulp of the output wherever the model's
   // fp32 result can lie (|exact| + f B: rigorous across a binade boundary).

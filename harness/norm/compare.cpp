@@ -1,9 +1,11 @@
 #include "harness/norm/compare.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
+#include "harness/core/chunked_judge.hpp"
 #include "harness/norm/budget.hpp"
 #include "harness/norm/diagnosis.hpp"
 #include "harness/report/text.hpp"
@@ -25,53 +27,61 @@ bool between(Format f, uint32_t a, uint32_t lo, uint32_t hi) {
 
 bool same_float(float a, float b) { return std::memcmp(&a, &b, 4) == 0 || (std::isnan(a) && std::isnan(b)); }
 
-// Counts one judged element into r; over budget also gets a first-bad line.
-void count(CaseResult& r, bool exact, bool within, bool nonfinite, const std::string& bad_line) {
+// Counts one judged element into r; over budget also gets a first-bad line (written only then:
+// formatting one per element took most of a large case's judging time).
+template <class BadLine>
+void count(CaseResult& r, bool exact, bool within, bool nonfinite, const BadLine& bad_line) {
   if (exact) ++r.n_exact;
   else if (within) ++r.n_within;
   else {
     ++(nonfinite ? r.n_nonfinite : r.n_over);
-    if (r.first_bad.size() < kFirstBad) r.first_bad.push_back(bad_line);
+    if (r.first_bad.size() < kFirstBad) r.first_bad.push_back(bad_line());
   }
 }
 
 void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const uint16_t> y, const NormBudget& b,
-             CaseResult& r) {
+             CaseResult& result) {
   const Spec& s = c.spec;
   const double rel = r_bound(s, b.lanes);
-  for (int64_t row = 0; row < s.m; ++row) {
-    const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
-    for (int64_t col = 0; col < s.h; ++col) {
-      const size_t i = size_t(row * s.h + col);
-      const uint32_t a = y[i], p = e.profile.y[i], d = e.ideal.y[i];
-      r.n_nan += is_nan(s.dtype, a);
-      const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
-      const float x = in.x[i], w = in.weight[size_t(col)];
-      const bool admissible = !same && std::ranges::count(admissible_y(s, profile_z(s, in, i), w, ri), uint16_t(a));
-      const auto to_ideal = ulp_distance(s.dtype, a, d);
-      if (to_ideal) r.max_ulp = std::max(r.max_ulp, double(*to_ideal));
-      count_ulps(r, to_ideal ? double(*to_ideal) : is_nan(s.dtype, a) && is_nan(s.dtype, d) ? 0 : INFINITY);
-      const bool ideal_ok = is_nan(s.dtype, d) || (to_ideal && *to_ideal <= b.y_ideal_ulps);
-      count(r, same && ideal_ok, admissible && ideal_ok, is_nan(s.dtype, a) && !is_nan(s.dtype, p),
-            "y[" + std::to_string(row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
-                ": expected " + hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" +
-                num(decode(s.dtype, a)) + ")" + (a == kPoison16 ? " = poison: never written" : "") + ", ideal " +
-                hex4(d) + (same ? " (the profile itself is more than the y-ideal budget from the ideal)" : ""));
+  judge_rows_in_chunks(s.m, s.h, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
+    for (int64_t row = row0; row < row1; ++row) {
+      const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
+      for (int64_t col = 0; col < s.h; ++col) {
+        const size_t i = size_t(row * s.h + col);
+        const uint32_t a = y[i], p = e.profile.y[i], d = e.ideal.y[i];
+        r.n_nan += is_nan(s.dtype, a);
+        const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
+        const float x = in.x[i], w = in.weight[size_t(col)];
+        const bool admissible = !same && std::ranges::count(admissible_y(s, profile_z(s, in, i), w, ri), uint16_t(a));
+        const auto to_ideal = ulp_distance(s.dtype, a, d);
+        if (to_ideal) r.max_ulp = std::max(r.max_ulp, double(*to_ideal));
+        count_ulps(r, to_ideal ? double(*to_ideal) : is_nan(s.dtype, a) && is_nan(s.dtype, d) ? 0 : INFINITY);
+        const bool ideal_ok = is_nan(s.dtype, d) || (to_ideal && *to_ideal <= b.y_ideal_ulps);
+        count(r, same && ideal_ok, admissible && ideal_ok, is_nan(s.dtype, a) && !is_nan(s.dtype, p), [&] {
+          return "y[" + std::to_string(row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
+                 ": expected " + hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" +
+                 num(decode(s.dtype, a)) + ")" + (a == kPoison16 ? " = poison: never written" : "") + ", ideal " +
+                 hex4(d) + (same ? " (the profile itself is more than the y-ideal budget from the ideal)" : "");
+        });
+      }
     }
-  }
-  r.elements += y.size();
+  });
+  result.elements += y.size();
 }
 
-void judge_residual(const Case& c, const Expected& e, std::span<const uint16_t> got, CaseResult& r) {
+void judge_residual(const Case& c, const Expected& e, std::span<const uint16_t> got, CaseResult& result) {
   const Spec& s = c.spec;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const uint32_t a = got[i], p = e.profile.residual[i];
-    const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
-    count(r, same, false, is_nan(s.dtype, a) && !is_nan(s.dtype, p),
-          "residual[" + std::to_string(int64_t(i) / s.h) + "," + std::to_string(int64_t(i) % s.h) + "]: expected " +
-              hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" + num(decode(s.dtype, a)) + ")");
-  }
-  r.elements += got.size();
+  judge_rows_in_chunks(s.m, s.h, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
+    for (auto i = size_t(row0 * s.h); i < size_t(row1 * s.h); ++i) {
+      const uint32_t a = got[i], p = e.profile.residual[i];
+      const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
+      count(r, same, false, is_nan(s.dtype, a) && !is_nan(s.dtype, p), [&] {
+        return "residual[" + std::to_string(int64_t(i) / s.h) + "," + std::to_string(int64_t(i) % s.h) + "]: expected " +
+               hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" + num(decode(s.dtype, a)) + ")";
+      });
+    }
+  });
+  result.elements += got.size();
 }
 
 // ---- rms-quant: the quant step judged at the kernel's admissible r -----------------------------
@@ -126,38 +136,46 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
     // A static scale is an input: the kernel quantized with it.
     const std::vector<float> got_scales = qs.writes_scales() ? quant::unpack(qs.layout, ss, o.storage) : want.scales;
     const int64_t tc = qs.tile_cols();
-    std::vector<Admissible> v(static_cast<size_t>(tc));
-    for (int64_t row = 0; row < s.m; ++row) {
-      const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
-      for (int64_t g = 0; g < ss.g; ++g) {
-        const int64_t c0 = g * tc, n = std::min(s.h, c0 + tc) - c0;
-        float amax_lo = 0, amax_hi = 0;  // NaN-ignoring, as the quant rows' amax
-        for (int64_t k = 0; k < n; ++k) {
-          const size_t i = size_t(row * s.h + c0 + k);
-          v[size_t(k)] = admissible_normalized(s, profile_z(s, in, i), in.weight[size_t(c0 + k)], ri);
-          const float a = std::fabs(v[size_t(k)].lo), b = std::fabs(v[size_t(k)].hi);
-          amax_lo = std::fmax(amax_lo, std::fmin(a, b));
-          amax_hi = std::fmax(amax_hi, std::fmax(a, b));
-        }
-        const size_t si = size_t(row / qs.tile_rows() * ss.g + g);
-        float amax = amax_lo, scale = want.scales[si];
-        if (!same_float(got_scales[si], scale) && admissible_scale(qs, got_scales[si], amax_lo, amax_hi, amax)) {
-          scale = want.scales[si] = got_scales[si];
-          ++rec.flips;
-        }
-        for (int64_t k = 0; k < n; ++k) {
-          const size_t i = size_t(row * s.h + c0 + k);
-          const uint32_t got = o.codes[i];
-          if (got == want.codes[i] && same_float(scale, e.profile.quant.scales[si])) continue;
-          if (admissible_code(qs, v[size_t(k)], amax, scale, got)) {
-            rec.flips += got != want.codes[i];
-            want.codes[i] = uint8_t(got);
-          } else {
-            want.codes[i] = quant::quantize_value(qs, e.profile.v[i], amax, scale);
+    std::atomic<uint64_t> flips = 0;
+    // Rows on every core where each row has scales of its own (a static scale spans the tensor).
+    const int64_t serial = qs.tile_rows() == 1 ? std::max<int64_t>(1, (int64_t(1) << 15) / s.h) : s.m + 1;
+    parallel_for_large(s.m, serial, [&](int64_t row0, int64_t row1) {
+      uint64_t own_flips = 0;
+      std::vector<Admissible> v(static_cast<size_t>(tc));
+      for (int64_t row = row0; row < row1; ++row) {
+        const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
+        for (int64_t g = 0; g < ss.g; ++g) {
+          const int64_t c0 = g * tc, n = std::min(s.h, c0 + tc) - c0;
+          float amax_lo = 0, amax_hi = 0;  // NaN-ignoring, as the quant rows' amax
+          for (int64_t k = 0; k < n; ++k) {
+            const size_t i = size_t(row * s.h + c0 + k);
+            v[size_t(k)] = admissible_normalized(s, profile_z(s, in, i), in.weight[size_t(c0 + k)], ri);
+            const float a = std::fabs(v[size_t(k)].lo), b = std::fabs(v[size_t(k)].hi);
+            amax_lo = std::fmax(amax_lo, std::fmin(a, b));
+            amax_hi = std::fmax(amax_hi, std::fmax(a, b));
+          }
+          const size_t si = size_t(row / qs.tile_rows() * ss.g + g);
+          float amax = amax_lo, scale = want.scales[si];
+          if (!same_float(got_scales[si], scale) && admissible_scale(qs, got_scales[si], amax_lo, amax_hi, amax)) {
+            scale = want.scales[si] = got_scales[si];
+            ++own_flips;
+          }
+          for (int64_t k = 0; k < n; ++k) {
+            const size_t i = size_t(row * s.h + c0 + k);
+            const uint32_t got = o.codes[i];
+            if (got == want.codes[i] && same_float(scale, e.profile.quant.scales[si])) continue;
+            if (admissible_code(qs, v[size_t(k)], amax, scale, got)) {
+              own_flips += got != want.codes[i];
+              want.codes[i] = uint8_t(got);
+            } else {
+              want.codes[i] = quant::quantize_value(qs, e.profile.v[i], amax, scale);
+            }
           }
         }
       }
-    }
+      flips += own_flips;
+    });
+    rec.flips = flips;
     if (qs.writes_scales()) want.storage = quant::pack(qs.layout, ss, want.scales);
   }
   rec.expected.ideal = quant::quantize_ideal(qs, e.profile.v, want.scales);

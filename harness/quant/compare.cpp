@@ -1,5 +1,6 @@
 #include "harness/quant/compare.hpp"
 
+#include "harness/core/chunked_judge.hpp"
 #include "harness/core/error_grid.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/diagnosis.hpp"
@@ -9,6 +10,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <atomic>
 
 namespace ulpgate::quant {
 namespace {
@@ -35,56 +38,66 @@ std::vector<bool> nan_scale_blocks(const Spec& s, const Expected& e, std::span<c
   return nan;
 }
 
-// Compares codes element by element; fills counts, max_ulp and the first bad elements.
+// Compares codes element by element (rows on every core); fills counts, max_ulp and the first bad
+// elements.
 void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const CodeBudget& budget,
-                 CaseResult& r) {
+                 CaseResult& result) {
   const Spec& s = c.spec;
   const double rel = budget.ideal_rel_error;
   const int64_t g = s.scale_shape().g;
   const std::vector<bool> dont_care = nan_scale_blocks(s, e, o.storage);
-  uint64_t equivalent = 0;
+  std::atomic<uint64_t> equivalent = 0;
   GridTally by_group(s.m, (s.k + s.tile_cols() - 1) / s.tile_cols());
-  for (int64_t row = 0; row < s.m; ++row)
-    for (int64_t col = 0; col < s.k; ++col) {
-      const size_t i = size_t(row * s.k + col);
-      const uint32_t a = o.codes[i], p = e.profile.codes[i], d = e.ideal[i];
-      const size_t si = size_t((row / s.tile_rows()) * g + col / s.tile_cols());
-      const float scale = e.profile.scales[si];
-      if (a != p && !dont_care.empty() && dont_care[si]) {
-        ++equivalent;
-        ++r.n_within;
-        continue;
+  std::mutex tally;
+  judge_rows_in_chunks(s.m, s.k, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
+    uint64_t own_equivalent = 0;
+    std::vector<std::pair<int64_t, int64_t>> bad_groups;
+    for (int64_t row = row0; row < row1; ++row)
+      for (int64_t col = 0; col < s.k; ++col) {
+        const size_t i = size_t(row * s.k + col);
+        const uint32_t a = o.codes[i], p = e.profile.codes[i], d = e.ideal[i];
+        const size_t si = size_t((row / s.tile_rows()) * g + col / s.tile_cols());
+        const float scale = e.profile.scales[si];
+        if (a != p && !dont_care.empty() && dont_care[si]) {
+          ++own_equivalent;
+          ++r.n_within;
+          continue;
+        }
+        r.n_nan += is_nan(s.format, a);
+        const auto dist = ulp_distance(s.format, a, p);
+        if (dist) r.max_ulp = std::max(r.max_ulp, double(*dist));
+        count_ulps(r, a == p ? 0 : dist ? double(*dist) : INFINITY);
+        if (a == p) {
+          ++(p == d ? r.n_exact : r.n_within);  // profile != ideal: a proven tie flip
+          continue;
+        }
+        const bool within = dist && *dist <= budget.max_codes_vs_profile &&
+                            (a == d || justified_flip(s.format, a, d, in.values[i], scale, rel));
+        if (within) {
+          ++r.n_within;
+          continue;
+        }
+        const bool nonfinite = is_nan(s.format, a) && !is_nan(s.format, p);
+        ++(nonfinite ? r.n_nonfinite : r.n_over);
+        if (!dist) r.max_ulp = INFINITY;
+        bad_groups.emplace_back(row, col / s.tile_cols());
+        if (r.first_bad.size() < kFirstBad)
+          r.first_bad.push_back("code[" + std::to_string(row) + "," + std::to_string(col) + "] x=" +
+                                num(in.values[i]) + " scale=" + num(scale) + ": expected " + hex2(p) + " (" +
+                                num(decode(s.format, p)) + "), got " + hex2(a) + " (" +
+                                num(decode(s.format, a)) + ")" + (a == kPoison ? " = poison: never written" : "") +
+                                ", ideal " + hex2(d));
       }
-      r.n_nan += is_nan(s.format, a);
-      const auto dist = ulp_distance(s.format, a, p);
-      if (dist) r.max_ulp = std::max(r.max_ulp, double(*dist));
-      count_ulps(r, a == p ? 0 : dist ? double(*dist) : INFINITY);
-      if (a == p) {
-        ++(p == d ? r.n_exact : r.n_within);  // profile != ideal: a proven tie flip
-        continue;
-      }
-      const bool within = dist && *dist <= budget.max_codes_vs_profile &&
-                          (a == d || justified_flip(s.format, a, d, in.values[i], scale, rel));
-      if (within) {
-        ++r.n_within;
-        continue;
-      }
-      const bool nonfinite = is_nan(s.format, a) && !is_nan(s.format, p);
-      ++(nonfinite ? r.n_nonfinite : r.n_over);
-      if (!dist) r.max_ulp = INFINITY;
-      by_group.add(row, col / s.tile_cols());
-      if (r.first_bad.size() < kFirstBad)
-        r.first_bad.push_back("code[" + std::to_string(row) + "," + std::to_string(col) + "] x=" +
-                              num(in.values[i]) + " scale=" + num(scale) + ": expected " + hex2(p) + " (" +
-                              num(decode(s.format, p)) + "), got " + hex2(a) + " (" +
-                              num(decode(s.format, a)) + ")" + (a == kPoison ? " = poison: never written" : "") +
-                              ", ideal " + hex2(d));
-    }
-  if (by_group.any()) r.grids.push_back(by_group.grid("bad codes by (row, scale group)", "row", "group", "bad codes"));
+    equivalent += own_equivalent;
+    if (bad_groups.empty()) return;
+    const std::lock_guard lock(tally);
+    for (const auto& [row, group] : bad_groups) by_group.add(row, group);
+  });
+  if (by_group.any()) result.grids.push_back(by_group.grid("bad codes by (row, scale group)", "row", "group", "bad codes"));
   if (equivalent)
-    r.message = "equivalent encoding: " + std::to_string(equivalent) +
-                " codes differ from the reference's in blocks whose scale is the ue8m0 NaN (0xFF), where OCP MX "
-                "makes every element NaN whatever its code";
+    result.message = "equivalent encoding: " + std::to_string(equivalent) +
+                     " codes differ from the reference's in blocks whose scale is the ue8m0 NaN (0xFF), where OCP MX "
+                     "makes every element NaN whatever its code";
 }
 
 // Scales bit-exact and padding as defined; returns the number of bad scale and padding slots.

@@ -9,6 +9,7 @@
 #include <boost/multiprecision/cpp_bin_float.hpp>
 
 #include "reference/formats/name_table.hpp"
+#include "reference/parallel.hpp"
 
 namespace ulpgate::norm {
 namespace {
@@ -217,17 +218,22 @@ void check(const Spec& spec, const Inputs& in) {
                      std::to_string(spec.m) + "x" + std::to_string(spec.h));
 }
 
+// fn(row, its z, their exact sum of squares) for every row, rows split over the cores (fn writes
+// only its row's outputs).
 template <class Fn>
 void for_each_row(const Spec& spec, const Inputs& in, Fn&& fn) {
-  std::vector<float> z(size_t(spec.h));
-  for (int64_t row = 0; row < spec.m; ++row) {
-    ExactSum s;
-    for (int64_t i = 0; i < spec.h; ++i) {
-      z[size_t(i)] = profile_z(spec, in, size_t(row * spec.h + i));
-      s.add_square(z[size_t(i)]);
+  const int64_t serial = std::max<int64_t>(1, (int64_t(1) << 15) / spec.h);
+  parallel_for_large(spec.m, serial, [&](int64_t r0, int64_t r1) {
+    std::vector<float> z(size_t(spec.h));
+    for (int64_t row = r0; row < r1; ++row) {
+      ExactSum s;
+      for (int64_t i = 0; i < spec.h; ++i) {
+        z[size_t(i)] = profile_z(spec, in, size_t(row * spec.h + i));
+        s.add_square(z[size_t(i)]);
+      }
+      fn(row, std::span<const float>(z), s);
     }
-    fn(row, std::span<const float>(z), s);
-  }
+  });
 }
 
 // Codes between two codes of a format (inclusive, ascending magnitude): values of one sign.
@@ -336,7 +342,9 @@ Result normalize_profile(const Spec& spec, const Inputs& in) {
   if (!spec.quantizes()) res.y.resize(n);
   if (spec.has_residual()) {
     res.residual.resize(n);
-    for (size_t i = 0; i < n; ++i) res.residual[i] = round_to(spec.dtype, in.x[i] + in.residual[i]);
+    parallel_for_large(int64_t(n), int64_t(1) << 16, [&](int64_t i0, int64_t i1) {
+      for (auto i = size_t(i0); i < size_t(i1); ++i) res.residual[i] = round_to(spec.dtype, in.x[i] + in.residual[i]);
+    });
   }
   std::vector<float>& quantizer_input = res.v;
   quantizer_input.resize(spec.quantizes() ? n : 0);

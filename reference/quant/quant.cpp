@@ -1,6 +1,7 @@
 #include "reference/quant/quant.hpp"
 
 #include "reference/formats/name_table.hpp"
+#include "reference/parallel.hpp"
 
 #include <algorithm>
 #include <array>
@@ -157,11 +158,24 @@ const std::vector<double>& positive_grid(Format f) {
   return grids[size_t(f)];
 }
 
+// fn(row, scale index, first column, end column) for every group of rows [r0, r1).
 template <class Fn>
-void for_each_group(const Spec& spec, Fn&& fn) {
+void for_each_group_in(const Spec& spec, int64_t r0, int64_t r1, Fn&& fn) {
   const int64_t tr = spec.tile_rows(), tc = spec.tile_cols(), g = spec.scale_shape().g;
-  for (int64_t r = 0; r < spec.m; ++r)
+  for (int64_t r = r0; r < r1; ++r)
     for (int64_t gi = 0; gi < g; ++gi) fn(r, (r / tr) * g + gi, gi * tc, std::min(spec.k, (gi + 1) * tc));
+}
+
+// Every group, rows split over the cores: for loops in which each group writes only its own
+// elements (a 32768 x 7168 case is 2^28 of them). Whole tiles per thread where `whole_tiles`
+// (a tile's groups share one result: the amax of a 128 x 128 block).
+template <class Fn>
+void for_each_group(const Spec& spec, Fn&& fn, bool whole_tiles = false) {
+  const int64_t tr = whole_tiles ? spec.tile_rows() : 1, tiles = (spec.m + tr - 1) / tr;
+  const int64_t serial = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, spec.k * tr));
+  parallel_for_large(tiles, serial, [&](int64_t t0, int64_t t1) {
+    for_each_group_in(spec, t0 * tr, std::min(spec.m, t1 * tr), fn);
+  });
 }
 
 constexpr int32_t kInfBits = 0x7F800000;
@@ -254,10 +268,13 @@ std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
   const ScaleShape ss = spec.scale_shape();
   std::vector<int32_t> bits(size_t(ss.m * ss.g), 0);  // +0.0f
   const bool ignore_nan = spec.profile->nan == NanPolicy::ignore;
-  for_each_group(spec, [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
-    const int32_t run = max_abs_bits(&x[size_t(r * spec.k + c0)], c1 - c0, ignore_nan);
-    bits[size_t(si)] = std::max(bits[size_t(si)], run);
-  });
+  for_each_group(
+      spec,
+      [&](int64_t r, int64_t si, int64_t c0, int64_t c1) {
+        const int32_t run = max_abs_bits(&x[size_t(r * spec.k + c0)], c1 - c0, ignore_nan);
+        bits[size_t(si)] = std::max(bits[size_t(si)], run);
+      },
+      true);
   std::vector<float> amax(bits.size());
   std::transform(bits.begin(), bits.end(), amax.begin(), [](int32_t b) {
     return b > kInfBits ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(b);
