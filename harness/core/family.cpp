@@ -18,15 +18,9 @@ namespace {
 
 constexpr NameTable<Tier, 2> kTiers{{{{Tier::ci, "ci"}, {Tier::full, "full"}}}};
 
-// Quantization and RMSNorm cases all run in CI time: every tier has all of them.
-template <std::vector<std::string> (*Ids)()>
-std::vector<std::string> every_tier(Tier) {
-  return Ids();
-}
-
 constexpr std::array kFamilies = {
-    OpFamily{"quant", "quant.*", every_tier<quant::catalog_ids>, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
-    OpFamily{"norm", "norm.*", every_tier<norm::catalog_ids>, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
+    OpFamily{"quant", "quant.*", quant::catalog_ids, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
+    OpFamily{"norm", "norm.*", norm::catalog_ids, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
     OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
     OpFamily{"moe", "moe.*", moe::catalog_ids, moe::run_case_id, moe::host_bytes, moe::canonical_id},
     OpFamily{"allreduce", "allreduce, allreduce.rms*", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,

@@ -18,7 +18,8 @@
 namespace ulpgate {
 
 // How much of a catalog runs: `ci` what the host emulation runs in CI time, `full` that plus the
-// shapes of real models that only a GPU runs quickly (GEMMs at M = 4096). full includes ci.
+// shapes of real models that only a GPU runs quickly (GEMMs at M = 4096, quantization and norms at
+// 32768 x 7168 and beyond 2^31 elements). full includes ci.
 enum class Tier : uint8_t { ci, full };
 std::string_view tier_name(Tier t);
 Tier parse_tier(std::string_view name);  // throws UsageError naming the choices

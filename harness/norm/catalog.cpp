@@ -105,13 +105,33 @@ void add_fused_variants(std::vector<Case>& out) {
   }
 }
 
+// Tier full: a DeepSeek-V3 prefill's 32768 tokens x 7168 and 16384 x 16384 in every op, with
+// the fused quantization's per-token, packed ue8m0 group and static scales, and a norm over more
+// than 2^31 elements (2^18 + 16 rows of 8192).
+void add_production_shapes(std::vector<Case>& out) {
+  using quant::Layout;
+  out.push_back(make(Op::rms, "vllm", Format::bf16, 32768, 7168, "normal"));
+  out.push_back(make(Op::rms, "aiter", Format::fp16, 16384, 16384, "normal"));
+  out.push_back(make(Op::rms_add, "vllm", Format::bf16, 32768, 7168, "normal"));
+  out.push_back(make(Op::rms_add, "hf", Format::bf16, 16384, 16384, "normal"));
+  out.push_back(quant_case("vllm", Format::e4m3fn, 0, Layout::token, false, 32768, 7168, "normal"));
+  out.push_back(quant_case("vllm", Format::e4m3fn, 128, Layout::ue8m0_packed, true, 32768, 7168, "normal"));
+  out.push_back(quant_case("aiter", Format::e4m3fnuz, 128, Layout::row, false, 16384, 16384, "normal"));
+  out.push_back(quant_case("vllm", Format::e4m3fn, 128, Layout::ue8m0_packed, true, 32768, 7168, "normal", Op::rms_add_quant));
+  Case fixed = quant_case("vllm", Format::e4m3fn, 0, Layout::token, false, 32768, 7168, "normal", Op::rms_add_quant);
+  fixed.spec.static_scale = 0.0123f;
+  out.push_back(fixed);
+  out.push_back(make(Op::rms, "vllm", Format::bf16, (int64_t(1) << 18) + 16, 8192, "normal"));
+}
+
 }  // namespace
 
-std::vector<Case> catalog() {
+std::vector<Case> catalog(Tier tier) {
   std::vector<Case> out;
   add_norm_cases(out);
   add_quant_cases(out);
   add_fused_variants(out);
+  if (tier == Tier::full) add_production_shapes(out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "harness/core/backend.hpp"
+#include "harness/core/family.hpp"
 #include "harness/core/guarded_outputs.hpp"
 #include "harness/norm/compare.hpp"
 #include "harness/report/bundle.hpp"
@@ -22,7 +23,7 @@ struct CaseRun {
 CaseRun run_case(const Case& c, Backend& backend);
 
 // The family's entry points (harness/core/family.hpp).
-std::vector<std::string> catalog_ids();
+std::vector<std::string> catalog_ids(Tier tier);
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
 double host_bytes(std::string_view id);
 

@@ -144,9 +144,42 @@ void add_random_shapes(std::vector<Case>& out) {
   }
 }
 
+// Tier full: the shapes the kernels run in production, which only a GPU backend runs in minutes:
+// a DeepSeek-V3 prefill's 32768 tokens x 7168 and a 16384 x 16384 tensor in each op and its main
+// scale layouts, and two tensors of more than 2^31 elements (a 32-bit index or a float count of
+// elements breaks only there): the group kernel's packed ue8m0 scales and the per-tensor kernel's
+// grid-wide amax.
+void add_production_shapes(std::vector<Case>& out) {
+  const auto group = [&](std::string_view p, Format f, int64_t m, int64_t k, Layout l, bool ue8m0) {
+    out.push_back(make(Op::group, profile(p), f, Format::bf16, m, k, 128, l, ue8m0, "normal_sigma=2"));
+  };
+  group("vllm", Format::e4m3fn, 32768, 7168, Layout::row, false);
+  group("deepgemm", Format::e4m3fn, 32768, 7168, Layout::ue8m0_packed, true);
+  group("sglang", Format::e4m3fn, 16384, 16384, Layout::col_tma, false);
+  group("aiter", Format::e4m3fnuz, 16384, 16384, Layout::row, true);
+  group("deepgemm", Format::e4m3fn, 65536, 32896, Layout::ue8m0_packed, true);  // 2^31 + 2^23 elements
+  out.push_back(make(Op::token, profile("vllm"), Format::e4m3fn, Format::bf16, 32768, 7168, 7168, Layout::token, false,
+                     "normal_sigma=2"));
+  out.push_back(make(Op::block, profile("deepgemm"), Format::e4m3fn, Format::bf16, 16384, 16384, 128, Layout::row, true,
+                     "normal"));
+  out.push_back(make(Op::mx, profile("te"), Format::e4m3fn, Format::bf16, 32768, 7168, 32, Layout::mx_swizzle_128x4,
+                     true, "normal_sigma=2"));
+  const auto tensor = [&](std::string_view p, Format f, int64_t m, int64_t k, float scale) {
+    Case c = make(Op::tensor, tensor_profile(p), f, Format::bf16, m, k, 0, Layout::row, false, "normal_sigma=2");
+    c.spec.static_scale = scale;
+    out.push_back(c);
+  };
+  tensor("vllm", Format::e4m3fn, 32768, 7168, 0);
+  tensor("te", Format::e4m3fn, 16384, 16384, 0.0123f);
+  tensor("sglang", Format::e4m3fn, 65536, 32800, 0);  // 2^31 + 2^21 elements, one amax
+  for (const Profile& p : silu_mul_profiles())
+    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 32768, 7168, 128, Layout::ue8m0_packed, false,
+                       "normal_sigma=2"));
+}
+
 }  // namespace
 
-std::vector<Case> catalog() {
+std::vector<Case> catalog(Tier tier) {
   std::vector<Case> out;
   add_group_cases(out);
   add_token_and_block_cases(out);
@@ -154,6 +187,7 @@ std::vector<Case> catalog() {
   add_tensor_cases(out);
   add_silu_mul_cases(out);
   add_random_shapes(out);
+  if (tier == Tier::full) add_production_shapes(out);
   return out;
 }
 
