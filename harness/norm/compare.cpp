@@ -137,8 +137,10 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
     const std::vector<float> got_scales = qs.writes_scales() ? quant::unpack(qs.layout, ss, o.storage) : want.scales;
     const int64_t tc = qs.tile_cols();
     std::atomic<uint64_t> flips = 0;
-    // Rows on every core where each row has scales of its own (a static scale spans the tensor).
-    const int64_t serial = qs.tile_rows() == 1 ? std::max<int64_t>(1, (int64_t(1) << 15) / s.h) : s.m + 1;
+    // Rows on every core where each row has scales of its own or none is written (a static scale
+    // is the tensor's; only TransformerEngine's, written back, could be reconciled by two rows).
+    const bool rows_apart = qs.tile_rows() == 1 || !qs.writes_scales();
+    const int64_t serial = rows_apart ? std::max<int64_t>(1, (int64_t(1) << 15) / s.h) : s.m + 1;
     parallel_for_large(s.m, serial, [&](int64_t row0, int64_t row1) {
       uint64_t own_flips = 0;
       std::vector<Admissible> v(static_cast<size_t>(tc));
@@ -146,6 +148,11 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
         const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
         for (int64_t g = 0; g < ss.g; ++g) {
           const int64_t c0 = g * tc, n = std::min(s.h, c0 + tc) - c0;
+          const size_t si = size_t(row / qs.tile_rows() * ss.g + g), i0 = size_t(row * s.h + c0);
+          if (same_float(got_scales[si], want.scales[si]) && same_float(want.scales[si], e.profile.quant.scales[si]) &&
+              std::equal(o.codes.begin() + ptrdiff_t(i0), o.codes.begin() + ptrdiff_t(i0) + n,
+                         want.codes.begin() + ptrdiff_t(i0)))
+            continue;  // the group as the profile computes it: nothing to reconcile
           float amax_lo = 0, amax_hi = 0;  // NaN-ignoring, as the quant rows' amax
           for (int64_t k = 0; k < n; ++k) {
             const size_t i = size_t(row * s.h + c0 + k);
@@ -154,7 +161,6 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
             amax_lo = std::fmax(amax_lo, std::fmin(a, b));
             amax_hi = std::fmax(amax_hi, std::fmax(a, b));
           }
-          const size_t si = size_t(row / qs.tile_rows() * ss.g + g);
           float amax = amax_lo, scale = want.scales[si];
           if (!same_float(got_scales[si], scale) && admissible_scale(qs, got_scales[si], amax_lo, amax_hi, amax)) {
             scale = want.scales[si] = got_scales[si];

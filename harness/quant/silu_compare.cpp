@@ -1,9 +1,11 @@
 #include "harness/quant/silu_compare.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
+#include "reference/parallel.hpp"
 #include "reference/quant/silu.hpp"
 
 namespace ulpgate::quant {
@@ -58,27 +60,34 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
   if (o.codes.size() != e.profile.codes.size() || int64_t(o.storage.size()) != s.scale_bytes()) return rec;
   Result& want = rec.expected.profile;
   const std::vector<float> got_scales = unpack(s.layout, ss, o.storage);
-  for (int64_t row = 0; row < s.m; ++row)
-    for (int64_t g = 0; g < ss.g; ++g) {
-      const size_t si = size_t(row * ss.g + g), i0 = size_t(row * s.k + g * s.gs);
-      const bool same_codes = std::equal(o.codes.begin() + ptrdiff_t(i0), o.codes.begin() + ptrdiff_t(i0 + size_t(s.gs)),
-                                         want.codes.begin() + ptrdiff_t(i0));
-      if (same_codes && same_float(got_scales[si], want.scales[si])) continue;
-      const GroupChoices ch = group_choices(s, in.values, e, row, g, got_scales[si]);
-      if (ch.scale_moved) want.scales[si] = ch.scale, ++rec.flips;
-      for (int64_t k = 0; k < s.gs; ++k) {
-        const size_t i = i0 + size_t(k);
-        const uint8_t got = o.codes[i];
-        if (got == want.codes[i] && !ch.scale_moved) continue;
-        const auto& ys = ch.y[size_t(k)];
-        if (std::ranges::any_of(ys, [&](float y) { return quantize_value(s, y, ch.amax, ch.scale) == got; })) {
-          rec.flips += got != want.codes[i];
-          want.codes[i] = got;
-        } else {
-          want.codes[i] = quantize_value(s, e.y[i], ch.amax, ch.scale);
+  std::atomic<uint64_t> flips = 0;
+  // Rows on every core: a row's groups write only the row's scales and codes.
+  parallel_for_large(s.m, std::max<int64_t>(1, (int64_t(1) << 15) / s.k), [&](int64_t row0, int64_t row1) {
+    uint64_t own_flips = 0;
+    for (int64_t row = row0; row < row1; ++row)
+      for (int64_t g = 0; g < ss.g; ++g) {
+        const size_t si = size_t(row * ss.g + g), i0 = size_t(row * s.k + g * s.gs);
+        const auto first = o.codes.begin() + ptrdiff_t(i0);
+        const bool same_codes = std::equal(first, first + ptrdiff_t(s.gs), want.codes.begin() + ptrdiff_t(i0));
+        if (same_codes && same_float(got_scales[si], want.scales[si])) continue;
+        const GroupChoices ch = group_choices(s, in.values, e, row, g, got_scales[si]);
+        if (ch.scale_moved) want.scales[si] = ch.scale, ++own_flips;
+        for (int64_t k = 0; k < s.gs; ++k) {
+          const size_t i = i0 + size_t(k);
+          const uint8_t got = o.codes[i];
+          if (got == want.codes[i] && !ch.scale_moved) continue;
+          const auto& ys = ch.y[size_t(k)];
+          if (std::ranges::any_of(ys, [&](float y) { return quantize_value(s, y, ch.amax, ch.scale) == got; })) {
+            own_flips += got != want.codes[i];
+            want.codes[i] = got;
+          } else {
+            want.codes[i] = quantize_value(s, e.y[i], ch.amax, ch.scale);
+          }
         }
       }
-    }
+    flips += own_flips;
+  });
+  rec.flips = flips;
   want.storage = pack(s.layout, ss, want.scales);
   rec.expected.ideal = silu_mul_ideal(s, in.values, want.scales);
   return rec;

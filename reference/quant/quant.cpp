@@ -1,6 +1,7 @@
 #include "reference/quant/quant.hpp"
 
 #include "reference/formats/name_table.hpp"
+#include "reference/quant/element.hpp"
 #include "reference/parallel.hpp"
 
 #include <algorithm>
@@ -20,11 +21,7 @@ constexpr NameTable<Op, 6> kOps{{{{Op::group, "quant.group"},
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// fmaxf / fminf semantics (a NaN operand is ignored) inline: libm's are out-of-line calls,
-// the hottest instructions of the reference. Signed zeros never meet here (amax of |x|, clamp
-// against +-max), so the order between -0 and +0 does not matter.
-inline float max_ignoring_nan(float a, float b) { return std::isnan(b) ? a : std::isnan(a) || a < b ? b : a; }
-inline float min_ignoring_nan(float a, float b) { return std::isnan(b) ? a : std::isnan(a) || b < a ? b : a; }
+using element::ClampRule;
 
 // ue8m0 by exponent bits: exponent + 1 if the mantissa is nonzero (vLLM, DeepGEMM, sglang).
 float pow2_by_bits(float s, bool exp_clamp) {
@@ -106,42 +103,16 @@ Factor group_factor(const Spec& spec, float amax, float s) {
   return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
 }
 
-// How q is clamped to +-max before the cast (the profile's clamp and NaN policy).
-enum class ClampRule : uint8_t {
-  none,         // the cast's overflow policy decides
-  nan_to_min,   // fminf(fmaxf(q, -max), max): NaN -> -max
-  finite_only,  // NaN and Inf pass through to the cast
-  nan_to_max,   // fmaxf(-max, fminf(q, max)): NaN -> +max
-};
-
 ClampRule clamp_rule(const Profile& p) {
   if (!p.clamp) return ClampRule::none;
   if (p.nan == NanPolicy::propagate) return ClampRule::finite_only;
   return p.nan_to_max ? ClampRule::nan_to_max : ClampRule::nan_to_min;
 }
 
-template <ClampRule R>
-float clamp(float q, float max) {
-  if constexpr (R == ClampRule::nan_to_min) return min_ignoring_nan(max_ignoring_nan(q, -max), max);
-  if constexpr (R == ClampRule::nan_to_max) return max_ignoring_nan(min_ignoring_nan(q, max), -max);
-  if constexpr (R == ClampRule::finite_only) return std::isfinite(q) ? std::clamp(q, -max, max) : q;
-  return q;
-}
-
-float clamp(ClampRule r, float q, float max) {
-  switch (r) {
-    case ClampRule::none: return clamp<ClampRule::none>(q, max);
-    case ClampRule::nan_to_min: return clamp<ClampRule::nan_to_min>(q, max);
-    case ClampRule::nan_to_max: return clamp<ClampRule::nan_to_max>(q, max);
-    case ClampRule::finite_only: break;
-  }
-  return clamp<ClampRule::finite_only>(q, max);
-}
-
 // Clamp (per the profile's NaN policy) then cast: the last two steps of every path.
 template <Format F>
 uint8_t clamp_and_cast(const Profile& p, float max, float q) {
-  return uint8_t(encode<F>(clamp(clamp_rule(p), q, max), Conversion{F, p.cast}));
+  return uint8_t(encode<F>(element::clamp(clamp_rule(p), q, max), Conversion{F, p.cast}));
 }
 
 // Positive grid of a format (0, subnormals, normals up to max) plus one overflow point past max.
@@ -216,7 +187,7 @@ template <Format F, bool Divide, ClampRule R>
 void quantize_run(const float* x, uint8_t* codes, int64_t n, float v, float max, FastRneCast<F> cast) {
   for (int64_t i = 0; i < n; ++i) {
     const float q = Divide ? x[i] / v : x[i] * v;
-    codes[i] = uint8_t(cast(clamp<R>(q, max)));
+    codes[i] = uint8_t(cast(element::clamp<R>(q, max)));
   }
 }
 
@@ -370,6 +341,12 @@ uint8_t quantize_value(const Spec& spec, float x, float amax, float s) {
 }
 
 uint32_t ideal_code(double x, double s, double clamp_max, const Conversion& cast) {
+  if (has_fast_rne(cast))  // every profile's cast: the constexpr steps the device reference runs too
+    return dispatch(cast.format, [&](auto f) -> uint32_t {
+      if constexpr (has_fast_rne<decltype(f)::value>())
+        return element::ideal_code(x, s, clamp_max, FastRneCast<decltype(f)::value>(cast.overflow));
+      return 0;
+    });
   const double ax = std::fabs(x);
   const std::vector<double>& grid = positive_grid(cast.format);
   const size_t last = grid.size() - 1;  // the overflow point past max

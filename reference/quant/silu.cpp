@@ -7,6 +7,8 @@
 
 #include <boost/multiprecision/cpp_bin_float.hpp>
 
+#include "reference/parallel.hpp"
+
 namespace ulpgate::quant {
 namespace {
 
@@ -15,6 +17,14 @@ using Big = boost::multiprecision::cpp_bin_float_50;
 // The row's gate and up halves: element k of row r.
 float gate_of(const Spec& s, std::span<const float> x, int64_t r, int64_t k) { return x[size_t(r * 2 * s.k + k)]; }
 float up_of(const Spec& s, std::span<const float> x, int64_t r, int64_t k) { return x[size_t(r * 2 * s.k + s.k + k)]; }
+
+// fn(row) for every row, rows split over the cores (each row writes only its own outputs).
+template <class Fn>
+void for_each_row(const Spec& s, Fn fn) {
+  parallel_for_large(s.m, std::max<int64_t>(1, (int64_t(1) << 14) / s.k), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) fn(r);
+  });
+}
 
 }  // namespace
 
@@ -36,11 +46,12 @@ float silu_mul_at(float g, float u, float e) {
 
 std::vector<float> silu_mul_values(const Spec& spec, std::span<const float> x) {
   std::vector<float> y(size_t(spec.m * spec.k));
-  for (int64_t r = 0; r < spec.m; ++r)
+  for_each_row(spec, [&](int64_t r) {
     for (int64_t k = 0; k < spec.k; ++k) {
       const float g = gate_of(spec, x, r, k);
       y[size_t(r * spec.k + k)] = silu_mul_at(g, up_of(spec, x, r, k), exp_correctly_rounded(-g));
     }
+  });
   return y;
 }
 
@@ -73,7 +84,7 @@ std::vector<uint8_t> silu_mul_ideal(const Spec& spec, std::span<const float> x, 
   const Conversion cast{spec.format, p.cast};
   const ScaleShape ss = spec.scale_shape();
   std::vector<uint8_t> codes(size_t(spec.m * spec.k));
-  for (int64_t r = 0; r < spec.m; ++r)
+  for_each_row(spec, [&](int64_t r) {
     for (int64_t k = 0; k < spec.k; ++k) {
       const float g = gate_of(spec, x, r, k), u = up_of(spec, x, r, k), s = scales[size_t(r * ss.g + k / spec.gs)];
       const double y = silu_mul_exact(g, u);
@@ -83,6 +94,7 @@ std::vector<uint8_t> silu_mul_ideal(const Spec& spec, std::span<const float> x, 
       else  // non-finite: the profile's steps, as quantize_ideal does
         codes[i] = quantize_value(spec, float(y), 0.0f, s);
     }
+  });
   return codes;
 }
 

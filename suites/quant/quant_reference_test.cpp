@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
+#include "reference/quant/element.hpp"
 #include "reference/quant/quant.hpp"
 
 using namespace ulpgate;
@@ -131,3 +133,57 @@ TEST(QuantReference, IdealCodeRoundsTheExactQuotient) {
   const double x = 3.0 * 1.0625 - std::ldexp(1.0, -40);  // not an fp32 value, but exact in double
   EXPECT_EQ(ideal_code(x, s, 448, c), 0x38u);  // 1.0: below the tie
 }
+
+namespace ulpgate::quant {
+namespace {
+
+// The ideal code by a linear walk up the format's grid with exact midpoint comparisons: the
+// oracle for element::ideal_code's one-step correction of the fp32 quotient's code.
+template <Format F>
+uint32_t ideal_by_walk(double x, double s, double clamp_max, Overflow overflow) {
+  const double ax = std::fabs(x);
+  const uint32_t last = info_of<F>().max_mag + 1;
+  double v = clamp_max;
+  if (!(clamp_max > 0 && ax >= s * clamp_max)) {
+    uint32_t i = 0;
+    while (i < last) {
+      const double mid = s * ((element::grid_value<F>(i) + element::grid_value<F>(i + 1)) / 2);
+      if (ax > mid || (ax == mid && (i & 1))) ++i;
+      else break;
+    }
+    v = element::grid_value<F>(i);
+  }
+  return encode(std::signbit(x) ? -v : v, Conversion{F, overflow});
+}
+
+template <Format F>
+void expect_ideal_codes_as_the_walk() {
+  std::mt19937_64 rng{static_cast<uint64_t>(F)};
+  const auto below = [&](uint64_t n) { return rng() % n; };
+  for (uint64_t t = 0; t < 200000; ++t) {
+    const float s = std::ldexp(1.0f + float(below(1 << 20)) / float(1 << 20), int(below(40)) - 30);
+    const auto code = uint32_t(below(info_of<F>().max_mag + 1));
+    // Around a grid point or a midpoint, at most a few fp64 ulps away, or exactly on it.
+    const double point = element::grid_value<F>(code), next = element::grid_value<F>(code + 1);
+    const double target = t % 2 ? point : (point + next) / 2;
+    const int nudge = int(below(7)) - 3;
+    double x = double(s) * target;
+    for (int k = 0; k < std::abs(nudge); ++k) x = std::nextafter(x, nudge > 0 ? INFINITY : -INFINITY);
+    if (t % 3 == 0) x = -x;
+    for (Overflow o : {Overflow::satfinite, Overflow::nosat})
+      for (double clamp : {0.0, double(element::grid_value<F>(info_of<F>().max_mag))}) {
+        const uint32_t want = ideal_by_walk<F>(x, s, clamp, o);
+        ASSERT_EQ(element::ideal_code<F>(x, s, clamp, FastRneCast<F>(o)), want) << x << " / " << s;
+        ASSERT_EQ(ideal_code(x, s, clamp, Conversion{F, o}), want) << x << " / " << s;
+      }
+  }
+}
+
+TEST(QuantReference, IdealCodesAreTheExactQuotientsRoundedOnTheGrid) {
+  expect_ideal_codes_as_the_walk<Format::e4m3fn>();
+  expect_ideal_codes_as_the_walk<Format::e4m3fnuz>();
+  expect_ideal_codes_as_the_walk<Format::e5m2>();
+}
+
+}  // namespace
+}  // namespace ulpgate::quant
