@@ -14,7 +14,7 @@
 #include "reference/gemm/layout.hpp"
 #include <cstring>
 #if defined(ULPGATE_HAVE_CUDA)
-#include "harness/backends/gemm_references.hpp"
+#include "harness/backends/device_references.hpp"
 #include "kernels/allreduce/allreduce_gpu.hpp"
 #include "kernels/allreduce/fused_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
@@ -304,6 +304,7 @@ class CudaBackend : public Backend {
   }
 
   gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
+  quant::DeviceReference* quant_reference() override { return quant_reference_.get(); }
 
   std::string declines(const allreduce::Spec& spec) const override {
     if (spec.variant->order == allreduce::Order::per_hop) return "NCCL runs on the vendor backend";
@@ -340,6 +341,7 @@ class CudaBackend : public Backend {
 
  private:
   std::unique_ptr<gemm::DeviceReference> reference_ = cuda_gemm_reference();
+  std::unique_ptr<quant::DeviceReference> quant_reference_ = cuda_quant_reference();
   allreduce_kernels::GpuWorld world_;
   ProcessRank process_;
 };

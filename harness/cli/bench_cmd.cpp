@@ -35,6 +35,7 @@
 #include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/norm/norm_bench.hpp"
 #include "kernels/quant/quant_bench.hpp"
+#include "kernels/quant/reference_gpu.hpp"
 #endif
 
 namespace ulpgate::cli {
@@ -89,6 +90,9 @@ constexpr BenchCase kBenchCases[] = {
     {"moe.quant-mx/ocp-mx/e4m3fn/bf16/contiguous/256x32768x7168/gs32/mx-swizzle-128x4/normal/s1", 0.80},
     {"moe.quant/deepgemm/e4m3fn/bf16/masked/256x256x7168/gs128/col-tma/normal/s1", -1},
 };
+
+// The device references' target: half the copy bandwidth on the bytes the kernel they judge moves.
+constexpr double kReferenceTarget = 0.5;
 
 struct Planned {
   std::string id;
@@ -470,10 +474,17 @@ int run_bench(const std::string& filter, const std::string& csv, const std::stri
     const double bw = gbps(moved, t.median_us), pct = 100.0 * bw / copy_gbps;
     return Row{id, moved, t.median_us, t.min_us, bw, pct, target < 0 ? -1 : 100.0 * target, pct >= 100.0 * target};
   };
-  for (const Planned& c : cases)
+  for (const Planned& c : cases) {
     rows.push_back(bandwidth_row(
         c.id, c.moved, quant_kernels::time_quant_gpu(c.plan, c.x_bytes, c.codes_bytes, c.scale_bytes, reps, c.row_map),
         c.target));
+    // The device reference that judges it, on the same bytes (issue 30: at least half the copy's).
+    if (c.id.starts_with("moe.")) continue;
+    const quant::Case q = quant::Case::parse(c.id);
+    if (quant_kernels::reference_declines(q.spec, q.input).empty())
+      rows.push_back(bandwidth_row("reference.quant:" + c.id, c.moved,
+                                   quant_kernels::time_reference_gpu(q.spec, q.input, reps), kReferenceTarget));
+  }
   for (const PlannedNorm& c : norm_cases)
     rows.push_back(bandwidth_row(c.id, norm_kernels::bytes_moved(c.sizes), norm_kernels::time_norm_gpu(c.plan, c.sizes, reps),
                                  c.target));

@@ -22,6 +22,9 @@ namespace ulpgate {
 namespace gemm {
 class DeviceReference;  // harness/gemm/device_reference.hpp
 }
+namespace quant {
+class DeviceReference;  // harness/quant/device_reference.hpp
+}
 
 // The kernel could not run (bad launch, driver error, detected deadlock): verdict `error`.
 struct BackendError : std::runtime_error {
@@ -133,6 +136,9 @@ class Backend {
   // The GEMM reference on this backend's device (harness/gemm/device_reference.hpp), used in
   // place of the host's where it replays the claimed model; none by default.
   virtual gemm::DeviceReference* gemm_reference() { return nullptr; }
+  // The quantization reference on this backend's device (harness/quant/device_reference.hpp), used
+  // in place of the host's for the cases it computes; none by default.
+  virtual quant::DeviceReference* quant_reference() { return nullptr; }
   // One rank of allreduce.rms / allreduce.rms-quant whose other ranks are other processes
   // (mpirun), as allreduce_rank. Backends without it decline the case (NotSupported, thrown by
   // every rank alike before any rank waits for another).

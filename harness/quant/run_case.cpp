@@ -6,6 +6,7 @@
 #include "harness/core/family.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/catalog.hpp"
+#include "harness/quant/device_reference.hpp"
 #include "harness/quant/silu_compare.hpp"
 
 namespace ulpgate::quant {
@@ -31,7 +32,8 @@ CaseRun run_case(const Case& c, Backend& backend) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
   run.inputs = c.inputs();
-  run.expected = expected(c, run.inputs);
+  std::string device;
+  run.expected = expected_on(backend, c, run.inputs, &device);
   // The digest covers codes then scale storage (both may be empty: M = 0).
   run.codes = run.outputs.add("codes", run.expected.profile.codes.size(), kPoison);
   run.storage = run.outputs.add("scales", run.expected.profile.storage.size(), kPoison);
@@ -50,6 +52,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
       });
   worsen(run.result, Verdict::over_budget, repeat);
   stamp(run.result, run.outputs.bytes(), backend, t0);
+  if (!device.empty()) run.result.note = "references on " + device;
   return run;
 }
 

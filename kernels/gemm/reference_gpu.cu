@@ -19,6 +19,7 @@
 #include "kernels/gemm/reference_pipeline.hpp"
 #include "kernels/portable/gpu.hpp"
 #include "kernels/portable/gpu_bench.cuh"
+#include "kernels/portable/gpu_pipeline.cuh"
 #include "reference/gemm/detail.hpp"
 
 namespace ulpgate::gemm_kernels {
@@ -52,67 +53,12 @@ Cublas& cublas() {
   return c;
 }
 
-class CudaBackend;
+// The pipeline's device on CUDA, with cuBLAS DGEMMs for the block sums.
+using gpu::PoolMemory;
 
-// Device memory from CudaBackend's pool, returned to it when dropped.
-template <class T>
-class PoolMemory {
+class CudaBackend : public gpu::PipelineDevice {
  public:
-  PoolMemory(CudaBackend* owner, void* p, std::size_t bytes) : owner_(owner), p_(p), bytes_(bytes) {}
-  PoolMemory(PoolMemory&& o) noexcept : owner_(o.owner_), p_(std::exchange(o.p_, nullptr)), bytes_(o.bytes_) {}
-  PoolMemory(const PoolMemory&) = delete;
-  PoolMemory& operator=(const PoolMemory&) = delete;
-  ~PoolMemory();
-  T* get() const { return static_cast<T*>(p_); }
-
- private:
-  CudaBackend* owner_;
-  void* p_;
-  std::size_t bytes_;
-};
-
-// The pipeline's backend on a CUDA device, on one stream. Allocations are cached by size for the
-// backend's life: the benchmark's repeated runs take the same buffers (gigabytes of block sums)
-// without cudaMalloc and cudaFree, which synchronizes the device, in the timed region.
-class CudaBackend {
- public:
-  explicit CudaBackend(cudaStream_t stream) : stream_(stream) {}
-  CudaBackend(const CudaBackend&) = delete;
-  CudaBackend& operator=(const CudaBackend&) = delete;
-  ~CudaBackend() {
-    for (auto& [p, bytes] : cached_) (void)cudaFree(p);  // nothing useful to do with an error here
-  }
-
-  template <class T>
-  PoolMemory<T> alloc(std::size_t n) {
-    const std::size_t bytes = std::max<std::size_t>(n * sizeof(T), 1);
-    const auto it = std::find_if(cached_.begin(), cached_.end(), [&](const auto& c) { return c.second == bytes; });
-    if (it != cached_.end()) {
-      void* p = it->first;
-      cached_.erase(it);
-      return {this, p, bytes};
-    }
-    void* p = nullptr;
-    ULPGATE_GPU_CHECK(cudaMalloc(&p, bytes));
-    return {this, p, bytes};
-  }
-  void release(void* p, std::size_t bytes) { cached_.emplace_back(p, bytes); }
-
-  void poison(void* p, std::size_t bytes) {
-    if (bytes) ULPGATE_GPU_CHECK(cudaMemsetAsync(p, gpu::DeviceBytes::kPoisonByte, bytes, stream_));
-  }
-  void to_device(void* dst, const void* src, std::size_t bytes) {
-    if (bytes) ULPGATE_GPU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
-  }
-  void to_host(void* dst, const void* src, std::size_t bytes) {
-    if (!bytes) return;
-    ULPGATE_GPU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
-    ULPGATE_GPU_CHECK(cudaStreamSynchronize(stream_));
-  }
-  template <class Kernel>
-  void launch(const LaunchConfig& cfg, const Kernel& kernel) {
-    gpu::launch(cfg, kernel, stream_);
-  }
+  using PipelineDevice::PipelineDevice;
 
   // One strided-batched DGEMM per call. cuBLAS is column-major: the row-major [N, kpad] B is a
   // column-major kpad x N matrix, so op(B^T) is N x chunk_k; A likewise; C^T (N x rows, column-
@@ -121,7 +67,7 @@ class CudaBackend {
     const double one = 1, zero = 0;
     Cublas& c = cublas();
     const std::lock_guard<std::mutex> hold(c.lock);
-    ULPGATE_CUBLAS_CHECK(cublasSetStream(c.handle, stream_));
+    ULPGATE_CUBLAS_CHECK(cublasSetStream(c.handle, stream()));
     ULPGATE_CUBLAS_CHECK(cublasDgemmStridedBatched(c.handle, CUBLAS_OP_T, CUBLAS_OP_N, int(s.n), int(s.rows),
                                                    int(s.chunk_k), &one, s.b, int(s.kpad), s.chunk_k, s.a,
                                                    int(s.kpad), s.chunk_k, &zero, s.c, int(s.n), s.rows * s.n,
@@ -131,23 +77,11 @@ class CudaBackend {
   // Half the memory free or cached here, at most 32 GiB: the slabs' block sums (all of 8192^3
   // gemm.block in one). Counting the cache keeps the slabs, so the buffers, the same run after run.
   std::size_t scratch_bytes() const {
-    std::size_t free = 0, total = 0, cached = 0;
+    std::size_t free = 0, total = 0;
     ULPGATE_GPU_CHECK(cudaMemGetInfo(&free, &total));
-    for (const auto& c : cached_) cached += c.second;
-    return std::min<std::size_t>((free + cached) / 2, std::size_t(32) << 30);
+    return std::min<std::size_t>((free + cached_bytes()) / 2, std::size_t(32) << 30);
   }
-
-  void synchronize() { ULPGATE_GPU_CHECK(cudaStreamSynchronize(stream_)); }
-
- private:
-  cudaStream_t stream_;
-  std::vector<std::pair<void*, std::size_t>> cached_;
 };
-
-template <class T>
-PoolMemory<T>::~PoolMemory() {
-  if (p_) owner_->release(p_, bytes_);
-}
 
 cudaStream_t stream_of(void* s) { return static_cast<cudaStream_t>(s); }
 

@@ -1,42 +1,18 @@
 #include "kernels/gemm/reference_host.hpp"
 
 #include <Eigen/Core>
-#include <cstring>
-#include <vector>
 
 #include "kernels/gemm/reference_pipeline.hpp"
-#include "kernels/portable/host_simt.hpp"
+#include "kernels/portable/host_pipeline.hpp"
 
 namespace ulpgate::gemm_kernels {
 namespace {
 
-// Host memory as the pipeline's device memory: every allocation starts as poison, so a result
-// the kernels never wrote cannot pass for one.
-template <class T>
-struct HostMemory {
-  std::vector<T> v;
-  T* get() const { return const_cast<T*>(v.data()); }
-};
-
-class HostBackend {
+// The pipeline's device on the host-SIMT emulator, with Eigen's GEMM for the block sums.
+class HostBackend : public host_simt::PipelineDevice {
  public:
-  HostBackend(const Arch& arch, std::size_t scratch) : arch_(arch), scratch_(scratch) {}
+  HostBackend(const Arch& arch, std::size_t scratch) : PipelineDevice(arch), scratch_(scratch) {}
 
-  template <class T>
-  HostMemory<T> alloc(std::size_t n) {
-    HostMemory<T> m{std::vector<T>(n)};
-    poison(m.get(), n * sizeof(T));
-    return m;
-  }
-  void poison(void* p, std::size_t bytes) {
-    if (bytes) std::memset(p, 0xA5, bytes);
-  }
-  void to_device(void* dst, const void* src, std::size_t bytes) { copy(dst, src, bytes); }
-  void to_host(void* dst, const void* src, std::size_t bytes) { copy(dst, src, bytes); }
-  template <class Kernel>
-  void launch(const LaunchConfig& cfg, const Kernel& kernel) {
-    host_simt::launch(arch_, cfg, kernel);
-  }
   std::size_t scratch_bytes() const { return scratch_; }
 
   // Eigen's GEMM per chunk (exact: BlockSums).
@@ -51,12 +27,7 @@ class HostBackend {
   }
 
  private:
-  const Arch& arch_;
   std::size_t scratch_;
-
-  static void copy(void* dst, const void* src, std::size_t bytes) {
-    if (bytes) std::memcpy(dst, src, bytes);
-  }
 };
 
 }  // namespace

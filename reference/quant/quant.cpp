@@ -82,33 +82,6 @@ float mx_scale(const Profile& p, Format f, float amax) {
   return std::ldexp(1.0f, std::clamp(x, -127, 127));
 }
 
-// What each element of a group is divided by or multiplied with.
-struct Factor {
-  bool divide;
-  float v;
-  float apply(float x) const { return divide ? x / v : x * v; }
-};
-
-// Whether the spec's elements are divided (by s) or multiplied (by a reciprocal).
-bool divides(const Spec& spec) {
-  return spec.pow2_scales() || spec.op == Op::mx || spec.profile->quant_op == QuantOp::divide;
-}
-
-Factor group_factor(const Spec& spec, float amax, float s) {
-  const Profile& p = *spec.profile;
-  if (divides(spec)) return {true, s};  // with power-of-two scales x / 2^e is exact
-  if (p.quant_op == QuantOp::reciprocal) return {false, 1.0f / s};
-  if (p.quant_op == QuantOp::ratio)
-    return {false, spec.static_scale != 0 ? 1.0f / spec.static_scale : ratio(spec.fp8_max(), std::fmax(amax, p.amax_floor))};
-  return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
-}
-
-ClampRule clamp_rule(const Profile& p) {
-  if (!p.clamp) return ClampRule::none;
-  if (p.nan == NanPolicy::propagate) return ClampRule::finite_only;
-  return p.nan_to_max ? ClampRule::nan_to_max : ClampRule::nan_to_min;
-}
-
 // Clamp (per the profile's NaN policy) then cast: the last two steps of every path.
 template <Format F>
 uint8_t clamp_and_cast(const Profile& p, float max, float q) {
@@ -232,6 +205,26 @@ void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const 
 }
 
 }  // namespace
+
+// Whether the spec's elements are divided (by s) or multiplied (by a reciprocal).
+bool divides(const Spec& spec) {
+  return spec.pow2_scales() || spec.op == Op::mx || spec.profile->quant_op == QuantOp::divide;
+}
+
+Factor group_factor(const Spec& spec, float amax, float s) {
+  const Profile& p = *spec.profile;
+  if (divides(spec)) return {true, s};  // with power-of-two scales x / 2^e is exact
+  if (p.quant_op == QuantOp::reciprocal) return {false, 1.0f / s};
+  if (p.quant_op == QuantOp::ratio)
+    return {false, spec.static_scale != 0 ? 1.0f / spec.static_scale : ratio(spec.fp8_max(), std::fmax(amax, p.amax_floor))};
+  return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
+}
+
+element::ClampRule clamp_rule(const Profile& p) {
+  if (!p.clamp) return ClampRule::none;
+  if (p.nan == NanPolicy::propagate) return ClampRule::finite_only;
+  return p.nan_to_max ? ClampRule::nan_to_max : ClampRule::nan_to_min;
+}
 
 // amax = max |x| over each group (over each tile for quant.block): fmaxf folding, or with a
 // NaN anywhere the canonical NaN under the propagate policy.

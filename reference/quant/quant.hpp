@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "reference/formats/formats.hpp"
+#include "reference/quant/element.hpp"
 #include "reference/quant/layout.hpp"
 #include "reference/quant/profile.hpp"
 
@@ -74,6 +75,17 @@ const Profile& profile_for(Op op, std::string_view name);
 float group_scale(const Spec& spec, float amax);
 // Each group's (tile's) amax = max |x| under the profile's NaN policy, row-major over scale_shape().
 std::vector<float> group_amax(const Spec& spec, std::span<const float> x);
+
+// What each element of a group is divided by or multiplied with in the profile's arithmetic.
+struct Factor {
+  bool divide;
+  float v;
+  float apply(float x) const { return divide ? x / v : x * v; }
+};
+bool divides(const Spec& spec);  // every group's Factor divides (power-of-two or divide profiles)
+Factor group_factor(const Spec& spec, float amax, float s);
+// The clamp before the cast under the profile's NaN policy (element.hpp).
+element::ClampRule clamp_rule(const Profile& p);
 
 // The profile's code of one element x of a group with this amax and stored scale s: what
 // quantize_profile computes per element (for comparators that vary x, amax or s).

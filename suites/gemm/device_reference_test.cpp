@@ -9,7 +9,7 @@
 #include <array>
 #include <cstring>
 
-#include "harness/backends/gemm_references.hpp"
+#include "harness/backends/device_references.hpp"
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "harness/moe/run_case.hpp"

@@ -1,0 +1,28 @@
+// The quantization reference computed on a device (kernels/quant/reference_gpu.hpp): the profile's
+// codes, scales and scale storage and the ideal codes, bit for bit what reference/quant computes on
+// the host (the kernels' tests hold them to it on the host-SIMT emulator). A backend whose kernels
+// run on a GPU offers one (Backend::quant_reference); run_case then judges production shapes (2^31
+// elements) at the kernels' speed, and keeps the host reference for what it declines (silu-mul).
+#pragma once
+
+#include <string>
+
+#include "harness/core/backend.hpp"
+#include "harness/quant/quant_case.hpp"
+
+namespace ulpgate::quant {
+
+class DeviceReference {
+ public:
+  virtual ~DeviceReference() = default;
+  virtual std::string name() const = 0;  // "cuda", "host-simt (host-w32)"
+  // Why it does not compute this case (empty: it does).
+  virtual std::string declines(const Case& c) const = 0;
+  virtual Expected expected(const Case& c, const Inputs& in) = 0;
+};
+
+// The case's expected results: on the backend's device where it has a quantization reference that
+// computes the case (`where`, when given, gets its name), else here.
+Expected expected_on(Backend& backend, const Case& c, const Inputs& in, std::string* where = nullptr);
+
+}  // namespace ulpgate::quant

@@ -1,0 +1,14 @@
+// The device quantization reference on the host-SIMT emulator (reference_pipeline.hpp over
+// host_simt::PipelineDevice): what the tests hold bit for bit to reference/quant.
+#pragma once
+
+#include <span>
+
+#include "kernels/portable/arch.hpp"
+#include "kernels/quant/reference_plan.hpp"
+
+namespace ulpgate::quant_kernels {
+
+ReferenceResult reference_host(const Arch& arch, const quant::Spec& spec, Format input, std::span<const std::byte> raw);
+
+}  // namespace ulpgate::quant_kernels

@@ -1,0 +1,47 @@
+// The host's part of the device quantization reference (reference_kernels.hpp): which specs it
+// computes, the tiling, and each tile's scale and factor from the amax the device found.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/quant/reference_kernels.hpp"
+#include "reference/quant/quant.hpp"
+
+namespace ulpgate::quant_kernels {
+
+// quant::Expected's two results, from the device.
+struct ReferenceResult {
+  quant::Result profile;       // codes, scales, scale storage
+  std::vector<uint8_t> ideal;  // the exact quotients' codes with the profile's scales
+};
+
+// Why the device reference does not compute this spec (empty: it does): quant.silu-mul (its exp
+// is the host's), a cast without the fast RNE path, a format or input dtype it has no kernel for.
+std::string reference_declines(const quant::Spec& spec, Format input);
+
+RefGeometry geometry(const quant::Spec& spec);
+
+// From each tile's amax bits: the profile's scales (and their storage) into `profile`, and the
+// factors each element is divided by or multiplied with, returned (quant::group_scale and
+// group_factor, on every core).
+std::vector<float> scales_from_amax(const quant::Spec& spec, std::span<const uint32_t> amax_bits, quant::Result& profile);
+
+// fn(std::integral_constant<Format, f>) for the input dtypes and the fp8 formats with a kernel.
+template <class Fn>
+void with_input(Format f, Fn&& fn) {
+  if (f == Format::fp32) fn(std::integral_constant<Format, Format::fp32>{});
+  else if (f == Format::fp16) fn(std::integral_constant<Format, Format::fp16>{});
+  else fn(std::integral_constant<Format, Format::bf16>{});
+}
+template <class Fn>
+void with_fp8(Format f, Fn&& fn) {
+  if (f == Format::e4m3fnuz) fn(std::integral_constant<Format, Format::e4m3fnuz>{});
+  else fn(std::integral_constant<Format, Format::e4m3fn>{});
+}
+
+}  // namespace ulpgate::quant_kernels

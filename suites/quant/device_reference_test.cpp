@@ -1,0 +1,84 @@
+// run_case with the quantization reference on a device (harness/quant/device_reference.hpp), here
+// the host-SIMT emulation of the CUDA reference's kernels: every result equals the one judged with
+// the host reference (verdict, counts, ULPs and their histogram, digest, message, first bad
+// elements, maps) on the ci catalog, and on kernels whose outputs are wrong (codes moved, a scale
+// byte flipped), where the comparison and the diagnosis read the device's expected results.
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "harness/backends/device_references.hpp"
+#include "harness/backends/kernel_backends.hpp"
+#include "harness/quant/run_case.hpp"
+
+using namespace ulpgate;
+
+namespace {
+
+// The host backend's quantization kernels (warp 32), with the emulated device reference on
+// request, and with outputs perturbed on request: every 29th code one step up, the first scale
+// byte flipped.
+class OnEmulatedDevice : public Backend {
+ public:
+  OnEmulatedDevice(bool device_reference, bool perturbed) : perturbed_(perturbed) {
+    static const bool registered = (register_kernel_backends(), true);
+    (void)registered;
+    kernel_ = make_backend("host", "host-w32");
+    if (device_reference) reference_ = emulated_quant_reference(arch_by_name("host-w32"));
+  }
+  std::string name() const override { return kernel_->name(); }
+  std::string declines(const quant::Spec& spec) const override { return kernel_->declines(spec); }
+  void quant(const quant::Spec& s, Format in, std::span<const std::byte> x, std::span<uint8_t> codes,
+             std::span<uint8_t> scales) override {
+    kernel_->quant(s, in, x, codes, scales);
+    if (!perturbed_) return;
+    for (size_t i = 0; i < codes.size(); i += 29) codes[i] = uint8_t(codes[i] + 1);
+    if (!scales.empty()) scales[0] ^= 0x40;
+  }
+  quant::DeviceReference* quant_reference() override { return reference_.get(); }
+
+ private:
+  bool perturbed_;
+  std::unique_ptr<Backend> kernel_;
+  std::unique_ptr<quant::DeviceReference> reference_;
+};
+
+void expect_same_judgement(std::string_view id, bool perturbed) {
+  OnEmulatedDevice host(false, perturbed), device(true, perturbed);
+  const CaseResult want = quant::run_case_id(id, host, nullptr), got = quant::run_case_id(id, device, nullptr);
+  const std::string what(id);
+  const auto counts = [](const CaseResult& r) {
+    return std::array{r.elements, r.n_exact, r.n_within, r.n_over, r.n_nonfinite, r.n_nan};
+  };
+  EXPECT_EQ(got.verdict, want.verdict) << what;
+  EXPECT_EQ(counts(got), counts(want)) << what << " (elements, exact, within, over, non-finite, NaN)";
+  EXPECT_EQ(got.max_ulp, want.max_ulp) << what;
+  EXPECT_EQ(got.ulp_hist, want.ulp_hist) << what;
+  EXPECT_EQ(got.digest, want.digest) << what;
+  EXPECT_EQ(got.message, want.message) << what;
+  EXPECT_EQ(got.first_bad, want.first_bad) << what;
+  EXPECT_EQ(got.grids.size(), want.grids.size()) << what;
+  const bool on_device = !id.starts_with("quant.silu-mul");
+  EXPECT_EQ(got.note == "references on host-simt (host-w32)", on_device) << what << ": " << got.note;
+  EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
+}
+
+}  // namespace
+
+// Every other ci case (half the catalog: every op, layout, profile and edge input occurs in it).
+TEST(QuantDeviceReference, TheCiCatalogIsJudgedAsTheHostReferenceJudgesIt) {
+  const std::vector<std::string> ids = quant::catalog_ids(Tier::ci);
+  for (size_t i = 0; i < ids.size(); i += 2) expect_same_judgement(ids[i], false);
+}
+
+TEST(QuantDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
+  for (const char* id : {"quant.group/vllm/e4m3fn/bf16/31x640/gs128/row/normal_sigma=2/s1",
+                         "quant.group/deepgemm/e4m3fn/bf16/31x640/gs128/ue8m0-packed/normal_sigma=2/s1",
+                         "quant.mx/te/e4m3fn/bf16/130x96/gs32/mx-swizzle-128x4/normal_nan=97_inf=131/s1",
+                         "quant.tensor/vllm/e4m3fn/bf16/31x640/dynamic/row/normal_sigma=2/s1"}) {
+    OnEmulatedDevice device(true, true);
+    const CaseResult r = quant::run_case_id(id, device, nullptr);
+    EXPECT_FALSE(passes(r.verdict)) << id << ": " << r.message;
+    expect_same_judgement(id, true);
+  }
+}
