@@ -411,6 +411,30 @@ class FastRneCast {
   uint32_t overflow_pos_, overflow_neg_;
 };
 
+// The fast path into bf16 and fp16 (RNE, nosat: overflow to Inf) from a double or a float (exactly
+// widened): the per-element roundings of the RMSNorm reference and the input generators. Integer
+// arithmetic on the double's bits in the normal range, one fp64 addition in the subnormal range;
+// bit for bit encode<F> (suites/reference/fast_rne_test.cpp).
+template <Format F>
+constexpr uint32_t fast_rne_nosat16(double x) {
+  static_assert(F == Format::bf16 || F == Format::fp16);
+  constexpr FormatInfo fi = info_of<F>();
+  constexpr int drop = 52 - fi.mbits;
+  constexpr uint64_t min_normal = uint64_t(1023 + fi.emin) << 52;
+  // 2^(emin - mbits + 52): its fp64 ulp is the format's subnormal quantum.
+  constexpr double magic = std::bit_cast<double>(uint64_t(1023 + fi.emin - fi.mbits + 52) << 52);
+  const uint64_t u = std::bit_cast<uint64_t>(x), a = u & ~(uint64_t(1) << 63);
+  if (a > (uint64_t(0x7FF) << 52)) return fi.canonical_nan;
+  uint64_t mag;
+  if (a < min_normal) {
+    mag = std::bit_cast<uint64_t>(std::bit_cast<double>(a) + magic) - std::bit_cast<uint64_t>(magic);
+  } else {  // half a quantum less one, plus the kept lsb (ties to even), carries exactly when RNE rounds up
+    mag = ((a + (uint64_t(1) << (drop - 1)) - 1 + ((a >> drop) & 1)) >> drop) - (uint64_t(1023 - fi.bias) << fi.mbits);
+  }
+  if (mag > fi.max_mag) mag = fi.max_mag + 1;  // Inf
+  return uint32_t(mag) | (uint32_t(u >> 63) << (fi.bits - 1));
+}
+
 // ---- decoding and classification ----------------------------------------------------------
 
 enum class CodeClass : uint8_t { zero, subnormal, normal, inf, nan };

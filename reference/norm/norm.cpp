@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -28,9 +29,13 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // ---- bf16/fp16 through the formats core ----------------------------------------------------
 
-Conversion to_dtype(Format f) { return Conversion{f, Overflow::nosat, ulpgate::Rounding::rne}; }
-uint16_t round_to(Format f, double v) { return uint16_t(encode(v, to_dtype(f))); }
-float widen(Format f, uint16_t bits) { return decode_f32(f, bits); }
+// The per-element roundings: the fast paths (dtype is bf16 or fp16: Spec::problem).
+uint16_t round_to(Format f, double v) {
+  return uint16_t(f == Format::bf16 ? fast_rne_nosat16<Format::bf16>(v) : fast_rne_nosat16<Format::fp16>(v));
+}
+float widen(Format f, uint16_t bits) {
+  return f == Format::bf16 ? std::bit_cast<float>(uint32_t(bits) << 16) : fp16_to_float(bits);
+}
 
 // ---- the exact sum of squares ---------------------------------------------------------------
 
@@ -42,13 +47,13 @@ class ExactSum {
   static constexpr int kLimbs = 10, kUnitExp = -320;
 
   void add_square(float z) {
-    if (std::isnan(z)) nan_ = true;
-    if (std::isinf(z)) inf_ = true;
-    if (!std::isfinite(z) || z == 0) return;
-    int e;
-    const float f = std::frexp(std::fabs(z), &e);  // |z| = f 2^e, f in [0.5, 1)
-    const uint64_t m = uint64_t(std::ldexp(f, 24));  // |z| = m 2^(e - 24), m < 2^24
-    add_at(m * m, 2 * (e - 24) - kUnitExp);
+    const uint32_t b = std::bit_cast<uint32_t>(z) & 0x7FFFFFFFu, biased = b >> 23;
+    if (b > 0x7F800000u) nan_ = true;
+    if (b == 0x7F800000u) inf_ = true;
+    if (b >= 0x7F800000u || b == 0) return;
+    // |z| = m 2^(e - 150), m < 2^24, from the bits (subnormals: e = 1, no implicit bit).
+    const uint64_t m = (b & 0x7FFFFFu) | (biased ? 0x800000u : 0u);
+    add_at(m * m, 2 * (int(std::max(biased, 1u)) - 150) - kUnitExp);
   }
 
   // h * v for a finite v >= 0 (eps).
