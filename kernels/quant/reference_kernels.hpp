@@ -82,9 +82,13 @@ struct RefCodes {
   FastRneCast<F> cast;
 
   ULPGATE_DEVICE void operator()() const {
-    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x)
-      for (int64_t col = dev::thread_rank(); col < g.k; col += dev::block_dim().x) {
-        const int64_t i = row * g.k + col, t = g.tile(row, col);
+    // The row's first tile once per row, a 32-bit division per element (a 64-bit one costs a
+    // hundred instructions on the GPU; a row has fewer than 2^31 columns).
+    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
+      const int64_t first_tile = row / g.tile_rows * g.groups;
+      const auto cols = uint32_t(g.tile_cols);
+      for (uint32_t col = dev::thread_rank(); col < uint32_t(g.k); col += dev::block_dim().x) {
+        const int64_t i = row * g.k + col, t = first_tile + col / cols;
         const float v = widen_input<In>(x, i), s = scale[t];
         const float q = divide ? v / factor[t] : v * factor[t];
         profile[i] = uint8_t(cast(element::clamp(clamp, q, max)));
@@ -93,6 +97,7 @@ struct RefCodes {
                                ? element::ideal_code<F>(v, s, clamp_max, cast)
                                : cast(element::clamp(clamp, v / s, max)));
       }
+    }
   }
 };
 

@@ -1,5 +1,6 @@
 #include "reference/quant/layout.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -7,6 +8,7 @@
 
 #include "reference/formats/formats.hpp"
 #include "reference/formats/name_table.hpp"
+#include "reference/parallel.hpp"
 
 namespace ulpgate::quant {
 namespace {
@@ -28,6 +30,16 @@ constexpr int64_t ceil_div(int64_t x, int64_t a) { return (x + a - 1) / a; }
 // mx-swizzle-128x4: offset(r, c) = ((r/128)·ceil(C/4) + c/4)·512 + (r%32)·16 + ((r%128)/32)·4 + c%4
 int64_t swizzle_offset(ScaleShape s, int64_t r, int64_t c) {
   return ((r / 128) * ceil_div(s.g, 4) + c / 4) * 512 + (r % 32) * 16 + ((r % 128) / 32) * 4 + c % 4;
+}
+
+constexpr int64_t kSerialScales = int64_t(1) << 16;
+
+// fn(row) for every row of scales, rows split over the cores when there are many scales.
+template <class Fn>
+void for_rows(ScaleShape s, Fn fn) {
+  parallel_for_large(s.m, std::max<int64_t>(1, kSerialScales / std::max<int64_t>(1, s.g)), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) fn(m);
+  });
 }
 
 }  // namespace
@@ -103,9 +115,11 @@ uint8_t padding_byte(Layout l, ScaleShape, int64_t byte) {
 
 std::vector<uint8_t> pack(Layout l, ScaleShape s, std::span<const float> scales) {
   std::vector<uint8_t> out(size_t(storage_bytes(l, s)));
-  for (size_t b = 0; b < out.size(); ++b) out[b] = padding_byte(l, s, int64_t(b));
+  parallel_for_large(int64_t(out.size()), kSerialScales, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) out[size_t(b)] = padding_byte(l, s, b);
+  });
   const Conversion exact_ue8m0{Format::ue8m0, Overflow::nosat, Rounding::rne};
-  for (int64_t m = 0; m < s.m; ++m)
+  for_rows(s, [&](int64_t m) {  // every scale has bytes of its own
     for (int64_t g = 0; g < s.g; ++g) {
       const float v = scales[size_t(m * s.g + g)];
       const int64_t at = byte_offset(l, s, m, g);
@@ -114,6 +128,7 @@ std::vector<uint8_t> pack(Layout l, ScaleShape s, std::span<const float> scales)
       else
         std::memcpy(&out[size_t(at)], &v, 4);
     }
+  });
   return out;
 }
 
@@ -121,7 +136,7 @@ std::vector<float> unpack(Layout l, ScaleShape s, std::span<const uint8_t> stora
   if (int64_t(storage.size()) < storage_bytes(l, s))
     throw std::invalid_argument("scale storage too small for layout " + std::string(layout_name(l)));
   std::vector<float> out(size_t(s.m * s.g));
-  for (int64_t m = 0; m < s.m; ++m)
+  for_rows(s, [&](int64_t m) {
     for (int64_t g = 0; g < s.g; ++g) {
       const int64_t at = byte_offset(l, s, m, g);
       float v;
@@ -131,6 +146,7 @@ std::vector<float> unpack(Layout l, ScaleShape s, std::span<const uint8_t> stora
         std::memcpy(&v, &storage[size_t(at)], 4);
       out[size_t(m * s.g + g)] = v;
     }
+  });
   return out;
 }
 
