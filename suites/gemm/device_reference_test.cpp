@@ -6,7 +6,6 @@
 // runs on it; and moe.gemm's experts, each judged as its dense case.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cstring>
 
 #include "harness/backends/device_references.hpp"
@@ -14,6 +13,7 @@
 #include "harness/gemm/run_case.hpp"
 #include "harness/moe/run_case.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "suites/same_judgement.hpp"
 
 using namespace ulpgate;
 
@@ -78,18 +78,7 @@ void expect_same_judgement(std::string_view id, Fault fault) {
   const auto run = id.starts_with("moe.") ? moe::run_case_id : gemm::run_case_id;
   const CaseResult want = run(id, host, nullptr), got = run(id, device, nullptr);
   const std::string what = std::string(id);
-  const auto counts = [](const CaseResult& r) {
-    return std::array{r.elements, r.n_exact, r.n_within, r.n_over, r.n_nonfinite, r.n_nan};
-  };
-  EXPECT_EQ(got.verdict, want.verdict) << what;
-  EXPECT_EQ(counts(got), counts(want)) << what << " (elements, exact, within, over, non-finite, NaN)";
-  EXPECT_EQ(got.max_ulp, want.max_ulp) << what;
-  EXPECT_EQ(got.ulp_hist, want.ulp_hist) << what;
-  EXPECT_EQ(got.digest, want.digest) << what;
-  EXPECT_EQ(got.model, want.model) << what;
-  EXPECT_EQ(got.message, want.message) << what;
-  EXPECT_EQ(got.first_bad, want.first_bad) << what;
-  EXPECT_EQ(got.grids.size(), want.grids.size()) << what;
+  test_support::expect_same_judgement(got, want, what);
   if (id.starts_with("moe.")) return;  // a grouped result's note names no reference
   EXPECT_NE(got.note.find("references on host-simt (sm90)"), std::string::npos) << what << ": " << got.note;
   EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;

@@ -5,11 +5,10 @@
 // byte flipped), where the comparison and the diagnosis read the device's expected results.
 #include <gtest/gtest.h>
 
-#include <array>
-
 #include "harness/backends/device_references.hpp"
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/quant/run_case.hpp"
+#include "suites/same_judgement.hpp"
 
 using namespace ulpgate;
 
@@ -47,17 +46,7 @@ void expect_same_judgement(std::string_view id, bool perturbed) {
   OnEmulatedDevice host(false, perturbed), device(true, perturbed);
   const CaseResult want = quant::run_case_id(id, host, nullptr), got = quant::run_case_id(id, device, nullptr);
   const std::string what(id);
-  const auto counts = [](const CaseResult& r) {
-    return std::array{r.elements, r.n_exact, r.n_within, r.n_over, r.n_nonfinite, r.n_nan};
-  };
-  EXPECT_EQ(got.verdict, want.verdict) << what;
-  EXPECT_EQ(counts(got), counts(want)) << what << " (elements, exact, within, over, non-finite, NaN)";
-  EXPECT_EQ(got.max_ulp, want.max_ulp) << what;
-  EXPECT_EQ(got.ulp_hist, want.ulp_hist) << what;
-  EXPECT_EQ(got.digest, want.digest) << what;
-  EXPECT_EQ(got.message, want.message) << what;
-  EXPECT_EQ(got.first_bad, want.first_bad) << what;
-  EXPECT_EQ(got.grids.size(), want.grids.size()) << what;
+  test_support::expect_same_judgement(got, want, what);
   const bool on_device = !id.starts_with("quant.silu-mul");
   EXPECT_EQ(got.note == "references on host-simt (host-w32)", on_device) << what << ": " << got.note;
   EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
