@@ -26,4 +26,13 @@ void parallel_for_large(int64_t n, int64_t serial, Fn fn) {
   parallel_for(n, fn);
 }
 
+// fn(i) for every i in [0, n), split as parallel_for_large: for loops whose iteration i writes
+// only its own outputs.
+template <class Fn>
+void parallel_for_each(int64_t n, int64_t serial, Fn fn) {
+  parallel_for_large(n, serial, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) fn(i);
+  });
+}
+
 }  // namespace ulpgate

@@ -1,8 +1,5 @@
 #include "kernels/quant/reference_plan.hpp"
 
-#include <bit>
-#include <limits>
-
 #include "reference/parallel.hpp"
 
 namespace ulpgate::quant_kernels {
@@ -26,13 +23,11 @@ std::vector<float> scales_from_amax(const quant::Spec& spec, std::span<const uin
   const auto tiles = int64_t(amax_bits.size());
   profile.scales.resize(size_t(tiles));
   std::vector<float> factors(static_cast<size_t>(tiles));
-  parallel_for_large(tiles, int64_t(1) << 14, [&](int64_t t0, int64_t t1) {
-    for (auto t = size_t(t0); t < size_t(t1); ++t) {
-      const uint32_t b = amax_bits[t];
-      const float amax = b > 0x7F800000u ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(b);
-      profile.scales[t] = quant::group_scale(spec, amax);
-      factors[t] = quant::group_factor(spec, amax, profile.scales[t]).v;
-    }
+  parallel_for_each(tiles, int64_t(1) << 14, [&](int64_t i) {
+    const auto t = size_t(i);
+    const float amax = quant::amax_of_bits(amax_bits[t]);
+    profile.scales[t] = quant::group_scale(spec, amax);
+    factors[t] = quant::group_factor(spec, amax, profile.scales[t]).v;
   });
   if (spec.writes_scales()) profile.storage = quant::pack(spec.layout, spec.scale_shape(), profile.scales);
   return factors;

@@ -347,8 +347,8 @@ Result normalize_profile(const Spec& spec, const Inputs& in) {
   if (!spec.quantizes()) res.y.resize(n);
   if (spec.has_residual()) {
     res.residual.resize(n);
-    parallel_for_large(int64_t(n), int64_t(1) << 16, [&](int64_t i0, int64_t i1) {
-      for (auto i = size_t(i0); i < size_t(i1); ++i) res.residual[i] = round_to(spec.dtype, in.x[i] + in.residual[i]);
+    parallel_for_each(int64_t(n), int64_t(1) << 16, [&](int64_t i) {
+      res.residual[size_t(i)] = round_to(spec.dtype, in.x[size_t(i)] + in.residual[size_t(i)]);
     });
   }
   std::vector<float>& quantizer_input = res.v;

@@ -58,15 +58,15 @@ constexpr double grid_value(uint32_t c) {
   return double(e == 0 ? m : m + (1u << fi.mbits)) * unit;
 }
 
-// The code of the exact quotient x / s (x finite, s > 0 finite), rounded once with RNE on the
-// format's grid, clamped to +-clamp_max first when clamp_max > 0, then cast with `cast`. The fp32
-// quotient's RNE code is at most one grid step from the exact answer (fp32 has 24 bits, an fp8
-// binade 8 steps); the exact comparisons with s times the two neighbouring midpoints settle it
-// (each product is exact in fp64: an fp32 scale times a midpoint of a few bits).
+// The exact quotient x / s (x finite, s > 0 finite) rounded once with RNE on the format's grid,
+// clamped to +-clamp_max first when clamp_max > 0: a grid value with x's sign, or the overflow
+// point past max (which the cast then maps by its overflow policy). The fp32 quotient's RNE code is
+// at most one grid step from the exact answer (fp32 has 24 bits, an fp8 binade 8 steps); the
+// exact comparisons with s times the two neighbouring midpoints settle it (each product is exact
+// in fp64: an fp32 scale times a midpoint of a few bits).
 template <Format F>
-constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRneCast<F>& cast) {
-  constexpr FormatInfo fi = info_of<F>();
-  constexpr uint32_t last = fi.max_mag + 1;  // the overflow point past max
+constexpr double ideal_value(double x, double s, double clamp_max) {
+  constexpr uint32_t last = info_of<F>().max_mag + 1;  // the overflow point past max
   const double ax = std::bit_cast<double>(std::bit_cast<uint64_t>(x) & ~(uint64_t(1) << 63));
   double v;
   if (clamp_max > 0 && ax >= s * clamp_max) {
@@ -79,7 +79,13 @@ constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRn
     else if (i > 0 && (ax < s * mid(i - 1) || (ax == s * mid(i - 1) && (i & 1)))) --i;
     v = grid_value<F>(i);
   }
-  return cast(float(std::bit_cast<uint64_t>(x) >> 63 ? -v : v));  // v is exact in fp32
+  return std::bit_cast<uint64_t>(x) >> 63 ? -v : v;
+}
+
+// Its code under a fast-RNE cast (every profile's): the value is exact in fp32.
+template <Format F>
+constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRneCast<F>& cast) {
+  return cast(float(ideal_value<F>(x, s, clamp_max)));
 }
 
 }  // namespace ulpgate::quant::element

@@ -37,9 +37,7 @@ constexpr int64_t kSerialScales = int64_t(1) << 16;
 // fn(row) for every row of scales, rows split over the cores when there are many scales.
 template <class Fn>
 void for_rows(ScaleShape s, Fn fn) {
-  parallel_for_large(s.m, std::max<int64_t>(1, kSerialScales / std::max<int64_t>(1, s.g)), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) fn(m);
-  });
+  parallel_for_each(s.m, std::max<int64_t>(1, kSerialScales / std::max<int64_t>(1, s.g)), fn);
 }
 
 }  // namespace
@@ -115,9 +113,7 @@ uint8_t padding_byte(Layout l, ScaleShape, int64_t byte) {
 
 std::vector<uint8_t> pack(Layout l, ScaleShape s, std::span<const float> scales) {
   std::vector<uint8_t> out(size_t(storage_bytes(l, s)));
-  parallel_for_large(int64_t(out.size()), kSerialScales, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) out[size_t(b)] = padding_byte(l, s, b);
-  });
+  parallel_for_each(int64_t(out.size()), kSerialScales, [&](int64_t b) { out[size_t(b)] = padding_byte(l, s, b); });
   const Conversion exact_ue8m0{Format::ue8m0, Overflow::nosat, Rounding::rne};
   for_rows(s, [&](int64_t m) {  // every scale has bytes of its own
     for (int64_t g = 0; g < s.g; ++g) {

@@ -88,20 +88,6 @@ uint8_t clamp_and_cast(const Profile& p, float max, float q) {
   return uint8_t(encode<F>(element::clamp(clamp_rule(p), q, max), Conversion{F, p.cast}));
 }
 
-// Positive grid of a format (0, subnormals, normals up to max) plus one overflow point past max.
-const std::vector<double>& positive_grid(Format f) {
-  static const auto grids = [] {
-    std::array<std::vector<double>, 5> g;
-    for (Format fmt : {Format::e4m3fn, Format::e4m3fnuz, Format::e5m2, Format::e5m2fnuz}) {
-      auto& v = g[size_t(fmt)];
-      for (uint32_t c = 0; c <= info(fmt).max_mag; ++c) v.push_back(decode(fmt, c));
-      v.push_back(2 * v.back() - v[v.size() - 2]);  // max + ulp(max): max and its neighbour share a binade
-    }
-    return g;
-  }();
-  return grids[size_t(f)];
-}
-
 // fn(row, scale index, first column, end column) for every group of rows [r0, r1).
 template <class Fn>
 void for_each_group_in(const Spec& spec, int64_t r0, int64_t r1, Fn&& fn) {
@@ -240,9 +226,7 @@ std::vector<float> group_amax(const Spec& spec, std::span<const float> x) {
       },
       true);
   std::vector<float> amax(bits.size());
-  std::transform(bits.begin(), bits.end(), amax.begin(), [](int32_t b) {
-    return b > kInfBits ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(b);
-  });
+  std::transform(bits.begin(), bits.end(), amax.begin(), [](int32_t b) { return amax_of_bits(uint32_t(b)); });
   return amax;
 }
 
@@ -334,31 +318,15 @@ uint8_t quantize_value(const Spec& spec, float x, float amax, float s) {
 }
 
 uint32_t ideal_code(double x, double s, double clamp_max, const Conversion& cast) {
-  if (has_fast_rne(cast))  // every profile's cast: the constexpr steps the device reference runs too
-    return dispatch(cast.format, [&](auto f) -> uint32_t {
-      if constexpr (has_fast_rne<decltype(f)::value>())
-        return element::ideal_code(x, s, clamp_max, FastRneCast<decltype(f)::value>(cast.overflow));
-      return 0;
-    });
-  const double ax = std::fabs(x);
-  const std::vector<double>& grid = positive_grid(cast.format);
-  const size_t last = grid.size() - 1;  // the overflow point past max
-  double v;
-  if (clamp_max > 0 && ax >= s * clamp_max) {
-    v = clamp_max;
-  } else {
-    // The fp64 quotient is within 2^-53 of x / s, so its RNE code is at most one grid step from
-    // the exact answer; the exact comparisons with s times the two neighbouring midpoints settle
-    // it (each product is exact: an fp32 scale times a 5-bit midpoint).
-    const uint32_t code = encode(ax / s, Conversion{cast.format, Overflow::satfinite, Rounding::rne});
-    size_t i = std::min<size_t>(code, last);
-    if (i < last && (ax > s * ((grid[i] + grid[i + 1]) / 2) || (ax == s * ((grid[i] + grid[i + 1]) / 2) && (i & 1))))
-      ++i;
-    else if (i > 0 && (ax < s * ((grid[i - 1] + grid[i]) / 2) || (ax == s * ((grid[i - 1] + grid[i]) / 2) && (i & 1))))
-      --i;
-    v = grid[i];
-  }
-  return encode(std::signbit(x) ? -v : v, cast);
+  return dispatch(cast.format, [&](auto f) -> uint32_t {
+    constexpr Format F = decltype(f)::value;
+    if constexpr (has_fast_rne<F>()) {  // the fp8 formats
+      if (has_fast_rne(cast))  // every profile's cast: the steps the device reference runs too
+        return element::ideal_code(x, s, clamp_max, FastRneCast<F>(cast.overflow));
+      return encode<F>(element::ideal_value<F>(x, s, clamp_max), cast);
+    }
+    throw UsageError("ideal_code: " + std::string(format_name(F)) + " is not an fp8 format");
+  });
 }
 
 std::vector<uint8_t> quantize_ideal(const Spec& spec, std::span<const float> x, std::span<const float> scales) {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -73,6 +75,11 @@ const Profile& profile_for(Op op, std::string_view name);
 // The scale one group gets from its amax under the spec's profile (exposed for tests/kernels);
 // a static scale whatever the amax.
 float group_scale(const Spec& spec, float amax);
+// The amax a max over |x|'s fp32 bits stands for: a NaN above Inf's bits (kept under the
+// propagate policy), else the float of those bits.
+inline float amax_of_bits(uint32_t bits) {
+  return bits > 0x7F800000u ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(bits);
+}
 // Each group's (tile's) amax = max |x| under the profile's NaN policy, row-major over scale_shape().
 std::vector<float> group_amax(const Spec& spec, std::span<const float> x);
 

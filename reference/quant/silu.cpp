@@ -21,9 +21,7 @@ float up_of(const Spec& s, std::span<const float> x, int64_t r, int64_t k) { ret
 // fn(row) for every row, rows split over the cores (each row writes only its own outputs).
 template <class Fn>
 void for_each_row(const Spec& s, Fn fn) {
-  parallel_for_large(s.m, std::max<int64_t>(1, (int64_t(1) << 14) / s.k), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) fn(r);
-  });
+  parallel_for_each(s.m, std::max<int64_t>(1, (int64_t(1) << 14) / s.k), fn);
 }
 
 }  // namespace

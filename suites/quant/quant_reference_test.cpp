@@ -170,10 +170,13 @@ void expect_ideal_codes_as_the_walk() {
     double x = double(s) * target;
     for (int k = 0; k < std::abs(nudge); ++k) x = std::nextafter(x, nudge > 0 ? INFINITY : -INFINITY);
     if (t % 3 == 0) x = -x;
-    for (Overflow o : {Overflow::satfinite, Overflow::nosat})
+    // The fast casts, and one without the fast path (the generic encode after the same rounding).
+    for (Overflow o : {Overflow::satfinite, Overflow::nosat, Overflow::hip_host})
       for (double clamp : {0.0, double(element::grid_value<F>(info_of<F>().max_mag))}) {
         const uint32_t want = ideal_by_walk<F>(x, s, clamp, o);
-        ASSERT_EQ(element::ideal_code<F>(x, s, clamp, FastRneCast<F>(o)), want) << x << " / " << s;
+        if (o != Overflow::hip_host) {
+          ASSERT_EQ(element::ideal_code<F>(x, s, clamp, FastRneCast<F>(o)), want) << x << " / " << s;
+        }
         ASSERT_EQ(ideal_code(x, s, clamp, Conversion{F, o}), want) << x << " / " << s;
       }
   }
