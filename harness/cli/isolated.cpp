@@ -1,9 +1,13 @@
 #include "harness/cli/isolated.hpp"
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 
 #include "harness/core/child_process.hpp"
+#include "harness/core/worker_pool.hpp"
 #include "harness/core/family.hpp"
 #include "harness/core/id_text.hpp"
 #include "harness/core/processes.hpp"
@@ -29,10 +33,14 @@ Share case_share(const std::string& id, Backend& backend, uint64_t max_memory) {
   return one;
 }
 
+// The backends a case's process made, one per arch: a worker process keeps them for its next cases.
+using MadeBackends = std::map<std::string, std::unique_ptr<Backend>, std::less<>>;
+
 void run_in_this_child(const SendToParent& send, const std::string& id, const std::string& backend,
-                       const std::string& arch, uint64_t max_memory) {
+                       const std::string& arch, uint64_t max_memory, MadeBackends& made) {
   try {
-    const auto b = make_backend(backend, arch);
+    std::unique_ptr<Backend>& b = made[arch];
+    if (!b) b = make_backend(backend, arch);
     send(kName + b->name() + '\n');
     send(kShare + encode(case_share(id, *b, max_memory)));
   } catch (const UsageError& e) {
@@ -71,12 +79,9 @@ CaseResult ended_without_result(const std::string& id, std::string backend, cons
   return r;
 }
 
-}  // namespace
-
-CaseResult run_isolated(const std::string& id, const std::string& backend, const std::string& arch,
-                        const Selection& s) {
-  const ChildEnd end = run_in_child(
-      [&](const SendToParent& send) { run_in_this_child(send, id, backend, arch, s.max_memory); }, s.timeout);
+// What a case's process sent, as its result: its own, or the verdict error naming how it ended.
+CaseResult result_of_child(const std::string& id, const std::string& backend, const std::string& arch,
+                           const ChildEnd& end) {
   std::string_view message = end.sent;
   std::string named = backend + "@" + arch;
   if (const size_t eol = message.find('\n'); message.starts_with(kName) && eol != std::string_view::npos) {
@@ -85,6 +90,49 @@ CaseResult run_isolated(const std::string& id, const std::string& backend, const
   }
   if (end.clean() && !message.empty()) return sent_result(message);
   return ended_without_result(id, std::move(named), end);
+}
+
+}  // namespace
+
+CaseResult run_isolated(const std::string& id, const std::string& backend, const std::string& arch,
+                        const Selection& s) {
+  const ChildEnd end = run_in_child(
+      [&](const SendToParent& send) {
+        MadeBackends made;
+        run_in_this_child(send, id, backend, arch, s.max_memory, made);
+      },
+      s.timeout);
+  return result_of_child(id, backend, arch, end);
+}
+
+Share run_in_workers(const std::vector<ArchCase>& jobs, const std::string& backend, const Selection& s,
+                     const std::function<void(size_t ended)>& progress) {
+  std::vector<PoolJob> pool;
+  for (const auto& [arch, id] : jobs) pool.push_back({arch + '\n' + id, family_of(id).host_bytes(id)});
+  MadeBackends made;  // each worker's own copy
+  const ServeJob serve = [&](std::string_view job, const SendToParent& send) {
+    const size_t eol = job.find('\n');
+    run_in_this_child(send, std::string(job.substr(eol + 1)), backend, std::string(job.substr(0, eol)), s.max_memory, made);
+  };
+  std::vector<std::optional<CaseResult>> results(jobs.size());
+  std::vector<std::optional<Declined>> declined(jobs.size());
+  size_t ended = 0;
+  const PoolOptions options{s.jobs, double(s.max_memory ? s.max_memory : default_memory_limit()), s.isolate ? s.timeout : 1e9};
+  ulpgate::run_in_workers(pool, options, serve, [&](size_t j, const ChildEnd& end) {
+    const auto& [arch, id] = jobs[j];
+    try {
+      results[j] = result_of_child(id, backend, arch, end);
+    } catch (const NotSupported& e) {
+      declined[j] = Declined{id, backend + "@" + arch, e.what()};
+    }
+    progress(++ended);
+  });
+  Share out;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (results[j]) out.results.emplace_back(j, std::move(*results[j]));
+    if (declined[j]) out.declined.push_back(std::move(*declined[j]));
+  }
+  return out;
 }
 
 bool yes_in_child(bool (*question)(), double timeout_s) {

@@ -3,7 +3,10 @@
 // instead of the suite.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "harness/cli/sweep.hpp"
 
@@ -15,6 +18,17 @@ namespace ulpgate::cli {
 // child that crashes, exits without a result or runs past s.timeout gets the verdict `error`.
 CaseResult run_isolated(const std::string& id, const std::string& backend, const std::string& arch,
                         const Selection& s);
+
+// An (arch, case id) pair of a sweep.
+using ArchCase = std::pair<std::string, std::string>;
+
+// --jobs: the cases in up to s.jobs worker processes at once, each making its backend once per
+// arch and running cases in turn; the cases running at once need at most s.max_memory (default:
+// half of RAM) by their families' host_bytes, the largest started first. Results in job order, as
+// a serial sweep gives them; a case whose worker crashes, exits or (with s.isolate) runs past
+// s.timeout gets the verdict error as with --isolate. progress(n) after the n-th case ends.
+Share run_in_workers(const std::vector<ArchCase>& jobs, const std::string& backend, const Selection& s,
+                     const std::function<void(size_t ended)>& progress);
 
 // question() asked in a child process: false when the child says no, crashes or runs past timeout_s.
 bool yes_in_child(bool (*question)(), double timeout_s);

@@ -27,5 +27,8 @@ int run_repro(const std::string& case_id, const Selection& s, const std::string&
 int run_repro_from(const std::string& bundle_dir, Selection s, const std::string& dump_dir);
 
 void add_run_commands(CLI::App& app, int& rc);
+// --max-memory and --jobs, for every command that sweeps cases.
+void add_memory_option(CLI::App* cmd, Selection& s);
+CLI::Option* add_jobs_option(CLI::App* cmd, Selection& s);
 
 }  // namespace ulpgate::cli

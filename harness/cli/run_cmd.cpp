@@ -22,11 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A case needing more host memory than this is refused before allocation (exit 2).
-void add_memory_option(CLI::App* cmd, Selection& s) {
-  cmd->add_option("--max-memory", s.max_memory, "host memory one case may use, e.g. 64GB (default: half of RAM)")
-      ->transform(CLI::AsSizeValue(false));
-}
 
 // For kernels that may crash or hang (an external plugin's): a case that takes its process down
 // gets the verdict error and the sweep goes on.
@@ -51,6 +46,7 @@ void add_selection(CLI::App* cmd, Selection& s) {
   cmd->add_option("--backend", s.backend, "auto|host|cuda|hip|vendor|plugin:PATH");
   cmd->add_option("--arch", s.archs, "host-w32, host-w64, sm90, ... (repeatable)");
   add_memory_option(cmd, s);
+  add_jobs_option(cmd, s);
   add_isolation_options(cmd, s);
 }
 
@@ -122,6 +118,20 @@ int run_golden_update(Selection s, const std::string& arch, const std::string& r
 
 }  // namespace
 
+// A case needing more host memory than --max-memory is refused before allocation (exit 2).
+void add_memory_option(CLI::App* cmd, Selection& s) {
+  cmd->add_option("--max-memory", s.max_memory,
+                  "host memory one case may use, and the cases running at once with --jobs, e.g. 64GB (default: half of RAM)")
+      ->transform(CLI::AsSizeValue(false));
+}
+
+CLI::Option* add_jobs_option(CLI::App* cmd, Selection& s) {
+  return cmd->add_option("--jobs", s.jobs,
+                  "cases at once, in worker processes that run one case at a time (default: 1, in this process); "
+                  "a case whose worker crashes gets the verdict error")
+      ->check(CLI::Range(1, 256));
+}
+
 void add_run_commands(CLI::App& app, int& rc) {
   static Selection sel;
   static ReportOptions ro;
@@ -170,6 +180,7 @@ void add_run_commands(CLI::App& app, int& rc) {
   update->add_option("--backend", sel.backend, "backend that produces the observations");
   update->add_option("--root", root, "golden root directory");
   add_memory_option(update, sel);
+  add_jobs_option(update, sel);
   add_isolation_options(update, sel);
   update->add_flag("--hardware", hw.hardware,
                    "observations come from real hardware (provenance); required to replace a prediction");

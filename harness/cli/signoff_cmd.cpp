@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "harness/build_info.hpp"
 #include "harness/cli/command.hpp"
@@ -32,6 +33,7 @@ struct SignoffOptions {
   std::string arch, out, html, golden_root = "golden";
   std::vector<std::string> backends;  // empty: the best present
   bool require_complete = false;      // golden rows this machine cannot run fail the sign-off
+  int jobs = 1;                       // cases at once (the selection's --jobs)
 };
 
 // What the sign-off covers and what it does not: the rows it ran, and those this machine cannot
@@ -149,12 +151,13 @@ std::vector<std::string> deviations_by_cause(const SweepResult& run, const GateR
 
 // "time:     412 s (cases: gemm 301 s, quant 60 s, ...)": the sign-off's wall time and each
 // family's case time (summed over cases; with parallel cases more than the wall time).
-std::string time_line(const SweepResult& run, double seconds) {
+// The wall time, and each family's cases' time added up (more than the wall with --jobs).
+std::string time_line(const SweepResult& run, double seconds, int jobs) {
   std::map<std::string, double> by_family;
   for (const CaseResult& r : run.results) by_family[r.family] += r.wall_seconds;
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.0f s", seconds);
-  std::string line = std::string("time:     ") + buf + " (cases:";
+  std::string line = std::string("time:     ") + buf + " (cases" + (jobs > 1 ? ", " + std::to_string(jobs) + " at once" : "") + ":";
   for (const auto& [family, t] : by_family) {
     std::snprintf(buf, sizeof buf, " %.0f s", t);
     line += " " + family + buf + ",";
@@ -180,7 +183,7 @@ std::vector<std::string> summary(const SweepResult& run, const GateReport& repor
       "golden:   " + (fs::path(o.golden_root) / golden_arch(o.arch)).string() + " (" +
           (is_prediction(golden) ? "predicted" : std::string(golden_source_name(golden.source))) + ", " +
           golden.device + ", " + golden.date + ")",
-      "gate:     " + gate_summary(report), time_line(run, seconds)};
+      "gate:     " + gate_summary(report), time_line(run, seconds, o.jobs)};
   for (std::string& line : scope_lines(report, not_runnable, o.require_complete)) s.push_back(std::move(line));
   s.push_back("");
   for (std::string& line : count_table(report)) s.push_back(std::move(line));
@@ -254,6 +257,14 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   return signed_off ? kPass : kFail;
 }
 
+// Cases at once by default: the host work of a large case (inputs, references, judging) keeps
+// about four cores busy, so one case per four cores, at most four (one on a small machine, and
+// under mpirun, whose ranks share the cases instead).
+int default_jobs() {
+  if (processes().size > 1) return 1;
+  return int(std::clamp(std::thread::hardware_concurrency() / 4, 1u, 4u));
+}
+
 }  // namespace
 
 void add_signoff_commands(CLI::App& app, int& rc) {
@@ -273,7 +284,14 @@ void add_signoff_commands(CLI::App& app, int& rc) {
                 "fail unless every golden row in scope ran here (CI): without it, rows this machine cannot run "
                 "(too few GPUs, no vendor library) are reported as not runnable here and the sign-off is scoped");
   cmd->add_option("--tier", sel.tier, "catalog tier: ci | full (default: ci)")->check(CLI::IsMember({"ci", "full"}));
-  cmd->callback([&] { rc = run_signoff(sel, o); });
+  add_memory_option(cmd, sel);
+  CLI::Option* jobs = add_jobs_option(cmd, sel);
+  jobs->description("cases at once, in worker processes (default: one per 4 cores, at most 4; 1 under mpirun)");
+  cmd->callback([&, jobs] {
+    if (!jobs->count()) sel.jobs = default_jobs();
+    o.jobs = sel.jobs;
+    rc = run_signoff(sel, o);
+  });
 }
 
 }  // namespace ulpgate::cli

@@ -3,10 +3,10 @@
 #include <fnmatch.h>
 
 #include <cstdio>
+#include <set>
 
 #include "harness/cli/isolated.hpp"
 #include "harness/golden/golden_file.hpp"
-#include <set>
 #include "harness/core/family.hpp"
 #include "harness/core/processes.hpp"
 #include "harness/report/console_table.hpp"
@@ -33,6 +33,8 @@ std::vector<std::string> select_cases(const Selection& s) {
 
 namespace {
 
+bool forks(const Selection& s) { return s.isolate || s.jobs > 1; }
+
 bool cuda_runs() {
   try {
     make_backend("cuda", "sm90");
@@ -46,8 +48,8 @@ bool cuda_runs() {
 
 std::string resolve_backend(const Selection& s) {
   if (s.backend != "auto") return s.backend;
-  // With --isolate this process must not start the device: a CUDA context does not survive a fork.
-  const bool cuda = s.isolate ? yes_in_child(cuda_runs, s.timeout) : cuda_runs();
+  // Forking for cases, this process must not start the device: a CUDA context does not survive a fork.
+  const bool cuda = forks(s) ? yes_in_child(cuda_runs, s.timeout) : cuda_runs();
   return cuda ? "cuda" : "host";
 }
 
@@ -60,6 +62,20 @@ std::vector<std::string> default_archs(const std::string& backend) {
 std::string golden_arch(const std::string& arch) { return arch.starts_with("host") ? "host" : arch; }
 
 namespace {
+
+// Every (arch, case) job in worker processes, s.jobs at once (not under mpirun: a case whose
+// ranks are the processes needs this process's backend).
+Share share_in_workers(const Selection& s, const std::string& backend, const std::vector<std::string>& archs,
+                     const std::vector<std::string>& cases) {
+  if (processes().size > 1) throw UsageError("--jobs runs cases in worker processes: not under mpirun, whose ranks share the cases");
+  std::vector<ArchCase> jobs;
+  for (const std::string& arch : archs)
+    for (const std::string& id : cases) jobs.emplace_back(arch, id);
+  ProgressLine progress(jobs.size(), stderr);
+  Share all = run_in_workers(jobs, backend, s, [&](size_t ended) { progress.update(ended, "cases in " + std::to_string(s.jobs) + " processes"); });
+  progress.finish();
+  return all;
+}
 
 // This process's share of the (arch, case) jobs (all of them without mpirun).
 Share run_share(const Selection& s, const std::string& backend, const std::vector<std::string>& archs,
@@ -107,7 +123,7 @@ SweepResult sweep_one(const Selection& s) {
   if (cases.empty())
     throw UsageError("--filter '" + s.filter + "' selects no case of the " + std::string(tier_name(selected_tier(s))) +
                      " catalog (`ulpgate list --filter` shows what a filter selects)");
-  const Share all = gather(run_share(s, backend, archs, cases));
+  const Share all = s.jobs > 1 ? share_in_workers(s, backend, archs, cases) : gather(run_share(s, backend, archs, cases));
   SweepResult out;
   out.root = processes().root();
   out.declined = all.declined;

@@ -25,6 +25,7 @@ struct Selection {
   std::string tier;                // ci | full; empty: ci
   bool isolate = false;            // each case in a child process of its own (isolated.hpp)
   double timeout = 600;            // seconds one isolated case may take before it is killed
+  int jobs = 1;                    // cases at once (> 1: in worker processes, isolated.hpp)
 };
 
 // The selection's catalog tier: ci unless asked. full is not the GPU default: the GEMM reference

@@ -1,110 +1,19 @@
 #include "harness/core/child_process.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
 #include <climits>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <optional>
-#include <system_error>
-#include <thread>
+#include <tuple>
+
+#include "harness/core/child_internals.hpp"
 
 namespace ulpgate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void fail(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
-
-// A file descriptor, closed by its owner.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { close(); }
-  int get() const { return fd_; }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-struct Pipe {
-  Fd read, write;
-};
-
-Pipe make_pipe() {
-  int fds[2];
-  // Close-on-exec: a kernel that runs a program must not hand it the child's end (the parent
-  // would wait for that program's end too).
-  if (::pipe2(fds, O_CLOEXEC) != 0) fail("pipe2");
-  return Pipe{Fd(fds[0]), Fd(fds[1])};
-}
-
-// A forked child not reaped yet. If the parent leaves early (an exception while reading), the
-// child is killed and reaped rather than left running or a zombie.
-class Child {
- public:
-  explicit Child(pid_t pid) : pid_(pid) {}
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  void kill() {
-    if (::kill(pid_, SIGKILL) != 0) fail("kill");
-  }
-  int reap() {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0)
-      if (errno != EINTR) fail("waitpid");
-    pid_ = -1;
-    return status;
-  }
-  // The wait status once the child ends; nothing at the deadline. (A child that closed its end of
-  // the pipe may still hang: the deadline holds after the pipe closes too.)
-  std::optional<int> reap_by(Clock::time_point deadline) {
-    for (;;) {
-      int status = 0;
-      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-      if (done < 0 && errno == EINTR) continue;
-      if (done < 0) fail("waitpid");
-      if (done == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      if (Clock::now() >= deadline) return std::nullopt;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-
- private:
-  pid_t pid_;
-};
-
-void write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("write");
-    bytes.remove_prefix(size_t(n));
-  }
-}
+using namespace child;
 
 [[noreturn]] void be_the_child(Pipe& pipe, const std::function<void(const SendToParent&)>& work) {
   pipe.read.close();
@@ -164,9 +73,7 @@ ChildEnd run_in_child(const std::function<void(const SendToParent&)>& work, doub
   Pipe pipe = make_pipe();
   std::fflush(nullptr);  // else the child's copy of the buffers would be printed twice
   const auto t0 = Clock::now();
-  // Capped so that the deadline stays representable (a timeout of years means none).
-  const auto limit = std::chrono::duration<double>(std::min(timeout_s, 1e9));
-  const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(limit);
+  const auto deadline = deadline_after(t0, timeout_s);
   const pid_t pid = ::fork();
   if (pid < 0) fail("fork");
   if (pid == 0) be_the_child(pipe, work);
@@ -174,14 +81,9 @@ ChildEnd run_in_child(const std::function<void(const SendToParent&)>& work, doub
   pipe.write.close();  // so that the read end closes when the child ends
   ChildEnd end;
   end.timeout_s = timeout_s;
-  std::optional<int> status;
-  if (read_until_closed(pipe.read.get(), deadline, end.sent)) status = child.reap_by(deadline);
-  end.timed_out = !status;
-  if (end.timed_out) {
-    child.kill();
-    status = child.reap();
-  }
-  end.status = *status;
+  // Past the deadline with the pipe open, the child is killed (unless it has just ended).
+  const bool closed = read_until_closed(pipe.read.get(), deadline, end.sent);
+  std::tie(end.status, end.timed_out) = child.end_by(closed ? deadline : Clock::time_point{});
   end.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return end;
 }

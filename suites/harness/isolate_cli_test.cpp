@@ -1,5 +1,5 @@
-// `--isolate` and `--timeout` through the built binary: golden update writes the same rows with
-// each case in a child process as without, and --timeout means nothing without --isolate (exit 2).
+// `--isolate`, `--jobs` and `--timeout` through the built binary: golden update writes the same
+// rows with each case in a child process, or in three worker processes, as without, and --timeout means nothing without --isolate (exit 2).
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,16 +16,19 @@ namespace fs = std::filesystem;
 
 const std::string kSlice = "--backend host --filter 'quant.token/vllm/*' ";
 
-TEST(IsolateCli, GoldenUpdateWritesTheSameRowsWithEachCaseInAChildProcess) {
+TEST(IsolateCli, GoldenUpdateWritesTheSameRowsWithCasesInChildProcesses) {
   const ulpgate::TempDir dir;
   const std::string update = "golden update --arch host " + kSlice;
   const CliRun direct = ulpgate(update + "--root " + (dir.path / "direct").string());
   const CliRun isolated = ulpgate(update + "--isolate --timeout 60 --root " + (dir.path / "isolated").string());
+  const CliRun workers = ulpgate(update + "--jobs 3 --root " + (dir.path / "workers").string());
   ASSERT_EQ(direct.status, 0) << direct.out;
   ASSERT_EQ(isolated.status, 0) << isolated.out;
+  ASSERT_EQ(workers.status, 0) << workers.out;
   const std::string rows = read_text(dir.path / "direct/host/quant.csv");
   EXPECT_NE(rows.find("quant.token/vllm/"), std::string::npos) << rows;
   EXPECT_EQ(read_text(dir.path / "isolated/host/quant.csv"), rows);
+  EXPECT_EQ(read_text(dir.path / "workers/host/quant.csv"), rows);
 }
 
 TEST(IsolateCli, RunWithIsolationPasses) {

@@ -80,7 +80,7 @@ void register_test_backends() {
   (void)registered;
 }
 
-cli::Selection selection(std::string filter, bool isolate, std::string backend = "faulty") {
+cli::Selection selection(std::string filter, bool isolate, std::string backend = "faulty", int jobs = 1) {
   register_test_backends();
   cli::Selection s;
   s.filter = std::move(filter);
@@ -88,8 +88,20 @@ cli::Selection selection(std::string filter, bool isolate, std::string backend =
   s.archs = {"host-w32"};
   s.isolate = isolate;
   s.timeout = 2;
+  s.jobs = jobs;
   return s;
 }
+
+// Each case in a child process of its own (--isolate), or in three worker processes that run
+// several cases each (--isolate --jobs 3): the same results either way.
+class Isolate : public ::testing::TestWithParam<int> {
+ protected:
+  static cli::Selection isolated(std::string filter, std::string backend = "faulty") {
+    return selection(std::move(filter), true, std::move(backend), GetParam());
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Processes, Isolate, ::testing::Values(1, 3),
+                         [](const auto& info) { return info.param == 1 ? "one_per_case" : "three_workers"; });
 
 const CaseResult& result_of(const cli::SweepResult& sw, std::string_view id) {
   for (const CaseResult& r : sw.results)
@@ -97,8 +109,8 @@ const CaseResult& result_of(const cli::SweepResult& sw, std::string_view id) {
   throw std::runtime_error("no result for " + std::string(id));
 }
 
-TEST(Isolate, CrashesHangsAndExitsGetTheVerdictErrorAndTheSweepGoesOn) {
-  const cli::SweepResult sw = cli::sweep(selection(kCases, true));
+TEST_P(Isolate, CrashesHangsAndExitsGetTheVerdictErrorAndTheSweepGoesOn) {
+  const cli::SweepResult sw = cli::sweep(isolated(kCases));
   ASSERT_EQ(sw.results.size(), 5u);  // the sixth case is declined
   EXPECT_TRUE(sw.any_failed);
   const auto expect_error = [&](const char* id, const std::string& message) {
@@ -115,19 +127,19 @@ TEST(Isolate, CrashesHangsAndExitsGetTheVerdictErrorAndTheSweepGoesOn) {
   EXPECT_GE(result_of(sw, kHangs).wall_seconds, 2.0);
 }
 
-TEST(Isolate, ABackendThatCrashesBeforeItHasANameIsNamedAfterItsArch) {
-  const cli::SweepResult sw = cli::sweep(selection(kExits, true, "crash-on-make"));
+TEST_P(Isolate, ABackendThatCrashesBeforeItHasANameIsNamedAfterItsArch) {
+  const cli::SweepResult sw = cli::sweep(isolated(kExits, "crash-on-make"));
   ASSERT_EQ(sw.results.size(), 1u);
   EXPECT_EQ(sw.results[0].backend, "crash-on-make@host-w32");
   EXPECT_EQ(sw.results[0].message, "the case's process was killed by signal 11 (SIGSEGV: Segmentation fault)");
 }
 
-TEST(Isolate, CasesThatRunGiveTheResultsOfARunWithoutIsolation) {
+TEST_P(Isolate, CasesThatRunGiveTheResultsOfARunWithoutIsolation) {
   // Without isolation only the cases that do not take the process down can run. It runs first: a
   // child forked after this process ran host kernels must not wait for this process's workers.
   const std::string ran = "quant.group/vllm/e4m3fn/bf16/3x640/*";
   const cli::SweepResult direct = cli::sweep(selection(ran, false));
-  const cli::SweepResult isolated = cli::sweep(selection(ran, true));
+  const cli::SweepResult isolated = cli::sweep(Isolate::isolated(ran));
   ASSERT_EQ(direct.results.size(), 2u);
   ASSERT_EQ(isolated.results.size(), direct.results.size());
   for (size_t i = 0; i < direct.results.size(); ++i) {
@@ -149,34 +161,50 @@ TEST(Isolate, CasesThatRunGiveTheResultsOfARunWithoutIsolation) {
   EXPECT_EQ(isolated.declined[0].case_id, direct.declined[0].case_id);
 }
 
-TEST(Isolate, OnlyTheChildrenMakeTheBackend) {
+TEST(Jobs, WorkersWithoutIsolationGiveASerialSweepsResultsInItsOrder) {
+  const std::string slice = "quant.group/vllm/e4m3fn/*";
+  const cli::SweepResult serial = cli::sweep(selection(slice, false, "host"));
+  const cli::SweepResult workers = cli::sweep(selection(slice, false, "host", 3));
+  ASSERT_GT(serial.results.size(), 10u);
+  ASSERT_EQ(workers.results.size(), serial.results.size());
+  for (size_t i = 0; i < serial.results.size(); ++i) {
+    const CaseResult &a = workers.results[i], &b = serial.results[i];
+    EXPECT_EQ(a.case_id, b.case_id);
+    EXPECT_EQ(a.verdict, b.verdict) << a.case_id;
+    EXPECT_EQ(a.digest, b.digest) << a.case_id;
+    EXPECT_EQ(a.n_exact, b.n_exact) << a.case_id;
+    EXPECT_EQ(a.message, b.message) << a.case_id;
+  }
+}
+
+TEST_P(Isolate, OnlyTheChildrenMakeTheBackend) {
   // A CUDA context does not survive a fork: the process that forks must not have one.
   const std::string ran = "quant.group/vllm/e4m3fn/bf16/3x640/*";
   made_here = 0;
-  EXPECT_FALSE(cli::sweep(selection(ran, true)).any_failed);
+  EXPECT_FALSE(cli::sweep(isolated(ran)).any_failed);
   EXPECT_EQ(made_here, 0);
   cli::sweep(selection(ran, false));
   EXPECT_EQ(made_here, 1);
 }
 
-TEST(Isolate, BadUsageInTheChildIsBadUsageHere) {
+TEST_P(Isolate, BadUsageInTheChildIsBadUsageHere) {
   const auto sweep_of = [](cli::Selection s) { return [s] { cli::sweep(s); }; };
-  cli::Selection bad_case = selection("*", true);
+  cli::Selection bad_case = isolated("*");
   bad_case.case_id = "quant.group/vllm/e4m3fn/bf16/1x640/gs33";
   const std::string message = usage_error(sweep_of(bad_case));
   EXPECT_TRUE(message.starts_with("case 'quant.group/vllm/e4m3fn/bf16/1x640/gs33'")) << message;
-  bad_case.isolate = false;
+  bad_case.isolate = false, bad_case.jobs = 1;
   EXPECT_EQ(message, usage_error(sweep_of(bad_case)));
 
-  const std::string unknown = usage_error(sweep_of(selection(kCases, true, "no-such-backend")));
+  const std::string unknown = usage_error(sweep_of(isolated(kCases, "no-such-backend")));
   EXPECT_TRUE(unknown.starts_with("unknown backend 'no-such-backend'")) << unknown;
   EXPECT_EQ(unknown, usage_error(sweep_of(selection(kCases, false, "no-such-backend"))));
 }
 
-TEST(Isolate, AnInfrastructureErrorInTheChildEndsTheSweepAsOne) {
+TEST_P(Isolate, AnInfrastructureErrorInTheChildEndsTheSweepAsOne) {
   for (const bool isolate : {true, false}) {
     try {
-      cli::sweep(selection(kCases, isolate, "no-device"));
+      cli::sweep(isolate ? isolated(kCases, "no-device") : selection(kCases, false, "no-device"));
       ADD_FAILURE() << "a sweep without its device ran";
     } catch (const UsageError& e) {
       ADD_FAILURE() << "bad usage (exit 2) instead of an infrastructure error (exit 3): " << e.what();
