@@ -135,7 +135,7 @@ Share run_in_workers(const std::vector<ArchCase>& jobs, const std::string& backe
   return out;
 }
 
-bool yes_in_child(bool (*question)(), double timeout_s) {
+bool yes_in_child(const std::function<bool()>& question, double timeout_s) {
   const ChildEnd end = run_in_child([&](const SendToParent& send) { send(question() ? "y" : "n"); }, timeout_s);
   return end.clean() && end.sent == "y";
 }

@@ -31,6 +31,6 @@ Share run_in_workers(const std::vector<ArchCase>& jobs, const std::string& backe
                      const std::function<void(size_t ended)>& progress);
 
 // question() asked in a child process: false when the child says no, crashes or runs past timeout_s.
-bool yes_in_child(bool (*question)(), double timeout_s);
+bool yes_in_child(const std::function<bool()>& question, double timeout_s);
 
 }  // namespace ulpgate::cli

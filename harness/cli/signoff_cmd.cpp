@@ -13,6 +13,7 @@
 
 #include "harness/build_info.hpp"
 #include "harness/cli/command.hpp"
+#include "harness/cli/isolated.hpp"
 #include "harness/cli/reports.hpp"
 #include "harness/cli/sweep.hpp"
 #include "harness/core/family.hpp"
@@ -54,19 +55,24 @@ std::vector<std::string> scope_lines(const GateReport& report, const std::vector
 
 // A backend runs the arch on this machine when it can be made for it (a CUDA backend needs the
 // device and refuses other archs).
-bool runs_here(const std::string& backend, const std::string& arch) {
-  try {
-    return make_backend(backend, arch) != nullptr;
-  } catch (const std::exception&) {
-    return false;
-  }
+// Whether the backend can be made here: asked in a child process when cases run in workers (a CUDA
+// context made here would not survive their fork).
+bool runs_here(const std::string& backend, const std::string& arch, bool forks) {
+  const auto made = [&] {
+    try {
+      return make_backend(backend, arch) != nullptr;
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  return forks ? yes_in_child(made, 600) : made();
 }
 
-std::vector<std::string> best_backends(const std::string& arch) {
+std::vector<std::string> best_backends(const std::string& arch, bool forks) {
   const Arch& a = arch_by_name(arch);
-  if (a.hardware && runs_here(std::string(a.backend), arch)) {
+  if (a.hardware && runs_here(std::string(a.backend), arch, forks)) {
     std::vector<std::string> out{std::string(a.backend)};
-    if (runs_here("vendor", arch)) out.push_back("vendor");
+    if (runs_here("vendor", arch, forks)) out.push_back("vendor");
     return out;
   }
   return {"host"};
@@ -79,10 +85,10 @@ struct Plan {
   bool emulated = false;
 };
 
-Plan plan_for(const std::string& arch, const std::vector<std::string>& asked, bool predicted) {
+Plan plan_for(const std::string& arch, const std::vector<std::string>& asked, bool predicted, bool forks) {
   if (!asked.empty())
     return {asked, std::ranges::all_of(asked, [](const std::string& b) { return b == "host" || b == "model"; })};
-  const std::vector<std::string> best = best_backends(arch);
+  const std::vector<std::string> best = best_backends(arch, forks);
   if (best != std::vector<std::string>{"host"}) return {best, false};
   return {predicted ? prediction_backends(arch) : best, true};
 }
@@ -218,7 +224,7 @@ int run_signoff(const Selection& base, const SignoffOptions& o) {
   const fs::path golden_dir = fs::path(o.golden_root) / golden_arch(o.arch);
   const auto files = golden_files(base, golden_dir.string());
   const Provenance golden = read_golden(files.begin()->second).provenance;
-  const Plan plan = plan_for(o.arch, o.backends, is_prediction(golden));
+  const Plan plan = plan_for(o.arch, o.backends, is_prediction(golden), base.jobs > 1);
   Selection at_arch = base;
   at_arch.archs = {o.arch};
   const SweepResult run = sweep_backends(at_arch, plan.backends, [&](const std::string& b) {
