@@ -16,8 +16,7 @@ namespace ulpgate::norm {
 namespace {
 
 namespace mp = boost::multiprecision;
-using u128 = unsigned __int128;
-// Wide enough to hold every exact value compared below without rounding (see ExactRow).
+// Wide enough to hold every exact value compared below without rounding (see IdealRow).
 using Exact = mp::number<mp::cpp_bin_float<1024, mp::digit_base_2>>;
 
 constexpr NameTable<Op, 4> kOps{{{{Op::rms, "norm.rms"},
@@ -27,112 +26,8 @@ constexpr NameTable<Op, 4> kOps{{{{Op::rms, "norm.rms"},
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// ---- bf16/fp16 through the formats core ----------------------------------------------------
-
-// The per-element roundings: the fast paths (dtype is bf16 or fp16: Spec::problem).
-uint16_t round_to(Format f, double v) {
-  return uint16_t(f == Format::bf16 ? fast_rne_nosat16<Format::bf16>(v) : fast_rne_nosat16<Format::fp16>(v));
-}
-float widen(Format f, uint16_t bits) {
-  return f == Format::bf16 ? std::bit_cast<float>(uint32_t(bits) << 16) : fp16_to_float(bits);
-}
-
-// ---- the exact sum of squares ---------------------------------------------------------------
-
-// The exact sum of squares of one row's fp32 z (plus H * eps for the ideal). A square of an fp32
-// value is a multiple of 2^-298 below 2^256, a double eps >= 2^-268 is a multiple of 2^-320, so a
-// fixed-point integer with unit 2^-320 and 640 bits holds any sum of up to 2^31 of them exactly.
-class ExactSum {
- public:
-  static constexpr int kLimbs = 10, kUnitExp = -320;
-
-  void add_square(float z) {
-    const uint32_t b = std::bit_cast<uint32_t>(z) & 0x7FFFFFFFu, biased = b >> 23;
-    if (b > 0x7F800000u) nan_ = true;
-    if (b == 0x7F800000u) inf_ = true;
-    if (b >= 0x7F800000u || b == 0) return;
-    // |z| = m 2^(e - 150), m < 2^24, from the bits (subnormals: e = 1, no implicit bit).
-    const uint64_t m = (b & 0x7FFFFFu) | (biased ? 0x800000u : 0u);
-    add_at(m * m, 2 * (int(std::max(biased, 1u)) - 150) - kUnitExp);
-  }
-
-  // h * v for a finite v >= 0 (eps).
-  void add_scaled(double v, int64_t h) {
-    if (v == 0 || h == 0) return;
-    int e;
-    const double f = std::frexp(v, &e);
-    const auto m = u128(std::ldexp(f, 53));
-    add_at(m * u128(h), e - 53 - kUnitExp);
-  }
-
-  bool nan() const { return nan_; }
-  bool inf() const { return inf_ && !nan_; }
-
-  // The sum rounded once to fp32 (RNE, subnormals included, Inf beyond the fp32 range).
-  float to_float() const {
-    if (nan_) return std::numeric_limits<float>::quiet_NaN();
-    if (inf_) return std::numeric_limits<float>::infinity();
-    const int top = top_bit();
-    if (top < 0) return 0.0f;
-    const int q = std::max(top - 23, -149 - kUnitExp);  // the bit of the fp32 quantum
-    const uint64_t kept = bits(q, top - q + 1);
-    const bool half = bit(q - 1), sticky = any_below(q - 1);
-    const uint64_t rounded = kept + (half && (sticky || (kept & 1)));
-    return std::ldexp(float(rounded), q + kUnitExp);  // float(rounded) is exact: <= 2^24
-  }
-
-  // The exact value (a finite sum).
-  template <class Number>
-  Number value() const {
-    Number v = 0;
-    for (int k = kLimbs - 1; k >= 0; --k) v += ldexp(Number(limb_[k]), 64 * k + kUnitExp);
-    return v;
-  }
-
- private:
-  std::array<uint64_t, kLimbs> limb_{};
-  bool nan_ = false, inf_ = false;
-
-  // Adds v 2^pos (in units of 2^-320); bits of v below unit 0 must be zero.
-  void add_at(u128 v, int pos) {
-    if (pos < 0) {
-      if (v & ((u128(1) << -pos) - 1)) throw UsageError("eps is too small for the exact sum of squares");
-      v >>= -pos;
-      pos = 0;
-    }
-    const int k = pos / 64, sh = pos % 64;
-    const u128 low = v << sh;
-    const uint64_t parts[3] = {uint64_t(low), uint64_t(low >> 64), sh ? uint64_t(v >> (128 - sh)) : 0};
-    uint64_t carry = 0;
-    for (int i = k; i < kLimbs; ++i) {
-      const uint64_t add = i - k < 3 ? parts[i - k] : 0;
-      const u128 s = u128(limb_[i]) + add + carry;
-      limb_[i] = uint64_t(s);
-      carry = uint64_t(s >> 64);
-      if (i - k >= 2 && carry == 0) return;
-    }
-    if (carry) throw UsageError("sum of squares beyond the exact accumulator");
-  }
-  bool bit(int i) const { return i >= 0 && ((limb_[i / 64] >> (i % 64)) & 1); }
-  int top_bit() const {
-    for (int k = kLimbs - 1; k >= 0; --k)
-      if (limb_[k]) return 64 * k + 63 - std::countl_zero(limb_[k]);
-    return -1;
-  }
-  uint64_t bits(int lo, int n) const {  // n <= 25 bits from bit lo up
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 1) | uint64_t(bit(lo + i));
-    return v;
-  }
-  bool any_below(int i) const {  // any bit below bit i
-    if (i <= 0) return false;
-    const int k = i / 64;
-    if (limb_[k] & ((uint64_t(1) << (i % 64)) - 1)) return true;
-    for (int j = 0; j < k; ++j)
-      if (limb_[j]) return true;
-    return false;
-  }
-};
+using element::round_to;
+using element::widen;
 
 // ---- r ----------------------------------------------------------------------------------------
 
@@ -154,59 +49,43 @@ float rsqrt_rn(float v) {
   return r;
 }
 
-// r of the profile from the exact sum of squares: fl32(S), the profile's mean, + eps, rsqrt.
+}  // namespace
+
 float profile_r(const Profile& p, const ExactSum& s, int64_t h) {
   const float sum = s.to_float(), fh = float(h);
   const float ms = p.mean == MeanOp::divide ? sum / fh : sum * (1.0f / fh);
   return rsqrt_rn(float(double(ms) + p.eps_added));  // fl32(ms + eps_added): see Profile::eps_added
 }
 
-// One row of the ideal: r = sqrt(H / D), D = sum z^2 + H eps exact. r in double (from a 50-digit
-// multiprecision value) serves every element; where a double-precision product lies within 2^-40
-// of a rounding boundary b, |z r w| vs b is decided exactly on squares: z^2 w^2 H vs b^2 D, whose
-// operands have at most 101 and 58 + 640 bits, exact in 1024-bit arithmetic.
-class ExactRow {
- public:
-  ExactRow(const ExactSum& d, int64_t h) : d_(d), h_(h) {
-    if (d.nan()) r_ = kNaN;
-    else if (d.inf()) r_ = 0;  // 1/sqrt(Inf)
-    else {
-      using R = mp::cpp_bin_float_50;
-      const R dv = d.value<R>();
-      r_ = dv == 0 ? HUGE_VAL : double(sqrt(R(h) / dv));
-    }
+IdealRow::IdealRow(const ExactSum& squares, const Profile& p, int64_t h) : d_(squares), h_(h) {
+  d_.add_scaled(p.eps_added, h);
+  if (d_.nan()) r_ = kNaN;
+  else if (d_.inf()) r_ = 0;  // 1/sqrt(Inf)
+  else {
+    using R = mp::cpp_bin_float_50;
+    const R dv = d_.value<R>();
+    r_ = dv == 0 ? HUGE_VAL : double(sqrt(R(h) / dv));
   }
-  double r() const { return r_; }
+}
 
-  // The sign of |z r w| - b for b > 0.
-  int compare(float z, float w, double b) const {
-    if (!exact_d_) exact_d_ = d_.value<Exact>();
-    const Exact zz = Exact(z) * Exact(z), ww = Exact(w) * Exact(w);
-    const Exact lhs = zz * ww * Exact(h_), rhs = Exact(b) * Exact(b) * *exact_d_;
-    return lhs > rhs ? 1 : lhs < rhs ? -1 : 0;
-  }
+int IdealRow::compare(float z, float w, double b) const {
+  const Exact zz = Exact(z) * Exact(z), ww = Exact(w) * Exact(w);
+  const Exact lhs = zz * ww * Exact(h_), rhs = Exact(b) * Exact(b) * d_.value<Exact>();
+  return lhs > rhs ? 1 : lhs < rhs ? -1 : 0;
+}
 
-  // code_of(exact value) where code_of is a monotone rounding of magnitudes and boundary_of(a, b)
-  // the exact boundary between two adjacent magnitude codes a < b. v = z r w in double.
-  template <class CodeOf, class BoundaryOf>
-  uint32_t code(double v, float z, float w, const CodeOf& code_of, const BoundaryOf& boundary_of) const {
-    if (!std::isfinite(v) || v == 0) return code_of(v);
-    const double a = std::fabs(v);
-    const uint32_t lo = code_of(a * (1 - 0x1p-40)), hi = code_of(a * (1 + 0x1p-40));
-    if (lo == hi) return code_of(v);
-    const double b = boundary_of(lo, hi);
-    if (!std::isfinite(b)) return code_of(v);
-    const int c = compare(z, w, b);
-    const double x = c > 0 ? std::nextafter(b, HUGE_VAL) : c < 0 ? std::nextafter(b, 0.0) : b;
-    return code_of(std::copysign(x, v));
-  }
+uint16_t IdealRow::y(Format dt, float z, float w) const {
+  const uint32_t fast = element::ideal_y(dt, z, w, r_, 0x1p-40);
+  if (fast != element::kNearBoundary) return uint16_t(fast);
+  const auto t_code = [dt](double x) { return uint32_t(round_to(dt, x)); };
+  const auto t_boundary = [dt](uint32_t a, uint32_t b) {
+    const double va = decode(dt, a), vb = decode(dt, b);
+    return std::isinf(vb) ? va + (va - decode(dt, a - 1)) / 2 : (va + vb) / 2;  // max -> Inf at max + ulp/2
+  };
+  return uint16_t(code(double(z) * r_ * double(w), z, w, t_code, t_boundary));
+}
 
- private:
-  const ExactSum& d_;
-  int64_t h_;
-  double r_;
-  mutable std::optional<Exact> exact_d_;
-};
+namespace {
 
 // ---- checks -------------------------------------------------------------------------------------
 
@@ -306,31 +185,20 @@ std::string Spec::problem() const {
   return quant_spec(qp).problem();
 }
 
-namespace {
-
-float z_of(const Spec& spec, float x, float residual) {
-  if (!spec.has_residual()) return x;
-  const float z = x + residual;  // fl32: T(fl32(x + res)) = T(x + res), as 24 >= 2 * 11 + 1 bits
-  return spec.rounds_residual() ? widen(spec.dtype, round_to(spec.dtype, z)) : z;
+element::Steps Spec::steps() const {
+  return {dtype, profile->rounding == Rounding::twice, has_residual(), rounds_residual()};
 }
 
-}  // namespace
-
 float profile_z(const Spec& spec, const Inputs& in, size_t i) {
-  return z_of(spec, in.x[i], spec.has_residual() ? in.residual[i] : 0.0f);
+  return element::z_of(spec.steps(), in.x[i], spec.has_residual() ? in.residual[i] : 0.0f);
 }
 
 Element normalize_element(const Spec& spec, float x, float residual, float w, float r) {
-  const float z = z_of(spec, x, residual);
+  const float z = element::z_of(spec.steps(), x, residual);
   return {output_at(spec, z, w, r), normalized_at(spec, z, w, r)};
 }
 
-uint16_t output_at(const Spec& spec, float z, float w, float r) {
-  const float p = z * r;
-  if (spec.profile->rounding == Rounding::twice)  // T(b * w): b * w is exact in double
-    return round_to(spec.dtype, double(widen(spec.dtype, round_to(spec.dtype, p))) * double(w));
-  return round_to(spec.dtype, p * w);
-}
+uint16_t output_at(const Spec& spec, float z, float w, float r) { return element::output_at(spec.steps(), z, w, r); }
 
 float normalized_at(const Spec& spec, float z, float w, float r) {
   if (spec.profile->quantize_rounded) return widen(spec.dtype, output_at(spec, z, w, r));
@@ -348,7 +216,7 @@ Result normalize_profile(const Spec& spec, const Inputs& in) {
   if (spec.has_residual()) {
     res.residual.resize(n);
     parallel_for_each(int64_t(n), int64_t(1) << 16, [&](int64_t i) {
-      res.residual[size_t(i)] = round_to(spec.dtype, in.x[size_t(i)] + in.residual[size_t(i)]);
+      res.residual[size_t(i)] = element::residual_out(spec.steps(), in.x[size_t(i)], in.residual[size_t(i)]);
     });
   }
   std::vector<float>& quantizer_input = res.v;
@@ -395,13 +263,6 @@ Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_
   if (spec.quantizes()) id.codes.resize(n);
   else id.y.resize(n);
 
-  const Format dt = spec.dtype;
-  const auto t_code = [dt](double x) { return uint32_t(round_to(dt, x)); };
-  const auto t_boundary = [dt](uint32_t a, uint32_t b) {
-    const double va = decode(dt, a), vb = decode(dt, b);
-    return std::isinf(vb) ? va + (va - decode(dt, a - 1)) / 2 : (va + vb) / 2;  // max -> Inf at max + ulp/2
-  };
-
   std::optional<quant::Profile> qp;
   quant::Spec qs;
   if (spec.quantizes()) {
@@ -409,9 +270,7 @@ Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_
     qs = spec.quant_spec(*qp);
   }
   for_each_row(spec, in, [&](int64_t row, std::span<const float> z, const ExactSum& squares) {
-    ExactSum d = squares;
-    d.add_scaled(p.eps_added, spec.h);
-    const ExactRow er(d, spec.h);
+    const IdealRow er(squares, p, spec.h);
     id.r[size_t(row)] = er.r();
     for (int64_t i = 0; i < spec.h; ++i) {
       const size_t at = size_t(row * spec.h + i);
@@ -419,7 +278,7 @@ Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_
       const double v = double(zi) * er.r() * double(wi);  // relative error < 2^-51: see Ideal::exact
       id.exact[at] = v;
       if (!spec.quantizes()) {
-        id.y[at] = uint16_t(er.code(v, zi, wi, t_code, t_boundary));
+        id.y[at] = er.y(spec.dtype, zi, wi);
         continue;
       }
       const quant::ScaleShape ss = qs.scale_shape();

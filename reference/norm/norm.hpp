@@ -6,6 +6,7 @@
 // exact value, r in multiprecision), with the exact values kept for measuring distances.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "reference/formats/formats.hpp"
+#include "reference/norm/element.hpp"
+#include "reference/norm/exact_sum.hpp"
 #include "reference/norm/profile.hpp"
 #include "reference/quant/quant.hpp"
 
@@ -50,6 +53,8 @@ struct Spec {
   quant::Spec quant_spec(const quant::Profile& qp) const;
   // Empty when the spec is valid, else what is wrong (dtype, H not a multiple of gs, ...).
   std::string problem() const;
+  // What the per-element steps (element.hpp) need of it.
+  element::Steps steps() const;
 };
 
 // Raw tensors of one case as a kernel sees them. Sizes: x, residual, y, residual_out: M*H
@@ -111,6 +116,47 @@ struct Ideal {
                                 // (quant::ideal_code; the same exact boundary decisions)
 };
 Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_result);
+
+// ---- One row's r, from its exact sum of squares (the host's part of the device reference) ------
+
+// The profile's r: fl32(S), the profile's mean, + eps, rsqrt correctly rounded to fp32.
+float profile_r(const Profile& p, const ExactSum& squares, int64_t h);
+
+// One row of the ideal: r = sqrt(H / D), D = sum z^2 + H eps exact. r in double (from a 50-digit
+// multiprecision value) serves every element; where a double-precision product lies within 2^-40
+// of a rounding boundary b, |z r w| vs b is decided exactly on squares: z^2 w^2 H vs b^2 D, whose
+// operands have at most 101 and 58 + 640 bits, exact in 1024-bit arithmetic.
+class IdealRow {
+ public:
+  IdealRow(const ExactSum& squares, const Profile& p, int64_t h);
+  double r() const { return r_; }
+
+  // The sign of |z r w| - b for b > 0, exactly.
+  int compare(float z, float w, double b) const;
+
+  // code_of(exact value) where code_of is a monotone rounding of magnitudes and boundary_of(a, b)
+  // the exact boundary between two adjacent magnitude codes a < b. v = z r w in double.
+  template <class CodeOf, class BoundaryOf>
+  uint32_t code(double v, float z, float w, const CodeOf& code_of, const BoundaryOf& boundary_of) const {
+    if (!std::isfinite(v) || v == 0) return code_of(v);
+    const double a = std::fabs(v);
+    const uint32_t lo = code_of(a * (1 - 0x1p-40)), hi = code_of(a * (1 + 0x1p-40));
+    if (lo == hi) return code_of(v);
+    const double b = boundary_of(lo, hi);
+    if (!std::isfinite(b)) return code_of(v);
+    const int c = compare(z, w, b);
+    const double x = c > 0 ? std::nextafter(b, HUGE_VAL) : c < 0 ? std::nextafter(b, 0.0) : b;
+    return code_of(std::copysign(x, v));
+  }
+
+  // The exact z r w rounded once to dtype (element::ideal_y, decided exactly near a boundary).
+  uint16_t y(Format dtype, float z, float w) const;
+
+ private:
+  ExactSum d_;
+  int64_t h_;
+  double r_;
+};
 
 // ---- What a comparator needs to judge a GPU kernel (see norm.cpp for the derivations) --------
 

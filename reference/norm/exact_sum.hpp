@@ -1,0 +1,94 @@
+// The exact sum of the squares of one row's fp32 z (spec/norm.md): a fixed-point integer whose
+// unit is 2^-320, 640 bits wide. A square of an fp32 value is a multiple of 2^-298 below 2^256, a
+// double eps >= 2^-268 is a multiple of 2^-320, so it holds any sum of up to 2^31 of them exactly,
+// in any order: the device reference (kernels/norm/reference_kernels.hpp) adds each lane's squares
+// and merges the lanes' sums, and gets the host's bits. The adding steps are constexpr (no library
+// math, no throw), so that the device runs this source; rounding and reading it are the host's.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+
+#include "reference/formats/formats.hpp"
+
+namespace ulpgate::norm {
+
+class ExactSum {
+ public:
+  static constexpr int kLimbs = 10, kUnitExp = -320;
+
+  constexpr void add_square(float z) {
+    const uint32_t b = std::bit_cast<uint32_t>(z) & 0x7FFFFFFFu, biased = b >> 23;
+    if (b > 0x7F800000u) nan_ = true;
+    if (b == 0x7F800000u) inf_ = true;
+    if (b >= 0x7F800000u || b == 0) return;
+    // |z| = m 2^(e - 150), m < 2^24, from the bits (subnormals: e = 1, no implicit bit); the
+    // square m^2 < 2^48 lands at bit 2 (e - 150) + 320 >= 22.
+    const uint64_t m = (b & 0x7FFFFFu) | (biased ? 0x800000u : 0u);
+    add_at(m * m, 2 * (int(biased ? biased : 1u) - 150) - kUnitExp);
+  }
+
+  // Another sum's terms added to this one's (the lanes of a row, merged).
+  constexpr void merge(const ExactSum& o) {
+    uint64_t carry = 0;
+    for (int i = 0; i < kLimbs; ++i) limb_[i] = add_carry(limb_[i], o.limb_[i], carry);
+    nan_ = nan_ || o.nan_;
+    inf_ = inf_ || o.inf_;
+  }
+
+  // As stored by a device: the limbs, least significant first, and the NaN / Inf flags.
+  constexpr uint64_t limb(int i) const { return limb_[i]; }
+  constexpr uint32_t flags() const { return (nan_ ? 1u : 0u) | (inf_ ? 2u : 0u); }
+  static ExactSum from(std::span<const uint64_t> limbs, uint32_t flags) {
+    ExactSum s;
+    std::copy_n(limbs.begin(), kLimbs, s.limb_);
+    s.nan_ = flags & 1u, s.inf_ = flags & 2u;
+    return s;
+  }
+
+  // h * v for a finite v >= 0 (eps). Throws UsageError where v has bits below the unit.
+  void add_scaled(double v, int64_t h);
+
+  bool nan() const { return nan_; }
+  bool inf() const { return inf_ && !nan_; }
+
+  // The sum rounded once to fp32 (RNE, subnormals included, Inf beyond the fp32 range).
+  float to_float() const;
+
+  // The exact value (a finite sum).
+  template <class Number>
+  Number value() const {
+    Number v = 0;
+    for (int k = kLimbs - 1; k >= 0; --k) v += ldexp(Number(limb_[k]), 64 * k + kUnitExp);
+    return v;
+  }
+
+ private:
+  uint64_t limb_[kLimbs] = {};
+  bool nan_ = false, inf_ = false;
+
+  static constexpr uint64_t add_carry(uint64_t a, uint64_t b, uint64_t& carry) {
+    const uint64_t s = a + b, t = s + carry;
+    carry = uint64_t(s < a) + uint64_t(t < s);
+    return t;
+  }
+  // Adds v 2^pos (pos >= 0 in units of 2^-320). A sum of up to 2^31 squares never carries out.
+  constexpr void add_at(uint64_t v, int pos) {
+    const int k = pos / 64, sh = pos % 64;
+    const uint64_t lo = v << sh, hi = sh ? v >> (64 - sh) : 0;
+    uint64_t carry = 0;
+    limb_[k] = add_carry(limb_[k], lo, carry);
+    for (int i = k + 1; i < kLimbs && (carry || i == k + 1); ++i) limb_[i] = add_carry(limb_[i], i == k + 1 ? hi : 0, carry);
+  }
+  void add_wide(unsigned __int128 v, int pos);
+  bool bit(int i) const { return i >= 0 && ((limb_[i / 64] >> (i % 64)) & 1); }
+  int top_bit() const;
+  uint64_t bits(int lo, int n) const;
+  bool any_below(int i) const;
+};
+
+}  // namespace ulpgate::norm
