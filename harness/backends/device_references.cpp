@@ -1,8 +1,10 @@
 #include "harness/backends/device_references.hpp"
 
 #include "kernels/gemm/reference_host.hpp"
+#include "kernels/norm/reference_host.hpp"
 #include "kernels/quant/reference_host.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/norm/reference_gpu.hpp"
 #include "kernels/quant/reference_gpu.hpp"
 #endif
 
@@ -43,6 +45,36 @@ class EmulatedQuantReference : public quant::DeviceReference {
   const Arch& arch_;
 };
 
+// The case's inputs as the device RMSNorm reference takes them, and its results as Expected.
+norm_kernels::RawInputs raw_inputs(const norm::Tensors& t) {
+  const auto halves = [](const std::vector<std::byte>& b) {
+    return std::span<const uint16_t>(reinterpret_cast<const uint16_t*>(b.data()), b.size() / 2);
+  };
+  return {halves(t.x), halves(t.residual), t.values.weight};
+}
+norm::Expected as_expected(norm_kernels::ReferenceResult r) { return {std::move(r.profile), std::move(r.ideal)}; }
+
+// Emulated or on CUDA: compute(spec, raw inputs) is the pipeline.
+template <class Compute>
+class NormReference : public norm::DeviceReference {
+ public:
+  NormReference(std::string name, Compute compute) : name_(std::move(name)), compute_(std::move(compute)) {}
+  std::string name() const override { return name_; }
+  std::string declines(const norm::Case& c) const override { return norm_kernels::reference_declines(c.spec); }
+  norm::Expected expected(const norm::Case& c, const norm::Tensors& in) override {
+    return as_expected(compute_(c.spec, raw_inputs(in)));
+  }
+
+ private:
+  std::string name_;
+  Compute compute_;
+};
+
+template <class Compute>
+std::unique_ptr<norm::DeviceReference> norm_reference(std::string name, Compute compute) {
+  return std::make_unique<NormReference<Compute>>(std::move(name), std::move(compute));
+}
+
 #if defined(ULPGATE_HAVE_CUDA)
 class CudaQuantReference : public quant::DeviceReference {
  public:
@@ -78,9 +110,18 @@ std::unique_ptr<quant::DeviceReference> emulated_quant_reference(const Arch& arc
   return std::make_unique<EmulatedQuantReference>(arch);
 }
 
+std::unique_ptr<norm::DeviceReference> emulated_norm_reference(const Arch& arch) {
+  return norm_reference("host-simt (" + std::string(arch.name) + ")", [&arch](const norm::Spec& s, const norm_kernels::RawInputs& in) {
+    return norm_kernels::reference_host(arch, s, in);
+  });
+}
+
 #if defined(ULPGATE_HAVE_CUDA)
 std::unique_ptr<gemm::DeviceReference> cuda_gemm_reference() { return std::make_unique<CudaGemmReference>(); }
 std::unique_ptr<quant::DeviceReference> cuda_quant_reference() { return std::make_unique<CudaQuantReference>(); }
+std::unique_ptr<norm::DeviceReference> cuda_norm_reference() {
+  return norm_reference("cuda", [](const norm::Spec& s, const norm_kernels::RawInputs& in) { return norm_kernels::reference_gpu(s, in); });
+}
 #endif
 
 }  // namespace ulpgate

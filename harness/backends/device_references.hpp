@@ -1,5 +1,5 @@
 // The references on a device, for backends to offer (harness/gemm/device_reference.hpp,
-// harness/quant/device_reference.hpp): on the CUDA device (the cuda backend; vendor: GEMM), or on
+// harness/quant/device_reference.hpp, harness/norm/device_reference.hpp): on the CUDA device (the cuda backend; vendor: GEMM), or on
 // the host-SIMT emulator of an arch, which runs the same kernels (what the tests hold run_case's
 // device path to).
 #pragma once
@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "harness/gemm/device_reference.hpp"
+#include "harness/norm/device_reference.hpp"
 #include "harness/quant/device_reference.hpp"
 #include "kernels/portable/arch.hpp"
 
@@ -14,9 +15,11 @@ namespace ulpgate {
 
 std::unique_ptr<gemm::DeviceReference> emulated_gemm_reference(const Arch& arch);
 std::unique_ptr<quant::DeviceReference> emulated_quant_reference(const Arch& arch);
+std::unique_ptr<norm::DeviceReference> emulated_norm_reference(const Arch& arch);
 #if defined(ULPGATE_HAVE_CUDA)
 std::unique_ptr<gemm::DeviceReference> cuda_gemm_reference();
 std::unique_ptr<quant::DeviceReference> cuda_quant_reference();
+std::unique_ptr<norm::DeviceReference> cuda_norm_reference();
 #endif
 
 }  // namespace ulpgate

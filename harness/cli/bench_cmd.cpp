@@ -24,6 +24,7 @@
 #include "harness/quant/quant_case.hpp"
 #include "harness/report/html_report.hpp"
 #include "kernels/norm/norm_plan.hpp"
+#include "kernels/norm/reference_plan.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/quant/quant_plan.hpp"
 #include "reference/gemm/model.hpp"
@@ -34,6 +35,7 @@
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/norm/norm_bench.hpp"
+#include "kernels/norm/reference_gpu.hpp"
 #include "kernels/quant/quant_bench.hpp"
 #include "kernels/quant/reference_gpu.hpp"
 #endif
@@ -151,6 +153,7 @@ std::vector<std::pair<GemmBenchCase, gemm::Spec>> plan_gemm_cases(const std::str
 struct PlannedNorm {
   std::string id;
   double target;
+  norm::Spec spec;
   norm_kernels::NormPlan plan;
   norm_kernels::NormSizes sizes;
 };
@@ -176,7 +179,7 @@ std::vector<PlannedNorm> plan_norm_cases(const std::string& filter) {
     if (fnmatch(filter.c_str(), b.id, 0) != 0) continue;
     const norm::Spec spec = norm_spec(b);
     const norm_kernels::NormSizes sizes = norm_kernels::required_sizes(spec);
-    out.push_back({b.id, b.target, norm_kernels::plan_norm(spec, kSm90, sizes), sizes});
+    out.push_back({b.id, b.target, spec, norm_kernels::plan_norm(spec, kSm90, sizes), sizes});
   }
   return out;
 }
@@ -485,9 +488,12 @@ int run_bench(const std::string& filter, const std::string& csv, const std::stri
       rows.push_back(bandwidth_row("reference.quant:" + c.id, c.moved,
                                    quant_kernels::time_reference_gpu(q.spec, q.input, reps), kReferenceTarget));
   }
-  for (const PlannedNorm& c : norm_cases)
-    rows.push_back(bandwidth_row(c.id, norm_kernels::bytes_moved(c.sizes), norm_kernels::time_norm_gpu(c.plan, c.sizes, reps),
-                                 c.target));
+  for (const PlannedNorm& c : norm_cases) {
+    const std::size_t moved = norm_kernels::bytes_moved(c.sizes);
+    rows.push_back(bandwidth_row(c.id, moved, norm_kernels::time_norm_gpu(c.plan, c.sizes, reps), c.target));
+    if (norm_kernels::reference_declines(c.spec).empty())  // its device reference, on the same bytes
+      rows.push_back(bandwidth_row("reference.norm:" + c.id, moved, norm_kernels::time_reference_gpu(c.spec, reps), kReferenceTarget));
+  }
   for (const auto& [b, spec] : gemm_cases) gemm_rows(b, spec, reps, rows);
   for (const moe::Case& c : moe_reference_cases) moe_reference_rows(c, std::min(reps, 10), rows);
   for (const auto& [b, spec] : fused_cases) {

@@ -25,6 +25,9 @@ class DeviceReference;  // harness/gemm/device_reference.hpp
 namespace quant {
 class DeviceReference;  // harness/quant/device_reference.hpp
 }
+namespace norm {
+class DeviceReference;  // harness/norm/device_reference.hpp
+}
 
 // The kernel could not run (bad launch, driver error, detected deadlock): verdict `error`.
 struct BackendError : std::runtime_error {
@@ -139,6 +142,8 @@ class Backend {
   // The quantization reference on this backend's device (harness/quant/device_reference.hpp), used
   // in place of the host's for the cases it computes; none by default.
   virtual quant::DeviceReference* quant_reference() { return nullptr; }
+  // The RMSNorm reference on this backend's device (harness/norm/device_reference.hpp), likewise.
+  virtual norm::DeviceReference* norm_reference() { return nullptr; }
   // One rank of allreduce.rms / allreduce.rms-quant whose other ranks are other processes
   // (mpirun), as allreduce_rank. Backends without it decline the case (NotSupported, thrown by
   // every rank alike before any rank waits for another).

@@ -3,20 +3,18 @@
 #include <chrono>
 
 #include "harness/core/family.hpp"
+#include "harness/norm/device_reference.hpp"
 #include "harness/norm/catalog.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/compare.hpp"
 
 namespace ulpgate::norm {
-namespace {
-
-}  // namespace
-
 CaseRun run_case(const Case& c, Backend& backend) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
   run.inputs = c.inputs();
-  run.expected = expected(c, run.inputs.values);
+  std::string device;  // where the references ran, when not here
+  run.expected = expected_on(backend, c, run.inputs, &device);
   // Outputs the op has, poisoned, in the digest's order: y, residual, codes, scale storage (the
   // others are empty).
   const Result& p = run.expected.profile;
@@ -35,6 +33,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
                        quant::default_budgets());
       });
   stamp(run.result, run.outputs.bytes(), backend, t0);
+  if (!device.empty()) run.result.note = "references on " + device;
   return run;
 }
 

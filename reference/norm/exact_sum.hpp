@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <span>
 
 #include "reference/formats/formats.hpp"
 
@@ -43,9 +42,9 @@ class ExactSum {
   // As stored by a device: the limbs, least significant first, and the NaN / Inf flags.
   constexpr uint64_t limb(int i) const { return limb_[i]; }
   constexpr uint32_t flags() const { return (nan_ ? 1u : 0u) | (inf_ ? 2u : 0u); }
-  static ExactSum from(std::span<const uint64_t> limbs, uint32_t flags) {
+  static constexpr ExactSum from(const uint64_t* limbs, uint32_t flags) {
     ExactSum s;
-    std::copy_n(limbs.begin(), kLimbs, s.limb_);
+    for (int i = 0; i < kLimbs; ++i) s.limb_[i] = limbs[i];
     s.nan_ = flags & 1u, s.inf_ = flags & 2u;
     return s;
   }

@@ -1,0 +1,52 @@
+#include "kernels/norm/reference_plan.hpp"
+
+#include <atomic>
+#include <optional>
+
+#include "kernels/norm/reference_kernels.hpp"
+#include "reference/parallel.hpp"
+
+namespace ulpgate::norm_kernels {
+namespace {
+
+norm::ExactSum row_sum(std::span<const uint64_t> limbs, std::span<const uint32_t> flags, int64_t row) {
+  return norm::ExactSum::from(limbs.data() + row * norm::ExactSum::kLimbs, flags[size_t(row)]);
+}
+
+}  // namespace
+
+std::string reference_declines(const norm::Spec& spec) {
+  if (spec.quantizes()) return "the fused quantization of " + std::string(norm::op_name(spec.op)) + " is computed on the host";
+  return {};
+}
+
+void rows_r(const norm::Spec& spec, std::span<const uint64_t> limbs, std::span<const uint32_t> flags,
+            std::vector<float>& r_profile, std::vector<double>& r_ideal) {
+  r_profile.resize(size_t(spec.m));
+  r_ideal.resize(size_t(spec.m));
+  parallel_for_each(spec.m, 256, [&](int64_t row) {
+    const norm::ExactSum s = row_sum(limbs, flags, row);
+    r_profile[size_t(row)] = norm::profile_r(*spec.profile, s, spec.h);
+    r_ideal[size_t(row)] = norm::IdealRow(s, *spec.profile, spec.h).r();
+  });
+}
+
+int64_t resolve_near_boundary(const norm::Spec& spec, const RawInputs& in, std::span<const uint64_t> limbs,
+                              std::span<const uint32_t> flags, std::span<uint16_t> ideal) {
+  const element::Steps steps = spec.steps();
+  std::atomic<int64_t> resolved{0};
+  parallel_for_each(spec.m, std::max<int64_t>(1, (int64_t(1) << 16) / spec.h), [&](int64_t row) {
+    std::optional<norm::IdealRow> exact;  // made for a row with such an element only
+    for (int64_t c = 0; c < spec.h; ++c) {
+      const auto i = size_t(row * spec.h + c);
+      if (ideal[i] != kNearMark) continue;
+      if (!exact) exact.emplace(row_sum(limbs, flags, row), *spec.profile, spec.h);
+      const float z = z_at(steps, in.x.data(), in.residual.empty() ? nullptr : in.residual.data(), int64_t(i));
+      ideal[i] = exact->y(spec.dtype, z, in.weight[size_t(c)]);
+      ++resolved;
+    }
+  });
+  return resolved;
+}
+
+}  // namespace ulpgate::norm_kernels

@@ -1,0 +1,72 @@
+// run_case with the RMSNorm reference on a device (harness/norm/device_reference.hpp), here the
+// host-SIMT emulation of the CUDA reference's kernels: every result equals the one judged with the
+// host reference (verdict, counts, ULPs and their histogram, digest, message, first bad elements,
+// maps) on the ci catalog, and on kernels whose outputs are wrong (y moved, a residual flipped),
+// where the comparison and the diagnosis read the device's expected results.
+#include <gtest/gtest.h>
+
+#include "harness/backends/device_references.hpp"
+#include "harness/backends/kernel_backends.hpp"
+#include "harness/norm/run_case.hpp"
+#include "suites/same_judgement.hpp"
+
+using namespace ulpgate;
+
+namespace {
+
+// The host backend's RMSNorm kernels (warp 32), with the emulated device reference on request,
+// and with outputs perturbed on request: every 29th y one code up, the first residual's sign flipped.
+class OnEmulatedDevice : public Backend {
+ public:
+  OnEmulatedDevice(bool device_reference, bool perturbed) : perturbed_(perturbed) {
+    static const bool registered = (register_kernel_backends(), true);
+    (void)registered;
+    kernel_ = make_backend("host", "host-w32");
+    if (device_reference) reference_ = emulated_norm_reference(arch_by_name("host-w32"));
+  }
+  std::string name() const override { return kernel_->name(); }
+  std::string declines(const norm::Spec& spec) const override { return kernel_->declines(spec); }
+  void norm(const norm::Spec& s, const norm::Buffers& io) override {
+    kernel_->norm(s, io);
+    if (!perturbed_) return;
+    const std::span<uint16_t> y(reinterpret_cast<uint16_t*>(io.y.data()), io.y.size() / 2);
+    for (size_t i = 0; i < y.size(); i += 29) y[i] = uint16_t(y[i] + 1);
+    if (!io.residual_out.empty()) io.residual_out[1] ^= std::byte{0x80};
+  }
+  void quant(const quant::Spec& s, Format in, std::span<const std::byte> x, std::span<uint8_t> codes,
+             std::span<uint8_t> scales) override {
+    kernel_->quant(s, in, x, codes, scales);
+  }
+  norm::DeviceReference* norm_reference() override { return reference_.get(); }
+
+ private:
+  bool perturbed_;
+  std::unique_ptr<Backend> kernel_;
+  std::unique_ptr<norm::DeviceReference> reference_;
+};
+
+void expect_same_judgement(std::string_view id, bool perturbed) {
+  OnEmulatedDevice host(false, perturbed), device(true, perturbed);
+  const CaseResult want = norm::run_case_id(id, host, nullptr), got = norm::run_case_id(id, device, nullptr);
+  const std::string what(id);
+  test_support::expect_same_judgement(got, want, what);
+  const bool on_device = id.find("-quant/") == std::string_view::npos;
+  EXPECT_EQ(got.note == "references on host-simt (host-w32)", on_device) << what << ": " << got.note;
+  EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
+}
+
+}  // namespace
+
+TEST(NormDeviceReference, TheCiCatalogIsJudgedAsTheHostReferenceJudgesIt) {
+  for (const std::string& id : norm::catalog_ids(Tier::ci)) expect_same_judgement(id, false);
+}
+
+TEST(NormDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
+  for (const char* id : {"norm.rms/vllm/bf16/3x1025/normal/s1", "norm.rms-add/aiter/fp16/3x1025/normal/s1",
+                         "norm.rms/hf/bf16/3x7168/normal/s1"}) {
+    OnEmulatedDevice device(true, true);
+    const CaseResult r = norm::run_case_id(id, device, nullptr);
+    EXPECT_FALSE(passes(r.verdict)) << id << ": " << r.message;
+    expect_same_judgement(id, true);
+  }
+}

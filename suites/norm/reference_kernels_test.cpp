@@ -1,0 +1,103 @@
+// The device RMSNorm reference (kernels/norm/reference_kernels.hpp) against the host reference, bit
+// for bit: every case of the norm catalog it computes (norm.rms and norm.rms-add), on the host-SIMT
+// emulator at warp 32 and 64, and with CUDA where a GPU is present (the same cases, then
+// production shapes). The profile's y, residual and r and the ideal's y and r must all be the host's.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "harness/norm/catalog.hpp"
+#include "kernels/norm/reference_host.hpp"
+#include "kernels/portable/arch.hpp"
+#if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/norm/reference_gpu.hpp"
+#include "kernels/quant/quant_gpu.hpp"
+#endif
+
+namespace ulpgate::norm {
+namespace {
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+
+// The first difference between the device's result and the host's, or "".
+std::string difference(const Expected& host, const norm_kernels::ReferenceResult& dev) {
+  const auto at = [](const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
+    if (a.size() != b.size()) return std::string(" (sizes ") + std::to_string(a.size()) + " and " + std::to_string(b.size()) + ")";
+    return " at " + std::to_string(std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin());
+  };
+  if (host.profile.y != dev.profile.y) return "profile y differs" + at(host.profile.y, dev.profile.y);
+  if (host.profile.residual != dev.profile.residual) return "residual differs" + at(host.profile.residual, dev.profile.residual);
+  if (!same_bits(host.profile.r, dev.profile.r)) return "profile r differs";
+  if (host.ideal.y != dev.ideal.y) return "ideal y differs" + at(host.ideal.y, dev.ideal.y);
+  if (!same_bits(host.ideal.r, dev.ideal.r)) return "ideal r differs";
+  return "";
+}
+
+norm_kernels::RawInputs raw(const Tensors& t) {
+  const auto halves = [](const std::vector<std::byte>& b) {
+    return std::span<const uint16_t>(reinterpret_cast<const uint16_t*>(b.data()), b.size() / 2);
+  };
+  return {halves(t.x), halves(t.residual), t.values.weight};
+}
+
+// fn(case, its inputs, the host's result) for every catalog case the device reference computes:
+// all but the fused quantization's.
+template <class Fn>
+void for_each_computed_case(Tier tier, Fn&& fn) {
+  for (const Case& c : catalog(tier)) {
+    const bool declined = !norm_kernels::reference_declines(c.spec).empty();
+    EXPECT_EQ(declined, c.spec.quantizes()) << c.id();
+    if (declined) continue;
+    const Tensors in = c.inputs();
+    fn(c, in, expected(c, in.values));
+  }
+}
+
+TEST(NormReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
+  int cases = 0;
+  for (const Arch* arch : {&kHostW32, &kHostW64}) {
+    for_each_computed_case(Tier::ci, [&](const Case& c, const Tensors& in, const Expected& host) {
+      EXPECT_EQ(difference(host, norm_kernels::reference_host(*arch, c.spec, raw(in))), "") << c.id() << " " << arch->name;
+      ++cases;
+    });
+  }
+  EXPECT_GT(cases, 100);
+}
+
+// A window of 2^-4 sends about a tenth of the elements to the host's exact decision (the
+// reference's 2^-40 almost none): the results are the same, so the decision the device leaves to
+// the host is the one the host reference makes.
+TEST(NormReferenceKernels, ElementsNearABoundaryAreDecidedExactlyOnTheHost) {
+  int64_t near = 0, elements = 0;
+  for_each_computed_case(Tier::ci, [&](const Case& c, const Tensors& in, const Expected& host) {
+    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in), 0x1p-4);
+    EXPECT_EQ(difference(host, dev), "") << c.id();
+    near += dev.near_boundary, elements += c.spec.m * c.spec.h;
+  });
+  EXPECT_GT(near, elements / 50);
+}
+
+TEST(NormReferenceKernels, DeclinesTheFusedQuantization) {
+  const Case c = Case::parse("norm.rms-quant/vllm/bf16/4x7168/e4m3fn/token/normal/s1");
+  EXPECT_NE(norm_kernels::reference_declines(c.spec), "");
+  const Tensors in = c.inputs();
+  EXPECT_THROW(norm_kernels::reference_host(kHostW32, c.spec, raw(in)), UsageError);
+}
+
+#if defined(ULPGATE_HAVE_CUDA)
+TEST(NormReferenceKernelsCuda, TheGpuComputesTheHostReference) {
+  if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (Tier tier : {Tier::ci, Tier::full}) {
+    for_each_computed_case(tier, [&](const Case& c, const Tensors& in, const Expected& host) {
+      if (tier == Tier::full && c.spec.m * c.spec.h > (int64_t(1) << 30)) return;  // the 2^31 case: the sign-off's
+      EXPECT_EQ(difference(host, norm_kernels::reference_gpu(c.spec, raw(in))), "") << c.id();
+    });
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace ulpgate::norm
