@@ -6,7 +6,7 @@
 //   (host)      each row's r from its exact sum: the profile's (norm::profile_r) and the ideal's
 //               (norm::IdealRow), one value per row;
 //   RefOutputs  a block per row: every element's profile y, written-back residual and ideal y
-//               (element::ideal_y; kNearMark where its product lies near a rounding boundary);
+//               (norm::element::ideal_y; kNearMark where its product lies near a rounding boundary);
 //   (host)      those few elements' ideal y, decided exactly (norm::IdealRow::y).
 // The element steps are reference/norm/element.hpp's, the source norm.cpp runs.
 // reference_pipeline.hpp runs them on a device of the host-SIMT emulator or of CUDA.
@@ -20,9 +20,8 @@
 
 namespace ulpgate::norm_kernels {
 
-namespace element = norm::element;
 
-// An ideal y left for the host: a NaN pattern element::round_to never gives (its NaN is canonical).
+// An ideal y left for the host: a NaN pattern norm::element::round_to never gives (its NaN is canonical).
 inline constexpr uint16_t kNearMark = 0xFFFF;
 
 struct RefShape {
@@ -30,8 +29,8 @@ struct RefShape {
 };
 
 // z of element i from the raw dtype bits of x and the residual (none: nullptr).
-ULPGATE_DEVICE float z_at(const element::Steps& s, const uint16_t* x, const uint16_t* residual, int64_t i) {
-  return element::z_of(s, element::widen(s.dtype, x[i]), residual ? element::widen(s.dtype, residual[i]) : 0.0f);
+ULPGATE_DEVICE float z_at(const norm::element::Steps& s, const uint16_t* x, const uint16_t* residual, int64_t i) {
+  return norm::element::z_of(s, norm::element::widen(s.dtype, x[i]), residual ? norm::element::widen(s.dtype, residual[i]) : 0.0f);
 }
 
 struct RefSquares {
@@ -40,7 +39,7 @@ struct RefSquares {
   uint64_t* limbs;           // [m * ExactSum::kLimbs]
   uint32_t* flags;           // [m]
   RefShape g;
-  element::Steps steps;
+  norm::element::Steps steps;
 
   ULPGATE_DEVICE void operator()() const {
     constexpr int kLimbs = norm::ExactSum::kLimbs;
@@ -72,8 +71,8 @@ struct RefOutputs {
   uint16_t* ideal;           // [m * h] the ideal's, or kNearMark
   uint16_t* residual_out;    // [m * h], nullptr without a residual
   RefShape g;
-  element::Steps steps;
-  double window;  // element::ideal_y's (the reference's 2^-40; wider in tests)
+  norm::element::Steps steps;
+  double window;  // norm::element::ideal_y's (the reference's 2^-40; wider in tests)
 
   ULPGATE_DEVICE void operator()() const {
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
@@ -81,12 +80,12 @@ struct RefOutputs {
       const double ri = r_ideal[row];
       for (int64_t c = dev::thread_rank(); c < g.h; c += dev::block_dim().x) {
         const int64_t i = row * g.h + c;
-        const float xv = element::widen(steps.dtype, x[i]), rv = residual ? element::widen(steps.dtype, residual[i]) : 0.0f;
-        const float z = element::z_of(steps, xv, rv), w = weight[c];
-        y[i] = element::output_at(steps, z, w, rp);
-        const uint32_t d = element::ideal_y(steps.dtype, z, w, ri, window);
-        ideal[i] = d == element::kNearBoundary ? kNearMark : uint16_t(d);
-        if (residual_out) residual_out[i] = element::residual_out(steps, xv, rv);
+        const float xv = norm::element::widen(steps.dtype, x[i]), rv = residual ? norm::element::widen(steps.dtype, residual[i]) : 0.0f;
+        const float z = norm::element::z_of(steps, xv, rv), w = weight[c];
+        y[i] = norm::element::output_at(steps, z, w, rp);
+        const uint32_t d = norm::element::ideal_y(steps.dtype, z, w, ri, window);
+        ideal[i] = d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
+        if (residual_out) residual_out[i] = norm::element::residual_out(steps, xv, rv);
       }
     }
   }

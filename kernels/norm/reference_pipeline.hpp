@@ -24,13 +24,13 @@ struct OnDevice {
 };
 
 // x and residual (nullptr without one): the dtype's bits; weight: [h] floats. `window`:
-// element::ideal_y's (the reference's 2^-40; a test widens it to send many elements to the host).
+// norm::element::ideal_y's (the reference's 2^-40; a test widens it to send many elements to the host).
 template <class Device>
 OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t* x, const uint16_t* residual,
                             const float* weight, double window = 0x1p-40) {
   const auto n = size_t(spec.m * spec.h), rows = size_t(spec.m);
   const RefShape g{spec.m, spec.h};
-  const element::Steps steps = spec.steps();
+  const norm::element::Steps steps = spec.steps();
   constexpr unsigned kThreads = 256;
   auto limbs = dev.template alloc<uint64_t>(rows * norm::ExactSum::kLimbs);
   auto flags = dev.template alloc<uint32_t>(rows);
@@ -65,7 +65,8 @@ ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInput
     dev.to_device(d.get(), span.data(), span.size_bytes());
     return d;
   };
-  auto x = upload(in.x), res = upload(in.residual), weight = upload(in.weight);
+  auto x = upload(in.x), res = upload(in.residual);
+  auto weight = upload(in.weight);
   OnDevice<Device> d = compute_on(dev, spec, x.get(), spec.has_residual() ? res.get() : nullptr, weight.get(), window);
   const auto n = size_t(spec.m * spec.h);
   ReferenceResult out;

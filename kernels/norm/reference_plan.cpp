@@ -33,7 +33,7 @@ void rows_r(const norm::Spec& spec, std::span<const uint64_t> limbs, std::span<c
 
 int64_t resolve_near_boundary(const norm::Spec& spec, const RawInputs& in, std::span<const uint64_t> limbs,
                               std::span<const uint32_t> flags, std::span<uint16_t> ideal) {
-  const element::Steps steps = spec.steps();
+  const norm::element::Steps steps = spec.steps();
   std::atomic<int64_t> resolved{0};
   parallel_for_each(spec.m, std::max<int64_t>(1, (int64_t(1) << 16) / spec.h), [&](int64_t row) {
     std::optional<norm::IdealRow> exact;  // made for a row with such an element only
