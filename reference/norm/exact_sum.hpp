@@ -61,6 +61,7 @@ class ExactSum {
   // The exact value (a finite sum).
   template <class Number>
   Number value() const {
+    using std::ldexp;  // the overload of a built-in type (else ::ldexp(double) would narrow a long double)
     Number v = 0;
     for (int k = kLimbs - 1; k >= 0; --k) v += ldexp(Number(limb_[k]), 64 * k + kUnitExp);
     return v;

@@ -57,10 +57,34 @@ float profile_r(const Profile& p, const ExactSum& s, int64_t h) {
   return rsqrt_rn(float(double(ms) + p.eps_added));  // fl32(ms + eps_added): see Profile::eps_added
 }
 
+namespace {
+
+// sqrt(h / D) rounded to double from a long double evaluation, when that decides it: D summed from
+// the limbs in long double (10 roundings), the quotient and the root (one each) keep the value
+// within 2^-61 (relative) of the exact one with a 64-bit significand; a double candidate whose
+// nearest rounding boundary is farther than 2^-58 away is the correctly rounded double, what
+// sqrt in 50 digits rounded to double gives too. Nothing where the long double is too close (a
+// few rows in a hundred) or has no 64-bit significand.
+std::optional<double> quick_ideal_r(const ExactSum& d, int64_t h) {
+  if (std::numeric_limits<long double>::digits < 64) return std::nullopt;
+  const long double dl = d.value<long double>();
+  if (!(dl > 0)) return std::nullopt;
+  const long double rl = std::sqrt((long double)h / dl);
+  const double r = double(rl);
+  if (!std::isfinite(r) || r == 0 || std::fpclassify(r) != FP_NORMAL) return std::nullopt;
+  const long double up = ((long double)r + std::nextafter(r, HUGE_VAL)) / 2, down = ((long double)r + std::nextafter(r, 0.0)) / 2;
+  const long double margin = rl * 0x1p-58L;
+  if (rl - down > margin && up - rl > margin) return r;
+  return std::nullopt;
+}
+
+}  // namespace
+
 IdealRow::IdealRow(const ExactSum& squares, const Profile& p, int64_t h) : d_(squares), h_(h) {
   d_.add_scaled(p.eps_added, h);
   if (d_.nan()) r_ = kNaN;
   else if (d_.inf()) r_ = 0;  // 1/sqrt(Inf)
+  else if (const std::optional<double> quick = quick_ideal_r(d_, h)) r_ = *quick;
   else {
     using R = mp::cpp_bin_float_50;
     const R dv = d_.value<R>();
