@@ -2,8 +2,7 @@
 // norm.rms-add, bit for bit, at the speed of the kernels it judges. Two kernels and the host
 // between and after them:
 //   RefSquares  a warp per row: each lane's exact sum of its z^2 (norm::ExactSum: exact in any
-//               order; its limbs in registers), merged across the warp by shuffles; the row's
-//               limbs and flags to memory;
+//               order), merged across the warp by shuffles; the row's limbs and flags to memory;
 //   (host)      each row's r from its exact sum: the profile's (norm::profile_r) and the ideal's
 //               (norm::IdealRow), one value per row;
 //   RefOutputs  a block per row: every element's profile y, written-back residual and ideal y
@@ -49,7 +48,7 @@ struct RefSquares {
     for (int64_t row = (int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank()) / ws; row < g.m;
          row += warps) {
       norm::ExactSum s;
-      for (int64_t c = lane; c < g.h; c += ws) s.add_square_as<true>(z_at(steps, x, residual, row * g.h + c));
+      for (int64_t c = lane; c < g.h; c += ws) s.add_square(z_at(steps, x, residual, row * g.h + c));
       for (int o = ws / 2; o > 0; o /= 2) {
         uint64_t other[kLimbs];
         for (int i = 0; i < kLimbs; ++i) other[i] = dev::shfl_xor(s.limb(i), o, ws);

@@ -20,13 +20,7 @@ class ExactSum {
  public:
   static constexpr int kLimbs = 10, kUnitExp = -320;
 
-  constexpr void add_square(float z) { add_square_as<false>(z); }
-
-  // EveryLimb: every limb visited at a fixed index, which a GPU keeps in registers (a dynamic index
-  // would put the limbs in local memory: the device reference's way); else only the limbs the
-  // square and its carries reach (the host's). The same sum either way.
-  template <bool EveryLimb>
-  constexpr void add_square_as(float z) {
+  constexpr void add_square(float z) {
     const uint32_t b = std::bit_cast<uint32_t>(z) & 0x7FFFFFFFu, biased = b >> 23;
     if (b > 0x7F800000u) nan_ = true;
     if (b == 0x7F800000u) inf_ = true;
@@ -34,9 +28,7 @@ class ExactSum {
     // |z| = m 2^(e - 150), m < 2^24, from the bits (subnormals: e = 1, no implicit bit); the
     // square m^2 < 2^48 lands at bit 2 (e - 150) + 320 >= 22.
     const uint64_t m = (b & 0x7FFFFFu) | (biased ? 0x800000u : 0u);
-    const int pos = 2 * (int(biased ? biased : 1u) - 150) - kUnitExp;
-    if constexpr (EveryLimb) add_at_every_limb(m * m, pos);
-    else add_at(m * m, pos);
+    add_at(m * m, 2 * (int(biased ? biased : 1u) - 150) - kUnitExp);
   }
 
   // Another sum's terms added to this one's (the lanes of a row, merged).
@@ -85,15 +77,6 @@ class ExactSum {
     return t;
   }
   // Adds v 2^pos (pos >= 0 in units of 2^-320). A sum of up to 2^31 squares never carries out.
-  constexpr void add_at_every_limb(uint64_t v, int pos) {
-    const int k = pos / 64, sh = pos % 64;
-    const uint64_t lo = v << sh, hi = sh ? v >> (64 - sh) : 0;
-    uint64_t carry = 0;
-#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
-#pragma unroll
-#endif
-    for (int i = 0; i < kLimbs; ++i) limb_[i] = add_carry(limb_[i], i == k ? lo : i == k + 1 ? hi : 0, carry);
-  }
   constexpr void add_at(uint64_t v, int pos) {
     const int k = pos / 64, sh = pos % 64;
     const uint64_t lo = v << sh, hi = sh ? v >> (64 - sh) : 0;
