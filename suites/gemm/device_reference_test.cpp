@@ -9,10 +9,10 @@
 #include <cstring>
 
 #include "harness/backends/device_references.hpp"
-#include "harness/backends/kernel_backends.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "harness/moe/run_case.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "suites/host_kernels.hpp"
 #include "suites/same_judgement.hpp"
 
 using namespace ulpgate;
@@ -24,20 +24,13 @@ enum class Fault { none, perturbed, claims_sm90 };
 // The host backend's GEMM kernel (warp 32) with, on request, the emulated device reference, and
 // with a fault: outputs perturbed after the kernel (one ulp up at every 37th element, three at
 // every 101st, a NaN), or the fp32-fma kernel claiming the sm90 model.
-class OnEmulatedDevice : public Backend {
+class OnEmulatedDevice : public test_support::HostKernels {
  public:
   OnEmulatedDevice(bool device_reference, Fault fault) : fault_(fault) {
-    static const bool registered = (register_kernel_backends(), true);
-    (void)registered;
-    kernel_ = make_backend("host", "host-w32");
     if (device_reference) reference_ = emulated_gemm_reference(arch_by_name("sm90"));
   }
-  std::string name() const override { return kernel_->name(); }
   std::string declines(const gemm::Spec& spec) const override { return kernel_->declines(spec); }
   std::string declines(const gemm::GroupedSpec& spec) const override { return kernel_->declines(spec); }
-  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
-    throw BackendError("no quant");
-  }
   GemmClaim gemm(const gemm::Spec& s, const gemm::Buffers& io) override {
     GemmClaim claim = kernel_->gemm(s, io);
     if (fault_ == Fault::claims_sm90) claim.model = "sm90";
@@ -51,7 +44,6 @@ class OnEmulatedDevice : public Backend {
 
  private:
   Fault fault_;
-  std::unique_ptr<Backend> kernel_;
   std::unique_ptr<gemm::DeviceReference> reference_;
 
   static void perturb(const gemm::Spec& s, std::span<std::byte> d) {

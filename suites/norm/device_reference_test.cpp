@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "harness/backends/device_references.hpp"
-#include "harness/backends/kernel_backends.hpp"
 #include "harness/norm/run_case.hpp"
+#include "suites/host_kernels.hpp"
 #include "suites/same_judgement.hpp"
 
 using namespace ulpgate;
@@ -16,15 +16,11 @@ namespace {
 
 // The host backend's RMSNorm kernels (warp 32), with the emulated device reference on request,
 // and with outputs perturbed on request: every 29th y one code up, the first residual's sign flipped.
-class OnEmulatedDevice : public Backend {
+class OnEmulatedDevice : public test_support::HostKernels {
  public:
   OnEmulatedDevice(bool device_reference, bool perturbed) : perturbed_(perturbed) {
-    static const bool registered = (register_kernel_backends(), true);
-    (void)registered;
-    kernel_ = make_backend("host", "host-w32");
     if (device_reference) reference_ = emulated_norm_reference(arch_by_name("host-w32"));
   }
-  std::string name() const override { return kernel_->name(); }
   std::string declines(const norm::Spec& spec) const override { return kernel_->declines(spec); }
   void norm(const norm::Spec& s, const norm::Buffers& io) override {
     kernel_->norm(s, io);
@@ -33,15 +29,10 @@ class OnEmulatedDevice : public Backend {
     for (size_t i = 0; i < y.size(); i += 29) y[i] = uint16_t(y[i] + 1);
     if (!io.residual_out.empty()) io.residual_out[1] ^= std::byte{0x80};
   }
-  void quant(const quant::Spec& s, Format in, std::span<const std::byte> x, std::span<uint8_t> codes,
-             std::span<uint8_t> scales) override {
-    kernel_->quant(s, in, x, codes, scales);
-  }
   norm::DeviceReference* norm_reference() override { return reference_.get(); }
 
  private:
   bool perturbed_;
-  std::unique_ptr<Backend> kernel_;
   std::unique_ptr<norm::DeviceReference> reference_;
 };
 

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "harness/backends/device_references.hpp"
-#include "harness/backends/kernel_backends.hpp"
 #include "harness/quant/run_case.hpp"
+#include "suites/host_kernels.hpp"
 #include "suites/same_judgement.hpp"
 
 using namespace ulpgate;
@@ -17,15 +17,11 @@ namespace {
 // The host backend's quantization kernels (warp 32), with the emulated device reference on
 // request, and with outputs perturbed on request: every 29th code one step up, the first scale
 // byte flipped.
-class OnEmulatedDevice : public Backend {
+class OnEmulatedDevice : public test_support::HostKernels {
  public:
   OnEmulatedDevice(bool device_reference, bool perturbed) : perturbed_(perturbed) {
-    static const bool registered = (register_kernel_backends(), true);
-    (void)registered;
-    kernel_ = make_backend("host", "host-w32");
     if (device_reference) reference_ = emulated_quant_reference(arch_by_name("host-w32"));
   }
-  std::string name() const override { return kernel_->name(); }
   std::string declines(const quant::Spec& spec) const override { return kernel_->declines(spec); }
   void quant(const quant::Spec& s, Format in, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
@@ -38,7 +34,6 @@ class OnEmulatedDevice : public Backend {
 
  private:
   bool perturbed_;
-  std::unique_ptr<Backend> kernel_;
   std::unique_ptr<quant::DeviceReference> reference_;
 };
 
