@@ -6,13 +6,14 @@
 #   golden  hardware golden rows into $OUT/golden (a copy of golden/; never the repository's own):
 #           the cases the gate reported as new (quant, norm, moe), gemm on cuda and vendor (ci tier), moe's full tier
 #   bench   `ulpgate bench` (bandwidth rows; the GEMM reference beside cuBLASLt) into $OUT/bench.csv
-#   allreduce  (several GPUs) the custom kernels (cuda) and NCCL (vendor) on every world size the
-#           machine has: hardware golden rows into $OUT/golden, and the all-reduce bench table
-#           (custom vs NCCL, 16 B to 1 GiB) into $OUT/allreduce-bench.csv
+#   allreduce  (several GPUs) the custom and fused kernels (cuda, rank r on GPU r) and NCCL (vendor) on
+#           every world size the machine has: hardware golden rows into $OUT/golden, NCCL's order
+#           revealed into $OUT/reveal-nccl, and the all-reduce bench table (custom vs NCCL, 16 B to
+#           1 GiB; fused vs NCCL + norm, 1 to 16384 tokens) into $OUT/allreduce-bench.csv
 #   signoff `ulpgate signoff --arch sm90` (all-reduce world 2 needs two GPUs): its bundle in $OUT/signoff-sm90
 #   plugin  the CUDA sample plugin (device tensors through the C API) against the cuda backend
-#   mpi        (several GPUs) the all-reduce gate, plain and fused, with one rank per process and GPU (mpirun), and the
-#           quant/norm gate shared out over the GPUs
+#   mpi        (several GPUs) the all-reduce gate, plain and fused, with one rank per process and GPU (mpirun)
+#   mpi_gate   (several GPUs) the quant/norm gate shared out over the GPUs (mpirun, a GPU per process)
 #   oracle  the model rows against MMA-Sim (suites/oracle/mmasim_oracle.py, the mmasim wheel from
 #           $dist/wheels), and Hopper's mma.sync FP8 measured against the rows (mma_sync_oracle.py)
 #   identify  the Triton block-scaled FP8 GEMM of examples/torch, identified per tile configuration
@@ -85,12 +86,26 @@ step_allreduce() {
   [[ -d $out/golden/sm90 ]] || { mkdir -p "$out/golden" && cp -r golden/sm90 "$out/golden/"; }
   update allreduce-cuda --backend cuda --filter 'allreduce*'
   update allreduce-vendor --backend vendor --filter 'allreduce*'
-  "$ulpgate" bench --allreduce "${worlds[@]}" --csv "$out/allreduce-bench.csv" 2>&1 | tee "$out/allreduce-bench.log" | tail -80
+  reveal_nccl "${worlds[@]}"
+  "$ulpgate" bench --allreduce "${worlds[@]}" --csv "$out/allreduce-bench.csv" 2>&1 | tee "$out/allreduce-bench.log" | tail -120
+}
+
+# NCCL's order of the ranks per element (`ulpgate reveal`) at each world, at sizes around where its
+# protocol changes (LL, LL128, Simple) and a two-shot-sized message: $out/reveal-nccl/.
+reveal_nccl() {
+  local w n
+  mkdir -p "$out/reveal-nccl"
+  for w in "$@"; do
+    for n in 1024 65536 1048576 16777216; do
+      "$ulpgate" reveal --case "allreduce/nccl/bf16/w$w/$n/out-of-place/normal/s1" --backend vendor \
+        >"$out/reveal-nccl/w$w-$n.log" 2>&1 || rc=1
+      echo "w$w $n: $(head -c 2000 "$out/reveal-nccl/w$w-$n.log" | sed -n '1,6p' | tr '\n' ' ')"
+    done
+  done
 }
 
 # One rank per process: mpirun -np W, each process one GPU (custom and the fused allreduce.rms:
-# CUDA IPC; NCCL: ncclCommInitRank), gated against the rows of the one-process run; then the quant and norm gate
-# shared out over all GPUs.
+# CUDA IPC; NCCL: ncclCommInitRank), gated against the rows of the one-process run.
 step_mpi() {
   local n w
   n=$(nvidia-smi -L | wc -l)
@@ -105,7 +120,13 @@ step_mpi() {
       >"$out/mpi-fused-w$w.log" 2>&1 || rc=1
     tail -n 2 "$out/mpi-custom-w$w.log" "$out/mpi-nccl-w$w.log" "$out/mpi-fused-w$w.log"; grep -h "^mpi:" "$out"/mpi-*-w$w.log
   done
-  "${mpi[@]}" -np "$n" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter '[nq]*' >"$out/mpi-gate.log" 2>&1 || rc=1
+}
+
+step_mpi_gate() {
+  local n
+  n=$(nvidia-smi -L | wc -l)
+  mpirun --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE=0 -np "$n" "$ulpgate" gate --golden golden/sm90 --backend cuda \
+    --filter '[nq]*' >"$out/mpi-gate.log" 2>&1 || rc=1
   grep '^mpi:' "$out/mpi-gate.log"; tail -3 "$out/mpi-gate.log"
 }
 

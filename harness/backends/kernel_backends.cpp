@@ -312,11 +312,15 @@ class CudaBackend : public Backend {
     return world_problem(spec);
   }
 
-  // The ranks' grids co-resident on GPU 0: one GPU runs every world size.
+  // Rank r on GPU r (P2P) where there are as many GPUs as ranks, else every rank's grid
+  // co-resident on GPU 0: one GPU runs every world size.
   std::string declines(const allreduce::FusedSpec&) const override { return ""; }
 
   void allreduce_norm(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) override {
-    kernel_call(describe(spec), [&] { allreduce_kernels::run_fused_one_gpu(spec, io); });
+    if (world_problem(spec.sum_spec()).empty())
+      kernel_call(describe(spec), [&] { world_.fused(spec, io); });
+    else
+      kernel_call(describe(spec), [&] { allreduce_kernels::run_fused_one_gpu(spec, io); });
   }
 
   AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harness/build_info.hpp"
+#include "harness/cli/allreduce_bench.hpp"
 #include "harness/cli/command.hpp"
 #include "harness/allreduce/fused_case.hpp"
 #include "harness/gemm/gemm_case.hpp"
@@ -30,7 +31,6 @@
 #include "reference/gemm/model.hpp"
 #include "reference/norm/profile.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
-#include "kernels/allreduce/allreduce_gpu.hpp"
 #include "kernels/allreduce/fused_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/gemm/reference_gpu.hpp"
@@ -364,97 +364,6 @@ void gemm_rows(const GemmBenchCase& b, const gemm::Spec& spec, int reps, std::ve
               t.compare_ms, (long long)t.host_resolved);
 }
 
-// ---- all-reduce: the NCCL test tool's table, custom kernels beside NCCL ------------------------
-
-// One row: an implementation at one size on `world` GPUs (bf16, exactly summable inputs filled on
-// the devices, out of place; the custom kernel reads registered inputs, as under CUDA graphs).
-struct AllreduceRow {
-  std::string impl;
-  int world;
-  int64_t bytes;
-  double us;
-  int64_t wrong;
-  double algbw() const { return double(bytes) / (us * 1e3); }  // GB/s, GB = 1e9 B
-  double busbw() const { return algbw() * 2.0 * (world - 1) / world; }
-};
-
-// The custom kernel must be at least as fast as NCCL up to this size (issue 15).
-constexpr int64_t kCustomTargetBytes = int64_t(1) << 20;
-
-std::vector<AllreduceRow> allreduce_rows(int world) {
-  allreduce_kernels::GpuWorld gpus(int64_t(1) << 30);
-  std::vector<AllreduceRow> rows;
-  for (int64_t bytes = 16; bytes <= (int64_t(1) << 30); bytes *= 2) {
-    const int iterations = int(std::clamp<int64_t>((int64_t(4) << 30) / bytes, 10, 1000));
-    const auto custom = gpus.time_custom(world, bytes, iterations);
-    const auto nccl = gpus.time_nccl(world, bytes, iterations);
-    rows.push_back({"custom", world, bytes, custom.seconds * 1e6, custom.wrong});
-    rows.push_back({"nccl", world, bytes, nccl.seconds * 1e6, nccl.wrong});
-  }
-  return rows;
-}
-
-// "pass"/"FAIL" for a custom row up to the target size (against the NCCL row of its size), "-" else.
-std::string custom_target(const std::vector<AllreduceRow>& rows, size_t i) {
-  const AllreduceRow& r = rows[i];
-  if (r.impl != "custom" || r.bytes > kCustomTargetBytes) return "-";
-  return r.us <= rows[i + 1].us ? "pass" : "FAIL";
-}
-
-// The smallest size from which NCCL is faster than the custom kernel at every larger size.
-int64_t crossover(const std::vector<AllreduceRow>& rows) {
-  int64_t from = -1;
-  for (size_t i = 0; i + 1 < rows.size(); i += 2)
-    if (rows[i + 1].us < rows[i].us) from = from < 0 ? rows[i].bytes : from;
-    else from = -1;
-  return from;
-}
-
-int run_allreduce_bench(const std::vector<int>& worlds, const std::string& csv) {
-  std::vector<AllreduceRow> rows;
-  std::string crossovers;
-  for (int w : worlds) {
-    if (w > allreduce_kernels::gpu_count()) {
-      std::printf("allreduce bench: world %d skipped: %d GPUs present\n", w, allreduce_kernels::gpu_count());
-      continue;
-    }
-    std::vector<AllreduceRow> mine = allreduce_rows(w);
-    const int64_t x = crossover(mine);
-    crossovers += "# crossover w" + std::to_string(w) + ": " + (x < 0 ? std::string("none (custom faster at every size)") : "NCCL faster from " + std::to_string(x) + " bytes on") + "\n";
-    rows.insert(rows.end(), mine.begin(), mine.end());
-  }
-  bool pass = true;
-  std::ofstream f;
-  if (!csv.empty()) {
-    f.open(csv);
-    if (!f) throw std::runtime_error("bench: cannot open " + csv + " for writing");
-    const quant_kernels::BenchDevice dev = quant_kernels::bench_device();
-    f << "# ulpgate bench, all-reduce (the NCCL test tool's table): bf16 sum, out of place, exactly summable inputs "
-         "(the result must be bit-exact: wrong counts elements that are not); time = mean over back-to-back calls; "
-         "algbw = bytes / time; busbw = algbw * 2(n-1)/n; GB = 1e9 B; custom: one-shot or two-shot by the selection "
-         "rule, inputs registered; nccl: NCCL_NVLS_ENABLE=0; target: custom time <= nccl time up to 1 MiB\n"
-      << "# arch=sm" << dev.sm_major << dev.sm_minor << "\n# source=hardware\n# device=" << dev.name << " x "
-      << allreduce_kernels::gpu_count() << "\n# driver=CUDA " << dev.driver << "\n# toolkit=CUDA " << dev.runtime
-      << "\n# suite_version=" << suite_version() << "\n# commit=" << suite_commit() << "\n# date=" << today_utc() << "\n"
-      << crossovers << "impl,world,size,count,type,time_us,algbw,busbw,wrong,verdict,target\n";
-  }
-  std::printf("%-7s %5s %12s %11s %5s %11s %9s %9s %7s %8s %6s\n", "impl", "world", "size", "count", "type", "time us",
-              "algbw", "busbw", "#wrong", "verdict", "target");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const AllreduceRow& r = rows[i];
-    const std::string target = custom_target(rows, i), verdict = r.wrong ? "FAIL" : "exact";
-    pass = pass && target != "FAIL" && !r.wrong;
-    std::printf("%-7s %5d %12lld %11lld %5s %11.2f %9.2f %9.2f %7lld %8s %6s\n", r.impl.c_str(), r.world, (long long)r.bytes,
-                (long long)(r.bytes / 2), "bf16", r.us, r.algbw(), r.busbw(), (long long)r.wrong, verdict.c_str(), target.c_str());
-    if (f.is_open())
-      f << r.impl << "," << r.world << "," << r.bytes << "," << r.bytes / 2 << ",bf16," << fixed(r.us, 2) << ","
-        << fixed(r.algbw(), 2) << "," << fixed(r.busbw(), 2) << "," << r.wrong << "," << verdict << "," << target << "\n";
-  }
-  std::printf("%s", crossovers.c_str());
-  if (f.is_open()) std::printf("wrote %s\n", csv.c_str());
-  return pass ? kPass : kFail;
-}
-
 int run_bench(const std::string& filter, const std::string& csv, const std::string& html, int reps) {
   const auto [cases, norm_cases, gemm_cases, fused_cases, moe_reference_cases] = plan_all(filter);
   if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
@@ -514,10 +423,6 @@ int run_bench(const std::string& filter, const std::string& csv, const std::stri
   return all_pass ? kPass : kFail;
 }
 #else
-int run_allreduce_bench(const std::vector<int>&, const std::string&) {
-  std::fprintf(stderr, "ulpgate bench --allreduce: this build has no CUDA support\n");
-  return kInfra;
-}
 int run_bench(const std::string& filter, const std::string&, const std::string&, int) {
   (void)plan_all(filter);  // the same usage errors as a CUDA build
   std::fprintf(stderr,

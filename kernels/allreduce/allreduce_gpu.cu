@@ -194,6 +194,9 @@ struct GpuWorld::Impl {
     ULPGATE_NCCL_CHECK(ncclGroupEnd());
   }
 
+  void fill_registered(int world, int64_t bytes);
+  std::vector<void*> streams(int world) const;
+
   // Seconds per call of `call` after warm-up, over `iterations` calls queued back to back.
   template <class Call>
   double seconds_per_call(int world, int iterations, Call call) {
@@ -288,9 +291,20 @@ std::string GpuWorld::nccl(const allreduce::Spec& spec, std::span<const allreduc
   return nccl_version("ncclCommInitAll, one process");
 }
 
+void GpuWorld::fused(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) {
+  try {
+    impl_->reserve(spec.world, spec.sum_spec().bytes());
+  } catch (const gpu::GpuError& e) {
+    throw GpuWorldError(e.what());
+  }
+  std::vector<int> devices;
+  for (int r = 0; r < spec.world; ++r) devices.push_back(r);
+  run_fused_ranks_gpu(spec, 0, io, devices, impl_->streams(spec.world), impl_->pointers(spec.world), impl_->capacity);
+}
+
 namespace {
 
-int64_t wrong_elements(int world, int64_t n, const std::vector<uint8_t*>& out) {
+int64_t wrong_elements(int world, int64_t n, const std::vector<const uint8_t*>& out) {
   int64_t wrong = 0;
   for (int r = 0; r < world; ++r) {
     ULPGATE_GPU_CHECK(cudaSetDevice(r));
@@ -309,19 +323,15 @@ GpuWorld::Timing GpuWorld::time_custom(int world, int64_t bytes, int iterations)
   static const allreduce::Variant bench{"custom-auto", allreduce::Order::by_size, 0, true, true};
   spec.variant = &bench, spec.dtype = Format::bf16, spec.world = world, spec.view = {bytes / 2};
   const Plan plan = plan_allreduce(spec, impl_->limit, kGpuBlocks, kGpuThreads);
-  impl_->reserve(world, bytes);
+  impl_->fill_registered(world, bytes);
   std::vector<gpu::DeviceBytes> outs;
   std::vector<uint8_t*> out;
   for (int r = 0; r < world; ++r) {
     ULPGATE_GPU_CHECK(cudaSetDevice(r));
-    fill_exact<<<264, 512>>>(reinterpret_cast<uint16_t*>(impl_->ranks[size_t(r)].data), r, bytes / 2);
-    ULPGATE_GPU_CHECK(cudaGetLastError());
-    outs.push_back(gpu::DeviceBytes(size_t(bytes)));
-    out.push_back(outs.back().get());
+    out.push_back(outs.emplace_back(size_t(bytes)).get());
   }
-  synchronize_devices(world);
   const double t = impl_->seconds_per_call(world, iterations, [&] { impl_->launch_custom(plan, out); });
-  return {t, wrong_elements(world, bytes / 2, out)};
+  return {t, wrong_elements(world, bytes / 2, {out.begin(), out.end()})};
 }
 
 GpuWorld::Timing GpuWorld::time_nccl(int world, int64_t bytes, int iterations) {
@@ -339,7 +349,70 @@ GpuWorld::Timing GpuWorld::time_nccl(int world, int64_t bytes, int iterations) {
   }
   synchronize_devices(world);
   const double t = impl_->seconds_per_call(world, iterations, [&] { impl_->launch_nccl(world, Format::bf16, in, out, bytes / 2); });
-  return {t, wrong_elements(world, bytes / 2, out)};
+  return {t, wrong_elements(world, bytes / 2, {out.begin(), out.end()})};
+}
+
+// Every rank's registered input filled with exactly summable bf16 values (the bench's).
+void GpuWorld::Impl::fill_registered(int world, int64_t bytes) {
+  reserve(world, bytes);
+  for (int r = 0; r < world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    fill_exact<<<264, 512>>>(reinterpret_cast<uint16_t*>(ranks[size_t(r)].data), r, bytes / 2);
+    ULPGATE_GPU_CHECK(cudaGetLastError());
+  }
+  synchronize_devices(world);
+}
+
+std::vector<void*> GpuWorld::Impl::streams(int world) const {
+  std::vector<void*> s;
+  for (int r = 0; r < world; ++r) s.push_back(ranks[size_t(r)].stream);
+  return s;
+}
+
+namespace {
+
+void require_bf16(const allreduce::FusedSpec& spec) {
+  if (spec.norm.dtype != Format::bf16) throw GpuWorldError("the fused bench takes bf16 cases (its inputs are exactly summable bf16)");
+}
+
+std::vector<const uint8_t*> residuals_out(const FusedBenchRanks& b, int world) {
+  std::vector<const uint8_t*> out;
+  for (int r = 0; r < world; ++r) out.push_back(b.residual_out(r));
+  return out;
+}
+
+}  // namespace
+
+GpuWorld::Timing GpuWorld::time_fused(const allreduce::FusedSpec& spec, int iterations) {
+  require_bf16(spec);
+  const int64_t bytes = spec.sum_spec().bytes();
+  impl_->fill_registered(spec.world, bytes);
+  const FusedBenchRanks bench(spec);
+  const WorldPointers p = impl_->pointers(spec.world);
+  const std::vector<void*> streams = impl_->streams(spec.world);
+  const double t = impl_->seconds_per_call(spec.world, iterations, [&] { bench.launch_fused(p, streams); });
+  return {t, wrong_elements(spec.world, bytes / 2, residuals_out(bench, spec.world))};
+}
+
+GpuWorld::Timing GpuWorld::time_unfused(const allreduce::FusedSpec& spec, int iterations) {
+  require_bf16(spec);
+  const int64_t bytes = spec.sum_spec().bytes();
+  impl_->fill_registered(spec.world, bytes);
+  const FusedBenchRanks bench(spec);
+  std::vector<gpu::DeviceBytes> sums;
+  std::vector<const uint8_t*> in;
+  std::vector<uint8_t*> out;
+  for (int r = 0; r < spec.world; ++r) {
+    ULPGATE_GPU_CHECK(cudaSetDevice(r));
+    out.push_back(sums.emplace_back(size_t(bytes)).get());
+    in.push_back(impl_->ranks[size_t(r)].data);
+  }
+  const std::vector<void*> streams = impl_->streams(spec.world);
+  const double t = impl_->seconds_per_call(spec.world, iterations, [&] {
+    impl_->launch_nccl(spec.world, Format::bf16, in, out, bytes / 2);
+    bench.launch_norm(out, streams);
+  });
+  return {t, wrong_elements(spec.world, bytes / 2, residuals_out(bench, spec.world))};
 }
 
 // ---- one rank per process -------------------------------------------------------------------
@@ -442,8 +515,8 @@ void GpuRank::fused(const allreduce::FusedSpec& spec, const allreduce::FusedRank
   Impl& m = *impl_;
   m.require_world(spec.world);
   const WorldPointers& p = m.registered();
-  ULPGATE_GPU_CHECK(cudaSetDevice(m.device));
-  run_fused_rank_gpu(spec, m.rank, mine, p, m.limit, m.mine.stream);
+  void* const stream = m.mine.stream;
+  run_fused_ranks_gpu(spec, m.rank, std::span(&mine, 1), std::span(&m.device, 1), std::span(&stream, 1), p, m.limit);
 }
 
 std::string GpuRank::nccl(const allreduce::Spec& spec, const allreduce::RankBuffers& mine) {

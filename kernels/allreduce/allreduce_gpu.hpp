@@ -41,6 +41,9 @@ class GpuWorld {
   allreduce::Order custom(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
   // NCCL's all-reduce of the same buffers; returns NCCL's version text.
   std::string nccl(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
+  // allreduce.rms / allreduce.rms-quant with rank r on GPU r, the message in the registered
+  // buffers (grown to it); outputs checked as custom's.
+  void fused(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io);
 
   // The bench: seconds per call over `iterations` back-to-back calls of `bytes` of bf16 on
   // `world` GPUs (custom: inputs already registered, as under CUDA graphs; NCCL: out of place),
@@ -51,6 +54,11 @@ class GpuWorld {
   };
   Timing time_custom(int world, int64_t bytes, int iterations);
   Timing time_nccl(int world, int64_t bytes, int iterations);
+  // The fused op against what it replaces (NCCL's all-reduce, then the norm kernel on every rank),
+  // on the same exactly summable bf16 inputs with a zero residual: wrong counts written-back
+  // residual elements that are not the exact sum.
+  Timing time_fused(const allreduce::FusedSpec& spec, int iterations);
+  Timing time_unfused(const allreduce::FusedSpec& spec, int iterations);
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 
 #include "kernels/allreduce/allreduce_gpu.hpp"
 #include "kernels/allreduce/fused_plan.hpp"
+#include "kernels/norm/norm_gpu.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/portable/gpu.hpp"
 #include "kernels/portable/gpu_bench.cuh"
@@ -69,12 +70,13 @@ WorldPointers world_pointers(const std::vector<DeviceRank>& d) {
   return p;
 }
 
-// Every rank's grid co-resident: the world's blocks at most what the multiprocessors hold of
-// this kernel at once (its registers and shared memory), or the barriers could wait forever.
+// Every rank's grid co-resident: the world's blocks at most what the current device's
+// multiprocessors hold of this kernel at once (its registers and shared memory), or the barriers could wait forever.
 template <class Kernel>
 unsigned co_resident_blocks(const LaunchConfig& cfg, int world) {
-  int sms = 0, per_sm = 0;
-  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceGetAttribute)(&sms, gpu::kAttrMultiprocessors, 0));
+  int device = 0, sms = 0, per_sm = 0;
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetDevice)(&device));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceGetAttribute)(&sms, gpu::kAttrMultiprocessors, device));
   ULPGATE_GPU_CHECK(ULPGATE_GPU_API(OccupancyMaxActiveBlocksPerMultiprocessor)(&per_sm, gpu::entry<Kernel>(), int(cfg.block.count()),
                                                                   cfg.shared_bytes));
   return unsigned(std::max(1, per_sm * sms / world));
@@ -105,11 +107,23 @@ void launch_world(const FusedPlan& plan, const std::vector<DeviceRank>& d, const
   });
 }
 
+// Rank `rank`'s kernels on the current device, its grid alone there: all of its blocks resident
+// is enough for the barriers.
+void launch_rank(const FusedPlan& plan, const WorldPointers& p, const allreduce::FusedRankBuffers& io, int rank, void* stream) {
+  with_fused_kernels(plan, p, std::span(&io, 1), rank, [&](auto kernels, LaunchConfig config, bool world) {
+    using Kernel = typename decltype(kernels)::value_type;
+    if (world) config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, 1));
+    gpu::launch(config, kernels[0], static_cast<gpu::Stream>(stream));
+  });
+}
+
+void set_device(int d) { ULPGATE_GPU_CHECK(ULPGATE_GPU_API(SetDevice)(d)); }
+
 }  // namespace
 
 void run_fused_one_gpu(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) {
   try {
-    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(SetDevice)(0));
+    set_device(0);
     const FusedPlan plan = plan_fused(spec, kSm90, io, kMaxBlocks);
     if (plan.norm.m == 0) return;
     std::vector<DeviceRank> d;
@@ -129,34 +143,91 @@ void run_fused_one_gpu(const allreduce::FusedSpec& spec, std::span<const allredu
   }
 }
 
-void run_fused_rank_gpu(const allreduce::FusedSpec& spec, int rank, const allreduce::FusedRankBuffers& mine,
-                        const WorldPointers& p, int64_t registered, void* stream) {
+void run_fused_ranks_gpu(const allreduce::FusedSpec& spec, int first_rank, std::span<const allreduce::FusedRankBuffers> io,
+                         std::span<const int> devices, std::span<void* const> streams, const WorldPointers& p,
+                         int64_t registered) {
   try {
-    const FusedPlan plan = plan_fused(spec, kSm90, std::span(&mine, 1), kMaxBlocks);
+    const FusedPlan plan = plan_fused(spec, kSm90, io, kMaxBlocks);
     if (plan.norm.m == 0) return;
     if (plan.packs * 16 > registered)
       throw AllreduceError("the message of " + std::to_string(plan.packs * 16) + " bytes exceeds the registered buffers (" +
                            std::to_string(registered) + " bytes)");
-    DeviceNorm norm(fused_sizes(spec), rank);
-    norm.upload(mine.norm);
-    const gpu::Stream s = static_cast<gpu::Stream>(stream);
-    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(const_cast<uint8_t*>(p.data[rank]), mine.x.data(), mine.x.size(),
-                                              ULPGATE_GPU_API(MemcpyHostToDevice)));
-    const allreduce::FusedRankBuffers io = norm.io(p.data[rank], mine.x.size());
-    // Only this rank's grid is on this GPU: all of its blocks resident is enough.
-    with_fused_kernels(plan, p, std::span(&io, 1), rank, [&](auto kernels, LaunchConfig config, bool world) {
-      using Kernel = typename decltype(kernels)::value_type;
-      if (world) config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, 1));
-      gpu::launch(config, kernels[0], s);
-    });
-    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(StreamSynchronize)(s));
+    std::vector<DeviceNorm> norms;
+    for (size_t i = 0; i < io.size(); ++i) {
+      const int rank = first_rank + int(i);
+      set_device(devices[i]);
+      norms.emplace_back(fused_sizes(spec), rank).upload(io[i].norm);
+      ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(const_cast<uint8_t*>(p.data[rank]), io[i].x.data(), io[i].x.size(),
+                                                ULPGATE_GPU_API(MemcpyHostToDevice)));
+      gpu::synchronize();  // the copies done before the kernel's own (non-blocking) stream reads them
+    }
+    for (size_t i = 0; i < io.size(); ++i) {
+      set_device(devices[i]);
+      launch_rank(plan, p, norms[i].io(p.data[first_rank + int(i)], io[i].x.size()), first_rank + int(i), streams[i]);
+    }
     std::vector<guard::Violation> outside;
-    norm.download(mine.norm, outside);
+    for (size_t i = 0; i < io.size(); ++i) {
+      set_device(devices[i]);
+      ULPGATE_GPU_CHECK(ULPGATE_GPU_API(StreamSynchronize)(static_cast<gpu::Stream>(streams[i])));
+      norms[i].download(io[i].norm, outside);
+    }
     if (!outside.empty()) throw guard::OutOfBounds(std::move(outside));
   } catch (const gpu::GpuError& e) {
     throw GpuWorldError(e.what());
   }
 }
+
+struct FusedBenchRanks::Impl {
+  FusedPlan plan;
+  std::vector<DeviceNorm> norms;  // rank r's on device r
+  std::size_t x_bytes;
+};
+
+FusedBenchRanks::FusedBenchRanks(const allreduce::FusedSpec& spec) : impl_(std::make_unique<Impl>()) {
+  try {
+    const norm::Spec& s = spec.norm;
+    const norm_kernels::NormSizes sizes = fused_sizes(spec);
+    impl_->plan = plan_fused(spec, kSm90, sizes, kMaxBlocks);
+    impl_->x_bytes = sizes.x;
+    for (int r = 0; r < spec.world; ++r) {
+      set_device(r);
+      DeviceNorm& n = impl_->norms.emplace_back(sizes, r);
+      ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(n.residual.get(), 0, n.residual.size()));
+      gpu_bench::fill(n.weight.get(), n.weight.size(), s.fp32_weight ? Format::fp32 : s.dtype, 0xfeed);
+    }
+  } catch (const gpu::GpuError& e) {
+    throw GpuWorldError(e.what());
+  }
+}
+FusedBenchRanks::~FusedBenchRanks() = default;
+
+void FusedBenchRanks::launch_fused(const WorldPointers& p, std::span<void* const> streams) const {
+  try {
+    for (size_t r = 0; r < impl_->norms.size(); ++r) {
+      set_device(int(r));
+      launch_rank(impl_->plan, p, impl_->norms[r].io(p.data[r], impl_->x_bytes), int(r), streams[r]);
+    }
+  } catch (const gpu::GpuError& e) {
+    throw GpuWorldError(e.what());
+  }
+}
+
+void FusedBenchRanks::launch_norm(std::span<uint8_t* const> sums, std::span<void* const> streams) const {
+  try {
+    for (size_t r = 0; r < impl_->norms.size(); ++r) {
+      const DeviceNorm& n = impl_->norms[r];
+      set_device(int(r));
+      norm_kernels::launch_norm_gpu(impl_->plan.norm,
+                                    {sums[r], n.residual.get<const void>(), n.weight.get<const void>(), n.y.get<void>(),
+                                     n.residual_out.get<void>(), n.codes.get(), n.scales.get()},
+                                    streams[r]);
+    }
+  } catch (const gpu::GpuError& e) {
+    throw GpuWorldError(e.what());
+  }
+}
+
+const uint8_t* FusedBenchRanks::residual_out(int rank) const { return impl_->norms[size_t(rank)].residual_out.get(); }
 
 // Traffic of one call over all ranks: each rank reads the x rows it sums from every rank (one-shot:
 // all rows, world times; two-shot: its own rows), writes those sums (two-shot: to every rank),
