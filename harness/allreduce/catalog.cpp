@@ -78,11 +78,14 @@ void add_inputs(std::vector<Case>& out) {
   }
 }
 
-// GPU-sized messages: 8, 32 and 64 MiB (the custom variants refuse what exceeds their buffer).
+// GPU-sized messages: 8, 32 and 64 MiB (the custom variants refuse what exceeds their buffer),
+// and NCCL's to 1 GiB (the NCCL test tool's largest).
 void add_large(std::vector<Case>& out) {
   for (const Variant& v : variants())
     for (int64_t bytes : {8 * MiB, 32 * MiB, 64 * MiB})
       for (int w : {2, 4}) out.push_back(make(v.name, Format::bf16, w, {elements(Format::bf16, bytes)}));
+  for (int64_t bytes : {256 * MiB, 1024 * MiB})
+    for (int w : {2, 4, 8}) out.push_back(make("nccl", Format::bf16, w, {elements(Format::bf16, bytes)}));
 }
 
 }  // namespace

@@ -14,8 +14,9 @@ constexpr uint16_t kPoison16 = norm::kPoison16;
 // The catalog, sized for CI on the host world: both shardings at worlds 2 and 4 on 5 rows (two-shot
 // splits them unevenly), bf16 and fp32 weights, dynamic per-token, per-group (ue8m0-packed for
 // DeepGEMM; all-zero rows, where the per-token 2^-9 floor must not apply) and static
-// quantization, DeepSeek-V3's hidden size, fp16, one row, NaN and Inf.
-std::vector<FusedCase> fused_catalog() {
+// quantization, DeepSeek-V3's hidden size, fp16, one row, NaN and Inf. The full tier adds
+// DeepSeek-V3's prefill (16384 tokens of 7168 per rank; 8192 at world 4) and a decode batch of 128.
+std::vector<FusedCase> fused_catalog(Tier tier) {
   std::vector<FusedCase> out;
   const auto add = [&](std::string_view op, const FusedVariant& v, int world, std::string_view rest) {
     out.push_back(FusedCase::parse(std::string(op) + "/" + std::string(v.name) + "/w" + std::to_string(world) + "/" +
@@ -36,6 +37,12 @@ std::vector<FusedCase> fused_catalog() {
     add(kFusedOps[1], v, 2, "bf16/5x1024/w.fp32/e4m3fn/gs128/ue8m0-packed/normal/s1");
     add(kFusedOps[1], v, 2, "bf16/4x1024/w.bf16/e4m3fn/gs128/ue8m0-packed/zeros/s1");
     add(kFusedOps[1], v, 4, "bf16/5x1024/w.bf16/e4m3fn/gs64/ue8m0-packed/normal/s1");
+    if (tier != Tier::full) continue;
+    add(kFusedOps[0], v, 2, "bf16/16384x7168/w.fp32/normal/s1");
+    add(kFusedOps[1], v, 2, "bf16/16384x7168/w.fp32/e4m3fn/token/normal/s1");
+    add(kFusedOps[1], v, 2, "bf16/16384x7168/w.bf16/e4m3fn/gs128/ue8m0-packed/normal/s1");
+    add(kFusedOps[1], v, 2, "bf16/128x7168/w.fp32/e4m3fn/token/normal/s1");
+    add(kFusedOps[1], v, 4, "bf16/8192x7168/w.fp32/e4m3fn/token/normal/s1");
   }
   return out;
 }
@@ -107,7 +114,7 @@ FusedRun run_fused(const FusedCase& c, Backend& backend) {
   return run;
 }
 
-std::vector<std::string> fused_catalog_ids(Tier) { return case_ids(fused_catalog()); }
+std::vector<std::string> fused_catalog_ids(Tier tier) { return case_ids(fused_catalog(tier)); }
 
 CaseResult run_fused_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
   return ulpgate::run_case_id<FusedCase>(id, backend, tensors, run_fused, bundle_tensors);

@@ -7,6 +7,7 @@
 
 #include "reference/formats/exact_sum.hpp"
 #include "reference/formats/name_table.hpp"
+#include "reference/parallel.hpp"
 
 namespace ulpgate::allreduce {
 namespace {
@@ -18,6 +19,9 @@ constexpr std::array kVariants = {
     Variant{"custom-auto", Order::by_size, kDefaultRegisteredBytes, true, true},
     Variant{"nccl", Order::per_hop, 0, false, false},
 };
+
+// Below this many elements a reference loop stays on one thread.
+constexpr int64_t kSerialElements = int64_t(1) << 16;
 
 constexpr bool known_world(int w) { return w == 2 || w == 4 || w == 6 || w == 8; }
 
@@ -74,21 +78,23 @@ int owner_of(const Spec& spec, int64_t i) {
 Ideal ideal(const Spec& spec, const Inputs& in) {
   const size_t n = size_t(spec.view.count);
   Ideal out{std::vector<uint32_t>(n), std::vector<double>(n), std::vector<double>(n)};
-  ExactSum acc;
-  for (size_t i = 0; i < n; ++i) {
-    double ieee = 0, abs_sum = 0;
-    for (const auto& rank : in) {
-      const double x = value(spec.dtype, rank[i]);
-      ieee += x, abs_sum += std::fabs(x);
-      if (const Dyadic d = dyadic(x); std::isfinite(x) && d.mant) acc.add(d.neg, d.mant, d.exp);
+  parallel_for_large(int64_t(n), kSerialElements, [&](int64_t begin, int64_t end) {
+    ExactSum acc;
+    for (size_t i = size_t(begin); i < size_t(end); ++i) {
+      double ieee = 0, abs_sum = 0;
+      for (const auto& rank : in) {
+        const double x = value(spec.dtype, rank[i]);
+        ieee += x, abs_sum += std::fabs(x);
+        if (const Dyadic d = dyadic(x); std::isfinite(x) && d.mant) acc.add(d.neg, d.mant, d.exp);
+      }
+      const ExactSum::Rounded r = acc.take();
+      // The odd rounding to 53 bits rounds to dtype (<= 24 bits) as the exact sum does.
+      const bool finite = std::isfinite(abs_sum);  // every input finite
+      out.bits[i] = round_to(spec.dtype, finite ? r.odd : ieee);
+      out.exact[i] = finite ? r.nearest : ieee;
+      out.abs_sum[i] = abs_sum;
     }
-    const ExactSum::Rounded r = acc.take();
-    // The odd rounding to 53 bits rounds to dtype (<= 24 bits) as the exact sum does.
-    const bool finite = std::isfinite(abs_sum);  // every input finite
-    out.bits[i] = round_to(spec.dtype, finite ? r.odd : ieee);
-    out.exact[i] = finite ? r.nearest : ieee;
-    out.abs_sum[i] = abs_sum;
-  }
+  });
   return out;
 }
 
@@ -96,12 +102,13 @@ std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const Inputs& i
   const size_t n = size_t(spec.view.count);
   const int w = spec.world;
   std::vector<uint32_t> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    const int first = order == Order::rotated ? owner_of(spec, int64_t(i)) : 0;
+  parallel_for_each(int64_t(n), kSerialElements, [&](int64_t e) {
+    const size_t i = size_t(e);
+    const int first = order == Order::rotated ? owner_of(spec, e) : 0;
     float acc = float(value(spec.dtype, in[size_t(first)][i]));
     for (int k = 1; k < w; ++k) acc += float(value(spec.dtype, in[size_t((first + k) % w)][i]));
     out[i] = spec.dtype == Format::fp32 ? std::bit_cast<uint32_t>(acc) : round_to(spec.dtype, acc);
-  }
+  });
   return out;
 }
 
