@@ -20,6 +20,8 @@
 #   wheel   the package's wheel ($dist/wheels, its own libulpgate.so with CUDA) installed, its tests run
 #   compile torch.compile of the bench's quantization ops, timed on the same shapes: $OUT/compile-bench.csv
 #           (examples/torch/bench_compile.py; run beside `bench` in one device call to compare)
+#   compile_allreduce  (several GPUs) torch.compile after NCCL (examples/torch/bench_compile_allreduce.py):
+#           $OUT/compile-allreduce.csv, the peer of the `allreduce` step's fused table
 #   reveal  `ulpgate reveal` of the suite's RMSNorm kernels (cuda) and of torch's (examples/torch/reveal_torch.py):
 #           their sum-of-squares trees into $OUT/reveal
 #   moe     a Triton grouped FP8 GEMM in the fused-MoE shape (examples/torch/moe_triton.py), identified and
@@ -201,6 +203,14 @@ step_moe() {
 
 step_bench() {
   "$ulpgate" bench --csv "$out/bench.csv" --html "$out/bench.html" 2>&1 | tee "$out/bench.log" | tail -20
+}
+
+# (several GPUs) torch.compile after NCCL's all-reduce, one process per GPU, at the fused table's
+# token counts: $OUT/compile-allreduce.csv (run beside `allreduce` in one device call to compare).
+step_compile_allreduce() {
+  python3 -m torch.distributed.run --nproc-per-node "$(nvidia-smi -L | wc -l)" examples/torch/bench_compile_allreduce.py \
+    >"$out/compile-allreduce.csv" 2>"$out/compile-allreduce.log" || { rc=1; tail -20 "$out/compile-allreduce.log"; }
+  cat "$out/compile-allreduce.csv"
 }
 
 step_compile() {
