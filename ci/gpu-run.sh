@@ -30,6 +30,7 @@
 #           (examples/thirdparty/gate.py; THIRDPARTY=1 bash ci/gpu-build.sh fetches them): $OUT/thirdparty
 # Exit 1 when a test or the gate fails; the golden step reports failures in its log.
 set -uo pipefail
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # NVLink multicast stays off
 cd "$(dirname "$0")/.."
 dist=${GPU_DIST:-.gpu}
 out=${OUT:-gpu-out}
