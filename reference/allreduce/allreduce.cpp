@@ -5,7 +5,7 @@
 #include <bit>
 #include <cmath>
 
-#include "reference/formats/exact_sum.hpp"
+#include "reference/allreduce/element.hpp"
 #include "reference/formats/name_table.hpp"
 #include "reference/parallel.hpp"
 
@@ -24,11 +24,6 @@ constexpr std::array kVariants = {
 constexpr int64_t kSerialElements = int64_t(1) << 16;
 
 constexpr bool known_world(int w) { return w == 2 || w == 4 || w == 6 || w == 8; }
-
-// An element's value, exactly, as a double.
-double value(Format f, uint32_t bits) { return decode(f, bits); }
-
-uint32_t round_to(Format f, double x) { return encode(x, Conversion{f, Overflow::nosat, Rounding::rne}); }
 
 // Unit roundoff of the arithmetic each addition rounds in.
 double unit_roundoff(Format f) { return std::ldexp(1.0, -(info(f).mbits + 1)); }
@@ -68,46 +63,41 @@ Order resolved_order(const Spec& spec) {
   return spec.variant->order == Order::by_size ? select_kernel(spec.world, spec.bytes()) : spec.variant->order;
 }
 
-int owner_of(const Spec& spec, int64_t i) {
+element::Partition partition(const Spec& spec) {
   const int64_t per_pack = kPackBytes / (info(spec.dtype).bits / 8);
-  const int64_t packs = (spec.view.count + per_pack - 1) / per_pack, part = packs / spec.world;
-  const int64_t owner = part ? (i / per_pack) / part : spec.world - 1;
-  return int(std::min<int64_t>(owner, spec.world - 1));
+  const int64_t packs = (spec.view.count + per_pack - 1) / per_pack;
+  return {per_pack, packs / spec.world, spec.world};
 }
+
+int owner_of(const Spec& spec, int64_t i) { return partition(spec).owner(i); }
+
+namespace {
+
+// The ranks' bits at element i.
+struct AtElement {
+  uint32_t v[kMaxWorld];
+  AtElement(const Inputs& in, size_t i) : v{} {
+    for (size_t r = 0; r < in.size(); ++r) v[r] = in[r][i];
+  }
+};
+
+}  // namespace
 
 Ideal ideal(const Spec& spec, const Inputs& in) {
   const size_t n = size_t(spec.view.count);
   Ideal out{std::vector<uint32_t>(n), std::vector<double>(n), std::vector<double>(n)};
-  parallel_for_large(int64_t(n), kSerialElements, [&](int64_t begin, int64_t end) {
-    ExactSum acc;
-    for (size_t i = size_t(begin); i < size_t(end); ++i) {
-      double ieee = 0, abs_sum = 0;
-      for (const auto& rank : in) {
-        const double x = value(spec.dtype, rank[i]);
-        ieee += x, abs_sum += std::fabs(x);
-        if (const Dyadic d = dyadic(x); std::isfinite(x) && d.mant) acc.add(d.neg, d.mant, d.exp);
-      }
-      const ExactSum::Rounded r = acc.take();
-      // The odd rounding to 53 bits rounds to dtype (<= 24 bits) as the exact sum does.
-      const bool finite = std::isfinite(abs_sum);  // every input finite
-      out.bits[i] = round_to(spec.dtype, finite ? r.odd : ieee);
-      out.exact[i] = finite ? r.nearest : ieee;
-      out.abs_sum[i] = abs_sum;
-    }
+  parallel_for_each(int64_t(n), kSerialElements, [&](int64_t i) {
+    const element::Ideal e = element::ideal(spec.dtype, AtElement(in, size_t(i)).v, spec.world);
+    out.bits[size_t(i)] = e.bits, out.exact[size_t(i)] = e.exact, out.abs_sum[size_t(i)] = e.abs_sum;
   });
   return out;
 }
 
 std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const Inputs& in) {
-  const size_t n = size_t(spec.view.count);
-  const int w = spec.world;
-  std::vector<uint32_t> out(n);
-  parallel_for_each(int64_t(n), kSerialElements, [&](int64_t e) {
-    const size_t i = size_t(e);
-    const int first = order == Order::rotated ? owner_of(spec, e) : 0;
-    float acc = float(value(spec.dtype, in[size_t(first)][i]));
-    for (int k = 1; k < w; ++k) acc += float(value(spec.dtype, in[size_t((first + k) % w)][i]));
-    out[i] = spec.dtype == Format::fp32 ? std::bit_cast<uint32_t>(acc) : round_to(spec.dtype, acc);
+  std::vector<uint32_t> out(size_t(spec.view.count));
+  const element::Partition p = partition(spec);
+  parallel_for_each(spec.view.count, kSerialElements, [&](int64_t i) {
+    out[size_t(i)] = element::ordered(spec.dtype, AtElement(in, size_t(i)).v, spec.world, order == Order::rotated ? p.owner(i) : 0);
   });
   return out;
 }

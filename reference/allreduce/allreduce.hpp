@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reference/allreduce/element.hpp"
 #include "reference/formats/formats.hpp"
 
 namespace ulpgate::allreduce {
@@ -75,6 +76,8 @@ Order resolved_order(const Spec& spec);
 // Two-shot: rank r owns the packs [r part, (r + 1) part) of the message, the last rank also the
 // remainder; the owner of element i, which adds first.
 int owner_of(const Spec& spec, int64_t i);
+// The same as data a kernel can hold (the device reference).
+element::Partition partition(const Spec& spec);
 
 // One rank's tensors as a kernel reads and writes them: the storage its input view lies in and
 // the storage of its output view (the same span in place), each view.storage() elements of dtype

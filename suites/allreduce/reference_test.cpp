@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "reference/allreduce/allreduce.hpp"
+#include "reference/formats/exact_sum.hpp"
 
 namespace ulpgate::allreduce {
 namespace {
@@ -46,6 +47,43 @@ TEST(AllreduceReference, IdealOfBf16RoundsToNearestEvenOnce) {
   const Inputs in = {{bf16(1.f)}, {bf16(0x1p-8f)}, {bf16(0x1p-30f)}, {bf16(0.f)}};
   EXPECT_EQ(ideal(s, in).bits[0], bf16(1.f + 0x1p-7f));
   EXPECT_EQ(ordered_sum(s, Order::rank_order, in)[0], bf16(1.f));
+}
+
+// element::ideal's exact accumulator (the one a device runs) against the formats library's
+// (reference/formats/exact_sum.hpp) and its encode, on terms of every magnitude: sums that cancel
+// to subnormals or exactly, ties and near-ties of the element type, its overflow, up to 8 ranks.
+TEST(AllreduceReference, IdealElementIsTheFormatsExactSumRoundedOnce) {
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  const auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull, uint32_t(state >> 32); };
+  int64_t checked = 0;
+  for (Format t : {Format::bf16, Format::fp16, Format::fp32})
+    for (int world = 2; world <= 8; ++world)
+      for (int trial = 0; trial < 20000; ++trial) {
+        uint32_t v[kMaxWorld] = {};
+        const uint32_t bits = info(t).bits, all = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+        for (int r = 0; r < world; ++r) {
+          v[r] = next() & all;
+          // Half the trials: rank 1 cancels rank 0 but for a few low bits, so the sum is small.
+          if (r == 1 && trial % 2) v[1] = (v[0] ^ (1u << (bits - 1))) + (next() % 4) - 2;
+        }
+        const element::Ideal got = element::ideal(t, v, world);
+        ExactSum acc;
+        double ieee = 0, abs_sum = 0;
+        for (int r = 0; r < world; ++r) {
+          const double x = decode(t, v[r]);
+          ieee += x, abs_sum += std::fabs(x);
+          if (const Dyadic d = dyadic(x); std::isfinite(x) && d.mant) acc.add(d.neg, d.mant, d.exp);
+        }
+        const ExactSum::Rounded want = acc.take();
+        const bool finite = std::isfinite(abs_sum);
+        const uint32_t want_bits = encode(finite ? want.odd : ieee, Conversion{t, Overflow::nosat, Rounding::rne});
+        ASSERT_EQ(got.bits, want_bits) << format_name(t) << " w" << world << " trial " << trial;
+        if (finite) ASSERT_EQ(std::bit_cast<uint64_t>(got.exact), std::bit_cast<uint64_t>(want.nearest)) << trial;
+        if (!std::isnan(abs_sum)) ASSERT_EQ(std::bit_cast<uint64_t>(got.abs_sum), std::bit_cast<uint64_t>(abs_sum)) << trial;
+        else ASSERT_TRUE(std::isnan(got.abs_sum)) << trial;  // the NaN's payload is the input's, not decode's
+        ++checked;
+      }
+  EXPECT_EQ(checked, 3 * 7 * 20000);
 }
 
 TEST(AllreduceReference, OverflowAndNonFiniteInputs) {
