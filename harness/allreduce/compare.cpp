@@ -196,13 +196,19 @@ std::string diagnose(const Case& c, const Inputs& in, const Expected& e, const s
 
 }  // namespace
 
-Expected expected(const Case& c, const Inputs& in) {
+Order summed_order(const Case& c) { return c.exact_inputs() ? Order::per_hop : resolved_order(c.spec); }
+
+Expected expected_from(const Case& c, Ideal ideal, std::vector<uint32_t> summed) {
   Expected e;
-  e.ideal = ideal(c.spec, in);
+  e.ideal = std::move(ideal);
   e.order = resolved_order(c.spec);
-  if (c.exact_inputs()) e.bits = e.ideal.bits;
-  else if (e.order != Order::per_hop) e.bits = ordered_sum(c.spec, e.order, in);
+  e.bits = c.exact_inputs() ? e.ideal.bits : std::move(summed);
   return e;
+}
+
+Expected expected(const Case& c, const Inputs& in) {
+  const Order o = summed_order(c);
+  return expected_from(c, ideal(c.spec, in), o == Order::per_hop ? std::vector<uint32_t>{} : ordered_sum(c.spec, o, in));
 }
 
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Outputs& got, const BudgetTable& budgets) {

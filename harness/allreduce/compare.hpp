@@ -27,6 +27,11 @@ struct Expected {
   std::vector<uint32_t> bits;     // the bit-exact tier's bits; empty: budget only (NCCL)
 };
 Expected expected(const Case& c, const Inputs& in);
+// The order whose sum a case is held to bit for bit, where a reference must compute it (per_hop:
+// none, for NCCL's budget tier and for exactly summable inputs, whose ideal is every order's sum).
+Order summed_order(const Case& c);
+// The Expected of a case from its ideal and its sum in summed_order(c) (empty for per_hop).
+Expected expected_from(const Case& c, Ideal ideal, std::vector<uint32_t> summed);
 
 // Each rank's output view as element bits, [world][count].
 using Outputs = std::vector<std::vector<uint32_t>>;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "harness/allreduce/catalog.hpp"
+#include "harness/allreduce/device_reference.hpp"
 #include "harness/allreduce/fused_run.hpp"
 #include "harness/allreduce/rank_reports.hpp"
 #include "harness/quant/budget.hpp"
@@ -117,7 +118,8 @@ CaseRun run_case(const Case& c, Backend& backend) {
   const Spec& s = c.spec;
   CaseRun run;
   run.inputs = c.inputs();
-  run.expected = expected(c, run.inputs);
+  std::string device;  // where the references ran, when not here
+  run.expected = expected_on(backend, c, run.inputs, &device);
   const size_t bytes = size_t(s.view.storage()) * elem_bytes(s);
   for (int r = 0; r < s.world; ++r) {
     const std::span<std::byte> x = run.storage.add("x.r" + std::to_string(r), bytes, std::byte{kPoison});
@@ -150,6 +152,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
   stamp(run.result, run.storage.bytes(), backend, t0);
   if (refused.empty() && passes(run.result.verdict))
     run.result.note = run.claim.ran;
+  if (!device.empty()) run.result.note += std::string(run.result.note.empty() ? "" : "; ") + "references on " + device;
   return run;
 }
 
@@ -248,7 +251,7 @@ CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int rank
   else {
     Outputs got;
     for (const RankReport& report : all) got.push_back(elements_of<uint32_t>(report[kOutput]));
-    r = compare(c, in, expected(c, in), got, quant::default_budgets());
+    r = compare(c, in, expected_on(backend, c, in), got, quant::default_budgets());
     worsen_by_ranks(r, all, ranks);
   }
   const std::string storage = joined_storage(all);

@@ -1,9 +1,11 @@
 #include "harness/backends/device_references.hpp"
 
+#include "kernels/allreduce/reference_host.hpp"
 #include "kernels/gemm/reference_host.hpp"
 #include "kernels/norm/reference_host.hpp"
 #include "kernels/quant/reference_host.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
+#include "kernels/allreduce/reference_gpu.hpp"
 #include "kernels/norm/reference_gpu.hpp"
 #include "kernels/quant/reference_gpu.hpp"
 #endif
@@ -75,6 +77,27 @@ std::unique_ptr<norm::DeviceReference> norm_reference(std::string name, Compute 
   return std::make_unique<NormReference<Compute>>(std::move(name), std::move(compute));
 }
 
+// Emulated or on CUDA: compute(spec, order, inputs) is the pipeline.
+template <class Compute>
+class AllreduceReference : public allreduce::DeviceReference {
+ public:
+  AllreduceReference(std::string name, Compute compute) : name_(std::move(name)), compute_(std::move(compute)) {}
+  std::string name() const override { return name_; }
+  allreduce::Expected expected(const allreduce::Case& c, const allreduce::Inputs& in) override {
+    allreduce_kernels::ReferenceResult r = compute_(c.spec, allreduce::summed_order(c), in);
+    return allreduce::expected_from(c, std::move(r.ideal), std::move(r.ordered));
+  }
+
+ private:
+  std::string name_;
+  Compute compute_;
+};
+
+template <class Compute>
+std::unique_ptr<allreduce::DeviceReference> allreduce_reference(std::string name, Compute compute) {
+  return std::make_unique<AllreduceReference<Compute>>(std::move(name), std::move(compute));
+}
+
 #if defined(ULPGATE_HAVE_CUDA)
 class CudaQuantReference : public quant::DeviceReference {
  public:
@@ -116,7 +139,19 @@ std::unique_ptr<norm::DeviceReference> emulated_norm_reference(const Arch& arch)
   });
 }
 
+std::unique_ptr<allreduce::DeviceReference> emulated_allreduce_reference(const Arch& arch) {
+  return allreduce_reference("host-simt (" + std::string(arch.name) + ")",
+                             [&arch](const allreduce::Spec& s, allreduce::Order o, const allreduce::Inputs& in) {
+                               return allreduce_kernels::reference_host(arch, s, o, in);
+                             });
+}
+
 #if defined(ULPGATE_HAVE_CUDA)
+std::unique_ptr<allreduce::DeviceReference> cuda_allreduce_reference() {
+  return allreduce_reference("cuda", [](const allreduce::Spec& s, allreduce::Order o, const allreduce::Inputs& in) {
+    return allreduce_kernels::reference_gpu(s, o, in);
+  });
+}
 std::unique_ptr<gemm::DeviceReference> cuda_gemm_reference() { return std::make_unique<CudaGemmReference>(); }
 std::unique_ptr<quant::DeviceReference> cuda_quant_reference() { return std::make_unique<CudaQuantReference>(); }
 std::unique_ptr<norm::DeviceReference> cuda_norm_reference() {

@@ -306,6 +306,7 @@ class CudaBackend : public Backend {
   gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
   quant::DeviceReference* quant_reference() override { return quant_reference_.get(); }
   norm::DeviceReference* norm_reference() override { return norm_reference_.get(); }
+  allreduce::DeviceReference* allreduce_reference() override { return allreduce_reference_.get(); }
 
   std::string declines(const allreduce::Spec& spec) const override {
     if (spec.variant->order == allreduce::Order::per_hop) return "NCCL runs on the vendor backend";
@@ -348,6 +349,7 @@ class CudaBackend : public Backend {
   std::unique_ptr<gemm::DeviceReference> reference_ = cuda_gemm_reference();
   std::unique_ptr<quant::DeviceReference> quant_reference_ = cuda_quant_reference();
   std::unique_ptr<norm::DeviceReference> norm_reference_ = cuda_norm_reference();
+  std::unique_ptr<allreduce::DeviceReference> allreduce_reference_ = cuda_allreduce_reference();
   allreduce_kernels::GpuWorld world_;
   ProcessRank process_;
 };
@@ -391,9 +393,11 @@ class VendorBackend : public Backend {
   }
 
   gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
+  allreduce::DeviceReference* allreduce_reference() override { return allreduce_reference_.get(); }
 
  private:
   std::unique_ptr<gemm::DeviceReference> reference_ = cuda_gemm_reference();
+  std::unique_ptr<allreduce::DeviceReference> allreduce_reference_ = cuda_allreduce_reference();
   allreduce_kernels::GpuWorld world_;
   ProcessRank process_;
 };

@@ -25,6 +25,9 @@ class DeviceReference;  // harness/gemm/device_reference.hpp
 namespace quant {
 class DeviceReference;  // harness/quant/device_reference.hpp
 }
+namespace allreduce {
+class DeviceReference;  // harness/allreduce/device_reference.hpp
+}
 namespace norm {
 class DeviceReference;  // harness/norm/device_reference.hpp
 }
@@ -144,6 +147,8 @@ class Backend {
   virtual quant::DeviceReference* quant_reference() { return nullptr; }
   // The RMSNorm reference on this backend's device (harness/norm/device_reference.hpp), likewise.
   virtual norm::DeviceReference* norm_reference() { return nullptr; }
+  // The all-reduce reference on this backend's device (harness/allreduce/device_reference.hpp), likewise.
+  virtual allreduce::DeviceReference* allreduce_reference() { return nullptr; }
   // One rank of allreduce.rms / allreduce.rms-quant whose other ranks are other processes
   // (mpirun), as allreduce_rank. Backends without it decline the case (NotSupported, thrown by
   // every rank alike before any rank waits for another).
