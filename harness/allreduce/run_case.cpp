@@ -8,6 +8,7 @@
 #include "harness/allreduce/fused_run.hpp"
 #include "harness/allreduce/rank_reports.hpp"
 #include "harness/quant/budget.hpp"
+#include "reference/parallel.hpp"
 
 namespace ulpgate::allreduce {
 namespace {
@@ -23,13 +24,18 @@ Parts parts(const Spec& s, std::span<std::byte> storage) {
   return {storage.subspan(0, off), storage.subspan(off, n), storage.subspan(off + n)};
 }
 
+// Element copies between a view's bytes and bits, on every core for a large message.
+constexpr int64_t kSerialElements = int64_t(1) << 16;
+
 void put(const Spec& s, std::span<std::byte> view, const std::vector<uint32_t>& bits) {
-  for (size_t i = 0; i < bits.size(); ++i) std::memcpy(view.data() + i * elem_bytes(s), &bits[i], elem_bytes(s));
+  const size_t w = elem_bytes(s);
+  parallel_for_each(int64_t(bits.size()), kSerialElements, [&](int64_t i) { std::memcpy(view.data() + size_t(i) * w, &bits[size_t(i)], w); });
 }
 
 std::vector<uint32_t> get(const Spec& s, std::span<const std::byte> view) {
   std::vector<uint32_t> out(size_t(s.view.count));
-  for (size_t i = 0; i < out.size(); ++i) std::memcpy(&out[i], view.data() + i * elem_bytes(s), elem_bytes(s));
+  const size_t w = elem_bytes(s);
+  parallel_for_each(int64_t(out.size()), kSerialElements, [&](int64_t i) { std::memcpy(&out[size_t(i)], view.data() + size_t(i) * w, w); });
   return out;
 }
 

@@ -312,16 +312,17 @@ RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dt
   fill(t.values, d, rng, 0, dtype);
   const size_t width = dtype == Format::fp32 ? 4 : 2;
   t.raw.resize(n * width);
-  for (size_t i = 0; i < n; ++i) {
-    if (width == 4) {
-      std::memcpy(&t.raw[4 * i], &t.values[i], 4);
-      continue;
-    }
+  if (width == 4) {
+    if (n) std::memcpy(t.raw.data(), t.values.data(), n * 4);
+    return t;
+  }
+  parallel_for_each(int64_t(n), int64_t(1) << 16, [&](int64_t e) {
+    const auto i = size_t(e);
     // Round to the dtype, then widen back exactly: values[] is what the kernel reads.
     const uint16_t h = dtype == Format::bf16 ? float_to_bf16(t.values[i]) : float_to_fp16(t.values[i]);
     t.values[i] = dtype == Format::bf16 ? bf16_to_float(h) : fp16_to_float(h);
     std::memcpy(&t.raw[2 * i], &h, 2);
-  }
+  });
   return t;
 }
 
