@@ -445,7 +445,8 @@ void add_bench_commands(CLI::App& app, int& rc) {
   bench->add_option("--csv", csv, "also write the table as CSV with a provenance header");
   bench->add_option("--reps", reps, "timed runs per row (median over them)")->check(CLI::Range(50, 100000));
   bench->add_option("--allreduce", worlds,
-                    "instead: the all-reduce table (custom vs NCCL, 16 B to 1 GiB) on these world sizes, e.g. 2 4")
+                    "instead: the all-reduce table (custom vs NCCL, 16 B to 1 GiB; the fused all-reduce + RMSNorm vs NCCL + "
+                    "the norm kernel, 1 to 16384 tokens) on these world sizes, e.g. 2 4")
       ->check(CLI::IsMember({2, 4, 6, 8}));
   bench->add_option("--html", html, "write the table and its charts (bandwidth against the copy roofline) as an HTML page");
   auto* from_opt = bench->add_option("--from", from, "measure nothing: show a table an earlier `bench --csv` wrote (e.g. golden/sm90/bench.csv)");
