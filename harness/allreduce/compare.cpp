@@ -4,6 +4,7 @@
 #include <cmath>
 #include <optional>
 
+#include "harness/core/chunked_judge.hpp"
 #include "harness/report/text.hpp"
 
 namespace ulpgate::allreduce {
@@ -31,7 +32,9 @@ class Judge {
   Judge(const Case& c, const Expected& e, double factor) : s_(c.spec), e_(e), factor_(factor) {}
 
   void run(const std::vector<uint32_t>& got, CaseResult& r) {
-    for (size_t i = 0; i < got.size(); ++i) element(i, got[i], r);
+    judge_rows_in_chunks(int64_t(got.size()), 1, kFirstBad, r, [&](int64_t i0, int64_t i1, CaseResult& part) {
+      for (auto i = size_t(i0); i < size_t(i1); ++i) element(i, got[i], part);
+    });
     r.elements = got.size();
     r.verdict = r.n_nonfinite ? Verdict::non_finite
                 : r.n_over    ? Verdict::over_budget
