@@ -71,7 +71,8 @@ WorldPointers world_pointers(const std::vector<DeviceRank>& d) {
 }
 
 // Every rank's grid co-resident: the world's blocks at most what the current device's
-// multiprocessors hold of this kernel at once (its registers and shared memory), or the barriers could wait forever.
+// multiprocessors hold of this kernel at once (its registers and shared memory), or the barriers
+// could wait forever.
 template <class Kernel>
 unsigned co_resident_blocks(const LaunchConfig& cfg, int world) {
   int device = 0, sms = 0, per_sm = 0;
