@@ -8,6 +8,7 @@
 #include "harness/build_info.hpp"
 #include "harness/cli/command.hpp"
 #include "harness/golden/golden_update.hpp"
+#include "harness/report/svg.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
 #include "harness/allreduce/fused_case.hpp"
 #include "kernels/allreduce/allreduce_gpu.hpp"
@@ -101,12 +102,6 @@ std::string custom_target(const std::vector<AllreduceRow>& rows, size_t i) {
   return r.us <= rows[i + 1].us ? "pass" : "FAIL";
 }
 
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 void write_header(std::ofstream& f, const std::string& crossovers) {
   const quant_kernels::BenchDevice dev = quant_kernels::bench_device();
   f << "# ulpgate bench, all-reduce (the NCCL test tool's table): bf16 sum, out of place, exactly summable inputs "
@@ -156,8 +151,8 @@ int run_allreduce_bench(const std::vector<int>& worlds, const std::string& csv) 
     std::printf("%-22s %5d %12lld %11lld %5s %11.2f %9.2f %9.2f %7lld %8s %6s\n", r.impl.c_str(), r.world, (long long)r.bytes,
                 (long long)(r.bytes / 2), "bf16", r.us, r.algbw(), r.busbw(), (long long)r.wrong, verdict.c_str(), target.c_str());
     if (f.is_open())
-      f << r.impl << "," << r.world << "," << r.bytes << "," << r.bytes / 2 << ",bf16," << fixed(r.us, 2) << ","
-        << fixed(r.algbw(), 2) << "," << fixed(r.busbw(), 2) << "," << r.wrong << "," << verdict << "," << target << "\n";
+      f << r.impl << "," << r.world << "," << r.bytes << "," << r.bytes / 2 << ",bf16," << fixed_number(r.us, 2) << ","
+        << fixed_number(r.algbw(), 2) << "," << fixed_number(r.busbw(), 2) << "," << r.wrong << "," << verdict << "," << target << "\n";
   }
   std::printf("%s", crossovers.c_str());
   if (f.is_open()) std::printf("wrote %s\n", csv.c_str());

@@ -22,6 +22,7 @@
 #include "harness/moe/moe_case.hpp"
 #include "harness/moe/quant_case.hpp"
 #include "harness/golden/golden_update.hpp"
+#include "harness/report/svg.hpp"
 #include "harness/quant/quant_case.hpp"
 #include "harness/report/html_report.hpp"
 #include "kernels/norm/norm_plan.hpp"
@@ -283,20 +284,14 @@ Row time_row(std::string id, double median_us, double target_us, double kernel_u
 
 double gbps(std::size_t bytes, double us) { return double(bytes) / (us * 1e3); }  // GB = 1e9 B
 
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
 const char* result_name(const Row& r) { return !r.has_target() ? "ref" : r.pass ? "pass" : "FAIL"; }
 
 // A value with `decimals`, or `none` where it does not apply (negative).
-std::string cell(double v, int decimals, const char* none = "-") { return v < 0 ? none : fixed(v, decimals); }
+std::string cell(double v, int decimals, const char* none = "-") { return v < 0 ? none : fixed_number(v, decimals); }
 
 std::string target_text(const Row& r) {
-  if (r.target_pct >= 0) return fixed(r.target_pct, 0) + "%";
-  if (r.target_us >= 0) return fixed(r.target_us / 1e3, 0) + " ms";
+  if (r.target_pct >= 0) return fixed_number(r.target_pct, 0) + "%";
+  if (r.target_us >= 0) return fixed_number(r.target_us / 1e3, 0) + " ms";
   return "-";
 }
 
@@ -306,7 +301,7 @@ void print_table(const std::vector<Row>& rows) {
   for (const Row& r : rows)
     std::printf("%-76s %12s %10.1f %10s %9s %7s %8s %9s  %s\n", r.id.c_str(), r.bytes ? std::to_string(r.bytes).c_str() : "-",
                 r.median_us, cell(r.min_us, 1).c_str(), cell(r.gbps, 1).c_str(),
-                r.pct_copy < 0 ? "-" : (fixed(r.pct_copy, 1) + "%").c_str(), target_text(r).c_str(),
+                r.pct_copy < 0 ? "-" : (fixed_number(r.pct_copy, 1) + "%").c_str(), target_text(r).c_str(),
                 cell(r.x_kernel, 1).c_str(), result_name(r));
 }
 
@@ -327,7 +322,7 @@ std::string csv_text(const quant_kernels::BenchDevice& dev, int reps, const std:
     << "# reps=" << reps << "\n"
     << "case_id,bytes,median_us,min_us,gbps,pct_copy,target_pct,target_ms,x_kernel,result\n";
   for (const Row& r : rows)
-    f << r.id << "," << (r.bytes ? std::to_string(r.bytes) : "") << "," << fixed(r.median_us, 2) << ","
+    f << r.id << "," << (r.bytes ? std::to_string(r.bytes) : "") << "," << fixed_number(r.median_us, 2) << ","
       << cell(r.min_us, 2, "") << "," << cell(r.gbps, 1, "") << "," << cell(r.pct_copy, 1, "") << ","
       << cell(r.target_pct, 0, "") << "," << cell(r.target_us < 0 ? -1 : r.target_us / 1e3, 0, "") << ","
       << cell(r.x_kernel, 1, "") << "," << result_name(r) << "\n";

@@ -12,23 +12,6 @@
 
 namespace ulpgate::allreduce::element {
 
-// An element's bits (bf16, fp16 or fp32) as the fp32 value they widen to exactly.
-constexpr float value_of(Format f, uint32_t bits) {
-  if (f == Format::fp32) return std::bit_cast<float>(bits);
-  if (f == Format::bf16) return std::bit_cast<float>(bits << 16);
-  const uint32_t sign = (bits & 0x8000u) << 16, e = (bits >> 10) & 0x1Fu, m = bits & 0x3FFu;
-  if (e == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (m << 13));
-  if (e == 0) return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(float(m) * 0x1p-24f));  // exact
-  return std::bit_cast<float>(sign | ((e + 112) << 23) | (m << 13));
-}
-
-// A double rounded into the element type: RNE, overflow to Inf, NaN canonical (encode's nosat).
-constexpr uint32_t round_to(Format f, double v) {
-  if (f == Format::bf16) return fast_rne_nosat16<Format::bf16>(v);
-  if (f == Format::fp16) return fast_rne_nosat16<Format::fp16>(v);
-  return v != v ? info_of<Format::fp32>().canonical_nan : std::bit_cast<uint32_t>(static_cast<float>(v));
-}
-
 // +-2^k as a double, for k in the normal range.
 constexpr double pow2(int k) { return std::bit_cast<double>(uint64_t(1023 + k) << 52); }
 
@@ -128,13 +111,13 @@ constexpr Ideal ideal(Format f, const uint32_t* ranks, int world) {
   ExactSum acc;
   double ieee = 0, abs_sum = 0;
   for (int r = 0; r < world; ++r) {
-    const float x = value_of(f, ranks[r]);
+    const float x = widen_exact(f, ranks[r]);
     ieee += double(x), abs_sum += magnitude(double(x));
     if (finite(double(x))) acc.add(x);
   }
-  if (!finite(abs_sum)) return {round_to(f, ieee), ieee, abs_sum};
+  if (!finite(abs_sum)) return {round_nosat(f, ieee), ieee, abs_sum};
   const ExactSum::Rounded r = acc.rounded();
-  return {round_to(f, r.odd), r.nearest, abs_sum};
+  return {round_nosat(f, r.odd), r.nearest, abs_sum};
 }
 
 // Two-shot: which rank owns element i's partition (the message's 16-byte packs shared out in equal
@@ -151,9 +134,9 @@ struct Partition {
 // A documented order's sum at one element: fp32 from rank `first` on, round the ranks, rounded
 // once into the element type (fp32: NaN canonical).
 constexpr uint32_t ordered(Format f, const uint32_t* ranks, int world, int first) {
-  float acc = value_of(f, ranks[first]);
-  for (int k = 1; k < world; ++k) acc += value_of(f, ranks[(first + k) % world]);
-  return round_to(f, double(acc));
+  float acc = widen_exact(f, ranks[first]);
+  for (int k = 1; k < world; ++k) acc += widen_exact(f, ranks[(first + k) % world]);
+  return round_nosat(f, double(acc));
 }
 
 }  // namespace ulpgate::allreduce::element

@@ -435,6 +435,23 @@ constexpr uint32_t fast_rne_nosat16(double x) {
   return uint32_t(mag) | (uint32_t(u >> 63) << (fi.bits - 1));
 }
 
+// The element types of the references that a device also runs (RMSNorm, the all-reduce), constexpr
+// and free of library math: bf16 / fp16 / fp32 bits widened exactly to float, and a double rounded
+// into them (RNE, overflow to Inf, NaN canonical: encode's nosat).
+constexpr float widen_exact(Format f, uint32_t bits) {
+  if (f == Format::fp32) return std::bit_cast<float>(bits);
+  if (f == Format::bf16) return std::bit_cast<float>((bits & 0xFFFFu) << 16);
+  const uint32_t sign = (bits & 0x8000u) << 16, e = (bits >> 10) & 0x1Fu, m = bits & 0x3FFu;
+  if (e == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (m << 13));
+  if (e == 0) return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(float(m) * 0x1p-24f));  // exact
+  return std::bit_cast<float>(sign | ((e + 112) << 23) | (m << 13));
+}
+constexpr uint32_t round_nosat(Format f, double v) {
+  if (f == Format::bf16) return fast_rne_nosat16<Format::bf16>(v);
+  if (f == Format::fp16) return fast_rne_nosat16<Format::fp16>(v);
+  return v != v ? info_of<Format::fp32>().canonical_nan : std::bit_cast<uint32_t>(static_cast<float>(v));
+}
+
 // ---- decoding and classification ----------------------------------------------------------
 
 enum class CodeClass : uint8_t { zero, subnormal, normal, inf, nan };

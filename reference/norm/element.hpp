@@ -21,16 +21,8 @@ struct Steps {
 };
 
 // The per-element roundings into T (RNE, overflow to Inf) and back (exact).
-constexpr uint16_t round_to(Format f, double v) {
-  return uint16_t(f == Format::bf16 ? fast_rne_nosat16<Format::bf16>(v) : fast_rne_nosat16<Format::fp16>(v));
-}
-constexpr float widen(Format f, uint16_t bits) {
-  if (f == Format::bf16) return std::bit_cast<float>(uint32_t(bits) << 16);
-  const uint32_t sign = uint32_t(bits & 0x8000u) << 16, e = (bits >> 10) & 0x1Fu, m = bits & 0x3FFu;
-  if (e == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (m << 13));
-  if (e == 0) return std::bit_cast<float>(sign | std::bit_cast<uint32_t>(float(m) * 0x1p-24f));  // exact
-  return std::bit_cast<float>(sign | ((e + 112) << 23) | (m << 13));
-}
+constexpr uint16_t round_to(Format f, double v) { return uint16_t(round_nosat(f, v)); }
+constexpr float widen(Format f, uint16_t bits) { return widen_exact(f, bits); }
 
 constexpr float z_of(const Steps& s, float x, float residual) {
   if (!s.has_residual) return x;
