@@ -20,7 +20,7 @@ rm -rf "$dist" && mkdir -p "$dist"
 # The CLI, the library, the sample plugins, the mma.sync probe (suites/oracle), and the tests that
 # exercise a GPU or the kernels (the formats sweeps belong to the CPU machine).
 for t in "$build/harness/ulpgate" "$build/harness/libulpgate.so" "$build"/examples/plugin/*.so \
-         "$build/suites/oracle/mma_sync_probe" "$build"/suites/kernels/test_* "$build"/suites/quant/test_quant_harness \
+         "$build/suites/oracle/mma_sync_probe" "$build"/suites/kernels/test_* "$build"/suites/quant/test_quant_harness "$build"/suites/quant/test_quant_reference_kernels \
          "$build"/suites/norm/test_norm* "$build"/suites/gemm/test_gemm_reference_gpu "$build"/suites/gemm/test_gemm_kernels \
          "$build"/suites/allreduce/test_allreduce_reference_kernels; do
   if [[ -f $t && ( -x $t || $t == *.so ) ]]; then cp "$t" "$dist/"; fi

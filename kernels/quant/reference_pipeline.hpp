@@ -11,49 +11,50 @@
 
 namespace ulpgate::quant_kernels {
 
-// Both results of a case whose input x is already on the device: the codes stay there (codes,
-// ideal), the scales and their storage come back (profile, its codes empty).
+// Both results of a case whose input x is already on the device, left there: both codes and the
+// stored scales (quant::Result's scales, row-major over the scale shape).
 template <class Device>
 struct OnDevice {
   using Bytes = decltype(std::declval<Device&>().template alloc<uint8_t>(0));
+  using Floats = decltype(std::declval<Device&>().template alloc<float>(0));
   Bytes codes, ideal;
-  quant::Result profile;
+  Floats scales;
 };
 
 template <class Device>
 OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, const void* x) {
   const RefGeometry g = geometry(spec);
   const auto n = size_t(g.m * g.k), tiles = size_t(spec.scale_shape().m * g.groups);
-  std::vector<uint32_t> bits(tiles, 0);
-  auto amax = dev.template alloc<uint32_t>(tiles);
-  dev.to_device(amax.get(), bits.data(), tiles * sizeof(uint32_t));
+  OnDevice<Device> out{dev.template alloc<uint8_t>(n), dev.template alloc<uint8_t>(n), dev.template alloc<float>(tiles)};
+  if (n == 0) return out;
+  const element::ScaleRule rule = quant::scale_rule(spec);
+  const bool ignore_nan = spec.profile->nan == quant::NanPolicy::ignore;
   constexpr unsigned kThreads = 256;
-  if (n > 0)
-    with_input(input, [&](auto in) {
+  const auto row_blocks = unsigned(std::clamp<int64_t>(g.m, 1, 1 << 16));
+  with_input(input, [&](auto in) {
+    with_fp8(spec.format, [&](auto f) {
+      constexpr Format In = decltype(in)::value, F = decltype(f)::value;
+      const float max = spec.fp8_max();
+      const CodeSteps<F> steps{quant::clamp_rule(*spec.profile), max, spec.profile->clamp ? double(max) : 0.0,
+                               FastRneCast<F>(spec.profile->cast), rule.divides};
+      if (one_pass(g)) {
+        dev.launch({{row_blocks}, {kThreads}, size_t(2 * g.groups) * sizeof(float)},
+                   RefRowTiles<In, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan});
+        return;
+      }
+      const std::vector<uint32_t> zeros(tiles, 0);
+      auto amax = dev.template alloc<uint32_t>(tiles);
+      auto factor = dev.template alloc<float>(tiles);
+      dev.to_device(amax.get(), zeros.data(), tiles * sizeof(uint32_t));
       const int64_t units = g.m * g.groups, per_block = kThreads / 32;  // units: warps of 32 or more lanes
-      const auto blocks = unsigned(std::clamp<int64_t>((units + per_block - 1) / per_block, 1, 1 << 16));
-      dev.launch({{blocks}, {kThreads}},
-                 RefAmax<decltype(in)::value>{x, amax.get(), g, spec.profile->nan == quant::NanPolicy::ignore});
+      dev.launch({{unsigned(std::clamp<int64_t>((units + per_block - 1) / per_block, 1, 1 << 16))}, {kThreads}},
+                 RefAmax<In>{x, amax.get(), g, ignore_nan});
+      dev.launch({{unsigned(std::clamp<int64_t>((int64_t(tiles) + kThreads - 1) / kThreads, 1, 1 << 16))}, {kThreads}},
+                 RefTileScales{amax.get(), out.scales.get(), factor.get(), int64_t(tiles), rule});
+      dev.launch({{row_blocks}, {kThreads}},
+                 RefCodes<In, F>{x, factor.get(), out.scales.get(), out.codes.get(), out.ideal.get(), g, steps});
     });
-  dev.to_host(bits.data(), amax.get(), tiles * sizeof(uint32_t));
-  OnDevice<Device> out{dev.template alloc<uint8_t>(n), dev.template alloc<uint8_t>(n), {}};
-  const std::vector<float> factors = scales_from_amax(spec, bits, out.profile);
-  auto factor = dev.template alloc<float>(tiles), scale = dev.template alloc<float>(tiles);
-  dev.to_device(factor.get(), factors.data(), tiles * sizeof(float));
-  dev.to_device(scale.get(), out.profile.scales.data(), tiles * sizeof(float));
-  if (n > 0)
-    with_input(input, [&](auto in) {
-      with_fp8(spec.format, [&](auto f) {
-        constexpr Format F = decltype(f)::value;
-        const float max = spec.fp8_max();
-        const auto blocks = unsigned(std::clamp<int64_t>(g.m, 1, 1 << 16));
-        dev.launch({{blocks}, {kThreads}},
-                   RefCodes<decltype(in)::value, F>{x, factor.get(), scale.get(), out.codes.get(), out.ideal.get(), g,
-                                                    quant::divides(spec), quant::clamp_rule(*spec.profile), max,
-                                                    spec.profile->clamp ? double(max) : 0.0,
-                                                    FastRneCast<F>(spec.profile->cast)});
-      });
-    });
+  });
   return out;
 }
 
@@ -65,11 +66,12 @@ ReferenceResult reference_on(Device& dev, const quant::Spec& spec, Format input,
   auto x = dev.template alloc<std::byte>(raw.size());
   dev.to_device(x.get(), raw.data(), raw.size());
   OnDevice<Device> d = compute_on(dev, spec, input, x.get());
-  const auto n = size_t(spec.m * spec.k);
-  ReferenceResult r{std::move(d.profile), std::vector<uint8_t>(n)};
-  r.profile.codes.resize(n);
+  const auto n = size_t(spec.m * spec.k), tiles = size_t(spec.scale_shape().m * spec.scale_shape().g);
+  ReferenceResult r{{std::vector<uint8_t>(n), std::vector<float>(tiles), {}}, std::vector<uint8_t>(n)};
   dev.to_host(r.profile.codes.data(), d.codes.get(), n);
   dev.to_host(r.ideal.data(), d.ideal.get(), n);
+  dev.to_host(r.profile.scales.data(), d.scales.get(), tiles * sizeof(float));
+  if (spec.writes_scales()) r.profile.storage = quant::pack(spec.layout, spec.scale_shape(), r.profile.scales);
   return r;
 }
 

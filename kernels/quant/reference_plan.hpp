@@ -1,5 +1,5 @@
 // The host's part of the device quantization reference (reference_kernels.hpp): which specs it
-// computes, the tiling, and each tile's scale and factor from the amax the device found.
+// computes and their tiling.
 #pragma once
 
 #include <cstddef>
@@ -21,15 +21,11 @@ struct ReferenceResult {
 };
 
 // Why the device reference does not compute this spec (empty: it does): quant.silu-mul (its exp
-// is the host's), a cast without the fast RNE path, a format or input dtype it has no kernel for.
+// is the host's), a scale rounded by exp2(ceil(log2 s)) (libm's log2 is the host's), a cast
+// without the fast RNE path, a format or input dtype it has no kernel for.
 std::string reference_declines(const quant::Spec& spec, Format input);
 
 RefGeometry geometry(const quant::Spec& spec);
-
-// From each tile's amax bits: the profile's scales (and their storage) into `profile`, and the
-// factors each element is divided by or multiplied with, returned (quant::group_scale and
-// group_factor, on every core).
-std::vector<float> scales_from_amax(const quant::Spec& spec, std::span<const uint32_t> amax_bits, quant::Result& profile);
 
 // fn(std::integral_constant<Format, f>) for the input dtypes and the fp8 formats with a kernel.
 template <class Fn>

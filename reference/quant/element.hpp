@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <type_traits>
 
 #include "reference/formats/formats.hpp"
 
@@ -58,33 +59,41 @@ constexpr double grid_value(uint32_t c) {
   return double(e == 0 ? m : m + (1u << fi.mbits)) * unit;
 }
 
+// |x| by its sign bit, for fp32 and fp64.
+template <class T>
+constexpr T magnitude(T x) {
+  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  return std::bit_cast<T>(std::bit_cast<Bits>(x) & ~(Bits(1) << (sizeof(T) * 8 - 1)));
+}
+
 // The exact quotient x / s (x finite, s > 0 finite) rounded once with RNE on the format's grid,
 // clamped to +-clamp_max first when clamp_max > 0: a grid value with x's sign, or the overflow
-// point past max (which the cast then maps by its overflow policy). The fp32 quotient's RNE code is
-// at most one grid step from the exact answer (fp32 has 24 bits, an fp8 binade 8 steps); the
-// exact comparisons with s times the two neighbouring midpoints settle it (each product is exact
-// in fp64: an fp32 scale times a midpoint of a few bits).
-template <Format F>
-constexpr double ideal_value(double x, double s, double clamp_max) {
+// point past max (which the cast then maps by its overflow policy). The quotient in T (fp32 for
+// fp32 operands: no fp64 division on a device) has its RNE code at most one grid step from the
+// exact answer (fp32 has 24 bits, an fp8 binade 8 steps); the exact comparisons with s times the
+// two neighbouring midpoints settle it (each product is exact in fp64: an fp32 scale times a
+// midpoint of a few bits).
+template <Format F, class T>
+constexpr double ideal_value(T x, T s, double clamp_max) {
   constexpr uint32_t last = info_of<F>().max_mag + 1;  // the overflow point past max
-  const double ax = std::bit_cast<double>(std::bit_cast<uint64_t>(x) & ~(uint64_t(1) << 63));
+  const double ax = double(magnitude(x)), sd = double(s);
   double v;
-  if (clamp_max > 0 && ax >= s * clamp_max) {
+  if (clamp_max > 0 && ax >= sd * clamp_max) {
     v = clamp_max;
   } else {
     constexpr FastRneCast<F> nearest(Overflow::satfinite);
-    uint32_t i = nearest(float(ax / s));  // a magnitude code <= max_mag
+    uint32_t i = nearest(float(magnitude(x) / s));  // a magnitude code <= max_mag
     const auto mid = [](uint32_t a) { return (grid_value<F>(a) + grid_value<F>(a + 1)) / 2; };
-    if (i < last && (ax > s * mid(i) || (ax == s * mid(i) && (i & 1)))) ++i;
-    else if (i > 0 && (ax < s * mid(i - 1) || (ax == s * mid(i - 1) && (i & 1)))) --i;
+    if (i < last && (ax > sd * mid(i) || (ax == sd * mid(i) && (i & 1)))) ++i;
+    else if (i > 0 && (ax < sd * mid(i - 1) || (ax == sd * mid(i - 1) && (i & 1)))) --i;
     v = grid_value<F>(i);
   }
-  return std::bit_cast<uint64_t>(x) >> 63 ? -v : v;
+  return std::bit_cast<uint64_t>(double(x)) >> 63 ? -v : v;
 }
 
 // Its code under a fast-RNE cast (every profile's): the value is exact in fp32.
-template <Format F>
-constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRneCast<F>& cast) {
+template <Format F, class T>
+constexpr uint32_t ideal_code(T x, T s, double clamp_max, const FastRneCast<F>& cast) {
   return cast(float(ideal_value<F>(x, s, clamp_max)));
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "reference/formats/name_table.hpp"
+#include "reference/quant/scale_rule.hpp"
 
 namespace ulpgate::quant {
 namespace {
@@ -112,10 +113,6 @@ const Profile& tensor_profile(std::string_view name) {
   return row_named(tensor_profiles(), name, "per-tensor profile");
 }
 
-float ratio(float fp8_max, float amax) {
-  if (amax == 0 || !std::isfinite(amax)) return 1.0f;
-  const float m = fp8_max / amax;
-  return std::isinf(m) ? std::numeric_limits<float>::max() : m;
-}
+float ratio(float fp8_max, float amax) { return element::ratio(fp8_max, amax); }
 
 }  // namespace ulpgate::quant

@@ -23,63 +23,14 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 using element::ClampRule;
 
-// ue8m0 by exponent bits: exponent + 1 if the mantissa is nonzero (vLLM, DeepGEMM, sglang).
-float pow2_by_bits(float s, bool exp_clamp) {
-  if (std::isnan(s)) return s;
-  const uint32_t bits = std::bit_cast<uint32_t>(s) & 0x7FFFFFFFu;
-  int64_t e = bits >> 23;
-  if (bits & 0x7FFFFF) e += 1;
-  if (exp_clamp) e = std::clamp<int64_t>(e, 1, 254);
-  if (e >= 255) return HUGE_VALF;                 // stores as the ue8m0 NaN byte 0xFF
-  if (e == 0) return std::ldexp(1.0f, -127);      // ue8m0 code 0 means 2^-127
-  return std::bit_cast<float>(uint32_t(e) << 23);
-}
-
 // exp2(ceil(log2 s)) in fp32, with a correctly rounded log2f as the model of the libm call: just
 // above a power of two log2 rounds to the integer, so the "ceiling" stays down (R6).
 float pow2_by_log2(float s, bool exp_clamp) {
-  if (std::isnan(s) || std::isinf(s) || s <= 0) return pow2_by_bits(s, exp_clamp);
+  if (std::isnan(s) || std::isinf(s) || s <= 0) return element::pow2_by_bits(s, exp_clamp);
   const float l = float(std::log2(double(s)));
   int e = int(std::ceil(l));
   if (exp_clamp) e = std::clamp(e, -126, 127);
   return std::ldexp(1.0f, std::max(e, -127));
-}
-
-int mx_emax(Format f) { return f == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>(); }
-
-// The least e with amax <= max * 2^e, exactly (max * 2^e is exact in double).
-int ceil_log2_ratio(float amax, float max) {
-  int e = std::ilogb(amax) - std::ilogb(max);
-  while (double(amax) > std::ldexp(double(max), e)) ++e;
-  while (double(amax) <= std::ldexp(double(max), e - 1)) --e;
-  return e;
-}
-
-// MX shared scale X of a block with amax (spec/formats.md, MXFP8).
-float mx_scale(const Profile& p, Format f, float amax) {
-  if (std::isnan(amax)) return amax;
-  if (p.amax_floor > 0) amax = std::fmax(amax, p.amax_floor);  // a kernel's floor against log2(0)
-  if (p.mx == MxRule::rceil) {
-    const float t = amax * (1.0f / p.fp8_max(f));
-    return decode_f32(Format::ue8m0, encode(t, Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rp}));
-  }
-  if (std::isinf(amax)) return std::numeric_limits<float>::quiet_NaN();
-  if (amax == 0) return std::ldexp(1.0f, -127);
-  int x = 0;
-  switch (p.mx) {
-    case MxRule::ceil: x = ceil_log2_ratio(amax, p.fp8_max(f)); break;
-    case MxRule::even: {
-      const int mbits = f == Format::e5m2 ? 2 : 3;
-      const uint32_t bits = (std::bit_cast<uint32_t>(amax) + (1u << (22 - mbits))) & 0xFF800000u;
-      x = std::ilogb(std::bit_cast<float>(bits)) - mx_emax(f);
-      break;
-    }
-    case MxRule::rn:
-      return decode_f32(Format::ue8m0,
-                        encode(amax / p.fp8_max(f), Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rn}));
-    default: x = std::ilogb(amax) - mx_emax(f); break;  // floor
-  }
-  return std::ldexp(1.0f, std::clamp(x, -127, 127));
 }
 
 // Clamp (per the profile's NaN policy) then cast: the last two steps of every path.
@@ -192,19 +143,33 @@ void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const 
 
 }  // namespace
 
-// Whether the spec's elements are divided (by s) or multiplied (by a reciprocal).
 bool divides(const Spec& spec) {
   return spec.pow2_scales() || spec.op == Op::mx || spec.profile->quant_op == QuantOp::divide;
 }
 
-Factor group_factor(const Spec& spec, float amax, float s) {
+element::ScaleRule scale_rule(const Spec& spec) {
   const Profile& p = *spec.profile;
-  if (divides(spec)) return {true, s};  // with power-of-two scales x / 2^e is exact
-  if (p.quant_op == QuantOp::reciprocal) return {false, 1.0f / s};
-  if (p.quant_op == QuantOp::ratio)
-    return {false, spec.static_scale != 0 ? 1.0f / spec.static_scale : ratio(spec.fp8_max(), std::fmax(amax, p.amax_floor))};
-  return {false, spec.fp8_max() / (p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax)};
+  element::ScaleRule r;
+  r.max = spec.fp8_max();
+  r.amax_floor = p.amax_floor;
+  r.scale_floor = p.scale_floor;
+  r.fp32_scale_floor = p.fp32_scale_floor;
+  r.amax_cap = spec.amax_cap;
+  r.static_scale = spec.static_scale;
+  r.static_inverse = spec.static_writes_inverse();
+  r.pow2 = spec.pow2_scales();
+  r.exp_clamp = p.exp_clamp;
+  r.divides = divides(spec);
+  r.scale_op = p.scale_op;
+  r.pow2_rule = p.pow2;
+  r.quant_op = p.quant_op;
+  r.mx = spec.op == Op::mx ? p.mx : MxRule::none;
+  r.mx_emax = spec.format == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
+  r.mx_mbits = spec.format == Format::e5m2 ? 2 : 3;
+  return r;
 }
+
+Factor group_factor(const Spec& spec, float amax, float s) { return scale_rule(spec).factor(amax, s); }
 
 element::ClampRule clamp_rule(const Profile& p) {
   if (!p.clamp) return ClampRule::none;
@@ -277,28 +242,25 @@ std::string Spec::tensor_problem() const {
   return {};
 }
 
-float group_scale(const Spec& spec, float amax) {
-  const Profile& p = *spec.profile;
-  if (spec.static_writes_inverse()) return 1.0f / (1.0f / spec.static_scale);  // TE's scale_inv of m = fl(1/S)
-  if (spec.static_scale != 0) return spec.static_scale;
-  if (spec.op == Op::mx) return mx_scale(p, spec.format, amax);
-  if (std::isnan(amax)) return amax;
-  const float max = spec.fp8_max();
-  if (spec.amax_cap > 0) amax = std::fmin(amax, spec.amax_cap);
-  const float a = p.amax_floor > 0 ? std::fmax(amax, p.amax_floor) : amax;
-  if (p.scale_op == ScaleOp::inverse_ratio) return 1.0f / ratio(max, a);
-  float s = p.scale_op == ScaleOp::divide ? a / max : a * (1.0f / max);
-  if (p.fp32_scale_floor > 0) s = std::fmax(s, p.fp32_scale_floor);
-  if (!spec.pow2_scales()) return s;
-  if (p.scale_floor > 0) s = std::fmax(s, p.scale_floor);
-  return p.pow2 == Pow2Rule::exponent_bits ? pow2_by_bits(s, p.exp_clamp) : pow2_by_log2(s, p.exp_clamp);
+namespace {
+// The scale under the rule, with the host's log2 for the rule that takes it.
+float scale_of(const element::ScaleRule& rule, float amax) {
+  bool rounds = false;
+  const float s = rule.scale_unrounded(amax, rounds);
+  if (!rounds) return s;
+  return rule.pow2_rule == Pow2Rule::exponent_bits ? element::pow2_by_bits(s, rule.exp_clamp)
+                                                  : pow2_by_log2(s, rule.exp_clamp);
 }
+}  // namespace
+
+float group_scale(const Spec& spec, float amax) { return scale_of(scale_rule(spec), amax); }
 
 Result quantize_profile(const Spec& spec, std::span<const float> x) {
   Result r;
   const std::vector<float> amax = group_amax(spec, x);
   r.scales.resize(amax.size());
-  std::transform(amax.begin(), amax.end(), r.scales.begin(), [&](float a) { return group_scale(spec, a); });
+  const element::ScaleRule rule = scale_rule(spec);
+  std::transform(amax.begin(), amax.end(), r.scales.begin(), [&](float a) { return scale_of(rule, a); });
   r.codes.resize(size_t(spec.m * spec.k));
   dispatch(spec.format, [&](auto f) {
     if constexpr (info_of<decltype(f)::value>().bits == 8)

@@ -16,6 +16,7 @@
 #include "reference/quant/element.hpp"
 #include "reference/quant/layout.hpp"
 #include "reference/quant/profile.hpp"
+#include "reference/quant/scale_rule.hpp"
 
 namespace ulpgate::quant {
 
@@ -75,22 +76,16 @@ const Profile& profile_for(Op op, std::string_view name);
 // The scale one group gets from its amax under the spec's profile (exposed for tests/kernels);
 // a static scale whatever the amax.
 float group_scale(const Spec& spec, float amax);
-// The amax a max over |x|'s fp32 bits stands for: a NaN above Inf's bits (kept under the
-// propagate policy), else the float of those bits.
-inline float amax_of_bits(uint32_t bits) {
-  return bits > 0x7F800000u ? std::numeric_limits<float>::quiet_NaN() : std::bit_cast<float>(bits);
-}
+using element::amax_of_bits;  // the amax a max over |x|'s fp32 bits stands for
 // Each group's (tile's) amax = max |x| under the profile's NaN policy, row-major over scale_shape().
 std::vector<float> group_amax(const Spec& spec, std::span<const float> x);
 
-// What each element of a group is divided by or multiplied with in the profile's arithmetic.
-struct Factor {
-  bool divide;
-  float v;
-  float apply(float x) const { return divide ? x / v : x * v; }
-};
+using element::Factor;  // what each element of a group is divided by or multiplied with
 bool divides(const Spec& spec);  // every group's Factor divides (power-of-two or divide profiles)
 Factor group_factor(const Spec& spec, float amax, float s);
+// The values group_scale and group_factor take from the spec and its profile (scale_rule.hpp), for
+// the device reference.
+element::ScaleRule scale_rule(const Spec& spec);
 // The clamp before the cast under the profile's NaN policy (element.hpp).
 element::ClampRule clamp_rule(const Profile& p);
 
