@@ -17,6 +17,7 @@
 #include "harness/build_info.hpp"
 #include "harness/cli/allreduce_bench.hpp"
 #include "harness/cli/command.hpp"
+#include "harness/allreduce/compare.hpp"
 #include "harness/allreduce/fused_case.hpp"
 #include "harness/gemm/gemm_case.hpp"
 #include "harness/moe/moe_case.hpp"
@@ -33,6 +34,7 @@
 #include "reference/norm/profile.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/allreduce/fused_gpu.hpp"
+#include "kernels/allreduce/reference_gpu.hpp"
 #include "kernels/gemm/cublaslt.hpp"
 #include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/norm/norm_bench.hpp"
@@ -243,20 +245,36 @@ std::vector<std::pair<FusedBenchCase, allreduce::FusedSpec>> plan_fused_cases(co
   return out;
 }
 
+// The device all-reduce reference (no kernel beside it on one GPU: `bench --allreduce` times the
+// all-reduce kernels across GPUs), on the bytes it moves itself: the ranks' words read, the ideal's
+// bits, exact sum and |x| sum and the ordered sum written.
+constexpr const char* kAllreduceReferenceCases[] = {
+    "allreduce/custom-2shot/bf16/w4/33554432/out-of-place/normal/s1",
+    "allreduce/nccl/bf16/w8/16777216/out-of-place/normal/s1",
+};
+
+std::vector<allreduce::Case> plan_allreduce_reference_cases(const std::string& filter) {
+  std::vector<allreduce::Case> out;
+  for (const char* id : kAllreduceReferenceCases)
+    if (fnmatch(filter.c_str(), id, 0) == 0) out.push_back(allreduce::Case::parse(id));
+  return out;
+}
+
 struct PlannedAll {
   std::vector<Planned> quant;
   std::vector<PlannedNorm> norm;
   std::vector<std::pair<GemmBenchCase, gemm::Spec>> gemm;
   std::vector<std::pair<FusedBenchCase, allreduce::FusedSpec>> fused;
   std::vector<moe::Case> moe_reference;
+  std::vector<allreduce::Case> allreduce_reference;
 };
 
 // Every kind of row; at least one must match.
 PlannedAll plan_all(const std::string& filter) {
-  PlannedAll planned{plan_cases(filter), plan_norm_cases(filter), plan_gemm_cases(filter), plan_fused_cases(filter),
-                     plan_moe_reference_cases(filter)};
+  PlannedAll planned{plan_cases(filter),        plan_norm_cases(filter),          plan_gemm_cases(filter),
+                     plan_fused_cases(filter),  plan_moe_reference_cases(filter), plan_allreduce_reference_cases(filter)};
   if (planned.quant.empty() && planned.norm.empty() && planned.gemm.empty() && planned.fused.empty() &&
-      planned.moe_reference.empty())
+      planned.moe_reference.empty() && planned.allreduce_reference.empty())
     throw UsageError("bench: no bench case matches --filter '" + filter + "'");
   return planned;
 }
@@ -360,7 +378,7 @@ void gemm_rows(const GemmBenchCase& b, const gemm::Spec& spec, int reps, std::ve
 }
 
 int run_bench(const std::string& filter, const std::string& csv, const std::string& html, int reps) {
-  const auto [cases, norm_cases, gemm_cases, fused_cases, moe_reference_cases] = plan_all(filter);
+  const auto [cases, norm_cases, gemm_cases, fused_cases, moe_reference_cases, allreduce_reference_cases] = plan_all(filter);
   if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty()) {
     std::fprintf(stderr, "ulpgate bench: no CUDA device to benchmark on: %s\n", why.c_str());
     return kInfra;
@@ -403,6 +421,11 @@ int run_bench(const std::string& filter, const std::string& csv, const std::stri
   for (const auto& [b, spec] : fused_cases) {
     const allreduce_kernels::FusedTiming t = allreduce_kernels::time_fused_one_gpu(spec, reps);
     rows.push_back(bandwidth_row(b.id, t.bytes, t.timing, b.target));
+  }
+  for (const allreduce::Case& c : allreduce_reference_cases) {
+    const allreduce::Order order = allreduce::summed_order(c);
+    rows.push_back(bandwidth_row("reference.allreduce:" + c.id(), allreduce_kernels::reference_bytes(c.spec, order),
+                                 allreduce_kernels::time_reference_gpu(c.spec, order, c.inputs(), reps), kReferenceTarget));
   }
   const bool all_pass = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.pass || !r.has_target(); });
   print_table(rows);

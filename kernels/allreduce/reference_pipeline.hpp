@@ -3,6 +3,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "kernels/allreduce/reference_kernels.hpp"
@@ -14,28 +16,64 @@ struct ReferenceResult {
   std::vector<uint32_t> ordered;  // the sum in the order asked for (empty for per_hop)
 };
 
-// The ideal of the ranks' inputs (host memory), and their sum in `order` (rank_order or rotated;
-// per_hop: none), computed on the device.
+// The results of a case whose ranks' inputs are already on the device, left there.
 template <class Device>
-ReferenceResult reference_on(Device& dev, const allreduce::Spec& spec, allreduce::Order order, const allreduce::Inputs& in) {
-  const auto n = size_t(spec.view.count), world = size_t(spec.world);
-  const bool orders = order == allreduce::Order::rank_order || order == allreduce::Order::rotated;
-  auto ranks = dev.template alloc<uint32_t>(n * world);
-  for (size_t r = 0; r < world; ++r) dev.to_device(ranks.get() + r * n, in[r].data(), n * sizeof(uint32_t));
-  auto bits = dev.template alloc<uint32_t>(n), ordered = dev.template alloc<uint32_t>(orders ? n : 0);
-  auto exact = dev.template alloc<double>(n), abs_sum = dev.template alloc<double>(n);
+struct OnDevice {
+  using Words = decltype(std::declval<Device&>().template alloc<uint32_t>(0));
+  using Doubles = decltype(std::declval<Device&>().template alloc<double>(0));
+  Words bits;
+  Doubles exact, abs_sum;
+  Words ordered;  // empty for per_hop
+};
+
+inline bool has_order(allreduce::Order order) {
+  return order == allreduce::Order::rank_order || order == allreduce::Order::rotated;
+}
+
+// ranks: [world][count] element bits on the device. The ideal, and the sum in `order` (rank_order
+// or rotated; per_hop: none).
+template <class Device>
+OnDevice<Device> compute_on(Device& dev, const allreduce::Spec& spec, allreduce::Order order, const uint32_t* ranks) {
+  const auto n = size_t(spec.view.count);
+  const bool orders = has_order(order);
+  OnDevice<Device> out{dev.template alloc<uint32_t>(n), dev.template alloc<double>(n), dev.template alloc<double>(n),
+                       dev.template alloc<uint32_t>(orders ? n : 0)};
   constexpr unsigned kThreads = 256;
   if (n > 0)
     dev.launch({{unsigned(std::clamp<int64_t>(int64_t((n + kThreads - 1) / kThreads), 1, 1 << 16))}, {kThreads}},
-               RefAllreduce{ranks.get(), int64_t(n), spec.world, spec.dtype, bits.get(), exact.get(), abs_sum.get(),
-                            orders ? ordered.get() : nullptr, order == allreduce::Order::rotated, allreduce::partition(spec)});
-  ReferenceResult out{{std::vector<uint32_t>(n), std::vector<double>(n), std::vector<double>(n)},
-                      std::vector<uint32_t>(orders ? n : 0)};
-  dev.to_host(out.ideal.bits.data(), bits.get(), n * sizeof(uint32_t));
-  dev.to_host(out.ideal.exact.data(), exact.get(), n * sizeof(double));
-  dev.to_host(out.ideal.abs_sum.data(), abs_sum.get(), n * sizeof(double));
-  dev.to_host(out.ordered.data(), ordered.get(), out.ordered.size() * sizeof(uint32_t));
+               RefAllreduce{ranks, int64_t(n), spec.world, spec.dtype, out.bits.get(), out.exact.get(), out.abs_sum.get(),
+                            orders ? out.ordered.get() : nullptr, order == allreduce::Order::rotated, allreduce::partition(spec)});
   return out;
+}
+
+// The ranks' inputs on the device: [world][count] element bits.
+template <class Device>
+auto upload_ranks(Device& dev, const allreduce::Spec& spec, const allreduce::Inputs& in) {
+  const auto n = size_t(spec.view.count), world = size_t(spec.world);
+  auto ranks = dev.template alloc<uint32_t>(n * world);
+  for (size_t r = 0; r < world; ++r) dev.to_device(ranks.get() + r * n, in[r].data(), n * sizeof(uint32_t));
+  return ranks;
+}
+
+// The same from the ranks' inputs in host memory to the results there.
+template <class Device>
+ReferenceResult reference_on(Device& dev, const allreduce::Spec& spec, allreduce::Order order, const allreduce::Inputs& in) {
+  const auto n = size_t(spec.view.count);
+  auto ranks = upload_ranks(dev, spec, in);
+  const OnDevice<Device> d = compute_on(dev, spec, order, ranks.get());
+  ReferenceResult out{{std::vector<uint32_t>(n), std::vector<double>(n), std::vector<double>(n)},
+                      std::vector<uint32_t>(has_order(order) ? n : 0)};
+  dev.to_host(out.ideal.bits.data(), d.bits.get(), n * sizeof(uint32_t));
+  dev.to_host(out.ideal.exact.data(), d.exact.get(), n * sizeof(double));
+  dev.to_host(out.ideal.abs_sum.data(), d.abs_sum.get(), n * sizeof(double));
+  dev.to_host(out.ordered.data(), d.ordered.get(), out.ordered.size() * sizeof(uint32_t));
+  return out;
+}
+
+// Bytes the reference moves: the ranks' words read, its results written.
+inline std::size_t reference_bytes(const allreduce::Spec& spec, allreduce::Order order) {
+  const auto n = std::size_t(spec.view.count);
+  return n * (std::size_t(spec.world) * 4 + 4 + 8 + 8 + (has_order(order) ? 4 : 0));
 }
 
 }  // namespace ulpgate::allreduce_kernels
