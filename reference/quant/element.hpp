@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
-#include <type_traits>
 
 #include "reference/formats/formats.hpp"
 
@@ -59,42 +58,101 @@ constexpr double grid_value(uint32_t c) {
   return double(e == 0 ? m : m + (1u << fi.mbits)) * unit;
 }
 
-// |x| by its sign bit, for fp32 and fp64.
-template <class T>
-constexpr T magnitude(T x) {
-  using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
-  return std::bit_cast<T>(std::bit_cast<Bits>(x) & ~(Bits(1) << (sizeof(T) * 8 - 1)));
-}
-
 // The exact quotient x / s (x finite, s > 0 finite) rounded once with RNE on the format's grid,
 // clamped to +-clamp_max first when clamp_max > 0: a grid value with x's sign, or the overflow
-// point past max (which the cast then maps by its overflow policy). The quotient in T (fp32 for
-// fp32 operands: no fp64 division on a device) has its RNE code at most one grid step from the
-// exact answer (fp32 has 24 bits, an fp8 binade 8 steps); the exact comparisons with s times the
-// two neighbouring midpoints settle it (each product is exact in fp64: an fp32 scale times a
-// midpoint of a few bits).
-template <Format F, class T>
-constexpr double ideal_value(T x, T s, double clamp_max) {
+// point past max (which the cast then maps by its overflow policy). The fp32 quotient's RNE code is
+// at most one grid step from the exact answer (fp32 has 24 bits, an fp8 binade 8 steps); the
+// exact comparisons with s times the two neighbouring midpoints settle it (each product is exact
+// in fp64: an fp32 scale times a midpoint of a few bits).
+template <Format F>
+constexpr double ideal_value(double x, double s, double clamp_max) {
   constexpr uint32_t last = info_of<F>().max_mag + 1;  // the overflow point past max
-  const double ax = double(magnitude(x)), sd = double(s);
+  const double ax = std::bit_cast<double>(std::bit_cast<uint64_t>(x) & ~(uint64_t(1) << 63));
   double v;
-  if (clamp_max > 0 && ax >= sd * clamp_max) {
+  if (clamp_max > 0 && ax >= s * clamp_max) {
     v = clamp_max;
   } else {
     constexpr FastRneCast<F> nearest(Overflow::satfinite);
-    uint32_t i = nearest(float(magnitude(x) / s));  // a magnitude code <= max_mag
+    uint32_t i = nearest(float(ax / s));  // a magnitude code <= max_mag
     const auto mid = [](uint32_t a) { return (grid_value<F>(a) + grid_value<F>(a + 1)) / 2; };
-    if (i < last && (ax > sd * mid(i) || (ax == sd * mid(i) && (i & 1)))) ++i;
-    else if (i > 0 && (ax < sd * mid(i - 1) || (ax == sd * mid(i - 1) && (i & 1)))) --i;
+    if (i < last && (ax > s * mid(i) || (ax == s * mid(i) && (i & 1)))) ++i;
+    else if (i > 0 && (ax < s * mid(i - 1) || (ax == s * mid(i - 1) && (i & 1)))) --i;
     v = grid_value<F>(i);
   }
-  return std::bit_cast<uint64_t>(double(x)) >> 63 ? -v : v;
+  return std::bit_cast<uint64_t>(x) >> 63 ? -v : v;
 }
 
-// Its code under a fast-RNE cast (every profile's): the value is exact in fp32.
-template <Format F, class T>
-constexpr uint32_t ideal_code(T x, T s, double clamp_max, const FastRneCast<F>& cast) {
+// ---- the same for fp32 operands in fp32 alone (the device reference's: no fp64 division, no
+// conversion instruction) -------------------------------------------------------------------
+
+// n * 2^e as fp32 for 0 < n < 2^24 with a normal result, from its bits.
+constexpr float scaled_f32(uint32_t n, int e) {
+  const int lead = 31 - std::countl_zero(n);
+  return std::bit_cast<float>((uint32_t(lead + e + 127) << 23) | ((n << (23 - lead)) & 0x7FFFFFu));
+}
+
+// grid_value(c) as fp32, and the midpoint between codes c and c + 1 (both exact: a few bits).
+template <Format F>
+constexpr float grid_f32(uint32_t c) {
+  constexpr FormatInfo fi = info_of<F>();
+  const uint32_t e = c >> fi.mbits, m = c & ((1u << fi.mbits) - 1);
+  if (c == 0) return 0.0f;
+  return scaled_f32(e == 0 ? m : m + (1u << fi.mbits), (e == 0 ? 1 : int(e)) - fi.bias - fi.mbits);
+}
+template <Format F>
+constexpr float mid_f32(uint32_t c) {
+  constexpr FormatInfo fi = info_of<F>();
+  const uint32_t e = c >> fi.mbits, m = c & ((1u << fi.mbits) - 1);
+  return scaled_f32(2 * (e == 0 ? m : m + (1u << fi.mbits)) + 1, (e == 0 ? 1 : int(e)) - fi.bias - fi.mbits - 1);
+}
+
+// a * b + c rounded once.
+constexpr float fma_f32(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(a, b, c);
+#else
+  return __builtin_fmaf(a, b, c);
+#endif
+}
+
+// The sign of ax - s * m, exactly, for ax >= 0 and s * m normal in fp32: the product's rounding
+// error is the fma's residual, and ax - fl(s * m) is exact wherever the two are within a factor of
+// two (Sterbenz); farther apart its sign cannot be wrong.
+constexpr int compare_product(float ax, float s, float m) {
+  const float p = s * m, err = fma_f32(s, m, -p), d = ax - p;
+  return d > err ? 1 : d < err ? -1 : 0;
+}
+
+// ideal_value for fp32 x and s, the same steps in fp32. Every product s * m is a normal fp32 for s
+// in [2^-100, 2^100] (m from 2^-17 to 2^16); other scales take the fp64 steps.
+template <Format F>
+constexpr float ideal_value_f32(float x, float s, float clamp_max) {
+  if (!(s >= 0x1p-100f && s <= 0x1p100f)) return float(ideal_value<F>(double(x), double(s), double(clamp_max)));
+  constexpr uint32_t last = info_of<F>().max_mag + 1;
+  const float ax = std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu);
+  float v;
+  if (clamp_max > 0 && compare_product(ax, s, clamp_max) >= 0) {
+    v = clamp_max;
+  } else {
+    constexpr FastRneCast<F> nearest(Overflow::satfinite);
+    uint32_t i = nearest(ax / s);
+    const int above = i < last ? compare_product(ax, s, mid_f32<F>(i)) : -1;
+    const int below = i > 0 ? compare_product(ax, s, mid_f32<F>(i - 1)) : 1;
+    if (above > 0 || (above == 0 && (i & 1))) ++i;
+    else if (below < 0 || (below == 0 && (i & 1))) --i;
+    v = grid_f32<F>(i);
+  }
+  return std::bit_cast<uint32_t>(x) >> 31 ? -v : v;
+}
+
+// The code of the exact quotient under a fast-RNE cast (every profile's): the value is exact in fp32.
+template <Format F>
+constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRneCast<F>& cast) {
   return cast(float(ideal_value<F>(x, s, clamp_max)));
+}
+template <Format F>
+constexpr uint32_t ideal_code(float x, float s, double clamp_max, const FastRneCast<F>& cast) {
+  return cast(ideal_value_f32<F>(x, s, float(clamp_max)));
 }
 
 }  // namespace ulpgate::quant::element
