@@ -97,10 +97,13 @@ struct CodeSteps {
   bool divide;       // the factor divides (else multiplies)
 
   ULPGATE_DEVICE void codes(float v, float s, float factor, uint8_t& profile, uint8_t& ideal) const {
-    profile = uint8_t(cast(element::clamp(clamp, divide ? v / factor : v * factor, max)));
+    const float q = divide ? v / factor : v * factor;  // dividing, the factor is s: q = fl32(v / s)
+    profile = uint8_t(cast(element::clamp(clamp, q, max)));
+    const float quotient = divide ? q : v / s;
     // Non-finite operands: IEEE division is exact there, so the profile's steps are ideal.
-    ideal = uint8_t(element::is_finite(v) && element::is_finite(s) && s > 0 ? element::ideal_code<F>(v, s, clamp_max, cast)
-                                                                            : cast(element::clamp(clamp, v / s, max)));
+    ideal = uint8_t(element::is_finite(v) && element::is_finite(s) && s > 0
+                        ? element::ideal_code_of_quotient<F>(v, s, quotient, clamp_max, cast)
+                        : cast(element::clamp(clamp, quotient, max)));
   }
 };
 

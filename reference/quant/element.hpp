@@ -150,9 +150,32 @@ template <Format F>
 constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRneCast<F>& cast) {
   return cast(float(ideal_value<F>(x, s, clamp_max)));
 }
+
+// Whether q = fl32(x / s) has the exact quotient's code, so that the cast of q is the ideal code:
+// q in the format's normal range below its max and below the clamp (no clamp or overflow decides),
+// and q not a midpoint of the grid. Midpoints are fp32 values and rounding is monotonic, so a q
+// that is not one lies on the same side of every midpoint as the exact quotient.
+template <Format F>
+constexpr bool rounds_as_exact(float q, float clamp_max) {
+  constexpr FormatInfo fi = info_of<F>();
+  constexpr int drop = 23 - fi.mbits;
+  constexpr uint32_t half = 1u << (drop - 1), min_normal = uint32_t(127 + fi.emin) << 23;
+  constexpr float top = grid_f32<F>(fi.max_mag);
+  const float aq = std::bit_cast<float>(std::bit_cast<uint32_t>(q) & 0x7FFFFFFFu);
+  const uint32_t a = std::bit_cast<uint32_t>(aq), low = a & ((1u << drop) - 1);
+  return a >= min_normal && aq < top && (clamp_max <= 0 || aq < clamp_max) && low != half;
+}
+
+// The ideal code from fp32 operands and their fp32 quotient q = fl32(x / s): most elements need
+// only its cast; the rest take ideal_value_f32's exact comparisons.
+template <Format F>
+constexpr uint32_t ideal_code_of_quotient(float x, float s, float q, double clamp_max, const FastRneCast<F>& cast) {
+  if (rounds_as_exact<F>(q, float(clamp_max))) return cast(q);
+  return cast(ideal_value_f32<F>(x, s, float(clamp_max)));
+}
 template <Format F>
 constexpr uint32_t ideal_code(float x, float s, double clamp_max, const FastRneCast<F>& cast) {
-  return cast(ideal_value_f32<F>(x, s, float(clamp_max)));
+  return ideal_code_of_quotient<F>(x, s, x / s, clamp_max, cast);
 }
 
 }  // namespace ulpgate::quant::element
