@@ -124,9 +124,10 @@ constexpr int compare_product(float ax, float s, float m) {
 }
 
 // ideal_value for fp32 x and s, the same steps in fp32. Every product s * m is a normal fp32 for s
-// in [2^-100, 2^100] (m from 2^-17 to 2^16); other scales take the fp64 steps.
+// in [2^-100, 2^100] (m from 2^-17 to 2^16); other scales take the fp64 steps. Out of line: the
+// few elements that need it would otherwise pay for it in every element's predicated code.
 template <Format F>
-constexpr float ideal_value_f32(float x, float s, float clamp_max) {
+[[gnu::noinline]] constexpr float ideal_value_f32(float x, float s, float clamp_max) {
   if (!(s >= 0x1p-100f && s <= 0x1p100f)) return float(ideal_value<F>(double(x), double(s), double(clamp_max)));
   constexpr uint32_t last = info_of<F>().max_mag + 1;
   const float ax = std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu);
