@@ -153,18 +153,24 @@ constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRn
 }
 
 // Whether q = fl32(x / s) has the exact quotient's code, so that the cast of q is the ideal code:
-// q in the format's normal range below its max and below the clamp (no clamp or overflow decides),
-// and q not a midpoint of the grid. Midpoints are fp32 values and rounding is monotonic, so a q
-// that is not one lies on the same side of every midpoint as the exact quotient.
+// q below the format's max and below the clamp (no clamp or overflow decides), and q not a
+// midpoint of the grid. Midpoints are fp32 values and rounding is monotonic, so a q that is not
+// one lies on the same side of every midpoint as the exact quotient. A midpoint has the half-step
+// bit alone below the kept bits (normal range), or is an odd multiple of half the subnormal
+// quantum (found by one fp32 addition that rounds to that grid).
 template <Format F>
 constexpr bool rounds_as_exact(float q, float clamp_max) {
   constexpr FormatInfo fi = info_of<F>();
   constexpr int drop = 23 - fi.mbits;
   constexpr uint32_t half = 1u << (drop - 1), min_normal = uint32_t(127 + fi.emin) << 23;
   constexpr float top = grid_f32<F>(fi.max_mag);
+  constexpr float half_quantum_magic = std::bit_cast<float>(uint32_t(127 + fi.emin - fi.mbits - 1 + 23) << 23);
   const float aq = std::bit_cast<float>(std::bit_cast<uint32_t>(q) & 0x7FFFFFFFu);
-  const uint32_t a = std::bit_cast<uint32_t>(aq), low = a & ((1u << drop) - 1);
-  return a >= min_normal && aq < top && (clamp_max <= 0 || aq < clamp_max) && low != half;
+  const uint32_t a = std::bit_cast<uint32_t>(aq);
+  if (!(aq < top && (clamp_max <= 0 || aq < clamp_max))) return false;  // NaN too
+  if (a >= min_normal) return (a & ((1u << drop) - 1)) != half;
+  const float r = aq + half_quantum_magic;  // aq to a multiple of half the quantum; exact difference below
+  return !(r - half_quantum_magic == aq && (std::bit_cast<uint32_t>(r) & 1u));
 }
 
 // The ideal code from fp32 operands and their fp32 quotient q = fl32(x / s): most elements need
