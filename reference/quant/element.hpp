@@ -152,14 +152,16 @@ constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRn
   return cast(float(ideal_value<F>(x, s, clamp_max)));
 }
 
-// Whether q = fl32(x / s) has the exact quotient's code, so that the cast of q is the ideal code:
-// q below the format's max and below the clamp (no clamp or overflow decides), and q not a
-// midpoint of the grid. Midpoints are fp32 values and rounding is monotonic, so a q that is not
-// one lies on the same side of every midpoint as the exact quotient. A midpoint has the half-step
-// bit alone below the kept bits (normal range), or is an odd multiple of half the subnormal
-// quantum (found by one fp32 addition that rounds to that grid).
+// Whether q = fl32(ax / s) (ax = |x|) has the exact quotient's code, so that the cast of q is the
+// ideal code: q below the format's max and below the clamp (no clamp or overflow decides), and q
+// not a grid midpoint unless it is the exact quotient. Midpoints are fp32 values and rounding is
+// monotonic, so a q that is not one lies on the same side of every midpoint as the exact quotient;
+// a q that is one and exact is a tie, which the cast breaks to even as RNE does. A midpoint has the
+// half-step bit alone below the kept bits (normal range), or is an odd multiple of half the
+// subnormal quantum (one fp32 addition rounds to that grid). The remainder ax - q s is an fp32
+// value (the fma finds it; s >= 2^-80 keeps it above fp32's smallest subnormal).
 template <Format F>
-constexpr bool rounds_as_exact(float q, float clamp_max) {
+constexpr bool rounds_as_exact(float ax, float s, float q, float clamp_max) {
   constexpr FormatInfo fi = info_of<F>();
   constexpr int drop = 23 - fi.mbits;
   constexpr uint32_t half = 1u << (drop - 1), min_normal = uint32_t(127 + fi.emin) << 23;
@@ -168,16 +170,22 @@ constexpr bool rounds_as_exact(float q, float clamp_max) {
   const float aq = std::bit_cast<float>(std::bit_cast<uint32_t>(q) & 0x7FFFFFFFu);
   const uint32_t a = std::bit_cast<uint32_t>(aq);
   if (!(aq < top && (clamp_max <= 0 || aq < clamp_max))) return false;  // NaN too
-  if (a >= min_normal) return (a & ((1u << drop) - 1)) != half;
-  const float r = aq + half_quantum_magic;  // aq to a multiple of half the quantum; exact difference below
-  return !(r - half_quantum_magic == aq && (std::bit_cast<uint32_t>(r) & 1u));
+  bool midpoint;
+  if (a >= min_normal) {
+    midpoint = (a & ((1u << drop) - 1)) == half;
+  } else {
+    const float r = aq + half_quantum_magic;  // aq to a multiple of half the quantum; exact difference below
+    midpoint = r - half_quantum_magic == aq && (std::bit_cast<uint32_t>(r) & 1u);
+  }
+  return !midpoint || (s >= 0x1p-80f && fma_f32(aq, s, -ax) == 0);
 }
 
 // The ideal code from fp32 operands and their fp32 quotient q = fl32(x / s): most elements need
 // only its cast; the rest take ideal_value_f32's exact comparisons.
 template <Format F>
 constexpr uint32_t ideal_code_of_quotient(float x, float s, float q, double clamp_max, const FastRneCast<F>& cast) {
-  if (rounds_as_exact<F>(q, float(clamp_max))) return cast(q);
+  if (rounds_as_exact<F>(std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu), s, q, float(clamp_max)))
+    return cast(q);
   return cast(ideal_value_f32<F>(x, s, float(clamp_max)));
 }
 template <Format F>
