@@ -267,6 +267,10 @@ CaseResult run_rank_id(std::string_view id, Backend& backend, int rank, int rank
 
 // Per rank: input and output storage, the inputs' bits and two output copies (about 5 x 4 bytes
 // per element); per element once: the ideal's bits, exact value and abs sum, the expected bits.
+std::string declines_id(std::string_view id, const Backend& backend) {
+  return is_fused_id(id) ? backend.declines(FusedCase::parse(id).spec) : backend.declines(Case::parse(id).spec);
+}
+
 double host_bytes(std::string_view id) {
   if (is_fused_id(id)) return fused_host_bytes(id);
   const Case c = Case::parse(id);

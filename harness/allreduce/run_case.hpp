@@ -31,6 +31,8 @@ CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<Bundle
 // Case::parse(id).id(), or FusedCase's for allreduce.rms / allreduce.rms-quant ids.
 std::string canonical_id(std::string_view id);
 double host_bytes(std::string_view id);
+// Why the backend does not run the case (plain or fused), empty where it does.
+std::string declines_id(std::string_view id, const Backend& backend);
 // OpFamily::ranks: the case's world size. Throws UsageError for a malformed id.
 int ranks(std::string_view id);
 // OpFamily::run_rank: under mpirun every process is one rank (core/processes.hpp); rank 0 gathers

@@ -24,7 +24,7 @@ constexpr std::array kFamilies = {
     OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
     OpFamily{"moe", "moe.*", moe::catalog_ids, moe::run_case_id, moe::host_bytes, moe::canonical_id},
     OpFamily{"allreduce", "allreduce, allreduce.rms*", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
-             allreduce::canonical_id, allreduce::ranks, allreduce::run_rank_id},
+             allreduce::canonical_id, allreduce::ranks, allreduce::run_rank_id, allreduce::declines_id},
 };
 
 }  // namespace
@@ -103,6 +103,9 @@ uint64_t default_memory_limit() {
 
 CaseResult run_case(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors, uint64_t max_memory) {
   const OpFamily& f = family_of(id);
+  if (f.declines)
+    if (const std::string why = f.declines(id, backend); !why.empty())
+      throw NotSupported(backend.name() + " does not run this case: " + why);
   const uint64_t limit = max_memory ? max_memory : default_memory_limit();
   if (const double need = f.host_bytes(id); need > double(limit)) {
     char text[160];

@@ -43,6 +43,10 @@ struct OpFamily {
   // in one process). Null: every case runs whole in one process.
   int (*ranks)(std::string_view id) = nullptr;
   CaseResult (*run_rank)(std::string_view id, Backend& backend, int rank, int ranks) = nullptr;
+  // Why the backend does not run a case (empty: it does), from its id alone, asked before the
+  // host-memory check so that a case no backend here runs (a world of 8 on one GPU) is declined,
+  // not refused. Null: run decides.
+  std::string (*declines)(std::string_view id, const Backend& backend) = nullptr;
 };
 
 template <class Case>

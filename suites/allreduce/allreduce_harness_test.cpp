@@ -125,6 +125,22 @@ TEST(AllreduceHost, NcclIsDeclinedOnTheHost) {
   EXPECT_TRUE(has(usage_error([&] { run("allreduce/nccl/bf16/w2/8/out-of-place/normal/s1", *b); }), "NCCL runs on GPUs only"));
 }
 
+// A case the backend declines is declined before its host memory is weighed: a sign-off on a
+// machine too small for NCCL's 1 GiB world of 8 lists it as not runnable instead of stopping.
+TEST(AllreduceHost, ADeclinedCaseIsNotWeighed) {
+  auto b = host();
+  const char* huge = "allreduce/nccl/bf16/w8/536870912/out-of-place/normal/s1";
+  EXPECT_THROW(ulpgate::run_case(huge, *b, nullptr, uint64_t(1) << 20), NotSupported);
+  try {  // a case it runs is still refused when it does not fit
+    ulpgate::run_case("allreduce/custom-1shot/bf16/w8/536870912/out-of-place/normal/s1", *b, nullptr, uint64_t(1) << 20);
+    FAIL() << "accepted";
+  } catch (const NotSupported& e) {
+    FAIL() << e.what();
+  } catch (const UsageError& e) {
+    EXPECT_TRUE(has(e.what(), "bytes of host memory, more than the limit")) << e.what();
+  }
+}
+
 // ---- faulty variants ------------------------------------------------------------------------
 
 // The custom kernels on the host with a fault, as a backend.
