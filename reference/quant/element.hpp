@@ -106,29 +106,17 @@ constexpr float mid_f32(uint32_t c) {
   return scaled_f32(2 * (e == 0 ? m : m + (1u << fi.mbits)) + 1, (e == 0 ? 1 : int(e)) - fi.bias - fi.mbits - 1);
 }
 
-// a * b + c rounded once.
-constexpr float fma_f32(float a, float b, float c) {
-#if defined(__CUDA_ARCH__)
-  return __fmaf_rn(a, b, c);
-#else
-  return __builtin_fmaf(a, b, c);
-#endif
-}
-
-// The sign of ax - s * m, exactly, for ax >= 0 and s * m normal in fp32: the product's rounding
-// error is the fma's residual, and ax - fl(s * m) is exact wherever the two are within a factor of
-// two (Sterbenz); farther apart its sign cannot be wrong.
+// The sign of ax - s * m, exactly: the product of an fp32 scale and a midpoint of a few bits is
+// exact in fp64.
 constexpr int compare_product(float ax, float s, float m) {
-  const float p = s * m, err = fma_f32(s, m, -p), d = ax - p;
-  return d > err ? 1 : d < err ? -1 : 0;
+  const double p = double(s) * double(m);
+  return double(ax) > p ? 1 : double(ax) < p ? -1 : 0;
 }
 
-// ideal_value for fp32 x and s, the same steps in fp32. Every product s * m is a normal fp32 for s
-// in [2^-100, 2^100] (m from 2^-17 to 2^16); other scales take the fp64 steps. Out of line: the
-// few elements that need it would otherwise pay for it in every element's predicated code.
+// ideal_value for fp32 x and s with the fp32 quotient, its code's neighbours from bits. Out of
+// line: the few elements that need it would otherwise pay for it in every element's predicated code.
 template <Format F>
 [[gnu::noinline]] constexpr float ideal_value_f32(float x, float s, float clamp_max) {
-  if (!(s >= 0x1p-100f && s <= 0x1p100f)) return float(ideal_value<F>(double(x), double(s), double(clamp_max)));
   constexpr uint32_t last = info_of<F>().max_mag + 1;
   const float ax = std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu);
   float v;
@@ -152,14 +140,17 @@ constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRn
   return cast(float(ideal_value<F>(x, s, clamp_max)));
 }
 
+// Whether q s = ax exactly (the product of two fp32 values is exact in fp64). Out of line, as
+// ideal_value_f32.
+[[gnu::noinline]] constexpr bool divides_exactly(float q, float s, float ax) { return double(q) * double(s) == double(ax); }
+
 // Whether q = fl32(ax / s) (ax = |x|) has the exact quotient's code, so that the cast of q is the
 // ideal code: q below the format's max and below the clamp (no clamp or overflow decides), and q
 // not a grid midpoint unless it is the exact quotient. Midpoints are fp32 values and rounding is
 // monotonic, so a q that is not one lies on the same side of every midpoint as the exact quotient;
 // a q that is one and exact is a tie, which the cast breaks to even as RNE does. A midpoint has the
 // half-step bit alone below the kept bits (normal range), or is an odd multiple of half the
-// subnormal quantum (one fp32 addition rounds to that grid). The remainder ax - q s is an fp32
-// value (the fma finds it; s >= 2^-80 keeps it above fp32's smallest subnormal).
+// subnormal quantum (one fp32 addition rounds to that grid).
 template <Format F>
 constexpr bool rounds_as_exact(float ax, float s, float q, float clamp_max) {
   constexpr FormatInfo fi = info_of<F>();
@@ -177,7 +168,7 @@ constexpr bool rounds_as_exact(float ax, float s, float q, float clamp_max) {
     const float r = aq + half_quantum_magic;  // aq to a multiple of half the quantum; exact difference below
     midpoint = r - half_quantum_magic == aq && (std::bit_cast<uint32_t>(r) & 1u);
   }
-  return !midpoint || (s >= 0x1p-80f && fma_f32(aq, s, -ax) == 0);
+  return !midpoint || divides_exactly(aq, s, ax);
 }
 
 // The ideal code from fp32 operands and their fp32 quotient q = fl32(x / s): most elements need
