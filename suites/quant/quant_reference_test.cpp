@@ -161,7 +161,7 @@ void expect_ideal_codes_as_the_walk() {
   std::mt19937_64 rng{static_cast<uint64_t>(F)};
   const auto below = [&](uint64_t n) { return rng() % n; };
   for (uint64_t t = 0; t < 200000; ++t) {
-    // Every fourth scale from 2^-120 to 2^120: the fp32 steps' range ends at 2^-100 and 2^100.
+    // Every fourth scale from 2^-120 to 2^120: quotients that overflow or underflow fp32 too.
     const int e = t % 4 == 3 ? int(below(240)) - 120 : int(below(40)) - 30;
     // Scales of 24 significant bits: s times a midpoint is then rarely an fp32 value, and its
     // rounding can land the fp32 quotient on the midpoint itself.
