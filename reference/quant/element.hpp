@@ -82,66 +82,23 @@ constexpr double ideal_value(double x, double s, double clamp_max) {
   return std::bit_cast<uint64_t>(x) >> 63 ? -v : v;
 }
 
-// ---- the same for fp32 operands in fp32 alone (the device reference's: no fp64 division, no
-// conversion instruction) -------------------------------------------------------------------
-
-// n * 2^e as fp32 for 0 < n < 2^24 with a normal result, from its bits.
-constexpr float scaled_f32(uint32_t n, int e) {
-  const int lead = 31 - std::countl_zero(n);
-  return std::bit_cast<float>((uint32_t(lead + e + 127) << 23) | ((n << (23 - lead)) & 0x7FFFFFu));
-}
-
-// grid_value(c) as fp32, and the midpoint between codes c and c + 1 (both exact: a few bits).
-template <Format F>
-constexpr float grid_f32(uint32_t c) {
-  constexpr FormatInfo fi = info_of<F>();
-  const uint32_t e = c >> fi.mbits, m = c & ((1u << fi.mbits) - 1);
-  if (c == 0) return 0.0f;
-  return scaled_f32(e == 0 ? m : m + (1u << fi.mbits), (e == 0 ? 1 : int(e)) - fi.bias - fi.mbits);
-}
-template <Format F>
-constexpr float mid_f32(uint32_t c) {
-  constexpr FormatInfo fi = info_of<F>();
-  const uint32_t e = c >> fi.mbits, m = c & ((1u << fi.mbits) - 1);
-  return scaled_f32(2 * (e == 0 ? m : m + (1u << fi.mbits)) + 1, (e == 0 ? 1 : int(e)) - fi.bias - fi.mbits - 1);
-}
-
-// The sign of ax - s * m, exactly: the product of an fp32 scale and a midpoint of a few bits is
-// exact in fp64.
-constexpr int compare_product(float ax, float s, float m) {
-  const double p = double(s) * double(m);
-  return double(ax) > p ? 1 : double(ax) < p ? -1 : 0;
-}
-
-// ideal_value for fp32 x and s with the fp32 quotient, its code's neighbours from bits. Out of
-// line: the few elements that need it would otherwise pay for it in every element's predicated code.
-template <Format F>
-[[gnu::noinline]] constexpr float ideal_value_f32(float x, float s, float clamp_max) {
-  constexpr uint32_t last = info_of<F>().max_mag + 1;
-  const float ax = std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu);
-  float v;
-  if (clamp_max > 0 && compare_product(ax, s, clamp_max) >= 0) {
-    v = clamp_max;
-  } else {
-    constexpr FastRneCast<F> nearest(Overflow::satfinite);
-    uint32_t i = nearest(ax / s);
-    const int above = i < last ? compare_product(ax, s, mid_f32<F>(i)) : -1;
-    const int below = i > 0 ? compare_product(ax, s, mid_f32<F>(i - 1)) : 1;
-    if (above > 0 || (above == 0 && (i & 1))) ++i;
-    else if (below < 0 || (below == 0 && (i & 1))) --i;
-    v = grid_f32<F>(i);
-  }
-  return std::bit_cast<uint32_t>(x) >> 31 ? -v : v;
-}
-
-// The code of the exact quotient under a fast-RNE cast (every profile's): the value is exact in fp32.
+// Its code under a fast-RNE cast (every profile's): the value is exact in fp32.
 template <Format F>
 constexpr uint32_t ideal_code(double x, double s, double clamp_max, const FastRneCast<F>& cast) {
   return cast(float(ideal_value<F>(x, s, clamp_max)));
 }
 
+// ---- fp32 operands: the fp32 quotient's cast where it is already exact -------------------------
+
+// ideal_value for fp32 operands, out of line: the few elements that need it would otherwise pay
+// for it in every element's predicated code on a device.
+template <Format F>
+[[gnu::noinline]] constexpr double ideal_value_out_of_line(float x, float s, double clamp_max) {
+  return ideal_value<F>(x, s, clamp_max);
+}
+
 // Whether q s = ax exactly (the product of two fp32 values is exact in fp64). Out of line, as
-// ideal_value_f32.
+// ideal_value_out_of_line.
 [[gnu::noinline]] constexpr bool divides_exactly(float q, float s, float ax) { return double(q) * double(s) == double(ax); }
 
 // Whether q = fl32(ax / s) (ax = |x|) has the exact quotient's code, so that the cast of q is the
@@ -156,7 +113,7 @@ constexpr bool rounds_as_exact(float ax, float s, float q, float clamp_max) {
   constexpr FormatInfo fi = info_of<F>();
   constexpr int drop = 23 - fi.mbits;
   constexpr uint32_t half = 1u << (drop - 1), min_normal = uint32_t(127 + fi.emin) << 23;
-  constexpr float top = grid_f32<F>(fi.max_mag);
+  constexpr float top = float(grid_value<F>(fi.max_mag));
   constexpr float half_quantum_magic = std::bit_cast<float>(uint32_t(127 + fi.emin - fi.mbits - 1 + 23) << 23);
   const float aq = std::bit_cast<float>(std::bit_cast<uint32_t>(q) & 0x7FFFFFFFu);
   const uint32_t a = std::bit_cast<uint32_t>(aq);
@@ -172,12 +129,12 @@ constexpr bool rounds_as_exact(float ax, float s, float q, float clamp_max) {
 }
 
 // The ideal code from fp32 operands and their fp32 quotient q = fl32(x / s): most elements need
-// only its cast; the rest take ideal_value_f32's exact comparisons.
+// only its cast; the rest take ideal_value's exact comparisons.
 template <Format F>
 constexpr uint32_t ideal_code_of_quotient(float x, float s, float q, double clamp_max, const FastRneCast<F>& cast) {
   if (rounds_as_exact<F>(std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu), s, q, float(clamp_max)))
     return cast(q);
-  return cast(ideal_value_f32<F>(x, s, float(clamp_max)));
+  return cast(float(ideal_value_out_of_line<F>(x, s, clamp_max)));
 }
 template <Format F>
 constexpr uint32_t ideal_code(float x, float s, double clamp_max, const FastRneCast<F>& cast) {
