@@ -106,6 +106,7 @@ struct GpuWorld::Impl {
 
   explicit Impl(int64_t l) : limit(l) { require_no_nvls(); }
   ~Impl() {
+    const gpu::KeepCurrentDevice keep;
     for (auto& [w, cs] : comms)
       for (ncclComm_t c : cs) (void)ncclCommDestroy(c);
     for (size_t d = 0; d < ranks.size(); ++d) {
@@ -246,6 +247,7 @@ GpuWorld::GpuWorld(int64_t registered_bytes) : impl_(std::make_unique<Impl>(regi
 GpuWorld::~GpuWorld() = default;
 
 allreduce::Order GpuWorld::custom(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
+  const gpu::KeepCurrentDevice keep;  // rank r runs on GPU r
   const Plan plan = plan_allreduce(spec, std::min(spec.variant->max_bytes, impl_->limit), kGpuBlocks, kGpuThreads);
   const size_t at = offset_bytes(spec), bytes = size_t(spec.bytes());
   impl_->reserve(spec.world, int64_t(bytes));
@@ -269,6 +271,7 @@ allreduce::Order GpuWorld::custom(const allreduce::Spec& spec, std::span<const a
 }
 
 std::string GpuWorld::nccl(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
+  const gpu::KeepCurrentDevice keep;  // rank r runs on GPU r
   impl_->reserve(spec.world, 0);
   const size_t at = offset_bytes(spec);
   std::vector<Storage> s;
@@ -292,6 +295,7 @@ std::string GpuWorld::nccl(const allreduce::Spec& spec, std::span<const allreduc
 }
 
 void GpuWorld::fused(const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io) {
+  const gpu::KeepCurrentDevice keep;  // rank r runs on GPU r
   try {
     impl_->reserve(spec.world, spec.sum_spec().bytes());
   } catch (const gpu::GpuError& e) {
@@ -319,6 +323,7 @@ int64_t wrong_elements(int world, int64_t n, const std::vector<const uint8_t*>& 
 }  // namespace
 
 GpuWorld::Timing GpuWorld::time_custom(int world, int64_t bytes, int iterations) {
+  const gpu::KeepCurrentDevice keep;  // rank r runs on GPU r
   allreduce::Spec spec;
   static const allreduce::Variant bench{"custom-auto", allreduce::Order::by_size, 0, true, true};
   spec.variant = &bench, spec.dtype = Format::bf16, spec.world = world, spec.view = {bytes / 2};
@@ -335,6 +340,7 @@ GpuWorld::Timing GpuWorld::time_custom(int world, int64_t bytes, int iterations)
 }
 
 GpuWorld::Timing GpuWorld::time_nccl(int world, int64_t bytes, int iterations) {
+  const gpu::KeepCurrentDevice keep;  // rank r runs on GPU r
   impl_->reserve(world, 0);
   std::vector<gpu::DeviceBytes> ins, outs;
   std::vector<const uint8_t*> in;
@@ -384,6 +390,7 @@ std::vector<const uint8_t*> residuals_out(const FusedBenchRanks& b, int world) {
 }  // namespace
 
 GpuWorld::Timing GpuWorld::time_fused(const allreduce::FusedSpec& spec, int iterations) {
+  const gpu::KeepCurrentDevice keep;  // rank r runs on GPU r
   require_bf16(spec);
   const int64_t bytes = spec.sum_spec().bytes();
   impl_->fill_registered(spec.world, bytes);
@@ -395,6 +402,7 @@ GpuWorld::Timing GpuWorld::time_fused(const allreduce::FusedSpec& spec, int iter
 }
 
 GpuWorld::Timing GpuWorld::time_unfused(const allreduce::FusedSpec& spec, int iterations) {
+  const gpu::KeepCurrentDevice keep;  // rank r runs on GPU r
   require_bf16(spec);
   const int64_t bytes = spec.sum_spec().bytes();
   impl_->fill_registered(spec.world, bytes);

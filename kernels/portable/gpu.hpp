@@ -108,6 +108,20 @@ inline int device_count() {
 
 inline void synchronize() { ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceSynchronize)()); }
 
+// Puts the caller's current device back on scope exit. Code that walks a world's GPUs must not
+// leave the next single-GPU call of the process on the last of them: its cached streams and
+// library handles belong to the device they were made on.
+class KeepCurrentDevice {
+ public:
+  KeepCurrentDevice() { ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetDevice)(&device_)); }
+  ~KeepCurrentDevice() { (void)ULPGATE_GPU_API(SetDevice)(device_); }  // nothing useful to do with an error here
+  KeepCurrentDevice(const KeepCurrentDevice&) = delete;
+  KeepCurrentDevice& operator=(const KeepCurrentDevice&) = delete;
+
+ private:
+  int device_ = 0;
+};
+
 // Raw device memory for one tensor of a case, freed on scope exit. An output (output()) sits
 // between guard regions (guard.hpp) filled before the kernel runs and checked by check_guards()
 // after, so a stray write is reported instead of landing in a neighbouring allocation; its own
