@@ -1,5 +1,6 @@
 #include "harness/allreduce/allreduce_case.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
@@ -36,15 +37,19 @@ bool parse_placement(std::string_view text, std::string_view id) {
   bad(id, "bad placement '" + std::string(text) + "' (expected in-place or out-of-place)");
 }
 
-// Exactly summable: k 2^e with |k| <= 2^p / 8 and e per element in [-8, 8] (spec/allreduce.md).
-// `exponents` is the same stream for every rank: the exponent is shared.
+// Exactly summable in any order: k 2^e with |k| <= 2^p / 8 and e per element in [-8, e_max]
+// (spec/allreduce.md). `exponents` is the same stream for every rank: the exponent is shared, so
+// the partial sums of up to 8 ranks are integers below 2^p times 2^e, exact in the element type;
+// e_max keeps 2^(p + e) finite (fp16: 4, so that NCCL's fp16 partial sums at world 4 do not
+// overflow where the full sum would not; the others: 8).
 std::vector<uint32_t> exact_rank(const Spec& s, const Rng& values, const Rng& exponents) {
-  const int p = info(s.dtype).mbits + 1;
+  const FormatInfo& fi = info(s.dtype);
+  const int p = fi.mbits + 1, e_max = std::min(8, ((1 << fi.ebits) - 2 - fi.bias) - p);
   const int64_t k_max = int64_t(1) << (p - 3);
   std::vector<uint32_t> out(size_t(s.view.count));
   for (size_t i = 0; i < out.size(); ++i) {
     const int64_t k = int64_t(values.below(i, uint64_t(2 * k_max + 1))) - k_max;
-    const int e = int(exponents.below(i, 17)) - 8;
+    const int e = int(exponents.below(i, uint64_t(e_max + 9))) - 8;
     out[i] = encode(std::ldexp(double(k), e), Conversion{s.dtype, Overflow::nosat, Rounding::rne});
   }
   return out;
