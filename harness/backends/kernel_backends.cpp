@@ -101,6 +101,11 @@ GemmClaim gemm_claim(const std::string& where, std::string_view arch) {
           "portable block-scaled GEMM (kernels/gemm), one thread per output, fmaf over K, on " + where, std::string(arch)};
 }
 
+// NCCL's ring where its order was measured on `arch` (reference/allreduce/nccl_ring.cpp).
+const allreduce::RingOrder* nccl_ring(const allreduce::Spec& spec, std::string_view arch) {
+  return spec.variant->order == allreduce::Order::per_hop ? allreduce::find_ring_order(arch, spec.world, spec.bytes()) : nullptr;
+}
+
 class HostBackend : public Backend {
  public:
   explicit HostBackend(const Arch& arch) : arch_(arch) {}
@@ -132,11 +137,21 @@ class HostBackend : public Backend {
                       arch_.name);
   }
 
+  const allreduce::RingOrder* measured_order(const allreduce::Spec& spec) const override { return nccl_ring(spec, arch_.name); }
+
+  // NCCL: its ring replayed where its order was measured on this arch (reference/allreduce/nccl_ring.cpp).
   std::string declines(const allreduce::Spec& spec) const override {
-    return spec.variant->order == allreduce::Order::per_hop ? "NCCL runs on GPUs only (the vendor backend)" : "";
+    if (spec.variant->order != allreduce::Order::per_hop || measured_order(spec)) return "";
+    return "NCCL runs on GPUs only (the vendor backend); the host replays its ring only where its order was measured "
+           "(reference/allreduce/nccl_ring.cpp: not " + std::to_string(spec.bytes()) + " bytes on " +
+           std::to_string(spec.world) + " ranks at " + std::string(arch_.name) + ")";
   }
 
   AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {
+    if (const allreduce::RingOrder* r = measured_order(spec)) {
+      allreduce_kernels::run_nccl_ring_host(*r, spec, io);
+      return {allreduce::Order::per_hop, "NCCL's ring as measured, replayed on the host (" + std::string(r->source) + ")"};
+    }
     const allreduce::Order ran =
         kernel_call(describe(spec), [&] { return allreduce_kernels::run_allreduce_host(arch_, spec, io, world_); });
     return {ran, std::string(ran == allreduce::Order::rank_order ? "one-shot" : "two-shot") +
@@ -152,6 +167,7 @@ class HostBackend : public Backend {
   }
 
   AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int rank, const allreduce::RankBuffers& mine) override {
+    if (measured_order(spec)) throw NotSupported(name() + " replays NCCL's ring in one process only");
     const int64_t registered = allreduce::kDefaultRegisteredBytes;
     const allreduce_kernels::WorldPointers p = segments(registered);
     const allreduce::Order ran = kernel_call(
@@ -368,6 +384,8 @@ class VendorBackend : public Backend {
     if (spec.variant->order != allreduce::Order::per_hop) return "the vendor backend runs NCCL's all-reduce only";
     return world_problem(spec);
   }
+
+  const allreduce::RingOrder* measured_order(const allreduce::Spec& spec) const override { return nccl_ring(spec, "sm90"); }
 
   AllreduceClaim allreduce(const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) override {
     return {allreduce::Order::per_hop, kernel_call(describe(spec), [&] { return world_.nccl(spec, io); })};

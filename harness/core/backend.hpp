@@ -133,6 +133,13 @@ class Backend {
     (void)spec, (void)io;
     throw BackendError(name() + " has no fused all-reduce + RMSNorm kernels");
   }
+  // The order this backend's all-reduce was measured to follow for spec (NCCL's ring on this arch,
+  // reference/allreduce/nccl_ring.hpp), or nullptr: where there is one, outputs are held to its
+  // sum bit for bit, as a custom kernel is to its documented order.
+  virtual const allreduce::RingOrder* measured_order(const allreduce::Spec& spec) const {
+    (void)spec;
+    return nullptr;
+  }
   // One rank of an all-reduce whose other ranks are other processes (mpirun): this process is
   // rank `rank` of spec.world and `mine` its buffers. Backends without it decline the case.
   virtual AllreduceClaim allreduce_rank(const allreduce::Spec& spec, int rank, const allreduce::RankBuffers& mine) {

@@ -72,6 +72,10 @@ allreduce::Order run_allreduce_host(const Arch& arch, const allreduce::Spec& spe
   return plan.kernel;
 }
 
+// NCCL's ring as measured (reference/allreduce/nccl_ring.hpp), replayed on the host: every rank's
+// output view gets ring_sum of the inputs' views, the rest of its storage untouched.
+void run_nccl_ring_host(const allreduce::RingOrder& ring, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io);
+
 // ---- one rank per process (mpirun): the world's memory is a shared-memory segment per rank ----
 
 // Rank r's segment: its signal, then its registered buffer and its tmp buffer, from the segment's

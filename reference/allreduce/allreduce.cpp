@@ -102,6 +102,15 @@ std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const Inputs& i
   return out;
 }
 
+std::vector<uint32_t> ring_sum(const Spec& spec, const RingOrder& ring, const Inputs& in) {
+  std::vector<uint32_t> out(size_t(spec.view.count));
+  const int64_t width = info(spec.dtype).bits / 8;
+  parallel_for_each(spec.view.count, kSerialElements, [&](int64_t i) {
+    out[size_t(i)] = element::per_hop(spec.dtype, AtElement(in, size_t(i)).v, spec.world, ring.first_rank(i * width));
+  });
+  return out;
+}
+
 double error_bound(const Spec& spec, Order order, double abs_sum) {
   const double u = unit_roundoff(order == Order::per_hop ? spec.dtype : Format::fp32), k = spec.world - 1;
   // gamma_k = k u / (1 - k u); the factor 1 + 2^-40 covers the double rounding of abs_sum itself.

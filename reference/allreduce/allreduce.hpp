@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "reference/allreduce/element.hpp"
+#include "reference/allreduce/nccl_ring.hpp"
 #include "reference/formats/formats.hpp"
 
 namespace ulpgate::allreduce {
@@ -20,7 +21,8 @@ enum class Order : uint8_t {
   rank_order,  // custom one-shot: fp32, ranks 0..n-1 on every rank, rounded once
   rotated,     // custom two-shot: fp32, the owner of the element's partition first, rounded once
   by_size,     // custom auto: one-shot or two-shot by the selection rule (select_kernel)
-  per_hop,     // NCCL ring/tree: rounded to the element type at every hop, order unknown
+  per_hop,     // NCCL ring/tree: rounded to the element type at every hop, in an order it does not
+               // document (nccl_ring.hpp: where it was measured)
 };
 
 // One implementation of the op, as data (a new variant is a new row in allreduce.cpp).
@@ -100,6 +102,9 @@ Ideal ideal(const Spec& spec, const Inputs& in);
 // What a kernel following `order` (rank_order or rotated) produces, bit for bit: the fp32 sum in
 // that order, rounded once to dtype.
 std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const Inputs& in);
+
+// What NCCL's ring produces where its order was measured (nccl_ring.hpp), bit for bit.
+std::vector<uint32_t> ring_sum(const Spec& spec, const RingOrder& ring, const Inputs& in);
 
 // gamma_{n-1} of the arithmetic `order` adds in (fp32 for the custom kernels, dtype per hop for
 // NCCL), times sum |x|: a rigorous bound on |y - S| for any order of n - 1 rounded additions (a

@@ -139,4 +139,19 @@ constexpr uint32_t ordered(Format f, const uint32_t* ranks, int world, int first
   return round_nosat(f, double(acc));
 }
 
+// A hop at a time (NCCL's ring): from rank `first` on, each partial sum rounded to the element
+// type (RNE, Inf beyond its range) before the next rank's value is added. The double sum of two
+// element values rounds to the type as their exact sum does (53 >= 2 x 24 + 2 bits). A NaN sum is
+// the GPU adder's NaN, all ones and positive (0x7FFF, 0x7FFFFFFF): NCCL's outputs on an H200 where
+// inputs hold NaN or opposite infinities (golden/sm90/allreduce.csv, replayed by the host).
+constexpr uint32_t gpu_nan(Format f) { return f == Format::fp32 ? 0x7FFFFFFFu : 0x7FFFu; }
+constexpr uint32_t per_hop(Format f, const uint32_t* ranks, int world, int first) {
+  uint32_t acc = ranks[first];
+  for (int k = 1; k < world; ++k) {
+    const double sum = double(widen_exact(f, acc)) + double(widen_exact(f, ranks[(first + k) % world]));
+    acc = sum != sum ? gpu_nan(f) : round_nosat(f, sum);
+  }
+  return acc;
+}
+
 }  // namespace ulpgate::allreduce::element

@@ -10,9 +10,11 @@
 #include <set>
 
 #include "harness/allreduce/catalog.hpp"
+#include "harness/allreduce/compare.hpp"
 #include "harness/allreduce/reveal.hpp"
 #include "harness/allreduce/run_case.hpp"
 #include "harness/backends/kernel_backends.hpp"
+#include "harness/quant/budget.hpp"
 #include "kernels/allreduce/allreduce_host.hpp"
 #include "suites/harness/usage_error.hpp"
 
@@ -123,6 +125,34 @@ TEST(AllreduceHost, RefusalsTheSpecAllowsPass) {
 TEST(AllreduceHost, NcclIsDeclinedOnTheHost) {
   auto b = host();
   EXPECT_TRUE(has(usage_error([&] { run("allreduce/nccl/bf16/w2/8/out-of-place/normal/s1", *b); }), "NCCL runs on GPUs only"));
+}
+
+// At sm90 the host replays NCCL's ring where it was measured (reference/allreduce/nccl_ring.cpp),
+// and is held to it bit for bit; elsewhere it declines.
+TEST(AllreduceHost, NcclIsReplayedWhereItsRingWasMeasured) {
+  host();
+  const std::unique_ptr<Backend> b = make_backend("host", "sm90");
+  const CaseResult r = run("allreduce/nccl/fp16/w4/2048/out-of-place/near-overflow_max=65504_spread=0/s1", *b);
+  EXPECT_EQ(r.verdict, Verdict::exact) << story(r);
+  EXPECT_TRUE(has(r.note, "NCCL's ring as measured")) << r.note;
+  EXPECT_TRUE(has(r.message, "elements are Inf as NCCL's measured ring makes them")) << r.message;  // fp16 partial sums
+  EXPECT_TRUE(has(usage_error([&] { run("allreduce/nccl/bf16/w8/6152/out-of-place/normal/s1", *b); }),
+                  "only where its order was measured"));
+}
+
+// Outputs in another ring's order (the chunks of a 2 KiB message on a 12 KiB one) are not NCCL's:
+// over budget at the first element where the orders differ, naming the measured ring's bits.
+TEST(AllreduceHost, AnotherRingsOrderIsNotNcclsMeasuredOne) {
+  const Case c = Case::parse("allreduce/nccl/bf16/w4/6152/out-of-place/normal/s1");
+  const Inputs in = c.inputs();
+  Expected e = expected(c, in);
+  hold_to_ring(e, c, *find_ring_order("sm90", 4, 12304), in);
+  const std::vector<uint32_t> other = ring_sum(c.spec, *find_ring_order("sm90", 4, 2048), in);
+  const CaseResult r = compare(c, in, e, Outputs(4, other), quant::default_budgets());
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
+  ASSERT_FALSE(r.first_bad.empty());
+  EXPECT_TRUE(has(r.first_bad[0], "NCCL's measured ring gives")) << r.first_bad[0];
+  EXPECT_EQ(compare(c, in, e, Outputs(4, e.bits), quant::default_budgets()).verdict, Verdict::exact);
 }
 
 // A case the backend declines is declined before its host memory is weighed: a sign-off on a

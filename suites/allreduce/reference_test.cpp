@@ -1,7 +1,8 @@
 // The all-reduce reference: the ideal is the exact sum rounded once (checked against sums that
 // double precision carries exactly, and against cases where a naive fp32 sum is wrong), the
 // ordered sums follow their documented orders, the selection rule and the two-shot partitions
-// are spec/allreduce.md's, and the bounds are the gamma_{n-1} bounds.
+// are spec/allreduce.md's, the bounds are the gamma_{n-1} bounds, and NCCL's measured ring rounds
+// every partial sum in the order its rows give.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -148,6 +149,62 @@ TEST(AllreduceReference, MayRefuseNamesTheRule) {
   s.variant = &variant("nccl");
   EXPECT_EQ(s.may_refuse(), "") << "NCCL takes any size";
   EXPECT_EQ(spec("nccl", Format::bf16, 3, 8).problem(), "world size 3 is not 2, 4, 6 or 8");
+}
+
+// ---- NCCL's measured ring (nccl_ring.hpp) ----
+
+uint32_t f16(double x) { return round_nosat(Format::fp16, x); }
+
+TEST(NcclRing, ChunkKOfASliceStartsAtRankKPlusOne) {
+  const RingOrder* one = find_ring_order("sm90", 4, 12304);  // one slice, chunks of 3088 bytes
+  ASSERT_NE(one, nullptr);
+  EXPECT_EQ(one->first_rank(0), 1);
+  EXPECT_EQ(one->first_rank(3087), 1);
+  EXPECT_EQ(one->first_rank(3088), 2);
+  EXPECT_EQ(one->first_rank(6176), 3);
+  EXPECT_EQ(one->first_rank(12302), 0);  // the last chunk is the shorter one
+  const RingOrder* big = find_ring_order("sm90", 4, 2097152);  // 23 slices of 22016-byte chunks, then 17920
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(big->first_rank(4 * 22016 + 22016), 2);  // the second slice's second chunk
+  const int64_t last = 23 * 4 * 22016;
+  EXPECT_EQ(big->first_rank(last - 2), 0);
+  EXPECT_EQ(big->first_rank(last + 17920), 2);
+  EXPECT_EQ(big->first_rank(2097150), 0);
+}
+
+TEST(NcclRing, OnlyMeasuredMessagesHaveARow) {
+  EXPECT_EQ(find_ring_order("sm90", 4, 12320), nullptr);
+  EXPECT_EQ(find_ring_order("sm90", 8, 12304), nullptr);
+  EXPECT_EQ(find_ring_order("host-w32", 4, 12304), nullptr);
+  EXPECT_NE(find_ring_order("sm90", 2, 14), nullptr);  // two ranks: one rounding, any size
+  EXPECT_EQ(find_ring_order("gfx942", 2, 14), nullptr);  // nothing measured there
+}
+
+TEST(NcclRing, EveryPartialSumIsRoundedToTheElementType) {
+  // fp16 65504 + 65504 overflows at the first hop from rank 0 (and -65504 - 65504 from rank 2);
+  // from ranks 1 and 3 the sum cancels first. The exact sum is 0 in every order.
+  const uint32_t v[4] = {f16(65504), f16(65504), f16(-65504), f16(-65504)};
+  EXPECT_EQ(element::per_hop(Format::fp16, v, 4, 0), 0x7C00u);
+  EXPECT_EQ(element::per_hop(Format::fp16, v, 4, 1), f16(0));
+  EXPECT_EQ(element::per_hop(Format::fp16, v, 4, 2), 0xFC00u);
+  EXPECT_EQ(element::per_hop(Format::fp16, v, 4, 3), f16(0));
+  const uint32_t inf[2] = {0x7C00u, 0xFC00u};
+  EXPECT_EQ(element::per_hop(Format::fp16, inf, 2, 0), 0x7FFFu);  // Inf - Inf: the GPU adder's NaN
+  // bf16 1 + 2^-8 + 2^-8: each hop a tie to even back to 1; the exact sum 1 + 2^-7 is representable.
+  const uint32_t b[3] = {bf16(1.f), bf16(0x1p-8f), bf16(0x1p-8f)};
+  EXPECT_EQ(element::per_hop(Format::bf16, b, 3, 0), bf16(1.f));
+  EXPECT_EQ(element::per_hop(Format::bf16, b, 3, 1), bf16(1.f + 0x1p-7f));
+}
+
+TEST(NcclRing, RingSumFollowsTheChunks) {
+  const Spec s = spec("nccl", Format::bf16, 4, 6152);
+  Inputs in(4, std::vector<uint32_t>(6152, bf16(0x1p-8f)));
+  for (size_t i = 0; i < 6152; ++i) in[size_t(i / 1544 + 1) % 4][i] = bf16(1.f);  // 1 on the rank that starts the chain
+  const std::vector<uint32_t> sum = ring_sum(s, *find_ring_order("sm90", 4, 12304), in);
+  // From the 1 on: every 2^-8 a tie back to 1; where the chain starts elsewhere, 2^-8 + 2^-8 first.
+  for (size_t i : {size_t(0), size_t(1543), size_t(1544), size_t(6151)}) EXPECT_EQ(sum[i], bf16(1.f)) << i;
+  in[1][0] = bf16(0x1p-8f), in[3][0] = bf16(1.f), in[0][0] = bf16(0.f);  // element 0: 2^-8 + 2^-8 first
+  EXPECT_EQ(ring_sum(s, *find_ring_order("sm90", 4, 12304), in)[0], bf16(1.f + 0x1p-7f));
 }
 
 }  // namespace
