@@ -19,6 +19,7 @@ constexpr std::array kRows = {
     RingOrder{"sm90", 4, 12304, 3088, 0, 3088, kH200x4},
     RingOrder{"sm90", 4, 131072, 4096, 8, 4096, kH200x4},
     RingOrder{"sm90", 4, 2097152, 22016, 23, 17920, kH200x4},
+    RingOrder{"sm90", 4, 8388608, 88064, 23, 71680, kH200x4},
     RingOrder{"sm90", 4, 33554432, 350208, 23, 333824, kH200x4},
 };
 
