@@ -8,7 +8,8 @@
 #   bench   `ulpgate bench` (bandwidth rows; the GEMM reference beside cuBLASLt) into $OUT/bench.csv
 #   allreduce  (several GPUs) the custom and fused kernels (cuda, rank r on GPU r) and NCCL (vendor) on
 #           every world size the machine has: hardware golden rows into $OUT/golden, NCCL's order
-#           revealed into $OUT/reveal-nccl, and the all-reduce bench table (custom vs NCCL, 16 B to
+#           revealed into $OUT/reveal-nccl
+#   allreduce_bench  (several GPUs) the all-reduce bench table on those worlds (custom vs NCCL, 16 B to
 #           1 GiB; fused vs NCCL + norm, 1 to 16384 tokens) into $OUT/allreduce-bench.csv
 #   signoff `ulpgate signoff --arch sm90` (all-reduce world 2 needs two GPUs): its bundle in $OUT/signoff-sm90
 #   plugin  the CUDA sample plugin (device tensors through the C API) against the cuda backend
@@ -82,44 +83,58 @@ step_golden() {
   done
 }
 
-step_allreduce() {
-  local n worlds=() w
+# The world sizes this machine's GPUs allow (the custom kernels' 2, 4, 6, 8).
+worlds() {
+  local n w
   n=$(nvidia-smi -L | wc -l)
-  for w in 2 4 6 8; do if ((w <= n)); then worlds+=("$w"); fi; done
+  for w in 2 4 6 8; do if ((w <= n)); then echo "$w"; fi; done
+}
+
+step_allreduce() {
   [[ -d $out/golden/sm90 ]] || { mkdir -p "$out/golden" && cp -r golden/sm90 "$out/golden/"; }
   update allreduce-cuda --backend cuda --filter 'allreduce*'
   update allreduce-vendor --backend vendor --filter 'allreduce*'
-  reveal_nccl "${worlds[@]}"
-  "$ulpgate" bench --allreduce "${worlds[@]}" --csv "$out/allreduce-bench.csv" 2>&1 | tee "$out/allreduce-bench.log" | tail -120
+  reveal_nccl $(worlds)
 }
 
-# NCCL's order of the ranks per element (`ulpgate reveal`) at each world, at sizes around where its
-# protocol changes (LL, LL128, Simple) and a two-shot-sized message: $out/reveal-nccl/.
+step_allreduce_bench() {
+  "$ulpgate" bench --allreduce $(worlds) --csv "$out/allreduce-bench.csv" 2>&1 | tee "$out/allreduce-bench.log" | tail -120
+}
+
+# NCCL's order of the ranks per element (`ulpgate reveal`) at each world: at the shape of every NCCL
+# case of that world up to 2^24 elements (dtype, elements, view, placement; the inputs do not
+# matter; beyond that the reveal's host memory grows past what it is worth) and at sizes around where
+# its protocol changes (LL, LL128, Simple): $out/reveal-nccl/, a log per case. A revealed ring goes
+# into reference/allreduce/nccl_ring.cpp as a row; the host then replays NCCL's golden rows.
 reveal_nccl() {
-  local w n
+  local w n id
   mkdir -p "$out/reveal-nccl"
   for w in "$@"; do
-    for n in 1024 65536 1048576 16777216; do
-      "$ulpgate" reveal --case "allreduce/nccl/bf16/w$w/$n/out-of-place/normal/s1" --backend vendor \
-        >"$out/reveal-nccl/w$w-$n.log" 2>&1 || rc=1
-      echo "w$w $n: $(head -c 2000 "$out/reveal-nccl/w$w-$n.log" | sed -n '1,6p' | tr '\n' ' ')"
+    for id in $({ "$ulpgate" list --tier full --filter "allreduce/nccl/*/w$w/*" | cut -d/ -f1-6 |
+                    awk -F/ '{ split($5, n, "@"); if (n[1] + 0 <= 16777216) print }'
+                  for n in 1024 65536 1048576 16777216; do echo "allreduce/nccl/bf16/w$w/$n/out-of-place"; done; } | sort -u); do
+      local log=$out/reveal-nccl/$(cut -d/ -f3- <<<"$id" | tr -c 'a-z0-9@+\n' _).log
+      timeout 300 "$ulpgate" reveal --case "$id/normal/s1" --backend vendor >"$log" 2>&1 || rc=1
+      echo "$id: $(head -c 2000 "$log" | sed -n '1,6p' | tr '\n' ' ')"
     done
   done
 }
 
 # One rank per process: mpirun -np W, each process one GPU (custom and the fused allreduce.rms:
-# CUDA IPC; NCCL: ncclCommInitRank), gated against the rows of the one-process run.
+# CUDA IPC; NCCL: ncclCommInitRank), gated against the rows of the one-process run ($out/golden when
+# the allreduce step wrote it in this call, else the repository's).
 step_mpi() {
-  local n w
+  local n w golden=golden/sm90
+  [[ -d $out/golden/sm90 ]] && golden=$out/golden/sm90
   n=$(nvidia-smi -L | wc -l)
   local mpi=(mpirun --allow-run-as-root --oversubscribe -x NCCL_NVLS_ENABLE=0)
   for w in 2 4 6 8; do
     ((w <= n)) || continue
-    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter "allreduce/custom-*/*/w$w/*" \
+    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden "$golden" --backend cuda --filter "allreduce/custom-*/*/w$w/*" \
       >"$out/mpi-custom-w$w.log" 2>&1 || rc=1
-    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden golden/sm90 --backend vendor --filter "allreduce/nccl/*/w$w/*" \
+    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden "$golden" --backend vendor --filter "allreduce/nccl/*/w$w/*" \
       >"$out/mpi-nccl-w$w.log" 2>&1 || rc=1
-    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden golden/sm90 --backend cuda --filter "allreduce.rms*/*/w$w/*" \
+    "${mpi[@]}" -np "$w" "$ulpgate" gate --golden "$golden" --backend cuda --filter "allreduce.rms*/*/w$w/*" \
       >"$out/mpi-fused-w$w.log" 2>&1 || rc=1
     tail -n 2 "$out/mpi-custom-w$w.log" "$out/mpi-nccl-w$w.log" "$out/mpi-fused-w$w.log"; grep -h "^mpi:" "$out"/mpi-*-w$w.log
   done
