@@ -1,11 +1,15 @@
 #include "harness/allreduce/reveal.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <set>
+
+#include "reference/parallel.hpp"
 
 namespace ulpgate::allreduce {
 namespace {
@@ -56,15 +60,46 @@ std::string rank_text(const std::vector<int>& ranks) {
   return s;
 }
 
-// The documented order of the variant at element e ("" when it states none).
-std::string expected_tree(const Spec& s, int64_t e) {
+// The rank the variant's documented order starts with at element e (-1: it states none).
+int expected_first(const Spec& s, int64_t e) {
   const Order o = resolved_order(s);
-  if (o == Order::per_hop) return "";
-  const int first = o == Order::rotated ? owner_of(s, e) : 0;
+  if (o == Order::per_hop) return -1;
+  return o == Order::rotated ? owner_of(s, e) : 0;
+}
+
+std::string expected_tree(const Spec& s, int first) {
+  if (first < 0) return "";
   std::vector<int> order;
   for (int k = 0; k < s.world; ++k) order.push_back((first + k) % s.world);
   return chain_tree(order);
 }
+
+// The nodes found at one (rank, element) as a set of rank masks packed a byte each (W <= 8 gives
+// at most 7 nodes, none of them 0): 8 bytes where a std::set took a hundred, so a reveal of a GiB
+// message fits; sorted once every pair has been seen, it is the run key.
+struct Nodes {
+  uint64_t packed = 0;
+  // False when all 8 places are taken by other nodes: more nodes than a tree of W <= 8 ranks has.
+  bool insert(Mask m) {
+    for (int b = 0; b < 64; b += 8) {
+      const Mask at = Mask(packed >> b & 0xFF);
+      if (at == m) return true;
+      if (at == 0) {
+        packed |= uint64_t(m) << b;
+        return true;
+      }
+    }
+    return false;
+  }
+  uint64_t key() const {  // the masks in ascending order, the largest in the low byte
+    std::array<uint8_t, 8> m{};
+    for (int b = 0; b < 8; ++b) m[size_t(b)] = uint8_t(packed >> (8 * b));
+    std::ranges::sort(m);
+    uint64_t k = 0;
+    for (uint8_t x : m) k = k << 8 | x;
+    return k;
+  }
+};
 
 }  // namespace
 
@@ -97,8 +132,7 @@ RevealedAllreduce reveal_allreduce(const Spec& s, Backend& backend) {
   const size_t n = size_t(s.view.count);
   const Design d = design(s.dtype);
   RevealedAllreduce out;
-  // lost[rank][element]: the nodes found (as sets of ranks).
-  std::vector<std::vector<std::set<Mask>>> nodes(size_t(s.world), std::vector<std::set<Mask>>(n));
+  std::vector<std::vector<Nodes>> nodes(size_t(s.world), std::vector<Nodes>(n));  // [rank][element]
   const Mask all = (Mask(1) << s.world) - 1;
   for (int i = 0; i < s.world && out.problem.empty(); ++i)
     for (int j = i + 1; j < s.world && out.problem.empty(); ++j) {
@@ -106,11 +140,12 @@ RevealedAllreduce reveal_allreduce(const Spec& s, Backend& backend) {
       for (int r = 0; r < s.world; ++r) {
         const uint32_t bits = r == i ? pow2_bits(s.dtype, d.big, false) : r == j ? pow2_bits(s.dtype, d.big, true)
                                                                                     : pow2_bits(s.dtype, d.unit + r, false);
-        for (size_t e = 0; e < n; ++e) std::memcpy(in[size_t(r)].data() + at + e * width, &bits, width);
+        parallel_for_each(int64_t(n), int64_t(1) << 16,
+                          [&](int64_t e) { std::memcpy(in[size_t(r)].data() + at + size_t(e) * width, &bits, width); });
       }
       for (auto& run : res) {
         run = s.in_place ? in : std::vector<std::vector<std::byte>>(size_t(s.world), std::vector<std::byte>(storage, std::byte{0xFF}));
-        std::vector<std::vector<std::byte>> inputs = in;
+        std::vector<std::vector<std::byte>> inputs = s.in_place ? std::vector<std::vector<std::byte>>() : in;
         std::vector<RankBuffers> io;
         for (int r = 0; r < s.world; ++r)
           io.push_back({s.in_place ? std::span<std::byte>(run[size_t(r)]) : std::span<std::byte>(inputs[size_t(r)]), run[size_t(r)]});
@@ -121,35 +156,51 @@ RevealedAllreduce reveal_allreduce(const Spec& s, Backend& backend) {
         out.deterministic = false;
         return out;
       }
-      for (int r = 0; r < s.world && out.problem.empty(); ++r)
-        for (size_t e = 0; e < n; ++e) {
-          uint32_t bits = 0;
-          std::memcpy(&bits, res[0][size_t(r)].data() + at + e * width, width);
-          const double units = decode(s.dtype, bits) / std::ldexp(1.0, d.unit);
-          if (!(units >= 0 && units < double(Mask(1) << s.world) && units == std::floor(units))) {
-            out.problem = "rank " + std::to_string(r) + "'s element " + std::to_string(e) + " is " +
-                          std::to_string(decode(s.dtype, bits)) + ", not a sum of the designed units (probe +L on rank " +
-                          std::to_string(i) + ", -L on rank " + std::to_string(j) + ")";
-            break;
+      for (int r = 0; r < s.world && out.problem.empty(); ++r) {
+        std::atomic<int64_t> first_bad{int64_t(n)};
+        parallel_for_large(int64_t(n), int64_t(1) << 16, [&](int64_t e0, int64_t e1) {
+          for (int64_t e = e0; e < e1; ++e) {
+            uint32_t bits = 0;
+            std::memcpy(&bits, res[0][size_t(r)].data() + at + size_t(e) * width, width);
+            const double units = decode(s.dtype, bits) / std::ldexp(1.0, d.unit);
+            if (!(units >= 0 && units < double(Mask(1) << s.world) && units == std::floor(units)) ||
+                !nodes[size_t(r)][size_t(e)].insert(all & ~Mask(units))) {
+              for (int64_t seen = first_bad.load(); e < seen && !first_bad.compare_exchange_weak(seen, e);) {}
+              return;
+            }
           }
-          nodes[size_t(r)][e].insert(all & ~Mask(units));
+        });
+        if (const int64_t e = first_bad.load(); e < int64_t(n)) {
+          uint32_t bits = 0;
+          std::memcpy(&bits, res[0][size_t(r)].data() + at + size_t(e) * width, width);
+          out.problem = "rank " + std::to_string(r) + "'s element " + std::to_string(e) + " is " +
+                        std::to_string(decode(s.dtype, bits)) + ", not a sum of the designed units of a tree (probe +L on rank " +
+                        std::to_string(i) + ", -L on rank " + std::to_string(j) + ")";
         }
+      }
     }
   if (out.problem.empty()) {
-    // Per output rank, runs of elements with one tree; then ranks with the same runs merged.
-    std::map<std::vector<std::tuple<int64_t, int64_t, std::string>>, std::vector<int>> by_runs;
+    // Per output rank, runs of elements with one tree (and one documented start); then ranks with
+    // the same runs merged. Trees are rendered once per run.
+    using Run = std::tuple<int64_t, int64_t, uint64_t, int>;  // begin, end, nodes key, documented start
+    std::map<std::vector<Run>, std::vector<int>> by_runs;
     for (int r = 0; r < s.world; ++r) {
-      std::vector<std::tuple<int64_t, int64_t, std::string>> runs;
+      std::vector<Run> runs;
+      uint64_t packed = 0, key = 0;  // neighbours mostly found their nodes in the same order: sorted once
       for (size_t e = 0; e < n; ++e) {
-        std::string t = render(all, nodes[size_t(r)][e]) + "|" + expected_tree(s, int64_t(e));
-        if (!runs.empty() && std::get<2>(runs.back()) == t) std::get<1>(runs.back()) = int64_t(e) + 1;
-        else runs.emplace_back(int64_t(e), int64_t(e) + 1, std::move(t));
+        if (e == 0 || nodes[size_t(r)][e].packed != packed) packed = nodes[size_t(r)][e].packed, key = nodes[size_t(r)][e].key();
+        const int first = expected_first(s, int64_t(e));
+        if (!runs.empty() && std::get<2>(runs.back()) == key && std::get<3>(runs.back()) == first) std::get<1>(runs.back()) = int64_t(e) + 1;
+        else runs.emplace_back(int64_t(e), int64_t(e) + 1, key, first);
       }
       by_runs[runs].push_back(r);
     }
     for (const auto& [runs, ranks] : by_runs)
-      for (const auto& [b, e, t] : runs)
-        out.runs.push_back({b, e, rank_text(ranks), t.substr(0, t.find('|')), t.substr(t.find('|') + 1)});
+      for (const auto& [b, e, key, first] : runs) {
+        std::set<Mask> set;
+        for (uint64_t k = key; k; k >>= 8) set.insert(Mask(k & 0xFF));
+        out.runs.push_back({b, e, rank_text(ranks), render(all, set), expected_tree(s, first)});
+      }
     std::ranges::sort(out.runs, [](const RevealedRun& a, const RevealedRun& b) { return std::tie(a.ranks, a.begin) < std::tie(b.ranks, b.begin); });
   }
   return out;

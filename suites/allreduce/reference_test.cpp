@@ -155,21 +155,28 @@ TEST(AllreduceReference, MayRefuseNamesTheRule) {
 
 uint32_t f16(double x) { return round_nosat(Format::fp16, x); }
 
-TEST(NcclRing, ChunkKOfASliceStartsAtRankKPlusOne) {
-  const RingOrder* one = find_ring_order("sm90", 4, 12304);  // one slice, chunks of 3088 bytes
+TEST(NcclRing, ChunkKOfAStepStartsAtRankKPlusOne) {
+  const RingOrder* one = find_ring_order("sm90", 4, 12304);  // one region, chunks of 3088 bytes
   ASSERT_NE(one, nullptr);
   EXPECT_EQ(one->first_rank(0), 1);
   EXPECT_EQ(one->first_rank(3087), 1);
   EXPECT_EQ(one->first_rank(3088), 2);
   EXPECT_EQ(one->first_rank(6176), 3);
   EXPECT_EQ(one->first_rank(12302), 0);  // the last chunk is the shorter one
-  const RingOrder* big = find_ring_order("sm90", 4, 2097152);  // 23 slices of 22016-byte chunks, then 17920
+  const RingOrder* big = find_ring_order("sm90", 4, 2097152);  // 23 regions of 22016-byte chunks, then 17920
   ASSERT_NE(big, nullptr);
-  EXPECT_EQ(big->first_rank(4 * 22016 + 22016), 2);  // the second slice's second chunk
+  EXPECT_EQ(big->first_rank(4 * 22016 + 22016), 2);  // the second region's second chunk
   const int64_t last = 23 * 4 * 22016;
   EXPECT_EQ(big->first_rank(last - 2), 0);
   EXPECT_EQ(big->first_rank(last + 17920), 2);
   EXPECT_EQ(big->first_rank(2097150), 0);
+  const RingOrder* gib = find_ring_order("sm90", 4, int64_t(1) << 30);  // steps of 2 MiB chunks, then the rest
+  ASSERT_NE(gib, nullptr);
+  EXPECT_EQ(gib->first_rank(2097152), 2);
+  EXPECT_EQ(gib->first_rank(5 * 8388608 - 1), 0);
+  EXPECT_EQ(gib->first_rank(5 * 8388608), 1);  // the region's rest: chunks of 700416 bytes
+  EXPECT_EQ(gib->first_rank(5 * 8388608 + 700416), 2);
+  EXPECT_EQ(gib->first_rank(44744704), 1);  // the second region starts with full steps again
 }
 
 TEST(NcclRing, OnlyMeasuredMessagesHaveARow) {
