@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+#include <optional>
 #include <random>
+#include <regex>
 #include <set>
 
 #include "harness/allreduce/catalog.hpp"
@@ -453,6 +456,32 @@ TEST(AllreduceReveal, ARingsChunksShowAsRunsOfElements) {
     EXPECT_EQ(r.runs[size_t(chunk)].tree, chain_tree(from(chunk, 4))) << r.story();
     EXPECT_EQ(r.runs[size_t(chunk)].expected, "");  // NCCL states no order
   }
+}
+
+// The measurements behind nccl_ring.cpp's rows: at every element range NCCL's reveal on 4 H200s
+// printed (golden/sm90/nccl-reveal-h200x4.txt), the row's chain is the tree revealed.
+TEST(AllreduceReveal, NcclsRingRowsGiveTheTreesRevealedOnTheH200s) {
+  std::ifstream file(std::string(ULPGATE_SOURCE_DIR) + "/golden/sm90/nccl-reveal-h200x4.txt");
+  ASSERT_TRUE(file) << "golden/sm90/nccl-reveal-h200x4.txt";
+  const std::regex head(R"(^reveal (\S+) on vendor@sm90$)"), run(R"(^  elements (\d+)\.\.(\d+), output of rank 0-\d: (\S+)$)");
+  std::optional<Spec> spec;
+  int ranges = 0, messages = 0;
+  for (std::string line; std::getline(file, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, head)) spec = Case::parse(m[1].str()).spec, ++messages;
+    if (!std::regex_match(line, m, run)) continue;
+    ASSERT_TRUE(spec);
+    const RingOrder* ring = find_ring_order("sm90", spec->world, spec->bytes());
+    ASSERT_NE(ring, nullptr) << spec->world << " ranks, " << spec->bytes() << " bytes";
+    const int64_t width = info(spec->dtype).bits / 8;
+    for (const int64_t e : {std::stoll(m[1].str()), std::stoll(m[2].str())}) {
+      const std::string tree = spec->world == 2 ? chain_tree({0, 1}) : chain_tree(from(ring->first_rank(e * width), spec->world));
+      EXPECT_EQ(tree, m[3].str()) << spec->bytes() << " bytes, element " << e;
+    }
+    ++ranges;
+  }
+  EXPECT_EQ(messages, 32);
+  EXPECT_GT(ranges, 1000);
 }
 
 // A sum whose first rank is drawn on every call (as atomics would order it).
