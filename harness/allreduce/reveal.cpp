@@ -113,6 +113,32 @@ std::string chain_tree(const std::vector<int>& ranks) {
   return render(m, nodes);
 }
 
+std::optional<RingOrder> fit_ring(const Spec& s, std::string_view arch, const std::vector<RevealedRun>& runs) {
+  const int w = s.world;
+  if (w < 3 || runs.empty() || std::ranges::any_of(runs, [&](const RevealedRun& r) { return r.ranks != runs[0].ranks; }))
+    return std::nullopt;
+  const int64_t width = info(s.dtype).bits / 8, steps = (int64_t(runs.size()) + w - 1) / w;
+  const auto chunk_of_step = [&](int64_t j) { return (runs[size_t(j * w)].end - runs[size_t(j * w)].begin) * width; };
+  RingOrder ring{arch, w, s.bytes(), 0, chunk_of_step(0), chunk_of_step(0), chunk_of_step(steps - 1), ""};
+  ring.region_bytes = w * ring.chunk_bytes;
+  for (int64_t j = 1; j + 1 < steps; ++j)
+    if (chunk_of_step(j) != ring.chunk_bytes) {  // a region's rest: the region ends with it
+      ring.rest_chunk_bytes = chunk_of_step(j);
+      ring.region_bytes = runs[size_t(j * w + w - 1)].end * width;
+      break;
+    }
+  for (const RevealedRun& r : runs) {
+    const size_t last = r.tree.rfind('r');  // a chain from rank k + 1 ends with rank k
+    if (last == std::string::npos) return std::nullopt;
+    const int first = (std::stoi(r.tree.substr(last + 1)) + 1) % w;
+    std::vector<int> chain;
+    for (int k = 0; k < w; ++k) chain.push_back((first + k) % w);
+    if (r.tree != chain_tree(chain) || ring.first_rank(r.begin * width) != first || ring.first_rank((r.end - 1) * width) != first)
+      return std::nullopt;
+  }
+  return ring;
+}
+
 std::string RevealedAllreduce::story() const {
   if (!deterministic)
     return "not deterministic: a repeated call gave different bits (" + std::to_string(calls) + " calls); no order is given\n";
@@ -122,6 +148,7 @@ std::string RevealedAllreduce::story() const {
     s += "  elements " + std::to_string(r.begin) + ".." + std::to_string(r.end - 1) + ", output of rank " + r.ranks + ": " +
          r.tree + (r.expected.empty() ? "" : r.tree == r.expected ? " (the variant's documented order)" : " (documented: " + r.expected + ")") +
          "\n";
+  if (!ring_row.empty()) s += "as a row of reference/allreduce/nccl_ring.cpp (its chains give every run above): " + ring_row + "\n";
   return s;
 }
 
@@ -202,6 +229,12 @@ RevealedAllreduce reveal_allreduce(const Spec& s, Backend& backend) {
         out.runs.push_back({b, e, rank_text(ranks), render(all, set), expected_tree(s, first)});
       }
     std::ranges::sort(out.runs, [](const RevealedRun& a, const RevealedRun& b) { return std::tie(a.ranks, a.begin) < std::tie(b.ranks, b.begin); });
+    const std::string name = backend.name(), arch = name.substr(name.find('@') + 1);
+    if (resolved_order(s) == Order::per_hop)
+      if (const std::optional<RingOrder> r = fit_ring(s, arch, out.runs))
+        out.ring_row = "RingOrder{\"" + arch + "\", " + std::to_string(r->world) + ", " + std::to_string(r->bytes) + ", " +
+                       std::to_string(r->region_bytes) + ", " + std::to_string(r->chunk_bytes) + ", " +
+                       std::to_string(r->rest_chunk_bytes) + ", " + std::to_string(r->last_rest_chunk_bytes) + ", SOURCE}";
   }
   return out;
 }

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness/core/backend.hpp"
@@ -29,8 +31,14 @@ struct RevealedAllreduce {
   std::string problem;  // why no order was revealed ("" when one was)
   std::vector<RevealedRun> runs;
   int calls = 0;
+  std::string ring_row;  // NCCL: the runs as a row of reference/allreduce/nccl_ring.cpp, where one fits
   std::string story() const;
 };
+
+// The ring row (nccl_ring.hpp) whose chains are these runs' trees at every run's ends, if one is:
+// the runs (one output rank set, one chain each) are the chunks in order, the first run's length the
+// chunk, the first step of another chunk length a region's rest, the last step the last region's.
+std::optional<RingOrder> fit_ring(const Spec& s, std::string_view arch, const std::vector<RevealedRun>& runs);
 
 // The tree of a left-deep sum of the ranks in this order: "((r2+r3)+r0)+r1".
 std::string chain_tree(const std::vector<int>& ranks);

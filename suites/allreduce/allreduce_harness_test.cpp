@@ -484,6 +484,25 @@ TEST(AllreduceReveal, NcclsRingRowsGiveTheTreesRevealedOnTheH200s) {
   EXPECT_GT(ranges, 1000);
 }
 
+// Revealing the host's replay of a measured ring gives back a row with that ring's chains.
+TEST(AllreduceReveal, ARevealedRingBecomesARowWithItsChains) {
+  host();
+  const std::unique_ptr<Backend> b = make_backend("host", "sm90");
+  for (std::string_view id : {"allreduce/nccl/bf16/w4/6152/out-of-place/normal/s1", "allreduce/nccl/bf16/w4/1048576/out-of-place/normal/s1"}) {
+    const Spec s = Case::parse(id).spec;
+    const RevealedAllreduce r = reveal(id, *b);
+    ASSERT_TRUE(r.deterministic && r.problem.empty()) << r.story();
+    const std::optional<RingOrder> fit = fit_ring(s, "sm90", r.runs);
+    ASSERT_TRUE(fit) << r.story();
+    const RingOrder* measured = find_ring_order("sm90", 4, s.bytes());
+    for (int64_t at = 0; at < s.bytes(); at += 2) ASSERT_EQ(fit->first_rank(at), measured->first_rank(at)) << id << " byte " << at;
+    EXPECT_TRUE(has(r.story(), "as a row of reference/allreduce/nccl_ring.cpp")) << r.story();
+  }
+  RingModel other;  // chains from rank k, not k + 1: no ring row
+  EXPECT_FALSE(fit_ring(Case::parse("allreduce/nccl/bf16/w4/64/out-of-place/normal/s1").spec, "sm90",
+                        reveal("allreduce/nccl/bf16/w4/64/out-of-place/normal/s1", other).runs));
+}
+
 // A sum whose first rank is drawn on every call (as atomics would order it).
 class RandomStart : public Backend {
  public:
