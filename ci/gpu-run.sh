@@ -8,7 +8,7 @@
 #   bench   `ulpgate bench` (bandwidth rows; the GEMM reference beside cuBLASLt) into $OUT/bench.csv
 #   allreduce  (several GPUs) the custom and fused kernels (cuda, rank r on GPU r) and NCCL (vendor) on
 #           every world size the machine has: hardware golden rows into $OUT/golden, NCCL's order
-#           revealed into $OUT/reveal-nccl
+#           revealed into $OUT/reveal-nccl and its rings as rows into $OUT/nccl-ring-rows.txt
 #   allreduce_bench  (several GPUs) the all-reduce bench table on those worlds (custom vs NCCL, 16 B to
 #           1 GiB; fused vs NCCL + norm, 1 to 16384 tokens) into $OUT/allreduce-bench.csv
 #   signoff `ulpgate signoff --arch sm90` (all-reduce world 2 needs two GPUs): its bundle in $OUT/signoff-sm90
@@ -118,6 +118,9 @@ reveal_nccl() {
       echo "$id: $(head -c 2000 "$log" | sed -n '1,6p' | tr '\n' ' ')"
     done
   done
+  # The rings reveal fitted, ready for reference/allreduce/nccl_ring.cpp (SOURCE: this machine).
+  grep -h "^as a row of" "$out"/reveal-nccl/*.log | sed 's/.*: //' | sort -u >"$out/nccl-ring-rows.txt"
+  echo "$(wc -l <"$out/nccl-ring-rows.txt") ring rows fitted: $out/nccl-ring-rows.txt"
 }
 
 # One rank per process: mpirun -np W, each process one GPU (custom and the fused allreduce.rms:
