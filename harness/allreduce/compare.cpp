@@ -202,6 +202,10 @@ std::string shifted_rank(const Case& c, const Inputs& in, const Expected& e, con
 std::string diagnose(const Case& c, const Inputs& in, const Expected& e, const std::vector<uint32_t>& got) {
   const Spec& s = c.spec;
   if (const std::string shifted = shifted_rank(c, in, e, got); !shifted.empty()) return shifted;
+  if (e.ring)
+    return "not the sum of NCCL's ring as measured (" + std::string(e.ring->source) +
+           "); where the NCCL version or the machine differs it may cut the message otherwise: `ulpgate reveal --case " +
+           c.id() + " --backend vendor` shows the order followed here";
   for (Order o : {Order::rank_order, Order::rotated})
     if (!e.bits.empty() && o != e.order && ordered_sum(s, o, in) == got)
       return "the bits are the " + std::string(order_name(o)) + " order's, not the " + std::string(order_name(e.order)) +

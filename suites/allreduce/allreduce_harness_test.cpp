@@ -155,6 +155,8 @@ TEST(AllreduceHost, AnotherRingsOrderIsNotNcclsMeasuredOne) {
   EXPECT_EQ(r.verdict, Verdict::over_budget) << story(r);
   ASSERT_FALSE(r.first_bad.empty());
   EXPECT_TRUE(has(r.first_bad[0], "NCCL's measured ring gives")) << r.first_bad[0];
+  EXPECT_TRUE(has(r.message, "not the sum of NCCL's ring as measured (NCCL 2.28.3, 4 H200s")) << r.message;
+  EXPECT_TRUE(has(r.message, "ulpgate reveal --case " + c.id())) << r.message;
   EXPECT_EQ(compare(c, in, e, Outputs(4, e.bits), quant::default_budgets()).verdict, Verdict::exact);
 }
 
