@@ -67,7 +67,8 @@ int expected_first(const Spec& s, int64_t e) {
   return o == Order::rotated ? owner_of(s, e) : 0;
 }
 
-std::string expected_tree(const Spec& s, int first) {
+// The chain of the ranks from `first` on ("" for -1).
+std::string chain_from(const Spec& s, int first) {
   if (first < 0) return "";
   std::vector<int> order;
   for (int k = 0; k < s.world; ++k) order.push_back((first + k) % s.world);
@@ -128,13 +129,8 @@ std::optional<RingOrder> fit_ring(const Spec& s, std::string_view arch, const st
       break;
     }
   for (const RevealedRun& r : runs) {
-    const size_t last = r.tree.rfind('r');  // a chain from rank k + 1 ends with rank k
-    if (last == std::string::npos) return std::nullopt;
-    const int first = (std::stoi(r.tree.substr(last + 1)) + 1) % w;
-    std::vector<int> chain;
-    for (int k = 0; k < w; ++k) chain.push_back((first + k) % w);
-    if (r.tree != chain_tree(chain) || ring.first_rank(r.begin * width) != first || ring.first_rank((r.end - 1) * width) != first)
-      return std::nullopt;
+    const int first = ring.first_rank(r.begin * width);
+    if (r.tree != chain_from(s, first) || ring.first_rank((r.end - 1) * width) != first) return std::nullopt;
   }
   return ring;
 }
@@ -226,7 +222,7 @@ RevealedAllreduce reveal_allreduce(const Spec& s, Backend& backend) {
       for (const auto& [b, e, key, first] : runs) {
         std::set<Mask> set;
         for (uint64_t k = key; k; k >>= 8) set.insert(Mask(k & 0xFF));
-        out.runs.push_back({b, e, rank_text(ranks), render(all, set), expected_tree(s, first)});
+        out.runs.push_back({b, e, rank_text(ranks), render(all, set), chain_from(s, first)});
       }
     std::ranges::sort(out.runs, [](const RevealedRun& a, const RevealedRun& b) { return std::tie(a.ranks, a.begin) < std::tie(b.ranks, b.begin); });
     const std::string name = backend.name(), arch = name.substr(name.find('@') + 1);

@@ -8,7 +8,6 @@
 #include "harness/allreduce/fused_run.hpp"
 #include "harness/allreduce/rank_reports.hpp"
 #include "harness/quant/budget.hpp"
-#include "reference/parallel.hpp"
 
 namespace ulpgate::allreduce {
 namespace {
@@ -24,28 +23,13 @@ Parts parts(const Spec& s, std::span<std::byte> storage) {
   return {storage.subspan(0, off), storage.subspan(off, n), storage.subspan(off + n)};
 }
 
-// Element copies between a view's bytes and bits, on every core for a large message.
-constexpr int64_t kSerialElements = int64_t(1) << 16;
-
-void put(const Spec& s, std::span<std::byte> view, const std::vector<uint32_t>& bits) {
-  const size_t w = elem_bytes(s);
-  parallel_for_each(int64_t(bits.size()), kSerialElements, [&](int64_t i) { std::memcpy(view.data() + size_t(i) * w, &bits[size_t(i)], w); });
-}
-
-std::vector<uint32_t> get(const Spec& s, std::span<const std::byte> view) {
-  std::vector<uint32_t> out(size_t(s.view.count));
-  const size_t w = elem_bytes(s);
-  parallel_for_each(int64_t(out.size()), kSerialElements, [&](int64_t i) { std::memcpy(&out[size_t(i)], view.data() + size_t(i) * w, w); });
-  return out;
-}
-
 // Every storage set as before a run: inputs in their views, the guard pattern around every view
 // (so a kernel that ignores the view's offset writes into it), outputs poisoned.
 void prepare(const Spec& s, const Inputs& in, std::span<const RankBuffers> io) {
   for (size_t r = 0; r < io.size(); ++r) {
     const Parts x = parts(s, io[r].input);
     guard::fill(x.before, x.after);
-    put(s, x.view, in[r]);
+    write_view(s, io[r].input, in[r]);
     if (s.in_place) continue;
     const Parts y = parts(s, io[r].output);
     guard::fill(y.before, y.after);
@@ -73,7 +57,7 @@ std::vector<guard::Violation> storage_violations(const Spec& s, std::span<const 
 std::string input_changes(const Spec& s, const Inputs& in, std::span<const RankBuffers> io, int first_rank = 0) {
   if (s.in_place) return "";
   for (size_t r = 0; r < io.size(); ++r) {
-    const std::vector<uint32_t> now = get(s, parts(s, io[r].input).view);
+    const std::vector<uint32_t> now = read_view(s, io[r].input);
     size_t n = 0, first = 0;
     for (size_t i = 0; i < now.size(); ++i)
       if (now[i] != in[r][i] && n++ == 0) first = i;
@@ -86,7 +70,7 @@ std::string input_changes(const Spec& s, const Inputs& in, std::span<const RankB
 
 Outputs outputs_of(const Spec& s, std::span<const RankBuffers> io) {
   Outputs out;
-  for (const RankBuffers& b : io) out.push_back(get(s, parts(s, b.output).view));
+  for (const RankBuffers& b : io) out.push_back(read_view(s, b.output));
   return out;
 }
 

@@ -47,13 +47,10 @@ WorldPointers segment_pointers(std::span<std::byte* const> segments, int64_t reg
 }
 
 void run_nccl_ring_host(const allreduce::RingOrder& ring, const allreduce::Spec& spec, std::span<const allreduce::RankBuffers> io) {
-  const size_t width = size_t(info(spec.dtype).bits / 8), at = size_t(spec.view.offset) * width, n = size_t(spec.view.count);
-  allreduce::Inputs in(size_t(spec.world), std::vector<uint32_t>(n));
-  for (int r = 0; r < spec.world; ++r)
-    for (size_t i = 0; i < n; ++i) std::memcpy(&in[size_t(r)][i], io[size_t(r)].input.data() + at + i * width, width);
+  allreduce::Inputs in;
+  for (const allreduce::RankBuffers& b : io) in.push_back(allreduce::read_view(spec, b.input));
   const std::vector<uint32_t> sum = allreduce::ring_sum(spec, ring, in);
-  for (int r = 0; r < spec.world; ++r)
-    for (size_t i = 0; i < n; ++i) std::memcpy(io[size_t(r)].output.data() + at + i * width, &sum[i], width);
+  for (const allreduce::RankBuffers& b : io) allreduce::write_view(spec, b.output, sum);
 }
 
 }  // namespace ulpgate::allreduce_kernels

@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstring>
 
 #include "reference/allreduce/element.hpp"
 #include "reference/formats/name_table.hpp"
@@ -82,6 +83,18 @@ struct AtElement {
 };
 
 }  // namespace
+
+std::vector<uint32_t> read_view(const Spec& spec, std::span<const std::byte> storage) {
+  std::vector<uint32_t> out(size_t(spec.view.count));
+  const size_t w = info(spec.dtype).bits / 8, at = size_t(spec.view.offset) * w;
+  parallel_for_each(spec.view.count, kSerialElements, [&](int64_t i) { std::memcpy(&out[size_t(i)], storage.data() + at + size_t(i) * w, w); });
+  return out;
+}
+
+void write_view(const Spec& spec, std::span<std::byte> storage, const std::vector<uint32_t>& bits) {
+  const size_t w = info(spec.dtype).bits / 8, at = size_t(spec.view.offset) * w;
+  parallel_for_each(int64_t(bits.size()), kSerialElements, [&](int64_t i) { std::memcpy(storage.data() + at + size_t(i) * w, &bits[size_t(i)], w); });
+}
 
 Ideal ideal(const Spec& spec, const Inputs& in) {
   const size_t n = size_t(spec.view.count);

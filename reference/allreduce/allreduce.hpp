@@ -91,6 +91,10 @@ struct RankBuffers {
 // The ranks' inputs: element bits of spec.dtype (bf16 / fp16 in the low 16 bits), [world][count].
 using Inputs = std::vector<std::vector<uint32_t>>;
 
+// A rank's view in its storage (elements [offset, offset + count)) as element bits, and back.
+std::vector<uint32_t> read_view(const Spec& spec, std::span<const std::byte> storage);
+void write_view(const Spec& spec, std::span<std::byte> storage, const std::vector<uint32_t>& bits);
+
 // The exact sum rounded once to dtype (RNE; Inf beyond its range; the IEEE sum where an input is
 // NaN or Inf), the exact sum to double precision, and sum_r |x_r| (for the bounds).
 struct Ideal {
