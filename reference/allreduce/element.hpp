@@ -107,17 +107,31 @@ struct Ideal {
   uint32_t bits;
   double exact, abs_sum;
 };
-constexpr Ideal ideal(Format f, const uint32_t* ranks, int world) {
+
+// The exact sum of the ranks' values from the ExactSum accumulator: the rare case (issue 30: its
+// digits live in a device's local memory), where the double sum in rank order was not exact.
+constexpr Ideal ideal_by_digits(Format f, const uint32_t* ranks, int world, double abs_sum) {
   ExactSum acc;
-  double ieee = 0, abs_sum = 0;
-  for (int r = 0; r < world; ++r) {
-    const float x = widen_exact(f, ranks[r]);
-    ieee += double(x), abs_sum += magnitude(double(x));
-    if (finite(double(x))) acc.add(x);
-  }
-  if (!finite(abs_sum)) return {round_nosat(f, ieee), ieee, abs_sum};
+  for (int r = 0; r < world; ++r) acc.add(widen_exact(f, ranks[r]));
   const ExactSum::Rounded r = acc.rounded();
   return {round_nosat(f, r.odd), r.nearest, abs_sum};
+}
+
+constexpr Ideal ideal(Format f, const uint32_t* ranks, int world) {
+  // Each step's rounding error by TwoSum (exact for finite doubles, which cannot overflow here):
+  // where every error is zero the double sum is the exact sum, both roundings of it are itself,
+  // and no digits are needed. That holds for every sum of values within about 40 binades.
+  double ieee = 0, abs_sum = 0;
+  bool exact = true;
+  for (int r = 0; r < world; ++r) {
+    const double x = widen_exact(f, ranks[r]), t = ieee + x, b = t - ieee;
+    exact = exact && (ieee - (t - b)) + (x - b) == 0;
+    ieee = t, abs_sum += magnitude(x);
+  }
+  if (!finite(abs_sum)) return {round_nosat(f, ieee), ieee, abs_sum};
+  if (!exact) return ideal_by_digits(f, ranks, world, abs_sum);
+  const double sum = ieee == 0 ? 0.0 : ieee;  // the exact zero is +0, as ExactSum::rounded gives it
+  return {round_nosat(f, sum), sum, abs_sum};
 }
 
 // Two-shot: which rank owns element i's partition (the message's 16-byte packs shared out in equal
