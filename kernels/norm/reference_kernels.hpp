@@ -1,15 +1,17 @@
 // The RMSNorm reference on a device (issue 30): what reference/norm computes for norm.rms and
-// norm.rms-add, bit for bit, at the speed of the kernels it judges. Two kernels and the host
-// between and after them:
-//   RefSquares  a warp per row: each lane's exact sum of its z^2 (norm::ExactSum: exact in any
-//               order), merged across the warp by shuffles; the row's limbs and flags to memory;
-//   (host)      each row's r from its exact sum: the profile's (norm::profile_r) and the ideal's
-//               (norm::IdealRow), one value per row;
-//   RefOutputs  a block per row: every element's profile y, written-back residual and ideal y
-//               (norm::element::ideal_y; kNearMark where its product lies near a rounding boundary);
-//   (host)      those few elements' ideal y, decided exactly (norm::IdealRow::y).
-// The element steps are reference/norm/element.hpp's, the source norm.cpp runs.
-// reference_pipeline.hpp runs them on a device of the host-SIMT emulator or of CUDA.
+// norm.rms-add, bit for bit, in one kernel, RefRows: a block per row, three passes over the row
+// (the second and third find it in the cache):
+//   1. the largest finite |z| and the NaN / Inf flags, across the block;
+//   2. the exact sum of z^2 (spec/norm.md): each thread adds its squares into a 128-bit
+//      fixed-point window placed by that largest |z|, where each lands exactly unless the row
+//      spans more binades than the window holds; such a square goes to the thread's
+//      norm::ExactSum (local memory, which a row without one never touches). The windows are
+//      summed across the block, the rare ExactSums merged;
+//   3. the row's r, the profile's and the ideal's (reference/norm/row_r.hpp: exact, one thread),
+//      then every element's profile y, written-back residual and ideal y (kNearMark where its
+//      product lies near a rounding boundary: the host decides those, norm::IdealRow::y).
+// The element steps are reference/norm/element.hpp's and row_r.hpp's, the source norm.cpp runs.
+// reference_pipeline.hpp runs RefRows on a device of the host-SIMT emulator or of CUDA.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +19,15 @@
 #include "kernels/portable/device.hpp"
 #include "reference/norm/element.hpp"
 #include "reference/norm/exact_sum.hpp"
+#include "reference/norm/row_r.hpp"
 
 namespace ulpgate::norm_kernels {
 
-
 // An ideal y left for the host: a NaN pattern norm::element::round_to never gives (its NaN is canonical).
 inline constexpr uint16_t kNearMark = 0xFFFF;
+
+inline constexpr unsigned kRowThreads = 256;
+inline constexpr int kRowWarps = int(kRowThreads) / 32;  // at most (warps of 32 lanes or more)
 
 struct RefShape {
   int64_t m, h;
@@ -33,53 +38,136 @@ ULPGATE_DEVICE float z_at(const norm::element::Steps& s, const uint16_t* x, cons
   return norm::element::z_of(s, norm::element::widen(s.dtype, x[i]), residual ? norm::element::widen(s.dtype, residual[i]) : 0.0f);
 }
 
-struct RefSquares {
-  const uint16_t* x;
-  const uint16_t* residual;  // nullptr without one
-  uint64_t* limbs;           // [m * ExactSum::kLimbs]
-  uint32_t* flags;           // [m]
-  RefShape g;
-  norm::element::Steps steps;
+using u128 = unsigned __int128;
 
-  ULPGATE_DEVICE void operator()() const {
-    constexpr int kLimbs = norm::ExactSum::kLimbs;
-    const int ws = dev::warp_size(), lane = int(dev::thread_rank()) % ws;
-    const int64_t warps = int64_t(dev::grid_dim().x) * dev::block_dim().x / ws;
-    for (int64_t row = (int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank()) / ws; row < g.m;
-         row += warps) {
-      norm::ExactSum s;
-      for (int64_t c = lane; c < g.h; c += ws) s.add_square(z_at(steps, x, residual, row * g.h + c));
-      for (int o = ws / 2; o > 0; o /= 2) {
-        uint64_t other[kLimbs];
-        for (int i = 0; i < kLimbs; ++i) other[i] = dev::shfl_xor(s.limb(i), o, ws);
-        s.merge(norm::ExactSum::from(other, dev::shfl_xor(s.flags(), o, ws)));
-      }
-      if (lane != 0) continue;
-      for (int i = 0; i < kLimbs; ++i) limbs[row * kLimbs + i] = s.limb(i);
-      flags[row] = s.flags();
-    }
+// The lowest bit (in the ExactSum's units, 2^-320) of the row's 128-bit window. A square of z
+// with biased exponent e (1 for subnormals) is below 2^(2 e + 68) there, so h squares of a row
+// whose largest |z| has exponent `top` stay below 2^(2 top + 68 + L), L the bits of h: the window's top.
+ULPGATE_DEVICE int window_base(uint32_t top_bits, int64_t h) {
+  const int top = top_bits >> 23 ? int(top_bits >> 23) : 1;
+  int length = 0;
+  while (length < 63 && (h >> length) != 0) ++length;
+  const int base = 2 * top + 68 + length - 128;
+  return base > 0 ? base : 0;
+}
+
+// Adds z^2 (|z|'s bits b, finite and non-zero) to the window at bit `base` where it lands exactly.
+ULPGATE_DEVICE bool add_to_window(u128& window, uint32_t b, int base) {
+  const uint32_t biased = b >> 23;
+  const uint64_t m = (b & 0x7FFFFFu) | (biased ? 0x800000u : 0u), square = m * m;
+  const int shift = 2 * int(biased ? biased : 1u) + 20 - base;  // square's bit 0 lies at 2 e + 20
+  if (shift >= 0) {
+    window += u128(square) << shift;
+    return true;
   }
-};
+  if (shift <= -48 || (square & ((uint64_t(1) << -shift) - 1)) != 0) return false;
+  window += square >> -shift;
+  return true;
+}
 
-struct RefOutputs {
+struct RefRows {
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
   const float* weight;       // [h], exactly widened
-  const float* r_profile;    // [m]
-  const double* r_ideal;     // [m]
   uint16_t* y;               // [m * h] the profile's
   uint16_t* ideal;           // [m * h] the ideal's, or kNearMark
   uint16_t* residual_out;    // [m * h], nullptr without a residual
+  uint64_t* limbs;           // [m * ExactSum::kLimbs] each row's exact sum of squares
+  uint32_t* flags;           // [m] its NaN / Inf flags
+  float* r_profile;          // [m]
+  double* r_ideal;           // [m]
   RefShape g;
   norm::element::Steps steps;
+  norm::row_r::Rule rule;
+  norm::ExactSum eps;  // h eps, which the ideal's D adds to the squares (eps_term)
   double window;  // norm::element::ideal_y's (the reference's 2^-40; wider in tests)
 
   ULPGATE_DEVICE void operator()() const {
+    ULPGATE_SHARED(uint64_t, post_lo, kRowWarps);
+    ULPGATE_SHARED(uint64_t, post_hi, kRowWarps);
+    ULPGATE_SHARED(uint32_t, post_flags, kRowWarps);
+    ULPGATE_SHARED(uint64_t, post_limbs, kRowWarps * norm::ExactSum::kLimbs);
+    ULPGATE_SHARED(double, rs, 2);
+    constexpr int kLimbs = norm::ExactSum::kLimbs;
+    const int ws = dev::warp_size(), lane = dev::lane(), warp = int(dev::thread_rank()) / ws;
+    const int warps = int(dev::block_dim().x) / ws;
+    const unsigned tid = dev::thread_rank(), threads = dev::block_dim().x;
+    // The block's total of every thread's value (combine) and flags (or), in every thread.
+    struct Total {
+      u128 value;
+      uint32_t flags;
+    };
+    const auto across_block = [&](u128 v, uint32_t f, auto combine) {
+      for (int o = ws / 2; o > 0; o /= 2) {
+        const uint64_t lo = dev::shfl_xor(uint64_t(v), o, ws), hi = dev::shfl_xor(uint64_t(v >> 64), o, ws);
+        v = combine(v, u128(hi) << 64 | lo);
+        f |= dev::shfl_xor(f, o, ws);
+      }
+      if (lane == 0) post_lo[warp] = uint64_t(v), post_hi[warp] = uint64_t(v >> 64), post_flags[warp] = f;
+      dev::block_sync();
+      Total t{u128(post_hi[0]) << 64 | post_lo[0], post_flags[0]};
+      for (int w = 1; w < warps; ++w) t.value = combine(t.value, u128(post_hi[w]) << 64 | post_lo[w]), t.flags |= post_flags[w];
+      dev::block_sync();  // the posts are read before the next call writes them
+      return t;
+    };
+    const auto larger = [](u128 a, u128 b) { return a > b ? a : b; };
+    const auto add = [](u128 a, u128 b) { return a + b; };  // no carry out: window_base
+    norm::ExactSum spill;  // the thread's squares outside the window (zero between rows)
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
-      const float rp = r_profile[row];
-      const double ri = r_ideal[row];
-      for (int64_t c = dev::thread_rank(); c < g.h; c += dev::block_dim().x) {
-        const int64_t i = row * g.h + c;
+      const int64_t at = row * g.h;
+      // 1. The largest finite |z| (as bits) and the flags (1 NaN, 2 Inf: ExactSum::flags()).
+      uint32_t top = 0, nonfinite = 0;
+      for (int64_t c = tid; c < g.h; c += threads) {
+        const uint32_t b = dev::as_uint(z_at(steps, x, residual, at + c)) & 0x7FFFFFFFu;
+        if (b < 0x7F800000u) top = b > top ? b : top;
+        else nonfinite |= b > 0x7F800000u ? 1u : 2u;
+      }
+      const Total largest = across_block(top, nonfinite, larger);
+      const int base = window_base(uint32_t(largest.value), g.h);
+      // 2. The exact sum of squares.
+      u128 sum = 0;
+      uint32_t spilled = 0;
+      for (int64_t c = tid; c < g.h; c += threads) {
+        const float z = z_at(steps, x, residual, at + c);
+        const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
+        if (b == 0 || b >= 0x7F800000u || add_to_window(sum, b, base)) continue;
+        spill.add_square(z);
+        spilled = 1;
+      }
+      const Total squares = across_block(sum, spilled, add);
+      if (squares.flags) {  // the whole block: some thread spilled
+        for (int o = ws / 2; o > 0; o /= 2) {
+          uint64_t other[kLimbs];
+          for (int i = 0; i < kLimbs; ++i) other[i] = dev::shfl_xor(spill.limb(i), o, ws);
+          spill.merge(norm::ExactSum::from(other, 0));
+        }
+        if (lane == 0)
+          for (int i = 0; i < kLimbs; ++i) post_limbs[warp * kLimbs + i] = spill.limb(i);
+        dev::block_sync();
+        if (tid == 0)
+          for (int w = 1; w < warps; ++w) spill.merge(norm::ExactSum::from(post_limbs + w * kLimbs, 0));
+      }
+      // 3. The row's r (one thread), then its elements.
+      if (tid == 0) {
+        norm::ExactSum s = spill;
+        s.add_bits(squares.value, base);
+        uint64_t sum_limbs[kLimbs];
+        for (int i = 0; i < kLimbs; ++i) limbs[row * kLimbs + i] = sum_limbs[i] = s.limb(i);
+        s = norm::ExactSum::from(sum_limbs, largest.flags);
+        flags[row] = largest.flags;
+        norm::ExactSum d = s;
+        d.merge(eps);
+        const float rp = norm::row_r::profile_r(rule, s, g.h);
+        const double ri = norm::row_r::ideal_r(d, g.h);
+        r_profile[row] = rp, r_ideal[row] = ri;
+        rs[0] = rp, rs[1] = ri;
+      }
+      if (squares.flags) spill = norm::ExactSum{};
+      dev::block_sync();
+      const float rp = float(rs[0]);
+      const double ri = rs[1];
+      for (int64_t c = tid; c < g.h; c += threads) {
+        const int64_t i = at + c;
         const float xv = norm::element::widen(steps.dtype, x[i]), rv = residual ? norm::element::widen(steps.dtype, residual[i]) : 0.0f;
         const float z = norm::element::z_of(steps, xv, rv), w = weight[c];
         y[i] = norm::element::output_at(steps, z, w, rp);

@@ -11,16 +11,16 @@
 
 namespace ulpgate::norm_kernels {
 
-// Both results of a case whose inputs are already on the device: y, the ideal y (kNearMark where
-// the host decides) and the written-back residual stay there; each row's exact sum and r come back.
+// Both results of a case whose inputs are already on the device, left there: y, the ideal y
+// (kNearMark where the host decides), the written-back residual, each row's exact sum and r.
 template <class Device>
 struct OnDevice {
   using Halves = decltype(std::declval<Device&>().template alloc<uint16_t>(0));
   Halves y, ideal, residual_out;
-  std::vector<uint64_t> limbs;
-  std::vector<uint32_t> flags;
-  std::vector<float> r_profile;
-  std::vector<double> r_ideal;
+  decltype(std::declval<Device&>().template alloc<uint64_t>(0)) limbs;
+  decltype(std::declval<Device&>().template alloc<uint32_t>(0)) flags;
+  decltype(std::declval<Device&>().template alloc<float>(0)) r_profile;
+  decltype(std::declval<Device&>().template alloc<double>(0)) r_ideal;
 };
 
 // x and residual (nullptr without one): the dtype's bits; weight: [h] floats. `window`:
@@ -29,29 +29,15 @@ template <class Device>
 OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t* x, const uint16_t* residual,
                             const float* weight, double window = 0x1p-40) {
   const auto n = size_t(spec.m * spec.h), rows = size_t(spec.m);
-  const RefShape g{spec.m, spec.h};
-  const norm::element::Steps steps = spec.steps();
-  constexpr unsigned kThreads = 256;
-  auto limbs = dev.template alloc<uint64_t>(rows * norm::ExactSum::kLimbs);
-  auto flags = dev.template alloc<uint32_t>(rows);
-  if (rows > 0) {
-    const auto blocks = unsigned(std::clamp<int64_t>((spec.m + kThreads / 32 - 1) / (kThreads / 32), 1, 1 << 16));
-    dev.launch({{blocks}, {kThreads}}, RefSquares{x, residual, limbs.get(), flags.get(), g, steps});
-  }
-  OnDevice<Device> out{dev.template alloc<uint16_t>(n), dev.template alloc<uint16_t>(n),
-                       dev.template alloc<uint16_t>(residual ? n : 0), std::vector<uint64_t>(rows * norm::ExactSum::kLimbs),
-                       std::vector<uint32_t>(rows), {}, {}};
-  dev.to_host(out.limbs.data(), limbs.get(), out.limbs.size() * sizeof(uint64_t));
-  dev.to_host(out.flags.data(), flags.get(), rows * sizeof(uint32_t));
-  rows_r(spec, out.limbs, out.flags, out.r_profile, out.r_ideal);
-  auto r_profile = dev.template alloc<float>(rows);
-  auto r_ideal = dev.template alloc<double>(rows);
-  dev.to_device(r_profile.get(), out.r_profile.data(), rows * sizeof(float));
-  dev.to_device(r_ideal.get(), out.r_ideal.data(), rows * sizeof(double));
+  OnDevice<Device> out{dev.template alloc<uint16_t>(n),    dev.template alloc<uint16_t>(n),
+                       dev.template alloc<uint16_t>(residual ? n : 0), dev.template alloc<uint64_t>(rows * norm::ExactSum::kLimbs),
+                       dev.template alloc<uint32_t>(rows), dev.template alloc<float>(rows),
+                       dev.template alloc<double>(rows)};
   if (rows > 0)
-    dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kThreads}},
-               RefOutputs{x, residual, weight, r_profile.get(), r_ideal.get(), out.y.get(), out.ideal.get(),
-                          residual ? out.residual_out.get() : nullptr, g, steps, window});
+    dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
+               RefRows{x, residual, weight, out.y.get(), out.ideal.get(), residual ? out.residual_out.get() : nullptr,
+                       out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), RefShape{spec.m, spec.h},
+                       spec.steps(), norm::r_rule(*spec.profile), eps_term(spec), window});
   return out;
 }
 
@@ -67,18 +53,21 @@ ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInput
   };
   auto x = upload(in.x), res = upload(in.residual);
   auto weight = upload(in.weight);
-  OnDevice<Device> d = compute_on(dev, spec, x.get(), spec.has_residual() ? res.get() : nullptr, weight.get(), window);
-  const auto n = size_t(spec.m * spec.h);
+  const OnDevice<Device> d = compute_on(dev, spec, x.get(), spec.has_residual() ? res.get() : nullptr, weight.get(), window);
+  const auto n = size_t(spec.m * spec.h), rows = size_t(spec.m);
+  const auto download = [&](auto& to, const auto& from, size_t count) {
+    to.resize(count);
+    dev.to_host(to.data(), from.get(), count * sizeof(to[0]));
+  };
   ReferenceResult out;
-  out.profile.r = std::move(d.r_profile);
-  out.ideal.r = std::move(d.r_ideal);
-  out.profile.y.resize(n);
-  out.ideal.y.resize(n);
-  out.profile.residual.resize(spec.has_residual() ? n : 0);
-  dev.to_host(out.profile.y.data(), d.y.get(), n * sizeof(uint16_t));
-  dev.to_host(out.ideal.y.data(), d.ideal.get(), n * sizeof(uint16_t));
-  dev.to_host(out.profile.residual.data(), d.residual_out.get(), out.profile.residual.size() * sizeof(uint16_t));
-  out.near_boundary = resolve_near_boundary(spec, in, d.limbs, d.flags, out.ideal.y);
+  download(out.profile.r, d.r_profile, rows);
+  download(out.ideal.r, d.r_ideal, rows);
+  download(out.profile.y, d.y, n);
+  download(out.ideal.y, d.ideal, n);
+  download(out.profile.residual, d.residual_out, spec.has_residual() ? n : 0);
+  download(out.limbs, d.limbs, rows * norm::ExactSum::kLimbs);
+  download(out.flags, d.flags, rows);
+  out.near_boundary = resolve_near_boundary(spec, in, out.limbs, out.flags, out.ideal.y);
   return out;
 }
 

@@ -20,15 +20,10 @@ std::string reference_declines(const norm::Spec& spec) {
   return {};
 }
 
-void rows_r(const norm::Spec& spec, std::span<const uint64_t> limbs, std::span<const uint32_t> flags,
-            std::vector<float>& r_profile, std::vector<double>& r_ideal) {
-  r_profile.resize(size_t(spec.m));
-  r_ideal.resize(size_t(spec.m));
-  parallel_for_each(spec.m, 256, [&](int64_t row) {
-    const norm::ExactSum s = row_sum(limbs, flags, row);
-    r_profile[size_t(row)] = norm::profile_r(*spec.profile, s, spec.h);
-    r_ideal[size_t(row)] = norm::IdealRow(s, *spec.profile, spec.h).r();
-  });
+norm::ExactSum eps_term(const norm::Spec& spec) {
+  norm::ExactSum e;
+  e.add_scaled(spec.profile->eps_added, spec.h);
+  return e;
 }
 
 int64_t resolve_near_boundary(const norm::Spec& spec, const RawInputs& in, std::span<const uint64_t> limbs,

@@ -1,5 +1,5 @@
 // The host's part of the device RMSNorm reference (reference_kernels.hpp): which specs it computes,
-// each row's r from the exact sums the device found, and the exact decisions it leaves to the host.
+// the eps term of its D, and the exact decisions it leaves to the host.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,8 @@ struct ReferenceResult {
   norm::Result profile;        // y, residual, r
   norm::Ideal ideal;           // y, r
   int64_t near_boundary = 0;   // ideal y decided exactly on the host (products near a boundary)
+  std::vector<uint64_t> limbs; // each row's exact sum of squares (norm::ExactSum::limb, kLimbs a row)
+  std::vector<uint32_t> flags; // and its flags (norm::ExactSum::flags)
 };
 
 // What the reference takes from the case: the inputs as their dtype's bits (residual empty unless
@@ -30,12 +32,10 @@ struct RawInputs {
 // (norm.rms-quant, norm.rms-add-quant) is computed on the host.
 std::string reference_declines(const norm::Spec& spec);
 
-// From each row's exact sum of squares (limbs and flags as RefSquares stored them): the profile's
-// r and the ideal's, on every core.
-void rows_r(const norm::Spec& spec, std::span<const uint64_t> limbs, std::span<const uint32_t> flags,
-            std::vector<float>& r_profile, std::vector<double>& r_ideal);
+// h eps for the ideal's D, checked exact here (norm::ExactSum::add_scaled throws UsageError).
+norm::ExactSum eps_term(const norm::Spec& spec);
 
-// The ideal y of every element RefOutputs left as kNearMark, decided exactly (norm::IdealRow::y).
+// The ideal y of every element RefRows left as kNearMark, decided exactly (norm::IdealRow::y).
 // Returns how many there were.
 int64_t resolve_near_boundary(const norm::Spec& spec, const RawInputs& in, std::span<const uint64_t> limbs,
                               std::span<const uint32_t> flags, std::span<uint16_t> ideal);

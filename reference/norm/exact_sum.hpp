@@ -49,14 +49,56 @@ class ExactSum {
     return s;
   }
 
-  // h * v for a finite v >= 0 (eps). Throws UsageError where v has bits below the unit.
+  // h * v for a finite v >= 0 (eps). Throws UsageError where v has bits below the unit, or the
+  // sum leaves the accumulator.
   void add_scaled(double v, int64_t h);
 
-  bool nan() const { return nan_; }
-  bool inf() const { return inf_ && !nan_; }
+  constexpr bool nan() const { return nan_; }
+  constexpr bool inf() const { return inf_ && !nan_; }
 
   // The sum rounded once to fp32 (RNE, subnormals included, Inf beyond the fp32 range).
-  float to_float() const;
+  constexpr float to_float() const {
+    if (nan_) return std::numeric_limits<float>::quiet_NaN();
+    if (inf_) return std::numeric_limits<float>::infinity();
+    const int top = top_bit();
+    if (top < 0) return 0.0f;
+    const int q = std::max(top - 23, -149 - kUnitExp);  // the bit of the fp32 quantum
+    const uint64_t kept = bits(q, top - q + 1);
+    const bool half = bit(q - 1), sticky = any_below(q - 1);
+    const uint64_t rounded = kept + (half && (sticky || (kept & 1)));
+    // rounded 2^(q + kUnitExp) as float bits: the exponent field of [2^23, 2^24], which a subnormal's
+    // (biased 1, rounded < 2^23) and a carry to 2^24 (the next exponent) both follow.
+    const uint64_t b = (uint64_t(q + kUnitExp + 150) << 23) + rounded - (uint64_t(1) << 23);
+    return std::bit_cast<float>(uint32_t(b < 0x7F800000u ? b : 0x7F800000u));
+  }
+
+  // The sum's top 64 bits as a double times 2^shift: top64() = {the bits, the exponent of their
+  // lowest}, for an estimate (the exact value is within 2^-63 of it, relative). A zero sum: {0, 0}.
+  struct Top64 {
+    uint64_t bits;
+    int exp;
+  };
+  constexpr Top64 top64() const {
+    const int top = top_bit();
+    if (top < 0) return {0, 0};
+    const int lo = top < 63 ? 0 : top - 63;
+    uint64_t v = 0;
+    for (int i = top; i >= lo; --i) v = (v << 1) | uint64_t(bit(i));
+    return {v, lo + kUnitExp};
+  }
+
+  // Adds v 2^pos (pos >= 0, in units of 2^-320) where the sum stays below 2^640: a device's
+  // fixed-point partial sum, or h eps.
+  constexpr void add_bits(unsigned __int128 v, int pos) {
+    const int k = pos / 64, sh = pos % 64;
+    const uint64_t lo = uint64_t(v), hi = uint64_t(v >> 64);
+    const uint64_t parts[3] = {lo << sh, sh ? (hi << sh) | (lo >> (64 - sh)) : hi, sh ? hi >> (64 - sh) : 0};
+    uint64_t carry = 0;
+    for (int i = k; i < kLimbs; ++i) {
+      limb_[i] = add_carry(limb_[i], i - k < 3 ? parts[i - k] : 0, carry);
+      if (i - k >= 2 && carry == 0) return;
+    }
+  }
 
   // The exact value (a finite sum).
   template <class Number>
@@ -85,10 +127,31 @@ class ExactSum {
     for (int i = k + 1; i < kLimbs && (carry || i == k + 1); ++i) limb_[i] = add_carry(limb_[i], i == k + 1 ? hi : 0, carry);
   }
   void add_wide(unsigned __int128 v, int pos);
-  bool bit(int i) const { return i >= 0 && ((limb_[i / 64] >> (i % 64)) & 1); }
-  int top_bit() const;
-  uint64_t bits(int lo, int n) const;
-  bool any_below(int i) const;
+  constexpr bool bit(int i) const { return i >= 0 && ((limb_[i / 64] >> (i % 64)) & 1); }
+  static constexpr int highest_bit(uint64_t v) {  // v != 0 (no intrinsic: the device runs it too)
+    int i = 0;
+    for (int step = 32; step > 0; step /= 2)
+      if (v >> (i + step)) i += step;
+    return i;
+  }
+  constexpr int top_bit() const {
+    for (int k = kLimbs - 1; k >= 0; --k)
+      if (limb_[k]) return 64 * k + highest_bit(limb_[k]);
+    return -1;
+  }
+  constexpr uint64_t bits(int lo, int n) const {  // n <= 25 bits from bit lo up
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 1) | uint64_t(bit(lo + i));
+    return v;
+  }
+  constexpr bool any_below(int i) const {  // any bit below bit i
+    if (i <= 0) return false;
+    const int k = i / 64;
+    if (limb_[k] & ((uint64_t(1) << (i % 64)) - 1)) return true;
+    for (int j = 0; j < k; ++j)
+      if (limb_[j]) return true;
+    return false;
+  }
 };
 
 }  // namespace ulpgate::norm

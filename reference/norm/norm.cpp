@@ -24,72 +24,20 @@ constexpr NameTable<Op, 4> kOps{{{{Op::rms, "norm.rms"},
                                   {Op::rms_quant, "norm.rms-quant"},
                                   {Op::rms_add_quant, "norm.rms-add-quant"}}}};
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 using element::round_to;
 using element::widen;
 
+}  // namespace
+
 // ---- r ----------------------------------------------------------------------------------------
 
-// 1/sqrt(v) correctly rounded to fp32. The double estimate is within 2^-52 of the true value, so
-// only a neighbouring float can be the answer; each midpoint m is compared exactly: 1/sqrt(v) > m
-// <=> m^2 v < 1, with m^2 exact in double (a 25-bit m) and m^2 v resolved by an fma.
-float rsqrt_rn(float v) {
-  if (std::isnan(v) || v < 0) return std::numeric_limits<float>::quiet_NaN();
-  if (v == 0) return std::copysign(std::numeric_limits<float>::infinity(), v);
-  if (std::isinf(v)) return 0.0f;
-  const auto above_one = [v](double m) {  // sign of m^2 v - 1
-    const double p = m * m, hi = p * double(v), lo = std::fma(p, double(v), -hi);
-    return hi > 1 || (hi == 1 && lo > 0) ? 1 : hi < 1 || (hi == 1 && lo < 0) ? -1 : 0;
-  };
-  float r = float(1.0 / std::sqrt(double(v)));
-  const float up = std::nextafter(r, HUGE_VALF), down = std::nextafter(r, 0.0f);
-  if (above_one((double(r) + up) / 2) < 0) return up;     // the true value lies above the midpoint
-  if (above_one((double(r) + down) / 2) > 0) return down;  // below the lower midpoint
-  return r;
-}
+row_r::Rule r_rule(const Profile& p) { return {p.mean == MeanOp::divide, p.eps_added}; }
 
-}  // namespace
-
-float profile_r(const Profile& p, const ExactSum& s, int64_t h) {
-  const float sum = s.to_float(), fh = float(h);
-  const float ms = p.mean == MeanOp::divide ? sum / fh : sum * (1.0f / fh);
-  return rsqrt_rn(float(double(ms) + p.eps_added));  // fl32(ms + eps_added): see Profile::eps_added
-}
-
-namespace {
-
-// sqrt(h / D) rounded to double from a long double evaluation, when that decides it: D summed from
-// the limbs in long double (10 roundings), the quotient and the root (one each) keep the value
-// within 2^-61 (relative) of the exact one with a 64-bit significand; a double candidate whose
-// nearest rounding boundary is farther than 2^-58 away is the correctly rounded double, what
-// sqrt in 50 digits rounded to double gives too. Nothing where the long double is too close (a
-// few rows in a hundred) or has no 64-bit significand.
-std::optional<double> quick_ideal_r(const ExactSum& d, int64_t h) {
-  if (std::numeric_limits<long double>::digits < 64) return std::nullopt;
-  const long double dl = d.value<long double>();
-  if (!(dl > 0)) return std::nullopt;
-  const long double rl = std::sqrt((long double)h / dl);
-  const double r = double(rl);
-  if (!std::isfinite(r) || r == 0 || std::fpclassify(r) != FP_NORMAL) return std::nullopt;
-  const long double up = ((long double)r + std::nextafter(r, HUGE_VAL)) / 2, down = ((long double)r + std::nextafter(r, 0.0)) / 2;
-  const long double margin = rl * 0x1p-58L;
-  if (rl - down > margin && up - rl > margin) return r;
-  return std::nullopt;
-}
-
-}  // namespace
+float profile_r(const Profile& p, const ExactSum& s, int64_t h) { return row_r::profile_r(r_rule(p), s, h); }
 
 IdealRow::IdealRow(const ExactSum& squares, const Profile& p, int64_t h) : d_(squares), h_(h) {
   d_.add_scaled(p.eps_added, h);
-  if (d_.nan()) r_ = kNaN;
-  else if (d_.inf()) r_ = 0;  // 1/sqrt(Inf)
-  else if (const std::optional<double> quick = quick_ideal_r(d_, h)) r_ = *quick;
-  else {
-    using R = mp::cpp_bin_float_50;
-    const R dv = d_.value<R>();
-    r_ = dv == 0 ? HUGE_VAL : double(sqrt(R(h) / dv));
-  }
+  r_ = row_r::ideal_r(d_, h);
 }
 
 int IdealRow::compare(float z, float w, double b) const {

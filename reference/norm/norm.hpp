@@ -17,6 +17,7 @@
 #include "reference/norm/element.hpp"
 #include "reference/norm/exact_sum.hpp"
 #include "reference/norm/profile.hpp"
+#include "reference/norm/row_r.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate::norm {
@@ -117,13 +118,15 @@ struct Ideal {
 };
 Ideal normalize_ideal(const Spec& spec, const Inputs& in, const Result& profile_result);
 
-// ---- One row's r, from its exact sum of squares (the host's part of the device reference) ------
+// ---- One row's r, from its exact sum of squares (row_r.hpp: the device reference's source too) --
 
 // The profile's r: fl32(S), the profile's mean, + eps, rsqrt correctly rounded to fp32.
 float profile_r(const Profile& p, const ExactSum& squares, int64_t h);
+// What profile_r takes of the profile, for a device (row_r::profile_r).
+row_r::Rule r_rule(const Profile& p);
 
-// One row of the ideal: r = sqrt(H / D), D = sum z^2 + H eps exact. r in double (from a 50-digit
-// multiprecision value) serves every element; where a double-precision product lies within 2^-40
+// One row of the ideal: r = sqrt(H / D), D = sum z^2 + H eps exact. r in double (correctly
+// rounded: row_r::ideal_r) serves every element; where a double-precision product lies within 2^-40
 // of a rounding boundary b, |z r w| vs b is decided exactly on squares: z^2 w^2 H vs b^2 D, whose
 // operands have at most 101 and 58 + 640 bits, exact in 1024-bit arithmetic.
 class IdealRow {

@@ -2,6 +2,7 @@
 // (reference/norm/profile.cpp) and the comparator's bounds checked by brute force over every fp32 r.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -215,8 +216,8 @@ TEST(NormReference, IdealDecidesTiesAndNearTiesExactly) {
 
 // An all-zero row: S = 0, v = fl32(eps) = 0x1.0c6f7ap-20 for both eps conventions, r = 1000
 // (paper), y = +0; fused: the scale floor (vllm 2^-9 / 448, vllm-unfused 1e-10 / 448), codes 0.
-// The ideal r is sqrt(H / D) in 50 digits rounded to double, however IdealRow reaches it (a long
-// double evaluation decides most rows): 200000 rows of squares over 1 to 12 binades and H from 1
+// The ideal r (row_r::ideal_r: integer comparisons only) is sqrt(H / D) in 50 digits rounded to
+// double: 200000 rows of squares over 1 to 12 binades and H from 1
 // to 2^15, with the profiles' eps, against the 50-digit root computed here.
 TEST(NormReference, IdealRIsTheExactRootRoundedOnce) {
   namespace mp = boost::multiprecision;
@@ -237,6 +238,26 @@ TEST(NormReference, IdealRIsTheExactRootRoundedOnce) {
     }
   }
   EXPECT_GT(rows, 199000);
+}
+
+// The profile's rsqrt (row_r::rsqrt_rn, integer comparisons only): each result's two midpoints
+// bracket 1/sqrt(v), checked in 256 bits, for fp32 v over the whole range, subnormals included.
+TEST(NormReference, ProfileRsqrtIsCorrectlyRounded) {
+  namespace mp = boost::multiprecision;
+  using R = mp::number<mp::cpp_bin_float<256, mp::digit_base_2>>;
+  std::mt19937_64 rng(11);
+  for (int t = 0; t < 200000; ++t) {
+    const auto v = std::bit_cast<float>(uint32_t(1 + rng() % 0x7F7FFFFFu));
+    const float r = row_r::rsqrt_rn(v);
+    const R up = (R(r) + R(std::nextafter(r, HUGE_VALF))) / 2, down = (R(r) + R(std::nextafter(r, 0.0f))) / 2;
+    ASSERT_TRUE(up * up * R(v) > 1 && down * down * R(v) < 1) << std::hexfloat << v << " -> " << r;
+  }
+  EXPECT_EQ(row_r::rsqrt_rn(0.0f), HUGE_VALF);
+  EXPECT_EQ(row_r::rsqrt_rn(-0.0f), -HUGE_VALF);
+  EXPECT_EQ(row_r::rsqrt_rn(HUGE_VALF), 0.0f);
+  EXPECT_TRUE(std::isnan(row_r::rsqrt_rn(-1.0f)));
+  EXPECT_TRUE(std::isnan(row_r::rsqrt_rn(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(row_r::rsqrt_rn(0.25f), 2.0f);
 }
 
 TEST(NormReference, ZeroRowIsDefined) {

@@ -80,6 +80,39 @@ TEST(NormReferenceKernels, ElementsNearABoundaryAreDecidedExactlyOnTheHost) {
   EXPECT_GT(near, elements / 50);
 }
 
+// Rows whose z span the whole range of the type (and fp32 z of x + residual unrounded): most
+// squares miss the row's 128-bit window and take the exact accumulator, merged across the block.
+TEST(NormReferenceKernels, RowsSpanningEveryBinadeTakeTheExactAccumulator) {
+  for (const char* id : {"norm.rms/vllm/bf16/3x1000/normal/s1", "norm.rms/vllm/fp16/2x777/normal/s2",
+                         "norm.rms-add/aiter/bf16/3x1025/normal/s3", "norm.rms-add/vllm/bf16/2x640/normal/s4"}) {
+    const Case c = Case::parse(id);
+    Tensors in = c.inputs();
+    const auto spread = [&](std::vector<std::byte>& raw, std::vector<float>& values, uint32_t salt) {
+      auto* bits = reinterpret_cast<uint16_t*>(raw.data());
+      for (size_t i = 0; i < values.size(); ++i) {
+        const uint32_t k = uint32_t(i * 2654435761u + salt) >> 7;
+        const uint16_t magnitude = uint16_t(1 + k % (c.spec.dtype == Format::bf16 ? 0x7F7F : 0x7BFF));  // finite, non-zero
+        bits[i] = uint16_t(magnitude | (k & 0x8000u));
+        values[i] = norm::element::widen(c.spec.dtype, bits[i]);
+      }
+    };
+    spread(in.x, in.values.x, 17);
+    if (c.spec.has_residual()) spread(in.residual, in.values.residual, 91);
+    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
+    EXPECT_EQ(difference(expected(c, in.values), dev), "") << id;
+    // The squares far below a row's largest change neither r: the sums themselves must agree.
+    const element::Steps steps = c.spec.steps();
+    for (int64_t row = 0; row < c.spec.m; ++row) {
+      ExactSum want;
+      for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i)
+        want.add_square(element::z_of(steps, in.values.x[size_t(i)], steps.has_residual ? in.values.residual[size_t(i)] : 0.0f));
+      for (int k = 0; k < ExactSum::kLimbs; ++k)
+        ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << id << " row " << row << " limb " << k;
+      EXPECT_EQ(dev.flags[size_t(row)], want.flags()) << id << " row " << row;
+    }
+  }
+}
+
 TEST(NormReferenceKernels, DeclinesTheFusedQuantization) {
   const Case c = Case::parse("norm.rms-quant/vllm/bf16/4x7168/e4m3fn/token/normal/s1");
   EXPECT_NE(norm_kernels::reference_declines(c.spec), "");
