@@ -26,7 +26,7 @@ namespace ulpgate::norm_kernels {
 // An ideal y left for the host: a NaN pattern norm::element::round_to never gives (its NaN is canonical).
 inline constexpr uint16_t kNearMark = 0xFFFF;
 
-inline constexpr unsigned kRowThreads = 256;
+inline constexpr unsigned kRowThreads = 128;  // more blocks an SM: one's r overlaps the others' passes
 inline constexpr int kRowWarps = int(kRowThreads) / 32;  // at most (warps of 32 lanes or more)
 
 struct RefShape {
@@ -147,20 +147,26 @@ struct RefRows {
         if (tid == 0)
           for (int w = 1; w < warps; ++w) spill.merge(norm::ExactSum::from(post_limbs + w * kLimbs, 0));
       }
-      // 3. The row's r (one thread), then its elements.
+      // 3. The row's exact sum to memory and to the block; its r (the profile's in thread 0, the
+      // ideal's in warp 1's lane 0, at once), then its elements.
       if (tid == 0) {
         norm::ExactSum s = spill;
         s.add_bits(squares.value, base);
-        uint64_t sum_limbs[kLimbs];
-        for (int i = 0; i < kLimbs; ++i) limbs[row * kLimbs + i] = sum_limbs[i] = s.limb(i);
-        s = norm::ExactSum::from(sum_limbs, largest.flags);
+        for (int i = 0; i < kLimbs; ++i) limbs[row * kLimbs + i] = post_limbs[i] = s.limb(i);
         flags[row] = largest.flags;
-        norm::ExactSum d = s;
-        d.merge(eps);
-        const float rp = norm::row_r::profile_r(rule, s, g.h);
-        const double ri = norm::row_r::ideal_r(d, g.h);
-        r_profile[row] = rp, r_ideal[row] = ri;
-        rs[0] = rp, rs[1] = ri;
+      }
+      dev::block_sync();
+      if (tid == 0 || tid == unsigned(ws)) {
+        const norm::ExactSum s = norm::ExactSum::from(post_limbs, largest.flags);
+        if (tid == 0) {
+          const float rp = norm::row_r::profile_r(rule, s, g.h);
+          r_profile[row] = rp, rs[0] = rp;
+        } else {
+          norm::ExactSum d = s;
+          d.merge(eps);
+          const double ri = norm::row_r::ideal_r(d, g.h);
+          r_ideal[row] = ri, rs[1] = ri;
+        }
       }
       if (squares.flags) spill = norm::ExactSum{};
       dev::block_sync();

@@ -72,19 +72,18 @@ class ExactSum {
     return std::bit_cast<float>(uint32_t(b < 0x7F800000u ? b : 0x7F800000u));
   }
 
-  // The sum's top 64 bits as a double times 2^shift: top64() = {the bits, the exponent of their
-  // lowest}, for an estimate (the exact value is within 2^-63 of it, relative). A zero sum: {0, 0}.
+  // The sum's top 64 bits: the sum lies in [bits, bits + 1) 2^exp, and is bits 2^exp unless
+  // `below` (bits under those 64 are set). For an estimate and a quick comparison. Zero: {0, 0}.
   struct Top64 {
     uint64_t bits;
     int exp;
+    bool below;
   };
   constexpr Top64 top64() const {
     const int top = top_bit();
-    if (top < 0) return {0, 0};
+    if (top < 0) return {0, 0, false};
     const int lo = top < 63 ? 0 : top - 63;
-    uint64_t v = 0;
-    for (int i = top; i >= lo; --i) v = (v << 1) | uint64_t(bit(i));
-    return {v, lo + kUnitExp};
+    return {bits64(lo), lo + kUnitExp, any_below(lo)};
   }
 
   // Adds v 2^pos (pos >= 0, in units of 2^-320) where the sum stays below 2^640: a device's
@@ -139,10 +138,13 @@ class ExactSum {
       if (limb_[k]) return 64 * k + highest_bit(limb_[k]);
     return -1;
   }
-  constexpr uint64_t bits(int lo, int n) const {  // n <= 25 bits from bit lo up
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 1) | uint64_t(bit(lo + i));
-    return v;
+  constexpr uint64_t bits64(int lo) const {  // the 64 bits from bit lo >= 0 up
+    const int k = lo / 64, sh = lo % 64;
+    const uint64_t next = k + 1 < kLimbs ? limb_[k + 1] : 0;
+    return sh ? (limb_[k] >> sh) | (next << (64 - sh)) : limb_[k];
+  }
+  constexpr uint64_t bits(int lo, int n) const {  // n <= 25 bits from bit lo >= 0 up
+    return bits64(lo) & ((uint64_t(1) << n) - 1);
   }
   constexpr bool any_below(int i) const {  // any bit below bit i
     if (i <= 0) return false;

@@ -71,12 +71,44 @@ constexpr float rsqrt_rn(float v) {
   }
 }
 
+// sign(x 2^k - h) for a 192-bit x (least significant limb first) and 0 < h < 2^63.
+constexpr int shifted_vs(const uint64_t (&x)[3], int k, uint64_t h) {
+  if (!(x[0] | x[1] | x[2])) return -1;
+  if (k >= 0) {
+    if (x[2] || x[1] || (k > 0 && (k >= 64 || x[0] >> (64 - k)))) return 1;
+    const uint64_t v = x[0] << k;
+    if (v >> 63) return 1;
+    return v > h ? 1 : v < h ? -1 : 0;
+  }
+  const int t = -k, q = t / 64, sh = t % 64;  // x against h 2^t
+  if (q >= 3) return -1;
+  uint64_t y[4] = {};
+  y[q] = h << sh;
+  y[q + 1] = sh ? h >> (64 - sh) : 0;
+  if (y[3]) return -1;
+  for (int i = 2; i >= 0; --i)
+    if (x[i] != y[i]) return x[i] > y[i] ? 1 : -1;
+  return 0;
+}
+
 // The sign of mu^2 D - h, mu the midpoint above r (a positive double), D the exact sum (finite,
-// > 0): (2R + 1)^2 times D's 640-bit integer, against h shifted to the same unit.
+// > 0): first from D's top 64 bits (D in [T, T + 1) 2^s), which decide unless mu^2 D lies within
+// 2^-63 (relative) of h; then (2R + 1)^2 times D's 640-bit integer, against h in the same unit.
 constexpr int upper_midpoint_squared_times_d_vs_h(Dyadic r, const ExactSum& d, int64_t h) {
   constexpr int kWide = ExactSum::kLimbs + 3;
   const u128 m = 2 * u128(r.sig) + 1, sq = m * m;  // < 2^108
   const uint64_t sq_lo = uint64_t(sq), sq_hi = uint64_t(sq >> 64);
+  const ExactSum::Top64 top = d.top64();
+  {
+    const u128 lo = u128(sq_lo) * top.bits, hi = u128(sq_hi) * top.bits + (lo >> 64);
+    uint64_t x[3] = {uint64_t(lo), uint64_t(hi), uint64_t(hi >> 64)};  // (2R + 1)^2 T
+    const int k = 2 * (r.exp - 1) + top.exp;
+    const int low = shifted_vs(x, k, uint64_t(h));
+    if (!top.below || low >= 0) return top.below ? 1 : low;  // D = T 2^s, or D > T 2^s
+    const u128 s0 = u128(x[0]) + sq_lo, s1 = u128(x[1]) + sq_hi + (s0 >> 64);
+    x[0] = uint64_t(s0), x[1] = uint64_t(s1), x[2] += uint64_t(s1 >> 64);  // (2R + 1)^2 (T + 1)
+    if (shifted_vs(x, k, uint64_t(h)) <= 0) return -1;  // D < (T + 1) 2^s
+  }
   uint64_t p[kWide] = {};
   for (int i = 0; i < ExactSum::kLimbs; ++i) {  // p += limb_i sq 2^(64 i)
     u128 t = u128(d.limb(i)) * sq_lo + p[i];
