@@ -65,6 +65,44 @@ ULPGATE_DEVICE bool add_to_window(u128& window, uint32_t b, int base) {
   return true;
 }
 
+// The once-a-row and the rare steps, out of line: a kernel holds the registers of its most
+// demanding path (kernels/norm/PERF.md), and the passes over the elements need few.
+ULPGATE_DEVICE_COLD void add_outside_window(norm::ExactSum& spill, float z) { spill.add_square(z); }
+
+// Every thread's spilled squares into thread 0's `spill` (called by every thread of the block).
+ULPGATE_DEVICE_COLD void merge_spills(norm::ExactSum& spill, uint64_t* post) {
+  constexpr int kLimbs = norm::ExactSum::kLimbs;
+  const int ws = dev::warp_size(), warp = int(dev::thread_rank()) / ws, warps = int(dev::block_dim().x) / ws;
+  for (int o = ws / 2; o > 0; o /= 2) {
+    uint64_t other[kLimbs];
+    for (int i = 0; i < kLimbs; ++i) other[i] = dev::shfl_xor(spill.limb(i), o, ws);
+    spill.merge(norm::ExactSum::from(other, 0));
+  }
+  if (dev::lane() == 0)
+    for (int i = 0; i < kLimbs; ++i) post[warp * kLimbs + i] = spill.limb(i);
+  dev::block_sync();
+  if (dev::thread_rank() == 0)
+    for (int w = 1; w < warps; ++w) spill.merge(norm::ExactSum::from(post + w * kLimbs, 0));
+}
+
+// The row's exact sum, thread 0's spilled squares and the block's window at bit `base`, to the
+// row's limbs and to `post`.
+ULPGATE_DEVICE_COLD void store_row_sum(const norm::ExactSum& spill, u128 window, int base, uint64_t* row_limbs, uint64_t* post) {
+  norm::ExactSum s = spill;
+  s.add_bits(window, base);
+  for (int i = 0; i < norm::ExactSum::kLimbs; ++i) row_limbs[i] = post[i] = s.limb(i);
+}
+
+ULPGATE_DEVICE_COLD float row_profile_r(const norm::row_r::Rule& rule, const uint64_t* limbs, uint32_t flags, int64_t h) {
+  return norm::row_r::profile_r(rule, norm::ExactSum::from(limbs, flags), h);
+}
+
+ULPGATE_DEVICE_COLD double row_ideal_r(const uint64_t* limbs, uint32_t flags, const norm::ExactSum& eps, int64_t h) {
+  norm::ExactSum d = norm::ExactSum::from(limbs, flags);
+  d.merge(eps);
+  return norm::row_r::ideal_r(d, h);
+}
+
 struct RefRows {
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
@@ -131,42 +169,24 @@ struct RefRows {
         const float z = z_at(steps, x, residual, at + c);
         const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
         if (b == 0 || b >= 0x7F800000u || add_to_window(sum, b, base)) continue;
-        spill.add_square(z);
+        add_outside_window(spill, z);
         spilled = 1;
       }
       const Total squares = across_block(sum, spilled, add);
-      if (squares.flags) {  // the whole block: some thread spilled
-        for (int o = ws / 2; o > 0; o /= 2) {
-          uint64_t other[kLimbs];
-          for (int i = 0; i < kLimbs; ++i) other[i] = dev::shfl_xor(spill.limb(i), o, ws);
-          spill.merge(norm::ExactSum::from(other, 0));
-        }
-        if (lane == 0)
-          for (int i = 0; i < kLimbs; ++i) post_limbs[warp * kLimbs + i] = spill.limb(i);
-        dev::block_sync();
-        if (tid == 0)
-          for (int w = 1; w < warps; ++w) spill.merge(norm::ExactSum::from(post_limbs + w * kLimbs, 0));
-      }
+      if (squares.flags) merge_spills(spill, post_limbs);  // the whole block: some thread spilled
       // 3. The row's exact sum to memory and to the block; its r (the profile's in thread 0, the
       // ideal's in warp 1's lane 0, at once), then its elements.
       if (tid == 0) {
-        norm::ExactSum s = spill;
-        s.add_bits(squares.value, base);
-        for (int i = 0; i < kLimbs; ++i) limbs[row * kLimbs + i] = post_limbs[i] = s.limb(i);
+        store_row_sum(spill, squares.value, base, limbs + row * kLimbs, post_limbs);
         flags[row] = largest.flags;
       }
       dev::block_sync();
-      if (tid == 0 || tid == unsigned(ws)) {
-        const norm::ExactSum s = norm::ExactSum::from(post_limbs, largest.flags);
-        if (tid == 0) {
-          const float rp = norm::row_r::profile_r(rule, s, g.h);
-          r_profile[row] = rp, rs[0] = rp;
-        } else {
-          norm::ExactSum d = s;
-          d.merge(eps);
-          const double ri = norm::row_r::ideal_r(d, g.h);
-          r_ideal[row] = ri, rs[1] = ri;
-        }
+      if (tid == 0) {
+        const float rp = row_profile_r(rule, post_limbs, largest.flags, g.h);
+        r_profile[row] = rp, rs[0] = rp;
+      } else if (tid == unsigned(ws)) {
+        const double ri = row_ideal_r(post_limbs, largest.flags, eps, g.h);
+        r_ideal[row] = ri, rs[1] = ri;
       }
       if (squares.flags) spill = norm::ExactSum{};
       dev::block_sync();

@@ -20,8 +20,20 @@ struct Steps {
   bool rounds_residual = false;  // z = T(x + residual), else fl(x + residual)
 };
 
+// A double rounded into bf16 (RNE, overflow to Inf, NaN canonical) through fp32: fl32(v) rounds to
+// nearest and bf16's midpoints are fp32 values (subnormal ones too), so bf16's rounding of fl32(v)
+// is v's, unless fl32(v) is a midpoint that v is not: then v's side of it decides. Bit for bit
+// round_nosat (suites/norm/norm_reference_test.cpp), in a few fp32 and integer steps.
+constexpr uint16_t round_bf16(double v) {
+  const float f = float(v);
+  const uint32_t u = std::bit_cast<uint32_t>(f);
+  if (f != f) return uint16_t(info_of<Format::bf16>().canonical_nan);
+  if ((u & 0xFFFFu) == 0x8000u && double(f) != v) return uint16_t((u >> 16) + ((f < 0 ? double(f) > v : double(f) < v) ? 1 : 0));
+  return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // a carry out of the magnitude's top reaches Inf
+}
+
 // The per-element roundings into T (RNE, overflow to Inf) and back (exact).
-constexpr uint16_t round_to(Format f, double v) { return uint16_t(round_nosat(f, v)); }
+constexpr uint16_t round_to(Format f, double v) { return f == Format::bf16 ? round_bf16(v) : uint16_t(round_nosat(f, v)); }
 constexpr float widen(Format f, uint16_t bits) { return widen_exact(f, bits); }
 
 constexpr float z_of(const Steps& s, float x, float residual) {
@@ -46,13 +58,25 @@ inline constexpr uint32_t kNearBoundary = 0x10000;
 constexpr bool is_finite(double v) { return (std::bit_cast<uint64_t>(v) & (uint64_t(0x7FF) << 52)) != (uint64_t(0x7FF) << 52); }
 
 // The exact z r w rounded once to T, from the double product v = z r w (relative error < 2^-51):
-// where v lies `window` (relative) or closer to a rounding boundary, kNearBoundary instead (the
-// reference's window is 2^-40; a wider one only sends more elements to the exact decision).
+// where v lies `window` (relative, 2^-48 or more; the reference's 2^-40) or closer to a rounding
+// boundary, kNearBoundary instead (a wider window only sends more elements to the exact decision).
+// Where v is in T's normal range, its bits say it: the boundary is the midpoint of the bits T drops,
+// and v's distance to it, in units of v's double ulp 2^(e-52), is under window 2^53 where near.
+// Elsewhere (T's subnormals, overflow, zero, NaN, Inf) the two roundings of v moved by the window.
 constexpr uint32_t ideal_y(Format f, float z, float w, double r, double window) {
   const double v = double(z) * r * double(w);
+  const uint64_t a = std::bit_cast<uint64_t>(v) & ~(uint64_t(1) << 63);
+  const bool bf16 = f == Format::bf16;
+  const int mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15, e = int(a >> 52) - 1023, drop = 52 - mbits;
+  if (e >= 1 - bias && e <= bias) {
+    const uint64_t rem = a & ((uint64_t(1) << drop) - 1), half = uint64_t(1) << (drop - 1);
+    if (double(rem > half ? rem - half : half - rem) <= window * 0x1p53) return kNearBoundary;
+    const uint64_t kept = (a >> drop) - (uint64_t(1023 - bias) << mbits) + (rem > half ? 1 : 0);  // a carry reaches Inf
+    return uint32_t(kept) | uint32_t(std::bit_cast<uint64_t>(v) >> 63) << 15;  // bf16 and fp16: the sign is bit 15
+  }
   if (!is_finite(v) || v == 0) return round_to(f, v);
-  const double a = v < 0 ? -v : v;
-  return round_to(f, a * (1 - window)) == round_to(f, a * (1 + window)) ? round_to(f, v) : kNearBoundary;
+  const double m = v < 0 ? -v : v;
+  return round_to(f, m * (1 - window)) == round_to(f, m * (1 + window)) ? round_to(f, v) : kNearBoundary;
 }
 
 }  // namespace ulpgate::norm::element

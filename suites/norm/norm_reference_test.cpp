@@ -260,6 +260,21 @@ TEST(NormReference, ProfileRsqrtIsCorrectlyRounded) {
   EXPECT_EQ(row_r::rsqrt_rn(0.25f), 2.0f);
 }
 
+// element::round_bf16 (through fp32) is round_nosat into bf16, bit for bit: every bf16 midpoint
+// exactly and a double ulp either side, doubles that fp32 rounds onto a midpoint, random doubles
+// over the whole range (subnormal, overflow), zeros, infinities and NaN, both signs.
+TEST(NormReference, Bf16RoundingThroughFp32IsRoundNosat) {
+  std::mt19937_64 rng(5);
+  std::vector<double> xs = {0.0, HUGE_VAL, std::numeric_limits<double>::quiet_NaN(), 0x1p-134, 0x1p-150, 0x1.fep127 + 0x1p119};
+  for (uint32_t b = 0; b < 0x7F80u; ++b) {
+    const double mid = (double(bf16_to_float(uint16_t(b))) + double(bf16_to_float(uint16_t(b + 1)))) / 2;
+    for (double x : {mid, std::nextafter(mid, 0.0), std::nextafter(mid, HUGE_VAL), mid + mid * 0x1p-30, mid - mid * 0x1p-30}) xs.push_back(x);
+  }
+  for (int t = 0; t < 1000000; ++t) xs.push_back(std::ldexp(1 + double(rng() >> 12) * 0x1p-52, int(rng() % 300) - 160));
+  for (double x : xs)
+    for (double v : {x, -x}) ASSERT_EQ(element::round_bf16(v), round_nosat(Format::bf16, v)) << std::hexfloat << v;
+}
+
 TEST(NormReference, ZeroRowIsDefined) {
   const int64_t h = 256;
   const Spec s = make_spec(Op::rms, profile("aiter"), Format::fp16, 2, h);
