@@ -93,16 +93,20 @@ ULPGATE_DEVICE_COLD void store_row_sum(const norm::ExactSum& spill, u128 window,
   for (int i = 0; i < norm::ExactSum::kLimbs; ++i) row_limbs[i] = post[i] = s.limb(i);
 }
 
-ULPGATE_DEVICE_COLD float row_profile_r(const norm::row_r::Rule& rule, const uint64_t* limbs, uint32_t flags, int64_t h) {
+// (The rule and eps by value: a reference to a kernel's member would send the whole kernel object
+// to local memory, and every field it reads in the passes with it.)
+ULPGATE_DEVICE_COLD float row_profile_r(norm::row_r::Rule rule, const uint64_t* limbs, uint32_t flags, int64_t h) {
   return norm::row_r::profile_r(rule, norm::ExactSum::from(limbs, flags), h);
 }
 
-ULPGATE_DEVICE_COLD double row_ideal_r(const uint64_t* limbs, uint32_t flags, const norm::ExactSum& eps, int64_t h) {
+ULPGATE_DEVICE_COLD double row_ideal_r(const uint64_t* limbs, uint32_t flags, norm::ExactSum eps, int64_t h) {
   norm::ExactSum d = norm::ExactSum::from(limbs, flags);
   d.merge(eps);
   return norm::row_r::ideal_r(d, h);
 }
 
+// T: the element type (bf16 or fp16), compile-time so that its widening and roundings fold.
+template <Format T>
 struct RefRows {
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
@@ -130,6 +134,8 @@ struct RefRows {
     const int ws = dev::warp_size(), lane = dev::lane(), warp = int(dev::thread_rank()) / ws;
     const int warps = int(dev::block_dim().x) / ws;
     const unsigned tid = dev::thread_rank(), threads = dev::block_dim().x;
+    norm::element::Steps steps = this->steps;
+    steps.dtype = T;
     // The block's total of every thread's value (combine) and flags (or), in every thread.
     struct Total {
       u128 value;
