@@ -154,6 +154,22 @@ struct RefRows {
       dev::block_sync();  // the posts are read before the next call writes them
       return t;
     };
+    // The row's elements in packs of 8 (16-byte loads and stores) where every row and buffer
+    // starts 16-byte aligned, else one at a time: z_fn(z) for each element's z (passes 1 and 2).
+    const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+    const bool packed = g.h % 8 == 0 && aligned(x) && aligned(residual) && aligned(weight) && aligned(y) &&
+                        aligned(ideal) && aligned(residual_out);
+    const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
+    const auto each_z = [&](int64_t at, auto z_fn) {
+      if (!packed) {
+        for (int64_t c = tid; c < g.h; c += threads) z_fn(z_at(steps, x, residual, at + c));
+        return;
+      }
+      for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
+        const Pack16<uint16_t> xs = dev::load16(x + 8 * p), rz = residual ? dev::load16(residual + 8 * p) : Pack16<uint16_t>{};
+        for (int j = 0; j < 8; ++j) z_fn(norm::element::z_of(steps, widen(xs.v[j]), residual ? widen(rz.v[j]) : 0.0f));
+      }
+    };
     const auto larger = [](u128 a, u128 b) { return a > b ? a : b; };
     const auto add = [](u128 a, u128 b) { return a + b; };  // no carry out: window_base
     norm::ExactSum spill;  // the thread's squares outside the window (zero between rows)
@@ -161,23 +177,22 @@ struct RefRows {
       const int64_t at = row * g.h;
       // 1. The largest finite |z| (as bits) and the flags (1 NaN, 2 Inf: ExactSum::flags()).
       uint32_t top = 0, nonfinite = 0;
-      for (int64_t c = tid; c < g.h; c += threads) {
-        const uint32_t b = dev::as_uint(z_at(steps, x, residual, at + c)) & 0x7FFFFFFFu;
+      each_z(at, [&](float z) {
+        const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
         if (b < 0x7F800000u) top = b > top ? b : top;
         else nonfinite |= b > 0x7F800000u ? 1u : 2u;
-      }
+      });
       const Total largest = across_block(top, nonfinite, larger);
       const int base = window_base(uint32_t(largest.value), g.h);
       // 2. The exact sum of squares.
       u128 sum = 0;
       uint32_t spilled = 0;
-      for (int64_t c = tid; c < g.h; c += threads) {
-        const float z = z_at(steps, x, residual, at + c);
+      each_z(at, [&](float z) {
         const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
-        if (b == 0 || b >= 0x7F800000u || add_to_window(sum, b, base)) continue;
+        if (b == 0 || b >= 0x7F800000u || add_to_window(sum, b, base)) return;
         add_outside_window(spill, z);
         spilled = 1;
-      }
+      });
       const Total squares = across_block(sum, spilled, add);
       if (squares.flags) merge_spills(spill, post_limbs);  // the whole block: some thread spilled
       // 3. The row's exact sum to memory and to the block; its r (the profile's in thread 0, the
@@ -198,14 +213,33 @@ struct RefRows {
       dev::block_sync();
       const float rp = float(rs[0]);
       const double ri = rs[1];
-      for (int64_t c = tid; c < g.h; c += threads) {
-        const int64_t i = at + c;
-        const float xv = norm::element::widen(steps.dtype, x[i]), rv = residual ? norm::element::widen(steps.dtype, residual[i]) : 0.0f;
-        const float z = norm::element::z_of(steps, xv, rv), w = weight[c];
-        y[i] = norm::element::output_at(steps, z, w, rp);
-        const uint32_t d = norm::element::ideal_y(steps.dtype, z, w, ri, window);
-        ideal[i] = d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
-        if (residual_out) residual_out[i] = norm::element::residual_out(steps, xv, rv);
+      // Element c's profile y, ideal y and written-back residual.
+      const auto outputs = [&](float xv, float rv, float w, uint16_t& yo, uint16_t& io, uint16_t& ro) {
+        const float z = norm::element::z_of(steps, xv, rv);
+        yo = norm::element::output_at(steps, z, w, rp);
+        const uint32_t d = norm::element::ideal_y(T, z, w, ri, window);
+        io = d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
+        ro = norm::element::residual_out(steps, xv, rv);
+      };
+      if (!packed) {
+        for (int64_t c = tid; c < g.h; c += threads) {
+          const int64_t i = at + c;
+          uint16_t ro;
+          outputs(widen(x[i]), residual ? widen(residual[i]) : 0.0f, weight[c], y[i], ideal[i], ro);
+          if (residual_out) residual_out[i] = ro;
+        }
+        continue;
+      }
+      for (int64_t p = tid; p < g.h / 8; p += threads) {
+        const int64_t i = at + 8 * p;
+        const Pack16<uint16_t> xs = dev::load16(x + i), rz = residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
+        const Pack16<float> w0 = dev::load16(weight + 8 * p), w1 = dev::load16(weight + 8 * p + 4);
+        Pack16<uint16_t> yo, io, ro;
+        for (int j = 0; j < 8; ++j)
+          outputs(widen(xs.v[j]), residual ? widen(rz.v[j]) : 0.0f, j < 4 ? w0.v[j] : w1.v[j - 4], yo.v[j], io.v[j], ro.v[j]);
+        dev::store16(y + i, yo);
+        dev::store16(ideal + i, io);
+        if (residual_out) dev::store16(residual_out + i, ro);
       }
     }
   }
