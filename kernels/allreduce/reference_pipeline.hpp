@@ -40,7 +40,7 @@ OnDevice<Device> compute_on(Device& dev, const allreduce::Spec& spec, allreduce:
                        dev.template alloc<uint32_t>(orders ? n : 0)};
   constexpr unsigned kThreads = 256;
   if (n > 0)
-    dev.launch({{unsigned(std::clamp<int64_t>(int64_t((n / 4 + kThreads - 1) / kThreads), 1, 1 << 16))}, {kThreads}},  // 4 a thread
+    dev.launch({{unsigned(std::clamp<int64_t>(int64_t((n + kThreads - 1) / kThreads), 1, 1 << 16))}, {kThreads}},
                RefAllreduce{ranks, int64_t(n), spec.world, spec.dtype, out.bits.get(), out.exact.get(), out.abs_sum.get(),
                             orders ? out.ordered.get() : nullptr, order == allreduce::Order::rotated, allreduce::partition(spec)});
   return out;
