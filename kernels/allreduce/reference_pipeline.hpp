@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,10 +41,17 @@ OnDevice<Device> compute_on(Device& dev, const allreduce::Spec& spec, allreduce:
   OnDevice<Device> out{dev.template alloc<uint32_t>(n), dev.template alloc<double>(n), dev.template alloc<double>(n),
                        dev.template alloc<uint32_t>(orders ? n : 0)};
   constexpr unsigned kThreads = 256;
-  if (n > 0)
+  const auto launch = [&]<int World>(std::integral_constant<int, World>) {
+    if (spec.world != World) return;
     dev.launch({{unsigned(std::clamp<int64_t>(int64_t((n + kThreads - 1) / kThreads), 1, 1 << 16))}, {kThreads}},
-               RefAllreduce{ranks, int64_t(n), spec.world, spec.dtype, out.bits.get(), out.exact.get(), out.abs_sum.get(),
-                            orders ? out.ordered.get() : nullptr, order == allreduce::Order::rotated, allreduce::partition(spec)});
+               RefAllreduce<World>{ranks, int64_t(n), spec.dtype, out.bits.get(), out.exact.get(), out.abs_sum.get(),
+                                   orders ? out.ordered.get() : nullptr, order == allreduce::Order::rotated,
+                                   allreduce::partition(spec)});
+  };
+  if (spec.world < 1 || spec.world > allreduce::kMaxWorld) throw UsageError("all-reduce reference: world " + std::to_string(spec.world));
+  if (n > 0)
+    [&]<int... W>(std::integer_sequence<int, W...>) { (launch(std::integral_constant<int, W + 1>{}), ...); }(
+        std::make_integer_sequence<int, allreduce::kMaxWorld>{});
   return out;
 }
 
