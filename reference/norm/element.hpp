@@ -78,9 +78,7 @@ constexpr uint32_t ideal_y(Format f, float z, float w, double r, double window) 
   const int mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15, e = int(a >> 52) - 1023, drop = 52 - mbits;
   if (e >= 1 - bias && e <= bias) {
     const uint64_t rem = a & ((uint64_t(1) << drop) - 1), half = uint64_t(1) << (drop - 1);
-    const double units = window * 0x1p53;  // loop-invariant: one integer comparison an element
-    const uint64_t near = units < 0x1p63 ? uint64_t(units) : ~uint64_t(0);
-    if ((rem > half ? rem - half : half - rem) <= near) return kNearBoundary;
+    if (double(rem > half ? rem - half : half - rem) <= window * 0x1p53) return kNearBoundary;
     const uint64_t kept = (a >> drop) - (uint64_t(1023 - bias) << mbits) + (rem > half ? 1 : 0);  // a carry reaches Inf
     return uint32_t(kept) | uint32_t(std::bit_cast<uint64_t>(v) >> 63) << 15;  // bf16 and fp16: the sign is bit 15
   }
