@@ -105,9 +105,8 @@ ULPGATE_DEVICE_COLD double row_ideal_r(const uint64_t* limbs, uint32_t flags, no
   return norm::row_r::ideal_r(d, h);
 }
 
-// T: the element type (bf16 or fp16), and whether y rounds twice (Steps::round_twice): compile-time
-// so that T's widening and roundings fold and the element loop holds one form of y, not both.
-template <Format T, bool RoundTwice>
+// T: the element type (bf16 or fp16), compile-time so that its widening and roundings fold.
+template <Format T>
 struct RefRows {
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
@@ -137,7 +136,6 @@ struct RefRows {
     const unsigned tid = dev::thread_rank(), threads = dev::block_dim().x;
     norm::element::Steps steps = this->steps;
     steps.dtype = T;
-    steps.round_twice = RoundTwice;
     // The block's total of every thread's value (combine) and flags (or), in every thread.
     struct Total {
       u128 value;

@@ -34,20 +34,15 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                        dev.template alloc<uint16_t>(residual ? n : 0), dev.template alloc<uint64_t>(rows * norm::ExactSum::kLimbs),
                        dev.template alloc<uint32_t>(rows), dev.template alloc<float>(rows),
                        dev.template alloc<double>(rows)};
-  const norm::element::Steps steps = spec.steps();
-  const auto launch = [&]<Format T, bool Twice>(std::integral_constant<Format, T>, std::bool_constant<Twice>) {
+  const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
     dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
-               RefRows<T, Twice>{x, residual, weight, out.y.get(), out.ideal.get(), residual ? out.residual_out.get() : nullptr,
-                                 out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(),
-                                 RefShape{spec.m, spec.h}, steps, norm::r_rule(*spec.profile), eps_term(spec), window});
-  };
-  const auto with_twice = [&](auto type) {
-    if (steps.round_twice) launch(type, std::true_type{});
-    else launch(type, std::false_type{});
+               RefRows<T>{x, residual, weight, out.y.get(), out.ideal.get(), residual ? out.residual_out.get() : nullptr,
+                          out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), RefShape{spec.m, spec.h},
+                          spec.steps(), norm::r_rule(*spec.profile), eps_term(spec), window});
   };
   if (rows > 0) {
-    if (spec.dtype == Format::bf16) with_twice(std::integral_constant<Format, Format::bf16>{});
-    else with_twice(std::integral_constant<Format, Format::fp16>{});
+    if (spec.dtype == Format::bf16) launch(std::integral_constant<Format, Format::bf16>{});
+    else launch(std::integral_constant<Format, Format::fp16>{});
   }
   return out;
 }

@@ -32,16 +32,8 @@ constexpr uint16_t round_bf16(double v) {
   return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // a carry out of the magnitude's top reaches Inf
 }
 
-// An fp32 value rounded into bf16: round_bf16(double(v)) without the conversions.
-constexpr uint16_t round_bf16(float v) {
-  const uint32_t u = std::bit_cast<uint32_t>(v);
-  if (v != v) return uint16_t(info_of<Format::bf16>().canonical_nan);
-  return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-
 // The per-element roundings into T (RNE, overflow to Inf) and back (exact).
 constexpr uint16_t round_to(Format f, double v) { return f == Format::bf16 ? round_bf16(v) : uint16_t(round_nosat(f, v)); }
-constexpr uint16_t round_to(Format f, float v) { return f == Format::bf16 ? round_bf16(v) : uint16_t(round_nosat(f, double(v))); }
 constexpr float widen(Format f, uint16_t bits) { return widen_exact(f, bits); }
 
 constexpr float z_of(const Steps& s, float x, float residual) {

@@ -273,15 +273,6 @@ TEST(NormReference, Bf16RoundingThroughFp32IsRoundNosat) {
   for (int t = 0; t < 1000000; ++t) xs.push_back(std::ldexp(1 + double(rng() >> 12) * 0x1p-52, int(rng() % 300) - 160));
   for (double x : xs)
     for (double v : {x, -x}) ASSERT_EQ(element::round_bf16(v), round_nosat(Format::bf16, v)) << std::hexfloat << v;
-  // The fp32 overload: every 2^-k step of fp32 bits around each bf16 midpoint, and random bits.
-  std::vector<uint32_t> fs;
-  for (uint32_t b = 0; b < 0x7F80u; ++b)
-    for (uint32_t d : {0u, 1u, 2u, 0x7FFFu, 0x8000u, 0x8001u, 0xFFFFu}) fs.push_back((b << 16) + d);
-  for (int t = 0; t < 1000000; ++t) fs.push_back(uint32_t(rng()));
-  for (uint32_t u : fs) {
-    const float f = std::bit_cast<float>(u);
-    ASSERT_EQ(element::round_bf16(f), round_nosat(Format::bf16, double(f))) << std::hexfloat << f;
-  }
 }
 
 TEST(NormReference, ZeroRowIsDefined) {
