@@ -13,7 +13,7 @@
 namespace ulpgate::allreduce_kernels {
 
 // World: the ranks, compile-time so that each element's values stay in registers (a runtime count
-// put them in local memory: 2.13 against ... ms, issue 30).
+// put them in local memory: 0.643 against 0.446 ms for world 4 x 32 Mi on the H200, issue 30).
 template <int World>
 struct RefAllreduce {
   const uint32_t* ranks;  // [World][n]: rank r's element bits from ranks + r n
