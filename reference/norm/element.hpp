@@ -23,7 +23,7 @@ struct Steps {
 // A double rounded into bf16 (RNE, overflow to Inf, NaN canonical) through fp32: fl32(v) rounds to
 // nearest and bf16's midpoints are fp32 values (subnormal ones too), so bf16's rounding of fl32(v)
 // is v's, unless fl32(v) is a midpoint that v is not: then v's side of it decides. Bit for bit
-// round_nosat (suites/norm/norm_reference_test.cpp), in a few fp32 and integer steps.
+// round_nosat (suites/norm/row_r_test.cpp), in a few fp32 and integer steps.
 constexpr uint16_t round_bf16(double v) {
   const float f = float(v);
   const uint32_t u = std::bit_cast<uint32_t>(f);
