@@ -3,20 +3,24 @@
 // Every step runs on the device; scale_rule.hpp's and element.hpp's constexpr steps are the
 // reference's own source. Tiles of one row of at most kRowTileCols columns (group, mx, short
 // token rows) take one kernel:
-//   RefRowTiles   a block per row: a warp per tile finds its amax (warp shuffles), its scale and
-//                 factor (ScaleRule); then every element's profile code and ideal code, the row
-//                 read again from cache.
+//   RefRowTiles   a block per row: lane groups find the tiles' amax (shuffles), a thread per tile
+//                 its scale and factor (ScaleRule); then every element's profile code and ideal
+//                 code, the row read again from cache.
 // Tiles across rows (block, tensor) and long token rows take three:
 //   RefAmax       each tile's amax, max |x| as fp32 bits (a NaN dropped, or kept under the
 //                 propagate policy: its bits exceed Inf's), by an atomic max: exact in any order;
 //   RefTileScales each tile's scale and factor from its amax;
 //   RefCodes      both codes of every element.
+// Rows whose tiles are whole packs of 8 are read 16 bytes and written 8 bytes at a time, the
+// profile's code is the ideal's where the same value is cast, and x / s is quick_div where that is
+// proven the IEEE quotient (quant_math.hpp): the same bits as the host's per-element steps.
 // reference_pipeline.hpp runs them on a device of the host-SIMT emulator or of CUDA.
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/portable/device.hpp"
+#include "kernels/quant/quant_kernels.hpp"  // Input, pack_codes, store_word, quick_div
 #include "reference/quant/element.hpp"
 #include "reference/quant/scale_rule.hpp"
 
@@ -29,6 +33,7 @@ namespace element = quant::element;
 struct RefGeometry {
   int64_t m, k, tile_rows, tile_cols, groups;
   int tile_shift;  // log2(tile_cols) where it is a power of two, else -1
+  bool packed = false;  // rows walked in packs of kPack (packable: every pack in one tile, aligned)
   ULPGATE_HOST_DEVICE int64_t tile(int64_t row, int64_t col) const { return row / tile_rows * groups + col / tile_cols; }
   // The tile column of a column: a shift for power-of-two tiles, else a 32-bit division (a 64-bit
   // one costs a hundred instructions on the GPU; a row has fewer than 2^31 columns).
@@ -45,20 +50,53 @@ ULPGATE_DEVICE float widen_input(const void* x, int64_t i) {
   else return dev::bf16_to_float(static_cast<const uint16_t*>(x)[i]);
 }
 
-// A warp's max |x| bits over columns [c0, c1) of row `row`, in every lane (a NaN dropped under the
-// ignore policy).
+// The elements a thread takes at once where a row allows it (RefGeometry::packed): one 16-byte
+// load of 16-bit input (two of fp32) and one 8-byte store of each code. A pack lies inside one
+// tile, so its scale, factor and reciprocal are read once.
+inline constexpr int kPack = 8;
+
 template <Format In>
-ULPGATE_DEVICE uint32_t warp_amax_bits(const void* x, const RefGeometry& g, int64_t row, int64_t c0, int64_t c1,
-                                       bool ignore_nan) {
-  const int ws = dev::warp_size(), lane = int(dev::thread_rank()) % ws;
-  uint32_t m = 0;
-  for (int64_t c = c0 + lane; c < c1; c += ws) {
-    const uint32_t a = dev::as_uint(widen_input<In>(x, row * g.k + c)) & 0x7FFFFFFFu;
-    const uint32_t kept = ignore_nan && a > 0x7F800000u ? 0u : a;
-    m = kept > m ? kept : m;
+ULPGATE_DEVICE void widen_pack(const void* x, int64_t i, float (&v)[kPack]) {
+  using T = typename Input<In>::T;
+  const T* p = static_cast<const T*>(x) + i;
+  if constexpr (In == Format::fp32) {
+    float lo[4], hi[4];
+    Input<In>::widen(dev::load16(p), lo);
+    Input<In>::widen(dev::load16(p + 4), hi);
+    ULPGATE_UNROLL
+    for (int j = 0; j < 4; ++j) v[j] = lo[j], v[4 + j] = hi[j];
+  } else {
+    Input<In>::widen(dev::load16(p), v);
   }
-  for (int o = ws / 2; o > 0; o /= 2) {
-    const uint32_t other = dev::shfl_xor(m, o, ws);
+}
+
+// The max of m and |v|'s fp32 bits (a NaN dropped under the ignore policy; kept, its bits exceed Inf's).
+ULPGATE_DEVICE uint32_t amax_bits_step(uint32_t m, float v, bool ignore_nan) {
+  const uint32_t a = dev::as_uint(v) & 0x7FFFFFFFu;
+  const uint32_t kept = ignore_nan && a > 0x7F800000u ? 0u : a;
+  return kept > m ? kept : m;
+}
+
+// The max |x| bits over columns [c0, c1) of row `row`, in every lane of an aligned group of
+// `width` lanes (a power of two), lane `sub` of which walks every width-th element, or pack where
+// the row is packed (c0 and c1 then multiples of kPack).
+template <Format In>
+ULPGATE_DEVICE uint32_t lanes_amax_bits(const void* x, const RefGeometry& g, int64_t row, int64_t c0, int64_t c1,
+                                        int sub, int width, bool ignore_nan) {
+  uint32_t m = 0;
+  const int64_t base = row * g.k;
+  if (g.packed) {
+    for (int64_t c = c0 + int64_t(sub) * kPack; c < c1; c += int64_t(width) * kPack) {
+      float v[kPack];
+      widen_pack<In>(x, base + c, v);
+      ULPGATE_UNROLL
+      for (int j = 0; j < kPack; ++j) m = amax_bits_step(m, v[j], ignore_nan);
+    }
+  } else {
+    for (int64_t c = c0 + sub; c < c1; c += width) m = amax_bits_step(m, widen_input<In>(x, base + c), ignore_nan);
+  }
+  for (int o = width / 2; o > 0; o /= 2) {
+    const uint32_t other = dev::shfl_xor(m, o, width);
     m = other > m ? other : m;
   }
   return m;
@@ -80,11 +118,23 @@ struct RefAmax {
     for (int64_t u = (int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank()) / ws; u < units;
          u += warps) {
       const int64_t row = u / g.groups, c0 = u % g.groups * g.tile_cols;
-      const uint32_t m = warp_amax_bits<In>(x, g, row, c0, c0 + g.tile_cols < g.k ? c0 + g.tile_cols : g.k, ignore_nan);
+      const uint32_t m = lanes_amax_bits<In>(x, g, row, c0, c0 + g.tile_cols < g.k ? c0 + g.tile_cols : g.k, lane, ws,
+                                             ignore_nan);
       if (lane == 0 && m != 0) dev::atomic_max(&amax_bits[g.tile(row, c0)], m);
     }
   }
 };
+
+// A tile's values the codes are computed from: its stored scale s, the profile's factor, and
+// fl(1/s) where quick division gives every quotient x / s of 16-bit input (quant_math.hpp's
+// quick_division_holds), else 0.
+struct TileValues {
+  float scale, factor, recip;
+};
+ULPGATE_DEVICE TileValues tile_values(const element::ScaleRule& rule, float amax) {
+  const float s = rule.scale(amax);
+  return {s, rule.factor(amax, s).v, quick_division_holds(s) ? 1.0f / s : 0.0f};
+}
 
 // Both codes of one element: the profile's (the fast-RNE path: q = x / v or x * v, the clamp, the
 // cast) and the ideal's (the exact quotient x / s rounded once).
@@ -96,31 +146,81 @@ struct CodeSteps {
   FastRneCast<F> cast;
   bool divide;       // the factor divides (else multiplies)
 
-  ULPGATE_DEVICE void codes(float v, float s, float factor, uint8_t& profile, uint8_t& ideal) const {
-    const float q = divide ? v / factor : v * factor;  // dividing, the factor is s: q = fl32(v / s)
-    profile = uint8_t(cast(element::clamp(clamp, q, max)));
-    const float quotient = divide ? q : v / s;
+  // fl32(v / s): quick_div where it is the IEEE quotient (16-bit input, recip != 0, and
+  // 2^-74 <= |v| < 2^77, where every step of it stays normal: quant_math.hpp), else a division.
+  template <Format In>
+  ULPGATE_DEVICE static float quotient(float v, float s, float recip) {
+    if constexpr (In != Format::fp32) {
+      if (recip != 0 && ((dev::as_uint(v) >> 23) & 0xFFu) - (127u - 74u) < 150u) return quick_div(v, s, recip);
+    }
+    return v / s;
+  }
+
+  // With Divide (= divide) the factor is s: the profile's q is the quotient itself.
+  template <Format In, bool Divide>
+  ULPGATE_DEVICE void codes(float v, const TileValues& t, uint8_t& profile, uint8_t& ideal) const {
+    const float quotient = CodeSteps::quotient<In>(v, t.scale, t.recip);
+    const float c = element::clamp(clamp, Divide ? quotient : v * t.factor, max);
+    profile = uint8_t(cast(c));
     // Non-finite operands: IEEE division is exact there, so the profile's steps are ideal.
-    ideal = uint8_t(element::is_finite(v) && element::is_finite(s) && s > 0
-                        ? element::ideal_code_of_quotient<F>(v, s, quotient, clamp_max, cast)
-                        : cast(element::clamp(clamp, quotient, max)));
+    const float w = element::is_finite(v) && element::is_finite(t.scale) && t.scale > 0
+                        ? element::ideal_value_of_quotient<F>(v, t.scale, quotient, clamp_max)
+                        : Divide ? c : element::clamp(clamp, quotient, max);
+    ideal = dev::as_uint(w) == dev::as_uint(c) ? profile : uint8_t(cast(w));  // one cast where both take the same value
+  }
+
+  template <Format In, bool Divide>
+  ULPGATE_DEVICE void pack_codes_with(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
+                                      uint64_t& ideal) const {
+    uint8_t p[kPack], d[kPack];
+    ULPGATE_UNROLL
+    for (int j = 0; j < kPack; ++j) codes<In, Divide>(v[j], t, p[j], d[j]);
+    profile = pack_codes(p);
+    ideal = pack_codes(d);
   }
 };
 
-// A thread per tile: its scale (stored) and factor from its amax.
+// Both codes of every element of row `row` by the block's threads, tile t's values at tiles[t]:
+// packs where the row is packed, else element by element.
+template <Format In, Format F>
+ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, const TileValues* tiles,
+                              const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal) {
+  const int64_t base = row * g.k;
+  const uint32_t k = uint32_t(g.k), threads = dev::block_dim().x;
+  if (!g.packed) {
+    for (uint32_t col = dev::thread_rank(); col < k; col += threads) {
+      const float v = widen_input<In>(x, base + col);
+      const TileValues& t = tiles[g.tile_col(col)];
+      if (steps.divide) steps.template codes<In, true>(v, t, profile[base + col], ideal[base + col]);
+      else steps.template codes<In, false>(v, t, profile[base + col], ideal[base + col]);
+    }
+    return;
+  }
+  for (uint32_t col = dev::thread_rank() * kPack; col < k; col += threads * kPack) {
+    float v[kPack];
+    widen_pack<In>(x, base + col, v);
+    const TileValues t = tiles[g.tile_col(col)];
+    uint64_t p, d;
+    if (steps.divide) steps.template pack_codes_with<In, true>(v, t, p, d);
+    else steps.template pack_codes_with<In, false>(v, t, p, d);
+    store_word(profile + base + col, p);
+    store_word(ideal + base + col, d);
+  }
+}
+
+// A thread per tile: its scale (stored) and the values its codes take, from its amax.
 struct RefTileScales {
   const uint32_t* amax_bits;  // [tiles]
   float* scale;               // [tiles]
-  float* factor;              // [tiles]
+  TileValues* values;         // [tiles]
   int64_t tiles;
   element::ScaleRule rule;
 
   ULPGATE_DEVICE void operator()() const {
     const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     for (int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); t < tiles; t += stride) {
-      const float amax = element::amax_of_bits(amax_bits[t]);
-      scale[t] = rule.scale(amax);
-      factor[t] = rule.factor(amax, scale[t]).v;
+      values[t] = tile_values(rule, element::amax_of_bits(amax_bits[t]));
+      scale[t] = values[t].scale;
     }
   }
 };
@@ -129,34 +229,36 @@ struct RefTileScales {
 template <Format In, Format F>
 struct RefCodes {
   const void* x;
-  const float* factor;  // [tiles]
-  const float* scale;   // [tiles]: the stored scales
-  uint8_t* profile;     // [m * k]
-  uint8_t* ideal;       // [m * k]
+  const TileValues* values;  // [tiles]
+  uint8_t* profile;          // [m * k]
+  uint8_t* ideal;            // [m * k]
   RefGeometry g;
   CodeSteps<F> steps;
 
   ULPGATE_DEVICE void operator()() const {
-    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
-      const int64_t first_tile = row / g.tile_rows * g.groups;  // once per row
-      for (uint32_t col = dev::thread_rank(); col < uint32_t(g.k); col += dev::block_dim().x) {
-        const int64_t i = row * g.k + col, t = first_tile + g.tile_col(col);
-        steps.codes(widen_input<In>(x, i), scale[t], factor[t], profile[i], ideal[i]);
-      }
-    }
+    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x)
+      row_codes<In, F>(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
   }
 };
 
-// The widest one-row tile RefRowTiles takes (a warp reads it alone), and its most tiles per row
-// (their scales and factors in shared memory).
-inline constexpr int64_t kRowTileCols = 1024, kRowTilesMax = 4096;
+// The widest one-row tile RefRowTiles takes (a lane group reads it alone), and its most tiles per
+// row (their values in shared memory).
+inline constexpr int64_t kRowTileCols = 1024, kRowTilesMax = 2048;
 constexpr bool one_pass(const RefGeometry& g) {
   return g.tile_rows == 1 && g.tile_cols <= kRowTileCols && g.groups <= kRowTilesMax;
 }
 
-// A block per row (grid-stride) of one-row tiles: a warp per tile finds its amax, scale and factor
-// (into shared memory and `scale`), then the block's threads along the row write both codes of
-// every element, reading the row again from cache. Dynamic shared memory: 2 * groups floats.
+// The lanes RefRowTiles gives a tile's amax: a power of two <= 32, a pack (or element) each.
+constexpr int row_tile_lanes(const RefGeometry& g) {
+  return int(std::bit_floor(uint64_t(std::clamp<int64_t>(g.packed ? g.tile_cols / kPack : g.tile_cols, 1, 32))));
+}
+
+// A block per row (grid-stride) of one-row tiles: aligned groups of `tile_lanes` lanes
+// (row_tile_lanes) find the tiles' amax (a warp takes several narrow tiles at once), a thread per
+// tile its scale and values (into shared memory and `scale`), then the block's threads along the
+// row write both codes of every element, reading the row again from cache. Dynamic shared memory:
+// groups TileValues. Two forms without the middle barrier measured slower on the H200
+// (kernels/quant/PERF.md): the scale in every lane of a tile's group, or in its first lane.
 template <Format In, Format F>
 struct RefRowTiles {
   const void* x;
@@ -167,29 +269,27 @@ struct RefRowTiles {
   element::ScaleRule rule;
   CodeSteps<F> steps;
   bool ignore_nan;
+  int tile_lanes;
 
   ULPGATE_DEVICE void operator()() const {
-    float* const tile_scale = dev::dynamic_shared<float>();
-    float* const tile_factor = tile_scale + g.groups;
-    const int ws = dev::warp_size(), lane = int(dev::thread_rank()) % ws;
-    const int warps = int(dev::block_dim().x) / ws, warp = int(dev::thread_rank()) / ws;
+    TileValues* const tiles = dev::dynamic_shared<TileValues>();
+    const int ws = dev::warp_size(), lane = int(dev::thread_rank()) % ws, sub = lane % tile_lanes;
+    const int per_warp = ws / tile_lanes, warps = int(dev::block_dim().x) / ws, warp = int(dev::thread_rank()) / ws;
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
-      for (int64_t t = warp; t < g.groups; t += warps) {
-        const int64_t c0 = t * g.tile_cols;
-        const uint32_t m = warp_amax_bits<In>(x, g, row, c0, c0 + g.tile_cols < g.k ? c0 + g.tile_cols : g.k, ignore_nan);
-        if (lane == 0) {
-          const float amax = element::amax_of_bits(m), s = rule.scale(amax);
-          tile_scale[t] = s;
-          tile_factor[t] = rule.factor(amax, s).v;
-          scale[row * g.groups + t] = s;
-        }
+      // The loop bound is the warp's, so that every lane of it reaches the shuffles.
+      for (int64_t first = int64_t(warp) * per_warp; first < g.groups; first += int64_t(warps) * per_warp) {
+        const int64_t t = first + lane / tile_lanes, c0 = t * g.tile_cols;
+        const int64_t c1 = t < g.groups ? (c0 + g.tile_cols < g.k ? c0 + g.tile_cols : g.k) : c0;
+        const uint32_t m = lanes_amax_bits<In>(x, g, row, c0, c1, sub, tile_lanes, ignore_nan);
+        if (t < g.groups && sub == 0) tiles[t].scale = dev::as_float(m);  // the amax bits until below
       }
       dev::block_sync();
-      for (uint32_t col = dev::thread_rank(); col < uint32_t(g.k); col += dev::block_dim().x) {
-        const int64_t i = row * g.k + col;
-        const uint32_t t = g.tile_col(col);
-        steps.codes(widen_input<In>(x, i), tile_scale[t], tile_factor[t], profile[i], ideal[i]);
+      for (int64_t t = dev::thread_rank(); t < g.groups; t += dev::block_dim().x) {
+        tiles[t] = tile_values(rule, element::amax_of_bits(dev::as_uint(tiles[t].scale)));
+        scale[row * g.groups + t] = tiles[t].scale;
       }
+      dev::block_sync();
+      row_codes<In, F>(x, g, row, tiles, steps, profile, ideal);
       dev::block_sync();  // the next row's tiles overwrite shared memory
     }
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <span>
 #include <utility>
 #include <vector>
@@ -23,10 +24,13 @@ struct OnDevice {
 
 template <class Device>
 OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, const void* x) {
-  const RefGeometry g = geometry(spec);
+  RefGeometry g = geometry(spec);
   const auto n = size_t(g.m * g.k), tiles = size_t(spec.scale_shape().m * g.groups);
   OnDevice<Device> out{dev.template alloc<uint8_t>(n), dev.template alloc<uint8_t>(n), dev.template alloc<float>(tiles)};
   if (n == 0) return out;
+  const auto aligned = [](const void* p, uintptr_t to) { return reinterpret_cast<uintptr_t>(p) % to == 0; };
+  g.packed = g.k % kPack == 0 && g.tile_cols % kPack == 0 && aligned(x, 16) && aligned(out.codes.get(), 8) &&
+             aligned(out.ideal.get(), 8);
   const element::ScaleRule rule = quant::scale_rule(spec);
   const bool ignore_nan = spec.profile->nan == quant::NanPolicy::ignore;
   constexpr unsigned kThreads = 256;
@@ -38,21 +42,21 @@ OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, 
       const CodeSteps<F> steps{quant::clamp_rule(*spec.profile), max, spec.profile->clamp ? double(max) : 0.0,
                                FastRneCast<F>(spec.profile->cast), rule.divides};
       if (one_pass(g)) {
-        dev.launch({{row_blocks}, {kThreads}, size_t(2 * g.groups) * sizeof(float)},
-                   RefRowTiles<In, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan});
+        dev.launch({{row_blocks}, {kThreads}, size_t(g.groups) * sizeof(TileValues)},
+                   RefRowTiles<In, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan,
+                                      row_tile_lanes(g)});
         return;
       }
       const std::vector<uint32_t> zeros(tiles, 0);
       auto amax = dev.template alloc<uint32_t>(tiles);
-      auto factor = dev.template alloc<float>(tiles);
+      auto values = dev.template alloc<TileValues>(tiles);
       dev.to_device(amax.get(), zeros.data(), tiles * sizeof(uint32_t));
       const int64_t units = g.m * g.groups, per_block = kThreads / 32;  // units: warps of 32 or more lanes
       dev.launch({{unsigned(std::clamp<int64_t>((units + per_block - 1) / per_block, 1, 1 << 16))}, {kThreads}},
                  RefAmax<In>{x, amax.get(), g, ignore_nan});
       dev.launch({{unsigned(std::clamp<int64_t>((int64_t(tiles) + kThreads - 1) / kThreads, 1, 1 << 16))}, {kThreads}},
-                 RefTileScales{amax.get(), out.scales.get(), factor.get(), int64_t(tiles), rule});
-      dev.launch({{row_blocks}, {kThreads}},
-                 RefCodes<In, F>{x, factor.get(), out.scales.get(), out.codes.get(), out.ideal.get(), g, steps});
+                 RefTileScales{amax.get(), out.scales.get(), values.get(), int64_t(tiles), rule});
+      dev.launch({{row_blocks}, {kThreads}}, RefCodes<In, F>{x, values.get(), out.codes.get(), out.ideal.get(), g, steps});
     });
   });
   return out;

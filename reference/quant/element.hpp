@@ -37,14 +37,14 @@ constexpr float clamp(float q, float max) {
   return q;
 }
 
+// The rule as data, in selects rather than branches: a device inlines it for every element, and a
+// branch on r would have the compiler copy all that follows into each rule's arm. The same values as
+// clamp<R>: a NaN fails both comparisons, so `inside` keeps it; an Inf lands on +-max.
 constexpr float clamp(ClampRule r, float q, float max) {
-  switch (r) {
-    case ClampRule::none: return clamp<ClampRule::none>(q, max);
-    case ClampRule::nan_to_min: return clamp<ClampRule::nan_to_min>(q, max);
-    case ClampRule::nan_to_max: return clamp<ClampRule::nan_to_max>(q, max);
-    case ClampRule::finite_only: break;
-  }
-  return clamp<ClampRule::finite_only>(q, max);
+  const float inside = q < -max ? -max : q > max ? max : q;
+  const float clamped = is_nan(q) ? (r == ClampRule::nan_to_min ? -max : max) : inside;
+  const bool passes = r == ClampRule::none || (r == ClampRule::finite_only && !is_finite(q));
+  return passes ? q : clamped;
 }
 
 // The value of magnitude code c of an 8-bit format with subnormals, for c <= max_mag + 1: the codes'
@@ -128,13 +128,17 @@ constexpr bool rounds_as_exact(float ax, float s, float q, float clamp_max) {
   return !midpoint || divides_exactly(aq, s, ax);
 }
 
-// The ideal code from fp32 operands and their fp32 quotient q = fl32(x / s): most elements need
-// only its cast; the rest take ideal_value's exact comparisons.
+// The value whose cast is the ideal code, from fp32 operands and their fp32 quotient
+// q = fl32(x / s): q itself for most elements; the rest take ideal_value's exact comparisons.
+template <Format F>
+constexpr float ideal_value_of_quotient(float x, float s, float q, double clamp_max) {
+  if (rounds_as_exact<F>(std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu), s, q, float(clamp_max)))
+    return q;
+  return float(ideal_value_out_of_line<F>(x, s, clamp_max));
+}
 template <Format F>
 constexpr uint32_t ideal_code_of_quotient(float x, float s, float q, double clamp_max, const FastRneCast<F>& cast) {
-  if (rounds_as_exact<F>(std::bit_cast<float>(std::bit_cast<uint32_t>(x) & 0x7FFFFFFFu), s, q, float(clamp_max)))
-    return cast(q);
-  return cast(float(ideal_value_out_of_line<F>(x, s, clamp_max)));
+  return cast(ideal_value_of_quotient<F>(x, s, q, clamp_max));
 }
 template <Format F>
 constexpr uint32_t ideal_code(float x, float s, double clamp_max, const FastRneCast<F>& cast) {

@@ -56,12 +56,16 @@ TEST(QuantReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
 }
 
 // Token rows longer than one warp's tile (kRowTileCols) and tiles narrower than a warp take the
-// three-kernel path and the one-pass kernel's edges; the ci catalog has neither.
+// three-kernel path and the one-pass kernel's edges; tiles whose width is no power of two (96, 98)
+// take the division in RefGeometry::tile_col, packed and element by element; the ci catalog has
+// none of these.
 TEST(QuantReferenceKernels, TheEmulatedDeviceComputesLongRowsAndNarrowTiles) {
   static_assert(quant_kernels::kRowTileCols < 2000);
   for (const char* id : {"quant.token/vllm/e4m3fn/bf16/5x2000/gs2000/token/normal_nan=97_inf=131/s1",
                          "quant.token/sglang/e4m3fnuz/fp32/3x1500/gs1500/token/normal_sigma=2/s2",
-                         "quant.group/aiter/e4m3fn/fp16/9x96/gs16/row/normal_sigma=2/s3"}) {
+                         "quant.group/aiter/e4m3fn/fp16/9x96/gs16/row/normal_sigma=2/s3",
+                         "quant.group/vllm/e4m3fn/bf16/3x4800/gs96/row/normal_sigma=2/s4",
+                         "quant.group/vllm/e4m3fn/bf16/3x4802/gs98/row/normal_sigma=2/s5"}) {
     const Case c = Case::parse(id);
     const Inputs in = c.inputs();
     const Expected host = expected(c, in);
