@@ -73,12 +73,6 @@ class ExactSum {
     }
     return false;  // unreachable: a sum or its negation is >= 0
   }
-  static constexpr int highest_bit(uint32_t v) {  // v != 0
-    int i = 0;
-    for (int step = 16; step > 0; step /= 2)
-      if (v >> (i + step)) i += step;
-    return i;
-  }
   // n <= 64 bits from bit lo on.
   static constexpr uint64_t bits(const uint32_t (&mag)[kDigits], int lo, int n) {
     uint64_t out = 0;

@@ -452,6 +452,16 @@ constexpr uint32_t round_nosat(Format f, double v) {
   return v != v ? info_of<Format::fp32>().canonical_nan : std::bit_cast<uint32_t>(static_cast<float>(v));
 }
 
+// ---- bits -----------------------------------------------------------------------------------
+
+// The index of v's highest set bit (v != 0). No intrinsic: the device references run it too.
+constexpr int highest_bit(uint64_t v) {
+  int i = 0;
+  for (int step = 32; step > 0; step /= 2)
+    if (v >> (i + step)) i += step;
+  return i;
+}
+
 // ---- decoding and classification ----------------------------------------------------------
 
 enum class CodeClass : uint8_t { zero, subnormal, normal, inf, nan };

@@ -28,7 +28,7 @@ class ExactSum {
     // |z| = m 2^(e - 150), m < 2^24, from the bits (subnormals: e = 1, no implicit bit); the
     // square m^2 < 2^48 lands at bit 2 (e - 150) + 320 >= 22.
     const uint64_t m = (b & 0x7FFFFFu) | (biased ? 0x800000u : 0u);
-    add_at(m * m, 2 * (int(biased ? biased : 1u) - 150) - kUnitExp);
+    add_bits(m * m, 2 * (int(biased ? biased : 1u) - 150) - kUnitExp);  // a sum of 2^31 never carries out
   }
 
   // Another sum's terms added to this one's (the lanes of a row, merged).
@@ -86,7 +86,7 @@ class ExactSum {
     return {bits64(lo), lo + kUnitExp, any_below(lo)};
   }
 
-  // Adds v 2^pos (pos >= 0, in units of 2^-320) where the sum stays below 2^640: a device's
+  // Adds v 2^pos (pos >= 0, in units of 2^-320) where the sum stays below 2^640: a square, a device's
   // fixed-point partial sum, or h eps.
   constexpr void add_bits(unsigned __int128 v, int pos) {
     const int k = pos / 64, sh = pos % 64;
@@ -117,22 +117,8 @@ class ExactSum {
     carry = uint64_t(s < a) + uint64_t(t < s);
     return t;
   }
-  // Adds v 2^pos (pos >= 0 in units of 2^-320). A sum of up to 2^31 squares never carries out.
-  constexpr void add_at(uint64_t v, int pos) {
-    const int k = pos / 64, sh = pos % 64;
-    const uint64_t lo = v << sh, hi = sh ? v >> (64 - sh) : 0;
-    uint64_t carry = 0;
-    limb_[k] = add_carry(limb_[k], lo, carry);
-    for (int i = k + 1; i < kLimbs && (carry || i == k + 1); ++i) limb_[i] = add_carry(limb_[i], i == k + 1 ? hi : 0, carry);
-  }
   void add_wide(unsigned __int128 v, int pos);
   constexpr bool bit(int i) const { return i >= 0 && ((limb_[i / 64] >> (i % 64)) & 1); }
-  static constexpr int highest_bit(uint64_t v) {  // v != 0 (no intrinsic: the device runs it too)
-    int i = 0;
-    for (int step = 32; step > 0; step /= 2)
-      if (v >> (i + step)) i += step;
-    return i;
-  }
   constexpr int top_bit() const {
     for (int k = kLimbs - 1; k >= 0; --k)
       if (limb_[k]) return 64 * k + highest_bit(limb_[k]);
