@@ -17,6 +17,8 @@
 // reference_pipeline.hpp runs them on a device of the host-SIMT emulator or of CUDA.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 
 #include "kernels/portable/device.hpp"
@@ -147,7 +149,7 @@ struct CodeSteps {
   bool divide;       // the factor divides (else multiplies)
 
   // fl32(v / s): quick_div where it is the IEEE quotient (16-bit input, recip != 0, and
-  // 2^-74 <= |v| < 2^77, where every step of it stays normal: quant_math.hpp), else a division.
+  // 2^-74 <= |v| < 2^76, where every step of it stays normal: quant_math.hpp), else a division.
   template <Format In>
   ULPGATE_DEVICE static float quotient(float v, float s, float recip) {
     if constexpr (In != Format::fp32) {
