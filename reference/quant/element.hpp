@@ -137,12 +137,8 @@ constexpr float ideal_value_of_quotient(float x, float s, float q, double clamp_
   return float(ideal_value_out_of_line<F>(x, s, clamp_max));
 }
 template <Format F>
-constexpr uint32_t ideal_code_of_quotient(float x, float s, float q, double clamp_max, const FastRneCast<F>& cast) {
-  return cast(ideal_value_of_quotient<F>(x, s, q, clamp_max));
-}
-template <Format F>
 constexpr uint32_t ideal_code(float x, float s, double clamp_max, const FastRneCast<F>& cast) {
-  return ideal_code_of_quotient<F>(x, s, x / s, clamp_max, cast);
+  return cast(ideal_value_of_quotient<F>(x, s, x / s, clamp_max));
 }
 
 }  // namespace ulpgate::quant::element
