@@ -519,12 +519,8 @@ struct RmsNorm {
     Path::template codes<In>(quant, g, in, words);
   }
 
-  // The group arithmetic for an amax. T(y) values have 16-bit significands, which lets a
-  // dividing path use its quick division; fp32 values divide exactly.
   template <class P = Path>
-  ULPGATE_DEVICE typename P::Group group(float amax) const {
-    return math.quantize_rounded ? Path::template group<T>(quant, amax) : Path::template group<float>(quant, amax);
-  }
+  ULPGATE_DEVICE typename P::Group group(float amax) const { return Path::group(quant, amax); }
 
   // A quant group's amax: its lanes' shuffles. Where rows are whole warps, every lane of the warp
   // is here, so the shuffles name the whole warp (a uniform mask; a group's lanes still exchange

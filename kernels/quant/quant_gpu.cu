@@ -1,6 +1,8 @@
 #include "kernels/portable/gpu.hpp"
 #include "kernels/quant/quant_gpu.hpp"
 
+#include <array>
+
 namespace ulpgate::quant_kernels {
 namespace {
 
@@ -13,40 +15,77 @@ void launch_plan(const QuantPlan& plan, const void* x, uint8_t* codes, uint8_t* 
 }
 
 #if !defined(__HIP__)
+// A check's counters on the device: [0] mismatches, [1] the first mismatch's bits, [2] a
+// check's own second count.
+ULPGATE_DEVICE void count_mismatch(unsigned long long* counters, unsigned long long bits) {
+  if (atomicAdd(&counters[0], 1ull) == 0) counters[1] = bits;
+}
+
 // d = 1 + i / 2^23 binade by binade: 126 * 2^23 values, 32 per thread.
 struct RcpInRange {
-  unsigned long long* mismatches;
-  uint32_t* first;
+  unsigned long long* counters;
   ULPGATE_DEVICE void operator()() const {
     const uint32_t base = 0x3f800000u + (dev::block_idx().x * dev::block_dim().x + dev::thread_rank()) * 32u;
     for (uint32_t k = 0; k < 32; ++k) {
       const float d = dev::as_float(base + k);
-      if (dev::as_uint(dev::rcp_in_range(d)) == dev::as_uint(__frcp_rn(d))) continue;
-      if (atomicAdd(mismatches, 1ull) == 0) *first = base + k;
+      if (dev::as_uint(dev::rcp_in_range(d)) != dev::as_uint(__frcp_rn(d))) count_mismatch(counters, base + k);
     }
   }
 };
+
+// A thread per s in [1, 2), every x in [1, 2) against it.
+struct QuickDivAll {
+  unsigned long long* counters;
+  ULPGATE_DEVICE void operator()() const {
+    const uint32_t sb = 0x3f800000u + dev::block_idx().x * dev::block_dim().x + dev::thread_rank();
+    const float s = dev::as_float(sb), y = __frcp_rn(s);
+    unsigned long long uncorrected = 0;
+    for (uint32_t xb = 0x3f800000u; xb < 0x40000000u; ++xb) {
+      const float x = dev::as_float(xb), q = __fdiv_rn(x, s);
+      uncorrected += __fmul_rn(x, y) != q;
+      if (dev::as_uint(quick_div(x, s, y)) != dev::as_uint(q))
+        count_mismatch(counters, (unsigned long long)sb << 32 | xb);
+    }
+    atomicAdd(&counters[2], uncorrected);
+  }
+};
+
+// Runs a check kernel of `threads`-thread blocks and reads its counters back.
+template <class Check>
+std::array<uint64_t, 3> run_check(unsigned blocks, unsigned threads) {
+  gpu::DeviceBytes counters(3 * sizeof(unsigned long long));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(counters.get(), 0, 3 * sizeof(unsigned long long)));
+  gpu::launch(LaunchConfig{{blocks}, {threads}, 0}, Check{counters.get<unsigned long long>()});
+  gpu::synchronize();
+  std::array<uint64_t, 3> r{};
+  counters.download(r.data());
+  return r;
+}
 #endif
 
 }  // namespace
 
-RcpCheck check_rcp_in_range_gpu() {
+ExhaustiveCheck check_rcp_in_range_gpu() {
 #if defined(__HIP__)
   throw QuantError("check_rcp_in_range_gpu: CUDA only");
 #else
   try {
-    gpu::DeviceBytes count(sizeof(unsigned long long)), first(sizeof(uint32_t));
-    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(count.get(), 0, sizeof(unsigned long long)));
-    ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memset)(first.get(), 0, sizeof(uint32_t)));
-    const unsigned values = 126u << 23, threads = 256;
-    gpu::launch(LaunchConfig{{values / 32 / threads}, {threads}, 0},
-                RcpInRange{count.get<unsigned long long>(), first.get<uint32_t>()});
-    gpu::synchronize();
-    RcpCheck r;
-    unsigned long long n = 0;
-    count.download(&n);
-    first.download(&r.first);
-    r.mismatches = n;
+    const auto c = run_check<RcpInRange>((126u << 23) / 32 / 256, 256);
+    return {c[0], c[1]};
+  } catch (const gpu::GpuError& e) {
+    throw QuantError(e.what());
+  }
+#endif
+}
+
+QuickDivCheck check_quick_div_gpu() {
+#if defined(__HIP__)
+  throw QuantError("check_quick_div_gpu: CUDA only");
+#else
+  try {
+    const auto c = run_check<QuickDivAll>((1u << 23) / 128, 128);
+    QuickDivCheck r;
+    r.mismatches = c[0], r.first = c[1], r.uncorrected = c[2];
     return r;
   } catch (const gpu::GpuError& e) {
     throw QuantError(e.what());

@@ -29,12 +29,20 @@ void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::spa
 void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_dev, uint8_t* scales_dev,
                       void* stream = nullptr, const int32_t* row_map_dev = nullptr);
 
-// Every fp32 d in [1, 2^126): how many of them dev::rcp_in_range does not give __frcp_rn's
-// result for, and the first such d's bits (CUDA; silu_mul_chunk relies on none).
-struct RcpCheck {
+// An exhaustive device check: how many cases differ, and the first one's bits (CUDA only).
+struct ExhaustiveCheck {
   uint64_t mismatches = 0;
-  uint32_t first = 0;
+  uint64_t first = 0;
 };
-RcpCheck check_rcp_in_range_gpu();
+// Every fp32 d in [1, 2^126): does dev::rcp_in_range give __frcp_rn's result (silu_mul_chunk
+// relies on it)? `first`: d's bits.
+ExhaustiveCheck check_rcp_in_range_gpu();
+// Every fp32 s and x in [1, 2) (2^46 pairs): does quick_div(x, s, fl(1/s)) give the IEEE
+// quotient? `first`: s's bits << 32 | x's. `uncorrected`: the pairs where x * fl(1/s) alone does
+// not (the check is not vacuous where this is not 0).
+struct QuickDivCheck : ExhaustiveCheck {
+  uint64_t uncorrected = 0;
+};
+QuickDivCheck check_quick_div_gpu();
 
 }  // namespace ulpgate::quant_kernels

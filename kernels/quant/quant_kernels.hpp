@@ -161,7 +161,6 @@ struct ProfileCodes {
   ULPGATE_DEVICE static float amax(const QuantMath& p, float a, float v) { return amax_step(a, v, p.nan_propagate); }
   ULPGATE_DEVICE static float merge(const QuantMath& p, float a, float b) { return amax_merge(a, b, p.nan_propagate); }
   ULPGATE_DEVICE static float lane_amax(float a) { return a; }
-  template <class T>  // the input element type
   ULPGATE_DEVICE static Group group(const QuantMath& p, float amax) { return GroupArith(p, amax); }
 
   template <Format In, int C, int N = Chunk<In>::size>
@@ -211,50 +210,6 @@ struct QuickDivideBy {
   float s, y;
   ULPGATE_DEVICE float operator()(float x) const { return quick_div(x, s, y); }
 };
-// x / s for fp32 dividends as far as an fp8 cast can tell: x * y, y = fl(1/s), is within 2 ulp of
-// x / s (each of y and the product rounds once, relative 2^-24) and the IEEE quotient within half
-// an ulp, so both round to the same fp8 value unless an fp8 rounding boundary lies within 2.5 ulp
-// of x * y (2.5 units of the lower binade's ulp where the boundary is a binade's bottom). The
-// boundaries (midpoints between neighbouring fp8 values, nosat's overflow threshold among them)
-// are the fp32 values whose significand bits below the kept ones are a one and then zeros: the
-// format's mantissa bits are kept in its normal binades, one fewer in each binade below (its
-// subnormal steps), none in `sub`, the binade as wide as the subnormal step; below that the one
-// boundary is half the smallest subnormal, the bottom of the binade under `sub`. Inf and NaN take
-// the IEEE division; zeros and tiny products round to the zero of x's sign either way (y > 0).
-// Needs y finite and normal products (quick_division_holds(s)).
-template <bool E4M3>
-struct GuardedDivideBy {
-  float s, y;
-  uint32_t sub;  // subnormal_step_binade(format)
-  // Does the product q give the quotient's code? No boundary within 4 units of q's bits.
-  ULPGATE_DEVICE bool clear(float q) const {
-    constexpr int kMantissa = E4M3 ? 3 : 2;
-    const uint32_t u = dev::as_uint(q) & 0x7fffffffu;
-    const int below = int(u >> 23) - int(sub), kept = below < kMantissa ? below : kMantissa;
-    const uint32_t low = 0x7fffffu >> (kept > 0 ? kept : 0), mid = (low >> 1) + 1;
-    const uint32_t half_min = (sub - 1) << 23;
-    const bool near = kept >= 0 ? (u & low) - (mid - 4) <= 8u : u - (half_min - 4) <= 8u;
-    return !near && u < 0x7f800000u;
-  }
-  // A chunk's quotients: the products where all are clear, else the divisions (one branch a
-  // chunk, rarely taken, instead of one a value).
-  template <int N>
-  ULPGATE_DEVICE void quotients(const float (&v)[N], float (&q)[N]) const {
-    bool all = true;
-    ULPGATE_UNROLL
-    for (int i = 0; i < N; ++i) {
-      q[i] = v[i] * y;
-      all &= clear(q[i]);
-    }
-    if (!all) {
-      ULPGATE_UNROLL
-      for (int i = 0; i < N; ++i) q[i] = div_rn(v[i], s);
-    }
-  }
-};
-struct AsIs {  // values already divided
-  ULPGATE_DEVICE float operator()(float q) const { return q; }
-};
 
 // A profile whose per-element steps are fixed for the whole launch: q = x / s (Divide) or x * f,
 // the clamp C, then the arch's conversion instruction (the plan's cast is native), four values per
@@ -268,9 +223,8 @@ struct NativeCodes {
   struct Group {
     float scale;
     float f;     // what the elements are divided by (Divide) or multiplied with
-    float y;       // Divide: fl(1 / f), for quick_div
-    bool quick;    // Divide: quick_div gives the quotient's code for this scale and input type
-    bool guarded;  // Divide: GuardedDivideBy may be used for fp32 dividends (y and products normal)
+    float y;     // Divide: fl(1 / f), for quick_div
+    bool quick;  // Divide: quick_div gives the IEEE quotient for this scale (quick_division_holds)
   };
 
   ULPGATE_DEVICE static float amax(const QuantMath&, float a, float v) {
@@ -281,13 +235,13 @@ struct NativeCodes {
   // A NaN amax as the reference's (quiet_nan), whichever NaN max.NaN produced.
   ULPGATE_DEVICE static float lane_amax(float a) { return Propagate && is_nan(a) ? quiet_nan() : a; }
 
-  // quick_div's check covers 16-bit inputs only (quant_math.hpp); fp32 inputs divide exactly.
-  template <class T>  // the input element type
+  // quick_div needs the dividends bounded by the scale, |x| <= amax <= s * max: not so for a given
+  // scale or a capped amax, which divide by IEEE division.
   ULPGATE_DEVICE static Group group(const QuantMath& p, float amax) {
     const GroupArith g(p, amax);
-    if (!Divide) return {g.scale, g.factor.v, 0.0f, false, false};
-    const bool holds = quick_division_holds(g.scale);
-    return {g.scale, g.factor.v, div_rn(1.0f, g.scale), sizeof(T) == 2 && holds, holds};
+    if (!Divide) return {g.scale, g.factor.v, 0.0f, false};
+    const bool bounded = p.given_scale == 0 && p.amax_cap == 0;
+    return {g.scale, g.factor.v, div_rn(1.0f, g.scale), bounded && quick_division_holds(g.scale)};
   }
 
   template <Format In, int Cn, int N = Chunk<In>::size>
@@ -303,8 +257,7 @@ struct NativeCodes {
     return e4m3 ? cast<true, In>(p, DivideBy{g.f}, raw, w) : cast<false, In>(p, DivideBy{g.f}, raw, w);
   }
 
-  // Codes of fp32 values computed in the kernel (quant.silu-mul's y): a division is the guarded
-  // one (quick_div holds for 16-bit dividends only).
+  // Codes of fp32 values computed in the kernel (quant.silu-mul's y).
   template <int Cn, int N>
   ULPGATE_DEVICE static void value_codes(const QuantMath& p, const Group& g, const float (&v)[Cn][N], CodeWord<N> (&w)[Cn]) {
     const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
@@ -312,20 +265,14 @@ struct NativeCodes {
     for (int c = 0; c < Cn; ++c) {
       if (!Divide)
         w[c] = e4m3 ? chunk_cast<true>(p, MultiplyBy{g.f}, v[c]) : chunk_cast<false>(p, MultiplyBy{g.f}, v[c]);
-      else if (g.guarded)
-        w[c] = e4m3 ? guarded_chunk<true>(p, g, v[c]) : guarded_chunk<false>(p, g, v[c]);
+      else if (g.quick)
+        w[c] = e4m3 ? chunk_cast<true>(p, QuickDivideBy{g.f, g.y}, v[c]) : chunk_cast<false>(p, QuickDivideBy{g.f, g.y}, v[c]);
       else
         w[c] = e4m3 ? chunk_cast<true>(p, DivideBy{g.f}, v[c]) : chunk_cast<false>(p, DivideBy{g.f}, v[c]);
     }
   }
 
  private:
-  template <bool E4M3, int N>
-  ULPGATE_DEVICE static CodeWord<N> guarded_chunk(const QuantMath& p, const Group& g, const float (&v)[N]) {
-    float q[N];
-    GuardedDivideBy<E4M3>{g.f, g.y, subnormal_step_binade(p.cast.format)}.quotients(v, q);
-    return chunk_cast<E4M3>(p, AsIs{}, q);
-  }
   ULPGATE_DEVICE static float clamp(const QuantMath& p, float q) {
     if (C == Clamp::nan_to_min) return fminf(fmaxf(q, -p.max), p.max);
     if (C == Clamp::nan_to_max) return fmaxf(fminf(q, p.max), -p.max);
@@ -536,7 +483,7 @@ struct GroupQuant {
     }
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::amax(math, a[0], a[c]);
-    const typename Path::Group g = Path::template group<T>(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
+    const typename Path::Group g = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
     if (sub == 0) write_scale(gi, g.scale);
     CodeWord<V> w[C];
     Path::template codes<In>(math, g, raw, w);

@@ -54,11 +54,6 @@ ULPGATE_DEVICE bool is_finite(float x) { return (dev::as_uint(x) & 0x7f800000u) 
 ULPGATE_DEVICE float quiet_nan() { return dev::as_float(0x7fc00000u); }  // std::numeric_limits' NaN
 ULPGATE_DEVICE float infinity() { return dev::as_float(0x7f800000u); }
 
-// The biased fp32 exponent of the binade as wide as the format's subnormal step.
-ULPGATE_DEVICE constexpr uint32_t subnormal_step_binade(Format f) {
-  return uint32_t(127 + info(f).emin - info(f).mbits);
-}
-
 // IEEE division, correctly rounded (never the approximate fast path).
 ULPGATE_DEVICE float div_rn(float a, float b) {
 #if defined(__CUDACC__)
@@ -199,11 +194,11 @@ ULPGATE_DEVICE Factor group_factor(const QuantMath& p, float amax, float s) {
 
 // x / s without a division per element: x * y with one Markstein correction, y = fl(1/s):
 // q0 = x*y, r = x - s*q0 (exact, one fma), q = q0 + r*y. Checked exhaustively to be the IEEE
-// quotient for every fp32 s in [1, 2) and every x in [1, 2) of at most 11 significand bits, i.e.
-// bf16 and fp16 inputs, not fp32 (PERF.md, "Quick division"). Powers of two carry that to every s
-// in [2^-50, 2^50] (quick_division_holds) and |x| >= 2^-74, where every step stays normal. For
-// smaller |x| both quotients are below 2^-22 in magnitude, which every fp8 format rounds to the
-// same zero, and both have x's sign (copysignf: a zero x would give +0).
+// quotient for every fp32 s and x in [1, 2), all 2^46 pairs (QuantKernelsCuda.
+// QuickDivisionIsTheIeeeQuotientForEveryFp32Dividend; PERF.md, "Quick division"). Powers of two
+// carry that to every s in [2^-50, 2^50] (quick_division_holds) and |x| >= 2^-74, where every
+// step stays normal. For smaller |x| both quotients are below 2^-22 in magnitude, which every fp8
+// format rounds to the same zero, and both have x's sign (copysignf: a zero x would give +0).
 ULPGATE_DEVICE bool quick_division_holds(float s) {
   return (dev::as_uint(s) >> 23) - (127u - 50u) <= 100u;  // positive, exponent in [-50, 50]
 }

@@ -85,7 +85,7 @@ struct TensorQuant {
 
   ULPGATE_DEVICE void operator()() const {
     const float amax = slot ? dev::as_float(*slot) : 0.0f;
-    const typename Path::Group g = Path::template group<T>(math, amax);
+    const typename Path::Group g = Path::group(math, amax);
     const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
     const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     const int64_t chunks = whole_chunks<In>(x, codes, n);

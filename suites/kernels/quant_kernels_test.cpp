@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <cmath>
 #include <limits>
@@ -118,8 +119,8 @@ std::pair<std::array<uint64_t, 4>, std::array<uint64_t, 4>> silu_value_codes_on_
     std::array<uint64_t, 4>*native, *profile;
     void operator()() const {
       uint64_t n[4], p[4];
-      SiluNative::value_codes(math, SiluNative::group<float>(math, amax), v, n);
-      Profile::value_codes(math, Profile::group<float>(math, amax), v, p);
+      SiluNative::value_codes(math, SiluNative::group(math, amax), v, n);
+      Profile::value_codes(math, Profile::group(math, amax), v, p);
       std::copy_n(n, 4, native->begin());
       std::copy_n(p, 4, profile->begin());
     }
@@ -160,12 +161,12 @@ TEST(QuantKernelsHost, NosatNativeCodesEqualTheProfileAroundTheOverflow) {
   }
 }
 
-// The dividing path's codes of fp32 y without a division per element (GuardedDivideBy) against the
+// The dividing path's codes of fp32 y without a division per element (quick_div) against the
 // profile's IEEE quotients, on dividends at and next to every e4m3fn rounding boundary times the
 // group's scale (the subnormal steps and half the smallest subnormal among them), both signs, 16
 // group amaxes. Some of those products x * fl(1/s) round to another code than the quotient: there
-// the guard is what keeps the codes right.
-TEST(QuantKernelsHost, GuardedQuotientsGiveTheProfilesCodesAtEveryBoundary) {
+// the correction step is what keeps the codes right.
+TEST(QuantKernelsHost, QuickQuotientsGiveTheProfilesCodesAtEveryBoundary) {
   const quant_kernels::QuantMath math =
       plan_on_sm90("quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/row/normal_sigma=2/s1").math;
   const Conversion nosat{Format::e4m3fn, Overflow::nosat};
@@ -174,8 +175,8 @@ TEST(QuantKernelsHost, GuardedQuotientsGiveTheProfilesCodesAtEveryBoundary) {
   for (int a = 0; a < 16; ++a) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     const float amax = std::ldexp(1.0f + float(state >> 41) / float(1 << 23), int(state >> 35 & 31) - 16);
-    const auto g = SiluNative::group<float>(math, amax);
-    ASSERT_TRUE(g.guarded) << amax;
+    const auto g = SiluNative::group(math, amax);
+    ASSERT_TRUE(g.quick) << amax;
     std::vector<float> xs;
     for (uint32_t c = 0; c < 0x7e; ++c) {  // the midpoint of codes c and c + 1
       const float b = (decode_f32(Format::e4m3fn, c) + decode_f32(Format::e4m3fn, c + 1)) / 2;
@@ -201,8 +202,20 @@ TEST(QuantKernelsHost, GuardedQuotientsGiveTheProfilesCodesAtEveryBoundary) {
 // silu_mul_chunk's reciprocal is __frcp_rn's for every d = 1 + e it takes (1 <= d < 2^126).
 TEST(QuantKernelsCuda, ReciprocalInRangeIsRcpRn) {
   if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const quant_kernels::RcpCheck c = quant_kernels::check_rcp_in_range_gpu();
+  const quant_kernels::ExhaustiveCheck c = quant_kernels::check_rcp_in_range_gpu();
   EXPECT_EQ(c.mismatches, 0u) << "first d bits " << std::hex << c.first;
+}
+
+// Markstein's correction with a correctly rounded reciprocal gives the IEEE quotient of 24-bit
+// dividends too (quant_math.hpp's quick_div): every x and s in [1, 2), about a minute on an H100.
+// Powers of two carry it to the guard's range (kernels/quant/PERF.md, "Quick division").
+TEST(QuantKernelsCuda, QuickDivisionIsTheIeeeQuotientForEveryFp32Dividend) {
+  if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const quant_kernels::QuickDivCheck c = quant_kernels::check_quick_div_gpu();
+  EXPECT_EQ(c.mismatches, 0u) << "first s, x bits " << std::hex << c.first;
+  EXPECT_GT(c.uncorrected, 0u) << "x * fl(1/s) alone was never wrong: the check would prove nothing";
+  std::printf("quick_div: %llu of 2^46 pairs differ; x * fl(1/s) alone differs in %llu\n",
+              (unsigned long long)c.mismatches, (unsigned long long)c.uncorrected);
 }
 
 TEST(QuantKernelsCuda, WithoutADeviceTheCudaBackendCannotBeMade) {
