@@ -21,11 +21,13 @@ ULPGATE_DEVICE void count_mismatch(unsigned long long* counters, unsigned long l
   if (atomicAdd(&counters[0], 1ull) == 0) counters[1] = bits;
 }
 
-// d = 1 + i / 2^23 binade by binade: 126 * 2^23 values, 32 per thread.
+// d = 1 + i / 2^23 binade by binade: 126 * 2^23 values, 32 per thread; the first thread also +Inf.
 struct RcpInRange {
   unsigned long long* counters;
   ULPGATE_DEVICE void operator()() const {
     const uint32_t base = 0x3f800000u + (dev::block_idx().x * dev::block_dim().x + dev::thread_rank()) * 32u;
+    if (base == 0x3f800000u && dev::as_uint(dev::rcp_in_range(infinity())) != dev::as_uint(__frcp_rn(infinity())))
+      count_mismatch(counters, 0x7f800000u);
     for (uint32_t k = 0; k < 32; ++k) {
       const float d = dev::as_float(base + k);
       if (dev::as_uint(dev::rcp_in_range(d)) != dev::as_uint(__frcp_rn(d))) count_mismatch(counters, base + k);

@@ -34,8 +34,8 @@ struct ExhaustiveCheck {
   uint64_t mismatches = 0;
   uint64_t first = 0;
 };
-// Every fp32 d in [1, 2^126): does dev::rcp_in_range give __frcp_rn's result (silu_mul_chunk
-// relies on it)? `first`: d's bits.
+// Every fp32 d in [1, 2^126) and +Inf: does dev::rcp_in_range give __frcp_rn's result
+// (silu_mul_chunk relies on it)? `first`: d's bits.
 ExhaustiveCheck check_rcp_in_range_gpu();
 // Every fp32 s and x in [1, 2) (2^46 pairs): does quick_div(x, s, fl(1/s)) give the IEEE
 // quotient? `first`: s's bits << 32 | x's. `uncorrected`: the pairs where x * fl(1/s) alone does

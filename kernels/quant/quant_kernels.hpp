@@ -323,27 +323,28 @@ struct NativeCodes {
       w[c] = chunk_cast<E4M3>(p, f, v);
     }
   }
+  // Four codes per conversion call, shifted into the word (an array of words assigned on two
+  // paths went to local memory).
   template <bool E4M3, class Factor, int N>
   ULPGATE_DEVICE static CodeWord<N> chunk_cast(const QuantMath& p, Factor f, const float (&v)[N]) {
-    uint32_t words[N / 4];  // four codes per conversion call
+    CodeWord<N> w = 0;  // little-endian: the first four codes low
     ULPGATE_UNROLL
     for (int i = 0; i < N; i += 4) {
       float q[4];
       ULPGATE_UNROLL
       for (int j = 0; j < 4; ++j) q[j] = clamp(p, f(v[i + j]));
-      if (Nosat && !below_overflow(p, q))
-        words[i / 4] = software_word(p.cast, q[0], q[1], q[2], q[3]);
-      else
-        words[i / 4] = E4M3 ? dev::cvt_e4m3x4(q[0], q[1], q[2], q[3]) : dev::cvt_e5m2x4(q[0], q[1], q[2], q[3]);
+      const uint32_t word = Nosat && !below_overflow(p, q) ? software_word(p.cast, q[0], q[1], q[2], q[3])
+                            : E4M3 ? dev::cvt_e4m3x4(q[0], q[1], q[2], q[3])
+                                   : dev::cvt_e5m2x4(q[0], q[1], q[2], q[3]);
+      w |= CodeWord<N>(word) << (8 * i);
     }
-    CodeWord<N> w;
-    memcpy(&w, words, sizeof(words));  // little-endian: the first four codes low
     return w;
   }
-  // Every |q| below overflow_at (false for NaN): where the satfinite instruction gives the nosat codes.
+  // Every |q| below overflow_at (false for NaN): where the satfinite instruction gives the nosat
+  // codes. One predicate chain, no short-circuit branches.
   ULPGATE_DEVICE static bool below_overflow(const QuantMath& p, const float (&q)[4]) {
     const float at = p.cast.overflow_at;
-    return fabsf(q[0]) < at && fabsf(q[1]) < at && fabsf(q[2]) < at && fabsf(q[3]) < at;
+    return (fabsf(q[0]) < at) & (fabsf(q[1]) < at) & (fabsf(q[2]) < at) & (fabsf(q[3]) < at);
   }
   ULPGATE_DEVICE_COLD static uint32_t software_word(Fp8Cast c, float a, float b, float c2, float d) {
     return uint32_t(cast_fp8(c, a)) | uint32_t(cast_fp8(c, b)) << 8 | uint32_t(cast_fp8(c, c2)) << 16 |
@@ -376,12 +377,15 @@ template <Format In, class Path, class Kernel>
 ULPGATE_DEVICE void for_each_group(const Kernel& k) {
   const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
   const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
-  const int64_t stride = threads >> k.lane_bits, first = t >> k.lane_bits;
+  const int64_t stride = threads >> k.lane_bits, first = t >> k.lane_bits, per_row = k.k / k.gs;
+  const int64_t groups = k.m * per_row;
   const int sub = int(t & (k.lanes - 1));
+  int64_t row, col;
   if (register_layout<In>(k.gs, k.lanes, Kernel::C, k.x, k.codes)) {
-    for (int64_t gi = first; gi < k.groups; gi += stride) k.quantize_in_registers(gi, sub);
+    for (int64_t gi = first; gi < groups; gi += stride)
+      row_col(gi, per_row, row, col), k.quantize_in_registers(row, col, sub);
   } else if constexpr (std::is_same_v<Path, ProfileCodes>) {
-    for (int64_t gi = first; gi < k.groups; gi += stride) k.quantize_group(gi, sub);
+    for (int64_t gi = first; gi < groups; gi += stride) row_col(gi, per_row, row, col), k.quantize_group(row, col, sub);
   }
 }
 
@@ -434,8 +438,8 @@ ULPGATE_DEVICE void for_each_token_row(const Kernel& k) {
     const bool next = row + warps < k.m && k.rows.token(row + warps);
     if (token)
       for (int64_t g = side; g < per_row; g += beside) {
-        if (in_registers) k.quantize_in_registers(row * per_row + g, sub);
-        else if constexpr (std::is_same_v<Path, ProfileCodes>) k.quantize_group(row * per_row + g, sub);
+        if (in_registers) k.quantize_in_registers(row, g, sub);
+        else if constexpr (std::is_same_v<Path, ProfileCodes>) k.quantize_group(row, g, sub);
       }
     token = next;
   }
@@ -449,7 +453,6 @@ struct GroupQuant {
   const T* x;
   uint8_t* codes;
   int64_t m, k, gs;  // rows, row length, group size (token: gs = k)
-  int64_t groups;    // m * (k / gs)
   int lanes;         // lanes per group: 1 << lane_bits
   int lane_bits;
   QuantMath math;
@@ -465,8 +468,8 @@ struct GroupQuant {
   // Register path: lane `sub` holds chunks sub, sub + lanes, ... of its group (each load
   // instruction of a warp reads whole sectors), so the group is read once. The chunks stay
   // packed and are widened where used (one shift or mask per element).
-  ULPGATE_DEVICE void quantize_in_registers(int64_t gi, int sub) const {
-    const int64_t base = gi * gs + int64_t(sub) * V, step = int64_t(lanes) * V;
+  ULPGATE_DEVICE void quantize_in_registers(int64_t row, int64_t col, int sub) const {
+    const int64_t base = row * k + col * gs + int64_t(sub) * V, step = int64_t(lanes) * V;
     Raw<In> raw[C];
     ULPGATE_UNROLL
     for (int c = 0; c < C; ++c) raw[c] = dev::load16(x + base + c * step);
@@ -484,18 +487,13 @@ struct GroupQuant {
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::amax(math, a[0], a[c]);
     const typename Path::Group g = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
-    if (sub == 0) write_scale(gi, g.scale);
+    if (sub == 0) write_scale(row, col, g.scale);
     CodeWord<V> w[C];
     Path::template codes<In>(math, g, raw, w);
     ULPGATE_UNROLL
     for (int c = 0; c < C; ++c) store_word(codes + base + c * step, w[c]);
   }
 
-  ULPGATE_DEVICE void write_scale(int64_t gi, float s) const {
-    int64_t row, col;
-    row_col(gi, scales.g, row, col);  // scales.g = k / gs groups per row
-    write_scale(row, col, s);
-  }
   ULPGATE_DEVICE void write_scale(int64_t row, int64_t col, float s) const {
     int64_t base;
     const int64_t r = rows.scale_row(row, base);
@@ -510,9 +508,7 @@ struct GroupQuant {
   }
 
   // General path: a lane walks several chunks (token groups, unaligned input), reading twice.
-  ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
-    int64_t row, col;
-    row_col(gi, scales.g, row, col);
+  ULPGATE_DEVICE void quantize_group(int64_t row, int64_t col, int sub) const {
     const int64_t base = row * k + col * gs;
     float amax = 0.0f;
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V)

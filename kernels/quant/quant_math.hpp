@@ -258,9 +258,11 @@ ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * sigmoid_of_exp(act
 // silu_mul of n values. On CUDA, 1 / d for d = 1 + e in [1, 2^126) is rcp_rn's own fast path
 // written out: the reciprocal estimate and one Newton step, which is what __frcp_rn computes for
 // those d (checked for every one of them on the device: QuantKernelsCuda.
-// ReciprocalInRangeIsRcpRn). Where every d of the chunk is in that range (it is not for NaN, or
-// for g below -87.3) the chunk takes it with no branch per element, so the compiler interleaves
-// the elements; else the values take silu_mul.
+// ReciprocalInRangeIsRcpRn), an infinite d (g below -88.7) included, whose 0 sigmoid_of_exp gives. Where
+// every d of the chunk is one of those (not for NaN, or for g in [-88.7, -87.3]) the chunk takes
+// them with no branch per element, so the compiler interleaves the elements; else the values take
+// silu_mul. A warp whose lanes disagree runs both, so the infinite d belong to the fast path: the
+// bench's input puts one in nearly every warp's chunk (kernels/quant/PERF.md).
 template <int N>
 ULPGATE_DEVICE void silu_mul_chunk(const float (&g)[N], const float (&u)[N], float (&y)[N]) {
 #if defined(__CUDA_ARCH__)
@@ -269,7 +271,7 @@ ULPGATE_DEVICE void silu_mul_chunk(const float (&g)[N], const float (&u)[N], flo
   ULPGATE_UNROLL
   for (int i = 0; i < N; ++i) {
     d[i] = 1.0f + act_exp(-g[i]);
-    in_range &= d[i] < 0x1p126f;
+    in_range &= d[i] < 0x1p126f || d[i] == infinity();
   }
   if (in_range) {
     ULPGATE_UNROLL

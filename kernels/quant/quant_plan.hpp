@@ -159,13 +159,13 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     const ElementPath path = register_layout<F>(p.gs, p.lanes, chunks, x, codes) ? p.path : ElementPath::profile;
     if (p.op == quant::Op::silu_mul)
       return with_silu_path(path, [&](auto path) {
-        launch(p.main, SiluMulQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs),
-                                                               p.lanes, lane_bits, p.math, scales});
+        launch(p.main,
+               SiluMulQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.lanes, lane_bits, p.math, scales});
       });
     if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
     // The native paths run on the register layout only (these buffers' alignment included).
     with_element_path(path, [&](auto path) {
-      launch(p.main, GroupQuant<F, Reduce, decltype(path), Rows>{xs, codes, p.m, p.k, p.gs, p.m * (p.k / p.gs), p.lanes,
+      launch(p.main, GroupQuant<F, Reduce, decltype(path), Rows>{xs, codes, p.m, p.k, p.gs, p.lanes,
                                                                  lane_bits, p.math, scales, rows});
     });
   };

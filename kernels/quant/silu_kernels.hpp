@@ -16,14 +16,12 @@ struct SiluMulQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
   static constexpr int C = lane_chunks(int(sizeof(T)), true);
-  // 40 registers a thread: 12 blocks of 128 threads an H200 SM. The kernel is issue- and
-  // latency-bound, and more warps beat the spills this costs: 709 us at 40, 724 at 48, 746 at 56,
-  // 778 at 64 (no spills), 817 at 32 (kernels/quant/PERF.md).
-  static constexpr int kMaxRegisters = 40;
+  // 56 registers a thread: with the four loads issued first, 40 registers left too few to hold
+  // them (612 us on an H100 against 526 at 48, 518 at 56, 520 at 64; kernels/quant/PERF.md).
+  static constexpr int kMaxRegisters = 56;
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
   int64_t m, k, gs;  // rows, outputs per row, group size
-  int64_t groups;    // m * (k / gs)
   int lanes, lane_bits;
   QuantMath math;
   ScaleStore scales;
@@ -41,18 +39,20 @@ struct SiluMulQuant {
 
   // Lane `sub` holds chunks sub, sub + lanes, ... of its group's gate and up (gs = lanes * C * V,
   // so k and every chunk are 16-byte aligned).
-  ULPGATE_DEVICE void quantize_in_registers(int64_t gi, int sub) const {
-    int64_t row, col;
-    row_col(gi, scales.g, row, col);
+  ULPGATE_DEVICE void quantize_in_registers(int64_t row, int64_t col, int sub) const {
     const int64_t step = int64_t(lanes) * V, first = col * gs + int64_t(sub) * V;
     const T* gate = x + row * 2 * k + first;
+    // Every load first: the sigmoid's work on one chunk hides the others' latency.
+    Raw<In> graw[C], uraw[C];
+    ULPGATE_UNROLL
+    for (int c = 0; c < C; ++c) graw[c] = dev::load16(gate + c * step), uraw[c] = dev::load16(gate + k + c * step);
     float y[C][V];
     float a[C];
     ULPGATE_UNROLL
     for (int c = 0; c < C; ++c) {
       float g[V], u[V];
-      Input<In>::widen(dev::load16(gate + c * step), g);
-      Input<In>::widen(dev::load16(gate + k + c * step), u);
+      Input<In>::widen(graw[c], g);
+      Input<In>::widen(uraw[c], u);
       silu_mul_chunk(g, u, y[c]);
       a[c] = 0.0f;
       ULPGATE_UNROLL
@@ -69,9 +69,7 @@ struct SiluMulQuant {
     for (int c = 0; c < C; ++c) store_word(out + c * step, w[c]);
   }
 
-  ULPGATE_DEVICE void quantize_group(int64_t gi, int sub) const {
-    int64_t row, col;
-    row_col(gi, scales.g, row, col);
+  ULPGATE_DEVICE void quantize_group(int64_t row, int64_t col, int sub) const {
     const int64_t c0 = col * gs;
     float amax = 0.0f, y[V];
     for (int64_t c = int64_t(sub) * V; c < gs; c += int64_t(lanes) * V) {
