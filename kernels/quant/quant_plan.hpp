@@ -160,7 +160,8 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     if (p.op == quant::Op::silu_mul)
       return with_silu_path(path, [&](auto path) {
         launch(p.main,
-               SiluMulQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.lanes, lane_bits, p.math, scales});
+               SiluMulQuant<F, Reduce, decltype(path)>{xs, codes, p.m, p.k, p.gs, p.lanes, lane_bits, p.math, scales,
+                                                       ScaleSteps::of(scales)});
       });
     if (p.op == quant::Op::block) return launch(p.main, TileQuant<F, Reduce>{xs, codes, p.m, p.k, p.math, scales});
     // The native paths run on the register layout only (these buffers' alignment included).

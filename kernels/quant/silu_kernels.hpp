@@ -25,6 +25,7 @@ struct SiluMulQuant {
   int lanes, lane_bits;
   QuantMath math;
   ScaleStore scales;
+  ScaleSteps steps;  // the store's offsets as an affine map: two multiply-adds, not the layout switch
 
   // y of the n elements of one chunk starting at output column c of row `row`.
   ULPGATE_DEVICE void chunk_y(int64_t row, int64_t c, int n, float (&y)[V]) const {
@@ -61,7 +62,7 @@ struct SiluMulQuant {
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);
     const typename Path::Group grp = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
-    if (sub == 0) scales.write(row, col, grp.scale);
+    if (sub == 0) scales.write_at(steps.offset(scales, row, col), grp.scale);
     CodeWord<V> w[C];
     Path::value_codes(math, grp, y, w);
     uint8_t* out = codes + row * k + first;
