@@ -125,6 +125,13 @@ ULPGATE_DEVICE void row_col(int64_t gi, int64_t per_row, int64_t& row, int64_t& 
   }
 }
 
+// Does the group amax propagate NaN? A compile-time no for the paths whose amax ignores it (the
+// plan gives those only profiles that do), so the shuffle loop carries no NaN test.
+template <class Path>
+ULPGATE_DEVICE bool propagates(const QuantMath& p) {
+  return !Path::kAmaxIgnoresNan && p.nan_propagate;
+}
+
 // The group amax across the `lanes` lanes that share a group (an aligned width-group).
 struct ShuffleAmax {
   ULPGATE_DEVICE float operator()(float a, int lanes, bool propagate) const {
@@ -486,7 +493,7 @@ struct GroupQuant {
     }
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::amax(math, a[0], a[c]);
-    const typename Path::Group g = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
+    const typename Path::Group g = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, propagates<Path>(math)));
     if (sub == 0) write_scale(row, col, g.scale);
     CodeWord<V> w[C];
     Path::template codes<In>(math, g, raw, w);

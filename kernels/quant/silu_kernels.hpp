@@ -61,7 +61,7 @@ struct SiluMulQuant {
     }
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);
-    const typename Path::Group grp = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, math.nan_propagate));
+    const typename Path::Group grp = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, propagates<Path>(math)));
     if (sub == 0) scales.write_at(steps.offset(scales, row, col), grp.scale);
     CodeWord<V> w[C];
     Path::value_codes(math, grp, y, w);
