@@ -128,8 +128,8 @@ struct RefAmax {
 };
 
 // A tile's values the codes are computed from: its stored scale s, the profile's factor, and
-// fl(1/s) where quick division gives every quotient x / s of 16-bit input (quant_math.hpp's
-// quick_division_holds), else 0.
+// fl(1/s) where quick division gives the quotients x / s (quant_math.hpp's quick_division_holds),
+// else 0.
 struct TileValues {
   float scale, factor, recip;
 };
@@ -148,20 +148,17 @@ struct CodeSteps {
   FastRneCast<F> cast;
   bool divide;       // the factor divides (else multiplies)
 
-  // fl32(v / s): quick_div where it is the IEEE quotient (16-bit input, recip != 0, and
-  // 2^-74 <= |v| < 2^76, where every step of it stays normal: quant_math.hpp), else a division.
-  template <Format In>
-  ULPGATE_DEVICE static float quotient(float v, float s, float recip) {
-    if constexpr (In != Format::fp32) {
-      if (recip != 0 && ((dev::as_uint(v) >> 23) & 0xFFu) - (127u - 74u) < 150u) return quick_div(v, s, recip);
-    }
+  // fl32(v / s): quick_div where it is the IEEE quotient (recip != 0 and 2^-74 <= |v| < 2^76,
+  // where every step of it stays normal: quant_math.hpp), else a division.
+  ULPGATE_DEVICE static float ieee_quotient(float v, float s, float recip) {
+    if (recip != 0 && ((dev::as_uint(v) >> 23) & 0xFFu) - (127u - 74u) < 150u) return quick_div(v, s, recip);
     return v / s;
   }
 
   // With Divide (= divide) the factor is s: the profile's q is the quotient itself.
   template <Format In, bool Divide>
   ULPGATE_DEVICE void codes(float v, const TileValues& t, uint8_t& profile, uint8_t& ideal) const {
-    const float quotient = CodeSteps::quotient<In>(v, t.scale, t.recip);
+    const float quotient = ieee_quotient(v, t.scale, t.recip);
     const float c = element::clamp(clamp, Divide ? quotient : v * t.factor, max);
     profile = uint8_t(cast(c));
     // Non-finite operands: IEEE division is exact there, so the profile's steps are ideal.
