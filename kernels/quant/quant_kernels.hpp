@@ -133,10 +133,13 @@ ULPGATE_DEVICE bool propagates(const QuantMath& p) {
 }
 
 // The group amax across the `lanes` lanes that share a group (an aligned width-group).
+// Unrolled over every width a warp allows (a loop over `lanes` cost a branch and its bookkeeping
+// per step).
 struct ShuffleAmax {
   ULPGATE_DEVICE float operator()(float a, int lanes, bool propagate) const {
-    for (int offset = lanes / 2; offset > 0; offset /= 2)
-      a = amax_merge(a, dev::shfl_xor(a, offset, lanes), propagate);
+    ULPGATE_UNROLL
+    for (int offset = 32; offset > 0; offset /= 2)
+      if (offset < lanes) a = amax_merge(a, dev::shfl_xor(a, offset, lanes), propagate);
     return a;
   }
 };
