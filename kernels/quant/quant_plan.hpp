@@ -11,6 +11,7 @@
 #include "kernels/quant/quant_kernels.hpp"
 #include "kernels/quant/silu_kernels.hpp"
 #include "kernels/quant/tensor_kernels.hpp"
+#include "kernels/quant/tile_kernels.hpp"
 #include "reference/quant/grouped.hpp"
 #include "reference/quant/quant.hpp"
 
