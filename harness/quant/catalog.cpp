@@ -117,19 +117,25 @@ void add_tensor_cases(std::vector<Case>& out) {
   }
 }
 
+// The layout a silu-mul row's DeepSeek-shaped cases take: DeepGEMM's packed ue8m0, or the
+// TMA-aligned fp32 scales of a kernel with no ue8m0 form.
+Layout silu_packed_layout(const Profile& p) { return p.fp32_scales_only ? Layout::col_tma : Layout::ue8m0_packed; }
+
 // quant.silu-mul: every silu-mul row with the group layouts the fused kernels write (row,
 // transposed, TMA-aligned, packed ue8m0), the edge inputs (exp overflowing and underflowing,
 // NaN/Inf, outliers, zeros), a partial last chunk row count, fp16 input.
 void add_silu_mul_cases(std::vector<Case>& out) {
   for (const Profile& p : silu_mul_profiles()) {
+    const Layout packed = silu_packed_layout(p);
     for (Layout l : {Layout::row, Layout::col, Layout::col_tma, Layout::ue8m0_packed})
-      out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 7, 1024, 128, l, false, "normal_sigma=2"));
+      if (l != Layout::ue8m0_packed || !p.fp32_scales_only)
+        out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 7, 1024, 128, l, false, "normal_sigma=2"));
     out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 5, 512, 64, Layout::row, false, "normal_sigma=2"));
     for (std::string_view d : {"zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000", "near-overflow_max=448",
                                "uniform_lo=-120_hi=120", "uniform_lo=-8_hi=8_den=64"})
       out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 3, 512, 128, Layout::row, false, d));
     out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::fp16, 5, 256, 128, Layout::col_tma, false, "normal"));
-    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 9, 7168, 128, Layout::ue8m0_packed, false, "normal"));
+    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 9, 7168, 128, packed, false, "normal"));
   }
 }
 
@@ -173,7 +179,7 @@ void add_production_shapes(std::vector<Case>& out) {
   tensor("te", Format::e4m3fn, 16384, 16384, 0.0123f);
   tensor("sglang", Format::e4m3fn, 65536, 32800, 0);  // 2^31 + 2^21 elements, one amax
   for (const Profile& p : silu_mul_profiles())
-    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 32768, 7168, 128, Layout::ue8m0_packed, false,
+    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 32768, 7168, 128, silu_packed_layout(p), false,
                        "normal_sigma=2"));
 }
 

@@ -42,13 +42,32 @@ GroupChoices group_choices(const Spec& s, std::span<const float> x, const Expect
   }
   ch.amax = profile_amax;
   if (same_float(got_scale, ch.scale)) return ch;
+  const auto explains = [&](float amax) {
+    return std::ranges::any_of(admissible_scales(s, amax), [&](float v) { return same_float(v, got_scale); });
+  };
+  const auto take = [&](float amax) { ch.amax = amax, ch.scale = got_scale, ch.scale_moved = true; };
+  if (explains(profile_amax)) {
+    take(profile_amax);
+    return ch;
+  }
   for (const auto& ys : ch.y)
     for (float v : ys)
-      if (std::fabs(v) >= lo && same_float(group_scale(s, std::fabs(v)), got_scale)) {
-        ch.amax = std::fabs(v), ch.scale = got_scale, ch.scale_moved = true;
+      if (std::fabs(v) >= lo && explains(std::fabs(v))) {
+        take(std::fabs(v));
         return ch;
       }
   return ch;
+}
+
+// The code the profile gives an admissible y (read back as stored) in a group of this amax and
+// scale; with approximate division any code of the quotients the division may give is `got`.
+bool gives_code(const Case& c, float y, float amax, float scale, uint8_t got) {
+  const Spec& s = c.spec;
+  const float v = stored_y(*s.profile, c.input, y);
+  const Factor f = group_factor(s, amax, scale);
+  if (!f.divide || !s.profile->approx_division) return quantize_value(s, v, amax, scale) == got;
+  return std::ranges::any_of(admissible_quotients(*s.profile, v, f.v),
+                             [&](float q) { return code_of_quotient(s, q) == got; });
 }
 
 // The profile-exact result with each scale and code the backend wrote replaced by it where an
@@ -77,11 +96,11 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
           const uint8_t got = o.codes[i];
           if (got == want.codes[i] && !ch.scale_moved) continue;
           const auto& ys = ch.y[size_t(k)];
-          if (std::ranges::any_of(ys, [&](float y) { return quantize_value(s, y, ch.amax, ch.scale) == got; })) {
+          if (std::ranges::any_of(ys, [&](float y) { return gives_code(c, y, ch.amax, ch.scale, got); })) {
             own_flips += got != want.codes[i];
             want.codes[i] = got;
           } else {
-            want.codes[i] = quantize_value(s, e.y[i], ch.amax, ch.scale);
+            want.codes[i] = quantize_value(s, stored_y(*s.profile, c.input, e.y[i]), ch.amax, ch.scale);
           }
         }
       }
@@ -102,7 +121,7 @@ bool halves_swapped(const Case& c, const Inputs& in, const Observed& o) {
       swapped[size_t(row * 2 * k + j)] = in.values[size_t(row * 2 * k + k + j)];
       swapped[size_t(row * 2 * k + k + j)] = in.values[size_t(row * 2 * k + j)];
     }
-  const Result r = quantize_profile(c.spec, silu_mul_values(c.spec, swapped));
+  const Result r = silu_mul_quantized(c.spec, c.input, silu_mul_values(c.spec, swapped));
   return std::ranges::equal(r.codes, o.codes) && std::ranges::equal(r.storage, o.storage);
 }
 

@@ -52,6 +52,33 @@ struct QuickDivAll {
   }
 };
 
+// SGLang's silu and division as its sm90 build runs them: the PTX nvcc 13 emits for
+// `val / (1.0f + __expf(-val)) * up` and `a / b` under -use_fast_math (a multiply by -log2(e),
+// ex2.approx, add, div.approx, multiply, every one .ftz).
+ULPGATE_DEVICE float fast_div(float a, float b) {
+  float r;
+  asm("div.approx.ftz.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+}
+ULPGATE_DEVICE float fast_silu_mul(float g, float u) {
+  float x, e, d, y;
+  asm("mul.ftz.f32 %0, %1, 0fBFB8AA3B;" : "=f"(x) : "f"(g));
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(x));
+  asm("add.ftz.f32 %0, %1, 0f3F800000;" : "=f"(d) : "f"(e));
+  asm("mul.ftz.f32 %0, %1, %2;" : "=f"(y) : "f"(fast_div(g, d)), "f"(u));
+  return y;
+}
+struct FastMath {
+  const float *a, *b;
+  float *silu, *div;
+  int64_t n;
+  ULPGATE_DEVICE void operator()() const {
+    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < n;
+         i += int64_t(dev::grid_dim().x) * dev::block_dim().x)
+      silu[i] = fast_silu_mul(a[i], b[i]), div[i] = fast_div(a[i], b[i]);
+  }
+};
+
 // Runs a check kernel of `threads`-thread blocks and reads its counters back.
 template <class Check>
 std::array<uint64_t, 3> run_check(unsigned blocks, unsigned threads) {
@@ -88,6 +115,31 @@ QuickDivCheck check_quick_div_gpu() {
     const auto c = run_check<QuickDivAll>((1u << 23) / 128, 128);
     QuickDivCheck r;
     r.mismatches = c[0], r.first = c[1], r.uncorrected = c[2];
+    return r;
+  } catch (const gpu::GpuError& e) {
+    throw QuantError(e.what());
+  }
+#endif
+}
+
+FastMathValues fast_math_gpu(std::span<const float> a, std::span<const float> b) {
+#if defined(__HIP__)
+  throw QuantError("fast_math_gpu: CUDA only");
+#else
+  try {
+    if (a.size() != b.size()) throw QuantError("fast_math_gpu: a and b differ in length");
+    const size_t bytes = a.size() * sizeof(float);
+    gpu::DeviceBytes da(bytes), db(bytes);
+    const auto dsilu = gpu::DeviceBytes::output("silu", bytes), ddiv = gpu::DeviceBytes::output("div", bytes);
+    da.upload(a.data());
+    db.upload(b.data());
+    gpu::launch(LaunchConfig{{1024}, {256}, 0},
+                FastMath{da.get<const float>(), db.get<const float>(), dsilu.get<float>(), ddiv.get<float>(), int64_t(a.size())});
+    gpu::synchronize();
+    FastMathValues r{std::vector<float>(a.size()), std::vector<float>(a.size())};
+    dsilu.download(r.silu_mul.data());
+    ddiv.download(r.quotient.data());
+    gpu::check_guards({&dsilu, &ddiv});
     return r;
   } catch (const gpu::GpuError& e) {
     throw QuantError(e.what());

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "kernels/quant/quant_plan.hpp"
 
@@ -44,5 +45,13 @@ struct QuickDivCheck : ExhaustiveCheck {
   uint64_t uncorrected = 0;
 };
 QuickDivCheck check_quick_div_gpu();
+
+// SGLang's fast-math arithmetic on the device, element by element: silu_mul = (a / (1 + e^-a)) * b
+// and quotient = a / b, as the PTX nvcc emits for them under -use_fast_math (__expf, __fdividef,
+// FTZ). For testing the silu-mul comparator's admissible values against the hardware (CUDA only).
+struct FastMathValues {
+  std::vector<float> silu_mul, quotient;
+};
+FastMathValues fast_math_gpu(std::span<const float> a, std::span<const float> b);
 
 }  // namespace ulpgate::quant_kernels

@@ -44,6 +44,13 @@ struct QuantMath {
   quant::MxRule mx;          // none unless the op is quant.mx
   int mx_emax;               // largest exponent of the element format (MX floor rule)
   Fp8Cast cast;
+  // quant.silu-mul (ProfileCodes and the general path read these; plan_quant keeps the native
+  // paths for rows that leave them at vLLM's form):
+  bool silu_divides;         // y = fl(g / d), else fl(g * fl(1 / d))
+  bool ftz;                  // fast math: subnormal operands and results flushed to zero
+  bool approx_division;      // fast math: x / d is 0 for |d| above 2^126 (__fdividef)
+  Format y_store;            // the codes are those of y stored in this dtype (fp32: of y itself)
+  ULPGATE_DEVICE bool silu_as_vllm() const { return !silu_divides && !ftz && y_store == Format::fp32; }
 };
 
 // ---- fp32 helpers that behave the same on every backend ------------------------------------
@@ -255,6 +262,37 @@ ULPGATE_DEVICE float sigmoid_of_exp(float e) {
 // y = SiLU(g) * u as the silu-mul profiles compute it (reference silu_mul_at).
 ULPGATE_DEVICE float silu_mul(float g, float u) { return (g * sigmoid_of_exp(act_exp(-g))) * u; }
 
+// x, or the zero of its sign where the profile flushes subnormals (reference quant::flushed).
+ULPGATE_DEVICE float flushed(const QuantMath& p, float x) {
+  return p.ftz && (dev::as_uint(x) & 0x7f800000u) == 0 ? copysignf(0.0f, x) : x;
+}
+
+// The profile's x / d (reference quant::quotient).
+ULPGATE_DEVICE float quotient(const QuantMath& p, float x, float d) {
+  x = flushed(p, x), d = flushed(p, d);
+  if (p.approx_division && fabsf(d) > 0x1p126f && !is_nan(x))
+    return is_inf(x) ? quiet_nan() : copysignf(0.0f, x) * (d < 0 ? -1.0f : 1.0f);
+  return flushed(p, div_rn(x, d));
+}
+
+// y as the profile's steps give it, either sigmoid form, FTZ where it flushes (reference silu_mul_at).
+ULPGATE_DEVICE float silu_mul(const QuantMath& p, float g, float u) {
+  g = flushed(p, g), u = flushed(p, u);
+  const float e = flushed(p, act_exp(-g));
+  const float t = p.silu_divides ? quotient(p, g, flushed(p, 1.0f + e)) : g * sigmoid_of_exp(e);
+  return flushed(p, t * u);
+}
+
+// The value a code is computed from: y stored in y_store and read back (RNE), or y (reference
+// quant::stored_y).
+ULPGATE_DEVICE float stored_y(const QuantMath& p, float y) {
+  if (p.y_store == Format::bf16)
+    return dev::bf16_to_float(uint16_t(encode<Format::bf16>(y, Conversion{Format::bf16, Overflow::nosat})));
+  if (p.y_store == Format::fp16)
+    return dev::fp16_to_float(uint16_t(encode<Format::fp16>(y, Conversion{Format::fp16, Overflow::nosat})));
+  return y;
+}
+
 // silu_mul of n values. On CUDA, 1 / d for d = 1 + e in [1, 2^126) is rcp_rn's own fast path
 // written out: the reciprocal estimate and one Newton step, which is what __frcp_rn computes for
 // those d (checked for every one of them on the device: QuantKernelsCuda.
@@ -281,6 +319,14 @@ ULPGATE_DEVICE void silu_mul_chunk(const float (&g)[N], const float (&u)[N], flo
 #endif
   ULPGATE_UNROLL
   for (int i = 0; i < N; ++i) y[i] = silu_mul(g[i], u[i]);
+}
+
+// The profile's y of n values: silu_mul_chunk for vLLM's form, else element by element.
+template <int N>
+ULPGATE_DEVICE void silu_mul_chunk(const QuantMath& p, const float (&g)[N], const float (&u)[N], float (&y)[N]) {
+  if (!p.silu_divides && !p.ftz) return silu_mul_chunk(g, u, y);
+  ULPGATE_UNROLL
+  for (int i = 0; i < N; ++i) y[i] = silu_mul(p, g[i], u[i]);
 }
 
 // Clamp (per the NaN policy) then cast (reference clamp_and_cast).

@@ -4,7 +4,8 @@
 // and up once, keeps their y, and the group's amax is a shuffle of width `lanes`; the element path
 // (ProfileCodes or NativeCodes, as for GroupQuant) turns the y into codes. General path (unaligned
 // buffers): a lane walks its chunks twice, computing y again with the same fp32 steps, and the
-// profile as runtime data.
+// profile as runtime data. A profile other than vLLM's form (SGLang's g / d, FTZ, codes of y
+// stored in the input dtype) takes ProfileCodes or the general path.
 #pragma once
 
 #include "kernels/quant/quant_kernels.hpp"
@@ -19,6 +20,9 @@ struct SiluMulQuant {
   // 56 registers a thread: with the four loads issued first, 40 registers left too few to hold
   // them (612 us on an H100 against 526 at 48, 518 at 56, 520 at 64; kernels/quant/PERF.md).
   static constexpr int kMaxRegisters = 56;
+  // The profile's sigmoid form, FTZ and stored y at run time (ProfileCodes); the native paths
+  // are vLLM's form, which plan_quant gives them only.
+  static constexpr bool kRuntimeForm = std::is_same_v<Path, ProfileCodes>;
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
   int64_t m, k, gs;  // rows, outputs per row, group size
@@ -31,7 +35,7 @@ struct SiluMulQuant {
   ULPGATE_DEVICE void chunk_y(int64_t row, int64_t c, int n, float (&y)[V]) const {
     const T* gate = x + row * 2 * k + c;
     const Chunk<In> g = Chunk<In>::load(gate, n), u = Chunk<In>::load(gate + k, n);
-    silu_mul_chunk(g.v, u.v, y);
+    silu_mul_chunk(math, g.v, u.v, y);
     ULPGATE_UNROLL
     for (int i = 0; i < V; ++i) y[i] = i < n ? y[i] : 0.0f;
   }
@@ -54,7 +58,10 @@ struct SiluMulQuant {
       float g[V], u[V];
       Input<In>::widen(graw[c], g);
       Input<In>::widen(uraw[c], u);
-      silu_mul_chunk(g, u, y[c]);
+      if constexpr (kRuntimeForm)
+        silu_mul_chunk(math, g, u, y[c]);
+      else
+        silu_mul_chunk(g, u, y[c]);
       a[c] = 0.0f;
       ULPGATE_UNROLL
       for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], y[c][i]);
@@ -63,6 +70,10 @@ struct SiluMulQuant {
     for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);
     const typename Path::Group grp = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, propagates<Path>(math)));
     if (sub == 0) scales.write_at(steps.offset(scales, row, col), grp.scale);
+    if constexpr (kRuntimeForm)
+      for (int c = 0; c < C; ++c)
+        ULPGATE_UNROLL
+        for (int i = 0; i < V; ++i) y[c][i] = stored_y(math, y[c][i]);
     CodeWord<V> w[C];
     Path::value_codes(math, grp, y, w);
     uint8_t* out = codes + row * k + first;
@@ -87,7 +98,7 @@ struct SiluMulQuant {
       chunk_y(row, c0 + c, n, y);
       uint8_t q[V];
       ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) q[i] = quantize_one(math, g.factor, y[i]);
+      for (int i = 0; i < V; ++i) q[i] = quantize_one(math, g.factor, stored_y(math, y[i]));
       store_codes(codes + row * k + c0 + c, q, n);
     }
   }

@@ -93,6 +93,17 @@ constexpr std::array kTensorProfiles = {
 constexpr std::array kSiluMulProfiles = {
     Profile{"vllm", 448, 0, 0, 0, divide, exponent_bits, false, QuantOp::divide, false, nosat, ignore, none, false,
             false, Scope::silu_mul, 1e-10f, 2},
+    // SGLang sgl-kernel/csrc/gemm/silu_and_mul_per_token_group_quant_fp8.cu (28f9412) in its sm90
+    // build, which sgl-kernel/CMakeLists.txt compiles with -use_fast_math (common_ops_sm90_build;
+    // the sm100 build is precise): per element `val / (1.0f + __expf(-val))` times up in fp32,
+    // the amax over those fp32 y from `eps` (1e-10) with fmaxf, y stored over the gate in the
+    // input dtype (cast_store) and read back for the codes, scale `amax / max_8bit`, codes
+    // `fminf(fmaxf(val / y_s, -max), max)` cast by c10::Float8_e4m3fn; fp32 scales (row or
+    // column-major), e4m3fn only. Fast math makes every `/` div.approx.ftz.f32 (nvcc 13 PTX:
+    // __fdividef, 2 ulp for divisors in [2^-126, 2^126], 0 above), __expf ex2.approx.ftz after a
+    // multiply by log2(e) (2 + floor(|1.173 x|) ulp) and every step FTZ (CUDA Math API, intrinsics).
+    Profile{"sglang", 448, 0, 1e-10f, 0, divide, exponent_bits, false, QuantOp::divide, true, nosat, ignore, none,
+            true, false, Scope::silu_mul, 0, 2, false, 1.173f, true, true, true, true},
 };
 
 }  // namespace

@@ -75,10 +75,23 @@ struct Profile {
   // or quant.silu-mul's (silu_mul_profiles()).
   Scope scope = Scope::group;
   float fp32_scale_floor = 0;  // fp32 scales: s = fmaxf(s, floor) after the division (0: none)
-  float exp_ulps = 0;          // silu-mul: the kernel's exp is within this many ulps of e^x
+  // silu-mul: the kernel's exp is within exp_ulps + floor(exp_ulps_per_x * |x|) ulps of the
+  // correctly rounded e^x (CUDA's table: expf 2 + 0; the fast-math __expf 2 + 1.173 |x|).
+  float exp_ulps = 0;
   // A fused kernel's static quantizer (a per-tensor row with no quant.tensor kernel of its own):
   // quant's catalog has no case of it, and it has no dynamic form.
   bool fused_only = false;
+  float exp_ulps_per_x = 0;
+  // silu-mul: the sigmoid's form: fl(g / fl(1 + e)) (SGLang), else fl(g * fl(1 / fl(1 + e))) (vLLM).
+  bool silu_divides = false;
+  // silu-mul: y is stored in the input dtype and its codes are those of the stored value, while
+  // the amax (and so the scale) is the fp32 y's (SGLang writes y over the gate and reads it back).
+  bool codes_from_stored_y = false;
+  // Built with fast math (nvcc -use_fast_math): subnormal operands and results of the fp32 steps
+  // are flushed to zero of their sign (FTZ).
+  bool ftz = false;
+  // The kernel writes fp32 scales only (no ue8m0 form): the catalog gives it no ue8m0 layout.
+  bool fp32_scales_only = false;
 
   float fp8_max(Format f) const { return f == Format::e4m3fnuz ? max_fnuz : max_ocp; }
   bool supports(Format f) const { return fp8_max(f) != 0; }

@@ -255,9 +255,11 @@ float scale_of(const element::ScaleRule& rule, float amax) {
 
 float group_scale(const Spec& spec, float amax) { return scale_of(scale_rule(spec), amax); }
 
-Result quantize_profile(const Spec& spec, std::span<const float> x) {
+Result quantize_profile(const Spec& spec, std::span<const float> x) { return quantize_profile(spec, x, x); }
+
+Result quantize_profile(const Spec& spec, std::span<const float> amax_of, std::span<const float> x) {
   Result r;
-  const std::vector<float> amax = group_amax(spec, x);
+  const std::vector<float> amax = group_amax(spec, amax_of);
   r.scales.resize(amax.size());
   const element::ScaleRule rule = scale_rule(spec);
   std::transform(amax.begin(), amax.end(), r.scales.begin(), [&](float a) { return scale_of(rule, a); });
@@ -271,7 +273,10 @@ Result quantize_profile(const Spec& spec, std::span<const float> x) {
 }
 
 uint8_t quantize_value(const Spec& spec, float x, float amax, float s) {
-  const float q = group_factor(spec, amax, s).apply(x);
+  return code_of_quotient(spec, group_factor(spec, amax, s).apply(x));
+}
+
+uint8_t code_of_quotient(const Spec& spec, float q) {
   return dispatch(spec.format, [&](auto f) -> uint8_t {
     if constexpr (info_of<decltype(f)::value>().bits == 8)
       return clamp_and_cast<decltype(f)::value>(*spec.profile, spec.fp8_max(), q);

@@ -66,6 +66,9 @@ struct Result {
 
 // The profile's arithmetic, step by step in fp32.
 Result quantize_profile(const Spec& spec, std::span<const float> x);
+// The same with each group's amax taken over amax_of instead of x (quant.silu-mul's SGLang row:
+// the scale from the fp32 y, the codes from y as stored).
+Result quantize_profile(const Spec& spec, std::span<const float> amax_of, std::span<const float> x);
 // Codes of the exact quotient x / s rounded once (same scales, clamp and cast as the profile).
 std::vector<uint8_t> quantize_ideal(const Spec& spec, std::span<const float> x,
                                     std::span<const float> scales);
@@ -92,6 +95,8 @@ element::ClampRule clamp_rule(const Profile& p);
 // The profile's code of one element x of a group with this amax and stored scale s: what
 // quantize_profile computes per element (for comparators that vary x, amax or s).
 uint8_t quantize_value(const Spec& spec, float x, float amax, float s);
+// The profile's clamp and cast of a quotient q (the last steps of quantize_value).
+uint8_t code_of_quotient(const Spec& spec, float q);
 
 // The code of the exact quotient x / s, rounded once with RNE, clamped to +-clamp_max first when
 // clamp_max > 0, then cast with `cast`. Needs no multiprecision: s times an fp8 grid point or

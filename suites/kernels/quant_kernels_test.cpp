@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdio>
 #include <cstring>
 #include <cmath>
@@ -18,6 +19,7 @@
 #include "kernels/portable/arch.hpp"
 #include "suites/kernels/host_archs.hpp"
 #include "kernels/quant/quant_host.hpp"
+#include "reference/quant/silu.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/quant/quant_gpu.hpp"
 #endif
@@ -216,6 +218,45 @@ TEST(QuantKernelsCuda, QuickDivisionIsTheIeeeQuotientForEveryFp32Dividend) {
   EXPECT_GT(c.uncorrected, 0u) << "x * fl(1/s) alone was never wrong: the check would prove nothing";
   std::printf("quick_div: %llu of 2^46 pairs differ; x * fl(1/s) alone differs in %llu\n",
               (unsigned long long)c.mismatches, (unsigned long long)c.uncorrected);
+}
+
+// SGLang's sm90 build runs its silu and divisions with fast math (__expf, __fdividef, FTZ). The
+// silu-mul comparator admits what CUDA's Math API documents for them (reference/quant/silu.hpp);
+// the hardware must give nothing else: every bf16 gate against eight ups, and 2^20 random fp32
+// quotients, about half of them past the documented range's ends.
+TEST(QuantKernelsCuda, FastMathSiluAndDivisionStayWithinTheirDocumentedBounds) {
+  if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const Profile& p = profile_for(Op::silu_mul, "sglang");
+  Spec s;
+  s.op = Op::silu_mul, s.profile = &p, s.m = 1, s.k = 128;
+  std::vector<float> a, b;
+  for (uint32_t h = 0; h < 65536; ++h)
+    for (float u : {0.75f, -3.0f, 1e-3f, 1e20f, -1e-30f, 0x1p127f, 448.0f, 1e-39f}) a.push_back(bf16_to_float(uint16_t(h))), b.push_back(u);
+  const size_t silu_pairs = a.size();
+  uint64_t state = 0x243F6A8885A308D3ull;
+  const auto bits = [&] { state = state * 6364136223846793005ull + 1442695040888963407ull; return uint32_t(state >> 32); };
+  for (int i = 0; i < (1 << 20); ++i) a.push_back(std::bit_cast<float>(bits())), b.push_back(std::bit_cast<float>(bits()));
+  const quant_kernels::FastMathValues v = quant_kernels::fast_math_gpu(a, b);
+  const auto same = [](float x, float y) { return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y) || (std::isnan(x) && std::isnan(y)); };
+  const auto has = [&](const std::vector<float>& set, float x) { return std::ranges::any_of(set, [&](float y) { return same(x, y); }); };
+  uint64_t silu_bad = 0, silu_off = 0, div_bad = 0, div_off = 0;
+  std::string first;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool silu = i < silu_pairs;
+    if (silu && !has(admissible_y(s, a[i], b[i]), v.silu_mul[i]) && silu_bad++ == 0)
+      first += "silu g=" + std::to_string(a[i]) + " u=" + std::to_string(b[i]) + " got " + std::to_string(v.silu_mul[i]) + "; ";
+    silu_off += silu && !same(v.silu_mul[i], silu_mul_at(p, a[i], b[i], exp_correctly_rounded(-a[i])));
+    if (!has(admissible_quotients(p, a[i], b[i]), v.quotient[i]) && div_bad++ == 0)
+      first += "div " + std::to_string(a[i]) + " / " + std::to_string(b[i]) + " got " + std::to_string(v.quotient[i]) + "; ";
+    div_off += !same(v.quotient[i], quotient(p, a[i], b[i]));
+  }
+  EXPECT_EQ(silu_bad, 0u) << first;
+  EXPECT_EQ(div_bad, 0u) << first;
+  EXPECT_GT(silu_off, 0u) << "fast math never left the profile-exact y: the check would prove nothing";
+  EXPECT_GT(div_off, 0u);
+  std::printf("fast math: %llu of %zu silu values and %llu of %zu quotients differ from the profile-exact ones, all admissible "
+              "(%llu, %llu not)\n", (unsigned long long)silu_off, silu_pairs, (unsigned long long)div_off, a.size(),
+              (unsigned long long)silu_bad, (unsigned long long)div_bad);
 }
 
 TEST(QuantKernelsCuda, WithoutADeviceTheCudaBackendCannotBeMade) {

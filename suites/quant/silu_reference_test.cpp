@@ -15,10 +15,13 @@ using namespace ulpgate::quant;
 
 namespace {
 
-Spec silu_spec(int64_t m, int64_t k, int gs = 128, Layout l = Layout::row) {
+const Profile& vllm() { return profile_for(Op::silu_mul, "vllm"); }
+const Profile& sglang() { return profile_for(Op::silu_mul, "sglang"); }
+
+Spec silu_spec(int64_t m, int64_t k, int gs = 128, Layout l = Layout::row, const Profile& p = vllm()) {
   Spec s;
   s.op = Op::silu_mul;
-  s.profile = &profile_for(Op::silu_mul, "vllm");
+  s.profile = &p;
   s.format = Format::e4m3fn;
   s.gs = gs;
   s.layout = l;
@@ -47,11 +50,11 @@ TEST(SiluReference, ProfileStepsAndTheIdeal) {
   // y = (g * fl(1 / fl(1 + e))) * u, each step in fp32.
   const float g = 1.5f, u = -2.0f, e = exp_correctly_rounded(-1.5f);
   const float d = 1.0f + e, s = 1.0f / d;
-  EXPECT_EQ(silu_mul_at(g, u, e), (g * s) * u);
+  EXPECT_EQ(silu_mul_at(vllm(), g, u, e), (g * s) * u);
   EXPECT_NEAR(silu_mul_exact(g, u), -3.0 / (1.0 + std::exp(-1.5)), 1e-15);
   // Large negative gates: e overflows, 1 / Inf = 0, y = -0 (for u > 0).
-  EXPECT_EQ(silu_mul_at(-120.0f, 3.0f, exp_correctly_rounded(120.0f)), 0.0f);
-  EXPECT_TRUE(std::signbit(silu_mul_at(-120.0f, 3.0f, exp_correctly_rounded(120.0f))));
+  EXPECT_EQ(silu_mul_at(vllm(), -120.0f, 3.0f, exp_correctly_rounded(120.0f)), 0.0f);
+  EXPECT_TRUE(std::signbit(silu_mul_at(vllm(), -120.0f, 3.0f, exp_correctly_rounded(120.0f))));
 }
 
 TEST(SiluReference, AdmissibleYCoversTwoUlpsOfExpEachSide) {
@@ -63,7 +66,7 @@ TEST(SiluReference, AdmissibleYCoversTwoUlpsOfExpEachSide) {
   float e = exp_correctly_rounded(-g);
   for (int i = 0; i < 2; ++i) e = std::nextafter(e, 0.0f);
   for (int i = 0; i <= 4; ++i, e = std::nextafter(e, INFINITY))
-    EXPECT_NE(std::ranges::find(ys, silu_mul_at(g, u, e)), ys.end()) << i;
+    EXPECT_NE(std::ranges::find(ys, silu_mul_at(vllm(), g, u, e)), ys.end()) << i;
   EXPECT_TRUE(std::is_sorted(ys.begin(), ys.end()));
 }
 
@@ -78,9 +81,116 @@ TEST(SiluReference, VllmFloorsTheScaleAndDoesNotSaturate) {
   EXPECT_EQ(quantize_value(s, 460.0f, 460.0f, 1.0f), 0x7E);
 }
 
+TEST(SiluReference, SglangFollowsItsFastMathBuild) {
+  EXPECT_EQ(exp_ulps_at(vllm(), -10.0f), 2);       // expf: 2 ulp over the full range
+  EXPECT_EQ(exp_ulps_at(sglang(), -10.0f), 2 + 11);  // __expf: 2 + floor(|1.173 x|)
+  // y = fl(fl(g / fl(1 + e)) * u), not vLLM's g * fl(1 / d).
+  const float g = 0.7f, u = 1.3f, e = exp_correctly_rounded(-g);
+  EXPECT_EQ(silu_mul_at(sglang(), g, u, e), (g / (1.0f + e)) * u);
+  // FTZ: a subnormal gate is a zero of its sign, and so is a subnormal product.
+  EXPECT_EQ(silu_mul_at(sglang(), -1e-39f, 2.0f, 1.0f), 0.0f);
+  EXPECT_TRUE(std::signbit(silu_mul_at(sglang(), -1e-39f, 2.0f, 1.0f)));
+  EXPECT_NE(silu_mul_at(vllm(), -1e-39f, 2.0f, 1.0f), 0.0f);
+  EXPECT_EQ(flushed(sglang(), 1e-39f), 0.0f);
+  // __fdividef: 2 steps each side of fl(x / d) in [2^-126, 2^126]; 0 past 2^126.
+  const std::vector<float> q = admissible_quotients(sglang(), 1.0f, 3.0f);
+  ASSERT_EQ(q.size(), 5u);
+  EXPECT_EQ(q[2], 1.0f / 3.0f);
+  EXPECT_EQ(q[0], std::nextafter(std::nextafter(1.0f / 3.0f, 0.0f), 0.0f));
+  EXPECT_EQ(admissible_quotients(sglang(), -5.0f, 0x1p127f), std::vector<float>{-0.0f});
+  EXPECT_TRUE(std::signbit(admissible_quotients(sglang(), -5.0f, 0x1p127f)[0]));
+  EXPECT_EQ(admissible_quotients(vllm(), 1.0f, 3.0f).size(), 1u);
+}
+
+TEST(SiluReference, SglangCodesAreOfTheStoredYAndItsScaleOfTheFp32Y) {
+  // y just below a bf16 midpoint's upper neighbour: stored as bf16 it rounds up above the amax,
+  // so the quotient passes 448 and the clamp holds it at 448 (0x7E); vLLM's fp32 y would not move.
+  Spec s = silu_spec(1, 128, 128, Layout::row, sglang());
+  std::vector<float> y(128, 0.5f);
+  y[7] = std::nextafter(1.0f, 2.0f) * 1.00390625f;  // 1.00390637: bf16 rounds it to 1.0078125
+  EXPECT_EQ(stored_y(sglang(), Format::bf16, y[7]), 1.0078125f);
+  EXPECT_EQ(stored_y(sglang(), Format::fp32, y[7]), y[7]);
+  EXPECT_EQ(stored_y(vllm(), Format::bf16, y[7]), y[7]);
+  const Result r = silu_mul_quantized(s, Format::bf16, y);
+  EXPECT_EQ(r.scales[0], y[7] / 448.0f);  // the fp32 y's amax
+  EXPECT_EQ(r.codes[7], 0x7E);
+  EXPECT_EQ(r.codes[0], quantize_value(s, 0.5f, y[7], r.scales[0]));
+  // The amax starts at eps: an all-zero group's scale is 1e-10 / 448.
+  EXPECT_EQ(silu_mul_quantized(s, Format::bf16, std::vector<float>(128, 0.0f)).scales[0], 1e-10f / 448.0f);
+  // The approximate division gives the scale 2 steps either way.
+  const std::vector<float> sc = admissible_scales(s, 3.0f);
+  EXPECT_EQ(sc.size(), 5u);
+  EXPECT_NE(std::ranges::find(sc, group_scale(s, 3.0f)), sc.end());
+}
+
+// Every y a fast-math kernel can give (each exp in __expf's window, each quotient __fdividef may
+// give) is admissible, and the window is no wider than those paths: brute force over the paths.
+TEST(SiluReference, SglangAdmissibleYIsExactlyTheFastMathPaths) {
+  const Spec s = silu_spec(1, 128, 128, Layout::row, sglang());
+  const Profile& p = sglang();
+  for (float g : {-87.5f, -30.25f, -3.5f, -0.3f, 0.0f, 1e-39f, 0.7f, 5.0f, 17.0f, 90.0f})
+    for (float u : {-3.0f, 1e-30f, 0.5f, 1e30f}) {
+      std::vector<float> paths;
+      float e = exp_correctly_rounded(-g);
+      const int n = exp_ulps_at(p, -g);
+      for (int i = 0; i < n && e > 0 && std::isfinite(e); ++i) e = std::nextafter(e, 0.0f);
+      for (int i = 0; i <= 2 * n; ++i, e = std::nextafter(e, INFINITY)) {
+        for (float t : admissible_quotients(p, flushed(p, g), flushed(p, 1.0f + flushed(p, e))))
+          paths.push_back(flushed(p, t * flushed(p, u)));
+        if (!std::isfinite(e)) break;
+      }
+      const std::vector<float> ys = admissible_y(s, g, u);
+      for (float y : paths) EXPECT_NE(std::ranges::find(ys, y), ys.end()) << g << " " << u << " " << y;
+      for (float y : ys) EXPECT_NE(std::ranges::find(paths, y), paths.end()) << g << " " << u << " " << y;
+      EXPECT_NE(std::ranges::find(ys, silu_mul_at(p, g, u, exp_correctly_rounded(-g))), ys.end()) << g << " " << u;
+    }
+}
+
 namespace {
 
-enum class Fault { swapped, exp_off, col_stride };
+enum class Fault { swapped, exp_off, col_stride, fast_math, fast_math_exp_off, scale_of_stored_y };
+
+// A deterministic pick among n choices for element i, salt s.
+size_t pick(size_t i, uint64_t salt, size_t n) {
+  uint64_t h = (uint64_t(i) + 1) * 0x9E3779B97F4A7C15ull ^ salt * 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 31;
+  return size_t(h % n);
+}
+
+// SGLang's sm90 kernel as fast math runs it: each exp somewhere in __expf's window (or, the
+// fault, that exp rounded to bf16: an activation computed in the input dtype), each division any
+// quotient __fdividef may give, FTZ, y stored in the input dtype for the codes. Over the scale's
+// amax when `scale_of_stored`: the bug of a kernel that reads y back before its amax.
+Result fast_math_result(const Spec& spec, Format input, std::span<const float> x, bool exp_in_bf16, bool scale_of_stored) {
+  const Profile& p = *spec.profile;
+  std::vector<float> y(size_t(spec.m * spec.k)), stored(y.size());
+  for (int64_t r = 0; r < spec.m; ++r)
+    for (int64_t j = 0; j < spec.k; ++j) {
+      const size_t i = size_t(r * spec.k + j);
+      const float g = x[size_t(r * 2 * spec.k + j)], u = x[size_t(r * 2 * spec.k + spec.k + j)];
+      float e = exp_correctly_rounded(-g);
+      const int n = exp_ulps_at(p, -g), steps = int(pick(i, 1, size_t(2 * n + 1))) - n;
+      for (int k = 0; k < std::abs(steps) && e > 0 && std::isfinite(e); ++k) e = std::nextafter(e, steps < 0 ? 0.0f : INFINITY);
+      if (exp_in_bf16) e = bf16_to_float(float_to_bf16(e));
+      const std::vector<float> t = admissible_quotients(p, flushed(p, g), flushed(p, 1.0f + flushed(p, e)));
+      y[i] = flushed(p, t[pick(i, 2, t.size())] * flushed(p, u));
+      stored[i] = stored_y(p, input, y[i]);
+    }
+  Result res = quantize_profile(spec, scale_of_stored ? stored : y, stored);
+  const std::vector<float> amax = group_amax(spec, scale_of_stored ? stored : y);
+  for (size_t gi = 0; gi < res.scales.size(); ++gi) {
+    const std::vector<float> sc = admissible_scales(spec, amax[gi]);
+    res.scales[gi] = sc[pick(gi, 3, sc.size())];
+  }
+  for (int64_t r = 0; r < spec.m; ++r)
+    for (int64_t j = 0; j < spec.k; ++j) {
+      const size_t i = size_t(r * spec.k + j);
+      const std::vector<float> q = admissible_quotients(p, stored[i], res.scales[size_t(r * spec.k / spec.gs + j / spec.gs)]);
+      res.codes[i] = code_of_quotient(spec, q[pick(i, 4, q.size())]);
+    }
+  res.storage = pack(spec.layout, spec.scale_shape(), res.scales);
+  return res;
+}
 
 // The reference's output with one fault, as a backend would write it.
 class SiluFaultBackend : public Backend {
@@ -108,9 +218,12 @@ class SiluFaultBackend : public Backend {
           const float g = v[size_t(r * 2 * spec.k + j)], u = v[size_t(r * 2 * spec.k + spec.k + j)];
           float e = exp_correctly_rounded(-g);
           for (int i = 0; i < 8 && std::isfinite(e) && e > 0; ++i) e = std::nextafter(e, INFINITY);
-          y[size_t(r * spec.k + j)] = silu_mul_at(g, u, e);
+          y[size_t(r * spec.k + j)] = silu_mul_at(*spec.profile, g, u, e);
         }
-    const Result r = quantize_profile(spec, y);
+    const bool fast = fault_ == Fault::fast_math || fault_ == Fault::fast_math_exp_off || fault_ == Fault::scale_of_stored_y;
+    const Result r = fast ? fast_math_result(spec, input, v, fault_ == Fault::fast_math_exp_off,
+                                             fault_ == Fault::scale_of_stored_y)
+                          : silu_mul_quantized(spec, input, y);
     std::memcpy(codes.data(), r.codes.data(), codes.size());
     std::memcpy(scales.data(), r.storage.data(), scales.size());
     if (fault_ == Fault::col_stride) {  // vLLM's transposed store: scale (t, g) at g * 64 + t, not g * M + t
@@ -151,4 +264,24 @@ TEST(SiluCompare, TheColumnStrideBugIsALayoutFinding) {
   const CaseResult r = judged("quant.silu-mul/vllm/e4m3fn/bf16/40x256/gs128/col/normal_sigma=2/s1", Fault::col_stride);
   EXPECT_EQ(r.verdict, Verdict::layout) << r.message;
   EXPECT_NE(r.message.find("stride of 64 rows instead of 40"), std::string::npos) << r.message;
+}
+
+// SGLang's fast-math arithmetic anywhere within its documented bounds passes; an exp with bf16's
+// precision, or a scale taken from the stored y, does not.
+TEST(SiluCompare, SglangFastMathWithinItsBoundsPassesAndBeyondFails) {
+  for (std::string_view id : {"quant.silu-mul/sglang/e4m3fn/bf16/7x1024/gs128/row/normal_sigma=2/s1",
+                              "quant.silu-mul/sglang/e4m3fn/fp16/5x256/gs128/col-tma/normal/s1",
+                              "quant.silu-mul/sglang/e4m3fn/bf16/3x512/gs128/row/uniform_lo=-120_hi=120/s1",
+                              "quant.silu-mul/sglang/e4m3fn/bf16/3x512/gs128/row/uniform_lo=-8_hi=8_den=64/s1",
+                              "quant.silu-mul/sglang/e4m3fn/bf16/3x512/gs128/row/normal_nan=97_inf=131/s1"}) {
+    const CaseResult ok = judged(id, Fault::fast_math);
+    EXPECT_TRUE(passes(ok.verdict)) << id << ": " << ok.message;
+    EXPECT_GT(ok.n_within, 0u) << id;
+  }
+  const std::string_view id = "quant.silu-mul/sglang/e4m3fn/bf16/7x1024/gs128/row/normal_sigma=2/s1";
+  const CaseResult off = judged(id, Fault::fast_math_exp_off);
+  EXPECT_FALSE(passes(off.verdict)) << off.message;
+  EXPECT_GT(off.n_over, 0u);
+  const CaseResult stored = judged(id, Fault::scale_of_stored_y);
+  EXPECT_FALSE(passes(stored.verdict)) << stored.message;
 }
