@@ -104,6 +104,10 @@ constexpr std::array kSiluMulProfiles = {
     // multiply by log2(e) (2 + floor(|1.173 x|) ulp) and every step FTZ (CUDA Math API, intrinsics).
     Profile{"sglang", 448, 0, 1e-10f, 0, divide, exponent_bits, false, QuantOp::divide, true, nosat, ignore, none,
             true, false, Scope::silu_mul, 0, 2, false, 1.173f, true, true, true, true},
+    // The same source in SGLang's sm100 build (common_ops_sm100_build: "precise math", no
+    // -use_fast_math): expf (2 ulp), IEEE division, subnormals kept.
+    Profile{"sglang-precise", 448, 0, 1e-10f, 0, divide, exponent_bits, false, QuantOp::divide, true, nosat, ignore,
+            none, false, false, Scope::silu_mul, 0, 2, false, 0, true, true, false, true},
 };
 
 }  // namespace

@@ -100,6 +100,12 @@ TEST(SiluReference, SglangFollowsItsFastMathBuild) {
   EXPECT_EQ(admissible_quotients(sglang(), -5.0f, 0x1p127f), std::vector<float>{-0.0f});
   EXPECT_TRUE(std::signbit(admissible_quotients(sglang(), -5.0f, 0x1p127f)[0]));
   EXPECT_EQ(admissible_quotients(vllm(), 1.0f, 3.0f).size(), 1u);
+  // The sm100 build of the same source: expf, IEEE division, subnormals kept.
+  const Profile& precise = profile_for(Op::silu_mul, "sglang-precise");
+  EXPECT_EQ(exp_ulps_at(precise, -10.0f), 2);
+  EXPECT_EQ(admissible_quotients(precise, 1.0f, 3.0f).size(), 1u);
+  EXPECT_EQ(silu_mul_at(precise, -1e-39f, 2.0f, 1.0f), -1e-39f);
+  EXPECT_EQ(silu_mul_at(precise, g, u, e), silu_mul_at(sglang(), g, u, e));
 }
 
 TEST(SiluReference, SglangCodesAreOfTheStoredYAndItsScaleOfTheFp32Y) {
