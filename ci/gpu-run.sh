@@ -160,6 +160,20 @@ step_plugin() {
   if diff <(cut -d, -f1-3,5-13 "$out/plugin-cuda.csv") <(cut -d, -f1-3,5-13 "$out/plugin-sample.csv") >"$out/plugin.diff"; then
     echo "plugin: the CUDA sample plugin = the cuda backend on $(($(wc -l <"$out/plugin-cuda.csv") - 1)) quant cases"
   else rc=1; echo "plugin: digests differ"; head -5 "$out/plugin.diff"; fi
+  # References on the device when asked (ULPGATE_DEVICE_REFERENCES=cuda): the same verdicts and
+  # digests as with the host's, for the CUDA sample plugin and for the host one (quant, norm, GEMM).
+  plugin_device_references sample "plugin:$dist/libulpgate_sample_cuda_plugin.so" sm90 'quant*'
+  plugin_device_references host "plugin:$dist/libulpgate_sample_plugin.so" host-w32 '[qn]*/vllm/*'
+  plugin_device_references gemm "plugin:$dist/libulpgate_sample_plugin.so" host-w32 'gemm.*/cublaslt/*'
+}
+
+plugin_device_references() {  # NAME BACKEND ARCH FILTER
+  local name=$1 f=$out/plugin-$1
+  "$ulpgate" run --backend "$2" --arch "$3" --filter "$4" --csv "$f-host.csv" >"$f-host.log" 2>&1 || rc=1
+  ULPGATE_DEVICE_REFERENCES=cuda "$ulpgate" run --backend "$2" --arch "$3" --filter "$4" --csv "$f-dev.csv" >"$f-dev.log" 2>&1 || rc=1
+  if diff <(cut -d, -f1-3,5-13 "$f-host.csv") <(cut -d, -f1-3,5-13 "$f-dev.csv") >"$f.diff"; then
+    echo "plugin ($name): $(grep -c 'references on cuda' "$f-dev.csv") of $(($(wc -l <"$f-dev.csv") - 1)) cases with references on the device, every row as with the host's"
+  else rc=1; echo "plugin ($name): device references change rows"; head -5 "$f.diff"; fi
 }
 
 step_oracle() {

@@ -2,11 +2,16 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "harness/allreduce/device_reference.hpp"
+#include "harness/gemm/device_reference.hpp"
+#include "harness/norm/device_reference.hpp"
 #include "harness/plugin/op_call.hpp"
+#include "harness/quant/device_reference.hpp"
 #include "kernels/portable/arch.hpp"
 #include "kernels/portable/guard.hpp"
 
@@ -50,6 +55,25 @@ std::function<std::unique_ptr<DeviceCopies>()>& device_copies() {
   return factory;
 }
 
+std::function<DeviceReferences()>& device_references() {
+  static std::function<DeviceReferences()> factory;
+  return factory;
+}
+
+// The references ULPGATE_DEVICE_REFERENCES asks for (none: the host's).
+DeviceReferences requested_references() {
+  const char* asked = std::getenv("ULPGATE_DEVICE_REFERENCES");
+  if (!asked || !*asked) return {};
+  if (std::string_view(asked) != "cuda")
+    throw PluginError("ULPGATE_DEVICE_REFERENCES=" + std::string(asked) +
+                      ": expected cuda (references on the CUDA device), or unset (references on the host)");
+  if (!device_references())
+    throw PluginError("ULPGATE_DEVICE_REFERENCES=cuda: this build computes references on the host only (the CUDA "
+                      "build of the ulpgate CLI has them on the device; libulpgate.so, the embedding library the "
+                      "Python package loads, does not yet)");
+  return device_references()();
+}
+
 // A GPU arch's calls take its backend's device memory (kernels/portable/arch.hpp); the host archs'
 // take the harness's buffers.
 std::string_view device_backend(std::string_view arch) { return arch_by_name(arch).backend; }
@@ -58,7 +82,12 @@ bool on_device(std::string_view arch) { return !device_backend(arch).empty(); }
 class PluginBackend : public Backend {
  public:
   PluginBackend(std::string origin, const ulpgate_plugin& table, std::string arch)
-      : path_(std::move(origin)), arch_(std::move(arch)), table_(table) {}
+      : path_(std::move(origin)), arch_(std::move(arch)), table_(table), references_(requested_references()) {}
+
+  gemm::DeviceReference* gemm_reference() override { return references_.gemm.get(); }
+  quant::DeviceReference* quant_reference() override { return references_.quant.get(); }
+  norm::DeviceReference* norm_reference() override { return references_.norm.get(); }
+  allreduce::DeviceReference* allreduce_reference() override { return references_.allreduce.get(); }
 
   std::string name() const override { return "plugin:" + std::string(table_.name ? table_.name : "unnamed") + "@" + arch_; }
 
@@ -167,6 +196,7 @@ class PluginBackend : public Backend {
 
   std::string path_, arch_;
   const ulpgate_plugin& table_;
+  DeviceReferences references_;
 };
 
 }  // namespace
@@ -176,6 +206,7 @@ std::unique_ptr<Backend> load_plugin(std::string_view path, std::string_view arc
 }
 
 void set_device_copies(std::function<std::unique_ptr<DeviceCopies>()> factory) { device_copies() = std::move(factory); }
+void set_device_references(std::function<DeviceReferences()> factory) { device_references() = std::move(factory); }
 
 std::unique_ptr<Backend> table_backend(std::string origin, const ulpgate_plugin& table, std::string_view arch) {
   return std::make_unique<PluginBackend>(std::move(origin), table, std::string(arch));

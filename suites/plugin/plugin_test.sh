@@ -50,6 +50,15 @@ grep -q 'refused, as allowed' "$work/host-ar.csv" || fail "no all-reduce case ex
 diff <(rows "$work/host-ar.csv") <(rows "$work/plugin-ar.csv") >"$work/diff" || fail "the sample plugin's all-reduces differ from the host backend's: $(head -4 "$work/diff")"
 expect_exit 2 'no selected case runs' run --backend "plugin:$sample" --arch host-w32 --filter 'allreduce/nccl/*'
 
+# References on the device, asked for by ULPGATE_DEVICE_REFERENCES: a value other than cuda is
+# exit 3; without a GPU (or without CUDA) so is cuda, naming why. (On a GPU: ci/gpu-run.sh plugin.)
+ULPGATE_DEVICE_REFERENCES=rocm expect_exit 3 'ULPGATE_DEVICE_REFERENCES=rocm: expected cuda' \
+  run --backend "plugin:$sample" --arch host-w32 --filter 'quant.token/vllm/*'
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  ULPGATE_DEVICE_REFERENCES=cuda expect_exit 3 'ULPGATE_DEVICE_REFERENCES=cuda: (no CUDA device|this build computes references on the host only)' \
+    run --backend "plugin:$sample" --arch host-w32 --filter 'quant.token/vllm/*'
+fi
+
 # 2. Plugins that cannot be used: exit 3, naming what is wrong.
 expect_exit 3 'cannot load' run --backend "plugin:$work/missing.so" --filter 'quant.token/vllm/*'
 expect_exit 3 'does not export ulpgate_plugin_entry' run --backend "plugin:$(bad no_entry)" --filter 'quant.token/vllm/*'
