@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "harness/gemm/device_reference.hpp"
 #include "kernels/portable/arch.hpp"
 #include "reference/gemm/detail.hpp"
 #include "reference/gemm/step.hpp"
@@ -300,8 +301,17 @@ std::deque<Variant> model_family(const Spec& s, std::span<const std::string_view
   return family;
 }
 
+namespace {
+
+// gemm_replay on the device where it replays the model, else here.
+Replay replayed(const Spec& s, const AccumModel& m, const Operands& in, DeviceReference* device) {
+  return device && device->declines(s, m).empty() ? device->replay(s, m, in) : gemm_replay(s, m, in);
+}
+
+}  // namespace
+
 Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
-                        std::span<const Output2d> focus) {
+                        std::span<const Output2d> focus, DeviceReference* device) {
   Identification id;
   id.rows = plausible_rows(arch);
   id.variants = model_family(s, id.rows);
@@ -350,19 +360,22 @@ Identification identify(const Spec& s, const Operands& in, std::span<const uint3
       id.unchecked = alive.size() - i;
       break;
     }
-    if (reproduces(whole, alive[i]->model)) id.matches.push_back(alive[i]);
+    const AccumModel& m = alive[i]->model;
+    const bool on_device = device && device->declines(s, m).empty();
+    if (on_device ? reproduces(whole, device->replay(s, m, in).out) : reproduces(whole, m)) id.matches.push_back(alive[i]);
   }
   return id;
 }
 
-std::vector<double> loosest_bound(const Spec& s, const Operands& in, std::span<const std::string_view> rows) {
+std::vector<double> loosest_bound(const Spec& s, const Operands& in, std::span<const std::string_view> rows,
+                                  DeviceReference* device) {
   std::vector<double> bound(size_t(s.m * s.n), 0.0);
   for (std::string_view name : rows)
     for (bool own : {true, false}) {
       const AccumModel& row = model(name);
       if (!own && row.promote_k == 0) continue;
       const Variant v(row, own ? row.promote_k : 0, 1, Combine::sequential);
-      const Replay r = gemm_replay(s, v.model, in);
+      const Replay r = replayed(s, v.model, in, device);
       for (size_t i = 0; i < bound.size(); ++i) bound[i] = std::max(bound[i], r.bound[i]);
     }
   return bound;

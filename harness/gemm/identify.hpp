@@ -70,12 +70,16 @@ std::vector<std::string_view> plausible_rows(std::string_view arch);
 struct Output2d {
   int64_t m, n;
 };
+// device, when given, replays on all of D the candidates it replays (issue 30: a production
+// shape's full check in seconds, where the host takes minutes); the samples stay on the host.
+class DeviceReference;
 Identification identify(const Spec& s, const Operands& in, std::span<const uint32_t> got, std::string_view arch,
-                        std::span<const Output2d> focus = {});
+                        std::span<const Output2d> focus = {}, DeviceReference* device = nullptr);
 
 // Per element, the largest error bound of the plausible rows, each with its own promotion and with
 // none (one chain over each segment): the budget of an accumulation no candidate reproduces.
-std::vector<double> loosest_bound(const Spec& s, const Operands& in, std::span<const std::string_view> rows);
+std::vector<double> loosest_bound(const Spec& s, const Operands& in, std::span<const std::string_view> rows,
+                                  DeviceReference* device = nullptr);
 
 // Rows `rows` of A (with their scales) and columns [n0, n0 + w) of D: B's rows n0.. and their
 // scale rows; n0 starts a B scale row (a multiple of 128 for gemm.block), or the columns lie in one.

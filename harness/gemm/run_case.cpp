@@ -32,21 +32,24 @@ std::string claim_text(const GemmClaim& claim) {
 // Where the claim leaves the order open (no model, or budget only): the variant that reproduces D
 // becomes the bit-exact expectation; with none, the budget stays the claimed model's, or without a
 // claim the loosest plausible bound.
-void identify_order(CaseRun& run, const Spec& s) {
+// The candidates' replays on all of D, and the expectation's, run on the backend's device where it
+// replays them (`where` gets its name).
+void identify_order(CaseRun& run, const Spec& s, Backend& backend, std::string& where) {
   std::vector<uint32_t> got(size_t(s.m * s.n));
   for (size_t i = 0; i < got.size(); ++i) got[i] = output_bits(s.out, std::as_bytes(run.d), i);
-  run.identification = std::make_unique<Identification>(identify(s, run.operands, got, run.claim.arch));
+  DeviceReference* device = backend.gemm_reference();
+  run.identification = std::make_unique<Identification>(identify(s, run.operands, got, run.claim.arch, {}, device));
   const Identification& id = *run.identification;
   run.expected.identified = id.story(s);
   if (!id.matches.empty()) {
     run.expected.model = &id.matches[0]->model;
     run.expected.budget_only = false;
-    run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);
+    run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &where);
   } else if (run.claim.model.empty()) {
     run.expected.model = &model(id.rows.front());
     run.expected.budget_only = true;
-    run.expected.replay = gemm_replay(s, *run.expected.model, run.operands);
-    run.expected.replay.bound = loosest_bound(s, run.operands, id.rows);
+    run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &where);
+    run.expected.replay.bound = loosest_bound(s, run.operands, id.rows, device);
   }
 }
 
@@ -71,7 +74,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
       [&] {
         if (run.expected.model)
           run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &replayed_on);
-        if (run.claim.model.empty() || run.claim.budget_only) identify_order(run, s);
+        if (run.claim.model.empty() || run.claim.budget_only) identify_order(run, s, backend, replayed_on);
         Compared cmp = compare(c, run.operands, run.expected, std::as_bytes(run.d), quant::default_budgets());
         run.maps = std::move(cmp.maps);
         return std::move(cmp.result);

@@ -136,7 +136,8 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
 // The order the kernel's outputs follow: its claim, or (claiming none) the one identification finds
 // on its largest expert.
 const gemm::AccumModel* order_of(const Case& c, const Tensors& t, std::span<const std::byte> d,
-                                 const GemmClaim& claim, std::unique_ptr<gemm::Variant>& held, std::string& story) {
+                                 const GemmClaim& claim, std::unique_ptr<gemm::Variant>& held, std::string& story,
+                                 gemm::DeviceReference* device) {
   if (!claim.model.empty()) {
     try {
       held = gemm::parse_variant(claim.model);
@@ -152,7 +153,7 @@ const gemm::AccumModel* order_of(const Case& c, const Tensors& t, std::span<cons
   Judgment j{c, t, d, nullptr};
   std::vector<uint32_t> got(size_t(s.m * s.n));
   for (size_t i = 0; i < got.size(); ++i) got[i] = gemm::output_bits(s.out, j.expert_rows(e), i);
-  const gemm::Identification id = gemm::identify(s, t.experts[size_t(e)], got, claim.arch);
+  const gemm::Identification id = gemm::identify(s, t.experts[size_t(e)], got, claim.arch, {}, device);
   story = "expert " + std::to_string(e) + ": " + id.story(s);
   if (id.matches.empty()) return nullptr;
   held = gemm::parse_variant(id.matches[0]->name);
@@ -176,7 +177,7 @@ CaseResult run_case(const Case& c, Backend& backend) {
       [&] {
         std::unique_ptr<gemm::Variant> held;
         std::string identified;
-        const gemm::AccumModel* model = order_of(c, t, std::as_bytes(d), claim, held, identified);
+        const gemm::AccumModel* model = order_of(c, t, std::as_bytes(d), claim, held, identified, backend.gemm_reference());
         if (!model) {
           CaseResult r;
           r.verdict = Verdict::error;

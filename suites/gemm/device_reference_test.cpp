@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "harness/backends/device_references.hpp"
+#include "harness/gemm/identify.hpp"
 #include "harness/gemm/run_case.hpp"
 #include "harness/moe/run_case.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
@@ -19,21 +20,39 @@ using namespace ulpgate;
 
 namespace {
 
-enum class Fault { none, perturbed, claims_sm90 };
+enum class Fault { none, perturbed, claims_sm90, claims_nothing };
+
+// The emulated device reference, counting the replays it runs.
+class CountingReference : public gemm::DeviceReference {
+ public:
+  std::string name() const override { return inner_->name(); }
+  std::string declines(const gemm::Spec& s, const gemm::AccumModel& m) const override { return inner_->declines(s, m); }
+  gemm::Ideal ideal(const gemm::Spec& s, const gemm::Operands& in) override { return inner_->ideal(s, in); }
+  gemm::Replay replay(const gemm::Spec& s, const gemm::AccumModel& m, const gemm::Operands& in) override {
+    ++replays;
+    return inner_->replay(s, m, in);
+  }
+  int replays = 0;
+
+ private:
+  std::unique_ptr<gemm::DeviceReference> inner_ = emulated_gemm_reference(arch_by_name("sm90"));
+};
 
 // The host backend's GEMM kernel (warp 32) with, on request, the emulated device reference, and
 // with a fault: outputs perturbed after the kernel (one ulp up at every 37th element, three at
-// every 101st, a NaN), or the fp32-fma kernel claiming the sm90 model.
+// every 101st, a NaN), the fp32-fma kernel claiming the sm90 model, or claiming none.
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
   OnEmulatedDevice(bool device_reference, Fault fault) : fault_(fault) {
-    if (device_reference) reference_ = emulated_gemm_reference(arch_by_name("sm90"));
+    if (device_reference) reference_ = std::make_unique<CountingReference>();
   }
+  int device_replays() const { return reference_ ? reference_->replays : 0; }
   std::string declines(const gemm::Spec& spec) const override { return kernel_->declines(spec); }
   std::string declines(const gemm::GroupedSpec& spec) const override { return kernel_->declines(spec); }
   GemmClaim gemm(const gemm::Spec& s, const gemm::Buffers& io) override {
     GemmClaim claim = kernel_->gemm(s, io);
     if (fault_ == Fault::claims_sm90) claim.model = "sm90";
+    if (fault_ == Fault::claims_nothing) claim.model.clear();
     if (fault_ == Fault::perturbed) perturb(s, io.d);
     return claim;
   }
@@ -44,7 +63,7 @@ class OnEmulatedDevice : public test_support::HostKernels {
 
  private:
   Fault fault_;
-  std::unique_ptr<gemm::DeviceReference> reference_;
+  std::unique_ptr<CountingReference> reference_;
 
   static void perturb(const gemm::Spec& s, std::span<std::byte> d) {
     const size_t width = s.out == Format::bf16 ? 2 : 4, count = d.size() / width;
@@ -120,4 +139,28 @@ TEST(GemmDeviceReference, AFalseSm90ClaimIsJudgedAsOnTheHost) {
   EXPECT_EQ(r.verdict, Verdict::over_budget) << r.message;
   EXPECT_EQ(r.note.find("the replay here"), std::string::npos) << r.note;
   expect_same_judgement(id, Fault::claims_sm90);
+}
+
+// A kernel that claims no model: identification replays its candidates on all of D on the device
+// where it replays them (and the expectation's replay and bound), and names the same order as on
+// the host.
+TEST(GemmDeviceReference, IdentificationOnTheDeviceNamesTheSameOrder) {
+  const auto reference = emulated_gemm_reference(arch_by_name("sm90"));
+  int on_device = 0;
+  for (const char* id : {"gemm.tensor/cublaslt/e4m3fn.e4m3fn/fp32/16x64x4096/normal/s1",
+                         "gemm.block/deepgemm/e4m3fn.e4m3fn/bf16/16x128x512/normal/s1"}) {
+    OnEmulatedDevice device(true, Fault::claims_nothing);
+    const CaseResult r = gemm::run_case_id(id, device, nullptr);
+    EXPECT_TRUE(passes(r.verdict)) << id << ": " << r.message;
+    EXPECT_NE(r.message.find("(identified)"), std::string::npos) << id << ": " << r.message;
+    // The note says where the identified order's replay ran: the device, where it replays it.
+    ASSERT_FALSE(r.model.empty()) << id;
+    const bool replays = reference->declines(gemm::Case::parse(id).spec, gemm::parse_variant(r.model)->model).empty();
+    EXPECT_EQ(r.note.find("the replay here") == std::string::npos, replays) << id << ": " << r.note;
+    on_device += replays;
+    // The candidates checked on all of D were replayed there too, beside the expectation's replay.
+    if (replays) EXPECT_GE(device.device_replays(), 2) << id;
+    expect_same_judgement(id, Fault::claims_nothing);
+  }
+  EXPECT_GE(on_device, 1);
 }
