@@ -3,7 +3,8 @@
 // (the kernels' tests hold them to it on the host-SIMT emulator). A backend whose kernels run on a
 // GPU offers one (Backend::gemm_reference); run_case, and moe.gemm's per expert, then judge
 // production shapes in seconds where the host takes minutes to hours, and keep the host reference
-// for what the device does not replay (a model it declines) and for identification.
+// for what the device does not replay (a model it declines) and for identification's samples
+// (identify.hpp replays its surviving candidates on all of D here).
 #pragma once
 
 #include <string>
