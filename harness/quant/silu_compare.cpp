@@ -18,6 +18,15 @@ struct Reconciled {
   uint64_t flips = 0;
 };
 
+// Which y the amax and the codes read: the fp32 y, or y as stored in the input dtype. The
+// profile's are {false, codes_from_stored_y}; the others are what a kernel that reads y back at
+// another step computes, which a failing output is judged under to name the step.
+struct Stages {
+  bool amax_stored, codes_stored;
+  bool operator==(const Stages&) const = default;
+};
+float read_by(const Case& c, bool stored, float y) { return stored ? rounded_to(c.input, y) : y; }
+
 // The group's y values a kernel may have had, their least possible amax, and the amax that gives
 // the scale the kernel wrote (the profile's where it wrote that one).
 struct GroupChoices {
@@ -27,18 +36,19 @@ struct GroupChoices {
   bool scale_moved;
 };
 
-GroupChoices group_choices(const Spec& s, std::span<const float> x, const Expected& e, int64_t row, int64_t g,
-                           float got_scale) {
+GroupChoices group_choices(const Case& c, Stages st, std::span<const float> x, const Expected& e, int64_t row,
+                           int64_t g, float got_scale) {
+  const Spec& s = c.spec;
   const int64_t c0 = g * s.gs;
   const size_t si = size_t(row * s.scale_shape().g + g);
   GroupChoices ch{{}, 0, e.profile.scales[si], false};
+  const auto amax_of = [&](float y) { return std::fabs(read_by(c, st.amax_stored, y)); };
   float lo = 0, profile_amax = 0;
   for (int64_t k = 0; k < s.gs; ++k) {
     const size_t at = size_t(row * 2 * s.k + c0 + k);
     ch.y.push_back(admissible_y(s, x[at], x[at + size_t(s.k)]));
-    lo = std::fmax(lo, std::fabs(ch.y.back().front()) < std::fabs(ch.y.back().back()) ? std::fabs(ch.y.back().front())
-                                                                                      : std::fabs(ch.y.back().back()));
-    profile_amax = std::fmax(profile_amax, std::fabs(e.y[size_t(row * s.k + c0 + k)]));
+    lo = std::fmax(lo, std::fmin(amax_of(ch.y.back().front()), amax_of(ch.y.back().back())));
+    profile_amax = std::fmax(profile_amax, amax_of(e.y[size_t(row * s.k + c0 + k)]));
   }
   ch.amax = profile_amax;
   if (same_float(got_scale, ch.scale)) return ch;
@@ -52,8 +62,8 @@ GroupChoices group_choices(const Spec& s, std::span<const float> x, const Expect
   }
   for (const auto& ys : ch.y)
     for (float v : ys)
-      if (std::fabs(v) >= lo && explains(std::fabs(v))) {
-        take(std::fabs(v));
+      if (amax_of(v) >= lo && explains(amax_of(v))) {
+        take(amax_of(v));
         return ch;
       }
   return ch;
@@ -61,9 +71,9 @@ GroupChoices group_choices(const Spec& s, std::span<const float> x, const Expect
 
 // The code the profile gives an admissible y (read back as stored) in a group of this amax and
 // scale; with approximate division any code of the quotients the division may give is `got`.
-bool gives_code(const Case& c, float y, float amax, float scale, uint8_t got) {
+bool gives_code(const Case& c, Stages st, float y, float amax, float scale, uint8_t got) {
   const Spec& s = c.spec;
-  const float v = stored_y(*s.profile, c.input, y);
+  const float v = read_by(c, st.codes_stored, y);
   const Factor f = group_factor(s, amax, scale);
   if (!f.divide || !s.profile->approx_division) return quantize_value(s, v, amax, scale) == got;
   return std::ranges::any_of(admissible_quotients(*s.profile, v, f.v),
@@ -72,7 +82,7 @@ bool gives_code(const Case& c, float y, float amax, float scale, uint8_t got) {
 
 // The profile-exact result with each scale and code the backend wrote replaced by it where an
 // admissible y explains it.
-Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const Observed& o) {
+Reconciled reconcile(const Case& c, Stages st, const Inputs& in, const Expected& e, const Observed& o) {
   const Spec& s = c.spec;
   Reconciled rec{e, 0};
   const ScaleShape ss = s.scale_shape();
@@ -89,18 +99,18 @@ Reconciled reconcile(const Case& c, const Inputs& in, const Expected& e, const O
         const auto first = o.codes.begin() + ptrdiff_t(i0);
         const bool same_codes = std::equal(first, first + ptrdiff_t(s.gs), want.codes.begin() + ptrdiff_t(i0));
         if (same_codes && same_float(got_scales[si], want.scales[si])) continue;
-        const GroupChoices ch = group_choices(s, in.values, e, row, g, got_scales[si]);
+        const GroupChoices ch = group_choices(c, st, in.values, e, row, g, got_scales[si]);
         if (ch.scale_moved) want.scales[si] = ch.scale, ++own_flips;
         for (int64_t k = 0; k < s.gs; ++k) {
           const size_t i = i0 + size_t(k);
           const uint8_t got = o.codes[i];
           if (got == want.codes[i] && !ch.scale_moved) continue;
           const auto& ys = ch.y[size_t(k)];
-          if (std::ranges::any_of(ys, [&](float y) { return gives_code(c, y, ch.amax, ch.scale, got); })) {
+          if (std::ranges::any_of(ys, [&](float y) { return gives_code(c, st, y, ch.amax, ch.scale, got); })) {
             own_flips += got != want.codes[i];
             want.codes[i] = got;
           } else {
-            want.codes[i] = quantize_value(s, stored_y(*s.profile, c.input, e.y[i]), ch.amax, ch.scale);
+            want.codes[i] = quantize_value(s, read_by(c, st.codes_stored, e.y[i]), ch.amax, ch.scale);
           }
         }
       }
@@ -125,20 +135,56 @@ bool halves_swapped(const Case& c, const Inputs& in, const Observed& o) {
   return std::ranges::equal(r.codes, o.codes) && std::ranges::equal(r.storage, o.storage);
 }
 
-}  // namespace
-
-CaseResult compare_silu_mul(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
-                            const BudgetTable& budgets) {
-  const Reconciled rec = reconcile(c, in, e, o);
-  CaseResult r = compare(c, Inputs{{}, e.y}, rec.expected, o, budgets);
+// The case judged with the amax and codes reading y as `st` says (the profile's own result and
+// ideal recomputed for another reading).
+CaseResult judged_under(const Case& c, Stages st, const Inputs& in, const Expected& e, const Observed& o,
+                        const BudgetTable& budgets, bool diagnose) {
+  Expected under = e;
+  if (st != Stages{false, c.spec.profile->codes_from_stored_y}) {
+    std::vector<float> amax_y(e.y), code_y(e.y);
+    for (float& v : amax_y) v = read_by(c, st.amax_stored, v);
+    for (float& v : code_y) v = read_by(c, st.codes_stored, v);
+    under.profile = quantize_profile(c.spec, amax_y, code_y);
+  }
+  const Reconciled rec = reconcile(c, st, in, under, o);
+  CaseResult r = compare(c, Inputs{{}, e.y}, rec.expected, o, budgets, {}, diagnose);
   // Elements that matched only at another admissible exp are flips, not exact matches.
   const uint64_t moved = std::min(rec.flips, r.n_exact);
   r.n_exact -= moved;
   r.n_within += moved;
   if (r.verdict == Verdict::exact && moved) r.verdict = Verdict::within_budget;
-  if (!passes(r.verdict) && !o.codes.empty() && halves_swapped(c, in, o))
+  return r;
+}
+
+// Which step read which y, told against the profile's readings.
+std::string stages_story(const Case& c, Stages st) {
+  const std::string dtype(format_name(c.input));
+  const auto reads = [&](bool stored) { return stored ? "y as stored in " + dtype : std::string("the fp32 y"); };
+  return "the scale follows the amax of " + reads(st.amax_stored) + " and the codes are those of " +
+         reads(st.codes_stored) + "; profile " + std::string(c.spec.profile->name) +
+         " takes the amax of the fp32 y and the codes of " + reads(c.spec.profile->codes_from_stored_y);
+}
+
+}  // namespace
+
+CaseResult compare_silu_mul(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
+                            const BudgetTable& budgets) {
+  const Stages own{false, c.spec.profile->codes_from_stored_y};
+  CaseResult r = judged_under(c, own, in, e, o, budgets, true);
+  if (passes(r.verdict) || o.codes.empty()) return r;
+  if (halves_swapped(c, in, o)) {
     r.message = "the output is SiLU(up) * gate: the kernel took the row's halves the other way round (gate is the "
                 "first K elements of each [gate | up] row)";
+    return r;
+  }
+  // No store to read y back from in fp32; each hypothesis judges the whole case again, which a
+  // production shape's failure (all of its groups reconciled) would make hours.
+  if (c.input == Format::fp32 || c.spec.m * c.spec.k > (int64_t(1) << 22)) return r;
+  for (const Stages st : {Stages{true, true}, Stages{false, false}, Stages{false, true}})
+    if (st != own && passes(judged_under(c, st, in, e, o, budgets, false).verdict)) {
+      r.message = stages_story(c, st);
+      break;
+    }
   return r;
 }
 

@@ -101,10 +101,12 @@ std::vector<float> silu_mul_values(const Spec& spec, std::span<const float> x) {
   return y;
 }
 
-float stored_y(const Profile& p, Format input, float y) {
-  if (!p.codes_from_stored_y || input == Format::fp32) return y;
+float rounded_to(Format input, float y) {
+  if (input == Format::fp32) return y;
   return input == Format::bf16 ? bf16_to_float(float_to_bf16(y)) : fp16_to_float(float_to_fp16(y));
 }
+
+float stored_y(const Profile& p, Format input, float y) { return p.codes_from_stored_y ? rounded_to(input, y) : y; }
 
 Result silu_mul_quantized(const Spec& spec, Format input, std::span<const float> y) {
   if (!spec.profile->codes_from_stored_y) return quantize_profile(spec, y);

@@ -45,6 +45,9 @@ float silu_mul_at(const Profile& p, float g, float u, float e);
 // The activation over [M, 2K] input values: [M * K] fp32 y with the correctly rounded exp.
 std::vector<float> silu_mul_values(const Spec& spec, std::span<const float> x);
 
+// y as stored in the input dtype and read back (RNE; fp32: y).
+float rounded_to(Format input, float y);
+
 // The value the profile's codes are computed from: y rounded to the input dtype where the kernel
 // stores y and reads it back (codes_from_stored_y), else y.
 float stored_y(const Profile& p, Format input, float y);

@@ -154,7 +154,7 @@ TEST(SiluReference, SglangAdmissibleYIsExactlyTheFastMathPaths) {
 
 namespace {
 
-enum class Fault { swapped, exp_off, col_stride, fast_math, fast_math_exp_off, scale_of_stored_y };
+enum class Fault { swapped, exp_off, col_stride, fast_math, fast_math_exp_off, scale_of_stored_y, codes_of_stored_y };
 
 // A deterministic pick among n choices for element i, salt s.
 size_t pick(size_t i, uint64_t salt, size_t n) {
@@ -226,10 +226,13 @@ class SiluFaultBackend : public Backend {
           for (int i = 0; i < 8 && std::isfinite(e) && e > 0; ++i) e = std::nextafter(e, INFINITY);
           y[size_t(r * spec.k + j)] = silu_mul_at(*spec.profile, g, u, e);
         }
+    std::vector<float> stored(y);  // the codes_of_stored_y fault: vLLM's steps, codes of y stored as bf16
+    for (float& v : stored) v = rounded_to(input, v);
     const bool fast = fault_ == Fault::fast_math || fault_ == Fault::fast_math_exp_off || fault_ == Fault::scale_of_stored_y;
     const Result r = fast ? fast_math_result(spec, input, v, fault_ == Fault::fast_math_exp_off,
                                              fault_ == Fault::scale_of_stored_y)
-                          : silu_mul_quantized(spec, input, y);
+                          : fault_ == Fault::codes_of_stored_y ? quantize_profile(spec, y, stored)
+                                                               : silu_mul_quantized(spec, input, y);
     std::memcpy(codes.data(), r.codes.data(), codes.size());
     std::memcpy(scales.data(), r.storage.data(), scales.size());
     if (fault_ == Fault::col_stride) {  // vLLM's transposed store: scale (t, g) at g * 64 + t, not g * M + t
@@ -290,4 +293,17 @@ TEST(SiluCompare, SglangFastMathWithinItsBoundsPassesAndBeyondFails) {
   EXPECT_GT(off.n_over, 0u);
   const CaseResult stored = judged(id, Fault::scale_of_stored_y);
   EXPECT_FALSE(passes(stored.verdict)) << stored.message;
+  EXPECT_EQ(stored.message,
+            "the scale follows the amax of y as stored in bf16 and the codes are those of y as stored in bf16; profile "
+            "sglang takes the amax of the fp32 y and the codes of y as stored in bf16");
+}
+
+// The other way round: vLLM's steps with the codes computed from y as bf16 (the store SGLang makes):
+// the step is named.
+TEST(SiluCompare, CodesOfTheStoredYAreNamed) {
+  const CaseResult r = judged("quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/row/normal_sigma=2/s1", Fault::codes_of_stored_y);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << r.message;
+  EXPECT_EQ(r.message,
+            "the scale follows the amax of the fp32 y and the codes are those of y as stored in bf16; profile vllm takes "
+            "the amax of the fp32 y and the codes of the fp32 y");
 }
