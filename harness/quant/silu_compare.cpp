@@ -47,7 +47,9 @@ GroupChoices group_choices(const Case& c, Stages st, std::span<const float> x, c
   for (int64_t k = 0; k < s.gs; ++k) {
     const size_t at = size_t(row * 2 * s.k + c0 + k);
     ch.y.push_back(admissible_y(s, x[at], x[at + size_t(s.k)]));
-    lo = std::fmax(lo, std::fmin(amax_of(ch.y.back().front()), amax_of(ch.y.back().back())));
+    // The element's least |y| (a NaN at either end leaves lo as it is: fmaxf's amax skips NaN).
+    const float first = amax_of(ch.y.back().front()), last = amax_of(ch.y.back().back());
+    lo = std::fmax(lo, first < last ? first : last);
     profile_amax = std::fmax(profile_amax, amax_of(e.y[size_t(row * s.k + c0 + k)]));
   }
   ch.amax = profile_amax;
