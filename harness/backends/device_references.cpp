@@ -7,6 +7,7 @@
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/allreduce/reference_gpu.hpp"
 #include "kernels/norm/reference_gpu.hpp"
+#include "kernels/quant/quant_bench.hpp"
 #include "kernels/quant/reference_gpu.hpp"
 #endif
 
@@ -156,6 +157,11 @@ std::unique_ptr<gemm::DeviceReference> cuda_gemm_reference() { return std::make_
 std::unique_ptr<quant::DeviceReference> cuda_quant_reference() { return std::make_unique<CudaQuantReference>(); }
 std::unique_ptr<norm::DeviceReference> cuda_norm_reference() {
   return norm_reference("cuda", [](const norm::Spec& s, const norm_kernels::RawInputs& in) { return norm_kernels::reference_gpu(s, in); });
+}
+plugin::DeviceReferences cuda_device_references() {
+  if (const std::string why = quant_kernels::gpu_unavailable_reason(); !why.empty())
+    throw plugin::PluginError("ULPGATE_DEVICE_REFERENCES=cuda: " + why);
+  return {cuda_quant_reference(), cuda_norm_reference(), cuda_gemm_reference(), cuda_allreduce_reference()};
 }
 #endif
 

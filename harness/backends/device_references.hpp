@@ -10,6 +10,7 @@
 #include "harness/allreduce/device_reference.hpp"
 #include "harness/gemm/device_reference.hpp"
 #include "harness/norm/device_reference.hpp"
+#include "harness/plugin/plugin_backend.hpp"
 #include "harness/quant/device_reference.hpp"
 #include "kernels/portable/arch.hpp"
 
@@ -24,6 +25,9 @@ std::unique_ptr<gemm::DeviceReference> cuda_gemm_reference();
 std::unique_ptr<quant::DeviceReference> cuda_quant_reference();
 std::unique_ptr<norm::DeviceReference> cuda_norm_reference();
 std::unique_ptr<allreduce::DeviceReference> cuda_allreduce_reference();
+// Every family's, for plugins and libulpgate.so when ULPGATE_DEVICE_REFERENCES=cuda asks
+// (plugin::set_device_references); PluginError where no CUDA device can be used.
+plugin::DeviceReferences cuda_device_references();
 #endif
 
 }  // namespace ulpgate

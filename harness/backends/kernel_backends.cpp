@@ -448,12 +448,7 @@ void register_kernel_backends() {
   register_backend("cuda", [](std::string_view arch) { return make_on_device<CudaBackend>("cuda", arch); });
   register_backend("vendor", [](std::string_view arch) { return make_on_device<VendorBackend>("vendor", arch); });
   plugin::set_device_copies(make_cuda_copies);
-  plugin::set_device_references([] {
-    if (quant_kernels::gpu_device_count() == 0)
-      throw plugin::PluginError("ULPGATE_DEVICE_REFERENCES=cuda: no CUDA device is present");
-    return plugin::DeviceReferences{cuda_quant_reference(), cuda_norm_reference(), cuda_gemm_reference(),
-                                    cuda_allreduce_reference()};
-  });
+  plugin::set_device_references(cuda_device_references);
 #endif
 }
 

@@ -15,6 +15,7 @@
 #include "harness/cli/sweep.hpp"
 #include "harness/golden/golden_update.hpp"
 #include "harness/allreduce/allreduce_case.hpp"
+#include "harness/backends/device_references.hpp"
 #include "harness/core/family.hpp"
 #include "harness/gemm/gemm_case.hpp"
 #include "harness/core/reveal.hpp"
@@ -60,7 +61,8 @@ std::string story_of(const ulpgate::CaseResult& r) {
     char ulp[32];
     std::snprintf(ulp, sizeof ulp, "%g", r.max_ulp);
     return r.case_id + " [" + r.backend + "] " + std::string(ulpgate::verdict_name(r.verdict)) + ": " +
-           std::to_string(r.elements) + " elements, max " + ulp + " ulp" + (r.message.empty() ? "" : ": " + r.message);
+           std::to_string(r.elements) + " elements, max " + ulp + " ulp" + (r.message.empty() ? "" : ": " + r.message) +
+           (r.note.empty() ? "" : " (" + r.note + ")");  // what ran: the claimed model, where the references ran
   }
   std::string s = ulpgate::failure_line(r);
   for (const std::string& line : r.first_bad) s += "\n  " + line;
@@ -120,6 +122,7 @@ ULPGATE_EXPORT ulpgate_session* ulpgate_open(const char* filter, const char* arc
   try {
 #if defined(ULPGATE_HAVE_CUDA)
     ulpgate::plugin::set_device_copies(ulpgate::make_cuda_copies);
+    ulpgate::plugin::set_device_references(ulpgate::cuda_device_references);
 #endif
     auto s = std::make_unique<ulpgate_session>();
     s->arch = arch ? arch : "host-w32";

@@ -68,9 +68,8 @@ DeviceReferences requested_references() {
     throw PluginError("ULPGATE_DEVICE_REFERENCES=" + std::string(asked) +
                       ": expected cuda (references on the CUDA device), or unset (references on the host)");
   if (!device_references())
-    throw PluginError("ULPGATE_DEVICE_REFERENCES=cuda: this build computes references on the host only (the CUDA "
-                      "build of the ulpgate CLI has them on the device; libulpgate.so, the embedding library the "
-                      "Python package loads, does not yet)");
+    throw PluginError("ULPGATE_DEVICE_REFERENCES=cuda: this build computes references on the host only (built "
+                      "without CUDA)");
   return device_references()();
 }
 

@@ -17,8 +17,10 @@ struct BenchError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Empty when a CUDA device can be used, else why not (the runtime's own error text).
+// Empty when a CUDA device can be used, else why not (the runtime's own error text); and a CUDA
+// version number as "13.0" (kernels/portable/gpu_status.cu).
 std::string gpu_unavailable_reason();
+std::string cuda_version(int v);
 
 struct BenchDevice {
   std::string name;     // cudaDeviceProp::name, e.g. "NVIDIA H200"

@@ -55,7 +55,7 @@ expect_exit 2 'no selected case runs' run --backend "plugin:$sample" --arch host
 ULPGATE_DEVICE_REFERENCES=rocm expect_exit 3 'ULPGATE_DEVICE_REFERENCES=rocm: expected cuda' \
   run --backend "plugin:$sample" --arch host-w32 --filter 'quant.token/vllm/*'
 if ! nvidia-smi -L >/dev/null 2>&1; then
-  ULPGATE_DEVICE_REFERENCES=cuda expect_exit 3 'ULPGATE_DEVICE_REFERENCES=cuda: (no CUDA device|this build computes references on the host only)' \
+  ULPGATE_DEVICE_REFERENCES=cuda expect_exit 3 'ULPGATE_DEVICE_REFERENCES=cuda: (cudaGetDeviceCount failed|no CUDA device|this build computes references on the host only)' \
     run --backend "plugin:$sample" --arch host-w32 --filter 'quant.token/vllm/*'
 fi
 
