@@ -25,7 +25,8 @@ constexpr std::string_view kEdgeInputs[] = {
 Case make(Op op, const Profile& p, Format f, Format in, int64_t m, int64_t k, int gs, Layout l, bool ue8m0,
           std::string_view dist, uint64_t seed = 1) {
   Case c;
-  c.spec = Spec{op, &p, f, gs, l, ue8m0 || is_ue8m0_layout(l) || op == Op::mx, m, k};
+  c.spec = Spec{op, &p, f, gs, l, ue8m0 || is_ue8m0_layout(l), m, k};
+  c.spec.ue8m0 = c.spec.pow2_scales();
   c.input = in;
   c.dist = Distribution::parse(dist);
   c.seed = seed;
@@ -117,25 +118,36 @@ void add_tensor_cases(std::vector<Case>& out) {
   }
 }
 
-// The layout a silu-mul row's DeepSeek-shaped cases take: DeepGEMM's packed ue8m0, or the
-// TMA-aligned fp32 scales of a kernel with no ue8m0 form.
-Layout silu_packed_layout(const Profile& p) { return p.fp32_scales_only ? Layout::col_tma : Layout::ue8m0_packed; }
+// A silu-mul row's scales: the group layouts its kernel writes (row, transposed, TMA-aligned, and
+// DeepGEMM's packed ue8m0 where it has a ue8m0 form), or an MX row's byte layouts, with its group.
+bool silu_mx(const Profile& p) { return p.mx != MxRule::none; }
+std::vector<Layout> silu_layouts(const Profile& p) {
+  if (silu_mx(p)) return {Layout::mx_row, Layout::mx_swizzle_128x4};
+  if (p.fp32_scales_only) return {Layout::row, Layout::col, Layout::col_tma};
+  return {Layout::row, Layout::col, Layout::col_tma, Layout::ue8m0_packed};
+}
+Layout silu_row_layout(const Profile& p) { return silu_mx(p) ? Layout::mx_row : Layout::row; }
+int silu_group(const Profile& p, int gs) { return silu_mx(p) ? 32 : gs; }
 
-// quant.silu-mul: every silu-mul row with the group layouts the fused kernels write (row,
-// transposed, TMA-aligned, packed ue8m0), the edge inputs (exp overflowing and underflowing,
-// NaN/Inf, outliers, zeros), a partial last chunk row count, fp16 input.
+// The layout a silu-mul row's DeepSeek-shaped cases take: the last of its layouts (DeepGEMM's
+// packed ue8m0, the TMA-aligned fp32 scales of a kernel with no ue8m0 form, the MX swizzle).
+Layout silu_packed_layout(const Profile& p) { return silu_layouts(p).back(); }
+
+// quant.silu-mul: every silu-mul row with the scale layouts its kernel writes, the edge inputs
+// (exp overflowing and underflowing, NaN/Inf, outliers, zeros), a partial last chunk row count,
+// fp16 input.
 void add_silu_mul_cases(std::vector<Case>& out) {
   for (const Profile& p : silu_mul_profiles()) {
-    const Layout packed = silu_packed_layout(p);
-    for (Layout l : {Layout::row, Layout::col, Layout::col_tma, Layout::ue8m0_packed})
-      if (l != Layout::ue8m0_packed || !p.fp32_scales_only)
-        out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 7, 1024, 128, l, false, "normal_sigma=2"));
-    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 5, 512, 64, Layout::row, false, "normal_sigma=2"));
+    const auto silu = [&](Format in, int64_t m, int64_t k, int gs, Layout l, std::string_view d) {
+      out.push_back(make(Op::silu_mul, p, Format::e4m3fn, in, m, k, silu_group(p, gs), l, false, d));
+    };
+    for (Layout l : silu_layouts(p)) silu(Format::bf16, 7, 1024, 128, l, "normal_sigma=2");
+    silu(Format::bf16, 5, 512, 64, silu_row_layout(p), "normal_sigma=2");
     for (std::string_view d : {"zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000", "near-overflow_max=448",
                                "uniform_lo=-120_hi=120", "uniform_lo=-8_hi=8_den=64"})
-      out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 3, 512, 128, Layout::row, false, d));
-    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::fp16, 5, 256, 128, Layout::col_tma, false, "normal"));
-    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 9, 7168, 128, packed, false, "normal"));
+      silu(Format::bf16, 3, 512, 128, silu_row_layout(p), d);
+    silu(Format::fp16, 5, 256, 128, silu_layouts(p)[silu_mx(p) ? 1 : 2], "normal");
+    silu(Format::bf16, 9, 7168, 128, silu_packed_layout(p), "normal");
   }
 }
 
@@ -179,8 +191,8 @@ void add_production_shapes(std::vector<Case>& out) {
   tensor("te", Format::e4m3fn, 16384, 16384, 0.0123f);
   tensor("sglang", Format::e4m3fn, 65536, 32800, 0);  // 2^31 + 2^21 elements, one amax
   for (const Profile& p : silu_mul_profiles())
-    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 32768, 7168, 128, silu_packed_layout(p), false,
-                       "normal_sigma=2"));
+    out.push_back(make(Op::silu_mul, p, Format::e4m3fn, Format::bf16, 32768, 7168, silu_group(p, 128),
+                       silu_packed_layout(p), false, "normal_sigma=2"));
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ bool is_pow2(float s) {
 // The MX blocks whose codes are don't-care: the reference's scale and the written one are both the
 // ue8m0 NaN (0xFF), and under OCP MX a NaN scale makes every element of its block NaN.
 std::vector<bool> nan_scale_blocks(const Spec& s, const Expected& e, std::span<const uint8_t> storage) {
-  if (s.op != Op::mx) return {};
+  if (!s.mx_scales()) return {};
   const std::vector<float> got = unpack(s.layout, s.scale_shape(), storage);
   std::vector<bool> nan(got.size());
   for (size_t b = 0; b < got.size(); ++b) nan[b] = std::isnan(got[b]) && std::isnan(e.profile.scales[b]);

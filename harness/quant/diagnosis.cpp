@@ -128,7 +128,7 @@ void code_hypotheses(const Case& c, const Inputs& in, const Expected& e, const O
                        }
                      return fit_if(!o.codes.empty());
                    }});
-  if (s.pow2_scales() && s.op != Op::mx)
+  if (s.pow2_scales() && !s.mx_scales())
     h.push_back({"scale/code inconsistency: scales rounded to a power of two after the codes were quantized with "
                  "the unrounded scale",
                  "", Verdict::over_budget, [&, codes_of] {
@@ -163,7 +163,7 @@ void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, std:
   const Spec& s = c.spec;
   // By name: a fused op's quant step follows a renamed copy of its quant row.
   for (const Profile& p : s.op == Op::tensor ? tensor_profiles() : profiles())
-    if (p.name != s.profile->name && p.supports(s.format) && (p.mx != MxRule::none) == (s.op == Op::mx))
+    if (p.name != s.profile->name && p.supports(s.format) && (p.mx != MxRule::none) == (s.mx_scales()))
       h.push_back({"profile divergence: the output follows profile " + std::string(p.name) + ", not " +
                        std::string(s.profile->name),
                    "", Verdict::over_budget, [&, pp = &p] {

@@ -53,10 +53,10 @@ std::vector<Variants<Profile>::Variant> variants(const Spec& s) {
   const auto instead = [](auto now, auto was) { return std::string(now) + " instead of " + std::string(was); };
   // MX kernels floor amax against log2(0) (1e-30: sglang's to_mxfp8), group quantizers against 0 / 0.
   static constexpr float kGroupFloors[] = {0.0f, 1e-10f, 1e-4f}, kMxFloors[] = {0.0f, 1e-30f};
-  for (float f : s.op == Op::mx ? std::span<const float>(kMxFloors) : std::span<const float>(kGroupFloors))
+  for (float f : s.mx_scales() ? std::span<const float>(kMxFloors) : std::span<const float>(kGroupFloors))
     if (f != p.amax_floor)
       v.add("amax floor " + instead(floor_text(f), floor_text(p.amax_floor)), [f](Profile& q) { q.amax_floor = f; });
-  if (s.pow2_scales() && s.op != Op::mx) {
+  if (s.pow2_scales() && !s.mx_scales()) {
     for (float f : {0.0f, 1e-10f})
       if (f != p.scale_floor)
         v.add("scale floor " + instead(floor_text(f), floor_text(p.scale_floor)),
@@ -64,7 +64,7 @@ std::vector<Variants<Profile>::Variant> variants(const Spec& s) {
     const Pow2Rule other = p.pow2 == Pow2Rule::exponent_bits ? Pow2Rule::exp2_ceil_log2 : Pow2Rule::exponent_bits;
     v.add("ue8m0 rule " + instead(pow2_text(other), pow2_text(p.pow2)), [other](Profile& q) { q.pow2 = other; });
   }
-  if (s.op != Op::mx || p.mx == MxRule::rceil) {
+  if (!s.mx_scales() || p.mx == MxRule::rceil) {
     const ScaleOp other = p.scale_op == ScaleOp::divide ? ScaleOp::reciprocal : ScaleOp::divide;
     v.add("scale op " + instead(scale_op_text(other), scale_op_text(p.scale_op)),
           [other](Profile& q) { q.scale_op = other; });
@@ -111,7 +111,7 @@ bool follows_scales(const Spec& s, const Inputs& in, const Observed& o, std::spa
 // The scales before their power-of-two rounding (after the profile's floors); empty where the
 // profile has no such step (the MX floor rule).
 std::vector<float> unrounded_scales(const Spec& s, std::span<const float> x) {
-  if (s.op == Op::mx) {
+  if (s.mx_scales()) {
     if (s.profile->mx != MxRule::rceil) return {};
     std::vector<float> t = group_amax(s, x);
     for (float& a : t) a = a * (1.0f / s.fp8_max());  // rceil's t, before its ue8m0 rounding up
@@ -346,7 +346,7 @@ void scale_arith_hypotheses(const Evidence& ev, std::vector<Hypothesis>& h) {
     }
   // MX blocks whose scale is rounded by another rule (an exact ceil, torchao's even, round to
   // nearest): the element codes follow the scale, so only the scale rule tells them apart.
-  if (s.op == Op::mx)
+  if (s.mx_scales())
     for (MxRule r : kMxRules)
       if (r != s.profile->mx) {
         Profile p = *s.profile;

@@ -24,7 +24,7 @@ float parse_tensor_segment(std::string_view seg, std::string_view id) {
 
 std::string Case::id() const {
   std::string scales(layout_name(spec.layout));
-  if (spec.ue8m0 && !is_ue8m0_layout(spec.layout) && spec.op != Op::mx) scales += ".ue8m0";
+  if (spec.ue8m0 && !is_ue8m0_layout(spec.layout) && !spec.mx_scales()) scales += ".ue8m0";
   return std::string(op_name(spec.op)) + "/" + std::string(spec.profile->name) + "/" +
          std::string(format_name(spec.format)) + "/" + std::string(format_name(input)) + "/" +
          std::to_string(spec.m) + "x" + std::to_string(spec.k) + "/" +
@@ -55,7 +55,7 @@ Case Case::parse(std::string_view id) {
     scales.remove_suffix(6);
   }
   c.spec.layout = parse_layout(scales);
-  c.spec.ue8m0 = c.spec.ue8m0 || is_ue8m0_layout(c.spec.layout) || c.spec.op == Op::mx;
+  c.spec.ue8m0 = c.spec.ue8m0 || is_ue8m0_layout(c.spec.layout) || c.spec.mx_scales();
   c.dist = Distribution::parse(seg[7]);
   c.seed = uint64_t(parse_int(strip_prefix(seg[8], "s", "seed", id), "seed", id));
   if (const std::string p = c.spec.problem(); !p.empty())

@@ -19,12 +19,13 @@ struct Reconciled {
 };
 
 // Which y the amax and the codes read: the fp32 y, or y as stored in the input dtype. The
-// profile's are {false, codes_from_stored_y}; the others are what a kernel that reads y back at
-// another step computes, which a failing output is judged under to name the step.
+// profile's are its {amax_from_stored_y, codes_from_stored_y}; the others are what a kernel that
+// reads y back at another step computes, which a failing output is judged under to name the step.
 struct Stages {
   bool amax_stored, codes_stored;
   bool operator==(const Stages&) const = default;
 };
+Stages profile_stages(const Case& c) { return {c.spec.profile->amax_from_stored_y, c.spec.profile->codes_from_stored_y}; }
 float read_by(const Case& c, bool stored, float y) { return stored ? rounded_to(c.input, y) : y; }
 
 // The group's y values a kernel may have had, their least possible amax, and the amax that gives
@@ -142,7 +143,7 @@ bool halves_swapped(const Case& c, const Inputs& in, const Observed& o) {
 CaseResult judged_under(const Case& c, Stages st, const Inputs& in, const Expected& e, const Observed& o,
                         const BudgetTable& budgets, bool diagnose) {
   Expected under = e;
-  if (st != Stages{false, c.spec.profile->codes_from_stored_y}) {
+  if (st != profile_stages(c)) {
     std::vector<float> amax_y(e.y), code_y(e.y);
     for (float& v : amax_y) v = read_by(c, st.amax_stored, v);
     for (float& v : code_y) v = read_by(c, st.codes_stored, v);
@@ -162,16 +163,17 @@ CaseResult judged_under(const Case& c, Stages st, const Inputs& in, const Expect
 std::string stages_story(const Case& c, Stages st) {
   const std::string dtype(format_name(c.input));
   const auto reads = [&](bool stored) { return stored ? "y as stored in " + dtype : std::string("the fp32 y"); };
+  const Stages own = profile_stages(c);
   return "the scale follows the amax of " + reads(st.amax_stored) + " and the codes are those of " +
-         reads(st.codes_stored) + "; profile " + std::string(c.spec.profile->name) +
-         " takes the amax of the fp32 y and the codes of " + reads(c.spec.profile->codes_from_stored_y);
+         reads(st.codes_stored) + "; profile " + std::string(c.spec.profile->name) + " takes the amax of " +
+         reads(own.amax_stored) + " and the codes of " + reads(own.codes_stored);
 }
 
 }  // namespace
 
 CaseResult compare_silu_mul(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
                             const BudgetTable& budgets) {
-  const Stages own{false, c.spec.profile->codes_from_stored_y};
+  const Stages own = profile_stages(c);
   CaseResult r = judged_under(c, own, in, e, o, budgets, true);
   if (passes(r.verdict) || o.codes.empty()) return r;
   if (halves_swapped(c, in, o)) {
@@ -182,7 +184,7 @@ CaseResult compare_silu_mul(const Case& c, const Inputs& in, const Expected& e, 
   // No store to read y back from in fp32; each hypothesis judges the whole case again, which a
   // production shape's failure (all of its groups reconciled) would make hours.
   if (c.input == Format::fp32 || c.spec.m * c.spec.k > (int64_t(1) << 22)) return r;
-  for (const Stages st : {Stages{true, true}, Stages{false, false}, Stages{false, true}})
+  for (const Stages st : {Stages{true, true}, Stages{false, false}, Stages{false, true}, Stages{true, false}})
     if (st != own && passes(judged_under(c, st, in, e, o, budgets, false).verdict)) {
       r.message = stages_story(c, st);
       break;

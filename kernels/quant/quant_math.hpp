@@ -50,7 +50,10 @@ struct QuantMath {
   bool ftz;                  // fast math: subnormal operands and results flushed to zero
   bool approx_division;      // fast math: x / d is 0 for |d| above 2^126 (__fdividef)
   Format y_store;            // the codes are those of y stored in this dtype (fp32: of y itself)
-  ULPGATE_DEVICE bool silu_as_vllm() const { return !silu_divides && !ftz && y_store == Format::fp32; }
+  Format amax_y_store;       // the amax is that of y stored in this dtype (fp32: of y itself)
+  ULPGATE_DEVICE bool silu_as_vllm() const {
+    return !silu_divides && !ftz && y_store == Format::fp32 && amax_y_store == Format::fp32;
+  }
 };
 
 // ---- fp32 helpers that behave the same on every backend ------------------------------------
@@ -283,14 +286,17 @@ ULPGATE_DEVICE float silu_mul(const QuantMath& p, float g, float u) {
   return flushed(p, t * u);
 }
 
-// The value a code is computed from: y stored in y_store and read back (RNE), or y (reference
-// quant::stored_y).
-ULPGATE_DEVICE float stored_y(const QuantMath& p, float y) {
-  if (p.y_store == Format::bf16)
+// y stored in `store` and read back (RNE), or y for fp32 (reference quant::rounded_to).
+ULPGATE_DEVICE float stored_in(Format store, float y) {
+  if (store == Format::bf16)
     return dev::bf16_to_float(uint16_t(encode<Format::bf16>(y, Conversion{Format::bf16, Overflow::nosat})));
-  if (p.y_store == Format::fp16)
+  if (store == Format::fp16)
     return dev::fp16_to_float(uint16_t(encode<Format::fp16>(y, Conversion{Format::fp16, Overflow::nosat})));
   return y;
+}
+// The value a code is computed from (reference quant::stored_y), and the value the amax reads.
+ULPGATE_DEVICE float stored_y(const QuantMath& p, float y) { return stored_in(p.y_store, y); }
+ULPGATE_DEVICE float amax_y(const QuantMath& p, float y) { return stored_in(p.amax_y_store, y);
 }
 
 // silu_mul of n values. On CUDA, 1 / d for d = 1 + e in [1, 2^126) is rcp_rn's own fast path

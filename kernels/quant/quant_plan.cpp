@@ -63,13 +63,13 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
   m.given_scale = s.static_scale;
   m.amax_cap = s.amax_cap;
   m.fp32_scale_floor = p.fp32_scale_floor;
-  m.mx = s.op == quant::Op::mx ? p.mx : quant::MxRule::none;
+  m.mx = s.mx_scales() ? p.mx : quant::MxRule::none;
   m.mx_emax = s.format == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
   m.cast = choose_cast(p, s.format, arch);
   m.silu_divides = p.silu_divides;
   m.ftz = p.ftz;
   m.approx_division = p.approx_division;
-  m.y_store = Format::fp32;  // plan_quant sets the input dtype where the profile stores y
+  m.y_store = m.amax_y_store = Format::fp32;  // plan_quant sets the input dtype where the profile stores y
   return m;
 }
 
@@ -155,6 +155,7 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   // quant.tensor's kernel checks its buffers' alignment itself (whole chunks, then a tail).
   p.path = in_registers || spec.op == quant::Op::tensor ? choose_path(p.math, arch) : ElementPath::profile;
   if (spec.op == quant::Op::silu_mul && spec.profile->codes_from_stored_y) p.math.y_store = input;
+  if (spec.op == quant::Op::silu_mul && spec.profile->amax_from_stored_y) p.math.amax_y_store = input;
   if (!(instantiated_paths(spec.op) & path_bit(p.path)) || !p.math.silu_as_vllm()) p.path = ElementPath::profile;
   p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
   const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads

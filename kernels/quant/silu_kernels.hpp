@@ -4,8 +4,9 @@
 // and up once, keeps their y, and the group's amax is a shuffle of width `lanes`; the element path
 // (ProfileCodes or NativeCodes, as for GroupQuant) turns the y into codes. General path (unaligned
 // buffers): a lane walks its chunks twice, computing y again with the same fp32 steps, and the
-// profile as runtime data. A profile other than vLLM's form (SGLang's g / d, FTZ, codes of y
-// stored in the input dtype) takes ProfileCodes or the general path.
+// profile as runtime data. A profile other than vLLM's form (SGLang's g / d, FTZ, the codes or
+// the amax of y stored in the input dtype: SGLang's, TransformerEngine's) takes ProfileCodes or the
+// general path.
 #pragma once
 
 #include "kernels/quant/quant_kernels.hpp"
@@ -58,13 +59,16 @@ struct SiluMulQuant {
       float g[V], u[V];
       Input<In>::widen(graw[c], g);
       Input<In>::widen(uraw[c], u);
-      if constexpr (kRuntimeForm)
-        silu_mul_chunk(math, g, u, y[c]);
-      else
-        silu_mul_chunk(g, u, y[c]);
       a[c] = 0.0f;
-      ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], y[c][i]);
+      if constexpr (kRuntimeForm) {
+        silu_mul_chunk(math, g, u, y[c]);
+        ULPGATE_UNROLL
+        for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], amax_y(math, y[c][i]));
+      } else {
+        silu_mul_chunk(g, u, y[c]);
+        ULPGATE_UNROLL
+        for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], y[c][i]);
+      }
     }
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);
@@ -88,7 +92,7 @@ struct SiluMulQuant {
       const int n = int(gs - c < V ? gs - c : V);
       chunk_y(row, c0 + c, n, y);
       ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) amax = amax_step(amax, y[i], math.nan_propagate);
+      for (int i = 0; i < V; ++i) amax = amax_step(amax, amax_y(math, y[i]), math.nan_propagate);
     }
     amax = Reduce{}(amax, lanes, math.nan_propagate);
     const GroupArith g(math, amax);

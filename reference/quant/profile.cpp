@@ -108,6 +108,16 @@ constexpr std::array kSiluMulProfiles = {
     // -use_fast_math): expf (2 ulp), IEEE division, subnormals kept.
     Profile{"sglang-precise", 448, 0, 1e-10f, 0, divide, exponent_bits, false, QuantOp::divide, true, nosat, ignore,
             none, false, false, Scope::silu_mul, 0, 2, false, 0, true, true, false, true},
+    // TransformerEngine's SwiGLU with MXFP8 output (nvte_swiglu -> quantize_gated_fwd_helper ->
+    // mxfp8::quantize_gated, common/cast/mxfp8/gated_mxfp8.cuh, d0067d0; sm100+), rowwise: per
+    // element `silu(x) = x * (1.f / (1.f + expf(-x)))` (util/math.h; built without fast math:
+    // NVTE_BUILD_ACTIVATION_WITH_FAST_MATH is off by default) times the gate half in fp32, then
+    // "numerical truncation": y rounded to the input dtype, and both the block's amax (fmaxf from
+    // 0: NaN ignored) and the codes are taken from that stored y. Scale float_to_e8m0(amax *
+    // (1/448)) (rceil), codes mul_cvt_2x: y * exp2f_rcp(e) (exact: a power of two) with
+    // cvt.rn.satfinite (no clamp; NaN stays NaN). Blocks of 32 along the row, e4m3fn.
+    Profile{"te", 448, 0, 0, 0, reciprocal, exponent_bits, false, QuantOp::divide, false, sat, ignore, rceil, false,
+            false, Scope::silu_mul, 0, 2, false, 0, false, true, false, false, true},
 };
 
 }  // namespace

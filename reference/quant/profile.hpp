@@ -92,6 +92,9 @@ struct Profile {
   bool ftz = false;
   // The kernel writes fp32 scales only (no ue8m0 form): the catalog gives it no ue8m0 layout.
   bool fp32_scales_only = false;
+  // silu-mul: the amax (and so the scale) is that of y as stored in the input dtype, not the fp32
+  // y's (TransformerEngine rounds y to the input dtype before its amax, "numerical truncation").
+  bool amax_from_stored_y = false;
 
   float fp8_max(Format f) const { return f == Format::e4m3fnuz ? max_fnuz : max_ocp; }
   bool supports(Format f) const { return fp8_max(f) != 0; }

@@ -144,7 +144,7 @@ void quantize_codes(const Spec& spec, std::span<const float> x, std::span<const 
 }  // namespace
 
 bool divides(const Spec& spec) {
-  return spec.pow2_scales() || spec.op == Op::mx || spec.profile->quant_op == QuantOp::divide;
+  return spec.pow2_scales() || spec.profile->quant_op == QuantOp::divide;
 }
 
 element::ScaleRule scale_rule(const Spec& spec) {
@@ -163,7 +163,7 @@ element::ScaleRule scale_rule(const Spec& spec) {
   r.scale_op = p.scale_op;
   r.pow2_rule = p.pow2;
   r.quant_op = p.quant_op;
-  r.mx = spec.op == Op::mx ? p.mx : MxRule::none;
+  r.mx = spec.mx_scales() ? p.mx : MxRule::none;
   r.mx_emax = spec.format == Format::e5m2 ? emax<Format::e5m2>() : emax<Format::e4m3fn>();
   r.mx_mbits = spec.format == Format::e5m2 ? 2 : 3;
   return r;
@@ -216,15 +216,18 @@ std::string Spec::problem() const {
   if (!profile) return "no profile";
   if (!profile->supports(format))
     return "profile " + std::string(profile->name) + " does not support " + std::string(format_name(format));
-  if ((op == Op::mx) != (profile->mx != MxRule::none))
-    return "profile " + std::string(profile->name) + (op == Op::mx ? " is not an MX profile" : " is MX-only");
+  if (op == Op::mx && profile->mx == MxRule::none) return "profile " + std::string(profile->name) + " is not an MX profile";
+  if (op != Op::mx && op != Op::silu_mul && profile->mx != MxRule::none)
+    return "profile " + std::string(profile->name) + " is MX-only";
   if (m < 0 || k <= 0) return "shape " + std::to_string(m) + "x" + std::to_string(k) + " is empty";
   const Scope scope = op == Op::tensor ? Scope::tensor : op == Op::silu_mul ? Scope::silu_mul : Scope::group;
   if (scope != profile->scope)
     return "profile " + std::string(profile->name) + " is not a row of " + std::string(op_name(op));
   if (op == Op::tensor) return tensor_problem();
   if (static_scale != 0) return "a static scale needs quant.tensor";
-  if (!(amax_cap >= 0) || std::isinf(amax_cap) || (amax_cap > 0 && op == Op::mx)) return "an amax cap must be finite, not for MX";
+  if (!(amax_cap >= 0) || std::isinf(amax_cap) || (amax_cap > 0 && mx_scales())) return "an amax cap must be finite, not for MX";
+  if (op == Op::silu_mul && mx_scales() && gs != 32)
+    return "profile " + std::string(profile->name) + " shares a scale over MX blocks of 32, not " + std::to_string(gs);
   if (op != Op::token && gs <= 0) return "group size " + std::to_string(gs) + " is not positive";
   if (op != Op::token && op != Op::block && k % gs != 0)
     return "K = " + std::to_string(k) + " is not a multiple of the group size " + std::to_string(gs);

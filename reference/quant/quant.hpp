@@ -50,7 +50,9 @@ struct Spec {
   int64_t scale_bytes() const;
   ScaleShape scale_shape() const;
   float fp8_max() const { return profile->fp8_max(format); }
-  bool pow2_scales() const { return ue8m0 || op == Op::mx || is_ue8m0_layout(layout); }
+  bool pow2_scales() const { return ue8m0 || mx_scales() || is_ue8m0_layout(layout); }
+  // A block of 32 shares an MX scale (spec/formats.md): quant.mx, and a silu-mul row with an MX rule.
+  bool mx_scales() const { return op == Op::mx || (op == Op::silu_mul && profile && profile->mx != MxRule::none); }
   // Empty when the spec is valid, else what is wrong (K not a multiple of gs, ...).
   std::string problem() const;
 

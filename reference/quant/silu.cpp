@@ -109,10 +109,12 @@ float rounded_to(Format input, float y) {
 float stored_y(const Profile& p, Format input, float y) { return p.codes_from_stored_y ? rounded_to(input, y) : y; }
 
 Result silu_mul_quantized(const Spec& spec, Format input, std::span<const float> y) {
-  if (!spec.profile->codes_from_stored_y) return quantize_profile(spec, y);
+  const Profile& p = *spec.profile;
+  if (!p.codes_from_stored_y && !p.amax_from_stored_y) return quantize_profile(spec, y);
   std::vector<float> stored(y.size());
-  std::ranges::transform(y, stored.begin(), [&](float v) { return stored_y(*spec.profile, input, v); });
-  return quantize_profile(spec, y, stored);
+  std::ranges::transform(y, stored.begin(), [&](float v) { return rounded_to(input, v); });
+  return quantize_profile(spec, p.amax_from_stored_y ? std::span<const float>(stored) : y,
+                          p.codes_from_stored_y ? std::span<const float>(stored) : y);
 }
 
 std::vector<float> admissible_y(const Spec& spec, float g, float u) {

@@ -52,7 +52,8 @@ float rounded_to(Format input, float y);
 // stores y and reads it back (codes_from_stored_y), else y.
 float stored_y(const Profile& p, Format input, float y);
 
-// The profile-exact result of y: scales from the fp32 y's amax, codes from stored_y.
+// The profile-exact result of y: scales from the amax of the fp32 y (or of y as stored, with
+// amax_from_stored_y), codes from stored_y.
 Result silu_mul_quantized(const Spec& spec, Format input, std::span<const float> y);
 
 // Every fp32 y a kernel with the profile's exp error (and approximate division) may give for

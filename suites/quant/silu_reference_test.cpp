@@ -17,6 +17,7 @@ namespace {
 
 const Profile& vllm() { return profile_for(Op::silu_mul, "vllm"); }
 const Profile& sglang() { return profile_for(Op::silu_mul, "sglang"); }
+const Profile& te() { return profile_for(Op::silu_mul, "te"); }
 
 Spec silu_spec(int64_t m, int64_t k, int gs = 128, Layout l = Layout::row, const Profile& p = vllm()) {
   Spec s;
@@ -127,6 +128,34 @@ TEST(SiluReference, SglangCodesAreOfTheStoredYAndItsScaleOfTheFp32Y) {
   const std::vector<float> sc = admissible_scales(s, 3.0f);
   EXPECT_EQ(sc.size(), 5u);
   EXPECT_NE(std::ranges::find(sc, group_scale(s, 3.0f)), sc.end());
+}
+
+// TransformerEngine's gated MXFP8 kernel: vLLM's sigmoid form with expf, blocks of 32 sharing an
+// rceil ue8m0 scale, and both the amax and the codes of y rounded to the input dtype first.
+TEST(SiluReference, TeTakesItsAmaxAndCodesFromTheStoredYUnderAnMxScale) {
+  EXPECT_EQ(te().mx, MxRule::rceil);
+  EXPECT_FALSE(te().silu_divides || te().clamp || te().ftz || te().supports(Format::e4m3fnuz));
+  EXPECT_TRUE(te().amax_from_stored_y && te().codes_from_stored_y);
+  Spec s = silu_spec(1, 64, 32, Layout::mx_row, te());
+  s.ue8m0 = true;
+  EXPECT_TRUE(s.mx_scales() && s.pow2_scales() && s.problem().empty()) << s.problem();
+  EXPECT_NE(silu_spec(1, 64, 128, Layout::mx_row, te()).problem().find("MX blocks of 32"), std::string::npos);
+  // A y whose bf16 rounding moves the block's amax across an rceil step: the scale is the stored y's.
+  float v = 448.0f;
+  while (group_scale(s, v) == group_scale(s, rounded_to(Format::bf16, v))) v = std::nextafter(v, 0.0f);
+  std::vector<float> y(64, 0.25f);
+  y[3] = v, y[40] = -3.0f;
+  const Result r = silu_mul_quantized(s, Format::bf16, y);
+  const float stored = rounded_to(Format::bf16, v);
+  EXPECT_EQ(r.scales[0], group_scale(s, stored));
+  EXPECT_NE(r.scales[0], group_scale(s, v));
+  EXPECT_EQ(r.codes[3], quantize_value(s, stored, stored, r.scales[0]));
+  EXPECT_EQ(r.scales[1], group_scale(s, 3.0f));
+  // NaN is skipped by the amax (fmaxf from 0) and stays NaN through the satfinite cast.
+  y[5] = std::numeric_limits<float>::quiet_NaN();
+  const Result n = silu_mul_quantized(s, Format::bf16, y);
+  EXPECT_EQ(n.scales[0], r.scales[0]);
+  EXPECT_EQ(n.codes[5] & 0x7F, 0x7F);
 }
 
 // Every y a fast-math kernel can give (each exp in __expf's window, each quotient __fdividef may
@@ -306,4 +335,14 @@ TEST(SiluCompare, CodesOfTheStoredYAreNamed) {
   EXPECT_EQ(r.message,
             "the scale follows the amax of the fp32 y and the codes are those of y as stored in bf16; profile vllm takes "
             "the amax of the fp32 y and the codes of the fp32 y");
+}
+
+// TransformerEngine's steps with the block's amax taken over the fp32 y instead of y stored as
+// bf16: a scale one ue8m0 step apart wherever the rounding crosses an rceil step; the step is named.
+TEST(SiluCompare, TeScaleOfTheFp32YIsNamed) {
+  const CaseResult r = judged("quant.silu-mul/te/e4m3fn/bf16/64x4096/gs32/mx-row/normal_sigma=2/s1", Fault::codes_of_stored_y);
+  EXPECT_FALSE(passes(r.verdict)) << r.message;
+  EXPECT_EQ(r.message,
+            "the scale follows the amax of the fp32 y and the codes are those of y as stored in bf16; profile te takes "
+            "the amax of y as stored in bf16 and the codes of y as stored in bf16");
 }
