@@ -286,10 +286,15 @@ ULPGATE_DEVICE float silu_mul(const QuantMath& p, float g, float u) {
   return flushed(p, t * u);
 }
 
-// y stored in `store` and read back (RNE), or y for fp32 (reference quant::rounded_to).
+// y stored in `store` and read back (RNE), or y for fp32 (reference quant::rounded_to). bf16 rounds
+// on the bits: the carry out of the dropped half is the rounding (ties to even, overflow into Inf),
+// a NaN is the format's canonical NaN: encode<bf16>'s nosat result in a few integer steps.
 ULPGATE_DEVICE float stored_in(Format store, float y) {
-  if (store == Format::bf16)
-    return dev::bf16_to_float(uint16_t(encode<Format::bf16>(y, Conversion{Format::bf16, Overflow::nosat})));
+  if (store == Format::bf16) {
+    const uint32_t u = dev::as_uint(y);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return dev::bf16_to_float(uint16_t(info_of<Format::bf16>().canonical_nan));
+    return dev::as_float((u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u);
+  }
   if (store == Format::fp16)
     return dev::fp16_to_float(uint16_t(encode<Format::fp16>(y, Conversion{Format::fp16, Overflow::nosat})));
   return y;

@@ -200,6 +200,21 @@ TEST(QuantKernelsHost, QuickQuotientsGiveTheProfilesCodesAtEveryBoundary) {
   EXPECT_GT(product_differs, 100) << chunks;
 }
 
+// The kernels' bf16 store of y (stored_in: RNE on the bits) is the reference's (quant::rounded_to,
+// encode<bf16>) for every bf16 value's neighbourhood: the patterns just below, at and just above
+// each tie, and the two ends of each bf16 step, both signs, Inf and NaN among them.
+TEST(QuantKernelsHost, TheBf16StoreOfYIsTheReferenceRounding) {
+  int ties = 0;
+  for (uint32_t hi = 0; hi < 0x10000u; ++hi)
+    for (uint32_t lo : {0x0000u, 0x0001u, 0x7FFFu, 0x8000u, 0x8001u, 0xFFFFu}) {
+      const float y = std::bit_cast<float>(hi << 16 | lo);
+      const uint32_t got = std::bit_cast<uint32_t>(quant_kernels::stored_in(Format::bf16, y));
+      ASSERT_EQ(got, std::bit_cast<uint32_t>(quant::rounded_to(Format::bf16, y))) << std::hex << (hi << 16 | lo);
+      ties += lo == 0x8000u && (got >> 16) == (hi & ~1u) + ((hi & 1u) ? 2u : 0u);
+    }
+  EXPECT_GT(ties, 60000);  // ties went to even (an odd upper half up, an even one stays), not all one way
+}
+
 #if defined(ULPGATE_HAVE_CUDA)
 // silu_mul_chunk's reciprocal is __frcp_rn's for every d = 1 + e it takes (1 <= d < 2^126).
 TEST(QuantKernelsCuda, ReciprocalInRangeIsRcpRn) {
