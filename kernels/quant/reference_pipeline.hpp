@@ -55,8 +55,11 @@ OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, 
       auto values = dev.template alloc<TileValues>(tiles);
       dev.to_device(amax.get(), zeros.data(), tiles * sizeof(uint32_t));
       const int64_t units = g.m * g.groups, per_block = kThreads / 32;  // units: warps of 32 or more lanes
-      dev.launch({{unsigned(std::clamp<int64_t>((units + per_block - 1) / per_block, 1, 1 << 16))}, {kThreads}},
-                 RefAmax<In>{x, amax.get(), g, ignore_nan});
+      // A static scale (quant.tensor) takes no amax: its tiles' values are the scale's whatever the
+      // amax (ScaleRule), so the zeros stand and x is read once.
+      if (spec.static_scale == 0)
+        dev.launch({{unsigned(std::clamp<int64_t>((units + per_block - 1) / per_block, 1, 1 << 16))}, {kThreads}},
+                   RefAmax<In>{x, amax.get(), g, ignore_nan});
       dev.launch({{unsigned(std::clamp<int64_t>((int64_t(tiles) + kThreads - 1) / kThreads, 1, 1 << 16))}, {kThreads}},
                  RefTileScales{amax.get(), out.scales.get(), values.get(), int64_t(tiles), rule});
       dev.launch({{row_blocks}, {kRowThreads}}, RefCodes<In, F>{x, values.get(), out.codes.get(), out.ideal.get(), g, steps});
