@@ -163,7 +163,7 @@ void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, std:
   const Spec& s = c.spec;
   // By name: a fused op's quant step follows a renamed copy of its quant row.
   for (const Profile& p : s.op == Op::tensor ? tensor_profiles() : profiles())
-    if (p.name != s.profile->name && p.supports(s.format) && (p.mx != MxRule::none) == (s.mx_scales()))
+    if (p.name != s.profile->name && p.supports(s.format) && (p.mx != MxRule::none) == s.mx_scales())
       h.push_back({"profile divergence: the output follows profile " + std::string(p.name) + ", not " +
                        std::string(s.profile->name),
                    "", Verdict::over_budget, [&, pp = &p] {

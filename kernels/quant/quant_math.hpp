@@ -41,7 +41,7 @@ struct QuantMath {
   float given_scale;         // quant.tensor static: the scale (0: from the amax)
   float amax_cap;            // > 0: amax = fminf(amax, cap) first (vLLM's scale_ub)
   float fp32_scale_floor;    // > 0: s = fmaxf(s, floor) after the division
-  quant::MxRule mx;          // none unless the op is quant.mx
+  quant::MxRule mx;          // none unless the spec has MX scales (quant.mx, an MX silu-mul row)
   int mx_emax;               // largest exponent of the element format (MX floor rule)
   Fp8Cast cast;
   // quant.silu-mul (ProfileCodes and the general path read these; plan_quant keeps the native
@@ -301,8 +301,7 @@ ULPGATE_DEVICE float stored_in(Format store, float y) {
 }
 // The value a code is computed from (reference quant::stored_y), and the value the amax reads.
 ULPGATE_DEVICE float stored_y(const QuantMath& p, float y) { return stored_in(p.y_store, y); }
-ULPGATE_DEVICE float amax_y(const QuantMath& p, float y) { return stored_in(p.amax_y_store, y);
-}
+ULPGATE_DEVICE float amax_y(const QuantMath& p, float y) { return stored_in(p.amax_y_store, y); }
 
 // silu_mul of n values. On CUDA, 1 / d for d = 1 + e in [1, 2^126) is rcp_rn's own fast path
 // written out: the reciprocal estimate and one Newton step, which is what __frcp_rn computes for
