@@ -6,7 +6,7 @@
 #include "kernels/allreduce/reference_gpu.hpp"
 #include "kernels/gemm/reference_gpu.hpp"
 #include "kernels/norm/reference_gpu.hpp"
-#include "kernels/quant/quant_bench.hpp"
+#include "kernels/portable/gpu_status.hpp"
 #include "kernels/quant/reference_gpu.hpp"
 
 namespace ulpgate {

@@ -146,7 +146,7 @@ void add_silu_mul_cases(std::vector<Case>& out) {
     for (std::string_view d : {"zeros", "normal_nan=97_inf=131", "outliers_every=256_mag=10000", "near-overflow_max=448",
                                "uniform_lo=-120_hi=120", "uniform_lo=-8_hi=8_den=64"})
       silu(Format::bf16, 3, 512, 128, silu_row_layout(p), d);
-    silu(Format::fp16, 5, 256, 128, silu_layouts(p)[silu_mx(p) ? 1 : 2], "normal");
+    silu(Format::fp16, 5, 256, 128, silu_mx(p) ? Layout::mx_swizzle_128x4 : Layout::col_tma, "normal");
     silu(Format::bf16, 9, 7168, 128, silu_packed_layout(p), "normal");
   }
 }

@@ -1,10 +1,7 @@
-// Whether a CUDA device can be used (quant_bench.hpp's declaration): apart from the kernels, for the
-// device references, which libulpgate.so links alone.
+// Whether a CUDA device can be used (gpu_status.hpp).
+#include "kernels/portable/gpu_status.hpp"
+
 #include <cuda_runtime.h>
-
-#include <string>
-
-#include "kernels/quant/quant_bench.hpp"
 
 namespace ulpgate::quant_kernels {
 

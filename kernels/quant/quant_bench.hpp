@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/portable/gpu_status.hpp"
 #include "kernels/quant/quant_plan.hpp"
 
 namespace ulpgate::quant_kernels {
@@ -16,11 +17,6 @@ namespace ulpgate::quant_kernels {
 struct BenchError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-// Empty when a CUDA device can be used, else why not (the runtime's own error text); and a CUDA
-// version number as "13.0" (kernels/portable/gpu_status.cu).
-std::string gpu_unavailable_reason();
-std::string cuda_version(int v);
 
 struct BenchDevice {
   std::string name;     // cudaDeviceProp::name, e.g. "NVIDIA H200"
