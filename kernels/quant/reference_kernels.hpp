@@ -11,9 +11,12 @@
 //                 propagate policy: its bits exceed Inf's), by an atomic max: exact in any order;
 //   RefTileScales each tile's scale and factor from its amax;
 //   RefCodes      both codes of every element.
-// Rows whose tiles are whole packs of 8 are read 16 bytes and written 8 bytes at a time, the
-// profile's code is the ideal's where the same value is cast, and x / s is quick_div where that is
-// proven the IEEE quotient (quant_math.hpp): the same bits as the host's per-element steps.
+// Rows whose tiles are whole packs of 8 are read 16 bytes and written 8 bytes at a time; a pack
+// whose elements need no clamp, overflow or tie decision but the saturating one takes the common
+// path (CodeSteps::common_pack: a quotient and a rounding an element, no branch), the rest the
+// general steps, where the profile's code is the ideal's where the same value is cast, and x / s
+// is quick_div where that is proven the IEEE quotient (quant_math.hpp): the same bits as the
+// host's per-element steps.
 // reference_pipeline.hpp runs them on a device of the host-SIMT emulator or of CUDA.
 #pragma once
 
@@ -147,11 +150,32 @@ struct CodeSteps {
   double clamp_max;  // the ideal's clamp (0: none)
   FastRneCast<F> cast;
   bool divide;       // the factor divides (else multiplies)
+  float common_bound;  // below it neither the clamp nor the cast's overflow acts (of())
+  bool saturates;      // above max, both codes are +-max's (of())
 
-  // fl32(v / s): quick_div where it is the IEEE quotient (recip != 0 and 2^-74 <= |v| < 2^76,
-  // where every step of it stays normal: quant_math.hpp), else a division.
+  // A profile's steps: its clamp rule and max (clamps: it clamps before the cast), its cast's
+  // overflow policy, whether its factor divides. The common path's bound: up to max where the
+  // profile clamps, else below the midpoint between the format's max and its overflow point
+  // (below it the cast rounds to max at most). Above max the profile's code is +-max's where it
+  // clamps to max, or where its cast saturates at the format's own max; so is the ideal's then
+  // (clamped, or rounded to max or past it and saturated by the same cast). A nosat cast without
+  // a clamp (deepgemm's) leaves such elements to codes().
+  static CodeSteps of(element::ClampRule clamp, float max, bool clamps, Overflow overflow, bool divide) {
+    constexpr float top = element::grid_max<F>();
+    constexpr float overflow_midpoint = float((top + element::grid_value<F>(info_of<F>().max_mag + 1)) / 2);
+    const bool clamped = clamps && clamp != element::ClampRule::none;
+    const float bound = clamped ? std::nextafter(std::min(max, top), overflow_midpoint) : overflow_midpoint;
+    const bool saturates = (clamped && max <= top) || (overflow == Overflow::satfinite && max == top);
+    return {clamp, max, clamps ? double(max) : 0.0, FastRneCast<F>(overflow), divide, bound, saturates};
+  }
+
+  // Whether 2^-74 <= |v| < 2^76, where every step of quick_div stays normal (quant_math.hpp).
+  ULPGATE_DEVICE static bool in_quick_range(float v) { return ((dev::as_uint(v) >> 23) & 0xFFu) - (127u - 74u) < 150u; }
+
+  // fl32(v / s): quick_div where it is the IEEE quotient (recip != 0, v in quick range), else a
+  // division.
   ULPGATE_DEVICE static float ieee_quotient(float v, float s, float recip) {
-    if (recip != 0 && ((dev::as_uint(v) >> 23) & 0xFFu) - (127u - 74u) < 150u) return quick_div(v, s, recip);
+    if (recip != 0 && in_quick_range(v)) return quick_div(v, s, recip);
     return v / s;
   }
 
@@ -168,9 +192,45 @@ struct CodeSteps {
     ideal = dev::as_uint(w) == dev::as_uint(c) ? profile : uint8_t(cast(w));  // one cast where both take the same value
   }
 
+  // Both codes of a pack where every element takes the common steps, which give codes' results
+  // there. recip != 0 (s finite, positive, within quick division's range), so the quotient is
+  // quick_div's for v in quick range; below it both quotients are below 2^-22 with v's sign (code
+  // +-0), above it quick_div's is NaN or beyond max, as the IEEE quotient is; and either
+  //  - the profile's value and the quotient lie below common_bound (every clamp rule returns the
+  //    value, the cast rounds it alone) and the quotient is no grid midpoint unless exact (so its
+  //    rounding is the ideal code: the exact quotient lies on the same side of every midpoint, or
+  //    is that tie), or
+  //  - both lie above max under a clamp to max (saturates): the profile clamps to +-max, and
+  //    the exact quotient exceeds max (fl32 is monotonic and max an fp32 value), so the ideal is
+  //    clamped to +-max too.
+  // False, with profile and ideal undefined, where any element needs codes' other steps; without
+  // a branch per element.
+  template <bool Divide>
+  ULPGATE_DEVICE bool common_pack(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
+                                  uint64_t& ideal) const {
+    bool common = t.recip != 0;
+    profile = ideal = 0;
+    ULPGATE_UNROLL
+    for (int j = 0; j < kPack; ++j) {
+      const float quotient = quick_div(v[j], t.scale, t.recip), value = Divide ? quotient : v[j] * t.factor;
+      const float aq = fabsf(quotient), av = fabsf(value);
+      // A midpoint quotient is the ideal's only where exact (a tie, which both round to even):
+      // s aq = |v| exactly, the fma's residual 0 (with s >= 2^-50 a nonzero one is no underflow).
+      const bool exact_tie = fmaf(-t.scale, aq, fabsf(v[j])) == 0.0f;
+      const bool below = (aq < common_bound) & (av < common_bound) & (!element::is_grid_midpoint<F>(aq) | exact_tie);
+      const bool above = saturates & (aq > max) & (av > max);
+      common &= below | above;
+      profile |= uint64_t(FastRneCast<F>::in_range(above ? copysignf(max, value) : value)) << (8 * j);
+      if (!Divide) ideal |= uint64_t(FastRneCast<F>::in_range(above ? copysignf(max, quotient) : quotient)) << (8 * j);
+    }
+    if (Divide) ideal = profile;
+    return common;
+  }
+
   template <Format In, bool Divide>
   ULPGATE_DEVICE void pack_codes_with(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
                                       uint64_t& ideal) const {
+    if (common_pack<Divide>(v, t, profile, ideal)) return;
     uint8_t p[kPack], d[kPack];
     ULPGATE_UNROLL
     for (int j = 0; j < kPack; ++j) codes<In, Divide>(v[j], t, p[j], d[j]);
@@ -260,9 +320,9 @@ constexpr int row_tile_lanes(const RefGeometry& g) {
 // (kernels/quant/PERF.md): the scale in every lane of a tile's group, or in its first lane.
 template <Format In, Format F>
 struct RefRowTiles {
-  // 48 registers a thread (64 uncapped): more blocks an SM to overlap the barriers. H100, gs128
-  // row at 128 threads: 1217 us against 1322 (40: 1213, 56: 1233); PERF.md.
-  static constexpr int kMaxRegisters = 48;
+  // 56 registers a thread: more blocks an SM to overlap the barriers. With the common path (H200,
+  // gs128 row, one call): 1109 us against 1145 at 64; 72 was slower yet, 48 spills; PERF.md.
+  static constexpr int kMaxRegisters = 56;
   const void* x;
   float* scale;      // [m * groups]: the stored scales
   uint8_t* profile;  // [m * k]

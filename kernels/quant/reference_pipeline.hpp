@@ -42,8 +42,8 @@ OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, 
     with_fp8(spec.format, [&](auto f) {
       constexpr Format In = decltype(in)::value, F = decltype(f)::value;
       const float max = spec.fp8_max();
-      const CodeSteps<F> steps{quant::clamp_rule(*spec.profile), max, spec.profile->clamp ? double(max) : 0.0,
-                               FastRneCast<F>(spec.profile->cast), rule.divides};
+      const auto steps = CodeSteps<F>::of(quant::clamp_rule(*spec.profile), max, spec.profile->clamp, spec.profile->cast,
+                                          rule.divides);
       if (one_pass(g)) {
         dev.launch({{row_blocks}, {kRowThreads}, size_t(g.groups) * sizeof(TileValues)},
                    RefRowTiles<In, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan,

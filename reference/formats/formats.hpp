@@ -385,12 +385,27 @@ class FastRneCast {
   }
 
   constexpr uint32_t operator()(float x) const {
+    const uint32_t u = std::bit_cast<uint32_t>(x), a = u & 0x7FFFFFFFu;
+    // The grid goes on past max, so a code above max_mag is an overflow, as in the core.
+    const uint32_t code = magnitude(a) > fi.max_mag ? (u >> 31 ? overflow_neg_ : overflow_pos_)  // Inf too
+                                                    : in_range(x);
+    return a > 0x7F800000u ? fi.canonical_nan : code;
+  }
+
+  // The code of an x that is no NaN and at most the format's max in magnitude (so no overflow):
+  // the rounding alone, which the device reference's common path takes without the tests above.
+  static constexpr uint32_t in_range(float x) {
     const uint32_t u = std::bit_cast<uint32_t>(x);
-    const uint32_t a = u & 0x7FFFFFFFu;
-    const bool negative = (u >> 31) != 0;
+    const uint32_t mag = magnitude(u & 0x7FFFFFFFu);
+    const bool signed_zero_exists = fi.family != Family::fnuz;  // fnuz: 0x80 is NaN, not -0
+    return (u >> 31) != 0 && (mag != 0 || signed_zero_exists) ? mag | sign_bit : mag;
+  }
+
+ private:
+  // |x|'s magnitude code from its bits a (no NaN), RNE; above max_mag where x overflows.
+  static constexpr uint32_t magnitude(uint32_t a) {
     // Normal range: adding half a quantum less one, plus the kept lsb (ties to even), carries
-    // into the kept bits (and on into the exponent) exactly when RNE rounds up. The grid goes on
-    // past max, so a code above max_mag is an overflow, as in the core.
+    // into the kept bits (and on into the exponent) exactly when RNE rounds up.
     const uint32_t normal = ((a + (1u << (drop - 1)) - 1 + ((a >> drop) & 1)) >> drop) - rebias;
     // Subnormal range: one fp32 addition rounds |x| to the subnormal quantum with RNE (fp32
     // subnormal inputs give 0 either way, so flush-to-zero modes cannot change the result).
@@ -399,15 +414,9 @@ class FastRneCast {
     // Selected by a mask, not ?:, so both are computed: a branch would sink the addition into
     // it, and a (possibly trapping) fp32 addition under a branch keeps loops from vectorizing.
     const uint32_t is_subnormal = 0u - uint32_t(a < min_normal);
-    const uint32_t mag = (subnormal & is_subnormal) | (normal & ~is_subnormal);
-    const bool signed_zero_exists = fi.family != Family::fnuz;  // fnuz: 0x80 is NaN, not -0
-    const uint32_t sign = negative && (mag != 0 || signed_zero_exists) ? sign_bit : 0u;
-    const uint32_t code = mag > fi.max_mag ? (negative ? overflow_neg_ : overflow_pos_)  // Inf too
-                                           : mag | sign;
-    return a > 0x7F800000u ? fi.canonical_nan : code;
+    return (subnormal & is_subnormal) | (normal & ~is_subnormal);
   }
 
- private:
   uint32_t overflow_pos_, overflow_neg_;
 };
 

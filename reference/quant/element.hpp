@@ -101,31 +101,38 @@ template <Format F>
 // ideal_value_out_of_line.
 [[gnu::noinline]] constexpr bool divides_exactly(float q, float s, float ax) { return double(q) * double(s) == double(ax); }
 
+// The format's largest finite magnitude.
+template <Format F>
+constexpr float grid_max() {
+  return float(grid_value<F>(info_of<F>().max_mag));
+}
+
+// Whether aq (>= 0, below grid_max) is a midpoint of the format's grid. A midpoint has the
+// half-step bit alone below the kept bits (normal range), or is an odd multiple of half the
+// subnormal quantum (one fp32 addition rounds to that grid).
+template <Format F>
+constexpr bool is_grid_midpoint(float aq) {
+  constexpr FormatInfo fi = info_of<F>();
+  constexpr int drop = 23 - fi.mbits;
+  constexpr uint32_t half = 1u << (drop - 1), min_normal = uint32_t(127 + fi.emin) << 23;
+  constexpr float half_quantum_magic = std::bit_cast<float>(uint32_t(127 + fi.emin - fi.mbits - 1 + 23) << 23);
+  const uint32_t a = std::bit_cast<uint32_t>(aq);
+  const float r = aq + half_quantum_magic;  // aq to a multiple of half the quantum; exact difference below
+  const bool subnormal_midpoint = (r - half_quantum_magic == aq) & ((std::bit_cast<uint32_t>(r) & 1u) != 0);
+  // Both computed and selected: a device takes this for every element, where a branch costs more.
+  return a >= min_normal ? (a & ((1u << drop) - 1)) == half : subnormal_midpoint;
+}
+
 // Whether q = fl32(ax / s) (ax = |x|) has the exact quotient's code, so that the cast of q is the
 // ideal code: q below the format's max and below the clamp (no clamp or overflow decides), and q
 // not a grid midpoint unless it is the exact quotient. Midpoints are fp32 values and rounding is
 // monotonic, so a q that is not one lies on the same side of every midpoint as the exact quotient;
-// a q that is one and exact is a tie, which the cast breaks to even as RNE does. A midpoint has the
-// half-step bit alone below the kept bits (normal range), or is an odd multiple of half the
-// subnormal quantum (one fp32 addition rounds to that grid).
+// a q that is one and exact is a tie, which the cast breaks to even as RNE does.
 template <Format F>
 constexpr bool rounds_as_exact(float ax, float s, float q, float clamp_max) {
-  constexpr FormatInfo fi = info_of<F>();
-  constexpr int drop = 23 - fi.mbits;
-  constexpr uint32_t half = 1u << (drop - 1), min_normal = uint32_t(127 + fi.emin) << 23;
-  constexpr float top = float(grid_value<F>(fi.max_mag));
-  constexpr float half_quantum_magic = std::bit_cast<float>(uint32_t(127 + fi.emin - fi.mbits - 1 + 23) << 23);
   const float aq = std::bit_cast<float>(std::bit_cast<uint32_t>(q) & 0x7FFFFFFFu);
-  const uint32_t a = std::bit_cast<uint32_t>(aq);
-  if (!(aq < top && (clamp_max <= 0 || aq < clamp_max))) return false;  // NaN too
-  bool midpoint;
-  if (a >= min_normal) {
-    midpoint = (a & ((1u << drop) - 1)) == half;
-  } else {
-    const float r = aq + half_quantum_magic;  // aq to a multiple of half the quantum; exact difference below
-    midpoint = r - half_quantum_magic == aq && (std::bit_cast<uint32_t>(r) & 1u);
-  }
-  return !midpoint || divides_exactly(aq, s, ax);
+  if (!(aq < grid_max<F>() && (clamp_max <= 0 || aq < clamp_max))) return false;  // NaN too
+  return !is_grid_midpoint<F>(aq) || divides_exactly(aq, s, ax);
 }
 
 // The value whose cast is the ideal code, from fp32 operands and their fp32 quotient
