@@ -385,10 +385,10 @@ class FastRneCast {
   }
 
   constexpr uint32_t operator()(float x) const {
-    const uint32_t u = std::bit_cast<uint32_t>(x), a = u & 0x7FFFFFFFu;
+    const uint32_t u = std::bit_cast<uint32_t>(x), a = u & 0x7FFFFFFFu, mag = magnitude(a);
     // The grid goes on past max, so a code above max_mag is an overflow, as in the core.
-    const uint32_t code = magnitude(a) > fi.max_mag ? (u >> 31 ? overflow_neg_ : overflow_pos_)  // Inf too
-                                                    : in_range(x);
+    const uint32_t code = mag > fi.max_mag ? (u >> 31 ? overflow_neg_ : overflow_pos_)  // Inf too
+                                           : with_sign(u, mag);
     return a > 0x7F800000u ? fi.canonical_nan : code;
   }
 
@@ -396,12 +396,16 @@ class FastRneCast {
   // the rounding alone, which the device reference's common path takes without the tests above.
   static constexpr uint32_t in_range(float x) {
     const uint32_t u = std::bit_cast<uint32_t>(x);
-    const uint32_t mag = magnitude(u & 0x7FFFFFFFu);
+    return with_sign(u, magnitude(u & 0x7FFFFFFFu));
+  }
+
+ private:
+  // The code of magnitude code mag with the sign of fp32 bits u.
+  static constexpr uint32_t with_sign(uint32_t u, uint32_t mag) {
     const bool signed_zero_exists = fi.family != Family::fnuz;  // fnuz: 0x80 is NaN, not -0
     return (u >> 31) != 0 && (mag != 0 || signed_zero_exists) ? mag | sign_bit : mag;
   }
 
- private:
   // |x|'s magnitude code from its bits a (no NaN), RNE; above max_mag where x overflows.
   static constexpr uint32_t magnitude(uint32_t a) {
     // Normal range: adding half a quantum less one, plus the kept lsb (ties to even), carries
