@@ -66,9 +66,10 @@ ULPGATE_KERNEL void run_kernel(Kernel kernel) {
 
 // A kernel may cap its registers per thread (static constexpr int kMaxRegisters): a
 // multiprocessor holds as many threads as their registers allow, and kernels of one library
-// want different caps. CUDA only (__maxnreg__); elsewhere the compiler chooses.
+// want different caps. CUDA only (__maxnreg__); elsewhere, or where the cap is 0, the compiler
+// chooses (any cap, even 255, changes how many it takes).
 template <class Kernel>
-concept CapsRegisters = requires { Kernel::kMaxRegisters; };
+concept CapsRegisters = requires { requires Kernel::kMaxRegisters > 0; };
 
 #if defined(__CUDACC__) && !defined(__HIP__)
 template <class Kernel>

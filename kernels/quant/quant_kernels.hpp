@@ -461,6 +461,10 @@ struct GroupQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
   static constexpr int C = lane_chunks(int(sizeof(T)));
+  // bf16: 56 registers a thread (nine blocks of 128 an SM, not eight). Uncapped, the vllm gs128
+  // row's kernel has taken 64 since db3dad1 and ran 9 % slower on an H200 (kernels/quant/PERF.md).
+  // fp16 (a conversion an element) and fp32 spill at 56: the compiler chooses (0).
+  static constexpr int kMaxRegisters = In == Format::bf16 ? 56 : 0;
   const T* x;
   uint8_t* codes;
   int64_t m, k, gs;  // rows, row length, group size (token: gs = k)
