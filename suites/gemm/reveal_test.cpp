@@ -13,6 +13,7 @@
 #include "harness/gemm/identify.hpp"
 #include "harness/gemm/reveal.hpp"
 #include "reference/gemm/layout.hpp"
+#include "suites/sample.hpp"
 
 namespace ulpgate::gemm {
 namespace {
@@ -105,7 +106,9 @@ TEST(Reveal, EveryModelFamilyOrderComesBackAsItsTreeAndItsRow) {
       {"gemm.mx/ocp-mx/e4m3fn.e4m3fn/fp32/2x128x1024/normal/s1", "sm100", "sm100"},  // MX scales inside the step
       {"gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/bf16/2x32x1024/normal/s1", "gfx942/split=2:pairwise", "gfx942"},  // late join
   };
+  int item = 0;
   for (const Shown& x : shown) {
+    if (!test_support::sampled(item++)) continue;
     ModelKernel kernel{std::string(x.variant)};
     const Spec s = spec_of(x.id);
     const Revealed r = reveal_gemm(s, kernel, x.arch);

@@ -22,6 +22,7 @@
 #include "kernels/norm/norm_host.hpp"
 #include "kernels/portable/arch.hpp"
 #include "suites/kernels/host_archs.hpp"
+#include "suites/sample.hpp"
 #include "kernels/quant/quant_host.hpp"
 #include "reference/norm/norm.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
@@ -337,8 +338,9 @@ class NormOnHost : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(NormOnHost, RowsWithExactSumsAreBitExactToTheProfile) {
-  int failures = 0;
+  int failures = 0, item = 0;
   for (const norm::Spec& s : all_specs()) {
+    if (!test_support::sampled(item++)) continue;
     const Tensors t = make_tensors(s, Rows::exact, uint32_t(s.h * 31 + s.m));
     const std::string why = exact_mismatch(t, run(arch(), t), norm::normalize_profile(s, t.in));
     if (!why.empty() && ++failures <= 10) ADD_FAILURE() << describe(s) << ": " << why;
@@ -347,8 +349,9 @@ TEST_P(NormOnHost, RowsWithExactSumsAreBitExactToTheProfile) {
 }
 
 TEST_P(NormOnHost, RandomRowsAreTheProfileAtAnAdmissibleR) {
-  int failures = 0;
+  int failures = 0, item = 0;
   for (const norm::Spec& s : all_specs()) {
+    if (!test_support::sampled(item++)) continue;
     const Tensors t = make_tensors(s, Rows::random, uint32_t(s.h * 17 + s.m));
     const Outputs o = run(arch(), t);
     expect_close_to_profile(t, o, norm::normalize_profile(s, t.in));
