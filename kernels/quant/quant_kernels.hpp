@@ -169,6 +169,7 @@ ULPGATE_DEVICE void quantize_chunk(const QuantMath& p, const Factor& f, const Ch
 struct ProfileCodes {
   using Group = GroupArith;
   static constexpr bool kAmaxIgnoresNan = false;  // the profile decides at run time
+  static constexpr bool kPairsCast = false;
   ULPGATE_DEVICE static float amax(const QuantMath& p, float a, float v) { return amax_step(a, v, p.nan_propagate); }
   ULPGATE_DEVICE static float merge(const QuantMath& p, float a, float b) { return amax_merge(a, b, p.nan_propagate); }
   ULPGATE_DEVICE static float lane_amax(float a) { return a; }
@@ -231,6 +232,7 @@ struct QuickDivideBy {
 template <bool Divide, Clamp C, bool Propagate, bool Nosat = false>
 struct NativeCodes {
   static constexpr bool kAmaxIgnoresNan = !Propagate;  // fmaxf: max of the others
+  static constexpr bool kPairsCast = !Divide && !Nosat;  // bf16 with power-of-two scales: cast_pairs
   struct Group {
     float scale;
     float f;     // what the elements are divided by (Divide) or multiplied with
@@ -259,7 +261,7 @@ struct NativeCodes {
   ULPGATE_DEVICE static void codes(const QuantMath& p, const Group& g, const Raw<In> (&raw)[Cn], CodeWord<N> (&w)[Cn]) {
     const bool e4m3 = p.cast.format == Format::e4m3fn || p.cast.format == Format::e4m3fnuz;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if constexpr (!Divide && !Nosat && In == Format::bf16)  // the pairs' cast saturates
+    if constexpr (kPairsCast && In == Format::bf16)  // the pairs' cast saturates
       if (pow2_pairs(p)) return e4m3 ? cast_pairs<true>(p, g.f, raw, w) : cast_pairs<false>(p, g.f, raw, w);
 #endif
     if (!Divide) return e4m3 ? cast<true, In>(p, MultiplyBy{g.f}, raw, w) : cast<false, In>(p, MultiplyBy{g.f}, raw, w);
@@ -463,8 +465,9 @@ struct GroupQuant {
   static constexpr int C = lane_chunks(int(sizeof(T)));
   // bf16: 56 registers a thread (nine blocks of 128 an SM, not eight). Uncapped, the vllm gs128
   // row's kernel has taken 64 since db3dad1 and ran 9 % slower on an H200 (kernels/quant/PERF.md).
-  // fp16 (a conversion an element) and fp32 spill at 56: the compiler chooses (0).
-  static constexpr int kMaxRegisters = In == Format::bf16 ? 56 : 0;
+  // The paths that may cast pairs hold 48 uncapped, and a cap of 56 raised them to 56 (ue8m0-packed
+  // 3.7 % slower). fp16 (a conversion an element) and fp32 spill at 56: the compiler chooses (0).
+  static constexpr int kMaxRegisters = In == Format::bf16 && !Path::kPairsCast ? 56 : 0;
   const T* x;
   uint8_t* codes;
   int64_t m, k, gs;  // rows, row length, group size (token: gs = k)
