@@ -1,5 +1,5 @@
 // The RMSNorm reference against values derived by hand (spec/norm.md), the sourced profile facts
-// (reference/norm/profile.cpp) and the comparator's bounds checked by brute force over every fp32 r.
+// (reference/norm/profile.cpp); the comparator's bounds are r_bounds_test.cpp's.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,69 +12,12 @@
 
 #include "reference/norm/norm.hpp"
 #include "reference/quant/layout.hpp"
+#include "suites/norm/reference_inputs.hpp"
 
 using namespace ulpgate;
 using namespace ulpgate::norm;
+using namespace ulpgate::norm::testing;
 
-namespace {
-
-Spec make_spec(Op op, const Profile& p, Format dtype, int64_t m, int64_t h) {
-  Spec s;
-  s.op = op;
-  s.profile = &p;
-  s.dtype = dtype;
-  s.m = m;
-  s.h = h;
-  return s;
-}
-
-Spec quant_spec_of(const Profile& p, int64_t m, int64_t h, int gs, quant::Layout l, bool ue8m0 = false) {
-  Spec s = make_spec(Op::rms_quant, p, Format::bf16, m, h);
-  s.format = Format::e4m3fn;
-  s.gs = gs;
-  s.layout = l;
-  s.ue8m0 = ue8m0;
-  return s;
-}
-
-// A row of a profile with another eps (hand cases where ms + eps is a perfect square).
-Profile with_eps(std::string_view name, double eps) {
-  Profile p = profile(name);
-  p.eps = float(eps);
-  p.eps_added = eps;
-  return p;
-}
-
-float to_t(Format f, double v) { return decode_f32(f, encode(v, Conversion{f, Overflow::nosat, ulpgate::Rounding::rne})); }
-uint16_t bits_of(Format f, double v) { return uint16_t(encode(v, Conversion{f, Overflow::nosat, ulpgate::Rounding::rne})); }
-float value_of(Format f, uint16_t bits) { return decode_f32(f, bits); }
-
-// Deterministic inputs independent of the harness: xorshift64* mapped to [0, 1).
-struct Rng {
-  uint64_t s;
-  double uniform() {
-    s ^= s >> 12, s ^= s << 25, s ^= s >> 27;
-    return double((s * 0x2545F4914F6CDD1DULL) >> 11) * 0x1p-53;
-  }
-  double normalish() { return (uniform() + uniform() + uniform() + uniform() - 2) * 1.7; }
-};
-
-Inputs random_inputs(const Spec& s, uint64_t seed, double sigma = 1.0) {
-  Rng g{seed * 0x9E3779B97F4A7C15ULL + 1};
-  Inputs in;
-  const size_t n = size_t(s.m * s.h);
-  for (size_t i = 0; i < n; ++i) in.x.push_back(to_t(s.dtype, g.normalish() * sigma));
-  if (s.has_residual())
-    for (size_t i = 0; i < n; ++i) in.residual.push_back(to_t(s.dtype, g.normalish() * sigma));
-  for (int64_t i = 0; i < s.h; ++i) in.weight.push_back(to_t(s.dtype, 0.5 + g.uniform()));
-  return in;
-}
-
-Inputs constant_row(int64_t h, float x, float w) {
-  return Inputs{std::vector<float>(size_t(h), x), {}, std::vector<float>(size_t(h), w)};
-}
-
-}  // namespace
 
 // ---- hand-computed cases ---------------------------------------------------------------------
 
@@ -502,103 +445,6 @@ TEST(NormReference, ProfileRowsAndQuantOverrides) {
     EXPECT_EQ(quant::group_scale(qs, 0x1p-10f), 1.0f / (qmax * 512.0f));
     EXPECT_EQ(quant::group_scale(qs, 0x1p-8f), 0x1p-8f / qmax);
   }
-}
-
-// ---- the comparator's bounds --------------------------------------------------------------------------
-
-// Every r a kernel computes (any summation order of depth d, any rsqrt within the profile's ulps)
-// lies inside the bound: fp32 sequential sums (depth H) and pairwise trees (depth ceil(log2 H)),
-// with the rsqrt moved by the profile's ulps both ways. The bound is also not loose.
-float pairwise_sum(std::vector<float> v, int64_t& depth) {
-  for (depth = 0; v.size() > 1; ++depth) {
-    std::vector<float> next;
-    for (size_t i = 0; i + 1 < v.size(); i += 2) next.push_back(v[i] + v[i + 1]);
-    if (v.size() & 1) next.push_back(v.back());
-    v = next;
-  }
-  return v[0];
-}
-
-TEST(NormReference, RBoundCoversSimulatedKernels) {
-  for (auto name : {"vllm", "aiter", "hf"})
-    for (int64_t h : {17, 1025, 4096, 5137}) {
-      const Profile& p = profile(name);
-      const Spec s = make_spec(Op::rms, p, Format::bf16, 4, h);
-      const Inputs in = random_inputs(s, uint64_t(h) + 100);
-      const Ideal id = normalize_ideal(s, in, normalize_profile(s, in));
-      for (int64_t row = 0; row < 4; ++row) {
-        std::vector<float> squares(in.x.begin() + row * h, in.x.begin() + (row + 1) * h);
-        for (float& t : squares) t *= t;  // exact: bf16 squares fit in fp32
-        float sequential = 0;
-        for (float t : squares) sequential += t;
-        int64_t tree_depth = 0;
-        const float tree = pairwise_sum(squares, tree_depth);
-        for (auto [sum, depth] : {std::pair{sequential, h}, std::pair{tree, tree_depth}}) {
-          const float fh = float(h);
-          const float ms = p.mean == MeanOp::divide ? sum / fh : sum * (1.0f / fh);
-          const float r0 = float(1.0 / std::sqrt(double(float(double(ms) + p.eps_added))));
-          const double bound = r_rel_error_bound(p, h, depth), exact = id.r[size_t(row)];
-          for (float dir : {HUGE_VALF, 0.0f}) {
-            float r = r0;
-            for (int k = 0; k < int(rsqrt_ulps(p.rsqrt)); ++k) r = std::nextafter(r, dir);
-            EXPECT_LE(std::fabs(double(r) - exact) / exact, bound) << name << " h=" << h << " depth=" << depth;
-          }
-          const double gamma = double(depth) * 0x1p-24 / (1 - double(depth) * 0x1p-24);
-          EXPECT_LT(bound, gamma / 2 + (2 * rsqrt_ulps(p.rsqrt) + 3) * 0x1p-24);  // not loose
-        }
-      }
-    }
-}
-
-// Brute force: output_at over every fp32 r in the admissible range gives exactly admissible_y's
-// codes (round twice, where values can be skipped, and round once), and the normalized values
-// admissible_normalized describes.
-TEST(NormReference, AdmissibleSetsMatchEveryFp32R) {
-  for (auto name : {"vllm", "aiter"})
-    for (Format dt : {Format::bf16, Format::fp16}) {
-      const Profile& p = profile(name);
-      const int64_t h = 1025;
-      const Spec s = make_spec(Op::rms, p, dt, 2, h);
-      const Spec q = [&] {
-        Spec t = s;
-        t.op = Op::rms_quant;
-        t.gs = 0;
-        t.layout = quant::Layout::token;
-        return t;
-      }();
-      const Inputs in = random_inputs(s, 77);
-      const Ideal id = normalize_ideal(s, in, normalize_profile(s, in));
-      const double rel = r_rel_error_bound(p, h, 4096);  // wide: many elements see several outputs
-      int several = 0;
-      for (int64_t row = 0; row < 2; ++row) {
-        const RRange rr = admissible_r(id.r[size_t(row)], rel);
-        ASSERT_LE(double(rr.lo), id.r[size_t(row)] * (1 + 1e-15));
-        ASSERT_GE(double(rr.hi), id.r[size_t(row)] * (1 - 1e-15));
-        for (int64_t i = 0; i < h; ++i) {
-          const float z = profile_z(s, in, size_t(row * h + i)), w = in.weight[size_t(i)];
-          std::set<uint16_t> seen;
-          std::set<float> normalized;
-          for (float r = rr.lo; r <= rr.hi; r = std::nextafter(r, HUGE_VALF)) {
-            seen.insert(output_at(s, z, w, r));
-            normalized.insert(normalized_at(q, z, w, r));
-          }
-          const std::vector<uint16_t> adm = admissible_y(s, z, w, rr);
-          ASSERT_EQ(std::set<uint16_t>(adm.begin(), adm.end()), seen) << name << " i=" << i;
-          for (size_t k = 1; k < adm.size(); ++k) ASSERT_LT(value_of(dt, adm[k - 1]), value_of(dt, adm[k]));
-          several += adm.size() > 1;
-          const Admissible a = admissible_normalized(q, z, w, rr);
-          EXPECT_EQ(a.lo, *normalized.begin());
-          EXPECT_EQ(a.hi, *normalized.rbegin());
-          if (p.quantize_rounded) {
-            EXPECT_EQ(std::set<float>(a.values.begin(), a.values.end()), normalized);
-          } else {
-            EXPECT_TRUE(a.values.empty());
-          }
-          for (float v : normalized) EXPECT_TRUE(a.contains(v));
-        }
-      }
-      EXPECT_GT(several, 20) << name;
-    }
 }
 
 // A 32 x 16384 case, profile-exact and ideal, well under a second.
