@@ -28,7 +28,7 @@ float scale_of(float amax, Format f, bool pow2) {
 template <class Cell>
 void quantize(const std::vector<float>& x, int64_t rows, int64_t k, int64_t run, Format f, bool pow2, size_t cells,
               Cell cell, std::vector<uint8_t>& codes, std::vector<float>& scales) {
-  // fn(r, i0, i1, c): each run [i0, i1) of row r with its cell c.
+  // fn(a, e, c): each run of row r, as element offsets [a, e) into x, with its cell c.
   const auto for_runs = [&](int64_t r, auto&& fn) {
     for (int64_t i0 = 0, b = 0; i0 < k; i0 += run, ++b) fn(r * k + i0, r * k + std::min(k, i0 + run), size_t(cell(r, b)));
   };
