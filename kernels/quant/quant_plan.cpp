@@ -73,8 +73,8 @@ QuantMath make_math(const quant::Spec& s, const Arch& arch) {
   return m;
 }
 
-unsigned blocks_for(int64_t threads) {
-  return unsigned(std::clamp<int64_t>((threads + kBlockThreads - 1) / kBlockThreads, 1, kMaxBlocks));
+unsigned blocks_for(int64_t threads, unsigned cap = kMaxBlocks) {
+  return unsigned(std::clamp<int64_t>((threads + kBlockThreads - 1) / kBlockThreads, 1, cap));
 }
 
 }  // namespace
@@ -161,7 +161,9 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads
                        : spec.op == quant::Op::tensor ? (spec.m * spec.k + 7) / 8  // a thread per 16-byte chunk
                                                       : spec.m * (spec.k / gs) * p.lanes;
-  p.main = LaunchConfig{{blocks_for(work)}, {kBlockThreads}, 0};
+  const bool strides = spec.op != quant::Op::tensor && p.lanes > 1 && p.path != ElementPath::profile;
+  p.main = LaunchConfig{{blocks_for(work, strides ? kStridingBlocks : kMaxBlocks)}, {kBlockThreads}, 0};
+  p.amax = LaunchConfig{{blocks_for(work, kStridingBlocks)}, {kBlockThreads}, 0};
   const int64_t padded = p.scales.padded_rows() * p.scales.padded_cols();
   p.has_padding = padded > shape.m * shape.g;
   p.padding = LaunchConfig{{blocks_for(padded)}, {kBlockThreads}, 0};

@@ -30,6 +30,12 @@ struct QuantError : std::runtime_error {
 // thread, 36 resident warps per H200 SM instead of 32 with 256-thread blocks).
 inline constexpr unsigned kBlockThreads = 128;
 inline constexpr unsigned kMaxBlocks = 65535;  // the kernels grid-stride beyond this
+// Fewer blocks, each thread striding over several groups, where that measured faster on the H200
+// (kernels/quant/PERF.md, "The grid"): the kernels whose group spans 2-8 lanes on a native element
+// path (gs128 row 86 -> 92 % of copy, deepgemm 91 -> 96, silu-mul 64 -> 67) and quant.tensor's amax
+// pass (dynamic 87 -> 97 %). One lane a group (MX), ProfileCodes and quant.tensor's codes pass were
+// fastest at kMaxBlocks (MX swizzle 96 % there, 75 % at this cap).
+inline constexpr unsigned kStridingBlocks = 16384;
 // Rows a warp of a grouped launch walks (for_each_token_row). Measured on the H200 at DeepSeek-V3's
 // prefill (fp32 / MXFP8 scales, % of copy) and decode batch: a warp a row 74 / 87 %, 32 us; four
 // rows a warp, the next entry read ahead, 70 / 65 %, 46 us; a row over seven warps 49 / 74 %, 41 us.
@@ -59,6 +65,7 @@ struct QuantPlan {
   QuantMath math;
   ScaleStore scales;    // base filled in at launch; a grouped op's: one part's
   LaunchConfig main, padding;
+  LaunchConfig amax;    // quant.tensor's amax pass
   bool has_padding;
   // A grouped op's: its row map (m_indices or masked_m, int32) and scale storage in parts.
   enum class RowMap : uint8_t { none, m_indices, masked_m } row_map = RowMap::none;
@@ -131,7 +138,7 @@ void launch_tensor(const QuantPlan& p, const typename Input<F>::T* x, uint8_t* c
   const LaunchConfig one{{1}, {32}, 0};
   if (dynamic) {
     launch(one, ZeroSlot{slot});
-    launch(p.main, TensorAmax<F, Amax>{x, codes, n, p.math, slot});
+    launch(p.amax, TensorAmax<F, Amax>{x, codes, n, p.math, slot});
   }
   with_element_path(p.path, [&](auto path) {
     launch(p.main, TensorQuant<F, decltype(path)>{x, codes, n, p.math, dynamic ? slot : nullptr});
