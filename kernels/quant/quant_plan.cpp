@@ -161,7 +161,8 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads
                        : spec.op == quant::Op::tensor ? (spec.m * spec.k + 7) / 8  // a thread per 16-byte chunk
                                                       : spec.m * (spec.k / gs) * p.lanes;
-  const bool strides = spec.op != quant::Op::tensor && p.lanes > 1 && p.path != ElementPath::profile;
+  const bool lane_groups = spec.op != quant::Op::tensor && spec.op != quant::Op::block;  // GroupQuant, SiluMulQuant
+  const bool strides = lane_groups && p.lanes > 1 && p.path != ElementPath::profile;
   p.main = LaunchConfig{{blocks_for(work, strides ? kStridingBlocks : kMaxBlocks)}, {kBlockThreads}, 0};
   p.amax = LaunchConfig{{blocks_for(work, kStridingBlocks)}, {kBlockThreads}, 0};
   const int64_t padded = p.scales.padded_rows() * p.scales.padded_cols();
