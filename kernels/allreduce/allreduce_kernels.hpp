@@ -55,20 +55,20 @@ struct Lanes {
   using Elem = norm_kernels::Elem<F>;
   static constexpr int n = 8;
   float v[n];
-  ULPGATE_DEVICE void load(const uint8_t* p) {
-    const Pack16<uint32_t> w = dev::load16(reinterpret_cast<const uint32_t*>(p));
+  ULPGATE_DEVICE void set(const norm_kernels::Raw& w) {
     ULPGATE_UNROLL
     for (int k = 0; k < 4; ++k) Elem::widen2(w.v[k], v[2 * k], v[2 * k + 1]);
   }
-  ULPGATE_DEVICE void add(const uint8_t* p) {
+  ULPGATE_DEVICE void add(const norm_kernels::Raw& w) {
     Lanes o;
-    o.load(p);
+    o.set(w);
     ULPGATE_UNROLL
     for (int i = 0; i < n; ++i) v[i] += o.v[i];
   }
-  ULPGATE_DEVICE void store(uint8_t* p) const {
-    dev::store16(reinterpret_cast<uint32_t*>(p), norm_kernels::narrow_chunk<Elem>(v));
-  }
+  ULPGATE_DEVICE void load(const uint8_t* p) { set(dev::load16(reinterpret_cast<const uint32_t*>(p))); }
+  ULPGATE_DEVICE void add(const uint8_t* p) { add(dev::load16(reinterpret_cast<const uint32_t*>(p))); }
+  ULPGATE_DEVICE norm_kernels::Raw narrow() const { return norm_kernels::narrow_chunk<Elem>(v); }
+  ULPGATE_DEVICE void store(uint8_t* p) const { dev::store16(reinterpret_cast<uint32_t*>(p), narrow()); }
 };
 template <>
 struct Lanes<Format::fp32> {

@@ -231,8 +231,8 @@ void FusedBenchRanks::launch_norm(std::span<uint8_t* const> sums, std::span<void
 const uint8_t* FusedBenchRanks::residual_out(int rank) const { return impl_->norms[size_t(rank)].residual_out.get(); }
 
 // Traffic of one call over all ranks: each rank reads the x rows it sums from every rank (one-shot:
-// all rows, world times; two-shot: its own rows), writes those sums (two-shot: to every rank),
-// reads its tmp, residual and weights, writes its residual and outputs.
+// all rows, world times; two-shot: its own rows), two-shot writes those sums to every rank and
+// reads its tmp; each rank reads its residual and weights and writes its residual and outputs.
 FusedTiming time_fused_one_gpu(const allreduce::FusedSpec& spec, int reps) {
   try {
     const norm::Spec& s = spec.norm;
@@ -250,8 +250,8 @@ FusedTiming time_fused_one_gpu(const allreduce::FusedSpec& spec, int reps) {
     }
     const Streams streams(spec.world);
     const quant_kernels::Timing timing = gpu_bench::time_runs(reps, [&](int) { launch_world(plan, d, streams); });
-    const std::size_t sums = plan.two_shot ? t * 2 : t * std::size_t(spec.world) + t;
-    return {timing, std::size_t(spec.world) * (sums + t /* tmp */ + 2 * t /* residual in, out */ + weights + out)};
+    const std::size_t sums = plan.two_shot ? t * 2 + t /* tmp */ : t * std::size_t(spec.world);
+    return {timing, std::size_t(spec.world) * (sums + 2 * t /* residual in, out */ + weights + out)};
   } catch (const gpu::GpuError& e) {
     throw quant_kernels::BenchError(e.what());
   } catch (const std::runtime_error& e) {

@@ -61,21 +61,26 @@ void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span
         fn(std::span<const K>(ranks), cfg, false);
       } else {
         using T = std::remove_cvref_t<decltype(*kernel.x)>;
-        std::vector<FusedAllreduceNorm<K, Faults>> ranks;
-        for (size_t i = 0; i < io.size(); ++i) {
-          const int r = first_rank + int(i);
-          const norm::Buffers& b = io[i].norm;
-          K k = kernel;
-          k.x = reinterpret_cast<const T*>(p.tmp[r]);
-          k.residual = reinterpret_cast<const T*>(b.residual.data());
-          k.weight = reinterpret_cast<decltype(k.weight)>(b.weight.data());
-          k.y = reinterpret_cast<T*>(b.y.data());
-          k.residual_out = reinterpret_cast<T*>(b.residual_out.data());
-          k.codes = b.codes.data();
-          k.scales.base = b.scales.data();
-          ranks.push_back({p, {plan.world, r, plan.packs}, k, plan.row_packs, plan.two_shot, faults});
-        }
-        fn(std::span<const FusedAllreduceNorm<K, Faults>>(ranks), plan.config, true);
+        const auto world_kernels = [&](auto one_shot) {
+          using Fused = FusedAllreduceNorm<K, Faults, decltype(one_shot)::value>;
+          std::vector<Fused> ranks;
+          for (size_t i = 0; i < io.size(); ++i) {
+            const int r = first_rank + int(i);
+            const norm::Buffers& b = io[i].norm;
+            K k = kernel;
+            k.x = reinterpret_cast<const T*>(p.tmp[r]);
+            k.residual = reinterpret_cast<const T*>(b.residual.data());
+            k.weight = reinterpret_cast<decltype(k.weight)>(b.weight.data());
+            k.y = reinterpret_cast<T*>(b.y.data());
+            k.residual_out = reinterpret_cast<T*>(b.residual_out.data());
+            k.codes = b.codes.data();
+            k.scales.base = b.scales.data();
+            ranks.push_back({p, {plan.world, r, plan.packs}, k, plan.row_packs, plan.two_shot, faults});
+          }
+          fn(std::span<const Fused>(ranks), plan.config, true);
+        };
+        if (plan.two_shot) world_kernels(std::false_type{});
+        else world_kernels(std::true_type{});
       }
     });
   };

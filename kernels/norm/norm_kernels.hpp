@@ -218,14 +218,28 @@ struct RmsNorm {
   // time the block that normalizes it loads it, it is an L2 hit, so fewer of a multiprocessor's
   // rows sit waiting on DRAM (kernels/norm/PERF.md). Whole vector rows only (the bulk prefetch
   // needs 16-byte aligned, 16-byte multiple ranges).
-  ULPGATE_DEVICE void prefetch_row(int64_t row) const {
+  template <class Source>
+  ULPGATE_DEVICE void prefetch_row(int64_t row, const Source& src) const {
     if (!K.vectors || row >= m) return;
     const uint32_t bytes = uint32_t(h * int64_t(sizeof(T)));
-    dev::prefetch_l2(x + row * h, bytes);
+    src.prefetch(row * h, bytes);
     if constexpr (adds_residual(K.op)) dev::prefetch_l2(residual + row * h, bytes);
   }
 
+  // The row's x from a Source: load<Whole> fills a thread's chunks as load_chunks does, prefetch
+  // asks L2 for the row at element `base`. The kernel is its own (x in memory); the fused
+  // all-reduce's one-shot sums its ranks' inputs instead (kernels/allreduce/fused_kernels.hpp).
+  template <bool Whole>
+  ULPGATE_DEVICE void load(const RmsNorm&, int64_t base, int first, Raw (&c)[kMaxSlots]) const {
+    load_chunks<Whole>(x, base, first, c);
+  }
+  ULPGATE_DEVICE void prefetch(int64_t base, uint32_t bytes) const { dev::prefetch_l2(x + base, bytes); }
+
   ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, Quad* partials) const {
+    normalize_row(row, t, first, partials, *this);
+  }
+  template <class Source>
+  ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, Quad* partials, const Source& src) const {
     const int64_t base = row * h;
     // Every load of the row is issued before any value is used: the weights first, as the
     // rms-add residual store that follows the row's loads would keep the compiler from moving
@@ -234,12 +248,12 @@ struct RmsNorm {
     Z z;
     if (whole_run(first)) {
       load_weights<true>(first, w);
-      load_row<true>(base, first, z);
+      load_row<true>(base, first, z, src);
     } else {
       load_weights<false>(first, w);
-      load_row<false>(base, first, z);
+      load_row<false>(base, first, z, src);
     }
-    if (t == 0 && geo.ahead > 0) prefetch_row(row + geo.ahead);  // once per row, its loads issued
+    if (t == 0 && geo.ahead > 0) prefetch_row(row + geo.ahead, src);  // once per row, its loads issued
     float sum = 0.0f;
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
@@ -331,10 +345,10 @@ struct RmsNorm {
   // z = x, or for rms-add z = x + residual (fp32, or rounded to T per the profile), with the
   // rounded sum written as the new residual. Every load comes before the first store: the
   // compiler cannot know residual_out does not alias the inputs.
-  template <bool Whole>
-  ULPGATE_DEVICE void load_row(int64_t base, int first, Z& z) const {
+  template <bool Whole, class Source>
+  ULPGATE_DEVICE void load_row(int64_t base, int first, Z& z, const Source& src) const {
     Raw xs[kMaxSlots], rs[kMaxSlots];
-    load_chunks<Whole>(x, base, first, xs);
+    src.template load<Whole>(*this, base, first, xs);
     if constexpr (adds_residual(K.op)) load_chunks<Whole>(residual, base, first, rs);
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
