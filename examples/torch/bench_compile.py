@@ -57,18 +57,24 @@ def allreduce_rms(xs, residual, w, eps=1e-6):
 
 
 def fused_ops(world=2, m=16384, h=7168):
-    """The bench's two-shot rows: every rank's call of the unfused ops, bytes as the bench counts them."""
+    """The bench's rows at the prefill size: every rank's call of the unfused ops, bytes as the bench
+    counts them for each id (one-shot: every rank's x read by every rank; two-shot: the own rows
+    from every rank, the sums to every rank and back from tmp)."""
     t = m * h * 2
     xs = torch.randn(world, m, h, device=DEVICE, dtype=torch.bfloat16)
     residual = torch.randn(m, h, device=DEVICE, dtype=torch.bfloat16)
     w16, w32 = torch.rand(h, device=DEVICE).add(0.5).bfloat16(), torch.rand(h, device=DEVICE).add(0.5)
     per_rank = lambda f, w: lambda _: [f(xs, residual, w) for _ in range(world)]
-    common = world * (2 * t + t + 2 * t)  # two-shot sums, tmp, residual in and out
+    rms = per_rank(torch.compile(allreduce_rms), w16)
+    two_shot = world * (2 * t + t + 2 * t)  # sums, tmp, residual in and out
+    one_shot = world * (world * t + 2 * t)  # every rank's x, residual in and out
     return [
         (f"allreduce.rms/flashinfer-2shot/w{world}/bf16/{m}x{h}/w.bf16/normal/s1",
-         per_rank(torch.compile(allreduce_rms), w16), common + world * (h * 2 + t), [None]),
+         rms, two_shot + world * (h * 2 + t), [None]),
+        (f"allreduce.rms/flashinfer-1shot/w{world}/bf16/{m}x{h}/w.bf16/normal/s1",
+         rms, one_shot + world * (h * 2 + t), [None]),
         (f"allreduce.rms-quant/flashinfer-2shot/w{world}/bf16/{m}x{h}/w.fp32/e4m3fn/token/normal/s1",
-         per_rank(torch.compile(allreduce_rms_token_quant), w32), common + world * (h * 4 + m * h + m * 4), [None]),
+         per_rank(torch.compile(allreduce_rms_token_quant), w32), two_shot + world * (h * 4 + m * h + m * 4), [None]),
     ]
 
 
