@@ -84,12 +84,11 @@ struct FusedAllreduceNorm {
       for (int64_t row0 = first; row0 < norm.m; row0 += stride) sum_rows(row0, per_block, true);
       world_barrier(p, s, kMiddle, flag);
     }
-    // One call site of the row code for both shardings: with two, ptxas spilled 164-180 bytes at
-    // the norm's register cap (36-96 with one; the norm kernel alone spills none), and every
-    // fused row ran 1-5 points of copy slower on the H200.
-    // The two-shot kernel keeps the one-shot sum staged through tmp, which no launch takes since
-    // RankSum: without it ptxas allocates that kernel differently, and two-shot rms-quant with
-    // fp32 weights ran 17 % slower on the H200 (973 against 828 us; kernels/norm/PERF.md).
+    // One call site of the row code (with two, ptxas spilled 164-180 bytes at the norm's register
+    // cap and every fused row ran 1-5 points of copy slower on the H200). The two-shot kernel
+    // keeps the one-shot sum staged through tmp, which no launch takes since RankSum: without it
+    // ptxas allocates that kernel differently, and two-shot rms-quant with fp32 weights ran 17 %
+    // slower on the H200 (973 against 828 us; kernels/norm/PERF.md).
     for (int64_t row0 = first; row0 < norm.m; row0 += stride) {
       if (!OneShot && !two_shot) {
         sum_rows(row0, per_block, false);
@@ -100,7 +99,8 @@ struct FusedAllreduceNorm {
     finish(p, s, flag, faults.end_barrier());
   }
 
-  // Rows [row0, row0 + n) that this rank sums: all (one-shot) or those it owns (two-shot).
+  // Rows [row0, row0 + n) that this rank sums into tmp: those it owns (two-shot), or all (the
+  // staged one-shot above).
   ULPGATE_DEVICE void sum_rows(int64_t row0, int64_t n, bool push) const {
     int64_t begin = row0, end = row0 + n < norm.m ? row0 + n : norm.m;
     if (push) {
