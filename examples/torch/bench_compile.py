@@ -75,6 +75,8 @@ def fused_ops(world=2, m=16384, h=7168):
          rms, one_shot + world * (h * 2 + t), [None]),
         (f"allreduce.rms-quant/flashinfer-2shot/w{world}/bf16/{m}x{h}/w.fp32/e4m3fn/token/normal/s1",
          per_rank(torch.compile(allreduce_rms_token_quant), w32), two_shot + world * (h * 4 + m * h + m * 4), [None]),
+        (f"allreduce.rms-quant/flashinfer-1shot/w{world}/bf16/{m}x{h}/w.fp32/e4m3fn/token/normal/s1",
+         per_rank(torch.compile(allreduce_rms_token_quant), w32), one_shot + world * (h * 4 + m * h + m * 4), [None]),
     ]
 
 

@@ -240,6 +240,7 @@ constexpr FusedBenchCase kFusedBenchCases[] = {
     // Without targets: what the fp32 weights and the sharding cost at the prefill size.
     {"allreduce.rms-quant/flashinfer-2shot/w2/bf16/16384x7168/w.bf16/e4m3fn/token/normal/s1", -1},
     {"allreduce.rms/flashinfer-1shot/w2/bf16/16384x7168/w.bf16/normal/s1", -1},
+    {"allreduce.rms-quant/flashinfer-1shot/w2/bf16/16384x7168/w.fp32/e4m3fn/token/normal/s1", -1},
 };
 
 std::vector<std::pair<FusedBenchCase, allreduce::FusedSpec>> plan_fused_cases(const std::string& filter) {
