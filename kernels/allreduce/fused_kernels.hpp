@@ -24,9 +24,14 @@ struct FusedAllreduceNorm {
   // once. fp32 weights: 8 registers more and two packs, which took two-shot rms-quant per token from
   // 55% to 73% of copy on the H200; with T weights both made every row slower (kernels/norm/PERF.md).
   // One-shot's sum in the row code: 40 more (H200, rms at 16384 x 7168: 561 us at 40, 602-650 at
-  // 32-48 in a form that held the row's place across the loop; kernels/norm/PERF.md).
+  // 32-48 in a form that held the row's place across the loop; kernels/norm/PERF.md), but at most
+  // 128: two 224-thread rows an SM (fourteen warps, four on a sub-partition of 16384 registers) need
+  // that, and above it the co-resident grid halves. rms-quant with fp32 weights wanted 152: 1260 ->
+  // 817 us at 128 (112: 988 us, more spills; kernels/norm/PERF.md).
+  static constexpr int kOneShotRegisters = 128;
   static constexpr bool kFp32Weight = Norm::kForm.fp32_weight;
-  static constexpr int kMaxRegisters = Norm::kMaxRegisters + (kFp32Weight ? 8 : 0) + (OneShot ? 40 : 0);
+  static constexpr int kWanted = Norm::kMaxRegisters + (kFp32Weight ? 8 : 0) + (OneShot ? 40 : 0);
+  static constexpr int kMaxRegisters = OneShot && kWanted > kOneShotRegisters ? kOneShotRegisters : kWanted;
   static constexpr int kSumPacks = kFp32Weight ? 2 : 1;
   WorldPointers p;
   Shape s;           // packs: the message's (M * H elements of T)
