@@ -75,12 +75,7 @@ WorldPointers world_pointers(const std::vector<DeviceRank>& d) {
 // could wait forever.
 template <class Kernel>
 unsigned co_resident_blocks(const LaunchConfig& cfg, int world) {
-  int device = 0, sms = 0, per_sm = 0;
-  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetDevice)(&device));
-  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceGetAttribute)(&sms, gpu::kAttrMultiprocessors, device));
-  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(OccupancyMaxActiveBlocksPerMultiprocessor)(&per_sm, gpu::entry<Kernel>(), int(cfg.block.count()),
-                                                                  cfg.shared_bytes));
-  return unsigned(std::max(1, per_sm * sms / world));
+  return std::max(1u, gpu::resident_blocks<Kernel>(cfg) / unsigned(world));
 }
 
 // Blocking streams: the legacy default stream orders against them, so events on it time a call.

@@ -21,6 +21,8 @@
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
 //               aligned, bytes a multiple of 16); changes no value, does nothing off sm_90
+//   async       dev::copy16_async(shared_dst, src), copies_commit(), copies_wait<N>(): a thread's
+//               own 16-byte copies into shared memory (cp.async; elsewhere done at once)
 //   flags       dev::store_flag(uint32_t* p, v): a release store at system scope;
 //               dev::wait_flag(const uint32_t* p, v): spins until *p == v (acquire loads at system
 //               scope): the signals between the ranks of an all-reduce (peers' memory, other GPUs).
@@ -505,6 +507,34 @@ ULPGATE_DEVICE void prefetch_l2(const void* p, uint32_t bytes) {
   asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes));
 #else
   (void)p, (void)bytes;
+#endif
+}
+
+// Asynchronous 16-byte copies from global into shared memory that only the issuing thread reads
+// back (cp.async.cg, sm_80+): a thread stages what it needs next without holding registers for
+// it. copy16_async starts one (both addresses 16-byte aligned, the source not written meanwhile),
+// copies_commit closes the thread's current group of copies, copies_wait<N>() returns once at
+// most N of its closed groups are in flight, their data then visible to the thread. Elsewhere the
+// copy is done at once and the other two do nothing.
+template <class T>
+ULPGATE_DEVICE void copy16_async(T* shared_dst, const T* src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(uint32_t(__cvta_generic_to_shared(shared_dst))),
+               "l"(src)
+               : "memory");
+#else
+  store16(shared_dst, load16(src));
+#endif
+}
+ULPGATE_DEVICE void copies_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+template <int N>
+ULPGATE_DEVICE void copies_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
 #endif
 }
 

@@ -89,10 +89,47 @@ constexpr auto entry() {
     return &run_kernel<Kernel>;
 }
 
+// How many blocks of Kernel, launched as cfg, the current device's multiprocessors hold at once
+// (their registers and shared memory).
+template <class Kernel>
+unsigned resident_blocks(const LaunchConfig& cfg) {
+  int device = 0, sms = 0, per_sm = 0;
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetDevice)(&device));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(DeviceGetAttribute)(&sms, kAttrMultiprocessors, device));
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(OccupancyMaxActiveBlocksPerMultiprocessor)(&per_sm, entry<Kernel>(),
+                                                                              int(cfg.block.count()), cfg.shared_bytes));
+  return unsigned(per_sm * sms > 1 ? per_sm * sms : 1);
+}
+
+// A kernel whose blocks first build shared state (static constexpr bool kResidentGrid = true, a
+// table) runs no more blocks than the device holds at once, its threads striding over the rest,
+// so each resident block builds it once. The count is kept per thread for the device and shape
+// last asked about: a query between a timed call's events would be timed with it.
+template <class Kernel>
+concept FillsResidentGrid = requires { requires Kernel::kResidentGrid; };
+
+template <class Kernel>
+unsigned resident_grid(const LaunchConfig& cfg) {
+  struct Known {
+    int device = -1;
+    unsigned threads = 0;
+    std::size_t shared = 0;
+    unsigned blocks = 0;
+  };
+  thread_local Known known;
+  int device = 0;
+  ULPGATE_GPU_CHECK(ULPGATE_GPU_API(GetDevice)(&device));
+  if (known.device != device || known.threads != cfg.block.count() || known.shared != cfg.shared_bytes)
+    known = {device, unsigned(cfg.block.count()), cfg.shared_bytes, resident_blocks<Kernel>(cfg)};
+  return known.blocks < cfg.grid.x ? known.blocks : cfg.grid.x;
+}
+
 // Launches kernel() on every thread of cfg's grid; checks the launch itself.
 template <class Kernel>
 void launch(const LaunchConfig& cfg, const Kernel& kernel, Stream stream = 0) {
-  const dim3 grid(cfg.grid.x, cfg.grid.y, cfg.grid.z), block(cfg.block.x, cfg.block.y, cfg.block.z);
+  unsigned blocks = cfg.grid.x;
+  if constexpr (FillsResidentGrid<Kernel>) blocks = resident_grid<Kernel>(cfg);
+  const dim3 grid(blocks, cfg.grid.y, cfg.grid.z), block(cfg.block.x, cfg.block.y, cfg.block.z);
   constexpr auto run = entry<Kernel>();
   if (cfg.shared_bytes > 48 * 1024)  // above the default limit a kernel must opt in
     ULPGATE_GPU_CHECK(ULPGATE_GPU_API(FuncSetAttribute)(reinterpret_cast<const void*>(run),

@@ -107,6 +107,23 @@ ExhaustiveCheck check_rcp_in_range_gpu() {
 #endif
 }
 
+SiluTableCheck check_silu_table_gpu() {
+  try {
+    constexpr unsigned kThreads = 128;
+    gpu::DeviceBytes counts(2 * kThreads * sizeof(uint32_t));
+    const auto c = counts.get<uint32_t>();
+    gpu::launch(LaunchConfig{{1}, {kThreads}, 0}, SiluTableProbe{c, c + kThreads});
+    gpu::synchronize();
+    std::array<uint32_t, 2 * kThreads> host{};
+    counts.download(host.data());
+    SiluTableCheck r;
+    for (unsigned t = 0; t < kThreads; ++t) r.held += host[t], r.differ += host[kThreads + t];
+    return r;
+  } catch (const gpu::GpuError& e) {
+    throw QuantError(e.what());
+  }
+}
+
 QuickDivCheck check_quick_div_gpu() {
 #if defined(__HIP__)
   throw QuantError("check_quick_div_gpu: CUDA only");

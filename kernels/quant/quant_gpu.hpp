@@ -46,6 +46,13 @@ struct QuickDivCheck : ExhaustiveCheck {
 };
 QuickDivCheck check_quick_div_gpu();
 
+// SiluTableProbe on the device (silu_kernels.hpp): how many bf16 gates the SiLU table holds, and
+// of those how many whose y differs from silu_mul's steps (CUDA's expf).
+struct SiluTableCheck {
+  uint64_t held = 0, differ = 0;
+};
+SiluTableCheck check_silu_table_gpu();
+
 // SGLang's fast-math arithmetic on the device, element by element: silu_mul = (a / (1 + e^-a)) * b
 // and quotient = a / b, as the PTX nvcc emits for them under -use_fast_math (__expf, __fdividef,
 // FTZ). For testing the silu-mul comparator's admissible values against the hardware (CUDA only).

@@ -6,24 +6,93 @@
 // buffers): a lane walks its chunks twice, computing y again with the same fp32 steps, and the
 // profile as runtime data. A profile other than vLLM's form (SGLang's g / d, FTZ, the codes or
 // the amax of y stored in the input dtype: SGLang's, TransformerEngine's) takes ProfileCodes or the
-// general path.
+// general path. vLLM's form on bf16 reads t from a table and stages each lane's next groups in
+// shared memory (SiluTable, staged()).
 #pragma once
 
 #include "kernels/quant/quant_kernels.hpp"
 
 namespace ulpgate::quant_kernels {
 
+// vLLM's SiLU factor of a bf16 gate, t = fl(g * fl(1 / fl(1 + expf(-g)))) (then y = fl(t * u)),
+// depends on the gate's 16 bits alone. A block computes it once with silu_mul's own steps for
+// both signs of |g| in [2^-15, 2^9) (24 binades, 24 KB of shared memory), and a chunk whose
+// gates all lie there reads each t instead of computing the exp,
+// the reciprocal and their range test, about a third of the element's instructions
+// (kernels/quant/PERF.md). Other chunks take silu_mul_chunk.
+struct SiluTable {
+  static constexpr uint32_t kFirst = 112u << 7;  // the bf16 magnitude bits of 2^-15
+  static constexpr uint32_t kSpan = 24u << 7;    // one sign's entries
+  static constexpr int kEntries = int(2 * kSpan);
+
+  ULPGATE_DEVICE static float* entries() {
+    ULPGATE_SHARED(float, t, kEntries);
+    return t;
+  }
+  // Called by every thread of the block before any reads it.
+  ULPGATE_DEVICE static void build() {
+    float* t = entries();
+    for (uint32_t i = dev::thread_rank(); i < uint32_t(kEntries); i += dev::block_dim().x) {
+      const float g = dev::as_float(((i / kSpan) << 15 | (kFirst + i % kSpan)) << 16);
+      t[i] = g * sigmoid_of_exp(act_exp(-g));
+    }
+    dev::block_sync();
+  }
+  // y of a chunk of bf16 gates (widened) whose every gate has an entry; false, y untouched, else.
+  template <int N>
+  ULPGATE_DEVICE static bool silu_mul(const float (&g)[N], const float (&u)[N], float (&y)[N]) {
+    uint32_t at[N];
+    bool all = true;
+    ULPGATE_UNROLL
+    for (int i = 0; i < N; ++i) {
+      const uint32_t bits = dev::as_uint(g[i]) >> 16, offset = (bits & 0x7FFFu) - kFirst;
+      all &= offset < kSpan;
+      at[i] = offset + (bits >> 15) * kSpan;
+    }
+    if (!all) return false;
+    const float* t = entries();
+    ULPGATE_UNROLL
+    for (int i = 0; i < N; ++i) y[i] = t[at[i]] * u[i];
+    return true;
+  }
+};
+
+// Every bf16 gate through SiluTable against silu_mul's steps (u = 1), by one block: each
+// thread's count of gates the table holds and of those whose y differs (QuantKernels tests).
+struct SiluTableProbe {
+  uint32_t* held;    // [threads]
+  uint32_t* differ;  // [threads]
+  ULPGATE_DEVICE void operator()() const {
+    SiluTable::build();
+    uint32_t n = 0, bad = 0;
+    for (uint32_t b = dev::thread_rank(); b < 0x10000u; b += dev::block_dim().x) {
+      const float g[1] = {dev::as_float(b << 16)}, u[1] = {1.0f};
+      float y[1];
+      if (!SiluTable::silu_mul(g, u, y)) continue;
+      ++n;
+      bad += dev::as_uint(y[0]) != dev::as_uint(silu_mul(g[0], 1.0f)) ? 1u : 0u;
+    }
+    held[dev::thread_rank()] = n, differ[dev::thread_rank()] = bad;
+  }
+};
+
 template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes>
 struct SiluMulQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
   static constexpr int C = lane_chunks(int(sizeof(T)), true);
-  // 56 registers a thread: with the four loads issued first, 40 registers left too few to hold
-  // them (612 us on an H100 against 526 at 48, 518 at 56, 520 at 64; kernels/quant/PERF.md).
-  static constexpr int kMaxRegisters = 56;
   // The profile's sigmoid form, FTZ and stored y at run time (ProfileCodes); the native paths
   // are vLLM's form, which plan_quant gives them only.
   static constexpr bool kRuntimeForm = std::is_same_v<Path, ProfileCodes>;
+  // vLLM's form on bf16 gates reads t from the block's SiluTable; the grid is then as many blocks
+  // as the device holds at once (gpu::launch), so each builds its table once.
+  static constexpr bool kTable = In == Format::bf16 && !kRuntimeForm;
+  static constexpr bool kResidentGrid = kTable;
+  // 56 registers a thread: with the four loads issued first, 40 registers left too few to hold
+  // them (612 us on an H100 against 526 at 48, 518 at 56, 520 at 64; kernels/quant/PERF.md).
+  // With the table, 96: its shared memory holds an SM to five blocks, which 96 registers allow
+  // too, and 64 spilled the staged loop's indices (H200: 405 us against 553 at 64).
+  static constexpr int kMaxRegisters = kTable ? 96 : 56;
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
   int64_t m, k, gs;  // rows, outputs per row, group size
@@ -41,31 +110,89 @@ struct SiluMulQuant {
     for (int i = 0; i < V; ++i) y[i] = i < n ? y[i] : 0.0f;
   }
 
-  ULPGATE_DEVICE void operator()() const { for_each_group<In, Path>(*this); }
+  ULPGATE_DEVICE void operator()() const {
+    if constexpr (kTable) {
+      SiluTable::build();
+      if (register_layout<In>(gs, lanes, C, x, codes) && dev::block_dim().x <= unsigned(kStageThreads)) return staged();
+    }
+    for_each_group<In, Path>(*this);
+  }
 
-  // Lane `sub` holds chunks sub, sub + lanes, ... of its group's gate and up (gs = lanes * C * V,
-  // so k and every chunk are 16-byte aligned).
-  ULPGATE_DEVICE void quantize_in_registers(int64_t row, int64_t col, int sub) const {
-    const int64_t step = int64_t(lanes) * V, first = col * gs + int64_t(sub) * V;
-    const T* gate = x + row * 2 * k + first;
-    // Every load first: the sigmoid's work on one chunk hides the others' latency.
-    Raw<In> graw[C], uraw[C];
+  // A group's gate and up as lane `sub` holds them: chunks sub, sub + lanes, ... (gs = lanes * C *
+  // V, so k and every chunk are 16-byte aligned).
+  struct Loaded {
+    Raw<In> g[C], u[C];
+  };
+  ULPGATE_DEVICE Loaded load_group(int64_t row, int64_t col, int sub) const {
+    const int64_t step = int64_t(lanes) * V;
+    const T* gate = x + row * 2 * k + col * gs + int64_t(sub) * V;
+    Loaded in;
     ULPGATE_UNROLL
-    for (int c = 0; c < C; ++c) graw[c] = dev::load16(gate + c * step), uraw[c] = dev::load16(gate + k + c * step);
+    for (int c = 0; c < C; ++c) in.g[c] = dev::load16(gate + c * step), in.u[c] = dev::load16(gate + k + c * step);
+    return in;
+  }
+
+  // for_each_group's register path with the groups ahead of a lane staged in shared memory:
+  // with the table a lane's arithmetic is too short to hide its loads, and holding the next
+  // group in registers spilled (kernels/quant/PERF.md). Each thread copies its next groups'
+  // chunks into its own slots (kStages groups in flight) and reads only those, so no
+  // barrier is needed. Blocks of at most kStageThreads threads (plan_quant's 128).
+  static constexpr int kStages = 2, kStageThreads = 128;
+  ULPGATE_DEVICE void staged() const {
+    ULPGATE_SHARED(Raw<In>, slots, kStages * 2 * C * kStageThreads);
+    const unsigned tid = dev::thread_rank();
+    const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+    const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + tid;
+    const int64_t stride = threads >> lane_bits, first = t >> lane_bits, per_row = k / gs, groups = m * per_row;
+    const int sub = int(t & (lanes - 1));
+    const int64_t step = int64_t(lanes) * V;
+    const auto slot = [&](int64_t i, int j) -> Raw<In>* { return &slots[((i % kStages) * 2 * C + j) * kStageThreads + tid]; };
+    // The copies of the lane's i-th group (none past the last), closed as one group of copies.
+    const auto stage = [&](int64_t i) {
+      const int64_t gi = first + i * stride;
+      if (gi < groups) {
+        int64_t row, col;
+        row_col(gi, per_row, row, col);
+        const T* gate = x + row * 2 * k + col * gs + int64_t(sub) * V;
+        ULPGATE_UNROLL
+        for (int c = 0; c < C; ++c)
+          dev::copy16_async(&slot(i, c)->v[0], gate + c * step), dev::copy16_async(&slot(i, C + c)->v[0], gate + k + c * step);
+      }
+      dev::copies_commit();
+    };
+    for (int i = 0; i < kStages; ++i) stage(i);
+    for (int64_t i = 0, gi = first; gi < groups; ++i, gi += stride) {
+      dev::copies_wait<kStages - 1>();
+      Loaded now;
+      ULPGATE_UNROLL
+      for (int c = 0; c < C; ++c) now.g[c] = *slot(i, c), now.u[c] = *slot(i, C + c);
+      stage(i + kStages);  // into the slots just read
+      int64_t row, col;
+      row_col(gi, per_row, row, col);
+      quantize_loaded(now, row, col, sub);
+    }
+  }
+
+  ULPGATE_DEVICE void quantize_in_registers(int64_t row, int64_t col, int sub) const {
+    quantize_loaded(load_group(row, col, sub), row, col, sub);
+  }
+
+  ULPGATE_DEVICE void quantize_loaded(const Loaded& in, int64_t row, int64_t col, int sub) const {
+    const int64_t step = int64_t(lanes) * V, first = col * gs + int64_t(sub) * V;
     float y[C][V];
     float a[C];
     ULPGATE_UNROLL
     for (int c = 0; c < C; ++c) {
       float g[V], u[V];
-      Input<In>::widen(graw[c], g);
-      Input<In>::widen(uraw[c], u);
+      Input<In>::widen(in.g[c], g);
+      Input<In>::widen(in.u[c], u);
       a[c] = 0.0f;
       if constexpr (kRuntimeForm) {
         silu_mul_chunk(math, g, u, y[c]);
         ULPGATE_UNROLL
         for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], amax_y(math, y[c][i]));
       } else {
-        silu_mul_chunk(g, u, y[c]);
+        if (!kTable || !SiluTable::silu_mul(g, u, y[c])) silu_mul_chunk(g, u, y[c]);
         ULPGATE_UNROLL
         for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], y[c][i]);
       }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -217,7 +218,24 @@ TEST(QuantKernelsHost, TheBf16StoreOfYIsTheReferenceRounding) {
   EXPECT_GT(ties, 60000);  // ties went to even (an odd upper half up, an even one stays), not all one way
 }
 
+// The SiLU table (silu_kernels.hpp) holds its 24 binades of both signs, each gate's y bit for bit
+// silu_mul's steps (here with the host's correctly rounded exp; QuantKernelsCuda with CUDA's expf).
+TEST(QuantKernelsHost, TheSiluTableGivesSiluMulsStepsForEveryGateItHolds) {
+  constexpr unsigned kThreads = 128;
+  std::vector<uint32_t> held(kThreads), differ(kThreads, 1);
+  host_simt::launch(arch_by_name("sm90"), {{1}, {kThreads}, 0}, quant_kernels::SiluTableProbe{held.data(), differ.data()});
+  EXPECT_EQ(std::accumulate(held.begin(), held.end(), 0u), unsigned(quant_kernels::SiluTable::kEntries));
+  EXPECT_EQ(std::accumulate(differ.begin(), differ.end(), 0u), 0u);
+}
+
 #if defined(ULPGATE_HAVE_CUDA)
+TEST(QuantKernelsCuda, TheSiluTableGivesSiluMulsStepsForEveryGateItHolds) {
+  if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const quant_kernels::SiluTableCheck c = quant_kernels::check_silu_table_gpu();
+  EXPECT_EQ(c.held, uint64_t(quant_kernels::SiluTable::kEntries));
+  EXPECT_EQ(c.differ, 0u);
+}
+
 // silu_mul_chunk's reciprocal is __frcp_rn's for every d = 1 + e it takes (1 <= d < 2^126).
 TEST(QuantKernelsCuda, ReciprocalInRangeIsRcpRn) {
   if (quant_kernels::gpu_device_count() == 0) GTEST_SKIP() << "no CUDA device";
