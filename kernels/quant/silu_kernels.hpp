@@ -17,9 +17,9 @@ namespace ulpgate::quant_kernels {
 // vLLM's SiLU factor of a bf16 gate, t = fl(g * fl(1 / fl(1 + expf(-g)))) (then y = fl(t * u)),
 // depends on the gate's 16 bits alone. A block computes it once with silu_mul's own steps for
 // both signs of |g| in [2^-15, 2^9) (24 binades, 24 KB of shared memory), and a chunk whose
-// gates all lie there reads each t instead of computing the exp,
-// the reciprocal and their range test, about a third of the element's instructions
-// (kernels/quant/PERF.md). Other chunks take silu_mul_chunk.
+// gates all lie there reads each t instead of computing the exp, the reciprocal and their range
+// test, about a third of the element's instructions (kernels/quant/PERF.md). Other chunks take
+// silu_mul_chunk.
 struct SiluTable {
   static constexpr uint32_t kFirst = 112u << 7;  // the bf16 magnitude bits of 2^-15
   static constexpr uint32_t kSpan = 24u << 7;    // one sign's entries
@@ -91,7 +91,8 @@ struct SiluMulQuant {
   // 56 registers a thread: with the four loads issued first, 40 registers left too few to hold
   // them (612 us on an H100 against 526 at 48, 518 at 56, 520 at 64; kernels/quant/PERF.md).
   // With the table, 96: its shared memory holds an SM to five blocks, which 96 registers allow
-  // too, and 64 spilled the staged loop's indices (H200: 405 us against 553 at 64).
+  // too (88 used); at 64 an earlier form of the staged loop spilled its indices (H200: 405 us
+  // against 553-574).
   static constexpr int kMaxRegisters = kTable ? 96 : 56;
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
