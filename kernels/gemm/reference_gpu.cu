@@ -1,6 +1,6 @@
 // The device GEMM reference on CUDA (reference_gpu.hpp): the pipeline of reference_pipeline.hpp
-// over CudaBackend, whose block sums are cuBLAS DGEMMs. CUDA only (cuBLAS, events); the kernels
-// themselves are the portable ones the host-SIMT tests hold to reference/gemm.
+// over CudaBackend, whose block sums are cuBLASLt DGEMMs (BlockSumGemm). CUDA only (cuBLASLt,
+// events); the kernels themselves are the portable ones the host-SIMT tests hold to reference/gemm.
 //
 // At 8192^3 e4m3 gemm.block on an H200 (golden/sm90/bench.csv): the ideal is 64 strided-batched
 // DGEMMs of k = 128 (1.1e12 flops, writing 32 GB of block sums) and the fold reading them, 39 ms;
@@ -9,9 +9,11 @@
 // with its error bound 382 ms (reference_kernels.hpp Replay).
 #include "kernels/gemm/reference_gpu.hpp"
 
-#include <cublas_v2.h>
+#include <cublasLt.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -26,7 +28,7 @@ namespace ulpgate::gemm_kernels {
 namespace {
 
 [[noreturn]] void cublas_fail(const char* call, cublasStatus_t s, const char* file, int line) {
-  throw ReferenceGpuError(std::string(call) + " failed: " + cublasGetStatusName(s) + " (" + cublasGetStatusString(s) +
+  throw ReferenceGpuError(std::string(call) + " failed: " + cublasLtGetStatusName(s) + " (" + cublasLtGetStatusString(s) +
                           ", " + file + ":" + std::to_string(line) + ")");
 }
 #define ULPGATE_CUBLAS_CHECK(call)                                                            \
@@ -36,43 +38,113 @@ namespace {
       cublas_fail(#call, ulpgate_cublas_status_, __FILE__, __LINE__);                         \
   } while (0)
 
-// One cuBLAS handle for the process (creating one takes milliseconds), used under a lock. Its math
-// mode is CUBLAS_DEFAULT_MATH: DGEMM in IEEE fp64 (DMMA on sm90); fp64 emulation would need
-// CUBLAS_FP64_EMULATED_FIXEDPOINT_MATH, which is never set. Exactness needs no more (BlockSums).
-struct Cublas {
-  std::mutex lock;
-  cublasHandle_t handle = nullptr;
-  Cublas() {
-    ULPGATE_CUBLAS_CHECK(cublasCreate(&handle));
-    ULPGATE_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+// cuBLASLt objects, destroyed with their owner (at exit or on an error: nothing useful to do with
+// a failure to destroy).
+template <class T, cublasStatus_t (*Destroy)(T)>
+struct LtObject {
+  T p = nullptr;
+  LtObject() = default;
+  LtObject(const LtObject&) = delete;
+  LtObject& operator=(const LtObject&) = delete;
+  ~LtObject() {
+    if (p) (void)Destroy(p);
   }
-  ~Cublas() { (void)cublasDestroy(handle); }  // at exit: nothing useful to do with an error
 };
-Cublas& cublas() {
-  static Cublas c;
-  return c;
+using LtMatrix = LtObject<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
+
+// The block sums' strided-batched DGEMM through cuBLASLt, in CUBLAS_COMPUTE_64F: IEEE fp64 (DMMA
+// on sm90), never an emulation. Every algorithm gives the same exact sums (BlockSums), so a large
+// shape takes the fastest of cuBLASLt's heuristic candidates, timed once a shape in the process;
+// a small one its first candidate (cuBLAS's own choice). H200, 8192^3 gemm.block (64 batches of
+// 8192 x 8192 x 128): the first candidate, 64 x 64 tiles, 23.9 ms; 128 x 64 tiles, 3 stages, 21.4.
+class BlockSumGemm {
+ public:
+  BlockSumGemm() { ULPGATE_CUBLAS_CHECK(cublasLtCreate(&handle_.p)); }
+
+  // cuBLAS is column-major: the row-major [N, kpad] B is a column-major kpad x N matrix, so
+  // op(B^T) is N x chunk_k; A likewise; C^T (N x rows, column-major) is the row-major [rows, N]
+  // block sum. Batch c starts chunk_k columns further along K.
+  void run(const BlockSums& s, cudaStream_t stream) {
+    const std::lock_guard<std::mutex> hold(lock_);
+    LtObject<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy> desc;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc.p, CUBLAS_COMPUTE_64F, CUDA_R_64F));
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.p, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.p, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    LtMatrix a, b, c;
+    layout(b, s.chunk_k, s.n, s.kpad, s.chunk_k, s.chunks);  // cuBLAS's A: our B
+    layout(a, s.chunk_k, s.rows, s.kpad, s.chunk_k, s.chunks);
+    layout(c, s.n, s.rows, s.n, s.rows * s.n, s.chunks);
+    const double one = 1, zero = 0;
+    const auto matmul = [&](const cublasLtMatmulAlgo_t& algo) {
+      ULPGATE_CUBLAS_CHECK(cublasLtMatmul(handle_.p, desc.p, &one, s.b, b.p, s.a, a.p, &zero, s.c, c.p, s.c, c.p, &algo,
+                                          nullptr, 0, stream));
+    };
+    const Shape shape{s.rows, s.n, s.chunk_k, s.chunks, s.kpad};
+    auto it = chosen_.find(shape);
+    if (it == chosen_.end()) it = chosen_.emplace(shape, choose(desc.p, a.p, b.p, c.p, shape, matmul, stream)).first;
+    matmul(it->second);
+  }
+
+ private:
+  using Shape = std::array<int64_t, 5>;  // rows, n, chunk_k, chunks, kpad
+  static constexpr int kCandidates = 8;
+  static constexpr double kTunedFlops = 0x1p36;  // below: the first candidate (timing would cost more than it saves)
+
+  static void layout(LtMatrix& m, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
+    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&m.p, CUDA_R_64F, uint64_t(rows), uint64_t(cols), ld));
+    const auto count = int32_t(batch);
+    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(m.p, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count));
+    ULPGATE_CUBLAS_CHECK(
+        cublasLtMatrixLayoutSetAttribute(m.p, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
+  }
+
+  // cuBLASLt's candidates without workspace; for a large shape each timed once (after one run
+  // that warms them all up) on the stream, the fastest kept.
+  template <class Matmul>
+  cublasLtMatmulAlgo_t choose(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                              cublasLtMatrixLayout_t c, const Shape& shape, const Matmul& matmul, cudaStream_t stream) {
+    LtObject<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy> pref;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.p));
+    std::array<cublasLtMatmulHeuristicResult_t, kCandidates> found{};
+    int count = 0;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_.p, desc, b, a, c, c, pref.p, kCandidates, found.data(), &count));
+    if (count == 0) throw ReferenceGpuError("cuBLASLt offers no fp64 algorithm for the block sums");
+    const double flops = 2.0 * double(shape[0]) * double(shape[1]) * double(shape[2]) * double(shape[3]);
+    if (count == 1 || flops < kTunedFlops) return found[0].algo;
+    const gpu_bench::Event start = gpu_bench::make_event(), stop = gpu_bench::make_event();
+    float best_ms = 0;
+    int best = 0;
+    for (int i = 0; i < count; ++i) matmul(found[size_t(i)].algo);
+    for (int i = 0; i < count; ++i) {
+      ULPGATE_GPU_CHECK(cudaEventRecord(start.get(), stream));
+      matmul(found[size_t(i)].algo);
+      ULPGATE_GPU_CHECK(cudaEventRecord(stop.get(), stream));
+      ULPGATE_GPU_CHECK(cudaEventSynchronize(stop.get()));
+      float ms = 0;
+      ULPGATE_GPU_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
+      if (i == 0 || ms < best_ms) best_ms = ms, best = i;
+    }
+    return found[size_t(best)].algo;
+  }
+
+  std::mutex lock_;
+  LtObject<cublasLtHandle_t, cublasLtDestroy> handle_;
+  std::map<Shape, cublasLtMatmulAlgo_t> chosen_;
+};
+BlockSumGemm& block_sum_gemm() {
+  static BlockSumGemm g;
+  return g;
 }
 
-// The pipeline's device on CUDA, with cuBLAS DGEMMs for the block sums.
+// The pipeline's device on CUDA, with cuBLASLt DGEMMs for the block sums.
 using gpu::PoolMemory;
 
 class CudaBackend : public gpu::PipelineDevice {
  public:
   using PipelineDevice::PipelineDevice;
 
-  // One strided-batched DGEMM per call. cuBLAS is column-major: the row-major [N, kpad] B is a
-  // column-major kpad x N matrix, so op(B^T) is N x chunk_k; A likewise; C^T (N x rows, column-
-  // major) is the row-major [rows, N] block sum. Batch c starts chunk_k columns further along K.
-  void block_sums(const BlockSums& s) {
-    const double one = 1, zero = 0;
-    Cublas& c = cublas();
-    const std::lock_guard<std::mutex> hold(c.lock);
-    ULPGATE_CUBLAS_CHECK(cublasSetStream(c.handle, stream()));
-    ULPGATE_CUBLAS_CHECK(cublasDgemmStridedBatched(c.handle, CUBLAS_OP_T, CUBLAS_OP_N, int(s.n), int(s.rows),
-                                                   int(s.chunk_k), &one, s.b, int(s.kpad), s.chunk_k, s.a,
-                                                   int(s.kpad), s.chunk_k, &zero, s.c, int(s.n), s.rows * s.n,
-                                                   int(s.chunks)));
-  }
+  void block_sums(const BlockSums& s) { block_sum_gemm().run(s, stream()); }
 
   // Half the memory free or cached here, at most 32 GiB: the slabs' block sums (all of 8192^3
   // gemm.block in one). Counting the cache keeps the slabs, so the buffers, the same run after run.

@@ -1,6 +1,6 @@
 // The device GEMM reference's steps, written once over a Backend that says where memory lives and
 // how kernels and the fp64 GEMM run: CudaBackend (reference_gpu.cu: cudaMalloc, the portable
-// kernels on the GPU, cuBLAS DGEMM) or HostBackend (reference_host.cpp: host memory, the
+// kernels on the GPU, cuBLASLt DGEMM) or HostBackend (reference_host.cpp: host memory, the
 // host-SIMT emulator, Eigen). A Backend provides
 //   template <class T> Memory<T> alloc(std::size_t n)   device memory of n T (get()), freed with it
 //   void to_device(void* dst, const void* src, std::size_t bytes), to_host(...) likewise
@@ -25,7 +25,7 @@ namespace ulpgate::gemm_kernels {
 // C[c][r][j] = sum_{i < chunk_k} A[r][c chunk_k + i] B[j][c chunk_k + i] for c < chunks, r < rows,
 // j < n, with A and B rows of kpad doubles and C [chunks][rows][n]. Exact in any summation order:
 // every partial sum is an integer multiple of the two parts' quanta below 2^53 of them
-// (detail::exact_sum_length), so no fp64 operation on the way rounds (cuBLAS's DGEMM on tensor
+// (detail::exact_sum_length), so no fp64 operation on the way rounds (cuBLASLt's DGEMM on tensor
 // cores, split or not, and Eigen alike).
 struct BlockSums {
   const double *a, *b;
