@@ -91,9 +91,11 @@ inline constexpr unsigned kFoldThreads = 256;
 // an exact TwoProduct and ExactAccumulator tracks the sum with a rigorous bound; round_exact
 // rounds it once. An element whose rounding the bound leaves open gets undecided = 1 (and its
 // block's flag), one touching NaN/Inf is left to the host (zeros here). Grid: {rows, n / 256}.
-// Cost: 22 fp64 operations a term (TwoProduct 2, three TwoSums 18, two rests 2), 25 instructions
-// with the load (SASS). At 8192^3 gemm.block, 64 terms an element: 9.4e10 fp64 operations (~6 ms
-// on an H200's fp64 pipes) and 32 GB of block sums read (~7 ms of HBM): expect 8-10 ms.
+// Cost: 22 fp64 operations a term (TwoProduct 2, three TwoSums 18, two rests 2). At 8192^3
+// gemm.block, 64 terms an element: 9.4e10 fp64 operations (~6 ms on an H200's fp64 pipes) and 32 GB
+// of block sums read (~7 ms of HBM). ncu (H200, 136c065): 15.9 ms with clocks locked, 71 warp
+// instructions a term in the nested loops (the scale's address recomputed every block), fp64 pipe
+// 50 % busy, issue 76 %; the block-scale loop below has 35 a term in its SASS (bench: -2 ms).
 template <Format Out>
 struct Fold {
   const double* sums;  // [pairs][chunks][rows][n]
@@ -120,11 +122,15 @@ struct Fold {
         const int64_t stride = rows * n;
         const double* g = sums + (m - m0) * n + col;
         ExactAccumulator acc;
-        for (int p = 0; p < pairs; ++p)
-          for (int kb = 0; kb < chunks / chunks_per_block; ++kb) {
-            const double s = double(sa_row[kb]) * double(sb_row[kb]);
-            for (int c = 0; c < chunks_per_block; ++c, g += stride) acc.add_product(*g, s);
-          }
+        if (pairs == 1 && chunks_per_block == 1) {  // block scales: a chunk a scale block (the common case, one loop)
+          for (int kb = 0; kb < chunks; ++kb, g += stride) acc.add_product(*g, double(sa_row[kb]) * double(sb_row[kb]));
+        } else {
+          for (int p = 0; p < pairs; ++p)
+            for (int kb = 0; kb < chunks / chunks_per_block; ++kb) {
+              const double s = double(sa_row[kb]) * double(sb_row[kb]);
+              for (int c = 0; c < chunks_per_block; ++c, g += stride) acc.add_product(*g, s);
+            }
+        }
         x = round_exact<Out>(acc.hi, acc.lo, acc.bound(widen));
       }
       bits[at] = x.bits;
