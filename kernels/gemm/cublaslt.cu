@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/gemm/cublaslt.hpp"
+#include "kernels/gemm/cublaslt_objects.hpp"
 #include "kernels/portable/gpu.hpp"
 #include "kernels/portable/gpu_bench.cuh"
 
@@ -31,21 +32,6 @@ namespace {
   } while (0)
 
 constexpr size_t kWorkspaceBytes = 32u << 20;
-
-// A cuBLASLt descriptor destroyed on scope exit.
-template <class T, cublasStatus_t (*Destroy)(T)>
-struct Descriptor {
-  T h = nullptr;
-  Descriptor() = default;
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() {
-    if (h) (void)Destroy(h);  // nothing useful to do with an error here
-  }
-};
-using MatmulDesc = Descriptor<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy>;
-using LayoutDesc = Descriptor<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
-using PreferenceDesc = Descriptor<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy>;
 
 cublasLtHandle_t handle() {
   static cublasLtHandle_t h = [] {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <utility>
 
+#include "kernels/gemm/cublaslt_objects.hpp"
 #include "kernels/gemm/reference_pipeline.hpp"
 #include "kernels/portable/gpu.hpp"
 #include "kernels/portable/gpu_bench.cuh"
@@ -38,20 +39,6 @@ namespace {
       cublas_fail(#call, ulpgate_cublas_status_, __FILE__, __LINE__);                         \
   } while (0)
 
-// cuBLASLt objects, destroyed with their owner (at exit or on an error: nothing useful to do with
-// a failure to destroy).
-template <class T, cublasStatus_t (*Destroy)(T)>
-struct LtObject {
-  T p = nullptr;
-  LtObject() = default;
-  LtObject(const LtObject&) = delete;
-  LtObject& operator=(const LtObject&) = delete;
-  ~LtObject() {
-    if (p) (void)Destroy(p);
-  }
-};
-using LtMatrix = LtObject<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
-
 // The block sums' strided-batched DGEMM through cuBLASLt, in CUBLAS_COMPUTE_64F: IEEE fp64 (DMMA
 // on sm90), never an emulation. Every algorithm gives the same exact sums (BlockSums), so a large
 // shape takes the fastest of cuBLASLt's heuristic candidates, timed once a shape in the process;
@@ -59,30 +46,30 @@ using LtMatrix = LtObject<cublasLtMatrixLayout_t, cublasLtMatrixLayoutDestroy>;
 // 8192 x 8192 x 128): the first candidate, 64 x 64 tiles, 23.9 ms; 128 x 64 tiles, 3 stages, 21.4.
 class BlockSumGemm {
  public:
-  BlockSumGemm() { ULPGATE_CUBLAS_CHECK(cublasLtCreate(&handle_.p)); }
+  BlockSumGemm() { ULPGATE_CUBLAS_CHECK(cublasLtCreate(&handle_.h)); }
 
   // cuBLAS is column-major: the row-major [N, kpad] B is a column-major kpad x N matrix, so
   // op(B^T) is N x chunk_k; A likewise; C^T (N x rows, column-major) is the row-major [rows, N]
   // block sum. Batch c starts chunk_k columns further along K.
   void run(const BlockSums& s, cudaStream_t stream) {
     const std::lock_guard<std::mutex> hold(lock_);
-    LtObject<cublasLtMatmulDesc_t, cublasLtMatmulDescDestroy> desc;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc.p, CUBLAS_COMPUTE_64F, CUDA_R_64F));
+    MatmulDesc desc;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc.h, CUBLAS_COMPUTE_64F, CUDA_R_64F));
     const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.p, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.p, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    LtMatrix a, b, c;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.h, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.h, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    LayoutDesc a, b, c;
     layout(b, s.chunk_k, s.n, s.kpad, s.chunk_k, s.chunks);  // cuBLAS's A: our B
     layout(a, s.chunk_k, s.rows, s.kpad, s.chunk_k, s.chunks);
     layout(c, s.n, s.rows, s.n, s.rows * s.n, s.chunks);
     const double one = 1, zero = 0;
     const auto matmul = [&](const cublasLtMatmulAlgo_t& algo) {
-      ULPGATE_CUBLAS_CHECK(cublasLtMatmul(handle_.p, desc.p, &one, s.b, b.p, s.a, a.p, &zero, s.c, c.p, s.c, c.p, &algo,
+      ULPGATE_CUBLAS_CHECK(cublasLtMatmul(handle_.h, desc.h, &one, s.b, b.h, s.a, a.h, &zero, s.c, c.h, s.c, c.h, &algo,
                                           nullptr, 0, stream));
     };
     const Shape shape{s.rows, s.n, s.chunk_k, s.chunks, s.kpad};
     auto it = chosen_.find(shape);
-    if (it == chosen_.end()) it = chosen_.emplace(shape, choose(desc.p, a.p, b.p, c.p, shape, matmul, stream)).first;
+    if (it == chosen_.end()) it = chosen_.emplace(shape, choose(desc.h, a.h, b.h, c.h, shape, matmul, stream)).first;
     matmul(it->second);
   }
 
@@ -91,12 +78,12 @@ class BlockSumGemm {
   static constexpr int kCandidates = 8;
   static constexpr double kTunedFlops = 0x1p36;  // below: the first candidate (timing would cost more than it saves)
 
-  static void layout(LtMatrix& m, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
-    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&m.p, CUDA_R_64F, uint64_t(rows), uint64_t(cols), ld));
+  static void layout(LayoutDesc& m, int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
+    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&m.h, CUDA_R_64F, uint64_t(rows), uint64_t(cols), ld));
     const auto count = int32_t(batch);
-    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(m.p, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count));
+    ULPGATE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(m.h, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof count));
     ULPGATE_CUBLAS_CHECK(
-        cublasLtMatrixLayoutSetAttribute(m.p, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
+        cublasLtMatrixLayoutSetAttribute(m.h, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride));
   }
 
   // cuBLASLt's candidates without workspace; for a large shape each timed once (after one run
@@ -104,11 +91,11 @@ class BlockSumGemm {
   template <class Matmul>
   cublasLtMatmulAlgo_t choose(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
                               cublasLtMatrixLayout_t c, const Shape& shape, const Matmul& matmul, cudaStream_t stream) {
-    LtObject<cublasLtMatmulPreference_t, cublasLtMatmulPreferenceDestroy> pref;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.p));
+    PreferenceDesc pref;
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.h));
     std::array<cublasLtMatmulHeuristicResult_t, kCandidates> found{};
     int count = 0;
-    ULPGATE_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_.p, desc, b, a, c, c, pref.p, kCandidates, found.data(), &count));
+    ULPGATE_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_.h, desc, b, a, c, c, pref.h, kCandidates, found.data(), &count));
     if (count == 0) throw ReferenceGpuError("cuBLASLt offers no fp64 algorithm for the block sums");
     const double flops = 2.0 * double(shape[0]) * double(shape[1]) * double(shape[2]) * double(shape[3]);
     if (count == 1 || flops < kTunedFlops) return found[0].algo;
@@ -129,7 +116,7 @@ class BlockSumGemm {
   }
 
   std::mutex lock_;
-  LtObject<cublasLtHandle_t, cublasLtDestroy> handle_;
+  Descriptor<cublasLtHandle_t, cublasLtDestroy> handle_;
   std::map<Shape, cublasLtMatmulAlgo_t> chosen_;
 };
 BlockSumGemm& block_sum_gemm() {
