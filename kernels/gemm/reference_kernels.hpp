@@ -266,11 +266,14 @@ struct StoreBits {
 
 // ---- the model replay: sm90 steps, or fp32 fmaf (the fp32-fma model) -------------------------
 
-// Per fp8 code: its value and 2^e with e = max(floor(log2 |v|), emin) (0 for zeros), in fp32:
-// every fp8 value and product of two is exact there (at most 8 significant bits, |p| within
-// [2^-34, 2^32)), and so is every 2^(ea + eb) (ea + eb in [-30, 30]).
+// Per fp8 code: its value and e = max(floor(log2 |v|), emin), the exponent of its 2^e in the
+// step's E, plus a bias (A's table: ReplayParams::c_bias, B's: 0; kZeroExp for zeros, and for NaN/Inf
+// codes, whose outputs the host resolves). Every fp8 value and product of two is exact in fp32 (at
+// most 8 significant bits, |p| within [2^-34, 2^32)).
+inline constexpr int16_t kZeroExp = -16000;  // two of them plus a bias still add within int16
 struct StepTable {
-  float value[256], pow2[256];
+  float value[256];
+  int16_t exp[256];
 };
 
 // What a replay launch needs beyond the operands (reference_plan.cpp plan_replay).
@@ -282,32 +285,62 @@ struct ReplayParams {
                          // combined by one FMA; else the epilogue's multiplications
   int steps_per_chain;   // steps of k = 32 per chain (a huge number: one chain for all of K)
   int steps_per_block;   // steps per scale block (block_scaled)
-  float align_c;         // 2^(23 - frac_bits): c = 2^E align_c (reference_math.hpp truncate_term)
-  float floor_pow2;      // 2^e_floor (fp32 subnormal for sm90's -133), 0 without a floor
+  int c_bias;            // 150 - frac_bits: C = 2^(E + 23 - frac_bits) has the exponent field E + c_bias
+  int e_low;             // max(e_floor, kLowestE) + c_bias: the lower limit of C's exponent field
   uint32_t sum_mask;     // keeps sum_bits of a normal fp32 significand (truncation toward zero)
   double sum_quantum;    // 2^(1 - sum_bits): the sum's truncation per 2^exp(S) (the bound)
 };
 
+// E's lower limit where the model has none or a lower floor: it acts only when every term of a
+// step is 0 (then any c gives 0), since every fp8 product, and so every truncated sum of them, is a
+// multiple of 2^-34; it keeps 2^(E + 23 - frac_bits) a normal float.
+inline constexpr int kLowestE = -100;
+
 inline constexpr int kStepK = 32, kReplayCols = 128, kReplayThreads = 256;
 inline constexpr int kThreadCols = 8;  // per thread: columns 4 tx + j and 64 + 4 tx + j (tx < 16)
 
+// A step's operands decoded into shared memory, K-major ([32][tile rows] for A, [32][128] for B):
+// - value: |v| for the sm90 steps, v for fmaf; mask: all ones where v's sign bit is set;
+// - exp: e (StepTable), A's twice in a word (both halves), B's one int16 a column;
+// - sign and nonzero: per row of A and column of B a bit per K of the step, as two 16-bit halves
+//   (the two loader threads of the row).
+struct StepTiles {
+  float *a_value, *b_value;
+  uint32_t *a_mask, *b_mask, *a_exp;
+  int16_t* b_exp;
+  uint16_t *a_sign, *a_nonzero, *b_sign, *b_nonzero;
+
+  static constexpr std::size_t bytes(int rows) {
+    return std::size_t(kStepK) * (rows * 12 + kReplayCols * 10) + std::size_t(rows + kReplayCols) * 8;
+  }
+  // Carved from `at` (bytes(rows) bytes, 16-byte aligned; the vector loads keep that).
+  ULPGATE_HOST_DEVICE static StepTiles carve(char* at, int rows) {
+    StepTiles t;
+    const auto take = [&](auto*& p, std::size_t n) {
+      p = reinterpret_cast<std::remove_reference_t<decltype(p)>>(at);
+      at += n * sizeof(*p);
+    };
+    take(t.a_value, kStepK * rows), take(t.a_mask, kStepK * rows), take(t.a_exp, kStepK * rows);
+    take(t.b_value, kStepK * kReplayCols), take(t.b_mask, kStepK * kReplayCols), take(t.b_exp, kStepK * kReplayCols);
+    take(t.a_sign, 2 * rows), take(t.a_nonzero, 2 * rows), take(t.b_sign, 2 * kReplayCols), take(t.b_nonzero, 2 * kReplayCols);
+    return t;
+  }
+};
+
 // What a replay computes and how its threads hold it: fp32 fmaf or sm90 steps, with the error
 // bound (reference/gemm error_bound) or without. A thread keeps kRows x 8 outputs, rows
-// kRows ty + i (ty < 16): 4 for the bits alone (the sm90 steps: 195 registers), 2 with the bound,
-// whose two doubles per output would not fit beside four rows.
+// kRows ty + i (ty < 16): 2, or 4 for the fmaf bits alone. The sm90 bits alone hold at most 128
+// registers, so that two 256-thread blocks share an SM: their steps wait on short fixed
+// latencies, which 16 warps an SM hide better than 8 (8192^3 gemm.block on an H100: 4 rows and
+// 255 registers 192-193 ms, 2 rows capped at 128 180-181 ms, uncapped 237 ms). With the bound
+// (two doubles more per output) they take 230-255.
 template <Format Out_, bool kFma_, bool kBound_>
 struct ReplayKind {
   static constexpr Format Out = Out_;
   static constexpr bool kFma = kFma_, kBound = kBound_;
-  static constexpr int kRows = kBound ? 2 : 4, kTileRows = 16 * kRows;
-  static constexpr std::size_t kShared =
-      sizeof(float) * (2 * kStepK * (kTileRows + kReplayCols)) + 2 * sizeof(StepTable);
-};
-
-// A step's operands decoded into shared memory: value and 2^e per code, K-major, [32][tile rows]
-// for A and [32][128] for B.
-struct StepTiles {
-  float *a_value, *a_pow2, *b_value, *b_pow2;
+  static constexpr int kRows = kFma && !kBound ? 4 : 2, kTileRows = 16 * kRows;
+  static constexpr int kMaxRegisters = !kFma && !kBound ? 128 : 0;
+  static constexpr std::size_t kShared = 2 * StepTiles::bytes(kTileRows) + 2 * sizeof(StepTable);  // two steps' tiles
 };
 
 // fn(i, j) for a thread's R x 8 outputs (unrolled: the arrays they index stay in registers).
@@ -319,60 +352,123 @@ ULPGATE_DEVICE void each_output(Fn&& fn) {
     for (int j = 0; j < kThreadCols; ++j) fn(i, j);
 }
 
+// A thread's R values of a K-major A tile at kk (one vector load), and its 8 of B's.
+template <int R, class T>
+ULPGATE_DEVICE void row_values(const T* a, int kk, unsigned ty, T (&x)[R]) {
+  static_assert(sizeof(T) == 4);
+  struct alignas(4 * R) Row {
+    T v[R];
+  };
+  const Row v = *reinterpret_cast<const Row*>(a + kk * 16 * R + ty * R);
+  ULPGATE_UNROLL
+  for (int i = 0; i < R; ++i) x[i] = v.v[i];
+}
+template <class T>
+ULPGATE_DEVICE void column_values(const T* b, int kk, unsigned tx, T (&y)[kThreadCols]) {
+  static_assert(sizeof(T) == 4);
+  const Pack16<T> y0 = dev::load16(b + kk * kReplayCols + tx * 4), y1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
+  ULPGATE_UNROLL
+  for (int j = 0; j < 4; ++j) y[j] = y0.v[j], y[4 + j] = y1.v[j];
+}
+
 // fn(kk, i, j, a_i, b_j) for the 32 x R x 8 operand pairs of a step, K ascending, from K-major
-// tiles a and b (A's four rows of a thread in one 16-byte load).
+// tiles a and b.
 template <int R, class Fn>
 ULPGATE_DEVICE void each_pair(const float* a, const float* b, unsigned tx, unsigned ty, Fn&& fn) {
   for (int kk = 0; kk < kStepK; ++kk) {
-    float x[R];
-    if constexpr (R == 4) {
-      const Pack16<float> v = dev::load16(a + kk * 16 * R + ty * R);
-      ULPGATE_UNROLL
-      for (int i = 0; i < R; ++i) x[i] = v.v[i];
-    } else {
-      ULPGATE_UNROLL
-      for (int i = 0; i < R; ++i) x[i] = a[kk * 16 * R + ty * R + i];
-    }
-    const Pack16<float> y0 = dev::load16(b + kk * kReplayCols + tx * 4), y1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
-    each_output<R>([&](int i, int j) { fn(kk, i, j, x[i], j < 4 ? y0.v[j] : y1.v[j - 4]); });
+    float x[R], y[kThreadCols];
+    row_values<R>(a, kk, ty, x);
+    column_values(b, kk, tx, y);
+    each_output<R>([&](int i, int j) { fn(kk, i, j, x[i], y[j]); });
   }
 }
 
-// One sm90 MMA step (model.hpp steps 1-5) for a thread's R x 8 outputs, in fp32 on CUDA cores,
-// adding its error (reference_math.hpp step_error) to err with kBound. With u = 2^(E - f) (f =
-// frac_bits <= 16):
-// - E: the largest of 2^(ea + eb) over the step's products (zeros give 0), 2^ec of the incoming c
-//   and the floor. c is 0 or normal: every nonzero step result is at least u >= 2^(-30 - 16), so
-//   its exponent bits are 2^ec, and ec's clamp at -126 never acts.
-// - every term (the 32 products, c) truncated toward zero to a multiple of u (truncate_term:
-//   |product| < 2^(pe + 2) <= 2^(E + 2) and |c| < 2^(E + 1), both below 2^(E + 23 - f));
-// - their sum S: 33 multiples of u below 2^(f + 2) u each, so |S| < 2^(f + 7.1) u <= 2^24 u and
-//   every partial sum is exact in fp32, whatever the order;
+// Four columns' int16 exponents as two pairs (one 8-byte load).
+struct alignas(8) ExpPairs {
+  uint32_t v[2];
+};
+
+// The step bits of a row of A (column of B) as one word, bit kk for K = kk.
+ULPGATE_DEVICE uint32_t step_bits(const uint16_t* halves, unsigned row) {
+  return uint32_t(halves[2 * row]) | uint32_t(halves[2 * row + 1]) << 16;
+}
+
+// One sm90 MMA step (model.hpp steps 1-5) for a thread's R x 8 outputs, in fp32 and int32 on CUDA
+// cores, adding its error (reference_math.hpp step_error) to err with kBound. With u = 2^(E - f)
+// (f = frac_bits <= 15) and C = 2^(E + 23 - f):
+// - E: the largest of ea + eb over the step's products (zeros never win: kZeroExp), ec of the
+//   incoming c and e_low, kept as C's exponent field E + c_bias (A's exponents carry the bias) in
+//   int16 pairs of columns: one DPX add-max per two products. c is 0 or normal: every nonzero step
+//   result is at least u >= 2^(-34 - 15), so its exponent bits are ec.
+// - every product truncated toward zero to a multiple of u, as an integer: |p| < 2^(E + 2) < C,
+//   so RZ(|a| |b| + C) = C + n u with n = floor(|p| / u) (fp32's spacing in [C, 2C) is u), and
+//   that float's bits are bits(C) + n. The sign goes in as one's complement: each word is XORed
+//   with both operands' sign masks and the 32 are added, giving sum(sign n) + bits(C) (32 - 2N) - N
+//   for N products of negative sign (zeros have n = 0 whichever their sign). bits(C) (32 - 2N) is a
+//   multiple of 2^24 and |sum(sign n)| < 32 2^(f + 2) <= 2^22, so adding N (the popcount of the XOR
+//   of the row's and the column's sign words) and keeping 24 bits, sign-extended, is sum(sign n).
+// - c truncated the same way (truncate_term), and S = (sum sign n) u + c's term: exact in fp32,
+//   |S| < 2^(f + 7.1) u <= 2^23 u (33 terms below 2^(f + 2) u each);
 // - S truncated to sum_bits significant bits: S is 0 or normal (>= u), so masking its low
 //   24 - sum_bits significand bits is the truncation. No overflow: |S| <= K 2^32 for fp8 inputs.
-// Per product: FMUL + FMNMX (E), FMUL + LOP3 + FADD.RZ + FADD + FADD (the aligned sum).
+// Per product: half a VIADDMNMX (E), FFMA.RZ, LOP3 and an integer add (the sum).
 template <int R, bool kBound>
 ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const ReplayParams& p,
                              float (&c)[R][kThreadCols], double (&err)[R][kThreadCols]) {
-  float e[R][kThreadCols];
-  int nonzero[R][kThreadCols];  // terms, c included (the bound only)
+  uint32_t e2[R][kThreadCols / 2];  // C's exponent field for columns (2h, 2h + 1): low and high half
+  ULPGATE_UNROLL
+  for (int i = 0; i < R; ++i)
+    ULPGATE_UNROLL
+    for (int h = 0; h < kThreadCols / 2; ++h) {
+      const auto ec = [&](int j) {  // c = 0: -127 + c_bias, below e_low
+        const int e = int(dev::as_uint(c[i][j]) >> 23 & 0xffu) - 127 + p.c_bias;
+        return uint32_t(e > p.e_low ? e : p.e_low);
+      };
+      e2[i][h] = ec(2 * h) | ec(2 * h + 1) << 16;
+    }
+  for (int kk = 0; kk < kStepK; ++kk) {
+    uint32_t ea[R];
+    row_values<R>(s.a_exp, kk, ty, ea);
+    const ExpPairs* eb = reinterpret_cast<const ExpPairs*>(s.b_exp + kk * kReplayCols);  // 4 columns each
+    const ExpPairs b0 = eb[tx], b1 = eb[16 + tx];
+    ULPGATE_UNROLL
+    for (int i = 0; i < R; ++i)
+      ULPGATE_UNROLL
+      for (int h = 0; h < kThreadCols / 2; ++h)
+        e2[i][h] = dev::add_max_s16x2(ea[i], h < 2 ? b0.v[h] : b1.v[h - 2], e2[i][h]);
+  }
+  uint32_t cbits[R][kThreadCols], sum[R][kThreadCols];
   each_output<R>([&](int i, int j) {
-    e[i][j] = fmaxf(dev::as_float(dev::as_uint(c[i][j]) & 0x7f800000u), p.floor_pow2);
-    nonzero[i][j] = c[i][j] != 0;
+    cbits[i][j] = (j % 2 ? e2[i][j / 2] >> 16 : e2[i][j / 2] & 0xffffu) << 23;  // fields in [1, 254]
+    sum[i][j] = 0;
   });
-  each_pair<R>(s.a_pow2, s.b_pow2, tx, ty, [&](int, int i, int j, float x, float y) { e[i][j] = fmaxf(e[i][j], x * y); });
+  for (int kk = 0; kk < kStepK; ++kk) {
+    float x[R], y[kThreadCols];
+    uint32_t mx[R], my[kThreadCols];
+    row_values<R>(s.a_value, kk, ty, x);
+    row_values<R>(s.a_mask, kk, ty, mx);
+    column_values(s.b_value, kk, tx, y);
+    column_values(s.b_mask, kk, tx, my);
+    each_output<R>([&](int i, int j) {
+      sum[i][j] += dev::as_uint(exact_product_add_rz(x[i], y[j], dev::as_float(cbits[i][j]))) ^ mx[i] ^ my[j];
+    });
+  }
+  uint32_t wa[R], za[R], wb[kThreadCols], zb[kThreadCols];
+  ULPGATE_UNROLL
+  for (int i = 0; i < R; ++i) wa[i] = step_bits(s.a_sign, ty * R + i), za[i] = step_bits(s.a_nonzero, ty * R + i);
+  ULPGATE_UNROLL
+  for (int j = 0; j < kThreadCols; ++j) {
+    const unsigned col = tx * 4 + (j < 4 ? j : 64 - 4 + j);
+    wb[j] = step_bits(s.b_sign, col), zb[j] = step_bits(s.b_nonzero, col);
+  }
   each_output<R>([&](int i, int j) {
-    e[i][j] *= p.align_c;  // exact: powers of two, 2^(E + 23 - f) >= 2^-123
-    c[i][j] = truncate_term(c[i][j], e[i][j]);
-  });
-  each_pair<R>(s.a_value, s.b_value, tx, ty, [&](int, int i, int j, float x, float y) {
-    const float t = x * y;
-    c[i][j] += truncate_term(t, e[i][j]);
-    if constexpr (kBound) nonzero[i][j] += t != 0;
-  });
-  each_output<R>([&](int i, int j) {
-    if constexpr (kBound) err[i][j] += step_error(nonzero[i][j], e[i][j], c[i][j], p.sum_quantum);
-    c[i][j] = dev::as_float(dev::as_uint(c[i][j]) & p.sum_mask);
+    // n 2^8 (the 24 bits moved to the top) as an int32, and u 2^-8 (a normal float: E - f - 8 > -126)
+    const int32_t n256 = int32_t((sum[i][j] + uint32_t(dev::popc(wa[i] ^ wb[j]))) << 8);
+    const float big = dev::as_float(cbits[i][j]), u256 = dev::as_float(cbits[i][j] - (31u << 23));
+    const float total = fmaf(float(n256), u256, truncate_term(c[i][j], big));  // exact
+    if constexpr (kBound)
+      err[i][j] += step_error(dev::popc(za[i] & zb[j]) + (c[i][j] != 0), big, total, p.sum_quantum);
+    c[i][j] = dev::as_float(dev::as_uint(total) & p.sum_mask);
   });
 }
 
@@ -400,17 +496,17 @@ ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, in
 }
 
 // The replay of a (16 kRows) x 128 output tile: 256 threads, each kRows x 8 outputs in registers
-// (chain c, accumulator acc, and their bounds), K in steps of 32 whose operands are decoded once
-// into shared memory; the next step's codes are loaded while this one computes.
-// Cost of the sm90 bits (nvcc 13.0, sm_90a SASS): the E pass 141 instructions per 64 products, the
-// sum pass 170 per 32 (FMUL, LOP3, FADD.RZ, FADD, FADD each, 3 LDS.128 per k): 7.5 instructions a
-// product, 195 registers (one 256-thread block per SM, 8 warps, each with 32 independent sums).
-// At 8192^3 (5.5e11 products, 4.1e12 instructions) an H200 issuing 4 warp-instructions a clock on
-// 132 SMs at ~1.9 GHz needs 0.13 s; expect 0.15-0.3 s with the syncs, the decode and less than
-// full issue. The bound adds a counter per product and a few fp64 operations per step and chain.
+// (chain c, accumulator acc, and their bounds), K in steps of 32 whose operands are decoded into
+// one of two shared buffers while the other is read (one barrier a step).
+// Cost of the sm90 bits (nvcc 13.0, sm_90a SASS, 2 rows): the E pass 52 instructions per 64
+// products (8 VIADDMNMX.S16x2 and 3 LDS per K), the sum 61 per 16 (FFMA.RZ, LOP3, IMAD.IADD each,
+// 6 LDS): 4.6 instructions a product, against 7.5 with the sum in fp32 (FMUL, LOP3, FADD.RZ, two
+// FADD each and an FMUL, FMNMX pair for E). ncu (H100, 4 rows, 8 warps an SM): 105 G warp
+// instructions at 8192^3 against 152 G, issue 53 % of cycles, stalls per issue: wait 0.85, short
+// scoreboard 0.53, math pipe throttle 0.29. The bound adds a few fp64 operations per step and chain.
 template <class Kind>
 struct Replay {
-  static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows;
+  static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows, kMaxRegisters = Kind::kMaxRegisters;
   const uint8_t *a, *b;  // [M, K], [N, K] codes
   const float *sa, *sb;  // logical scales
   const StepTable *table_a, *table_b;
@@ -420,15 +516,16 @@ struct Replay {
   double* bound;  // [M, N] with Kind::kBound, else unused
 
   ULPGATE_DEVICE void operator()() const {
-    float* sh = dev::dynamic_shared<float>();
-    const StepTiles tiles{sh, sh + kStepK * kTileRows, sh + 2 * kStepK * kTileRows,
-                          sh + 2 * kStepK * kTileRows + kStepK * kReplayCols};
-    StepTable* ta = reinterpret_cast<StepTable*>(sh + 2 * kStepK * (kTileRows + kReplayCols));
+    char* sh = dev::dynamic_shared<char>();
+    constexpr std::size_t kTileBytes = StepTiles::bytes(kTileRows);
+    // carved where used, from the shared base: the compiler then keeps shared-memory loads
+    const auto tiles = [&](int64_t step) { return StepTiles::carve(sh + (step % 2) * kTileBytes, kTileRows); };
+    StepTable* ta = reinterpret_cast<StepTable*>(sh + 2 * kTileBytes);
     StepTable* tb = ta + 1;
     const unsigned tid = dev::thread_rank(), tx = tid % 16, ty = tid / 16;
     for (unsigned i = tid; i < 256; i += kReplayThreads) {
-      ta->value[i] = table_a->value[i], ta->pow2[i] = table_a->pow2[i];
-      tb->value[i] = table_b->value[i], tb->pow2[i] = table_b->pow2[i];
+      ta->value[i] = table_a->value[i], ta->exp[i] = table_a->exp[i];
+      tb->value[i] = table_b->value[i], tb->exp[i] = table_b->exp[i];
     }
     const int64_t m0 = int64_t(dev::block_idx().y) * kTileRows, n0 = int64_t(dev::block_idx().x) * kReplayCols;
     // Loaders: A's rows x 32 codes by threads below 2 kTileRows (16 codes each), B's 128 rows by all 256.
@@ -443,31 +540,61 @@ struct Replay {
     each_output<R>([&](int i, int j) { c[i][j] = 0, acc[i][j] = 0, c_err[i][j] = 0, acc_err[i][j] = 0; });
     const int64_t steps = (p.k + kStepK - 1) / kStepK;
     Pack16<uint8_t> ca{}, cb{};
-    if (steps > 0) fetch(0, ca, cb);
-    for (int64_t step = 0; step < steps; ++step) {
-      dev::block_sync();  // the previous step's reads are done (and the tables are in place)
-      if (tid < 2 * kTileRows) decode(ca, *ta, tiles.a_value, tiles.a_pow2, kTileRows, a_half, tid % kTileRows);
-      decode(cb, *tb, tiles.b_value, tiles.b_pow2, kReplayCols, b_half, tid % kReplayCols);
-      dev::block_sync();
+    // Step s + 1's codes are decoded into the other buffer while other warps still compute step s,
+    // and step s + 2's are loaded then: one barrier a step.
+    const auto decode_step = [&](int64_t step) {
+      if (tid < 2 * kTileRows) decode<true>(ca, *ta, tiles(step), a_half, tid % kTileRows);
+      decode<false>(cb, *tb, tiles(step), b_half, tid % kReplayCols);
       if (step + 1 < steps) fetch(step + 1, ca, cb);
+    };
+    if (steps > 0) fetch(0, ca, cb);
+    dev::block_sync();  // the tables are in place
+    if (steps > 0) decode_step(0);
+    for (int64_t step = 0; step < steps; ++step) {
+      dev::block_sync();  // step's tiles are decoded, and every read of the other buffer (step - 1) is done
       if constexpr (Kind::kFma)
-        fma_step<R, Kind::kBound>(tiles, tx, ty, p, step * kStepK, c, c_err);
+        fma_step<R, Kind::kBound>(tiles(step), tx, ty, p, step * kStepK, c, c_err);
       else
-        mma_step<R, Kind::kBound>(tiles, tx, ty, p, c, c_err);
+        mma_step<R, Kind::kBound>(tiles(step), tx, ty, p, c, c_err);
+      if (step + 1 < steps) decode_step(step + 1);
       if ((step + 1) % p.steps_per_chain == 0 || step + 1 == steps)
         end_chain(c, c_err, acc, acc_err, step / p.steps_per_block, step < p.steps_per_chain, m0 + ty * R, n0 + tx * 4);
     }
     write(acc, acc_err, m0 + ty * R, n0 + tx * 4);
   }
 
-  // Codes [16 half, 16 half + 16) of tile row `row` into the K-major value and 2^e tiles.
-  ULPGATE_DEVICE static void decode(const Pack16<uint8_t>& codes, const StepTable& t, float* value, float* pow2,
-                                    int width, int half, unsigned row) {
+  // Codes [16 half, 16 half + 16) of row `row` of A's tile (kA) or B's into the K-major tiles:
+  // the values alone for fmaf; magnitudes, sign masks, exponents and the row's sign and nonzero
+  // bits for the sm90 steps (StepTiles).
+  template <bool kA>
+  ULPGATE_DEVICE static void decode(const Pack16<uint8_t>& codes, const StepTable& t, const StepTiles& s, int half,
+                                    unsigned row) {
+    const int width = kA ? kTileRows : kReplayCols;
+    float* value = kA ? s.a_value : s.b_value;
+    uint32_t* mask = kA ? s.a_mask : s.b_mask;
+    uint32_t signs = 0, nonzeros = 0;
     ULPGATE_UNROLL
     for (int j = 0; j < 16; ++j) {
       const int at = (16 * half + j) * width + int(row);
-      value[at] = t.value[codes.v[j]];
-      pow2[at] = t.pow2[codes.v[j]];
+      const float v = t.value[codes.v[j]];
+      if constexpr (Kind::kFma) {
+        value[at] = v;
+      } else {
+        const uint32_t bits = dev::as_uint(v);
+        value[at] = dev::as_float(bits & 0x7fffffffu);
+        mask[at] = uint32_t(int32_t(bits) >> 31);
+        const int16_t e = t.exp[codes.v[j]];
+        if constexpr (kA)
+          s.a_exp[at] = uint32_t(uint16_t(e)) * 0x10001u;
+        else
+          s.b_exp[at] = e;
+        signs |= (bits >> 31) << j;
+        nonzeros |= uint32_t(v != 0) << j;
+      }
+    }
+    if constexpr (!Kind::kFma) {
+      (kA ? s.a_sign : s.b_sign)[2 * row + unsigned(half)] = uint16_t(signs);
+      (kA ? s.a_nonzero : s.b_nonzero)[2 * row + unsigned(half)] = uint16_t(nonzeros);
     }
   }
 

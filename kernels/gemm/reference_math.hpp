@@ -174,6 +174,16 @@ ULPGATE_DEVICE float add_rz(float a, float b) {
 #endif
 }
 
+// a b + c rounded toward zero where a b is exact in fp32 (a product of two fp8 values). CUDA:
+// FFMA.RZ.
+ULPGATE_DEVICE float exact_product_add_rz(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rz(a, b, c);
+#else
+  return add_rz(a * b, c);
+#endif
+}
+
 // A step term t truncated toward zero to a multiple of u = 2^(E - f) (model.hpp step 4), given
 // c = 2^(E + 23 - f) and |t| < c: c + |t| lies in [c, 2c), where fp32's spacing is exactly u, so
 // RZ(c + |t|) = c + floor(|t| / u) u and subtracting c is exact; with c carrying t's sign the

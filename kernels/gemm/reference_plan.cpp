@@ -28,13 +28,13 @@ std::vector<double> part_table(const gemm::detail::SplitOperand& s) {
   return t;
 }
 
-StepTable step_table(Format f) {
+StepTable step_table(Format f, int exp_bias) {
   const gemm::detail::CodeTable& t = gemm::detail::code_table(f);
   StepTable s{};
   for (int c = 0; c < 256; ++c) {
     const bool nonzero = t.finite[c] && t.value[c] != 0;  // NaN/Inf outputs are the host's
     s.value[c] = t.finite[c] ? float(t.value[c]) : 0.0f;
-    s.pow2[c] = nonzero ? std::ldexp(1.0f, t.exponent[c]) : 0.0f;
+    s.exp[c] = nonzero ? int16_t(t.exponent[c] + exp_bias) : kZeroExp;
   }
   return s;
 }
@@ -53,8 +53,8 @@ void check_step(const gemm::AccumModel& model) {
       s.join != gemm::Join::fused || s.exponents != gemm::Exponents::fp8 || s.k_run)
     unsupported(model, "is not an sm90-style step (k = 32, one group, truncating alignment and sum, c fused, fp8 "
                        "exponents) or fp32 fmaf");
-  if (s.frac_bits < 0 || s.frac_bits > 16 || s.sum_bits < 1 || s.sum_bits > 24)
-    unsupported(model, "keeps more bits than an fp32 sum holds exactly (frac_bits <= 16, sum_bits <= 24)");
+  if (s.frac_bits < 0 || s.frac_bits > 15 || s.sum_bits < 1 || s.sum_bits > 24)
+    unsupported(model, "keeps more bits than the step's integer sum holds (frac_bits <= 15, sum_bits <= 24)");
   if (s.e_floor != gemm::kNoFloor && s.e_floor < -149) unsupported(model, "has an exponent floor below fp32's");
   if (model.promote_k % kStepK) unsupported(model, "promotes at a K that is not a multiple of 32");
 }
@@ -104,7 +104,8 @@ ReplayPlan plan_replay(const gemm::Spec& spec, const gemm::AccumModel& model) {
   const bool blocks = !g.epilogue_scales();
   if (blocks && (g.kblock % kStepK || (model.promote_k && model.promote_k < g.kblock)))
     unsupported(model, "promotes inside a scale block");
-  ReplayPlan p{step_table(spec.a_format), step_table(spec.b_format), nonfinite_codes(spec.a_format),
+  const int c_bias = 150 - model.step.frac_bits;
+  ReplayPlan p{step_table(spec.a_format, c_bias), step_table(spec.b_format, 0), nonfinite_codes(spec.a_format),
                nonfinite_codes(spec.b_format), {}};
   ReplayParams& r = p.params;
   r.m = spec.m, r.n = spec.n, r.k = spec.k;
@@ -113,8 +114,8 @@ ReplayPlan plan_replay(const gemm::Spec& spec, const gemm::AccumModel& model) {
   r.block_scaled = blocks;
   r.steps_per_block = blocks ? int(g.kblock / kStepK) : INT_MAX;
   r.steps_per_chain = blocks ? r.steps_per_block : model.promote_k ? model.promote_k / kStepK : INT_MAX;
-  r.align_c = std::ldexp(1.0f, 23 - model.step.frac_bits);
-  r.floor_pow2 = model.step.e_floor == gemm::kNoFloor ? 0.0f : std::ldexp(1.0f, model.step.e_floor);
+  r.c_bias = c_bias;
+  r.e_low = std::max(model.step.e_floor, kLowestE) + c_bias;
   r.sum_mask = ~((1u << (24 - model.step.sum_bits)) - 1);
   r.sum_quantum = std::ldexp(1.0, 1 - model.step.sum_bits);
   p.fma = gemm::detail::is_fmaf(model.step);

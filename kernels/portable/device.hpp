@@ -17,6 +17,8 @@
 //               0-7 ... d's in 24-31, each cvt_e4m3 / cvt_e5m2 of its value (two instructions
 //               where the arch converts pairs)
 //   max         dev::fmax_nan(a, b): a NaN (any bits) when a or b is NaN, else fmaxf(a, b)
+//   integers    dev::popc(u32); dev::add_max_s16x2(a, b, c): per signed 16-bit half max(a + b, c)
+//               (the sums must fit in 16 bits; one DPX instruction on sm_90)
 //   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
@@ -498,6 +500,27 @@ ULPGATE_DEVICE float fmax_nan(float a, float b) {
   return nan ? as_float(0x7fc00000u) : fmaxf(a, b);
 }
 #endif
+
+ULPGATE_DEVICE int popc(uint32_t x) {
+#if defined(__CUDACC__) || defined(__HIP__)
+  return __popc(x);
+#else
+  return __builtin_popcount(x);
+#endif
+}
+
+ULPGATE_DEVICE uint32_t add_max_s16x2(uint32_t a, uint32_t b, uint32_t c) {
+#if defined(__CUDACC__)
+  return __viaddmax_s16x2(a, b, c);
+#else
+  const auto half = [](uint32_t x, int h) { return int(int16_t(uint16_t(x >> (16 * h)))); };
+  const auto pick = [&](int h) {
+    const int sum = half(a, h) + half(b, h), other = half(c, h);
+    return uint32_t(uint16_t(sum > other ? sum : other));
+  };
+  return pick(0) | pick(1) << 16;
+#endif
+}
 
 // cp.async.bulk.prefetch.L2 (sm_90+): one instruction asks for a whole contiguous range and
 // returns at once, so a block can start the DRAM reads of a row it will need later without
