@@ -8,7 +8,7 @@
 //   Compare      a kernel's D against the expected bits and exact values: per 128x128 tile counts,
 //                ULP histogram, worst error and the first over-budget elements
 //   Replay       the sm90 and fp32-fma accumulator models bit for bit, with their error bounds on
-//                request (MMA steps emulated in fp32 on CUDA cores)
+//                request (MMA steps emulated in fp32 and int32 on CUDA cores)
 //   RandomCodes, RandomScales   operands for the benchmark
 #pragma once
 
