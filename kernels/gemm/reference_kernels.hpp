@@ -501,9 +501,12 @@ ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, in
 // Cost of the sm90 bits (nvcc 13.0, sm_90a SASS, 2 rows): the E pass 52 instructions per 64
 // products (8 VIADDMNMX.S16x2 and 3 LDS per K), the sum 61 per 16 (FFMA.RZ, LOP3, IMAD.IADD each,
 // 6 LDS): 4.6 instructions a product, against 7.5 with the sum in fp32 (FMUL, LOP3, FADD.RZ, two
-// FADD each and an FMUL, FMNMX pair for E). ncu (H100, 4 rows, 8 warps an SM): 105 G warp
-// instructions at 8192^3 against 152 G, issue 53 % of cycles, stalls per issue: wait 0.85, short
-// scoreboard 0.53, math pipe throttle 0.29. The bound adds a few fp64 operations per step and chain.
+// FADD each and an FMUL, FMNMX pair for E). ncu at 8192^3 (H100, clocks locked): with 4 rows and
+// 8 warps an SM 105 G warp instructions (152 G before), issue 53 % of cycles; with 2 rows and 16
+// warps (this build) 121 G, issue 65 %, stalls per issue: short scoreboard 1.38 (the shared loads:
+// 67 % of the shared pipe's wavefronts), wait 1.26, not selected 0.84, math pipe throttle 0.56,
+// barrier 0.52; ALU pipe 51 %, FMA-heavy 43 %. The bound adds a few fp64 operations per step and
+// chain.
 template <class Kind>
 struct Replay {
   static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows, kMaxRegisters = Kind::kMaxRegisters;
