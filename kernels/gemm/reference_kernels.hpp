@@ -296,10 +296,10 @@ struct ReplayParams {
 // multiple of 2^-34; it keeps 2^(E + 23 - frac_bits) a normal float.
 inline constexpr int kLowestE = -100;
 
-inline constexpr int kStepK = 32, kReplayCols = 128, kReplayThreads = 256;
-inline constexpr int kThreadCols = 8;  // per thread: columns 4 tx + j and 64 + 4 tx + j (tx < 16)
+inline constexpr int kStepK = 32, kReplayCols = 64, kReplayThreads = 256;
+inline constexpr int kThreadCols = 4;  // per thread: columns 4 tx + j (tx < 16)
 
-// A step's operands decoded into shared memory, K-major ([32][tile rows] for A, [32][128] for B):
+// A step's operands decoded into shared memory, K-major ([32][tile rows] for A, [32][64] for B):
 // - value: |v| for the sm90 steps, v for fmaf; mask: all ones where v's sign bit is set;
 // - exp: e (StepTable), A's twice in a word (both halves), B's one int16 a column;
 // - sign and nonzero: per row of A and column of B a bit per K of the step, as two 16-bit halves
@@ -311,7 +311,7 @@ struct StepTiles {
   uint16_t *a_sign, *a_nonzero, *b_sign, *b_nonzero;
 
   static constexpr std::size_t bytes(int rows) {
-    return std::size_t(kStepK) * (rows * 12 + kReplayCols * 10) + std::size_t(rows + kReplayCols) * 8;
+    return std::size_t(kStepK) * (rows * 12 + kReplayCols * 10) + std::size_t(rows + kReplayCols) * 8;  // 16-aligned
   }
   // Carved from `at` (bytes(rows) bytes, 16-byte aligned; the vector loads keep that).
   ULPGATE_HOST_DEVICE static StepTiles carve(char* at, int rows) {
@@ -328,17 +328,19 @@ struct StepTiles {
 };
 
 // What a replay computes and how its threads hold it: fp32 fmaf or sm90 steps, with the error
-// bound (reference/gemm error_bound) or without. A thread keeps kRows x 8 outputs, rows
-// kRows ty + i (ty < 16): 2, or 4 for the fmaf bits alone. The sm90 bits alone hold at most 128
-// registers, so that two 256-thread blocks share an SM: their steps wait on short fixed
-// latencies, which 16 warps an SM hide better than 8 (8192^3 gemm.block on an H100: 4 rows and
-// 255 registers 192-193 ms, 2 rows capped at 128 180-181 ms, uncapped 237 ms). With the bound
-// (two doubles more per output) they take 230-255.
+// bound (reference/gemm error_bound) or without. A thread keeps kRows x 4 outputs, rows kRows ty + i
+// (ty < 16): 4, or 8 for the fmaf bits alone. The sm90 bits alone hold at most 128 registers, so
+// that two 256-thread blocks share an SM: their steps wait on short fixed latencies and shared
+// loads, which 16 warps an SM hide better than 8. 8192^3 gemm.block on an H100, with 8 columns a
+// thread (128-column tiles): 4 rows and 255 registers 192-193 ms, 2 rows capped at 128 180-181 ms,
+// uncapped 237 ms; 4 x 4 outputs in 64-column tiles (a third fewer shared loads a product, 4 of
+// A's rows sharing each of B's loads) 160-161 ms. With the bound (two doubles more per output)
+// they take 230-255.
 template <Format Out_, bool kFma_, bool kBound_>
 struct ReplayKind {
   static constexpr Format Out = Out_;
   static constexpr bool kFma = kFma_, kBound = kBound_;
-  static constexpr int kRows = kFma && !kBound ? 4 : 2, kTileRows = 16 * kRows;
+  static constexpr int kRows = kFma && !kBound ? 8 : 4, kTileRows = 16 * kRows;
   static constexpr int kMaxRegisters = !kFma && !kBound ? 128 : 0;
   static constexpr std::size_t kShared = 2 * StepTiles::bytes(kTileRows) + 2 * sizeof(StepTable);  // two steps' tiles
 };
@@ -352,11 +354,11 @@ ULPGATE_DEVICE void each_output(Fn&& fn) {
     for (int j = 0; j < kThreadCols; ++j) fn(i, j);
 }
 
-// A thread's R values of a K-major A tile at kk (one vector load), and its 8 of B's.
+// A thread's R values of a K-major A tile at kk, and its 4 of B's (vector loads).
 template <int R, class T>
 ULPGATE_DEVICE void row_values(const T* a, int kk, unsigned ty, T (&x)[R]) {
   static_assert(sizeof(T) == 4);
-  struct alignas(4 * R) Row {
+  struct alignas(4 * R < 16 ? 4 * R : 16) Row {
     T v[R];
   };
   const Row v = *reinterpret_cast<const Row*>(a + kk * 16 * R + ty * R);
@@ -366,9 +368,9 @@ ULPGATE_DEVICE void row_values(const T* a, int kk, unsigned ty, T (&x)[R]) {
 template <class T>
 ULPGATE_DEVICE void column_values(const T* b, int kk, unsigned tx, T (&y)[kThreadCols]) {
   static_assert(sizeof(T) == 4);
-  const Pack16<T> y0 = dev::load16(b + kk * kReplayCols + tx * 4), y1 = dev::load16(b + kk * kReplayCols + 64 + tx * 4);
+  const Pack16<T> v = dev::load16(b + kk * kReplayCols + tx * 4);
   ULPGATE_UNROLL
-  for (int j = 0; j < 4; ++j) y[j] = y0.v[j], y[4 + j] = y1.v[j];
+  for (int j = 0; j < kThreadCols; ++j) y[j] = v.v[j];
 }
 
 // fn(kk, i, j, a_i, b_j) for the 32 x R x 8 operand pairs of a step, K ascending, from K-major
@@ -429,13 +431,11 @@ ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const
   for (int kk = 0; kk < kStepK; ++kk) {
     uint32_t ea[R];
     row_values<R>(s.a_exp, kk, ty, ea);
-    const ExpPairs* eb = reinterpret_cast<const ExpPairs*>(s.b_exp + kk * kReplayCols);  // 4 columns each
-    const ExpPairs b0 = eb[tx], b1 = eb[16 + tx];
+    const ExpPairs eb = reinterpret_cast<const ExpPairs*>(s.b_exp + kk * kReplayCols)[tx];  // the 4 columns
     ULPGATE_UNROLL
     for (int i = 0; i < R; ++i)
       ULPGATE_UNROLL
-      for (int h = 0; h < kThreadCols / 2; ++h)
-        e2[i][h] = dev::add_max_s16x2(ea[i], h < 2 ? b0.v[h] : b1.v[h - 2], e2[i][h]);
+      for (int h = 0; h < kThreadCols / 2; ++h) e2[i][h] = dev::add_max_s16x2(ea[i], eb.v[h], e2[i][h]);
   }
   uint32_t cbits[R][kThreadCols], sum[R][kThreadCols];
   each_output<R>([&](int i, int j) {
@@ -458,8 +458,7 @@ ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const
   for (int i = 0; i < R; ++i) wa[i] = step_bits(s.a_sign, ty * R + i), za[i] = step_bits(s.a_nonzero, ty * R + i);
   ULPGATE_UNROLL
   for (int j = 0; j < kThreadCols; ++j) {
-    const unsigned col = tx * 4 + (j < 4 ? j : 64 - 4 + j);
-    wb[j] = step_bits(s.b_sign, col), zb[j] = step_bits(s.b_nonzero, col);
+    wb[j] = step_bits(s.b_sign, tx * 4 + j), zb[j] = step_bits(s.b_nonzero, tx * 4 + j);
   }
   each_output<R>([&](int i, int j) {
     // n 2^8 (the 24 bits moved to the top) as an int32, and u 2^-8 (a normal float: E - f - 8 > -126)
@@ -495,18 +494,19 @@ ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, in
   return p;
 }
 
-// The replay of a (16 kRows) x 128 output tile: 256 threads, each kRows x 8 outputs in registers
+// The replay of a (16 kRows) x 64 output tile: 256 threads, each kRows x 4 outputs in registers
 // (chain c, accumulator acc, and their bounds), K in steps of 32 whose operands are decoded into
 // one of two shared buffers while the other is read (one barrier a step).
-// Cost of the sm90 bits (nvcc 13.0, sm_90a SASS, 2 rows): the E pass 52 instructions per 64
-// products (8 VIADDMNMX.S16x2 and 3 LDS per K), the sum 61 per 16 (FFMA.RZ, LOP3, IMAD.IADD each,
-// 6 LDS): 4.6 instructions a product, against 7.5 with the sum in fp32 (FMUL, LOP3, FADD.RZ, two
-// FADD each and an FMUL, FMNMX pair for E). ncu at 8192^3 (H100, clocks locked): with 4 rows and
-// 8 warps an SM 105 G warp instructions (152 G before), issue 53 % of cycles; with 2 rows and 16
-// warps (this build) 121 G, issue 65 %, stalls per issue: short scoreboard 1.38 (the shared loads:
-// 67 % of the shared pipe's wavefronts), wait 1.26, not selected 0.84, math pipe throttle 0.56,
-// barrier 0.52; ALU pipe 51 %, FMA-heavy 43 %. The bound adds a few fp64 operations per step and
-// chain.
+// Cost of the sm90 bits (nvcc 13.0, sm_90a SASS, 4 x 4 outputs): the E pass 86 instructions per
+// 128 products (8 VIADDMNMX.S16x2 and 2 LDS per K), the sum 60 per 16 (FFMA.RZ, LOP3, IMAD.IADD
+// each, 4 LDS): 4.4 instructions a product, against 7.5 with the sum in fp32 (FMUL, LOP3, FADD.RZ,
+// two FADD each and an FMUL, FMNMX pair for E). ncu at 8192^3 (H100, clocks locked, 128-column
+// tiles): with 4 x 8 outputs and 8 warps an SM 105 G warp instructions (152 G before), issue 53 %
+// of cycles; with 2 x 8 and 16 warps 121 G, issue 65 %, stalls per issue: short scoreboard 1.38
+// (the shared loads: 67 % of the shared pipe's wavefronts), wait 1.26, not selected 0.84, math
+// pipe throttle 0.56, barrier 0.52; ALU pipe 51 %, FMA-heavy 43 %. 4 x 4 outputs cut the shared
+// wavefronts a K-step of a warp from 10 to 6. The bound adds a few fp64
+// operations per step and chain.
 template <class Kind>
 struct Replay {
   static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows, kMaxRegisters = Kind::kMaxRegisters;
@@ -531,12 +531,15 @@ struct Replay {
       tb->value[i] = table_b->value[i], tb->exp[i] = table_b->exp[i];
     }
     const int64_t m0 = int64_t(dev::block_idx().y) * kTileRows, n0 = int64_t(dev::block_idx().x) * kReplayCols;
-    // Loaders: A's rows x 32 codes by threads below 2 kTileRows (16 codes each), B's 128 rows by all 256.
-    const int64_t a_row = m0 + tid % kTileRows, b_row = n0 + tid % kReplayCols;
-    const int a_half = int(tid / kTileRows), b_half = int(tid / kReplayCols);
+    // Loaders, 16 codes each: A's rows x 32 codes by the threads below 2 kTileRows, B's 64 rows by
+    // the last 128 threads (with 64 rows of A, each thread decodes one side).
+    const unsigned b_tid = tid - (kReplayThreads - 2 * kReplayCols);  // wraps for the others: not loaders
+    const bool a_loader = tid < 2 * kTileRows, b_loader = b_tid < 2 * kReplayCols;
+    const int64_t a_row = m0 + tid % kTileRows, b_row = n0 + b_tid % kReplayCols;
+    const int a_half = int(tid / kTileRows), b_half = int(b_tid / kReplayCols);
     const auto fetch = [&](int64_t step, Pack16<uint8_t>& ca, Pack16<uint8_t>& cb) {
-      if (tid < 2 * kTileRows) ca = load_codes(a, p.m, p.k, a_row, step * kStepK + 16 * a_half, aligned);
-      cb = load_codes(b, p.n, p.k, b_row, step * kStepK + 16 * b_half, aligned);
+      if (a_loader) ca = load_codes(a, p.m, p.k, a_row, step * kStepK + 16 * a_half, aligned);
+      if (b_loader) cb = load_codes(b, p.n, p.k, b_row, step * kStepK + 16 * b_half, aligned);
     };
     float c[R][kThreadCols], acc[R][kThreadCols];
     double c_err[R][kThreadCols], acc_err[R][kThreadCols];
@@ -546,8 +549,8 @@ struct Replay {
     // Step s + 1's codes are decoded into the other buffer while other warps still compute step s,
     // and step s + 2's are loaded then: one barrier a step.
     const auto decode_step = [&](int64_t step) {
-      if (tid < 2 * kTileRows) decode<true>(ca, *ta, tiles(step), a_half, tid % kTileRows);
-      decode<false>(cb, *tb, tiles(step), b_half, tid % kReplayCols);
+      if (a_loader) decode<true>(ca, *ta, tiles(step), a_half, tid % kTileRows);
+      if (b_loader) decode<false>(cb, *tb, tiles(step), b_half, b_tid % kReplayCols);
       if (step + 1 < steps) fetch(step + 1, ca, cb);
     };
     if (steps > 0) fetch(0, ca, cb);
@@ -601,7 +604,7 @@ struct Replay {
     }
   }
 
-  ULPGATE_DEVICE static int64_t column(int64_t n0, int j) { return n0 + (j < 4 ? j : 64 - 4 + j); }
+  ULPGATE_DEVICE static int64_t column(int64_t n0, int j) { return n0 + j; }
   ULPGATE_DEVICE int64_t clamp_m(int64_t m) const { return m < p.m ? m : p.m - 1; }
   ULPGATE_DEVICE int64_t clamp_n(int64_t n) const { return n < p.n ? n : p.n - 1; }
 
