@@ -329,19 +329,20 @@ struct StepTiles {
 
 // What a replay computes and how its threads hold it: fp32 fmaf or sm90 steps, with the error
 // bound (reference/gemm error_bound) or without. A thread keeps kRows x 4 outputs, rows kRows ty + i
-// (ty < 16): 4, or 8 for the fmaf bits alone. The sm90 bits alone hold at most 128 registers, so
-// that two 256-thread blocks share an SM: their steps wait on short fixed latencies and shared
-// loads, which 16 warps an SM hide better than 8. 8192^3 gemm.block on an H100, with 8 columns a
-// thread (128-column tiles): 4 rows and 255 registers 192-193 ms, 2 rows capped at 128 180-181 ms,
-// uncapped 237 ms; 4 x 4 outputs in 64-column tiles (a third fewer shared loads a product, 4 of
-// A's rows sharing each of B's loads) 160-161 ms. With the bound (two doubles more per output)
-// they take 230-255.
+// (ty < 16): 4 for the sm90 bits, 2 with the bound (two doubles more per output), 8 for the fmaf
+// bits alone. The sm90 kinds hold at most 128 registers, so that two 256-thread blocks share an
+// SM: their steps wait on short fixed latencies and shared loads, which 16 warps an SM hide better
+// than 8. 8192^3 gemm.block on an H100, with 8 columns a thread (128-column tiles): 4 rows and 255
+// registers 192-193 ms, 2 rows capped at 128 180-181 ms, uncapped 237 ms; 4 x 4 outputs in
+// 64-column tiles (a third fewer shared loads a product, 4 of A's rows sharing each of B's loads)
+// 160-161 ms. With the bound, on an H200: 4 x 4 outputs at 255 registers 249.7 ms, 2 x 4 capped
+// at 128 (366 bytes spilled) 226.1 ms.
 template <Format Out_, bool kFma_, bool kBound_>
 struct ReplayKind {
   static constexpr Format Out = Out_;
   static constexpr bool kFma = kFma_, kBound = kBound_;
-  static constexpr int kRows = kFma && !kBound ? 8 : 4, kTileRows = 16 * kRows;
-  static constexpr int kMaxRegisters = !kFma && !kBound ? 128 : 0;
+  static constexpr int kRows = kFma && !kBound ? 8 : kBound && !kFma ? 2 : 4, kTileRows = 16 * kRows;
+  static constexpr int kMaxRegisters = !kFma ? 128 : 0;
   static constexpr std::size_t kShared = 2 * StepTiles::bytes(kTileRows) + 2 * sizeof(StepTable);  // two steps' tiles
 };
 
