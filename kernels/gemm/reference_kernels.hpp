@@ -298,6 +298,7 @@ inline constexpr int kLowestE = -100;
 
 inline constexpr int kStepK = 32, kReplayCols = 64, kReplayThreads = 256;
 inline constexpr int kThreadCols = 4;  // per thread: columns 4 tx + j (tx < 16)
+static_assert(kReplayCols == 16 * kThreadCols, "16 thread columns span a tile (tile_values)");
 
 // A step's operands decoded into shared memory, K-major ([32][tile rows] for A, [32][64] for B):
 // - value: |v| for the sm90 steps, v for fmaf; mask: all ones where v's sign bit is set;
@@ -346,7 +347,7 @@ struct ReplayKind {
   static constexpr std::size_t kShared = 2 * StepTiles::bytes(kTileRows) + 2 * sizeof(StepTable);  // two steps' tiles
 };
 
-// fn(i, j) for a thread's R x 8 outputs (unrolled: the arrays they index stay in registers).
+// fn(i, j) for a thread's R x 4 outputs (unrolled: the arrays they index stay in registers).
 template <int R, class Fn>
 ULPGATE_DEVICE void each_output(Fn&& fn) {
   ULPGATE_UNROLL
@@ -355,48 +356,37 @@ ULPGATE_DEVICE void each_output(Fn&& fn) {
     for (int j = 0; j < kThreadCols; ++j) fn(i, j);
 }
 
-// A thread's R values of a K-major A tile at kk, and its 4 of B's (vector loads).
-template <int R, class T>
-ULPGATE_DEVICE void row_values(const T* a, int kk, unsigned ty, T (&x)[R]) {
+// The N 4-byte values of thread group g at K = kk in a K-major tile of 16 N columns (one vector
+// load): A's R rows of a thread (g = ty), B's 4 columns (g = tx), B's 4 int16 exponents (N = 2).
+template <int N, class T>
+ULPGATE_DEVICE void tile_values(const T* tile, int kk, unsigned g, T (&x)[N]) {
   static_assert(sizeof(T) == 4);
-  struct alignas(4 * R < 16 ? 4 * R : 16) Row {
-    T v[R];
+  struct alignas(4 * N < 16 ? 4 * N : 16) Group {
+    T v[N];
   };
-  const Row v = *reinterpret_cast<const Row*>(a + kk * 16 * R + ty * R);
+  const Group v = *reinterpret_cast<const Group*>(tile + kk * 16 * N + g * N);
   ULPGATE_UNROLL
-  for (int i = 0; i < R; ++i) x[i] = v.v[i];
-}
-template <class T>
-ULPGATE_DEVICE void column_values(const T* b, int kk, unsigned tx, T (&y)[kThreadCols]) {
-  static_assert(sizeof(T) == 4);
-  const Pack16<T> v = dev::load16(b + kk * kReplayCols + tx * 4);
-  ULPGATE_UNROLL
-  for (int j = 0; j < kThreadCols; ++j) y[j] = v.v[j];
+  for (int i = 0; i < N; ++i) x[i] = v.v[i];
 }
 
-// fn(kk, i, j, a_i, b_j) for the 32 x R x 8 operand pairs of a step, K ascending, from K-major
+// fn(kk, i, j, a_i, b_j) for the 32 x R x 4 operand pairs of a step, K ascending, from K-major
 // tiles a and b.
 template <int R, class Fn>
 ULPGATE_DEVICE void each_pair(const float* a, const float* b, unsigned tx, unsigned ty, Fn&& fn) {
   for (int kk = 0; kk < kStepK; ++kk) {
     float x[R], y[kThreadCols];
-    row_values<R>(a, kk, ty, x);
-    column_values(b, kk, tx, y);
+    tile_values<R>(a, kk, ty, x);
+    tile_values<kThreadCols>(b, kk, tx, y);
     each_output<R>([&](int i, int j) { fn(kk, i, j, x[i], y[j]); });
   }
 }
-
-// Four columns' int16 exponents as two pairs (one 8-byte load).
-struct alignas(8) ExpPairs {
-  uint32_t v[2];
-};
 
 // The step bits of a row of A (column of B) as one word, bit kk for K = kk.
 ULPGATE_DEVICE uint32_t step_bits(const uint16_t* halves, unsigned row) {
   return uint32_t(halves[2 * row]) | uint32_t(halves[2 * row + 1]) << 16;
 }
 
-// One sm90 MMA step (model.hpp steps 1-5) for a thread's R x 8 outputs, in fp32 and int32 on CUDA
+// One sm90 MMA step (model.hpp steps 1-5) for a thread's R x 4 outputs, in fp32 and int32 on CUDA
 // cores, adding its error (reference_math.hpp step_error) to err with kBound. With u = 2^(E - f)
 // (f = frac_bits <= 15) and C = 2^(E + 23 - f):
 // - E: the largest of ea + eb over the step's products (zeros never win: kZeroExp), ec of the
@@ -430,13 +420,13 @@ ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const
       e2[i][h] = ec(2 * h) | ec(2 * h + 1) << 16;
     }
   for (int kk = 0; kk < kStepK; ++kk) {
-    uint32_t ea[R];
-    row_values<R>(s.a_exp, kk, ty, ea);
-    const ExpPairs eb = reinterpret_cast<const ExpPairs*>(s.b_exp + kk * kReplayCols)[tx];  // the 4 columns
+    uint32_t ea[R], eb[kThreadCols / 2];
+    tile_values<R>(s.a_exp, kk, ty, ea);
+    tile_values<kThreadCols / 2>(reinterpret_cast<const uint32_t*>(s.b_exp), kk, tx, eb);  // column pairs
     ULPGATE_UNROLL
     for (int i = 0; i < R; ++i)
       ULPGATE_UNROLL
-      for (int h = 0; h < kThreadCols / 2; ++h) e2[i][h] = dev::add_max_s16x2(ea[i], eb.v[h], e2[i][h]);
+      for (int h = 0; h < kThreadCols / 2; ++h) e2[i][h] = dev::add_max_s16x2(ea[i], eb[h], e2[i][h]);
   }
   uint32_t cbits[R][kThreadCols], sum[R][kThreadCols];
   each_output<R>([&](int i, int j) {
@@ -446,10 +436,10 @@ ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const
   for (int kk = 0; kk < kStepK; ++kk) {
     float x[R], y[kThreadCols];
     uint32_t mx[R], my[kThreadCols];
-    row_values<R>(s.a_value, kk, ty, x);
-    row_values<R>(s.a_mask, kk, ty, mx);
-    column_values(s.b_value, kk, tx, y);
-    column_values(s.b_mask, kk, tx, my);
+    tile_values<R>(s.a_value, kk, ty, x);
+    tile_values<R>(s.a_mask, kk, ty, mx);
+    tile_values<kThreadCols>(s.b_value, kk, tx, y);
+    tile_values<kThreadCols>(s.b_mask, kk, tx, my);
     each_output<R>([&](int i, int j) {
       sum[i][j] += dev::as_uint(exact_product_add_rz(x[i], y[j], dev::as_float(cbits[i][j]))) ^ mx[i] ^ my[j];
     });
@@ -506,8 +496,8 @@ ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, in
 // of cycles; with 2 x 8 and 16 warps 121 G, issue 65 %, stalls per issue: short scoreboard 1.38
 // (the shared loads: 67 % of the shared pipe's wavefronts), wait 1.26, not selected 0.84, math
 // pipe throttle 0.56, barrier 0.52; ALU pipe 51 %, FMA-heavy 43 %. 4 x 4 outputs cut the shared
-// wavefronts a K-step of a warp from 10 to 6. The bound adds a few fp64
-// operations per step and chain.
+// wavefronts a K-step of a warp from 10 to 6. The bound adds a few fp64 operations per step and
+// chain.
 template <class Kind>
 struct Replay {
   static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows, kMaxRegisters = Kind::kMaxRegisters;
