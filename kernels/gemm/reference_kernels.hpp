@@ -90,7 +90,8 @@ inline constexpr unsigned kFoldThreads = 256;
 // exact (detail::exact_sum_length) and s = sa sb is exact in fp64 (24 + 24 bits), so each term is
 // an exact TwoProduct and ExactAccumulator tracks the sum with a rigorous bound; round_exact
 // rounds it once. An element whose rounding the bound leaves open gets undecided = 1 (and its
-// block's flag), one touching NaN/Inf is left to the host (zeros here). Grid: {rows, n / 256}.
+// block's flag), one touching NaN/Inf is left to the host (zeros here). Grid: {n / 256, rows} (a
+// row's column blocks run side by side, reading its sums' contiguous rows).
 // Cost: 22 fp64 operations a term (TwoProduct 2, three TwoSums 18, two rests 2). At 8192^3
 // gemm.block, 64 terms an element: 9.4e10 fp64 operations (~6 ms on an H200's fp64 pipes) and 32 GB
 // of block sums read (~7 ms of HBM). ncu (H200, 136c065): 15.9 ms with clocks locked, 71 warp
@@ -111,7 +112,7 @@ struct Fold {
   uint8_t* block_undecided;  // [M, ceil(N / 256)]
 
   ULPGATE_DEVICE void operator()() const {
-    const int64_t m = m0 + dev::block_idx().x, col = int64_t(dev::block_idx().y) * kFoldThreads + dev::thread_rank();
+    const int64_t m = m0 + dev::block_idx().y, col = int64_t(dev::block_idx().x) * kFoldThreads + dev::thread_rank();
     bool open = false;
     if (col < n) {
       const int64_t at = m * n + col;
@@ -139,7 +140,7 @@ struct Fold {
       open = !x.decided;
     }
     const bool any = block_any(open);
-    if (dev::thread_rank() == 0) block_undecided[m * dev::grid_dim().y + dev::block_idx().y] = any;
+    if (dev::thread_rank() == 0) block_undecided[m * dev::grid_dim().x + dev::block_idx().x] = any;
   }
 };
 
@@ -147,6 +148,7 @@ struct Fold {
 
 inline constexpr int kTile = 128;     // output tiles of the comparison map (spec/gemm.md diagnosis)
 inline constexpr int kFirstBad = 8;   // over-budget elements listed per tile (and in the result)
+inline constexpr int kCompareBatch = 4;  // rows loaded at once (8: 94 registers, fewer blocks)
 
 struct TileStats {
   uint32_t exact, within, over;
@@ -157,9 +159,11 @@ struct TileStats {
 };
 
 // One block of kTile threads per 128x128 tile, thread t walking column t down the tile: judges
-// every element (reference_math.hpp judge), counts per thread in shared memory (no atomics), then
-// reduces. The first over-budget elements of the tile are the kFirstBad smallest local indices
-// among the threads' lists (each thread lists its own column's first ones, in row order).
+// every element (reference_math.hpp judge), counts per thread (the ULP histogram in shared memory;
+// no atomics), then reduces. The first over-budget elements of the tile are the kFirstBad smallest
+// local indices among the threads' lists (each thread lists its own column's first ones, in row
+// order). ncu (H200, 8192^2 bf16 against the replay's bits: every thread lists 8): 1.28 ms, of it
+// 8 x 1024 list reads on one thread at the end; now 8 rounds of a block-wide minimum.
 template <Format Out>
 struct Compare {
   const typename OutFormat<Out>::Storage* got;
@@ -175,22 +179,39 @@ struct Compare {
     ULPGATE_SHARED(uint32_t, counts, 3 * kTile);
     ULPGATE_SHARED(double, worst, kTile);
     ULPGATE_SHARED(uint32_t, listed, kFirstBad * kTile);
-    ULPGATE_SHARED(uint32_t, nlisted, kTile);
+    ULPGATE_SHARED(uint32_t, heads, 2 * kTile);  // list_first_bad's (2 kTile / warp_size used)
     const unsigned t = dev::thread_rank();
     for (int b = 0; b < kUlpBins; ++b) hist[b * kTile + t] = 0;
-    for (int v = 0; v < 3; ++v) counts[v * kTile + t] = 0;
-    worst[t] = 0;
-    nlisted[t] = 0;
     const int64_t r0 = int64_t(dev::block_idx().y) * kTile, col = int64_t(dev::block_idx().x) * kTile + t;
-    for (int64_t r = 0; col < n && r < kTile && r0 + r < m; ++r) {
-      const int64_t at = (r0 + r) * n + col;
-      const double x = exact ? exact[at] : OutFormat<Out>::value(expected[at]);
-      const Judged j = judge<Out>(expected[at], got[at], x, bound ? bound[at] : 0.0, ulps);
-      ++hist[j.bin * kTile + t];
-      ++counts[int(j.verdict) * kTile + t];
-      worst[t] = fmax(worst[t], j.ulp_error);
-      if (j.verdict == Verdict::over && nlisted[t] < kFirstBad) listed[nlisted[t]++ * kTile + t] = uint32_t(r * kTile + t);
+    const int rows = col >= n ? 0 : m - r0 < kTile ? int(m - r0) : kTile;
+    uint32_t count[3] = {0, 0, 0}, nlist = 0;
+    double w = 0;
+    // kCompareBatch rows' loads before their verdicts (whose shared-memory counts the compiler
+    // would not move loads past), so HBM's latency is paid once a batch.
+    for (int r = 0; r < rows; r += kCompareBatch) {
+      uint32_t e[kCompareBatch], g[kCompareBatch];
+      double x[kCompareBatch], b[kCompareBatch];
+      ULPGATE_UNROLL
+      for (int i = 0; i < kCompareBatch; ++i) {
+        if (r + i >= rows) break;
+        const int64_t at = (r0 + r + i) * n + col;
+        e[i] = expected[at], g[i] = got[at];
+        x[i] = exact ? exact[at] : OutFormat<Out>::value(e[i]);
+        b[i] = bound ? bound[at] : 0.0;
+      }
+      ULPGATE_UNROLL
+      for (int i = 0; i < kCompareBatch; ++i) {
+        if (r + i >= rows) break;
+        const Judged j = judge<Out>(e[i], g[i], x[i], b[i], ulps);
+        ++hist[j.bin * kTile + t];
+        count[0] += j.verdict == Verdict::exact, count[1] += j.verdict == Verdict::within;
+        count[2] += j.verdict == Verdict::over;  // (no index by the verdict: it would be local memory)
+        w = fmax(w, j.ulp_error);
+        if (j.verdict == Verdict::over && nlist < uint32_t(kFirstBad)) listed[nlist++ * kTile + t] = uint32_t((r + i) * kTile + int(t));
+      }
     }
+    for (int v = 0; v < 3; ++v) counts[v * kTile + t] = count[v];
+    worst[t] = w;
     dev::block_sync();
     TileStats& out = tiles[int64_t(dev::block_idx().y) * dev::grid_dim().x + dev::block_idx().x];
     const auto total = [&](const uint32_t* row) {
@@ -207,23 +228,32 @@ struct Compare {
       for (int i = 0; i < kTile; ++i) w = fmax(w, worst[i]);
       out.max_ulp_error = w;
     }
-    if (t == kUlpBins + 4) list_first_bad(listed, nlisted, out);
+    list_first_bad(listed, nlist, heads, out);
   }
 
-  // The kFirstBad smallest keys of all lists, ascending (keys are distinct elements).
-  ULPGATE_DEVICE static void list_first_bad(const uint32_t* listed, const uint32_t* nlisted, TileStats& out) {
-    uint32_t count = 0, last = 0;
+  // The kFirstBad smallest keys of all lists, ascending (keys are distinct elements): each round
+  // takes the block's least list head and moves that list on. Every thread calls it with its own
+  // list (nlist keys, rows ascending); heads: 2 kTile / warp_size words.
+  ULPGATE_DEVICE static void list_first_bad(const uint32_t* listed, uint32_t nlist, uint32_t* heads, TileStats& out) {
+    const unsigned t = dev::thread_rank();
+    const int ws = dev::warp_size(), warps = kTile / ws;
+    uint32_t next = 0, count = 0;
     for (; count < uint32_t(kFirstBad); ++count) {
-      uint32_t best = 0xffffffffu;
-      for (int i = 0; i < kTile; ++i)
-        for (uint32_t j = 0; j < nlisted[i]; ++j) {
-          const uint32_t key = listed[j * kTile + i];
-          if ((count == 0 || key > last) && key < best) best = key;
-        }
-      if (best == 0xffffffffu) break;
-      out.first_bad[count] = last = best;
+      const uint32_t mine = next < nlist ? listed[next * kTile + t] : 0xffffffffu;
+      uint32_t least = mine;
+      for (int o = ws / 2; o > 0; o /= 2) {
+        const uint32_t other = dev::shfl_xor(least, o, ws);
+        least = other < least ? other : least;
+      }
+      uint32_t* round = heads + (count % 2) * unsigned(warps);  // two buffers: one barrier a round
+      if (dev::lane() == 0) round[t / unsigned(ws)] = least;
+      dev::block_sync();
+      for (int w = 0; w < warps; ++w) least = round[w] < least ? round[w] : least;
+      if (least == 0xffffffffu) break;  // the same in every thread
+      if (mine == least) ++next;
+      if (t == 0) out.first_bad[count] = least;
     }
-    out.listed = count;
+    if (t == 0) out.listed = count;
   }
 };
 

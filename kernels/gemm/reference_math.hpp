@@ -104,12 +104,15 @@ struct OutFormat {
   }
   // formats.cpp ulp_of: 2^(max(floor(log2 |x|), emin) - mbits), the ulp below at a power of two.
   // x is finite; exponents come from the bits (the values here are never fp64 subnormals).
-  ULPGATE_DEVICE static double ulp_of(double x) {
+  ULPGATE_DEVICE static double ulp_of(double x) { return double_of(uint64_t(ulp_exponent(x) + 1023) << 52); }
+  // 1 / ulp_of(x), exactly (a power of two): a product by it is the quotient, without a division.
+  ULPGATE_DEVICE static double inverse_ulp_of(double x) { return double_of(uint64_t(1023 - ulp_exponent(x)) << 52); }
+  ULPGATE_DEVICE static int ulp_exponent(double x) {
     const uint64_t u = bits_of(x) & 0x7fffffffffffffffull;
     int e = u == 0 ? kEmin : int(u >> 52) - 1023;
     if (u != 0 && (u & 0xfffffffffffffull) == 0) e -= 1;
     if (e < kEmin) e = kEmin;
-    return double_of(uint64_t(e - kMbits + 1023) << 52);
+    return e - kMbits;
   }
 };
 
@@ -269,7 +272,7 @@ ULPGATE_DEVICE Judged judge(uint32_t expected, uint32_t got, double x, double bo
   const int bin = bit_length(uint64_t(d < 0 ? -d : d));
   const double g = F::value(got);
   const bool finite = is_finite64(g) && is_finite64(x);
-  const double err = !finite ? (g == x ? 0 : infinity64()) : fabs(g - x) / F::ulp_of(x);
+  const double err = !finite ? (g == x ? 0 : infinity64()) : fabs(g - x) * F::inverse_ulp_of(x);
   if (bin == 0) return {Verdict::exact, 0, err};
   const bool within = finite && fabs(g - x) <= bound + ulps * F::ulp_of(x);
   return {within ? Verdict::within : Verdict::over, bin, err};

@@ -76,7 +76,7 @@ class Pipeline {
                               sums.get() + (pa * plan.parts_b + pb) * plan.chunks * rows * spec.n, rows, spec.n,
                               plan.chunk_k, plan.chunks, plan.kpad});
         with_out(spec.out, [&](auto out) {
-          be_.launch({{unsigned(rows), unsigned(cols)}, {kFoldThreads}},
+          be_.launch({{unsigned(cols), unsigned(rows)}, {kFoldThreads}},
                      Fold<decltype(out)::value>{sums.get(), in.sa, in.sb, plan.scale, flags.a.get(), flags.b.get(), r0,
                                                 rows, spec.n, plan.pairs(), int(plan.chunks),
                                                 int(plan.chunks_per_block), widen, bits, exact, undecided.get(),

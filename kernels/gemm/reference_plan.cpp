@@ -92,7 +92,8 @@ IdealPlan plan_ideal(const gemm::Spec& spec, std::size_t scratch_bytes) {
   p.kpad = p.chunks * p.chunk_k;
   const auto per_row = std::size_t(p.pairs() * p.chunks * spec.n) * sizeof(double);
   const int64_t rows = std::max<int64_t>(spec.m, 1);
-  p.slab_rows = per_row ? std::clamp<int64_t>(int64_t(scratch_bytes / per_row), 1, rows) : rows;
+  // A slab's rows are the fold's grid y (at most 65535).
+  p.slab_rows = std::min<int64_t>(per_row ? std::clamp<int64_t>(int64_t(scratch_bytes / per_row), 1, rows) : rows, 65535);
   p.scale = scale_index(spec);
   return p;
 }
@@ -221,7 +222,12 @@ std::vector<uint8_t> stored(const gemm::Output& d) {
 GpuComparison reduce_tiles(std::span<const TileStats> tiles, int64_t m, int64_t n) {
   GpuComparison r;
   r.tiles_m = ceil_div(m, kTile), r.tiles_n = ceil_div(n, kTile);
-  for (int64_t tm = 0; tm < r.tiles_m; ++tm)
+  r.tile_over.reserve(tiles.size()), r.tile_max_ulp.reserve(tiles.size());
+  for (int64_t tm = 0; tm < r.tiles_m; ++tm) {
+    // Each tile lists its first over-budget elements in its own row-major order, which is the
+    // global order restricted to the tile: the first kFirstBad overall are among the lists, and
+    // among those of the first tile rows that list kFirstBad (later rows come after them all).
+    const bool listing = r.first_bad.size() < size_t(kFirstBad);
     for (int64_t tn = 0; tn < r.tiles_n; ++tn) {
       const TileStats& t = tiles[size_t(tm * r.tiles_n + tn)];
       r.exact += t.exact, r.within += t.within, r.over += t.over;
@@ -229,11 +235,10 @@ GpuComparison reduce_tiles(std::span<const TileStats> tiles, int64_t m, int64_t 
       r.max_ulp_error = std::max(r.max_ulp_error, t.max_ulp_error);
       r.tile_over.push_back(int32_t(t.over));
       r.tile_max_ulp.push_back(float(t.max_ulp_error));
-      for (uint32_t i = 0; i < t.listed; ++i)
+      for (uint32_t i = 0; listing && i < t.listed; ++i)
         r.first_bad.push_back({tm * kTile + t.first_bad[i] / kTile, tn * kTile + t.first_bad[i] % kTile});
     }
-  // Each tile lists its first over-budget elements in its own row-major order, which is the
-  // global order restricted to the tile: the first kFirstBad overall are among the lists.
+  }
   std::sort(r.first_bad.begin(), r.first_bad.end(),
             [](const BadElement& x, const BadElement& y) { return x.m != y.m ? x.m < y.m : x.n < y.n; });
   if (r.first_bad.size() > size_t(kFirstBad)) r.first_bad.resize(size_t(kFirstBad));
