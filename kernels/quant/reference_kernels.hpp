@@ -60,6 +60,24 @@ ULPGATE_DEVICE float widen_input(const void* x, int64_t i) {
 // tile, so its scale, factor and reciprocal are read once.
 inline constexpr int kPack = 8;
 
+// The codes of a pack of values, none NaN and none beyond the format's overflow midpoint
+// (FastRneCast<F>::in_range of each, byte j from v[j]): on CUDA sm_89+ for e4m3fn and e5m2 the
+// hardware's conversion of pairs (RNE; its saturation acts only beyond that midpoint, where the
+// steps round to max too), elsewhere the integer steps.
+template <Format F>
+ULPGATE_DEVICE uint64_t in_range_codes(const float (&v)[kPack]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  if constexpr (F == Format::e4m3fn)
+    return uint64_t(dev::cvt_e4m3x4(v[0], v[1], v[2], v[3])) | uint64_t(dev::cvt_e4m3x4(v[4], v[5], v[6], v[7])) << 32;
+  if constexpr (F == Format::e5m2)
+    return uint64_t(dev::cvt_e5m2x4(v[0], v[1], v[2], v[3])) | uint64_t(dev::cvt_e5m2x4(v[4], v[5], v[6], v[7])) << 32;
+#endif
+  uint64_t codes = 0;
+  ULPGATE_UNROLL
+  for (int j = 0; j < kPack; ++j) codes |= uint64_t(FastRneCast<F>::in_range(v[j])) << (8 * j);
+  return codes;
+}
+
 template <Format In>
 ULPGATE_DEVICE void widen_pack(const void* x, int64_t i, float (&v)[kPack]) {
   using T = typename Input<In>::T;
@@ -209,7 +227,7 @@ struct CodeSteps {
   ULPGATE_DEVICE bool common_pack(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
                                   uint64_t& ideal) const {
     bool common = t.recip != 0;
-    profile = ideal = 0;
+    float pv[kPack], iv[kPack];  // the values the profile's and the ideal's codes round
     ULPGATE_UNROLL
     for (int j = 0; j < kPack; ++j) {
       const float quotient = quick_div(v[j], t.scale, t.recip), value = Divide ? quotient : v[j] * t.factor;
@@ -220,10 +238,11 @@ struct CodeSteps {
       const bool below = (aq < common_bound) & (av < common_bound) & (!element::is_grid_midpoint<F>(aq) | exact_tie);
       const bool above = saturates & (aq > max) & (av > max);
       common &= below | above;
-      profile |= uint64_t(FastRneCast<F>::in_range(above ? copysignf(max, value) : value)) << (8 * j);
-      if (!Divide) ideal |= uint64_t(FastRneCast<F>::in_range(above ? copysignf(max, quotient) : quotient)) << (8 * j);
+      pv[j] = above ? copysignf(max, value) : value;
+      iv[j] = above ? copysignf(max, quotient) : quotient;
     }
-    if (Divide) ideal = profile;
+    profile = in_range_codes<F>(pv);
+    ideal = Divide ? profile : in_range_codes<F>(iv);
     return common;
   }
 
