@@ -78,6 +78,23 @@ ULPGATE_DEVICE uint64_t in_range_codes(const float (&v)[kPack]) {
   return codes;
 }
 
+// Whether aq (>= 0, no NaN, at most the overflow midpoint) may be a midpoint of F's grid: exactly
+// element::is_grid_midpoint, or on CUDA sm_89+ for e4m3fn and e5m2 whether the hardware rounds aq's
+// two fp32 neighbours apart (yes for a midpoint, and for a midpoint's neighbour or +0: a "yes" only
+// sends a pack to the general steps).
+template <Format F>
+ULPGATE_DEVICE bool maybe_grid_midpoint(float aq) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  if constexpr (F == Format::e4m3fn || F == Format::e5m2) {
+    const uint32_t a = dev::as_uint(aq);
+    const uint32_t pair = F == Format::e4m3fn ? dev::cvt_e4m3x4(dev::as_float(a - 1), dev::as_float(a + 1), 0.0f, 0.0f)
+                                              : dev::cvt_e5m2x4(dev::as_float(a - 1), dev::as_float(a + 1), 0.0f, 0.0f);
+    return ((pair ^ (pair >> 8)) & 0xffu) != 0;
+  }
+#endif
+  return element::is_grid_midpoint<F>(aq);
+}
+
 template <Format In>
 ULPGATE_DEVICE void widen_pack(const void* x, int64_t i, float (&v)[kPack]) {
   using T = typename Input<In>::T;
@@ -235,7 +252,7 @@ struct CodeSteps {
       // A midpoint quotient is the ideal's only where exact (a tie, which both round to even):
       // s aq = |v| exactly, the fma's residual 0 (with s >= 2^-50 a nonzero one is no underflow).
       const bool exact_tie = fmaf(-t.scale, aq, fabsf(v[j])) == 0.0f;
-      const bool below = (aq < common_bound) & (av < common_bound) & (!element::is_grid_midpoint<F>(aq) | exact_tie);
+      const bool below = (aq < common_bound) & (av < common_bound) & (!maybe_grid_midpoint<F>(aq) | exact_tie);
       const bool above = saturates & (aq > max) & (av > max);
       common &= below | above;
       pv[j] = above ? copysignf(max, value) : value;
