@@ -3,10 +3,10 @@
 // events); the kernels themselves are the portable ones the host-SIMT tests hold to reference/gemm.
 //
 // At 8192^3 e4m3 gemm.block on an H200 (golden/sm90/bench.csv): the ideal is 64 strided-batched
-// DGEMMs of k = 128 (1.1e12 flops, writing 32 GB of block sums) and the fold reading them, 34.7 ms;
-// the comparison 2.9 ms (ideal + comparison 36.8 ms, issue 30's target 30). gemm.tensor / rowwise
-// e4m3 need one DGEMM over all of K and no 32 GB round trip. The sm90 replay 225 ms (target 100),
-// with its error bound 382 ms (reference_kernels.hpp Replay).
+// DGEMMs of k = 128 (1.1e12 flops, writing 32 GB of block sums) and the fold reading them, 34 ms;
+// the comparison 0.8-0.9 ms (ideal + comparison 34.5 ms, issue 30's target 30). gemm.tensor /
+// rowwise e4m3 need one DGEMM over all of K and no 32 GB round trip. The sm90 replay 161-165 ms
+// (target 100), with its error bound 226 ms (reference_kernels.hpp Replay).
 #include "kernels/gemm/reference_gpu.hpp"
 
 #include <cublasLt.h>
