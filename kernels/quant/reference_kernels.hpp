@@ -294,7 +294,9 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
   for (uint32_t col = dev::thread_rank() * kPack; col < k; col += threads * kPack) {
     float v[kPack];
     widen_pack<In>(x, base + col, v);
-    const TileValues t = tiles[g.tile_col(col)];
+    // One tile a row (per tensor, token rows): no tile column (a division where the tile is not
+    // a power of two wide).
+    const TileValues t = g.groups == 1 ? tiles[0] : tiles[g.tile_col(col)];
     uint64_t p, d;
     if (steps.divide) steps.template pack_codes_with<In, true>(v, t, p, d);
     else steps.template pack_codes_with<In, false>(v, t, p, d);
