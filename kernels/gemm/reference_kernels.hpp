@@ -97,6 +97,8 @@ inline constexpr unsigned kFoldThreads = 256;
 // of block sums read (~7 ms of HBM). ncu (H200, 136c065): 15.9 ms with clocks locked, 71 warp
 // instructions a term in the nested loops (the scale's address recomputed every block), fp64 pipe
 // 50 % busy, issue 76 %; the block-scale loop below has 35 a term in its SASS (bench: -2 ms).
+// ncu at 22cdad8 (H200, clocks free): 10.7 ms, DRAM 68 % and L2 82 % busy, 75 % occupancy; loads
+// 4 terms ahead (13.2 ms) and a cheaper accumulator (11.3 ms) were slower (README).
 template <Format Out>
 struct Fold {
   const double* sums;  // [pairs][chunks][rows][n]
