@@ -16,6 +16,7 @@
 
 #include <cstdint>
 
+#include "kernels/norm/norm_math.hpp"  // Elem: the kernels' pair roundings
 #include "kernels/portable/device.hpp"
 #include "reference/norm/element.hpp"
 #include "reference/norm/exact_sum.hpp"
@@ -63,6 +64,25 @@ ULPGATE_DEVICE bool add_to_window(u128& window, uint32_t b, int base) {
   if (shift <= -48 || (square & ((uint64_t(1) << -shift) - 1)) != 0) return false;
   window += square >> -shift;
   return true;
+}
+
+// The profile's y of two elements (element::output_at, the first in the low half) as the kernels
+// under test round them (norm_math.hpp Elem: RNE of an fp32 value and the exact product of two T
+// values rounded once, one instruction a pair on CUDA, the integer forms elsewhere), each NaN as
+// the reference's canonical one. w0, w1 are T values (weights exactly widened).
+template <Format T>
+ULPGATE_DEVICE uint32_t profile_pair(bool round_twice, float z0, float z1, float w0, float w1, float r) {
+  using E = Elem<T>;
+  const uint32_t y = round_twice ? E::mul_round2(E::narrow2(z0 * r, z1 * r), E::narrow2(w0, w1))
+                                 : E::narrow2((z0 * r) * w0, (z1 * r) * w1);
+  constexpr uint32_t inf = T == Format::bf16 ? 0x7f80u : 0x7c00u;
+  uint32_t out = 0;
+  ULPGATE_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    const uint32_t half = y >> (16 * h) & 0xffffu;
+    out |= ((half & 0x7fffu) > inf ? uint32_t(E::kNan) : half) << (16 * h);
+  }
+  return out;
 }
 
 // The once-a-row and the rare steps, out of line: a kernel holds the registers of its most
@@ -216,10 +236,10 @@ struct RefRows {
       dev::block_sync();
       const float rp = float(rs[0]);
       const double ri = rs[1];
-      // Element c's profile y, ideal y and written-back residual.
-      const auto outputs = [&](float xv, float rv, float w, uint16_t& yo, uint16_t& io, uint16_t& ro) {
-        const float z = norm::element::z_of(steps, xv, rv);
-        yo = norm::element::output_at(steps, z, w, rp);
+      // Element c's z, ideal y and written-back residual (its profile y: output_at, or
+      // profile_pair two at a time).
+      const auto outputs = [&](float xv, float rv, float w, float& z, uint16_t& io, uint16_t& ro) {
+        z = norm::element::z_of(steps, xv, rv);
         const uint32_t d = norm::element::ideal_y(T, z, w, ri, window);
         io = d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
         ro = norm::element::residual_out(steps, xv, rv);
@@ -228,7 +248,9 @@ struct RefRows {
         for (int64_t c = tid; c < g.h; c += threads) {
           const int64_t i = at + c;
           uint16_t ro;
-          outputs(widen(x[i]), residual ? widen(residual[i]) : 0.0f, weight[c], y[i], ideal[i], ro);
+          float z;
+          outputs(widen(x[i]), residual ? widen(residual[i]) : 0.0f, weight[c], z, ideal[i], ro);
+          y[i] = norm::element::output_at(steps, z, weight[c], rp);
           if (residual_out) residual_out[i] = ro;
         }
         continue;
@@ -238,8 +260,16 @@ struct RefRows {
         const Pack16<uint16_t> xs = dev::load16(x + i), rz = residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
         const Pack16<float> w0 = dev::load16(weight + 8 * p), w1 = dev::load16(weight + 8 * p + 4);
         Pack16<uint16_t> yo, io, ro;
-        for (int j = 0; j < 8; ++j)
-          outputs(widen(xs.v[j]), residual ? widen(rz.v[j]) : 0.0f, j < 4 ? w0.v[j] : w1.v[j - 4], yo.v[j], io.v[j], ro.v[j]);
+        for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
+          float z[2], w[2];
+          for (int h = 0; h < 2; ++h) {
+            const int j = 2 * k + h;
+            w[h] = j < 4 ? w0.v[j] : w1.v[j - 4];
+            outputs(widen(xs.v[j]), residual ? widen(rz.v[j]) : 0.0f, w[h], z[h], io.v[j], ro.v[j]);
+          }
+          const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w[0], w[1], rp);
+          yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
+        }
         dev::store16(y + i, yo);
         dev::store16(ideal + i, io);
         if (residual_out) dev::store16(residual_out + i, ro);
