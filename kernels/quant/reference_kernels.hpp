@@ -40,10 +40,11 @@ struct RefGeometry {
   int tile_shift;  // log2(tile_cols) where it is a power of two, else -1
   bool packed = false;  // rows walked in packs of kPack (packable: every pack in one tile, aligned)
   ULPGATE_HOST_DEVICE int64_t tile(int64_t row, int64_t col) const { return row / tile_rows * groups + col / tile_cols; }
-  // The tile column of a column: a shift for power-of-two tiles, else a 32-bit division (a 64-bit
-  // one costs a hundred instructions on the GPU; a row has fewer than 2^31 columns).
+  // The tile column of a column: 0 where one tile spans the row (per tensor, token rows), a shift
+  // for power-of-two tiles, else a 32-bit division (a 64-bit one costs a hundred instructions on
+  // the GPU; a row has fewer than 2^31 columns).
   ULPGATE_HOST_DEVICE uint32_t tile_col(uint32_t col) const {
-    return tile_shift >= 0 ? col >> tile_shift : col / uint32_t(tile_cols);
+    return groups == 1 ? 0u : tile_shift >= 0 ? col >> tile_shift : col / uint32_t(tile_cols);
   }
 };
 
@@ -294,9 +295,7 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
   for (uint32_t col = dev::thread_rank() * kPack; col < k; col += threads * kPack) {
     float v[kPack];
     widen_pack<In>(x, base + col, v);
-    // One tile a row (per tensor, token rows): no tile column (a division where the tile is not
-    // a power of two wide).
-    const TileValues t = g.groups == 1 ? tiles[0] : tiles[g.tile_col(col)];
+    const TileValues t = tiles[g.tile_col(col)];
     uint64_t p, d;
     if (steps.divide) steps.template pack_codes_with<In, true>(v, t, p, d);
     else steps.template pack_codes_with<In, false>(v, t, p, d);
