@@ -79,21 +79,14 @@ ULPGATE_DEVICE uint64_t in_range_codes(const float (&v)[kPack]) {
   return codes;
 }
 
-// Whether aq (>= 0, no NaN, at most the overflow midpoint) may be a midpoint of F's grid: exactly
-// element::is_grid_midpoint, or on CUDA sm_89+ for e4m3fn and e5m2 whether the hardware rounds aq's
-// two fp32 neighbours apart (yes for a midpoint, and for a midpoint's neighbour or +0: a "yes" only
-// sends a pack to the general steps).
-template <Format F>
-ULPGATE_DEVICE bool maybe_grid_midpoint(float aq) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
-  if constexpr (F == Format::e4m3fn || F == Format::e5m2) {
-    const uint32_t a = dev::as_uint(aq);
-    const uint32_t pair = F == Format::e4m3fn ? dev::cvt_e4m3x4(dev::as_float(a - 1), dev::as_float(a + 1), 0.0f, 0.0f)
-                                              : dev::cvt_e5m2x4(dev::as_float(a - 1), dev::as_float(a + 1), 0.0f, 0.0f);
-    return ((pair ^ (pair >> 8)) & 0xffu) != 0;
-  }
-#endif
-  return element::is_grid_midpoint<F>(aq);
+// aq = fl32(q) for a quotient q >= 0 rounded to fp32 by round-to-odd instead (the nearer fp32 value
+// toward zero, its last bit set where inexact), from the sign of the exact residual |x| - s aq:
+// RNE of that value to a format of at least two bits fewer (every fp8 format) is RNE of q itself
+// (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms using
+// rounding to odd", IEEE TC 2008), since an inexact q's value is odd and no fp8 value or midpoint is.
+ULPGATE_DEVICE float odd_rounded(float aq, float residual) {
+  const uint32_t a = dev::as_uint(aq);
+  return dev::as_float(residual == 0.0f ? a : (residual < 0.0f ? a - 1u : a) | 1u);
 }
 
 template <Format In>
@@ -233,9 +226,11 @@ struct CodeSteps {
   // quick_div's for v in quick range; below it both quotients are below 2^-22 with v's sign (code
   // +-0), above it quick_div's is NaN or beyond max, as the IEEE quotient is; and either
   //  - the profile's value and the quotient lie below common_bound (every clamp rule returns the
-  //    value, the cast rounds it alone) and the quotient is no grid midpoint unless exact (so its
-  //    rounding is the ideal code: the exact quotient lies on the same side of every midpoint, or
-  //    is that tie), or
+  //    value, the cast rounds it alone): the ideal code is the cast of the exact quotient rounded
+  //    to odd (odd_rounded; the fma's residual is exact in sign: with s >= 2^-50 and |v| >= 2^-74 a
+  //    nonzero one exceeds 2^-121), which differs from the quotient's own only at an inexact grid
+  //    midpoint (0.1 % of the bench's elements: without it a warp took codes' steps a quarter of
+  //    the time), or
   //  - both lie above max under a clamp to max (saturates): the profile clamps to +-max, and
   //    the exact quotient exceeds max (fl32 is monotonic and max an fp32 value), so the ideal is
   //    clamped to +-max too.
@@ -250,17 +245,15 @@ struct CodeSteps {
     for (int j = 0; j < kPack; ++j) {
       const float quotient = quick_div(v[j], t.scale, t.recip), value = Divide ? quotient : v[j] * t.factor;
       const float aq = fabsf(quotient), av = fabsf(value);
-      // A midpoint quotient is the ideal's only where exact (a tie, which both round to even):
-      // s aq = |v| exactly, the fma's residual 0 (with s >= 2^-50 a nonzero one is no underflow).
-      const bool exact_tie = fmaf(-t.scale, aq, fabsf(v[j])) == 0.0f;
-      const bool below = (aq < common_bound) & (av < common_bound) & (!maybe_grid_midpoint<F>(aq) | exact_tie);
+      const bool below = (aq < common_bound) & (av < common_bound);
       const bool above = saturates & (aq > max) & (av > max);
       common &= below | above;
+      const float odd = odd_rounded(aq, fmaf(-t.scale, aq, fabsf(v[j])));
       pv[j] = above ? copysignf(max, value) : value;
-      iv[j] = above ? copysignf(max, quotient) : quotient;
+      iv[j] = copysignf(above ? max : odd, quotient);
     }
     profile = in_range_codes<F>(pv);
-    ideal = Divide ? profile : in_range_codes<F>(iv);
+    ideal = in_range_codes<F>(iv);
     return common;
   }
 
