@@ -18,7 +18,8 @@
 //               where the arch converts pairs)
 //   max         dev::fmax_nan(a, b): a NaN (any bits) when a or b is NaN, else fmaxf(a, b)
 //   integers    dev::popc(u32); dev::add_max_s16x2(a, b, c): per signed 16-bit half max(a + b, c)
-//               (the sums must fit in 16 bits; one DPX instruction on sm_90)
+//               (the sums must fit in 16 bits; one DPX instruction on sm_90); max_u16x2(a, b):
+//               per unsigned 16-bit half max(a, b)
 //   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
@@ -519,6 +520,16 @@ ULPGATE_DEVICE uint32_t add_max_s16x2(uint32_t a, uint32_t b, uint32_t c) {
     return uint32_t(uint16_t(sum > other ? sum : other));
   };
   return pick(0) | pick(1) << 16;
+#endif
+}
+
+ULPGATE_DEVICE uint32_t max_u16x2(uint32_t a, uint32_t b) {
+#if defined(__CUDACC__)
+  return __vmaxu2(a, b);
+#else
+  const uint32_t lo = (a & 0xffffu) > (b & 0xffffu) ? a & 0xffffu : b & 0xffffu;
+  const uint32_t hi = (a >> 16) > (b >> 16) ? a >> 16 : b >> 16;
+  return lo | hi << 16;
 #endif
 }
 
