@@ -12,8 +12,8 @@
 //   RefTileScales each tile's scale and factor from its amax;
 //   RefCodes      both codes of every element.
 // Rows whose tiles are whole packs of 8 are read 16 bytes and written 8 bytes at a time; a pack
-// whose elements need no clamp, overflow or tie decision but the saturating one takes the common
-// path (CodeSteps::common_pack: a quotient and a rounding an element, no branch), the rest the
+// whose elements need no clamp or overflow decision but the saturating one takes the common path
+// (CodeSteps::common_pack: a quotient and its roundings an element, no branch), the rest the
 // general steps, where the profile's code is the ideal's where the same value is cast, and x / s
 // is quick_div where that is proven the IEEE quotient (quant_math.hpp): the same bits as the
 // host's per-element steps.
