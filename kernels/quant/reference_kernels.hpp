@@ -288,17 +288,17 @@ struct CodeSteps {
   }
 };
 
-// Both codes of every element of row `row` by the block's threads, the values of the tile of
-// column col being tile_of(col): packs where the row is packed, else element by element.
-template <Format In, Format F, class TileOf>
-ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, const TileOf& tile_of,
+// Both codes of every element of row `row` by the block's threads, tile t's values at tiles[t]:
+// packs where the row is packed, else element by element.
+template <Format In, Format F>
+ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, const TileValues* tiles,
                               const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal) {
   const int64_t base = row * g.k;
   const uint32_t k = uint32_t(g.k), threads = dev::block_dim().x;
   if (!g.packed) {
     for (uint32_t col = dev::thread_rank(); col < k; col += threads) {
       const float v = widen_input<In>(x, base + col);
-      const TileValues t = tile_of(col);
+      const TileValues& t = tiles[g.tile_col(col)];
       if (steps.divide) steps.template codes<In, true>(v, t, profile[base + col], ideal[base + col]);
       else steps.template codes<In, false>(v, t, profile[base + col], ideal[base + col]);
     }
@@ -307,7 +307,7 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
   for (uint32_t col = dev::thread_rank() * kPack; col < k; col += threads * kPack) {
     float v[kPack];
     widen_pack<In>(x, base + col, v);
-    const TileValues t = tile_of(col);
+    const TileValues t = tiles[g.tile_col(col)];
     uint64_t p, d;
     if (steps.divide) steps.template pack_codes_with<In, true>(v, t, p, d);
     else steps.template pack_codes_with<In, false>(v, t, p, d);
@@ -336,9 +336,6 @@ struct RefTileScales {
 // A block per row (grid-stride), its threads along the row: both codes of every element.
 template <Format In, Format F>
 struct RefCodes {
-  // With the row's one tile held (groups == 1) ptxas takes 74 registers: static per tensor ran
-  // 392 us on the H200 against 353 at 64.
-  static constexpr int kMaxRegisters = 64;
   const void* x;
   const TileValues* values;  // [tiles]
   uint8_t* profile;          // [m * k]
@@ -347,15 +344,8 @@ struct RefCodes {
   CodeSteps<F> steps;
 
   ULPGATE_DEVICE void operator()() const {
-    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
-      const TileValues* tiles = values + row / g.tile_rows * g.groups;
-      if (g.groups == 1) {  // one tile across the row (per tensor, token rows): read once, not a pack at a time
-        const TileValues t = tiles[0];
-        row_codes<In, F>(x, g, row, [t](uint32_t) { return t; }, steps, profile, ideal);
-      } else {
-        row_codes<In, F>(x, g, row, [&](uint32_t col) { return tiles[g.tile_col(col)]; }, steps, profile, ideal);
-      }
-    }
+    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x)
+      row_codes<In, F>(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
   }
 };
 
@@ -410,7 +400,7 @@ struct RefRowTiles {
         scale[row * g.groups + t] = tiles[t].scale;
       }
       dev::block_sync();
-      row_codes<In, F>(x, g, row, [&](uint32_t col) { return tiles[g.tile_col(col)]; }, steps, profile, ideal);
+      row_codes<In, F>(x, g, row, tiles, steps, profile, ideal);
       dev::block_sync();  // the next row's tiles overwrite shared memory
     }
   }
