@@ -119,6 +119,7 @@ ULPGATE_DEVICE uint32_t amax_bits_step(uint32_t m, float v, bool ignore_nan) {
 // RefAmax (28 packs a lane).
 template <Format In>
 ULPGATE_DEVICE uint32_t pack_amax_bits(const void* x, int64_t i, uint32_t m, bool ignore_nan) {
+  float v[kPack];
   if constexpr (In == Format::bf16) {
     const Pack16<uint16_t> p = dev::load16(static_cast<const uint16_t*>(x) + i);
     uint32_t w[4];
@@ -127,9 +128,10 @@ ULPGATE_DEVICE uint32_t pack_amax_bits(const void* x, int64_t i, uint32_t m, boo
                                          dev::max_u16x2(w[2] & 0x7fff7fffu, w[3] & 0x7fff7fffu));
     const uint32_t hi = pair >> 16, lo = pair & 0xffffu, a = (hi > lo ? hi : lo) << 16;
     if (!ignore_nan || a <= 0x7F800000u) return a > m ? a : m;
+    Input<In>::widen(p, v);  // a NaN to drop: the same pack element by element, not loaded again
+  } else {
+    widen_pack<In>(x, i, v);
   }
-  float v[kPack];
-  widen_pack<In>(x, i, v);
   ULPGATE_UNROLL
   for (int j = 0; j < kPack; ++j) m = amax_bits_step(m, v[j], ignore_nan);
   return m;
