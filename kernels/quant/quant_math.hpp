@@ -216,6 +216,12 @@ ULPGATE_DEVICE float quick_div(float x, float s, float y) {
   const float q0 = x * y;
   return copysignf(fmaf(fmaf(-s, q0, x), y, q0), x);
 }
+// The same steps for ax = |x| >= 0 without the copysign (RN is symmetric, so this is quick_div's
+// magnitude): every step's result keeps ax's sign, and a zero ax gives +0.
+ULPGATE_DEVICE float quick_div_magnitude(float ax, float s, float y) {
+  const float q0 = ax * y;
+  return fmaf(fmaf(-s, q0, ax), y, q0);
+}
 
 template <Format F>
 ULPGATE_DEVICE uint8_t software_cast(float q, Overflow o) {

@@ -12,8 +12,9 @@
 //   RefTileScales each tile's scale and factor from its amax;
 //   RefCodes      both codes of every element.
 // Rows whose tiles are whole packs of 8 are read 16 bytes and written 8 bytes at a time; a pack
-// whose elements need no clamp or overflow decision but the saturating one takes the common path
-// (CodeSteps::common_pack: a quotient and its roundings an element, no branch), the rest the
+// whose quotients are finite (and, under a cast that does not saturate, below its overflow
+// midpoint) takes the common path (CodeSteps::common_pack: a quotient, its roundings and a clamp
+// an element, no comparison or branch), the rest the
 // general steps, where the profile's code is the ideal's where the same value is cast, and x / s
 // is quick_div where that is proven the IEEE quotient (quant_math.hpp): the same bits as the
 // host's per-element steps.
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -85,9 +87,11 @@ ULPGATE_DEVICE uint64_t in_range_codes(const float (&v)[kPack]) {
 // RNE of that value to a format of at least two bits fewer (every fp8 format) is RNE of q itself
 // (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms using
 // rounding to odd", IEEE TC 2008), since an inexact q's value is odd and no fp8 value or midpoint is.
+// On bits: one less where the residual's sign bit is set, or 1 where it is nonzero (an fma whose
+// exact result is zero gives +0 here, never -0).
 ULPGATE_DEVICE float odd_rounded(float aq, float residual) {
-  const uint32_t a = dev::as_uint(aq);
-  return dev::as_float(residual == 0.0f ? a : (residual < 0.0f ? a - 1u : a) | 1u);
+  const uint32_t r = dev::as_uint(residual);
+  return dev::as_float((dev::as_uint(aq) + uint32_t(int32_t(r) >> 31)) | std::min(r, 1u));
 }
 
 template <Format In>
@@ -200,23 +204,31 @@ struct CodeSteps {
   double clamp_max;  // the ideal's clamp (0: none)
   FastRneCast<F> cast;
   bool divide;       // the factor divides (else multiplies)
-  float common_bound;  // below it neither the clamp nor the cast's overflow acts (of())
-  bool saturates;      // above max, both codes are +-max's (of())
+  float ceiling;         // the common path's values are clamped to it (of())
+  uint32_t common_limit;  // the common path's |quotient| and |value| bits lie below it (of())
 
   // A profile's steps: its clamp rule and max (clamps: it clamps before the cast), its cast's
-  // overflow policy, whether its factor divides. The common path's bound: up to max where the
-  // profile clamps, else below the midpoint between the format's max and its overflow point
-  // (below it the cast rounds to max at most). Above max the profile's code is +-max's where it
-  // clamps to max, or where its cast saturates at the format's own max; so is the ideal's then
-  // (clamped, or rounded to max or past it and saturated by the same cast). A nosat cast without
-  // a clamp (deepgemm's) leaves such elements to codes().
+  // overflow policy, whether its factor divides. The common path (common_pack) clamps both values
+  // to a ceiling and takes the finite ones below a limit:
+  //  - where both codes of a value above max are +-max's (saturates: the profile clamps to a max
+  //    the format holds, or its cast saturates at the format's own max), the ceiling is max and
+  //    every finite value is common: the ideal is clamped too (the exact quotient exceeds max
+  //    wherever fl32 of it does, as max is an fp32 value), or rounds to max and is saturated by
+  //    the same cast;
+  //  - elsewhere (deepgemm's nosat cast without a clamp) the ceiling is the format's max and the
+  //    values below the midpoint between it and the overflow point are common (clamped to
+  //    max + ulp at most where the profile clamps to a larger max): the cast rounds them to max at
+  //    most, so the ceiling changes no code.
   static CodeSteps of(element::ClampRule clamp, float max, bool clamps, Overflow overflow, bool divide) {
     constexpr float top = element::grid_max<F>();
     constexpr float overflow_midpoint = float((top + element::grid_value<F>(info_of<F>().max_mag + 1)) / 2);
     const bool clamped = clamps && clamp != element::ClampRule::none;
-    const float bound = clamped ? std::nextafter(std::min(max, top), overflow_midpoint) : overflow_midpoint;
     const bool saturates = (clamped && max <= top) || (overflow == Overflow::satfinite && max == top);
-    return {clamp, max, clamps ? double(max) : 0.0, FastRneCast<F>(overflow), divide, bound, saturates};
+    const float bound = saturates ? INFINITY
+                        : clamped ? std::nextafter(std::min(max, top), overflow_midpoint)
+                                  : overflow_midpoint;
+    return {clamp, max, clamps ? double(max) : 0.0, FastRneCast<F>(overflow), divide, saturates ? max : top,
+            std::bit_cast<uint32_t>(bound)};
   }
 
   // Whether 2^-74 <= |v| < 2^76, where every step of quick_div stays normal (quant_math.hpp).
@@ -245,37 +257,31 @@ struct CodeSteps {
   // Both codes of a pack where every element takes the common steps, which give codes' results
   // there. recip != 0 (s finite, positive, within quick division's range), so the quotient is
   // quick_div's for v in quick range; below it both quotients are below 2^-22 with v's sign (code
-  // +-0), above it quick_div's is NaN or beyond max, as the IEEE quotient is; and either
-  //  - the profile's value and the quotient lie below common_bound (every clamp rule returns the
-  //    value, the cast rounds it alone): the ideal code is the cast of the exact quotient rounded
-  //    to odd (odd_rounded; the fma's residual is exact in sign: with s >= 2^-50 and |v| >= 2^-74 a
-  //    nonzero one exceeds 2^-121), which differs from the quotient's own only at an inexact grid
-  //    midpoint (0.1 % of the bench's elements: without it a warp took codes' steps a quarter of
-  //    the time), or
-  //  - both lie above max under a clamp to max (saturates): the profile clamps to +-max, and
-  //    the exact quotient exceeds max (fl32 is monotonic and max an fp32 value), so the ideal is
-  //    clamped to +-max too.
-  // False, with profile and ideal undefined, where any element needs codes' other steps; without
-  // a branch per element.
+  // +-0), above it quick_div's is NaN or beyond max, as the IEEE quotient is. Every |quotient| and
+  // |value| below common_limit (finite, so no NaN and no Inf either): the profile's code is the
+  // cast of its value clamped to the ceiling (of()), the ideal's the cast of the exact quotient
+  // rounded to odd (odd_rounded; the fma's residual is exact in sign: with s >= 2^-50 and |v| >=
+  // 2^-74 a nonzero one exceeds 2^-121) and clamped the same. The limits are tested once a pack on
+  // the largest bits, so the path has no comparison an element. False, with profile and ideal
+  // undefined, where any element needs codes' other steps.
   template <bool Divide>
   ULPGATE_DEVICE bool common_pack(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
                                   uint64_t& ideal) const {
-    bool common = t.recip != 0;
+    uint32_t largest = 0;  // the largest |quotient| and |value| bits
     float pv[kPack], iv[kPack];  // the values the profile's and the ideal's codes round
     ULPGATE_UNROLL
     for (int j = 0; j < kPack; ++j) {
-      const float quotient = quick_div(v[j], t.scale, t.recip), value = Divide ? quotient : v[j] * t.factor;
-      const float aq = fabsf(quotient), av = fabsf(value);
-      const bool below = (aq < common_bound) & (av < common_bound);
-      const bool above = saturates & (aq > max) & (av > max);
-      common &= below | above;
-      const float odd = odd_rounded(aq, fmaf(-t.scale, aq, fabsf(v[j])));
-      pv[j] = above ? copysignf(max, value) : value;
-      iv[j] = copysignf(above ? max : odd, quotient);
+      // Magnitudes, v's sign put back last (a factor is >= 0, or NaN and then beyond the limit).
+      const float ax = fabsf(v[j]), aq = quick_div_magnitude(ax, t.scale, t.recip), av = Divide ? aq : ax * t.factor;
+      largest = std::max(largest, dev::as_uint(aq));
+      if constexpr (!Divide) largest = std::max(largest, dev::as_uint(av));
+      const float odd = odd_rounded(aq, fmaf(-t.scale, aq, ax));
+      pv[j] = copysignf(fminf(av, ceiling), v[j]);
+      iv[j] = copysignf(fminf(odd, ceiling), v[j]);
     }
     profile = in_range_codes<F>(pv);
     ideal = in_range_codes<F>(iv);
-    return common;
+    return t.recip != 0 && largest < common_limit;
   }
 
   template <Format In, bool Divide>
