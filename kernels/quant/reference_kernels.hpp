@@ -40,23 +40,32 @@ namespace element = quant::element;
 // scales (quant::ScaleShape::g).
 struct RefGeometry {
   int64_t m, k, tile_rows, tile_cols, groups;
-  int tile_shift;  // log2(tile_cols) where it is a power of two, else -1
+  // A column's tile column col / tile_cols as (col * tile_magic) >> tile_shift, exact for every
+  // col < 2^31 (a row has fewer columns): tile_shift = 31 + ceil(log2(tile_cols)), tile_magic =
+  // ceil(2^tile_shift / tile_cols) < 2^32 (Granlund and Montgomery, "Division by invariant
+  // integers using multiplication", PLDI 1994): two instructions, no branch a pack.
+  uint32_t tile_magic;
+  int tile_shift;
   bool packed = false;  // rows walked in packs of kPack (packable: every pack in one tile, aligned)
   ULPGATE_HOST_DEVICE int64_t tile(int64_t row, int64_t col) const { return row / tile_rows * groups + col / tile_cols; }
-  // The tile column of a column: 0 where one tile spans the row (per tensor, token rows), a shift
-  // for power-of-two tiles, else a 32-bit division (a 64-bit one costs a hundred instructions on
-  // the GPU; a row has fewer than 2^31 columns).
-  ULPGATE_HOST_DEVICE uint32_t tile_col(uint32_t col) const {
-    return groups == 1 ? 0u : tile_shift >= 0 ? col >> tile_shift : col / uint32_t(tile_cols);
+  ULPGATE_HOST_DEVICE uint32_t tile_col(uint32_t col) const { return uint32_t(uint64_t(col) * tile_magic >> tile_shift); }
+  static constexpr RefGeometry of(int64_t m, int64_t k, int64_t tile_rows, int64_t tile_cols, int64_t groups) {
+    const int shift = 31 + int(std::bit_width(uint64_t(tile_cols) - 1));  // 31 + ceil(log2(tile_cols))
+    const auto magic = uint32_t(((uint64_t(1) << shift) + uint64_t(tile_cols) - 1) / uint64_t(tile_cols));
+    return {m, k, tile_rows, tile_cols, groups, magic, shift};
   }
+  // Row `row`'s first element of a [m x k] array.
+  template <class T>
+  ULPGATE_HOST_DEVICE T* row_of(T* a, int64_t row) const { return a + row * k; }
 };
 
-// An input element widened exactly to fp32.
+// An input element widened exactly to fp32. The input's rows are walked from a row's first
+// element with 32-bit columns (Input<In>::T elements).
 template <Format In>
-ULPGATE_DEVICE float widen_input(const void* x, int64_t i) {
-  if constexpr (In == Format::fp32) return static_cast<const float*>(x)[i];
-  else if constexpr (In == Format::fp16) return dev::fp16_to_float(static_cast<const uint16_t*>(x)[i]);
-  else return dev::bf16_to_float(static_cast<const uint16_t*>(x)[i]);
+ULPGATE_DEVICE float widen_input(const typename Input<In>::T* xr, uint32_t col) {
+  if constexpr (In == Format::fp32) return xr[col];
+  else if constexpr (In == Format::fp16) return dev::fp16_to_float(xr[col]);
+  else return dev::bf16_to_float(xr[col]);
 }
 
 // The elements a thread takes at once where a row allows it (RefGeometry::packed): one 16-byte
@@ -95,9 +104,8 @@ ULPGATE_DEVICE float odd_rounded(float aq, float residual) {
 }
 
 template <Format In>
-ULPGATE_DEVICE void widen_pack(const void* x, int64_t i, float (&v)[kPack]) {
-  using T = typename Input<In>::T;
-  const T* p = static_cast<const T*>(x) + i;
+ULPGATE_DEVICE void widen_pack(const typename Input<In>::T* xr, uint32_t col, float (&v)[kPack]) {
+  const typename Input<In>::T* p = xr + col;
   if constexpr (In == Format::fp32) {
     float lo[4], hi[4];
     Input<In>::widen(dev::load16(p), lo);
@@ -122,10 +130,10 @@ ULPGATE_DEVICE uint32_t amax_bits_step(uint32_t m, float v, bool ignore_nan) {
 // one NaN test after them: 1.5 % faster in RefRowTiles (one pack a lane a tile), 1 % slower in
 // RefAmax (28 packs a lane).
 template <Format In>
-ULPGATE_DEVICE uint32_t pack_amax_bits(const void* x, int64_t i, uint32_t m, bool ignore_nan) {
+ULPGATE_DEVICE uint32_t pack_amax_bits(const typename Input<In>::T* xr, uint32_t col, uint32_t m, bool ignore_nan) {
   float v[kPack];
   if constexpr (In == Format::bf16) {
-    const Pack16<uint16_t> p = dev::load16(static_cast<const uint16_t*>(x) + i);
+    const Pack16<uint16_t> p = dev::load16(xr + col);
     uint32_t w[4];
     memcpy(w, p.v, 16);
     const uint32_t pair = dev::max_u16x2(dev::max_u16x2(w[0] & 0x7fff7fffu, w[1] & 0x7fff7fffu),
@@ -134,25 +142,24 @@ ULPGATE_DEVICE uint32_t pack_amax_bits(const void* x, int64_t i, uint32_t m, boo
     if (!ignore_nan || a <= 0x7F800000u) return a > m ? a : m;
     Input<In>::widen(p, v);  // a NaN to drop: the same pack element by element, not loaded again
   } else {
-    widen_pack<In>(x, i, v);
+    widen_pack<In>(xr, col, v);
   }
   ULPGATE_UNROLL
   for (int j = 0; j < kPack; ++j) m = amax_bits_step(m, v[j], ignore_nan);
   return m;
 }
 
-// The max |x| bits over columns [c0, c1) of row `row`, in every lane of an aligned group of
+// The max |x| bits over columns [c0, c1) of the row at xr, in every lane of an aligned group of
 // `width` lanes (a power of two), lane `sub` of which walks every width-th element, or pack where
 // the row is packed (c0 and c1 then multiples of kPack).
 template <Format In>
-ULPGATE_DEVICE uint32_t lanes_amax_bits(const void* x, const RefGeometry& g, int64_t row, int64_t c0, int64_t c1,
-                                        int sub, int width, bool ignore_nan) {
+ULPGATE_DEVICE uint32_t lanes_amax_bits(const typename Input<In>::T* xr, bool packed, uint32_t c0, uint32_t c1, int sub,
+                                        int width, bool ignore_nan) {
   uint32_t m = 0;
-  const int64_t base = row * g.k;
-  if (g.packed) {
-    for (int64_t c = c0 + int64_t(sub) * kPack; c < c1; c += int64_t(width) * kPack) m = pack_amax_bits<In>(x, base + c, m, ignore_nan);
+  if (packed) {
+    for (uint32_t c = c0 + uint32_t(sub) * kPack; c < c1; c += uint32_t(width) * kPack) m = pack_amax_bits<In>(xr, c, m, ignore_nan);
   } else {
-    for (int64_t c = c0 + sub; c < c1; c += width) m = amax_bits_step(m, widen_input<In>(x, base + c), ignore_nan);
+    for (uint32_t c = c0 + uint32_t(sub); c < c1; c += uint32_t(width)) m = amax_bits_step(m, widen_input<In>(xr, c), ignore_nan);
   }
   for (int o = width / 2; o > 0; o /= 2) {
     const uint32_t other = dev::shfl_xor(m, o, width);
@@ -177,8 +184,8 @@ struct RefAmax {
     for (int64_t u = (int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank()) / ws; u < units;
          u += warps) {
       const int64_t row = u / g.groups, c0 = u % g.groups * g.tile_cols;
-      const uint32_t m = lanes_amax_bits<In>(x, g, row, c0, c0 + g.tile_cols < g.k ? c0 + g.tile_cols : g.k, lane, ws,
-                                             ignore_nan);
+      const uint32_t m = lanes_amax_bits<In>(g.row_of(static_cast<const typename Input<In>::T*>(x), row), g.packed,
+                                             uint32_t(c0), uint32_t(std::min(c0 + g.tile_cols, g.k)), lane, ws, ignore_nan);
       if (lane == 0 && m != 0) dev::atomic_max(&amax_bits[g.tile(row, c0)], m);
     }
   }
@@ -301,26 +308,28 @@ struct CodeSteps {
 template <Format In, Format F>
 ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, const TileValues* tiles,
                               const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal) {
-  const int64_t base = row * g.k;
+  const typename Input<In>::T* const xr = g.row_of(static_cast<const typename Input<In>::T*>(x), row);
+  uint8_t* const pr = g.row_of(profile, row);
+  uint8_t* const ir = g.row_of(ideal, row);
   const uint32_t k = uint32_t(g.k), threads = dev::block_dim().x;
   if (!g.packed) {
     for (uint32_t col = dev::thread_rank(); col < k; col += threads) {
-      const float v = widen_input<In>(x, base + col);
+      const float v = widen_input<In>(xr, col);
       const TileValues& t = tiles[g.tile_col(col)];
-      if (steps.divide) steps.template codes<In, true>(v, t, profile[base + col], ideal[base + col]);
-      else steps.template codes<In, false>(v, t, profile[base + col], ideal[base + col]);
+      if (steps.divide) steps.template codes<In, true>(v, t, pr[col], ir[col]);
+      else steps.template codes<In, false>(v, t, pr[col], ir[col]);
     }
     return;
   }
   for (uint32_t col = dev::thread_rank() * kPack; col < k; col += threads * kPack) {
     float v[kPack];
-    widen_pack<In>(x, base + col, v);
+    widen_pack<In>(xr, col, v);
     const TileValues t = tiles[g.tile_col(col)];
     uint64_t p, d;
     if (steps.divide) steps.template pack_codes_with<In, true>(v, t, p, d);
     else steps.template pack_codes_with<In, false>(v, t, p, d);
-    store_word(profile + base + col, p);
-    store_word(ideal + base + col, d);
+    store_word(pr + col, p);
+    store_word(ir + col, d);
   }
 }
 
@@ -396,11 +405,14 @@ struct RefRowTiles {
     const int per_warp = ws / tile_lanes, warps = int(dev::block_dim().x) / ws, warp = int(dev::thread_rank()) / ws;
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       // The loop bound is the warp's, so that every lane of it reaches the shuffles.
-      for (int64_t first = int64_t(warp) * per_warp; first < g.groups; first += int64_t(warps) * per_warp) {
-        const int64_t t = first + lane / tile_lanes, c0 = t * g.tile_cols;
-        const int64_t c1 = t < g.groups ? (c0 + g.tile_cols < g.k ? c0 + g.tile_cols : g.k) : c0;
-        const uint32_t m = lanes_amax_bits<In>(x, g, row, c0, c1, sub, tile_lanes, ignore_nan);
-        if (t < g.groups && sub == 0) tiles[t].scale = dev::as_float(m);  // the amax bits until below
+      // 32-bit tiles and columns: a one-pass row has at most kRowTilesMax tiles of kRowTileCols.
+      const typename Input<In>::T* const xr = g.row_of(static_cast<const typename Input<In>::T*>(x), row);
+      const uint32_t groups = uint32_t(g.groups), k = uint32_t(g.k), cols = uint32_t(g.tile_cols);
+      for (uint32_t first = uint32_t(warp * per_warp); first < groups; first += uint32_t(warps * per_warp)) {
+        const uint32_t t = first + uint32_t(lane / tile_lanes), c0 = t * cols;
+        const uint32_t c1 = t < groups ? std::min(c0 + cols, k) : c0;
+        const uint32_t m = lanes_amax_bits<In>(xr, g.packed, c0, c1, sub, tile_lanes, ignore_nan);
+        if (t < groups && sub == 0) tiles[t].scale = dev::as_float(m);  // the amax bits until below
       }
       dev::block_sync();
       for (int64_t t = dev::thread_rank(); t < g.groups; t += dev::block_dim().x) {

@@ -1,8 +1,5 @@
 #include "kernels/quant/reference_plan.hpp"
 
-#include <bit>
-
-
 namespace ulpgate::quant_kernels {
 
 std::string reference_declines(const quant::Spec& spec, Format input) {
@@ -19,9 +16,7 @@ std::string reference_declines(const quant::Spec& spec, Format input) {
 }
 
 RefGeometry geometry(const quant::Spec& spec) {
-  const int64_t cols = spec.tile_cols();
-  return {spec.m, spec.k, spec.tile_rows(), cols, spec.scale_shape().g,
-          std::has_single_bit(uint64_t(cols)) ? std::countr_zero(uint64_t(cols)) : -1};
+  return RefGeometry::of(spec.m, spec.k, spec.tile_rows(), spec.tile_cols(), spec.scale_shape().g);
 }
 
 }  // namespace ulpgate::quant_kernels

@@ -164,6 +164,27 @@ TEST(QuantReferenceKernels, TheCommonPathGivesTheGeneralStepsCodes) {
   expect_common_path_agrees<Format::e4m3fnuz>();
 }
 
+// RefGeometry::tile_col, a multiply and a shift, against the division for tiles of one column to
+// 2^31: every column next to the first and the last multiples below 2^31, the last columns before
+// it, and random ones.
+TEST(QuantReferenceKernels, TileColumnsByMultiplicationAreTheQuotients) {
+  constexpr uint64_t kEnd = uint64_t(1) << 31;  // columns of a row lie below it
+  std::mt19937_64 rng{31};
+  for (uint64_t cols : std::initializer_list<uint64_t>{1, 2, 3, 7, 98, 128, 1000, 7168, 300000007, (uint64_t(1) << 30) + 1,
+                        kEnd - 1, kEnd}) {
+    const auto g = quant_kernels::RefGeometry::of(1, int64_t(kEnd - 1), 1, int64_t(cols), 1);
+    const auto expect = [&](uint64_t col) {
+      if (col < kEnd) ASSERT_EQ(g.tile_col(uint32_t(col)), uint32_t(col / cols)) << "column " << col << ", tiles of " << cols;
+    };
+    const uint64_t last = (kEnd - 1) / cols;
+    for (uint64_t q = 0; q < 2048; ++q)
+      for (uint64_t multiple : {q * cols, (last >= q ? last - q : 0) * cols})
+        for (uint64_t col : {multiple, multiple + 1, multiple + cols - 1}) expect(col);
+    for (uint64_t col = kEnd - 2048; col < kEnd; ++col) expect(col);
+    for (int i = 0; i < 100000; ++i) expect(rng() % kEnd);
+  }
+}
+
 TEST(QuantReferenceKernels, DeclinesWhatItDoesNotCompute) {
   for (const char* id : {"quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/row/normal_sigma=2/s1",
                          "quant.group/vllm-triton/e4m3fn/bf16/7x1024/gs128/ue8m0-packed/normal/s1"}) {
