@@ -333,6 +333,18 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
   }
 }
 
+// A block (a row each: the grid is the rows) asks L2 for the row kPrefetchRows ahead of its own,
+// which a block started a little later takes: one bulk request a row instead of a warp's seven
+// rounds of DRAM loads (H200, gs128 row: 440 -> 400 us; 16 to 64 rows ahead alike, 132 402 us,
+// 198 412, 660 457, 1188 467). Packed rows only (16-byte aligned, whole packs).
+inline constexpr int64_t kPrefetchRows = 32;
+template <Format In>
+ULPGATE_DEVICE void prefetch_row_ahead(const void* x, const RefGeometry& g, int64_t row) {
+  using T = typename Input<In>::T;
+  if (g.packed && dev::thread_rank() == 0 && row + kPrefetchRows < g.m)
+    dev::prefetch_l2(g.row_of(static_cast<const T*>(x), row + kPrefetchRows), uint32_t(g.k * int64_t(sizeof(T))));
+}
+
 // A thread per tile: its scale (stored) and the values its codes take, from its amax.
 struct RefTileScales {
   const uint32_t* amax_bits;  // [tiles]
@@ -361,8 +373,10 @@ struct RefCodes {
   CodeSteps<F> steps;
 
   ULPGATE_DEVICE void operator()() const {
-    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x)
+    for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
+      prefetch_row_ahead<In>(x, g, row);
       row_codes<In, F>(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
+    }
   }
 };
 
@@ -404,6 +418,7 @@ struct RefRowTiles {
     const int ws = dev::warp_size(), lane = int(dev::thread_rank()) % ws, sub = lane % tile_lanes;
     const int per_warp = ws / tile_lanes, warps = int(dev::block_dim().x) / ws, warp = int(dev::thread_rank()) / ws;
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
+      prefetch_row_ahead<In>(x, g, row);
       // The loop bound is the warp's, so that every lane of it reaches the shuffles.
       // 32-bit tiles and columns: a one-pass row has at most kRowTilesMax tiles of kRowTileCols.
       const typename Input<In>::T* const xr = g.row_of(static_cast<const typename Input<In>::T*>(x), row);
