@@ -387,9 +387,14 @@ constexpr bool one_pass(const RefGeometry& g) {
   return g.tile_rows == 1 && g.tile_cols <= kRowTileCols && g.groups <= kRowTilesMax;
 }
 
-// The lanes RefRowTiles gives a tile's amax: a power of two <= 32, a pack (or element) each.
+// The lanes RefRowTiles gives a tile's amax: a power of two <= 32, up to kLanePacks packs (or
+// elements) each. Fewer lanes a tile, fewer rounds of the amax loop and of shuffles: H200, gs128
+// row (16 packs a tile), a lane a pack 400 us, 4 packs 332, 8 packs 328 (two lanes a tile), 16
+// (one lane) 348; gs32 rows (4 packs) 413-427 -> 335-350 with one lane a tile.
+inline constexpr int64_t kLanePacks = 8;
 constexpr int row_tile_lanes(const RefGeometry& g) {
-  return int(std::bit_floor(uint64_t(std::clamp<int64_t>(g.packed ? g.tile_cols / kPack : g.tile_cols, 1, 32))));
+  const int64_t items = g.packed ? g.tile_cols / kPack : g.tile_cols;
+  return int(std::bit_floor(uint64_t(std::clamp<int64_t>((items + kLanePacks - 1) / kLanePacks, 1, 32))));
 }
 
 // A block per row (grid-stride) of one-row tiles: aligned groups of `tile_lanes` lanes
