@@ -91,6 +91,26 @@ ULPGATE_DEVICE uint64_t in_range_codes(const float (&v)[kPack]) {
   return codes;
 }
 
+// The codes of a pack of finite values, those beyond the format's max taking +-max's: on CUDA
+// sm_89+ for e4m3fn and e5m2 the hardware's satfinite conversion does that itself, elsewhere the
+// values are clamped to +-max first.
+template <Format F>
+ULPGATE_DEVICE uint64_t saturated_codes(const float (&v)[kPack]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  constexpr bool satfinite = F == Format::e4m3fn || F == Format::e5m2;
+#else
+  constexpr bool satfinite = false;
+#endif
+  if constexpr (satfinite) {
+    return in_range_codes<F>(v);
+  } else {
+    float c[kPack];
+    ULPGATE_UNROLL
+    for (int j = 0; j < kPack; ++j) c[j] = copysignf(fminf(fabsf(v[j]), element::grid_max<F>()), v[j]);
+    return in_range_codes<F>(c);
+  }
+}
+
 // aq = fl32(q) for a quotient q >= 0 rounded to fp32 by round-to-odd instead (the nearer fp32 value
 // toward zero, its last bit set where inexact), from the sign of the exact residual |x| - s aq:
 // RNE of that value to a format of at least two bits fewer (every fp8 format) is RNE of q itself
@@ -274,6 +294,13 @@ struct CodeSteps {
   template <bool Divide>
   ULPGATE_DEVICE bool common_pack(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
                                   uint64_t& ideal) const {
+    // At the format's own max the cast's saturation is the ceiling (saturated_codes).
+    return ceiling < element::grid_max<F>() ? common_pack_below<Divide, true>(v, t, profile, ideal)
+                                            : common_pack_below<Divide, false>(v, t, profile, ideal);
+  }
+  template <bool Divide, bool Clamps>
+  ULPGATE_DEVICE bool common_pack_below(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
+                                        uint64_t& ideal) const {
     uint32_t largest = 0;  // the largest |quotient| and |value| bits
     float pv[kPack], iv[kPack];  // the values the profile's and the ideal's codes round
     ULPGATE_UNROLL
@@ -283,11 +310,11 @@ struct CodeSteps {
       largest = std::max(largest, dev::as_uint(aq));
       if constexpr (!Divide) largest = std::max(largest, dev::as_uint(av));
       const float odd = odd_rounded(aq, fmaf(-t.scale, aq, ax));
-      pv[j] = copysignf(fminf(av, ceiling), v[j]);
-      iv[j] = copysignf(fminf(odd, ceiling), v[j]);
+      pv[j] = copysignf(Clamps ? fminf(av, ceiling) : av, v[j]);
+      iv[j] = copysignf(Clamps ? fminf(odd, ceiling) : odd, v[j]);
     }
-    profile = in_range_codes<F>(pv);
-    ideal = in_range_codes<F>(iv);
+    profile = saturated_codes<F>(pv);
+    ideal = saturated_codes<F>(iv);
     return t.recip != 0 && largest < common_limit;
   }
 
