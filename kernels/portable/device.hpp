@@ -19,7 +19,8 @@
 //   max         dev::fmax_nan(a, b): a NaN (any bits) when a or b is NaN, else fmaxf(a, b)
 //   integers    dev::popc(u32); dev::add_max_s16x2(a, b, c): per signed 16-bit half max(a + b, c)
 //               (the sums must fit in 16 bits; one DPX instruction on sm_90); max_u16x2(a, b):
-//               per unsigned 16-bit half max(a, b)
+//               per unsigned 16-bit half max(a, b); min_u32(a, b) (one VIMNMX on CUDA);
+//               sign_bytes4(a, b, c, d): byte j 0xFF where word j's sign bit is set, else 0x00
 //   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
@@ -530,6 +531,31 @@ ULPGATE_DEVICE uint32_t max_u16x2(uint32_t a, uint32_t b) {
   const uint32_t lo = (a & 0xffffu) > (b & 0xffffu) ? a & 0xffffu : b & 0xffffu;
   const uint32_t hi = (a >> 16) > (b >> 16) ? a >> 16 : b >> 16;
   return lo | hi << 16;
+#endif
+}
+
+// (CUDA: inline PTX, as the compiler turns min(r, 1) into a comparison and a select.)
+ULPGATE_DEVICE uint32_t min_u32(uint32_t a, uint32_t b) {
+#if defined(__CUDA_ARCH__)
+  uint32_t m;
+  asm("min.u32 %0, %1, %2;" : "=r"(m) : "r"(a), "r"(b));
+  return m;
+#else
+  return a < b ? a : b;
+#endif
+}
+
+// (CUDA: prmt's sign replication, a selector nibble's bit 3: three PRMT for four words.)
+ULPGATE_DEVICE uint32_t sign_bytes4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+#if defined(__CUDA_ARCH__)
+  uint32_t lo, hi, all;
+  asm("prmt.b32 %0, %1, %2, 0xFB;" : "=r"(lo) : "r"(a), "r"(b));
+  asm("prmt.b32 %0, %1, %2, 0xFB;" : "=r"(hi) : "r"(c), "r"(d));
+  asm("prmt.b32 %0, %1, %2, 0x5410;" : "=r"(all) : "r"(lo), "r"(hi));
+  return all;
+#else
+  const auto sign = [](uint32_t w, int j) { return w >> 31 ? 0xFFu << (8 * j) : 0u; };
+  return sign(a, 0) | sign(b, 1) | sign(c, 2) | sign(d, 3);
 #endif
 }
 

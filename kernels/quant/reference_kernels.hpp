@@ -111,6 +111,33 @@ ULPGATE_DEVICE uint64_t saturated_codes(const float (&v)[kPack]) {
   }
 }
 
+// The codes of values with v's signs from their magnitudes (saturated_codes). In e4m3fn and e5m2
+// a negative value's code is its magnitude's with bit 7 set (negative zero too), so the signs are
+// or-ed into the codes, one mask a pack (dev::sign_bytes4); other formats cast the signed values.
+template <Format F>
+struct SignedCodes {
+  static constexpr bool kSignBit = F == Format::e4m3fn || F == Format::e5m2;
+  const float (&v)[kPack];
+  uint64_t signs = 0;
+  ULPGATE_DEVICE explicit SignedCodes(const float (&values)[kPack]) : v(values) {
+    if constexpr (kSignBit) {
+      const auto word = [&](int j) { return dev::as_uint(v[j]); };
+      signs = (uint64_t(dev::sign_bytes4(word(4), word(5), word(6), word(7))) << 32 |
+               dev::sign_bytes4(word(0), word(1), word(2), word(3))) & 0x8080808080808080ull;
+    }
+  }
+  ULPGATE_DEVICE uint64_t of(const float (&magnitude)[kPack]) const {
+    if constexpr (kSignBit) {
+      return saturated_codes<F>(magnitude) | signs;
+    } else {
+      float c[kPack];
+      ULPGATE_UNROLL
+      for (int j = 0; j < kPack; ++j) c[j] = copysignf(magnitude[j], v[j]);
+      return saturated_codes<F>(c);
+    }
+  }
+};
+
 // aq = fl32(q) for a quotient q >= 0 rounded to fp32 by round-to-odd instead (the nearer fp32 value
 // toward zero, its last bit set where inexact), from the sign of the exact residual |x| - s aq:
 // RNE of that value to a format of at least two bits fewer (every fp8 format) is RNE of q itself
@@ -120,7 +147,7 @@ ULPGATE_DEVICE uint64_t saturated_codes(const float (&v)[kPack]) {
 // exact result is zero gives +0 here, never -0).
 ULPGATE_DEVICE float odd_rounded(float aq, float residual) {
   const uint32_t r = dev::as_uint(residual);
-  return dev::as_float((dev::as_uint(aq) + uint32_t(int32_t(r) >> 31)) | std::min(r, 1u));
+  return dev::as_float((dev::as_uint(aq) + uint32_t(int32_t(r) >> 31)) | dev::min_u32(r, 1u));
 }
 
 template <Format In>
@@ -302,7 +329,7 @@ struct CodeSteps {
   ULPGATE_DEVICE bool common_pack_below(const float (&v)[kPack], const TileValues& t, uint64_t& profile,
                                         uint64_t& ideal) const {
     uint32_t largest = 0;  // the largest |quotient| and |value| bits
-    float pv[kPack], iv[kPack];  // the values the profile's and the ideal's codes round
+    float pv[kPack], iv[kPack];  // the magnitudes the profile's and the ideal's codes round
     ULPGATE_UNROLL
     for (int j = 0; j < kPack; ++j) {
       // Magnitudes, v's sign put back last (a factor is >= 0, or NaN and then beyond the limit).
@@ -310,11 +337,12 @@ struct CodeSteps {
       largest = std::max(largest, dev::as_uint(aq));
       if constexpr (!Divide) largest = std::max(largest, dev::as_uint(av));
       const float odd = odd_rounded(aq, fmaf(-t.scale, aq, ax));
-      pv[j] = copysignf(Clamps ? fminf(av, ceiling) : av, v[j]);
-      iv[j] = copysignf(Clamps ? fminf(odd, ceiling) : odd, v[j]);
+      pv[j] = Clamps ? fminf(av, ceiling) : av;
+      iv[j] = Clamps ? fminf(odd, ceiling) : odd;
     }
-    profile = saturated_codes<F>(pv);
-    ideal = saturated_codes<F>(iv);
+    const SignedCodes<F> signed_codes(v);
+    profile = signed_codes.of(pv);
+    ideal = signed_codes.of(iv);
     return t.recip != 0 && largest < common_limit;
   }
 
