@@ -59,8 +59,13 @@ struct RefGeometry {
   ULPGATE_HOST_DEVICE T* row_of(T* a, int64_t row) const { return a + row * k; }
 };
 
-// An input element widened exactly to fp32. The input's rows are walked from a row's first
-// element with 32-bit columns (Input<In>::T elements).
+// Row `row` of the input x: its rows are walked from their first element with 32-bit columns.
+template <Format In>
+ULPGATE_DEVICE const typename Input<In>::T* input_row(const void* x, const RefGeometry& g, int64_t row) {
+  return g.row_of(static_cast<const typename Input<In>::T*>(x), row);
+}
+
+// An input element widened exactly to fp32.
 template <Format In>
 ULPGATE_DEVICE float widen_input(const typename Input<In>::T* xr, uint32_t col) {
   if constexpr (In == Format::fp32) return xr[col];
@@ -231,7 +236,7 @@ struct RefAmax {
     for (int64_t u = (int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank()) / ws; u < units;
          u += warps) {
       const int64_t row = u / g.groups, c0 = u % g.groups * g.tile_cols;
-      const uint32_t m = lanes_amax_bits<In>(g.row_of(static_cast<const typename Input<In>::T*>(x), row), g.packed,
+      const uint32_t m = lanes_amax_bits<In>(input_row<In>(x, g, row), g.packed,
                                              uint32_t(c0), uint32_t(std::min(c0 + g.tile_cols, g.k)), lane, ws, ignore_nan);
       if (lane == 0 && m != 0) dev::atomic_max(&amax_bits[g.tile(row, c0)], m);
     }
@@ -363,7 +368,7 @@ struct CodeSteps {
 template <Format In, Format F>
 ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, const TileValues* tiles,
                               const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal) {
-  const typename Input<In>::T* const xr = g.row_of(static_cast<const typename Input<In>::T*>(x), row);
+  const typename Input<In>::T* const xr = input_row<In>(x, g, row);
   uint8_t* const pr = g.row_of(profile, row);
   uint8_t* const ir = g.row_of(ideal, row);
   const uint32_t k = uint32_t(g.k), threads = dev::block_dim().x;
@@ -389,15 +394,14 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
 }
 
 // A block (a row each: the grid is the rows) asks L2 for the row kPrefetchRows ahead of its own,
-// which a block started a little later takes: one bulk request a row instead of a warp's seven
-// rounds of DRAM loads (H200, gs128 row: 440 -> 400 us; 16 to 64 rows ahead alike, 132 402 us,
-// 198 412, 660 457, 1188 467). Packed rows only (16-byte aligned, whole packs).
+// which a block started a little later takes: one bulk request a row, so that its warps' loads wait
+// on L2, not DRAM (H200 at 9d014b1, gs128 row: 440 -> 400 us; 16 to 96 rows ahead alike, 132: 402
+// us, 198: 412, 660: 457, 1188: 467). Packed rows only (16-byte aligned, whole packs).
 inline constexpr int64_t kPrefetchRows = 32;
 template <Format In>
 ULPGATE_DEVICE void prefetch_row_ahead(const void* x, const RefGeometry& g, int64_t row) {
-  using T = typename Input<In>::T;
   if (g.packed && dev::thread_rank() == 0 && row + kPrefetchRows < g.m)
-    dev::prefetch_l2(g.row_of(static_cast<const T*>(x), row + kPrefetchRows), uint32_t(g.k * int64_t(sizeof(T))));
+    dev::prefetch_l2(input_row<In>(x, g, row + kPrefetchRows), uint32_t(g.k * int64_t(sizeof(typename Input<In>::T))));
 }
 
 // A thread per tile: its scale (stored) and the values its codes take, from its amax.
@@ -481,7 +485,7 @@ struct RefRowTiles {
       prefetch_row_ahead<In>(x, g, row);
       // The loop bound is the warp's, so that every lane of it reaches the shuffles.
       // 32-bit tiles and columns: a one-pass row has at most kRowTilesMax tiles of kRowTileCols.
-      const typename Input<In>::T* const xr = g.row_of(static_cast<const typename Input<In>::T*>(x), row);
+      const typename Input<In>::T* const xr = input_row<In>(x, g, row);
       const uint32_t groups = uint32_t(g.groups), k = uint32_t(g.k), cols = uint32_t(g.tile_cols);
       for (uint32_t first = uint32_t(warp * per_warp); first < groups; first += uint32_t(warps * per_warp)) {
         const uint32_t t = first + uint32_t(lane / tile_lanes), c0 = t * cols;
