@@ -27,7 +27,6 @@ namespace ulpgate::norm_kernels {
 // An ideal y left for the host: a NaN pattern norm::element::round_to never gives (its NaN is canonical).
 inline constexpr uint16_t kNearMark = 0xFFFF;
 
-inline constexpr int64_t kPrefetchRows = 32;
 inline constexpr unsigned kRowThreads = 128;  // more blocks an SM: one's r overlaps the others' passes
 inline constexpr int kRowWarps = int(kRowThreads) / 32;  // at most (warps of 32 lanes or more)
 
@@ -199,11 +198,9 @@ struct RefRows {
     norm::ExactSum spill;  // the thread's squares outside the window (zero between rows)
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       const int64_t at = row * g.h;
-      // The grid is the rows: the row kPrefetchRows ahead, which a block started a little later
-      // takes, asked of L2 in one request (packed rows: 16-byte aligned, whole packs). H200: rms
-      // 1748 -> 1690 us, rms-add 2056 -> 2020 (8 rows ahead alike).
-      if (packed && tid == 0 && row + kPrefetchRows < g.m) {
-        const int64_t ahead = at + kPrefetchRows * g.h;
+      // The grid is the rows: a later block's row asked of L2 (packed rows: whole 16 bytes).
+      if (packed && tid == 0 && row + dev::kRowsAhead < g.m) {
+        const int64_t ahead = at + dev::kRowsAhead * g.h;
         dev::prefetch_l2(x + ahead, uint32_t(g.h * 2));
         if (residual) dev::prefetch_l2(residual + ahead, uint32_t(g.h * 2));
       }

@@ -24,7 +24,8 @@
 //   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
-//               aligned, bytes a multiple of 16); changes no value, does nothing off sm_90
+//               aligned, bytes a multiple of 16); changes no value, does nothing off sm_90;
+//               kRowsAhead: how far ahead a row-per-block grid asks for a later block's row
 //   async       dev::copy16_async(shared_dst, src), copies_commit(), copies_wait<N>(): a thread's
 //               own 16-byte copies into shared memory (cp.async; elsewhere done at once)
 //   flags       dev::store_flag(uint32_t* p, v): a release store at system scope;
@@ -569,6 +570,13 @@ ULPGATE_DEVICE void prefetch_l2(const void* p, uint32_t bytes) {
   (void)p, (void)bytes;
 #endif
 }
+
+// How far ahead a grid of a block a row (one row each in the bench's shapes) asks L2 for the row a
+// block started a little later takes, by one prefetch_l2 of it, so that that block's loads wait on
+// L2 rather than DRAM. H200: the quantization reference's gs128 row 440 -> 400 us, the norm
+// reference's 1748 -> 1690; 16 to 96 rows ahead alike, 132: 402 us, 198: 412, 660: 457, 1188: 467
+// (kernels/quant/PERF.md).
+inline constexpr int64_t kRowsAhead = 32;
 
 // Asynchronous 16-byte copies from global into shared memory that only the issuing thread reads
 // back (cp.async.cg, sm_80+): a thread stages what it needs next without holding registers for

@@ -393,15 +393,11 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
   }
 }
 
-// A block (a row each: the grid is the rows) asks L2 for the row kPrefetchRows ahead of its own,
-// which a block started a little later takes: one bulk request a row, so that its warps' loads wait
-// on L2, not DRAM (H200 at 9d014b1, gs128 row: 440 -> 400 us; 16 to 96 rows ahead alike, 132: 402
-// us, 198: 412, 660: 457, 1188: 467). Packed rows only (16-byte aligned, whole packs).
-inline constexpr int64_t kPrefetchRows = 32;
+// A packed row's block asks L2 for the row dev::kRowsAhead on (the grid is the rows).
 template <Format In>
 ULPGATE_DEVICE void prefetch_row_ahead(const void* x, const RefGeometry& g, int64_t row) {
-  if (g.packed && dev::thread_rank() == 0 && row + kPrefetchRows < g.m)
-    dev::prefetch_l2(input_row<In>(x, g, row + kPrefetchRows), uint32_t(g.k * int64_t(sizeof(typename Input<In>::T))));
+  if (g.packed && dev::thread_rank() == 0 && row + dev::kRowsAhead < g.m)
+    dev::prefetch_l2(input_row<In>(x, g, row + dev::kRowsAhead), uint32_t(g.k * int64_t(sizeof(typename Input<In>::T))));
 }
 
 // A thread per tile: its scale (stored) and the values its codes take, from its amax.
