@@ -126,6 +126,28 @@ ULPGATE_DEVICE void row_col(int64_t gi, int64_t per_row, int64_t& row, int64_t& 
   }
 }
 
+// A lane's groups gi = first, first + stride, ... in rows of `per_row` groups, the row and column
+// of each by additions: one division for the walk, not one a group (two a quant.silu-mul group
+// were about 50 of its ~600 instructions; kernels/quant/PERF.md).
+struct GroupWalk {
+  struct At {
+    int64_t gi, row, col;
+  };
+  int64_t stride, per_row, rows, cols;  // stride = rows * per_row + cols
+  ULPGATE_DEVICE GroupWalk(int64_t stride_, int64_t per_row_) : stride(stride_), per_row(per_row_) {
+    row_col(stride, per_row, rows, cols);
+  }
+  ULPGATE_DEVICE At at(int64_t gi) const {
+    At a{gi, 0, 0};
+    row_col(gi, per_row, a.row, a.col);
+    return a;
+  }
+  ULPGATE_DEVICE void next(At& a) const {
+    a.gi += stride, a.row += rows, a.col += cols;
+    if (a.col >= per_row) a.col -= per_row, ++a.row;
+  }
+};
+
 // Does the group amax propagate NaN? A compile-time no for the paths whose amax ignores it (the
 // plan gives those only profiles that do), so the shuffle loop carries no NaN test.
 template <class Path>

@@ -144,33 +144,31 @@ struct SiluMulQuant {
     const unsigned tid = dev::thread_rank();
     const int64_t threads = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     const int64_t t = int64_t(dev::block_idx().x) * dev::block_dim().x + tid;
-    const int64_t stride = threads >> lane_bits, first = t >> lane_bits, per_row = k / gs, groups = m * per_row;
+    const int64_t per_row = k / gs, groups = m * per_row;
     const int sub = int(t & (lanes - 1));
     const int64_t step = int64_t(lanes) * V;
+    const GroupWalk walk(threads >> lane_bits, per_row);
+    GroupWalk::At ahead = walk.at(t >> lane_bits), now = ahead;
     const auto slot = [&](int64_t i, int j) -> Raw<In>* { return &slots[((i % kStages) * 2 * C + j) * kStageThreads + tid]; };
-    // The copies of the lane's i-th group (none past the last), closed as one group of copies.
+    // The copies of the lane's i-th group, `ahead` (none past the last), closed as one group of copies.
     const auto stage = [&](int64_t i) {
-      const int64_t gi = first + i * stride;
-      if (gi < groups) {
-        int64_t row, col;
-        row_col(gi, per_row, row, col);
-        const T* gate = x + row * 2 * k + col * gs + int64_t(sub) * V;
+      if (ahead.gi < groups) {
+        const T* gate = x + ahead.row * 2 * k + ahead.col * gs + int64_t(sub) * V;
         ULPGATE_UNROLL
         for (int c = 0; c < C; ++c)
           dev::copy16_async(&slot(i, c)->v[0], gate + c * step), dev::copy16_async(&slot(i, C + c)->v[0], gate + k + c * step);
       }
       dev::copies_commit();
+      walk.next(ahead);
     };
     for (int i = 0; i < kStages; ++i) stage(i);
-    for (int64_t i = 0, gi = first; gi < groups; ++i, gi += stride) {
+    for (int64_t i = 0; now.gi < groups; ++i, walk.next(now)) {
       dev::copies_wait<kStages - 1>();
-      Loaded now;
+      Loaded in;
       ULPGATE_UNROLL
-      for (int c = 0; c < C; ++c) now.g[c] = *slot(i, c), now.u[c] = *slot(i, C + c);
+      for (int c = 0; c < C; ++c) in.g[c] = *slot(i, c), in.u[c] = *slot(i, C + c);
       stage(i + kStages);  // into the slots just read
-      int64_t row, col;
-      row_col(gi, per_row, row, col);
-      quantize_loaded(now, row, col, sub);
+      quantize_loaded(in, now.row, now.col, sub);
     }
   }
 
