@@ -391,9 +391,10 @@ struct NativeCodes {
 // share of the per-group work (reduction, scale, its store) is spread over 32 elements; fp32
 // keeps one chunk per lane (its gs-128 groups span a warp, as the R17 fault test needs). An op
 // that holds its values as fp32 (quant.silu-mul's y: twice the registers of packed chunks) keeps
-// two chunks of 16-bit input a lane.
-inline constexpr int lane_chunks(int elem_bytes, bool fp32_values = false) {
-  return elem_bytes == 2 ? (fp32_values ? 2 : 4) : 1;
+// two chunks of 16-bit input a lane, unless it reads its chunks from shared memory (`staged`:
+// quant.silu-mul's SiLU-table loop), where four fit and halve the per-group steps an element.
+inline constexpr int lane_chunks(int elem_bytes, bool fp32_values = false, bool staged = false) {
+  return elem_bytes == 2 ? (fp32_values && !staged ? 2 : 4) : 1;
 }
 
 // The register layout: `lanes` lanes x `chunks` chunks make exactly one group, the input is

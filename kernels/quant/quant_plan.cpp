@@ -148,15 +148,20 @@ QuantPlan plan_quant(const quant::Spec& spec, Format input, const Arch& arch, st
   p.m = spec.m;
   p.k = spec.k;
   p.gs = gs;
-  const int in_registers =
-      register_lanes(gs, 16 / int(elem), lane_chunks(int(elem), spec.op == quant::Op::silu_mul), arch.warp_size);
-  p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
+  const bool silu = spec.op == quant::Op::silu_mul;
+  // quant.silu-mul's lanes follow its path: the staged loop's four chunks a lane or two (lane_chunks).
+  const auto lanes_with = [&](bool staged) {
+    return register_lanes(gs, 16 / int(elem), lane_chunks(int(elem), silu, staged), arch.warp_size);
+  };
+  int in_registers = lanes_with(silu && input == Format::bf16);  // the staged loop's, if the path is native
   p.math = make_math(spec, arch);
   // quant.tensor's kernel checks its buffers' alignment itself (whole chunks, then a tail).
   p.path = in_registers || spec.op == quant::Op::tensor ? choose_path(p.math, arch) : ElementPath::profile;
-  if (spec.op == quant::Op::silu_mul && spec.profile->codes_from_stored_y) p.math.y_store = input;
-  if (spec.op == quant::Op::silu_mul && spec.profile->amax_from_stored_y) p.math.amax_y_store = input;
+  if (silu && spec.profile->codes_from_stored_y) p.math.y_store = input;
+  if (silu && spec.profile->amax_from_stored_y) p.math.amax_y_store = input;
   if (!(instantiated_paths(spec.op) & path_bit(p.path)) || !p.math.silu_as_vllm()) p.path = ElementPath::profile;
+  if (silu && !silu_staged(input, p.path)) in_registers = lanes_with(false);
+  p.lanes = in_registers ? in_registers : lanes_per_group(gs, 16 / int(elem), arch.warp_size);
   p.scales = ScaleStore{spec.layout, shape.m, shape.g, nullptr};
   const int64_t work = spec.op == quant::Op::block    ? shape.m * shape.g * kBlockThreads
                        : spec.op == quant::Op::tensor ? (spec.m * spec.k + 7) / 8  // a thread per 16-byte chunk

@@ -56,6 +56,12 @@ enum class ElementPath : uint8_t {
   divide_nosat,        // NativeCodes<true, Clamp::none, false, true>: q = x / s, a nosat cast
 };
 
+// Whether quant.silu-mul on this input and path reads t from the SiLU table in its staged loop
+// (bf16 gates, vLLM's form: a native path), which holds four chunks a lane (lane_chunks).
+inline constexpr bool silu_staged(Format input, ElementPath path) {
+  return input == Format::bf16 && path != ElementPath::profile;
+}
+
 struct QuantPlan {
   quant::Op op;
   Format input;
@@ -163,7 +169,8 @@ void launch_quant(const QuantPlan& p, const void* x, uint8_t* codes, uint8_t* sc
     if (p.op == quant::Op::tensor) return launch_tensor<F, Amax>(p, xs, codes, scale_bytes, launch);
     int lane_bits = 0;
     while ((1 << lane_bits) < p.lanes) ++lane_bits;
-    const int chunks = lane_chunks(int(sizeof(T)), p.op == quant::Op::silu_mul);
+    const bool silu = p.op == quant::Op::silu_mul;
+    const int chunks = lane_chunks(int(sizeof(T)), silu, silu && silu_staged(F, p.path));
     const ElementPath path = register_layout<F>(p.gs, p.lanes, chunks, x, codes) ? p.path : ElementPath::profile;
     if (p.op == quant::Op::silu_mul)
       return with_silu_path(path, [&](auto path) {

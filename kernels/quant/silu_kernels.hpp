@@ -80,7 +80,6 @@ template <Format In, class Reduce = ShuffleAmax, class Path = ProfileCodes>
 struct SiluMulQuant {
   using T = typename Input<In>::T;
   static constexpr int V = Chunk<In>::size;
-  static constexpr int C = lane_chunks(int(sizeof(T)), true);
   // The profile's sigmoid form, FTZ and stored y at run time (ProfileCodes); the native paths
   // are vLLM's form, which plan_quant gives them only.
   static constexpr bool kRuntimeForm = std::is_same_v<Path, ProfileCodes>;
@@ -88,11 +87,11 @@ struct SiluMulQuant {
   // as the device holds at once (gpu::launch), so each builds its table once.
   static constexpr bool kTable = In == Format::bf16 && !kRuntimeForm;
   static constexpr bool kResidentGrid = kTable;
+  static constexpr int C = lane_chunks(int(sizeof(T)), true, kTable);  // silu_staged's plans agree
   // 56 registers a thread: with the four loads issued first, 40 registers left too few to hold
   // them (612 us on an H100 against 526 at 48, 518 at 56, 520 at 64; kernels/quant/PERF.md).
-  // With the table, 96: its shared memory holds an SM to five blocks, which 96 registers allow
-  // too (88 used); at 64 an earlier form of the staged loop spilled its indices (H200: 405 us
-  // against 553-574).
+  // With the table, 128: its shared memory and the staged slots of four chunks a lane hold an SM
+  // to four blocks, which 128 registers allow too.
   static constexpr int kMaxRegisters = kTable ? 96 : 56;
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
@@ -138,7 +137,7 @@ struct SiluMulQuant {
   // group in registers spilled (kernels/quant/PERF.md). Each thread copies its next groups'
   // chunks into its own slots (kStages groups in flight) and reads only those, so no
   // barrier is needed. Blocks of at most kStageThreads threads (plan_quant's 128).
-  static constexpr int kStages = 2, kStageThreads = 128;
+  static constexpr int kStages = 1, kStageThreads = 128;
   ULPGATE_DEVICE void staged() const {
     ULPGATE_SHARED(Raw<In>, slots, kStages * 2 * C * kStageThreads);
     const unsigned tid = dev::thread_rank();
@@ -164,11 +163,11 @@ struct SiluMulQuant {
     for (int i = 0; i < kStages; ++i) stage(i);
     for (int64_t i = 0; now.gi < groups; ++i, walk.next(now)) {
       dev::copies_wait<kStages - 1>();
-      Loaded in;
+      float y[C][V], a[C];
       ULPGATE_UNROLL
-      for (int c = 0; c < C; ++c) in.g[c] = *slot(i, c), in.u[c] = *slot(i, C + c);
+      for (int c = 0; c < C; ++c) a[c] = y_of_chunk(*slot(i, c), *slot(i, C + c), y[c]);
       stage(i + kStages);  // into the slots just read
-      quantize_loaded(in, now.row, now.col, sub);
+      quantize_y(y, a, now.row, now.col, sub);
     }
   }
 
@@ -176,26 +175,33 @@ struct SiluMulQuant {
     quantize_loaded(load_group(row, col, sub), row, col, sub);
   }
 
-  ULPGATE_DEVICE void quantize_loaded(const Loaded& in, int64_t row, int64_t col, int sub) const {
-    const int64_t step = int64_t(lanes) * V, first = col * gs + int64_t(sub) * V;
-    float y[C][V];
-    float a[C];
-    ULPGATE_UNROLL
-    for (int c = 0; c < C; ++c) {
-      float g[V], u[V];
-      Input<In>::widen(in.g[c], g);
-      Input<In>::widen(in.u[c], u);
-      a[c] = 0.0f;
-      if constexpr (kRuntimeForm) {
-        silu_mul_chunk(math, g, u, y[c]);
-        ULPGATE_UNROLL
-        for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], amax_y(math, y[c][i]));
-      } else {
-        if (!kTable || !SiluTable::silu_mul(g, u, y[c])) silu_mul_chunk(g, u, y[c]);
-        ULPGATE_UNROLL
-        for (int i = 0; i < V; ++i) a[c] = Path::amax(math, a[c], y[c][i]);
-      }
+  // y of one chunk of gate and up (raw), and its amax.
+  ULPGATE_DEVICE float y_of_chunk(const Raw<In>& gate, const Raw<In>& up, float (&y)[V]) const {
+    float g[V], u[V], a = 0.0f;
+    Input<In>::widen(gate, g);
+    Input<In>::widen(up, u);
+    if constexpr (kRuntimeForm) {
+      silu_mul_chunk(math, g, u, y);
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) a = Path::amax(math, a, amax_y(math, y[i]));
+    } else {
+      if (!kTable || !SiluTable::silu_mul(g, u, y)) silu_mul_chunk(g, u, y);
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) a = Path::amax(math, a, y[i]);
     }
+    return a;
+  }
+
+  ULPGATE_DEVICE void quantize_loaded(const Loaded& in, int64_t row, int64_t col, int sub) const {
+    float y[C][V], a[C];
+    ULPGATE_UNROLL
+    for (int c = 0; c < C; ++c) a[c] = y_of_chunk(in.g[c], in.u[c], y[c]);
+    quantize_y(y, a, row, col, sub);
+  }
+
+  // The group's amax, scale and codes from the lane's y and their amaxes.
+  ULPGATE_DEVICE void quantize_y(float (&y)[C][V], float (&a)[C], int64_t row, int64_t col, int sub) const {
+    const int64_t step = int64_t(lanes) * V, first = col * gs + int64_t(sub) * V;
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);
     const typename Path::Group grp = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, propagates<Path>(math)));

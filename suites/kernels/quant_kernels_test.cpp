@@ -137,6 +137,24 @@ std::pair<std::array<uint64_t, 4>, std::array<uint64_t, 4>> silu_value_codes_on_
   return {native, profile};
 }
 
+// quant.silu-mul's staged loop (bf16, vLLM's form) walks a lane's groups a grid stride apart: on
+// one block, 61 rows of 7 groups (4 lanes each) take 14 strides with the column wrapping, and the
+// last leaves most lanes of the warp without a group (they compute and store nothing).
+TEST(QuantKernelsHost, TheStagedSiluLoopOnOneBlockGivesTheProfilesResult) {
+  const Case c = Case::parse("quant.silu-mul/vllm/e4m3fn/bf16/61x896/gs128/col-tma/normal_sigma=2/s1");
+  const Inputs in = c.inputs();
+  const Expected want = expected(c, in);
+  const Arch arch = arch_by_name("sm90");
+  quant_kernels::QuantPlan plan = plan_on_sm90(c.id());
+  ASSERT_EQ(plan.lanes, 4);
+  plan.main.grid.x = 1;
+  std::vector<uint8_t> codes(want.profile.codes.size(), 0xA5), scales(want.profile.storage.size(), 0xA5);
+  quant_kernels::launch_quant(plan, in.raw.data(), codes.data(), scales.data(),
+                              [&](const LaunchConfig& cfg, const auto& kernel) { host_simt::launch(arch, cfg, kernel); });
+  EXPECT_EQ(codes, want.profile.codes);
+  EXPECT_EQ(scales, want.profile.storage);
+}
+
 TEST(QuantKernelsHost, NosatProfilesTakeTheNativeCastWithItsOverflowCheckOnSm90) {
   using quant_kernels::ElementPath;
   EXPECT_EQ(plan_on_sm90("quant.silu-mul/vllm/e4m3fn/bf16/7x1024/gs128/col-tma/normal_sigma=2/s1").path,
