@@ -165,7 +165,24 @@ struct ShuffleAmax {
       if (offset < lanes) a = amax_merge(a, dev::shfl_xor(a, offset, lanes), propagate);
     return a;
   }
+  // The same where the whole warp makes the call: shuffles over the warp (an offset below `lanes`
+  // stays in the width-group), without the width-group mask's convergence test a step.
+  ULPGATE_DEVICE float converged(float a, int lanes, bool propagate) const {
+    ULPGATE_UNROLL
+    for (int offset = 32; offset > 0; offset /= 2)
+      if (offset < lanes) a = amax_merge(a, dev::shfl_xor(a, offset, dev::warp_size()), propagate);
+    return a;
+  }
 };
+
+// The group amax by Reduce where the whole warp makes the call: its converged form if it has one.
+template <class Reduce>
+ULPGATE_DEVICE float warp_group_amax(float a, int lanes, bool propagate) {
+  if constexpr (requires(const Reduce r) { r.converged(a, lanes, propagate); })
+    return Reduce{}.converged(a, lanes, propagate);
+  else
+    return Reduce{}(a, lanes, propagate);
+}
 
 // The arithmetic of one group once its amax is known: shared by both kernels.
 struct GroupArith {

@@ -160,14 +160,20 @@ struct SiluMulQuant {
       dev::copies_commit();
       walk.next(ahead);
     };
+    // The warp runs the loop while any of its lanes has a group, so that the amax shuffles see the
+    // whole warp (warp_group_amax); a lane past the last computes on its slots (zeroed, or its
+    // last group's) and stores nothing.
+    ULPGATE_UNROLL
+    for (int j = 0; j < kStages * 2 * C; ++j) *slot(j / (2 * C), j % (2 * C)) = Raw<In>{};
+    const int64_t lead = dev::lane() >> lane_bits;  // groups of the warp before this lane's
     for (int i = 0; i < kStages; ++i) stage(i);
-    for (int64_t i = 0; now.gi < groups; ++i, walk.next(now)) {
+    for (int64_t i = 0; now.gi - lead < groups; ++i, walk.next(now)) {
       dev::copies_wait<kStages - 1>();
       float y[C][V], a[C];
       ULPGATE_UNROLL
       for (int c = 0; c < C; ++c) a[c] = y_of_chunk(*slot(i, c), *slot(i, C + c), y[c]);
       stage(i + kStages);  // into the slots just read
-      quantize_y(y, a, now.row, now.col, sub);
+      quantize_y<true>(y, a, now.row, now.col, sub, now.gi < groups);
     }
   }
 
@@ -199,12 +205,17 @@ struct SiluMulQuant {
     quantize_y(y, a, row, col, sub);
   }
 
-  // The group's amax, scale and codes from the lane's y and their amaxes.
-  ULPGATE_DEVICE void quantize_y(float (&y)[C][V], float (&a)[C], int64_t row, int64_t col, int sub) const {
+  // The group's amax, scale and codes from the lane's y and their amaxes; `Warp`: the whole warp
+  // makes the call (warp_group_amax), and only lanes that `store` write.
+  template <bool Warp = false>
+  ULPGATE_DEVICE void quantize_y(float (&y)[C][V], float (&a)[C], int64_t row, int64_t col, int sub, bool store = true) const {
     const int64_t step = int64_t(lanes) * V, first = col * gs + int64_t(sub) * V;
     ULPGATE_UNROLL
     for (int c = 1; c < C; ++c) a[0] = Path::merge(math, a[0], a[c]);
-    const typename Path::Group grp = Path::group(math, Reduce{}(Path::lane_amax(a[0]), lanes, propagates<Path>(math)));
+    const float amax = Path::lane_amax(a[0]);
+    const typename Path::Group grp = Path::group(
+        math, Warp ? warp_group_amax<Reduce>(amax, lanes, propagates<Path>(math)) : Reduce{}(amax, lanes, propagates<Path>(math)));
+    if (!store) return;
     if (sub == 0) scales.write_at(steps.offset(scales, row, col), grp.scale);
     if constexpr (kRuntimeForm)
       for (int c = 0; c < C; ++c)
