@@ -16,38 +16,42 @@ namespace ulpgate::quant_kernels {
 
 // vLLM's SiLU factor of a bf16 gate, t = fl(g * fl(1 / fl(1 + expf(-g)))) (then y = fl(t * u)),
 // depends on the gate's 16 bits alone. A block computes it once with silu_mul's own steps for
-// both signs of |g| in [2^-15, 2^9) (24 binades, 24 KB of shared memory), and a chunk whose
-// gates all lie there reads each t instead of computing the exp, the reciprocal and their range
-// test, about a third of the element's instructions (kernels/quant/PERF.md). Other chunks take
-// silu_mul_chunk.
+// both signs of |g| in [2^-15, 2^9) (24 binades), and a chunk whose gates all lie there reads
+// each t instead of computing the exp, the reciprocal and their range test, about a third of the
+// element's instructions (kernels/quant/PERF.md). Other chunks take silu_mul_chunk. The negative
+// gates' entries start at kSign, a power of two, so that the sign bit is or-ed into the index
+// (28 KB of shared memory, 4 KB of it unused).
 struct SiluTable {
   static constexpr uint32_t kFirst = 112u << 7;  // the bf16 magnitude bits of 2^-15
   static constexpr uint32_t kSpan = 24u << 7;    // one sign's entries
+  static constexpr uint32_t kSign = 1u << 12;    // where the negative gates' entries start
   static constexpr int kEntries = int(2 * kSpan);
 
   ULPGATE_DEVICE static float* entries() {
-    ULPGATE_SHARED(float, t, kEntries);
+    ULPGATE_SHARED(float, t, kSign + kSpan);
     return t;
   }
   // Called by every thread of the block before any reads it.
   ULPGATE_DEVICE static void build() {
     float* t = entries();
     for (uint32_t i = dev::thread_rank(); i < uint32_t(kEntries); i += dev::block_dim().x) {
-      const float g = dev::as_float(((i / kSpan) << 15 | (kFirst + i % kSpan)) << 16);
-      t[i] = g * sigmoid_of_exp(act_exp(-g));
+      const uint32_t sign = i / kSpan, magnitude = kFirst + i % kSpan;
+      const float g = dev::as_float((sign << 15 | magnitude) << 16);
+      t[sign * kSign + i % kSpan] = g * sigmoid_of_exp(act_exp(-g));
     }
     dev::block_sync();
   }
   // y of a chunk of bf16 gates (widened) whose every gate has an entry; false, y untouched, else.
   template <int N>
   ULPGATE_DEVICE static bool silu_mul(const float (&g)[N], const float (&u)[N], float (&y)[N]) {
+    static_assert(kSpan <= kSign, "one sign's entries below the other's");
     uint32_t at[N];
     bool all = true;
     ULPGATE_UNROLL
     for (int i = 0; i < N; ++i) {
       const uint32_t bits = dev::as_uint(g[i]) >> 16, offset = (bits & 0x7FFFu) - kFirst;
       all &= offset < kSpan;
-      at[i] = offset + (bits >> 15) * kSpan;
+      at[i] = offset | (bits >> (15 - 12) & kSign);  // the sign bit at kSign
     }
     if (!all) return false;
     const float* t = entries();
