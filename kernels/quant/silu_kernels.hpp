@@ -94,8 +94,8 @@ struct SiluMulQuant {
   static constexpr int C = lane_chunks(int(sizeof(T)), true, kTable);  // silu_staged's plans agree
   // 56 registers a thread: with the four loads issued first, 40 registers left too few to hold
   // them (612 us on an H100 against 526 at 48, 518 at 56, 520 at 64; kernels/quant/PERF.md).
-  // With the table, 128: its shared memory and the staged slots of four chunks a lane hold an SM
-  // to four blocks, which 128 registers allow too.
+  // With the table, 96: its 28 KB and the 16 KB of staged slots hold an SM to five blocks, which
+  // 96 registers allow (no spill; at 128, four blocks: 337 against 326 us on the H200).
   static constexpr int kMaxRegisters = kTable ? 96 : 56;
   const T* x;        // [M, 2K]: gate then up in each row
   uint8_t* codes;    // [M, K]
@@ -139,8 +139,9 @@ struct SiluMulQuant {
   // for_each_group's register path with the groups ahead of a lane staged in shared memory:
   // with the table a lane's arithmetic is too short to hide its loads, and holding the next
   // group in registers spilled (kernels/quant/PERF.md). Each thread copies its next groups'
-  // chunks into its own slots (kStages groups in flight) and reads only those, so no
-  // barrier is needed. Blocks of at most kStageThreads threads (plan_quant's 128).
+  // chunks into its own slots (kStages groups in flight: one of four chunks, 128 bytes a thread;
+  // two would pass a block's 48 KB of static shared memory) and reads only those, so no barrier
+  // is needed. Blocks of at most kStageThreads threads (plan_quant's 128).
   static constexpr int kStages = 1, kStageThreads = 128;
   ULPGATE_DEVICE void staged() const {
     ULPGATE_SHARED(Raw<In>, slots, kStages * 2 * C * kStageThreads);
