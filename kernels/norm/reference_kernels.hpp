@@ -125,8 +125,10 @@ ULPGATE_DEVICE_COLD double row_ideal_r(const uint64_t* limbs, uint32_t flags, no
   return norm::row_r::ideal_r(d, h);
 }
 
-// T: the element type (bf16 or fp16), compile-time so that its widening and roundings fold.
-template <Format T>
+// T: the element type (bf16 or fp16), compile-time so that its widening and roundings fold;
+// Residual: norm.rms-add's (x and a residual, the residual written back), compile-time so that
+// norm.rms's passes carry none of its steps or tests (the launch picks it from `residual`).
+template <Format T, bool Residual>
 struct RefRows {
   // 40 registers a thread: more blocks an SM, as the block's barriers and its r's long chain stall
   // it. H100, bf16 32768 x 7168: rms 2128 -> 1969 us, rms-add 2426 -> 2370 (48: 2014, 2387; PERF.md).
@@ -159,6 +161,7 @@ struct RefRows {
     const unsigned tid = dev::thread_rank(), threads = dev::block_dim().x;
     norm::element::Steps steps = this->steps;
     steps.dtype = T;
+    steps.has_residual = Residual;
     // The block's total of every thread's value (combine) and flags (or), in every thread.
     struct Total {
       u128 value;
@@ -189,8 +192,8 @@ struct RefRows {
         return;
       }
       for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
-        const Pack16<uint16_t> xs = dev::load16(x + 8 * p), rz = residual ? dev::load16(residual + 8 * p) : Pack16<uint16_t>{};
-        for (int j = 0; j < 8; ++j) z_fn(norm::element::z_of(steps, widen(xs.v[j]), residual ? widen(rz.v[j]) : 0.0f));
+        const Pack16<uint16_t> xs = dev::load16(x + 8 * p), rz = Residual ? dev::load16(residual + 8 * p) : Pack16<uint16_t>{};
+        for (int j = 0; j < 8; ++j) z_fn(norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f));
       }
     };
     const auto larger = [](u128 a, u128 b) { return a > b ? a : b; };
@@ -202,7 +205,7 @@ struct RefRows {
       if (packed && tid == 0 && row + dev::kRowsAhead < g.m) {
         const int64_t ahead = at + dev::kRowsAhead * g.h;
         dev::prefetch_l2(x + ahead, uint32_t(g.h * 2));
-        if (residual) dev::prefetch_l2(residual + ahead, uint32_t(g.h * 2));
+        if (Residual) dev::prefetch_l2(residual + ahead, uint32_t(g.h * 2));
       }
       // 1. The largest finite |z| (as bits) and the flags (1 NaN, 2 Inf: ExactSum::flags()).
       uint32_t top = 0, nonfinite = 0;
@@ -255,15 +258,15 @@ struct RefRows {
           const int64_t i = at + c;
           uint16_t ro;
           float z;
-          outputs(widen(x[i]), residual ? widen(residual[i]) : 0.0f, weight[c], z, ideal[i], ro);
+          outputs(widen(x[i]), Residual ? widen(residual[i]) : 0.0f, weight[c], z, ideal[i], ro);
           y[i] = norm::element::output_at(steps, z, weight[c], rp);
-          if (residual_out) residual_out[i] = ro;
+          if (Residual) residual_out[i] = ro;
         }
         continue;
       }
       for (int64_t p = tid; p < g.h / 8; p += threads) {
         const int64_t i = at + 8 * p;
-        const Pack16<uint16_t> xs = dev::load16(x + i), rz = residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
+        const Pack16<uint16_t> xs = dev::load16(x + i), rz = Residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
         const Pack16<float> w0 = dev::load16(weight + 8 * p), w1 = dev::load16(weight + 8 * p + 4);
         Pack16<uint16_t> yo, io, ro;
         for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
@@ -271,14 +274,14 @@ struct RefRows {
           for (int h = 0; h < 2; ++h) {
             const int j = 2 * k + h;
             w[h] = j < 4 ? w0.v[j] : w1.v[j - 4];
-            outputs(widen(xs.v[j]), residual ? widen(rz.v[j]) : 0.0f, w[h], z[h], io.v[j], ro.v[j]);
+            outputs(widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f, w[h], z[h], io.v[j], ro.v[j]);
           }
           const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w[0], w[1], rp);
           yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
         }
         dev::store16(y + i, yo);
         dev::store16(ideal + i, io);
-        if (residual_out) dev::store16(residual_out + i, ro);
+        if (Residual) dev::store16(residual_out + i, ro);
       }
     }
   }

@@ -35,10 +35,14 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                        dev.template alloc<uint32_t>(rows), dev.template alloc<float>(rows),
                        dev.template alloc<double>(rows)};
   const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
-    dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
-               RefRows<T>{x, residual, weight, out.y.get(), out.ideal.get(), residual ? out.residual_out.get() : nullptr,
-                          out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), RefShape{spec.m, spec.h},
-                          spec.steps(), norm::r_rule(*spec.profile), eps_term(spec), window});
+    const auto rows_with = [&]<bool Residual>(std::bool_constant<Residual>) {
+      dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
+                 RefRows<T, Residual>{x, residual, weight, out.y.get(), out.ideal.get(), residual ? out.residual_out.get() : nullptr,
+                                      out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(),
+                                      RefShape{spec.m, spec.h}, spec.steps(), norm::r_rule(*spec.profile), eps_term(spec), window});
+    };
+    if (residual) rows_with(std::true_type{});
+    else rows_with(std::false_type{});
   };
   if (rows > 0) {
     if (spec.dtype == Format::bf16) launch(std::integral_constant<Format, Format::bf16>{});
