@@ -1,17 +1,21 @@
 // The RMSNorm reference on a device (issue 30): what reference/norm computes for norm.rms and
-// norm.rms-add, bit for bit, in one kernel, RefRows: a block per row, three passes over the row
-// (the second and third find it in the cache):
-//   1. the largest finite |z| and the NaN / Inf flags, across the block;
-//   2. the exact sum of z^2 (spec/norm.md): each thread adds its squares into a 128-bit
-//      fixed-point window placed by that largest |z|, where each lands exactly unless the row
-//      spans more binades than the window holds; such a square goes to the thread's
-//      norm::ExactSum (local memory, which a row without one never touches). The windows are
-//      summed across the block, the rare ExactSums merged;
-//   3. the row's r, the profile's and the ideal's (reference/norm/row_r.hpp: exact, one thread),
-//      then every element's profile y, written-back residual and ideal y (kNearMark where its
-//      product lies near a rounding boundary: the host decides those, norm::IdealRow::y).
+// norm.rms-add, bit for bit, in three kernels:
+//   RefSums     a block per row, two passes over it (the second finds it in the cache):
+//               1. the largest finite |z| and the NaN / Inf flags, across the block;
+//               2. the exact sum of z^2 (spec/norm.md): each thread adds its squares into a 128-bit
+//                  fixed-point window placed by that largest |z|, where each lands exactly unless
+//                  the row spans more binades than the window holds; such a square goes to the
+//                  thread's norm::ExactSum (local memory, which a row without one never touches).
+//                  The windows are summed across the block, the rare ExactSums merged;
+//   RefR        each row's r, the profile's and the ideal's (reference/norm/row_r.hpp: exact), a
+//               thread a row and r;
+//   RefOutputs  every element's profile y, written-back residual and ideal y (kNearMark where its
+//               product lies near a rounding boundary: the host decides those, norm::IdealRow::y).
+// The r had been computed inside the row's block, by one thread while the others waited at the
+// barrier (70 % of the barrier stalls, and its long cold code evicting the loops' from the
+// instruction cache: kernels/norm/PERF.md).
 // The element steps are reference/norm/element.hpp's and row_r.hpp's, the source norm.cpp runs.
-// reference_pipeline.hpp runs RefRows on a device of the host-SIMT emulator or of CUDA.
+// reference_pipeline.hpp runs the three on a device of the host-SIMT emulator or of CUDA.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +31,9 @@ namespace ulpgate::norm_kernels {
 // An ideal y left for the host: a NaN pattern norm::element::round_to never gives (its NaN is canonical).
 inline constexpr uint16_t kNearMark = 0xFFFF;
 
-inline constexpr unsigned kRowThreads = 128;  // more blocks an SM: one's r overlaps the others' passes
+inline constexpr unsigned kRowThreads = 128;  // RefSums': more blocks an SM, one's barriers overlapping the others' passes
 inline constexpr int kRowWarps = int(kRowThreads) / 32;  // at most (warps of 32 lanes or more)
+inline constexpr unsigned kRThreads = 128, kOutputThreads = 128;  // RefR's and RefOutputs' blocks
 
 struct RefShape {
   int64_t m, h;
@@ -105,57 +110,40 @@ ULPGATE_DEVICE_COLD void merge_spills(norm::ExactSum& spill, uint64_t* post) {
     for (int w = 1; w < warps; ++w) spill.merge(norm::ExactSum::from(post + w * kLimbs, 0));
 }
 
-// The row's exact sum, thread 0's spilled squares and the block's window at bit `base`, to the
-// row's limbs and to `post`.
-ULPGATE_DEVICE_COLD void store_row_sum(const norm::ExactSum& spill, u128 window, int base, uint64_t* row_limbs, uint64_t* post) {
+// The row's exact sum: thread 0's spilled squares and the block's window at bit `base`.
+ULPGATE_DEVICE_COLD void store_row_sum(const norm::ExactSum& spill, u128 window, int base, uint64_t* row_limbs) {
   norm::ExactSum s = spill;
   s.add_bits(window, base);
-  for (int i = 0; i < norm::ExactSum::kLimbs; ++i) row_limbs[i] = post[i] = s.limb(i);
+  for (int i = 0; i < norm::ExactSum::kLimbs; ++i) row_limbs[i] = s.limb(i);
 }
 
-// (The rule and eps by value: a reference to a kernel's member would send the whole kernel object
-// to local memory, and every field it reads in the passes with it.)
-ULPGATE_DEVICE_COLD float row_profile_r(norm::row_r::Rule rule, const uint64_t* limbs, uint32_t flags, int64_t h) {
-  return norm::row_r::profile_r(rule, norm::ExactSum::from(limbs, flags), h);
+// Whether rows of h elements and every buffer start 16-byte aligned (nullptr counts as aligned):
+// the kernels then move packs of 8 (16-byte loads and stores), else one element at a time.
+template <class... P>
+ULPGATE_HOST_DEVICE bool packed_rows(int64_t h, const P*... buffers) {
+  return h % 8 == 0 && ((reinterpret_cast<uintptr_t>(buffers) % 16 == 0) && ...);
 }
 
-ULPGATE_DEVICE_COLD double row_ideal_r(const uint64_t* limbs, uint32_t flags, norm::ExactSum eps, int64_t h) {
-  norm::ExactSum d = norm::ExactSum::from(limbs, flags);
-  d.merge(eps);
-  return norm::row_r::ideal_r(d, h);
-}
-
-// T: the element type (bf16 or fp16), compile-time so that its widening and roundings fold;
-// Residual: norm.rms-add's (x and a residual, the residual written back), compile-time so that
-// norm.rms's passes carry none of its steps or tests (the launch picks it from `residual`).
+// Passes 1 and 2: each row's exact sum of squares and flags. One block a row (grid-stride).
+// T: the element type (bf16 or fp16), compile-time so that its widening folds; Residual: norm.rms-
+// add's z = x + residual, compile-time so that norm.rms's passes carry none of its steps or tests
+// (the launch picks it from `residual`).
 template <Format T, bool Residual>
-struct RefRows {
-  // 40 registers a thread: more blocks an SM, as the block's barriers and its r's long chain stall
-  // it. H100, bf16 32768 x 7168: rms 2128 -> 1969 us, rms-add 2426 -> 2370 (48: 2014, 2387; PERF.md).
+struct RefSums {
+  // 40 registers a thread: more blocks an SM, as the block's barriers stall it (kernels/norm/PERF.md).
   static constexpr int kMaxRegisters = 40;
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
-  const float* weight;       // [h], exactly widened
-  uint16_t* y;               // [m * h] the profile's
-  uint16_t* ideal;           // [m * h] the ideal's, or kNearMark
-  uint16_t* residual_out;    // [m * h], nullptr without a residual
   uint64_t* limbs;           // [m * ExactSum::kLimbs] each row's exact sum of squares
   uint32_t* flags;           // [m] its NaN / Inf flags
-  float* r_profile;          // [m]
-  double* r_ideal;           // [m]
   RefShape g;
   norm::element::Steps steps;
-  norm::row_r::Rule rule;
-  norm::ExactSum eps;  // h eps, which the ideal's D adds to the squares (eps_term)
-  double window;  // norm::element::ideal_y's (the reference's 2^-40; wider in tests)
 
   ULPGATE_DEVICE void operator()() const {
     ULPGATE_SHARED(uint64_t, post_lo, kRowWarps);
     ULPGATE_SHARED(uint64_t, post_hi, kRowWarps);
     ULPGATE_SHARED(uint32_t, post_flags, kRowWarps);
     ULPGATE_SHARED(uint64_t, post_limbs, kRowWarps * norm::ExactSum::kLimbs);
-    ULPGATE_SHARED(double, rs, 2);
-    constexpr int kLimbs = norm::ExactSum::kLimbs;
     const int ws = dev::warp_size(), lane = dev::lane(), warp = int(dev::thread_rank()) / ws;
     const int warps = int(dev::block_dim().x) / ws;
     const unsigned tid = dev::thread_rank(), threads = dev::block_dim().x;
@@ -180,12 +168,9 @@ struct RefRows {
       dev::block_sync();  // the posts are read before the next call writes them
       return t;
     };
-    // The row's elements in packs of 8 (16-byte loads and stores) where every row and buffer
-    // starts 16-byte aligned, else one at a time: z_fn(z) for each element's z (passes 1 and 2).
-    const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-    const bool packed = g.h % 8 == 0 && aligned(x) && aligned(residual) && aligned(weight) && aligned(y) &&
-                        aligned(ideal) && aligned(residual_out);
+    const bool packed = packed_rows(g.h, x, residual);
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
+    // z_fn(z) for each element's z of the row at `at`.
     const auto each_z = [&](int64_t at, auto z_fn) {
       if (!packed) {
         for (int64_t c = tid; c < g.h; c += threads) z_fn(z_at(steps, x, residual, at + c));
@@ -227,25 +212,71 @@ struct RefRows {
       });
       const Total squares = across_block(sum, spilled, add);
       if (squares.flags) merge_spills(spill, post_limbs);  // the whole block: some thread spilled
-      // 3. The row's exact sum to memory and to the block; its r (the profile's in thread 0, the
-      // ideal's in warp 1's lane 0, at once), then its elements.
-      if (tid == 0) {
-        store_row_sum(spill, squares.value, base, limbs + row * kLimbs, post_limbs);
-        flags[row] = largest.flags;
-      }
-      dev::block_sync();
-      if (tid == 0) {
-        const float rp = row_profile_r(rule, post_limbs, largest.flags, g.h);
-        r_profile[row] = rp, rs[0] = rp;
-      } else if (tid == unsigned(ws)) {
-        const double ri = row_ideal_r(post_limbs, largest.flags, eps, g.h);
-        r_ideal[row] = ri, rs[1] = ri;
-      }
+      if (tid == 0) store_row_sum(spill, squares.value, base, limbs + row * norm::ExactSum::kLimbs);
       if (squares.flags) spill = norm::ExactSum{};
-      dev::block_sync();
-      const float rp = float(rs[0]);
-      const double ri = rs[1];
-      // Element c's z, ideal y and written-back residual (its profile y: output_at, or
+      if (tid == 0) flags[row] = largest.flags;
+    }
+  }
+};
+
+// Each row's r from its exact sum, the profile's (grid row 0) and the ideal's (grid row 1): a
+// thread a row and r, so that the rows' long chains of integer steps run side by side.
+struct RefR {
+  const uint64_t* limbs;
+  const uint32_t* flags;
+  float* r_profile;  // [m]
+  double* r_ideal;   // [m]
+  int64_t m, h;
+  norm::row_r::Rule rule;
+  norm::ExactSum eps;  // h eps, which the ideal's D adds to the squares (eps_term)
+
+  ULPGATE_DEVICE void operator()() const {
+    const int64_t row = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
+    if (row >= m) return;
+    norm::ExactSum d = norm::ExactSum::from(limbs + row * norm::ExactSum::kLimbs, flags[row]);
+    if (dev::block_idx().y == 0) {
+      r_profile[row] = norm::row_r::profile_r(rule, d, h);
+    } else {
+      d.merge(eps);
+      r_ideal[row] = norm::row_r::ideal_r(d, h);
+    }
+  }
+};
+
+// Pass 3: every element's profile y, ideal y (kNearMark where the host decides) and written-back
+// residual from its row's r. Grid {ceil(packs or elements of a row / block), rows (grid-stride)}:
+// no barrier, no division for an element's place.
+template <Format T, bool Residual>
+struct RefOutputs {
+  static constexpr int kMaxRegisters = 40;
+  const uint16_t* x;
+  const uint16_t* residual;  // nullptr without one
+  const float* weight;       // [h], exactly widened
+  const float* r_profile;    // [m]
+  const double* r_ideal;     // [m]
+  uint16_t* y;               // [m * h] the profile's
+  uint16_t* ideal;           // [m * h] the ideal's, or kNearMark
+  uint16_t* residual_out;    // [m * h], nullptr without a residual
+  RefShape g;
+  norm::element::Steps steps;
+  double window;  // norm::element::ideal_y's (the reference's 2^-40; wider in tests)
+
+  ULPGATE_HOST_DEVICE bool packed() const { return packed_rows(g.h, x, residual, weight, y, ideal, residual_out); }
+  // Threads a row: one a pack, or one an element.
+  ULPGATE_HOST_DEVICE int64_t per_row() const { return packed() ? g.h / 8 : g.h; }
+
+  ULPGATE_DEVICE void operator()() const {
+    norm::element::Steps steps = this->steps;
+    steps.dtype = T;
+    steps.has_residual = Residual;
+    const bool packed = this->packed();
+    const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();  // pack or element
+    if (c >= per_row()) return;
+    const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
+    for (int64_t row = dev::block_idx().y; row < g.m; row += dev::grid_dim().y) {
+      const float rp = r_profile[row];
+      const double ri = r_ideal[row];
+      // Element i's z, ideal y and written-back residual (its profile y: output_at, or
       // profile_pair two at a time).
       const auto outputs = [&](float xv, float rv, float w, float& z, uint16_t& io, uint16_t& ro) {
         z = norm::element::z_of(steps, xv, rv);
@@ -254,35 +285,31 @@ struct RefRows {
         ro = norm::element::residual_out(steps, xv, rv);
       };
       if (!packed) {
-        for (int64_t c = tid; c < g.h; c += threads) {
-          const int64_t i = at + c;
-          uint16_t ro;
-          float z;
-          outputs(widen(x[i]), Residual ? widen(residual[i]) : 0.0f, weight[c], z, ideal[i], ro);
-          y[i] = norm::element::output_at(steps, z, weight[c], rp);
-          if (Residual) residual_out[i] = ro;
-        }
+        const int64_t i = row * g.h + c;
+        uint16_t ro;
+        float z;
+        outputs(widen(x[i]), Residual ? widen(residual[i]) : 0.0f, weight[c], z, ideal[i], ro);
+        y[i] = norm::element::output_at(steps, z, weight[c], rp);
+        if (Residual) residual_out[i] = ro;
         continue;
       }
-      for (int64_t p = tid; p < g.h / 8; p += threads) {
-        const int64_t i = at + 8 * p;
-        const Pack16<uint16_t> xs = dev::load16(x + i), rz = Residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
-        const Pack16<float> w0 = dev::load16(weight + 8 * p), w1 = dev::load16(weight + 8 * p + 4);
-        Pack16<uint16_t> yo, io, ro;
-        for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
-          float z[2], w[2];
-          for (int h = 0; h < 2; ++h) {
-            const int j = 2 * k + h;
-            w[h] = j < 4 ? w0.v[j] : w1.v[j - 4];
-            outputs(widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f, w[h], z[h], io.v[j], ro.v[j]);
-          }
-          const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w[0], w[1], rp);
-          yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
+      const int64_t i = row * g.h + 8 * c;
+      const Pack16<uint16_t> xs = dev::load16(x + i), rz = Residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
+      const Pack16<float> w0 = dev::load16(weight + 8 * c), w1 = dev::load16(weight + 8 * c + 4);
+      Pack16<uint16_t> yo, io, ro;
+      for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
+        float z[2], w[2];
+        for (int h = 0; h < 2; ++h) {
+          const int j = 2 * k + h;
+          w[h] = j < 4 ? w0.v[j] : w1.v[j - 4];
+          outputs(widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f, w[h], z[h], io.v[j], ro.v[j]);
         }
-        dev::store16(y + i, yo);
-        dev::store16(ideal + i, io);
-        if (Residual) dev::store16(residual_out + i, ro);
+        const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w[0], w[1], rp);
+        yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
       }
+      dev::store16(y + i, yo);
+      dev::store16(ideal + i, io);
+      if (Residual) dev::store16(residual_out + i, ro);
     }
   }
 };

@@ -35,14 +35,22 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                        dev.template alloc<uint32_t>(rows), dev.template alloc<float>(rows),
                        dev.template alloc<double>(rows)};
   const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
-    const auto rows_with = [&]<bool Residual>(std::bool_constant<Residual>) {
+    const RefShape g{spec.m, spec.h};
+    const norm::element::Steps steps = spec.steps();
+    const auto with = [&]<bool Residual>(std::bool_constant<Residual>) {
       dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
-                 RefRows<T, Residual>{x, residual, weight, out.y.get(), out.ideal.get(), residual ? out.residual_out.get() : nullptr,
-                                      out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(),
-                                      RefShape{spec.m, spec.h}, spec.steps(), norm::r_rule(*spec.profile), eps_term(spec), window});
+                 RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), g, steps});
+      dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
+                 RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
+                      norm::r_rule(*spec.profile), eps_term(spec)});
+      const RefOutputs<T, Residual> outputs{x, residual, weight, out.r_profile.get(), out.r_ideal.get(), out.y.get(), out.ideal.get(),
+                                            residual ? out.residual_out.get() : nullptr, g, steps, window};
+      dev.launch({{unsigned((outputs.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min<int64_t>(spec.m, 65535))},
+                  {kOutputThreads}},
+                 outputs);
     };
-    if (residual) rows_with(std::true_type{});
-    else rows_with(std::false_type{});
+    if (residual) with(std::true_type{});
+    else with(std::false_type{});
   };
   if (rows > 0) {
     if (spec.dtype == Format::bf16) launch(std::integral_constant<Format, Format::bf16>{});
