@@ -6,18 +6,22 @@
 //                  fixed-point window placed by that largest |z|, where each lands exactly unless
 //                  the row spans more binades than the window holds; such a square goes to the
 //                  thread's norm::ExactSum (local memory, which a row without one never touches).
+//                  Where z are T values, the squares of the top binades (two bands of 12 of
+//                  bf16's at H = 7168) are summed in fp64 instead, exactly (fp64_band), and join
+//                  the window after.
 //                  The windows are summed across the block, the rare ExactSums merged;
 //   RefR        each row's r, the profile's and the ideal's (reference/norm/row_r.hpp: exact), a
 //               thread a row and r;
 //   RefOutputs  every element's profile y, written-back residual and ideal y (kNearMark where its
 //               product lies near a rounding boundary: the host decides those, norm::IdealRow::y).
-// The r had been computed inside the row's block, by one thread while the others waited at the
-// barrier (70 % of the barrier stalls, and its long cold code evicting the loops' from the
-// instruction cache: kernels/norm/PERF.md).
+// (The r had been computed inside the row's block, by one thread while the others waited at a
+// barrier: 70 % of that kernel's barrier stalls; kernels/norm/PERF.md.)
 // The element steps are reference/norm/element.hpp's and row_r.hpp's, the source norm.cpp runs.
 // reference_pipeline.hpp runs the three on a device of the host-SIMT emulator or of CUDA.
 #pragma once
 
+#include <bit>
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/norm/norm_math.hpp"  // Elem: the kernels' pair roundings
@@ -34,6 +38,7 @@ inline constexpr uint16_t kNearMark = 0xFFFF;
 inline constexpr unsigned kRowThreads = 128;  // RefSums': more blocks an SM, one's barriers overlapping the others' passes
 inline constexpr int kRowWarps = int(kRowThreads) / 32;  // at most (warps of 32 lanes or more)
 inline constexpr unsigned kRThreads = 128, kOutputThreads = 128;  // RefR's and RefOutputs' blocks
+inline constexpr int64_t kOutputRowBlocks = 2048;  // RefOutputs' grid rows at most
 
 struct RefShape {
   int64_t m, h;
@@ -46,15 +51,47 @@ ULPGATE_DEVICE float z_at(const norm::element::Steps& s, const uint16_t* x, cons
 
 using u128 = unsigned __int128;
 
-// The lowest bit (in the ExactSum's units, 2^-320) of the row's 128-bit window. A square of z
-// with biased exponent e (1 for subnormals) is below 2^(2 e + 68) there, so h squares of a row
-// whose largest |z| has exponent `top` stay below 2^(2 top + 68 + L), L the bits of h: the window's top.
-ULPGATE_DEVICE int window_base(uint32_t top_bits, int64_t h) {
-  const int top = top_bits >> 23 ? int(top_bits >> 23) : 1;
+// L: the bits of h (h < 2^L).
+ULPGATE_DEVICE int bit_length(int64_t h) {
   int length = 0;
   while (length < 63 && (h >> length) != 0) ++length;
+  return length;
+}
+
+// The lowest bit (in the ExactSum's units, 2^-320) of the row's 128-bit window. A square of z
+// with biased exponent e (1 for subnormals) is below 2^(2 e + 68) there, so h < 2^L squares of a
+// row whose largest |z| has exponent `top` stay below 2^(2 top + 68 + L): the window's top.
+ULPGATE_DEVICE int window_base(uint32_t top_bits, int length) {
+  const int top = top_bits >> 23 ? int(top_bits >> 23) : 1;
   const int base = 2 * top + 68 + length - 128;
   return base > 0 ? base : 0;
+}
+
+// A band of binades where a row of T values z (p significant bits: bf16 8, fp16 11) may sum its
+// squares in fp64 instead: biased exponents [top - k, top] (at least 1), k = floor((53 - L - 2 p)
+// / 2) (none: top + 1). Each such square is a multiple of u = 2^(2 (top - k) - 2 p + 2) (exponents
+// as real ones) and h < 2^L of them stay below 2^(2 top + 2 + L) <= 2^53 u, so every partial sum,
+// in any order and across the block, is exact. For this band and the next one down (top - k - 1),
+// u is a multiple of the window's lowest bit and the sum lies below its top, so the sum joins the
+// window exactly (fp64_into_window). Returns the band's lowest exponent.
+ULPGATE_DEVICE int fp64_band(int top, int length, int p) {
+  const int k = 53 - length - 2 * p;
+  if (k < 0) return top + 1;
+  return top - k / 2 > 1 ? top - k / 2 : 1;
+}
+
+// A normal |z| (bits b) as a double by its bits (the conversion instruction runs on a slower pipe).
+ULPGATE_DEVICE double widen_to_double(uint32_t b) {
+  return std::bit_cast<double>((uint64_t(b) << 29) + (uint64_t(1023 - 127) << 52));
+}
+
+// A thread's fp64 sum of squares (exact and >= 0: fp64_band) into its window at bit `base`.
+ULPGATE_DEVICE void fp64_into_window(u128& window, double sum, int base) {
+  const uint64_t bits = std::bit_cast<uint64_t>(sum);
+  if (bits == 0) return;
+  const uint64_t sig = (bits & ((uint64_t(1) << 52) - 1)) | (uint64_t(1) << 52);  // normal: >= 2^-252
+  const int shift = int(bits >> 52) - 1075 - norm::ExactSum::kUnitExp - base;    // sig's bit 0 in the window
+  window += shift >= 0 ? u128(sig) << shift : u128(sig >> -shift);               // exact: u's trailing zeros
 }
 
 // Adds z^2 (|z|'s bits b, finite and non-zero) to the window at bit `base` where it lands exactly.
@@ -130,8 +167,9 @@ ULPGATE_HOST_DEVICE bool packed_rows(int64_t h, const P*... buffers) {
 // (the launch picks it from `residual`).
 template <Format T, bool Residual>
 struct RefSums {
-  // 40 registers a thread: more blocks an SM, as the block's barriers stall it (kernels/norm/PERF.md).
-  static constexpr int kMaxRegisters = 40;
+  // 56 registers: 40 spilled 108 / 224 bytes with the fp64 bands (H200, bf16 32768 x 7168: rms
+  // 879 -> 790 us, rms-add 1346 -> 1188 at 56; kernels/norm/PERF.md).
+  static constexpr int kMaxRegisters = 56;
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
   uint64_t* limbs;           // [m * ExactSum::kLimbs] each row's exact sum of squares
@@ -183,6 +221,8 @@ struct RefSums {
     };
     const auto larger = [](u128 a, u128 b) { return a > b ? a : b; };
     const auto add = [](u128 a, u128 b) { return a + b; };  // no carry out: window_base
+    const bool t_values = !Residual || steps.rounds_residual;  // z = T(...): fp64_band's
+    const int length = bit_length(g.h);
     norm::ExactSum spill;  // the thread's squares outside the window (zero between rows)
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       const int64_t at = row * g.h;
@@ -192,24 +232,48 @@ struct RefSums {
         dev::prefetch_l2(x + ahead, uint32_t(g.h * 2));
         if (Residual) dev::prefetch_l2(residual + ahead, uint32_t(g.h * 2));
       }
-      // 1. The largest finite |z| (as bits) and the flags (1 NaN, 2 Inf: ExactSum::flags()).
-      uint32_t top = 0, nonfinite = 0;
+      // 1. The largest |z| (as bits); where that is not finite, the largest finite |z| and the flags
+      // (1 NaN, 2 Inf: ExactSum::flags()) in a second look.
+      uint32_t top = 0;
       each_z(at, [&](float z) {
         const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
-        if (b < 0x7F800000u) top = b > top ? b : top;
-        else nonfinite |= b > 0x7F800000u ? 1u : 2u;
+        top = b > top ? b : top;
       });
-      const Total largest = across_block(top, nonfinite, larger);
-      const int base = window_base(uint32_t(largest.value), g.h);
-      // 2. The exact sum of squares.
+      Total largest = across_block(top, 0, larger);
+      if (uint32_t(largest.value) >= 0x7F800000u) {
+        uint32_t finite = 0, nonfinite = 0;
+        each_z(at, [&](float z) {
+          const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
+          if (b < 0x7F800000u) finite = b > finite ? b : finite;
+          else nonfinite |= b > 0x7F800000u ? 1u : 2u;
+        });
+        largest = across_block(finite, nonfinite, larger);
+      }
+      const int base = window_base(uint32_t(largest.value), length);
+      // 2. The exact sum of squares: in fp64 in the two bands of binades below the largest |z|
+      // (T values z, a finite row), the others in the window.
+      uint32_t high_from = 0xFFFFFFFFu, low_from = 0xFFFFFFFFu;  // as |z| bits
+      if (t_values && !largest.flags) {
+        const int p = T == Format::bf16 ? 8 : 11, high = fp64_band(int(uint32_t(largest.value) >> 23), length, p);
+        high_from = uint32_t(high) << 23, low_from = uint32_t(fp64_band(high - 1, length, p)) << 23;
+      }
       u128 sum = 0;
+      double high = 0, low = 0;
       uint32_t spilled = 0;
       each_z(at, [&](float z) {
         const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
+        if (b >= low_from) {
+          const double d = widen_to_double(b);
+          if (b >= high_from) high = fma(d, d, high);
+          else low = fma(d, d, low);
+          return;
+        }
         if (b == 0 || b >= 0x7F800000u || add_to_window(sum, b, base)) return;
         add_outside_window(spill, z);
         spilled = 1;
       });
+      fp64_into_window(sum, high, base);
+      fp64_into_window(sum, low, base);
       const Total squares = across_block(sum, spilled, add);
       if (squares.flags) merge_spills(spill, post_limbs);  // the whole block: some thread spilled
       if (tid == 0) store_row_sum(spill, squares.value, base, limbs + row * norm::ExactSum::kLimbs);
@@ -244,8 +308,8 @@ struct RefR {
 };
 
 // Pass 3: every element's profile y, ideal y (kNearMark where the host decides) and written-back
-// residual from its row's r. Grid {ceil(packs or elements of a row / block), rows (grid-stride)}:
-// no barrier, no division for an element's place.
+// residual from its row's r. Grid {ceil(packs or elements of a row / block), rows (grid-stride:
+// a thread's setup serves several rows)}: no barrier, no division for an element's place.
 template <Format T, bool Residual>
 struct RefOutputs {
   static constexpr int kMaxRegisters = 40;
@@ -260,16 +324,15 @@ struct RefOutputs {
   RefShape g;
   norm::element::Steps steps;
   double window;  // norm::element::ideal_y's (the reference's 2^-40; wider in tests)
+  bool packed;    // packed_rows of h and every buffer (the launch's: not every thread's)
 
-  ULPGATE_HOST_DEVICE bool packed() const { return packed_rows(g.h, x, residual, weight, y, ideal, residual_out); }
   // Threads a row: one a pack, or one an element.
-  ULPGATE_HOST_DEVICE int64_t per_row() const { return packed() ? g.h / 8 : g.h; }
+  ULPGATE_HOST_DEVICE int64_t per_row() const { return packed ? g.h / 8 : g.h; }
 
   ULPGATE_DEVICE void operator()() const {
     norm::element::Steps steps = this->steps;
     steps.dtype = T;
     steps.has_residual = Residual;
-    const bool packed = this->packed();
     const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();  // pack or element
     if (c >= per_row()) return;
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };

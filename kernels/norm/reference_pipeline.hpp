@@ -43,9 +43,10 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
       dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
                  RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
                       norm::r_rule(*spec.profile), eps_term(spec)});
-      const RefOutputs<T, Residual> outputs{x, residual, weight, out.r_profile.get(), out.r_ideal.get(), out.y.get(), out.ideal.get(),
-                                            residual ? out.residual_out.get() : nullptr, g, steps, window};
-      dev.launch({{unsigned((outputs.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min<int64_t>(spec.m, 65535))},
+      uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
+      const RefOutputs<T, Residual> outputs{x, residual, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, residual_out, g,
+                                            steps, window, packed_rows(spec.h, x, residual, weight, y, ideal, residual_out)};
+      dev.launch({{unsigned((outputs.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
                   {kOutputThreads}},
                  outputs);
     };

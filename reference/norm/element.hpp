@@ -70,8 +70,13 @@ constexpr uint32_t ideal_y(Format f, float z, float w, double r, double window) 
   const int mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15, e = int(a >> 52) - 1023, drop = 52 - mbits;
   if (e >= 1 - bias && e <= bias) {
     const uint64_t rem = a & ((uint64_t(1) << drop) - 1), half = uint64_t(1) << (drop - 1);
-    if (double(rem > half ? rem - half : half - rem) <= window * 0x1p53) return kNearBoundary;
-    const uint64_t kept = (a >> drop) - (uint64_t(1023 - bias) << mbits) + (rem > half ? 1 : 0);  // a carry reaches Inf
+    // Near: |rem - half| <= n = floor(window 2^53) (rem and half are integers), as one unsigned
+    // comparison: rem - half + n wraps past 2 n unless within n (n < half; n = half: always near).
+    const double wide = window * 0x1p53;
+    const uint64_t n = wide < double(half) ? uint64_t(wide) : half;
+    if (rem - half + n <= 2 * n) return kNearBoundary;
+    // Not a tie: the dropped bits round up where their top bit is set.
+    const uint64_t kept = (((a >> (drop - 1)) + 1) >> 1) - (uint64_t(1023 - bias) << mbits);  // a carry reaches Inf
     return uint32_t(kept) | uint32_t(std::bit_cast<uint64_t>(v) >> 63) << 15;  // bf16 and fp16: the sign is bit 15
   }
   if (!is_finite(v) || v == 0) return round_to(f, v);

@@ -113,6 +113,40 @@ TEST(NormReferenceKernels, RowsSpanningEveryBinadeTakeTheExactAccumulator) {
   }
 }
 
+// Rows of T values whose squares the device sums in fp64 (fp64_band: two bands of 12 binades of
+// bf16 below the row's largest at H = 7168, of 9 of fp16), at their limits. Row 0 holds the
+// largest magnitude, row 1 its first element that and the others the top of the second band; in
+// both, one element a pack walks down from 6 binades below them with an odd significand, through
+// the bands and past them, so a thread's fp64 sums span as many bits as they can. The sums must be
+// the host's. (fp64_band bounds the row's h squares; a thread sums 56 of them, so a band would
+// stay exact 3 binades lower here: this fails from 4 on, in either band.)
+TEST(NormReferenceKernels, SquaresSummedInFp64AreExactAtTheirLimit) {
+  for (const char* id : {"norm.rms/vllm/bf16/2x7168/normal/s1", "norm.rms/vllm/fp16/2x7168/normal/s2"}) {
+    const Case c = Case::parse(id);
+    Tensors in = c.inputs();
+    const bool bf16 = c.spec.dtype == Format::bf16;
+    const int mbits = bf16 ? 7 : 10, band = bf16 ? 12 : 9;
+    const int top = bf16 ? 129 : 30;  // biased exponents
+    auto* bits = reinterpret_cast<uint16_t*>(in.x.data());
+    for (size_t i = 0; i < in.values.x.size(); ++i) {
+      const int64_t row = int64_t(i) / c.spec.h;
+      const int ceiling = row == 0 || int64_t(i) % c.spec.h == 0 ? 0 : band + 1;  // binades below top
+      const int below = ceiling + (i % 8 == 7 ? 6 + int(i / 8 % (bf16 ? 18 : 10)) : 0);
+      const uint16_t sign = uint16_t(((i * 2654435761u) >> 9 & 1) << 15);
+      bits[i] = uint16_t(sign | (top - below) << mbits | ((1u << mbits) - 1));
+      in.values.x[i] = element::widen(c.spec.dtype, bits[i]);
+    }
+    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
+    EXPECT_EQ(difference(expected(c, in.values), dev), "") << id;
+    for (int64_t row = 0; row < c.spec.m; ++row) {
+      ExactSum want;
+      for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i) want.add_square(in.values.x[size_t(i)]);
+      for (int k = 0; k < ExactSum::kLimbs; ++k)
+        ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << id << " row " << row << " limb " << k;
+    }
+  }
+}
+
 TEST(NormReferenceKernels, DeclinesTheFusedQuantization) {
   const Case c = Case::parse("norm.rms-quant/vllm/bf16/4x7168/e4m3fn/token/normal/s1");
   EXPECT_NE(norm_kernels::reference_declines(c.spec), "");
