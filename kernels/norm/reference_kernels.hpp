@@ -307,6 +307,31 @@ struct RefR {
   }
 };
 
+// The ideal y (element::ideal_y) from fp32 where that decides it. p = z w is exact in fp32 where z
+// and w are T values and p is a normal fp32 (bf16: 8 + 8 bits, fp16: 11 + 11), and v = fl32(p
+// fl32(r)) lies within (2^-24 + 2^-24 + 2^-48) |p r| < 2.0002 fp32 ulps of v from p r. Where the
+// bits T drops lie more than `margin` (>= 2) ulps from their midpoint, no rounding boundary of T
+// lies between v and p r, so T's rounding of v is that of p r. Elsewhere (and outside T's normal
+// range) element::ideal_y's double path, out of line (a branch the rare element takes, not a
+// predicated second form every element runs).
+template <Format T>
+ULPGATE_DEVICE_COLD uint32_t ideal_y_double(float z, float w, double r, double window) {
+  return norm::element::ideal_y(T, z, w, r, window);
+}
+template <Format T>
+ULPGATE_DEVICE uint32_t ideal_y_fp32(float z, float w, float r32, double r, double window, uint32_t margin) {
+  constexpr bool bf16 = T == Format::bf16;
+  constexpr int drop = bf16 ? 16 : 13;
+  constexpr uint32_t half = 1u << (drop - 1), lowest = bf16 ? 1 : 127 - 14, highest = bf16 ? 254 : 127 + 15;
+  const float p = z * w, v = p * r32;
+  const uint32_t a = dev::as_uint(v) & 0x7FFFFFFFu, e = a >> 23, rem = a & ((1u << drop) - 1);
+  const uint32_t m = margin < half ? margin : half;  // m = half: every element near
+  const bool decided = e - lowest <= highest - lowest && (dev::as_uint(p) & 0x7F800000u) != 0 && rem - half + m > 2 * m;
+  if (!decided) return ideal_y_double<T>(z, w, r, window);
+  const uint32_t kept = ((a + half) >> drop) - (bf16 ? 0 : (127u - 15u) << 10);  // not a tie; a carry reaches Inf
+  return kept | (dev::as_uint(v) >> 31) << 15;
+}
+
 // Pass 3: every element's profile y, ideal y (kNearMark where the host decides) and written-back
 // residual from its row's r. Grid {ceil(packs or elements of a row / block), rows (grid-stride:
 // a thread's setup serves several rows)}: no barrier, no division for an element's place.
@@ -323,8 +348,16 @@ struct RefOutputs {
   uint16_t* residual_out;    // [m * h], nullptr without a residual
   RefShape g;
   norm::element::Steps steps;
-  double window;  // norm::element::ideal_y's (the reference's 2^-40; wider in tests)
-  bool packed;    // packed_rows of h and every buffer (the launch's: not every thread's)
+  double window;    // norm::element::ideal_y's (the reference's 2^-40; wider in tests)
+  bool packed;      // packed_rows of h and every buffer (the launch's: not every thread's)
+  uint32_t margin;  // ideal_y_fp32's: fp32 ulps (>= 2), or all of them where z w is not exact
+
+  // ideal_y_fp32's margin: 2 ulps, or the window's where that is wider; where z or the weights
+  // are not T values, every element takes the double path.
+  static uint32_t margin_of(bool exact_products, double window) {
+    const double ulps = window * 0x1p24;
+    return !exact_products || ulps >= 0x1p31 ? 0xFFFFFFFFu : ulps > 2 ? uint32_t(ulps) + 1 : 2u;
+  }
 
   // Threads a row: one a pack, or one an element.
   ULPGATE_HOST_DEVICE int64_t per_row() const { return packed ? g.h / 8 : g.h; }
@@ -336,14 +369,17 @@ struct RefOutputs {
     const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();  // pack or element
     if (c >= per_row()) return;
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
+    // The thread's weights, the same in every row it visits.
+    const Pack16<float> w0 = packed ? dev::load16(weight + 8 * c) : Pack16<float>{}, w1 = packed ? dev::load16(weight + 8 * c + 4) : Pack16<float>{};
     for (int64_t row = dev::block_idx().y; row < g.m; row += dev::grid_dim().y) {
       const float rp = r_profile[row];
       const double ri = r_ideal[row];
+      const float r32 = float(ri);
       // Element i's z, ideal y and written-back residual (its profile y: output_at, or
       // profile_pair two at a time).
       const auto outputs = [&](float xv, float rv, float w, float& z, uint16_t& io, uint16_t& ro) {
         z = norm::element::z_of(steps, xv, rv);
-        const uint32_t d = norm::element::ideal_y(T, z, w, ri, window);
+        const uint32_t d = ideal_y_fp32<T>(z, w, r32, ri, window, margin);
         io = d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
         ro = norm::element::residual_out(steps, xv, rv);
       };
@@ -358,7 +394,6 @@ struct RefOutputs {
       }
       const int64_t i = row * g.h + 8 * c;
       const Pack16<uint16_t> xs = dev::load16(x + i), rz = Residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
-      const Pack16<float> w0 = dev::load16(weight + 8 * c), w1 = dev::load16(weight + 8 * c + 4);
       Pack16<uint16_t> yo, io, ro;
       for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
         float z[2], w[2];

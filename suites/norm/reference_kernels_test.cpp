@@ -4,10 +4,12 @@
 // production shapes). The profile's y, residual and r and the ideal's y and r must all be the host's.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstring>
 
 #include "harness/norm/catalog.hpp"
 #include "kernels/norm/reference_host.hpp"
+#include "kernels/norm/reference_kernels.hpp"
 #include "kernels/portable/arch.hpp"
 #if defined(ULPGATE_HAVE_CUDA)
 #include "kernels/norm/reference_gpu.hpp"
@@ -144,6 +146,78 @@ TEST(NormReferenceKernels, SquaresSummedInFp64AreExactAtTheirLimit) {
       for (int k = 0; k < ExactSum::kLimbs; ++k)
         ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << id << " row " << row << " limb " << k;
     }
+  }
+}
+
+// The fp32 path of the ideal y (ideal_y_fp32) decides an element only where T's dropped bits lie
+// more than 2 fp32 ulps from their midpoint. Weights chosen so that in some row fl32(fl32(z w)
+// fl32(r)) lies within 2 ulps of a midpoint on the other side of it from z w r (the double
+// product, for the search; the host reference is the oracle): the device must defer those to the
+// double path. (bf16 has 128 significands: the rows' r make the cases, about one in 40000.)
+TEST(NormReferenceKernels, TheFp32IdealDefersWithinItsErrorOfAMidpoint) {
+  for (const char* id : {"norm.rms/vllm/bf16/64x512/normal/s1", "norm.rms/vllm/fp16/64x512/normal/s2"}) {
+    const Case c = Case::parse(id);
+    Tensors in = c.inputs();
+    const Format t = c.spec.dtype;
+    const bool bf16 = t == Format::bf16;
+    const int drop = bf16 ? 16 : 13, mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15;
+    const std::vector<double> r = expected(c, in.values).ideal.r;  // the weights change no r
+    int found = 0;
+    // Weights of 7 binades around 1, each column's first that flips in some row, until 16 columns have one.
+    for (int64_t col = 0; col < c.spec.h && found < 16; ++col) {
+      bool done = false;
+      for (uint32_t k = 0; k < (14u << mbits) && !done; ++k) {
+        const auto w_bits = uint16_t((k & 1) << 15 | uint32_t(bias - 3 + int(k >> (mbits + 1))) << mbits | (k >> 1 & ((1u << mbits) - 1)));
+        const float w = element::widen(t, w_bits);
+        for (int64_t row = 0; row < c.spec.m && !done; ++row) {
+          const float p = in.values.x[size_t(row * c.spec.h + col)] * w, v = p * float(r[size_t(row)]);
+          const uint32_t rem = std::bit_cast<uint32_t>(v) & ((1u << drop) - 1), half = 1u << (drop - 1);
+          if ((rem > half ? rem - half : half - rem) > 2 || v == 0) continue;
+          if (element::round_to(t, double(v)) == element::round_to(t, double(p) * r[size_t(row)])) continue;
+          reinterpret_cast<uint16_t*>(in.weight.data())[col] = w_bits;
+          in.values.weight[size_t(col)] = w;
+          done = true;
+        }
+      }
+      found += done;
+    }
+    EXPECT_EQ(found, 16) << id;
+    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
+    EXPECT_EQ(difference(expected(c, in.values), dev), "") << id;
+  }
+}
+
+// ideal_y_fp32 itself where its margin matters most: fl32(fl32(z w) fl32(r)) one fp32 ulp from a
+// midpoint, p r on its other side (r just above a power of two, where fl32(r)'s error is
+// largest relative to the product's ulp: about one such case in 1.5 million). The fp32 path must
+// give element::ideal_y's answer: the exact rounding or the double path's mark. (A margin of 0
+// fails this; 1 would pass, as the error stays below 1.5 ulps by a finer bound than the kernel's.)
+TEST(NormReferenceKernels, TheFp32IdealsMarginCoversItsError) {
+  for (const Format t : {Format::bf16, Format::fp16}) {
+    const bool bf16 = t == Format::bf16;
+    const int drop = bf16 ? 16 : 13, mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15;
+    const uint32_t margin = norm_kernels::RefOutputs<Format::bf16, false>::margin_of(true, 0x1p-40);
+    uint64_t state = 0x5eed;
+    const auto next = [&] { return uint32_t((state = state * 6364136223846793005ull + 1442695040888963407ull) >> 33); };
+    int found = 0;
+    for (int i = 0; i < 100'000'000 && found < 16; ++i) {
+      const auto value = [&](int binades) {
+        return element::widen(t, uint16_t((next() & 1) << 15 | uint32_t(bias - 1 + int(next() % uint32_t(binades))) << mbits |
+                                          (next() & ((1u << mbits) - 1))));
+      };
+      const float z = value(3), w = value(3);
+      const double r = 1 + next() * 0x1p-41;  // [1, 1 + 2^-9)
+      const float p = z * w, v = p * float(r);
+      const uint32_t rem = std::bit_cast<uint32_t>(v) & ((1u << drop) - 1), half = 1u << (drop - 1);
+      if ((rem > half ? rem - half : half - rem) != 1) continue;
+      if (element::round_to(t, double(v)) == element::round_to(t, double(p) * r)) continue;
+      ++found;
+      const uint32_t want = element::ideal_y(t, z, w, r, 0x1p-40);
+      const uint32_t got = bf16 ? norm_kernels::ideal_y_fp32<Format::bf16>(z, w, float(r), r, 0x1p-40, margin)
+                                : norm_kernels::ideal_y_fp32<Format::fp16>(z, w, float(r), r, 0x1p-40, margin);
+      ASSERT_EQ(got, want) << std::hexfloat << z << " " << w << " " << r;
+    }
+    EXPECT_EQ(found, 16) << format_name(t);
   }
 }
 
