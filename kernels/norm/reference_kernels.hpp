@@ -51,13 +51,6 @@ ULPGATE_DEVICE float z_at(const norm::element::Steps& s, const uint16_t* x, cons
 
 using u128 = unsigned __int128;
 
-// L: the bits of h (h < 2^L).
-ULPGATE_DEVICE int bit_length(int64_t h) {
-  int length = 0;
-  while (length < 63 && (h >> length) != 0) ++length;
-  return length;
-}
-
 // The lowest bit (in the ExactSum's units, 2^-320) of the row's 128-bit window. A square of z
 // with biased exponent e (1 for subnormals) is below 2^(2 e + 68) there, so h < 2^L squares of a
 // row whose largest |z| has exponent `top` stay below 2^(2 top + 68 + L): the window's top.
@@ -80,10 +73,9 @@ ULPGATE_DEVICE int fp64_band(int top, int length, int p) {
   return top - k / 2 > 1 ? top - k / 2 : 1;
 }
 
-// A normal |z| (bits b) as a double by its bits (the conversion instruction runs on a slower pipe).
-ULPGATE_DEVICE double widen_to_double(uint32_t b) {
-  return std::bit_cast<double>((uint64_t(b) << 29) + (uint64_t(1023 - 127) << 52));
-}
+// A normal |z| (bits b) of a T value as a double by its bits (the conversion instruction runs on
+// a slower pipe): T's significand lies in the high word (bf16 7 bits, fp16 10, of its 20).
+ULPGATE_DEVICE double widen_to_double(uint32_t b) { return std::bit_cast<double>(uint64_t((b >> 3) + ((1023u - 127u) << 20)) << 32); }
 
 // A thread's fp64 sum of squares (exact and >= 0: fp64_band) into its window at bit `base`.
 ULPGATE_DEVICE void fp64_into_window(u128& window, double sum, int base) {
@@ -175,6 +167,7 @@ struct RefSums {
   uint64_t* limbs;           // [m * ExactSum::kLimbs] each row's exact sum of squares
   uint32_t* flags;           // [m] its NaN / Inf flags
   RefShape g;
+  int length;  // L, the bits of h (h < 2^L)
   norm::element::Steps steps;
 
   ULPGATE_DEVICE void operator()() const {
@@ -222,7 +215,6 @@ struct RefSums {
     const auto larger = [](u128 a, u128 b) { return a > b ? a : b; };
     const auto add = [](u128 a, u128 b) { return a + b; };  // no carry out: window_base
     const bool t_values = !Residual || steps.rounds_residual;  // z = T(...): fp64_band's
-    const int length = bit_length(g.h);
     norm::ExactSum spill;  // the thread's squares outside the window (zero between rows)
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       const int64_t at = row * g.h;
@@ -307,19 +299,20 @@ struct RefR {
   }
 };
 
-// The ideal y (element::ideal_y) from fp32 where that decides it. p = z w is exact in fp32 where z
-// and w are T values and p is a normal fp32 (bf16: 8 + 8 bits, fp16: 11 + 11), and v = fl32(p
-// fl32(r)) lies within (2^-24 + 2^-24 + 2^-48) |p r| < 2.0002 fp32 ulps of v from p r. Where the
-// bits T drops lie more than `margin` (>= 2) ulps from their midpoint, no rounding boundary of T
-// lies between v and p r, so T's rounding of v is that of p r. Elsewhere (and outside T's normal
-// range) element::ideal_y's double path, out of line (a branch the rare element takes, not a
-// predicated second form every element runs).
+// The ideal y (element::ideal_y; kNearMark for its kNearBoundary) from fp32 where that decides
+// it. p = z w is exact in fp32 where z and w are T values and p is a normal fp32 (bf16: 8 + 8
+// bits, fp16: 11 + 11), and v = fl32(p fl32(r)) lies within (2^-24 + 2^-24 + 2^-48) |p r| <
+// 2.0002 fp32 ulps of v from p r. Where the bits T drops lie more than `margin` (>= 2) ulps from
+// their midpoint, no rounding boundary of T lies between v and p r, so T's rounding of v is that
+// of p r. Elsewhere (and outside T's normal range) element::ideal_y's double path, out of line (a
+// branch the rare element takes, not a predicated second form every element runs).
 template <Format T>
-ULPGATE_DEVICE_COLD uint32_t ideal_y_double(float z, float w, double r, double window) {
-  return norm::element::ideal_y(T, z, w, r, window);
+ULPGATE_DEVICE_COLD uint16_t ideal_y_double(float z, float w, double r, double window) {
+  const uint32_t d = norm::element::ideal_y(T, z, w, r, window);
+  return d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
 }
 template <Format T>
-ULPGATE_DEVICE uint32_t ideal_y_fp32(float z, float w, float r32, double r, double window, uint32_t margin) {
+ULPGATE_DEVICE uint16_t ideal_y_fp32(float z, float w, float r32, double r, double window, uint32_t margin) {
   constexpr bool bf16 = T == Format::bf16;
   constexpr int drop = bf16 ? 16 : 13;
   constexpr uint32_t half = 1u << (drop - 1), lowest = bf16 ? 1 : 127 - 14, highest = bf16 ? 254 : 127 + 15;
@@ -329,7 +322,7 @@ ULPGATE_DEVICE uint32_t ideal_y_fp32(float z, float w, float r32, double r, doub
   const bool decided = e - lowest <= highest - lowest && (dev::as_uint(p) & 0x7F800000u) != 0 && rem - half + m > 2 * m;
   if (!decided) return ideal_y_double<T>(z, w, r, window);
   const uint32_t kept = ((a + half) >> drop) - (bf16 ? 0 : (127u - 15u) << 10);  // not a tie; a carry reaches Inf
-  return kept | (dev::as_uint(v) >> 31) << 15;
+  return uint16_t(kept | (dev::as_uint(v) >> 31) << 15);
 }
 
 // Pass 3: every element's profile y, ideal y (kNearMark where the host decides) and written-back
@@ -379,8 +372,7 @@ struct RefOutputs {
       // profile_pair two at a time).
       const auto outputs = [&](float xv, float rv, float w, float& z, uint16_t& io, uint16_t& ro) {
         z = norm::element::z_of(steps, xv, rv);
-        const uint32_t d = ideal_y_fp32<T>(z, w, r32, ri, window, margin);
-        io = d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
+        io = ideal_y_fp32<T>(z, w, r32, ri, window, margin);
         ro = norm::element::residual_out(steps, xv, rv);
       };
       if (!packed) {
