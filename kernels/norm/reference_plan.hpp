@@ -35,7 +35,7 @@ std::string reference_declines(const norm::Spec& spec);
 // h eps for the ideal's D, checked exact here (norm::ExactSum::add_scaled throws UsageError).
 norm::ExactSum eps_term(const norm::Spec& spec);
 
-// The ideal y of every element RefRows left as kNearMark, decided exactly (norm::IdealRow::y).
+// The ideal y of every element RefOutputs left as kNearMark, decided exactly (norm::IdealRow::y).
 // Returns how many there were.
 int64_t resolve_near_boundary(const norm::Spec& spec, const RawInputs& in, std::span<const uint64_t> limbs,
                               std::span<const uint32_t> flags, std::span<uint16_t> ideal);
