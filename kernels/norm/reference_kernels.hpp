@@ -363,7 +363,8 @@ struct RefOutputs {
     if (c >= per_row()) return;
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
     // The thread's weights, the same in every row it visits.
-    const Pack16<float> w0 = packed ? dev::load16(weight + 8 * c) : Pack16<float>{}, w1 = packed ? dev::load16(weight + 8 * c + 4) : Pack16<float>{};
+    Pack16<float> w0{}, w1{};
+    if (packed) w0 = dev::load16(weight + 8 * c), w1 = dev::load16(weight + 8 * c + 4);
     for (int64_t row = dev::block_idx().y; row < g.m; row += dev::grid_dim().y) {
       const float rp = r_profile[row];
       const double ri = r_ideal[row];

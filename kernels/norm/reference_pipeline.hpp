@@ -45,9 +45,10 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                  RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
                       norm::r_rule(*spec.profile), eps_term(spec)});
       uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
+      const bool exact_products = !spec.fp32_weight && (!residual || steps.rounds_residual);  // z and w T values
       const RefOutputs<T, Residual> outputs{x, residual, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, residual_out, g,
                                             steps, window, packed_rows(spec.h, x, residual, weight, y, ideal, residual_out),
-                                            RefOutputs<T, Residual>::margin_of(!spec.fp32_weight && (!residual || steps.rounds_residual), window)};
+                                            RefOutputs<T, Residual>::margin_of(exact_products, window)};
       dev.launch({{unsigned((outputs.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
                   {kOutputThreads}},
                  outputs);
