@@ -169,6 +169,7 @@ struct RefSums {
   RefShape g;
   int length;  // L, the bits of h (h < 2^L)
   norm::element::Steps steps;
+  bool packed;  // packed_rows of h, x and the residual (the launch's, as RefOutputs')
 
   ULPGATE_DEVICE void operator()() const {
     ULPGATE_SHARED(uint64_t, post_lo, kRowWarps);
@@ -199,7 +200,6 @@ struct RefSums {
       dev::block_sync();  // the posts are read before the next call writes them
       return t;
     };
-    const bool packed = packed_rows(g.h, x, residual);
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
     // z_fn(z) for each element's z of the row at `at`.
     const auto each_z = [&](int64_t at, auto z_fn) {
@@ -315,13 +315,13 @@ template <Format T>
 ULPGATE_DEVICE uint16_t ideal_y_fp32(float z, float w, float r32, double r, double window, uint32_t margin) {
   constexpr bool bf16 = T == Format::bf16;
   constexpr int drop = bf16 ? 16 : 13;
-  constexpr uint32_t half = 1u << (drop - 1), lowest = bf16 ? 1 : 127 - 14, highest = bf16 ? 254 : 127 + 15;
+  constexpr uint32_t lowest = bf16 ? 1 : 127 - 14, highest = bf16 ? 254 : 127 + 15;
   const float p = z * w, v = p * r32;
-  const uint32_t a = dev::as_uint(v) & 0x7FFFFFFFu, e = a >> 23, rem = a & ((1u << drop) - 1);
-  const uint32_t m = margin < half ? margin : half;  // m = half: every element near
-  const bool decided = e - lowest <= highest - lowest && (dev::as_uint(p) & 0x7F800000u) != 0 && rem - half + m > 2 * m;
+  const uint32_t a = dev::as_uint(v) & 0x7FFFFFFFu, e = a >> 23;
+  const bool decided = e - lowest <= highest - lowest && (dev::as_uint(p) & 0x7F800000u) != 0 &&
+                       !norm::element::near_midpoint(a, drop, margin);
   if (!decided) return ideal_y_double<T>(z, w, r, window);
-  const uint32_t kept = ((a + half) >> drop) - (bf16 ? 0 : (127u - 15u) << 10);  // not a tie; a carry reaches Inf
+  const uint32_t kept = norm::element::round_dropped(a, drop) - (bf16 ? 0 : (127u - 15u) << 10);  // a carry reaches Inf
   return uint16_t(kept | (dev::as_uint(v) >> 31) << 15);
 }
 

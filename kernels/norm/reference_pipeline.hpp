@@ -40,7 +40,8 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
     const norm::element::Steps steps = spec.steps();
     const auto with = [&]<bool Residual>(std::bool_constant<Residual>) {
       dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
-                 RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), g, int(std::bit_width(uint64_t(spec.h))), steps});
+                 RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), g, int(std::bit_width(uint64_t(spec.h))), steps,
+                                      packed_rows(spec.h, x, residual)});
       dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
                  RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
                       norm::r_rule(*spec.profile), eps_term(spec)});

@@ -57,6 +57,20 @@ inline constexpr uint32_t kNearBoundary = 0x10000;
 
 constexpr bool is_finite(double v) { return (std::bit_cast<uint64_t>(v) & (uint64_t(0x7FF) << 52)) != (uint64_t(0x7FF) << 52); }
 
+// Rounding a magnitude's bits a (fp32 or fp64 bits, U their width) at its `drop` low bits: whether
+// those lie within n of their midpoint (rem - half + n wraps past 2 n unless |rem - half| <= n; n
+// is taken at most half, where every rem is near), and elsewhere the bits kept, rounded to nearest
+// (not a tie: the dropped bits round up where their top bit is set; a carry reaches the exponent).
+template <class U>
+constexpr bool near_midpoint(U a, int drop, U n) {
+  const U half = U(1) << (drop - 1), rem = a & ((U(1) << drop) - 1), m = n < half ? n : half;
+  return U(rem - half + m) <= U(2 * m);
+}
+template <class U>
+constexpr U round_dropped(U a, int drop) {
+  return ((a >> (drop - 1)) + 1) >> 1;
+}
+
 // The exact z r w rounded once to T, from the double product v = z r w (relative error < 2^-51):
 // where v lies `window` (relative, 2^-48 or more; the reference's 2^-40) or closer to a rounding
 // boundary, kNearBoundary instead (a wider window only sends more elements to the exact decision).
@@ -69,14 +83,10 @@ constexpr uint32_t ideal_y(Format f, float z, float w, double r, double window) 
   const bool bf16 = f == Format::bf16;
   const int mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15, e = int(a >> 52) - 1023, drop = 52 - mbits;
   if (e >= 1 - bias && e <= bias) {
-    const uint64_t rem = a & ((uint64_t(1) << drop) - 1), half = uint64_t(1) << (drop - 1);
-    // Near: |rem - half| <= n = floor(window 2^53) (rem and half are integers), as one unsigned
-    // comparison: rem - half + n wraps past 2 n unless within n (n < half; n = half: always near).
+    // Near: |rem - half| <= floor(window 2^53) (rem and half are integers).
     const double wide = window * 0x1p53;
-    const uint64_t n = wide < double(half) ? uint64_t(wide) : half;
-    if (rem - half + n <= 2 * n) return kNearBoundary;
-    // Not a tie: the dropped bits round up where their top bit is set.
-    const uint64_t kept = (((a >> (drop - 1)) + 1) >> 1) - (uint64_t(1023 - bias) << mbits);  // a carry reaches Inf
+    if (near_midpoint(a, drop, wide < 0x1p52 ? uint64_t(wide) : uint64_t(1) << 52)) return kNearBoundary;
+    const uint64_t kept = round_dropped(a, drop) - (uint64_t(1023 - bias) << mbits);  // a carry reaches Inf
     return uint32_t(kept) | uint32_t(std::bit_cast<uint64_t>(v) >> 63) << 15;  // bf16 and fp16: the sign is bit 15
   }
   if (!is_finite(v) || v == 0) return round_to(f, v);

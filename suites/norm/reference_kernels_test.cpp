@@ -149,6 +149,16 @@ TEST(NormReferenceKernels, SquaresSummedInFp64AreExactAtTheirLimit) {
   }
 }
 
+// Where v = fl32(p fl32(r)) and p r (the double product, for the searches below) round to T on
+// either side of T's midpoint: how many fp32 ulps v lies from it; -1 where they round alike.
+int ulps_across_a_midpoint(Format t, float p, double r) {
+  const int drop = t == Format::bf16 ? 16 : 13;
+  const float v = p * float(r);
+  if (v == 0 || element::round_to(t, double(v)) == element::round_to(t, double(p) * r)) return -1;
+  const uint32_t rem = std::bit_cast<uint32_t>(v) & ((1u << drop) - 1), half = 1u << (drop - 1);
+  return int(rem > half ? rem - half : half - rem);
+}
+
 // The fp32 path of the ideal y (ideal_y_fp32) decides an element only where T's dropped bits lie
 // more than 2 fp32 ulps from their midpoint. Weights chosen so that in some row fl32(fl32(z w)
 // fl32(r)) lies within 2 ulps of a midpoint on the other side of it from z w r (the double
@@ -160,7 +170,7 @@ TEST(NormReferenceKernels, TheFp32IdealDefersWithinItsErrorOfAMidpoint) {
     Tensors in = c.inputs();
     const Format t = c.spec.dtype;
     const bool bf16 = t == Format::bf16;
-    const int drop = bf16 ? 16 : 13, mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15;
+    const int mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15;
     const std::vector<double> r = expected(c, in.values).ideal.r;  // the weights change no r
     int found = 0;
     // Weights of 7 binades around 1, each column's first that flips in some row, until 16 columns have one.
@@ -170,10 +180,8 @@ TEST(NormReferenceKernels, TheFp32IdealDefersWithinItsErrorOfAMidpoint) {
         const auto w_bits = uint16_t((k & 1) << 15 | uint32_t(bias - 3 + int(k >> (mbits + 1))) << mbits | (k >> 1 & ((1u << mbits) - 1)));
         const float w = element::widen(t, w_bits);
         for (int64_t row = 0; row < c.spec.m && !done; ++row) {
-          const float p = in.values.x[size_t(row * c.spec.h + col)] * w, v = p * float(r[size_t(row)]);
-          const uint32_t rem = std::bit_cast<uint32_t>(v) & ((1u << drop) - 1), half = 1u << (drop - 1);
-          if ((rem > half ? rem - half : half - rem) > 2 || v == 0) continue;
-          if (element::round_to(t, double(v)) == element::round_to(t, double(p) * r[size_t(row)])) continue;
+          const int ulps = ulps_across_a_midpoint(t, in.values.x[size_t(row * c.spec.h + col)] * w, r[size_t(row)]);
+          if (ulps < 0 || ulps > 2) continue;
           reinterpret_cast<uint16_t*>(in.weight.data())[col] = w_bits;
           in.values.weight[size_t(col)] = w;
           done = true;
@@ -195,7 +203,7 @@ TEST(NormReferenceKernels, TheFp32IdealDefersWithinItsErrorOfAMidpoint) {
 TEST(NormReferenceKernels, TheFp32IdealsMarginCoversItsError) {
   for (const Format t : {Format::bf16, Format::fp16}) {
     const bool bf16 = t == Format::bf16;
-    const int drop = bf16 ? 16 : 13, mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15;
+    const int mbits = bf16 ? 7 : 10, bias = bf16 ? 127 : 15;
     const uint32_t margin = norm_kernels::RefOutputs<Format::bf16, false>::margin_of(true, 0x1p-40);
     uint64_t state = 0x5eed;
     const auto next = [&] { return uint32_t((state = state * 6364136223846793005ull + 1442695040888963407ull) >> 33); };
@@ -207,10 +215,7 @@ TEST(NormReferenceKernels, TheFp32IdealsMarginCoversItsError) {
       };
       const float z = value(3), w = value(3);
       const double r = 1 + next() * 0x1p-41;  // [1, 1 + 2^-9)
-      const float p = z * w, v = p * float(r);
-      const uint32_t rem = std::bit_cast<uint32_t>(v) & ((1u << drop) - 1), half = 1u << (drop - 1);
-      if ((rem > half ? rem - half : half - rem) != 1) continue;
-      if (element::round_to(t, double(v)) == element::round_to(t, double(p) * r)) continue;
+      if (ulps_across_a_midpoint(t, z * w, r) != 1) continue;
       ++found;
       const uint32_t exact = element::ideal_y(t, z, w, r, 0x1p-40);
       const uint16_t want = exact == element::kNearBoundary ? norm_kernels::kNearMark : uint16_t(exact);
