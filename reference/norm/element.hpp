@@ -60,7 +60,7 @@ constexpr bool is_finite(double v) { return (std::bit_cast<uint64_t>(v) & (uint6
 // Rounding a magnitude's bits a (fp32 or fp64 bits, U their width) at its `drop` low bits: whether
 // those lie within n of their midpoint (rem - half + n wraps past 2 n unless |rem - half| <= n; n
 // is taken at most half, where every rem is near), and elsewhere the bits kept, rounded to nearest
-// (not a tie: the dropped bits round up where their top bit is set; a carry reaches the exponent).
+// (not a tie: adding half carries exactly where the dropped bits round up, into the exponent too).
 template <class U>
 constexpr bool near_midpoint(U a, int drop, U n) {
   const U half = U(1) << (drop - 1), rem = a & ((U(1) << drop) - 1), m = n < half ? n : half;
@@ -68,7 +68,7 @@ constexpr bool near_midpoint(U a, int drop, U n) {
 }
 template <class U>
 constexpr U round_dropped(U a, int drop) {
-  return ((a >> (drop - 1)) + 1) >> 1;
+  return (a + (U(1) << (drop - 1))) >> drop;
 }
 
 // The exact z r w rounded once to T, from the double product v = z r w (relative error < 2^-51):
