@@ -23,6 +23,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/norm/norm_math.hpp"  // Elem: the kernels' pair roundings
 #include "kernels/portable/device.hpp"
@@ -201,16 +202,39 @@ struct RefSums {
       return t;
     };
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
-    // z_fn(z) for each element's z of the row at `at`.
-    const auto each_z = [&](int64_t at, auto z_fn) {
+    // pack_fn(z) for each pack's eight z of the row at `at` (packed rows), else z_fn(z) for each
+    // element's.
+    const auto each_pack = [&](int64_t at, auto pack_fn, auto z_fn) {
       if (!packed) {
         for (int64_t c = tid; c < g.h; c += threads) z_fn(z_at(steps, x, residual, at + c));
         return;
       }
       for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
         const Pack16<uint16_t> xs = dev::load16(x + 8 * p), rz = Residual ? dev::load16(residual + 8 * p) : Pack16<uint16_t>{};
-        for (int j = 0; j < 8; ++j) z_fn(norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f));
+        float z[8];
+        for (int j = 0; j < 8; ++j) z[j] = norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f);
+        pack_fn(z);
       }
+    };
+    // norm.rms's packed rows (z = x exactly): the largest magnitude's bits of x, two at a time
+    // (one instruction a pair on sm_90); widened, the largest |z|, as T's widening keeps the order.
+    const auto largest_magnitude = [&](int64_t at) {
+      constexpr uint32_t kMagnitudes = 0x7FFF7FFFu;
+      uint32_t pair = 0;
+      for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
+        const Pack16<uint16_t> xs = dev::load16(x + 8 * p);
+        uint32_t w[4];
+        std::memcpy(w, xs.v, 16);
+        pair = dev::max_u16x2(pair, dev::max_u16x2(dev::max_u16x2(w[0] & kMagnitudes, w[1] & kMagnitudes),
+                                                   dev::max_u16x2(w[2] & kMagnitudes, w[3] & kMagnitudes)));
+      }
+      const uint32_t hi = pair >> 16, lo = pair & 0xFFFFu;
+      return uint16_t(hi > lo ? hi : lo);
+    };
+    const auto each_z = [&](int64_t at, auto z_fn) {
+      each_pack(at, [&](const float (&z)[8]) {
+        for (int j = 0; j < 8; ++j) z_fn(z[j]);
+      }, z_fn);
     };
     const auto larger = [](u128 a, u128 b) { return a > b ? a : b; };
     const auto add = [](u128 a, u128 b) { return a + b; };  // no carry out: window_base
@@ -227,10 +251,14 @@ struct RefSums {
       // 1. The largest |z| (as bits); where that is not finite, the largest finite |z| and the flags
       // (1 NaN, 2 Inf: ExactSum::flags()) in a second look.
       uint32_t top = 0;
-      each_z(at, [&](float z) {
-        const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
-        top = b > top ? b : top;
-      });
+      if (!Residual && packed) {
+        top = dev::as_uint(widen(largest_magnitude(at))) & 0x7FFFFFFFu;
+      } else {
+        each_z(at, [&](float z) {
+          const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
+          top = b > top ? b : top;
+        });
+      }
       Total largest = across_block(top, 0, larger);
       if (uint32_t(largest.value) >= 0x7F800000u) {
         uint32_t finite = 0, nonfinite = 0;
@@ -252,18 +280,28 @@ struct RefSums {
       u128 sum = 0;
       double high = 0, low = 0;
       uint32_t spilled = 0;
-      each_z(at, [&](float z) {
+      const auto in_band = [&](uint32_t b) {
+        const double d = widen_to_double(b);
+        if (b >= high_from) high = fma(d, d, high);
+        else low = fma(d, d, low);
+      };
+      const auto square = [&](float z) {
         const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
-        if (b >= low_from) {
-          const double d = widen_to_double(b);
-          if (b >= high_from) high = fma(d, d, high);
-          else low = fma(d, d, low);
-          return;
-        }
+        if (b >= low_from) return in_band(b);
         if (b == 0 || b >= 0x7F800000u || add_to_window(sum, b, base)) return;
         add_outside_window(spill, z);
         spilled = 1;
-      });
+      };
+      // A pack whose eight lie in the bands takes them without a branch an element.
+      each_pack(at, [&](const float (&z)[8]) {
+        uint32_t b[8], least = 0xFFFFFFFFu;
+        for (int j = 0; j < 8; ++j) b[j] = dev::as_uint(z[j]) & 0x7FFFFFFFu, least = b[j] < least ? b[j] : least;
+        if (least >= low_from) {
+          for (int j = 0; j < 8; ++j) in_band(b[j]);
+          return;
+        }
+        for (int j = 0; j < 8; ++j) square(z[j]);
+      }, square);
       fp64_into_window(sum, high, base);
       fp64_into_window(sum, low, base);
       const Total squares = across_block(sum, spilled, add);

@@ -149,6 +149,39 @@ TEST(NormReferenceKernels, SquaresSummedInFp64AreExactAtTheirLimit) {
   }
 }
 
+// The row's largest |z| decides where its squares are summed (the fp64 bands, the window), and a
+// NaN or Inf anywhere in it decides its flags; norm.rms finds it two halves at a time. Rows where
+// one element, at each of a pack's eight places in turn, is 2^20 times the others' largest (or
+// NaN, or Inf): their sums, flags and outputs must be the host's.
+TEST(NormReferenceKernels, TheRowsLargestIsFoundAtEveryPlaceOfAPack) {
+  for (const char* id : {"norm.rms/vllm/bf16/24x64/normal/s1", "norm.rms/vllm/fp16/24x64/normal/s2"}) {
+    const Case c = Case::parse(id);
+    Tensors in = c.inputs();
+    const bool bf16 = c.spec.dtype == Format::bf16;
+    const int mbits = bf16 ? 7 : 10, top = bf16 ? 150 : 28;  // biased exponents
+    const uint16_t inf = bf16 ? 0x7F80 : 0x7C00, nan = bf16 ? 0x7FC1 : 0x7E01;
+    auto* bits = reinterpret_cast<uint16_t*>(in.x.data());
+    for (size_t i = 0; i < in.values.x.size(); ++i) {
+      const int64_t row = int64_t(i) / c.spec.h, at = int64_t(i) % c.spec.h;
+      const uint16_t sign = uint16_t(((i * 2654435761u) >> 9 & 1) << 15);
+      const bool odd_one = at == 8 * (row * 3 % 8) + row % 8;  // pack row*3 mod 8, place row mod 8
+      if (odd_one) bits[i] = row < 8 ? uint16_t(top << mbits | 5) : row < 16 ? nan : inf;
+      else bits[i] = uint16_t((top - 20 - int(i % 5)) << mbits | (i * 40503u) % (1u << mbits));
+      bits[i] |= sign;
+      in.values.x[i] = element::widen(c.spec.dtype, bits[i]);
+    }
+    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
+    EXPECT_EQ(difference(expected(c, in.values), dev), "") << id;
+    for (int64_t row = 0; row < c.spec.m; ++row) {
+      ExactSum want;
+      for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i) want.add_square(in.values.x[size_t(i)]);
+      EXPECT_EQ(dev.flags[size_t(row)], want.flags()) << id << " row " << row;
+      for (int k = 0; k < ExactSum::kLimbs; ++k)
+        ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << id << " row " << row << " limb " << k;
+    }
+  }
+}
+
 // Where v = fl32(p fl32(r)) and p r (the double product, for the searches below) round to T on
 // either side of T's midpoint: how many fp32 ulps v lies from it; -1 where they round alike.
 int ulps_across_a_midpoint(Format t, float p, double r) {
