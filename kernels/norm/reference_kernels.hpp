@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "kernels/norm/norm_math.hpp"  // Elem: the kernels' pair roundings
 #include "kernels/portable/device.hpp"
@@ -342,25 +343,36 @@ struct RefR {
 // bits, fp16: 11 + 11), and v = fl32(p fl32(r)) lies within (2^-24 + 2^-24 + 2^-48) |p r| <
 // 2.0002 fp32 ulps of v from p r. Where the bits T drops lie more than `margin` (>= 2) ulps from
 // their midpoint, no rounding boundary of T lies between v and p r, so T's rounding of v is that
-// of p r. Elsewhere (and outside T's normal range) element::ideal_y's double path, out of line (a
-// branch the rare element takes, not a predicated second form every element runs).
+// of p r: ideal_y_fp32 returns that, or kUndecided. Elsewhere (and outside T's normal range)
+// element::ideal_y's double path, out of line (a branch a pack with such an element takes, not a
+// predicated second form every element runs).
+inline constexpr uint32_t kUndecided = 0x10000;  // ideal_y_fp32's bit for the double path
 template <Format T>
 ULPGATE_DEVICE_COLD uint16_t ideal_y_double(float z, float w, double r, double window) {
   const uint32_t d = norm::element::ideal_y(T, z, w, r, window);
   return d == norm::element::kNearBoundary ? kNearMark : uint16_t(d);
 }
 template <Format T>
-ULPGATE_DEVICE uint16_t ideal_y_fp32(float z, float w, float r32, double r, double window, uint32_t margin) {
+ULPGATE_DEVICE uint32_t ideal_y_fp32(float z, float w, float r32, uint32_t margin) {
   constexpr bool bf16 = T == Format::bf16;
   constexpr int drop = bf16 ? 16 : 13;
   constexpr uint32_t lowest = bf16 ? 1 : 127 - 14, highest = bf16 ? 254 : 127 + 15;
   const float p = z * w, v = p * r32;
   const uint32_t a = dev::as_uint(v) & 0x7FFFFFFFu, e = a >> 23;
-  const bool decided = e - lowest <= highest - lowest && (dev::as_uint(p) & 0x7F800000u) != 0 &&
+  // Bitwise, not short-circuit: the compiler branched at each && (a branch an element).
+  const bool decided = (e - lowest <= highest - lowest) & ((dev::as_uint(p) & 0x7F800000u) != 0) &
                        !norm::element::near_midpoint(a, drop, margin);
-  if (!decided) return ideal_y_double<T>(z, w, r, window);
-  const uint32_t kept = norm::element::round_dropped(a, drop) - (bf16 ? 0 : (127u - 15u) << 10);  // a carry reaches Inf
-  return uint16_t(kept | (dev::as_uint(v) >> 31) << 15);
+  // bf16 keeps fp32's exponent: v's sign rides along (no carry reaches it, e <= 254).
+  const uint32_t bits = bf16 ? norm::element::round_dropped(dev::as_uint(v), drop)
+                             : (norm::element::round_dropped(a, drop) - ((127u - 15u) << 10)) | (dev::as_uint(v) >> 16 & 0x8000u);
+  return (bits & 0xFFFFu) | uint32_t(!decided) << 16;
+}
+
+// One element's ideal y: the fp32 form's, or the double path's where that leaves it open.
+template <Format T>
+ULPGATE_DEVICE uint16_t ideal_y_of(float z, float w, float r32, double r, double window, uint32_t margin) {
+  const uint32_t fast = ideal_y_fp32<T>(z, w, r32, margin);
+  return fast & kUndecided ? ideal_y_double<T>(z, w, r, window) : uint16_t(fast);
 }
 
 // Pass 3: every element's profile y, ideal y (kNearMark where the host decides) and written-back
@@ -407,36 +419,46 @@ struct RefOutputs {
       const float rp = r_profile[row];
       const double ri = r_ideal[row];
       const float r32 = float(ri);
-      // Element i's z, ideal y and written-back residual (its profile y: output_at, or
-      // profile_pair two at a time).
-      const auto outputs = [&](float xv, float rv, float w, float& z, uint16_t& io, uint16_t& ro) {
-        z = norm::element::z_of(steps, xv, rv);
-        io = ideal_y_fp32<T>(z, w, r32, ri, window, margin);
-        ro = norm::element::residual_out(steps, xv, rv);
-      };
       if (!packed) {
         const int64_t i = row * g.h + c;
-        uint16_t ro;
-        float z;
-        outputs(widen(x[i]), Residual ? widen(residual[i]) : 0.0f, weight[c], z, ideal[i], ro);
+        const float xv = widen(x[i]), rv = Residual ? widen(residual[i]) : 0.0f, z = norm::element::z_of(steps, xv, rv);
+        ideal[i] = ideal_y_of<T>(z, weight[c], r32, ri, window, margin);
         y[i] = norm::element::output_at(steps, z, weight[c], rp);
-        if (Residual) residual_out[i] = ro;
+        if (Residual) residual_out[i] = norm::element::residual_out(steps, xv, rv);
         continue;
       }
       const int64_t i = row * g.h + 8 * c;
-      const Pack16<uint16_t> xs = dev::load16(x + i), rz = Residual ? dev::load16(residual + i) : Pack16<uint16_t>{};
+      const auto load = [&] {
+        return std::pair{dev::load16(x + i), Residual ? dev::load16(residual + i) : Pack16<uint16_t>{}};
+      };
+      const auto [xs, rz] = load();
+      const auto z_at = [&](const Pack16<uint16_t>& xs, const Pack16<uint16_t>& rz, int j) {
+        return norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f);
+      };
+      const auto w_at = [&](int j) { return j < 4 ? w0.v[j] : w1.v[j - 4]; };
       Pack16<uint16_t> yo, io, ro;
+      uint32_t undecided = 0;  // kUndecided where an element's ideal y is the double path's
       for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
-        float z[2], w[2];
+        float z[2];
         for (int h = 0; h < 2; ++h) {
           const int j = 2 * k + h;
-          w[h] = j < 4 ? w0.v[j] : w1.v[j - 4];
-          outputs(widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f, w[h], z[h], io.v[j], ro.v[j]);
+          z[h] = z_at(xs, rz, j);
+          const uint32_t fast = ideal_y_fp32<T>(z[h], w_at(j), r32, margin);
+          io.v[j] = uint16_t(fast);
+          undecided |= fast;
+          if (Residual) ro.v[j] = norm::element::residual_out(steps, widen(xs.v[j]), widen(rz.v[j]));
         }
-        const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w[0], w[1], rp);
+        const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w_at(2 * k), w_at(2 * k + 1), rp);
         yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
       }
       dev::store16(y + i, yo);
+      // One branch a pack for the rare elements the double path decides, their z from the pack
+      // loaded again (a cache hit; after the store of y, so not the first load reused: held across
+      // the loop, its registers spilled).
+      if (undecided & kUndecided) {
+        const auto [xs, rz] = load();
+        for (int j = 0; j < 8; ++j) io.v[j] = ideal_y_of<T>(z_at(xs, rz, j), w_at(j), r32, ri, window, margin);
+      }
       dev::store16(ideal + i, io);
       if (Residual) dev::store16(residual_out + i, ro);
     }

@@ -228,7 +228,7 @@ TEST(NormReferenceKernels, TheFp32IdealDefersWithinItsErrorOfAMidpoint) {
   }
 }
 
-// ideal_y_fp32 itself where its margin matters most: fl32(fl32(z w) fl32(r)) one fp32 ulp from a
+// ideal_y_fp32 (through ideal_y_of) where its margin matters most: fl32(fl32(z w) fl32(r)) one fp32 ulp from a
 // midpoint, p r on its other side (r just above a power of two, where fl32(r)'s error is
 // largest relative to the product's ulp: about one such case in 1.5 million). The fp32 path must
 // give element::ideal_y's answer: the exact rounding or the double path's mark. (A margin of 0
@@ -252,8 +252,8 @@ TEST(NormReferenceKernels, TheFp32IdealsMarginCoversItsError) {
       ++found;
       const uint32_t exact = element::ideal_y(t, z, w, r, 0x1p-40);
       const uint16_t want = exact == element::kNearBoundary ? norm_kernels::kNearMark : uint16_t(exact);
-      const uint16_t got = bf16 ? norm_kernels::ideal_y_fp32<Format::bf16>(z, w, float(r), r, 0x1p-40, margin)
-                                : norm_kernels::ideal_y_fp32<Format::fp16>(z, w, float(r), r, 0x1p-40, margin);
+      const uint16_t got = bf16 ? norm_kernels::ideal_y_of<Format::bf16>(z, w, float(r), r, 0x1p-40, margin)
+                                : norm_kernels::ideal_y_of<Format::fp16>(z, w, float(r), r, 0x1p-40, margin);
       ASSERT_EQ(got, want) << std::hexfloat << z << " " << w << " " << r;
     }
     EXPECT_EQ(found, 16) << format_name(t);
