@@ -104,19 +104,30 @@ ULPGATE_DEVICE bool add_to_window(u128& window, uint32_t b, int base) {
 
 // The profile's y of two elements (element::output_at, the first in the low half) as the kernels
 // under test round them (norm_math.hpp Elem: RNE of an fp32 value and the exact product of two T
-// values rounded once, one instruction a pair on CUDA, the integer forms elsewhere), each NaN as
-// the reference's canonical one. w0, w1 are T values (weights exactly widened).
+// values rounded once, one instruction a pair on CUDA, the integer forms elsewhere), a NaN as the
+// hardware gives it (canonical_nans below). w0, w1 are T values (weights exactly widened).
 template <Format T>
 ULPGATE_DEVICE uint32_t profile_pair(bool round_twice, float z0, float z1, float w0, float w1, float r) {
   using E = Elem<T>;
-  const uint32_t y = round_twice ? E::mul_round2(E::narrow2(z0 * r, z1 * r), E::narrow2(w0, w1))
-                                 : E::narrow2((z0 * r) * w0, (z1 * r) * w1);
+  return round_twice ? E::mul_round2(E::narrow2(z0 * r, z1 * r), E::narrow2(w0, w1)) : E::narrow2((z0 * r) * w0, (z1 * r) * w1);
+}
+// Bit 15 or 31 set where that half of a pair of T values is a NaN: a magnitude above Inf carries
+// into its top bit, and no half into the other. (Three instructions a pair; a pack tests their OR
+// once and takes canonical_nans only where one is set.)
+template <Format T>
+ULPGATE_DEVICE uint32_t nan_halves(uint32_t y) {
+  constexpr uint32_t past_inf = T == Format::bf16 ? 0x007F007Fu : 0x03FF03FFu;  // 0x8000 - Inf - 1
+  return ((y & 0x7FFF7FFFu) + past_inf) & 0x80008000u;
+}
+// Each NaN of a pair as the reference's canonical one.
+template <Format T>
+ULPGATE_DEVICE uint32_t canonical_nans(uint32_t y) {
   constexpr uint32_t inf = T == Format::bf16 ? 0x7f80u : 0x7c00u;
   uint32_t out = 0;
   ULPGATE_UNROLL
   for (int h = 0; h < 2; ++h) {
     const uint32_t half = y >> (16 * h) & 0xffffu;
-    out |= ((half & 0x7fffu) > inf ? uint32_t(E::kNan) : half) << (16 * h);
+    out |= ((half & 0x7fffu) > inf ? uint32_t(Elem<T>::kNan) : half) << (16 * h);
   }
   return out;
 }
@@ -440,6 +451,7 @@ struct RefOutputs {
       const auto w_at = [&](int j) { return j < 4 ? w0.v[j] : w1.v[j - 4]; };
       Pack16<uint16_t> yo, io, ro;
       uint32_t undecided = 0;  // kUndecided where an element's ideal y is the double path's
+      uint32_t nans = 0;       // nan_halves of the profile's pairs
       for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
         float z[2];
         for (int h = 0; h < 2; ++h) {
@@ -451,8 +463,14 @@ struct RefOutputs {
           if (Residual) ro.v[j] = norm::element::residual_out(steps, widen(xs.v[j]), widen(rz.v[j]));
         }
         const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w_at(2 * k), w_at(2 * k + 1), rp);
+        nans |= nan_halves<T>(pair);
         yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
       }
+      if (nans)
+        for (int k = 0; k < 4; ++k) {
+          const uint32_t pair = canonical_nans<T>(uint32_t(yo.v[2 * k]) | uint32_t(yo.v[2 * k + 1]) << 16);
+          yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
+        }
       dev::store16(y + i, yo);
       // One branch a pack for the rare elements the double path decides, their z from the pack
       // loaded again (a cache hit; after the store of y, so not the first load reused: held across
