@@ -58,6 +58,20 @@ void for_each_computed_case(Tier tier, Fn&& fn) {
   }
 }
 
+// The emulated device's result on a case of norm.rms (z = x) against the host's, and each row's
+// exact sum of squares and flags against ExactSum's.
+void expect_host_sums_of_x(const Case& c, const Tensors& in) {
+  const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
+  EXPECT_EQ(difference(expected(c, in.values), dev), "") << c.id();
+  for (int64_t row = 0; row < c.spec.m; ++row) {
+    ExactSum want;
+    for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i) want.add_square(in.values.x[size_t(i)]);
+    EXPECT_EQ(dev.flags[size_t(row)], want.flags()) << c.id() << " row " << row;
+    for (int k = 0; k < ExactSum::kLimbs; ++k)
+      ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << c.id() << " row " << row << " limb " << k;
+  }
+}
+
 TEST(NormReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
   int cases = 0;
   for (const Arch* arch : {&kHostW32, &kHostW64}) {
@@ -138,14 +152,7 @@ TEST(NormReferenceKernels, SquaresSummedInFp64AreExactAtTheirLimit) {
       bits[i] = uint16_t(sign | (top - below) << mbits | ((1u << mbits) - 1));
       in.values.x[i] = element::widen(c.spec.dtype, bits[i]);
     }
-    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
-    EXPECT_EQ(difference(expected(c, in.values), dev), "") << id;
-    for (int64_t row = 0; row < c.spec.m; ++row) {
-      ExactSum want;
-      for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i) want.add_square(in.values.x[size_t(i)]);
-      for (int k = 0; k < ExactSum::kLimbs; ++k)
-        ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << id << " row " << row << " limb " << k;
-    }
+    expect_host_sums_of_x(c, in);
   }
 }
 
@@ -170,15 +177,7 @@ TEST(NormReferenceKernels, TheRowsLargestIsFoundAtEveryPlaceOfAPack) {
       bits[i] |= sign;
       in.values.x[i] = element::widen(c.spec.dtype, bits[i]);
     }
-    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
-    EXPECT_EQ(difference(expected(c, in.values), dev), "") << id;
-    for (int64_t row = 0; row < c.spec.m; ++row) {
-      ExactSum want;
-      for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i) want.add_square(in.values.x[size_t(i)]);
-      EXPECT_EQ(dev.flags[size_t(row)], want.flags()) << id << " row " << row;
-      for (int k = 0; k < ExactSum::kLimbs; ++k)
-        ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << id << " row " << row << " limb " << k;
-    }
+    expect_host_sums_of_x(c, in);
   }
 }
 
