@@ -391,8 +391,8 @@ ULPGATE_DEVICE uint16_t ideal_y_of(float z, float w, float r32, double r, double
 // a thread's setup serves several rows)}: no barrier, no division for an element's place.
 template <Format T, bool Residual>
 struct RefOutputs {
-  // 48: at 40 the pack's loop spilled (the weights' bf16 pairs, two ideal halves: 20-60 bytes),
-  // and norm.rms ran 689 against 647 us on the H200 (10 blocks an SM instead of 12).
+  // 48: at 40 the pack's loop spilled (the weights' bf16 pairs and two ideal halves, 20-60 bytes)
+  // and norm.rms ran 689 us on the H200 against 647 at 48, which holds 10 blocks an SM, not 12.
   static constexpr int kMaxRegisters = 48;
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
@@ -473,8 +473,8 @@ struct RefOutputs {
         }
       dev::store16(y + i, yo);
       // One branch a pack for the rare elements the double path decides, their z from the pack
-      // loaded again (a cache hit; after the store of y, so not the first load reused: held across
-      // the loop, its registers spilled).
+      // loaded again (a cache hit). The load follows y's store, so the compiler cannot reuse the
+      // first load's registers, which, held across the loop, spilled.
       if (undecided & kUndecided) {
         const auto [xs, rz] = load();
         for (int j = 0; j < 8; ++j) io.v[j] = ideal_y_of<T>(z_at(xs, rz, j), w_at(j), r32, ri, window, margin);
