@@ -445,7 +445,7 @@ struct RefOutputs {
         return std::pair{dev::load16(x + i), Residual ? dev::load16(residual + i) : Pack16<uint16_t>{}};
       };
       const auto [xs, rz] = load();
-      const auto z_at = [&](const Pack16<uint16_t>& xs, const Pack16<uint16_t>& rz, int j) {
+      const auto z_in = [&](const Pack16<uint16_t>& xs, const Pack16<uint16_t>& rz, int j) {
         return norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f);
       };
       const auto w_at = [&](int j) { return j < 4 ? w0.v[j] : w1.v[j - 4]; };
@@ -456,7 +456,7 @@ struct RefOutputs {
         float z[2];
         for (int h = 0; h < 2; ++h) {
           const int j = 2 * k + h;
-          z[h] = z_at(xs, rz, j);
+          z[h] = z_in(xs, rz, j);
           const uint32_t fast = ideal_y_fp32<T>(z[h], w_at(j), r32, margin);
           io.v[j] = uint16_t(fast);
           undecided |= fast;
@@ -477,7 +477,7 @@ struct RefOutputs {
       // first load's registers, which, held across the loop, spilled.
       if (undecided & kUndecided) {
         const auto [xs, rz] = load();
-        for (int j = 0; j < 8; ++j) io.v[j] = ideal_y_of<T>(z_at(xs, rz, j), w_at(j), r32, ri, window, margin);
+        for (int j = 0; j < 8; ++j) io.v[j] = ideal_y_of<T>(z_in(xs, rz, j), w_at(j), r32, ri, window, margin);
       }
       dev::store16(ideal + i, io);
       if (Residual) dev::store16(residual_out + i, ro);

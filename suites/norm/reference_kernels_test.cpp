@@ -259,6 +259,28 @@ TEST(NormReferenceKernels, TheFp32IdealsMarginCoversItsError) {
   }
 }
 
+// The profile's NaN halves (nan_halves, canonical_nans): every 16-bit half beside a finite one,
+// a NaN and an Inf, in either place, is the reference's canonical NaN exactly where its magnitude
+// lies above Inf. (The host's narrowing already gives canonical NaNs, so only CUDA's 0x7fff would
+// tell a wrong canonical_nans apart in the kernel tests.)
+template <Format T>
+void expect_canonical_nans() {
+  constexpr uint32_t inf = T == Format::bf16 ? 0x7F80u : 0x7C00u, nan = norm_kernels::Elem<T>::kNan;
+  const auto canonical = [&](uint32_t half) { return (half & 0x7FFFu) > inf ? nan : half; };
+  for (uint32_t half = 0; half < 0x10000u; ++half)
+    for (uint32_t other : {0x3C00u, 0x7FFFu, inf | 0x8000u})
+      for (const uint32_t y : {half | other << 16, other | half << 16}) {
+        const uint32_t want = canonical(y & 0xFFFFu) | canonical(y >> 16) << 16;
+        const bool any = (y & 0x7FFFu) > inf || (y >> 16 & 0x7FFFu) > inf;
+        ASSERT_EQ(norm_kernels::nan_halves<T>(y) != 0, any) << format_name(T) << std::hex << " " << y;
+        ASSERT_EQ(norm_kernels::canonical_nans<T>(y), want) << format_name(T) << std::hex << " " << y;
+      }
+}
+TEST(NormReferenceKernels, ProfileNansBecomeTheCanonicalOne) {
+  expect_canonical_nans<Format::bf16>();
+  expect_canonical_nans<Format::fp16>();
+}
+
 TEST(NormReferenceKernels, DeclinesTheFusedQuantization) {
   const Case c = Case::parse("norm.rms-quant/vllm/bf16/4x7168/e4m3fn/token/normal/s1");
   EXPECT_NE(norm_kernels::reference_declines(c.spec), "");
