@@ -63,8 +63,14 @@ void profile_hypotheses(const Case& c, const Inputs& in, const Observed& o, cons
                    alt.spec.scale_ub = 0;
                    return fit_if(passes(judge(alt, in, expected(alt, in), o, budgets).verdict));
                  }});
+  // Only the profiles under which the case is a valid spec (a static scale needs a static row).
+  const auto fits = [&](const Profile& p) {
+    Spec alt = s;
+    alt.profile = &p;
+    return &p != s.profile && (p.quantizes() || !s.quantizes()) && alt.problem().empty();
+  };
   for (const Profile& p : profiles())
-    if (&p != s.profile && (p.quantizes() || !s.quantizes()))
+    if (fits(p))
       h.push_back({"profile divergence: the output follows profile " + std::string(p.name) + ", not " +
                        std::string(s.profile->name),
                    "", Verdict::over_budget, [&, pp = &p] { return fit_if(passes_as(c, in, o, budgets, *pp)); }});

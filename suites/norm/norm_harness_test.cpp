@@ -260,6 +260,17 @@ TEST(NormDiagnosis, EachBugClassIsNamed) {
   }
 }
 
+// A static scale: the diagnosis tries only the profiles that have one (aiter has none, and trying it
+// threw a usage error out of the gate: exit 2 for a kernel bug).
+TEST(NormDiagnosis, AStaticScaleCaseGetsAVerdictNotAUsageError) {
+  const CaseResult r = run("norm.rms-quant/vllm/bf16/5x1024/e4m3fn/static=0.0123/normal/s1", Fault::round_once);
+  EXPECT_EQ(r.verdict, Verdict::over_budget) << r.message;
+  // FlashInfer has a static row and rounds once: the data cannot tell the two apart.
+  EXPECT_EQ(r.message,
+            "the data fits 2 explanations: profile mismatch: the output follows vllm with y rounded once instead of "
+            "twice; or profile divergence: the output follows profile flashinfer, not vllm");
+}
+
 TEST(NormDiagnosis, AnUnexplainedMismatchSaysSo) {
   const CaseResult r = run(kRms, Fault::nan_injected);
   EXPECT_EQ(r.message, "1 element over budget; no hypothesis explains the output");
