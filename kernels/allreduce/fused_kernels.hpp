@@ -26,13 +26,19 @@ struct FusedAllreduceNorm {
   // One-shot's sum in the row code: 40 more (H200, rms at 16384 x 7168: 561 us at 40, 602-650 at
   // 32-48 in a form that held the row's place across the loop; kernels/norm/PERF.md), but at most
   // 128: two 224-thread rows an SM (fourteen warps, four on a sub-partition of 16384 registers) need
-  // that, and above it the co-resident grid halves. rms-quant with fp32 weights wanted 152: 1260 ->
-  // 817 us at 128 (112: 988 us, more spills; kernels/norm/PERF.md).
+  // that, and above it the co-resident grid halves. rms-quant with fp32 weights and fp32 quantizer
+  // inputs wanted 152: 1260 -> 817 us at 128; its T-bit inputs (QuantIn::t_once) fit 128 without
+  // spills: 618 us (kernels/norm/PERF.md).
   static constexpr int kOneShotRegisters = 128;
   static constexpr bool kFp32Weight = Norm::kForm.fp32_weight;
   static constexpr int kWanted = Norm::kMaxRegisters + (kFp32Weight ? 8 : 0) + (OneShot ? 40 : 0);
   static constexpr int kMaxRegisters = OneShot && kWanted > kOneShotRegisters ? kOneShotRegisters : kWanted;
   static constexpr int kSumPacks = kFp32Weight ? 2 : 1;
+  // Two-shot with T weights loads them once r is known (RmsNorm::normalize_row): 16 registers
+  // fewer across the row's reduction (ptxas: rms spilled 40 bytes, now 16) took the H200's rms row
+  // from 779-785 to 771-779 us. fp32 weights keep them early (two-shot rms-quant 798 us, 806 late),
+  // as does one-shot (rms 567 -> 700 us late: an L2 round trip after the barrier, nothing hides it).
+  static constexpr bool kLateWeights = !OneShot && !kFp32Weight;
   WorldPointers p;
   Shape s;           // packs: the message's (M * H elements of T)
   Norm norm;         // x: this rank's tmp buffer
@@ -141,7 +147,7 @@ struct FusedAllreduceNorm {
     const int64_t row = row0 + at.row_in_block;
     if (row >= norm.m) return;
     if constexpr (OneShot) norm.normalize_row(row, at.t, at.first, partials, RankSum{*this, faults.first_rank(s.rank, 0)});
-    else norm.normalize_row(row, at.t, at.first, partials);  // x: the tmp buffer
+    else norm.template normalize_row<kLateWeights>(row, at.t, at.first, partials, norm);  // x: the tmp buffer
   }
 };
 

@@ -20,9 +20,9 @@
 //
 // rms-quant is quant.group's quantizer on the values the profile quantizes: its element paths
 // (quant_kernels.hpp: ProfileCodes, or the NativeCodes path plan_quant chose: the arithmetic of
-// quant_math.hpp) and its scale storage (scale_store.hpp). vLLM's T(T(z r) w) stays in T bits
-// (Form::rounded_y): the second rounding is one pair multiply and the amax a max over pairs, the
-// codes quant.group's on 16-byte vectors; other profiles quantize fp32 values. Per token, the
+// quant_math.hpp) and its scale storage (scale_store.hpp). A rounded y (vLLM's T(T(z r) w),
+// FlashInfer's T(z r w)) stays in T bits (Form::quant_in): the amax a max over pairs, the codes
+// quant.group's on 16-byte vectors; other profiles quantize fp32 values. Per token, the
 // row's amax is a row reduction; per group, a shuffle of width `lanes` over the group's run.
 //
 // Templated on the element type, the warp reduction (tests substitute a faulty one), the
@@ -126,6 +126,11 @@ struct RowValues<E, true> {
   }
 };
 
+// What the fused quantizer sees (rms-quant): fp32 values, or T bits (half the registers, and
+// quant.group's codes on 16-byte vectors) where the profile quantizes the rounded y: T(T(z r) w)
+// (vLLM's round twice: the second rounding one pair multiply) or T(z r w) (round once: FlashInfer).
+enum class QuantIn : uint8_t { fp32, t_twice, t_once };
+
 // What one kernel fixes at compile time: each costs registers wherever it is compiled in, and a
 // kernel's registers are those of its most demanding path (rms needs 64 at H = 7168, so that four
 // rows share a multiprocessor; rms-add's residual adds 16). The rest of the profile is runtime data.
@@ -134,8 +139,7 @@ struct Form {
   bool fp32_z;   // z in fp32 (rms-add without rounding the residual), else raw chunks
   bool vectors;  // every chunk of every row is whole and 16-byte aligned: h % 8 == 0 and aligned
                  // buffers (else element accesses, any h and alignment)
-  bool rounded_y = false;  // rms-quant: the quantizer sees T(T(z r) w), T bits (vLLM's round
-                           // twice, quantized rounded), else fp32 values
+  QuantIn quant_in = QuantIn::fp32;  // rms-quant
   bool fp32_weight = false;  // the weights are fp32 (allreduce.rms with vLLM's fp32 norm weights)
 };
 
@@ -170,14 +174,14 @@ struct RmsNorm {
   static_assert(sizeof(T) == 2, "chunks hold 16-bit elements");
   using Z = RowValues<E, K.fp32_z>;
   using W = RowWeights<E, K.fp32_weight>;
-  static_assert(!(K.fp32_weight && K.rounded_y), "T(T(z r) w) multiplies T pairs: T weights only");
+  static_assert(!(K.fp32_weight && K.quant_in == QuantIn::t_twice), "T(T(z r) w) multiplies T pairs: T weights only");
   // Registers per thread (CUDA), as measured on the H200 (kernels/norm/PERF.md): 64 lets four
   // 224-thread rows (H = 7168) or two 512-thread rows (H = 16384) share a multiprocessor, 56 five
   // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills,
   // and 80 with AITER's fp32 z; element accesses need about 130.
   // fp32 weights (allreduce.rms) hold twice the registers of T weights.
   static constexpr int kMaxRegisters =
-      (!K.vectors ? 128 : K.fp32_z ? 80 : adds_residual(K.op) ? 72 : K.rounded_y ? 56 : 64) + (K.fp32_weight ? 32 : 0);
+      (!K.vectors ? 128 : K.fp32_z ? 80 : adds_residual(K.op) ? 72 : K.quant_in != QuantIn::fp32 ? 56 : 64) + (K.fp32_weight ? 32 : 0);
 
   const T* x;
   const T* residual;   // rms-add
@@ -238,7 +242,9 @@ struct RmsNorm {
   ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, Quad* partials) const {
     normalize_row(row, t, first, partials, *this);
   }
-  template <class Source>
+  // LateWeights: the weights are loaded once r is known, not held in registers across the sum's
+  // reduction (the fused two-shot kernel: it spilled with them, kernels/norm/PERF.md).
+  template <bool LateWeights = false, class Source>
   ULPGATE_DEVICE void normalize_row(int64_t row, int t, int first, Quad* partials, const Source& src) const {
     const int64_t base = row * h;
     // Every load of the row is issued before any value is used: the weights first, as the
@@ -247,10 +253,10 @@ struct RmsNorm {
     W w;
     Z z;
     if (whole_run(first)) {
-      load_weights<true>(first, w);
+      if (!LateWeights) load_weights<true>(first, w);
       load_row<true>(base, first, z, src);
     } else {
-      load_weights<false>(first, w);
+      if (!LateWeights) load_weights<false>(first, w);
       load_row<false>(base, first, z, src);
     }
     if (t == 0 && geo.ahead > 0) prefetch_row(row + geo.ahead, src);  // once per row, its loads issued
@@ -261,6 +267,7 @@ struct RmsNorm {
       for (int i = 0; i < V; ++i) sum = add_square(sum, z.at(j, i));
     }
     const float r = row_rsqrt(math, row_reduce(sum, SumOp{}, partials), h);
+    if (LateWeights) whole_run(first) ? load_weights<true>(first, w) : load_weights<false>(first, w);
     if constexpr (std::is_same_v<Path, NoQuant>) {
       if (math.round_twice) return write_y<true>(base, first, r, w, z);
       write_y<false>(base, first, r, w, z);
@@ -424,21 +431,28 @@ struct RmsNorm {
   // ---- the fused quantizer: quant.group's element paths -----------------------------------------
   // (members of a template, compiled only in the rms-quant kernels)
   //
-  // The quantizer's input chunks are T bits (Raw) where the profile quantizes T(T(z r) w) (vLLM's
-  // round-twice, quantized rounded: the values rms would store), else fp32 values (Floats).
+  // The quantizer's input chunks are T bits (Raw) where the profile quantizes the rounded y (the
+  // values rms would store: Form::quant_in), else fp32 values (Floats).
 
   struct Floats {
     float v[V];
   };
 
   // T(T(z r) w), the second rounding as one pair multiply: the product of two T values rounded
-  // once, as the reference computes it.
+  // once, as the reference computes it; or T(z r w), the fp32 product rounded once.
   ULPGATE_DEVICE void rounded_outputs(int first, float r, const W& w, const Z& z, Raw (&y)[kMaxSlots]) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
       ULPGATE_UNROLL
-      for (int k = 0; k < V / 2; ++k)
-        y[j].v[k] = E::mul_round2(E::narrow2(z.at(j, 2 * k) * r, z.at(j, 2 * k + 1) * r), w.c[j].v[k]);
+      for (int k = 0; k < V / 2; ++k) {
+        if constexpr (K.quant_in == QuantIn::t_twice) {
+          y[j].v[k] = E::mul_round2(E::narrow2(z.at(j, 2 * k) * r, z.at(j, 2 * k + 1) * r), w.c[j].v[k]);
+        } else {
+          float a, b;
+          normalized<false>(z, w, r, j, k, a, b);
+          y[j].v[k] = E::narrow2(a, b);
+        }
+      }
       zero_past_row(chunk_size(chunk_at(j, first)), y[j]);
     }
   }
@@ -578,7 +592,7 @@ struct RmsNorm {
 
   ULPGATE_DEVICE void quantize_row(int64_t row, int t, int first, float r, const W& w, const Z& z,
                                    Quad* partials) const {
-    if constexpr (K.rounded_y) {
+    if constexpr (K.quant_in != QuantIn::fp32) {
       Raw y[kMaxSlots];
       rounded_outputs(first, r, w, z, y);
       quantize_chunks(row, t, first, y, partials);

@@ -115,15 +115,16 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
     constexpr Format F = decltype(in)::value;
     constexpr Form K0 = decltype(form)::value;
     using T = typename Elem<F>::T;
-    using Kernel = RmsNorm<F, Reduce, decltype(path), Form{K0.op, K0.fp32_z, K0.vectors, K0.rounded_y, Ks.fp32_weight}>;
+    using Kernel = RmsNorm<F, Reduce, decltype(path), Form{K0.op, K0.fp32_z, K0.vectors, K0.quant_in, Ks.fp32_weight}>;
     launch(p.main, Kernel{static_cast<const T*>(io.x), static_cast<const T*>(io.residual),
                           static_cast<const typename Kernel::W::Elem*>(io.weight), static_cast<T*>(io.y),
                           static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, p.geo, p.quant, scales, p.steps});
   };
   const bool vectors = whole_vectors(p, io);
-  // The fused all-reduce's norm stage: its profiles round the residual (FlashInfer), so z stays T
-  // chunks, and the codes take the native element path where the profile's is one: five kernels
-  // per element and weight type, half the registers of fp32 z and per-element codes.
+  // The fused all-reduce's norm stage: its profile (FlashInfer's) rounds the residual, so z stays T
+  // chunks, and quantizes T(z r w), which stays T bits (QuantIn::t_once: fp32 values held 32 more
+  // registers a thread, kernels/norm/PERF.md); the codes take the native element path where the
+  // profile's is one: five kernels per element and weight type.
   auto fused_stage = [&](auto in) {
     if (!p.math.round_residual || (p.math.round_twice && p.math.quantize_rounded))
       throw NormError("the fused kernels take a profile that rounds the residual and quantizes y before it is rounded twice");
@@ -131,8 +132,9 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
       return vectors ? run(in, NoQuant{}, FormC<Form{Op::rms_add, false, true}>{})
                      : run(in, NoQuant{}, FormC<Form{Op::rms_add, false, false}>{});
     if (p.op != Op::rms_add_quant) throw NormError("the fused kernels run norm.rms-add and norm.rms-add-quant only");
-    if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, false, false}>{});
-    constexpr FormC<Form{Op::rms_add_quant, false, true}> t_z;
+    if (!p.math.quantize_rounded) throw NormError("the fused kernels quantize the rounded y, T(z r w)");
+    if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, false, false, QuantIn::t_once}>{});
+    constexpr FormC<Form{Op::rms_add_quant, false, true, QuantIn::t_once}> t_z;
     if (p.path == ElementPath::divide_clamp_low) return run(in, NativeCodes<true, Clamp::nan_to_min_low, false>{}, t_z);
     run(in, quant_kernels::ProfileCodes{}, t_z);
   };
@@ -152,17 +154,17 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
       // rms-add-quant: z in fp32 registers (RowValues rounds it or not at run time), the
       // profile's element path.
       auto add_quant_form = [&](auto rounded) {
-        constexpr bool R = decltype(rounded)::value;
-        return vectors ? run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, true, R}>{})
-                       : run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, false, R}>{});
+        constexpr QuantIn Q = decltype(rounded)::value ? QuantIn::t_twice : QuantIn::fp32;
+        return vectors ? run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, true, Q}>{})
+                       : run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_add_quant, true, false, Q}>{});
       };
       const bool rounded_y = p.math.round_twice && p.math.quantize_rounded;
       if (p.op == Op::rms_add_quant) return rounded_y ? add_quant_form(std::true_type{}) : add_quant_form(std::false_type{});
-      // rms-quant: the quantizer's input as T bits or fp32 (Form::rounded_y), then its element path.
+      // rms-quant: the quantizer's input as T bits or fp32 (Form::quant_in), then its element path.
       auto quant_form = [&](auto rounded) {
-        constexpr bool R = decltype(rounded)::value;
-        if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_quant, false, false, R}>{});
-        constexpr FormC<Form{Op::rms_quant, false, true, R}> quant_vectors;
+        constexpr QuantIn Q = decltype(rounded)::value ? QuantIn::t_twice : QuantIn::fp32;
+        if (!vectors) return run(in, quant_kernels::ProfileCodes{}, FormC<Form{Op::rms_quant, false, false, Q}>{});
+        constexpr FormC<Form{Op::rms_quant, false, true, Q}> quant_vectors;
         if (p.path == ElementPath::multiply_clamp_low)
           return run(in, NativeCodes<false, Clamp::nan_to_min_low, false>{}, quant_vectors);
         if (p.path == ElementPath::divide_clamp_low)
