@@ -35,6 +35,7 @@
 #include <type_traits>
 
 #include "kernels/norm/norm_math.hpp"
+#include "kernels/norm/norm_rows.hpp"
 #include "kernels/portable/device.hpp"
 #include "kernels/quant/quant_kernels.hpp"  // the element paths, ScalePadding
 #include "kernels/quant/quant_plan.hpp"     // ElementPath
@@ -44,7 +45,6 @@
 
 namespace ulpgate::norm_kernels {
 
-inline constexpr int kMaxSlots = 4;          // chunks one thread keeps of its row
 inline constexpr int kMaxRowThreads = 512;   // the widest row: 512 x 4 x 8 = 16384 elements; a
                                              // block of 512 threads has 128 registers a thread
 inline constexpr int kMaxWarps = 1024 / 32;  // partial sums of one row (and of any block)
@@ -100,32 +100,6 @@ ULPGATE_DEVICE float add_square(float acc, float v) { return fmaf(v, v, acc); }
 // The kernel of norm.rms and norm.rms-add: no quantizer compiled in.
 struct NoQuant {};
 
-// z, the values a row is normalized from, kMaxSlots chunks of a thread: raw T bits, widened where
-// used, or fp32 (Fp32 = true: AITER's rms-add, whose x + residual is not rounded).
-template <class E, bool Fp32>
-struct RowValues;
-template <class E>
-struct RowValues<E, false> {
-  Raw c[kMaxSlots];
-  ULPGATE_DEVICE float at(int j, int i) const { return E::widen(element(c[j], i)); }
-  ULPGATE_DEVICE void set(int j, const Raw& x) { c[j] = x; }
-  // rms-add: the rounded sum (raw values hold a profile's z only where it is T-valued).
-  ULPGATE_DEVICE void set_sum(int j, const Raw& rounded, const float (&)[kChunkElems], bool) { c[j] = rounded; }
-};
-template <class E>
-struct RowValues<E, true> {
-  float v[kMaxSlots][kChunkElems];
-  ULPGATE_DEVICE float at(int j, int i) const { return v[j][i]; }
-  ULPGATE_DEVICE void set(int j, const Raw& x) {
-    ULPGATE_UNROLL
-    for (int i = 0; i < kChunkElems; ++i) v[j][i] = E::widen(element(x, i));
-  }
-  ULPGATE_DEVICE void set_sum(int j, const Raw& rounded, const float (&sum)[kChunkElems], bool round) {
-    ULPGATE_UNROLL
-    for (int i = 0; i < kChunkElems; ++i) v[j][i] = round ? E::widen(element(rounded, i)) : sum[i];
-  }
-};
-
 // What the fused quantizer sees (rms-quant): fp32 values, or T bits (half the registers, and
 // quant.group's codes on 16-byte vectors) where the profile quantizes the rounded y: T(T(z r) w)
 // (vLLM's round twice: the second rounding one pair multiply) or T(z r w) (round once: FlashInfer).
@@ -141,22 +115,6 @@ struct Form {
                  // buffers (else element accesses, any h and alignment)
   QuantIn quant_in = QuantIn::fp32;  // rms-quant
   bool fp32_weight = false;  // the weights are fp32 (allreduce.rms with vLLM's fp32 norm weights)
-};
-
-// A thread's weights: raw T chunks, or fp32 values (Form::fp32_weight).
-template <class E, bool Fp32>
-struct RowWeights;
-template <class E>
-struct RowWeights<E, false> {
-  using Elem = typename E::T;
-  Raw c[kMaxSlots];
-  ULPGATE_DEVICE float at(int j, int i) const { return E::widen(element(c[j], i)); }
-};
-template <class E>
-struct RowWeights<E, true> {
-  using Elem = float;
-  float v[kMaxSlots][kChunkElems];
-  ULPGATE_DEVICE float at(int j, int i) const { return v[j][i]; }
 };
 
 // Whether a Form's op adds a residual (norm.rms-add, norm.rms-add-quant).
