@@ -397,7 +397,8 @@ struct RmsNorm {
   };
 
   // T(T(z r) w), the second rounding as one pair multiply: the product of two T values rounded
-  // once, as the reference computes it; or T(z r w), the fp32 product rounded once.
+  // once, as the reference computes it; or T(z r w), the fp32 product rounded once (narrow2, not
+  // write_y's narrow_chunk: a NaN's codes do not depend on its payload, so none is made canonical).
   ULPGATE_DEVICE void rounded_outputs(int first, float r, const W& w, const Z& z, Raw (&y)[kMaxSlots]) const {
     ULPGATE_UNROLL
     for (int j = 0; j < kMaxSlots; ++j) {
