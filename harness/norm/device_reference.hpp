@@ -1,9 +1,10 @@
 // The RMSNorm reference computed on a device (kernels/norm/reference_gpu.hpp): the profile's y,
-// written-back residual and r and the ideal's y and r, bit for bit what reference/norm computes
-// on the host (the kernels' tests hold them to it on the host-SIMT emulator). A backend whose
-// kernels run on a GPU offers one (Backend::norm_reference); run_case then judges production
+// written-back residual and r and the ideal's y and r (rms-quant: the quantizer's inputs, codes
+// and scales, the quantization reference's on the device), bit for bit what reference/norm
+// computes on the host (the kernels' tests hold them to it on the host-SIMT emulator). A backend
+// whose kernels run on a GPU offers one (Backend::norm_reference); run_case then judges production
 // shapes (2^31 elements) at the kernels' speed, and keeps the host reference for what it declines
-// (the fused quantization).
+// (a quantization step the device quantization reference declines).
 #pragma once
 
 #include <string>

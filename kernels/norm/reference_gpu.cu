@@ -5,6 +5,11 @@
 #include "kernels/portable/gpu_bench.cuh"
 #include "kernels/portable/gpu_pipeline.cuh"
 
+namespace ulpgate::quant_kernels {
+// Compiled in quant/reference_gpu.cu with its flags.
+extern template OnDevice<gpu::PipelineDevice> compute_on(gpu::PipelineDevice&, const quant::Spec&, Format, const void*);
+}  // namespace ulpgate::quant_kernels
+
 namespace ulpgate::norm_kernels {
 
 ReferenceResult reference_gpu(const norm::Spec& spec, const RawInputs& in) {

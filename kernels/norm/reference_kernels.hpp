@@ -1,5 +1,5 @@
-// The RMSNorm reference on a device (issue 30): what reference/norm computes for norm.rms and
-// norm.rms-add, bit for bit, in three kernels:
+// The RMSNorm reference on a device (issue 30): what reference/norm computes, bit for bit, in three
+// kernels:
 //   RefSums     a block per row, two passes over it (the second finds it in the cache):
 //               1. the largest finite |z| and the NaN / Inf flags, across the block;
 //               2. the exact sum of z^2 (spec/norm.md): each thread adds its squares into a 128-bit
@@ -14,6 +14,9 @@
 //               thread a row and r;
 //   RefOutputs  every element's profile y, written-back residual and ideal y (kNearMark where its
 //               product lies near a rounding boundary: the host decides those, norm::IdealRow::y).
+//   RefValues   rms-quant's instead: every element's quantizer input and written-back residual,
+//               which the quantization reference (kernels/quant/reference_kernels.hpp) then takes
+//               as its x.
 // (The r had been computed inside the row's block, by one thread while the others waited at a
 // barrier: 70 % of that kernel's barrier stalls; kernels/norm/PERF.md.)
 // The element steps are reference/norm/element.hpp's and row_r.hpp's, the source norm.cpp runs.
@@ -481,6 +484,40 @@ struct RefOutputs {
       }
       dev::store16(ideal + i, io);
       if (Residual) dev::store16(residual_out + i, ro);
+    }
+  }
+};
+
+// rms-quant's pass 3: every element's quantizer input (norm::element::quantizer_input) and
+// written-back residual from its row's profile r. Where the quantizer sees T(y), y's bits (half
+// the bytes for the quantization reference to read), else the fp32 values. Grid {ceil(h / block),
+// rows (grid-stride)}.
+template <Format T, bool Residual>
+struct RefValues {
+  const uint16_t* x;
+  const uint16_t* residual;  // nullptr without one
+  const float* weight;       // [h], exactly widened
+  const float* r_profile;    // [m]
+  uint16_t* y;               // [m * h] where steps.quantizes_y
+  float* v;                  // [m * h] elsewhere
+  uint16_t* residual_out;    // [m * h], nullptr without a residual
+  RefShape g;
+  norm::element::Steps steps;
+
+  ULPGATE_DEVICE void operator()() const {
+    norm::element::Steps steps = this->steps;
+    steps.dtype = T;
+    steps.has_residual = Residual;
+    const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
+    if (c >= g.h) return;
+    const float w = weight[c];
+    for (int64_t row = dev::block_idx().y; row < g.m; row += dev::grid_dim().y) {
+      const int64_t i = row * g.h + c;
+      const float xv = norm::element::widen(T, x[i]), rv = Residual ? norm::element::widen(T, residual[i]) : 0.0f;
+      const float z = norm::element::z_of(steps, xv, rv);
+      if (steps.quantizes_y) y[i] = norm::element::output_at(steps, z, w, r_profile[row]);
+      else v[i] = norm::element::quantizer_input(steps, z, w, r_profile[row]);
+      if (Residual) residual_out[i] = norm::element::residual_out(steps, xv, rv);
     }
   }
 };

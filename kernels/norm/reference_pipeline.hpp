@@ -4,25 +4,32 @@
 
 #include <algorithm>
 #include <bit>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "kernels/norm/reference_kernels.hpp"
 #include "kernels/norm/reference_plan.hpp"
+#include "kernels/quant/reference_pipeline.hpp"
 
 namespace ulpgate::norm_kernels {
 
 // Both results of a case whose inputs are already on the device, left there: y, the ideal y
-// (kNearMark where the host decides), the written-back residual, each row's exact sum and r.
+// (kNearMark where the host decides), the written-back residual, each row's exact sum and r. For
+// rms-quant no ideal y: the quantizer's inputs (y's bits where it sees T(y), else `values`) and the
+// quantization reference's results on them.
 template <class Device>
 struct OnDevice {
   using Halves = decltype(std::declval<Device&>().template alloc<uint16_t>(0));
+  using Floats = decltype(std::declval<Device&>().template alloc<float>(0));
   Halves y, ideal, residual_out;
   decltype(std::declval<Device&>().template alloc<uint64_t>(0)) limbs;
   decltype(std::declval<Device&>().template alloc<uint32_t>(0)) flags;
-  decltype(std::declval<Device&>().template alloc<float>(0)) r_profile;
+  Floats r_profile;
   decltype(std::declval<Device&>().template alloc<double>(0)) r_ideal;
+  Floats values;
+  std::optional<quant_kernels::OnDevice<Device>> quant;  // rms-quant
 };
 
 // x and residual (nullptr without one): the dtype's bits; weight: [h] floats. `window`:
@@ -31,13 +38,19 @@ template <class Device>
 OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t* x, const uint16_t* residual,
                             const float* weight, double window = 0x1p-40) {
   const auto n = size_t(spec.m * spec.h), rows = size_t(spec.m);
-  OnDevice<Device> out{dev.template alloc<uint16_t>(n),    dev.template alloc<uint16_t>(n),
-                       dev.template alloc<uint16_t>(residual ? n : 0), dev.template alloc<uint64_t>(rows * norm::ExactSum::kLimbs),
-                       dev.template alloc<uint32_t>(rows), dev.template alloc<float>(rows),
-                       dev.template alloc<double>(rows)};
+  const norm::element::Steps steps = spec.steps();
+  const bool quantizes = spec.quantizes(), quantizes_y = quantizes && steps.quantizes_y;  // rms-quant's y: T(y)'s bits
+  OnDevice<Device> out{dev.template alloc<uint16_t>(!quantizes || quantizes_y ? n : 0),
+                       dev.template alloc<uint16_t>(quantizes ? 0 : n),
+                       dev.template alloc<uint16_t>(residual ? n : 0),
+                       dev.template alloc<uint64_t>(rows * norm::ExactSum::kLimbs),
+                       dev.template alloc<uint32_t>(rows),
+                       dev.template alloc<float>(rows),
+                       dev.template alloc<double>(rows),
+                       dev.template alloc<float>(quantizes && !quantizes_y ? n : 0),
+                       std::nullopt};
   const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
     const RefShape g{spec.m, spec.h};
-    const norm::element::Steps steps = spec.steps();
     const auto with = [&]<bool Residual>(std::bool_constant<Residual>) {
       dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
                  RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), g, int(std::bit_width(uint64_t(spec.h))), steps,
@@ -46,6 +59,12 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                  RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
                       norm::r_rule(*spec.profile), eps_term(spec)});
       uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
+      if (quantizes) {  // the quantizer's inputs instead of y and the ideal y
+        dev.launch({{unsigned((spec.h + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
+                    {kOutputThreads}},
+                   RefValues<T, Residual>{x, residual, weight, out.r_profile.get(), y, out.values.get(), residual_out, g, steps});
+        return;
+      }
       const bool exact_products = !spec.fp32_weight && (!residual || steps.rounds_residual);  // z and w T values
       const RefOutputs<T, Residual> outputs{x, residual, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, residual_out, g,
                                             steps, window, packed_rows(spec.h, x, residual, weight, y, ideal, residual_out),
@@ -60,6 +79,11 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
   if (rows > 0) {
     if (spec.dtype == Format::bf16) launch(std::integral_constant<Format, Format::bf16>{});
     else launch(std::integral_constant<Format, Format::fp16>{});
+  }
+  if (quantizes) {
+    const quant::Profile qp = spec.quant_row();
+    const void* values = quantizes_y ? static_cast<const void*>(out.y.get()) : out.values.get();
+    out.quant.emplace(quant_kernels::compute_on(dev, spec.quant_spec(qp), quantizes_y ? spec.dtype : Format::fp32, values));
   }
   return out;
 }
@@ -85,11 +109,24 @@ ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInput
   ReferenceResult out;
   download(out.profile.r, d.r_profile, rows);
   download(out.ideal.r, d.r_ideal, rows);
-  download(out.profile.y, d.y, n);
-  download(out.ideal.y, d.ideal, n);
   download(out.profile.residual, d.residual_out, spec.has_residual() ? n : 0);
   download(out.limbs, d.limbs, rows * norm::ExactSum::kLimbs);
   download(out.flags, d.flags, rows);
+  if (spec.quantizes()) {
+    if (spec.steps().quantizes_y) {
+      std::vector<uint16_t> y;
+      download(y, d.y, n);
+      out.profile.v.resize(n);
+      std::transform(y.begin(), y.end(), out.profile.v.begin(), [&](uint16_t b) { return norm::element::widen(spec.dtype, b); });
+    } else {
+      download(out.profile.v, d.values, n);
+    }
+    const quant::Profile qp = spec.quant_row();
+    out.profile.quant = quant_kernels::profile_to_host(dev, spec.quant_spec(qp), *d.quant);
+    return out;
+  }
+  download(out.profile.y, d.y, n);
+  download(out.ideal.y, d.ideal, n);
   out.near_boundary = resolve_near_boundary(spec, in, out.limbs, out.flags, out.ideal.y);
   return out;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "kernels/norm/reference_kernels.hpp"
+#include "kernels/quant/reference_plan.hpp"
 #include "reference/parallel.hpp"
 
 namespace ulpgate::norm_kernels {
@@ -16,8 +17,10 @@ norm::ExactSum row_sum(std::span<const uint64_t> limbs, std::span<const uint32_t
 }  // namespace
 
 std::string reference_declines(const norm::Spec& spec) {
-  if (spec.quantizes()) return "the fused quantization of " + std::string(norm::op_name(spec.op)) + " is computed on the host";
-  return {};
+  if (!spec.quantizes()) return {};
+  const quant::Profile qp = spec.quant_row();
+  const std::string why = quant_kernels::reference_declines(spec.quant_spec(qp), Format::fp32);
+  return why.empty() ? why : "its quantization step: " + why;
 }
 
 norm::ExactSum eps_term(const norm::Spec& spec) {

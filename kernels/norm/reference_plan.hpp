@@ -11,11 +11,12 @@
 
 namespace ulpgate::norm_kernels {
 
-// normalize_profile's and normalize_ideal's results, from the device. ideal.exact is not computed
-// (nothing judges with it: the comparator takes the ideal's y and r).
+// normalize_profile's and normalize_ideal's results, from the device. ideal.exact and ideal.codes
+// are not computed (nothing judges with them: the comparator takes the ideal's y and r, and
+// rms-quant's quantizer inputs v with the quantization's codes and scales).
 struct ReferenceResult {
-  norm::Result profile;        // y, residual, r
-  norm::Ideal ideal;           // y, r
+  norm::Result profile;        // y, residual, r; rms-quant: v and quant instead of y
+  norm::Ideal ideal;           // y (not for rms-quant), r
   int64_t near_boundary = 0;   // ideal y decided exactly on the host (products near a boundary)
   std::vector<uint64_t> limbs; // each row's exact sum of squares (norm::ExactSum::limb, kLimbs a row)
   std::vector<uint32_t> flags; // and its flags (norm::ExactSum::flags)
@@ -28,8 +29,8 @@ struct RawInputs {
   std::span<const float> weight;
 };
 
-// Why the device reference does not compute this spec (empty: it does): the fused quantization
-// (norm.rms-quant, norm.rms-add-quant) is computed on the host.
+// Why the device reference does not compute this spec (empty: it does): a fused quantization
+// (norm.rms-quant, norm.rms-add-quant) that the device quantization reference declines.
 std::string reference_declines(const norm::Spec& spec);
 
 // h eps for the ideal's D, checked exact here (norm::ExactSum::add_scaled throws UsageError).

@@ -7,6 +7,10 @@
 
 namespace ulpgate::quant_kernels {
 
+// The RMSNorm reference's quantization step (kernels/norm/reference_pipeline.hpp) runs these
+// kernels as this file compiles them, not under norm/reference_gpu.cu's register flag.
+template OnDevice<gpu::PipelineDevice> compute_on(gpu::PipelineDevice&, const quant::Spec&, Format, const void*);
+
 ReferenceResult reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
   try {
     gpu::PipelineDevice dev(nullptr);

@@ -68,6 +68,17 @@ OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, 
   return out;
 }
 
+// The profile's result (codes, scales and their storage) from the device to the host.
+template <class Device>
+quant::Result profile_to_host(Device& dev, const quant::Spec& spec, const OnDevice<Device>& d) {
+  const auto n = size_t(spec.m * spec.k), tiles = size_t(spec.scale_shape().m * spec.scale_shape().g);
+  quant::Result r{std::vector<uint8_t>(n), std::vector<float>(tiles), {}};
+  dev.to_host(r.codes.data(), d.codes.get(), n);
+  dev.to_host(r.scales.data(), d.scales.get(), tiles * sizeof(float));
+  if (spec.writes_scales()) r.storage = quant::pack(spec.layout, spec.scale_shape(), r.scales);
+  return r;
+}
+
 // The case from its input bytes on the host to both results on the host.
 template <class Device>
 ReferenceResult reference_on(Device& dev, const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
@@ -76,12 +87,8 @@ ReferenceResult reference_on(Device& dev, const quant::Spec& spec, Format input,
   auto x = dev.template alloc<std::byte>(raw.size());
   dev.to_device(x.get(), raw.data(), raw.size());
   OnDevice<Device> d = compute_on(dev, spec, input, x.get());
-  const auto n = size_t(spec.m * spec.k), tiles = size_t(spec.scale_shape().m * spec.scale_shape().g);
-  ReferenceResult r{{std::vector<uint8_t>(n), std::vector<float>(tiles), {}}, std::vector<uint8_t>(n)};
-  dev.to_host(r.profile.codes.data(), d.codes.get(), n);
-  dev.to_host(r.ideal.data(), d.ideal.get(), n);
-  dev.to_host(r.profile.scales.data(), d.scales.get(), tiles * sizeof(float));
-  if (spec.writes_scales()) r.profile.storage = quant::pack(spec.layout, spec.scale_shape(), r.profile.scales);
+  ReferenceResult r{profile_to_host(dev, spec, d), std::vector<uint8_t>(size_t(spec.m * spec.k))};
+  dev.to_host(r.ideal.data(), d.ideal.get(), r.ideal.size());
   return r;
 }
 

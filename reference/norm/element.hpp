@@ -18,6 +18,7 @@ struct Steps {
   bool round_twice = true;      // y = T(T(z r) w), else T(fl(fl(z r) w))
   bool has_residual = false;
   bool rounds_residual = false;  // z = T(x + residual), else fl(x + residual)
+  bool quantizes_y = true;       // rms-quant: the quantizer sees T(y), else the fp32 value (quantizer_input)
 };
 
 // A double rounded into bf16 (RNE, overflow to Inf, NaN canonical) through fp32: fl32(v) rounds to
@@ -50,6 +51,14 @@ constexpr uint16_t output_at(const Steps& s, float z, float w, float r) {
   const float p = z * r;
   if (s.round_twice) return round_to(s.dtype, double(widen(s.dtype, round_to(s.dtype, p))) * double(w));  // b * w exact in double
   return round_to(s.dtype, p * w);
+}
+
+// What the fused quantizer sees at a given fp32 r: y widened, or the fp32 value before T's last
+// rounding (T(z r) w under round-twice, fl(fl(z r) w) under round-once).
+constexpr float quantizer_input(const Steps& s, float z, float w, float r) {
+  if (s.quantizes_y) return widen(s.dtype, output_at(s, z, w, r));
+  const float p = z * r;
+  return (s.round_twice ? widen(s.dtype, round_to(s.dtype, p)) : p) * w;
 }
 
 // Not a 16-bit code: the ideal y of this element needs the exact decision (norm::IdealRow).

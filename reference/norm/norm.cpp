@@ -158,7 +158,7 @@ std::string Spec::problem() const {
 }
 
 element::Steps Spec::steps() const {
-  return {dtype, profile->rounding == Rounding::twice, has_residual(), rounds_residual()};
+  return {dtype, profile->rounding == Rounding::twice, has_residual(), rounds_residual(), profile->quantize_rounded};
 }
 
 float profile_z(const Spec& spec, const Inputs& in, size_t i) {
@@ -172,12 +172,7 @@ Element normalize_element(const Spec& spec, float x, float residual, float w, fl
 
 uint16_t output_at(const Spec& spec, float z, float w, float r) { return element::output_at(spec.steps(), z, w, r); }
 
-float normalized_at(const Spec& spec, float z, float w, float r) {
-  if (spec.profile->quantize_rounded) return widen(spec.dtype, output_at(spec, z, w, r));
-  const float p = z * r;
-  if (spec.profile->rounding == Rounding::twice) return widen(spec.dtype, round_to(spec.dtype, p)) * w;
-  return p * w;
-}
+float normalized_at(const Spec& spec, float z, float w, float r) { return element::quantizer_input(spec.steps(), z, w, r); }
 
 Result normalize_profile(const Spec& spec, const Inputs& in) {
   check(spec, in);

@@ -1,8 +1,8 @@
 // run_case with the RMSNorm reference on a device (harness/norm/device_reference.hpp), here the
 // host-SIMT emulation of the CUDA reference's kernels: every result equals the one judged with the
 // host reference (verdict, counts, ULPs and their histogram, digest, message, first bad elements,
-// maps) on the ci catalog, and on kernels whose outputs are wrong (y moved, a residual flipped),
-// where the comparison and the diagnosis read the device's expected results.
+// maps) on the ci catalog, and on kernels whose outputs are wrong (y or a code moved, a residual
+// flipped), where the comparison and the diagnosis read the device's expected results.
 #include <gtest/gtest.h>
 
 #include "harness/backends/device_references.hpp"
@@ -15,7 +15,8 @@ using namespace ulpgate;
 namespace {
 
 // The host backend's RMSNorm kernels (warp 32), with the emulated device reference on request,
-// and with outputs perturbed on request: every 29th y one code up, the first residual's sign flipped.
+// and with outputs perturbed on request: every 29th y and fp8 code one code up, the first
+// residual's sign flipped.
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
   OnEmulatedDevice(bool device_reference, bool perturbed) : perturbed_(perturbed) {
@@ -27,6 +28,7 @@ class OnEmulatedDevice : public test_support::HostKernels {
     if (!perturbed_) return;
     const std::span<uint16_t> y(reinterpret_cast<uint16_t*>(io.y.data()), io.y.size() / 2);
     for (size_t i = 0; i < y.size(); i += 29) y[i] = uint16_t(y[i] + 1);
+    for (size_t i = 0; i < io.codes.size(); i += 29) io.codes[i] = uint8_t(io.codes[i] + 1);
     if (!io.residual_out.empty()) io.residual_out[1] ^= std::byte{0x80};
   }
   norm::DeviceReference* norm_reference() override { return reference_.get(); }
@@ -41,8 +43,7 @@ void expect_same_judgement(std::string_view id, bool perturbed) {
   const CaseResult want = norm::run_case_id(id, host, nullptr), got = norm::run_case_id(id, device, nullptr);
   const std::string what(id);
   test_support::expect_same_judgement(got, want, what);
-  const bool on_device = id.find("-quant/") == std::string_view::npos;
-  EXPECT_EQ(got.note == "references on host-simt (host-w32)", on_device) << what << ": " << got.note;
+  EXPECT_EQ(got.note, "references on host-simt (host-w32)") << what;
   EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
 }
 
@@ -54,7 +55,9 @@ TEST(NormDeviceReference, TheCiCatalogIsJudgedAsTheHostReferenceJudgesIt) {
 
 TEST(NormDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
   for (const char* id : {"norm.rms/vllm/bf16/3x1025/normal/s1", "norm.rms-add/aiter/fp16/3x1025/normal/s1",
-                         "norm.rms/hf/bf16/3x7168/normal/s1"}) {
+                         "norm.rms/hf/bf16/3x7168/normal/s1", "norm.rms-quant/vllm/bf16/5x1024/e4m3fn/gs64/ue8m0-packed/normal/s1",
+                         "norm.rms-quant/aiter/bf16/5x1024/e4m3fnuz/token/normal/s1",
+                         "norm.rms-add-quant/vllm/bf16/5x1024/e4m3fn/static=0.0123/normal/s1"}) {
     OnEmulatedDevice device(true, true);
     const CaseResult r = norm::run_case_id(id, device, nullptr);
     EXPECT_FALSE(passes(r.verdict)) << id << ": " << r.message;
