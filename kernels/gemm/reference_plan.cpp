@@ -43,7 +43,7 @@ StepTable step_table(Format f, int exp_bias) {
   throw ReferenceGpuError("replay_gpu: accumulator model '" + std::string(model.name) + "' " + why);
 }
 
-// What the Replay kernel's arithmetic proves itself for (reference_kernels.hpp mma_step), or the
+// What the Replay kernel's arithmetic proves itself for (replay_kernels.hpp mma_step), or the
 // fp32-fma model's step (IEEE fmaf: fma_step).
 void check_step(const gemm::AccumModel& model) {
   const gemm::MmaStep& s = model.step;

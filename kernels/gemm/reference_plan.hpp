@@ -1,6 +1,7 @@
 // Host side of the device GEMM reference (plain C++, no GPU compiler): what the kernels of
-// reference_kernels.hpp are launched with, the host's share of the work (elements the device
-// leaves to reference/gemm), and the comparison's per-tile statistics reduced to a result.
+// reference_kernels.hpp and replay_kernels.hpp are launched with, the host's share of the work
+// (elements the device leaves to reference/gemm), and the comparison's per-tile statistics
+// reduced to a result.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +10,7 @@
 #include <vector>
 
 #include "kernels/gemm/reference_gpu.hpp"
-#include "kernels/gemm/reference_kernels.hpp"
+#include "kernels/gemm/replay_kernels.hpp"
 
 namespace ulpgate::gemm_kernels {
 
