@@ -54,11 +54,13 @@ constexpr uint16_t output_at(const Steps& s, float z, float w, float r) {
 }
 
 // What the fused quantizer sees at a given fp32 r: y widened, or the fp32 value before T's last
-// rounding (T(z r) w under round-twice, fl(fl(z r) w) under round-once).
+// rounding (T(z r) w under round-twice, fl(fl(z r) w) under round-once). A NaN of the fp32 products
+// as the canonical quiet one: its sign and payload are the machine's (x86 keeps an operand's, or
+// makes Inf * 0 negative; CUDA's is 0x7FFFFFFF), and a quantizer that casts NaN keeps its sign.
 constexpr float quantizer_input(const Steps& s, float z, float w, float r) {
   if (s.quantizes_y) return widen(s.dtype, output_at(s, z, w, r));
-  const float p = z * r;
-  return (s.round_twice ? widen(s.dtype, round_to(s.dtype, p)) : p) * w;
+  const float p = z * r, v = (s.round_twice ? widen(s.dtype, round_to(s.dtype, p)) : p) * w;
+  return v == v ? v : std::bit_cast<float>(uint32_t(0x7FC00000u));
 }
 
 // Not a 16-bit code: the ideal y of this element needs the exact decision (norm::IdealRow).

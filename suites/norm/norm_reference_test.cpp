@@ -2,6 +2,7 @@
 // (reference/norm/profile.cpp); the comparator's bounds are r_bounds_test.cpp's.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <set>
@@ -409,6 +410,21 @@ TEST(NormReference, NanAndInfInputsAreDefined) {
     EXPECT_EQ(rq.quant.codes[size_t(i)], 0xFE);
     EXPECT_EQ(iq.codes[size_t(i)], 0xFE);
   }
+}
+
+// The fp32 values a round-once quantizer sees (aiter's): a NaN of their products is the canonical
+// quiet NaN whatever the machine makes of it (x86: the operand's payload and sign, Inf * 0
+// negative; CUDA: 0x7FFFFFFF), so the device reference's inputs are the host's bit for bit.
+TEST(NormReference, TheFp32QuantizerInputsNanIsCanonical) {
+  const Spec q = quant_spec_of(profile("aiter"), 3, 128, 128, quant::Layout::row);
+  const element::Steps steps = q.steps();
+  ASSERT_FALSE(steps.quantizes_y);
+  const auto bits = [](float v) { return std::bit_cast<uint32_t>(v); };
+  const float negative_nan = std::bit_cast<float>(0xFFC01234u);
+  for (const auto& [z, r] : {std::pair{INFINITY, 0.0f}, std::pair{-INFINITY, 0.0f}, std::pair{negative_nan, 1.0f},
+                             std::pair{1.0f, negative_nan}})
+    EXPECT_EQ(bits(element::quantizer_input(steps, z, 0.75f, r)), 0x7FC00000u) << z << " " << r;
+  EXPECT_EQ(element::quantizer_input(steps, 2.0f, 0.75f, 0.5f), 0.75f);
 }
 
 // ---- profile rows ---------------------------------------------------------------------------------
