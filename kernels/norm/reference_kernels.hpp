@@ -490,8 +490,9 @@ struct RefOutputs {
 
 // rms-quant's pass 3: every element's quantizer input (norm::element::quantizer_input) and
 // written-back residual from its row's profile r. Where the quantizer sees T(y), y's bits (half
-// the bytes for the quantization reference to read), else the fp32 values. Grid {ceil(h / block),
-// rows (grid-stride)}.
+// the bytes for the quantization reference to read), else the fp32 values. Grid {ceil(packs or
+// elements of a row / block), rows (grid-stride)}: packed rows move 16 bytes a load and store, as
+// RefOutputs' do.
 template <Format T, bool Residual>
 struct RefValues {
   const uint16_t* x;
@@ -503,21 +504,62 @@ struct RefValues {
   uint16_t* residual_out;    // [m * h], nullptr without a residual
   RefShape g;
   norm::element::Steps steps;
+  bool packed;  // packed_rows of h and every buffer (the launch's)
+
+  ULPGATE_HOST_DEVICE int64_t per_row() const { return packed ? g.h / 8 : g.h; }
 
   ULPGATE_DEVICE void operator()() const {
+    const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();  // pack or element
+    if (c >= per_row()) return;
+    if (packed) return steps.quantizes_y ? rows<8, true>(c) : rows<8, false>(c);
+    return steps.quantizes_y ? rows<1, true>(c) : rows<1, false>(c);
+  }
+
+  // Width elements from p[i] on: one 16-byte pack (or two of floats), or one element.
+  template <int Width, class U>
+  ULPGATE_DEVICE static void load(const U* p, int64_t i, U (&to)[Width]) {
+    if constexpr (Width == 1) to[0] = p[i];
+    else std::memcpy(to, dev::load16(p + i).v, 16);
+  }
+  template <int Width, class U>
+  ULPGATE_DEVICE static void store(U* p, int64_t i, const U (&from)[Width]) {
+    if constexpr (Width == 1) {
+      p[i] = from[0];
+    } else {
+      constexpr int kPer = 16 / int(sizeof(U));
+      for (int k = 0; k < Width / kPer; ++k) {
+        Pack16<U> q;
+        std::memcpy(q.v, from + k * kPer, 16);
+        dev::store16(p + i + k * kPer, q);
+      }
+    }
+  }
+
+  // The thread's Width elements (column Width c) of every row it visits; Y: the quantizer sees T(y).
+  template <int Width, bool Y>
+  ULPGATE_DEVICE void rows(int64_t c) const {
     norm::element::Steps steps = this->steps;
     steps.dtype = T;
     steps.has_residual = Residual;
-    const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
-    if (c >= g.h) return;
-    const float w = weight[c];
+    float w[Width];  // the same in every row
+    for (int j = 0; j < Width; ++j) w[j] = weight[Width * c + j];
     for (int64_t row = dev::block_idx().y; row < g.m; row += dev::grid_dim().y) {
-      const int64_t i = row * g.h + c;
-      const float xv = norm::element::widen(T, x[i]), rv = Residual ? norm::element::widen(T, residual[i]) : 0.0f;
-      const float z = norm::element::z_of(steps, xv, rv);
-      if (steps.quantizes_y) y[i] = norm::element::output_at(steps, z, w, r_profile[row]);
-      else v[i] = norm::element::quantizer_input(steps, z, w, r_profile[row]);
-      if (Residual) residual_out[i] = norm::element::residual_out(steps, xv, rv);
+      const int64_t i = row * g.h + Width * c;
+      uint16_t xs[Width], rs[Width] = {}, ro[Width], ys[Width];
+      float vs[Width];
+      load<Width>(x, i, xs);
+      if (Residual) load<Width>(residual, i, rs);
+      const float rp = r_profile[row];
+      for (int j = 0; j < Width; ++j) {
+        const float xv = norm::element::widen(T, xs[j]), rv = Residual ? norm::element::widen(T, rs[j]) : 0.0f;
+        const float z = norm::element::z_of(steps, xv, rv);
+        if constexpr (Y) ys[j] = norm::element::output_at(steps, z, w[j], rp);
+        else vs[j] = norm::element::quantizer_input(steps, z, w[j], rp);
+        if (Residual) ro[j] = norm::element::residual_out(steps, xv, rv);
+      }
+      if constexpr (Y) store<Width>(y, i, ys);
+      else store<Width>(v, i, vs);
+      if (Residual) store<Width>(residual_out, i, ro);
     }
   }
 };

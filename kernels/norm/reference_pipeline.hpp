@@ -60,9 +60,12 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                       norm::r_rule(*spec.profile), eps_term(spec)});
       uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
       if (quantizes) {  // the quantizer's inputs instead of y and the ideal y
-        dev.launch({{unsigned((spec.h + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
+        float* values = out.values.get();
+        const RefValues<T, Residual> pass{x, residual, weight, out.r_profile.get(), y, values, residual_out, g, steps,
+                                          packed_rows(spec.h, x, residual, weight, y, values, residual_out)};
+        dev.launch({{unsigned((pass.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
                     {kOutputThreads}},
-                   RefValues<T, Residual>{x, residual, weight, out.r_profile.get(), y, out.values.get(), residual_out, g, steps});
+                   pass);
         return;
       }
       const bool exact_products = !spec.fp32_weight && (!residual || steps.rounds_residual);  // z and w T values

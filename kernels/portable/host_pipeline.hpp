@@ -17,7 +17,9 @@
 
 namespace ulpgate::host_simt {
 
-// Every allocation starts as poison, so a result the kernels never wrote cannot pass for one.
+// Every allocation starts as poison, so a result the kernels never wrote cannot pass for one. An
+// allocation of nothing is a real one, as cudaMalloc's of at least a byte on the GPU
+// (gpu_pipeline.cuh): a kernel that tells "none" by a null pointer fails here as it would there.
 template <class T>
 struct HostMemory {
   std::vector<T> v;
@@ -30,8 +32,8 @@ class PipelineDevice {
 
   template <class T>
   HostMemory<T> alloc(std::size_t n) {
-    HostMemory<T> m{std::vector<T>(n)};
-    poison(m.get(), n * sizeof(T));
+    HostMemory<T> m{std::vector<T>(n > 0 ? n : 1)};
+    poison(m.get(), m.v.size() * sizeof(T));
     return m;
   }
   void poison(void* p, std::size_t bytes) {
