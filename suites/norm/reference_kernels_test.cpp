@@ -63,14 +63,16 @@ void for_each_computed_case(Tier tier, Fn&& fn) {
   }
 }
 
-// The emulated device's result on a case of norm.rms (z = x) against the host's, and each row's
-// exact sum of squares and flags against ExactSum's.
-void expect_host_sums_of_x(const Case& c, const Tensors& in) {
+// The emulated device's result on a case against the host's, and each row's exact sum of squares
+// of z (x, or z_of x and the residual) and flags against ExactSum's.
+void expect_host_sums_of_z(const Case& c, const Tensors& in) {
   const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
   EXPECT_EQ(difference(expected(c, in.values), dev), "") << c.id();
+  const element::Steps steps = c.spec.steps();
   for (int64_t row = 0; row < c.spec.m; ++row) {
     ExactSum want;
-    for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i) want.add_square(in.values.x[size_t(i)]);
+    for (int64_t i = row * c.spec.h; i < (row + 1) * c.spec.h; ++i)
+      want.add_square(element::z_of(steps, in.values.x[size_t(i)], steps.has_residual ? in.values.residual[size_t(i)] : 0.0f));
     EXPECT_EQ(dev.flags[size_t(row)], want.flags()) << c.id() << " row " << row;
     for (int k = 0; k < ExactSum::kLimbs; ++k)
       ASSERT_EQ(dev.limbs[size_t(row * ExactSum::kLimbs + k)], want.limb(k)) << c.id() << " row " << row << " limb " << k;
@@ -157,7 +159,7 @@ TEST(NormReferenceKernels, SquaresSummedInFp64AreExactAtTheirLimit) {
       bits[i] = uint16_t(sign | (top - below) << mbits | ((1u << mbits) - 1));
       in.values.x[i] = element::widen(c.spec.dtype, bits[i]);
     }
-    expect_host_sums_of_x(c, in);
+    expect_host_sums_of_z(c, in);
   }
 }
 
@@ -182,7 +184,39 @@ TEST(NormReferenceKernels, TheRowsLargestIsFoundAtEveryPlaceOfAPack) {
       bits[i] |= sign;
       in.values.x[i] = element::widen(c.spec.dtype, bits[i]);
     }
-    expect_host_sums_of_x(c, in);
+    expect_host_sums_of_z(c, in);
+  }
+}
+
+// rms-add rows whose largest |z| is not where x's or the residual's is: the two largest at
+// different places, a z that T's rounding carries into the next binade, finite x and residual
+// whose z overflows (Inf flags) or cancels, and largest x and residual at different places that
+// would overflow together; for a profile that squares T(x + residual) and one that squares the
+// fp32 sum. Sums, flags and outputs must be the host's.
+TEST(NormReferenceKernels, RmsAddRowsFindTheirLargestZ) {
+  for (const char* id : {"norm.rms-add/vllm/bf16/8x64/normal/s1", "norm.rms-add/vllm/fp16/8x64/normal/s2",
+                         "norm.rms-add/aiter/bf16/8x64/normal/s3", "norm.rms-add/aiter/fp16/8x64/normal/s4"}) {
+    const Case c = Case::parse(id);
+    Tensors in = c.inputs();
+    const Format t = c.spec.dtype;
+    const bool bf16 = t == Format::bf16;
+    const uint16_t max = bf16 ? 0x7F7F : 0x7BFF, big = bf16 ? 0x4B00 : 0x6400, just_below_two = 0x3FFF;  // bf16 2 - 2^-7, fp16 2 - 2^-10
+    auto* x = reinterpret_cast<uint16_t*>(in.x.data());
+    auto* r = reinterpret_cast<uint16_t*>(in.residual.data());
+    const auto set = [&](uint16_t* bits, std::vector<float>& values, int64_t row, int64_t at, uint16_t b) {
+      const auto i = size_t(row * c.spec.h + at);
+      bits[i] = b;
+      values[i] = element::widen(t, b);
+    };
+    set(x, in.values.x, 0, 3, big), set(r, in.values.residual, 0, 42, big);  // apart
+    for (int64_t at = 0; at < c.spec.h; ++at)  // row 1: below 1 but for one z that rounds (tie to even) up to 2
+      set(x, in.values.x, 1, at, uint16_t(bf16 ? 0x3E80 : 0x3400) | uint16_t(at % 3 == 0 ? 0x8000 : 0)),
+          set(r, in.values.residual, 1, at, bf16 ? 0x3C00 : 0x2000);
+    set(x, in.values.x, 1, 9, just_below_two), set(r, in.values.residual, 1, 9, bf16 ? 0x3B80 : 0x1000);
+    set(x, in.values.x, 2, 17, max), set(r, in.values.residual, 2, 17, max);              // z overflows
+    set(x, in.values.x, 3, 5, max), set(r, in.values.residual, 3, 60, max);               // apart, each near the top
+    set(x, in.values.x, 4, 7, max), set(r, in.values.residual, 4, 7, uint16_t(max | 0x8000));  // z = 0 there
+    expect_host_sums_of_z(c, in);
   }
 }
 
