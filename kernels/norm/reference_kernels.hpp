@@ -190,9 +190,11 @@ ULPGATE_HOST_DEVICE bool packed_rows(int64_t h, const P*... buffers) {
 // (the launch picks it from `residual`).
 template <Format T, bool Residual>
 struct RefSums {
-  // 56 registers: 40 spilled 108 / 224 bytes with the fp64 bands (H200, bf16 32768 x 7168: rms
-  // 879 -> 790 us, rms-add 1346 -> 1188 at 56; kernels/norm/PERF.md).
-  static constexpr int kMaxRegisters = 56;
+  // 64 registers: 40 spilled 108 / 224 bytes with the fp64 bands (H200, bf16 32768 x 7168: rms
+  // 879 -> 790 us, rms-add 1346 -> 1188 at 56); since the spilled squares' lazy zeroing 56 spilled
+  // 16-20 bytes in rms-add and fp16 rms, and 64 (none) measured rms 606 -> 602 us, rms-add 1007 ->
+  // 1000 (whole reference; kernels/norm/PERF.md).
+  static constexpr int kMaxRegisters = 64;
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
   uint64_t* limbs;           // [m * ExactSum::kLimbs] each row's exact sum of squares
@@ -246,13 +248,13 @@ struct RefSums {
         pack_fn(z);
       }
     };
-    // norm.rms's packed rows (z = x exactly): the largest magnitude's bits of x, two at a time
-    // (one instruction a pair on sm_90); widened, the largest |z|, as T's widening keeps the order.
-    const auto largest_magnitude = [&](int64_t at) {
+    // A packed row's largest magnitude's bits in `from` (x or the residual), two at a time (one
+    // instruction a pair on sm_90); widened, the largest magnitude, as T's widening keeps the order.
+    const auto largest_magnitude = [&](const uint16_t* from, int64_t at) {
       constexpr uint32_t kMagnitudes = 0x7FFF7FFFu;
       uint32_t pair = 0;
       for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
-        const Pack16<uint16_t> xs = dev::load16(x + 8 * p);
+        const Pack16<uint16_t> xs = dev::load16(from + 8 * p);
         uint32_t w[4];
         std::memcpy(w, xs.v, 16);
         pair = dev::max_u16x2(pair, dev::max_u16x2(dev::max_u16x2(w[0] & kMagnitudes, w[1] & kMagnitudes),
@@ -278,11 +280,17 @@ struct RefSums {
         dev::prefetch_l2(x + ahead, uint32_t(g.h * 2));
         if (Residual) dev::prefetch_l2(residual + ahead, uint32_t(g.h * 2));
       }
-      // 1. The largest |z| (as bits); where that is not finite, the largest finite |z| and the flags
-      // (1 NaN, 2 Inf: ExactSum::flags()) in a second look.
+      // 1. The largest |z| (as bits), or on packed rows of rms-add a bound on it: z_of of the
+      // largest |x| and |residual|, as z_of is monotone in both (|fl(x + r)| <= fl(|x| + |r|), and
+      // T's rounding after); the window and the fp64 bands need only that no |z| exceeds it. Where
+      // it is not finite, the largest finite |z| and the flags (1 NaN, 2 Inf: ExactSum::flags()) in
+      // a second look (also where only the bound overflowed).
       uint32_t top = 0;
       if (!Residual && packed) {
-        top = dev::as_uint(widen(largest_magnitude(at))) & 0x7FFFFFFFu;
+        top = dev::as_uint(widen(largest_magnitude(x, at))) & 0x7FFFFFFFu;
+      } else if (packed) {
+        const float bound = norm::element::z_of(steps, widen(largest_magnitude(x, at)), widen(largest_magnitude(residual, at)));
+        top = dev::as_uint(bound) & 0x7FFFFFFFu;
       } else {
         each_z(at, [&](float z) {
           const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
