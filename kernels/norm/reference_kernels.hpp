@@ -193,7 +193,7 @@ struct RefSums {
   // 64 registers: 40 spilled 108 / 224 bytes with the fp64 bands (H200, bf16 32768 x 7168: rms
   // 879 -> 790 us, rms-add 1346 -> 1188 at 56); since the spilled squares' lazy zeroing 56 spilled
   // 16-20 bytes in rms-add and fp16 rms, and 64 (none) measured rms 606 -> 602 us, rms-add 1007 ->
-  // 1000 (whole reference; kernels/norm/PERF.md).
+  // 1000 (whole reference; kernels/norm/PERF-reference.md).
   static constexpr int kMaxRegisters = 64;
   const uint16_t* x;
   const uint16_t* residual;  // nullptr without one
