@@ -134,6 +134,14 @@ ULPGATE_DEVICE uint32_t canonical_nans(uint32_t y) {
   }
   return out;
 }
+// A pack's profile y (profile_pair's, its NaN halves found by nan_halves): each NaN the canonical one.
+template <Format T>
+ULPGATE_DEVICE void make_nans_canonical(uint16_t (&y)[8]) {
+  for (int k = 0; k < 4; ++k) {
+    const uint32_t pair = canonical_nans<T>(uint32_t(y[2 * k]) | uint32_t(y[2 * k + 1]) << 16);
+    y[2 * k] = uint16_t(pair), y[2 * k + 1] = uint16_t(pair >> 16);
+  }
+}
 
 // The once-a-row and the rare steps, out of line: a kernel holds the registers of its most
 // demanding path (kernels/norm/PERF.md), and the passes over the elements need few.
@@ -491,11 +499,7 @@ struct RefOutputs {
         nans |= nan_halves<T>(pair);
         yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
       }
-      if (nans)
-        for (int k = 0; k < 4; ++k) {
-          const uint32_t pair = canonical_nans<T>(uint32_t(yo.v[2 * k]) | uint32_t(yo.v[2 * k + 1]) << 16);
-          yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
-        }
+      if (nans) make_nans_canonical<T>(yo.v);
       dev::store16(y + i, yo);
       // One branch a pack for the rare elements the double path decides, their z from the pack
       // loaded again (a cache hit). The load follows y's store, so the compiler cannot reuse the
@@ -572,12 +576,22 @@ struct RefValues {
       load<Width>(x, i, xs);
       if (Residual) load<Width>(residual, i, rs);
       const float rp = r_profile[row];
+      float z[Width];
       for (int j = 0; j < Width; ++j) {
         const float xv = norm::element::widen(T, xs[j]), rv = Residual ? norm::element::widen(T, rs[j]) : 0.0f;
-        const float z = norm::element::z_of(steps, xv, rv);
-        if constexpr (Y) ys[j] = norm::element::output_at(steps, z, w[j], rp);
-        else vs[j] = norm::element::quantizer_input(steps, z, w[j], rp);
+        z[j] = norm::element::z_of(steps, xv, rv);
+        if constexpr (Y && Width == 1) ys[j] = norm::element::output_at(steps, z[j], w[j], rp);
+        else if constexpr (!Y) vs[j] = norm::element::quantizer_input(steps, z[j], w[j], rp);
         if (Residual) ro[j] = norm::element::residual_out(steps, xv, rv);
+      }
+      if constexpr (Y && Width == 8) {  // y as RefOutputs makes it: the kernels' pair roundings (T weights)
+        uint32_t nans = 0;
+        for (int k = 0; k < 4; ++k) {
+          const uint32_t pair = profile_pair<T>(steps.round_twice, z[2 * k], z[2 * k + 1], w[2 * k], w[2 * k + 1], rp);
+          nans |= nan_halves<T>(pair);
+          ys[2 * k] = uint16_t(pair), ys[2 * k + 1] = uint16_t(pair >> 16);
+        }
+        if (nans) make_nans_canonical<T>(ys);
       }
       if constexpr (Y) store<Width>(y, i, ys);
       else store<Width>(v, i, vs);
