@@ -1,6 +1,7 @@
 // The RMSNorm reference on a device (issue 30): what reference/norm computes, bit for bit, in three
 // kernels:
-//   RefSums     a block per row: the row's exact sum of z^2 and its NaN / Inf flags (reference_sums.hpp);
+//   RefSums     a block per row: the row's exact sum of z^2 and its NaN / Inf flags (reference_sums.hpp),
+//               and rms-add's written-back residual where z is that T value (pass 3's x then);
 //   RefR        each row's r, the profile's and the ideal's (reference/norm/row_r.hpp: exact), a
 //               thread a row and r;
 //   RefOutputs  every element's profile y, written-back residual and ideal y (kNearMark where its

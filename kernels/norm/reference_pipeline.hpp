@@ -51,33 +51,44 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                        std::nullopt};
   const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
     const RefShape g{spec.m, spec.h};
-    const auto with = [&]<bool Residual>(std::bool_constant<Residual>) {
+    uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
+    // Where z is the written-back residual T(x + residual), RefSums stores it and pass 3 reads it
+    // as its x, with no residual: 2 bytes an element read where x and the residual were 4 and
+    // written before, and no z_of an element in pass 3.
+    const bool z_kept = residual && steps.rounds_residual;
+    const auto sums = [&]<bool Residual>(std::bool_constant<Residual>) {
       dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
-                 RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), g, int(std::bit_width(uint64_t(spec.h))), steps,
-                                      packed_rows(spec.h, x, residual)});
-      dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
-                 RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
-                      norm::r_rule(*spec.profile), eps_term(spec)});
-      uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
+                 RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), z_kept ? residual_out : nullptr, g,
+                                      int(std::bit_width(uint64_t(spec.h))), steps, packed_rows(spec.h, x, residual, z_kept ? residual_out : nullptr)});
+    };
+    if (residual) sums(std::true_type{});
+    else sums(std::false_type{});
+    dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
+               RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
+                    norm::r_rule(*spec.profile), eps_term(spec)});
+    const uint16_t* x3 = z_kept ? residual_out : x;
+    const uint16_t* residual3 = z_kept ? nullptr : residual;
+    if (z_kept) residual_out = nullptr;
+    const auto outputs = [&]<bool Residual>(std::bool_constant<Residual>) {
       if (quantizes) {  // the quantizer's inputs instead of y and the ideal y
         float* values = out.values.get();
-        const RefValues<T, Residual> pass{x, residual, weight, out.r_profile.get(), y, values, residual_out, g, steps,
-                                          packed_rows(spec.h, x, residual, weight, y, values, residual_out)};
+        const RefValues<T, Residual> pass{x3, residual3, weight, out.r_profile.get(), y, values, residual_out, g, steps,
+                                          packed_rows(spec.h, x3, residual3, weight, y, values, residual_out)};
         dev.launch({{unsigned((pass.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
                     {kOutputThreads}},
                    pass);
         return;
       }
       const bool exact_products = !spec.fp32_weight && (!residual || steps.rounds_residual);  // z and w T values
-      const RefOutputs<T, Residual> outputs{x, residual, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, residual_out, g,
-                                            steps, window, packed_rows(spec.h, x, residual, weight, y, ideal, residual_out),
-                                            RefOutputs<T, Residual>::margin_of(exact_products, window)};
-      dev.launch({{unsigned((outputs.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
+      const RefOutputs<T, Residual> pass{x3, residual3, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, residual_out, g,
+                                         steps, window, packed_rows(spec.h, x3, residual3, weight, y, ideal, residual_out),
+                                         RefOutputs<T, Residual>::margin_of(exact_products, window)};
+      dev.launch({{unsigned((pass.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
                   {kOutputThreads}},
-                 outputs);
+                 pass);
     };
-    if (residual) with(std::true_type{});
-    else with(std::false_type{});
+    if (residual3) outputs(std::true_type{});
+    else outputs(std::false_type{});
   };
   if (rows > 0) {
     if (spec.dtype == Format::bf16) launch(std::integral_constant<Format, Format::bf16>{});

@@ -7,7 +7,8 @@
 //      memory, which a row without one never touches). Where z are T values, the squares of the
 //      top binades (two bands of 12 of bf16's at H = 7168) are summed in fp64 instead, exactly
 //      (fp64_band), and join the window after. The windows are summed across the block, the rare
-//      ExactSums merged.
+//      ExactSums merged. Where z is rms-add's written-back residual T(x + residual), pass 2 stores
+//      it, and pass 3 reads it instead of x and the residual.
 #pragma once
 
 #include <bit>
@@ -148,6 +149,9 @@ struct RefSums {
   const uint16_t* residual;  // nullptr without one
   uint64_t* limbs;           // [m * ExactSum::kLimbs] each row's exact sum of squares
   uint32_t* flags;           // [m] its NaN / Inf flags
+  // [m * h] rms-add's written-back residual T(x + residual) where z is that T value
+  // (steps.rounds_residual), so that pass 3 reads z from it instead of x and the residual; else nullptr.
+  uint16_t* residual_out;
   RefShape g;
   int length;  // L, the bits of h (h < 2^L)
   norm::element::Steps steps;
@@ -184,16 +188,30 @@ struct RefSums {
     };
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
     // pack_fn(z) for each pack's eight z of the row at `at` (packed rows), else z_fn(z) for each
-    // element's.
-    const auto each_pack = [&](int64_t at, auto pack_fn, auto z_fn) {
+    // element's; with `z_out`, z's T bits stored there too (z = T(x + residual): residual_out).
+    const auto each_pack = [&](int64_t at, auto pack_fn, auto z_fn, uint16_t* z_out = nullptr) {
+      const auto z_bits = [&](uint16_t xb, uint16_t rb) { return norm::element::residual_out(steps, widen(xb), widen(rb)); };
       if (!packed) {
-        for (int64_t c = tid; c < g.h; c += threads) z_fn(z_at(steps, x, residual, at + c));
+        for (int64_t c = tid; c < g.h; c += threads) {
+          if (!Residual || !z_out) {
+            z_fn(z_at(steps, x, residual, at + c));
+            continue;
+          }
+          z_out[at + c] = z_bits(x[at + c], residual[at + c]);
+          z_fn(widen(z_out[at + c]));
+        }
         return;
       }
       for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
         const Pack16<uint16_t> xs = dev::load16(x + 8 * p), rz = Residual ? dev::load16(residual + 8 * p) : Pack16<uint16_t>{};
         float z[8];
-        for (int j = 0; j < 8; ++j) z[j] = norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f);
+        if (Residual && z_out) {  // z_of's steps, its T value's bits kept
+          Pack16<uint16_t> zs;
+          for (int j = 0; j < 8; ++j) zs.v[j] = z_bits(xs.v[j], rz.v[j]), z[j] = widen(zs.v[j]);
+          dev::store16(z_out + 8 * p, zs);
+        } else {
+          for (int j = 0; j < 8; ++j) z[j] = norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f);
+        }
         pack_fn(z);
       }
     };
@@ -288,7 +306,7 @@ struct RefSums {
           return;
         }
         for (int j = 0; j < 8; ++j) square(z[j]);
-      }, square);
+      }, square, residual_out);
       fp64_into_window(sum, high, base);
       fp64_into_window(sum, low, base);
       const Total squares = across_block(sum, spilled, add);
