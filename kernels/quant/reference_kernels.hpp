@@ -201,17 +201,47 @@ ULPGATE_DEVICE uint32_t pack_amax_bits(const typename Input<In>::T* xr, uint32_t
   return m;
 }
 
-// The max |x| bits over columns [c0, c1) of the row at xr, in every lane of an aligned group of
-// `width` lanes (a power of two), lane `sub` of which walks every width-th element, or pack where
-// the row is packed (c0 and c1 then multiples of kPack).
+// The reference's input x, a source of rows: RawRows, the In values in memory, or a composition's
+// values made as they are loaded (norm_kernels::NormRows: rms-quant's T(y)). A source has
+//   Row row(const RefGeometry&, int64_t r) const        row r, whose Row has
+//     float value(uint32_t col) const                     an element widened to fp32
+//     void pack(uint32_t col, float (&v)[kPack]) const    the kPack elements from col on
+//     uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const   max(m, pack_amax_bits)
+//     float coded_value(col), void coded_pack(col, v)     value and pack where the codes are made
+//   void prefetch(const RefGeometry&, int64_t r) const  asks L2 for row r (packed rows)
+//   static constexpr Format kIn                         the values' format before widening
 template <Format In>
-ULPGATE_DEVICE uint32_t lanes_amax_bits(const typename Input<In>::T* xr, bool packed, uint32_t c0, uint32_t c1, int sub,
-                                        int width, bool ignore_nan) {
+struct RawRows {
+  static constexpr Format kIn = In;
+  const void* x;
+
+  struct Row {
+    const typename Input<In>::T* xr;
+    ULPGATE_DEVICE float value(uint32_t col) const { return widen_input<In>(xr, col); }
+    ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const { widen_pack<In>(xr, col, v); }
+    ULPGATE_DEVICE uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const {
+      return quant_kernels::pack_amax_bits<In>(xr, col, m, ignore_nan);
+    }
+    ULPGATE_DEVICE float coded_value(uint32_t col) const { return value(col); }
+    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const { pack(col, v); }
+  };
+  ULPGATE_DEVICE Row row(const RefGeometry& g, int64_t r) const { return {input_row<In>(x, g, r)}; }
+  ULPGATE_DEVICE void prefetch(const RefGeometry& g, int64_t r) const {
+    dev::prefetch_l2(input_row<In>(x, g, r), uint32_t(g.k * int64_t(sizeof(typename Input<In>::T))));
+  }
+};
+
+// The max |x| bits over columns [c0, c1) of row xr, in every lane of an aligned group of `width`
+// lanes (a power of two), lane `sub` of which walks every width-th element, or pack where the row
+// is packed (c0 and c1 then multiples of kPack).
+template <class Row>
+ULPGATE_DEVICE uint32_t lanes_amax_bits(const Row& xr, bool packed, uint32_t c0, uint32_t c1, int sub, int width,
+                                        bool ignore_nan) {
   uint32_t m = 0;
   if (packed) {
-    for (uint32_t c = c0 + uint32_t(sub) * kPack; c < c1; c += uint32_t(width) * kPack) m = pack_amax_bits<In>(xr, c, m, ignore_nan);
+    for (uint32_t c = c0 + uint32_t(sub) * kPack; c < c1; c += uint32_t(width) * kPack) m = xr.pack_amax_bits(c, m, ignore_nan);
   } else {
-    for (uint32_t c = c0 + uint32_t(sub); c < c1; c += uint32_t(width)) m = amax_bits_step(m, widen_input<In>(xr, c), ignore_nan);
+    for (uint32_t c = c0 + uint32_t(sub); c < c1; c += uint32_t(width)) m = amax_bits_step(m, xr.value(c), ignore_nan);
   }
   for (int o = width / 2; o > 0; o /= 2) {
     const uint32_t other = dev::shfl_xor(m, o, width);
@@ -222,9 +252,9 @@ ULPGATE_DEVICE uint32_t lanes_amax_bits(const typename Input<In>::T* xr, bool pa
 
 // One warp per (row, group of tile_cols columns): its max |x| bits, then one atomic max into the
 // group's tile (a 128 x 128 block's rows, a tensor's every row, reach the same tile).
-template <Format In>
+template <class Src>
 struct RefAmax {
-  const void* x;
+  Src x;
   uint32_t* amax_bits;  // [tiles], zero before the launch
   RefGeometry g;
   bool ignore_nan;
@@ -236,8 +266,8 @@ struct RefAmax {
     for (int64_t u = (int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank()) / ws; u < units;
          u += warps) {
       const int64_t row = u / g.groups, c0 = u % g.groups * g.tile_cols;
-      const uint32_t m = lanes_amax_bits<In>(input_row<In>(x, g, row), g.packed,
-                                             uint32_t(c0), uint32_t(std::min(c0 + g.tile_cols, g.k)), lane, ws, ignore_nan);
+      const uint32_t m = lanes_amax_bits(x.row(g, row), g.packed, uint32_t(c0), uint32_t(std::min(c0 + g.tile_cols, g.k)), lane,
+                                         ws, ignore_nan);
       if (lane == 0 && m != 0) dev::atomic_max(&amax_bits[g.tile(row, c0)], m);
     }
   }
@@ -365,16 +395,17 @@ struct CodeSteps {
 
 // Both codes of every element of row `row` by the block's threads, tile t's values at tiles[t]:
 // packs where the row is packed, else element by element.
-template <Format In, Format F>
-ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, const TileValues* tiles,
+template <class Src, Format F>
+ULPGATE_DEVICE void row_codes(const Src& x, const RefGeometry& g, int64_t row, const TileValues* tiles,
                               const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal) {
-  const typename Input<In>::T* const xr = input_row<In>(x, g, row);
+  constexpr Format In = Src::kIn;
+  const typename Src::Row xr = x.row(g, row);
   uint8_t* const pr = g.row_of(profile, row);
   uint8_t* const ir = g.row_of(ideal, row);
   const uint32_t k = uint32_t(g.k), threads = dev::block_dim().x;
   if (!g.packed) {
     for (uint32_t col = dev::thread_rank(); col < k; col += threads) {
-      const float v = widen_input<In>(xr, col);
+      const float v = xr.coded_value(col);
       const TileValues& t = tiles[g.tile_col(col)];
       if (steps.divide) steps.template codes<In, true>(v, t, pr[col], ir[col]);
       else steps.template codes<In, false>(v, t, pr[col], ir[col]);
@@ -383,7 +414,7 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
   }
   for (uint32_t col = dev::thread_rank() * kPack; col < k; col += threads * kPack) {
     float v[kPack];
-    widen_pack<In>(xr, col, v);
+    xr.coded_pack(col, v);
     const TileValues t = tiles[g.tile_col(col)];
     uint64_t p, d;
     if (steps.divide) steps.template pack_codes_with<In, true>(v, t, p, d);
@@ -394,10 +425,9 @@ ULPGATE_DEVICE void row_codes(const void* x, const RefGeometry& g, int64_t row, 
 }
 
 // A packed row's block asks L2 for the row dev::kRowsAhead on (the grid is the rows).
-template <Format In>
-ULPGATE_DEVICE void prefetch_row_ahead(const void* x, const RefGeometry& g, int64_t row) {
-  if (g.packed && dev::thread_rank() == 0 && row + dev::kRowsAhead < g.m)
-    dev::prefetch_l2(input_row<In>(x, g, row + dev::kRowsAhead), uint32_t(g.k * int64_t(sizeof(typename Input<In>::T))));
+template <class Src>
+ULPGATE_DEVICE void prefetch_row_ahead(const Src& x, const RefGeometry& g, int64_t row) {
+  if (g.packed && dev::thread_rank() == 0 && row + dev::kRowsAhead < g.m) x.prefetch(g, row + dev::kRowsAhead);
 }
 
 // A thread per tile: its scale (stored) and the values its codes take, from its amax.
@@ -418,9 +448,9 @@ struct RefTileScales {
 };
 
 // A block per row (grid-stride), its threads along the row: both codes of every element.
-template <Format In, Format F>
+template <class Src, Format F>
 struct RefCodes {
-  const void* x;
+  Src x;
   const TileValues* values;  // [tiles]
   uint8_t* profile;          // [m * k]
   uint8_t* ideal;            // [m * k]
@@ -429,8 +459,8 @@ struct RefCodes {
 
   ULPGATE_DEVICE void operator()() const {
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
-      prefetch_row_ahead<In>(x, g, row);
-      row_codes<In, F>(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
+      prefetch_row_ahead(x, g, row);
+      row_codes(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
     }
   }
 };
@@ -458,12 +488,12 @@ constexpr int row_tile_lanes(const RefGeometry& g) {
 // row write both codes of every element, reading the row again from cache. Dynamic shared memory:
 // groups TileValues. Two forms without the middle barrier measured slower on the H200
 // (kernels/quant/PERF.md): the scale in every lane of a tile's group, or in its first lane.
-template <Format In, Format F>
+template <class Src, Format F>
 struct RefRowTiles {
   // 56 registers a thread: more blocks an SM to overlap the barriers. With the common path (H200,
   // gs128 row, one call): 1109 us against 1145 at 64; 72 was slower yet, 48 spills; PERF.md.
   static constexpr int kMaxRegisters = 56;
-  const void* x;
+  Src x;
   float* scale;      // [m * groups]: the stored scales
   uint8_t* profile;  // [m * k]
   uint8_t* ideal;    // [m * k]
@@ -478,15 +508,15 @@ struct RefRowTiles {
     const int ws = dev::warp_size(), lane = int(dev::thread_rank()) % ws, sub = lane % tile_lanes;
     const int per_warp = ws / tile_lanes, warps = int(dev::block_dim().x) / ws, warp = int(dev::thread_rank()) / ws;
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
-      prefetch_row_ahead<In>(x, g, row);
+      prefetch_row_ahead(x, g, row);
       // The loop bound is the warp's, so that every lane of it reaches the shuffles.
       // 32-bit tiles and columns: a one-pass row has at most kRowTilesMax tiles of kRowTileCols.
-      const typename Input<In>::T* const xr = input_row<In>(x, g, row);
+      const typename Src::Row xr = x.row(g, row);
       const uint32_t groups = uint32_t(g.groups), k = uint32_t(g.k), cols = uint32_t(g.tile_cols);
       for (uint32_t first = uint32_t(warp * per_warp); first < groups; first += uint32_t(warps * per_warp)) {
         const uint32_t t = first + uint32_t(lane / tile_lanes), c0 = t * cols;
         const uint32_t c1 = t < groups ? std::min(c0 + cols, k) : c0;
-        const uint32_t m = lanes_amax_bits<In>(xr, g.packed, c0, c1, sub, tile_lanes, ignore_nan);
+        const uint32_t m = lanes_amax_bits(xr, g.packed, c0, c1, sub, tile_lanes, ignore_nan);
         if (t < groups && sub == 0) tiles[t].scale = dev::as_float(m);  // the amax bits until below
       }
       dev::block_sync();
@@ -495,7 +525,7 @@ struct RefRowTiles {
         scale[row * g.groups + t] = tiles[t].scale;
       }
       dev::block_sync();
-      row_codes<In, F>(x, g, row, tiles, steps, profile, ideal);
+      row_codes(x, g, row, tiles, steps, profile, ideal);
       dev::block_sync();  // the next row's tiles overwrite shared memory
     }
   }

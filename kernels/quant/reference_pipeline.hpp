@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -22,15 +23,17 @@ struct OnDevice {
   Floats scales;
 };
 
-template <class Device>
-OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, const void* x) {
+// Both results from a source of rows (reference_kernels.hpp: RawRows, or a composition's values made
+// as they are loaded); `aligned`: its rows may be read in 16-byte packs where the tiles allow.
+template <class Device, class Src>
+OnDevice<Device> compute_from(Device& dev, const quant::Spec& spec, const Src& x, bool aligned) {
   RefGeometry g = geometry(spec);
   const auto n = size_t(g.m * g.k), tiles = size_t(spec.scale_shape().m * g.groups);
   OnDevice<Device> out{dev.template alloc<uint8_t>(n), dev.template alloc<uint8_t>(n), dev.template alloc<float>(tiles)};
   if (n == 0) return out;
-  const auto aligned = [](const void* p, uintptr_t to) { return reinterpret_cast<uintptr_t>(p) % to == 0; };
-  g.packed = g.k % kPack == 0 && g.tile_cols % kPack == 0 && aligned(x, 16) && aligned(out.codes.get(), 8) &&
-             aligned(out.ideal.get(), 8);
+  const auto aligned_to = [](const void* p, uintptr_t to) { return reinterpret_cast<uintptr_t>(p) % to == 0; };
+  g.packed = g.k % kPack == 0 && g.tile_cols % kPack == 0 && aligned && aligned_to(out.codes.get(), 8) &&
+             aligned_to(out.ideal.get(), 8);
   const element::ScaleRule rule = quant::scale_rule(spec);
   const bool ignore_nan = spec.profile->nan == quant::NanPolicy::ignore;
   constexpr unsigned kThreads = 256;
@@ -38,34 +41,41 @@ OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, 
   // row is 896 packs: 7 a thread, not 3 or 4); H100, gs128 row: 1322 against 1585 us.
   constexpr unsigned kRowThreads = 128;
   const auto row_blocks = unsigned(std::clamp<int64_t>(g.m, 1, 1 << 16));
-  with_input(input, [&](auto in) {
-    with_fp8(spec.format, [&](auto f) {
-      constexpr Format In = decltype(in)::value, F = decltype(f)::value;
-      const float max = spec.fp8_max();
-      const auto steps = CodeSteps<F>::of(quant::clamp_rule(*spec.profile), max, spec.profile->clamp, spec.profile->cast,
-                                          rule.divides);
-      if (one_pass(g)) {
-        dev.launch({{row_blocks}, {kRowThreads}, size_t(g.groups) * sizeof(TileValues)},
-                   RefRowTiles<In, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan,
-                                      row_tile_lanes(g)});
-        return;
-      }
-      const std::vector<uint32_t> zeros(tiles, 0);
-      auto amax = dev.template alloc<uint32_t>(tiles);
-      auto values = dev.template alloc<TileValues>(tiles);
-      dev.to_device(amax.get(), zeros.data(), tiles * sizeof(uint32_t));
-      const int64_t units = g.m * g.groups, per_block = kThreads / 32;  // units: warps of 32 or more lanes
-      // A static scale (quant.tensor) takes no amax: its tiles' values are the scale's whatever the
-      // amax (ScaleRule), so the zeros stand and x is read once.
-      if (spec.static_scale == 0)
-        dev.launch({{unsigned(std::clamp<int64_t>((units + per_block - 1) / per_block, 1, 1 << 16))}, {kThreads}},
-                   RefAmax<In>{x, amax.get(), g, ignore_nan});
-      dev.launch({{unsigned(std::clamp<int64_t>((int64_t(tiles) + kThreads - 1) / kThreads, 1, 1 << 16))}, {kThreads}},
-                 RefTileScales{amax.get(), out.scales.get(), values.get(), int64_t(tiles), rule});
-      dev.launch({{row_blocks}, {kRowThreads}}, RefCodes<In, F>{x, values.get(), out.codes.get(), out.ideal.get(), g, steps});
-    });
+  with_fp8(spec.format, [&](auto f) {
+    constexpr Format F = decltype(f)::value;
+    const float max = spec.fp8_max();
+    const auto steps = CodeSteps<F>::of(quant::clamp_rule(*spec.profile), max, spec.profile->clamp, spec.profile->cast,
+                                        rule.divides);
+    if (one_pass(g)) {
+      dev.launch({{row_blocks}, {kRowThreads}, size_t(g.groups) * sizeof(TileValues)},
+                 RefRowTiles<Src, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan,
+                                     row_tile_lanes(g)});
+      return;
+    }
+    const std::vector<uint32_t> zeros(tiles, 0);
+    auto amax = dev.template alloc<uint32_t>(tiles);
+    auto values = dev.template alloc<TileValues>(tiles);
+    dev.to_device(amax.get(), zeros.data(), tiles * sizeof(uint32_t));
+    const int64_t units = g.m * g.groups, per_block = kThreads / 32;  // units: warps of 32 or more lanes
+    // A static scale (quant.tensor) takes no amax: its tiles' values are the scale's whatever the
+    // amax (ScaleRule), so the zeros stand and x is read once.
+    if (spec.static_scale == 0)
+      dev.launch({{unsigned(std::clamp<int64_t>((units + per_block - 1) / per_block, 1, 1 << 16))}, {kThreads}},
+                 RefAmax<Src>{x, amax.get(), g, ignore_nan});
+    dev.launch({{unsigned(std::clamp<int64_t>((int64_t(tiles) + kThreads - 1) / kThreads, 1, 1 << 16))}, {kThreads}},
+               RefTileScales{amax.get(), out.scales.get(), values.get(), int64_t(tiles), rule});
+    dev.launch({{row_blocks}, {kRowThreads}}, RefCodes<Src, F>{x, values.get(), out.codes.get(), out.ideal.get(), g, steps});
   });
   return out;
+}
+
+template <class Device>
+OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, const void* x) {
+  std::optional<OnDevice<Device>> out;
+  with_input(input, [&](auto in) {
+    out.emplace(compute_from(dev, spec, RawRows<decltype(in)::value>{x}, reinterpret_cast<uintptr_t>(x) % 16 == 0));
+  });
+  return std::move(*out);
 }
 
 // The profile's result (codes, scales and their storage) from the device to the host.
