@@ -6,9 +6,10 @@
 //               thread a row and r;
 //   RefOutputs  every element's profile y, written-back residual and ideal y (kNearMark where its
 //               product lies near a rounding boundary: the host decides those, norm::IdealRow::y).
-//   RefValues   rms-quant's instead: every element's quantizer input and written-back residual,
-//               which the quantization reference (kernels/quant/reference_kernels.hpp) then takes
-//               as its x.
+//   rms-quant's instead: where the quantizer sees T(y) of T values z, the quantization reference
+//               (kernels/quant/reference_kernels.hpp) on NormRows, which makes T(y) as it loads z;
+//   RefValues   elsewhere every element's quantizer input and written-back residual, which the
+//               quantization reference then takes as its x.
 // (The r had been computed inside the row's block, by one thread while the others waited at a
 // barrier: 70 % of that kernel's barrier stalls; kernels/norm/PERF.md.)
 // The element steps are reference/norm/element.hpp's and row_r.hpp's, the source norm.cpp runs.
@@ -23,6 +24,7 @@
 
 #include "kernels/norm/norm_math.hpp"  // Elem: the kernels' pair roundings
 #include "kernels/norm/reference_sums.hpp"
+#include "kernels/quant/reference_kernels.hpp"  // NormRows: a row source of its kernels
 #include "kernels/portable/device.hpp"
 #include "reference/norm/element.hpp"
 #include "reference/norm/row_r.hpp"
@@ -71,6 +73,19 @@ ULPGATE_DEVICE void make_nans_canonical(uint16_t (&y)[8]) {
     const uint32_t pair = canonical_nans<T>(uint32_t(y[2 * k]) | uint32_t(y[2 * k + 1]) << 16);
     y[2 * k] = uint16_t(pair), y[2 * k + 1] = uint16_t(pair >> 16);
   }
+}
+
+// A pack's profile y as RefOutputs makes it (profile_pair's pair roundings, each NaN the canonical
+// one): rms-quant's T(y) in RefValues and NormRows.
+template <Format T>
+ULPGATE_DEVICE void profile_pack(bool round_twice, const float (&z)[8], const float (&w)[8], float r, uint16_t (&y)[8]) {
+  uint32_t nans = 0;
+  for (int k = 0; k < 4; ++k) {
+    const uint32_t pair = profile_pair<T>(round_twice, z[2 * k], z[2 * k + 1], w[2 * k], w[2 * k + 1], r);
+    nans |= nan_halves<T>(pair);
+    y[2 * k] = uint16_t(pair), y[2 * k + 1] = uint16_t(pair >> 16);
+  }
+  if (nans) make_nans_canonical<T>(y);
 }
 
 // Each row's r from its exact sum, the profile's (grid row 0) and the ideal's (grid row 1): a
@@ -299,19 +314,78 @@ struct RefValues {
         else if constexpr (!Y) vs[j] = norm::element::quantizer_input(steps, z[j], w[j], rp);
         if (Residual) ro[j] = norm::element::residual_out(steps, xv, rv);
       }
-      if constexpr (Y && Width == 8) {  // y as RefOutputs makes it: the kernels' pair roundings (T weights)
-        uint32_t nans = 0;
-        for (int k = 0; k < 4; ++k) {
-          const uint32_t pair = profile_pair<T>(steps.round_twice, z[2 * k], z[2 * k + 1], w[2 * k], w[2 * k + 1], rp);
-          nans |= nan_halves<T>(pair);
-          ys[2 * k] = uint16_t(pair), ys[2 * k + 1] = uint16_t(pair >> 16);
-        }
-        if (nans) make_nans_canonical<T>(ys);
-      }
+      if constexpr (Y && Width == 8) profile_pack<T>(steps.round_twice, z, w, rp, ys);
       if constexpr (Y) store<Width>(y, i, ys);
       else store<Width>(v, i, vs);
       if (Residual) store<Width>(residual_out, i, ro);
     }
+  }
+};
+
+// rms-quant's quantizer input T(y) made as the quantization reference loads it (a row source of
+// quant_kernels::compute_from, as RawRows): y of z (x, or the written-back residual RefSums keeps),
+// the weights and the row's profile r, as RefValues makes it; where the codes are made, y's bits
+// are also stored (the host's quantizer inputs). RefValues' write and the quantization
+// reference's read of y (2 bytes an element each) are gone.
+template <Format T>
+struct NormRows {
+  static constexpr Format kIn = T;
+  static constexpr int kPack = quant_kernels::kPack;
+  const uint16_t* z;         // [m * h] T values
+  const float* weight;       // [h], exactly widened
+  const float* r_profile;    // [m]
+  uint16_t* y;               // [m * h] T(y)'s bits
+  norm::element::Steps steps;  // dtype T, no residual
+
+  struct Row {
+    const uint16_t* zr;
+    const float* w;
+    uint16_t* yr;
+    float r;
+    norm::element::Steps steps;
+
+    ULPGATE_DEVICE uint16_t bits(uint32_t col) const {
+      return norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r);
+    }
+    ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
+      const Pack16<uint16_t> zs = dev::load16(zr + col);
+      float z[kPack], ws[kPack];
+      std::memcpy(ws, dev::load16(w + col).v, 16);
+      std::memcpy(ws + 4, dev::load16(w + col + 4).v, 16);
+      for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, zs.v[j]);
+      profile_pack<T>(steps.round_twice, z, ws, r, b);
+    }
+    ULPGATE_DEVICE static void widen(const uint16_t (&b)[kPack], float (&v)[kPack]) {
+      for (int j = 0; j < kPack; ++j) v[j] = norm::element::widen(T, b[j]);
+    }
+    ULPGATE_DEVICE float value(uint32_t col) const { return norm::element::widen(T, bits(col)); }
+    ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const {
+      uint16_t b[kPack];
+      pack_bits(col, b);
+      widen(b, v);
+    }
+    ULPGATE_DEVICE uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const {
+      float v[kPack];
+      pack(col, v);
+      for (int j = 0; j < kPack; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
+      return m;
+    }
+    ULPGATE_DEVICE float coded_value(uint32_t col) const {
+      yr[col] = bits(col);
+      return norm::element::widen(T, yr[col]);
+    }
+    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const {
+      Pack16<uint16_t> b;
+      pack_bits(col, b.v);
+      dev::store16(yr + col, b);
+      widen(b.v, v);
+    }
+  };
+  ULPGATE_DEVICE Row row(const quant_kernels::RefGeometry& g, int64_t r) const {
+    return {z + r * g.k, weight, y + r * g.k, r_profile[r], steps};
+  }
+  ULPGATE_DEVICE void prefetch(const quant_kernels::RefGeometry& g, int64_t r) const {
+    dev::prefetch_l2(z + r * g.k, uint32_t(g.k * 2));
   }
 };
 

@@ -70,6 +70,14 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
     const uint16_t* residual3 = z_kept ? nullptr : residual;
     if (z_kept) residual_out = nullptr;
     const auto outputs = [&]<bool Residual>(std::bool_constant<Residual>) {
+      // rms-quant whose quantizer sees T(y) of T values z: the quantization reference makes T(y) as
+      // it loads z (NormRows), and stores it where it makes the codes.
+      if (quantizes_y && !Residual) {
+        const NormRows<T> rows{x3, weight, out.r_profile.get(), y, steps};
+        const quant::Profile qp = spec.quant_row();
+        out.quant.emplace(quant_kernels::compute_from(dev, spec.quant_spec(qp), rows, packed_rows(spec.h, x3, weight, y)));
+        return;
+      }
       if (quantizes) {  // the quantizer's inputs instead of y and the ideal y
         float* values = out.values.get();
         const RefValues<T, Residual> pass{x3, residual3, weight, out.r_profile.get(), y, values, residual_out, g, steps,
@@ -94,7 +102,7 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
     if (spec.dtype == Format::bf16) launch(std::integral_constant<Format, Format::bf16>{});
     else launch(std::integral_constant<Format, Format::fp16>{});
   }
-  if (quantizes) {
+  if (quantizes && !out.quant) {
     const quant::Profile qp = spec.quant_row();
     const void* values = quantizes_y ? static_cast<const void*>(out.y.get()) : out.values.get();
     out.quant.emplace(quant_kernels::compute_on(dev, spec.quant_spec(qp), quantizes_y ? spec.dtype : Format::fp32, values));
