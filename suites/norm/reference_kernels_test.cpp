@@ -90,6 +90,17 @@ TEST(NormReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
   EXPECT_GT(cases, 100);
 }
 
+// rms-quant with a static scale (no amax pass: the codes' pass makes T(y) itself, NormRows) on rows
+// that are not whole packs (element by element), with and without the residual.
+TEST(NormReferenceKernels, StaticScalesOnUnpackedRowsMakeTheirOwnQuantizerInputs) {
+  for (const char* id : {"norm.rms-quant/vllm/bf16/3x1025/e4m3fn/static=0.0123/normal/s1",
+                         "norm.rms-add-quant/vllm/fp16/3x1025/e4m3fn/static=0.0123/normal/s1"}) {
+    const Case c = Case::parse(id);
+    const Tensors in = c.inputs();
+    EXPECT_EQ(difference(expected(c, in.values), norm_kernels::reference_host(kHostW32, c.spec, raw(in))), "") << id;
+  }
+}
+
 // A window of 2^-4 sends about a tenth of the elements to the host's exact decision (the
 // reference's 2^-40 almost none): the results are the same, so the decision the device leaves to
 // the host is the one the host reference makes.
