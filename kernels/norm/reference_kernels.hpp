@@ -324,10 +324,9 @@ struct RefValues {
 
 // rms-quant's quantizer input T(y) made as the quantization reference loads it (a row source of
 // quant_kernels::compute_from, as RawRows): y of z (x, or the written-back residual RefSums keeps),
-// the weights and the row's profile r, as RefValues makes it. The amax pass makes y and stores its
-// bits (the host's quantizer inputs), and the codes' pass reads them back (from L2), or makes them
-// where no amax pass ran. RefValues' pass and the quantization reference's read of y written by it
-// are gone.
+// the weights and the row's profile r, as RefValues makes it; where the codes are made, y's bits
+// are also stored (the host's quantizer inputs). RefValues' write and the quantization
+// reference's read of y (2 bytes an element each) are gone.
 template <Format T>
 struct NormRows {
   static constexpr Format kIn = T;
@@ -336,7 +335,7 @@ struct NormRows {
   const float* weight;       // [h], exactly widened
   const float* r_profile;    // [m]
   uint16_t* y;               // [m * h] T(y)'s bits
-  norm::element::Steps steps;  // dtype T
+  norm::element::Steps steps;  // dtype T, no residual
 
   struct Row {
     const uint16_t* zr;
@@ -345,39 +344,41 @@ struct NormRows {
     float r;
     norm::element::Steps steps;
 
-    ULPGATE_DEVICE static void widen(const uint16_t (&b)[kPack], float (&v)[kPack]) {
-      for (int j = 0; j < kPack; ++j) v[j] = norm::element::widen(T, b[j]);
+    ULPGATE_DEVICE uint16_t bits(uint32_t col) const {
+      return norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r);
     }
-    // y of an element or a pack, stored, widened.
-    ULPGATE_DEVICE float made_value(uint32_t col) const {
-      const uint16_t b = norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r);
-      yr[col] = b;
-      return norm::element::widen(T, b);
-    }
-    ULPGATE_DEVICE void made_pack(uint32_t col, float (&v)[kPack]) const {
+    ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
       const Pack16<uint16_t> zs = dev::load16(zr + col);
       float z[kPack], ws[kPack];
       std::memcpy(ws, dev::load16(w + col).v, 16);
       std::memcpy(ws + 4, dev::load16(w + col + 4).v, 16);
       for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, zs.v[j]);
-      Pack16<uint16_t> b;
-      profile_pack<T>(steps.round_twice, z, ws, r, b.v);
-      dev::store16(yr + col, b);
-      widen(b.v, v);
+      profile_pack<T>(steps.round_twice, z, ws, r, b);
     }
-    ULPGATE_DEVICE float amax_value(uint32_t col) const { return made_value(col); }
+    ULPGATE_DEVICE static void widen(const uint16_t (&b)[kPack], float (&v)[kPack]) {
+      for (int j = 0; j < kPack; ++j) v[j] = norm::element::widen(T, b[j]);
+    }
+    ULPGATE_DEVICE float value(uint32_t col) const { return norm::element::widen(T, bits(col)); }
+    ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const {
+      uint16_t b[kPack];
+      pack_bits(col, b);
+      widen(b, v);
+    }
     ULPGATE_DEVICE uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const {
       float v[kPack];
-      made_pack(col, v);
+      pack(col, v);
       for (int j = 0; j < kPack; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
       return m;
     }
-    ULPGATE_DEVICE float coded_value(uint32_t col, bool after_amax) const {
-      return after_amax ? norm::element::widen(T, yr[col]) : made_value(col);
+    ULPGATE_DEVICE float coded_value(uint32_t col) const {
+      yr[col] = bits(col);
+      return norm::element::widen(T, yr[col]);
     }
-    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack], bool after_amax) const {
-      if (!after_amax) return made_pack(col, v);
-      widen(dev::load16(yr + col).v, v);
+    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const {
+      Pack16<uint16_t> b;
+      pack_bits(col, b.v);
+      dev::store16(yr + col, b);
+      widen(b.v, v);
     }
   };
   ULPGATE_DEVICE Row row(const quant_kernels::RefGeometry& g, int64_t r) const {

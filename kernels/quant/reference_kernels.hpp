@@ -203,14 +203,11 @@ ULPGATE_DEVICE uint32_t pack_amax_bits(const typename Input<In>::T* xr, uint32_t
 
 // The reference's input x, a source of rows: RawRows, the In values in memory, or a composition's
 // values made as they are loaded (norm_kernels::NormRows: rms-quant's T(y)). A source has
-//   Row row(const RefGeometry&, int64_t r) const        row r, whose Row has, for the amax pass,
-//     float amax_value(uint32_t col) const                an element widened to fp32
-//     uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const
-//                                                         max(m, the largest |x| bits of the pack at col)
-//   and for the codes' pass (after_amax: the amax pass took the same element, in this block
-//   before a barrier or in an earlier kernel)
-//     float coded_value(uint32_t col, bool after_amax) const
-//     void coded_pack(uint32_t col, float (&v)[kPack], bool after_amax) const
+//   Row row(const RefGeometry&, int64_t r) const        row r, whose Row has
+//     float value(uint32_t col) const                     an element widened to fp32
+//     void pack(uint32_t col, float (&v)[kPack]) const    the kPack elements from col on
+//     uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const   max(m, pack_amax_bits)
+//     float coded_value(col), void coded_pack(col, v)     value and pack where the codes are made
 //   void prefetch(const RefGeometry&, int64_t r) const  asks L2 for row r (packed rows)
 //   static constexpr Format kIn                         the values' format before widening
 template <Format In>
@@ -220,12 +217,13 @@ struct RawRows {
 
   struct Row {
     const typename Input<In>::T* xr;
-    ULPGATE_DEVICE float amax_value(uint32_t col) const { return widen_input<In>(xr, col); }
+    ULPGATE_DEVICE float value(uint32_t col) const { return widen_input<In>(xr, col); }
+    ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const { widen_pack<In>(xr, col, v); }
     ULPGATE_DEVICE uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const {
       return quant_kernels::pack_amax_bits<In>(xr, col, m, ignore_nan);
     }
-    ULPGATE_DEVICE float coded_value(uint32_t col, bool) const { return widen_input<In>(xr, col); }
-    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack], bool) const { widen_pack<In>(xr, col, v); }
+    ULPGATE_DEVICE float coded_value(uint32_t col) const { return value(col); }
+    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const { pack(col, v); }
   };
   ULPGATE_DEVICE Row row(const RefGeometry& g, int64_t r) const { return {input_row<In>(x, g, r)}; }
   ULPGATE_DEVICE void prefetch(const RefGeometry& g, int64_t r) const {
@@ -243,7 +241,7 @@ ULPGATE_DEVICE uint32_t lanes_amax_bits(const Row& xr, bool packed, uint32_t c0,
   if (packed) {
     for (uint32_t c = c0 + uint32_t(sub) * kPack; c < c1; c += uint32_t(width) * kPack) m = xr.pack_amax_bits(c, m, ignore_nan);
   } else {
-    for (uint32_t c = c0 + uint32_t(sub); c < c1; c += uint32_t(width)) m = amax_bits_step(m, xr.amax_value(c), ignore_nan);
+    for (uint32_t c = c0 + uint32_t(sub); c < c1; c += uint32_t(width)) m = amax_bits_step(m, xr.value(c), ignore_nan);
   }
   for (int o = width / 2; o > 0; o /= 2) {
     const uint32_t other = dev::shfl_xor(m, o, width);
@@ -396,10 +394,10 @@ struct CodeSteps {
 };
 
 // Both codes of every element of row `row` by the block's threads, tile t's values at tiles[t]:
-// packs where the row is packed, else element by element. after_amax: the source's.
+// packs where the row is packed, else element by element.
 template <class Src, Format F>
 ULPGATE_DEVICE void row_codes(const Src& x, const RefGeometry& g, int64_t row, const TileValues* tiles,
-                              const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal, bool after_amax) {
+                              const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal) {
   constexpr Format In = Src::kIn;
   const typename Src::Row xr = x.row(g, row);
   uint8_t* const pr = g.row_of(profile, row);
@@ -407,7 +405,7 @@ ULPGATE_DEVICE void row_codes(const Src& x, const RefGeometry& g, int64_t row, c
   const uint32_t k = uint32_t(g.k), threads = dev::block_dim().x;
   if (!g.packed) {
     for (uint32_t col = dev::thread_rank(); col < k; col += threads) {
-      const float v = xr.coded_value(col, after_amax);
+      const float v = xr.coded_value(col);
       const TileValues& t = tiles[g.tile_col(col)];
       if (steps.divide) steps.template codes<In, true>(v, t, pr[col], ir[col]);
       else steps.template codes<In, false>(v, t, pr[col], ir[col]);
@@ -416,7 +414,7 @@ ULPGATE_DEVICE void row_codes(const Src& x, const RefGeometry& g, int64_t row, c
   }
   for (uint32_t col = dev::thread_rank() * kPack; col < k; col += threads * kPack) {
     float v[kPack];
-    xr.coded_pack(col, v, after_amax);
+    xr.coded_pack(col, v);
     const TileValues t = tiles[g.tile_col(col)];
     uint64_t p, d;
     if (steps.divide) steps.template pack_codes_with<In, true>(v, t, p, d);
@@ -458,12 +456,11 @@ struct RefCodes {
   uint8_t* ideal;            // [m * k]
   RefGeometry g;
   CodeSteps<F> steps;
-  bool after_amax;  // RefAmax ran (not for a static scale)
 
   ULPGATE_DEVICE void operator()() const {
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       prefetch_row_ahead(x, g, row);
-      row_codes(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal, after_amax);
+      row_codes(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
     }
   }
 };
@@ -528,7 +525,7 @@ struct RefRowTiles {
         scale[row * g.groups + t] = tiles[t].scale;
       }
       dev::block_sync();
-      row_codes(x, g, row, tiles, steps, profile, ideal, true);
+      row_codes(x, g, row, tiles, steps, profile, ideal);
       dev::block_sync();  // the next row's tiles overwrite shared memory
     }
   }

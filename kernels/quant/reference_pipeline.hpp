@@ -64,7 +64,7 @@ OnDevice<Device> compute_from(Device& dev, const quant::Spec& spec, const Src& x
                  RefAmax<Src>{x, amax.get(), g, ignore_nan});
     dev.launch({{unsigned(std::clamp<int64_t>((int64_t(tiles) + kThreads - 1) / kThreads, 1, 1 << 16))}, {kThreads}},
                RefTileScales{amax.get(), out.scales.get(), values.get(), int64_t(tiles), rule});
-    dev.launch({{row_blocks}, {kRowThreads}}, RefCodes<Src, F>{x, values.get(), out.codes.get(), out.ideal.get(), g, steps, spec.static_scale == 0});
+    dev.launch({{row_blocks}, {kRowThreads}}, RefCodes<Src, F>{x, values.get(), out.codes.get(), out.ideal.get(), g, steps});
   });
   return out;
 }

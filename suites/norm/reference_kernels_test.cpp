@@ -90,8 +90,8 @@ TEST(NormReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
   EXPECT_GT(cases, 100);
 }
 
-// rms-quant with a static scale (no amax pass: the codes' pass makes T(y) itself, NormRows) on rows
-// that are not whole packs (element by element), with and without the residual.
+// rms-quant with a static scale (RefCodes without RefAmax) on rows that are not whole packs: NormRows
+// element by element in the codes' pass alone, with and without the residual.
 TEST(NormReferenceKernels, StaticScalesOnUnpackedRowsMakeTheirOwnQuantizerInputs) {
   for (const char* id : {"norm.rms-quant/vllm/bf16/3x1025/e4m3fn/static=0.0123/normal/s1",
                          "norm.rms-add-quant/vllm/fp16/3x1025/e4m3fn/static=0.0123/normal/s1"}) {
