@@ -90,11 +90,13 @@ TEST(NormReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
   EXPECT_GT(cases, 100);
 }
 
-// rms-quant with a static scale (RefCodes without RefAmax) on rows that are not whole packs: NormRows
-// element by element in the codes' pass alone, with and without the residual.
-TEST(NormReferenceKernels, StaticScalesOnUnpackedRowsMakeTheirOwnQuantizerInputs) {
+// rms-quant on rows that are not whole packs, where NormRows goes element by element: with a static
+// scale (RefCodes without RefAmax: the codes' pass alone makes y), with and without the residual,
+// and per token in one pass (RefRowTiles: the amax pass keeps y in shared memory for the codes').
+TEST(NormReferenceKernels, UnpackedRowsMakeTheirOwnQuantizerInputs) {
   for (const char* id : {"norm.rms-quant/vllm/bf16/3x1025/e4m3fn/static=0.0123/normal/s1",
-                         "norm.rms-add-quant/vllm/fp16/3x1025/e4m3fn/static=0.0123/normal/s1"}) {
+                         "norm.rms-add-quant/vllm/fp16/3x1025/e4m3fn/static=0.0123/normal/s1",
+                         "norm.rms-quant/vllm/bf16/3x1020/e4m3fn/token/normal/s1"}) {
     const Case c = Case::parse(id);
     const Tensors in = c.inputs();
     EXPECT_EQ(difference(expected(c, in.values), norm_kernels::reference_host(kHostW32, c.spec, raw(in))), "") << id;
