@@ -324,76 +324,69 @@ struct RefValues {
 
 // rms-quant's quantizer input T(y) made as the quantization reference loads it (a row source of
 // quant_kernels::compute_from, as RawRows): y of z (x, or the written-back residual RefSums keeps),
-// the weights and the row's profile r, as RefValues makes it, stored where the codes are made
-// (the host's quantizer inputs). In RefRowTiles the amax pass keeps the row's y in shared memory
-// for the codes' pass (rows up to kKeptRow elements); elsewhere each pass makes it. RefValues'
-// pass and the quantization reference's read of y are gone.
+// the weights and the row's profile r, as RefValues makes it; where the codes are made, y's bits
+// are also stored (the host's quantizer inputs). RefValues' write and the quantization
+// reference's read of y (2 bytes an element each) are gone.
 template <Format T>
 struct NormRows {
   static constexpr Format kIn = T;
   static constexpr int kPack = quant_kernels::kPack;
-  static constexpr int64_t kKeptRow = 8192;  // 16 KB a block
   const uint16_t* z;         // [m * h] T values
   const float* weight;       // [h], exactly widened
   const float* r_profile;    // [m]
   uint16_t* y;               // [m * h] T(y)'s bits
-  norm::element::Steps steps;  // dtype T
+  norm::element::Steps steps;  // dtype T, no residual
 
   struct Row {
     const uint16_t* zr;
     const float* w;
     uint16_t* yr;
-    uint16_t* kept;  // the row's y in shared memory, or nullptr
     float r;
     norm::element::Steps steps;
 
     ULPGATE_DEVICE uint16_t bits(uint32_t col) const {
       return norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r);
     }
-    ULPGATE_DEVICE Pack16<uint16_t> pack_bits(uint32_t col) const {
+    ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
       const Pack16<uint16_t> zs = dev::load16(zr + col);
       float z[kPack], ws[kPack];
       std::memcpy(ws, dev::load16(w + col).v, 16);
       std::memcpy(ws + 4, dev::load16(w + col + 4).v, 16);
       for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, zs.v[j]);
-      Pack16<uint16_t> b;
-      profile_pack<T>(steps.round_twice, z, ws, r, b.v);
-      return b;
+      profile_pack<T>(steps.round_twice, z, ws, r, b);
     }
     ULPGATE_DEVICE static void widen(const uint16_t (&b)[kPack], float (&v)[kPack]) {
       for (int j = 0; j < kPack; ++j) v[j] = norm::element::widen(T, b[j]);
     }
-    ULPGATE_DEVICE float amax_value(uint32_t col) const {
-      const uint16_t b = bits(col);
-      if (kept) kept[col] = b;
-      return norm::element::widen(T, b);
+    ULPGATE_DEVICE float value(uint32_t col) const { return norm::element::widen(T, bits(col)); }
+    ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const {
+      uint16_t b[kPack];
+      pack_bits(col, b);
+      widen(b, v);
     }
     ULPGATE_DEVICE uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const {
-      const Pack16<uint16_t> b = pack_bits(col);
-      if (kept) dev::store16(kept + col, b);
       float v[kPack];
-      widen(b.v, v);
+      pack(col, v);
       for (int j = 0; j < kPack; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
       return m;
     }
     ULPGATE_DEVICE float coded_value(uint32_t col) const {
-      yr[col] = kept ? kept[col] : bits(col);
+      yr[col] = bits(col);
       return norm::element::widen(T, yr[col]);
     }
     ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const {
-      const Pack16<uint16_t> b = kept ? dev::load16(kept + col) : pack_bits(col);
+      Pack16<uint16_t> b;
+      pack_bits(col, b.v);
       dev::store16(yr + col, b);
       widen(b.v, v);
     }
   };
-  ULPGATE_DEVICE Row row(const quant_kernels::RefGeometry& g, int64_t r, void* shared = nullptr) const {
-    uint16_t* const kept = shared && shared_bytes(g) ? static_cast<uint16_t*>(shared) : nullptr;
-    return {z + r * g.k, weight, y + r * g.k, kept, r_profile[r], steps};
+  ULPGATE_DEVICE Row row(const quant_kernels::RefGeometry& g, int64_t r) const {
+    return {z + r * g.k, weight, y + r * g.k, r_profile[r], steps};
   }
   ULPGATE_DEVICE void prefetch(const quant_kernels::RefGeometry& g, int64_t r) const {
     dev::prefetch_l2(z + r * g.k, uint32_t(g.k * 2));
   }
-  static constexpr size_t shared_bytes(const quant_kernels::RefGeometry& g) { return g.k <= kKeptRow ? size_t(g.k) * 2 : 0; }
 };
 
 }  // namespace ulpgate::norm_kernels

@@ -203,16 +203,12 @@ ULPGATE_DEVICE uint32_t pack_amax_bits(const typename Input<In>::T* xr, uint32_t
 
 // The reference's input x, a source of rows: RawRows, the In values in memory, or a composition's
 // values made as they are loaded (norm_kernels::NormRows: rms-quant's T(y)). A source has
-//   Row row(const RefGeometry&, int64_t r, void* shared = nullptr) const
-//                                                       row r, with shared_bytes of the block's shared
-//                                                       memory where RefRowTiles gives them; its Row has
-//     float amax_value(uint32_t col) const                an element widened to fp32 (the amax pass)
-//     uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const
-//                                                         max(m, the pack's largest |x| bits; the amax pass)
-//     float coded_value(uint32_t col) const               an element where its codes are made
-//     void coded_pack(uint32_t col, float (&v)[kPack]) const   the kPack elements from col on, likewise
+//   Row row(const RefGeometry&, int64_t r) const        row r, whose Row has
+//     float value(uint32_t col) const                     an element widened to fp32
+//     void pack(uint32_t col, float (&v)[kPack]) const    the kPack elements from col on
+//     uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const   max(m, pack_amax_bits)
+//     float coded_value(col), void coded_pack(col, v)     value and pack where the codes are made
 //   void prefetch(const RefGeometry&, int64_t r) const  asks L2 for row r (packed rows)
-//   static size_t shared_bytes(const RefGeometry&)      shared memory a row may keep between the passes
 //   static constexpr Format kIn                         the values' format before widening
 template <Format In>
 struct RawRows {
@@ -221,15 +217,15 @@ struct RawRows {
 
   struct Row {
     const typename Input<In>::T* xr;
-    ULPGATE_DEVICE float amax_value(uint32_t col) const { return widen_input<In>(xr, col); }
+    ULPGATE_DEVICE float value(uint32_t col) const { return widen_input<In>(xr, col); }
+    ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const { widen_pack<In>(xr, col, v); }
     ULPGATE_DEVICE uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const {
       return quant_kernels::pack_amax_bits<In>(xr, col, m, ignore_nan);
     }
-    ULPGATE_DEVICE float coded_value(uint32_t col) const { return widen_input<In>(xr, col); }
-    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const { widen_pack<In>(xr, col, v); }
+    ULPGATE_DEVICE float coded_value(uint32_t col) const { return value(col); }
+    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const { pack(col, v); }
   };
-  ULPGATE_DEVICE Row row(const RefGeometry& g, int64_t r, void* = nullptr) const { return {input_row<In>(x, g, r)}; }
-  static constexpr size_t shared_bytes(const RefGeometry&) { return 0; }
+  ULPGATE_DEVICE Row row(const RefGeometry& g, int64_t r) const { return {input_row<In>(x, g, r)}; }
   ULPGATE_DEVICE void prefetch(const RefGeometry& g, int64_t r) const {
     dev::prefetch_l2(input_row<In>(x, g, r), uint32_t(g.k * int64_t(sizeof(typename Input<In>::T))));
   }
@@ -245,7 +241,7 @@ ULPGATE_DEVICE uint32_t lanes_amax_bits(const Row& xr, bool packed, uint32_t c0,
   if (packed) {
     for (uint32_t c = c0 + uint32_t(sub) * kPack; c < c1; c += uint32_t(width) * kPack) m = xr.pack_amax_bits(c, m, ignore_nan);
   } else {
-    for (uint32_t c = c0 + uint32_t(sub); c < c1; c += uint32_t(width)) m = amax_bits_step(m, xr.amax_value(c), ignore_nan);
+    for (uint32_t c = c0 + uint32_t(sub); c < c1; c += uint32_t(width)) m = amax_bits_step(m, xr.value(c), ignore_nan);
   }
   for (int o = width / 2; o > 0; o /= 2) {
     const uint32_t other = dev::shfl_xor(m, o, width);
@@ -397,12 +393,13 @@ struct CodeSteps {
   }
 };
 
-// Both codes of every element of row `row` (xr) by the block's threads, tile t's values at
-// tiles[t]: packs where the row is packed, else element by element.
+// Both codes of every element of row `row` by the block's threads, tile t's values at tiles[t]:
+// packs where the row is packed, else element by element.
 template <class Src, Format F>
-ULPGATE_DEVICE void row_codes(const typename Src::Row& xr, const RefGeometry& g, int64_t row, const TileValues* tiles,
+ULPGATE_DEVICE void row_codes(const Src& x, const RefGeometry& g, int64_t row, const TileValues* tiles,
                               const CodeSteps<F>& steps, uint8_t* profile, uint8_t* ideal) {
   constexpr Format In = Src::kIn;
+  const typename Src::Row xr = x.row(g, row);
   uint8_t* const pr = g.row_of(profile, row);
   uint8_t* const ir = g.row_of(ideal, row);
   const uint32_t k = uint32_t(g.k), threads = dev::block_dim().x;
@@ -463,7 +460,7 @@ struct RefCodes {
   ULPGATE_DEVICE void operator()() const {
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       prefetch_row_ahead(x, g, row);
-      row_codes<Src>(x.row(g, row), g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
+      row_codes(x, g, row, values + row / g.tile_rows * g.groups, steps, profile, ideal);
     }
   }
 };
@@ -485,19 +482,11 @@ constexpr int row_tile_lanes(const RefGeometry& g) {
   return int(std::bit_floor(uint64_t(std::clamp<int64_t>((items + kLanePacks - 1) / kLanePacks, 1, 32))));
 }
 
-// RefRowTiles' dynamic shared memory: the row's TileValues (a multiple of 16 bytes, so that the
-// source's row after them is aligned), then the source's.
-constexpr int64_t tiles_kept(const RefGeometry& g) { return (g.groups + 3) / 4 * 4; }
-template <class Src>
-constexpr size_t row_tiles_shared_bytes(const RefGeometry& g) {
-  return size_t(tiles_kept(g)) * sizeof(TileValues) + Src::shared_bytes(g);
-}
-
 // A block per row (grid-stride) of one-row tiles: aligned groups of `tile_lanes` lanes
 // (row_tile_lanes) find the tiles' amax (a warp takes several narrow tiles at once), a thread per
 // tile its scale and values (into shared memory and `scale`), then the block's threads along the
-// row write both codes of every element, reading the row again from cache (or from what the
-// source keeps in shared memory). Dynamic shared memory: row_tiles_shared_bytes. Two forms without the middle barrier measured slower on the H200
+// row write both codes of every element, reading the row again from cache. Dynamic shared memory:
+// groups TileValues. Two forms without the middle barrier measured slower on the H200
 // (kernels/quant/PERF.md): the scale in every lane of a tile's group, or in its first lane.
 template <class Src, Format F>
 struct RefRowTiles {
@@ -516,14 +505,13 @@ struct RefRowTiles {
 
   ULPGATE_DEVICE void operator()() const {
     TileValues* const tiles = dev::dynamic_shared<TileValues>();
-    void* const kept = tiles + tiles_kept(g);  // the source's row
     const int ws = dev::warp_size(), lane = int(dev::thread_rank()) % ws, sub = lane % tile_lanes;
     const int per_warp = ws / tile_lanes, warps = int(dev::block_dim().x) / ws, warp = int(dev::thread_rank()) / ws;
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       prefetch_row_ahead(x, g, row);
       // The loop bound is the warp's, so that every lane of it reaches the shuffles.
       // 32-bit tiles and columns: a one-pass row has at most kRowTilesMax tiles of kRowTileCols.
-      const typename Src::Row xr = x.row(g, row, kept);
+      const typename Src::Row xr = x.row(g, row);
       const uint32_t groups = uint32_t(g.groups), k = uint32_t(g.k), cols = uint32_t(g.tile_cols);
       for (uint32_t first = uint32_t(warp * per_warp); first < groups; first += uint32_t(warps * per_warp)) {
         const uint32_t t = first + uint32_t(lane / tile_lanes), c0 = t * cols;
@@ -537,7 +525,7 @@ struct RefRowTiles {
         scale[row * g.groups + t] = tiles[t].scale;
       }
       dev::block_sync();
-      row_codes<Src>(xr, g, row, tiles, steps, profile, ideal);
+      row_codes(x, g, row, tiles, steps, profile, ideal);
       dev::block_sync();  // the next row's tiles overwrite shared memory
     }
   }

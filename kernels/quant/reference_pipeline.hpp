@@ -47,7 +47,7 @@ OnDevice<Device> compute_from(Device& dev, const quant::Spec& spec, const Src& x
     const auto steps = CodeSteps<F>::of(quant::clamp_rule(*spec.profile), max, spec.profile->clamp, spec.profile->cast,
                                         rule.divides);
     if (one_pass(g)) {
-      dev.launch({{row_blocks}, {kRowThreads}, row_tiles_shared_bytes<Src>(g)},
+      dev.launch({{row_blocks}, {kRowThreads}, size_t(g.groups) * sizeof(TileValues)},
                  RefRowTiles<Src, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan,
                                      row_tile_lanes(g)});
       return;

@@ -91,8 +91,8 @@ TEST(NormReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
 }
 
 // rms-quant on rows that are not whole packs, where NormRows goes element by element: with a static
-// scale (RefCodes without RefAmax: the codes' pass alone makes y), with and without the residual,
-// and per token in one pass (RefRowTiles: the amax pass keeps y in shared memory for the codes').
+// scale (RefCodes without RefAmax), with and without the residual, and per token in one pass
+// (RefRowTiles).
 TEST(NormReferenceKernels, UnpackedRowsMakeTheirOwnQuantizerInputs) {
   for (const char* id : {"norm.rms-quant/vllm/bf16/3x1025/e4m3fn/static=0.0123/normal/s1",
                          "norm.rms-add-quant/vllm/fp16/3x1025/e4m3fn/static=0.0123/normal/s1",
