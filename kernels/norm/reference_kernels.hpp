@@ -335,7 +335,7 @@ struct NormRows {
   const float* weight;       // [h], exactly widened
   const float* r_profile;    // [m]
   uint16_t* y;               // [m * h] T(y)'s bits
-  norm::element::Steps steps;  // dtype T, no residual
+  norm::element::Steps steps;  // dtype T (z is x, or already the residual sum)
 
   struct Row {
     const uint16_t* zr;
