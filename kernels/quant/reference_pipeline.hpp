@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -69,13 +68,12 @@ OnDevice<Device> compute_from(Device& dev, const quant::Spec& spec, const Src& x
   return out;
 }
 
+// Both results from x in memory, of the input dtype `input`.
 template <class Device>
 OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, const void* x) {
-  std::optional<OnDevice<Device>> out;
-  with_input(input, [&](auto in) {
-    out.emplace(compute_from(dev, spec, RawRows<decltype(in)::value>{x}, reinterpret_cast<uintptr_t>(x) % 16 == 0));
+  return with_input(input, [&](auto in) {
+    return compute_from(dev, spec, RawRows<decltype(in)::value>{x}, reinterpret_cast<uintptr_t>(x) % 16 == 0);
   });
-  return std::move(*out);
 }
 
 // The profile's result (codes, scales and their storage) from the device to the host.

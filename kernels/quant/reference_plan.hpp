@@ -27,12 +27,13 @@ std::string reference_declines(const quant::Spec& spec, Format input);
 
 RefGeometry geometry(const quant::Spec& spec);
 
-// fn(std::integral_constant<Format, f>) for the input dtypes and the fp8 formats with a kernel.
+// fn(std::integral_constant<Format, f>) for the input dtypes and the fp8 formats with a kernel
+// (with_input returns fn's result).
 template <class Fn>
-void with_input(Format f, Fn&& fn) {
-  if (f == Format::fp32) fn(std::integral_constant<Format, Format::fp32>{});
-  else if (f == Format::fp16) fn(std::integral_constant<Format, Format::fp16>{});
-  else fn(std::integral_constant<Format, Format::bf16>{});
+decltype(auto) with_input(Format f, Fn&& fn) {
+  if (f == Format::fp32) return fn(std::integral_constant<Format, Format::fp32>{});
+  if (f == Format::fp16) return fn(std::integral_constant<Format, Format::fp16>{});
+  return fn(std::integral_constant<Format, Format::bf16>{});
 }
 template <class Fn>
 void with_fp8(Format f, Fn&& fn) {
