@@ -204,10 +204,11 @@ ULPGATE_DEVICE uint32_t pack_amax_bits(const typename Input<In>::T* xr, uint32_t
 // The reference's input x, a source of rows: RawRows, the In values in memory, or a composition's
 // values made as they are loaded (norm_kernels::NormRows: rms-quant's T(y)). A source has
 //   Row row(const RefGeometry&, int64_t r) const        row r, whose Row has
-//     float value(uint32_t col) const                     an element widened to fp32
-//     void pack(uint32_t col, float (&v)[kPack]) const    the kPack elements from col on
-//     uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const   max(m, pack_amax_bits)
-//     float coded_value(col), void coded_pack(col, v)     value and pack where the codes are made
+//     float value(uint32_t col) const                     an element widened to fp32 (the amax pass)
+//     uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const
+//                                                         max(m, the largest |x| bits of the pack at col)
+//     float coded_value(uint32_t col) const               an element where its codes are made
+//     void coded_pack(uint32_t col, float (&v)[kPack]) const   the kPack elements from col on, likewise
 //   void prefetch(const RefGeometry&, int64_t r) const  asks L2 for row r (packed rows)
 //   static constexpr Format kIn                         the values' format before widening
 template <Format In>
