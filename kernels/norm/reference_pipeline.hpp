@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdlib>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -33,12 +32,6 @@ struct OnDevice {
   std::optional<quant_kernels::OnDevice<Device>> quant;  // rms-quant
 };
 
-// Rows a part of the overlapped passes (prototype: ULPGATE_OVERLAP_ROWS).
-inline int64_t overlap_rows() {
-  const char* e = std::getenv("ULPGATE_OVERLAP_ROWS");
-  return e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(1) << 62;
-}
-
 // x and residual (nullptr without one): the dtype's bits; weight: [h] floats. `window`:
 // norm::element::ideal_y's (the reference's 2^-40; a test widens it to send many elements to the host).
 template <class Device>
@@ -57,76 +50,53 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                        dev.template alloc<float>(quantizes && !quantizes_y ? n : 0),
                        std::nullopt};
   const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
-    const bool z_kept = residual && steps.rounds_residual;
+    const RefShape g{spec.m, spec.h};
+    uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
     // Where z is the written-back residual T(x + residual), RefSums stores it and pass 3 reads it
     // as its x, with no residual: 2 bytes an element read where x and the residual were 4 and
     // written before, and no z_of an element in pass 3.
-    uint16_t* kept = z_kept ? out.residual_out.get() : nullptr;
-    // Passes 1 and 2 and each row's r on rows [r0, r0 + count).
-    const auto r_of = [&](int64_t r0, int64_t count) {
-      dev.launch({{unsigned((count + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
-                 RefR{out.limbs.get() + r0 * norm::ExactSum::kLimbs, out.flags.get() + r0, out.r_profile.get() + r0,
-                      out.r_ideal.get() + r0, count, spec.h, norm::r_rule(*spec.profile), eps_term(spec)});
+    const bool z_kept = residual && steps.rounds_residual;
+    const auto sums = [&]<bool Residual>(std::bool_constant<Residual>) {
+      dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
+                 RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), z_kept ? residual_out : nullptr, g,
+                                      int(std::bit_width(uint64_t(spec.h))), steps, packed_rows(spec.h, x, residual, z_kept ? residual_out : nullptr)});
     };
-    const auto sums_and_r = [&](int64_t r0, int64_t count) {
-      const RefShape g{count, spec.h};
-      const int64_t at = r0 * spec.h;
-      const auto sums = [&]<bool Residual>(std::bool_constant<Residual>) {
-        const uint16_t* rs = Residual ? residual + at : nullptr;
-        uint16_t* zs = kept ? kept + at : nullptr;
-        dev.launch({{unsigned(std::clamp<int64_t>(count, 1, 1 << 16))}, {kRowThreads}},
-                   RefSums<T, Residual>{x + at, rs, out.limbs.get() + r0 * norm::ExactSum::kLimbs, out.flags.get() + r0, zs, g,
-                                        int(std::bit_width(uint64_t(spec.h))), steps, packed_rows(spec.h, x + at, rs, zs)});
-      };
-      if (residual) sums(std::true_type{});
-      else sums(std::false_type{});
-      if (!std::getenv("ULPGATE_R_SIDE") || count == spec.m) r_of(r0, count);
-    };
-    const uint16_t* x3 = z_kept ? kept : x;
+    if (residual) sums(std::true_type{});
+    else sums(std::false_type{});
+    dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
+               RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
+                    norm::r_rule(*spec.profile), eps_term(spec)});
+    const uint16_t* x3 = z_kept ? residual_out : x;
     const uint16_t* residual3 = z_kept ? nullptr : residual;
-    // rms-quant whose quantizer sees T(y) of T values z: the quantization reference makes T(y) as
-    // it loads z (NormRows), and stores it where it makes the codes.
-    if (quantizes_y && !residual3) {
-      sums_and_r(0, spec.m);
-      const NormRows<T> rows{x3, weight, out.r_profile.get(), out.y.get(), steps};
-      const quant::Profile qp = spec.quant_row();
-      out.quant.emplace(quant_kernels::compute_from(dev, spec.quant_spec(qp), rows, packed_rows(spec.h, x3, weight, out.y.get())));
-      return;
-    }
-    // Pass 3 on rows [r0, r0 + count): the quantizer's inputs (rms-quant), else y and the ideal y.
-    const auto outputs = [&]<bool Residual>(std::bool_constant<Residual>, int64_t r0, int64_t count) {
-      const RefShape g{count, spec.h};
-      const int64_t at = r0 * spec.h;
-      const uint16_t* xs = x3 + at;
-      const uint16_t* rs = Residual ? residual3 + at : nullptr;
-      uint16_t* y = out.y.get() + (quantizes && !quantizes_y ? 0 : at);
-      uint16_t* residual_out = Residual ? out.residual_out.get() + at : nullptr;
-      const float* rp = out.r_profile.get() + r0;
-      const unsigned row_blocks = unsigned(std::min(count, kOutputRowBlocks));
-      if (quantizes) {
-        float* values = out.values.get() + (quantizes_y ? 0 : at);
-        const RefValues<T, Residual> pass{xs, rs, weight, rp, y, values, residual_out, g, steps,
-                                          packed_rows(spec.h, xs, rs, weight, y, values, residual_out)};
-        dev.launch({{unsigned((pass.per_row() + kOutputThreads - 1) / kOutputThreads), row_blocks}, {kOutputThreads}}, pass);
+    if (z_kept) residual_out = nullptr;
+    const auto outputs = [&]<bool Residual>(std::bool_constant<Residual>) {
+      // rms-quant whose quantizer sees T(y) of T values z: the quantization reference makes T(y) as
+      // it loads z (NormRows), and stores it where it makes the codes.
+      if (quantizes_y && !Residual) {
+        const NormRows<T> rows{x3, weight, out.r_profile.get(), y, steps};
+        const quant::Profile qp = spec.quant_row();
+        out.quant.emplace(quant_kernels::compute_from(dev, spec.quant_spec(qp), rows, packed_rows(spec.h, x3, weight, y)));
         return;
       }
-      uint16_t* ideal = out.ideal.get() + at;
+      if (quantizes) {  // the quantizer's inputs instead of y and the ideal y
+        float* values = out.values.get();
+        const RefValues<T, Residual> pass{x3, residual3, weight, out.r_profile.get(), y, values, residual_out, g, steps,
+                                          packed_rows(spec.h, x3, residual3, weight, y, values, residual_out)};
+        dev.launch({{unsigned((pass.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
+                    {kOutputThreads}},
+                   pass);
+        return;
+      }
       const bool exact_products = !spec.fp32_weight && (!residual || steps.rounds_residual);  // z and w T values
-      const RefOutputs<T, Residual> pass{xs, rs, weight, rp, out.r_ideal.get() + r0, y, ideal, residual_out, g,
-                                         steps, window, packed_rows(spec.h, xs, rs, weight, y, ideal, residual_out),
+      const RefOutputs<T, Residual> pass{x3, residual3, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, residual_out, g,
+                                         steps, window, packed_rows(spec.h, x3, residual3, weight, y, ideal, residual_out),
                                          RefOutputs<T, Residual>::margin_of(exact_products, window)};
-      dev.launch({{unsigned((pass.per_row() + kOutputThreads - 1) / kOutputThreads), row_blocks}, {kOutputThreads}}, pass);
+      dev.launch({{unsigned((pass.per_row() + kOutputThreads - 1) / kOutputThreads), unsigned(std::min(spec.m, kOutputRowBlocks))},
+                  {kOutputThreads}},
+                 pass);
     };
-    // Pass 3 of a part beside passes 1 and 2 of the next: the one memory-bound, the others
-    // instruction-bound.
-    const int64_t part_rows = overlap_rows(), parts = (spec.m + part_rows - 1) / part_rows;
-    const auto part = [&](int64_t p) { return std::pair{p * part_rows, std::min(part_rows, spec.m - p * part_rows)}; };
-    dev.overlap(parts, [&](int64_t p) { sums_and_r(part(p).first, part(p).second); }, [&](int64_t p) {
-      const auto [r0, count] = part(p);
-      if (std::getenv("ULPGATE_R_SIDE") && count != spec.m) r_of(r0, count);
-      if (residual3) outputs(std::true_type{}, r0, count);
-      else outputs(std::false_type{}, r0, count);
-    });
+    if (residual3) outputs(std::true_type{});
+    else outputs(std::false_type{});
   };
   if (rows > 0) {
     if (spec.dtype == Format::bf16) launch(std::integral_constant<Format, Format::bf16>{});

@@ -40,7 +40,6 @@ class PipelineDevice {
   PipelineDevice& operator=(const PipelineDevice&) = delete;
   ~PipelineDevice() {
     for (auto& [p, bytes] : cached_) (void)cudaFree(p);  // nothing useful to do with an error here
-    if (side_) (void)cudaStreamDestroy(side_), (void)cudaEventDestroy(fork_), (void)cudaEventDestroy(join_);
   }
 
   template <class T>
@@ -73,29 +72,6 @@ class PipelineDevice {
   void launch(const LaunchConfig& cfg, const Kernel& kernel) {
     gpu::launch(cfg, kernel, stream_);
   }
-  // first(p) then second(p) for each part p, second(p) after first(p) on a side stream of the
-  // highest priority, so that it runs beside first(p + 1) (an instruction-bound pass beside a
-  // memory-bound one); the device's stream then waits for the side stream.
-  template <class First, class Second>
-  void overlap(int64_t parts, First first, Second second) {
-    if (!side_) {
-      int least = 0, greatest = 0;
-      ULPGATE_GPU_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
-      ULPGATE_GPU_CHECK(cudaStreamCreateWithPriority(&side_, cudaStreamNonBlocking, greatest));
-      ULPGATE_GPU_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
-      ULPGATE_GPU_CHECK(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming));
-    }
-    for (int64_t p = 0; p < parts; ++p) {
-      first(p);
-      ULPGATE_GPU_CHECK(cudaEventRecord(fork_, stream_));
-      ULPGATE_GPU_CHECK(cudaStreamWaitEvent(side_, fork_, 0));
-      std::swap(stream_, side_);
-      second(p);
-      std::swap(stream_, side_);
-    }
-    ULPGATE_GPU_CHECK(cudaEventRecord(join_, side_));
-    ULPGATE_GPU_CHECK(cudaStreamWaitEvent(stream_, join_, 0));
-  }
   void synchronize() { ULPGATE_GPU_CHECK(cudaStreamSynchronize(stream_)); }
 
   cudaStream_t stream() const { return stream_; }
@@ -107,8 +83,6 @@ class PipelineDevice {
 
  private:
   cudaStream_t stream_;
-  cudaStream_t side_ = nullptr;  // overlap's, made at its first call
-  cudaEvent_t fork_ = nullptr, join_ = nullptr;
   std::vector<std::pair<void*, std::size_t>> cached_;
 };
 

@@ -5,14 +5,10 @@
 //   void to_device(void* dst, const void* src, std::size_t bytes), to_host(...) likewise
 //   void poison(void* p, std::size_t bytes)              0xA5 bytes (outputs before a run)
 //   template <class K> void launch(const LaunchConfig&, const K&)
-//   template <class F, class S> void overlap(int64_t parts, F first, S second)
-//                                                        first(p) then second(p) for each part;
-//                                                        a GPU runs second(p) beside first(p + 1)
 // This one and gpu::PipelineDevice (kernels/portable/gpu_pipeline.cuh) provide them.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -48,10 +44,6 @@ class PipelineDevice {
   template <class Kernel>
   void launch(const LaunchConfig& cfg, const Kernel& kernel) {
     host_simt::launch(arch_, cfg, kernel);
-  }
-  template <class First, class Second>
-  void overlap(int64_t parts, First first, Second second) {
-    for (int64_t p = 0; p < parts; ++p) first(p), second(p);
   }
 
  private:
