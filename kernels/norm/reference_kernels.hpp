@@ -101,13 +101,9 @@ struct RefR {
 
   ULPGATE_DEVICE void operator()() const {
     const int64_t row = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();
-    if (row < m) of_row(row, dev::block_idx().y != 0);
-  }
-  // The row's profile r, or its ideal r (out of line: RefRows runs it in two threads a row, and
-  // inlined its registers spilled in the row's other passes).
-  ULPGATE_DEVICE_COLD void of_row(int64_t row, bool ideal) const {
+    if (row >= m) return;
     norm::ExactSum d = norm::ExactSum::from(limbs + row * norm::ExactSum::kLimbs, flags[row]);
-    if (!ideal) {
+    if (dev::block_idx().y == 0) {
       r_profile[row] = norm::row_r::profile_r(rule, d, h);
     } else {
       d.merge(eps);
@@ -186,100 +182,65 @@ struct RefOutputs {
   ULPGATE_HOST_DEVICE int64_t per_row() const { return packed ? g.h / 8 : g.h; }
 
   ULPGATE_DEVICE void operator()() const {
-    const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();  // pack or element
-    if (c >= per_row()) return;
-    const Weights w = weights(c);  // the same in every row the thread visits
-    for (int64_t row = dev::block_idx().y; row < g.m; row += dev::grid_dim().y) at(row, c, w);
-  }
-  // The row's elements by the whole block (RefRows).
-  ULPGATE_DEVICE void row_by_block(int64_t row) const {
-    for (int64_t c = dev::thread_rank(); c < per_row(); c += dev::block_dim().x) at(row, c, weights(c));
-  }
-
-  struct Weights {
-    Pack16<float> lo, hi;  // a pack's (packed rows)
-  };
-  ULPGATE_DEVICE Weights weights(int64_t c) const {
-    if (!packed) return {};
-    return {dev::load16(weight + 8 * c), dev::load16(weight + 8 * c + 4)};
-  }
-
-  // Pack or element c of the row.
-  ULPGATE_DEVICE void at(int64_t row, int64_t c, const Weights& w) const {
     norm::element::Steps steps = this->steps;
     steps.dtype = T;
     steps.has_residual = Residual;
+    const int64_t c = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank();  // pack or element
+    if (c >= per_row()) return;
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
-    const float rp = r_profile[row];
-    const double ri = r_ideal[row];
-    const float r32 = float(ri);
-    if (!packed) {
-      const int64_t i = row * g.h + c;
-      const float xv = widen(x[i]), rv = Residual ? widen(residual[i]) : 0.0f, z = norm::element::z_of(steps, xv, rv);
-      ideal[i] = ideal_y_of<T>(z, weight[c], r32, ri, window, margin);
-      y[i] = norm::element::output_at(steps, z, weight[c], rp);
-      if (Residual) residual_out[i] = norm::element::residual_out(steps, xv, rv);
-      return;
-    }
-    const int64_t i = row * g.h + 8 * c;
-    const auto load = [&] {
-      return std::pair{dev::load16(x + i), Residual ? dev::load16(residual + i) : Pack16<uint16_t>{}};
-    };
-    const auto [xs, rz] = load();
-    const auto z_in = [&](const Pack16<uint16_t>& xs, const Pack16<uint16_t>& rz, int j) {
-      return norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f);
-    };
-    const auto w_at = [&](int j) { return j < 4 ? w.lo.v[j] : w.hi.v[j - 4]; };
-    Pack16<uint16_t> yo, io, ro;
-    uint32_t undecided = 0;  // kUndecided where an element's ideal y is the double path's
-    uint32_t nans = 0;       // nan_halves of the profile's pairs
-    for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
-      float z[2];
-      for (int h = 0; h < 2; ++h) {
-        const int j = 2 * k + h;
-        z[h] = z_in(xs, rz, j);
-        const uint32_t fast = ideal_y_fp32<T>(z[h], w_at(j), r32, margin);
-        io.v[j] = uint16_t(fast);
-        undecided |= fast;
-        if (Residual) ro.v[j] = norm::element::residual_out(steps, widen(xs.v[j]), widen(rz.v[j]));
+    // The thread's weights, the same in every row it visits.
+    Pack16<float> w0{}, w1{};
+    if (packed) w0 = dev::load16(weight + 8 * c), w1 = dev::load16(weight + 8 * c + 4);
+    for (int64_t row = dev::block_idx().y; row < g.m; row += dev::grid_dim().y) {
+      const float rp = r_profile[row];
+      const double ri = r_ideal[row];
+      const float r32 = float(ri);
+      if (!packed) {
+        const int64_t i = row * g.h + c;
+        const float xv = widen(x[i]), rv = Residual ? widen(residual[i]) : 0.0f, z = norm::element::z_of(steps, xv, rv);
+        ideal[i] = ideal_y_of<T>(z, weight[c], r32, ri, window, margin);
+        y[i] = norm::element::output_at(steps, z, weight[c], rp);
+        if (Residual) residual_out[i] = norm::element::residual_out(steps, xv, rv);
+        continue;
       }
-      const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w_at(2 * k), w_at(2 * k + 1), rp);
-      nans |= nan_halves<T>(pair);
-      yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
-    }
-    if (nans) make_nans_canonical<T>(yo.v);
-    dev::store16(y + i, yo);
-    // One branch a pack for the rare elements the double path decides, their z from the pack
-    // loaded again (a cache hit). The load follows y's store, so the compiler cannot reuse the
-    // first load's registers, which, held across the loop, spilled.
-    if (undecided & kUndecided) {
+      const int64_t i = row * g.h + 8 * c;
+      const auto load = [&] {
+        return std::pair{dev::load16(x + i), Residual ? dev::load16(residual + i) : Pack16<uint16_t>{}};
+      };
       const auto [xs, rz] = load();
-      for (int j = 0; j < 8; ++j) io.v[j] = ideal_y_of<T>(z_in(xs, rz, j), w_at(j), r32, ri, window, margin);
+      const auto z_in = [&](const Pack16<uint16_t>& xs, const Pack16<uint16_t>& rz, int j) {
+        return norm::element::z_of(steps, widen(xs.v[j]), Residual ? widen(rz.v[j]) : 0.0f);
+      };
+      const auto w_at = [&](int j) { return j < 4 ? w0.v[j] : w1.v[j - 4]; };
+      Pack16<uint16_t> yo, io, ro;
+      uint32_t undecided = 0;  // kUndecided where an element's ideal y is the double path's
+      uint32_t nans = 0;       // nan_halves of the profile's pairs
+      for (int k = 0; k < 4; ++k) {  // a pair at a time (fewer live registers)
+        float z[2];
+        for (int h = 0; h < 2; ++h) {
+          const int j = 2 * k + h;
+          z[h] = z_in(xs, rz, j);
+          const uint32_t fast = ideal_y_fp32<T>(z[h], w_at(j), r32, margin);
+          io.v[j] = uint16_t(fast);
+          undecided |= fast;
+          if (Residual) ro.v[j] = norm::element::residual_out(steps, widen(xs.v[j]), widen(rz.v[j]));
+        }
+        const uint32_t pair = profile_pair<T>(steps.round_twice, z[0], z[1], w_at(2 * k), w_at(2 * k + 1), rp);
+        nans |= nan_halves<T>(pair);
+        yo.v[2 * k] = uint16_t(pair), yo.v[2 * k + 1] = uint16_t(pair >> 16);
+      }
+      if (nans) make_nans_canonical<T>(yo.v);
+      dev::store16(y + i, yo);
+      // One branch a pack for the rare elements the double path decides, their z from the pack
+      // loaded again (a cache hit). The load follows y's store, so the compiler cannot reuse the
+      // first load's registers, which, held across the loop, spilled.
+      if (undecided & kUndecided) {
+        const auto [xs, rz] = load();
+        for (int j = 0; j < 8; ++j) io.v[j] = ideal_y_of<T>(z_in(xs, rz, j), w_at(j), r32, ri, window, margin);
+      }
+      dev::store16(ideal + i, io);
+      if (Residual) dev::store16(residual_out + i, ro);
     }
-    dev::store16(ideal + i, io);
-    if (Residual) dev::store16(residual_out + i, ro);
-  }
-};
-
-// norm.rms and norm.rms-add in one kernel, a block a row: RefSums' passes, the row's two r (the
-// profile's by thread 0, the ideal's by the second warp's first thread), then RefOutputs' pass
-// over the row by the block. The row is read from DRAM once: the later passes find it in cache.
-// (Sums: RefSums; Outputs: RefOutputs, without a residual where z is the residual RefSums keeps.)
-template <class Sums, class Outputs>
-struct RefRows {
-  static constexpr int kMaxRegisters = Sums::kMaxRegisters;
-  Sums sums;
-  RefR r;
-  Outputs outputs;
-
-  ULPGATE_DEVICE void operator()() const {
-    sums.each_row([&](int64_t row) {
-      const unsigned tid = dev::thread_rank();
-      dev::block_sync();  // the row's sum and flags stored
-      if (tid == 0 || tid == unsigned(dev::warp_size())) r.of_row(row, tid != 0);
-      dev::block_sync();  // both r stored
-      outputs.row_by_block(row);
-    });
   }
 };
 

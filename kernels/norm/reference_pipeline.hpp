@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstdlib>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -57,33 +56,19 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
     // as its x, with no residual: 2 bytes an element read where x and the residual were 4 and
     // written before, and no z_of an element in pass 3.
     const bool z_kept = residual && steps.rounds_residual;
-    uint16_t* const kept = z_kept ? residual_out : nullptr;  // RefSums' z
-    const auto sums_of = [&]<bool Residual>(std::bool_constant<Residual>) {
-      return RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), kept, g,
-                                  int(std::bit_width(uint64_t(spec.h))), steps, packed_rows(spec.h, x, residual, kept)};
+    const auto sums = [&]<bool Residual>(std::bool_constant<Residual>) {
+      dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
+                 RefSums<T, Residual>{x, residual, out.limbs.get(), out.flags.get(), z_kept ? residual_out : nullptr, g,
+                                      int(std::bit_width(uint64_t(spec.h))), steps, packed_rows(spec.h, x, residual, z_kept ? residual_out : nullptr)});
     };
-    const RefR r{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
-                 norm::r_rule(*spec.profile), eps_term(spec)};
-    const LaunchConfig by_rows{{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}};
+    if (residual) sums(std::true_type{});
+    else sums(std::false_type{});
+    dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
+               RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
+                    norm::r_rule(*spec.profile), eps_term(spec)});
     const uint16_t* x3 = z_kept ? residual_out : x;
     const uint16_t* residual3 = z_kept ? nullptr : residual;
     if (z_kept) residual_out = nullptr;
-    if (!quantizes && !std::getenv("ULPGATE_SPLIT")) {  // y and the ideal y: RefRows
-      const auto rows = [&]<bool Residual, bool Residual3>(std::bool_constant<Residual> s, std::bool_constant<Residual3>) {
-        const bool exact_products = !spec.fp32_weight && (!residual || steps.rounds_residual);  // z and w T values
-        const RefOutputs<T, Residual3> pass{x3, residual3, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, residual_out, g,
-                                            steps, window, packed_rows(spec.h, x3, residual3, weight, y, ideal, residual_out),
-                                            RefOutputs<T, Residual3>::margin_of(exact_products, window)};
-        dev.launch(by_rows, RefRows<RefSums<T, Residual>, RefOutputs<T, Residual3>>{sums_of(s), r, pass});
-      };
-      if (!residual) rows(std::false_type{}, std::false_type{});
-      else if (z_kept) rows(std::true_type{}, std::false_type{});
-      else rows(std::true_type{}, std::true_type{});
-      return;
-    }
-    if (residual) dev.launch(by_rows, sums_of(std::true_type{}));
-    else dev.launch(by_rows, sums_of(std::false_type{}));
-    dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}}, r);
     const auto outputs = [&]<bool Residual>(std::bool_constant<Residual>) {
       // rms-quant whose quantizer sees T(y) of T values z: the quantization reference makes T(y) as
       // it loads z (NormRows), and stores it where it makes the codes.

@@ -158,13 +158,6 @@ struct RefSums {
   bool packed;  // packed_rows of h, x and the residual (the launch's, as RefOutputs')
 
   ULPGATE_DEVICE void operator()() const {
-    each_row([](int64_t) {});
-  }
-
-  // The passes over each of the block's rows, then after(row) in every thread of the block (the
-  // row's sum and flags stored by thread 0: RefRows runs the row's later steps there).
-  template <class After>
-  ULPGATE_DEVICE void each_row(After after) const {
     ULPGATE_SHARED(uint64_t, post_lo, kRowWarps);
     ULPGATE_SHARED(uint64_t, post_hi, kRowWarps);
     ULPGATE_SHARED(uint32_t, post_flags, kRowWarps);
@@ -320,7 +313,6 @@ struct RefSums {
       if (squares.flags) merge_spills(spill, spilled != 0, post_limbs);  // the whole block: some thread spilled
       if (tid == 0) store_row_sum(spill, squares.flags != 0, squares.value, base, limbs + row * norm::ExactSum::kLimbs);
       if (tid == 0) flags[row] = largest.flags;
-      after(row);
     }
   }
 };
