@@ -25,7 +25,9 @@ namespace ulpgate::allreduce_kernels {
 inline constexpr int kMaxWorld = 8;
 inline constexpr int kMaxBlocks = 1024;  // the fused kernels fill a GPU with blocks (fused_gpu.cu)
 
-enum Phase : int { kStart, kMiddle, kEnd, kPhases };
+// kChunkEven / kChunkOdd: the fused two-shot kernel's barrier after each chunk of rows, alternating
+// so that a peer one chunk ahead writes the other slot.
+enum Phase : int { kStart, kMiddle, kEnd, kChunkEven, kChunkOdd, kPhases };
 
 // One per rank, in memory every peer writes (zeroed once when registered).
 struct Signal {
