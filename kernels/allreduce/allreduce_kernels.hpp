@@ -25,9 +25,7 @@ namespace ulpgate::allreduce_kernels {
 inline constexpr int kMaxWorld = 8;
 inline constexpr int kMaxBlocks = 1024;  // the fused kernels fill a GPU with blocks (fused_gpu.cu)
 
-// kChunkEven / kChunkOdd: the fused two-shot kernel's barrier after each chunk of rows, alternating
-// so that a peer one chunk ahead writes the other slot.
-enum Phase : int { kStart, kMiddle, kEnd, kChunkEven, kChunkOdd, kPhases };
+enum Phase : int { kStart, kMiddle, kEnd, kPhases };
 
 // One per rank, in memory every peer writes (zeroed once when registered).
 struct Signal {

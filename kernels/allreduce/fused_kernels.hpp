@@ -44,7 +44,6 @@ struct FusedAllreduceNorm {
   Norm norm;         // x: this rank's tmp buffer
   int64_t row_packs; // 16-byte packs per row
   bool two_shot;
-  int chunk_rows;    // two-shot: rows of its share a block sums between barriers
   Faults faults;
 
   // One-shot: x of a row as the row code loads it, summed from every rank's input in fp32, in
@@ -92,38 +91,23 @@ struct FusedAllreduceNorm {
     world_barrier(p, s, kStart, flag);
     const int64_t per_block = norm.geo.rows_per_block, stride = int64_t(dev::grid_dim().x) * per_block;
     const int64_t first = int64_t(dev::block_idx().x) * per_block;
-    // Two-shot in chunks: block b of every rank sums chunk_rows of its rank's share (rows j of
-    // the share, j = first + (step chunk_rows + t) stride) into every tmp, meets its peers, then
-    // normalizes those rows of every rank's share, whose sums are still in L2. Else a step is a row.
-    const bool chunked = !OneShot && two_shot;
-    const int64_t share = norm.m / s.world + (norm.m % s.world != 0);  // the largest rank's share
-    const int64_t span = chunked ? stride * chunk_rows : stride, steps_end = chunked ? share : norm.m;
-    const int per_step = chunked ? s.world * chunk_rows : 1;
+    if (!OneShot && two_shot) {
+      for (int64_t row0 = first; row0 < norm.m; row0 += stride) sum_rows(row0, per_block, true);
+      world_barrier(p, s, kMiddle, flag);
+    }
     // One call site of the row code (with two, ptxas spilled 164-180 bytes at the norm's register
     // cap and every fused row ran 1-5 points of copy slower on the H200). The two-shot kernel
     // keeps the one-shot sum staged through tmp, which no launch takes since RankSum: without it
     // ptxas allocates that kernel differently, and two-shot rms-quant with fp32 weights ran 17 %
     // slower on the H200 (973 against 828 us; kernels/norm/PERF.md).
-    for (int64_t j0 = first, step = 0; j0 < steps_end; j0 += span, ++step) {
-      if (chunked) {
-        for (int t = 0; t < chunk_rows; ++t) sum_rows(share_begin(s.rank) + j0 + t * stride, per_block, true);
-        world_barrier(p, s, step % 2 ? kChunkOdd : kChunkEven, flag << 12 | uint32_t(step / 2 % 4095 + 1));
-      } else if (!OneShot) {
-        sum_rows(j0, per_block, false);
+    for (int64_t row0 = first; row0 < norm.m; row0 += stride) {
+      if (!OneShot && !two_shot) {
+        sum_rows(row0, per_block, false);
         dev::block_sync();  // the block's sums, before its threads read them as x
       }
-      for (int u = 0; u < per_step; ++u) {
-        const int q = u / chunk_rows;  // chunked: rank q's share
-        normalize_rows(chunked ? share_begin(q) + j0 + (u % chunk_rows) * stride : j0, chunked ? share_begin(q + 1) : norm.m, partials);
-      }
+      normalize_rows(row0, partials);
     }
     finish(p, s, flag, faults.end_barrier());
-  }
-
-  // The first row of rank q's share (allreduce::owned_rows); q = world: m.
-  ULPGATE_DEVICE int64_t share_begin(int q) const {
-    const int64_t per = norm.m / s.world, extra = norm.m % s.world;
-    return q * per + (q < extra ? q : extra);
   }
 
   // Rows [row0, row0 + n) that this rank sums into tmp: those it owns (two-shot), or all (the
@@ -131,7 +115,9 @@ struct FusedAllreduceNorm {
   ULPGATE_DEVICE void sum_rows(int64_t row0, int64_t n, bool push) const {
     int64_t begin = row0, end = row0 + n < norm.m ? row0 + n : norm.m;
     if (push) {
-      const int64_t own = share_begin(s.rank), own_end = share_begin(s.rank + 1);
+      const int64_t per = norm.m / s.world, extra = norm.m % s.world;
+      const int64_t own = s.rank * per + (s.rank < extra ? s.rank : extra);
+      const int64_t own_end = own + per + (s.rank < extra ? 1 : 0);
       begin = begin > own ? begin : own;
       end = end < own_end ? end : own_end;
     }
@@ -156,11 +142,10 @@ struct FusedAllreduceNorm {
     }
   }
 
-  // The block's rows from row0 on, those below `end`.
-  ULPGATE_DEVICE void normalize_rows(int64_t row0, int64_t end, norm_kernels::Quad* partials) const {
+  ULPGATE_DEVICE void normalize_rows(int64_t row0, norm_kernels::Quad* partials) const {
     const auto at = norm.place();
     const int64_t row = row0 + at.row_in_block;
-    if (row >= end) return;
+    if (row >= norm.m) return;
     if constexpr (OneShot) norm.normalize_row(row, at.t, at.first, partials, RankSum{*this, faults.first_rank(s.rank, 0)});
     else norm.template normalize_row<kLateWeights>(row, at.t, at.first, partials, norm);  // x: the tmp buffer
   }

@@ -1,7 +1,6 @@
 #include "kernels/allreduce/fused_plan.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace ulpgate::allreduce_kernels {
 
@@ -37,8 +36,6 @@ FusedPlan plan_fused(const allreduce::FusedSpec& spec, const Arch& arch, const n
   FusedPlan p{norm_kernels::plan_norm(ns, arch, sizes), {}, spec.world, sum.packs,
               ns.h * int64_t(info(ns.dtype).bits / 8) / 16, spec.variant->sharding == allreduce::Sharding::two_shot,
               ns.fp32_weight};
-  if (const char* e = std::getenv("ULPGATE_CHUNK_ROWS")) p.chunk_rows = std::max(1, std::atoi(e));
-  else p.chunk_rows = 4;
   p.config = p.norm.main;
   p.config.grid.x = std::min({p.config.grid.x, max_blocks, unsigned(kMaxBlocks)});
   return p;

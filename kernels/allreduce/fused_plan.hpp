@@ -21,7 +21,6 @@ struct FusedPlan {
   int64_t packs, row_packs;
   bool two_shot;
   bool fp32_weight;
-  int chunk_rows = 1;  // two-shot: rows a block sums between barriers (FusedAllreduceNorm)
 };
 
 // The sizes every rank's buffers have: the norm stage's, x (the all-reduce's input) M * H elements.
@@ -76,7 +75,7 @@ void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span
             k.residual_out = reinterpret_cast<T*>(b.residual_out.data());
             k.codes = b.codes.data();
             k.scales.base = b.scales.data();
-            ranks.push_back({p, {plan.world, r, plan.packs}, k, plan.row_packs, plan.two_shot, plan.chunk_rows, faults});
+            ranks.push_back({p, {plan.world, r, plan.packs}, k, plan.row_packs, plan.two_shot, faults});
           }
           fn(std::span<const Fused>(ranks), plan.config, true);
         };
