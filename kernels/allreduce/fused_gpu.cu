@@ -93,10 +93,13 @@ class Streams {
   std::vector<gpu::Stream> s_;
 };
 
-// Every rank's kernel on its stream.
+// Every rank's kernel on its stream. Every rank's buffers are on this device, so one-shot rows
+// ask L2 for rows ahead (FusedPlan::one_device_ahead).
 void launch_world(const FusedPlan& plan, const std::vector<DeviceRank>& d, const Streams& streams) {
   const std::vector<allreduce::FusedRankBuffers> io = device_io(d);
-  with_fused_kernels(plan, world_pointers(d), io, 0, [&](auto kernels, LaunchConfig config, bool world) {
+  FusedPlan local = plan;
+  local.norm.geo.ahead = plan.one_device_ahead;
+  with_fused_kernels(local, world_pointers(d), io, 0, [&](auto kernels, LaunchConfig config, bool world) {
     using Kernel = typename decltype(kernels)::value_type;
     if (world) config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, plan.world));
     for (size_t r = 0; r < kernels.size(); ++r) gpu::launch(config, kernels[r], streams[r]);

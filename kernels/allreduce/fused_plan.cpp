@@ -4,6 +4,14 @@
 
 namespace ulpgate::allreduce_kernels {
 
+namespace {
+// How far ahead the one-shot rows of all ranks on one device ask L2 for their inputs: bytes of
+// rows of every rank's x and the residual, over all ranks. On the H200 (world 2, 16384 x 7168) 8 MB
+// was the fastest and 9 MB a cliff (rms 518 -> 579 us); 7 MB keeps clear of it
+// (kernels/allreduce/PERF.md).
+constexpr int64_t kOneDevicePrefetchBytes = int64_t(7) << 20;
+}  // namespace
+
 norm_kernels::NormSizes fused_sizes(const allreduce::FusedSpec& spec) {
   norm_kernels::NormSizes sizes = norm_kernels::required_sizes(spec.norm);
   sizes.x = size_t(spec.sum_spec().bytes());
@@ -36,6 +44,8 @@ FusedPlan plan_fused(const allreduce::FusedSpec& spec, const Arch& arch, const n
   FusedPlan p{norm_kernels::plan_norm(ns, arch, sizes), {}, spec.world, sum.packs,
               ns.h * int64_t(info(ns.dtype).bits / 8) / 16, spec.variant->sharding == allreduce::Sharding::two_shot,
               ns.fp32_weight};
+  const int64_t world_rows_bytes = int64_t(spec.world) * (spec.world + 1) * p.row_packs * 16;
+  if (!p.two_shot) p.one_device_ahead = std::max<int64_t>(1, kOneDevicePrefetchBytes / world_rows_bytes);
   p.config = p.norm.main;
   p.config.grid.x = std::min({p.config.grid.x, max_blocks, unsigned(kMaxBlocks)});
   return p;

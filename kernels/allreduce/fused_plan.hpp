@@ -21,6 +21,9 @@ struct FusedPlan {
   int64_t packs, row_packs;
   bool two_shot;
   bool fp32_weight;
+  // One-shot rows a row's first thread asks L2 for ahead of its own (every rank's x and the
+  // residual) where all ranks' buffers are on one device (launch_world); 0: none.
+  int64_t one_device_ahead = 0;
 };
 
 // The sizes every rank's buffers have: the norm stage's, x (the all-reduce's input) M * H elements.
