@@ -63,7 +63,6 @@ struct RowGeometry {
   int row_bits;        // log2(row_threads) where rows_per_block > 1 (then a power of two)
   int lane_bits;       // log2(lanes) where grouped (then a power of two)
   int64_t ahead = 0;   // a row's first thread asks L2 for the input row this far on (0: none)
-  bool pairs = false;  // two rows a block (RmsNorm::kPairs kernels whose row is a block; launch_norm)
 };
 
 // Combining two partial results of a reduction. Both are symmetric in their operands, so every
@@ -139,14 +138,8 @@ struct RmsNorm {
   // (rms-quant on T bits fits without spills); rms-add's residual needs 72 to run without spills,
   // and 80 with AITER's fp32 z; element accesses need about 130.
   // fp32 weights (allreduce.rms) hold twice the registers of T weights.
-  // Two rows a block where a row is a whole block (geo.pairs): rms-quant on T bits, whose raw
-  // chunks of two rows and one set of weights fit 72 registers (normalize_pair).
-  static constexpr bool kPairs =
-      K.op == norm::Op::rms_quant && K.vectors && K.quant_in != QuantIn::fp32 && !K.fp32_weight;
   static constexpr int kMaxRegisters =
-      kPairs ? 96
-             : (!K.vectors ? 128 : K.fp32_z ? 80 : adds_residual(K.op) ? 72 : K.quant_in != QuantIn::fp32 ? 56 : 64) +
-                   (K.fp32_weight ? 32 : 0);
+      (!K.vectors ? 128 : K.fp32_z ? 80 : adds_residual(K.op) ? 72 : K.quant_in != QuantIn::fp32 ? 56 : 64) + (K.fp32_weight ? 32 : 0);
 
   const T* x;
   const T* residual;   // rms-add
@@ -177,13 +170,6 @@ struct RmsNorm {
   ULPGATE_DEVICE void operator()() const {
     ULPGATE_SHARED(Quad, partials, kMaxWarps / 4);
     const Place at = place();
-    if constexpr (kPairs) {
-      if (geo.pairs) {
-        for (int64_t row = 2 * int64_t(dev::block_idx().x); row < m; row += 2 * int64_t(dev::grid_dim().x))
-          normalize_pair(row, at.t, at.first, partials);
-        return;
-      }
-    }
     const int64_t per_block = geo.rows_per_block, stride = int64_t(dev::grid_dim().x) * per_block;
     // Grid-stride over rows; a multi-warp row is a whole block, so its barriers see every thread.
     for (int64_t row = int64_t(dev::block_idx().x) * per_block + at.row_in_block; row < m; row += stride)
@@ -232,7 +218,13 @@ struct RmsNorm {
       load_row<false>(base, first, z, src);
     }
     if (t == 0 && geo.ahead > 0) prefetch_row(row + geo.ahead, src);  // once per row, its loads issued
-    const float r = row_rsqrt(math, row_reduce(sum_squares(z), SumOp{}, partials), h);
+    float sum = 0.0f;
+    ULPGATE_UNROLL
+    for (int j = 0; j < kMaxSlots; ++j) {
+      ULPGATE_UNROLL
+      for (int i = 0; i < V; ++i) sum = add_square(sum, z.at(j, i));
+    }
+    const float r = row_rsqrt(math, row_reduce(sum, SumOp{}, partials), h);
     if (LateWeights) whole_run(first) ? load_weights<true>(first, w) : load_weights<false>(first, w);
     if constexpr (std::is_same_v<Path, NoQuant>) {
       if (math.round_twice) return write_y<true>(base, first, r, w, z);
@@ -240,40 +232,6 @@ struct RmsNorm {
     } else {
       quantize_row(row, t, first, r, w, z, partials);
     }
-  }
-
-  // Rows `row` and row + 1 (if any) of a block: the weights loaded once, both rows' loads issued
-  // before either is summed, the per-row setup shared (kernels/norm/PERF-rms-quant.md).
-  ULPGATE_DEVICE void normalize_pair(int64_t row, int t, int first, Quad* partials) const {
-    const bool second = row + 1 < m;  // the same in every thread of the block
-    W w;
-    Z z0, z1;
-    if (whole_run(first)) {
-      load_weights<true>(first, w);
-      load_row<true>(row * h, first, z0, *this);
-      if (second) load_row<true>((row + 1) * h, first, z1, *this);
-    } else {
-      load_weights<false>(first, w);
-      load_row<false>(row * h, first, z0, *this);
-      if (second) load_row<false>((row + 1) * h, first, z1, *this);
-    }
-    if (t == 0 && geo.ahead > 0) prefetch_row(row + geo.ahead, *this), prefetch_row(row + 1 + geo.ahead, *this);
-    float s0 = sum_squares(z0), s1 = second ? sum_squares(z1) : 0.0f;
-    row_reduce_pair(s0, s1, SumOp{}, partials);
-    const float r0 = row_rsqrt(math, s0, h), r1 = row_rsqrt(math, s1, h);
-    quantize_row(row, t, first, r0, w, z0, partials);
-    if (second) quantize_row(row + 1, t, first, r1, w, z1, partials);
-  }
-
-  // The thread's sum of squares over its chunks, in slot and element order.
-  ULPGATE_DEVICE static float sum_squares(const Z& z) {
-    float sum = 0.0f;
-    ULPGATE_UNROLL
-    for (int j = 0; j < kMaxSlots; ++j) {
-      ULPGATE_UNROLL
-      for (int i = 0; i < V; ++i) sum = add_square(sum, z.at(j, i));
-    }
-    return sum;
   }
 
   // ---- the row's chunks ----------------------------------------------------------------------
@@ -382,44 +340,22 @@ struct RmsNorm {
   // Every thread of the row gets op over the row's values.
   template <class Op>
   ULPGATE_DEVICE float row_reduce(float v, const Op& op, Quad* partials) const {
-    if (geo.row_threads <= dev::warp_size()) return Reduce{}(v, geo.row_threads, op);
-    post_partial(v, op, partials);
-    dev::block_sync();
-    const float total = total_of(partials, op);
-    dev::block_sync();  // partials is reused by the next reduction
-    return total;
-  }
-  // Two rows' sums at once (normalize_pair, whole-block rows of at most 16 warps): one exchange
-  // through shared memory, each value in the order row_reduce adds it.
-  template <class Op>
-  ULPGATE_DEVICE void row_reduce_pair(float& a, float& b, const Op& op, Quad* partials) const {
-    post_partial(a, op, partials);
-    post_partial(b, op, partials + kMaxWarps / 8);
-    dev::block_sync();
-    a = total_of(partials, op);
-    b = total_of(partials + kMaxWarps / 8, op);
-    dev::block_sync();
-  }
-  // A multi-warp row: each warp's total into partials, the slots up to the next multiple of 4
-  // +0 (which leaves a sum of squares or an amax as it is: the partials are added in warp order,
-  // four read at a time).
-  template <class Op>
-  ULPGATE_DEVICE void post_partial(float v, const Op& op, Quad* partials) const {
     const int warp = dev::warp_size();
+    if (geo.row_threads <= warp) return Reduce{}(v, geo.row_threads, op);
     v = Reduce{}(v, warp, op);
     const unsigned tid = dev::thread_rank(), warps = unsigned(geo.row_threads / warp);
     if (tid % unsigned(warp) == 0) partials[tid / unsigned(warp) / 4].v[tid / unsigned(warp) % 4] = v;
+    // The slots up to the next multiple of 4 hold +0, which leaves a sum of squares or an amax
+    // as it is: the partials are added in warp order, four read at a time.
     if (tid < (0u - warps) % 4u) partials[(warps + tid) / 4].v[(warps + tid) % 4] = 0.0f;
-  }
-  template <class Op>
-  ULPGATE_DEVICE float total_of(const Quad* partials, const Op& op) const {
-    const unsigned warps = unsigned(geo.row_threads / dev::warp_size());
+    dev::block_sync();
     float total = 0.0f;
     for (unsigned q = 0; q < kMaxWarps / 4; ++q) {
       if (4 * q >= warps) break;
       const Quad p = partials[q];
       total = op(op(op(q == 0 ? p.v[0] : op(total, p.v[0]), p.v[1]), p.v[2]), p.v[3]);
     }
+    dev::block_sync();  // partials is reused by the next reduction
     return total;
   }
 

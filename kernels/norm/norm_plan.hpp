@@ -3,7 +3,6 @@
 // launcher (the host-SIMT emulator or the GPU). Plain C++: included by .cpp and .cu files alike.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -117,13 +116,9 @@ void launch_norm(const NormPlan& p, const NormPointers& io, Launch&& launch) {
     constexpr Form K0 = decltype(form)::value;
     using T = typename Elem<F>::T;
     using Kernel = RmsNorm<F, Reduce, decltype(path), Form{K0.op, K0.fp32_z, K0.vectors, K0.quant_in, Ks.fp32_weight}>;
-    LaunchConfig cfg = p.main;
-    RowGeometry geo = p.geo;
-    geo.pairs = Kernel::kPairs && geo.rows_per_block == 1;
-    if (geo.pairs) cfg.grid.x = unsigned(std::min<int64_t>((p.m + 1) / 2, kMaxBlocks));
-    launch(cfg, Kernel{static_cast<const T*>(io.x), static_cast<const T*>(io.residual),
+    launch(p.main, Kernel{static_cast<const T*>(io.x), static_cast<const T*>(io.residual),
                           static_cast<const typename Kernel::W::Elem*>(io.weight), static_cast<T*>(io.y),
-                          static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, geo, p.quant, scales, p.steps});
+                          static_cast<T*>(io.residual_out), io.codes, p.m, p.h, p.math, p.geo, p.quant, scales, p.steps});
   };
   const bool vectors = whole_vectors(p, io);
   // The fused all-reduce's norm stage: its profile (FlashInfer's) rounds the residual, so z stays T
