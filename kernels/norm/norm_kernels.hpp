@@ -77,16 +77,22 @@ struct AmaxOp {
 };
 
 // A warp-level reduction over aligned groups of `width` lanes (a power of two <= warp size).
+// Unrolled over every offset a warp allows, as quant.group's ShuffleAmax: a loop over a runtime
+// width cost a branch and its bookkeeping a step.
 struct ButterflyReduce {
   template <class Op>
   ULPGATE_DEVICE float operator()(float v, int width, const Op& op) const {
-    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, width));
+    ULPGATE_UNROLL
+    for (int offset = 32; offset > 0; offset /= 2)
+      if (offset < width) v = op(v, dev::shfl_xor(v, offset, width));
     return v;
   }
   // The same where every lane of the warp takes part: the shuffles name the whole warp.
   template <class Op>
   ULPGATE_DEVICE float whole_warp(float v, int width, const Op& op) const {
-    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, dev::warp_size()));
+    ULPGATE_UNROLL
+    for (int offset = 32; offset > 0; offset /= 2)
+      if (offset < width) v = op(v, dev::shfl_xor(v, offset, dev::warp_size()));
     return v;
   }
 };
@@ -531,7 +537,7 @@ struct RmsNorm {
     const typename Path::Group g = group(amax);
     const bool leader = geo.grouped ? (t & (geo.lanes - 1)) == 0 : t == 0;
     if (leader && quant.given_scale == 0 && chunk_size(chunk_at(0, first)) > 0)
-      scales.write_at(steps.offset(scales, row, geo.grouped ? t >> geo.lane_bits : 0), g.scale);
+      steps.write(scales, row, geo.grouped ? t >> geo.lane_bits : 0, g.scale);
     uint64_t words[kMaxSlots];  // code i of a chunk in byte i
     chunk_codes(g, c, words);
     uint8_t* dst = codes + row * h + chunk_at(0, first);

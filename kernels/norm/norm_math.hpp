@@ -112,12 +112,13 @@ template <> struct Elem<Format::bf16> {
 #endif
   ULPGATE_DEVICE static void round2(float& a, float& b) { widen2(narrow2(a, b), a, b); }
   ULPGATE_DEVICE static T mul_round(T a, T b) { return mul_round_bf16(a, b); }
-  // mul_round2: T(a * b) per half; abs_max2: fmaxf(m, |x|) per half, a NaN x ignored.
+  // mul_round2: T(a * b) per half; abs_max2: fmaxf(|m|, |x|) per half, a NaN x ignored (its sign
+  // is not defined: callers keep the magnitude).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   // mul.rn.bf16x2: the exact product rounded once, subnormals kept (checked against mul_round for
   // every pair of bf16 values on the H200: kernels/norm/PERF.md); max.bf16x2 is exact.
   ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) { return dev::mul_bf16x2(a, b); }
-  ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) { return dev::max_bf16x2(m, dev::abs_bf16x2(x)); }
+  ULPGATE_DEVICE static uint32_t abs_max2(uint32_t m, uint32_t x) { return dev::max_abs_bf16x2(m, x); }
 #else
   ULPGATE_DEVICE static uint32_t mul_round2(uint32_t a, uint32_t b) {
     return pair_word(mul_round(T(a), T(b)), mul_round(T(a >> 16), T(b >> 16)));

@@ -21,7 +21,7 @@
 //               (the sums must fit in 16 bits; one DPX instruction on sm_90); max_u16x2(a, b):
 //               per unsigned 16-bit half max(a, b); min_u32(a, b) (one VIMNMX on CUDA);
 //               sign_bytes4(a, b, c, d): byte j 0xFF where word j's sign bit is set, else 0x00
-//   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
+//   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2 / max_abs_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
 //               aligned, bytes a multiple of 16); changes no value, does nothing off sm_90;
@@ -318,6 +318,9 @@ ULPGATE_DEVICE uint32_t cvt_e5m2x4(float a, float b, float c, float d) { ULPGATE
 ULPGATE_BF16X2_OP(mul_bf16x2, "mul.rn.bf16x2")
 ULPGATE_BF16X2_OP(max_bf16x2, "max.bf16x2")
 ULPGATE_BF16X2_OP(min_bf16x2, "min.bf16x2")
+// max(|a|, |b|) per half with the XOR of their signs (one instruction where max of abs takes two):
+// for running magnitudes whose sign the caller drops.
+ULPGATE_BF16X2_OP(max_abs_bf16x2, "max.xorsign.abs.bf16x2")
 #undef ULPGATE_BF16X2_OP
 ULPGATE_DEVICE uint32_t abs_bf16x2(uint32_t a) {
   uint32_t r;

@@ -71,8 +71,10 @@ struct ScaleStore {
   }
 
   ULPGATE_DEVICE void write(int64_t r, int64_t c, float s) const { write_at(offset(r, c), s); }
-  ULPGATE_DEVICE void write_at(int64_t at, float s) const {
-    if (bytes_layout())
+  ULPGATE_DEVICE void write_at(int64_t at, float s) const { write_at(at, s, bytes_layout()); }
+  // bytes: bytes_layout(), where the caller holds it (ScaleSteps).
+  ULPGATE_DEVICE void write_at(int64_t at, float s, bool bytes) const {
+    if (bytes)
       base[at] = ue8m0_byte(s);
     else
       write_word(at, dev::as_uint(s));
@@ -89,17 +91,20 @@ struct ScaleStore {
 
 // A store's offset(r, c) as r * row + (c / 4) * quad + (c % 4) * col: every layout but the MX
 // swizzle is that affine map, read off offset() itself once per launch, so a kernel's store is two
-// multiply-adds instead of the layout switch (the fused norm kernels; kernels/norm/PERF.md).
+// multiply-adds instead of the layout switch (the fused norm kernels; kernels/norm/PERF.md); and
+// whether the layout stores bytes, read once per launch too (write: the layout test took nine
+// instructions a store in norm.rms-quant, kernels/norm/PERF-rms-quant.md).
 // Separate from ScaleStore: a larger ScaleStore slowed quant.mx's swizzle kernel by 10% on the
 // H200 whatever its store did (kernels/quant/PERF.md).
 struct ScaleSteps {
-  bool affine = false;
+  bool affine = false, bytes = false;
   int64_t row = 0, quad = 0, col = 0;
 
   static ScaleSteps of(const ScaleStore& s) {
-    if (s.layout == quant::Layout::mx_swizzle_128x4) return {};
-    return {true, s.offset(1, 0), s.offset(0, 4), s.offset(0, 1)};
+    if (s.layout == quant::Layout::mx_swizzle_128x4) return {false, s.bytes_layout()};
+    return {true, s.bytes_layout(), s.offset(1, 0), s.offset(0, 4), s.offset(0, 1)};
   }
+  ULPGATE_DEVICE void write(const ScaleStore& s, int64_t r, int64_t c, float v) const { s.write_at(offset(s, r, c), v, bytes); }
   ULPGATE_DEVICE int64_t offset(const ScaleStore& s, int64_t r, int64_t c) const {
     return affine ? r * row + (c >> 2) * quad + (c & 3) * col : s.swizzle_offset(r, c);
   }

@@ -221,7 +221,7 @@ struct SiluMulQuant {
     const typename Path::Group grp = Path::group(
         math, Warp ? warp_group_amax<Reduce>(amax, lanes, propagates<Path>(math)) : Reduce{}(amax, lanes, propagates<Path>(math)));
     if (!store) return;
-    if (sub == 0) scales.write_at(steps.offset(scales, row, col), grp.scale);
+    if (sub == 0) steps.write(scales, row, col, grp.scale);
     if constexpr (kRuntimeForm)
       for (int c = 0; c < C; ++c)
         ULPGATE_UNROLL
