@@ -77,22 +77,19 @@ struct AmaxOp {
 };
 
 // A warp-level reduction over aligned groups of `width` lanes (a power of two <= warp size).
-// Unrolled over every offset a warp allows, as quant.group's ShuffleAmax: a loop over a runtime
-// width cost a branch and its bookkeeping a step.
+// A loop over the runtime width: unrolled over every offset a warp allows (as quant.group's
+// ShuffleAmax) it left norm.rms-quant as fast and the fused two-shot rms-quant rows 1 % slower
+// (kernels/norm/PERF-rms-quant.md).
 struct ButterflyReduce {
   template <class Op>
   ULPGATE_DEVICE float operator()(float v, int width, const Op& op) const {
-    ULPGATE_UNROLL
-    for (int offset = 32; offset > 0; offset /= 2)
-      if (offset < width) v = op(v, dev::shfl_xor(v, offset, width));
+    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, width));
     return v;
   }
   // The same where every lane of the warp takes part: the shuffles name the whole warp.
   template <class Op>
   ULPGATE_DEVICE float whole_warp(float v, int width, const Op& op) const {
-    ULPGATE_UNROLL
-    for (int offset = 32; offset > 0; offset /= 2)
-      if (offset < width) v = op(v, dev::shfl_xor(v, offset, dev::warp_size()));
+    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, dev::warp_size()));
     return v;
   }
 };
