@@ -86,10 +86,16 @@ struct ButterflyReduce {
     for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, width));
     return v;
   }
-  // The same where every lane of the warp takes part: the shuffles name the whole warp.
+  // The same where every lane of the warp takes part: the shuffles name the whole warp. Groups
+  // of four lanes (quant groups of 128: kMaxSlots chunks of 8 a lane) without the loop.
   template <class Op>
   ULPGATE_DEVICE float whole_warp(float v, int width, const Op& op) const {
-    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, dev::warp_size()));
+    const int ws = dev::warp_size();
+    if (width == 4) {
+      v = op(v, dev::shfl_xor(v, 2, ws));
+      return op(v, dev::shfl_xor(v, 1, ws));
+    }
+    for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, ws));
     return v;
   }
 };
