@@ -112,8 +112,8 @@ template <> struct Elem<Format::bf16> {
 #endif
   ULPGATE_DEVICE static void round2(float& a, float& b) { widen2(narrow2(a, b), a, b); }
   ULPGATE_DEVICE static T mul_round(T a, T b) { return mul_round_bf16(a, b); }
-  // mul_round2: T(a * b) per half; abs_max2: fmaxf(|m|, |x|) per half, a NaN x ignored (its sign
-  // is not defined: callers keep the magnitude).
+  // mul_round2: T(a * b) per half; abs_max2: fmaxf(|m|, |x|) per half, a NaN x ignored (the
+  // result's sign is not defined: callers keep its magnitude).
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   // mul.rn.bf16x2: the exact product rounded once, subnormals kept (checked against mul_round for
   // every pair of bf16 values on the H200: kernels/norm/PERF.md); max.bf16x2 is exact.

@@ -21,7 +21,7 @@
 //               (the sums must fit in 16 bits; one DPX instruction on sm_90); max_u16x2(a, b):
 //               per unsigned 16-bit half max(a, b); min_u32(a, b) (one VIMNMX on CUDA);
 //               sign_bytes4(a, b, c, d): byte j 0xFF where word j's sign bit is set, else 0x00
-//   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2 / max_abs_bf16x2(a, b), abs_bf16x2(a) on two bf16 in a word:
+//   bf16 pairs  dev::mul_bf16x2 / max_bf16x2 / min_bf16x2 / max_abs_bf16x2(a, b) on two bf16 in a word:
 //               sm_90+ only (no host form; callers keep portable arithmetic elsewhere)
 //   prefetch    dev::prefetch_l2(p, bytes): a hint to bring [p, p + bytes) into L2 (p 16-byte
 //               aligned, bytes a multiple of 16); changes no value, does nothing off sm_90;
@@ -322,11 +322,6 @@ ULPGATE_BF16X2_OP(min_bf16x2, "min.bf16x2")
 // for running magnitudes whose sign the caller drops.
 ULPGATE_BF16X2_OP(max_abs_bf16x2, "max.xorsign.abs.bf16x2")
 #undef ULPGATE_BF16X2_OP
-ULPGATE_DEVICE uint32_t abs_bf16x2(uint32_t a) {
-  uint32_t r;
-  asm("abs.bf16x2 %0, %1;" : "=r"(r) : "r"(a));
-  return r;
-}
 #endif
 // max.NaN.f32 (sm_80+): one instruction; its NaN is the canonical 0x7fffffff.
 ULPGATE_DEVICE float fmax_nan(float a, float b) {
