@@ -76,18 +76,18 @@ struct AmaxOp {
   ULPGATE_DEVICE float operator()(float a, float b) const { return Path::merge(quant, a, b); }
 };
 
-// A warp-level reduction over aligned groups of `width` lanes (a power of two <= warp size).
-// A loop over the runtime width: unrolled over every offset a warp allows (as quant.group's
-// ShuffleAmax) it left norm.rms-quant as fast and the fused two-shot rms-quant rows 1 % slower
-// (kernels/norm/PERF-rms-quant.md).
+// A warp-level reduction over aligned groups of `width` lanes (a power of two <= warp size). A loop
+// over the runtime width, not quant.group's unrolled ShuffleAmax form: unrolled, it made the fused
+// two-shot rms-quant kernels spill more and run 1 % slower (kernels/norm/PERF-rms-quant.md).
 struct ButterflyReduce {
   template <class Op>
   ULPGATE_DEVICE float operator()(float v, int width, const Op& op) const {
     for (int offset = width / 2; offset > 0; offset /= 2) v = op(v, dev::shfl_xor(v, offset, width));
     return v;
   }
-  // The same where every lane of the warp takes part: the shuffles name the whole warp. Groups
-  // of four lanes (quant groups of 128: kMaxSlots chunks of 8 a lane) without the loop.
+  // The same where every lane of the warp takes part: the shuffles name the whole warp. The
+  // common group of four lanes (a quant group of 128: kMaxSlots chunks of 8 a lane) as two
+  // shuffles: norm.rms-quant's loop bookkeeping cost it 1.5 % on the H200 (PERF-rms-quant.md).
   template <class Op>
   ULPGATE_DEVICE float whole_warp(float v, int width, const Op& op) const {
     const int ws = dev::warp_size();

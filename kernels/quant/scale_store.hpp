@@ -104,7 +104,9 @@ struct ScaleSteps {
     if (s.layout == quant::Layout::mx_swizzle_128x4) return {false, s.bytes_layout()};
     return {true, s.bytes_layout(), s.offset(1, 0), s.offset(0, 4), s.offset(0, 1)};
   }
-  ULPGATE_DEVICE void write(const ScaleStore& s, int64_t r, int64_t c, float v) const { s.write_at(offset(s, r, c), v, bytes); }
+  ULPGATE_DEVICE void write(const ScaleStore& s, int64_t r, int64_t c, float v) const {
+    s.write_at(offset(s, r, c), v, bytes);
+  }
   ULPGATE_DEVICE int64_t offset(const ScaleStore& s, int64_t r, int64_t c) const {
     return affine ? r * row + (c >> 2) * quad + (c & 3) * col : s.swizzle_offset(r, c);
   }
