@@ -179,6 +179,7 @@ ULPGATE_DEVICE void mma_step(const StepTiles& s, unsigned tx, unsigned ty, const
     cbits[i][j] = (j % 2 ? e2[i][j / 2] >> 16 : e2[i][j / 2] & 0xffffu) << 23;  // fields in [1, 254]
     sum[i][j] = 0;
   });
+  ULPGATE_UNROLL  // kk's addresses then are constants (each pass cost 8 instructions more, 13 %)
   for (int kk = 0; kk < kStepK; ++kk) {
     float x[R], y[kThreadCols];
     uint32_t mx[R], my[kThreadCols];
@@ -243,7 +244,13 @@ ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, in
 // (the shared loads: 67 % of the shared pipe's wavefronts), wait 1.26, not selected 0.84, math
 // pipe throttle 0.56, barrier 0.52; ALU pipe 51 %, FMA-heavy 43 %. 4 x 4 outputs cut the shared
 // wavefronts a K-step of a warp from 10 to 6. The bound adds a few fp64 operations per step and
-// chain.
+// chain. ncu at 8192^3 gemm.block (H200, clocks as found, 4 x 4 outputs, 500b95c): 115 G warp
+// instructions, 6.7 a product: the sum's K loop 56 % (8 of its 60 a K the loop's own, now unrolled),
+// the E pass 10 %, end_chain's scale indices 13 % (divisions: now found once, ScaleRows), the
+// step's ends 11 %, decoding 8 %; issue 67 % busy, ALU pipe 55 %, stalls: wait 25 %, not selected
+// 18 %, short scoreboard 15 %, math pipe 12 %. 165.0 -> 136.6 ms (the bound's 226.6 -> 186.5).
+// Measured and not kept: two K a pass, their terms added first (one IADD3 for two products, on
+// the ALU pipe where IMAD.IADD ran on FMA-heavy): 151.2 ms against 150.5 without it.
 template <class Kind>
 struct Replay {
   static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows, kMaxRegisters = Kind::kMaxRegisters;
@@ -282,6 +289,7 @@ struct Replay {
     double c_err[R][kThreadCols], acc_err[R][kThreadCols];
     each_output<R>([&](int i, int j) { c[i][j] = 0, acc[i][j] = 0, c_err[i][j] = 0, acc_err[i][j] = 0; });
     const int64_t steps = (p.k + kStepK - 1) / kStepK;
+    const ScaleRows scales = scale_rows(m0 + ty * R, n0 + tx * 4);
     Pack16<uint8_t> ca{}, cb{};
     // Step s + 1's codes are decoded into the other buffer while other warps still compute step s,
     // and step s + 2's are loaded then: one barrier a step.
@@ -293,6 +301,8 @@ struct Replay {
     if (steps > 0) fetch(0, ca, cb);
     dev::block_sync();  // the tables are in place
     if (steps > 0) decode_step(0);
+    int64_t chain = 0;             // chains ended; with block scales a chain is a K-block: its index
+    int left = p.steps_per_chain;  // steps until the chain ends
     for (int64_t step = 0; step < steps; ++step) {
       dev::block_sync();  // step's tiles are decoded, and every read of the other buffer (step - 1) is done
       if constexpr (Kind::kFma)
@@ -300,10 +310,26 @@ struct Replay {
       else
         mma_step<R, Kind::kBound>(tiles(step), tx, ty, p, c, c_err);
       if (step + 1 < steps) decode_step(step + 1);
-      if ((step + 1) % p.steps_per_chain == 0 || step + 1 == steps)
-        end_chain(c, c_err, acc, acc_err, step / p.steps_per_block, step < p.steps_per_chain, m0 + ty * R, n0 + tx * 4);
+      if (--left == 0 || step + 1 == steps) {
+        end_chain(c, c_err, acc, acc_err, scales, chain, chain == 0);
+        ++chain, left = p.steps_per_chain;
+      }
     }
-    write(acc, acc_err, m0 + ty * R, n0 + tx * 4);
+    write(acc, acc_err, scales, m0 + ty * R, n0 + tx * 4);
+  }
+
+  // Each output's scale row, found once: ScaleIndex divides, which at every K-block's end cost 1811
+  // instructions a warp (13 % of the sm90 replay's at 8192^3 gemm.block on an H200).
+  struct ScaleRows {
+    const float *a[R], *b[kThreadCols];
+  };
+  ULPGATE_DEVICE ScaleRows scale_rows(int64_t m0, int64_t n0) const {
+    ScaleRows s;
+    ULPGATE_UNROLL
+    for (int i = 0; i < R; ++i) s.a[i] = sa + p.scale.sa(clamp_m(m0 + i), 0);
+    ULPGATE_UNROLL
+    for (int j = 0; j < kThreadCols; ++j) s.b[j] = sb + p.scale.sb(clamp_n(column(n0, j)), 0);
+    return s;
   }
 
   // Codes [16 half, 16 half + 16) of row `row` of A's tile (kA) or B's into the K-major tiles:
@@ -348,11 +374,11 @@ struct Replay {
   // A chain's result into the accumulator: by the block's scales (one FMA), or added with RN into
   // the epilogue's sum, the first chain being the sum itself (reference/gemm replay.cpp segment).
   ULPGATE_DEVICE void end_chain(float (&c)[R][kThreadCols], double (&c_err)[R][kThreadCols], float (&acc)[R][kThreadCols],
-                                double (&acc_err)[R][kThreadCols], int64_t kb, bool first, int64_t m0, int64_t n0) const {
+                                double (&acc_err)[R][kThreadCols], const ScaleRows& scales, int64_t kb,
+                                bool first) const {
     each_output<R>([&](int i, int j) {
       const BoundedF chain{c[i][j], c_err[i][j]}, sum{acc[i][j], acc_err[i][j]};
-      const BoundedF r = p.block_scaled ? scaled(p.rule, chain, sa[p.scale.sa(clamp_m(m0 + i), kb)],
-                                                 sb[p.scale.sb(clamp_n(column(n0, j)), kb)], &sum)
+      const BoundedF r = p.block_scaled ? scaled(p.rule, chain, scales.a[i][kb], scales.b[j][kb], &sum)
                          : first ? chain
                                  : plus(sum, chain);
       acc[i][j] = r.v, acc_err[i][j] = r.err;
@@ -362,13 +388,13 @@ struct Replay {
 
   // D rounded to the output; the bound inflated by 2^-30 for its own double roundings (as the
   // host reference does).
-  ULPGATE_DEVICE void write(const float (&acc)[R][kThreadCols], const double (&acc_err)[R][kThreadCols], int64_t m0,
-                            int64_t n0) const {
+  ULPGATE_DEVICE void write(const float (&acc)[R][kThreadCols], const double (&acc_err)[R][kThreadCols],
+                            const ScaleRows& scales, int64_t m0, int64_t n0) const {
     each_output<R>([&](int i, int j) {
       const int64_t m = m0 + i, n = column(n0, j);
       if (m >= p.m || n >= p.n) return;
       const BoundedF sum{acc[i][j], acc_err[i][j]};
-      const BoundedF d = p.block_scaled ? sum : scaled(p.rule, sum, sa[p.scale.sa(m, 0)], sb[p.scale.sb(n, 0)], nullptr);
+      const BoundedF d = p.block_scaled ? sum : scaled(p.rule, sum, scales.a[i][0], scales.b[j][0], nullptr);
       bits[m * p.n + n] = OutFormat<Kind::Out>::round(double(d.v));
       if constexpr (Kind::kBound) bound[m * p.n + n] = d.err * (1 + 0x1p-30);
     });
