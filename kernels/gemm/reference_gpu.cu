@@ -5,8 +5,8 @@
 // At 8192^3 e4m3 gemm.block on an H200 (golden/sm90/bench.csv): the ideal is 64 strided-batched
 // DGEMMs of k = 128 (1.1e12 flops, writing 32 GB of block sums) and the fold reading them, 34 ms;
 // the comparison 0.8-0.9 ms (ideal + comparison 34.5 ms, issue 30's target 30). gemm.tensor /
-// rowwise e4m3 need one DGEMM over all of K and no 32 GB round trip. The sm90 replay 136.6 ms
-// (target 100), with its error bound 186.5 ms (replay_kernels.hpp Replay).
+// rowwise e4m3 need one DGEMM over all of K and no 32 GB round trip. The sm90 replay 127.4 ms
+// (target 100), with its error bound 177.4 ms (replay_kernels.hpp Replay).
 #include "kernels/gemm/reference_gpu.hpp"
 
 #include <cublasLt.h>

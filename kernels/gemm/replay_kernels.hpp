@@ -223,14 +223,19 @@ ULPGATE_DEVICE void fma_step(const StepTiles& s, unsigned tx, unsigned ty, const
 }
 
 // The codes [k0, k0 + 16) of one row (zeros past the row's end or past K: code 0 is +0 in every
-// fp8 format, and zero products are dropped), one vector load where aligned.
-ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, int64_t k, int64_t row, int64_t k0,
-                                          bool aligned) {
-  if (row < rows && aligned && k0 + 16 <= k) return dev::load16(codes + row * k + k0);
-  Pack16<uint8_t> p;
-  for (int j = 0; j < 16; ++j) p.v[j] = row < rows && k0 + j < k ? codes[row * k + k0 + j] : 0;
+// fp8 format, and zero products are dropped), one vector load where aligned. Kept as four words
+// until decoded: held as 16 bytes, nvcc split them right after the load, so each step waited on
+// its next step's load (long scoreboard, ncu on ce739cc).
+using CodeWords = Pack16<uint32_t>;
+ULPGATE_DEVICE CodeWords load_codes(const uint8_t* codes, int64_t rows, int64_t k, int64_t row, int64_t k0,
+                                    bool aligned) {
+  if (row < rows && aligned && k0 + 16 <= k) return dev::load16(reinterpret_cast<const uint32_t*>(codes + row * k + k0));
+  CodeWords p{};
+  for (int j = 0; j < 16; ++j)
+    if (row < rows && k0 + j < k) p.v[j / 4] |= uint32_t(codes[row * k + k0 + j]) << 8 * (j % 4);
   return p;
 }
+ULPGATE_DEVICE unsigned code_at(const CodeWords& codes, int j) { return codes.v[j / 4] >> 8 * (j % 4) & 0xffu; }
 
 // The replay of a (16 kRows) x 64 output tile: 256 threads, each kRows x 4 outputs in registers
 // (chain c, accumulator acc, and their bounds), K in steps of 32 whose operands are decoded into
@@ -249,6 +254,9 @@ ULPGATE_DEVICE Pack16<uint8_t> load_codes(const uint8_t* codes, int64_t rows, in
 // the E pass 10 %, end_chain's scale indices 13 % (divisions: now found once, ScaleRows), the
 // step's ends 11 %, decoding 8 %; issue 67 % busy, ALU pipe 55 %, stalls: wait 25 %, not selected
 // 18 %, short scoreboard 15 %, math pipe 12 %. 165.0 -> 136.6 ms (the bound's 226.6 -> 186.5).
+// ncu on ce739cc: 81.7 G (4.75 a product), issue 57 %, ALU 65 %, long scoreboard 16 % of the stalls,
+// a quarter of them on the next step's codes split into bytes right after their load (CodeWords
+// keeps them as words: 136.6 -> 127.4 ms, the bound's 186.5 -> 177.4, spills 218 -> 36 bytes).
 // Measured and not kept: two K a pass, their terms added first (one IADD3 for two products, on
 // the ALU pipe where IMAD.IADD ran on FMA-heavy): 151.2 ms against 150.5 without it.
 template <class Kind>
@@ -281,7 +289,7 @@ struct Replay {
     const bool a_loader = tid < 2 * kTileRows, b_loader = b_tid < 2 * kReplayCols;
     const int64_t a_row = m0 + tid % kTileRows, b_row = n0 + b_tid % kReplayCols;
     const int a_half = int(tid / kTileRows), b_half = int(b_tid / kReplayCols);
-    const auto fetch = [&](int64_t step, Pack16<uint8_t>& ca, Pack16<uint8_t>& cb) {
+    const auto fetch = [&](int64_t step, CodeWords& ca, CodeWords& cb) {
       if (a_loader) ca = load_codes(a, p.m, p.k, a_row, step * kStepK + 16 * a_half, aligned);
       if (b_loader) cb = load_codes(b, p.n, p.k, b_row, step * kStepK + 16 * b_half, aligned);
     };
@@ -290,7 +298,7 @@ struct Replay {
     each_output<R>([&](int i, int j) { c[i][j] = 0, acc[i][j] = 0, c_err[i][j] = 0, acc_err[i][j] = 0; });
     const int64_t steps = (p.k + kStepK - 1) / kStepK;
     const ScaleRows scales = scale_rows(m0 + ty * R, n0 + tx * 4);
-    Pack16<uint8_t> ca{}, cb{};
+    CodeWords ca{}, cb{};
     // Step s + 1's codes are decoded into the other buffer while other warps still compute step s,
     // and step s + 2's are loaded then: one barrier a step.
     const auto decode_step = [&](int64_t step) {
@@ -336,7 +344,7 @@ struct Replay {
   // the values alone for fmaf; magnitudes, sign masks, exponents and the row's sign and nonzero
   // bits for the sm90 steps (StepTiles).
   template <bool kA>
-  ULPGATE_DEVICE static void decode(const Pack16<uint8_t>& codes, const StepTable& t, const StepTiles& s, int half,
+  ULPGATE_DEVICE static void decode(const CodeWords& codes, const StepTable& t, const StepTiles& s, int half,
                                     unsigned row) {
     const int width = kA ? kTileRows : kReplayCols;
     float* value = kA ? s.a_value : s.b_value;
@@ -345,14 +353,15 @@ struct Replay {
     ULPGATE_UNROLL
     for (int j = 0; j < 16; ++j) {
       const int at = (16 * half + j) * width + int(row);
-      const float v = t.value[codes.v[j]];
+      const unsigned code = code_at(codes, j);
+      const float v = t.value[code];
       if constexpr (Kind::kFma) {
         value[at] = v;
       } else {
         const uint32_t bits = dev::as_uint(v);
         value[at] = dev::as_float(bits & 0x7fffffffu);
         mask[at] = uint32_t(int32_t(bits) >> 31);
-        const int16_t e = t.exp[codes.v[j]];
+        const int16_t e = t.exp[code];
         if constexpr (kA)
           s.a_exp[at] = uint32_t(uint16_t(e)) * 0x10001u;
         else
