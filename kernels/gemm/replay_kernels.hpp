@@ -229,7 +229,8 @@ ULPGATE_DEVICE void fma_step(const StepTiles& s, unsigned tx, unsigned ty, const
 using CodeWords = Pack16<uint32_t>;
 ULPGATE_DEVICE CodeWords load_codes(const uint8_t* codes, int64_t rows, int64_t k, int64_t row, int64_t k0,
                                     bool aligned) {
-  if (row < rows && aligned && k0 + 16 <= k) return dev::load16(reinterpret_cast<const uint32_t*>(codes + row * k + k0));
+  if (row < rows && aligned && k0 + 16 <= k)
+    return dev::load16(reinterpret_cast<const uint32_t*>(codes + row * k + k0));
   CodeWords p{};
   for (int j = 0; j < 16; ++j)
     if (row < rows && k0 + j < k) p.v[j / 4] |= uint32_t(codes[row * k + k0 + j]) << 8 * (j % 4);
