@@ -1,12 +1,13 @@
 // The device GEMM reference on CUDA (reference_gpu.hpp): the pipeline of reference_pipeline.hpp
-// over CudaBackend, whose block sums are cuBLASLt DGEMMs (BlockSumGemm). CUDA only (cuBLASLt,
-// events); the kernels themselves are the portable ones the host-SIMT tests hold to reference/gemm.
+// over CudaBackend, whose ideal runs on int8 tensor cores where the formats allow (e4m3 operands,
+// scales per tensor, row or 128 of K: ideal_tensor_cores.cuh) and else through block sums that are
+// cuBLASLt DGEMMs (BlockSumGemm). CUDA only (cuBLASLt, mma.sync, events); the other kernels are the
+// portable ones the host-SIMT tests hold to reference/gemm.
 //
-// At 8192^3 e4m3 gemm.block on an H200 (golden/sm90/bench.csv): the ideal is 64 strided-batched
-// DGEMMs of k = 128 (1.1e12 flops, writing 32 GB of block sums) and the fold reading them, 34 ms;
-// the comparison 0.8-0.9 ms (ideal + comparison 34.5 ms, issue 30's target 30). gemm.tensor /
-// rowwise e4m3 need one DGEMM over all of K and no 32 GB round trip. The sm90 replay 127.4 ms
-// (target 100), with its error bound 177.4 ms (replay_kernels.hpp Replay).
+// At 8192^3 e4m3 gemm.block on an H200 (golden/sm90/bench.csv): the ideal on tensor cores, where it
+// was 64 strided-batched DGEMMs of k = 128 (1.1e12 flops, writing 32 GB of block sums) and the fold
+// reading them (33-34 ms); the comparison 0.8-1.0 ms. The sm90 replay 127.4 ms (target 100), with
+// its error bound 177.4 ms (replay_kernels.hpp Replay).
 #include "kernels/gemm/reference_gpu.hpp"
 
 #include <cublasLt.h>
@@ -19,6 +20,7 @@
 #include <utility>
 
 #include "kernels/gemm/cublaslt_objects.hpp"
+#include "kernels/gemm/ideal_tensor_cores.cuh"
 #include "kernels/gemm/reference_pipeline.hpp"
 #include "kernels/portable/gpu.hpp"
 #include "kernels/portable/gpu_bench.cuh"
@@ -132,6 +134,9 @@ class CudaBackend : public gpu::PipelineDevice {
   using PipelineDevice::PipelineDevice;
 
   void block_sums(const BlockSums& s) { block_sum_gemm().run(s, stream()); }
+  void ideal_on_tensor_cores(const IdealPlan& plan, const TensorIdeal& t) {
+    gemm_kernels::ideal_on_tensor_cores(*this, plan, t);
+  }
 
   // Half the memory free or cached here, at most 32 GiB: the slabs' block sums (all of 8192^3
   // gemm.block in one). Counting the cache keeps the slabs, so the buffers, the same run after run.

@@ -8,6 +8,9 @@
 //   template <class K> void launch(const LaunchConfig&, const K&)
 //   void block_sums(const BlockSums&)                   the batched fp64 GEMM
 //   std::size_t scratch_bytes()                          memory the block sums may take
+// and may provide
+//   void ideal_on_tensor_cores(const IdealPlan&, const TensorIdeal&)   the ideal without block sums
+//                                                        where IdealPlan::tensor_cores allows (CUDA)
 #pragma once
 
 #include <algorithm>
@@ -63,7 +66,9 @@ class Pipeline {
     const auto cols = (spec.n + kFoldThreads - 1) / kFoldThreads;
     auto undecided = be_.template alloc<uint8_t>(size_t(spec.m * spec.n));
     auto block_flags = be_.template alloc<uint8_t>(size_t(spec.m * cols));
-    {  // the decoded operands and the block sums live only while the fold needs them
+    if (!on_tensor_cores(plan, {spec.m, spec.n, spec.k, spec.out, in, flags.a.get(), flags.b.get(), widen, bits, exact,
+                                undecided.get(), block_flags.get(), cols})) {
+      // the decoded operands and the block sums live only while the fold needs them
       auto da = decode(in.a, spec.m, spec, plan, plan.table_a, plan.parts_a);
       auto db = decode(in.b, spec.n, spec, plan, plan.table_b, plan.parts_b);
       auto sums = be_.template alloc<double>(size_t(plan.pairs() * plan.chunks * plan.slab_rows * spec.n));
@@ -193,6 +198,16 @@ class Pipeline {
     if (plan.kpad > 0)
       be_.launch({{unsigned(rows)}, {256}}, DecodeParts{codes, rows, spec.k, plan.kpad, t.get(), parts, out.get()});
     return out;
+  }
+
+  // The ideal on the backend's tensor cores where it has them and the plan allows; false: not run.
+  bool on_tensor_cores(const IdealPlan& plan, const TensorIdeal& t) {
+    if constexpr (requires { be_.ideal_on_tensor_cores(plan, t); }) {
+      if (!plan.tensor_cores.usable()) return false;
+      be_.ideal_on_tensor_cores(plan, t);
+      return true;
+    }
+    return false;
   }
 
   // The elements the fold left open, from the blocks that flagged any.

@@ -59,6 +59,37 @@ void check_step(const gemm::AccumModel& model) {
   if (model.promote_k % kStepK) unsupported(model, "promotes at a K that is not a multiple of 32");
 }
 
+// code -> its three signed 7-bit digits of v / q (q the smallest nonzero |v|), or empty where some
+// finite value is not such an integer below 2^21 (NaN and Inf codes get 0: the host's).
+std::vector<uint32_t> digits_of(Format f, double& q) {
+  const gemm::detail::CodeTable& t = gemm::detail::code_table(f);
+  q = 0;
+  for (int c = 0; c < 256; ++c)
+    if (t.finite[c] && t.value[c] != 0 && (q == 0 || std::fabs(t.value[c]) < q)) q = std::fabs(t.value[c]);
+  std::vector<uint32_t> d(256);
+  for (int c = 0; c < 256; ++c) {
+    const double v = t.finite[c] ? t.value[c] / q : 0;
+    const double mag = std::fabs(v);
+    if (mag >= 0x1p21 || mag != std::floor(mag)) return {};
+    const auto u = uint32_t(mag);
+    for (int p = 0; p < 3; ++p) {
+      const int digit = int(u >> 7 * p & 127u);
+      d[size_t(c)] |= uint32_t(uint8_t(int8_t(v < 0 ? -digit : digit))) << 8 * p;
+    }
+  }
+  return d;
+}
+
+TensorCoreDigits tensor_core_digits(const gemm::Spec& spec, const IdealPlan& p) {
+  const Geometry g = geometry(spec);
+  if (p.pairs() != 1 || (!g.epilogue_scales() && g.kblock != kTensorFoldK)) return {};
+  TensorCoreDigits t;
+  t.a = digits_of(spec.a_format, t.quantum_a), t.b = digits_of(spec.b_format, t.quantum_b);
+  if (t.a.empty() || t.b.empty()) return {};
+  t.scale_step = g.epilogue_scales() ? 0 : 1;
+  return t;
+}
+
 }  // namespace
 
 ScaleIndex scale_index(const gemm::Spec& spec) {
@@ -95,6 +126,7 @@ IdealPlan plan_ideal(const gemm::Spec& spec, std::size_t scratch_bytes) {
   // A slab's rows are the fold's grid y (at most 65535).
   p.slab_rows = std::min<int64_t>(per_row ? std::clamp<int64_t>(int64_t(scratch_bytes / per_row), 1, rows) : rows, 65535);
   p.scale = scale_index(spec);
+  p.tensor_cores = tensor_core_digits(spec, p);
   return p;
 }
 

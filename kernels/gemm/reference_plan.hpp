@@ -24,7 +24,21 @@ std::vector<uint8_t> nonfinite_codes(Format f);
 // the fewest equal chunks of at most detail::exact_sum_length columns (all of K at once for
 // e4m3 x e4m3 up to K = 171,196). Operands are zero-padded to kpad = chunks chunk_k. Rows of A go
 // in slabs whose block sums (pairs chunks slab_rows N doubles) fit the scratch memory.
+// The ideal on int8 tensor cores (ideal_tensor_cores.cuh), where both operands are one exact part
+// whose values are integers v / q below 2^21 (e4m3fn, e4m3fnuz) and the scales are per tensor, per
+// row or per kTensorFoldK of K: digits[code] packs the three signed 7-bit digits of v / q (bytes
+// 0-2, least significant first; NaN and Inf codes 0), and the kTensorFoldK of K at fold f take the
+// scales of block f scale_step. Empty digits: the block sums' fp64 GEMMs.
+inline constexpr int64_t kTensorFoldK = 128;
+struct TensorCoreDigits {
+  std::vector<uint32_t> a, b;           // [256] each
+  double quantum_a = 0, quantum_b = 0;  // q: the smallest nonzero |value| of the operand's format
+  int scale_step = 0;                   // 1: a scale block a fold; 0: one block for all of K
+  bool usable() const { return !a.empty(); }
+};
+
 struct IdealPlan {
+  TensorCoreDigits tensor_cores;
   int parts_a = 1, parts_b = 1;
   std::vector<double> table_a, table_b;  // [parts][256]: each part's exact values (0 outside it)
   std::vector<uint8_t> nonfinite_a, nonfinite_b;
@@ -35,6 +49,21 @@ struct IdealPlan {
   int pairs() const { return parts_a * parts_b; }
 };
 IdealPlan plan_ideal(const gemm::Spec& spec, std::size_t scratch_bytes);
+
+// What Fold writes, for all of [M, N] at once, made on a backend's tensor cores where the plan
+// allows (TensorCoreDigits; CudaBackend: ideal_tensor_cores.cuh).
+struct TensorIdeal {
+  int64_t m, n, k;
+  Format out;
+  DeviceOperands in;
+  const uint8_t *row_a, *row_b;  // RowFlags: 1 where the host evaluates the row's outputs
+  double widen;                   // Fold's
+  uint32_t* bits;
+  double* exact;
+  uint8_t* undecided;        // [M, N]
+  uint8_t* block_undecided;  // [M, cols]: 1 where one of the 256 columns' elements is undecided
+  int64_t cols;
+};
 
 // The replay's launch; throws ReferenceGpuError naming why a model is not replayed here.
 struct ReplayPlan {

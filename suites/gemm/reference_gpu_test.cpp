@@ -136,23 +136,26 @@ struct DeviceVector {
 };
 
 // NaN and Inf inputs through the device-pointer API: the touched outputs are evaluated on the host
-// from operands it copies back, and written to the device result.
+// from operands it copies back, and written to the device result; e4m3 x e5m2 through the fp64
+// block sums, e4m3 x e4m3 on tensor cores (IdealPlan::tensor_cores).
 TEST_F(Gpu, DevicePointerApiWithNonFiniteInputs) {
-  const Spec s = make(Op::block, "cutlass-blockwise", {100, 140, 300}, e4m3, e5m2);
-  Operands in = random_operands(s, 9, Data::normal);
-  in.a[size_t(3 * s.k + 5)] = 0x7F;
-  in.b[size_t(7 * s.k + 9)] = 0x7C;
-  in.sa[4] = std::numeric_limits<float>::quiet_NaN();
-  const DeviceVector<uint8_t> a(in.a), b(in.b);
-  const DeviceVector<float> sa(in.sa), sb(in.sb);
-  DeviceVector<uint32_t> bits(size_t(s.m * s.n)), model_bits(size_t(s.m * s.n));
-  DeviceVector<double> exact(size_t(s.m * s.n));
-  const gk::IdealCounts c = gk::ideal_gpu(s, {a.p, b.p, sa.p, sb.p}, bits.p, exact.p);
-  EXPECT_GT(c.nonfinite, 0);
-  const Ideal want = gemm_ideal(s, in);
-  EXPECT_EQ(ideal_mismatches({{s.out, bits.host()}, exact.host()}, want, label(s)), 0);
-  EXPECT_GT(gk::replay_gpu(s, model("sm90"), {a.p, b.p, sa.p, sb.p}, model_bits.p), 0);
-  EXPECT_EQ(model_bits.host(), gemm_model(s, model("sm90"), in).bits);
+  for (const Format b_format : {e5m2, e4m3}) {
+    const Spec s = make(Op::block, "cutlass-blockwise", {100, 140, 300}, e4m3, b_format);
+    Operands in = random_operands(s, 9, Data::normal);
+    in.a[size_t(3 * s.k + 5)] = 0x7F;
+    in.b[size_t(7 * s.k + 9)] = b_format == e5m2 ? 0x7C : 0x7F;  // Inf, NaN
+    in.sa[4] = std::numeric_limits<float>::quiet_NaN();
+    const DeviceVector<uint8_t> a(in.a), b(in.b);
+    const DeviceVector<float> sa(in.sa), sb(in.sb);
+    DeviceVector<uint32_t> bits(size_t(s.m * s.n)), model_bits(size_t(s.m * s.n));
+    DeviceVector<double> exact(size_t(s.m * s.n));
+    const gk::IdealCounts c = gk::ideal_gpu(s, {a.p, b.p, sa.p, sb.p}, bits.p, exact.p);
+    EXPECT_GT(c.nonfinite, 0);
+    const Ideal want = gemm_ideal(s, in);
+    EXPECT_EQ(ideal_mismatches({{s.out, bits.host()}, exact.host()}, want, label(s)), 0);
+    EXPECT_GT(gk::replay_gpu(s, model("sm90"), {a.p, b.p, sa.p, sb.p}, model_bits.p), 0);
+    EXPECT_EQ(model_bits.host(), gemm_model(s, model("sm90"), in).bits);
+  }
 }
 
 // Timings at production shapes (printed; the targets: ideal + comparison <= 50 ms, replay <= 1 s

@@ -13,6 +13,8 @@
 #include "gemm_test_util.hpp"
 #include "reference_test_util.hpp"
 #include "kernels/gemm/reference_host.hpp"
+#include "kernels/gemm/reference_plan.hpp"
+#include "reference/gemm/detail.hpp"
 #include "suites/sample.hpp"
 
 using namespace gemm_test;
@@ -174,6 +176,36 @@ TEST_P(OnHost, IdealElementsResolvedOnTheHostAreGemmIdeal) {
   const GpuIdeal got = ulpgate::gemm_kernels::ideal_host(arch_, s, in, {kSlabs.scratch_bytes, 1e300});
   EXPECT_EQ(got.host_resolved, s.m * s.n);
   expect_ideal(arch_, s, in, "widened", {kSlabs.scratch_bytes, 1e300});
+}
+
+// The tensor-core ideal's digits (CUDA only; its results are held to gemm_ideal on a GPU by
+// test_gemm_reference_gpu): three signed 7-bit digits that rebuild every finite value of the
+// operand's format exactly, and the plan declining what they cannot hold.
+TEST(IdealPlan, TensorCoreDigitsRebuildEveryValue) {
+  namespace gk = ulpgate::gemm_kernels;
+  for (const Format f : {Format::e4m3fn, Format::e4m3fnuz}) {
+    for (const Op op : {Op::block, Op::tensor, Op::rowwise}) {
+      const Spec s = make_spec(op, "cublaslt", 8, 8, 300, f, f, Format::bf16);
+      const gk::TensorCoreDigits d = gk::plan_ideal(s, 1 << 20).tensor_cores;
+      ASSERT_TRUE(d.usable()) << format_name(f) << " " << op_name(op);
+      EXPECT_EQ(d.scale_step, op == Op::block ? 1 : 0);
+      const auto& table = ulpgate::gemm::detail::code_table(f);
+      for (int c = 0; c < 256; ++c) {
+        int64_t v = 0;
+        for (int p = 2; p >= 0; --p) {
+          const auto digit = int8_t(uint8_t(d.a[size_t(c)] >> 8 * p));
+          EXPECT_LE(std::abs(int(digit)), 127);
+          v = v * 128 + digit;
+        }
+        EXPECT_EQ(double(v) * d.quantum_a, table.finite[c] ? table.value[c] : 0.0) << format_name(f) << " code " << c;
+        EXPECT_EQ(d.b[size_t(c)], d.a[size_t(c)]);
+      }
+    }
+  }
+  EXPECT_FALSE(gk::plan_ideal(make_spec(Op::block, "cublaslt", 8, 8, 300, e4m3, e5m2, Format::bf16), 1 << 20)
+                   .tensor_cores.usable());  // e5m2's values need 32 bits
+  EXPECT_FALSE(gk::plan_ideal(make_spec(Op::mx, "ocp-mx", 8, 8, 256, e4m3, e4m3, Format::bf16), 1 << 20)
+                   .tensor_cores.usable());  // scale blocks of 32 of K
 }
 
 TEST_P(OnHost, IdealOfEmptyShapes) {
