@@ -82,11 +82,11 @@ std::vector<uint32_t> digits_of(Format f, double& q) {
 
 TensorCoreDigits tensor_core_digits(const gemm::Spec& spec, const IdealPlan& p) {
   const Geometry g = geometry(spec);
-  if (p.pairs() != 1 || (!g.epilogue_scales() && g.kblock != kTensorFoldK)) return {};
+  if (p.pairs() != 1 || (!g.epilogue_scales() && g.kblock % kTensorFoldK)) return {};
   TensorCoreDigits t;
   t.a = digits_of(spec.a_format, t.quantum_a), t.b = digits_of(spec.b_format, t.quantum_b);
   if (t.a.empty() || t.b.empty()) return {};
-  t.scale_step = g.epilogue_scales() ? 0 : 1;
+  t.folds_per_scale = g.epilogue_scales() ? INT64_MAX : g.kblock / kTensorFoldK;
   return t;
 }
 

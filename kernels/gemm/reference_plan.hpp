@@ -25,15 +25,15 @@ std::vector<uint8_t> nonfinite_codes(Format f);
 // e4m3 x e4m3 up to K = 171,196). Operands are zero-padded to kpad = chunks chunk_k. Rows of A go
 // in slabs whose block sums (pairs chunks slab_rows N doubles) fit the scratch memory.
 // The ideal on int8 tensor cores (ideal_tensor_cores.cuh), where both operands are one exact part
-// whose values are integers v / q below 2^21 (e4m3fn, e4m3fnuz) and the scales are per tensor, per
-// row or per kTensorFoldK of K: digits[code] packs the three signed 7-bit digits of v / q (bytes
-// 0-2, least significant first; NaN and Inf codes 0), and the kTensorFoldK of K at fold f take the
-// scales of block f scale_step. Empty digits: the block sums' fp64 GEMMs.
+// whose values are integers v / q below 2^21 (e4m3fn, e4m3fnuz) and the scale blocks are whole
+// multiples of kTensorFoldK of K (or all of K): digits[code] packs the three signed 7-bit digits of
+// v / q (bytes 0-2, least significant first; NaN and Inf codes 0), and the kTensorFoldK of K at
+// fold f take the scales of block f / folds_per_scale. Empty digits: the block sums' fp64 GEMMs.
 inline constexpr int64_t kTensorFoldK = 128;
 struct TensorCoreDigits {
   std::vector<uint32_t> a, b;           // [256] each
   double quantum_a = 0, quantum_b = 0;  // q: the smallest nonzero |value| of the operand's format
-  int scale_step = 0;                   // 1: a scale block a fold; 0: one block for all of K
+  int64_t folds_per_scale = 0;          // INT64_MAX: one scale block for all of K
   bool usable() const { return !a.empty(); }
 };
 

@@ -188,7 +188,7 @@ TEST(IdealPlan, TensorCoreDigitsRebuildEveryValue) {
       const Spec s = make_spec(op, "cublaslt", 8, 8, 300, f, f, Format::bf16);
       const gk::TensorCoreDigits d = gk::plan_ideal(s, 1 << 20).tensor_cores;
       ASSERT_TRUE(d.usable()) << format_name(f) << " " << op_name(op);
-      EXPECT_EQ(d.scale_step, op == Op::block ? 1 : 0);
+      EXPECT_EQ(d.folds_per_scale, op == Op::block ? 1 : INT64_MAX);
       const auto& table = ulpgate::gemm::detail::code_table(f);
       for (int c = 0; c < 256; ++c) {
         int64_t v = 0;
