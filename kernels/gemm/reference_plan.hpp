@@ -19,11 +19,6 @@ ScaleIndex scale_index(const gemm::Spec& spec);
 // 1 for the NaN and Inf codes of an fp8 format.
 std::vector<uint8_t> nonfinite_codes(Format f);
 
-// The exact ideal's launch. The block sums are fp64 GEMMs of K-chunks of `chunk_k` columns, each
-// inside one scale block: the block itself for gemm.block and gemm.mx, and for the epilogue ops
-// the fewest equal chunks of at most detail::exact_sum_length columns (all of K at once for
-// e4m3 x e4m3 up to K = 171,196). Operands are zero-padded to kpad = chunks chunk_k. Rows of A go
-// in slabs whose block sums (pairs chunks slab_rows N doubles) fit the scratch memory.
 // The ideal on int8 tensor cores (ideal_tensor_cores.cuh), where both operands are one exact part
 // whose values are integers v / q below 2^21 (e4m3fn, e4m3fnuz) and the scale blocks are whole
 // multiples of kTensorFoldK of K (or all of K): digits[code] packs the three signed 7-bit digits of
@@ -37,6 +32,11 @@ struct TensorCoreDigits {
   bool usable() const { return !a.empty(); }
 };
 
+// The exact ideal's launch. The block sums are fp64 GEMMs of K-chunks of `chunk_k` columns, each
+// inside one scale block: the block itself for gemm.block and gemm.mx, and for the epilogue ops
+// the fewest equal chunks of at most detail::exact_sum_length columns (all of K at once for
+// e4m3 x e4m3 up to K = 171,196). Operands are zero-padded to kpad = chunks chunk_k. Rows of A go
+// in slabs whose block sums (pairs chunks slab_rows N doubles) fit the scratch memory.
 struct IdealPlan {
   TensorCoreDigits tensor_cores;
   int parts_a = 1, parts_b = 1;
