@@ -90,7 +90,7 @@ class Pipeline {
       }
     }
     const std::vector<int64_t> open = undecided_elements(spec, undecided.get(), block_flags.get(), cols);
-    std::vector<int64_t> at = touched_elements(flags.host_a, flags.host_b);
+    std::vector<int64_t> at = touched(flags);
     const auto nonfinite = int64_t(at.size());
     at.insert(at.end(), open.begin(), open.end());
     std::sort(at.begin(), at.end());
@@ -130,7 +130,7 @@ class Pipeline {
         });
       });
     });
-    const std::vector<int64_t> at = touched_elements(flags.host_a, flags.host_b);
+    const std::vector<int64_t> at = touched(flags);
     if (!at.empty()) {
       std::vector<uint32_t> b(at.size());
       resolve_model(spec, model, host(), at, b);
@@ -168,7 +168,7 @@ class Pipeline {
 
   struct Flags {
     Memory<uint8_t> a, b;
-    std::vector<uint8_t> host_a, host_b;
+    int64_t m, n;
   };
 
   template <class T>
@@ -181,14 +181,20 @@ class Pipeline {
   Flags row_flags(const gemm::Spec& spec, const DeviceOperands& in, const std::vector<uint8_t>& nonfinite_a,
                   const std::vector<uint8_t>& nonfinite_b) {
     const gemm::Geometry g = geometry(spec);
-    Flags f{be_.template alloc<uint8_t>(size_t(spec.m)), be_.template alloc<uint8_t>(size_t(spec.n)),
-            std::vector<uint8_t>(size_t(spec.m)), std::vector<uint8_t>(size_t(spec.n))};
+    Flags f{be_.template alloc<uint8_t>(size_t(spec.m)), be_.template alloc<uint8_t>(size_t(spec.n)), spec.m, spec.n};
     const auto ta = upload(nonfinite_a), tb = upload(nonfinite_b);
     if (spec.m > 0) be_.launch({{unsigned(spec.m)}, {256}}, RowFlags{in.a, spec.k, ta.get(), in.sa, g.a_rows, g.sa.g, f.a.get()});
     if (spec.n > 0) be_.launch({{unsigned(spec.n)}, {256}}, RowFlags{in.b, spec.k, tb.get(), in.sb, g.b_rows, g.sb.g, f.b.get()});
-    be_.to_host(f.host_a.data(), f.a.get(), f.host_a.size());
-    be_.to_host(f.host_b.data(), f.b.get(), f.host_b.size());
     return f;
+  }
+
+  // The elements of the flagged rows, read back after the work that follows the flags is queued
+  // (a copy to the host waits for the device).
+  std::vector<int64_t> touched(const Flags& f) {
+    std::vector<uint8_t> a(size_t(f.m)), b(size_t(f.n));
+    be_.to_host(a.data(), f.a.get(), a.size());
+    be_.to_host(b.data(), f.b.get(), b.size());
+    return touched_elements(a, b);
   }
 
   Memory<double> decode(const uint8_t* codes, int64_t rows, const gemm::Spec& spec, const IdealPlan& plan,
