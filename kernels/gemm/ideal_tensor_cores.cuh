@@ -76,14 +76,23 @@ struct Launch {
   int64_t folds_per_scale;
   double quantum;
   TensorIdeal t;
+  uint8_t* redo;  // [grid]: 1 where the rounded pass left an output undecided (the exact pass redoes the CTA)
 };
+
+// The two passes: kRounded adds lo's terms rounded (each addition's error, at most 2^-53 of its
+// result, goes into the bound), which leaves exact ties undecided; kExact keeps Fold's TwoSums and
+// runs only the CTAs the rounded pass marked in redo. Where the rounded pass decides, both passes
+// give the same bits and exact values (round_exact decides only where the bound pins both).
+enum class FoldPass { kRounded, kExact };
 
 // A CTA's 64 x 32 outputs: warp w holds rows 32 (w / 2) + [0, 32) and columns 16 (w % 2) + [0, 16)
 // as 2 x 2 MMA tiles; a thread (lane = 4 g + q) the rows g + 8 i and columns 2 q + (j % 2) + 8 (j / 2)
 // of them. The digit tiles of each 64 of K come into shared memory by cp.async, three stages deep
 // (one barrier a stage).
-template <Format Out>
+template <Format Out, FoldPass Pass>
 __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L) {
+  const int64_t cta = int64_t(blockIdx.y) * gridDim.x + blockIdx.x;
+  if (Pass == FoldPass::kExact && !L.redo[cta]) return;
   extern __shared__ __align__(16) unsigned char shared[];
   const uint32_t base = uint32_t(__cvta_generic_to_shared(shared));
   const int tid = int(threadIdx.x), lane = tid & 31, warp = tid >> 5, g = lane >> 2, q = lane & 3;
@@ -169,13 +178,23 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
         const double v = double(G) * L.quantum,
                      s = double(sa_row[2 * mt + (e >> 1)][kb]) * double(sb_col[2 * nt + (e & 1)][kb]);
         const double p = mul_rn(v, s), err = fma(v, s, -p);
-        const Sum2 h = two_sum(hi[j], p), l1 = two_sum(lo[j], h.r), l2 = two_sum(l1.s, err);
-        hi[j] = h.s, lo[j] = l2.s;
-        dropped += fabs(l1.r) + fabs(l2.r);
+        const Sum2 h = two_sum(hi[j], p);
+        hi[j] = h.s;
+        if constexpr (Pass == FoldPass::kRounded) {
+          const double l1 = lo[j] + h.r, l2 = l1 + err;
+          lo[j] = l2;
+          dropped += fabs(l1) + fabs(l2);
+        } else {
+          const Sum2 l1 = two_sum(lo[j], h.r), l2 = two_sum(l1.s, err);
+          lo[j] = l2.s;
+          dropped += fabs(l1.r) + fabs(l2.r);
+        }
       }
     }
   }
-  const double bound = dropped * (1 + 0x1p-20) + L.t.widen;  // ExactAccumulator::bound: at most 2^11 rests here
+  // ExactAccumulator::bound (the rounded pass's terms are its results, 2^-53 of each the error's bound)
+  const double bound = (Pass == FoldPass::kRounded ? dropped * 0x1p-53 : dropped) * (1 + 0x1p-20) + L.t.widen;
+  bool redo = false;
 #pragma unroll
   for (int j = 0; j < 16; ++j) {
     const int mt = j / 8, nt = j / 4 % 2, e = j % 4;
@@ -187,8 +206,11 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
     L.t.bits[at] = x.bits;
     L.t.exact[at] = x.exact;
     L.t.undecided[at] = !x.decided;
-    if (!x.decided) L.t.block_undecided[row * L.t.cols + col / kFoldThreads] = 1;
+    if (x.decided) continue;
+    if (Pass == FoldPass::kRounded) redo = true;
+    else L.t.block_undecided[row * L.t.cols + col / kFoldThreads] = 1;
   }
+  if (redo) L.redo[cta] = 1;
 }
 
 }  // namespace tensor_cores
@@ -204,7 +226,10 @@ void ideal_on_tensor_cores(Backend& be, const IdealPlan& plan, const TensorIdeal
   auto digits_a = upload(be, d.a.data(), d.a.size()), digits_b = upload(be, d.b.data(), d.b.size());
   auto planes_a = be.template alloc<int8_t>(size_t(3 * padded_m * kpad));
   auto planes_b = be.template alloc<int8_t>(size_t(3 * padded_n * kpad));
+  const dim3 grid(unsigned(padded_n / tc::kTileN), unsigned(padded_m / tc::kTileM));
+  auto redo = be.template alloc<uint8_t>(size_t(grid.x) * grid.y);
   ULPGATE_GPU_CHECK(cudaMemsetAsync(t.block_undecided, 0, size_t(t.m * t.cols), be.stream()));
+  ULPGATE_GPU_CHECK(cudaMemsetAsync(redo.get(), 0, size_t(grid.x) * grid.y, be.stream()));
   tc::DigitPlanes<<<unsigned(padded_m), 256, 0, be.stream()>>>(t.in.a, t.m, t.k, padded_m, kpad, digits_a.get(),
                                                                planes_a.get());
   ULPGATE_GPU_CHECK(cudaGetLastError());
@@ -212,14 +237,15 @@ void ideal_on_tensor_cores(Backend& be, const IdealPlan& plan, const TensorIdeal
                                                                planes_b.get());
   ULPGATE_GPU_CHECK(cudaGetLastError());
   const tc::Launch launch{planes_a.get(), planes_b.get(), padded_m, padded_n, kpad, t.in.sa, t.in.sb, plan.scale,
-                          d.folds_per_scale, d.quantum_a * d.quantum_b, t};
-  const dim3 grid(unsigned(padded_n / tc::kTileN), unsigned(padded_m / tc::kTileM));
+                          d.folds_per_scale, d.quantum_a * d.quantum_b, t, redo.get()};
   with_out(t.out, [&](auto out) {
-    const auto kernel = tc::IdealOnTensorCores<decltype(out)::value>;
-    ULPGATE_GPU_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, tc::kShared));
-    kernel<<<grid, tc::kThreads, tc::kShared, be.stream()>>>(launch);
+    for (const auto kernel : {tc::IdealOnTensorCores<decltype(out)::value, tc::FoldPass::kRounded>,
+                              tc::IdealOnTensorCores<decltype(out)::value, tc::FoldPass::kExact>}) {
+      ULPGATE_GPU_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, tc::kShared));
+      kernel<<<grid, tc::kThreads, tc::kShared, be.stream()>>>(launch);
+      ULPGATE_GPU_CHECK(cudaGetLastError());
+    }
   });
-  ULPGATE_GPU_CHECK(cudaGetLastError());
 }
 
 }  // namespace ulpgate::gemm_kernels

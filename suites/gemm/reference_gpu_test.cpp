@@ -93,6 +93,38 @@ TEST_F(Gpu, IdealIsGemmIdealBitForBit) {
   }
 }
 
+// Outputs whose exact value is a bf16 tie reached through a sum that fp64 cannot hold (2^60 +
+// v + 2^-8 - 2^60 over three scale blocks: hi drops v + 2^-8, lo keeps it): the tensor-core
+// ideal's rounded pass leaves them undecided and its exact pass decides them on the device, so
+// none goes to the host.
+TEST_F(Gpu, IdealDecidesExactTiesOnTheDevice) {
+  const Spec s = make(Op::block, "cublaslt", {96, 160, 384});
+  const Geometry geo = geometry(s);
+  Operands in;
+  in.a.assign(size_t(s.m * s.k), to_code(e4m3, 0)), in.b.assign(size_t(s.n * s.k), to_code(e4m3, 0));
+  for (int64_t r = 0; r < s.m; ++r) {
+    uint8_t* a = in.a.data() + r * s.k;
+    a[0] = to_code(e4m3, 1), a[128] = to_code(e4m3, 1 + double(r % 8) / 8), a[129] = to_code(e4m3, 0x1p-4),
+    a[256] = to_code(e4m3, -1);
+  }
+  for (int64_t j = 0; j < s.n; ++j) {
+    uint8_t* b = in.b.data() + j * s.k;
+    b[0] = b[128] = b[256] = to_code(e4m3, j % 2 ? -1 : 1), b[129] = to_code(e4m3, j % 2 ? -0x1p-4 : 0x1p-4);
+  }
+  const auto scales = [](int64_t count, int64_t blocks) {  // 2^30, 1, 2^30 along K
+    std::vector<float> v(size_t(count * blocks));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = i % size_t(blocks) == 1 ? 1.0f : 0x1p30f;
+    return v;
+  };
+  in.sa = scales(geo.sa.m, geo.sa.g), in.sb = scales(geo.sb.m, geo.sb.g);
+  const Ideal want = gemm_ideal(s, in);
+  const gk::GpuIdeal got = gk::ideal_gpu(s, in);
+  EXPECT_EQ(ideal_mismatches(got.ideal, want, label(s)), 0);
+  EXPECT_EQ(got.host_resolved, 0);
+  for (int64_t r = 0; r < s.m; ++r)  // the data is what the test says: every output a tie
+    EXPECT_EQ(want.exact[size_t(r * s.n)], 1 + double(r % 8) / 8 + 0x1p-8) << "row " << r;
+}
+
 TEST_F(Gpu, ReplayIsGemmModelBitForBit) {
   uint64_t seed = 100;
   for (std::string_view name : {"sm90", "sm90-fast-accum", "fp32-fma"})
