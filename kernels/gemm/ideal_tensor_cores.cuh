@@ -82,10 +82,10 @@ struct Launch {
   uint8_t* redo;  // [grid]: 1 where the rounded pass left an output undecided (the exact pass redoes the CTA)
 };
 
-// The two passes: kRounded adds lo's terms rounded (each addition's error, at most 2^-53 of its
-// result, goes into the bound), which leaves exact ties undecided; kExact keeps Fold's TwoSums and
-// runs only the CTAs the rounded pass marked in redo. Where the rounded pass decides, both passes
-// give the same bits and exact values (round_exact decides only where the bound pins both).
+// The two passes: kRounded adds lo's terms rounded (add_product<true>: exact ties stay undecided),
+// kExact by Fold's TwoSums, only in the CTAs the rounded pass marked in redo. Where the rounded
+// pass decides, both give the same bits and exact values (round_exact decides only where the bound
+// pins both).
 enum class FoldPass { kRounded, kExact };
 
 // A CTA's 64 x 32 outputs: warp w holds rows 32 (w / 2) + [0, 32) and columns 16 (w % 2) + [0, 16)
@@ -134,7 +134,8 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
   // (8-15, 0-15), (8-15, 16-31) of two 8-column tiles.
   const int a_row = (lane & 7) + 8 * ((lane >> 3) & 1), a_k = 16 * (lane >> 4);
   const int b_row = (lane & 7) + 8 * (lane >> 4), b_k = 16 * ((lane >> 3) & 1);
-  double hi[16], lo[16], dropped = 0;  // Fold's ExactAccumulator, its dropped rests summed over the thread's outputs
+  constexpr bool kRounded = Pass == FoldPass::kRounded;
+  double hi[16], lo[16], dropped = 0;  // Fold's ExactAccumulator, one `dropped` for the thread's 16 outputs (a bound on each)
 #pragma unroll
   for (int j = 0; j < 16; ++j) hi[j] = lo[j] = 0;
   int sum[5][2][2][4];  // S_w of tile (mt, nt), the MMA's four accumulators
@@ -180,23 +181,11 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
         for (int w = 4; w >= 0; --w) G = G * 128 + sum[w][mt][nt][e];
         const double v = double(G) * L.quantum,
                      s = double(sa_row[2 * mt + (e >> 1)][kb]) * double(sb_col[2 * nt + (e & 1)][kb]);
-        const double p = mul_rn(v, s), err = fma(v, s, -p);
-        const Sum2 h = two_sum(hi[j], p);
-        hi[j] = h.s;
-        if constexpr (Pass == FoldPass::kRounded) {
-          const double l1 = lo[j] + h.r, l2 = l1 + err;
-          lo[j] = l2;
-          dropped += fabs(l1) + fabs(l2);
-        } else {
-          const Sum2 l1 = two_sum(lo[j], h.r), l2 = two_sum(l1.s, err);
-          lo[j] = l2.s;
-          dropped += fabs(l1.r) + fabs(l2.r);
-        }
+        dropped += add_product<kRounded>(hi[j], lo[j], v, s);
       }
     }
   }
-  // ExactAccumulator::bound (the rounded pass's terms are its results, 2^-53 of each the error's bound)
-  const double bound = (Pass == FoldPass::kRounded ? dropped * 0x1p-53 : dropped) * (1 + 0x1p-20) + L.t.widen;
+  const double bound = dropped_bound<kRounded>(dropped, L.t.widen);
   bool redo = false;
 #pragma unroll
   for (int j = 0; j < 16; ++j) {
@@ -210,7 +199,7 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
     L.t.exact[at] = x.exact;
     L.t.undecided[at] = !x.decided;
     if (x.decided) continue;
-    if (Pass == FoldPass::kRounded) redo = true;
+    if (kRounded) redo = true;
     else L.t.block_undecided[row * L.t.cols + col / kFoldThreads] = 1;
   }
   if (redo) L.redo[cta] = 1;

@@ -119,27 +119,41 @@ struct OutFormat {
 // ---- the exact ideal: a sum of terms G s, tracked as hi + lo with a bound on what was dropped ---
 
 // X = sum of G_i s_i with G_i s_i exact as p + e (TwoProduct: p = RN(G s), e = fma(G, s, -p),
-// exact because G s is far above fp64's subnormal range: |G s| >= 2^-332 here). Every addition is
-// a TwoSum; the rest of an addition into lo is dropped and its magnitude added to `dropped`, so
-// X = hi + lo + d with |d| <= sum of the dropped rests, which is 0 whenever nothing was rounded.
+// exact because G s is far above fp64's subnormal range: |G s| >= 2^-332 here), tracked as hi + lo:
+// hi by TwoSum, and lo's two additions (hi's rest, then e) either by TwoSum, whose rests are
+// dropped (kRoundedLow false: X = hi + lo + d with |d| <= the sum of the rests, 0 whenever nothing
+// was rounded), or rounded (true: each addition's error is at most 2^-53 of its result, so |d| <=
+// 2^-53 times the sum of the results; exact ties then stay undecided). Returns what the term adds
+// to that sum (`dropped`); dropped_bound makes it a rigorous bound.
+template <bool kRoundedLow = false>
+ULPGATE_DEVICE double add_product(double& hi, double& lo, double g, double s) {
+  const double p = mul_rn(g, s), e = fma(g, s, -p);
+  const Sum2 h = two_sum(hi, p);
+  hi = h.s;
+  if constexpr (kRoundedLow) {
+    const double l1 = lo + h.r, l2 = l1 + e;
+    lo = l2;
+    return fabs(l1) + fabs(l2);
+  } else {
+    const Sum2 l1 = two_sum(lo, h.r), l2 = two_sum(l1.s, e);
+    lo = l2.s;
+    return fabs(l1.r) + fabs(l2.r);
+  }
+}
+// dropped was summed with RN, n <= 2^32 terms, so its exact sum is at most dropped (1 + 2^-21)
+// and RN of dropped (1 + 2^-20) is above that; the scaling by 2^-53 is exact (dropped is far
+// above fp64's subnormal range where it is not 0).
+template <bool kRoundedLow = false>
+ULPGATE_DEVICE double dropped_bound(double dropped, double widen) {
+  return (kRoundedLow ? dropped * 0x1p-53 : dropped) * (1 + 0x1p-20) + widen;
+}
+
 struct ExactAccumulator {
   double hi = 0, lo = 0, dropped = 0;
 
-  ULPGATE_DEVICE void add_product(double g, double s) {
-    const double p = mul_rn(g, s), e = fma(g, s, -p);
-    const Sum2 h = two_sum(hi, p);
-    hi = h.s;
-    add_low(h.r);
-    add_low(e);
-  }
-  ULPGATE_DEVICE void add_low(double x) {
-    const Sum2 l = two_sum(lo, x);
-    lo = l.s;
-    dropped += fabs(l.r);
-  }
-  // A rigorous bound on |X - (hi + lo)|: the dropped rests were summed with RN, n <= 2^32 of them,
-  // so their exact sum is at most dropped (1 + 2^-21) and RN of dropped (1 + 2^-20) is above that.
-  ULPGATE_DEVICE double bound(double widen) const { return dropped * (1 + 0x1p-20) + widen; }
+  ULPGATE_DEVICE void add_product(double g, double s) { dropped += gemm_kernels::add_product(hi, lo, g, s); }
+  // A rigorous bound on |X - (hi + lo)|.
+  ULPGATE_DEVICE double bound(double widen) const { return dropped_bound(dropped, widen); }
 };
 
 // X rounded once: the output bits, the double nearest X, and whether both are decided. X lies in
