@@ -85,8 +85,10 @@ struct Launch {
 // The two passes: kRounded adds lo's terms rounded (add_product<true>: exact ties stay undecided),
 // kExact by Fold's TwoSums, only in the CTAs the rounded pass marked in redo. Where the rounded
 // pass decides, both give the same bits and exact values (round_exact decides only where the bound
-// pins both).
-enum class FoldPass { kRounded, kExact };
+// pins both). With one scale for all of K (TensorCoreDigits::integer_sum) one pass, kInteger, sums
+// the G in int64 and scales the total once: no fp64 a fold, and no double-rounding ties, which
+// such sums (multiples of one quantum, wider than 53 bits) meet in about a quarter of the outputs.
+enum class FoldPass { kRounded, kExact, kInteger };
 
 // A CTA's 64 x 32 outputs: warp w holds rows 32 (w / 2) + [0, 32) and columns 16 (w % 2) + [0, 16)
 // as 2 x 2 MMA tiles; a thread (lane = 4 g + q) the rows g + 8 i and columns 2 q + (j % 2) + 8 (j / 2)
@@ -134,10 +136,11 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
   // (8-15, 0-15), (8-15, 16-31) of two 8-column tiles.
   const int a_row = (lane & 7) + 8 * ((lane >> 3) & 1), a_k = 16 * (lane >> 4);
   const int b_row = (lane & 7) + 8 * (lane >> 4), b_k = 16 * ((lane >> 3) & 1);
-  constexpr bool kRounded = Pass == FoldPass::kRounded;
+  constexpr bool kRounded = Pass == FoldPass::kRounded, kInteger = Pass == FoldPass::kInteger;
   double hi[16], lo[16], dropped = 0;  // Fold's ExactAccumulator, one `dropped` for the thread's 16 outputs (a bound on each)
+  long long total[16];                 // kInteger: the sum of the G
 #pragma unroll
-  for (int j = 0; j < 16; ++j) hi[j] = lo[j] = 0;
+  for (int j = 0; j < 16; ++j) hi[j] = lo[j] = 0, total[j] = 0;
   int sum[5][2][2][4];  // S_w of tile (mt, nt), the MMA's four accumulators
   load(0);
   load(1);
@@ -179,6 +182,10 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
         long long G = 0;
 #pragma unroll
         for (int w = 4; w >= 0; --w) G = G * 128 + sum[w][mt][nt][e];
+        if constexpr (kInteger) {
+          total[j] += G;
+          continue;
+        }
         const double v = double(G) * L.quantum,
                      s = double(sa_row[2 * mt + (e >> 1)][kb]) * double(sb_col[2 * nt + (e & 1)][kb]);
         dropped += add_product<kRounded>(hi[j], lo[j], v, s);
@@ -193,7 +200,15 @@ __global__ void __launch_bounds__(kThreads, 2) IdealOnTensorCores(const Launch L
     const int64_t row = m0 + 16 * mt + g + 8 * (e >> 1), col = n0 + 8 * nt + 2 * q + (e & 1);
     if (row >= m || col >= n) continue;
     const bool host = L.t.row_a[row] || L.t.row_b[col];
-    const Rounded x = host ? Rounded{0, 0, true} : round_exact<Out>(hi[j], lo[j], bound);
+    Rounded x{0, 0, true};  // touched rows: the host's
+    if (!host) {
+      if constexpr (kInteger) {
+        const double s = double(*sa_row[2 * mt + (e >> 1)]) * double(*sb_col[2 * nt + (e & 1)]);
+        x = round_scaled_integer<Out>(total[j], L.quantum * s, L.t.widen);
+      } else {
+        x = round_exact<Out>(hi[j], lo[j], bound);
+      }
+    }
     const int64_t at = row * n + col;
     L.t.bits[at] = x.bits;
     L.t.exact[at] = x.exact;
@@ -231,12 +246,16 @@ void ideal_on_tensor_cores(Backend& be, const IdealPlan& plan, const TensorIdeal
   const tc::Launch launch{planes_a.get(), planes_b.get(), padded_m, padded_n, kpad, t.in.sa, t.in.sb, plan.scale,
                           d.folds_per_scale, d.quantum_a * d.quantum_b, t, redo.get()};
   with_out(t.out, [&](auto out) {
-    for (const auto kernel : {tc::IdealOnTensorCores<decltype(out)::value, tc::FoldPass::kRounded>,
-                              tc::IdealOnTensorCores<decltype(out)::value, tc::FoldPass::kExact>}) {
+    constexpr Format F = decltype(out)::value;
+    using tc::FoldPass;
+    const auto run = [&](auto kernel) {
       ULPGATE_GPU_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, tc::kShared));
       kernel<<<grid, tc::kThreads, tc::kShared, be.stream()>>>(launch);
       ULPGATE_GPU_CHECK(cudaGetLastError());
-    }
+    };
+    if (d.integer_sum) return run(tc::IdealOnTensorCores<F, FoldPass::kInteger>);
+    run(tc::IdealOnTensorCores<F, FoldPass::kRounded>);
+    run(tc::IdealOnTensorCores<F, FoldPass::kExact>);
   });
 }
 

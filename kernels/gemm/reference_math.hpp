@@ -177,6 +177,17 @@ ULPGATE_DEVICE Rounded round_exact(double hi, double lo, double bound) {
   return {b_lo, e_lo, b_lo == b_hi && e_lo == e_hi};
 }
 
+// X = t u rounded once, for an integer |t| < 2^62 and u with both products below exact (the
+// tensor-core ideal's sum of G times q s): t is hi + lo in doubles exactly (|lo| < 2^10).
+template <Format Out>
+ULPGATE_DEVICE Rounded round_scaled_integer(long long t, double u, double widen) {
+  const double hi = double(t);
+  ExactAccumulator acc;
+  acc.add_product(hi, u);
+  acc.add_product(double(t - (long long)hi), u);
+  return round_exact<Out>(acc.hi, acc.lo, acc.bound(widen));
+}
+
 // ---- the sm90 MMA step in fp32 ----------------------------------------------------------------
 
 // a + b rounded toward zero. CUDA: FADD.RZ. Elsewhere: RN, and one step toward zero when RN

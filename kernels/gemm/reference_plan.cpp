@@ -87,6 +87,7 @@ TensorCoreDigits tensor_core_digits(const gemm::Spec& spec, const IdealPlan& p) 
   t.a = digits_of(spec.a_format, t.quantum_a), t.b = digits_of(spec.b_format, t.quantum_b);
   if (t.a.empty() || t.b.empty()) return {};
   t.folds_per_scale = g.epilogue_scales() ? INT64_MAX : g.kblock / kTensorFoldK;
+  t.integer_sum = g.epilogue_scales() && ceil_div(spec.k, kTensorFoldK) < (int64_t(1) << 13);
   return t;
 }
 

@@ -29,6 +29,8 @@ struct TensorCoreDigits {
   std::vector<uint32_t> a, b;           // [256] each
   double quantum_a = 0, quantum_b = 0;  // q: the smallest nonzero |value| of the operand's format
   int64_t folds_per_scale = 0;          // INT64_MAX: one scale block for all of K
+  bool integer_sum = false;             // one scale for all of K and fewer than 2^13 folds: the sum of
+                                        // the folds' G (each below 2^49) fits int64 below 2^62
   bool usable() const { return !a.empty(); }
 };
 

@@ -87,6 +87,7 @@ TEST_F(Gpu, IdealIsGemmIdealBitForBit) {
   for (const Spec& s : {make(Op::block, "cublaslt", kModerate), make(Op::block, "cublaslt", kModerate, e4m3, e4m3, Format::fp32),
                         make(Op::tensor, "cublaslt", kModerate), make(Op::rowwise, "cublaslt", kModerate, e4m3, e4m3, Format::fp32),
                         make(Op::block, "cutlass-blockwise", kModerate, e5m2, e5m2), make(Op::block, "cublaslt", {257, 300, 1000}),
+                        make(Op::rowwise, "cublaslt", {257, 300, 1000}),
                         make(Op::block, "cublaslt", kDeepSeek)}) {
     expect_ideal(s, random_operands(s, seed++, Data::normal));
     expect_ideal(s, random_operands(s, seed++, Data::codes));

@@ -189,6 +189,7 @@ TEST(IdealPlan, TensorCoreDigitsRebuildEveryValue) {
       const gk::TensorCoreDigits d = gk::plan_ideal(s, 1 << 20).tensor_cores;
       ASSERT_TRUE(d.usable()) << format_name(f) << " " << op_name(op);
       EXPECT_EQ(d.folds_per_scale, op == Op::block ? 1 : INT64_MAX);
+      EXPECT_EQ(d.integer_sum, op != Op::block);  // one scale for all of K
       const auto& table = ulpgate::gemm::detail::code_table(f);
       for (int c = 0; c < 256; ++c) {
         int64_t v = 0;
@@ -202,6 +203,9 @@ TEST(IdealPlan, TensorCoreDigitsRebuildEveryValue) {
       }
     }
   }
+  // 2^13 folds of 128 could pass 2^62 in int64: the two fp64 passes then
+  EXPECT_FALSE(gk::plan_ideal(make_spec(Op::tensor, "cublaslt", 1, 1, 128 << 13, e4m3, e4m3, Format::bf16), 1 << 20)
+                   .tensor_cores.integer_sum);
   EXPECT_FALSE(gk::plan_ideal(make_spec(Op::block, "cublaslt", 8, 8, 300, e4m3, e5m2, Format::bf16), 1 << 20)
                    .tensor_cores.usable());  // e5m2's values need 32 bits
   EXPECT_FALSE(gk::plan_ideal(make_spec(Op::mx, "ocp-mx", 8, 8, 256, e4m3, e4m3, Format::bf16), 1 << 20)
