@@ -14,9 +14,9 @@
 // H200, 8192^3 e4m3 gemm.block, the ideal with the comparison: 28.9-29.3 ms (the first pass
 // 27.1-27.2, the second 0.06 on random data), 30.2-30.5 with the exact pass alone, 34.4-35.0 with
 // the fp64 block sums and Fold; a prototype of this kernel gave every bits and exact value of the
-// 2^26 outputs equal to theirs. gemm.tensor (one scale, int64 sums): 21.1-21.3 ms. Measured on the way (README): fragments loaded from
-// global memory instead of the shared stages 33.5-35.3 ms, the MMAs alone (no loads, no fold)
-// 15.9 ms, the loads and fold alone 17.9 ms.
+// 2^26 outputs equal to theirs. gemm.tensor (one scale, int64 sums): 21.1-21.3 ms. Measured on the
+// way (README): fragments loaded from global memory instead of the shared stages 33.5-35.3 ms, the
+// MMAs alone (no loads, no fold) 15.9 ms, the loads and fold alone 17.9 ms.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -177,8 +177,8 @@ ULPGATE_DEVICE Rounded round_exact(double hi, double lo, double bound) {
   return {b_lo, e_lo, b_lo == b_hi && e_lo == e_hi};
 }
 
-// X = t u rounded once, for an integer |t| < 2^62 and u with both products below exact (the
-// tensor-core ideal's sum of G times q s): t is hi + lo in doubles exactly (|lo| < 2^10).
+// X = t u rounded once, for an integer |t| < 2^62 (the tensor-core ideal's sum of G; u = q s, so
+// both TwoProducts below are exact): t is hi + lo in doubles exactly (|lo| <= 2^8).
 template <Format Out>
 ULPGATE_DEVICE Rounded round_scaled_integer(long long t, double u, double widen) {
   const double hi = double(t);
