@@ -168,23 +168,38 @@ struct RefSums {
     norm::element::Steps steps = this->steps;
     steps.dtype = T;
     steps.has_residual = Residual;
+    const int packs = int(g.h / 8);  // in a packed row
     // The block's total of every thread's value (combine) and flags (or), in every thread.
     struct Total {
       u128 value;
       uint32_t flags;
     };
-    const auto across_block = [&](u128 v, uint32_t f, auto combine) {
+    // V: uint32_t (a largest |z|'s bits: one shuffle a step) or u128 (a window).
+    const auto across_block = [&]<class V>(V v, uint32_t f, auto combine) {
+      constexpr bool kWide = sizeof(V) > 8;
       for (int o = ws / 2; o > 0; o /= 2) {
-        const uint64_t lo = dev::shfl_xor(uint64_t(v), o, ws), hi = dev::shfl_xor(uint64_t(v >> 64), o, ws);
-        v = combine(v, u128(hi) << 64 | lo);
+        if constexpr (kWide) {
+          const uint64_t lo = dev::shfl_xor(uint64_t(v), o, ws), hi = dev::shfl_xor(uint64_t(v >> 64), o, ws);
+          v = combine(v, u128(hi) << 64 | lo);
+        } else {
+          v = combine(v, dev::shfl_xor(v, o, ws));
+        }
         f |= dev::shfl_xor(f, o, ws);
       }
-      if (lane == 0) post_lo[warp] = uint64_t(v), post_hi[warp] = uint64_t(v >> 64), post_flags[warp] = f;
+      if (lane == 0) {
+        post_lo[warp] = uint64_t(v), post_flags[warp] = f;
+        if constexpr (kWide) post_hi[warp] = uint64_t(v >> 64);
+      }
       dev::block_sync();
-      Total t{u128(post_hi[0]) << 64 | post_lo[0], post_flags[0]};
-      for (int w = 1; w < warps; ++w) t.value = combine(t.value, u128(post_hi[w]) << 64 | post_lo[w]), t.flags |= post_flags[w];
+      const auto posted = [&](int w) {
+        if constexpr (kWide) return u128(post_hi[w]) << 64 | post_lo[w];
+        else return V(post_lo[w]);
+      };
+      V total = posted(0);
+      uint32_t flags = post_flags[0];
+      for (int w = 1; w < warps; ++w) total = combine(total, posted(w)), flags |= post_flags[w];
       dev::block_sync();  // the posts are read before the next call writes them
-      return t;
+      return Total{total, flags};
     };
     const auto widen = [](uint16_t b) { return norm::element::widen(T, b); };
     // pack_fn(z) for each pack's eight z of the row at `at` (packed rows), else z_fn(z) for each
@@ -217,15 +232,28 @@ struct RefSums {
     };
     // A packed row's largest magnitude's bits in `from` (x or the residual), two at a time (one
     // instruction a pair on sm_90); widened, the largest magnitude, as T's widening keeps the order.
+    // The thread's packs are loaded kBatch at a time before any is used (a batch's loads overlap,
+    // a zero pack past the row's end): one at a time, the row's first read waited on L2 or DRAM
+    // once a pack.
     const auto largest_magnitude = [&](const uint16_t* from, int64_t at) {
       constexpr uint32_t kMagnitudes = 0x7FFF7FFFu;
+      constexpr int kBatch = 8;
       uint32_t pair = 0;
-      for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
-        const Pack16<uint16_t> xs = dev::load16(from + 8 * p);
-        uint32_t w[4];
-        std::memcpy(w, xs.v, 16);
-        pair = dev::max_u16x2(pair, dev::max_u16x2(dev::max_u16x2(w[0] & kMagnitudes, w[1] & kMagnitudes),
-                                                   dev::max_u16x2(w[2] & kMagnitudes, w[3] & kMagnitudes)));
+      const uint16_t* fr = from + at;
+      for (int p = int(tid); p < packs; p += kBatch * int(threads)) {
+        Pack16<uint16_t> xs[kBatch];
+        ULPGATE_UNROLL
+        for (int u = 0; u < kBatch; ++u) {
+          const int q = p + u * int(threads);
+          xs[u] = q < packs ? dev::load16(fr + 8 * q) : Pack16<uint16_t>{};
+        }
+        ULPGATE_UNROLL
+        for (int u = 0; u < kBatch; ++u) {
+          uint32_t w[4];
+          std::memcpy(w, xs[u].v, 16);
+          pair = dev::max_u16x2(pair, dev::max_u16x2(dev::max_u16x2(w[0] & kMagnitudes, w[1] & kMagnitudes),
+                                                     dev::max_u16x2(w[2] & kMagnitudes, w[3] & kMagnitudes)));
+        }
       }
       const uint32_t hi = pair >> 16, lo = pair & 0xFFFFu;
       return uint16_t(hi > lo ? hi : lo);
@@ -235,10 +263,11 @@ struct RefSums {
         for (int j = 0; j < 8; ++j) z_fn(z[j]);
       }, z_fn);
     };
-    const auto larger = [](u128 a, u128 b) { return a > b ? a : b; };
+    const auto larger = [](auto a, auto b) { return a > b ? a : b; };
     const auto add = [](u128 a, u128 b) { return a + b; };  // no carry out: window_base
     const bool t_values = !Residual || steps.rounds_residual;  // z = T(...): fp64_band's
     SpilledSquares spill;  // the thread's squares outside the window (made zero where a row first needs it)
+    ULPGATE_NO_UNROLL
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
       const int64_t at = row * g.h;
       // The grid is the rows: a later block's row asked of L2 (packed rows: whole 16 bytes).

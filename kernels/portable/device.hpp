@@ -107,6 +107,9 @@
 #define ULPGATE_KERNEL __global__
 // Fixed-size loops over a vector's elements: unrolled, so the elements stay in registers.
 #define ULPGATE_UNROLL _Pragma("unroll")
+// A loop whose body is large and runs few times: rolled (its copies cost instruction cache, and
+// its trip count a division).
+#define ULPGATE_NO_UNROLL _Pragma("unroll 1")
 #else
 #include <atomic>
 #include <cmath>
@@ -118,6 +121,7 @@
 #define ULPGATE_HOST_DEVICE
 #define ULPGATE_KERNEL
 #define ULPGATE_UNROLL
+#define ULPGATE_NO_UNROLL
 #endif
 
 #if !defined(__CUDACC__)
