@@ -217,6 +217,8 @@ struct RefSums {
         }
         return;
       }
+      // Packs by their index in the tensor: one from the row's start, as largest_magnitude's, made
+      // rms-add's reference slower here (831 -> 929 us on the H200; kernels/norm/PERF-reference.md).
       for (int64_t p = at / 8 + tid; p < (at + g.h) / 8; p += threads) {
         const Pack16<uint16_t> xs = dev::load16(x + 8 * p), rz = Residual ? dev::load16(residual + 8 * p) : Pack16<uint16_t>{};
         float z[8];
@@ -232,9 +234,8 @@ struct RefSums {
     };
     // A packed row's largest magnitude's bits in `from` (x or the residual), two at a time (one
     // instruction a pair on sm_90); widened, the largest magnitude, as T's widening keeps the order.
-    // The thread's packs are loaded kBatch at a time before any is used (a batch's loads overlap,
-    // a zero pack past the row's end): one at a time, the row's first read waited on L2 or DRAM
-    // once a pack.
+    // A thread loads kBatch of its packs before it uses any, a zero pack past the row's end (no
+    // magnitude is below it): one at a time, the row's first read waited on L2 or DRAM once a pack.
     const auto largest_magnitude = [&](const uint16_t* from, int64_t at) {
       constexpr uint32_t kMagnitudes = 0x7FFF7FFFu;
       constexpr int kBatch = 8;
