@@ -37,10 +37,7 @@ class Judge {
       for (auto i = size_t(i0); i < size_t(i1); ++i) element(i, got[i], part);
     });
     r.elements = got.size();
-    r.verdict = r.n_nonfinite ? Verdict::non_finite
-                : r.n_over    ? Verdict::over_budget
-                : r.n_within  ? Verdict::within_budget
-                              : Verdict::exact;
+    r.verdict = verdict_of_counts(r);
     if (overflowed_)
       r.message = std::to_string(overflowed_.load()) + " elements are Inf as NCCL's measured ring makes them: a partial sum passes " +
                   std::string(format_name(s_.dtype)) + "'s largest value at a hop although the whole sum is finite (" +

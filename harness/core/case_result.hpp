@@ -72,4 +72,12 @@ struct CaseResult {
 
 inline void count_ulps(CaseResult& r, double ulps) { ++r.ulp_hist[size_t(ulp_bin(ulps))]; }
 
+// The verdict that a case's counts give: non-finite, over budget, within budget or exact.
+inline Verdict verdict_of_counts(const CaseResult& r) {
+  return r.n_nonfinite ? Verdict::non_finite
+         : r.n_over    ? Verdict::over_budget
+         : r.n_within  ? Verdict::within_budget
+                       : Verdict::exact;
+}
+
 }  // namespace ulpgate

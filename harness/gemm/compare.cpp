@@ -38,10 +38,7 @@ class Judge {
       for (auto i = size_t(m0 * s_.n); i < size_t(m1 * s_.n); ++i) element(i, part);
     });
     r.elements = size_;
-    r.verdict = r.n_nonfinite ? Verdict::non_finite
-                : r.n_over    ? Verdict::over_budget
-                : r.n_within  ? Verdict::within_budget
-                              : Verdict::exact;
+    r.verdict = verdict_of_counts(r);
   }
 
   Marks marks;

@@ -13,8 +13,6 @@
 namespace ulpgate::norm {
 namespace {
 
-constexpr size_t kFirstBad = 5;
-
 using text::num;
 std::string hex4(uint32_t v) { return text::hex(v, 4); }
 
@@ -39,8 +37,9 @@ void count(CaseResult& r, bool exact, bool within, bool nonfinite, const BadLine
   }
 }
 
+// first_row: the row of the whole case that the data's row 0 is (a slab's), for the bad lines.
 void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const uint16_t> y, const NormBudget& b,
-             CaseResult& result) {
+             int64_t first_row, CaseResult& result) {
   const Spec& s = c.spec;
   const double rel = r_bound(s, b.lanes);
   judge_rows_in_chunks(s.m, s.h, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
@@ -58,7 +57,7 @@ void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const
         count_ulps(r, to_ideal ? double(*to_ideal) : is_nan(s.dtype, a) && is_nan(s.dtype, d) ? 0 : INFINITY);
         const bool ideal_ok = is_nan(s.dtype, d) || (to_ideal && *to_ideal <= b.y_ideal_ulps);
         count(r, same && ideal_ok, admissible && ideal_ok, is_nan(s.dtype, a) && !is_nan(s.dtype, p), [&] {
-          return "y[" + std::to_string(row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
+          return "y[" + std::to_string(first_row + row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
                  ": expected " + hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" +
                  num(decode(s.dtype, a)) + ")" + (a == kPoison16 ? " = poison: never written" : "") + ", ideal " +
                  hex4(d) + (same ? " (the profile itself is more than the y-ideal budget from the ideal)" : "");
@@ -69,14 +68,15 @@ void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const
   result.elements += y.size();
 }
 
-void judge_residual(const Case& c, const Expected& e, std::span<const uint16_t> got, CaseResult& result) {
+void judge_residual(const Case& c, const Expected& e, std::span<const uint16_t> got, int64_t first_row,
+                    CaseResult& result) {
   const Spec& s = c.spec;
   judge_rows_in_chunks(s.m, s.h, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
     for (auto i = size_t(row0 * s.h); i < size_t(row1 * s.h); ++i) {
       const uint32_t a = got[i], p = e.profile.residual[i];
       const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
       count(r, same, false, is_nan(s.dtype, a) && !is_nan(s.dtype, p), [&] {
-        return "residual[" + std::to_string(int64_t(i) / s.h) + "," + std::to_string(int64_t(i) % s.h) + "]: expected " +
+        return "residual[" + std::to_string(first_row + int64_t(i) / s.h) + "," + std::to_string(int64_t(i) % s.h) + "]: expected " +
                hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" + num(decode(s.dtype, a)) + ")";
       });
     }
@@ -248,7 +248,7 @@ void judge_added_residual(const Case& c, const Expected& e, const Observed& o, C
     return;
   }
   const uint64_t bad = r.n_over + r.n_nonfinite;
-  judge_residual(c, e, o.residual, r);
+  judge_residual(c, e, o.residual, 0, r);
   if (r.n_over + r.n_nonfinite == bad || r.verdict == Verdict::error) return;
   r.verdict = std::max(r.verdict, r.n_nonfinite ? Verdict::non_finite : Verdict::over_budget);
 }
@@ -285,7 +285,8 @@ void explain(const Case& c, const Inputs& in, const Expected& e, const Observed&
 
 }  // namespace
 
-CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets) {
+CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets,
+                 int64_t first_row) {
   const NormBudget b = norm_budget(budgets, c.spec);
   CaseResult r;
   if (c.spec.quantizes()) {
@@ -295,12 +296,9 @@ CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Obser
     r.verdict = Verdict::error;
     r.message = "output sizes differ from the reference";
   } else {
-    judge_y(c, in, e, o.y, b, r);
-    if (c.spec.has_residual()) judge_residual(c, e, o.residual, r);
-    r.verdict = r.n_nonfinite ? Verdict::non_finite
-                : r.n_over    ? Verdict::over_budget
-                : r.n_within  ? Verdict::within_budget
-                              : Verdict::exact;
+    judge_y(c, in, e, o.y, b, first_row, r);
+    if (c.spec.has_residual()) judge_residual(c, e, o.residual, first_row, r);
+    r.verdict = verdict_of_counts(r);
   }
   r.case_id = c.id();
   r.family = "norm";

@@ -176,10 +176,7 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
   const bool codes_bad = r.n_over + r.n_nonfinite > 0;
   const uint64_t bad_scales = judge_scales(c, e, o.storage, r);
   r.n_over += bad_scales;
-  r.verdict = r.n_nonfinite ? Verdict::non_finite
-              : r.n_over    ? Verdict::over_budget
-              : r.n_within  ? Verdict::within_budget
-                            : Verdict::exact;
+  r.verdict = verdict_of_counts(r);
   if (passes(r.verdict) || !diagnose) return r;
   const Evidence ev{c, in, e, o, codes_bad, bad_scales > 0};
   if (const auto d = weigh(hypotheses(ev))) {
