@@ -306,23 +306,37 @@ void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, u
   sample_into(out, d, rng, offset, Format::fp16, float_to_fp16);
 }
 
-RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dtype) {
-  RawTensor t;
-  t.values.resize(n);
-  fill(t.values, d, rng, 0, dtype);
+std::vector<std::byte> fill_raw(size_t n, const Distribution& d, const Rng& rng, Format dtype) {
+  check_target(dtype);
+  std::vector<std::byte> raw(n * (dtype == Format::fp32 ? 4 : 2));
+  if (dtype == Format::fp32)
+    fill(std::span(reinterpret_cast<float*>(raw.data()), n), d, rng, 0, dtype);
+  else
+    (dtype == Format::bf16 ? fill_bf16 : fill_fp16)(std::span(reinterpret_cast<uint16_t*>(raw.data()), n), d, rng, 0);
+  return raw;
+}
+
+std::vector<float> widened(std::span<const std::byte> raw, Format dtype) {
+  check_target(dtype);
   const size_t width = dtype == Format::fp32 ? 4 : 2;
-  t.raw.resize(n * width);
+  std::vector<float> values(raw.size() / width);
   if (width == 4) {
-    if (n) std::memcpy(t.raw.data(), t.values.data(), n * 4);
-    return t;
+    if (!values.empty()) std::memcpy(values.data(), raw.data(), raw.size());
+    return values;
   }
-  parallel_for_each(int64_t(n), int64_t(1) << 16, [&](int64_t e) {
-    const auto i = size_t(e);
-    // Round to the dtype, then widen back exactly: values[] is what the kernel reads.
-    const uint16_t h = dtype == Format::bf16 ? float_to_bf16(t.values[i]) : float_to_fp16(t.values[i]);
-    t.values[i] = dtype == Format::bf16 ? bf16_to_float(h) : fp16_to_float(h);
-    std::memcpy(&t.raw[2 * i], &h, 2);
+  parallel_for_large(int64_t(values.size()), int64_t(1) << 16, [&](int64_t begin, int64_t end) {
+    for (auto i = size_t(begin); i < size_t(end); ++i) {
+      uint16_t h;
+      std::memcpy(&h, &raw[2 * i], 2);
+      values[i] = dtype == Format::bf16 ? bf16_to_float(h) : fp16_to_float(h);
+    }
   });
+  return values;
+}
+
+RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dtype) {
+  RawTensor t{fill_raw(n, d, rng, dtype), {}};
+  t.values = widened(t.raw, dtype);
   return t;
 }
 

@@ -84,5 +84,9 @@ struct RawTensor {
   std::vector<float> values;
 };
 RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dtype);
+// Its parts: the raw bytes alone (what a case holds whole when it is judged a slab of rows at a
+// time), and the exact fp32 values of raw elements of dtype (a slab's, for the host reference).
+std::vector<std::byte> fill_raw(size_t n, const Distribution& d, const Rng& rng, Format dtype);
+std::vector<float> widened(std::span<const std::byte> raw, Format dtype);
 
 }  // namespace ulpgate

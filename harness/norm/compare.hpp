@@ -18,6 +18,9 @@ namespace ulpgate::norm {
 // What every 16-bit output holds before a backend runs: an unwritten element stays this.
 inline constexpr uint16_t kPoison16 = uint16_t(quant::kPoison) * 0x0101;
 
+// Bad elements a result lists at most.
+inline constexpr size_t kFirstBad = 5;
+
 struct Observed {
   std::span<const uint16_t> y, residual;  // [M*H] bits of dtype (rms, rms-add)
   std::span<const uint8_t> codes, storage;  // rms-quant
@@ -26,6 +29,9 @@ struct Observed {
 // Judged and, when it fails, diagnosed (diagnosis.hpp).
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets);
 // Counts and verdict only: what a hypothesis needs to know whether an alternative passes.
-CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets);
+// first_row: the row of a larger case that row 0 of a slab's data is (rms, rms-add), for the bad
+// elements' lines.
+CaseResult judge(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets,
+                 int64_t first_row = 0);
 
 }  // namespace ulpgate::norm

@@ -83,17 +83,19 @@ Case Case::parse(std::string_view id) {
   return c;
 }
 
-Tensors Case::inputs() const {
+Tensors Case::raw_inputs() const {
   const Rng rng(input_key(*this), seed);
   const size_t n = size_t(spec.m * spec.h);
-  RawTensor x = fill_tensor(n, dist, rng.stream(1), spec.dtype);
   RawTensor w = fill_tensor(size_t(spec.h), Distribution::parse(kWeightDistribution), rng.stream(2), spec.dtype);
-  Tensors t{std::move(x.raw), {}, std::move(w.raw), {std::move(x.values), {}, std::move(w.values)}};
-  if (spec.has_residual()) {
-    RawTensor r = fill_tensor(n, dist, rng.stream(3), spec.dtype);
-    t.residual = std::move(r.raw);
-    t.values.residual = std::move(r.values);
-  }
+  Tensors t{fill_raw(n, dist, rng.stream(1), spec.dtype), {}, std::move(w.raw), {{}, {}, std::move(w.values)}};
+  if (spec.has_residual()) t.residual = fill_raw(n, dist, rng.stream(3), spec.dtype);
+  return t;
+}
+
+Tensors Case::inputs() const {
+  Tensors t = raw_inputs();
+  t.values.x = widened(t.x, spec.dtype);
+  t.values.residual = widened(t.residual, spec.dtype);
   return t;
 }
 

@@ -35,6 +35,7 @@ struct Case {
   std::string id() const;
   static Case parse(std::string_view id);  // throws UsageError naming the bad segment
   Tensors inputs() const;                  // bit-reproducible from the id alone
+  Tensors raw_inputs() const;              // the same without x's and the residual's fp32 values
 };
 
 // Weights are drawn from this distribution (gains near 1, like trained RMSNorm weights).

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "harness/core/chunked_judge.hpp"
 #include "harness/core/family.hpp"
 #include "harness/norm/device_reference.hpp"
 #include "harness/norm/catalog.hpp"
@@ -9,17 +10,81 @@
 #include "harness/quant/compare.hpp"
 
 namespace ulpgate::norm {
-CaseRun run_case(const Case& c, Backend& backend) {
+namespace {
+
+// rms and rms-add are judged a slab of rows at a time (a row's results depend on that row alone):
+// a slab's references are computed, judged and dropped, so the case holds its raw inputs and
+// outputs whole and one slab's references, where whole references held 20-30 bytes an element (a
+// 2^31-element case 64 GB). rms-quant is judged whole: its scales may span rows (128-row blocks,
+// TransformerEngine's static scale written back).
+bool judged_in_slabs(const Spec& s) { return !s.quantizes(); }
+
+// Rows [row0, row1) of a case as a case of its own: the rows' raw inputs and their fp32 values,
+// the whole weight.
+struct Slab {
+  Case c;
+  Tensors in;
+};
+Slab slab_of(const Case& c, const Tensors& whole, int64_t row0, int64_t row1) {
+  const auto rows = [&](const std::vector<std::byte>& t) {
+    const size_t row_bytes = t.size() / size_t(std::max<int64_t>(1, c.spec.m));
+    return std::vector<std::byte>(t.begin() + ptrdiff_t(size_t(row0) * row_bytes), t.begin() + ptrdiff_t(size_t(row1) * row_bytes));
+  };
+  Slab s{c, {rows(whole.x), rows(whole.residual), whole.weight, {}}};
+  s.c.spec.m = row1 - row0;
+  s.in.values = {widened(s.in.x, c.spec.dtype), widened(s.in.residual, c.spec.dtype), whole.values.weight};
+  return s;
+}
+
+// The outputs' rows [row0, row1).
+Observed observed_rows(const CaseRun& run, int64_t h, int64_t row0, int64_t row1) {
+  const auto rows = [&](std::span<const uint16_t> t) {
+    return t.empty() ? t : t.subspan(size_t(row0 * h), size_t((row1 - row0) * h));
+  };
+  return {rows(run.y), rows(run.residual), {}, {}};
+}
+
+// Judged a slab at a time; a failing case is diagnosed on its first slab with a bad element,
+// whose references are computed again (a slab is what the case holds at most).
+CaseResult judge_in_slabs(const Case& c, Backend& backend, const CaseRun& run, int64_t slab_elements,
+                          std::string* device) {
+  const BudgetTable& budgets = quant::default_budgets();
+  CaseResult r;
+  const auto [bad0, bad1] =
+      judge_rows_in_slabs(c.spec.m, c.spec.h, slab_elements, kFirstBad, r, [&](int64_t row0, int64_t row1) {
+        const Slab s = slab_of(c, run.inputs, row0, row1);
+        return judge(s.c, s.in.values, expected_on(backend, s.c, s.in, device), observed_rows(run, c.spec.h, row0, row1),
+                     budgets, row0);
+      });
+  r.case_id = c.id(), r.family = "norm", r.profile = std::string(c.spec.profile->name);
+  r.verdict = verdict_of_counts(r);
+  if (passes(r.verdict)) return r;
+  const Slab s = slab_of(c, run.inputs, bad0, bad1);
+  const CaseResult d =
+      compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(run, c.spec.h, bad0, bad1), budgets);
+  if (d.verdict == Verdict::layout) r.verdict = Verdict::layout;
+  r.message = d.message;
+  if (bad1 - bad0 < c.spec.m)
+    r.message += " (diagnosed on rows [" + std::to_string(bad0) + ", " + std::to_string(bad1) + ") of " +
+                 std::to_string(c.spec.m) + ", the first slab with a bad element)";
+  return r;
+}
+
+}  // namespace
+
+CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
-  run.inputs = c.inputs();
+  const bool slabs = slab_elements > 0 && judged_in_slabs(c.spec);
+  run.inputs = slabs ? c.raw_inputs() : c.inputs();
   std::string device;  // where the references ran, when not here
-  run.expected = expected_on(backend, c, run.inputs, &device);
+  if (!slabs) run.expected = expected_on(backend, c, run.inputs, &device);
   // Outputs the op has, poisoned, in the digest's order: y, residual, codes, scale storage (the
   // others are empty).
   const Result& p = run.expected.profile;
-  run.y = run.outputs.add("y", p.y.size(), kPoison16);
-  run.residual = run.outputs.add("residual", p.residual.size(), kPoison16);
+  const size_t elements = size_t(c.spec.m * c.spec.h);
+  run.y = run.outputs.add("y", slabs ? elements : p.y.size(), kPoison16);
+  run.residual = run.outputs.add("residual", slabs && c.spec.has_residual() ? elements : p.residual.size(), kPoison16);
   run.codes = run.outputs.add("codes", p.quant.codes.size(), quant::kPoison);
   run.storage = run.outputs.add("scales", p.quant.storage.size(), quant::kPoison);
   run.result = judged(
@@ -29,6 +94,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
                                      std::as_writable_bytes(run.residual), run.codes, run.storage});
       },
       [&] {
+        if (slabs) return judge_in_slabs(c, backend, run, slab_elements, &device);
         return compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},
                        quant::default_budgets());
       });
@@ -75,19 +141,25 @@ std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
 
 }  // namespace
 
+// A bundle holds the references whole: its case is judged whole.
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
-  return ulpgate::run_case_id<Case>(id, backend, tensors, run_case, bundle_tensors);
+  const auto run = [&](const Case& c, Backend& b) { return run_case(c, b, tensors ? 0 : kSlabElements); };
+  return ulpgate::run_case_id<Case>(id, backend, tensors, run, bundle_tensors);
 }
 
 // Held per element: x (2 bytes) and its fp32 value (4), the profile's and the ideal's y (2 + 2),
 // the exact value (8), the output (2): 20 bytes; a residual adds 10 (input, fp32, expected and
 // output), the fused quantizer 3 over y (its fp32 input 4 and codes, the reconciled codes). Measured
 // on the host emulation at 2048 x 7168 (with the emulated kernel's buffers): 25 (rms), 39
-// (rms-add), 30 (rms-quant); times 1.5 bounds each.
+// (rms-add), 30 (rms-quant); times 1.5 bounds each. Judged in slabs, a case holds that for one
+// slab, and x and the output whole (a residual: its input and output too).
 double host_bytes(std::string_view id) {
   const Case c = Case::parse(id);
+  const double elements = double(c.spec.m) * double(c.spec.h);
   const double held = 20 + (c.spec.has_residual() ? 10 : 0) + (c.spec.quantizes() ? 3 : 0);
-  return double(c.spec.m) * double(c.spec.h) * held * 1.5;
+  if (!judged_in_slabs(c.spec)) return elements * held * 1.5;
+  const double slab = double(std::max<int64_t>(1, kSlabElements / std::max<int64_t>(1, c.spec.h)) * c.spec.h);
+  return (elements * (c.spec.has_residual() ? 8 : 4) + std::min(elements, slab) * held) * 1.5;
 }
 
 }  // namespace ulpgate::norm

@@ -64,3 +64,15 @@ TEST(NormDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
     expect_same_judgement(id, true);
   }
 }
+
+// Judged a row at a time (run_case's slabs), each slab's references computed on the device: the
+// judgement of the host reference on the whole case.
+TEST(NormDeviceReference, SlabsOfRowsAreJudgedAsTheWholeCaseOnTheHost) {
+  for (const char* id : {"norm.rms/vllm/bf16/3x1025/normal/s1", "norm.rms-add/aiter/fp16/3x1025/normal/s1"}) {
+    OnEmulatedDevice host(false, false), device(true, false);
+    const CaseResult want = norm::run_case(norm::Case::parse(id), host, 0).result;
+    const CaseResult got = norm::run_case(norm::Case::parse(id), device, 1).result;
+    test_support::expect_same_judgement(got, want, id);
+    EXPECT_EQ(got.note, "references on host-simt (host-w32)") << id;
+  }
+}

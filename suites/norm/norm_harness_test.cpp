@@ -13,6 +13,7 @@
 
 #include "harness/cli/reports.hpp"
 #include "suites/html_page.hpp"
+#include "suites/same_judgement.hpp"
 #include "harness/norm/budget.hpp"
 #include "harness/norm/catalog.hpp"
 #include "harness/norm/divergence.hpp"
@@ -289,6 +290,50 @@ TEST(NormCompare, UnwrittenElementIsPoisonAndNamed) {
   EXPECT_EQ(r.verdict, Verdict::over_budget);
   ASSERT_FALSE(r.first_bad.empty());
   EXPECT_NE(r.first_bad[0].find("never written"), std::string::npos) << r.first_bad[0];
+}
+
+// rms and rms-add judged a row at a time (run_case's slabs, here of one row) as they are judged
+// whole: counts, ULPs, digest and the first bad lines with their rows in the whole case; a failing
+// case is diagnosed on its first slab with a bad element and says which rows those are.
+TEST(NormSlabs, JudgedARowAtATimeAsWhole) {
+  const std::pair<std::string_view, Fault> cases[] = {
+      {kRms, Fault::none},
+      {kRmsAdd, Fault::none},
+      {"norm.rms-add/hf/bf16/64x1025/normal/s1", Fault::r_at_interval_end},
+      {kRms, Fault::nan_injected},
+      {kRms, Fault::y_unwritten},
+      {kRmsAdd, Fault::residual_fp32},
+  };
+  for (const auto& [id, fault] : cases) {
+    const std::string what(id);
+    FaultBackend a(fault), b(fault);
+    const CaseResult whole = run_case(Case::parse(id), a, 0).result, rows = run_case(Case::parse(id), b, 1).result;
+    if (passes(whole.verdict)) {
+      test_support::expect_same_judgement(rows, whole, what);
+      continue;
+    }
+    EXPECT_EQ(rows.verdict, whole.verdict) << what;
+    EXPECT_EQ(rows.n_over, whole.n_over) << what;
+    EXPECT_EQ(rows.n_nonfinite, whole.n_nonfinite) << what;
+    EXPECT_EQ(rows.n_exact, whole.n_exact) << what;
+    EXPECT_EQ(rows.ulp_hist, whole.ulp_hist) << what;
+    EXPECT_EQ(rows.digest, whole.digest) << what;
+    EXPECT_EQ(rows.first_bad, whole.first_bad) << what;
+    EXPECT_NE(rows.message.find(", the first slab with a bad element)"), std::string::npos) << what << ": " << rows.message;
+  }
+  // One bad element: the slab's story is the whole case's, with its rows named.
+  FaultBackend a(Fault::nan_injected), b(Fault::nan_injected);
+  const CaseResult whole = run_case(Case::parse(kRms), a, 0).result, rows = run_case(Case::parse(kRms), b, 1).result;
+  EXPECT_EQ(rows.message, whole.message + " (diagnosed on rows [2, 3) of 4, the first slab with a bad element)");
+}
+
+TEST(NormSlabs, AProductionCaseHoldsItsReferencesASlabAtATime) {
+  // norm.rms at 2^31 elements: x and y whole (4 bytes an element) and one slab's references.
+  const double whole = 262160.0 * 8192;
+  EXPECT_LT(host_bytes("norm.rms/vllm/bf16/262160x8192/normal/s1"), whole * 4 * 1.5 + 1e9);
+  EXPECT_GT(host_bytes("norm.rms/vllm/bf16/262160x8192/normal/s1"), whole * 4);
+  // rms-quant is judged whole.
+  EXPECT_GT(host_bytes("norm.rms-quant/vllm/bf16/32768x7168/e4m3fn/token/normal/s1"), 32768.0 * 7168 * 30);
 }
 
 // R1 (vLLM #40552): the fused norm+quant op writes fp32 scales where the consumer reads packed ue8m0.
