@@ -21,6 +21,15 @@ constexpr size_t kFirstBad = 5;
 using text::num;
 std::string hex2(uint32_t v) { return text::hex(v, 2); }
 
+// Element i of the input as fp32, from its raw bytes (inputs a device reference judged keep no
+// fp32 values).
+float input_value(const Case& c, const Inputs& in, size_t i) {
+  const size_t width = c.input == Format::fp32 ? 4 : 2;
+  uint32_t bits = 0;
+  std::memcpy(&bits, in.raw.data() + i * width, width);  // little endian
+  return widen_exact(c.input, bits);
+}
+
 bool same_bits(float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); }
 
 bool is_pow2(float s) {
@@ -43,6 +52,7 @@ std::vector<bool> nan_scale_blocks(const Spec& s, const Expected& e, std::span<c
 void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const CodeBudget& budget,
                  CaseResult& result) {
   const Spec& s = c.spec;
+  const auto value = [&](size_t i) { return in.values.empty() ? input_value(c, in, i) : in.values[i]; };
   const double rel = budget.ideal_rel_error;
   const int64_t g = s.scale_shape().g;
   const std::vector<bool> dont_care = nan_scale_blocks(s, e, o.storage);
@@ -72,7 +82,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Obser
           continue;
         }
         const bool within = dist && *dist <= budget.max_codes_vs_profile &&
-                            (a == d || justified_flip(s.format, a, d, in.values[i], scale, rel));
+                            (a == d || justified_flip(s.format, a, d, value(i), scale, rel));
         if (within) {
           ++r.n_within;
           continue;
@@ -83,7 +93,7 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Obser
         bad_groups.emplace_back(row, col / s.tile_cols());
         if (r.first_bad.size() < kFirstBad)
           r.first_bad.push_back("code[" + std::to_string(row) + "," + std::to_string(col) + "] x=" +
-                                num(in.values[i]) + " scale=" + num(scale) + ": expected " + hex2(p) + " (" +
+                                num(value(i)) + " scale=" + num(scale) + ": expected " + hex2(p) + " (" +
                                 num(decode(s.format, p)) + "), got " + hex2(a) + " (" +
                                 num(decode(s.format, a)) + ")" + (a == kPoison ? " = poison: never written" : "") +
                                 ", ideal " + hex2(d));
@@ -178,7 +188,8 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
   r.n_over += bad_scales;
   r.verdict = verdict_of_counts(r);
   if (passes(r.verdict) || !diagnose) return r;
-  const Evidence ev{c, in, e, o, codes_bad, bad_scales > 0};
+  const Inputs widened_in = in.values.empty() ? Inputs{{}, widened(in.raw, c.input)} : Inputs{};
+  const Evidence ev{c, in.values.empty() ? widened_in : in, e, o, codes_bad, bad_scales > 0};
   if (const auto d = weigh(hypotheses(ev))) {
     r.message = d->story;
     if (d->verdict == Verdict::layout) r.verdict = Verdict::layout;

@@ -2,9 +2,14 @@
 
 namespace ulpgate::quant {
 
-Expected expected_on(Backend& backend, const Case& c, const Inputs& in, std::string* where) {
+DeviceReference* reference_for(Backend& backend, const Case& c) {
   DeviceReference* d = backend.quant_reference();
-  if (!d || !d->declines(c).empty()) return expected(c, in);
+  return d && d->declines(c).empty() ? d : nullptr;
+}
+
+Expected expected_on(Backend& backend, const Case& c, const Inputs& in, std::string* where) {
+  DeviceReference* d = reference_for(backend, c);
+  if (!d) return expected(c, in);
   if (where) *where = d->name();
   return d->expected(c, in);
 }

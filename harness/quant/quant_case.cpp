@@ -63,9 +63,12 @@ Case Case::parse(std::string_view id) {
   return c;
 }
 
+Inputs Case::raw_inputs() const { return {fill_raw(size_t(spec.m * spec.input_cols()), dist, Rng(id(), seed), input), {}}; }
+
 Inputs Case::inputs() const {
-  RawTensor t = fill_tensor(size_t(spec.m * spec.input_cols()), dist, Rng(id(), seed), input);
-  return {std::move(t.raw), std::move(t.values)};
+  Inputs in = raw_inputs();
+  in.values = widened(in.raw, input);
+  return in;
 }
 
 Expected expected(const Case& c, const Inputs& in) {

@@ -33,6 +33,7 @@ struct Case {
   std::string id() const;
   static Case parse(std::string_view id);  // throws UsageError naming the bad segment
   Inputs inputs() const;                   // bit-reproducible from the id alone
+  Inputs raw_inputs() const;               // the same without the fp32 values (a device reference's)
 };
 
 // Reference results of a case: the profile's own arithmetic and the exact-quotient ideal.
