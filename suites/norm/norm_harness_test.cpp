@@ -312,13 +312,7 @@ TEST(NormSlabs, JudgedARowAtATimeAsWhole) {
       test_support::expect_same_judgement(rows, whole, what);
       continue;
     }
-    EXPECT_EQ(rows.verdict, whole.verdict) << what;
-    EXPECT_EQ(rows.n_over, whole.n_over) << what;
-    EXPECT_EQ(rows.n_nonfinite, whole.n_nonfinite) << what;
-    EXPECT_EQ(rows.n_exact, whole.n_exact) << what;
-    EXPECT_EQ(rows.ulp_hist, whole.ulp_hist) << what;
-    EXPECT_EQ(rows.digest, whole.digest) << what;
-    EXPECT_EQ(rows.first_bad, whole.first_bad) << what;
+    test_support::expect_same_counts(rows, whole, what);
     EXPECT_NE(rows.message.find(", the first slab with a bad element)"), std::string::npos) << what << ": " << rows.message;
   }
   // One bad element: the slab's story is the whole case's, with its rows named.
