@@ -321,13 +321,11 @@ TEST(NormSlabs, JudgedARowAtATimeAsWhole) {
   EXPECT_EQ(rows.message, whole.message + " (diagnosed on rows [2, 3) of 4, the first slab with a bad element)");
 }
 
-TEST(NormSlabs, AProductionCaseHoldsItsReferencesASlabAtATime) {
-  // norm.rms at 2^31 elements: x and y whole (4 bytes an element) and one slab's references.
-  const double whole = 262160.0 * 8192;
-  EXPECT_LT(host_bytes("norm.rms/vllm/bf16/262160x8192/normal/s1"), whole * 4 * 1.5 + 1e9);
-  EXPECT_GT(host_bytes("norm.rms/vllm/bf16/262160x8192/normal/s1"), whole * 4);
-  // rms-quant is judged whole.
-  EXPECT_GT(host_bytes("norm.rms-quant/vllm/bf16/32768x7168/e4m3fn/token/normal/s1"), 32768.0 * 7168 * 30);
+// A repro bundle holds a case's references whole: the estimate from the id covers that, though a
+// case judged in slabs holds far less.
+TEST(NormSlabs, TheEstimateCoversAWholeBundle) {
+  EXPECT_GE(host_bytes("norm.rms/vllm/bf16/262160x8192/normal/s1"), 262160.0 * 8192 * 20);
+  EXPECT_GE(host_bytes("norm.rms-add/vllm/bf16/32768x7168/normal/s1"), 32768.0 * 7168 * 30);
 }
 
 // R1 (vLLM #40552): the fused norm+quant op writes fp32 scales where the consumer reads packed ue8m0.
