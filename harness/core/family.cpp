@@ -20,7 +20,8 @@ constexpr NameTable<Tier, 2> kTiers{{{{Tier::ci, "ci"}, {Tier::full, "full"}}}};
 
 constexpr std::array kFamilies = {
     OpFamily{"quant", "quant.*", quant::catalog_ids, quant::run_case_id, quant::host_bytes, canonical_id<quant::Case>},
-    OpFamily{"norm", "norm.*", norm::catalog_ids, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>},
+    OpFamily{"norm", "norm.*", norm::catalog_ids, norm::run_case_id, norm::host_bytes, canonical_id<norm::Case>,
+             nullptr, nullptr, nullptr, norm::bundle_bytes},
     OpFamily{"gemm", "gemm.*", gemm::catalog_ids, gemm::run_case_id, gemm::host_bytes, canonical_id<gemm::Case>},
     OpFamily{"moe", "moe.*", moe::catalog_ids, moe::run_case_id, moe::host_bytes, moe::canonical_id},
     OpFamily{"allreduce", "allreduce, allreduce.rms*", allreduce::catalog_ids, allreduce::run_case_id, allreduce::host_bytes,
@@ -107,7 +108,7 @@ CaseResult run_case(std::string_view id, Backend& backend, std::vector<BundleTen
     if (const std::string why = f.declines(id, backend); !why.empty())
       throw NotSupported(backend.name() + " does not run this case: " + why);
   const uint64_t limit = max_memory ? max_memory : default_memory_limit();
-  if (const double need = f.host_bytes(id); need > double(limit)) {
+  if (const double need = tensors && f.bundle_bytes ? f.bundle_bytes(id) : f.host_bytes(id); need > double(limit)) {
     char text[160];
     std::snprintf(text, sizeof text, "needs about %.3g bytes of host memory, more than the limit of %.3g bytes (%s)",
                   need, double(limit), max_memory ? "--max-memory" : "half this machine's memory; --max-memory changes it");

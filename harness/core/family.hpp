@@ -47,6 +47,10 @@ struct OpFamily {
   // host-memory check so that a case no backend here runs (a world of 8 on one GPU) is declined,
   // not refused. Null: run decides.
   std::string (*declines)(std::string_view id, const Backend& backend) = nullptr;
+  // The host memory a case needs when its bundle is asked for (repro), where that is more than
+  // host_bytes: a family that judges a case a slab at a time holds its references whole only for a
+  // bundle. Null: host_bytes.
+  double (*bundle_bytes)(std::string_view id) = nullptr;
 };
 
 template <class Case>
@@ -94,8 +98,9 @@ const OpFamily& family_of(std::string_view case_id);
 // Half of this machine's physical memory: the default limit on one case's host memory.
 uint64_t default_memory_limit();
 
-// Runs one case of any family. A case whose host_bytes exceed max_memory (0: the default) is
-// refused before anything is allocated: UsageError naming the bytes it needs (exit 2).
+// Runs one case of any family. A case whose host_bytes (with `tensors`: bundle_bytes) exceed
+// max_memory (0: the default) is refused before anything is allocated: UsageError naming the bytes
+// it needs (exit 2).
 CaseResult run_case(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors,
                     uint64_t max_memory = 0);
 

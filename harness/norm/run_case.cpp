@@ -151,13 +151,22 @@ CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<Bundle
 // the exact value (8), the output (2): 20 bytes; a residual adds 10 (input, fp32, expected and
 // output), the fused quantizer 3 over y (its fp32 input 4 and codes, the reconciled codes). Measured
 // on the host emulation at 2048 x 7168 (with the emulated kernel's buffers): 25 (rms), 39
-// (rms-add), 30 (rms-quant); times 1.5 bounds each. A case judged in slabs holds far less (x and
-// the output whole, 5 bytes an element on the host emulation, and one slab), but a repro bundle
-// holds its references whole, and the estimate comes from the id alone: it covers the bundle.
-double host_bytes(std::string_view id) {
+// (rms-add), 30 (rms-quant); times 1.5 bounds each. What a bundle holds: every reference whole.
+double bundle_bytes(std::string_view id) {
   const Case c = Case::parse(id);
   const double held = 20 + (c.spec.has_residual() ? 10 : 0) + (c.spec.quantizes() ? 3 : 0);
   return double(c.spec.m) * double(c.spec.h) * held * 1.5;
+}
+
+// Judged in slabs, a case holds that for one slab, and x and the output whole (a residual: its
+// input and output too): 5 bytes an element on the host emulation for rms (x, y and the emulated
+// kernel's), 7.5 for rms-add; 4 and 8 times 1.5 bound them.
+double host_bytes(std::string_view id) {
+  const Case c = Case::parse(id);
+  if (!judged_in_slabs(c.spec)) return bundle_bytes(id);
+  const double elements = double(c.spec.m) * double(c.spec.h);
+  const double slab = double(std::max<int64_t>(1, kSlabElements / std::max<int64_t>(1, c.spec.h)) * c.spec.h);
+  return elements * (c.spec.has_residual() ? 8 : 4) * 1.5 + bundle_bytes(id) * std::min(1.0, slab / std::max(1.0, elements));
 }
 
 }  // namespace ulpgate::norm

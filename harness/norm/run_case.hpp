@@ -29,5 +29,6 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements = kSlabE
 std::vector<std::string> catalog_ids(Tier tier);
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);
 double host_bytes(std::string_view id);
+double bundle_bytes(std::string_view id);
 
 }  // namespace ulpgate::norm

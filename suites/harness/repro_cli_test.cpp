@@ -14,6 +14,11 @@ TEST(MemoryLimit, AHugeShapeIsRefusedWithTheBytesItNeeds) {
   EXPECT_TRUE(has(r, "needs about 3e+17 bytes of host memory, more than the limit of")) << r.out;
   EXPECT_TRUE(has(r, "(half this machine's memory; --max-memory changes it)")) << r.out;
   EXPECT_FALSE(has(r, "bad_alloc")) << r.out;
+  // Run, not repro: judged a slab of rows at a time, the case holds its input and output whole
+  // (6 bytes an element with the margin) and one slab's references, not the bundle's.
+  const CliRun run = ulpgate("run --backend host --case 'norm.rms/vllm/bf16/99999999x99999999/normal/s1'");
+  EXPECT_EQ(run.status, 2) << run.out;
+  EXPECT_TRUE(has(run, "needs about 6e+16 bytes of host memory")) << run.out;
 }
 
 TEST(MemoryLimit, TheLimitIsOverridable) {
