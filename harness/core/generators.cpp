@@ -318,18 +318,9 @@ std::vector<std::byte> fill_raw(size_t n, const Distribution& d, const Rng& rng,
 
 std::vector<float> widened(std::span<const std::byte> raw, Format dtype) {
   check_target(dtype);
-  const size_t width = dtype == Format::fp32 ? 4 : 2;
-  std::vector<float> values(raw.size() / width);
-  if (width == 4) {
-    if (!values.empty()) std::memcpy(values.data(), raw.data(), raw.size());
-    return values;
-  }
+  std::vector<float> values(raw.size() / (dtype == Format::fp32 ? 4 : 2));
   parallel_for_large(int64_t(values.size()), int64_t(1) << 16, [&](int64_t begin, int64_t end) {
-    for (auto i = size_t(begin); i < size_t(end); ++i) {
-      uint16_t h;
-      std::memcpy(&h, &raw[2 * i], 2);
-      values[i] = dtype == Format::bf16 ? bf16_to_float(h) : fp16_to_float(h);
-    }
+    for (auto i = size_t(begin); i < size_t(end); ++i) values[i] = raw_value(raw, dtype, i);
   });
   return values;
 }

@@ -35,6 +35,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -88,5 +89,12 @@ RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dt
 // time), and the exact fp32 values of raw elements of dtype (a slab's, for the host reference).
 std::vector<std::byte> fill_raw(size_t n, const Distribution& d, const Rng& rng, Format dtype);
 std::vector<float> widened(std::span<const std::byte> raw, Format dtype);
+// Element i of raw elements of dtype, widened exactly to fp32.
+inline float raw_value(std::span<const std::byte> raw, Format dtype, size_t i) {
+  const size_t width = dtype == Format::fp32 ? 4 : 2;
+  uint32_t bits = 0;
+  std::memcpy(&bits, raw.data() + i * width, width);  // little endian
+  return widen_exact(dtype, bits);
+}
 
 }  // namespace ulpgate

@@ -21,15 +21,6 @@ constexpr size_t kFirstBad = 5;
 using text::num;
 std::string hex2(uint32_t v) { return text::hex(v, 2); }
 
-// Element i of the input as fp32, from its raw bytes (inputs a device reference judged keep no
-// fp32 values).
-float input_value(const Case& c, const Inputs& in, size_t i) {
-  const size_t width = c.input == Format::fp32 ? 4 : 2;
-  uint32_t bits = 0;
-  std::memcpy(&bits, in.raw.data() + i * width, width);  // little endian
-  return widen_exact(c.input, bits);
-}
-
 bool same_bits(float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); }
 
 bool is_pow2(float s) {
@@ -52,7 +43,8 @@ std::vector<bool> nan_scale_blocks(const Spec& s, const Expected& e, std::span<c
 void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const CodeBudget& budget,
                  CaseResult& result) {
   const Spec& s = c.spec;
-  const auto value = [&](size_t i) { return in.values.empty() ? input_value(c, in, i) : in.values[i]; };
+  // Inputs a device reference judged keep no fp32 values: an element is widened from its raw bytes.
+  const auto value = [&](size_t i) { return in.values.empty() ? raw_value(in.raw, c.input, i) : in.values[i]; };
   const double rel = budget.ideal_rel_error;
   const int64_t g = s.scale_shape().g;
   const std::vector<bool> dont_care = nan_scale_blocks(s, e, o.storage);
