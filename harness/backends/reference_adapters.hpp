@@ -14,9 +14,6 @@
 
 namespace ulpgate::reference_adapters {
 
-// The device quantization reference's results as the harness's Expected.
-inline quant::Expected as_expected(quant_kernels::ReferenceResult r) { return {std::move(r.profile), std::move(r.ideal), {}}; }
-
 // The case's inputs as the device RMSNorm reference takes them, and its results as Expected.
 inline norm_kernels::RawInputs raw_inputs(const norm::Tensors& t) {
   const auto halves = [](const std::vector<std::byte>& b) {

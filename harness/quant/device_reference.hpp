@@ -5,10 +5,12 @@
 // elements) at the kernels' speed, and keeps the host reference for what it declines (silu-mul).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "harness/core/backend.hpp"
 #include "harness/quant/quant_case.hpp"
+#include "kernels/quant/held_reference.hpp"
 
 namespace ulpgate::quant {
 
@@ -18,7 +20,10 @@ class DeviceReference {
   virtual std::string name() const = 0;  // "cuda", "host-simt (host-w32)"
   // Why it does not compute this case (empty: it does).
   virtual std::string declines(const Case& c) const = 0;
-  virtual Expected expected(const Case& c, const Inputs& in) = 0;
+  // The case's results left on the device: the scales here, both codes fetched by rows.
+  virtual std::unique_ptr<quant_kernels::HeldReference> held(const Case& c, const Inputs& in) = 0;
+  // Every row of them here.
+  Expected expected(const Case& c, const Inputs& in);
 };
 
 // The backend's device reference where it computes the case, else nullptr.

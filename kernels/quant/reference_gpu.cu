@@ -11,13 +11,37 @@ namespace ulpgate::quant_kernels {
 // kernels as this file compiles them, not under norm/reference_gpu.cu's register flag.
 template OnDevice<gpu::PipelineDevice> compute_on(gpu::PipelineDevice&, const quant::Spec&, Format, const void*);
 
-ReferenceResult reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
-  try {
-    gpu::PipelineDevice dev(nullptr);
-    return reference_on(dev, spec, input, raw);
-  } catch (const gpu::GpuError& e) {
-    throw QuantError(std::string("device quantization reference: ") + e.what());
+namespace {
+
+QuantError device_error(const gpu::GpuError& e) {
+  return QuantError(std::string("device quantization reference: ") + e.what());
+}
+
+class HeldOnGpu final : public HeldOn<gpu::PipelineDevice> {
+ public:
+  using HeldOn::HeldOn;
+  void rows(int64_t row0, int64_t row1, std::span<uint8_t> codes, std::span<uint8_t> ideal) override {
+    try {
+      HeldOn::rows(row0, row1, codes, ideal);
+    } catch (const gpu::GpuError& e) {
+      throw device_error(e);
+    }
   }
+};
+
+}  // namespace
+
+std::unique_ptr<HeldReference> hold_reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
+  require_reference(spec, input);
+  try {
+    return std::make_unique<HeldOnGpu>(spec, input, raw, nullptr);
+  } catch (const gpu::GpuError& e) {
+    throw device_error(e);
+  }
+}
+
+ReferenceResult reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
+  return hold_reference_gpu(spec, input, raw)->whole(spec.m, spec.k);
 }
 
 Timing time_reference_gpu(const quant::Spec& spec, Format input, int reps) {

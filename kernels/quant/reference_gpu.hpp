@@ -3,6 +3,7 @@
 // (reference_declines) and QuantError for a CUDA failure.
 #pragma once
 
+#include <memory>
 #include <span>
 
 #include "kernels/quant/quant_bench.hpp"
@@ -11,6 +12,8 @@
 namespace ulpgate::quant_kernels {
 
 ReferenceResult reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw);
+// The same left on the device, fetched by rows (its `rows` throws QuantError for a CUDA failure).
+std::unique_ptr<HeldReference> hold_reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw);
 
 // The reference's device work for `ulpgate bench`: both passes and the scales between them (the
 // amax's trip to the host and back included) on an input filled on the device, as the kernels'

@@ -5,9 +5,14 @@
 
 namespace ulpgate::quant_kernels {
 
+std::unique_ptr<HeldReference> hold_reference_host(const Arch& arch, const quant::Spec& spec, Format input,
+                                                   std::span<const std::byte> raw) {
+  require_reference(spec, input);
+  return std::make_unique<HeldOn<host_simt::PipelineDevice>>(spec, input, raw, arch);
+}
+
 ReferenceResult reference_host(const Arch& arch, const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
-  host_simt::PipelineDevice dev(arch);
-  return reference_on(dev, spec, input, raw);
+  return hold_reference_host(arch, spec, input, raw)->whole(spec.m, spec.k);
 }
 
 }  // namespace ulpgate::quant_kernels

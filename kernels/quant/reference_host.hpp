@@ -2,6 +2,7 @@
 // host_simt::PipelineDevice): what the tests hold bit for bit to reference/quant.
 #pragma once
 
+#include <memory>
 #include <span>
 
 #include "kernels/portable/arch.hpp"
@@ -10,5 +11,8 @@
 namespace ulpgate::quant_kernels {
 
 ReferenceResult reference_host(const Arch& arch, const quant::Spec& spec, Format input, std::span<const std::byte> raw);
+// The same left in the emulator's memory, fetched by rows.
+std::unique_ptr<HeldReference> hold_reference_host(const Arch& arch, const quant::Spec& spec, Format input,
+                                                   std::span<const std::byte> raw);
 
 }  // namespace ulpgate::quant_kernels

@@ -76,28 +76,59 @@ OnDevice<Device> compute_on(Device& dev, const quant::Spec& spec, Format input, 
   });
 }
 
-// The profile's result (codes, scales and their storage) from the device to the host.
+// The profile's scales and their storage from the device to the host (codes empty).
 template <class Device>
-quant::Result profile_to_host(Device& dev, const quant::Spec& spec, const OnDevice<Device>& d) {
-  const auto n = size_t(spec.m * spec.k), tiles = size_t(spec.scale_shape().m * spec.scale_shape().g);
-  quant::Result r{std::vector<uint8_t>(n), std::vector<float>(tiles), {}};
-  dev.to_host(r.codes.data(), d.codes.get(), n);
-  dev.to_host(r.scales.data(), d.scales.get(), tiles * sizeof(float));
+quant::Result scales_to_host(Device& dev, const quant::Spec& spec, const OnDevice<Device>& d) {
+  quant::Result r{{}, std::vector<float>(size_t(spec.scale_shape().m * spec.scale_shape().g)), {}};
+  dev.to_host(r.scales.data(), d.scales.get(), r.scales.size() * sizeof(float));
   if (spec.writes_scales()) r.storage = quant::pack(spec.layout, spec.scale_shape(), r.scales);
   return r;
 }
 
-// The case from its input bytes on the host to both results on the host.
+// The profile's result (codes, scales and their storage) from the device to the host.
 template <class Device>
-ReferenceResult reference_on(Device& dev, const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
+quant::Result profile_to_host(Device& dev, const quant::Spec& spec, const OnDevice<Device>& d) {
+  quant::Result r = scales_to_host(dev, spec, d);
+  r.codes.resize(size_t(spec.m * spec.k));
+  dev.to_host(r.codes.data(), d.codes.get(), r.codes.size());
+  return r;
+}
+
+// The case from its input bytes on the host to both results left on a device of its own (made
+// from device_args), with the input: HeldReference.
+template <class Device>
+class HeldOn : public HeldReference {
+ public:
+  template <class... DeviceArgs>
+  HeldOn(const quant::Spec& spec, Format input, std::span<const std::byte> raw, DeviceArgs&&... device_args)
+      : dev_(std::forward<DeviceArgs>(device_args)...),
+        k_(spec.k),
+        x_(dev_.template alloc<uint8_t>(raw.size())),
+        d_(compute_on(dev_, spec, input, uploaded(raw))) {
+    scales_ = scales_to_host(dev_, spec, d_);
+  }
+  void rows(int64_t row0, int64_t row1, std::span<uint8_t> codes, std::span<uint8_t> ideal) override {
+    const auto at = size_t(row0 * k_), n = size_t((row1 - row0) * k_);
+    dev_.to_host(codes.data(), d_.codes.get() + at, n);
+    dev_.to_host(ideal.data(), d_.ideal.get() + at, n);
+  }
+
+ private:
+  Device dev_;  // first: the buffers below go back to its pool before it goes
+  int64_t k_;
+  typename OnDevice<Device>::Bytes x_;
+  OnDevice<Device> d_;
+
+  const void* uploaded(std::span<const std::byte> raw) {
+    dev_.to_device(x_.get(), raw.data(), raw.size());
+    return x_.get();
+  }
+};
+
+// The device reference's refusal, as a UsageError, before any device work.
+inline void require_reference(const quant::Spec& spec, Format input) {
   if (const std::string why = reference_declines(spec, input); !why.empty())
     throw UsageError("the device quantization reference declines: " + why);
-  auto x = dev.template alloc<std::byte>(raw.size());
-  dev.to_device(x.get(), raw.data(), raw.size());
-  OnDevice<Device> d = compute_on(dev, spec, input, x.get());
-  ReferenceResult r{profile_to_host(dev, spec, d), std::vector<uint8_t>(size_t(spec.m * spec.k))};
-  dev.to_host(r.ideal.data(), d.ideal.get(), r.ideal.size());
-  return r;
 }
 
 }  // namespace ulpgate::quant_kernels

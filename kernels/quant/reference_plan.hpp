@@ -9,16 +9,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/quant/held_reference.hpp"
 #include "kernels/quant/reference_kernels.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate::quant_kernels {
-
-// quant::Expected's two results, from the device.
-struct ReferenceResult {
-  quant::Result profile;       // codes, scales, scale storage
-  std::vector<uint8_t> ideal;  // the exact quotients' codes with the profile's scales
-};
 
 // Why the device reference does not compute this spec (empty: it does): quant.silu-mul (its exp
 // is the host's), a scale rounded by exp2(ceil(log2 s)) (libm's log2 is the host's), a cast
