@@ -30,37 +30,62 @@ bool is_pow2(float s) {
 
 // The MX blocks whose codes are don't-care: the reference's scale and the written one are both the
 // ue8m0 NaN (0xFF), and under OCP MX a NaN scale makes every element of its block NaN.
-std::vector<bool> nan_scale_blocks(const Spec& s, const Expected& e, std::span<const uint8_t> storage) {
+std::vector<bool> nan_scale_blocks(const Spec& s, std::span<const float> want, std::span<const uint8_t> storage) {
   if (!s.mx_scales()) return {};
   const std::vector<float> got = unpack(s.layout, s.scale_shape(), storage);
   std::vector<bool> nan(got.size());
-  for (size_t b = 0; b < got.size(); ++b) nan[b] = std::isnan(got[b]) && std::isnan(e.profile.scales[b]);
+  for (size_t b = 0; b < got.size(); ++b) nan[b] = std::isnan(got[b]) && std::isnan(want[b]);
   return nan;
 }
 
-// Compares codes element by element (rows on every core); fills counts, max_ulp and the first bad
-// elements.
-void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const CodeBudget& budget,
-                 CaseResult& result) {
+// The reference's codes of rows [row0, row0 + profile.size() / K).
+struct CodeRows {
+  int64_t row0;
+  std::span<const uint8_t> profile, ideal;
+};
+
+// What judging the codes gathers across their rows (every slab of them): the bad codes by scale
+// group and the codes that differ only in don't-care blocks.
+struct CodeTally {
+  std::vector<bool> dont_care;
+  GridTally by_group;
+  std::atomic<uint64_t> equivalent = 0;
+  std::mutex lock;
+
+  CodeTally(const Case& c, std::span<const float> scales, std::span<const uint8_t> storage)
+      : dont_care(nan_scale_blocks(c.spec, scales, storage)),
+        by_group(c.spec.m, (c.spec.k + c.spec.tile_cols() - 1) / c.spec.tile_cols()) {}
+
+  // Its grid and its message into the result, once every row is judged.
+  void report(CaseResult& result) const {
+    if (by_group.any()) result.grids.push_back(by_group.grid("bad codes by (row, scale group)", "row", "group", "bad codes"));
+    if (equivalent)
+      result.message = "equivalent encoding: " + std::to_string(equivalent) +
+                       " codes differ from the reference's in blocks whose scale is the ue8m0 NaN (0xFF), where OCP MX "
+                       "makes every element NaN whatever its code";
+  }
+};
+
+// Compares the codes of `rows` element by element (rows on every core); adds to the counts,
+// max_ulp and the first bad elements, and to the tally.
+void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales, CodeRows rows, const Observed& o,
+                 const CodeBudget& budget, CodeTally& tally, CaseResult& result) {
   const Spec& s = c.spec;
   // Inputs a device reference judged keep no fp32 values: an element is widened from its raw bytes.
   const auto value = [&](size_t i) { return in.values.empty() ? raw_value(in.raw, c.input, i) : in.values[i]; };
   const double rel = budget.ideal_rel_error;
-  const int64_t g = s.scale_shape().g;
-  const std::vector<bool> dont_care = nan_scale_blocks(s, e, o.storage);
-  std::atomic<uint64_t> equivalent = 0;
-  GridTally by_group(s.m, (s.k + s.tile_cols() - 1) / s.tile_cols());
-  std::mutex tally;
-  judge_rows_in_chunks(s.m, s.k, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
+  const int64_t g = s.scale_shape().g, first = rows.row0 * s.k;
+  const auto n_rows = int64_t(rows.profile.size()) / std::max<int64_t>(1, s.k);
+  judge_rows_in_chunks(n_rows, s.k, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
     uint64_t own_equivalent = 0;
     std::vector<std::pair<int64_t, int64_t>> bad_groups;
-    for (int64_t row = row0; row < row1; ++row)
+    for (int64_t row = rows.row0 + row0; row < rows.row0 + row1; ++row)
       for (int64_t col = 0; col < s.k; ++col) {
-        const size_t i = size_t(row * s.k + col);
-        const uint32_t a = o.codes[i], p = e.profile.codes[i], d = e.ideal[i];
+        const size_t i = size_t(row * s.k + col), at = size_t(int64_t(i) - first);
+        const uint32_t a = o.codes[i], p = rows.profile[at], d = rows.ideal[at];
         const size_t si = size_t((row / s.tile_rows()) * g + col / s.tile_cols());
-        const float scale = e.profile.scales[si];
-        if (a != p && !dont_care.empty() && dont_care[si]) {
+        const float scale = scales[si];
+        if (a != p && !tally.dont_care.empty() && tally.dont_care[si]) {
           ++own_equivalent;
           ++r.n_within;
           continue;
@@ -90,26 +115,21 @@ void judge_codes(const Case& c, const Inputs& in, const Expected& e, const Obser
                                 num(decode(s.format, a)) + ")" + (a == kPoison ? " = poison: never written" : "") +
                                 ", ideal " + hex2(d));
       }
-    equivalent += own_equivalent;
+    tally.equivalent += own_equivalent;
     if (bad_groups.empty()) return;
-    const std::lock_guard lock(tally);
-    for (const auto& [row, group] : bad_groups) by_group.add(row, group);
+    const std::lock_guard lock(tally.lock);
+    for (const auto& [row, group] : bad_groups) tally.by_group.add(row, group);
   });
-  if (by_group.any()) result.grids.push_back(by_group.grid("bad codes by (row, scale group)", "row", "group", "bad codes"));
-  if (equivalent)
-    result.message = "equivalent encoding: " + std::to_string(equivalent) +
-                     " codes differ from the reference's in blocks whose scale is the ue8m0 NaN (0xFF), where OCP MX "
-                     "makes every element NaN whatever its code";
 }
 
 // Scales bit-exact and padding as defined; returns the number of bad scale and padding slots.
-uint64_t judge_scales(const Case& c, const Expected& e, std::span<const uint8_t> storage, CaseResult& r) {
+uint64_t judge_scales(const Case& c, const Result& want, std::span<const uint8_t> storage, CaseResult& r) {
   const Spec& s = c.spec;
   if (!s.writes_scales()) return 0;  // a static scale is an input
   const ScaleShape ss = s.scale_shape();
   const std::vector<float> got = unpack(s.layout, ss, storage);
   // What the layout can hold of the reference's scales (an Inf scale is the ue8m0 NaN byte 0xFF).
-  const std::vector<float> stored = unpack(s.layout, ss, e.profile.storage);
+  const std::vector<float> stored = unpack(s.layout, ss, want.storage);
   uint64_t bad = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     const float want = stored[i];
@@ -160,26 +180,41 @@ std::string unexplained(const Case& c, const Expected& e, const Observed& o, uin
   return m + (m.empty() ? "" : "; ") + "no hypothesis explains the output";
 }
 
-}  // namespace
-
-CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets,
-                   std::string_view budget_op, bool diagnose) {
+// The case's counts: its codes (judge_rows(tally, r) judges every row of them), then its scales
+// against `want` (the profile's); the verdict they give, or error where the outputs' sizes are not
+// the case's. `bad_scales` gets the bad scale and padding slots.
+template <class JudgeRows>
+CaseResult counted(const Case& c, const Result& want, const Observed& o, uint64_t& bad_scales, JudgeRows judge_rows) {
   CaseResult r;
   r.case_id = c.id();
   r.family = "quant";
   r.profile = std::string(c.spec.profile->name);
-  r.elements = e.profile.codes.size();
-  if (o.codes.size() != e.profile.codes.size() || int64_t(o.storage.size()) != c.spec.scale_bytes()) {
+  r.elements = size_t(c.spec.m * c.spec.k);
+  if (o.codes.size() != r.elements || int64_t(o.storage.size()) != c.spec.scale_bytes()) {
     r.verdict = Verdict::error;
     r.message = "output sizes differ from the reference";
     return r;
   }
-  judge_codes(c, in, e, o, code_budget(budgets, c.spec, budget_op), r);
-  const bool codes_bad = r.n_over + r.n_nonfinite > 0;
-  const uint64_t bad_scales = judge_scales(c, e, o.storage, r);
+  CodeTally tally(c, want.scales, o.storage);
+  judge_rows(tally, r);
+  tally.report(r);
+  bad_scales = judge_scales(c, want, o.storage, r);
   r.n_over += bad_scales;
   r.verdict = verdict_of_counts(r);
-  if (passes(r.verdict) || !diagnose) return r;
+  return r;
+}
+
+}  // namespace
+
+CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o, const BudgetTable& budgets,
+                   std::string_view budget_op, bool diagnose) {
+  const CodeBudget budget = code_budget(budgets, c.spec, budget_op);
+  uint64_t bad_scales = 0;
+  CaseResult r = counted(c, e.profile, o, bad_scales, [&](CodeTally& tally, CaseResult& r) {
+    judge_codes(c, in, e.profile.scales, {0, e.profile.codes, e.ideal}, o, budget, tally, r);
+  });
+  if (passes(r.verdict) || !diagnose || r.verdict == Verdict::error) return r;
+  const bool codes_bad = r.n_over - bad_scales + r.n_nonfinite > 0;
   const Inputs widened_in = in.values.empty() ? Inputs{{}, widened(in.raw, c.input)} : Inputs{};
   const Evidence ev{c, in.values.empty() ? widened_in : in, e, o, codes_bad, bad_scales > 0};
   if (const auto d = weigh(hypotheses(ev))) {
@@ -188,6 +223,30 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
     return r;
   }
   r.message = unexplained(c, e, o, r.n_over - bad_scales, bad_scales);
+  return r;
+}
+
+CaseResult compare_held(const Case& c, const Inputs& in, quant_kernels::HeldReference& held, const Observed& o,
+                        const BudgetTable& budgets, int64_t slab_elements) {
+  const CodeBudget budget = code_budget(budgets, c.spec, {});
+  const int64_t per = std::max<int64_t>(1, slab_elements / std::max<int64_t>(1, c.spec.k));
+  uint64_t bad_scales = 0;
+  CaseResult r = counted(c, held.scales(), o, bad_scales, [&](CodeTally& tally, CaseResult& r) {
+    std::vector<uint8_t> codes, ideal;
+    for (int64_t row0 = 0; row0 < c.spec.m; row0 += per) {
+      const int64_t row1 = std::min(c.spec.m, row0 + per);
+      codes.resize(size_t((row1 - row0) * c.spec.k)), ideal.resize(codes.size());
+      held.rows(row0, row1, codes, ideal);
+      judge_codes(c, in, held.scales().scales, {row0, codes, ideal}, o, budget, tally, r);
+    }
+  });
+  if (passes(r.verdict) || r.verdict == Verdict::error) return r;
+  // A failing case is diagnosed with every reference fetched: its layout and format hypotheses
+  // read the whole output. The counts stay the slabs'.
+  quant_kernels::ReferenceResult whole = held.whole(c.spec.m, c.spec.k);
+  const CaseResult d = compare(c, in, {std::move(whole.profile), std::move(whole.ideal), {}}, o, budgets);
+  r.message = d.message;
+  if (d.verdict == Verdict::layout) r.verdict = Verdict::layout;
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include "harness/core/case_result.hpp"
 #include "harness/golden/budgets.hpp"
 #include "harness/quant/quant_case.hpp"
+#include "kernels/quant/held_reference.hpp"
 
 namespace ulpgate::quant {
 
@@ -26,5 +27,11 @@ struct Observed {
 // that judge an alternative explanation and only need to know whether it passes).
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
                    const BudgetTable& budgets, std::string_view budget_op = {}, bool diagnose = true);
+
+// The same judgement with the references left on a device: the codes fetched and judged a slab of
+// about slab_elements at a time (whole rows), the scales whole; a failing case is diagnosed with
+// them all fetched.
+CaseResult compare_held(const Case& c, const Inputs& in, quant_kernels::HeldReference& held, const Observed& o,
+                        const BudgetTable& budgets, int64_t slab_elements);
 
 }  // namespace ulpgate::quant

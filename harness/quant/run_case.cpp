@@ -28,17 +28,19 @@ std::string repeat_difference(const Case& c, const Inputs& in, Backend& backend,
 
 }  // namespace
 
-CaseRun run_case(const Case& c, Backend& backend) {
+CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
   // The device reference reads the raw input: its fp32 values (4 bytes an element, twice the
-  // input's) are made only where the comparator needs them.
-  run.inputs = reference_for(backend, c) ? c.raw_inputs() : c.inputs();
-  std::string device;
-  run.expected = expected_on(backend, c, run.inputs, &device);
+  // input's) are made only where the comparator needs them. Its results stay on the device, and
+  // are judged a slab at a time, where slab_elements > 0.
+  DeviceReference* device = reference_for(backend, c);
+  const bool held = device && slab_elements > 0 && c.spec.op != Op::silu_mul;  // silu-mul: its own comparator
+  run.inputs = device ? c.raw_inputs() : c.inputs();
+  if (!held) run.expected = expected_on(backend, c, run.inputs);
   // The digest covers codes then scale storage (both may be empty: M = 0).
-  run.codes = run.outputs.add("codes", run.expected.profile.codes.size(), kPoison);
-  run.storage = run.outputs.add("scales", run.expected.profile.storage.size(), kPoison);
+  run.codes = run.outputs.add("codes", size_t(c.spec.m * c.spec.k), kPoison);
+  run.storage = run.outputs.add("scales", size_t(c.spec.scale_bytes()), kPoison);
   std::string repeat;
   run.result = judged(
       c.id(), "quant", c.spec.profile->name, run.outputs,
@@ -48,13 +50,14 @@ CaseRun run_case(const Case& c, Backend& backend) {
           repeat = repeat_difference(c, run.inputs, backend, run.codes, run.storage);
       },
       [&] {
-        if (c.spec.op == Op::silu_mul)
-          return compare_silu_mul(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets());
-        return compare(c, run.inputs, run.expected, {run.codes, run.storage}, default_budgets());
+        const Observed o{run.codes, run.storage};
+        if (held) return compare_held(c, run.inputs, *device->held(c, run.inputs), o, default_budgets(), slab_elements);
+        if (c.spec.op == Op::silu_mul) return compare_silu_mul(c, run.inputs, run.expected, o, default_budgets());
+        return compare(c, run.inputs, run.expected, o, default_budgets());
       });
   worsen(run.result, Verdict::over_budget, repeat);
   stamp(run.result, run.outputs.bytes(), backend, t0);
-  if (!device.empty()) run.result.note = "references on " + device;
+  if (device) run.result.note = "references on " + device->name();
   return run;
 }
 
@@ -81,14 +84,19 @@ std::vector<BundleTensor> bundle_tensors(const Case& c, const CaseRun& run) {
 
 }  // namespace
 
+// A bundle holds the references whole: its case is judged whole.
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors) {
-  return ulpgate::run_case_id<Case>(id, backend, tensors, run_case, bundle_tensors);
+  const auto run = [&](const Case& c, Backend& b) { return run_case(c, b, tensors ? 0 : kSlabElements); };
+  return ulpgate::run_case_id<Case>(id, backend, tensors, run, bundle_tensors);
 }
 
 // Held per input element: the input (2 bytes) and its fp32 values (4), expected, ideal and actual
 // codes (3): 9 bytes; 14.6 measured at 2048 x 7168 on the host emulation (with the emulated
 // kernel's own buffers). 16 covers both, and a more-than-2^31-element case stays within half of a
-// 128 GB host; a failing case's diagnosis may add a few alternative results.
+// 128 GB host; a failing case's diagnosis may add a few alternative results. With a device
+// reference a passing case holds the input, the codes (twice for a dynamic per-tensor scale: the
+// repeated run) and one slab, 4-5 bytes; a failing one fetches every reference and widens the
+// input to diagnose it, as the host reference holds them.
 double host_bytes(std::string_view id) {
   const Case c = Case::parse(id);
   return double(c.spec.m) * double(c.spec.input_cols()) * 16 + double(c.spec.scale_bytes());

@@ -13,13 +13,16 @@ namespace ulpgate::quant {
 
 struct CaseRun {
   Inputs inputs;
-  Expected expected;
+  Expected expected;  // empty where the references stayed on the device
   GuardedOutputs outputs;           // where the backend writes (guarded)
   std::span<uint8_t> codes, storage;  // in outputs: what the backend wrote
   CaseResult result;
 };
 
-CaseRun run_case(const Case& c, Backend& backend);
+// With a device reference its results stay on the device and the codes are judged a slab of
+// about slab_elements at a time (0: fetched whole into `expected`, as a bundle needs them).
+inline constexpr int64_t kSlabElements = int64_t(1) << 24;
+CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements = kSlabElements);
 
 // The family's entry points (harness/core/family.hpp).
 std::vector<std::string> catalog_ids(Tier tier);

@@ -50,6 +50,21 @@ void expect_same_judgement(std::string_view id, bool perturbed) {
   EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
 }
 
+// Cases whose perturbed outputs fail in each layout family, and a dynamic per-tensor amax.
+constexpr const char* kPerturbed[] = {
+    "quant.group/vllm/e4m3fn/bf16/31x640/gs128/row/normal_sigma=2/s1",
+    "quant.group/deepgemm/e4m3fn/bf16/31x640/gs128/ue8m0-packed/normal_sigma=2/s1",
+    "quant.mx/te/e4m3fn/bf16/130x96/gs32/mx-swizzle-128x4/normal_nan=97_inf=131/s1",
+    "quant.tensor/vllm/e4m3fn/bf16/31x640/dynamic/row/normal_sigma=2/s1"};
+
+// The case judged with its references whole on the host, or left on the emulated device and
+// fetched three rows at a time.
+CaseResult judged(std::string_view id, bool device_reference, bool perturbed) {
+  const quant::Case c = quant::Case::parse(id);
+  OnEmulatedDevice backend(device_reference, perturbed);
+  return quant::run_case(c, backend, device_reference ? 3 * std::max<int64_t>(1, c.spec.k) : 0).result;
+}
+
 }  // namespace
 
 // Every other ci case (half the catalog: every op, layout, profile and edge input occurs in it).
@@ -59,13 +74,23 @@ TEST(QuantDeviceReference, TheCiCatalogIsJudgedAsTheHostReferenceJudgesIt) {
 }
 
 TEST(QuantDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
-  for (const char* id : {"quant.group/vllm/e4m3fn/bf16/31x640/gs128/row/normal_sigma=2/s1",
-                         "quant.group/deepgemm/e4m3fn/bf16/31x640/gs128/ue8m0-packed/normal_sigma=2/s1",
-                         "quant.mx/te/e4m3fn/bf16/130x96/gs32/mx-swizzle-128x4/normal_nan=97_inf=131/s1",
-                         "quant.tensor/vllm/e4m3fn/bf16/31x640/dynamic/row/normal_sigma=2/s1"}) {
+  for (const char* id : kPerturbed) {
     OnEmulatedDevice device(true, true);
     const CaseResult r = quant::run_case_id(id, device, nullptr);
     EXPECT_FALSE(passes(r.verdict)) << id << ": " << r.message;
     expect_same_judgement(id, true);
+  }
+}
+
+// A slab of three rows at a time (the ci shapes have up to 130 rows): every fifth ci case and the
+// wrong outputs judged as the host reference judges the whole case.
+TEST(QuantDeviceReference, SlabsOfRowsAreJudgedAsTheWholeCase) {
+  const std::vector<std::string> ids = quant::catalog_ids(Tier::ci);
+  for (size_t i = 1; i < ids.size(); i += 5)
+    test_support::expect_same_judgement(judged(ids[i], true, false), judged(ids[i], false, false), ids[i]);
+  for (const char* id : kPerturbed) {
+    const CaseResult got = judged(id, true, true);
+    EXPECT_FALSE(passes(got.verdict)) << id << ": " << got.message;
+    test_support::expect_same_judgement(got, judged(id, false, true), id);
   }
 }
