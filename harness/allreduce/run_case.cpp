@@ -139,7 +139,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
       });
   worsen(run.result, Verdict::out_of_bounds, changed);
   worsen(run.result, Verdict::over_budget, repeat);
-  stamp(run.result, run.storage.bytes(), backend, t0);
+  stamp(run.result, run.storage, backend, t0);
   if (refused.empty() && passes(run.result.verdict))
     run.result.note = run.claim.ran;
   if (!device.empty()) run.result.note += std::string(run.result.note.empty() ? "" : "; ") + "references on " + device;

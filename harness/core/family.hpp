@@ -71,6 +71,8 @@ CaseResult judged(std::string case_id, std::string_view family, std::string_view
                   const std::function<CaseResult()>& compare);
 void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,
            std::chrono::steady_clock::time_point t0);
+void stamp(CaseResult& r, const GuardedOutputs& outputs, const Backend& backend,
+           std::chrono::steady_clock::time_point t0);
 // Joins a finding (why; none when empty) that overrides a passing or milder verdict with v.
 void worsen(CaseResult& r, Verdict v, const std::string& why);
 

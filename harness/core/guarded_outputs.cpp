@@ -51,9 +51,15 @@ std::vector<guard::Violation> GuardedOutputs::violations() const {
   return out;
 }
 
+std::vector<std::span<const std::byte>> GuardedOutputs::parts() const {
+  std::vector<std::span<const std::byte>> out;
+  for (const Region& r : regions_) out.emplace_back(r.data, r.bytes);
+  return out;
+}
+
 std::vector<std::byte> GuardedOutputs::bytes() const {
   std::vector<std::byte> out;
-  for (const Region& r : regions_) out.insert(out.end(), r.data, r.data + r.bytes);
+  for (const auto part : parts()) out.insert(out.end(), part.begin(), part.end());
   return out;
 }
 

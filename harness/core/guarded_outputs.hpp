@@ -39,7 +39,9 @@ class GuardedOutputs {
 
   // Every guard byte the kernel changed, output by output, in the order they were added.
   std::vector<guard::Violation> violations() const;
-  // Every output's bytes in the order they were added (what a golden digest covers).
+  // Every output's bytes in the order they were added (what a golden digest covers), in place.
+  std::vector<std::span<const std::byte>> parts() const;
+  // The same joined (a copy).
   std::vector<std::byte> bytes() const;
 
  private:

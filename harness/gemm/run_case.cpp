@@ -79,7 +79,7 @@ CaseRun run_case(const Case& c, Backend& backend) {
         run.maps = std::move(cmp.maps);
         return std::move(cmp.result);
       });
-  stamp(run.result, run.outputs.bytes(), backend, t0);
+  stamp(run.result, run.outputs, backend, t0);
   if (!run.claim.model.empty() || run.identification) run.result.note = claim_text(run.claim);
   if (device) run.result.note += std::string(run.result.note.empty() ? "" : "; ") + "references on " + device->name() +
                                  (replayed_on.empty() ? " (the ideal; the replay here)" : "");

@@ -10,6 +10,8 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <system_error>
 
@@ -226,6 +228,14 @@ std::optional<Verdict> parse_verdict(std::string_view name) {
 
 uint64_t output_digest(std::span<const std::byte> bytes) {
   return XXH64(bytes.data(), bytes.size(), 0);
+}
+
+uint64_t output_digest(std::span<const std::span<const std::byte>> parts) {
+  const std::unique_ptr<XXH64_state_t, decltype(&XXH64_freeState)> state(XXH64_createState(), XXH64_freeState);
+  if (!state || XXH64_reset(state.get(), 0) == XXH_ERROR) throw std::bad_alloc();
+  for (const auto part : parts)
+    if (XXH64_update(state.get(), part.data(), part.size()) == XXH_ERROR) throw std::bad_alloc();
+  return XXH64_digest(state.get());
 }
 
 std::string digest_hex(uint64_t digest) {

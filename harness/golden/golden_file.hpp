@@ -63,6 +63,8 @@ std::optional<Verdict> parse_verdict(std::string_view name);
 
 // xxHash64 (seed 0) of output bytes, and its 16-hex-digit text.
 uint64_t output_digest(std::span<const std::byte> bytes);
+// The same of parts one after another, without joining them (a 2^31-element output is not copied).
+uint64_t output_digest(std::span<const std::span<const std::byte>> parts);
 std::string digest_hex(uint64_t digest);
 
 GoldenRow golden_row(const CaseResult& r);

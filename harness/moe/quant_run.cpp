@@ -143,7 +143,7 @@ CaseResult run_quant_case(const QuantCase& c, Backend& backend) {
         r.case_id = c.id(), r.family = "moe", r.profile = profile;
         return r;
       });
-  stamp(result, outputs.bytes(), backend, t0);
+  stamp(result, outputs, backend, t0);
   return result;
 }
 

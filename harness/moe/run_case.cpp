@@ -189,7 +189,7 @@ CaseResult run_case(const Case& c, Backend& backend) {
         r.case_id = c.id(), r.family = "moe", r.profile = std::string(c.spec.base.profile->name);
         return r;
       });
-  stamp(result, outputs.bytes(), backend, t0);
+  stamp(result, outputs, backend, t0);
   result.note = gemm::claim_text(claim);
   return result;
 }

@@ -98,7 +98,7 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
         return compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},
                        quant::default_budgets());
       });
-  stamp(run.result, run.outputs.bytes(), backend, t0);
+  stamp(run.result, run.outputs, backend, t0);
   if (!device.empty()) run.result.note = "references on " + device;
   return run;
 }

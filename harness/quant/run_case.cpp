@@ -56,7 +56,7 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
         return compare(c, run.inputs, run.expected, o, default_budgets());
       });
   worsen(run.result, Verdict::over_budget, repeat);
-  stamp(run.result, run.outputs.bytes(), backend, t0);
+  stamp(run.result, run.outputs, backend, t0);
   if (device) run.result.note = "references on " + device->name();
   return run;
 }

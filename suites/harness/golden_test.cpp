@@ -66,7 +66,22 @@ TEST(GoldenFile, DigestIsXxh64AsSixteenHexDigits) {
   EXPECT_EQ(digest_hex(0), "0000000000000000");
   EXPECT_EQ(digest_hex(0xABCDEF0123456789ull), "abcdef0123456789");
   // xxHash64 of the empty input with seed 0 (the reference value).
-  EXPECT_EQ(output_digest({}), 0xEF46DB3751D8E999ull);
+  EXPECT_EQ(output_digest(std::span<const std::byte>{}), 0xEF46DB3751D8E999ull);
+}
+
+// A case's outputs are digested in place, one after another: the digest of their joined bytes
+// (what every golden row holds), whatever the parts' sizes (xxHash buffers 32-byte stripes).
+TEST(GoldenFile, PartsDigestAsTheirJoinedBytes) {
+  std::vector<std::byte> a(1000), b(37), joined;
+  for (size_t i = 0; i < a.size(); ++i) a[i] = std::byte(i * 7 + 3);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = std::byte(i * 13 + 1);
+  joined.insert(joined.end(), a.begin(), a.end());
+  joined.insert(joined.end(), b.begin(), b.end());
+  const std::span<const std::byte> parts[] = {a, {}, b};
+  EXPECT_EQ(output_digest(std::span(parts)), output_digest(joined));
+  const std::span<const std::byte> swapped[] = {b, a};
+  EXPECT_NE(output_digest(std::span(swapped)), output_digest(joined));
+  EXPECT_EQ(output_digest(std::span<const std::span<const std::byte>>{}), output_digest(std::span<const std::byte>{}));
 }
 
 TEST(GoldenFile, RowFromCaseResult) {
