@@ -12,11 +12,4 @@ DeviceReference* reference_for(Backend& backend, const Case& c) {
   return d && d->declines(c).empty() ? d : nullptr;
 }
 
-Expected expected_on(Backend& backend, const Case& c, const Inputs& in, std::string* where) {
-  DeviceReference* d = reference_for(backend, c);
-  if (!d) return expected(c, in);
-  if (where) *where = d->name();
-  return d->expected(c, in);
-}
-
 }  // namespace ulpgate::quant

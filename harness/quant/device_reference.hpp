@@ -29,8 +29,4 @@ class DeviceReference {
 // The backend's device reference where it computes the case, else nullptr.
 DeviceReference* reference_for(Backend& backend, const Case& c);
 
-// The case's expected results: on the backend's device where it has a quantization reference that
-// computes the case (`where`, when given, gets its name), else here.
-Expected expected_on(Backend& backend, const Case& c, const Inputs& in, std::string* where = nullptr);
-
 }  // namespace ulpgate::quant

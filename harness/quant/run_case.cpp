@@ -37,7 +37,7 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
   DeviceReference* device = reference_for(backend, c);
   const bool held = device && slab_elements > 0 && c.spec.op != Op::silu_mul;  // silu-mul: its own comparator
   run.inputs = device ? c.raw_inputs() : c.inputs();
-  if (!held) run.expected = expected_on(backend, c, run.inputs);
+  if (!held) run.expected = device ? device->expected(c, run.inputs) : expected(c, run.inputs);
   // The digest covers codes then scale storage (both may be empty: M = 0).
   run.codes = run.outputs.add("codes", size_t(c.spec.m * c.spec.k), kPoison);
   run.storage = run.outputs.add("scales", size_t(c.spec.scale_bytes()), kPoison);
