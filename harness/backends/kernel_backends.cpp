@@ -290,6 +290,14 @@ class CudaBackend : public Backend {
     });
   }
 
+  std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& spec, Format input,
+                                                         std::span<const std::byte> x) override {
+    return kernel_call(describe(spec, input), [&] {
+      const auto codes = size_t(spec.m * spec.k), scales = size_t(spec.scale_bytes());
+      return quant_kernels::hold_quant_gpu(quant_kernels::plan_quant(spec, input, kSm90, x.size(), codes, scales), x, scales);
+    });
+  }
+
   void grouped_quant(const quant::GroupedSpec& spec, Format input, std::span<const std::byte> x,
                      std::span<const int32_t> row_map, std::span<uint8_t> codes, std::span<uint8_t> scales) override {
     kernel_call(describe(spec, input), [&] {
@@ -302,6 +310,14 @@ class CudaBackend : public Backend {
     kernel_call(describe(spec), [&] {
       const auto plan = norm_kernels::plan_norm(spec, kSm90, norm_kernels::NormSizes::of(io));
       norm_kernels::run_norm_gpu(plan, io);
+    });
+  }
+
+  std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& spec, const norm::Buffers& io) override {
+    return kernel_call(describe(spec), [&] {
+      norm_kernels::NormSizes sizes = norm_kernels::required_sizes(spec);
+      sizes.x = io.x.size(), sizes.residual = io.residual.size(), sizes.weight = io.weight.size();
+      return norm_kernels::hold_norm_gpu(norm_kernels::plan_norm(spec, kSm90, sizes), io, sizes);
     });
   }
 

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/norm/held_outputs.hpp"
+#include "kernels/quant/held_reference.hpp"
 #include "reference/allreduce/allreduce.hpp"
 #include "reference/allreduce/fused.hpp"
 #include "reference/gemm/gemm.hpp"
@@ -92,6 +94,14 @@ class Backend {
   // Quantizes x (raw elements of dtype `input`) into codes [M*K] and scale storage (spec.layout).
   virtual void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x,
                      std::span<uint8_t> codes, std::span<uint8_t> scales) = 0;
+  // quant() with the codes and scale storage left on the backend's device, where a case judged
+  // against a device reference fetches them a slab at a time (issue 30) instead of holding them
+  // whole here. nullptr (the default): it has no such path, and quant() writes host buffers.
+  virtual std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& spec, Format input,
+                                                                 std::span<const std::byte> x) {
+    (void)spec, (void)input, (void)x;
+    return nullptr;
+  }
   // Quantizes a grouped op's x [rows, K] per expert into codes [rows, K] and the scale storage
   // (reference/quant/grouped.hpp), reading its row map (m_indices [rows] or masked_m [experts]);
   // writes the tokens' rows only. Backends without one keep this default (`error`).
@@ -105,6 +115,12 @@ class Backend {
   virtual void norm(const norm::Spec& spec, const norm::Buffers& io) {
     (void)spec, (void)io;
     throw BackendError(name() + " has no RMSNorm kernels");
+  }
+  // norm() of rms or rms-add reading io's inputs, with y and the residual left on the backend's
+  // device, as quant_held; nullptr (the default): norm() writes host buffers.
+  virtual std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& spec, const norm::Buffers& io) {
+    (void)spec, (void)io;
+    return nullptr;
   }
   // Runs a GEMM: reads io's A, B and scale storage (gemm.hpp Buffers), writes D, and says what it
   // claims. Backends without GEMM kernels keep this default, which reports the case as `error`.

@@ -76,25 +76,21 @@ CaseResult judged(std::string case_id, std::string_view family, std::string_view
   return outside.empty() ? r : out_of_bounds(std::move(r), outside);
 }
 
-namespace {
-
-void stamp_digest(CaseResult& r, uint64_t digest, const Backend& backend, std::chrono::steady_clock::time_point t0) {
+void stamp(CaseResult& r, uint64_t digest, const Backend& backend, std::chrono::steady_clock::time_point t0) {
   r.digest = digest;
   r.backend = backend.name();
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
-
 void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& backend,
            std::chrono::steady_clock::time_point t0) {
-  stamp_digest(r, output_digest(outputs), backend, t0);
+  stamp(r, output_digest(outputs), backend, t0);
 }
 
 // The outputs digested in place: joined, a 2^31-element case's would be copied whole.
 void stamp(CaseResult& r, const GuardedOutputs& outputs, const Backend& backend,
            std::chrono::steady_clock::time_point t0) {
-  stamp_digest(r, output_digest(outputs.parts()), backend, t0);
+  stamp(r, output_digest(outputs.parts()), backend, t0);
 }
 
 void worsen(CaseResult& r, Verdict v, const std::string& why) {

@@ -73,6 +73,8 @@ void stamp(CaseResult& r, std::span<const std::byte> outputs, const Backend& bac
            std::chrono::steady_clock::time_point t0);
 void stamp(CaseResult& r, const GuardedOutputs& outputs, const Backend& backend,
            std::chrono::steady_clock::time_point t0);
+// The same with the digest already made (outputs left on a device, digested as they were fetched).
+void stamp(CaseResult& r, uint64_t digest, const Backend& backend, std::chrono::steady_clock::time_point t0);
 // Joins a finding (why; none when empty) that overrides a passing or milder verdict with v.
 void worsen(CaseResult& r, Verdict v, const std::string& why);
 

@@ -230,12 +230,32 @@ uint64_t output_digest(std::span<const std::byte> bytes) {
   return XXH64(bytes.data(), bytes.size(), 0);
 }
 
+struct OutputDigest::State {
+  std::unique_ptr<XXH64_state_t, decltype(&XXH64_freeState)> xxh{XXH64_createState(), XXH64_freeState};
+};
+
+OutputDigest::OutputDigest() : state_(std::make_unique<State>()) {
+  if (!state_->xxh || XXH64_reset(state_->xxh.get(), 0) == XXH_ERROR) throw std::bad_alloc();
+}
+OutputDigest::~OutputDigest() = default;
+
+void OutputDigest::add(std::span<const std::byte> part) {
+  if (XXH64_update(state_->xxh.get(), part.data(), part.size()) == XXH_ERROR) throw std::bad_alloc();
+}
+
+uint64_t OutputDigest::value() const { return XXH64_digest(state_->xxh.get()); }
+
+uint64_t repeated_byte_digest(std::byte b, int64_t n) {
+  OutputDigest d;
+  const std::vector<std::byte> chunk(size_t(std::clamp<int64_t>(n, 0, int64_t(1) << 20)), b);
+  for (; n > 0; n -= int64_t(chunk.size())) d.add(std::span(chunk).first(size_t(std::min<int64_t>(n, int64_t(chunk.size())))));
+  return d.value();
+}
+
 uint64_t output_digest(std::span<const std::span<const std::byte>> parts) {
-  const std::unique_ptr<XXH64_state_t, decltype(&XXH64_freeState)> state(XXH64_createState(), XXH64_freeState);
-  if (!state || XXH64_reset(state.get(), 0) == XXH_ERROR) throw std::bad_alloc();
-  for (const auto part : parts)
-    if (XXH64_update(state.get(), part.data(), part.size()) == XXH_ERROR) throw std::bad_alloc();
-  return XXH64_digest(state.get());
+  OutputDigest d;
+  for (const auto part : parts) d.add(part);
+  return d.value();
 }
 
 std::string digest_hex(uint64_t digest) {

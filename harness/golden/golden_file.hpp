@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -65,6 +66,22 @@ std::optional<Verdict> parse_verdict(std::string_view name);
 uint64_t output_digest(std::span<const std::byte> bytes);
 // The same of parts one after another, without joining them (a 2^31-element output is not copied).
 uint64_t output_digest(std::span<const std::span<const std::byte>> parts);
+// The same of n bytes all equal to b (outputs a failed device run never handed over: poison).
+uint64_t repeated_byte_digest(std::byte b, int64_t n);
+// The same of parts given one at a time (outputs fetched from a device a slab at a time).
+class OutputDigest {
+ public:
+  OutputDigest();
+  ~OutputDigest();
+  OutputDigest(const OutputDigest&) = delete;
+  OutputDigest& operator=(const OutputDigest&) = delete;
+  void add(std::span<const std::byte> part);
+  uint64_t value() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 std::string digest_hex(uint64_t digest);
 
 GoldenRow golden_row(const CaseResult& r);

@@ -1,9 +1,12 @@
 #include "harness/norm/run_case.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include "harness/core/chunked_judge.hpp"
 #include "harness/core/family.hpp"
+#include "harness/golden/golden_file.hpp"
 #include "harness/norm/device_reference.hpp"
 #include "harness/norm/catalog.hpp"
 #include "harness/quant/budget.hpp"
@@ -36,32 +39,36 @@ Slab slab_of(const Case& c, const Tensors& whole, int64_t row0, int64_t row1) {
   return s;
 }
 
-// The outputs' rows [row0, row1).
-Observed observed_rows(const CaseRun& run, int64_t h, int64_t row0, int64_t row1) {
-  const auto rows = [&](std::span<const uint16_t> t) {
-    return t.empty() ? t : t.subspan(size_t(row0 * h), size_t((row1 - row0) * h));
-  };
-  return {rows(run.y), rows(run.residual), {}, {}};
+// The outputs' rows [row0, row1), fetched from where the backend left them.
+struct ObservedRows {
+  std::vector<uint16_t> y, residual;
+  Observed observed() const { return {y, residual, {}, {}}; }
+};
+ObservedRows observed_rows(const Spec& s, norm_kernels::HeldOutputs& out, int64_t row0, int64_t row1) {
+  ObservedRows o{std::vector<uint16_t>(size_t((row1 - row0) * s.h)), {}};
+  out.y(row0, row1, o.y);
+  if (s.has_residual()) o.residual.resize(o.y.size()), out.residual(row0, row1, o.residual);
+  return o;
 }
 
 // Judged a slab at a time; a failing case is diagnosed on its first slab with a bad element,
 // whose references are computed again (a slab is what the case holds at most).
-CaseResult judge_in_slabs(const Case& c, Backend& backend, const CaseRun& run, int64_t slab_elements,
-                          std::string* device) {
+CaseResult judge_in_slabs(const Case& c, Backend& backend, const Tensors& in, norm_kernels::HeldOutputs& out,
+                          int64_t slab_elements, std::string* device) {
   const BudgetTable& budgets = quant::default_budgets();
   CaseResult r;
   const auto [bad0, bad1] =
       judge_rows_in_slabs(c.spec.m, c.spec.h, slab_elements, kFirstBad, r, [&](int64_t row0, int64_t row1) {
-        const Slab s = slab_of(c, run.inputs, row0, row1);
-        return judge(s.c, s.in.values, expected_on(backend, s.c, s.in, device), observed_rows(run, c.spec.h, row0, row1),
-                     budgets, row0);
+        const Slab s = slab_of(c, in, row0, row1);
+        return judge(s.c, s.in.values, expected_on(backend, s.c, s.in, device),
+                     observed_rows(c.spec, out, row0, row1).observed(), budgets, row0);
       });
   r.case_id = c.id(), r.family = "norm", r.profile = std::string(c.spec.profile->name);
   r.verdict = verdict_of_counts(r);
   if (passes(r.verdict)) return r;
-  const Slab s = slab_of(c, run.inputs, bad0, bad1);
+  const Slab s = slab_of(c, in, bad0, bad1);
   const CaseResult d =
-      compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(run, c.spec.h, bad0, bad1), budgets);
+      compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(c.spec, out, bad0, bad1).observed(), budgets);
   if (d.verdict == Verdict::layout) r.verdict = Verdict::layout;
   r.message = d.message;
   if (bad1 - bad0 < c.spec.m)
@@ -70,21 +77,95 @@ CaseResult judge_in_slabs(const Case& c, Backend& backend, const CaseRun& run, i
   return r;
 }
 
+// The digest of y, then the residual, fetched a slab of rows at a time (the outputs' order; the
+// codes and scales of these ops are empty).
+uint64_t fetched_digest(const Spec& s, norm_kernels::HeldOutputs& out, int64_t slab_elements) {
+  OutputDigest digest;
+  const int64_t per = std::max<int64_t>(1, slab_elements / std::max<int64_t>(1, s.h));
+  std::vector<uint16_t> rows;
+  for (const bool residual : {false, true}) {
+    if (residual && !s.has_residual()) break;
+    for (int64_t row0 = 0; row0 < s.m; row0 += per) {
+      const int64_t row1 = std::min(s.m, row0 + per);
+      rows.resize(size_t((row1 - row0) * s.h));
+      residual ? out.residual(row0, row1, rows) : out.y(row0, row1, rows);
+      digest.add(std::as_bytes(std::span(rows)));
+    }
+  }
+  return digest.value();
+}
+
+// Runs the backend into `out`: its device's outputs (Backend::norm_held), else guarded buffers
+// here, set before the kernel runs so that a failed run is digested as it left them. Returns
+// whether the outputs stayed on the device.
+bool run_into(const Case& c, Backend& backend, const Tensors& in, std::unique_ptr<norm_kernels::HeldOutputs>& out) {
+  const Buffers inputs{in.x, in.residual, in.weight, {}, {}, {}, {}};
+  if ((out = backend.norm_held(c.spec, inputs))) return true;
+  auto here = std::make_unique<HostOutputs>(c.spec);
+  HostOutputs& h = *here;
+  out = std::move(here);
+  backend.norm(c.spec, h.buffers(inputs));
+  h.ran();
+  return false;
+}
+
+// rms and rms-add: the outputs where the backend leaves them (its device, else here), judged
+// against references made a slab at a time and digested a slab at a time.
+CaseResult run_in_slabs(const Case& c, Backend& backend, const Tensors& in, int64_t slab_elements) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<norm_kernels::HeldOutputs> out;
+  bool on_device = false;
+  std::string device;  // where the references ran, when not here
+  CaseResult r = judged(
+      c.id(), "norm", c.spec.profile->name, GuardedOutputs{},
+      [&] {
+        on_device = run_into(c, backend, in, out);
+        if (!out->violations().empty()) throw guard::OutOfBounds(out->violations());
+      },
+      [&] { return judge_in_slabs(c, backend, in, *out, slab_elements, &device); });
+  // Outputs a failed device run never handed over are digested as the poison they would hold.
+  const int64_t bytes = c.spec.m * c.spec.h * 2 * (c.spec.has_residual() ? 2 : 1);
+  stamp(r, out ? fetched_digest(c.spec, *out, slab_elements) : repeated_byte_digest(std::byte{quant::kPoison}, bytes),
+        backend, t0);
+  if (!device.empty()) r.note = (on_device ? "references and outputs on " : "references on ") + device;
+  return r;
+}
+
 }  // namespace
+
+HostOutputs::HostOutputs(const Spec& s)
+    : h_(s.h),
+      y_(outputs_.add("y", size_t(s.m * s.h), kPoison16)),
+      residual_(outputs_.add("residual", s.has_residual() ? size_t(s.m * s.h) : 0, kPoison16)),
+      codes_(outputs_.add("codes", 0, quant::kPoison)),
+      storage_(outputs_.add("scales", 0, quant::kPoison)) {}
+
+Buffers HostOutputs::buffers(const Buffers& inputs) {
+  return {inputs.x, inputs.residual, inputs.weight, std::as_writable_bytes(y_), std::as_writable_bytes(residual_), codes_, storage_};
+}
+
+void HostOutputs::rows(std::span<const uint16_t> from, int64_t row0, int64_t row1, std::span<uint16_t> out) const {
+  const auto rows = from.subspan(size_t(row0 * h_), size_t((row1 - row0) * h_));
+  if (out.size() != rows.size()) throw std::logic_error("norm::HostOutputs: a slab of another size");
+  std::ranges::copy(rows, out.begin());
+}
 
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
   const bool slabs = slab_elements > 0 && judged_in_slabs(c.spec);
   run.inputs = slabs ? c.raw_inputs() : c.inputs();
+  if (slabs) {
+    run.result = run_in_slabs(c, backend, run.inputs, slab_elements);
+    return run;
+  }
   std::string device;  // where the references ran, when not here
-  if (!slabs) run.expected = expected_on(backend, c, run.inputs, &device);
+  run.expected = expected_on(backend, c, run.inputs, &device);
   // Outputs the op has, poisoned, in the digest's order: y, residual, codes, scale storage (the
   // others are empty).
   const Result& p = run.expected.profile;
-  const size_t elements = size_t(c.spec.m * c.spec.h);
-  run.y = run.outputs.add("y", slabs ? elements : p.y.size(), kPoison16);
-  run.residual = run.outputs.add("residual", slabs && c.spec.has_residual() ? elements : p.residual.size(), kPoison16);
+  run.y = run.outputs.add("y", p.y.size(), kPoison16);
+  run.residual = run.outputs.add("residual", p.residual.size(), kPoison16);
   run.codes = run.outputs.add("codes", p.quant.codes.size(), quant::kPoison);
   run.storage = run.outputs.add("scales", p.quant.storage.size(), quant::kPoison);
   run.result = judged(
@@ -94,7 +175,6 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
                                      std::as_writable_bytes(run.residual), run.codes, run.storage});
       },
       [&] {
-        if (slabs) return judge_in_slabs(c, backend, run, slab_elements, &device);
         return compare(c, run.inputs.values, run.expected, {run.y, run.residual, run.codes, run.storage},
                        quant::default_budgets());
       });

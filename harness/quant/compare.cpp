@@ -38,10 +38,10 @@ std::vector<bool> nan_scale_blocks(const Spec& s, std::span<const float> want, s
   return nan;
 }
 
-// The reference's codes of rows [row0, row0 + profile.size() / K).
+// The reference's codes and the judged ones of rows [row0, row0 + profile.size() / K).
 struct CodeRows {
   int64_t row0;
-  std::span<const uint8_t> profile, ideal;
+  std::span<const uint8_t> profile, ideal, actual;
 };
 
 // What judging the codes gathers across their rows (every slab of them): the bad codes by scale
@@ -68,7 +68,7 @@ struct CodeTally {
 
 // Compares the codes of `rows` element by element (rows on every core); adds to the counts,
 // max_ulp and the first bad elements, and to the tally.
-void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales, CodeRows rows, const Observed& o,
+void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales, CodeRows rows,
                  const CodeBudget& budget, CodeTally& tally, CaseResult& result) {
   const Spec& s = c.spec;
   // Inputs a device reference judged keep no fp32 values: an element is widened from its raw bytes.
@@ -82,7 +82,7 @@ void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales,
     for (int64_t row = rows.row0 + row0; row < rows.row0 + row1; ++row)
       for (int64_t col = 0; col < s.k; ++col) {
         const size_t i = size_t(row * s.k + col), at = size_t(int64_t(i) - first);
-        const uint32_t a = o.codes[i], p = rows.profile[at], d = rows.ideal[at];
+        const uint32_t a = rows.actual[at], p = rows.profile[at], d = rows.ideal[at];
         const size_t si = size_t((row / s.tile_rows()) * g + col / s.tile_cols());
         const float scale = scales[si];
         if (a != p && !tally.dont_care.empty() && tally.dont_care[si]) {
@@ -181,24 +181,25 @@ std::string unexplained(const Case& c, const Expected& e, const Observed& o, uin
 }
 
 // The case's counts: its codes (judge_rows(tally, r) judges every row of them), then its scales
-// against `want` (the profile's); the verdict they give, or error where the outputs' sizes are not
-// the case's. `bad_scales` gets the bad scale and padding slots.
+// against `want` (the profile's); the verdict they give, or error where the outputs' sizes
+// (`codes` bytes, the storage) are not the case's. `bad_scales` gets the bad scale and padding slots.
 template <class JudgeRows>
-CaseResult counted(const Case& c, const Result& want, const Observed& o, uint64_t& bad_scales, JudgeRows judge_rows) {
+CaseResult counted(const Case& c, const Result& want, size_t codes, std::span<const uint8_t> storage,
+                   uint64_t& bad_scales, JudgeRows judge_rows) {
   CaseResult r;
   r.case_id = c.id();
   r.family = "quant";
   r.profile = std::string(c.spec.profile->name);
   r.elements = size_t(c.spec.m * c.spec.k);
-  if (o.codes.size() != r.elements || int64_t(o.storage.size()) != c.spec.scale_bytes()) {
+  if (codes != r.elements || int64_t(storage.size()) != c.spec.scale_bytes()) {
     r.verdict = Verdict::error;
     r.message = "output sizes differ from the reference";
     return r;
   }
-  CodeTally tally(c, want.scales, o.storage);
+  CodeTally tally(c, want.scales, storage);
   judge_rows(tally, r);
   tally.report(r);
-  bad_scales = judge_scales(c, want, o.storage, r);
+  bad_scales = judge_scales(c, want, storage, r);
   r.n_over += bad_scales;
   r.verdict = verdict_of_counts(r);
   return r;
@@ -210,8 +211,8 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
                    std::string_view budget_op, bool diagnose) {
   const CodeBudget budget = code_budget(budgets, c.spec, budget_op);
   uint64_t bad_scales = 0;
-  CaseResult r = counted(c, e.profile, o, bad_scales, [&](CodeTally& tally, CaseResult& r) {
-    judge_codes(c, in, e.profile.scales, {0, e.profile.codes, e.ideal}, o, budget, tally, r);
+  CaseResult r = counted(c, e.profile, o.codes.size(), o.storage, bad_scales, [&](CodeTally& tally, CaseResult& r) {
+    judge_codes(c, in, e.profile.scales, {0, e.profile.codes, e.ideal, o.codes}, budget, tally, r);
   });
   if (passes(r.verdict) || !diagnose || r.verdict == Verdict::error) return r;
   const bool codes_bad = r.n_over - bad_scales + r.n_nonfinite > 0;
@@ -226,25 +227,29 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
   return r;
 }
 
-CaseResult compare_held(const Case& c, const Inputs& in, quant_kernels::HeldReference& held, const Observed& o,
-                        const BudgetTable& budgets, int64_t slab_elements) {
+CaseResult compare_held(const Case& c, const Inputs& in, quant_kernels::HeldReference& held,
+                        quant_kernels::HeldOutputs& o, const BudgetTable& budgets, int64_t slab_elements) {
   const CodeBudget budget = code_budget(budgets, c.spec, {});
   const int64_t per = std::max<int64_t>(1, slab_elements / std::max<int64_t>(1, c.spec.k));
   uint64_t bad_scales = 0;
-  CaseResult r = counted(c, held.scales(), o, bad_scales, [&](CodeTally& tally, CaseResult& r) {
-    std::vector<uint8_t> codes, ideal;
+  const size_t n = size_t(c.spec.m * c.spec.k);
+  CaseResult r = counted(c, held.scales(), n, o.storage(), bad_scales, [&](CodeTally& tally, CaseResult& r) {
+    std::vector<uint8_t> codes, ideal, actual;
     for (int64_t row0 = 0; row0 < c.spec.m; row0 += per) {
       const int64_t row1 = std::min(c.spec.m, row0 + per);
-      codes.resize(size_t((row1 - row0) * c.spec.k)), ideal.resize(codes.size());
+      codes.resize(size_t((row1 - row0) * c.spec.k)), ideal.resize(codes.size()), actual.resize(codes.size());
       held.rows(row0, row1, codes, ideal);
-      judge_codes(c, in, held.scales().scales, {row0, codes, ideal}, o, budget, tally, r);
+      o.codes(row0, row1, actual);
+      judge_codes(c, in, held.scales().scales, {row0, codes, ideal, actual}, budget, tally, r);
     }
   });
   if (passes(r.verdict) || r.verdict == Verdict::error) return r;
-  // A failing case is diagnosed with every reference fetched: its layout and format hypotheses
-  // read the whole output. The counts stay the slabs'.
+  // A failing case is diagnosed with every reference and every code fetched: its layout and format
+  // hypotheses read the whole output. The counts stay the slabs'.
   quant_kernels::ReferenceResult whole = held.whole(c.spec.m, c.spec.k);
-  const CaseResult d = compare(c, in, {std::move(whole.profile), std::move(whole.ideal), {}}, o, budgets);
+  std::vector<uint8_t> actual(n);
+  o.codes(0, c.spec.m, actual);
+  const CaseResult d = compare(c, in, {std::move(whole.profile), std::move(whole.ideal), {}}, {actual, o.storage()}, budgets);
   r.message = d.message;
   if (d.verdict == Verdict::layout) r.verdict = Verdict::layout;
   return r;

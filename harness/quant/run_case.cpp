@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include "harness/core/family.hpp"
+#include "harness/golden/golden_file.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/catalog.hpp"
 #include "harness/quant/device_reference.hpp"
@@ -12,32 +14,113 @@
 namespace ulpgate::quant {
 namespace {
 
-// A grid-wide reduction (quant.tensor's dynamic amax) is run twice: atomics whose result depends
-// on the blocks' timing show as runs that disagree (R23). "" when both runs gave the same bits.
+// What a repeated run of a grid-wide reduction (quant.tensor's dynamic amax) that disagrees says:
+// atomics whose result depends on the blocks' timing (R23). "" when both gave the same bits.
+std::string repeat_words(size_t codes, bool scale) {
+  if (codes == 0 && !scale) return "";
+  return "not deterministic: a repeated run gave " + std::to_string(codes) + " different codes" +
+         (scale ? " and another scale" : "");
+}
+bool runs_twice(const Spec& s) { return s.op == Op::tensor && s.writes_scales(); }
+
 std::string repeat_difference(const Case& c, const Inputs& in, Backend& backend, std::span<const uint8_t> codes,
                               std::span<const uint8_t> storage) {
   std::vector<uint8_t> codes2(codes.size(), kPoison), storage2(storage.size(), kPoison);
   backend.quant(c.spec, c.input, in.raw, codes2, storage2);
   size_t n = 0;
   for (size_t i = 0; i < codes.size(); ++i) n += codes[i] != codes2[i];
-  const bool scale = !std::ranges::equal(storage, storage2);
-  if (n == 0 && !scale) return "";
-  return "not deterministic: a repeated run gave " + std::to_string(n) + " different codes" +
-         (scale ? " and another scale" : "");
+  return repeat_words(n, !std::ranges::equal(storage, storage2));
+}
+
+// The outputs' digest (codes, then scale storage) fetched a slab of rows at a time, and how a
+// repeated run's outputs differ where there is one.
+struct Fetched {
+  uint64_t digest;
+  std::string repeat;
+};
+Fetched fetched(const Case& c, quant_kernels::HeldOutputs& out, quant_kernels::HeldOutputs* again,
+                int64_t slab_elements) {
+  OutputDigest digest;
+  const int64_t per = std::max<int64_t>(1, slab_elements / std::max<int64_t>(1, c.spec.k));
+  std::vector<uint8_t> codes, codes2;
+  size_t n = 0;
+  for (int64_t row0 = 0; row0 < c.spec.m; row0 += per) {
+    const int64_t row1 = std::min(c.spec.m, row0 + per);
+    codes.resize(size_t((row1 - row0) * c.spec.k));
+    out.codes(row0, row1, codes);
+    digest.add(std::as_bytes(std::span(codes)));
+    if (!again) continue;
+    codes2.resize(codes.size());
+    again->codes(row0, row1, codes2);
+    for (size_t i = 0; i < codes.size(); ++i) n += codes[i] != codes2[i];
+  }
+  digest.add(std::as_bytes(out.storage()));
+  return {digest.value(), again ? repeat_words(n, !std::ranges::equal(out.storage(), again->storage())) : ""};
+}
+
+// Runs the backend into `out`: its device's outputs (Backend::quant_held), else guarded buffers
+// here, set before the kernel runs so that a failed run is digested as it left them. Returns
+// whether the outputs stayed on the device.
+bool run_into(const Case& c, Backend& backend, const Inputs& in, std::unique_ptr<quant_kernels::HeldOutputs>& out) {
+  if ((out = backend.quant_held(c.spec, c.input, in.raw))) return true;
+  auto here = std::make_unique<HostOutputs>(c.spec);
+  HostOutputs& h = *here;
+  out = std::move(here);
+  backend.quant(c.spec, c.input, in.raw, h.codes_out(), h.storage_out());
+  h.ran();
+  return false;
+}
+
+// A case with a device reference: its results and the backend's outputs (on the device where the
+// backend leaves them there) judged, compared with a repeated run and digested a slab at a time.
+CaseResult run_held(const Case& c, Backend& backend, DeviceReference& device, const Inputs& in, int64_t slab_elements) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<quant_kernels::HeldOutputs> out, again;
+  bool on_device = false;
+  CaseResult r = judged(
+      c.id(), "quant", c.spec.profile->name, GuardedOutputs{},
+      [&] {
+        on_device = run_into(c, backend, in, out);
+        if (runs_twice(c.spec)) run_into(c, backend, in, again);
+        if (!out->violations().empty()) throw guard::OutOfBounds(out->violations());
+      },
+      [&] { return compare_held(c, in, *device.held(c, in), *out, default_budgets(), slab_elements); });
+  // Outputs a failed device run never handed over are digested as the poison they would hold.
+  const Fetched f = out ? fetched(c, *out, again.get(), slab_elements)
+                        : Fetched{repeated_byte_digest(std::byte{kPoison}, c.spec.m * c.spec.k + c.spec.scale_bytes()), ""};
+  worsen(r, Verdict::over_budget, f.repeat);
+  stamp(r, f.digest, backend, t0);
+  r.note = (on_device ? "references and outputs on " : "references on ") + device.name();
+  return r;
 }
 
 }  // namespace
+
+HostOutputs::HostOutputs(const Spec& s)
+    : k_(s.k),
+      codes_(outputs_.add("codes", size_t(s.m * s.k), kPoison)),
+      storage_(outputs_.add("scales", size_t(s.scale_bytes()), kPoison)) {}
+
+void HostOutputs::codes(int64_t row0, int64_t row1, std::span<uint8_t> out) {
+  const auto rows = codes_.subspan(size_t(row0 * k_), size_t((row1 - row0) * k_));
+  if (out.size() != rows.size()) throw std::logic_error("HostOutputs::codes: a slab of another size");
+  std::ranges::copy(rows, out.begin());
+}
 
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
   // The device reference reads the raw input: its fp32 values (4 bytes an element, twice the
   // input's) are made only where the comparator needs them. Its results stay on the device, and
-  // are judged a slab at a time, where slab_elements > 0.
+  // are judged a slab at a time, where slab_elements > 0, beside the outputs.
   DeviceReference* device = reference_for(backend, c);
   const bool held = device && slab_elements > 0 && c.spec.op != Op::silu_mul;  // silu-mul: its own comparator
   run.inputs = device ? c.raw_inputs() : c.inputs();
-  if (!held) run.expected = device ? device->expected(c, run.inputs) : expected(c, run.inputs);
+  if (held) {
+    run.result = run_held(c, backend, *device, run.inputs, slab_elements);
+    return run;
+  }
+  run.expected = device ? device->expected(c, run.inputs) : expected(c, run.inputs);
   // The digest covers codes then scale storage (both may be empty: M = 0).
   run.codes = run.outputs.add("codes", size_t(c.spec.m * c.spec.k), kPoison);
   run.storage = run.outputs.add("scales", size_t(c.spec.scale_bytes()), kPoison);
@@ -46,12 +129,10 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
       c.id(), "quant", c.spec.profile->name, run.outputs,
       [&] {
         backend.quant(c.spec, c.input, run.inputs.raw, run.codes, run.storage);
-        if (c.spec.op == Op::tensor && c.spec.writes_scales())
-          repeat = repeat_difference(c, run.inputs, backend, run.codes, run.storage);
+        if (runs_twice(c.spec)) repeat = repeat_difference(c, run.inputs, backend, run.codes, run.storage);
       },
       [&] {
         const Observed o{run.codes, run.storage};
-        if (held) return compare_held(c, run.inputs, *device->held(c, run.inputs), o, default_budgets(), slab_elements);
         if (c.spec.op == Op::silu_mul) return compare_silu_mul(c, run.inputs, run.expected, o, default_budgets());
         return compare(c, run.inputs, run.expected, o, default_budgets());
       });

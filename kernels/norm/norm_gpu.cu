@@ -1,6 +1,7 @@
 #include "kernels/norm/norm_gpu.hpp"
 
 #include <algorithm>
+#include <string>
 #include "kernels/portable/gpu.hpp"
 
 namespace ulpgate::norm_kernels {
@@ -68,6 +69,64 @@ void launch_norm_gpu(const NormPlan& plan, const NormPointers& io, void* stream)
     launch_plan(plan, io, static_cast<gpu::Stream>(stream));
   } catch (const gpu::GpuError& e) {
     throw NormError(e.what());
+  }
+}
+
+namespace {
+
+// HeldOutputs on the GPU: y's and the residual's guarded device buffers after the plan ran.
+class GpuHeldOutputs : public HeldOutputs {
+ public:
+  GpuHeldOutputs(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes)
+      : h_(plan.h),
+        y_(gpu::DeviceBytes::output("y", sizes.y)),
+        residual_out_(gpu::DeviceBytes::output("residual", sizes.residual_out)) {
+    const auto codes = gpu::DeviceBytes::output("codes", 0), scales = gpu::DeviceBytes::output("scales", 0);
+    if (plan.m > 0) {
+      gpu::DeviceBytes x(io.x.size()), weight(io.weight.size()), residual(io.residual.size());
+      x.upload(io.x.data());
+      weight.upload(io.weight.data());
+      residual.upload(io.residual.data());
+      launch_plan(plan,
+                  {x.get<const void>(), residual.get<const void>(), weight.get<const void>(), y_.get<void>(),
+                   residual_out_.get<void>(), codes.get<uint8_t>(), scales.get<uint8_t>()},
+                  gpu::Stream{});
+      gpu::synchronize();
+    }
+    for (const gpu::DeviceBytes* b : std::initializer_list<const gpu::DeviceBytes*>{&y_, &residual_out_, &codes, &scales})
+      for (guard::Violation& v : b->violations()) violations_.push_back(std::move(v));
+  }
+  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(y_, row0, row1, out); }
+  void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(residual_out_, row0, row1, out); }
+  const std::vector<guard::Violation>& violations() const override { return violations_; }
+
+ private:
+  void fetch(const gpu::DeviceBytes& from, int64_t row0, int64_t row1, std::span<uint16_t> out) const {
+    try {
+      const auto at = size_t(row0 * h_) * 2, n = size_t((row1 - row0) * h_) * 2;
+      if (out.size_bytes() != n || row0 < 0 || at + n > from.size())
+        throw NormError("held outputs: rows [" + std::to_string(row0) + ", " + std::to_string(row1) + ") into " +
+                        std::to_string(out.size()) + " elements");
+      if (n > 0)
+        ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(out.data(), from.get() + at, n, ULPGATE_GPU_API(MemcpyDeviceToHost)));
+    } catch (const gpu::GpuError& e) {
+      throw NormError(e.what());
+    }
+  }
+
+  int64_t h_;
+  gpu::DeviceBytes y_, residual_out_;
+  std::vector<guard::Violation> violations_;
+};
+
+}  // namespace
+
+std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes) {
+  try {
+    if (plan.op != norm::Op::rms && plan.op != norm::Op::rms_add) throw NormError("hold_norm_gpu: rms and rms-add only");
+    return std::make_unique<GpuHeldOutputs>(plan, io, sizes);
+  } catch (const gpu::GpuError& e) {
+    throw NormError(e.what());  // the caller adds the op and the case
   }
 }
 

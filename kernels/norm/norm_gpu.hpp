@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "kernels/norm/held_outputs.hpp"
 #include "kernels/norm/norm_plan.hpp"
 
 namespace ulpgate::norm_kernels {
@@ -13,6 +15,11 @@ namespace ulpgate::norm_kernels {
 // the outputs out. Every runtime call is checked; a failure throws NormError naming the call
 // (the caller adds the op and the case).
 void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io);
+
+// The same run with y and the written-back residual left on the device (rms and rms-add): io's
+// inputs are read (its outputs are not used), the outputs sized as `sizes`, which plan_norm
+// checked; the inputs' device copies go once the kernel has run.
+std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes);
 
 // Launches the plan's kernels on device buffers the caller owns (sized as plan_norm checked), on
 // `stream` (a cudaStream_t / hipStream_t; nullptr: the default stream). No copies, no

@@ -1,12 +1,14 @@
 // What the device quantization reference hands back (reference_pipeline.hpp): its results whole,
-// or left on the device and fetched by rows. Apart from reference_plan.hpp so that the harness
-// takes them without the kernels' headers.
+// or left on the device and fetched by rows; and what a kernel under test leaves on its device
+// (HeldOutputs). Apart from reference_plan.hpp so that the harness takes them without the
+// kernels' headers.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "kernels/portable/guard.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate::quant_kernels {
@@ -36,6 +38,18 @@ class HeldReference {
 
  protected:
   quant::Result scales_;
+};
+
+// A quantization kernel's outputs left on its device (issue 30: a 2^31-element case's codes are
+// 2 GB): the codes fetched a range of rows at a time, the scale storage here (small).
+class HeldOutputs {
+ public:
+  virtual ~HeldOutputs() = default;
+  // The codes of rows [row0, row1) into `out` ((row1 - row0) K bytes).
+  virtual void codes(int64_t row0, int64_t row1, std::span<uint8_t> out) = 0;
+  virtual std::span<const uint8_t> storage() const = 0;
+  // Writes past either output (their guard regions), found when the kernel had run.
+  virtual const std::vector<guard::Violation>& violations() const = 0;
 };
 
 }  // namespace ulpgate::quant_kernels

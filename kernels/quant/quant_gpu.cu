@@ -176,6 +176,60 @@ void launch_quant_gpu(const QuantPlan& plan, const void* x_dev, uint8_t* codes_d
   }
 }
 
+namespace {
+
+// HeldOutputs on the GPU: the codes' and the scales' guarded device buffers after the plan ran.
+class GpuHeldOutputs : public HeldOutputs {
+ public:
+  GpuHeldOutputs(const QuantPlan& plan, std::span<const std::byte> x, std::size_t scale_bytes)
+      : k_(plan.k), codes_(gpu::DeviceBytes::output("codes", size_t(plan.m * plan.k))),
+        scales_(gpu::DeviceBytes::output("scales", scale_bytes)) {
+    if (plan.m > 0) {
+      gpu::DeviceBytes dx(x.size());
+      dx.upload(x.data());
+      launch_plan(plan, dx.get<const void>(), codes_.get(), scales_.get(), gpu::Stream{}, nullptr);
+      gpu::synchronize();
+    }
+    storage_.resize(scales_.size());
+    scales_.download(storage_.data());
+    for (const gpu::DeviceBytes* b : {&codes_, &scales_})
+      for (guard::Violation& v : b->violations()) violations_.push_back(std::move(v));
+  }
+  void codes(int64_t row0, int64_t row1, std::span<uint8_t> out) override {
+    try {
+      const auto n = size_t((row1 - row0) * k_);
+      if (out.size() != n || row0 < 0 || size_t(row1 * k_) > codes_.size())
+        throw QuantError("held codes: rows [" + std::to_string(row0) + ", " + std::to_string(row1) + ") into " +
+                         std::to_string(out.size()) + " bytes");
+      if (n > 0)
+        ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(out.data(), codes_.get() + size_t(row0 * k_), n,
+                                                  ULPGATE_GPU_API(MemcpyDeviceToHost)));
+    } catch (const gpu::GpuError& e) {
+      throw QuantError(e.what());
+    }
+  }
+  std::span<const uint8_t> storage() const override { return storage_; }
+  const std::vector<guard::Violation>& violations() const override { return violations_; }
+
+ private:
+  int64_t k_;
+  gpu::DeviceBytes codes_, scales_;
+  std::vector<uint8_t> storage_;
+  std::vector<guard::Violation> violations_;
+};
+
+}  // namespace
+
+std::unique_ptr<HeldOutputs> hold_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x,
+                                            std::size_t scale_bytes) {
+  try {
+    if (plan.row_map != QuantPlan::RowMap::none) throw QuantError("hold_quant_gpu: a grouped plan needs its row map");
+    return std::make_unique<GpuHeldOutputs>(plan, x, scale_bytes);
+  } catch (const gpu::GpuError& e) {
+    throw QuantError(e.what());  // the caller adds the op and the case
+  }
+}
+
 void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::span<uint8_t> codes,
                    std::span<uint8_t> scales, std::span<const int32_t> row_map) {
   if (plan.m == 0) return;

@@ -15,28 +15,46 @@ using namespace ulpgate;
 namespace {
 
 // The host backend's RMSNorm kernels (warp 32), with the emulated device reference on request,
-// and with outputs perturbed on request: every 29th y and fp8 code one code up, the first
-// residual's sign flipped.
+// with outputs perturbed on request (every 29th y and fp8 code one code up, the first residual's
+// sign flipped; a byte written past y: out of bounds), and left "on the device" on request.
+struct Emulated {
+  bool device_reference = false, perturbed = false, held_outputs = false, past_the_end = false;
+};
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
-  OnEmulatedDevice(bool device_reference, bool perturbed) : perturbed_(perturbed) {
-    if (device_reference) reference_ = emulated_norm_reference(arch_by_name("host-w32"));
+  OnEmulatedDevice(Emulated how) : how_(how) {
+    if (how.device_reference) reference_ = emulated_norm_reference(arch_by_name("host-w32"));
   }
+  OnEmulatedDevice(bool device_reference, bool perturbed) : OnEmulatedDevice(Emulated{device_reference, perturbed}) {}
   std::string declines(const norm::Spec& spec) const override { return kernel_->declines(spec); }
   void norm(const norm::Spec& s, const norm::Buffers& io) override {
     kernel_->norm(s, io);
-    if (!perturbed_) return;
+    if (how_.past_the_end) io.y.data()[io.y.size() + 5] = std::byte{0x11};  // the guard region after y
+    if (!how_.perturbed) return;
     const std::span<uint16_t> y(reinterpret_cast<uint16_t*>(io.y.data()), io.y.size() / 2);
     for (size_t i = 0; i < y.size(); i += 29) y[i] = uint16_t(y[i] + 1);
     for (size_t i = 0; i < io.codes.size(); i += 29) io.codes[i] = uint8_t(io.codes[i] + 1);
     if (!io.residual_out.empty()) io.residual_out[1] ^= std::byte{0x80};
   }
+  // Kept as a device keeps them: in buffers of their own that the harness fetches by rows.
+  std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& s, const norm::Buffers& inputs) override {
+    if (!how_.held_outputs) return nullptr;
+    auto kept = std::make_unique<norm::HostOutputs>(s);
+    norm(s, kept->buffers(inputs));
+    kept->ran();
+    return kept;
+  }
   norm::DeviceReference* norm_reference() override { return reference_.get(); }
 
  private:
-  bool perturbed_;
+  Emulated how_;
   std::unique_ptr<norm::DeviceReference> reference_;
 };
+
+CaseResult judged(std::string_view id, Emulated how, int64_t slab_elements) {
+  OnEmulatedDevice backend(how);
+  return norm::run_case(norm::Case::parse(id), backend, slab_elements).result;
+}
 
 void expect_same_judgement(std::string_view id, bool perturbed) {
   OnEmulatedDevice host(false, perturbed), device(true, perturbed);
@@ -74,5 +92,23 @@ TEST(NormDeviceReference, SlabsOfRowsAreJudgedAsTheWholeCaseOnTheHost) {
     const CaseResult got = norm::run_case(norm::Case::parse(id), device, 1).result;
     test_support::expect_same_judgement(got, want, id);
     EXPECT_EQ(got.note, "references on host-simt (host-w32)") << id;
+  }
+}
+
+// y and the residual left on the emulated device, fetched and judged a row at a time beside the
+// slabs' references: as the host reference judges the whole case, and, for wrong outputs and a
+// write past y, as the same slabs judge them here.
+TEST(NormDeviceReference, OutputsLeftOnTheDeviceAreJudgedAsOnTheHost) {
+  for (const char* id : {"norm.rms/vllm/bf16/3x1025/normal/s1", "norm.rms-add/aiter/fp16/3x1025/normal/s1"}) {
+    const CaseResult got = judged(id, {true, false, true}, 1);
+    test_support::expect_same_judgement(got, judged(id, {}, 0), id);
+    EXPECT_EQ(got.note, "references and outputs on host-simt (host-w32)") << id;
+    const CaseResult bad = judged(id, {true, true, true}, 1);
+    EXPECT_FALSE(passes(bad.verdict)) << id << ": " << bad.message;
+    test_support::expect_same_judgement(bad, judged(id, {true, true, false}, 1), id);
+    const CaseResult past = judged(id, {true, false, true, true}, 1);
+    EXPECT_EQ(past.verdict, Verdict::out_of_bounds) << id << ": " << past.message;
+    EXPECT_NE(past.message.find("y"), std::string::npos) << past.message;
+    test_support::expect_same_judgement(past, judged(id, {false, false, false, true}, 0), id);
   }
 }

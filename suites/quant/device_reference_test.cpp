@@ -15,38 +15,59 @@ using namespace ulpgate;
 namespace {
 
 // The host backend's quantization kernels (warp 32), with the emulated device reference on
-// request, and with outputs perturbed on request: every 29th code one step up, the first scale
-// byte flipped.
+// request, with outputs perturbed on request (every 29th code one step up, the first scale byte
+// flipped; one byte written past the codes: out of bounds; every second run's first code one
+// step up: not deterministic), and left "on the device" on request.
+struct Emulated {
+  bool device_reference = false, perturbed = false, held_outputs = false, past_the_end = false, flaky = false;
+};
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
-  OnEmulatedDevice(bool device_reference, bool perturbed) : perturbed_(perturbed) {
-    if (device_reference) reference_ = emulated_quant_reference(arch_by_name("host-w32"));
+  OnEmulatedDevice(Emulated how) : how_(how) {
+    if (how.device_reference) reference_ = emulated_quant_reference(arch_by_name("host-w32"));
   }
+  OnEmulatedDevice(bool device_reference, bool perturbed) : OnEmulatedDevice(Emulated{device_reference, perturbed}) {}
   std::string declines(const quant::Spec& spec) const override { return kernel_->declines(spec); }
   void quant(const quant::Spec& s, Format in, std::span<const std::byte> x, std::span<uint8_t> codes,
              std::span<uint8_t> scales) override {
     kernel_->quant(s, in, x, codes, scales);
-    if (!perturbed_) return;
-    for (size_t i = 0; i < codes.size(); i += 29) codes[i] = uint8_t(codes[i] + 1);
-    if (!scales.empty()) scales[0] ^= 0x40;
+    if (how_.perturbed) {
+      for (size_t i = 0; i < codes.size(); i += 29) codes[i] = uint8_t(codes[i] + 1);
+      if (!scales.empty()) scales[0] ^= 0x40;
+    }
+    if (how_.past_the_end) codes.data()[codes.size() + 3] = 0x11;  // the guard region after the codes
+    if (how_.flaky && runs_++ % 2 == 1 && !codes.empty()) codes[0] = uint8_t(codes[0] + 1);
+  }
+  // Kept as a device keeps them: in buffers of their own that the harness fetches by rows.
+  std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& s, Format in,
+                                                         std::span<const std::byte> x) override {
+    if (!how_.held_outputs) return nullptr;
+    auto kept = std::make_unique<quant::HostOutputs>(s);
+    quant(s, in, x, kept->codes_out(), kept->storage_out());
+    kept->ran();
+    return kept;
   }
   quant::DeviceReference* quant_reference() override { return reference_.get(); }
 
  private:
-  bool perturbed_;
+  Emulated how_;
+  int runs_ = 0;
   std::unique_ptr<quant::DeviceReference> reference_;
 };
+
+// The device reference declines silu-mul (its exp) and scales rounded by libm's log2.
+bool on_device(std::string_view id) {
+  const quant::Spec spec = quant::Case::parse(id).spec;
+  const bool log2 = spec.pow2_scales() && spec.profile->pow2 == quant::Pow2Rule::exp2_ceil_log2;
+  return spec.op != quant::Op::silu_mul && !log2;
+}
 
 void expect_same_judgement(std::string_view id, bool perturbed) {
   OnEmulatedDevice host(false, perturbed), device(true, perturbed);
   const CaseResult want = quant::run_case_id(id, host, nullptr), got = quant::run_case_id(id, device, nullptr);
   const std::string what(id);
   test_support::expect_same_judgement(got, want, what);
-  // The device reference declines silu-mul (its exp) and scales rounded by libm's log2.
-  const quant::Spec spec = quant::Case::parse(id).spec;
-  const bool log2 = spec.pow2_scales() && spec.profile->pow2 == quant::Pow2Rule::exp2_ceil_log2;
-  const bool on_device = spec.op != quant::Op::silu_mul && !log2;
-  EXPECT_EQ(got.note == "references on host-simt (host-w32)", on_device) << what << ": " << got.note;
+  EXPECT_EQ(got.note == "references on host-simt (host-w32)", on_device(id)) << what << ": " << got.note;
   EXPECT_EQ(want.note.find("references on"), std::string::npos) << what << ": " << want.note;
 }
 
@@ -58,11 +79,14 @@ constexpr const char* kPerturbed[] = {
     "quant.tensor/vllm/e4m3fn/bf16/31x640/dynamic/row/normal_sigma=2/s1"};
 
 // The case judged with its references whole on the host, or left on the emulated device and
-// fetched three rows at a time.
-CaseResult judged(std::string_view id, bool device_reference, bool perturbed) {
+// fetched three rows at a time (and the outputs with them where how.held_outputs).
+CaseResult judged(std::string_view id, Emulated how) {
   const quant::Case c = quant::Case::parse(id);
-  OnEmulatedDevice backend(device_reference, perturbed);
-  return quant::run_case(c, backend, device_reference ? 3 * std::max<int64_t>(1, c.spec.k) : 0).result;
+  OnEmulatedDevice backend(how);
+  return quant::run_case(c, backend, how.device_reference ? 3 * std::max<int64_t>(1, c.spec.k) : 0).result;
+}
+CaseResult judged(std::string_view id, bool device_reference, bool perturbed) {
+  return judged(id, Emulated{device_reference, perturbed});
 }
 
 }  // namespace
@@ -93,4 +117,31 @@ TEST(QuantDeviceReference, SlabsOfRowsAreJudgedAsTheWholeCase) {
     EXPECT_FALSE(passes(got.verdict)) << id << ": " << got.message;
     test_support::expect_same_judgement(got, judged(id, false, true), id);
   }
+}
+
+// Outputs left on the emulated device and fetched three rows at a time beside the references:
+// every fifth ci case, the wrong outputs and a write past the codes judged (and digested) as with
+// both whole on the host; the repeated run of a dynamic per-tensor scale compared slab by slab.
+TEST(QuantDeviceReference, OutputsLeftOnTheDeviceAreJudgedAsOnTheHost) {
+  const std::vector<std::string> ids = quant::catalog_ids(Tier::ci);
+  for (size_t i = 2; i < ids.size(); i += 5) {
+    const CaseResult got = judged(ids[i], {true, false, true});
+    test_support::expect_same_judgement(got, judged(ids[i], false, false), ids[i]);
+    EXPECT_EQ(got.note == "references and outputs on host-simt (host-w32)", on_device(ids[i])) << ids[i] << ": " << got.note;
+  }
+  for (const char* id : kPerturbed) {
+    const CaseResult got = judged(id, {true, true, true});
+    EXPECT_FALSE(passes(got.verdict)) << id << ": " << got.message;
+    test_support::expect_same_judgement(got, judged(id, false, true), id);
+  }
+  const char* id = kPerturbed[0];
+  const CaseResult past = judged(id, {true, false, true, true});
+  EXPECT_EQ(past.verdict, Verdict::out_of_bounds) << past.message;
+  EXPECT_NE(past.message.find("codes"), std::string::npos) << past.message;
+  test_support::expect_same_judgement(past, judged(id, {false, false, false, true}), id);
+  const char* dynamic = kPerturbed[3];
+  const CaseResult flaky = judged(dynamic, {true, false, true, false, true});
+  EXPECT_EQ(flaky.verdict, Verdict::over_budget) << flaky.message;
+  EXPECT_NE(flaky.message.find("not deterministic: a repeated run gave 1 different codes"), std::string::npos) << flaky.message;
+  test_support::expect_same_judgement(flaky, judged(dynamic, {false, false, false, false, true}), dynamic);
 }
