@@ -74,30 +74,47 @@ void launch_norm_gpu(const NormPlan& plan, const NormPointers& io, void* stream)
 
 namespace {
 
-// HeldOutputs on the GPU: y's and the residual's guarded device buffers after the plan ran.
+// A launch's four outputs, guarded; those the op does not have are empty and guarded too, so a
+// write there is caught.
+struct DeviceOutputs {
+  gpu::DeviceBytes y, residual_out, codes, scales;
+
+  explicit DeviceOutputs(const NormSizes& s)
+      : y(gpu::DeviceBytes::output("y", s.y)),
+        residual_out(gpu::DeviceBytes::output("residual", s.residual_out)),
+        codes(gpu::DeviceBytes::output("codes", s.codes)),
+        scales(gpu::DeviceBytes::output("scales", s.scales)) {}
+  std::vector<guard::Violation> violations() const {
+    std::vector<guard::Violation> all;
+    for (const gpu::DeviceBytes* b : {&y, &residual_out, &codes, &scales})
+      for (guard::Violation& v : b->violations()) all.push_back(std::move(v));
+    return all;
+  }
+};
+
+// Copies io's inputs in and runs the plan into `out`, synchronized; the inputs' copies go after.
+void run_on_device(const NormPlan& plan, const norm::Buffers& io, const DeviceOutputs& out) {
+  if (plan.m == 0) return;
+  gpu::DeviceBytes x(io.x.size()), weight(io.weight.size()), residual(adds_residual(plan.op) ? io.residual.size() : 0);
+  x.upload(io.x.data());
+  weight.upload(io.weight.data());
+  residual.upload(io.residual.data());
+  launch_plan(plan,
+              {x.get<const void>(), residual.get<const void>(), weight.get<const void>(), out.y.get<void>(),
+               out.residual_out.get<void>(), out.codes.get<uint8_t>(), out.scales.get<uint8_t>()},
+              gpu::Stream{});
+  gpu::synchronize();
+}
+
+// HeldOutputs on the GPU: the outputs' guarded device buffers after the plan ran.
 class GpuHeldOutputs : public HeldOutputs {
  public:
-  GpuHeldOutputs(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes)
-      : h_(plan.h),
-        y_(gpu::DeviceBytes::output("y", sizes.y)),
-        residual_out_(gpu::DeviceBytes::output("residual", sizes.residual_out)) {
-    const auto codes = gpu::DeviceBytes::output("codes", 0), scales = gpu::DeviceBytes::output("scales", 0);
-    if (plan.m > 0) {
-      gpu::DeviceBytes x(io.x.size()), weight(io.weight.size()), residual(io.residual.size());
-      x.upload(io.x.data());
-      weight.upload(io.weight.data());
-      residual.upload(io.residual.data());
-      launch_plan(plan,
-                  {x.get<const void>(), residual.get<const void>(), weight.get<const void>(), y_.get<void>(),
-                   residual_out_.get<void>(), codes.get<uint8_t>(), scales.get<uint8_t>()},
-                  gpu::Stream{});
-      gpu::synchronize();
-    }
-    for (const gpu::DeviceBytes* b : std::initializer_list<const gpu::DeviceBytes*>{&y_, &residual_out_, &codes, &scales})
-      for (guard::Violation& v : b->violations()) violations_.push_back(std::move(v));
+  GpuHeldOutputs(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes) : h_(plan.h), out_(sizes) {
+    run_on_device(plan, io, out_);
+    violations_ = out_.violations();
   }
-  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(y_, row0, row1, out); }
-  void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(residual_out_, row0, row1, out); }
+  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(out_.y, row0, row1, out); }
+  void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(out_.residual_out, row0, row1, out); }
   const std::vector<guard::Violation>& violations() const override { return violations_; }
 
  private:
@@ -115,7 +132,7 @@ class GpuHeldOutputs : public HeldOutputs {
   }
 
   int64_t h_;
-  gpu::DeviceBytes y_, residual_out_;
+  DeviceOutputs out_;
   std::vector<guard::Violation> violations_;
 };
 
@@ -134,25 +151,16 @@ void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io) {
   if (plan.m == 0) return;
   const bool add = adds_residual(plan.op), quant = plan.op == norm::Op::rms_quant || plan.op == norm::Op::rms_add_quant;
   try {
-    gpu::DeviceBytes x(io.x.size()), weight(io.weight.size()), residual(add ? io.residual.size() : 0);
-    // Every output is guarded, also those the op does not have (size 0): a write there is caught.
-    const auto y = gpu::DeviceBytes::output("y", quant ? 0 : io.y.size());
-    const auto residual_out = gpu::DeviceBytes::output("residual", add ? io.residual_out.size() : 0);
-    const auto codes = gpu::DeviceBytes::output("codes", quant ? io.codes.size() : 0);
-    const auto scales = gpu::DeviceBytes::output("scales", quant ? io.scales.size() : 0);
-    x.upload(io.x.data());
-    weight.upload(io.weight.data());
-    residual.upload(io.residual.data());
-    launch_plan(plan,
-                {x.get<const void>(), residual.get<const void>(), weight.get<const void>(), y.get<void>(),
-                 residual_out.get<void>(), codes.get<uint8_t>(), scales.get<uint8_t>()},
-                gpu::Stream{});
-    gpu::synchronize();
-    y.download(io.y.data());
-    residual_out.download(io.residual_out.data());
-    codes.download(io.codes.data());
-    scales.download(io.scales.data());
-    gpu::check_guards({&y, &residual_out, &codes, &scales});
+    NormSizes sizes;
+    sizes.y = quant ? 0 : io.y.size(), sizes.residual_out = add ? io.residual_out.size() : 0;
+    sizes.codes = quant ? io.codes.size() : 0, sizes.scales = quant ? io.scales.size() : 0;
+    const DeviceOutputs out(sizes);
+    run_on_device(plan, io, out);
+    out.y.download(io.y.data());
+    out.residual_out.download(io.residual_out.data());
+    out.codes.download(io.codes.data());
+    out.scales.download(io.scales.data());
+    if (auto v = out.violations(); !v.empty()) throw guard::OutOfBounds(std::move(v));
   } catch (const gpu::GpuError& e) {
     throw NormError(e.what());  // the caller adds the op and the case
   }
