@@ -290,11 +290,12 @@ class CudaBackend : public Backend {
     });
   }
 
-  std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& spec, Format input,
-                                                         std::span<const std::byte> x) override {
+  std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& spec, Format input, const void* x_on_device,
+                                                         std::size_t x_bytes) override {
     return kernel_call(describe(spec, input), [&] {
       const auto codes = size_t(spec.m * spec.k), scales = size_t(spec.scale_bytes());
-      return quant_kernels::hold_quant_gpu(quant_kernels::plan_quant(spec, input, kSm90, x.size(), codes, scales), x, scales);
+      const auto plan = quant_kernels::plan_quant(spec, input, kSm90, x_bytes, codes, scales);
+      return quant_kernels::hold_quant_gpu(plan, x_on_device, scales);
     });
   }
 

@@ -94,12 +94,14 @@ class Backend {
   // Quantizes x (raw elements of dtype `input`) into codes [M*K] and scale storage (spec.layout).
   virtual void quant(const quant::Spec& spec, Format input, std::span<const std::byte> x,
                      std::span<uint8_t> codes, std::span<uint8_t> scales) = 0;
-  // quant() with the codes and scale storage left on the backend's device, where a case judged
-  // against a device reference fetches them a slab at a time (issue 30) instead of holding them
-  // whole here. nullptr (the default): it has no such path, and quant() writes host buffers.
+  // quant() on the backend's device: x is its quantization reference's copy of the input there
+  // (HeldReference::input_on_device, x_bytes long), the codes and scale storage are left there,
+  // and a case judged against that reference fetches them a slab at a time (issue 30) instead of
+  // holding input and outputs whole here. nullptr (the default): it has no such path, and
+  // quant() reads and writes host buffers.
   virtual std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& spec, Format input,
-                                                                 std::span<const std::byte> x) {
-    (void)spec, (void)input, (void)x;
+                                                                 const void* x_on_device, std::size_t x_bytes) {
+    (void)spec, (void)input, (void)x_on_device, (void)x_bytes;
     return nullptr;
   }
   // Quantizes a grouped op's x [rows, K] per expert into codes [rows, K] and the scale storage

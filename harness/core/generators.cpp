@@ -306,13 +306,19 @@ void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, u
   sample_into(out, d, rng, offset, Format::fp16, float_to_fp16);
 }
 
+void fill_raw_at(std::span<std::byte> out, const Distribution& d, const Rng& rng, uint64_t offset, Format dtype) {
+  check_target(dtype);
+  if (dtype == Format::fp32)
+    fill(std::span(reinterpret_cast<float*>(out.data()), out.size() / 4), d, rng, offset, dtype);
+  else
+    (dtype == Format::bf16 ? fill_bf16 : fill_fp16)(std::span(reinterpret_cast<uint16_t*>(out.data()), out.size() / 2), d,
+                                                    rng, offset);
+}
+
 std::vector<std::byte> fill_raw(size_t n, const Distribution& d, const Rng& rng, Format dtype) {
   check_target(dtype);
   std::vector<std::byte> raw(n * (dtype == Format::fp32 ? 4 : 2));
-  if (dtype == Format::fp32)
-    fill(std::span(reinterpret_cast<float*>(raw.data()), n), d, rng, 0, dtype);
-  else
-    (dtype == Format::bf16 ? fill_bf16 : fill_fp16)(std::span(reinterpret_cast<uint16_t*>(raw.data()), n), d, rng, 0);
+  fill_raw_at(raw, d, rng, 0, dtype);
   return raw;
 }
 

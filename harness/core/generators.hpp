@@ -88,6 +88,8 @@ RawTensor fill_tensor(size_t n, const Distribution& d, const Rng& rng, Format dt
 // Its parts: the raw bytes alone (what a case holds whole when it is judged a slab of rows at a
 // time), and the exact fp32 values of raw elements of dtype (a slab's, for the host reference).
 std::vector<std::byte> fill_raw(size_t n, const Distribution& d, const Rng& rng, Format dtype);
+// The same elements [offset, offset + out.size() / bytes an element) into out.
+void fill_raw_at(std::span<std::byte> out, const Distribution& d, const Rng& rng, uint64_t offset, Format dtype);
 std::vector<float> widened(std::span<const std::byte> raw, Format dtype);
 // Element i of raw elements of dtype, widened exactly to fp32.
 inline float raw_value(std::span<const std::byte> raw, Format dtype, size_t i) {

@@ -38,10 +38,11 @@ std::vector<bool> nan_scale_blocks(const Spec& s, std::span<const float> want, s
   return nan;
 }
 
-// The reference's codes and the judged ones of rows [row0, row0 + profile.size() / K).
+// The reference's codes, the judged ones and the raw input of rows [row0, row0 + profile.size() / K).
 struct CodeRows {
   int64_t row0;
   std::span<const uint8_t> profile, ideal, actual;
+  std::span<const std::byte> raw;
 };
 
 // What judging the codes gathers across their rows (every slab of them): the bad codes by scale
@@ -72,9 +73,11 @@ void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales,
                  const CodeBudget& budget, CodeTally& tally, CaseResult& result) {
   const Spec& s = c.spec;
   // Inputs a device reference judged keep no fp32 values: an element is widened from its raw bytes.
-  const auto value = [&](size_t i) { return in.values.empty() ? raw_value(in.raw, c.input, i) : in.values[i]; };
-  const double rel = budget.ideal_rel_error;
   const int64_t g = s.scale_shape().g, first = rows.row0 * s.k;
+  const auto value = [&](size_t i) {
+    return in.values.empty() ? raw_value(rows.raw, c.input, size_t(int64_t(i) - first)) : in.values[i];
+  };
+  const double rel = budget.ideal_rel_error;
   const auto n_rows = int64_t(rows.profile.size()) / std::max<int64_t>(1, s.k);
   judge_rows_in_chunks(n_rows, s.k, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
     uint64_t own_equivalent = 0;
@@ -212,7 +215,7 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
   const CodeBudget budget = code_budget(budgets, c.spec, budget_op);
   uint64_t bad_scales = 0;
   CaseResult r = counted(c, e.profile, o.codes.size(), o.storage, bad_scales, [&](CodeTally& tally, CaseResult& r) {
-    judge_codes(c, in, e.profile.scales, {0, e.profile.codes, e.ideal, o.codes}, budget, tally, r);
+    judge_codes(c, in, e.profile.scales, {0, e.profile.codes, e.ideal, o.codes, in.raw}, budget, tally, r);
   });
   if (passes(r.verdict) || !diagnose || r.verdict == Verdict::error) return r;
   const bool codes_bad = r.n_over - bad_scales + r.n_nonfinite > 0;
@@ -227,28 +230,35 @@ CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Obs
   return r;
 }
 
-CaseResult compare_held(const Case& c, const Inputs& in, quant_kernels::HeldReference& held,
-                        quant_kernels::HeldOutputs& o, const BudgetTable& budgets, int64_t slab_elements) {
+CaseResult compare_held(const Case& c, quant_kernels::HeldReference& held, quant_kernels::HeldOutputs& o,
+                        const BudgetTable& budgets, int64_t slab_elements) {
   const CodeBudget budget = code_budget(budgets, c.spec, {});
   const int64_t per = std::max<int64_t>(1, slab_elements / std::max<int64_t>(1, c.spec.k));
+  const auto row_bytes = size_t(c.spec.input_cols()) * (c.input == Format::fp32 ? 4 : 2);
   uint64_t bad_scales = 0;
   const size_t n = size_t(c.spec.m * c.spec.k);
+  const Inputs raw_only;  // the input's values come from each slab's raw rows
   CaseResult r = counted(c, held.scales(), n, o.storage(), bad_scales, [&](CodeTally& tally, CaseResult& r) {
     std::vector<uint8_t> codes, ideal, actual;
+    std::vector<std::byte> raw;
     for (int64_t row0 = 0; row0 < c.spec.m; row0 += per) {
       const int64_t row1 = std::min(c.spec.m, row0 + per);
       codes.resize(size_t((row1 - row0) * c.spec.k)), ideal.resize(codes.size()), actual.resize(codes.size());
+      raw.resize(size_t(row1 - row0) * row_bytes);
       held.rows(row0, row1, codes, ideal);
+      held.input(row0, row1, raw);
       o.codes(row0, row1, actual);
-      judge_codes(c, in, held.scales().scales, {row0, codes, ideal, actual}, budget, tally, r);
+      judge_codes(c, raw_only, held.scales().scales, {row0, codes, ideal, actual, raw}, budget, tally, r);
     }
   });
   if (passes(r.verdict) || r.verdict == Verdict::error) return r;
-  // A failing case is diagnosed with every reference and every code fetched: its layout and format
-  // hypotheses read the whole output. The counts stay the slabs'.
+  // A failing case is diagnosed with every reference, every code and the input fetched: its layout
+  // and format hypotheses read the whole output. The counts stay the slabs'.
   quant_kernels::ReferenceResult whole = held.whole(c.spec.m, c.spec.k);
   std::vector<uint8_t> actual(n);
   o.codes(0, c.spec.m, actual);
+  Inputs in{std::vector<std::byte>(size_t(c.spec.m) * row_bytes), {}};
+  held.input(0, c.spec.m, in.raw);
   const CaseResult d = compare(c, in, {std::move(whole.profile), std::move(whole.ideal), {}}, {actual, o.storage()}, budgets);
   r.message = d.message;
   if (d.verdict == Verdict::layout) r.verdict = Verdict::layout;

@@ -28,10 +28,11 @@ struct Observed {
 CaseResult compare(const Case& c, const Inputs& in, const Expected& e, const Observed& o,
                    const BudgetTable& budgets, std::string_view budget_op = {}, bool diagnose = true);
 
-// The same judgement with the references left on a device, and the outputs wherever the backend
-// left them: both codes fetched and judged a slab of about slab_elements at a time (whole rows),
-// the scales whole; a failing case is diagnosed with them all fetched.
-CaseResult compare_held(const Case& c, const Inputs& in, quant_kernels::HeldReference& held,
-                        quant_kernels::HeldOutputs& o, const BudgetTable& budgets, int64_t slab_elements);
+// The same judgement with the references and the input left on a device, and the outputs
+// wherever the backend left them: the codes and the input's rows fetched and judged a slab of
+// about slab_elements at a time (whole rows), the scales whole; a failing case is diagnosed with
+// them all fetched.
+CaseResult compare_held(const Case& c, quant_kernels::HeldReference& held, quant_kernels::HeldOutputs& o,
+                        const BudgetTable& budgets, int64_t slab_elements);
 
 }  // namespace ulpgate::quant

@@ -20,8 +20,9 @@ class DeviceReference {
   virtual std::string name() const = 0;  // "cuda", "host-simt (host-w32)"
   // Why it does not compute this case (empty: it does).
   virtual std::string declines(const Case& c) const = 0;
-  // The case's results left on the device: the scales here, both codes fetched by rows.
-  virtual std::unique_ptr<quant_kernels::HeldReference> held(const Case& c, const Inputs& in) = 0;
+  // The case's results left on the device, from its input's rows (uploaded a slab at a time, and
+  // kept there): the scales here, both codes and the input fetched by rows.
+  virtual std::unique_ptr<quant_kernels::HeldReference> held(const Case& c, const quant_kernels::InputRows& raw) = 0;
   // Every row of them here.
   Expected expected(const Case& c, const Inputs& in);
 };

@@ -58,33 +58,40 @@ Fetched fetched(const Case& c, quant_kernels::HeldOutputs& out, quant_kernels::H
   return {digest.value(), again ? repeat_words(n, !std::ranges::equal(out.storage(), again->storage())) : ""};
 }
 
-// Runs the backend into `out`: its device's outputs (Backend::quant_held), else guarded buffers
-// here, set before the kernel runs so that a failed run is digested as it left them. Returns
-// whether the outputs stayed on the device.
-bool run_into(const Case& c, Backend& backend, const Inputs& in, std::unique_ptr<quant_kernels::HeldOutputs>& out) {
-  if ((out = backend.quant_held(c.spec, c.input, in.raw))) return true;
+// Runs the backend into `out`: on its device, from the reference's copy of the input there, with
+// the outputs left there (Backend::quant_held); else from the input made whole here (`whole`, once)
+// into guarded buffers here, set before the kernel runs so that a failed run is digested as it
+// left them. Returns whether the outputs stayed on the device.
+bool run_into(const Case& c, Backend& backend, const quant_kernels::HeldReference& held, Inputs& whole,
+              std::unique_ptr<quant_kernels::HeldOutputs>& out) {
+  const quant_kernels::InputRows rows = c.input_rows();
+  if ((out = backend.quant_held(c.spec, c.input, held.input_on_device(), size_t(rows.m) * rows.row_bytes))) return true;
+  if (whole.raw.empty()) whole = c.raw_inputs();
   auto here = std::make_unique<HostOutputs>(c.spec);
   HostOutputs& h = *here;
   out = std::move(here);
-  backend.quant(c.spec, c.input, in.raw, h.codes_out(), h.storage_out());
+  backend.quant(c.spec, c.input, whole.raw, h.codes_out(), h.storage_out());
   h.ran();
   return false;
 }
 
-// A case with a device reference: its results and the backend's outputs (on the device where the
-// backend leaves them there) judged, compared with a repeated run and digested a slab at a time.
-CaseResult run_held(const Case& c, Backend& backend, DeviceReference& device, const Inputs& in, int64_t slab_elements) {
+// A case with a device reference: its input made a slab at a time on the reference's device, its
+// results there, and the backend's outputs (there too where the backend leaves them there) judged,
+// compared with a repeated run and digested a slab at a time.
+CaseResult run_held(const Case& c, Backend& backend, DeviceReference& device, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::unique_ptr<quant_kernels::HeldReference> held = device.held(c, c.input_rows());
   std::unique_ptr<quant_kernels::HeldOutputs> out, again;
   bool on_device = false;
   CaseResult r = judged(
       c.id(), "quant", c.spec.profile->name, GuardedOutputs{},
       [&] {
-        on_device = run_into(c, backend, in, out);
-        if (runs_twice(c.spec)) run_into(c, backend, in, again);
+        Inputs whole;  // only for a backend without quant_held
+        on_device = run_into(c, backend, *held, whole, out);
+        if (runs_twice(c.spec)) run_into(c, backend, *held, whole, again);
         if (!out->violations().empty()) throw guard::OutOfBounds(out->violations());
       },
-      [&] { return compare_held(c, in, *device.held(c, in), *out, default_budgets(), slab_elements); });
+      [&] { return compare_held(c, *held, *out, default_budgets(), slab_elements); });
   // Outputs a failed device run never handed over are digested as the poison they would hold.
   const Fetched f = out ? fetched(c, *out, again.get(), slab_elements)
                         : Fetched{repeated_byte_digest(std::byte{kPoison}, c.spec.m * c.spec.k + c.spec.scale_bytes()), ""};
@@ -111,15 +118,16 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
   // The device reference reads the raw input: its fp32 values (4 bytes an element, twice the
-  // input's) are made only where the comparator needs them. Its results stay on the device, and
-  // are judged a slab at a time, where slab_elements > 0, beside the outputs.
+  // input's) are made only where the comparator needs them. Where slab_elements > 0 the input is
+  // made on its device a slab at a time and stays there with its results, and both are judged a
+  // slab at a time beside the outputs (run.inputs stays empty).
   DeviceReference* device = reference_for(backend, c);
   const bool held = device && slab_elements > 0 && c.spec.op != Op::silu_mul;  // silu-mul: its own comparator
-  run.inputs = device ? c.raw_inputs() : c.inputs();
   if (held) {
-    run.result = run_held(c, backend, *device, run.inputs, slab_elements);
+    run.result = run_held(c, backend, *device, slab_elements);
     return run;
   }
+  run.inputs = device ? c.raw_inputs() : c.inputs();
   run.expected = device ? device->expected(c, run.inputs) : expected(c, run.inputs);
   // The digest covers codes then scale storage (both may be empty: M = 0).
   run.codes = run.outputs.add("codes", size_t(c.spec.m * c.spec.k), kPoison);

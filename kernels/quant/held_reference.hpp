@@ -4,7 +4,10 @@
 // kernels' headers.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -19,8 +22,39 @@ struct ReferenceResult {
   std::vector<uint8_t> ideal;  // the exact quotients' codes with the profile's scales
 };
 
+// A case's raw input (M rows of row_bytes) made a range of rows at a time: fill(row0, row1, out)
+// writes rows [row0, row1) into out. The harness's generator, so that a device copy is made
+// without the input ever whole on the host (issue 30: 4.3 GB at 2^31 bf16 elements).
+struct InputRows {
+  int64_t m = 0;
+  std::size_t row_bytes = 0;
+  std::function<void(int64_t row0, int64_t row1, std::span<std::byte> out)> fill;
+
+  // Rows of an input already in memory.
+  static InputRows of(std::span<const std::byte> raw, int64_t m) {
+    const std::size_t row = m > 0 ? raw.size() / std::size_t(m) : 0;
+    return {m, row, [raw, row](int64_t row0, int64_t row1, std::span<std::byte> out) {
+              std::copy_n(raw.begin() + std::ptrdiff_t(std::size_t(row0) * row), std::size_t(row1 - row0) * row, out.begin());
+            }};
+  }
+};
+
+// Rows [0, rows.m) a slab of about slab_bytes at a time (at least a row): each(row0, row1, bytes).
+template <class Each>
+void each_input_slab(const InputRows& rows, std::size_t slab_bytes, Each each) {
+  const auto per = int64_t(std::max<std::size_t>(1, slab_bytes / std::max<std::size_t>(1, rows.row_bytes)));
+  std::vector<std::byte> bytes;
+  for (int64_t row0 = 0; row0 < rows.m; row0 += per) {
+    const int64_t row1 = std::min(rows.m, row0 + per);
+    bytes.resize(std::size_t(row1 - row0) * rows.row_bytes);
+    rows.fill(row0, row1, bytes);
+    each(row0, row1, std::span<const std::byte>(bytes));
+  }
+}
+
 // A case's results left on the device (issue 30: a 2^31-element case's two codes are 4 GB): the
-// scales here, both codes fetched a range of rows at a time, so that a judge holds a slab of them.
+// scales here, both codes fetched a range of rows at a time, so that a judge holds a slab of them;
+// with the input it read, which the kernel under test may read there too (quant_held).
 class HeldReference {
  public:
   virtual ~HeldReference() = default;
@@ -28,6 +62,10 @@ class HeldReference {
   const quant::Result& scales() const { return scales_; }
   // Both codes of rows [row0, row1) into `codes` and `ideal` ((row1 - row0) K bytes each).
   virtual void rows(int64_t row0, int64_t row1, std::span<uint8_t> codes, std::span<uint8_t> ideal) = 0;
+  // The raw input's rows [row0, row1) into `out`, from the device's copy.
+  virtual void input(int64_t row0, int64_t row1, std::span<std::byte> out) = 0;
+  // That copy: a pointer in the device's memory, for kernels that run there.
+  virtual const void* input_on_device() const = 0;
   // Every row: the ReferenceResult.
   ReferenceResult whole(int64_t m, int64_t k) {
     ReferenceResult r{scales_, std::vector<uint8_t>(size_t(m * k))};

@@ -181,13 +181,11 @@ namespace {
 // HeldOutputs on the GPU: the codes' and the scales' guarded device buffers after the plan ran.
 class GpuHeldOutputs : public HeldOutputs {
  public:
-  GpuHeldOutputs(const QuantPlan& plan, std::span<const std::byte> x, std::size_t scale_bytes)
+  GpuHeldOutputs(const QuantPlan& plan, const void* x_device, std::size_t scale_bytes)
       : k_(plan.k), codes_(gpu::DeviceBytes::output("codes", size_t(plan.m * plan.k))),
         scales_(gpu::DeviceBytes::output("scales", scale_bytes)) {
     if (plan.m > 0) {
-      gpu::DeviceBytes dx(x.size());
-      dx.upload(x.data());
-      launch_plan(plan, dx.get<const void>(), codes_.get(), scales_.get(), gpu::Stream{}, nullptr);
+      launch_plan(plan, x_device, codes_.get(), scales_.get(), gpu::Stream{}, nullptr);
       gpu::synchronize();
     }
     storage_.resize(scales_.size());
@@ -220,11 +218,10 @@ class GpuHeldOutputs : public HeldOutputs {
 
 }  // namespace
 
-std::unique_ptr<HeldOutputs> hold_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x,
-                                            std::size_t scale_bytes) {
+std::unique_ptr<HeldOutputs> hold_quant_gpu(const QuantPlan& plan, const void* x_device, std::size_t scale_bytes) {
   try {
     if (plan.row_map != QuantPlan::RowMap::none) throw QuantError("hold_quant_gpu: a grouped plan needs its row map");
-    return std::make_unique<GpuHeldOutputs>(plan, x, scale_bytes);
+    return std::make_unique<GpuHeldOutputs>(plan, x_device, scale_bytes);
   } catch (const gpu::GpuError& e) {
     throw QuantError(e.what());  // the caller adds the op and the case
   }

@@ -26,11 +26,10 @@ void gpu_use_device(int device);
 void run_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x, std::span<uint8_t> codes,
                    std::span<uint8_t> scales, std::span<const int32_t> row_map = {});
 
-// The same run with the outputs left on the device (HeldOutputs): the codes stay there, the scale
-// storage and the guards' findings come back at once. The input's device copy goes when it ends.
+// The same run on an input already on the device (x_device), with the outputs left there
+// (HeldOutputs): the codes stay, the scale storage and the guards' findings come back at once.
 // plan_quant checked the sizes: M K codes and scale_bytes of storage.
-std::unique_ptr<HeldOutputs> hold_quant_gpu(const QuantPlan& plan, std::span<const std::byte> x,
-                                            std::size_t scale_bytes);
+std::unique_ptr<HeldOutputs> hold_quant_gpu(const QuantPlan& plan, const void* x_device, std::size_t scale_bytes);
 
 // Launches the plan's kernels on device buffers the caller owns (sized as plan_quant checked),
 // on `stream` (a cudaStream_t / hipStream_t; nullptr: the default stream). No copies, no

@@ -27,11 +27,18 @@ class HeldOnGpu final : public HeldOn<gpu::PipelineDevice> {
       throw device_error(e);
     }
   }
+  void input(int64_t row0, int64_t row1, std::span<std::byte> out) override {
+    try {
+      HeldOn::input(row0, row1, out);
+    } catch (const gpu::GpuError& e) {
+      throw device_error(e);
+    }
+  }
 };
 
 }  // namespace
 
-std::unique_ptr<HeldReference> hold_reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
+std::unique_ptr<HeldReference> hold_reference_gpu(const quant::Spec& spec, Format input, const InputRows& raw) {
   require_reference(spec, input);
   try {
     return std::make_unique<HeldOnGpu>(spec, input, raw, nullptr);
@@ -41,7 +48,7 @@ std::unique_ptr<HeldReference> hold_reference_gpu(const quant::Spec& spec, Forma
 }
 
 ReferenceResult reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw) {
-  return hold_reference_gpu(spec, input, raw)->whole(spec.m, spec.k);
+  return hold_reference_gpu(spec, input, InputRows::of(raw, spec.m))->whole(spec.m, spec.k);
 }
 
 Timing time_reference_gpu(const quant::Spec& spec, Format input, int reps) {

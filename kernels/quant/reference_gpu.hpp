@@ -12,8 +12,9 @@
 namespace ulpgate::quant_kernels {
 
 ReferenceResult reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw);
-// The same left on the device, fetched by rows (its `rows` throws QuantError for a CUDA failure).
-std::unique_ptr<HeldReference> hold_reference_gpu(const quant::Spec& spec, Format input, std::span<const std::byte> raw);
+// The same from the input's rows, left on the device and fetched by rows (its `rows` and `input`
+// throw QuantError for a CUDA failure).
+std::unique_ptr<HeldReference> hold_reference_gpu(const quant::Spec& spec, Format input, const InputRows& raw);
 
 // The reference's device work for `ulpgate bench`: both passes and the scales between them (the
 // amax's trip to the host and back included) on an input filled on the device, as the kernels'

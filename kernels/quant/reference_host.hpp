@@ -11,8 +11,8 @@
 namespace ulpgate::quant_kernels {
 
 ReferenceResult reference_host(const Arch& arch, const quant::Spec& spec, Format input, std::span<const std::byte> raw);
-// The same left in the emulator's memory, fetched by rows.
+// The same from the input's rows, left in the emulator's memory and fetched by rows.
 std::unique_ptr<HeldReference> hold_reference_host(const Arch& arch, const quant::Spec& spec, Format input,
-                                                   std::span<const std::byte> raw);
+                                                   const InputRows& raw);
 
 }  // namespace ulpgate::quant_kernels

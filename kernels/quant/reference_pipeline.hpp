@@ -94,16 +94,17 @@ quant::Result profile_to_host(Device& dev, const quant::Spec& spec, const OnDevi
   return r;
 }
 
-// The case from its input bytes on the host to both results left on a device of its own (made
-// from device_args), with the input: HeldReference.
+// The case from its input's rows on the host (uploaded a slab at a time) to both results left on
+// a device of its own (made from device_args), with the input: HeldReference.
 template <class Device>
 class HeldOn : public HeldReference {
  public:
   template <class... DeviceArgs>
-  HeldOn(const quant::Spec& spec, Format input, std::span<const std::byte> raw, DeviceArgs&&... device_args)
+  HeldOn(const quant::Spec& spec, Format input, const InputRows& raw, DeviceArgs&&... device_args)
       : dev_(std::forward<DeviceArgs>(device_args)...),
         k_(spec.k),
-        x_(dev_.template alloc<uint8_t>(raw.size())),
+        row_bytes_(raw.row_bytes),
+        x_(dev_.template alloc<uint8_t>(std::size_t(raw.m) * raw.row_bytes)),
         d_(compute_on(dev_, spec, input, uploaded(raw))) {
     scales_ = scales_to_host(dev_, spec, d_);
   }
@@ -112,15 +113,23 @@ class HeldOn : public HeldReference {
     dev_.to_host(codes.data(), d_.codes.get() + at, n);
     dev_.to_host(ideal.data(), d_.ideal.get() + at, n);
   }
+  void input(int64_t row0, int64_t row1, std::span<std::byte> out) override {
+    dev_.to_host(out.data(), x_.get() + size_t(row0) * row_bytes_, size_t(row1 - row0) * row_bytes_);
+  }
+  const void* input_on_device() const override { return x_.get(); }
 
  private:
   Device dev_;  // first: the buffers below go back to its pool before it goes
   int64_t k_;
+  std::size_t row_bytes_;
   typename OnDevice<Device>::Bytes x_;
   OnDevice<Device> d_;
 
-  const void* uploaded(std::span<const std::byte> raw) {
-    dev_.to_device(x_.get(), raw.data(), raw.size());
+  // 2^26 bytes a slab: the host holds one slab of the input at a time.
+  const void* uploaded(const InputRows& raw) {
+    each_input_slab(raw, std::size_t(1) << 26, [&](int64_t row0, int64_t, std::span<const std::byte> bytes) {
+      dev_.to_device(x_.get() + std::size_t(row0) * raw.row_bytes, bytes.data(), bytes.size());
+    });
     return x_.get();
   }
 };

@@ -38,12 +38,13 @@ class OnEmulatedDevice : public test_support::HostKernels {
     if (how_.past_the_end) codes.data()[codes.size() + 3] = 0x11;  // the guard region after the codes
     if (how_.flaky && runs_++ % 2 == 1 && !codes.empty()) codes[0] = uint8_t(codes[0] + 1);
   }
-  // Kept as a device keeps them: in buffers of their own that the harness fetches by rows.
-  std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& s, Format in,
-                                                         std::span<const std::byte> x) override {
+  // Kept as a device keeps them: in buffers of their own that the harness fetches by rows. The
+  // input is the emulated reference's copy, in the emulator's (host) memory.
+  std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& s, Format in, const void* x,
+                                                         std::size_t x_bytes) override {
     if (!how_.held_outputs) return nullptr;
     auto kept = std::make_unique<quant::HostOutputs>(s);
-    quant(s, in, x, kept->codes_out(), kept->storage_out());
+    quant(s, in, {static_cast<const std::byte*>(x), x_bytes}, kept->codes_out(), kept->storage_out());
     kept->ran();
     return kept;
   }
