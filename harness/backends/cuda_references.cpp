@@ -18,7 +18,7 @@ class CudaQuantReference : public quant::DeviceReference {
  public:
   std::string name() const override { return "cuda"; }
   std::string declines(const quant::Case& c) const override { return quant_kernels::reference_declines(c.spec, c.input); }
-  std::unique_ptr<quant_kernels::HeldReference> held(const quant::Case& c, const quant_kernels::InputRows& raw) override {
+  std::unique_ptr<quant_kernels::HeldReference> held(const quant::Case& c, const InputRows& raw) override {
     return quant_kernels::hold_reference_gpu(c.spec, c.input, raw);
   }
 };

@@ -34,7 +34,7 @@ class EmulatedQuantReference : public quant::DeviceReference {
   explicit EmulatedQuantReference(const Arch& arch) : arch_(arch) {}
   std::string name() const override { return "host-simt (" + std::string(arch_.name) + ")"; }
   std::string declines(const quant::Case& c) const override { return quant_kernels::reference_declines(c.spec, c.input); }
-  std::unique_ptr<quant_kernels::HeldReference> held(const quant::Case& c, const quant_kernels::InputRows& raw) override {
+  std::unique_ptr<quant_kernels::HeldReference> held(const quant::Case& c, const InputRows& raw) override {
     return quant_kernels::hold_reference_host(arch_, c.spec, c.input, raw);
   }
 

@@ -314,11 +314,12 @@ class CudaBackend : public Backend {
     });
   }
 
-  std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& spec, const norm::Buffers& io) override {
+  std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& spec, const InputRows& x, const InputRows& residual,
+                                                       std::span<const std::byte> weight) override {
     return kernel_call(describe(spec), [&] {
       norm_kernels::NormSizes sizes = norm_kernels::required_sizes(spec);
-      sizes.x = io.x.size(), sizes.residual = io.residual.size(), sizes.weight = io.weight.size();
-      return norm_kernels::hold_norm_gpu(norm_kernels::plan_norm(spec, kSm90, sizes), io, sizes);
+      sizes.x = size_t(x.m) * x.row_bytes, sizes.residual = size_t(residual.m) * residual.row_bytes, sizes.weight = weight.size();
+      return norm_kernels::hold_norm_gpu(norm_kernels::plan_norm(spec, kSm90, sizes), x, residual, weight, sizes);
     });
   }
 

@@ -118,10 +118,12 @@ class Backend {
     (void)spec, (void)io;
     throw BackendError(name() + " has no RMSNorm kernels");
   }
-  // norm() of rms or rms-add reading io's inputs, with y and the residual left on the backend's
-  // device, as quant_held; nullptr (the default): norm() writes host buffers.
-  virtual std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& spec, const norm::Buffers& io) {
-    (void)spec, (void)io;
+  // norm() of rms or rms-add on the backend's device: x and the residual made and copied there a
+  // slab of rows at a time (the residual's rows: none without one), kept there with y and the
+  // written-back residual, as quant_held; nullptr (the default): norm() reads and writes host buffers.
+  virtual std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& spec, const InputRows& x,
+                                                               const InputRows& residual, std::span<const std::byte> weight) {
+    (void)spec, (void)x, (void)residual, (void)weight;
     return nullptr;
   }
   // Runs a GEMM: reads io's A, B and scale storage (gemm.hpp Buffers), writes D, and says what it

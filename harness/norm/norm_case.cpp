@@ -83,6 +83,27 @@ Case Case::parse(std::string_view id) {
   return c;
 }
 
+RowInputs Case::input_rows() const {
+  const Rng rng(input_key(*this), seed);
+  RawTensor w = fill_tensor(size_t(spec.h), Distribution::parse(kWeightDistribution), rng.stream(2), spec.dtype);
+  const auto rows = [&](uint64_t stream, bool has) {
+    return InputRows{has ? spec.m : 0, size_t(spec.h) * 2,
+                     [d = dist, r = rng.stream(stream), t = spec.dtype, h = spec.h](int64_t row0, int64_t, std::span<std::byte> out) {
+                       fill_raw_at(out, d, r, uint64_t(row0 * h), t);  // out holds the rows to row1
+                     }};
+  };
+  return {rows(1, true), rows(3, spec.has_residual()), std::move(w.raw), std::move(w.values)};
+}
+
+Tensors RowInputs::whole() const {
+  const auto all = [](const InputRows& rows) {
+    std::vector<std::byte> t(size_t(rows.m) * rows.row_bytes);
+    rows.fill(0, rows.m, t);
+    return t;
+  };
+  return {all(x), all(residual), weight, {{}, {}, weight_values}};
+}
+
 Tensors Case::raw_inputs() const {
   const Rng rng(input_key(*this), seed);
   const size_t n = size_t(spec.m * spec.h);

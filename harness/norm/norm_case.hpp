@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "harness/core/generators.hpp"
+#include "kernels/portable/input_rows.hpp"
 #include "reference/norm/norm.hpp"
 
 namespace ulpgate::norm {
@@ -25,6 +26,15 @@ namespace ulpgate::norm {
 struct Tensors {
   std::vector<std::byte> x, residual, weight;  // raw dtype elements, what a kernel reads
   Inputs values;                               // the same values widened exactly to fp32
+};
+
+// raw_inputs' x and residual made a range of rows at a time (the residual: no rows where the op
+// has none), and the weight whole (small), for a kernel that copies them to its device in slabs.
+struct RowInputs {
+  InputRows x, residual;
+  std::vector<std::byte> weight;
+  std::vector<float> weight_values;
+  Tensors whole() const;  // every row made here
 };
 
 struct Case {
@@ -36,6 +46,7 @@ struct Case {
   static Case parse(std::string_view id);  // throws UsageError naming the bad segment
   Tensors inputs() const;                  // bit-reproducible from the id alone
   Tensors raw_inputs() const;              // the same without x's and the residual's fp32 values
+  RowInputs input_rows() const;            // raw_inputs a range of rows at a time
 };
 
 // Weights are drawn from this distribution (gains near 1, like trained RMSNorm weights).

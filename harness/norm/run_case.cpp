@@ -16,26 +16,24 @@ namespace ulpgate::norm {
 namespace {
 
 // rms and rms-add are judged a slab of rows at a time (a row's results depend on that row alone):
-// a slab's references are computed, judged and dropped, so the case holds its raw inputs and
-// outputs whole and one slab's references, where whole references held 20-30 bytes an element (a
+// a slab's inputs and outputs are fetched from where the kernel read and wrote them, its
+// references computed, judged and dropped, where whole references held 20-30 bytes an element (a
 // 2^31-element case 64 GB). rms-quant is judged whole: its scales may span rows (128-row blocks,
 // TransformerEngine's static scale written back).
 bool judged_in_slabs(const Spec& s) { return !s.quantizes(); }
 
-// Rows [row0, row1) of a case as a case of its own: the rows' raw inputs and their fp32 values,
-// the whole weight.
+// Rows [row0, row1) of a case as a case of its own: the rows' raw inputs as the kernel read them
+// and their fp32 values, the whole weight.
 struct Slab {
   Case c;
   Tensors in;
 };
-Slab slab_of(const Case& c, const Tensors& whole, int64_t row0, int64_t row1) {
-  const auto rows = [&](const std::vector<std::byte>& t) {
-    const size_t row_bytes = t.size() / size_t(std::max<int64_t>(1, c.spec.m));
-    return std::vector<std::byte>(t.begin() + ptrdiff_t(size_t(row0) * row_bytes), t.begin() + ptrdiff_t(size_t(row1) * row_bytes));
-  };
-  Slab s{c, {rows(whole.x), rows(whole.residual), whole.weight, {}}};
+Slab slab_of(const Case& c, norm_kernels::HeldOutputs& out, const RowInputs& in, int64_t row0, int64_t row1) {
+  const size_t bytes = size_t((row1 - row0) * c.spec.h) * 2;
+  Slab s{c, {std::vector<std::byte>(bytes), std::vector<std::byte>(c.spec.has_residual() ? bytes : 0), in.weight, {}}};
+  out.inputs(row0, row1, s.in.x, s.in.residual);
   s.c.spec.m = row1 - row0;
-  s.in.values = {widened(s.in.x, c.spec.dtype), widened(s.in.residual, c.spec.dtype), whole.values.weight};
+  s.in.values = {widened(s.in.x, c.spec.dtype), widened(s.in.residual, c.spec.dtype), in.weight_values};
   return s;
 }
 
@@ -53,20 +51,20 @@ ObservedRows observed_rows(const Spec& s, norm_kernels::HeldOutputs& out, int64_
 
 // Judged a slab at a time; a failing case is diagnosed on its first slab with a bad element,
 // whose references are computed again (a slab is what the case holds at most).
-CaseResult judge_in_slabs(const Case& c, Backend& backend, const Tensors& in, norm_kernels::HeldOutputs& out,
+CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
                           int64_t slab_elements, std::string* device) {
   const BudgetTable& budgets = quant::default_budgets();
   CaseResult r;
   const auto [bad0, bad1] =
       judge_rows_in_slabs(c.spec.m, c.spec.h, slab_elements, kFirstBad, r, [&](int64_t row0, int64_t row1) {
-        const Slab s = slab_of(c, in, row0, row1);
+        const Slab s = slab_of(c, out, in, row0, row1);
         return judge(s.c, s.in.values, expected_on(backend, s.c, s.in, device),
                      observed_rows(c.spec, out, row0, row1).observed(), budgets, row0);
       });
   r.case_id = c.id(), r.family = "norm", r.profile = std::string(c.spec.profile->name);
   r.verdict = verdict_of_counts(r);
   if (passes(r.verdict)) return r;
-  const Slab s = slab_of(c, in, bad0, bad1);
+  const Slab s = slab_of(c, out, in, bad0, bad1);
   const CaseResult d =
       compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(c.spec, out, bad0, bad1).observed(), budgets);
   if (d.verdict == Verdict::layout) r.verdict = Verdict::layout;
@@ -95,23 +93,23 @@ uint64_t fetched_digest(const Spec& s, norm_kernels::HeldOutputs& out, int64_t s
   return digest.value();
 }
 
-// Runs the backend into `out`: its device's outputs (Backend::norm_held), else guarded buffers
+// Runs the backend into `out`: on its device, its inputs copied there a slab at a time and kept
+// with the outputs (Backend::norm_held); else on the inputs made whole here into guarded buffers
 // here, set before the kernel runs so that a failed run is digested as it left them. Returns
 // whether the outputs stayed on the device.
-bool run_into(const Case& c, Backend& backend, const Tensors& in, std::unique_ptr<norm_kernels::HeldOutputs>& out) {
-  const Buffers inputs{in.x, in.residual, in.weight, {}, {}, {}, {}};
-  if ((out = backend.norm_held(c.spec, inputs))) return true;
-  auto here = std::make_unique<HostOutputs>(c.spec);
+bool run_into(const Case& c, Backend& backend, const RowInputs& in, std::unique_ptr<norm_kernels::HeldOutputs>& out) {
+  if ((out = backend.norm_held(c.spec, in.x, in.residual, in.weight))) return true;
+  auto here = std::make_unique<HostOutputs>(c.spec, in.whole());
   HostOutputs& h = *here;
   out = std::move(here);
-  backend.norm(c.spec, h.buffers(inputs));
+  backend.norm(c.spec, h.buffers());
   h.ran();
   return false;
 }
 
-// rms and rms-add: the outputs where the backend leaves them (its device, else here), judged
-// against references made a slab at a time and digested a slab at a time.
-CaseResult run_in_slabs(const Case& c, Backend& backend, const Tensors& in, int64_t slab_elements) {
+// rms and rms-add: the inputs and outputs where the backend leaves them (its device, else here),
+// judged against references made a slab at a time and digested a slab at a time.
+CaseResult run_in_slabs(const Case& c, Backend& backend, const RowInputs& in, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<norm_kernels::HeldOutputs> out;
   bool on_device = false;
@@ -133,19 +131,26 @@ CaseResult run_in_slabs(const Case& c, Backend& backend, const Tensors& in, int6
 
 }  // namespace
 
-HostOutputs::HostOutputs(const Spec& s)
+HostOutputs::HostOutputs(const Spec& s, Tensors inputs)
     : h_(s.h),
+      inputs_(std::move(inputs)),
       y_(outputs_.add("y", size_t(s.m * s.h), kPoison16)),
       residual_(outputs_.add("residual", s.has_residual() ? size_t(s.m * s.h) : 0, kPoison16)),
       codes_(outputs_.add("codes", 0, quant::kPoison)),
       storage_(outputs_.add("scales", 0, quant::kPoison)) {}
 
-Buffers HostOutputs::buffers(const Buffers& inputs) {
-  return {inputs.x, inputs.residual, inputs.weight, std::as_writable_bytes(y_), std::as_writable_bytes(residual_), codes_, storage_};
+Buffers HostOutputs::buffers() {
+  return {inputs_.x, inputs_.residual, inputs_.weight, std::as_writable_bytes(y_), std::as_writable_bytes(residual_), codes_, storage_};
 }
 
-void HostOutputs::rows(std::span<const uint16_t> from, int64_t row0, int64_t row1, std::span<uint16_t> out) const {
-  const auto rows = from.subspan(size_t(row0 * h_), size_t((row1 - row0) * h_));
+void HostOutputs::inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) {
+  rows(std::as_bytes(std::span(inputs_.x)), row0, row1, x);
+  rows(std::as_bytes(std::span(inputs_.residual)), row0, row1, residual);
+}
+
+void HostOutputs::rows(std::span<const std::byte> from, int64_t row0, int64_t row1, std::span<std::byte> out) const {
+  if (from.empty() && out.empty()) return;  // no residual
+  const auto rows = from.subspan(size_t(row0 * h_) * 2, size_t((row1 - row0) * h_) * 2);
   if (out.size() != rows.size()) throw std::logic_error("norm::HostOutputs: a slab of another size");
   std::ranges::copy(rows, out.begin());
 }
@@ -153,12 +158,11 @@ void HostOutputs::rows(std::span<const uint16_t> from, int64_t row0, int64_t row
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   CaseRun run;
-  const bool slabs = slab_elements > 0 && judged_in_slabs(c.spec);
-  run.inputs = slabs ? c.raw_inputs() : c.inputs();
-  if (slabs) {
-    run.result = run_in_slabs(c, backend, run.inputs, slab_elements);
+  if (slab_elements > 0 && judged_in_slabs(c.spec)) {
+    run.result = run_in_slabs(c, backend, c.input_rows(), slab_elements);
     return run;
   }
+  run.inputs = c.inputs();
   std::string device;  // where the references ran, when not here
   run.expected = expected_on(backend, c, run.inputs, &device);
   // Outputs the op has, poisoned, in the digest's order: y, residual, codes, scale storage (the

@@ -20,24 +20,30 @@ struct CaseRun {
   CaseResult result;
 };
 
-// rms's and rms-add's outputs on the host, in guarded buffers, seen as held ones: where a
-// backend leaves none on a device (Backend::norm_held), the slab judge fetches these by rows as
-// it would fetch a device's.
+// rms's and rms-add's inputs and outputs on the host (the outputs in guarded buffers), seen as
+// held ones: where a backend leaves none on a device (Backend::norm_held), the slab judge fetches
+// these by rows as it would fetch a device's.
 class HostOutputs : public norm_kernels::HeldOutputs {
  public:
-  explicit HostOutputs(const Spec& s);
-  // `inputs` with these outputs, where the backend writes.
-  Buffers buffers(const Buffers& inputs);
+  HostOutputs(const Spec& s, Tensors inputs);
+  // The inputs with these outputs, where the backend writes.
+  Buffers buffers();
   // Reads the guards, once the backend has written.
   void ran() { violations_ = outputs_.violations(); }
 
   void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { rows(y_, row0, row1, out); }
   void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override { rows(residual_, row0, row1, out); }
+  void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) override;
   const std::vector<guard::Violation>& violations() const override { return violations_; }
 
  private:
-  void rows(std::span<const uint16_t> from, int64_t row0, int64_t row1, std::span<uint16_t> out) const;
+  // Rows [row0, row1) of an [M, H] tensor of 16-bit elements (an empty one: nothing).
+  void rows(std::span<const std::byte> from, int64_t row0, int64_t row1, std::span<std::byte> out) const;
+  void rows(std::span<const uint16_t> from, int64_t row0, int64_t row1, std::span<uint16_t> out) const {
+    rows(std::as_bytes(from), row0, row1, std::as_writable_bytes(out));
+  }
   int64_t h_;
+  Tensors inputs_;
   GuardedOutputs outputs_;
   std::span<uint16_t> y_, residual_;
   std::span<uint8_t> codes_, storage_;  // empty, guarded: a write there is caught
@@ -45,8 +51,8 @@ class HostOutputs : public norm_kernels::HeldOutputs {
 };
 
 // rms and rms-add are judged slab_elements at a time (at least a row; 0: whole), their references
-// computed a slab at a time and the outputs fetched a slab at a time from where the backend left
-// them: run.expected, run.outputs and the inputs' x and residual values stay empty.
+// computed a slab at a time and the inputs and outputs fetched a slab at a time from where the
+// backend left them: run.inputs, run.expected and run.outputs stay empty.
 inline constexpr int64_t kSlabElements = int64_t(1) << 24;
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements = kSlabElements);
 

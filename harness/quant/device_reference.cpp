@@ -3,7 +3,7 @@
 namespace ulpgate::quant {
 
 Expected DeviceReference::expected(const Case& c, const Inputs& in) {
-  quant_kernels::ReferenceResult r = held(c, quant_kernels::InputRows::of(in.raw, c.spec.m))->whole(c.spec.m, c.spec.k);
+  quant_kernels::ReferenceResult r = held(c, InputRows::of(in.raw, c.spec.m))->whole(c.spec.m, c.spec.k);
   return {std::move(r.profile), std::move(r.ideal), {}};
 }
 

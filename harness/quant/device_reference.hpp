@@ -22,7 +22,7 @@ class DeviceReference {
   virtual std::string declines(const Case& c) const = 0;
   // The case's results left on the device, from its input's rows (uploaded a slab at a time, and
   // kept there): the scales here, both codes and the input fetched by rows.
-  virtual std::unique_ptr<quant_kernels::HeldReference> held(const Case& c, const quant_kernels::InputRows& raw) = 0;
+  virtual std::unique_ptr<quant_kernels::HeldReference> held(const Case& c, const InputRows& raw) = 0;
   // Every row of them here.
   Expected expected(const Case& c, const Inputs& in);
 };

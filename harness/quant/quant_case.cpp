@@ -65,7 +65,7 @@ Case Case::parse(std::string_view id) {
 
 Inputs Case::raw_inputs() const { return {fill_raw(size_t(spec.m * spec.input_cols()), dist, Rng(id(), seed), input), {}}; }
 
-quant_kernels::InputRows Case::input_rows() const {
+InputRows Case::input_rows() const {
   const int64_t cols = spec.input_cols();
   return {spec.m, size_t(cols) * (input == Format::fp32 ? 4 : 2),
           [d = dist, rng = Rng(id(), seed), in = input, cols](int64_t row0, int64_t, std::span<std::byte> out) {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "harness/core/generators.hpp"
-#include "kernels/quant/held_reference.hpp"
+#include "kernels/portable/input_rows.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate::quant {
@@ -35,7 +35,7 @@ struct Case {
   static Case parse(std::string_view id);  // throws UsageError naming the bad segment
   Inputs inputs() const;                   // bit-reproducible from the id alone
   Inputs raw_inputs() const;               // the same without the fp32 values (a device reference's)
-  quant_kernels::InputRows input_rows() const;  // raw_inputs' bytes made a range of rows at a time
+  InputRows input_rows() const;  // raw_inputs' bytes made a range of rows at a time
 };
 
 // Reference results of a case: the profile's own arithmetic and the exact-quotient ideal.

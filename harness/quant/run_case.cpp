@@ -64,7 +64,7 @@ Fetched fetched(const Case& c, quant_kernels::HeldOutputs& out, quant_kernels::H
 // left them. Returns whether the outputs stayed on the device.
 bool run_into(const Case& c, Backend& backend, const quant_kernels::HeldReference& held, Inputs& whole,
               std::unique_ptr<quant_kernels::HeldOutputs>& out) {
-  const quant_kernels::InputRows rows = c.input_rows();
+  const InputRows rows = c.input_rows();
   if ((out = backend.quant_held(c.spec, c.input, held.input_on_device(), size_t(rows.m) * rows.row_bytes))) return true;
   if (whole.raw.empty()) whole = c.raw_inputs();
   auto here = std::make_unique<HostOutputs>(c.spec);

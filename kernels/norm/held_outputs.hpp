@@ -1,8 +1,10 @@
-// What an RMSNorm kernel under test leaves on its device (issue 30: a 2^31-element case's y is
-// 4.3 GB): y and the written-back residual, fetched a range of rows at a time by a judge that
-// holds a slab of them. Plain C++, so that the harness takes it without the kernels' headers.
+// What an RMSNorm kernel under test leaves on its device (issue 30: a 2^31-element case's x and
+// y are 4.3 GB each): its inputs, y and the written-back residual, fetched a range of rows at a
+// time by a judge that holds a slab of them. Plain C++, so that the harness takes it without the
+// kernels' headers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -17,6 +19,9 @@ class HeldOutputs {
   // Rows [row0, row1) of y, or of the written-back residual, into `out` ((row1 - row0) H elements).
   virtual void y(int64_t row0, int64_t row1, std::span<uint16_t> out) = 0;
   virtual void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) = 0;
+  // The raw inputs' rows [row0, row1) as the kernel read them: x, and the residual where the op
+  // has one (else `residual` is empty).
+  virtual void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) = 0;
   // Writes past any output (their guard regions), found when the kernel had run.
   virtual const std::vector<guard::Violation>& violations() const = 0;
 };

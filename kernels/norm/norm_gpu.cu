@@ -92,56 +92,84 @@ struct DeviceOutputs {
   }
 };
 
-// Copies io's inputs in and runs the plan into `out`, synchronized; the inputs' copies go after.
-void run_on_device(const NormPlan& plan, const norm::Buffers& io, const DeviceOutputs& out) {
+// A launch's inputs on the device: x, the residual (empty without one) and the weight.
+struct DeviceInputs {
+  gpu::DeviceBytes x, residual, weight;
+
+  // io's, copied whole.
+  DeviceInputs(const norm::Buffers& io, bool add) : x(io.x.size()), residual(add ? io.residual.size() : 0), weight(io.weight.size()) {
+    x.upload(io.x.data());
+    residual.upload(io.residual.data());
+    weight.upload(io.weight.data());
+  }
+  // x and the residual a slab of rows at a time (2^26 bytes).
+  DeviceInputs(const InputRows& x_rows, const InputRows& residual_rows, std::span<const std::byte> w)
+      : x(size_t(x_rows.m) * x_rows.row_bytes), residual(size_t(residual_rows.m) * residual_rows.row_bytes), weight(w.size()) {
+    for (auto [rows, to] : {std::pair{&x_rows, &x}, std::pair{&residual_rows, &residual}})
+      each_input_slab(*rows, size_t(1) << 26, [&, to = to, rows = rows](int64_t row0, int64_t, std::span<const std::byte> b) {
+        ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(to->get() + size_t(row0) * rows->row_bytes, b.data(), b.size(),
+                                                  ULPGATE_GPU_API(MemcpyHostToDevice)));
+      });
+    weight.upload(w.data());
+  }
+};
+
+// Runs the plan from `in` into `out`, synchronized.
+void run_on_device(const NormPlan& plan, const DeviceInputs& in, const DeviceOutputs& out) {
   if (plan.m == 0) return;
-  gpu::DeviceBytes x(io.x.size()), weight(io.weight.size()), residual(adds_residual(plan.op) ? io.residual.size() : 0);
-  x.upload(io.x.data());
-  weight.upload(io.weight.data());
-  residual.upload(io.residual.data());
   launch_plan(plan,
-              {x.get<const void>(), residual.get<const void>(), weight.get<const void>(), out.y.get<void>(),
+              {in.x.get<const void>(), in.residual.get<const void>(), in.weight.get<const void>(), out.y.get<void>(),
                out.residual_out.get<void>(), out.codes.get<uint8_t>(), out.scales.get<uint8_t>()},
               gpu::Stream{});
   gpu::synchronize();
 }
 
-// HeldOutputs on the GPU: the outputs' guarded device buffers after the plan ran.
+// HeldOutputs on the GPU: the inputs and the outputs' guarded device buffers after the plan ran.
 class GpuHeldOutputs : public HeldOutputs {
  public:
-  GpuHeldOutputs(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes) : h_(plan.h), out_(sizes) {
-    run_on_device(plan, io, out_);
+  GpuHeldOutputs(const NormPlan& plan, DeviceInputs in, const NormSizes& sizes)
+      : h_(plan.h), in_(std::move(in)), out_(sizes) {
+    run_on_device(plan, in_, out_);
     violations_ = out_.violations();
   }
-  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(out_.y, row0, row1, out); }
-  void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(out_.residual_out, row0, row1, out); }
+  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(out_.y, row0, row1, std::as_writable_bytes(out)); }
+  void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override {
+    fetch(out_.residual_out, row0, row1, std::as_writable_bytes(out));
+  }
+  void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) override {
+    fetch(in_.x, row0, row1, x);
+    fetch(in_.residual, row0, row1, residual);
+  }
   const std::vector<guard::Violation>& violations() const override { return violations_; }
 
  private:
-  void fetch(const gpu::DeviceBytes& from, int64_t row0, int64_t row1, std::span<uint16_t> out) const {
+  // Rows [row0, row1) of a buffer of M rows of H 16-bit elements (an empty one: nothing).
+  void fetch(const gpu::DeviceBytes& from, int64_t row0, int64_t row1, std::span<std::byte> out) const {
     try {
-      const auto at = size_t(row0 * h_) * 2, n = size_t((row1 - row0) * h_) * 2;
-      if (out.size_bytes() != n || row0 < 0 || at + n > from.size())
+      if (from.size() == 0 && out.empty()) return;
+      const auto row = size_t(h_) * 2, at = size_t(row0) * row, n = size_t(row1 - row0) * row;
+      if (out.size() != n || row0 < 0 || at + n > from.size())
         throw NormError("held outputs: rows [" + std::to_string(row0) + ", " + std::to_string(row1) + ") into " +
-                        std::to_string(out.size()) + " elements");
+                        std::to_string(out.size()) + " bytes");
       if (n > 0)
         ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(out.data(), from.get() + at, n, ULPGATE_GPU_API(MemcpyDeviceToHost)));
     } catch (const gpu::GpuError& e) {
       throw NormError(e.what());
     }
   }
-
   int64_t h_;
+  DeviceInputs in_;
   DeviceOutputs out_;
   std::vector<guard::Violation> violations_;
 };
 
 }  // namespace
 
-std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes) {
+std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const InputRows& x, const InputRows& residual,
+                                           std::span<const std::byte> weight, const NormSizes& sizes) {
   try {
     if (plan.op != norm::Op::rms && plan.op != norm::Op::rms_add) throw NormError("hold_norm_gpu: rms and rms-add only");
-    return std::make_unique<GpuHeldOutputs>(plan, io, sizes);
+    return std::make_unique<GpuHeldOutputs>(plan, DeviceInputs(x, residual, weight), sizes);
   } catch (const gpu::GpuError& e) {
     throw NormError(e.what());  // the caller adds the op and the case
   }
@@ -155,7 +183,7 @@ void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io) {
     sizes.y = quant ? 0 : io.y.size(), sizes.residual_out = add ? io.residual_out.size() : 0;
     sizes.codes = quant ? io.codes.size() : 0, sizes.scales = quant ? io.scales.size() : 0;
     const DeviceOutputs out(sizes);
-    run_on_device(plan, io, out);
+    run_on_device(plan, DeviceInputs(io, add), out);
     out.y.download(io.y.data());
     out.residual_out.download(io.residual_out.data());
     out.codes.download(io.codes.data());

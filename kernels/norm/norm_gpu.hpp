@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/norm/held_outputs.hpp"
+#include "kernels/portable/input_rows.hpp"
 #include "kernels/norm/norm_plan.hpp"
 
 namespace ulpgate::norm_kernels {
@@ -16,10 +17,11 @@ namespace ulpgate::norm_kernels {
 // (the caller adds the op and the case).
 void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io);
 
-// The same run with y and the written-back residual left on the device (rms and rms-add): io's
-// inputs are read (its outputs are not used), the outputs sized as `sizes`, which plan_norm
-// checked; the inputs' device copies go once the kernel has run.
-std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const norm::Buffers& io, const NormSizes& sizes);
+// The same run (rms and rms-add) on x and the residual uploaded a slab of rows at a time, with
+// them, y and the written-back residual left on the device; the outputs sized as `sizes`, which
+// plan_norm checked.
+std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const InputRows& x, const InputRows& residual,
+                                           std::span<const std::byte> weight, const NormSizes& sizes);
 
 // Launches the plan's kernels on device buffers the caller owns (sized as plan_norm checked), on
 // `stream` (a cudaStream_t / hipStream_t; nullptr: the default stream). No copies, no

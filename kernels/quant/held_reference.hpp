@@ -4,14 +4,12 @@
 // kernels' headers.
 #pragma once
 
-#include <algorithm>
-#include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <vector>
 
 #include "kernels/portable/guard.hpp"
+#include "kernels/portable/input_rows.hpp"
 #include "reference/quant/quant.hpp"
 
 namespace ulpgate::quant_kernels {
@@ -21,36 +19,6 @@ struct ReferenceResult {
   quant::Result profile;       // codes, scales, scale storage
   std::vector<uint8_t> ideal;  // the exact quotients' codes with the profile's scales
 };
-
-// A case's raw input (M rows of row_bytes) made a range of rows at a time: fill(row0, row1, out)
-// writes rows [row0, row1) into out. The harness's generator, so that a device copy is made
-// without the input ever whole on the host (issue 30: 4.3 GB at 2^31 bf16 elements).
-struct InputRows {
-  int64_t m = 0;
-  std::size_t row_bytes = 0;
-  std::function<void(int64_t row0, int64_t row1, std::span<std::byte> out)> fill;
-
-  // Rows of an input already in memory.
-  static InputRows of(std::span<const std::byte> raw, int64_t m) {
-    const std::size_t row = m > 0 ? raw.size() / std::size_t(m) : 0;
-    return {m, row, [raw, row](int64_t row0, int64_t row1, std::span<std::byte> out) {
-              std::copy_n(raw.begin() + std::ptrdiff_t(std::size_t(row0) * row), std::size_t(row1 - row0) * row, out.begin());
-            }};
-  }
-};
-
-// Rows [0, rows.m) a slab of about slab_bytes at a time (at least a row): each(row0, row1, bytes).
-template <class Each>
-void each_input_slab(const InputRows& rows, std::size_t slab_bytes, Each each) {
-  const auto per = int64_t(std::max<std::size_t>(1, slab_bytes / std::max<std::size_t>(1, rows.row_bytes)));
-  std::vector<std::byte> bytes;
-  for (int64_t row0 = 0; row0 < rows.m; row0 += per) {
-    const int64_t row1 = std::min(rows.m, row0 + per);
-    bytes.resize(std::size_t(row1 - row0) * rows.row_bytes);
-    rows.fill(row0, row1, bytes);
-    each(row0, row1, std::span<const std::byte>(bytes));
-  }
-}
 
 // A case's results left on the device (issue 30: a 2^31-element case's two codes are 4 GB): the
 // scales here, both codes fetched a range of rows at a time, so that a judge holds a slab of them;

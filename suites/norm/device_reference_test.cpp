@@ -37,10 +37,12 @@ class OnEmulatedDevice : public test_support::HostKernels {
     if (!io.residual_out.empty()) io.residual_out[1] ^= std::byte{0x80};
   }
   // Kept as a device keeps them: in buffers of their own that the harness fetches by rows.
-  std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& s, const norm::Buffers& inputs) override {
+  std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& s, const InputRows& x, const InputRows& residual,
+                                                       std::span<const std::byte> weight) override {
     if (!how_.held_outputs) return nullptr;
-    auto kept = std::make_unique<norm::HostOutputs>(s);
-    norm(s, kept->buffers(inputs));
+    const norm::RowInputs rows{x, residual, {weight.begin(), weight.end()}, {}};
+    auto kept = std::make_unique<norm::HostOutputs>(s, rows.whole());
+    norm(s, kept->buffers());
     kept->ran();
     return kept;
   }
