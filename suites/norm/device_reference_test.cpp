@@ -114,3 +114,20 @@ TEST(NormDeviceReference, OutputsLeftOnTheDeviceAreJudgedAsOnTheHost) {
     test_support::expect_same_judgement(past, judged(id, {false, false, false, true}, 0), id);
   }
 }
+
+// x and the residual made a range of rows at a time (what the kernel's device copies are made
+// from) are raw_inputs' bytes; the weight is raw_inputs' too.
+TEST(NormDeviceReference, InputRowsAreTheRawInputsRows) {
+  for (const char* id : {"norm.rms/vllm/bf16/3x1025/normal/s1", "norm.rms-add/aiter/fp16/3x1025/normal/s1"}) {
+    const norm::Case c = norm::Case::parse(id);
+    const norm::Tensors want = c.raw_inputs(), got = c.input_rows().whole();
+    EXPECT_EQ(got.x, want.x) << id;
+    EXPECT_EQ(got.residual, want.residual) << id;
+    EXPECT_EQ(got.weight, want.weight) << id;
+    EXPECT_EQ(got.values.weight, want.values.weight) << id;
+    EXPECT_EQ(c.input_rows().residual.m, c.spec.has_residual() ? c.spec.m : 0) << id;
+    std::vector<std::byte> last(size_t(c.spec.h) * 2);
+    c.input_rows().x.fill(2, 3, last);
+    EXPECT_TRUE(std::equal(last.begin(), last.end(), want.x.end() - ptrdiff_t(last.size()))) << id;
+  }
+}

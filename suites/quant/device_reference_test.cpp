@@ -146,3 +146,28 @@ TEST(QuantDeviceReference, OutputsLeftOnTheDeviceAreJudgedAsOnTheHost) {
   EXPECT_NE(flaky.message.find("not deterministic: a repeated run gave 1 different codes"), std::string::npos) << flaky.message;
   test_support::expect_same_judgement(flaky, judged(dynamic, {false, false, false, false, true}), dynamic);
 }
+
+// The input made a range of rows at a time (what a device copy is made from, a slab at a time) is
+// raw_inputs' bytes, in uneven slabs and from a middle row.
+TEST(QuantDeviceReference, InputRowsAreTheRawInputsRows) {
+  for (const char* id : {kPerturbed[0], kPerturbed[2], "quant.group/vllm/e4m3fn/fp16/5x256/gs64/row/normal_sigma=4/s1",
+                         "quant.group/vllm/e4m3fn/fp32/5x256/gs64/row/normal_sigma=4/s1"}) {
+    const quant::Case c = quant::Case::parse(id);
+    const std::vector<std::byte> whole = c.raw_inputs().raw;
+    const InputRows rows = c.input_rows();
+    ASSERT_EQ(size_t(rows.m) * rows.row_bytes, whole.size()) << id;
+    std::vector<std::byte> joined;
+    int slabs = 0;
+    each_input_slab(rows, 3 * rows.row_bytes + 1, [&](int64_t row0, int64_t row1, std::span<const std::byte> b) {
+      EXPECT_EQ(size_t(row0) * rows.row_bytes, joined.size()) << id;
+      EXPECT_EQ(size_t(row1 - row0) * rows.row_bytes, b.size()) << id;
+      joined.insert(joined.end(), b.begin(), b.end());
+      ++slabs;
+    });
+    EXPECT_EQ(joined, whole) << id;
+    EXPECT_EQ(slabs, (rows.m + 2) / 3) << id;
+    std::vector<std::byte> middle(2 * rows.row_bytes);
+    rows.fill(1, 3, middle);
+    EXPECT_TRUE(std::equal(middle.begin(), middle.end(), whole.begin() + ptrdiff_t(rows.row_bytes))) << id;
+  }
+}
