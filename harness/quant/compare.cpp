@@ -234,7 +234,7 @@ CaseResult compare_held(const Case& c, quant_kernels::HeldReference& held, quant
                         const BudgetTable& budgets, int64_t slab_elements) {
   const CodeBudget budget = code_budget(budgets, c.spec, {});
   const int64_t per = std::max<int64_t>(1, slab_elements / std::max<int64_t>(1, c.spec.k));
-  const auto row_bytes = size_t(c.spec.input_cols()) * (c.input == Format::fp32 ? 4 : 2);
+  const size_t row_bytes = c.input_rows().row_bytes;
   uint64_t bad_scales = 0;
   const size_t n = size_t(c.spec.m * c.spec.k);
   const Inputs raw_only;  // the input's values come from each slab's raw rows

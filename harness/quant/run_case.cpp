@@ -62,10 +62,9 @@ Fetched fetched(const Case& c, quant_kernels::HeldOutputs& out, quant_kernels::H
 // the outputs left there (Backend::quant_held); else from the input made whole here (`whole`, once)
 // into guarded buffers here, set before the kernel runs so that a failed run is digested as it
 // left them. Returns whether the outputs stayed on the device.
-bool run_into(const Case& c, Backend& backend, const quant_kernels::HeldReference& held, Inputs& whole,
+bool run_into(const Case& c, Backend& backend, const quant_kernels::HeldReference& held, size_t x_bytes, Inputs& whole,
               std::unique_ptr<quant_kernels::HeldOutputs>& out) {
-  const InputRows rows = c.input_rows();
-  if ((out = backend.quant_held(c.spec, c.input, held.input_on_device(), size_t(rows.m) * rows.row_bytes))) return true;
+  if ((out = backend.quant_held(c.spec, c.input, held.input_on_device(), x_bytes))) return true;
   if (whole.raw.empty()) whole = c.raw_inputs();
   auto here = std::make_unique<HostOutputs>(c.spec);
   HostOutputs& h = *here;
@@ -80,15 +79,17 @@ bool run_into(const Case& c, Backend& backend, const quant_kernels::HeldReferenc
 // compared with a repeated run and digested a slab at a time.
 CaseResult run_held(const Case& c, Backend& backend, DeviceReference& device, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::unique_ptr<quant_kernels::HeldReference> held = device.held(c, c.input_rows());
+  const InputRows rows = c.input_rows();
+  const std::unique_ptr<quant_kernels::HeldReference> held = device.held(c, rows);
+  const size_t x_bytes = size_t(rows.m) * rows.row_bytes;
   std::unique_ptr<quant_kernels::HeldOutputs> out, again;
   bool on_device = false;
   CaseResult r = judged(
       c.id(), "quant", c.spec.profile->name, GuardedOutputs{},
       [&] {
         Inputs whole;  // only for a backend without quant_held
-        on_device = run_into(c, backend, *held, whole, out);
-        if (runs_twice(c.spec)) run_into(c, backend, *held, whole, again);
+        on_device = run_into(c, backend, *held, x_bytes, whole, out);
+        if (runs_twice(c.spec)) run_into(c, backend, *held, x_bytes, whole, again);
         if (!out->violations().empty()) throw guard::OutOfBounds(out->violations());
       },
       [&] { return compare_held(c, *held, *out, default_budgets(), slab_elements); });
