@@ -111,6 +111,27 @@ uint8_t padding_byte(Layout l, ScaleShape, int64_t byte) {
   return uint8_t(one >> (8 * (byte % 4)));  // little-endian bytes of 1.0f
 }
 
+bool padding_as_defined(Layout l, ScaleShape s, std::span<const uint8_t> storage) {
+  for (int64_t b = 0; b < std::min<int64_t>(int64_t(storage.size()), storage_bytes(l, s)); ++b)
+    if (!scale_at(l, s, b) && storage[size_t(b)] != padding_byte(l, s, b)) return false;
+  return true;
+}
+
+std::vector<uint8_t> storage_rows(Layout l, ScaleShape s, std::span<const uint8_t> storage, int64_t row0, int64_t row1) {
+  if (row0 < 0 || row1 < row0 || row1 > s.m || int64_t(storage.size()) < storage_bytes(l, s))
+    throw std::invalid_argument("storage_rows: rows [" + std::to_string(row0) + ", " + std::to_string(row1) + ") of " +
+                                std::to_string(s.m) + " in " + std::to_string(storage.size()) + " bytes of " +
+                                std::string(layout_name(l)));
+  const ScaleShape part{row1 - row0, s.g};
+  const size_t bytes = is_ue8m0_layout(l) ? 1 : 4;  // one scale's
+  std::vector<uint8_t> out(size_t(storage_bytes(l, part)));
+  for (int64_t b = 0; b < int64_t(out.size()); ++b) out[size_t(b)] = padding_byte(l, part, b);
+  for (int64_t m = 0; m < part.m; ++m)
+    for (int64_t g = 0; g < s.g; ++g)
+      std::memcpy(&out[size_t(byte_offset(l, part, m, g))], &storage[size_t(byte_offset(l, s, row0 + m, g))], bytes);
+  return out;
+}
+
 std::vector<uint8_t> pack(Layout l, ScaleShape s, std::span<const float> scales) {
   std::vector<uint8_t> out(size_t(storage_bytes(l, s)));
   parallel_for_each(int64_t(out.size()), kSerialScales, [&](int64_t b) { out[size_t(b)] = padding_byte(l, s, b); });

@@ -47,5 +47,12 @@ std::vector<uint8_t> pack(Layout l, ScaleShape s, std::span<const float> scales)
 std::vector<float> unpack(Layout l, ScaleShape s, std::span<const uint8_t> storage);
 // The value a padding byte must hold (1.0f's bytes for col-tma, 0 for packed words).
 uint8_t padding_byte(Layout l, ScaleShape s, int64_t byte);
+// Whether every padding byte of `storage` holds what padding_byte says.
+bool padding_as_defined(Layout l, ScaleShape s, std::span<const uint8_t> storage);
+
+// The scales of rows [row0, row1) of an [M, G] storage as the layout stores an [row1 - row0, G]
+// scale matrix, with its padding values: what a kernel run on those rows alone would have written
+// where it writes what the whole storage holds (a judge that takes a case a slab of rows at a time).
+std::vector<uint8_t> storage_rows(Layout l, ScaleShape s, std::span<const uint8_t> storage, int64_t row0, int64_t row1);
 
 }  // namespace ulpgate::quant

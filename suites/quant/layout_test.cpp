@@ -70,3 +70,38 @@ TEST(Layout, PaddingValuesAndRoundTrip) {
   EXPECT_EQ(packed[4 * 3], 0);  // row 3 is padding
   EXPECT_EQ(packed[4 * (4 + 0) + 2], 0);  // group slot 6 of row 0 is unused
 }
+
+// Rows of a storage are the storage a kernel run on those rows alone writes: the rows' scales
+// packed as an [rows, G] matrix, every padding byte as that layout defines it.
+TEST(Layout, StorageRowsAreTheRowsScalesPackedOnTheirOwn) {
+  for (Layout l : kLayouts)
+    for (ScaleShape s : kShapes) {
+      std::vector<float> scales(size_t(s.m * s.g));
+      for (size_t i = 0; i < scales.size(); ++i) scales[i] = std::ldexp(1.0f, int(i % 23) - 11);
+      const std::vector<uint8_t> whole = pack(l, s, scales);
+      for (auto [row0, row1] : {std::pair<int64_t, int64_t>{0, s.m}, {0, s.m / 2}, {s.m / 3, s.m}, {s.m / 2, s.m / 2},
+                                {std::min<int64_t>(1, s.m), std::max<int64_t>(std::min<int64_t>(1, s.m), s.m - 1)}}) {
+        const std::span<const float> rows(scales.data() + row0 * s.g, size_t((row1 - row0) * s.g));
+        EXPECT_EQ(storage_rows(l, s, whole, row0, row1), pack(l, {row1 - row0, s.g}, rows))
+            << layout_name(l) << " " << s.m << "x" << s.g << " rows [" << row0 << ", " << row1 << ")";
+      }
+    }
+  EXPECT_THROW(storage_rows(Layout::row, {3, 2}, std::vector<uint8_t>(24), 2, 4), std::invalid_argument);
+  EXPECT_THROW(storage_rows(Layout::row, {3, 2}, std::vector<uint8_t>(20), 0, 3), std::invalid_argument);
+}
+
+TEST(Layout, PaddingAsDefinedFindsAPaddingByteChanged) {
+  const ScaleShape s{5, 6};
+  const std::vector<float> scales(30, 0.5f);
+  for (Layout l : kLayouts) {
+    std::vector<uint8_t> bytes = pack(l, s, scales);
+    EXPECT_TRUE(padding_as_defined(l, s, bytes)) << layout_name(l);
+    int64_t pad = 0;
+    while (pad < int64_t(bytes.size()) && scale_at(l, s, pad)) ++pad;
+    if (pad == int64_t(bytes.size())) continue;  // row, col, aiter-tview, mx-row: no padding here
+    bytes[size_t(pad)] ^= 0x40;
+    EXPECT_FALSE(padding_as_defined(l, s, bytes)) << layout_name(l) << " byte " << pad;
+    bytes[0] ^= 0x40, bytes[size_t(pad)] ^= 0x40;  // scale (0, 0) changed, the padding restored
+    EXPECT_TRUE(padding_as_defined(l, s, bytes)) << layout_name(l);
+  }
+}
