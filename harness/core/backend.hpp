@@ -118,9 +118,10 @@ class Backend {
     (void)spec, (void)io;
     throw BackendError(name() + " has no RMSNorm kernels");
   }
-  // norm() of rms or rms-add on the backend's device: x and the residual made and copied there a
-  // slab of rows at a time (the residual's rows: none without one), kept there with y and the
-  // written-back residual, as quant_held; nullptr (the default): norm() reads and writes host buffers.
+  // norm() on the backend's device: x and the residual made and copied there a slab of rows at a
+  // time (the residual's rows: none without one), kept there with the outputs (y or the codes and
+  // scales, the written-back residual), as quant_held; nullptr (the default): norm() reads and
+  // writes host buffers.
   virtual std::unique_ptr<norm_kernels::HeldOutputs> norm_held(const norm::Spec& spec, const InputRows& x,
                                                                const InputRows& residual, std::span<const std::byte> weight) {
     (void)spec, (void)x, (void)residual, (void)weight;

@@ -15,12 +15,33 @@
 namespace ulpgate::norm {
 namespace {
 
-// rms and rms-add are judged a slab of rows at a time (a row's results depend on that row alone):
-// a slab's inputs and outputs are fetched from where the kernel read and wrote them, its
-// references computed, judged and dropped, where whole references held 20-30 bytes an element (a
-// 2^31-element case 64 GB). rms-quant is judged whole: its scales may span rows (128-row blocks,
-// TransformerEngine's static scale written back).
-bool judged_in_slabs(const Spec& s) { return !s.quantizes(); }
+// The fused quantizer's scale storage: its layout, the [M, G] scales it stores and its bytes (0:
+// a static scale, an input), and whether each row has scales of its own or none are written.
+struct ScaleStorage {
+  quant::Layout layout;
+  quant::ScaleShape shape;
+  int64_t bytes;
+  bool rows_apart;
+};
+ScaleStorage scale_storage(const Spec& s) {
+  const quant::Profile qp = s.quant_row();
+  const quant::Spec qs = s.quant_spec(qp);
+  return {qs.layout, qs.scale_shape(), qs.scale_bytes(), qs.tile_rows() == 1 || !qs.writes_scales()};
+}
+
+// Judged a slab of rows at a time where a row's results depend on that row alone: a slab's inputs
+// and outputs are fetched from where the kernel read and wrote them, its references computed,
+// judged and dropped, where whole references held 20-30 bytes an element (a 2^31-element case
+// 64 GB). Scales that span rows (128-row blocks, TransformerEngine's static scale written back)
+// are judged whole.
+bool judged_in_slabs(const Spec& s) { return !s.quantizes() || scale_storage(s).rows_apart; }
+
+// The outputs' bytes, in the digest's order (the golden rows'): y (rms, rms-add), the written-back
+// residual, the codes and the scale storage (rms-quant).
+int64_t output_bytes(const Spec& s) {
+  const int64_t elements = s.m * s.h;
+  return (s.quantizes() ? elements + scale_storage(s).bytes : 2 * elements) + (s.has_residual() ? 2 * elements : 0);
+}
 
 // Rows [row0, row1) of a case as a case of its own: the rows' raw inputs as the kernel read them
 // and their fp32 values, the whole weight.
@@ -37,20 +58,42 @@ Slab slab_of(const Case& c, norm_kernels::HeldOutputs& out, const RowInputs& in,
   return s;
 }
 
-// The outputs' rows [row0, row1), fetched from where the backend left them.
+// The outputs' rows [row0, row1), fetched from where the backend left them; the scales of those
+// rows as a kernel run on them alone stores them (the whole storage, padding included, for all
+// rows).
 struct ObservedRows {
   std::vector<uint16_t> y, residual;
-  Observed observed() const { return {y, residual, {}, {}}; }
+  std::vector<uint8_t> codes, storage;
+  Observed observed() const { return {y, residual, codes, storage}; }
 };
 ObservedRows observed_rows(const Spec& s, norm_kernels::HeldOutputs& out, int64_t row0, int64_t row1) {
-  ObservedRows o{std::vector<uint16_t>(size_t((row1 - row0) * s.h)), {}};
-  out.y(row0, row1, o.y);
-  if (s.has_residual()) o.residual.resize(o.y.size()), out.residual(row0, row1, o.residual);
+  const size_t n = size_t((row1 - row0) * s.h);
+  ObservedRows o;
+  if (s.quantizes()) {
+    o.codes.resize(n), out.codes(row0, row1, o.codes);
+    const ScaleStorage st = scale_storage(s);
+    const std::span<const uint8_t> whole = out.storage();
+    if (row0 == 0 && row1 == s.m) o.storage.assign(whole.begin(), whole.end());
+    else if (st.bytes > 0) o.storage = quant::storage_rows(st.layout, st.shape, whole, row0, row1);
+  } else {
+    o.y.resize(n), out.y(row0, row1, o.y);
+  }
+  if (s.has_residual()) o.residual.resize(n), out.residual(row0, row1, o.residual);
   return o;
 }
 
-// Judged a slab at a time; a failing case is diagnosed on its first slab with a bad element,
-// whose references are computed again (a slab is what the case holds at most).
+// Whether the bytes of the scale storage that hold no scale hold what the layout defines (a
+// slab's storage is cut from the scales alone).
+bool padding_as_defined(const Spec& s, norm_kernels::HeldOutputs& out) {
+  if (!s.quantizes()) return true;
+  const ScaleStorage st = scale_storage(s);
+  return st.bytes == 0 || quant::padding_as_defined(st.layout, st.shape, out.storage());
+}
+
+// Judged a slab at a time. A failing rms or rms-add is diagnosed on its first slab with a bad
+// element, whose references are computed again (a slab is what the case holds at most); a failing
+// rms-quant, or one whose storage's padding is not the layout's, is judged and diagnosed whole, as
+// the quantization family does: its layout hypotheses read the whole storage.
 CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
                           int64_t slab_elements, std::string* device) {
   const BudgetTable& budgets = quant::default_budgets();
@@ -63,7 +106,12 @@ CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, 
       });
   r.case_id = c.id(), r.family = "norm", r.profile = std::string(c.spec.profile->name);
   r.verdict = verdict_of_counts(r);
-  if (passes(r.verdict)) return r;
+  if (passes(r.verdict) && padding_as_defined(c.spec, out)) return r;
+  if (c.spec.quantizes()) {
+    const Slab s = slab_of(c, out, in, 0, c.spec.m);
+    return compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(c.spec, out, 0, c.spec.m).observed(),
+                   budgets);
+  }
   const Slab s = slab_of(c, out, in, bad0, bad1);
   const CaseResult d =
       compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(c.spec, out, bad0, bad1).observed(), budgets);
@@ -75,20 +123,26 @@ CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, 
   return r;
 }
 
-// The digest of y, then the residual, fetched a slab of rows at a time (the outputs' order; the
-// codes and scales of these ops are empty).
+// The digest of the outputs in their order (output_bytes), fetched a slab of rows at a time.
 uint64_t fetched_digest(const Spec& s, norm_kernels::HeldOutputs& out, int64_t slab_elements) {
   OutputDigest digest;
   const int64_t per = std::max<int64_t>(1, slab_elements / std::max<int64_t>(1, s.h));
-  std::vector<uint16_t> rows;
-  for (const bool residual : {false, true}) {
-    if (residual && !s.has_residual()) break;
+  const auto each_slab = [&]<class T>(std::vector<T>& rows, auto fetch) {
     for (int64_t row0 = 0; row0 < s.m; row0 += per) {
       const int64_t row1 = std::min(s.m, row0 + per);
       rows.resize(size_t((row1 - row0) * s.h));
-      residual ? out.residual(row0, row1, rows) : out.y(row0, row1, rows);
+      fetch(row0, row1, std::span(rows));
       digest.add(std::as_bytes(std::span(rows)));
     }
+  };
+  std::vector<uint16_t> rows;
+  std::vector<uint8_t> codes;
+  if (!s.quantizes()) each_slab(rows, [&](int64_t row0, int64_t row1, std::span<uint16_t> to) { out.y(row0, row1, to); });
+  if (s.has_residual())
+    each_slab(rows, [&](int64_t row0, int64_t row1, std::span<uint16_t> to) { out.residual(row0, row1, to); });
+  if (s.quantizes()) {
+    each_slab(codes, [&](int64_t row0, int64_t row1, std::span<uint8_t> to) { out.codes(row0, row1, to); });
+    digest.add(std::as_bytes(out.storage()));
   }
   return digest.value();
 }
@@ -107,8 +161,8 @@ bool run_into(const Case& c, Backend& backend, const RowInputs& in, std::unique_
   return false;
 }
 
-// rms and rms-add: the inputs and outputs where the backend leaves them (its device, else here),
-// judged against references made a slab at a time and digested a slab at a time.
+// The inputs and outputs where the backend leaves them (its device, else here), judged against
+// references made a slab at a time and digested a slab at a time.
 CaseResult run_in_slabs(const Case& c, Backend& backend, const RowInputs& in, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<norm_kernels::HeldOutputs> out;
@@ -122,9 +176,9 @@ CaseResult run_in_slabs(const Case& c, Backend& backend, const RowInputs& in, in
       },
       [&] { return judge_in_slabs(c, backend, in, *out, slab_elements, &device); });
   // Outputs a failed device run never handed over are digested as the poison they would hold.
-  const int64_t bytes = c.spec.m * c.spec.h * 2 * (c.spec.has_residual() ? 2 : 1);
-  stamp(r, out ? fetched_digest(c.spec, *out, slab_elements) : repeated_byte_digest(std::byte{quant::kPoison}, bytes),
-        backend, t0);
+  const uint64_t digest = out ? fetched_digest(c.spec, *out, slab_elements)
+                               : repeated_byte_digest(std::byte{quant::kPoison}, output_bytes(c.spec));
+  stamp(r, digest, backend, t0);
   if (!device.empty()) r.note = (on_device ? "references and outputs on " : "references on ") + device;
   return r;
 }
@@ -134,25 +188,27 @@ CaseResult run_in_slabs(const Case& c, Backend& backend, const RowInputs& in, in
 HostOutputs::HostOutputs(const Spec& s, Tensors inputs)
     : h_(s.h),
       inputs_(std::move(inputs)),
-      y_(outputs_.add("y", size_t(s.m * s.h), kPoison16)),
+      y_(outputs_.add("y", s.quantizes() ? 0 : size_t(s.m * s.h), kPoison16)),
       residual_(outputs_.add("residual", s.has_residual() ? size_t(s.m * s.h) : 0, kPoison16)),
-      codes_(outputs_.add("codes", 0, quant::kPoison)),
-      storage_(outputs_.add("scales", 0, quant::kPoison)) {}
+      codes_(outputs_.add("codes", s.quantizes() ? size_t(s.m * s.h) : 0, quant::kPoison)),
+      storage_(outputs_.add("scales", s.quantizes() ? size_t(scale_storage(s).bytes) : 0, quant::kPoison)) {}
 
 Buffers HostOutputs::buffers() {
   return {inputs_.x, inputs_.residual, inputs_.weight, std::as_writable_bytes(y_), std::as_writable_bytes(residual_), codes_, storage_};
 }
 
 void HostOutputs::inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) {
-  rows(std::as_bytes(std::span(inputs_.x)), row0, row1, x);
-  rows(std::as_bytes(std::span(inputs_.residual)), row0, row1, residual);
+  rows(std::as_bytes(std::span(inputs_.x)), 2, row0, row1, x);
+  rows(std::as_bytes(std::span(inputs_.residual)), 2, row0, row1, residual);
 }
 
-void HostOutputs::rows(std::span<const std::byte> from, int64_t row0, int64_t row1, std::span<std::byte> out) const {
-  if (from.empty() && out.empty()) return;  // no residual
-  const auto rows = from.subspan(size_t(row0 * h_) * 2, size_t((row1 - row0) * h_) * 2);
-  if (out.size() != rows.size()) throw std::logic_error("norm::HostOutputs: a slab of another size");
-  std::ranges::copy(rows, out.begin());
+void HostOutputs::rows(std::span<const std::byte> from, size_t element, int64_t row0, int64_t row1,
+                       std::span<std::byte> out) const {
+  if (from.empty() && out.empty()) return;  // no such output
+  const size_t row = size_t(h_) * element;
+  if (row0 < 0 || row1 < row0 || size_t(row1) * row > from.size() || out.size() != size_t(row1 - row0) * row)
+    throw std::logic_error("norm::HostOutputs: a slab of another size");
+  std::ranges::copy(from.subspan(size_t(row0) * row, out.size()), out.begin());
 }
 
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
@@ -246,10 +302,11 @@ double bundle_bytes(std::string_view id) {
 // and the output whole (a residual: its input and output too): 5 bytes an element on the host
 // emulation for rms (x, y and the emulated kernel's), 7.5 for rms-add; 4 and 8 times 1.5 bound
 // them. Where the backend keeps them on its device (the CUDA backend) it holds a slab of each:
-// 0.5 GB at 2^31 elements on an H200; the estimate, from the id alone, covers every backend.
+// 0.5 GB at 2^31 elements on an H200; the estimate, from the id alone, covers every backend. A
+// failing rms-quant is judged whole (judge_in_slabs): its estimate stays a whole case's.
 double host_bytes(std::string_view id) {
   const Case c = Case::parse(id);
-  if (!judged_in_slabs(c.spec)) return bundle_bytes(id);
+  if (!judged_in_slabs(c.spec) || c.spec.quantizes()) return bundle_bytes(id);
   const double elements = double(c.spec.m) * double(c.spec.h);
   const double slab = double(std::max<int64_t>(1, kSlabElements / std::max<int64_t>(1, c.spec.h)) * c.spec.h);
   return elements * (c.spec.has_residual() ? 8 : 4) * 1.5 + bundle_bytes(id) * std::min(1.0, slab / std::max(1.0, elements));

@@ -20,9 +20,9 @@ struct CaseRun {
   CaseResult result;
 };
 
-// rms's and rms-add's inputs and outputs on the host (the outputs in guarded buffers), seen as
-// held ones: where a backend leaves none on a device (Backend::norm_held), the slab judge fetches
-// these by rows as it would fetch a device's.
+// A case's inputs and outputs on the host (the outputs in guarded buffers), seen as held ones:
+// where a backend leaves none on a device (Backend::norm_held), the slab judge fetches these by
+// rows as it would fetch a device's.
 class HostOutputs : public norm_kernels::HeldOutputs {
  public:
   HostOutputs(const Spec& s, Tensors inputs);
@@ -33,26 +33,34 @@ class HostOutputs : public norm_kernels::HeldOutputs {
 
   void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { rows(y_, row0, row1, out); }
   void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override { rows(residual_, row0, row1, out); }
+  void codes(int64_t row0, int64_t row1, std::span<uint8_t> out) override { rows(codes_, row0, row1, out); }
+  std::span<const uint8_t> storage() override { return storage_; }
   void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) override;
   const std::vector<guard::Violation>& violations() const override { return violations_; }
 
  private:
-  // Rows [row0, row1) of an [M, H] tensor of 16-bit elements (an empty one: nothing).
-  void rows(std::span<const std::byte> from, int64_t row0, int64_t row1, std::span<std::byte> out) const;
-  void rows(std::span<const uint16_t> from, int64_t row0, int64_t row1, std::span<uint16_t> out) const {
-    rows(std::as_bytes(from), row0, row1, std::as_writable_bytes(out));
+  // Rows [row0, row1) of an [M, H] tensor of `element` bytes an element (an empty one: nothing).
+  void rows(std::span<const std::byte> from, size_t element, int64_t row0, int64_t row1, std::span<std::byte> out) const;
+  template <class T>
+  void rows(std::span<const T> from, int64_t row0, int64_t row1, std::span<T> out) const {
+    rows(std::as_bytes(from), sizeof(T), row0, row1, std::as_writable_bytes(out));
+  }
+  template <class T>
+  void rows(std::span<T> from, int64_t row0, int64_t row1, std::span<T> out) const {
+    rows(std::span<const T>(from), row0, row1, out);
   }
   int64_t h_;
   Tensors inputs_;
   GuardedOutputs outputs_;
-  std::span<uint16_t> y_, residual_;
-  std::span<uint8_t> codes_, storage_;  // empty, guarded: a write there is caught
+  std::span<uint16_t> y_, residual_;  // y: rms, rms-add
+  std::span<uint8_t> codes_, storage_;  // rms-quant
   std::vector<guard::Violation> violations_;
 };
 
-// rms and rms-add are judged slab_elements at a time (at least a row; 0: whole), their references
-// computed a slab at a time and the inputs and outputs fetched a slab at a time from where the
-// backend left them: run.inputs, run.expected and run.outputs stay empty.
+// rms, rms-add and rms-quant whose rows have scales of their own (or a static scale) are judged
+// slab_elements at a time (at least a row; 0: whole), their references computed a slab at a time
+// and the inputs and outputs fetched a slab at a time from where the backend left them:
+// run.inputs, run.expected and run.outputs stay empty.
 inline constexpr int64_t kSlabElements = int64_t(1) << 24;
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements = kSlabElements);
 

@@ -1,6 +1,7 @@
 // What an RMSNorm kernel under test leaves on its device (issue 30: a 2^31-element case's x and
-// y are 4.3 GB each): its inputs, y and the written-back residual, fetched a range of rows at a
-// time by a judge that holds a slab of them. Plain C++, so that the harness takes it without the
+// y are 4.3 GB each): its inputs, y or the fused quantizer's codes, and the written-back residual,
+// fetched a range of rows at a time by a judge that holds a slab of them; the scales' storage
+// (a 128th of the codes or less) whole. Plain C++, so that the harness takes it without the
 // kernels' headers.
 #pragma once
 
@@ -19,6 +20,9 @@ class HeldOutputs {
   // Rows [row0, row1) of y, or of the written-back residual, into `out` ((row1 - row0) H elements).
   virtual void y(int64_t row0, int64_t row1, std::span<uint16_t> out) = 0;
   virtual void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) = 0;
+  // rms-quant: rows [row0, row1) of the codes ((row1 - row0) H bytes), and the scale storage.
+  virtual void codes(int64_t row0, int64_t row1, std::span<uint8_t> out) = 0;
+  virtual std::span<const uint8_t> storage() = 0;
   // The raw inputs' rows [row0, row1) as the kernel read them: x, and the residual where the op
   // has one (else `residual` is empty).
   virtual void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) = 0;

@@ -132,22 +132,36 @@ class GpuHeldOutputs : public HeldOutputs {
     run_on_device(plan, in_, out_);
     violations_ = out_.violations();
   }
-  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { fetch(out_.y, row0, row1, std::as_writable_bytes(out)); }
+  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override {
+    fetch(out_.y, 2, row0, row1, std::as_writable_bytes(out));
+  }
   void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override {
-    fetch(out_.residual_out, row0, row1, std::as_writable_bytes(out));
+    fetch(out_.residual_out, 2, row0, row1, std::as_writable_bytes(out));
+  }
+  void codes(int64_t row0, int64_t row1, std::span<uint8_t> out) override {
+    fetch(out_.codes, 1, row0, row1, std::as_writable_bytes(out));
+  }
+  std::span<const uint8_t> storage() override {
+    if (storage_.size() != out_.scales.size()) try {
+        storage_.resize(out_.scales.size());
+        out_.scales.download(storage_.data());
+      } catch (const gpu::GpuError& e) {
+        throw NormError(e.what());
+      }
+    return storage_;
   }
   void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) override {
-    fetch(in_.x, row0, row1, x);
-    fetch(in_.residual, row0, row1, residual);
+    fetch(in_.x, 2, row0, row1, x);
+    fetch(in_.residual, 2, row0, row1, residual);
   }
   const std::vector<guard::Violation>& violations() const override { return violations_; }
 
  private:
-  // Rows [row0, row1) of a buffer of M rows of H 16-bit elements (an empty one: nothing).
-  void fetch(const gpu::DeviceBytes& from, int64_t row0, int64_t row1, std::span<std::byte> out) const {
+  // Rows [row0, row1) of a buffer of M rows of H elements of `element` bytes (an empty one: nothing).
+  void fetch(const gpu::DeviceBytes& from, size_t element, int64_t row0, int64_t row1, std::span<std::byte> out) const {
     try {
       if (from.size() == 0 && out.empty()) return;
-      const auto row = size_t(h_) * 2, at = size_t(row0) * row, n = size_t(row1 - row0) * row;
+      const auto row = size_t(h_) * element, at = size_t(row0) * row, n = size_t(row1 - row0) * row;
       if (out.size() != n || row0 < 0 || at + n > from.size())
         throw NormError("held outputs: rows [" + std::to_string(row0) + ", " + std::to_string(row1) + ") into " +
                         std::to_string(out.size()) + " bytes");
@@ -160,6 +174,7 @@ class GpuHeldOutputs : public HeldOutputs {
   int64_t h_;
   DeviceInputs in_;
   DeviceOutputs out_;
+  std::vector<uint8_t> storage_;  // the scale storage, fetched once
   std::vector<guard::Violation> violations_;
 };
 
@@ -168,7 +183,6 @@ class GpuHeldOutputs : public HeldOutputs {
 std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const InputRows& x, const InputRows& residual,
                                            std::span<const std::byte> weight, const NormSizes& sizes) {
   try {
-    if (plan.op != norm::Op::rms && plan.op != norm::Op::rms_add) throw NormError("hold_norm_gpu: rms and rms-add only");
     return std::make_unique<GpuHeldOutputs>(plan, DeviceInputs(x, residual, weight), sizes);
   } catch (const gpu::GpuError& e) {
     throw NormError(e.what());  // the caller adds the op and the case

@@ -17,8 +17,8 @@ namespace ulpgate::norm_kernels {
 // (the caller adds the op and the case).
 void run_norm_gpu(const NormPlan& plan, const norm::Buffers& io);
 
-// The same run (rms and rms-add) on x and the residual uploaded a slab of rows at a time, with
-// them, y and the written-back residual left on the device; the outputs sized as `sizes`, which
+// The same run on x and the residual uploaded a slab of rows at a time, with them and the outputs
+// (y or the codes and scales, the written-back residual) left on the device; the outputs sized as `sizes`, which
 // plan_norm checked.
 std::unique_ptr<HeldOutputs> hold_norm_gpu(const NormPlan& plan, const InputRows& x, const InputRows& residual,
                                            std::span<const std::byte> weight, const NormSizes& sizes);

@@ -16,9 +16,10 @@ namespace {
 
 // The host backend's RMSNorm kernels (warp 32), with the emulated device reference on request,
 // with outputs perturbed on request (every 29th y and fp8 code one code up, the first residual's
-// sign flipped; a byte written past y: out of bounds), and left "on the device" on request.
+// sign flipped; a byte written past y: out of bounds; the scale storage's last byte changed), and
+// left "on the device" on request.
 struct Emulated {
-  bool device_reference = false, perturbed = false, held_outputs = false, past_the_end = false;
+  bool device_reference = false, perturbed = false, held_outputs = false, past_the_end = false, last_scale_byte = false;
 };
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
@@ -30,6 +31,7 @@ class OnEmulatedDevice : public test_support::HostKernels {
   void norm(const norm::Spec& s, const norm::Buffers& io) override {
     kernel_->norm(s, io);
     if (how_.past_the_end) io.y.data()[io.y.size() + 5] = std::byte{0x11};  // the guard region after y
+    if (how_.last_scale_byte) io.scales.back() ^= 0x40;
     if (!how_.perturbed) return;
     const std::span<uint16_t> y(reinterpret_cast<uint16_t*>(io.y.data()), io.y.size() / 2);
     for (size_t i = 0; i < y.size(); i += 29) y[i] = uint16_t(y[i] + 1);
@@ -46,16 +48,34 @@ class OnEmulatedDevice : public test_support::HostKernels {
     kept->ran();
     return kept;
   }
-  norm::DeviceReference* norm_reference() override { return reference_.get(); }
+  norm::DeviceReference* norm_reference() override { return reference_ ? &rows_seen_ : nullptr; }
+  // The most rows the references were computed for at once.
+  int64_t widest_reference() const { return rows_seen_.widest; }
 
  private:
+  // The emulated reference, recording how many rows it is asked for.
+  struct RowsSeen : norm::DeviceReference {
+    OnEmulatedDevice* owner;
+    int64_t widest = 0;
+    explicit RowsSeen(OnEmulatedDevice* o) : owner(o) {}
+    std::string name() const override { return owner->reference_->name(); }
+    std::string declines(const norm::Case& c) const override { return owner->reference_->declines(c); }
+    norm::Expected expected(const norm::Case& c, const norm::Tensors& in) override {
+      widest = std::max(widest, c.spec.m);
+      return owner->reference_->expected(c, in);
+    }
+  };
   Emulated how_;
   std::unique_ptr<norm::DeviceReference> reference_;
+  RowsSeen rows_seen_{this};
 };
 
-CaseResult judged(std::string_view id, Emulated how, int64_t slab_elements) {
+// `widest`, when given, gets the most rows a reference was computed for at once.
+CaseResult judged(std::string_view id, Emulated how, int64_t slab_elements, int64_t* widest = nullptr) {
   OnEmulatedDevice backend(how);
-  return norm::run_case(norm::Case::parse(id), backend, slab_elements).result;
+  CaseResult r = norm::run_case(norm::Case::parse(id), backend, slab_elements).result;
+  if (widest) *widest = backend.widest_reference();
+  return r;
 }
 
 void expect_same_judgement(std::string_view id, bool perturbed) {
@@ -112,6 +132,35 @@ TEST(NormDeviceReference, OutputsLeftOnTheDeviceAreJudgedAsOnTheHost) {
     EXPECT_EQ(past.verdict, Verdict::out_of_bounds) << id << ": " << past.message;
     EXPECT_NE(past.message.find("y"), std::string::npos) << past.message;
     test_support::expect_same_judgement(past, judged(id, {false, false, false, true}, 0), id);
+  }
+}
+
+// The fused quantizer's codes left on the emulated device and fetched a row at a time, its scale
+// storage cut by rows (col-tma and ue8m0-packed: 5 rows stored in 8, the padding rows whole; per
+// token; a static scale, none stored), with and without the residual: the whole case's judgement
+// on the host, passing or not, a passing one from references made a row at a time; a failing
+// case, or one whose padding is not the layout's, judged and diagnosed whole.
+TEST(NormDeviceReference, FusedQuantOutputsLeftOnTheDeviceAreJudgedAsTheWholeCase) {
+  for (const char* id : {"norm.rms-quant/vllm/bf16/5x1024/e4m3fn/gs128/col-tma/normal/s1",
+                         "norm.rms-quant/vllm/bf16/5x1024/e4m3fn/gs64/ue8m0-packed/normal/s1",
+                         "norm.rms-quant/aiter/bf16/5x1024/e4m3fnuz/token/normal/s1",
+                         "norm.rms-add-quant/vllm/bf16/3x7168/e4m3fn/gs128/ue8m0-packed/normal/s1",
+                         "norm.rms-add-quant/vllm/bf16/5x1024/e4m3fn/static=0.0123/normal/s1"}) {
+    int64_t widest = 0;
+    const CaseResult got = judged(id, {true, false, true}, 1, &widest);
+    EXPECT_TRUE(passes(got.verdict)) << id << ": " << got.message;
+    EXPECT_EQ(widest, 1) << id << ": the references were made a row at a time, never the whole case's";
+    test_support::expect_same_judgement(got, judged(id, {}, 0), id);
+    EXPECT_EQ(got.note, "references and outputs on host-simt (host-w32)") << id;
+    const CaseResult bad = judged(id, {true, true, true}, 1);
+    EXPECT_FALSE(passes(bad.verdict)) << id << ": " << bad.message;
+    test_support::expect_same_judgement(bad, judged(id, {false, true, false}, 0), id);
+    const std::string_view layout = norm::Case::parse(id).spec.gs ? "padding" : "";
+    if (layout.empty()) continue;  // per token and static: no padding
+    const CaseResult padding = judged(id, {true, false, true, false, true}, 1);
+    EXPECT_FALSE(passes(padding.verdict)) << id << ": " << padding.message;
+    EXPECT_NE(padding.message.find("padding"), std::string::npos) << id << ": " << padding.message;
+    test_support::expect_same_judgement(padding, judged(id, {false, false, false, false, true}, 0), id);
   }
 }
 
