@@ -118,7 +118,7 @@ uint32_t output_bits(Format out, std::span<const std::byte> d, size_t i) {
 }
 
 Compared compare(const Case& c, const Operands& in, const Expected& e, std::span<const std::byte> d,
-                 const BudgetTable& budgets) {
+                 const BudgetTable& budgets, bool diagnosed) {
   Compared out;
   CaseResult& r = out.result;
   r.case_id = c.id();
@@ -138,7 +138,7 @@ Compared compare(const Case& c, const Operands& in, const Expected& e, std::span
   judge.run(r);
   if (!e.budget_only) r.model = std::string(e.model->name);
   r.message = e.identified;
-  if (passes(r.verdict)) return out;
+  if (passes(r.verdict) || !diagnosed) return out;
   const Diagnosis why = diagnose(c, in, e, judge.got, judge.marks);
   r.message = why.story + (e.identified.empty() ? "" : "; " + e.identified);
   if (why.verdict == Verdict::layout) r.verdict = Verdict::layout;

@@ -42,7 +42,9 @@ struct Compared {
   ErrorMaps maps;  // filled for a failing case
 };
 
+// Judged and, when it fails and `diagnosed` is set, diagnosed with its error maps (false: counts and
+// verdict only).
 Compared compare(const Case& c, const Operands& in, const Expected& e, std::span<const std::byte> d,
-                 const BudgetTable& budgets);
+                 const BudgetTable& budgets, bool diagnosed = true);
 
 }  // namespace ulpgate::gemm

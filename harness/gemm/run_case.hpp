@@ -28,7 +28,11 @@ struct CaseRun {
   CaseResult result;
 };
 
-CaseRun run_case(const Case& c, Backend& backend);
+// A case whose kernel claims a bit-exact model is judged slab_elements of D at a time (whole rows,
+// at least one; 0: whole), its references made a slab at a time; run.expected then holds none
+// unless the case failed.
+inline constexpr int64_t kSlabElements = int64_t(1) << 25;
+CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements = kSlabElements);
 
 // "claims fp32-fma (bit-exact); ran: ..." (CaseResult::note).
 std::string claim_text(const GemmClaim& claim);

@@ -23,17 +23,22 @@ namespace {
 
 enum class Fault { none, perturbed, claims_sm90, claims_nothing };
 
-// The emulated device reference, counting the replays it runs.
+// The emulated device reference, counting the replays it runs and the most rows of D an ideal
+// was made for.
 class CountingReference : public gemm::DeviceReference {
  public:
   std::string name() const override { return inner_->name(); }
   std::string declines(const gemm::Spec& s, const gemm::AccumModel& m) const override { return inner_->declines(s, m); }
-  gemm::Ideal ideal(const gemm::Spec& s, const gemm::Operands& in) override { return inner_->ideal(s, in); }
+  gemm::Ideal ideal(const gemm::Spec& s, const gemm::Operands& in) override {
+    widest_ideal = std::max(widest_ideal, s.m);
+    return inner_->ideal(s, in);
+  }
   gemm::Replay replay(const gemm::Spec& s, const gemm::AccumModel& m, const gemm::Operands& in) override {
     ++replays;
     return inner_->replay(s, m, in);
   }
   int replays = 0;
+  int64_t widest_ideal = 0;
 
  private:
   std::unique_ptr<gemm::DeviceReference> inner_ = emulated_gemm_reference(arch_by_name("sm90"));
@@ -48,6 +53,7 @@ class OnEmulatedDevice : public test_support::HostKernels {
     if (device_reference) reference_ = std::make_unique<CountingReference>();
   }
   int device_replays() const { return reference_ ? reference_->replays : 0; }
+  int64_t widest_ideal() const { return reference_ ? reference_->widest_ideal : 0; }
   std::string declines(const gemm::Spec& spec) const override { return kernel_->declines(spec); }
   std::string declines(const gemm::GroupedSpec& spec) const override { return kernel_->declines(spec); }
   GemmClaim gemm(const gemm::Spec& s, const gemm::Buffers& io) override {
@@ -118,6 +124,28 @@ TEST(GemmDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
     const CaseResult r = gemm::run_case_id(id, *std::make_unique<OnEmulatedDevice>(true, Fault::perturbed), nullptr);
     EXPECT_FALSE(passes(r.verdict)) << id << ": " << r.message;
     expect_same_judgement(id, Fault::perturbed);
+  }
+}
+
+// D judged a row at a time (run_case's slabs), each row's references made on the device: the
+// judgement of the host reference on the whole case, for every kind of A scales (per tensor, per
+// row, per 1 x 128 group, MX) and correct and wrong outputs. A passing case's ideal is made a row
+// at a time; a failing one is judged whole.
+TEST(GemmDeviceReference, SlabsOfRowsAreJudgedAsTheWholeCaseOnTheHost) {
+  for (const char* id : {"gemm.tensor/cublaslt/e4m3fn.e5m2/fp32/16x128x512/cancel/s1",
+                         "gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/bf16/16x128x512/normal/s1",
+                         "gemm.block/deepgemm/e4m3fn.e4m3fn.ue8m0/fp32/19x160x672/normal/s1",
+                         "gemm.block/cublaslt/e4m3fn.e4m3fn/fp32/19x160x672/normal/s1",
+                         "gemm.mx/ocp-mx/e4m3fn.e5m2/fp32/16x128x512/normal_nan=997_inf=1009/s1"}) {
+    const gemm::Case c = gemm::Case::parse(id);
+    for (const Fault fault : {Fault::none, Fault::perturbed}) {
+      OnEmulatedDevice host(false, fault), device(true, fault);
+      const CaseResult want = gemm::run_case(c, host, 0).result;
+      const CaseResult got = gemm::run_case(c, device, c.spec.n).result;
+      test_support::expect_same_judgement(got, want, id);
+      EXPECT_EQ(passes(got.verdict), fault == Fault::none) << id << ": " << got.message;
+      EXPECT_EQ(device.widest_ideal(), fault == Fault::none ? 1 : c.spec.m) << id;
+    }
   }
 }
 
