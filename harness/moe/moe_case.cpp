@@ -121,6 +121,13 @@ Case Case::parse(std::string_view id) {
 
 gemm::Case Case::expert_case(int64_t e) const { return {spec.expert_spec(e), input, seed}; }
 
+gemm::Operands Tensors::expert(int64_t e) const {
+  gemm::Operands in = experts[size_t(e)];
+  const size_t bytes = size_t(base.n * base.k);
+  in.b = gemm::unpack_weights(base, std::span(b).subspan(size_t(e) * bytes, bytes));
+  return in;
+}
+
 Tensors Case::tensors() const {
   const gemm::Spec& base = spec.base;
   const int64_t g = spec.experts(), k = base.k, rows = spec.rows();
@@ -131,8 +138,8 @@ Tensors Case::tensors() const {
   std::vector<float>& sa = t.sa_rows;
   sa.assign(size_t(rows * kblocks), NAN);
   // Each expert's stored weights go straight to their place in B (a permutation of its [N, K]
-  // codes): gathered afterwards, every expert's were held a third time (7.5 GB for 256 experts
-  // of 4096 x 7168).
+  // codes), and its logical ones are dropped (Tensors::expert unpacks them again).
+  t.base = base;
   const size_t expert_b = size_t(base.n * k);
   t.b.resize(expert_b * size_t(g));
   std::vector<std::vector<uint8_t>> sb(static_cast<size_t>(g));
@@ -148,6 +155,7 @@ Tensors Case::tensors() const {
       std::copy(x.a.begin(), x.a.end(), t.a.begin() + first * k);
       std::copy(x.sa.begin(), x.sa.end(), sa.begin() + first * kblocks);
       std::ranges::copy(gemm::pack_weights(es, x.b), t.b.begin() + ptrdiff_t(size_t(e) * expert_b));
+      std::vector<uint8_t>().swap(x.b);
       sb[size_t(e)] = gemm::pack_scales(es, gemm::Which::b, x.sb);
     }
   };

@@ -29,7 +29,12 @@ std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint6
 
 // Everything a grouped kernel reads, and each expert's logical operands (its tokens, its weights).
 struct Tensors {
-  gemm::ExpertOperands experts;
+  // Expert e's logical operands, its weights unpacked from B as the kernel reads them: every
+  // expert's weights are held once (7.5 GB for 256 experts of 4096 x 7168).
+  gemm::Operands expert(int64_t e) const;
+
+  gemm::Spec base;                // the grouped spec's base (its N, K and weight layout)
+  gemm::ExpertOperands experts;   // each expert's tokens and scales (its weights: expert(e))
   std::vector<uint8_t> a, b, sa, sb;
   std::vector<int32_t> m_indices, masked_m;  // the layout's row map (the other one empty)
   std::vector<float> sa_rows;                // A's logical scales [rows, K-blocks], NaN off the tokens

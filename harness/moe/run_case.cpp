@@ -43,7 +43,7 @@ struct Judgment {
   std::optional<gemm::Operands> shifted_rows(int64_t e, int64_t shift) const {
     const int64_t first = c.spec.first_row(e) + shift, count = c.spec.tokens[size_t(e)], k = c.spec.base.k;
     if (first < 0 || first + count > c.spec.rows()) return std::nullopt;
-    gemm::Operands in = t.experts[size_t(e)];
+    gemm::Operands in = t.expert(e);
     const int64_t kblocks = int64_t(t.sa_rows.size()) / c.spec.rows();
     in.a.assign(t.a.begin() + first * k, t.a.begin() + (first + count) * k);
     in.sa.assign(t.sa_rows.begin() + first * kblocks, t.sa_rows.begin() + (first + count) * kblocks);
@@ -58,10 +58,10 @@ struct Judgment {
     for (const int64_t other : {e - 1, e + 1}) {
       if (other < 0 || other >= c.spec.experts()) continue;
       const std::string of = "expert " + std::to_string(other) + "'s";
-      gemm::Operands in = t.experts[size_t(e)];
+      gemm::Operands in = t.expert(e);
       in.sb = t.experts[size_t(other)].sb;
       if (reproduces(s, in, got)) return "its B scales are " + of + " (its weights its own)";
-      in.b = t.experts[size_t(other)].b;
+      in.b = t.expert(other).b;
       if (reproduces(s, in, got)) return "its weights and B scales are " + of;
       in.sb = t.experts[size_t(e)].sb;
       if (reproduces(s, in, got)) return "its weights are " + of + " (its B scales its own)";
@@ -114,7 +114,7 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
     const int64_t count = c.spec.tokens[size_t(e)];
     if (count == 0) continue;
     const gemm::Spec s = c.spec.expert_spec(e);
-    const gemm::Operands& in = t.experts[size_t(e)];
+    const gemm::Operands in = t.expert(e);
     gemm::Expected ex;
     ex.ideal = gemm::ideal_of(backend, s, in);  // on the backend's device where it has a reference
     ex.model = model;
@@ -153,7 +153,7 @@ const gemm::AccumModel* order_of(const Case& c, const Tensors& t, std::span<cons
   Judgment j{c, t, d, nullptr};
   std::vector<uint32_t> got(size_t(s.m * s.n));
   for (size_t i = 0; i < got.size(); ++i) got[i] = gemm::output_bits(s.out, j.expert_rows(e), i);
-  const gemm::Identification id = gemm::identify(s, t.experts[size_t(e)], got, claim.arch, {}, device);
+  const gemm::Identification id = gemm::identify(s, t.expert(e), got, claim.arch, {}, device);
   story = "expert " + std::to_string(e) + ": " + id.story(s);
   if (id.matches.empty()) return nullptr;
   held = gemm::parse_variant(id.matches[0]->name);
@@ -213,13 +213,14 @@ std::string canonical_id(std::string_view id) {
   return is_quant(id) ? QuantCase::parse(id).id() : Case::parse(id).id();
 }
 
-// The experts' codes twice (logical and stored), A and its scales, D with the per-expert references
-// and comparison (about 24 bytes an output), and one expert's decoded B at a time.
+// The experts' codes once (stored; Tensors::expert unpacks one at a time), A and its scales, D
+// with the per-expert references and comparison (about 24 bytes an output), and one expert's
+// decoded B at a time.
 double host_bytes(std::string_view id) {
   if (is_quant(id)) return quant_host_bytes(QuantCase::parse(id));
   const Case c = Case::parse(id);
   const double rows = double(c.spec.rows()), n = double(c.spec.base.n), k = double(c.spec.base.k);
-  return 2 * double(c.spec.experts()) * n * k + 3 * rows * k + 24 * rows * n + 16 * n * k;
+  return double(c.spec.experts()) * n * k + 3 * rows * k + 24 * rows * n + 16 * n * k;
 }
 
 }  // namespace ulpgate::moe

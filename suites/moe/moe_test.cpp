@@ -53,10 +53,10 @@ TEST(MoeCase, OneExpertIsTheDenseGemm) {
   const Tensors t = c.tensors();
   ASSERT_EQ(t.experts.size(), 1u);
   EXPECT_EQ(t.a, t.experts[0].a);
-  const gemm::Output grouped = gemm::gemm_model(c.spec.expert_spec(0), gemm::model("fp32-fma"), t.experts[0]);
+  const gemm::Output grouped = gemm::gemm_model(c.spec.expert_spec(0), gemm::model("fp32-fma"), t.expert(0));
   gemm::Spec dense = c.spec.base;
   dense.m = 70;
-  EXPECT_EQ(grouped.bits, gemm::gemm_model(dense, gemm::model("fp32-fma"), t.experts[0]).bits);
+  EXPECT_EQ(grouped.bits, gemm::gemm_model(dense, gemm::model("fp32-fma"), t.expert(0)).bits);
 }
 
 // The faults a grouped kernel can make, at the kernel's hooks (gemm_kernels.hpp NoFault).
