@@ -6,6 +6,7 @@
 
 #include "harness/core/chunked_judge.hpp"
 #include "harness/core/family.hpp"
+#include "harness/core/input_witness.hpp"
 #include "harness/golden/golden_file.hpp"
 #include "harness/norm/device_reference.hpp"
 #include "harness/norm/catalog.hpp"
@@ -163,8 +164,12 @@ bool run_into(const Case& c, Backend& backend, const RowInputs& in, std::unique_
 
 // The inputs and outputs where the backend leaves them (its device, else here), judged against
 // references made a slab at a time and digested a slab at a time.
-CaseResult run_in_slabs(const Case& c, Backend& backend, const RowInputs& in, int64_t slab_elements) {
+CaseResult run_in_slabs(const Case& c, Backend& backend, const RowInputs& rows, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
+  // The judge reads the inputs back from where the kernel read them.
+  InputWitness x_made, residual_made;
+  RowInputs in = rows;
+  in.x = x_made.witnessed(rows.x), in.residual = residual_made.witnessed(rows.residual);
   std::unique_ptr<norm_kernels::HeldOutputs> out;
   bool on_device = false;
   std::string device;  // where the references ran, when not here
@@ -178,6 +183,13 @@ CaseResult run_in_slabs(const Case& c, Backend& backend, const RowInputs& in, in
   // Outputs a failed device run never handed over are digested as the poison they would hold.
   const uint64_t digest = out ? fetched_digest(c.spec, *out, slab_elements)
                                : repeated_byte_digest(std::byte{quant::kPoison}, output_bytes(c.spec));
+  if (out) {
+    worsen(r, Verdict::out_of_bounds, residual_made.changed("residual", [&](int64_t row0, int64_t row1, std::span<std::byte> b) {
+      out->inputs(row0, row1, {}, b);
+    }));
+    worsen(r, Verdict::out_of_bounds,
+           x_made.changed("x", [&](int64_t row0, int64_t row1, std::span<std::byte> b) { out->inputs(row0, row1, b, {}); }));
+  }
   stamp(r, digest, backend, t0);
   if (!device.empty()) r.note = (on_device ? "references and outputs on " : "references on ") + device;
   return r;
@@ -198,8 +210,8 @@ Buffers HostOutputs::buffers() {
 }
 
 void HostOutputs::inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) {
-  rows(std::as_bytes(std::span(inputs_.x)), 2, row0, row1, x);
-  rows(std::as_bytes(std::span(inputs_.residual)), 2, row0, row1, residual);
+  if (!x.empty()) rows(std::as_bytes(std::span(inputs_.x)), 2, row0, row1, x);
+  if (!residual.empty()) rows(std::as_bytes(std::span(inputs_.residual)), 2, row0, row1, residual);
 }
 
 void HostOutputs::rows(std::span<const std::byte> from, size_t element, int64_t row0, int64_t row1,

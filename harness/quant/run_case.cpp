@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "harness/core/family.hpp"
+#include "harness/core/input_witness.hpp"
 #include "harness/golden/golden_file.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/catalog.hpp"
@@ -80,7 +81,8 @@ bool run_into(const Case& c, Backend& backend, const quant_kernels::HeldReferenc
 CaseResult run_held(const Case& c, Backend& backend, DeviceReference& device, int64_t slab_elements) {
   const auto t0 = std::chrono::steady_clock::now();
   const InputRows rows = c.input_rows();
-  const std::unique_ptr<quant_kernels::HeldReference> held = device.held(c, rows);
+  InputWitness witness;  // the kernel reads the reference's copy of the input, and so does the judge
+  const std::unique_ptr<quant_kernels::HeldReference> held = device.held(c, witness.witnessed(rows));
   const size_t x_bytes = size_t(rows.m) * rows.row_bytes;
   std::unique_ptr<quant_kernels::HeldOutputs> out, again;
   bool on_device = false;
@@ -97,6 +99,8 @@ CaseResult run_held(const Case& c, Backend& backend, DeviceReference& device, in
   const Fetched f = out ? fetched(c, *out, again.get(), slab_elements)
                         : Fetched{repeated_byte_digest(std::byte{kPoison}, c.spec.m * c.spec.k + c.spec.scale_bytes()), ""};
   worsen(r, Verdict::over_budget, f.repeat);
+  worsen(r, Verdict::out_of_bounds,
+         witness.changed("x", [&](int64_t row0, int64_t row1, std::span<std::byte> b) { held->input(row0, row1, b); }));
   stamp(r, f.digest, backend, t0);
   r.note = (on_device ? "references and outputs on " : "references on ") + device.name();
   return r;

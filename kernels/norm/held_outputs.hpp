@@ -23,8 +23,8 @@ class HeldOutputs {
   // rms-quant: rows [row0, row1) of the codes ((row1 - row0) H bytes), and the scale storage.
   virtual void codes(int64_t row0, int64_t row1, std::span<uint8_t> out) = 0;
   virtual std::span<const uint8_t> storage() = 0;
-  // The raw inputs' rows [row0, row1) as the kernel read them: x, and the residual where the op
-  // has one (else `residual` is empty).
+  // The raw inputs' rows [row0, row1) as the kernel read them, or as it left them: x, and the
+  // residual where the op has one (an empty span: that input not fetched).
   virtual void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) = 0;
   // Writes past any output (their guard regions), found when the kernel had run.
   virtual const std::vector<guard::Violation>& violations() const = 0;

@@ -151,8 +151,8 @@ class GpuHeldOutputs : public HeldOutputs {
     return storage_;
   }
   void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) override {
-    fetch(in_.x, 2, row0, row1, x);
-    fetch(in_.residual, 2, row0, row1, residual);
+    if (!x.empty()) fetch(in_.x, 2, row0, row1, x);
+    if (!residual.empty()) fetch(in_.residual, 2, row0, row1, residual);
   }
   const std::vector<guard::Violation>& violations() const override { return violations_; }
 

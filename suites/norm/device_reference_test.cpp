@@ -16,10 +16,12 @@ namespace {
 
 // The host backend's RMSNorm kernels (warp 32), with the emulated device reference on request,
 // with outputs perturbed on request (every 29th y and fp8 code one code up, the first residual's
-// sign flipped; a byte written past y: out of bounds; the scale storage's last byte changed), and
-// left "on the device" on request.
+// sign flipped; a byte written past y: out of bounds; the scale storage's last byte changed; a
+// byte of x, or of the residual, changed after the kernel ran), and left "on the device" on
+// request.
 struct Emulated {
   bool device_reference = false, perturbed = false, held_outputs = false, past_the_end = false, last_scale_byte = false;
+  const char* writes_input = nullptr;  // "x" or "residual"
 };
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
@@ -32,6 +34,10 @@ class OnEmulatedDevice : public test_support::HostKernels {
     kernel_->norm(s, io);
     if (how_.past_the_end) io.y.data()[io.y.size() + 5] = std::byte{0x11};  // the guard region after y
     if (how_.last_scale_byte) io.scales.back() ^= 0x40;
+    if (how_.writes_input) {  // an input the kernel was handed, written as a faulty kernel might
+      const std::span<const std::byte> in = std::string_view(how_.writes_input) == "x" ? io.x : io.residual;
+      const_cast<std::byte&>(in[in.size() / 2]) ^= std::byte{0x01};
+    }
     if (!how_.perturbed) return;
     const std::span<uint16_t> y(reinterpret_cast<uint16_t*>(io.y.data()), io.y.size() / 2);
     for (size_t i = 0; i < y.size(); i += 29) y[i] = uint16_t(y[i] + 1);
@@ -161,6 +167,26 @@ TEST(NormDeviceReference, FusedQuantOutputsLeftOnTheDeviceAreJudgedAsTheWholeCas
     EXPECT_FALSE(passes(padding.verdict)) << id << ": " << padding.message;
     EXPECT_NE(padding.message.find("padding"), std::string::npos) << id << ": " << padding.message;
     test_support::expect_same_judgement(padding, judged(id, {false, false, false, false, true}, 0), id);
+  }
+}
+
+// A kernel that writes into its input, left on the device where the judge reads it back: named,
+// out of bounds, whatever its outputs' judgement against the rows it left.
+TEST(NormDeviceReference, AKernelThatWritesIntoItsInputIsOutOfBounds) {
+  for (const auto& [id, input] : {std::pair{"norm.rms/vllm/bf16/3x1025/normal/s1", "x"},
+                                  {"norm.rms-add/aiter/fp16/3x1025/normal/s1", "residual"},
+                                  {"norm.rms-add-quant/vllm/bf16/5x1024/e4m3fn/gs128/row/normal/s1", "x"}}) {
+    Emulated how{true, false, true};
+    how.writes_input = input;
+    const CaseResult r = judged(id, how, 1);
+    EXPECT_EQ(r.verdict, Verdict::out_of_bounds) << id << ": " << r.message;
+    const int64_t m = norm::Case::parse(id).spec.m;
+    EXPECT_EQ(r.message.find("wrote into its input " + std::string(input) + ": 1 of " + std::to_string(m) +
+                             " rows differ from what was made (the first: row " + std::to_string(m / 2) + ")"),
+              0u)
+        << id << ": " << r.message;
+    how.writes_input = nullptr;
+    EXPECT_TRUE(passes(judged(id, how, 1).verdict)) << id;
   }
 }
 

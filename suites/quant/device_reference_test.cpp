@@ -20,6 +20,7 @@ namespace {
 // step up: not deterministic), and left "on the device" on request.
 struct Emulated {
   bool device_reference = false, perturbed = false, held_outputs = false, past_the_end = false, flaky = false;
+  bool writes_input = false;  // a byte of x changed after the kernel ran
 };
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
@@ -37,6 +38,10 @@ class OnEmulatedDevice : public test_support::HostKernels {
     }
     if (how_.past_the_end) codes.data()[codes.size() + 3] = 0x11;  // the guard region after the codes
     if (how_.flaky && runs_++ % 2 == 1 && !codes.empty()) codes[0] = uint8_t(codes[0] + 1);
+    if (how_.writes_input && !wrote_input_) {  // once (a dynamic scale runs twice), as a faulty kernel might
+      const_cast<std::byte&>(x[x.size() / 2]) ^= std::byte{0x01};
+      wrote_input_ = true;
+    }
   }
   // Kept as a device keeps them: in buffers of their own that the harness fetches by rows. The
   // input is the emulated reference's copy, in the emulator's (host) memory.
@@ -53,6 +58,7 @@ class OnEmulatedDevice : public test_support::HostKernels {
  private:
   Emulated how_;
   int runs_ = 0;
+  bool wrote_input_ = false;
   std::unique_ptr<quant::DeviceReference> reference_;
 };
 
@@ -149,6 +155,25 @@ TEST(QuantDeviceReference, OutputsLeftOnTheDeviceAreJudgedAsOnTheHost) {
 
 // The input made a range of rows at a time (what a device copy is made from, a slab at a time) is
 // raw_inputs' bytes, in uneven slabs and from a middle row.
+// A kernel that writes into the reference's copy of its input, which it reads and the judge reads
+// back: named, out of bounds. Where it reads a copy of its own (no quant_held), the judge's is
+// untouched and the outputs pass.
+TEST(QuantDeviceReference, AKernelThatWritesIntoItsInputIsOutOfBounds) {
+  for (const char* id : {kPerturbed[0], kPerturbed[1], kPerturbed[3]}) {
+    Emulated how{true, false, true};
+    how.writes_input = true;
+    const CaseResult r = judged(id, how);
+    EXPECT_EQ(r.verdict, Verdict::out_of_bounds) << id << ": " << r.message;
+    const int64_t m = quant::Case::parse(id).spec.m;
+    EXPECT_EQ(r.message.find("wrote into its input x: 1 of " + std::to_string(m) +
+                             " rows differ from what was made (the first: row " + std::to_string(m / 2) + ")"),
+              0u)
+        << id << ": " << r.message;
+    how.held_outputs = false;
+    EXPECT_TRUE(passes(judged(id, how).verdict)) << id;
+  }
+}
+
 TEST(QuantDeviceReference, InputRowsAreTheRawInputsRows) {
   for (const char* id : {kPerturbed[0], kPerturbed[2], "quant.group/vllm/e4m3fn/fp16/5x256/gs64/row/normal_sigma=4/s1",
                          "quant.group/vllm/e4m3fn/fp32/5x256/gs64/row/normal_sigma=4/s1"}) {
