@@ -36,8 +36,9 @@ Operands operand_rows(const Spec& s, const Operands& in, int64_t m0, int64_t m1)
 // A case whose kernel claims a bit-exact model, judged a slab of D's rows at a time: each slab's
 // ideal and replay (on the backend's device where it has a reference) made, compared and dropped,
 // where whole they and the comparison held about 40 bytes an output (9.4 GB at M = 4096 on
-// Llama-3-70B's fused gate and up projection, N = 57344). Returns the judgement when every slab passes; nullopt when one does not,
-// and the case is judged whole: its diagnosis and error maps read all of D.
+// Llama-3-70B's fused gate and up projection, N = 57344). Returns the judgement when every slab
+// passes; nullopt when one does not, and the case is judged whole: its diagnosis and error maps
+// read all of D.
 std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend& backend, int64_t slab_elements,
                                            std::string& where) {
   const Spec& s = c.spec;
@@ -47,7 +48,7 @@ std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend&
   const std::span<const std::byte> d = std::as_bytes(run.d);
   CaseResult r;
   bool failed = false;  // the slabs after a failing one are not judged
-  const auto first_bad = judge_rows_in_slabs(s.m, 1, rows_per, 0, r, [&](int64_t m0, int64_t m1) {
+  judge_rows_in_slabs(s.m, 1, rows_per, 0, r, [&](int64_t m0, int64_t m1) {
     if (failed) return CaseResult{};
     Case rows = c;
     rows.spec.m = m1 - m0;
@@ -61,7 +62,7 @@ std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend&
     failed = !passes(part.verdict);
     return part;
   });
-  if (failed || first_bad.first != s.m) return std::nullopt;
+  if (failed) return std::nullopt;
   r.case_id = c.id(), r.family = "gemm", r.profile = std::string(s.profile->name);
   r.verdict = verdict_of_counts(r);
   r.model = std::string(run.expected.model->name);
