@@ -26,7 +26,7 @@ namespace ulpgate::gemm {
 inline constexpr uint8_t kPoison = 0xA5;
 
 struct Expected {
-  Ideal ideal;                       // computed before the backend runs
+  Ideal ideal;                       // before the backend runs, or a slab at a time after it (run_case.hpp)
   const AccumModel* model = nullptr;  // what the backend claims (or what identification found), and
   bool budget_only = false;           // its replay with bounds
   Replay replay;
