@@ -2,8 +2,6 @@
 
 #include <xxhash.h>
 
-#include <algorithm>
-
 namespace ulpgate {
 
 InputRows InputWitness::witnessed(const InputRows& rows) {
@@ -22,19 +20,14 @@ InputRows InputWitness::witnessed(const InputRows& rows) {
 
 std::string InputWitness::changed(std::string_view input, const Read& read, std::size_t slab_bytes) const {
   int64_t differ = 0, first = -1;
-  std::vector<std::byte> bytes;
-  const int64_t per = std::max<int64_t>(1, int64_t(slab_bytes / std::max<std::size_t>(1, row_bytes_)));
-  for (int64_t row0 = 0; row0 < m_ && row_bytes_ > 0; row0 += per) {
-    const int64_t row1 = std::min(m_, row0 + per);
-    bytes.resize(std::size_t(row1 - row0) * row_bytes_);
-    read(row0, row1, bytes);
+  each_input_slab(InputRows{m_, row_bytes_, read}, slab_bytes, [&](int64_t row0, int64_t row1, std::span<const std::byte> b) {
     for (int64_t r = row0; r < row1; ++r) {
       if (!made_->made[std::size_t(r)] ||
-          XXH64(bytes.data() + std::size_t(r - row0) * row_bytes_, row_bytes_, 0) == made_->hash[std::size_t(r)])
+          XXH64(b.data() + std::size_t(r - row0) * row_bytes_, row_bytes_, 0) == made_->hash[std::size_t(r)])
         continue;
       if (differ++ == 0) first = r;
     }
-  }
+  });
   if (differ == 0) return "";
   return "wrote into its input " + std::string(input) + ": " + std::to_string(differ) + " of " + std::to_string(m_) +
          " rows differ from what was made (the first: row " + std::to_string(first) + ")";

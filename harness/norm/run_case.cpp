@@ -314,11 +314,12 @@ double bundle_bytes(std::string_view id) {
 // and the output whole (a residual: its input and output too): 5 bytes an element on the host
 // emulation for rms (x, y and the emulated kernel's), 7.5 for rms-add; 4 and 8 times 1.5 bound
 // them. Where the backend keeps them on its device (the CUDA backend) it holds a slab of each:
-// 0.5 GB at 2^31 elements on an H200; the estimate, from the id alone, covers every backend. A
-// failing rms-quant is judged whole (judge_in_slabs): its estimate stays a whole case's.
+// 0.5 GB at 2^31 elements on an H200; the estimate, from the id alone, covers every backend. An
+// rms-quant is judged whole when it fails (judge_in_slabs), or always where its scales span rows:
+// its estimate stays a whole case's.
 double host_bytes(std::string_view id) {
   const Case c = Case::parse(id);
-  if (!judged_in_slabs(c.spec) || c.spec.quantizes()) return bundle_bytes(id);
+  if (c.spec.quantizes()) return bundle_bytes(id);
   const double elements = double(c.spec.m) * double(c.spec.h);
   const double slab = double(std::max<int64_t>(1, kSlabElements / std::max<int64_t>(1, c.spec.h)) * c.spec.h);
   return elements * (c.spec.has_residual() ? 8 : 4) * 1.5 + bundle_bytes(id) * std::min(1.0, slab / std::max(1.0, elements));
