@@ -259,7 +259,11 @@ ULPGATE_DEVICE unsigned code_at(const CodeWords& codes, int j) { return codes.v[
 // a quarter of them on the next step's codes split into bytes right after their load (CodeWords
 // keeps them as words: 136.6 -> 127.4 ms, the bound's 186.5 -> 177.4, spills 218 -> 36 bytes).
 // Measured and not kept: two K a pass, their terms added first (one IADD3 for two products, on
-// the ALU pipe where IMAD.IADD ran on FMA-heavy): 151.2 ms against 150.5 without it.
+// the ALU pipe where IMAD.IADD ran on FMA-heavy): 151.2 ms against 150.5 without it. Each
+// product's add moved off the ALU pipe as an IMAD by a 1 the compiler cannot see (2.6 -> 2.1 ALU
+// instructions a product, but one add a product where IADD3 takes two): 127.4 -> 155.7 ms (H200,
+// stop 85, beside a90611a's build in one call, two rounds): the replay is bound by issue, not by
+// the ALU pipe.
 template <class Kind>
 struct Replay {
   static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows, kMaxRegisters = Kind::kMaxRegisters;
