@@ -35,6 +35,9 @@ class CudaGemmReference : public gemm::DeviceReference {
   gemm::Replay replay(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in) override {
     return gemm_kernels::bounded_replay_gpu(spec, model, in);
   }
+  std::unique_ptr<gemm_kernels::HeldOperands> hold(const gemm::Spec& spec, const gemm::Operands& in) override {
+    return gemm_kernels::hold_operands_gpu(spec, in);
+  }
 };
 
 }  // namespace

@@ -24,6 +24,9 @@ class EmulatedGemmReference : public gemm::DeviceReference {
   gemm::Replay replay(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in) override {
     return gemm_kernels::bounded_replay_host(arch_, spec, model, in);
   }
+  std::unique_ptr<gemm_kernels::HeldOperands> hold(const gemm::Spec& spec, const gemm::Operands& in) override {
+    return gemm_kernels::hold_operands_host(arch_, spec, in);
+  }
 
  private:
   const Arch& arch_;

@@ -43,7 +43,7 @@ struct Compared {
 };
 
 // Judged and, when it fails and `diagnosed` is set, diagnosed with its error maps (false: counts and
-// verdict only).
+// verdict only, and `in` is not read).
 Compared compare(const Case& c, const Operands& in, const Expected& e, std::span<const std::byte> d,
                  const BudgetTable& budgets, bool diagnosed = true);
 

@@ -7,9 +7,11 @@
 // (identify.hpp replays its surviving candidates on all of D here).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "harness/core/backend.hpp"
+#include "kernels/gemm/reference_gpu.hpp"  // HeldOperands: plain C++
 #include "reference/gemm/gemm.hpp"
 
 namespace ulpgate::gemm {
@@ -22,6 +24,8 @@ class DeviceReference {
   virtual std::string declines(const Spec& spec, const AccumModel& model) const = 0;
   virtual Ideal ideal(const Spec& spec, const Operands& in) = 0;
   virtual Replay replay(const Spec& spec, const AccumModel& model, const Operands& in) = 0;
+  // The case's operands held on the device while slabs of D's rows get their references there.
+  virtual std::unique_ptr<gemm_kernels::HeldOperands> hold(const Spec& spec, const Operands& in) = 0;
 };
 
 // The backend's device reference where it replays `model` (null: the ideal alone), else null.

@@ -23,27 +23,22 @@ std::unique_ptr<Variant> claimed(const GemmClaim& claim) {
   }
 }
 
-// Rows [m0, m1) of a case's operands as operands of their own: A's rows and their scales (all of
-// them where one scale row serves every row of A), and B.
-Operands operand_rows(const Spec& s, const Operands& in, int64_t m0, int64_t m1) {
-  const Geometry g = geometry(s);
-  Operands rows{{in.a.begin() + m0 * s.k, in.a.begin() + m1 * s.k}, in.b, in.sa, in.sb};
-  if (g.a_rows > 0)
-    rows.sa.assign(in.sa.begin() + m0 / g.a_rows * g.sa.g, in.sa.begin() + (m1 + g.a_rows - 1) / g.a_rows * g.sa.g);
-  return rows;
-}
-
 // A case whose kernel claims a bit-exact model, judged a slab of D's rows at a time: each slab's
-// ideal and replay (on the backend's device where it has a reference) made, compared and dropped,
-// where whole they and the comparison held about 40 bytes an output (9.4 GB at M = 4096 on
-// Llama-3-70B's fused gate and up projection, N = 57344). Returns the judgement when every slab
-// passes; nullopt when one does not, and the case is judged whole: its diagnosis and error maps
-// read all of D.
+// ideal and replay made, compared and dropped, where whole they and the comparison held about 40
+// bytes an output (9.4 GB at M = 4096 on Llama-3-70B's fused gate and up projection, N = 57344).
+// On the backend's device where it has a reference, the operands uploaded once (each slab had
+// uploaded all of B twice: 0.3-0.6 s a slab there); else here, from the slab's own operands.
+// Returns the judgement when every slab passes; nullopt when one does not, and the case is judged
+// whole: its diagnosis and error maps read all of D.
 std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend& backend, int64_t slab_elements,
                                            std::string& where) {
   const Spec& s = c.spec;
-  const Geometry g = geometry(s);
-  const int64_t step = std::max<int64_t>(1, g.a_rows);  // a slab starts a row of A's scales
+  const AccumModel& model = *run.expected.model;
+  DeviceReference* device = device_for(backend, s, nullptr);
+  const std::unique_ptr<gemm_kernels::HeldOperands> held = device ? device->hold(s, run.operands) : nullptr;
+  const bool replayed_here = !held || !device->declines(s, model).empty();
+  if (!replayed_here) where = device->name();
+  const int64_t step = std::max<int64_t>(1, geometry(s).a_rows);  // a slab starts a row of A's scales
   const int64_t rows_per = std::max(step, slab_elements / std::max<int64_t>(1, s.n) / step * step);
   const std::span<const std::byte> d = std::as_bytes(run.d);
   CaseResult r;
@@ -52,20 +47,22 @@ std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend&
     if (failed) return CaseResult{};
     Case rows = c;
     rows.spec.m = m1 - m0;
-    const Operands in = operand_rows(s, run.operands, m0, m1);
+    std::optional<Operands> in;  // the slab's operands, where the host makes a reference
+    const auto here = [&]() -> const Operands& { return in ? *in : in.emplace(operand_rows(s, run.operands, m0, m1)); };
     Expected e = run.expected;
-    e.ideal = ideal_of(backend, rows.spec, in);
-    e.replay = replay_of(backend, rows.spec, *e.model, in, &where);
+    e.ideal = held ? held->ideal(m0, m1) : gemm_ideal(rows.spec, here());
+    e.replay = replayed_here ? gemm_replay(rows.spec, model, here()) : held->replay(model, m0, m1);
     const size_t row = d.size() / size_t(std::max<int64_t>(1, s.m));
     const std::span<const std::byte> got = d.subspan(size_t(m0) * row, size_t(m1 - m0) * row);
-    CaseResult part = compare(rows, in, e, got, quant::default_budgets(), false).result;
+    // Not diagnosed: compare reads no operands.
+    CaseResult part = compare(rows, Operands{}, e, got, quant::default_budgets(), false).result;
     failed = !passes(part.verdict);
     return part;
   });
   if (failed) return std::nullopt;
   r.case_id = c.id(), r.family = "gemm", r.profile = std::string(s.profile->name);
   r.verdict = verdict_of_counts(r);
-  r.model = std::string(run.expected.model->name);
+  r.model = std::string(model.name);
   return r;
 }
 

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,17 @@ GpuIdeal ideal_gpu(const gemm::Spec& spec, const gemm::Operands& in);
 gemm::Output replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in);
 // gemm_replay on the device: the same bits and error_bound's bound, bit for bit.
 gemm::Replay bounded_replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in);
+
+// A case's operands uploaded to the device once, and the references of rows [m0, m1) of its D made
+// on them (m0 starts a scale row of A): the slab judge's (harness/gemm/run_case.cpp), which had
+// uploaded all of B again for every slab. `in` outlives it.
+class HeldOperands {
+ public:
+  virtual ~HeldOperands() = default;
+  virtual gemm::Ideal ideal(int64_t m0, int64_t m1) = 0;
+  virtual gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1) = 0;  // with its bound
+};
+std::unique_ptr<HeldOperands> hold_operands_gpu(const gemm::Spec& spec, const gemm::Operands& in);
 
 // A kernel's D (`got`, spec.out bits as gemm::Output holds them) against the ideal, or against a
 // model's output (exact tier: no exact values, the expected bits' values stand for them).

@@ -19,6 +19,7 @@ GpuIdeal ideal_host(const Arch& arch, const gemm::Spec& spec, const gemm::Operan
 gemm::Output replay_host(const Arch& arch, const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in);
 gemm::Replay bounded_replay_host(const Arch& arch, const gemm::Spec& spec, const gemm::AccumModel& model,
                                  const gemm::Operands& in);
+std::unique_ptr<HeldOperands> hold_operands_host(const Arch& arch, const gemm::Spec& spec, const gemm::Operands& in);
 GpuComparison compare_host(const Arch& arch, const gemm::Spec& spec, const gemm::Ideal& expected, const gemm::Output& got,
                            const CompareBudget& budget = {});
 GpuComparison compare_host(const Arch& arch, const gemm::Spec& spec, const gemm::Output& expected,

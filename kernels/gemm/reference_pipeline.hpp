@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -298,30 +299,76 @@ std::vector<T> download(Backend& be, const Memory& d, std::size_t n) {
   return v;
 }
 
+// A case's operands uploaded once, and the references of rows [m0, m1) of D made on them (m0
+// starts a scale row of A): A's rows and their scales are a view into the uploaded ones. The host
+// gets the rows' own operands only where it must evaluate elements.
+template <class Backend>
+class OperandsOn {
+ public:
+  OperandsOn(Backend& be, const gemm::Spec& spec, const gemm::Operands& in)
+      : be_(be), spec_(spec), in_(in), d_((gemm::check(spec, in), upload(be, in))) {}
+
+  GpuIdeal ideal(int64_t m0, int64_t m1, double widen = 0) {
+    const gemm::Spec rows = rows_spec(m0, m1);
+    const auto size = size_t(rows.m * rows.n);
+    auto bits = output<uint32_t>(be_, size);
+    auto exact = output<double>(be_, size);
+    HostRows host{*this, m0, m1};
+    const IdealCounts c = Pipeline<Backend>(be_).ideal(rows, view(m0), bits.get(), exact.get(), host, widen);
+    return {{{rows.out, download<uint32_t>(be_, bits, size)}, download<double>(be_, exact, size)}, c.host_resolved, c.nonfinite};
+  }
+
+  // The model's output and, with `bound`, its error bound (else the bound is empty).
+  gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1, bool bound) {
+    const gemm::Spec rows = rows_spec(m0, m1);
+    const auto size = size_t(rows.m * rows.n);
+    auto bits = output<uint32_t>(be_, size);
+    auto err = output<double>(be_, bound ? size : 0);
+    HostRows host{*this, m0, m1};
+    Pipeline<Backend>(be_).replay(rows, model, view(m0), bits.get(), bound ? err.get() : nullptr, host);
+    return {{rows.out, download<uint32_t>(be_, bits, size)}, bound ? download<double>(be_, err, size) : std::vector<double>{}};
+  }
+
+ private:
+  Backend& be_;
+  const gemm::Spec& spec_;
+  const gemm::Operands& in_;
+  UploadedOperands<Backend> d_;
+
+  // The rows' operands on the host, made at the first call (all of them: the case's own).
+  struct HostRows {
+    const OperandsOn& on;
+    int64_t m0, m1;
+    std::optional<gemm::Operands> rows;
+    const gemm::Operands& operator()() {
+      if (m0 == 0 && m1 == on.spec_.m) return on.in_;
+      if (!rows) rows = gemm::operand_rows(on.spec_, on.in_, m0, m1);
+      return *rows;
+    }
+  };
+
+  gemm::Spec rows_spec(int64_t m0, int64_t m1) const {
+    gemm::Spec rows = spec_;
+    rows.m = m1 - m0;
+    return rows;
+  }
+  DeviceOperands view(int64_t m0) const {
+    DeviceOperands v = d_.view();
+    v.a += m0 * spec_.k;
+    v.sa += geometry(spec_).sa_begin(m0);
+    return v;
+  }
+};
+
 template <class Backend>
 GpuIdeal ideal_of(Backend& be, const gemm::Spec& spec, const gemm::Operands& in, double widen = 0) {
-  gemm::check(spec, in);
-  const auto size = size_t(spec.m * spec.n);
-  const UploadedOperands<Backend> d = upload(be, in);
-  auto bits = output<uint32_t>(be, size);
-  auto exact = output<double>(be, size);
-  const IdealCounts c =
-      Pipeline<Backend>(be).ideal(spec, d.view(), bits.get(), exact.get(), [&]() -> const gemm::Operands& { return in; }, widen);
-  return {{{spec.out, download<uint32_t>(be, bits, size)}, download<double>(be, exact, size)}, c.host_resolved, c.nonfinite};
+  return OperandsOn<Backend>(be, spec, in).ideal(0, spec.m, widen);
 }
 
-// The model's output and, with `bound`, its error bound (else the bound is empty).
 template <class Backend>
 gemm::Replay replay_of(Backend& be, const gemm::Spec& spec, const gemm::AccumModel& model, const gemm::Operands& in,
                        bool bound) {
-  gemm::check(spec, in);
-  const auto size = size_t(spec.m * spec.n);
-  const UploadedOperands<Backend> d = upload(be, in);
-  auto bits = output<uint32_t>(be, size);
-  auto err = output<double>(be, bound ? size : 0);
-  Pipeline<Backend>(be).replay(spec, model, d.view(), bits.get(), bound ? err.get() : nullptr,
-                               [&]() -> const gemm::Operands& { return in; });
-  return {{spec.out, download<uint32_t>(be, bits, size)}, bound ? download<double>(be, err, size) : std::vector<double>{}};
+  return OperandsOn<Backend>(be, spec, in).replay(model, 0, spec.m, bound);
 }
 
 template <class Backend>

@@ -91,6 +91,13 @@ void check(const Spec& spec, const Operands& in) {
   check_scales("sb", in.sb, g.sb, spec.pow2_scales());
 }
 
+Operands operand_rows(const Spec& spec, const Operands& in, int64_t m0, int64_t m1) {
+  const Geometry g = geometry(spec);
+  Operands rows{{in.a.begin() + m0 * spec.k, in.a.begin() + m1 * spec.k}, in.b, in.sa, in.sb};
+  if (g.a_rows > 0) rows.sa.assign(in.sa.begin() + g.sa_begin(m0), in.sa.begin() + g.sa_begin(m1 + g.a_rows - 1));
+  return rows;
+}
+
 namespace detail {
 
 const CodeTable& code_table(Format f) {

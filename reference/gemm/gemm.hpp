@@ -52,6 +52,8 @@ struct Geometry {
   int64_t block_end(int64_t kb) const;
   int64_t sa_index(int64_t m, int64_t kb) const { return (a_rows ? m / a_rows : 0) * sa.g + kb; }
   int64_t sb_index(int64_t n, int64_t kb) const { return (b_rows ? n / b_rows : 0) * sb.g + kb; }
+  // The first of A's logical scales that rows from m on read (m a multiple of a_rows).
+  int64_t sa_begin(int64_t m) const { return a_rows ? m / a_rows * sa.g : 0; }
 };
 Geometry geometry(const Spec& spec);
 
@@ -70,6 +72,11 @@ struct Buffers {
   std::span<const uint8_t> a, b, sa, sb;
   std::span<std::byte> d;
 };
+
+// Rows [m0, m1) of A as the operands of an [m1 - m0, N] GEMM of the same spec: A's rows and their
+// scale rows (all of them where one scale row serves every row), and B (copied). m0 starts a scale
+// row of A.
+Operands operand_rows(const Spec& spec, const Operands& in, int64_t m0, int64_t m1);
 
 // Throws UsageError for spec.problem(), operand sizes that do not match the shapes, or scales of
 // gemm.mx / ue8m0 gemm.block that are not positive powers of two (NaN and +Inf are allowed: see model.hpp).
