@@ -85,7 +85,7 @@ gemm::Replay bounded_replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& 
 
 // A case's operands uploaded to the device once, and the references of rows [m0, m1) of its D made
 // on them (m0 starts a scale row of A): the slab judge's (harness/gemm/run_case.cpp), which had
-// uploaded all of B again for every slab. `in` outlives it.
+// uploaded all of B again for every slab. `in` outlives it (the spec is copied).
 class HeldOperands {
  public:
   virtual ~HeldOperands() = default;

@@ -331,7 +331,7 @@ class OperandsOn {
 
  private:
   Backend& be_;
-  const gemm::Spec& spec_;
+  const gemm::Spec spec_;
   const gemm::Operands& in_;
   UploadedOperands<Backend> d_;
 
