@@ -155,11 +155,20 @@ struct BlockScaledGemm {
     return ((n / 16) * (math.k / 32) + k / 32) * 512 + ((k % 32) / 16) * 256 + (n % 16) * 16 + k % 16;
   }
 
-  // The fmaf chain over K in [k0, k1), from +0, with expert e's B.
+  // The fmaf chain over K in [k0, k1), from +0, with expert e's B. Four codes of each operand a
+  // word where K and k0 allow it (four consecutive K lie together in both weight layouts); the
+  // chain's order is K ascending either way.
   ULPGATE_DEVICE float dot(int64_t m, int64_t n, int64_t e, int64_t k0, int64_t k1, const float* av, const float* bv) const {
     const uint8_t *row = a + m * math.k, *weights = b + e * math.b_expert_bytes;
     float g = 0.0f;
-    for (int64_t k = k0; k < k1; ++k) g = fmaf(av[row[k]], bv[weights[b_offset(n, k)]], g);
+    int64_t k = k0;
+    if (((math.k | k0) & 3) == 0)
+      for (; k + 4 <= k1; k += 4) {
+        const uint32_t ca = load_word(row + k), cb = load_word(weights + b_offset(n, k));
+        ULPGATE_UNROLL
+        for (int j = 0; j < 4; ++j) g = fmaf(av[ca >> 8 * j & 0xffu], bv[cb >> 8 * j & 0xffu], g);
+      }
+    for (; k < k1; ++k) g = fmaf(av[row[k]], bv[weights[b_offset(n, k)]], g);
     return g;
   }
 
