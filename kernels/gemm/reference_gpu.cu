@@ -215,21 +215,8 @@ gemm::Replay bounded_replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& 
 }
 
 std::unique_ptr<HeldOperands> hold_operands_gpu(const gemm::Spec& spec, const gemm::Operands& in) {
-  class OnCuda : public HeldOperands {
-   public:
-    OnCuda(const gemm::Spec& spec, const gemm::Operands& in) : be_(nullptr), on_(be_, spec, in) {}
-    gemm::Ideal ideal(int64_t m0, int64_t m1) override {
-      return guarded([&] { return on_.ideal(m0, m1).ideal; });
-    }
-    gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1) override {
-      return guarded([&] { return on_.replay(model, m0, m1, true); });
-    }
-
-   private:
-    CudaBackend be_;
-    OperandsOn<CudaBackend> on_;
-  };
-  return guarded([&] { return std::make_unique<OnCuda>(spec, in); });
+  const auto guard = [](auto&& fn) { return guarded(fn); };
+  return guarded([&] { return std::make_unique<HeldOn<CudaBackend, decltype(guard)>>(spec, in, guard, nullptr); });
 }
 
 GpuComparison compare_gpu(const gemm::Spec& spec, const gemm::Ideal& expected, const gemm::Output& got,

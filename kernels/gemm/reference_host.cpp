@@ -49,20 +49,8 @@ gemm::Replay bounded_replay_host(const Arch& arch, const gemm::Spec& spec, const
 }
 
 std::unique_ptr<HeldOperands> hold_operands_host(const Arch& arch, const gemm::Spec& spec, const gemm::Operands& in) {
-  class OnHost : public HeldOperands {
-   public:
-    OnHost(const Arch& arch, const gemm::Spec& spec, const gemm::Operands& in)
-        : be_(arch, HostOptions{}.scratch_bytes), on_(be_, spec, in) {}
-    gemm::Ideal ideal(int64_t m0, int64_t m1) override { return on_.ideal(m0, m1).ideal; }
-    gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1) override {
-      return on_.replay(model, m0, m1, true);
-    }
-
-   private:
-    HostBackend be_;
-    OperandsOn<HostBackend> on_;
-  };
-  return std::make_unique<OnHost>(arch, spec, in);
+  const auto call = [](auto&& fn) { return fn(); };
+  return std::make_unique<HeldOn<HostBackend, decltype(call)>>(spec, in, call, arch, HostOptions{}.scratch_bytes);
 }
 
 GpuComparison compare_host(const Arch& arch, const gemm::Spec& spec, const gemm::Ideal& expected, const gemm::Output& got,

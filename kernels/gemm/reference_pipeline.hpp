@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemm/reference_plan.hpp"
@@ -358,6 +359,27 @@ class OperandsOn {
     v.sa += geometry(spec_).sa_begin(m0);
     return v;
   }
+};
+
+// HeldOperands (reference_gpu.hpp) on a pipeline device of its own; guard(fn) runs each call (CUDA:
+// its runtime errors as ReferenceGpuError).
+template <class Backend, class Guard>
+class HeldOn : public HeldOperands {
+ public:
+  template <class... DeviceArgs>
+  HeldOn(const gemm::Spec& spec, const gemm::Operands& in, Guard guard, DeviceArgs&&... device)
+      : guard_(guard), be_(std::forward<DeviceArgs>(device)...), on_(be_, spec, in) {}
+  gemm::Ideal ideal(int64_t m0, int64_t m1) override {
+    return guard_([&] { return on_.ideal(m0, m1).ideal; });
+  }
+  gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1) override {
+    return guard_([&] { return on_.replay(model, m0, m1, true); });
+  }
+
+ private:
+  Guard guard_;
+  Backend be_;
+  OperandsOn<Backend> on_;
 };
 
 template <class Backend>
