@@ -70,14 +70,14 @@ quant::Case QuantCase::expert_case(int64_t e) const {
   return {spec.expert_spec(e), input, dist, seed * 1000003 + uint64_t(e)};
 }
 
-QuantInputs QuantCase::inputs() const {
+QuantInputs QuantCase::inputs(bool values) const {
   QuantInputs in;
   const std::vector<std::byte> nan = nan_element(input);
   const size_t row_bytes = size_t(spec.base.k) * nan.size();
   in.raw.resize(size_t(spec.rows()) * row_bytes);
   for (size_t i = 0; i < in.raw.size(); ++i) in.raw[i] = nan[i % nan.size()];
   for (int64_t e = 0; e < spec.experts(); ++e) {
-    quant::Inputs x = expert_case(e).inputs();
+    quant::Inputs x = values ? expert_case(e).inputs() : expert_case(e).raw_inputs();
     std::copy(x.raw.begin(), x.raw.end(), in.raw.begin() + ptrdiff_t(size_t(spec.first_row(e)) * row_bytes));
     in.experts.push_back(std::move(x));
   }

@@ -21,7 +21,8 @@ namespace ulpgate::moe {
 
 struct QuantInputs {
   std::vector<std::byte> raw;               // [rows, K] in the input dtype, what the kernel reads
-  std::vector<quant::Inputs> experts;       // each expert's tokens as its dense case's inputs
+  std::vector<quant::Inputs> experts;       // each expert's tokens as its dense case's inputs (raw only
+                                            // where made without values)
   std::vector<int32_t> row_map;             // m_indices (contiguous) or masked_m (masked)
 };
 
@@ -35,7 +36,9 @@ struct QuantCase {
   std::string id() const;
   static QuantCase parse(std::string_view id);  // throws UsageError naming the bad segment
   quant::Case expert_case(int64_t e) const;     // expert e as a dense case (its tokens as M)
-  QuantInputs inputs() const;                   // bit-reproducible from the id alone
+  // Bit-reproducible from the id alone. Without values the experts' inputs are raw only (a device
+  // reference reads those; the comparator widens what it needs).
+  QuantInputs inputs(bool values = true) const;
 };
 
 }  // namespace ulpgate::moe

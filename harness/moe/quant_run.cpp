@@ -10,6 +10,7 @@
 #include "harness/moe/expert_judging.hpp"
 #include "harness/quant/budget.hpp"
 #include "harness/quant/compare.hpp"
+#include "harness/quant/device_reference.hpp"
 
 namespace ulpgate::moe {
 namespace {
@@ -118,16 +119,28 @@ CaseResult judge(const QuantCase& c, const QuantInputs& in, const std::vector<qu
   return total;
 }
 
+// The backend's quantization reference where it computes every expert's dense case (it declines
+// by profile, op and input, so the experts' M does not decide), else nullptr: the host's then.
+quant::DeviceReference* device_reference(const QuantCase& c, Backend& backend) {
+  for (int64_t e = 0; e < c.spec.experts(); ++e)
+    if (!quant::reference_for(backend, c.expert_case(e))) return nullptr;
+  return c.spec.experts() ? backend.quant_reference() : nullptr;
+}
+
 }  // namespace
 
 CaseResult run_quant_case(const QuantCase& c, Backend& backend) {
   const auto t0 = std::chrono::steady_clock::now();
   if (const std::string why = backend.declines(c.spec); !why.empty()) throw NotSupported(backend.name() + ": " + why);
-  const QuantInputs in = c.inputs();
+  quant::DeviceReference* device = device_reference(c, backend);
+  const QuantInputs in = c.inputs(!device);
   std::vector<quant::Expected> ex;
   std::vector<quant::Result> results;
   for (int64_t e = 0; e < c.spec.experts(); ++e) {
-    ex.push_back(quant::expected(c.expert_case(e), in.experts[size_t(e)]));
+    const quant::Case expert = c.expert_case(e);
+    const quant::Inputs& x = in.experts[size_t(e)];
+    // An expert without tokens has nothing to compute: here, where M = 0 is sure to be no launch.
+    ex.push_back(device && expert.spec.m > 0 ? device->expected(expert, x) : quant::expected(expert, x));
     results.push_back(ex.back().profile);
   }
   const quant::GroupedResult want = quant::assemble_grouped(c.spec, results, quant::kPoison);
@@ -144,6 +157,7 @@ CaseResult run_quant_case(const QuantCase& c, Backend& backend) {
         return r;
       });
   stamp(result, outputs, backend, t0);
+  if (device) result.note += std::string(result.note.empty() ? "" : "; ") + "references on " + device->name();
   return result;
 }
 

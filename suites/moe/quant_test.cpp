@@ -2,15 +2,20 @@
 // quantization per expert, its storage the one the grouped GEMM reads, the portable kernel's
 // grouped launch on the catalog, and the grouped kernel's own mistakes, each a faulty row map
 // whose verdict names the expert and its rows: padding rows quantized as tokens, rows beyond
-// masked_m written, scales written into the neighbouring expert's slot.
+// masked_m written, scales written into the neighbouring expert's slot; with the experts'
+// references on the (emulated) device, every case and fault judged as with the host's.
 #include <gtest/gtest.h>
 
+#include "harness/backends/device_references.hpp"
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/moe/catalog.hpp"
 #include "harness/moe/quant_run.hpp"
 #include "kernels/quant/quant_host.hpp"
+#include "kernels/quant/reference_plan.hpp"
 #include "reference/gemm/layout.hpp"
+#include "suites/host_kernels.hpp"
 #include "suites/kernels/host_archs.hpp"
+#include "suites/same_judgement.hpp"
 
 namespace ulpgate::moe {
 namespace {
@@ -108,10 +113,23 @@ struct ScalesInTheNextSlot : quant_kernels::ExpertRowMap {
   }
 };
 
-template <class Fault>
-class Faulty : public Backend {
+// Base with the host-SIMT emulation of the CUDA quantization reference as its device's, on request.
+template <class Base>
+class WithReference : public Base {
  public:
-  explicit Faulty(Fault f) : f_(f) {}
+  explicit WithReference(bool device_reference) {
+    if (device_reference) reference_ = emulated_quant_reference(arch_by_name("host-w32"));
+  }
+  quant::DeviceReference* quant_reference() override { return reference_.get(); }
+
+ private:
+  std::unique_ptr<quant::DeviceReference> reference_;
+};
+
+template <class Fault>
+class Faulty : public WithReference<Backend> {
+ public:
+  explicit Faulty(Fault f, bool device_reference = false) : WithReference<Backend>(device_reference), f_(f) {}
   std::string name() const override { return "faulty@host"; }
   void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
     throw BackendError("no dense quant");
@@ -130,10 +148,21 @@ class Faulty : public Backend {
 };
 
 template <class Fault>
-CaseResult run_with(std::string_view id, Fault f) {
-  Faulty<Fault> kernel(f);
+CaseResult run_with(std::string_view id, Fault f, bool device_reference = false) {
+  Faulty<Fault> kernel(f, device_reference);
   return run_quant_case(QuantCase::parse(id), kernel);
 }
+
+// The portable kernel (warp 32), its experts' references here or on the emulated device.
+class PortableKernel : public WithReference<test_support::HostKernels> {
+ public:
+  using WithReference::WithReference;
+  std::string declines(const quant::GroupedSpec& s) const override { return kernel_->declines(s); }
+  void grouped_quant(const quant::GroupedSpec& s, Format input, std::span<const std::byte> x, std::span<const int32_t> map,
+                     std::span<uint8_t> codes, std::span<uint8_t> scales) override {
+    kernel_->grouped_quant(s, input, x, map, codes, scales);
+  }
+};
 
 TEST(MoeQuantKernel, EveryGroupedFaultIsNamedWithItsExpertAndRows) {
   const QuantCase m = QuantCase::parse(kMasked);
@@ -156,6 +185,29 @@ TEST(MoeQuantKernel, EveryGroupedFaultIsNamedWithItsExpertAndRows) {
     ASSERT_FALSE(s.r.grids.empty());
     EXPECT_EQ(s.r.grids[0].rows, 9);  // 8 experts and the rows that are not tokens
   }
+}
+
+// Every ci case and every grouped fault judged with the experts' references on the emulated device
+// as with them on the host: the same verdict, counts, message and maps; the note says where.
+TEST(MoeQuantDeviceReference, CasesAndFaultsAreJudgedAsWithTheHostReference) {
+  PortableKernel host(false), device(true);
+  size_t on_device = 0;
+  const std::vector<QuantCase> cases = quant_catalog(Tier::ci);
+  for (const QuantCase& c : cases) {
+    const CaseResult got = run_quant_case(c, device), want = run_quant_case(c, host);
+    test_support::expect_same_judgement(got, want, c.id());
+    const bool computes = quant_kernels::reference_declines(c.expert_case(0).spec, c.input).empty();  // te's fp32 MX: no
+    on_device += computes;
+    EXPECT_EQ(got.note, computes ? "references on host-simt (host-w32)" : "") << c.id();
+    EXPECT_EQ(want.note, "") << c.id();
+  }
+  EXPECT_GE(on_device, cases.size() - 1);
+  const auto same = [](const CaseResult& got, const CaseResult& want) {
+    EXPECT_FALSE(passes(got.verdict)) << got.case_id << ": " << got.message;
+    test_support::expect_same_judgement(got, want, got.case_id);
+  };
+  same(run_with(kContiguous, EveryRowIsAToken{}, true), run_with(kContiguous, EveryRowIsAToken{}));
+  same(run_with(kMasked, ScalesInTheNextSlot{{}, 8}, true), run_with(kMasked, ScalesInTheNextSlot{{}, 8}));
 }
 
 }  // namespace
