@@ -27,8 +27,11 @@ double bound_factor(const BudgetTable& t, const Spec& s, bool bit_exact) {
 
 class Judge {
  public:
-  Judge(const Case& c, const Expected& e, std::span<const std::byte> d, double factor)
-      : s_(c.spec), e_(e), d_(d), factor_(factor), size_(size_t(s_.m * s_.n)) {
+  // kept: the elements' bits, values and marks kept for the diagnosis (17 bytes an element, zeroed
+  // by one thread before the parallel pass); a judgement without one keeps none.
+  Judge(const Case& c, const Expected& e, std::span<const std::byte> d, double factor, bool kept)
+      : s_(c.spec), e_(e), d_(d), factor_(factor), size_(size_t(s_.m * s_.n)), kept_(kept) {
+    if (!kept) return;
     marks.bad.resize(size_), marks.excess.resize(size_);
     got.resize(size_), values.resize(size_);
   }
@@ -51,6 +54,7 @@ class Judge {
   std::span<const std::byte> d_;
   double factor_;
   size_t size_;
+  bool kept_;
 
   // The allowance around the exact D: f B plus half an ulp of the output wherever the model's
   // fp32 result can lie (|exact| + f B: rigorous across a binade boundary).
@@ -61,8 +65,8 @@ class Judge {
 
   void element(size_t i, CaseResult& r) {
     const Format f = s_.out;
-    const uint32_t a = got[i] = output_bits(f, d_, i), p = e_.replay.out.bits[i], ideal = e_.ideal.out.bits[i];
-    const double v = values[i] = decode(f, a), exact = e_.ideal.exact[i];
+    const uint32_t a = output_bits(f, d_, i), p = e_.replay.out.bits[i], ideal = e_.ideal.out.bits[i];
+    const double v = decode(f, a), exact = e_.ideal.exact[i];
     r.n_nan += is_nan(f, a);
     // Where D rounds to Inf or NaN (non-finite inputs, or beyond the output's range) the output must
     // be of the ideal's class; elsewhere within the allowance of the exact D.
@@ -76,7 +80,10 @@ class Judge {
     const bool in_bound = finite_ideal ? std::isfinite(v) && err <= allowance(i) : a == ideal || (is_nan(f, a) && is_nan(f, ideal));
     const bool as_model = a == p || (is_nan(f, a) && is_nan(f, p));
     const bool as_ideal = a == ideal || (is_nan(f, a) && is_nan(f, ideal));
-    marks.excess[i] = finite_ideal ? (std::isfinite(v) ? float(err / allowance(i)) : INFINITY) : (in_bound ? 0.0f : INFINITY);
+    if (kept_) {
+      got[i] = a, values[i] = v;
+      marks.excess[i] = finite_ideal ? (std::isfinite(v) ? float(err / allowance(i)) : INFINITY) : (in_bound ? 0.0f : INFINITY);
+    }
     if (in_bound && (e_.budget_only ? as_ideal : as_model)) {
       ++r.n_exact;
       return;
@@ -85,7 +92,7 @@ class Judge {
       ++r.n_within;
       return;
     }
-    marks.bad[i] = 1;
+    if (kept_) marks.bad[i] = 1;
     ++(finite_ideal && !std::isfinite(v) ? r.n_nonfinite : r.n_over);
     if (r.first_bad.size() < kFirstBad) r.first_bad.push_back(bad_line(i, a, p, ideal, err, as_model));
   }
@@ -134,7 +141,7 @@ Compared compare(const Case& c, const Operands& in, const Expected& e, std::span
     r.message = "output sizes differ from the reference";
     return out;
   }
-  Judge judge(c, e, d, bound_factor(budgets, c.spec, !e.budget_only));
+  Judge judge(c, e, d, bound_factor(budgets, c.spec, !e.budget_only), diagnosed);
   judge.run(r);
   if (!e.budget_only) r.model = std::string(e.model->name);
   r.message = e.identified;
