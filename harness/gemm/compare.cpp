@@ -18,13 +18,6 @@ using text::num;
 
 size_t out_bytes(Format out) { return out == Format::bf16 ? 2 : 4; }
 
-// The d-ideal factor; `d` must be bit-exact for a claimed model (golden/budgets.csv).
-double bound_factor(const BudgetTable& t, const Spec& s, bool bit_exact) {
-  const std::string_view op = op_name(s.op), profile = s.profile->name;
-  if (bit_exact) t.lookup(op, profile, "d", BudgetRule::bit_exact);
-  return t.lookup(op, profile, "d-ideal", BudgetRule::accum_bound).limit;
-}
-
 class Judge {
  public:
   // kept: the elements' bits, values and marks kept for the diagnosis (17 bytes an element, zeroed
@@ -112,6 +105,12 @@ class Judge {
 };
 
 }  // namespace
+
+double bound_factor(const BudgetTable& t, const Spec& s, bool bit_exact) {
+  const std::string_view op = op_name(s.op), profile = s.profile->name;
+  if (bit_exact) t.lookup(op, profile, "d", BudgetRule::bit_exact);
+  return t.lookup(op, profile, "d-ideal", BudgetRule::accum_bound).limit;
+}
 
 uint32_t output_bits(Format out, std::span<const std::byte> d, size_t i) {
   if (out == Format::bf16) {

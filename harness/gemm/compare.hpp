@@ -37,6 +37,10 @@ struct Expected {
 // D's output bits (bf16 in the low 16 bits, or fp32) of element i of raw little-endian bytes.
 uint32_t output_bits(Format out, std::span<const std::byte> d, size_t i);
 
+// The d-ideal row's factor f of the model's bound (an element's allowance: f B + half an ulp of the
+// output); with bit_exact, the `d` row must say bit-exact (golden/budgets.csv).
+double bound_factor(const BudgetTable& t, const Spec& s, bool bit_exact);
+
 struct Compared {
   CaseResult result;
   ErrorMaps maps;  // filled for a failing case

@@ -23,11 +23,26 @@ std::unique_ptr<Variant> claimed(const GemmClaim& claim) {
   }
 }
 
+// A slab judged on the device: what compare makes of it when every element is exact (all of them in
+// the histogram's first bin), else failed (its counts unused: the case is judged whole).
+CaseResult exact_or_failed(const Spec& rows, const gemm_kernels::SlabCounts& counts) {
+  CaseResult r;
+  r.elements = uint64_t(rows.m * rows.n);
+  r.n_nan = uint64_t(counts.nan);
+  r.n_exact = r.elements - uint64_t(counts.not_exact);
+  r.n_over = uint64_t(counts.not_exact);
+  r.ulp_hist[0] = r.n_exact;
+  r.verdict = verdict_of_counts(r);
+  return r;
+}
+
 // A case whose kernel claims a bit-exact model, judged a slab of D's rows at a time: each slab's
 // ideal and replay made, compared and dropped, where whole they and the comparison held about 40
 // bytes an output (9.4 GB at M = 4096 on Llama-3-70B's fused gate and up projection, N = 57344).
 // On the backend's device where it has a reference, the operands uploaded once (each slab had
-// uploaded all of B twice: 0.3-0.6 s a slab there); else here, from the slab's own operands.
+// uploaded all of B twice: 0.3-0.6 s a slab there), and where it replays the model the slab is
+// judged there too (its references, 24 bytes an output, stay there); else here, from the slab's
+// own operands.
 // Returns the judgement when every slab passes; nullopt when one does not, and the case is judged
 // whole: its diagnosis and error maps read all of D.
 std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend& backend, int64_t slab_elements,
@@ -47,15 +62,20 @@ std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend&
     if (failed) return CaseResult{};
     Case rows = c;
     rows.spec.m = m1 - m0;
-    std::optional<Operands> in;  // the slab's operands, where the host makes a reference
-    const auto here = [&]() -> const Operands& { return in ? *in : in.emplace(operand_rows(s, run.operands, m0, m1)); };
-    Expected e = run.expected;
-    e.ideal = held ? held->ideal(m0, m1) : gemm_ideal(rows.spec, here());
-    e.replay = replayed_here ? gemm_replay(rows.spec, model, here()) : held->replay(model, m0, m1);
     const size_t row = d.size() / size_t(std::max<int64_t>(1, s.m));
     const std::span<const std::byte> got = d.subspan(size_t(m0) * row, size_t(m1 - m0) * row);
-    // Not diagnosed: compare reads no operands.
-    CaseResult part = compare(rows, Operands{}, e, got, quant::default_budgets(), false).result;
+    CaseResult part;
+    if (!replayed_here) {
+      part = exact_or_failed(rows.spec, held->judge(model, m0, m1, got, bound_factor(quant::default_budgets(), s, true)));
+    } else {
+      std::optional<Operands> in;  // the slab's operands, where the host makes a reference
+      const auto here = [&]() -> const Operands& { return in ? *in : in.emplace(operand_rows(s, run.operands, m0, m1)); };
+      Expected e = run.expected;
+      e.ideal = held ? held->ideal(m0, m1) : gemm_ideal(rows.spec, here());
+      e.replay = gemm_replay(rows.spec, model, here());
+      // Not diagnosed: compare reads no operands.
+      part = compare(rows, Operands{}, e, got, quant::default_budgets(), false).result;
+    }
     failed = !passes(part.verdict);
     return part;
   });

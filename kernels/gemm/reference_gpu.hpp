@@ -86,11 +86,19 @@ gemm::Replay bounded_replay_gpu(const gemm::Spec& spec, const gemm::AccumModel& 
 // A case's operands uploaded to the device once, and the references of rows [m0, m1) of its D made
 // on them (m0 starts a scale row of A): the slab judge's (harness/gemm/run_case.cpp), which had
 // uploaded all of B again for every slab. `in` outlives it (the spec is copied).
+// judge: rows [m0, m1) of a kernel's D (`got`: spec.out as stored) judged against the model's replay,
+// its bound (times `factor`) and the ideal, all made on the device and left there: the elements
+// that are not exact as harness/gemm/compare.cpp counts a bit-exact claim's, and the NaN outputs.
+struct SlabCounts {
+  int64_t not_exact = 0, nan = 0;
+};
 class HeldOperands {
  public:
   virtual ~HeldOperands() = default;
   virtual gemm::Ideal ideal(int64_t m0, int64_t m1) = 0;
   virtual gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1) = 0;  // with its bound
+  virtual SlabCounts judge(const gemm::AccumModel& model, int64_t m0, int64_t m1, std::span<const std::byte> got,
+                           double factor) = 0;
 };
 std::unique_ptr<HeldOperands> hold_operands_gpu(const gemm::Spec& spec, const gemm::Operands& in);
 

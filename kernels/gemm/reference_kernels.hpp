@@ -7,6 +7,7 @@
 //                D = sum of G sa sb with error-free transformations, rounded once where decided
 //   Compare      a kernel's D against the expected bits and exact values: per 128x128 tile counts,
 //                ULP histogram, worst error and the first over-budget elements
+//   JudgeExact   a slab of D against a bit-exact claim as the harness judges it: counts only
 //   (Replay, the accumulator models' replay: replay_kernels.hpp)
 //   RandomCodes, RandomScales   operands for the benchmark
 #pragma once
@@ -300,6 +301,42 @@ struct StoreBits {
     const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < count; i += stride)
       out[i] = typename OutFormat<Out>::Storage(bits[i]);
+  }
+};
+
+// A slab of D judged as a bit-exact claim's (exact_as_claimed), what the slab judge needs of a
+// passing slab: per block, the elements that are not exact and the NaN outputs. Grid-stride.
+struct ExactCounts {
+  uint64_t not_exact, nan;
+};
+inline constexpr unsigned kJudgeThreads = 256;
+template <Format Out>
+struct JudgeExact {
+  const typename OutFormat<Out>::Storage* got;
+  const uint32_t *model, *ideal;
+  const double *exact, *bound;
+  double factor;
+  int64_t count;
+  ExactCounts* blocks;  // [grid]
+
+  ULPGATE_DEVICE void operator()() const {
+    ULPGATE_SHARED(uint32_t, warps, 2 * kJudgeThreads / 32);
+    uint32_t bad = 0, nan = 0;  // a thread's: at most count / threads each
+    const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < count; i += stride) {
+      const uint32_t g = got[i];
+      bad += !exact_as_claimed<Out>(g, model[i], ideal[i], exact[i], bound[i], factor);
+      nan += OutFormat<Out>::is_nan(g);
+    }
+    const int ws = dev::warp_size();
+    for (int o = ws / 2; o > 0; o /= 2) bad += dev::shfl_xor(bad, o, ws), nan += dev::shfl_xor(nan, o, ws);
+    const unsigned warp = dev::thread_rank() / unsigned(ws), nwarps = dev::block_dim().x / unsigned(ws);
+    if (dev::lane() == 0) warps[2 * warp] = bad, warps[2 * warp + 1] = nan;
+    dev::block_sync();
+    if (dev::thread_rank() != 0) return;
+    ExactCounts c{0, 0};
+    for (unsigned w = 0; w < nwarps; ++w) c.not_exact += warps[2 * w], c.nan += warps[2 * w + 1];
+    blocks[dev::block_idx().x] = c;
   }
 };
 

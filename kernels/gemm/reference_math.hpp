@@ -303,4 +303,17 @@ ULPGATE_DEVICE Judged judge(uint32_t expected, uint32_t got, double x, double bo
   return {within ? Verdict::within : Verdict::over, bin, err};
 }
 
+// An element of D as harness/gemm/compare.cpp's Judge counts it for a bit-exact claim: exact when
+// it is the model's bits (a NaN for a NaN) and lies within its allowance of the exact D x, f B +
+// ulp(|x| + f B) / 2 (B the model's bound; where the ideal is Inf or NaN: of the ideal's class).
+template <Format Out>
+ULPGATE_DEVICE bool exact_as_claimed(uint32_t got, uint32_t model, uint32_t ideal, double x, double bound, double factor) {
+  using F = OutFormat<Out>;
+  const bool nan = F::is_nan(got);
+  if (got != model && !(nan && F::is_nan(model))) return false;
+  if (!is_finite64(F::value(ideal))) return got == ideal || (nan && F::is_nan(ideal));
+  const double v = F::value(got), b = mul_rn(factor, bound);
+  return is_finite64(v) && fabs(v - x) <= b + 0.5 * F::ulp_of(fabs(x) + b);
+}
+
 }  // namespace ulpgate::gemm_kernels

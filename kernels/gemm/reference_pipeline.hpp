@@ -142,6 +142,26 @@ class Pipeline {
     return int64_t(at.size());
   }
 
+  // got ([M, N] of spec.out) judged as a bit-exact claim's against the model's bits and bound and the
+  // ideal's bits and exact values (JudgeExact).
+  SlabCounts judge_exact(const gemm::Spec& spec, const void* got, const uint32_t* model, const double* bound,
+                         const uint32_t* ideal, const double* exact, double factor) {
+    const int64_t count = spec.m * spec.n;
+    if (count == 0) return {};
+    const auto grid = unsigned(std::min<int64_t>((count + kJudgeThreads - 1) / kJudgeThreads, 1024));
+    auto blocks = be_.template alloc<ExactCounts>(grid);
+    with_out(spec.out, [&](auto out) {
+      constexpr Format F = decltype(out)::value;
+      be_.launch({{grid}, {kJudgeThreads}}, JudgeExact<F>{static_cast<const typename OutFormat<F>::Storage*>(got), model,
+                                                          ideal, exact, bound, factor, count, blocks.get()});
+    });
+    std::vector<ExactCounts> host(grid);
+    be_.to_host(host.data(), blocks.get(), grid * sizeof(ExactCounts));
+    SlabCounts c;
+    for (const ExactCounts& b : host) c.not_exact += int64_t(b.not_exact), c.nan += int64_t(b.nan);
+    return c;
+  }
+
   // got ([M, N] of spec.out) against expected and exact (null: the expected bits' values).
   GpuComparison compare(const gemm::Spec& spec, const uint32_t* expected, const double* exact, const void* got,
                         double ulps, const double* bound) {
@@ -319,6 +339,24 @@ class OperandsOn {
     return {{{rows.out, download<uint32_t>(be_, bits, size)}, download<double>(be_, exact, size)}, c.host_resolved, c.nonfinite};
   }
 
+  // Rows [m0, m1) of D (got: spec.out as stored) judged where their ideal and the model's replay
+  // with its bound are made (HeldOperands::judge): none of them leaves the device.
+  SlabCounts judge(const gemm::AccumModel& model, int64_t m0, int64_t m1, std::span<const std::byte> got, double factor) {
+    const gemm::Spec rows = rows_spec(m0, m1);
+    const auto size = size_t(rows.m * rows.n);
+    const size_t bytes = size * (rows.out == Format::bf16 ? 2 : 4);
+    if (got.size() != bytes)
+      throw UsageError("judge: D's rows need " + std::to_string(bytes) + " bytes, got " + std::to_string(got.size()));
+    auto bits = output<uint32_t>(be_, size), model_bits = output<uint32_t>(be_, size);
+    auto exact = output<double>(be_, size), bound = output<double>(be_, size);
+    HostRows host{*this, m0, m1};
+    Pipeline<Backend> p(be_);
+    p.ideal(rows, view(m0), bits.get(), exact.get(), host, 0);
+    p.replay(rows, model, view(m0), model_bits.get(), bound.get(), host);
+    const auto d = upload(be_, reinterpret_cast<const uint8_t*>(got.data()), got.size());
+    return p.judge_exact(rows, d.get(), model_bits.get(), bound.get(), bits.get(), exact.get(), factor);
+  }
+
   // The model's output and, with `bound`, its error bound (else the bound is empty).
   gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1, bool bound) {
     const gemm::Spec rows = rows_spec(m0, m1);
@@ -340,7 +378,7 @@ class OperandsOn {
   struct HostRows {
     const OperandsOn& on;
     int64_t m0, m1;
-    std::optional<gemm::Operands> rows;
+    std::optional<gemm::Operands> rows = std::nullopt;
     const gemm::Operands& operator()() {
       if (m0 == 0 && m1 == on.spec_.m) return on.in_;
       if (!rows) rows = gemm::operand_rows(on.spec_, on.in_, m0, m1);
@@ -374,6 +412,10 @@ class HeldOn : public HeldOperands {
   }
   gemm::Replay replay(const gemm::AccumModel& model, int64_t m0, int64_t m1) override {
     return guard_([&] { return on_.replay(model, m0, m1, true); });
+  }
+  SlabCounts judge(const gemm::AccumModel& model, int64_t m0, int64_t m1, std::span<const std::byte> got,
+                   double factor) override {
+    return guard_([&] { return on_.judge(model, m0, m1, got, factor); });
   }
 
  private:

@@ -50,6 +50,12 @@ class CountingReference : public gemm::DeviceReference {
         ++counts_.replays;
         return inner_->replay(m, m0, m1);
       }
+      gemm_kernels::SlabCounts judge(const gemm::AccumModel& m, int64_t m0, int64_t m1, std::span<const std::byte> got,
+                                     double factor) override {
+        counts_.widest_ideal = std::max(counts_.widest_ideal, m1 - m0);
+        ++counts_.replays, ++counts_.judged;
+        return inner_->judge(m, m0, m1, got, factor);
+      }
 
      private:
       CountingReference& counts_;
@@ -58,7 +64,7 @@ class CountingReference : public gemm::DeviceReference {
     ++holds;
     return std::make_unique<Counting>(*this, inner_->hold(s, in));
   }
-  int replays = 0, holds = 0;
+  int replays = 0, holds = 0, judged = 0;  // judged: slabs judged on the device
   int64_t widest_ideal = 0;
 
  private:
@@ -76,6 +82,7 @@ class OnEmulatedDevice : public test_support::HostKernels {
   int device_replays() const { return reference_ ? reference_->replays : 0; }
   int64_t widest_ideal() const { return reference_ ? reference_->widest_ideal : 0; }
   int holds() const { return reference_ ? reference_->holds : 0; }
+  int judged() const { return reference_ ? reference_->judged : 0; }
   std::string declines(const gemm::Spec& spec) const override { return kernel_->declines(spec); }
   std::string declines(const gemm::GroupedSpec& spec) const override { return kernel_->declines(spec); }
   GemmClaim gemm(const gemm::Spec& s, const gemm::Buffers& io) override {
@@ -152,7 +159,8 @@ TEST(GemmDeviceReference, WrongOutputsAreJudgedAndDiagnosedAsOnTheHost) {
 // D judged a row at a time (run_case's slabs), each row's references made on the device: the
 // judgement of the host reference on the whole case, for every kind of A scales (per tensor, per
 // row, per 1 x 128 group, MX) and correct and wrong outputs. A passing case's ideal is made a row
-// at a time, on operands held on the device once for all the slabs; a failing one is judged whole.
+// at a time, on operands held on the device once for all the slabs, and judged there; a failing one
+// is judged whole.
 TEST(GemmDeviceReference, SlabsOfRowsAreJudgedAsTheWholeCaseOnTheHost) {
   for (const char* id : {"gemm.tensor/cublaslt/e4m3fn.e5m2/fp32/16x128x512/cancel/s1",
                          "gemm.rowwise/aiter/e4m3fnuz.e4m3fnuz/bf16/16x128x512/normal/s1",
@@ -168,6 +176,7 @@ TEST(GemmDeviceReference, SlabsOfRowsAreJudgedAsTheWholeCaseOnTheHost) {
       EXPECT_EQ(passes(got.verdict), fault == Fault::none) << id << ": " << got.message;
       EXPECT_EQ(device.widest_ideal(), fault == Fault::none ? 1 : c.spec.m) << id;
       EXPECT_EQ(device.holds(), 1) << id;
+      EXPECT_GE(device.judged(), 1) << id;  // the first slab at least, on the device
     }
   }
 }
