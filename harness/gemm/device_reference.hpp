@@ -11,6 +11,7 @@
 #include <string>
 
 #include "harness/core/backend.hpp"
+#include "harness/core/case_result.hpp"
 #include "kernels/gemm/reference_gpu.hpp"  // HeldOperands: plain C++
 #include "reference/gemm/gemm.hpp"
 
@@ -36,5 +37,12 @@ DeviceReference* device_for(Backend& backend, const Spec& spec, const AccumModel
 Ideal ideal_of(Backend& backend, const Spec& spec, const Operands& in);
 Replay replay_of(Backend& backend, const Spec& spec, const AccumModel& model, const Operands& in,
                  std::string* where = nullptr);
+
+// Rows [m0, m1) of D (`got`, as stored) judged on the device that holds the case's operands, as a
+// bit-exact claim of `model` (HeldOperands::judge, the budget's factor of the bound): what compare
+// makes of them when every element is exact; else a failing result whose counts are not compare's
+// (the caller judges those rows here for their story).
+CaseResult judged_on_device(gemm_kernels::HeldOperands& held, const Spec& spec, const AccumModel& model, int64_t m0,
+                            int64_t m1, std::span<const std::byte> got);
 
 }  // namespace ulpgate::gemm

@@ -23,19 +23,6 @@ std::unique_ptr<Variant> claimed(const GemmClaim& claim) {
   }
 }
 
-// A slab judged on the device: what compare makes of it when every element is exact (all of them in
-// the histogram's first bin), else failed (its counts unused: the case is judged whole).
-CaseResult exact_or_failed(const Spec& rows, const gemm_kernels::SlabCounts& counts) {
-  CaseResult r;
-  r.elements = uint64_t(rows.m * rows.n);
-  r.n_nan = uint64_t(counts.nan);
-  r.n_exact = r.elements - uint64_t(counts.not_exact);
-  r.n_over = uint64_t(counts.not_exact);
-  r.ulp_hist[0] = r.n_exact;
-  r.verdict = verdict_of_counts(r);
-  return r;
-}
-
 // A case whose kernel claims a bit-exact model, judged a slab of D's rows at a time: each slab's
 // ideal and replay made, compared and dropped, where whole they and the comparison held about 40
 // bytes an output (9.4 GB at M = 4096 on Llama-3-70B's fused gate and up projection, N = 57344).
@@ -66,7 +53,7 @@ std::optional<CaseResult> passing_in_slabs(const Case& c, CaseRun& run, Backend&
     const std::span<const std::byte> got = d.subspan(size_t(m0) * row, size_t(m1 - m0) * row);
     CaseResult part;
     if (!replayed_here) {
-      part = exact_or_failed(rows.spec, held->judge(model, m0, m1, got, bound_factor(quant::default_budgets(), s, true)));
+      part = judged_on_device(*held, s, model, m0, m1, got);
     } else {
       std::optional<Operands> in;  // the slab's operands, where the host makes a reference
       const auto here = [&]() -> const Operands& { return in ? *in : in.emplace(operand_rows(s, run.operands, m0, m1)); };

@@ -92,8 +92,11 @@ class OnEmulatedDevice : public test_support::HostKernels {
     if (fault_ == Fault::perturbed) perturb(s, io.d);
     return claim;
   }
+  // Perturbed: the first element of D one ulp up (its expert fails, the others pass).
   GemmClaim grouped_gemm(const gemm::GroupedSpec& s, const gemm::GroupedBuffers& io) override {
-    return kernel_->grouped_gemm(s, io);
+    const GemmClaim claim = kernel_->grouped_gemm(s, io);
+    if (fault_ == Fault::perturbed && !io.d.empty()) io.d[0] = std::byte(uint8_t(io.d[0]) + 1);
+    return claim;
   }
   gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
 
@@ -190,6 +193,19 @@ TEST(GemmDeviceReference, GroupedGemmsAreJudgedAsOnTheHost) {
   EXPECT_GE(cases, 15);
 }
 
+// A grouped GEMM with one wrong element: its expert judged here for its story, the others on the
+// device; the failing case's map (every expert's replay) and message as on the host.
+TEST(GemmDeviceReference, AGroupedGemmsWrongExpertIsJudgedAsOnTheHost) {
+  for (const char* id : {"moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1",
+                         "moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/masked/8x300x256x512/normal/s1"}) {
+    OnEmulatedDevice device(true, Fault::perturbed);
+    const CaseResult r = moe::run_case_id(id, device, nullptr);
+    EXPECT_FALSE(passes(r.verdict)) << id;
+    EXPECT_EQ(r.grids.size(), 1u) << id;
+    expect_same_judgement(id, Fault::perturbed);
+  }
+}
+
 // The sm90 replay with its bound on the device: the fp32-fma kernel claiming sm90 is over budget
 // where the orders part, with the same story.
 TEST(GemmDeviceReference, AFalseSm90ClaimIsJudgedAsOnTheHost) {
@@ -219,7 +235,9 @@ TEST(GemmDeviceReference, IdentificationOnTheDeviceNamesTheSameOrder) {
     EXPECT_EQ(r.note.find("the replay here") == std::string::npos, replays) << id << ": " << r.note;
     on_device += replays;
     // The candidates checked on all of D were replayed there too, beside the expectation's replay.
-    if (replays) EXPECT_GE(device.device_replays(), 2) << id;
+    if (replays) {
+      EXPECT_GE(device.device_replays(), 2) << id;
+    }
     expect_same_judgement(id, Fault::claims_nothing);
   }
   EXPECT_GE(on_device, 1);
