@@ -83,26 +83,29 @@ std::string claim_text(const GemmClaim& claim) {
 
 // Where the claim leaves the order open (no model, or budget only): the variant that reproduces D
 // becomes the bit-exact expectation; with none, the budget stays the claimed model's, or without a
-// claim the loosest plausible bound.
-// The candidates' replays on all of D, and the expectation's, run on the backend's device where it
-// replays them (`where` gets its name).
-void identify_order(CaseRun& run, const Spec& s, Backend& backend, std::string& where) {
+// claim the loosest plausible bound. The candidates' replays on all of D run on the backend's
+// device where it replays them.
+void identify_order(CaseRun& run, const Spec& s, Backend& backend) {
   std::vector<uint32_t> got(size_t(s.m * s.n));
   for (size_t i = 0; i < got.size(); ++i) got[i] = output_bits(s.out, std::as_bytes(run.d), i);
-  DeviceReference* device = backend.gemm_reference();
-  run.identification = std::make_unique<Identification>(identify(s, run.operands, got, run.claim.arch, {}, device));
+  run.identification = std::make_unique<Identification>(identify(s, run.operands, got, run.claim.arch, {}, backend.gemm_reference()));
   const Identification& id = *run.identification;
   run.expected.identified = id.story(s);
   if (!id.matches.empty()) {
     run.expected.model = &id.matches[0]->model;
     run.expected.budget_only = false;
-    run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &where);
   } else if (run.claim.model.empty()) {
     run.expected.model = &model(id.rows.front());
     run.expected.budget_only = true;
-    run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &where);
-    run.expected.replay.bound = loosest_bound(s, run.operands, id.rows, device);
   }
+}
+
+// The expectation's replay on all of D (on the backend's device where it replays the model:
+// `where` gets its name), with the loosest plausible bound where identification found no order.
+void replay_expectation(CaseRun& run, const Spec& s, Backend& backend, std::string& where) {
+  run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &where);
+  if (run.identification && run.identification->matches.empty() && run.claim.model.empty())
+    run.expected.replay.bound = loosest_bound(s, run.operands, run.identification->rows, backend.gemm_reference());
 }
 
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
@@ -126,12 +129,20 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements) {
         run.expected.arch = run.claim.arch;
       },
       [&] {
-        if (slab_elements > 0 && run.expected.model && !run.expected.budget_only)
-          if (std::optional<CaseResult> r = passing_in_slabs(c, run, backend, slab_elements, replayed_on)) return std::move(*r);
+        // A bit-exact expectation, claimed or identified, is judged a slab at a time where D passes.
+        const auto in_slabs = [&]() -> std::optional<CaseResult> {
+          if (slab_elements == 0 || !run.expected.model || run.expected.budget_only) return std::nullopt;
+          std::optional<CaseResult> r = passing_in_slabs(c, run, backend, slab_elements, replayed_on);
+          if (r) r->message = run.expected.identified;
+          return r;
+        };
+        if (std::optional<CaseResult> r = in_slabs()) return std::move(*r);
+        const bool open = run.claim.model.empty() || run.claim.budget_only;
+        if (open) identify_order(run, s, backend);
+        if (open && !run.identification->matches.empty())
+          if (std::optional<CaseResult> r = in_slabs()) return std::move(*r);
         if (slab_elements > 0) run.expected.ideal = ideal_of(backend, s, run.operands);
-        if (run.expected.model)
-          run.expected.replay = replay_of(backend, s, *run.expected.model, run.operands, &replayed_on);
-        if (run.claim.model.empty() || run.claim.budget_only) identify_order(run, s, backend, replayed_on);
+        if (run.expected.model) replay_expectation(run, s, backend, replayed_on);
         Compared cmp = compare(c, run.operands, run.expected, std::as_bytes(run.d), quant::default_budgets());
         run.maps = std::move(cmp.maps);
         return std::move(cmp.result);

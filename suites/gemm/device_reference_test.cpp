@@ -239,6 +239,13 @@ TEST(GemmDeviceReference, IdentificationOnTheDeviceNamesTheSameOrder) {
       EXPECT_GE(device.device_replays(), 2) << id;
     }
     expect_same_judgement(id, Fault::claims_nothing);
+    // The identified order holds D to it a slab (a row) at a time, judged as the whole case is.
+    OnEmulatedDevice whole(false, Fault::claims_nothing), slabs(true, Fault::claims_nothing);
+    const gemm::Case c = gemm::Case::parse(id);
+    test_support::expect_same_judgement(gemm::run_case(c, slabs, c.spec.n).result, gemm::run_case(c, whole, 0).result, id);
+    if (replays) {
+      EXPECT_EQ(slabs.judged(), c.spec.m) << id;
+    }
   }
   EXPECT_GE(on_device, 1);
 }
