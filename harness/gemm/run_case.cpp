@@ -88,7 +88,8 @@ std::string claim_text(const GemmClaim& claim) {
 void identify_order(CaseRun& run, const Spec& s, Backend& backend) {
   std::vector<uint32_t> got(size_t(s.m * s.n));
   for (size_t i = 0; i < got.size(); ++i) got[i] = output_bits(s.out, std::as_bytes(run.d), i);
-  run.identification = std::make_unique<Identification>(identify(s, run.operands, got, run.claim.arch, {}, backend.gemm_reference()));
+  DeviceReference* device = backend.gemm_reference();
+  run.identification = std::make_unique<Identification>(identify(s, run.operands, got, run.claim.arch, {}, device));
   const Identification& id = *run.identification;
   run.expected.identified = id.story(s);
   if (!id.matches.empty()) {
