@@ -208,6 +208,7 @@ class GpuHeldOutputs : public HeldOutputs {
   }
   std::span<const uint8_t> storage() const override { return storage_; }
   const std::vector<guard::Violation>& violations() const override { return violations_; }
+  const uint8_t* codes_on_device() const override { return codes_.get(); }
 
  private:
   int64_t k_;

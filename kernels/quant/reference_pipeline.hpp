@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/quant/reference_judge.hpp"
 #include "kernels/quant/reference_plan.hpp"
 
 namespace ulpgate::quant_kernels {
@@ -105,8 +106,12 @@ class HeldOn : public HeldReference {
         k_(spec.k),
         row_bytes_(raw.row_bytes),
         x_(dev_.template alloc<uint8_t>(std::size_t(raw.m) * raw.row_bytes)),
-        d_(compute_on(dev_, spec, input, uploaded(raw))) {
+        d_(compute_on(dev_, spec, input, uploaded(raw))),
+        nan_codes_(dev_.template alloc<uint8_t>(256)) {
     scales_ = scales_to_host(dev_, spec, d_);
+    uint8_t nan[256];
+    for (uint32_t code = 0; code < 256; ++code) nan[code] = ulpgate::is_nan(spec.format, code);
+    dev_.to_device(nan_codes_.get(), nan, sizeof nan);
   }
   void rows(int64_t row0, int64_t row1, std::span<uint8_t> codes, std::span<uint8_t> ideal) override {
     const auto at = size_t(row0 * k_), n = size_t((row1 - row0) * k_);
@@ -117,6 +122,20 @@ class HeldOn : public HeldReference {
     dev_.to_host(out.data(), x_.get() + size_t(row0) * row_bytes_, size_t(row1 - row0) * row_bytes_);
   }
   const void* input_on_device() const override { return x_.get(); }
+  CodeCounts count_codes(int64_t row0, int64_t row1, const uint8_t* actual) override {
+    const auto at = row0 * k_, count = (row1 - row0) * k_;
+    if (count <= 0) return {};
+    const auto grid = unsigned(std::min<int64_t>((count + kCountThreads - 1) / kCountThreads, 1024));
+    auto blocks = dev_.template alloc<BlockCodeCounts>(grid);
+    dev_.launch({{grid}, {kCountThreads}}, CountCodes{actual + at, d_.codes.get() + at, d_.ideal.get() + at,
+                                                       nan_codes_.get(), count, blocks.get()});
+    std::vector<BlockCodeCounts> host(grid);
+    dev_.to_host(host.data(), blocks.get(), grid * sizeof(BlockCodeCounts));
+    CodeCounts c;
+    for (const BlockCodeCounts& b : host)
+      c.as_ideal += int64_t(b.as_ideal), c.tie_flips += int64_t(b.tie_flips), c.other += int64_t(b.other), c.nan += int64_t(b.nan);
+    return c;
+  }
 
  private:
   Device dev_;  // first: the buffers below go back to its pool before it goes
@@ -124,6 +143,7 @@ class HeldOn : public HeldReference {
   std::size_t row_bytes_;
   typename OnDevice<Device>::Bytes x_;
   OnDevice<Device> d_;
+  typename OnDevice<Device>::Bytes nan_codes_;  // [256]: 1 for the format's NaN codes
 
   // 2^26 bytes a slab: the host holds one slab of the input at a time.
   const void* uploaded(const InputRows& raw) {

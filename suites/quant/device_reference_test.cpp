@@ -22,6 +22,17 @@ struct Emulated {
   bool device_reference = false, perturbed = false, held_outputs = false, past_the_end = false, flaky = false;
   bool writes_input = false;  // a byte of x changed after the kernel ran
 };
+// Outputs in the emulator's memory, which is the host's: the emulated reference reads them where
+// they are (HeldOutputs::codes_on_device), as the CUDA reference reads a CUDA kernel's.
+class EmulatedOutputs : public quant::HostOutputs {
+ public:
+  explicit EmulatedOutputs(const quant::Spec& s) : HostOutputs(s), on_device_(codes_out().data()) {}
+  const uint8_t* codes_on_device() const override { return on_device_; }
+
+ private:
+  const uint8_t* on_device_;
+};
+
 class OnEmulatedDevice : public test_support::HostKernels {
  public:
   OnEmulatedDevice(Emulated how) : how_(how) {
@@ -48,7 +59,7 @@ class OnEmulatedDevice : public test_support::HostKernels {
   std::unique_ptr<quant_kernels::HeldOutputs> quant_held(const quant::Spec& s, Format in, const void* x,
                                                          std::size_t x_bytes) override {
     if (!how_.held_outputs) return nullptr;
-    auto kept = std::make_unique<quant::HostOutputs>(s);
+    auto kept = std::make_unique<EmulatedOutputs>(s);
     quant(s, in, {static_cast<const std::byte*>(x), x_bytes}, kept->codes_out(), kept->storage_out());
     kept->ran();
     return kept;

@@ -1,0 +1,49 @@
+// A kernel's codes judged on the device beside the quantization reference's (HeldReference::
+// count_codes): where every code is the profile's, a slab's judgement is four counts, and neither
+// the reference's two codes nor the input need to reach the host (harness/quant/compare.cpp
+// judges a slab there only when a code differs).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/portable/device.hpp"
+
+namespace ulpgate::quant_kernels {
+
+// Per block: codes equal to the profile's where it is the ideal's and where it is not (a proven
+// tie flip: harness/quant/compare.cpp judge_codes), codes that are not the profile's, and NaN codes.
+struct BlockCodeCounts {
+  uint64_t as_ideal, tie_flips, other, nan;
+};
+inline constexpr unsigned kCountThreads = 256;
+
+// Grid-stride over `count` codes; nan_code: 1 for the format's NaN codes.
+struct CountCodes {
+  const uint8_t *actual, *profile, *ideal, *nan_code;
+  int64_t count;
+  BlockCodeCounts* blocks;  // [grid]
+
+  ULPGATE_DEVICE void operator()() const {
+    ULPGATE_SHARED(uint32_t, warps, 4 * kCountThreads / 32);
+    uint32_t c[4] = {0, 0, 0, 0};  // a thread's: at most count / threads each
+    const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
+    for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < count; i += stride) {
+      const uint8_t a = actual[i], p = profile[i];
+      c[0] += a == p && p == ideal[i], c[1] += a == p && p != ideal[i], c[2] += a != p, c[3] += nan_code[a];
+    }
+    const int ws = dev::warp_size();
+    for (int o = ws / 2; o > 0; o /= 2)
+      for (int j = 0; j < 4; ++j) c[j] += dev::shfl_xor(c[j], o, ws);
+    const unsigned warp = dev::thread_rank() / unsigned(ws), nwarps = dev::block_dim().x / unsigned(ws);
+    if (dev::lane() == 0)
+      for (int j = 0; j < 4; ++j) warps[4 * warp + unsigned(j)] = c[j];
+    dev::block_sync();
+    if (dev::thread_rank() != 0) return;
+    uint64_t sum[4] = {0, 0, 0, 0};
+    for (unsigned w = 0; w < nwarps; ++w)
+      for (int j = 0; j < 4; ++j) sum[j] += warps[4 * w + unsigned(j)];
+    blocks[dev::block_idx().x] = {sum[0], sum[1], sum[2], sum[3]};
+  }
+};
+
+}  // namespace ulpgate::quant_kernels
