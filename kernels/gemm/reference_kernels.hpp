@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "kernels/gemm/reference_math.hpp"
+#include "kernels/portable/block_counts.hpp"
 #include "kernels/portable/device.hpp"
 
 namespace ulpgate::gemm_kernels {
@@ -320,23 +321,15 @@ struct JudgeExact {
   ExactCounts* blocks;  // [grid]
 
   ULPGATE_DEVICE void operator()() const {
-    ULPGATE_SHARED(uint32_t, warps, 2 * kJudgeThreads / 32);
-    uint32_t bad = 0, nan = 0;  // a thread's: at most count / threads each
+    uint32_t c[2] = {0, 0};  // not exact, NaN
     const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < count; i += stride) {
       const uint32_t g = got[i];
-      bad += !exact_as_claimed<Out>(g, model[i], ideal[i], exact[i], bound[i], factor);
-      nan += OutFormat<Out>::is_nan(g);
+      c[0] += !exact_as_claimed<Out>(g, model[i], ideal[i], exact[i], bound[i], factor);
+      c[1] += OutFormat<Out>::is_nan(g);
     }
-    const int ws = dev::warp_size();
-    for (int o = ws / 2; o > 0; o /= 2) bad += dev::shfl_xor(bad, o, ws), nan += dev::shfl_xor(nan, o, ws);
-    const unsigned warp = dev::thread_rank() / unsigned(ws), nwarps = dev::block_dim().x / unsigned(ws);
-    if (dev::lane() == 0) warps[2 * warp] = bad, warps[2 * warp + 1] = nan;
-    dev::block_sync();
-    if (dev::thread_rank() != 0) return;
-    ExactCounts c{0, 0};
-    for (unsigned w = 0; w < nwarps; ++w) c.not_exact += warps[2 * w], c.nan += warps[2 * w + 1];
-    blocks[dev::block_idx().x] = c;
+    uint64_t sum[2];
+    if (dev::sum_block_counts<2, kJudgeThreads>(c, sum)) blocks[dev::block_idx().x] = {sum[0], sum[1]};
   }
 };
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "kernels/portable/device.hpp"
+#include "kernels/portable/block_counts.hpp"
 
 namespace ulpgate::quant_kernels {
 
@@ -24,25 +24,14 @@ struct CountCodes {
   BlockCodeCounts* blocks;  // [grid]
 
   ULPGATE_DEVICE void operator()() const {
-    ULPGATE_SHARED(uint32_t, warps, 4 * kCountThreads / 32);
-    uint32_t c[4] = {0, 0, 0, 0};  // a thread's: at most count / threads each
+    uint32_t c[4] = {0, 0, 0, 0};  // BlockCodeCounts' order
     const int64_t stride = int64_t(dev::grid_dim().x) * dev::block_dim().x;
     for (int64_t i = int64_t(dev::block_idx().x) * dev::block_dim().x + dev::thread_rank(); i < count; i += stride) {
       const uint8_t a = actual[i], p = profile[i];
       c[0] += a == p && p == ideal[i], c[1] += a == p && p != ideal[i], c[2] += a != p, c[3] += nan_code[a];
     }
-    const int ws = dev::warp_size();
-    for (int o = ws / 2; o > 0; o /= 2)
-      for (int j = 0; j < 4; ++j) c[j] += dev::shfl_xor(c[j], o, ws);
-    const unsigned warp = dev::thread_rank() / unsigned(ws), nwarps = dev::block_dim().x / unsigned(ws);
-    if (dev::lane() == 0)
-      for (int j = 0; j < 4; ++j) warps[4 * warp + unsigned(j)] = c[j];
-    dev::block_sync();
-    if (dev::thread_rank() != 0) return;
-    uint64_t sum[4] = {0, 0, 0, 0};
-    for (unsigned w = 0; w < nwarps; ++w)
-      for (int j = 0; j < 4; ++j) sum[j] += warps[4 * w + unsigned(j)];
-    blocks[dev::block_idx().x] = {sum[0], sum[1], sum[2], sum[3]};
+    uint64_t sum[4];
+    if (dev::sum_block_counts<4, kCountThreads>(c, sum)) blocks[dev::block_idx().x] = {sum[0], sum[1], sum[2], sum[3]};
   }
 };
 
