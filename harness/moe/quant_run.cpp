@@ -119,12 +119,10 @@ CaseResult judge(const QuantCase& c, const QuantInputs& in, const std::vector<qu
   return total;
 }
 
-// The backend's quantization reference where it computes every expert's dense case (it declines
-// by profile, op and input, so the experts' M does not decide), else nullptr: the host's then.
+// The backend's quantization reference where it computes the experts' dense case (it declines by
+// profile, op and input, which every expert shares; not by M), else nullptr: the host's then.
 quant::DeviceReference* device_reference(const QuantCase& c, Backend& backend) {
-  for (int64_t e = 0; e < c.spec.experts(); ++e)
-    if (!quant::reference_for(backend, c.expert_case(e))) return nullptr;
-  return c.spec.experts() ? backend.quant_reference() : nullptr;
+  return c.spec.experts() ? quant::reference_for(backend, c.expert_case(0)) : nullptr;
 }
 
 }  // namespace
