@@ -44,8 +44,8 @@ void quantize(const std::vector<float>& x, int64_t rows, int64_t k, int64_t run,
     for (int64_t r = r0; r < r1; ++r)
       for_runs(r, [&](int64_t a, int64_t e, size_t c) {
         float& m = local[c - lo];
-        for (int64_t at = a; at < e; ++at)
-          if (const float v = x[size_t(at)]; std::isfinite(v)) m = std::fmax(m, std::fabs(v));
+        for (int64_t at = a; at < e; ++at)  // no fmax: a libm call an element where m >= 0 is never NaN
+          if (const float v = std::fabs(x[size_t(at)]); v <= std::numeric_limits<float>::max() && v > m) m = v;
       });
     const std::lock_guard<std::mutex> hold(merging);
     for (size_t c = 0; c < local.size(); ++c) amax[lo + c] = std::fmax(amax[lo + c], local[c]);
@@ -53,15 +53,27 @@ void quantize(const std::vector<float>& x, int64_t rows, int64_t k, int64_t run,
   scales.resize(cells);
   for (size_t c = 0; c < cells; ++c) scales[c] = scale_of(amax[c], f, pow2);
   codes.resize(x.size());
-  const Conversion finite{f, Overflow::satfinite, Rounding::rne}, other{f, Overflow::nosat, Rounding::rne};
-  parallel_for_large(k > 0 ? rows : 0, serial_rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      for_runs(r, [&](int64_t a, int64_t e, size_t c) {
-        for (int64_t at = a; at < e; ++at) {
-          const float v = x[size_t(at)];
-          codes[size_t(at)] = uint8_t(encode(v / scales[c], std::isfinite(v) ? finite : other));
-        }
-      });
+  const auto quantize_with = [&](auto finite, auto other) {
+    parallel_for_large(k > 0 ? rows : 0, serial_rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for_runs(r, [&](int64_t a, int64_t e, size_t c) {
+          for (int64_t at = a; at < e; ++at) {
+            const float v = x[size_t(at)], q = v / scales[c];
+            codes[size_t(at)] = uint8_t(std::isfinite(v) ? finite(q) : other(q));
+          }
+        });
+    });
+  };
+  // The integer RNE path where the format has one (every fp8 format: bit for bit encode's, and
+  // encode's dispatch was a third of making a large GEMM's operands), encode elsewhere.
+  dispatch(f, [&](auto format) {
+    constexpr Format F = decltype(format)::value;
+    if constexpr (has_fast_rne<F>()) {
+      quantize_with(FastRneCast<F>(Overflow::satfinite), FastRneCast<F>(Overflow::nosat));
+    } else {
+      const Conversion finite{F, Overflow::satfinite, Rounding::rne}, other{F, Overflow::nosat, Rounding::rne};
+      quantize_with([&](float q) { return encode(q, finite); }, [&](float q) { return encode(q, other); });
+    }
   });
 }
 
