@@ -541,15 +541,12 @@ std::optional<int64_t> ulp_distance(Format f, uint32_t a, uint32_t b);
 double ulp_error(Format wide, double actual, double exact);
 double ulp_of(Format wide, double exact);
 
-// bf16 / fp16 helpers (inputs widen exactly; outputs round with RNE).
+// bf16 / fp16 helpers (inputs widen exactly; outputs round with RNE, nosat: encode's bits, by
+// the fast path, which test_fast_rne_exhaustive holds to encode on every fp32 input).
 inline float bf16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 inline float fp16_to_float(uint16_t h) { return float(decode<Format::fp16>(h)); }
-inline uint16_t float_to_bf16(float x) {
-  return uint16_t(encode<Format::bf16>(x, Conversion{Format::bf16, Overflow::nosat}));
-}
-inline uint16_t float_to_fp16(float x) {
-  return uint16_t(encode<Format::fp16>(x, Conversion{Format::fp16, Overflow::nosat}));
-}
+inline uint16_t float_to_bf16(float x) { return uint16_t(fast_rne_nosat16<Format::bf16>(x)); }
+inline uint16_t float_to_fp16(float x) { return uint16_t(fast_rne_nosat16<Format::fp16>(x)); }
 
 // One conversion explained in words (for `ulpgate convert`).
 struct Explanation {
