@@ -307,9 +307,6 @@ struct StoreBits {
 
 // A slab of D judged as a bit-exact claim's (exact_as_claimed), what the slab judge needs of a
 // passing slab: per block, the elements that are not exact and the NaN outputs. Grid-stride.
-struct ExactCounts {
-  uint64_t not_exact, nan;
-};
 inline constexpr unsigned kJudgeThreads = 256;
 template <Format Out>
 struct JudgeExact {
@@ -318,7 +315,7 @@ struct JudgeExact {
   const double *exact, *bound;
   double factor;
   int64_t count;
-  ExactCounts* blocks;  // [grid]
+  dev::BlockCounts<2>* blocks;  // [grid]: not exact, NaN
 
   ULPGATE_DEVICE void operator()() const {
     uint32_t c[2] = {0, 0};  // not exact, NaN
@@ -328,8 +325,7 @@ struct JudgeExact {
       c[0] += !exact_as_claimed<Out>(g, model[i], ideal[i], exact[i], bound[i], factor);
       c[1] += OutFormat<Out>::is_nan(g);
     }
-    uint64_t sum[2];
-    if (dev::sum_block_counts<2, kJudgeThreads>(c, sum)) blocks[dev::block_idx().x] = {sum[0], sum[1]};
+    dev::store_block_counts<2, kJudgeThreads>(c, blocks);
   }
 };
 

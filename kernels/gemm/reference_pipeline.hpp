@@ -146,20 +146,14 @@ class Pipeline {
   // ideal's bits and exact values (JudgeExact).
   SlabCounts judge_exact(const gemm::Spec& spec, const void* got, const uint32_t* model, const double* bound,
                          const uint32_t* ideal, const double* exact, double factor) {
-    const int64_t count = spec.m * spec.n;
-    if (count == 0) return {};
-    const auto grid = unsigned(std::min<int64_t>((count + kJudgeThreads - 1) / kJudgeThreads, 1024));
-    auto blocks = be_.template alloc<ExactCounts>(grid);
-    with_out(spec.out, [&](auto out) {
-      constexpr Format F = decltype(out)::value;
-      be_.launch({{grid}, {kJudgeThreads}}, JudgeExact<F>{static_cast<const typename OutFormat<F>::Storage*>(got), model,
-                                                          ideal, exact, bound, factor, count, blocks.get()});
+    const auto c = dev::counted_on<2, kJudgeThreads>(be_, spec.m * spec.n, [&](unsigned grid, dev::BlockCounts<2>* blocks) {
+      with_out(spec.out, [&](auto out) {
+        constexpr Format F = decltype(out)::value;
+        be_.launch({{grid}, {kJudgeThreads}}, JudgeExact<F>{static_cast<const typename OutFormat<F>::Storage*>(got), model,
+                                                            ideal, exact, bound, factor, spec.m * spec.n, blocks});
+      });
     });
-    std::vector<ExactCounts> host(grid);
-    be_.to_host(host.data(), blocks.get(), grid * sizeof(ExactCounts));
-    SlabCounts c;
-    for (const ExactCounts& b : host) c.not_exact += int64_t(b.not_exact), c.nan += int64_t(b.nan);
-    return c;
+    return {c[0], c[1]};
   }
 
   // got ([M, N] of spec.out) against expected and exact (null: the expected bits' values).

@@ -124,17 +124,11 @@ class HeldOn : public HeldReference {
   const void* input_on_device() const override { return x_.get(); }
   CodeCounts count_codes(int64_t row0, int64_t row1, const uint8_t* actual) override {
     const auto at = row0 * k_, count = (row1 - row0) * k_;
-    if (count <= 0) return {};
-    const auto grid = unsigned(std::min<int64_t>((count + kCountThreads - 1) / kCountThreads, 1024));
-    auto blocks = dev_.template alloc<BlockCodeCounts>(grid);
-    dev_.launch({{grid}, {kCountThreads}}, CountCodes{actual + at, d_.codes.get() + at, d_.ideal.get() + at,
-                                                       nan_codes_.get(), count, blocks.get()});
-    std::vector<BlockCodeCounts> host(grid);
-    dev_.to_host(host.data(), blocks.get(), grid * sizeof(BlockCodeCounts));
-    CodeCounts c;
-    for (const BlockCodeCounts& b : host)
-      c.as_ideal += int64_t(b.as_ideal), c.tie_flips += int64_t(b.tie_flips), c.other += int64_t(b.other), c.nan += int64_t(b.nan);
-    return c;
+    const auto c = dev::counted_on<4, kCountThreads>(dev_, count, [&](unsigned grid, dev::BlockCounts<4>* blocks) {
+      dev_.launch({{grid}, {kCountThreads}}, CountCodes{actual + at, d_.codes.get() + at, d_.ideal.get() + at,
+                                                         nan_codes_.get(), count, blocks});
+    });
+    return {c[0], c[1], c[2], c[3]};
   }
 
  private:
