@@ -37,33 +37,46 @@ void count(CaseResult& r, bool exact, bool within, bool nonfinite, const BadLine
   }
 }
 
-// first_row: the row of the whole case that the data's row 0 is (a slab's), for the bad lines.
+// Rows [row0, row1) of y (T: bf16 or fp16, compile-time, so that the NaN tests and ulp distances
+// are a few integer steps an element). first_row: the row of the whole case that the data's row 0
+// is (a slab's), for the bad lines.
+template <Format T>
+void judge_y_rows(const Case& c, const Inputs& in, const Expected& e, std::span<const uint16_t> y, const NormBudget& b,
+                  int64_t first_row, double rel, int64_t row0, int64_t row1, CaseResult& r) {
+  const Spec& s = c.spec;
+  int64_t worst = -1;  // the largest distance to the ideal, r.max_ulp's at the end (not a store an element)
+  for (int64_t row = row0; row < row1; ++row) {
+    const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
+    for (int64_t col = 0; col < s.h; ++col) {
+      const size_t i = size_t(row * s.h + col);
+      const uint32_t a = y[i], p = e.profile.y[i], d = e.ideal.y[i];
+      const bool a_nan = is_nan<T>(a), p_nan = is_nan<T>(p), d_nan = is_nan<T>(d);
+      r.n_nan += a_nan;
+      const bool same = a == p || (a_nan && p_nan);
+      const float x = in.x[i], w = in.weight[size_t(col)];
+      const bool admissible = !same && std::ranges::count(admissible_y(s, profile_z(s, in, i), w, ri), uint16_t(a));
+      const auto to_ideal = ulp_distance<T>(a, d);
+      if (to_ideal) worst = std::max(worst, *to_ideal);
+      count_ulps(r, to_ideal ? double(*to_ideal) : a_nan && d_nan ? 0 : INFINITY);
+      const bool ideal_ok = d_nan || (to_ideal && *to_ideal <= b.y_ideal_ulps);
+      count(r, same && ideal_ok, admissible && ideal_ok, a_nan && !p_nan, [&] {
+        return "y[" + std::to_string(first_row + row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
+               ": expected " + hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" +
+               num(decode(s.dtype, a)) + ")" + (a == kPoison16 ? " = poison: never written" : "") + ", ideal " +
+               hex4(d) + (same ? " (the profile itself is more than the y-ideal budget from the ideal)" : "");
+      });
+    }
+  }
+  if (worst >= 0) r.max_ulp = std::max(r.max_ulp, double(worst));
+}
+
 void judge_y(const Case& c, const Inputs& in, const Expected& e, std::span<const uint16_t> y, const NormBudget& b,
              int64_t first_row, CaseResult& result) {
   const Spec& s = c.spec;
   const double rel = r_bound(s, b.lanes);
   judge_rows_in_chunks(s.m, s.h, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
-    for (int64_t row = row0; row < row1; ++row) {
-      const RRange ri = admissible_r(e.ideal.r[size_t(row)], rel);
-      for (int64_t col = 0; col < s.h; ++col) {
-        const size_t i = size_t(row * s.h + col);
-        const uint32_t a = y[i], p = e.profile.y[i], d = e.ideal.y[i];
-        r.n_nan += is_nan(s.dtype, a);
-        const bool same = a == p || (is_nan(s.dtype, a) && is_nan(s.dtype, p));
-        const float x = in.x[i], w = in.weight[size_t(col)];
-        const bool admissible = !same && std::ranges::count(admissible_y(s, profile_z(s, in, i), w, ri), uint16_t(a));
-        const auto to_ideal = ulp_distance(s.dtype, a, d);
-        if (to_ideal) r.max_ulp = std::max(r.max_ulp, double(*to_ideal));
-        count_ulps(r, to_ideal ? double(*to_ideal) : is_nan(s.dtype, a) && is_nan(s.dtype, d) ? 0 : INFINITY);
-        const bool ideal_ok = is_nan(s.dtype, d) || (to_ideal && *to_ideal <= b.y_ideal_ulps);
-        count(r, same && ideal_ok, admissible && ideal_ok, is_nan(s.dtype, a) && !is_nan(s.dtype, p), [&] {
-          return "y[" + std::to_string(first_row + row) + "," + std::to_string(col) + "] x=" + num(x) + " w=" + num(w) +
-                 ": expected " + hex4(p) + " (" + num(decode(s.dtype, p)) + "), got " + hex4(a) + " (" +
-                 num(decode(s.dtype, a)) + ")" + (a == kPoison16 ? " = poison: never written" : "") + ", ideal " +
-                 hex4(d) + (same ? " (the profile itself is more than the y-ideal budget from the ideal)" : "");
-        });
-      }
-    }
+    (s.dtype == Format::bf16 ? judge_y_rows<Format::bf16> : judge_y_rows<Format::fp16>)(c, in, e, y, b, first_row, rel,
+                                                                                       row0, row1, r);
   });
   result.elements += y.size();
 }

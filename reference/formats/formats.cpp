@@ -111,19 +111,10 @@ std::string_view class_name(CodeClass k) {
 }
 
 std::optional<int64_t> ordinal(Format f, uint32_t code) {
-  const FormatInfo fi = info(f);
-  if (is_nan(f, code)) return std::nullopt;
-  if (!fi.is_signed) return int64_t(code);
-  const uint32_t sign_bit = 1u << (fi.bits - 1);
-  const int64_t mag = code & (sign_bit - 1);  // Inf's magnitude is max_mag + 1: one step past max
-  return (code & sign_bit) ? -mag : mag;
+  return dispatch(f, [&](auto k) { return ordinal<decltype(k)::value>(code); });
 }
-
 std::optional<int64_t> ulp_distance(Format f, uint32_t a, uint32_t b) {
-  const auto oa = ordinal(f, a), ob = ordinal(f, b);
-  if (!oa && !ob) return 0;
-  if (!oa || !ob) return std::nullopt;
-  return *oa > *ob ? *oa - *ob : *ob - *oa;
+  return dispatch(f, [&](auto k) { return ulp_distance<decltype(k)::value>(a, b); });
 }
 
 double ulp_of(Format wide, double exact) {

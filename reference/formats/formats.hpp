@@ -525,15 +525,37 @@ inline double decode(uint32_t code) {
   return neg ? -v : v;
 }
 
+template <Format F>
+constexpr bool is_nan(uint32_t code) { return classify<F>(code) == CodeClass::nan; }
+
+// Position on the format's ordered value line (+0 and -0 coincide; Inf one step past max).
+// NaN has no position.
+template <Format F>
+constexpr std::optional<int64_t> ordinal(uint32_t code) {
+  constexpr FormatInfo fi = info_of<F>();
+  if (is_nan<F>(code)) return std::nullopt;
+  if constexpr (!fi.is_signed) return int64_t(code);
+  constexpr uint32_t sign_bit = 1u << (fi.bits - 1);
+  const int64_t mag = code & (sign_bit - 1);  // Inf's magnitude is max_mag + 1: one step past max
+  const int64_t neg = -int64_t((code & sign_bit) != 0);  // no branch: signs are random, a branch mispredicts
+  return (mag ^ neg) - neg;
+}
+// Codes between a and b on the value line; both NaN -> 0 (same class); one NaN -> nullopt.
+template <Format F>
+constexpr std::optional<int64_t> ulp_distance(uint32_t a, uint32_t b) {
+  const auto oa = ordinal<F>(a), ob = ordinal<F>(b);
+  if (!oa && !ob) return 0;
+  if (!oa || !ob) return std::nullopt;
+  return *oa > *ob ? *oa - *ob : *ob - *oa;
+}
+
+// Runtime-dispatched forms (a comparator's loop over one format dispatches once and calls the
+// templates: per element, the dispatch was most of judging a large RMSNorm case).
 double decode(Format f, uint32_t code);
 float decode_f32(Format f, uint32_t code);  // exact: every code of every format fits in fp32
 CodeClass classify(Format f, uint32_t code);
 bool is_nan(Format f, uint32_t code);
-
-// Position on the format's ordered value line (+0 and -0 coincide; Inf one step past max).
-// NaN has no position.
 std::optional<int64_t> ordinal(Format f, uint32_t code);
-// Codes between a and b on the value line; both NaN -> 0 (same class); one NaN -> nullopt.
 std::optional<int64_t> ulp_distance(Format f, uint32_t a, uint32_t b);
 
 // |actual - exact| / ulp(exact) for a wide format (bf16, fp16, fp32); at an exact power of two
@@ -545,7 +567,11 @@ double ulp_of(Format wide, double exact);
 // the fast path, which test_fast_rne_exhaustive holds to encode on every fp32 input).
 inline float bf16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 inline float fp16_to_float(uint16_t h) { return float(decode<Format::fp16>(h)); }
-inline uint16_t float_to_bf16(float x) { return uint16_t(fast_rne_nosat16<Format::bf16>(x)); }
+inline uint16_t float_to_bf16(float x) {  // bf16 keeps fp32's exponent: RNE on the bits, subnormals and Inf too
+  const uint32_t u = std::bit_cast<uint32_t>(x);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t(info_of<Format::bf16>().canonical_nan);
+  return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
 inline uint16_t float_to_fp16(float x) { return uint16_t(fast_rne_nosat16<Format::fp16>(x)); }
 
 // One conversion explained in words (for `ulpgate convert`).
