@@ -299,11 +299,11 @@ void fill(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t 
 }
 
 void fill_bf16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
-  sample_into(out, d, rng, offset, Format::bf16, float_to_bf16);
+  sample_into(out, d, rng, offset, Format::bf16, [](float v) { return float_to_bf16(v); });  // inlined, not called
 }
 
 void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset) {
-  sample_into(out, d, rng, offset, Format::fp16, float_to_fp16);
+  sample_into(out, d, rng, offset, Format::fp16, [](float v) { return float_to_fp16(v); });
 }
 
 void fill_raw_at(std::span<std::byte> out, const Distribution& d, const Rng& rng, uint64_t offset, Format dtype) {

@@ -79,12 +79,14 @@ void check(const Spec& spec, const Inputs& in) {
 template <class Fn>
 void for_each_row(const Spec& spec, const Inputs& in, Fn&& fn) {
   const int64_t serial = std::max<int64_t>(1, (int64_t(1) << 15) / spec.h);
+  const element::Steps steps = spec.steps();  // once, not an out-of-line call an element
   parallel_for_large(spec.m, serial, [&](int64_t r0, int64_t r1) {
     std::vector<float> z(size_t(spec.h));
     for (int64_t row = r0; row < r1; ++row) {
       ExactSum s;
       for (int64_t i = 0; i < spec.h; ++i) {
-        z[size_t(i)] = profile_z(spec, in, size_t(row * spec.h + i));
+        const auto at = size_t(row * spec.h + i);
+        z[size_t(i)] = element::z_of(steps, in.x[at], steps.has_residual ? in.residual[at] : 0.0f);
         s.add_square(z[size_t(i)]);
       }
       fn(row, std::span<const float>(z), s);
@@ -177,13 +179,14 @@ float normalized_at(const Spec& spec, float z, float w, float r) { return elemen
 Result normalize_profile(const Spec& spec, const Inputs& in) {
   check(spec, in);
   const size_t n = size_t(spec.m * spec.h);
+  const element::Steps steps = spec.steps();
   Result res;
   res.r.resize(size_t(spec.m));
   if (!spec.quantizes()) res.y.resize(n);
   if (spec.has_residual()) {
     res.residual.resize(n);
     parallel_for_each(int64_t(n), int64_t(1) << 16, [&](int64_t i) {
-      res.residual[size_t(i)] = element::residual_out(spec.steps(), in.x[size_t(i)], in.residual[size_t(i)]);
+      res.residual[size_t(i)] = element::residual_out(steps, in.x[size_t(i)], in.residual[size_t(i)]);
     });
   }
   std::vector<float>& quantizer_input = res.v;
@@ -194,8 +197,8 @@ Result normalize_profile(const Spec& spec, const Inputs& in) {
     for (int64_t i = 0; i < spec.h; ++i) {
       const size_t at = size_t(row * spec.h + i);
       const float zi = z[size_t(i)], wi = in.weight[size_t(i)];
-      if (spec.quantizes()) quantizer_input[at] = normalized_at(spec, zi, wi, r);
-      else res.y[at] = output_at(spec, zi, wi, r);
+      if (spec.quantizes()) quantizer_input[at] = element::quantizer_input(steps, zi, wi, r);
+      else res.y[at] = element::output_at(steps, zi, wi, r);
     }
   });
   if (spec.quantizes()) {
