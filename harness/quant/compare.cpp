@@ -6,6 +6,7 @@
 #include "harness/quant/diagnosis.hpp"
 #include "harness/report/text.hpp"
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -79,6 +80,8 @@ void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales,
   };
   const double rel = budget.ideal_rel_error;
   const auto n_rows = int64_t(rows.profile.size()) / std::max<int64_t>(1, s.k);
+  std::array<bool, 256> nan_code{};  // the format's NaN codes, found once (is_nan dispatches on the format)
+  for (uint32_t code = 0; code < 256; ++code) nan_code[code] = is_nan(s.format, code);
   judge_rows_in_chunks(n_rows, s.k, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
     uint64_t own_equivalent = 0;
     std::vector<std::pair<int64_t, int64_t>> bad_groups;
@@ -93,21 +96,22 @@ void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales,
           ++r.n_within;
           continue;
         }
-        r.n_nan += is_nan(s.format, a);
-        const auto dist = ulp_distance(s.format, a, p);
-        if (dist) r.max_ulp = std::max(r.max_ulp, double(*dist));
-        count_ulps(r, a == p ? 0 : dist ? double(*dist) : INFINITY);
-        if (a == p) {
+        r.n_nan += nan_code[a];
+        if (a == p) {  // most codes: distance 0, nothing more to find
+          count_ulps(r, 0);
           ++(p == d ? r.n_exact : r.n_within);  // profile != ideal: a proven tie flip
           continue;
         }
+        const auto dist = ulp_distance(s.format, a, p);
+        if (dist) r.max_ulp = std::max(r.max_ulp, double(*dist));
+        count_ulps(r, dist ? double(*dist) : INFINITY);
         const bool within = dist && *dist <= budget.max_codes_vs_profile &&
                             (a == d || justified_flip(s.format, a, d, value(i), scale, rel));
         if (within) {
           ++r.n_within;
           continue;
         }
-        const bool nonfinite = is_nan(s.format, a) && !is_nan(s.format, p);
+        const bool nonfinite = nan_code[a] && !nan_code[p];
         ++(nonfinite ? r.n_nonfinite : r.n_over);
         if (!dist) r.max_ulp = INFINITY;
         bad_groups.emplace_back(row, col / s.tile_cols());
