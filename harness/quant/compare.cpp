@@ -80,8 +80,7 @@ void judge_codes(const Case& c, const Inputs& in, std::span<const float> scales,
   };
   const double rel = budget.ideal_rel_error;
   const auto n_rows = int64_t(rows.profile.size()) / std::max<int64_t>(1, s.k);
-  std::array<bool, 256> nan_code{};  // the format's NaN codes, found once (is_nan dispatches on the format)
-  for (uint32_t code = 0; code < 256; ++code) nan_code[code] = is_nan(s.format, code);
+  const std::array<uint8_t, 256> nan_code = nan_codes(s.format);
   judge_rows_in_chunks(n_rows, s.k, kFirstBad, result, [&](int64_t row0, int64_t row1, CaseResult& r) {
     uint64_t own_equivalent = 0;
     std::vector<std::pair<int64_t, int64_t>> bad_groups;

@@ -33,12 +33,9 @@ ULPGATE_DEVICE float rsqrt(float v) {
 
 namespace norm_kernels {
 
-// fp32 -> bf16 bits, round to nearest even; overflow gives Inf, NaN the reference's canonical NaN.
-ULPGATE_DEVICE uint16_t narrow_bf16(float x) {
-  const uint32_t u = dev::as_uint(x);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
-  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);  // a carry into the exponent is right
-}
+// fp32 -> bf16 bits, round to nearest even; overflow gives Inf, NaN the reference's canonical NaN
+// (formats.hpp's integer form: the same on every backend).
+ULPGATE_DEVICE uint16_t narrow_bf16(float x) { return float_to_bf16(x); }
 
 // fp32 -> IEEE binary16 bits, round to nearest even (subnormals included); overflow gives Inf,
 // NaN the reference's canonical NaN.

@@ -109,9 +109,8 @@ class HeldOn : public HeldReference {
         d_(compute_on(dev_, spec, input, uploaded(raw))),
         nan_codes_(dev_.template alloc<uint8_t>(256)) {
     scales_ = scales_to_host(dev_, spec, d_);
-    uint8_t nan[256];
-    for (uint32_t code = 0; code < 256; ++code) nan[code] = ulpgate::is_nan(spec.format, code);
-    dev_.to_device(nan_codes_.get(), nan, sizeof nan);
+    const std::array<uint8_t, 256> nan = nan_codes(spec.format);
+    dev_.to_device(nan_codes_.get(), nan.data(), nan.size());
   }
   void rows(int64_t row0, int64_t row1, std::span<uint8_t> codes, std::span<uint8_t> ideal) override {
     const auto at = size_t(row0 * k_), n = size_t((row1 - row0) * k_);

@@ -105,6 +105,12 @@ CodeClass classify(Format f, uint32_t code) {
 }
 bool is_nan(Format f, uint32_t code) { return classify(f, code) == CodeClass::nan; }
 
+std::array<uint8_t, 256> nan_codes(Format f) {
+  std::array<uint8_t, 256> nan{};
+  for (uint32_t code = 0; code < 256; ++code) nan[code] = is_nan(f, code);
+  return nan;
+}
+
 std::string_view class_name(CodeClass k) {
   constexpr std::string_view names[] = {"zero", "subnormal", "normal", "inf", "nan"};
   return names[int(k)];

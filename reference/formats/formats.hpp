@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -555,6 +556,9 @@ double decode(Format f, uint32_t code);
 float decode_f32(Format f, uint32_t code);  // exact: every code of every format fits in fp32
 CodeClass classify(Format f, uint32_t code);
 bool is_nan(Format f, uint32_t code);
+// Which of the 256 codes of an 8-bit format are its NaNs (1) or not (0): for a judge that tests
+// every code, one dispatch on the format instead of one a code.
+std::array<uint8_t, 256> nan_codes(Format f);
 std::optional<int64_t> ordinal(Format f, uint32_t code);
 std::optional<int64_t> ulp_distance(Format f, uint32_t a, uint32_t b);
 
@@ -567,7 +571,7 @@ double ulp_of(Format wide, double exact);
 // the fast path, which test_fast_rne_exhaustive holds to encode on every fp32 input).
 inline float bf16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
 inline float fp16_to_float(uint16_t h) { return float(decode<Format::fp16>(h)); }
-inline uint16_t float_to_bf16(float x) {  // bf16 keeps fp32's exponent: RNE on the bits, subnormals and Inf too
+constexpr uint16_t float_to_bf16(float x) {  // bf16 keeps fp32's exponent: RNE on the bits, subnormals and Inf too
   const uint32_t u = std::bit_cast<uint32_t>(x);
   if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t(info_of<Format::bf16>().canonical_nan);
   return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);

@@ -28,9 +28,9 @@ struct Steps {
 constexpr uint16_t round_bf16(double v) {
   const float f = float(v);
   const uint32_t u = std::bit_cast<uint32_t>(f);
-  if (f != f) return uint16_t(info_of<Format::bf16>().canonical_nan);
-  if ((u & 0xFFFFu) == 0x8000u && double(f) != v) return uint16_t((u >> 16) + ((f < 0 ? double(f) > v : double(f) < v) ? 1 : 0));
-  return uint16_t((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // a carry out of the magnitude's top reaches Inf
+  if (f == f && (u & 0xFFFFu) == 0x8000u && double(f) != v)
+    return uint16_t((u >> 16) + ((f < 0 ? double(f) > v : double(f) < v) ? 1 : 0));
+  return float_to_bf16(f);
 }
 
 // The per-element roundings into T (RNE, overflow to Inf) and back (exact).

@@ -44,3 +44,20 @@ TEST(Formats, Ue8m0TiesToEvenCode) {
   EXPECT_EQ(encode(NAN, Conversion::parse("ue8m0:clamp-first:rp")), 254u);   // NaN -> -max -> |.|
   EXPECT_EQ(encode(NAN, Conversion::parse("ue8m0:clamp-first:rp:neg-nan")), 255u);
 }
+
+// The NaN codes a judge looks up, per 8-bit format: e4m3fn's two (S.1111.111), e4m3fnuz's one
+// (0x80, the negative zero's place), e5m2's six (exponent all ones, mantissa not zero), and none
+// for ue8m0 but 0xFF.
+TEST(Formats, NanCodesOfEachEightBitFormat) {
+  const auto listed = [](Format f) {
+    std::vector<uint32_t> out;
+    const std::array<uint8_t, 256> nan = nan_codes(f);
+    for (uint32_t code = 0; code < 256; ++code)
+      if (nan[code]) out.push_back(code);
+    return out;
+  };
+  EXPECT_EQ(listed(Format::e4m3fn), (std::vector<uint32_t>{0x7F, 0xFF}));
+  EXPECT_EQ(listed(Format::e4m3fnuz), (std::vector<uint32_t>{0x80}));
+  EXPECT_EQ(listed(Format::e5m2), (std::vector<uint32_t>{0x7D, 0x7E, 0x7F, 0xFD, 0xFE, 0xFF}));
+  EXPECT_EQ(listed(Format::ue8m0), (std::vector<uint32_t>{0xFF}));
+}
