@@ -12,10 +12,10 @@ extern template OnDevice<gpu::PipelineDevice> compute_on(gpu::PipelineDevice&, c
 
 namespace ulpgate::norm_kernels {
 
-ReferenceResult reference_gpu(const norm::Spec& spec, const RawInputs& in) {
+ReferenceResult reference_gpu(const norm::Spec& spec, const RawInputs& in, RowPasses passes) {
   try {
     gpu::PipelineDevice dev(nullptr);
-    return reference_on(dev, spec, in);
+    return reference_on(dev, spec, in, 0x1p-40, passes);
   } catch (const gpu::GpuError& e) {
     throw NormError(std::string("device RMSNorm reference: ") + e.what());
   }

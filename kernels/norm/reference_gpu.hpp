@@ -8,11 +8,11 @@
 
 namespace ulpgate::norm_kernels {
 
-ReferenceResult reference_gpu(const norm::Spec& spec, const RawInputs& in);
+ReferenceResult reference_gpu(const norm::Spec& spec, const RawInputs& in, RowPasses passes = RowPasses::one_where_decided);
 
-// The reference's device work for `ulpgate bench`: both kernels and each row's r between them (the
-// sums' trip to the host and back included) on inputs filled on the device, as the kernels' rows
-// are timed. Throws quant_kernels::BenchError.
+// The reference's device work for `ulpgate bench` (compute_on: norm.rms's one pass where it decides
+// every row, with its flag's trip to the host) on inputs filled on the device, as the kernels'
+// rows are timed. Throws quant_kernels::BenchError.
 quant_kernels::Timing time_reference_gpu(const norm::Spec& spec, int reps);
 
 }  // namespace ulpgate::norm_kernels

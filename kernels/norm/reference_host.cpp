@@ -5,9 +5,10 @@
 
 namespace ulpgate::norm_kernels {
 
-ReferenceResult reference_host(const Arch& arch, const norm::Spec& spec, const RawInputs& in, double window) {
+ReferenceResult reference_host(const Arch& arch, const norm::Spec& spec, const RawInputs& in, double window,
+                               RowPasses passes) {
   host_simt::PipelineDevice dev(arch);
-  return reference_on(dev, spec, in, window);
+  return reference_on(dev, spec, in, window, passes);
 }
 
 }  // namespace ulpgate::norm_kernels

@@ -7,6 +7,7 @@
 
 namespace ulpgate::norm_kernels {
 
-ReferenceResult reference_host(const Arch& arch, const norm::Spec& spec, const RawInputs& in, double window = 0x1p-40);
+ReferenceResult reference_host(const Arch& arch, const norm::Spec& spec, const RawInputs& in, double window = 0x1p-40,
+                               RowPasses passes = RowPasses::one_where_decided);
 
 }  // namespace ulpgate::norm_kernels

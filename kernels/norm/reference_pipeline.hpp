@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/norm/reference_fast.hpp"
 #include "kernels/norm/reference_kernels.hpp"
 #include "kernels/norm/reference_plan.hpp"
 #include "kernels/quant/reference_pipeline.hpp"
@@ -30,16 +31,18 @@ struct OnDevice {
   decltype(std::declval<Device&>().template alloc<double>(0)) r_ideal;
   Floats values;
   std::optional<quant_kernels::OnDevice<Device>> quant;  // rms-quant
+  bool exact_sums = true;  // limbs and flags made (RefRowsFast decided every row: not)
 };
 
 // x and residual (nullptr without one): the dtype's bits; weight: [h] floats. `window`:
 // norm::element::ideal_y's (the reference's 2^-40; a test widens it to send many elements to the host).
 template <class Device>
 OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t* x, const uint16_t* residual,
-                            const float* weight, double window = 0x1p-40) {
+                            const float* weight, double window = 0x1p-40, RowPasses passes = RowPasses::one_where_decided) {
   const auto n = size_t(spec.m * spec.h), rows = size_t(spec.m);
   const norm::element::Steps steps = spec.steps();
   const bool quantizes = spec.quantizes(), quantizes_y = quantizes && steps.quantizes_y;  // rms-quant's y: T(y)'s bits
+  const norm::ExactSum eps = eps_term(spec);  // checked exact (both paths' D adds it)
   OnDevice<Device> out{dev.template alloc<uint16_t>(!quantizes || quantizes_y ? n : 0),
                        dev.template alloc<uint16_t>(quantizes ? 0 : n),
                        dev.template alloc<uint16_t>(residual ? n : 0),
@@ -52,6 +55,24 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
   const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
     const RefShape g{spec.m, spec.h};
     uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
+    // norm.rms in one pass where every row's r is decided from its estimate; else the split passes.
+    if (passes == RowPasses::one_where_decided && !residual && !quantizes && RefRowsFast<T>::fits(spec.h) &&
+        packed_rows(spec.h, x, weight, y, ideal)) {
+      auto undecided = dev.template alloc<uint32_t>(1);
+      uint32_t left = 0;
+      dev.to_device(undecided.get(), &left, sizeof left);
+      const bool exact_products = !spec.fp32_weight;
+      dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
+                 RefRowsFast<T>{x, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, undecided.get(), g,
+                                int(std::bit_width(uint64_t(spec.h))), steps,
+                                norm::r_rule(*spec.profile), eps_times_h(spec.profile->eps_added, spec.h), window,
+                                RefOutputs<T, false>::margin_of(exact_products, window)});
+      dev.to_host(&left, undecided.get(), sizeof left);
+      if (left == 0) {
+        out.exact_sums = false;
+        return;
+      }
+    }
     // Where z is the written-back residual T(x + residual), RefSums stores it and pass 3 reads it
     // as its x, with no residual: 2 bytes an element read where x and the residual were 4 and
     // written before, and no z_of an element in pass 3.
@@ -65,7 +86,7 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
     else sums(std::false_type{});
     dev.launch({{unsigned((spec.m + kRThreads - 1) / kRThreads), 2}, {kRThreads}},
                RefR{out.limbs.get(), out.flags.get(), out.r_profile.get(), out.r_ideal.get(), spec.m, spec.h,
-                    norm::r_rule(*spec.profile), eps_term(spec)});
+                    norm::r_rule(*spec.profile), eps});
     const uint16_t* x3 = z_kept ? residual_out : x;
     const uint16_t* residual3 = z_kept ? nullptr : residual;
     if (z_kept) residual_out = nullptr;
@@ -112,7 +133,8 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
 
 // The case from its inputs on the host to both results on the host.
 template <class Device>
-ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInputs& in, double window = 0x1p-40) {
+ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInputs& in, double window = 0x1p-40,
+                             RowPasses passes = RowPasses::one_where_decided) {
   if (const std::string why = reference_declines(spec); !why.empty())
     throw UsageError("the device RMSNorm reference declines: " + why);
   const auto upload = [&](auto span) {
@@ -122,7 +144,7 @@ ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInput
   };
   auto x = upload(in.x), res = upload(in.residual);
   auto weight = upload(in.weight);
-  const OnDevice<Device> d = compute_on(dev, spec, x.get(), spec.has_residual() ? res.get() : nullptr, weight.get(), window);
+  const OnDevice<Device> d = compute_on(dev, spec, x.get(), spec.has_residual() ? res.get() : nullptr, weight.get(), window, passes);
   const auto n = size_t(spec.m * spec.h), rows = size_t(spec.m);
   const auto download = [&](auto& to, const auto& from, size_t count) {
     to.resize(count);
@@ -132,8 +154,8 @@ ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInput
   download(out.profile.r, d.r_profile, rows);
   download(out.ideal.r, d.r_ideal, rows);
   download(out.profile.residual, d.residual_out, spec.has_residual() ? n : 0);
-  download(out.limbs, d.limbs, rows * norm::ExactSum::kLimbs);
-  download(out.flags, d.flags, rows);
+  download(out.limbs, d.limbs, d.exact_sums ? rows * norm::ExactSum::kLimbs : 0);
+  download(out.flags, d.flags, d.exact_sums ? rows : 0);
   if (spec.quantizes()) {
     if (spec.steps().quantizes_y) {
       std::vector<uint16_t> y;

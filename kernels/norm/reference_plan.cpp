@@ -14,6 +14,15 @@ norm::ExactSum row_sum(std::span<const uint64_t> limbs, std::span<const uint32_t
   return norm::ExactSum::from(limbs.data() + row * norm::ExactSum::kLimbs, flags[size_t(row)]);
 }
 
+// A row's exact sum made here, where the device made none (RefRowsFast).
+norm::ExactSum row_sum_here(const norm::Spec& spec, const RawInputs& in, int64_t row) {
+  const norm::element::Steps steps = spec.steps();
+  norm::ExactSum s;
+  for (int64_t i = row * spec.h; i < (row + 1) * spec.h; ++i)
+    s.add_square(z_at(steps, in.x.data(), in.residual.empty() ? nullptr : in.residual.data(), i));
+  return s;
+}
+
 }  // namespace
 
 std::string reference_declines(const norm::Spec& spec) {
@@ -38,7 +47,7 @@ int64_t resolve_near_boundary(const norm::Spec& spec, const RawInputs& in, std::
     for (int64_t c = 0; c < spec.h; ++c) {
       const auto i = size_t(row * spec.h + c);
       if (ideal[i] != kNearMark) continue;
-      if (!exact) exact.emplace(row_sum(limbs, flags, row), *spec.profile, spec.h);
+      if (!exact) exact.emplace(limbs.empty() ? row_sum_here(spec, in, row) : row_sum(limbs, flags, row), *spec.profile, spec.h);
       const float z = z_at(steps, in.x.data(), in.residual.empty() ? nullptr : in.residual.data(), int64_t(i));
       ideal[i] = exact->y(spec.dtype, z, in.weight[size_t(c)]);
       ++resolved;

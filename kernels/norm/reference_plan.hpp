@@ -18,12 +18,16 @@ struct ReferenceResult {
   norm::Result profile;        // y, residual, r; rms-quant: v and quant instead of y
   norm::Ideal ideal;           // y (not for rms-quant), r
   int64_t near_boundary = 0;   // ideal y decided exactly on the host (products near a boundary)
-  std::vector<uint64_t> limbs; // each row's exact sum of squares (norm::ExactSum::limb, kLimbs a row)
-  std::vector<uint32_t> flags; // and its flags (norm::ExactSum::flags)
+  std::vector<uint64_t> limbs; // each row's exact sum of squares (norm::ExactSum::limb, kLimbs a row);
+  std::vector<uint32_t> flags; // and its flags (norm::ExactSum::flags); both empty where RefRowsFast decided every row
 };
 
 // What the reference takes from the case: the inputs as their dtype's bits (residual empty unless
 // the op has one) and the weight exactly widened.
+// Which passes make norm.rms's reference: one pass where it decides every row (RefRowsFast), else
+// the split passes; or the split passes whatever the rows (tests of their exact sums).
+enum class RowPasses : uint8_t { one_where_decided, split };
+
 struct RawInputs {
   std::span<const uint16_t> x, residual;
   std::span<const float> weight;
@@ -36,8 +40,9 @@ std::string reference_declines(const norm::Spec& spec);
 // h eps for the ideal's D, checked exact here (norm::ExactSum::add_scaled throws UsageError).
 norm::ExactSum eps_term(const norm::Spec& spec);
 
-// The ideal y of every element RefOutputs left as kNearMark, decided exactly (norm::IdealRow::y).
-// Returns how many there were.
+// The ideal y of every element RefOutputs (or RefRowsFast) left as kNearMark, decided exactly
+// (norm::IdealRow::y) on the row's exact sum: from limbs and flags, or made here where they are
+// empty. Returns how many there were.
 int64_t resolve_near_boundary(const norm::Spec& spec, const RawInputs& in, std::span<const uint64_t> limbs,
                               std::span<const uint32_t> flags, std::span<uint16_t> ideal);
 

@@ -158,12 +158,16 @@ struct Rule {
   double eps_added;  // Profile::eps_added
 };
 
-// The profile's r: fl32(S), the profile's mean, + eps, rsqrt correctly rounded to fp32.
-constexpr float profile_r(const Rule& p, const ExactSum& s, int64_t h) {
-  const float sum = s.to_float(), fh = float(h);
+// What the profile's rsqrt takes from fl32(S): its mean, + eps (fl32(ms + eps_added): see
+// Profile::eps_added).
+constexpr float profile_rsqrt_arg(const Rule& p, float sum, int64_t h) {
+  const float fh = float(h);
   const float ms = p.divide ? sum / fh : sum * (1.0f / fh);
-  return rsqrt_rn(float(double(ms) + p.eps_added));  // fl32(ms + eps_added): see Profile::eps_added
+  return float(double(ms) + p.eps_added);
 }
+
+// The profile's r: fl32(S), the profile's mean, + eps, rsqrt correctly rounded to fp32.
+constexpr float profile_r(const Rule& p, const ExactSum& s, int64_t h) { return rsqrt_rn(profile_rsqrt_arg(p, s.to_float(), h)); }
 
 // The ideal's r from d = the sum of squares + h eps: sqrt(h / d) rounded once to double; NaN for a
 // NaN, 0 for an Inf, +Inf for a zero d.

@@ -63,10 +63,12 @@ void for_each_computed_case(Tier tier, Fn&& fn) {
   }
 }
 
+constexpr norm_kernels::RowPasses kSplit = norm_kernels::RowPasses::split;
+
 // The emulated device's result on a case against the host's, and each row's exact sum of squares
 // of z (x, or z_of x and the residual) and flags against ExactSum's.
 void expect_host_sums_of_z(const Case& c, const Tensors& in) {
-  const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
+  const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in), 0x1p-40, kSplit);
   EXPECT_EQ(difference(expected(c, in.values), dev), "") << c.id();
   const element::Steps steps = c.spec.steps();
   for (int64_t row = 0; row < c.spec.m; ++row) {
@@ -79,11 +81,14 @@ void expect_host_sums_of_z(const Case& c, const Tensors& in) {
   }
 }
 
+// Both forms of norm.rms's passes (RefRowsFast where it decides every row, and the split passes).
 TEST(NormReferenceKernels, TheEmulatedDeviceComputesTheHostReference) {
   int cases = 0;
   for (const Arch* arch : {&kHostW32, &kHostW64}) {
     for_each_computed_case(Tier::ci, [&](const Case& c, const Tensors& in, const Expected& host) {
-      EXPECT_EQ(difference(host, norm_kernels::reference_host(*arch, c.spec, raw(in))), "") << c.id() << " " << arch->name;
+      for (const auto passes : {norm_kernels::RowPasses::one_where_decided, kSplit})
+        EXPECT_EQ(difference(host, norm_kernels::reference_host(*arch, c.spec, raw(in), 0x1p-40, passes)), "")
+            << c.id() << " " << arch->name << " passes " << int(passes);
       ++cases;
     });
   }
@@ -134,8 +139,10 @@ TEST(NormReferenceKernels, RowsSpanningEveryBinadeTakeTheExactAccumulator) {
     };
     spread(in.x, in.values.x, 17);
     if (c.spec.has_residual()) spread(in.residual, in.values.residual, 91);
-    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
+    const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in), 0x1p-40, kSplit);
     EXPECT_EQ(difference(expected(c, in.values), dev), "") << id;
+    // norm.rms's one pass: most squares outside its fp64 bands, in its double-double tail.
+    EXPECT_EQ(difference(expected(c, in.values), norm_kernels::reference_host(kHostW32, c.spec, raw(in))), "") << id;
     // The squares far below a row's largest change neither r: the sums themselves must agree.
     const element::Steps steps = c.spec.steps();
     for (int64_t row = 0; row < c.spec.m; ++row) {
@@ -349,7 +356,8 @@ TEST(NormReferenceKernelsCuda, TheGpuComputesTheHostReference) {
   for (Tier tier : {Tier::ci, Tier::full}) {
     for_each_computed_case(tier, [&](const Case& c, const Tensors& in, const Expected& host) {
       if (tier == Tier::full && c.spec.m * c.spec.h > (int64_t(1) << 30)) return;  // the 2^31 case: the sign-off's
-      EXPECT_EQ(difference(host, norm_kernels::reference_gpu(c.spec, raw(in))), "") << c.id();
+      for (const auto passes : {norm_kernels::RowPasses::one_where_decided, kSplit})
+        EXPECT_EQ(difference(host, norm_kernels::reference_gpu(c.spec, raw(in), passes)), "") << c.id() << " passes " << int(passes);
     });
   }
 }
