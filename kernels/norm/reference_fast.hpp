@@ -161,15 +161,14 @@ struct RefRowsFast {
     ULPGATE_SHARED(uint32_t, row_decided, 1);
     const int ws = dev::warp_size(), lane = dev::lane(), warp = int(dev::thread_rank()) / ws;
     const int warps = int(dev::block_dim().x) / ws;
-    const int tid = int(dev::thread_rank()), threads = int(dev::block_dim().x), packs = int(g.h / 8);
+    constexpr int threads = int(kRowThreads);  // the launch's block: constant offsets to each pack
+    const int tid = int(dev::thread_rank()), packs = int(g.h / 8);
     const auto widen = [](uint32_t b) { return norm::element::widen(T, b & 0xFFFFu); };
+    // The thread's packs tid + u kRowThreads: one base pointer, constant offsets.
     const auto load_row = [&](Pack16<uint32_t> (&xs)[kPacks], int64_t row) {
-      const auto* xr = reinterpret_cast<const uint32_t*>(x + row * g.h);
+      const auto* xt = reinterpret_cast<const uint32_t*>(x + row * g.h) + 4 * tid;
       ULPGATE_UNROLL
-      for (int u = 0; u < kPacks; ++u) {
-        const int q = tid + u * threads;
-        xs[u] = q < packs && row < g.m ? dev::load16(xr + 4 * q) : Pack16<uint32_t>{};
-      }
+      for (int u = 0; u < kPacks; ++u) xs[u] = tid + u * threads < packs ? dev::load16(xt + 4 * u * threads) : Pack16<uint32_t>{};
     };
     ULPGATE_NO_UNROLL
     for (int64_t row = dev::block_idx().x; row < g.m; row += dev::grid_dim().x) {
@@ -218,10 +217,10 @@ struct RefRowsFast {
           for (int j = 0; j < 8; ++j) add_outside_bands(b[j], high_from, low_from, band_high, band_low, tail);
         }
       }
-      for (int o = ws / 2; o > 0; o /= 2) {
+      for (int o = ws / 2; o > 0; o /= 2)
         band_high += dev::shfl_xor(band_high, o, ws), band_low += dev::shfl_xor(band_low, o, ws);  // exact: fp64_band
-        tail = add(tail, TwoDoubles{dev::shfl_xor(tail.hi, o, ws), dev::shfl_xor(tail.lo, o, ws)});
-      }
+      if (dev::any(tail.hi != 0, ws))  // most rows have no tail
+        for (int o = ws / 2; o > 0; o /= 2) tail = add(tail, TwoDoubles{dev::shfl_xor(tail.hi, o, ws), dev::shfl_xor(tail.lo, o, ws)});
       if (lane == 0) post_high[warp] = band_high, post_low[warp] = band_low, post_hi[warp] = tail.hi, post_lo[warp] = tail.lo;
       dev::block_sync();
       if (tid == 0) {
@@ -260,12 +259,17 @@ struct RefRowsFast {
         }
         if (nans)
           for (int k = 0; k < 4; ++k) yo.v[k] = canonical_nans<T>(yo.v[k]);
-        if (open & kUndecided)
-          for (int k = 0; k < 4; ++k)
-            io.v[k] = uint32_t(ideal_y_of<T>(widen(xp.v[k]), w_at(2 * k), r32, ri, window, margin)) |
-                      uint32_t(ideal_y_of<T>(widen(xp.v[k] >> 16), w_at(2 * k + 1), r32, ri, window, margin)) << 16;
         const int64_t i = row * g.h + 8 * q;
         store_words(y + i, yo);
+        // The rare pack with an element the double path decides, from the pack loaded again after
+        // y's store (RefOutputs' way): with the registers' z, nvcc kept every element's fp32
+        // decision alive across the branch, three instructions an element.
+        if (open & kUndecided) {
+          const Pack16<uint32_t> again = dev::load16(xr + 4 * q);
+          for (int k = 0; k < 4; ++k)
+            io.v[k] = uint32_t(ideal_y_of<T>(widen(again.v[k]), w_at(2 * k), r32, ri, window, margin)) |
+                      uint32_t(ideal_y_of<T>(widen(again.v[k] >> 16), w_at(2 * k + 1), r32, ri, window, margin)) << 16;
+        }
         store_words(ideal + i, io);
       }
     }
