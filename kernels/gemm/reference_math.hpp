@@ -18,6 +18,7 @@
 #include "kernels/portable/device.hpp"
 #include "reference/formats/formats.hpp"  // encode<F>: the reference's own rounding core
 #include "reference/gemm/profile.hpp"     // ScaleRule
+#include "reference/two_sum.hpp"
 
 namespace ulpgate::gemm_kernels {
 
@@ -53,15 +54,7 @@ ULPGATE_DEVICE bool is_finite64(double x) { return (bits_of(x) & 0x7ff0000000000
 
 // ---- error-free transformations (fp64, round to nearest) -----------------------------------
 
-// s = RN(a + b) and r = a + b - s exactly (Knuth's TwoSum: six operations, any order of
-// magnitudes, exact whenever a + b does not overflow).
-struct Sum2 {
-  double s, r;
-};
-ULPGATE_DEVICE Sum2 two_sum(double a, double b) {
-  const double s = a + b, bb = s - a;
-  return {s, (a - (s - bb)) + (b - bb)};
-}
+// two_sum (reference/two_sum.hpp): s = RN(a + b) and the exact rest r.
 
 // The neighbours of a finite double (next_up(0) is the smallest subnormal).
 ULPGATE_DEVICE double next_up(double x) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "kernels/norm/reference_kernels.hpp"
+#include "reference/two_sum.hpp"
 
 namespace ulpgate::norm_kernels {
 
@@ -22,19 +23,14 @@ struct TwoDoubles {
   double hi = 0, lo = 0;
 };
 
-// a + b = s + e exactly (Knuth's TwoSum: magnitudes in either order).
-ULPGATE_DEVICE TwoDoubles two_sum(double a, double b) {
-  const double s = a + b, bb = s - a;
-  return {s, (a - (s - bb)) + (b - bb)};
-}
-// A square q >= 0 added: hi exact by TwoSum, its errors gathered in lo.
+// A square q >= 0 added: hi exact by TwoSum (reference/two_sum.hpp), its errors gathered in lo.
 ULPGATE_DEVICE TwoDoubles add_square(TwoDoubles s, double q) {
-  const TwoDoubles t = two_sum(s.hi, q);
-  return {t.hi, s.lo + t.lo};
+  const Sum2 t = two_sum(s.hi, q);
+  return {t.s, s.lo + t.r};
 }
 ULPGATE_DEVICE TwoDoubles add(TwoDoubles a, TwoDoubles b) {
-  const TwoDoubles s = two_sum(a.hi, b.hi);
-  return two_sum(s.hi, s.lo + (a.lo + b.lo));
+  const Sum2 s = two_sum(a.hi, b.hi), n = two_sum(s.s, s.r + (a.lo + b.lo));
+  return {n.s, n.r};
 }
 
 // How far the estimate of a row's sum S may lie from S, relative, with room. RefRowsFast's bands
@@ -195,8 +191,10 @@ struct RefRowsFast {
       const bool finite = top < 0x7F800000u;
       // 2. The squares, exact in double: in the two fp64 bands below the largest (RefSums' sums:
       // fp64_band), the rare smaller ones in double-double (the tail), which a pack with none skips.
-      const int p_bits = T == Format::bf16 ? 8 : 11, high = fp64_band(int(top >> 23), length, p_bits);
-      const uint32_t high_from = uint32_t(high) << 23, low_from = uint32_t(fp64_band(high - 1, length, p_bits)) << 23;
+      // The bands as locals, their adding written out (Fp64Bands::add's steps): through the member
+      // nvcc scheduled this kernel differently from the machine code measured on the H200.
+      const Fp64Bands bands = Fp64Bands::below<T>(top, length);
+      const uint32_t high_from = bands.high_from, low_from = bands.low_from;
       double band_high = 0, band_low = 0;
       TwoDoubles tail;
       ULPGATE_UNROLL
@@ -228,7 +226,8 @@ struct RefRowsFast {
         TwoDoubles total{post_hi[0], post_lo[0]};
         for (int w = 1; w < warps; ++w)
           h_sum += post_high[w], l_sum += post_low[w], total = add(total, TwoDoubles{post_hi[w], post_lo[w]});
-        total = add(total, two_sum(h_sum, l_sum));
+        const Sum2 bands = two_sum(h_sum, l_sum);  // both exact: their sum as hi + lo
+        total = add(total, TwoDoubles{bands.s, bands.r});
         const RowR r = finite ? decide_r(total, rule, eps_h, g.h) : RowR{};
         if (r.decided) r_profile[row] = r.profile, r_ideal[row] = r.ideal;
         else dev::atomic_max(undecided, 1u);

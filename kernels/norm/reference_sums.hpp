@@ -62,6 +62,25 @@ ULPGATE_DEVICE int fp64_band(int top, int length, int p) {
 // a slower pipe): T's significand lies in the high word (bf16 7 bits, fp16 10, of its 20).
 ULPGATE_DEVICE double widen_to_double(uint32_t b) { return std::bit_cast<double>(uint64_t((b >> 3) + ((1023u - 127u) << 20)) << 32); }
 
+// A row's two fp64 bands as the lowest |z| fp32 bits of each (none: all ones), for a row of T
+// values whose largest |z| has fp32 bits `top`; and the square of a |z| in them (bits b >=
+// low_from, normal) added to its band's sum. RefSums' and RefRowsFast's.
+struct Fp64Bands {
+  uint32_t high_from = 0xFFFFFFFFu, low_from = 0xFFFFFFFFu;
+
+  template <Format T>
+  ULPGATE_DEVICE static Fp64Bands below(uint32_t top, int length) {
+    constexpr int p = T == Format::bf16 ? 8 : 11;
+    const int high = fp64_band(int(top >> 23), length, p);
+    return {uint32_t(high) << 23, uint32_t(fp64_band(high - 1, length, p)) << 23};
+  }
+  ULPGATE_DEVICE void add(uint32_t b, double& high, double& low) const {
+    const double d = widen_to_double(b);
+    if (b >= high_from) high = fma(d, d, high);
+    else low = fma(d, d, low);
+  }
+};
+
 // A thread's fp64 sum of squares (exact and >= 0: fp64_band) into its window at bit `base`.
 ULPGATE_DEVICE void fp64_into_window(u128& window, double sum, int base) {
   const uint64_t bits = std::bit_cast<uint64_t>(sum);
@@ -309,22 +328,13 @@ struct RefSums {
       const int base = window_base(uint32_t(largest.value), length);
       // 2. The exact sum of squares: in fp64 in the two bands of binades below the largest |z|
       // (T values z, a finite row), the others in the window.
-      uint32_t high_from = 0xFFFFFFFFu, low_from = 0xFFFFFFFFu;  // as |z| bits
-      if (t_values && !largest.flags) {
-        const int p = T == Format::bf16 ? 8 : 11, high = fp64_band(int(uint32_t(largest.value) >> 23), length, p);
-        high_from = uint32_t(high) << 23, low_from = uint32_t(fp64_band(high - 1, length, p)) << 23;
-      }
+      const Fp64Bands bands = t_values && !largest.flags ? Fp64Bands::below<T>(uint32_t(largest.value), length) : Fp64Bands{};
       u128 sum = 0;
       double high = 0, low = 0;
       uint32_t spilled = 0;
-      const auto in_band = [&](uint32_t b) {
-        const double d = widen_to_double(b);
-        if (b >= high_from) high = fma(d, d, high);
-        else low = fma(d, d, low);
-      };
       const auto square = [&](float z) {
         const uint32_t b = dev::as_uint(z) & 0x7FFFFFFFu;
-        if (b >= low_from) return in_band(b);
+        if (b >= bands.low_from) return bands.add(b, high, low);
         if (b == 0 || b >= 0x7F800000u || add_to_window(sum, b, base)) return;
         add_outside_window(spill, spilled != 0, z);
         spilled = 1;
@@ -333,8 +343,8 @@ struct RefSums {
       each_pack(at, [&](const float (&z)[8]) {
         uint32_t b[8], least = 0xFFFFFFFFu;
         for (int j = 0; j < 8; ++j) b[j] = dev::as_uint(z[j]) & 0x7FFFFFFFu, least = b[j] < least ? b[j] : least;
-        if (least >= low_from) {
-          for (int j = 0; j < 8; ++j) in_band(b[j]);
+        if (least >= bands.low_from) {
+          for (int j = 0; j < 8; ++j) bands.add(b[j], high, low);
           return;
         }
         for (int j = 0; j < 8; ++j) square(z[j]);

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "reference/formats/formats.hpp"
+#include "reference/two_sum.hpp"
 
 namespace ulpgate::allreduce::element {
 
@@ -118,9 +119,10 @@ constexpr Ideal ideal(Format f, const uint32_t* ranks, int world) {
   double ieee = 0, abs_sum = 0;
   bool exact = true;
   for (int r = 0; r < world; ++r) {
-    const double x = widen_exact(f, ranks[r]), t = ieee + x, b = t - ieee;
-    exact = exact && (ieee - (t - b)) + (x - b) == 0;
-    ieee = t, abs_sum += magnitude(x);
+    const double x = widen_exact(f, ranks[r]);
+    const Sum2 t = two_sum(ieee, x);
+    exact = exact && t.r == 0;
+    ieee = t.s, abs_sum += magnitude(x);
   }
   if (!finite(abs_sum)) return {round_nosat(f, ieee), ieee, abs_sum};
   if (!exact) return ideal_by_digits(f, ranks, world, abs_sum);
