@@ -74,6 +74,9 @@ float sample(const Distribution& d, const Rng& rng, uint64_t index, Format targe
 void fill(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t offset = 0,
           Format target = Format::fp32);
 
+// The same for fp32 on the calling thread alone (for callers that split their work themselves).
+void fill_here(std::span<float> out, const Distribution& d, const Rng& rng, uint64_t offset);
+
 // bf16 / fp16 inputs: the samples rounded with the formats core (RNE).
 void fill_bf16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset = 0);
 void fill_fp16(std::span<uint16_t> out, const Distribution& d, const Rng& rng, uint64_t offset = 0);

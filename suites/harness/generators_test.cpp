@@ -111,6 +111,23 @@ TEST(Generators, AnySliceRegeneratesAlone) {
   }
 }
 
+// fill on every core and fill_here on this thread give each element's sample(): plain normal
+// samples take a loop of their own, the rest the generic one.
+TEST(Generators, FillsAreTheSamplesOfTheirElements) {
+  for (const char* text : {"normal", "normal_sigma=2_mean=1", "normal_nan=97", "uniform_lo=-3_hi=5", "outliers_every=64"}) {
+    const Distribution d = Distribution::parse(text);
+    const Rng rng("sanity", 7);
+    std::vector<float> all(70000), here(1000);  // above fill's 2^16 serial limit
+    fill(all, d, rng);
+    fill_here(here, d, rng, 69000);
+    for (uint64_t i = 0; i < all.size(); i += i < 69000 ? 97 : 1) {
+      const uint32_t want = std::bit_cast<uint32_t>(sample(d, rng, i));
+      ASSERT_EQ(std::bit_cast<uint32_t>(all[i]), want) << text << " element " << i;
+      if (i >= 69000) ASSERT_EQ(std::bit_cast<uint32_t>(here[i - 69000]), want) << text << " element " << i;
+    }
+  }
+}
+
 TEST(Generators, NormalHasItsMeanAndVariance) {
   const auto v = generate("normal_sigma=2_mean=1", 200000);
   double sum = 0, sq = 0;
