@@ -21,82 +21,121 @@ float scale_of(float amax, Format f, bool pow2) {
   return decode_f32(Format::ue8m0, encode(s, Conversion{Format::ue8m0, Overflow::satfinite, Rounding::rp}));
 }
 
-// One operand ([rows, K] values) quantized per scale cell: cell(r, b) is the cell of row r's
-// elements [b * run, (b + 1) * run) along K (run = K: one cell a row). Each cell found once per
-// run, not per element: its index divides, and the divisions were half of generating a GEMM's
-// operands (the ci tier's 1 x 7168 x 18432 case: 132 M elements of B).
-template <class Cell>
-void quantize(const std::vector<float>& x, int64_t rows, int64_t k, int64_t run, Format f, bool pow2, size_t cells,
-              Cell cell, std::vector<uint8_t>& codes, std::vector<float>& scales) {
-  // fn(a, e, c): each run of row r, as element offsets [a, e) into x, with its cell c.
-  const auto for_runs = [&](int64_t r, auto&& fn) {
-    for (int64_t i0 = 0, b = 0; i0 < k; i0 += run, ++b) fn(r * k + i0, r * k + std::min(k, i0 + run), size_t(cell(r, b)));
+// One operand of [rows, K] values quantized per scale cell: cell(r, b) is the cell of row r's
+// elements [b * run, (b + 1) * run) along K (run = K: one cell a row), and cells are numbered
+// row-major, each spanning `band` rows (0: one cell for the whole tensor). make(r0, r1, x) writes
+// rows [r0, r1)'s values into x. Where bands are bounded, each worker makes whole bands into a
+// buffer of its own and quantizes them at once (their cells are theirs alone): the values never
+// go to memory (their stores and page faults were a sixth of making a large GEMM's operands).
+// Per tensor, the values are held whole until the one amax is known.
+template <class Cell, class Make, class Finite, class Other>
+void quantize_cast(int64_t rows, int64_t k, int64_t run, int64_t band, Format f, bool pow2, size_t cells, Cell cell,
+              Make make, Finite finite, Other other, std::vector<uint8_t>& codes, std::vector<float>& scales) {
+  codes.resize(size_t(rows * k));
+  scales.assign(cells, 0.0f);
+  if (k <= 0 || rows <= 0) {
+    for (float& s : scales) s = scale_of(0.0f, f, pow2);
+    return;
+  }
+  // fn(a, e, c): each run of row r, as offsets [a, e) into x holding rows from r0 on, with its cell.
+  // Each cell found once per run, not per element: its index divides, and the divisions were half
+  // of generating a GEMM's operands (the ci tier's 1 x 7168 x 18432 case: 132 M elements of B).
+  const auto for_runs = [&](int64_t r0, int64_t r, auto&& fn) {
+    for (int64_t i0 = 0, b = 0; i0 < k; i0 += run, ++b) fn((r - r0) * k + i0, (r - r0) * k + std::min(k, i0 + run), size_t(cell(r, b)));
   };
-  // Cells are numbered row-major, so a chunk of rows touches an interval of them: each chunk takes
-  // its cells' amax, merged by max (exact, in any order).
-  std::vector<float> amax(cells, 0.0f);
-  std::mutex merging;
-  const int64_t serial_rows = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(k, 1));
-  parallel_for_large(k > 0 ? rows : 0, serial_rows, [&](int64_t r0, int64_t r1) {
-    if (r0 >= r1) return;
-    const auto lo = size_t(cell(r0, 0));
-    std::vector<float> local(size_t(cell(r1 - 1, (k - 1) / run)) - lo + 1, 0.0f);
+  // The amax of the cells rows [r0, r1) touch, from cell lo on (no fmax: a libm call an element
+  // where m >= 0 is never NaN).
+  const auto amax_of = [&](const float* x, int64_t r0, int64_t r1, size_t lo) {
+    std::vector<float> m(size_t(cell(r1 - 1, (k - 1) / run)) - lo + 1, 0.0f);
     for (int64_t r = r0; r < r1; ++r)
-      for_runs(r, [&](int64_t a, int64_t e, size_t c) {
-        float& m = local[c - lo];
-        for (int64_t at = a; at < e; ++at)  // no fmax: a libm call an element where m >= 0 is never NaN
-          if (const float v = std::fabs(x[size_t(at)]); v <= std::numeric_limits<float>::max() && v > m) m = v;
+      for_runs(r0, r, [&](int64_t a, int64_t e, size_t c) {
+        float& top = m[c - lo];
+        for (int64_t at = a; at < e; ++at)
+          if (const float v = std::fabs(x[at]); v <= std::numeric_limits<float>::max() && v > top) top = v;
       });
-    const std::lock_guard<std::mutex> hold(merging);
-    for (size_t c = 0; c < local.size(); ++c) amax[lo + c] = std::fmax(amax[lo + c], local[c]);
-  });
-  scales.resize(cells);
-  for (size_t c = 0; c < cells; ++c) scales[c] = scale_of(amax[c], f, pow2);
-  codes.resize(x.size());
-  const auto quantize_with = [&](auto finite, auto other) {
-    parallel_for_large(k > 0 ? rows : 0, serial_rows, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        for_runs(r, [&](int64_t a, int64_t e, size_t c) {
-          for (int64_t at = a; at < e; ++at) {
-            const float v = x[size_t(at)], q = v / scales[c];
-            codes[size_t(at)] = uint8_t(std::isfinite(v) ? finite(q) : other(q));
-          }
-        });
+    return m;
+  };
+  const auto codes_of = [&](const float* x, int64_t r0, int64_t r1) {
+    uint8_t* out = codes.data() + r0 * k;
+    for (int64_t r = r0; r < r1; ++r)
+      for_runs(r0, r, [&](int64_t a, int64_t e, size_t c) {
+        for (int64_t at = a; at < e; ++at) {
+          const float v = x[at], q = v / scales[c];
+          out[at] = uint8_t(std::isfinite(v) ? finite(q) : other(q));
+        }
+      });
+  };
+  // Workers take whole bands, about 2^16 values or more at a time, fn(r0, r1, its buffer).
+  const int64_t unit = band > 0 ? band * std::max<int64_t>(1, (int64_t(1) << 16) / (band * k)) : std::max<int64_t>(1, (int64_t(1) << 16) / k);
+  const auto units = [&](auto&& fn) {
+    parallel_for_large((rows + unit - 1) / unit, 2, [&](int64_t u0, int64_t u1) {
+      std::vector<float> buffer;
+      for (int64_t u = u0; u < u1; ++u) fn(u * unit, std::min(rows, (u + 1) * unit), buffer);
     });
   };
-  // The integer RNE path where the format has one (every fp8 format: bit for bit encode's, and
-  // encode's dispatch was a third of making a large GEMM's operands), encode elsewhere.
+  if (band > 0) {
+    units([&](int64_t r0, int64_t r1, std::vector<float>& x) {
+      x.resize(size_t((r1 - r0) * k));
+      make(r0, r1, x.data());
+      const auto lo = size_t(cell(r0, 0));
+      const std::vector<float> m = amax_of(x.data(), r0, r1, lo);
+      for (size_t c = 0; c < m.size(); ++c) scales[lo + c] = scale_of(m[c], f, pow2);
+      codes_of(x.data(), r0, r1);
+    });
+    return;
+  }
+  std::vector<float> x(size_t(rows * k)), amax(cells, 0.0f);
+  std::mutex merging;
+  units([&](int64_t r0, int64_t r1, std::vector<float>&) {
+    make(r0, r1, x.data() + r0 * k);
+    const std::vector<float> m = amax_of(x.data() + r0 * k, r0, r1, 0);
+    const std::lock_guard<std::mutex> hold(merging);
+    for (size_t c = 0; c < m.size(); ++c) amax[c] = std::max(amax[c], m[c]);
+  });
+  for (size_t c = 0; c < cells; ++c) scales[c] = scale_of(amax[c], f, pow2);
+  units([&](int64_t r0, int64_t r1, std::vector<float>&) { codes_of(x.data() + r0 * k, r0, r1); });
+}
+
+// The same with the format's casts: the integer RNE path where the format has one (every fp8
+// format: bit for bit encode's, and encode's dispatch was a third of making a large GEMM's
+// operands), encode elsewhere.
+template <class Cell, class Make>
+void quantize(int64_t rows, int64_t k, int64_t run, int64_t band, Format f, bool pow2, size_t cells, Cell cell,
+              Make make, std::vector<uint8_t>& codes, std::vector<float>& scales) {
   dispatch(f, [&](auto format) {
     constexpr Format F = decltype(format)::value;
     if constexpr (has_fast_rne<F>()) {
-      quantize_with(FastRneCast<F>(Overflow::satfinite), FastRneCast<F>(Overflow::nosat));
+      quantize_cast(rows, k, run, band, f, pow2, cells, cell, make, FastRneCast<F>(Overflow::satfinite),
+                    FastRneCast<F>(Overflow::nosat), codes, scales);
     } else {
       const Conversion finite{F, Overflow::satfinite, Rounding::rne}, other{F, Overflow::nosat, Rounding::rne};
-      quantize_with([&](float q) { return encode(q, finite); }, [&](float q) { return encode(q, other); });
+      quantize_cast(rows, k, run, band, f, pow2, cells, cell, make, [&](float q) { return encode(q, finite); },
+                    [&](float q) { return encode(q, other); }, codes, scales);
     }
   });
 }
 
+// Rows [r0, r1) of A's values (B's where `b`) into x, shaped by the input's structure.
 // cancel: the second half of K repeats A's first half and negates B's, so every term of the
 // first half meets its negation (the halves quantize alike when K / 2 is a multiple of the block).
-void cancel(std::vector<float>& a, std::vector<float>& b, const Spec& s) {
-  const int64_t h = s.k / 2;
-  for (int64_t m = 0; m < s.m; ++m)
-    for (int64_t k = h; k < 2 * h; ++k) a[size_t(m * s.k + k)] = a[size_t(m * s.k + k - h)];
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t k = h; k < 2 * h; ++k) b[size_t(n * s.k + k)] = -b[size_t(n * s.k + k - h)];
-}
-
 // zero-blocks: A's block kb of row m is zero where (m + kb) % 3 == 0; B's where (n / 128 + kb) is odd.
-void zero_blocks(std::vector<float>& a, std::vector<float>& b, const Spec& s) {
-  const int64_t kblock = harness_kblock(geometry(s));
-  for (int64_t m = 0; m < s.m; ++m)
-    for (int64_t k = 0; k < s.k; ++k)
-      if ((m + k / kblock) % 3 == 0) a[size_t(m * s.k + k)] = 0;
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t k = 0; k < s.k; ++k)
-      if ((n / 128 + k / kblock) % 2 == 1) b[size_t(n * s.k + k)] = 0;
-}
+struct OperandValues {
+  const Input& input;
+  Rng stream;
+  bool b;
+  int64_t k, kblock;
+
+  void operator()(int64_t r0, int64_t r1, float* x) const {
+    fill_here(std::span(x, size_t((r1 - r0) * k)), input.dist, stream, uint64_t(r0 * k));
+    if (input.structure == Structure::cancel)
+      for (int64_t r = 0, h = k / 2; r < r1 - r0; ++r)
+        for (int64_t i = h; i < 2 * h; ++i) x[r * k + i] = b ? -x[r * k + i - h] : x[r * k + i - h];
+    if (input.structure == Structure::zero_blocks)
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t i = 0; i < k; ++i)
+          if (b ? (r / 128 + i / kblock) % 2 == 1 : (r + i / kblock) % 3 == 0) x[(r - r0) * k + i] = 0;
+  }
+};
 
 // scale-edges: scales at the edges of their encoding, the codes left as quantized (a decoder that
 // gets an edge wrong changes those outputs). A: every K-block of row 0 the smallest scale (so row
@@ -119,18 +158,16 @@ void scale_edges(std::vector<float>& sa, std::vector<float>& sb, const Geometry&
 }  // namespace
 
 Operands quantized_operands(const Spec& s, const Input& input, const Rng& rng) {
-  std::vector<float> a(size_t(s.m * s.k)), b(size_t(s.n * s.k));
-  fill(a, input.dist, rng.stream(1));
-  fill(b, input.dist, rng.stream(2));
-  if (input.structure == Structure::cancel) cancel(a, b, s);
-  if (input.structure == Structure::zero_blocks) zero_blocks(a, b, s);
   const Geometry g = geometry(s);
   const int64_t run = g.epilogue_scales() ? std::max<int64_t>(s.k, 1) : g.kblock;  // K's elements a cell
+  const int64_t kblock = input.structure == Structure::zero_blocks ? harness_kblock(g) : 0;
   Operands out;
-  quantize(a, s.m, s.k, run, s.a_format, s.pow2_scales(), size_t(g.sa.m * g.sa.g),
-           [&](int64_t m, int64_t b) { return g.sa_index(m, b); }, out.a, out.sa);
-  quantize(b, s.n, s.k, run, s.b_format, s.pow2_scales(), size_t(g.sb.m * g.sb.g),
-           [&](int64_t n, int64_t b) { return g.sb_index(n, b); }, out.b, out.sb);
+  quantize(s.m, s.k, run, g.a_rows, s.a_format, s.pow2_scales(), size_t(g.sa.m * g.sa.g),
+           [&](int64_t m, int64_t b) { return g.sa_index(m, b); }, OperandValues{input, rng.stream(1), false, s.k, kblock},
+           out.a, out.sa);
+  quantize(s.n, s.k, run, g.b_rows, s.b_format, s.pow2_scales(), size_t(g.sb.m * g.sb.g),
+           [&](int64_t n, int64_t b) { return g.sb_index(n, b); }, OperandValues{input, rng.stream(2), true, s.k, kblock},
+           out.b, out.sb);
   if (input.structure == Structure::scale_edges) scale_edges(out.sa, out.sb, g, s.pow2_scales());
   return out;
 }
