@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "reference/parallel.hpp"
 
@@ -92,8 +93,7 @@ bool injected(const Rng& stream, double period, uint64_t index) {
 
 // Irwin-Hall: 12 uniform 16-bit integers k_i, u_i = (k_i + 1/2) / 2^16, z = sum u_i - 6.
 // Mean exactly 0, variance 1 - 2^-32, |z| < 6; computed as an exact integer then scaled.
-double standard_normal_like(const Streams& rng, uint64_t index) {
-  const Rng& values = rng.value;
+double standard_normal_like(const Rng& values, uint64_t index) {
   // The four 16-bit parts of each draw summed in two 32-bit lanes (six parts a lane at most: no
   // carry between them), the lanes added last: the same integer as twelve shifts and masks.
   constexpr uint64_t kEvenParts = 0x0000FFFF0000FFFFull;
@@ -102,13 +102,25 @@ double standard_normal_like(const Streams& rng, uint64_t index) {
     const uint64_t bits = values.at(3 * index + w);
     lanes += (bits & kEvenParts) + ((bits >> 16) & kEvenParts);
   }
-  const auto sum = int64_t((lanes & 0xFFFFFFFF) + (lanes >> 32));
+  const auto sum = int32_t((lanes & 0xFFFFFFFF) + (lanes >> 32));  // < 2^20: int32 widens to double in vectors
   return double(sum + 6 - 6 * 65536) * 0x1p-16;  // exact
 }
 
-float normal_value(double sigma, double mean, const Streams& rng, uint64_t index) {
-  const double scaled = sigma * standard_normal_like(rng, index);  // one rounding
+float normal_value(double sigma, double mean, const Rng& values, uint64_t index) {
+  const double scaled = sigma * standard_normal_like(values, index);  // one rounding
   return float(scaled + mean);  // kept as separate statements: no fused multiply-add
+}
+
+// Normal samples without injections (most of every case's inputs), from element `offset` on, in a
+// loop of their own. Built twice, for AVX2 and for any x86-64, the loader picking one: AVX2's
+// 64-bit lanes draw four elements at once, where SSE2 has no vector form of the loop. The same
+// bits either way: integer arithmetic and IEEE roundings, and AVX2 enables no FMA to fuse them.
+#if defined(__x86_64__) && defined(__GNUC__)
+[[gnu::target_clones("avx2", "default")]]
+#endif
+void plain_normals(std::span<float> out, double sigma, double mean, const Rng& rng, uint64_t offset) {
+  const Rng values = rng;  // a local: through the reference, the key was reloaded each element
+  for (size_t i = 0; i < out.size(); ++i) out[i] = normal_value(sigma, mean, values, offset + i);
 }
 
 float uniform_value(const Distribution& d, const Streams& rng, uint64_t index) {
@@ -121,7 +133,7 @@ float outlier_value(const Distribution& d, const Streams& rng, uint64_t index) {
   const auto n = uint64_t(d.every);
   const Rng& outliers = rng.outlier;
   const uint64_t block = index / n;
-  if (outliers.below(2 * block, n) != index % n) return normal_value(d.sigma, 0, rng, index);
+  if (outliers.below(2 * block, n) != index % n) return normal_value(d.sigma, 0, rng.value, index);
   const double big = d.sigma * d.mag;
   const double grown = 1.0 + outliers.dyadic(2 * block + 1, 24);  // exact
   return random_sign(rng, index, float(big * grown));
@@ -178,7 +190,7 @@ float subnormal_value(const Streams& rng, uint64_t index, Format target) {
 
 float base_value(const Distribution& d, const Streams& rng, uint64_t index, Format target) {
   switch (d.kind) {
-    case DistKind::normal: return normal_value(d.sigma, d.mean, rng, index);
+    case DistKind::normal: return normal_value(d.sigma, d.mean, rng.value, index);
     case DistKind::uniform: return uniform_value(d, rng, index);
     case DistKind::outliers: return outlier_value(d, rng, index);
     case DistKind::zeros: return 0.0f;
@@ -291,14 +303,20 @@ void sample_into(std::span<T> out, const Distribution& d, const Rng& rng, uint64
                  bool on_every_core = true) {
   d.validate();
   const Streams streams(rng);
-  // Normal samples without injections (most of every case's inputs) in a loop of their own: with no
-  // test of the kind or the periods an element, the draws of neighbouring elements overlap.
   const bool plain_normal = d.kind == DistKind::normal && d.nan == 0 && d.inf == 0 && d.den == 0;
   parallel_for_large(int64_t(out.size()), on_every_core ? int64_t(1) << 16 : INT64_MAX, [&](int64_t begin, int64_t end) {
-    if (plain_normal)
-      for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = as(normal_value(d.sigma, d.mean, streams, offset + i));
-    else
+    if (!plain_normal) {
       for (auto i = size_t(begin); i < size_t(end); ++i) out[i] = as(sample_with(d, streams, offset + i, target));
+    } else if constexpr (std::is_same_v<T, float> && std::is_same_v<As, std::identity>) {
+      plain_normals(out.subspan(size_t(begin), size_t(end - begin)), d.sigma, d.mean, streams.value, offset + uint64_t(begin));
+    } else {  // rounded from a block of fp32 samples in the cache
+      float block[1024];
+      for (auto i = size_t(begin); i < size_t(end); i += std::size(block)) {
+        const std::span<float> part(block, std::min(std::size(block), size_t(end) - i));
+        plain_normals(part, d.sigma, d.mean, streams.value, offset + i);
+        for (size_t j = 0; j < part.size(); ++j) out[i + j] = as(part[j]);
+      }
+    }
   });
 }
 
