@@ -154,7 +154,7 @@ Tensors Case::tensors() const {
       const int64_t first = spec.first_row(e);
       std::copy(x.a.begin(), x.a.end(), t.a.begin() + first * k);
       std::copy(x.sa.begin(), x.sa.end(), sa.begin() + first * kblocks);
-      std::ranges::copy(gemm::pack_weights(es, x.b), t.b.begin() + ptrdiff_t(size_t(e) * expert_b));
+      gemm::pack_weights_into(es, x.b, std::span(t.b).subspan(size_t(e) * expert_b, expert_b));
       std::vector<uint8_t>().swap(x.b);
       sb[size_t(e)] = gemm::pack_scales(es, gemm::Which::b, x.sb);
     }

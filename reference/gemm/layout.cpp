@@ -1,5 +1,6 @@
 #include "reference/gemm/layout.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -12,15 +13,19 @@ void check_tiles(int64_t rows, int64_t cols) {
                                 ", K = " + std::to_string(cols) + ")");
 }
 
-// out[to(i)] = in[i] over every index of an [N, K] matrix, or the inverse.
+// out[to(i)] = in[i] over every index of an [N, K] matrix, or the inverse, into out.
 template <class Map>
-std::vector<uint8_t> permuted(std::span<const uint8_t> in, int64_t rows, int64_t cols, Map to) {
+void permute_into(std::span<const uint8_t> in, std::span<uint8_t> out, int64_t rows, int64_t cols, Map to) {
   check_tiles(rows, cols);
-  if (int64_t(in.size()) != rows * cols) throw std::invalid_argument("bpreshuffle: size is not N * K");
-  std::vector<uint8_t> out(in.size());
+  if (int64_t(in.size()) != rows * cols || out.size() != in.size()) throw std::invalid_argument("bpreshuffle: size is not N * K");
   for (int64_t n = 0; n < rows; ++n)
     for (int64_t k = 0; k < cols; ++k) to(out, in, n * cols + k, bpreshuffle_offset(n, k, rows, cols));
-  return out;
+}
+
+void shuffle_into(std::span<const uint8_t> b, std::span<uint8_t> out, int64_t rows, int64_t cols) {
+  permute_into(b, out, rows, cols, [](auto& out, auto& in, int64_t logical, int64_t physical) {
+    out[size_t(physical)] = in[size_t(logical)];
+  });
 }
 
 bool shuffled(const Spec& spec) { return spec.profile && spec.profile->weights == WeightLayout::bpreshuffle; }
@@ -39,19 +44,30 @@ std::pair<int64_t, int64_t> bpreshuffle_source(int64_t offset, int64_t, int64_t 
 }
 
 std::vector<uint8_t> bpreshuffle(std::span<const uint8_t> b, int64_t rows, int64_t cols) {
-  return permuted(b, rows, cols, [](auto& out, auto& in, int64_t logical, int64_t physical) {
-    out[size_t(physical)] = in[size_t(logical)];
-  });
+  std::vector<uint8_t> out(b.size());
+  shuffle_into(b, out, rows, cols);
+  return out;
 }
 
 std::vector<uint8_t> unshuffle(std::span<const uint8_t> physical, int64_t rows, int64_t cols) {
-  return permuted(physical, rows, cols, [](auto& out, auto& in, int64_t logical, int64_t phys) {
+  std::vector<uint8_t> out(physical.size());
+  permute_into(physical, out, rows, cols, [](auto& out, auto& in, int64_t logical, int64_t phys) {
     out[size_t(logical)] = in[size_t(phys)];
   });
+  return out;
+}
+
+void pack_weights_into(const Spec& spec, std::span<const uint8_t> b, std::span<uint8_t> out) {
+  if (!shuffled(spec)) {
+    if (out.size() != b.size()) throw std::invalid_argument("pack_weights_into: the output is not B's size");
+    std::copy(b.begin(), b.end(), out.begin());
+    return;
+  }
+  shuffle_into(b, out, spec.n, spec.k);
 }
 
 std::vector<uint8_t> pack_weights(const Spec& spec, std::span<const uint8_t> b) {
-  if (!shuffled(spec)) return {b.begin(), b.end()};
+  if (!shuffled(spec)) return {b.begin(), b.end()};  // one pass, not a zeroed vector filled again
   return bpreshuffle(b, spec.n, spec.k);
 }
 

@@ -22,6 +22,7 @@ std::vector<uint8_t> unshuffle(std::span<const uint8_t> physical, int64_t rows, 
 
 // B as the profile's kernel reads it (row: unchanged) and back.
 std::vector<uint8_t> pack_weights(const Spec& spec, std::span<const uint8_t> b);
+void pack_weights_into(const Spec& spec, std::span<const uint8_t> b, std::span<uint8_t> out);  // out: B's size
 std::vector<uint8_t> unpack_weights(const Spec& spec, std::span<const uint8_t> physical);
 
 enum class Which : uint8_t { a, b };

@@ -2,6 +2,7 @@
 // (spec/gemm.md "Every layout transform is a pure permutation").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
 #include <set>
 
@@ -49,6 +50,16 @@ TEST(GemmLayout, WeightsFollowTheProfile) {
   EXPECT_EQ(pack_weights(shuffled, b), bpreshuffle(b, 32, 64));
   EXPECT_EQ(unpack_weights(shuffled, pack_weights(shuffled, b)), b);
   EXPECT_EQ(pack_weights(plain, b), b);
+  // Into a slice of a larger buffer (a grouped B's expert), the bytes around it untouched.
+  for (const Spec* s : {&shuffled, &plain}) {
+    std::vector<uint8_t> group(3 * b.size(), 0xA5);
+    pack_weights_into(*s, b, std::span(group).subspan(b.size(), b.size()));
+    EXPECT_TRUE(std::equal(group.begin() + ptrdiff_t(b.size()), group.begin() + ptrdiff_t(2 * b.size()), pack_weights(*s, b).begin()));
+    const auto untouched = [](auto from, auto to) { return std::all_of(from, to, [](uint8_t v) { return v == 0xA5; }); };
+    EXPECT_TRUE(untouched(group.begin(), group.begin() + ptrdiff_t(b.size())));
+    EXPECT_TRUE(untouched(group.begin() + ptrdiff_t(2 * b.size()), group.end()));
+    EXPECT_THROW(pack_weights_into(*s, b, std::span(group).subspan(0, b.size() - 1)), std::invalid_argument);
+  }
 }
 
 // Each profile's A and B scale storage: every logical scale lands in its own slot and reads back.
