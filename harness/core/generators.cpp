@@ -118,8 +118,7 @@ float normal_value(double sigma, double mean, const Rng& values, uint64_t index)
 #if defined(__x86_64__) && defined(__GNUC__)
 [[gnu::target_clones("avx2", "default")]]
 #endif
-void plain_normals(std::span<float> out, double sigma, double mean, const Rng& rng, uint64_t offset) {
-  const Rng values = rng;  // a local: through the reference, the key was reloaded each element
+void plain_normals(std::span<float> out, double sigma, double mean, const Rng& values, uint64_t offset) {
   for (size_t i = 0; i < out.size(); ++i) out[i] = normal_value(sigma, mean, values, offset + i);
 }
 
