@@ -1,15 +1,17 @@
-// norm.rms's device reference in one pass over x (issue 30; kernels/norm/PERF-reference.md: the
-// split passes read x twice, and a block that waited on the exact r had doubled the time):
-// RefRowsFast, a block a row. It holds the row's packs in registers while it sums their squares,
-// exactly in RefSums' two fp64 bands below the row's largest magnitude, the rare smaller ones in
-// double-double; decides both r from that estimate where it lies clear of their rounding
-// boundaries (the exact search only where it does not); and writes y and the ideal y as
-// RefOutputs does, from the row read again (L1 or L2: held, it spilled). A row it cannot decide (a
-// NaN or Inf in it, a sum near an fp32 rounding boundary or an ideal r near a double one: about
-// 2^-24 of rows) sets `undecided`, and the split passes (RefSums, RefR, RefOutputs) then compute
-// the whole case. Every bit is the exact passes'.
+// norm.rms's and rms-quant's device reference in one pass over x (issue 30;
+// kernels/norm/PERF-reference.md: the split passes read x twice, and a block that waited on the
+// exact r had doubled the time): RefRowsFast, a block a row. It holds the row's packs in registers
+// while it sums their squares, exactly in RefSums' two fp64 bands below the row's largest
+// magnitude, the rare smaller ones in double-double; decides both r from that estimate where it
+// lies clear of their rounding boundaries (the exact search only where it does not); and writes
+// the row's results from the row read again (L1 or L2: held, it spilled): y and the ideal y as
+// RefOutputs does (RowOutputs), or rms-quant's codes and scales of T(y) as the quantization
+// reference makes them (GroupCodes). A row it cannot decide (a NaN or Inf in it, a sum near an
+// fp32 rounding boundary or an ideal r near a double one: about 2^-24 of rows) sets `undecided`,
+// and the split passes then compute the whole case. Every bit is the exact passes'.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -123,26 +125,130 @@ ULPGATE_DEVICE void store_words(uint16_t* p, const Pack16<uint32_t>& w) {
 #endif
 }
 
+// norm.rms's outputs of a decided row (RefRowsFast's Outputs): y and the ideal y as RefOutputs
+// makes them, from the row read again (L1 or L2: held, the row spilled).
+template <Format T>
+struct RowOutputs {
+  const float* weight;  // [h], exactly widened
+  uint16_t* y;          // [m * h] the profile's
+  uint16_t* ideal;      // [m * h] the ideal's, or kNearMark
+  norm::element::Steps steps;
+  double window;    // as RefOutputs'
+  uint32_t margin;  // as RefOutputs'
+
+  // Row `row` (xr its first pack) of h elements, the thread's packs tid + u kRowThreads.
+  template <int Packs>
+  ULPGATE_DEVICE void row(const uint32_t* xr, int64_t row, int64_t h, int tid, float rp, double ri) const {
+    constexpr int threads = int(kRowThreads);
+    const int packs = int(h / 8);
+    const auto widen = [](uint32_t b) { return norm::element::widen(T, b & 0xFFFFu); };
+    const float r32 = float(ri);
+    ULPGATE_NO_UNROLL
+    for (int u = 0; u < Packs; ++u) {
+      const int q = tid + u * threads;
+      if (q >= packs) continue;
+      const Pack16<uint32_t> xp = dev::load16(xr + 4 * q);
+      const Pack16<float> w0 = dev::load16(weight + 8 * q), w1 = dev::load16(weight + 8 * q + 4);
+      const auto w_at = [&](int j) { return j < 4 ? w0.v[j] : w1.v[j - 4]; };
+      // As words, pairs of T: as 16-bit lanes nvcc split each pack's store into four.
+      Pack16<uint32_t> yo, io;
+      uint32_t open = 0, nans = 0;
+      for (int k = 0; k < 4; ++k) {
+        const float z0 = widen(xp.v[k]), z1 = widen(xp.v[k] >> 16);
+        const uint32_t f0 = ideal_y_fp32<T>(z0, w_at(2 * k), r32, margin), f1 = ideal_y_fp32<T>(z1, w_at(2 * k + 1), r32, margin);
+        io.v[k] = (f0 & 0xFFFFu) | f1 << 16;
+        open |= f0 | f1;
+        yo.v[k] = profile_pair<T>(steps.round_twice, z0, z1, w_at(2 * k), w_at(2 * k + 1), rp);
+        nans |= nan_halves<T>(yo.v[k]);
+      }
+      if (nans)
+        for (int k = 0; k < 4; ++k) yo.v[k] = canonical_nans<T>(yo.v[k]);
+      const int64_t i = row * h + 8 * q;
+      store_words(y + i, yo);
+      // The rare pack with an element the double path decides, from the pack loaded again after
+      // y's store (RefOutputs' way): with the registers' z, nvcc kept every element's fp32
+      // decision alive across the branch, three instructions an element.
+      if (open & kUndecided) {
+        const Pack16<uint32_t> again = dev::load16(xr + 4 * q);
+        for (int k = 0; k < 4; ++k)
+          io.v[k] = uint32_t(ideal_y_of<T>(widen(again.v[k]), w_at(2 * k), r32, ri, window, margin)) |
+                    uint32_t(ideal_y_of<T>(widen(again.v[k] >> 16), w_at(2 * k + 1), r32, ri, window, margin)) << 16;
+      }
+      store_words(ideal + i, io);
+    }
+  }
+};
+
+// rms-quant's outputs of a decided row (RefRowsFast's Outputs) where its quantizer sees T(y) in
+// groups of one row (quant.group's tiles; per token on short rows), as the quantization reference
+// makes them, from the row read again: T(y) as NormRows makes it; a group's amax over its `lanes`
+// lanes (a pack each: gs / 8, a power of two up to 32, so a group lies within a warp's packs of a
+// step); its tile's values (tile_values: the scale, stored, and the profile's factor) and profile
+// codes (CodeSteps). The ideal codes and y itself are left to the host (reference_on makes y from
+// r): the kernel's bytes are x and the codes. (Each lane makes its group's tile values: one lane a
+// group making them for all, handed out by shuffles, measured slower: PERF-reference.md.)
+template <Format T, Format F>
+struct GroupCodes {
+  NormRows<T> src;                // z = x, the weights (r_profile unused: the row's r comes in)
+  float* scale;                   // [m * groups]: the stored scales
+  uint8_t* codes;                 // [m * h] the profile's
+  quant_kernels::element::ScaleRule rule;
+  quant_kernels::CodeSteps<F> code;
+  int lanes_log2;  // a group's packs: 2^lanes_log2
+  bool ignore_nan;
+
+  // Whether a row of h elements in groups of gs columns takes this form (whole packs, whole groups).
+  static bool fits(int64_t h, int64_t gs) {
+    return gs % 8 == 0 && gs / 8 <= 32 && std::has_single_bit(uint64_t(gs / 8)) && h % gs == 0;
+  }
+
+  template <int Packs>
+  ULPGATE_DEVICE void row(const uint32_t*, int64_t row, int64_t h, int tid, float rp, double) const {
+    constexpr int threads = int(kRowThreads);
+    const int ws = dev::warp_size(), packs = int(h / 8), first_lane = tid - dev::lane(), lanes = 1 << lanes_log2;
+    const typename NormRows<T>::Row yr{src.z + row * h, src.weight, rp, src.steps};
+    float* const scales = scale + row * (packs >> lanes_log2);
+    uint8_t* const out = codes + row * h;
+    ULPGATE_NO_UNROLL
+    for (int u = 0; u < Packs; ++u) {
+      const int q = tid + u * threads;
+      if (first_lane + u * threads >= packs) break;  // the warp's bound: every lane reaches the shuffles
+      float v[8] = {};
+      if (q < packs) yr.pack(uint32_t(8 * q), v);
+      uint32_t m = 0;
+      for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
+      // Within the group: xor below its lanes, over the whole warp (a constant mask).
+      ULPGATE_UNROLL
+      for (int o = 16; o > 0; o /= 2) {
+        const uint32_t other = dev::shfl_xor(m, o, ws);
+        if (o < lanes) m = other > m ? other : m;
+      }
+      if (q >= packs) continue;
+      const quant_kernels::TileValues t = quant_kernels::tile_values(rule, quant_kernels::element::amax_of_bits(m));
+      if ((q & (lanes - 1)) == 0) scales[q >> lanes_log2] = t.scale;
+      uint64_t p, d;
+      if (code.divide) code.template pack_codes_with<T, true>(v, t, p, d);
+      else code.template pack_codes_with<T, false>(v, t, p, d);
+      quant_kernels::store_word(out + 8 * q, p);
+    }
+  }
+};
+
 // The pass: a block a row (grid-stride), the row's packs in registers (packed rows of at most
 // kPacks kRowThreads packs: fits). Three barriers a row: the largest magnitude's, the sum's, and
-// the row's r.
-template <Format T>
+// the row's r; then Outputs (RowOutputs, GroupCodes) writes the row's results from its r.
+template <Format T, class Outputs>
 struct RefRowsFast {
   static constexpr int kPacks = 8;
   const uint16_t* x;
-  const float* weight;     // [h], exactly widened
   float* r_profile;        // [m]
   double* r_ideal;         // [m]
-  uint16_t* y;             // [m * h] the profile's
-  uint16_t* ideal;         // [m * h] the ideal's, or kNearMark
   uint32_t* undecided;     // [1]: set to 1 where a row is left to the split passes
   RefShape g;
   int length;  // L, the bits of h (h < 2^L): fp64_band's
-  norm::element::Steps steps;
   norm::row_r::Rule rule;
   TwoDoubles eps_h;  // h eps (eps_times_h)
-  double window;     // as RefOutputs'
-  uint32_t margin;   // as RefOutputs'
+  Outputs out;
 
   static bool fits(int64_t h) { return h % 8 == 0 && h / 8 <= int64_t(kPacks) * kRowThreads; }
 
@@ -235,42 +341,7 @@ struct RefRowsFast {
       }
       dev::block_sync();
       if (!row_decided[0]) continue;
-      const float rp = row_profile[0];
-      const double ri = row_ideal[0];
-      const float r32 = float(ri);
-      ULPGATE_NO_UNROLL
-      for (int u = 0; u < kPacks; ++u) {
-        const int q = tid + u * threads;
-        if (q >= packs) continue;
-        const Pack16<uint32_t> xp = dev::load16(xr + 4 * q);  // again, from L1 or L2: held, the row spilled
-        const Pack16<float> w0 = dev::load16(weight + 8 * q), w1 = dev::load16(weight + 8 * q + 4);
-        const auto w_at = [&](int j) { return j < 4 ? w0.v[j] : w1.v[j - 4]; };
-        // As words, pairs of T: as 16-bit lanes nvcc split each pack's store into four.
-        Pack16<uint32_t> yo, io;
-        uint32_t open = 0, nans = 0;
-        for (int k = 0; k < 4; ++k) {
-          const float z0 = widen(xp.v[k]), z1 = widen(xp.v[k] >> 16);
-          const uint32_t f0 = ideal_y_fp32<T>(z0, w_at(2 * k), r32, margin), f1 = ideal_y_fp32<T>(z1, w_at(2 * k + 1), r32, margin);
-          io.v[k] = (f0 & 0xFFFFu) | f1 << 16;
-          open |= f0 | f1;
-          yo.v[k] = profile_pair<T>(steps.round_twice, z0, z1, w_at(2 * k), w_at(2 * k + 1), rp);
-          nans |= nan_halves<T>(yo.v[k]);
-        }
-        if (nans)
-          for (int k = 0; k < 4; ++k) yo.v[k] = canonical_nans<T>(yo.v[k]);
-        const int64_t i = row * g.h + 8 * q;
-        store_words(y + i, yo);
-        // The rare pack with an element the double path decides, from the pack loaded again after
-        // y's store (RefOutputs' way): with the registers' z, nvcc kept every element's fp32
-        // decision alive across the branch, three instructions an element.
-        if (open & kUndecided) {
-          const Pack16<uint32_t> again = dev::load16(xr + 4 * q);
-          for (int k = 0; k < 4; ++k)
-            io.v[k] = uint32_t(ideal_y_of<T>(widen(again.v[k]), w_at(2 * k), r32, ri, window, margin)) |
-                      uint32_t(ideal_y_of<T>(widen(again.v[k] >> 16), w_at(2 * k + 1), r32, ri, window, margin)) << 16;
-        }
-        store_words(ideal + i, io);
-      }
+      out.template row<kPacks>(xr, row, g.h, tid, row_profile[0], row_ideal[0]);
     }
   }
 };

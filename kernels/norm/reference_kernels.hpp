@@ -12,6 +12,8 @@
 //               quantization reference then takes as its x.
 // (The r had been computed inside the row's block, by one thread while the others waited at a
 // barrier: 70 % of that kernel's barrier stalls; kernels/norm/PERF.md.)
+// Where a block can decide a row's r from an estimate of its sum, one pass replaces them all
+// (reference_fast.hpp: RefRowsFast, for norm.rms and rms-quant of T(y) in groups of one row).
 // The element steps are reference/norm/element.hpp's and row_r.hpp's, the source norm.cpp runs.
 // reference_pipeline.hpp runs the three on a device of the host-SIMT emulator or of CUDA.
 #pragma once
@@ -324,9 +326,9 @@ struct RefValues {
 
 // rms-quant's quantizer input T(y) made as the quantization reference loads it (a row source of
 // quant_kernels::compute_from, as RawRows): y of z (x, or the written-back residual RefSums keeps),
-// the weights and the row's profile r, as RefValues makes it; where the codes are made, y's bits
-// are also stored (the host's quantizer inputs). RefValues' write and the quantization
-// reference's read of y (2 bytes an element each) are gone.
+// the weights and the row's profile r, as RefValues makes it. RefValues' write and the
+// quantization reference's read of y (2 bytes an element each) are gone; the host makes y's bits
+// from r where it needs them (reference_on).
 template <Format T>
 struct NormRows {
   static constexpr Format kIn = T;
@@ -334,18 +336,16 @@ struct NormRows {
   const uint16_t* z;         // [m * h] T values
   const float* weight;       // [h], exactly widened
   const float* r_profile;    // [m]
-  uint16_t* y;               // [m * h] T(y)'s bits
   norm::element::Steps steps;  // dtype T (z is x, or already the residual sum)
 
   struct Row {
     const uint16_t* zr;
     const float* w;
-    uint16_t* yr;
     float r;
     norm::element::Steps steps;
 
-    ULPGATE_DEVICE uint16_t bits(uint32_t col) const {
-      return norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r);
+    ULPGATE_DEVICE float value(uint32_t col) const {
+      return norm::element::widen(T, norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r));
     }
     ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
       const Pack16<uint16_t> zs = dev::load16(zr + col);
@@ -355,14 +355,10 @@ struct NormRows {
       for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, zs.v[j]);
       profile_pack<T>(steps.round_twice, z, ws, r, b);
     }
-    ULPGATE_DEVICE static void widen(const uint16_t (&b)[kPack], float (&v)[kPack]) {
-      for (int j = 0; j < kPack; ++j) v[j] = norm::element::widen(T, b[j]);
-    }
-    ULPGATE_DEVICE float value(uint32_t col) const { return norm::element::widen(T, bits(col)); }
     ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const {
       uint16_t b[kPack];
       pack_bits(col, b);
-      widen(b, v);
+      for (int j = 0; j < kPack; ++j) v[j] = norm::element::widen(T, b[j]);
     }
     ULPGATE_DEVICE uint32_t pack_amax_bits(uint32_t col, uint32_t m, bool ignore_nan) const {
       float v[kPack];
@@ -370,19 +366,11 @@ struct NormRows {
       for (int j = 0; j < kPack; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
       return m;
     }
-    ULPGATE_DEVICE float coded_value(uint32_t col) const {
-      yr[col] = bits(col);
-      return norm::element::widen(T, yr[col]);
-    }
-    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const {
-      Pack16<uint16_t> b;
-      pack_bits(col, b.v);
-      dev::store16(yr + col, b);
-      widen(b.v, v);
-    }
+    ULPGATE_DEVICE float coded_value(uint32_t col) const { return value(col); }
+    ULPGATE_DEVICE void coded_pack(uint32_t col, float (&v)[kPack]) const { pack(col, v); }
   };
   ULPGATE_DEVICE Row row(const quant_kernels::RefGeometry& g, int64_t r) const {
-    return {z + r * g.k, weight, y + r * g.k, r_profile[r], steps};
+    return {z + r * g.k, weight, r_profile[r], steps};
   }
   ULPGATE_DEVICE void prefetch(const quant_kernels::RefGeometry& g, int64_t r) const {
     dev::prefetch_l2(z + r * g.k, uint32_t(g.k * 2));

@@ -13,13 +13,15 @@
 #include "kernels/norm/reference_kernels.hpp"
 #include "kernels/norm/reference_plan.hpp"
 #include "kernels/quant/reference_pipeline.hpp"
+#include "reference/parallel.hpp"
 
 namespace ulpgate::norm_kernels {
 
 // Both results of a case whose inputs are already on the device, left there: y, the ideal y
 // (kNearMark where the host decides), the written-back residual, each row's exact sum and r. For
-// rms-quant no ideal y: the quantizer's inputs (y's bits where it sees T(y), else `values`) and the
-// quantization reference's results on them.
+// rms-quant no ideal y: the quantization reference's results, and the quantizer's inputs (y's bits
+// where it sees T(y), else `values`) where a pass stores them (not NormRows or GroupCodes, which
+// make T(y) as they load z: quantizer_inputs makes them on the host from r).
 template <class Device>
 struct OnDevice {
   using Halves = decltype(std::declval<Device&>().template alloc<uint16_t>(0));
@@ -32,6 +34,7 @@ struct OnDevice {
   Floats values;
   std::optional<quant_kernels::OnDevice<Device>> quant;  // rms-quant
   bool exact_sums = true;  // limbs and flags made (RefRowsFast decided every row: not)
+  bool inputs_made = true;  // rms-quant: y or values hold the quantizer's inputs
 };
 
 // x and residual (nullptr without one): the dtype's bits; weight: [h] floats. `window`:
@@ -42,8 +45,10 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
   const auto n = size_t(spec.m * spec.h), rows = size_t(spec.m);
   const norm::element::Steps steps = spec.steps();
   const bool quantizes = spec.quantizes(), quantizes_y = quantizes && steps.quantizes_y;  // rms-quant's y: T(y)'s bits
+  // T(y) of T values z (x, or the residual sum RefSums keeps), made where it is quantized.
+  const bool norm_rows = quantizes_y && (!residual || steps.rounds_residual);
   const norm::ExactSum eps = eps_term(spec);  // checked exact (both paths' D adds it)
-  OnDevice<Device> out{dev.template alloc<uint16_t>(!quantizes || quantizes_y ? n : 0),
+  OnDevice<Device> out{dev.template alloc<uint16_t>(!quantizes || (quantizes_y && !norm_rows) ? n : 0),
                        dev.template alloc<uint16_t>(quantizes ? 0 : n),
                        dev.template alloc<uint16_t>(residual ? n : 0),
                        dev.template alloc<uint64_t>(rows * norm::ExactSum::kLimbs),
@@ -52,25 +57,47 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
                        dev.template alloc<double>(rows),
                        dev.template alloc<float>(quantizes && !quantizes_y ? n : 0),
                        std::nullopt};
+  out.inputs_made = !norm_rows;
   const auto launch = [&]<Format T>(std::integral_constant<Format, T>) {
     const RefShape g{spec.m, spec.h};
     uint16_t *y = out.y.get(), *ideal = out.ideal.get(), *residual_out = residual ? out.residual_out.get() : nullptr;
-    // norm.rms in one pass where every row's r is decided from its estimate; else the split passes.
-    if (passes == RowPasses::one_where_decided && !residual && !quantizes && RefRowsFast<T>::fits(spec.h) &&
-        packed_rows(spec.h, x, weight, y, ideal)) {
+    // One pass where every row's r is decided from its estimate (RefRowsFast, Outputs writing the
+    // row's results from it): norm.rms, and rms-quant of T(y) in one-row groups; else the split
+    // passes.
+    const auto one_pass = [&](const auto& outputs) {
       auto undecided = dev.template alloc<uint32_t>(1);
       uint32_t left = 0;
       dev.to_device(undecided.get(), &left, sizeof left);
-      const bool exact_products = !spec.fp32_weight;
       dev.launch({{unsigned(std::clamp<int64_t>(spec.m, 1, 1 << 16))}, {kRowThreads}},
-                 RefRowsFast<T>{x, weight, out.r_profile.get(), out.r_ideal.get(), y, ideal, undecided.get(), g,
-                                int(std::bit_width(uint64_t(spec.h))), steps,
-                                norm::r_rule(*spec.profile), eps_times_h(spec.profile->eps_added, spec.h), window,
-                                RefOutputs<T, false>::margin_of(exact_products, window)});
+                 RefRowsFast<T, std::decay_t<decltype(outputs)>>{x, out.r_profile.get(), out.r_ideal.get(), undecided.get(), g,
+                                                                 int(std::bit_width(uint64_t(spec.h))), norm::r_rule(*spec.profile),
+                                                                 eps_times_h(spec.profile->eps_added, spec.h), outputs});
       dev.to_host(&left, undecided.get(), sizeof left);
-      if (left == 0) {
-        out.exact_sums = false;
-        return;
+      out.exact_sums = left != 0;
+      return left == 0;
+    };
+    const bool one_pass_fits = passes == RowPasses::one_where_decided && !residual && RefRowsFast<T, RowOutputs<T>>::fits(spec.h);
+    if (one_pass_fits && !quantizes && packed_rows(spec.h, x, weight, y, ideal) &&
+        one_pass(RowOutputs<T>{weight, y, ideal, steps, window, RefOutputs<T, false>::margin_of(!spec.fp32_weight, window)}))
+      return;
+    if (one_pass_fits && quantizes_y && packed_rows(spec.h, x, weight)) {
+      const quant::Profile qp = spec.quant_row();
+      const quant::Spec qs = spec.quant_spec(qp);
+      const quant_kernels::RefGeometry qg = quant_kernels::geometry(qs);
+      if (qg.tile_rows == 1 && GroupCodes<T, Format::e4m3fn>::fits(spec.h, qg.tile_cols)) {
+        quant_kernels::OnDevice<Device> q{dev.template alloc<uint8_t>(n), dev.template alloc<uint8_t>(0),
+                                          dev.template alloc<float>(rows * size_t(qg.groups))};
+        bool decided = false;
+        quant_kernels::with_fp8(qs.format, [&]<Format F>(std::integral_constant<Format, F>) {
+          decided = one_pass(GroupCodes<T, F>{NormRows<T>{x, weight, nullptr, steps}, q.scales.get(), q.codes.get(),
+                                              quant::scale_rule(qs), quant_kernels::code_steps<F>(qs),
+                                              std::countr_zero(uint64_t(qg.tile_cols / 8)),
+                                              quant_kernels::ignores_nan(qs)});
+        });
+        if (decided) {
+          out.quant.emplace(std::move(q));
+          return;
+        }
       }
     }
     // Where z is the written-back residual T(x + residual), RefSums stores it and pass 3 reads it
@@ -92,9 +119,9 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
     if (z_kept) residual_out = nullptr;
     const auto outputs = [&]<bool Residual>(std::bool_constant<Residual>) {
       // rms-quant whose quantizer sees T(y) of T values z: the quantization reference makes T(y) as
-      // it loads z (NormRows), and stores it where it makes the codes.
+      // it loads z (NormRows).
       if (quantizes_y && !Residual) {
-        const NormRows<T> rows{x3, weight, out.r_profile.get(), y, steps};
+        const NormRows<T> rows{x3, weight, out.r_profile.get(), steps};
         const quant::Profile qp = spec.quant_row();
         out.quant.emplace(quant_kernels::compute_from(dev, spec.quant_spec(qp), rows, packed_rows(spec.h, x3, weight, y)));
         return;
@@ -131,6 +158,22 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
   return out;
 }
 
+// rms-quant's quantizer inputs from each row's profile r, where the device made them as it loaded
+// z and kept none (NormRows, GroupCodes): the host reference's element steps, which those hold to.
+inline std::vector<float> quantizer_inputs(const norm::Spec& spec, const RawInputs& in, const std::vector<float>& r) {
+  const norm::element::Steps steps = spec.steps();
+  std::vector<float> v(size_t(spec.m * spec.h));
+  parallel_for_each(spec.m, 64, [&](int64_t row) {
+    for (int64_t col = 0; col < spec.h; ++col) {
+      const size_t i = size_t(row * spec.h + col);
+      const float x = norm::element::widen(spec.dtype, in.x[i]);
+      const float res = steps.has_residual ? norm::element::widen(spec.dtype, in.residual[i]) : 0.0f;
+      v[i] = norm::element::quantizer_input(steps, norm::element::z_of(steps, x, res), in.weight[size_t(col)], r[size_t(row)]);
+    }
+  });
+  return v;
+}
+
 // The case from its inputs on the host to both results on the host.
 template <class Device>
 ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInputs& in, double window = 0x1p-40,
@@ -157,7 +200,9 @@ ReferenceResult reference_on(Device& dev, const norm::Spec& spec, const RawInput
   download(out.limbs, d.limbs, d.exact_sums ? rows * norm::ExactSum::kLimbs : 0);
   download(out.flags, d.flags, d.exact_sums ? rows : 0);
   if (spec.quantizes()) {
-    if (spec.steps().quantizes_y) {
+    if (!d.inputs_made) {
+      out.profile.v = quantizer_inputs(spec, in, out.profile.r);
+    } else if (spec.steps().quantizes_y) {
       std::vector<uint16_t> y;
       download(y, d.y, n);
       out.profile.v.resize(n);

@@ -23,6 +23,15 @@ struct OnDevice {
   Floats scales;
 };
 
+// The profile's steps from a value to its code, and whether its amax drops NaN (compute_from's, and
+// a composition's that quantizes the rows it holds: norm_kernels::GroupCodes).
+template <Format F>
+CodeSteps<F> code_steps(const quant::Spec& spec) {
+  return CodeSteps<F>::of(quant::clamp_rule(*spec.profile), spec.fp8_max(), spec.profile->clamp, spec.profile->cast,
+                          quant::scale_rule(spec).divides);
+}
+inline bool ignores_nan(const quant::Spec& spec) { return spec.profile->nan == quant::NanPolicy::ignore; }
+
 // Both results from a source of rows (reference_kernels.hpp: RawRows, or a composition's values made
 // as they are loaded); `aligned`: its rows may be read in 16-byte packs where the tiles allow.
 template <class Device, class Src>
@@ -35,7 +44,7 @@ OnDevice<Device> compute_from(Device& dev, const quant::Spec& spec, const Src& x
   g.packed = g.k % kPack == 0 && g.tile_cols % kPack == 0 && aligned && aligned_to(out.codes.get(), 8) &&
              aligned_to(out.ideal.get(), 8);
   const element::ScaleRule rule = quant::scale_rule(spec);
-  const bool ignore_nan = spec.profile->nan == quant::NanPolicy::ignore;
+  const bool ignore_nan = ignores_nan(spec);
   constexpr unsigned kThreads = 256;
   // A row's block (RefRowTiles, RefCodes): 128 threads idle less at its barriers than 256 (a 7168
   // row is 896 packs: 7 a thread, not 3 or 4); H100, gs128 row: 1322 against 1585 us.
@@ -43,9 +52,7 @@ OnDevice<Device> compute_from(Device& dev, const quant::Spec& spec, const Src& x
   const auto row_blocks = unsigned(std::clamp<int64_t>(g.m, 1, 1 << 16));
   with_fp8(spec.format, [&](auto f) {
     constexpr Format F = decltype(f)::value;
-    const float max = spec.fp8_max();
-    const auto steps = CodeSteps<F>::of(quant::clamp_rule(*spec.profile), max, spec.profile->clamp, spec.profile->cast,
-                                        rule.divides);
+    const auto steps = code_steps<F>(spec);
     if (one_pass(g)) {
       dev.launch({{row_blocks}, {kRowThreads}, size_t(g.groups) * sizeof(TileValues)},
                  RefRowTiles<Src, F>{x, out.scales.get(), out.codes.get(), out.ideal.get(), g, rule, steps, ignore_nan,

@@ -12,6 +12,7 @@
 #include "kernels/norm/reference_host.hpp"
 #include "kernels/norm/reference_plan.hpp"
 #include "kernels/portable/arch.hpp"
+#include "suites/norm/device_results.hpp"
 
 namespace ulpgate::norm {
 namespace {
@@ -102,29 +103,25 @@ TEST(NormReferenceFast, FastRsqrtIsTheCorrectlyRoundedOne) {
     ASSERT_EQ(std::bit_cast<uint32_t>(norm_kernels::rsqrt_rn_fast(x)), std::bit_cast<uint32_t>(row_r::rsqrt_rn(x))) << std::hexfloat << x;
 }
 
-norm_kernels::RawInputs raw(const Tensors& t) {
-  const auto halves = [](const std::vector<std::byte>& b) {
-    return std::span<const uint16_t>(reinterpret_cast<const uint16_t*>(b.data()), b.size() / 2);
-  };
-  return {halves(t.x), halves(t.residual), t.values.weight};
-}
+using testing::raw;
 
 // A case's results from the emulated device equal the host reference's; returns whether the one
 // pass decided every row (it made no exact sums).
 bool one_pass_decided(const Case& c, const Tensors& in) {
   const norm_kernels::ReferenceResult dev = norm_kernels::reference_host(kHostW32, c.spec, raw(in));
-  const Expected host = expected(c, in.values);
-  EXPECT_EQ(dev.profile.y, host.profile.y) << c.id();
-  EXPECT_EQ(dev.ideal.y, host.ideal.y) << c.id();
-  EXPECT_EQ(0, std::memcmp(dev.profile.r.data(), host.profile.r.data(), host.profile.r.size() * sizeof(float))) << c.id();
-  EXPECT_EQ(0, std::memcmp(dev.ideal.r.data(), host.ideal.r.data(), host.ideal.r.size() * sizeof(double))) << c.id();
+  EXPECT_EQ(testing::difference(expected(c, in.values), dev), "") << c.id();
   return dev.limbs.empty();
 }
 
 // A row whose sum lies on an fp32 midpoint (2^24 + 1: 4096^2 + 1^2), or holds a NaN or an Inf, is
-// left to the split passes, which then make the whole case; an ordinary case takes the one pass.
+// left to the split passes, which then make the whole case; an ordinary case takes the one pass:
+// norm.rms's (RowOutputs), and rms-quant's in groups of one row (GroupCodes: groups of 64 and 128,
+// both fp8 formats, fp32 and packed ue8m0 scales).
 TEST(NormReferenceFast, RowsItCannotDecideGoToTheSplitPasses) {
-  for (const char* id : {"norm.rms/vllm/bf16/4x64/normal/s1", "norm.rms/vllm/fp16/4x64/normal/s2"}) {
+  for (const char* id : {"norm.rms/vllm/bf16/4x64/normal/s1", "norm.rms/vllm/fp16/4x64/normal/s2",
+                         "norm.rms-quant/vllm/bf16/4x256/e4m3fn/gs128/ue8m0-packed/normal/s1",
+                         "norm.rms-quant/vllm/bf16/4x1536/e4m3fnuz/gs64/row/normal/s2",
+                         "norm.rms-quant/vllm-unfused/bf16/4x2048/e4m3fn/gs64/col-tma/normal/s3"}) {
     const Case c = Case::parse(id);
     const bool bf16 = c.spec.dtype == Format::bf16;
     EXPECT_TRUE(one_pass_decided(c, c.inputs())) << id;
@@ -145,6 +142,22 @@ TEST(NormReferenceFast, RowsItCannotDecideGoToTheSplitPasses) {
     EXPECT_FALSE(one_pass_decided(c, with_row({inf, one}))) << id << " Inf";
     EXPECT_TRUE(one_pass_decided(c, with_row({one, one}))) << id << " zeros and ones";
   }
+}
+
+// rms-quant takes the one pass only where its quantizer sees T(y) in groups that are whole packs
+// of one row, from 8 to 32 packs: per token over 256 columns does; per token over 1024, a quantizer
+// of the fp32 value (aiter) and rows with a residual take the split passes (with the same results).
+TEST(NormReferenceFast, QuantizedRowsTakeTheOnePassWhereTheirGroupsFitAWarp) {
+  const auto decided = [](const char* id) {
+    const Case c = Case::parse(id);
+    return one_pass_decided(c, c.inputs());
+  };
+  EXPECT_TRUE(decided("norm.rms-quant/vllm/bf16/3x256/e4m3fn/token/normal/s1"));
+  EXPECT_TRUE(decided("norm.rms-quant/flashinfer/bf16/3x7168/e4m3fn/gs128/ue8m0-packed/normal/s2"));
+  for (const char* id : {"norm.rms-quant/vllm/bf16/3x1024/e4m3fn/token/normal/s1",
+                         "norm.rms-quant/aiter/bf16/3x1024/e4m3fn/gs64/row/normal/s1",
+                         "norm.rms-add-quant/vllm/bf16/3x1024/e4m3fn/gs128/row/normal/s1"})
+    EXPECT_FALSE(decided(id)) << id;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "harness/norm/catalog.hpp"
+#include "suites/norm/device_results.hpp"
 #include "kernels/norm/reference_host.hpp"
 #include "kernels/norm/reference_kernels.hpp"
 #include "kernels/portable/arch.hpp"
@@ -19,36 +20,8 @@
 namespace ulpgate::norm {
 namespace {
 
-template <class T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
-}
-
-// The first difference between the device's result and the host's, or "".
-std::string difference(const Expected& host, const norm_kernels::ReferenceResult& dev) {
-  const auto at = [](const std::vector<uint16_t>& a, const std::vector<uint16_t>& b) {
-    if (a.size() != b.size()) return std::string(" (sizes ") + std::to_string(a.size()) + " and " + std::to_string(b.size()) + ")";
-    return " at " + std::to_string(std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin());
-  };
-  if (host.profile.y != dev.profile.y) return "profile y differs" + at(host.profile.y, dev.profile.y);
-  if (host.profile.residual != dev.profile.residual) return "residual differs" + at(host.profile.residual, dev.profile.residual);
-  if (!same_bits(host.profile.r, dev.profile.r)) return "profile r differs";
-  if (host.ideal.y != dev.ideal.y) return "ideal y differs" + at(host.ideal.y, dev.ideal.y);
-  if (!same_bits(host.ideal.r, dev.ideal.r)) return "ideal r differs";
-  if (!same_bits(host.profile.v, dev.profile.v)) return "the quantizer's inputs differ";
-  const quant::Result &hq = host.profile.quant, &dq = dev.profile.quant;
-  if (hq.codes != dq.codes) return "codes differ";
-  if (!same_bits(hq.scales, dq.scales)) return "scales differ";
-  if (hq.storage != dq.storage) return "scale storage differs";
-  return "";
-}
-
-norm_kernels::RawInputs raw(const Tensors& t) {
-  const auto halves = [](const std::vector<std::byte>& b) {
-    return std::span<const uint16_t>(reinterpret_cast<const uint16_t*>(b.data()), b.size() / 2);
-  };
-  return {halves(t.x), halves(t.residual), t.values.weight};
-}
+using testing::difference;
+using testing::raw;
 
 // fn(case, its inputs, the host's result) for every catalog case: the device reference computes
 // them all.
