@@ -213,15 +213,28 @@ struct GroupCodes {
     for (int u = 0; u < Packs; ++u) {
       const int q = tid + u * threads;
       if (first_lane + u * threads >= packs) break;  // the warp's bound: every lane reaches the shuffles
-      float v[8] = {};
-      if (q < packs) yr.pack(uint32_t(8 * q), v);
-      uint32_t m = 0;
-      for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
-      // Within the group: xor below its lanes, over the whole warp (a constant mask).
-      ULPGATE_UNROLL
-      for (int o = 16; o > 0; o /= 2) {
-        const uint32_t other = dev::shfl_xor(m, o, ws);
-        if (o < lanes) m = other > m ? other : m;
+      uint16_t b[8] = {};
+      if (q < packs) yr.pack_bits(uint32_t(8 * q), b);
+      uint32_t w[4];
+      float v[8];
+      for (int k = 0; k < 4; ++k) w[k] = b[2 * k] | uint32_t(b[2 * k + 1]) << 16;
+      for (int j = 0; j < 8; ++j) v[j] = norm::element::widen(T, b[j]);
+      // The group's largest |T(y)|: the largest half, widened once (widening keeps the order). A
+      // NaN among them (from a NaN weight: a decided row's |z r| is at most about sqrt(h)) takes
+      // the NaN policy's steps an element.
+      const auto group_max = [&](uint32_t m) {
+        ULPGATE_UNROLL
+        for (int o = 16; o > 0; o /= 2) {  // xor below the group's lanes, over the whole warp (a constant mask)
+          const uint32_t other = dev::shfl_xor(m, o, ws);
+          if (o < lanes) m = other > m ? other : m;
+        }
+        return m;
+      };
+      uint32_t m = dev::as_uint(norm::element::widen(T, uint16_t(group_max(quant_kernels::largest_half(w)))));
+      if (dev::any(m > 0x7F800000u, ws)) {
+        m = 0;
+        for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
+        m = group_max(m);
       }
       if (q >= packs) continue;
       const quant_kernels::TileValues t = quant_kernels::tile_values(rule, quant_kernels::element::amax_of_bits(m));

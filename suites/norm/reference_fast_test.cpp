@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -158,6 +159,22 @@ TEST(NormReferenceFast, QuantizedRowsTakeTheOnePassWhereTheirGroupsFitAWarp) {
                          "norm.rms-quant/aiter/bf16/3x1024/e4m3fn/gs64/row/normal/s1",
                          "norm.rms-add-quant/vllm/bf16/3x1024/e4m3fn/gs128/row/normal/s1"})
     EXPECT_FALSE(decided(id)) << id;
+}
+
+// A NaN weight makes a NaN T(y) in every decided row: its group's amax takes the NaN policy's
+// steps (dropped by vllm's quantizer, kept by vllm-unfused's), an Inf weight an Inf, both as the
+// host reference does.
+TEST(NormReferenceFast, NonFiniteWeightsReachTheGroupsAmax) {
+  for (const char* id : {"norm.rms-quant/vllm/bf16/4x512/e4m3fn/gs128/ue8m0-packed/normal/s1",
+                         "norm.rms-quant/vllm-unfused/fp16/4x512/e4m3fn/gs64/row/normal/s2"}) {
+    const Case c = Case::parse(id);
+    for (const float w : {NAN, INFINITY}) {
+      Tensors in = c.inputs();
+      in.values.weight[5] = w;
+      in.values.weight[300] = -w;
+      EXPECT_TRUE(one_pass_decided(c, in)) << id << " weight " << w;
+    }
+  }
 }
 
 }  // namespace
