@@ -123,7 +123,7 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
       if (quantizes_y && !Residual) {
         const NormRows<T> rows{x3, weight, out.r_profile.get(), steps};
         const quant::Profile qp = spec.quant_row();
-        out.quant.emplace(quant_kernels::compute_from(dev, spec.quant_spec(qp), rows, packed_rows(spec.h, x3, weight, y)));
+        out.quant.emplace(quant_kernels::compute_from(dev, spec.quant_spec(qp), rows, packed_rows(spec.h, x3, weight)));
         return;
       }
       if (quantizes) {  // the quantizer's inputs instead of y and the ideal y
