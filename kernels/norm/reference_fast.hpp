@@ -187,6 +187,12 @@ struct RowOutputs {
 // codes (CodeSteps). The ideal codes and y itself are left to the host (reference_on makes y from
 // r): the kernel's bytes are x and the codes. (Each lane makes its group's tile values: one lane a
 // group making them for all, handed out by shuffles, measured slower: PERF-reference.md.)
+// Whether a row of h elements in groups of gs columns takes GroupCodes (whole packs, whole groups
+// of at most a warp's packs).
+constexpr bool group_codes_fit(int64_t h, int64_t gs) {
+  return gs % 8 == 0 && gs / 8 <= 32 && std::has_single_bit(uint64_t(gs / 8)) && h % gs == 0;
+}
+
 template <Format T, Format F>
 struct GroupCodes {
   NormRows<T> src;                // z = x, the weights (r_profile unused: the row's r comes in)
@@ -196,11 +202,6 @@ struct GroupCodes {
   quant_kernels::CodeSteps<F> code;
   int lanes_log2;  // a group's packs: 2^lanes_log2
   bool ignore_nan;
-
-  // Whether a row of h elements in groups of gs columns takes this form (whole packs, whole groups).
-  static bool fits(int64_t h, int64_t gs) {
-    return gs % 8 == 0 && gs / 8 <= 32 && std::has_single_bit(uint64_t(gs / 8)) && h % gs == 0;
-  }
 
   template <int Packs>
   ULPGATE_DEVICE void row(const uint32_t*, int64_t row, int64_t h, int tid, float rp, double) const {

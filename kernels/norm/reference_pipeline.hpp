@@ -84,7 +84,7 @@ OnDevice<Device> compute_on(Device& dev, const norm::Spec& spec, const uint16_t*
       const quant::Profile qp = spec.quant_row();
       const quant::Spec qs = spec.quant_spec(qp);
       const quant_kernels::RefGeometry qg = quant_kernels::geometry(qs);
-      if (qg.tile_rows == 1 && GroupCodes<T, Format::e4m3fn>::fits(spec.h, qg.tile_cols)) {
+      if (qg.tile_rows == 1 && group_codes_fit(spec.h, qg.tile_cols)) {
         quant_kernels::OnDevice<Device> q{dev.template alloc<uint8_t>(n), dev.template alloc<uint8_t>(0),
                                           dev.template alloc<float>(rows * size_t(qg.groups))};
         bool decided = false;
