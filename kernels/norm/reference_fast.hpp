@@ -180,17 +180,18 @@ struct RowOutputs {
 };
 
 // rms-quant's outputs of a decided row (RefRowsFast's Outputs) where its quantizer sees T(y) in
-// groups of one row (quant.group's tiles; per token on short rows), as the quantization reference
-// makes them, from the row read again: T(y) as NormRows makes it; a group's amax over its `lanes`
-// lanes (a pack each: gs / 8, a power of two up to 32, so a group lies within a warp's packs of a
-// step); its tile's values (tile_values: the scale, stored, and the profile's factor) and profile
-// codes (CodeSteps). The ideal codes and y itself are left to the host (reference_on makes y from
-// r): the kernel's bytes are x and the codes. (Each lane makes its group's tile values: one lane a
-// group making them for all, handed out by shuffles, measured slower: PERF-reference.md.)
-// Whether a row of h elements in groups of gs columns takes GroupCodes (whole packs, whole groups
-// of at most a warp's packs).
+// groups of one row (quant.group's tiles; per token on rows of a power of two packs), as the
+// quantization reference makes them, from the row read again, in three steps a barrier apart:
+// T(y) as NormRows makes it, held in shared memory, with each pack's amax; a thread a group: its
+// amax and its tile's values (tile_values: the scale, stored, and the profile's factor); each
+// pack's profile codes (CodeSteps). The ideal codes and y itself are left to the host
+// (reference_on makes y from r): the kernel's bytes are x and the codes. Every lane making its
+// group's tile values once a pack (ea6bf23-64013e2) spent about 90 of a step's 350 instructions
+// on them, and the group's amax by shuffles some 15 more (PERF-reference.md).
+// Whether a row of h elements in groups of gs columns takes GroupCodes: whole groups of a power of
+// two packs, at least 8 (GroupCodes holds a row's tile values at that width).
 constexpr bool group_codes_fit(int64_t h, int64_t gs) {
-  return gs % 8 == 0 && gs / 8 <= 32 && std::has_single_bit(uint64_t(gs / 8)) && h % gs == 0;
+  return gs % 64 == 0 && std::has_single_bit(uint64_t(gs / 8)) && h % gs == 0;
 }
 
 template <Format T, Format F>
@@ -205,41 +206,48 @@ struct GroupCodes {
 
   template <int Packs>
   ULPGATE_DEVICE void row(const uint32_t*, int64_t row, int64_t h, int tid, float rp, double) const {
-    constexpr int threads = int(kRowThreads);
-    const int ws = dev::warp_size(), packs = int(h / 8), first_lane = tid - dev::lane(), lanes = 1 << lanes_log2;
+    constexpr int threads = int(kRowThreads), kMaxGroups = Packs * threads / 8;  // a group has 8 packs or more
+    ULPGATE_SHARED(Pack16<uint32_t>, held, Packs * threads);  // T(y) of the row, a pack's 8 halves in 4 words
+    ULPGATE_SHARED(uint32_t, pack_amax, Packs * threads);      // each pack's largest |T(y)| bits
+    ULPGATE_SHARED(quant_kernels::TileValues, tiles, kMaxGroups);
+    const int packs = int(h / 8), lanes = 1 << lanes_log2, groups = packs >> lanes_log2;
     const typename NormRows<T>::Row yr{src.z + row * h, src.weight, rp, src.steps};
-    float* const scales = scale + row * (packs >> lanes_log2);
+    // 1. T(y) of the thread's packs into shared memory, with each pack's amax: its largest half
+    // widened (widening keeps the order), or, where that is a NaN (from a NaN weight: a decided
+    // row's |z r| is at most about sqrt(h)), the NaN policy's steps an element.
+    ULPGATE_NO_UNROLL
+    for (int q = tid; q < packs; q += threads) {
+      uint16_t b[8];
+      yr.pack_bits(uint32_t(8 * q), b);
+      Pack16<uint32_t> w;
+      for (int k = 0; k < 4; ++k) w.v[k] = b[2 * k] | uint32_t(b[2 * k + 1]) << 16;
+      held[q] = w;
+      uint32_t m = dev::as_uint(norm::element::widen(T, uint16_t(quant_kernels::largest_half(w.v))));
+      if (m > 0x7F800000u) {
+        m = 0;
+        for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, norm::element::widen(T, b[j]), ignore_nan);
+      }
+      pack_amax[q] = m;
+    }
+    dev::block_sync();
+    // 2. A thread a group: its amax, its tile's values (the scale stored) once, not once a pack.
+    float* const scales = scale + row * groups;
+    for (int g = tid; g < groups; g += threads) {
+      uint32_t m = 0;
+      for (int i = 0; i < lanes; ++i) m = pack_amax[g * lanes + i] > m ? pack_amax[g * lanes + i] : m;
+      const quant_kernels::TileValues t = quant_kernels::tile_values(rule, quant_kernels::element::amax_of_bits(m));
+      tiles[g] = t;
+      scales[g] = t.scale;
+    }
+    dev::block_sync();
+    // 3. The profile's codes of each pack.
     uint8_t* const out = codes + row * h;
     ULPGATE_NO_UNROLL
-    for (int u = 0; u < Packs; ++u) {
-      const int q = tid + u * threads;
-      if (first_lane + u * threads >= packs) break;  // the warp's bound: every lane reaches the shuffles
-      uint16_t b[8] = {};
-      if (q < packs) yr.pack_bits(uint32_t(8 * q), b);
-      uint32_t w[4];
+    for (int q = tid; q < packs; q += threads) {
+      const Pack16<uint32_t> w = held[q];
       float v[8];
-      for (int k = 0; k < 4; ++k) w[k] = b[2 * k] | uint32_t(b[2 * k + 1]) << 16;
-      for (int j = 0; j < 8; ++j) v[j] = norm::element::widen(T, b[j]);
-      // The group's largest |T(y)|: the largest half, widened once (widening keeps the order). A
-      // NaN among them (from a NaN weight: a decided row's |z r| is at most about sqrt(h)) takes
-      // the NaN policy's steps an element.
-      const auto group_max = [&](uint32_t m) {
-        ULPGATE_UNROLL
-        for (int o = 16; o > 0; o /= 2) {  // xor below the group's lanes, over the whole warp (a constant mask)
-          const uint32_t other = dev::shfl_xor(m, o, ws);
-          if (o < lanes) m = other > m ? other : m;
-        }
-        return m;
-      };
-      uint32_t m = dev::as_uint(norm::element::widen(T, uint16_t(group_max(quant_kernels::largest_half(w)))));
-      if (dev::any(m > 0x7F800000u, ws)) {
-        m = 0;
-        for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, v[j], ignore_nan);
-        m = group_max(m);
-      }
-      if (q >= packs) continue;
-      const quant_kernels::TileValues t = quant_kernels::tile_values(rule, quant_kernels::element::amax_of_bits(m));
-      if ((q & (lanes - 1)) == 0) scales[q >> lanes_log2] = t.scale;
+      for (int j = 0; j < 8; ++j) v[j] = norm::element::widen(T, uint16_t(w.v[j / 2] >> 16 * (j % 2)));
+      const quant_kernels::TileValues t = tiles[q >> lanes_log2];
       uint64_t p, d;
       if (code.divide) code.template pack_codes_with<T, true>(v, t, p, d);
       else code.template pack_codes_with<T, false>(v, t, p, d);

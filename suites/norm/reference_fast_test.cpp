@@ -148,14 +148,15 @@ TEST(NormReferenceFast, RowsItCannotDecideGoToTheSplitPasses) {
 // rms-quant takes the one pass only where its quantizer sees T(y) in groups that are whole packs
 // of one row, from 8 to 32 packs: per token over 256 columns does; per token over 1024, a quantizer
 // of the fp32 value (aiter) and rows with a residual take the split passes (with the same results).
-TEST(NormReferenceFast, QuantizedRowsTakeTheOnePassWhereTheirGroupsFitAWarp) {
+TEST(NormReferenceFast, QuantizedRowsTakeTheOnePassWhereTheirGroupsArePowersOfTwoPacks) {
   const auto decided = [](const char* id) {
     const Case c = Case::parse(id);
     return one_pass_decided(c, c.inputs());
   };
   EXPECT_TRUE(decided("norm.rms-quant/vllm/bf16/3x256/e4m3fn/token/normal/s1"));
+  EXPECT_TRUE(decided("norm.rms-quant/vllm/bf16/3x1024/e4m3fn/token/normal/s1"));  // a group across warps
   EXPECT_TRUE(decided("norm.rms-quant/flashinfer/bf16/3x7168/e4m3fn/gs128/ue8m0-packed/normal/s2"));
-  for (const char* id : {"norm.rms-quant/vllm/bf16/3x1024/e4m3fn/token/normal/s1",
+  for (const char* id : {"norm.rms-quant/vllm/bf16/3x7168/e4m3fn/token/normal/s1",  // 896 packs a group
                          "norm.rms-quant/aiter/bf16/3x1024/e4m3fn/gs64/row/normal/s1",
                          "norm.rms-add-quant/vllm/bf16/3x1024/e4m3fn/gs128/row/normal/s1"})
     EXPECT_FALSE(decided(id)) << id;
