@@ -14,6 +14,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/norm/reference_kernels.hpp"
 #include "reference/two_sum.hpp"
@@ -204,6 +205,11 @@ struct GroupCodes {
   int lanes_log2;  // a group's packs: 2^lanes_log2
   bool ignore_nan;
 
+  // Element j of a pack held as words, widened.
+  ULPGATE_DEVICE static float widen_half(const Pack16<uint32_t>& w, int j) {
+    return norm::element::widen(T, uint16_t(w.v[j / 2] >> 16 * (j % 2)));
+  }
+
   template <int Packs>
   ULPGATE_DEVICE void row(const uint32_t*, int64_t row, int64_t h, int tid, float rp, double) const {
     constexpr int threads = int(kRowThreads), kMaxGroups = Packs * threads / 8;  // a group has 8 packs or more
@@ -214,21 +220,24 @@ struct GroupCodes {
     const typename NormRows<T>::Row yr{src.z + row * h, src.weight, rp, src.steps};
     // 1. T(y) of the thread's packs into shared memory, with each pack's amax: its largest half
     // widened (widening keeps the order), or, where that is a NaN (from a NaN weight: a decided
-    // row's |z r| is at most about sqrt(h)), the NaN policy's steps an element.
-    ULPGATE_NO_UNROLL
-    for (int q = tid; q < packs; q += threads) {
-      uint16_t b[8];
-      yr.pack_bits(uint32_t(8 * q), b);
-      Pack16<uint32_t> w;
-      for (int k = 0; k < 4; ++k) w.v[k] = b[2 * k] | uint32_t(b[2 * k + 1]) << 16;
-      held[q] = w;
-      uint32_t m = dev::as_uint(norm::element::widen(T, uint16_t(quant_kernels::largest_half(w.v))));
-      if (m > 0x7F800000u) {
-        m = 0;
-        for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, norm::element::widen(T, b[j]), ignore_nan);
+    // row's |z r| is at most about sqrt(h)), the NaN policy's steps an element. The profile's
+    // rounding form is chosen here, once a row (profile_words).
+    const auto hold = [&](auto round_twice) {
+      ULPGATE_NO_UNROLL
+      for (int q = tid; q < packs; q += threads) {
+        Pack16<uint32_t> w;
+        yr.pack_words(uint32_t(8 * q), round_twice, w.v);
+        held[q] = w;
+        uint32_t m = dev::as_uint(norm::element::widen(T, uint16_t(quant_kernels::largest_half(w.v))));
+        if (m > 0x7F800000u) {
+          m = 0;
+          for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, widen_half(w, j), ignore_nan);
+        }
+        pack_amax[q] = m;
       }
-      pack_amax[q] = m;
-    }
+    };
+    if (src.steps.round_twice) hold(std::true_type{});
+    else hold(std::false_type{});
     dev::block_sync();
     // 2. A thread a group: its amax, its tile's values (the scale stored) once, not once a pack.
     float* const scales = scale + row * groups;
@@ -246,11 +255,18 @@ struct GroupCodes {
     for (int q = tid; q < packs; q += threads) {
       const Pack16<uint32_t> w = held[q];
       float v[8];
-      for (int j = 0; j < 8; ++j) v[j] = norm::element::widen(T, uint16_t(w.v[j / 2] >> 16 * (j % 2)));
+      for (int j = 0; j < 8; ++j) v[j] = widen_half(w, j);
       const quant_kernels::TileValues t = tiles[q >> lanes_log2];
       uint64_t p, d;
-      if (code.divide) code.template pack_codes_with<T, true>(v, t, p, d);
-      else code.template pack_codes_with<T, false>(v, t, p, d);
+      const auto pack_codes = [&](auto divide, auto exact) {
+        code.template pack_codes_with<T, decltype(divide)::value, decltype(exact)::value>(v, t, p, d);
+      };
+      const auto with_divide = [&](auto divide) {
+        if (quant_kernels::exact_reciprocal(t)) pack_codes(divide, std::true_type{});  // a power-of-two scale
+        else pack_codes(divide, std::false_type{});
+      };
+      if (code.divide) with_divide(std::true_type{});
+      else with_divide(std::false_type{});
       quant_kernels::store_word(out + 8 * q, p);
     }
   }

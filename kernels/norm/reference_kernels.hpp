@@ -78,16 +78,24 @@ ULPGATE_DEVICE void make_nans_canonical(uint16_t (&y)[8]) {
 }
 
 // A pack's profile y as RefOutputs makes it (profile_pair's pair roundings, each NaN the canonical
-// one): rms-quant's T(y) in RefValues and NormRows.
+// one) as four words, element 2k in word k's low half: rms-quant's T(y) in RefValues and NormRows.
+// Inlined with a constant round_twice, only that form is made (GroupCodes chooses it once a row);
+// with a variable one both are, predicated.
 template <Format T>
-ULPGATE_DEVICE void profile_pack(bool round_twice, const float (&z)[8], const float (&w)[8], float r, uint16_t (&y)[8]) {
+ULPGATE_DEVICE void profile_words(bool round_twice, const float (&z)[8], const float (&w)[8], float r, uint32_t (&y)[4]) {
   uint32_t nans = 0;
   for (int k = 0; k < 4; ++k) {
-    const uint32_t pair = profile_pair<T>(round_twice, z[2 * k], z[2 * k + 1], w[2 * k], w[2 * k + 1], r);
-    nans |= nan_halves<T>(pair);
-    y[2 * k] = uint16_t(pair), y[2 * k + 1] = uint16_t(pair >> 16);
+    y[k] = profile_pair<T>(round_twice, z[2 * k], z[2 * k + 1], w[2 * k], w[2 * k + 1], r);
+    nans |= nan_halves<T>(y[k]);
   }
-  if (nans) make_nans_canonical<T>(y);
+  if (nans)
+    for (int k = 0; k < 4; ++k) y[k] = canonical_nans<T>(y[k]);
+}
+template <Format T>
+ULPGATE_DEVICE void profile_pack(bool round_twice, const float (&z)[8], const float (&w)[8], float r, uint16_t (&y)[8]) {
+  uint32_t words[4];
+  profile_words<T>(round_twice, z, w, r, words);
+  for (int k = 0; k < 4; ++k) y[2 * k] = uint16_t(words[k]), y[2 * k + 1] = uint16_t(words[k] >> 16);
 }
 
 // Each row's r from its exact sum, the profile's (grid row 0) and the ideal's (grid row 1): a
@@ -347,13 +355,19 @@ struct NormRows {
     ULPGATE_DEVICE float value(uint32_t col) const {
       return norm::element::widen(T, norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r));
     }
-    ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
+    // The pack's T(y) as words (profile_words), in the form round_twice names.
+    ULPGATE_DEVICE void pack_words(uint32_t col, bool round_twice, uint32_t (&y)[4]) const {
       const Pack16<uint16_t> zs = dev::load16(zr + col);
       float z[kPack], ws[kPack];
       std::memcpy(ws, dev::load16(w + col).v, 16);
       std::memcpy(ws + 4, dev::load16(w + col + 4).v, 16);
       for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, zs.v[j]);
-      profile_pack<T>(steps.round_twice, z, ws, r, b);
+      profile_words<T>(round_twice, z, ws, r, y);
+    }
+    ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
+      uint32_t y[4];
+      pack_words(col, steps.round_twice, y);
+      for (int k = 0; k < 4; ++k) b[2 * k] = uint16_t(y[k]), b[2 * k + 1] = uint16_t(y[k] >> 16);
     }
     ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const {
       uint16_t b[kPack];

@@ -174,7 +174,9 @@ TEST(QuantReferenceKernels, TileColumnsByMultiplicationAreTheQuotients) {
                         kEnd - 1, kEnd}) {
     const auto g = quant_kernels::RefGeometry::of(1, int64_t(kEnd - 1), 1, int64_t(cols), 1);
     const auto expect = [&](uint64_t col) {
-      if (col < kEnd) ASSERT_EQ(g.tile_col(uint32_t(col)), uint32_t(col / cols)) << "column " << col << ", tiles of " << cols;
+      if (col < kEnd) {
+        ASSERT_EQ(g.tile_col(uint32_t(col)), uint32_t(col / cols)) << "column " << col << ", tiles of " << cols;
+      }
     };
     const uint64_t last = (kEnd - 1) / cols;
     for (uint64_t q = 0; q < 2048; ++q)
