@@ -4,9 +4,9 @@
 // while it sums their squares, exactly in RefSums' two fp64 bands below the row's largest
 // magnitude, the rare smaller ones in double-double; decides both r from that estimate where it
 // lies clear of their rounding boundaries (the exact search only where it does not); and writes
-// the row's results from the row read again (L1 or L2: held, it spilled): y and the ideal y as
-// RefOutputs does (RowOutputs), or rms-quant's codes and scales of T(y) as the quantization
-// reference makes them (GroupCodes). A row it cannot decide (a NaN or Inf in it, a sum near an
+// the row's results: y and the ideal y as RefOutputs does, from the row read again (RowOutputs; L1
+// or L2: held in registers, it spilled), or rms-quant's codes and scales of T(y) as the
+// quantization reference makes them, from the row it keeps in shared memory (GroupCodes). A row it cannot decide (a NaN or Inf in it, a sum near an
 // fp32 rounding boundary or an ideal r near a double one: about 2^-24 of rows) sets `undecided`,
 // and the split passes then compute the whole case. Every bit is the exact passes'.
 #pragma once
@@ -130,6 +130,7 @@ ULPGATE_DEVICE void store_words(uint16_t* p, const Pack16<uint32_t>& w) {
 // makes them, from the row read again (L1 or L2: held, the row spilled).
 template <Format T>
 struct RowOutputs {
+  static constexpr bool kKeepsRow = false;  // the row read again (GroupCodes keeps it)
   const float* weight;  // [h], exactly widened
   uint16_t* y;          // [m * h] the profile's
   uint16_t* ideal;      // [m * h] the ideal's, or kNearMark
@@ -182,7 +183,8 @@ struct RowOutputs {
 
 // rms-quant's outputs of a decided row (RefRowsFast's Outputs) where its quantizer sees T(y) in
 // groups of one row (quant.group's tiles; per token on rows of a power of two packs), as the
-// quantization reference makes them, from the row read again, in three steps a barrier apart:
+// quantization reference makes them, from the row it keeps in shared memory, in three steps a
+// barrier apart:
 // T(y) as NormRows makes it, held in shared memory, with each pack's amax; a thread a group: its
 // amax and its tile's values (tile_values: the scale, stored, and the profile's factor); each
 // pack's profile codes (CodeSteps). The ideal codes and y itself are left to the host
@@ -210,10 +212,24 @@ struct GroupCodes {
     return norm::element::widen(T, uint16_t(w.v[j / 2] >> 16 * (j % 2)));
   }
 
+  // The row held in shared memory, a pack's 8 halves in 4 words: x as RefRowsFast loaded it
+  // (keep), then T(y) (row's step 1). Read again from memory instead, half of x's loads missed L1,
+  // which the held rows of eight blocks an SM leave small.
+  static constexpr bool kKeepsRow = true;
+  template <int Packs>
+  ULPGATE_DEVICE static Pack16<uint32_t>* held() {
+    ULPGATE_SHARED(Pack16<uint32_t>, packs, Packs * kRowThreads);
+    return packs;
+  }
+  template <int Packs>
+  ULPGATE_DEVICE void keep(int q, const Pack16<uint32_t>& x) const {
+    held<Packs>()[q] = x;
+  }
+
   template <int Packs>
   ULPGATE_DEVICE void row(const uint32_t*, int64_t row, int64_t h, int tid, float rp, double) const {
     constexpr int threads = int(kRowThreads), kMaxGroups = Packs * threads / 8;  // a group has 8 packs or more
-    ULPGATE_SHARED(Pack16<uint32_t>, held, Packs * threads);  // T(y) of the row, a pack's 8 halves in 4 words
+    Pack16<uint32_t>* const held = GroupCodes::held<Packs>();
     ULPGATE_SHARED(uint32_t, pack_amax, Packs * threads);      // each pack's largest |T(y)| bits
     ULPGATE_SHARED(quant_kernels::TileValues, tiles, kMaxGroups);
     const int packs = int(h / 8), lanes = 1 << lanes_log2, groups = packs >> lanes_log2;
@@ -226,7 +242,7 @@ struct GroupCodes {
       ULPGATE_NO_UNROLL
       for (int q = tid; q < packs; q += threads) {
         Pack16<uint32_t> w;
-        yr.pack_words(uint32_t(8 * q), round_twice, w.v);
+        yr.pack_words(held[q], uint32_t(8 * q), round_twice, w.v);
         held[q] = w;
         uint32_t m = dev::as_uint(norm::element::widen(T, uint16_t(quant_kernels::largest_half(w.v))));
         if (m > 0x7F800000u) {
@@ -343,6 +359,8 @@ struct RefRowsFast {
       TwoDoubles tail;
       ULPGATE_UNROLL
       for (int u = 0; u < kPacks; ++u) {
+        if constexpr (Outputs::kKeepsRow)
+          if (tid + u * threads < packs) out.template keep<kPacks>(tid + u * threads, xs[u]);
         if (!finite || tid + u * threads >= packs) continue;
         uint32_t b[8], least = 0xFFFFFFFFu;
         for (int j = 0; j < 8; ++j) {

@@ -355,18 +355,18 @@ struct NormRows {
     ULPGATE_DEVICE float value(uint32_t col) const {
       return norm::element::widen(T, norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r));
     }
-    // The pack's T(y) as words (profile_words), in the form round_twice names.
-    ULPGATE_DEVICE void pack_words(uint32_t col, bool round_twice, uint32_t (&y)[4]) const {
-      const Pack16<uint16_t> zs = dev::load16(zr + col);
+    // The T(y) of the pack at col whose z is zs (four words, element 2k in word k's low half),
+    // in the form round_twice names (profile_words).
+    ULPGATE_DEVICE void pack_words(const Pack16<uint32_t>& zs, uint32_t col, bool round_twice, uint32_t (&y)[4]) const {
       float z[kPack], ws[kPack];
       std::memcpy(ws, dev::load16(w + col).v, 16);
       std::memcpy(ws + 4, dev::load16(w + col + 4).v, 16);
-      for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, zs.v[j]);
+      for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, uint16_t(zs.v[j / 2] >> 16 * (j % 2)));
       profile_words<T>(round_twice, z, ws, r, y);
     }
     ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
       uint32_t y[4];
-      pack_words(col, steps.round_twice, y);
+      pack_words(dev::load16(reinterpret_cast<const uint32_t*>(zr + col)), col, steps.round_twice, y);
       for (int k = 0; k < 4; ++k) b[2 * k] = uint16_t(y[k]), b[2 * k + 1] = uint16_t(y[k] >> 16);
     }
     ULPGATE_DEVICE void pack(uint32_t col, float (&v)[kPack]) const {
