@@ -140,11 +140,16 @@ void add_run_commands(CLI::App& app, int& rc) {
   static HardwareInfo hw;
   static bool check = false;
 
+  static bool with_bytes = false;
   auto* list = app.add_subcommand("list", "list the catalog's case ids");
   list->add_option("--filter", sel.filter, "glob over case ids");
   add_tier_option(list, sel);
+  list->add_flag("--host-bytes", with_bytes,
+                 "each id after the host memory its case may need (GB, the estimate --jobs and --max-memory go by)");
   list->callback([&] {
-    for (const std::string& id : select_cases(sel)) std::printf("%s\n", id.c_str());
+    for (const std::string& id : select_cases(sel))
+      if (with_bytes) std::printf("%8.2f %s\n", family_of(id).host_bytes(id) / 1e9, id.c_str());
+      else std::printf("%s\n", id.c_str());
     rc = kPass;
   });
 

@@ -1,5 +1,6 @@
 // `--isolate`, `--jobs` and `--timeout` through the built binary: golden update writes the same
 // rows with each case in a child process, or in three worker processes, as without, and --timeout means nothing without --isolate (exit 2).
+// `list --host-bytes` shows the estimate --jobs and --max-memory go by.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -41,6 +42,14 @@ TEST(IsolateCli, ATimeoutWithoutIsolationIsBadUsage) {
   const CliRun r = ulpgate("run --arch host-w32 --timeout 5 " + kSlice);
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_TRUE(has(r, "--timeout requires --isolate")) << r.out;
+}
+
+// Each id after its family's host estimate: an all-reduce case's is (world x 24 + 32) bytes an
+// element, 536870912 x 80 here.
+TEST(IsolateCli, ListShowsEachCasesHostEstimate) {
+  const CliRun r = ulpgate("list --tier full --host-bytes --filter 'allreduce/nccl/bf16/w2/536870912/*'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "   42.95 allreduce/nccl/bf16/w2/536870912/out-of-place/normal/s1\n");
 }
 
 }  // namespace
