@@ -263,7 +263,9 @@ ULPGATE_DEVICE unsigned code_at(const CodeWords& codes, int j) { return codes.v[
 // product's add moved off the ALU pipe as an IMAD by a 1 the compiler cannot see (2.6 -> 2.1 ALU
 // instructions a product, but one add a product where IADD3 takes two): 127.4 -> 155.7 ms (H200,
 // stop 85, beside a90611a's build in one call, two rounds): the replay is bound by issue, not by
-// the ALU pipe.
+// the ALU pipe. ScaleRows' 8 pointers kept in shared memory (a block's rows and columns) instead of
+// 16 registers: the bits-alone replay's 36 bytes of spills gone, 127.2 -> 124.5 ms, but with the
+// bound, what the harness runs, 177.2 -> 179.5 (H200, stop 90, two rounds in one call): not kept.
 template <class Kind>
 struct Replay {
   static constexpr int R = Kind::kRows, kTileRows = Kind::kTileRows, kMaxRegisters = Kind::kMaxRegisters;
