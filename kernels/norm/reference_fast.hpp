@@ -6,9 +6,10 @@
 // lies clear of their rounding boundaries (the exact search only where it does not); and writes
 // the row's results: y and the ideal y as RefOutputs does, from the row read again (RowOutputs; L1
 // or L2: held in registers, it spilled), or rms-quant's codes and scales of T(y) as the
-// quantization reference makes them, from the row it keeps in shared memory (GroupCodes). A row it cannot decide (a NaN or Inf in it, a sum near an
-// fp32 rounding boundary or an ideal r near a double one: about 2^-24 of rows) sets `undecided`,
-// and the split passes then compute the whole case. Every bit is the exact passes'.
+// quantization reference makes them, from the row it keeps in shared memory (GroupCodes). A row
+// it cannot decide (a NaN or Inf in it, a sum near an fp32 rounding boundary or an ideal r near a
+// double one: about 2^-24 of rows) sets `undecided`, and the split passes then compute the whole
+// case. Every bit is the exact passes'.
 #pragma once
 
 #include <bit>
