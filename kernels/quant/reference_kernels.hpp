@@ -176,11 +176,6 @@ ULPGATE_DEVICE uint32_t amax_bits_step(uint32_t m, float v, bool ignore_nan) {
   return kept > m ? kept : m;
 }
 
-// max(m, the largest |x| bits of the pack at element i): for bf16 the halves' maximum two at a time
-// (a bf16 value's bits are the top half of its fp32 value's) unless a NaN is to be dropped (then,
-// as for other inputs, element by element). Measured on the H200 against a lane's packs first and
-// one NaN test after them: 1.5 % faster in RefRowTiles (one pack a lane a tile), 1 % slower in
-// RefAmax (28 packs a lane).
 // The largest magnitude among a pack's eight 16-bit halves (bf16's or fp16's: their magnitudes
 // order as their bits), as its 16 bits.
 ULPGATE_DEVICE uint32_t largest_half(const uint32_t (&w)[4]) {
@@ -190,6 +185,11 @@ ULPGATE_DEVICE uint32_t largest_half(const uint32_t (&w)[4]) {
   return hi > lo ? hi : lo;
 }
 
+// max(m, the largest |x| bits of the pack at element i): for bf16 the halves' maximum two at a time
+// (a bf16 value's bits are the top half of its fp32 value's) unless a NaN is to be dropped (then,
+// as for other inputs, element by element). Measured on the H200 against a lane's packs first and
+// one NaN test after them: 1.5 % faster in RefRowTiles (one pack a lane a tile), 1 % slower in
+// RefAmax (28 packs a lane).
 template <Format In>
 ULPGATE_DEVICE uint32_t pack_amax_bits(const typename Input<In>::T* xr, uint32_t col, uint32_t m, bool ignore_nan) {
   float v[kPack];
@@ -287,7 +287,8 @@ struct RefAmax {
 struct TileValues {
   float scale, factor, recip;
 };
-// Whether a tile's scale is a power of two (or 0, Inf or NaN, where recip is 0): CodeSteps' Exact.
+// Whether a tile's scale has no fraction bits: a power of two (CodeSteps' Exact), or 0 or Inf,
+// whose recip is 0 and whose packs take the general steps anyway.
 ULPGATE_DEVICE bool exact_reciprocal(const TileValues& t) { return (dev::as_uint(t.scale) & 0x7FFFFFu) == 0; }
 ULPGATE_DEVICE TileValues tile_values(const element::ScaleRule& rule, float amax) {
   const float s = rule.scale(amax);

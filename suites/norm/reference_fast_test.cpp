@@ -145,9 +145,10 @@ TEST(NormReferenceFast, RowsItCannotDecideGoToTheSplitPasses) {
   }
 }
 
-// rms-quant takes the one pass only where its quantizer sees T(y) in groups that are whole packs
-// of one row, from 8 to 32 packs: per token over 256 columns does; per token over 1024, a quantizer
-// of the fp32 value (aiter) and rows with a residual take the split passes (with the same results).
+// rms-quant takes the one pass only where its quantizer sees T(y) in groups of one row of a power
+// of two packs, from 8: per token over 256 or 1024 columns (a group across warps) does; per token
+// over 7168, a quantizer of the fp32 value (aiter) and rows with a residual take the split passes
+// (with the same results).
 TEST(NormReferenceFast, QuantizedRowsTakeTheOnePassWhereTheirGroupsArePowersOfTwoPacks) {
   const auto decided = [](const char* id) {
     const Case c = Case::parse(id);
