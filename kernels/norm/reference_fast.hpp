@@ -237,19 +237,21 @@ struct GroupCodes {
     const typename NormRows<T>::Row yr{src.z + row * h, src.weight, rp, src.steps};
     // 1. T(y) of the thread's packs into shared memory, with each pack's amax: its largest half
     // widened (widening keeps the order), or, where that is a NaN (from a NaN weight: a decided
-    // row's |z r| is at most about sqrt(h)), the NaN policy's steps an element. The profile's
-    // rounding form is chosen here, once a row (profile_words).
+    // row's |z r| is at most about sqrt(h)), each NaN made the canonical one and the NaN policy's
+    // steps an element: the amax finds the NaNs that profile_words would test each word for. The
+    // profile's rounding form is chosen here, once a row (profile_words).
     const auto hold = [&](auto round_twice) {
       ULPGATE_NO_UNROLL
       for (int q = tid; q < packs; q += threads) {
         Pack16<uint32_t> w;
-        yr.pack_words(held[q], uint32_t(8 * q), round_twice, w.v);
-        held[q] = w;
+        yr.template pack_words<false>(held[q], uint32_t(8 * q), round_twice, w.v);
         uint32_t m = dev::as_uint(norm::element::widen(T, uint16_t(quant_kernels::largest_half(w.v))));
         if (m > 0x7F800000u) {
           m = 0;
+          for (int k = 0; k < 4; ++k) w.v[k] = canonical_nans<T>(w.v[k]);
           for (int j = 0; j < 8; ++j) m = quant_kernels::amax_bits_step(m, widen_half(w, j), ignore_nan);
         }
+        held[q] = w;
         pack_amax[q] = m;
       }
     };

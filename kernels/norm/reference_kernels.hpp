@@ -80,13 +80,14 @@ ULPGATE_DEVICE void make_nans_canonical(uint16_t (&y)[8]) {
 // A pack's profile y as RefOutputs makes it (profile_pair's pair roundings, each NaN the canonical
 // one) as four words, element 2k in word k's low half: rms-quant's T(y) in RefValues and NormRows.
 // Inlined with a constant round_twice, only that form is made (GroupCodes chooses it once a row);
-// with a variable one both are, predicated.
-template <Format T>
+// with a variable one both are, predicated. Canonical false: NaNs as the hardware made them, for a
+// caller that finds them otherwise (GroupCodes: by the pack's amax).
+template <Format T, bool Canonical = true>
 ULPGATE_DEVICE void profile_words(bool round_twice, const float (&z)[8], const float (&w)[8], float r, uint32_t (&y)[4]) {
   uint32_t nans = 0;
   for (int k = 0; k < 4; ++k) {
     y[k] = profile_pair<T>(round_twice, z[2 * k], z[2 * k + 1], w[2 * k], w[2 * k + 1], r);
-    nans |= nan_halves<T>(y[k]);
+    if constexpr (Canonical) nans |= nan_halves<T>(y[k]);
   }
   if (nans)
     for (int k = 0; k < 4; ++k) y[k] = canonical_nans<T>(y[k]);
@@ -356,13 +357,14 @@ struct NormRows {
       return norm::element::widen(T, norm::element::output_at(steps, norm::element::widen(T, zr[col]), w[col], r));
     }
     // The T(y) of the pack at col whose z is zs (four words, element 2k in word k's low half),
-    // in the form round_twice names (profile_words).
+    // in the form round_twice names (profile_words, Canonical as there).
+    template <bool Canonical = true>
     ULPGATE_DEVICE void pack_words(const Pack16<uint32_t>& zs, uint32_t col, bool round_twice, uint32_t (&y)[4]) const {
       float z[kPack], ws[kPack];
       std::memcpy(ws, dev::load16(w + col).v, 16);
       std::memcpy(ws + 4, dev::load16(w + col + 4).v, 16);
       for (int j = 0; j < kPack; ++j) z[j] = norm::element::widen(T, uint16_t(zs.v[j / 2] >> 16 * (j % 2)));
-      profile_words<T>(round_twice, z, ws, r, y);
+      profile_words<T, Canonical>(round_twice, z, ws, r, y);
     }
     ULPGATE_DEVICE void pack_bits(uint32_t col, uint16_t (&b)[kPack]) const {
       uint32_t y[4];
