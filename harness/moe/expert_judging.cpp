@@ -52,16 +52,20 @@ std::string written_off_tokens(const ExpertRows& rows, const std::function<bool(
 ErrorGrid expert_grid(const ExpertRows& rows, int64_t cols, int64_t tile, const std::string& what,
                       const std::function<bool(int64_t row, int64_t col)>& bad) {
   const int64_t tiles = (cols + tile - 1) / tile;
-  ErrorGrid g{"bad " + what + " by expert x column tile (" + std::to_string(tile) +
-                  " columns; the last row: rows that are not tokens)",
-              "expert", "column tile", "bad " + what, rows.experts() + 1, tiles,
-              std::vector<float>(size_t((rows.experts() + 1) * tiles), 0.0f)};
+  std::vector<float> cells(size_t((rows.experts() + 1) * tiles), 0.0f);
   const std::vector<int32_t> of = rows.row_experts();
   for (int64_t r = 0; r < rows.rows(); ++r) {
     const int64_t e = of[size_t(r)] >= 0 ? of[size_t(r)] : rows.experts();
-    for (int64_t c = 0; c < cols; ++c) g.cells[size_t(e * tiles + c / tile)] += bad(r, c);
+    for (int64_t c = 0; c < cols; ++c) cells[size_t(e * tiles + c / tile)] += bad(r, c);
   }
-  return g;
+  return expert_grid(rows, tile, what, std::move(cells));
+}
+
+ErrorGrid expert_grid(const ExpertRows& rows, int64_t tile, const std::string& what, std::vector<float> cells) {
+  const int64_t tiles = int64_t(cells.size()) / (rows.experts() + 1);
+  return {"bad " + what + " by expert x column tile (" + std::to_string(tile) +
+              " columns; the last row: rows that are not tokens)",
+          "expert", "column tile", "bad " + what, rows.experts() + 1, tiles, std::move(cells)};
 }
 
 }  // namespace ulpgate::moe

@@ -27,5 +27,8 @@ std::string written_off_tokens(const ExpertRows& rows, const std::function<bool(
 // Bad elements by expert x tile of `tile` columns, the last row for the rows that are not tokens.
 ErrorGrid expert_grid(const ExpertRows& rows, int64_t cols, int64_t tile, const std::string& what,
                       const std::function<bool(int64_t row, int64_t col)>& bad);
+// The same map from its counts, for a judge that counts an expert at a time: cells[e * tiles + t]
+// (e = experts(): the rows that are not tokens), tiles = column tiles of `tile`.
+ErrorGrid expert_grid(const ExpertRows& rows, int64_t tile, const std::string& what, std::vector<float> cells);
 
 }  // namespace ulpgate::moe

@@ -1,5 +1,6 @@
 #include "harness/moe/quant_case.hpp"
 
+#include "harness/core/generators.hpp"
 #include "harness/core/id_text.hpp"
 #include "harness/moe/moe_case.hpp"
 
@@ -70,19 +71,26 @@ quant::Case QuantCase::expert_case(int64_t e) const {
   return {spec.expert_spec(e), input, dist, seed * 1000003 + uint64_t(e)};
 }
 
-QuantInputs QuantCase::inputs(bool values) const {
+QuantInputs QuantCase::inputs() const {
   QuantInputs in;
   const std::vector<std::byte> nan = nan_element(input);
   const size_t row_bytes = size_t(spec.base.k) * nan.size();
   in.raw.resize(size_t(spec.rows()) * row_bytes);
   for (size_t i = 0; i < in.raw.size(); ++i) in.raw[i] = nan[i % nan.size()];
   for (int64_t e = 0; e < spec.experts(); ++e) {
-    quant::Inputs x = values ? expert_case(e).inputs() : expert_case(e).raw_inputs();
-    std::copy(x.raw.begin(), x.raw.end(), in.raw.begin() + ptrdiff_t(size_t(spec.first_row(e)) * row_bytes));
-    in.experts.push_back(std::move(x));
+    const int64_t count = spec.tokens[size_t(e)];
+    expert_case(e).input_rows().fill(0, count, std::span(in.raw).subspan(size_t(spec.first_row(e)) * row_bytes, size_t(count) * row_bytes));
   }
   in.row_map = spec.layout == GroupLayout::masked ? spec.masked_m() : spec.row_experts();
   return in;
+}
+
+quant::Inputs QuantCase::expert_inputs(const QuantInputs& in, int64_t e, bool values) const {
+  const size_t row_bytes = size_t(spec.base.k) * nan_element(input).size();
+  const auto first = in.raw.begin() + ptrdiff_t(size_t(spec.first_row(e)) * row_bytes);
+  quant::Inputs x{{first, first + ptrdiff_t(size_t(spec.tokens[size_t(e)]) * row_bytes)}, {}};
+  if (values) x.values = widened(x.raw, input);
+  return x;
 }
 
 }  // namespace ulpgate::moe

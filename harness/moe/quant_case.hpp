@@ -20,10 +20,8 @@
 namespace ulpgate::moe {
 
 struct QuantInputs {
-  std::vector<std::byte> raw;               // [rows, K] in the input dtype, what the kernel reads
-  std::vector<quant::Inputs> experts;       // each expert's tokens as its dense case's inputs (raw only
-                                            // where made without values)
-  std::vector<int32_t> row_map;             // m_indices (contiguous) or masked_m (masked)
+  std::vector<std::byte> raw;    // [rows, K] in the input dtype, what the kernel reads
+  std::vector<int32_t> row_map;  // m_indices (contiguous) or masked_m (masked)
 };
 
 struct QuantCase {
@@ -36,9 +34,11 @@ struct QuantCase {
   std::string id() const;
   static QuantCase parse(std::string_view id);  // throws UsageError naming the bad segment
   quant::Case expert_case(int64_t e) const;     // expert e as a dense case (its tokens as M)
-  // Bit-reproducible from the id alone. Without values the experts' inputs are raw only (a device
-  // reference reads those; the comparator widens what it needs).
-  QuantInputs inputs(bool values = true) const;
+  // Bit-reproducible from the id alone: each expert's rows made as its dense case's input.
+  QuantInputs inputs() const;
+  // Expert e's tokens as its dense case's inputs: its rows of in.raw, with their fp32 values where
+  // asked (a device reference reads the raw bytes; the comparator widens what it needs).
+  quant::Inputs expert_inputs(const QuantInputs& in, int64_t e, bool values = true) const;
 };
 
 }  // namespace ulpgate::moe

@@ -9,9 +9,6 @@ namespace {
 
 constexpr NameTable<Op, 2> kGroupedOps{{{{Op::group, "moe.quant"}, {Op::mx, "moe.quant-mx"}}}};
 
-// Bytes one scale occupies in a layout: an fp32 word, or a ue8m0 byte (also inside a packed word).
-int64_t scale_size(Layout l) { return is_ue8m0_layout(l) ? 1 : 4; }
-
 }  // namespace
 
 std::string_view grouped_op_name(Op expert_op) { return kGroupedOps.name(expert_op); }
@@ -30,21 +27,23 @@ std::string GroupedSpec::problem() const {
   return rows_problem();
 }
 
-GroupedResult assemble_grouped(const GroupedSpec& s, std::span<const Result> experts, uint8_t fill) {
-  const int64_t k = s.base.k, g = s.groups(), rows = s.part_rows();
-  GroupedResult out;
-  out.codes.assign(size_t(s.rows() * k), fill);
-  // Every part packed with placeholder scales (its padding bytes as the layout defines them),
-  // then the tokens' scales and the fill over the rest.
+std::vector<uint8_t> grouped_storage_frame(const GroupedSpec& s, uint8_t fill) {
+  const int64_t g = s.groups(), rows = s.part_rows(), size = s.scale_size();
+  std::vector<uint8_t> storage;
   for (int64_t p = 0; p < s.parts(); ++p) {
     const std::vector<uint8_t> part = pack(s.base.layout, {rows, g}, std::vector<float>(size_t(rows * g), 1.0f));
-    out.storage.insert(out.storage.end(), part.begin(), part.end());
+    storage.insert(storage.end(), part.begin(), part.end());
   }
-  const int64_t size = scale_size(s.base.layout);
   const std::vector<int32_t> of = s.row_experts();
   for (int64_t r = 0; r < s.rows(); ++r)
     if (of[size_t(r)] < 0)
-      for (int64_t j = 0; j < g; ++j) std::fill_n(out.storage.begin() + s.scale_offset(r, j), size, fill);
+      for (int64_t j = 0; j < g; ++j) std::fill_n(storage.begin() + s.scale_offset(r, j), size, fill);
+  return storage;
+}
+
+GroupedResult assemble_grouped(const GroupedSpec& s, std::span<const Result> experts, uint8_t fill) {
+  const int64_t k = s.base.k, g = s.groups(), size = s.scale_size();
+  GroupedResult out{std::vector<uint8_t>(size_t(s.rows() * k), fill), grouped_storage_frame(s, fill)};
   for (int64_t e = 0; e < s.experts(); ++e) {
     const Result& x = experts[size_t(e)];
     const int64_t first = s.first_row(e), count = s.tokens[size_t(e)];

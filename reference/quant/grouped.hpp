@@ -28,6 +28,8 @@ struct GroupedSpec : moe::ExpertRows {
   int64_t groups() const { return base.k / base.gs; }
   int64_t part_bytes() const { return part_spec().scale_bytes(); }
   int64_t scale_bytes() const { return parts() * part_bytes(); }
+  // Bytes one scale occupies: an fp32 word, or a ue8m0 byte (also inside a packed word).
+  int64_t scale_size() const { return is_ue8m0_layout(base.layout) ? 1 : 4; }
   // Byte offset of scale (row, g) of physical row `row` in the grouped storage.
   int64_t scale_offset(int64_t row, int64_t g) const;
   // "" when valid, else what is wrong (the base's problem, the rows' problem, another op).
@@ -42,6 +44,10 @@ struct GroupedResult {
   std::vector<uint8_t> codes, storage;
 };
 GroupedResult assemble_grouped(const GroupedSpec& s, std::span<const Result> experts, uint8_t fill);
+// Its scale storage before any expert's scales are placed: every part's padding bytes as the
+// layout defines them, `fill` over the scales of rows that are not tokens (placeholders in the
+// tokens' scales). Judges that take the experts one at a time check the padding against it.
+std::vector<uint8_t> grouped_storage_frame(const GroupedSpec& s, uint8_t fill);
 
 // The profile's arithmetic per expert on x [rows(), K] (fp32 values), assembled.
 GroupedResult quantize_grouped(const GroupedSpec& s, std::span<const float> x, uint8_t fill);

@@ -6,6 +6,8 @@
 // references on the (emulated) device, every case and fault judged as with the host's.
 #include <gtest/gtest.h>
 
+#include <numeric>
+
 #include "harness/backends/device_references.hpp"
 #include "harness/backends/kernel_backends.hpp"
 #include "harness/moe/catalog.hpp"
@@ -40,9 +42,10 @@ TEST(MoeQuantCase, IdsRoundTripAndBadOnesAreNamed) {
 // One expert holding every token with no padding is the dense op: the same codes and storage.
 TEST(MoeQuantReference, OneExpertIsTheDenseQuantization) {
   const QuantCase c = QuantCase::parse("moe.quant/deepgemm/e4m3fn/bf16/contiguous.a1/1x70x512/gs128/col-tma/normal/s1");
-  const QuantInputs in = c.inputs();
-  const quant::Result dense = quant::quantize_profile(c.expert_case(0).spec, in.experts[0].values);
-  const quant::GroupedResult grouped = quant::quantize_grouped(c.spec, in.experts[0].values, 0xA5);
+  const quant::Inputs x = c.expert_inputs(c.inputs(), 0);
+  EXPECT_EQ(x.raw, c.expert_case(0).raw_inputs().raw);  // the grouped input's rows are the dense case's
+  const quant::Result dense = quant::quantize_profile(c.expert_case(0).spec, x.values);
+  const quant::GroupedResult grouped = quant::quantize_grouped(c.spec, x.values, 0xA5);
   EXPECT_EQ(grouped.codes, dense.codes);
   EXPECT_EQ(grouped.storage, dense.storage);
 }
@@ -184,6 +187,17 @@ TEST(MoeQuantKernel, EveryGroupedFaultIsNamedWithItsExpertAndRows) {
     EXPECT_NE(s.r.message.find(s.said), std::string::npos) << s.r.message << "\n  expected: " << s.said;
     ASSERT_FALSE(s.r.grids.empty());
     EXPECT_EQ(s.r.grids[0].rows, 9);  // 8 experts and the rows that are not tokens
+  }
+  // Quantizing every row leaves the tokens' codes right and writes every code of the other rows:
+  // the map counts all of those in its last row and none elsewhere.
+  for (const std::string_view id : {kContiguous, kMasked}) {
+    const QuantCase c = QuantCase::parse(id);
+    const ErrorGrid g = run_with(id, EveryRowIsAToken{}).grids.at(0);
+    const auto sum = [&](int64_t row0, int64_t row1) {
+      return std::accumulate(g.cells.begin() + row0 * g.cols, g.cells.begin() + row1 * g.cols, 0.0);
+    };
+    EXPECT_EQ(sum(0, 8), 0.0) << id;
+    EXPECT_EQ(sum(8, 9), double((c.spec.rows() - std::accumulate(c.spec.tokens.begin(), c.spec.tokens.end(), int64_t(0))) * c.spec.base.k)) << id;
   }
 }
 
