@@ -84,8 +84,9 @@ struct QuantJudgment {
   // Adds expert e's codes that are not its profile's to the map's cells.
   void count_bad_codes(int64_t e, const quant::Result& want, std::vector<float>& cells) const {
     const uint8_t* got = codes.data() + c.spec.first_row(e) * k();
-    for (int64_t i = 0; i < int64_t(want.codes.size()); ++i)
-      cells[size_t(e * tiles() + i % k() / kGridTile)] += got[i] != want.codes[size_t(i)];
+    float* const row_cells = cells.data() + e * tiles();
+    for (int64_t r = 0; r < c.spec.tokens[size_t(e)]; ++r)
+      for (int64_t col = 0; col < k(); ++col) row_cells[col / kGridTile] += got[r * k() + col] != want.codes[size_t(r * k() + col)];
   }
 
   bool row_written(int64_t r) const {
