@@ -19,6 +19,8 @@ std::vector<std::byte> nan_element(Format input) {
   return b;
 }
 
+size_t row_bytes(const QuantCase& c) { return size_t(c.spec.base.k) * (c.input == Format::fp32 ? 4 : 2); }
+
 }  // namespace
 
 std::string QuantCase::id() const {
@@ -74,21 +76,21 @@ quant::Case QuantCase::expert_case(int64_t e) const {
 QuantInputs QuantCase::inputs() const {
   QuantInputs in;
   const std::vector<std::byte> nan = nan_element(input);
-  const size_t row_bytes = size_t(spec.base.k) * nan.size();
-  in.raw.resize(size_t(spec.rows()) * row_bytes);
+  const size_t row = row_bytes(*this);
+  in.raw.resize(size_t(spec.rows()) * row);
   for (size_t i = 0; i < in.raw.size(); ++i) in.raw[i] = nan[i % nan.size()];
   for (int64_t e = 0; e < spec.experts(); ++e) {
     const int64_t count = spec.tokens[size_t(e)];
-    expert_case(e).input_rows().fill(0, count, std::span(in.raw).subspan(size_t(spec.first_row(e)) * row_bytes, size_t(count) * row_bytes));
+    expert_case(e).input_rows().fill(0, count, std::span(in.raw).subspan(size_t(spec.first_row(e)) * row, size_t(count) * row));
   }
   in.row_map = spec.layout == GroupLayout::masked ? spec.masked_m() : spec.row_experts();
   return in;
 }
 
 quant::Inputs QuantCase::expert_inputs(const QuantInputs& in, int64_t e, bool values) const {
-  const size_t row_bytes = size_t(spec.base.k) * nan_element(input).size();
-  const auto first = in.raw.begin() + ptrdiff_t(size_t(spec.first_row(e)) * row_bytes);
-  quant::Inputs x{{first, first + ptrdiff_t(size_t(spec.tokens[size_t(e)]) * row_bytes)}, {}};
+  const size_t row = row_bytes(*this);
+  const auto first = in.raw.begin() + ptrdiff_t(size_t(spec.first_row(e)) * row);
+  quant::Inputs x{{first, first + ptrdiff_t(size_t(spec.tokens[size_t(e)]) * row)}, {}};
   if (values) x.values = widened(x.raw, input);
   return x;
 }

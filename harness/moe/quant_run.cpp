@@ -81,12 +81,12 @@ struct QuantJudgment {
     return "";
   }
 
-  // Adds expert e's codes that are not its profile's to the map's cells.
-  void count_bad_codes(int64_t e, const quant::Result& want, std::vector<float>& cells) const {
-    const uint8_t* got = codes.data() + c.spec.first_row(e) * k();
+  // Adds row r's codes that are not `want`'s (k of them) to the map's cells of its expert (e:
+  // experts() for the rows that are not tokens).
+  void count_bad_codes(int64_t r, int64_t e, const uint8_t* want, std::vector<float>& cells) const {
+    const uint8_t* got = codes.data() + r * k();
     float* const row_cells = cells.data() + e * tiles();
-    for (int64_t r = 0; r < c.spec.tokens[size_t(e)]; ++r)
-      for (int64_t col = 0; col < k(); ++col) row_cells[col / kGridTile] += got[r * k() + col] != want.codes[size_t(r * k() + col)];
+    for (int64_t col = 0; col < k(); ++col) row_cells[col / kGridTile] += got[col] != want[col];
   }
 
   bool row_written(int64_t r) const {
@@ -125,7 +125,7 @@ struct QuantJudgment {
       const quant::Observed o{codes.subspan(size_t(c.spec.first_row(e) * k()), size_t(count * k())), s};
       const CaseResult r = quant::compare(c.expert_case(e), x, ex, o, quant::default_budgets());
       add_expert(total, c.spec, e, "x", r, passes(r.verdict) ? "" : written_elsewhere(e, ex.profile));
-      count_bad_codes(e, ex.profile, cells);
+      for (int64_t r = 0; r < count; ++r) count_bad_codes(c.spec.first_row(e) + r, e, ex.profile.codes.data() + r * k(), cells);
     }
     const std::string written = written_off_tokens(c.spec, [&](int64_t r) { return row_written(r); });
     if (!written.empty()) {
@@ -138,10 +138,9 @@ struct QuantJudgment {
     }
     if (passes(total.verdict)) return total;
     const std::vector<int32_t> of = c.spec.row_experts();
+    const std::vector<uint8_t> untouched(size_t(k()), quant::kPoison);
     for (int64_t r = 0; r < c.spec.rows(); ++r)
-      if (of[size_t(r)] < 0)
-        for (int64_t col = 0; col < k(); ++col)
-          cells[size_t(c.spec.experts() * tiles() + col / kGridTile)] += codes[size_t(r * k() + col)] != quant::kPoison;
+      if (of[size_t(r)] < 0) count_bad_codes(r, c.spec.experts(), untouched.data(), cells);
     total.grids.push_back(expert_grid(c.spec, kGridTile, "codes (not the profile's)", std::move(cells)));
     return total;
   }
