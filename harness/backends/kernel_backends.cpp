@@ -334,8 +334,19 @@ class CudaBackend : public Backend {
     kernel_call(describe(spec), [&] {
       gemm_kernels::run_grouped_gemm_gpu(gemm_kernels::plan_grouped_gemm(spec, io, gemm_kernels::kGpuBlocks), io);
     });
-    return gemm_claim("CUDA sm90, one launch over the experts' rows", "sm90");
+    return grouped_claim();
   }
+
+  // The experts' weights made straight into the device's B: the host holds a part at a time.
+  GemmClaim grouped_gemm_streamed(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io,
+                                  const gemm::ExpertWeights& weights) override {
+    kernel_call(describe(spec), [&] {
+      gemm_kernels::run_grouped_gemm_gpu(gemm_kernels::plan_grouped_gemm(spec, io, gemm_kernels::kGpuBlocks, &weights),
+                                         spec, io, weights);
+    });
+    return grouped_claim();
+  }
+  static GemmClaim grouped_claim() { return gemm_claim("CUDA sm90, one launch over the experts' rows", "sm90"); }
 
   gemm::DeviceReference* gemm_reference() override { return reference_.get(); }
   quant::DeviceReference* quant_reference() override { return quant_reference_.get(); }

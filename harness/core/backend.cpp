@@ -14,6 +14,16 @@ std::map<std::string, ArgumentFactory, std::less<>>& kinds() {
 }
 }  // namespace
 
+GemmClaim Backend::grouped_gemm_streamed(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io,
+                                         const gemm::ExpertWeights& weights) {
+  const int64_t experts = spec.experts();
+  std::vector<uint8_t> b(size_t(experts * spec.base.n * spec.base.k)), sb(size_t(experts * weights.sb_bytes));
+  weights.fill(0, experts, b, sb);
+  gemm::GroupedBuffers whole = io;
+  whole.b = b, whole.sb = sb;
+  return grouped_gemm(spec, whole);
+}
+
 void register_backend(std::string name, BackendFactory factory) { registry()[std::move(name)] = std::move(factory); }
 void register_backend_kind(std::string kind, ArgumentFactory factory) { kinds()[std::move(kind)] = std::move(factory); }
 

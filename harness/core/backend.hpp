@@ -139,6 +139,11 @@ class Backend {
     (void)spec, (void)io;
     throw BackendError(name() + " has no grouped GEMM kernels");
   }
+  // grouped_gemm with B and its scale storage made by `weights` a part at a time (io.b and io.sb
+  // empty), so that a backend with a device holds them there alone. The default makes them whole
+  // here and calls grouped_gemm.
+  virtual GemmClaim grouped_gemm_streamed(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io,
+                                          const gemm::ExpertWeights& weights);
   // Runs an all-reduce over a world of spec.world ranks: io[r] holds rank r's input and output
   // storage (allreduce::RankBuffers); afterwards every rank's output view holds the sum of all
   // ranks' input views. Throws Refused for an input it does not take. Backends without all-reduce

@@ -87,8 +87,12 @@ Case Case::parse(std::string_view id) {
   return c;
 }
 
-Operands Case::operands() const {
-  return quantized_operands(spec, input, Rng("gemm/" + shape_text(spec) + "/" + input.str(), seed));
-}
+namespace {
+Rng operand_stream(const Case& c) { return Rng("gemm/" + shape_text(c.spec) + "/" + c.input.str(), c.seed); }
+}  // namespace
+
+Operands Case::operands() const { return quantized_operands(spec, input, operand_stream(*this)); }
+
+Quantized Case::operand(Which which) const { return quantized_operand(spec, input, operand_stream(*this), which); }
 
 }  // namespace ulpgate::gemm

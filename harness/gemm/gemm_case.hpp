@@ -19,6 +19,7 @@
 
 #include "harness/core/generators.hpp"
 #include "reference/gemm/gemm.hpp"
+#include "reference/gemm/layout.hpp"
 
 namespace ulpgate::gemm {
 
@@ -36,6 +37,12 @@ struct Input {
 // blocks, or 128-K blocks where the scales apply in the epilogue (gemm.tensor, gemm.rowwise).
 inline int64_t harness_kblock(const Geometry& g) { return g.epilogue_scales() ? 128 : g.kblock; }
 
+// One operand as a producer hands it over: its codes and its logical scales.
+struct Quantized {
+  std::vector<uint8_t> codes;
+  std::vector<float> scales;
+};
+
 struct Case {
   Spec spec;
   Input input;
@@ -44,6 +51,9 @@ struct Case {
   std::string id() const;
   static Case parse(std::string_view id);  // throws UsageError naming the bad segment
   Operands operands() const;               // bit-reproducible from the id alone
+  // One of operands()' two alone, the same bits (a grouped case makes its experts' weights again
+  // where it needs them instead of holding every expert's).
+  Quantized operand(Which which) const;
 };
 
 }  // namespace ulpgate::gemm

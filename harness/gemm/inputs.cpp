@@ -149,34 +149,36 @@ struct OperandValues {
 // 0 of D is made of tiny terms alone), row 1's first K-block the largest, row 2's NaN; B: every
 // K-block of its first scale row the smallest. ue8m0: 0x00 (2^-127), 0xFE (2^127), 0xFF; fp32:
 // subnormals (2^-140 for A, 3e-39 for B, no power of two), 2^127 and NaN.
-void scale_edges(std::vector<float>& sa, std::vector<float>& sb, const Geometry& g, bool pow2) {
-  const float smallest_a = pow2 ? std::ldexp(1.0f, -127) : std::ldexp(1.0f, -140);
-  const float smallest_b = pow2 ? std::ldexp(1.0f, -127) : 3e-39f;
-  const auto set = [](std::vector<float>& s, const quant::ScaleShape& sh, int64_t row, int64_t blocks, float v) {
+void scale_edges(std::vector<float>& s, Which which, const Geometry& g, bool pow2) {
+  const auto set = [&](const quant::ScaleShape& sh, int64_t row, int64_t blocks, float v) {
     if (row < sh.m)
       for (int64_t kb = 0; kb < std::min(blocks, sh.g); ++kb) s[size_t(row * sh.g + kb)] = v;
   };
-  set(sa, g.sa, 0, g.sa.g, smallest_a);
-  set(sa, g.sa, 1, 1, std::ldexp(1.0f, 127));
-  set(sa, g.sa, 2, 1, std::numeric_limits<float>::quiet_NaN());
-  set(sb, g.sb, 0, g.sb.g, smallest_b);
+  if (which == Which::b) return set(g.sb, 0, g.sb.g, pow2 ? std::ldexp(1.0f, -127) : 3e-39f);
+  set(g.sa, 0, g.sa.g, pow2 ? std::ldexp(1.0f, -127) : std::ldexp(1.0f, -140));
+  set(g.sa, 1, 1, std::ldexp(1.0f, 127));
+  set(g.sa, 2, 1, std::numeric_limits<float>::quiet_NaN());
 }
 
 }  // namespace
 
-Operands quantized_operands(const Spec& s, const Input& input, const Rng& rng) {
+Quantized quantized_operand(const Spec& s, const Input& input, const Rng& rng, Which which) {
   const Geometry g = geometry(s);
   const int64_t run = g.epilogue_scales() ? std::max<int64_t>(s.k, 1) : g.kblock;  // K's elements a cell
   const int64_t kblock = input.structure == Structure::zero_blocks ? harness_kblock(g) : 0;
-  Operands out;
-  quantize(s.m, s.k, run, g.a_rows, s.a_format, s.pow2_scales(), size_t(g.sa.m * g.sa.g),
-           [&](int64_t m, int64_t b) { return g.sa_index(m, b); }, OperandValues{input, rng.stream(1), false, s.k, kblock},
-           out.a, out.sa);
-  quantize(s.n, s.k, run, g.b_rows, s.b_format, s.pow2_scales(), size_t(g.sb.m * g.sb.g),
-           [&](int64_t n, int64_t b) { return g.sb_index(n, b); }, OperandValues{input, rng.stream(2), true, s.k, kblock},
-           out.b, out.sb);
-  if (input.structure == Structure::scale_edges) scale_edges(out.sa, out.sb, g, s.pow2_scales());
+  const bool b = which == Which::b;
+  const quant::ScaleShape& shape = b ? g.sb : g.sa;
+  Quantized out;
+  quantize(b ? s.n : s.m, s.k, run, b ? g.b_rows : g.a_rows, b ? s.b_format : s.a_format, s.pow2_scales(),
+           size_t(shape.m * shape.g), [&](int64_t r, int64_t kb) { return b ? g.sb_index(r, kb) : g.sa_index(r, kb); },
+           OperandValues{input, rng.stream(b ? 2 : 1), b, s.k, kblock}, out.codes, out.scales);
+  if (input.structure == Structure::scale_edges) scale_edges(out.scales, which, g, s.pow2_scales());
   return out;
+}
+
+Operands quantized_operands(const Spec& s, const Input& input, const Rng& rng) {
+  Quantized a = quantized_operand(s, input, rng, Which::a), b = quantized_operand(s, input, rng, Which::b);
+  return {std::move(a.codes), std::move(b.codes), std::move(a.scales), std::move(b.scales)};
 }
 
 }  // namespace ulpgate::gemm

@@ -14,5 +14,7 @@
 namespace ulpgate::gemm {
 
 Operands quantized_operands(const Spec& spec, const Input& input, const Rng& rng);
+// One of them alone (A from the stream's part 1, B from part 2), the same bits.
+Quantized quantized_operand(const Spec& spec, const Input& input, const Rng& rng, Which which);
 
 }  // namespace ulpgate::gemm

@@ -121,11 +121,31 @@ Case Case::parse(std::string_view id) {
 
 gemm::Case Case::expert_case(int64_t e) const { return {spec.expert_spec(e), input, seed}; }
 
+gemm::Case Case::expert_inputs(int64_t e) const { return {spec.expert_spec(e), input, seed * 1000003 + uint64_t(e)}; }
+
 gemm::Operands Tensors::expert(int64_t e) const {
   gemm::Operands in = experts[size_t(e)];
-  const size_t bytes = size_t(base.n * base.k);
-  in.b = gemm::unpack_weights(base, std::span(b).subspan(size_t(e) * bytes, bytes));
+  gemm::Quantized w = of.expert_inputs(e).operand(gemm::Which::b);
+  in.b = std::move(w.codes), in.sb = std::move(w.scales);
   return in;
+}
+
+gemm::ExpertWeights Tensors::weights() const {
+  const gemm::Spec& base = of.spec.base;
+  const int64_t sb_bytes =
+      quant::storage_bytes(gemm::scale_layout(base, gemm::Which::b), gemm::scale_shape(base, gemm::Which::b));
+  return {sb_bytes, [c = of, sb_bytes](int64_t first, int64_t count, std::span<uint8_t> b, std::span<uint8_t> sb) {
+            const size_t expert_b = size_t(c.spec.base.n * c.spec.base.k);
+            if (b.size() != size_t(count) * expert_b || sb.size() != size_t(count * sb_bytes))
+              throw std::logic_error("moe::Tensors::weights: a part of another size");
+            for (int64_t i = 0; i < count; ++i) {  // each expert's made in parallel (its bands)
+              const gemm::Case x = c.expert_inputs(first + i);
+              const gemm::Quantized w = x.operand(gemm::Which::b);
+              gemm::pack_weights_into(x.spec, w.codes, b.subspan(size_t(i) * expert_b, expert_b));
+              const std::vector<uint8_t> stored = gemm::pack_scales(x.spec, gemm::Which::b, w.scales);
+              std::copy(stored.begin(), stored.end(), sb.begin() + i * sb_bytes);
+            }
+          }};
 }
 
 Tensors Case::tensors() const {
@@ -133,37 +153,27 @@ Tensors Case::tensors() const {
   const int64_t g = spec.experts(), k = base.k, rows = spec.rows();
   const int64_t kblocks = gemm::geometry(base).sa.g;
   Tensors t;
+  t.of = *this;
   t.experts.resize(size_t(g));
   t.a.assign(size_t(rows * k), nan_code(base.a_format));
   std::vector<float>& sa = t.sa_rows;
   sa.assign(size_t(rows * kblocks), NAN);
-  // Each expert's stored weights go straight to their place in B (a permutation of its [N, K]
-  // codes), and its logical ones are dropped (Tensors::expert unpacks them again).
-  t.base = base;
-  const size_t expert_b = size_t(base.n * k);
-  t.b.resize(expert_b * size_t(g));
-  std::vector<std::vector<uint8_t>> sb(static_cast<size_t>(g));
-  // Expert e's tokens and weights as a dense case of their own (its seed's stream e): experts are
-  // generated in parallel, each the same on any machine.
+  // Expert e's tokens as a dense case of their own (its seed's stream e): experts are generated in
+  // parallel, each the same on any machine.
   std::atomic<int64_t> next{0};
   const auto generate = [&] {
     for (int64_t e; (e = next++) < g;) {
-      const gemm::Spec es = spec.expert_spec(e);
-      gemm::Operands& x = t.experts[size_t(e)] =
-          gemm::Case{es, input, seed * 1000003 + uint64_t(e)}.operands();
+      gemm::Quantized x = expert_inputs(e).operand(gemm::Which::a);
       const int64_t first = spec.first_row(e);
-      std::copy(x.a.begin(), x.a.end(), t.a.begin() + first * k);
-      std::copy(x.sa.begin(), x.sa.end(), sa.begin() + first * kblocks);
-      gemm::pack_weights_into(es, x.b, std::span(t.b).subspan(size_t(e) * expert_b, expert_b));
-      std::vector<uint8_t>().swap(x.b);
-      sb[size_t(e)] = gemm::pack_scales(es, gemm::Which::b, x.sb);
+      std::copy(x.codes.begin(), x.codes.end(), t.a.begin() + first * k);
+      std::copy(x.scales.begin(), x.scales.end(), sa.begin() + first * kblocks);
+      t.experts[size_t(e)].a = std::move(x.codes), t.experts[size_t(e)].sa = std::move(x.scales);
     }
   };
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < std::min<unsigned>(std::thread::hardware_concurrency(), unsigned(g)); ++i) pool.emplace_back(generate);
   generate();
   for (std::thread& th : pool) th.join();
-  for (int64_t e = 0; e < g; ++e) t.sb.insert(t.sb.end(), sb[size_t(e)].begin(), sb[size_t(e)].end());
   t.sa = pack_part_scales(spec, gemm::scale_layout(base, gemm::Which::a), kblocks, sa);
   if (spec.layout == GroupLayout::contiguous) {
     const std::vector<int32_t> of = spec.row_experts();

@@ -27,19 +27,7 @@ namespace ulpgate::moe {
 // T tokens over G experts (the histogram described above); the same for the same arguments.
 std::vector<int64_t> route(int64_t experts, int64_t tokens, int64_t align, uint64_t seed);
 
-// Everything a grouped kernel reads, and each expert's logical operands (its tokens, its weights).
-struct Tensors {
-  // Expert e's logical operands, its weights unpacked from B as the kernel reads them: every
-  // expert's weights are held once (7.5 GB for 256 experts of 4096 x 7168).
-  gemm::Operands expert(int64_t e) const;
-
-  gemm::Spec base;                // the grouped spec's base (its N, K and weight layout)
-  gemm::ExpertOperands experts;   // each expert's tokens and scales (its weights: expert(e))
-  std::vector<uint8_t> a, b, sa, sb;
-  std::vector<int32_t> m_indices, masked_m;  // the layout's row map (the other one empty)
-  std::vector<float> sa_rows;                // A's logical scales [rows, K-blocks], NaN off the tokens
-  gemm::GroupedBuffers buffers(std::span<std::byte> d) const { return {a, b, sa, sb, m_indices, masked_m, d}; }
-};
+struct Tensors;
 
 // A grouped id's layout segment ("contiguous", "masked.a64": the row alignment when not 128), and
 // its parse with T tokens routed over G experts by route(); throws UsageError naming the id.
@@ -56,7 +44,27 @@ struct Case {
   static Case parse(std::string_view id);  // throws UsageError naming the bad segment
   // Expert e as a dense case (its tokens as M): what its rows are judged as.
   gemm::Case expert_case(int64_t e) const;
+  // Expert e's tokens and weights as a dense case of their own: its shape, seed s * 1000003 + e.
+  gemm::Case expert_inputs(int64_t e) const;
   Tensors tensors() const;  // bit-reproducible from the id alone
+};
+
+// Everything a grouped kernel reads, and each expert's logical operands (its tokens, its weights).
+// The experts' weights are not held (7.5 GB for 256 experts of 4096 x 7168): the kernel's B is made
+// part by part (weights()), and an expert's again where it is judged (expert()).
+struct Tensors {
+  // Expert e's logical operands: its tokens and A scales as held, its weights and B scales made.
+  gemm::Operands expert(int64_t e) const;
+  // The kernel's B and B scale storage, every expert's, made a part at a time.
+  gemm::ExpertWeights weights() const;
+
+  Case of;                        // its spec, input and seed make the weights
+  gemm::ExpertOperands experts;   // each expert's tokens and A scales (weights: expert(e))
+  std::vector<uint8_t> a, sa;
+  std::vector<int32_t> m_indices, masked_m;  // the layout's row map (the other one empty)
+  std::vector<float> sa_rows;                // A's logical scales [rows, K-blocks], NaN off the tokens
+  // B and its scales empty: weights() makes them.
+  gemm::GroupedBuffers buffers(std::span<std::byte> d) const { return {a, {}, sa, {}, m_indices, masked_m, d}; }
 };
 
 }  // namespace ulpgate::moe

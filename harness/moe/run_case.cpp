@@ -38,12 +38,12 @@ struct Judgment {
     return true;
   }
 
-  // Expert e's operands with its A rows read `shift` rows away in the physical A (its neighbours'
-  // tokens, or padding: NaN), or nothing when that leaves A.
-  std::optional<gemm::Operands> shifted_rows(int64_t e, int64_t shift) const {
+  // Expert e's operands (own) with its A rows read `shift` rows away in the physical A (its
+  // neighbours' tokens, or padding: NaN), or nothing when that leaves A.
+  std::optional<gemm::Operands> shifted_rows(int64_t e, const gemm::Operands& own, int64_t shift) const {
     const int64_t first = c.spec.first_row(e) + shift, count = c.spec.tokens[size_t(e)], k = c.spec.base.k;
     if (first < 0 || first + count > c.spec.rows()) return std::nullopt;
-    gemm::Operands in = t.expert(e);
+    gemm::Operands in = own;
     const int64_t kblocks = int64_t(t.sa_rows.size()) / c.spec.rows();
     in.a.assign(t.a.begin() + first * k, t.a.begin() + (first + count) * k);
     in.sa.assign(t.sa_rows.begin() + first * kblocks, t.sa_rows.begin() + (first + count) * kblocks);
@@ -55,20 +55,22 @@ struct Judgment {
   std::string grouped_story(int64_t e) const {
     const gemm::Spec s = c.spec.expert_spec(e);
     const std::span<const std::byte> got = expert_rows(e);
+    const gemm::Operands own = t.expert(e);
     for (const int64_t other : {e - 1, e + 1}) {
       if (other < 0 || other >= c.spec.experts()) continue;
       const std::string of = "expert " + std::to_string(other) + "'s";
-      gemm::Operands in = t.expert(e);
-      in.sb = t.experts[size_t(other)].sb;
+      const gemm::Operands theirs = t.expert(other);
+      gemm::Operands in = own;
+      in.sb = theirs.sb;
       if (reproduces(s, in, got)) return "its B scales are " + of + " (its weights its own)";
-      in.b = t.expert(other).b;
+      in.b = theirs.b;
       if (reproduces(s, in, got)) return "its weights and B scales are " + of;
-      in.sb = t.experts[size_t(e)].sb;
+      in.sb = own.sb;
       if (reproduces(s, in, got)) return "its weights are " + of + " (its B scales its own)";
     }
     const int64_t align = c.spec.align;
     for (const int64_t shift : {int64_t(-1), int64_t(1), -align, align, -c.spec.slot_rows(), c.spec.slot_rows()}) {
-      const std::optional<gemm::Operands> in = shifted_rows(e, shift);
+      const std::optional<gemm::Operands> in = shifted_rows(e, own, shift);
       if (!in || !reproduces(s, *in, got)) continue;
       const int64_t first = c.spec.first_row(e);
       return "it read A " + rows_text(first + shift, c.spec.tokens[size_t(e)]) + " for its tokens at " +
@@ -185,7 +187,7 @@ CaseResult run_case(const Case& c, Backend& backend) {
   CaseResult result = judged(
       c.id(), "moe", c.spec.base.profile->name, outputs,
       [&] {
-        claim = backend.grouped_gemm(c.spec, t.buffers(std::as_writable_bytes(d)));
+        claim = backend.grouped_gemm_streamed(c.spec, t.buffers(std::as_writable_bytes(d)), t.weights());
       },
       [&] {
         std::unique_ptr<gemm::Variant> held;
@@ -226,9 +228,9 @@ std::string canonical_id(std::string_view id) {
   return is_quant(id) ? QuantCase::parse(id).id() : Case::parse(id).id();
 }
 
-// The experts' codes once (stored; Tensors::expert unpacks one at a time), A and its scales, D
-// with the per-expert references and comparison (about 24 bytes an output), and one expert's
-// decoded B at a time.
+// The experts' codes once (a backend that reads host buffers gets B whole; the CUDA backend holds
+// a part of about 256 MB: Tensors::weights), A and its scales, D with the per-expert references
+// and comparison (about 24 bytes an output), and one expert's logical B at a time (Tensors::expert).
 double host_bytes(std::string_view id) {
   if (is_quant(id)) return quant_host_bytes(QuantCase::parse(id));
   const Case c = Case::parse(id);

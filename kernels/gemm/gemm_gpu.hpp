@@ -13,5 +13,9 @@ namespace ulpgate::gemm_kernels {
 void run_gemm_gpu(const GemmPlan& plan, const gemm::Buffers& io);
 // The same for a grouped GEMM (plan_grouped_gemm): D's rows that are not tokens come back poisoned.
 void run_grouped_gemm_gpu(const GemmPlan& plan, const gemm::GroupedBuffers& io);
+// ... with B and its scale storage made on the host a part of experts at a time (about 256 MB) and
+// copied into the device's (plan_grouped_gemm with `weights`; io.b and io.sb empty).
+void run_grouped_gemm_gpu(const GemmPlan& plan, const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io,
+                          const gemm::ExpertWeights& weights);
 
 }  // namespace ulpgate::gemm_kernels

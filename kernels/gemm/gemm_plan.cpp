@@ -76,14 +76,15 @@ GemmPlan plan_gemm(const gemm::Spec& s, const gemm::Buffers& io, unsigned max_bl
   return plan;
 }
 
-GemmPlan plan_grouped_gemm(const gemm::GroupedSpec& gs, const gemm::GroupedBuffers& io, unsigned max_blocks) {
+GemmPlan plan_grouped_gemm(const gemm::GroupedSpec& gs, const gemm::GroupedBuffers& io, unsigned max_blocks,
+                           const gemm::ExpertWeights* streamed) {
   if (const std::string why = gs.problem(); !why.empty()) throw GemmError(why);
   const bool masked = gs.layout == moe::GroupLayout::masked;
   gemm::Spec s = gs.base;
   s.m = gs.rows();
   const int64_t experts = gs.experts();
   check_size("A", io.a.size(), s.m * s.k);
-  check_size("B (" + std::to_string(experts) + " experts)", io.b.size(), experts * s.n * s.k);
+  if (!streamed) check_size("B (" + std::to_string(experts) + " experts)", io.b.size(), experts * s.n * s.k);
   check_size("D", io.d.size(), s.m * s.n * out_bytes(s));
   check_size(masked ? "masked_m (int32 per expert)" : "m_indices (int32 per row)",
              (masked ? io.masked_m.size() : io.m_indices.size()) * 4, (masked ? experts : s.m) * 4);
@@ -99,7 +100,8 @@ GemmPlan plan_grouped_gemm(const gemm::GroupedSpec& gs, const gemm::GroupedBuffe
   m.sb_expert_bytes = quant::storage_bytes(gemm::scale_layout(s, gemm::Which::b), sb_shape);
   m.sa_slot_bytes = masked ? sa_bytes : 0;
   check_size("A scale storage", io.sa.size(), masked ? experts * sa_bytes : sa_bytes);
-  check_size("B scale storage (" + std::to_string(experts) + " experts)", io.sb.size(), experts * m.sb_expert_bytes);
+  check_size("B scale storage (" + std::to_string(experts) + " experts)", streamed ? size_t(experts * streamed->sb_bytes) : io.sb.size(),
+             experts * m.sb_expert_bytes);
   m.sa_map = scale_store(a_part, gemm::Which::a, std::size_t(sa_bytes));
   m.sb_map = scale_store(s, gemm::Which::b, std::size_t(m.sb_expert_bytes));
   return plan;

@@ -45,7 +45,9 @@ GemmPlan plan_gemm(const gemm::Spec& spec, const gemm::Buffers& io, unsigned max
 
 // A grouped GEMM (reference/gemm/grouped.hpp) as one launch over all rows of D: the same checks,
 // every buffer's size (B and its scales per expert, m_indices or masked_m) against the layout.
-GemmPlan plan_grouped_gemm(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io, unsigned max_blocks);
+// With `streamed`, io.b and io.sb are empty and B's scale storage is streamed's sb_bytes an expert.
+GemmPlan plan_grouped_gemm(const gemm::GroupedSpec& spec, const gemm::GroupedBuffers& io, unsigned max_blocks,
+                           const gemm::ExpertWeights* streamed = nullptr);
 
 // Launches the plan's kernel with launch(cfg, kernel) on device pointers; faults: tests only.
 template <class Faults = NoFault, class Launch>

@@ -191,6 +191,11 @@ class DeviceBytes {
   T* get() const { return reinterpret_cast<T*>(base_ + guard_); }
   std::size_t size() const { return n_; }
   void upload(const void* host) { copy_in(get(), host, n_); }
+  // n bytes from host to [offset, offset + n) (a part of the tensor at a time).
+  void upload_at(std::size_t offset, const void* host, std::size_t n) {
+    if (offset > n_ || n > n_ - offset) throw std::logic_error("DeviceBytes::upload_at: past the buffer's end");
+    copy_in(get() + offset, host, n);
+  }
   void download(void* host) const {
     if (n_ > 0) ULPGATE_GPU_CHECK(ULPGATE_GPU_API(Memcpy)(host, get(), n_, ULPGATE_GPU_API(MemcpyDeviceToHost)));
   }

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,15 @@ struct GroupedBuffers {
   std::span<const uint8_t> a, b, sa, sb;
   std::span<const int32_t> m_indices, masked_m;
   std::span<std::byte> d;
+};
+
+// The experts' weights made part by part, for a kernel whose B need not be held whole on the host
+// (7.5 GB for 256 experts of 4096 x 7168): fill(first, count, b, sb) writes experts [first, first +
+// count)'s B (count N K bytes, the profile's layout) and B scale storage (count sb_bytes) as
+// GroupedBuffers holds them back to back; the same bytes whatever the parts.
+struct ExpertWeights {
+  int64_t sb_bytes = 0;  // one expert's B scale storage
+  std::function<void(int64_t first, int64_t count, std::span<uint8_t> b, std::span<uint8_t> sb)> fill;
 };
 
 }  // namespace ulpgate::gemm

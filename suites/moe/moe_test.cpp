@@ -59,6 +59,40 @@ TEST(MoeCase, OneExpertIsTheDenseGemm) {
   EXPECT_EQ(grouped.bits, gemm::gemm_model(dense, gemm::model("fp32-fma"), t.expert(0)).bits);
 }
 
+// The experts' weights are not held: the kernel's B is made a part at a time, and an expert's
+// again where it is judged. Every way of making them gives the same bytes, and they are the dense
+// case's own (seed s * 1000003 + e).
+TEST(MoeCase, TheWeightsMadeInPartsAreEachExpertsOwn) {
+  for (const std::string_view id : {kContiguous, std::string_view("moe.gemm-mx/ocp-mx/e4m3fn.e4m3fn/bf16/contiguous/8x300x256x512/normal/s1"),
+                                    std::string_view("moe.gemm/deepgemm/e4m3fn.e4m3fn/bf16/masked.a32/8x160x128x512/scale-edges/s1")}) {
+    const Case c = Case::parse(id);
+    const Tensors t = c.tensors();
+    const gemm::ExpertWeights w = t.weights();
+    const int64_t g = c.spec.experts(), expert_b = c.spec.base.n * c.spec.base.k;
+    std::vector<uint8_t> b(size_t(g * expert_b), 0xA5), sb(size_t(g * w.sb_bytes), 0xA5);
+    w.fill(0, g, b, sb);
+    std::vector<uint8_t> b3(b.size()), sb3(sb.size());  // in parts of three experts, the last one shorter
+    for (int64_t first = 0; first < g; first += 3) {
+      const int64_t n = std::min<int64_t>(3, g - first);
+      w.fill(first, n, std::span(b3).subspan(size_t(first * expert_b), size_t(n * expert_b)),
+             std::span(sb3).subspan(size_t(first * w.sb_bytes), size_t(n * w.sb_bytes)));
+    }
+    EXPECT_EQ(b3, b) << id;
+    EXPECT_EQ(sb3, sb) << id;
+    for (int64_t e = 0; e < g; ++e) {
+      const gemm::Spec s = c.spec.expert_spec(e);
+      const gemm::Operands dense = c.expert_inputs(e).operands(), judged = t.expert(e);
+      EXPECT_EQ(judged.b, dense.b) << id << " expert " << e;
+      EXPECT_EQ(judged.sb, dense.sb) << id << " expert " << e;
+      EXPECT_EQ(judged.a, dense.a) << id << " expert " << e;
+      EXPECT_EQ(gemm::unpack_weights(s, std::span(b).subspan(size_t(e * expert_b), size_t(expert_b))), dense.b);
+      EXPECT_EQ(gemm::pack_scales(s, gemm::Which::b, dense.sb),
+                std::vector<uint8_t>(sb.begin() + e * w.sb_bytes, sb.begin() + (e + 1) * w.sb_bytes));
+    }
+    EXPECT_THROW(w.fill(0, 2, std::span(b).first(size_t(expert_b)), std::span(sb).first(size_t(2 * w.sb_bytes))), std::logic_error);
+  }
+}
+
 // The faults a grouped kernel can make, at the kernel's hooks (gemm_kernels.hpp NoFault).
 struct NeighbourWeights : gemm_kernels::NoFault {
   int64_t target;
@@ -107,6 +141,39 @@ std::vector<int32_t> owners(const Case& c) {
   for (int64_t e = 0; e < c.spec.experts(); ++e)
     std::fill(of.begin() + c.spec.first_row(e), of.begin() + c.spec.first_row(e + 1), int32_t(e));
   return of;
+}
+
+// A backend that streams the weights (as the CUDA one does into its device's B) gets them an
+// expert at a time, into a B of its own; the same verdicts.
+class StreamingHost : public Backend {
+ public:
+  std::string name() const override { return "streaming@host"; }
+  void quant(const quant::Spec&, Format, std::span<const std::byte>, std::span<uint8_t>, std::span<uint8_t>) override {
+    throw BackendError("no quant");
+  }
+  GemmClaim grouped_gemm_streamed(const gemm::GroupedSpec& s, const gemm::GroupedBuffers& io,
+                                  const gemm::ExpertWeights& w) override {
+    EXPECT_TRUE(io.b.empty() && io.sb.empty());
+    const int64_t expert_b = s.base.n * s.base.k;
+    std::vector<uint8_t> b(size_t(s.experts() * expert_b)), sb(size_t(s.experts() * w.sb_bytes));
+    for (int64_t e = 0; e < s.experts(); ++e, ++parts)
+      w.fill(e, 1, std::span(b).subspan(size_t(e * expert_b), size_t(expert_b)),
+             std::span(sb).subspan(size_t(e * w.sb_bytes), size_t(w.sb_bytes)));
+    gemm::GroupedBuffers whole = io;
+    whole.b = b, whole.sb = sb;
+    gemm_kernels::run_grouped_gemm_host(kHostW32, s, whole);
+    return {gemm_kernels::kClaimedModel, false, "streaming host kernel", "host-w32"};
+  }
+  int64_t parts = 0;
+};
+
+TEST(MoeKernel, AStreamingBackendGetsTheWeightsInParts) {
+  StreamingHost host;
+  for (const std::string_view id : {kContiguous, kMasked}) {
+    const CaseResult r = run_case(Case::parse(id), host);
+    EXPECT_EQ(r.verdict, Verdict::exact) << id << ": " << r.message;
+  }
+  EXPECT_EQ(host.parts, 16);
 }
 
 TEST(MoeKernel, TheGroupedLaunchIsExactOnTheCatalog) {
