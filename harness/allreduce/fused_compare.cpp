@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "harness/core/family.hpp"
+#include "harness/quant/budget.hpp"
 
 namespace ulpgate::allreduce {
 namespace {
@@ -101,7 +102,63 @@ std::vector<float> weights_read_as_bf16(const FusedTensors& t, int64_t h) {
   return w;
 }
 
+// Rank 0's outputs, and the norm stage's inputs as the slab judge fetches them: x the all-reduce's
+// sum as the reference makes it (the stage is judged on the sum it must have had), the residual
+// the input every rank shares.
+class RankZeroRows : public norm_kernels::HeldOutputs {
+ public:
+  RankZeroRows(const FusedCase& c, const FusedTensors& t, const norm::Observed& o) : h_(c.spec.norm.h), t_(t), o_(o) {
+    const std::vector<uint32_t> sum = fused_sum(c.spec, t.x_bits);
+    sum_.assign(sum.begin(), sum.end());
+  }
+  void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { rows(o_.y, row0, row1, out); }
+  void residual(int64_t row0, int64_t row1, std::span<uint16_t> out) override { rows(o_.residual, row0, row1, out); }
+  void codes(int64_t row0, int64_t row1, std::span<uint8_t> out) override { rows(o_.codes, row0, row1, out); }
+  std::span<const uint8_t> storage() override { return o_.storage; }
+  void inputs(int64_t row0, int64_t row1, std::span<std::byte> x, std::span<std::byte> residual) override {
+    rows(std::as_bytes(std::span<const uint16_t>(sum_)), row0, row1, x, 2);
+    rows(std::span<const std::byte>(t_.residual), row0, row1, residual, 2);
+  }
+  const std::vector<guard::Violation>& violations() const override { return none_; }
+
+ private:
+  // Rows [row0, row1) of an [M, H] tensor, `element` units an element (an empty out: none).
+  template <class T>
+  void rows(std::span<const T> from, int64_t row0, int64_t row1, std::span<T> out, size_t element = 1) const {
+    const size_t at = size_t(row0 * h_) * element, n = size_t((row1 - row0) * h_) * element;
+    if (out.empty()) return;
+    if (out.size() != n || at + n > from.size()) throw std::logic_error("allreduce::RankZeroRows: rows of another size");
+    std::copy_n(from.begin() + ptrdiff_t(at), n, out.begin());
+  }
+  int64_t h_;
+  const FusedTensors& t_;
+  const norm::Observed& o_;
+  std::vector<uint16_t> sum_;  // T bits
+  std::vector<guard::Violation> none_;
+};
+
+void name_fused(CaseResult& r, const FusedCase& c) {
+  r.case_id = c.id();
+  r.family = "allreduce";
+  r.profile = std::string(c.spec.variant->name);
+}
+
 }  // namespace
+
+CaseResult fused_judged(const FusedCase& c, const FusedTensors& t, std::span<const norm::Observed> ranks, Backend& backend,
+                        std::string* device, int64_t slab_elements) {
+  const norm::Case nc = c.norm_case();
+  if (norm::judged_in_slabs(nc.spec)) {
+    RankZeroRows rows(c, t, ranks[0]);
+    CaseResult r = norm::judge_in_slabs(nc, backend, {{}, {}, t.weight, t.weight_values}, rows, slab_elements, device);
+    if (passes(r.verdict)) {
+      name_fused(r, c);
+      if (const std::string why = rank_disagreement(c, ranks); !why.empty()) worsen(r, Verdict::over_budget, why);
+      return r;
+    }
+  }
+  return fused_compare(c, t, fused_expected(c, t), ranks, quant::default_budgets());
+}
 
 CaseResult fused_compare(const FusedCase& c, const FusedTensors& t, const FusedExpected& e,
                          std::span<const norm::Observed> ranks, const BudgetTable& budgets) {
@@ -126,9 +183,7 @@ CaseResult fused_compare(const FusedCase& c, const FusedTensors& t, const FusedE
       r.message = "the norm stage (" + std::string(norm::op_name(c.spec.norm.op)) + "/" +
                   std::string(c.spec.norm.profile->name) + " on the all-reduced sum): " + r.message;
   }
-  r.case_id = c.id();
-  r.family = "allreduce";
-  r.profile = std::string(c.spec.variant->name);
+  name_fused(r, c);
   if (const std::string why = rank_disagreement(c, ranks); !why.empty()) worsen(r, Verdict::over_budget, why);
   return r;
 }

@@ -54,12 +54,19 @@ struct RankOutputs {
   FusedRankBuffers buffers;
   norm::Observed observed;
 };
-RankOutputs add_rank_outputs(GuardedOutputs& outputs, const FusedTensors& in, const norm::Result& p, int r) {
+// A rank's outputs' sizes: the norm stage's (its written-back residual, y or codes and scales).
+struct OutputSizes {
+  size_t residual, y, codes, scales;
+  explicit OutputSizes(const norm::Spec& s)
+      : residual(size_t(s.m * s.h)), y(s.quantizes() ? 0 : residual), codes(s.quantizes() ? residual : 0),
+        scales(size_t(norm::scale_storage_bytes(s))) {}
+};
+RankOutputs add_rank_outputs(GuardedOutputs& outputs, const FusedTensors& in, const OutputSizes& p, int r) {
   const std::string rank = ".r" + std::to_string(r);
-  const std::span<uint16_t> residual = outputs.add("residual" + rank, p.residual.size(), kPoison16);
-  const std::span<uint16_t> y = outputs.add("y" + rank, p.y.size(), kPoison16);
-  const std::span<uint8_t> codes = outputs.add("codes" + rank, p.quant.codes.size(), quant::kPoison);
-  const std::span<uint8_t> scales = outputs.add("scales" + rank, p.quant.storage.size(), quant::kPoison);
+  const std::span<uint16_t> residual = outputs.add("residual" + rank, p.residual, kPoison16);
+  const std::span<uint16_t> y = outputs.add("y" + rank, p.y, kPoison16);
+  const std::span<uint8_t> codes = outputs.add("codes" + rank, p.codes, quant::kPoison);
+  const std::span<uint8_t> scales = outputs.add("scales" + rank, p.scales, quant::kPoison);
   return {{in.x[size_t(r)], {{}, in.residual, in.weight, std::as_writable_bytes(y), std::as_writable_bytes(residual), codes, scales}},
           {y, residual, codes, scales}};
 }
@@ -72,9 +79,10 @@ std::vector<BundleTensor> bundle_tensors(const FusedCase& c, const FusedRun& run
     out.push_back(bundle_tensor("x.r" + std::to_string(r), "input", t, {s.m, s.h}, std::span<const std::byte>(run.inputs.x[r])));
   out.push_back(bundle_tensor("residual", "input", t, {s.m, s.h}, std::span<const std::byte>(run.inputs.residual)));
   out.push_back(bundle_tensor("weight", "input", s.fp32_weight ? "fp32" : t, {s.h}, std::span<const std::byte>(run.inputs.weight)));
-  const std::vector<uint16_t> sum(run.expected.sum.begin(), run.expected.sum.end());
+  const FusedExpected e = fused_expected(c, run.inputs);  // a bundle holds the references whole
+  const std::vector<uint16_t> sum(e.sum.begin(), e.sum.end());
   out.push_back(bundle_tensor("sum_expected", "expected", t, {s.m, s.h}, std::span<const uint16_t>(sum)));
-  const norm::Result& p = run.expected.norm.profile;
+  const norm::Result& p = e.norm.profile;
   out.push_back(bundle_tensor("residual_expected", "expected", t, {s.m, s.h}, std::span<const uint16_t>(p.residual)));
   out.push_back(bundle_tensor("residual_actual", "actual", t, {s.m, s.h}, run.observed[0].residual));
   if (!s.quantizes()) {
@@ -94,13 +102,13 @@ FusedRun run_fused(const FusedCase& c, Backend& backend) {
   const auto t0 = std::chrono::steady_clock::now();
   FusedRun run;
   run.inputs = c.inputs();
-  run.expected = fused_expected(c, run.inputs);
+  const OutputSizes sizes(c.spec.norm);
   for (int r = 0; r < c.spec.world; ++r) {
-    const RankOutputs o = add_rank_outputs(run.outputs, run.inputs, run.expected.norm.profile, r);
+    const RankOutputs o = add_rank_outputs(run.outputs, run.inputs, sizes, r);
     run.buffers.push_back(o.buffers);
     run.observed.push_back(o.observed);
   }
-  std::string repeat;
+  std::string repeat, device;  // device: where the references ran, when not here
   run.result = judged(
       c.id(), "allreduce", c.spec.variant->name, run.outputs,
       [&] {
@@ -110,9 +118,10 @@ FusedRun run_fused(const FusedCase& c, Backend& backend) {
         backend.allreduce_norm(c.spec, run.buffers);
         if (output_digest(run.outputs.parts()) != first) repeat = "not deterministic: a repeated run wrote different bits";
       },
-      [&] { return fused_compare(c, run.inputs, run.expected, run.observed, quant::default_budgets()); });
+      [&] { return fused_judged(c, run.inputs, run.observed, backend, &device); });
   worsen(run.result, Verdict::over_budget, repeat);
   stamp(run.result, run.outputs, backend, t0);
+  if (!device.empty()) run.result.note += std::string(run.result.note.empty() ? "" : "; ") + "references on " + device;
   return run;
 }
 
@@ -129,7 +138,7 @@ CaseResult run_fused_id(std::string_view id, Backend& backend, std::vector<Bundl
 namespace {
 
 // This process's rank run twice; its outputs' bytes (storage) and what it saw.
-RankReport run_my_fused_rank(const FusedCase& c, const FusedTensors& in, const norm::Result& p, Backend& backend, int rank) {
+RankReport run_my_fused_rank(const FusedCase& c, const FusedTensors& in, const OutputSizes& p, Backend& backend, int rank) {
   GuardedOutputs storage;
   const RankOutputs mine = add_rank_outputs(storage, in, p, rank);
   RankReport part(kRankParts);
@@ -159,28 +168,27 @@ RankReport run_my_fused_rank(const FusedCase& c, const FusedTensors& in, const n
 struct ReceivedRank {
   std::vector<uint16_t> residual, y;
   std::vector<uint8_t> codes, scales;
-  ReceivedRank(const std::string& storage, const norm::Result& p) {
+  ReceivedRank(const std::string& storage, const OutputSizes& p) {
     size_t at = 0;
     const auto take = [&](size_t bytes) { return storage.substr(std::exchange(at, at + bytes), bytes); };
-    residual = elements_of<uint16_t>(take(p.residual.size() * 2));
-    y = elements_of<uint16_t>(take(p.y.size() * 2));
-    codes = elements_of<uint8_t>(take(p.quant.codes.size()));
-    scales = elements_of<uint8_t>(take(p.quant.storage.size()));
+    residual = elements_of<uint16_t>(take(p.residual * 2));
+    y = elements_of<uint16_t>(take(p.y * 2));
+    codes = elements_of<uint8_t>(take(p.codes));
+    scales = elements_of<uint8_t>(take(p.scales));
   }
   norm::Observed observed() const { return {y, residual, codes, scales}; }
 };
 
 }  // namespace
 
-// Every rank computes the reference: its sizes are the outputs'; rank 0 judges with it.
+// Every rank makes the inputs; rank 0 judges.
 CaseResult run_fused_rank_id(std::string_view id, Backend& backend, int rank, int ranks) {
   const auto t0 = std::chrono::steady_clock::now();
   const FusedCase c = FusedCase::parse(id);
   require_supported(backend, c.spec);
   require_ranks(c.spec.world, ranks);
   const FusedTensors in = c.inputs();
-  const FusedExpected e = fused_expected(c, in);
-  const norm::Result& p = e.norm.profile;
+  const OutputSizes p(c.spec.norm);
   const std::vector<RankReport> all = gather_reports(run_my_fused_rank(c, in, p, backend, rank));
   if (all.empty()) return {};  // not rank 0
   CaseResult r;
@@ -192,7 +200,7 @@ CaseResult run_fused_rank_id(std::string_view id, Backend& backend, int rank, in
     std::vector<norm::Observed> observed;
     for (const RankReport& report : all) got.emplace_back(report[kStorage], p);
     for (const ReceivedRank& g : got) observed.push_back(g.observed());
-    r = fused_compare(c, in, e, observed, quant::default_budgets());
+    r = fused_judged(c, in, observed, backend, nullptr);
     worsen_by_ranks(r, all, ranks);
   }
   const std::string storage = joined_storage(all);

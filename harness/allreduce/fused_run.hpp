@@ -1,6 +1,7 @@
-// Runs one allreduce.rms / allreduce.rms-quant case on a backend: every rank's inputs, the
-// reference (the composition), poisoned guarded outputs per rank, the world run twice (runs that
-// differ are not deterministic), then the stage-by-stage comparison.
+// Runs one allreduce.rms / allreduce.rms-quant case on a backend: every rank's inputs, poisoned
+// guarded outputs per rank, the world run twice (runs that differ are not deterministic), then
+// the judgment against the reference (the composition, made a slab of rows at a time where it
+// can be: fused_judged) and, where it fails, the stage-by-stage comparison.
 #pragma once
 
 #include <string_view>
@@ -16,7 +17,6 @@ namespace ulpgate::allreduce {
 
 struct FusedRun {
   FusedTensors inputs;
-  FusedExpected expected;
   GuardedOutputs outputs;                 // per rank: residual, y or codes and scales (guarded)
   std::vector<FusedRankBuffers> buffers;  // what the backend reads and writes
   std::vector<norm::Observed> observed;   // per rank, in outputs

@@ -30,12 +30,6 @@ ScaleStorage scale_storage(const Spec& s) {
   return {qs.layout, qs.scale_shape(), qs.scale_bytes(), qs.tile_rows() == 1 || !qs.writes_scales()};
 }
 
-// Judged a slab of rows at a time where a row's results depend on that row alone: a slab's inputs
-// and outputs are fetched from where the kernel read and wrote them, its references computed,
-// judged and dropped, where whole references held 20-30 bytes an element (a 2^31-element case
-// 64 GB). Scales that span rows (128-row blocks, TransformerEngine's static scale written back)
-// are judged whole.
-bool judged_in_slabs(const Spec& s) { return !s.quantizes() || scale_storage(s).rows_apart; }
 
 // The outputs' bytes, in the digest's order (the golden rows'): y (rms, rms-add), the written-back
 // residual, the codes and the scale storage (rms-quant).
@@ -91,10 +85,21 @@ bool padding_as_defined(const Spec& s, norm_kernels::HeldOutputs& out) {
   return st.bytes == 0 || quant::padding_as_defined(st.layout, st.shape, out.storage());
 }
 
-// Judged a slab at a time. A failing rms or rms-add is diagnosed on its first slab with a bad
-// element, whose references are computed again (a slab is what the case holds at most); a failing
-// rms-quant, or one whose storage's padding is not the layout's, is judged and diagnosed whole, as
-// the quantization family does: its layout hypotheses read the whole storage.
+}  // namespace
+
+// Judged a slab of rows at a time where a row's results depend on that row alone: a slab's inputs
+// and outputs are fetched from where the kernel read and wrote them, its references computed,
+// judged and dropped, where whole references held 20-30 bytes an element (a 2^31-element case
+// 64 GB). Scales that span rows (128-row blocks, TransformerEngine's static scale written back)
+// are judged whole.
+bool judged_in_slabs(const Spec& s) { return !s.quantizes() || scale_storage(s).rows_apart; }
+
+int64_t scale_storage_bytes(const Spec& s) { return s.quantizes() ? scale_storage(s).bytes : 0; }
+
+// A failing rms or rms-add is diagnosed on its first slab with a bad element, whose references
+// are computed again (a slab is what the case holds at most); a failing rms-quant, or one whose
+// storage's padding is not the layout's, is judged and diagnosed whole, as the quantization
+// family does: its layout hypotheses read the whole storage.
 CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
                           int64_t slab_elements, std::string* device) {
   const BudgetTable& budgets = quant::default_budgets();
@@ -123,6 +128,8 @@ CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, 
                  std::to_string(c.spec.m) + ", the first slab with a bad element)";
   return r;
 }
+
+namespace {
 
 // The digest of the outputs in their order (output_bytes), fetched a slab of rows at a time.
 uint64_t fetched_digest(const Spec& s, norm_kernels::HeldOutputs& out, int64_t slab_elements) {

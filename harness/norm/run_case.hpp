@@ -64,6 +64,16 @@ class HostOutputs : public norm_kernels::HeldOutputs {
 inline constexpr int64_t kSlabElements = int64_t(1) << 24;
 CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements = kSlabElements);
 
+// Whether a case's rows are judged apart (above), and that judgment of outputs `out` holds (with
+// the inputs the kernel read): the references of a slab at a time (on the backend's device where
+// it has a norm reference: `device` says which), the counts merged; a failing case diagnosed as
+// compare() does. in: the weights (x and the residual come from out).
+bool judged_in_slabs(const Spec& s);
+// The bytes of the fused quantizer's scale storage (0: no quantizer, or a static scale).
+int64_t scale_storage_bytes(const Spec& s);
+CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
+                          int64_t slab_elements, std::string* device);
+
 // The family's entry points (harness/core/family.hpp).
 std::vector<std::string> catalog_ids(Tier tier);
 CaseResult run_case_id(std::string_view id, Backend& backend, std::vector<BundleTensor>* tensors);

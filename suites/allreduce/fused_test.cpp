@@ -8,6 +8,7 @@
 
 #include "harness/allreduce/fused_run.hpp"
 #include "harness/backends/kernel_backends.hpp"
+#include "harness/quant/budget.hpp"
 #include "kernels/allreduce/fused_host.hpp"
 #include "kernels/portable/arch.hpp"
 #include "suites/harness/usage_error.hpp"
@@ -199,6 +200,41 @@ TEST(FusedCompare, TheAllreduceStageIsNamedByTheSumItsResidualFollows) {
   EXPECT_TRUE(has(a.message, "the ranks were added in bf16, rounded at every hop, not in fp32")) << a.message;
   EXPECT_EQ(b.verdict, Verdict::over_budget) << story(b);
   EXPECT_TRUE(has(b.message, "the residual was added to the fp32 sum before it was rounded to bf16")) << b.message;
+}
+
+// The judgment a slab of rows at a time (one row a slab here) gives what the whole comparison
+// gives: the same counts and verdict on every ci case, and on faulty outputs the whole comparison's
+// stage story (it is what a failing case gets).
+TEST(FusedCompare, SlabsJudgeAsTheWholeComparison) {
+  register_kernel_backends();
+  const std::unique_ptr<Backend> host = make_backend("host", "host-w32");
+  FaultyFused<allreduce_kernels::NoFault> r21({}, true);
+  FaultyFused<OwnOrder> own({});
+  OtherSum per_hop(OtherSum::Sum::per_hop);
+  const std::pair<Backend*, std::string_view> faulty[] = {{&r21, kRms}, {&own, kWide}, {&per_hop, kWide}};
+  std::vector<std::pair<Backend*, std::string>> runs;
+  for (const std::string& id : fused_catalog_ids(Tier::ci)) runs.emplace_back(host.get(), id);
+  for (const auto& [b, id] : faulty) runs.emplace_back(b, std::string(id));
+  size_t in_slabs = 0;
+  for (const auto& [b, id] : runs) {
+    const FusedCase c = FusedCase::parse(id);
+    const FusedRun run = run_fused(c, *b);
+    const CaseResult whole = fused_compare(c, run.inputs, fused_expected(c, run.inputs), run.observed, quant::default_budgets());
+    const CaseResult slabs = fused_judged(c, run.inputs, run.observed, *b, nullptr, c.spec.norm.h);
+    EXPECT_EQ(slabs.verdict, whole.verdict) << id << ": " << story(slabs) << "\nwhole: " << story(whole);
+    EXPECT_EQ(slabs.message, whole.message) << id;
+    EXPECT_EQ(slabs.elements, whole.elements) << id;
+    EXPECT_EQ(slabs.n_exact, whole.n_exact) << id;
+    EXPECT_EQ(slabs.n_within, whole.n_within) << id;
+    EXPECT_EQ(slabs.n_over, whole.n_over) << id;
+    EXPECT_EQ(slabs.n_nonfinite, whole.n_nonfinite) << id;
+    EXPECT_EQ(slabs.n_nan, whole.n_nan) << id;
+    EXPECT_EQ(slabs.max_ulp, whole.max_ulp) << id;
+    EXPECT_EQ(slabs.case_id, c.id());
+    EXPECT_EQ(slabs.family, "allreduce");
+    in_slabs += norm::judged_in_slabs(c.spec.norm) && passes(whole.verdict);
+  }
+  EXPECT_GE(in_slabs, 10u);  // most ci cases take the slabs
 }
 
 }  // namespace
