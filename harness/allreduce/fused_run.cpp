@@ -208,6 +208,8 @@ CaseResult run_fused_rank_id(std::string_view id, Backend& backend, int rank, in
   return r;
 }
 
+// A passing case holds the references of a slab of rows (fused_judged); the estimate is a failing
+// one's, which is compared whole.
 double fused_host_bytes(std::string_view id) {
   const FusedCase c = FusedCase::parse(id);
   const double n = double(c.spec.norm.m) * double(c.spec.norm.h);
