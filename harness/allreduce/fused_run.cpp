@@ -131,8 +131,6 @@ CaseResult run_fused_id(std::string_view id, Backend& backend, std::vector<Bundl
   return ulpgate::run_case_id<FusedCase>(id, backend, tensors, run_fused, bundle_tensors);
 }
 
-// Per rank: x, the outputs (residual, y or codes and scales); once: residual, sum, the norm stage's
-// inputs and expected results (its exact values in double): about 60 bytes per element.
 // ---- one rank per process (mpirun) -----------------------------------------------------------
 
 namespace {
@@ -208,7 +206,9 @@ CaseResult run_fused_rank_id(std::string_view id, Backend& backend, int rank, in
   return r;
 }
 
-// A passing case holds the references of a slab of rows (fused_judged); the estimate is a failing
+// Per rank: x, the outputs (residual, y or codes and scales); once: residual, sum, the norm stage's
+// inputs and expected results (its exact values in double): about 60 bytes per element. A passing
+// case holds those results for a slab of rows only (fused_judged); the estimate is a failing
 // one's, which is compared whole.
 double fused_host_bytes(std::string_view id) {
   const FusedCase c = FusedCase::parse(id);
