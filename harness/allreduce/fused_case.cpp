@@ -87,9 +87,7 @@ FusedTensors FusedCase::inputs() const {
   const size_t count = size_t(n.m * n.h);
   FusedTensors t;
   for (int r = 0; r < spec.world; ++r) {
-    RawTensor x = fill_tensor(count, dist, rng.stream(16 + uint64_t(r)), n.dtype);
-    t.x_bits.push_back(element_bits(x, n.dtype));
-    t.x.push_back(std::move(x.raw));
+    t.x.push_back(fill_tensor(count, dist, rng.stream(16 + uint64_t(r)), n.dtype).raw);
   }
   RawTensor residual = fill_tensor(count, dist, rng.stream(3), n.dtype);
   RawTensor weight = fill_tensor(size_t(n.h), Distribution::parse(norm::kWeightDistribution), rng.stream(2),
@@ -103,7 +101,7 @@ FusedTensors FusedCase::inputs() const {
 
 FusedExpected fused_expected(const FusedCase& c, const FusedTensors& t) {
   FusedExpected e;
-  e.sum = fused_sum(c.spec, t.x_bits);
+  e.sum = fused_sum(c.spec, t.raw_x());
   e.norm_inputs.x.resize(e.sum.size());
   for (size_t i = 0; i < e.sum.size(); ++i) e.norm_inputs.x[i] = decode_f32(c.spec.norm.dtype, e.sum[i]);
   e.norm_inputs.residual = t.residual_values;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,16 @@ namespace ulpgate::allreduce {
 
 struct FusedTensors {
   std::vector<std::vector<std::byte>> x;     // [world] raw M*H elements of dtype
-  Inputs x_bits;                             // the same as element bits, [world][M*H]
   std::vector<std::byte> residual, weight;   // raw dtype; weights raw dtype or fp32
   std::vector<float> residual_values, weight_values;
+
+  RawRanks raw_x() const { return {x.begin(), x.end()}; }
+  // Rank r's element i (a 16-bit dtype's bits).
+  uint16_t x_bits(size_t r, size_t i) const {
+    uint16_t b;
+    std::memcpy(&b, x[r].data() + 2 * i, 2);
+    return b;
+  }
 };
 
 struct FusedCase {

@@ -64,7 +64,7 @@ size_t residual_mismatches(const FusedCase& c, std::span<const uint16_t> got, co
 // The all-reduce stage wrong: which other sum explains the written-back residual.
 std::string sum_story(const FusedCase& c, const FusedTensors& t, const FusedExpected& e, std::span<const uint16_t> got) {
   const Format T = c.spec.norm.dtype;
-  const auto value = [&](int r, size_t i) { return decode_f32(T, t.x_bits[size_t(r)][i]); };
+  const auto value = [&](int r, size_t i) { return decode_f32(T, t.x_bits(size_t(r), i)); };
   const auto fp32_sum = [&](size_t i) {
     float s = value(0, i);
     for (int r = 1; r < c.spec.world; ++r) s += value(r, i);
@@ -108,7 +108,7 @@ std::vector<float> weights_read_as_bf16(const FusedTensors& t, int64_t h) {
 class RankZeroRows : public norm_kernels::HeldOutputs {
  public:
   RankZeroRows(const FusedCase& c, const FusedTensors& t, const norm::Observed& o) : h_(c.spec.norm.h), t_(t), o_(o) {
-    const std::vector<uint32_t> sum = fused_sum(c.spec, t.x_bits);
+    const std::vector<uint32_t> sum = fused_sum(c.spec, t.raw_x());
     sum_.assign(sum.begin(), sum.end());
   }
   void y(int64_t row0, int64_t row1, std::span<uint16_t> out) override { rows(o_.y, row0, row1, out); }

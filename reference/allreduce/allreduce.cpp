@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "reference/allreduce/element.hpp"
 #include "reference/formats/name_table.hpp"
@@ -80,7 +81,21 @@ struct AtElement {
   AtElement(const Inputs& in, size_t i) : v{} {
     for (size_t r = 0; r < in.size(); ++r) v[r] = in[r][i];
   }
+  AtElement(const RawRanks& raw, size_t width, size_t i) : v{} {
+    for (size_t r = 0; r < raw.size(); ++r) std::memcpy(&v[r], raw[r].data() + i * width, width);  // little-endian
+  }
 };
+
+// ordered_sum over ranks whose element i at(i) gives.
+template <class At>
+std::vector<uint32_t> ordered_sum_of(const Spec& spec, Order order, At at) {
+  std::vector<uint32_t> out(size_t(spec.view.count));
+  const element::Partition p = partition(spec);
+  parallel_for_each(spec.view.count, kSerialElements, [&](int64_t i) {
+    out[size_t(i)] = element::ordered(spec.dtype, at(size_t(i)).v, spec.world, order == Order::rotated ? p.owner(i) : 0);
+  });
+  return out;
+}
 
 }  // namespace
 
@@ -107,12 +122,14 @@ Ideal ideal(const Spec& spec, const Inputs& in) {
 }
 
 std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const Inputs& in) {
-  std::vector<uint32_t> out(size_t(spec.view.count));
-  const element::Partition p = partition(spec);
-  parallel_for_each(spec.view.count, kSerialElements, [&](int64_t i) {
-    out[size_t(i)] = element::ordered(spec.dtype, AtElement(in, size_t(i)).v, spec.world, order == Order::rotated ? p.owner(i) : 0);
-  });
-  return out;
+  return ordered_sum_of(spec, order, [&](size_t i) { return AtElement(in, i); });
+}
+
+std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const RawRanks& raw) {
+  const size_t width = info(spec.dtype).bits / 8;
+  for (const std::span<const std::byte>& r : raw)
+    if (r.size() != size_t(spec.view.count) * width) throw std::logic_error("allreduce::ordered_sum: a rank of another size");
+  return ordered_sum_of(spec, order, [&](size_t i) { return AtElement(raw, width, i); });
 }
 
 std::vector<uint32_t> ring_sum(const Spec& spec, const RingOrder& ring, const Inputs& in) {

@@ -106,6 +106,10 @@ Ideal ideal(const Spec& spec, const Inputs& in);
 // What a kernel following `order` (rank_order or rotated) produces, bit for bit: the fp32 sum in
 // that order, rounded once to dtype.
 std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const Inputs& in);
+// The same from the ranks' raw elements of dtype (little-endian, the view's count each), which a
+// caller need not widen to bits (4 bytes an element a rank).
+using RawRanks = std::vector<std::span<const std::byte>>;
+std::vector<uint32_t> ordered_sum(const Spec& spec, Order order, const RawRanks& raw);
 
 // What NCCL's ring produces where its order was measured (nccl_ring.hpp), bit for bit.
 std::vector<uint32_t> ring_sum(const Spec& spec, const RingOrder& ring, const Inputs& in);

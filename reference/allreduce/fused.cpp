@@ -61,7 +61,7 @@ RowRange owned_rows(int64_t m, int world, int rank) {
   return {begin, begin + per + (rank < extra ? 1 : 0)};
 }
 
-std::vector<uint32_t> fused_sum(const FusedSpec& spec, const Inputs& ranks) {
+std::vector<uint32_t> fused_sum(const FusedSpec& spec, const RawRanks& ranks) {
   return ordered_sum(spec.sum_spec(), spec.variant->order, ranks);
 }
 

@@ -59,8 +59,8 @@ struct RowRange {
 };
 RowRange owned_rows(int64_t m, int world, int rank);
 
-// The all-reduce stage: the ranks' x ([world][M*H] bits of dtype) summed as the variant adds them,
-// rounded to dtype: the norm stage's x.
-std::vector<uint32_t> fused_sum(const FusedSpec& spec, const Inputs& ranks);
+// The all-reduce stage: the ranks' x ([world][M*H] raw elements of dtype) summed as the variant
+// adds them, rounded to dtype: the norm stage's x.
+std::vector<uint32_t> fused_sum(const FusedSpec& spec, const RawRanks& ranks);
 
 }  // namespace ulpgate::allreduce

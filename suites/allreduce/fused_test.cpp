@@ -56,9 +56,9 @@ TEST(FusedCase, ShardingsReduceTheSameInputsAndRanksDiffer) {
   std::string two(kRms);
   two.replace(two.find("1shot"), 5, "2shot");
   const FusedTensors b = FusedCase::parse(two).inputs();
-  EXPECT_EQ(a.x_bits, b.x_bits);
+  EXPECT_EQ(a.x, b.x);
   EXPECT_EQ(a.weight, b.weight);
-  EXPECT_NE(a.x_bits[0], a.x_bits[1]);
+  EXPECT_NE(a.x[0], a.x[1]);
   size_t not_bf16 = 0;  // fp32 weights that bf16 cannot hold: R21 must change the outputs
   for (float w : a.weight_values) not_bf16 += decode_f32(Format::bf16, float_to_bf16(w)) != w;
   EXPECT_GT(not_bf16, a.weight_values.size() * 9 / 10);
@@ -70,7 +70,7 @@ TEST(FusedCase, TheSumIsTheRankOrderFp32SumRoundedOnce) {
   const FusedExpected e = fused_expected(c, t);
   for (size_t i = 0; i < e.sum.size(); i += 97) {
     float s = 0;
-    for (const auto& rank : t.x_bits) s += decode_f32(Format::bf16, rank[i]);
+    for (size_t r = 0; r < t.x.size(); ++r) s += decode_f32(Format::bf16, t.x_bits(r, i));
     EXPECT_EQ(e.sum[i], float_to_bf16(s)) << i;
   }
   EXPECT_EQ(e.norm.profile.residual.size(), e.sum.size());
