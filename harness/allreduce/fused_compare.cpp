@@ -150,7 +150,7 @@ CaseResult fused_judged(const FusedCase& c, const FusedTensors& t, std::span<con
   const norm::Case nc = c.norm_case();
   if (norm::judged_in_slabs(nc.spec)) {
     RankZeroRows rows(c, t, ranks[0]);
-    CaseResult r = norm::judge_in_slabs(nc, backend, {{}, {}, t.weight, t.weight_values}, rows, slab_elements, device);
+    CaseResult r = norm::count_in_slabs(nc, backend, {{}, {}, t.weight, t.weight_values}, rows, slab_elements, device).result;
     if (passes(r.verdict)) {
       name_fused(r, c);
       if (const std::string why = rank_disagreement(c, ranks); !why.empty()) worsen(r, Verdict::over_budget, why);

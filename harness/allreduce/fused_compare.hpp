@@ -24,7 +24,7 @@ CaseResult fused_compare(const FusedCase& c, const FusedTensors& t, const FusedE
                          std::span<const norm::Observed> ranks, const BudgetTable& budgets);
 
 // fused_compare's judgment without whole references where the norm stage's rows are judged apart
-// (norm::judged_in_slabs): rank 0's outputs against the references of the norm stage on the
+// (norm::judged_in_slabs, norm::count_in_slabs): rank 0's outputs against the references of the norm stage on the
 // all-reduce's sum, made a slab of rows at a time (on the backend's device where it has a norm
 // reference; `device` names it), and every other rank held to rank 0's bits. A case that fails
 // there, or whose scales span rows, is compared whole (fused_compare), which names the stage.

@@ -53,6 +53,9 @@ void parse_dims(Spec& s, std::string_view text, std::string_view id) {
   s.k = parse_int(dims[2], "K", id);
 }
 
+// Both operands' stream (A its part 1, B its part 2).
+Rng operand_stream(const Case& c) { return Rng("gemm/" + shape_text(c.spec) + "/" + c.input.str(), c.seed); }
+
 }  // namespace
 
 std::string Input::str() const { return structure == Structure::none ? dist.str() : std::string(kStructures.name(structure)); }
@@ -86,10 +89,6 @@ Case Case::parse(std::string_view id) {
   if (const std::string p = c.spec.problem(); !p.empty()) throw UsageError("case '" + std::string(id) + "': " + p);
   return c;
 }
-
-namespace {
-Rng operand_stream(const Case& c) { return Rng("gemm/" + shape_text(c.spec) + "/" + c.input.str(), c.seed); }
-}  // namespace
 
 Operands Case::operands() const { return quantized_operands(spec, input, operand_stream(*this)); }
 

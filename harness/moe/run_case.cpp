@@ -51,11 +51,10 @@ struct Judgment {
   }
 
   // What a failing expert's rows are instead: another expert's weights or B scales, or A rows at
-  // an offset. Empty when none of these explains them.
-  std::string grouped_story(int64_t e) const {
+  // an offset (own: its operands). Empty when none of these explains them.
+  std::string grouped_story(int64_t e, const gemm::Operands& own) const {
     const gemm::Spec s = c.spec.expert_spec(e);
     const std::span<const std::byte> got = expert_rows(e);
-    const gemm::Operands own = t.expert(e);
     for (const int64_t other : {e - 1, e + 1}) {
       if (other < 0 || other >= c.spec.experts()) continue;
       const std::string of = "expert " + std::to_string(other) + "'s";
@@ -133,7 +132,7 @@ CaseResult judge(const Case& c, const Tensors& t, std::span<const std::byte> d, 
     ex.replay = gemm::replay_of(backend, s, *model, in);
     const gemm::Compared cmp = gemm::compare(c.expert_case(e), in, ex, j.expert_rows(e), quant::default_budgets());
     replays[size_t(e)] = std::move(ex.replay.out);
-    add_expert(total, c.spec, e, "D", cmp.result, passes(cmp.result.verdict) ? "" : j.grouped_story(e));
+    add_expert(total, c.spec, e, "D", cmp.result, passes(cmp.result.verdict) ? "" : j.grouped_story(e, in));
   }
   if (const std::string written = j.written_off_tokens(); !written.empty()) {
     total.verdict = std::max(total.verdict, Verdict::layout);

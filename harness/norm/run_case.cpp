@@ -96,6 +96,21 @@ bool judged_in_slabs(const Spec& s) { return !s.quantizes() || scale_storage(s).
 
 int64_t scale_storage_bytes(const Spec& s) { return s.quantizes() ? scale_storage(s).bytes : 0; }
 
+SlabCounts count_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
+                          int64_t slab_elements, std::string* device) {
+  SlabCounts n;
+  n.first_bad = judge_rows_in_slabs(c.spec.m, c.spec.h, slab_elements, kFirstBad, n.result, [&](int64_t row0, int64_t row1) {
+    const Slab s = slab_of(c, out, in, row0, row1);
+    return judge(s.c, s.in.values, expected_on(backend, s.c, s.in, device), observed_rows(c.spec, out, row0, row1).observed(),
+                 quant::default_budgets(), row0);
+  });
+  CaseResult& r = n.result;
+  r.case_id = c.id(), r.family = "norm", r.profile = std::string(c.spec.profile->name);
+  r.verdict = verdict_of_counts(r);
+  if (passes(r.verdict) && !padding_as_defined(c.spec, out)) r.verdict = Verdict::layout;
+  return n;
+}
+
 // A failing rms or rms-add is diagnosed on its first slab with a bad element, whose references
 // are computed again (a slab is what the case holds at most); a failing rms-quant, or one whose
 // storage's padding is not the layout's, is judged and diagnosed whole, as the quantization
@@ -103,21 +118,15 @@ int64_t scale_storage_bytes(const Spec& s) { return s.quantizes() ? scale_storag
 CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
                           int64_t slab_elements, std::string* device) {
   const BudgetTable& budgets = quant::default_budgets();
-  CaseResult r;
-  const auto [bad0, bad1] =
-      judge_rows_in_slabs(c.spec.m, c.spec.h, slab_elements, kFirstBad, r, [&](int64_t row0, int64_t row1) {
-        const Slab s = slab_of(c, out, in, row0, row1);
-        return judge(s.c, s.in.values, expected_on(backend, s.c, s.in, device),
-                     observed_rows(c.spec, out, row0, row1).observed(), budgets, row0);
-      });
-  r.case_id = c.id(), r.family = "norm", r.profile = std::string(c.spec.profile->name);
-  r.verdict = verdict_of_counts(r);
-  if (passes(r.verdict) && padding_as_defined(c.spec, out)) return r;
+  SlabCounts n = count_in_slabs(c, backend, in, out, slab_elements, device);
+  CaseResult& r = n.result;
+  if (passes(r.verdict)) return r;
   if (c.spec.quantizes()) {
     const Slab s = slab_of(c, out, in, 0, c.spec.m);
     return compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(c.spec, out, 0, c.spec.m).observed(),
                    budgets);
   }
+  const auto [bad0, bad1] = n.first_bad;
   const Slab s = slab_of(c, out, in, bad0, bad1);
   const CaseResult d =
       compare(s.c, s.in.values, expected_on(backend, s.c, s.in), observed_rows(c.spec, out, bad0, bad1).observed(), budgets);

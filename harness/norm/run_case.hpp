@@ -69,6 +69,14 @@ CaseRun run_case(const Case& c, Backend& backend, int64_t slab_elements = kSlabE
 // it has a norm reference: `device` says which), the counts merged; a failing case diagnosed as
 // compare() does. in: the weights (x and the residual come from out).
 bool judged_in_slabs(const Spec& s);
+// The counts alone (a storage whose padding is not the layout's: `layout`), and the first slab
+// with a bad element ({m, m}: none), for a caller that diagnoses a failure its own way.
+struct SlabCounts {
+  CaseResult result;
+  std::pair<int64_t, int64_t> first_bad;
+};
+SlabCounts count_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
+                          int64_t slab_elements, std::string* device);
 // The bytes of the fused quantizer's scale storage (0: no quantizer, or a static scale).
 int64_t scale_storage_bytes(const Spec& s);
 CaseResult judge_in_slabs(const Case& c, Backend& backend, const RowInputs& in, norm_kernels::HeldOutputs& out,
