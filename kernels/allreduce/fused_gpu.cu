@@ -94,11 +94,12 @@ class Streams {
 };
 
 // Every rank's kernel on its stream. Every rank's buffers are on this device, so one-shot rows
-// ask L2 for rows ahead (FusedPlan::one_device_ahead).
+// ask L2 for rows ahead (FusedPlan::one_device_ahead) and two-shot owners add every rank's residual.
 void launch_world(const FusedPlan& plan, const std::vector<DeviceRank>& d, const Streams& streams) {
   const std::vector<allreduce::FusedRankBuffers> io = device_io(d);
   FusedPlan local = plan;
   local.norm.geo.ahead = plan.one_device_ahead;
+  let_owners_add(local);
   with_fused_kernels(local, world_pointers(d), io, 0, [&](auto kernels, LaunchConfig config, bool world) {
     using Kernel = typename decltype(kernels)::value_type;
     if (world) config.grid.x = std::min(config.grid.x, co_resident_blocks<Kernel>(config, plan.world));
@@ -230,7 +231,8 @@ const uint8_t* FusedBenchRanks::residual_out(int rank) const { return impl_->nor
 
 // Traffic of one call over all ranks: each rank reads the x rows it sums from every rank (one-shot:
 // all rows, world times; two-shot: its own rows), two-shot writes those sums to every rank and
-// reads its tmp; each rank reads its residual and weights and writes its residual and outputs.
+// reads its tmp (where the owners add, launch_world's let_owners_add, it reads back its new
+// residual instead); each rank reads its residual and weights and writes its residual and outputs.
 FusedTiming time_fused_one_gpu(const allreduce::FusedSpec& spec, int reps) {
   try {
     const norm::Spec& s = spec.norm;
@@ -238,7 +240,8 @@ FusedTiming time_fused_one_gpu(const allreduce::FusedSpec& spec, int reps) {
     const std::size_t out = s.quantizes() ? n + std::size_t(s.m) * 4 : t;
     const std::size_t weights = std::size_t(s.h) * (s.fp32_weight ? 4 : info(s.dtype).bits / 8);
     const norm_kernels::NormSizes sizes = fused_sizes(spec);
-    const FusedPlan plan = plan_fused(spec, kSm90, sizes, kMaxBlocks);
+    FusedPlan plan = plan_fused(spec, kSm90, sizes, kMaxBlocks);
+    let_owners_add(plan);  // as launch_world will (its buffers: whole aligned vectors)
     std::vector<DeviceRank> d;
     for (int r = 0; r < spec.world; ++r) {
       DeviceRank& rank = d.emplace_back(sizes, r);
@@ -248,7 +251,7 @@ FusedTiming time_fused_one_gpu(const allreduce::FusedSpec& spec, int reps) {
     }
     const Streams streams(spec.world);
     const quant_kernels::Timing timing = gpu_bench::time_runs(reps, [&](int) { launch_world(plan, d, streams); });
-    const std::size_t sums = plan.two_shot ? t * 2 + t /* tmp */ : t * std::size_t(spec.world);
+    const std::size_t sums = plan.two_shot ? t * 2 /* x, tmp or z */ + (plan.owner_adds ? 0 : t /* tmp */) : t * std::size_t(spec.world);
     return {timing, std::size_t(spec.world) * (sums + 2 * t /* residual in, out */ + weights + out)};
   } catch (const gpu::GpuError& e) {
     throw quant_kernels::BenchError(e.what());

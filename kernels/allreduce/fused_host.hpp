@@ -15,8 +15,9 @@ namespace ulpgate::allreduce_kernels {
 template <class Faults = NoFault>
 void run_fused_host(const Arch& arch, const allreduce::FusedSpec& spec, std::span<const allreduce::FusedRankBuffers> io,
                     HostWorld& world, Faults faults = {}, bool weights_as_t = false) {
-  const FusedPlan plan = plan_fused(spec, arch, io, kHostBlocks);
+  FusedPlan plan = plan_fused(spec, arch, io, kHostBlocks);
   if (plan.norm.m == 0) return;
+  let_owners_add(plan);  // every rank's buffers are in this process
   const int64_t bytes = plan.packs * 16;
   world.reserve(spec.world, bytes);
   const WorldPointers p = world.pointers(spec.world);

@@ -7,7 +7,12 @@
 //             (RankSum), through no buffer;
 //   two-shot  rank r sums the rows it owns (allreduce::owned_rows) and stores the T sums into
 //             every rank's tmp buffer; after the middle barrier every rank normalizes every row
-//             with its tmp buffer as x.
+//             with its tmp buffer as x;
+//   two-shot, the owner adding (OwnerAdds: every rank's buffers in one address space, and z the
+//             rounded sum T(x + residual)): rank r also adds every rank's residual to its rows'
+//             sums and stores z as that rank's new residual; after the middle barrier every rank
+//             normalizes its new residual as norm.rms / norm.rms-quant would. The tmp buffers'
+//             store and load are gone: 4 t bytes a rank instead of 5 t (t = the message).
 #pragma once
 
 #include "kernels/allreduce/allreduce_kernels.hpp"
@@ -15,11 +20,46 @@
 
 namespace ulpgate::allreduce_kernels {
 
-// OneShot: one-shot launches (fused_plan.hpp); the two-shot kernel is the other instantiation.
-template <class Norm, class Faults = NoFault, bool OneShot = false>
+// The norm kernel N without its residual add: the same row code, profile and outputs, its x the
+// z that N would form (for a Form whose z is T(x + residual), not fp32).
+template <class N>
+struct PlainNorm;
+template <Format In, class Reduce, class Path, norm_kernels::Form K>
+struct PlainNorm<norm_kernels::RmsNorm<In, Reduce, Path, K>> {
+  static_assert(!K.fp32_z, "an fp32 z is not what the residual stores");
+  static constexpr norm::Op kOp = K.op == norm::Op::rms_add ? norm::Op::rms : K.op == norm::Op::rms_add_quant ? norm::Op::rms_quant : K.op;
+  using type = norm_kernels::RmsNorm<In, Reduce, Path, norm_kernels::Form{kOp, K.fp32_z, K.vectors, K.quant_in, K.fp32_weight}>;
+  // n's buffers and plan, x its residual_out.
+  static type of(const norm_kernels::RmsNorm<In, Reduce, Path, K>& n) {
+    return {n.residual_out, nullptr, n.weight, n.y, nullptr, n.codes, n.m, n.h, n.math, n.geo, n.quant, n.scales, n.steps};
+  }
+};
+
+// The row code's kernel of a fused kernel: N, or with OwnerAdds its plain form.
+template <class N, bool OwnerAdds>
+struct RowsOf {
+  using type = N;
+};
+template <class N>
+struct RowsOf<N, true> {
+  using type = typename PlainNorm<N>::type;
+};
+
+// OwnerAdds: every rank's residual and new residual, as bytes.
+struct WorldResiduals {
+  const uint8_t* in[kMaxWorld];
+  uint8_t* out[kMaxWorld];
+};
+
+// OneShot: one-shot launches (fused_plan.hpp); the two-shot kernels are the others, OwnerAdds
+// where all ranks' buffers are in one address space (FusedPlan::owner_adds).
+template <class Norm, class Faults = NoFault, bool OneShot = false, bool OwnerAdds = false>
 struct FusedAllreduceNorm {
+  static_assert(!(OneShot && OwnerAdds));
   static constexpr Format F = Norm::kFormat;
   using T = typename Norm::T;
+  // The row code's kernel: Norm, or with OwnerAdds its plain form (fewer registers: no residual).
+  using Rows = typename RowsOf<Norm, OwnerAdds>::type;
   // The norm rows' register budget (kernels/norm/PERF.md), and the 16-byte packs a thread sums at
   // once. fp32 weights: 8 registers more and two packs, which took two-shot rms-quant per token from
   // 55% to 73% of copy on the H200; with T weights both made every row slower (kernels/norm/PERF.md).
@@ -31,7 +71,7 @@ struct FusedAllreduceNorm {
   // spills: 618 us (kernels/norm/PERF.md).
   static constexpr int kOneShotRegisters = 128;
   static constexpr bool kFp32Weight = Norm::kForm.fp32_weight;
-  static constexpr int kWanted = Norm::kMaxRegisters + (kFp32Weight ? 8 : 0) + (OneShot ? 40 : 0);
+  static constexpr int kWanted = Rows::kMaxRegisters + (kFp32Weight ? 8 : 0) + (OneShot ? 40 : 0);
   static constexpr int kMaxRegisters = OneShot && kWanted > kOneShotRegisters ? kOneShotRegisters : kWanted;
   static constexpr int kSumPacks = kFp32Weight ? 2 : 1;
   // Two-shot with T weights loads them once r is known (RmsNorm::normalize_row): 16 registers
@@ -41,10 +81,11 @@ struct FusedAllreduceNorm {
   static constexpr bool kLateWeights = !OneShot && !kFp32Weight;
   WorldPointers p;
   Shape s;           // packs: the message's (M * H elements of T)
-  Norm norm;         // x: this rank's tmp buffer
+  Rows norm;         // x: this rank's tmp buffer; with OwnerAdds its new residual (PlainNorm::of)
   int64_t row_packs; // 16-byte packs per row
   bool two_shot;
   Faults faults;
+  WorldResiduals residuals;  // OwnerAdds
 
   // One-shot: x of a row as the row code loads it, summed from every rank's input in fp32, in
   // rank order from `first`, and rounded to T.
@@ -136,9 +177,31 @@ struct FusedAllreduceNorm {
           sum[u].store(p.tmp[s.rank] + at);
           continue;
         }
+        if constexpr (OwnerAdds) {
+          add_residuals(sum[u].narrow(), at);
+          continue;
+        }
         for (int q = 0; q < s.world; ++q)
           if (faults.gathers(q, s.rank)) sum[u].store(p.tmp[q] + at);
       }
+    }
+  }
+
+  // OwnerAdds: z = T(x + residual) of every rank at byte `at` (RmsNorm::add_residual's sum and
+  // rounding), stored as its new residual; two ranks' residuals loaded before their stores.
+  ULPGATE_DEVICE void add_residuals(const norm_kernels::Raw& x, int64_t at) const {
+    const auto z = [&](const norm_kernels::Raw& r) {
+      Lanes<F> sum;
+      sum.set(x);
+      sum.add(r);
+      return sum.narrow();
+    };
+    for (int q = 0; q < s.world; q += 2) {
+      const bool pair = q + 1 < s.world;
+      const norm_kernels::Raw r0 = dev::load16(reinterpret_cast<const uint32_t*>(residuals.in[q] + at));
+      const norm_kernels::Raw r1 = pair ? dev::load16(reinterpret_cast<const uint32_t*>(residuals.in[q + 1] + at)) : r0;
+      if (faults.gathers(q, s.rank)) dev::store16(reinterpret_cast<uint32_t*>(residuals.out[q] + at), z(r0));
+      if (pair && faults.gathers(q + 1, s.rank)) dev::store16(reinterpret_cast<uint32_t*>(residuals.out[q + 1] + at), z(r1));
     }
   }
 
@@ -147,7 +210,7 @@ struct FusedAllreduceNorm {
     const int64_t row = row0 + at.row_in_block;
     if (row >= norm.m) return;
     if constexpr (OneShot) norm.normalize_row(row, at.t, at.first, partials, RankSum{*this, faults.first_rank(s.rank, 0)});
-    else norm.template normalize_row<kLateWeights>(row, at.t, at.first, partials, norm);  // x: the tmp buffer
+    else norm.template normalize_row<kLateWeights>(row, at.t, at.first, partials, norm);  // x: tmp, or z (OwnerAdds)
   }
 };
 

@@ -24,7 +24,16 @@ struct FusedPlan {
   // One-shot rows a row's first thread asks L2 for ahead of its own (every rank's x and the
   // residual) where all ranks' buffers are on one device (launch_world); 0: none.
   int64_t one_device_ahead = 0;
+  // Two-shot where the launcher holds every rank's buffers in one address space (launch_world,
+  // the host world): the owner of a row adds every rank's residual (FusedAllreduceNorm OwnerAdds),
+  // for the profiles whose z is T(x + residual). let_owners_add sets it.
+  bool owner_adds = false;
 };
+
+// For a launcher holding every rank's buffers: the two-shot owners add the residuals, but with
+// fp32 weights, whose kernel ran slower so (H200, 16384 x 7168 rms-quant: 802 -> 908 us, the
+// register cap of the weights' kernel kept or not; kernels/allreduce/PERF.md).
+inline void let_owners_add(FusedPlan& p) { p.owner_adds = p.two_shot && !p.fp32_weight; }
 
 // The sizes every rank's buffers have: the norm stage's, x (the all-reduce's input) M * H elements.
 norm_kernels::NormSizes fused_sizes(const allreduce::FusedSpec& spec);
@@ -64,8 +73,14 @@ void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span
         fn(std::span<const K>(ranks), cfg, false);
       } else {
         using T = std::remove_cvref_t<decltype(*kernel.x)>;
-        const auto world_kernels = [&](auto one_shot) {
-          using Fused = FusedAllreduceNorm<K, Faults, decltype(one_shot)::value>;
+        const auto world_kernels = [&](auto one_shot, auto owner_adds) {
+          constexpr bool kOwnerAdds = decltype(owner_adds)::value;
+          using Fused = FusedAllreduceNorm<K, Faults, decltype(one_shot)::value, kOwnerAdds>;
+          WorldResiduals residuals{};
+          for (size_t i = 0; kOwnerAdds && i < io.size(); ++i) {
+            residuals.in[i] = reinterpret_cast<const uint8_t*>(io[i].norm.residual.data());
+            residuals.out[i] = reinterpret_cast<uint8_t*>(io[i].norm.residual_out.data());
+          }
           std::vector<Fused> ranks;
           for (size_t i = 0; i < io.size(); ++i) {
             const int r = first_rank + int(i);
@@ -78,12 +93,19 @@ void with_fused_kernels(const FusedPlan& plan, const WorldPointers& p, std::span
             k.residual_out = reinterpret_cast<T*>(b.residual_out.data());
             k.codes = b.codes.data();
             k.scales.base = b.scales.data();
-            ranks.push_back({p, {plan.world, r, plan.packs}, k, plan.row_packs, plan.two_shot, faults});
+            typename Fused::Rows rows;
+            if constexpr (kOwnerAdds) rows = PlainNorm<K>::of(k);
+            else rows = k;
+            ranks.push_back({p, {plan.world, r, plan.packs}, rows, plan.row_packs, plan.two_shot, faults, residuals});
           }
           fn(std::span<const Fused>(ranks), plan.config, true);
         };
-        if (plan.two_shot) world_kernels(std::false_type{});
-        else world_kernels(std::true_type{});
+        if (!plan.two_shot) return world_kernels(std::true_type{}, std::false_type{});
+        // Every rank's buffers are here (io holds them all), whole aligned vectors (the owner's
+        // 16-byte packs), and z is what the residual stores.
+        if constexpr (K::kForm.vectors && !K::kForm.fp32_z)
+          if (plan.owner_adds && io.size() == size_t(plan.world)) return world_kernels(std::false_type{}, std::true_type{});
+        world_kernels(std::false_type{}, std::false_type{});
       }
     });
   };
